@@ -1,0 +1,1 @@
+"""The stateless compute node: PostgreSQL protocol in front, SQLite through a page VFS behind."""

@@ -1,0 +1,96 @@
+"""The contract between the SQL translation layer and the session that executes it.
+
+``compute.sql.translate(sql, catalog)`` turns PostgreSQL SQL text into ``Translation``s:
+the SQLite statements to run, whether they need the writer, the PostgreSQL command tag,
+the result columns with PostgreSQL type OIDs, and the inferred parameter types. The session
+(``compute.session``) runs them on an apsw connection and encodes values with
+``compute.pgtypes``. Translations are pure functions of (sql, catalog), so they are cached.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Kind(enum.Enum):
+    QUERY = "query"  # returns rows (SELECT, VALUES, INSERT/UPDATE/DELETE ... RETURNING)
+    COMMAND = "command"  # DML/DDL without rows
+    BEGIN = "begin"
+    COMMIT = "commit"
+    ROLLBACK = "rollback"
+    SAVEPOINT = "savepoint"
+    RELEASE = "release"
+    ROLLBACK_TO = "rollback_to"
+    SET = "set"  # SET name = value / SET LOCAL / SET SESSION CHARACTERISTICS / RESET
+    SHOW = "show"
+    COPY_FROM = "copy_from"
+    COPY_TO = "copy_to"
+    NOOP = "noop"  # accepted and ignored: VACUUM, ANALYZE, CHECKPOINT, DISCARD, ... (tag says which)
+    EMPTY = "empty"  # empty query string -> EmptyQueryResponse
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDesc:
+    """One result column as RowDescription carries it."""
+
+    name: str
+    type_oid: int
+    typmod: int = -1
+    table_oid: int = 0
+    column_no: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CopySpec:
+    """COPY ... FROM STDIN / TO STDOUT details."""
+
+    table: str | None  # None for COPY (query) TO STDOUT
+    columns: tuple[ColumnDesc, ...]
+    format: str = "text"  # "text" | "csv" | "binary"
+    delimiter: str = "\t"
+    null: str = "\\N"
+    header: bool = False
+    quote: str = '"'
+    escape: str = '"'
+    insert_sql: str | None = None  # for FROM: SQLite INSERT with one ?N per column, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    kind: Kind
+    tag: str  # command tag without the row count: "SELECT", "INSERT", "UPDATE", "CREATE TABLE", ...
+    steps: tuple[str, ...] = ()  # SQLite statements, in order; the last one yields rows for QUERY
+    is_write: bool = False  # needs the single writer connection (DML, DDL, nextval, ...)
+    is_ddl: bool = False  # changes the catalog
+    columns: tuple[ColumnDesc, ...] = ()  # for QUERY (and COPY_TO)
+    param_oids: tuple[int, ...] = ()  # inferred type OID of $1..$n (25 = text when unknown)
+    name: str = ""  # SET/SHOW/RESET parameter, SAVEPOINT name
+    value: str | None = None  # SET value (None = RESET / DEFAULT)
+    is_local: bool = False  # SET LOCAL
+    isolation: str | None = None  # BEGIN ISOLATION LEVEL ... / SET TRANSACTION
+    read_only: bool | None = None  # BEGIN READ ONLY / READ WRITE
+    copy: CopySpec | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class SqlError(Exception):
+    """A PostgreSQL error to report: SQLSTATE, message, optional detail/hint/position."""
+
+    def __init__(
+        self,
+        sqlstate: str,
+        message: str,
+        *,
+        detail: str | None = None,
+        hint: str | None = None,
+        position: int | None = None,
+        severity: str = "ERROR",
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+        self.position = position
+        self.severity = severity
