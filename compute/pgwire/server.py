@@ -1,0 +1,740 @@
+"""The PostgreSQL v3 protocol server on asyncio: startup, auth, simple and extended query, COPY.
+
+A connection moves through: optional SSLRequest/GSSENCRequest → StartupMessage (or a
+CancelRequest, answered by closing) → authentication → ParameterStatus / BackendKeyData →
+the message loop. Malformed input is answered with an ErrorResponse (08P01) and, where the
+stream can no longer be trusted (bad length, unknown message type), the connection is
+closed; nothing a client sends can crash the server or touch data outside its session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import ssl
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compute import pgtypes
+from compute import settings as guc
+from compute.engine import Database, Engine
+from compute.pgwire import messages as m
+from compute.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
+from compute.pgwire.copyformat import CopyParser, text_formatter
+from compute.session import FatalSessionError, Result, Session, TxnStatus
+from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
+from compute.storage import StorageError
+
+log = logging.getLogger("strata.compute.server")
+
+MAX_STARTUP_BYTES = 10_000
+COPY_BATCH_ROWS = 5_000
+_TEXT = 25
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 55433
+    auth: str = "trust"  # trust | md5 | scram
+    password_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_connections: int = 200
+
+
+class _Skip(Exception):
+    """Extended protocol: an error was reported; discard messages until Sync."""
+
+
+class _Close(Exception):
+    """End the connection (after a FATAL error or Terminate)."""
+
+
+@dataclass
+class Prepared:
+    sql: str
+    client_oids: list[int]
+    translation: Translation
+
+
+@dataclass
+class Portal:
+    prepared: Prepared
+    params: tuple[Any, ...]
+    result_formats: list[int]
+    rows: list[tuple[Any, ...]] | None = None
+    pos: int = 0
+    result: Result | None = None
+    encoders: list[Callable[[Any], bytes | None]] = field(default_factory=list)
+
+
+class Server:
+    """Accepts PostgreSQL connections and serves them from an Engine."""
+
+    def __init__(self, engine: Engine, config: ServerConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.passwords = PasswordBook.load(config.password_file) if config.password_file else None
+        if config.auth in ("md5", "scram") and self.passwords is None:
+            raise ValueError(f"--auth {config.auth} needs a password file")
+        self.ssl_context: ssl.SSLContext | None = None
+        if config.tls_cert:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(config.tls_cert, config.tls_key)
+            self.ssl_context = ctx
+        self.sessions: dict[int, tuple[int, Connection]] = {}
+        self._next_pid = os.getpid() * 1000 % 2_000_000_000
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._handle, self.config.host, self.config.port, limit=1 << 20, backlog=512)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def new_backend_key(self) -> tuple[int, int]:
+        self._next_pid = self._next_pid % 2_000_000_000 + 1
+        return self._next_pid, secrets.randbits(31)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(self, reader, writer)
+        try:
+            await conn.run()
+        except (ConnectionError, asyncio.IncompleteReadError, _Close, ssl.SSLError):
+            pass
+        except Exception:  # noqa: BLE001 - a bug must not take the server down
+            log.exception("connection failed")
+        finally:
+            await conn.cleanup()
+
+
+class Connection:
+    """One client connection."""
+
+    def __init__(self, server: Server, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.session: Session | None = None
+        self.db: Database | None = None
+        self.prepared: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self.pid = 0
+        self.out: list[bytes] = []
+        self.implicit = False  # an extended-protocol implicit transaction is open
+
+    # ------------------------------------------------------------------ I/O
+
+    def send(self, data: bytes) -> None:
+        self.out.append(data)
+
+    async def flush(self) -> None:
+        if self.out:
+            self.writer.write(b"".join(self.out))
+            self.out.clear()
+            await self.writer.drain()
+
+    async def read_message(self) -> tuple[bytes, bytes]:
+        header = await self.reader.readexactly(5)
+        kind = header[:1]
+        (length,) = struct.unpack("!i", header[1:])
+        if length < 4 or length - 4 > self.server.config.max_message_bytes:
+            await self.fatal("08P01", f"invalid message length {length}")
+        body = await self.reader.readexactly(length - 4) if length > 4 else b""
+        return kind, body
+
+    async def fatal(self, sqlstate: str, text: str) -> None:
+        self.send(m.error_response(sqlstate, text, severity="FATAL"))
+        with contextlib.suppress(ConnectionError):
+            await self.flush()
+        raise _Close()
+
+    def send_error(self, exc: SqlError) -> None:
+        self.send(m.error_response(exc.sqlstate, exc.message, severity=exc.severity,
+                                   detail=exc.detail, hint=exc.hint, position=exc.position))
+
+    async def cleanup(self) -> None:
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                await self.session.close()
+        self.server.sessions.pop(self.pid, None)
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    # ------------------------------------------------------------------ startup
+
+    async def run(self) -> None:
+        params = await self.startup()
+        if params is None:
+            return
+        await self.authenticate(params)
+        await self.message_loop()
+
+    async def startup(self) -> dict[str, str] | None:
+        tls_done = False
+        while True:
+            head = await self.reader.readexactly(8)
+            length, code = struct.unpack("!ii", head)
+            if length < 8 or length > MAX_STARTUP_BYTES:
+                await self.fatal("08P01", "invalid length of startup packet")
+            body = await self.reader.readexactly(length - 8)
+            if code == m.SSL_REQUEST and length == 8:
+                if tls_done:
+                    await self.fatal("08P01", "SSLRequest after TLS was established")
+                if self.server.ssl_context is None:
+                    self.writer.write(b"N")
+                    await self.writer.drain()
+                else:
+                    self.writer.write(b"S")
+                    await self.writer.drain()
+                    await self.writer.start_tls(self.server.ssl_context)
+                    tls_done = True
+                continue
+            if code == m.GSSENC_REQUEST and length == 8:
+                self.writer.write(b"N")
+                await self.writer.drain()
+                continue
+            if code == m.CANCEL_REQUEST and length == 16:
+                pid, secret = struct.unpack("!ii", body)
+                entry = self.server.sessions.get(pid)
+                if entry is not None and entry[0] == secret and entry[1].session is not None:
+                    entry[1].session.interrupt("cancel")
+                return None
+            if code >> 16 != 3:
+                await self.fatal("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: "
+                                          "server supports 3.0 to 3.0")
+            try:
+                return m.parse_startup(body)
+            except m.ProtocolViolation as exc:
+                await self.fatal("08P01", f"invalid startup packet layout: {exc}")
+            except m.InvalidEncoding as exc:
+                await self.fatal("22021", str(exc))
+
+    async def authenticate(self, params: dict[str, str]) -> None:
+        server = self.server
+        user = params.get("user")
+        if not user:
+            await self.fatal("28000", "no PostgreSQL user name specified in startup packet")
+        assert user is not None
+        database = params.get("database") or user
+        mode = server.config.auth
+        if mode == "md5":
+            await self._auth_md5(user)
+        elif mode == "scram":
+            await self._auth_scram(user)
+        try:
+            self.db = await server.engine.database(database)
+        except SqlError as exc:
+            await self.fatal(exc.sqlstate, exc.message)
+        assert self.db is not None
+        settings = dict(guc.DEFAULTS)
+        settings["session_authorization"] = user
+        for key, value in params.items():
+            lk = key.lower()
+            if lk in ("user", "database", "replication"):
+                continue
+            if lk == "options":
+                for name, val in _parse_options(value):
+                    with contextlib.suppress(SqlError):
+                        settings[name.lower()] = guc.normalize(name, val)
+                continue
+            try:
+                settings[lk] = guc.normalize(lk, value)
+            except SqlError as exc:
+                if lk in guc.DEFAULTS:
+                    await self.fatal(exc.sqlstate, exc.message)
+        self.session = Session(server.engine, self.db, user, settings)
+        self.pid, secret = server.new_backend_key()
+        server.sessions[self.pid] = (secret, self)
+        self.send(m.AUTH_OK)
+        for name in guc.REPORTED:
+            self.send(m.parameter_status(name, settings.get(name.lower(), "")))
+        self.send(m.backend_key_data(self.pid, secret))
+        self.send(m.READY[b"I"])
+        await self.flush()
+
+    async def _expect_password_message(self) -> bytes:
+        await self.flush()
+        kind, body = await self.read_message()
+        if kind != b"p":
+            await self.fatal("08P01", f"expected password response, got message type {kind!r}")
+        return body
+
+    async def _auth_md5(self, user: str) -> None:
+        salt = os.urandom(4)
+        self.send(m.auth_md5(salt))
+        body = await self._expect_password_message()
+        response = body.rstrip(b"\x00").decode(errors="replace")
+        assert self.server.passwords is not None
+        if not self.server.passwords.check_md5(user, salt, response):
+            await self.fatal("28P01", f'password authentication failed for user "{user}"')
+
+    async def _auth_scram(self, user: str) -> None:
+        assert self.server.passwords is not None
+        verifier, exists = self.server.passwords.scram_verifier(user)
+        exchange = ScramExchange(verifier, exists)
+        self.send(m.auth_sasl(["SCRAM-SHA-256"]))
+        try:
+            r = m.Reader(await self._expect_password_message())
+            mechanism = r.cstring()
+            if mechanism != "SCRAM-SHA-256":
+                await self.fatal("28000", "client selected an invalid SASL authentication mechanism")
+            length = r.int32()
+            first = r.raw(length) if length >= 0 else b""
+            self.send(m.auth_sasl_continue(exchange.first(first)))
+            final = await self._expect_password_message()
+            self.send(m.auth_sasl_final(exchange.final(final)))
+        except (AuthFailed, m.ProtocolViolation, m.InvalidEncoding):
+            await self.fatal("28P01", f'password authentication failed for user "{user}"')
+
+    # ------------------------------------------------------------------ message loop
+
+    async def message_loop(self) -> None:
+        session = self.session
+        assert session is not None
+        skipping = False
+        while True:
+            kind, body = await self._next_message(session)
+            try:
+                if kind == b"Q":
+                    skipping = False
+                    await self.simple_query(body)
+                elif kind in (b"P", b"B", b"D", b"E", b"C"):
+                    if skipping:
+                        continue
+                    await self.extended(kind, body)
+                elif kind == b"S":
+                    skipping = False
+                    await self.sync()
+                elif kind == b"H":
+                    await self.flush()
+                elif kind == b"X":
+                    return
+                elif kind in (b"d", b"c", b"f"):
+                    continue  # stray COPY messages after an aborted COPY are ignored
+                else:
+                    await self.fatal("08P01", f"invalid frontend message type {kind[0]}")
+            except _Skip:
+                skipping = True
+            except m.ProtocolViolation as exc:
+                self.send(m.error_response("08P01", str(exc)))
+                skipping = kind in (b"P", b"B", b"D", b"E", b"C")
+                if kind == b"Q":
+                    self.send(m.READY[session.status.value])
+                await self.flush()
+            except StorageError as exc:
+                log.error("storage failure, ending session: %s", exc)
+                await self.fatal("58030", f"could not write to the log: {exc}")
+            except FatalSessionError as exc:
+                await self.fatal(exc.sqlstate, exc.message)
+
+    async def _next_message(self, session: Session) -> tuple[bytes, bytes]:
+        if session.status is not TxnStatus.IDLE and not self.implicit:
+            timeout = session.setting_ms("idle_in_transaction_session_timeout")
+            if timeout > 0:
+                await self.flush()
+                try:
+                    return await asyncio.wait_for(self.read_message(), timeout / 1000.0)
+                except TimeoutError:
+                    await self.fatal("25P03", "terminating connection due to "
+                                              "idle-in-transaction timeout")
+        await self.flush()
+        return await self.read_message()
+
+    def _report_settings(self, session: Session) -> None:
+        for name in session.changed_settings:
+            reported = guc.reported_name(name)
+            if reported:
+                self.send(m.parameter_status(reported, session.settings.get(name, "")))
+        session.changed_settings.clear()
+
+    # ------------------------------------------------------------------ simple query
+
+    async def simple_query(self, body: bytes) -> None:
+        session = self.session
+        assert session is not None and self.db is not None
+        try:
+            sql = m.parse_query(body)
+        except m.InvalidEncoding as exc:
+            self.send(m.error_response("22021", str(exc)))
+            self.send(m.READY[session.status.value])
+            return
+        try:
+            translations = self._translate(sql)
+        except SqlError as exc:
+            session._mark_failed()
+            self.send_error(exc)
+            self.send(m.READY[session.status.value])
+            return
+        implicit = len(translations) > 1 and session.txn is None
+        if implicit:
+            session.txn = session._new_txn()
+        try:
+            for tr in translations:
+                if tr.kind is Kind.EMPTY and len(translations) == 1:
+                    self.send(m.EMPTY_QUERY)
+                    continue
+                if implicit and tr.kind is Kind.BEGIN:
+                    implicit = False  # BEGIN turns the implicit block into an explicit one
+                    continue
+                await self.run_statement(tr, (), [], describe=True)
+                if implicit and session.txn is None:
+                    implicit = False
+            if implicit and session.txn is not None:
+                result = await session.execute(Translation(Kind.COMMIT, "COMMIT"))
+                del result
+        except SqlError as exc:
+            self.send_error(exc)
+            if implicit and session.txn is not None:
+                await session.execute(Translation(Kind.ROLLBACK, "ROLLBACK"))
+        self.send(m.READY[session.status.value])
+
+    def _translate(self, sql: str) -> list[Translation]:
+        assert self.db is not None
+        db = self.db
+        session = self.session
+        # a session that holds the writer sees its own uncommitted DDL; everyone else reads the
+        # catalog on the database's loop-thread-only catalog connection
+        holds_writer = session is not None and session.txn is not None and session.txn.writer
+        conn = db.writer.conn if holds_writer else db.catalog_conn
+        return db.translate(sql, db.catalog_for(conn))
+
+    async def run_statement(self, tr: Translation, params: tuple[Any, ...],
+                            result_formats: list[int], describe: bool,
+                            portal: Portal | None = None, limit: int = 0) -> None:
+        """Execute one statement and send its rows and CommandComplete."""
+        session = self.session
+        assert session is not None
+        if tr.kind is Kind.COPY_FROM:
+            await self.copy_in(tr)
+            return
+        with session.statement_scope():
+            result = await session.execute(tr, params)
+        for sqlstate, text in result.notices:
+            self.send(m.notice_response(sqlstate, text, severity="WARNING"))
+        self._report_settings(session)
+        if tr.kind is Kind.COPY_TO:
+            self.copy_out(tr, result)
+            return
+        if result.rows is None:
+            if tr.kind is Kind.EMPTY:
+                self.send(m.EMPTY_QUERY)
+                return
+            self.send(m.command_complete(result.tag))
+            return
+        columns = result_columns(tr)
+        encoders = row_encoders(columns, result_formats)
+        if describe:
+            self.send(m.row_description(columns, result_formats))
+        rows = result.rows
+        if portal is not None:
+            portal.rows, portal.result, portal.encoders = rows, result, encoders
+            self._send_portal_rows(portal, limit)
+            return
+        self._send_rows(rows, encoders)
+        self.send(m.command_complete(result.tag))
+
+    def _send_rows(self, rows: list[tuple[Any, ...]], encoders: list[Callable[[Any], bytes | None]]
+                   ) -> None:
+        send = self.send
+        data_row = m.data_row
+        try:
+            for row in rows:
+                send(data_row([enc(v) for enc, v in zip(encoders, row, strict=False)]))
+        except SqlError:
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise SqlError("22000", f"could not encode a result value: {exc}") from exc
+
+    def _send_portal_rows(self, portal: Portal, limit: int) -> None:
+        rows = portal.rows or []
+        end = len(rows) if limit <= 0 else min(len(rows), portal.pos + limit)
+        self._send_rows(rows[portal.pos : end], portal.encoders)
+        portal.pos = end
+        if end < len(rows):
+            self.send(m.PORTAL_SUSPENDED)
+            return
+        assert portal.result is not None
+        self.send(m.command_complete(portal.result.tag))
+
+    # ------------------------------------------------------------------ COPY
+
+    async def copy_in(self, tr: Translation) -> None:
+        session = self.session
+        assert session is not None and tr.copy is not None
+        spec = tr.copy
+        insert_sql = spec.insert_sql
+        assert insert_sql is not None
+        columns = spec.columns
+        decoders = [pgtypes.text_decoder(c.type_oid) for c in columns]
+        parser = CopyParser(spec, len(columns))
+        await session.copy_in_begin(tr)
+        self.send(m.copy_in_response(len(columns)))
+        await self.flush()
+        count = 0
+        batch: list[tuple[Any, ...]] = []
+        error: SqlError | None = None
+        while True:
+            kind, body = await self.read_message()
+            if kind in (b"H", b"S"):
+                continue
+            if kind not in (b"d", b"c", b"f"):
+                error = SqlError("08P01", f"unexpected message type 0x{kind.hex()} during COPY "
+                                          "from stdin")
+                break
+            if error is not None:
+                if kind in (b"c", b"f"):
+                    break
+                continue
+            try:
+                if kind == b"d":
+                    rows = parser.feed(body)
+                elif kind == b"c":
+                    rows = parser.finish()
+                else:
+                    msg = body.rstrip(b"\x00").decode(errors="replace")
+                    error = SqlError("57014", f"COPY from stdin failed: {msg}")
+                    break
+                for row in rows:
+                    batch.append(tuple(None if v is None else dec(v)
+                                       for dec, v in zip(decoders, row, strict=True)))
+                count += len(rows)
+                if len(batch) >= COPY_BATCH_ROWS or (kind == b"c" and batch):
+                    await session.copy_in_rows(insert_sql, batch)
+                    batch = []
+            except SqlError as exc:
+                exc.detail = exc.detail or f"COPY line {parser.line_no}"
+                error = exc
+                if kind == b"c":
+                    break
+                continue
+            if kind == b"c":
+                break
+        await session.copy_in_end(ok=error is None)
+        if error is not None:
+            raise error
+        self.send(m.command_complete(f"COPY {count}"))
+
+    def copy_out(self, tr: Translation, result: Result) -> None:
+        spec = tr.copy
+        assert spec is not None
+        columns = spec.columns or result_columns(tr)
+        encoders = [text_encoder(c.type_oid) for c in columns]
+        fmt = text_formatter(spec)
+        self.send(m.copy_out_response(len(columns)))
+        rows = result.rows or []
+        if spec.header:
+            self.send(m.copy_data(fmt([c.name for c in columns])))
+        chunk: list[bytes] = []
+        for row in rows:
+            chunk.append(fmt([None if v is None else enc(v) for enc, v in
+                              zip(encoders, row, strict=False)]))
+            if len(chunk) >= 256:
+                self.send(m.copy_data(b"".join(chunk)))
+                chunk = []
+        if chunk:
+            self.send(m.copy_data(b"".join(chunk)))
+        self.send(m.COPY_DONE)
+        self.send(m.command_complete(f"COPY {len(rows)}"))
+
+    # ------------------------------------------------------------------ extended query
+
+    async def extended(self, kind: bytes, body: bytes) -> None:
+        session = self.session
+        assert session is not None
+        try:
+            if kind == b"P":
+                self._parse(body)
+            elif kind == b"B":
+                self._bind(body)
+            elif kind == b"D":
+                self._describe(body)
+            elif kind == b"E":
+                await self._execute(body)
+            elif kind == b"C":
+                what, name = m.parse_describe_or_close(body)
+                (self.prepared if what == "S" else self.portals).pop(name, None)
+                self.send(m.CLOSE_COMPLETE)
+        except SqlError as exc:
+            session._mark_failed()
+            self.send_error(exc)
+            raise _Skip() from exc
+        except m.InvalidEncoding as exc:
+            session._mark_failed()
+            self.send(m.error_response("22021", str(exc)))
+            raise _Skip() from exc
+
+    def _parse(self, body: bytes) -> None:
+        name, sql, oids = m.parse_parse(body)
+        if name and name in self.prepared:
+            raise SqlError("42P05", f'prepared statement "{name}" already exists')
+        translations = self._translate(sql)
+        if len(translations) > 1:
+            raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
+        tr = translations[0]
+        self.prepared[name] = Prepared(sql, oids, tr)
+        self.send(m.PARSE_COMPLETE)
+
+    def _param_oids(self, prep: Prepared) -> list[int]:
+        inferred = list(prep.translation.param_oids)
+        oids = list(prep.client_oids) + inferred[len(prep.client_oids):]
+        return [o if o else (inferred[i] if i < len(inferred) and inferred[i] else _TEXT)
+                for i, o in enumerate(oids)]
+
+    def _bind(self, body: bytes) -> None:
+        portal_name, stmt_name, param_formats, values, result_formats = m.parse_bind(body)
+        prep = self.prepared.get(stmt_name)
+        if prep is None:
+            raise SqlError("26000", f'prepared statement "{stmt_name}" does not exist')
+        oids = self._param_oids(prep)
+        if len(values) != len(oids):
+            raise SqlError("08P01", f"bind message supplies {len(values)} parameters, but "
+                                    f'prepared statement "{stmt_name}" requires {len(oids)}')
+        formats = m.formats_for(param_formats, len(values))
+        params: list[Any] = []
+        for oid, fmt, raw in zip(oids, formats, values, strict=True):
+            if raw is None:
+                params.append(None)
+            elif fmt == 0:
+                params.append(pgtypes.decode_text(oid, raw))
+            else:
+                params.append(pgtypes.decode_binary(oid, raw))
+        if portal_name and portal_name in self.portals:
+            raise SqlError("42P03", f'cursor "{portal_name}" already exists')
+        self.portals[portal_name] = Portal(prep, tuple(params), result_formats)
+        self.send(m.BIND_COMPLETE)
+
+    def _describe(self, body: bytes) -> None:
+        what, name = m.parse_describe_or_close(body)
+        if what == "S":
+            prep = self.prepared.get(name)
+            if prep is None:
+                raise SqlError("26000", f'prepared statement "{name}" does not exist')
+            self.send(m.parameter_description(self._param_oids(prep)))
+            self._send_description(prep.translation, [])
+            return
+        portal = self.portals.get(name)
+        if portal is None:
+            raise SqlError("34000", f'portal "{name}" does not exist')
+        self._send_description(portal.prepared.translation, portal.result_formats)
+
+    def _send_description(self, tr: Translation, formats: list[int]) -> None:
+        if tr.kind in (Kind.QUERY, Kind.SHOW):
+            cols = result_columns(tr)
+            m.formats_for(formats, len(cols))
+            self.send(m.row_description(cols, formats))
+        else:
+            self.send(m.NO_DATA)
+
+    async def _execute(self, body: bytes) -> None:
+        name, limit = m.parse_execute(body)
+        portal = self.portals.get(name)
+        if portal is None:
+            raise SqlError("34000", f'portal "{name}" does not exist')
+        session = self.session
+        assert session is not None
+        if portal.rows is not None:  # a suspended portal: continue it
+            self._send_portal_rows(portal, limit)
+            return
+        tr = portal.prepared.translation
+        if session.txn is None and tr.kind not in (Kind.BEGIN, Kind.COMMIT, Kind.ROLLBACK) \
+                and tr.is_write:
+            session.txn = session._new_txn()
+            self.implicit = True
+        if self.implicit and tr.kind is Kind.BEGIN:
+            self.implicit = False  # the implicit block becomes the explicit transaction
+            self.send(m.command_complete("BEGIN"))
+            return
+        await self.run_statement(tr, portal.params, portal.result_formats, describe=False,
+                                 portal=portal, limit=limit)
+        if self.implicit and session.txn is None:
+            self.implicit = False
+
+    async def sync(self) -> None:
+        session = self.session
+        assert session is not None
+        self.portals.pop("", None)
+        if self.implicit:
+            self.implicit = False
+            if session.txn is not None:
+                kind = Kind.ROLLBACK if session.failed else Kind.COMMIT
+                try:
+                    await session.execute(Translation(kind, kind.name))
+                except SqlError as exc:
+                    self.send_error(exc)
+        elif session.txn is None:
+            self.portals.clear()
+        self.send(m.READY[session.status.value])
+
+
+def result_columns(tr: Translation) -> tuple[ColumnDesc, ...]:
+    if tr.kind is Kind.SHOW:
+        if tr.name.lower() == "all":
+            return (ColumnDesc("name", _TEXT), ColumnDesc("setting", _TEXT),
+                    ColumnDesc("description", _TEXT))
+        return (ColumnDesc(tr.name.lower(), _TEXT),)
+    return tr.columns
+
+
+def text_encoder(oid: int) -> Callable[[Any], str]:
+    """Value → PostgreSQL text output (str), for COPY."""
+    enc = pgtypes.text_encoder(oid)
+
+    def to_str(v: Any) -> str:
+        out = enc(v)
+        return out.decode() if isinstance(out, bytes | bytearray) else str(out)
+
+    return to_str
+
+
+def row_encoders(columns: tuple[ColumnDesc, ...], formats: list[int]
+                 ) -> list[Callable[[Any], bytes | None]]:
+    fmts = m.formats_for(formats, len(columns))
+    out: list[Callable[[Any], bytes | None]] = []
+    for col, fmt in zip(columns, fmts, strict=True):
+        enc = pgtypes.text_encoder(col.type_oid) if fmt == 0 else \
+            pgtypes.binary_encoder(col.type_oid)
+
+        def encode(v: Any, enc: Callable[[Any], bytes] = enc) -> bytes | None:
+            return None if v is None else enc(v)
+
+        out.append(encode)
+    return out
+
+
+def _parse_options(options: str) -> list[tuple[str, str]]:
+    """The startup ``options`` string: ``-c name=value`` and ``--name=value`` pairs."""
+    out: list[tuple[str, str]] = []
+    words = options.replace("\\ ", "\x00").split()
+    i = 0
+    while i < len(words):
+        word = words[i].replace("\x00", " ")
+        if word == "-c" and i + 1 < len(words):
+            word = "--" + words[i + 1].replace("\x00", " ")
+            i += 1
+        if word.startswith("--") and "=" in word:
+            name, value = word[2:].split("=", 1)
+            out.append((name.replace("-", "_"), value))
+        i += 1
+    return out

@@ -1,0 +1,627 @@
+"""One client session: transaction state, snapshots, the writer, timeouts and cancellation.
+
+PostgreSQL semantics on a single-writer engine:
+- Autocommit reads run on a pooled reader connection at the newest durable LSN; autocommit
+  writes take the writer, commit, release it, and answer once the commit is durable.
+- An explicit transaction starts as a reader. Under READ COMMITTED each statement reads a
+  fresh snapshot; under REPEATABLE READ / SERIALIZABLE the first statement pins a snapshot
+  held until the end. The first write takes the writer (waiting at most ``lock_timeout``,
+  55P03); under REPEATABLE READ it fails with 40001 if anyone committed after the snapshot.
+- Savepoints made before the upgrade are replayed on the writer so ROLLBACK TO still works.
+- An error inside a transaction puts it in the failed state (25P02) until ROLLBACK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+
+from compute import settings as guc
+from compute.engine import Database, Engine, Pooled
+from compute.sql.api import Kind, SqlError, Translation
+from compute.sql.errors import map_sqlite_error
+from compute.storage import CommitTicket, StorageError
+
+log = logging.getLogger("strata.compute.session")
+
+
+class TxnStatus(enum.Enum):
+    IDLE = b"I"
+    IN_TXN = b"T"
+    FAILED = b"E"
+
+
+class FatalSessionError(Exception):
+    """The session must end (sent as FATAL), e.g. idle-in-transaction timeout."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.message = message
+
+
+@dataclass
+class Transaction:
+    isolation: str
+    read_only: bool
+    start_ts: float
+    snapshot_reader: Pooled | None = None  # REPEATABLE READ: the pinned reader
+    snapshot_lsn: int | None = None
+    writer: bool = False
+    savepoints: list[str] = field(default_factory=list)
+    saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
+
+    @property
+    def snapshot_isolation(self) -> bool:
+        return self.isolation in ("repeatable read", "serializable")
+
+
+@dataclass
+class Result:
+    """What one statement produced: rows (SQLite values) and the command tag."""
+
+    tag: str
+    rows: list[tuple[Any, ...]] | None = None
+    translation: Translation | None = None
+    notices: list[tuple[str, str]] = field(default_factory=list)
+
+
+_INTERRUPT_MESSAGES = {
+    "cancel": "canceling statement due to user request",
+    "timeout": "canceling statement due to statement timeout",
+}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Session:
+    """SQL execution state of one client connection."""
+
+    def __init__(self, engine: Engine, db: Database, user: str, settings: dict[str, str]) -> None:
+        self.engine = engine
+        self.db = db
+        self.user = user
+        self.settings = settings
+        self.txn: Transaction | None = None
+        self.failed = False
+        self._active: Pooled | None = None
+        self._interrupt: str | None = None
+        self._interrupted = asyncio.Event()
+        self._holds_writer = False
+        self.last_commit_lsn = 0
+        self.changed_settings: list[str] = []  # reported settings changed by the last statement
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def status(self) -> TxnStatus:
+        if self.txn is None:
+            return TxnStatus.IDLE
+        return TxnStatus.FAILED if self.failed else TxnStatus.IN_TXN
+
+    def setting_ms(self, name: str) -> float:
+        return guc.parse_milliseconds(name, self.settings.get(name, "0"))
+
+    # ------------------------------------------------------------------ interruption
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the running statement (CancelRequest or statement_timeout)."""
+        self._interrupt = reason
+        self._interrupted.set()
+        active = self._active
+        if active is not None:
+            active.guard.reason = reason
+            active.conn.interrupt()
+
+    def _interrupt_error(self) -> SqlError:
+        reason = self._interrupt or "cancel"
+        return SqlError("57014", _INTERRUPT_MESSAGES.get(reason, _INTERRUPT_MESSAGES["cancel"]))
+
+    @contextlib.contextmanager
+    def statement_scope(self) -> Any:
+        """Arm statement_timeout for one statement and clear leftovers of the previous one."""
+        self._interrupt = None
+        self._interrupted.clear()
+        timeout_ms = self.setting_ms("statement_timeout")
+        timer = None
+        if timeout_ms > 0:
+            timer = asyncio.get_running_loop().call_later(
+                timeout_ms / 1000.0, self.interrupt, "timeout")
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    # ------------------------------------------------------------------ execution
+
+    async def execute(self, tr: Translation, params: tuple[Any, ...] = ()) -> Result:
+        """Run one translated statement with PostgreSQL's transaction semantics."""
+        kind = tr.kind
+        if self.failed and kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO, Kind.EMPTY):
+            raise SqlError("25P02", "current transaction is aborted, commands ignored until end "
+                                    "of transaction block")
+        try:
+            if kind is Kind.BEGIN:
+                return self._begin(tr)
+            if kind is Kind.COMMIT:
+                return await self._commit()
+            if kind is Kind.ROLLBACK:
+                return await self._rollback(tr.tag or "ROLLBACK")
+            if kind in (Kind.SAVEPOINT, Kind.RELEASE, Kind.ROLLBACK_TO):
+                return await self._savepoint(tr)
+            if kind is Kind.SET:
+                return self._set(tr)
+            if kind is Kind.SHOW:
+                return self._show(tr)
+            if kind is Kind.NOOP:
+                return Result(tr.tag)
+            if kind is Kind.EMPTY:
+                return Result("")
+            return await self._run_sql(tr, params)
+        except SqlError:
+            self._mark_failed()
+            raise
+        except StorageError:
+            raise
+        except FatalSessionError:
+            raise
+
+    def _mark_failed(self) -> None:
+        if self.txn is not None:
+            self.failed = True
+
+    # ---- transaction control
+
+    def _begin(self, tr: Translation) -> Result:
+        if self.txn is not None:
+            return Result("BEGIN", notices=[("25001", "there is already a transaction in progress")])
+        self.txn = self._new_txn(tr)
+        return Result("BEGIN")
+
+    def _new_txn(self, tr: Translation | None = None) -> Transaction:
+        isolation = self.settings.get("default_transaction_isolation", "read committed")
+        read_only = self.settings.get("default_transaction_read_only", "off") == "on"
+        if tr is not None:
+            if tr.isolation:
+                isolation = tr.isolation.lower()
+            if tr.read_only is not None:
+                read_only = tr.read_only
+        return Transaction(isolation=isolation, read_only=read_only, start_ts=time.time())
+
+    async def _commit(self) -> Result:
+        txn = self.txn
+        if txn is None:
+            return Result("COMMIT", notices=[("25P01", "there is no transaction in progress")])
+        if self.failed:
+            await self._end_txn(commit=False)
+            return Result("ROLLBACK")
+        ticket = await self._end_txn(commit=True)
+        if ticket is not None:
+            await self._await_durable(ticket)
+        return Result("COMMIT")
+
+    async def _rollback(self, tag: str) -> Result:
+        if self.txn is None:
+            return Result(tag, notices=[("25P01", "there is no transaction in progress")])
+        await self._end_txn(commit=False)
+        return Result(tag)
+
+    async def _end_txn(self, commit: bool) -> CommitTicket | None:
+        """Finish the SQLite transaction(s), release the writer and the snapshot."""
+        txn = self.txn
+        assert txn is not None
+        ticket: CommitTicket | None = None
+        try:
+            if txn.writer:
+                writer = self.db.writer
+
+                def finish() -> CommitTicket | None:
+                    if not writer.conn.in_transaction:
+                        return None
+                    if commit:
+                        writer.conn.execute("COMMIT")
+                        return self.engine.factory.take_commit_ticket(writer.conn)
+                    writer.conn.execute("ROLLBACK")
+                    self.engine.factory.take_commit_ticket(writer.conn)
+                    return None
+
+                try:
+                    ticket = await self.engine.run(finish)
+                except apsw.Error as exc:
+                    with contextlib.suppress(apsw.Error):
+                        await self.engine.run(lambda: writer.conn.execute("ROLLBACK"))
+                    raise map_sqlite_error(exc) from exc
+        finally:
+            self._release_writer()
+            if txn.snapshot_reader is not None:
+                self.db.return_reader(txn.snapshot_reader)
+            for name, value in txn.saved_settings.items():
+                self.settings[name] = value
+            self.txn = None
+            self.failed = False
+        return ticket
+
+    def _release_writer(self) -> None:
+        if self._holds_writer:
+            self._holds_writer = False
+            self.db.writer_lock.release()
+
+    async def _await_durable(self, ticket: CommitTicket) -> None:
+        try:
+            lsn = await asyncio.wrap_future(ticket.durable)
+        except StorageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of the log is a storage failure
+            raise StorageError(str(exc)) from exc
+        self.last_commit_lsn = max(self.last_commit_lsn, int(lsn))
+
+    async def _savepoint(self, tr: Translation) -> Result:
+        txn = self.txn
+        name = tr.name
+        if txn is None:
+            if tr.kind is Kind.SAVEPOINT:
+                raise SqlError("25P01", "SAVEPOINT can only be used in transaction blocks")
+            word = "RELEASE SAVEPOINT" if tr.kind is Kind.RELEASE else "ROLLBACK TO SAVEPOINT"
+            raise SqlError("25P01", f"{word} can only be used in transaction blocks")
+        if tr.kind is Kind.SAVEPOINT:
+            txn.savepoints.append(name)
+            if txn.writer:
+                await self._on_writer(f"SAVEPOINT {quote_ident(name)}")
+            return Result("SAVEPOINT")
+        if name not in txn.savepoints:
+            self.failed = True
+            raise SqlError("3B001", f'savepoint "{name}" does not exist')
+        idx = len(txn.savepoints) - 1 - txn.savepoints[::-1].index(name)
+        if tr.kind is Kind.RELEASE:
+            del txn.savepoints[idx:]
+            if txn.writer:
+                await self._on_writer(f"RELEASE {quote_ident(name)}")
+            return Result("RELEASE")
+        del txn.savepoints[idx + 1 :]
+        if txn.writer:
+            await self._on_writer(f"ROLLBACK TO {quote_ident(name)}")
+        self.failed = False
+        return Result("ROLLBACK")
+
+    async def _on_writer(self, sql: str) -> None:
+        conn = self.db.writer.conn
+        try:
+            await self.engine.run(lambda: conn.execute(sql))
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc) from exc
+
+    # ---- settings
+
+    def _set(self, tr: Translation) -> Result:
+        name = tr.name.lower()
+        if name in ("transaction_isolation", "transaction_read_only") or tr.isolation or (
+                tr.read_only is not None and not name):
+            return self._set_transaction(tr)
+        tag = "RESET" if tr.value is None and tr.tag == "RESET" else "SET"
+        if name == "all" and tr.value is None:
+            for key in list(self.settings):
+                if key in guc.DEFAULTS and key not in guc.READ_ONLY:
+                    self._assign(key, guc.DEFAULTS[key], tr.is_local)
+            return Result(tag)
+        if tr.value is None:
+            value = guc.DEFAULTS.get(name)
+            if value is None:
+                if "." in name:
+                    value = ""
+                else:
+                    raise SqlError("42704", f'unrecognized configuration parameter "{tr.name}"')
+            if name in guc.READ_ONLY:
+                raise SqlError("55P02", f'parameter "{tr.name}" cannot be changed now')
+        else:
+            value = guc.normalize(name, tr.value)
+        self._assign(name, value, tr.is_local)
+        return Result(tag)
+
+    def _set_transaction(self, tr: Translation) -> Result:
+        txn = self.txn
+        if txn is None:
+            return Result("SET", notices=[("25P01", "SET TRANSACTION can only be used in "
+                                                     "transaction blocks")])
+        if tr.isolation:
+            if txn.snapshot_reader is not None or txn.writer:
+                raise SqlError("25001", "SET TRANSACTION ISOLATION LEVEL must be called before "
+                                        "any query")
+            txn.isolation = tr.isolation.lower()
+        if tr.read_only is not None:
+            txn.read_only = tr.read_only
+        return Result("SET")
+
+    def _assign(self, name: str, value: str, local: bool) -> None:
+        if local:
+            if self.txn is None:
+                return  # PostgreSQL warns and ignores SET LOCAL outside a transaction
+            self.txn.saved_settings.setdefault(name, self.settings.get(name, ""))
+        elif self.txn is not None:
+            self.txn.saved_settings.pop(name, None)
+        self.settings[name] = value
+        if guc.reported_name(name):
+            self.changed_settings.append(name)
+
+    def _show(self, tr: Translation) -> Result:
+        name = tr.name.lower()
+        if name == "all":
+            rows = [(k, v, "") for k, v in sorted(self.settings.items())]
+            return Result("SHOW", rows=rows, translation=tr)
+        if name == "transaction_isolation":
+            value = self.txn.isolation if self.txn else self.settings.get(
+                "default_transaction_isolation", "read committed")
+        elif name == "transaction_read_only":
+            value = "on" if self.txn and self.txn.read_only else "off"
+        elif name in self.settings:
+            value = self.settings[name]
+        elif name in guc.DEFAULTS:
+            value = guc.DEFAULTS[name]
+        else:
+            raise SqlError("42704", f'unrecognized configuration parameter "{tr.name}"')
+        return Result("SHOW", rows=[(value,)], translation=tr)
+
+    # ---- SQL statements
+
+    async def _run_sql(self, tr: Translation, params: tuple[Any, ...]) -> Result:
+        txn = self.txn
+        if tr.is_write or tr.kind is Kind.COPY_FROM:
+            if txn is not None and txn.read_only:
+                raise SqlError("25006", f"cannot execute {tr.tag} in a read-only transaction")
+            if txn is None:
+                return await self._autocommit_write(tr, params)
+            await self._ensure_writer(txn)
+            return await self._run_on(self.db.writer, tr, params)
+        if txn is None:
+            return await self._on_reader(tr, params)
+        if txn.writer:
+            return await self._run_on(self.db.writer, tr, params)
+        if txn.snapshot_isolation:
+            if txn.snapshot_reader is None:
+                reader = await self.db.checkout_reader()
+                txn.snapshot_reader = reader
+                await self.engine.run(lambda: reader.conn.execute("BEGIN"))
+            return await self._run_on(txn.snapshot_reader, tr, params)
+        return await self._on_reader(tr, params)
+
+    async def _on_reader(self, tr: Translation, params: tuple[Any, ...]) -> Result:
+        reader = await self.db.checkout_reader()
+        try:
+            return await self._run_on(reader, tr, params)
+        finally:
+            self.db.return_reader(reader)
+
+    async def _autocommit_write(self, tr: Translation, params: tuple[Any, ...]) -> Result:
+        await self._acquire_writer()
+        writer = self.db.writer
+        ticket: CommitTicket | None = None
+        try:
+            result, ticket = await self._run_on(writer, tr, params, autocommit=True)
+        finally:
+            self._release_writer()
+        if ticket is not None:
+            await self._await_durable(ticket)
+        return result
+
+    async def _acquire_writer(self) -> None:
+        """Take the single writer, bounded by lock_timeout, statement_timeout and cancel."""
+        if self._holds_writer:
+            return
+        lock = self.db.writer_lock
+        if not lock.locked():
+            await lock.acquire()
+            self._holds_writer = True
+            return
+        lock_timeout = self.setting_ms("lock_timeout")
+        acquire = asyncio.ensure_future(lock.acquire())
+        interrupted = asyncio.ensure_future(self._interrupted.wait())
+        try:
+            await asyncio.wait({acquire, interrupted},
+                               timeout=lock_timeout / 1000.0 if lock_timeout > 0 else None,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            interrupted.cancel()
+        if acquire.done() and not acquire.cancelled():
+            self._holds_writer = True
+            return
+        acquire.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await acquire
+        if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
+            # lost the race: we got the lock while giving up, so hand it back
+            lock.release()
+        if self._interrupt is not None:
+            raise self._interrupt_error()
+        raise SqlError("55P03", "canceling statement due to lock timeout")
+
+    async def _ensure_writer(self, txn: Transaction) -> None:
+        if txn.writer:
+            return
+        await self._acquire_writer()
+        try:
+            if txn.snapshot_isolation and txn.snapshot_lsn is not None:
+                if self.engine.factory.latest_lsn() > txn.snapshot_lsn:
+                    raise SqlError("40001", "could not serialize access due to concurrent update")
+            writer = self.db.writer
+            savepoints = list(txn.savepoints)
+
+            def begin() -> None:
+                if writer.conn.in_transaction:  # left over by a crashed session: never commit it
+                    writer.conn.execute("ROLLBACK")
+                writer.conn.execute("BEGIN")
+                for name in savepoints:
+                    writer.conn.execute(f"SAVEPOINT {quote_ident(name)}")
+
+            await self.engine.run(begin)
+        except BaseException:
+            self._release_writer()
+            raise
+        txn.writer = True
+        if txn.snapshot_reader is not None:
+            self.db.return_reader(txn.snapshot_reader)
+            txn.snapshot_reader = None
+
+    def _bind_context(self, pooled: Pooled) -> None:
+        ctx = pooled.ctx
+        ctx.user = self.user
+        ctx.database = self.db.name
+        ctx.settings = self.settings
+        ctx.txn_start = self.txn.start_ts if self.txn is not None else time.time()
+
+    async def _run_on(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
+                      autocommit: bool = False) -> Any:
+        """Execute the translation's SQLite steps on ``pooled`` in a worker thread."""
+        self._bind_context(pooled)
+        pooled.guard.reason = self._interrupt
+        conn = pooled.conn
+        want_rows = tr.kind in (Kind.QUERY, Kind.COPY_TO)
+        steps = tr.steps
+        factory = self.engine.factory
+        txn = self.txn
+
+        def work() -> tuple[list[tuple[Any, ...]] | None, int, CommitTicket | None, int | None]:
+            if autocommit:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if len(steps) > 1 or tr.is_ddl:
+                    conn.execute("BEGIN")
+            rows: list[tuple[Any, ...]] | None = None
+            try:
+                cursor = conn.cursor()
+                last = len(steps) - 1
+                for i, sql in enumerate(steps):
+                    if i == last:
+                        cursor.execute(sql, params)
+                        rows = cursor.fetchall() if want_rows else None
+                        if rows is None:
+                            for _ in cursor:
+                                pass
+                    else:
+                        cursor.execute(sql)
+                        for _ in cursor:
+                            pass
+                changes = len(rows) if rows is not None else conn.changes()
+                if autocommit and conn.in_transaction:
+                    conn.execute("COMMIT")
+            except BaseException:
+                if autocommit and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if autocommit:
+                    factory.take_commit_ticket(conn)
+                raise
+            ticket = factory.take_commit_ticket(conn) if autocommit else None
+            snapshot = factory.snapshot_lsn(conn) if txn is not None else None
+            return rows, changes, ticket, snapshot
+
+        self._active = pooled
+        try:
+            rows, changes, ticket, snapshot = await self.engine.run(work)
+        except apsw.InterruptError as exc:
+            if self._interrupt is None:
+                raise map_sqlite_error(exc) from exc
+            raise self._interrupt_error() from exc
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc) from exc
+        finally:
+            self._active = None
+            pooled.guard.reason = None
+        if txn is not None and txn.snapshot_isolation and txn.snapshot_lsn is None:
+            txn.snapshot_lsn = snapshot
+        result = Result(_tag(tr, changes), rows=rows, translation=tr)
+        if autocommit:
+            return result, ticket
+        return result
+
+    # ---- COPY FROM STDIN
+
+    async def copy_in_begin(self, tr: Translation) -> None:
+        """Take the writer for a COPY FROM; rows then arrive in batches via ``copy_in_rows``."""
+        if self.txn is not None and self.txn.read_only:
+            raise SqlError("25006", "cannot execute COPY FROM in a read-only transaction")
+        if self.txn is None:
+            await self._acquire_writer()
+            writer = self.db.writer
+
+            def begin() -> None:
+                if writer.conn.in_transaction:
+                    writer.conn.execute("ROLLBACK")
+                writer.conn.execute("BEGIN")
+
+            try:
+                await self.engine.run(begin)
+            except BaseException:
+                self._release_writer()
+                raise
+        else:
+            await self._ensure_writer(self.txn)
+
+    async def copy_in_rows(self, insert_sql: str, rows: list[tuple[Any, ...]]) -> None:
+        writer = self.db.writer
+        self._bind_context(writer)
+        self._active = writer
+        try:
+            await self.engine.run(lambda: writer.conn.executemany(insert_sql, rows))
+        except apsw.InterruptError as exc:
+            raise self._interrupt_error() from exc
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc) from exc
+        finally:
+            self._active = None
+
+    async def copy_in_end(self, ok: bool) -> None:
+        """Commit (autocommit COPY) or fail the COPY; inside a transaction only mark failure."""
+        if self.txn is not None:
+            if not ok:
+                self.failed = True
+            return
+        writer = self.db.writer
+
+        def finish() -> CommitTicket | None:
+            if not writer.conn.in_transaction:
+                return None
+            writer.conn.execute("COMMIT" if ok else "ROLLBACK")
+            ticket = self.engine.factory.take_commit_ticket(writer.conn)
+            return ticket if ok else None
+
+        try:
+            ticket = await self.engine.run(finish)
+        except apsw.Error as exc:
+            with contextlib.suppress(apsw.Error):
+                await self.engine.run(lambda: writer.conn.execute("ROLLBACK"))
+            raise map_sqlite_error(exc) from exc
+        finally:
+            self._release_writer()
+        if ticket is not None:
+            await self._await_durable(ticket)
+
+    # ---- end of session
+
+    async def close(self) -> None:
+        """Client went away: roll back whatever is open and give back the writer."""
+        if self.txn is not None:
+            with contextlib.suppress(Exception):
+                await self._end_txn(commit=False)
+        elif self._holds_writer:
+            writer = self.db.writer
+            with contextlib.suppress(Exception):
+                await self.engine.run(
+                    lambda: writer.conn.in_transaction and writer.conn.execute("ROLLBACK"))
+            self._release_writer()
+
+
+def _tag(tr: Translation, count: int) -> str:
+    tag = tr.tag
+    if tag == "INSERT":
+        return f"INSERT 0 {count}"
+    if tag in ("SELECT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE"):
+        return f"{tag} {count}"
+    return tag

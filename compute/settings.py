@@ -1,0 +1,161 @@
+"""Session settings (GUCs): defaults, validation, units, and which ones are reported.
+
+PostgreSQL clients read several settings at connect time (ParameterStatus) and set a few
+(``SET TimeZone``, ``SET statement_timeout`` …). The values are kept as PostgreSQL would show
+them; the session reads the typed values it acts on through the helpers here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from compute.sql.api import SqlError
+
+SERVER_VERSION = "15.8"
+SERVER_VERSION_NUM = "150008"
+
+# name (lower case) -> default text value
+DEFAULTS: dict[str, str] = {
+    "application_name": "",
+    "client_encoding": "UTF8",
+    "server_encoding": "UTF8",
+    "datestyle": "ISO, MDY",
+    "intervalstyle": "postgres",
+    "integer_datetimes": "on",
+    "standard_conforming_strings": "on",
+    "timezone": "UTC",
+    "server_version": SERVER_VERSION,
+    "server_version_num": SERVER_VERSION_NUM,
+    "is_superuser": "on",
+    "session_authorization": "postgres",
+    "default_transaction_isolation": "read committed",
+    "transaction_isolation": "read committed",
+    "default_transaction_read_only": "off",
+    "transaction_read_only": "off",
+    "statement_timeout": "0",
+    "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
+    "search_path": '"$user", public',
+    "extra_float_digits": "1",
+    "max_identifier_length": "63",
+    "lc_collate": "C",
+    "lc_ctype": "C",
+    "lc_messages": "C",
+    "lc_monetary": "C",
+    "lc_numeric": "C",
+    "lc_time": "C",
+    "bytea_output": "hex",
+    "client_min_messages": "notice",
+    "synchronous_commit": "on",
+    "work_mem": "4MB",
+    "maintenance_work_mem": "64MB",
+    "jit": "off",
+    "row_security": "on",
+    "default_text_search_config": "pg_catalog.english",
+    "max_connections": "100",
+    "block_size": "8192",
+    "enable_seqscan": "on",
+    "enable_indexscan": "on",
+    "enable_bitmapscan": "on",
+    "random_page_cost": "4",
+    "session_replication_role": "origin",
+    "check_function_bodies": "on",
+    "default_tablespace": "",
+    "xmloption": "content",
+    "escape_string_warning": "on",
+    "array_nulls": "on",
+    "tcp_keepalives_idle": "0",
+}
+
+REPORTED = (
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "integer_datetimes",
+    "IntervalStyle",
+    "is_superuser",
+    "server_encoding",
+    "server_version",
+    "session_authorization",
+    "standard_conforming_strings",
+    "TimeZone",
+)
+_REPORTED_BY_LOWER = {n.lower(): n for n in REPORTED}
+READ_ONLY = {"server_version", "server_version_num", "server_encoding", "integer_datetimes",
+             "max_identifier_length", "lc_collate", "lc_ctype", "block_size", "max_connections",
+             "is_superuser"}
+
+_TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0,
+               "d": 86_400_000.0}
+_TIME_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+_ISOLATIONS = {"read uncommitted", "read committed", "repeatable read", "serializable"}
+
+
+def reported_name(name: str) -> str | None:
+    """The ParameterStatus spelling of a setting, if clients are told when it changes."""
+    return _REPORTED_BY_LOWER.get(name.lower())
+
+
+def parse_milliseconds(name: str, value: str) -> float:
+    """A time setting in milliseconds (PostgreSQL's default unit for timeouts)."""
+    m = _TIME_RE.match(value.lower())
+    if not m or m.group(2) not in ("", *_TIME_UNITS):
+        raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                       hint='Valid units for this parameter are "us", "ms", "s", "min", "h", and "d".')
+    ms = float(m.group(1)) * _TIME_UNITS.get(m.group(2) or "ms", 1.0)
+    if ms < 0:
+        raise SqlError("22023", f"{ms:g} ms is outside the valid range for parameter \"{name}\"")
+    return ms
+
+
+def normalize(name: str, value: str) -> str:
+    """Validate a SET and return the value as SHOW will print it."""
+    key = name.lower()
+    if key in READ_ONLY:
+        raise SqlError("55P02", f'parameter "{name}" cannot be changed now')
+    if key not in DEFAULTS and "." not in key:
+        raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+    if key in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+        ms = parse_milliseconds(name, value)
+        return _format_ms(ms)
+    if key == "client_encoding":
+        if value.replace("-", "").replace("_", "").upper() not in ("UTF8", "UNICODE"):
+            raise SqlError("0A000", f'conversion between {value} and UTF8 is not supported')
+        return "UTF8"
+    if key in ("transaction_isolation", "default_transaction_isolation"):
+        if value.lower() not in _ISOLATIONS:
+            raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"')
+        return value.lower()
+    if key == "datestyle":
+        parts = {p.strip().upper() for p in value.split(",")}
+        if not parts <= {"ISO", "MDY", "DMY", "YMD"}:
+            raise SqlError("0A000", f'DateStyle "{value}" is not supported (only ISO output)')
+        return "ISO, " + next((p for p in ("DMY", "YMD", "MDY") if p in parts), "MDY")
+    if key == "timezone":
+        return _check_timezone(value)
+    if key in ("standard_conforming_strings",) and value.lower() not in ("on", "true", "1"):
+        raise SqlError("0A000", "standard_conforming_strings = off is not supported")
+    return value
+
+
+def _format_ms(ms: float) -> str:
+    if ms == 0:
+        return "0"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{int(ms // size)}{unit}"
+    return f"{ms:g}ms"
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if value.upper() in ("UTC", "GMT", "Z"):
+        return "UTC" if value.upper() != "GMT" else "GMT"
+    if re.fullmatch(r"[+-]?\d{1,2}(:\d{2})?", value):
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SqlError("22023", f'invalid value for parameter "TimeZone": "{value}"') from None
+    return value

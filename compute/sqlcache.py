@@ -1,0 +1,126 @@
+"""Translation caches: by exact statement text, and by statement *shape*.
+
+pgbench in simple-query mode (and most ORMs that inline literals) send the same statement
+again and again with different constants: ``... WHERE aid = 4711``. Parsing each one with
+sqlglot would cost far more than running it. The shape cache lifts numeric literals out of
+the text (strings stay: their content can change a translation, e.g. ``'t'::boolean``), translates the shape once with the literals as parameters, and
+checks that putting the literals back into the translated SQLite SQL gives exactly the full
+translation of the original. Only shapes that pass that check are reused; everything else is
+translated in full (and cached by exact text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from compute.sql.api import Translation
+
+_LITERAL = re.compile(
+    r"""(?P<str>'(?:[^']|'')*')"""  # a standard string (no E'' / U&'' / $$; those disqualify)
+    r"""|(?P<num>(?<![\w$.])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.]))"""
+    r"""|(?P<ident>"(?:[^"]|"")*")"""
+    r"""|(?P<word>[A-Za-z_][\w$]*)"""
+)
+_UNSAFE = re.compile(r"\$|--|/\*|\bE'|\bU&|\bB'|\bX'", re.IGNORECASE)
+_QMARK = re.compile(r"\?(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    templates: tuple[Translation, ...]  # steps contain ?N for lifted literal N
+
+
+class ShapeCache:
+    """LRU caches of translations, keyed by catalog version."""
+
+    def __init__(self, exact_size: int = 4096, shape_size: int = 1024) -> None:
+        self._exact: OrderedDict[tuple[str, int], list[Translation]] = OrderedDict()
+        self._shapes: OrderedDict[tuple[str, int], _Shape | None] = OrderedDict()
+        self._exact_size = exact_size
+        self._shape_size = shape_size
+
+    def translate(self, sql: str, catalog: Any,
+                  full: Callable[[str, Any], list[Translation]]) -> list[Translation]:
+        version = catalog.version
+        key = (sql, version)
+        hit = self._exact.get(key)
+        if hit is not None:
+            return hit
+        lifted = _lift(sql)
+        if lifted is not None:
+            shape_sql, literals = lifted
+            skey = (shape_sql + "\x00" + "".join(map(_literal_class, literals)), version)
+            shape = self._shapes.get(skey, False)
+            if shape is False:
+                shape = self._learn(sql, shape_sql, literals, catalog, full)
+                self._shapes[skey] = shape
+                if len(self._shapes) > self._shape_size:
+                    self._shapes.popitem(last=False)
+            if shape is not None:
+                assert isinstance(shape, _Shape)
+                return [_fill(t, literals) for t in shape.templates]
+        result = full(sql, catalog)
+        self._exact[key] = result
+        if len(self._exact) > self._exact_size:
+            self._exact.popitem(last=False)
+        return result
+
+    def _learn(self, sql: str, shape_sql: str, literals: list[str], catalog: Any,
+               full: Callable[[str, Any], list[Translation]]) -> _Shape | None:
+        """Translate the shape and accept it only if it reproduces the full translation."""
+        try:
+            original = full(sql, catalog)
+            templates = full(shape_sql, catalog)
+        except Exception:
+            return None
+        if len(original) != len(templates):
+            return None
+        for orig, tmpl in zip(original, templates, strict=True):
+            filled = _fill(tmpl, literals)
+            if (filled.steps != orig.steps or filled.columns != orig.columns
+                    or filled.kind != orig.kind or filled.tag != orig.tag
+                    or filled.is_write != orig.is_write or filled.copy is not None
+                    or orig.param_oids or filled.extra != orig.extra
+                    or filled.name != orig.name or filled.value != orig.value):
+                return None
+        return _Shape(tuple(replace(t, param_oids=()) for t in templates))
+
+
+def _lift(sql: str) -> tuple[str, list[str]] | None:
+    """Replace literals by $1..$n; None when the text has anything we don't lift safely."""
+    if _UNSAFE.search(sql):
+        return None
+    literals: list[str] = []
+    out: list[str] = []
+    pos = 0
+    for m in _LITERAL.finditer(sql):
+        kind = m.lastgroup
+        if kind != "num":
+            continue
+        literals.append(m.group())
+        out.append(sql[pos : m.start()])
+        out.append(f"${len(literals)}")
+        pos = m.end()
+    if not literals:
+        return None
+    out.append(sql[pos:])
+    return "".join(out), literals
+
+
+def _literal_class(literal: str) -> str:
+    """Literals of one class translate alike: int4, int8, numeric (PostgreSQL's literal types)."""
+    if not literal.isdigit():
+        return "n"
+    value = int(literal)
+    return "i" if value <= 2**31 - 1 else ("b" if value <= 2**63 - 1 else "n")
+
+
+def _fill(template: Translation, literals: list[str]) -> Translation:
+    def sub(m: re.Match[str]) -> str:
+        return literals[int(m.group(1)) - 1]
+
+    return replace(template, steps=tuple(_QMARK.sub(sub, s) for s in template.steps))

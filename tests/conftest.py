@@ -1,0 +1,43 @@
+"""Fixtures shared by every test folder: a standalone Strata compute and a PostgreSQL oracle."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import PostgresOracle, StrataProcess, tmp_root
+
+
+@pytest.fixture
+def strata(tmp_path: Path) -> Iterator[StrataProcess]:
+    """A fresh `strata compute --standalone` process for one test."""
+    proc = StrataProcess(tmp_path / "data").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def strata_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StrataProcess]:
+    """One standalone compute shared by a module's tests (they must use their own tables)."""
+    proc = StrataProcess(tmp_path_factory.mktemp("strata") / "data").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_oracle() -> Iterator[PostgresOracle]:
+    """A real PostgreSQL 15 (Debian package) for differential tests."""
+    root = tmp_root("strata-pg-")
+    oracle = PostgresOracle(root).start()
+    try:
+        yield oracle
+    finally:
+        oracle.stop()
+        shutil.rmtree(root, ignore_errors=True)
