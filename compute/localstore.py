@@ -1,0 +1,756 @@
+"""The standalone store: one process is both the WAL sink and the page store.
+
+``strata compute --standalone`` needs durable storage without a log store quorum or a
+page server. ``LocalStore`` keeps an append-only local log of encoded ``WalRecord``s in
+segment files (every record framed with CRC32C, fdatasync'd by a group-commit flusher),
+an in-memory index of page versions pointing into the log (no page bytes in memory except
+a bounded LRU cache), and a per-database base page file written by checkpoints so that
+the log can be trimmed. Disk and memory stay bounded; ``docs/compute-storage.md`` has the
+design and the recovery argument.
+
+On-disk layout of ``data_dir``::
+
+    control.json            checkpoint LSN C and where the log after C starts (atomic rename)
+    wal/<start LSN>.seg      frames: crc32c u32 | length u32 | start LSN u64 | payload
+    base/<db_id>.pages       page images of database db_id as of C (page p at p * PAGE_SIZE)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
+from pathlib import Path
+
+import crc32c
+
+from compute.storage import CommitTicket, StorageError
+from strata.wal import PAGE_SIZE, Lsn, WalFormatError, WalRecord
+
+log = logging.getLogger(__name__)
+
+_FRAME = struct.Struct("<IIQ")  # crc32c(length|lsn|payload), length, start lsn
+_FRAME_TAIL = struct.Struct("<IQ")  # the part of the frame header the CRC covers
+_REC_HEADER = struct.Struct("<BBHQqII")  # mirrors strata.wal's record header
+_REC_SIZE = struct.Struct("<II")
+_REC_PAGE = struct.Struct("<III")
+_FLAG_COMMIT = 1
+_CONTROL = "control.json"
+_CONTROL_VERSION = 1
+_MAX_FRAME_PAYLOAD = 64 * 1024 * 1024
+"""Sanity bound on one record when scanning the log (records are <= 256 KiB in practice)."""
+
+assert _REC_HEADER.size == len(WalRecord(0, True).encode()), "record header layout drifted"
+
+
+@dataclass(slots=True)
+class _Segment:
+    """One log segment file; ``start`` is the LSN of its first record."""
+
+    start: Lsn
+    path: Path
+    fd: int
+    size: int  # bytes written (file offset of the next frame)
+    end: Lsn  # LSN just past its last record
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """A page image committed at ``lsn``, stored at byte ``offset`` of ``seg``."""
+
+    lsn: Lsn
+    seg: _Segment
+    offset: int
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _seg_name(start: Lsn) -> str:
+    return f"{start:020d}.seg"
+
+
+def _parse_record(
+    payload: memoryview,
+) -> tuple[int, bool, list[tuple[int, int]], list[tuple[int, int, int]]]:
+    """(xid, commit, db_sizes, [(db_id, page_no, data offset in payload)]) without copying pages."""
+    if len(payload) < _REC_HEADER.size:
+        raise WalFormatError("record shorter than its header")
+    version, flags, _, xid, _, n_sizes, n_pages = _REC_HEADER.unpack_from(payload, 0)
+    if version != 1:
+        raise WalFormatError(f"unknown WAL record version {version}")
+    pos = _REC_HEADER.size
+    if pos + n_sizes * _REC_SIZE.size > len(payload):
+        raise WalFormatError("record truncated in its size table")
+    sizes = [_REC_SIZE.unpack_from(payload, pos + i * _REC_SIZE.size) for i in range(n_sizes)]
+    pos += n_sizes * _REC_SIZE.size
+    pages: list[tuple[int, int, int]] = []
+    for _ in range(n_pages):
+        if pos + _REC_PAGE.size > len(payload):
+            raise WalFormatError("record truncated in a page header")
+        db_id, page_no, length = _REC_PAGE.unpack_from(payload, pos)
+        pos += _REC_PAGE.size
+        if length != PAGE_SIZE or pos + length > len(payload):
+            raise WalFormatError("bad page image length")
+        pages.append((db_id, page_no, pos))
+        pos += length
+    if pos != len(payload):
+        raise WalFormatError("trailing bytes after the record")
+    return xid, bool(flags & _FLAG_COMMIT), sizes, pages
+
+
+class LocalStore:
+    """A durable single-process ``PageStore`` + ``WalSink`` (see the module docstring).
+
+    Thread-safe: one lock guards the index, the log tail and the cache; reads hold it only
+    for a dict lookup and (on a cache miss) one ``pread``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        segment_bytes: int = 64 * 1024 * 1024,
+        checkpoint_bytes: int = 128 * 1024 * 1024,
+        cache_pages: int = 16384,
+        sync: bool = True,
+        auto_checkpoint: bool = True,
+    ) -> None:
+        assert segment_bytes >= 1024 * 1024 or not auto_checkpoint or segment_bytes > 0
+        assert checkpoint_bytes > 0 and cache_pages >= 0
+        self._dir = Path(data_dir)
+        self._segment_bytes = segment_bytes
+        self._checkpoint_bytes = checkpoint_bytes
+        self._cache_pages = cache_pages
+        self._sync = sync
+        self._lock = threading.Lock()
+        self._flush_cond = threading.Condition(self._lock)
+        self._durable_cond = threading.Condition(self._lock)
+
+        # Index of page versions committed after the checkpoint, oldest first.
+        self._index: dict[tuple[int, int], list[_Version]] = {}
+        self._sizes: dict[int, list[tuple[Lsn, int]]] = {}  # db sizes after the checkpoint
+        self._base_sizes: dict[int, int] = {}  # db sizes at the checkpoint
+        self._base_fds: dict[int, int] = {}
+        self._cache: OrderedDict[tuple[int, int, Lsn], bytes] = OrderedDict()
+        self._commits: list[tuple[Lsn, _Segment, int]] = []  # (commit end, segment, offset after)
+        self._pins: dict[Lsn, int] = {}
+        self._segments: list[_Segment] = []
+        self._checkpoint_lsn: Lsn = 0
+        self._min_pin_lsn: Lsn = 0  # no snapshot below this may be pinned or read
+        self._written: Lsn = 0
+        self._durable: Lsn = 0
+        self._since_checkpoint = 0
+        self._pending: list[tuple[Lsn, Future[Lsn]]] = []
+        self._unsynced: list[_Segment] = []
+        self._dir_dirty = False
+        self._failed: BaseException | None = None
+        self._closed = False
+        self._checkpoint_mutex = threading.Lock()  # one checkpoint at a time
+
+        self._dir.mkdir(parents=True, exist_ok=True)
+        (self._dir / "wal").mkdir(exist_ok=True)
+        (self._dir / "base").mkdir(exist_ok=True)
+        self._recover()
+
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="localstore-flush", daemon=True
+        )
+        self._flusher.start()
+        self._checkpoint_wanted = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if auto_checkpoint:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="localstore-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    # ------------------------------------------------------------------ PageStore
+
+    def get_page(self, db_id: int, page_no: int, lsn: Lsn) -> bytes | None:
+        """The newest image of the page committed at or before ``lsn`` (None if never written)."""
+        with self._lock:
+            if lsn < self._min_pin_lsn:
+                raise StorageError(
+                    f"snapshot {lsn} is older than the checkpoint {self._min_pin_lsn}"
+                )
+            versions = self._index.get((db_id, page_no))
+            if versions:
+                for i in range(len(versions) - 1, -1, -1):
+                    v = versions[i]
+                    if v.lsn <= lsn:
+                        key = (db_id, page_no, v.lsn)
+                        data = self._cache.get(key)
+                        if data is not None:
+                            self._cache.move_to_end(key)
+                            return data
+                        data = os.pread(v.seg.fd, PAGE_SIZE, v.offset)
+                        assert len(data) == PAGE_SIZE, "log page image truncated"
+                        self._cache_put(key, data)
+                        return data
+            fd = self._base_fds.get(db_id)
+            if fd is None or page_no >= self._base_sizes.get(db_id, 0):
+                return None
+            key = (db_id, page_no, -1)
+            data = self._cache.get(key)
+            if data is not None:
+                self._cache.move_to_end(key)
+                return data
+            data = os.pread(fd, PAGE_SIZE, page_no * PAGE_SIZE)
+            if len(data) < PAGE_SIZE:
+                return None  # a hole at the end of the base file: never written
+            self._cache_put(key, data)
+            return data
+
+    def db_size(self, db_id: int, lsn: Lsn) -> int:
+        with self._lock:
+            versions = self._sizes.get(db_id)
+            if versions:
+                for i in range(len(versions) - 1, -1, -1):
+                    if versions[i][0] <= lsn:
+                        return versions[i][1]
+            return self._base_sizes.get(db_id, 0)
+
+    def databases(self, lsn: Lsn | None = None) -> list[int]:
+        """Ids of the databases that have pages at ``lsn`` (default: written_lsn)."""
+        at = self._written if lsn is None else lsn
+        ids = set(self._sizes) | set(self._base_sizes)
+        return sorted(db for db in ids if self.db_size(db, at) > 0)
+
+    def _cache_put(self, key: tuple[int, int, Lsn], data: bytes) -> None:
+        if self._cache_pages == 0:
+            return
+        self._cache[key] = data
+        if len(self._cache) > self._cache_pages:
+            self._cache.popitem(last=False)
+
+    # ------------------------------------------------------------------ WalSink
+
+    @property
+    def written_lsn(self) -> Lsn:
+        return self._written
+
+    @property
+    def durable_lsn(self) -> Lsn:
+        return self._durable
+
+    @property
+    def checkpoint_lsn(self) -> Lsn:
+        return self._checkpoint_lsn
+
+    def submit(self, records: list[WalRecord]) -> CommitTicket:
+        """Append one transaction; durable (future resolved) after the next group fsync."""
+        assert records and records[-1].commit, "a transaction ends with its commit record"
+        assert all(not r.commit for r in records[:-1]), "only the last record commits"
+        return self.submit_stream(records)
+
+    def submit_stream(self, records: Iterable[WalRecord]) -> CommitTicket:
+        """Like ``submit`` but consumes records lazily, so a huge transaction is never whole in
+        memory. The last record must be the (only) commit record."""
+        with self._lock:
+            self._check_usable()
+            start_written = self._written
+            seg = self._current_segment()
+            first_seg, first_off = seg, seg.size
+            lsn = self._written
+            txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes]] = {}
+            sizes: list[tuple[int, int]] = []
+            committed = False
+            nbytes = 0
+            try:
+                for rec in records:
+                    assert not committed, "records after the commit record"
+                    payload = rec.encode()
+                    frame = _FRAME_TAIL.pack(len(payload), lsn)
+                    crc = crc32c.crc32c(payload, crc32c.crc32c(frame))
+                    buf = struct.pack("<I", crc) + frame + payload
+                    if seg.size > 0 and seg.size + len(buf) > self._segment_bytes:
+                        seg = self._roll_segment(lsn)
+                    base_off = seg.size + _FRAME.size
+                    self._write_all(seg, buf)
+                    off = _REC_HEADER.size + len(rec.db_sizes) * _REC_SIZE.size
+                    for page in rec.pages:
+                        assert len(page.data) == PAGE_SIZE, "page images are PAGE_SIZE bytes"
+                        off += _REC_PAGE.size
+                        txn_pages[(page.db_id, page.page_no)] = (seg, base_off + off, page.data)
+                        off += PAGE_SIZE
+                    assert off == len(payload), "page offsets disagree with the encoding"
+                    lsn += len(payload)
+                    seg.end = lsn
+                    nbytes += len(buf)
+                    if rec.commit:
+                        committed = True
+                        sizes = list(rec.db_sizes)
+                if not committed:
+                    raise StorageError("transaction has no commit record")
+            except BaseException as exc:
+                # Nothing of this transaction is indexed; cut what was written so the log
+                # stays a sequence of whole transactions.
+                self._abort_append(first_seg, first_off, start_written, exc)
+                raise
+            commit_lsn = lsn
+            for (db_id, page_no), (pseg, poff, data) in txn_pages.items():
+                self._index.setdefault((db_id, page_no), []).append(
+                    _Version(commit_lsn, pseg, poff)
+                )
+                self._cache_put((db_id, page_no, commit_lsn), data)
+            for db_id, n in sizes:
+                self._sizes.setdefault(db_id, []).append((commit_lsn, n))
+            self._commits.append((commit_lsn, seg, seg.size))
+            self._written = commit_lsn
+            self._since_checkpoint += nbytes
+            fut: Future[Lsn] = Future()
+            self._pending.append((commit_lsn, fut))
+            self._flush_cond.notify()
+            if self._since_checkpoint >= self._checkpoint_bytes and self._checkpointer is not None:
+                self._checkpoint_wanted.set()
+        return CommitTicket(commit_lsn, fut)
+
+    def wait_durable(self, lsn: Lsn, timeout: float | None = None) -> bool:
+        """Block until ``durable_lsn >= lsn``; False on timeout."""
+        with self._lock:
+            return (
+                self._durable_cond.wait_for(
+                    lambda: self._durable >= lsn or self._failed is not None, timeout
+                )
+                and self._durable >= lsn
+            )
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise StorageError("local store is closed")
+        if self._failed is not None:
+            raise StorageError(f"local store failed: {self._failed}") from self._failed
+
+    def _write_all(self, seg: _Segment, buf: bytes) -> None:
+        view = memoryview(buf)
+        while view:
+            n = os.pwrite(seg.fd, view, seg.size)
+            assert n > 0
+            seg.size += n
+            view = view[n:]
+        if not self._unsynced or self._unsynced[-1] is not seg:
+            self._unsynced.append(seg)
+
+    def _abort_append(self, seg: _Segment, offset: int, lsn: Lsn, exc: BaseException) -> None:
+        """Drop a partly written transaction: cut the log back to (seg, offset) = ``lsn``."""
+        try:
+            while self._segments and self._segments[-1] is not seg:
+                dead = self._segments.pop()
+                os.close(dead.fd)
+                dead.path.unlink(missing_ok=True)
+                if dead in self._unsynced:
+                    self._unsynced.remove(dead)
+            assert self._segments, "the transaction's first segment is gone"
+            os.ftruncate(seg.fd, offset)
+            seg.size = offset
+            seg.end = lsn
+        except OSError as err:  # cannot restore a clean tail: refuse further writes
+            self._failed = err
+        if isinstance(exc, OSError):
+            self._failed = exc
+
+    def _current_segment(self) -> _Segment:
+        if not self._segments:
+            return self._roll_segment(self._written)
+        return self._segments[-1]
+
+    def _roll_segment(self, start: Lsn) -> _Segment:
+        path = self._dir / "wal" / _seg_name(start)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        seg = _Segment(start, path, fd, 0, start)
+        self._segments.append(seg)
+        self._dir_dirty = True
+        return seg
+
+    # ------------------------------------------------------------------ group commit
+
+    def _flush_loop(self) -> None:
+        """fdatasync everything written so far, then resolve every waiting ticket at once."""
+        while True:
+            with self._lock:
+                while not self._pending and not self._closed:
+                    self._flush_cond.wait()
+                if not self._pending and self._closed:
+                    return
+                batch, self._pending = self._pending, []
+                target = self._written
+                segs, self._unsynced = self._unsynced, []
+                dir_dirty, self._dir_dirty = self._dir_dirty, False
+            err: BaseException | None = None
+            try:
+                if self._sync:
+                    for seg in segs:
+                        os.fdatasync(seg.fd)
+                    if dir_dirty:
+                        _fsync_dir(self._dir / "wal")
+            except OSError as exc:  # never retry a failed fsync: the page cache may lie
+                err = exc
+            with self._lock:
+                if err is None:
+                    assert target >= self._durable
+                    self._durable = target
+                else:
+                    self._failed = err
+                self._durable_cond.notify_all()
+            for commit_lsn, fut in batch:
+                assert err is not None or commit_lsn <= target
+                with contextlib.suppress(InvalidStateError):
+                    if err is None:
+                        fut.set_result(commit_lsn)
+                    else:
+                        fut.set_exception(StorageError(f"log fsync failed: {err}"))
+
+    # ------------------------------------------------------------------ snapshots
+
+    def pin(self, lsn: Lsn) -> None:
+        """Protect the snapshot at ``lsn`` from checkpoints until ``unpin(lsn)``."""
+        with self._lock:
+            if lsn < self._min_pin_lsn:
+                raise StorageError(
+                    f"snapshot {lsn} is older than the checkpoint {self._min_pin_lsn}"
+                )
+            self._pins[lsn] = self._pins.get(lsn, 0) + 1
+
+    def unpin(self, lsn: Lsn) -> None:
+        with self._lock:
+            n = self._pins[lsn]
+            assert n > 0
+            if n == 1:
+                del self._pins[lsn]
+            else:
+                self._pins[lsn] = n - 1
+
+    @contextlib.contextmanager
+    def snapshot(self, lsn: Lsn | None = None) -> Iterator[Lsn]:
+        """Pin a snapshot (default: durable_lsn) for the duration of the block."""
+        at = self._durable if lsn is None else lsn
+        self.pin(at)
+        try:
+            yield at
+        finally:
+            self.unpin(at)
+
+    # ------------------------------------------------------------------ checkpoint
+
+    def _checkpoint_loop(self) -> None:
+        while not self._closed:
+            self._checkpoint_wanted.wait(timeout=1.0)
+            if self._closed:
+                return
+            if not self._checkpoint_wanted.is_set():
+                continue
+            self._checkpoint_wanted.clear()
+            try:
+                self.checkpoint()
+            except Exception:  # keep serving; the next trigger retries
+                log.exception("checkpoint failed")
+
+    def checkpoint(self) -> Lsn:
+        """Fold page versions up to C = min(durable, oldest pin) into the base files, trim log.
+
+        Returns the checkpoint LSN (unchanged if nothing could be folded).
+        """
+        with self._checkpoint_mutex:
+            return self._checkpoint()
+
+    def _checkpoint(self) -> Lsn:
+        with self._lock:
+            self._check_usable()
+            target = self._durable
+            if self._pins:
+                target = min(target, min(self._pins))
+            # C: the newest commit boundary at or below target.
+            c_idx = -1
+            for i in range(len(self._commits) - 1, -1, -1):
+                if self._commits[i][0] <= target:
+                    c_idx = i
+                    break
+            if c_idx < 0:
+                return self._checkpoint_lsn
+            c_lsn, c_seg, c_off = self._commits[c_idx]
+            assert c_lsn > self._checkpoint_lsn
+            nxt = self._segments.index(c_seg) + 1
+            if c_off == c_seg.size and nxt < len(self._segments):
+                assert self._segments[nxt].start == c_lsn
+                c_seg, c_off = self._segments[nxt], 0  # C is where the next segment starts
+            self._min_pin_lsn = max(self._min_pin_lsn, c_lsn)  # no new pin below C from now on
+            work: list[tuple[int, int, _Version]] = []
+            for (db_id, page_no), versions in self._index.items():
+                newest = None
+                for v in versions:
+                    if v.lsn <= c_lsn:
+                        newest = v
+                    else:
+                        break
+                if newest is not None:
+                    work.append((db_id, page_no, newest))
+            sizes: dict[int, int] = dict(self._base_sizes)
+            for db_id, svers in self._sizes.items():
+                for lsn, n in svers:
+                    if lsn <= c_lsn:
+                        sizes[db_id] = n
+            new_fds: dict[int, int] = {}
+            for db_id in sizes:
+                if db_id not in self._base_fds:
+                    path = self._dir / "base" / f"{db_id}.pages"
+                    new_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fds = {**self._base_fds, **new_fds}
+
+        # Outside the lock: readers of these pages use the log versions until the index
+        # entries are dropped below, and no reader touches the base image of a page that
+        # has a version in (old C, C] (every pin is >= C).
+        work.sort(key=lambda w: (w[0], w[1]))
+        for db_id, page_no, v in work:
+            if page_no >= sizes[db_id]:
+                continue  # truncated away by C
+            data = os.pread(v.seg.fd, PAGE_SIZE, v.offset)
+            assert len(data) == PAGE_SIZE
+            os.pwrite(fds[db_id], data, page_no * PAGE_SIZE)
+        for db_id, n in sizes.items():
+            fd = fds[db_id]
+            if os.fstat(fd).st_size > n * PAGE_SIZE:
+                os.ftruncate(fd, n * PAGE_SIZE)
+            if self._sync:
+                os.fsync(fd)
+        if new_fds and self._sync:
+            _fsync_dir(self._dir / "base")
+        self._write_control(c_lsn, c_seg.start, c_off, sizes)
+
+        with self._lock:
+            for db_id, page_no, _ in work:
+                versions = self._index[(db_id, page_no)]
+                keep = [x for x in versions if x.lsn > c_lsn]
+                if keep:
+                    self._index[(db_id, page_no)] = keep
+                else:
+                    del self._index[(db_id, page_no)]
+                self._cache.pop((db_id, page_no, -1), None)
+            for db_id in list(self._sizes):
+                keep_sizes = [s for s in self._sizes[db_id] if s[0] > c_lsn]
+                if keep_sizes:
+                    self._sizes[db_id] = keep_sizes
+                else:
+                    del self._sizes[db_id]
+            self._base_sizes = sizes
+            self._base_fds = fds
+            self._commits = self._commits[c_idx + 1 :]
+            self._checkpoint_lsn = c_lsn
+            self._since_checkpoint = sum(
+                max(0, s.size - (c_off if s is c_seg else 0))
+                for s in self._segments
+                if s.start >= c_seg.start
+            )
+            # Segments wholly below C: every record ends at or before the next one's start.
+            doomed = [
+                s
+                for i, s in enumerate(self._segments[:-1])
+                if self._segments[i + 1].start <= c_lsn and s is not c_seg
+            ]
+            for s in doomed:
+                assert s not in self._unsynced or not self._sync or s.end <= self._durable
+                self._segments.remove(s)
+                if s in self._unsynced:
+                    self._unsynced.remove(s)
+        for s in doomed:
+            os.close(s.fd)
+            s.path.unlink()
+        return c_lsn
+
+    def _write_control(
+        self, c_lsn: Lsn, seg_start: Lsn, offset: int, sizes: dict[int, int]
+    ) -> None:
+        """Atomically replace the control file: temp file, fsync, rename, fsync dir."""
+        body = json.dumps(
+            {
+                "version": _CONTROL_VERSION,
+                "checkpoint_lsn": c_lsn,
+                "segment": seg_start,
+                "offset": offset,
+                "db_sizes": {str(k): v for k, v in sorted(sizes.items())},
+            }
+        ).encode()
+        tmp = self._dir / (_CONTROL + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, body)
+            if self._sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self._dir / _CONTROL)
+        if self._sync:
+            _fsync_dir(self._dir)
+
+    # ------------------------------------------------------------------ recovery
+
+    def _recover(self) -> None:
+        """Load the checkpoint, replay the log after it, cut a torn or uncommitted tail."""
+        ctl_path = self._dir / _CONTROL
+        seg_start, offset = 0, 0
+        if ctl_path.exists():
+            ctl = json.loads(ctl_path.read_text())
+            if ctl.get("version") != _CONTROL_VERSION:
+                raise StorageError(f"unknown control file version {ctl.get('version')}")
+            self._checkpoint_lsn = int(ctl["checkpoint_lsn"])
+            seg_start, offset = int(ctl["segment"]), int(ctl["offset"])
+            self._base_sizes = {int(k): int(v) for k, v in ctl["db_sizes"].items()}
+            for db_id in self._base_sizes:
+                path = self._dir / "base" / f"{db_id}.pages"
+                self._base_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        (self._dir / (_CONTROL + ".tmp")).unlink(missing_ok=True)
+
+        names = sorted((self._dir / "wal").glob("*.seg"))
+        starts = [int(p.stem) for p in names]
+        for p, s in zip(names, starts, strict=True):
+            if s < seg_start:  # trimmed by a checkpoint whose deletes did not all finish
+                p.unlink()
+        names = [p for p, s in zip(names, starts, strict=True) if s >= seg_start]
+        if offset > 0 and (not names or int(names[0].stem) != seg_start):
+            raise StorageError(
+                f"log segment {_seg_name(seg_start)} named by the checkpoint is missing"
+            )
+
+        lsn = self._checkpoint_lsn
+        good: tuple[_Segment, int] | None = None  # (segment, offset after the last commit)
+        cut = False
+        for i, path in enumerate(names):
+            fd = os.open(path, os.O_RDWR)
+            seg = _Segment(int(path.stem), path, fd, os.fstat(fd).st_size, int(path.stem))
+            if not cut and seg.start != (seg_start if i == 0 else lsn):
+                cut = True  # a segment that does not continue the log: torn rollover
+            if cut:
+                os.close(fd)
+                log.warning("dropping log segment %s after a torn tail", path.name)
+                path.unlink()
+                continue
+            self._segments.append(seg)
+            pos = offset if i == 0 else 0
+            pending: list[tuple[int, int, int]] = []
+            while not cut and pos < seg.size:
+                hdr = os.pread(fd, _FRAME.size, pos)
+                if len(hdr) < _FRAME.size:
+                    cut = True
+                    break
+                crc, length, start = _FRAME.unpack(hdr)
+                if start != lsn or length == 0 or length > _MAX_FRAME_PAYLOAD:
+                    cut = True
+                    break
+                payload = os.pread(fd, length, pos + _FRAME.size)
+                if len(payload) < length or crc32c.crc32c(payload, crc32c.crc32c(hdr[4:])) != crc:
+                    cut = True
+                    break
+                try:
+                    _, commit, sizes, pages = _parse_record(memoryview(payload))
+                except WalFormatError:
+                    cut = True
+                    break
+                base = pos + _FRAME.size
+                pending.extend((db, pg, base + off) for db, pg, off in pages)
+                pos += _FRAME.size + length
+                lsn += length
+                if commit:
+                    for db, pg, off in pending:
+                        vs = self._index.setdefault((db, pg), [])
+                        if vs and vs[-1].lsn == lsn:
+                            vs.pop()
+                        vs.append(_Version(lsn, seg, off))
+                    for db, n in sizes:
+                        self._sizes.setdefault(db, []).append((lsn, n))
+                    self._commits.append((lsn, seg, pos))
+                    pending = []
+                    good = (seg, pos)
+                    seg.end = lsn
+            if pending or pos < seg.size:
+                cut = True
+        # Cut everything after the last whole commit.
+        if good is None:
+            keep_seg = self._segments[0] if self._segments else None
+            keep_off = offset
+        else:
+            keep_seg, keep_off = good
+        while self._segments and self._segments[-1] is not keep_seg:
+            dead = self._segments.pop()
+            os.close(dead.fd)
+            log.warning("dropping log segment %s after the last commit", dead.path.name)
+            dead.path.unlink()
+        if keep_seg is not None and keep_seg.size != keep_off:
+            log.warning(
+                "cutting %d bytes of torn or uncommitted log tail in %s",
+                keep_seg.size - keep_off,
+                keep_seg.path.name,
+            )
+            os.ftruncate(keep_seg.fd, keep_off)
+            keep_seg.size = keep_off
+            if self._sync:
+                os.fsync(keep_seg.fd)
+        end = self._commits[-1][0] if self._commits else self._checkpoint_lsn
+        if keep_seg is not None:
+            keep_seg.end = end
+        self._written = self._durable = end
+        self._min_pin_lsn = end  # snapshots start from the recovered state
+        self._since_checkpoint = sum(s.size for s in self._segments)
+        if self._sync:
+            _fsync_dir(self._dir / "wal")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def disk_bytes(self) -> int:
+        """Bytes used by log segments and base files (for tests and metrics)."""
+        total = 0
+        for sub in ("wal", "base"):
+            for p in (self._dir / sub).iterdir():
+                total += p.stat().st_size
+        return total
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "written_lsn": self._written,
+                "durable_lsn": self._durable,
+                "checkpoint_lsn": self._checkpoint_lsn,
+                "segments": len(self._segments),
+                "index_pages": len(self._index),
+                "index_versions": sum(len(v) for v in self._index.values()),
+                "cache_pages": len(self._cache),
+                "pins": sum(self._pins.values()),
+            }
+
+    def close(self) -> None:
+        """Flush pending commits, stop the background threads, close files."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._flush_cond.notify_all()
+        self._checkpoint_wanted.set()
+        self._flusher.join()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+        with self._checkpoint_mutex, self._lock:
+            for seg in self._segments:
+                os.close(seg.fd)
+            for fd in self._base_fds.values():
+                os.close(fd)
+            self._segments = []
+            self._base_fds = {}
+            self._index.clear()
+            self._cache.clear()
+
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
