@@ -6,10 +6,12 @@ own commits at once) or a *reader* (opened read-only; snapshot ``durable_lsn`` o
 session sets). The snapshot is taken and pinned when SQLite takes its SHARED lock and
 released at ``xUnlock(NONE)``, so a read transaction sees one LSN from start to end while
 the writer commits. Writes are buffered in a per-transaction write set (spilled to a
-temporary file past ``spill_bytes``); SQLite's ``xSync`` of the main file is the commit
-point: the write set becomes WAL records handed to ``WalSink.submit`` and the returned
+temporary file past ``spill_bytes``). The commit point is the
+``SQLITE_FCNTL_COMMIT_PHASETWO`` file control, which SQLite sends only when a write
+transaction commits (``xSync`` is not: SQLite also syncs after playing back a rollback):
+the write set becomes WAL records handed to ``WalSink.submit`` and the returned
 ``CommitTicket`` is kept for the session (``StrataVFS.take_commit_ticket``). Dropping the
-lock without an ``xSync`` is a rollback: the write set is discarded.
+lock without that is a rollback: the write set is discarded.
 
 Journal: ``journal_mode=MEMORY``. The write set already makes the database file itself
 transactional (nothing reaches the log before xSync, a crash loses only the unsent write
@@ -45,6 +47,7 @@ _NAME = re.compile(r"^db(\d+)(-journal|-wal|-shm)?$")
 _LOCK_NONE = apsw.SQLITE_LOCK_NONE
 _LOCK_SHARED = apsw.SQLITE_LOCK_SHARED
 _LOCK_RESERVED = apsw.SQLITE_LOCK_RESERVED
+_FCNTL_COMMIT_PHASETWO = apsw.SQLITE_FCNTL_COMMIT_PHASETWO
 
 DEFAULT_SPILL_BYTES = 64 * 1024 * 1024
 DEFAULT_CACHE_KIB = 64 * 1024
@@ -301,10 +304,17 @@ class StrataFile:
         return self._size * PAGE_SIZE
 
     def xSync(self, flags: int) -> None:
-        ws = self._ws
-        if ws is None or not len(ws) and ws.size == self._snap_size:
-            return
-        self._commit(ws)
+        """Not the commit point: SQLite also syncs after playing back a rollback."""
+
+    def xFileControl(self, op: int, ptr: int) -> bool:
+        if op == _FCNTL_COMMIT_PHASETWO:
+            # Sent by pager_end_transaction only when a write transaction commits, before
+            # the lock drops; a rollback never sends it.
+            ws = self._ws
+            if ws is not None and (len(ws) or ws.size != self._snap_size):
+                self._commit(ws)
+            return True
+        return False
 
     def _commit(self, ws: _WriteSet) -> None:
         """The write set becomes one transaction in the log; the ticket waits for the session."""
@@ -370,9 +380,6 @@ class StrataFile:
     def xCheckReservedLock(self) -> bool:
         return False  # our journal never lives in a file, so there is never a hot journal
 
-    def xFileControl(self, op: int, ptr: int) -> bool:
-        return False
-
     def xSectorSize(self) -> int:
         return PAGE_SIZE
 
@@ -419,6 +426,7 @@ class StrataVFS(apsw.VFS):
         temp_dir: str | None = None,
         max_record_bytes: int = MAX_RECORD_BYTES,
         reader_lsn: Callable[[], Lsn] | None = None,
+        cache_kib: int = DEFAULT_CACHE_KIB,
     ) -> None:
         assert spill_bytes >= PAGE_SIZE and max_record_bytes >= 4 * PAGE_SIZE
         self.vfs_name = name or f"strata-{uuid.uuid4().hex[:12]}"
@@ -428,6 +436,7 @@ class StrataVFS(apsw.VFS):
         self.spill_bytes = spill_bytes
         self.temp_dir = temp_dir
         self.max_record_bytes = max_record_bytes
+        self.cache_kib = cache_kib
         if reader_lsn is None:
             if sink is None:
                 raise ValueError("a VFS without a sink needs reader_lsn")
@@ -509,8 +518,16 @@ class StrataVFS(apsw.VFS):
 
     # -- session API
 
-    def connect(self, db_id: int, role: str, flags: int) -> tuple[apsw.Connection, StrataFile]:
-        """Open an apsw connection on ``db<db_id>`` and return it with its file handle."""
+    def connect(self, db_id: int, role: str) -> apsw.Connection:
+        """``open_connection(self, db_id, role)`` (the engine's ConnectionFactory protocol)."""
+        return open_connection(self, db_id, role, cache_kib=self.cache_kib)
+
+    def latest_lsn(self) -> Lsn:
+        """The newest commit LSN a writer would see (written, maybe not yet durable)."""
+        return self.sink.written_lsn if self.sink is not None else self.reader_lsn()
+
+    def open_raw(self, db_id: int, role: str, flags: int) -> tuple[apsw.Connection, StrataFile]:
+        """Open an apsw connection on ``db<db_id>`` (no pragmas) with its file handle."""
         assert role in ("writer", "reader")
         token = str(next(self._tokens))
         uri = f"file:{db_file_name(db_id)}?strata_role={role}&strata_token={token}"
@@ -562,14 +579,15 @@ def open_connection(
     db_id: int,
     role: str = "writer",
     *,
-    cache_kib: int = DEFAULT_CACHE_KIB,
+    cache_kib: int | None = None,
 ) -> apsw.Connection:
     """Open ``db<db_id>`` as the writer or a reader and apply Strata's pragmas.
 
     page_size 4096 (the WAL page unit), journal_mode=MEMORY (rollback journal only for
-    in-connection rollback: the log never sees uncommitted pages), synchronous=NORMAL (xSync
-    of the main file is our commit point and it must be called), locking_mode=NORMAL (the
-    writer must bump the change counter on every commit so readers drop stale caches).
+    in-connection rollback: the log never sees uncommitted pages), synchronous=OFF
+    (durability is the log's job; the commit point is COMMIT_PHASETWO, sent regardless),
+    locking_mode=NORMAL (the writer must bump the change counter on every commit so readers
+    drop stale caches, and must unlock so rollbacks are seen).
     """
     if role == "writer":
         flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
@@ -577,16 +595,17 @@ def open_connection(
         flags = apsw.SQLITE_OPEN_READONLY
     else:
         raise ValueError(f"unknown role {role!r}")
-    conn, _ = vfs.connect(db_id, role, flags)
+    conn, _ = vfs.open_raw(db_id, role, flags)
     try:
         if role == "writer":
             conn.execute("PRAGMA page_size=4096")
         mode = conn.execute("PRAGMA journal_mode=MEMORY").fetchall()
         if mode != [("memory",)]:
             raise StorageError(f"could not set journal_mode=MEMORY (got {mode})")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA locking_mode=NORMAL")
-        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        kib = vfs.cache_kib if cache_kib is None else cache_kib
+        conn.execute(f"PRAGMA cache_size=-{int(kib)}")
         page_size = conn.execute("PRAGMA page_size").fetchall()[0][0]
         if page_size != PAGE_SIZE:
             raise StorageError(f"database {db_id} has page size {page_size}, want {PAGE_SIZE}")

@@ -212,7 +212,9 @@ def test_savepoint_and_statement_rollback_after_cache_spill(tmp_path: Path) -> N
         _fill(w, 20_000, 50)
         # A statement failing halfway (duplicate key) rolls back only itself.
         with pytest.raises(apsw.ConstraintError):
-            w.execute("INSERT INTO t SELECT id + 30000, v FROM t WHERE id < 1000 UNION ALL SELECT 1, x'00'")
+            w.execute(
+                "INSERT INTO t SELECT id + 30000, v FROM t WHERE id < 1000 UNION ALL SELECT 1, x'00'"
+            )
         w.execute("RELEASE s1")
         w.execute("COMMIT")
         env.commit_wait(w)
@@ -276,7 +278,9 @@ def test_reader_does_not_see_commits_that_are_not_durable(tmp_path: Path) -> Non
     store = LocalStore(tmp_path / "data")
     gate = threading.Event()
     durable = [0]
-    vfs = StrataVFS(store, store, reader_lsn=lambda: durable[0] if not gate.is_set() else store.durable_lsn)
+    vfs = StrataVFS(
+        store, store, reader_lsn=lambda: durable[0] if not gate.is_set() else store.durable_lsn
+    )
     try:
         w = open_connection(vfs, 1, "writer")
         w.execute("CREATE TABLE t(x)")
@@ -326,9 +330,7 @@ def test_snapshot_isolation_under_concurrent_writer(env: Env) -> None:
     w = env.connect()
     n_acct = 50
     w.execute("CREATE TABLE acct(id INTEGER PRIMARY KEY, bal INTEGER, pad BLOB)")
-    w.executemany(
-        "INSERT INTO acct VALUES(?, 100, zeroblob(200))", ((i,) for i in range(n_acct))
-    )
+    w.executemany("INSERT INTO acct VALUES(?, 100, zeroblob(200))", ((i,) for i in range(n_acct)))
     w.execute("CREATE TABLE hist(seq INTEGER PRIMARY KEY, pad BLOB)")
     env.commit_wait(w)
     stop = threading.Event()
@@ -360,7 +362,9 @@ def test_snapshot_isolation_under_concurrent_writer(env: Env) -> None:
         try:
             while not stop.is_set():
                 r.execute("BEGIN")
-                total1, n_hist1 = rows(r, "SELECT sum(bal), (SELECT count(*) FROM hist) FROM acct")[0]
+                total1, n_hist1 = rows(r, "SELECT sum(bal), (SELECT count(*) FROM hist) FROM acct")[
+                    0
+                ]
                 time.sleep(0.001)
                 bals = rows(r, "SELECT bal FROM acct ORDER BY id")
                 n_hist2 = rows(r, "SELECT count(*) FROM hist")[0][0]
@@ -375,7 +379,9 @@ def test_snapshot_isolation_under_concurrent_writer(env: Env) -> None:
         except Exception as exc:  # pragma: no cover
             errors.append(f"reader: {exc!r}")
 
-    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=reader) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     time.sleep(2.0)
