@@ -1,0 +1,382 @@
+"""The acceptor: one replica of the log, and the rules that make the replicas agree.
+
+State that matters for safety lives on disk: the promised term and the term history in the
+control file, records in segment files. Rules:
+
+- ``vote(T)`` grants only if T > promised (persisted before answering). Every record written
+  so far is fsync'ed first, so the reported flush LSN is exactly the log.
+- ``start_term(T, history, cut)`` from the elected proposer of T truncates the divergent tail
+  at ``cut`` (never below the commit LSN), then adopts the history. Only then does
+  ``append`` accept term T, and only at the end of the log.
+- An append is acknowledged after fdatasync, and only if no higher term was promised in the
+  meantime. Concurrent appends share one fdatasync (group commit: a single flusher task).
+
+Everything runs on one asyncio loop; fsyncs and control-file writes go to a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from logstore import control, history
+from logstore.errors import (
+    FencedError,
+    InvalidRequestError,
+    LsnGapError,
+    NotSyncedError,
+)
+from logstore.metrics import AcceptorMetrics
+from logstore.segments import MAX_PAYLOAD, Frame, SegmentStore, payload_crc
+
+log = logging.getLogger("logstore.acceptor")
+
+MAX_RECORDS_PER_APPEND = 4096
+MAX_READ_BYTES = 2 << 20
+CONTROL_SAVE_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    granted: bool
+    promised_term: int
+    term_history: history.History
+    flush_lsn: int
+    commit_lsn: int
+
+
+def _fatal(exc: BaseException) -> None:
+    """An fsync or write failed: the page cache state is unknown, so stop (never retry)."""
+    log.critical("storage I/O failed, stopping the node: %s", exc)
+    logging.shutdown()
+    os._exit(3)
+
+
+class Acceptor:
+    def __init__(
+        self,
+        node_id: int,
+        data_dir: Path,
+        segment_bytes: int = 16 << 20,
+        metrics: AcceptorMetrics | None = None,
+        on_fatal: Callable[[BaseException], None] = _fatal,
+    ) -> None:
+        self.node_id = node_id
+        self.dir = data_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.metrics = metrics or AcceptorMetrics()
+        self.on_fatal = on_fatal
+        self.ctl = control.load(self.dir, node_id)
+        self.store = SegmentStore(self.dir / "segments", segment_bytes)
+        self.flush_lsn = 0
+        self.commit_lsn = 0
+        self.offload: object | None = None  # set by logstore.offload
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fsync-{node_id}")
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._dirty = asyncio.Event()
+        self._io_lock = asyncio.Lock()
+        self._term_lock = asyncio.Lock()
+        self._progress = asyncio.Condition()
+        self._ctl_dirty = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def open(self, remote: list | None = None) -> list[str]:  # type: ignore[type-arg]
+        """Validate the segments (raises CorruptionError) and load the state."""
+        notes = self.store.open(remote)
+        self.flush_lsn = self.store.end_lsn
+        self.commit_lsn = min(self.ctl.commit_lsn, self.flush_lsn)
+        self._update_gauges()
+        return notes
+
+    @property
+    def promised_term(self) -> int:
+        return self.ctl.promised_term
+
+    @property
+    def active_term(self) -> int:
+        """The term whose proposer last started on this acceptor (0: none)."""
+        return history.last_term(self.ctl.term_history)
+
+    def start_background(self) -> None:
+        self._tasks.append(asyncio.create_task(self._flusher(), name="flusher"))
+        self._tasks.append(asyncio.create_task(self._control_saver(), name="control-saver"))
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        async with self._io_lock:
+            await self._sync_locked()
+        await self._save_control()
+        self.store.close()
+        self._io.shutdown(wait=True)
+
+    # ---- persistence helpers -----------------------------------------------------------
+
+    async def _run_io(self, fn: Callable[..., object], *args: object) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+        except OSError as exc:
+            self.on_fatal(exc)
+            raise
+
+    async def _save_control(self) -> None:
+        snapshot = control.ControlState(
+            self.node_id,
+            self.ctl.promised_term,
+            list(self.ctl.term_history),
+            self.commit_lsn,
+            self.ctl.remote_consistent_lsn,
+        )
+        self._ctl_dirty = False
+        await self._run_io(control.save, self.dir, snapshot)
+
+    async def _control_saver(self) -> None:
+        """Persist the commit LSN hint now and then (it only ever grows; losing it is fine)."""
+        while True:
+            await asyncio.sleep(CONTROL_SAVE_INTERVAL_S)
+            if self._ctl_dirty or self.ctl.commit_lsn != self.commit_lsn:
+                self.ctl.commit_lsn = self.commit_lsn
+                await self._save_control()
+
+    async def _sync_locked(self) -> None:
+        """fdatasync everything written; caller holds the io lock."""
+        assert self._io_lock.locked()
+        job = self.store.prepare_sync()
+        if job.target_lsn == self.flush_lsn and not job.fds:
+            return
+        t0 = time.perf_counter()
+        await self._run_io(self.store.run_sync, job)
+        self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
+        self._flushed(job.target_lsn)
+
+    def _flushed(self, lsn: int) -> None:
+        assert lsn >= self.flush_lsn, (lsn, self.flush_lsn)
+        self.flush_lsn = lsn
+        n = 0
+        while self._waiters and self._waiters[0][0] <= lsn:
+            _, fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+            n += 1
+        if n:
+            self.metrics.group_size.observe(n)
+        self._update_gauges()
+        self._notify()
+
+    async def _flusher(self) -> None:
+        """Group commit: one fdatasync covers every append written before it started."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            async with self._io_lock:
+                await self._sync_locked()
+
+    def _notify(self) -> None:
+        async def _wake() -> None:
+            async with self._progress:
+                self._progress.notify_all()
+
+        asyncio.get_running_loop().create_task(_wake())
+
+    def _update_gauges(self) -> None:
+        m = self.metrics
+        m.term.set(self.ctl.promised_term)
+        m.flush_lsn.set(self.flush_lsn)
+        m.commit_lsn.set(self.commit_lsn)
+        m.disk_bytes.set(self.store.disk_bytes())
+        m.segments.set(len(self.store.segments))
+
+    # ---- protocol ----------------------------------------------------------------------
+
+    def _report(self, granted: bool) -> VoteResult:
+        return VoteResult(
+            granted,
+            self.ctl.promised_term,
+            history.up_to(self.ctl.term_history, self.flush_lsn),
+            self.flush_lsn,
+            self.commit_lsn,
+        )
+
+    async def vote(self, term: int, rejoin: bool = False) -> VoteResult:
+        """Promise ``term`` (see module docstring). Never grants the same term twice."""
+        if term <= 0:
+            raise InvalidRequestError("term must be positive")
+        async with self._term_lock:
+            old = self.ctl.promised_term
+            granted = term > old or (rejoin and term == old)
+            if term > old:
+                self.ctl.promised_term = term  # refuse lower terms from now on
+                await self._save_control()
+                log.info("promised term", extra={"term": term, "previous": old, "rejoin": rejoin})
+            async with self._io_lock:
+                await self._sync_locked()
+            if not granted:
+                self.metrics.refused.labels("vote").inc()
+            self._update_gauges()
+            return self._report(granted)
+
+    async def start_term(self, term: int, hist: history.History, truncate_lsn: int) -> int:
+        """Adopt the elected proposer's history, cutting our log at ``truncate_lsn``."""
+        history.validate(hist)
+        if not hist or hist[-1][0] != term:
+            raise InvalidRequestError("the last term history entry must be the request's term")
+        async with self._term_lock:
+            self._check_term(term)
+            if self.ctl.promised_term != term:
+                raise NotSyncedError(f"term {term} was not promised here (promised {self.promised_term}); vote first")
+            if self.ctl.term_history == hist:
+                return self.flush_lsn  # already started: a repeat never cuts this term's records
+            if truncate_lsn > self.flush_lsn:
+                raise LsnGapError(f"truncate LSN {truncate_lsn:#x} is past the end of log {self.flush_lsn:#x}")
+            if truncate_lsn < self.commit_lsn:
+                raise NotSyncedError(
+                    f"refusing to truncate at {truncate_lsn:#x}, below the commit LSN {self.commit_lsn:#x}"
+                )
+            async with self._io_lock:
+                await self._sync_locked()
+                assert not self._waiters, "waiters survive a full sync"
+                if truncate_lsn < self.store.end_lsn:
+                    log.warning(
+                        "truncating divergent tail",
+                        extra={"from_lsn": truncate_lsn, "end_lsn": self.store.end_lsn, "term": term},
+                    )
+                    await self._run_io(self.store.truncate, truncate_lsn)
+                    self.flush_lsn = truncate_lsn
+            self.ctl.term_history = list(hist)
+            await self._save_control()
+            log.info("started term", extra={"term": term, "flush_lsn": self.flush_lsn})
+            self._update_gauges()
+            return self.flush_lsn
+
+    def _check_term(self, term: int) -> None:
+        if term < self.ctl.promised_term:
+            self.metrics.refused.labels("fenced").inc()
+            raise FencedError(
+                f"fenced: node {self.node_id} promised term {self.ctl.promised_term} > {term}",
+                self.ctl.promised_term,
+            )
+
+    def append_write(
+        self, term: int, start_lsn: int, records: list[tuple[bytes, int]], commit_lsn: int
+    ) -> int:
+        """Validate and write (no fsync) an append; return its end LSN. Synchronous, so that
+        appends read from one stream are written in order."""
+        if len(records) > MAX_RECORDS_PER_APPEND:
+            raise InvalidRequestError(f"too many records in one append ({len(records)})")
+        for i, (payload, crc) in enumerate(records):
+            if not payload:
+                raise InvalidRequestError(f"record {i} is empty")
+            if len(payload) > MAX_PAYLOAD:
+                raise InvalidRequestError(f"record {i} has {len(payload)} bytes, limit {MAX_PAYLOAD}")
+            if payload_crc(payload) != crc:
+                self.metrics.refused.labels("crc").inc()
+                raise InvalidRequestError(f"record {i} fails its CRC32C check")
+        self._check_term(term)
+        if term != self.ctl.promised_term or self.active_term != term:
+            self.metrics.refused.labels("not_synced").inc()
+            raise NotSyncedError(f"term {term} is not started on node {self.node_id}")
+        if start_lsn != self.store.end_lsn:
+            self.metrics.refused.labels("gap").inc()
+            raise LsnGapError(
+                f"append starts at LSN {start_lsn:#x} but node {self.node_id}'s log ends at "
+                f"{self.store.end_lsn:#x}"
+            )
+        hist = self.ctl.term_history
+        lsn = start_lsn
+        framed: list[tuple[int, bytes]] = []
+        for payload, _ in records:
+            framed.append((history.term_at(hist, lsn), payload))
+            lsn += len(payload)
+        if framed:
+            try:
+                end = self.store.append(start_lsn, framed)
+            except OSError as exc:
+                self.on_fatal(exc)
+                raise
+            assert end == lsn
+            self._dirty.set()
+            self.metrics.appends.inc()
+            self.metrics.append_records.inc(len(framed))
+            self.metrics.append_bytes.inc(lsn - start_lsn)
+        new_commit = min(commit_lsn, lsn)
+        if new_commit > self.commit_lsn:
+            self.commit_lsn = new_commit
+            if self.flush_lsn >= new_commit:
+                self._notify()
+        return lsn
+
+    async def wait_durable(self, term: int, end_lsn: int) -> tuple[int, int]:
+        """Wait for fdatasync of everything below ``end_lsn``; (flush LSN, commit LSN).
+        Raise FencedError if a higher term was promised meanwhile (its voter saw this data,
+        so acknowledging to the old term now would be counting a vote twice)."""
+        if self.flush_lsn < end_lsn:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append((end_lsn, fut))
+            self._dirty.set()
+            await fut
+        self._check_term(term)
+        if self.active_term != term:
+            raise NotSyncedError(f"term {term} is no longer active on node {self.node_id}")
+        return self.flush_lsn, self.commit_lsn
+
+    async def append(
+        self, term: int, start_lsn: int, records: list[tuple[bytes, int]], commit_lsn: int
+    ) -> tuple[int, int, int]:
+        end = self.append_write(term, start_lsn, records, commit_lsn)
+        flush, commit = await self.wait_durable(term, end)
+        return end, flush, commit
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def first_lsn(self) -> int:
+        return self.store.first_lsn()
+
+    async def read(self, from_lsn: int, up_to: int, max_bytes: int) -> list[Frame]:
+        """Durable records from ``from_lsn`` below ``min(up_to, flush)``."""
+        max_bytes = max(1, min(max_bytes or MAX_READ_BYTES, MAX_READ_BYTES))
+        bound = self.flush_lsn if up_to == 0 else min(up_to, self.flush_lsn)
+        if from_lsn >= bound:
+            if from_lsn > self.flush_lsn:
+                raise LsnGapError(f"LSN {from_lsn:#x} is past the end of log {self.flush_lsn:#x}")
+            return []
+        if from_lsn < self.first_lsn():
+            raise LsnGapError(f"LSN {from_lsn:#x} was trimmed; the log starts at {self.first_lsn():#x}")
+        seg = self.store.segment_for(from_lsn)
+        assert seg is not None
+        if not seg.local:
+            if self.offload is None:
+                raise LsnGapError(f"LSN {from_lsn:#x} is offloaded and no object store is configured")
+            from logstore.offload import Offloader
+
+            assert isinstance(self.offload, Offloader)
+            return await self.offload.read_remote(seg, from_lsn, bound, max_bytes)
+        return self.store.read_local(from_lsn, bound, max_bytes)
+
+    async def wait_progress(self, seen_commit: int, timeout: float) -> None:
+        """Wait (bounded) until the servable committed LSN moves past ``seen_commit``."""
+        async with self._progress:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self.servable_lsn() > seen_commit), timeout
+                )
+
+    def servable_lsn(self) -> int:
+        """Committed and durable here."""
+        return min(self.commit_lsn, self.flush_lsn)
+
+    def set_remote_consistent_lsn(self, lsn: int) -> int:
+        if lsn > self.ctl.remote_consistent_lsn:
+            self.ctl.remote_consistent_lsn = lsn
+            self._ctl_dirty = True
+        return self.ctl.remote_consistent_lsn

@@ -1,0 +1,62 @@
+"""`strata logstore`: run one acceptor of the replicated log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from logstore import logs
+
+app = typer.Typer(
+    name="logstore",
+    help="Run a log store acceptor (one replica of the write-ahead log).",
+    add_completion=False,
+)
+
+
+@app.callback(invoke_without_command=True)
+def acceptor(
+    ctx: typer.Context,
+    node_id: Annotated[
+        int, typer.Option("--id", envvar="STRATA_LOGSTORE_ID", min=1, help="Node id (stable across restarts).")
+    ],
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", envvar="STRATA_LOGSTORE_DATA_DIR", help="Segments and control file.")
+    ],
+    listen: Annotated[
+        str, typer.Option("--listen", envvar="STRATA_LOGSTORE_LISTEN", help="gRPC address host:port.")
+    ] = "127.0.0.1:7001",
+    object_store: Annotated[
+        str | None,
+        typer.Option(
+            "--object-store",
+            envvar="STRATA_LOGSTORE_OBJECT_STORE",
+            help="Where sealed segments are offloaded: a directory, file:///dir or s3://bucket/prefix?...",
+        ),
+    ] = None,
+    segment_size: Annotated[
+        int,
+        typer.Option("--segment-size", envvar="STRATA_LOGSTORE_SEGMENT_SIZE", min=4096, help="Bytes per segment file."),
+    ] = 16 << 20,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option("--metrics-listen", envvar="STRATA_LOGSTORE_METRICS_LISTEN", help="Prometheus endpoint host:port."),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="STRATA_LOGSTORE_LOG_LEVEL")] = "info",
+) -> None:
+    """Serve the LogStore gRPC API until SIGTERM."""
+    if ctx.invoked_subcommand is not None:
+        return
+    logs.setup(log_level, service="logstore", node_id=node_id)
+    from logstore.server import run
+
+    run(
+        node_id=node_id,
+        listen=listen,
+        data_dir=data_dir,
+        object_store_url=object_store,
+        segment_bytes=segment_size,
+        metrics_listen=metrics_listen,
+    )

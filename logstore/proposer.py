@@ -1,0 +1,537 @@
+"""The proposer: the primary compute's side of the replicated log.
+
+``elect()`` takes term T+1 from a majority, adopts the most advanced log among the voters
+(highest (last term, flush LSN)), and brings a majority of acceptors to it (truncating
+divergent tails) before returning. ``append()`` assigns consecutive LSNs and returns once a
+majority fdatasync'ed the records in this term. Each acceptor has a peer task that keeps
+it in sync over a pipelined append stream and re-syncs it after any failure, so one
+acceptor down or slow never blocks commits.
+
+Why commits are safe: an acceptor in term T (its history ends with T) holds a prefix of this
+proposer's log, so its acked flush LSN counts; the commit LSN is the majority-th highest of
+those. A record committed in T is on a majority; any later election's majority includes one
+of them, and choosing the highest (last term, flush) keeps it (docs/logstore.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import concurrent.futures
+import contextlib
+import logging
+import random
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from logstore import history
+from logstore.acceptor import MAX_RECORDS_PER_APPEND
+from logstore.errors import (
+    FencedError,
+    InvalidRequestError,
+    LogstoreError,
+    QuorumLostError,
+    TransportError,
+)
+from logstore.segments import MAX_PAYLOAD, payload_crc
+from logstore.transport import AcceptorTransport, AppendChannel, GrpcTransport
+from strata.proto import logstore_pb2 as pb
+
+log = logging.getLogger("logstore.proposer")
+
+T = TypeVar("T")
+TransportFactory = Callable[[str], AcceptorTransport]
+
+
+def _hist(entries: Any) -> history.History:
+    return [(int(e.term), int(e.start_lsn)) for e in entries]
+
+
+class _Peer:
+    """The proposer's view of one acceptor in the current term."""
+
+    def __init__(self, idx: int, transport: AcceptorTransport) -> None:
+        self.idx = idx
+        self.t = transport
+        self.synced = False  # StartTerm done in our term; flush counts toward commit
+        self.flush = 0
+        self.next = 0
+        self.sent_commit = 0
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.last_error = ""
+
+    def describe(self) -> str:
+        state = f"synced flush={self.flush:#x}" if self.synced else f"down ({self.last_error or 'connecting'})"
+        return f"{self.t.addr}: {state}"
+
+
+class Proposer:
+    """See the module docstring. Use from one asyncio loop."""
+
+    def __init__(
+        self,
+        acceptor_addrs: Sequence[str],
+        deadline_s: float = 5.0,
+        *,
+        name: str = "proposer",
+        transport_factory: TransportFactory | None = None,
+        rpc_timeout_s: float | None = None,
+        max_batch_bytes: int = 1 << 20,
+        max_inflight_bytes: int = 8 << 20,
+        max_buffer_bytes: int = 64 << 20,
+    ) -> None:
+        assert acceptor_addrs, "need at least one acceptor"
+        assert len(set(acceptor_addrs)) == len(acceptor_addrs), "duplicate acceptor address"
+        assert max_batch_bytes >= MAX_PAYLOAD and max_buffer_bytes >= max_inflight_bytes >= max_batch_bytes
+        factory = transport_factory or GrpcTransport
+        self.name = name
+        self.deadline_s = deadline_s
+        self.rpc_timeout_s = rpc_timeout_s or max(0.2, min(2.0, deadline_s / 2))
+        self.max_batch_bytes = max_batch_bytes
+        self.max_inflight_bytes = max_inflight_bytes
+        self.max_buffer_bytes = max_buffer_bytes
+        self.majority = len(acceptor_addrs) // 2 + 1
+        self._peers = [_Peer(i, factory(a)) for i, a in enumerate(acceptor_addrs)]
+        self.term = 0
+        self.history: history.History = []
+        self._end = 0  # next LSN to assign
+        self._commit = 0
+        self._elected = False
+        self._fenced: FencedError | None = None
+        # Records not yet known flushed everywhere: parallel lists from _head on.
+        self._lsns: list[int] = []
+        self._payloads: list[bytes] = []
+        self._head = 0
+        self._buf_start = 0
+        self._buf_bytes = 0
+        self._pending: deque[tuple[int, asyncio.Future[int]]] = deque()
+        self._progress = asyncio.Event()
+        self._space = asyncio.Event()
+
+    # ---- public ------------------------------------------------------------------------
+
+    @property
+    def commit_lsn(self) -> int:
+        """Highest LSN known flushed on a majority (in this proposer's terms)."""
+        return self._commit
+
+    @property
+    def end_lsn(self) -> int:
+        """End of the last submitted record (committed or not)."""
+        return self._end
+
+    @property
+    def fenced(self) -> bool:
+        return self._fenced is not None
+
+    def peer_states(self) -> list[str]:
+        return [p.describe() for p in self._peers]
+
+    async def elect(self) -> int:
+        """Become the proposer of a fresh term; return it. Raises QuorumLostError if no
+        majority voted and synced within the deadline, FencedError if already deposed."""
+        if self._fenced:
+            raise self._fenced
+        await self._stop_peers()
+        self._elected = False
+        self._fail_pending(QuorumLostError("re-election; the outcome of this append is unknown"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.deadline_s
+        floor = self.term
+        while True:
+            if loop.time() >= deadline:
+                raise QuorumLostError(f"no majority voted within {self.deadline_s}s: {self.peer_states()}")
+            statuses = await self._gather([p.t.status(self.rpc_timeout_s) for p in self._peers])
+            ok = [s for s in statuses if isinstance(s, pb.StatusResponse)]
+            self._note_errors(statuses)
+            if len(ok) < self.majority:
+                await asyncio.sleep(0.05)
+                continue
+            term = max(floor, *(s.promised_term for s in ok)) + 1
+            req = pb.VoteRequest(term=term, proposer=self.name)
+            votes = await self._gather([p.t.vote(req, self.rpc_timeout_s) for p in self._peers])
+            self._note_errors(votes)
+            granted = [
+                (p, v) for p, v in zip(self._peers, votes, strict=True) if isinstance(v, pb.VoteResponse) and v.granted
+            ]
+            if len(granted) >= self.majority:
+                break
+            floor = max([term] + [v.promised_term for v in votes if isinstance(v, pb.VoteResponse)])
+            await asyncio.sleep(random.uniform(0.005, 0.05))  # let a racing proposer finish
+        donor_peer, donor = max(granted, key=lambda pv: (history.last_term(_hist(pv[1].term_history)), pv[1].flush_lsn))
+        dh = _hist(donor.term_history)
+        assert history.last_term(dh) < term, (dh, term)
+        self.term = term
+        self.history = dh + [(term, donor.flush_lsn)]
+        history.validate(self.history)
+        known_commit = max(v.commit_lsn for _, v in granted)
+        assert known_commit <= donor.flush_lsn, (known_commit, donor.flush_lsn)
+        self._end = donor.flush_lsn
+        self._commit = min(max(self._commit, known_commit), self._end)
+        self._lsns, self._payloads, self._head = [], [], 0
+        self._buf_start, self._buf_bytes = self._end, 0
+        log.info(
+            "elected",
+            extra={
+                "proposer": self.name,
+                "term": term,
+                "donor": donor_peer.t.addr,
+                "end_lsn": self._end,
+                "voters": [p.t.addr for p, _ in granted],
+            },
+        )
+        votes_by_peer = {p.idx: v for p, v in granted}
+        for p in self._peers:
+            p.synced, p.flush, p.next, p.sent_commit, p.last_error = False, 0, 0, 0, ""
+            p.task = asyncio.create_task(self._peer_main(p, votes_by_peer.get(p.idx)), name=f"peer-{p.t.addr}")
+        target = self._end
+        try:
+            await self._wait_for(lambda: self._synced_at(target) >= self.majority, deadline)
+        except QuorumLostError:
+            await self._stop_peers()
+            raise
+        self._update_commit()
+        self._elected = True
+        return term
+
+    def submit(self, payloads: list[bytes]) -> tuple[int, asyncio.Future[int]]:
+        """Queue records at the next LSNs; return (end LSN, future of the commit LSN)."""
+        if self._fenced:
+            raise self._fenced
+        if not self._elected:
+            raise QuorumLostError("not elected: call elect() first")
+        if not payloads:
+            raise InvalidRequestError("nothing to append")
+        for payload in payloads:
+            if not payload or len(payload) > MAX_PAYLOAD:
+                raise InvalidRequestError(f"record of {len(payload)} bytes (must be 1..{MAX_PAYLOAD})")
+        for payload in payloads:
+            self._lsns.append(self._end)
+            self._payloads.append(payload)
+            self._end += len(payload)
+            self._buf_bytes += len(payload)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((self._end, fut))
+        for p in self._peers:
+            p.wake.set()
+        return self._end, fut
+
+    async def append(self, payloads: list[bytes]) -> int:
+        """Append records and wait until a majority has them; return their end LSN."""
+        await self._wait_space(sum(len(p) for p in payloads))
+        end, fut = self.submit(payloads)
+        return await self.wait_commit(end, fut)
+
+    async def wait_commit(self, end: int, fut: asyncio.Future[int]) -> int:
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), self.deadline_s)
+        except TimeoutError:
+            raise QuorumLostError(
+                f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s "
+                f"(commit LSN {self._commit:#x}): {self.peer_states()}"
+            ) from None
+
+    async def close(self) -> None:
+        await self._stop_peers()
+        self._fail_pending(QuorumLostError("proposer closed"))
+        for p in self._peers:
+            await p.t.close()
+
+    # ---- internals ---------------------------------------------------------------------
+
+    async def _gather(self, coros: list[Awaitable[T]]) -> list[T | BaseException]:
+        return list(await asyncio.gather(*coros, return_exceptions=True))
+
+    def _note_errors(self, results: Sequence[object]) -> None:
+        for p, r in zip(self._peers, results, strict=True):
+            if isinstance(r, BaseException):
+                p.last_error = str(r)
+
+    async def _wait_for(self, cond: Callable[[], bool], deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while not cond():
+            if self._fenced:
+                raise self._fenced
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise QuorumLostError(f"no majority in sync within {self.deadline_s}s: {self.peer_states()}")
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+
+    async def _wait_space(self, nbytes: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.deadline_s
+        while self._buf_bytes > 0 and self._buf_bytes + nbytes > self.max_buffer_bytes:
+            if self._fenced:
+                raise self._fenced
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise QuorumLostError(f"append buffer full for {self.deadline_s}s: {self.peer_states()}")
+            self._space.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._space.wait(), remaining)
+
+    def _synced_at(self, lsn: int) -> int:
+        return sum(1 for p in self._peers if p.synced and p.flush >= lsn)
+
+    async def _stop_peers(self) -> None:
+        tasks = [p.task for p in self._peers if p.task and p.task is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for p in self._peers:
+            p.task = None
+            p.synced = False
+
+    def _fail_pending(self, exc: LogstoreError) -> None:
+        while self._pending:
+            _, fut = self._pending.popleft()
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # mark retrieved: a caller may have given up on it
+
+    def _fence(self, exc: FencedError) -> None:
+        if self._fenced:
+            return
+        self._fenced = FencedError(
+            f"not primary any more: term {self.term} was superseded ({exc})", exc.promised_term
+        )
+        log.warning("fenced", extra={"proposer": self.name, "term": self.term, "reason": str(exc)})
+        self._elected = False
+        self._fail_pending(self._fenced)
+        self._progress.set()
+        self._space.set()
+        for p in self._peers:
+            if p.task and p.task is not asyncio.current_task():
+                p.task.cancel()
+
+    def _update_commit(self) -> None:
+        flushes = sorted((p.flush for p in self._peers if p.synced), reverse=True)
+        if len(flushes) >= self.majority:
+            c = flushes[self.majority - 1]
+            if c > self._commit:
+                assert c <= self._end, (c, self._end)
+                self._commit = c
+                while self._pending and self._pending[0][0] <= c:
+                    _, fut = self._pending.popleft()
+                    if not fut.done():
+                        fut.set_result(c)
+                for p in self._peers:
+                    p.wake.set()
+        self._trim()
+        self._progress.set()
+
+    def _trim(self) -> None:
+        """Drop buffered records every acceptor has (or, over budget, that are committed)."""
+        low = min(p.flush for p in self._peers)
+        limit = min(low, self._commit)
+        if self._buf_bytes > self.max_buffer_bytes // 2:
+            limit = self._commit
+        i = self._head
+        while i < len(self._lsns) and self._lsns[i] + len(self._payloads[i]) <= limit:
+            self._buf_bytes -= len(self._payloads[i])
+            i += 1
+        if i == self._head:
+            return
+        self._head = i
+        self._buf_start = self._lsns[i] if i < len(self._lsns) else self._end
+        if self._head > 1024 and self._head * 2 > len(self._lsns):
+            del self._lsns[: self._head]
+            del self._payloads[: self._head]
+            self._head = 0
+        self._space.set()
+
+    async def _peer_main(self, p: _Peer, vote: pb.VoteResponse | None) -> None:
+        """Keep one acceptor in sync for this term, forever (until cancelled or fenced)."""
+        term = self.term
+        backoff = 0.02
+        while True:
+            try:
+                if vote is None:
+                    vote = await p.t.vote(pb.VoteRequest(term=term, rejoin=True, proposer=self.name), self.rpc_timeout_s)
+                    if not vote.granted:
+                        raise FencedError(f"{p.t.addr} promised term {vote.promised_term}", vote.promised_term)
+                cut = history.common_end(_hist(vote.term_history), vote.flush_lsn, self.history, self._end)
+                req = pb.StartTermRequest(
+                    term=term,
+                    term_history=[pb.TermEntry(term=t, start_lsn=s) for t, s in self.history],
+                    truncate_lsn=cut,
+                )
+                resp = await p.t.start_term(req, self.rpc_timeout_s)
+                assert resp.flush_lsn <= self._end, (resp.flush_lsn, self._end)
+                p.flush = p.next = resp.flush_lsn
+                p.sent_commit = 0
+                p.synced = True
+                p.last_error = ""
+                backoff = 0.02
+                self._update_commit()
+                await self._replicate(p)
+            except FencedError as exc:
+                self._fence(exc)
+                return
+            except asyncio.CancelledError:
+                raise
+            except (LogstoreError, AssertionError) as exc:
+                if isinstance(exc, AssertionError):
+                    log.error("peer %s: invariant violated: %s", p.t.addr, exc)
+                p.last_error = str(exc) or type(exc).__name__
+                log.debug("peer %s: %s", p.t.addr, p.last_error)
+            except Exception as exc:  # a transport bug must not kill the peer for good
+                p.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("peer %s failed", p.t.addr)
+            p.synced = False
+            vote = None
+            self._progress.set()
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, 0.5)
+
+    async def _replicate(self, p: _Peer) -> None:
+        ch = p.t.append_stream()
+        inflight: deque[int] = deque()
+        sender = asyncio.create_task(self._sender(p, ch, inflight))
+        receiver = asyncio.create_task(self._receiver(p, ch, inflight))
+        try:
+            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()
+            raise TransportError(f"{p.t.addr}: append stream stopped")
+        finally:
+            sender.cancel()
+            receiver.cancel()
+            ch.cancel()
+            for t in (sender, receiver):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    async def _receiver(self, p: _Peer, ch: AppendChannel, inflight: deque[int]) -> None:
+        while True:
+            resp = await ch.recv()
+            if not inflight or resp.end_lsn != inflight[0] or resp.term != self.term:
+                raise TransportError(f"{p.t.addr}: unexpected ack for {resp.end_lsn:#x}")
+            inflight.popleft()
+            p.wake.set()  # the window may have room again
+            flushed = min(resp.flush_lsn, p.next)
+            if flushed > p.flush:
+                p.flush = flushed
+                self._update_commit()
+
+    async def _sender(self, p: _Peer, ch: AppendChannel, inflight: deque[int]) -> None:
+        while True:
+            has_data = self._end > p.next and p.next - p.flush < self.max_inflight_bytes
+            if has_data:
+                payloads = await self._records_for(p, p.next)
+                start = p.next
+                p.next += sum(len(x) for x in payloads)
+                inflight.append(p.next)
+                p.sent_commit = self._commit
+                await ch.send(
+                    pb.AppendRequest(
+                        term=self.term,
+                        start_lsn=start,
+                        records=[pb.Record(payload=x, crc32c=payload_crc(x)) for x in payloads],
+                        commit_lsn=self._commit,
+                    )
+                )
+                continue
+            if self._commit > p.sent_commit and not inflight and p.flush == p.next:
+                # Tell the acceptor the commit LSN so subscribers can read the last records;
+                # wait a moment first so that a burst of commits shares one message.
+                p.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(p.wake.wait(), 0.002)
+                if self._end > p.next:
+                    continue
+                p.sent_commit = self._commit
+                inflight.append(p.next)
+                await ch.send(pb.AppendRequest(term=self.term, start_lsn=p.next, commit_lsn=self._commit))
+                continue
+            p.wake.clear()
+            await p.wake.wait()
+
+    async def _records_for(self, p: _Peer, start: int) -> list[bytes]:
+        """Payloads from ``start`` (at most a batch): from the buffer, or older ones from an
+        acceptor already in sync in this term (whose log up to its flush LSN is ours)."""
+        out: list[bytes] = []
+        if start >= self._buf_start:
+            i = bisect.bisect_left(self._lsns, start, lo=self._head)
+            assert i < len(self._lsns) and self._lsns[i] == start, (start, self._buf_start)
+            total = 0
+            while i < len(self._lsns) and total < self.max_batch_bytes and len(out) < MAX_RECORDS_PER_APPEND:
+                nxt = self._payloads[i]
+                if out and total + len(nxt) > self.max_batch_bytes:
+                    break
+                out.append(nxt)
+                total += len(nxt)
+                i += 1
+            return out
+        sources = [q for q in self._peers if q is not p and q.synced and q.flush > start]
+        random.shuffle(sources)
+        for q in sources:
+            try:
+                resp = await q.t.read(
+                    pb.ReadRequest(from_lsn=start, up_to_lsn=min(q.flush, self._buf_start), max_bytes=self.max_batch_bytes),
+                    self.rpc_timeout_s,
+                )
+            except LogstoreError as exc:
+                q.last_error = str(exc)
+                continue
+            lsn = start
+            for rec in resp.records[:MAX_RECORDS_PER_APPEND]:
+                if rec.lsn != lsn or payload_crc(rec.payload) != rec.crc32c or not rec.payload:
+                    raise TransportError(f"{q.t.addr}: bad record at {rec.lsn:#x} in catch-up read")
+                out.append(rec.payload)
+                lsn += len(rec.payload)
+            if out:
+                return out
+        raise TransportError(f"no acceptor in sync can serve LSN {start:#x} yet")
+
+
+class SyncProposer:
+    """A Proposer on its own event loop thread, for synchronous callers (the compute's
+    writer). ``submit`` returns the end LSN at once and a future for durability."""
+
+    def __init__(self, acceptor_addrs: Sequence[str], deadline_s: float = 5.0, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="proposer", daemon=True)
+        self._thread.start()
+
+        async def make() -> Proposer:
+            return Proposer(acceptor_addrs, deadline_s, **kwargs)
+
+        self.proposer = self._call(make())
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    @property
+    def commit_lsn(self) -> int:
+        return self.proposer.commit_lsn
+
+    @property
+    def term(self) -> int:
+        return self.proposer.term
+
+    def elect(self) -> int:
+        return self._call(self.proposer.elect())
+
+    def submit(self, payloads: list[bytes]) -> tuple[int, concurrent.futures.Future[int]]:
+        async def go() -> tuple[int, asyncio.Future[int]]:
+            await self.proposer._wait_space(sum(len(p) for p in payloads))
+            return self.proposer.submit(payloads)
+
+        end, fut = self._call(go())
+        return end, asyncio.run_coroutine_threadsafe(self.proposer.wait_commit(end, fut), self._loop)
+
+    def append(self, payloads: list[bytes]) -> int:
+        return self._call(self.proposer.append(payloads))
+
+    def close(self) -> None:
+        self._call(self.proposer.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)

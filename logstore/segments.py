@@ -1,0 +1,479 @@
+"""Append-only segment files: the acceptor's copy of the log.
+
+A segment is a file named by the LSN of its first record (16 hex digits, ``.seg``). It holds
+frames back to back; a frame is a 24-byte header ``<length u32, lsn u64, term u64, crc u32>``
+followed by ``length`` payload bytes. The CRC32C covers the first 20 header bytes and the
+payload, so a torn or misplaced frame never passes. LSNs are contiguous: a frame at ``lsn``
+with ``length`` bytes is followed by the frame at ``lsn + length``, across files too.
+
+Only the last segment is written; the others are sealed (and fsync'ed before the next one
+got its first byte). On open every segment is scanned: a bad frame at the very end of the
+last segment is a torn write and is cut off; anything else is corruption and stops the node.
+
+Threads: all methods run on the event loop thread except ``run_sync`` (a worker thread,
+one at a time) and ``read_file_range``/``parse_frames`` which touch no shared state.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import crc32c
+
+from logstore.errors import CorruptionError, InvalidRequestError, LsnGapError
+
+log = logging.getLogger("logstore.segments")
+
+FRAME = struct.Struct("<IQQI")
+FRAME_SIZE = FRAME.size
+assert FRAME_SIZE == 24
+MAX_PAYLOAD = 1 << 20
+"""Largest record payload (bytes); the compute ships records of at most 256 KiB."""
+INDEX_EVERY = 64 * 1024
+"""A sparse index entry every this many bytes bounds the scan to find an LSN."""
+SUFFIX = ".seg"
+
+
+def payload_crc(payload: bytes) -> int:
+    """CRC32C of a payload alone, as carried end to end in gRPC messages."""
+    return int(crc32c.crc32c(payload))
+
+
+def _frame_crc(head20: bytes | memoryview, payload: bytes | memoryview) -> int:
+    return int(crc32c.crc32c(payload, crc32c.crc32c(head20)))
+
+
+def encode_frame(lsn: int, term: int, payload: bytes) -> bytes:
+    """One frame: header plus payload."""
+    assert 0 < len(payload) <= MAX_PAYLOAD, len(payload)
+    head = struct.pack("<IQQ", len(payload), lsn, term)
+    return head + struct.pack("<I", _frame_crc(head, payload)) + payload
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    lsn: int
+    term: int
+    payload: bytes
+
+    @property
+    def end_lsn(self) -> int:
+        return self.lsn + len(self.payload)
+
+
+class FrameError(Exception):
+    """A frame failed to parse; ``offset`` is where it starts."""
+
+    def __init__(self, reason: str, offset: int, lsn: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.offset = offset
+        self.lsn = lsn
+
+
+def parse_frames(buf: bytes | memoryview, lsn: int, offset: int = 0) -> Iterator[tuple[int, Frame]]:
+    """Yield (offset, frame) for consecutive frames from ``offset``; raise FrameError on the
+    first frame that is partial, misplaced or fails its CRC."""
+    view = memoryview(buf)
+    pos = offset
+    while pos < len(view):
+        if len(view) - pos < FRAME_SIZE:
+            raise FrameError("partial frame header", pos, lsn)
+        length, rlsn, term, crc = FRAME.unpack_from(view, pos)
+        if length == 0 or length > MAX_PAYLOAD:
+            raise FrameError(f"impossible record length {length}", pos, lsn)
+        if rlsn != lsn:
+            raise FrameError(f"frame says LSN {rlsn}, expected {lsn}", pos, lsn)
+        end = pos + FRAME_SIZE + length
+        if end > len(view):
+            raise FrameError("partial record payload", pos, lsn)
+        payload = view[pos + FRAME_SIZE : end]
+        if _frame_crc(view[pos : pos + 20], payload) != crc:
+            raise FrameError("CRC32C mismatch", pos, lsn)
+        yield pos, Frame(lsn, term, bytes(payload))
+        lsn += length
+        pos = end
+
+
+@dataclass
+class Segment:
+    """One segment file (or, once offloaded and deleted locally, its object-store copy)."""
+
+    start_lsn: int
+    end_lsn: int
+    size: int = 0
+    last_term: int = 0
+    local: bool = True
+    uploaded: bool = False
+    index_lsn: list[int] = field(default_factory=list)
+    index_off: list[int] = field(default_factory=list)
+
+    def note(self, lsn: int, offset: int) -> None:
+        """Record a frame position in the sparse index."""
+        if not self.index_off or offset - self.index_off[-1] >= INDEX_EVERY:
+            self.index_lsn.append(lsn)
+            self.index_off.append(offset)
+
+    def seek_hint(self, lsn: int) -> tuple[int, int]:
+        """(lsn, offset) of an indexed frame at or before ``lsn``."""
+        i = bisect.bisect_right(self.index_lsn, lsn) - 1
+        if i < 0:
+            return self.start_lsn, 0
+        return self.index_lsn[i], self.index_off[i]
+
+
+@dataclass
+class SyncJob:
+    """What one group-commit fsync covers: taken on the loop, run on the worker thread."""
+
+    target_lsn: int
+    fds: list[int]
+    close_after: list[int]
+    sync_dir: bool
+
+
+def seg_name(start_lsn: int) -> str:
+    return f"{start_lsn:016X}{SUFFIX}"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SegmentStore:
+    """The local segment files of one acceptor."""
+
+    def __init__(self, directory: Path, segment_bytes: int) -> None:
+        assert segment_bytes >= 4096, segment_bytes
+        self.dir = directory
+        self.segment_bytes = segment_bytes
+        self.segments: list[Segment] = []
+        self.end_lsn = 0
+        self.last_term = 0
+        self._fd: int | None = None  # the active (last) segment, open for append
+        self._to_close: list[int] = []  # rotated fds still to fsync before closing
+        self._dir_dirty = False
+
+    # ---- open and validate -------------------------------------------------------------
+
+    def open(self, remote: list[Segment] | None = None) -> list[str]:
+        """Scan and validate every local segment; cut a torn tail. Returns notes for the log.
+
+        ``remote`` lists offloaded segments that end at or below the first local one.
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        notes: list[str] = []
+        for stray in self.dir.glob("*.tmp"):
+            stray.unlink()
+        names = sorted(p.name for p in self.dir.iterdir() if p.name.endswith(SUFFIX))
+        starts: list[int] = []
+        for name in names:
+            try:
+                starts.append(int(name[: -len(SUFFIX)], 16))
+            except ValueError:
+                raise CorruptionError(f"unexpected file {self.dir / name} in segment directory") from None
+        self.segments = []
+        expected: int | None = None
+        if remote:
+            self.segments.extend(remote)
+            expected = remote[-1].end_lsn
+        for i, start in enumerate(starts):
+            path = self.dir / seg_name(start)
+            last = i == len(starts) - 1
+            if expected is not None and start != expected:
+                raise CorruptionError(
+                    f"segment {path} starts at LSN {start:#x} but the previous one ends at "
+                    f"{expected:#x}: a segment is missing"
+                )
+            data = path.read_bytes()
+            seg = Segment(start, start)
+            cut_at: int | None = None
+            try:
+                for off, frame in parse_frames(data, start):
+                    if frame.term < seg.last_term or frame.term < self.last_term:
+                        raise CorruptionError(
+                            f"{path}: record at LSN {frame.lsn:#x} has term {frame.term} below "
+                            f"the previous record's term"
+                        )
+                    seg.note(frame.lsn, off)
+                    seg.end_lsn = frame.end_lsn
+                    seg.last_term = frame.term
+                    seg.size = off + FRAME_SIZE + len(frame.payload)
+            except FrameError as exc:
+                if not last:
+                    raise CorruptionError(
+                        f"{path}: {exc.reason} at offset {exc.offset} (LSN {exc.lsn:#x}) in a "
+                        f"sealed segment; refusing to start"
+                    ) from None
+                if _valid_frame_follows(data, exc.offset):
+                    raise CorruptionError(
+                        f"{path}: {exc.reason} at offset {exc.offset} (LSN {exc.lsn:#x}) with "
+                        f"valid records after it: corruption in the middle of the log, not a "
+                        f"torn tail; refusing to start"
+                    ) from None
+                cut_at = exc.offset
+                notes.append(
+                    f"torn tail in {path.name}: {exc.reason} at offset {exc.offset}, cut "
+                    f"{len(data) - exc.offset} bytes; log ends at LSN {exc.lsn:#x}"
+                )
+            if cut_at is not None:
+                with open(path, "r+b") as f:
+                    f.truncate(cut_at)
+                    f.flush()
+                    os.fsync(f.fileno())
+            if seg.size == 0 and last:
+                path.unlink()
+                fsync_dir(self.dir)
+                notes.append(f"removed empty segment {path.name}")
+                break
+            if seg.size == 0:
+                raise CorruptionError(f"{path}: empty sealed segment")
+            self.segments.append(seg)
+            self.last_term = seg.last_term
+            expected = seg.end_lsn
+        if self.segments:
+            self.end_lsn = self.segments[-1].end_lsn
+        if self.segments and self.segments[-1].local:
+            self._fd = os.open(self.dir / seg_name(self.segments[-1].start_lsn), os.O_WRONLY | os.O_APPEND)
+        return notes
+
+    def first_lsn(self) -> int:
+        return self.segments[0].start_lsn if self.segments else self.end_lsn
+
+    def close(self) -> None:
+        for fd in [*self._to_close, *([self._fd] if self._fd is not None else [])]:
+            os.close(fd)
+        self._to_close = []
+        self._fd = None
+
+    # ---- append ------------------------------------------------------------------------
+
+    def append(self, start_lsn: int, records: list[tuple[int, bytes]]) -> int:
+        """Write (term, payload) records at ``start_lsn`` (no fsync). Returns the new end."""
+        assert start_lsn == self.end_lsn, (start_lsn, self.end_lsn)
+        lsn = start_lsn
+        buf: list[bytes] = []
+        for term, payload in records:
+            assert term >= self.last_term, (term, self.last_term)
+            active = self.segments[-1] if self.segments and self.segments[-1].local else None
+            if active is None or active.size >= self.segment_bytes or self._fd is None:
+                self._write(buf)
+                buf = []
+                active = self._rotate(lsn)
+            frame = encode_frame(lsn, term, payload)
+            active.note(lsn, active.size)
+            active.size += len(frame)
+            lsn += len(payload)
+            active.end_lsn = lsn
+            active.last_term = term
+            self.last_term = term
+            buf.append(frame)
+        self._write(buf)
+        self.end_lsn = lsn
+        return lsn
+
+    def _write(self, frames: list[bytes]) -> None:
+        if not frames:
+            return
+        assert self._fd is not None
+        data = memoryview(b"".join(frames))
+        while data:
+            n = os.write(self._fd, data)
+            data = data[n:]
+
+    def _rotate(self, lsn: int) -> Segment:
+        """Start a new segment at ``lsn``; the old fd is fsync'ed by the next sync job."""
+        if self._fd is not None:
+            self._to_close.append(self._fd)
+            self._fd = None
+        path = self.dir / seg_name(lsn)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self._dir_dirty = True
+        seg = Segment(lsn, lsn)
+        self.segments.append(seg)
+        return seg
+
+    # ---- durability --------------------------------------------------------------------
+
+    def prepare_sync(self) -> SyncJob:
+        """Everything written so far, to be made durable by ``run_sync``."""
+        fds = list(self._to_close)
+        if self._fd is not None:
+            fds.append(self._fd)
+        job = SyncJob(self.end_lsn, fds, list(self._to_close), self._dir_dirty)
+        self._to_close = []
+        self._dir_dirty = False
+        return job
+
+    def run_sync(self, job: SyncJob) -> None:
+        """fdatasync the files (worker thread). Rotated files are closed afterwards."""
+        for fd in job.fds:
+            os.fdatasync(fd)
+        if job.sync_dir:
+            fsync_dir(self.dir)
+        for fd in job.close_after:
+            os.close(fd)
+
+    def truncate(self, lsn: int) -> None:
+        """Cut the log at record boundary ``lsn`` and make it durable. No sync may run."""
+        assert not self._to_close, "truncate after a sync"
+        if lsn >= self.end_lsn:
+            assert lsn == self.end_lsn
+            return
+        keep: list[Segment] = []
+        for seg in self.segments:
+            if seg.start_lsn >= lsn:
+                if not seg.local:
+                    raise InvalidRequestError(f"cannot truncate offloaded segment at {seg.start_lsn:#x}")
+                if seg is self.segments[-1] and self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+                (self.dir / seg_name(seg.start_lsn)).unlink()
+                continue
+            keep.append(seg)
+        if keep and keep[-1].end_lsn > lsn:
+            seg = keep[-1]
+            off = self._offset_of(seg, lsn)
+            path = self.dir / seg_name(seg.start_lsn)
+            with open(path, "r+b") as f:
+                f.truncate(off)
+                f.flush()
+                os.fsync(f.fileno())
+            seg.size = off
+            seg.end_lsn = lsn
+            i = bisect.bisect_left(seg.index_lsn, lsn)
+            del seg.index_lsn[i:]
+            del seg.index_off[i:]
+            seg.last_term = self._last_term_of(seg)
+        if self._fd is None and keep and keep[-1].local:
+            self._fd = os.open(self.dir / seg_name(keep[-1].start_lsn), os.O_WRONLY | os.O_APPEND)
+        fsync_dir(self.dir)
+        self.segments = keep
+        self.end_lsn = lsn
+        self.last_term = keep[-1].last_term if keep else 0
+
+    def _last_term_of(self, seg: Segment) -> int:
+        if seg.size == 0:
+            return 0
+        lsn, off = seg.seek_hint(seg.end_lsn - 1)
+        term = 0
+        for _, frame in self._scan(seg, lsn, off, seg.size):
+            term = frame.term
+        return term
+
+    # ---- read --------------------------------------------------------------------------
+
+    def segment_for(self, lsn: int) -> Segment | None:
+        i = bisect.bisect_right([s.start_lsn for s in self.segments], lsn) - 1
+        if i < 0:
+            return None
+        seg = self.segments[i]
+        return seg if lsn < seg.end_lsn else None
+
+    def _scan(self, seg: Segment, lsn: int, off: int, stop: int) -> Iterator[tuple[int, Frame]]:
+        data = read_file_range(self.dir / seg_name(seg.start_lsn), off, stop - off)
+        for pos, frame in _parse_or_corrupt(data, lsn, seg):
+            yield off + pos, frame
+
+    def _offset_of(self, seg: Segment, lsn: int) -> int:
+        """File offset of the frame starting at ``lsn`` (InvalidRequestError if none)."""
+        hint_lsn, off = seg.seek_hint(lsn)
+        path = self.dir / seg_name(seg.start_lsn)
+        with open(path, "rb") as f:
+            cur = hint_lsn
+            while cur < lsn:
+                f.seek(off)
+                head = f.read(FRAME_SIZE)
+                if len(head) < FRAME_SIZE:
+                    break
+                length, rlsn, _, _ = FRAME.unpack(head)
+                if rlsn != cur:
+                    raise CorruptionError(f"{path}: frame at offset {off} has LSN {rlsn:#x}, expected {cur:#x}")
+                off += FRAME_SIZE + length
+                cur += length
+        if cur != lsn:
+            raise InvalidRequestError(f"LSN {lsn:#x} is not a record boundary")
+        return off
+
+    def read_local(self, lsn: int, up_to: int, max_bytes: int) -> list[Frame]:
+        """Frames from ``lsn`` (a record boundary) below ``up_to``, at least one, about
+        ``max_bytes`` in total. The segment holding ``lsn`` must be local."""
+        seg = self.segment_for(lsn)
+        if seg is None:
+            raise LsnGapError(f"LSN {lsn:#x} is not in the log (end {self.end_lsn:#x})")
+        assert seg.local
+        off = self._offset_of(seg, lsn)
+        out: list[Frame] = []
+        budget = max(max_bytes, FRAME_SIZE + MAX_PAYLOAD)
+        data = read_file_range(self.dir / seg_name(seg.start_lsn), off, min(seg.size - off, budget))
+        total = 0
+        try:
+            for _, frame in parse_frames(data, lsn):
+                if frame.end_lsn > up_to:
+                    break
+                out.append(frame)
+                total += len(frame.payload)
+                if total >= max_bytes:
+                    break
+        except FrameError as exc:
+            if exc.reason not in ("partial frame header", "partial record payload"):
+                raise CorruptionError(f"segment {seg.start_lsn:#x}: {exc.reason} at LSN {exc.lsn:#x}") from None
+        return out
+
+    def disk_bytes(self) -> int:
+        return sum(s.size for s in self.segments if s.local)
+
+
+def _parse_or_corrupt(data: bytes, lsn: int, seg: Segment) -> Iterator[tuple[int, Frame]]:
+    try:
+        yield from parse_frames(data, lsn)
+    except FrameError as exc:
+        raise CorruptionError(f"segment {seg.start_lsn:#x}: {exc.reason} at LSN {exc.lsn:#x}") from None
+
+
+def read_file_range(path: Path, offset: int, size: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
+
+
+def _valid_frame_follows(data: bytes, offset: int) -> bool:
+    """Is there a well-formed frame right after the damaged one at ``offset``?
+
+    A torn write leaves nothing valid behind it; a flipped bit in the middle does.
+    """
+    if len(data) - offset < FRAME_SIZE:
+        return False
+    length, lsn, _, _ = FRAME.unpack_from(data, offset)
+    if length == 0 or length > MAX_PAYLOAD:
+        return False
+    nxt = offset + FRAME_SIZE + length
+    if nxt >= len(data):
+        return False
+    try:
+        for _ in parse_frames(data[nxt : nxt + FRAME_SIZE + MAX_PAYLOAD], lsn + length):
+            return True
+    except FrameError:
+        return False
+    return False
+
+
+def parse_segment_object(data: bytes, seg: Segment) -> list[Frame]:
+    """All frames of an offloaded segment object, verified."""
+    frames = [f for _, f in _parse_or_corrupt(data, seg.start_lsn, seg)]
+    end = frames[-1].end_lsn if frames else seg.start_lsn
+    if end != seg.end_lsn:
+        raise CorruptionError(f"offloaded segment {seg.start_lsn:#x} ends at {end:#x}, expected {seg.end_lsn:#x}")
+    return frames

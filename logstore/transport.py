@@ -1,0 +1,146 @@
+"""How a proposer talks to one acceptor. gRPC by default; tests wrap it to drop, delay or
+break messages (the proposer only sees LogstoreError subclasses, whatever the cause)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import grpc
+
+from logstore.errors import (
+    CorruptionError,
+    FencedError,
+    InvalidRequestError,
+    LogstoreError,
+    LsnGapError,
+    NotSyncedError,
+    TransportError,
+)
+from strata.proto import logstore_pb2 as pb
+from strata.proto import logstore_pb2_grpc as pb_grpc
+
+PROMISED_TERM_KEY = "strata-promised-term"
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 4 << 20),
+    ("grpc.max_send_message_length", 4 << 20),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.initial_reconnect_backoff_ms", 50),
+    ("grpc.max_reconnect_backoff_ms", 500),
+    ("grpc.min_reconnect_backoff_ms", 50),
+]
+
+
+def map_rpc_error(exc: grpc.aio.AioRpcError, addr: str) -> LogstoreError:
+    """A gRPC status back into the acceptor's exception."""
+    code = exc.code()
+    msg = f"{addr}: {exc.details()}"
+    if code == grpc.StatusCode.ABORTED:
+        promised = 0
+        for key, value in exc.trailing_metadata() or ():
+            if key == PROMISED_TERM_KEY:
+                promised = int(value)
+        return FencedError(msg, promised)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return NotSyncedError(msg)
+    if code == grpc.StatusCode.OUT_OF_RANGE:
+        return LsnGapError(msg)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidRequestError(msg)
+    if code == grpc.StatusCode.DATA_LOSS:
+        return CorruptionError(msg)
+    return TransportError(f"{addr}: {code.name}: {exc.details()}")
+
+
+class AppendChannel(Protocol):
+    """One pipelined append stream: requests in order, acks in order."""
+
+    async def send(self, req: pb.AppendRequest) -> None: ...
+
+    async def recv(self) -> pb.AppendResponse:
+        """The next ack; raises LogstoreError when the stream ends or fails."""
+        ...
+
+    def cancel(self) -> None: ...
+
+
+class AcceptorTransport(Protocol):
+    addr: str
+
+    async def vote(self, req: pb.VoteRequest, timeout: float) -> pb.VoteResponse: ...
+
+    async def start_term(self, req: pb.StartTermRequest, timeout: float) -> pb.StartTermResponse: ...
+
+    async def read(self, req: pb.ReadRequest, timeout: float) -> pb.ReadResponse: ...
+
+    async def status(self, timeout: float) -> pb.StatusResponse: ...
+
+    def append_stream(self) -> AppendChannel: ...
+
+    async def close(self) -> None: ...
+
+
+class _GrpcAppendChannel:
+    def __init__(self, call: Any, addr: str) -> None:
+        self._call = call
+        self._addr = addr
+
+    async def send(self, req: pb.AppendRequest) -> None:
+        try:
+            await self._call.write(req)
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, self._addr) from None
+        except grpc.aio.UsageError as exc:
+            raise TransportError(f"{self._addr}: append stream closed: {exc}") from None
+
+    async def recv(self) -> pb.AppendResponse:
+        try:
+            resp = await self._call.read()
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, self._addr) from None
+        if resp is grpc.aio.EOF:
+            try:
+                await self._call  # the final status explains why
+            except grpc.aio.AioRpcError as exc:
+                raise map_rpc_error(exc, self._addr) from None
+            raise TransportError(f"{self._addr}: append stream ended")
+        assert isinstance(resp, pb.AppendResponse)
+        return resp
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+class GrpcTransport:
+    def __init__(self, addr: str) -> None:
+        self.addr = addr
+        self._channel = grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS)
+        self._stub = pb_grpc.LogStoreStub(self._channel)
+
+    async def _unary(self, method: Any, req: Any, timeout: float) -> Any:
+        try:
+            return await method(req, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, self.addr) from None
+
+    async def vote(self, req: pb.VoteRequest, timeout: float) -> pb.VoteResponse:
+        resp: pb.VoteResponse = await self._unary(self._stub.Vote, req, timeout)
+        return resp
+
+    async def start_term(self, req: pb.StartTermRequest, timeout: float) -> pb.StartTermResponse:
+        resp: pb.StartTermResponse = await self._unary(self._stub.StartTerm, req, timeout)
+        return resp
+
+    async def read(self, req: pb.ReadRequest, timeout: float) -> pb.ReadResponse:
+        resp: pb.ReadResponse = await self._unary(self._stub.Read, req, timeout)
+        return resp
+
+    async def status(self, timeout: float) -> pb.StatusResponse:
+        resp: pb.StatusResponse = await self._unary(self._stub.Status, pb.StatusRequest(), timeout)
+        return resp
+
+    def append_stream(self) -> AppendChannel:
+        return _GrpcAppendChannel(self._stub.AppendStream(), self.addr)
+
+    async def close(self) -> None:
+        await self._channel.close()
