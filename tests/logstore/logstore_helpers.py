@@ -1,0 +1,156 @@
+"""Helpers for the log store tests: real acceptor processes on 127.0.0.1, log readers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+
+from strata.proto import logstore_pb2 as pb
+from strata.proto import logstore_pb2_grpc as pb_grpc
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class AcceptorProc:
+    """One `strata logstore` process; keeps its port and data dir across restarts."""
+
+    def __init__(self, node_id: int, root: Path, extra: list[str] | None = None) -> None:
+        self.node_id = node_id
+        self.port = free_port()
+        self.data_dir = root / f"acceptor-{node_id}"
+        self.log_path = root / f"acceptor-{node_id}.log"
+        self.extra = extra or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> None:
+        assert self.proc is None or self.proc.poll() is not None
+        cmd = [
+            sys.executable, "-m", "strata.cli", "logstore",
+            "--id", str(self.node_id), "--listen", self.addr, "--data-dir", str(self.data_dir),
+            *self.extra,
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(REPO)})
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20.0) -> pb.StatusResponse:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"acceptor {self.node_id} exited {self.proc.returncode}: {self.log_tail()}")
+            try:
+                return self.status(timeout=0.5)
+            except grpc.RpcError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def status(self, timeout: float = 2.0) -> pb.StatusResponse:
+        with grpc.insecure_channel(self.addr) as ch:
+            resp: pb.StatusResponse = pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(), timeout=timeout)
+            return resp
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or save anything."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except FileNotFoundError:
+            return ""
+
+
+class Cluster:
+    def __init__(self, root: Path, n: int = 3, extra: list[str] | None = None) -> None:
+        self.nodes = [AcceptorProc(i + 1, root, extra) for i in range(n)]
+
+    @property
+    def addrs(self) -> list[str]:
+        return [a.addr for a in self.nodes]
+
+    def start(self) -> None:
+        for a in self.nodes:
+            a.start(wait=False)
+        for a in self.nodes:
+            a.wait_ready()
+
+    def close(self) -> None:
+        for a in self.nodes:
+            a.kill()
+
+
+async def read_log(addr: str, up_to: int | None = None) -> list[tuple[int, int, bytes]]:
+    """Every durable record (lsn, term, payload) on one acceptor, through the Read RPC."""
+    out: list[tuple[int, int, bytes]] = []
+    lsn = 0
+    async with grpc.aio.insecure_channel(addr) as ch:
+        stub = pb_grpc.LogStoreStub(ch)
+        while True:
+            resp = await stub.Read(pb.ReadRequest(from_lsn=lsn, up_to_lsn=up_to or 0, max_bytes=1 << 20), timeout=10)
+            if not resp.records:
+                return out
+            for r in resp.records:
+                assert r.lsn == lsn, (r.lsn, lsn)
+                out.append((r.lsn, r.term, r.payload))
+                lsn += len(r.payload)
+
+
+async def wait_flush(addrs: list[str], lsn: int, timeout: float = 30.0) -> None:
+    """Wait until every acceptor has the log up to ``lsn`` durable (catch-up done)."""
+    deadline = time.monotonic() + timeout
+    pending = list(addrs)
+    while pending:
+        still = []
+        for addr in pending:
+            try:
+                async with grpc.aio.insecure_channel(addr) as ch:
+                    st = await pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(), timeout=1)
+                if st.flush_lsn < lsn:
+                    still.append(addr)
+            except grpc.aio.AioRpcError:
+                still.append(addr)
+        pending = still
+        if pending:
+            assert time.monotonic() < deadline, f"acceptors {pending} did not reach LSN {lsn:#x}"
+            await asyncio.sleep(0.05)
+
+
+def payload_for(i: int, size: int) -> bytes:
+    """Deterministic record content, distinct per index."""
+    head = f"rec-{i:08d}-".encode()
+    body = (head * (size // len(head) + 1))[:size]
+    return body
