@@ -1,0 +1,43 @@
+"""Prometheus metrics of the page server (served by ``--metrics-listen``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_TL = ["tenant", "timeline"]
+
+RECEIVED_LSN = Gauge(
+    "strata_pageserver_received_lsn", "End LSN of the last WAL record received", _TL
+)
+APPLIED_LSN = Gauge("strata_pageserver_applied_lsn", "End LSN of the last WAL record applied", _TL)
+INGEST_LAG = Gauge("strata_pageserver_ingest_lag_bytes", "received_lsn - applied_lsn", _TL)
+REMOTE_CONSISTENT_LSN = Gauge(
+    "strata_pageserver_remote_consistent_lsn", "LSN durable in object storage", _TL
+)
+INGEST_BYTES = Counter("strata_pageserver_ingest_bytes_total", "WAL bytes ingested")
+INGEST_RECORDS = Counter("strata_pageserver_ingest_records_total", "WAL records ingested")
+
+GETPAGE_SECONDS = Histogram(
+    "strata_pageserver_getpage_seconds",
+    "GetPage latency inside the server (includes LSN wait and layer loads)",
+    buckets=(5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 0.5, 1, 5),
+)
+GETPAGE_ERRORS = Counter("strata_pageserver_getpage_errors_total", "Failed GetPage calls", ["code"])
+
+LAYERS = Gauge("strata_pageserver_layers", "Layer files", ["kind", "location"])
+LAYER_BYTES = Gauge("strata_pageserver_layer_bytes", "Layer file bytes", ["location"])
+CACHED_LAYER_BYTES = Gauge("strata_pageserver_cached_layer_bytes", "Decoded layers in memory")
+UPLOAD_QUEUE = Gauge("strata_pageserver_upload_queue", "Pending upload tasks")
+UPLOADS = Counter("strata_pageserver_uploads_total", "Objects uploaded", ["kind"])
+UPLOAD_BYTES = Counter("strata_pageserver_upload_bytes_total", "Bytes uploaded")
+UPLOAD_ERRORS = Counter("strata_pageserver_upload_errors_total", "Upload attempts that failed")
+DOWNLOADS = Counter("strata_pageserver_downloads_total", "Layers downloaded on demand")
+DOWNLOAD_SECONDS = Histogram("strata_pageserver_download_seconds", "Layer download time")
+CORRUPT_LAYERS = Counter(
+    "strata_pageserver_corrupt_layers_total", "Local layer files that failed their checksum"
+)
+FLUSHES = Counter("strata_pageserver_flushes_total", "In-memory layers flushed")
+COMPACTIONS = Counter("strata_pageserver_compactions_total", "Image layers created")
+GC_RUNS = Counter("strata_pageserver_gc_runs_total", "GC passes")
+GC_LAYERS_REMOVED = Counter("strata_pageserver_gc_layers_removed_total", "Layers removed by GC")
+GC_BYTES_REMOVED = Counter("strata_pageserver_gc_bytes_removed_total", "Bytes removed by GC")

@@ -1,0 +1,230 @@
+"""Local layer files, on-demand download from object storage, and the ordered upload queue.
+
+The local disk is only a cache: the per-timeline manifest in object storage is the truth.
+A layer read from disk is checked against the manifest's SHA-256; a mismatch (bit rot, a
+torn write) deletes the local copy and downloads the object again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pageserver import metrics
+from pageserver.layers import LayerCorrupt, LayerDesc, LoadedLayer, sha256, write_file_atomic
+from strata.objectstore import ObjectNotFound, ObjectStore
+
+log = logging.getLogger("strata.pageserver.storage")
+
+
+class LayerUnavailable(Exception):
+    """A layer is corrupt or missing both locally and in object storage."""
+
+
+def timeline_prefix(tenant: str, timeline: str) -> str:
+    return f"tenants/{tenant}/timelines/{timeline}/"
+
+
+def layer_key(tenant: str, timeline: str, name: str) -> str:
+    return f"{timeline_prefix(tenant, timeline)}layers/{name}"
+
+
+def manifest_key(tenant: str, timeline: str) -> str:
+    return f"{timeline_prefix(tenant, timeline)}index.json"
+
+
+_fp_hits: dict[str, int] = {}
+
+
+def failpoint(name: str) -> None:
+    """Crash-test hook: ``STRATA_PAGESERVER_FAILPOINTS=name=pause[@N]`` blocks forever at the
+    Nth hit (default 1st), after printing ``FAILPOINT name`` to stdout, so a test can SIGKILL
+    the process at exactly this step; ``exit`` instead of ``pause`` exits at once."""
+    spec = os.environ.get("STRATA_PAGESERVER_FAILPOINTS", "")
+    if not spec:
+        return
+    for item in spec.split(","):
+        fp, _, action = item.partition("=")
+        if fp.strip() != name:
+            continue
+        action, _, nth = action.partition("@")
+        _fp_hits[name] = _fp_hits.get(name, 0) + 1
+        if _fp_hits[name] != int(nth or 1):
+            return
+        print(f"FAILPOINT {name}", flush=True)
+        if action == "pause":
+            log.warning("FAILPOINT %s hit: pausing", name)
+            while True:
+                time.sleep(3600)
+        elif action == "exit":
+            os._exit(77)
+
+
+class LayerStore:
+    """Layer bytes: a bounded in-memory cache of decoded layers over local files over S3."""
+
+    def __init__(self, data_dir: str, remote: ObjectStore, cache_bytes: int) -> None:
+        self.data_dir = data_dir
+        self.remote = remote
+        self.cache_bytes = cache_bytes
+        self._cache: OrderedDict[str, LoadedLayer] = OrderedDict()
+        self._cached = 0
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def local_dir(self, tenant: str, timeline: str) -> str:
+        return os.path.join(self.data_dir, "tenants", tenant, "timelines", timeline, "layers")
+
+    def local_path(self, tenant: str, timeline: str, name: str) -> str:
+        return os.path.join(self.local_dir(tenant, timeline), name)
+
+    def write_local(self, tenant: str, timeline: str, name: str, data: bytes) -> None:
+        os.makedirs(self.local_dir(tenant, timeline), exist_ok=True)
+        write_file_atomic(self.local_path(tenant, timeline, name), data)
+
+    def remove_local(self, tenant: str, timeline: str, name: str) -> None:
+        try:
+            os.unlink(self.local_path(tenant, timeline, name))
+        except FileNotFoundError:
+            pass
+        with self._lock:
+            ent = self._cache.pop(f"{tenant}/{timeline}/{name}", None)
+            if ent is not None:
+                self._cached -= ent.nbytes
+
+    def drop_cache(self) -> int:
+        with self._lock:
+            n = len(self._cache)
+            self._cache.clear()
+            self._cached = 0
+        metrics.CACHED_LAYER_BYTES.set(0)
+        return n
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._cached
+
+    def load(self, tenant: str, timeline: str, desc: LayerDesc) -> LoadedLayer:
+        """The decoded layer, from memory, else local disk (verified), else object storage."""
+        ck = f"{tenant}/{timeline}/{desc.name}"
+        with self._lock:
+            hit = self._cache.get(ck)
+            if hit is not None:
+                self._cache.move_to_end(ck)
+                return hit
+            lk = self._loading.setdefault(ck, threading.Lock())
+        with lk:  # one loader per layer; others wait and then hit the cache
+            with self._lock:
+                hit = self._cache.get(ck)
+                if hit is not None:
+                    return hit
+            layer = self._load_uncached(tenant, timeline, desc)
+            with self._lock:
+                self._cache[ck] = layer
+                self._cached += layer.nbytes
+                while self._cached > self.cache_bytes and len(self._cache) > 1:
+                    _, old = self._cache.popitem(last=False)
+                    self._cached -= old.nbytes
+                self._loading.pop(ck, None)
+                metrics.CACHED_LAYER_BYTES.set(self._cached)
+            return layer
+
+    def _load_uncached(self, tenant: str, timeline: str, desc: LayerDesc) -> LoadedLayer:
+        path = self.local_path(tenant, timeline, desc.name)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = None
+        if data is not None:
+            try:
+                return LoadedLayer(data, desc.sha256)
+            except LayerCorrupt as exc:
+                metrics.CORRUPT_LAYERS.inc()
+                log.error("local layer %s is corrupt (%s); re-downloading", path, exc)
+                os.unlink(path)
+        if not desc.remote:
+            raise LayerUnavailable(f"layer {desc.name} is not on local disk nor uploaded")
+        t0 = time.monotonic()
+        try:
+            data = self.remote.get(layer_key(tenant, timeline, desc.name))
+        except ObjectNotFound:
+            raise LayerUnavailable(f"layer {desc.name} missing from object storage") from None
+        metrics.DOWNLOADS.inc()
+        metrics.DOWNLOAD_SECONDS.observe(time.monotonic() - t0)
+        if sha256(data) != desc.sha256:
+            raise LayerUnavailable(f"layer {desc.name} in object storage fails its checksum")
+        layer = LoadedLayer(data)
+        self.write_local(tenant, timeline, desc.name, data)
+        return layer
+
+
+@dataclass
+class _Task:
+    seq: int
+    what: str
+    fn: Callable[[], None]
+
+
+class UploadQueue:
+    """One worker running uploads in FIFO order, so a manifest follows the layers it names.
+
+    Bounded: ``submit`` blocks when ``maxsize`` tasks are pending, which back-pressures
+    flushes and therefore ingest.
+    """
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self._q: queue.Queue[_Task | None] = queue.Queue(maxsize)
+        self._cond = threading.Condition()
+        self._submitted = 0
+        self._done = 0
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+        self._thread.start()
+
+    def submit(self, what: str, fn: Callable[[], None]) -> int:
+        with self._cond:
+            self._submitted += 1
+            seq = self._submitted
+        self._q.put(_Task(seq, what, fn))
+        metrics.UPLOAD_QUEUE.set(self._q.qsize())
+        return seq
+
+    @property
+    def depth(self) -> int:
+        return self._submitted - self._done
+
+    def wait(self, seq: int | None = None, timeout: float = 60.0) -> bool:
+        """Wait until task ``seq`` (default: everything submitted so far) has completed."""
+        with self._cond:
+            target = self._submitted if seq is None else seq
+            return self._cond.wait_for(lambda: self._done >= target, timeout)
+
+    def stop(self) -> None:
+        self._q.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            task = self._q.get()
+            if task is None:
+                return
+            delay = 0.1
+            while True:
+                try:
+                    task.fn()
+                    break
+                except Exception:  # keep order: retry this task until it succeeds
+                    metrics.UPLOAD_ERRORS.inc()
+                    log.exception("upload task %s failed; retrying in %.1fs", task.what, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            with self._cond:
+                self._done = task.seq
+                self._cond.notify_all()
+            metrics.UPLOAD_QUEUE.set(self._q.qsize())

@@ -1,0 +1,601 @@
+"""A timeline: one line of WAL history materialized as layers, possibly branched off another.
+
+Reads at LSN X walk this timeline's layers from newest to oldest and stop at the first
+version of the key at or below X, or at the first image layer at or below X (images hold
+every key). Below the branch point (or if nothing was found) the read continues on the
+ancestor at ``min(X, ancestor_lsn)``; that is why branching copies nothing.
+
+Ingest rules (``strata.wal``): non-commit records of a transaction are buffered; the commit
+record applies all of its pages at the commit's end LSN. The writer is serialized, so a
+commit of one xid means any other buffered xid was abandoned (its primary died) and is
+dropped. A flush writes only whole transactions: its upper bound is the start of the
+oldest still-buffered transaction, so resuming ingest there re-delivers those chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pageserver import metrics
+from pageserver.layers import (
+    SIZE_PAGE,
+    TS_KEY,
+    InMemoryLayer,
+    LayerDesc,
+    decode_size,
+    decode_ts,
+    encode_layer,
+    encode_size,
+    encode_ts,
+    page_key,
+    sha256,
+    size_key,
+    split_key,
+)
+from pageserver.storage import (
+    LayerStore,
+    UploadQueue,
+    failpoint,
+    layer_key,
+    manifest_key,
+)
+from strata.wal import PageImage, WalFormatError, WalRecord
+
+log = logging.getLogger("strata.pageserver.timeline")
+
+MANIFEST_VERSION = 1
+
+
+class PageServerError(Exception):
+    """An error with a gRPC status code name (see pageserver.proto)."""
+
+    code = "INTERNAL"
+
+
+class NotFound(PageServerError):
+    code = "NOT_FOUND"
+
+
+class LsnTimeout(PageServerError):
+    code = "DEADLINE_EXCEEDED"
+
+
+class OutOfRange(PageServerError):
+    code = "OUT_OF_RANGE"
+
+
+class FailedPrecondition(PageServerError):
+    code = "FAILED_PRECONDITION"
+
+
+class InvalidArgument(PageServerError):
+    code = "INVALID_ARGUMENT"
+
+
+class AlreadyExists(PageServerError):
+    code = "ALREADY_EXISTS"
+
+
+class DataLoss(PageServerError):
+    code = "DATA_LOSS"
+
+
+@dataclass
+class TimelineConf:
+    checkpoint_bytes: int = 16 * 1024 * 1024
+    """Flush the in-memory layer to a delta layer at this size."""
+    checkpoint_timeout_s: float = 10.0
+    """...or when it has held data this long (so the remote consistent LSN advances)."""
+    compaction_threshold: int = 4
+    """Make an image layer when this many delta layers sit above the newest image."""
+    retention_lsn: int = 256 * 1024 * 1024
+    """GC keeps every LSN within this distance of the newest one (0 = no LSN window)."""
+    retention_seconds: float = 0.0
+    """...and every commit younger than this (0 = no time window). Both set: keep more."""
+    wait_lsn_timeout_s: float = 5.0
+
+
+def _sort_key(d: LayerDesc) -> tuple[int, int]:
+    # newest first; at equal tops an image (complete) comes before a delta
+    return (-d.hi, 0 if d.kind == "image" else 1)
+
+
+class Timeline:
+    def __init__(
+        self,
+        tenant: str,
+        timeline_id: str,
+        *,
+        ancestor: Timeline | None,
+        ancestor_lsn: int,
+        conf: TimelineConf,
+        layer_store: LayerStore,
+        uploads: UploadQueue,
+        wal_source: str = "push",
+        log_timeline: str = "",
+        layers: list[LayerDesc] | None = None,
+        remote_consistent_lsn: int | None = None,
+        gc_cutoff_lsn: int = 0,
+        last_commit_ts: int = 0,
+    ) -> None:
+        assert (ancestor is None) == (ancestor_lsn == 0) or ancestor is not None
+        self.tenant = tenant
+        self.timeline_id = timeline_id
+        self.ancestor = ancestor
+        self.ancestor_lsn = ancestor_lsn
+        self.conf = conf
+        self.layer_store = layer_store
+        self.uploads = uploads
+        self.wal_source = wal_source
+        self.log_timeline = log_timeline
+        start = ancestor_lsn if remote_consistent_lsn is None else remote_consistent_lsn
+        assert start >= ancestor_lsn
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.ingest_lock = threading.Lock()
+        self.flush_lock = threading.Lock()
+        self.compact_lock = threading.Lock()
+        self.open_layer = InMemoryLayer(lo=start)
+        self.frozen: list[InMemoryLayer] = []
+        self.layers: list[LayerDesc] = sorted(layers or [], key=_sort_key)
+        self.last_record_lsn = start
+        self.received_lsn = start
+        self.remote_consistent_lsn = start
+        self.gc_cutoff_lsn = gc_cutoff_lsn
+        self.last_commit_ts = last_commit_ts
+        self.pending: dict[int, tuple[int, list[PageImage]]] = {}
+        self.last_flush = time.monotonic()
+        self.on_remote_consistent: Callable[[int], None] | None = None
+        self.children: list[Timeline] = []
+        self._labels = (tenant, timeline_id)
+        self._publish_lsns()
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(self, start: int, payload: bytes) -> bool:
+        """Apply one WAL record; False if it was already ingested (idempotent resume)."""
+        if not payload:
+            raise InvalidArgument("empty WAL record")
+        end = start + len(payload)
+        with self.ingest_lock:
+            with self.lock:
+                if end <= self.last_record_lsn:
+                    return False
+                if start != self.last_record_lsn:
+                    raise FailedPrecondition(
+                        f"WAL record at {start} does not continue timeline "
+                        f"{self.timeline_id} at {self.last_record_lsn}"
+                    )
+            try:
+                rec = WalRecord.decode(payload)
+            except WalFormatError as exc:
+                raise InvalidArgument(f"bad WAL record at LSN {start}: {exc}") from exc
+            with self.lock:
+                self.received_lsn = max(self.received_lsn, end)
+                if not rec.commit:
+                    first, pages = self.pending.setdefault(rec.xid, (start, []))
+                    pages.extend(rec.pages)
+                else:
+                    _, pages = self.pending.pop(rec.xid, (start, []))
+                    if self.pending:
+                        log.warning(
+                            "%s: dropping abandoned transactions %s",
+                            self.timeline_id,
+                            sorted(self.pending),
+                        )
+                        self.pending.clear()
+                    layer = self.open_layer
+                    for p in pages:
+                        layer.put(page_key(p.db_id, p.page_no), end, p.data)
+                    for p in rec.pages:
+                        layer.put(page_key(p.db_id, p.page_no), end, p.data)
+                    for db_id, n in rec.db_sizes:
+                        layer.put(size_key(db_id), end, encode_size(n))
+                    layer.put(TS_KEY, end, encode_ts(rec.commit_ts_us))
+                    self.last_commit_ts = rec.commit_ts_us
+                self.last_record_lsn = end
+                self.cond.notify_all()
+                need_flush = self.open_layer.nbytes >= self.conf.checkpoint_bytes
+            metrics.INGEST_BYTES.inc(len(payload))
+            metrics.INGEST_RECORDS.inc()
+            self._publish_lsns()
+        if need_flush:
+            self.flush()
+        return True
+
+    def note_received(self, lsn: int) -> None:
+        with self.lock:
+            self.received_lsn = max(self.received_lsn, lsn)
+
+    def _publish_lsns(self) -> None:
+        metrics.RECEIVED_LSN.labels(*self._labels).set(self.received_lsn)
+        metrics.APPLIED_LSN.labels(*self._labels).set(self.last_record_lsn)
+        metrics.INGEST_LAG.labels(*self._labels).set(
+            max(0, self.received_lsn - self.last_record_lsn)
+        )
+
+    def consistent_lsn(self) -> int:
+        """Highest LSN such that every transaction committed at or below it is applied
+        and no buffered transaction started below it (a safe resume point)."""
+        with self.lock:
+            if self.pending:
+                return min(s for s, _ in self.pending.values())
+            return self.last_record_lsn
+
+    def flush_due(self) -> bool:
+        with self.lock:
+            if self.open_layer.nbytes >= self.conf.checkpoint_bytes:
+                return True
+            idle = time.monotonic() - self.last_flush >= self.conf.checkpoint_timeout_s
+            return idle and self.consistent_lsn() > self.open_layer.lo
+
+    def flush(self) -> int | None:
+        """Freeze the open layer, write it as a delta layer, queue its upload.
+
+        Returns the upload queue sequence number to wait on (None if nothing to do)."""
+        with self.flush_lock:
+            with self.lock:
+                hi = self.consistent_lsn()
+                mem = self.open_layer
+                self.last_flush = time.monotonic()
+                if hi <= mem.lo:
+                    return None
+                mem.hi = hi
+                self.frozen.append(mem)
+                self.open_layer = InMemoryLayer(lo=hi)
+            desc: LayerDesc | None = None
+            if not mem.empty():
+                entries: list[tuple[int, int, bytes]] = []
+                for key in sorted(mem.versions):
+                    for lsn, data in mem.versions[key]:
+                        assert mem.lo < lsn <= hi, (mem.lo, lsn, hi)
+                        entries.append((key, lsn, data))
+                data = encode_layer("delta", mem.lo, hi, entries)
+                name = f"D_{mem.lo:016X}_{hi:016X}_{uuid.uuid4().hex[:8]}"
+                desc = LayerDesc(
+                    name, "delta", mem.lo, hi, len(data), sha256(data),
+                    mem.min_ts, mem.max_ts, len(entries),
+                )  # fmt: skip
+                self.layer_store.write_local(self.tenant, self.timeline_id, name, data)
+            with self.lock:
+                self.frozen.remove(mem)
+                if desc is not None:
+                    self._add_layer(desc)
+            metrics.FLUSHES.inc()
+            what = f"{self.timeline_id} delta {desc.name if desc else '(empty)'} to {hi}"
+            return self.uploads.submit(what, lambda: self._upload_layer(desc, hi))
+
+    def _add_layer(self, desc: LayerDesc) -> None:
+        self.layers.append(desc)
+        self.layers.sort(key=_sort_key)
+
+    # ------------------------------------------------------------------ uploads
+
+    def _upload_layer(self, desc: LayerDesc | None, consistent: int | None) -> None:
+        """Upload task: the layer object first, then the manifest that names it."""
+        if desc is not None and not desc.remote:
+            failpoint("before-layer-upload")
+            path = self.layer_store.local_path(self.tenant, self.timeline_id, desc.name)
+            with open(path, "rb") as f:
+                data = f.read()
+            if sha256(data) != desc.sha256:
+                raise RuntimeError(f"local layer {desc.name} changed before upload")
+            self.layer_store.remote.put(layer_key(self.tenant, self.timeline_id, desc.name), data)
+            metrics.UPLOADS.labels(desc.kind).inc()
+            metrics.UPLOAD_BYTES.inc(len(data))
+            failpoint("after-layer-upload")
+            with self.lock:
+                desc.remote = True
+        if consistent is not None:
+            with self.lock:
+                self.remote_consistent_lsn = max(self.remote_consistent_lsn, consistent)
+        self.upload_manifest()
+        metrics.REMOTE_CONSISTENT_LSN.labels(*self._labels).set(self.remote_consistent_lsn)
+        cb = self.on_remote_consistent
+        if cb is not None and consistent is not None:
+            try:
+                cb(self.remote_consistent_lsn)
+            except Exception:  # a retention hint must never stall uploads
+                log.exception("reporting remote consistent LSN failed")
+
+    def manifest(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "version": MANIFEST_VERSION,
+                "tenant": self.tenant,
+                "timeline": self.timeline_id,
+                "ancestor_timeline": self.ancestor.timeline_id if self.ancestor else "",
+                "ancestor_lsn": self.ancestor_lsn,
+                "remote_consistent_lsn": self.remote_consistent_lsn,
+                "gc_cutoff_lsn": self.gc_cutoff_lsn,
+                "last_commit_ts": self.last_commit_ts,
+                "wal_source": self.wal_source,
+                "log_timeline": self.log_timeline,
+                "layers": [d.to_json() for d in self.layers if d.remote],
+            }
+
+    def upload_manifest(self) -> None:
+        m = self.manifest()
+        failpoint("before-manifest-upload")
+        data = json.dumps(m, indent=1, sort_keys=True).encode()
+        self.layer_store.remote.put(manifest_key(self.tenant, self.timeline_id), data)
+        metrics.UPLOADS.labels("manifest").inc()
+
+    # ------------------------------------------------------------------ reads
+
+    def wait_for_lsn(self, lsn: int, timeout_s: float) -> None:
+        with self.cond:
+            if self.cond.wait_for(lambda: self.last_record_lsn >= lsn, timeout_s):
+                return
+            have = self.last_record_lsn
+        raise LsnTimeout(
+            f"timed out after {timeout_s:.1f}s waiting for LSN {lsn} on timeline "
+            f"{self.timeline_id}; ingested up to {have}"
+        )
+
+    def _own_lookup(self, key: int, lsn: int) -> tuple[bool, tuple[int, bytes] | None]:
+        """(definitive, version) from this timeline's own layers only."""
+        with self.lock:
+            mems = [self.open_layer, *reversed(self.frozen)]
+            layers = list(self.layers)
+        for m in mems:
+            if m.lo >= lsn:
+                continue
+            v = m.get(key, lsn)
+            if v is not None:
+                return True, v
+        for d in layers:
+            if d.kind == "image":
+                if d.hi > lsn:
+                    continue
+                return True, self.layer_store.load(self.tenant, self.timeline_id, d).get(key, lsn)
+            if d.lo >= lsn:
+                continue
+            v = self.layer_store.load(self.tenant, self.timeline_id, d).get(key, lsn)
+            if v is not None:
+                return True, v
+        return False, None
+
+    def check_readable(self, lsn: int) -> None:
+        if lsn < self.gc_cutoff_lsn:
+            raise FailedPrecondition(
+                f"LSN {lsn} is below the GC cutoff {self.gc_cutoff_lsn} of timeline "
+                f"{self.timeline_id} (outside the retention window)"
+            )
+
+    def get_version(self, key: int, lsn: int) -> tuple[int, bytes] | None:
+        """Newest version of ``key`` at or below ``lsn``, following ancestors."""
+        tl: Timeline = self
+        at = lsn
+        tl.check_readable(at)
+        while True:
+            if tl.ancestor is None or at > tl.ancestor_lsn:
+                definitive, v = tl._own_lookup(key, at)
+                if definitive:
+                    return v
+            if tl.ancestor is None:
+                return None
+            if at < tl.ancestor_lsn:
+                tl.ancestor.check_readable(at)  # below the branch point: ancestor's history
+            at = min(at, tl.ancestor_lsn)
+            tl = tl.ancestor
+
+    def db_size(self, db_id: int, lsn: int) -> int | None:
+        v = self.get_version(size_key(db_id), lsn)
+        return None if v is None else decode_size(v[1])
+
+    def get_page(self, db_id: int, page_no: int, lsn: int) -> tuple[int, bytes] | None:
+        if page_no >= SIZE_PAGE:
+            raise InvalidArgument(f"page number {page_no} is reserved")
+        size = self.db_size(db_id, lsn)
+        if size is not None and page_no >= size:
+            raise OutOfRange(
+                f"page {page_no} is past the end of database {db_id} ({size} pages) at LSN {lsn}"
+            )
+        return self.get_version(page_key(db_id, page_no), lsn)
+
+    # ------------------------------------------------------------------ compaction
+
+    def materialize(self, lsn: int) -> dict[int, tuple[int, bytes]]:
+        """Every key's newest version at or below ``lsn`` (pages past a db's end dropped)."""
+        if self.ancestor is not None and lsn <= self.ancestor_lsn:
+            return self.ancestor.materialize(lsn)
+        with self.lock:
+            mems = [*self.frozen, self.open_layer]
+            layers = list(self.layers)
+        images = [d for d in layers if d.kind == "image" and d.hi <= lsn]
+        base = max(images, key=lambda d: d.hi) if images else None
+        state: dict[int, tuple[int, bytes]]
+        if base is not None:
+            state = self.layer_store.load(self.tenant, self.timeline_id, base).latest_at(lsn)
+            base_lsn = base.hi
+        elif self.ancestor is not None:
+            state = self.ancestor.materialize(self.ancestor_lsn)
+            base_lsn = self.ancestor_lsn
+        else:
+            state, base_lsn = {}, 0
+
+        def merge(src: dict[int, tuple[int, bytes]]) -> None:
+            for k, v in src.items():
+                cur = state.get(k)
+                if cur is None or cur[0] < v[0]:
+                    state[k] = v
+
+        deltas = sorted(
+            (d for d in layers if d.kind == "delta" and d.hi > base_lsn and d.lo < lsn),
+            key=lambda d: d.lo,
+        )
+        for d in deltas:
+            merge(self.layer_store.load(self.tenant, self.timeline_id, d).latest_at(lsn))
+        for m in mems:
+            if m.lo < lsn:
+                merge({k: v for k in m.versions if (v := m.get(k, lsn)) is not None})
+        sizes = {
+            split_key(k)[0]: decode_size(v[1])
+            for k, v in state.items()
+            if k != TS_KEY and split_key(k)[1] == SIZE_PAGE
+        }
+        for k in [k for k in state if k != TS_KEY]:
+            db, pg = split_key(k)
+            if pg != SIZE_PAGE and db in sizes and pg >= sizes[db]:
+                del state[k]
+        return state
+
+    def compact(self, force: bool = False) -> str | None:
+        """Write an image layer at the remote consistent LSN when deltas pile up."""
+        with self.compact_lock:
+            with self.lock:
+                at = self.remote_consistent_lsn
+                img = max((d.hi for d in self.layers if d.kind == "image"), default=-1)
+                above = [d for d in self.layers if d.kind == "delta" and d.hi > img and d.remote]
+                if at <= max(img, self.ancestor_lsn) or not above:
+                    return None
+                if not force and len(above) < self.conf.compaction_threshold:
+                    return None
+            state = self.materialize(at)
+            failpoint("compaction-before-write")
+            entries = sorted((k, v[0], v[1]) for k, v in state.items())
+            data = encode_layer("image", at, at, entries)
+            name = f"I_{at:016X}_{uuid.uuid4().hex[:8]}"
+            ts = [decode_ts(v[1]) for k, v in state.items() if k == TS_KEY]
+            desc = LayerDesc(
+                name, "image", at, at, len(data), sha256(data),
+                ts[0] if ts else 0, ts[0] if ts else 0, len(entries),
+            )  # fmt: skip
+            self.layer_store.write_local(self.tenant, self.timeline_id, name, data)
+            failpoint("compaction-after-write")
+            with self.lock:
+                self._add_layer(desc)
+            metrics.COMPACTIONS.inc()
+            self.uploads.submit(
+                f"{self.timeline_id} image {name}", lambda: self._upload_layer(desc, None)
+            )
+            return name
+
+    # ------------------------------------------------------------------ gc
+
+    def gc_horizon(self, now_us: int) -> int:
+        """Lowest LSN the retention window still needs (0 = keep everything)."""
+        with self.lock:
+            cands: list[int] = []
+            if self.conf.retention_lsn > 0:
+                cands.append(max(0, self.last_record_lsn - self.conf.retention_lsn))
+            if self.conf.retention_seconds > 0:
+                cutoff = now_us - int(self.conf.retention_seconds * 1_000_000)
+                old = [
+                    d.hi
+                    for d in self.layers
+                    if d.kind == "delta" and d.remote and d.max_ts and d.max_ts <= cutoff
+                ]
+                cands.append(max(old, default=0))
+            if not cands:
+                return 0
+            return min(min(cands), self.remote_consistent_lsn)
+
+    def gc(self, now_us: int | None = None) -> dict[str, Any]:
+        """Drop layers no read inside the retention window or at a child's branch point
+        needs; the manifest without them is uploaded before any object is deleted."""
+        now_us = now_us if now_us is not None else int(time.time() * 1_000_000)
+        with self.compact_lock:
+            with self.lock:
+                horizon = self.gc_horizon(now_us)
+                branch_points = sorted(c.ancestor_lsn for c in self.children)
+                images = sorted(d.hi for d in self.layers if d.kind == "image" and d.remote)
+                removable: list[LayerDesc] = []
+                for d in self.layers:
+                    if not d.remote or d.hi > horizon:
+                        continue
+                    if d.kind == "delta":
+                        ok = any(d.hi <= img <= horizon for img in images) and all(
+                            any(d.hi <= img <= b for img in images)
+                            for b in branch_points
+                            if b > d.lo
+                        )
+                    else:
+                        nxt = min((img for img in images if img > d.hi), default=None)
+                        ok = (
+                            nxt is not None
+                            and nxt <= horizon
+                            and all(nxt <= b for b in branch_points if b >= d.hi)
+                        )
+                    if ok:
+                        removable.append(d)
+                new_cutoff = max(self.gc_cutoff_lsn, horizon)
+                changed = bool(removable) or new_cutoff != self.gc_cutoff_lsn
+                self.gc_cutoff_lsn = new_cutoff
+                gone = {d.name for d in removable}
+                self.layers = [d for d in self.layers if d.name not in gone]
+        metrics.GC_RUNS.inc()
+        if changed:
+
+            def task() -> None:
+                self.upload_manifest()  # first stop naming them, then delete
+                for d in removable:
+                    self.layer_store.remote.delete(layer_key(self.tenant, self.timeline_id, d.name))
+                    self.layer_store.remove_local(self.tenant, self.timeline_id, d.name)
+
+            self.uploads.submit(f"{self.timeline_id} gc", task)
+        metrics.GC_LAYERS_REMOVED.inc(len(removable))
+        metrics.GC_BYTES_REMOVED.inc(sum(d.size for d in removable))
+        return {
+            "horizon": horizon,
+            "gc_cutoff_lsn": self.gc_cutoff_lsn,
+            "removed": sorted(gone),
+            "removed_bytes": sum(d.size for d in removable),
+            "branch_points": branch_points,
+        }
+
+    # ------------------------------------------------------------------ PITR
+
+    def lsn_for_timestamp(self, ts_us: int, upper: int | None = None) -> int | None:
+        """End LSN of the last commit at or before ``ts_us`` (None: no such commit)."""
+        with self.lock:
+            upper = self.last_record_lsn if upper is None else upper
+            mems = [self.open_layer, *self.frozen]
+            layers = list(self.layers)
+        best: int | None = None
+
+        def consider(versions: list[tuple[int, bytes]]) -> None:
+            nonlocal best
+            for lsn, data in versions:
+                if lsn <= upper and decode_ts(data) <= ts_us and (best is None or lsn > best):
+                    best = lsn
+
+        for m in mems:
+            consider(m.versions_of(TS_KEY))
+        for d in layers:
+            if d.lo >= upper or (best is not None and d.hi <= best):
+                continue
+            if d.kind == "delta" and (d.min_ts == 0 or d.min_ts > ts_us):
+                continue
+            consider(self.layer_store.load(self.tenant, self.timeline_id, d).versions_of(TS_KEY))
+        if best is None and self.ancestor is not None:
+            return self.ancestor.lsn_for_timestamp(ts_us, min(upper, self.ancestor_lsn))
+        return best
+
+    # ------------------------------------------------------------------ info
+
+    def info(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "tenant": self.tenant,
+                "timeline": self.timeline_id,
+                "ancestor_timeline": self.ancestor.timeline_id if self.ancestor else "",
+                "ancestor_lsn": self.ancestor_lsn,
+                "last_record_lsn": self.last_record_lsn,
+                "received_lsn": self.received_lsn,
+                "remote_consistent_lsn": self.remote_consistent_lsn,
+                "gc_cutoff_lsn": self.gc_cutoff_lsn,
+                "wal_source": self.wal_source,
+                "log_timeline": self.log_timeline,
+                "layers_delta": sum(1 for d in self.layers if d.kind == "delta"),
+                "layers_image": sum(1 for d in self.layers if d.kind == "image"),
+                "last_commit_ts_us": self.last_commit_ts,
+            }
