@@ -129,8 +129,9 @@ async def read_log(addr: str, up_to: int | None = None) -> list[tuple[int, int, 
                 lsn += len(r.payload)
 
 
-async def wait_flush(addrs: list[str], lsn: int, timeout: float = 30.0) -> None:
-    """Wait until every acceptor has the log up to ``lsn`` durable (catch-up done)."""
+async def wait_flush(addrs: list[str], lsn: int, timeout: float = 30.0, term: int = 0) -> None:
+    """Wait until every acceptor has the log up to ``lsn`` durable (catch-up done), in
+    ``term`` if given (its last term history entry)."""
     deadline = time.monotonic() + timeout
     pending = list(addrs)
     while pending:
@@ -139,7 +140,8 @@ async def wait_flush(addrs: list[str], lsn: int, timeout: float = 30.0) -> None:
             try:
                 async with grpc.aio.insecure_channel(addr) as ch:
                     st = await pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(), timeout=1)
-                if st.flush_lsn < lsn:
+                last_term = st.term_history[-1].term if st.term_history else 0
+                if st.flush_lsn < lsn or (term and last_term != term):
                     still.append(addr)
             except grpc.aio.AioRpcError:
                 still.append(addr)
