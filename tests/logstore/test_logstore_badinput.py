@@ -1,0 +1,164 @@
+"""Bad input is refused with a clear status and never stops the node; damaged disks are
+either repaired (torn tail) or stop the node with a clear message (corruption)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from conftest import MakeCluster
+from logstore_helpers import read_log, wait_flush
+
+from logstore import Proposer
+from logstore.segments import FRAME_SIZE, payload_crc
+from strata.proto import logstore_pb2 as pb
+from strata.proto import logstore_pb2_grpc as pb_grpc
+
+
+def _rec(payload: bytes, crc: int | None = None) -> pb.Record:
+    return pb.Record(payload=payload, crc32c=payload_crc(payload) if crc is None else crc)
+
+
+def test_garbage_and_malformed_requests_are_refused(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(n=1)
+    node = cluster.nodes[0]
+    # Garbage bytes on the port, then a half-open connection.
+    for junk in (b"\x00" * 64, os.urandom(4096), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", node.port), timeout=2) as s:
+            s.sendall(junk)
+            s.settimeout(2)
+            try:
+                s.recv(1024)
+            except (TimeoutError, ConnectionResetError):
+                pass
+    with grpc.insecure_channel(node.addr) as ch:
+        # Bytes that are not a valid protobuf message.
+        raw = ch.unary_unary("/strata.logstore.v1.LogStore/Append")
+        with pytest.raises(grpc.RpcError) as info:
+            raw(b"\xff\xff\xff\xff\x0f garbage", timeout=5)
+        # grpcio answers undecodable requests itself (UNKNOWN), naming the problem.
+        assert info.value.code() in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
+        assert "Error parsing message" in (info.value.details() or "")
+        unknown = ch.unary_unary("/strata.logstore.v1.LogStore/NoSuchMethod")
+        with pytest.raises(grpc.RpcError) as info:
+            unknown(b"", timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        stub = pb_grpc.LogStoreStub(ch)
+
+        def refused(fn: object, req: object, code: grpc.StatusCode, text: str) -> None:
+            with pytest.raises(grpc.RpcError) as info:
+                fn(req, timeout=5)  # type: ignore[operator]
+            assert info.value.code() == code, info.value
+            assert text in (info.value.details() or ""), info.value.details()
+
+        refused(stub.Vote, pb.VoteRequest(term=0), grpc.StatusCode.INVALID_ARGUMENT, "positive")
+        # Appends before any term was started.
+        refused(stub.Append, pb.AppendRequest(term=1, start_lsn=0, records=[_rec(b"x")]),
+                grpc.StatusCode.FAILED_PRECONDITION, "not started")  # fmt: skip
+        assert stub.Vote(pb.VoteRequest(term=3), timeout=5).granted
+        refused(stub.StartTerm, pb.StartTermRequest(term=3, term_history=[pb.TermEntry(term=5, start_lsn=0)]),
+                grpc.StatusCode.INVALID_ARGUMENT, "last term history entry")  # fmt: skip
+        refused(stub.StartTerm,
+                pb.StartTermRequest(term=3, term_history=[pb.TermEntry(term=3, start_lsn=9), pb.TermEntry(term=2, start_lsn=0)]),
+                grpc.StatusCode.INVALID_ARGUMENT, "not increasing")  # fmt: skip
+        hist = [pb.TermEntry(term=3, start_lsn=0)]
+        assert stub.StartTerm(pb.StartTermRequest(term=3, term_history=hist), timeout=5).flush_lsn == 0
+        ok = stub.Append(pb.AppendRequest(term=3, start_lsn=0, records=[_rec(b"hello")]), timeout=5)
+        assert (ok.end_lsn, ok.flush_lsn) == (5, 5)
+        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=7, records=[_rec(b"gap")]),
+                grpc.StatusCode.OUT_OF_RANGE, "ends at 0x5")  # fmt: skip
+        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=0, records=[_rec(b"overlap")]),
+                grpc.StatusCode.OUT_OF_RANGE, "ends at 0x5")  # fmt: skip
+        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=5, records=[_rec(b"bad", crc=12345)]),
+                grpc.StatusCode.INVALID_ARGUMENT, "CRC32C")  # fmt: skip
+        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=5, records=[_rec(b"")]),
+                grpc.StatusCode.INVALID_ARGUMENT, "empty")  # fmt: skip
+        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=5, records=[_rec(b"z" * ((1 << 20) + 1))]),
+                grpc.StatusCode.INVALID_ARGUMENT, "limit")  # fmt: skip
+        refused(stub.Append, pb.AppendRequest(term=2, start_lsn=5, records=[_rec(b"old")]),
+                grpc.StatusCode.ABORTED, "fenced")  # fmt: skip
+        refused(stub.Read, pb.ReadRequest(from_lsn=2), grpc.StatusCode.INVALID_ARGUMENT, "record boundary")
+        refused(stub.Read, pb.ReadRequest(from_lsn=99), grpc.StatusCode.OUT_OF_RANGE, "past the end")
+        refused(stub.StartTerm, pb.StartTermRequest(term=2, term_history=[pb.TermEntry(term=2, start_lsn=0)]),
+                grpc.StatusCode.ABORTED, "fenced")  # fmt: skip
+        assert not stub.Vote(pb.VoteRequest(term=3), timeout=5).granted  # never the same term twice
+        # Still serving, and nothing refused reached the log.
+        st = stub.Status(pb.StatusRequest(), timeout=5)
+        assert (st.promised_term, st.flush_lsn) == (3, 5)
+        recs = stub.Read(pb.ReadRequest(from_lsn=0), timeout=5).records
+        assert [r.payload for r in recs] == [b"hello"]
+    assert node.alive()
+
+
+def _write_some(addrs: list[str], n: int) -> int:
+    async def main() -> int:
+        p = Proposer(addrs, deadline_s=5)
+        await p.elect()
+        end = 0
+        for i in range(n):
+            end = await p.append([f"record-{i:04d}".encode() * 20])
+        await wait_flush(addrs, end)
+        await p.close()
+        return end
+
+    return asyncio.run(main())
+
+
+def _segments(node_dir: Path) -> list[Path]:
+    return sorted((node_dir / "segments").glob("*.seg"))
+
+
+def test_torn_tail_is_cut_at_the_last_good_record(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(extra=["--segment-size", "8192"])
+    end = _write_some(cluster.addrs, 40)
+    node = cluster.nodes[2]
+    node.kill()
+    last = _segments(node.data_dir)[-1]
+    size = last.stat().st_size
+    with open(last, "r+b") as f:  # a partial last record
+        f.truncate(size - 7)
+    node.start()
+    st = node.status()
+    assert st.flush_lsn == end - 220  # exactly one record (220 bytes) cut
+    assert "torn tail" in node.log_tail()
+    node.kill()
+    with open(last, "r+b") as f:  # now a complete-length last record with a bad CRC
+        f.seek(last.stat().st_size - 3)
+        f.write(b"XYZ")
+    node.start()
+    assert node.status().flush_lsn == end - 440
+    # The proposer of the next term brings it back to the full log.
+    end2 = _write_some(cluster.addrs, 1)
+    logs = [asyncio.run(read_log(a)) for a in cluster.addrs]
+    assert logs[0] == logs[1] == logs[2]
+    assert logs[0][-1][0] + len(logs[0][-1][2]) == end2
+
+
+def test_corruption_in_the_middle_stops_the_node(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(extra=["--segment-size", "8192"])
+    _write_some(cluster.addrs, 80)
+    node = cluster.nodes[0]
+    node.kill()
+    segs = _segments(node.data_dir)
+    assert len(segs) >= 3
+    for victim, offset in ((segs[0], FRAME_SIZE + 100), (segs[-1], FRAME_SIZE + 5)):
+        original = victim.read_bytes()
+        damaged = bytearray(original)
+        damaged[offset] ^= 0x55  # one flipped bit pattern inside the first record's payload
+        victim.write_bytes(bytes(damaged))
+        node.start(wait=False)
+        assert node.proc is not None
+        rc = node.proc.wait(20)
+        assert rc == 2
+        tail = node.log_tail()
+        assert "corruption" in tail and "refusing to start" in tail and victim.name in tail
+        victim.write_bytes(original)
+    node.start()
+    t0 = time.monotonic()
+    assert node.status().flush_lsn > 0
+    assert time.monotonic() - t0 < 5
