@@ -90,6 +90,7 @@ class Proposer:
         self.name = name
         self.deadline_s = deadline_s
         self.rpc_timeout_s = rpc_timeout_s or max(0.2, min(2.0, deadline_s / 2))
+        self.ack_timeout_s = max(1.0, self.rpc_timeout_s)
         self.max_batch_bytes = max_batch_bytes
         self.max_inflight_bytes = max_inflight_bytes
         self.max_buffer_bytes = max_buffer_bytes
@@ -198,7 +199,8 @@ class Proposer:
         return term
 
     def submit(self, payloads: list[bytes]) -> tuple[int, asyncio.Future[int]]:
-        """Queue records at the next LSNs; return (end LSN, future of the commit LSN)."""
+        """Queue records at the next LSNs; return (end LSN, a future resolved with the end LSN
+        once a majority has the records)."""
         if self._fenced:
             raise self._fenced
         if not self._elected:
@@ -319,9 +321,9 @@ class Proposer:
                 assert c <= self._end, (c, self._end)
                 self._commit = c
                 while self._pending and self._pending[0][0] <= c:
-                    _, fut = self._pending.popleft()
+                    end, fut = self._pending.popleft()
                     if not fut.done():
-                        fut.set_result(c)
+                        fut.set_result(end)
                 for p in self._peers:
                     p.wake.set()
         self._trim()
@@ -393,26 +395,37 @@ class Proposer:
 
     async def _replicate(self, p: _Peer) -> None:
         ch = p.t.append_stream()
-        inflight: deque[int] = deque()
-        sender = asyncio.create_task(self._sender(p, ch, inflight))
-        receiver = asyncio.create_task(self._receiver(p, ch, inflight))
+        inflight: deque[tuple[int, float]] = deque()
+        tasks = [
+            asyncio.create_task(self._sender(p, ch, inflight)),
+            asyncio.create_task(self._receiver(p, ch, inflight)),
+            asyncio.create_task(self._watchdog(p, inflight)),
+        ]
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
                 t.result()
             raise TransportError(f"{p.t.addr}: append stream stopped")
         finally:
-            sender.cancel()
-            receiver.cancel()
+            for t in tasks:
+                t.cancel()
             ch.cancel()
-            for t in (sender, receiver):
+            for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
 
-    async def _receiver(self, p: _Peer, ch: AppendChannel, inflight: deque[int]) -> None:
+    async def _watchdog(self, p: _Peer, inflight: deque[tuple[int, float]]) -> None:
+        """An ack overdue means a lost message or a stuck acceptor: start over with it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.ack_timeout_s / 4)
+            if inflight and loop.time() - inflight[0][1] > self.ack_timeout_s:
+                raise TransportError(f"{p.t.addr}: no ack for {self.ack_timeout_s}s")
+
+    async def _receiver(self, p: _Peer, ch: AppendChannel, inflight: deque[tuple[int, float]]) -> None:
         while True:
             resp = await ch.recv()
-            if not inflight or resp.end_lsn != inflight[0] or resp.term != self.term:
+            if not inflight or resp.end_lsn != inflight[0][0] or resp.term != self.term:
                 raise TransportError(f"{p.t.addr}: unexpected ack for {resp.end_lsn:#x}")
             inflight.popleft()
             p.wake.set()  # the window may have room again
@@ -421,14 +434,15 @@ class Proposer:
                 p.flush = flushed
                 self._update_commit()
 
-    async def _sender(self, p: _Peer, ch: AppendChannel, inflight: deque[int]) -> None:
+    async def _sender(self, p: _Peer, ch: AppendChannel, inflight: deque[tuple[int, float]]) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             has_data = self._end > p.next and p.next - p.flush < self.max_inflight_bytes
             if has_data:
                 payloads = await self._records_for(p, p.next)
                 start = p.next
                 p.next += sum(len(x) for x in payloads)
-                inflight.append(p.next)
+                inflight.append((p.next, loop.time()))
                 p.sent_commit = self._commit
                 await ch.send(
                     pb.AppendRequest(
@@ -448,7 +462,7 @@ class Proposer:
                 if self._end > p.next:
                     continue
                 p.sent_commit = self._commit
-                inflight.append(p.next)
+                inflight.append((p.next, loop.time()))
                 await ch.send(pb.AppendRequest(term=self.term, start_lsn=p.next, commit_lsn=self._commit))
                 continue
             p.wake.clear()
