@@ -10,7 +10,7 @@ import pytest
 from conftest import MakeCluster
 from logstore_helpers import free_port, payload_for, read_log, wait_flush
 
-from logstore import FencedError, Proposer, QuorumLostError, stream_committed
+from logstore import FencedError, Proposer, QuorumLostError, SyncProposer, stream_committed
 
 
 def test_elect_append_read_stream(make_cluster: MakeCluster) -> None:
@@ -95,3 +95,54 @@ def test_metrics_endpoint(make_cluster: MakeCluster) -> None:
     assert "logstore_fsync_seconds_bucket" in body
     assert "logstore_promised_term 1.0" in body
     assert "logstore_flush_lsn 200.0" in body
+
+
+def test_stream_fails_over_when_its_acceptor_dies(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster()
+
+    async def main() -> None:
+        p = Proposer(cluster.addrs, deadline_s=5)
+        await p.elect()
+        payloads = [payload_for(i, 300) for i in range(200)]
+        got: list[bytes] = []
+        # The stream starts at the first acceptor in the list; it is killed mid-way.
+        order = [cluster.nodes[0].addr, cluster.nodes[1].addr, cluster.nodes[2].addr]
+
+        async def consume() -> None:
+            agen = stream_committed(order, 0, retry_s=0.05)
+            async for start, stop, payload in agen:
+                assert start == sum(len(x) for x in got)
+                assert stop == start + len(payload)
+                got.append(payload)
+                if len(got) == len(payloads):
+                    break
+            await agen.aclose()
+
+        task = asyncio.create_task(consume())
+        for i in range(0, 100, 10):
+            await p.append(payloads[i : i + 10])
+        while len(got) < 50:
+            await asyncio.sleep(0.01)
+        cluster.nodes[0].kill()
+        for i in range(100, 200, 10):
+            await p.append(payloads[i : i + 10])
+        await p.append([b"x"])  # publishes the commit LSN of the last batch
+        await asyncio.wait_for(task, 20)
+        assert got == payloads
+        await p.close()
+
+    asyncio.run(main())
+
+
+def test_sync_proposer_for_threaded_callers(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster()
+    sp = SyncProposer(cluster.addrs, deadline_s=5)
+    try:
+        assert sp.elect() == 1
+        end, fut = sp.submit([b"abc", b"defg"])
+        assert end == 7
+        assert fut.result(timeout=10) == 7
+        assert sp.append([b"h"]) == 8
+        assert sp.commit_lsn == 8
+    finally:
+        sp.close()
