@@ -82,6 +82,7 @@ class Proposer:
         max_batch_bytes: int = 1 << 20,
         max_inflight_bytes: int = 8 << 20,
         max_buffer_bytes: int = 64 << 20,
+        max_inflight_msgs: int = 2,
     ) -> None:
         assert acceptor_addrs, "need at least one acceptor"
         assert len(set(acceptor_addrs)) == len(acceptor_addrs), "duplicate acceptor address"
@@ -94,6 +95,9 @@ class Proposer:
         self.max_batch_bytes = max_batch_bytes
         self.max_inflight_bytes = max_inflight_bytes
         self.max_buffer_bytes = max_buffer_bytes
+        # Few messages in flight per acceptor: records queued meanwhile travel as one batch
+        # (one message, one group-commit fsync) instead of one message each.
+        self.max_inflight_msgs = max_inflight_msgs
         self.majority = len(acceptor_addrs) // 2 + 1
         self._peers = [_Peer(i, factory(a)) for i, a in enumerate(acceptor_addrs)]
         self.term = 0
@@ -437,7 +441,11 @@ class Proposer:
     async def _sender(self, p: _Peer, ch: AppendChannel, inflight: deque[tuple[int, float]]) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            has_data = self._end > p.next and p.next - p.flush < self.max_inflight_bytes
+            has_data = (
+                self._end > p.next
+                and p.next - p.flush < self.max_inflight_bytes
+                and len(inflight) < self.max_inflight_msgs
+            )
             if has_data:
                 payloads = await self._records_for(p, p.next)
                 start = p.next
