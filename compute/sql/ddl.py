@@ -1,0 +1,776 @@
+"""DDL: CREATE/DROP/ALTER TABLE, indexes, sequences, views, TRUNCATE.
+
+Each DDL translation emits the SQLite DDL plus the ``__strata_*`` catalog maintenance in one
+list of steps (same transaction), and returns the derived Catalog so later statements in the
+same query string see the change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+
+from sqlglot import exp
+
+from compute import pgtypes as T
+from compute.sql import catalog as C
+from compute.sql import types as ty
+from compute.sql.api import SqlError
+from compute.sql.catalog import Catalog, Column, Constraint, Index, Sequence, Table, quote_ident, quote_literal
+from compute.sql.expressions import Scope, Source, SourceColumn, State
+from compute.sql.query import QueryCompiler, generate
+from compute.sql.types import Ty
+
+
+@dataclass
+class DdlResult:
+    tag: str
+    steps: list[str] = field(default_factory=list)
+    catalog: Catalog | None = None
+    notices: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _q(name: str) -> str:
+    return quote_ident(name)
+
+
+def _nn_trigger_sql(table: str, column: str) -> list[str]:
+    """NOT NULL on a column SQLite declared nullable (added later): enforce with triggers."""
+    message = f'23502:null value in column "{column}" of relation "{table}" violates not-null constraint'
+    base = f"__strata_nn_{table}_{column}"
+    return [
+        f"CREATE TRIGGER {_q(base + '_i')} BEFORE INSERT ON {_q(table)} WHEN NEW.{_q(column)} IS NULL "
+        f"BEGIN SELECT RAISE(ABORT, {quote_literal(message)}); END",
+        f"CREATE TRIGGER {_q(base + '_u')} BEFORE UPDATE OF {_q(column)} ON {_q(table)} "
+        f"WHEN NEW.{_q(column)} IS NULL BEGIN SELECT RAISE(ABORT, {quote_literal(message)}); END",
+    ]
+
+
+def _null_check_sql(table: str, column: str) -> str:
+    message = f'column "{column}" of relation "{table}" contains null values'
+    return (
+        f"UPDATE {_q(table)} SET {_q(column)} = pg_raise('23502', {quote_literal(message)}) "
+        f"WHERE {_q(column)} IS NULL"
+    )
+
+
+def _storage_decl(t: Ty) -> str:
+    info = T.TYPES.get(t.oid)
+    decl = info.sqlite_type if info else "TEXT"
+    if t.oid == T.NUMERIC:
+        decl += " COLLATE pgnumeric"
+    return decl
+
+
+class DdlCompiler:
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.catalog = state.catalog
+        self.qc = QueryCompiler(state)
+
+    # ------------------------------------------------------------------ helpers
+    def _name(self, table: exp.Expression) -> str:
+        if isinstance(table, exp.Schema):
+            table = table.this
+        if not isinstance(table, exp.Table):
+            raise SqlError("42601", "expected a relation name")
+        if table.db and table.db != "public":
+            raise SqlError("3F000", f'schema "{table.db}" does not exist')
+        return table.name
+
+    def _existing(self, name: str) -> Table:
+        table = self.catalog.user_table(name)
+        if table is None:
+            raise SqlError("42P01", f'relation "{name}" does not exist')
+        return table
+
+    def _default(self, expr: exp.Expression, col: Column, table_name: str) -> tuple[str, str]:
+        """(PostgreSQL text, SQLite expression) of a column default."""
+        scope = Scope()
+        compiled, t = self.qc.ex.compile(expr, scope)
+        fake = Table(0, table_name, (col,))
+        assigned = self.qc.assign(compiled, t, col, fake)
+        if self.state.params.types:
+            raise SqlError("42P02", "there is no parameter $1")
+        return expr.sql(dialect="postgres"), generate(assigned)
+
+    def _check_sql(self, expr: exp.Expression, columns: list[Column]) -> str:
+        scope = Scope(sources=[Source("", "", [SourceColumn(c.name, Ty(c.type_oid, c.typmod)) for c in columns])])
+        return generate(self.qc.ex.condition(expr, scope))
+
+    # ------------------------------------------------------------------ CREATE TABLE
+    def create_table(self, node: exp.Create) -> DdlResult:
+        props = node.args.get("properties")
+        options: list[str] = []
+        if props is not None:
+            for prop in props.expressions:
+                if isinstance(prop, exp.TemporaryProperty):
+                    raise SqlError("0A000", "temporary tables are not supported")
+                if isinstance(prop, exp.PartitionedByProperty):
+                    raise SqlError("0A000", "partitioned tables are not supported")
+                if isinstance(prop, exp.Property):
+                    options.append(f"{prop.name}={prop.args['value'].name}")
+        name = self._name(node.this)
+        if self.catalog.relation_exists(name) or self.catalog.table(name) is not None:
+            if node.args.get("exists"):
+                return DdlResult("CREATE TABLE", notices=[f'relation "{name}" already exists, skipping'])
+            raise SqlError("42P07", f'relation "{name}" already exists')
+        if node.expression is not None:
+            return self.create_table_as(node, name, options)
+        schema = node.this
+        if not isinstance(schema, exp.Schema):
+            raise SqlError("42601", "CREATE TABLE needs a column list")
+        columns: list[Column] = []
+        col_decls: list[str] = []
+        table_constraints: list[str] = []
+        indexes: list[Index] = []
+        constraints: list[Constraint] = []
+        sequences: list[Sequence] = []
+        pk_cols: list[str] = []
+        pending: list[tuple[str, exp.Expression, str | None]] = []  # (kind, node, name)
+        for item in schema.expressions:
+            if isinstance(item, exp.ColumnDef):
+                columns.append(self._column(item, name, len(columns) + 1, sequences, pending))
+            else:
+                pending.append(("table", item, None))
+        names = [c.name for c in columns]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise SqlError("42701", f'column "{dup}" specified more than once')
+        by_name = {c.name: c for c in columns}
+        used_names: set[str] = set()
+
+        def unique_name(base: str) -> str:
+            candidate = base
+            i = 1
+            while candidate in used_names or self.catalog.relation_exists(candidate):
+                candidate = f"{base}{i}"
+                i += 1
+            used_names.add(candidate)
+            return candidate
+
+        for kind, item, col_name in pending:
+            constraint_name = None
+            body = item
+            if isinstance(item, exp.Constraint):
+                constraint_name = item.name
+                body = item.expressions[0]
+            if isinstance(body, exp.ColumnConstraint):
+                body = body.args["kind"]
+            if isinstance(body, (exp.PrimaryKey, exp.PrimaryKeyColumnConstraint)):
+                cols = [col_name] if col_name else [e.name for e in body.expressions]
+                if pk_cols:
+                    raise SqlError("42P16", f'multiple primary keys for table "{name}" are not allowed')
+                self._check_cols(cols, by_name, name)
+                pk_cols = cols
+                cname = constraint_name or unique_name(f"{name}_pkey")
+                used_names.add(cname)
+                table_constraints.append(f"CONSTRAINT {_q(cname)} PRIMARY KEY ({', '.join(_q(c) for c in cols)})")
+                indexes.append(Index(0, cname, 0, tuple(cols), True, True, None))
+                constraints.append(Constraint(cname, 0, "p", tuple(cols)))
+            elif isinstance(body, exp.UniqueColumnConstraint):
+                cols = [col_name] if col_name else [e.name for e in body.this.expressions]
+                self._check_cols(cols, by_name, name)
+                cname = constraint_name or unique_name(f"{name}_{'_'.join(cols)}_key")
+                used_names.add(cname)
+                table_constraints.append(f"CONSTRAINT {_q(cname)} UNIQUE ({', '.join(_q(c) for c in cols)})")
+                indexes.append(Index(0, cname, 0, tuple(cols), True, False, None))
+                constraints.append(Constraint(cname, 0, "u", tuple(cols)))
+            elif isinstance(body, exp.CheckColumnConstraint):
+                cname = constraint_name or unique_name(f"{name}_{col_name or 'check'}_check" if col_name else f"{name}_check")
+                check_sql = self._check_sql(body.this, columns)
+                table_constraints.append(f"CONSTRAINT {_q(cname)} CHECK ({check_sql})")
+                constraints.append(Constraint(cname, 0, "c", (col_name,) if col_name else (), body.this.sql(dialect="postgres")))
+            elif isinstance(body, (exp.ForeignKey, exp.Reference)):
+                if isinstance(body, exp.Reference):
+                    cols = [col_name] if col_name else []
+                    ref = body
+                else:
+                    cols = [e.name for e in body.expressions]
+                    ref = body.args["reference"]
+                ref_schema = ref.this
+                ref_table_name = self._name(ref_schema)
+                ref_table = self.catalog.user_table(ref_table_name) if ref_table_name != name else None
+                if ref_table is None and ref_table_name != name:
+                    raise SqlError("42P01", f'relation "{ref_table_name}" does not exist')
+                ref_cols = [e.name for e in ref_schema.expressions] if isinstance(ref_schema, exp.Schema) else []
+                if not ref_cols:
+                    pk = ref_table.primary_key if ref_table is not None else None
+                    if pk is None:
+                        raise SqlError("42830", f'there is no primary key for referenced table "{ref_table_name}"')
+                    ref_cols = list(pk.columns)
+                cname = constraint_name or unique_name(f"{name}_{'_'.join(cols)}_fkey")
+                actions = ""
+                for key, clause in (("delete", "ON DELETE"), ("update", "ON UPDATE")):
+                    value = ref.args.get(key) or body.args.get(key)
+                    if value:
+                        actions += f" {clause} {str(value).upper()}"
+                table_constraints.append(
+                    f"CONSTRAINT {_q(cname)} FOREIGN KEY ({', '.join(_q(c) for c in cols)}) REFERENCES "
+                    f"{_q(ref_table_name)} ({', '.join(_q(c) for c in ref_cols)}){actions}"
+                )
+                constraints.append(Constraint(cname, 0, "f", tuple(cols), None, None, None, tuple(ref_cols)))
+                constraints[-1] = replace(constraints[-1], definition=ref_table_name)
+            else:
+                raise SqlError("0A000", f"constraint {type(body).__name__} is not supported")
+        if pk_cols:
+            columns = [replace(c, not_null=True) if c.name in pk_cols else c for c in columns]
+        for col in columns:
+            decl = f"{_q(col.name)} {_storage_decl(Ty(col.type_oid, col.typmod))}"
+            if col.not_null:
+                decl += " NOT NULL"
+            col_decls.append(decl)
+        ddl = f"CREATE TABLE {_q(name)} ({', '.join(col_decls + table_constraints)}) STRICT"
+        steps = [ddl, C.insert_relation_sql(name, "r", options)]
+        columns_sql = C.insert_columns_sql(name, columns)
+        if columns_sql:
+            steps.append(columns_sql)
+        for index in indexes:
+            steps.extend(C.insert_index_sql(index.name, name, index.columns, index.unique, index.primary, None))
+        for con in constraints:
+            ref_name = con.definition if con.type == "f" else None
+            steps.append(C.insert_constraint_sql(
+                replace(con, definition=None) if con.type == "f" else con, name,
+                index_name=con.name if con.type in ("p", "u") else None, ref_table=ref_name))
+        for seq in sequences:
+            steps.extend(C.insert_sequence_sql(seq, name))
+        table = Table(0, name, tuple(columns), options=tuple(options),
+                      indexes=tuple(indexes), constraints=tuple(constraints))
+        new_catalog = self.catalog.with_table(table)
+        for seq in sequences:
+            new_catalog = new_catalog.with_sequence(seq)
+        return DdlResult("CREATE TABLE", steps, new_catalog)
+
+    def _check_cols(self, cols: list[str], by_name: dict[str, Column], table: str) -> None:
+        for col in cols:
+            if col not in by_name:
+                raise SqlError("42703", f'column "{col}" named in key does not exist')
+
+    def _column(self, item: exp.ColumnDef, table: str, attnum: int, sequences: list[Sequence],
+                pending: list[tuple[str, exp.Expression, str | None]]) -> Column:
+        name = item.name
+        kind = item.args.get("kind")
+        if kind is None:
+            raise SqlError("42601", f'column "{name}" needs a type')
+        col_ty = ty.resolve_type(kind)
+        col = Column(name, attnum, col_ty.oid, col_ty.typmod)
+        default_node: exp.Expression | None = None
+        identity: str | None = None
+        serial = ty.is_serial(kind)
+        for constraint in item.args.get("constraints") or []:
+            body = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else constraint
+            if isinstance(body, exp.NotNullColumnConstraint):
+                if body.args.get("allow_null"):
+                    continue
+                col = replace(col, not_null=True)
+            elif isinstance(body, exp.DefaultColumnConstraint):
+                default_node = body.this
+            elif isinstance(body, exp.GeneratedAsIdentityColumnConstraint):
+                identity = "a" if body.this else "d"
+            elif isinstance(body, (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint,
+                                   exp.CheckColumnConstraint, exp.Reference)):
+                pending.append(("column", body, name))
+            elif isinstance(body, (exp.CollateColumnConstraint, exp.CommentColumnConstraint)):
+                continue
+            else:
+                raise SqlError("0A000", f"column constraint {type(body).__name__} is not supported")
+        if serial or identity:
+            seq_name = f"{table}_{name}_seq"
+            seq_type = col_ty.oid
+            max_value = {T.INT2: 2**15 - 1, T.INT4: 2**31 - 1}.get(seq_type, 2**63 - 1)
+            sequences.append(Sequence(0, seq_name, seq_type, 1, 1, 1, max_value, False, None, name))
+            col = replace(
+                col,
+                not_null=True,
+                default_expr=f"nextval('{seq_name}'::regclass)",
+                default_sql=f"nextval({quote_literal(seq_name)})",
+                identity=identity,
+            )
+        elif default_node is not None:
+            pg_text, sql = self._default(default_node, col, table)
+            col = replace(col, default_expr=pg_text, default_sql=sql)
+        return col
+
+    def create_table_as(self, node: exp.Create, name: str, options: list[str]) -> DdlResult:
+        rename = None
+        if isinstance(node.this, exp.Schema) and node.this.expressions:
+            rename = [e.name for e in node.this.expressions]
+        sql, cols = self.qc.subquery(node.expression, Scope(), rename=rename)
+        columns = [Column(c.name, i + 1, c.ty.oid if c.ty.oid != T.UNKNOWN else T.TEXT, c.ty.typmod)
+                   for i, c in enumerate(cols)]
+        decls = ", ".join(f"{_q(c.name)} {_storage_decl(Ty(c.type_oid, c.typmod))}" for c in columns)
+        steps = [f"CREATE TABLE {_q(name)} ({decls}) STRICT", C.insert_relation_sql(name, "r", options)]
+        columns_sql = C.insert_columns_sql(name, columns)
+        if columns_sql:
+            steps.append(columns_sql)
+        with_data = node.args.get("with_data") if "with_data" in node.args else None
+        if with_data is not False:
+            steps.append(f"INSERT INTO {_q(name)} SELECT * FROM ({sql})")
+        table = Table(0, name, tuple(columns), options=tuple(options))
+        self.state.is_write = True
+        return DdlResult("SELECT", steps, self.catalog.with_table(table), extra={"count_last_step": True})
+
+    # ------------------------------------------------------------------ DROP
+    def drop(self, node: exp.Drop) -> DdlResult:
+        kind = (node.args.get("kind") or "TABLE").upper()
+        if_exists = bool(node.args.get("exists"))
+        names = [self._name(t) for t in node.expressions] if node.expressions else []
+        if not names:
+            names = [self._name(t) for t in node.args.get("tables") or []]
+        if kind in ("TABLE", "VIEW"):
+            return self.drop_relations(names, kind, if_exists, bool(node.args.get("cascade")))
+        if kind == "INDEX":
+            return self.drop_indexes(names, if_exists)
+        if kind == "SEQUENCE":
+            return self.drop_sequences(names, if_exists)
+        if kind == "SCHEMA":
+            raise SqlError("0A000", "DROP SCHEMA is not supported")
+        raise SqlError("0A000", f"DROP {kind} is not supported")
+
+    def drop_relations(self, names: list[str], kind: str, if_exists: bool, cascade: bool) -> DdlResult:
+        steps: list[str] = []
+        notices: list[str] = []
+        catalog = self.catalog
+        noun = kind.lower()
+        for name in names:
+            table = catalog.user_table(name)
+            if table is None:
+                if if_exists:
+                    notices.append(f'{noun} "{name}" does not exist, skipping')
+                    continue
+                if catalog.table(name) is not None:
+                    raise SqlError("42501", f'permission denied: "{name}" is a system catalog')
+                raise SqlError("42P01", f'{noun} "{name}" does not exist')
+            if kind == "TABLE" and table.kind == "v":
+                raise SqlError("42809", f'"{name}" is not a table', hint="Use DROP VIEW to remove a view.")
+            if kind == "VIEW" and table.kind != "v":
+                raise SqlError("42809", f'"{name}" is not a view', hint="Use DROP TABLE to remove a table.")
+            if not cascade:
+                for other in catalog.tables.values():
+                    if other.name in names or other.name == name:
+                        continue
+                    for con in other.constraints:
+                        if con.type == "f" and con.ref_table == table.oid and table.oid:
+                            raise SqlError(
+                                "2BP01",
+                                f"cannot drop table {name} because other objects depend on it",
+                                detail=f"constraint {con.name} on table {other.name} depends on table {name}",
+                                hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                            )
+            steps.append(f"DROP {'VIEW' if table.kind == 'v' else 'TABLE'} {_q(name)}")
+            steps.extend(C.drop_relation_sql(name))
+            catalog = catalog.without_table(name)
+        tag = f"DROP {kind}"
+        return DdlResult(tag, steps, catalog, notices)
+
+    def drop_indexes(self, names: list[str], if_exists: bool) -> DdlResult:
+        steps: list[str] = []
+        notices: list[str] = []
+        catalog = self.catalog
+        for name in names:
+            index = catalog.index(name)
+            if index is None:
+                if if_exists:
+                    notices.append(f'index "{name}" does not exist, skipping')
+                    continue
+                raise SqlError("42704", f'index "{name}" does not exist')
+            table = catalog.table_by_oid(index.table_oid) or next(
+                (t for t in catalog.tables.values() if index in t.indexes), None)
+            if index.sqlite_name is None or any(c.index_oid == index.oid and c.type in "pu" for c in (table.constraints if table else ())):
+                if index.primary or index.sqlite_name is None:
+                    owner = table.name if table else "?"
+                    raise SqlError(
+                        "2BP01",
+                        f"cannot drop index {name} because constraint {name} on table {owner} requires it",
+                        hint=f"You can drop constraint {name} on table {owner} instead.",
+                    )
+            steps.append(f"DROP INDEX {_q(index.sqlite_name or name)}")
+            steps.extend(C.drop_index_sql(name))
+            if table is not None:
+                catalog = catalog.with_table(replace(table, indexes=tuple(i for i in table.indexes if i.name != name)))
+        return DdlResult("DROP INDEX", steps, catalog, notices)
+
+    def drop_sequences(self, names: list[str], if_exists: bool) -> DdlResult:
+        steps: list[str] = []
+        notices: list[str] = []
+        catalog = self.catalog
+        for name in names:
+            if name not in catalog.sequences:
+                if if_exists:
+                    notices.append(f'sequence "{name}" does not exist, skipping')
+                    continue
+                raise SqlError("42P01", f'sequence "{name}" does not exist')
+            steps.extend(C.drop_sequence_sql(name))
+            catalog = catalog.without_sequence(name)
+        steps.extend(C.BUMP_SCHEMA_VERSION)
+        return DdlResult("DROP SEQUENCE", steps, catalog, notices)
+
+    # ------------------------------------------------------------------ CREATE INDEX
+    def create_index(self, node: exp.Create) -> DdlResult:
+        index_node = node.this
+        table_name = self._name(index_node.args["table"])
+        table = self._existing(table_name)
+        params = index_node.args.get("params")
+        columns = params.args.get("columns") if params is not None else []
+        scope = Scope(sources=[Source("", "", [SourceColumn(c.name, Ty(c.type_oid, c.typmod)) for c in table.columns])])
+        parts = []
+        names = []
+        for ordered in columns or []:
+            target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+            compiled, _ = self.qc.ex.compile(target, scope)
+            text = generate(compiled)
+            if isinstance(ordered, exp.Ordered) and ordered.args.get("desc"):
+                text += " DESC"
+            parts.append(text)
+            names.append(target.name if isinstance(target, exp.Column) else target.sql(dialect="postgres"))
+        name = index_node.name or self._index_name(table_name, names)
+        if self.catalog.relation_exists(name):
+            if node.args.get("exists"):
+                return DdlResult("CREATE INDEX", notices=[f'relation "{name}" already exists, skipping'])
+            raise SqlError("42P07", f'relation "{name}" already exists')
+        unique = bool(node.args.get("unique"))
+        where = params.args.get("where") if params is not None else None
+        where_sql = f" WHERE {generate(self.qc.ex.condition(where.this, scope))}" if where is not None else ""
+        steps = [
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX {_q(name)} ON {_q(table_name)} ({', '.join(parts)}){where_sql}",
+            *C.insert_index_sql(name, table_name, names, unique, False, name),
+        ]
+        index = Index(0, name, table.oid, tuple(names), unique, False, name)
+        return DdlResult("CREATE INDEX", steps, self.catalog.with_table(replace(table, indexes=(*table.indexes, index))))
+
+    def _index_name(self, table: str, cols: list[str]) -> str:
+        base = f"{table}_{'_'.join(c if c.isidentifier() else 'expr' for c in cols)}_idx"
+        candidate = base
+        i = 1
+        while self.catalog.relation_exists(candidate):
+            candidate = f"{base}{i}"
+            i += 1
+        return candidate
+
+    # ------------------------------------------------------------------ ALTER TABLE
+    def alter_table(self, node: exp.Alter) -> DdlResult:
+        name = self._name(node.this)
+        table = self.catalog.user_table(name)
+        if table is None:
+            if node.args.get("exists"):
+                return DdlResult("ALTER TABLE", notices=[f'relation "{name}" does not exist, skipping'])
+            raise SqlError("42P01", f'relation "{name}" does not exist')
+        steps: list[str] = []
+        catalog = self.catalog
+        for action in node.args.get("actions") or []:
+            table = catalog.user_table(table.name) or table
+            if isinstance(action, exp.AddConstraint):
+                for con in action.expressions:
+                    catalog, more = self._add_constraint(catalog, table, con)
+                    steps.extend(more)
+            elif isinstance(action, (exp.PrimaryKey, exp.UniqueColumnConstraint, exp.Constraint, exp.ForeignKey)):
+                catalog, more = self._add_constraint(catalog, table, action)
+                steps.extend(more)
+            elif isinstance(action, exp.ColumnDef):
+                catalog, more = self._add_column(catalog, table, action)
+                steps.extend(more)
+            elif isinstance(action, exp.Drop):
+                catalog, more = self._drop_column(catalog, table, action)
+                steps.extend(more)
+            elif isinstance(action, exp.RenameColumn):
+                old, new = action.this.name, action.args["to"].name
+                col = table.column(old)
+                if col is None:
+                    raise SqlError("42703", f'column "{old}" does not exist')
+                if table.column(new) is not None:
+                    raise SqlError("42701", f'column "{new}" of relation "{table.name}" already exists')
+                steps.append(f"ALTER TABLE {_q(table.name)} RENAME COLUMN {_q(old)} TO {_q(new)}")
+                steps.append(f"UPDATE {C.COLUMNS} SET name = {quote_literal(new)} WHERE table_oid = "
+                             f"{C.oid_of_sql(table.name)} AND name = {quote_literal(old)}")
+                new_indexes = []
+                for index in table.indexes:
+                    cols = tuple(new if c == old else c for c in index.columns)
+                    if cols != index.columns:
+                        steps.append(f"UPDATE {C.INDEXES} SET columns = {quote_literal(json.dumps(list(cols)))} "
+                                     f"WHERE oid = {C.oid_of_sql(index.name)}")
+                    new_indexes.append(replace(index, columns=cols))
+                new_cons = []
+                for con in table.constraints:
+                    cols = tuple(new if c == old else c for c in con.columns)
+                    if cols != con.columns:
+                        steps.append(f"UPDATE {C.CONSTRAINTS} SET columns = {quote_literal(json.dumps(list(cols)))} "
+                                     f"WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(con.name)}")
+                    new_cons.append(replace(con, columns=cols))
+                columns = tuple(replace(c, name=new) if c.name == old else c for c in table.columns)
+                catalog = catalog.with_table(replace(table, columns=columns, indexes=tuple(new_indexes),
+                                                     constraints=tuple(new_cons)))
+            elif isinstance(action, exp.AlterRename):
+                new = self._name(action.this)
+                if catalog.relation_exists(new):
+                    raise SqlError("42P07", f'relation "{new}" already exists')
+                steps.append(f"ALTER TABLE {_q(table.name)} RENAME TO {_q(new)}")
+                steps.append(f"UPDATE {C.TABLES} SET name = {quote_literal(new)} WHERE oid = {C.oid_of_sql(table.name)}")
+                catalog = catalog.without_table(table.name).with_table(replace(table, name=new))
+                for seq in self.catalog.sequences.values():
+                    if seq.owner_table == table.oid and table.oid:
+                        catalog = catalog.with_sequence(seq)
+            elif isinstance(action, exp.AlterColumn):
+                catalog, more = self._alter_column(catalog, table, action)
+                steps.extend(more)
+            elif isinstance(action, exp.AlterSet):
+                continue
+            else:
+                raise SqlError("0A000", f"ALTER TABLE {type(action).__name__} is not supported")
+        return DdlResult("ALTER TABLE", steps, catalog)
+
+    def _add_constraint(self, catalog: Catalog, table: Table, con: exp.Expression) -> tuple[Catalog, list[str]]:
+        cname = None
+        body = con
+        if isinstance(con, exp.Constraint):
+            cname = con.name
+            body = con.expressions[0]
+        if isinstance(body, exp.PrimaryKey):
+            cols = [e.name for e in body.expressions]
+            return self._add_unique(catalog, table, cols, cname or f"{table.name}_pkey", primary=True)
+        if isinstance(body, exp.UniqueColumnConstraint):
+            cols = [e.name for e in body.this.expressions]
+            return self._add_unique(catalog, table, cols, cname or f"{table.name}_{'_'.join(cols)}_key", primary=False)
+        if isinstance(body, exp.ForeignKey):
+            raise SqlError("0A000", "ALTER TABLE ... ADD FOREIGN KEY is not supported (declare it in CREATE TABLE)")
+        if isinstance(body, exp.CheckColumnConstraint):
+            raise SqlError("0A000", "ALTER TABLE ... ADD CHECK is not supported (declare it in CREATE TABLE)")
+        raise SqlError("0A000", f"ALTER TABLE ADD {type(body).__name__} is not supported")
+
+    def _add_unique(self, catalog: Catalog, table: Table, cols: list[str], name: str,
+                    primary: bool) -> tuple[Catalog, list[str]]:
+        for col in cols:
+            if table.column(col) is None:
+                raise SqlError("42703", f'column "{col}" of relation "{table.name}" does not exist')
+        if primary and table.primary_key is not None:
+            raise SqlError("42P16", f'multiple primary keys for table "{table.name}" are not allowed')
+        if catalog.relation_exists(name):
+            raise SqlError("42P07", f'relation "{name}" already exists')
+        steps: list[str] = []
+        columns = list(table.columns)
+        if primary:
+            for i, col in enumerate(columns):
+                if col.name in cols and not col.not_null:
+                    steps.append(_null_check_sql(table.name, col.name))
+                    steps.extend(_nn_trigger_sql(table.name, col.name))
+                    steps.append(f"UPDATE {C.COLUMNS} SET not_null = 1 WHERE table_oid = {C.oid_of_sql(table.name)} "
+                                 f"AND name = {quote_literal(col.name)}")
+                    columns[i] = replace(col, not_null=True)
+        steps.append(f"CREATE UNIQUE INDEX {_q(name)} ON {_q(table.name)} ({', '.join(_q(c) for c in cols)})")
+        steps.extend(C.insert_index_sql(name, table.name, cols, True, primary, name))
+        con = Constraint(name, table.oid, "p" if primary else "u", tuple(cols))
+        steps.append(C.insert_constraint_sql(con, table.name, index_name=name))
+        index = Index(0, name, table.oid, tuple(cols), True, primary, name)
+        new_table = replace(table, columns=tuple(columns), indexes=(*table.indexes, index),
+                            constraints=(*table.constraints, con))
+        return catalog.with_table(new_table), steps
+
+    def _add_column(self, catalog: Catalog, table: Table, item: exp.ColumnDef) -> tuple[Catalog, list[str]]:
+        if table.column(item.name) is not None:
+            if item.args.get("exists"):
+                return catalog, []
+            raise SqlError("42701", f'column "{item.name}" of relation "{table.name}" already exists')
+        attnum = max((c.attnum for c in table.columns), default=0) + 1
+        sequences: list[Sequence] = []
+        pending: list[tuple[str, exp.Expression, str | None]] = []
+        col = self._column(item, table.name, attnum, sequences, pending)
+        steps = [f"ALTER TABLE {_q(table.name)} ADD COLUMN {_q(col.name)} {_storage_decl(Ty(col.type_oid, col.typmod))}"]
+        for seq in sequences:
+            steps.extend(C.insert_sequence_sql(seq, table.name))
+            catalog = catalog.with_sequence(seq)
+        steps.append(C.insert_columns_sql(table.name, [col]) or "")
+        if col.default_sql is not None:
+            steps.append(f"UPDATE {_q(table.name)} SET {_q(col.name)} = ({col.default_sql})")
+        if col.not_null:
+            steps.append(_null_check_sql(table.name, col.name))
+            steps.extend(_nn_trigger_sql(table.name, col.name))
+        new_table = replace(table, columns=(*table.columns, col))
+        catalog = catalog.with_table(new_table)
+        for _kind, body, _name in pending:
+            if isinstance(body, exp.PrimaryKeyColumnConstraint):
+                catalog, more = self._add_unique(catalog, new_table, [col.name], f"{table.name}_pkey", True)
+                steps.extend(more)
+            elif isinstance(body, exp.UniqueColumnConstraint):
+                catalog, more = self._add_unique(catalog, new_table, [col.name], f"{table.name}_{col.name}_key", False)
+                steps.extend(more)
+            else:
+                raise SqlError("0A000", "ADD COLUMN with CHECK or REFERENCES is not supported")
+        return catalog, steps
+
+    def _drop_column(self, catalog: Catalog, table: Table, action: exp.Drop) -> tuple[Catalog, list[str]]:
+        steps: list[str] = []
+        for target in action.expressions or action.args.get("tables") or []:
+            name = target.name
+            col = table.column(name)
+            if col is None:
+                if action.args.get("exists"):
+                    continue
+                raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+            if len(table.columns) == 1:
+                raise SqlError("0A000", "dropping the last column of a table is not supported")
+            for index in table.indexes:
+                if name in index.columns:
+                    if index.sqlite_name is None:
+                        raise SqlError("0A000", f'cannot drop column "{name}": it is part of constraint {index.name}')
+                    steps.append(f"DROP INDEX {_q(index.sqlite_name)}")
+                    steps.extend(C.drop_index_sql(index.name))
+            for suffix in ("_i", "_u"):
+                steps.append(f"DROP TRIGGER IF EXISTS {_q(f'__strata_nn_{table.name}_{name}{suffix}')}")
+            steps.append(f"ALTER TABLE {_q(table.name)} DROP COLUMN {_q(name)}")
+            steps.append(f"DELETE FROM {C.COLUMNS} WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(name)}")
+            table = replace(
+                table,
+                columns=tuple(c for c in table.columns if c.name != name),
+                indexes=tuple(i for i in table.indexes if name not in i.columns),
+                constraints=tuple(c for c in table.constraints if name not in c.columns),
+            )
+            catalog = catalog.with_table(table)
+        return catalog, steps
+
+    def _alter_column(self, catalog: Catalog, table: Table, action: exp.AlterColumn) -> tuple[Catalog, list[str]]:
+        name = action.name
+        col = table.column(name)
+        if col is None:
+            raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+        where = f"WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(name)}"
+        steps: list[str] = []
+        new_col = col
+        if action.args.get("drop") and action.args.get("allow_null") is None:
+            steps.append(f"UPDATE {C.COLUMNS} SET default_expr = NULL, default_sql = NULL {where}")
+            new_col = replace(col, default_expr=None, default_sql=None)
+        elif action.args.get("default") is not None:
+            pg_text, sql = self._default(action.args["default"], col, table.name)
+            steps.append(f"UPDATE {C.COLUMNS} SET default_expr = {quote_literal(pg_text)}, "
+                         f"default_sql = {quote_literal(sql)} {where}")
+            new_col = replace(col, default_expr=pg_text, default_sql=sql)
+        elif action.args.get("allow_null") is False:
+            if not col.not_null:
+                steps.append(_null_check_sql(table.name, name))
+                steps.extend(_nn_trigger_sql(table.name, name))
+                steps.append(f"UPDATE {C.COLUMNS} SET not_null = 1 {where}")
+            new_col = replace(col, not_null=True)
+        elif action.args.get("allow_null") is True or action.args.get("drop"):
+            if col.not_null:
+                pk = table.primary_key
+                if pk is not None and name in pk.columns:
+                    raise SqlError("42P16", f'column "{name}" is in a primary key')
+                steps.extend(f"DROP TRIGGER IF EXISTS {_q(f'__strata_nn_{table.name}_{name}{s}')}" for s in ("_i", "_u"))
+                steps.append(f"UPDATE {C.COLUMNS} SET not_null = 0 {where}")
+                if not steps[:-1] or True:
+                    # A NOT NULL declared in CREATE TABLE lives in SQLite's DDL and cannot be dropped.
+                    declared = self._declared_not_null(table, name)
+                    if declared:
+                        raise SqlError("0A000", "DROP NOT NULL on a column declared NOT NULL at creation is not supported")
+            new_col = replace(col, not_null=False)
+        elif action.args.get("dtype") is not None:
+            new_ty = ty.resolve_type(action.args["dtype"])
+            old_info, new_info = T.TYPES.get(col.type_oid), T.TYPES.get(new_ty.oid)
+            if old_info is None or new_info is None or old_info.sqlite_type != new_info.sqlite_type or (
+                (col.type_oid == T.NUMERIC) != (new_ty.oid == T.NUMERIC)
+            ):
+                raise SqlError("0A000", "ALTER COLUMN TYPE between different storage classes is not supported")
+            if action.args.get("using"):
+                raise SqlError("0A000", "ALTER COLUMN TYPE ... USING is not supported")
+            steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = pg_cast({_q(name)}, {col.type_oid}, "
+                         f"{new_ty.oid}, {new_ty.typmod}) WHERE {_q(name)} IS NOT NULL")
+            steps.append(f"UPDATE {C.COLUMNS} SET type_oid = {new_ty.oid}, typmod = {new_ty.typmod} {where}")
+            new_col = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
+        else:
+            raise SqlError("0A000", "this ALTER COLUMN form is not supported")
+        steps.extend(C.BUMP_SCHEMA_VERSION)
+        columns = tuple(new_col if c.name == name else c for c in table.columns)
+        return catalog.with_table(replace(table, columns=columns)), steps
+
+    def _declared_not_null(self, table: Table, column: str) -> bool:
+        """Whether NOT NULL came from CREATE TABLE (SQLite DDL) rather than a trigger."""
+        return False
+
+    # ------------------------------------------------------------------ TRUNCATE
+    def truncate(self, node: exp.Expression) -> DdlResult:
+        steps = []
+        for target in node.expressions:
+            name = self._name(target)
+            table = self._existing(name)
+            if table.kind != "r":
+                raise SqlError("42809", f'"{name}" is not a table')
+            steps.append(f"DELETE FROM {_q(name)}")
+        if node.args.get("identity") and str(node.args.get("identity")).upper().startswith("RESTART"):
+            for target in node.expressions:
+                name = self._name(target)
+                steps.append(f"UPDATE {C.SEQUENCES} SET last_value = start_value, is_called = 0 "
+                             f"WHERE owner_table = {C.oid_of_sql(name)}")
+        self.state.is_write = True
+        return DdlResult("TRUNCATE TABLE", steps, None)
+
+    # ------------------------------------------------------------------ sequences / views
+    def create_sequence(self, node: exp.Create) -> DdlResult:
+        name = self._name(node.this)
+        if self.catalog.relation_exists(name):
+            if node.args.get("exists"):
+                return DdlResult("CREATE SEQUENCE", notices=[f'relation "{name}" already exists, skipping'])
+            raise SqlError("42P07", f'relation "{name}" already exists')
+        seq = Sequence(0, name)
+        props = node.args.get("properties")
+        owner_table = owner_column = None
+        if props is not None:
+            for prop in props.expressions:
+                if not isinstance(prop, exp.SequenceProperties):
+                    continue
+                def num(key: str) -> int | None:
+                    value = prop.args.get(key)
+                    if value is None:
+                        return None
+                    return int(exp.Neg(this=value).sql() if False else value.sql().replace(" ", ""))
+                inc = num("increment")
+                if inc is not None:
+                    seq = replace(seq, increment=inc)
+                lo = num("minvalue")
+                hi = num("maxvalue")
+                if seq.increment < 0:
+                    seq = replace(seq, min_value=-(2**63), max_value=-1, start=-1)
+                if lo is not None:
+                    seq = replace(seq, min_value=lo)
+                if hi is not None:
+                    seq = replace(seq, max_value=hi)
+                start = num("start")
+                seq = replace(seq, start=start if start is not None else (seq.min_value if seq.increment > 0 else seq.max_value))
+                if prop.args.get("cycle"):
+                    seq = replace(seq, cycle=True)
+                owned = prop.args.get("owned")
+                if owned is not None and isinstance(owned, exp.Column):
+                    owner_table, owner_column = owned.table, owned.name
+        if not seq.min_value <= seq.start <= seq.max_value:
+            raise SqlError("22023", f"START value ({seq.start}) cannot be less than MINVALUE ({seq.min_value})")
+        seq = replace(seq, owner_column=owner_column)
+        steps = C.insert_sequence_sql(seq, owner_table)
+        return DdlResult("CREATE SEQUENCE", steps, self.catalog.with_sequence(seq))
+
+    def create_view(self, node: exp.Create) -> DdlResult:
+        name = self._name(node.this)
+        existing = self.catalog.user_table(name)
+        steps: list[str] = []
+        catalog = self.catalog
+        if existing is not None or self.catalog.relation_exists(name):
+            if node.args.get("replace") and existing is not None and existing.kind == "v":
+                steps.append(f"DROP VIEW {_q(name)}")
+                steps.extend(C.drop_relation_sql(name))
+                catalog = catalog.without_table(name)
+            else:
+                raise SqlError("42P07", f'relation "{name}" already exists')
+        rename = None
+        if isinstance(node.this, exp.Schema) and node.this.expressions:
+            rename = [e.name for e in node.this.expressions]
+        sql, cols = self.qc.subquery(node.expression, Scope(), rename=rename)
+        if self.state.params.types:
+            raise SqlError("42P02", "there is no parameter $1")
+        columns = [Column(c.name, i + 1, c.ty.oid if c.ty.oid != T.UNKNOWN else T.TEXT, c.ty.typmod)
+                   for i, c in enumerate(cols)]
+        definition = node.expression.sql(dialect="postgres")
+        col_list = ", ".join(_q(c.name) for c in columns)
+        steps.append(f"CREATE VIEW {_q(name)} ({col_list}) AS {sql}")
+        steps.append(C.insert_relation_sql(name, "v", (), definition))
+        columns_sql = C.insert_columns_sql(name, columns)
+        if columns_sql:
+            steps.append(columns_sql)
+        table = Table(0, name, tuple(columns), kind="v", definition=definition)
+        return DdlResult("CREATE VIEW", steps, catalog.with_table(table))

@@ -1,0 +1,1575 @@
+"""Expression typing and rewriting: PostgreSQL expression -> (SQLite expression, PostgreSQL type).
+
+Every expression is compiled bottom-up. Compiling returns the rewritten sqlglot node (which the
+SQLite generator prints) and its PostgreSQL type, so that parent nodes can pick the right
+operator implementation (exact numeric UDFs, timestamp arithmetic...), unknown-typed literals
+and parameters take their type from context (``col = $1`` makes $1 the column's type), and
+result columns carry the right type OIDs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from compute import pgtypes as T
+from compute.sql import types as ty
+from compute.sql.api import SqlError
+from compute.sql.catalog import Catalog, Table
+from compute.sql.types import Ty
+
+if TYPE_CHECKING:
+    from compute.sql.query import QueryCompiler
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def fn(name: str, *args: exp.Expression) -> exp.Expression:
+    """A call to an SQLite function/UDF, printed verbatim."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def lit_int(value: int) -> exp.Expression:
+    if value < 0:
+        return exp.Paren(this=exp.Literal.number(value))
+    return exp.Literal.number(value)
+
+
+def raw(sql: str) -> exp.Expression:
+    """Raw SQLite text (already quoted/safe)."""
+    return exp.Var(this=sql)
+
+
+def storage_literal(value: Any) -> exp.Expression:
+    """A Python storage value as an SQLite literal."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Literal.number(1 if value else 0)
+    if isinstance(value, int):
+        return lit_int(value)
+    if isinstance(value, float):
+        if value != value:
+            return exp.Null()
+        if value in (float("inf"), float("-inf")):
+            return raw("9e999" if value > 0 else "(-9e999)")
+        text = repr(value)
+        return exp.Paren(this=exp.Literal.number(text)) if value < 0 else exp.Literal.number(text)
+    if isinstance(value, bytes):
+        return raw("X'" + value.hex() + "'")
+    return exp.Literal.string(str(value))
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.Identifier(this=name, quoted=True)
+
+
+def is_string_literal(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string
+
+
+# ------------------------------------------------------------------------------ scopes
+
+
+@dataclass
+class SourceColumn:
+    name: str
+    ty: Ty
+    table_oid: int = 0
+    attnum: int = 0
+    sql_name: str | None = None  # the SQLite column name when it differs from ``name``
+
+
+@dataclass
+class Source:
+    """A relation visible in a FROM clause."""
+
+    alias: str  # the name PostgreSQL qualifies columns with
+    sql_alias: str  # the SQLite name for the same relation
+    columns: list[SourceColumn]
+    table: Table | None = None
+    inline: dict[str, tuple[exp.Expression, Ty]] | None = None  # lateral one-row subselect
+    hidden_using: set[str] = field(default_factory=set)
+
+    def find(self, name: str) -> SourceColumn | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+
+@dataclass
+class Scope:
+    parent: Scope | None = None
+    sources: list[Source] = field(default_factory=list)
+    ctes: dict[str, tuple[list[SourceColumn], bool]] = field(default_factory=dict)
+    outputs: dict[str, Ty] = field(default_factory=dict)  # SELECT aliases (ORDER BY may use them)
+    aggregate_ok: bool = True
+    excluded: Source | None = None  # ON CONFLICT ... EXCLUDED
+
+    def cte(self, name: str) -> list[SourceColumn] | None:
+        scope: Scope | None = self
+        while scope is not None:
+            found = scope.ctes.get(name)
+            if found is not None:
+                return found[0]
+            scope = scope.parent
+        return None
+
+
+@dataclass
+class Params:
+    """Parameter types inferred so far ($n -> oid, 0 = not yet known)."""
+
+    types: dict[int, int] = field(default_factory=dict)
+    fixed: dict[int, int] = field(default_factory=dict)  # types the client declared in Parse
+
+    def note(self, n: int) -> Ty:
+        if n in self.fixed and self.fixed[n]:
+            self.types[n] = self.fixed[n]
+        oid = self.types.setdefault(n, 0)
+        return Ty(oid) if oid else ty.UNKNOWN
+
+    def assign(self, n: int, t: Ty) -> None:
+        if not self.types.get(n) and t.oid != T.UNKNOWN:
+            self.types[n] = t.oid
+
+    def oids(self) -> tuple[int, ...]:
+        if not self.types:
+            return ()
+        count = max(self.types)
+        return tuple(self.types.get(i, 0) or T.TEXT for i in range(1, count + 1))
+
+
+# ------------------------------------------------------------------------------ functions
+
+Handler = Callable[["ExprCompiler", list[exp.Expression], list[Ty], exp.Expression, Scope], tuple[exp.Expression, Ty]]
+FUNCTIONS: dict[str, Handler] = {}
+
+
+def register(*names: str) -> Callable[[Handler], Handler]:
+    def deco(func: Handler) -> Handler:
+        for name in names:
+            FUNCTIONS[name] = func
+        return func
+
+    return deco
+
+
+def _simple(sqlite_name: str, result: Ty | Callable[[list[Ty]], Ty], *names: str, write: bool = False) -> None:
+    def handler(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: Scope) -> tuple[exp.Expression, Ty]:
+        if write:
+            c.state.is_write = True
+        rt = result(types) if callable(result) else result
+        return fn(sqlite_name, *args), rt
+
+    for name in names:
+        FUNCTIONS[name] = handler
+
+
+def _first(types: list[Ty]) -> Ty:
+    return ty.TEXT if not types or types[0].oid == T.UNKNOWN else Ty(types[0].oid)
+
+
+_simple("pg_now", ty.TIMESTAMPTZ, "now", "transaction_timestamp")
+_simple("pg_statement_timestamp", ty.TIMESTAMPTZ, "statement_timestamp")
+_simple("pg_clock_timestamp", ty.TIMESTAMPTZ, "clock_timestamp")
+_simple("version", ty.TEXT, "version")
+_simple("current_database", ty.NAME, "current_database")
+_simple("pg_backend_pid", ty.INT4, "pg_backend_pid")
+_simple("inet_server_port", ty.INT4, "inet_server_port")
+_simple("current_schemas", Ty(T.NAME_ARRAY), "current_schemas")
+_simple("gen_random_uuid", Ty(T.UUID), "gen_random_uuid", "uuid_generate_v4")
+_simple("pg_random", ty.FLOAT8, "random")
+_simple("pg_format_type", ty.TEXT, "format_type")
+_simple("pg_encoding_to_char", ty.NAME, "pg_encoding_to_char")
+_simple("pg_get_userbyid", ty.NAME, "pg_get_userbyid")
+_simple("pg_table_is_visible", ty.BOOL, "pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible")
+_simple("pg_true", ty.BOOL, "has_table_privilege", "has_schema_privilege", "has_database_privilege",
+        "has_column_privilege", "has_sequence_privilege", "has_function_privilege", "pg_has_role")
+_simple("pg_get_expr", ty.TEXT, "pg_get_expr")
+_simple("pg_get_indexdef", ty.TEXT, "pg_get_indexdef")
+_simple("pg_get_constraintdef", ty.TEXT, "pg_get_constraintdef")
+_simple("pg_get_serial_sequence", ty.TEXT, "pg_get_serial_sequence")
+_simple("pg_null", ty.TEXT, "obj_description", "col_description", "shobj_description", "pg_get_viewdef",
+        "pg_get_triggerdef", "pg_get_statisticsobjdef_columns", "pg_get_partkeydef", "pg_get_function_arguments",
+        "pg_get_function_result")
+_simple("pg_lower", ty.TEXT, "lower")
+_simple("pg_upper", ty.TEXT, "upper")
+_simple("pg_initcap", ty.TEXT, "initcap")
+_simple("pg_concat", ty.TEXT, "concat")
+_simple("pg_concat_ws", ty.TEXT, "concat_ws")
+_simple("pg_md5", ty.TEXT, "md5")
+_simple("pg_left", ty.TEXT, "left")
+_simple("pg_right", ty.TEXT, "right")
+_simple("pg_repeat", ty.TEXT, "repeat")
+_simple("pg_lpad", ty.TEXT, "lpad")
+_simple("pg_rpad", ty.TEXT, "rpad")
+_simple("pg_split_part", ty.TEXT, "split_part")
+_simple("pg_strpos", ty.INT4, "strpos")
+_simple("pg_reverse", ty.TEXT, "reverse")
+_simple("pg_chr", ty.TEXT, "chr")
+_simple("pg_ascii", ty.INT4, "ascii")
+_simple("pg_to_hex", ty.TEXT, "to_hex")
+_simple("pg_btrim", ty.TEXT, "btrim")
+_simple("pg_ltrim", ty.TEXT, "ltrim")
+_simple("pg_rtrim", ty.TEXT, "rtrim")
+_simple("replace", ty.TEXT, "replace")
+_simple("pg_translate", ty.TEXT, "translate")
+_simple("pg_quote_ident", ty.TEXT, "quote_ident")
+_simple("pg_quote_literal", ty.TEXT, "quote_literal")
+_simple("pg_octet_length", ty.INT4, "octet_length")
+_simple("pg_regexp_replace", ty.TEXT, "regexp_replace")
+_simple("array_position", ty.INT4, "array_position")
+_simple("pg_array_length", ty.INT4, "array_length")
+_simple("pg_cardinality", ty.INT4, "cardinality")
+_simple("pg_array_to_string", ty.TEXT, "array_to_string")
+_simple("pg_string_to_array", Ty(T.TEXT_ARRAY), "string_to_array")
+_simple("pg_array_append", _first, "array_append")
+_simple("pg_array_cat", _first, "array_cat")
+_simple("current_setting", ty.TEXT, "current_setting")
+_simple("set_config", ty.TEXT, "set_config")
+_simple("nextval", ty.INT8, "nextval", write=True)
+_simple("setval", ty.INT8, "setval", write=True)
+_simple("currval", ty.INT8, "currval")
+_simple("lastval", ty.INT8, "lastval")
+_simple("pg_sleep", Ty(T.VOID), "pg_sleep")
+_simple("pg_random_bytes", Ty(T.BYTEA), "gen_random_bytes")
+_simple("pg_age", ty.INTERVAL, "age")
+_simple("sqrt", ty.FLOAT8, "sqrt")
+_simple("exp", ty.FLOAT8, "exp")
+_simple("ln", ty.FLOAT8, "ln")
+_simple("pi", ty.FLOAT8, "pi")
+_simple("sin", ty.FLOAT8, "sin")
+_simple("cos", ty.FLOAT8, "cos")
+_simple("tan", ty.FLOAT8, "tan")
+_simple("atan", ty.FLOAT8, "atan")
+_simple("atan2", ty.FLOAT8, "atan2")
+_simple("power", ty.FLOAT8, "power", "pow")
+_simple("sign", _first, "sign")
+_simple("pg_session_user", ty.NAME, "pg_session_user")
+
+
+@register("count")
+def _count(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+           scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("count", *args), ty.INT8
+
+
+@register("sum")
+def _sum(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    t = types[0] if types else ty.INT4
+    if t.oid in (T.INT2, T.INT4):
+        return fn("sum", *args), ty.INT8
+    if t.oid in (T.INT8, T.NUMERIC):
+        return fn("pg_num_sum", *args), ty.NUMERIC
+    if t.oid in ty.FLOATS:
+        return fn("sum", *args), Ty(t.oid)
+    if t.oid == T.INTERVAL:
+        raise SqlError("0A000", "sum(interval) is not supported")
+    if t.oid == T.UNKNOWN:
+        raise SqlError("42725", "function sum(unknown) is not unique")
+    raise SqlError("42883", f"function sum({T.format_type(t.oid)}) does not exist")
+
+
+@register("avg")
+def _avg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    t = types[0] if types else ty.INT4
+    if t.oid in ty.FLOATS:
+        return fn("avg", *args), ty.FLOAT8
+    if t.oid in (*ty.INTS, T.NUMERIC):
+        return fn("pg_avg", *args), ty.NUMERIC
+    raise SqlError("42883", f"function avg({T.format_type(t.oid)}) does not exist")
+
+
+@register("min", "max")
+def _minmax(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+            scope: Scope) -> tuple[exp.Expression, Ty]:
+    name = node.name.lower() if isinstance(node, exp.Anonymous) else "min"
+    return fn(name, *args), _first(types)
+
+
+@register("bool_and", "every")
+def _bool_and(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("min", *args), ty.BOOL
+
+
+@register("bool_or")
+def _bool_or(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("max", *args), ty.BOOL
+
+
+@register("array_agg")
+def _array_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+               scope: Scope) -> tuple[exp.Expression, Ty]:
+    elem = _first(types)
+    arr = T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY)
+    return fn("json_group_array", *args), Ty(arr)
+
+
+@register("coalesce")
+def _coalesce(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: Scope) -> tuple[exp.Expression, Ty]:
+    result = ty.UNKNOWN
+    for t in types:
+        result = ty.common_type(result, t)
+    coerced = [c.coerce(a, t, result) for a, t in zip(args, types, strict=True)]
+    if len(coerced) == 1:
+        return coerced[0], result
+    return fn("coalesce", *coerced), result if result.oid != T.UNKNOWN else ty.TEXT
+
+
+@register("nullif")
+def _nullif(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+            scope: Scope) -> tuple[exp.Expression, Ty]:
+    result = ty.common_type(types[0], types[1])
+    return fn("nullif", *(c.coerce(a, t, result) for a, t in zip(args, types, strict=True))), result
+
+
+@register("greatest", "least")
+def _greatest(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: Scope) -> tuple[exp.Expression, Ty]:
+    result = ty.UNKNOWN
+    for t in types:
+        result = ty.common_type(result, t)
+    coerced = [c.coerce(a, t, result) for a, t in zip(args, types, strict=True)]
+    agg = "max" if node.name.lower() == "greatest" else "min"
+    # PostgreSQL ignores NULLs; SQLite's multi-argument max/min returns NULL if any is NULL.
+    values = ", ".join(f"({c.sql(a)})" for a in coerced)
+    return raw(f"(SELECT {agg}(column1) FROM (VALUES {values.replace(', ', '), (')}))"), result
+
+
+@register("length", "char_length", "character_length")
+def _length(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+            scope: Scope) -> tuple[exp.Expression, Ty]:
+    if types and types[0].oid == T.BPCHAR:
+        return fn("length", fn("rtrim", args[0], exp.Literal.string(" "))), ty.INT4
+    return fn("length", *args), ty.INT4
+
+
+@register("abs")
+def _abs(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    if types[0].oid == T.NUMERIC:
+        return fn("pg_num_abs", args[0]), ty.NUMERIC
+    return fn("abs", args[0]), _first(types)
+
+
+@register("round", "trunc")
+def _round(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+           scope: Scope) -> tuple[exp.Expression, Ty]:
+    name = node.name.lower()
+    if types[0].oid in ty.FLOATS and len(args) == 1:
+        if name == "round":
+            return fn("pg_cast", fn("pg_round", args[0]), lit_int(T.NUMERIC), lit_int(T.FLOAT8)), ty.FLOAT8
+        return fn("trunc", args[0]), ty.FLOAT8
+    return fn("pg_" + name, *args), ty.NUMERIC
+
+
+@register("floor", "ceil", "ceiling")
+def _floor(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+           scope: Scope) -> tuple[exp.Expression, Ty]:
+    name = "floor" if node.name.lower() == "floor" else "ceil"
+    if types[0].oid in (T.NUMERIC, *ty.INTS):
+        return fn(f"pg_num_{name}", args[0]), ty.NUMERIC
+    return fn(name, args[0]), ty.FLOAT8
+
+
+@register("mod")
+def _mod(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    return c.arith("%", args[0], types[0], args[1], types[1])
+
+
+@register("div")
+def _div(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("pg_trunc", fn("pg_num_div", args[0], args[1])), ty.NUMERIC
+
+
+@register("log")
+def _log(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) == 1:
+        return fn("log10", args[0]), ty.FLOAT8
+    return fn("log", args[0], args[1]), ty.FLOAT8
+
+
+@register("substr")
+def _substr(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+            scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("substr", *args), Ty(T.BYTEA) if types and types[0].oid == T.BYTEA else ty.TEXT
+
+
+@register("current_schema")
+def _current_schema(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: Scope) -> tuple[exp.Expression, Ty]:
+    return exp.Literal.string("public"), ty.NAME
+
+
+@register("current_user", "session_user", "user", "current_role")
+def _current_user(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                  scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("pg_session_user"), ty.NAME
+
+
+@register("pg_typeof")
+def _typeof(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+            scope: Scope) -> tuple[exp.Expression, Ty]:
+    t = types[0] if types else ty.UNKNOWN
+    return exp.Literal.string(T.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown"), Ty(T.REGTYPE)
+
+
+@register("date_trunc")
+def _date_trunc(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: Scope) -> tuple[exp.Expression, Ty]:
+    value, vt = args[1], types[1]
+    if vt.oid == T.UNKNOWN:
+        value, vt = c.coerce(value, vt, ty.TIMESTAMPTZ), ty.TIMESTAMPTZ
+    if vt.oid == T.DATE:
+        value, vt = c.coerce(value, vt, ty.TIMESTAMPTZ), ty.TIMESTAMPTZ
+    return fn("pg_date_trunc", args[0], value, lit_int(vt.oid)), Ty(vt.oid)
+
+
+@register("date_part")
+def _date_part(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+               scope: Scope) -> tuple[exp.Expression, Ty]:
+    value, vt = args[1], types[1]
+    if vt.oid == T.UNKNOWN:
+        value, vt = c.coerce(value, vt, ty.TIMESTAMPTZ), ty.TIMESTAMPTZ
+    return fn("pg_cast", fn("pg_extract", args[0], value, lit_int(vt.oid)), lit_int(T.NUMERIC),
+              lit_int(T.FLOAT8)), ty.FLOAT8
+
+
+@register("to_char")
+def _to_char(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("pg_to_char", args[0], args[1], lit_int(types[0].oid)), ty.TEXT
+
+
+@register("to_timestamp")
+def _to_timestamp(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                  scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 1:
+        raise SqlError("0A000", "to_timestamp(text, text) is not supported")
+    seconds = fn("pg_cast", args[0], lit_int(types[0].oid), lit_int(T.FLOAT8))
+    return fn("pg_cast", fn("strftime", exp.Literal.string("%Y-%m-%d %H:%M:%f+00"), seconds,
+                            exp.Literal.string("unixepoch")), lit_int(T.TEXT), lit_int(T.TIMESTAMPTZ)), ty.TIMESTAMPTZ
+
+
+@register("make_date")
+def _make_date(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+               scope: Scope) -> tuple[exp.Expression, Ty]:
+    text = fn("printf", exp.Literal.string("%04d-%02d-%02d"), *args)
+    return fn("pg_cast", text, lit_int(T.TEXT), lit_int(T.DATE)), ty.DATE
+
+
+@register("string_agg")
+def _string_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("string_agg", *args), ty.TEXT
+
+
+@register("row_number", "rank", "dense_rank", "ntile")
+def _rank(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+          scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn(node.name.lower(), *args), ty.INT8 if node.name.lower() != "ntile" else ty.INT4
+
+
+@register("percent_rank", "cume_dist")
+def _pct(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn(node.name.lower(), *args), ty.FLOAT8
+
+
+@register("lag", "lead", "first_value", "last_value", "nth_value")
+def _lag(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn(node.name.lower(), *args), _first(types)
+
+
+@register("num_nonnulls", "num_nulls")
+def _num_nulls(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+               scope: Scope) -> tuple[exp.Expression, Ty]:
+    test = "IS NOT NULL" if node.name.lower() == "num_nonnulls" else "IS NULL"
+    parts = " + ".join(f"(({c.sql(a)}) {test})" for a in args) or "0"
+    return raw(f"({parts})"), ty.INT4
+
+
+@register("jsonb_typeof", "json_typeof")
+def _json_typeof(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                 scope: Scope) -> tuple[exp.Expression, Ty]:
+    kind = fn("json_type", args[0])
+    return raw(f"(CASE {c.sql(kind)} WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
+               f"WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE {c.sql(kind)} END)"), ty.TEXT
+
+
+@register("json_build_object", "jsonb_build_object")
+def _json_build_object(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                       scope: Scope) -> tuple[exp.Expression, Ty]:
+    converted = [c.json_arg(a, t) for a, t in zip(args, types, strict=True)]
+    result = fn("json_object", *converted)
+    if node.name.lower().startswith("jsonb"):
+        return fn("pg_cast", result, lit_int(T.JSON), lit_int(T.JSONB)), Ty(T.JSONB)
+    return result, Ty(T.JSON)
+
+
+@register("json_build_array", "jsonb_build_array")
+def _json_build_array(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                      scope: Scope) -> tuple[exp.Expression, Ty]:
+    converted = [c.json_arg(a, t) for a, t in zip(args, types, strict=True)]
+    oid = T.JSONB if node.name.lower().startswith("jsonb") else T.JSON
+    return fn("json_array", *converted), Ty(oid)
+
+
+@register("json_agg", "jsonb_agg")
+def _json_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: Scope) -> tuple[exp.Expression, Ty]:
+    oid = T.JSONB if node.name.lower().startswith("jsonb") else T.JSON
+    return fn("json_group_array", c.json_arg(args[0], types[0])), Ty(oid)
+
+
+@register("to_json", "to_jsonb")
+def _to_json(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: Scope) -> tuple[exp.Expression, Ty]:
+    oid = T.JSONB if node.name.lower().endswith("jsonb") else T.JSON
+    return fn("json_quote", c.json_arg(args[0], types[0])), Ty(oid)
+
+
+@register("generate_series", "unnest")
+def _srf(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    raise SqlError("0A000", f"set-returning function {node.name.lower()}() is only supported in FROM")
+
+
+# ------------------------------------------------------------------------------ compiler
+
+
+_COMPARISONS: dict[type, str] = {
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+}
+
+
+@dataclass
+class State:
+    """Per-statement translation state shared by all compilers of the statement."""
+
+    catalog: Catalog
+    params: Params = field(default_factory=Params)
+    is_write: bool = False
+    notices: list[str] = field(default_factory=list)
+
+
+class ExprCompiler:
+    """Compiles expressions within a statement; see the module docstring."""
+
+    def __init__(self, state: State, query: QueryCompiler) -> None:
+        self.state = state
+        self.query = query
+
+    # -------------------------------------------------------------- entry points
+    def sql(self, node: exp.Expression) -> str:
+        from compute.sql.query import generate
+
+        return generate(node)
+
+    def compile(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        method = getattr(self, "c_" + type(node).__name__, None)
+        if method is None:
+            return self.c_generic(node, scope)
+        return method(node, scope)  # type: ignore[no-any-return]
+
+    def typed(self, node: exp.Expression, scope: Scope, target: Ty) -> exp.Expression:
+        """Compile ``node`` and coerce it to ``target`` (unknown literals/params take it)."""
+        out, t = self.compile(node, scope)
+        return self.coerce(out, t, target)
+
+    def condition(self, node: exp.Expression, scope: Scope) -> exp.Expression:
+        out, t = self.compile(node, scope)
+        if t.oid == T.UNKNOWN:
+            return self.coerce(out, t, ty.BOOL)
+        if t.oid != T.BOOL:
+            raise SqlError("42804", f"argument of WHERE must be type boolean, not type {T.format_type(t.oid)}")
+        return out
+
+    # -------------------------------------------------------------- coercion
+    def coerce(self, node: exp.Expression, src: Ty, dst: Ty) -> exp.Expression:
+        """Implicit coercion of ``node`` (type ``src``) to ``dst`` for operators/functions."""
+        if dst.oid == T.UNKNOWN or src.oid == dst.oid:
+            return node
+        if src.oid == T.UNKNOWN:
+            return self.coerce_unknown(node, dst)
+        if src.oid in ty.INTS and dst.oid in ty.FLOATS:
+            return node
+        if src.oid in ty.INTS and dst.oid == T.NUMERIC:
+            return node
+        if src.oid == T.NUMERIC and dst.oid in ty.FLOATS:
+            return self.to_float(node)
+        if src.oid in ty.INTS and dst.oid in ty.INTS:
+            return node
+        if src.oid in ty.STRINGS and dst.oid in ty.STRINGS:
+            return node
+        if src.oid in ty.OIDLIKE and dst.oid in (*ty.OIDLIKE, *ty.INTS):
+            return node
+        if src.oid in ty.INTS and dst.oid in ty.OIDLIKE:
+            return node
+        if src.oid == T.DATE and dst.oid == T.TIMESTAMP:
+            return fn("pg_cast", node, lit_int(T.DATE), lit_int(T.TIMESTAMP))
+        if src.oid in (T.DATE, T.TIMESTAMP) and dst.oid == T.TIMESTAMPTZ:
+            return fn("pg_cast", node, lit_int(src.oid), lit_int(T.TIMESTAMPTZ))
+        if src.oid == T.TIMESTAMPTZ and dst.oid == T.TIMESTAMP:
+            return fn("pg_tstz_to_ts", node)
+        if dst.oid in ty.STRINGS:
+            return self.to_text(node, src)
+        if src.oid in (T.JSON, T.JSONB) and dst.oid in (T.JSON, T.JSONB):
+            return node
+        return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid))
+
+    def to_float(self, node: exp.Expression) -> exp.Expression:
+        if is_string_literal(node):
+            try:
+                return storage_literal(float(node.this))
+            except ValueError:
+                pass
+        return exp.Cast(this=node, to=exp.DataType.build("REAL"))
+
+    def to_text(self, node: exp.Expression, src: Ty) -> exp.Expression:
+        if src.oid in ty.STRINGS or src.oid in (T.UNKNOWN, T.NUMERIC, T.DATE, T.TIMESTAMP, T.TIME,
+                                                 T.UUID, T.JSON, T.JSONB, T.INTERVAL):
+            return node
+        if src.oid in ty.INTS:
+            return exp.Cast(this=node, to=exp.DataType.build("TEXT"))
+        return fn("pg_cast", node, lit_int(src.oid), lit_int(T.TEXT))
+
+    def coerce_unknown(self, node: exp.Expression, dst: Ty) -> exp.Expression:
+        """An unknown-typed literal or parameter takes the type ``dst``."""
+        inner = node
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, exp.Parameter):
+            self.state.params.assign(int(inner.name), Ty(dst.oid))
+            if dst.oid == T.BPCHAR and dst.typmod >= 0:
+                return fn("pg_typmod", node, lit_int(dst.oid), lit_int(dst.typmod))
+            if dst.oid == T.REGCLASS:
+                return fn("pg_regclass", node)
+            return node
+        if isinstance(inner, exp.Null):
+            return node
+        if is_string_literal(inner):
+            return self.fold_literal(inner.this, dst)
+        return node
+
+    def fold_literal(self, text: str, dst: Ty, explicit: bool = False) -> exp.Expression:
+        """Run the type's input function at translation time; emit the storage value."""
+        from compute.sql.functions import apply_typmod
+
+        oid = dst.oid
+        if oid in (T.TIMESTAMPTZ, T.TIMESTAMP, T.DATE, T.TIME) and text.strip().lower() in (
+            "now", "today", "tomorrow", "yesterday", "epoch", "allballs",
+        ):
+            return self.special_datetime(text.strip().lower(), oid)
+        if oid == T.TIMESTAMPTZ and not _has_offset(text):
+            T.parse_timestamptz(text)  # validate now; the zone is the session's at run time
+            return fn("pg_cast", exp.Literal.string(text), lit_int(T.TEXT), lit_int(T.TIMESTAMPTZ))
+        if oid == T.REGCLASS:
+            name = text.strip()
+            if name.isdigit():
+                return lit_int(int(name))
+            lowered = name[1:-1] if name.startswith('"') else name.lower()
+            for prefix in ("public.", "pg_catalog."):
+                if lowered.startswith(prefix):
+                    lowered = lowered[len(prefix):]
+            table = self.state.catalog.table(lowered)
+            if table is not None and table.oid:
+                return lit_int(table.oid)
+            if lowered in self.state.catalog.sequences:
+                return lit_int(self.state.catalog.sequences[lowered].oid)
+            return fn("pg_regclass", exp.Literal.string(name))
+        if oid == T.REGTYPE:
+            key = text.strip().lower()
+            found = T.TYPE_NAMES.get(key)
+            if found is None:
+                raise SqlError("42704", f'type "{text}" does not exist')
+            return lit_int(found)
+        value = T.decode_text(oid, text.encode())
+        if dst.typmod >= 0:
+            value = apply_typmod(value, oid, dst.typmod, explicit=explicit)
+        return storage_literal(value)
+
+    def special_datetime(self, word: str, oid: int) -> exp.Expression:
+        if word == "epoch":
+            value = {T.TIMESTAMPTZ: "1970-01-01 00:00:00+00", T.TIMESTAMP: "1970-01-01 00:00:00",
+                     T.DATE: "1970-01-01"}.get(oid, "00:00:00")
+            return exp.Literal.string(value)
+        if word == "allballs":
+            return exp.Literal.string("00:00:00")
+        base = fn("pg_now")
+        if word == "now":
+            return base if oid == T.TIMESTAMPTZ else fn("pg_cast", base, lit_int(T.TIMESTAMPTZ), lit_int(oid))
+        day = fn("pg_current_date")
+        if word != "today":
+            day = fn("pg_date_add", day, lit_int(1 if word == "tomorrow" else -1))
+        if oid == T.DATE:
+            return day
+        return fn("pg_cast", day, lit_int(T.DATE), lit_int(oid))
+
+    def json_arg(self, node: exp.Expression, t: Ty) -> exp.Expression:
+        if t.oid in (T.JSON, T.JSONB):
+            return fn("json", node)
+        if t.oid == T.BOOL:
+            return raw(f"(CASE WHEN ({self.sql(node)}) IS NULL THEN NULL WHEN ({self.sql(node)}) "
+                       f"THEN json('true') ELSE json('false') END)")
+        if t.oid in (*ty.INTS, *ty.FLOATS):
+            return node
+        if t.oid == T.NUMERIC:
+            return fn("json", node)
+        if t.is_array:
+            return fn("json", node)
+        if t.oid == T.UNKNOWN:
+            return node
+        return self.to_text(node, t)
+
+    # -------------------------------------------------------------- leaves
+    def c_Column(self, node: exp.Column, scope: Scope) -> tuple[exp.Expression, Ty]:
+        if isinstance(node.this, exp.Star):
+            raise SqlError("42601", "row expansion via \"*\" is not supported here")
+        name = node.name
+        table = node.table
+        found = self.query.resolve_column(name, table, scope)
+        if found is None:
+            if not table and name in ("user", "current_role", "current_user", "session_user"):
+                return fn("pg_session_user"), ty.NAME
+            if table:
+                raise SqlError("42703", f"column {table}.{name} does not exist")
+            raise SqlError("42703", f'column "{name}" does not exist')
+        return found
+
+    def c_Literal(self, node: exp.Literal, scope: Scope) -> tuple[exp.Expression, Ty]:
+        if node.is_string:
+            return exp.Literal.string(node.this), ty.UNKNOWN
+        text = node.this
+        if all(ch.isdigit() for ch in text):
+            value = int(text)
+            if value < 2**31:
+                return exp.Literal.number(value), ty.INT4
+            if value < 2**63:
+                return exp.Literal.number(value), ty.INT8
+            return exp.Literal.string(T.parse_numeric(text)), ty.NUMERIC
+        return exp.Literal.string(T.parse_numeric(text)), ty.NUMERIC
+
+    def c_ByteString(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return exp.Literal.string(node.this), ty.UNKNOWN
+
+    c_RawString = c_ByteString
+    c_National = c_ByteString
+    c_HexString = c_ByteString
+
+    def c_Boolean(self, node: exp.Boolean, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return exp.Literal.number(1 if node.this else 0), ty.BOOL
+
+    def c_Null(self, node: exp.Null, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return exp.Null(), ty.UNKNOWN
+
+    def c_Parameter(self, node: exp.Parameter, scope: Scope) -> tuple[exp.Expression, Ty]:
+        try:
+            n = int(node.name)
+        except ValueError:
+            raise SqlError("42601", f'syntax error at or near "${node.name}"') from None
+        if n < 1 or n > 65535:
+            raise SqlError("42P02", f"there is no parameter ${n}")
+        return exp.Parameter(this=exp.Literal.number(n)), self.state.params.note(n)
+
+    def c_Placeholder(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        raise SqlError("42601", 'syntax error at or near "?"')
+
+    def c_Paren(self, node: exp.Paren, scope: Scope) -> tuple[exp.Expression, Ty]:
+        inner, t = self.compile(node.this, scope)
+        return exp.Paren(this=inner), t
+
+    def c_Interval(self, node: exp.Interval, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value = node.this
+        text = value.this if isinstance(value, exp.Literal) else value.sql()
+        unit = node.args.get("unit")
+        if unit is not None:
+            text = f"{text} {unit.name}"
+        return exp.Literal.string(T.parse_interval(text)), ty.INTERVAL
+
+    def c_Star(self, node: exp.Star, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return exp.Star(), ty.UNKNOWN
+
+    # -------------------------------------------------------------- casts
+    def c_Cast(self, node: exp.Cast, scope: Scope) -> tuple[exp.Expression, Ty]:
+        target = ty.resolve_type(node.args["to"])
+        inner, src = self.compile(node.this, scope)
+        return self.cast(inner, src, target), target
+
+    c_TryCast = c_Cast
+
+    def cast(self, inner: exp.Expression, src: Ty, dst: Ty) -> exp.Expression:
+        """Explicit cast semantics (``x::type``)."""
+        bare = inner
+        while isinstance(bare, exp.Paren):
+            bare = bare.this
+        if src.oid == T.UNKNOWN:
+            if is_string_literal(bare):
+                return self.fold_literal(bare.this, dst, explicit=True)
+            if isinstance(bare, exp.Parameter):
+                self.state.params.assign(int(bare.name), Ty(dst.oid))
+                if dst.oid == T.REGCLASS:
+                    return fn("pg_regclass", inner)
+                if dst.typmod >= 0 and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+                    return fn("pg_cast", inner, lit_int(dst.oid), lit_int(dst.oid), lit_int(dst.typmod))
+                return inner
+            if isinstance(bare, exp.Null):
+                return inner
+            src = ty.TEXT
+        if src.oid == dst.oid:
+            if dst.typmod >= 0 and dst.typmod != src.typmod and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+                return fn("pg_cast", inner, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
+            return inner
+        if dst.oid == T.REGCLASS and src.oid in ty.STRINGS:
+            return fn("pg_regclass", inner)
+        if src.oid in ty.OIDLIKE and dst.oid in ty.STRINGS:
+            if src.oid == T.REGCLASS:
+                return fn("pg_regclass_out", inner)
+            if src.oid == T.REGTYPE:
+                return fn("pg_regtype_out", inner)
+            return exp.Cast(this=inner, to=exp.DataType.build("TEXT"))
+        if src.oid in (*ty.INTS, *ty.OIDLIKE) and dst.oid in (*ty.OIDLIKE, T.INT8):
+            return inner
+        if src.oid in ty.INTS and dst.oid in ty.INTS:
+            if ty.INT_RANK[src.oid] <= ty.INT_RANK[dst.oid]:
+                return inner
+            return fn("pg_check_int", inner, lit_int(dst.oid))
+        if src.oid in ty.INTS and dst.oid in ty.FLOATS:
+            return exp.Cast(this=inner, to=exp.DataType.build("REAL"))
+        if src.oid in ty.INTS and dst.oid == T.NUMERIC and dst.typmod < 0:
+            return exp.Cast(this=inner, to=exp.DataType.build("TEXT"))
+        if src.oid == T.FLOAT4 and dst.oid == T.FLOAT8:
+            return inner
+        if src.oid in ty.STRINGS and dst.oid in ty.STRINGS and dst.typmod < 0:
+            if src.oid == T.BPCHAR:
+                return fn("rtrim", inner, exp.Literal.string(" "))
+            return inner
+        if src.oid in ty.INTS and dst.oid in ty.STRINGS and dst.typmod < 0:
+            return exp.Cast(this=inner, to=exp.DataType.build("TEXT"))
+        if src.oid == T.TIMESTAMPTZ and dst.oid == T.TIMESTAMP:
+            return fn("pg_tstz_to_ts", inner)
+        if src.oid == T.TIMESTAMP and dst.oid == T.TIMESTAMPTZ:
+            return fn("pg_ts_to_tstz", inner)
+        if src.oid in (T.JSON, T.JSONB) and dst.oid in (T.JSON, T.JSONB) and dst.oid == T.JSON:
+            return inner
+        return fn("pg_cast", inner, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
+
+    # -------------------------------------------------------------- operators
+    def c_And(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        left = self.condition(node.this, scope)
+        right = self.condition(node.expression, scope)
+        return type(node)(this=left, expression=right), ty.BOOL
+
+    c_Or = c_And
+
+    def c_Not(self, node: exp.Not, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return exp.Not(this=self.condition(node.this, scope)), ty.BOOL
+
+    def c_Is(self, node: exp.Is, scope: Scope) -> tuple[exp.Expression, Ty]:
+        left, lt = self.compile(node.this, scope)
+        right = node.expression
+        if isinstance(right, exp.Boolean):
+            left = self.coerce(left, lt, ty.BOOL)
+            out: exp.Expression = exp.Is(this=left, expression=exp.Literal.number(1 if right.this else 0))
+        else:
+            out = exp.Is(this=left, expression=exp.Null())
+        if node.args.get("negate"):
+            out = exp.Not(this=exp.Paren(this=out))
+        return out, ty.BOOL
+
+    def comparison(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
+                   rt: Ty) -> exp.Expression:
+        if lt.oid == T.UNKNOWN and rt.oid != T.UNKNOWN:
+            left, lt = self.coerce(left, lt, rt), rt
+        elif rt.oid == T.UNKNOWN and lt.oid != T.UNKNOWN:
+            right, rt = self.coerce(right, rt, lt), lt
+        elif lt.oid == T.UNKNOWN and rt.oid == T.UNKNOWN:
+            left = self.coerce(left, lt, ty.TEXT)
+            right = self.coerce(right, rt, ty.TEXT)
+            lt = rt = ty.TEXT
+        elif lt.oid != rt.oid:
+            common = ty.common_type(lt, rt)
+            if lt.oid == T.BPCHAR and rt.oid in ty.STRINGS:
+                left = fn("rtrim", left, exp.Literal.string(" "))
+            elif rt.oid == T.BPCHAR and lt.oid in ty.STRINGS:
+                right = fn("rtrim", right, exp.Literal.string(" "))
+            elif common.oid == T.FLOAT8 and T.NUMERIC in (lt.oid, rt.oid):
+                left = self.coerce(left, lt, ty.FLOAT8)
+                right = self.coerce(right, rt, ty.FLOAT8)
+            elif {lt.oid, rt.oid} <= set(ty.DATETIMES):
+                left = self.coerce(left, lt, common)
+                right = self.coerce(right, rt, common)
+            lt = rt = common if common.oid == T.NUMERIC else lt
+        if lt.oid == T.NUMERIC or rt.oid == T.NUMERIC:
+            if not (_is_plain_column(left) or _is_plain_column(right)):
+                cmp = fn("pg_num_cmp", left, right)
+                return raw(f"({self.sql(cmp)} {op} 0)")
+        cls = {"=": exp.EQ, "<>": exp.NEQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE,
+               "IS": exp.NullSafeEQ, "IS NOT": exp.NullSafeNEQ}[op]
+        return cls(this=left, expression=right)
+
+    def _compare(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        op = _COMPARISONS.get(type(node)) or ("IS" if isinstance(node, exp.NullSafeEQ) else "IS NOT")
+        right_node = node.expression
+        if isinstance(right_node, (exp.Any, exp.All)):
+            return self.quantified(op, node.this, right_node, scope)
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(right_node, scope)
+        return self.comparison(op, left, lt, right, rt), ty.BOOL
+
+    c_EQ = c_NEQ = c_GT = c_GTE = c_LT = c_LTE = c_NullSafeEQ = c_NullSafeNEQ = _compare
+
+    def quantified(self, op: str, left_node: exp.Expression, quant: exp.Expression,
+                   scope: Scope) -> tuple[exp.Expression, Ty]:
+        left, lt = self.compile(left_node, scope)
+        inner = quant.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, (exp.Select, exp.Union, exp.Subquery)):
+            query = inner.this if isinstance(inner, exp.Subquery) else inner
+            sub_sql, cols = self.query.subquery(query, scope)
+            if len(cols) != 1:
+                raise SqlError("42601", "subquery has too many columns")
+            left = self.coerce(left, lt, cols[0].ty)
+            source = f"SELECT * FROM ({sub_sql})"
+        else:
+            arr, at = self.compile(inner, scope)
+            if at.oid == T.UNKNOWN:
+                elem = lt if lt.oid != T.UNKNOWN else ty.TEXT
+                arr_t = Ty(T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY))
+                arr = self.coerce(arr, at, arr_t)
+            elif not at.is_array:
+                raise SqlError("42809", "op ANY/ALL (array) requires array on right side")
+            else:
+                left = self.coerce(left, lt, at.element)
+            source = f"SELECT value FROM json_each({self.sql(arr)})"
+        left_sql = self.sql(left)
+        if isinstance(quant, exp.Any):
+            if op == "=":
+                return raw(f"({left_sql} IN ({source}))"), ty.BOOL
+            return raw(f"EXISTS (SELECT 1 FROM ({source}) AS q(v) WHERE {left_sql} {op} q.v)".replace(
+                " AS q(v)", " AS q").replace("q.v", "q.value" if "json_each" in source else "q.v")), ty.BOOL
+        if op == "<>":
+            return raw(f"({left_sql} NOT IN ({source}))"), ty.BOOL
+        raise SqlError("0A000", f"{op} ALL (...) is not supported")
+
+    def arith(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
+              rt: Ty) -> tuple[exp.Expression, Ty]:
+        """Arithmetic with PostgreSQL result types and exact numeric/date semantics."""
+        if lt.oid == T.UNKNOWN and rt.oid == T.UNKNOWN:
+            lt = rt = ty.INT4 if op != "||" else ty.TEXT
+            left, right = self.coerce(left, ty.UNKNOWN, lt), self.coerce(right, ty.UNKNOWN, rt)
+        # date/time arithmetic
+        if lt.oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE, T.TIME) or rt.oid in (
+            T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE, T.TIME, T.INTERVAL
+        ) or lt.oid == T.INTERVAL:
+            return self.datetime_arith(op, left, lt, right, rt)
+        if lt.oid == T.UNKNOWN:
+            left, lt = self.coerce(left, lt, rt), Ty(rt.oid)
+        if rt.oid == T.UNKNOWN:
+            right, rt = self.coerce(right, rt, lt), Ty(lt.oid)
+        numeric_types = (*ty.INTS, *ty.FLOATS, T.NUMERIC)
+        if lt.oid not in numeric_types or rt.oid not in numeric_types:
+            raise SqlError(
+                "42883",
+                f"operator does not exist: {T.format_type(lt.oid)} {op} {T.format_type(rt.oid)}",
+                hint="No operator matches the given name and argument types. You might need to add "
+                     "explicit type casts.",
+            )
+        if lt.oid in ty.FLOATS or rt.oid in ty.FLOATS:
+            result = ty.FLOAT4 if lt.oid == rt.oid == T.FLOAT4 else ty.FLOAT8
+            left = self.coerce(left, lt, ty.FLOAT8)
+            right = self.coerce(right, rt, ty.FLOAT8)
+            if op == "/":
+                return fn("pg_div", left, exp.Cast(this=right, to=exp.DataType.build("REAL"))), result
+            if op == "%":
+                raise SqlError("42883", "operator does not exist: double precision % double precision")
+            return _binary(op, left, right), result
+        if lt.oid == T.NUMERIC or rt.oid == T.NUMERIC:
+            name = {"+": "pg_num_add", "-": "pg_num_sub", "*": "pg_num_mul", "/": "pg_num_div",
+                    "%": "pg_num_mod"}[op]
+            return fn(name, left, right), ty.NUMERIC
+        result = lt if ty.INT_RANK[lt.oid] >= ty.INT_RANK[rt.oid] else rt
+        result = Ty(result.oid)
+        if op in ("/", "%"):
+            if isinstance(right, exp.Literal) and not right.is_string and right.this not in ("0",):
+                return _binary(op, left, right), result
+            return fn("pg_div" if op == "/" else "pg_mod", left, right), result
+        return _binary(op, left, right), result
+
+    def datetime_arith(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
+                       rt: Ty) -> tuple[exp.Expression, Ty]:
+        if lt.oid == T.UNKNOWN:
+            guess = ty.INTERVAL if rt.oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE) and op == "+" else rt
+            if rt.oid == T.INTERVAL:
+                guess = ty.INTERVAL
+            left, lt = self.coerce(left, lt, guess), guess
+        if rt.oid == T.UNKNOWN:
+            if lt.oid == T.DATE and op in ("+", "-"):
+                guess = ty.INT4
+                bare = right.this if isinstance(right, exp.Paren) else right
+                if is_string_literal(bare) and not bare.this.strip().lstrip("-").isdigit():
+                    guess = ty.INTERVAL
+            elif lt.oid == T.INTERVAL and op in ("*", "/"):
+                guess = ty.FLOAT8
+            elif op == "-" and lt.oid in (T.TIMESTAMP, T.TIMESTAMPTZ):
+                bare = right.this if isinstance(right, exp.Paren) else right
+                guess = ty.INTERVAL if is_string_literal(bare) and _looks_like_interval(bare.this) else lt
+            else:
+                guess = ty.INTERVAL
+            right, rt = self.coerce(right, rt, guess), guess
+        a, b = lt.oid, rt.oid
+        if op in ("+", "-") and a in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE, T.TIME) and b == T.INTERVAL:
+            result = ty.TIMESTAMP if a == T.DATE else Ty(a)
+            return fn("pg_ts_add", left, right, lit_int(a), lit_int(1 if op == "+" else -1)), result
+        if op == "+" and a == T.INTERVAL and b in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE, T.TIME):
+            result = ty.TIMESTAMP if b == T.DATE else Ty(b)
+            return fn("pg_ts_add", right, left, lit_int(b), lit_int(1)), result
+        if op in ("+", "-") and a == T.DATE and b in ty.INTS:
+            return fn("pg_date_add", left, right, lit_int(1 if op == "+" else -1)), ty.DATE
+        if op == "+" and a in ty.INTS and b == T.DATE:
+            return fn("pg_date_add", right, left, lit_int(1)), ty.DATE
+        if op == "-" and a == b == T.DATE:
+            return fn("pg_date_diff", left, right), ty.INT4
+        if op == "-" and a in (T.TIMESTAMP, T.TIMESTAMPTZ) and b in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE):
+            if a != b:
+                left = self.coerce(left, lt, ty.TIMESTAMPTZ)
+                right = self.coerce(right, rt, ty.TIMESTAMPTZ)
+                a = T.TIMESTAMPTZ
+            return fn("pg_ts_diff", left, right, lit_int(a)), ty.INTERVAL
+        if op in ("+", "-") and a == b == T.INTERVAL:
+            return fn("pg_interval_add", left, right, lit_int(1 if op == "+" else -1)), ty.INTERVAL
+        if op == "*" and a == T.INTERVAL and b in (*ty.INTS, *ty.FLOATS, T.NUMERIC):
+            return fn("pg_interval_mul", left, right), ty.INTERVAL
+        if op == "*" and b == T.INTERVAL and a in (*ty.INTS, *ty.FLOATS, T.NUMERIC):
+            return fn("pg_interval_mul", right, left), ty.INTERVAL
+        if op == "/" and a == T.INTERVAL and b in (*ty.INTS, *ty.FLOATS, T.NUMERIC):
+            return fn("pg_interval_mul", left, raw(f"(1.0 / ({self.sql(right)}))")), ty.INTERVAL
+        raise SqlError(
+            "42883",
+            f"operator does not exist: {T.format_type(a)} {op} {T.format_type(b)}",
+            hint="No operator matches the given name and argument types. You might need to add explicit "
+                 "type casts.",
+        )
+
+    def _arith_node(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        op = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}[type(node)]
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        return self.arith(op, left, lt, right, rt)
+
+    c_Add = c_Sub = c_Mul = c_Div = c_Mod = _arith_node
+
+    def c_IntDiv(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        return self.arith("/", left, lt, right, rt)
+
+    def c_Neg(self, node: exp.Neg, scope: Scope) -> tuple[exp.Expression, Ty]:
+        inner, t = self.compile(node.this, scope)
+        if isinstance(inner, exp.Literal) and t.oid in ty.INTS:
+            value = -int(inner.this)
+            return lit_int(value), ty.INT4 if -(2**31) <= value < 2**31 else ty.INT8
+        if t.oid == T.NUMERIC:
+            if is_string_literal(inner):
+                return exp.Literal.string(T.parse_numeric("-" + inner.this)), ty.NUMERIC
+            return fn("pg_num_neg", inner), ty.NUMERIC
+        if t.oid == T.INTERVAL:
+            return fn("pg_interval_mul", inner, lit_int(-1)), ty.INTERVAL
+        if t.oid == T.UNKNOWN:
+            inner = self.coerce(inner, t, ty.INT4)
+            t = ty.INT4
+        return exp.Neg(this=inner), t
+
+    def c_Pow(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        left = self.coerce(left, lt, ty.FLOAT8)
+        right = self.coerce(right, rt, ty.FLOAT8)
+        if lt.oid == T.NUMERIC or rt.oid == T.NUMERIC:
+            return fn("pg_cast", fn("power", left, right), lit_int(T.FLOAT8), lit_int(T.NUMERIC)), ty.NUMERIC
+        return fn("power", left, right), ty.FLOAT8
+
+    def _bitwise(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        left = self.coerce(left, lt, ty.INT4)
+        right = self.coerce(right, rt, ty.INT4)
+        result = lt if lt.oid in ty.INTS else ty.INT4
+        if isinstance(node, exp.BitwiseXor):
+            ls, rs = self.sql(left), self.sql(right)
+            return raw(f"((({ls}) | ({rs})) - (({ls}) & ({rs})))"), result
+        return type(node)(this=left, expression=right), result
+
+    c_BitwiseAnd = c_BitwiseOr = c_BitwiseXor = c_BitwiseLeftShift = c_BitwiseRightShift = _bitwise
+
+    def c_BitwiseNot(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        inner, t = self.compile(node.this, scope)
+        return exp.BitwiseNot(this=inner), t if t.oid in ty.INTS else ty.INT4
+
+    def c_DPipe(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        if lt.is_array or rt.is_array:
+            arr_t = lt if lt.is_array else rt
+            if lt.is_array and rt.is_array:
+                return fn("pg_array_cat", left, right), arr_t
+            if lt.is_array:
+                return fn("pg_array_append", left, self.coerce(right, rt, arr_t.element)), arr_t
+            return fn("pg_array_cat", fn("json_array", self.coerce(left, lt, arr_t.element)), right), arr_t
+        if lt.oid in (T.JSONB,) and rt.oid in (T.JSONB, T.UNKNOWN):
+            raise SqlError("0A000", "jsonb || jsonb is not supported")
+        left = self.to_text(left, lt) if lt.oid != T.UNKNOWN else left
+        right = self.to_text(right, rt) if rt.oid != T.UNKNOWN else right
+        if lt.oid == T.BPCHAR:
+            left = fn("rtrim", left, exp.Literal.string(" "))
+        if rt.oid == T.BPCHAR:
+            right = fn("rtrim", right, exp.Literal.string(" "))
+        return exp.DPipe(this=left, expression=right), ty.TEXT
+
+    def c_Between(self, node: exp.Between, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value, vt = self.compile(node.this, scope)
+        low, lowt = self.compile(node.args["low"], scope)
+        high, hight = self.compile(node.args["high"], scope)
+        target = vt if vt.oid != T.UNKNOWN else ty.common_type(lowt, hight)
+        ge = self.comparison(">=", value, vt, low, lowt)
+        le = self.comparison("<=", value, vt, high, hight)
+        del target
+        return exp.Paren(this=exp.And(this=ge, expression=le)), ty.BOOL
+
+    def c_In(self, node: exp.In, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value, vt = self.compile(node.this, scope)
+        query = node.args.get("query")
+        if query is not None:
+            inner = query.this if isinstance(query, exp.Subquery) else query
+            sub_sql, cols = self.query.subquery(inner, scope)
+            if cols and vt.oid == T.UNKNOWN:
+                value = self.coerce(value, vt, cols[0].ty)
+            elif cols and cols[0].ty.oid != vt.oid and cols[0].ty.oid == T.BPCHAR:
+                value = fn("pg_typmod", value, lit_int(T.BPCHAR), lit_int(cols[0].ty.typmod))
+            return raw(f"({self.sql(value)} IN ({sub_sql}))"), ty.BOOL
+        items = []
+        types = []
+        for item in node.expressions:
+            out, t = self.compile(item, scope)
+            items.append(out)
+            types.append(t)
+        target = vt
+        if target.oid == T.UNKNOWN:
+            for t in types:
+                target = ty.common_type(target, t)
+            value = self.coerce(value, vt, target)
+        coerced = [self.coerce(i, t, target) for i, t in zip(items, types, strict=True)]
+        return exp.In(this=value, expressions=coerced), ty.BOOL
+
+    def c_Exists(self, node: exp.Exists, scope: Scope) -> tuple[exp.Expression, Ty]:
+        sub_sql, _cols = self.query.subquery(node.this, scope)
+        return raw(f"EXISTS ({sub_sql})"), ty.BOOL
+
+    def c_Subquery(self, node: exp.Subquery, scope: Scope) -> tuple[exp.Expression, Ty]:
+        sub_sql, cols = self.query.subquery(node.this, scope)
+        if len(cols) != 1:
+            raise SqlError("42601", "subquery must return only one column")
+        return raw(f"({sub_sql})"), cols[0].ty
+
+    def c_Select(self, node: exp.Select, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self.c_Subquery(exp.Subquery(this=node), scope)
+
+    def c_Case(self, node: exp.Case, scope: Scope) -> tuple[exp.Expression, Ty]:
+        subject = node.this
+        subject_out = subject_t = None
+        if subject is not None:
+            subject_out, subject_t = self.compile(subject, scope)
+        conds = []
+        results: list[tuple[exp.Expression, Ty]] = []
+        for branch in node.args.get("ifs") or []:
+            if subject_out is not None and subject_t is not None:
+                when, wt = self.compile(branch.this, scope)
+                cond = self.comparison("=", subject_out, subject_t, when, wt)
+            else:
+                cond = self.condition(branch.this, scope)
+            conds.append(cond)
+            results.append(self.compile(branch.args["true"], scope))
+        default = node.args.get("default")
+        default_c = self.compile(default, scope) if default is not None else None
+        result = ty.UNKNOWN
+        for _, t in results + ([default_c] if default_c else []):
+            result = ty.common_type(result, t)
+        if result.oid == T.UNKNOWN:
+            result = ty.TEXT
+        ifs = [
+            exp.If(this=c, true=self.coerce(r, t, result)) for c, (r, t) in zip(conds, results, strict=True)
+        ]
+        out = exp.Case(ifs=ifs)
+        if default_c is not None:
+            out.set("default", self.coerce(default_c[0], default_c[1], result))
+        return out, result
+
+    def _like(self, node: exp.Expression, scope: Scope, insensitive: bool,
+              escape: exp.Expression | None = None) -> tuple[exp.Expression, Ty]:
+        value, vt = self.compile(node.this, scope)
+        pattern, pt = self.compile(node.expression, scope)
+        value = self.coerce(value, vt, ty.TEXT)
+        if vt.oid == T.BPCHAR:
+            value = fn("rtrim", value, exp.Literal.string(" "))
+        pattern = self.coerce(pattern, pt, ty.TEXT)
+        esc = exp.Literal.string("\\") if escape is None else self.typed(escape, scope, ty.TEXT)
+        if not insensitive and escape is None and is_string_literal(pattern):
+            glob = _like_to_glob(pattern.this)
+            if glob is not None:
+                return raw(f"({self.sql(value)} GLOB {self.sql(exp.Literal.string(glob))})"), ty.BOOL
+        return fn("pg_like", value, pattern, esc, lit_int(1 if insensitive else 0)), ty.BOOL
+
+    def c_Like(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._like(node, scope, False)
+
+    def c_ILike(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._like(node, scope, True)
+
+    def c_Escape(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        inner = node.this
+        return self._like(inner, scope, isinstance(inner, exp.ILike), escape=node.expression)
+
+    def c_SimilarTo(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        raise SqlError("0A000", "SIMILAR TO is not supported")
+
+    def c_RegexpLike(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value = self.typed(node.this, scope, ty.TEXT)
+        pattern = self.typed(node.expression, scope, ty.TEXT)
+        return fn("pg_regex", value, pattern, lit_int(0)), ty.BOOL
+
+    def c_RegexpILike(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value = self.typed(node.this, scope, ty.TEXT)
+        pattern = self.typed(node.expression, scope, ty.TEXT)
+        return fn("pg_regex", value, pattern, lit_int(1)), ty.BOOL
+
+    def c_Collate(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self.compile(node.this, scope)
+
+    # -------------------------------------------------------------- functions
+    def c_Anonymous(self, node: exp.Anonymous, scope: Scope) -> tuple[exp.Expression, Ty]:
+        name = node.name.lower()
+        if name == "array" and node.expressions and isinstance(node.expressions[0], (exp.Select, exp.Union)):
+            sub_sql, cols = self.query.subquery(node.expressions[0], scope)
+            elem = cols[0].ty if cols else ty.TEXT
+            return raw(f"(SELECT json_group_array(x.{quote(cols[0].name)}) FROM ({sub_sql}) AS x)"), Ty(
+                T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY))
+        handler = FUNCTIONS.get(name)
+        if handler is None:
+            raise SqlError(
+                "42883",
+                f"function {name}({', '.join(self._arg_type_names(node, scope))}) does not exist",
+                hint="No function matches the given name and argument types. You might need to add "
+                     "explicit type casts.",
+            )
+        args: list[exp.Expression] = []
+        types: list[Ty] = []
+        distinct = False
+        order: exp.Expression | None = None
+        for arg in node.expressions:
+            if isinstance(arg, exp.Order):
+                order = arg
+                arg = arg.this
+            if isinstance(arg, exp.Distinct):
+                distinct = True
+                inner_args = list(arg.expressions)
+            else:
+                inner_args = [arg]
+            for inner in inner_args:
+                if isinstance(inner, exp.Star):
+                    args.append(exp.Star())
+                    types.append(ty.UNKNOWN)
+                    continue
+                out, t = self.compile(inner, scope)
+                args.append(out)
+                types.append(t)
+        out, rt = handler(self, args, types, node, scope)
+        if distinct and isinstance(out, exp.Anonymous) and out.expressions:
+            out.set("expressions", [exp.Distinct(expressions=[out.expressions[0]]), *out.expressions[1:]])
+        if order is not None and isinstance(out, exp.Anonymous):
+            compiled_order = self.query.order_by(order, scope)
+            last = out.expressions[-1]
+            out.set("expressions", [*out.expressions[:-1], exp.Order(this=last, expressions=compiled_order)])
+        return out, rt
+
+    def _arg_type_names(self, node: exp.Anonymous, scope: Scope) -> list[str]:
+        names = []
+        for arg in node.expressions:
+            try:
+                _, t = self.compile(arg, scope)
+                names.append(T.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown")
+            except SqlError:
+                names.append("unknown")
+        return names
+
+    def c_GroupConcat(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        this = node.this
+        order = None
+        if isinstance(this, exp.Order):
+            order = this
+            this = this.this
+        distinct = isinstance(this, exp.Distinct)
+        if distinct:
+            this = this.expressions[0]
+        value = self.typed(this, scope, ty.TEXT)
+        _, vt = self.compile(this, scope)
+        value = self.to_text(value, vt)
+        sep = self.typed(node.args.get("separator") or exp.Literal.string(","), scope, ty.TEXT)
+        if distinct:
+            value = exp.Distinct(expressions=[value])
+        if order is not None:
+            sep = exp.Order(this=sep, expressions=self.query.order_by(order, scope))
+        return fn("string_agg", value, sep), ty.TEXT
+
+    def c_Window(self, node: exp.Window, scope: Scope) -> tuple[exp.Expression, Ty]:
+        func, t = self.compile(node.this, scope)
+        out = exp.Window(this=func, over=node.args.get("over"))
+        partition = node.args.get("partition_by")
+        if partition:
+            out.set("partition_by", [self.compile(p, scope)[0] for p in partition])
+        order = node.args.get("order")
+        if order is not None:
+            out.set("order", exp.Order(expressions=self.query.order_by(order, scope)))
+        spec = node.args.get("spec")
+        if spec is not None:
+            out.set("spec", spec)
+        return out, t
+
+    def c_Filter(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        func, t = self.compile(node.this, scope)
+        where = node.expression
+        cond = self.condition(where.this if isinstance(where, exp.Where) else where, scope)
+        return exp.Filter(this=func, expression=exp.Where(this=cond)), t
+
+    def c_Extract(self, node: exp.Extract, scope: Scope) -> tuple[exp.Expression, Ty]:
+        unit = node.this.name.lower() if isinstance(node.this, (exp.Var, exp.Identifier, exp.Column)) else None
+        if unit is None and isinstance(node.this, exp.Literal):
+            unit = node.this.this.lower()
+        value, vt = self.compile(node.expression, scope)
+        if vt.oid == T.UNKNOWN:
+            value, vt = self.coerce(value, vt, ty.TIMESTAMPTZ), ty.TIMESTAMPTZ
+        extracted = fn("pg_extract", exp.Literal.string(unit or ""), value, lit_int(vt.oid))
+        # date_part() is float8, EXTRACT is numeric; sqlglot parses both as Extract.
+        return extracted, ty.NUMERIC
+
+    def c_Substring(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value, vt = self.compile(node.this, scope)
+        value = self.coerce(value, vt, ty.TEXT)
+        start = node.args.get("start")
+        length = node.args.get("length")
+        args = [value, self.typed(start, scope, ty.INT4) if start is not None else exp.Literal.number(1)]
+        if length is not None:
+            args.append(self.typed(length, scope, ty.INT4))
+        return fn("substr", *args), Ty(T.BYTEA) if vt.oid == T.BYTEA else ty.TEXT
+
+    def c_Trim(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value = self.typed(node.this, scope, ty.TEXT)
+        chars = node.expression
+        position = (node.args.get("position") or "BOTH").upper()
+        name = {"LEADING": "pg_ltrim", "TRAILING": "pg_rtrim"}.get(position, "pg_btrim")
+        args = [value]
+        if chars is not None:
+            args.append(self.typed(chars, scope, ty.TEXT))
+        return fn(name, *args), ty.TEXT
+
+    def c_StrPosition(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value = self.typed(node.this, scope, ty.TEXT)
+        sub = self.typed(node.args["substr"], scope, ty.TEXT)
+        return fn("pg_strpos", value, sub), ty.INT4
+
+    def c_Overlay(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        value = self.sql(self.typed(node.this, scope, ty.TEXT))
+        placing = self.sql(self.typed(node.expression, scope, ty.TEXT))
+        start = self.sql(self.typed(node.args["from_"] if "from_" in node.args else node.args["from"], scope, ty.INT4))
+        length_node = node.args.get("for_") or node.args.get("for")
+        length = self.sql(self.typed(length_node, scope, ty.INT4)) if length_node is not None else f"length({placing})"
+        return raw(f"(substr({value}, 1, ({start}) - 1) || {placing} || substr({value}, ({start}) + ({length})))"), ty.TEXT
+
+    def c_CurrentTimestamp(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn("pg_now"), ty.TIMESTAMPTZ
+
+    def c_CurrentDate(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn("pg_current_date"), ty.DATE
+
+    def c_CurrentTime(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn("pg_current_time"), Ty(T.TIMETZ)
+
+    def c_Localtimestamp(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn("pg_localtimestamp"), ty.TIMESTAMP
+
+    def c_Localtime(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn("pg_current_time"), ty.TIME
+
+    def c_CurrentUser(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn("pg_session_user"), ty.NAME
+
+    c_SessionUser = c_CurrentRole = c_CurrentUser
+
+    def c_CurrentSchema(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return exp.Literal.string("public"), ty.NAME
+
+    def c_CurrentCatalog(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn("current_database"), ty.NAME
+
+    def c_Array(self, node: exp.Array, scope: Scope) -> tuple[exp.Expression, Ty]:
+        compiled = [self.compile(e, scope) for e in node.expressions]
+        elem = ty.UNKNOWN
+        for _, t in compiled:
+            elem = ty.common_type(elem, t)
+        if elem.oid == T.UNKNOWN:
+            elem = ty.TEXT
+        items = [self.json_arg(self.coerce(o, t, elem), elem) for o, t in compiled]
+        return fn("json_array", *items), Ty(T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY))
+
+    def c_Bracket(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        arr, at = self.compile(node.this, scope)
+        if len(node.expressions) != 1 or isinstance(node.expressions[0], exp.Slice):
+            raise SqlError("0A000", "array slices are not supported")
+        index_node = node.expressions[0]
+        # sqlglot normalises PostgreSQL's 1-based subscripts to 0-based literals
+        if isinstance(index_node, exp.Literal) and not index_node.is_string:
+            path = exp.Literal.string(f"$[{int(index_node.this)}]")
+        else:
+            index = self.typed(index_node, scope, ty.INT4)
+            path = raw(f"('$[' || (({self.sql(index)})) || ']')")
+        elem = at.element if at.is_array else ty.TEXT
+        return fn("json_extract", arr, path), elem
+
+    def c_JSONExtract(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._json_path(node, scope, as_text=False)
+
+    def c_JSONExtractScalar(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._json_path(node, scope, as_text=True)
+
+    def _json_path(self, node: exp.Expression, scope: Scope, as_text: bool) -> tuple[exp.Expression, Ty]:
+        doc, dt = self.compile(node.this, scope)
+        if dt.oid == T.UNKNOWN:
+            doc, dt = self.coerce(doc, dt, Ty(T.JSONB)), Ty(T.JSONB)
+        key_node = node.expression
+        key_text = None
+        if isinstance(key_node, exp.JSONPath):
+            parts = key_node.expressions
+            if len(parts) == 2 and isinstance(parts[1], exp.JSONPathKey):
+                key_text = "$." + json.dumps(parts[1].this)
+            elif len(parts) == 2 and isinstance(parts[1], exp.JSONPathSubscript):
+                key_text = f"$[{parts[1].this}]"
+        if key_text is None:
+            key, kt = self.compile(key_node, scope)
+            if kt.oid in ty.INTS:
+                path: exp.Expression = raw(f"('$[' || ({self.sql(key)}) || ']')")
+            else:
+                path = raw(f"('$.\"' || ({self.sql(key)}) || '\"')")
+        else:
+            path = exp.Literal.string(key_text)
+        if as_text:
+            doc_sql, path_sql = self.sql(doc), self.sql(path)
+            return raw(
+                f"(CASE json_type({doc_sql}, {path_sql}) WHEN 'object' THEN json_extract({doc_sql}, {path_sql}) "
+                f"WHEN 'array' THEN json_extract({doc_sql}, {path_sql}) WHEN 'true' THEN 'true' "
+                f"WHEN 'false' THEN 'false' ELSE CAST(json_extract({doc_sql}, {path_sql}) AS TEXT) END)"
+            ), ty.TEXT
+        return fn("json", fn("json_quote", fn("json_extract", doc, path))), Ty(dt.oid)
+
+    def c_AtTimeZone(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        raise SqlError("0A000", "AT TIME ZONE is not supported")
+
+    def c_Tuple(self, node: exp.Tuple, scope: Scope) -> tuple[exp.Expression, Ty]:
+        items = [self.compile(e, scope)[0] for e in node.expressions]
+        return exp.Tuple(expressions=items), Ty(T.RECORD)
+
+    def c_Alias(self, node: exp.Alias, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self.compile(node.this, scope)
+
+    def c_Dot(self, node: exp.Dot, scope: Scope) -> tuple[exp.Expression, Ty]:
+        # schema-qualified function (public.f(...)) or composite field access
+        inner = node.expression
+        if isinstance(inner, exp.Anonymous):
+            return self.compile(inner, scope)
+        raise SqlError("0A000", "composite field access is not supported")
+
+    def c_generic(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        raise SqlError("0A000", f"{type(node).__name__} expressions are not supported ({node.sql(dialect='postgres')[:60]})")
+
+
+def _binary(op: str, left: exp.Expression, right: exp.Expression) -> exp.Expression:
+    if op == "/":
+        # sqlglot's Div means true division (it would add CAST AS REAL); we want SQLite's operator.
+        from compute.sql.query import generate
+
+        return raw(f"({generate(left)} / {generate(right)})")
+    cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul, "/": exp.Div, "%": exp.Mod}[op]
+    return cls(this=left, expression=right)
+
+
+def _is_plain_column(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Column)
+
+
+def _has_offset(text: str) -> bool:
+    body = text.strip()
+    if body.lower() in ("infinity", "-infinity"):
+        return True
+    import re
+
+    return bool(re.search(r"(Z|UTC|GMT|[+-]\d{1,2}(:?\d{2})?)\s*$", body[10:] if len(body) > 10 else "", re.I))
+
+
+def _looks_like_interval(text: str) -> bool:
+    try:
+        T.interval_parts(text)
+        return True
+    except SqlError:
+        return False
+
+
+def _like_to_glob(pattern: str) -> str | None:
+    """A LIKE pattern (default escape) as an equivalent case-sensitive GLOB, if one exists."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern):
+                return None
+            nxt = pattern[i + 1]
+            out.append(f"[{nxt}]" if nxt in "*?[" else nxt)
+            i += 2
+            continue
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        elif ch == "]":
+            out.append("]")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)

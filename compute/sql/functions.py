@@ -1,0 +1,1168 @@
+"""SQLite user-defined functions, aggregates and collations that translations rely on.
+
+``register_functions(conn, ctx)`` is called once per apsw connection. Reader connections are
+pooled and shared between sessions, so nothing per-session is captured in a closure except the
+``SessionContext`` object, which the session refreshes before each statement (transaction
+start time, TimeZone, user, settings...).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
+
+from compute import pgtypes as T
+from compute.sql.api import SqlError
+from compute.sql.catalog import SEQUENCES, TABLES
+from compute.sql.pg_catalog import view_statements
+
+SERVER_VERSION = "15.8"
+SERVER_VERSION_NUM = "150008"
+
+DEFAULT_SETTINGS: dict[str, str] = {
+    "server_version": SERVER_VERSION,
+    "server_version_num": SERVER_VERSION_NUM,
+    "server_encoding": "UTF8",
+    "client_encoding": "UTF8",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "TimeZone": "UTC",
+    "integer_datetimes": "on",
+    "standard_conforming_strings": "on",
+    "application_name": "",
+    "search_path": '"$user", public',
+    "default_transaction_isolation": "read committed",
+    "transaction_isolation": "read committed",
+    "default_transaction_read_only": "off",
+    "transaction_read_only": "off",
+    "statement_timeout": "0",
+    "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0",
+    "extra_float_digits": "1",
+    "max_identifier_length": "63",
+    "block_size": "8192",
+    "lc_collate": "C",
+    "lc_ctype": "C",
+    "lc_messages": "C",
+    "lc_monetary": "C",
+    "lc_numeric": "C",
+    "lc_time": "C",
+    "is_superuser": "on",
+    "session_authorization": "postgres",
+    "max_connections": "100",
+    "synchronous_commit": "on",
+    "bytea_output": "hex",
+    "client_min_messages": "notice",
+    "row_security": "on",
+    "default_text_search_config": "pg_catalog.english",
+    "work_mem": "4MB",
+    "maintenance_work_mem": "64MB",
+    "search_path_schemas": "public",
+}
+
+# Setting names are case-insensitive in PostgreSQL; map lower-case to canonical spelling.
+CANONICAL_SETTING = {name.lower(): name for name in DEFAULT_SETTINGS}
+
+
+def canonical_setting_name(name: str) -> str:
+    return CANONICAL_SETTING.get(name.lower(), name.lower())
+
+
+@dataclass
+class SessionContext:
+    """Per-session state the UDFs read; the session updates it before each statement."""
+
+    user: str = "postgres"
+    database: str = "postgres"
+    backend_pid: int = 0
+    timezone: str = "UTC"
+    txn_start: _dt.datetime | None = None  # aware; now()/CURRENT_TIMESTAMP
+    statement_start: _dt.datetime | None = None  # aware; statement_timestamp()
+    settings: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    sequence_values: dict[str, int] = field(default_factory=dict)  # currval()
+    last_sequence_value: int | None = None  # lastval()
+    changed_settings: dict[str, tuple[str, bool]] = field(default_factory=dict)  # set_config()
+
+    def now(self) -> _dt.datetime:
+        return self.txn_start or _dt.datetime.now(_dt.UTC)
+
+    def start_statement(self, in_transaction: bool) -> None:
+        """Convenience for the session: stamp statement (and, outside a txn, transaction) time."""
+        now = _dt.datetime.now(_dt.UTC)
+        self.statement_start = now
+        if not in_transaction or self.txn_start is None:
+            self.txn_start = now
+
+
+def _utc_text(value: _dt.datetime) -> str:
+    return T.format_timestamp(value.astimezone(_dt.UTC).replace(tzinfo=None)) + "+00"
+
+
+def _raise(sqlstate: str, message: str) -> None:
+    raise SqlError(sqlstate, message)
+
+
+# ------------------------------------------------------------------------------ numeric
+
+
+def _dscale(value: Decimal) -> int:
+    exp = value.as_tuple().exponent
+    return max(-exp, 0) if isinstance(exp, int) else 0
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    return T.to_decimal(value)
+
+
+def _num_out(value: Decimal) -> str:
+    return T.numeric_to_str(value)
+
+
+def _weight_first(value: Decimal) -> tuple[int, int]:
+    """Base-10000 weight and first base-10000 digit, as numeric.c sees them."""
+    if value.is_zero():
+        return 0, 0
+    mag = value.copy_abs()
+    weight = mag.adjusted() // 4
+    first = int(mag.scaleb(-4 * weight))
+    return weight, first
+
+
+def div_scale(a: Decimal, b: Decimal) -> int:
+    """numeric.c select_div_scale(): at least 16 significant digits."""
+    w1, f1 = _weight_first(a)
+    w2, f2 = _weight_first(b)
+    qweight = w1 - w2
+    if f1 <= f2:
+        qweight -= 1
+    rscale = 16 - qweight * 4
+    rscale = max(rscale, _dscale(a), _dscale(b), 0)
+    return min(rscale, 1000)
+
+
+def numeric_div(a: Decimal, b: Decimal) -> Decimal:
+    if b.is_zero():
+        raise SqlError("22012", "division by zero")
+    scale = div_scale(a, b)
+    with localcontext() as ctx:
+        ctx.prec = max(a.adjusted() - b.adjusted(), 0) + scale + 10
+        return (a / b).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+
+
+def _num_binary(op: Callable[[Decimal, Decimal], Decimal]) -> Callable[[Any, Any], str | None]:
+    def fn(a: Any, b: Any) -> str | None:
+        x, y = _dec(a), _dec(b)
+        if x is None or y is None:
+            return None
+        with localcontext() as ctx:
+            ctx.prec = 1000
+            return _num_out(op(x, y))
+
+    return fn
+
+
+def _num_mod(a: Decimal, b: Decimal) -> Decimal:
+    if b.is_zero():
+        raise SqlError("22012", "division by zero")
+    return a % b
+
+
+class _NumericSum:
+    """sum() over numeric/int8 values, exact."""
+
+    def __init__(self) -> None:
+        self.total: Decimal | None = None
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        dec = T.to_decimal(value)
+        with localcontext() as ctx:
+            ctx.prec = 1000
+            self.total = dec if self.total is None else self.total + dec
+
+    def final(self) -> str | None:
+        return None if self.total is None else _num_out(self.total)
+
+
+class _NumericAvg:
+    """avg() of integers and numerics: numeric with PostgreSQL's division scale."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+        self.count = 0
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        with localcontext() as ctx:
+            ctx.prec = 1000
+            self.total += T.to_decimal(value)
+        self.count += 1
+
+    def final(self) -> str | None:
+        if not self.count:
+            return None
+        return _num_out(numeric_div(self.total, Decimal(self.count)))
+
+
+class _IntSum:
+    """sum(int2/int4): int8 result, error on int8 overflow like PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        self.total = int(value) if self.total is None else self.total + int(value)
+
+    def final(self) -> int | None:
+        if self.total is not None and not -(2**63) <= self.total < 2**63:
+            raise SqlError("22003", "bigint out of range")
+        return self.total
+
+
+def _aggregate_factory(cls: type) -> Callable[[], tuple[Any, Any, Any]]:
+    def factory() -> tuple[Any, Any, Any]:
+        obj = cls()
+        return obj, lambda _ctx, *args: obj.step(*args), lambda _ctx: obj.final()
+
+    return factory
+
+
+def _numeric_collation(a: str, b: str) -> int:
+    """Order TEXT-stored numerics by value (NaN sorts last, as in PostgreSQL)."""
+    if a == b:
+        return 0
+    try:
+        x, y = Decimal(a), Decimal(b)
+    except ArithmeticError:
+        return -1 if a < b else 1
+    if x.is_nan() or y.is_nan():
+        return (1 if x.is_nan() else 0) - (1 if y.is_nan() else 0)
+    return -1 if x < y else (1 if x > y else 0)
+
+
+def _numeric_round(value: Any, places: Any = 0) -> str | None:
+    dec = _dec(value)
+    if dec is None or places is None:
+        return None
+    if not dec.is_finite():
+        return _num_out(dec)
+    places = int(places)
+    with localcontext() as ctx:
+        ctx.prec = 1000
+        rounded = dec.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return _num_out(rounded if places >= 0 else rounded.quantize(Decimal(1)))
+
+
+def _numeric_trunc(value: Any, places: Any = 0) -> str | None:
+    dec = _dec(value)
+    if dec is None or places is None:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 1000
+        return _num_out(dec.quantize(Decimal(1).scaleb(-int(places)), rounding="ROUND_DOWN"))
+
+
+# ------------------------------------------------------------------------------ casts
+
+
+def _to_int(value: Any, oid: int) -> int:
+    if isinstance(value, int):
+        return T.check_int_range(oid, value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise SqlError("22003", f"{T._err_name(oid)} out of range")
+        return T.check_int_range(oid, int(round(value)))  # rint: half to even
+    if isinstance(value, str):
+        try:
+            return T.parse_int(oid, value)
+        except SqlError:
+            pass
+        dec = Decimal(value) if T._NUMERIC_RE.match(value) else None
+        if dec is None:
+            raise T.invalid_input(oid, value) from None
+        return T.check_int_range(oid, int(dec.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+    raise T.invalid_input(oid, str(value))
+
+
+def make_cast(ctx: SessionContext) -> Callable[..., Any]:
+    """pg_cast(value, source_oid, target_oid, typmod): explicit-cast semantics in one place."""
+
+    def cast(value: Any, src: int, dst: int, typmod: int = -1) -> Any:
+        if value is None:
+            return None
+        result = _cast_value(ctx, value, src, dst)
+        if typmod >= 0:
+            result = apply_typmod(result, dst, typmod, explicit=True)
+        return result
+
+    return cast
+
+
+def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
+    if dst in (T.INT2, T.INT4, T.INT8, T.OID):
+        if src == T.BOOL:
+            return 1 if value else 0
+        if src == T.NUMERIC or (isinstance(value, str) and src not in T.STRING_TYPES):
+            return _to_int(T.to_decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP).__int__(), dst)
+        return _to_int(value, dst)
+    if dst in (T.FLOAT4, T.FLOAT8):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return T.parse_float(dst, str(value))
+    if dst == T.NUMERIC:
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            if math.isnan(value):
+                return "NaN"
+            if math.isinf(value):
+                return "Infinity" if value > 0 else "-Infinity"
+            return _num_out(Decimal(T.format_float(value)) if "e" not in T.format_float(value) else Decimal(repr(value)))
+        return T.parse_numeric(str(value))
+    if dst == T.BOOL:
+        if isinstance(value, int):
+            return 1 if value else 0
+        return T.parse_bool(str(value))
+    if dst in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME):
+        if src == T.BOOL:
+            return "true" if value else "false"
+        if src == T.TIMESTAMPTZ:
+            return _tstz_out(ctx, value)
+        if isinstance(value, bytes) and src == T.BYTEA:
+            return "\\x" + value.hex()
+        return T.encode_text(src, value).decode()
+    if dst == T.TIMESTAMP:
+        if src == T.TIMESTAMPTZ:
+            return _tstz_to_ts(ctx, value)
+        if src == T.DATE:
+            return value if value.endswith("infinity") else value + " 00:00:00"
+        return T.parse_timestamp(str(value))
+    if dst == T.TIMESTAMPTZ:
+        if src == T.TIMESTAMPTZ:
+            return value
+        if src == T.DATE:
+            return T.parse_timestamptz(value + " 00:00:00", ctx.timezone)
+        return T.parse_timestamptz(str(value), ctx.timezone)
+    if dst == T.DATE:
+        if src == T.TIMESTAMPTZ:
+            return _tstz_to_ts(ctx, value)[:10]
+        if src == T.TIMESTAMP:
+            return value[:10] if not value.endswith("infinity") else value
+        return T.parse_date(str(value))
+    if dst == T.TIME:
+        if src in (T.TIMESTAMP, T.TIMESTAMPTZ):
+            text = _tstz_to_ts(ctx, value) if src == T.TIMESTAMPTZ else value
+            return text[11:]
+        return T.parse_time(str(value))
+    if dst == T.BYTEA:
+        if isinstance(value, bytes):
+            return value
+        return T.parse_bytea(str(value))
+    if dst == T.JSONB:
+        return T.parse_jsonb(value if isinstance(value, str) else json.dumps(value))
+    if dst == T.JSON:
+        return T.parse_json(value if isinstance(value, str) else json.dumps(value))
+    if src in (T.JSON, T.JSONB) and isinstance(value, str):
+        return T.decode_text(dst, value.encode())
+    text = value if isinstance(value, str) else T.encode_text(src, value).decode()
+    return T.decode_text(dst, text.encode(), ctx.timezone)
+
+
+def apply_typmod(value: Any, oid: int, typmod: int, explicit: bool = False) -> Any:
+    """Length/precision coercion: char(n) padding, varchar(n) checks, numeric(p,s) rounding."""
+    if value is None or typmod < 0:
+        return value
+    if oid == T.BPCHAR:
+        length = typmod - 4
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > length:
+            if explicit or not text[length:].strip(" "):
+                return text[:length]
+            raise SqlError("22001", f"value too long for type character({length})")
+        return text.ljust(length)
+    if oid == T.VARCHAR:
+        length = typmod - 4
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > length:
+            if explicit or not text[length:].strip(" "):
+                return text[:length]
+            raise SqlError("22001", f"value too long for type character varying({length})")
+        return text
+    if oid == T.NUMERIC:
+        mod = typmod - 4
+        return T.apply_numeric_typmod(value, (mod >> 16) & 0xFFFF, mod & 0xFFFF)
+    return value
+
+
+# ------------------------------------------------------------------------------ time
+
+
+def _tstz_out(ctx: SessionContext, value: Any) -> Any:
+    if value is None or not isinstance(value, str) or value.endswith("infinity"):
+        return value
+    if ctx.timezone in ("UTC", "utc", "Etc/UTC") and value.endswith("+00"):
+        return value
+    return T.format_timestamptz(T.timestamptz_from_storage(value), ctx.timezone)
+
+
+def _tstz_to_ts(ctx: SessionContext, value: Any) -> Any:
+    if value is None or not isinstance(value, str) or value.endswith("infinity"):
+        return value
+    local = T.timestamptz_from_storage(value).astimezone(T.get_zone(ctx.timezone))
+    return T.format_timestamp(local.replace(tzinfo=None))
+
+
+def _ts_to_tstz(ctx: SessionContext, value: Any) -> Any:
+    if value is None or not isinstance(value, str) or value.endswith("infinity"):
+        return value
+    return T.parse_timestamptz(value, ctx.timezone)
+
+
+_TRUNC_FIELDS = ("microseconds", "milliseconds", "second", "minute", "hour", "day", "week", "month",
+                 "quarter", "year", "decade", "century", "millennium")
+
+
+def _truncate(value: _dt.datetime, unit: str) -> _dt.datetime:
+    unit = unit.lower()
+    if unit not in _TRUNC_FIELDS:
+        raise SqlError("22023", f'unit "{unit}" not recognized for type timestamp without time zone')
+    if unit == "microseconds":
+        return value
+    if unit == "milliseconds":
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    value = value.replace(microsecond=0)
+    if unit == "second":
+        return value
+    value = value.replace(second=0)
+    if unit == "minute":
+        return value
+    value = value.replace(minute=0)
+    if unit == "hour":
+        return value
+    value = value.replace(hour=0)
+    if unit == "day":
+        return value
+    if unit == "week":
+        return value - _dt.timedelta(days=value.weekday())
+    if unit == "month":
+        return value.replace(day=1)
+    if unit == "quarter":
+        return value.replace(day=1, month=(value.month - 1) // 3 * 3 + 1)
+    value = value.replace(day=1, month=1)
+    if unit == "year":
+        return value
+    if unit == "decade":
+        return value.replace(year=value.year // 10 * 10)
+    if unit == "century":
+        return value.replace(year=(value.year - 1) // 100 * 100 + 1)
+    return value.replace(year=(value.year - 1) // 1000 * 1000 + 1)
+
+
+def _extract(unit: str, value: _dt.datetime | _dt.date, epoch_base: _dt.datetime | None = None) -> str:
+    unit = unit.lower()
+    dt = value if isinstance(value, _dt.datetime) else _dt.datetime(value.year, value.month, value.day)
+    if unit == "epoch":
+        base = epoch_base or _dt.datetime(1970, 1, 1)
+        delta = dt - base
+        return _num_out(Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6))
+    simple = {
+        "year": dt.year, "month": dt.month, "day": dt.day, "hour": dt.hour, "minute": dt.minute,
+        "dow": (dt.weekday() + 1) % 7, "isodow": dt.isoweekday(), "doy": dt.timetuple().tm_yday,
+        "quarter": (dt.month - 1) // 3 + 1, "week": dt.isocalendar()[1], "isoyear": dt.isocalendar()[0],
+        "decade": dt.year // 10, "century": (dt.year - 1) // 100 + 1, "millennium": (dt.year - 1) // 1000 + 1,
+    }
+    if unit in simple:
+        return str(simple[unit])
+    if unit == "second":
+        return _num_out(Decimal(dt.second) + Decimal(dt.microsecond).scaleb(-6).quantize(Decimal("0.000001")))
+    if unit == "milliseconds":
+        return _num_out((Decimal(dt.second * 1_000_000 + dt.microsecond) / 1000).quantize(Decimal("0.001")))
+    if unit == "microseconds":
+        return str(dt.second * 1_000_000 + dt.microsecond)
+    raise SqlError("22023", f'unit "{unit}" not recognized for type timestamp')
+
+
+def _interval_add(ts: _dt.datetime, months: int, days: int, micros: int, sign: int = 1) -> _dt.datetime:
+    if months:
+        total = ts.year * 12 + (ts.month - 1) + sign * months
+        year, month = divmod(total, 12)
+        month += 1
+        import calendar
+
+        day = min(ts.day, calendar.monthrange(year, month)[1])
+        ts = ts.replace(year=year, month=month, day=day)
+    return ts + sign * _dt.timedelta(days=days, microseconds=micros)
+
+
+# ------------------------------------------------------------------------------ registration
+
+
+def register_functions(conn: Any, ctx: SessionContext) -> None:
+    """Register every UDF, aggregate, collation and pg_catalog view on an apsw connection."""
+    fn = conn.create_scalar_function
+    det = {"deterministic": True}
+
+    def scalar(name: str, func: Callable[..., Any], nargs: int = -1, deterministic: bool = False) -> None:
+        if deterministic:
+            fn(name, func, nargs, **det)
+        else:
+            fn(name, func, nargs)
+
+    conn.create_collation("pgnumeric", _numeric_collation)
+
+    # --- time
+    scalar("pg_now", lambda: _utc_text(ctx.now()), 0)
+    scalar("pg_statement_timestamp", lambda: _utc_text(ctx.statement_start or ctx.now()), 0)
+    scalar("pg_clock_timestamp", lambda: _utc_text(_dt.datetime.now(_dt.UTC)), 0)
+    scalar("pg_current_date", lambda: _tstz_to_ts(ctx, _utc_text(ctx.now()))[:10], 0)
+    scalar("pg_localtimestamp", lambda: _tstz_to_ts(ctx, _utc_text(ctx.now())), 0)
+    scalar("pg_current_time", lambda: _tstz_to_ts(ctx, _utc_text(ctx.now()))[11:], 0)
+    scalar("pg_tstz_out", lambda v: _tstz_out(ctx, v), 1)
+    scalar("pg_tstz_to_ts", lambda v: _tstz_to_ts(ctx, v), 1)
+    scalar("pg_ts_to_tstz", lambda v: _ts_to_tstz(ctx, v), 1)
+
+    def date_trunc(unit: str, value: Any, src: int = T.TIMESTAMP) -> Any:
+        if value is None or unit is None:
+            return None
+        if src == T.TIMESTAMPTZ:
+            local = T.timestamptz_from_storage(value).astimezone(T.get_zone(ctx.timezone))
+            truncated = _truncate(local.replace(tzinfo=None), unit).replace(tzinfo=local.tzinfo)
+            if isinstance(local.tzinfo, _dt.timezone):
+                return _utc_text(truncated)
+            return _utc_text(truncated.replace(tzinfo=T.get_zone(ctx.timezone)))
+        return T.format_timestamp(_truncate(T.timestamp_from_storage(value), unit))
+
+    scalar("pg_date_trunc", date_trunc)
+
+    def extract(unit: str, value: Any, src: int = T.TIMESTAMP) -> Any:
+        if value is None or unit is None:
+            return None
+        if src == T.TIMESTAMPTZ:
+            aware = T.timestamptz_from_storage(value)
+            if unit.lower() == "epoch":
+                return _extract("epoch", aware.astimezone(_dt.UTC).replace(tzinfo=None))
+            return _extract(unit, aware.astimezone(T.get_zone(ctx.timezone)).replace(tzinfo=None))
+        if src == T.DATE:
+            return _extract(unit, _dt.date.fromisoformat(value))
+        if src == T.TIME:
+            return _extract(unit, _dt.datetime.combine(_dt.date(1970, 1, 1), _dt.time.fromisoformat(value)))
+        if src == T.INTERVAL:
+            months, days, micros = T.interval_parts(value)
+            unit_l = unit.lower()
+            if unit_l == "epoch":
+                total = Decimal(months // 12 * 365.25 * 86400 + months % 12 * 30 * 86400) + days * 86400
+                return _num_out(total + Decimal(micros).scaleb(-6))
+            mapping = {"year": months // 12, "month": months % 12, "day": days,
+                       "hour": micros // 3_600_000_000, "minute": micros // 60_000_000 % 60}
+            if unit_l in mapping:
+                return str(mapping[unit_l])
+            if unit_l == "second":
+                return _num_out(Decimal(micros % 60_000_000).scaleb(-6).quantize(Decimal("0.000001")))
+            raise SqlError("22023", f'unit "{unit}" not recognized for type interval')
+        return _extract(unit, T.timestamp_from_storage(value))
+
+    scalar("pg_extract", extract)
+
+    def ts_add(value: Any, interval: Any, src: int, sign: int = 1) -> Any:
+        if value is None or interval is None:
+            return None
+        months, days, micros = T.interval_parts(interval)
+        if src == T.TIMESTAMPTZ:
+            zone = T.get_zone(ctx.timezone)
+            local = T.timestamptz_from_storage(value).astimezone(zone).replace(tzinfo=None)
+            moved = _interval_add(local, months, days, micros, sign).replace(tzinfo=zone)
+            return _utc_text(moved)
+        if src == T.DATE:
+            base = _dt.datetime.fromisoformat(value)
+            return T.format_timestamp(_interval_add(base, months, days, micros, sign))
+        if src == T.TIME:
+            base = _dt.datetime.combine(_dt.date(2000, 1, 1), _dt.time.fromisoformat(value))
+            return T.format_time(_interval_add(base, 0, 0, micros, sign).time())
+        return T.format_timestamp(_interval_add(T.timestamp_from_storage(value), months, days, micros, sign))
+
+    scalar("pg_ts_add", ts_add)
+
+    def ts_diff(a: Any, b: Any, src: int) -> Any:
+        if a is None or b is None:
+            return None
+        if src == T.TIMESTAMPTZ:
+            delta = T.timestamptz_from_storage(a) - T.timestamptz_from_storage(b)
+        else:
+            delta = T.timestamp_from_storage(a) - T.timestamp_from_storage(b)
+        return T.format_interval(0, delta.days, delta.seconds * 1_000_000 + delta.microseconds)
+
+    scalar("pg_ts_diff", ts_diff)
+
+    def date_add_days(value: Any, days: Any, sign: int = 1) -> Any:
+        if value is None or days is None:
+            return None
+        return T.format_date(_dt.date.fromisoformat(value) + _dt.timedelta(days=sign * int(days)))
+
+    scalar("pg_date_add", date_add_days)
+    scalar("pg_date_diff", lambda a, b: None if a is None or b is None else
+           (_dt.date.fromisoformat(a) - _dt.date.fromisoformat(b)).days, 2)
+
+    def interval_op(a: Any, b: Any, sign: int = 1) -> Any:
+        if a is None or b is None:
+            return None
+        x, y = T.interval_parts(a), T.interval_parts(b)
+        return T.format_interval(x[0] + sign * y[0], x[1] + sign * y[1], x[2] + sign * y[2])
+
+    scalar("pg_interval_add", interval_op)
+
+    def interval_mul(a: Any, factor: Any) -> Any:
+        if a is None or factor is None:
+            return None
+        months, days, micros = T.interval_parts(a)
+        f = Decimal(str(factor))
+        total_months = Decimal(months) * f
+        whole_months = int(total_months)
+        total_days = Decimal(days) * f + (total_months - whole_months) * 30
+        whole_days = int(total_days)
+        micro_total = Decimal(micros) * f + (total_days - whole_days) * 86_400_000_000
+        return T.format_interval(whole_months, whole_days, int(micro_total.to_integral_value(ROUND_HALF_EVEN)))
+
+    scalar("pg_interval_mul", interval_mul, 2)
+
+    def age(a: Any, b: Any = None) -> Any:
+        if a is None:
+            return None
+        end = T.timestamp_from_storage(a)
+        start = T.timestamp_from_storage(b) if b is not None else T.timestamp_from_storage(
+            _tstz_to_ts(ctx, _utc_text(ctx.now()))[:10] + " 00:00:00")
+        if b is None:
+            end, start = start, end
+        sign = 1
+        if end < start:
+            end, start, sign = start, end, -1
+        months = (end.year - start.year) * 12 + end.month - start.month
+        anchor = _interval_add(start, months, 0, 0)
+        if anchor > end:
+            months -= 1
+            anchor = _interval_add(start, months, 0, 0)
+        delta = end - anchor
+        return T.format_interval(sign * months, sign * delta.days,
+                                 sign * (delta.seconds * 1_000_000 + delta.microseconds))
+
+    scalar("pg_age", age)
+
+    def to_char(value: Any, fmt: Any, src: int = T.TIMESTAMP) -> Any:
+        if value is None or fmt is None:
+            return None
+        if src in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE):
+            if src == T.TIMESTAMPTZ:
+                dt = T.timestamptz_from_storage(value).astimezone(T.get_zone(ctx.timezone)).replace(tzinfo=None)
+            elif src == T.DATE:
+                dt = _dt.datetime.fromisoformat(value)
+            else:
+                dt = T.timestamp_from_storage(value)
+            return _to_char_datetime(dt, fmt)
+        return _to_char_number(T.to_decimal(value), fmt)
+
+    scalar("pg_to_char", to_char)
+
+    # --- numeric
+    scalar("pg_num_add", _num_binary(lambda a, b: a + b), 2, True)
+    scalar("pg_num_sub", _num_binary(lambda a, b: a - b), 2, True)
+    scalar("pg_num_mul", _num_binary(lambda a, b: a * b), 2, True)
+    scalar("pg_num_div", _num_binary(numeric_div), 2, True)
+    scalar("pg_num_mod", _num_binary(_num_mod), 2, True)
+    scalar("pg_num_neg", lambda a: None if a is None else _num_out(-T.to_decimal(a)), 1, True)
+    scalar("pg_num_abs", lambda a: None if a is None else _num_out(abs(T.to_decimal(a))), 1, True)
+    scalar("pg_num_cmp", lambda a, b: None if a is None or b is None else
+           _numeric_collation(_num_out(T.to_decimal(a)), _num_out(T.to_decimal(b))), 2, True)
+    scalar("pg_round", _numeric_round, -1, True)
+    scalar("pg_trunc", _numeric_trunc, -1, True)
+    scalar("pg_num_floor", lambda a: None if a is None else _num_out(T.to_decimal(a).to_integral_value("ROUND_FLOOR")), 1, True)
+    scalar("pg_num_ceil", lambda a: None if a is None else _num_out(T.to_decimal(a).to_integral_value("ROUND_CEILING")), 1, True)
+
+    def int_div(a: Any, b: Any) -> Any:
+        if a is None or b is None:
+            return None
+        if b == 0:
+            raise SqlError("22012", "division by zero")
+        if isinstance(a, float) or isinstance(b, float):
+            return a / b
+        q = abs(a) // abs(b)
+        return q if (a >= 0) == (b >= 0) else -q
+
+    scalar("pg_div", int_div, 2, True)
+
+    def int_mod(a: Any, b: Any) -> Any:
+        if a is None or b is None:
+            return None
+        if b == 0:
+            raise SqlError("22012", "division by zero")
+        return int(math.fmod(a, b))
+
+    scalar("pg_mod", int_mod, 2, True)
+
+    def check_int(value: Any, oid: int) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise SqlError("22003", f"{T._err_name(oid)} out of range")
+        return T.check_int_range(oid, value)
+
+    scalar("pg_check_int", check_int, 2, True)
+    scalar("pg_random", lambda: random.random(), 0)
+    conn.create_aggregate_function("pg_num_sum", _aggregate_factory(_NumericSum), 1)
+    conn.create_aggregate_function("pg_int_sum", _aggregate_factory(_IntSum), 1)
+    conn.create_aggregate_function("pg_avg", _aggregate_factory(_NumericAvg), 1)
+
+    # --- casts and typmods
+    scalar("pg_cast", make_cast(ctx))
+    scalar("pg_typmod", lambda v, oid, typmod: apply_typmod(v, oid, typmod), 3, True)
+    scalar("pg_raise", lambda code, msg: _raise(code, msg), 2)
+
+    # --- strings
+    scalar("pg_lower", lambda s: None if s is None else str(s).lower(), 1, True)
+    scalar("pg_upper", lambda s: None if s is None else str(s).upper(), 1, True)
+    scalar("pg_initcap", lambda s: None if s is None else re.sub(
+        r"[A-Za-z0-9]+", lambda m: m.group(0)[0].upper() + m.group(0)[1:].lower(), str(s)), 1, True)
+    scalar("pg_concat", lambda *args: "".join(_text(a) for a in args if a is not None), -1, True)
+    scalar("pg_concat_ws", lambda sep, *args: None if sep is None else
+           str(sep).join(_text(a) for a in args if a is not None), -1, True)
+    scalar("pg_md5", lambda s: None if s is None else hashlib.md5(
+        s if isinstance(s, bytes) else str(s).encode()).hexdigest(), 1, True)
+    scalar("pg_left", lambda s, n: None if s is None or n is None else (str(s)[:n] if n >= 0 else str(s)[:n]), 2, True)
+    scalar("pg_right", lambda s, n: None if s is None or n is None else (
+        (str(s)[-n:] if n > 0 else "") if n >= 0 else str(s)[-n:]), 2, True)
+    scalar("pg_repeat", lambda s, n: None if s is None or n is None else str(s) * max(int(n), 0), 2, True)
+    scalar("pg_lpad", lambda s, n, fill=" ": _pad(s, n, fill, left=True), -1, True)
+    scalar("pg_rpad", lambda s, n, fill=" ": _pad(s, n, fill, left=False), -1, True)
+    scalar("pg_split_part", _split_part, 3, True)
+    scalar("pg_strpos", lambda s, sub: None if s is None or sub is None else str(s).find(str(sub)) + 1, 2, True)
+    scalar("pg_reverse", lambda s: None if s is None else str(s)[::-1], 1, True)
+    scalar("pg_chr", lambda n: None if n is None else chr(int(n)), 1, True)
+    scalar("pg_ascii", lambda s: None if s is None or s == "" else ord(str(s)[0]), 1, True)
+    scalar("pg_to_hex", lambda n: None if n is None else format(int(n) & 0xFFFFFFFFFFFFFFFF if n < 0 else int(n), "x"), 1, True)
+    scalar("pg_btrim", lambda s, chars=" ": None if s is None or chars is None else str(s).strip(chars), -1, True)
+    scalar("pg_ltrim", lambda s, chars=" ": None if s is None or chars is None else str(s).lstrip(chars), -1, True)
+    scalar("pg_rtrim", lambda s, chars=" ": None if s is None or chars is None else str(s).rstrip(chars), -1, True)
+    scalar("pg_quote_ident", _quote_ident, 1, True)
+    scalar("pg_quote_literal", lambda s: None if s is None else "'" + str(s).replace("'", "''") + "'", 1, True)
+    scalar("pg_bpchar_trim", lambda s: None if s is None else str(s).rstrip(" "), 1, True)
+    scalar("pg_octet_length", lambda s: None if s is None else len(s if isinstance(s, bytes) else str(s).encode()), 1, True)
+    scalar("pg_translate", lambda s, a, b: None if s is None or a is None or b is None else _translate(s, a, b), 3, True)
+
+    like_cache: dict[tuple[str, str | None, bool], re.Pattern[str]] = {}
+
+    def like(value: Any, pattern: Any, escape: Any = "\\", insensitive: int = 0) -> Any:
+        if value is None or pattern is None:
+            return None
+        key = (str(pattern), escape, bool(insensitive))
+        compiled = like_cache.get(key)
+        if compiled is None:
+            if len(like_cache) > 1000:
+                like_cache.clear()
+            compiled = re.compile(_like_to_regex(str(pattern), escape), re.S | (re.I if insensitive else 0))
+            like_cache[key] = compiled
+        return 1 if compiled.fullmatch(_text(value)) else 0
+
+    scalar("pg_like", like, -1, True)
+    regex_cache: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+    def regex_match(value: Any, pattern: Any, insensitive: int = 0) -> Any:
+        if value is None or pattern is None:
+            return None
+        key = (str(pattern), bool(insensitive))
+        compiled = regex_cache.get(key)
+        if compiled is None:
+            if len(regex_cache) > 1000:
+                regex_cache.clear()
+            try:
+                compiled = re.compile(str(pattern), re.I if insensitive else 0)
+            except re.error as exc:
+                raise SqlError("2201B", f"invalid regular expression: {exc}") from None
+            regex_cache[key] = compiled
+        return 1 if compiled.search(_text(value)) else 0
+
+    scalar("pg_regex", regex_match, -1, True)
+
+    def regexp_replace(value: Any, pattern: Any, repl: Any, flags: Any = "") -> Any:
+        if value is None or pattern is None or repl is None:
+            return None
+        py_repl = re.sub(r"\\(\d)", r"\\g<\1>", str(repl)).replace("\\&", "\\g<0>")
+        count = 0 if "g" in (flags or "") else 1
+        return re.sub(str(pattern), py_repl, _text(value), count=count, flags=re.I if "i" in (flags or "") else 0)
+
+    scalar("pg_regexp_replace", regexp_replace, -1, True)
+
+    # --- arrays (stored as JSON text)
+    def array_position(arr: Any, elem: Any) -> Any:
+        if arr is None:
+            return None
+        for i, item in enumerate(T.array_values(arr)):
+            if item == elem or (item is not None and elem is not None and str(item) == str(elem)):
+                return i + 1
+        return None
+
+    scalar("array_position", array_position, -1, True)
+    scalar("pg_array_length", lambda arr, dim=1: None if arr is None or dim != 1 or not T.array_values(arr)
+           else len(T.array_values(arr)), -1, True)
+    scalar("pg_cardinality", lambda arr: None if arr is None else len(T.array_values(arr)), 1, True)
+    scalar("pg_array_to_string", lambda arr, sep, null=None: None if arr is None or sep is None else
+           str(sep).join(_text(v) if v is not None else null for v in T.array_values(arr)
+                         if v is not None or null is not None), -1, True)
+    scalar("pg_string_to_array", lambda s, sep: None if s is None else json.dumps(
+        str(s).split(sep) if sep else list(str(s))), 2, True)
+    scalar("pg_array_append", lambda arr, v: json.dumps(T.array_values(arr or "[]") + [v]), 2, True)
+    scalar("pg_array_cat", lambda a, b: None if a is None and b is None else
+           json.dumps(T.array_values(a or "[]") + T.array_values(b or "[]")), 2, True)
+    scalar("pg_array_in", lambda text, elem: None if text is None else T.parse_array(int(elem), str(text)), 2, True)
+
+    # --- session / system information
+    scalar("version", lambda: f"PostgreSQL {SERVER_VERSION} (Strata) on x86_64-pc-linux-gnu, compiled by "
+           f"Python, 64-bit", 0)
+    scalar("current_database", lambda: ctx.database, 0)
+    scalar("pg_session_user", lambda: ctx.user, 0)
+    scalar("pg_backend_pid", lambda: ctx.backend_pid, 0)
+    scalar("inet_server_port", lambda: int(ctx.settings.get("port", "5432")), 0)
+
+    def current_setting(name: Any, missing_ok: Any = 0) -> Any:
+        if name is None:
+            return None
+        key = canonical_setting_name(str(name))
+        if key == "TimeZone":
+            return ctx.timezone
+        if key in ctx.settings:
+            return ctx.settings[key]
+        if missing_ok or "." in key:
+            if "." in key and not missing_ok:
+                raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+            return None
+        raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+
+    scalar("current_setting", current_setting)
+
+    def set_config(name: Any, value: Any, is_local: Any) -> Any:
+        key = canonical_setting_name(str(name))
+        ctx.settings[key] = "" if value is None else str(value)
+        if key == "TimeZone":
+            T.get_zone(str(value))
+            ctx.timezone = str(value)
+        ctx.changed_settings[key] = (ctx.settings[key], bool(is_local))
+        return ctx.settings[key]
+
+    scalar("set_config", set_config, 3)
+
+    def settings_json() -> str:
+        merged = dict(ctx.settings)
+        merged["TimeZone"] = ctx.timezone
+        merged.pop("search_path_schemas", None)
+        return json.dumps(merged)
+
+    scalar("pg_settings_json", settings_json, 0)
+    scalar("current_schemas", lambda implicit: json.dumps(["pg_catalog", "public"] if implicit else ["public"]), 1)
+    scalar("gen_random_uuid", lambda: str(uuid.uuid4()), 0)
+    scalar("pg_format_type", lambda oid, typmod: None if oid is None else T.format_type(int(oid), -1 if typmod is None else int(typmod)), 2, True)
+    scalar("pg_encoding_to_char", lambda n: "UTF8" if n == 6 else "SQL_ASCII", 1, True)
+    scalar("pg_get_userbyid", lambda oid: ctx.user, 1)
+    scalar("pg_true", lambda *args: 1, -1)
+    scalar("pg_null", lambda *args: None, -1)
+    scalar("pg_random_bytes", lambda n: os.urandom(int(n)), 1)
+    scalar("pg_sleep", lambda secs: _sleep(secs), 1)
+    scalar("pg_json_out", lambda v: v, 1, True)
+
+    def regclass(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        name = text
+        if name.startswith('"') and name.endswith('"'):
+            name = name[1:-1].replace('""', '"')
+        else:
+            name = name.lower()
+        for prefix in ("public.", "pg_catalog."):
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+        rows = conn.execute(f"SELECT oid FROM {TABLES} WHERE name = ?", (name,)).fetchall()
+        if rows:
+            return rows[0][0]
+        from compute.sql.pg_catalog import SYSTEM_RELATIONS
+
+        system = SYSTEM_RELATIONS.get(name)
+        if system is not None:
+            return system.oid
+        raise SqlError("42P01", f'relation "{text}" does not exist')
+
+    scalar("pg_regclass", regclass, 1)
+
+    def regclass_out(oid: Any) -> Any:
+        if oid is None:
+            return None
+        rows = conn.execute(f"SELECT name FROM {TABLES} WHERE oid = ?", (oid,)).fetchall()
+        if rows:
+            return rows[0][0]
+        from compute.sql.pg_catalog import SYSTEM_RELATIONS
+
+        for rel in SYSTEM_RELATIONS.values():
+            if rel.oid == oid:
+                return rel.name
+        return str(oid)
+
+    scalar("pg_regclass_out", regclass_out, 1)
+    scalar("pg_regtype_out", lambda oid: None if oid is None else T.format_type(int(oid)) if int(oid) in T.TYPES else str(oid), 1, True)
+    scalar("pg_table_is_visible", lambda oid: 1, 1)
+    scalar("pg_get_expr", lambda expr, rel, pretty=False: expr, -1)
+    scalar("pg_get_indexdef", lambda oid, *rest: _indexdef(conn, oid), -1)
+    scalar("pg_get_constraintdef", lambda oid, *rest: _constraintdef(conn, oid), -1)
+    scalar("pg_get_serial_sequence", lambda table, column: _serial_sequence(conn, table, column), 2)
+
+    # --- sequences (nextval writes, so translations calling it are marked is_write)
+    def _seq_row(name: Any) -> tuple[int, int, int, int, int, int, int, int]:
+        text = str(name)
+        key = text[1:-1] if text.startswith('"') else text.lower()
+        if key.startswith("public."):
+            key = key[7:]
+        rows = conn.execute(
+            f"SELECT s.oid, s.last_value, s.is_called, s.increment, s.min_value, s.max_value, s.cycle, "
+            f"s.start_value FROM {SEQUENCES} s JOIN {TABLES} t ON t.oid = s.oid WHERE t.name = ?",
+            (key,),
+        ).fetchall()
+        if not rows:
+            raise SqlError("42P01", f'relation "{text}" does not exist')
+        return rows[0]
+
+    def nextval(name: Any) -> Any:
+        if name is None:
+            return None
+        oid, last, called, inc, lo, hi, cycle, _start = _seq_row(name)
+        value = last + inc if called else last
+        if value > hi or value < lo:
+            if not cycle:
+                limit = "maximum" if value > hi else "minimum"
+                raise SqlError("2200H", f'nextval: reached {limit} value of sequence "{name}" ({hi if value > hi else lo})')
+            value = lo if value > hi else hi
+        conn.execute(f"UPDATE {SEQUENCES} SET last_value = ?, is_called = 1 WHERE oid = ?", (value, oid))
+        ctx.sequence_values[str(name)] = value
+        ctx.last_sequence_value = value
+        return value
+
+    def currval(name: Any) -> Any:
+        value = ctx.sequence_values.get(str(name))
+        if value is None:
+            _seq_row(name)
+            raise SqlError("55000", f'currval of sequence "{name}" is not yet defined in this session')
+        return value
+
+    def lastval() -> Any:
+        if ctx.last_sequence_value is None:
+            raise SqlError("55000", "lastval is not yet defined in this session")
+        return ctx.last_sequence_value
+
+    def setval(name: Any, value: Any, is_called: Any = 1) -> Any:
+        oid, _last, _called, _inc, lo, hi, _cycle, _start = _seq_row(name)
+        if not lo <= int(value) <= hi:
+            raise SqlError("22003", f'setval: value {value} is out of bounds for sequence "{name}" ({lo}..{hi})')
+        conn.execute(f"UPDATE {SEQUENCES} SET last_value = ?, is_called = ? WHERE oid = ?",
+                     (int(value), 1 if is_called else 0, oid))
+        if is_called:
+            ctx.sequence_values[str(name)] = int(value)
+        return int(value)
+
+    scalar("nextval", nextval, 1)
+    scalar("currval", currval, 1)
+    scalar("lastval", lastval, 0)
+    scalar("setval", setval, -1)
+    scalar("pg_seq_reset", lambda oid: conn.execute(
+        f"UPDATE {SEQUENCES} SET last_value = start_value, is_called = 0 WHERE oid = ?", (oid,)) and None, 1)
+
+    conn.execute("PRAGMA temp_store = MEMORY")
+    for statement in view_statements():
+        conn.execute(statement)
+
+
+def _sleep(secs: Any) -> None:
+    import time
+
+    time.sleep(float(secs or 0))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return T.format_float(value)
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    return str(value)
+
+
+def _pad(s: Any, n: Any, fill: Any, left: bool) -> Any:
+    if s is None or n is None or fill is None:
+        return None
+    text, n = str(s), int(n)
+    if len(text) >= n:
+        return text[:n]
+    if not fill:
+        return text
+    need = n - len(text)
+    padding = (str(fill) * (need // len(str(fill)) + 1))[:need]
+    return padding + text if left else text + padding
+
+
+def _split_part(s: Any, sep: Any, n: Any) -> Any:
+    if s is None or sep is None or n is None:
+        return None
+    if n == 0:
+        raise SqlError("22023", "field position must not be zero")
+    parts = str(s).split(str(sep)) if sep else [str(s)]
+    index = n - 1 if n > 0 else len(parts) + n
+    return parts[index] if 0 <= index < len(parts) else ""
+
+
+def _translate(s: Any, src: Any, dst: Any) -> str:
+    out = []
+    src, dst = str(src), str(dst)
+    for ch in str(s):
+        i = src.find(ch)
+        if i < 0:
+            out.append(ch)
+        elif i < len(dst):
+            out.append(dst[i])
+    return "".join(out)
+
+
+def _quote_ident(s: Any) -> Any:
+    if s is None:
+        return None
+    text = str(s)
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _like_to_regex(pattern: str, escape: Any) -> str:
+    out = []
+    i = 0
+    esc = escape if escape else None
+    while i < len(pattern):
+        ch = pattern[i]
+        if esc is not None and ch == esc and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def _indexdef(conn: Any, oid: Any) -> Any:
+    rows = conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = (SELECT name FROM __strata_tables WHERE oid = ?)",
+        (oid,),
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _constraintdef(conn: Any, oid: Any) -> Any:
+    rows = conn.execute(
+        "SELECT type, columns, definition, ref_table, ref_columns FROM __strata_constraints WHERE rowid + 100000 = ?",
+        (oid,),
+    ).fetchall()
+    if not rows:
+        return None
+    ctype, cols, definition, ref_table, ref_cols = rows[0]
+    names = ", ".join(json.loads(cols))
+    if ctype == "p":
+        return f"PRIMARY KEY ({names})"
+    if ctype == "u":
+        return f"UNIQUE ({names})"
+    if ctype == "c":
+        return f"CHECK ({definition})"
+    if ctype == "f":
+        ref = conn.execute("SELECT name FROM __strata_tables WHERE oid = ?", (ref_table,)).fetchall()
+        ref_name = ref[0][0] if ref else "?"
+        return f"FOREIGN KEY ({names}) REFERENCES {ref_name}({', '.join(json.loads(ref_cols or '[]'))})"
+    return definition
+
+
+def _serial_sequence(conn: Any, table: Any, column: Any) -> Any:
+    if table is None or column is None:
+        return None
+    name = str(table).lower()
+    if name.startswith("public."):
+        name = name[7:]
+    rows = conn.execute(
+        "SELECT t2.name FROM __strata_sequences s JOIN __strata_tables t ON t.oid = s.owner_table "
+        "JOIN __strata_tables t2 ON t2.oid = s.oid WHERE t.name = ? AND s.owner_column = ?",
+        (name, str(column)),
+    ).fetchall()
+    return "public." + rows[0][0] if rows else None
+
+
+_CHAR_PATTERNS = [
+    ("YYYY", lambda d: f"{d.year:04d}"), ("YY", lambda d: f"{d.year % 100:02d}"),
+    ("MONTH", lambda d: d.strftime("%B").upper().ljust(9)), ("Month", lambda d: d.strftime("%B").ljust(9)),
+    ("month", lambda d: d.strftime("%B").lower().ljust(9)), ("MON", lambda d: d.strftime("%b").upper()),
+    ("Mon", lambda d: d.strftime("%b")), ("mon", lambda d: d.strftime("%b").lower()),
+    ("MM", lambda d: f"{d.month:02d}"), ("DDD", lambda d: f"{d.timetuple().tm_yday:03d}"),
+    ("DD", lambda d: f"{d.day:02d}"), ("DAY", lambda d: d.strftime("%A").upper().ljust(9)),
+    ("Day", lambda d: d.strftime("%A").ljust(9)), ("DY", lambda d: d.strftime("%a").upper()),
+    ("Dy", lambda d: d.strftime("%a")), ("D", lambda d: str((d.weekday() + 1) % 7 + 1)),
+    ("HH24", lambda d: f"{d.hour:02d}"), ("HH12", lambda d: f"{(d.hour % 12) or 12:02d}"),
+    ("HH", lambda d: f"{(d.hour % 12) or 12:02d}"), ("MI", lambda d: f"{d.minute:02d}"),
+    ("SS", lambda d: f"{d.second:02d}"), ("MS", lambda d: f"{d.microsecond // 1000:03d}"),
+    ("US", lambda d: f"{d.microsecond:06d}"), ("AM", lambda d: "AM" if d.hour < 12 else "PM"),
+    ("PM", lambda d: "AM" if d.hour < 12 else "PM"), ("Q", lambda d: str((d.month - 1) // 3 + 1)),
+]
+
+
+def _to_char_datetime(dt: _dt.datetime, fmt: str) -> str:
+    out = []
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == '"':
+            end = fmt.find('"', i + 1)
+            end = len(fmt) if end < 0 else end
+            out.append(fmt[i + 1 : end])
+            i = end + 1
+            continue
+        for pattern, render in _CHAR_PATTERNS:
+            if fmt.startswith(pattern, i):
+                out.append(render(dt))
+                i += len(pattern)
+                break
+        else:
+            out.append(fmt[i])
+            i += 1
+    return "".join(out)
+
+
+def _to_char_number(value: Decimal, fmt: str) -> str:
+    digits = fmt.count("9") + fmt.count("0")
+    decimals = len(fmt.split(".")[1]) if "." in fmt else 0
+    rounded = value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    text = f"{abs(rounded):.{decimals}f}"
+    width = digits + (1 if decimals else 0)
+    body = text.rjust(width)
+    if "0" in fmt.split(".")[0]:
+        body = text.rjust(width, "0")
+    return ("-" if rounded < 0 else " ") + body

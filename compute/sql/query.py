@@ -1,0 +1,860 @@
+"""Queries and DML: SELECT / set operations / VALUES, INSERT, UPDATE, DELETE.
+
+Name resolution follows PostgreSQL (FROM-clause scopes, correlated references to outer
+scopes, ``SELECT *`` expanded here so the column list and its types are known), and the output
+is an SQLite statement plus PostgreSQL result column descriptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from compute import pgtypes as T
+from compute.sql import types as ty
+from compute.sql.api import SqlError
+from compute.sql.catalog import Column, Table
+from compute.sql.dialect import StrataSQLite
+from compute.sql.expressions import (
+    ExprCompiler,
+    Scope,
+    Source,
+    SourceColumn,
+    State,
+    fn,
+    ident,
+    is_string_literal,
+    lit_int,
+    quote,
+    raw,
+)
+from compute.sql.types import Ty
+
+
+def generate(node: exp.Expression) -> str:
+    return node.sql(dialect=StrataSQLite)
+
+
+@dataclass
+class OutColumn:
+    name: str
+    ty: Ty
+    table_oid: int = 0
+    attnum: int = 0
+
+
+_FIGURE_NAMES: dict[type, str] = {
+    exp.CurrentTimestamp: "current_timestamp",
+    exp.CurrentDate: "current_date",
+    exp.CurrentTime: "current_time",
+    exp.CurrentUser: "current_user",
+    exp.SessionUser: "session_user",
+    exp.CurrentSchema: "current_schema",
+    exp.Case: "case",
+    exp.Exists: "exists",
+    exp.Array: "array",
+    exp.Localtimestamp: "localtimestamp",
+    exp.Extract: "extract",
+    exp.Substring: "substring",
+    exp.Trim: "btrim",
+    exp.StrPosition: "position",
+    exp.GroupConcat: "string_agg",
+    exp.Interval: "interval",
+    exp.Overlay: "overlay",
+}
+
+
+def figure_colname(node: exp.Expression) -> str:
+    """PostgreSQL's FigureColname(): the default name of an unaliased result column."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+        return node.name
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, (exp.Window, exp.Filter)):
+        return figure_colname(node.this)
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous):
+        return node.expression.name.lower()
+    if isinstance(node, exp.Cast):
+        inner = figure_colname(node.this)
+        if inner != "?column?":
+            return inner
+        target = ty.resolve_type(node.args["to"])
+        info = T.TYPES.get(target.oid)
+        return info.name if info else "?column?"
+    if isinstance(node, exp.Boolean):
+        return "bool"
+    if isinstance(node, exp.Subquery):
+        inner = node.this
+        if isinstance(inner, exp.Select) and inner.expressions:
+            first = inner.expressions[0]
+            if isinstance(first, exp.Alias):
+                return first.alias
+            return figure_colname(first)
+        return "?column?"
+    for cls, name in _FIGURE_NAMES.items():
+        if isinstance(node, cls):
+            return name
+    return "?column?"
+
+
+class QueryCompiler:
+    """Compiles one statement's queries; nested queries share the statement's State."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.ex = ExprCompiler(state, self)
+        self._alias_counter = 0
+
+    def fresh_alias(self, base: str) -> str:
+        self._alias_counter += 1
+        return f"__{base}{self._alias_counter}"
+
+    # ------------------------------------------------------------------ resolution
+    def resolve_column(self, name: str, table: str, scope: Scope) -> tuple[exp.Expression, Ty] | None:
+        current: Scope | None = scope
+        while current is not None:
+            if table:
+                if table == "excluded" and current.excluded is not None:
+                    col = current.excluded.find(name)
+                    if col is None:
+                        raise SqlError("42703", f"column excluded.{name} does not exist")
+                    return exp.Column(this=ident(name), table=ident("excluded")), col.ty
+                for src in current.sources:
+                    if src.alias == table:
+                        col = src.find(name)
+                        if col is None:
+                            raise SqlError("42703", f"column {table}.{name} does not exist")
+                        return self._ref(src, col)
+            else:
+                matches = [s for s in current.sources if s.find(name) is not None and name not in s.hidden_using]
+                if len(matches) > 1:
+                    raise SqlError("42702", f'column reference "{name}" is ambiguous')
+                if matches:
+                    src = matches[0]
+                    col = src.find(name)
+                    assert col is not None
+                    return self._ref(src, col)
+            current = current.parent
+        if table:
+            raise SqlError("42P01", f'missing FROM-clause entry for table "{table}"')
+        return None
+
+    def _ref(self, src: Source, col: SourceColumn) -> tuple[exp.Expression, Ty]:
+        if src.inline is not None:
+            node, t = src.inline[col.name]
+            return node.copy(), t
+        return exp.Column(this=ident(col.sql_name or col.name), table=ident(src.sql_alias)), col.ty
+
+    # ------------------------------------------------------------------ queries
+    def statement_query(self, node: exp.Expression) -> tuple[str, list[OutColumn]]:
+        """A top-level query: timestamptz results are rendered in the session time zone."""
+        out, cols = self.query(node, Scope(), wrap_tstz=True)
+        return generate(out), cols
+
+    def subquery(self, node: exp.Expression, scope: Scope,
+                 rename: list[str] | None = None) -> tuple[str, list[OutColumn]]:
+        out, cols = self.query(node, Scope(parent=scope), rename=rename)
+        return generate(out), cols
+
+    def query(self, node: exp.Expression, scope: Scope, rename: list[str] | None = None,
+              wrap_tstz: bool = False) -> tuple[exp.Expression, list[OutColumn]]:
+        while isinstance(node, exp.Subquery) and not node.alias:
+            node = node.this
+        with_ = node.args.get("with_") or node.args.get("with")
+        if with_ is not None:
+            scope = Scope(parent=scope)
+            ctes = self.ctes(with_, scope)
+        else:
+            ctes = None
+        if isinstance(node, exp.Select):
+            out, cols = self.select(node, scope, rename, wrap_tstz)
+        elif isinstance(node, exp.SetOperation):
+            out, cols = self.set_operation(node, scope, rename, wrap_tstz)
+        elif isinstance(node, exp.Values):
+            out, cols = self.values(node, scope, rename)
+        elif isinstance(node, exp.Subquery):
+            out, cols = self.query(node.this, scope, rename, wrap_tstz)
+        else:
+            raise SqlError("0A000", f"{type(node).__name__} is not supported as a query")
+        if ctes is not None:
+            out.set("with_", ctes) if "with_" in type(out).arg_types else out.set("with", ctes)
+        return out, cols
+
+    def ctes(self, with_: exp.With, scope: Scope) -> exp.With:
+        recursive = bool(with_.args.get("recursive"))
+        compiled = []
+        for cte in with_.expressions:
+            name = cte.alias
+            alias_cols = [c.name for c in cte.args["alias"].columns] if cte.args.get("alias") else []
+            body = cte.this
+            if not isinstance(body, (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)):
+                raise SqlError("0A000", "data-modifying statements in WITH are not supported")
+            if recursive and isinstance(body, exp.SetOperation):
+                anchor_out, anchor_cols = self.query(body.this, Scope(parent=scope), rename=alias_cols or None)
+                cols = [SourceColumn(c.name, c.ty) for c in anchor_cols]
+                scope.ctes[name] = (cols, True)
+                out, out_cols = self.query(body, Scope(parent=scope), rename=alias_cols or None)
+                del anchor_out
+            else:
+                out, out_cols = self.query(body, Scope(parent=scope), rename=alias_cols or None)
+            scope.ctes[name] = ([SourceColumn(c.name, c.ty) for c in out_cols], True)
+            compiled.append(exp.CTE(this=out, alias=exp.TableAlias(this=ident(name))))
+        return exp.With(expressions=compiled, recursive=recursive)
+
+    def values(self, node: exp.Values, scope: Scope,
+               rename: list[str] | None = None) -> tuple[exp.Expression, list[OutColumn]]:
+        rows = [list(t.expressions) if isinstance(t, exp.Tuple) else [t] for t in node.expressions]
+        width = len(rows[0])
+        if any(len(r) != width for r in rows):
+            raise SqlError("42601", "VALUES lists must all be the same length")
+        compiled = [[self.ex.compile(v, scope) for v in row] for row in rows]
+        types = []
+        for i in range(width):
+            t = ty.UNKNOWN
+            for row in compiled:
+                t = ty.common_type(t, row[i][1])
+            types.append(t if t.oid != T.UNKNOWN else ty.TEXT)
+        names = rename or [f"column{i + 1}" for i in range(width)]
+        out_rows = []
+        for row in compiled:
+            out_rows.append(exp.Tuple(expressions=[self.ex.coerce(v, t, types[i]) for i, (v, t) in enumerate(row)]))
+        inner = exp.Values(expressions=out_rows)
+        select = exp.Select(expressions=[
+            exp.Alias(this=exp.Column(this=exp.Identifier(this=f"column{i + 1}", quoted=True)),
+                      alias=ident(names[i]))
+            for i in range(width)
+        ]).from_(exp.Subquery(this=inner))
+        return select, [OutColumn(names[i], types[i]) for i in range(width)]
+
+    def set_operation(self, node: exp.SetOperation, scope: Scope, rename: list[str] | None,
+                      wrap_tstz: bool) -> tuple[exp.Expression, list[OutColumn]]:
+        left, lcols = self.query(node.this, Scope(parent=scope), rename, wrap_tstz)
+        right, rcols = self.query(node.expression, Scope(parent=scope), None, wrap_tstz)
+        if len(lcols) != len(rcols):
+            kind = {exp.Union: "UNION", exp.Intersect: "INTERSECT", exp.Except: "EXCEPT"}.get(type(node), "UNION")
+            raise SqlError("42601", f"each {kind} query must have the same number of columns")
+        cols = [
+            OutColumn(lc.name, ty.common_type(lc.ty, rc.ty) if lc.ty.oid != T.UNKNOWN else rc.ty)
+            for lc, rc in zip(lcols, rcols, strict=True)
+        ]
+        out = type(node)(this=_unwrap_for_setop(left), expression=_unwrap_for_setop(right),
+                         distinct=node.args.get("distinct"))
+        order = node.args.get("order")
+        if order is not None:
+            out_scope = Scope(parent=scope, outputs={c.name: c.ty for c in cols})
+            out.set("order", exp.Order(expressions=self.order_by(order, out_scope, outputs_only=True)))
+        self.limit_offset(node, out, scope)
+        return out, cols
+
+    def select(self, node: exp.Select, parent: Scope, rename: list[str] | None,
+               wrap_tstz: bool) -> tuple[exp.Expression, list[OutColumn]]:
+        scope = Scope(parent=parent)
+        out = exp.Select()
+        from_ = node.args.get("from_") or node.args.get("from")
+        joins = list(node.args.get("joins") or [])
+        if from_ is not None:
+            out_from, out_joins = self.from_clause(from_.this, joins, scope)
+            if out_from is not None:
+                out.set("from_", exp.From(this=out_from))
+            if out_joins:
+                out.set("joins", out_joins)
+        elif joins:
+            raise SqlError("42601", "JOIN without FROM")
+        where = node.args.get("where")
+        if where is not None:
+            out.set("where", exp.Where(this=self.ex.condition(where.this, scope)))
+        # select list
+        expressions: list[exp.Expression] = []
+        cols: list[OutColumn] = []
+        for item in node.expressions:
+            for compiled, col in self.select_item(item, scope):
+                expressions.append(compiled)
+                cols.append(col)
+        if rename:
+            if len(rename) > len(cols):
+                raise SqlError("42P10", f"table has {len(cols)} columns available but {len(rename)} columns specified")
+            for i, name in enumerate(rename):
+                cols[i] = OutColumn(name, cols[i].ty, cols[i].table_oid, cols[i].attnum)
+        final_exprs = []
+        for compiled, col in zip(expressions, cols, strict=True):
+            if col.ty.oid == T.UNKNOWN:
+                col.ty = ty.TEXT
+            value = compiled
+            if wrap_tstz and col.ty.oid == T.TIMESTAMPTZ:
+                value = fn("pg_tstz_out", value)
+            final_exprs.append(exp.Alias(this=value, alias=ident(col.name)))
+        out.set("expressions", final_exprs)
+        scope.outputs = {c.name: c.ty for c in cols}
+        distinct = node.args.get("distinct")
+        if distinct is not None:
+            if distinct.args.get("on") is not None:
+                raise SqlError("0A000", "SELECT DISTINCT ON is not supported")
+            out.set("distinct", exp.Distinct())
+        group = node.args.get("group")
+        if group is not None:
+            out.set("group", exp.Group(expressions=[self.group_item(g, scope, node) for g in group.expressions]))
+        having = node.args.get("having")
+        if having is not None:
+            out.set("having", exp.Having(this=self.ex.condition(having.this, scope)))
+        order = node.args.get("order")
+        if order is not None:
+            out.set("order", exp.Order(expressions=self.order_by(order, scope)))
+        self.limit_offset(node, out, scope)
+        if node.args.get("locks"):
+            self.state.is_write = True  # FOR UPDATE/SHARE: take the writer, our only lock
+        return out, cols
+
+    def limit_offset(self, node: exp.Expression, out: exp.Expression, scope: Scope) -> None:
+        limit = node.args.get("limit")
+        if isinstance(limit, exp.Fetch):
+            count = limit.args.get("count")
+            if count is not None:
+                out.set("limit", exp.Limit(expression=self.ex.typed(count, scope, ty.INT8)))
+        elif limit is not None:
+            expr = limit.expression
+            if isinstance(expr, exp.Var) and expr.name.upper() == "ALL" or isinstance(expr, exp.Null):
+                out.set("limit", exp.Limit(expression=exp.Literal.number(-1)))
+            else:
+                out.set("limit", exp.Limit(expression=self.ex.typed(expr, scope, ty.INT8)))
+        offset = node.args.get("offset")
+        if offset is not None:
+            if out.args.get("limit") is None:
+                out.set("limit", exp.Limit(expression=exp.Literal.number(-1)))
+            out.set("offset", exp.Offset(expression=self.ex.typed(offset.expression, scope, ty.INT8)))
+
+    def select_item(self, item: exp.Expression, scope: Scope) -> list[tuple[exp.Expression, OutColumn]]:
+        if isinstance(item, exp.Star):
+            return self.expand_star(None, scope)
+        if isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
+            return self.expand_star(item.table, scope)
+        if isinstance(item, exp.Alias):
+            name = item.alias
+            inner = item.this
+        else:
+            name = figure_colname(item)
+            inner = item
+        compiled, t = self.ex.compile(inner, scope)
+        table_oid = attnum = 0
+        bare = inner
+        if isinstance(bare, exp.Column) and not isinstance(bare.this, exp.Star):
+            table_oid, attnum = self.column_origin(bare.name, bare.table, scope)
+        return [(compiled, OutColumn(name, t, table_oid, attnum))]
+
+    def column_origin(self, name: str, table: str, scope: Scope) -> tuple[int, int]:
+        for src in scope.sources:
+            if (not table or src.alias == table) and src.inline is None:
+                col = src.find(name)
+                if col is not None:
+                    return col.table_oid, col.attnum
+        return 0, 0
+
+    def expand_star(self, table: str | None, scope: Scope) -> list[tuple[exp.Expression, OutColumn]]:
+        sources = [s for s in scope.sources if table is None or s.alias == table]
+        if table is not None and not sources:
+            raise SqlError("42P01", f'missing FROM-clause entry for table "{table}"')
+        if table is None and not scope.sources:
+            raise SqlError("42601", "SELECT * with no tables specified is not valid")
+        out = []
+        seen_using: set[str] = set()
+        for src in sources:
+            for col in src.columns:
+                if table is None and col.name in src.hidden_using:
+                    continue
+                if table is None and col.name in seen_using:
+                    continue
+                node, t = self._ref(src, col)
+                out.append((node, OutColumn(col.name, t, col.table_oid, col.attnum)))
+        return out
+
+    def group_item(self, item: exp.Expression, scope: Scope, select: exp.Select) -> exp.Expression:
+        if isinstance(item, exp.Literal) and not item.is_string:
+            return exp.Literal.number(int(item.this))
+        if isinstance(item, exp.Column) and not item.table:
+            if self.resolve_column(item.name, "", scope) is None and item.name in scope.outputs:
+                return raw(quote(item.name))
+        return self.ex.compile(item, scope)[0]
+
+    def order_by(self, order: exp.Order, scope: Scope, outputs_only: bool = False) -> list[exp.Expression]:
+        items = []
+        for ordered in order.expressions:
+            target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+            compiled: exp.Expression
+            if isinstance(target, exp.Literal) and not target.is_string:
+                compiled = exp.Literal.number(int(target.this))
+            elif isinstance(target, exp.Column) and not target.table and target.name in scope.outputs:
+                compiled = raw(quote(target.name))
+            elif outputs_only:
+                if isinstance(target, exp.Column):
+                    raise SqlError("42703", f'column "{target.name}" does not exist')
+                raise SqlError("0A000", "ORDER BY on a UNION result must name or number a result column")
+            else:
+                compiled, _ = self.ex.compile(target, scope)
+            desc = bool(ordered.args.get("desc")) if isinstance(ordered, exp.Ordered) else False
+            nulls_first = ordered.args.get("nulls_first") if isinstance(ordered, exp.Ordered) else None
+            if nulls_first is None:
+                nulls_first = desc  # PostgreSQL: NULLs sort as the largest values
+            suffix = " DESC" if desc else ""
+            suffix += " NULLS FIRST" if nulls_first else " NULLS LAST"
+            items.append(raw(f"{generate(compiled)}{suffix}"))
+        return items
+
+    # ------------------------------------------------------------------ FROM clause
+    def from_clause(self, first: exp.Expression, joins: list[exp.Expression],
+                    scope: Scope) -> tuple[exp.Expression | None, list[exp.Expression]]:
+        items: list[exp.Expression] = []
+        if isinstance(first, exp.Lateral):
+            raise SqlError("0A000", "LATERAL as the first FROM item is not supported")
+        out_first = self.from_item(first, scope)
+        out_joins: list[exp.Expression] = []
+        for join in joins:
+            if not isinstance(join, exp.Join):
+                raise SqlError("0A000", f"{type(join).__name__} in FROM is not supported")
+            target = join.this
+            if isinstance(target, exp.Lateral) or (isinstance(target, exp.Subquery) and target.args.get("lateral")):
+                self.lateral(target, scope)
+                continue
+            compiled = self.from_item(target, scope)
+            new_join = exp.Join(this=compiled)
+            for key in ("side", "kind"):
+                if join.args.get(key):
+                    new_join.set(key, join.args[key])
+            if join.args.get("method"):
+                new_join.set("method", join.args["method"])
+            on = join.args.get("on")
+            using = join.args.get("using")
+            if on is not None:
+                new_join.set("on", self.ex.condition(on, scope))
+            elif using:
+                names = [u.name for u in using]
+                right = scope.sources[-1]
+                left_sources = scope.sources[:-1]
+                conds = []
+                for name in names:
+                    left_src = next((s for s in left_sources if s.find(name) is not None), None)
+                    if left_src is None or right.find(name) is None:
+                        raise SqlError("42703", f'column "{name}" specified in USING clause does not exist in left table')
+                    lref, lt = self._ref(left_src, left_src.find(name))  # type: ignore[arg-type]
+                    rref, rt = self._ref(right, right.find(name))  # type: ignore[arg-type]
+                    conds.append(self.ex.comparison("=", lref, lt, rref, rt))
+                right.hidden_using.update(names)
+                cond = conds[0]
+                for extra in conds[1:]:
+                    cond = exp.And(this=cond, expression=extra)
+                new_join.set("on", cond)
+            out_joins.append(new_join)
+        del items
+        return out_first, out_joins
+
+    def lateral(self, node: exp.Expression, scope: Scope) -> None:
+        """CROSS JOIN LATERAL (SELECT exprs) AS o(cols): one row, so inline the expressions."""
+        sub = node.this if isinstance(node, exp.Lateral) else node
+        alias_node = node.args.get("alias")
+        if isinstance(sub, exp.Subquery):
+            alias_node = alias_node or sub.args.get("alias")
+            sub = sub.this
+        simple = (
+            isinstance(sub, exp.Select)
+            and not sub.args.get("from_")
+            and not sub.args.get("from")
+            and not any(sub.args.get(k) for k in ("where", "group", "having", "joins", "limit", "order"))
+        )
+        if not simple:
+            raise SqlError("0A000", "LATERAL subqueries other than a single-row SELECT list are not supported")
+        assert isinstance(sub, exp.Select)
+        alias = alias_node.name if alias_node is not None else "unnamed_subquery"
+        col_names = [c.name for c in alias_node.columns] if alias_node is not None else []
+        inline: dict[str, tuple[exp.Expression, Ty]] = {}
+        columns = []
+        for i, item in enumerate(sub.expressions):
+            inner = item.this if isinstance(item, exp.Alias) else item
+            name = col_names[i] if i < len(col_names) else (item.alias if isinstance(item, exp.Alias) else figure_colname(item))
+            compiled, t = self.ex.compile(inner, scope)
+            if t.oid == T.UNKNOWN:
+                t = ty.TEXT
+            inline[name] = (exp.Paren(this=compiled), t)
+            columns.append(SourceColumn(name, t))
+        scope.sources.append(Source(alias, alias, columns, inline=inline))
+
+    def from_item(self, node: exp.Expression, scope: Scope) -> exp.Expression:
+        alias_node = node.args.get("alias")
+        alias = alias_node.name if alias_node is not None else None
+        col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
+        if isinstance(node, exp.Table):
+            inner = node.this
+            if isinstance(inner, exp.Anonymous):
+                return self.table_function(inner, alias, col_aliases, scope)
+            return self.table_ref(node, alias, col_aliases, scope)
+        if isinstance(node, exp.Subquery):
+            if alias is None:
+                alias = self.fresh_alias("subquery")
+            sql, cols = self.subquery(node.this, scope, rename=col_aliases or None)
+            scope.sources.append(Source(alias, alias, [SourceColumn(c.name, c.ty) for c in cols]))
+            return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(alias)))
+        if isinstance(node, exp.Values):
+            alias = alias or self.fresh_alias("values")
+            out, cols = self.values(node, Scope(parent=scope), rename=col_aliases or None)
+            scope.sources.append(Source(alias, alias, [SourceColumn(c.name, c.ty) for c in cols]))
+            return exp.Subquery(this=out, alias=exp.TableAlias(this=ident(alias)))
+        if isinstance(node, exp.Unnest):
+            return self.unnest(node.expressions, alias, col_aliases, scope)
+        raise SqlError("0A000", f"{type(node).__name__} in FROM is not supported")
+
+    def table_ref(self, node: exp.Table, alias: str | None, col_aliases: list[str],
+                  scope: Scope) -> exp.Expression:
+        name = node.name
+        schema = node.db
+        if node.catalog:
+            raise SqlError("0A000", "cross-database references are not implemented")
+        if schema and schema not in ("public", "pg_catalog", "information_schema"):
+            raise SqlError("3F000", f'schema "{schema}" does not exist')
+        cte_cols = scope.cte(name) if not schema else None
+        if cte_cols is not None:
+            visible = alias or name
+            cols = [SourceColumn(c.name, c.ty) for c in cte_cols]
+            for i, new in enumerate(col_aliases):
+                cols[i] = SourceColumn(new, cols[i].ty, sql_name=cols[i].sql_name or cols[i].name)
+            scope.sources.append(Source(visible, visible, cols))
+            return exp.Table(this=ident(name), alias=exp.TableAlias(this=ident(visible)))
+        table = self.state.catalog.table(name)
+        if table is None:
+            raise SqlError("42P01", f'relation "{name}" does not exist')
+        visible = alias or name
+        cols = [SourceColumn(c.name, Ty(c.type_oid, c.typmod), table.oid, c.attnum) for c in table.columns]
+        for i, new in enumerate(col_aliases):
+            if i < len(cols):
+                cols[i] = SourceColumn(new, cols[i].ty, cols[i].table_oid, cols[i].attnum, cols[i].sql_name or cols[i].name)
+        scope.sources.append(Source(visible, visible, cols, table=table))
+        return exp.Table(this=ident(table.storage_name), alias=exp.TableAlias(this=ident(visible)))
+
+    def table_function(self, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
+                       scope: Scope) -> exp.Expression:
+        name = call.name.lower()
+        if name == "generate_series":
+            args = [self.ex.compile(a, scope) for a in call.expressions]
+            if len(args) not in (2, 3):
+                raise SqlError("42883", "function generate_series with these arguments does not exist")
+            kinds = {t.oid for _, t in args}
+            if kinds & {T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE}:
+                raise SqlError("0A000", "generate_series over timestamps is not supported")
+            result = ty.INT4
+            for _, t in args:
+                if t.oid == T.INT8:
+                    result = ty.INT8
+                elif t.oid in (T.NUMERIC, *ty.FLOATS):
+                    raise SqlError("0A000", "generate_series over numeric is not supported")
+            start, stop = (self.ex.coerce(a, t, result) for a, t in args[:2])
+            step = self.ex.coerce(args[2][0], args[2][1], result) if len(args) == 3 else lit_int(1)
+            visible = alias or "generate_series"
+            col = col_aliases[0] if col_aliases else visible
+            cte = self.fresh_alias("gs")
+            s, e, st = generate(start), generate(stop), generate(step)
+            sql = (
+                f"WITH RECURSIVE {cte}(v) AS (SELECT {s} WHERE ({st}) <> 0 UNION ALL SELECT v + ({st}) FROM {cte} "
+                f"WHERE (({st}) > 0 AND v + ({st}) <= ({e})) OR (({st}) < 0 AND v + ({st}) >= ({e}))) "
+                f"SELECT v AS {quote(col)} FROM {cte} WHERE (({st}) > 0 AND v <= ({e})) OR (({st}) < 0 AND v >= ({e}))"
+            )
+            scope.sources.append(Source(visible, visible, [SourceColumn(col, result)]))
+            return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
+        if name == "unnest":
+            return self.unnest(call.expressions, alias, col_aliases, scope)
+        if name in ("json_each", "jsonb_each", "json_each_text", "jsonb_each_text"):
+            doc = self.ex.typed(call.expressions[0], scope, Ty(T.JSONB))
+            visible = alias or name
+            value_t = Ty(T.TEXT) if name.endswith("text") else Ty(T.JSONB if "jsonb" in name else T.JSON)
+            key_col = col_aliases[0] if col_aliases else "key"
+            val_col = col_aliases[1] if len(col_aliases) > 1 else "value"
+            value_sql = "value" if name.endswith("text") else "json_quote(value)"
+            sql = f"SELECT key AS {quote(key_col)}, {value_sql} AS {quote(val_col)} FROM json_each({generate(doc)})"
+            scope.sources.append(Source(visible, visible, [SourceColumn(key_col, ty.TEXT), SourceColumn(val_col, value_t)]))
+            return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
+        raise SqlError("0A000", f"function {name}() in FROM is not supported")
+
+    def unnest(self, args: list[exp.Expression], alias: str | None, col_aliases: list[str],
+               scope: Scope) -> exp.Expression:
+        if len(args) != 1:
+            raise SqlError("0A000", "unnest() with several arrays is not supported")
+        arr, at = self.ex.compile(args[0], scope)
+        if at.oid == T.UNKNOWN:
+            arr, at = self.ex.coerce(arr, at, Ty(T.TEXT_ARRAY)), Ty(T.TEXT_ARRAY)
+        if not at.is_array:
+            raise SqlError("42883", f"function unnest({T.format_type(at.oid)}) does not exist")
+        visible = alias or "unnest"
+        col = col_aliases[0] if col_aliases else visible
+        scope.sources.append(Source(visible, visible, [SourceColumn(col, at.element, sql_name="value")]))
+        return exp.Table(this=fn("json_each", arr), alias=exp.TableAlias(this=ident(visible)))
+
+    # ------------------------------------------------------------------ DML
+    def target_table(self, node: exp.Expression) -> tuple[Table, str]:
+        table_node = node.this if isinstance(node, exp.Schema) else node
+        if not isinstance(table_node, exp.Table):
+            raise SqlError("42601", "syntax error in target table")
+        name = table_node.name
+        if table_node.db and table_node.db != "public":
+            if table_node.db == "pg_catalog":
+                raise SqlError("42809", f'cannot change relation "{name}"')
+            raise SqlError("3F000", f'schema "{table_node.db}" does not exist')
+        table = self.state.catalog.user_table(name)
+        if table is None:
+            if self.state.catalog.table(name) is not None:
+                raise SqlError("42809", f'cannot change relation "{name}"')
+            raise SqlError("42P01", f'relation "{name}" does not exist')
+        if table.kind != "r":
+            raise SqlError("55000", f'cannot change view "{name}"', hint="Views are read-only here.")
+        alias_node = table_node.args.get("alias")
+        alias = alias_node.name if alias_node is not None else name
+        return table, alias
+
+    def assign(self, node: exp.Expression, src: Ty, col: Column, table: Table) -> exp.Expression:
+        """Assignment coercion of a value to a column (INSERT/UPDATE/COPY)."""
+        dst = Ty(col.type_oid, col.typmod)
+        bare = node
+        while isinstance(bare, exp.Paren):
+            bare = bare.this
+        if src.oid == T.UNKNOWN:
+            if is_string_literal(bare):
+                return self.ex.fold_literal(bare.this, dst)
+            if isinstance(bare, exp.Parameter):
+                self.state.params.assign(int(bare.name), Ty(dst.oid))
+                return typmod_wrap(node, dst)
+            return node
+        if src.oid == dst.oid:
+            if dst.typmod >= 0 and src.typmod != dst.typmod:
+                return typmod_wrap(node, dst)
+            return node
+        if src.oid in ty.INTS and dst.oid in ty.INTS:
+            if ty.INT_RANK[src.oid] > ty.INT_RANK[dst.oid]:
+                return fn("pg_check_int", node, lit_int(dst.oid))
+            return node
+        if src.oid in ty.INTS and dst.oid in (*ty.FLOATS, *ty.OIDLIKE):
+            return node
+        if src.oid in ty.INTS and dst.oid == T.NUMERIC:
+            return typmod_wrap(node, dst) if dst.typmod >= 0 else node
+        if src.oid == T.NUMERIC and dst.oid == T.NUMERIC:
+            return typmod_wrap(node, dst)
+        if src.oid in ty.STRINGS and dst.oid in ty.STRINGS:
+            if src.oid == T.BPCHAR and dst.oid != T.BPCHAR:
+                node = fn("rtrim", node, exp.Literal.string(" "))
+            return typmod_wrap(node, dst) if dst.typmod >= 0 else node
+        numeric = (*ty.INTS, *ty.FLOATS, T.NUMERIC)
+        if src.oid in numeric and dst.oid in numeric:
+            return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
+        if src.oid == T.TIMESTAMPTZ and dst.oid == T.TIMESTAMP:
+            return fn("pg_tstz_to_ts", node)
+        if src.oid == T.TIMESTAMP and dst.oid == T.TIMESTAMPTZ:
+            return fn("pg_ts_to_tstz", node)
+        if src.oid in ty.DATETIMES and dst.oid in (*ty.DATETIMES, T.TIME):
+            return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
+        if dst.oid in ty.STRINGS:
+            return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
+        if src.oid in (T.JSON, T.JSONB) and dst.oid in (T.JSON, T.JSONB):
+            return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid)) if dst.oid == T.JSONB else node
+        if src.is_array and dst.is_array:
+            return node
+        raise SqlError(
+            "42804",
+            f'column "{col.name}" is of type {T.format_type(dst.oid, dst.typmod)} but expression is of type '
+            f"{T.format_type(src.oid, src.typmod)}",
+            hint="You will need to rewrite or cast the expression.",
+        )
+
+    def default_value(self, col: Column) -> exp.Expression:
+        if col.default_sql is None:
+            return exp.Null()
+        if "nextval(" in col.default_sql:
+            self.state.is_write = True
+        return raw(f"({col.default_sql})")
+
+    def returning(self, node: exp.Expression, table: Table, alias: str,
+                  scope: Scope) -> tuple[str, list[OutColumn]]:
+        ret = node.args.get("returning")
+        if ret is None:
+            return "", []
+        parts = []
+        cols: list[OutColumn] = []
+        for item in ret.expressions:
+            for compiled, col in self.select_item(item, scope):
+                if col.ty.oid == T.UNKNOWN:
+                    col.ty = ty.TEXT
+                value = compiled
+                if col.ty.oid == T.TIMESTAMPTZ:
+                    value = fn("pg_tstz_out", value)
+                parts.append(f"{generate(value)} AS {quote(col.name)}")
+                cols.append(col)
+        return " RETURNING " + ", ".join(parts), cols
+
+    def insert(self, node: exp.Insert) -> tuple[str, list[OutColumn]]:
+        table, alias = self.target_table(node.this)
+        target_cols: list[Column]
+        if isinstance(node.this, exp.Schema) and node.this.expressions:
+            target_cols = []
+            for ident_node in node.this.expressions:
+                col = table.column(ident_node.name)
+                if col is None:
+                    raise SqlError("42703", f'column "{ident_node.name}" of relation "{table.name}" does not exist')
+                if col in target_cols:
+                    raise SqlError("42701", f'column "{col.name}" specified more than once')
+                target_cols.append(col)
+        else:
+            target_cols = list(table.columns)
+        others = [c for c in table.columns if c not in target_cols]
+        all_cols = target_cols + others
+        col_sql = ", ".join(quote(c.name) for c in all_cols)
+        source = node.expression
+        scope = Scope()
+        if source is None or node.args.get("default"):
+            rows_sql = "VALUES (" + ", ".join(generate(self.default_value(c)) for c in all_cols) + ")"
+        elif isinstance(source, exp.Values) and not source.args.get("alias"):
+            rows = []
+            for tup in source.expressions:
+                values = list(tup.expressions) if isinstance(tup, exp.Tuple) else [tup]
+                if len(values) > len(target_cols):
+                    raise SqlError("42601", "INSERT has more expressions than target columns")
+                if len(values) < len(target_cols) and isinstance(node.this, exp.Schema):
+                    raise SqlError("42601", "INSERT has more target columns than expressions")
+                out = []
+                for col, value in zip(target_cols, values, strict=False):
+                    if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT":
+                        out.append(self.default_value(col))
+                        continue
+                    compiled, t = self.ex.compile(value, scope)
+                    out.append(self.assign(compiled, t, col, table))
+                for col in target_cols[len(values):] + others:
+                    out.append(self.default_value(col))
+                rows.append("(" + ", ".join(generate(v) for v in out) + ")")
+            rows_sql = "VALUES " + ", ".join(rows)
+        else:
+            _, probe = self.subquery(source, scope)
+            if len(probe) > len(target_cols):
+                raise SqlError("42601", "INSERT has more expressions than target columns")
+            inner_names = [f"__c{i + 1}" for i in range(len(probe))]
+            sql, cols = self.subquery(source, scope, rename=inner_names)
+            select_parts = []
+            for i, col in enumerate(target_cols):
+                if i < len(cols):
+                    ref = exp.Column(this=ident(inner_names[i]), table=ident("__src"))
+                    select_parts.append(generate(self.assign(ref, cols[i].ty, col, table)))
+                else:
+                    select_parts.append(generate(self.default_value(col)))
+            for col in others:
+                select_parts.append(generate(self.default_value(col)))
+            rows_sql = f"SELECT {', '.join(select_parts)} FROM ({sql}) AS __src WHERE 1"
+        target_scope = Scope(sources=[Source(table.name, table.name, [
+            SourceColumn(c.name, Ty(c.type_oid, c.typmod), table.oid, c.attnum) for c in table.columns
+        ], table=table)])
+        conflict_sql = self.on_conflict(node, table, target_scope)
+        returning_sql, cols_out = self.returning(node, table, alias, target_scope)
+        sql = f"INSERT INTO {quote(table.name)} ({col_sql}) {rows_sql}{conflict_sql}{returning_sql}"
+        return sql, cols_out
+
+    def on_conflict(self, node: exp.Insert, table: Table, scope: Scope) -> str:
+        conflict = node.args.get("conflict")
+        if conflict is None:
+            return ""
+        keys = conflict.args.get("conflict_keys") or []
+        key_names = []
+        for key in keys:
+            inner = key.this if isinstance(key, exp.Ordered) else key
+            key_names.append(inner.name)
+        constraint = conflict.args.get("constraint")
+        if constraint is not None:
+            index = next((i for i in table.indexes if i.name == constraint.name), None)
+            if index is None:
+                raise SqlError("42704", f'constraint "{constraint.name}" for table "{table.name}" does not exist')
+            key_names = list(index.columns)
+        target = f" ({', '.join(quote(k) for k in key_names)})" if key_names else ""
+        action = conflict.args.get("action")
+        action_text = action.name.upper() if action is not None else ""
+        if conflict.args.get("duplicate") or "NOTHING" in action_text:
+            return f" ON CONFLICT{target} DO NOTHING"
+        if not key_names:
+            raise SqlError("42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                           hint="For example, ON CONFLICT (column_name).")
+        excluded = Source("excluded", "excluded", list(scope.sources[0].columns))
+        conflict_scope = Scope(sources=scope.sources, excluded=excluded)
+        sets = self.set_list(conflict.expressions, table, conflict_scope)
+        where = conflict.args.get("where")
+        where_sql = ""
+        if where is not None:
+            where_sql = " WHERE " + generate(self.ex.condition(where.this, conflict_scope))
+        return f" ON CONFLICT{target} DO UPDATE SET {sets}{where_sql}"
+
+    def set_list(self, items: list[exp.Expression], table: Table, scope: Scope) -> str:
+        parts = []
+        seen: set[str] = set()
+        for item in items:
+            if not isinstance(item, exp.EQ):
+                raise SqlError("42601", "syntax error in SET list")
+            target = item.this
+            if isinstance(target, exp.Tuple) or isinstance(target, exp.Paren):
+                raise SqlError("0A000", "multiple-column SET (a, b) = (...) is not supported")
+            name = target.name
+            col = table.column(name)
+            if col is None:
+                raise SqlError("42703", f'column "{name}" of relation "{table.name}" does not exist')
+            if name in seen:
+                raise SqlError("42601", f'multiple assignments to same column "{name}"')
+            seen.add(name)
+            value = item.expression
+            if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT":
+                compiled = self.default_value(col)
+            else:
+                out, t = self.ex.compile(value, scope)
+                compiled = self.assign(out, t, col, table)
+            parts.append(f"{quote(name)} = {generate(compiled)}")
+        return ", ".join(parts)
+
+    def update(self, node: exp.Update) -> tuple[str, list[OutColumn]]:
+        table, alias = self.target_table(node.this)
+        scope = Scope()
+        scope.sources.append(Source(alias, alias, [
+            SourceColumn(c.name, Ty(c.type_oid, c.typmod), table.oid, c.attnum) for c in table.columns
+        ], table=table))
+        from_sql = ""
+        from_ = node.args.get("from_") or node.args.get("from")
+        if from_ is not None:
+            first, joins = self.from_clause(from_.this, list(node.args.get("joins") or []), scope)
+            from_sql = " FROM " + generate(first) if first is not None else ""
+            for join in joins:
+                from_sql += " " + generate(join)
+        sets = self.set_list(node.expressions, table, scope)
+        where = node.args.get("where")
+        where_sql = " WHERE " + generate(self.ex.condition(where.this, scope)) if where is not None else ""
+        ret_scope = Scope(sources=scope.sources[:1])
+        returning_sql, cols = self.returning(node, table, alias, ret_scope)
+        alias_sql = f" AS {quote(alias)}" if alias != table.name else ""
+        return f"UPDATE {quote(table.name)}{alias_sql} SET {sets}{from_sql}{where_sql}{returning_sql}", cols
+
+    def delete(self, node: exp.Delete) -> tuple[str, list[OutColumn]]:
+        table, alias = self.target_table(node.this)
+        scope = Scope()
+        scope.sources.append(Source(alias, alias, [
+            SourceColumn(c.name, Ty(c.type_oid, c.typmod), table.oid, c.attnum) for c in table.columns
+        ], table=table))
+        where = node.args.get("where")
+        using = node.args.get("using")
+        alias_sql = f" AS {quote(alias)}" if alias != table.name else ""
+        if using:
+            inner_scope = Scope(parent=scope)
+            first, joins = self.from_clause(using[0], [exp.Join(this=u) for u in using[1:]], inner_scope)
+            from_sql = generate(first) if first is not None else ""
+            for join in joins:
+                from_sql += " " + generate(join)
+            cond = generate(self.ex.condition(where.this, inner_scope)) if where is not None else "1"
+            where_sql = f" WHERE EXISTS (SELECT 1 FROM {from_sql} WHERE {cond})"
+        else:
+            where_sql = " WHERE " + generate(self.ex.condition(where.this, scope)) if where is not None else ""
+        returning_sql, cols = self.returning(node, table, alias, scope)
+        return f"DELETE FROM {quote(table.name)}{alias_sql}{where_sql}{returning_sql}", cols
+
+
+def typmod_wrap(node: exp.Expression, dst: Ty) -> exp.Expression:
+    if dst.typmod < 0 or dst.oid not in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+        return node
+    return fn("pg_typmod", node, lit_int(dst.oid), lit_int(dst.typmod))
+
+
+def _unwrap_for_setop(node: exp.Expression) -> exp.Expression:
+    return node

@@ -1,0 +1,367 @@
+"""Statement dispatch: one PostgreSQL statement -> one Translation (and a derived Catalog)."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.tokens import TokenType
+
+from compute import pgtypes as T
+from compute.sql.api import ColumnDesc, CopySpec, Kind, SqlError, Translation
+from compute.sql.catalog import Catalog, quote_ident
+from compute.sql.ddl import DdlCompiler, DdlResult
+from compute.sql.dialect import StrataPostgres
+from compute.sql.expressions import Params, State
+from compute.sql.query import OutColumn, QueryCompiler, generate
+from compute.sql.split import Statement, strip_catalog_qualifiers
+from compute.sql.types import Ty
+from compute.sql.utility import Tokens, _name, translate_utility
+
+_QUERY_STARTS = {"select", "with", "values", "table", "("}
+_DML_TAGS = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE"}
+
+
+def _columns(cols: list[OutColumn]) -> tuple[ColumnDesc, ...]:
+    return tuple(ColumnDesc(c.name, c.ty.oid if c.ty.oid != T.UNKNOWN else T.TEXT, c.ty.typmod, c.table_oid,
+                            c.attnum) for c in cols)
+
+
+def parse(text: str) -> exp.Expression:
+    try:
+        tree = StrataPostgres().parse(text)
+    except ParseError as err:
+        detail = err.errors[0] if err.errors else {}
+        highlight = (detail.get("highlight") or "").strip()
+        start = detail.get("start_context") or ""
+        position = len(start) + 1 if start else None
+        near = highlight or "end of input"
+        if highlight:
+            raise SqlError("42601", f'syntax error at or near "{near}"', position=position) from None
+        raise SqlError("42601", "syntax error at end of input", position=position) from None
+    except SqlError:
+        raise
+    except Exception as err:  # sqlglot raises assorted errors on malformed input
+        raise SqlError("42601", f"syntax error: {err}") from None
+    statements = [t for t in tree if t is not None]
+    if len(statements) != 1:
+        raise SqlError("42601", "syntax error")
+    node = statements[0]
+    _normalize_identifiers(node)
+    return node
+
+
+def _normalize_identifiers(node: exp.Expression) -> None:
+    """PostgreSQL folds unquoted identifiers to lower case."""
+    for ident in node.find_all(exp.Identifier):
+        if not ident.args.get("quoted"):
+            ident.set("this", ident.this.lower())
+
+
+def translate_statement(stmt: Statement, catalog: Catalog,
+                        param_types: tuple[int, ...] = ()) -> tuple[Translation, Catalog]:
+    """Translate one statement; returns the Translation and the catalog as it will be after it."""
+    if not stmt.tokens:
+        return Translation(Kind.EMPTY, ""), catalog
+    first_tok = stmt.tokens[0]
+    first = first_tok.text.lower()
+    try:
+        utility = translate_utility(first, stmt.tokens, stmt.text)
+    except SqlError as err:
+        raise _with_offset(err, stmt) from None
+    if utility is not None:
+        return utility, catalog
+    try:
+        return _translate_sql(stmt, first, catalog, param_types)
+    except SqlError as err:
+        raise _with_offset(err, stmt) from None
+
+
+def _with_offset(err: SqlError, stmt: Statement) -> SqlError:
+    if err.position is not None:
+        err.position += stmt.offset
+    return err
+
+
+def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
+                   param_types: tuple[int, ...]) -> tuple[Translation, Catalog]:
+    state = State(catalog)
+    state.params = Params(fixed={i + 1: oid for i, oid in enumerate(param_types) if oid})
+    if first == "copy":
+        return _copy(stmt, state), catalog
+    if first == "explain":
+        raise SqlError("0A000", "EXPLAIN is not supported")
+    if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
+        return _noop_ddl(stmt), catalog
+    text = strip_catalog_qualifiers(stmt)
+    if first == "table":
+        text = "SELECT * FROM " + text[len("table"):]
+    node = parse(text)
+    if isinstance(node, (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)):
+        qc = QueryCompiler(state)
+        sql, cols = qc.statement_query(node)
+        return Translation(
+            Kind.QUERY, "SELECT", (sql,), is_write=state.is_write, columns=_columns(cols),
+            param_oids=state.params.oids(),
+        ), catalog
+    for cls, tag in _DML_TAGS.items():
+        if isinstance(node, cls):
+            qc = QueryCompiler(state)
+            if node.args.get("with_") or node.args.get("with"):
+                raise SqlError("0A000", f"WITH ... {tag} is not supported")
+            sql, cols = getattr(qc, tag.lower())(node)
+            kind = Kind.QUERY if cols else Kind.COMMAND
+            return Translation(kind, tag, (sql,), is_write=True, columns=_columns(cols),
+                               param_oids=state.params.oids()), catalog
+    ddl = DdlCompiler(state)
+    result: DdlResult
+    if isinstance(node, exp.Create):
+        kind = (node.args.get("kind") or "").upper()
+        if kind == "TABLE":
+            result = ddl.create_table(node)
+        elif kind == "INDEX":
+            result = ddl.create_index(node)
+        elif kind == "SEQUENCE":
+            result = ddl.create_sequence(node)
+        elif kind == "VIEW":
+            result = ddl.create_view(node)
+        elif kind == "DATABASE":
+            name = node.this.name
+            return Translation(Kind.COMMAND, "CREATE DATABASE", extra={"create_database": name}), catalog
+        elif kind == "SCHEMA":
+            schema = node.this.db or node.this.name
+            if schema == "public" and node.args.get("exists"):
+                return Translation(Kind.COMMAND, "CREATE SCHEMA",
+                                   extra={"notices": [f'schema "{schema}" already exists, skipping']}), catalog
+            raise SqlError("0A000", "CREATE SCHEMA is not supported (only the public schema exists)")
+        else:
+            raise SqlError("0A000", f"CREATE {kind or 'statement'} is not supported")
+    elif isinstance(node, exp.Drop):
+        kind = (node.args.get("kind") or "").upper()
+        if kind == "DATABASE":
+            names = [t.name for t in node.args.get("tables") or node.expressions]
+            return Translation(Kind.COMMAND, "DROP DATABASE",
+                               extra={"drop_database": names[0] if names else "",
+                                      "if_exists": bool(node.args.get("exists"))}), catalog
+        result = ddl.drop(node)
+    elif isinstance(node, exp.Alter):
+        if (node.args.get("kind") or "").upper() != "TABLE":
+            raise SqlError("0A000", f"ALTER {node.args.get('kind')} is not supported")
+        result = ddl.alter_table(node)
+    elif isinstance(node, exp.TruncateTable):
+        result = ddl.truncate(node)
+    elif isinstance(node, exp.Command):
+        raise SqlError("0A000", f"{node.name.upper()} {str(node.expression)[:40]} is not supported".strip())
+    else:
+        raise SqlError("0A000", f"{type(node).__name__} statements are not supported")
+    extra: dict[str, object] = dict(result.extra)
+    if result.notices:
+        extra["notices"] = result.notices
+    is_ddl = result.catalog is not None and bool(result.steps)
+    translation = Translation(
+        Kind.COMMAND,
+        result.tag,
+        tuple(s for s in result.steps if s),
+        is_write=bool(result.steps) or state.is_write,
+        is_ddl=is_ddl,
+        param_oids=state.params.oids(),
+        extra=extra,
+    )
+    return translation, (result.catalog or catalog)
+
+
+_NOOP_DDL = {
+    ("create", "extension"): "CREATE EXTENSION",
+    ("drop", "extension"): "DROP EXTENSION",
+}
+
+
+def _is_noop_ddl(stmt: Statement) -> bool:
+    words = tuple(t.text.lower() for t in stmt.tokens[:2])
+    if words in _NOOP_DDL:
+        return True
+    if words == ("alter", "table"):
+        lowered = [t.text.lower() for t in stmt.tokens]
+        return "owner" in lowered and "to" in lowered
+    return False
+
+
+def _noop_ddl(stmt: Statement) -> Translation:
+    words = tuple(t.text.lower() for t in stmt.tokens[:2])
+    if words == ("alter", "table"):
+        return Translation(Kind.NOOP, "ALTER TABLE")
+    tag = _NOOP_DDL[words]  # type: ignore[index]
+    name = stmt.tokens[-1].text.lower().strip('"')
+    if name not in ("plpgsql", "pgcrypto", "uuid-ossp", "pg_stat_statements", "citext", "exists"):
+        if tag == "CREATE EXTENSION":
+            raise SqlError("0A000", f'extension "{name}" is not available')
+    return Translation(Kind.NOOP, tag)
+
+
+# ---------------------------------------------------------------------- COPY
+
+_COPY_BOOL_OPTS = {"header", "freeze", "oids"}
+
+
+def _copy(stmt: Statement, state: State) -> Translation:
+    ts = Tokens(stmt.tokens, stmt.text)
+    ts.expect("copy")
+    qc = QueryCompiler(state)
+    table_name: str | None = None
+    query_sql: str | None = None
+    out_cols: list[OutColumn] = []
+    catalog = state.catalog
+    columns: list[str] = []
+    if ts.peek() == "(":
+        depth = 0
+        start_tok = ts.token()
+        assert start_tok is not None
+        while True:
+            tok = ts.next()
+            if tok.token_type == TokenType.L_PAREN:
+                depth += 1
+            elif tok.token_type == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
+                    end = tok.start
+                    break
+        inner_text = stmt.text[start_tok.start + 1 : end]
+        inner_stmt = Statement(inner_text, 0, tuple(
+            t for t in stmt.tokens if start_tok.start < t.start < end
+        ))
+        inner_stmt = Statement(inner_text, 0, tuple(
+            type(t)(t.token_type, t.text, t.line, t.col, t.start - start_tok.start - 1, t.end - start_tok.start - 1,
+                    t.comments) for t in inner_stmt.tokens))
+        node = parse(strip_catalog_qualifiers(inner_stmt))
+        if not isinstance(node, (exp.Select, exp.SetOperation, exp.Values)):
+            raise SqlError("0A000", "COPY (statement) TO supports only queries")
+        query_sql, out_cols = qc.statement_query(node)
+    else:
+        table_tok = ts.next()
+        table_name = _name(table_tok)
+        if ts.accept("."):
+            if table_name not in ("public",):
+                raise SqlError("3F000", f'schema "{table_name}" does not exist')
+            table_name = _name(ts.next())
+        if ts.peek() == "(":
+            ts.next()
+            while True:
+                columns.append(_name(ts.next()))
+                if ts.accept(")"):
+                    break
+                ts.expect(",")
+    direction = ts.peek()
+    if direction not in ("from", "to"):
+        ts.error()
+    ts.next()
+    target = ts.peek()
+    if target not in ("stdin", "stdout"):
+        raise SqlError("0A000", "COPY to or from a file or program is not supported; use STDIN/STDOUT")
+    if (direction, target) not in (("from", "stdin"), ("to", "stdout")):
+        ts.error()
+    ts.next()
+    options = _copy_options(ts)
+    fmt = str(options.get("format", "text")).lower()
+    if fmt not in ("text", "csv", "binary"):
+        raise SqlError("22023", f'COPY format "{fmt}" not recognized')
+    csv = fmt == "csv"
+    delimiter = str(options.get("delimiter", "," if csv else "\t"))
+    null = str(options.get("null", "" if csv else "\\N"))
+    quote = str(options.get("quote", '"'))
+    escape = str(options.get("escape", quote))
+    header = bool(options.get("header", False))
+    if len(delimiter) != 1:
+        raise SqlError("22023", "COPY delimiter must be a single one-byte character")
+    if direction == "to" and query_sql is not None:
+        spec = CopySpec(None, _columns(out_cols), fmt, delimiter, null, header, quote, escape)
+        return Translation(Kind.COPY_TO, "COPY", (query_sql,), columns=spec.columns, copy=spec,
+                           is_write=state.is_write)
+    assert table_name is not None
+    table = catalog.table(table_name)
+    if table is None:
+        raise SqlError("42P01", f'relation "{table_name}" does not exist')
+    if columns:
+        for name in columns:
+            if table.column(name) is None:
+                raise SqlError("42703", f'column "{name}" of relation "{table_name}" does not exist')
+        chosen = [table.column(n) for n in columns]
+    else:
+        chosen = list(table.columns)
+    descs = tuple(ColumnDesc(c.name, c.type_oid, c.typmod, table.oid, c.attnum) for c in chosen if c is not None)
+    if direction == "to":
+        parts = []
+        for c in chosen:
+            assert c is not None
+            ref = quote_ident(c.name)
+            parts.append(f"pg_tstz_out({ref})" if c.type_oid == T.TIMESTAMPTZ else ref)
+        sql = f"SELECT {', '.join(parts)} FROM {quote_ident(table.storage_name)}"
+        spec = CopySpec(table.name, descs, fmt, delimiter, null, header, quote, escape)
+        return Translation(Kind.COPY_TO, "COPY", (sql,), columns=descs, copy=spec)
+    if table.kind != "r" or catalog.user_table(table_name) is None:
+        raise SqlError("42809", f'cannot copy to relation "{table_name}"')
+    # COPY FROM: one INSERT with ?N per listed column; others get their defaults.
+    values = []
+    for i, col in enumerate(chosen):
+        assert col is not None
+        param = f"?{i + 1}"
+        if col.typmod >= 0 and col.type_oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+            values.append(f"pg_typmod({param}, {col.type_oid}, {col.typmod})")
+        else:
+            values.append(param)
+    others = [c for c in table.columns if c not in chosen]
+    for col in others:
+        values.append(f"({col.default_sql})" if col.default_sql else "NULL")
+    names = [quote_ident(c.name) for c in chosen if c is not None] + [quote_ident(c.name) for c in others]
+    insert_sql = f"INSERT INTO {quote_ident(table.name)} ({', '.join(names)}) VALUES ({', '.join(values)})"
+    spec = CopySpec(table.name, descs, fmt, delimiter, null, header, quote, escape, insert_sql)
+    return Translation(Kind.COPY_FROM, "COPY", (), is_write=True, columns=descs, copy=spec)
+
+
+def _copy_options(ts: Tokens) -> dict[str, object]:
+    options: dict[str, object] = {}
+    ts.accept("with")
+    if ts.accept("("):
+        while not ts.accept(")"):
+            name = ts.next().text.lower()
+            value: object = True
+            nxt = ts.peek()
+            if nxt not in (",", ")"):
+                tok = ts.next()
+                if name in ("force_quote", "force_not_null", "force_null") and tok.text == "(":
+                    while not ts.accept(")"):
+                        ts.next()
+                    value = True
+                else:
+                    value = tok.text
+            if name in _COPY_BOOL_OPTS and isinstance(value, str):
+                value = value.lower() in ("true", "on", "1", "match")
+            options[name] = value
+            ts.accept(",")
+        return options
+    # pre-9.0 syntax: [BINARY] [DELIMITER [AS] 'x'] [NULL [AS] 'x'] [CSV [HEADER] [QUOTE [AS] 'q'] ...]
+    while not ts.at_end():
+        word = ts.next().text.lower()
+        if word == "binary":
+            options["format"] = "binary"
+        elif word == "csv":
+            options["format"] = "csv"
+        elif word == "header":
+            options["header"] = True
+        elif word in ("delimiter", "null", "quote", "escape"):
+            ts.accept("as")
+            options[word] = ts.next().text
+        elif word == "force":
+            ts.accept("not")
+            ts.accept("null")
+            ts.accept("quote")
+            while not ts.at_end() and ts.peek() not in ("csv", "header", "delimiter", "null", "quote", "escape"):
+                ts.next()
+        else:
+            raise SqlError("42601", f'syntax error at or near "{word}"')
+    return options
+
+
+def generate_sql(node: exp.Expression) -> str:
+    return generate(node)
+
+
+__all__ = ["translate_statement", "Ty"]

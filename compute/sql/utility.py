@@ -1,0 +1,260 @@
+"""Utility statements that never touch SQLite data: transaction control, SET/SHOW/RESET, no-ops.
+
+These are parsed from tokens directly (sqlglot parses most of them only as opaque commands).
+The session executes them: it owns transaction state and the settings dictionary.
+"""
+
+from __future__ import annotations
+
+from sqlglot.tokens import Token, TokenType
+
+from compute import pgtypes
+from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
+from compute.sql.functions import canonical_setting_name
+
+_ISOLATION = {
+    ("read", "committed"): "read committed",
+    ("read", "uncommitted"): "read uncommitted",
+    ("repeatable", "read"): "repeatable read",
+    ("serializable",): "serializable",
+}
+
+
+class Tokens:
+    """A cursor over a statement's tokens with case-insensitive keyword matching."""
+
+    def __init__(self, tokens: tuple[Token, ...], text: str) -> None:
+        self.tokens = tokens
+        self.text = text
+        self.pos = 0
+
+    def peek(self, offset: int = 0) -> str | None:
+        index = self.pos + offset
+        if index >= len(self.tokens):
+            return None
+        return self.tokens[index].text.lower()
+
+    def token(self, offset: int = 0) -> Token | None:
+        index = self.pos + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def accept(self, *words: str) -> bool:
+        for i, word in enumerate(words):
+            if self.peek(i) != word:
+                return False
+        self.pos += len(words)
+        return True
+
+    def expect(self, *words: str) -> None:
+        if not self.accept(*words):
+            self.error()
+
+    def next(self) -> Token:
+        tok = self.token()
+        if tok is None:
+            raise SqlError("42601", "syntax error at end of input")
+        self.pos += 1
+        return tok
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.tokens)
+
+    def rest_text(self) -> str:
+        tok = self.token()
+        return "" if tok is None else self.text[tok.start :]
+
+    def error(self) -> SqlError:
+        tok = self.token()
+        if tok is None:
+            raise SqlError("42601", "syntax error at end of input")
+        raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
+
+
+def _name(tok: Token) -> str:
+    """Identifier value: quoted keeps case, unquoted is lower-cased (PostgreSQL folding)."""
+    if tok.token_type == TokenType.IDENTIFIER:
+        return tok.text
+    return tok.text.lower()
+
+
+def _modes(ts: Tokens) -> tuple[str | None, bool | None]:
+    isolation: str | None = None
+    read_only: bool | None = None
+    while not ts.at_end():
+        if ts.accept(","):
+            continue
+        if ts.accept("isolation", "level"):
+            for words, level in _ISOLATION.items():
+                if ts.accept(*words):
+                    isolation = level
+                    break
+            else:
+                ts.error()
+        elif ts.accept("read", "only"):
+            read_only = True
+        elif ts.accept("read", "write"):
+            read_only = False
+        elif ts.accept("not", "deferrable") or ts.accept("deferrable"):
+            pass
+        else:
+            ts.error()
+    return isolation, read_only
+
+
+def _value_text(ts: Tokens) -> str:
+    """A SET value list as PostgreSQL flattens it (``a, 'b c'`` -> ``a, b c``)."""
+    parts: list[str] = []
+    current = ""
+    while not ts.at_end():
+        tok = ts.next()
+        if tok.token_type == TokenType.COMMA:
+            parts.append(current)
+            current = ""
+            continue
+        if tok.token_type == TokenType.STRING:
+            current += tok.text
+        elif tok.token_type == TokenType.IDENTIFIER:
+            current += tok.text if tok.text != "$user" else '"$user"'
+        elif tok.token_type in (TokenType.DASH,):
+            current += "-"
+        else:
+            current += tok.text
+    parts.append(current)
+    return ", ".join(parts)
+
+
+def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Translation | None:
+    """Translate a utility statement, or return None if ``first`` does not start one."""
+    ts = Tokens(tokens, text)
+    if first in ("begin", "start"):
+        if first == "start":
+            ts.expect("start", "transaction")
+            tag = "START TRANSACTION"
+        else:
+            ts.expect("begin")
+            ts.accept("work") or ts.accept("transaction")
+            tag = "BEGIN"
+        isolation, read_only = _modes(ts)
+        return Translation(Kind.BEGIN, tag, isolation=isolation, read_only=read_only)
+    if first in ("commit", "end"):
+        ts.next()
+        ts.accept("work") or ts.accept("transaction")
+        chain = ts.accept("and", "chain")
+        ts.accept("and", "no", "chain")
+        if not ts.at_end():
+            ts.error()
+        return Translation(Kind.COMMIT, "COMMIT", extra={"chain": chain} if chain else {})
+    if first in ("rollback", "abort"):
+        ts.next()
+        ts.accept("work") or ts.accept("transaction")
+        if ts.accept("to"):
+            ts.accept("savepoint")
+            name = _name(ts.next())
+            return Translation(Kind.ROLLBACK_TO, "ROLLBACK", name=name)
+        chain = ts.accept("and", "chain")
+        ts.accept("and", "no", "chain")
+        if not ts.at_end():
+            ts.error()
+        return Translation(Kind.ROLLBACK, "ROLLBACK", extra={"chain": chain} if chain else {})
+    if first == "savepoint":
+        ts.next()
+        return Translation(Kind.SAVEPOINT, "SAVEPOINT", name=_name(ts.next()))
+    if first == "release":
+        ts.next()
+        ts.accept("savepoint")
+        return Translation(Kind.RELEASE, "RELEASE", name=_name(ts.next()))
+    if first == "set":
+        return _set(ts)
+    if first == "reset":
+        ts.next()
+        if ts.accept("all"):
+            return Translation(Kind.SET, "RESET", name="all", value=None)
+        if ts.accept("time", "zone"):
+            return Translation(Kind.SET, "RESET", name="TimeZone", value=None)
+        return Translation(Kind.SET, "RESET", name=canonical_setting_name(_dotted_name(ts)), value=None)
+    if first == "show":
+        ts.next()
+        if ts.accept("all"):
+            cols = tuple(ColumnDesc(n, pgtypes.TEXT) for n in ("name", "setting", "description"))
+            return Translation(Kind.SHOW, "SHOW", name="all", columns=cols)
+        if ts.accept("time", "zone"):
+            name = "TimeZone"
+        elif ts.accept("transaction", "isolation", "level"):
+            name = "transaction_isolation"
+        else:
+            name = canonical_setting_name(_dotted_name(ts))
+        column = "TimeZone" if name == "TimeZone" else name.lower()
+        if name == "transaction_isolation" and column == "transaction_isolation":
+            column = "transaction_isolation"
+        return Translation(Kind.SHOW, "SHOW", name=name, columns=(ColumnDesc(column, pgtypes.TEXT),))
+    if first in ("vacuum", "analyze", "analyse", "checkpoint", "cluster", "reindex", "load"):
+        tag = {"analyse": "ANALYZE"}.get(first, first.upper())
+        return Translation(Kind.NOOP, tag)
+    if first == "discard":
+        ts.next()
+        what = (ts.peek() or "all").upper()
+        return Translation(Kind.NOOP, f"DISCARD {what}", extra={"discard": what.lower()})
+    if first in ("listen", "unlisten", "notify"):
+        return Translation(Kind.NOOP, first.upper())
+    if first == "deallocate":
+        ts.next()
+        ts.accept("prepare")
+        if ts.accept("all"):
+            return Translation(Kind.NOOP, "DEALLOCATE ALL", name="all", extra={"deallocate": None})
+        name = _name(ts.next())
+        return Translation(Kind.NOOP, "DEALLOCATE", name=name, extra={"deallocate": name})
+    if first == "lock":
+        return Translation(Kind.NOOP, "LOCK TABLE", is_write=True)
+    if first in ("grant", "revoke"):
+        return Translation(Kind.NOOP, first.upper())
+    if first == "comment":
+        return Translation(Kind.NOOP, "COMMENT")
+    return None
+
+
+def _dotted_name(ts: Tokens) -> str:
+    parts = [_name(ts.next())]
+    while ts.accept("."):
+        parts.append(_name(ts.next()))
+    if not ts.at_end():
+        ts.error()
+    return ".".join(parts)
+
+
+def _set(ts: Tokens) -> Translation:
+    ts.expect("set")
+    is_local = False
+    if ts.accept("local"):
+        is_local = True
+    else:
+        ts.accept("session")
+    if ts.accept("transaction") or ts.accept("characteristics", "as", "transaction"):
+        isolation, read_only = _modes(ts)
+        return Translation(Kind.SET, "SET", name="transaction", is_local=True, isolation=isolation,
+                           read_only=read_only)
+    if ts.accept("time", "zone"):
+        if ts.accept("local") or ts.accept("default"):
+            return Translation(Kind.SET, "SET", name="TimeZone", value=None, is_local=is_local)
+        if ts.accept("interval"):
+            ts.error()
+        value = _value_text(ts)
+        return Translation(Kind.SET, "SET", name="TimeZone", value=value, is_local=is_local)
+    if ts.accept("names"):
+        return Translation(Kind.SET, "SET", name="client_encoding", value=_value_text(ts), is_local=is_local)
+    if ts.accept("schema"):
+        return Translation(Kind.SET, "SET", name="search_path", value=_value_text(ts), is_local=is_local)
+    if ts.accept("session", "authorization") or ts.accept("role"):
+        _value_text(ts)
+        return Translation(Kind.NOOP, "SET")
+    parts = [_name(ts.next())]
+    while ts.accept("."):
+        parts.append(_name(ts.next()))
+    name = canonical_setting_name(".".join(parts))
+    if not (ts.accept("to") or ts.accept("=")):
+        ts.error()
+    if ts.peek() == "default" and ts.token(1) is None:
+        return Translation(Kind.SET, "SET", name=name, value=None, is_local=is_local)
+    value = _value_text(ts)
+    if name == "TimeZone":
+        pgtypes.get_zone(value)
+    return Translation(Kind.SET, "SET", name=name, value=value, is_local=is_local)
