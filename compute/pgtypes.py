@@ -423,7 +423,7 @@ def format_float(value: float, single: bool = False) -> str:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
     limit = 6 if single else 15
     if not single and value.is_integer() and abs(value) < 1e15:
-        return "%d" % value
+        return str(int(value))
     digits, exp = _shortest_digits(value, single)
     sign = "-" if value < 0 else ""
     if -4 <= exp < limit:
@@ -1295,8 +1295,8 @@ for _arr, _elem in ELEMENT_OF.items():
     _BINARY_ENCODERS[_arr] = _array_binary_encoder(_elem)
 
 
-def _dec_text(data: bytes) -> str:
-    return data.decode("utf-8")
+def _dec_text(data: bytes | str) -> str:
+    return _as_str(data)
 
 
 def _wrap(fn: Callable[[str], Any]) -> Decoder:

@@ -16,7 +16,16 @@ from compute import pgtypes as T
 from compute.sql import catalog as C
 from compute.sql import types as ty
 from compute.sql.api import SqlError
-from compute.sql.catalog import Catalog, Column, Constraint, Index, Sequence, Table, quote_ident, quote_literal
+from compute.sql.catalog import (
+    Catalog,
+    Column,
+    Constraint,
+    Index,
+    Sequence,
+    Table,
+    quote_ident,
+    quote_literal,
+)
 from compute.sql.expressions import Scope, Source, SourceColumn, State
 from compute.sql.query import QueryCompiler, generate
 from compute.sql.types import Ty
@@ -53,6 +62,13 @@ def _null_check_sql(table: str, column: str) -> str:
         f"UPDATE {_q(table)} SET {_q(column)} = pg_raise('23502', {quote_literal(message)}) "
         f"WHERE {_q(column)} IS NULL"
     )
+
+
+def _seq_number(prop: exp.Expression, key: str) -> int | None:
+    value = prop.args.get(key)
+    if value is None:
+        return None
+    return int(value.sql().replace(" ", ""))
 
 
 def _storage_decl(t: Ty) -> str:
@@ -150,7 +166,7 @@ class DdlCompiler:
             used_names.add(candidate)
             return candidate
 
-        for kind, item, col_name in pending:
+        for _kind, item, col_name in pending:
             constraint_name = None
             body = item
             if isinstance(item, exp.Constraint):
@@ -539,9 +555,9 @@ class DdlCompiler:
 
     def _add_unique(self, catalog: Catalog, table: Table, cols: list[str], name: str,
                     primary: bool) -> tuple[Catalog, list[str]]:
-        for col in cols:
-            if table.column(col) is None:
-                raise SqlError("42703", f'column "{col}" of relation "{table.name}" does not exist')
+        for col_name in cols:
+            if table.column(col_name) is None:
+                raise SqlError("42703", f'column "{col_name}" of relation "{table.name}" does not exist')
         if primary and table.primary_key is not None:
             raise SqlError("42P16", f'multiple primary keys for table "{table.name}" are not allowed')
         if catalog.relation_exists(name):
@@ -716,23 +732,18 @@ class DdlCompiler:
             for prop in props.expressions:
                 if not isinstance(prop, exp.SequenceProperties):
                     continue
-                def num(key: str) -> int | None:
-                    value = prop.args.get(key)
-                    if value is None:
-                        return None
-                    return int(exp.Neg(this=value).sql() if False else value.sql().replace(" ", ""))
-                inc = num("increment")
+                inc = _seq_number(prop, "increment")
                 if inc is not None:
                     seq = replace(seq, increment=inc)
-                lo = num("minvalue")
-                hi = num("maxvalue")
+                lo = _seq_number(prop, "minvalue")
+                hi = _seq_number(prop, "maxvalue")
                 if seq.increment < 0:
                     seq = replace(seq, min_value=-(2**63), max_value=-1, start=-1)
                 if lo is not None:
                     seq = replace(seq, min_value=lo)
                 if hi is not None:
                     seq = replace(seq, max_value=hi)
-                start = num("start")
+                start = _seq_number(prop, "start")
                 seq = replace(seq, start=start if start is not None else (seq.min_value if seq.increment > 0 else seq.max_value))
                 if prop.args.get("cycle"):
                     seq = replace(seq, cycle=True)

@@ -17,7 +17,7 @@ _KEEP_FUNCTION_PARSERS = {"CAST", "EXTRACT", "SUBSTRING", "TRIM", "POSITION", "O
 
 
 class StrataPostgres(Postgres):
-    class Parser(Postgres.Parser):
+    class Parser(Postgres.Parser):  # type: ignore[misc, valid-type]
         FUNCTIONS: dict = {}  # type: ignore[assignment]
         FUNCTION_PARSERS = {
             k: v for k, v in Postgres.Parser.FUNCTION_PARSERS.items() if k in _KEEP_FUNCTION_PARSERS
@@ -25,7 +25,7 @@ class StrataPostgres(Postgres):
 
 
 class StrataSQLite(SQLite):
-    class Generator(SQLite.Generator):
+    class Generator(SQLite.Generator):  # type: ignore[misc, valid-type]
         TRANSFORMS = {
             **SQLite.Generator.TRANSFORMS,
             exp.Parameter: lambda self, e: f"?{self.sql(e, 'this')}",

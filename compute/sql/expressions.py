@@ -596,7 +596,10 @@ class ExprCompiler:
         method = getattr(self, "c_" + type(node).__name__, None)
         if method is None:
             return self.c_generic(node, scope)
-        return method(node, scope)  # type: ignore[no-any-return]
+        out, t = method(node, scope)
+        if node.args.get("negate") and not isinstance(node, exp.Is):
+            return exp.Not(this=exp.Paren(this=out)), t
+        return out, t
 
     def typed(self, node: exp.Expression, scope: Scope, target: Ty) -> exp.Expression:
         """Compile ``node`` and coerce it to ``target`` (unknown literals/params take it)."""
@@ -930,8 +933,8 @@ class ExprCompiler:
             if not (_is_plain_column(left) or _is_plain_column(right)):
                 cmp = fn("pg_num_cmp", left, right)
                 return raw(f"({self.sql(cmp)} {op} 0)")
-        cls = {"=": exp.EQ, "<>": exp.NEQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE,
-               "IS": exp.NullSafeEQ, "IS NOT": exp.NullSafeNEQ}[op]
+        cls: Any = {"=": exp.EQ, "<>": exp.NEQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT,
+                                      "<=": exp.LTE, "IS": exp.NullSafeEQ, "IS NOT": exp.NullSafeNEQ}[op]
         return cls(this=left, expression=right)
 
     def _compare(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
@@ -1079,7 +1082,8 @@ class ExprCompiler:
         )
 
     def _arith_node(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
-        op = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}[type(node)]
+        ops: dict[type, str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+        op = ops[type(node)]
         left, lt = self.compile(node.this, scope)
         right, rt = self.compile(node.expression, scope)
         return self.arith(op, left, lt, right, rt)
@@ -1254,7 +1258,10 @@ class ExprCompiler:
 
     def c_Escape(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         inner = node.this
-        return self._like(inner, scope, isinstance(inner, exp.ILike), escape=node.expression)
+        out, t = self._like(inner, scope, isinstance(inner, exp.ILike), escape=node.expression)
+        if inner.args.get("negate"):
+            return exp.Not(this=exp.Paren(this=out)), t
+        return out, t
 
     def c_SimilarTo(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         raise SqlError("0A000", "SIMILAR TO is not supported")
@@ -1312,7 +1319,7 @@ class ExprCompiler:
         out, rt = handler(self, args, types, node, scope)
         if distinct and isinstance(out, exp.Anonymous) and out.expressions:
             out.set("expressions", [exp.Distinct(expressions=[out.expressions[0]]), *out.expressions[1:]])
-        if order is not None and isinstance(out, exp.Anonymous):
+        if isinstance(order, exp.Order) and isinstance(out, exp.Anonymous):
             compiled_order = self.query.order_by(order, scope)
             last = out.expressions[-1]
             out.set("expressions", [*out.expressions[:-1], exp.Order(this=last, expressions=compiled_order)])
@@ -1453,6 +1460,7 @@ class ExprCompiler:
             raise SqlError("0A000", "array slices are not supported")
         index_node = node.expressions[0]
         # sqlglot normalises PostgreSQL's 1-based subscripts to 0-based literals
+        path: exp.Expression
         if isinstance(index_node, exp.Literal) and not index_node.is_string:
             path = exp.Literal.string(f"$[{int(index_node.this)}]")
         else:
@@ -1523,7 +1531,7 @@ def _binary(op: str, left: exp.Expression, right: exp.Expression) -> exp.Express
         from compute.sql.query import generate
 
         return raw(f"({generate(left)} / {generate(right)})")
-    cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul, "/": exp.Div, "%": exp.Mod}[op]
+    cls: Any = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul, "/": exp.Div, "%": exp.Mod}[op]
     return cls(this=left, expression=right)
 
 

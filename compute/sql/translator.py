@@ -46,6 +46,7 @@ def parse(text: str) -> exp.Expression:
     if len(statements) != 1:
         raise SqlError("42601", "syntax error")
     node = statements[0]
+    assert isinstance(node, exp.Expression)
     _normalize_identifiers(node)
     return node
 
@@ -115,29 +116,29 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
     ddl = DdlCompiler(state)
     result: DdlResult
     if isinstance(node, exp.Create):
-        kind = (node.args.get("kind") or "").upper()
-        if kind == "TABLE":
+        create_kind = str(node.args.get("kind") or "").upper()
+        if create_kind == "TABLE":
             result = ddl.create_table(node)
-        elif kind == "INDEX":
+        elif create_kind == "INDEX":
             result = ddl.create_index(node)
-        elif kind == "SEQUENCE":
+        elif create_kind == "SEQUENCE":
             result = ddl.create_sequence(node)
-        elif kind == "VIEW":
+        elif create_kind == "VIEW":
             result = ddl.create_view(node)
-        elif kind == "DATABASE":
+        elif create_kind == "DATABASE":
             name = node.this.name
             return Translation(Kind.COMMAND, "CREATE DATABASE", extra={"create_database": name}), catalog
-        elif kind == "SCHEMA":
+        elif create_kind == "SCHEMA":
             schema = node.this.db or node.this.name
             if schema == "public" and node.args.get("exists"):
                 return Translation(Kind.COMMAND, "CREATE SCHEMA",
                                    extra={"notices": [f'schema "{schema}" already exists, skipping']}), catalog
             raise SqlError("0A000", "CREATE SCHEMA is not supported (only the public schema exists)")
         else:
-            raise SqlError("0A000", f"CREATE {kind or 'statement'} is not supported")
+            raise SqlError("0A000", f"CREATE {create_kind or 'statement'} is not supported")
     elif isinstance(node, exp.Drop):
-        kind = (node.args.get("kind") or "").upper()
-        if kind == "DATABASE":
+        drop_kind = str(node.args.get("kind") or "").upper()
+        if drop_kind == "DATABASE":
             names = [t.name for t in node.args.get("tables") or node.expressions]
             return Translation(Kind.COMMAND, "DROP DATABASE",
                                extra={"drop_database": names[0] if names else "",
