@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import enum
 import logging
 import time
@@ -98,6 +99,8 @@ class Session:
         self._interrupted = asyncio.Event()
         self._holds_writer = False
         self.last_commit_lsn = 0
+        self.backend_pid = 0
+        self.sequence_values: dict[str, int] = {}  # currval() per sequence
         self.changed_settings: list[str] = []  # reported settings changed by the last statement
 
     # ------------------------------------------------------------------ state
@@ -471,11 +474,19 @@ class Session:
             txn.snapshot_reader = None
 
     def _bind_context(self, pooled: Pooled) -> None:
+        """Point the connection's SQL functions at this session (connections are shared)."""
         ctx = pooled.ctx
+        now = datetime.datetime.now(datetime.UTC)
         ctx.user = self.user
         ctx.database = self.db.name
+        ctx.backend_pid = self.backend_pid
         ctx.settings = self.settings
-        ctx.txn_start = self.txn.start_ts if self.txn is not None else time.time()
+        ctx.timezone = self.settings.get("timezone", "UTC")
+        ctx.sequence_values = self.sequence_values
+        ctx.changed_settings = {}
+        ctx.statement_start = now
+        ctx.txn_start = (datetime.datetime.fromtimestamp(self.txn.start_ts, datetime.UTC)
+                         if self.txn is not None else now)
 
     async def _run_on(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
                       autocommit: bool = False) -> Any:

@@ -119,7 +119,7 @@ def normalize(name: str, value: str) -> str:
         ms = parse_milliseconds(name, value)
         return _format_ms(ms)
     if key == "client_encoding":
-        if value.replace("-", "").replace("_", "").upper() not in ("UTF8", "UNICODE"):
+        if value.strip("'\"").replace("-", "").replace("_", "").upper() not in ("UTF8", "UNICODE"):
             raise SqlError("0A000", f'conversion between {value} and UTF8 is not supported')
         return "UTF8"
     if key in ("transaction_isolation", "default_transaction_isolation"):

@@ -8,6 +8,7 @@ partial line between calls.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable, Sequence
 
 from compute.sql.api import CopySpec, SqlError
@@ -25,6 +26,77 @@ def _unescape_match(m: re.Match[str]) -> str:
     return _ESCAPES.get(s, s)
 
 
+_BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+class BinaryCopyParser:
+    """COPY's binary format: a signature header, then tuples of length-prefixed fields."""
+
+    def __init__(self, ncols: int) -> None:
+        self.ncols = ncols
+        self._buf = bytearray()
+        self._header_done = False
+        self._ended = False
+        self.line_no = 0
+
+    def feed(self, data: bytes) -> list[list[bytes | None]]:
+        self._buf += data
+        rows: list[list[bytes | None]] = []
+        buf = self._buf
+        pos = 0
+        if not self._header_done:
+            if len(buf) < 19:
+                return rows
+            if bytes(buf[:11]) != _BINARY_SIGNATURE:
+                raise SqlError("22P04", "COPY file signature not recognized")
+            (ext_len,) = struct.unpack_from("!i", buf, 15)
+            if ext_len < 0:
+                raise SqlError("22P04", "invalid COPY file header (negative extension length)")
+            if len(buf) < 19 + ext_len:
+                return rows
+            pos = 19 + ext_len
+            self._header_done = True
+        while not self._ended and pos + 2 <= len(buf):
+            (nfields,) = struct.unpack_from("!h", buf, pos)
+            if nfields == -1:
+                self._ended = True
+                pos += 2
+                break
+            if nfields != self.ncols:
+                raise SqlError("22P04", f"row field count is {nfields}, expected {self.ncols}")
+            p = pos + 2
+            fields: list[bytes | None] = []
+            complete = True
+            for _ in range(nfields):
+                if p + 4 > len(buf):
+                    complete = False
+                    break
+                (length,) = struct.unpack_from("!i", buf, p)
+                p += 4
+                if length == -1:
+                    fields.append(None)
+                    continue
+                if length < 0:
+                    raise SqlError("22P04", "invalid field length in binary COPY data")
+                if p + length > len(buf):
+                    complete = False
+                    break
+                fields.append(bytes(buf[p : p + length]))
+                p += length
+            if not complete:
+                break
+            self.line_no += 1
+            rows.append(fields)
+            pos = p
+        del buf[:pos]
+        return rows
+
+    def finish(self) -> list[list[bytes | None]]:
+        if self._buf and not self._ended:
+            raise SqlError("22P04", "unexpected EOF in COPY data")
+        return []
+
+
 class CopyParser:
     """Turns CopyData chunks into rows of text fields (None for NULL)."""
 
@@ -35,9 +107,7 @@ class CopyParser:
         self._header_pending = spec.header
         self._ended = False
         self.line_no = 0
-        if spec.format == "binary":
-            raise SqlError("0A000", "COPY BINARY is not supported")
-        if len(spec.delimiter) != 1:
+        if spec.format != "binary" and len(spec.delimiter) != 1:
             raise SqlError("22023", "COPY delimiter must be a single one-byte character")
 
     def feed(self, data: bytes) -> list[list[str | None]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -25,7 +26,7 @@ from compute import settings as guc
 from compute.engine import Database, Engine
 from compute.pgwire import messages as m
 from compute.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
-from compute.pgwire.copyformat import CopyParser, text_formatter
+from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
 from compute.session import FatalSessionError, Result, Session, TxnStatus
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
 from compute.storage import StorageError
@@ -266,6 +267,7 @@ class Connection:
                     await self.fatal(exc.sqlstate, exc.message)
         self.session = Session(server.engine, self.db, user, settings)
         self.pid, secret = server.new_backend_key()
+        self.session.backend_pid = self.pid
         server.sessions[self.pid] = (secret, self)
         self.send(m.AUTH_OK)
         for name in guc.REPORTED:
@@ -487,10 +489,18 @@ class Connection:
         insert_sql = spec.insert_sql
         assert insert_sql is not None
         columns = spec.columns
-        decoders = [pgtypes.text_decoder(c.type_oid) for c in columns]
-        parser = CopyParser(spec, len(columns))
+        tz = session.settings.get("timezone", "UTC")
+        binary = spec.format == "binary"
+        parser: CopyParser | BinaryCopyParser
+        if binary:
+            decoders = [functools.partial(pgtypes.decode_binary, c.type_oid) for c in columns]
+            parser = BinaryCopyParser(len(columns))
+        else:
+            decoders = [functools.partial(pgtypes.decode_text, c.type_oid, tz=tz)
+                        for c in columns]
+            parser = CopyParser(spec, len(columns))
         await session.copy_in_begin(tr)
-        self.send(m.copy_in_response(len(columns)))
+        self.send(m.copy_in_response(len(columns), binary=binary))
         await self.flush()
         count = 0
         batch: list[tuple[Any, ...]] = []
@@ -517,7 +527,7 @@ class Connection:
                     error = SqlError("57014", f"COPY from stdin failed: {msg}")
                     break
                 for row in rows:
-                    batch.append(tuple(None if v is None else dec(v)
+                    batch.append(tuple(None if v is None else dec(v)  # type: ignore[arg-type]
                                        for dec, v in zip(decoders, row, strict=True)))
                 count += len(rows)
                 if len(batch) >= COPY_BATCH_ROWS or (kind == b"c" and batch):
