@@ -146,6 +146,8 @@ class QueryCompiler:
         if src.inline is not None:
             node, t = src.inline[col.name]
             return node.copy(), t
+        if not src.sql_alias:  # CHECK constraints and index expressions: bare column names
+            return exp.Column(this=ident(col.sql_name or col.name)), col.ty
         return exp.Column(this=ident(col.sql_name or col.name), table=ident(src.sql_alias)), col.ty
 
     # ------------------------------------------------------------------ queries

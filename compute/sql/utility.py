@@ -173,20 +173,7 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
             return Translation(Kind.SET, "RESET", name="TimeZone", value=None)
         return Translation(Kind.SET, "RESET", name=canonical_setting_name(_dotted_name(ts)), value=None)
     if first == "show":
-        ts.next()
-        if ts.accept("all"):
-            cols = tuple(ColumnDesc(n, pgtypes.TEXT) for n in ("name", "setting", "description"))
-            return Translation(Kind.SHOW, "SHOW", name="all", columns=cols)
-        if ts.accept("time", "zone"):
-            name = "TimeZone"
-        elif ts.accept("transaction", "isolation", "level"):
-            name = "transaction_isolation"
-        else:
-            name = canonical_setting_name(_dotted_name(ts))
-        column = "TimeZone" if name == "TimeZone" else name.lower()
-        if name == "transaction_isolation" and column == "transaction_isolation":
-            column = "transaction_isolation"
-        return Translation(Kind.SHOW, "SHOW", name=name, columns=(ColumnDesc(column, pgtypes.TEXT),))
+        return _show(text[tokens[0].end + 1 :].strip())
     if first in ("vacuum", "analyze", "analyse", "checkpoint", "cluster", "reindex", "load"):
         tag = {"analyse": "ANALYZE"}.get(first, first.upper())
         return Translation(Kind.NOOP, tag)
@@ -197,11 +184,14 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
     if first in ("listen", "unlisten", "notify"):
         return Translation(Kind.NOOP, first.upper())
     if first == "deallocate":
-        ts.next()
-        ts.accept("prepare")
-        if ts.accept("all"):
+        words = text[tokens[0].end + 1 :].split()
+        if words and words[0].lower() == "prepare":
+            words = words[1:]
+        if not words:
+            raise SqlError("42601", "syntax error at end of input")
+        if words[0].lower() == "all":
             return Translation(Kind.NOOP, "DEALLOCATE ALL", name="all", extra={"deallocate": None})
-        name = _name(ts.next())
+        name = words[0][1:-1] if words[0].startswith('"') else words[0].lower()
         return Translation(Kind.NOOP, "DEALLOCATE", name=name, extra={"deallocate": name})
     if first == "lock":
         return Translation(Kind.NOOP, "LOCK TABLE", is_write=True)
@@ -210,6 +200,28 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
     if first == "comment":
         return Translation(Kind.NOOP, "COMMENT")
     return None
+
+
+def _show(rest: str) -> Translation:
+    """SHOW's argument arrives as raw text (sqlglot tokenizes SHOW as a command)."""
+    words = rest.split()
+    low = [w.lower() for w in words]
+    if low == ["all"]:
+        cols = tuple(ColumnDesc(n, pgtypes.TEXT) for n in ("name", "setting", "description"))
+        return Translation(Kind.SHOW, "SHOW", name="all", columns=cols)
+    if low == ["time", "zone"]:
+        name = "TimeZone"
+    elif low == ["transaction", "isolation", "level"]:
+        name = "transaction_isolation"
+    elif len(words) == 1:
+        word = words[0]
+        name = word[1:-1] if word.startswith('"') and word.endswith('"') else canonical_setting_name(word)
+    elif not words:
+        raise SqlError("42601", "syntax error at end of input")
+    else:
+        raise SqlError("42601", f'syntax error at or near "{words[1]}"')
+    column = "TimeZone" if name == "TimeZone" else name.lower()
+    return Translation(Kind.SHOW, "SHOW", name=name, columns=(ColumnDesc(column, pgtypes.TEXT),))
 
 
 def _dotted_name(ts: Tokens) -> str:
@@ -238,6 +250,7 @@ def _set(ts: Tokens) -> Translation:
         if ts.accept("interval"):
             ts.error()
         value = _value_text(ts)
+        pgtypes.get_zone(value)
         return Translation(Kind.SET, "SET", name="TimeZone", value=value, is_local=is_local)
     if ts.accept("names"):
         return Translation(Kind.SET, "SET", name="client_encoding", value=_value_text(ts), is_local=is_local)
