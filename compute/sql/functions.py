@@ -990,6 +990,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         f"UPDATE {SEQUENCES} SET last_value = start_value, is_called = 0 WHERE oid = ?", (oid,)) and None, 1)
 
     conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA foreign_keys = ON")
     for statement in view_statements():
         conn.execute(statement)
 

@@ -269,7 +269,8 @@ def _pg_type_body() -> str:
             f"SELECT {info.oid}, '{name}', 11, 10, {info.length}, {byval}, '{typtype}', "
             f"'{info.category}', 0, 1, ',', 0, {info.elem_oid}, {info.array_oid}, '{align}', "
             f"'{storage}', 0, 0, -1, 0, NULL, "
-            f"'{name}in', '{name}out', '{name}recv', '{name}send'"
+            f"'{name}in', '{name}out', '{name}recv', '{name}send', "
+            f"{950 if info.oid in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME) else 0}"
         )
     return " UNION ALL ".join(rows)
 
@@ -280,7 +281,7 @@ _rel(
     "typcategory:char, typispreferred:bool, typisdefined:bool, typdelim:char, typrelid:oid, "
     "typelem:oid, typarray:oid, typalign:char, typstorage:char, typnotnull:bool, typbasetype:oid, "
     "typtypmod:int4, typndims:int4, typdefault:text, typinput:regproc, typoutput:regproc, "
-    "typreceive:regproc, typsend:regproc",
+    "typreceive:regproc, typsend:regproc, typcollation:oid",
     _pg_type_body(),
 )
 # pg_type's typinput etc. are regproc (names) in our output: store them as text.
