@@ -38,7 +38,7 @@ def check(
     factory = StandaloneFactory(data_dir, page_cache_mb=64)
     try:
         conn = factory.connect(0, "reader")
-        problems = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
         conn.close()
         lsn = factory.latest_lsn()
     finally:

@@ -110,9 +110,13 @@ class Database:
         self.idle_readers.append(pooled)
         self.reader_slots.release()
 
+    def invalidate_catalogs(self) -> None:
+        """Forget cached catalogs: a rolled-back DDL may have reused a schema cookie value."""
+        self.catalogs.clear()
+
     def catalog_for(self, conn: apsw.Connection) -> Catalog:
         """The catalog as this connection sees it, cached by SQLite's schema cookie."""
-        version = conn.execute("PRAGMA schema_version").fetchall()[0][0]
+        version = int(conn.execute("PRAGMA schema_version").fetchall()[0][0])  # type: ignore[arg-type]
         catalog = self.catalogs.get(version)
         if catalog is None:
             catalog = Catalog.load(conn)

@@ -58,6 +58,7 @@ class Transaction:
     writer: bool = False
     savepoints: list[str] = field(default_factory=list)
     saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
+    did_ddl: bool = False
 
     @property
     def snapshot_isolation(self) -> bool:
@@ -102,6 +103,7 @@ class Session:
         self.backend_pid = 0
         self.sequence_values: dict[str, int] = {}  # currval() per sequence
         self.changed_settings: list[str] = []  # reported settings changed by the last statement
+        self.catalog: Any = None  # the catalog the current statement was translated with
 
     # ------------------------------------------------------------------ state
 
@@ -243,9 +245,11 @@ class Session:
                 except apsw.Error as exc:
                     with contextlib.suppress(apsw.Error):
                         await self.engine.run(lambda: writer.conn.execute("ROLLBACK"))
-                    raise map_sqlite_error(exc) from exc
+                    raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             self._release_writer()
+            if txn.did_ddl and ticket is None:
+                self.db.invalidate_catalogs()
             if txn.snapshot_reader is not None:
                 self.db.return_reader(txn.snapshot_reader)
             for name, value in txn.saved_settings.items():
@@ -301,7 +305,7 @@ class Session:
         try:
             await self.engine.run(lambda: conn.execute(sql))
         except apsw.Error as exc:
-            raise map_sqlite_error(exc) from exc
+            raise map_sqlite_error(exc, self.catalog) from exc
 
     # ---- settings
 
@@ -376,6 +380,19 @@ class Session:
     # ---- SQL statements
 
     async def _run_sql(self, tr: Translation, params: tuple[Any, ...]) -> Result:
+        txn = self.txn
+        if tr.is_ddl:
+            if txn is not None:
+                txn.did_ddl = True
+            else:
+                try:
+                    return await self._run_sql_inner(tr, params)
+                except BaseException:
+                    self.db.invalidate_catalogs()
+                    raise
+        return await self._run_sql_inner(tr, params)
+
+    async def _run_sql_inner(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         txn = self.txn
         if tr.is_write or tr.kind is Kind.COPY_FROM:
             if txn is not None and txn.read_only:
@@ -538,15 +555,17 @@ class Session:
             rows, changes, ticket, snapshot = await self.engine.run(work)
         except apsw.InterruptError as exc:
             if self._interrupt is None:
-                raise map_sqlite_error(exc) from exc
+                raise map_sqlite_error(exc, self.catalog) from exc
             raise self._interrupt_error() from exc
         except apsw.Error as exc:
-            raise map_sqlite_error(exc) from exc
+            raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             self._active = None
             pooled.guard.reason = None
         if txn is not None and txn.snapshot_isolation and txn.snapshot_lsn is None:
             txn.snapshot_lsn = snapshot
+        for name, (value, local) in pooled.ctx.changed_settings.items():  # set_config()
+            self._assign(name.lower(), value, local)
         result = Result(_tag(tr, changes), rows=rows, translation=tr)
         if autocommit:
             return result, ticket
@@ -584,7 +603,7 @@ class Session:
         except apsw.InterruptError as exc:
             raise self._interrupt_error() from exc
         except apsw.Error as exc:
-            raise map_sqlite_error(exc) from exc
+            raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             self._active = None
 
@@ -608,7 +627,7 @@ class Session:
         except apsw.Error as exc:
             with contextlib.suppress(apsw.Error):
                 await self.engine.run(lambda: writer.conn.execute("ROLLBACK"))
-            raise map_sqlite_error(exc) from exc
+            raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             self._release_writer()
         if ticket is not None:
@@ -631,6 +650,8 @@ class Session:
 
 def _tag(tr: Translation, count: int) -> str:
     tag = tr.tag
+    if tr.extra.get("count_last_step"):
+        return f"{tag} {count}"
     if tag == "INSERT":
         return f"INSERT 0 {count}"
     if tag in ("SELECT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE"):

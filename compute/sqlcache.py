@@ -38,14 +38,14 @@ class ShapeCache:
     """LRU caches of translations, keyed by catalog version."""
 
     def __init__(self, exact_size: int = 4096, shape_size: int = 1024) -> None:
-        self._exact: OrderedDict[tuple[str, int], list[Translation]] = OrderedDict()
-        self._shapes: OrderedDict[tuple[str, int], _Shape | None] = OrderedDict()
+        self._exact: OrderedDict[tuple[str, str], list[Translation]] = OrderedDict()
+        self._shapes: OrderedDict[tuple[str, str], _Shape | None] = OrderedDict()
         self._exact_size = exact_size
         self._shape_size = shape_size
 
     def translate(self, sql: str, catalog: Any,
                   full: Callable[[str, Any], list[Translation]]) -> list[Translation]:
-        version = catalog.version
+        version = catalog.fingerprint  # content digest: safe across rolled-back DDL
         key = (sql, version)
         hit = self._exact.get(key)
         if hit is not None:

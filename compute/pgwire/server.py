@@ -412,7 +412,7 @@ class Connection:
                 await session.execute(Translation(Kind.ROLLBACK, "ROLLBACK"))
         self.send(m.READY[session.status.value])
 
-    def _translate(self, sql: str) -> list[Translation]:
+    def _translate(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
         assert self.db is not None
         db = self.db
         session = self.session
@@ -420,7 +420,14 @@ class Connection:
         # catalog on the database's loop-thread-only catalog connection
         holds_writer = session is not None and session.txn is not None and session.txn.writer
         conn = db.writer.conn if holds_writer else db.catalog_conn
-        return db.translate(sql, db.catalog_for(conn))
+        catalog = db.catalog_for(conn)
+        if session is not None:
+            session.catalog = catalog
+        if param_types and any(param_types):
+            from compute.sql import translate
+
+            return translate(sql, catalog, param_types)
+        return db.translate(sql, catalog)
 
     async def run_statement(self, tr: Translation, params: tuple[Any, ...],
                             result_formats: list[int], describe: bool,
@@ -431,10 +438,17 @@ class Connection:
         if tr.kind is Kind.COPY_FROM:
             await self.copy_in(tr)
             return
+        if "deallocate" in tr.extra:
+            self._deallocate(tr.extra["deallocate"])
         with session.statement_scope():
             result = await session.execute(tr, params)
+        if tr.extra.get("discard") == "all":
+            self.prepared.clear()
+            await session.execute(Translation(Kind.SET, "RESET", name="all"))
         for sqlstate, text in result.notices:
             self.send(m.notice_response(sqlstate, text, severity="WARNING"))
+        for text in tr.extra.get("notices", ()):  # type: ignore[attr-defined]
+            self.send(m.notice_response("00000", str(text)))
         self._report_settings(session)
         if tr.kind is Kind.COPY_TO:
             self.copy_out(tr, result)
@@ -599,12 +613,18 @@ class Connection:
         name, sql, oids = m.parse_parse(body)
         if name and name in self.prepared:
             raise SqlError("42P05", f'prepared statement "{name}" already exists')
-        translations = self._translate(sql)
+        translations = self._translate(sql, tuple(oids))
         if len(translations) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
         tr = translations[0]
         self.prepared[name] = Prepared(sql, oids, tr)
         self.send(m.PARSE_COMPLETE)
+
+    def _deallocate(self, name: object) -> None:
+        if name is None:
+            self.prepared.clear()
+        elif self.prepared.pop(str(name), None) is None:
+            raise SqlError("26000", f'prepared statement "{name}" does not exist')
 
     def _param_oids(self, prep: Prepared) -> list[int]:
         inferred = list(prep.translation.param_oids)
@@ -622,12 +642,14 @@ class Connection:
             raise SqlError("08P01", f"bind message supplies {len(values)} parameters, but "
                                     f'prepared statement "{stmt_name}" requires {len(oids)}')
         formats = m.formats_for(param_formats, len(values))
+        assert self.session is not None
+        tz = self.session.settings.get("timezone", "UTC")
         params: list[Any] = []
         for oid, fmt, raw in zip(oids, formats, values, strict=True):
             if raw is None:
                 params.append(None)
             elif fmt == 0:
-                params.append(pgtypes.decode_text(oid, raw))
+                params.append(pgtypes.decode_text(oid, raw, tz=tz))
             else:
                 params.append(pgtypes.decode_binary(oid, raw))
         if portal_name and portal_name in self.portals:
