@@ -11,7 +11,11 @@ control file, records in segment files. Rules:
 - An append is acknowledged after fdatasync, and only if no higher term was promised in the
   meantime. Concurrent appends share one fdatasync (group commit: a single flusher task).
 
-Everything runs on one asyncio loop; fsyncs and control-file writes go to a worker thread.
+Everything runs on one asyncio loop. The group-commit fdatasync runs on the loop thread
+itself by default (``inline_fsync``): a hop to a worker thread and back costs more than it
+saves on a small machine (docs/logstore.md, "Performance"); appends arriving meanwhile wait
+in gRPC's buffers and share the next fdatasync. Control-file writes and truncation go to a
+worker thread.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class Acceptor:
         segment_bytes: int = 16 << 20,
         metrics: AcceptorMetrics | None = None,
         on_fatal: Callable[[BaseException], None] = _fatal,
+        inline_fsync: bool = True,
     ) -> None:
         self.node_id = node_id
         self.dir = data_dir
@@ -79,12 +84,15 @@ class Acceptor:
         self.flush_lsn = 0
         self.commit_lsn = 0
         self.offload: object | None = None  # set by logstore.offload
+        self.inline_fsync = inline_fsync
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fsync-{node_id}")
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._dirty = asyncio.Event()
         self._io_lock = asyncio.Lock()
         self._term_lock = asyncio.Lock()
-        self._progress = asyncio.Condition()
+        # Subscribers (StreamCommitted) wait on this event; _notify replaces it once set.
+        self._progress = asyncio.Event()
+        self._progress_waiting = False
         self._ctl_dirty = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -156,7 +164,14 @@ class Acceptor:
         if job.target_lsn == self.flush_lsn and not job.fds:
             return
         t0 = time.perf_counter()
-        await self._run_io(self.store.run_sync, job)
+        if self.inline_fsync:
+            try:
+                self.store.run_sync(job)
+            except OSError as exc:
+                self.on_fatal(exc)
+                raise
+        else:
+            await self._run_io(self.store.run_sync, job)
         self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
         self._flushed(job.target_lsn)
 
@@ -183,11 +198,11 @@ class Acceptor:
                 await self._sync_locked()
 
     def _notify(self) -> None:
-        async def _wake() -> None:
-            async with self._progress:
-                self._progress.notify_all()
-
-        asyncio.get_running_loop().create_task(_wake())
+        """Wake subscribers waiting for the servable LSN to move (cheap when there are none)."""
+        if self._progress_waiting:
+            self._progress_waiting = False
+            self._progress.set()
+            self._progress = asyncio.Event()
 
     def _update_gauges(self) -> None:
         m = self.metrics
@@ -295,9 +310,14 @@ class Acceptor:
         hist = self.ctl.term_history
         lsn = start_lsn
         framed: list[tuple[int, bytes]] = []
-        for payload, _ in records:
-            framed.append((history.term_at(hist, lsn), payload))
-            lsn += len(payload)
+        if hist and hist[-1][1] <= start_lsn:  # the usual case: all in the last term
+            for payload, _ in records:
+                framed.append((term, payload))
+                lsn += len(payload)
+        else:
+            for payload, _ in records:
+                framed.append((history.term_at(hist, lsn), payload))
+                lsn += len(payload)
         if framed:
             try:
                 end = self.store.append(start_lsn, framed)
@@ -365,11 +385,15 @@ class Acceptor:
 
     async def wait_progress(self, seen_commit: int, timeout: float) -> None:
         """Wait (bounded) until the servable committed LSN moves past ``seen_commit``."""
-        async with self._progress:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.servable_lsn() <= seen_commit:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._progress_waiting = True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._progress.wait_for(lambda: self.servable_lsn() > seen_commit), timeout
-                )
+                await asyncio.wait_for(self._progress.wait(), remaining)
 
     def servable_lsn(self) -> int:
         """Committed and durable here."""

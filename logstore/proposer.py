@@ -115,6 +115,9 @@ class Proposer:
         self._pending: deque[tuple[int, asyncio.Future[int]]] = deque()
         self._progress = asyncio.Event()
         self._space = asyncio.Event()
+        # The last AppendRequest built, keyed by (term, start, end, commit): peers in step
+        # send the same message, so it is built (and its records CRC'ed) once, not per peer.
+        self._last_req: tuple[tuple[int, int, int, int], pb.AppendRequest] | None = None
 
     # ---- public ------------------------------------------------------------------------
 
@@ -452,14 +455,7 @@ class Proposer:
                 p.next += sum(len(x) for x in payloads)
                 inflight.append((p.next, loop.time()))
                 p.sent_commit = self._commit
-                await ch.send(
-                    pb.AppendRequest(
-                        term=self.term,
-                        start_lsn=start,
-                        records=[pb.Record(payload=x, crc32c=payload_crc(x)) for x in payloads],
-                        commit_lsn=self._commit,
-                    )
-                )
+                await ch.send(self._append_request(start, p.next, payloads))
                 continue
             if self._commit > p.sent_commit and not inflight and p.flush == p.next:
                 # Tell the acceptor the commit LSN so subscribers can read the last records;
@@ -475,6 +471,19 @@ class Proposer:
                 continue
             p.wake.clear()
             await p.wake.wait()
+
+    def _append_request(self, start: int, end: int, payloads: list[bytes]) -> pb.AppendRequest:
+        key = (self.term, start, end, self._commit)
+        if self._last_req is not None and self._last_req[0] == key:
+            return self._last_req[1]
+        req = pb.AppendRequest(
+            term=self.term,
+            start_lsn=start,
+            records=[pb.Record(payload=x, crc32c=payload_crc(x)) for x in payloads],
+            commit_lsn=self._commit,
+        )
+        self._last_req = (key, req)
+        return req
 
     async def _records_for(self, p: _Peer, start: int) -> list[bytes]:
         """Payloads from ``start`` (at most a batch): from the buffer, or older ones from an
@@ -514,12 +523,21 @@ class Proposer:
         raise TransportError(f"no acceptor in sync can serve LSN {start:#x} yet")
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop loop when available (less overhead per gRPC message), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class SyncProposer:
     """A Proposer on its own event loop thread, for synchronous callers (the compute's
     writer). ``submit`` returns the end LSN at once and a future for durability."""
 
     def __init__(self, acceptor_addrs: Sequence[str], deadline_s: float = 5.0, **kwargs: Any) -> None:
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="proposer", daemon=True)
         self._thread.start()
 

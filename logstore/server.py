@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -226,7 +227,10 @@ async def serve(
 ) -> None:
     """Run one acceptor until SIGTERM/SIGINT."""
     metrics = AcceptorMetrics()
-    acceptor = Acceptor(node_id, data_dir, segment_bytes, metrics)
+    fsync_mode = os.environ.get("STRATA_LOGSTORE_FSYNC", "inline")
+    if fsync_mode not in ("inline", "thread"):
+        raise SystemExit(f"STRATA_LOGSTORE_FSYNC must be inline or thread, not {fsync_mode!r}")
+    acceptor = Acceptor(node_id, data_dir, segment_bytes, metrics, inline_fsync=fsync_mode == "inline")
     store = None
     remote: list[Any] = []
     uploaded: set[tuple[int, int]] = set()
@@ -293,10 +297,22 @@ async def serve(
     await acceptor.close()
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop unless ``STRATA_LOGSTORE_LOOP=asyncio`` (or uvloop is missing)."""
+    if os.environ.get("STRATA_LOGSTORE_LOOP", "uvloop") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return None
+    return uvloop.new_event_loop
+
+
 def run(**kwargs: Any) -> None:
     """Blocking entry point for the CLI; corruption stops the node with a clear message."""
     try:
-        asyncio.run(serve(**kwargs))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(**kwargs))
     except CorruptionError as exc:
         log.critical("refusing to start: %s", exc)
         print(f"logstore: corruption detected, refusing to start: {exc}", file=sys.stderr)
