@@ -415,14 +415,24 @@ class LocalStore:
 
     # ------------------------------------------------------------------ snapshots
 
-    def pin(self, lsn: Lsn) -> None:
-        """Protect the snapshot at ``lsn`` from checkpoints until ``unpin(lsn)``."""
+    def pin(self, lsn: Lsn, exact: bool = True) -> Lsn:
+        """Protect a snapshot from checkpoints until ``unpin`` of the returned LSN.
+
+        ``exact=False`` means "at least ``lsn``": if a checkpoint already moved past it (the
+        caller read ``durable_lsn`` a moment ago), the oldest still readable LSN is pinned
+        instead, which is never newer than ``durable_lsn``. ``exact=True`` raises
+        ``StorageError`` for a snapshot that is no longer readable.
+        """
         with self._lock:
             if lsn < self._min_pin_lsn:
-                raise StorageError(
-                    f"snapshot {lsn} is older than the checkpoint {self._min_pin_lsn}"
-                )
+                if exact:
+                    raise StorageError(
+                        f"snapshot {lsn} is older than the checkpoint {self._min_pin_lsn}"
+                    )
+                lsn = self._min_pin_lsn
+                assert lsn <= self._durable
             self._pins[lsn] = self._pins.get(lsn, 0) + 1
+            return lsn
 
     def unpin(self, lsn: Lsn) -> None:
         with self._lock:
@@ -436,8 +446,7 @@ class LocalStore:
     @contextlib.contextmanager
     def snapshot(self, lsn: Lsn | None = None) -> Iterator[Lsn]:
         """Pin a snapshot (default: durable_lsn) for the duration of the block."""
-        at = self._durable if lsn is None else lsn
-        self.pin(at)
+        at = self.pin(self._durable, exact=False) if lsn is None else self.pin(lsn)
         try:
             yield at
         finally:

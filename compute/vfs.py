@@ -59,7 +59,9 @@ _REC_PAGE_BYTES = 12  # strata.wal per-page header
 class Pinnable(Protocol):
     """A store whose snapshots must be protected from checkpoint/GC while read."""
 
-    def pin(self, lsn: Lsn) -> None: ...
+    def pin(self, lsn: Lsn, exact: bool = True) -> Lsn:
+        """Pin ``lsn`` (exact) or the oldest readable LSN >= ``lsn``; returns what was pinned."""
+        ...
 
     def unpin(self, lsn: Lsn) -> None: ...
 
@@ -231,14 +233,24 @@ class StrataFile:
                     return _ZERO_PAGE if page_no < ws.size else b""
             snap = self._snap
             if snap is None:  # SQLite peeks at the header before locking
-                snap = self._source_lsn()
-                if page_no >= self._db_size(self.db_id, snap):
-                    return b""
-            elif page_no >= self._size:
+                return self._unlocked_read(page_no)
+            if page_no >= self._size:
                 return b""
             data = self._get_page(self.db_id, page_no, snap)
             return _ZERO_PAGE if data is None else data
         return self._read_range(amount, offset)
+
+    def _unlocked_read(self, page_no: int) -> bytes:
+        """A read outside any transaction (SQLite reads the header at open): pin briefly."""
+        vfs = self._vfs
+        lsn = vfs.pin(self._source_lsn(), False)
+        try:
+            if page_no >= self._db_size(self.db_id, lsn):
+                return b""
+            data = self._get_page(self.db_id, page_no, lsn)
+            return _ZERO_PAGE if data is None else data
+        finally:
+            vfs.unpin(lsn)
 
     def _read_page(self, page_no: int) -> bytes:
         data = self.xRead(PAGE_SIZE, page_no << _PAGE_SHIFT)
@@ -347,16 +359,22 @@ class StrataFile:
         # The writer's snapshot moves to its own commit (reads after commit see it).
         old = self._snap
         if ticket.lsn != old:
-            vfs.pin(ticket.lsn)
-            self._snap = ticket.lsn
+            # Not exact: a later LSN shows this database the same (we are its only writer).
+            self._snap = vfs.pin(ticket.lsn, False)
             vfs.unpin(old)
         self._snap_size = self._size = sizes[0][1]
 
     def xLock(self, level: int) -> None:
         if self._lock == _LOCK_NONE:
             assert level == _LOCK_SHARED
-            lsn = self._source_lsn()
-            self._vfs.pin(lsn)
+            vfs = self._vfs
+            if self.writer:
+                assert vfs.sink is not None
+                lsn = vfs.pin(vfs.sink.written_lsn, False)
+            elif self.snapshot_override is not None:
+                lsn = vfs.pin(self.snapshot_override, True)
+            else:
+                lsn = vfs.pin(vfs.reader_lsn(), False)
             self._snap = lsn
             self._snap_size = self._size = self._db_size(self.db_id, lsn)
         elif level >= _LOCK_RESERVED and self._lock < _LOCK_RESERVED:
@@ -446,8 +464,8 @@ class StrataVFS(apsw.VFS):
             sink, "submit_stream", None
         )
         pinnable = hasattr(store, "pin") and hasattr(store, "unpin")
-        self.pin: Callable[[Lsn], None] = store.pin if pinnable else _no_pin  # type: ignore[attr-defined]
-        self.unpin: Callable[[Lsn], None] = store.unpin if pinnable else _no_pin  # type: ignore[attr-defined]
+        self.pin: Callable[[Lsn, bool], Lsn] = store.pin if pinnable else _no_pin  # type: ignore[attr-defined]
+        self.unpin: Callable[[Lsn], None] = store.unpin if pinnable else _no_unpin  # type: ignore[attr-defined]
         self.xids = itertools.count(time.time_ns() // 1000)
         self._mutex = threading.Lock()
         self._writers: dict[int, StrataFile] = {}
@@ -570,7 +588,11 @@ class StrataVFS(apsw.VFS):
         self.unregister()
 
 
-def _no_pin(lsn: Lsn) -> None:
+def _no_pin(lsn: Lsn, exact: bool = True) -> Lsn:
+    return lsn
+
+
+def _no_unpin(lsn: Lsn) -> None:
     return None
 
 
