@@ -10,6 +10,7 @@ statement_timeout can interrupt it (``apsw.Connection.interrupt`` is thread-safe
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import apsw
+import apsw.ext
 
 from compute.sql import Catalog, translate
 from compute.sql.api import SqlError, Translation
@@ -70,9 +72,36 @@ class Pooled:
     guard: Guard = field(default_factory=Guard)
 
 
-def prepare_connection(conn: apsw.Connection) -> Pooled:
+REGISTRY_DB_ID = 0  # the `postgres` database holds the list of databases
+# Dropped databases keep their row (dropped = 1) so that an id is never reused: pages of a
+# dropped database stay in the store and must never show up in a new database.
+_REGISTRY_DDL = ("CREATE TABLE IF NOT EXISTS __strata_databases "
+                 "(db_id INT PRIMARY KEY, name TEXT NOT NULL, dropped INT NOT NULL DEFAULT 0) STRICT")
+DATABASE_OID_BASE = 16384  # pg_database.oid of database N is this + N (PostgreSQL's first user OID)
+
+
+class DatabaseRegistry:
+    """Names of the compute's databases and their storage ids (mirrors __strata_databases)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {"postgres": REGISTRY_DB_ID}
+        self.next_id = REGISTRY_DB_ID + 1
+
+    def rows(self) -> list[tuple[int, str]]:
+        """(pg_database oid, name) for the ``strata_databases`` table-valued function."""
+        return sorted((DATABASE_OID_BASE + i, n) for n, i in self.ids.items())
+
+
+def prepare_connection(conn: apsw.Connection, registry: DatabaseRegistry | None = None) -> Pooled:
     ctx = SessionContext()
     register_functions(conn, ctx)
+    if registry is not None:
+        def strata_databases() -> list[tuple[int, str]]:
+            return registry.rows()
+
+        strata_databases.columns = ("oid", "datname")  # type: ignore[attr-defined]
+        strata_databases.column_access = apsw.ext.VTColumnAccess.By_Index  # type: ignore[attr-defined]
+        apsw.ext.make_virtual_module(conn, "strata_databases", strata_databases)  # type: ignore[arg-type]
     pooled = Pooled(conn, ctx)
     conn.set_progress_handler(pooled.guard, 1000)
     return pooled
@@ -87,6 +116,7 @@ class Database:
     idle_readers: list[Pooled]
     reader_slots: asyncio.Semaphore
     factory: ConnectionFactory
+    registry: DatabaseRegistry
     catalog_conn: apsw.Connection  # a reader used only on the event loop thread, for catalogs
     catalogs: OrderedDict[int, Catalog] = field(default_factory=OrderedDict)
     shapes: ShapeCache = field(default_factory=ShapeCache)
@@ -97,7 +127,7 @@ class Database:
         if self.idle_readers:
             return self.idle_readers.pop()
         try:
-            return prepare_connection(self.factory.connect(self.db_id, "reader"))
+            return prepare_connection(self.factory.connect(self.db_id, "reader"), self.registry)
         except BaseException:
             self.reader_slots.release()
             raise
@@ -138,8 +168,13 @@ class Engine:
         self.max_readers = max_readers
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sqlite")
         self.databases: dict[str, Database] = {}
-        self._db_ids = {"postgres": 0}
+        self.registry = DatabaseRegistry()
         self._open_lock = asyncio.Lock()
+        self._registry_loaded = False
+        self.connected: collections.Counter[str] = collections.Counter()  # sessions per database
+
+    def sessions_using(self, name: str) -> int:
+        return self.connected[name]
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run SQLite work on the engine's threads."""
@@ -149,7 +184,9 @@ class Engine:
         db = self.databases.get(name)
         if db is not None:
             return db
-        db_id = self._db_ids.get(name)
+        if not self._registry_loaded:
+            await self._load_registry()
+        db_id = self.registry.ids.get(name)
         if db_id is None:
             raise SqlError("3D000", f'database "{name}" does not exist', severity="FATAL")
         async with self._open_lock:
@@ -159,12 +196,81 @@ class Engine:
                 self.databases[name] = db
         return db
 
+    async def _load_registry(self) -> None:
+        async with self._open_lock:
+            if self._registry_loaded:
+                return
+            db = self.databases.get("postgres")
+            if db is None:
+                db = await self.run(lambda: self._open("postgres", REGISTRY_DB_ID))
+                self.databases["postgres"] = db
+            rows = await self.run(lambda: db.writer.conn.execute(
+                "SELECT name, db_id, dropped FROM __strata_databases").fetchall())
+            for name, db_id, dropped in rows:
+                self.registry.next_id = max(self.registry.next_id, int(db_id) + 1)  # type: ignore[arg-type]
+                if not dropped:
+                    self.registry.ids[str(name)] = int(db_id)  # type: ignore[arg-type]
+            self._registry_loaded = True
+
+    async def create_database(self, name: str) -> None:
+        """CREATE DATABASE: a new id in the registry; its storage starts empty."""
+        postgres = await self.database("postgres")
+        if name in self.registry.ids:
+            raise SqlError("42P04", f'database "{name}" already exists')
+        async with postgres.writer_lock:
+            db_id = self.registry.next_id
+            await self._registry_write(
+                postgres, "INSERT INTO __strata_databases (db_id, name) VALUES (?, ?)",
+                (db_id, name))
+            self.registry.ids[name] = db_id
+            self.registry.next_id = db_id + 1
+
+    async def drop_database(self, name: str, in_use: Callable[[str], int]) -> None:
+        """DROP DATABASE: forget the name (pages of the old id are never read again)."""
+        postgres = await self.database("postgres")
+        if name not in self.registry.ids:
+            raise SqlError("3D000", f'database "{name}" does not exist')
+        if name == "postgres":
+            raise SqlError("0A000", 'dropping the "postgres" database is not supported: it holds '
+                                    "the list of databases")
+        users = in_use(name)
+        if users:
+            raise SqlError("55006", f'database "{name}" is being accessed by other users',
+                           detail=f"There is {users} other session using the database." if users == 1
+                           else f"There are {users} other sessions using the database.")
+        async with postgres.writer_lock:
+            await self._registry_write(
+                postgres, "UPDATE __strata_databases SET dropped = 1 WHERE db_id = ?",
+                (self.registry.ids[name],))
+            del self.registry.ids[name]
+        db = self.databases.pop(name, None)
+        if db is not None:
+            for conn in [db.writer.conn, db.catalog_conn, *(p.conn for p in db.idle_readers)]:
+                with contextlib.suppress(apsw.Error):
+                    conn.close()
+
+    async def _registry_write(self, postgres: Database, sql: str, args: tuple[object, ...]) -> None:
+        conn = postgres.writer.conn
+
+        def write() -> CommitTicket | None:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.execute(sql, args)
+            return self.factory.take_commit_ticket(conn)
+
+        ticket = await self.run(write)
+        if ticket is not None:
+            await asyncio.wrap_future(ticket.durable)
+
     def _open(self, name: str, db_id: int) -> Database:
-        writer = prepare_connection(self.factory.connect(db_id, "writer"))
+        writer = prepare_connection(self.factory.connect(db_id, "writer"), self.registry)
         conn = writer.conn
         statements = bootstrap_statements()
-        needs_bootstrap = not conn.execute(
-            "SELECT 1 FROM sqlite_schema WHERE name = '__strata_columns'").fetchall()
+        if db_id == REGISTRY_DB_ID:
+            statements = [*statements, _REGISTRY_DDL]
+        needs_bootstrap = len(conn.execute(
+            "SELECT 1 FROM sqlite_schema WHERE name IN ('__strata_columns', '__strata_databases')"
+        ).fetchall()) < (2 if db_id == REGISTRY_DB_ID else 1)
         if needs_bootstrap:
             conn.execute("BEGIN")
             for sql in statements:
@@ -173,9 +279,10 @@ class Engine:
             ticket = self.factory.take_commit_ticket(conn)
             if ticket is not None:
                 ticket.durable.result(timeout=60)
-        catalog_conn = prepare_connection(self.factory.connect(db_id, "reader")).conn
+        catalog_conn = prepare_connection(self.factory.connect(db_id, "reader"), self.registry).conn
         return Database(name, db_id, writer, asyncio.Lock(), [],
-                        asyncio.Semaphore(self.max_readers), self.factory, catalog_conn)
+                        asyncio.Semaphore(self.max_readers), self.factory, self.registry,
+                        catalog_conn)
 
     def close(self) -> None:
         for db in self.databases.values():

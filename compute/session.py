@@ -172,6 +172,8 @@ class Session:
                 return Result(tr.tag)
             if kind is Kind.EMPTY:
                 return Result("")
+            if "create_database" in tr.extra or "drop_database" in tr.extra:
+                return await self._database_ddl(tr)
             return await self._run_sql(tr, params)
         except SqlError:
             self._mark_failed()
@@ -180,6 +182,21 @@ class Session:
             raise
         except FatalSessionError:
             raise
+
+    async def _database_ddl(self, tr: Translation) -> Result:
+        if self.txn is not None:
+            raise SqlError("25001", f"{tr.tag} cannot run inside a transaction block")
+        if "create_database" in tr.extra:
+            await self.engine.create_database(str(tr.extra["create_database"]))
+            return Result("CREATE DATABASE")
+        name = str(tr.extra["drop_database"])
+        if name == self.db.name:
+            raise SqlError("55006", "cannot drop the currently open database")
+        if name not in self.engine.registry.ids and tr.extra.get("if_exists"):
+            return Result("DROP DATABASE",
+                          notices=[("00000", f'database "{name}" does not exist, skipping')])
+        await self.engine.drop_database(name, self.engine.sessions_using)
+        return Result("DROP DATABASE")
 
     def _mark_failed(self) -> None:
         if self.txn is not None:

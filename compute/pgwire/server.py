@@ -177,6 +177,7 @@ class Connection:
 
     async def cleanup(self) -> None:
         if self.session is not None:
+            self.server.engine.connected[self.session.db.name] -= 1
             with contextlib.suppress(Exception):
                 await self.session.close()
         self.server.sessions.pop(self.pid, None)
@@ -266,6 +267,7 @@ class Connection:
                 if lk in guc.DEFAULTS:
                     await self.fatal(exc.sqlstate, exc.message)
         self.session = Session(server.engine, self.db, user, settings)
+        server.engine.connected[self.db.name] += 1
         self.pid, secret = server.new_backend_key()
         self.session.backend_pid = self.pid
         server.sessions[self.pid] = (secret, self)
@@ -446,7 +448,8 @@ class Connection:
             self.prepared.clear()
             await session.execute(Translation(Kind.SET, "RESET", name="all"))
         for sqlstate, text in result.notices:
-            self.send(m.notice_response(sqlstate, text, severity="WARNING"))
+            self.send(m.notice_response(sqlstate, text,
+                                        severity="NOTICE" if sqlstate == "00000" else "WARNING"))
         for text in tr.extra.get("notices", ()):  # type: ignore[attr-defined]
             self.send(m.notice_response("00000", str(text)))
         self._report_settings(session)
