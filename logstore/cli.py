@@ -45,10 +45,20 @@ def acceptor(
         typer.Option("--metrics-listen", envvar="STRATA_LOGSTORE_METRICS_LISTEN", help="Prometheus endpoint host:port."),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", envvar="STRATA_LOGSTORE_LOG_LEVEL")] = "info",
+    fsync: Annotated[
+        str,
+        typer.Option(
+            "--fsync",
+            envvar="STRATA_LOGSTORE_FSYNC",
+            help="Where the group-commit fdatasync runs: inline (on the event loop, fastest) or thread.",
+        ),
+    ] = "inline",
 ) -> None:
     """Serve the LogStore gRPC API until SIGTERM."""
     if ctx.invoked_subcommand is not None:
         return
+    if fsync not in ("inline", "thread"):
+        raise typer.BadParameter("must be inline or thread", param_hint="--fsync")
     logs.setup(log_level, service="logstore", node_id=node_id)
     from logstore.server import run
 
@@ -59,4 +69,5 @@ def acceptor(
         object_store_url=object_store,
         segment_bytes=segment_size,
         metrics_listen=metrics_listen,
+        inline_fsync=fsync == "inline",
     )

@@ -224,13 +224,11 @@ async def serve(
     segment_bytes: int = 16 << 20,
     metrics_listen: str | None = None,
     ready: Callable[[int], None] | None = None,
+    inline_fsync: bool = True,
 ) -> None:
     """Run one acceptor until SIGTERM/SIGINT."""
     metrics = AcceptorMetrics()
-    fsync_mode = os.environ.get("STRATA_LOGSTORE_FSYNC", "inline")
-    if fsync_mode not in ("inline", "thread"):
-        raise SystemExit(f"STRATA_LOGSTORE_FSYNC must be inline or thread, not {fsync_mode!r}")
-    acceptor = Acceptor(node_id, data_dir, segment_bytes, metrics, inline_fsync=fsync_mode == "inline")
+    acceptor = Acceptor(node_id, data_dir, segment_bytes, metrics, inline_fsync=inline_fsync)
     store = None
     remote: list[Any] = []
     uploaded: set[tuple[int, int]] = set()

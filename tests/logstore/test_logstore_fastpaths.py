@@ -1,0 +1,159 @@
+"""The performance code paths keep the safety rules: group commit with the fdatasync on the
+loop thread or on a worker thread, fsync failure handling, subscriber wake-ups, and the
+acceptor process with ``--fsync thread``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from conftest import MakeCluster
+from logstore_helpers import read_log, wait_flush
+
+from logstore.acceptor import Acceptor
+from logstore.errors import FencedError
+from logstore.proposer import Proposer
+from logstore.segments import SegmentStore, SyncJob, payload_crc
+
+
+def _recs(n: int, size: int = 100) -> list[tuple[bytes, int]]:
+    out = []
+    for i in range(n):
+        payload = bytes([i % 251]) * size
+        out.append((payload, payload_crc(payload)))
+    return out
+
+
+async def _started(tmp_path: Path, inline: bool, **kw: object) -> Acceptor:
+    acc = Acceptor(1, tmp_path / "acc", inline_fsync=inline, **kw)  # type: ignore[arg-type]
+    acc.open()
+    acc.start_background()
+    await acc.vote(1)
+    await acc.start_term(1, [(1, 0)], 0)
+    return acc
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "thread"])
+def test_group_commit_acks_only_durable_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inline: bool) -> None:
+    synced: list[int] = []
+    real = SegmentStore.run_sync
+
+    def spy(self: SegmentStore, job: SyncJob) -> None:
+        real(self, job)
+        synced.append(job.target_lsn)
+
+    monkeypatch.setattr(SegmentStore, "run_sync", spy)
+
+    async def main() -> None:
+        acc = await _started(tmp_path, inline)
+        ends = []
+        lsn = 0
+        for recs in [_recs(3), _recs(1), _recs(5), _recs(2)]:  # written back to back, one flush
+            lsn = acc.append_write(1, lsn, recs, 0)
+            ends.append(lsn)
+
+        async def wait(end: int) -> int:
+            flush, _ = await acc.wait_durable(1, end)
+            assert synced and max(synced) >= end, "acknowledged before its fdatasync"
+            return flush
+
+        flushes = await asyncio.gather(*(wait(e) for e in ends))
+        assert all(f >= e for f, e in zip(flushes, ends, strict=True))
+        assert acc.flush_lsn == ends[-1]
+        assert len(synced) <= 2, f"appends written together should share fdatasyncs: {synced}"
+        await acc.close()
+
+    asyncio.run(main())
+
+
+def test_inline_fsync_failure_stops_the_node_and_never_acks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fatal: list[BaseException] = []
+
+    def broken(self: SegmentStore, job: SyncJob) -> None:
+        raise OSError(5, "EIO from the test")
+
+    async def main() -> None:
+        acc = await _started(tmp_path, True, on_fatal=fatal.append)
+        monkeypatch.setattr(SegmentStore, "run_sync", broken)
+        end = acc.append_write(1, 0, _recs(2), 0)
+        waiter = asyncio.create_task(acc.wait_durable(1, end))
+        await asyncio.sleep(0.2)
+        assert fatal and isinstance(fatal[0], OSError)
+        assert not waiter.done(), "an append was acknowledged although its fdatasync failed"
+        assert acc.flush_lsn == 0
+        waiter.cancel()
+        for t in acc._tasks:
+            t.cancel()
+        await asyncio.gather(*acc._tasks, return_exceptions=True)
+        acc.store.close()
+
+    asyncio.run(main())
+
+
+def test_higher_term_during_group_commit_refuses_the_ack(tmp_path: Path) -> None:
+    async def main() -> None:
+        acc = await _started(tmp_path, True)
+        end = acc.append_write(1, 0, _recs(2), 0)
+        await acc.vote(2)  # syncs, then a new term is promised before the old ack is sent
+        with pytest.raises(FencedError):
+            await acc.wait_durable(1, end)
+        await acc.close()
+
+    asyncio.run(main())
+
+
+def test_subscribers_wake_on_commit_progress(tmp_path: Path) -> None:
+    async def main() -> None:
+        acc = await _started(tmp_path, True)
+        loop = asyncio.get_running_loop()
+        waiters = [asyncio.create_task(acc.wait_progress(0, timeout=5.0)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        t0 = loop.time()
+        end = acc.append_write(1, 0, _recs(2), 0)
+        await acc.wait_durable(1, end)
+        acc.append_write(1, end, [], end)  # an empty append carries the commit LSN
+        await asyncio.wait_for(asyncio.gather(*waiters), 2.0)
+        assert loop.time() - t0 < 2.0
+        assert acc.servable_lsn() == end
+        # No progress: the wait times out quietly.
+        t0 = loop.time()
+        await acc.wait_progress(end, timeout=0.1)
+        assert 0.09 <= loop.time() - t0 < 1.0
+        await acc.close()
+
+    asyncio.run(main())
+
+
+def test_peers_in_step_share_one_append_request() -> None:
+    async def main() -> None:
+        p = Proposer(["a:1", "b:2", "c:3"], transport_factory=lambda addr: None)  # type: ignore[arg-type,return-value]
+        p.term = 3
+        r1 = p._append_request(0, 6, [b"abc", b"def"])
+        assert p._append_request(0, 6, [b"abc", b"def"]) is r1
+        assert [r.crc32c for r in r1.records] == [payload_crc(b"abc"), payload_crc(b"def")]
+        p._commit = 3  # a new commit LSN means a new message
+        r2 = p._append_request(0, 6, [b"abc", b"def"])
+        assert r2 is not r1 and r2.commit_lsn == 3 and r1.commit_lsn == 0
+
+    asyncio.run(main())
+
+
+def test_cluster_with_fsync_on_a_worker_thread(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(3, extra=["--fsync", "thread"])
+
+    async def main() -> None:
+        p = Proposer(cluster.addrs, deadline_s=10)
+        await p.elect()
+        payloads = [os.urandom(1 + i * 37 % 9000) for i in range(300)]
+        pending = [p.submit([x]) for x in payloads]
+        end = await p.wait_commit(*pending[-1])
+        assert end == sum(len(x) for x in payloads)  # a fresh cluster starts at LSN 0
+        await wait_flush(cluster.addrs, end)
+        await p.close()
+        for addr in cluster.addrs:
+            log = await read_log(addr, end)
+            assert [payload for _, _, payload in log] == payloads
+
+    asyncio.run(main())
