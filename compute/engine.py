@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,15 +53,38 @@ class ConnectionFactory(Protocol):
 
 
 class Guard:
-    """Why the statement running on a connection must stop (polled by SQLite's progress handler)."""
+    """Why the statement running on a connection must stop (polled by SQLite's progress handler).
 
-    __slots__ = ("reason",)
+    ``reason`` is set from outside (cancel, a statement_timeout timer). The two deadlines are
+    checked here because a statement run inline on the event loop thread blocks those timers:
+    ``budget_deadline`` ends an inline read that turned out long (it is re-run on a thread),
+    ``statement_deadline`` is statement_timeout.
+    """
+
+    __slots__ = ("reason", "budget_deadline", "statement_deadline")
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.budget_deadline = 0.0
+        self.statement_deadline = 0.0
 
     def __call__(self) -> bool:
-        return self.reason is not None
+        if self.reason is not None:
+            return True
+        if self.budget_deadline or self.statement_deadline:
+            now = time.monotonic()
+            if self.budget_deadline and now > self.budget_deadline:
+                self.reason = "budget"
+                return True
+            if self.statement_deadline and now > self.statement_deadline:
+                self.reason = "timeout"
+                return True
+        return False
+
+    def reset(self) -> None:
+        self.reason = None
+        self.budget_deadline = 0.0
+        self.statement_deadline = 0.0
 
 
 @dataclass
@@ -119,6 +143,7 @@ class Database:
     registry: DatabaseRegistry
     catalog_conn: apsw.Connection  # a reader used only on the event loop thread, for catalogs
     catalogs: OrderedDict[int, Catalog] = field(default_factory=OrderedDict)
+    slow_statements: set[tuple[str, ...]] = field(default_factory=set)  # run on threads
     shapes: ShapeCache = field(default_factory=ShapeCache)
 
     async def checkout_reader(self) -> Pooled:
@@ -136,7 +161,7 @@ class Database:
         if pooled.conn.in_transaction:
             with contextlib.suppress(apsw.Error):
                 pooled.conn.execute("ROLLBACK")
-        pooled.guard.reason = None
+        pooled.guard.reset()
         self.idle_readers.append(pooled)
         self.reader_slots.release()
 

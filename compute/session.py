@@ -75,6 +75,8 @@ class Result:
     notices: list[tuple[str, str]] = field(default_factory=list)
 
 
+INLINE_BUDGET_S = 0.02  # an inline read running longer than this moves to a thread
+
 _INTERRUPT_MESSAGES = {
     "cancel": "canceling statement due to user request",
     "timeout": "canceling statement due to statement timeout",
@@ -101,6 +103,7 @@ class Session:
         self._holds_writer = False
         self.last_commit_lsn = 0
         self.backend_pid = 0
+        self._ms_cache: dict[str, tuple[str, float]] = {}
         self.sequence_values: dict[str, int] = {}  # currval() per sequence
         self.changed_settings: list[str] = []  # reported settings changed by the last statement
         self.catalog: Any = None  # the catalog the current statement was translated with
@@ -114,12 +117,21 @@ class Session:
         return TxnStatus.FAILED if self.failed else TxnStatus.IN_TXN
 
     def setting_ms(self, name: str) -> float:
-        return guc.parse_milliseconds(name, self.settings.get(name, "0"))
+        """A time setting in ms, parsed once per value (read on every statement)."""
+        text = self.settings.get(name, "0")
+        cached = self._ms_cache.get(name)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        ms = guc.parse_milliseconds(name, text)
+        self._ms_cache[name] = (text, ms)
+        return ms
 
     # ------------------------------------------------------------------ interruption
 
     def interrupt(self, reason: str) -> None:
         """Stop the running statement (CancelRequest or statement_timeout)."""
+        if reason == "timeout" and self._interrupt is not None:
+            return
         self._interrupt = reason
         self._interrupted.set()
         active = self._active
@@ -567,10 +579,35 @@ class Session:
             snapshot = factory.snapshot_lsn(conn) if txn is not None else None
             return rows, changes, ticket, snapshot
 
+        guard = pooled.guard
+        timeout_ms = self.setting_ms("statement_timeout")
         self._active = pooled
         try:
-            rows, changes, ticket, snapshot = await self.engine.run(work)
+            if self._inline_ok(tr, steps):
+                # Short statements run right here on the event loop thread: a thread hop and
+                # the GIL hand-offs around it cost more than a point query. A read that runs
+                # past the budget is stopped and re-run on a thread (it has sent nothing yet);
+                # writes are not stopped (that would roll back their transaction) but obey
+                # statement_timeout through the guard.
+                started = time.monotonic()
+                if timeout_ms > 0:
+                    guard.statement_deadline = started + timeout_ms / 1000.0
+                if not tr.is_write:
+                    guard.budget_deadline = started + INLINE_BUDGET_S
+                try:
+                    rows, changes, ticket, snapshot = work()
+                except apsw.InterruptError:
+                    if guard.reason != "budget":
+                        raise
+                    self.db.slow_statements.add(steps)
+                    guard.reset()
+                    guard.reason = self._interrupt
+                    rows, changes, ticket, snapshot = await self.engine.run(work)
+            else:
+                rows, changes, ticket, snapshot = await self.engine.run(work)
         except apsw.InterruptError as exc:
+            if guard.reason == "timeout" and self._interrupt is None:
+                self._interrupt = "timeout"
             if self._interrupt is None:
                 raise map_sqlite_error(exc, self.catalog) from exc
             raise self._interrupt_error() from exc
@@ -578,7 +615,7 @@ class Session:
             raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             self._active = None
-            pooled.guard.reason = None
+            guard.reset()
         if txn is not None and txn.snapshot_isolation and txn.snapshot_lsn is None:
             txn.snapshot_lsn = snapshot
         for name, (value, local) in pooled.ctx.changed_settings.items():  # set_config()
@@ -587,6 +624,11 @@ class Session:
         if autocommit:
             return result, ticket
         return result
+
+    def _inline_ok(self, tr: Translation, steps: tuple[str, ...]) -> bool:
+        """Whether to run a statement on the loop thread (single-step, not known to be slow)."""
+        return (len(steps) == 1 and not tr.is_ddl and tr.kind is not Kind.COPY_TO
+                and self._interrupt is None and steps not in self.db.slow_statements)
 
     # ---- COPY FROM STDIN
 

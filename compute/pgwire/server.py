@@ -154,7 +154,9 @@ class Connection:
         if self.out:
             self.writer.write(b"".join(self.out))
             self.out.clear()
-            await self.writer.drain()
+            transport = self.writer.transport
+            if transport.get_write_buffer_size() > 256 * 1024:
+                await self.writer.drain()
 
     async def read_message(self) -> tuple[bytes, bytes]:
         header = await self.reader.readexactly(5)
@@ -354,16 +356,19 @@ class Connection:
                 await self.fatal(exc.sqlstate, exc.message)
 
     async def _next_message(self, session: Session) -> tuple[bytes, bytes]:
+        # Like PostgreSQL, answer only when about to wait for input: a pipelined
+        # Parse/Bind/Execute/Sync then costs one send, not four.
+        if len(getattr(self.reader, "_buffer", b"")) >= 5:
+            return await self.read_message()
+        await self.flush()
         if session.status is not TxnStatus.IDLE and not self.implicit:
             timeout = session.setting_ms("idle_in_transaction_session_timeout")
             if timeout > 0:
-                await self.flush()
                 try:
                     return await asyncio.wait_for(self.read_message(), timeout / 1000.0)
                 except TimeoutError:
                     await self.fatal("25P03", "terminating connection due to "
                                               "idle-in-transaction timeout")
-        await self.flush()
         return await self.read_message()
 
     def _report_settings(self, session: Session) -> None:
