@@ -11,8 +11,16 @@ design and the recovery argument.
 On-disk layout of ``data_dir``::
 
     control.json            checkpoint LSN C and where the log after C starts (atomic rename)
-    wal/<start LSN>.seg      frames: crc32c u32 | length u32 | start LSN u64 | payload
+    wal/<start LSN>.seg      frames: crc32c u32 | length u32 | start LSN u64 | payload,
+                             in a preallocated (zero-filled or recycled) file
+    wal/spare-<n>            preallocated segment files waiting to be used
     base/<db_id>.pages       page images of database db_id as of C (page p at p * PAGE_SIZE)
+
+Segment files are preallocated because appending to a file costs a block allocation and a
+metadata journal commit on every fdatasync; overwriting preallocated blocks does not. The
+end of the log is the first frame that is not valid (zeros, bad CRC, wrong LSN, or a
+transaction id that changes before a commit), so recycled files full of old frames are safe:
+their LSNs are all older than any LSN that can be expected at their position.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ log = logging.getLogger(__name__)
 
 _FRAME = struct.Struct("<IIQ")  # crc32c(length|lsn|payload), length, start lsn
 _FRAME_TAIL = struct.Struct("<IQ")  # the part of the frame header the CRC covers
+_CRC = struct.Struct("<I")
 _REC_HEADER = struct.Struct("<BBHQqII")  # mirrors strata.wal's record header
 _REC_SIZE = struct.Struct("<II")
 _REC_PAGE = struct.Struct("<III")
@@ -50,24 +59,20 @@ _MAX_FRAME_PAYLOAD = 64 * 1024 * 1024
 assert _REC_HEADER.size == len(WalRecord(0, True).encode()), "record header layout drifted"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Segment:
     """One log segment file; ``start`` is the LSN of its first record."""
 
     start: Lsn
     path: Path
     fd: int
-    size: int  # bytes written (file offset of the next frame)
+    size: int  # bytes of frames that count (file offset of the next frame)
+    capacity: int  # file length (preallocated)
     end: Lsn  # LSN just past its last record
 
 
-@dataclass(frozen=True, slots=True)
-class _Version:
-    """A page image committed at ``lsn``, stored at byte ``offset`` of ``seg``."""
-
-    lsn: Lsn
-    seg: _Segment
-    offset: int
+_Version = tuple[Lsn, _Segment, int]
+"""(commit LSN, segment, byte offset of the page image): one version of a page."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -80,6 +85,18 @@ def _fsync_dir(path: Path) -> None:
 
 def _seg_name(start: Lsn) -> str:
     return f"{start:020d}.seg"
+
+
+_ZEROS = bytes(1024 * 1024)
+
+
+def _zero_fill(fd: int, start: int, end: int) -> None:
+    """Write zeros over [start, end) of the file."""
+    pos = start
+    while pos < end:
+        n = os.pwrite(fd, memoryview(_ZEROS)[: min(len(_ZEROS), end - pos)], pos)
+        assert n > 0
+        pos += n
 
 
 def _parse_record(
@@ -122,16 +139,24 @@ class LocalStore:
         self,
         data_dir: str | os.PathLike[str],
         *,
-        segment_bytes: int = 64 * 1024 * 1024,
+        segment_bytes: int = 32 * 1024 * 1024,
         checkpoint_bytes: int = 128 * 1024 * 1024,
         cache_pages: int = 16384,
         sync: bool = True,
         auto_checkpoint: bool = True,
+        max_spares: int = 1,
     ) -> None:
-        assert segment_bytes >= 1024 * 1024 or not auto_checkpoint or segment_bytes > 0
-        assert checkpoint_bytes > 0 and cache_pages >= 0
+        """``segment_bytes``: log file size; ``checkpoint_bytes``: log written between
+        automatic checkpoints; ``cache_pages``: LRU of page images (4 KiB each); ``sync``:
+        fdatasync before acknowledging (False only for benchmarks of everything else)."""
+        assert segment_bytes >= 64 * 1024 and segment_bytes % 4096 == 0
+        assert checkpoint_bytes > 0 and cache_pages >= 0 and max_spares >= 0
         self._dir = Path(data_dir)
         self._segment_bytes = segment_bytes
+        self._max_spares = max_spares
+        self._spares: list[Path] = []
+        self._spare_seq = 0
+        self._auto_checkpoint = auto_checkpoint
         self._checkpoint_bytes = checkpoint_bytes
         self._cache_pages = cache_pages
         self._sync = sync
@@ -159,6 +184,8 @@ class LocalStore:
         self._failed: BaseException | None = None
         self._closed = False
         self._checkpoint_mutex = threading.Lock()  # one checkpoint at a time
+        self._checkpoint_wanted = threading.Event()
+        self._spare_wanted = threading.Event()
 
         self._dir.mkdir(parents=True, exist_ok=True)
         (self._dir / "wal").mkdir(exist_ok=True)
@@ -169,13 +196,10 @@ class LocalStore:
             target=self._flush_loop, name="localstore-flush", daemon=True
         )
         self._flusher.start()
-        self._checkpoint_wanted = threading.Event()
-        self._checkpointer: threading.Thread | None = None
-        if auto_checkpoint:
-            self._checkpointer = threading.Thread(
-                target=self._checkpoint_loop, name="localstore-checkpoint", daemon=True
-            )
-            self._checkpointer.start()
+        self._maintainer = threading.Thread(
+            target=self._maintenance_loop, name="localstore-maintenance", daemon=True
+        )
+        self._maintainer.start()
 
     # ------------------------------------------------------------------ PageStore
 
@@ -189,14 +213,14 @@ class LocalStore:
             versions = self._index.get((db_id, page_no))
             if versions:
                 for i in range(len(versions) - 1, -1, -1):
-                    v = versions[i]
-                    if v.lsn <= lsn:
-                        key = (db_id, page_no, v.lsn)
+                    v_lsn, v_seg, v_off = versions[i]
+                    if v_lsn <= lsn:
+                        key = (db_id, page_no, v_lsn)
                         data = self._cache.get(key)
                         if data is not None:
                             self._cache.move_to_end(key)
                             return data
-                        data = os.pread(v.seg.fd, PAGE_SIZE, v.offset)
+                        data = os.pread(v_seg.fd, PAGE_SIZE, v_off)
                         assert len(data) == PAGE_SIZE, "log page image truncated"
                         self._cache_put(key, data)
                         return data
@@ -258,55 +282,45 @@ class LocalStore:
 
     def submit_stream(self, records: Iterable[WalRecord]) -> CommitTicket:
         """Like ``submit`` but consumes records lazily, so a huge transaction is never whole in
-        memory. The last record must be the (only) commit record."""
+        memory. The last record must be the (only) commit record. The iterable runs under the
+        store's lock: it must not call back into the store."""
         with self._lock:
             self._check_usable()
-            start_written = self._written
             seg = self._current_segment()
-            first_seg, first_off = seg, seg.size
+            first_seg, first_off, first_lsn = seg, seg.size, self._written
             lsn = self._written
             txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes]] = {}
-            sizes: list[tuple[int, int]] = []
-            committed = False
             nbytes = 0
+            prev: WalRecord | None = None
             try:
+                # One record of lookahead: a commit frame is written only once it is known to
+                # be the last record, so an aborted transaction never leaves a commit behind.
                 for rec in records:
-                    assert not committed, "records after the commit record"
-                    payload = rec.encode()
-                    frame = _FRAME_TAIL.pack(len(payload), lsn)
-                    crc = crc32c.crc32c(payload, crc32c.crc32c(frame))
-                    buf = struct.pack("<I", crc) + frame + payload
-                    if seg.size > 0 and seg.size + len(buf) > self._segment_bytes:
-                        seg = self._roll_segment(lsn)
-                    base_off = seg.size + _FRAME.size
-                    self._write_all(seg, buf)
-                    off = _REC_HEADER.size + len(rec.db_sizes) * _REC_SIZE.size
-                    for page in rec.pages:
-                        assert len(page.data) == PAGE_SIZE, "page images are PAGE_SIZE bytes"
-                        off += _REC_PAGE.size
-                        txn_pages[(page.db_id, page.page_no)] = (seg, base_off + off, page.data)
-                        off += PAGE_SIZE
-                    assert off == len(payload), "page offsets disagree with the encoding"
-                    lsn += len(payload)
-                    seg.end = lsn
-                    nbytes += len(buf)
-                    if rec.commit:
-                        committed = True
-                        sizes = list(rec.db_sizes)
-                if not committed:
+                    if prev is not None:
+                        if prev.commit or prev.xid != rec.xid:
+                            raise StorageError("a transaction is one xid ending in one commit")
+                        seg, lsn, n = self._append(seg, lsn, prev, txn_pages)
+                        nbytes += n
+                    prev = rec
+                if prev is None or not prev.commit:
                     raise StorageError("transaction has no commit record")
+                seg, lsn, n = self._append(seg, lsn, prev, txn_pages)
+                nbytes += n
             except BaseException as exc:
-                # Nothing of this transaction is indexed; cut what was written so the log
+                # Nothing of this transaction is indexed; wipe what was written so the log
                 # stays a sequence of whole transactions.
-                self._abort_append(first_seg, first_off, start_written, exc)
+                self._abort_append(first_seg, first_off, first_lsn, exc)
                 raise
             commit_lsn = lsn
-            for (db_id, page_no), (pseg, poff, data) in txn_pages.items():
-                self._index.setdefault((db_id, page_no), []).append(
-                    _Version(commit_lsn, pseg, poff)
-                )
-                self._cache_put((db_id, page_no, commit_lsn), data)
-            for db_id, n in sizes:
+            index = self._index
+            for key, (pseg, poff, data) in txn_pages.items():
+                versions = index.get(key)
+                if versions is None:
+                    index[key] = [(commit_lsn, pseg, poff)]
+                else:
+                    versions.append((commit_lsn, pseg, poff))
+                self._cache_put((key[0], key[1], commit_lsn), data)
+            for db_id, n in prev.db_sizes:
                 self._sizes.setdefault(db_id, []).append((commit_lsn, n))
             self._commits.append((commit_lsn, seg, seg.size))
             self._written = commit_lsn
@@ -314,9 +328,49 @@ class LocalStore:
             fut: Future[Lsn] = Future()
             self._pending.append((commit_lsn, fut))
             self._flush_cond.notify()
-            if self._since_checkpoint >= self._checkpoint_bytes and self._checkpointer is not None:
+            if self._since_checkpoint >= self._checkpoint_bytes and self._auto_checkpoint:
                 self._checkpoint_wanted.set()
+                self._spare_wanted.set()
         return CommitTicket(commit_lsn, fut)
+
+    def _append(
+        self,
+        seg: _Segment,
+        lsn: Lsn,
+        rec: WalRecord,
+        txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes]],
+    ) -> tuple[_Segment, Lsn, int]:
+        """Frame and write one record at ``lsn``; note where its page images landed."""
+        payload = rec.encode()
+        tail = _FRAME_TAIL.pack(len(payload), lsn)
+        header = _CRC.pack(crc32c.crc32c(payload, crc32c.crc32c(tail))) + tail
+        total = _FRAME.size + len(payload)
+        if seg.size > 0 and seg.size + total > seg.capacity:
+            seg = self._roll_segment(lsn)
+        pos = seg.size
+        n = os.pwritev(seg.fd, [header, payload], pos)
+        if n != total:  # a short write to a regular file: finish it the slow way
+            buf = (header + payload)[n:]
+            while buf:
+                k = os.pwrite(seg.fd, buf, pos + n)
+                assert k > 0
+                n += k
+                buf = buf[k:]
+        seg.size = pos + total
+        if seg.size > seg.capacity:
+            seg.capacity = seg.size  # an oversized record grew the file
+        if not self._unsynced or self._unsynced[-1] is not seg:
+            self._unsynced.append(seg)
+        off = pos + _FRAME.size + _REC_HEADER.size + len(rec.db_sizes) * _REC_SIZE.size
+        for page in rec.pages:
+            assert len(page.data) == PAGE_SIZE, "page images are PAGE_SIZE bytes"
+            off += _REC_PAGE.size
+            txn_pages[(page.db_id, page.page_no)] = (seg, off, page.data)
+            off += PAGE_SIZE
+        assert off == seg.size, "page offsets disagree with the encoding"
+        lsn += len(payload)
+        seg.end = lsn
+        return seg, lsn, total
 
     def wait_durable(self, lsn: Lsn, timeout: float | None = None) -> bool:
         """Block until ``durable_lsn >= lsn``; False on timeout."""
@@ -334,18 +388,8 @@ class LocalStore:
         if self._failed is not None:
             raise StorageError(f"local store failed: {self._failed}") from self._failed
 
-    def _write_all(self, seg: _Segment, buf: bytes) -> None:
-        view = memoryview(buf)
-        while view:
-            n = os.pwrite(seg.fd, view, seg.size)
-            assert n > 0
-            seg.size += n
-            view = view[n:]
-        if not self._unsynced or self._unsynced[-1] is not seg:
-            self._unsynced.append(seg)
-
     def _abort_append(self, seg: _Segment, offset: int, lsn: Lsn, exc: BaseException) -> None:
-        """Drop a partly written transaction: cut the log back to (seg, offset) = ``lsn``."""
+        """Drop a partly written transaction: zero the log back to (seg, offset) = ``lsn``."""
         try:
             while self._segments and self._segments[-1] is not seg:
                 dead = self._segments.pop()
@@ -353,8 +397,9 @@ class LocalStore:
                 dead.path.unlink(missing_ok=True)
                 if dead in self._unsynced:
                     self._unsynced.remove(dead)
+                self._dir_dirty = True
             assert self._segments, "the transaction's first segment is gone"
-            os.ftruncate(seg.fd, offset)
+            _zero_fill(seg.fd, offset, seg.size)
             seg.size = offset
             seg.end = lsn
         except OSError as err:  # cannot restore a clean tail: refuse further writes
@@ -368,12 +413,45 @@ class LocalStore:
         return self._segments[-1]
 
     def _roll_segment(self, start: Lsn) -> _Segment:
+        """Start the segment beginning at ``start``: a ready spare renamed, else a new file."""
         path = self._dir / "wal" / _seg_name(start)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-        seg = _Segment(start, path, fd, 0, start)
+        assert not path.exists(), f"segment {path.name} exists"
+        if self._spares:
+            spare = self._spares.pop()
+            os.rename(spare, path)
+            fd = os.open(path, os.O_RDWR)
+            capacity = os.fstat(fd).st_size
+        else:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            _zero_fill(fd, 0, self._segment_bytes)
+            if self._sync:
+                os.fsync(fd)
+            capacity = self._segment_bytes
+        seg = _Segment(start, path, fd, 0, capacity, start)
         self._segments.append(seg)
         self._dir_dirty = True
+        self._spare_wanted.set()
         return seg
+
+    def _make_spare(self) -> None:
+        """Preallocate one segment file off the commit path (temp name, fsync, rename)."""
+        with self._lock:
+            if len(self._spares) >= self._max_spares or self._closed:
+                return
+            self._spare_seq += 1
+            n = self._spare_seq
+        tmp = self._dir / "wal" / f"spare-{n}.tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _zero_fill(fd, 0, self._segment_bytes)
+            if self._sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        final = self._dir / "wal" / f"spare-{n}"
+        os.rename(tmp, final)
+        with self._lock:
+            self._spares.append(final)
 
     # ------------------------------------------------------------------ group commit
 
@@ -454,18 +532,21 @@ class LocalStore:
 
     # ------------------------------------------------------------------ checkpoint
 
-    def _checkpoint_loop(self) -> None:
+    def _maintenance_loop(self) -> None:
+        """Background work off the commit path: preallocate spare segments, checkpoint."""
         while not self._closed:
-            self._checkpoint_wanted.wait(timeout=1.0)
+            self._spare_wanted.wait(timeout=1.0)
+            self._spare_wanted.clear()
             if self._closed:
                 return
-            if not self._checkpoint_wanted.is_set():
-                continue
-            self._checkpoint_wanted.clear()
             try:
-                self.checkpoint()
+                if self._checkpoint_wanted.is_set():
+                    self._checkpoint_wanted.clear()
+                    self.checkpoint()
+                while len(self._spares) < self._max_spares and not self._closed:
+                    self._make_spare()
             except Exception:  # keep serving; the next trigger retries
-                log.exception("checkpoint failed")
+                log.exception("local store maintenance failed")
 
     def checkpoint(self) -> Lsn:
         """Fold page versions up to C = min(durable, oldest pin) into the base files, trim log.
@@ -500,7 +581,7 @@ class LocalStore:
             for (db_id, page_no), versions in self._index.items():
                 newest = None
                 for v in versions:
-                    if v.lsn <= c_lsn:
+                    if v[0] <= c_lsn:
                         newest = v
                     else:
                         break
@@ -522,10 +603,11 @@ class LocalStore:
         # entries are dropped below, and no reader touches the base image of a page that
         # has a version in (old C, C] (every pin is >= C).
         work.sort(key=lambda w: (w[0], w[1]))
-        for db_id, page_no, v in work:
+        for db_id, page_no, (_, v_seg, v_off) in work:
+            assert db_id in sizes, "every commit carries the size of the databases it wrote"
             if page_no >= sizes[db_id]:
                 continue  # truncated away by C
-            data = os.pread(v.seg.fd, PAGE_SIZE, v.offset)
+            data = os.pread(v_seg.fd, PAGE_SIZE, v_off)
             assert len(data) == PAGE_SIZE
             os.pwrite(fds[db_id], data, page_no * PAGE_SIZE)
         for db_id, n in sizes.items():
@@ -541,7 +623,7 @@ class LocalStore:
         with self._lock:
             for db_id, page_no, _ in work:
                 versions = self._index[(db_id, page_no)]
-                keep = [x for x in versions if x.lsn > c_lsn]
+                keep = [x for x in versions if x[0] > c_lsn]
                 if keep:
                     self._index[(db_id, page_no)] = keep
                 else:
@@ -575,7 +657,18 @@ class LocalStore:
                     self._unsynced.remove(s)
         for s in doomed:
             os.close(s.fd)
-            s.path.unlink()
+            # Recycle as a spare: its frames all have LSNs below C, never valid again.
+            with self._lock:
+                recycle = len(self._spares) < self._max_spares and not self._closed
+                if recycle:
+                    self._spare_seq += 1
+                    spare = self._dir / "wal" / f"spare-{self._spare_seq}"
+            if recycle and s.capacity == self._segment_bytes:
+                os.rename(s.path, spare)
+                with self._lock:
+                    self._spares.append(spare)
+            else:
+                s.path.unlink()
         return c_lsn
 
     def _write_control(
@@ -621,98 +714,125 @@ class LocalStore:
                 self._base_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         (self._dir / (_CONTROL + ".tmp")).unlink(missing_ok=True)
 
-        names = sorted((self._dir / "wal").glob("*.seg"))
-        starts = [int(p.stem) for p in names]
-        for p, s in zip(names, starts, strict=True):
-            if s < seg_start:  # trimmed by a checkpoint whose deletes did not all finish
+        wal = self._dir / "wal"
+        for p in wal.glob("spare-*"):
+            if p.suffix == ".tmp" or p.stat().st_size != self._segment_bytes:
                 p.unlink()
-        names = [p for p, s in zip(names, starts, strict=True) if s >= seg_start]
+            else:
+                self._spares.append(p)
+                self._spare_seq = max(self._spare_seq, int(p.name.split("-", 1)[1]))
+        names = sorted(wal.glob("*.seg"))  # zero-padded start LSNs sort in log order
+        for p in names:
+            if int(p.stem) < seg_start:  # trimmed by a checkpoint whose deletes did not finish
+                p.unlink()
+        names = [p for p in names if int(p.stem) >= seg_start]
         if offset > 0 and (not names or int(names[0].stem) != seg_start):
             raise StorageError(
                 f"log segment {_seg_name(seg_start)} named by the checkpoint is missing"
             )
 
-        lsn = self._checkpoint_lsn
+        lsn = last_commit = self._checkpoint_lsn
         good: tuple[_Segment, int] | None = None  # (segment, offset after the last commit)
-        cut = False
+        pending: list[tuple[int, int, int]] = []
+        pending_xid: int | None = None
+        ended = False
         for i, path in enumerate(names):
-            fd = os.open(path, os.O_RDWR)
-            seg = _Segment(int(path.stem), path, fd, os.fstat(fd).st_size, int(path.stem))
-            if not cut and seg.start != (seg_start if i == 0 else lsn):
-                cut = True  # a segment that does not continue the log: torn rollover
-            if cut:
-                os.close(fd)
-                log.warning("dropping log segment %s after a torn tail", path.name)
+            start = int(path.stem)
+            if not ended and start != (seg_start if i == 0 else lsn):
+                ended = True  # does not continue the log: created after the end of the log
+            if ended:
+                log.warning("dropping log segment %s after the end of the log", path.name)
                 path.unlink()
                 continue
+            fd = os.open(path, os.O_RDWR)
+            capacity = os.fstat(fd).st_size
+            seg = _Segment(start, path, fd, 0, capacity, start)
             self._segments.append(seg)
             pos = offset if i == 0 else 0
-            pending: list[tuple[int, int, int]] = []
-            while not cut and pos < seg.size:
-                hdr = os.pread(fd, _FRAME.size, pos)
-                if len(hdr) < _FRAME.size:
-                    cut = True
-                    break
-                crc, length, start = _FRAME.unpack(hdr)
-                if start != lsn or length == 0 or length > _MAX_FRAME_PAYLOAD:
-                    cut = True
-                    break
-                payload = os.pread(fd, length, pos + _FRAME.size)
-                if len(payload) < length or crc32c.crc32c(payload, crc32c.crc32c(hdr[4:])) != crc:
-                    cut = True
-                    break
+            while True:
+                frame = self._read_frame(fd, pos, lsn, capacity)
+                if frame is None:
+                    break  # end of this segment's frames: rolled over, torn, or end of log
                 try:
-                    _, commit, sizes, pages = _parse_record(memoryview(payload))
+                    xid, commit, sizes, pages = _parse_record(memoryview(frame))
                 except WalFormatError:
-                    cut = True
                     break
+                if pending_xid is not None and xid != pending_xid:
+                    break  # a stale chunk of another transaction: not part of the log
                 base = pos + _FRAME.size
                 pending.extend((db, pg, base + off) for db, pg, off in pages)
-                pos += _FRAME.size + length
-                lsn += length
+                pending_xid = xid
+                pos += _FRAME.size + len(frame)
+                lsn += len(frame)
                 if commit:
+                    index = self._index
                     for db, pg, off in pending:
-                        vs = self._index.setdefault((db, pg), [])
-                        if vs and vs[-1].lsn == lsn:
-                            vs.pop()
-                        vs.append(_Version(lsn, seg, off))
+                        vs = index.get((db, pg))
+                        if vs is None:
+                            index[(db, pg)] = [(lsn, seg, off)]
+                        elif vs[-1][0] == lsn:
+                            vs[-1] = (lsn, seg, off)  # the same page twice in one transaction
+                        else:
+                            vs.append((lsn, seg, off))
                     for db, n in sizes:
                         self._sizes.setdefault(db, []).append((lsn, n))
                     self._commits.append((lsn, seg, pos))
-                    pending = []
+                    pending, pending_xid = [], None
                     good = (seg, pos)
-                    seg.end = lsn
-            if pending or pos < seg.size:
-                cut = True
-        # Cut everything after the last whole commit.
-        if good is None:
-            keep_seg = self._segments[0] if self._segments else None
-            keep_off = offset
-        else:
-            keep_seg, keep_off = good
-        while self._segments and self._segments[-1] is not keep_seg:
+                    last_commit = lsn
+            seg.size = pos
+            seg.end = lsn
+        # The log ends after the last whole commit: drop segments holding only a torn or
+        # uncommitted tail, and zero the rest of the last one so that nothing a crash left
+        # behind can ever be read as a frame again.
+        keep = good[0] if good is not None else (self._segments[0] if self._segments else None)
+        while self._segments and self._segments[-1] is not keep:
             dead = self._segments.pop()
             os.close(dead.fd)
-            log.warning("dropping log segment %s after the last commit", dead.path.name)
+            log.warning("dropping log segment %s after the end of the log", dead.path.name)
             dead.path.unlink()
-        if keep_seg is not None and keep_seg.size != keep_off:
-            log.warning(
-                "cutting %d bytes of torn or uncommitted log tail in %s",
-                keep_seg.size - keep_off,
-                keep_seg.path.name,
-            )
-            os.ftruncate(keep_seg.fd, keep_off)
-            keep_seg.size = keep_off
-            if self._sync:
-                os.fsync(keep_seg.fd)
-        end = self._commits[-1][0] if self._commits else self._checkpoint_lsn
-        if keep_seg is not None:
-            keep_seg.end = end
-        self._written = self._durable = end
-        self._min_pin_lsn = end  # snapshots start from the recovered state
+        if keep is not None:
+            keep.size = good[1] if good is not None else offset
+            keep.end = last_commit
+            if self._zero_tail(keep) and self._sync:
+                os.fsync(keep.fd)
+        self._written = self._durable = last_commit
+        self._min_pin_lsn = last_commit  # snapshots start from the recovered state
         self._since_checkpoint = sum(s.size for s in self._segments)
         if self._sync:
-            _fsync_dir(self._dir / "wal")
+            _fsync_dir(wal)
+
+    def _read_frame(self, fd: int, pos: int, lsn: Lsn, capacity: int) -> bytes | None:
+        """The payload of a valid frame for ``lsn`` at ``pos``, else None."""
+        if pos + _FRAME.size > capacity:
+            return None
+        hdr = os.pread(fd, _FRAME.size, pos)
+        if len(hdr) < _FRAME.size:
+            return None
+        crc, length, start = _FRAME.unpack(hdr)
+        if start != lsn or length == 0 or length > _MAX_FRAME_PAYLOAD:
+            return None
+        if pos + _FRAME.size + length > capacity:
+            return None
+        payload = os.pread(fd, length, pos + _FRAME.size)
+        if len(payload) < length or crc32c.crc32c(payload, crc32c.crc32c(hdr[4:])) != crc:
+            return None
+        return payload
+
+    def _zero_tail(self, seg: _Segment) -> bool:
+        """Zero [size, capacity) where it is not zero already; True if anything was written."""
+        wrote = False
+        pos = seg.size
+        while pos < seg.capacity:
+            n = min(len(_ZEROS), seg.capacity - pos)
+            chunk = os.pread(seg.fd, n, pos)
+            if chunk != _ZEROS[: len(chunk)]:
+                if not wrote:
+                    log.warning("zeroing log tail after LSN %d in %s", seg.end, seg.path.name)
+                _zero_fill(seg.fd, pos, pos + n)
+                wrote = True
+            pos += n
+        return wrote
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -731,6 +851,8 @@ class LocalStore:
                 "durable_lsn": self._durable,
                 "checkpoint_lsn": self._checkpoint_lsn,
                 "segments": len(self._segments),
+                "spares": len(self._spares),
+                "tail_offset": self._segments[-1].size if self._segments else 0,
                 "index_pages": len(self._index),
                 "index_versions": sum(len(v) for v in self._index.values()),
                 "cache_pages": len(self._cache),
@@ -744,10 +866,9 @@ class LocalStore:
                 return
             self._closed = True
             self._flush_cond.notify_all()
-        self._checkpoint_wanted.set()
+        self._spare_wanted.set()
         self._flusher.join()
-        if self._checkpointer is not None:
-            self._checkpointer.join()
+        self._maintainer.join()
         with self._checkpoint_mutex, self._lock:
             for seg in self._segments:
                 os.close(seg.fd)

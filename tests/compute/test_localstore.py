@@ -122,21 +122,22 @@ def _segments(data: Path) -> list[Path]:
     return sorted((data / "wal").glob("*.seg"))
 
 
-@pytest.mark.parametrize("damage", ["truncate", "crc", "garbage"])
+@pytest.mark.parametrize("damage", ["torn", "crc", "garbage"])
 def test_torn_tail_is_cut(data: Path, damage: str) -> None:
     with LocalStore(data) as s:
         good = s.submit(txn(1, {(1, 0): 1, (1, 1): 2}, {1: 2})).durable.result(10)
         bad = s.submit(txn(2, {(1, 0): 3, (1, 1): 4, (1, 2): 5}, {1: 3})).durable.result(10)
+        used = s.stats()["tail_offset"]
     seg = _segments(data)[-1]
-    size = seg.stat().st_size
     with open(seg, "r+b") as f:
-        if damage == "truncate":
-            f.truncate(size - 100)
+        if damage == "torn":  # the end of the last frame never reached the disk
+            f.seek(used - 100)
+            f.write(bytes(100))
         elif damage == "crc":
-            f.seek(size - 10)
+            f.seek(used - 10)
             f.write(b"\xff")
-        else:
-            f.seek(size)
+        else:  # junk after the last frame (e.g. a recycled segment)
+            f.seek(used)
             f.write(os.urandom(5000))
     with LocalStore(data) as s:
         expect = bad if damage == "garbage" else good
@@ -146,6 +147,9 @@ def test_torn_tail_is_cut(data: Path, damage: str) -> None:
             assert s.db_size(1, s.written_lsn) == 2
             # The second transaction had two records: the surviving first chunk is ignored.
             assert s.get_page(1, 2, s.written_lsn) is None
+        with open(seg, "rb") as f:
+            f.seek(s.stats()["tail_offset"])
+            assert f.read(8192) == bytes(8192), "the tail after the end of the log is zeroed"
         t = s.submit(txn(3, {(1, 0): 30}, {1: 3}))
         t.durable.result(10)
     with LocalStore(data) as s:
@@ -159,6 +163,8 @@ def test_uncommitted_chunks_are_ignored_on_recovery(data: Path, tmp_path: Path) 
 
         def records() -> Iterator[WalRecord]:
             yield WalRecord(2, False, 0, (), (PageImage(1, 0, page(2)),))
+            yield WalRecord(2, False, 0, (), (PageImage(1, 1, page(2)),))
+            # The first chunk is on disk now (the store writes one record behind).
             # (runs under the store's lock: it must not call back into the store)
             shutil.copytree(data, crash_copy)  # the disk as a crash would leave it
             raise RuntimeError("writer died mid-transaction")
@@ -351,7 +357,8 @@ def test_kill_9_loses_no_acknowledged_commit(data: Path) -> None:
     _check_acked(data, acked)
     acked += _crash_round(data, 200)  # recovery, then more commits and another crash
     _check_acked(data, acked)
-    assert acked == list(range(1, len(acked) + 1))
+    # (a commit made durable just before the kill but not yet printed may survive too)
+    assert acked == sorted(set(acked)) and acked[:300] == list(range(1, 301))
 
 
 @pytest.mark.slow
