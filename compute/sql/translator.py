@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
@@ -12,10 +14,13 @@ from compute.sql.catalog import Catalog, quote_ident
 from compute.sql.ddl import DdlCompiler, DdlResult
 from compute.sql.dialect import StrataPostgres
 from compute.sql.expressions import Params, State
+from compute.sql.pg_catalog import rewrite_client_idioms
 from compute.sql.query import OutColumn, QueryCompiler, generate
 from compute.sql.split import Statement, strip_catalog_qualifiers
 from compute.sql.types import Ty
 from compute.sql.utility import Tokens, _name, translate_utility
+
+_log = logging.getLogger("strata.compute.sql")
 
 _QUERY_STARTS = {"select", "with", "values", "table", "("}
 _DML_TAGS = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE"}
@@ -75,6 +80,9 @@ def translate_statement(stmt: Statement, catalog: Catalog,
         return _translate_sql(stmt, first, catalog, param_types)
     except SqlError as err:
         raise _with_offset(err, stmt) from None
+    except Exception as exc:  # a translator bug must fail the statement, not the connection
+        _log.exception("internal error translating %r", stmt.text[:200])
+        raise SqlError("XX000", f"internal error: {type(exc).__name__}: {exc}") from exc
 
 
 def _with_offset(err: SqlError, stmt: Statement) -> SqlError:
@@ -93,7 +101,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         raise SqlError("0A000", "EXPLAIN is not supported")
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt), catalog
-    text = strip_catalog_qualifiers(stmt)
+    text = rewrite_client_idioms(strip_catalog_qualifiers(stmt))
     if first == "table":
         text = "SELECT * FROM " + text[len("table"):]
     node = parse(text)
