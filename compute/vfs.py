@@ -238,6 +238,8 @@ class StrataFile:
                 return b""
             data = self._get_page(self.db_id, page_no, snap)
             return _ZERO_PAGE if data is None else data
+        if offset + amount <= PAGE_SIZE:  # the header / change counter: a slice of page 1
+            return self.xRead(PAGE_SIZE, 0)[offset : offset + amount]
         return self._read_range(amount, offset)
 
     def _unlocked_read(self, page_no: int) -> bytes:
@@ -337,18 +339,31 @@ class StrataFile:
         xid = next(vfs.xids)
         ts = time.time_ns() // 1000
         sizes = ((db_id, ws.size),)
-        numbers = ws.page_numbers()
-        get = ws.get
+        if ws.spilled:
+            numbers = ws.page_numbers()
+            get = ws.get
 
-        def images() -> Iterator[PageImage]:
-            for p in numbers:
-                data = get(p)
-                yield PageImage(db_id, p, _ZERO_PAGE if data is None else data)
+            def images() -> Iterator[PageImage]:
+                for p in numbers:
+                    data = get(p)
+                    yield PageImage(db_id, p, _ZERO_PAGE if data is None else data)
 
-        if ws.spilled and vfs.submit_stream is not None:
-            ticket = vfs.submit_stream(iter_records(xid, images(), sizes, ts, vfs.max_record_bytes))
-        else:
-            records = split_transaction(xid, list(images()), sizes, ts, vfs.max_record_bytes)
+            if vfs.submit_stream is not None:
+                ticket = vfs.submit_stream(
+                    iter_records(xid, images(), sizes, ts, vfs.max_record_bytes)
+                )
+            else:
+                records = split_transaction(xid, list(images()), sizes, ts, vfs.max_record_bytes)
+                ticket = sink.submit(records)
+        else:  # the common case: a few pages in memory
+            pages = ws.pages
+            if ws.floor < ws.size:
+                for p in range(ws.floor, ws.size):
+                    if p not in pages:
+                        pages[p] = _ZERO_PAGE
+            size = ws.size
+            images_list = [PageImage(db_id, p, pages[p]) for p in sorted(pages) if p < size]
+            records = split_transaction(xid, images_list, sizes, ts, vfs.max_record_bytes)
             ticket = sink.submit(records)
         # Kept until here so that a failed submit leaves the write set for SQLite's rollback.
         assert ticket.lsn >= self._snap, "the log went backwards"
@@ -469,6 +484,7 @@ class StrataVFS(apsw.VFS):
         self.xids = itertools.count(time.time_ns() // 1000)
         self._mutex = threading.Lock()
         self._writers: dict[int, StrataFile] = {}
+        self._access: dict[str, bool] = {}
         self._opening: dict[str, StrataFile] = {}
         self._tokens = itertools.count(1)
         self._files: weakref.WeakKeyDictionary[apsw.Connection, StrataFile] = (
@@ -505,10 +521,16 @@ class StrataVFS(apsw.VFS):
         return f
 
     def xAccess(self, pathname: str, flags: int) -> bool:
+        known = self._access.get(pathname)  # asked twice per transaction: keep it cheap
+        if known is not None:
+            return known
         m = _NAME.match(pathname)
         if m is None:
             return bool(super().xAccess(pathname, flags))
-        return m.group(2) is None  # no journal or WAL file ever exists
+        answer = m.group(2) is None  # no journal or WAL file ever exists
+        if len(self._access) < 4096:
+            self._access[pathname] = answer
+        return answer
 
     def xFullPathname(self, name: str) -> str:
         if _NAME.match(name):
