@@ -29,6 +29,17 @@ COLUMNS = "__strata_columns"
 INDEXES = "__strata_indexes"
 SEQUENCES = "__strata_sequences"
 CONSTRAINTS = "__strata_constraints"
+COMMENTS = "__strata_comments"
+
+# COMMENT ON: (classoid, objoid, objsubid) as in pg_description; classoid 1259 relations (objsubid =
+# column number for columns), 2606 constraints, 2615 schemas, 1262 databases.
+COMMENTS_DDL = f"""CREATE TABLE IF NOT EXISTS {COMMENTS} (
+    classoid INTEGER NOT NULL,
+    objoid INTEGER NOT NULL,
+    objsubid INTEGER NOT NULL DEFAULT 0,
+    description TEXT NOT NULL,
+    PRIMARY KEY (classoid, objoid, objsubid)
+)"""
 
 _BOOTSTRAP = (
     f"""CREATE TABLE IF NOT EXISTS {TABLES} (
@@ -84,6 +95,7 @@ _BOOTSTRAP = (
     ref_columns TEXT,
     PRIMARY KEY (table_oid, name)
 )""",
+    COMMENTS_DDL,
 )
 
 
@@ -455,6 +467,7 @@ def drop_relation_sql(name: str) -> list[str]:
         f"DELETE FROM {TABLES} WHERE oid IN (SELECT oid FROM {SEQUENCES} WHERE owner_table = {oid})",
         f"DELETE FROM {SEQUENCES} WHERE owner_table = {oid}",
         f"DELETE FROM {COLUMNS} WHERE table_oid = {oid}",
+        f"DELETE FROM {COMMENTS} WHERE classoid = 1259 AND objoid = {oid}",
         f"DELETE FROM {TABLES} WHERE oid = {oid}",
     ]
 

@@ -71,6 +71,28 @@ def _seq_number(prop: exp.Expression, key: str) -> int | None:
     return int(value.sql().replace(" ", ""))
 
 
+_FK_ACTIONS = {"NO ACTION": "a", "RESTRICT": "r", "CASCADE": "c", "SET NULL": "n", "SET DEFAULT": "d"}
+_FK_ACTION_SQL = {code: sql for sql, code in _FK_ACTIONS.items()}
+
+
+def fk_options(ref: exp.Expression) -> dict[str, object]:
+    """ON DELETE/UPDATE actions, MATCH and DEFERRABLE of a REFERENCES clause, as pg_constraint codes."""
+    info: dict[str, object] = {"upd": "a", "del": "a", "match": "s", "deferrable": False, "deferred": False}
+    for option in ref.args.get("options") or []:
+        words = " ".join(str(option).upper().split())
+        if words.startswith("ON DELETE "):
+            info["del"] = _FK_ACTIONS.get(words[10:], "a")
+        elif words.startswith("ON UPDATE "):
+            info["upd"] = _FK_ACTIONS.get(words[10:], "a")
+        elif words == "MATCH FULL":
+            info["match"] = "f"
+        elif words == "DEFERRABLE":
+            info["deferrable"] = True
+        elif words == "INITIALLY DEFERRED":
+            info["deferred"] = True
+    return info
+
+
 def _storage_decl(t: Ty) -> str:
     info = T.TYPES.get(t.oid)
     decl = info.sqlite_type if info else "TEXT"
@@ -145,6 +167,7 @@ class DdlCompiler:
         sequences: list[Sequence] = []
         pk_cols: list[str] = []
         pending: list[tuple[str, exp.Expression, str | None]] = []  # (kind, node, name)
+        fk_refs: dict[str, str] = {}  # foreign key name -> referenced table
         for item in schema.expressions:
             if isinstance(item, exp.ColumnDef):
                 columns.append(self._column(item, name, len(columns) + 1, sequences, pending))
@@ -195,9 +218,10 @@ class DdlCompiler:
                 constraints.append(Constraint(cname, 0, "u", tuple(cols)))
             elif isinstance(body, exp.CheckColumnConstraint):
                 cname = constraint_name or unique_name(f"{name}_{col_name or 'check'}_check" if col_name else f"{name}_check")
+                pg_text = body.this.sql(dialect="postgres")  # before compiling, which rewrites the tree
                 check_sql = self._check_sql(body.this, columns)
                 table_constraints.append(f"CONSTRAINT {_q(cname)} CHECK ({check_sql})")
-                constraints.append(Constraint(cname, 0, "c", (col_name,) if col_name else (), body.this.sql(dialect="postgres")))
+                constraints.append(Constraint(cname, 0, "c", (col_name,) if col_name else (), definition=pg_text))
             elif isinstance(body, (exp.ForeignKey, exp.Reference)):
                 if isinstance(body, exp.Reference):
                     cols = [col_name] if col_name else []
@@ -217,17 +241,16 @@ class DdlCompiler:
                         raise SqlError("42830", f'there is no primary key for referenced table "{ref_table_name}"')
                     ref_cols = list(pk.columns)
                 cname = constraint_name or unique_name(f"{name}_{'_'.join(cols)}_fkey")
-                actions = ""
-                for key, clause in (("delete", "ON DELETE"), ("update", "ON UPDATE")):
-                    value = ref.args.get(key) or body.args.get(key)
-                    if value:
-                        actions += f" {clause} {str(value).upper()}"
+                info = fk_options(ref)
+                actions = "".join(f" ON {word} {_FK_ACTION_SQL[str(info[key])]}" for key, word in
+                                  (("del", "DELETE"), ("upd", "UPDATE")) if info[key] != "a")
                 table_constraints.append(
                     f"CONSTRAINT {_q(cname)} FOREIGN KEY ({', '.join(_q(c) for c in cols)}) REFERENCES "
                     f"{_q(ref_table_name)} ({', '.join(_q(c) for c in ref_cols)}){actions}"
                 )
-                constraints.append(Constraint(cname, 0, "f", tuple(cols), None, None, None, tuple(ref_cols)))
-                constraints[-1] = replace(constraints[-1], definition=ref_table_name)
+                fk_refs[cname] = ref_table_name
+                constraints.append(Constraint(cname, 0, "f", tuple(cols), None, json.dumps(info), None,
+                                              tuple(ref_cols)))
             else:
                 raise SqlError("0A000", f"constraint {type(body).__name__} is not supported")
         if pk_cols:
@@ -245,10 +268,8 @@ class DdlCompiler:
         for index in indexes:
             steps.extend(C.insert_index_sql(index.name, name, index.columns, index.unique, index.primary, None))
         for con in constraints:
-            ref_name = con.definition if con.type == "f" else None
             steps.append(C.insert_constraint_sql(
-                replace(con, definition=None) if con.type == "f" else con, name,
-                index_name=con.name if con.type in ("p", "u") else None, ref_table=ref_name))
+                con, name, index_name=con.name if con.type in ("p", "u") else None, ref_table=fk_refs.get(con.name)))
         for seq in sequences:
             steps.extend(C.insert_sequence_sql(seq, name))
         table = Table(0, name, tuple(columns), options=tuple(options),
@@ -432,14 +453,19 @@ class DdlCompiler:
         scope = Scope(sources=[Source("", "", [SourceColumn(c.name, Ty(c.type_oid, c.typmod)) for c in table.columns])])
         parts = []
         names = []
+        desc: list[bool] = []
+        where_node = params.args.get("where") if params is not None else None
+        where_text = where_node.this.sql(dialect="postgres") if where_node is not None else None
         for ordered in columns or []:
             target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+            desc.append(bool(isinstance(ordered, exp.Ordered) and ordered.args.get("desc")))
+            key_text = target.name if isinstance(target, exp.Column) else target.sql(dialect="postgres")
             compiled, _ = self.qc.ex.compile(target, scope)
             text = generate(compiled)
             if isinstance(ordered, exp.Ordered) and ordered.args.get("desc"):
                 text += " DESC"
             parts.append(text)
-            names.append(target.name if isinstance(target, exp.Column) else target.sql(dialect="postgres"))
+            names.append(key_text)
         name = index_node.name or self._index_name(table_name, names)
         if self.catalog.relation_exists(name):
             if node.args.get("exists"):
@@ -452,6 +478,11 @@ class DdlCompiler:
             f"CREATE {'UNIQUE ' if unique else ''}INDEX {_q(name)} ON {_q(table_name)} ({', '.join(parts)}){where_sql}",
             *C.insert_index_sql(name, table_name, names, unique, False, name),
         ]
+        if any(desc) or where_text:
+            # pg_index.indoption / indpred and pg_get_indexdef read this
+            definition = json.dumps({"desc": desc, "where": where_text})
+            steps.append(f"UPDATE {C.TABLES} SET definition = {quote_literal(definition)} "
+                         f"WHERE oid = {C.oid_of_sql(name)}")
         index = Index(0, name, table.oid, tuple(names), unique, False, name)
         return DdlResult("CREATE INDEX", steps, self.catalog.with_table(replace(table, indexes=(*table.indexes, index))))
 

@@ -24,7 +24,7 @@ from typing import Any
 from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog import SEQUENCES, TABLES
-from compute.sql.pg_catalog import view_statements
+from compute.sql.pg_catalog import install as install_catalog
 
 SERVER_VERSION = "15.8"
 SERVER_VERSION_NUM = "150008"
@@ -991,8 +991,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
 
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA foreign_keys = ON")
-    for statement in view_statements():
-        conn.execute(statement)
+    install_catalog(conn, ctx)
 
 
 def _sleep(secs: Any) -> None:

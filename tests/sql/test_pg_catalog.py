@@ -38,7 +38,7 @@ def test_psql_describe_columns(db: Db) -> None:
     )
     assert result.text() == [
         ("id", "integer", "nextval('t_id_seq'::regclass)", "t", None, "", ""),
-        ("name", "character varying(10)", "'x'", "t", None, "", ""),
+        ("name", "character varying(10)", "'x'::character varying", "t", None, "", ""),
         ("n", "numeric(5,2)", None, "f", None, "", ""),
     ]
 
@@ -55,7 +55,7 @@ def test_psql_describe_indexes(db: Db) -> None:
         "ORDER BY i.indisprimary DESC, c2.relname;"
     )
     assert result.text() == [
-        ("t_pkey", "t", "t", "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)", "PRIMARY KEY (id)", "p")
+        ("t_pkey", "t", "t", "CREATE UNIQUE INDEX t_pkey ON t USING btree (id)", "PRIMARY KEY (id)", "p")
     ]
 
 
