@@ -366,6 +366,8 @@ def _abs(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp
          scope: Scope) -> tuple[exp.Expression, Ty]:
     if types[0].oid == T.NUMERIC:
         return fn("pg_num_abs", args[0]), ty.NUMERIC
+    if types[0].oid in ty.INTS:
+        return fn("pg_check_int", fn("abs", args[0]), lit_int(types[0].oid)), _first(types)
     return fn("abs", args[0]), _first(types)
 
 
@@ -1020,11 +1022,19 @@ class ExprCompiler:
             return fn(name, left, right), ty.NUMERIC
         result = lt if ty.INT_RANK[lt.oid] >= ty.INT_RANK[rt.oid] else rt
         result = Ty(result.oid)
+        folded = _fold_int(op, left, right, result.oid)
+        if folded is not None:
+            return folded, result
         if op in ("/", "%"):
-            if isinstance(right, exp.Literal) and not right.is_string and right.this not in ("0",):
+            literal = _int_literal(right)
+            if literal is not None and literal not in (0, -1):
                 return _binary(op, left, right), result
-            return fn("pg_div" if op == "/" else "pg_mod", left, right), result
-        return _binary(op, left, right), result
+            if op == "/":
+                return fn("pg_div", left, right, lit_int(result.oid)), result
+            return fn("pg_mod", left, right), result
+        # SQLite computes in int64 and turns an int64 overflow into REAL; pg_check_int raises
+        # PostgreSQL's 22003 for both (and for int2/int4 range).
+        return fn("pg_check_int", _binary(op, left, right), lit_int(result.oid)), result
 
     def datetime_arith(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
                        rt: Ty) -> tuple[exp.Expression, Ty]:
@@ -1100,6 +1110,8 @@ class ExprCompiler:
         if isinstance(inner, exp.Literal) and t.oid in ty.INTS:
             value = -int(inner.this)
             return lit_int(value), ty.INT4 if -(2**31) <= value < 2**31 else ty.INT8
+        if t.oid in ty.INTS:
+            return fn("pg_check_int", exp.Neg(this=inner), lit_int(t.oid)), t
         if t.oid == T.NUMERIC:
             if is_string_literal(inner):
                 return exp.Literal.string(T.parse_numeric("-" + inner.this)), ty.NUMERIC
@@ -1523,6 +1535,43 @@ class ExprCompiler:
 
     def c_generic(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         raise SqlError("0A000", f"{type(node).__name__} expressions are not supported ({node.sql(dialect='postgres')[:60]})")
+
+
+def _int_literal(node: exp.Expression) -> int | None:
+    """The value of an integer literal (possibly negative/parenthesised), else None."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return int(node.this)
+        except ValueError:
+            return None
+    if isinstance(node, exp.Neg):
+        inner = _int_literal(node.this)
+        return None if inner is None else -inner
+    return None
+
+
+def _fold_int(op: str, left: exp.Expression, right: exp.Expression, oid: int) -> exp.Expression | None:
+    """Constant-fold integer arithmetic on literals, raising PostgreSQL's errors like its planner."""
+    a, b = _int_literal(left), _int_literal(right)
+    if a is None or b is None:
+        return None
+    if op in ("/", "%") and b == 0:
+        raise SqlError("22012", "division by zero")
+    if op == "+":
+        value = a + b
+    elif op == "-":
+        value = a - b
+    elif op == "*":
+        value = a * b
+    elif op == "/":
+        value = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)
+    elif op == "%":
+        value = abs(a) % abs(b) * (1 if a >= 0 else -1)
+    else:
+        return None
+    return lit_int(T.check_int_range(oid, value))
 
 
 def _binary(op: str, left: exp.Expression, right: exp.Expression) -> exp.Expression:

@@ -692,7 +692,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_num_floor", lambda a: None if a is None else _num_out(T.to_decimal(a).to_integral_value("ROUND_FLOOR")), 1, True)
     scalar("pg_num_ceil", lambda a: None if a is None else _num_out(T.to_decimal(a).to_integral_value("ROUND_CEILING")), 1, True)
 
-    def int_div(a: Any, b: Any) -> Any:
+    def int_div(a: Any, b: Any, oid: int = 0) -> Any:
         if a is None or b is None:
             return None
         if b == 0:
@@ -700,9 +700,10 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         if isinstance(a, float) or isinstance(b, float):
             return a / b
         q = abs(a) // abs(b)
-        return q if (a >= 0) == (b >= 0) else -q
+        q = q if (a >= 0) == (b >= 0) else -q
+        return T.check_int_range(oid or T.INT8, q)
 
-    scalar("pg_div", int_div, 2, True)
+    scalar("pg_div", int_div, -1, True)
 
     def int_mod(a: Any, b: Any) -> Any:
         if a is None or b is None:

@@ -62,42 +62,67 @@ _FIGURE_NAMES: dict[type, str] = {
     exp.GroupConcat: "string_agg",
     exp.Interval: "interval",
     exp.Overlay: "overlay",
+    exp.Coalesce: "coalesce",
+    exp.Greatest: "greatest",
+    exp.Least: "least",
+    exp.Nullif: "nullif",
+    exp.Tuple: "row",
+    exp.ArrayAgg: "array_agg",
+    exp.Count: "count",
 }
 
 
 def figure_colname(node: exp.Expression) -> str:
     """PostgreSQL's FigureColname(): the default name of an unaliased result column."""
+    return _figure(node)[0]
+
+
+def _cast_type_name(to: exp.Expression) -> str:
+    target = ty.resolve_type(to)
+    oid = target.element.oid if target.is_array else target.oid
+    info = T.TYPES.get(oid)
+    if info is not None:
+        return info.name
+    if isinstance(to, exp.DataType) and isinstance(to.this, exp.DataType.Type):
+        return "?column?"
+    name = to.name if isinstance(to, exp.DataType) else to.sql()
+    return name.lower() or "?column?"
+
+
+def _figure(node: exp.Expression) -> tuple[str, int]:
+    """(name, strength) as FigureColnameInternal: 2 = column/function name, 1 = cast type name."""
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
-        return node.name
+        return node.name, 2
     if isinstance(node, exp.Anonymous):
-        return node.name.lower()
+        return node.name.lower(), 2
     if isinstance(node, (exp.Window, exp.Filter)):
-        return figure_colname(node.this)
+        return _figure(node.this)
     if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous):
-        return node.expression.name.lower()
+        return node.expression.name.lower(), 2
+    if isinstance(node, exp.Bracket):
+        return _figure(node.this)
     if isinstance(node, exp.Cast):
-        inner = figure_colname(node.this)
-        if inner != "?column?":
-            return inner
-        target = ty.resolve_type(node.args["to"])
-        info = T.TYPES.get(target.oid)
-        return info.name if info else "?column?"
-    if isinstance(node, exp.Boolean):
-        return "bool"
+        inner, strength = _figure(node.this)
+        if strength > 1:
+            return inner, strength
+        return _cast_type_name(node.args["to"]), 1
+    if isinstance(node, exp.Trim):
+        position = str(node.args.get("position") or "").upper()
+        return {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(position, "btrim"), 2
     if isinstance(node, exp.Subquery):
         inner = node.this
         if isinstance(inner, exp.Select) and inner.expressions:
             first = inner.expressions[0]
             if isinstance(first, exp.Alias):
-                return first.alias
-            return figure_colname(first)
-        return "?column?"
+                return first.alias, 2
+            return _figure(first)
+        return "?column?", 0
     for cls, name in _FIGURE_NAMES.items():
         if isinstance(node, cls):
-            return name
-    return "?column?"
+            return name, 2
+    return "?column?", 0
 
 
 class QueryCompiler:

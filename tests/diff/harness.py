@@ -165,7 +165,8 @@ class Server:
             try:
                 cur = self._exec(sql, params)
             except psycopg.Error as exc:
-                result.sqlstate = exc.sqlstate
+                # a client-side failure (lost connection, undecodable message) has no SQLSTATE
+                result.sqlstate = exc.sqlstate or f"client:{type(exc).__name__}"
                 result.message = _message(exc)
                 return result
             result.status = cur.statusmessage
