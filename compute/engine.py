@@ -144,6 +144,7 @@ class Database:
     catalog_conn: apsw.Connection  # a reader used only on the event loop thread, for catalogs
     catalogs: OrderedDict[int, Catalog] = field(default_factory=OrderedDict)
     slow_statements: set[tuple[str, ...]] = field(default_factory=set)  # run on threads
+    slow_since: float = 0.0
     shapes: ShapeCache = field(default_factory=ShapeCache)
 
     async def checkout_reader(self) -> Pooled:

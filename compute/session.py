@@ -76,6 +76,7 @@ class Result:
 
 
 INLINE_BUDGET_S = 0.02  # an inline read running longer than this moves to a thread
+SLOW_MEMORY_S = 10.0  # how long a statement stays marked as too slow to run inline
 
 _INTERRUPT_MESSAGES = {
     "cancel": "canceling statement due to user request",
@@ -626,9 +627,17 @@ class Session:
         return result
 
     def _inline_ok(self, tr: Translation, steps: tuple[str, ...]) -> bool:
-        """Whether to run a statement on the loop thread (single-step, not known to be slow)."""
+        """Whether to run a statement on the loop thread (single-step, not known to be slow).
+
+        The slow set is forgotten every few seconds: a statement once slowed down by a busy
+        machine gets another chance, a really slow one costs one more budget to re-learn.
+        """
+        slow = self.db.slow_statements
+        if slow and time.monotonic() - self.db.slow_since > SLOW_MEMORY_S:
+            slow.clear()
+            self.db.slow_since = time.monotonic()
         return (len(steps) == 1 and not tr.is_ddl and tr.kind is not Kind.COPY_TO
-                and self._interrupt is None and steps not in self.db.slow_statements)
+                and self._interrupt is None and steps not in slow)
 
     # ---- COPY FROM STDIN
 
