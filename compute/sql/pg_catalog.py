@@ -495,6 +495,13 @@ _FUNCTION_TYPES: dict[str, tuple[str, int]] = {
     "pg_partition_root": ("pg_partition_ancestors", T.REGCLASS),
     "pg_relation_is_publishable": ("pg_relation_is_publishable", BOOL),
     "pg_tablespace_location": ("pg_tablespace_location", TEXT),
+    "pg_collation_is_visible": ("pg_true", BOOL),
+    "pg_opclass_is_visible": ("pg_true", BOOL),
+    "pg_conversion_is_visible": ("pg_true", BOOL),
+    "pg_ts_config_is_visible": ("pg_true", BOOL),
+    "to_regtype": ("pg_to_regtype", T.REGTYPE),
+    "to_regclass": ("pg_to_regclass", T.REGCLASS),
+    "to_regnamespace": ("pg_to_regnamespace", T.REGNAMESPACE),
 }
 
 
@@ -778,6 +785,19 @@ class _CatalogFunctions:
         size = int(self.conn.execute("PRAGMA page_size").fetchall()[0][0])
         return count * size
 
+    def to_regclass(self, name: Any) -> Any:
+        if name is None:
+            return None
+        text = str(name).strip()
+        key = text[1:-1].replace('""', '"') if text.startswith('"') else text.lower()
+        for prefix in ("public.", "pg_catalog."):
+            key = key.removeprefix(prefix)
+        row = self._one(f"SELECT oid FROM {TABLES} WHERE name = ?", (key,))
+        if row is not None:
+            return row[0]
+        system = SYSTEM_RELATIONS.get(key)
+        return system.oid if system is not None and system.oid else None
+
     def is_publishable(self, oid: Any) -> Any:
         if oid is None:
             return None
@@ -810,3 +830,17 @@ def install(conn: Any, ctx: Any) -> None:
     scalar("pg_partition_ancestors", lambda oid: oid, 1)
     scalar("pg_relation_is_publishable", f.is_publishable, 1)
     scalar("pg_tablespace_location", lambda oid: "", 1)
+    scalar("pg_to_regtype", _to_regtype, 1)
+    scalar("pg_to_regclass", f.to_regclass, 1)
+    scalar("pg_to_regnamespace", _to_regnamespace, 1)
+
+
+def _to_regtype(name: Any) -> int | None:
+    if name is None:
+        return None
+    key = str(name).strip().lower().removeprefix("pg_catalog.")
+    return T.TYPE_NAMES.get(key)
+
+
+def _to_regnamespace(name: Any) -> int | None:
+    return {"pg_catalog": 11, "public": 2200, "information_schema": 13000, "pg_toast": 99}.get(str(name))
