@@ -59,6 +59,7 @@ class Transaction:
     savepoints: list[str] = field(default_factory=list)
     saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
     did_ddl: bool = False
+    heavy: bool = False  # some statement ran on a thread: its commit may be big, so thread too
 
     @property
     def snapshot_isolation(self) -> bool:
@@ -76,6 +77,7 @@ class Result:
 
 
 INLINE_BUDGET_S = 0.02  # an inline read running longer than this moves to a thread
+WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
 SLOW_MEMORY_S = 10.0  # how long a statement stays marked as too slow to run inline
 
 _INTERRUPT_MESSAGES = {
@@ -271,10 +273,11 @@ class Session:
                     return None
 
                 try:
-                    ticket = await self.engine.run(finish)
+                    # a commit of short statements is short: no thread hop for it
+                    ticket = await self.engine.run(finish) if txn.heavy else finish()
                 except apsw.Error as exc:
                     with contextlib.suppress(apsw.Error):
-                        await self.engine.run(lambda: writer.conn.execute("ROLLBACK"))
+                        writer.conn.execute("ROLLBACK")
                     raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             self._release_writer()
@@ -333,7 +336,7 @@ class Session:
     async def _on_writer(self, sql: str) -> None:
         conn = self.db.writer.conn
         try:
-            await self.engine.run(lambda: conn.execute(sql))
+            conn.execute(sql)  # savepoint bookkeeping is instant
         except apsw.Error as exc:
             raise map_sqlite_error(exc, self.catalog) from exc
 
@@ -439,7 +442,7 @@ class Session:
             if txn.snapshot_reader is None:
                 reader = await self.db.checkout_reader()
                 txn.snapshot_reader = reader
-                await self.engine.run(lambda: reader.conn.execute("BEGIN"))
+                reader.conn.execute("BEGIN")  # deferred: takes no lock yet
             return await self._run_on(txn.snapshot_reader, tr, params)
         return await self._on_reader(tr, params)
 
@@ -511,7 +514,7 @@ class Session:
                 for name in savepoints:
                     writer.conn.execute(f"SAVEPOINT {quote_ident(name)}")
 
-            await self.engine.run(begin)
+            begin()  # BEGIN (deferred) and SAVEPOINTs are instant
         except BaseException:
             self._release_writer()
             raise
@@ -603,8 +606,15 @@ class Session:
                     self.db.slow_statements.add(steps)
                     guard.reset()
                     guard.reason = self._interrupt
+                    if txn is not None:
+                        txn.heavy = True
                     rows, changes, ticket, snapshot = await self.engine.run(work)
+                else:
+                    if tr.is_write and time.monotonic() - started > WRITE_INLINE_LIMIT_S:
+                        self.db.slow_statements.add(steps)  # next time on a thread
             else:
+                if txn is not None:
+                    txn.heavy = True
                 rows, changes, ticket, snapshot = await self.engine.run(work)
         except apsw.InterruptError as exc:
             if guard.reason == "timeout" and self._interrupt is None:
@@ -664,6 +674,8 @@ class Session:
 
     async def copy_in_rows(self, insert_sql: str, rows: list[tuple[Any, ...]]) -> None:
         writer = self.db.writer
+        if self.txn is not None:
+            self.txn.heavy = True
         self._bind_context(writer)
         self._active = writer
         try:

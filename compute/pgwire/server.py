@@ -63,6 +63,9 @@ class Prepared:
     sql: str
     client_oids: list[int]
     translation: Translation
+    param_oids: list[int] = field(default_factory=list)  # resolved once at Parse
+    encoders: dict[tuple[int, ...], list[Callable[[Any], bytes | None]]] = field(
+        default_factory=dict)  # result encoders by result-format list
 
 
 @dataclass
@@ -468,7 +471,13 @@ class Connection:
             self.send(m.command_complete(result.tag))
             return
         columns = result_columns(tr)
-        encoders = row_encoders(columns, result_formats)
+        if portal is not None:
+            key = tuple(result_formats)
+            encoders = portal.prepared.encoders.get(key)  # type: ignore[assignment]
+            if encoders is None:
+                encoders = portal.prepared.encoders[key] = row_encoders(columns, result_formats)
+        else:
+            encoders = row_encoders(columns, result_formats)
         if describe:
             self.send(m.row_description(columns, result_formats))
         rows = result.rows
@@ -625,7 +634,9 @@ class Connection:
         if len(translations) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
         tr = translations[0]
-        self.prepared[name] = Prepared(sql, oids, tr)
+        prep = Prepared(sql, oids, tr)
+        prep.param_oids = self._param_oids(prep)
+        self.prepared[name] = prep
         self.send(m.PARSE_COMPLETE)
 
     def _deallocate(self, name: object) -> None:
@@ -645,7 +656,7 @@ class Connection:
         prep = self.prepared.get(stmt_name)
         if prep is None:
             raise SqlError("26000", f'prepared statement "{stmt_name}" does not exist')
-        oids = self._param_oids(prep)
+        oids = prep.param_oids
         if len(values) != len(oids):
             raise SqlError("08P01", f"bind message supplies {len(values)} parameters, but "
                                     f'prepared statement "{stmt_name}" requires {len(oids)}')
@@ -671,7 +682,7 @@ class Connection:
             prep = self.prepared.get(name)
             if prep is None:
                 raise SqlError("26000", f'prepared statement "{name}" does not exist')
-            self.send(m.parameter_description(self._param_oids(prep)))
+            self.send(m.parameter_description(prep.param_oids))
             self._send_description(prep.translation, [])
             return
         portal = self.portals.get(name)
