@@ -139,7 +139,7 @@ class LocalStore:
         self,
         data_dir: str | os.PathLike[str],
         *,
-        segment_bytes: int = 32 * 1024 * 1024,
+        segment_bytes: int = 16 * 1024 * 1024,
         checkpoint_bytes: int = 128 * 1024 * 1024,
         cache_pages: int = 16384,
         sync: bool = True,
@@ -159,6 +159,7 @@ class LocalStore:
         self._auto_checkpoint = auto_checkpoint
         self._checkpoint_bytes = checkpoint_bytes
         self._cache_pages = cache_pages
+        self._cache_keep = min(cache_pages, 256)  # pages of a new commit put in the cache
         self._sync = sync
         self._lock = threading.Lock()
         self._flush_cond = threading.Condition(self._lock)
@@ -289,7 +290,7 @@ class LocalStore:
             seg = self._current_segment()
             first_seg, first_off, first_lsn = seg, seg.size, self._written
             lsn = self._written
-            txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes]] = {}
+            txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes | None]] = {}
             nbytes = 0
             prev: WalRecord | None = None
             try:
@@ -319,7 +320,8 @@ class LocalStore:
                     index[key] = [(commit_lsn, pseg, poff)]
                 else:
                     versions.append((commit_lsn, pseg, poff))
-                self._cache_put((key[0], key[1], commit_lsn), data)
+                if data is not None:
+                    self._cache_put((key[0], key[1], commit_lsn), data)
             for db_id, n in prev.db_sizes:
                 self._sizes.setdefault(db_id, []).append((commit_lsn, n))
             self._commits.append((commit_lsn, seg, seg.size))
@@ -338,7 +340,7 @@ class LocalStore:
         seg: _Segment,
         lsn: Lsn,
         rec: WalRecord,
-        txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes]],
+        txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes | None]],
     ) -> tuple[_Segment, Lsn, int]:
         """Frame and write one record at ``lsn``; note where its page images landed."""
         payload = rec.encode()
@@ -365,7 +367,10 @@ class LocalStore:
         for page in rec.pages:
             assert len(page.data) == PAGE_SIZE, "page images are PAGE_SIZE bytes"
             off += _REC_PAGE.size
-            txn_pages[(page.db_id, page.page_no)] = (seg, off, page.data)
+            # Keep the bytes (for the cache) only while the transaction is small: a huge one
+            # must not be held in memory.
+            keep = page.data if len(txn_pages) < self._cache_keep else None
+            txn_pages[(page.db_id, page.page_no)] = (seg, off, keep)
             off += PAGE_SIZE
         assert off == seg.size, "page offsets disagree with the encoding"
         lsn += len(payload)
@@ -733,7 +738,7 @@ class LocalStore:
 
         lsn = last_commit = self._checkpoint_lsn
         good: tuple[_Segment, int] | None = None  # (segment, offset after the last commit)
-        pending: list[tuple[int, int, int]] = []
+        pending: list[tuple[int, int, _Segment, int]] = []  # a transaction may span segments
         pending_xid: int | None = None
         ended = False
         for i, path in enumerate(names):
@@ -760,20 +765,20 @@ class LocalStore:
                 if pending_xid is not None and xid != pending_xid:
                     break  # a stale chunk of another transaction: not part of the log
                 base = pos + _FRAME.size
-                pending.extend((db, pg, base + off) for db, pg, off in pages)
+                pending.extend((db, pg, seg, base + off) for db, pg, off in pages)
                 pending_xid = xid
                 pos += _FRAME.size + len(frame)
                 lsn += len(frame)
                 if commit:
                     index = self._index
-                    for db, pg, off in pending:
+                    for db, pg, pseg, off in pending:
                         vs = index.get((db, pg))
                         if vs is None:
-                            index[(db, pg)] = [(lsn, seg, off)]
+                            index[(db, pg)] = [(lsn, pseg, off)]
                         elif vs[-1][0] == lsn:
-                            vs[-1] = (lsn, seg, off)  # the same page twice in one transaction
+                            vs[-1] = (lsn, pseg, off)  # the same page twice in one transaction
                         else:
-                            vs.append((lsn, seg, off))
+                            vs.append((lsn, pseg, off))
                     for db, n in sizes:
                         self._sizes.setdefault(db, []).append((lsn, n))
                     self._commits.append((lsn, seg, pos))

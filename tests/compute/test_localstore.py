@@ -118,6 +118,23 @@ def test_recovery_restores_every_version(data: Path) -> None:
         assert t.durable.result(10) > lsns[-1]
 
 
+def test_transaction_spanning_segments_recovers(data: Path) -> None:
+    pages = {(1, p): 100 + p for p in range(200)}  # ~800 KiB in 64 KiB segments
+    records = [
+        WalRecord(9, False, 0, (), (PageImage(1, p, page(100 + p)),)) for p in range(199)
+    ] + [WalRecord(9, True, 5, ((1, 200),), (PageImage(1, 199, page(299)),))]
+    with LocalStore(data, segment_bytes=64 * 1024) as s:
+        s.submit(txn(1, {(1, 0): 1}, {1: 1})).durable.result(10)
+        lsn = s.submit(records).durable.result(10)
+        assert s.stats()["segments"] > 10
+        live = [s.get_page(1, p, lsn) for p in range(200)]
+    assert live == [page(t) for (_, _), t in sorted(pages.items())]
+    with LocalStore(data, segment_bytes=64 * 1024) as s:
+        assert s.written_lsn == lsn
+        assert [s.get_page(1, p, lsn) for p in range(200)] == live
+        assert s.db_size(1, lsn) == 200
+
+
 def _segments(data: Path) -> list[Path]:
     return sorted((data / "wal").glob("*.seg"))
 

@@ -405,3 +405,51 @@ def test_iter_records_matches_split_transaction() -> None:
         got = list(iter_records(77, iter(pages), sizes, 123, max_bytes))
         assert got == expect
         assert all(len(r.encode()) <= max_bytes for r in got)
+
+
+HUGE_CHILD = """
+import resource, sys
+from compute.localstore import LocalStore
+from compute.vfs import StrataVFS, open_connection
+store = LocalStore(sys.argv[1], cache_pages=1024)
+vfs = StrataVFS(store, store, spill_bytes=8 << 20)
+w = open_connection(vfs, 1, cache_kib=16 << 10)
+w.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+w.execute("BEGIN")
+w.executemany("INSERT INTO t VALUES(?, randomblob(4000))", ((i,) for i in range(int(sys.argv[2]))))
+w.execute("COMMIT")
+lsn = vfs.take_commit_ticket(w).durable.result()
+n = w.execute("SELECT count(*) FROM t").fetchall()[0][0]
+print(n, lsn, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_huge_transaction_memory_stays_bounded(tmp_path: Path) -> None:
+    """A 1 GiB single-transaction load: the write set spills, memory stays far below it."""
+    import subprocess
+    import sys
+
+    rows_n = 250_000  # ~1 GiB of pages
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", HUGE_CHILD, str(tmp_path / "data"), str(rows_n)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+        timeout=900,
+        check=True,
+    ).stdout.split()
+    n, lsn, max_rss_mib = (int(x) for x in out)
+    assert n == rows_n and lsn > rows_n * 4000
+    assert max_rss_mib < 400, f"peak RSS {max_rss_mib} MiB for a 1 GiB transaction"
+    store = LocalStore(tmp_path / "data")
+    vfs = StrataVFS(store, store)
+    try:
+        r = open_connection(vfs, 1, "reader")
+        assert rows(r, "SELECT count(*) FROM t") == [(rows_n,)]
+        assert rows(r, "PRAGMA quick_check") == [("ok",)]
+        r.close()
+    finally:
+        vfs.unregister()
+        store.close()
