@@ -294,17 +294,15 @@ class Engine:
         statements = bootstrap_statements()
         if db_id == REGISTRY_DB_ID:
             statements = [*statements, _REGISTRY_DDL]
-        needs_bootstrap = len(conn.execute(
-            "SELECT 1 FROM sqlite_schema WHERE name IN ('__strata_columns', '__strata_databases')"
-        ).fetchall()) < (2 if db_id == REGISTRY_DB_ID else 1)
-        if needs_bootstrap:
-            conn.execute("BEGIN")
-            for sql in statements:
-                conn.execute(sql)
-            conn.execute("COMMIT")
-            ticket = self.factory.take_commit_ticket(conn)
-            if ticket is not None:
-                ticket.durable.result(timeout=60)
+        # Every open: the statements are idempotent, and a database made by an older
+        # version gains the catalog tables added since (no change -> nothing is logged).
+        conn.execute("BEGIN")
+        for sql in statements:
+            conn.execute(sql)
+        conn.execute("COMMIT")
+        ticket = self.factory.take_commit_ticket(conn)
+        if ticket is not None:
+            ticket.durable.result(timeout=60)
         catalog_conn = prepare_connection(self.factory.connect(db_id, "reader"), self.registry).conn
         return Database(name, db_id, writer, asyncio.Lock(), [],
                         asyncio.Semaphore(self.max_readers), self.factory, self.registry,

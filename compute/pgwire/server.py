@@ -357,6 +357,16 @@ class Connection:
                 await self.fatal("58030", f"could not write to the log: {exc}")
             except FatalSessionError as exc:
                 await self.fatal(exc.sqlstate, exc.message)
+            except (ConnectionError, asyncio.IncompleteReadError, _Close):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug fails the statement, not the session
+                log.exception("internal error handling message %r", kind)
+                session._mark_failed()
+                self.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
+                if kind in (b"P", b"B", b"D", b"E", b"C"):
+                    skipping = True
+                elif kind == b"Q":
+                    self.send(m.READY[session.status.value])
 
     async def _next_message(self, session: Session) -> tuple[bytes, bytes]:
         # Like PostgreSQL, answer only when about to wait for input: a pipelined
