@@ -757,6 +757,13 @@ class DdlCompiler:
                 return DdlResult("CREATE SEQUENCE", notices=[f'relation "{name}" already exists, skipping'])
             raise SqlError("42P07", f'relation "{name}" already exists')
         seq = Sequence(0, name)
+        as_type = node.args.get("expression")
+        if isinstance(as_type, exp.DataType):
+            type_oid = ty.resolve_type(as_type).oid
+            if type_oid not in ty.INTS:
+                raise SqlError("22023", "sequence type must be smallint, integer, or bigint")
+            top = {T.INT2: 2**15 - 1, T.INT4: 2**31 - 1}.get(type_oid, 2**63 - 1)
+            seq = replace(seq, type_oid=type_oid, max_value=top)
         props = node.args.get("properties")
         owner_table = owner_column = None
         if props is not None:
@@ -776,7 +783,8 @@ class DdlCompiler:
                     seq = replace(seq, max_value=hi)
                 start = _seq_number(prop, "start")
                 seq = replace(seq, start=start if start is not None else (seq.min_value if seq.increment > 0 else seq.max_value))
-                if prop.args.get("cycle"):
+                options = {o.name.upper() for o in prop.args.get("options") or [] if isinstance(o, exp.Var)}
+                if prop.args.get("cycle") or "CYCLE" in options:
                     seq = replace(seq, cycle=True)
                 owned = prop.args.get("owned")
                 if owned is not None and isinstance(owned, exp.Column):
@@ -784,8 +792,88 @@ class DdlCompiler:
         if not seq.min_value <= seq.start <= seq.max_value:
             raise SqlError("22023", f"START value ({seq.start}) cannot be less than MINVALUE ({seq.min_value})")
         seq = replace(seq, owner_column=owner_column)
-        steps = C.insert_sequence_sql(seq, owner_table)
+        steps = [*C.insert_sequence_sql(seq, owner_table), *C.BUMP_SCHEMA_VERSION]
         return DdlResult("CREATE SEQUENCE", steps, self.catalog.with_sequence(seq))
+
+    def alter_sequence(self, text: str) -> DdlResult:
+        """ALTER SEQUENCE [IF EXISTS] name {RESTART [WITH n] | INCREMENT BY n | MINVALUE n | MAXVALUE n |
+        START WITH n | [NO] CYCLE | NO MINVALUE | NO MAXVALUE}..."""
+        words = text.replace(",", " ").split()
+        i = 2
+        if_exists = [w.lower() for w in words[2:4]] == ["if", "exists"]
+        if if_exists:
+            i = 4
+        if i >= len(words):
+            raise SqlError("42601", "syntax error at end of input")
+        name = words[i][1:-1] if words[i].startswith('"') else words[i].lower()
+        name = name.removeprefix("public.")
+        seq = self.catalog.sequences.get(name)
+        if seq is None:
+            if if_exists:
+                return DdlResult("ALTER SEQUENCE", notices=[f'relation "{name}" does not exist, skipping'])
+            raise SqlError("42P01", f'relation "{name}" does not exist')
+        rest = [w.lower() for w in words[i + 1:]]
+        sets: dict[str, str] = {}
+        restart: int | None = None
+
+        def number(k: int) -> int:
+            if k >= len(rest):
+                raise SqlError("42601", "syntax error at end of input")
+            try:
+                return int(rest[k])
+            except ValueError:
+                raise SqlError("42601", f'syntax error at or near "{rest[k]}"') from None
+
+        k = 0
+        new = seq
+        while k < len(rest):
+            word = rest[k]
+            if word == "restart":
+                if k + 1 < len(rest) and rest[k + 1] == "with":
+                    restart, k = number(k + 2), k + 3
+                elif k + 1 < len(rest) and rest[k + 1].lstrip("-").isdigit():
+                    restart, k = number(k + 1), k + 2
+                else:
+                    restart, k = new.start, k + 1
+            elif word == "increment":
+                k += 2 if k + 1 < len(rest) and rest[k + 1] == "by" else 1
+                new, k = replace(new, increment=number(k)), k + 1
+            elif word == "start":
+                k += 2 if k + 1 < len(rest) and rest[k + 1] == "with" else 1
+                new, k = replace(new, start=number(k)), k + 1
+            elif word == "minvalue":
+                new, k = replace(new, min_value=number(k + 1)), k + 2
+            elif word == "maxvalue":
+                new, k = replace(new, max_value=number(k + 1)), k + 2
+            elif word == "cycle":
+                new, k = replace(new, cycle=True), k + 1
+            elif word == "no" and k + 1 < len(rest) and rest[k + 1] in ("cycle", "minvalue", "maxvalue"):
+                what = rest[k + 1]
+                if what == "cycle":
+                    new = replace(new, cycle=False)
+                elif what == "minvalue":
+                    new = replace(new, min_value=1 if new.increment > 0 else -(2**63))
+                else:
+                    top = {T.INT2: 2**15 - 1, T.INT4: 2**31 - 1}.get(new.type_oid, 2**63 - 1)
+                    new = replace(new, max_value=top if new.increment > 0 else -1)
+                k += 2
+            else:
+                raise SqlError("0A000", f"ALTER SEQUENCE ... {word.upper()} is not supported")
+        if new.increment == 0:
+            raise SqlError("22023", "INCREMENT must not be zero")
+        if not new.min_value <= new.start <= new.max_value:
+            raise SqlError("22023", f"START value ({new.start}) cannot be less than MINVALUE ({new.min_value})")
+        sets = {"increment": str(new.increment), "start_value": str(new.start), "min_value": str(new.min_value),
+                "max_value": str(new.max_value), "cycle": "1" if new.cycle else "0"}
+        if restart is not None:
+            if not new.min_value <= restart <= new.max_value:
+                raise SqlError("22023", f"RESTART value ({restart}) cannot be greater than MAXVALUE ({new.max_value})")
+            sets["last_value"] = str(restart)
+            sets["is_called"] = "0"
+        assignments = ", ".join(f"{col} = {value}" for col, value in sets.items())
+        steps = [f"UPDATE {C.SEQUENCES} SET {assignments} WHERE oid = {C.oid_of_sql(name)}",
+                 *C.BUMP_SCHEMA_VERSION]
+        return DdlResult("ALTER SEQUENCE", steps, self.catalog.with_sequence(new))
 
     def create_view(self, node: exp.Create) -> DdlResult:
         name = self._name(node.this)

@@ -180,25 +180,7 @@ def _num_mod(a: Decimal, b: Decimal) -> Decimal:
 
 
 class _NumericSum:
-    """sum() over numeric/int8 values, exact."""
-
-    def __init__(self) -> None:
-        self.total: Decimal | None = None
-
-    def step(self, value: Any) -> None:
-        if value is None:
-            return
-        dec = T.to_decimal(value)
-        with localcontext() as ctx:
-            ctx.prec = 1000
-            self.total = dec if self.total is None else self.total + dec
-
-    def final(self) -> str | None:
-        return None if self.total is None else _num_out(self.total)
-
-
-class _NumericAvg:
-    """avg() of integers and numerics: numeric with PostgreSQL's division scale."""
+    """sum() over numeric/int8 values, exact (also a window function: value/inverse)."""
 
     def __init__(self) -> None:
         self.total = Decimal(0)
@@ -212,33 +194,65 @@ class _NumericAvg:
             self.total += T.to_decimal(value)
         self.count += 1
 
+    def inverse(self, value: Any) -> None:
+        if value is None:
+            return
+        with localcontext() as ctx:
+            ctx.prec = 1000
+            self.total -= T.to_decimal(value)
+        self.count -= 1
+
+    def final(self) -> str | None:
+        return None if not self.count else _num_out(self.total)
+
+    value = final
+
+
+class _NumericAvg(_NumericSum):
+    """avg() of integers and numerics: numeric with PostgreSQL's division scale."""
+
     def final(self) -> str | None:
         if not self.count:
             return None
         return _num_out(numeric_div(self.total, Decimal(self.count)))
+
+    value = final
 
 
 class _IntSum:
     """sum(int2/int4): int8 result, error on int8 overflow like PostgreSQL."""
 
     def __init__(self) -> None:
-        self.total: int | None = None
+        self.total = 0
+        self.count = 0
 
     def step(self, value: Any) -> None:
         if value is None:
             return
-        self.total = int(value) if self.total is None else self.total + int(value)
+        self.total += int(value)
+        self.count += 1
+
+    def inverse(self, value: Any) -> None:
+        if value is None:
+            return
+        self.total -= int(value)
+        self.count -= 1
 
     def final(self) -> int | None:
-        if self.total is not None and not -(2**63) <= self.total < 2**63:
+        if not self.count:
+            return None
+        if not -(2**63) <= self.total < 2**63:
             raise SqlError("22003", "bigint out of range")
         return self.total
 
+    value = final
 
-def _aggregate_factory(cls: type) -> Callable[[], tuple[Any, Any, Any]]:
-    def factory() -> tuple[Any, Any, Any]:
-        obj = cls()
-        return obj, lambda _ctx, *args: obj.step(*args), lambda _ctx: obj.final()
+
+def _window_factory(cls: type) -> Callable[[], Any]:
+    """apsw window-function factory: an object with step/inverse/value/final taking SQL args."""
+
+    def factory() -> Any:
+        return cls()
 
     return factory
 
@@ -722,10 +736,21 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         return T.check_int_range(oid, value)
 
     scalar("pg_check_int", check_int, 2, True)
+
+    def series_json(start: Any, stop: Any, step: Any = 1) -> Any:
+        if start is None or stop is None or step is None:
+            return "[]"
+        if step == 0:
+            raise SqlError("22023", "step size cannot equal zero")
+        end = stop + (1 if step > 0 else -1)
+        return json.dumps(list(range(int(start), int(end), int(step))))
+
+    scalar("pg_series_json", series_json, -1, True)
     scalar("pg_random", lambda: random.random(), 0)
-    conn.create_aggregate_function("pg_num_sum", _aggregate_factory(_NumericSum), 1)
-    conn.create_aggregate_function("pg_int_sum", _aggregate_factory(_IntSum), 1)
-    conn.create_aggregate_function("pg_avg", _aggregate_factory(_NumericAvg), 1)
+    # window functions double as ordinary aggregates, so sum()/avg() OVER (...) work too
+    conn.create_window_function("pg_num_sum", _window_factory(_NumericSum), 1)
+    conn.create_window_function("pg_int_sum", _window_factory(_IntSum), 1)
+    conn.create_window_function("pg_avg", _window_factory(_NumericAvg), 1)
 
     # --- casts and typmods
     scalar("pg_cast", make_cast(ctx))
@@ -957,14 +982,15 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
                 raise SqlError("2200H", f'nextval: reached {limit} value of sequence "{name}" ({hi if value > hi else lo})')
             value = lo if value > hi else hi
         conn.execute(f"UPDATE {SEQUENCES} SET last_value = ?, is_called = 1 WHERE oid = ?", (value, oid))
-        ctx.sequence_values[str(name)] = value
+        ctx.sequence_values[str(oid)] = value  # by oid: a re-created sequence has no currval yet
         ctx.last_sequence_value = value
         return value
 
     def currval(name: Any) -> Any:
-        value = ctx.sequence_values.get(str(name))
+        if name is None:
+            return None
+        value = ctx.sequence_values.get(str(_seq_row(name)[0]))
         if value is None:
-            _seq_row(name)
             raise SqlError("55000", f'currval of sequence "{name}" is not yet defined in this session')
         return value
 
@@ -980,7 +1006,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         conn.execute(f"UPDATE {SEQUENCES} SET last_value = ?, is_called = ? WHERE oid = ?",
                      (int(value), 1 if is_called else 0, oid))
         if is_called:
-            ctx.sequence_values[str(name)] = int(value)
+            ctx.sequence_values[str(oid)] = int(value)
         return int(value)
 
     scalar("nextval", nextval, 1)

@@ -440,10 +440,13 @@ class QueryCompiler:
             if not isinstance(join, exp.Join):
                 raise SqlError("0A000", f"{type(join).__name__} in FROM is not supported")
             target = join.this
-            if isinstance(target, exp.Lateral) or (isinstance(target, exp.Subquery) and target.args.get("lateral")):
+            lateral_fn = isinstance(target, exp.Lateral) and isinstance(target.this, (exp.Unnest, exp.Anonymous))
+            if not lateral_fn and (
+                isinstance(target, exp.Lateral) or (isinstance(target, exp.Subquery) and target.args.get("lateral"))
+            ):
                 self.lateral(target, scope)
                 continue
-            compiled = self.from_item(target, scope)
+            compiled = self.lateral_function(target, scope) if lateral_fn else self.from_item(target, scope)
             new_join = exp.Join(this=compiled)
             for key in ("side", "kind"):
                 if join.args.get(key):
@@ -474,6 +477,32 @@ class QueryCompiler:
             out_joins.append(new_join)
         del items
         return out_first, out_joins
+
+    def lateral_function(self, node: exp.Expression, scope: Scope) -> exp.Expression:
+        """LATERAL unnest(...) / generate_series(...): a correlated json_each() table."""
+        call = node.this
+        alias_node = node.args.get("alias")
+        alias = alias_node.name if alias_node is not None and alias_node.name else None
+        col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
+        if isinstance(call, exp.Unnest):
+            return self.unnest(call.expressions, alias, col_aliases, scope)
+        assert isinstance(call, exp.Anonymous)
+        name = call.name.lower()
+        if name == "unnest":
+            return self.unnest(call.expressions, alias, col_aliases, scope)
+        if name != "generate_series":
+            raise SqlError("0A000", f"LATERAL {name}() is not supported")
+        args = [self.ex.compile(a, scope) for a in call.expressions]
+        if len(args) not in (2, 3):
+            raise SqlError("42883", "function generate_series with these arguments does not exist")
+        result = ty.INT8 if any(t.oid == T.INT8 for _, t in args) else ty.INT4
+        if any(t.oid not in (*ty.INTS, T.UNKNOWN) for _, t in args):
+            raise SqlError("0A000", "LATERAL generate_series() over non-integers is not supported")
+        parts = [self.ex.coerce(a, t, result) for a, t in args]
+        visible = alias or "generate_series"
+        col = col_aliases[0] if col_aliases else visible
+        scope.sources.append(Source(visible, visible, [SourceColumn(col, result, sql_name="value")]))
+        return exp.Table(this=fn("json_each", fn("pg_series_json", *parts)), alias=exp.TableAlias(this=ident(visible)))
 
     def lateral(self, node: exp.Expression, scope: Scope) -> None:
         """CROSS JOIN LATERAL (SELECT exprs) AS o(cols): one row, so inline the expressions."""

@@ -158,6 +158,9 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         result = ddl.alter_table(node)
     elif isinstance(node, exp.TruncateTable):
         result = ddl.truncate(node)
+    elif isinstance(node, exp.Command) and node.name.lower() == "alter" and \
+            str(node.expression).lower().split()[:1] == ["sequence"]:
+        result = ddl.alter_sequence(text)
     elif isinstance(node, exp.Command):
         raise SqlError("0A000", f"{node.name.upper()} {str(node.expression)[:40]} is not supported".strip())
     else:
