@@ -842,11 +842,12 @@ class LocalStore:
     # ------------------------------------------------------------------ lifecycle
 
     def disk_bytes(self) -> int:
-        """Bytes used by log segments and base files (for tests and metrics)."""
+        """Bytes used by log segments, spares and base files (for tests and metrics)."""
         total = 0
         for sub in ("wal", "base"):
             for p in (self._dir / sub).iterdir():
-                total += p.stat().st_size
+                with contextlib.suppress(FileNotFoundError):  # renamed/trimmed meanwhile
+                    total += p.stat().st_size
         return total
 
     def stats(self) -> dict[str, int]:
