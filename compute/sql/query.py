@@ -280,6 +280,7 @@ class QueryCompiler:
                wrap_tstz: bool) -> tuple[exp.Expression, list[OutColumn]]:
         scope = Scope(parent=parent)
         out = exp.Select()
+        node = _inline_named_windows(node)
         from_ = node.args.get("from_") or node.args.get("from")
         joins = list(node.args.get("joins") or [])
         if from_ is not None:
@@ -316,10 +317,13 @@ class QueryCompiler:
         out.set("expressions", final_exprs)
         scope.outputs = {c.name: c.ty for c in cols}
         distinct = node.args.get("distinct")
+        distinct_on: list[exp.Expression] = []
         if distinct is not None:
-            if distinct.args.get("on") is not None:
-                raise SqlError("0A000", "SELECT DISTINCT ON is not supported")
-            out.set("distinct", exp.Distinct())
+            on = distinct.args.get("on")
+            if on is not None:
+                distinct_on = list(on.expressions if isinstance(on, exp.Tuple) else [on])
+            else:
+                out.set("distinct", exp.Distinct())
         group = node.args.get("group")
         if group is not None:
             out.set("group", exp.Group(expressions=[self.group_item(g, scope, node) for g in group.expressions]))
@@ -332,7 +336,64 @@ class QueryCompiler:
         self.limit_offset(node, out, scope)
         if node.args.get("locks"):
             self.state.is_write = True  # FOR UPDATE/SHARE: take the writer, our only lock
+        if distinct_on:
+            return self.distinct_on(out, expressions, distinct_on, order, scope), cols
         return out, cols
+
+    def distinct_on(self, out: exp.Select, exprs: list[exp.Expression], on: list[exp.Expression],
+                    order: exp.Order | None, scope: Scope) -> exp.Expression:
+        """SELECT DISTINCT ON (keys) ... ORDER BY ...: the first row of each key group in ORDER BY
+        order, as ROW_NUMBER() OVER (PARTITION BY keys ORDER BY ...) = 1 in a subquery."""
+        names = [e.alias for e in out.expressions]
+
+        def resolve(e: exp.Expression) -> exp.Expression:
+            # like ORDER BY, DISTINCT ON may name an output column by position or by name
+            if isinstance(e, exp.Literal) and not e.is_string and e.this.isdigit():
+                index = int(e.this) - 1
+                if not 0 <= index < len(exprs):
+                    raise SqlError("42P10", f"SELECT DISTINCT ON position {e.this} is not in select list")
+                return exprs[index].copy()
+            if isinstance(e, exp.Column) and not e.table and e.name in names:
+                return exprs[names.index(e.name)].copy()
+            return self.ex.compile(e, scope)[0]
+
+        keys: list[tuple[exp.Expression, bool, bool]] = []
+        for item in order.expressions if order is not None else []:
+            target = item.this if isinstance(item, exp.Ordered) else item
+            desc = bool(item.args.get("desc")) if isinstance(item, exp.Ordered) else False
+            nulls_first = item.args.get("nulls_first") if isinstance(item, exp.Ordered) else None
+            keys.append((resolve(target), desc, desc if nulls_first is None else bool(nulls_first)))
+
+        def ordered(e: exp.Expression, desc: bool, nulls_first: bool) -> exp.Expression:
+            return raw(f"{generate(e)}{' DESC' if desc else ''} NULLS {'FIRST' if nulls_first else 'LAST'}")
+
+        window = exp.Window(
+            this=exp.Anonymous(this="ROW_NUMBER"),
+            partition_by=[resolve(e) for e in on],
+            order=exp.Order(expressions=[ordered(*k) for k in keys]) if keys else None,
+        )
+        inner = out.copy()
+        for key in ("order", "limit", "offset"):
+            inner.set(key, None)
+        inner_exprs = [exp.Alias(this=e.this, alias=ident(f"__strata_c{i}")) for i, e in enumerate(out.expressions)]
+        inner_exprs.append(exp.Alias(this=window, alias=ident("__strata_rn")))
+        for i, (e, _, _) in enumerate(keys):
+            inner_exprs.append(exp.Alias(this=e, alias=ident(f"__strata_o{i}")))
+        inner.set("expressions", inner_exprs)
+        sub = self.fresh_alias("distinct_on")
+        outer = exp.Select(
+            expressions=[exp.Alias(this=exp.column(f"__strata_c{i}", table=sub), alias=ident(name))
+                         for i, name in enumerate(names)],
+        ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident(sub))))
+        outer = outer.where(exp.EQ(this=exp.column("__strata_rn", table=sub), expression=lit_int(1)))
+        if keys:
+            outer.set("order", exp.Order(expressions=[
+                ordered(exp.column(f"__strata_o{i}", table=sub), desc, nulls_first)
+                for i, (_, desc, nulls_first) in enumerate(keys)]))
+        for key in ("limit", "offset"):
+            if out.args.get(key) is not None:
+                outer.set(key, out.args[key])
+        return outer
 
     def limit_offset(self, node: exp.Expression, out: exp.Expression, scope: Scope) -> None:
         limit = node.args.get("limit")
@@ -904,6 +965,26 @@ class QueryCompiler:
             where_sql = " WHERE " + generate(self.ex.condition(where.this, scope)) if where is not None else ""
         returning_sql, cols = self.returning(node, table, alias, scope)
         return f"DELETE FROM {quote(table.name)}{alias_sql}{where_sql}{returning_sql}", cols
+
+
+def _inline_named_windows(node: exp.Select) -> exp.Select:
+    """``WINDOW w AS (...)`` definitions copied into each ``OVER w`` / ``OVER (w ...)``."""
+    defs = {w.this.name: w for w in node.args.get("windows") or [] if isinstance(w.this, exp.Identifier)}
+    if not defs:
+        return node
+    node = node.copy()
+    node.set("windows", None)
+    for win in list(node.find_all(exp.Window)):
+        ref = win.args.get("alias")
+        if ref is None or not isinstance(win.this, exp.Expression) or ref.name not in defs:
+            continue
+        base = defs[ref.name]
+        for key in ("partition_by", "order", "spec"):
+            if win.args.get(key) is None and base.args.get(key) is not None:
+                value = base.args[key]
+                win.set(key, [v.copy() for v in value] if isinstance(value, list) else value.copy())
+        win.set("alias", None)
+    return node
 
 
 def typmod_wrap(node: exp.Expression, dst: Ty) -> exp.Expression:
