@@ -49,6 +49,10 @@ class ConnectionFactory(Protocol):
         """The newest commit LSN a writer would see (written, maybe not yet durable)."""
         ...
 
+    def durable_lsn(self) -> int:
+        """The newest durable commit LSN (what new reader snapshots see)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -138,7 +142,7 @@ class Database:
     writer: Pooled
     writer_lock: asyncio.Lock
     idle_readers: list[Pooled]
-    reader_slots: asyncio.Semaphore
+    max_readers: int
     factory: ConnectionFactory
     registry: DatabaseRegistry
     catalog_conn: apsw.Connection  # a reader used only on the event loop thread, for catalogs
@@ -146,16 +150,30 @@ class Database:
     slow_statements: set[tuple[str, ...]] = field(default_factory=set)  # run on threads
     slow_since: float = 0.0
     shapes: ShapeCache = field(default_factory=ShapeCache)
+    reader_count: int = 0
+    reader_waiters: collections.deque[asyncio.Future[Pooled]] = field(
+        default_factory=collections.deque)
+    durable_catalog: tuple[int, Catalog] | None = None  # (durable LSN, catalog at it)
 
     async def checkout_reader(self) -> Pooled:
         """A reader connection for one statement or one snapshot transaction (bounded pool)."""
-        await self.reader_slots.acquire()
         if self.idle_readers:
             return self.idle_readers.pop()
+        if self.reader_count < self.max_readers:
+            self.reader_count += 1
+            try:
+                return prepare_connection(self.factory.connect(self.db_id, "reader"),
+                                          self.registry)
+            except BaseException:
+                self.reader_count -= 1
+                raise
+        waiter: asyncio.Future[Pooled] = asyncio.get_running_loop().create_future()
+        self.reader_waiters.append(waiter)
         try:
-            return prepare_connection(self.factory.connect(self.db_id, "reader"), self.registry)
-        except BaseException:
-            self.reader_slots.release()
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.return_reader(waiter.result())
             raise
 
     def return_reader(self, pooled: Pooled) -> None:
@@ -163,12 +181,27 @@ class Database:
             with contextlib.suppress(apsw.Error):
                 pooled.conn.execute("ROLLBACK")
         pooled.guard.reset()
+        while self.reader_waiters:
+            waiter = self.reader_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(pooled)
+                return
         self.idle_readers.append(pooled)
-        self.reader_slots.release()
 
     def invalidate_catalogs(self) -> None:
         """Forget cached catalogs: a rolled-back DDL may have reused a schema cookie value."""
         self.catalogs.clear()
+        self.durable_catalog = None
+
+    def durable_catalog_now(self) -> Catalog:
+        """The catalog at the newest durable LSN; re-read only when that LSN moved."""
+        lsn = self.factory.durable_lsn()
+        cached = self.durable_catalog
+        if cached is not None and cached[0] == lsn:
+            return cached[1]
+        catalog = self.catalog_for(self.catalog_conn)
+        self.durable_catalog = (lsn, catalog)
+        return catalog
 
     def catalog_for(self, conn: apsw.Connection) -> Catalog:
         """The catalog as this connection sees it, cached by SQLite's schema cookie."""
@@ -304,9 +337,8 @@ class Engine:
         if ticket is not None:
             ticket.durable.result(timeout=60)
         catalog_conn = prepare_connection(self.factory.connect(db_id, "reader"), self.registry).conn
-        return Database(name, db_id, writer, asyncio.Lock(), [],
-                        asyncio.Semaphore(self.max_readers), self.factory, self.registry,
-                        catalog_conn)
+        return Database(name, db_id, writer, asyncio.Lock(), [], self.max_readers, self.factory,
+                        self.registry, catalog_conn)
 
     def close(self) -> None:
         for db in self.databases.values():

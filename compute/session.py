@@ -446,6 +446,40 @@ class Session:
             return await self._run_on(txn.snapshot_reader, tr, params)
         return await self._on_reader(tr, params)
 
+    def try_fast_read(self, tr: Translation, params: tuple[Any, ...]) -> Result | None:
+        """The hot path for an autocommit single-statement read (pgbench -S, ORM lookups).
+
+        Runs inline on an idle pooled reader without any await; returns None when the
+        statement does not qualify (the caller then takes the general path).
+        """
+        db = self.db
+        steps = tr.steps
+        if (self.txn is not None or tr.kind is not Kind.QUERY or tr.is_write
+                or len(steps) != 1 or not db.idle_readers or steps in db.slow_statements):
+            return None
+        reader = db.idle_readers.pop()
+        guard = reader.guard
+        try:
+            self._bind_context(reader)
+            started = time.monotonic()
+            guard.budget_deadline = started + INLINE_BUDGET_S
+            timeout_ms = self.setting_ms("statement_timeout")
+            if timeout_ms > 0:
+                guard.statement_deadline = started + timeout_ms / 1000.0
+            try:
+                rows = reader.conn.execute(steps[0], params).fetchall()
+            except apsw.InterruptError as exc:
+                if guard.reason == "budget":
+                    db.slow_statements.add(steps)
+                    return None  # re-run on a thread by the general path
+                self._interrupt = guard.reason or "cancel"
+                raise self._interrupt_error() from exc
+            except apsw.Error as exc:
+                raise map_sqlite_error(exc, self.catalog) from exc
+        finally:
+            db.return_reader(reader)
+        return Result(_tag(tr, len(rows)), rows=rows, translation=tr)
+
     async def _on_reader(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         reader = await self.db.checkout_reader()
         try:

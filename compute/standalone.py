@@ -31,5 +31,8 @@ class StandaloneFactory:
     def latest_lsn(self) -> int:
         return self.vfs.latest_lsn()
 
+    def durable_lsn(self) -> int:
+        return self.store.durable_lsn
+
     def close(self) -> None:
         self.store.close()

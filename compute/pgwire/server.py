@@ -439,8 +439,7 @@ class Connection:
         # a session that holds the writer sees its own uncommitted DDL; everyone else reads the
         # catalog on the database's loop-thread-only catalog connection
         holds_writer = session is not None and session.txn is not None and session.txn.writer
-        conn = db.writer.conn if holds_writer else db.catalog_conn
-        catalog = db.catalog_for(conn)
+        catalog = db.catalog_for(db.writer.conn) if holds_writer else db.durable_catalog_now()
         if session is not None:
             session.catalog = catalog
         if param_types and any(param_types):
@@ -458,6 +457,10 @@ class Connection:
         if tr.kind is Kind.COPY_FROM:
             await self.copy_in(tr)
             return
+        fast = session.try_fast_read(tr, params) if not session.failed else None
+        if fast is not None:
+            self._send_result(tr, fast, result_formats, describe, portal, limit)
+            return
         if "deallocate" in tr.extra:
             self._deallocate(tr.extra["deallocate"])
         with session.statement_scope():
@@ -474,6 +477,10 @@ class Connection:
         if tr.kind is Kind.COPY_TO:
             self.copy_out(tr, result)
             return
+        self._send_result(tr, result, result_formats, describe, portal, limit)
+
+    def _send_result(self, tr: Translation, result: Result, result_formats: list[int],
+                     describe: bool, portal: Portal | None, limit: int) -> None:
         if result.rows is None:
             if tr.kind is Kind.EMPTY:
                 self.send(m.EMPTY_QUERY)
