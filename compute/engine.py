@@ -154,6 +154,14 @@ class Database:
     reader_waiters: collections.deque[asyncio.Future[Pooled]] = field(
         default_factory=collections.deque)
     durable_catalog: tuple[int, Catalog] | None = None  # (durable LSN, catalog at it)
+    last_commit_lsn: int = 0  # of this database (the log is shared by all databases)
+
+    def take_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
+        """The writer's commit ticket, remembering this database's newest commit LSN."""
+        ticket = self.factory.take_commit_ticket(conn)
+        if ticket is not None:
+            self.last_commit_lsn = max(self.last_commit_lsn, ticket.lsn)
+        return ticket
 
     async def checkout_reader(self) -> Pooled:
         """A reader connection for one statement or one snapshot transaction (bounded pool)."""

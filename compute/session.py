@@ -267,9 +267,9 @@ class Session:
                         return None
                     if commit:
                         writer.conn.execute("COMMIT")
-                        return self.engine.factory.take_commit_ticket(writer.conn)
+                        return self.db.take_ticket(writer.conn)
                     writer.conn.execute("ROLLBACK")
-                    self.engine.factory.take_commit_ticket(writer.conn)
+                    self.db.take_ticket(writer.conn)
                     return None
 
                 try:
@@ -536,7 +536,7 @@ class Session:
         await self._acquire_writer()
         try:
             if txn.snapshot_isolation and txn.snapshot_lsn is not None:
-                if self.engine.factory.latest_lsn() > txn.snapshot_lsn:
+                if self.db.last_commit_lsn > txn.snapshot_lsn:
                     raise SqlError("40001", "could not serialize access due to concurrent update")
             writer = self.db.writer
             savepoints = list(txn.savepoints)
@@ -611,9 +611,9 @@ class Session:
                 if autocommit and conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if autocommit:
-                    factory.take_commit_ticket(conn)
+                    self.db.take_ticket(conn)
                 raise
-            ticket = factory.take_commit_ticket(conn) if autocommit else None
+            ticket = self.db.take_ticket(conn) if autocommit else None
             snapshot = factory.snapshot_lsn(conn) if txn is not None else None
             return rows, changes, ticket, snapshot
 
@@ -733,7 +733,7 @@ class Session:
             if not writer.conn.in_transaction:
                 return None
             writer.conn.execute("COMMIT" if ok else "ROLLBACK")
-            ticket = self.engine.factory.take_commit_ticket(writer.conn)
+            ticket = self.db.take_ticket(writer.conn)
             return ticket if ok else None
 
         try:
