@@ -515,9 +515,33 @@ def _num_nulls(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], nod
 @register("jsonb_typeof", "json_typeof")
 def _json_typeof(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                  scope: Scope) -> tuple[exp.Expression, Ty]:
-    kind = fn("json_type", args[0])
-    return raw(f"(CASE {c.sql(kind)} WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
-               f"WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE {c.sql(kind)} END)"), ty.TEXT
+    return fn("pg_json_typeof", c.coerce(args[0], types[0], Ty(T.JSONB))), ty.TEXT
+
+
+def _jsonb_arg(c: ExprCompiler, arg: exp.Expression, t: Ty) -> exp.Expression:
+    return c.coerce(arg, t, Ty(T.JSONB)) if t.oid not in (T.JSON, T.JSONB) else arg
+
+
+@register("jsonb_set")
+def _jsonb_set(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+               scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) not in (3, 4):
+        raise SqlError("42883", "function jsonb_set with these arguments does not exist")
+    rest = [c.coerce(args[3], types[3], ty.BOOL)] if len(args) == 4 else []
+    return fn("pg_jsonb_set", _jsonb_arg(c, args[0], types[0]), c.coerce(args[1], types[1], Ty(T.TEXT_ARRAY)),
+              _jsonb_arg(c, args[2], types[2]), *rest), Ty(T.JSONB)
+
+
+@register("jsonb_strip_nulls")
+def _jsonb_strip_nulls(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                       scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("pg_jsonb_strip_nulls", _jsonb_arg(c, args[0], types[0])), Ty(T.JSONB)
+
+
+@register("jsonb_array_length", "json_array_length")
+def _jsonb_array_length(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                        scope: Scope) -> tuple[exp.Expression, Ty]:
+    return fn("pg_jsonb_array_length", _jsonb_arg(c, args[0], types[0])), ty.INT4
 
 
 @register("json_build_object", "jsonb_build_object")
@@ -534,15 +558,18 @@ def _json_build_object(c: ExprCompiler, args: list[exp.Expression], types: list[
 def _json_build_array(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                       scope: Scope) -> tuple[exp.Expression, Ty]:
     converted = [c.json_arg(a, t) for a, t in zip(args, types, strict=True)]
-    oid = T.JSONB if node.name.lower().startswith("jsonb") else T.JSON
-    return fn("json_array", *converted), Ty(oid)
+    if node.name.lower().startswith("jsonb"):
+        return fn("pg_cast", fn("json_array", *converted), lit_int(T.JSON), lit_int(T.JSONB)), Ty(T.JSONB)
+    return fn("json_array", *converted), Ty(T.JSON)
 
 
 @register("json_agg", "jsonb_agg")
 def _json_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
               scope: Scope) -> tuple[exp.Expression, Ty]:
-    oid = T.JSONB if node.name.lower().startswith("jsonb") else T.JSON
-    return fn("json_group_array", c.json_arg(args[0], types[0])), Ty(oid)
+    agg = fn("json_group_array", c.json_arg(args[0], types[0]))
+    if node.name.lower().startswith("jsonb"):
+        return fn("pg_cast", agg, lit_int(T.JSON), lit_int(T.JSONB)), Ty(T.JSONB)
+    return agg, Ty(T.JSON)
 
 
 @register("to_json", "to_jsonb")
@@ -995,6 +1022,11 @@ class ExprCompiler:
             T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE, T.TIME, T.INTERVAL
         ) or lt.oid == T.INTERVAL:
             return self.datetime_arith(op, left, lt, right, rt)
+        if lt.oid == T.JSONB and op == "-":
+            if rt.oid == T.UNKNOWN:
+                right, rt = self.coerce(right, rt, ty.TEXT), ty.TEXT
+            if rt.oid in (*ty.INTS, *ty.STRINGS):
+                return fn("pg_jsonb_delete", left, right), Ty(T.JSONB)
         if lt.oid == T.UNKNOWN:
             left, lt = self.coerce(left, lt, rt), Ty(rt.oid)
         if rt.oid == T.UNKNOWN:
@@ -1159,8 +1191,8 @@ class ExprCompiler:
             if lt.is_array:
                 return fn("pg_array_append", left, self.coerce(right, rt, arr_t.element)), arr_t
             return fn("pg_array_cat", fn("json_array", self.coerce(left, lt, arr_t.element)), right), arr_t
-        if lt.oid in (T.JSONB,) and rt.oid in (T.JSONB, T.UNKNOWN):
-            raise SqlError("0A000", "jsonb || jsonb is not supported")
+        if lt.oid == T.JSONB and rt.oid in (T.JSONB, T.UNKNOWN):
+            return fn("pg_jsonb_concat", left, self.coerce(right, rt, Ty(T.JSONB))), Ty(T.JSONB)
         left = self.to_text(left, lt) if lt.oid != T.UNKNOWN else left
         right = self.to_text(right, rt) if rt.oid != T.UNKNOWN else right
         if lt.oid == T.BPCHAR:
@@ -1487,34 +1519,100 @@ class ExprCompiler:
     def c_JSONExtractScalar(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self._json_path(node, scope, as_text=True)
 
-    def _json_path(self, node: exp.Expression, scope: Scope, as_text: bool) -> tuple[exp.Expression, Ty]:
-        doc, dt = self.compile(node.this, scope)
+    def _json_doc(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        doc, dt = self.compile(node, scope)
         if dt.oid == T.UNKNOWN:
             doc, dt = self.coerce(doc, dt, Ty(T.JSONB)), Ty(T.JSONB)
+        if dt.oid not in (T.JSON, T.JSONB):
+            raise SqlError("42883", f"operator does not exist: {T.format_type(dt.oid)} -> unknown",
+                           hint="No operator matches the given name and argument types. You might need to "
+                                "add explicit type casts.")
+        return doc, dt
+
+    def _json_path(self, node: exp.Expression, scope: Scope, as_text: bool) -> tuple[exp.Expression, Ty]:
+        """-> / ->>: one object key (text) or array index (integer, negative from the end)."""
+        doc, dt = self._json_doc(node.this, scope)
         key_node = node.expression
-        key_text = None
+        key: exp.Expression | None = None
         if isinstance(key_node, exp.JSONPath):
             parts = key_node.expressions
             if len(parts) == 2 and isinstance(parts[1], exp.JSONPathKey):
-                key_text = "$." + json.dumps(parts[1].this)
+                key = exp.Literal.string(str(parts[1].this))
             elif len(parts) == 2 and isinstance(parts[1], exp.JSONPathSubscript):
-                key_text = f"$[{parts[1].this}]"
-        if key_text is None:
-            key, kt = self.compile(key_node, scope)
-            if kt.oid in ty.INTS:
-                path: exp.Expression = raw(f"('$[' || ({self.sql(key)}) || ']')")
-            else:
-                path = raw(f"('$.\"' || ({self.sql(key)}) || '\"')")
-        else:
-            path = exp.Literal.string(key_text)
-        if as_text:
-            doc_sql, path_sql = self.sql(doc), self.sql(path)
-            return raw(
-                f"(CASE json_type({doc_sql}, {path_sql}) WHEN 'object' THEN json_extract({doc_sql}, {path_sql}) "
-                f"WHEN 'array' THEN json_extract({doc_sql}, {path_sql}) WHEN 'true' THEN 'true' "
-                f"WHEN 'false' THEN 'false' ELSE CAST(json_extract({doc_sql}, {path_sql}) AS TEXT) END)"
-            ), ty.TEXT
-        return fn("json", fn("json_quote", fn("json_extract", doc, path))), Ty(dt.oid)
+                key = lit_int(int(parts[1].this))
+        if key is None:
+            compiled, kt = self.compile(key_node, scope)
+            if kt.oid == T.UNKNOWN:
+                compiled = self.coerce(compiled, kt, ty.TEXT)
+            elif kt.oid not in (*ty.INTS, *ty.STRINGS):
+                raise SqlError("42883", f"operator does not exist: {T.format_type(dt.oid)} -> {T.format_type(kt.oid)}")
+            key = compiled
+        result = ty.TEXT if as_text else Ty(dt.oid)
+        return fn("pg_json_get", doc, key, lit_int(1 if as_text else 0)), result
+
+    def _json_path_array(self, node: exp.Expression, scope: Scope, as_text: bool) -> tuple[exp.Expression, Ty]:
+        """#> / #>>: a path given as text[]."""
+        doc, dt = self._json_doc(node.this, scope)
+        path = self.typed(node.expression, scope, Ty(T.TEXT_ARRAY))
+        return fn("pg_json_path", doc, path, lit_int(1 if as_text else 0)), ty.TEXT if as_text else Ty(dt.oid)
+
+    def c_JSONBExtract(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._json_path_array(node, scope, as_text=False)
+
+    def c_JSONBExtractScalar(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._json_path_array(node, scope, as_text=True)
+
+    def _containment(self, node: exp.Expression, scope: Scope, flip: bool) -> tuple[exp.Expression, Ty]:
+        """@> (and <@ with flip): jsonb containment or array containment."""
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        if flip:
+            left, lt, right, rt = right, rt, left, lt
+        if lt.oid == T.UNKNOWN and rt.oid != T.UNKNOWN:
+            left, lt = self.coerce(left, lt, rt), rt
+        if rt.oid == T.UNKNOWN:
+            right, rt = self.coerce(right, rt, lt if lt.oid != T.UNKNOWN else Ty(T.JSONB)), \
+                lt if lt.oid != T.UNKNOWN else Ty(T.JSONB)
+        if lt.oid == T.JSONB and rt.oid == T.JSONB:
+            return fn("pg_jsonb_contains", left, right), ty.BOOL
+        if lt.is_array and rt.is_array:
+            return fn("pg_array_contains", left, right), ty.BOOL
+        op = "<@" if flip else "@>"
+        a, b = (rt, lt) if flip else (lt, rt)
+        raise SqlError("42883", f"operator does not exist: {T.format_type(a.oid)} {op} {T.format_type(b.oid)}")
+
+    def c_ArrayContainsAll(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._containment(node, scope, flip=False)
+
+    def c_ArrayContainedBy(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._containment(node, scope, flip=True)
+
+    c_JSONBContains = c_ArrayContainsAll
+
+    def c_ArrayOverlaps(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        if lt.oid == T.UNKNOWN:
+            left, lt = self.coerce(left, lt, rt), rt
+        if rt.oid == T.UNKNOWN:
+            right, rt = self.coerce(right, rt, lt), lt
+        if not (lt.is_array and rt.is_array):
+            raise SqlError("42883", f"operator does not exist: {T.format_type(lt.oid)} && {T.format_type(rt.oid)}")
+        return fn("pg_array_overlaps", left, right), ty.BOOL
+
+    def _json_exists(self, node: exp.Expression, scope: Scope, mode: int) -> tuple[exp.Expression, Ty]:
+        doc, _ = self._json_doc(node.this, scope)
+        key = self.typed(node.expression, scope, ty.TEXT if mode == 0 else Ty(T.TEXT_ARRAY))
+        return fn("pg_jsonb_exists", doc, key, lit_int(mode)), ty.BOOL
+
+    def c_JSONBContainsTopKey(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._json_exists(node, scope, 0)
+
+    def c_JSONBContainsAnyTopKeys(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._json_exists(node, scope, 1)
+
+    def c_JSONBContainsAllTopKeys(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._json_exists(node, scope, 2)
 
     def c_AtTimeZone(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         raise SqlError("0A000", "AT TIME ZONE is not supported")

@@ -108,8 +108,8 @@ def _utc_text(value: _dt.datetime) -> str:
     return T.format_timestamp(value.astimezone(_dt.UTC).replace(tzinfo=None)) + "+00"
 
 
-def _raise(sqlstate: str, message: str) -> None:
-    raise SqlError(sqlstate, message)
+def _raise(sqlstate: str, message: str, detail: str | None = None) -> None:
+    raise SqlError(sqlstate, message, detail=detail)
 
 
 # ------------------------------------------------------------------------------ numeric
@@ -746,6 +746,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         return json.dumps(list(range(int(start), int(end), int(step))))
 
     scalar("pg_series_json", series_json, -1, True)
+    register_json_functions(conn)
     scalar("pg_random", lambda: random.random(), 0)
     # window functions double as ordinary aggregates, so sum()/avg() OVER (...) work too
     conn.create_window_function("pg_num_sum", _window_factory(_NumericSum), 1)
@@ -755,7 +756,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     # --- casts and typmods
     scalar("pg_cast", make_cast(ctx))
     scalar("pg_typmod", lambda v, oid, typmod: apply_typmod(v, oid, typmod), 3, True)
-    scalar("pg_raise", lambda code, msg: _raise(code, msg), 2)
+    scalar("pg_raise", _raise, -1)  # (sqlstate, message[, detail]): constraint triggers
 
     # --- strings
     scalar("pg_lower", lambda s: None if s is None else str(s).lower(), 1, True)
@@ -852,6 +853,20 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_array_append", lambda arr, v: json.dumps(T.array_values(arr or "[]") + [v]), 2, True)
     scalar("pg_array_cat", lambda a, b: None if a is None and b is None else
            json.dumps(T.array_values(a or "[]") + T.array_values(b or "[]")), 2, True)
+    def array_contains(a: Any, b: Any) -> Any:
+        if a is None or b is None:
+            return None
+        have = {json.dumps(v) for v in T.array_values(a) if v is not None}
+        return 1 if all(v is not None and json.dumps(v) in have for v in T.array_values(b)) else 0
+
+    def array_overlaps(a: Any, b: Any) -> Any:
+        if a is None or b is None:
+            return None
+        have = {json.dumps(v) for v in T.array_values(a) if v is not None}
+        return 1 if any(v is not None and json.dumps(v) in have for v in T.array_values(b)) else 0
+
+    scalar("pg_array_contains", array_contains, 2, True)
+    scalar("pg_array_overlaps", array_overlaps, 2, True)
     scalar("pg_array_in", lambda text, elem: None if text is None else T.parse_array(int(elem), str(text)), 2, True)
 
     # --- session / system information
@@ -1018,6 +1033,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
 
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA recursive_triggers = ON")  # self-referencing ON DELETE CASCADE (ddl.py)
     install_catalog(conn, ctx)
 
 
@@ -1193,3 +1209,216 @@ def _to_char_number(value: Decimal, fmt: str) -> str:
     if "0" in fmt.split(".")[0]:
         body = text.rjust(width, "0")
     return ("-" if rounded < 0 else " ") + body
+
+
+# ------------------------------------------------------------------------------ json / jsonb
+# json and jsonb are stored as text (jsonb normalised the way jsonb_out prints it).
+
+
+def _json_load(doc: Any) -> Any:
+    return json.loads(doc, parse_float=Decimal)
+
+
+def _json_out(value: Any, as_text: bool) -> Any:
+    """A json value as jsonb text, or for ->>/#>> as text (strings unquoted, null -> NULL)."""
+    if as_text:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+    return T._jsonb_dump(value)
+
+
+def _json_step(value: Any, key: Any) -> tuple[bool, Any]:
+    if isinstance(value, dict):
+        k = str(key)
+        return (k in value, value.get(k))
+    if isinstance(value, list):
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            return (False, None)
+        if index < 0:
+            index += len(value)
+        return (0 <= index < len(value), value[index] if 0 <= index < len(value) else None)
+    return (False, None)
+
+
+def json_get(doc: Any, key: Any, as_text: int = 0) -> Any:
+    """doc -> key / doc ->> key (an int key indexes arrays, negative from the end)."""
+    if doc is None or key is None:
+        return None
+    value = _json_load(doc)
+    if isinstance(key, str) and isinstance(value, list):
+        return None
+    if isinstance(key, int) and isinstance(value, dict):
+        return None
+    found, item = _json_step(value, key)
+    return _json_out(item, bool(as_text)) if found else None
+
+
+def json_path(doc: Any, path: Any, as_text: int = 0) -> Any:
+    """doc #> path / doc #>> path; path is a text[] (stored as a JSON array)."""
+    if doc is None or path is None:
+        return None
+    value = _json_load(doc)
+    for key in json.loads(path):
+        if key is None:
+            return None
+        found, value = _json_step(value, key)
+        if not found:
+            return None
+    return _json_out(value, bool(as_text))
+
+
+def _contains(a: Any, b: Any, top: bool = True) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(k in a and _contains(a[k], v, False) for k, v in b.items())
+    if isinstance(a, list) and isinstance(b, list):
+        return all(any(_contains(x, y, False) for x in a) for y in b)
+    if isinstance(a, list) and top and not isinstance(b, dict | list):
+        return any(not isinstance(x, dict | list) and x == b and type(x) is type(b) for x in a)
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return False
+    return bool(a == b and (type(a) is type(b) or (isinstance(a, int | Decimal) and isinstance(b, int | Decimal))))
+
+
+def jsonb_contains(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    return 1 if _contains(_json_load(a), _json_load(b)) else 0
+
+
+def _has_key(value: Any, key: str) -> bool:
+    if isinstance(value, dict):
+        return key in value
+    if isinstance(value, list):
+        return any(isinstance(x, str) and x == key for x in value)
+    return isinstance(value, str) and value == key
+
+
+def jsonb_exists(doc: Any, key: Any, mode: int = 0) -> Any:
+    """? key (mode 0), ?| keys (1: any), ?& keys (2: all); keys is a text[] as a JSON array."""
+    if doc is None or key is None:
+        return None
+    value = _json_load(doc)
+    if mode == 0:
+        return 1 if _has_key(value, str(key)) else 0
+    keys = [k for k in json.loads(key) if k is not None]
+    hits = [_has_key(value, k) for k in keys]
+    return 1 if (any(hits) if mode == 1 else all(hits)) else 0
+
+
+def jsonb_concat(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    x, y = _json_load(a), _json_load(b)
+    if isinstance(x, dict) and isinstance(y, dict):
+        return T._jsonb_dump({**x, **y})
+    left = x if isinstance(x, list) else [x]
+    right = y if isinstance(y, list) else [y]
+    return T._jsonb_dump(left + right)
+
+
+def jsonb_delete(doc: Any, key: Any) -> Any:
+    if doc is None or key is None:
+        return None
+    value = _json_load(doc)
+    if isinstance(value, dict):
+        if isinstance(key, int):
+            raise SqlError("22023", "cannot delete from object using integer index")
+        value.pop(str(key), None)
+    elif isinstance(value, list):
+        if isinstance(key, int):
+            index = key + len(value) if key < 0 else key
+            if 0 <= index < len(value):
+                del value[index]
+        else:
+            value = [x for x in value if not (isinstance(x, str) and x == key)]
+    else:
+        raise SqlError("22023", "cannot delete from scalar")
+    return T._jsonb_dump(value)
+
+
+def jsonb_set(doc: Any, path: Any, new: Any, create_missing: Any = 1) -> Any:
+    if doc is None or path is None or new is None:
+        return None
+    root = _json_load(doc)
+    keys = json.loads(path)
+    replacement = _json_load(new)
+    if not keys:
+        return T._jsonb_dump(root)
+    target = root
+    for key in keys[:-1]:
+        found, target = _json_step(target, key)
+        if not found:
+            return T._jsonb_dump(root)
+    last = keys[-1]
+    if isinstance(target, dict):
+        if last in target or create_missing:
+            target[last] = replacement
+    elif isinstance(target, list):
+        try:
+            index = int(last)
+        except ValueError:
+            raise SqlError("22P02", f'path element at position {len(keys)} is not an integer: "{last}"') from None
+        if index < 0:
+            index += len(target)
+        if 0 <= index < len(target):
+            target[index] = replacement
+        elif create_missing:
+            if index < 0:
+                target.insert(0, replacement)
+            else:
+                target.append(replacement)
+    return T._jsonb_dump(root)
+
+
+def json_typeof(doc: Any) -> Any:
+    if doc is None:
+        return None
+    value = _json_load(doc)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | Decimal | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def jsonb_strip_nulls(doc: Any) -> Any:
+    def strip(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if x is not None}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+
+    return None if doc is None else T._jsonb_dump(strip(_json_load(doc)))
+
+
+def jsonb_array_length(doc: Any) -> Any:
+    if doc is None:
+        return None
+    value = _json_load(doc)
+    if not isinstance(value, list):
+        raise SqlError("22023", "cannot get array length of a non-array" if not isinstance(value, dict)
+                       else "cannot get array length of a non-array")
+    return len(value)
+
+
+def register_json_functions(conn: Any) -> None:
+    det = {"deterministic": True}
+    conn.create_scalar_function("pg_json_get", json_get, -1, **det)
+    conn.create_scalar_function("pg_json_path", json_path, -1, **det)
+    conn.create_scalar_function("pg_jsonb_contains", jsonb_contains, 2, **det)
+    conn.create_scalar_function("pg_jsonb_exists", jsonb_exists, -1, **det)
+    conn.create_scalar_function("pg_jsonb_concat", jsonb_concat, 2, **det)
+    conn.create_scalar_function("pg_jsonb_delete", jsonb_delete, 2, **det)
+    conn.create_scalar_function("pg_jsonb_set", jsonb_set, -1, **det)
+    conn.create_scalar_function("pg_json_typeof", json_typeof, 1, **det)
+    conn.create_scalar_function("pg_jsonb_strip_nulls", jsonb_strip_nulls, 1, **det)
+    conn.create_scalar_function("pg_jsonb_array_length", jsonb_array_length, 1, **det)
