@@ -20,10 +20,9 @@ from typing import Any
 from compute.sql.api import Translation
 
 _LITERAL = re.compile(
-    r"""(?P<str>'(?:[^']|'')*')"""  # a standard string (no E'' / U&'' / $$; those disqualify)
+    r"""'(?:[^']|'')*'"""  # a standard string: skipped (E'', U&'', $$ disqualify)
+    r"""|"(?:[^"]|"")*\""""  # a quoted identifier: skipped
     r"""|(?P<num>(?<![\w$.])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.]))"""
-    r"""|(?P<ident>"(?:[^"]|"")*")"""
-    r"""|(?P<word>[A-Za-z_][\w$]*)"""
 )
 _UNSAFE = re.compile(r"\$|--|/\*|\bE'|\bU&|\bB'|\bX'", re.IGNORECASE)
 _QMARK = re.compile(r"\?(\d+)")
@@ -32,6 +31,7 @@ _QMARK = re.compile(r"\?(\d+)")
 @dataclass(frozen=True, slots=True)
 class _Shape:
     templates: tuple[Translation, ...]  # steps contain ?N for lifted literal N
+    parts: tuple[tuple[tuple[str | int, ...], ...], ...]  # per template/step: text, literal no.
 
 
 class ShapeCache:
@@ -62,7 +62,8 @@ class ShapeCache:
                     self._shapes.popitem(last=False)
             if shape is not None:
                 assert isinstance(shape, _Shape)
-                return [_fill(t, literals) for t in shape.templates]
+                return [_fill_parts(t, p, literals)
+                        for t, p in zip(shape.templates, shape.parts, strict=True)]
         result = full(sql, catalog)
         self._exact[key] = result
         if len(self._exact) > self._exact_size:
@@ -87,7 +88,8 @@ class ShapeCache:
                     or orig.param_oids or filled.extra != orig.extra
                     or filled.name != orig.name or filled.value != orig.value):
                 return None
-        return _Shape(tuple(replace(t, param_oids=()) for t in templates))
+        kept = tuple(replace(t, param_oids=()) for t in templates)
+        return _Shape(kept, tuple(tuple(_split_step(step) for step in t.steps) for t in kept))
 
 
 def _lift(sql: str) -> tuple[str, list[str]] | None:
@@ -98,8 +100,7 @@ def _lift(sql: str) -> tuple[str, list[str]] | None:
     out: list[str] = []
     pos = 0
     for m in _LITERAL.finditer(sql):
-        kind = m.lastgroup
-        if kind != "num":
+        if m.lastgroup != "num":
             continue
         literals.append(m.group())
         out.append(sql[pos : m.start()])
@@ -117,6 +118,19 @@ def _literal_class(literal: str) -> str:
         return "n"
     value = int(literal)
     return "i" if value <= 2**31 - 1 else ("b" if value <= 2**63 - 1 else "n")
+
+
+def _split_step(step: str) -> tuple[str | int, ...]:
+    """A step as alternating text and 0-based literal indexes, for cheap filling."""
+    pieces = _QMARK.split(step)  # text, number, text, number, ..., text
+    return tuple(p if i % 2 == 0 else int(p) - 1 for i, p in enumerate(pieces))
+
+
+def _fill_parts(template: Translation, parts: tuple[tuple[str | int, ...], ...],
+                literals: list[str]) -> Translation:
+    steps = tuple("".join(p if isinstance(p, str) else literals[p] for p in step)
+                  for step in parts)
+    return replace(template, steps=steps)
 
 
 def _fill(template: Translation, literals: list[str]) -> Translation:
