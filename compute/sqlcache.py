@@ -102,8 +102,9 @@ def _lift(sql: str) -> tuple[str, list[str]] | None:
     for m in _LITERAL.finditer(sql):
         if m.lastgroup != "num":
             continue
-        literals.append(m.group())
-        out.append(sql[pos : m.start()])
+        start = _unary_minus_start(sql, m.start(), pos)
+        literals.append(sql[start : m.end()].replace(" ", ""))
+        out.append(sql[pos:start])
         out.append(f"${len(literals)}")
         pos = m.end()
     if not literals:
@@ -112,12 +113,31 @@ def _lift(sql: str) -> tuple[str, list[str]] | None:
     return "".join(out), literals
 
 
+_UNARY_CONTEXT = frozenset("(,=<>+-*/%")
+
+
+def _unary_minus_start(sql: str, start: int, floor: int) -> int:
+    """Where a literal starts if a unary minus precedes it (``+ -5``, ``(-5``, ``, -5``)."""
+    i = start - 1
+    while i >= floor and sql[i] == " ":
+        i -= 1
+    if i < floor or sql[i] != "-":
+        return start
+    j = i - 1
+    while j >= floor and sql[j] == " ":
+        j -= 1
+    return i if j >= floor and sql[j] in _UNARY_CONTEXT else start
+
+
 def _literal_class(literal: str) -> str:
-    """Literals of one class translate alike: int4, int8, numeric (PostgreSQL's literal types)."""
-    if not literal.isdigit():
-        return "n"
-    value = int(literal)
-    return "i" if value <= 2**31 - 1 else ("b" if value <= 2**63 - 1 else "n")
+    """Literals of one class translate alike: int4, int8, numeric (PostgreSQL's literal types),
+    each negative or not (a negative literal is rendered in parentheses)."""
+    sign = "-" if literal.startswith("-") else ""
+    digits = literal.lstrip("-")
+    if not digits.isdigit():
+        return sign + "n"
+    value = int(digits)
+    return sign + ("i" if value <= 2**31 - 1 else ("b" if value <= 2**63 - 1 else "n"))
 
 
 def _split_step(step: str) -> tuple[str | int, ...]:
@@ -128,13 +148,14 @@ def _split_step(step: str) -> tuple[str | int, ...]:
 
 def _fill_parts(template: Translation, parts: tuple[tuple[str | int, ...], ...],
                 literals: list[str]) -> Translation:
-    steps = tuple("".join(p if isinstance(p, str) else literals[p] for p in step)
-                  for step in parts)
+    lits = [f"({lit})" if lit.startswith("-") else lit for lit in literals]
+    steps = tuple("".join(p if isinstance(p, str) else lits[p] for p in step) for step in parts)
     return replace(template, steps=steps)
 
 
 def _fill(template: Translation, literals: list[str]) -> Translation:
     def sub(m: re.Match[str]) -> str:
-        return literals[int(m.group(1)) - 1]
+        lit = literals[int(m.group(1)) - 1]
+        return f"({lit})" if lit.startswith("-") else lit
 
     return replace(template, steps=tuple(_QMARK.sub(sub, s) for s in template.steps))
