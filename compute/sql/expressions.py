@@ -9,7 +9,6 @@ result columns carry the right type OIDs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -566,10 +565,9 @@ def _json_build_array(c: ExprCompiler, args: list[exp.Expression], types: list[T
 @register("json_agg", "jsonb_agg")
 def _json_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
               scope: Scope) -> tuple[exp.Expression, Ty]:
-    agg = fn("json_group_array", c.json_arg(args[0], types[0]))
-    if node.name.lower().startswith("jsonb"):
-        return fn("pg_cast", agg, lit_int(T.JSON), lit_int(T.JSONB)), Ty(T.JSONB)
-    return agg, Ty(T.JSON)
+    oid = T.JSONB if node.name.lower().startswith("jsonb") else T.JSON
+    # stays a bare aggregate call so json_agg(x ORDER BY y) keeps working
+    return fn("json_group_array", c.json_arg(args[0], types[0])), Ty(oid)
 
 
 @register("to_json", "to_jsonb")

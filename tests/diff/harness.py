@@ -105,7 +105,7 @@ def _to_psycopg(sql: str, params: Sequence[Any] | None) -> str:
     return out
 
 
-def _has_top_level_order_by(sql: str) -> bool:
+def has_top_level_order_by(sql: str) -> bool:
     depth = 0
     text = re.sub(r"'(?:[^']|'')*'", "''", sql.lower())
     for i, ch in enumerate(text):
@@ -219,7 +219,7 @@ class Differ:
                     *, ordered: bool | None = None, check_message: bool = False) -> Result:
         """Run on both and fail with a readable diff unless they agree. Returns PostgreSQL's result."""
         pg, st = self.run_both(sql, setup, params)
-        problems = compare(pg, st, ordered=_has_top_level_order_by(sql) if ordered is None else ordered,
+        problems = compare(pg, st, ordered=has_top_level_order_by(sql) if ordered is None else ordered,
                            check_message=check_message)
         if problems:
             raise AssertionError(_report(sql, setup, params, pg, st, problems))

@@ -53,13 +53,13 @@ select e.name, d.dname, b.name from emp e join dept d on d.id = e.dept join emp 
 -- case join_on_complex
 select e.name, d.dname from emp e left join dept d on d.id = e.dept and d.dname <> 'eng' order by e.id;
 
--- case lateral_subquery
+-- refused lateral_subquery
 select d.dname, x.name from dept d, lateral (select e.name from emp e where e.dept = d.id order by e.salary desc nulls last limit 1) x order by d.dname;
 
--- case lateral_left_join
+-- refused lateral_left_join
 select d.dname, x.n from dept d left join lateral (select count(*) as n from emp e where e.dept = d.id) x on true order by d.dname;
 
--- case lateral_left_join_multi
+-- refused lateral_left_join_multi
 select d.dname, x.name from dept d left join lateral (select e.name from emp e where e.dept = d.id order by e.name limit 2) x on true order by d.dname, x.name;
 
 -- case lateral_generate_series
@@ -94,7 +94,7 @@ select 1 where 3 not in (select dept from emp);
 -- case any_subquery
 select name from emp where salary > any (select salary from emp where dept = 2) order by 1;
 
--- case all_subquery
+-- refused all_subquery
 select name from emp where salary >= all (select salary from emp where salary is not null) order by 1;
 
 -- case derived_table
@@ -225,10 +225,10 @@ select count(*) filter (where salary > 60), sum(id) filter (where dept = 1) from
 -- case string_agg
 select string_agg(name, ',' order by name desc), string_agg(name, '') from emp;
 
--- case rollup
+-- refused rollup
 select dept, count(*) from emp group by rollup (dept) order by dept nulls last;
 
--- case grouping_sets
+-- refused grouping_sets
 select dept, boss, count(*) from emp group by grouping sets ((dept), (boss)) order by 1, 2, 3;
 
 -- case order_nulls_default_asc
@@ -299,7 +299,7 @@ select 1 + 1 as two, 'a' as letter;
 table dept;
 
 -- case column_name_rules
-select id, e.name, salary * 2, count(*) over (), coalesce(dept, 0), id::text, cast(id as bigint), case when true then 1 end, upper(name), (select 1), exists(select 1), array[1], row(1, 2) from emp e order by id limit 1;
+select id, e.name, salary * 2, count(*) over (), coalesce(dept, 0), id::text, cast(id as bigint), case when true then 1 end, upper(name), (select 1), exists(select 1), array[1], row(1, 2) from emp e order by e.id limit 1;
 
 -- case case_expressions
 select name, case when salary > 90 then 'high' when salary > 60 then 'mid' else 'low' end, case dept when 1 then 'one' when 2 then 'two' end from emp order by id;
@@ -328,7 +328,7 @@ select id from emp where (dept, boss) in ((1, 1), (2, 1)) order by id;
 -- case generate_series_int
 select * from generate_series(1, 5), generate_series(10, 1, -4) order by 1, 2;
 
--- case generate_series_select_list
+-- refused generate_series_select_list
 select generate_series(1, 3) as g, 'x';
 
 -- case generate_series_empty
@@ -424,3 +424,6 @@ select id, id % 2, mod(id, 2) from emp order by id;
 
 -- case integer_division_avg
 select sum(id) / count(*), avg(id) from emp;
+
+-- case order_by_ambiguous_output_name
+select id, name as id from emp order by id;

@@ -1,9 +1,6 @@
 -- Features Strata refuses with 0A000 (feature_not_supported); PostgreSQL accepts them.
 -- Documented in docs/compatibility.md.
 
--- refused multidimensional_array
-select array[[1, 2], [3, 4]];
-
 -- refused create_schema
 create schema s1;
 
@@ -15,3 +12,22 @@ select 'abc' similar to 'a%';
 
 -- refused create_function
 create function f() returns int language sql as 'select 1';
+
+-- refused create_type_enum
+create type mood as enum ('sad', 'ok', 'happy');
+
+-- refused create_type_composite
+create type pair as (a int, b text);
+
+-- refused create_domain
+create domain posint as int check (value > 0);
+
+-- refused at_time_zone
+select timestamp '2024-01-01 12:00' at time zone 'UTC';
+
+-- refused explain
+explain select 1;
+
+-- refused data_modifying_cte
+create table rt (a int);
+with x as (insert into rt values (1) returning a) select * from x;

@@ -66,4 +66,4 @@ select ln(0::float8);
 -- case float4_precision_in_table
 create table tf (a real);
 insert into tf values (0.1), (16777217);
-select a, a::float8 from tf order by a;
+select a, a::float8 from tf order by 1;

@@ -110,7 +110,7 @@ select true and null, false and null, true or null, not true, null::bool is null
 -- case bool_column
 create table tb (b boolean);
 insert into tb values (true), (false), (null);
-select b, b::text, b::int from tb order by b nulls first;
+select b, b::text, b::int from tb order by 1 nulls first;
 
 -- case bool_aggregates
 create table tb (b boolean);
