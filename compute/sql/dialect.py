@@ -9,9 +9,12 @@ their parsers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.dialects.sqlite import SQLite
+from sqlglot.tokens import TokenType
 
 _KEEP_FUNCTION_PARSERS = {"CAST", "EXTRACT", "SUBSTRING", "TRIM", "POSITION", "OVERLAY", "STRING_AGG", "DATE_PART"}
 
@@ -22,6 +25,14 @@ class StrataPostgres(Postgres):
         FUNCTION_PARSERS = {
             k: v for k, v in Postgres.Parser.FUNCTION_PARSERS.items() if k in _KEEP_FUNCTION_PARSERS
         }
+
+        def _parse_types(self, *args: Any, **kwargs: Any) -> exp.Expression | None:
+            # sqlglot parses oid/regclass/regtype... as ObjectIdentifier and then fails on the
+            # array suffix of `$1::oid[]` (asyncpg's type introspection query uses it).
+            this = super()._parse_types(*args, **kwargs)
+            if isinstance(this, exp.ObjectIdentifier) and self._match_pair(TokenType.L_BRACKET, TokenType.R_BRACKET):
+                return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[this], nested=True)
+            return this
 
 
 class StrataSQLite(SQLite):
