@@ -93,6 +93,123 @@ def fk_options(ref: exp.Expression) -> dict[str, object]:
     return info
 
 
+def _value_text_sql(ref: str, type_oid: int) -> str:
+    """A stored value as PostgreSQL prints it (for error details), NULL as ``null``."""
+    if type_oid == T.BOOL:
+        text = f"CASE {ref} WHEN 1 THEN 't' WHEN 0 THEN 'f' END"
+    elif type_oid == T.TIMESTAMPTZ:
+        text = f"pg_tstz_out({ref})"
+    elif type_oid == T.BYTEA:
+        text = f"'\\x' || lower(hex({ref}))"
+    else:
+        text = f"CAST({ref} AS TEXT)"
+    return f"coalesce({text}, 'null')"
+
+
+def _tuple_text_sql(prefix: str, cols: list[Column]) -> str:
+    return " || ', ' || ".join(_value_text_sql(f"{prefix}{_q(c.name)}", c.type_oid) for c in cols)
+
+
+def _declared_primary_key(pending: list[tuple[str, exp.Expression, str | None]]) -> list[str]:
+    """The PRIMARY KEY columns among CREATE TABLE's column and table constraints."""
+    for _kind, item, col_name in pending:
+        body = item.expressions[0] if isinstance(item, exp.Constraint) else item
+        if isinstance(body, exp.ColumnConstraint):
+            body = body.args["kind"]
+        if isinstance(body, exp.PrimaryKeyColumnConstraint) and col_name:
+            return [col_name]
+        if isinstance(body, exp.PrimaryKey):
+            return [e.name for e in body.expressions]
+    return []
+
+
+def _check_columns(definition: str) -> set[str]:
+    """Columns a CHECK body (PostgreSQL text) refers to."""
+    from compute.sql.translator import parse
+
+    return {c.name for c in parse(f"SELECT {definition}").find_all(exp.Column)}
+
+
+def fk_trigger_prefix(table: str, name: str) -> str:
+    return f"__strata_fk_{table}_{name}"
+
+
+def check_trigger_prefix(table: int | str, name: str) -> str:
+    """Triggers of a CHECK added by ALTER TABLE: keyed by the table oid (stable under RENAME), or by
+    its name when the table was created earlier in the same query string (oid not known yet)."""
+    return f"__strata_ck_{table}_{name}"
+
+
+FK_TRIGGER_SUFFIXES = ("_ci", "_cu", "_pd", "_pu")
+UNNAMED_CHECK = "__strata_unnamed_check"  # translator: ALTER TABLE ... ADD CHECK (sqlglot needs a name)
+CHECK_TRIGGER_SUFFIXES = ("_i", "_u")
+
+
+def drop_triggers_sql(prefix: str, suffixes: tuple[str, ...]) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {_q(prefix + s)}" for s in suffixes]
+
+
+def fk_trigger_sql(prefix: str, name: str, child: str, ccols: list[Column], parent: str,
+                   pcols: list[Column], info: dict[str, object]) -> list[str]:
+    """Foreign key enforcement with triggers (PostgreSQL's messages, SQLSTATE 23503).
+
+    Child side: an inserted/updated row whose key is all non-null must match a parent row (MATCH
+    FULL: a partly null key is an error too). Parent side: ON DELETE/ON UPDATE actions.
+    """
+    steps: list[str] = []
+    cnames = ", ".join(c.name for c in ccols)
+    pnames = ", ".join(c.name for c in pcols)
+    match = " AND ".join(f"p.{_q(pc.name)} = NEW.{_q(cc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
+    not_null = " AND ".join(f"NEW.{_q(c.name)} IS NOT NULL" for c in ccols)
+    message = quote_literal(f'insert or update on table "{child}" violates foreign key constraint "{name}"')
+    detail = (f"'Key ({cnames})=(' || {_tuple_text_sql('NEW.', ccols)} || " +
+              quote_literal(') is not present in table "' + parent + '".'))
+    when = f"{not_null} AND NOT EXISTS (SELECT 1 FROM {_q(parent)} AS p WHERE {match})"
+    body = f"SELECT pg_raise('23503', {message}, {detail})"
+    if info.get("match") == "f" and len(ccols) > 1:
+        any_null = " OR ".join(f"NEW.{_q(c.name)} IS NULL" for c in ccols)
+        mixed = quote_literal("MATCH FULL does not allow mixing of null and nonnull key values.")
+        body = (f"SELECT pg_raise('23503', {message}, CASE WHEN {any_null} THEN {mixed} ELSE {detail} END)")
+        all_null = " AND ".join(f"NEW.{_q(c.name)} IS NULL" for c in ccols)
+        when = f"({when}) OR (({any_null}) AND NOT ({all_null}))"
+    col_list = ", ".join(_q(c.name) for c in ccols)
+    steps.append(f"CREATE TRIGGER {_q(prefix + '_ci')} AFTER INSERT ON {_q(child)} WHEN {when} BEGIN {body}; END")
+    steps.append(f"CREATE TRIGGER {_q(prefix + '_cu')} AFTER UPDATE OF {col_list} ON {_q(child)} "
+                 f"WHEN {when} BEGIN {body}; END")
+    # parent side
+    refs = " AND ".join(f"{_q(cc.name)} = OLD.{_q(pc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
+    pmessage = quote_literal(f'update or delete on table "{parent}" violates foreign key constraint "{name}" '
+                             f'on table "{child}"')
+    pdetail = (f"'Key ({pnames})=(' || {_tuple_text_sql('OLD.', pcols)} || " +
+               quote_literal(') is still referenced from table "' + child + '".'))
+    referenced = f"EXISTS (SELECT 1 FROM {_q(child)} WHERE {refs})"
+    changed = " OR ".join(f"OLD.{_q(c.name)} IS NOT NEW.{_q(c.name)}" for c in pcols)
+    pcol_list = ", ".join(_q(c.name) for c in pcols)
+    for event, key, suffix, when_extra in (("DELETE", "del", "_pd", ""), (f"UPDATE OF {pcol_list}", "upd", "_pu",
+                                                                         f"({changed})")):
+        action = str(info.get(key, "a"))
+        if action in ("a", "r"):
+            cond = f"{when_extra} AND {referenced}" if when_extra else referenced
+            trigger_body = f"SELECT pg_raise('23503', {pmessage}, {pdetail})"
+        else:
+            cond = when_extra
+            if action == "c" and key == "del":
+                trigger_body = f"DELETE FROM {_q(child)} WHERE {refs}"
+            else:
+                if action == "c":
+                    values = [f"NEW.{_q(pc.name)}" for pc in pcols]
+                elif action == "n":
+                    values = ["NULL"] * len(ccols)
+                else:
+                    values = [f"({c.default_sql})" if c.default_sql else "NULL" for c in ccols]
+                sets = ", ".join(f"{_q(cc.name)} = {v}" for cc, v in zip(ccols, values, strict=True))
+                trigger_body = f"UPDATE {_q(child)} SET {sets} WHERE {refs}"
+        when_sql = f" WHEN {cond}" if cond else ""
+        steps.append(f"CREATE TRIGGER {_q(prefix + suffix)} AFTER {event} ON {_q(parent)}{when_sql} "
+                     f"BEGIN {trigger_body}; END")
+    return steps
+
+
 def _storage_decl(t: Ty) -> str:
     info = T.TYPES.get(t.oid)
     decl = info.sqlite_type if info else "TEXT"
@@ -168,6 +285,7 @@ class DdlCompiler:
         pk_cols: list[str] = []
         pending: list[tuple[str, exp.Expression, str | None]] = []  # (kind, node, name)
         fk_refs: dict[str, str] = {}  # foreign key name -> referenced table
+        fk_pending: list[tuple[str, list[str], str, list[str], dict[str, object]]] = []
         for item in schema.expressions:
             if isinstance(item, exp.ColumnDef):
                 columns.append(self._column(item, name, len(columns) + 1, sequences, pending))
@@ -235,6 +353,8 @@ class DdlCompiler:
                 if ref_table is None and ref_table_name != name:
                     raise SqlError("42P01", f'relation "{ref_table_name}" does not exist')
                 ref_cols = [e.name for e in ref_schema.expressions] if isinstance(ref_schema, exp.Schema) else []
+                if not ref_cols and ref_table_name == name:  # self-reference: this table's primary key
+                    ref_cols = _declared_primary_key(pending)
                 if not ref_cols:
                     pk = ref_table.primary_key if ref_table is not None else None
                     if pk is None:
@@ -242,12 +362,8 @@ class DdlCompiler:
                     ref_cols = list(pk.columns)
                 cname = constraint_name or unique_name(f"{name}_{'_'.join(cols)}_fkey")
                 info = fk_options(ref)
-                actions = "".join(f" ON {word} {_FK_ACTION_SQL[str(info[key])]}" for key, word in
-                                  (("del", "DELETE"), ("upd", "UPDATE")) if info[key] != "a")
-                table_constraints.append(
-                    f"CONSTRAINT {_q(cname)} FOREIGN KEY ({', '.join(_q(c) for c in cols)}) REFERENCES "
-                    f"{_q(ref_table_name)} ({', '.join(_q(c) for c in ref_cols)}){actions}"
-                )
+                info["trigger"] = fk_trigger_prefix(name, cname)  # enforced by triggers (see fk_trigger_sql)
+                fk_pending.append((cname, cols, ref_table_name, ref_cols, info))
                 fk_refs[cname] = ref_table_name
                 constraints.append(Constraint(cname, 0, "f", tuple(cols), None, json.dumps(info), None,
                                               tuple(ref_cols)))
@@ -272,6 +388,24 @@ class DdlCompiler:
                 con, name, index_name=con.name if con.type in ("p", "u") else None, ref_table=fk_refs.get(con.name)))
         for seq in sequences:
             steps.extend(C.insert_sequence_sql(seq, name))
+        final = {c.name: c for c in columns}
+        for cname, cols, ref_table_name, ref_cols, info in fk_pending:
+            parent = self.catalog.user_table(ref_table_name)
+            parent_cols = final if ref_table_name == name else {c.name: c for c in parent.columns} if parent else {}
+            parent_keys = indexes if ref_table_name == name else list(parent.indexes) if parent else []
+            for col_name in cols:
+                if col_name not in final:
+                    raise SqlError("42703", f'column "{col_name}" referenced in foreign key constraint does not exist')
+            for col_name in ref_cols:
+                if col_name not in parent_cols:
+                    raise SqlError("42703", f'column "{col_name}" referenced in foreign key constraint does not exist')
+            if len(cols) != len(ref_cols):
+                raise SqlError("42830", "number of referencing and referenced columns for foreign key disagree")
+            if not any(i.unique and sorted(i.columns) == sorted(ref_cols) for i in parent_keys):
+                raise SqlError("42830", f'there is no unique constraint matching given keys for referenced table '
+                               f'"{ref_table_name}"')
+            steps.extend(fk_trigger_sql(str(info["trigger"]), cname, name, [final[c] for c in cols], ref_table_name,
+                                        [parent_cols[c] for c in ref_cols], info))
         table = Table(0, name, tuple(columns), options=tuple(options),
                       indexes=tuple(indexes), constraints=tuple(constraints))
         new_catalog = self.catalog.with_table(table)
@@ -383,18 +517,25 @@ class DdlCompiler:
                 raise SqlError("42809", f'"{name}" is not a table', hint="Use DROP VIEW to remove a view.")
             if kind == "VIEW" and table.kind != "v":
                 raise SqlError("42809", f'"{name}" is not a view', hint="Use DROP TABLE to remove a table.")
-            if not cascade:
-                for other in catalog.tables.values():
-                    if other.name in names or other.name == name:
-                        continue
-                    for con in other.constraints:
-                        if con.type == "f" and con.ref_table == table.oid and table.oid:
-                            raise SqlError(
-                                "2BP01",
-                                f"cannot drop table {name} because other objects depend on it",
-                                detail=f"constraint {con.name} on table {other.name} depends on table {name}",
-                                hint="Use DROP ... CASCADE to drop the dependent objects too.",
-                            )
+            incoming = [(other, con) for other in catalog.tables.values() if other.name not in names
+                        and other.name != name for con in other.constraints
+                        if con.type == "f" and con.ref_table == table.oid and table.oid]
+            if incoming and not cascade:
+                other, con = incoming[0]
+                raise SqlError(
+                    "2BP01",
+                    f"cannot drop table {name} because other objects depend on it",
+                    detail=f"constraint {con.name} on table {other.name} depends on table {name}",
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                )
+            for other, con in incoming:
+                notices.append(f"drop cascades to constraint {con.name} on table {other.name}")
+                catalog, more = self._drop_foreign_key(catalog, catalog.user_table(other.name) or other, con)
+                steps.extend(more)
+            for con in table.constraints:
+                prefix = json.loads(con.definition or "{}").get("trigger") if con.type == "f" else None
+                if prefix:  # its parent-side triggers live on the referenced table
+                    steps.extend(drop_triggers_sql(str(prefix), FK_TRIGGER_SUFFIXES))
             steps.append(f"DROP {'VIEW' if table.kind == 'v' else 'TABLE'} {_q(name)}")
             steps.extend(C.drop_relation_sql(name))
             catalog = catalog.without_table(name)
@@ -504,18 +645,23 @@ class DdlCompiler:
                 return DdlResult("ALTER TABLE", notices=[f'relation "{name}" does not exist, skipping'])
             raise SqlError("42P01", f'relation "{name}" does not exist')
         steps: list[str] = []
+        notices: list[str] = []
         catalog = self.catalog
+        validate = not node.args.get("not_valid")
         for action in node.args.get("actions") or []:
             table = catalog.user_table(table.name) or table
             if isinstance(action, exp.AddConstraint):
                 for con in action.expressions:
-                    catalog, more = self._add_constraint(catalog, table, con)
+                    catalog, more = self._add_constraint(catalog, table, con, validate)
                     steps.extend(more)
             elif isinstance(action, (exp.PrimaryKey, exp.UniqueColumnConstraint, exp.Constraint, exp.ForeignKey)):
-                catalog, more = self._add_constraint(catalog, table, action)
+                catalog, more = self._add_constraint(catalog, table, action, validate)
                 steps.extend(more)
             elif isinstance(action, exp.ColumnDef):
                 catalog, more = self._add_column(catalog, table, action)
+                steps.extend(more)
+            elif isinstance(action, exp.Drop) and str(action.args.get("kind") or "").upper() == "CONSTRAINT":
+                catalog, more = self._drop_constraint(catalog, table, action, notices)
                 steps.extend(more)
             elif isinstance(action, exp.Drop):
                 catalog, more = self._drop_column(catalog, table, action)
@@ -564,9 +710,102 @@ class DdlCompiler:
                 continue
             else:
                 raise SqlError("0A000", f"ALTER TABLE {type(action).__name__} is not supported")
-        return DdlResult("ALTER TABLE", steps, catalog)
+        return DdlResult("ALTER TABLE", steps, catalog, notices)
 
-    def _add_constraint(self, catalog: Catalog, table: Table, con: exp.Expression) -> tuple[Catalog, list[str]]:
+    def _drop_constraint(self, catalog: Catalog, table: Table, action: exp.Drop,
+                         notices: list[str]) -> tuple[Catalog, list[str]]:
+        steps: list[str] = []
+        for target in action.args.get("tables") or action.expressions or []:
+            table = catalog.user_table(table.name) or table
+            name = target.name
+            con = next((c for c in table.constraints if c.name == name), None)
+            if con is None:
+                if action.args.get("exists"):
+                    notices.append(f'constraint "{name}" of relation "{table.name}" does not exist, skipping')
+                    continue
+                raise SqlError("42704", f'constraint "{name}" of relation "{table.name}" does not exist')
+            if con.type == "f":
+                catalog, more = self._drop_foreign_key(catalog, table, con)
+                steps.extend(more)
+                continue
+            if con.type == "c":
+                if con.index_oid != 0:
+                    raise SqlError("0A000", "DROP CONSTRAINT of a CHECK declared in CREATE TABLE is not supported")
+                steps.extend(self._drop_check_triggers(table, name))
+            else:
+                index = next((i for i in table.indexes if i.name == name), None)
+                if index is None or index.sqlite_name is None:
+                    kind = "PRIMARY KEY" if con.type == "p" else "UNIQUE"
+                    raise SqlError("0A000", f"DROP CONSTRAINT of a {kind} declared in CREATE TABLE is not supported")
+                dependents = [(other, fk) for other in catalog.tables.values() for fk in other.constraints
+                              if fk.type == "f" and table.oid and fk.ref_table == table.oid
+                              and set(fk.ref_columns) == set(index.columns)]
+                if dependents and not action.args.get("cascade"):
+                    other, fk = dependents[0]
+                    raise SqlError(
+                        "2BP01", f"cannot drop constraint {name} on table {table.name} because other objects "
+                        f"depend on it",
+                        detail=f"constraint {fk.name} on table {other.name} depends on index {name}",
+                        hint="Use DROP ... CASCADE to drop the dependent objects too.")
+                for other, fk in dependents:
+                    notices.append(f"drop cascades to constraint {fk.name} on table {other.name}")
+                    catalog, more = self._drop_foreign_key(catalog, catalog.user_table(other.name) or other, fk)
+                    steps.extend(more)
+                table = catalog.user_table(table.name) or table
+                steps.append(f"DROP INDEX {_q(index.sqlite_name)}")
+                steps.extend(C.drop_index_sql(name))
+                table = replace(table, indexes=tuple(i for i in table.indexes if i.name != name))
+            steps.append(f"DELETE FROM {C.CONSTRAINTS} WHERE table_oid = {C.oid_of_sql(table.name)} "
+                         f"AND name = {quote_literal(name)}")
+            catalog = catalog.with_table(replace(table, constraints=tuple(c for c in table.constraints
+                                                                          if c.name != name)))
+        steps.extend(C.BUMP_SCHEMA_VERSION)
+        return catalog, steps
+
+    def _check_triggers(self, table: Table, name: str, expr: exp.Expression | None = None) -> list[str]:
+        """(Re)create the triggers of a CHECK added by ALTER TABLE. They name every column (the
+        "Failing row contains" detail), so ADD/DROP COLUMN recreate them."""
+        if expr is None:
+            con = next(c for c in table.constraints if c.name == name)
+            from compute.sql.translator import parse
+
+            expr = parse(f"SELECT {con.definition}").expressions[0]
+        cols = list(table.columns)
+        new_scope = Scope(sources=[Source("new", "new", [SourceColumn(c.name, Ty(c.type_oid, c.typmod))
+                                                         for c in cols])])
+        row_check = generate(self.qc.ex.condition(expr, new_scope))
+        prefix = check_trigger_prefix(table.oid or table.name, name)
+        message = quote_literal(f'new row for relation "{table.name}" violates check constraint "{name}"')
+        detail = f"'Failing row contains (' || {_tuple_text_sql('NEW.', cols)} || ').'"
+        steps = self._drop_check_triggers(table, name)
+        for event, suffix in (("INSERT", "_i"), ("UPDATE", "_u")):
+            steps.append(f"CREATE TRIGGER {_q(prefix + suffix)} BEFORE {event} ON {_q(table.name)} "
+                         f"WHEN NOT ({row_check}) BEGIN SELECT pg_raise('23514', {message}, {detail}); END")
+        return steps
+
+    @staticmethod
+    def _drop_check_triggers(table: Table, name: str) -> list[str]:
+        steps: list[str] = []
+        for key in dict.fromkeys((table.oid or table.name, table.name)):
+            steps.extend(drop_triggers_sql(check_trigger_prefix(key, name), CHECK_TRIGGER_SUFFIXES))
+        return steps
+
+    def _drop_foreign_key(self, catalog: Catalog, table: Table, con: Constraint) -> tuple[Catalog, list[str]]:
+        """Remove a trigger-enforced foreign key of ``table`` (triggers and catalog row)."""
+        info = json.loads(con.definition or "{}")
+        prefix = info.get("trigger")
+        if not prefix:
+            raise SqlError("0A000", f'foreign key "{con.name}" was created by an older version (SQLite foreign '
+                           f"key) and cannot be dropped")
+        steps = drop_triggers_sql(str(prefix), FK_TRIGGER_SUFFIXES)
+        steps.append(f"DELETE FROM {C.CONSTRAINTS} WHERE table_oid = {C.oid_of_sql(table.name)} "
+                     f"AND name = {quote_literal(con.name)}")
+        table = catalog.user_table(table.name) or table
+        new_table = replace(table, constraints=tuple(c for c in table.constraints if c.name != con.name))
+        return catalog.with_table(new_table), steps
+
+    def _add_constraint(self, catalog: Catalog, table: Table, con: exp.Expression,
+                        validate: bool = True) -> tuple[Catalog, list[str]]:
         cname = None
         body = con
         if isinstance(con, exp.Constraint):
@@ -578,11 +817,111 @@ class DdlCompiler:
         if isinstance(body, exp.UniqueColumnConstraint):
             cols = [e.name for e in body.this.expressions]
             return self._add_unique(catalog, table, cols, cname or f"{table.name}_{'_'.join(cols)}_key", primary=False)
+        if cname == UNNAMED_CHECK:
+            cname = None
+        if cname is not None and any(c.name == cname for c in table.constraints):
+            raise SqlError("42710", f'constraint "{cname}" for relation "{table.name}" already exists')
         if isinstance(body, exp.ForeignKey):
-            raise SqlError("0A000", "ALTER TABLE ... ADD FOREIGN KEY is not supported (declare it in CREATE TABLE)")
+            return self._add_foreign_key(catalog, table, body, cname, validate)
         if isinstance(body, exp.CheckColumnConstraint):
-            raise SqlError("0A000", "ALTER TABLE ... ADD CHECK is not supported (declare it in CREATE TABLE)")
+            return self._add_check(catalog, table, body.this, cname, validate)
         raise SqlError("0A000", f"ALTER TABLE ADD {type(body).__name__} is not supported")
+
+    def _constraint_name(self, catalog: Catalog, table: str, column: str | None, label: str) -> str:
+        """PostgreSQL's ChooseConstraintName: table_column_label, then a digit suffix while taken."""
+        taken = {c.name for t in catalog.tables.values() for c in t.constraints}
+        base = f"{table}_{column}_{label}" if column else f"{table}_{label}"
+        candidate, i = base, 0
+        while candidate in taken:
+            i += 1
+            candidate = f"{base}{i}"
+        return candidate
+
+    def _add_foreign_key(self, catalog: Catalog, table: Table, body: exp.ForeignKey, cname: str | None,
+                         validate: bool) -> tuple[Catalog, list[str]]:
+        cols = [e.name for e in body.expressions]
+        ref = body.args["reference"]
+        ref_schema = ref.this
+        parent_name = self._name(ref_schema)
+        parent = catalog.user_table(parent_name)
+        if parent is None or parent.kind != "r":
+            raise SqlError("42P01", f'relation "{parent_name}" does not exist')
+        ref_cols = [e.name for e in ref_schema.expressions] if isinstance(ref_schema, exp.Schema) else []
+        ccols: list[Column] = []
+        for col_name in cols:
+            col = table.column(col_name)
+            if col is None:
+                raise SqlError("42703", f'column "{col_name}" referenced in foreign key constraint does not exist')
+            ccols.append(col)
+        if not ref_cols:
+            pk = parent.primary_key
+            if pk is None:
+                raise SqlError("42830", f'there is no primary key for referenced table "{parent_name}"')
+            ref_cols = list(pk.columns)
+        pcols: list[Column] = []
+        for col_name in ref_cols:
+            col = parent.column(col_name)
+            if col is None:
+                raise SqlError("42703", f'column "{col_name}" referenced in foreign key constraint does not exist')
+            pcols.append(col)
+        if not any(i.unique and set(i.columns) == set(ref_cols) and len(i.columns) == len(ref_cols)
+                   for i in parent.indexes):
+            raise SqlError("42830", f'there is no unique constraint matching given keys for referenced table '
+                           f'"{parent_name}"')
+        if len(ccols) != len(pcols):
+            raise SqlError("42830", "number of referencing and referenced columns for foreign key disagree")
+        for cc, pc in zip(ccols, pcols, strict=True):
+            c_info, p_info = T.TYPES.get(cc.type_oid), T.TYPES.get(pc.type_oid)
+            if c_info is None or p_info is None or c_info.sqlite_type != p_info.sqlite_type or \
+                    (cc.type_oid == T.NUMERIC) != (pc.type_oid == T.NUMERIC):
+                raise SqlError(
+                    "42804", f'foreign key constraint "{cname or table.name + "_" + "_".join(cols) + "_fkey"}" '
+                    f"cannot be implemented",
+                    detail=f'Key columns "{cc.name}" and "{pc.name}" are of incompatible types: '
+                    f"{cc.type_display} and {pc.type_display}.")
+        name = cname or self._constraint_name(catalog, table.name, "_".join(cols), "fkey")
+        info = fk_options(ref)
+        prefix = fk_trigger_prefix(table.name, name)
+        info["trigger"] = prefix
+        steps: list[str] = []
+        if validate:
+            match = " AND ".join(f"p.{_q(pc.name)} = c.{_q(cc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
+            not_null = " AND ".join(f"c.{_q(c.name)} IS NOT NULL" for c in ccols)
+            message = quote_literal(f'insert or update on table "{table.name}" violates foreign key constraint '
+                                    f'"{name}"')
+            detail = (f"'Key ({', '.join(cols)})=(' || {_tuple_text_sql('c.', ccols)} || " +
+                      quote_literal(') is not present in table "' + parent_name + '".'))
+            steps.append(f"SELECT pg_raise('23503', {message}, {detail}) FROM {_q(table.name)} AS c "
+                         f"WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {_q(parent_name)} AS p WHERE {match}) "
+                         f"LIMIT 1")
+        steps.extend(fk_trigger_sql(prefix, name, table.name, ccols, parent_name, pcols, info))
+        con = Constraint(name, table.oid, "f", tuple(cols), None, json.dumps(info), parent.oid, tuple(ref_cols))
+        steps.append(C.insert_constraint_sql(con, table.name, ref_table=parent_name))
+        return catalog.with_table(replace(table, constraints=(*table.constraints, con))), steps
+
+    def _add_check(self, catalog: Catalog, table: Table, expr: exp.Expression, cname: str | None,
+                   validate: bool) -> tuple[Catalog, list[str]]:
+        pg_text = expr.sql(dialect="postgres")
+        referenced = sorted({c.name for c in expr.find_all(exp.Column)})
+        for col_name in referenced:
+            if table.column(col_name) is None:
+                raise SqlError("42703", f'column "{col_name}" does not exist')
+        name = cname or self._constraint_name(catalog, table.name, referenced[0] if len(referenced) == 1 else None,
+                                              "check")
+        cols = list(table.columns)
+        steps: list[str] = []
+        if validate:
+            plain = self._check_sql(expr.copy(), cols)
+            message = quote_literal(f'check constraint "{name}" of relation "{table.name}" is violated by some row')
+            steps.append(f"SELECT pg_raise('23514', {message}) FROM {_q(table.name)} WHERE NOT ({plain}) LIMIT 1")
+        steps.extend(self._check_triggers(table, name, expr.copy()))
+        columns = tuple(referenced) if len(referenced) == 1 else ()
+        # index_oid 0 (not NULL) marks a CHECK enforced by triggers (CREATE TABLE's are SQLite CHECKs)
+        con = Constraint(name, table.oid, "c", columns, index_oid=0, definition=pg_text)
+        steps.append(C.insert_constraint_sql(con, table.name))
+        steps.append(f"UPDATE {C.CONSTRAINTS} SET index_oid = 0 "
+                     f"WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(name)}")
+        return catalog.with_table(replace(table, constraints=(*table.constraints, con))), steps
 
     def _add_unique(self, catalog: Catalog, table: Table, cols: list[str], name: str,
                     primary: bool) -> tuple[Catalog, list[str]]:
@@ -633,6 +972,9 @@ class DdlCompiler:
             steps.extend(_nn_trigger_sql(table.name, col.name))
         new_table = replace(table, columns=(*table.columns, col))
         catalog = catalog.with_table(new_table)
+        for con in new_table.constraints:
+            if con.type == "c" and con.index_oid == 0:
+                steps.extend(self._check_triggers(new_table, con.name))
         for _kind, body, _name in pending:
             if isinstance(body, exp.PrimaryKeyColumnConstraint):
                 catalog, more = self._add_unique(catalog, new_table, [col.name], f"{table.name}_pkey", True)
@@ -663,6 +1005,19 @@ class DdlCompiler:
                     steps.extend(C.drop_index_sql(index.name))
             for suffix in ("_i", "_u"):
                 steps.append(f"DROP TRIGGER IF EXISTS {_q(f'__strata_nn_{table.name}_{name}{suffix}')}")
+            for con in table.constraints:  # PostgreSQL drops the constraints that use the column
+                if con.type == "f" and name in con.columns:
+                    catalog, more = self._drop_foreign_key(catalog, table, con)
+                    steps.extend(more)
+                    table = catalog.user_table(table.name) or table
+                elif con.type == "c" and con.index_oid == 0:
+                    steps.extend(self._drop_check_triggers(table, con.name))  # they name every column
+                    if name not in _check_columns(con.definition or ""):
+                        continue
+                    steps.append(f"DELETE FROM {C.CONSTRAINTS} WHERE table_oid = {C.oid_of_sql(table.name)} "
+                                 f"AND name = {quote_literal(con.name)}")
+                    table = replace(table, constraints=tuple(c for c in table.constraints if c.name != con.name))
+                    catalog = catalog.with_table(table)
             steps.append(f"ALTER TABLE {_q(table.name)} DROP COLUMN {_q(name)}")
             steps.append(f"DELETE FROM {C.COLUMNS} WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(name)}")
             table = replace(
@@ -671,6 +1026,9 @@ class DdlCompiler:
                 indexes=tuple(i for i in table.indexes if name not in i.columns),
                 constraints=tuple(c for c in table.constraints if name not in c.columns),
             )
+            for con in table.constraints:
+                if con.type == "c" and con.index_oid == 0:
+                    steps.extend(self._check_triggers(table, con.name))
             catalog = catalog.with_table(table)
         return catalog, steps
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -11,7 +12,7 @@ from sqlglot.tokens import TokenType
 from compute import pgtypes as T
 from compute.sql.api import ColumnDesc, CopySpec, Kind, SqlError, Translation
 from compute.sql.catalog import Catalog, quote_ident
-from compute.sql.ddl import DdlCompiler, DdlResult
+from compute.sql.ddl import UNNAMED_CHECK, DdlCompiler, DdlResult
 from compute.sql.dialect import StrataPostgres
 from compute.sql.expressions import Params, State
 from compute.sql.pg_catalog import rewrite_client_idioms
@@ -22,6 +23,7 @@ from compute.sql.utility import Tokens, _name, translate_utility
 
 _log = logging.getLogger("strata.compute.sql")
 
+_ADD_CHECK = re.compile(r"\bADD\s+CHECK\b", re.I)
 _QUERY_STARTS = {"select", "with", "values", "table", "("}
 _DML_TAGS = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE"}
 
@@ -102,6 +104,8 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt), catalog
     text = rewrite_client_idioms(strip_catalog_qualifiers(stmt))
+    if first == "alter" and _ADD_CHECK.search(text):  # sqlglot parses ADD CHECK only with a name
+        text = _ADD_CHECK.sub(f"ADD CONSTRAINT {UNNAMED_CHECK} CHECK", text)
     if first == "table":
         text = "SELECT * FROM " + text[len("table"):]
     node = parse(text)
