@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
+from sqlglot.tokens import Token, TokenType
 
 from compute import pgtypes as T
 from compute.sql import catalog as C
@@ -1089,6 +1090,57 @@ class DdlCompiler:
     def _declared_not_null(self, table: Table, column: str) -> bool:
         """Whether NOT NULL came from CREATE TABLE (SQLite DDL) rather than a trigger."""
         return False
+
+    # ------------------------------------------------------------------ COMMENT ON
+    def comment(self, tokens: tuple[Token, ...], text: str) -> DdlResult:
+        """COMMENT ON {TABLE|VIEW|SEQUENCE|INDEX} name | COLUMN rel.col IS 'text' | NULL."""
+        from compute.sql.utility import Tokens, _name
+
+        ts = Tokens(tokens, text)
+        ts.expect("comment", "on")
+        kind = ts.next().text.lower()
+        if kind not in ("table", "view", "sequence", "index", "column"):
+            raise SqlError("0A000", f"COMMENT ON {kind.upper()} is not supported")
+        parts = [_name(ts.next())]
+        while ts.accept("."):
+            parts.append(_name(ts.next()))
+        if parts[0] == "public" and len(parts) > (2 if kind == "column" else 1):
+            parts = parts[1:]
+        column = parts.pop() if kind == "column" else None
+        if len(parts) != 1:
+            raise SqlError("3F000", f'schema "{parts[0]}" does not exist')
+        rel = parts[0]
+        ts.expect("is")
+        value_tok = ts.next()
+        if value_tok.token_type == TokenType.NULL:
+            description = None
+        elif value_tok.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEREDOC_STRING):
+            description = value_tok.text
+        else:
+            raise SqlError("42601", f'syntax error at or near "{value_tok.text}"')
+        if not ts.at_end():
+            raise ts.error()
+        table = self.catalog.user_table(rel)
+        known = {"table": table is not None and table.kind == "r", "view": table is not None and table.kind == "v",
+                 "sequence": rel in self.catalog.sequences, "index": self.catalog.index(rel) is not None,
+                 "column": table is not None}
+        if not known[kind]:
+            if self.catalog.relation_exists(rel):
+                raise SqlError("42809", f'"{rel}" is not a {kind}')
+            raise SqlError("42P01", f'relation "{rel}" does not exist')
+        subid = 0
+        if column is not None:
+            assert table is not None
+            col = table.column(column)
+            if col is None:
+                raise SqlError("42703", f'column "{column}" of relation "{rel}" does not exist')
+            subid = col.attnum
+        key = f"classoid = 1259 AND objoid = {C.oid_of_sql(rel)} AND objsubid = {subid}"
+        steps = [f"DELETE FROM {C.COMMENTS} WHERE {key}"]
+        if description:  # PostgreSQL: an empty comment removes it too
+            steps.append(f"INSERT INTO {C.COMMENTS} (classoid, objoid, objsubid, description) VALUES "
+                         f"(1259, {C.oid_of_sql(rel)}, {subid}, {quote_literal(description)})")
+        return DdlResult("COMMENT", steps, self.catalog)
 
     # ------------------------------------------------------------------ TRUNCATE
     def truncate(self, node: exp.Expression) -> DdlResult:

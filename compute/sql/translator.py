@@ -103,6 +103,9 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         raise SqlError("0A000", "EXPLAIN is not supported")
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt), catalog
+    if first == "comment":
+        commented = DdlCompiler(state).comment(stmt.tokens, stmt.text)
+        return Translation(Kind.COMMAND, commented.tag, tuple(commented.steps), is_write=True, is_ddl=True), catalog
     text = rewrite_client_idioms(strip_catalog_qualifiers(stmt))
     if first == "alter" and _ADD_CHECK.search(text):  # sqlglot parses ADD CHECK only with a name
         text = _ADD_CHECK.sub(f"ADD CONSTRAINT {UNNAMED_CHECK} CHECK", text)

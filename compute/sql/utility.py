@@ -197,8 +197,6 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         return Translation(Kind.NOOP, "LOCK TABLE", is_write=True)
     if first in ("grant", "revoke"):
         return Translation(Kind.NOOP, first.upper())
-    if first == "comment":
-        return Translation(Kind.NOOP, "COMMENT")
     return None
 
 
