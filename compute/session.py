@@ -283,6 +283,7 @@ class Session:
             self._release_writer()
             if txn.did_ddl and ticket is None:
                 self.db.invalidate_catalogs()
+                self.sequence_values.clear()  # a rolled-back CREATE SEQUENCE may reuse its oid
             if txn.snapshot_reader is not None:
                 self.db.return_reader(txn.snapshot_reader)
             for name, value in txn.saved_settings.items():
