@@ -1281,7 +1281,7 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
     VARCHAR: _enc_bin_str,
     BPCHAR: _enc_bin_str,
     NAME: _enc_bin_str,
-    CHAR: _enc_bin_str,
+    CHAR: lambda v: _enc_bin_str(v) or b"\x00",  # charsend: the empty "char" is one zero byte
     JSON: _enc_bin_str,
     JSONB: lambda v: b"\x01" + _enc_bin_str(v),
     DATE: _enc_date_bin,
@@ -1325,6 +1325,12 @@ def _dec_oidlike(data: bytes) -> int:
     return parse_int(OID, text)
 
 
+def _dec_regclass(data: bytes) -> int | str:
+    """A regclass parameter may be a relation name: the query resolves it (``pg_regclass``)."""
+    text = _as_str(data).strip()
+    return parse_int(OID, text) if text.isdigit() else text
+
+
 _TEXT_DECODERS: dict[int, Decoder] = {
     BOOL: _wrap(parse_bool),
     INT2: _int_decoder(INT2),
@@ -1332,7 +1338,7 @@ _TEXT_DECODERS: dict[int, Decoder] = {
     INT8: _int_decoder(INT8),
     OID: _dec_oidlike,
     XID: _dec_oidlike,
-    REGCLASS: _dec_oidlike,
+    REGCLASS: _dec_regclass,
     REGTYPE: _dec_oidlike,
     FLOAT4: _float_decoder(FLOAT4),
     FLOAT8: _float_decoder(FLOAT8),
