@@ -494,9 +494,9 @@ class Connection:
             if encoders is None:
                 encoders = portal.prepared.encoders[key] = row_encoders(columns, result_formats)
         else:
-            encoders = row_encoders(columns, result_formats)
+            encoders = cached_row_encoders(columns, tuple(result_formats))
         if describe:
-            self.send(m.row_description(columns, result_formats))
+            self.send(cached_row_description(columns, tuple(result_formats)))
         rows = result.rows
         if portal is not None:
             portal.rows, portal.result, portal.encoders = rows, result, encoders
@@ -789,6 +789,18 @@ def row_encoders(columns: tuple[ColumnDesc, ...], formats: list[int]
 
         out.append(encode)
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def cached_row_encoders(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]
+                        ) -> list[Callable[[Any], bytes | None]]:
+    """Encoders for a result shape; simple-query results of one statement shape share them."""
+    return row_encoders(columns, list(formats))
+
+
+@functools.lru_cache(maxsize=1024)
+def cached_row_description(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]) -> bytes:
+    return m.row_description(columns, list(formats))
 
 
 def _parse_options(options: str) -> list[tuple[str, str]]:
