@@ -27,8 +27,8 @@ _SERVICES = {
 for _name, _module in _SERVICES.items():
     try:
         _service_app = importlib.import_module(_module).app
-    except ModuleNotFoundError as exc:  # a service not built yet
-        if exc.name != _module:
+    except ModuleNotFoundError as exc:  # a service not built yet (the package or its cli)
+        if exc.name is None or not (_module == exc.name or _module.startswith(exc.name + ".")):
             raise
         continue
     app.add_typer(_service_app, name=_name)
