@@ -1726,3 +1726,6 @@ def _like_to_glob(pattern: str) -> str | None:
             out.append(ch)
         i += 1
     return "".join(out)
+
+
+from compute.sql import more_functions as _more_functions  # noqa: E402,F401  (registers more FUNCTIONS)

@@ -24,6 +24,7 @@ from typing import Any
 from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog import SEQUENCES, TABLES
+from compute.sql.more_functions import register_udfs as register_more_udfs
 from compute.sql.pg_catalog import install as install_catalog
 
 SERVER_VERSION = "15.8"
@@ -1030,6 +1031,8 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("setval", setval, -1)
     scalar("pg_seq_reset", lambda oid: conn.execute(
         f"UPDATE {SEQUENCES} SET last_value = start_value, is_called = 0 WHERE oid = ?", (oid,)) and None, 1)
+
+    register_more_udfs(conn)  # more_functions.py (stddev, encode, format, regexp_match, ...)
 
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -159,3 +159,36 @@ select stddev(x), variance(x), stddev_pop(x), var_samp(x) from (values (1), (2),
 
 -- case aggregate_types_numeric
 select pg_typeof(sum(1.5)), pg_typeof(avg(1.5)), pg_typeof(sum(1::float4)), pg_typeof(avg(1::float4)), pg_typeof(sum(1::int2)), pg_typeof(max(1::int2));
+
+-- case stats_numeric_scale
+select stddev_samp(x), var_pop(x), variance(x) from (values (1.5), (2.25), (4.125)) v(x);
+
+-- case stats_float
+select stddev(x), variance(x), stddev_pop(x), var_pop(x), pg_typeof(stddev(x)) from (values (1.5::float8), (2::float8), (4::float8)) v(x);
+
+-- case stats_single_and_empty
+select stddev(x), var_pop(x), stddev_pop(x) from (values (7)) v(x);
+
+-- case stats_empty
+select stddev(x), variance(x) from (values (1)) v(x) where x > 1;
+
+-- case stats_equal_values
+select variance(x), stddev_pop(x) from (values (3), (3), (3)) v(x);
+
+-- case stats_group_by
+select g, stddev(x), var_samp(x) from (values (1, 1), (1, 3), (2, 10), (2, 20), (2, 60)) v(g, x) group by g order by g;
+
+-- case stats_bad_type
+select stddev(x) from (values ('a'::text)) v(x);
+
+-- case string_regexp_match_only
+select regexp_match('foo123bar', '\d+'), regexp_match('foo123bar', '([a-z]+)(\d+)'), regexp_match('abc', '\d'), regexp_match('ABC', 'b', 'i');
+
+-- case string_regexp_match_global_error
+select regexp_match('abc', 'b', 'g');
+
+-- case string_regexp_replace_flags
+select regexp_replace('aAaA', 'a', 'x', 'gi'), regexp_replace('aAaA', 'a', 'x'), regexp_replace('abc abc', '(b)(c)', '\2\1', 'g'), regexp_replace('x', 'x', 'y', 'i');
+
+-- case string_regexp_posix_class
+select regexp_replace('a1 b2', '[[:digit:]]', '#', 'g'), 'abc' ~ '^[[:alpha:]]+$';

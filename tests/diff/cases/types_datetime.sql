@@ -172,3 +172,12 @@ select (date '2024-01-01', date '2024-01-10') overlaps (date '2024-01-05', date 
 
 -- case date_leap
 select '2024-02-29'::date + interval '1 year', '2023-02-29'::date;
+
+-- case to_date_only
+select to_date('2024-02-03', 'YYYY-MM-DD'), to_date('03/02/2024', 'DD/MM/YYYY'), to_date('2024 Mar 05', 'YYYY Mon DD'), to_date('20240229', 'YYYYMMDD');
+
+-- case to_timestamp_format
+select to_timestamp('2024-02-03 04:05:06', 'YYYY-MM-DD HH24:MI:SS'), to_timestamp('2024-02-03 04:05 PM', 'YYYY-MM-DD HH12:MI AM'), to_timestamp(0), pg_typeof(to_timestamp('2024', 'YYYY'));
+
+-- case to_date_out_of_range
+select to_date('2024-02-30', 'YYYY-MM-DD');

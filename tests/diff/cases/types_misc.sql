@@ -361,3 +361,11 @@ create type mood as enum ('sad', 'happy');
 create table te (m mood);
 insert into te values ('happy');
 select m = 'happy', m::text || '!' from te;
+
+-- case array_remove_replace_prepend
+select array_remove(array[1, 2, 1], 1), array_replace(array[1, 2, 1], 1, 9), array_prepend(0, array[1]), array_remove(array['a', 'b'], 'c'), array_remove(array[1, null], null);
+
+-- case array_remove_column
+create table ta (a int[]);
+insert into ta values ('{1,2,3,2}'), (null);
+select array_remove(a, 2), array_prepend(9, a) from ta;

@@ -147,3 +147,30 @@ select '\xZZ'::bytea;
 
 -- case text_length_null
 select length(null::text), upper(null), coalesce(null::text, 'd');
+
+-- case bytea_encode_decode
+select encode('abc'::bytea, 'hex'), encode('abc'::bytea, 'base64'), decode('616263', 'hex'), decode('YWJj', 'base64');
+
+-- case bytea_encode_escape
+select encode('\x00415c'::bytea, 'escape'), decode('a\\b\001', 'escape'), encode(decode('ff00', 'hex'), 'hex');
+
+-- case bytea_encode_long_base64
+select encode(decode(repeat('ab', 60), 'hex'), 'base64');
+
+-- case bytea_encode_bad_format
+select encode('abc'::bytea, 'rot13');
+
+-- case bytea_decode_bad_hex
+select decode('zz', 'hex');
+
+-- case text_format_only
+select format('%s-%s', 'a', 2), format('%I', 'Col'), format('%L', 'it''s'), format('%I', 'abc'), format('%L', null), format('%s|', null);
+
+-- case text_format_positions
+select format('%2$s %1$s', 'a', 'b'), format('[%5s]', 'x'), format('[%-5s]', 'x'), format('100%%'), format('%s %s', true, 1.50);
+
+-- case text_format_too_few
+select format('%s %s', 'a');
+
+-- case text_format_bad_specifier
+select format('%d', 1);

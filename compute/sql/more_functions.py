@@ -1,0 +1,621 @@
+"""More PostgreSQL built-in functions (issue 3): statistics aggregates, encode/decode, format(),
+regexp_match, to_date/to_timestamp with a format, array_remove/replace/prepend.
+
+Translation handlers are added to ``expressions.FUNCTIONS`` when this module is imported (at the
+end of expressions.py); ``register_udfs`` registers the SQLite UDFs (called by
+``functions.register_functions``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import json
+import math
+import re
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
+
+from sqlglot import exp
+
+from compute import pgtypes as T
+from compute.sql import expressions as E
+from compute.sql import types as ty
+from compute.sql.api import SqlError
+from compute.sql.types import Ty
+
+# ------------------------------------------------------------------------------ translation
+
+
+def _h_stats(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    name = node.name.lower()
+    kind = {"stddev": "stddev_samp", "variance": "var_samp"}.get(name, name)
+    t = types[0] if types else ty.UNKNOWN
+    if len(args) != 1:
+        raise SqlError("42883", f"function {name} does not exist")
+    if t.oid in ty.FLOATS:
+        return E.fn(f"pg_f_{kind}", args[0]), ty.FLOAT8
+    if t.oid in (*ty.INTS, T.NUMERIC):
+        return E.fn(f"pg_n_{kind}", args[0]), ty.NUMERIC
+    if t.oid == T.UNKNOWN:
+        raise SqlError("42725", f"function {name}(unknown) is not unique")
+    raise SqlError("42883", f"function {name}({T.format_type(t.oid)}) does not exist",
+                   hint="No function matches the given name and argument types. You might need to add "
+                        "explicit type casts.")
+
+
+for _name in ("stddev", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop"):
+    E.FUNCTIONS[_name] = _h_stats
+
+
+def _args_as(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty],
+             wanted: list[Ty]) -> list[exp.Expression]:
+    return [c.coerce(a, t, w) for a, t, w in zip(args, types, wanted, strict=False)]
+
+
+def _h_encode(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function encode does not exist")
+    return E.fn("pg_encode", *_args_as(c, args, types, [Ty(T.BYTEA), ty.TEXT])), ty.TEXT
+
+
+def _h_decode(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function decode does not exist")
+    return E.fn("pg_decode", *_args_as(c, args, types, [ty.TEXT, ty.TEXT])), Ty(T.BYTEA)
+
+
+def _h_format(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if not args:
+        raise SqlError("42883", "function format() does not exist")
+    out = [c.to_text(c.coerce(args[0], types[0], ty.TEXT), ty.TEXT)]
+    for a, t in zip(args[1:], types[1:], strict=True):
+        if t.oid == T.UNKNOWN:
+            a, t = c.coerce(a, t, ty.TEXT), ty.TEXT
+        if t.oid == T.BOOL:  # the output function (t/f), not the bool -> text cast (true/false)
+            sql = c.sql(a)
+            out.append(E.raw(f"(CASE WHEN {sql} THEN 't' WHEN NOT {sql} THEN 'f' END)"))
+            continue
+        out.append(c.to_text(a, t))
+    return E.fn("pg_format", *out), ty.TEXT
+
+
+def _h_regexp_match(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) not in (2, 3):
+        raise SqlError("42883", "function regexp_match does not exist")
+    return E.fn("pg_regexp_match", *_args_as(c, args, types, [ty.TEXT] * 3)), Ty(T.TEXT_ARRAY)
+
+
+def _h_regexp_replace(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                      scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) not in (3, 4):
+        raise SqlError("0A000", "regexp_replace with a start position is not supported")
+    if len(args) == 4 and types[3].oid in ty.INTS:
+        raise SqlError("0A000", "regexp_replace with a start position is not supported")
+    return E.fn("pg_regexp_replace", *_args_as(c, args, types, [ty.TEXT] * 4)), ty.TEXT
+
+
+def _h_regexp_matches(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                      scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    raise SqlError("0A000", "set-returning function regexp_matches() is only supported in FROM")
+
+
+def _h_to_date(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+               scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function to_date does not exist")
+    return E.fn("pg_to_date", *_args_as(c, args, types, [ty.TEXT, ty.TEXT])), ty.DATE
+
+
+_previous_to_timestamp = E.FUNCTIONS.get("to_timestamp")
+
+
+def _h_to_timestamp(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) == 2:
+        local = E.fn("pg_to_timestamp_fmt", *_args_as(c, args, types, [ty.TEXT, ty.TEXT]))
+        return E.fn("pg_ts_to_tstz", local), ty.TIMESTAMPTZ
+    if _previous_to_timestamp is None:
+        raise SqlError("42883", "function to_timestamp does not exist")
+    return _previous_to_timestamp(c, args, types, node, scope)
+
+
+def _array_and_elem(c: E.ExprCompiler, arr: exp.Expression, at: Ty, elem: exp.Expression,
+                    et: Ty) -> tuple[exp.Expression, Ty, exp.Expression]:
+    if at.oid == T.UNKNOWN:
+        base = et if et.oid != T.UNKNOWN else ty.TEXT
+        at = Ty(T.ARRAY_OF.get(base.oid, T.TEXT_ARRAY))
+        arr = c.coerce(arr, ty.UNKNOWN, at)
+    if not at.is_array:
+        raise SqlError("42883", f"function does not exist for argument type {T.format_type(at.oid)}")
+    return arr, Ty(at.oid), c.coerce(elem, et, at.element)
+
+
+def _h_array_remove(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function array_remove does not exist")
+    arr, at, elem = _array_and_elem(c, args[0], types[0], args[1], types[1])
+    return E.fn("pg_array_remove", arr, elem), at
+
+
+def _h_array_replace(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                     scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 3:
+        raise SqlError("42883", "function array_replace does not exist")
+    arr, at, old = _array_and_elem(c, args[0], types[0], args[1], types[1])
+    new = c.coerce(args[2], types[2], at.element)
+    return E.fn("pg_array_replace", arr, old, new), at
+
+
+def _h_array_prepend(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                     scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function array_prepend does not exist")
+    arr, at, elem = _array_and_elem(c, args[1], types[1], args[0], types[0])
+    return E.fn("pg_array_prepend", elem, arr), at
+
+
+E.FUNCTIONS["encode"] = _h_encode
+E.FUNCTIONS["decode"] = _h_decode
+E.FUNCTIONS["format"] = _h_format
+E.FUNCTIONS["regexp_match"] = _h_regexp_match
+E.FUNCTIONS["regexp_matches"] = _h_regexp_matches
+E.FUNCTIONS["regexp_replace"] = _h_regexp_replace
+E.FUNCTIONS["to_date"] = _h_to_date
+E.FUNCTIONS["to_timestamp"] = _h_to_timestamp
+E.FUNCTIONS["array_remove"] = _h_array_remove
+E.FUNCTIONS["array_replace"] = _h_array_replace
+E.FUNCTIONS["array_prepend"] = _h_array_prepend
+
+
+# ------------------------------------------------------------------------------ UDFs
+
+
+class _FloatStats:
+    """PostgreSQL's float8 Youngs-Cramer accumulation (float.c float8_accum)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.n = 0.0
+        self.sx = 0.0
+        self.sxx = 0.0
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        x = float(value)
+        old_n = self.n
+        self.n += 1.0
+        self.sx += x
+        if old_n > 0.0:
+            tmp = x * self.n - self.sx
+            self.sxx += tmp * tmp / (self.n * old_n)
+        else:
+            self.sxx = x * 0.0
+
+    def final(self) -> float | None:
+        sample = self.kind.endswith("samp")
+        if self.n == 0.0 or (sample and self.n <= 1.0):
+            return None
+        var = self.sxx / (self.n - 1.0 if sample else self.n)
+        return math.sqrt(var) if self.kind.startswith("stddev") else var
+
+
+class _NumericStats:
+    """numeric.c numeric_stddev_internal(): exact sums, result scale from select_div_scale."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.n = 0
+        self.sx = Decimal(0)
+        self.sxx = Decimal(0)
+        self.scale = 0
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        x = T.to_decimal(value)
+        with localcontext() as ctx:
+            ctx.prec = 2000
+            self.n += 1
+            self.sx += x
+            self.sxx += x * x
+        exp_ = x.as_tuple().exponent
+        self.scale = max(self.scale, -exp_ if isinstance(exp_, int) and exp_ < 0 else 0)
+
+    def final(self) -> str | None:
+        from compute.sql.functions import div_scale
+
+        sample = self.kind.endswith("samp")
+        if self.n == 0 or (sample and self.n <= 1):
+            return None
+        with localcontext() as ctx:
+            ctx.prec = 2000
+            n = Decimal(self.n)
+            numerator = n * self.sxx - self.sx * self.sx
+            if numerator <= 0:
+                return "0"
+            denominator = n * (n - 1) if sample else n * n
+            rscale = max(div_scale(numerator, denominator), self.scale * 2)
+            quantum = Decimal(1).scaleb(-rscale)
+            var = (numerator / denominator).quantize(quantum, rounding=ROUND_HALF_UP)
+            if self.kind.startswith("stddev"):
+                var = var.sqrt().quantize(quantum, rounding=ROUND_HALF_UP)
+            return T.numeric_to_str(var)
+
+
+def _factory(cls: type, kind: str) -> Any:
+    def factory() -> tuple[Any, Any, Any]:
+        obj = cls(kind)
+        return obj, lambda _ctx, *a: obj.step(*a), lambda _ctx: obj.final()
+
+    return factory
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+def _encode(data: Any, fmt: Any) -> str | None:
+    if data is None or fmt is None:
+        return None
+    raw = _bytes(data)
+    f = str(fmt).lower()
+    if f == "hex":
+        return raw.hex()
+    if f == "base64":
+        text = base64.b64encode(raw).decode()
+        return "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+    if f == "escape":
+        out = []
+        for b in raw:
+            if b == 0x5C:
+                out.append("\\\\")
+            elif b == 0 or b >= 0x80:
+                out.append(f"\\{b:03o}")
+            else:
+                out.append(chr(b))
+        return "".join(out)
+    raise SqlError("22023", f'unrecognized encoding: "{fmt}"')
+
+
+def _decode(text: Any, fmt: Any) -> bytes | None:
+    if text is None or fmt is None:
+        return None
+    s = str(text)
+    f = str(fmt).lower()
+    if f == "hex":
+        compact = re.sub(r"\s+", "", s)
+        bad = re.search(r"[^0-9a-fA-F]", compact)
+        if bad:
+            raise SqlError("22023", f'invalid hexadecimal digit: "{bad.group(0)}"')
+        if len(compact) % 2:
+            raise SqlError("22023", "invalid hexadecimal data: odd number of digits")
+        return bytes.fromhex(compact)
+    if f == "base64":
+        compact = re.sub(r"\s+", "", s)
+        try:
+            return base64.b64decode(compact, validate=True)
+        except (binascii.Error, ValueError):
+            raise SqlError("22023", "invalid base64 end sequence",
+                           hint="Input data is missing padding, is truncated, or is otherwise corrupted."
+                           ) from None
+    if f == "escape":
+        out = bytearray()
+        i = 0
+        while i < len(s):
+            ch = s[i]
+            if ch != "\\":
+                out += ch.encode()
+                i += 1
+            elif s[i + 1:i + 2] == "\\":
+                out.append(0x5C)
+                i += 2
+            elif re.match(r"[0-3][0-7]{2}", s[i + 1:i + 4]):
+                out.append(int(s[i + 1:i + 4], 8))
+                i += 4
+            else:
+                raise SqlError("22P02", "invalid input syntax for type bytea")
+        return bytes(out)
+    raise SqlError("22023", f'unrecognized encoding: "{fmt}"')
+
+
+_FORMAT_SPEC = re.compile(r"%(?:(\d+)\$)?(-)?(\*(?:\d+\$)?|\d+)?([sIL%])?")
+
+
+def _format(fmt: Any, *args: Any) -> str | None:
+    if fmt is None:
+        return None
+    s = str(fmt)
+    out: list[str] = []
+    next_arg = 0
+    i = 0
+    while i < len(s):
+        j = s.find("%", i)
+        if j < 0:
+            out.append(s[i:])
+            break
+        out.append(s[i:j])
+        if s.startswith("%%", j):
+            out.append("%")
+            i = j + 2
+            continue
+        m = _FORMAT_SPEC.match(s, j)
+        if m is None or m.group(4) is None:
+            if j + 1 >= len(s) or (m is not None and m.end() >= len(s)):
+                raise SqlError("22023", "unterminated format() type specifier",
+                               hint='For a single "%" use "%%".')
+            bad = s[m.end()] if m is not None else s[j + 1]
+            raise SqlError("22023", f'unrecognized format() type specifier "{bad}"',
+                           hint='For a single "%" use "%%".')
+        if m.group(4) == "%":
+            out.append("%")
+            i = m.end()
+            continue
+        width_spec = m.group(3)
+        width = 0
+        left = bool(m.group(2))
+        if width_spec and width_spec.startswith("*"):
+            if next_arg >= len(args):
+                raise SqlError("22023", "too few arguments for format()")
+            w = args[next_arg]
+            next_arg += 1
+            width = int(w) if w is not None else 0
+            if width < 0:
+                left, width = True, -width
+        elif width_spec:
+            width = int(width_spec)
+        if m.group(1):
+            index = int(m.group(1)) - 1
+            if index < 0:
+                raise SqlError("22023", "format specifies argument 0, but arguments are numbered from 1")
+            next_arg = index
+        if next_arg >= len(args):
+            raise SqlError("22023", "too few arguments for format()")
+        value = args[next_arg]
+        next_arg += 1
+        kind = m.group(4)
+        if kind == "s":
+            text = "" if value is None else _text(value)
+        elif kind == "I":
+            if value is None:
+                raise SqlError("22004", "null values cannot be formatted as an SQL identifier")
+            text = _quote_ident(_text(value))
+        else:
+            text = "NULL" if value is None else _quote_literal(_text(value))
+        out.append(text.ljust(width) if left else text.rjust(width))
+        i = m.end()
+    return "".join(out)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return T.encode_text(T.FLOAT8, value).decode()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+_SAFE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def _quote_ident(name: str) -> str:
+    if _SAFE_IDENT.fullmatch(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    quoted = "'" + text.replace("'", "''").replace("\\", "\\\\") + "'"
+    return ("E" + quoted) if "\\" in text else quoted
+
+
+_POSIX_CLASSES = {
+    "[:alpha:]": "a-zA-Z", "[:digit:]": "0-9", "[:alnum:]": "a-zA-Z0-9", "[:upper:]": "A-Z",
+    "[:lower:]": "a-z", "[:space:]": r"\s", "[:punct:]": r"!-/:-@\[-`{-~", "[:xdigit:]": "0-9A-Fa-f",
+    "[:word:]": r"\w",
+}
+
+
+def _regex(pattern: str, flags: str) -> re.Pattern[str]:
+    py = pattern
+    for cls, repl in _POSIX_CLASSES.items():
+        py = py.replace(cls, repl)
+    py = py.replace(r"\m", r"\b").replace(r"\M", r"\b").replace(r"\y", r"\b")
+    fl = 0
+    for ch in flags:
+        if ch == "i":
+            fl |= re.I
+        elif ch == "c":
+            fl &= ~re.I
+        elif ch in "nm":
+            fl |= re.M
+        elif ch == "s":
+            fl |= re.S
+        elif ch == "x":
+            fl |= re.X
+        elif ch != "g":
+            raise SqlError("22023", f"invalid regular expression option: \"{ch}\"")
+    try:
+        return re.compile(py, fl)
+    except re.error as exc:
+        raise SqlError("2201B", f"invalid regular expression: {exc}") from None
+
+
+def _regexp_match(value: Any, pattern: Any, flags: Any = "") -> str | None:
+    if value is None or pattern is None:
+        return None
+    if "g" in (flags or ""):
+        raise SqlError("22023", "regexp_match() does not support the \"global\" option",
+                       hint="Use the regexp_matches function instead.")
+    m = _regex_cached(str(pattern), str(flags or "")).search(_text(value))
+    if m is None:
+        return None
+    groups = list(m.groups()) if m.re.groups else [m.group(0)]
+    return json.dumps(groups)
+
+
+def _regexp_replace(value: Any, pattern: Any, repl: Any, flags: Any = "") -> str | None:
+    if value is None or pattern is None or repl is None or flags is None:
+        return None
+    f = str(flags or "")
+    py_repl = re.sub(r"\\(\d)", r"\\g<\1>", str(repl).replace("\\\\", "\x00")).replace("\\&", "\\g<0>")
+    py_repl = py_repl.replace("\x00", "\\\\")
+    return _regex_cached(str(pattern), f).sub(py_repl, _text(value), count=0 if "g" in f else 1)
+
+
+# to_date / to_timestamp templates
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december"]
+_TEMPLATE = re.compile(r'"[^"]*"|FM|HH24|HH12|HH|MI|SS|MS|US|YYYY|YY|MM|DD|DDD|Month|MONTH|month|Mon|MON|mon|'
+                       r'Day|DAY|day|Dy|DY|dy|AM|PM|am|pm|A\.M\.|P\.M\.|TZ|tz|OF|.', re.S)
+_FIELD_RE = {
+    "YYYY": r"(\d{1,4})", "YY": r"(\d{1,2})", "MM": r"(\d{1,2})", "DD": r"(\d{1,2})", "DDD": r"(\d{1,3})",
+    "HH24": r"(\d{1,2})", "HH12": r"(\d{1,2})", "HH": r"(\d{1,2})", "MI": r"(\d{1,2})", "SS": r"(\d{1,2})",
+    "MS": r"(\d{1,3})", "US": r"(\d{1,6})", "MONTH": r"([A-Za-z]+)", "MON": r"([A-Za-z]{3})",
+    "DAY": r"([A-Za-z]+)", "DY": r"([A-Za-z]{3})", "AM": r"([AaPp]\.?[Mm]\.?)", "PM": r"([AaPp]\.?[Mm]\.?)",
+    "A.M.": r"([AaPp]\.?[Mm]\.?)", "P.M.": r"([AaPp]\.?[Mm]\.?)",
+}
+
+
+def _parse_template(value: str, fmt: str) -> _dt.datetime:
+    parts: list[str] = []
+    fields: list[str] = []
+    for tok in _TEMPLATE.findall(fmt):
+        if tok.startswith('"'):
+            parts.append(re.escape(tok[1:-1]))
+            continue
+        if tok == "FM":
+            continue
+        key = tok.upper()
+        if key in _FIELD_RE:
+            parts.append(r"\s*" + _FIELD_RE[key])
+            fields.append(key)
+        elif tok.isspace():
+            parts.append(r"\s*")
+        elif tok.isalnum():
+            parts.append(re.escape(tok))
+        else:
+            parts.append(r"[^A-Za-z0-9]?")
+    m = re.match("".join(parts), value.strip())
+    if m is None:
+        raise SqlError("22007", f'invalid value "{value}" for "{fmt}"')
+    year, month, day, hour, minute, second, micro = 1, 1, 1, 0, 0, 0, 0
+    pm: bool | None = None
+    twelve = False
+    for key, text in zip(fields, m.groups(), strict=True):
+        if key == "YYYY":
+            year = int(text)
+        elif key == "YY":
+            y = int(text)
+            year = 2000 + y if y < 70 else 1900 + y
+        elif key == "MM":
+            month = int(text)
+        elif key == "DD":
+            day = int(text)
+        elif key in ("HH24",):
+            hour = int(text)
+        elif key in ("HH12", "HH"):
+            hour = int(text)
+            twelve = True
+        elif key == "MI":
+            minute = int(text)
+        elif key == "SS":
+            second = int(text)
+        elif key == "MS":
+            micro = int(text.ljust(3, "0")) * 1000
+        elif key == "US":
+            micro = int(text.ljust(6, "0"))
+        elif key in ("MONTH", "MON"):
+            names = [n if key == "MONTH" else n[:3] for n in _MONTHS]
+            if text.lower() not in names:
+                raise SqlError("22007", f'invalid value "{text}" for "{key}"')
+            month = names.index(text.lower()) + 1
+        elif key in ("AM", "PM", "A.M.", "P.M."):
+            pm = text[0].lower() == "p"
+    if twelve or pm is not None:
+        if not 1 <= hour <= 12:
+            raise SqlError("22008", f'hour "{hour}" is invalid for the 12-hour clock',
+                           hint="Use the 24-hour clock, or give an hour between 1 and 12.")
+        hour = hour % 12 + (12 if pm else 0)
+    try:
+        return _dt.datetime(year, month, day, hour, minute, second, micro)
+    except ValueError:
+        raise SqlError("22008", f'date/time field value out of range: "{value}"') from None
+
+
+def _to_date(value: Any, fmt: Any) -> str | None:
+    if value is None or fmt is None:
+        return None
+    return _parse_template(str(value), str(fmt)).date().isoformat()
+
+
+def _to_timestamp_fmt(value: Any, fmt: Any) -> str | None:
+    if value is None or fmt is None:
+        return None
+    return T.format_timestamp(_parse_template(str(value), str(fmt)))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and type(a) is type(b) or (a is not None and b is not None and str(a) == str(b))
+
+
+def _array_remove(arr: Any, elem: Any) -> str | None:
+    if arr is None:
+        return None
+    return json.dumps([v for v in T.array_values(arr) if not (v is None and elem is None) and not (
+        v is not None and elem is not None and _same(v, elem))])
+
+
+def _array_replace(arr: Any, old: Any, new: Any) -> str | None:
+    if arr is None:
+        return None
+    return json.dumps([new if (v is None and old is None) or (v is not None and old is not None and _same(v, old))
+                       else v for v in T.array_values(arr)])
+
+
+_REGEX_CACHE: dict[tuple[str, str], re.Pattern[str]] = {}
+
+
+def _regex_cached(pattern: str, flags: str) -> re.Pattern[str]:
+    key = (pattern, flags)
+    compiled = _REGEX_CACHE.get(key)
+    if compiled is None:
+        if len(_REGEX_CACHE) > 1000:
+            _REGEX_CACHE.clear()
+        compiled = _REGEX_CACHE[key] = _regex(pattern, flags)
+    return compiled
+
+
+def _regex_match(value: Any, pattern: Any, insensitive: Any = 0) -> int | None:
+    if value is None or pattern is None:
+        return None
+    return 1 if _regex_cached(str(pattern), "i" if insensitive else "").search(_text(value)) else 0
+
+
+def register_udfs(conn: Any) -> None:
+    for kind in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
+        conn.create_aggregate_function(f"pg_f_{kind}", _factory(_FloatStats, kind), 1)
+        conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
+    det = {"deterministic": True}
+    conn.create_scalar_function("pg_encode", _encode, 2, **det)
+    conn.create_scalar_function("pg_decode", _decode, 2, **det)
+    conn.create_scalar_function("pg_format", _format, -1, **det)
+    conn.create_scalar_function("pg_regexp_match", _regexp_match, -1, **det)
+    conn.create_scalar_function("pg_regex", _regex_match, -1, **det)
+    conn.create_scalar_function("pg_regexp_replace", _regexp_replace, -1, **det)
+    conn.create_scalar_function("pg_to_date", _to_date, 2, **det)
+    conn.create_scalar_function("pg_to_timestamp_fmt", _to_timestamp_fmt, 2, **det)
+    conn.create_scalar_function("pg_array_remove", _array_remove, 2, **det)
+    conn.create_scalar_function("pg_array_replace", _array_replace, 3, **det)
+    conn.create_scalar_function(
+        "pg_array_prepend", lambda v, arr: json.dumps([v] + T.array_values(arr or "[]")), 2, **det)
