@@ -967,6 +967,9 @@ class ExprCompiler:
     def _compare(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         op = _COMPARISONS.get(type(node)) or ("IS" if isinstance(node, exp.NullSafeEQ) else "IS NOT")
         right_node = node.expression
+        if isinstance(right_node, exp.Anonymous) and right_node.name.lower() == "all" and len(
+                right_node.expressions) == 1:  # sqlglot parses `x = ALL (array)` as a function call
+            right_node = exp.All(this=right_node.expressions[0])
         if isinstance(right_node, (exp.Any, exp.All)):
             return self.quantified(op, node.this, right_node, scope)
         left, lt = self.compile(node.this, scope)
@@ -986,28 +989,35 @@ class ExprCompiler:
             sub_sql, cols = self.query.subquery(query, scope)
             if len(cols) != 1:
                 raise SqlError("42601", "subquery has too many columns")
-            left = self.coerce(left, lt, cols[0].ty)
-            source = f"SELECT * FROM ({sub_sql})"
+            elem_t = cols[0].ty
+            left = self.coerce(left, lt, elem_t)
+            source = f"SELECT x.{quote(cols[0].name)} AS v FROM ({sub_sql}) AS x"
         else:
             arr, at = self.compile(inner, scope)
             if at.oid == T.UNKNOWN:
                 elem = lt if lt.oid != T.UNKNOWN else ty.TEXT
                 arr_t = Ty(T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY))
                 arr = self.coerce(arr, at, arr_t)
+                elem_t = arr_t.element
             elif not at.is_array:
                 raise SqlError("42809", "op ANY/ALL (array) requires array on right side")
             else:
                 left = self.coerce(left, lt, at.element)
-            source = f"SELECT value FROM json_each({self.sql(arr)})"
+                elem_t = at.element
+            source = f"SELECT value AS v FROM json_each({self.sql(arr)})"
         left_sql = self.sql(left)
-        if isinstance(quant, exp.Any):
-            if op == "=":
-                return raw(f"({left_sql} IN ({source}))"), ty.BOOL
-            return raw(f"EXISTS (SELECT 1 FROM ({source}) AS q(v) WHERE {left_sql} {op} q.v)".replace(
-                " AS q(v)", " AS q").replace("q.v", "q.value" if "json_each" in source else "q.v")), ty.BOOL
-        if op == "<>":
+        if isinstance(quant, exp.Any) and op == "=":
+            return raw(f"({left_sql} IN ({source}))"), ty.BOOL
+        if isinstance(quant, exp.All) and op == "<>":
             return raw(f"({left_sql} NOT IN ({source}))"), ty.BOOL
-        raise SqlError("0A000", f"{op} ALL (...) is not supported")
+        # three-valued: ANY is true if some comparison is true, ALL false if some is false;
+        # otherwise NULL if some comparison is NULL
+        cmp = self.sql(self.comparison(op, left, elem_t if lt.oid == T.UNKNOWN else Ty(elem_t.oid),
+                                       raw("q.v"), Ty(elem_t.oid)))
+        decided, value = (f"({cmp})", "1") if isinstance(quant, exp.Any) else (f"NOT ({cmp})", "0")
+        return raw(f"(CASE WHEN EXISTS (SELECT 1 FROM ({source}) AS q WHERE {decided}) THEN {value} "
+                   f"WHEN EXISTS (SELECT 1 FROM ({source}) AS q WHERE ({cmp}) IS NULL) THEN NULL "
+                   f"ELSE {1 - int(value)} END)"), ty.BOOL
 
     def arith(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
               rt: Ty) -> tuple[exp.Expression, Ty]:

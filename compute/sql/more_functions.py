@@ -602,11 +602,20 @@ def _regex_match(value: Any, pattern: Any, insensitive: Any = 0) -> int | None:
     return 1 if _regex_cached(str(pattern), "i" if insensitive else "").search(_text(value)) else 0
 
 
+def _check_limit(value: Any, what: str) -> int:
+    if value is None:
+        return -1
+    if int(value) < 0:
+        raise SqlError("2201W" if what == "LIMIT" else "2201X", f"{what} must not be negative")
+    return int(value)
+
+
 def register_udfs(conn: Any) -> None:
     for kind in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         conn.create_aggregate_function(f"pg_f_{kind}", _factory(_FloatStats, kind), 1)
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
     det = {"deterministic": True}
+    conn.create_scalar_function("pg_check_limit", _check_limit, 2, **det)
     conn.create_scalar_function("pg_encode", _encode, 2, **det)
     conn.create_scalar_function("pg_decode", _decode, 2, **det)
     conn.create_scalar_function("pg_format", _format, -1, **det)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from compute import pgtypes as T
+from compute.sql import expressions as E
 from compute.sql import types as ty
 from compute.sql.api import SqlError
 from compute.sql.catalog import Column, Table
@@ -406,12 +407,22 @@ class QueryCompiler:
             if isinstance(expr, exp.Var) and expr.name.upper() == "ALL" or isinstance(expr, exp.Null):
                 out.set("limit", exp.Limit(expression=exp.Literal.number(-1)))
             else:
-                out.set("limit", exp.Limit(expression=self.ex.typed(expr, scope, ty.INT8)))
+                out.set("limit", exp.Limit(expression=self._non_negative(expr, scope, "LIMIT")))
         offset = node.args.get("offset")
         if offset is not None:
             if out.args.get("limit") is None:
                 out.set("limit", exp.Limit(expression=exp.Literal.number(-1)))
-            out.set("offset", exp.Offset(expression=self.ex.typed(offset.expression, scope, ty.INT8)))
+            out.set("offset", exp.Offset(expression=self._non_negative(offset.expression, scope, "OFFSET")))
+
+    def _non_negative(self, expr: exp.Expression, scope: Scope, what: str) -> exp.Expression:
+        """LIMIT/OFFSET value: 2201W when negative (literals at translation time, else at run time)."""
+        compiled = self.ex.typed(expr, scope, ty.INT8)
+        value = E._int_literal(compiled)
+        if value is not None:
+            if value < 0:
+                raise SqlError("2201W" if what == "LIMIT" else "2201X", f"{what} must not be negative")
+            return compiled
+        return fn("pg_check_limit", compiled, exp.Literal.string(what))
 
     def select_item(self, item: exp.Expression, scope: Scope) -> list[tuple[exp.Expression, OutColumn]]:
         if isinstance(item, exp.Star):

@@ -94,7 +94,7 @@ select 1 where 3 not in (select dept from emp);
 -- case any_subquery
 select name from emp where salary > any (select salary from emp where dept = 2) order by 1;
 
--- refused all_subquery
+-- case all_subquery
 select name from emp where salary >= all (select salary from emp where salary is not null) order by 1;
 
 -- case derived_table
@@ -427,3 +427,33 @@ select sum(id) / count(*), avg(id) from emp;
 
 -- case order_by_ambiguous_output_name
 select id, name as id from emp order by id;
+
+-- case all_subquery_empty_and_null
+select name, salary > all (select salary from emp where dept = 99), salary < all (select null::numeric) from emp order by 1;
+
+-- case any_ops_array
+select x, x > any (array[2, 3]), x <= all (array[2, 3]), x = all (array[x, x]), x <> any (array[1]) from (values (1), (2), (3), (null)) v(x) order by 1;
+
+-- case all_array_nulls
+select 3 > all (array[1, null]), 0 > all (array[1, null]), 1 < any (array[null, 0]), 1 < any (array[null, 2]), 1 = all ('{}'::int[]);
+
+-- case any_subquery_text
+select name from emp where name >= any (select name from emp where dept = 1) order by 1;
+
+-- case offset_negative
+select id from emp offset -1;
+
+-- case limit_negative_param
+-- params: [-2]
+select id from emp limit $1;
+
+-- case limit_null_param
+-- params: [null]
+select id from emp order by id limit $1;
+
+-- case offset_param
+-- params: [3]
+select id from emp order by id offset $1;
+
+-- case limit_zero
+select id from emp limit 0;
