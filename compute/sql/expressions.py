@@ -1252,7 +1252,10 @@ class ExprCompiler:
         sub_sql, cols = self.query.subquery(node.this, scope)
         if len(cols) != 1:
             raise SqlError("42601", "subquery must return only one column")
-        return raw(f"({sub_sql})"), cols[0].ty
+        if _at_most_one_row(node.this):
+            return raw(f"({sub_sql})"), cols[0].ty
+        # more than one row is 21000 (SQLite would take the first): pg_scalar_subquery() raises it
+        return raw(f"(SELECT pg_scalar_subquery(x.{quote(cols[0].name)}) FROM (SELECT * FROM ({sub_sql}) LIMIT 2) AS x)"), cols[0].ty
 
     def c_Select(self, node: exp.Select, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self.c_Subquery(exp.Subquery(this=node), scope)
@@ -1641,6 +1644,30 @@ class ExprCompiler:
 
     def c_generic(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         raise SqlError("0A000", f"{type(node).__name__} expressions are not supported ({node.sql(dialect='postgres')[:60]})")
+
+
+_ONE_ROW_AGGREGATES = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg",
+                       "array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg"}
+
+
+def _at_most_one_row(node: exp.Expression) -> bool:
+    """A scalar subquery that cannot return two rows (no FROM, LIMIT 1, or a plain aggregate)."""
+    if not isinstance(node, exp.Select):
+        return False
+    limit = node.args.get("limit")
+    if isinstance(limit, exp.Limit) and _int_literal(limit.expression) in (0, 1):
+        return True
+    if node.args.get("from") is None and node.args.get("from_") is None and not node.args.get("joins"):
+        return not node.args.get("where")
+    if node.args.get("group") or len(node.expressions) != 1:
+        return False
+    item = node.expressions[0]
+    item = item.this if isinstance(item, exp.Alias) else item
+    if isinstance(item, exp.Window):
+        return False
+    if isinstance(item, exp.AggFunc):
+        return True
+    return isinstance(item, exp.Anonymous) and item.name.lower() in _ONE_ROW_AGGREGATES
 
 
 def _int_literal(node: exp.Expression) -> int | None:

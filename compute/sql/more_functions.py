@@ -610,7 +610,28 @@ def _check_limit(value: Any, what: str) -> int:
     return int(value)
 
 
+class _ScalarSubquery:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.value: Any = None
+
+    def step(self, value: Any) -> None:
+        self.rows += 1
+        if self.rows > 1:
+            raise SqlError("21000", "more than one row returned by a subquery used as an expression")
+        self.value = value
+
+    def final(self) -> Any:
+        return self.value
+
+
+def _scalar_factory() -> tuple[Any, Any, Any]:
+    obj = _ScalarSubquery()
+    return obj, lambda _ctx, v: obj.step(v), lambda _ctx: obj.final()
+
+
 def register_udfs(conn: Any) -> None:
+    conn.create_aggregate_function("pg_scalar_subquery", _scalar_factory, 1)
     for kind in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         conn.create_aggregate_function(f"pg_f_{kind}", _factory(_FloatStats, kind), 1)
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)

@@ -457,3 +457,21 @@ select id from emp order by id offset $1;
 
 -- case limit_zero
 select id from emp limit 0;
+
+-- case scalar_subquery_correlated_multiple_rows
+select d.dname, (select e.name from emp e where e.dept = d.id) from dept d order by 1;
+
+-- case scalar_subquery_correlated_one_row
+select d.dname, (select e.name from emp e where e.dept = d.id order by e.id limit 1), (select max(salary) from emp e where e.dept = d.id) from dept d order by 1;
+
+-- case scalar_subquery_empty_and_single
+select (select name from emp where id = 99), (select name from emp where id = 2), (select salary from emp where id = 3), (select hired from emp where id = 1);
+
+-- case scalar_subquery_union_multiple_rows
+select (select 1 union all select 2);
+
+-- case scalar_subquery_in_where
+select name from emp where salary = (select max(salary) from emp where dept = 2) order by 1;
+
+-- case scalar_subquery_where_multiple_rows
+select name from emp where dept = (select id from dept where id > 1);
