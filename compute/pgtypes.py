@@ -942,18 +942,18 @@ def interval_parts(text: str) -> tuple[int, int, int]:
 
 
 def format_interval(months: int, days: int, micros: int) -> str:
-    """interval_out, IntervalStyle = postgres."""
+    """interval_out, IntervalStyle = postgres (datetime.c EncodeInterval, AddPostgresIntPart)."""
     parts: list[str] = []
-    years, mons = divmod(abs(months), 12)
-    msign = "-" if months < 0 else ""
-    if years:
-        parts.append(f"{msign}{years} year{'s' if years != 1 else ''}")
-    if mons:
-        parts.append(f"{msign}{mons} mon{'s' if mons != 1 else ''}")
-    if days:
-        parts.append(f"{days} day{'s' if abs(days) != 1 else ''}")
-    if micros or not parts:
-        sign = "-" if micros < 0 else ("+" if parts and (months < 0 or days < 0) else "")
+    is_zero, is_before = True, False
+    years = abs(months) // 12 * (1 if months >= 0 else -1)
+    for value, unit in ((years, "year"), (months - years * 12, "mon"), (days, "day")):
+        if value == 0:
+            continue
+        plus = "+" if not is_zero and is_before and value > 0 else ""
+        parts.append(f"{plus}{value} {unit}{'s' if value != 1 else ''}")
+        is_zero, is_before = False, value < 0
+    if micros or is_zero:
+        sign = "-" if micros < 0 else ("+" if is_before else "")
         total = abs(micros)
         secs, frac = divmod(total, 1_000_000)
         mins, sec = divmod(secs, 60)

@@ -216,6 +216,8 @@ def _storage_decl(t: Ty) -> str:
     decl = info.sqlite_type if info else "TEXT"
     if t.oid == T.NUMERIC:
         decl += " COLLATE pgnumeric"
+    elif t.oid == T.INTERVAL:
+        decl += " COLLATE pginterval"  # orders by value (more_functions.interval_key)
     return decl
 
 

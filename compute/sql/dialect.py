@@ -34,6 +34,26 @@ class StrataPostgres(Postgres):
                 return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[this], nested=True)
             return this
 
+        def _parse_interval(self, require_interval: bool = True, parse_function_unit: bool = True) -> Any:
+            # INTERVAL 'text' [unit]: keep the whole string; sqlglot splits '-1 day +02:00' into
+            # value and unit and loses the rest. parse_interval() reads the PostgreSQL text.
+            if (self._curr and self._curr.token_type == TokenType.INTERVAL and self._next
+                    and self._next.token_type == TokenType.STRING):
+                index = self._index
+                self._advance()
+                text = self._curr.text
+                self._advance()
+                unit = None
+                if self._curr and self._curr.token_type == TokenType.VAR and \
+                        self._curr.text.upper() in self.dialect.VALID_INTERVAL_UNITS:
+                    unit = exp.Var(this=self._curr.text.upper())
+                    self._advance()
+                if self._curr and self._curr.text.upper() == "TO":
+                    self._retreat(index)
+                    return super()._parse_interval(require_interval, parse_function_unit)
+                return self.expression(exp.Interval(this=exp.Literal.string(text), unit=unit))
+            return super()._parse_interval(require_interval, parse_function_unit)
+
 
 class StrataSQLite(SQLite):
     class Generator(SQLite.Generator):  # type: ignore[misc, valid-type]

@@ -956,6 +956,8 @@ class ExprCompiler:
                 left = self.coerce(left, lt, common)
                 right = self.coerce(right, rt, common)
             lt = rt = common if common.oid == T.NUMERIC else lt
+        if lt.oid == T.INTERVAL and rt.oid == T.INTERVAL:  # by value: '24 hours' = '1 day'
+            left, right = fn("pg_interval_key", left), fn("pg_interval_key", right)
         if lt.oid == T.NUMERIC or rt.oid == T.NUMERIC:
             if not (_is_plain_column(left) or _is_plain_column(right)):
                 cmp = fn("pg_num_cmp", left, right)

@@ -630,7 +630,32 @@ def _scalar_factory() -> tuple[Any, Any, Any]:
     return obj, lambda _ctx, v: obj.step(v), lambda _ctx: obj.final()
 
 
+_KEY_OFFSET = 1 << 90
+
+
+def interval_key(value: Any) -> str | None:
+    """A text key that sorts intervals by value (interval_cmp: 1 month = 30 days, 1 day = 24 hours)."""
+    if value is None:
+        return None
+    months, days, micros = T.interval_parts(str(value))
+    span = (months * 30 + days) * 86_400_000_000 + micros
+    return f"{span + _KEY_OFFSET:032d}"
+
+
+def _interval_collation(a: str, b: str) -> int:
+    if a == b:
+        return 0
+    try:
+        x, y = interval_key(a), interval_key(b)
+    except (SqlError, ValueError):
+        return -1 if a < b else 1
+    assert x is not None and y is not None
+    return -1 if x < y else (1 if x > y else 0)
+
+
 def register_udfs(conn: Any) -> None:
+    conn.create_collation("pginterval", _interval_collation)
+    conn.create_scalar_function("pg_interval_key", interval_key, 1, deterministic=True)
     conn.create_aggregate_function("pg_scalar_subquery", _scalar_factory, 1)
     for kind in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         conn.create_aggregate_function(f"pg_f_{kind}", _factory(_FloatStats, kind), 1)

@@ -181,3 +181,26 @@ select to_timestamp('2024-02-03 04:05:06', 'YYYY-MM-DD HH24:MI:SS'), to_timestam
 
 -- case to_date_out_of_range
 select to_date('2024-02-30', 'YYYY-MM-DD');
+
+-- case interval_negative_output
+select interval '-1 day', interval '-2 mons', interval '-1 year', interval '1 mon -1 day', interval '-1 mon 2 days -03:00:00', '-1 day +02:00'::interval, interval '1 day' - interval '2 days';
+
+-- case interval_compare_values
+select interval '24 hours' = interval '1 day', interval '1 month' > interval '29 days', interval '1 month' = interval '30 days', interval '90 minutes' < interval '2 hours', interval '10:00' < interval '1 day', interval '1 day' is distinct from interval '24:00:00', interval '-1 day' < interval '00:00';
+
+-- case interval_column_order_and_compare
+create table tiv (k int, d interval);
+insert into tiv values (1, '1 day'), (2, '10:00:00'), (3, '25 hours'), (4, '-1 day'), (5, '1 mon'), (6, null), (7, '2 hours');
+select k, d, d > interval '1 day', d = '24:00:00' from tiv order by d, k;
+
+-- case interval_column_min_max
+create table tiv (d interval);
+insert into tiv values ('1 day'), ('10:00:00'), ('25 hours'), ('3 days');
+select min(d), max(d) from tiv;
+
+-- case interval_where_param
+-- params: ["1 day"]
+select x from (values (interval '2 hours'), (interval '30 hours'), (interval '24:00')) v(x) where x >= $1::interval order by 1;
+
+-- case interval_literal_mixed_signs
+select interval '-1 day +02:00', interval '1 mon -1 day', interval '1' day, interval '90' minute, interval '1 day 2 hours', interval '@ 1 day ago';
