@@ -317,6 +317,13 @@ class QueryCompiler:
             final_exprs.append(exp.Alias(this=value, alias=ident(col.name)))
         out.set("expressions", final_exprs)
         scope.outputs = {c.name: c.ty for c in cols}
+        seen: dict[str, str] = {}
+        ambiguous = set()
+        for compiled, col in zip(expressions, cols, strict=True):
+            text = generate(compiled)
+            if seen.setdefault(col.name, text) != text:
+                ambiguous.add(col.name)
+        scope.ambiguous_outputs = frozenset(ambiguous)
         distinct = node.args.get("distinct")
         distinct_on: list[exp.Expression] = []
         if distinct is not None:
@@ -484,6 +491,8 @@ class QueryCompiler:
             if isinstance(target, exp.Literal) and not target.is_string:
                 compiled = exp.Literal.number(int(target.this))
             elif isinstance(target, exp.Column) and not target.table and target.name in scope.outputs:
+                if target.name in scope.ambiguous_outputs:
+                    raise SqlError("42702", f'ORDER BY "{target.name}" is ambiguous')
                 compiled = raw(quote(target.name))
             elif outputs_only:
                 if isinstance(target, exp.Column):

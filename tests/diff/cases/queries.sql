@@ -475,3 +475,15 @@ select name from emp where salary = (select max(salary) from emp where dept = 2)
 
 -- case scalar_subquery_where_multiple_rows
 select name from emp where dept = (select id from dept where id > 1);
+
+-- case order_by_ambiguous_alias
+select id as x, name as x from emp order by x;
+
+-- case order_by_duplicate_same_column
+select id, id from emp order by id;
+
+-- case order_by_ambiguous_qualified_ok
+select e.id, e.name as id from emp e order by e.id;
+
+-- case order_by_ambiguous_ordinal_ok
+select id, name as id from emp order by 1;
