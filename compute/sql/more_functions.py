@@ -175,7 +175,239 @@ E.FUNCTIONS["array_replace"] = _h_array_replace
 E.FUNCTIONS["array_prepend"] = _h_array_prepend
 
 
+def _typed_udf(udf: str, result: Ty | None, arg_types: list[Ty] | None = None,
+               nargs: tuple[int, ...] | None = None) -> E.Handler:
+    """A handler calling ``udf`` with arguments coerced to ``arg_types`` (result None: first arg's type)."""
+
+    def handler(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: E.Scope) -> tuple[exp.Expression, Ty]:
+        name = node.name.lower()
+        if nargs is not None and len(args) not in nargs:
+            raise SqlError("42883", f"function {name}({', '.join(T.format_type(t.oid) for t in types)}) does not "
+                                    "exist", hint="No function matches the given name and argument types. You "
+                                                  "might need to add explicit type casts.")
+        wanted = arg_types or []
+        out = [c.coerce(a, t, wanted[i] if i < len(wanted) else t) for i, (a, t) in enumerate(zip(args, types,
+                                                                                                 strict=True))]
+        rt = result
+        if rt is None:
+            rt = types[0] if types and types[0].oid != T.UNKNOWN else ty.INT4
+            rt = Ty(rt.oid)
+        return E.fn(udf, *out), rt
+
+    return handler
+
+
+def _h_int_pair(udf: str) -> E.Handler:
+    def handler(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: E.Scope) -> tuple[exp.Expression, Ty]:
+        if len(args) != 2:
+            raise SqlError("42883", f"function {node.name.lower()} does not exist")
+        known = [t for t in types if t.oid != T.UNKNOWN]
+        result = ty.INT4
+        for t in known:
+            if t.oid == T.NUMERIC:
+                result = ty.NUMERIC
+            elif t.oid in ty.INTS and result.oid != T.NUMERIC and ty.INT_RANK[t.oid] > ty.INT_RANK.get(result.oid, 0):
+                result = Ty(t.oid)
+            elif t.oid not in ty.INTS and t.oid != T.NUMERIC:
+                raise SqlError("42883", f"function {node.name.lower()}({', '.join(T.format_type(x.oid) for x in types)}) "
+                                        "does not exist")
+        result = Ty(T.INT4) if result.oid == T.INT2 else result
+        out = [c.coerce(a, t, result) for a, t in zip(args, types, strict=True)]
+        return E.fn(udf, *out, E.lit_int(result.oid)), result
+
+    return handler
+
+
+def _h_width_bucket(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 4:
+        raise SqlError("0A000", "width_bucket(anyelement, anyarray) is not supported")
+    num = T.NUMERIC if any(t.oid == T.NUMERIC for t in types[:3]) and not any(
+        t.oid in ty.FLOATS for t in types[:3]) else T.FLOAT8
+    out = [c.coerce(a, t, Ty(num)) for a, t in zip(args[:3], types[:3], strict=True)]
+    return E.fn("pg_width_bucket", *out, c.coerce(args[3], types[3], ty.INT4)), ty.INT4
+
+
+def _c_starts_with(self: E.ExprCompiler, node: exp.StartsWith, scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    left = self.typed(node.this, scope, ty.TEXT)
+    right = self.typed(node.expression, scope, ty.TEXT)
+    return E.fn("pg_starts_with", left, right), ty.BOOL
+
+
+setattr(E.ExprCompiler, "c_StartsWith", _c_starts_with)  # `text ^@ text`  # noqa: B010
+
+E.FUNCTIONS.update({
+    "cbrt": _typed_udf("pg_cbrt", ty.FLOAT8, [ty.FLOAT8], (1,)),
+    "degrees": _typed_udf("pg_degrees", ty.FLOAT8, [ty.FLOAT8], (1,)),
+    "radians": _typed_udf("pg_radians", ty.FLOAT8, [ty.FLOAT8], (1,)),
+    "factorial": _typed_udf("pg_factorial", ty.NUMERIC, [ty.INT8], (1,)),
+    "gcd": _h_int_pair("pg_gcd"),
+    "lcm": _h_int_pair("pg_lcm"),
+    "width_bucket": _h_width_bucket,
+    "bit_length": _typed_udf("pg_bit_length", ty.INT4, [ty.TEXT], (1,)),
+    "sha224": _typed_udf("pg_sha224", Ty(T.BYTEA), [Ty(T.BYTEA)], (1,)),
+    "sha256": _typed_udf("pg_sha256", Ty(T.BYTEA), [Ty(T.BYTEA)], (1,)),
+    "sha384": _typed_udf("pg_sha384", Ty(T.BYTEA), [Ty(T.BYTEA)], (1,)),
+    "sha512": _typed_udf("pg_sha512", Ty(T.BYTEA), [Ty(T.BYTEA)], (1,)),
+    "quote_nullable": _typed_udf("pg_quote_nullable", ty.TEXT, [ty.TEXT], (1,)),
+    "starts_with": _typed_udf("pg_starts_with", ty.BOOL, [ty.TEXT, ty.TEXT], (2,)),
+    "regexp_split_to_array": _typed_udf("pg_regexp_split", Ty(T.TEXT_ARRAY), [ty.TEXT] * 3, (2, 3)),
+    "justify_hours": _typed_udf("pg_justify_hours", ty.INTERVAL, [ty.INTERVAL], (1,)),
+    "justify_days": _typed_udf("pg_justify_days", ty.INTERVAL, [ty.INTERVAL], (1,)),
+    "justify_interval": _typed_udf("pg_justify_interval", ty.INTERVAL, [ty.INTERVAL], (1,)),
+    "array_ndims": _typed_udf("pg_array_ndims", ty.INT4, None, (1,)),
+})
+
+
 # ------------------------------------------------------------------------------ UDFs
+
+
+def _gcd(a: Any, b: Any, oid: int) -> Any:
+    if a is None or b is None:
+        return None
+    if oid == T.NUMERIC:
+        x, y = T.to_decimal(a), T.to_decimal(b)
+        scale = _scale_of(T.to_decimal(a), T.to_decimal(b))
+        while y:
+            x, y = y, x % y
+        return T.numeric_to_str(abs(x).quantize(Decimal(1).scaleb(-scale)))
+    r = math.gcd(int(a), int(b))
+    _int_range(r, oid)
+    return r
+
+
+def _lcm(a: Any, b: Any, oid: int) -> Any:
+    if a is None or b is None:
+        return None
+    if oid == T.NUMERIC:
+        x, y = T.to_decimal(a), T.to_decimal(b)
+        if x == 0 or y == 0:
+            return "0"
+        g = T.to_decimal(_gcd(a, b, oid))
+        with localcontext() as ctx:
+            ctx.prec = 1000
+            return T.numeric_to_str((abs(x * y) / g).quantize(Decimal(1).scaleb(-_scale_of(x, y))))
+    r = math.lcm(int(a), int(b))
+    _int_range(r, oid)
+    return r
+
+
+def _scale_of(*values: Decimal) -> int:
+    return max(max(-int(v.as_tuple().exponent), 0) for v in values)
+
+
+def _int_range(value: int, oid: int) -> None:
+    bits = 64 if oid == T.INT8 else 32
+    if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
+        raise SqlError("22003", f"{'bigint' if bits == 64 else 'integer'} out of range")
+
+
+def _factorial(n: Any) -> str | None:
+    if n is None:
+        return None
+    if int(n) < 0:
+        raise SqlError("22003", "factorial of a negative number is undefined")
+    if int(n) > 32177:
+        raise SqlError("22003", "value overflows numeric format")
+    return str(math.factorial(int(n)))
+
+
+def _width_bucket(op: Any, low: Any, high: Any, count: Any) -> int | None:
+    if op is None or low is None or high is None or count is None:
+        return None
+    if int(count) <= 0:
+        raise SqlError("2201G", "count must be greater than zero")
+    x, lo, hi = (T.to_decimal(v) if isinstance(v, str) else Decimal(repr(float(v))) if isinstance(v, float)
+                 else Decimal(v) for v in (op, low, high))
+    if lo == hi:
+        raise SqlError("2201G", "lower bound cannot equal upper bound")
+    n = int(count)
+    with localcontext() as ctx:
+        ctx.prec = 100
+        if lo < hi:
+            if x < lo:
+                return 0
+            if x >= hi:
+                return n + 1
+            return int((x - lo) * n / (hi - lo)) + 1
+        if x > lo:
+            return 0
+        if x <= hi:
+            return n + 1
+        return int((lo - x) * n / (lo - hi)) + 1
+
+
+def _sha(name: str) -> Any:
+    import hashlib
+
+    def digest(data: Any) -> bytes | None:
+        return None if data is None else hashlib.new(name, _bytes(data)).digest()
+
+    return digest
+
+
+def _regexp_split(value: Any, pattern: Any, flags: Any = "") -> str | None:
+    if value is None or pattern is None or flags is None:
+        return None
+    text = _text(value)
+    rx = _regex_cached(str(pattern), str(flags or ""))
+    out: list[str] = []
+    start = 0
+    for m in rx.finditer(text):
+        if m.end() == m.start():
+            if m.start() == 0 or m.start() >= len(text):
+                continue
+        if m.start() == start and m.end() == m.start():
+            continue
+        out.append(text[start:m.start()])
+        start = m.end()
+    out.append(text[start:])
+    return json.dumps(out)
+
+
+def _justify(value: Any, hours: bool, days: bool) -> str | None:
+    if value is None:
+        return None
+    months, d, micros = T.interval_parts(str(value))
+    day_us = 86_400_000_000
+    if hours:
+        extra = int(micros / day_us)
+        d += extra
+        micros -= extra * day_us
+    if days:
+        extra = int(d / 30)
+        months += extra
+        d -= extra * 30
+    if hours and days:
+        if months > 0 and (d < 0 or (d == 0 and micros < 0)):
+            d += 30
+            months -= 1
+        elif months < 0 and (d > 0 or (d == 0 and micros > 0)):
+            d -= 30
+            months += 1
+    if hours:
+        if d > 0 and micros < 0:
+            micros += day_us
+            d -= 1
+        elif d < 0 and micros > 0:
+            micros -= day_us
+            d += 1
+    return T.format_interval(months, d, micros)
+
+
+def _array_ndims(arr: Any) -> int | None:
+    if arr is None:
+        return None
+    values = T.array_values(arr)
+    if not values:
+        return None
+    depth = 1
+    while values and isinstance(values[0], list):
+        depth += 1
+        values = values[0]
+    return depth
 
 
 class _FloatStats:
@@ -662,6 +894,25 @@ def register_udfs(conn: Any) -> None:
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
     det = {"deterministic": True}
     conn.create_scalar_function("pg_check_limit", _check_limit, 2, **det)
+    conn.create_scalar_function("pg_cbrt", lambda x: None if x is None else math.cbrt(float(x)), 1, **det)
+    conn.create_scalar_function("pg_degrees", lambda x: None if x is None else math.degrees(float(x)), 1, **det)
+    conn.create_scalar_function("pg_radians", lambda x: None if x is None else math.radians(float(x)), 1, **det)
+    conn.create_scalar_function("pg_factorial", _factorial, 1, **det)
+    conn.create_scalar_function("pg_gcd", _gcd, 3, **det)
+    conn.create_scalar_function("pg_lcm", _lcm, 3, **det)
+    conn.create_scalar_function("pg_width_bucket", _width_bucket, 4, **det)
+    conn.create_scalar_function("pg_bit_length", lambda s: None if s is None else 8 * len(_bytes(s)), 1, **det)
+    for _alg in ("sha224", "sha256", "sha384", "sha512"):
+        conn.create_scalar_function(f"pg_{_alg}", _sha(_alg), 1, **det)
+    conn.create_scalar_function("pg_quote_nullable", lambda s: "NULL" if s is None else _quote_literal(_text(s)),
+                                1, **det)
+    conn.create_scalar_function("pg_starts_with", lambda a, b: None if a is None or b is None else
+                                int(_text(a).startswith(_text(b))), 2, **det)
+    conn.create_scalar_function("pg_regexp_split", _regexp_split, -1, **det)
+    conn.create_scalar_function("pg_justify_hours", lambda v: _justify(v, True, False), 1, **det)
+    conn.create_scalar_function("pg_justify_days", lambda v: _justify(v, False, True), 1, **det)
+    conn.create_scalar_function("pg_justify_interval", lambda v: _justify(v, True, True), 1, **det)
+    conn.create_scalar_function("pg_array_ndims", _array_ndims, 1, **det)
     conn.create_scalar_function("pg_encode", _encode, 2, **det)
     conn.create_scalar_function("pg_decode", _decode, 2, **det)
     conn.create_scalar_function("pg_format", _format, -1, **det)

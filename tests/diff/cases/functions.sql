@@ -192,3 +192,30 @@ select regexp_replace('aAaA', 'a', 'x', 'gi'), regexp_replace('aAaA', 'a', 'x'),
 
 -- case string_regexp_posix_class
 select regexp_replace('a1 b2', '[[:digit:]]', '#', 'g'), 'abc' ~ '^[[:alpha:]]+$';
+
+-- case math_cbrt_degrees
+select cbrt(27::float8), cbrt(-8), degrees(pi()), radians(180), degrees(1), pg_typeof(cbrt(8));
+
+-- case math_gcd_lcm_types
+select gcd(12, 18), lcm(4, 6), gcd(0, 5), gcd(-12, 18), lcm(0, 3), gcd(12::bigint, 8), pg_typeof(gcd(12::bigint, 8)), gcd(1.5, 0.25), lcm(1.5, 0.25), factorial(5), factorial(0);
+
+-- case math_gcd_overflow
+select lcm(2147483647, 2147483646);
+
+-- case math_factorial_negative
+select factorial(-1);
+
+-- case math_width_bucket_forms
+select width_bucket(5.35, 0.024, 10.06, 5), width_bucket(-1, 0, 10, 5), width_bucket(10, 0, 10, 5), width_bucket(3.5::float8, 0, 10, 4), width_bucket(7, 10, 0, 5);
+
+-- case math_width_bucket_bad_count
+select width_bucket(1, 0, 10, 0);
+
+-- case string_sha_family
+select sha256('hello'::bytea), sha224('abc'::bytea), sha512(''::bytea), sha384('x'::bytea), bit_length('abc'), bit_length('é');
+
+-- case string_quote_nullable_starts_with
+select quote_nullable(null), quote_nullable('it''s'), quote_nullable(42), starts_with('hello', 'he'), starts_with('hello', 'lo'), 'hello' ^@ 'he', 'hello' ^@ 'x', starts_with(null, 'a');
+
+-- case string_regexp_split_forms
+select regexp_split_to_array('a1b2c', '\d'), regexp_split_to_array('hello world  foo', '\s+'), regexp_split_to_array('aXbxc', 'x', 'i'), regexp_split_to_array('abc', ''), regexp_split_to_array('', ',');

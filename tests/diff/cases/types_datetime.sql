@@ -204,3 +204,6 @@ select x from (values (interval '2 hours'), (interval '30 hours'), (interval '24
 
 -- case interval_literal_mixed_signs
 select interval '-1 day +02:00', interval '1 mon -1 day', interval '1' day, interval '90' minute, interval '1 day 2 hours', interval '@ 1 day ago';
+
+-- case interval_justify_forms
+select justify_hours(interval '36 hours'), justify_days(interval '40 days'), justify_interval(interval '1 month -1 hour'), justify_hours(interval '-50 hours'), justify_days(interval '-65 days'), justify_interval(interval '-1 month 40 days 30 hours');

@@ -369,3 +369,6 @@ select array_remove(array[1, 2, 1], 1), array_replace(array[1, 2, 1], 1, 9), arr
 create table ta (a int[]);
 insert into ta values ('{1,2,3,2}'), (null);
 select array_remove(a, 2), array_prepend(9, a) from ta;
+
+-- case array_ndims_upper_lower
+select array_ndims(array[1, 2]), array_ndims('{}'::int[]), array_upper(array[5, 6, 7], 1), array_lower(array['a'], 1), array_upper('{}'::int[], 1);
