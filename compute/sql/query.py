@@ -30,6 +30,7 @@ from compute.sql.expressions import (
     quote,
     raw,
 )
+from compute.sql.grouping import check_grouping
 from compute.sql.types import Ty
 
 
@@ -332,6 +333,7 @@ class QueryCompiler:
                 distinct_on = list(on.expressions if isinstance(on, exp.Tuple) else [on])
             else:
                 out.set("distinct", exp.Distinct())
+        check_grouping(node, scope)  # 42803
         group = node.args.get("group")
         if group is not None:
             out.set("group", exp.Group(expressions=[self.group_item(g, scope, node) for g in group.expressions]))

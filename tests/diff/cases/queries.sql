@@ -487,3 +487,45 @@ select e.id, e.name as id from emp e order by e.id;
 
 -- case order_by_ambiguous_ordinal_ok
 select id, name as id from emp order by 1;
+
+-- case group_by_error_having
+select dept, count(*) from emp group by dept having salary > 1;
+
+-- case group_by_error_order
+select dept, count(*) from emp group by dept order by name;
+
+-- case group_by_error_expression
+select dept + 1, name from emp group by dept + 1;
+
+-- case group_by_primary_key_dependency
+select e.id, e.name, e.salary, count(d.id) from emp e left join dept d on d.id = e.dept group by e.id order by e.id;
+
+-- case group_by_pk_dependency_not_other_table
+select e.id, d.dname from emp e left join dept d on d.id = e.dept group by e.id;
+
+-- case group_by_expression_ok
+select lower(name), count(*) from emp group by lower(name) order by 1;
+
+-- case group_by_qualified_vs_bare
+select e.dept, count(*) from emp e group by dept order by 1 nulls first;
+
+-- case group_by_ordinal_alias
+select dept as d, count(*) as n from emp group by d order by n desc, d;
+
+-- case group_by_ordinal_coalesce
+select coalesce(dept, 0), max(salary) from emp group by 1 order by 1;
+
+-- case aggregate_without_group_error
+select id, max(salary) from emp;
+
+-- case aggregate_with_outer_reference
+select d.dname, (select count(*) from emp e where e.dept = d.id and e.salary > 60) from dept d order by 1;
+
+-- case group_by_star_pk
+select * from dept group by id order by id;
+
+-- case group_by_having_only
+select 1 from emp having count(*) > 2;
+
+-- case group_by_window_over_aggregate
+select dept, sum(salary), rank() over (order by sum(salary) desc) from emp group by dept order by 2 desc nulls last;
