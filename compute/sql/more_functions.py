@@ -261,6 +261,81 @@ E.FUNCTIONS.update({
 })
 
 
+def _h_log10(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 1:
+        raise SqlError("42883", "function log10 does not exist")
+    if types[0].oid == T.NUMERIC:
+        return E.fn("pg_log10_numeric", args[0]), ty.NUMERIC
+    return E.fn("pg_log10", c.coerce(args[0], types[0], ty.FLOAT8)), ty.FLOAT8
+
+
+def _h_make_time(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                 scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    name = node.name.lower()
+    n = 3 if name == "make_time" else 6
+    if len(args) != n:
+        raise SqlError("42883", f"function {name} does not exist")
+    wanted = [ty.INT4] * (n - 1) + [ty.FLOAT8]
+    out = [c.coerce(a, t, w) for a, t, w in zip(args, types, wanted, strict=True)]
+    return E.fn(f"pg_{name}", *out), ty.TIME if n == 3 else ty.TIMESTAMP
+
+
+_INTERVAL_ARGS = ("years", "months", "weeks", "days", "hours", "mins", "secs")
+
+
+def _c_kwarg(self: E.ExprCompiler, node: exp.Kwarg, scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    value, t = self.compile(node.expression, scope)
+    return exp.Kwarg(this=node.this.copy(), expression=value), t
+
+
+def _h_make_interval(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                     scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    values: dict[str, exp.Expression] = {}
+    positional = 0
+    for a, t in zip(args, types, strict=True):
+        if isinstance(a, exp.Kwarg):
+            key = a.this.name.lower()
+            if key not in _INTERVAL_ARGS:
+                raise SqlError("42883", "function make_interval does not exist")
+            a = a.expression
+        else:
+            if positional >= len(_INTERVAL_ARGS):
+                raise SqlError("42883", "function make_interval does not exist")
+            key = _INTERVAL_ARGS[positional]
+            positional += 1
+        values[key] = c.coerce(a, t, ty.FLOAT8 if key == "secs" else ty.INT4)
+    out = [values.get(k, E.lit_int(0)) for k in _INTERVAL_ARGS]
+    return E.fn("pg_make_interval", *out), ty.INTERVAL
+
+
+def _h_isfinite(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 1:
+        raise SqlError("42883", "function isfinite does not exist")
+    t = types[0] if types[0].oid != T.UNKNOWN else ty.DATE
+    arg = c.coerce(args[0], types[0], t)
+    return E.fn("pg_isfinite", arg), ty.BOOL
+
+
+def _h_jsonb_pretty(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 1:
+        raise SqlError("42883", "function jsonb_pretty does not exist")
+    return E.fn("pg_jsonb_pretty", c.coerce(args[0], types[0], Ty(T.JSONB))), ty.TEXT
+
+
+setattr(E.ExprCompiler, "c_Kwarg", _c_kwarg)  # named arguments: make_interval(days => 3)  # noqa: B010
+E.FUNCTIONS.update({
+    "log10": _h_log10,
+    "make_time": _h_make_time,
+    "make_timestamp": _h_make_time,
+    "make_interval": _h_make_interval,
+    "isfinite": _h_isfinite,
+    "jsonb_pretty": _h_jsonb_pretty,
+})
+
+
 # ------------------------------------------------------------------------------ UDFs
 
 
@@ -408,6 +483,91 @@ def _array_ndims(arr: Any) -> int | None:
         depth += 1
         values = values[0]
     return depth
+
+
+def _log10_numeric(value: Any) -> str | None:
+    if value is None:
+        return None
+    x = T.to_decimal(value)
+    if x <= 0:
+        raise SqlError("2201E", "cannot take logarithm of zero" if x == 0 else "cannot take logarithm of a negative number")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        result = x.log10()
+    from compute.sql.functions import div_scale  # numeric.c log: at least 16 significant digits
+
+    scale = max(div_scale(result if result else Decimal(1), Decimal(1)), _scale_of(x))
+    return T.numeric_to_str(result.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
+
+
+def _log10(value: Any) -> float | None:
+    if value is None:
+        return None
+    x = float(value)
+    if x == 0:
+        raise SqlError("2201E", "cannot take logarithm of zero")
+    if x < 0:
+        raise SqlError("2201E", "cannot take logarithm of a negative number")
+    return math.log10(x)
+
+
+def _make_time(h: Any, m: Any, sec: Any) -> str | None:
+    if h is None or m is None or sec is None:
+        return None
+    s = Decimal(repr(float(sec)))
+    if not (0 <= int(h) <= 24 and 0 <= int(m) < 60 and 0 <= s <= 60):
+        raise SqlError("22008", f"time field value out of range: {h}:{m}:{T.numeric_to_str(s)}")
+    micros = int((s * 1_000_000).to_integral_value(rounding=ROUND_HALF_UP))
+    return str(T.decode_text(T.TIME, f"{int(h):02d}:{int(m):02d}:{micros // 1_000_000:02d}"
+                                     f".{micros % 1_000_000:06d}"))
+
+
+def _make_timestamp(y: Any, mo: Any, d: Any, h: Any, mi: Any, sec: Any) -> str | None:
+    if None in (y, mo, d, h, mi, sec):
+        return None
+    time = _make_time(h, mi, sec)
+    try:
+        date = _dt.date(int(y), int(mo), int(d)).isoformat()
+    except ValueError:
+        raise SqlError("22008", f"date field value out of range: {y}-{mo:02d}-{d:02d}") from None
+    return f"{date} {time}"
+
+
+def _make_interval(years: Any, months: Any, weeks: Any, days: Any, hours: Any, mins: Any, secs: Any) -> str | None:
+    if None in (years, months, weeks, days, hours, mins, secs):
+        return None
+    micros = int(hours) * 3_600_000_000 + int(mins) * 60_000_000 + int(
+        (Decimal(repr(float(secs))) * 1_000_000).to_integral_value(rounding=ROUND_HALF_UP))
+    return T.format_interval(int(years) * 12 + int(months), int(weeks) * 7 + int(days), micros)
+
+
+def _isfinite(value: Any) -> int | None:
+    if value is None:
+        return None
+    return 0 if "infinity" in str(value).lower() else 1
+
+
+def _pretty(value: Any, indent: int) -> str:
+    pad = "    " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{\n" + "    " * indent + "}"
+        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "    " * indent + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[\n" + "    " * indent + "]"
+        items = [f"{pad}{_pretty(v, indent + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + "    " * indent + "]"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _jsonb_pretty(value: Any) -> str | None:
+    if value is None:
+        return None
+    return _pretty(json.loads(str(value), parse_float=Decimal, parse_int=Decimal), 0)
 
 
 class _FloatStats:
@@ -894,6 +1054,13 @@ def register_udfs(conn: Any) -> None:
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
     det = {"deterministic": True}
     conn.create_scalar_function("pg_check_limit", _check_limit, 2, **det)
+    conn.create_scalar_function("pg_log10", _log10, 1, **det)
+    conn.create_scalar_function("pg_log10_numeric", _log10_numeric, 1, **det)
+    conn.create_scalar_function("pg_make_time", _make_time, 3, **det)
+    conn.create_scalar_function("pg_make_timestamp", _make_timestamp, 6, **det)
+    conn.create_scalar_function("pg_make_interval", _make_interval, 7, **det)
+    conn.create_scalar_function("pg_isfinite", _isfinite, 1, **det)
+    conn.create_scalar_function("pg_jsonb_pretty", _jsonb_pretty, 1, **det)
     conn.create_scalar_function("pg_cbrt", lambda x: None if x is None else math.cbrt(float(x)), 1, **det)
     conn.create_scalar_function("pg_degrees", lambda x: None if x is None else math.degrees(float(x)), 1, **det)
     conn.create_scalar_function("pg_radians", lambda x: None if x is None else math.radians(float(x)), 1, **det)

@@ -219,3 +219,9 @@ select quote_nullable(null), quote_nullable('it''s'), quote_nullable(42), starts
 
 -- case string_regexp_split_forms
 select regexp_split_to_array('a1b2c', '\d'), regexp_split_to_array('hello world  foo', '\s+'), regexp_split_to_array('aXbxc', 'x', 'i'), regexp_split_to_array('abc', ''), regexp_split_to_array('', ',');
+
+-- case math_log10_forms
+select log10(1000), log10(0.5::float8), log10(100::numeric), pg_typeof(log10(10)), pg_typeof(log10(10.0));
+
+-- case math_log10_zero
+select log10(0::float8);

@@ -207,3 +207,12 @@ select interval '-1 day +02:00', interval '1 mon -1 day', interval '1' day, inte
 
 -- case interval_justify_forms
 select justify_hours(interval '36 hours'), justify_days(interval '40 days'), justify_interval(interval '1 month -1 hour'), justify_hours(interval '-50 hours'), justify_days(interval '-65 days'), justify_interval(interval '-1 month 40 days 30 hours');
+
+-- case make_time_timestamp_interval
+select make_time(1, 2, 3.5), make_time(23, 59, 0), make_timestamp(2024, 1, 2, 3, 4, 5), make_timestamp(2024, 2, 29, 0, 0, 1.25), make_interval(days => 3, hours => 2), make_interval(1, 2), make_interval(weeks => 1, secs => 1.5), make_interval();
+
+-- case make_time_out_of_range
+select make_time(25, 0, 0);
+
+-- case isfinite_forms
+select isfinite('infinity'::timestamp), isfinite(date '2024-01-01'), isfinite('-infinity'::timestamptz), isfinite(interval '1 day'), isfinite('-infinity'::date);

@@ -372,3 +372,6 @@ select array_remove(a, 2), array_prepend(9, a) from ta;
 
 -- case array_ndims_upper_lower
 select array_ndims(array[1, 2]), array_ndims('{}'::int[]), array_upper(array[5, 6, 7], 1), array_lower(array['a'], 1), array_upper('{}'::int[], 1);
+
+-- case jsonb_pretty_forms
+select jsonb_pretty('{"a": 1, "b": [1, 2.50, {"c": null}], "d": {}}'), jsonb_pretty('[]'), jsonb_pretty('"x"');
