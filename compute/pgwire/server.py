@@ -684,10 +684,14 @@ class Connection:
         for oid, fmt, raw in zip(oids, formats, values, strict=True):
             if raw is None:
                 params.append(None)
-            elif fmt == 0:
-                params.append(pgtypes.decode_text(oid, raw, tz=tz))
-            else:
-                params.append(pgtypes.decode_binary(oid, raw))
+                continue
+            try:
+                params.append(pgtypes.decode_text(oid, raw, tz=tz) if fmt == 0
+                              else pgtypes.decode_binary(oid, raw))
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start : exc.start + 1].hex()
+                raise SqlError("22021", f'invalid byte sequence for encoding "UTF8": 0x{bad}'
+                               ) from None
         if portal_name and portal_name in self.portals:
             raise SqlError("42P03", f'cursor "{portal_name}" already exists')
         self.portals[portal_name] = Portal(prep, tuple(params), result_formats)

@@ -112,3 +112,36 @@ def test_fuzz_short(strata: StrataProcess) -> None:
 @pytest.mark.slow
 def test_fuzz_100k(strata: StrataProcess) -> None:
     run_fuzz(strata, 100_000, seed=int.from_bytes(os.urandom(4), "big"))
+
+
+def _read_messages(sock: socket.socket, until: bytes) -> list[tuple[bytes, bytes]]:
+    """Read backend messages until one of type ``until`` arrives."""
+    buf = b""
+    out: list[tuple[bytes, bytes]] = []
+    while True:
+        while len(buf) >= 5:
+            kind, length = buf[:1], struct.unpack("!i", buf[1:5])[0]
+            if len(buf) < 1 + length:
+                break
+            out.append((kind, buf[5 : 1 + length]))
+            buf = buf[1 + length :]
+            if kind == until:
+                return out
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed; got {out}"
+        buf += chunk
+
+
+def test_invalid_utf8_parameter_is_22021_and_session_survives(strata_shared: StrataProcess) -> None:
+    with socket.create_connection(("127.0.0.1", strata_shared.port), timeout=5) as s:
+        s.sendall(_startup())
+        _read_messages(s, b"Z")
+        s.sendall(_msg(b"P", b"\x00SELECT $1::int\x00\x00\x00")
+                  + _msg(b"B", b"\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02\xc3\x28\x00\x00")
+                  + _msg(b"E", b"\x00\x00\x00\x00\x00") + _msg(b"S", b""))
+        reply = _read_messages(s, b"Z")
+        errors = [body for kind, body in reply if kind == b"E"]
+        assert len(errors) == 1 and b"C22021\x00" in errors[0], reply
+        s.sendall(_msg(b"Q", b"SELECT 7\x00"))
+        rows = [body for kind, body in _read_messages(s, b"Z") if kind == b"D"]
+        assert rows == [b"\x00\x01\x00\x00\x00\x017"]
