@@ -336,6 +336,41 @@ E.FUNCTIONS.update({
 })
 
 
+_previous_log = E.FUNCTIONS.get("log")
+
+
+def _h_log(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+           scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) == 2:  # only log(numeric, numeric) exists
+        out = [c.coerce(a, t, ty.NUMERIC) if t.oid not in ty.FLOATS else c.cast(a, t, ty.NUMERIC)
+               for a, t in zip(args, types, strict=True)]
+        return E.fn("pg_log_numeric", *out), ty.NUMERIC
+    if len(args) == 1 and types[0].oid == T.NUMERIC:
+        return E.fn("pg_log10_numeric", args[0]), ty.NUMERIC
+    if _previous_log is None:
+        raise SqlError("42883", "function log does not exist")
+    return _previous_log(c, args, types, node, scope)
+
+
+def _h_object_agg(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                  scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", f"function {node.name.lower()} does not exist")
+    key = c.to_text(c.coerce(args[0], types[0], ty.TEXT) if types[0].oid == T.UNKNOWN else args[0],
+                    ty.TEXT if types[0].oid == T.UNKNOWN else types[0])
+    value = c.json_arg(args[1], types[1])
+    agg = E.fn("json_group_object", key, value)
+    if node.name.lower() == "jsonb_object_agg":
+        jsonb = E.fn("pg_cast", agg, E.lit_int(T.TEXT), E.lit_int(T.JSONB))
+        return E.raw(f"(CASE WHEN count(*) = 0 THEN NULL ELSE {c.sql(jsonb)} END)"), Ty(T.JSONB)
+    pair = f"json_quote({c.sql(key)}) || ' : ' || coalesce(json_quote({c.sql(value)}), 'null')"
+    return E.raw(f"(CASE WHEN count(*) = 0 THEN NULL ELSE '{{ ' || group_concat({pair}, ', ') || ' }}' END)"), Ty(
+        T.JSON)  # json_object_agg's layout: { "a" : 1, "b" : 2 }
+
+
+E.FUNCTIONS.update({"log": _h_log, "jsonb_object_agg": _h_object_agg, "json_object_agg": _h_object_agg})
+
+
 # ------------------------------------------------------------------------------ UDFs
 
 
@@ -494,10 +529,7 @@ def _log10_numeric(value: Any) -> str | None:
     with localcontext() as ctx:
         ctx.prec = 60
         result = x.log10()
-    from compute.sql.functions import div_scale  # numeric.c log: at least 16 significant digits
-
-    scale = max(div_scale(result if result else Decimal(1), Decimal(1)), _scale_of(x))
-    return T.numeric_to_str(result.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
+    return _log_result(result, x)
 
 
 def _log10(value: Any) -> float | None:
@@ -568,6 +600,30 @@ def _jsonb_pretty(value: Any) -> str | None:
     if value is None:
         return None
     return _pretty(json.loads(str(value), parse_float=Decimal, parse_int=Decimal), 0)
+
+
+def _log_numeric(base: Any, value: Any) -> str | None:
+    if base is None or value is None:
+        return None
+    b, x = T.to_decimal(base), T.to_decimal(value)
+    if b <= 0 or x <= 0:
+        raise SqlError("2201E", "cannot take logarithm of zero" if 0 in (b, x) else
+                       "cannot take logarithm of a negative number")
+    if b == 1:
+        raise SqlError("22012", "division by zero")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        result = x.ln() / b.ln()
+    return _log_result(result, b, x)
+
+
+def _log_result(result: Decimal, *inputs: Decimal) -> str:
+    """numeric.c log/log10 result scale: 16 significant digits, at least the inputs' scales."""
+    weight = result.adjusted() if result else 0
+    scale = max(16 - weight, *(_scale_of(v) for v in inputs), 0)
+    with localcontext() as ctx:
+        ctx.prec = 1000
+        return T.numeric_to_str(result.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
 
 
 class _FloatStats:
@@ -1054,6 +1110,7 @@ def register_udfs(conn: Any) -> None:
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
     det = {"deterministic": True}
     conn.create_scalar_function("pg_check_limit", _check_limit, 2, **det)
+    conn.create_scalar_function("pg_log_numeric", _log_numeric, 2, **det)
     conn.create_scalar_function("pg_log10", _log10, 1, **det)
     conn.create_scalar_function("pg_log10_numeric", _log10_numeric, 1, **det)
     conn.create_scalar_function("pg_make_time", _make_time, 3, **det)

@@ -225,3 +225,6 @@ select log10(1000), log10(0.5::float8), log10(100::numeric), pg_typeof(log10(10)
 
 -- case math_log10_zero
 select log10(0::float8);
+
+-- case math_log_two_args
+select log(10, 1000), log(2, 8), log(2.0, 64), pg_typeof(log(2, 8)), log(100::numeric), log(100);

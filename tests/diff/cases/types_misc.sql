@@ -375,3 +375,12 @@ select array_ndims(array[1, 2]), array_ndims('{}'::int[]), array_upper(array[5, 
 
 -- case jsonb_pretty_forms
 select jsonb_pretty('{"a": 1, "b": [1, 2.50, {"c": null}], "d": {}}'), jsonb_pretty('[]'), jsonb_pretty('"x"');
+
+-- case json_object_agg_forms
+create table tj (k text, v int, s text);
+insert into tj values ('a', 1, 'x'), ('b', null, 'y'), ('c', 3, null);
+select jsonb_object_agg(k, v), jsonb_object_agg(k, s), json_object_agg(k, v), json_object_agg(k, s) from tj;
+
+-- case json_object_agg_empty
+create table tj (k text, v int);
+select jsonb_object_agg(k, v), json_object_agg(k, v) from tj;
