@@ -1018,8 +1018,11 @@ def parse_bytea(text: str) -> bytes:
     if text.startswith("\\x"):
         body = text[2:]
         cleaned = "".join(body.split())
-        if len(cleaned) % 2 or not _HEX_RE.match(cleaned):
-            raise SqlError("22P02", f'invalid input syntax for type bytea: "{text}"')
+        if not _HEX_RE.match(cleaned):  # byteain: 22023 like PostgreSQL's hex_decode
+            bad = next(c for c in cleaned if c not in "0123456789abcdefABCDEF")
+            raise SqlError("22023", f'invalid hexadecimal digit: "{bad}"')
+        if len(cleaned) % 2:
+            raise SqlError("22023", "invalid hexadecimal data: odd number of digits")
         return bytes.fromhex(cleaned)
     out = bytearray()
     i = 0

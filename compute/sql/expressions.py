@@ -1204,6 +1204,9 @@ class ExprCompiler:
             return fn("pg_array_cat", fn("json_array", self.coerce(left, lt, arr_t.element)), right), arr_t
         if lt.oid == T.JSONB and rt.oid in (T.JSONB, T.UNKNOWN):
             return fn("pg_jsonb_concat", left, self.coerce(right, rt, Ty(T.JSONB))), Ty(T.JSONB)
+        if T.BYTEA in (lt.oid, rt.oid) and {lt.oid, rt.oid} <= {T.BYTEA, T.UNKNOWN}:
+            bytea = Ty(T.BYTEA)
+            return fn("pg_bytea_concat", self.coerce(left, lt, bytea), self.coerce(right, rt, bytea)), bytea
         left = self.to_text(left, lt) if lt.oid != T.UNKNOWN else left
         right = self.to_text(right, rt) if rt.oid != T.UNKNOWN else right
         if lt.oid == T.BPCHAR:

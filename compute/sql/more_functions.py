@@ -1110,6 +1110,8 @@ def register_udfs(conn: Any) -> None:
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
     det = {"deterministic": True}
     conn.create_scalar_function("pg_check_limit", _check_limit, 2, **det)
+    conn.create_scalar_function("pg_bytea_concat", lambda a, b: None if a is None or b is None else
+                                _bytes(a) + _bytes(b), 2, **det)
     conn.create_scalar_function("pg_log_numeric", _log_numeric, 2, **det)
     conn.create_scalar_function("pg_log10", _log10, 1, **det)
     conn.create_scalar_function("pg_log10_numeric", _log10_numeric, 1, **det)

@@ -174,3 +174,14 @@ select format('%s %s', 'a');
 
 -- case text_format_bad_specifier
 select format('%d', 1);
+
+-- case bytea_bad_hex_odd message
+select '\x123'::bytea;
+
+-- case bytea_bad_hex_digit message
+select '\x12g4'::bytea;
+
+-- case bytea_concat_forms
+create table tby (b bytea);
+insert into tby values ('\x0102'), (null);
+select b || '\xff'::bytea, '\x00'::bytea || b, b || '\x03', pg_typeof(b || b) from tby;
