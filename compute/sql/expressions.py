@@ -326,7 +326,8 @@ def _coalesce(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node
               scope: Scope) -> tuple[exp.Expression, Ty]:
     result = ty.UNKNOWN
     for t in types:
-        result = ty.common_type(result, t)
+        if t.oid != T.UNKNOWN:  # unknown literals/NULLs take the type of the others
+            result = ty.common_type(result, t)
     coerced = [c.coerce(a, t, result) for a, t in zip(args, types, strict=True)]
     if len(coerced) == 1:
         return coerced[0], result
@@ -1113,6 +1114,8 @@ class ExprCompiler:
             return fn("pg_date_add", right, left, lit_int(1)), ty.DATE
         if op == "-" and a == b == T.DATE:
             return fn("pg_date_diff", left, right), ty.INT4
+        if op == "-" and a == b == T.TIME:
+            return fn("pg_time_diff", left, right), ty.INTERVAL
         if op == "-" and a in (T.TIMESTAMP, T.TIMESTAMPTZ) and b in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE):
             if a != b:
                 left = self.coerce(left, lt, ty.TIMESTAMPTZ)

@@ -573,6 +573,17 @@ def _make_interval(years: Any, months: Any, weeks: Any, days: Any, hours: Any, m
     return T.format_interval(int(years) * 12 + int(months), int(weeks) * 7 + int(days), micros)
 
 
+def _time_micros(value: Any) -> int:
+    h, m, sec = str(value).split(":")
+    return (int(h) * 3600 + int(m) * 60) * 1_000_000 + int(Decimal(sec) * 1_000_000)
+
+
+def _time_diff(a: Any, b: Any) -> str | None:
+    if a is None or b is None:
+        return None
+    return T.format_interval(0, 0, _time_micros(a) - _time_micros(b))
+
+
 def _isfinite(value: Any) -> int | None:
     if value is None:
         return None
@@ -1110,6 +1121,7 @@ def register_udfs(conn: Any) -> None:
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
     det = {"deterministic": True}
     conn.create_scalar_function("pg_check_limit", _check_limit, 2, **det)
+    conn.create_scalar_function("pg_time_diff", _time_diff, 2, **det)
     conn.create_scalar_function("pg_bytea_concat", lambda a, b: None if a is None or b is None else
                                 _bytes(a) + _bytes(b), 2, **det)
     conn.create_scalar_function("pg_log_numeric", _log_numeric, 2, **det)

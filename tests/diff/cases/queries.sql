@@ -529,3 +529,6 @@ select 1 from emp having count(*) > 2;
 
 -- case group_by_window_over_aggregate
 select dept, sum(salary), rank() over (order by sum(salary) desc) from emp group by dept order by 2 desc nulls last;
+
+-- case coalesce_unknown_arguments
+select coalesce(null, null, 3), coalesce(null, '5', 1) + 1, coalesce('a', null), coalesce(null, null), pg_typeof(coalesce(null, 2.5));

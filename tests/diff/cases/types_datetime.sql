@@ -216,3 +216,8 @@ select make_time(25, 0, 0);
 
 -- case isfinite_forms
 select isfinite('infinity'::timestamp), isfinite(date '2024-01-01'), isfinite('-infinity'::timestamptz), isfinite(interval '1 day'), isfinite('-infinity'::date);
+
+-- case time_minus_time
+create table ttm (a time, b time);
+insert into ttm values ('12:00', '10:30:15.5'), ('01:00', '23:00'), (null, '01:00');
+select a - b, pg_typeof(a - b) from ttm;
