@@ -346,12 +346,18 @@ def _greatest(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node
               scope: Scope) -> tuple[exp.Expression, Ty]:
     result = ty.UNKNOWN
     for t in types:
-        result = ty.common_type(result, t)
+        if t.oid != T.UNKNOWN:
+            result = ty.common_type(result, t)
+    if result.oid == T.UNKNOWN:
+        result = ty.TEXT
     coerced = [c.coerce(a, t, result) for a, t in zip(args, types, strict=True)]
     agg = "max" if node.name.lower() == "greatest" else "min"
     # PostgreSQL ignores NULLs; SQLite's multi-argument max/min returns NULL if any is NULL.
+    if result.oid == T.NUMERIC:  # numerics are text: compare with the pgnumeric collation
+        values = ", ".join(f"(CAST(({c.sql(a)}) AS TEXT))" for a in coerced)
+        return raw(f"(SELECT {agg}(column1 COLLATE pgnumeric) FROM (VALUES {values}))"), result
     values = ", ".join(f"({c.sql(a)})" for a in coerced)
-    return raw(f"(SELECT {agg}(column1) FROM (VALUES {values.replace(', ', '), (')}))"), result
+    return raw(f"(SELECT {agg}(column1) FROM (VALUES {values}))"), result
 
 
 @register("length", "char_length", "character_length")
@@ -1155,12 +1161,15 @@ class ExprCompiler:
         inner, t = self.compile(node.this, scope)
         if isinstance(inner, exp.Literal) and t.oid in ty.INTS:
             value = -int(inner.this)
+            if t.oid != T.INT4 and not isinstance(node.this, exp.Literal):  # -(x::bigint) stays bigint
+                return fn("pg_check_int", lit_int(value), lit_int(t.oid)), t
             return lit_int(value), ty.INT4 if -(2**31) <= value < 2**31 else ty.INT8
         if t.oid in ty.INTS:
             return fn("pg_check_int", exp.Neg(this=inner), lit_int(t.oid)), t
         if t.oid == T.NUMERIC:
             if is_string_literal(inner):
-                return exp.Literal.string(T.parse_numeric("-" + inner.this)), ty.NUMERIC
+                text = inner.this[1:] if inner.this.startswith("-") else "-" + inner.this
+                return exp.Literal.string(T.parse_numeric(text)), ty.NUMERIC
             return fn("pg_num_neg", inner), ty.NUMERIC
         if t.oid == T.INTERVAL:
             return fn("pg_interval_mul", inner, lit_int(-1)), ty.INTERVAL

@@ -368,7 +368,16 @@ def _h_object_agg(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty]
         T.JSON)  # json_object_agg's layout: { "a" : 1, "b" : 2 }
 
 
-E.FUNCTIONS.update({"log": _h_log, "jsonb_object_agg": _h_object_agg, "json_object_agg": _h_object_agg})
+def _h_to_hex(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: E.Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 1:
+        raise SqlError("42883", "function to_hex does not exist")
+    bits = 64 if types[0].oid == T.INT8 else 32
+    return E.fn("pg_to_hex_bits", c.coerce(args[0], types[0], ty.INT8 if bits == 64 else ty.INT4),
+                E.lit_int(bits)), ty.TEXT
+
+
+E.FUNCTIONS.update({"log": _h_log, "to_hex": _h_to_hex, "jsonb_object_agg": _h_object_agg, "json_object_agg": _h_object_agg})
 
 
 # ------------------------------------------------------------------------------ UDFs
@@ -1121,6 +1130,8 @@ def register_udfs(conn: Any) -> None:
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)
     det = {"deterministic": True}
     conn.create_scalar_function("pg_check_limit", _check_limit, 2, **det)
+    conn.create_scalar_function("pg_to_hex_bits", lambda v, bits: None if v is None else
+                                format(int(v) & ((1 << bits) - 1), "x"), 2, **det)
     conn.create_scalar_function("pg_time_diff", _time_diff, 2, **det)
     conn.create_scalar_function("pg_bytea_concat", lambda a, b: None if a is None or b is None else
                                 _bytes(a) + _bytes(b), 2, **det)

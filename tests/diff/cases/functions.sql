@@ -228,3 +228,9 @@ select log10(0::float8);
 
 -- case math_log_two_args
 select log(10, 1000), log(2, 8), log(2.0, 64), pg_typeof(log(2, 8)), log(100::numeric), log(100);
+
+-- case greatest_least_forms
+select greatest(abs(-4), 2, 3), least('b', 'a', null), greatest(null, null), greatest(1.5, 2, null), least(now()::date, '2000-01-01');
+
+-- case to_hex_negative
+select to_hex(-1), to_hex(-255::bigint), to_hex(0), to_hex(2147483647);

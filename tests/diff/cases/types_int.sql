@@ -148,3 +148,6 @@ select 5 between 1 and 10, 5 not between 6 and 10, 5 between symmetric 10 and 1;
 
 -- case int_in_list
 select 3 in (1, 2, 3), 4 not in (1, 2, 3), 1 in (null, 2), 1 not in (null, 2);
+
+-- case int_negated_casts
+select -(5::bigint), pg_typeof(-(5::bigint)), -(3::smallint), pg_typeof(-(3::smallint)), -(-32768)::smallint;

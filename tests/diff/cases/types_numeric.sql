@@ -85,3 +85,6 @@ select g, sum(a) from tn group by g order by g;
 create table tn (a numeric);
 insert into tn values (1.0), (1.00), (1);
 select count(distinct a), count(*) from tn;
+
+-- case numeric_double_negation
+select - -3.0, - - -1.25, -(-(0.5));
