@@ -1235,6 +1235,11 @@ class ExprCompiler:
         ge = self.comparison(">=", value, vt, low, lowt)
         le = self.comparison("<=", value, vt, high, hight)
         del target
+        if node.args.get("symmetric"):  # BETWEEN SYMMETRIC: either order of the bounds
+            ge2 = self.comparison(">=", value, vt, high, hight)
+            le2 = self.comparison("<=", value, vt, low, lowt)
+            return exp.Paren(this=exp.Or(this=exp.Paren(this=exp.And(this=ge, expression=le)),
+                                         expression=exp.Paren(this=exp.And(this=ge2, expression=le2)))), ty.BOOL
         return exp.Paren(this=exp.And(this=ge, expression=le)), ty.BOOL
 
     def c_In(self, node: exp.In, scope: Scope) -> tuple[exp.Expression, Ty]:

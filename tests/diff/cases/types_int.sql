@@ -151,3 +151,6 @@ select 3 in (1, 2, 3), 4 not in (1, 2, 3), 1 in (null, 2), 1 not in (null, 2);
 
 -- case int_negated_casts
 select -(5::bigint), pg_typeof(-(5::bigint)), -(3::smallint), pg_typeof(-(3::smallint)), -(-32768)::smallint;
+
+-- case int_between_symmetric_forms
+select x, x between symmetric 5 and 1, x not between symmetric 5 and 1, x between symmetric 1 and 5 from (values (0), (1), (3), (5), (6), (null)) v(x) order by x;
