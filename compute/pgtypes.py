@@ -975,15 +975,26 @@ _HEX_RE = re.compile(r"[0-9a-fA-F]*\Z")
 
 
 def parse_uuid(text: str) -> str:
-    body = text.strip()
-    if body.startswith("{") and body.endswith("}"):
-        body = body[1:-1]
-    compact = body.replace("-", "")
-    if len(compact) != 32 or not _HEX_RE.match(compact):
+    """uuid_in (string_to_uuid): optional braces, a hyphen allowed after any group of 4 hex digits."""
+    src = text
+    braces = src.startswith("{")
+    pos = 1 if braces else 0
+    digits: list[str] = []
+    for i in range(16):
+        pair = src[pos:pos + 2]
+        if len(pair) != 2 or not all(c in "0123456789abcdefABCDEF" for c in pair):
+            raise invalid_input(UUID, text)
+        digits.append(pair)
+        pos += 2
+        if src[pos:pos + 1] == "-" and i % 2 == 1 and i < 15:
+            pos += 1
+    if braces:
+        if src[pos:pos + 1] != "}":
+            raise invalid_input(UUID, text)
+        pos += 1
+    if pos != len(src):
         raise invalid_input(UUID, text)
-    if "-" in body and (body.count("-") != 4 and body.count("-") != 0):
-        raise invalid_input(UUID, text)
-    return str(_uuid.UUID(hex=compact))
+    return str(_uuid.UUID(hex="".join(digits)))
 
 
 def parse_json(text: str) -> str:

@@ -384,3 +384,12 @@ select jsonb_object_agg(k, v), jsonb_object_agg(k, s), json_object_agg(k, v), js
 -- case json_object_agg_empty
 create table tj (k text, v int);
 select jsonb_object_agg(k, v), json_object_agg(k, v) from tj;
+
+-- case uuid_input_forms
+select '{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}'::uuid, 'a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11'::uuid, 'A0EEBC999C0B4EF8BB6D6BB9BD380A11'::uuid;
+
+-- case uuid_bad_double_hyphen message
+select 'a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11'::uuid;
+
+-- case uuid_bad_unbalanced_brace message
+select '{a0eebc999c0b4ef8bb6d6bb9bd380a11'::uuid;
