@@ -558,7 +558,13 @@ def _json_build_object(c: ExprCompiler, args: list[exp.Expression], types: list[
     result = fn("json_object", *converted)
     if node.name.lower().startswith("jsonb"):
         return fn("pg_cast", result, lit_int(T.JSON), lit_int(T.JSONB)), Ty(T.JSONB)
-    return result, Ty(T.JSON)
+    if len(args) % 2:
+        raise SqlError("22023", "argument list must have even number of elements",
+                       hint="The arguments of json_build_object() must consist of alternating keys and values.")
+    # json keeps PostgreSQL's layout: {"k" : 2, "l" : "x"}
+    pairs = [f"json_quote(CAST(({c.sql(c.to_text(args[i], types[i]))}) AS TEXT)) || ' : ' || "
+             f"coalesce(json_quote({c.sql(converted[i + 1])}), 'null')" for i in range(0, len(args), 2)]
+    return raw("('{' || " + " || ', ' || ".join(pairs) + " || '}')" if pairs else "'{}'"), Ty(T.JSON)
 
 
 @register("json_build_array", "jsonb_build_array")
@@ -567,7 +573,8 @@ def _json_build_array(c: ExprCompiler, args: list[exp.Expression], types: list[T
     converted = [c.json_arg(a, t) for a, t in zip(args, types, strict=True)]
     if node.name.lower().startswith("jsonb"):
         return fn("pg_cast", fn("json_array", *converted), lit_int(T.JSON), lit_int(T.JSONB)), Ty(T.JSONB)
-    return fn("json_array", *converted), Ty(T.JSON)
+    items = [f"coalesce(json_quote({c.sql(v)}), 'null')" for v in converted]  # json layout: [1, "a"]
+    return raw("('[' || " + " || ', ' || ".join(items) + " || ']')" if items else "'[]'"), Ty(T.JSON)
 
 
 @register("json_agg", "jsonb_agg")

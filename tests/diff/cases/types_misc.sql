@@ -393,3 +393,9 @@ select 'a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11'::uuid;
 
 -- case uuid_bad_unbalanced_brace message
 select '{a0eebc999c0b4ef8bb6d6bb9bd380a11'::uuid;
+
+-- case json_build_layout
+select json_build_object('k', 2, 'b', true, 'n', null, 's', 'x', 'd', 1.50), json_build_array(1, 'a', null, false), json_build_object(), json_build_array(), json_build_object(1, 2);
+
+-- case json_build_object_odd
+select json_build_object('a');
