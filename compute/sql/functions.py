@@ -884,8 +884,10 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         key = canonical_setting_name(str(name))
         if key == "TimeZone":
             return ctx.timezone
-        if key in ctx.settings:
-            return ctx.settings[key]
+        # the session keeps settings under lower-case names, the defaults here canonical ones
+        for candidate in (key.lower(), key):
+            if candidate in ctx.settings:
+                return ctx.settings[candidate]
         if missing_ok or "." in key:
             if "." in key and not missing_ok:
                 raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
@@ -896,17 +898,18 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
 
     def set_config(name: Any, value: Any, is_local: Any) -> Any:
         key = canonical_setting_name(str(name))
-        ctx.settings[key] = "" if value is None else str(value)
+        text = "" if value is None else str(value)
+        ctx.settings[key.lower()] = text
         if key == "TimeZone":
             T.get_zone(str(value))
             ctx.timezone = str(value)
-        ctx.changed_settings[key] = (ctx.settings[key], bool(is_local))
-        return ctx.settings[key]
+        ctx.changed_settings[key] = (text, bool(is_local))
+        return text
 
     scalar("set_config", set_config, 3)
 
     def settings_json() -> str:
-        merged = dict(ctx.settings)
+        merged = {canonical_setting_name(k): v for k, v in ctx.settings.items()}
         merged["TimeZone"] = ctx.timezone
         merged.pop("search_path_schemas", None)
         return json.dumps(merged)
