@@ -22,52 +22,18 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from compute import pgtypes as T
+from compute import settings as guc
 from compute.sql.api import SqlError
 from compute.sql.catalog import SEQUENCES, TABLES
 from compute.sql.more_functions import register_udfs as register_more_udfs
 from compute.sql.pg_catalog import install as install_catalog
 
-SERVER_VERSION = "15.8"
-SERVER_VERSION_NUM = "150008"
+SERVER_VERSION = guc.SERVER_VERSION
+SERVER_VERSION_NUM = guc.SERVER_VERSION_NUM
 
+# The session's defaults (compute/settings.py), spelled the way PostgreSQL spells them.
 DEFAULT_SETTINGS: dict[str, str] = {
-    "server_version": SERVER_VERSION,
-    "server_version_num": SERVER_VERSION_NUM,
-    "server_encoding": "UTF8",
-    "client_encoding": "UTF8",
-    "DateStyle": "ISO, MDY",
-    "IntervalStyle": "postgres",
-    "TimeZone": "UTC",
-    "integer_datetimes": "on",
-    "standard_conforming_strings": "on",
-    "application_name": "",
-    "search_path": '"$user", public',
-    "default_transaction_isolation": "read committed",
-    "transaction_isolation": "read committed",
-    "default_transaction_read_only": "off",
-    "transaction_read_only": "off",
-    "statement_timeout": "0",
-    "lock_timeout": "0",
-    "idle_in_transaction_session_timeout": "0",
-    "extra_float_digits": "1",
-    "max_identifier_length": "63",
-    "block_size": "8192",
-    "lc_collate": "C",
-    "lc_ctype": "C",
-    "lc_messages": "C",
-    "lc_monetary": "C",
-    "lc_numeric": "C",
-    "lc_time": "C",
-    "is_superuser": "on",
-    "session_authorization": "postgres",
-    "max_connections": "100",
-    "synchronous_commit": "on",
-    "bytea_output": "hex",
-    "client_min_messages": "notice",
-    "row_security": "on",
-    "default_text_search_config": "pg_catalog.english",
-    "work_mem": "4MB",
-    "maintenance_work_mem": "64MB",
+    **{guc.reported_name(name) or name: value for name, value in guc.DEFAULTS.items()},
     "search_path_schemas": "public",
 }
 
