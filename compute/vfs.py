@@ -14,7 +14,7 @@ the write set becomes WAL records handed to ``WalSink.submit`` and the returned
 lock without that is a rollback: the write set is discarded.
 
 Journal: ``journal_mode=MEMORY``. The write set already makes the database file itself
-transactional (nothing reaches the log before xSync, a crash loses only the unsent write
+transactional (nothing reaches the log before the commit, a crash loses only the unsent write
 set), so the rollback journal is needed only for ROLLBACK / savepoint / statement rollback
 inside a live connection, and memory is the cheapest place for it. See
 ``docs/compute-storage.md``.
