@@ -80,16 +80,16 @@ class ShapeCache:
             return None
         if len(original) != len(templates):
             return None
-        for orig, tmpl in zip(original, templates, strict=True):
-            filled = _fill(tmpl, literals)
+        parts = tuple(tuple(_split_step(step) for step in t.steps) for t in templates)
+        for orig, tmpl, tmpl_parts in zip(original, templates, parts, strict=True):
+            filled = _fill_parts(tmpl, tmpl_parts, literals)  # the very code the hits use
             if (filled.steps != orig.steps or filled.columns != orig.columns
                     or filled.kind != orig.kind or filled.tag != orig.tag
                     or filled.is_write != orig.is_write or filled.copy is not None
                     or orig.param_oids or filled.extra != orig.extra
                     or filled.name != orig.name or filled.value != orig.value):
                 return None
-        kept = tuple(replace(t, param_oids=()) for t in templates)
-        return _Shape(kept, tuple(tuple(_split_step(step) for step in t.steps) for t in kept))
+        return _Shape(tuple(replace(t, param_oids=()) for t in templates), parts)
 
 
 def _lift(sql: str) -> tuple[str, list[str]] | None:
@@ -152,10 +152,3 @@ def _fill_parts(template: Translation, parts: tuple[tuple[str | int, ...], ...],
     steps = tuple("".join(p if isinstance(p, str) else lits[p] for p in step) for step in parts)
     return replace(template, steps=steps)
 
-
-def _fill(template: Translation, literals: list[str]) -> Translation:
-    def sub(m: re.Match[str]) -> str:
-        lit = literals[int(m.group(1)) - 1]
-        return f"({lit})" if lit.startswith("-") else lit
-
-    return replace(template, steps=tuple(_QMARK.sub(sub, s) for s in template.steps))

@@ -414,9 +414,6 @@ class Connection:
             session.txn = session._new_txn()
         try:
             for tr in translations:
-                if tr.kind is Kind.EMPTY and len(translations) == 1:
-                    self.send(m.EMPTY_QUERY)
-                    continue
                 if implicit and tr.kind is Kind.BEGIN:
                     implicit = False  # BEGIN turns the implicit block into an explicit one
                     continue
@@ -424,8 +421,7 @@ class Connection:
                 if implicit and session.txn is None:
                     implicit = False
             if implicit and session.txn is not None:
-                result = await session.execute(Translation(Kind.COMMIT, "COMMIT"))
-                del result
+                await session.execute(Translation(Kind.COMMIT, "COMMIT"))
         except SqlError as exc:
             self.send_error(exc)
             if implicit and session.txn is not None:

@@ -290,3 +290,13 @@ def test_asyncpg_end_to_end(strata_shared: StrataProcess) -> None:
             await conn.close()
 
     asyncio.run(main())
+
+
+def test_empty_query_and_multi_statement(strata_shared: StrataProcess) -> None:
+    with connect(strata_shared, autocommit=True) as conn:
+        cur = conn.execute("")
+        assert cur.pgresult is not None
+        assert cur.pgresult.status == psycopg.pq.ExecStatus.EMPTY_QUERY
+        cur = conn.execute("SELECT 1; SELECT 2")
+        assert cur.fetchall() == [(1,)]
+        assert cur.nextset() and cur.fetchall() == [(2,)]
