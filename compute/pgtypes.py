@@ -28,6 +28,7 @@ Codecs are looked up in dicts keyed by OID so the per-value cost is one dict loo
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import math
 import re
@@ -131,13 +132,13 @@ _BASE = [
     _t(NAME, "name", 64, "S", NAME_ARRAY, "TEXT", "name"),
     _t(INT8, "int8", 8, "N", INT8_ARRAY, "INT", "bigint"),
     _t(INT2, "int2", 2, "N", INT2_ARRAY, "INT", "smallint"),
-    _t(INT2VECTOR, "int2vector", -1, "A", 1006, "TEXT", "int2vector"),
+    TypeInfo(INT2VECTOR, "int2vector", -1, "A", 1006, INT2, "TEXT", "int2vector"),
     _t(INT4, "int4", 4, "N", INT4_ARRAY, "INT", "integer"),
     _t(REGPROC, "regproc", 4, "N", 1008, "INT", "regproc"),
     _t(TEXT, "text", -1, "S", TEXT_ARRAY, "TEXT", "text"),
     _t(OID, "oid", 4, "N", OID_ARRAY, "INT", "oid"),
     _t(XID, "xid", 4, "U", 1011, "INT", "xid"),
-    _t(OIDVECTOR, "oidvector", -1, "A", 1013, "TEXT", "oidvector"),
+    TypeInfo(OIDVECTOR, "oidvector", -1, "A", 1013, OID, "TEXT", "oidvector"),
     _t(JSON, "json", -1, "U", JSON_ARRAY, "TEXT", "json"),
     _t(PG_NODE_TREE, "pg_node_tree", -1, "Z", 0, "TEXT", "pg_node_tree"),
     _t(FLOAT4, "float4", 4, "N", FLOAT4_ARRAY, "REAL", "real"),
@@ -179,6 +180,8 @@ for _base in _BASE:
 
 ARRAY_OF: dict[int, int] = {t.oid: t.array_oid for t in _BASE if t.array_oid}
 ELEMENT_OF: dict[int, int] = {t.oid: t.elem_oid for t in TYPES.values() if t.elem_oid}
+# int2vector / oidvector are stored like arrays (JSON) but subscripted from 0 and written "1 2".
+VECTORS = (INT2VECTOR, OIDVECTOR)
 
 # Type names as written in SQL (after lower-casing) -> OID.
 TYPE_NAMES: dict[str, int] = {
@@ -1142,6 +1145,24 @@ def parse_array(elem_oid: int, text: str) -> str:
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 
+def _vector_binary(elem_oid: int, value: Any) -> bytes:
+    """int2vector / oidvector send: a one-dimensional array whose lower bound is 0."""
+    items = [int(v) for v in array_values(value)]
+    if not items:
+        return struct.pack("!iii", 0, 0, elem_oid)
+    pack = "!h" if elem_oid == INT2 else "!I"
+    out = [struct.pack("!iiiii", 1, 0, elem_oid, len(items), 0)]
+    out.extend(struct.pack("!i", struct.calcsize(pack)) + struct.pack(pack, v) for v in items)
+    return b"".join(out)
+
+
+def _vector_text_decoder(data: bytes | str) -> str:
+    try:
+        return json.dumps([int(v) for v in _as_str(data).split()])
+    except ValueError:
+        raise SqlError("22P02", f'invalid input syntax for type vector: "{_as_str(data)}"') from None
+
+
 def _array_binary(elem_oid: int, value: Any) -> bytes:
     items = array_values(value)
     encoder = _BINARY_ENCODERS.get(elem_oid, _enc_text_default)
@@ -1242,6 +1263,8 @@ _TEXT_ENCODERS: dict[int, Encoder] = {
 }
 for _arr, _elem in ELEMENT_OF.items():
     _TEXT_ENCODERS[_arr] = _array_text_encoder(_elem)
+for _vec in VECTORS:
+    _TEXT_ENCODERS[_vec] = lambda value: " ".join(str(v) for v in array_values(value)).encode()
 
 
 def _pack(fmt: str) -> Encoder:
@@ -1307,6 +1330,8 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
 }
 for _arr, _elem in ELEMENT_OF.items():
     _BINARY_ENCODERS[_arr] = _array_binary_encoder(_elem)
+for _vec in VECTORS:
+    _BINARY_ENCODERS[_vec] = functools.partial(_vector_binary, ELEMENT_OF[_vec])
 
 
 def _dec_text(data: bytes | str) -> str:
@@ -1375,6 +1400,8 @@ _TEXT_DECODERS: dict[int, Decoder] = {
 }
 for _arr, _elem in ELEMENT_OF.items():
     _TEXT_DECODERS[_arr] = _array_text_decoder(_elem)
+for _vec in VECTORS:
+    _TEXT_DECODERS[_vec] = _vector_text_decoder
 
 
 def _unpack(fmt: str) -> Callable[[bytes], Any]:

@@ -598,13 +598,17 @@ class DdlCompiler:
         parts = []
         names = []
         desc: list[bool] = []
+        nulls_first: list[bool] = []
+        expr_types: list[int | None] = []  # key type of expression keys (pg_index.indclass)
         where_node = params.args.get("where") if params is not None else None
         where_text = where_node.this.sql(dialect="postgres") if where_node is not None else None
         for ordered in columns or []:
             target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
             desc.append(bool(isinstance(ordered, exp.Ordered) and ordered.args.get("desc")))
+            nulls_first.append(bool(isinstance(ordered, exp.Ordered) and ordered.args.get("nulls_first")))
             key_text = target.name if isinstance(target, exp.Column) else target.sql(dialect="postgres")
-            compiled, _ = self.qc.ex.compile(target, scope)
+            compiled, key_ty = self.qc.ex.compile(target, scope)
+            expr_types.append(None if isinstance(target, exp.Column) else key_ty.oid)
             text = generate(compiled)
             if isinstance(ordered, exp.Ordered) and ordered.args.get("desc"):
                 text += " DESC"
@@ -622,9 +626,9 @@ class DdlCompiler:
             f"CREATE {'UNIQUE ' if unique else ''}INDEX {_q(name)} ON {_q(table_name)} ({', '.join(parts)}){where_sql}",
             *C.insert_index_sql(name, table_name, names, unique, False, name),
         ]
-        if any(desc) or where_text:
-            # pg_index.indoption / indpred and pg_get_indexdef read this
-            definition = json.dumps({"desc": desc, "where": where_text})
+        if any(desc) or any(nulls_first) or where_text or any(expr_types):
+            # pg_index.indoption / indclass / indpred and pg_get_indexdef read this
+            definition = json.dumps({"desc": desc, "nulls": nulls_first, "where": where_text, "types": expr_types})
             steps.append(f"UPDATE {C.TABLES} SET definition = {quote_literal(definition)} "
                          f"WHERE oid = {C.oid_of_sql(name)}")
         index = Index(0, name, table.oid, tuple(names), unique, False, name)

@@ -20,6 +20,10 @@ _KEEP_FUNCTION_PARSERS = {"CAST", "EXTRACT", "SUBSTRING", "TRIM", "POSITION", "O
 
 
 class StrataPostgres(Postgres):
+    # Subscripts stay as written: sqlglot would shift some literals to 0-based, depending on what
+    # type it guesses for the subscripted value (the translator knows the real lower bound).
+    INDEX_OFFSET = 0
+
     class Parser(Postgres.Parser):  # type: ignore[misc, valid-type]
         FUNCTIONS: dict = {}  # type: ignore[assignment]
         FUNCTION_PARSERS = {

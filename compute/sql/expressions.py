@@ -107,6 +107,14 @@ class Source:
 
 
 @dataclass
+class Srf:
+    """A set-returning function call in a SELECT list: its rows as a JSON array, joined as ``alias``."""
+
+    alias: str
+    array: exp.Expression
+
+
+@dataclass
 class Scope:
     parent: Scope | None = None
     sources: list[Source] = field(default_factory=list)
@@ -115,6 +123,7 @@ class Scope:
     ambiguous_outputs: frozenset[str] = frozenset()  # names of two different SELECT items (42702)
     aggregate_ok: bool = True
     excluded: Source | None = None  # ON CONFLICT ... EXCLUDED
+    srfs: list[Srf] | None = None  # set while compiling a SELECT list: where its SRF calls go
 
     def cte(self, name: str) -> list[SourceColumn] | None:
         scope: Scope | None = self
@@ -592,10 +601,59 @@ def _to_json(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node:
     return fn("json_quote", c.json_arg(args[0], types[0])), Ty(oid)
 
 
-@register("generate_series", "unnest")
+SET_RETURNING = ("generate_series", "unnest", "generate_subscripts")
+
+
+def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
+              types: list[Ty]) -> tuple[exp.Expression, Ty]:
+    """unnest / generate_series / generate_subscripts: (JSON array of the rows, row type).
+
+    The rows are then read with SQLite's json_each(), in FROM or joined for a SELECT list."""
+    if name == "unnest":
+        if len(args) != 1:
+            raise SqlError("42883", f"function unnest({', '.join(_type_names(types))}) does not exist")
+        arr, at = args[0], types[0]
+        if at.oid == T.UNKNOWN:
+            if is_string_literal(arr):
+                raise SqlError("42725", "function unnest(unknown) is not unique",
+                               hint="Could not choose a best candidate function. You might need to add explicit "
+                                    "type casts.")
+            arr, at = c.coerce(arr, at, Ty(T.TEXT_ARRAY)), Ty(T.TEXT_ARRAY)
+        if not at.is_array:
+            raise SqlError("42883", f"function unnest({T.format_type(at.oid)}) does not exist",
+                           hint="No function matches the given name and argument types. You might need to add "
+                                "explicit type casts.")
+        return arr, at.element
+    if name == "generate_subscripts":
+        if len(args) not in (2, 3) or not types[0].is_array and types[0].oid != T.UNKNOWN:
+            raise SqlError("42883", f"function generate_subscripts({', '.join(_type_names(types))}) does not exist")
+        dim = c.coerce(args[1], types[1], ty.INT4)
+        reverse = c.coerce(args[2], types[2], ty.BOOL) if len(args) == 3 else lit_int(0)
+        lower = lit_int(0 if types[0].oid in T.VECTORS else 1)
+        return fn("pg_subscripts_json", args[0], dim, lower, reverse), ty.INT4
+    if len(args) not in (2, 3):
+        raise SqlError("42883", f"function generate_series({', '.join(_type_names(types))}) does not exist")
+    if any(t.oid not in (*ty.INTS, T.UNKNOWN) for t in types):
+        raise SqlError("0A000", "generate_series() over non-integers is not supported")
+    result = ty.INT8 if any(t.oid == T.INT8 for t in types) else ty.INT4
+    return fn("pg_series_json", *(c.coerce(a, t, result) for a, t in zip(args, types, strict=True))), result
+
+
+def _type_names(types: list[Ty]) -> list[str]:
+    return [T.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown" for t in types]
+
+
+@register(*SET_RETURNING)
 def _srf(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
          scope: Scope) -> tuple[exp.Expression, Ty]:
-    raise SqlError("0A000", f"set-returning function {node.name.lower()}() is only supported in FROM")
+    """In a SELECT list the call becomes a column of a json_each() joined to the row (see Srf)."""
+    name = node.name.lower()
+    if scope.srfs is None:
+        raise SqlError("0A000", f"set-returning function {name}() is only supported in FROM or a SELECT list")
+    array, row_type = srf_array(c, name, args, types)
+    alias = c.query.fresh_alias("srf")
+    scope.srfs.append(Srf(alias, array))
+    return exp.Column(this=ident("value"), table=ident(alias)), row_type
 
 
 # ------------------------------------------------------------------------------ compiler
@@ -1544,15 +1602,18 @@ class ExprCompiler:
         if len(node.expressions) != 1 or isinstance(node.expressions[0], exp.Slice):
             raise SqlError("0A000", "array slices are not supported")
         index_node = node.expressions[0]
-        # sqlglot normalises PostgreSQL's 1-based subscripts to 0-based literals
-        path: exp.Expression
-        if isinstance(index_node, exp.Literal) and not index_node.is_string:
-            path = exp.Literal.string(f"$[{int(index_node.this)}]")
-        else:
-            index = self.typed(index_node, scope, ty.INT4)
-            path = raw(f"('$[' || (({self.sql(index)})) || ']')")
         elem = at.element if at.is_array else ty.TEXT
-        return fn("json_extract", arr, path), elem
+        lower = 0 if at.oid in T.VECTORS else 1  # int2vector / oidvector subscripts start at 0
+        literal = index_node.this if isinstance(index_node, exp.Neg) else index_node
+        if isinstance(literal, exp.Literal) and not literal.is_string:
+            position = (-1 if literal is not index_node else 1) * int(literal.this) - lower
+            if position < 0:
+                return exp.Null(), elem
+            return fn("json_extract", arr, exp.Literal.string(f"$[{position}]")), elem
+        index = self.typed(index_node, scope, ty.INT4)
+        offset = f"(({self.sql(index)}) - {lower})"
+        path = raw(f"('$[' || {offset} || ']')")
+        return exp.Case(ifs=[exp.If(this=raw(f"{offset} >= 0"), true=fn("json_extract", arr, path))]), elem
 
     def c_JSONExtract(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self._json_path(node, scope, as_text=False)

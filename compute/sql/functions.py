@@ -713,6 +713,20 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         return json.dumps(list(range(int(start), int(end), int(step))))
 
     scalar("pg_series_json", series_json, -1, True)
+
+    def subscripts_json(arr: Any, dim: Any, lower: Any, reverse: Any) -> Any:
+        """generate_subscripts(): the subscripts of dimension ``dim`` (none if it has no such one)."""
+        if arr is None or dim is None:
+            return None
+        level: Any = json.loads(arr)
+        for _ in range(int(dim) - 1):
+            level = level[0] if isinstance(level, list) and level else None
+        if int(dim) < 1 or not isinstance(level, list) or not level:
+            return None
+        subscripts = list(range(int(lower), int(lower) + len(level)))
+        return json.dumps(subscripts[::-1] if reverse else subscripts)
+
+    scalar("pg_subscripts_json", subscripts_json, 4, True)
     register_json_functions(conn)
     scalar("pg_random", lambda: random.random(), 0)
     # window functions double as ordinary aggregates, so sum()/avg() OVER (...) work too

@@ -39,6 +39,9 @@ def _has_aggregate(node: exp.Expression) -> bool:
     return any(_has_aggregate(child) for child in node.iter_expressions())
 
 
+has_aggregate = _has_aggregate
+
+
 def _sources_of(col: exp.Column, scope: Scope) -> list[Source]:
     if col.table:
         return [s for s in scope.sources if s.alias == col.table]

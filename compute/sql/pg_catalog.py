@@ -98,13 +98,44 @@ _rel(
     f"FROM main.{COLUMNS} c LEFT JOIN pg_type ty ON ty.oid = c.type_oid "
     # index relations have one attribute per key (expressions are named expr, expr1, ...)
     f"UNION ALL SELECT i.oid, coalesce(c.name, CASE WHEN j.key = 0 THEN 'expr' ELSE 'expr' || j.key END), "
-    f"coalesce(c.type_oid, 25), -1, coalesce(ty.typlen, -1), j.key + 1, 0, -1, coalesce(c.typmod, -1), "
+    f"coalesce(c.type_oid, json_extract(x.definition, '$.types[' || j.key || ']'), 25), -1, coalesce(ty.typlen, -1), j.key + 1, 0, -1, coalesce(c.typmod, -1), "
     f"coalesce(ty.typbyval, 0), coalesce(ty.typalign, 'i'), coalesce(ty.typstorage, 'x'), '', 0, 0, 0, '', '', "
     f"0, 1, 0, CASE WHEN c.type_oid IN (25, 1042, 1043) THEN 100 ELSE 0 END, NULL, NULL, NULL, NULL "
-    f"FROM main.{INDEXES} i, json_each(i.columns) j "
+    f"FROM main.{INDEXES} i LEFT JOIN main.{TABLES} x ON x.oid = i.oid, json_each(i.columns) j "
     f"LEFT JOIN main.{COLUMNS} c ON c.table_oid = i.table_oid AND c.name = j.value "
     f"LEFT JOIN pg_type ty ON ty.oid = c.type_oid",
 )
+# Default btree operator classes of PostgreSQL 15: (opclass oid, name, opfamily, input type).
+_OPCLASSES = [
+    (10003, "bool_ops", 424, T.BOOL), (10006, "bytea_ops", 428, T.BYTEA), (10007, "char_ops", 429, T.CHAR),
+    (10028, "name_ops", 1994, T.NAME), (3124, "int8_ops", 1976, T.INT8), (1979, "int2_ops", 1976, T.INT2),
+    (1978, "int4_ops", 1976, T.INT4), (3126, "text_ops", 1994, T.TEXT), (1981, "oid_ops", 1989, T.OID),
+    (10032, "oidvector_ops", 1991, T.OIDVECTOR), (10012, "float4_ops", 1970, T.FLOAT4),
+    (3123, "float8_ops", 1970, T.FLOAT8), (10004, "bpchar_ops", 426, T.BPCHAR), (3122, "date_ops", 434, T.DATE),
+    (10038, "time_ops", 1996, T.TIME), (3128, "timestamp_ops", 434, T.TIMESTAMP),
+    (3127, "timestamptz_ops", 434, T.TIMESTAMPTZ), (10022, "interval_ops", 1982, T.INTERVAL),
+    (10041, "timetz_ops", 2000, T.TIMETZ), (3125, "numeric_ops", 1988, T.NUMERIC),
+    (10000, "array_ops", 397, 2277), (10065, "uuid_ops", 2968, T.UUID), (10088, "jsonb_ops", 4033, T.JSONB),
+]
+_rel(
+    "pg_opclass", 2616,
+    "oid:oid, opcmethod:oid, opcname:name, opcnamespace:oid, opcowner:oid, opcfamily:oid, opcintype:oid, "
+    "opcdefault:bool, opckeytype:oid",
+    " UNION ALL ".join(f"SELECT {oid}, 403, '{name}', 11, 10, {family}, {intype}, 1, {19 if name == 'name_ops' else 0}"
+                       for oid, name, family, intype in _OPCLASSES),
+)
+# An index key's type: the column's, or the expression's as CREATE INDEX recorded it.
+_KEY_TYPE = "coalesce(c.type_oid, json_extract(x.definition, '$.types[' || j.key || ']'), 25)"
+_KEY_OPCLASS = ("CASE WHEN " + _KEY_TYPE + " IN (" + ", ".join(str(o) for o in T.ELEMENT_OF if o not in T.VECTORS)
+                + ") THEN 10000 ELSE CASE " + _KEY_TYPE + " "
+                + " ".join(f"WHEN {intype} THEN {oid}" for oid, _n, _f, intype in _OPCLASSES)
+                + " ELSE 3126 END END")
+_KEY_COLLATION = f"CASE WHEN {_KEY_TYPE} IN (25, 1042, 1043) THEN 100 WHEN {_KEY_TYPE} = 19 THEN 950 ELSE 0 END"
+# indoption bits: 1 = DESC, 2 = NULLS FIRST (which DESC implies unless NULLS LAST was given)
+_KEY_OPTION = ("CASE WHEN coalesce(json_extract(x.definition, '$.desc[' || j.key || ']'), 0) THEN 1 ELSE 0 END + "
+               "CASE WHEN coalesce(json_extract(x.definition, '$.nulls[' || j.key || ']'), "
+               "json_extract(x.definition, '$.desc[' || j.key || ']'), 0) THEN 2 ELSE 0 END")
+_KEYS = f"FROM json_each(i.columns) j LEFT JOIN main.{COLUMNS} c ON c.table_oid = i.table_oid AND c.name = j.value"
 _rel(
     "pg_index", 2610,
     "indexrelid:oid, indrelid:oid, indnatts:int2, indnkeyatts:int2, indisunique:bool, "
@@ -114,13 +145,10 @@ _rel(
     "indoption:int2vector, indexprs:node, indpred:node",
     f"SELECT i.oid, i.table_oid, json_array_length(i.columns), json_array_length(i.columns), "
     f"i.is_unique, 0, i.is_primary, 0, 1, 0, 1, 0, 1, 1, 0, "
-    f"(SELECT group_concat(coalesce(c.attnum, 0), ' ') FROM json_each(i.columns) j "
-    f" LEFT JOIN main.{COLUMNS} c ON c.table_oid = i.table_oid AND c.name = j.value), "
-    f"(SELECT group_concat(CASE WHEN c.type_oid IN (25, 1042, 1043) THEN 100 ELSE 0 END, ' ') "
-    f" FROM json_each(i.columns) j LEFT JOIN main.{COLUMNS} c ON c.table_oid = i.table_oid AND c.name = j.value), "
-    f"(SELECT group_concat(1978, ' ') FROM json_each(i.columns) j), "
-    f"(SELECT group_concat(CASE WHEN coalesce(json_extract(x.definition, '$.desc[' || j.key || ']'), 0) "
-    f" THEN 3 ELSE 0 END, ' ') FROM json_each(i.columns) j), "
+    f"(SELECT json_group_array(coalesce(c.attnum, 0)) {_KEYS}), "
+    f"(SELECT json_group_array({_KEY_COLLATION}) {_KEYS}), "
+    f"(SELECT json_group_array({_KEY_OPCLASS}) {_KEYS}), "
+    f"(SELECT json_group_array({_KEY_OPTION}) FROM json_each(i.columns) j), "
     f"CASE WHEN EXISTS (SELECT 1 FROM json_each(i.columns) j WHERE NOT EXISTS (SELECT 1 FROM main.{COLUMNS} c "
     f" WHERE c.table_oid = i.table_oid AND c.name = j.value)) THEN 'X' || i.oid END, "
     f"CASE WHEN json_extract(x.definition, '$.where') IS NOT NULL "
@@ -614,10 +642,10 @@ class _CatalogFunctions:
             return deparse_condition(body, self.columns(int(rel)), nice, self.ctx.timezone)
         if text.startswith("X"):
             keys = self._index_keys(int(text[1:]), nice)
-            return ", ".join(k for k, is_expr in keys if is_expr) if keys else None
+            return ", ".join(k for k, _options, is_expr in keys if is_expr) if keys else None
         return text
 
-    def _index_keys(self, oid: int, pretty: bool) -> list[tuple[str, bool]]:
+    def _index_keys(self, oid: int, pretty: bool) -> list[tuple[str, str, bool]]:
         row = self._one(f"SELECT i.table_oid, i.columns, x.definition FROM {INDEXES} i "
                         f"LEFT JOIN {TABLES} x ON x.oid = i.oid WHERE i.oid = ?", (oid,))
         if row is None:
@@ -625,15 +653,19 @@ class _CatalogFunctions:
         cols = self.columns(row[0])
         defn = json.loads(row[2]) if row[2] else {}
         desc = defn.get("desc") or []
+        nulls = defn.get("nulls") or []
         out = []
         for i, key in enumerate(json.loads(row[1])):
             if key in cols:
                 text, is_expr = ident(key), False
             else:
                 text, is_expr = deparse_index_expr(key, cols, pretty), True
-            if i < len(desc) and desc[i]:
-                text += " DESC"
-            out.append((text, is_expr))
+            is_desc = i < len(desc) and bool(desc[i])
+            nulls_first = bool(nulls[i]) if i < len(nulls) else is_desc
+            # as pg_get_indexdef: only what differs from the default order of ASC / DESC
+            options = (" DESC" if is_desc else "") + (
+                " NULLS LAST" if is_desc and not nulls_first else " NULLS FIRST" if nulls_first and not is_desc else "")
+            out.append((text, options, is_expr))
         return out
 
     def get_indexdef(self, oid: Any, colno: Any = 0, pretty: Any = False) -> Any:
@@ -652,12 +684,11 @@ class _CatalogFunctions:
         if col > 0:
             if col > len(keys):
                 return ""
-            text = keys[col - 1][0]
-            return text[:-5] if text.endswith(" DESC") else text
+            return keys[col - 1][0]
         defn = json.loads(definition) if definition else {}
         rel = ident(table) if nice else f"{ident(schema)}.{ident(table)}"
         out = (f"CREATE {'UNIQUE ' if unique else ''}INDEX {ident(name)} ON {rel} USING btree "
-               f"({', '.join(k for k, _ in keys)})")
+               f"({', '.join(k + options for k, options, _ in keys)})")
         where = defn.get("where")
         if where:
             out += " WHERE " + deparse_condition(where, self.columns(table_oid), nice, self.ctx.timezone)

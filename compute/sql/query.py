@@ -22,6 +22,7 @@ from compute.sql.expressions import (
     Scope,
     Source,
     SourceColumn,
+    Srf,
     State,
     fn,
     ident,
@@ -30,7 +31,7 @@ from compute.sql.expressions import (
     quote,
     raw,
 )
-from compute.sql.grouping import check_grouping
+from compute.sql.grouping import check_grouping, has_aggregate
 from compute.sql.types import Ty
 
 
@@ -81,7 +82,7 @@ def figure_colname(node: exp.Expression) -> str:
 
 def _cast_type_name(to: exp.Expression) -> str:
     target = ty.resolve_type(to)
-    oid = target.element.oid if target.is_array else target.oid
+    oid = target.element.oid if target.is_array and target.oid not in T.VECTORS else target.oid
     info = T.TYPES.get(oid)
     if info is not None:
         return info.name
@@ -299,10 +300,14 @@ class QueryCompiler:
         # select list
         expressions: list[exp.Expression] = []
         cols: list[OutColumn] = []
+        scope.srfs = []
         for item in node.expressions:
             for compiled, col in self.select_item(item, scope):
                 expressions.append(compiled)
                 cols.append(col)
+        srfs, scope.srfs = scope.srfs, None
+        if srfs:
+            self.join_srfs(node, out, srfs)
         if rename:
             if len(rename) > len(cols):
                 raise SqlError("42P10", f"table has {len(cols)} columns available but {len(rename)} columns specified")
@@ -349,6 +354,36 @@ class QueryCompiler:
         if distinct_on:
             return self.distinct_on(out, expressions, distinct_on, order, scope), cols
         return out, cols
+
+    def join_srfs(self, node: exp.Select, out: exp.Select, srfs: list[Srf]) -> None:
+        """Set-returning functions of a SELECT list, evaluated per row of FROM/WHERE.
+
+        Each call is a json_each() of its rows joined to the row; several calls run in lockstep
+        as in PostgreSQL (the row repeats as often as the longest, the shorter ones give NULL)."""
+        if node.args.get("group") or node.args.get("having") or any(
+                has_aggregate(e) or e.find(exp.Window) for e in node.expressions):
+            raise SqlError("0A000", "set-returning functions in the SELECT list of a grouped query are not supported")
+        items: list[exp.Expression]
+        if len(srfs) == 1:
+            items = [exp.Table(this=fn("json_each", srfs[0].array), alias=exp.TableAlias(this=ident(srfs[0].alias)))]
+        else:
+            rows = self.fresh_alias("srf_rows")
+            longest = fn("max", *(fn("coalesce", fn("json_array_length", s.array.copy()), lit_int(0)) for s in srfs))
+            items = [exp.Table(this=fn("json_each", fn("pg_series_json", lit_int(0), exp.Sub(
+                this=longest, expression=lit_int(1)))), alias=exp.TableAlias(this=ident(rows)))]
+            for srf in srfs:
+                items.append(exp.Join(
+                    this=exp.Table(this=fn("json_each", srf.array), alias=exp.TableAlias(this=ident(srf.alias))),
+                    side="LEFT",
+                    on=exp.EQ(this=exp.column("key", table=srf.alias), expression=exp.column("value", table=rows))))
+        first, *rest = items
+        joins = list(out.args.get("joins") or [])
+        if out.args.get("from_") is None:
+            out.set("from_", exp.From(this=first))
+        else:
+            joins.append(exp.Join(this=first))
+        joins.extend(rest)
+        out.set("joins", joins)
 
     def distinct_on(self, out: exp.Select, exprs: list[exp.Expression], on: list[exp.Expression],
                     order: exp.Order | None, scope: Scope) -> exp.Expression:
@@ -568,24 +603,12 @@ class QueryCompiler:
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
         if isinstance(call, exp.Unnest):
-            return self.unnest(call.expressions, alias, col_aliases, scope)
+            return self.srf_source("unnest", call.expressions, alias, col_aliases, _ordinality(call, []), scope)
         assert isinstance(call, exp.Anonymous)
         name = call.name.lower()
-        if name == "unnest":
-            return self.unnest(call.expressions, alias, col_aliases, scope)
-        if name != "generate_series":
+        if name not in E.SET_RETURNING:
             raise SqlError("0A000", f"LATERAL {name}() is not supported")
-        args = [self.ex.compile(a, scope) for a in call.expressions]
-        if len(args) not in (2, 3):
-            raise SqlError("42883", "function generate_series with these arguments does not exist")
-        result = ty.INT8 if any(t.oid == T.INT8 for _, t in args) else ty.INT4
-        if any(t.oid not in (*ty.INTS, T.UNKNOWN) for _, t in args):
-            raise SqlError("0A000", "LATERAL generate_series() over non-integers is not supported")
-        parts = [self.ex.coerce(a, t, result) for a, t in args]
-        visible = alias or "generate_series"
-        col = col_aliases[0] if col_aliases else visible
-        scope.sources.append(Source(visible, visible, [SourceColumn(col, result, sql_name="value")]))
-        return exp.Table(this=fn("json_each", fn("pg_series_json", *parts)), alias=exp.TableAlias(this=ident(visible)))
+        return self.srf_source(name, call.expressions, alias, col_aliases, _ordinality(node, col_aliases), scope)
 
     def lateral(self, node: exp.Expression, scope: Scope) -> None:
         """CROSS JOIN LATERAL (SELECT exprs) AS o(cols): one row, so inline the expressions."""
@@ -624,7 +647,8 @@ class QueryCompiler:
         if isinstance(node, exp.Table):
             inner = node.this
             if isinstance(inner, exp.Anonymous):
-                return self.table_function(inner, alias, col_aliases, scope)
+                ordinality = _ordinality(node, col_aliases) if node.args.get("ordinality") else None
+                return self.table_function(inner, alias, col_aliases, scope, ordinality)
             return self.table_ref(node, alias, col_aliases, scope)
         if isinstance(node, exp.Subquery):
             if alias is None:
@@ -638,7 +662,7 @@ class QueryCompiler:
             scope.sources.append(Source(alias, alias, [SourceColumn(c.name, c.ty) for c in cols]))
             return exp.Subquery(this=out, alias=exp.TableAlias(this=ident(alias)))
         if isinstance(node, exp.Unnest):
-            return self.unnest(node.expressions, alias, col_aliases, scope)
+            return self.srf_source("unnest", node.expressions, alias, col_aliases, _ordinality(node, []), scope)
         raise SqlError("0A000", f"{type(node).__name__} in FROM is not supported")
 
     def table_ref(self, node: exp.Table, alias: str | None, col_aliases: list[str],
@@ -669,8 +693,12 @@ class QueryCompiler:
         return exp.Table(this=ident(table.storage_name), alias=exp.TableAlias(this=ident(visible)))
 
     def table_function(self, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
-                       scope: Scope) -> exp.Expression:
+                       scope: Scope, ordinality: str | None = None) -> exp.Expression:
         name = call.name.lower()
+        if ordinality is not None or name == "generate_subscripts":
+            if name not in E.SET_RETURNING:
+                raise SqlError("0A000", f"{name}() WITH ORDINALITY is not supported")
+            return self.srf_source(name, call.expressions, alias, col_aliases, ordinality, scope)
         if name == "generate_series":
             args = [self.ex.compile(a, scope) for a in call.expressions]
             if len(args) not in (2, 3):
@@ -698,7 +726,7 @@ class QueryCompiler:
             scope.sources.append(Source(visible, visible, [SourceColumn(col, result)]))
             return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
         if name == "unnest":
-            return self.unnest(call.expressions, alias, col_aliases, scope)
+            return self.srf_source(name, call.expressions, alias, col_aliases, None, scope)
         if name in ("json_each", "jsonb_each", "json_each_text", "jsonb_each_text"):
             doc = self.ex.typed(call.expressions[0], scope, Ty(T.JSONB))
             visible = alias or name
@@ -711,19 +739,25 @@ class QueryCompiler:
             return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
         raise SqlError("0A000", f"function {name}() in FROM is not supported")
 
-    def unnest(self, args: list[exp.Expression], alias: str | None, col_aliases: list[str],
-               scope: Scope) -> exp.Expression:
-        if len(args) != 1:
+    def srf_source(self, name: str, call_args: list[exp.Expression], alias: str | None, col_aliases: list[str],
+                   ordinality: str | None, scope: Scope) -> exp.Expression:
+        """unnest() / generate_series() / generate_subscripts() in FROM, maybe WITH ORDINALITY:
+        a json_each() of the rows (the ordinality column is its key + 1)."""
+        if name == "unnest" and len(call_args) != 1:
             raise SqlError("0A000", "unnest() with several arrays is not supported")
-        arr, at = self.ex.compile(args[0], scope)
-        if at.oid == T.UNKNOWN:
-            arr, at = self.ex.coerce(arr, at, Ty(T.TEXT_ARRAY)), Ty(T.TEXT_ARRAY)
-        if not at.is_array:
-            raise SqlError("42883", f"function unnest({T.format_type(at.oid)}) does not exist")
-        visible = alias or "unnest"
+        compiled = [self.ex.compile(a, scope) for a in call_args]
+        array, row_type = E.srf_array(self.ex, name, [a for a, _ in compiled], [t for _, t in compiled])
+        visible = alias or name
         col = col_aliases[0] if col_aliases else visible
-        scope.sources.append(Source(visible, visible, [SourceColumn(col, at.element, sql_name="value")]))
-        return exp.Table(this=fn("json_each", arr), alias=exp.TableAlias(this=ident(visible)))
+        if ordinality is None:
+            scope.sources.append(Source(visible, visible, [SourceColumn(col, row_type, sql_name="value")]))
+        else:
+            inline = {col: (exp.column("value", table=visible), row_type),
+                      ordinality: (exp.Paren(this=exp.Add(this=exp.column("key", table=visible),
+                                                          expression=lit_int(1))), ty.INT8)}
+            scope.sources.append(Source(visible, visible, [SourceColumn(n, t) for n, (_, t) in inline.items()],
+                                        inline=inline))
+        return exp.Table(this=fn("json_each", array), alias=exp.TableAlias(this=ident(visible)))
 
     # ------------------------------------------------------------------ DML
     def target_table(self, node: exp.Expression) -> tuple[Table, str]:
@@ -987,6 +1021,19 @@ class QueryCompiler:
             where_sql = " WHERE " + generate(self.ex.condition(where.this, scope)) if where is not None else ""
         returning_sql, cols = self.returning(node, table, alias, scope)
         return f"DELETE FROM {quote(table.name)}{alias_sql}{where_sql}{returning_sql}", cols
+
+
+def _ordinality(node: exp.Expression, col_aliases: list[str]) -> str | None:
+    """The WITH ORDINALITY column's name, or None without it (sqlglot keeps it in an Unnest's
+    ``offset`` and in a function table's ``ordinality`` flag plus its second column alias)."""
+    if isinstance(node, exp.Unnest):
+        offset = node.args.get("offset")
+        if not offset:
+            return None
+        return offset.name if isinstance(offset, exp.Identifier) else "ordinality"
+    if not node.args.get("ordinality"):
+        return None
+    return col_aliases[1] if len(col_aliases) > 1 else "ordinality"
 
 
 def _inline_named_windows(node: exp.Select) -> exp.Select:

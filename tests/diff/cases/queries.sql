@@ -328,7 +328,7 @@ select id from emp where (dept, boss) in ((1, 1), (2, 1)) order by id;
 -- case generate_series_int
 select * from generate_series(1, 5), generate_series(10, 1, -4) order by 1, 2;
 
--- refused generate_series_select_list
+-- case generate_series_select_list
 select generate_series(1, 3) as g, 'x';
 
 -- case generate_series_empty

@@ -140,7 +140,7 @@ select 2 = any(array[1, 2, 3]), 5 = any(array[1, 2]), 3 > all(array[1, 2]), 1 = 
 -- params: [[1, 3]]
 select x from (values (1), (2), (3)) v(x) where x = any($1) order by x;
 
--- refused array_unnest
+-- case array_unnest
 select unnest(array[3, 1, 2]);
 
 -- case array_unnest_from
