@@ -1477,6 +1477,9 @@ for _arr, _elem in ELEMENT_OF.items():
 # --------------------------------------------------------------------------- public API
 
 
+FIRST_USER_OID = 16384  # OIDs from here on are user-defined types (enums), stored as their label text
+
+
 def text_encoder(oid: int) -> Encoder:
     """The text-format encoder for ``oid``; sessions fetch it once per result column."""
     return _TEXT_ENCODERS.get(oid, _enc_text_default)
@@ -1488,7 +1491,14 @@ def binary_encoder(oid: int) -> Encoder:
 
 def has_binary(oid: int) -> bool:
     """Whether we can send/receive ``oid`` in binary format."""
-    return oid in _BINARY_ENCODERS
+    return oid in _BINARY_ENCODERS or oid >= FIRST_USER_OID
+
+
+def user_array_encoder(elem_oid: int, binary: bool) -> Encoder:
+    """Arrays of an enum type: elements are labels (text); the binary header names the enum."""
+    if binary:
+        return lambda value: _array_binary(elem_oid, value)
+    return lambda value: format_array(elem_oid, value).encode()
 
 
 def encode_text(oid: int, value: Any) -> bytes:
@@ -1499,6 +1509,8 @@ def encode_text(oid: int, value: Any) -> bytes:
 def encode_binary(oid: int, value: Any) -> bytes:
     """Storage value -> PostgreSQL binary format bytes."""
     encoder = _BINARY_ENCODERS.get(oid)
+    if encoder is None and oid >= FIRST_USER_OID:
+        encoder = _enc_bin_str  # enum types: the binary form is the label
     if encoder is None:
         raise SqlError("0A000", f"binary output of type {type_name(oid)} is not supported")
     try:
@@ -1520,6 +1532,8 @@ def decode_text(oid: int, data: bytes | str, tz: str = "UTC") -> Any:
 def decode_binary(oid: int, data: bytes) -> Any:
     """PostgreSQL binary format -> storage value."""
     decoder = _BINARY_DECODERS.get(oid)
+    if decoder is None and oid >= FIRST_USER_OID:
+        return _as_str(data)  # enum types: the binary form is the label
     if decoder is None:
         raise SqlError("0A000", f"binary input of type {type_name(oid)} is not supported")
     try:

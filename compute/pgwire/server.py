@@ -781,8 +781,11 @@ def row_encoders(columns: tuple[ColumnDesc, ...], formats: list[int]
     fmts = m.formats_for(formats, len(columns))
     out: list[Callable[[Any], bytes | None]] = []
     for col, fmt in zip(columns, fmts, strict=True):
-        enc = pgtypes.text_encoder(col.type_oid) if fmt == 0 else \
-            pgtypes.binary_encoder(col.type_oid)
+        if col.elem_oid:
+            enc = pgtypes.user_array_encoder(col.elem_oid, binary=fmt != 0)
+        else:
+            enc = pgtypes.text_encoder(col.type_oid) if fmt == 0 else \
+                pgtypes.binary_encoder(col.type_oid)
 
         def encode(v: Any, enc: Callable[[Any], bytes] = enc) -> bytes | None:
             return None if v is None else enc(v)

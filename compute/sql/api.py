@@ -39,6 +39,7 @@ class ColumnDesc:
     typmod: int = -1
     table_oid: int = 0
     column_no: int = 0
+    elem_oid: int = 0  # for an array of an enum type: the enum's OID (its values encode as text)
 
 
 @dataclass(frozen=True, slots=True)

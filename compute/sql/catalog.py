@@ -30,6 +30,8 @@ INDEXES = "__strata_indexes"
 SEQUENCES = "__strata_sequences"
 CONSTRAINTS = "__strata_constraints"
 COMMENTS = "__strata_comments"
+TYPES = "__strata_types"
+ENUMS = "__strata_enums"
 
 # COMMENT ON: (classoid, objoid, objsubid) as in pg_description; classoid 1259 relations (objsubid =
 # column number for columns), 2606 constraints, 2615 schemas, 1262 databases.
@@ -96,6 +98,23 @@ _BOOTSTRAP = (
     PRIMARY KEY (table_oid, name)
 )""",
     COMMENTS_DDL,
+    # user-defined types (enums): each has its own OID and an array type OID (pg_type.typarray)
+    f"""CREATE TABLE IF NOT EXISTS {TYPES} (
+    oid INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    schema TEXT NOT NULL DEFAULT 'public',
+    kind TEXT NOT NULL DEFAULT 'e',
+    array_oid INTEGER NOT NULL,
+    UNIQUE (schema, name)
+)""",
+    # pg_enum: one row per label; sortorder orders the labels (ADD VALUE BEFORE/AFTER uses midpoints)
+    f"""CREATE TABLE IF NOT EXISTS {ENUMS} (
+    oid INTEGER PRIMARY KEY,
+    type_oid INTEGER NOT NULL,
+    sortorder REAL NOT NULL,
+    label TEXT NOT NULL,
+    UNIQUE (type_oid, label)
+)""",
 )
 
 
@@ -107,6 +126,13 @@ def bootstrap_statements() -> list[str]:
 def quote_ident(name: str) -> str:
     """An SQLite (and PostgreSQL) quoted identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def type_ident(name: str) -> str:
+    """A type name as format_type() prints it: quoted unless a plain lower-case identifier."""
+    if name.isidentifier() and name == name.lower() and name.isascii():
+        return name
+    return quote_ident(name)
 
 
 def quote_literal(value: str) -> str:
@@ -167,6 +193,23 @@ class Sequence:
 
 
 @dataclass(frozen=True, slots=True)
+class EnumType:
+    """A CREATE TYPE ... AS ENUM type: labels in sort order (their position is the ordering)."""
+
+    oid: int
+    name: str
+    array_oid: int
+    labels: tuple[str, ...] = ()
+    sortorders: tuple[float, ...] = ()
+    schema: str = "public"
+
+    @property
+    def labels_json(self) -> str:
+        """The labels as the JSON array the enum SQL functions take (pg_enum_ord etc.)."""
+        return json.dumps(list(self.labels), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     oid: int
     name: str
@@ -205,6 +248,7 @@ class Catalog:
     tables: Mapping[str, Table] = field(default_factory=dict)
     sequences: Mapping[str, Sequence] = field(default_factory=dict)
     fingerprint: str = ""
+    enums: Mapping[str, EnumType] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ lookup
     def table(self, name: str) -> Table | None:
@@ -232,6 +276,36 @@ class Catalog:
                 return table
         return None
 
+    def enum(self, name: str) -> EnumType | None:
+        return self.enums.get(name)
+
+    def enum_by_oid(self, oid: int) -> EnumType | None:
+        """The enum type with this OID (None for built-in types: their OIDs are below 16384)."""
+        if oid < FIRST_USER_OID:
+            return None
+        for enum in self.enums.values():
+            if enum.oid == oid:
+                return enum
+        return None
+
+    def enum_of_array(self, oid: int) -> EnumType | None:
+        if oid < FIRST_USER_OID:
+            return None
+        for enum in self.enums.values():
+            if enum.array_oid == oid:
+                return enum
+        return None
+
+    def format_type(self, oid: int, typmod: int = -1) -> str:
+        """format_type() that also knows this database's enum types (and their arrays)."""
+        enum = self.enum_by_oid(oid)
+        if enum is not None:
+            return type_ident(enum.name)
+        enum = self.enum_of_array(oid)
+        if enum is not None:
+            return type_ident(enum.name) + "[]"
+        return pgtypes.format_type(oid, typmod)
+
     def relation_exists(self, name: str) -> bool:
         return name in self.tables or name in self.sequences or self.index(name) is not None
 
@@ -257,9 +331,19 @@ class Catalog:
         sequences.pop(name, None)
         return self._derive(sequences=sequences)
 
+    def with_enum(self, enum: EnumType) -> Catalog:
+        enums = {k: v for k, v in self.enums.items() if v.oid != enum.oid}
+        enums[enum.name] = enum
+        return self._derive(enums=enums)
+
+    def without_enum(self, name: str) -> Catalog:
+        enums = dict(self.enums)
+        enums.pop(name, None)
+        return self._derive(enums=enums)
+
     def _derive(self, **changes: Any) -> Catalog:
         derived = replace(self, **changes)
-        return replace(derived, fingerprint=_fingerprint(derived.tables, derived.sequences))
+        return replace(derived, fingerprint=_fingerprint(derived.tables, derived.sequences, derived.enums))
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -342,8 +426,21 @@ class Catalog:
                 indexes=tuple(indexes.get(oid, ())),
                 constraints=tuple(constraints.get(oid, ())),
             )
+        enums: dict[str, EnumType] = {}
+        if TYPES in present and ENUMS in present:
+            labels: dict[int, list[tuple[float, str]]] = {}
+            for type_oid, sortorder, label in conn.execute(
+                f"SELECT type_oid, sortorder, label FROM {ENUMS} ORDER BY type_oid, sortorder"
+            ):
+                labels.setdefault(type_oid, []).append((sortorder, label))
+            for oid, name, schema, array_oid in conn.execute(
+                f"SELECT oid, name, schema, array_oid FROM {TYPES} WHERE kind = 'e'"
+            ):
+                rows = labels.get(oid, [])
+                enums[name] = EnumType(oid, name, array_oid, tuple(r[1] for r in rows),
+                                       tuple(float(r[0]) for r in rows), schema)
         return cls(version=version, tables=tables, sequences=sequences,
-                   fingerprint=_fingerprint(tables, sequences))
+                   fingerprint=_fingerprint(tables, sequences, enums), enums=enums)
 
 
 def current_version(conn: Any) -> int:
@@ -351,13 +448,18 @@ def current_version(conn: Any) -> int:
     return int(conn.execute("PRAGMA schema_version").fetchall()[0][0])
 
 
-def _fingerprint(tables: Mapping[str, Table], sequences: Mapping[str, Sequence]) -> str:
-    """A digest of the catalog content: translations are cached per (sql, fingerprint)."""
+def _fingerprint(tables: Mapping[str, Table], sequences: Mapping[str, Sequence],
+                 enums: Mapping[str, EnumType] | None = None) -> str:
+    """A digest of the catalog content: translations are cached per (sql, fingerprint).
+
+    Enum types are part of it: translations embed their labels (validation, ordering)."""
     digest = hashlib.blake2b(digest_size=16)
     for name in sorted(tables):
         digest.update(repr(tables[name]).encode())
     for name in sorted(sequences):
         digest.update(repr(sequences[name]).encode())
+    for name in sorted(enums or {}):
+        digest.update(repr((enums or {})[name]).encode())
     return digest.hexdigest()
 
 
@@ -365,7 +467,9 @@ def _fingerprint(tables: Mapping[str, Table], sequences: Mapping[str, Sequence])
 
 
 def next_oid_sql() -> str:
-    return f"(SELECT coalesce(max(oid), {FIRST_USER_OID - 1}) + 1 FROM {TABLES})"
+    """The next free OID: relations, types (and their array types) and enum labels share one counter."""
+    return (f"(SELECT max(m) + 1 FROM (SELECT coalesce(max(oid), {FIRST_USER_OID - 1}) AS m FROM {TABLES} "
+            f"UNION ALL SELECT max(array_oid) FROM {TYPES} UNION ALL SELECT max(oid) FROM {ENUMS}))")
 
 
 def oid_of_sql(name: str, schema: str = "public") -> str:

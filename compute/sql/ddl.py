@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
@@ -427,7 +428,7 @@ class DdlCompiler:
         kind = item.args.get("kind")
         if kind is None:
             raise SqlError("42601", f'column "{name}" needs a type')
-        col_ty = ty.resolve_type(kind)
+        col_ty = ty.resolve_type(kind, self.catalog)
         col = Column(name, attnum, col_ty.oid, col_ty.typmod)
         default_node: exp.Expression | None = None
         identity: str | None = None
@@ -1105,6 +1106,8 @@ class DdlCompiler:
         ts = Tokens(tokens, text)
         ts.expect("comment", "on")
         kind = ts.next().text.lower()
+        if kind == "type":
+            return self._comment_on_type(ts)
         if kind not in ("table", "view", "sequence", "index", "column"):
             raise SqlError("0A000", f"COMMENT ON {kind.upper()} is not supported")
         parts = [_name(ts.next())]
@@ -1146,6 +1149,35 @@ class DdlCompiler:
         if description:  # PostgreSQL: an empty comment removes it too
             steps.append(f"INSERT INTO {C.COMMENTS} (classoid, objoid, objsubid, description) VALUES "
                          f"(1259, {C.oid_of_sql(rel)}, {subid}, {quote_literal(description)})")
+        return DdlResult("COMMENT", steps, self.catalog)
+
+    def _comment_on_type(self, ts: Any) -> DdlResult:
+        """COMMENT ON TYPE enum IS ...: pg_description rows with classoid 1247 (pg_type)."""
+        from compute.sql.utility import _name
+
+        name = _name(ts.next())
+        if ts.accept("."):
+            if name != "public":
+                raise SqlError("3F000", f'schema "{name}" does not exist')
+            name = _name(ts.next())
+        ts.expect("is")
+        value_tok = ts.next()
+        if value_tok.token_type == TokenType.NULL:
+            description = None
+        elif value_tok.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEREDOC_STRING):
+            description = value_tok.text
+        else:
+            raise SqlError("42601", f'syntax error at or near "{value_tok.text}"')
+        if not ts.at_end():
+            raise ts.error()
+        enum = self.catalog.enum(name)
+        if enum is None:
+            raise SqlError("42704", f'type "{name}" does not exist')
+        key = f"classoid = 1247 AND objoid = {enum.oid} AND objsubid = 0"
+        steps = [f"DELETE FROM {C.COMMENTS} WHERE {key}"]
+        if description:
+            steps.append(f"INSERT INTO {C.COMMENTS} (classoid, objoid, objsubid, description) VALUES "
+                         f"(1247, {enum.oid}, 0, {quote_literal(description)})")
         return DdlResult("COMMENT", steps, self.catalog)
 
     # ------------------------------------------------------------------ TRUNCATE

@@ -9,6 +9,7 @@ result columns carry the right type OIDs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,8 @@ from sqlglot import exp
 from compute import pgtypes as T
 from compute.sql import types as ty
 from compute.sql.api import SqlError
-from compute.sql.catalog import Catalog, Table
+from compute.sql.catalog import FIRST_USER_OID, Catalog, EnumType, Table
+from compute.sql.enums import check_label
 from compute.sql.types import Ty
 
 if TYPE_CHECKING:
@@ -307,7 +309,39 @@ def _avg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp
 def _minmax(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
             scope: Scope) -> tuple[exp.Expression, Ty]:
     name = node.name.lower() if isinstance(node, exp.Anonymous) else "min"
+    enum = c.state.catalog.enum_by_oid(types[0].oid) if types else None
+    if enum is not None and len(args) == 1:  # by the labels' order, not alphabetically
+        labels = exp.Literal.string(enum.labels_json)
+        return fn("pg_enum_label", fn(name, fn("pg_enum_ord", args[0], labels)), labels), types[0]
     return fn(name, *args), _first(types)
+
+
+@register("enum_first", "enum_last", "enum_range")
+def _enum_function(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                   scope: Scope) -> tuple[exp.Expression, Ty]:
+    name = node.name.lower()
+    catalog = c.state.catalog
+    enum = next((e for e in (catalog.enum_by_oid(t.oid) for t in types) if e is not None), None)
+    if len(args) != (2 if name == "enum_range" and len(args) == 2 else 1) or enum is None:
+        if len(args) == 2 and all(t.oid == T.UNKNOWN for t in types):
+            raise SqlError("42804", "could not determine polymorphic type because input has type unknown")
+        arg_names = ", ".join(catalog.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown" for t in types)
+        raise SqlError("42883", f"function {name}({arg_names}) does not exist",
+                       hint="No function matches the given name and argument types. You might need to add "
+                            "explicit type casts.")
+    labels = exp.Literal.string(enum.labels_json)
+    if name != "enum_range":
+        if not enum.labels:
+            raise SqlError("55000", f"enum {enum.name} contains no values")
+        return exp.Literal.string(enum.labels[0] if name == "enum_first" else enum.labels[-1]), Ty(enum.oid)
+    if len(args) == 1:
+        return fn("pg_enum_range", labels), Ty(enum.array_oid)
+    low = c.coerce(args[0], types[0], Ty(enum.oid))
+    high = c.coerce(args[1], types[1], Ty(enum.oid))
+    if types[0].oid not in (enum.oid, T.UNKNOWN) or types[1].oid not in (enum.oid, T.UNKNOWN):
+        raise SqlError("42883", f"function enum_range({catalog.format_type(types[0].oid)}, "
+                                f"{catalog.format_type(types[1].oid)}) does not exist")
+    return fn("pg_enum_range", labels, low, high), Ty(enum.array_oid)
 
 
 @register("bool_and", "every")
@@ -449,7 +483,8 @@ def _current_user(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], 
 def _typeof(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
             scope: Scope) -> tuple[exp.Expression, Ty]:
     t = types[0] if types else ty.UNKNOWN
-    return exp.Literal.string(T.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown"), Ty(T.REGTYPE)
+    return exp.Literal.string(c.state.catalog.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown"), \
+        Ty(T.REGTYPE)
 
 
 @register("date_trunc")
@@ -714,6 +749,32 @@ class ExprCompiler:
             raise SqlError("42804", f"argument of WHERE must be type boolean, not type {T.format_type(t.oid)}")
         return out
 
+    # -------------------------------------------------------------- enums
+    def enum_input(self, node: exp.Expression, enum: EnumType) -> exp.Expression:
+        """Run-time enum_in(): 22P02 unless the text is one of the labels."""
+        return fn("pg_enum_in", node, exp.Literal.string(enum.labels_json), exp.Literal.string(enum.name))
+
+    def sort_key(self, node: exp.Expression, t: Ty) -> exp.Expression:
+        """What to compare/sort by: an enum value by its label's position, others as they are."""
+        enum = self.state.catalog.enum_by_oid(t.oid)
+        if enum is None:
+            return node
+        return fn("pg_enum_ord", node, exp.Literal.string(enum.labels_json))
+
+    def _enum_cast(self, inner: exp.Expression, src: Ty, dst: Ty) -> exp.Expression | None:
+        """Casts to and from enum types (None: neither side is an enum)."""
+        catalog = self.state.catalog
+        src_enum, dst_enum = catalog.enum_by_oid(src.oid), catalog.enum_by_oid(dst.oid)
+        if src_enum is None and dst_enum is None:
+            return None
+        if dst_enum is not None and src.oid in ty.STRINGS:
+            return self.enum_input(inner, dst_enum)
+        if src_enum is not None and dst.oid in ty.STRINGS:
+            return inner if dst.typmod < 0 else fn("pg_cast", inner, lit_int(T.TEXT), lit_int(dst.oid),
+                                                   lit_int(dst.typmod))
+        raise SqlError("42846", f"cannot cast type {catalog.format_type(src.oid)} to "
+                                f"{catalog.format_type(dst.oid, dst.typmod)}")
+
     # -------------------------------------------------------------- coercion
     def coerce(self, node: exp.Expression, src: Ty, dst: Ty) -> exp.Expression:
         """Implicit coercion of ``node`` (type ``src``) to ``dst`` for operators/functions."""
@@ -721,6 +782,10 @@ class ExprCompiler:
             return node
         if src.oid == T.UNKNOWN:
             return self.coerce_unknown(node, dst)
+        if src.oid >= FIRST_USER_OID or dst.oid >= FIRST_USER_OID:
+            enum_cast = self._enum_cast(node, src, dst)
+            if enum_cast is not None:
+                return enum_cast
         if src.oid in ty.INTS and dst.oid in ty.FLOATS:
             return node
         if src.oid in ty.INTS and dst.oid == T.NUMERIC:
@@ -759,6 +824,8 @@ class ExprCompiler:
         if src.oid in ty.STRINGS or src.oid in (T.UNKNOWN, T.NUMERIC, T.DATE, T.TIMESTAMP, T.TIME,
                                                  T.UUID, T.JSON, T.JSONB, T.INTERVAL):
             return node
+        if self.state.catalog.enum_by_oid(src.oid) is not None:  # stored as the label
+            return node
         if src.oid in ty.INTS:
             return exp.Cast(this=node, to=exp.DataType.build("TEXT"))
         return fn("pg_cast", node, lit_int(src.oid), lit_int(T.TEXT))
@@ -770,6 +837,9 @@ class ExprCompiler:
             inner = inner.this
         if isinstance(inner, exp.Parameter):
             self.state.params.assign(int(inner.name), Ty(dst.oid))
+            enum = self.state.catalog.enum_by_oid(dst.oid)
+            if enum is not None:
+                return self.enum_input(node, enum)
             if dst.oid == T.BPCHAR and dst.typmod >= 0:
                 return fn("pg_typmod", node, lit_int(dst.oid), lit_int(dst.typmod))
             if dst.oid == T.REGCLASS:
@@ -786,6 +856,17 @@ class ExprCompiler:
         from compute.sql.functions import apply_typmod
 
         oid = dst.oid
+        if oid >= FIRST_USER_OID:
+            enum = self.state.catalog.enum_by_oid(oid)
+            if enum is not None:
+                return exp.Literal.string(check_label(enum, text))
+            enum = self.state.catalog.enum_of_array(oid)
+            if enum is not None:
+                items = T.parse_array_literal(text)
+                for item in items:
+                    if item is not None:
+                        check_label(enum, item)
+                return exp.Literal.string(json.dumps(items, separators=(",", ":"), ensure_ascii=False))
         if oid in (T.TIMESTAMPTZ, T.TIMESTAMP, T.DATE, T.TIME) and text.strip().lower() in (
             "now", "today", "tomorrow", "yesterday", "epoch", "allballs",
         ):
@@ -810,6 +891,12 @@ class ExprCompiler:
         if oid == T.REGTYPE:
             key = text.strip().lower()
             found = T.TYPE_NAMES.get(key)
+            if found is None:
+                user = text.strip().removeprefix("public.")
+                user = user[1:-1] if user.startswith('"') and user.endswith('"') else user.lower()
+                enum = self.state.catalog.enum(user.removesuffix("[]"))
+                if enum is not None:
+                    found = enum.array_oid if user.endswith("[]") else enum.oid
             if found is None:
                 raise SqlError("42704", f'type "{text}" does not exist')
             return lit_int(found)
@@ -921,7 +1008,7 @@ class ExprCompiler:
 
     # -------------------------------------------------------------- casts
     def c_Cast(self, node: exp.Cast, scope: Scope) -> tuple[exp.Expression, Ty]:
-        target = ty.resolve_type(node.args["to"])
+        target = ty.resolve_type(node.args["to"], self.state.catalog)
         inner, src = self.compile(node.this, scope)
         return self.cast(inner, src, target), target
 
@@ -937,6 +1024,9 @@ class ExprCompiler:
                 return self.fold_literal(bare.this, dst, explicit=True)
             if isinstance(bare, exp.Parameter):
                 self.state.params.assign(int(bare.name), Ty(dst.oid))
+                enum = self.state.catalog.enum_by_oid(dst.oid)
+                if enum is not None:
+                    return self.enum_input(inner, enum)
                 if dst.oid == T.REGCLASS:
                     return fn("pg_regclass", inner)
                 if dst.typmod >= 0 and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
@@ -945,6 +1035,10 @@ class ExprCompiler:
             if isinstance(bare, exp.Null):
                 return inner
             src = ty.TEXT
+        if src.oid != dst.oid and (src.oid >= FIRST_USER_OID or dst.oid >= FIRST_USER_OID):
+            enum_cast = self._enum_cast(inner, src, dst)
+            if enum_cast is not None:
+                return enum_cast
         if src.oid == dst.oid:
             if dst.typmod >= 0 and dst.typmod != src.typmod and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
                 return fn("pg_cast", inner, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
@@ -1008,6 +1102,8 @@ class ExprCompiler:
 
     def comparison(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
                    rt: Ty) -> exp.Expression:
+        if lt.oid >= FIRST_USER_OID or rt.oid >= FIRST_USER_OID:
+            return self._enum_comparison(op, left, lt, right, rt)
         if lt.oid == T.UNKNOWN and rt.oid != T.UNKNOWN:
             left, lt = self.coerce(left, lt, rt), rt
         elif rt.oid == T.UNKNOWN and lt.oid != T.UNKNOWN:
@@ -1037,6 +1133,27 @@ class ExprCompiler:
                 return raw(f"({self.sql(cmp)} {op} 0)")
         cls: Any = {"=": exp.EQ, "<>": exp.NEQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT,
                                       "<=": exp.LTE, "IS": exp.NullSafeEQ, "IS NOT": exp.NullSafeNEQ}[op]
+        return cls(this=left, expression=right)
+
+    def _enum_comparison(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
+                         rt: Ty) -> exp.Expression:
+        """Enum operands compare by the labels' positions (equality is equality of labels)."""
+        if lt.oid == T.UNKNOWN:
+            left, lt = self.coerce(left, lt, rt), rt
+        elif rt.oid == T.UNKNOWN:
+            right, rt = self.coerce(right, rt, lt), lt
+        catalog = self.state.catalog
+        if lt.oid == rt.oid and catalog.enum_of_array(lt.oid) is not None and op in ("=", "<>", "IS", "IS NOT"):
+            pass
+        elif lt.oid != rt.oid or catalog.enum_by_oid(lt.oid) is None:
+            fmt = self.state.catalog.format_type
+            raise SqlError("42883", f"operator does not exist: {fmt(lt.oid)} {op} {fmt(rt.oid)}",
+                           hint="No operator matches the given name and argument types. You might need to "
+                                "add explicit type casts.")
+        if op in ("<", ">", "<=", ">="):
+            left, right = self.sort_key(left, lt), self.sort_key(right, rt)
+        cls: Any = {"=": exp.EQ, "<>": exp.NEQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT,
+                    "<=": exp.LTE, "IS": exp.NullSafeEQ, "IS NOT": exp.NullSafeNEQ}[op]
         return cls(this=left, expression=right)
 
     def _compare(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:

@@ -25,6 +25,7 @@ from compute import pgtypes as T
 from compute import settings as guc
 from compute.sql.api import SqlError
 from compute.sql.catalog import SEQUENCES, TABLES
+from compute.sql.enums import register_functions as register_enum_udfs
 from compute.sql.more_functions import register_udfs as register_more_udfs
 from compute.sql.pg_catalog import install as install_catalog
 
@@ -1016,6 +1017,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         f"UPDATE {SEQUENCES} SET last_value = start_value, is_called = 0 WHERE oid = ?", (oid,)) and None, 1)
 
     register_more_udfs(conn)  # more_functions.py (stddev, encode, format, regexp_match, ...)
+    register_enum_udfs(conn)  # enums.py (pg_enum_in, pg_enum_ord, ...)
 
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -15,14 +15,17 @@ from typing import Any
 import apsw
 
 from compute import pgtypes as T
+from compute.sql import catalog as C
 from compute.sql.api import SqlError
 from compute.sql.catalog import (
     COLUMNS,
     COMMENTS,
     CONSTRAINTS,
+    ENUMS,
     INDEXES,
     SEQUENCES,
     TABLES,
+    TYPES,
     Column,
     Table,
 )
@@ -238,8 +241,6 @@ _rel("pg_auth_members", 1261, "roleid:oid, member:oid, grantor:oid, admin_option
 _rel("pg_extension", 3079,
      "oid:oid, extname:name, extowner:oid, extnamespace:oid, extrelocatable:bool, extversion:text",
      "SELECT 13500, 'plpgsql', 10, 11, 0, '1.0'")
-_rel("pg_enum", 3501, "oid:oid, enumtypid:oid, enumsortorder:float4, enumlabel:name",
-     "SELECT 0, 0, 0.0, '' WHERE 0")
 _rel("pg_range", 3541,
      "rngtypid:oid, rngsubtype:oid, rngmultitypid:oid, rngcollation:oid, rngsubopc:oid, "
      "rngcanonical:regproc, rngsubdiff:regproc", "SELECT 0, 0, 0, 0, 0, 0, 0 WHERE 0")
@@ -340,7 +341,10 @@ _rel(
     f"SELECT current_database(), t.schema, t.name, c.name, c.attnum, "
     f"CASE WHEN c.identity IS NULL AND c.default_expr IS NOT NULL "
     f"THEN pg_get_expr('D' || c.type_oid || ':' || c.typmod || ':' || c.default_expr, c.table_oid) END, "
-    f"CASE WHEN c.not_null THEN 'NO' ELSE 'YES' END, pg_format_type(c.type_oid, -1), "
+    f"CASE WHEN c.not_null THEN 'NO' ELSE 'YES' END, "
+    f"CASE WHEN c.type_oid IN (SELECT oid FROM main.{TYPES}) THEN 'USER-DEFINED' "
+    f"WHEN c.type_oid IN (SELECT array_oid FROM main.{TYPES}) THEN 'ARRAY' "
+    f"ELSE pg_format_type(c.type_oid, -1) END, "
     f"CASE WHEN c.type_oid IN (1042, 1043) AND c.typmod > 0 THEN c.typmod - 4 END, "
     f"CASE WHEN c.type_oid IN (25, 1042, 1043) THEN 1073741824 END, "
     f"CASE c.type_oid WHEN 21 THEN 16 WHEN 23 THEN 32 WHEN 20 THEN 64 WHEN 700 THEN 24 WHEN 701 THEN 53 "
@@ -349,7 +353,8 @@ _rel(
     f"CASE WHEN c.type_oid IN (21, 23, 20) THEN 0 WHEN c.type_oid = 1700 AND c.typmod > 0 "
     f"THEN (c.typmod - 4) & 65535 END, "
     f"CASE WHEN c.type_oid IN (1082) THEN 0 WHEN c.type_oid IN (1083, 1114, 1184, 1266, 1186) THEN 6 END, "
-    f"current_database(), 'pg_catalog', (SELECT ty.typname FROM pg_type ty WHERE ty.oid = c.type_oid), "
+    f"current_database(), CASE WHEN c.type_oid >= 16384 THEN 'public' ELSE 'pg_catalog' END, "
+    f"(SELECT ty.typname FROM pg_type ty WHERE ty.oid = c.type_oid), "
     f"CASE WHEN c.identity IS NOT NULL THEN 'YES' ELSE 'NO' END, "
     f"CASE c.identity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END, 'NEVER', "
     f"CASE t.kind WHEN 'r' THEN 'YES' ELSE 'NO' END "
@@ -449,6 +454,15 @@ def _pg_type_body() -> str:
             f"'{name}in', '{name}out', '{name}recv', '{name}send', "
             f"{100 if info.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) else 950 if info.oid == T.NAME else 0}"
         )
+    # enum types and their array types (CREATE TYPE ... AS ENUM)
+    rows.append(
+        f"SELECT e.oid, e.name, 2200, 10, 4, 1, 'e', 'E', 0, 1, ',', 0, 0, e.array_oid, 'i', 'p', 0, 0, -1, 0, "
+        f"NULL, 'enum_in', 'enum_out', 'enum_recv', 'enum_send', 0 FROM main.{TYPES} e"
+    )
+    rows.append(
+        f"SELECT e.array_oid, '_' || e.name, 2200, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, e.oid, 0, 'i', 'x', 0, 0, "
+        f"-1, 0, NULL, 'array_in', 'array_out', 'array_recv', 'array_send', 0 FROM main.{TYPES} e"
+    )
     return " UNION ALL ".join(rows)
 
 
@@ -467,6 +481,10 @@ _SPECS[-1] = (
     _SPECS[-1][1],
     [(c, TEXT if c in ("typinput", "typoutput", "typreceive", "typsend") else t) for c, t in _SPECS[-1][2]],
     _SPECS[-1][3],
+)
+_rel(
+    "pg_enum", 3501, "oid:oid, enumtypid:oid, enumsortorder:float4, enumlabel:name",
+    f"SELECT oid, type_oid, sortorder, label FROM main.{ENUMS}",
 )
 _rel(
     "pg_proc", 1255,
@@ -636,6 +654,10 @@ class _CatalogFunctions:
         nice = self._pretty(pretty)
         if text.startswith("D"):
             type_part, typmod_part, body = text[1:].split(":", 2)
+            if int(type_part) >= C.FIRST_USER_OID:  # an enum (array) default: 'label'::type
+                name = self._user_type_name(int(type_part))
+                quoted = body.startswith("'") and body.endswith("'") and "::" not in body
+                return f"{body}::{name}" if name and quoted else body
             return deparse_default(body, int(type_part), int(typmod_part), nice, self.ctx.timezone)
         if text.startswith("C"):
             rel, body = text[1:].split(":", 1)
@@ -816,6 +838,44 @@ class _CatalogFunctions:
         size = int(self.conn.execute("PRAGMA page_size").fetchall()[0][0])
         return count * size
 
+    def _user_type_name(self, oid: int) -> str | None:
+        """The name of an enum type (or ``name[]`` of its array type) by OID."""
+        row = self._one(f"SELECT name, oid = ? FROM main.{TYPES} WHERE oid = ? OR array_oid = ?", (oid, oid, oid))
+        if row is None:
+            return None
+        return C.type_ident(str(row[0])) + ("" if row[1] else "[]")
+
+    def format_type(self, oid: Any, typmod: Any) -> Any:
+        if oid is None:
+            return None
+        if int(oid) >= C.FIRST_USER_OID:
+            name = self._user_type_name(int(oid))
+            if name is not None:
+                return name
+            return "???"
+        return T.format_type(int(oid), -1 if typmod is None else int(typmod))
+
+    def regtype_out(self, oid: Any) -> Any:
+        if oid is None:
+            return None
+        if not isinstance(oid, int) and not str(oid).isdigit():
+            return str(oid)  # pg_typeof() yields the name already
+        if int(oid) in T.TYPES:
+            return T.format_type(int(oid))
+        return self._user_type_name(int(oid)) or str(oid)
+
+    def to_regtype(self, name: Any) -> Any:
+        found = _to_regtype(name)
+        if found is not None or name is None:
+            return found
+        key = str(name).strip().removeprefix("public.")
+        key = key[1:-1] if key.startswith('"') and key.endswith('"') else key.lower()
+        array = key.endswith("[]")
+        row = self._one(f"SELECT oid, array_oid FROM main.{TYPES} WHERE name = ?", (key.removesuffix("[]"),))
+        if row is None:
+            return None
+        return row[1] if array else row[0]
+
     def to_regclass(self, name: Any) -> Any:
         if name is None:
             return None
@@ -861,7 +921,9 @@ def install(conn: Any, ctx: Any) -> None:
     scalar("pg_partition_ancestors", lambda oid: oid, 1)
     scalar("pg_relation_is_publishable", f.is_publishable, 1)
     scalar("pg_tablespace_location", lambda oid: "", 1)
-    scalar("pg_to_regtype", _to_regtype, 1)
+    scalar("pg_to_regtype", f.to_regtype, 1)
+    scalar("pg_format_type", f.format_type, 2, deterministic=False)
+    scalar("pg_regtype_out", f.regtype_out, 1)
     scalar("pg_to_regclass", f.to_regclass, 1)
     scalar("pg_to_regnamespace", _to_regnamespace, 1)
 

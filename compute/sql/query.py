@@ -81,7 +81,16 @@ def figure_colname(node: exp.Expression) -> str:
 
 
 def _cast_type_name(to: exp.Expression) -> str:
-    target = ty.resolve_type(to)
+    try:
+        target = ty.resolve_type(to)
+    except SqlError:  # a user-defined (enum) type: PostgreSQL names the column after it
+        inner = to
+        while isinstance(inner, exp.DataType) and inner.this == exp.DataType.Type.ARRAY and inner.expressions:
+            inner = inner.expressions[0]
+        kind = inner.args.get("kind")
+        if isinstance(kind, exp.Dot):
+            kind = kind.expression
+        return kind.name if isinstance(kind, exp.Identifier) else "?column?"
     oid = target.element.oid if target.is_array and target.oid not in T.VECTORS else target.oid
     info = T.TYPES.get(oid)
     if info is not None:
@@ -347,7 +356,7 @@ class QueryCompiler:
             out.set("having", exp.Having(this=self.ex.condition(having.this, scope)))
         order = node.args.get("order")
         if order is not None:
-            out.set("order", exp.Order(expressions=self.order_by(order, scope)))
+            out.set("order", exp.Order(expressions=self.order_by(order, scope, out_cols=cols)))
         self.limit_offset(node, out, scope)
         if node.args.get("locks"):
             self.state.is_write = True  # FOR UPDATE/SHARE: take the writer, our only lock
@@ -520,23 +529,33 @@ class QueryCompiler:
                 return raw(quote(item.name))
         return self.ex.compile(item, scope)[0]
 
-    def order_by(self, order: exp.Order, scope: Scope, outputs_only: bool = False) -> list[exp.Expression]:
+    def order_by(self, order: exp.Order, scope: Scope, outputs_only: bool = False,
+                 out_cols: list[OutColumn] | None = None) -> list[exp.Expression]:
+        """ORDER BY items; enum values sort by their labels' order (not for UNION results)."""
         items = []
         for ordered in order.expressions:
             target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
             compiled: exp.Expression
             if isinstance(target, exp.Literal) and not target.is_string:
                 compiled = exp.Literal.number(int(target.this))
+                position = int(target.this)
+                if out_cols and 1 <= position <= len(out_cols) and not outputs_only:
+                    col = out_cols[position - 1]
+                    if self.state.catalog.enum_by_oid(col.ty.oid) is not None:
+                        compiled = self.ex.sort_key(raw(quote(col.name)), col.ty)
             elif isinstance(target, exp.Column) and not target.table and target.name in scope.outputs:
                 if target.name in scope.ambiguous_outputs:
                     raise SqlError("42702", f'ORDER BY "{target.name}" is ambiguous')
                 compiled = raw(quote(target.name))
+                if not outputs_only:
+                    compiled = self.ex.sort_key(compiled, scope.outputs[target.name])
             elif outputs_only:
                 if isinstance(target, exp.Column):
                     raise SqlError("42703", f'column "{target.name}" does not exist')
                 raise SqlError("0A000", "ORDER BY on a UNION result must name or number a result column")
             else:
-                compiled, _ = self.ex.compile(target, scope)
+                compiled, order_ty = self.ex.compile(target, scope)
+                compiled = self.ex.sort_key(compiled, order_ty)
             desc = bool(ordered.args.get("desc")) if isinstance(ordered, exp.Ordered) else False
             nulls_first = ordered.args.get("nulls_first") if isinstance(ordered, exp.Ordered) else None
             if nulls_first is None:
@@ -791,6 +810,9 @@ class QueryCompiler:
                 return self.ex.fold_literal(bare.this, dst)
             if isinstance(bare, exp.Parameter):
                 self.state.params.assign(int(bare.name), Ty(dst.oid))
+                enum = self.state.catalog.enum_by_oid(dst.oid)
+                if enum is not None:
+                    return self.ex.enum_input(node, enum)
                 return typmod_wrap(node, dst)
             return node
         if src.oid == dst.oid:
@@ -820,6 +842,8 @@ class QueryCompiler:
             return fn("pg_ts_to_tstz", node)
         if src.oid in ty.DATETIMES and dst.oid in (*ty.DATETIMES, T.TIME):
             return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
+        if dst.oid in ty.STRINGS and self.state.catalog.enum_by_oid(src.oid) is not None:
+            return typmod_wrap(node, dst) if dst.typmod >= 0 else node  # an enum is stored as its label
         if dst.oid in ty.STRINGS:
             return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
         if src.oid in (T.JSON, T.JSONB) and dst.oid in (T.JSON, T.JSONB):
@@ -828,8 +852,8 @@ class QueryCompiler:
             return node
         raise SqlError(
             "42804",
-            f'column "{col.name}" is of type {T.format_type(dst.oid, dst.typmod)} but expression is of type '
-            f"{T.format_type(src.oid, src.typmod)}",
+            f'column "{col.name}" is of type {self.state.catalog.format_type(dst.oid, dst.typmod)} but '
+            f"expression is of type {self.state.catalog.format_type(src.oid, src.typmod)}",
             hint="You will need to rewrite or cast the expression.",
         )
 

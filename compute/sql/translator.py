@@ -10,8 +10,9 @@ from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
 
 from compute import pgtypes as T
+from compute.sql import enums
 from compute.sql.api import ColumnDesc, CopySpec, Kind, SqlError, Translation
-from compute.sql.catalog import Catalog, quote_ident
+from compute.sql.catalog import Catalog, Table, quote_ident
 from compute.sql.ddl import UNNAMED_CHECK, DdlCompiler, DdlResult
 from compute.sql.dialect import StrataPostgres
 from compute.sql.expressions import Params, State
@@ -28,9 +29,13 @@ _QUERY_STARTS = {"select", "with", "values", "table", "("}
 _DML_TAGS = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE"}
 
 
-def _columns(cols: list[OutColumn]) -> tuple[ColumnDesc, ...]:
+def _columns(cols: list[OutColumn], catalog: Catalog | None = None) -> tuple[ColumnDesc, ...]:
+    def elem(oid: int) -> int:
+        enum = catalog.enum_of_array(oid) if catalog is not None else None
+        return enum.oid if enum is not None else 0
+
     return tuple(ColumnDesc(c.name, c.ty.oid if c.ty.oid != T.UNKNOWN else T.TEXT, c.ty.typmod, c.table_oid,
-                            c.attnum) for c in cols)
+                            c.attnum, elem(c.ty.oid)) for c in cols)
 
 
 def parse(text: str) -> exp.Expression:
@@ -103,6 +108,8 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         raise SqlError("0A000", "EXPLAIN is not supported")
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt), catalog
+    if first in ("create", "alter", "drop") and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "type":
+        return _type_ddl(stmt, first, state)
     if first == "comment":
         commented = DdlCompiler(state).comment(stmt.tokens, stmt.text)
         return Translation(Kind.COMMAND, commented.tag, tuple(commented.steps), is_write=True, is_ddl=True), catalog
@@ -116,7 +123,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         qc = QueryCompiler(state)
         sql, cols = qc.statement_query(node)
         return Translation(
-            Kind.QUERY, "SELECT", (sql,), is_write=state.is_write, columns=_columns(cols),
+            Kind.QUERY, "SELECT", (sql,), is_write=state.is_write, columns=_columns(cols, catalog),
             param_oids=state.params.oids(),
         ), catalog
     for cls, tag in _DML_TAGS.items():
@@ -126,7 +133,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
                 raise SqlError("0A000", f"WITH ... {tag} is not supported")
             sql, cols = getattr(qc, tag.lower())(node)
             kind = Kind.QUERY if cols else Kind.COMMAND
-            return Translation(kind, tag, (sql,), is_write=True, columns=_columns(cols),
+            return Translation(kind, tag, (sql,), is_write=True, columns=_columns(cols, catalog),
                                param_oids=state.params.oids()), catalog
     ddl = DdlCompiler(state)
     result: DdlResult
@@ -186,6 +193,27 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         extra=extra,
     )
     return translation, (result.catalog or catalog)
+
+
+def _type_ddl(stmt: Statement, first: str, state: State) -> tuple[Translation, Catalog]:
+    """CREATE / ALTER / DROP TYPE (enum types; see compute/sql/enums.py)."""
+    catalog = state.catalog
+    notices: list[str] = []
+    if first == "create":
+        steps, catalog = enums.create_type(stmt.tokens, stmt.text, catalog)
+    elif first == "alter":
+        steps, catalog, notices = enums.alter_type(stmt.tokens, stmt.text, catalog)
+    else:
+        ddl = DdlCompiler(state)
+
+        def drop_column(cat: Catalog, table: Table, column: str) -> tuple[Catalog, list[str]]:
+            return ddl._drop_column(cat, table, exp.Drop(expressions=[exp.column(column)]))
+
+        steps, catalog, notices = enums.drop_type(stmt.tokens, stmt.text, catalog, drop_column)
+    extra: dict[str, object] = {"notices": notices} if notices else {}
+    tag = f"{first.upper()} TYPE"
+    return Translation(Kind.COMMAND, tag, tuple(steps), is_write=bool(steps), is_ddl=bool(steps),
+                       extra=extra), catalog
 
 
 _NOOP_DDL = {
@@ -291,7 +319,7 @@ def _copy(stmt: Statement, state: State) -> Translation:
     if len(delimiter) != 1:
         raise SqlError("22023", "COPY delimiter must be a single one-byte character")
     if direction == "to" and query_sql is not None:
-        spec = CopySpec(None, _columns(out_cols), fmt, delimiter, null, header, quote, escape)
+        spec = CopySpec(None, _columns(out_cols, catalog), fmt, delimiter, null, header, quote, escape)
         return Translation(Kind.COPY_TO, "COPY", (query_sql,), columns=spec.columns, copy=spec,
                            is_write=state.is_write)
     assert table_name is not None

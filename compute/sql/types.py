@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from compute import pgtypes as T
 from compute.sql.api import SqlError
+
+if TYPE_CHECKING:
+    from compute.sql.catalog import Catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +109,19 @@ def _int_param(node: exp.Expression) -> int:
         raise SqlError("42601", f"invalid type modifier {inner.sql()}") from None
 
 
-def resolve_type(dt: exp.Expression) -> Ty:
-    """A sqlglot DataType (as parsed from PostgreSQL) -> Ty, or 42704 for unknown names."""
+def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
+    """A sqlglot DataType (as parsed from PostgreSQL) -> Ty, or 42704 for unknown names.
+
+    With a catalog, the names of its enum types (and their arrays) resolve too."""
     name = _dtype_name(dt)
     params = list(dt.expressions) if isinstance(dt, exp.DataType) else []
     if name == "ARRAY":
         if not params:
             raise SqlError("42601", "array type without element type")
-        elem = resolve_type(params[0])
+        elem = resolve_type(params[0], catalog)
+        enum = catalog.enum_by_oid(elem.oid) if catalog is not None else None
+        if enum is not None:
+            return Ty(enum.array_oid)
         arr = T.ARRAY_OF.get(elem.oid)
         if arr is None:
             raise SqlError("0A000", f"arrays of type {T.type_name(elem.oid)} are not supported")
@@ -130,6 +139,9 @@ def resolve_type(dt: exp.Expression) -> Ty:
             quoted = False
         key = f'"{type_name}"' if quoted and type_name == "char" else type_name.lower()
         oid = T.TYPE_NAMES.get(key)
+        if oid is None and catalog is not None:
+            enum = catalog.enum(type_name if quoted else type_name.lower())
+            oid = enum.oid if enum is not None else None
         if oid is None:
             raise SqlError("42704", f'type "{type_name}" does not exist')
         return Ty(oid)
