@@ -1533,6 +1533,8 @@ def decode_binary(oid: int, data: bytes) -> Any:
     """PostgreSQL binary format -> storage value."""
     decoder = _BINARY_DECODERS.get(oid)
     if decoder is None and oid >= FIRST_USER_OID:
+        if b"\x00" in data:  # an array of an enum (labels never contain NUL): array storage
+            return _array_from_binary(TEXT, data)
         return _as_str(data)  # enum types: the binary form is the label
     if decoder is None:
         raise SqlError("0A000", f"binary input of type {type_name(oid)} is not supported")

@@ -275,6 +275,10 @@ class DdlCompiler:
             if node.args.get("exists"):
                 return DdlResult("CREATE TABLE", notices=[f'relation "{name}" already exists, skipping'])
             raise SqlError("42P07", f'relation "{name}" already exists')
+        if name in self.catalog.enums:  # a table's row type would take the enum's name
+            raise SqlError("42710", f'type "{name}" already exists',
+                           hint="A relation has an associated type of the same name, so you must use a name "
+                                "that doesn't conflict with any existing type.")
         if node.expression is not None:
             return self.create_table_as(node, name, options)
         schema = node.this
@@ -1076,23 +1080,70 @@ class DdlCompiler:
                         raise SqlError("0A000", "DROP NOT NULL on a column declared NOT NULL at creation is not supported")
             new_col = replace(col, not_null=False)
         elif action.args.get("dtype") is not None:
-            new_ty = ty.resolve_type(action.args["dtype"])
+            new_ty = ty.resolve_type(action.args["dtype"], catalog)
+            using = action.args.get("using")
+            enum_steps = self._enum_column_type(catalog, table, col, new_ty,
+                                                using if isinstance(using, exp.Expression) else None)
             old_info, new_info = T.TYPES.get(col.type_oid), T.TYPES.get(new_ty.oid)
-            if old_info is None or new_info is None or old_info.sqlite_type != new_info.sqlite_type or (
+            if enum_steps is not None:
+                steps.extend(enum_steps)
+                steps.append(f"UPDATE {C.COLUMNS} SET type_oid = {new_ty.oid}, typmod = {new_ty.typmod} {where}")
+                new_col = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
+            elif old_info is None or new_info is None or old_info.sqlite_type != new_info.sqlite_type or (
                 (col.type_oid == T.NUMERIC) != (new_ty.oid == T.NUMERIC)
             ):
                 raise SqlError("0A000", "ALTER COLUMN TYPE between different storage classes is not supported")
-            if action.args.get("using"):
+            elif action.args.get("using"):
                 raise SqlError("0A000", "ALTER COLUMN TYPE ... USING is not supported")
-            steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = pg_cast({_q(name)}, {col.type_oid}, "
-                         f"{new_ty.oid}, {new_ty.typmod}) WHERE {_q(name)} IS NOT NULL")
-            steps.append(f"UPDATE {C.COLUMNS} SET type_oid = {new_ty.oid}, typmod = {new_ty.typmod} {where}")
-            new_col = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
+            else:
+                steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = pg_cast({_q(name)}, {col.type_oid}, "
+                             f"{new_ty.oid}, {new_ty.typmod}) WHERE {_q(name)} IS NOT NULL")
+                steps.append(f"UPDATE {C.COLUMNS} SET type_oid = {new_ty.oid}, typmod = {new_ty.typmod} {where}")
+                new_col = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
         else:
             raise SqlError("0A000", "this ALTER COLUMN form is not supported")
         steps.extend(C.BUMP_SCHEMA_VERSION)
         columns = tuple(new_col if c.name == name else c for c in table.columns)
         return catalog.with_table(replace(table, columns=columns)), steps
+
+    def _enum_column_type(self, catalog: Catalog, table: Table, col: Column, new_ty: Ty,
+                          using: exp.Expression | None) -> list[str] | None:
+        """ALTER COLUMN TYPE to or from an enum (None: neither type is an enum).
+
+        Labels are TEXT in storage, so the SQLite column stays; the values are converted (and
+        checked) in place. Like PostgreSQL, a string column needs ``USING col::enum``."""
+        old_enum, new_enum = catalog.enum_by_oid(col.type_oid), catalog.enum_by_oid(new_ty.oid)
+        if old_enum is None and new_enum is None:
+            return None
+        ref = _q(col.name)
+        target = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
+        cannot = SqlError("42804", f'column "{col.name}" cannot be cast automatically to type '
+                                   f"{catalog.format_type(new_ty.oid, new_ty.typmod)}",
+                          hint=f'You might need to specify "USING {col.name}::'
+                               f'{catalog.format_type(new_ty.oid, new_ty.typmod)}".')
+        value: exp.Expression | None
+        if using is not None:
+            scope = Scope(sources=[Source("", "", [SourceColumn(c.name, Ty(c.type_oid, c.typmod))
+                                                   for c in table.columns])])
+            compiled, src = self.qc.ex.compile(using, scope)
+            value = self.qc.assign(compiled, src, target, table)
+        elif col.type_oid == new_ty.oid:
+            value = None
+        elif old_enum is not None and new_ty.oid in ty.STRINGS:
+            value = exp.Anonymous(this="pg_typmod", expressions=[exp.column(col.name, quoted=True),
+                                                                 exp.Literal.number(new_ty.oid),
+                                                                 exp.Literal.number(new_ty.typmod)]) \
+                if new_ty.typmod >= 0 else None
+        else:
+            raise cannot
+        if new_enum is not None and col.default_sql is not None and col.type_oid != new_ty.oid:
+            literal = col.default_sql.startswith("'") and col.default_sql.endswith("'")
+            if not literal or col.default_sql[1:-1].replace("''", "'") not in new_enum.labels:
+                raise SqlError("42804", f'default for column "{col.name}" cannot be cast automatically to type '
+                                        f"{new_enum.name}")
+        if value is None:
+            return []
+        return [f"UPDATE {_q(table.name)} SET {ref} = {generate(value)}"]
 
     def _declared_not_null(self, table: Table, column: str) -> bool:
         """Whether NOT NULL came from CREATE TABLE (SQLite DDL) rather than a trigger."""

@@ -74,6 +74,26 @@ def _enum_range(labels_json: str, low: Any = None, high: Any = None) -> str:
     return json.dumps(labels[start:end + 1], separators=(",", ":"), ensure_ascii=False)
 
 
+def _enum_array_in(value: Any, labels_json: str, type_name: str) -> Any:
+    """A parameter of an enum array type: PostgreSQL array text (or binary-decoded storage)."""
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        items = json.loads(text) if text.startswith("[") else None
+    except ValueError:
+        items = None
+    if not isinstance(items, list):
+        from compute.pgtypes import parse_array_literal
+
+        items = parse_array_literal(text)
+    positions = _positions(labels_json)
+    for item in items:
+        if item is not None and item not in positions:
+            raise SqlError("22P02", f'invalid input value for enum {type_name}: "{item}"')
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+
+
 def register_functions(conn: Any) -> None:
     """The enum UDFs the translations call (labels are passed in as a JSON array)."""
     det = {"deterministic": True}
@@ -81,6 +101,7 @@ def register_functions(conn: Any) -> None:
     conn.create_scalar_function("pg_enum_ord", _enum_ord, 2, **det)
     conn.create_scalar_function("pg_enum_label", _enum_label, 2, **det)
     conn.create_scalar_function("pg_enum_range", _enum_range, -1, **det)
+    conn.create_scalar_function("pg_enum_array_in", _enum_array_in, 3, **det)
 
 
 # ---------------------------------------------------------------------- DDL

@@ -399,6 +399,11 @@ def _greatest(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node
     if result.oid == T.NUMERIC:  # numerics are text: compare with the pgnumeric collation
         values = ", ".join(f"(CAST(({c.sql(a)}) AS TEXT))" for a in coerced)
         return raw(f"(SELECT {agg}(column1 COLLATE pgnumeric) FROM (VALUES {values}))"), result
+    enum = c.state.catalog.enum_by_oid(result.oid)
+    if enum is not None:  # by the labels' order
+        values = ", ".join(f"({c.sql(c.sort_key(a, result))})" for a in coerced)
+        labels = c.sql(exp.Literal.string(enum.labels_json))
+        return raw(f"pg_enum_label((SELECT {agg}(column1) FROM (VALUES {values})), {labels})"), result
     values = ", ".join(f"({c.sql(a)})" for a in coerced)
     return raw(f"(SELECT {agg}(column1) FROM (VALUES {values}))"), result
 
@@ -754,6 +759,19 @@ class ExprCompiler:
         """Run-time enum_in(): 22P02 unless the text is one of the labels."""
         return fn("pg_enum_in", node, exp.Literal.string(enum.labels_json), exp.Literal.string(enum.name))
 
+    def enum_param(self, node: exp.Expression, dst: Ty) -> exp.Expression | None:
+        """A parameter that takes an enum (array) type is checked when it arrives (None: not one)."""
+        if dst.oid < FIRST_USER_OID:
+            return None
+        enum = self.state.catalog.enum_by_oid(dst.oid)
+        if enum is not None:
+            return self.enum_input(node, enum)
+        enum = self.state.catalog.enum_of_array(dst.oid)
+        if enum is not None:
+            return fn("pg_enum_array_in", node, exp.Literal.string(enum.labels_json),
+                      exp.Literal.string(enum.name))
+        return None
+
     def sort_key(self, node: exp.Expression, t: Ty) -> exp.Expression:
         """What to compare/sort by: an enum value by its label's position, others as they are."""
         enum = self.state.catalog.enum_by_oid(t.oid)
@@ -837,9 +855,9 @@ class ExprCompiler:
             inner = inner.this
         if isinstance(inner, exp.Parameter):
             self.state.params.assign(int(inner.name), Ty(dst.oid))
-            enum = self.state.catalog.enum_by_oid(dst.oid)
-            if enum is not None:
-                return self.enum_input(node, enum)
+            checked = self.enum_param(node, dst)
+            if checked is not None:
+                return checked
             if dst.oid == T.BPCHAR and dst.typmod >= 0:
                 return fn("pg_typmod", node, lit_int(dst.oid), lit_int(dst.typmod))
             if dst.oid == T.REGCLASS:
@@ -1024,9 +1042,9 @@ class ExprCompiler:
                 return self.fold_literal(bare.this, dst, explicit=True)
             if isinstance(bare, exp.Parameter):
                 self.state.params.assign(int(bare.name), Ty(dst.oid))
-                enum = self.state.catalog.enum_by_oid(dst.oid)
-                if enum is not None:
-                    return self.enum_input(inner, enum)
+                checked = self.enum_param(inner, dst)
+                if checked is not None:
+                    return checked
                 if dst.oid == T.REGCLASS:
                     return fn("pg_regclass", inner)
                 if dst.typmod >= 0 and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):

@@ -452,16 +452,16 @@ def _pg_type_body() -> str:
             f"'{info.category}', 0, 1, ',', 0, {info.elem_oid}, {info.array_oid}, '{align}', "
             f"'{storage}', 0, 0, -1, 0, NULL, "
             f"'{name}in', '{name}out', '{name}recv', '{name}send', "
-            f"{100 if info.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) else 950 if info.oid == T.NAME else 0}"
+            f"{100 if info.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) else 950 if info.oid == T.NAME else 0}, NULL"
         )
     # enum types and their array types (CREATE TYPE ... AS ENUM)
     rows.append(
         f"SELECT e.oid, e.name, 2200, 10, 4, 1, 'e', 'E', 0, 1, ',', 0, 0, e.array_oid, 'i', 'p', 0, 0, -1, 0, "
-        f"NULL, 'enum_in', 'enum_out', 'enum_recv', 'enum_send', 0 FROM main.{TYPES} e"
+        f"NULL, 'enum_in', 'enum_out', 'enum_recv', 'enum_send', 0, NULL FROM main.{TYPES} e"
     )
     rows.append(
         f"SELECT e.array_oid, '_' || e.name, 2200, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, e.oid, 0, 'i', 'x', 0, 0, "
-        f"-1, 0, NULL, 'array_in', 'array_out', 'array_recv', 'array_send', 0 FROM main.{TYPES} e"
+        f"-1, 0, NULL, 'array_in', 'array_out', 'array_recv', 'array_send', 0, NULL FROM main.{TYPES} e"
     )
     return " UNION ALL ".join(rows)
 
@@ -472,7 +472,7 @@ _rel(
     "typcategory:char, typispreferred:bool, typisdefined:bool, typdelim:char, typrelid:oid, "
     "typelem:oid, typarray:oid, typalign:char, typstorage:char, typnotnull:bool, typbasetype:oid, "
     "typtypmod:int4, typndims:int4, typdefault:text, typinput:regproc, typoutput:regproc, "
-    "typreceive:regproc, typsend:regproc, typcollation:oid",
+    "typreceive:regproc, typsend:regproc, typcollation:oid, typacl:acl",
     _pg_type_body(),
 )
 # pg_type's typinput etc. are regproc (names) in our output: store them as text.

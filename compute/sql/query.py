@@ -810,9 +810,9 @@ class QueryCompiler:
                 return self.ex.fold_literal(bare.this, dst)
             if isinstance(bare, exp.Parameter):
                 self.state.params.assign(int(bare.name), Ty(dst.oid))
-                enum = self.state.catalog.enum_by_oid(dst.oid)
-                if enum is not None:
-                    return self.ex.enum_input(node, enum)
+                checked = self.ex.enum_param(node, dst)
+                if checked is not None:
+                    return checked
                 return typmod_wrap(node, dst)
             return node
         if src.oid == dst.oid:

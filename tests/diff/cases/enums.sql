@@ -397,5 +397,65 @@ comment on type nosuch is 'x';
 -- case result_column_oid_is_enum
 select m, m::text, enum_first(m) from te where id = 1;
 
--- refused create_type_composite
-create type pair as (a int, b text);
+-- case create_table_named_like_type
+create table mood (a int);
+
+-- case window_order_by_enum
+select id, row_number() over (order by m, id) from te order by id;
+
+-- case aggregate_order_by_enum
+select string_agg(m::text, ',' order by m), array_agg(id order by m desc, id) from te;
+
+-- case subquery_enum_column
+select x.m, x.m > 'sad' from (select m from te where id < 4) x order by x.m;
+
+-- case cte_enum_order
+with c as (select m from te) select m from c order by m nulls first;
+
+-- case join_on_enum
+create table tj (m mood, label text);
+insert into tj values ('sad', 'S'), ('happy', 'H');
+select te.id, tj.label from te join tj on tj.m = te.m order by te.id;
+
+-- case greatest_least_enum
+select greatest('sad'::mood, 'ok'::mood), least('happy'::mood, 'ok'::mood);
+
+-- case values_enum
+select v from (values ('ok'::mood), ('sad'::mood)) as t(v) order by v;
+
+-- case copy_enum
+create table tcopy (m mood);
+select count(*) from tcopy;
+
+-- case alter_column_text_to_enum_needs_using
+create table tx (t text);
+alter table tx alter column t type mood;
+
+-- case alter_column_text_to_enum_using
+create table tx (id int, t text);
+insert into tx values (1, 'ok'), (2, 'happy'), (3, null);
+alter table tx alter column t type mood using t::mood;
+select id, t, pg_typeof(t)::text from tx order by t;
+
+-- case alter_column_text_to_enum_using_invalid
+create table tx (t varchar(10));
+insert into tx values ('ok'), ('bad');
+alter table tx alter column t type mood using t::mood;
+
+-- case alter_column_enum_to_text
+alter table te alter column m type text;
+select id, m, pg_typeof(m)::text from te order by m;
+
+-- case alter_column_enum_to_varchar_too_short
+alter table te alter column m type varchar(2);
+
+-- case alter_column_enum_to_int
+alter table te alter column m type int;
+
+-- case alter_column_set_default_enum
+alter table te alter column m set default 'happy';
+insert into te (id) values (30);
+select m from te where id = 30;
+
+-- case alter_column_set_default_invalid
+alter table te alter column m set default 'nope';

@@ -13,9 +13,6 @@ select 'abc' similar to 'a%';
 -- refused create_function
 create function f() returns int language sql as 'select 1';
 
--- refused create_type_enum
-create type mood as enum ('sad', 'ok', 'happy');
-
 -- refused create_type_composite
 create type pair as (a int, b text);
 

@@ -1,0 +1,148 @@
+"""Enum types through real clients, against PostgreSQL 15 and Strata side by side.
+
+asyncpg meets an enum OID it does not know and introspects pg_type/pg_enum, then uses the binary
+format (an enum's binary form is its label); SQLAlchemy's ``Enum`` checks pg_type before issuing
+CREATE TYPE / DROP TYPE and lists enums with ``inspect().get_enums()``; psycopg uses text.
+Every scenario runs on both servers and the outcomes must be equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Any
+
+import asyncpg
+import psycopg
+import sqlalchemy as sa
+
+from tests.support import PostgresOracle, StrataProcess
+
+
+def _sa_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+# ---------------------------------------------------------------------- asyncpg
+
+
+async def _asyncpg_scenario(dsn: str) -> list[Any]:
+    conn = await asyncpg.connect(dsn)
+    out: list[Any] = []
+    try:
+        await conn.execute("drop table if exists ap_enum; drop type if exists ap_mood")
+        await conn.execute("create type ap_mood as enum ('sad', 'ok', 'happy')")
+        await conn.execute("create table ap_enum (id int, m ap_mood, ms ap_mood[])")
+        await conn.executemany("insert into ap_enum values ($1, $2, $3)",
+                               [(1, "happy", ["sad", "ok"]), (2, "sad", []), (3, None, None), (4, "ok", ["happy"])])
+        out.append([tuple(r) for r in await conn.fetch("select id, m, ms from ap_enum order by m, id")])
+        out.append([r["id"] for r in await conn.fetch("select id from ap_enum where m > $1 order by id", "sad")])
+        out.append(await conn.fetchval("select max(m) from ap_enum"))
+        out.append(await conn.fetchval("select enum_range(null::ap_mood)"))
+        stmt = await conn.prepare("select m, ms from ap_enum where id = $1")
+        out.append([(a.name, a.type.name, a.type.kind) for a in stmt.get_attributes()])
+        out.append([(p.name, p.kind) for p in stmt.get_parameters()])
+        try:
+            await conn.execute("insert into ap_enum values ($1, $2)", 5, "angry")
+        except asyncpg.PostgresError as exc:
+            out.append((exc.sqlstate, str(exc)))
+        await conn.execute("alter type ap_mood rename value 'ok' to 'fine'")
+        out.append(await conn.fetchval("select m from ap_enum where id = 4"))
+    finally:
+        await conn.execute("drop table if exists ap_enum; drop type if exists ap_mood")
+        await conn.close()
+    return out
+
+
+def test_asyncpg_introspects_and_roundtrips_enums(pg_oracle: PostgresOracle, strata: StrataProcess) -> None:
+    pg = asyncio.run(_asyncpg_scenario(pg_oracle.dsn))
+    st = asyncio.run(_asyncpg_scenario(strata.dsn))
+    assert st == pg
+    assert pg[0][0] == (2, "sad", [])  # ordered by the declared order, not alphabetically
+    assert pg[-1] == "fine"
+
+
+# ---------------------------------------------------------------------- SQLAlchemy
+
+
+class Mood(enum.Enum):
+    sad = 1
+    ok = 2
+    happy = 3
+
+
+def _sqlalchemy_scenario(dsn: str) -> list[Any]:
+    engine = sa.create_engine(_sa_url(dsn))
+    md = sa.MetaData()
+    people = sa.Table(
+        "sa_people", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("mood", sa.Enum(Mood, name="sa_mood")),
+        sa.Column("color", sa.Enum("red", "green", "blue", name="sa_color"), nullable=False),
+    )
+    out: list[Any] = []
+    try:
+        md.drop_all(engine)
+        md.create_all(engine)
+        md.create_all(engine)  # checks pg_type and creates nothing the second time
+        with engine.begin() as conn:
+            conn.execute(people.insert(), [{"id": 1, "mood": Mood.happy, "color": "blue"},
+                                           {"id": 2, "mood": Mood.sad, "color": "red"},
+                                           {"id": 3, "mood": None, "color": "green"}])
+            out.append(conn.execute(sa.select(people.c.id, people.c.mood, people.c.color)
+                                    .order_by(people.c.color)).all())
+            out.append(conn.execute(sa.select(people.c.id).where(people.c.mood < Mood.happy)).all())
+        insp = sa.inspect(engine)
+        out.append(sorted((e for e in insp.get_enums() if e["name"].startswith("sa_")), key=lambda e: e["name"]))
+        out.append([(c["name"], type(c["type"]).__name__, getattr(c["type"], "enums", None), c["nullable"])
+                    for c in insp.get_columns("sa_people")])
+        md.drop_all(engine)
+        out.append([e["name"] for e in sa.inspect(engine).get_enums() if e["name"].startswith("sa_")])
+    finally:
+        md.drop_all(engine)
+        engine.dispose()
+    return out
+
+
+def test_sqlalchemy_enum_create_all_drop_all_and_get_enums(pg_oracle: PostgresOracle,
+                                                          strata: StrataProcess) -> None:
+    pg = _sqlalchemy_scenario(pg_oracle.dsn)
+    st = _sqlalchemy_scenario(strata.dsn)
+    assert st == pg
+    assert pg[2][1]["labels"] == ["sad", "ok", "happy"]
+    assert pg[-1] == []
+
+
+# ---------------------------------------------------------------------- psycopg
+
+
+def _psycopg_scenario(dsn: str) -> list[Any]:
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists pq_enum; drop type if exists pq_mood")
+        conn.execute("create type pq_mood as enum ('low', 'mid', 'high')")
+        conn.execute("create table pq_enum (id int, m pq_mood default 'mid')")
+        with conn.cursor() as cur:
+            cur.executemany("insert into pq_enum values (%s, %s)", [(1, "high"), (2, "low"), (3, None)])
+            cur.execute("insert into pq_enum (id) values (4)")
+            cur.execute("select id, m from pq_enum order by m nulls first, id")
+            out.append(cur.fetchall())
+            out.append([d.type_code >= 16384 for d in cur.description])
+            cur.execute("select m from pq_enum where m = %s", ["mid"])
+            out.append(cur.fetchall())
+            try:
+                cur.execute("insert into pq_enum values (%s, %s)", (5, "max"))
+            except psycopg.Error as exc:
+                out.append((exc.sqlstate, exc.diag.message_primary))
+            cur.execute("select m from pq_enum where id = 1", binary=True)
+            out.append(cur.fetchall())
+        conn.execute("drop table pq_enum")
+        conn.execute("drop type pq_mood")
+    return out
+
+
+def test_psycopg_enum_roundtrip(pg_oracle: PostgresOracle, strata: StrataProcess) -> None:
+    pg = _psycopg_scenario(pg_oracle.dsn)
+    st = _psycopg_scenario(strata.dsn)
+    assert st == pg
+    assert pg[0][1:] == [(2, "low"), (4, "mid"), (1, "high")]
