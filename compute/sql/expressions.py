@@ -360,7 +360,7 @@ def _bool_or(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node:
 def _array_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                scope: Scope) -> tuple[exp.Expression, Ty]:
     elem = _first(types)
-    arr = T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY)
+    arr = ty.array_of(elem.oid)
     return fn("json_group_array", *args), Ty(arr)
 
 
@@ -1206,7 +1206,7 @@ class ExprCompiler:
             arr, at = self.compile(inner, scope)
             if at.oid == T.UNKNOWN:
                 elem = lt if lt.oid != T.UNKNOWN else ty.TEXT
-                arr_t = Ty(T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY))
+                arr_t = Ty(ty.array_of(elem.oid))
                 arr = self.coerce(arr, at, arr_t)
                 elem_t = arr_t.element
             elif not at.is_array:
@@ -1564,7 +1564,7 @@ class ExprCompiler:
             sub_sql, cols = self.query.subquery(node.expressions[0], scope)
             elem = cols[0].ty if cols else ty.TEXT
             return raw(f"(SELECT json_group_array(x.{quote(cols[0].name)}) FROM ({sub_sql}) AS x)"), Ty(
-                T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY))
+                ty.array_of(elem.oid))
         handler = FUNCTIONS.get(name)
         if handler is None:
             raise SqlError(
@@ -1730,7 +1730,7 @@ class ExprCompiler:
         if elem.oid == T.UNKNOWN:
             elem = ty.TEXT
         items = [self.json_arg(self.coerce(o, t, elem), elem) for o, t in compiled]
-        return fn("json_array", *items), Ty(T.ARRAY_OF.get(elem.oid, T.TEXT_ARRAY))
+        return fn("json_array", *items), Ty(ty.array_of(elem.oid))
 
     def c_Bracket(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         arr, at = self.compile(node.this, scope)

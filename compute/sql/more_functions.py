@@ -130,7 +130,7 @@ def _array_and_elem(c: E.ExprCompiler, arr: exp.Expression, at: Ty, elem: exp.Ex
                     et: Ty) -> tuple[exp.Expression, Ty, exp.Expression]:
     if at.oid == T.UNKNOWN:
         base = et if et.oid != T.UNKNOWN else ty.TEXT
-        at = Ty(T.ARRAY_OF.get(base.oid, T.TEXT_ARRAY))
+        at = Ty(ty.array_of(base.oid))
         arr = c.coerce(arr, ty.UNKNOWN, at)
     if not at.is_array:
         raise SqlError("42883", f"function does not exist for argument type {T.format_type(at.oid)}")

@@ -282,11 +282,36 @@ class QueryCompiler:
         out = type(node)(this=_unwrap_for_setop(left), expression=_unwrap_for_setop(right),
                          distinct=node.args.get("distinct"))
         order = node.args.get("order")
+        if order is not None and self._orders_by_enum(order, cols):
+            # SQLite orders a compound SELECT only by its result columns: sort an enum column by its
+            # labels' order from an enclosing SELECT instead
+            wrapper = exp.Select(expressions=[exp.Star()])
+            wrapper.set("from_", exp.From(this=exp.Subquery(
+                this=out, alias=exp.TableAlias(this=exp.to_identifier(self.fresh_alias("setop"))))))
+            out_scope = Scope(parent=scope, outputs={c.name: c.ty for c in cols})
+            wrapper.set("order", exp.Order(expressions=self.order_by(order, out_scope, out_cols=cols)))
+            self.limit_offset(node, wrapper, scope)
+            return wrapper, cols
         if order is not None:
             out_scope = Scope(parent=scope, outputs={c.name: c.ty for c in cols})
             out.set("order", exp.Order(expressions=self.order_by(order, out_scope, outputs_only=True)))
         self.limit_offset(node, out, scope)
         return out, cols
+
+    def _orders_by_enum(self, order: exp.Order, cols: list[OutColumn]) -> bool:
+        """Whether an ORDER BY item of a set operation names or numbers an enum result column."""
+        by_name = {c.name: c.ty for c in cols}
+        for ordered in order.expressions:
+            target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+            t: Ty | None = None
+            if isinstance(target, exp.Literal) and not target.is_string and target.this.isdigit():
+                position = int(target.this)
+                t = cols[position - 1].ty if 1 <= position <= len(cols) else None
+            elif isinstance(target, exp.Column) and not target.table:
+                t = by_name.get(target.name)
+            if t is not None and self.state.catalog.enum_by_oid(t.oid) is not None:
+                return True
+        return False
 
     def select(self, node: exp.Select, parent: Scope, rename: list[str] | None,
                wrap_tstz: bool) -> tuple[exp.Expression, list[OutColumn]]:

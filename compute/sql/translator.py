@@ -11,6 +11,7 @@ from sqlglot.tokens import TokenType
 
 from compute import pgtypes as T
 from compute.sql import enums
+from compute.sql import types as ty
 from compute.sql.api import ColumnDesc, CopySpec, Kind, SqlError, Translation
 from compute.sql.catalog import Catalog, Table, quote_ident
 from compute.sql.ddl import UNNAMED_CHECK, DdlCompiler, DdlResult
@@ -83,6 +84,7 @@ def translate_statement(stmt: Statement, catalog: Catalog,
         raise _with_offset(err, stmt) from None
     if utility is not None:
         return utility, catalog
+    token = ty.CURRENT_CATALOG.set(catalog)
     try:
         return _translate_sql(stmt, first, catalog, param_types)
     except SqlError as err:
@@ -90,6 +92,8 @@ def translate_statement(stmt: Statement, catalog: Catalog,
     except Exception as exc:  # a translator bug must fail the statement, not the connection
         _log.exception("internal error translating %r", stmt.text[:200])
         raise SqlError("XX000", f"internal error: {type(exc).__name__}: {exc}") from exc
+    finally:
+        ty.CURRENT_CATALOG.reset(token)
 
 
 def _with_offset(err: SqlError, stmt: Statement) -> SqlError:

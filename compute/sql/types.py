@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,27 @@ if TYPE_CHECKING:
     from compute.sql.catalog import Catalog
 
 
+# The catalog of the statement being translated (set by translator.translate_statement): arrays of
+# enum types are arrays too, but their OIDs belong to one database, so they resolve through it.
+CURRENT_CATALOG: ContextVar[Catalog | None] = ContextVar("strata_current_catalog", default=None)
+
+
+def _user_element(oid: int) -> int | None:
+    catalog = CURRENT_CATALOG.get() if oid >= 16384 else None
+    enum = catalog.enum_of_array(oid) if catalog is not None else None
+    return enum.oid if enum is not None else None
+
+
+def array_of(elem_oid: int, default: int = T.TEXT_ARRAY) -> int:
+    """The array type of ``elem_oid`` (built-in, or an enum's array type)."""
+    found = T.ARRAY_OF.get(elem_oid)
+    if found is not None:
+        return found
+    catalog = CURRENT_CATALOG.get() if elem_oid >= 16384 else None
+    enum = catalog.enum_by_oid(elem_oid) if catalog is not None else None
+    return enum.array_oid if enum is not None else default
+
+
 @dataclass(frozen=True, slots=True)
 class Ty:
     oid: int
@@ -21,11 +43,14 @@ class Ty:
 
     @property
     def is_array(self) -> bool:
-        return self.oid in T.ELEMENT_OF
+        return self.oid in T.ELEMENT_OF or _user_element(self.oid) is not None
 
     @property
     def element(self) -> Ty:
-        return Ty(T.ELEMENT_OF.get(self.oid, T.TEXT))
+        found = T.ELEMENT_OF.get(self.oid)
+        if found is None:
+            found = _user_element(self.oid)
+        return Ty(T.TEXT if found is None else found)
 
 
 UNKNOWN = Ty(T.UNKNOWN)

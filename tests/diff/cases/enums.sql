@@ -459,3 +459,53 @@ select m from te where id = 30;
 
 -- case alter_column_set_default_invalid
 alter table te alter column m set default 'nope';
+
+-- case array_any_literal
+select id from te where m = any('{sad,ok}'::mood[]) order by id;
+
+-- case array_any_column
+create table ta (id int, m mood, ms mood[]);
+insert into ta values (1, 'sad', '{sad,ok}'), (2, 'happy', '{}'), (3, 'ok', '{happy}');
+select id, m = any(ms), m > any(ms), m < all(ms), 'ok' = any(ms) from ta order by id;
+
+-- case array_unnest_enum_range
+select u, u > 'sad' from unnest(enum_range(null::mood)) u order by u desc;
+
+-- case array_unnest_in_select_list
+create table ta (ms mood[]);
+insert into ta values ('{happy,sad}');
+select unnest(ms) from ta;
+
+-- case array_subscripts_and_length
+create table ta (id int, ms mood[]);
+insert into ta values (1, '{sad,ok}'), (2, '{}');
+select ms[1], ms[2], array_length(ms, 1), cardinality(ms) from ta order by id;
+
+-- case array_agg_enum
+select array_agg(m order by m), array_agg(m order by m desc nulls last) from te;
+
+-- case array_constructor_enum
+select array[m, 'ok'] from te where id < 4 order by id;
+
+-- case array_contains_and_concat
+create table ta (id int, ms mood[]);
+insert into ta values (1, '{sad,ok}'), (2, '{happy}');
+select id, ms @> '{ok}', ms || 'happy'::mood from ta order by id;
+
+-- case array_position_enum
+select array_position(enum_range(null::mood), 'ok'), array_position(enum_range(null::mood), 'happy');
+
+-- case array_any_invalid_label
+select id from te where m = any('{sad,nope}'::mood[]);
+
+-- case union_order_by_enum
+select m from te where id in (1, 2) union all select 'ok'::mood order by 1;
+
+-- case union_order_by_enum_desc
+select m from te where m is not null union select 'sad'::mood order by m desc;
+
+-- case union_order_by_enum_limit
+select m, id from te where m is not null union all select 'ok'::mood, 9 order by m, id limit 3 offset 1;
+
+-- case union_in_subquery_order_by_enum
+select count(*) from (select m from te union select 'ok'::mood order by 1) s;
