@@ -61,6 +61,7 @@ DEFAULTS: dict[str, str] = {
     "session_replication_role": "origin",
     "check_function_bodies": "on",
     "default_tablespace": "",
+    "default_table_access_method": "heap",
     "xmloption": "content",
     "escape_string_warning": "on",
     "array_nulls": "on",

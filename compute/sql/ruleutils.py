@@ -85,7 +85,15 @@ class Deparser:
         return text if self.pretty else f"({text})"
 
     def _const_label(self, value: str, oid: int, pretty: bool | None = None) -> str:
+        """A constant of type ``oid`` as ruleutils.c get_const_expr prints it: non-negative
+        integers, float-looking numerics and booleans bare, anything else quoted with its type."""
         value = self._canonical(value, oid)
+        if oid == T.INT4 and value[:1].isdigit():
+            return value
+        if oid == T.NUMERIC and value[:1].isdigit() and any(c in value for c in ".eE"):
+            return value
+        if oid == T.BOOL and value in ("t", "f"):
+            return "true" if value == "t" else "false"
         return f"'{value.replace(chr(39), chr(39) * 2)}'::{T.format_type(oid)}"
 
     def _canonical(self, value: str, oid: int) -> str:

@@ -123,6 +123,8 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
     if first == "table":
         text = "SELECT * FROM " + text[len("table"):]
     node = parse(text)
+    if isinstance(node, exp.Alter):
+        _fix_rename_without_column(node)
     if isinstance(node, (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)):
         qc = QueryCompiler(state)
         sql, cols = qc.statement_query(node)
@@ -218,6 +220,18 @@ def _type_ddl(stmt: Statement, first: str, state: State) -> tuple[Translation, C
     tag = f"{first.upper()} TYPE"
     return Translation(Kind.COMMAND, tag, tuple(steps), is_write=bool(steps), is_ddl=bool(steps),
                        extra=extra), catalog
+
+
+def _fix_rename_without_column(node: exp.Alter) -> None:
+    """``ALTER TABLE t RENAME a TO b`` (COLUMN is optional, Alembic omits it): sqlglot reads it as
+    a table rename with a stray ``TO b`` option; make it the column rename it is."""
+    options = node.args.get("options") or []
+    actions = node.args.get("actions") or []
+    if len(actions) == 1 and isinstance(actions[0], exp.AlterRename) and len(options) == 1 \
+            and isinstance(options[0], exp.ToTableProperty):
+        old, new = actions[0].this, options[0].this
+        node.set("actions", [exp.RenameColumn(this=exp.Column(this=old.this), to=exp.Column(this=new.this))])
+        node.set("options", None)
 
 
 _NOOP_DDL = {
