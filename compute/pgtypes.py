@@ -5,7 +5,7 @@ Storage representation (what a value looks like inside SQLite; see docs/sql-tran
 ==================  ==========================================================
 bool                INTEGER 0/1
 int2/int4/int8/oid  INTEGER
-float4/float8       REAL
+float4/float8       ANY (REAL, or the TEXT 'NaN')
 numeric             TEXT, canonical decimal (``"12.50"``), compared with the
                     ``pgnumeric`` collation; arithmetic through exact UDFs
 text/varchar/name   TEXT; bpchar is stored blank-padded to its length
@@ -141,8 +141,9 @@ _BASE = [
     TypeInfo(OIDVECTOR, "oidvector", -1, "A", 1013, OID, "TEXT", "oidvector"),
     _t(JSON, "json", -1, "U", JSON_ARRAY, "TEXT", "json"),
     _t(PG_NODE_TREE, "pg_node_tree", -1, "Z", 0, "TEXT", "pg_node_tree"),
-    _t(FLOAT4, "float4", 4, "N", FLOAT4_ARRAY, "REAL", "real"),
-    _t(FLOAT8, "float8", 8, "N", FLOAT8_ARRAY, "REAL", "double precision"),
+    # ANY, not REAL: a STRICT REAL column refuses the TEXT 'NaN' that stands for a float NaN
+    _t(FLOAT4, "float4", 4, "N", FLOAT4_ARRAY, "ANY", "real"),
+    _t(FLOAT8, "float8", 8, "N", FLOAT8_ARRAY, "ANY", "double precision"),
     _t(UNKNOWN, "unknown", -2, "X", 0, "TEXT", "unknown"),
     _t(ACLITEM, "aclitem", 12, "U", ACLITEM_ARRAY, "TEXT", "aclitem"),
     _t(BPCHAR, "bpchar", -1, "S", BPCHAR_ARRAY, "TEXT", "character"),
@@ -376,6 +377,11 @@ _FLOAT_SPECIAL = {
 _FLOAT_RE = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
 
 
+def round_float4(value: float) -> float:
+    """A double rounded to the nearest single-precision value (float4 storage)."""
+    return float(struct.unpack("!f", struct.pack("!f", value))[0])
+
+
 def parse_float(oid: int, text: str) -> float:
     special = _FLOAT_SPECIAL.get(text.strip().lower())
     if special is not None:
@@ -453,9 +459,7 @@ def numeric_to_str(value: Decimal) -> str:
         return "NaN"
     if value.is_infinite():
         return "Infinity" if value > 0 else "-Infinity"
-    if value.as_tuple().exponent > 0:  # type: ignore[operator]
-        value = value.quantize(Decimal(1))
-    text = format(value, "f")
+    text = format(value, "f")  # a positive exponent prints as whole digits, no context needed
     if text.startswith("-") and value.is_zero():
         text = text[1:]
     return text
@@ -1228,6 +1232,22 @@ def _enc_int(value: Any) -> bytes:
     return str(value).encode()
 
 
+def _regtype_oid(value: Any) -> int:
+    """A regtype storage value: an OID, or a type name (pg_typeof() yields the name)."""
+    if isinstance(value, str) and not value.isdigit():
+        by_display = {info.display: oid for oid, info in TYPES.items()}
+        return by_display.get(value, TYPE_NAMES.get(value, 0))
+    return int(value)
+
+
+def _enc_regtype(value: Any) -> bytes:
+    """regtypeout prints the type's name, not its OID."""
+    if isinstance(value, str) and not value.isdigit():
+        return value.encode()
+    oid = int(value)
+    return format_type(oid).encode() if oid in TYPES else b"%d" % oid
+
+
 def _enc_float8(value: Any) -> bytes:
     return format_float(float(value)).encode()
 
@@ -1254,7 +1274,7 @@ _TEXT_ENCODERS: dict[int, Encoder] = {
     OID: _enc_int,
     XID: _enc_int,
     REGCLASS: _enc_int,
-    REGTYPE: _enc_int,
+    REGTYPE: _enc_regtype,
     REGPROC: _enc_int,
     FLOAT4: _enc_float4,
     FLOAT8: _enc_float8,
@@ -1308,7 +1328,7 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
     OID: lambda v: _pack_I(int(v)),
     XID: lambda v: _pack_I(int(v)),
     REGCLASS: lambda v: _pack_I(int(v)),
-    REGTYPE: lambda v: _pack_I(int(v)),
+    REGTYPE: lambda v: _pack_I(_regtype_oid(v)),
     REGPROC: lambda v: _pack_I(int(v)),
     FLOAT4: lambda v: _pack_f(float(v)),
     FLOAT8: lambda v: _pack_d(float(v)),
@@ -1346,8 +1366,13 @@ def _int_decoder(oid: int) -> Decoder:
     return lambda data: parse_int(oid, _as_str(data))
 
 
+def _float_storage(value: float) -> float | str:
+    """SQLite stores a NaN double as NULL, so a float NaN is kept as the TEXT 'NaN'."""
+    return "NaN" if value != value else value
+
+
 def _float_decoder(oid: int) -> Decoder:
-    return lambda data: parse_float(oid, _as_str(data))
+    return lambda data: _float_storage(parse_float(oid, _as_str(data)))
 
 
 def _array_text_decoder(elem_oid: int) -> Decoder:
@@ -1437,9 +1462,14 @@ def _dec_bin_uuid(data: bytes) -> str:
     return str(_uuid.UUID(bytes=bytes(data)))
 
 
-def _dec_bin_float4(data: bytes) -> float:
+def _dec_bin_float4(data: bytes) -> float | str:
     (value,) = struct.unpack("!f", data)
-    return float(value)
+    return _float_storage(float(value))
+
+
+def _dec_bin_float8(data: bytes) -> float | str:
+    (value,) = struct.unpack("!d", data)
+    return _float_storage(value)
 
 
 _BINARY_DECODERS: dict[int, Decoder] = {
@@ -1452,7 +1482,7 @@ _BINARY_DECODERS: dict[int, Decoder] = {
     REGCLASS: _unpack("!I"),
     REGTYPE: _unpack("!I"),
     FLOAT4: _dec_bin_float4,
-    FLOAT8: _unpack("!d"),
+    FLOAT8: _dec_bin_float8,
     NUMERIC: _numeric_from_binary,
     BYTEA: bytes,
     TEXT: _dec_text,

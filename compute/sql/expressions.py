@@ -55,8 +55,8 @@ def storage_literal(value: Any) -> exp.Expression:
     if isinstance(value, int):
         return lit_int(value)
     if isinstance(value, float):
-        if value != value:
-            return exp.Null()
+        if value != value:  # SQLite cannot hold a NaN double: floats store NaN as 'NaN'
+            return exp.Literal.string("NaN")
         if value in (float("inf"), float("-inf")):
             return raw("9e999" if value > 0 else "(-9e999)")
         text = repr(value)
@@ -257,17 +257,12 @@ _simple("lastval", ty.INT8, "lastval")
 _simple("pg_sleep", Ty(T.VOID), "pg_sleep")
 _simple("pg_random_bytes", Ty(T.BYTEA), "gen_random_bytes")
 _simple("pg_age", ty.INTERVAL, "age")
-_simple("sqrt", ty.FLOAT8, "sqrt")
-_simple("exp", ty.FLOAT8, "exp")
-_simple("ln", ty.FLOAT8, "ln")
 _simple("pi", ty.FLOAT8, "pi")
 _simple("sin", ty.FLOAT8, "sin")
 _simple("cos", ty.FLOAT8, "cos")
 _simple("tan", ty.FLOAT8, "tan")
 _simple("atan", ty.FLOAT8, "atan")
 _simple("atan2", ty.FLOAT8, "atan2")
-_simple("power", ty.FLOAT8, "power", "pow")
-_simple("sign", _first, "sign")
 _simple("pg_session_user", ty.NAME, "pg_session_user")
 
 
@@ -430,9 +425,10 @@ def _abs(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp
 def _round(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
            scope: Scope) -> tuple[exp.Expression, Ty]:
     name = node.name.lower()
-    if types[0].oid in ty.FLOATS and len(args) == 1:
+    if types[0].oid in (*ty.FLOATS, *ty.INTS, T.UNKNOWN) and len(args) == 1:
+        args, _ = _numeric_or_float(c, args, types)
         if name == "round":
-            return fn("pg_cast", fn("pg_round", args[0]), lit_int(T.NUMERIC), lit_int(T.FLOAT8)), ty.FLOAT8
+            return fn("pg_frint", args[0]), ty.FLOAT8
         return fn("trunc", args[0]), ty.FLOAT8
     return fn("pg_" + name, *args), ty.NUMERIC
 
@@ -441,9 +437,10 @@ def _round(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: e
 def _floor(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
            scope: Scope) -> tuple[exp.Expression, Ty]:
     name = "floor" if node.name.lower() == "floor" else "ceil"
-    if types[0].oid in (T.NUMERIC, *ty.INTS):
-        return fn(f"pg_num_{name}", args[0]), ty.NUMERIC
-    return fn(name, args[0]), ty.FLOAT8
+    coerced, numeric = _numeric_or_float(c, args, types)
+    if numeric:
+        return fn(f"pg_num_{name}", coerced[0]), ty.NUMERIC
+    return fn(name, coerced[0]), ty.FLOAT8
 
 
 @register("mod")
@@ -458,12 +455,56 @@ def _div(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp
     return fn("pg_trunc", fn("pg_num_div", args[0], args[1])), ty.NUMERIC
 
 
+def _numeric_or_float(c: ExprCompiler, args: list[exp.Expression], types: list[Ty]
+                      ) -> tuple[list[exp.Expression], bool]:
+    """Math functions exist for numeric and float8; an integer or float argument picks float8
+    (the preferred type), a numeric or unknown one numeric, as PostgreSQL resolves them."""
+    numeric = any(t.oid == T.NUMERIC for t in types) and not any(t.oid in ty.FLOATS for t in types)
+    target = ty.NUMERIC if numeric else ty.FLOAT8
+    if all(t.oid == T.UNKNOWN for t in types):
+        target, numeric = ty.FLOAT8, False
+    return [c.coerce(a, t, target) for a, t in zip(args, types, strict=True)], numeric
+
+
+@register("sqrt", "exp", "ln", "log10")
+def _transcendental(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: Scope) -> tuple[exp.Expression, Ty]:
+    name = node.name.lower()
+    coerced, numeric = _numeric_or_float(c, args, types)
+    if numeric:
+        return fn(f"pg_num_{name}", *coerced), ty.NUMERIC
+    return fn(f"pg_f{name}", *coerced), ty.FLOAT8
+
+
 @register("log")
 def _log(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
          scope: Scope) -> tuple[exp.Expression, Ty]:
     if len(args) == 1:
-        return fn("log10", args[0]), ty.FLOAT8
-    return fn("log", args[0], args[1]), ty.FLOAT8
+        coerced, numeric = _numeric_or_float(c, args, types)
+        if numeric:
+            return fn("pg_num_log10", *coerced), ty.NUMERIC
+        return fn("pg_flog10", *coerced), ty.FLOAT8
+    # log(b, x) exists only for numeric
+    coerced = [c.coerce(a, t, ty.NUMERIC) for a, t in zip(args, types, strict=True)]
+    return fn("pg_num_log", *coerced), ty.NUMERIC
+
+
+@register("power", "pow")
+def _power(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+           scope: Scope) -> tuple[exp.Expression, Ty]:
+    coerced, numeric = _numeric_or_float(c, args, types)
+    if numeric:
+        return fn("pg_num_power", *coerced), ty.NUMERIC
+    return fn("pg_fpower", *coerced), ty.FLOAT8
+
+
+@register("sign")
+def _sign(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+          scope: Scope) -> tuple[exp.Expression, Ty]:
+    coerced, numeric = _numeric_or_float(c, args, types)
+    if numeric:
+        return fn("sign", fn("pg_num_cmp", coerced[0], exp.Literal.string("0"))), ty.NUMERIC
+    return fn("sign", coerced[0]), ty.FLOAT8
 
 
 @register("substr")
@@ -1075,7 +1116,7 @@ class ExprCompiler:
             if ty.INT_RANK[src.oid] <= ty.INT_RANK[dst.oid]:
                 return inner
             return fn("pg_check_int", inner, lit_int(dst.oid))
-        if src.oid in ty.INTS and dst.oid in ty.FLOATS:
+        if src.oid in ty.INTS and dst.oid == T.FLOAT8:
             return exp.Cast(this=inner, to=exp.DataType.build("REAL"))
         if src.oid in ty.INTS and dst.oid == T.NUMERIC and dst.typmod < 0:
             return exp.Cast(this=inner, to=exp.DataType.build("TEXT"))
@@ -1261,11 +1302,13 @@ class ExprCompiler:
             result = ty.FLOAT4 if lt.oid == rt.oid == T.FLOAT4 else ty.FLOAT8
             left = self.coerce(left, lt, ty.FLOAT8)
             right = self.coerce(right, rt, ty.FLOAT8)
-            if op == "/":
-                return fn("pg_div", left, exp.Cast(this=right, to=exp.DataType.build("REAL"))), result
             if op == "%":
                 raise SqlError("42883", "operator does not exist: double precision % double precision")
-            return _binary(op, left, right), result
+            # PostgreSQL checks every float result (22003 overflow/underflow) and keeps NaN.
+            name = {"+": "pg_fadd", "-": "pg_fsub", "*": "pg_fmul", "/": "pg_fdiv"}[op]
+            if result.oid == T.FLOAT4:
+                return fn("pg_to_float4", fn(name, left, right)), result
+            return fn(name, left, right), result
         if lt.oid == T.NUMERIC or rt.oid == T.NUMERIC:
             name = {"+": "pg_num_add", "-": "pg_num_sub", "*": "pg_num_mul", "/": "pg_num_div",
                     "%": "pg_num_mod"}[op]
@@ -1373,6 +1416,8 @@ class ExprCompiler:
             return fn("pg_num_neg", inner), ty.NUMERIC
         if t.oid == T.INTERVAL:
             return fn("pg_interval_mul", inner, lit_int(-1)), ty.INTERVAL
+        if t.oid in ty.FLOATS and not isinstance(inner, exp.Literal):
+            return fn("pg_fneg", inner), t  # -NaN is NaN (SQLite would negate the text to 0)
         if t.oid == T.UNKNOWN:
             inner = self.coerce(inner, t, ty.INT4)
             t = ty.INT4
@@ -1381,11 +1426,10 @@ class ExprCompiler:
     def c_Pow(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         left, lt = self.compile(node.this, scope)
         right, rt = self.compile(node.expression, scope)
-        left = self.coerce(left, lt, ty.FLOAT8)
-        right = self.coerce(right, rt, ty.FLOAT8)
-        if lt.oid == T.NUMERIC or rt.oid == T.NUMERIC:
-            return fn("pg_cast", fn("power", left, right), lit_int(T.FLOAT8), lit_int(T.NUMERIC)), ty.NUMERIC
-        return fn("power", left, right), ty.FLOAT8
+        (left, right), numeric = _numeric_or_float(self, [left, right], [lt, rt])
+        if numeric:
+            return fn("pg_num_power", left, right), ty.NUMERIC
+        return fn("pg_fpower", left, right), ty.FLOAT8
 
     def _bitwise(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         left, lt = self.compile(node.this, scope)

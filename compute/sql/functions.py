@@ -26,6 +26,8 @@ from compute import settings as guc
 from compute.sql.api import SqlError
 from compute.sql.catalog import SEQUENCES, TABLES
 from compute.sql.enums import register_functions as register_enum_udfs
+from compute.sql.math_functions import float_out, float_to_float4
+from compute.sql.math_functions import register as register_math_udfs
 from compute.sql.more_functions import register_udfs as register_more_udfs
 from compute.sql.pg_catalog import install as install_catalog
 
@@ -92,6 +94,19 @@ def _dec(value: Any) -> Decimal | None:
     if value is None:
         return None
     return T.to_decimal(value)
+
+
+def _simple_case(text: str, convert: Callable[[str], str]) -> str:
+    """Character-by-character case mapping, as towupper/towlower do under C.UTF-8: a character
+    whose full mapping is longer (ß -> SS) stays as it is."""
+    converted = convert(text)
+    if len(converted) == len(text):
+        return converted
+    out = []
+    for ch in text:
+        mapped = convert(ch)
+        out.append(mapped if len(mapped) == 1 else ch)
+    return "".join(out)
 
 
 def _num_out(value: Decimal) -> str:
@@ -305,8 +320,12 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         return _to_int(value, dst)
     if dst in (T.FLOAT4, T.FLOAT8):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        return T.parse_float(dst, str(value))
+            number = float(value)
+        else:
+            number = T.parse_float(dst, str(value))
+        if dst == T.FLOAT4:
+            return float_to_float4(number)
+        return float_out(number)
     if dst == T.NUMERIC:
         if isinstance(value, int):
             return str(value)
@@ -741,8 +760,8 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_raise", _raise, -1)  # (sqlstate, message[, detail]): constraint triggers
 
     # --- strings
-    scalar("pg_lower", lambda s: None if s is None else str(s).lower(), 1, True)
-    scalar("pg_upper", lambda s: None if s is None else str(s).upper(), 1, True)
+    scalar("pg_lower", lambda s: None if s is None else _simple_case(str(s), str.lower), 1, True)
+    scalar("pg_upper", lambda s: None if s is None else _simple_case(str(s), str.upper), 1, True)
     scalar("pg_initcap", lambda s: None if s is None else re.sub(
         r"[A-Za-z0-9]+", lambda m: m.group(0)[0].upper() + m.group(0)[1:].lower(), str(s)), 1, True)
     scalar("pg_concat", lambda *args: "".join(_text(a) for a in args if a is not None), -1, True)
@@ -949,7 +968,15 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         return str(oid)
 
     scalar("pg_regclass_out", regclass_out, 1)
-    scalar("pg_regtype_out", lambda oid: None if oid is None else T.format_type(int(oid)) if int(oid) in T.TYPES else str(oid), 1, True)
+    def regtype_out(value: Any) -> str | None:
+        """regtype as text: an OID is named; pg_typeof() already yields the name."""
+        if value is None:
+            return None
+        if isinstance(value, str) and not value.isdigit():
+            return value
+        return T.format_type(int(value)) if int(value) in T.TYPES else str(value)
+
+    scalar("pg_regtype_out", regtype_out, 1, True)
     scalar("pg_table_is_visible", lambda oid: 1, 1)
     scalar("pg_get_expr", lambda expr, rel, pretty=False: expr, -1)
     scalar("pg_get_indexdef", lambda oid, *rest: _indexdef(conn, oid), -1)
@@ -1016,6 +1043,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_seq_reset", lambda oid: conn.execute(
         f"UPDATE {SEQUENCES} SET last_value = start_value, is_called = 0 WHERE oid = ?", (oid,)) and None, 1)
 
+    register_math_udfs(scalar)  # math_functions.py (float checks and NaN, numeric sqrt/ln/exp/power)
     register_more_udfs(conn)  # more_functions.py (stddev, encode, format, regexp_match, ...)
     register_enum_udfs(conn)  # enums.py (pg_enum_in, pg_enum_ord, ...)
 

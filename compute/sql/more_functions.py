@@ -261,15 +261,6 @@ E.FUNCTIONS.update({
 })
 
 
-def _h_log10(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
-             scope: E.Scope) -> tuple[exp.Expression, Ty]:
-    if len(args) != 1:
-        raise SqlError("42883", "function log10 does not exist")
-    if types[0].oid == T.NUMERIC:
-        return E.fn("pg_log10_numeric", args[0]), ty.NUMERIC
-    return E.fn("pg_log10", c.coerce(args[0], types[0], ty.FLOAT8)), ty.FLOAT8
-
-
 def _h_make_time(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                  scope: E.Scope) -> tuple[exp.Expression, Ty]:
     name = node.name.lower()
@@ -327,29 +318,12 @@ def _h_jsonb_pretty(c: E.ExprCompiler, args: list[exp.Expression], types: list[T
 
 setattr(E.ExprCompiler, "c_Kwarg", _c_kwarg)  # named arguments: make_interval(days => 3)  # noqa: B010
 E.FUNCTIONS.update({
-    "log10": _h_log10,
     "make_time": _h_make_time,
     "make_timestamp": _h_make_time,
     "make_interval": _h_make_interval,
     "isfinite": _h_isfinite,
     "jsonb_pretty": _h_jsonb_pretty,
 })
-
-
-_previous_log = E.FUNCTIONS.get("log")
-
-
-def _h_log(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
-           scope: E.Scope) -> tuple[exp.Expression, Ty]:
-    if len(args) == 2:  # only log(numeric, numeric) exists
-        out = [c.coerce(a, t, ty.NUMERIC) if t.oid not in ty.FLOATS else c.cast(a, t, ty.NUMERIC)
-               for a, t in zip(args, types, strict=True)]
-        return E.fn("pg_log_numeric", *out), ty.NUMERIC
-    if len(args) == 1 and types[0].oid == T.NUMERIC:
-        return E.fn("pg_log10_numeric", args[0]), ty.NUMERIC
-    if _previous_log is None:
-        raise SqlError("42883", "function log does not exist")
-    return _previous_log(c, args, types, node, scope)
 
 
 def _h_object_agg(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
@@ -377,7 +351,7 @@ def _h_to_hex(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], no
                 E.lit_int(bits)), ty.TEXT
 
 
-E.FUNCTIONS.update({"log": _h_log, "to_hex": _h_to_hex, "jsonb_object_agg": _h_object_agg, "json_object_agg": _h_object_agg})
+E.FUNCTIONS.update({"to_hex": _h_to_hex, "jsonb_object_agg": _h_object_agg, "json_object_agg": _h_object_agg})
 
 
 # ------------------------------------------------------------------------------ UDFs
@@ -529,29 +503,6 @@ def _array_ndims(arr: Any) -> int | None:
     return depth
 
 
-def _log10_numeric(value: Any) -> str | None:
-    if value is None:
-        return None
-    x = T.to_decimal(value)
-    if x <= 0:
-        raise SqlError("2201E", "cannot take logarithm of zero" if x == 0 else "cannot take logarithm of a negative number")
-    with localcontext() as ctx:
-        ctx.prec = 60
-        result = x.log10()
-    return _log_result(result, x)
-
-
-def _log10(value: Any) -> float | None:
-    if value is None:
-        return None
-    x = float(value)
-    if x == 0:
-        raise SqlError("2201E", "cannot take logarithm of zero")
-    if x < 0:
-        raise SqlError("2201E", "cannot take logarithm of a negative number")
-    return math.log10(x)
-
-
 def _make_time(h: Any, m: Any, sec: Any) -> str | None:
     if h is None or m is None or sec is None:
         return None
@@ -620,30 +571,6 @@ def _jsonb_pretty(value: Any) -> str | None:
     if value is None:
         return None
     return _pretty(json.loads(str(value), parse_float=Decimal, parse_int=Decimal), 0)
-
-
-def _log_numeric(base: Any, value: Any) -> str | None:
-    if base is None or value is None:
-        return None
-    b, x = T.to_decimal(base), T.to_decimal(value)
-    if b <= 0 or x <= 0:
-        raise SqlError("2201E", "cannot take logarithm of zero" if 0 in (b, x) else
-                       "cannot take logarithm of a negative number")
-    if b == 1:
-        raise SqlError("22012", "division by zero")
-    with localcontext() as ctx:
-        ctx.prec = 60
-        result = x.ln() / b.ln()
-    return _log_result(result, b, x)
-
-
-def _log_result(result: Decimal, *inputs: Decimal) -> str:
-    """numeric.c log/log10 result scale: 16 significant digits, at least the inputs' scales."""
-    weight = result.adjusted() if result else 0
-    scale = max(16 - weight, *(_scale_of(v) for v in inputs), 0)
-    with localcontext() as ctx:
-        ctx.prec = 1000
-        return T.numeric_to_str(result.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
 
 
 class _FloatStats:
@@ -1135,9 +1062,6 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_time_diff", _time_diff, 2, **det)
     conn.create_scalar_function("pg_bytea_concat", lambda a, b: None if a is None or b is None else
                                 _bytes(a) + _bytes(b), 2, **det)
-    conn.create_scalar_function("pg_log_numeric", _log_numeric, 2, **det)
-    conn.create_scalar_function("pg_log10", _log10, 1, **det)
-    conn.create_scalar_function("pg_log10_numeric", _log10_numeric, 1, **det)
     conn.create_scalar_function("pg_make_time", _make_time, 3, **det)
     conn.create_scalar_function("pg_make_timestamp", _make_timestamp, 6, **det)
     conn.create_scalar_function("pg_make_interval", _make_interval, 7, **det)

@@ -848,7 +848,11 @@ class QueryCompiler:
             if ty.INT_RANK[src.oid] > ty.INT_RANK[dst.oid]:
                 return fn("pg_check_int", node, lit_int(dst.oid))
             return node
-        if src.oid in ty.INTS and dst.oid in (*ty.FLOATS, *ty.OIDLIKE):
+        if src.oid in ty.INTS and dst.oid == T.FLOAT4:
+            return fn("pg_to_float4", node)  # 16777217 is stored as 16777216, as in PostgreSQL
+        if src.oid in ty.INTS and dst.oid == T.FLOAT8:
+            return exp.Cast(this=node, to=exp.DataType.build("REAL"))  # float columns are ANY
+        if src.oid in ty.INTS and dst.oid in ty.OIDLIKE:
             return node
         if src.oid in ty.INTS and dst.oid == T.NUMERIC:
             return typmod_wrap(node, dst) if dst.typmod >= 0 else node
