@@ -284,6 +284,8 @@ class Session:
             if txn.did_ddl and ticket is None:
                 self.db.invalidate_catalogs()
                 self.sequence_values.clear()  # a rolled-back CREATE SEQUENCE may reuse its oid
+            if txn.did_ddl:  # a sequence's oid or definition may have changed
+                self.db.writer.ctx.sequence_positions.clear()
             if txn.snapshot_reader is not None:
                 self.db.return_reader(txn.snapshot_reader)
             for name, value in txn.saved_settings.items():

@@ -1243,8 +1243,7 @@ class DdlCompiler:
         if node.args.get("identity") and str(node.args.get("identity")).upper().startswith("RESTART"):
             for target in node.expressions:
                 name = self._name(target)
-                steps.append(f"UPDATE {C.SEQUENCES} SET last_value = start_value, is_called = 0 "
-                             f"WHERE owner_table = {C.oid_of_sql(name)}")
+                steps.append(f"SELECT pg_seq_reset_owned({C.oid_of_sql(name)})")
         self.state.is_write = True
         return DdlResult("TRUNCATE TABLE", steps, None)
 

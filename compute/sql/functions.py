@@ -61,6 +61,10 @@ class SessionContext:
     settings: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     sequence_values: dict[str, int] = field(default_factory=dict)  # currval()
     last_sequence_value: int | None = None  # lastval()
+    # Sequence positions handed out by nextval/setval on this (writer) connection, kept outside
+    # the transaction so a rollback does not hand the same value out again, as in PostgreSQL:
+    # oid -> (last_value, is_called, PRAGMA schema_version when set). DDL invalidates them.
+    sequence_positions: dict[int, tuple[int, bool, int]] = field(default_factory=dict)
     changed_settings: dict[str, tuple[str, bool]] = field(default_factory=dict)  # set_config()
 
     def now(self) -> _dt.datetime:
@@ -998,10 +1002,17 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
             raise SqlError("42P01", f'relation "{text}" does not exist')
         return rows[0]
 
+    def schema_version() -> int:
+        return int(conn.execute("PRAGMA schema_version").fetchall()[0][0])
+
     def nextval(name: Any) -> Any:
         if name is None:
             return None
         oid, last, called, inc, lo, hi, cycle, _start = _seq_row(name)
+        version = schema_version()
+        position = ctx.sequence_positions.get(oid)
+        if position is not None and position[2] == version:  # survives a rollback of the row
+            last, called = position[0], position[1]
         value = last + inc if called else last
         if value > hi or value < lo:
             if not cycle:
@@ -1009,6 +1020,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
                 raise SqlError("2200H", f'nextval: reached {limit} value of sequence "{name}" ({hi if value > hi else lo})')
             value = lo if value > hi else hi
         conn.execute(f"UPDATE {SEQUENCES} SET last_value = ?, is_called = 1 WHERE oid = ?", (value, oid))
+        ctx.sequence_positions[oid] = (value, True, version)
         ctx.sequence_values[str(oid)] = value  # by oid: a re-created sequence has no currval yet
         ctx.last_sequence_value = value
         return value
@@ -1032,6 +1044,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
             raise SqlError("22003", f'setval: value {value} is out of bounds for sequence "{name}" ({lo}..{hi})')
         conn.execute(f"UPDATE {SEQUENCES} SET last_value = ?, is_called = ? WHERE oid = ?",
                      (int(value), 1 if is_called else 0, oid))
+        ctx.sequence_positions[oid] = (int(value), bool(is_called), schema_version())
         if is_called:
             ctx.sequence_values[str(oid)] = int(value)
         return int(value)
@@ -1040,8 +1053,17 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("currval", currval, 1)
     scalar("lastval", lastval, 0)
     scalar("setval", setval, -1)
-    scalar("pg_seq_reset", lambda oid: conn.execute(
-        f"UPDATE {SEQUENCES} SET last_value = start_value, is_called = 0 WHERE oid = ?", (oid,)) and None, 1)
+    def seq_reset(oid: Any) -> None:
+        ctx.sequence_positions.pop(int(oid), None)
+        conn.execute(f"UPDATE {SEQUENCES} SET last_value = start_value, is_called = 0 WHERE oid = ?", (oid,))
+
+    def seq_reset_owned(table_oid: Any) -> None:
+        """TRUNCATE ... RESTART IDENTITY: every sequence the table owns starts over."""
+        owned = conn.execute(f"SELECT oid FROM {SEQUENCES} WHERE owner_table = ?", (table_oid,)).fetchall()
+        for (oid,) in owned:
+            seq_reset(oid)
+
+    scalar("pg_seq_reset_owned", seq_reset_owned, 1)
 
     register_math_udfs(scalar)  # math_functions.py (float checks and NaN, numeric sqrt/ln/exp/power)
     register_more_udfs(conn)  # more_functions.py (stddev, encode, format, regexp_match, ...)
