@@ -282,7 +282,7 @@ class Engine:
     async def create_database(self, name: str) -> None:
         """CREATE DATABASE: a new id in the registry; its storage starts empty."""
         postgres = await self.database("postgres")
-        if name in self.registry.ids:
+        if name in self.registry.ids or name in ("template0", "template1"):  # listed in pg_database
             raise SqlError("42P04", f'database "{name}" already exists')
         async with postgres.writer_lock:
             db_id = self.registry.next_id

@@ -963,7 +963,9 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
             return None
         rows = conn.execute(f"SELECT name FROM {TABLES} WHERE oid = ?", (oid,)).fetchall()
         if rows:
-            return rows[0][0]
+            name = str(rows[0][0])
+            plain = re.fullmatch(r"[a-z_][a-z0-9_$]*", name) is not None
+            return name if plain else '"' + name.replace('"', '""') + '"'  # quote_ident
         from compute.sql.pg_catalog import SYSTEM_RELATIONS
 
         for rel in SYSTEM_RELATIONS.values():

@@ -211,7 +211,12 @@ _rel(
     "datallowconn:bool, datconnlimit:int4, datfrozenxid:xid, datminmxid:xid, dattablespace:oid, "
     "datcollate:name, datctype:name, daticulocale:text, datcollversion:text, datacl:acl",
     "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), 10, 6, 'c', 0, 1, -1, 0, 1, 1663, "
-    "'C.UTF-8', 'C.UTF-8', NULL, NULL, NULL FROM json_each(pg_databases_json()) j",
+    "'C.UTF-8', 'C.UTF-8', NULL, NULL, NULL FROM json_each(pg_databases_json()) j "
+    # template1/template0 are listed as PostgreSQL lists them (psql \l, tools that filter on
+    # datistemplate); Strata has no template databases to connect to or copy from.
+    "UNION ALL SELECT t.column1, t.column2, 10, 6, 'c', 1, t.column3, -1, 0, 1, 1663, 'C.UTF-8', "
+    "'C.UTF-8', NULL, NULL, json_array('=c/' || pg_session_user(), pg_session_user() || '=CTc/' || "
+    "pg_session_user()) FROM (VALUES (1, 'template1', 1), (4, 'template0', 0)) t",
 )
 _rel(
     "pg_roles", 4096,

@@ -354,6 +354,8 @@ class QueryCompiler:
             value = compiled
             if wrap_tstz and col.ty.oid == T.TIMESTAMPTZ:
                 value = fn("pg_tstz_out", value)
+            elif wrap_tstz and col.ty.oid == T.REGCLASS:  # regclassout prints the relation name
+                value = fn("pg_regclass_out", value)
             final_exprs.append(exp.Alias(this=value, alias=ident(col.name)))
         out.set("expressions", final_exprs)
         scope.outputs = {c.name: c.ty for c in cols}
