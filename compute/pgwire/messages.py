@@ -125,7 +125,10 @@ def error_fields(
     detail: str | None = None,
     hint: str | None = None,
     position: int | None = None,
+    fields: dict[str, str] | None = None,
 ) -> bytes:
+    """ErrorResponse/NoticeResponse body; ``fields`` adds s/t/c/d/n (schema, table, column,
+    data type, constraint) by their one-letter codes."""
     parts = [
         b"S" + cstr(severity),
         b"V" + cstr(severity),
@@ -138,6 +141,8 @@ def error_fields(
         parts.append(b"H" + cstr(hint))
     if position:
         parts.append(b"P" + cstr(str(position)))
+    for code, value in (fields or {}).items():
+        parts.append(code.encode() + cstr(value))
     parts.append(b"\x00")
     return b"".join(parts)
 

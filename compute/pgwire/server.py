@@ -29,6 +29,7 @@ from compute.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
 from compute.session import FatalSessionError, Result, Session, TxnStatus
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
+from compute.sql.errors import diagnostic_fields
 from compute.storage import StorageError
 
 log = logging.getLogger("strata.compute.server")
@@ -178,7 +179,8 @@ class Connection:
 
     def send_error(self, exc: SqlError) -> None:
         self.send(m.error_response(exc.sqlstate, exc.message, severity=exc.severity,
-                                   detail=exc.detail, hint=exc.hint, position=exc.position))
+                                   detail=exc.detail, hint=exc.hint, position=exc.position,
+                                   fields=diagnostic_fields(exc)))
 
     async def cleanup(self) -> None:
         if self.session is not None:

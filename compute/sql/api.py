@@ -87,8 +87,10 @@ class SqlError(Exception):
         hint: str | None = None,
         position: int | None = None,
         severity: str = "ERROR",
+        table: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.table = table  # the relation, when the message does not name it (23505)
         self.sqlstate = sqlstate
         self.message = message
         self.detail = detail

@@ -78,7 +78,8 @@ def map_sqlite_error(exc: BaseException, catalog: Catalog | None = None) -> SqlE
         m = pattern.search(message)
         if m:
             name = _unique_constraint_name(catalog, m.group(1))
-            return SqlError("23505", f'duplicate key value violates unique constraint "{name}"')
+            return SqlError("23505", f'duplicate key value violates unique constraint "{name}"',
+                            table=m.group(1).split(".")[0].strip())
     m = _NOT_NULL.search(message)
     if m:
         table, column = m.group(1), m.group(2)
@@ -133,3 +134,34 @@ def map_sqlite_error(exc: BaseException, catalog: Catalog | None = None) -> SqlE
 def error_fields(err: SqlError) -> dict[str, Any]:
     """The ErrorResponse fields of an error, for logging and tests."""
     return {"C": err.sqlstate, "M": err.message, "D": err.detail, "H": err.hint, "P": err.position}
+
+
+_DIAGNOSTIC_PATTERNS: dict[str, re.Pattern[str]] = {
+    "23502": re.compile(r'null value in column "(?P<c>[^"]+)" of relation "(?P<t>[^"]+)"'),
+    "23514": re.compile(r'new row for relation "(?P<t>[^"]+)" violates check constraint "(?P<n>[^"]+)"'),
+    "23505": re.compile(r'violates unique constraint "(?P<n>[^"]+)"'),
+    "23503": re.compile(r'on table "(?P<t>[^"]+)" violates foreign key constraint "(?P<n>[^"]+)"'
+                        r'(?: on table "(?P<u>[^"]+)")?'),
+}
+
+
+def diagnostic_fields(exc: SqlError) -> dict[str, str]:
+    """ErrorResponse fields s/t/c/n (schema, table, column, constraint) for integrity errors,
+    which drivers expose (psycopg ``diag.constraint_name``) and applications branch on.
+
+    They are read back from PostgreSQL's own message texts, which Strata reproduces exactly, so
+    every raise site (SQLite errors, triggers, DDL checks) gets them without carrying them."""
+    pattern = _DIAGNOSTIC_PATTERNS.get(exc.sqlstate)
+    match = pattern.search(exc.message) if pattern else None
+    if match is None:
+        return {}
+    found = match.groupdict()
+    table = found.get("u") or found.get("t") or exc.table  # a delete's violation: the referencing table
+    fields = {"s": "public"} if table else {}
+    if table:
+        fields["t"] = table
+    if found.get("c"):
+        fields["c"] = found["c"]
+    if found.get("n"):
+        fields["n"] = found["n"]
+    return fields
