@@ -436,6 +436,7 @@ class DdlCompiler:
         col = Column(name, attnum, col_ty.oid, col_ty.typmod)
         default_node: exp.Expression | None = None
         identity: str | None = None
+        identity_options: dict[str, int] = {}
         serial = ty.is_serial(kind)
         for constraint in item.args.get("constraints") or []:
             body = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else constraint
@@ -447,6 +448,11 @@ class DdlCompiler:
                 default_node = body.this
             elif isinstance(body, exp.GeneratedAsIdentityColumnConstraint):
                 identity = "a" if body.this else "d"
+                for option in ("start", "increment", "minvalue", "maxvalue"):
+                    value = body.args.get(option)
+                    if value is not None:
+                        identity_options[option] = int(value.this if not isinstance(value, exp.Neg)
+                                                       else -int(value.this.this))
             elif isinstance(body, (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint,
                                    exp.CheckColumnConstraint, exp.Reference)):
                 pending.append(("column", body, name))
@@ -458,7 +464,12 @@ class DdlCompiler:
             seq_name = f"{table}_{name}_seq"
             seq_type = col_ty.oid
             max_value = {T.INT2: 2**15 - 1, T.INT4: 2**31 - 1}.get(seq_type, 2**63 - 1)
-            sequences.append(Sequence(0, seq_name, seq_type, 1, 1, 1, max_value, False, None, name))
+            increment = identity_options.get("increment", 1)
+            min_value = identity_options.get("minvalue", 1 if increment > 0 else -max_value - 1)
+            max_value = identity_options.get("maxvalue", max_value if increment > 0 else -1)
+            start = identity_options.get("start", min_value if increment > 0 else max_value)
+            sequences.append(Sequence(0, seq_name, seq_type, start, increment, min_value, max_value, False,
+                                      None, name))
             col = replace(
                 col,
                 not_null=True,

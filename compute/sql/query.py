@@ -932,6 +932,8 @@ class QueryCompiler:
         col_sql = ", ".join(quote(c.name) for c in all_cols)
         source = node.expression
         scope = Scope()
+        overriding = node.args.get("overriding")  # "system" / "user" (translator.strip_overriding)
+        guarded = set() if overriding else {c.name for c in target_cols if c.identity == "a"}
         if source is None or node.args.get("default"):
             rows_sql = "VALUES (" + ", ".join(generate(self.default_value(c)) for c in all_cols) + ")"
         elif isinstance(source, exp.Values) and not source.args.get("alias"):
@@ -944,9 +946,12 @@ class QueryCompiler:
                     raise SqlError("42601", "INSERT has more target columns than expressions")
                 out = []
                 for col, value in zip(target_cols, values, strict=False):
-                    if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT":
+                    if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT" or (
+                            overriding == "user" and col.identity):
                         out.append(self.default_value(col))
                         continue
+                    if col.name in guarded:
+                        raise _identity_always(col, "cannot insert a non-DEFAULT value into column")
                     compiled, t = self.ex.compile(value, scope)
                     out.append(self.assign(compiled, t, col, table))
                 for col in target_cols[len(values):] + others:
@@ -957,11 +962,14 @@ class QueryCompiler:
             _, probe = self.subquery(source, scope)
             if len(probe) > len(target_cols):
                 raise SqlError("42601", "INSERT has more expressions than target columns")
+            for col in target_cols[: len(probe)]:
+                if col.name in guarded:
+                    raise _identity_always(col, "cannot insert a non-DEFAULT value into column")
             inner_names = [f"__c{i + 1}" for i in range(len(probe))]
             sql, cols = self.subquery(source, scope, rename=inner_names)
             select_parts = []
             for i, col in enumerate(target_cols):
-                if i < len(cols):
+                if i < len(cols) and not (overriding == "user" and col.identity):
                     ref = exp.Column(this=ident(inner_names[i]), table=ident("__src"))
                     select_parts.append(generate(self.assign(ref, cols[i].ty, col, table)))
                 else:
@@ -1026,8 +1034,10 @@ class QueryCompiler:
                 raise SqlError("42601", f'multiple assignments to same column "{name}"')
             seen.add(name)
             value = item.expression
-            if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT":
+            if _is_default_keyword(value):
                 compiled = self.default_value(col)
+            elif col.identity == "a":
+                raise _identity_always(col, "can only be updated to DEFAULT")
             else:
                 out, t = self.ex.compile(value, scope)
                 compiled = self.assign(out, t, col, table)
@@ -1119,3 +1129,19 @@ def typmod_wrap(node: exp.Expression, dst: Ty) -> exp.Expression:
 
 def _unwrap_for_setop(node: exp.Expression) -> exp.Expression:
     return node
+
+
+def _identity_always(col: Column, message: str) -> SqlError:
+    """428C9 for an explicit value in a GENERATED ALWAYS identity column."""
+    text = f'{message} "{col.name}"' if message.endswith("column") else f'column "{col.name}" {message}'
+    hint = "Use OVERRIDING SYSTEM VALUE to override." if message.startswith("cannot insert") else None
+    return SqlError("428C9", text, detail=f'Column "{col.name}" is an identity column defined as GENERATED ALWAYS.',
+                    hint=hint)
+
+
+def _is_default_keyword(value: exp.Expression) -> bool:
+    """``DEFAULT`` as a value: sqlglot gives a Var in VALUES and a bare column in UPDATE SET."""
+    if isinstance(value, exp.Var):
+        return value.name.upper() == "DEFAULT"
+    return (isinstance(value, exp.Column) and not value.table and isinstance(value.this, exp.Identifier)
+            and not value.this.quoted and value.name.upper() == "DEFAULT")

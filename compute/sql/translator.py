@@ -39,6 +39,20 @@ def _columns(cols: list[OutColumn], catalog: Catalog | None = None) -> tuple[Col
                             c.attnum, elem(c.ty.oid)) for c in cols)
 
 
+_OVERRIDING = re.compile(
+    r'^(\s*insert\s+into\s+(?:"[^"]*"|[\w$.])+\s*(?:\([^()]*\)\s*)?)overriding\s+(system|user)\s+value\b',
+    re.IGNORECASE)
+
+
+def strip_overriding(text: str) -> tuple[str, str | None]:
+    """INSERT ... OVERRIDING {SYSTEM|USER} VALUE, which sqlglot does not parse: the clause is cut
+    out of the text and returned ("system"/"user") for the INSERT compiler."""
+    m = _OVERRIDING.match(text)
+    if m is None:
+        return text, None
+    return text[: m.end(1)] + text[m.end():], m.group(2).lower()
+
+
 def parse(text: str) -> exp.Expression:
     try:
         tree = StrataPostgres().parse(text)
@@ -122,9 +136,14 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         text = _ADD_CHECK.sub(f"ADD CONSTRAINT {UNNAMED_CHECK} CHECK", text)
     if first == "table":
         text = "SELECT * FROM " + text[len("table"):]
+    overriding = None
+    if first == "insert":
+        text, overriding = strip_overriding(text)
     node = parse(text)
     if isinstance(node, exp.Alter):
         _fix_rename_without_column(node)
+    if overriding is not None and isinstance(node, exp.Insert):
+        node.set("overriding", overriding)
     if isinstance(node, (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)):
         qc = QueryCompiler(state)
         sql, cols = qc.statement_query(node)

@@ -87,7 +87,9 @@ def test_information_schema_and_settings(db: Db) -> None:
     assert db.rows("select table_name from information_schema.tables") == [("t",)]
     assert db.rows("select setting from pg_settings where name = 'server_version'") == [("15.8",)]
     assert db.rows("select typname, typlen from pg_type where oid = 23") == [("int4", "4")]
-    assert db.rows("select datname from pg_database") == [("postgres",)]
+    assert db.rows("select datname from pg_database where not datistemplate") == [("postgres",)]
+    assert db.rows("select datname, datallowconn from pg_database where datistemplate order by 1") == [
+        ("template0", "f"), ("template1", "t")]
     assert db.rows("select 'pg_class'::regclass::oid, 't'::regclass = (select oid from pg_class where relname = 't')") == [
         ("1259", "t")
     ]
