@@ -100,6 +100,8 @@ class Source:
     table: Table | None = None
     inline: dict[str, tuple[exp.Expression, Ty]] | None = None  # lateral one-row subselect
     hidden_using: set[str] = field(default_factory=set)
+    # USING/NATURAL columns of a FULL or RIGHT join: the unqualified name means the merged value
+    merged_using: dict[str, tuple[exp.Expression, Ty]] = field(default_factory=dict)
 
     def find(self, name: str) -> SourceColumn | None:
         for col in self.columns:
@@ -126,6 +128,8 @@ class Scope:
     aggregate_ok: bool = True
     excluded: Source | None = None  # ON CONFLICT ... EXCLUDED
     srfs: list[Srf] | None = None  # set while compiling a SELECT list: where its SRF calls go
+    # column order of SELECT * once a USING/NATURAL join reordered it (merged columns first)
+    star_order: list[tuple[Source, SourceColumn]] | None = None
 
     def cte(self, name: str) -> list[SourceColumn] | None:
         scope: Scope | None = self

@@ -171,6 +171,8 @@ class QueryCompiler:
                     raise SqlError("42702", f'column reference "{name}" is ambiguous')
                 if matches:
                     src = matches[0]
+                    if name in src.merged_using:
+                        return src.merged_using[name]
                     col = src.find(name)
                     assert col is not None
                     return self._ref(src, col)
@@ -279,8 +281,11 @@ class QueryCompiler:
             OutColumn(lc.name, ty.common_type(lc.ty, rc.ty) if lc.ty.oid != T.UNKNOWN else rc.ty)
             for lc, rc in zip(lcols, rcols, strict=True)
         ]
-        out = type(node)(this=_unwrap_for_setop(left), expression=_unwrap_for_setop(right),
-                         distinct=node.args.get("distinct"))
+        if isinstance(node, (exp.Intersect, exp.Except)) and node.args.get("distinct") is False:
+            out: exp.Expression = _multiset_operation(node, left, right, cols)
+        else:
+            out = type(node)(this=_unwrap_for_setop(left), expression=_unwrap_for_setop(right),
+                             distinct=node.args.get("distinct"))
         order = node.args.get("order")
         if order is not None and self._orders_by_enum(order, cols):
             # SQLite orders a compound SELECT only by its result columns: sort an enum column by its
@@ -537,15 +542,17 @@ class QueryCompiler:
         if table is None and not scope.sources:
             raise SqlError("42601", "SELECT * with no tables specified is not valid")
         out = []
-        seen_using: set[str] = set()
-        for src in sources:
-            for col in src.columns:
-                if table is None and col.name in src.hidden_using:
-                    continue
-                if table is None and col.name in seen_using:
-                    continue
-                node, t = self._ref(src, col)
-                out.append((node, OutColumn(col.name, t, col.table_oid, col.attnum)))
+        pairs = [(src, col) for src in sources for col in src.columns]
+        if table is None and scope.star_order is not None:
+            ordered = {(id(s), c.name) for s, c in scope.star_order}
+            pairs = scope.star_order + [(s, c) for s, c in pairs if (id(s), c.name) not in ordered]
+        for src, col in pairs:
+            if table is None and col.name in src.hidden_using:
+                continue
+            node, t = self._ref(src, col)
+            if table is None and col.name in src.merged_using:
+                node, t = src.merged_using[col.name]
+            out.append((node, OutColumn(col.name, t, col.table_oid, col.attnum)))
         return out
 
     def group_item(self, item: exp.Expression, scope: Scope, select: exp.Select) -> exp.Expression:
@@ -615,28 +622,49 @@ class QueryCompiler:
             for key in ("side", "kind"):
                 if join.args.get(key):
                     new_join.set(key, join.args[key])
-            if join.args.get("method"):
+            natural = str(join.args.get("method") or "").upper() == "NATURAL"
+            if join.args.get("method") and not natural:
                 new_join.set("method", join.args["method"])
             on = join.args.get("on")
             using = join.args.get("using")
             if on is not None:
                 new_join.set("on", self.ex.condition(on, scope))
-            elif using:
-                names = [u.name for u in using]
+            elif using or natural:
                 right = scope.sources[-1]
                 left_sources = scope.sources[:-1]
+                if natural:  # the column names the two sides have in common, in the left's order
+                    names = [c.name for s in left_sources for c in s.columns
+                             if c.name not in s.hidden_using and right.find(c.name) is not None]
+                else:
+                    names = [u.name for u in using or []]
                 conds = []
+                side = str(join.args.get("side") or "").upper()
                 for name in names:
-                    left_src = next((s for s in left_sources if s.find(name) is not None), None)
+                    left_src = next((s for s in left_sources
+                                     if s.find(name) is not None and name not in s.hidden_using), None)
                     if left_src is None or right.find(name) is None:
                         raise SqlError("42703", f'column "{name}" specified in USING clause does not exist in left table')
-                    lref, lt = self._ref(left_src, left_src.find(name))  # type: ignore[arg-type]
+                    lref, lt = self.resolve_column(name, "", Scope(sources=[left_src])) or \
+                        self._ref(left_src, left_src.find(name))  # type: ignore[arg-type]
                     rref, rt = self._ref(right, right.find(name))  # type: ignore[arg-type]
                     conds.append(self.ex.comparison("=", lref, lt, rref, rt))
+                    if side == "FULL":  # the merged column is COALESCE(left, right)
+                        merged = ty.common_type(lt, rt)
+                        left_src.merged_using[name] = (fn("coalesce", self.ex.coerce(lref, lt, merged),
+                                                          self.ex.coerce(rref, rt, merged)), merged)
+                    elif side == "RIGHT":
+                        left_src.merged_using[name] = (rref, rt)
                 right.hidden_using.update(names)
-                cond = conds[0]
-                for extra in conds[1:]:
-                    cond = exp.And(this=cond, expression=extra)
+                # SELECT * of a USING join: the join columns, then the left's others, then the right's
+                base = scope.star_order if scope.star_order is not None else [
+                    (s, c) for s in left_sources for c in s.columns]
+                joined = [p for name in names for p in base if p[1].name == name and name not in p[0].hidden_using]
+                taken = {(id(s), c.name) for s, c in joined}
+                scope.star_order = joined + [p for p in base if (id(p[0]), p[1].name) not in taken] + [
+                    (right, c) for c in right.columns]
+                cond: exp.Expression = exp.true()
+                for i, extra in enumerate(conds):
+                    cond = extra if i == 0 else exp.And(this=cond, expression=extra)
                 new_join.set("on", cond)
             out_joins.append(new_join)
         del items
@@ -1129,6 +1157,29 @@ def typmod_wrap(node: exp.Expression, dst: Ty) -> exp.Expression:
 
 def _unwrap_for_setop(node: exp.Expression) -> exp.Expression:
     return node
+
+
+def _multiset_operation(node: exp.Expression, left: exp.Expression, right: exp.Expression,
+                        cols: list[OutColumn]) -> exp.Expression:
+    """INTERSECT ALL / EXCEPT ALL, which SQLite lacks: number the duplicates of each row on both
+    sides (row_number per distinct row) and keep the left's n-th copy when the right has [no]
+    n-th copy. ``IS`` compares NULLs as equal, as set operations do."""
+    n = len(cols)
+    names = [f"__s{i + 1}" for i in range(n)]
+
+    def numbered(query: exp.Expression) -> str:
+        inner = f"SELECT * FROM ({generate(query)})"  # positional names via a VALUES-free rename
+        renamed = f"SELECT {', '.join(f'column{i + 1} AS {names[i]}' for i in range(n))} FROM (VALUES " \
+                  f"({', '.join('NULL' for _ in range(n))}) UNION ALL {inner}) LIMIT -1 OFFSET 1"
+        partition = ", ".join(names)
+        return f"SELECT *, row_number() OVER (PARTITION BY {partition}) AS __n FROM ({renamed})"
+
+    match = " AND ".join([*(f"__r.{c} IS __l.{c}" for c in names), "__r.__n = __l.__n"])
+    keep = "EXISTS" if isinstance(node, exp.Intersect) else "NOT EXISTS"
+    select_list = ", ".join(f"__l.{names[i]} AS {quote(c.name)}" for i, c in enumerate(cols))
+    sql = (f"SELECT {select_list} FROM ({numbered(left)}) AS __l "
+           f"WHERE {keep} (SELECT 1 FROM ({numbered(right)}) AS __r WHERE {match})")
+    return exp.select("*").from_(exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident("__multiset"))))
 
 
 def _identity_always(col: Column, message: str) -> SqlError:

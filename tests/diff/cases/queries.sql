@@ -532,3 +532,60 @@ select dept, sum(salary), rank() over (order by sum(salary) desc) from emp group
 
 -- case coalesce_unknown_arguments
 select coalesce(null, null, 3), coalesce(null, '5', 1) + 1, coalesce('a', null), coalesce(null, null), pg_typeof(coalesce(null, 2.5));
+
+-- case natural_full_join
+create table a1 (k int, x text);
+create table b1 (k int, y text);
+insert into a1 values (1, 'a'), (2, 'b');
+insert into b1 values (2, 'B'), (3, 'C');
+select * from a1 natural full join b1 order by k;
+
+-- case right_join_using_merged
+create table a1 (k int, x text);
+create table b1 (k int, y text);
+insert into a1 values (1, 'a'), (2, 'b');
+insert into b1 values (2, 'B'), (3, 'C');
+select k, a1.k, b1.k, x, y from a1 right join b1 using (k) order by b1.k;
+
+-- case full_join_using_two_keys
+create table a2 (k int, j int, x text);
+create table b2 (k int, j int, y text);
+insert into a2 values (1, 1, 'a'), (2, 2, 'b');
+insert into b2 values (2, 2, 'B'), (3, 3, 'C');
+select k, j, x, y, a2.k from a2 full join b2 using (k, j) order by k;
+
+-- case natural_join_no_common_columns
+create table a3 (p int);
+create table b3 (q int);
+insert into a3 values (1), (2);
+insert into b3 values (10);
+select * from a3 natural join b3 order by p;
+
+-- case natural_join_three_tables
+create table n1 (k int, a text);
+create table n2 (k int, b text);
+create table n3 (b text, c int);
+insert into n1 values (1, 'x'), (2, 'y');
+insert into n2 values (1, 'p'), (2, 'q');
+insert into n3 values ('p', 100), ('q', 200);
+select * from n1 natural join n2 natural join n3 order by k;
+
+-- case full_join_using_where_merged
+create table a1 (k int, x text);
+create table b1 (k int, y text);
+insert into a1 values (1, 'a'), (2, 'b');
+insert into b1 values (2, 'B'), (3, 'C');
+select k from a1 full join b1 using (k) where k > 1 order by k;
+
+-- case intersect_all_nulls_multicolumn
+select a, b from (values (1, null), (1, null), (2, 'x'), (3, 'y')) v(a, b)
+intersect all select c, d from (values (1, null), (2, 'x'), (2, 'x'), (3, 'z')) w(c, d) order by a;
+
+-- case except_all_duplicates_limit
+select x from (values (5), (5), (5), (1), (null), (null)) v(x)
+except all select y from (values (5), (null)) w(y) order by x nulls first limit 3;
+
+-- case except_all_table
+create table ea (k int, v text);
+insert into ea values (1, 'a'), (1, 'a'), (2, 'b');
+select k, v from ea except all select k, v from ea where k = 1 limit 5;
