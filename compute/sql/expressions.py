@@ -124,6 +124,7 @@ class Scope:
     sources: list[Source] = field(default_factory=list)
     ctes: dict[str, tuple[list[SourceColumn], bool]] = field(default_factory=dict)
     outputs: dict[str, Ty] = field(default_factory=dict)  # SELECT aliases (ORDER BY may use them)
+    output_types: list[Ty] = field(default_factory=list)  # by position (ORDER BY 2)
     ambiguous_outputs: frozenset[str] = frozenset()  # names of two different SELECT items (42702)
     aggregate_ok: bool = True
     excluded: Source | None = None  # ON CONFLICT ... EXCLUDED

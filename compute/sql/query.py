@@ -281,6 +281,8 @@ class QueryCompiler:
             OutColumn(lc.name, ty.common_type(lc.ty, rc.ty) if lc.ty.oid != T.UNKNOWN else rc.ty)
             for lc, rc in zip(lcols, rcols, strict=True)
         ]
+        for branch, branch_cols in ((left, lcols), (right, rcols)):
+            self._coerce_branch(branch, branch_cols, cols)
         if isinstance(node, (exp.Intersect, exp.Except)) and node.args.get("distinct") is False:
             out: exp.Expression = _multiset_operation(node, left, right, cols)
         else:
@@ -293,12 +295,14 @@ class QueryCompiler:
             wrapper = exp.Select(expressions=[exp.Star()])
             wrapper.set("from_", exp.From(this=exp.Subquery(
                 this=out, alias=exp.TableAlias(this=exp.to_identifier(self.fresh_alias("setop"))))))
-            out_scope = Scope(parent=scope, outputs={c.name: c.ty for c in cols})
+            out_scope = Scope(parent=scope, outputs={c.name: c.ty for c in cols},
+                              output_types=[c.ty for c in cols])
             wrapper.set("order", exp.Order(expressions=self.order_by(order, out_scope, out_cols=cols)))
             self.limit_offset(node, wrapper, scope)
             return wrapper, cols
         if order is not None:
-            out_scope = Scope(parent=scope, outputs={c.name: c.ty for c in cols})
+            out_scope = Scope(parent=scope, outputs={c.name: c.ty for c in cols},
+                              output_types=[c.ty for c in cols])
             out.set("order", exp.Order(expressions=self.order_by(order, out_scope, outputs_only=True)))
         self.limit_offset(node, out, scope)
         return out, cols
@@ -317,6 +321,27 @@ class QueryCompiler:
             if t is not None and self.state.catalog.enum_by_oid(t.oid) is not None:
                 return True
         return False
+
+    def _coerce_branch(self, branch: exp.Expression, branch_cols: list[OutColumn], cols: list[OutColumn]) -> None:
+        """Give a set operation's branch the result column types (UNION of int and numeric is
+        numeric: its values must be numeric text, or SQLite orders integers before all text)."""
+        if not isinstance(branch, exp.Select):
+            return
+        items = list(branch.expressions)
+        if len(items) != len(cols):
+            return
+        changed = False
+        for i, (item, have, want) in enumerate(zip(items, branch_cols, cols, strict=True)):
+            if have.ty.oid == want.ty.oid or want.ty.oid != T.NUMERIC or have.ty.oid not in ty.INTS:
+                continue
+            value = item.this if isinstance(item, exp.Alias) else item
+            coerced = self.ex.coerce(value, have.ty, want.ty)
+            if coerced is value:
+                coerced = exp.Cast(this=value, to=exp.DataType.build("TEXT"))
+            items[i] = exp.Alias(this=coerced, alias=item.args["alias"]) if isinstance(item, exp.Alias) else coerced
+            changed = True
+        if changed:
+            branch.set("expressions", items)
 
     def select(self, node: exp.Select, parent: Scope, rename: list[str] | None,
                wrap_tstz: bool) -> tuple[exp.Expression, list[OutColumn]]:
@@ -364,6 +389,7 @@ class QueryCompiler:
             final_exprs.append(exp.Alias(this=value, alias=ident(col.name)))
         out.set("expressions", final_exprs)
         scope.outputs = {c.name: c.ty for c in cols}
+        scope.output_types = [c.ty for c in cols]
         seen: dict[str, str] = {}
         ambiguous = set()
         for compiled, col in zip(expressions, cols, strict=True):
@@ -386,6 +412,16 @@ class QueryCompiler:
         having = node.args.get("having")
         if having is not None:
             out.set("having", exp.Having(this=self.ex.condition(having.this, scope)))
+            items = out.expressions
+            if group is None and items:
+                # HAVING alone makes one group of all rows in PostgreSQL; SQLite wants an aggregate
+                # in the result to see an aggregate query, so the first item gets a no-op one.
+                first = items[0]
+                value = first.this if isinstance(first, exp.Alias) else first
+                wrapped = fn("coalesce", value, fn("max", exp.Null()))
+                items[0] = exp.Alias(this=wrapped, alias=first.args["alias"]) if isinstance(first, exp.Alias) \
+                    else wrapped
+                out.set("expressions", items)
         order = node.args.get("order")
         if order is not None:
             out.set("order", exp.Order(expressions=self.order_by(order, scope, out_cols=cols)))
@@ -565,14 +601,18 @@ class QueryCompiler:
 
     def order_by(self, order: exp.Order, scope: Scope, outputs_only: bool = False,
                  out_cols: list[OutColumn] | None = None) -> list[exp.Expression]:
-        """ORDER BY items; enum values sort by their labels' order (not for UNION results)."""
+        """ORDER BY items. Enum values sort by their labels' order (not for UNION results);
+        numerics are decimal text, so computed ones (sum, a * 2) get the pgnumeric collation."""
         items = []
         for ordered in order.expressions:
             target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
             compiled: exp.Expression
+            item_type: Ty | None = None
             if isinstance(target, exp.Literal) and not target.is_string:
                 compiled = exp.Literal.number(int(target.this))
                 position = int(target.this)
+                if 1 <= position <= len(scope.output_types):
+                    item_type = scope.output_types[position - 1]
                 if out_cols and 1 <= position <= len(out_cols) and not outputs_only:
                     col = out_cols[position - 1]
                     if self.state.catalog.enum_by_oid(col.ty.oid) is not None:
@@ -581,15 +621,18 @@ class QueryCompiler:
                 if target.name in scope.ambiguous_outputs:
                     raise SqlError("42702", f'ORDER BY "{target.name}" is ambiguous')
                 compiled = raw(quote(target.name))
+                item_type = scope.outputs[target.name]
                 if not outputs_only:
-                    compiled = self.ex.sort_key(compiled, scope.outputs[target.name])
+                    compiled = self.ex.sort_key(compiled, item_type)
             elif outputs_only:
                 if isinstance(target, exp.Column):
                     raise SqlError("42703", f'column "{target.name}" does not exist')
                 raise SqlError("0A000", "ORDER BY on a UNION result must name or number a result column")
             else:
-                compiled, order_ty = self.ex.compile(target, scope)
-                compiled = self.ex.sort_key(compiled, order_ty)
+                compiled, item_type = self.ex.compile(target, scope)
+                compiled = self.ex.sort_key(compiled, item_type)
+            if item_type is not None and item_type.oid == T.NUMERIC and not isinstance(compiled, exp.Column):
+                compiled = raw(f"{generate(compiled)} COLLATE pgnumeric")
             desc = bool(ordered.args.get("desc")) if isinstance(ordered, exp.Ordered) else False
             nulls_first = ordered.args.get("nulls_first") if isinstance(ordered, exp.Ordered) else None
             if nulls_first is None:

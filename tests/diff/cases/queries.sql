@@ -589,3 +589,19 @@ except all select y from (values (5), (null)) w(y) order by x nulls first limit 
 create table ea (k int, v text);
 insert into ea values (1, 'a'), (1, 'a'), (2, 'b');
 select k, v from ea except all select k, v from ea where k = 1 limit 5;
+
+-- case having_without_group_by_empty
+create table he (a int);
+select 1 as one, 'x' from he having count(*) = 0;
+
+-- case having_without_group_by_false
+select 1 from emp having count(*) > 100;
+
+-- case order_by_computed_numeric
+select dept, sum(salary) as s from emp group by dept order by s desc nulls last;
+
+-- case order_by_numeric_expression
+select name, salary * 2 from emp where salary is not null order by salary * 2, 2;
+
+-- case order_by_numeric_union
+select 9.5 as v union all select 10.25 union all select 100 order by v;
