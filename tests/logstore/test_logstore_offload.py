@@ -62,9 +62,11 @@ def test_offload_trim_and_read_back(make_cluster: MakeCluster, tmp_path: Path) -
             )
             assert resp.remote_consistent_lsn == half
 
-        async def trimmed() -> bool:
+        async def trimmed() -> bool:  # trim removes segments one at a time: wait for all of them
             s = await _status(node.addr)
-            return any(not seg.local for seg in s.segments)
+            return any(not seg.local for seg in s.segments) and all(
+                seg.local or seg.end_lsn <= half for seg in s.segments) and all(
+                not seg.local for seg in s.segments if seg.end_lsn <= half)
 
         await _until(trimmed)
         st = await _status(node.addr)
