@@ -16,7 +16,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.tokens import TokenType
 
-_KEEP_FUNCTION_PARSERS = {"CAST", "EXTRACT", "SUBSTRING", "TRIM", "POSITION", "OVERLAY", "STRING_AGG", "DATE_PART"}
+_KEEP_FUNCTION_PARSERS = {"CAST", "EXTRACT", "SUBSTRING", "TRIM", "POSITION", "OVERLAY", "STRING_AGG"}  # DATE_PART: our own (float8)
 
 
 class StrataPostgres(Postgres):

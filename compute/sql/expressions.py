@@ -534,8 +534,10 @@ def _current_user(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], 
 def _typeof(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
             scope: Scope) -> tuple[exp.Expression, Ty]:
     t = types[0] if types else ty.UNKNOWN
-    return exp.Literal.string(c.state.catalog.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown"), \
-        Ty(T.REGTYPE)
+    name = c.state.catalog.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown"
+    if t.oid == T.BPCHAR:
+        name = "character"  # regtypeout of bpchar (format_type without a typmod says "bpchar")
+    return exp.Literal.string(name), Ty(T.REGTYPE)
 
 
 @register("date_trunc")
@@ -676,8 +678,12 @@ def _json_build_array(c: ExprCompiler, args: list[exp.Expression], types: list[T
 def _json_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
               scope: Scope) -> tuple[exp.Expression, Ty]:
     oid = T.JSONB if node.name.lower().startswith("jsonb") else T.JSON
-    # stays a bare aggregate call so json_agg(x ORDER BY y) keeps working
-    return fn("json_group_array", c.json_arg(args[0], types[0])), Ty(oid)
+    # stays a bare aggregate call so json_agg(x ORDER BY y) keeps working; json_quote makes every
+    # element JSON text (a string quoted, JSON as it is, NULL as null) for the Python aggregate
+    name = "pg_jsonb_agg" if oid == T.JSONB else "pg_json_agg"
+    if types[0].oid in (T.JSON, T.JSONB):  # already JSON text, in its own layout
+        return fn(name, args[0]), Ty(oid)
+    return fn(name, fn("json_quote", c.json_arg(args[0], types[0]))), Ty(oid)
 
 
 @register("to_json", "to_jsonb")

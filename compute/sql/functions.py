@@ -113,6 +113,47 @@ def _simple_case(text: str, convert: Callable[[str], str]) -> str:
     return "".join(out)
 
 
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_days(year: int, month: int) -> int:
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return 29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]
+
+
+def _timestamp_age(t1: _dt.datetime, t2: _dt.datetime) -> str:
+    """age(t1, t2) as timestamp.c's timestamp_age: field-by-field differences, negative fields
+    borrowed from the next larger one, a day borrow taking the earlier date's month length."""
+    fields = [t1.year - t2.year, t1.month - t2.month, t1.day - t2.day, t1.hour - t2.hour,
+              t1.minute - t2.minute, t1.second - t2.second, t1.microsecond - t2.microsecond]
+    flip = t1 < t2
+    if flip:
+        fields = [-f for f in fields]
+    year, month, day, hour, minute, second, micro = fields
+    while micro < 0:
+        micro += 1_000_000
+        second -= 1
+    while second < 0:
+        second += 60
+        minute -= 1
+    while minute < 0:
+        minute += 60
+        hour -= 1
+    while hour < 0:
+        hour += 24
+        day -= 1
+    while day < 0:
+        earlier = t1 if flip else t2
+        day += _month_days(earlier.year, earlier.month)
+        month -= 1
+    while month < 0:
+        month += 12
+        year -= 1
+    sign = -1 if flip else 1
+    micros = ((hour * 60 + minute) * 60 + second) * 1_000_000 + micro
+    return T.format_interval(sign * (year * 12 + month), sign * day, sign * micros)
+
+
 def _num_out(value: Decimal) -> str:
     return T.numeric_to_str(value)
 
@@ -653,17 +694,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
             _tstz_to_ts(ctx, _utc_text(ctx.now()))[:10] + " 00:00:00")
         if b is None:
             end, start = start, end
-        sign = 1
-        if end < start:
-            end, start, sign = start, end, -1
-        months = (end.year - start.year) * 12 + end.month - start.month
-        anchor = _interval_add(start, months, 0, 0)
-        if anchor > end:
-            months -= 1
-            anchor = _interval_add(start, months, 0, 0)
-        delta = end - anchor
-        return T.format_interval(sign * months, sign * delta.days,
-                                 sign * (delta.seconds * 1_000_000 + delta.microseconds))
+        return _timestamp_age(end, start)
 
     scalar("pg_age", age)
 

@@ -646,6 +646,23 @@ class _NumericStats:
             return T.numeric_to_str(var)
 
 
+class _JsonAgg:
+    """json_agg/jsonb_agg: PostgreSQL's layout (``[1, 2]``; jsonb normalised), NULL for no rows."""
+
+    def __init__(self, kind: str) -> None:
+        self.jsonb = kind == "jsonb"
+        self.items: list[str] = []
+
+    def step(self, value: Any) -> None:
+        self.items.append("null" if value is None else str(value))
+
+    def final(self) -> str | None:
+        if not self.items:
+            return None
+        text = "[" + ", ".join(self.items) + "]"
+        return T.parse_jsonb(text) if self.jsonb else text
+
+
 def _factory(cls: type, kind: str) -> Any:
     def factory() -> tuple[Any, Any, Any]:
         obj = cls(kind)
@@ -1052,6 +1069,8 @@ def register_udfs(conn: Any) -> None:
     conn.create_collation("pginterval", _interval_collation)
     conn.create_scalar_function("pg_interval_key", interval_key, 1, deterministic=True)
     conn.create_aggregate_function("pg_scalar_subquery", _scalar_factory, 1)
+    conn.create_aggregate_function("pg_json_agg", _factory(_JsonAgg, "json"), 1)
+    conn.create_aggregate_function("pg_jsonb_agg", _factory(_JsonAgg, "jsonb"), 1)
     for kind in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         conn.create_aggregate_function(f"pg_f_{kind}", _factory(_FloatStats, kind), 1)
         conn.create_aggregate_function(f"pg_n_{kind}", _factory(_NumericStats, kind), 1)

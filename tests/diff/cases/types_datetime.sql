@@ -221,3 +221,12 @@ select isfinite('infinity'::timestamp), isfinite(date '2024-01-01'), isfinite('-
 create table ttm (a time, b time);
 insert into ttm values ('12:00', '10:30:15.5'), ('01:00', '23:00'), (null, '01:00');
 select a - b, pg_typeof(a - b) from ttm;
+
+-- case age_borrows
+select age(timestamp '2024-03-01', timestamp '2024-01-31'), age(timestamp '2023-03-31 10:00', timestamp '2023-02-28 12:30'),
+       age(timestamp '2020-01-20', timestamp '2024-03-15'), age(timestamp '2024-02-29', timestamp '2023-02-28'),
+       age(timestamp '2024-05-01 00:00:00.5', timestamp '2024-04-30 23:59:59.75');
+
+-- case date_part_units
+select date_part('epoch', timestamp '2024-02-03 04:05:06.5'), date_part('month', date '2024-12-31'),
+       date_part('doy', date '2024-12-31'), pg_typeof(date_part('day', date '2024-12-31')), extract(day from date '2024-12-31');

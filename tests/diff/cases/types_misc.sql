@@ -438,3 +438,15 @@ create table ts (id int, v text default 'dflt', n int);
 insert into ts values (1, 'x', 5);
 update ts set v = default, n = default;
 select * from ts;
+
+-- case json_agg_layout
+create table tj2 (id int, doc jsonb, t text);
+insert into tj2 values (1, '{"b": 1, "a": [1, 2]}', 'x'), (2, null, null), (3, '"s"', 'q"r');
+select json_agg(doc order by id), jsonb_agg(doc order by id), json_agg(t order by id), jsonb_agg(t order by id) from tj2;
+
+-- case json_agg_empty
+create table tj3 (a int);
+select json_agg(a), jsonb_agg(a), json_agg(a) is null from tj3;
+
+-- case pg_typeof_char_types
+select pg_typeof('a'::char), pg_typeof('ab'::char(2)), pg_typeof('a'::varchar), pg_typeof('a'::"char"), pg_typeof('a'::name);
