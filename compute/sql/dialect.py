@@ -26,6 +26,9 @@ class StrataPostgres(Postgres):
 
     class Parser(Postgres.Parser):  # type: ignore[misc, valid-type]
         FUNCTIONS: dict = {}  # type: ignore[assignment]
+        # PostgreSQL has no lambdas: `f(doc -> 'k')` is the json operator, not `doc -> 'k'` lambda
+        # (named arguments `f(x => 1)` stay)
+        LAMBDAS = {k: v for k, v in Postgres.Parser.LAMBDAS.items() if k != TokenType.ARROW}
         FUNCTION_PARSERS = {
             k: v for k, v in Postgres.Parser.FUNCTION_PARSERS.items() if k in _KEEP_FUNCTION_PARSERS
         }

@@ -693,7 +693,14 @@ def _to_json(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node:
     return fn("json_quote", c.json_arg(args[0], types[0])), Ty(oid)
 
 
-SET_RETURNING = ("generate_series", "unnest", "generate_subscripts")
+# JSON set-returning functions: row type, and the column name PostgreSQL gives them in FROM
+JSON_SRFS: dict[str, tuple[int, str]] = {
+    "jsonb_array_elements": (T.JSONB, "value"), "jsonb_array_elements_text": (T.TEXT, "value"),
+    "jsonb_object_keys": (T.TEXT, "jsonb_object_keys"),
+    "json_array_elements": (T.JSON, "value"), "json_array_elements_text": (T.TEXT, "value"),
+    "json_object_keys": (T.TEXT, "json_object_keys"),
+}
+SET_RETURNING = ("generate_series", "unnest", "generate_subscripts", *JSON_SRFS)
 
 
 def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
@@ -716,6 +723,16 @@ def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
                            hint="No function matches the given name and argument types. You might need to add "
                                 "explicit type casts.")
         return arr, at.element
+    if name in JSON_SRFS:
+        if len(args) != 1:
+            raise SqlError("42883", f"function {name}({', '.join(_type_names(types))}) does not exist")
+        doc_type = Ty(T.JSONB) if name.startswith("jsonb") else Ty(T.JSON)
+        if types[0].oid not in (T.JSON, T.JSONB, T.UNKNOWN):
+            raise SqlError("42883", f"function {name}({', '.join(_type_names(types))}) does not exist",
+                           hint="No function matches the given name and argument types. You might need to add "
+                                "explicit type casts.")
+        doc = c.coerce(args[0], types[0], doc_type)
+        return fn("pg_json_srf", doc, exp.Literal.string(name)), Ty(JSON_SRFS[name][0])
     if name == "generate_subscripts":
         if len(args) not in (2, 3) or not types[0].is_array and types[0].oid != T.UNKNOWN:
             raise SqlError("42883", f"function generate_subscripts({', '.join(_type_names(types))}) does not exist")

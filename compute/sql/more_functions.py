@@ -646,6 +646,29 @@ class _NumericStats:
             return T.numeric_to_str(var)
 
 
+def _json_srf(doc: Any, name: str) -> str:
+    """The rows of jsonb_array_elements[_text] / jsonb_object_keys (and json_*) as a JSON array
+    of SQL values for json_each(): JSON texts, texts (JSON null -> NULL), or keys."""
+    if doc is None:
+        return "[]"
+    value = json.loads(str(doc), parse_float=Decimal, parse_int=Decimal)
+    if name.endswith("_object_keys"):
+        if not isinstance(value, dict):
+            kind = "an array" if isinstance(value, list) else "a scalar"
+            raise SqlError("22023", f"cannot call {name} on {kind}")
+        return json.dumps(list(value), ensure_ascii=False)
+    if not isinstance(value, list):
+        kind = "an object" if isinstance(value, dict) else "a scalar"
+        raise SqlError("22023", f"cannot extract elements from {kind}")
+    rows: list[str | None] = []
+    for item in value:
+        if name.endswith("_text") and (item is None or isinstance(item, str)):
+            rows.append(item)
+        else:
+            rows.append(T._jsonb_dump(item))
+    return json.dumps(rows, ensure_ascii=False)
+
+
 class _JsonAgg:
     """json_agg/jsonb_agg: PostgreSQL's layout (``[1, 2]``; jsonb normalised), NULL for no rows."""
 
@@ -1070,6 +1093,7 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_interval_key", interval_key, 1, deterministic=True)
     conn.create_aggregate_function("pg_scalar_subquery", _scalar_factory, 1)
     conn.create_aggregate_function("pg_json_agg", _factory(_JsonAgg, "json"), 1)
+    conn.create_scalar_function("pg_json_srf", _json_srf, 2, deterministic=True)
     conn.create_aggregate_function("pg_jsonb_agg", _factory(_JsonAgg, "jsonb"), 1)
     for kind in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
         conn.create_aggregate_function(f"pg_f_{kind}", _factory(_FloatStats, kind), 1)

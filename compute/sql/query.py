@@ -812,7 +812,7 @@ class QueryCompiler:
     def table_function(self, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
                        scope: Scope, ordinality: str | None = None) -> exp.Expression:
         name = call.name.lower()
-        if ordinality is not None or name == "generate_subscripts":
+        if ordinality is not None or name == "generate_subscripts" or name in E.JSON_SRFS:
             if name not in E.SET_RETURNING:
                 raise SqlError("0A000", f"{name}() WITH ORDINALITY is not supported")
             return self.srf_source(name, call.expressions, alias, col_aliases, ordinality, scope)
@@ -865,7 +865,9 @@ class QueryCompiler:
         compiled = [self.ex.compile(a, scope) for a in call_args]
         array, row_type = E.srf_array(self.ex, name, [a for a, _ in compiled], [t for _, t in compiled])
         visible = alias or name
-        col = col_aliases[0] if col_aliases else visible
+        # an alias names the column of a scalar-returning function, not an OUT column ("value")
+        out_column = E.JSON_SRFS[name][1] if name in E.JSON_SRFS and E.JSON_SRFS[name][1] == "value" else None
+        col = col_aliases[0] if col_aliases else (out_column or (alias or name))
         if ordinality is None:
             scope.sources.append(Source(visible, visible, [SourceColumn(col, row_type, sql_name="value")]))
         else:

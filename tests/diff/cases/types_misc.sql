@@ -88,7 +88,7 @@ select key, value from jsonb_each('{"a": 1, "b": [2]}') order by key;
 -- case jsonb_object_keys
 select jsonb_object_keys('{"b": 1, "a": 2}');
 
--- refused jsonb_array_elements
+-- case jsonb_array_elements
 select value from jsonb_array_elements('[1, "two", {"three": 3}]');
 
 -- case jsonb_array_elements_text
@@ -450,3 +450,36 @@ select json_agg(a), jsonb_agg(a), json_agg(a) is null from tj3;
 
 -- case pg_typeof_char_types
 select pg_typeof('a'::char), pg_typeof('ab'::char(2)), pg_typeof('a'::varchar), pg_typeof('a'::"char"), pg_typeof('a'::name);
+
+-- case jsonb_srfs_in_from
+select * from jsonb_array_elements('[1, "a", {"k": [true, null]}, null]');
+
+-- case jsonb_srfs_text_in_from
+select value, pg_typeof(value) from jsonb_array_elements_text('[1, "a", {"k": null}, null]') order by 1;
+
+-- case jsonb_object_keys_from
+select k from jsonb_object_keys('{"bb": 1, "a": 2, "ccc": {"x": 1}}') as k;
+
+-- case jsonb_srf_select_list_lateral
+create table tjs (id int, doc jsonb);
+insert into tjs values (1, '{"tags": ["x", "y"]}'), (2, '{"tags": []}'), (3, '{"tags": ["z"]}');
+select id, jsonb_array_elements_text(doc -> 'tags') as tag from tjs order by id, tag;
+
+-- case jsonb_srf_lateral_join
+create table tjs (id int, doc jsonb);
+insert into tjs values (1, '{"a": 1, "b": 2}'), (2, '{"c": 3}');
+select t.id, k from tjs t, lateral jsonb_object_keys(t.doc) k order by 1, 2;
+
+-- case jsonb_array_elements_of_object
+select jsonb_array_elements('{"a": 1}');
+
+-- case jsonb_object_keys_of_array
+select jsonb_object_keys('[1, 2]');
+
+-- case json_array_elements_text_basic
+select json_array_elements_text('["p", "q"]'), json_object_keys('{"m": 1}');
+
+-- case json_operator_inside_function_call
+create table tjs (id int, doc jsonb);
+insert into tjs values (1, '{"a": {"b": "x"}, "n": 5}');
+select jsonb_typeof(doc -> 'a'), upper(doc -> 'a' ->> 'b'), length(doc ->> 'n'), coalesce(doc -> 'zz', doc -> 'n') from tjs;
