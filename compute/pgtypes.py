@@ -1248,6 +1248,28 @@ def _enc_regtype(value: Any) -> bytes:
     return format_type(oid).encode() if oid in TYPES else b"%d" % oid
 
 
+def _enc_record(value: Any) -> bytes:
+    """record_out: "(1,a,,"x y")"; Strata keeps a row() value as a JSON object of its fields."""
+    text = value if isinstance(value, str) else str(value)
+    if not text.startswith("{"):
+        return text.encode()
+    fields = []
+    for item in json.loads(text, parse_float=Decimal).values():
+        if item is None:
+            fields.append("")
+            continue
+        if isinstance(item, bool):
+            field = "t" if item else "f"
+        elif isinstance(item, (dict, list)):
+            field = json.dumps(item, ensure_ascii=False)
+        else:
+            field = str(item)
+        if field == "" or any(ch in field for ch in '(),"\\ \t\n'):
+            field = '"' + field.replace("\\", "\\\\").replace('"', '""') + '"'
+        fields.append(field)
+    return ("(" + ",".join(fields) + ")").encode()
+
+
 def _enc_float8(value: Any) -> bytes:
     return format_float(float(value)).encode()
 
@@ -1267,6 +1289,7 @@ def _array_text_encoder(elem_oid: int) -> Encoder:
 
 
 _TEXT_ENCODERS: dict[int, Encoder] = {
+    RECORD: _enc_record,
     BOOL: _enc_bool,
     INT2: _enc_int,
     INT4: _enc_int,

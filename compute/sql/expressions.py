@@ -686,11 +686,42 @@ def _json_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node
     return fn(name, fn("json_quote", c.json_arg(args[0], types[0]))), Ty(oid)
 
 
-@register("to_json", "to_jsonb")
+@register("to_json", "to_jsonb", "row_to_json")
 def _to_json(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
              scope: Scope) -> tuple[exp.Expression, Ty]:
-    oid = T.JSONB if node.name.lower().endswith("jsonb") else T.JSON
-    return fn("json_quote", c.json_arg(args[0], types[0])), Ty(oid)
+    name = node.name.lower()
+    oid = T.JSONB if name.endswith("jsonb") else T.JSON
+    if name == "row_to_json" and (len(args) != 1 or types[0].oid != T.RECORD):
+        raise SqlError("42883", f"function row_to_json({', '.join(_type_names(types))}) does not exist")
+    if types[0].oid == T.RECORD:  # a row: its JSON object (see row())
+        value = _record_json(c, args[0])
+        return (fn("pg_cast", value, lit_int(T.JSON), lit_int(T.JSONB)), Ty(oid)) if oid == T.JSONB else (value, Ty(oid))
+    value = fn("json_quote", c.json_arg(args[0], types[0]))
+    if oid == T.JSONB:
+        value = fn("pg_cast", value, lit_int(T.JSON), lit_int(T.JSONB))
+    # a NULL argument gives NULL, not the JSON null json_quote makes of it
+    return raw(f"(CASE WHEN ({c.sql(args[0])}) IS NULL THEN NULL ELSE {c.sql(value)} END)"), Ty(oid)
+
+
+def _record_json(c: ExprCompiler, value: exp.Expression) -> exp.Expression:
+    """A record as its JSON object: row() values already are; a (a, b) tuple gets f1, f2..."""
+    if isinstance(value, exp.Tuple):
+        pairs: list[exp.Expression] = []
+        for i, item in enumerate(value.expressions):
+            pairs += [exp.Literal.string(f"f{i + 1}"), item]
+        return fn("json_object", *pairs)
+    return value
+
+
+@register("row")
+def _row(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+         scope: Scope) -> tuple[exp.Expression, Ty]:
+    """ROW(a, b): a record, kept as the JSON object {"f1": a, "f2": b} (row_to_json prints it;
+    its text output is PostgreSQL's record form "(a,b)", made by the record encoder)."""
+    pairs: list[exp.Expression] = []
+    for i, (arg, t) in enumerate(zip(args, types, strict=True)):
+        pairs += [exp.Literal.string(f"f{i + 1}"), c.json_arg(arg, t)]
+    return fn("json_object", *pairs), Ty(T.RECORD)
 
 
 # JSON set-returning functions: row type, and the column name PostgreSQL gives them in FROM
@@ -700,7 +731,7 @@ JSON_SRFS: dict[str, tuple[int, str]] = {
     "json_array_elements": (T.JSON, "value"), "json_array_elements_text": (T.TEXT, "value"),
     "json_object_keys": (T.TEXT, "json_object_keys"),
 }
-SET_RETURNING = ("generate_series", "unnest", "generate_subscripts", *JSON_SRFS)
+SET_RETURNING = ("generate_series", "unnest", "generate_subscripts", "regexp_matches", *JSON_SRFS)
 
 
 def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
@@ -723,6 +754,11 @@ def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
                            hint="No function matches the given name and argument types. You might need to add "
                                 "explicit type casts.")
         return arr, at.element
+    if name == "regexp_matches":
+        if len(args) not in (2, 3):
+            raise SqlError("42883", f"function regexp_matches({', '.join(_type_names(types))}) does not exist")
+        texts = [c.coerce(a, t, ty.TEXT) for a, t in zip(args, types, strict=True)]
+        return fn("pg_regexp_matches_json", *texts), Ty(T.TEXT_ARRAY)
     if name in JSON_SRFS:
         if len(args) != 1:
             raise SqlError("42883", f"function {name}({', '.join(_type_names(types))}) does not exist")
@@ -1037,8 +1073,25 @@ class ExprCompiler:
                 return fn("pg_session_user"), ty.NAME
             if table:
                 raise SqlError("42703", f"column {table}.{name} does not exist")
+            whole_row = self._whole_row(name, scope)
+            if whole_row is not None:
+                return whole_row
             raise SqlError("42703", f'column "{name}" does not exist')
         return found
+
+    def _whole_row(self, alias: str, scope: Scope) -> tuple[exp.Expression, Ty] | None:
+        """`t` naming a FROM item is its whole row: a record (JSON object of its columns)."""
+        current: Scope | None = scope
+        while current is not None:
+            for src in current.sources:
+                if src.alias == alias:
+                    pairs: list[exp.Expression] = []
+                    for col in src.columns:
+                        ref, t = self.query._ref(src, col)
+                        pairs += [exp.Literal.string(col.name), self.json_arg(ref, t)]
+                    return fn("json_object", *pairs), Ty(T.RECORD)
+            current = current.parent
+        return None
 
     def c_Literal(self, node: exp.Literal, scope: Scope) -> tuple[exp.Expression, Ty]:
         if node.is_string:

@@ -426,6 +426,16 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         return T.parse_json(value if isinstance(value, str) else json.dumps(value))
     if src in (T.JSON, T.JSONB) and isinstance(value, str):
         return T.decode_text(dst, value.encode())
+    if src in T.ELEMENT_OF and dst in T.ELEMENT_OF and isinstance(value, str):
+        # array to array: element by element (arrays are stored as JSON arrays)
+        src_elem, dst_elem = T.ELEMENT_OF[src], T.ELEMENT_OF[dst]
+
+        def convert(item: Any) -> Any:
+            if isinstance(item, list):
+                return [convert(x) for x in item]
+            return None if item is None else _cast_value(ctx, item, src_elem, dst_elem)
+
+        return json.dumps(convert(json.loads(value)), ensure_ascii=False)
     text = value if isinstance(value, str) else T.encode_text(src, value).decode()
     return T.decode_text(dst, text.encode(), ctx.timezone)
 

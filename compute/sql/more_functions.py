@@ -101,11 +101,6 @@ def _h_regexp_replace(c: E.ExprCompiler, args: list[exp.Expression], types: list
     return E.fn("pg_regexp_replace", *_args_as(c, args, types, [ty.TEXT] * 4)), ty.TEXT
 
 
-def _h_regexp_matches(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
-                      scope: E.Scope) -> tuple[exp.Expression, Ty]:
-    raise SqlError("0A000", "set-returning function regexp_matches() is only supported in FROM")
-
-
 def _h_to_date(c: E.ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                scope: E.Scope) -> tuple[exp.Expression, Ty]:
     if len(args) != 2:
@@ -166,7 +161,6 @@ E.FUNCTIONS["encode"] = _h_encode
 E.FUNCTIONS["decode"] = _h_decode
 E.FUNCTIONS["format"] = _h_format
 E.FUNCTIONS["regexp_match"] = _h_regexp_match
-E.FUNCTIONS["regexp_matches"] = _h_regexp_matches
 E.FUNCTIONS["regexp_replace"] = _h_regexp_replace
 E.FUNCTIONS["to_date"] = _h_to_date
 E.FUNCTIONS["to_timestamp"] = _h_to_timestamp
@@ -899,6 +893,18 @@ def _regexp_match(value: Any, pattern: Any, flags: Any = "") -> str | None:
     return json.dumps(groups)
 
 
+def _regexp_matches_json(value: Any, pattern: Any, flags: Any = "") -> str:
+    """regexp_matches rows as a JSON array of text[] values: every match with 'g', else the first;
+    a match is its capture groups (unmatched ones NULL), or the whole match without groups."""
+    if value is None or pattern is None or flags is None:
+        return "[]"
+    regex = _regex_cached(str(pattern), str(flags))
+    text = _text(value)
+    found = regex.finditer(text) if "g" in str(flags) else filter(None, [regex.search(text)])
+    rows = [list(m.groups()) if m.re.groups else [m.group(0)] for m in found]
+    return json.dumps(rows, ensure_ascii=False)
+
+
 def _regexp_replace(value: Any, pattern: Any, repl: Any, flags: Any = "") -> str | None:
     if value is None or pattern is None or repl is None or flags is None:
         return None
@@ -1133,6 +1139,7 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_decode", _decode, 2, **det)
     conn.create_scalar_function("pg_format", _format, -1, **det)
     conn.create_scalar_function("pg_regexp_match", _regexp_match, -1, **det)
+    conn.create_scalar_function("pg_regexp_matches_json", _regexp_matches_json, -1, **det)
     conn.create_scalar_function("pg_regex", _regex_match, -1, **det)
     conn.create_scalar_function("pg_regexp_replace", _regexp_replace, -1, **det)
     conn.create_scalar_function("pg_to_date", _to_date, 2, **det)

@@ -711,6 +711,11 @@ class QueryCompiler:
                 new_join.set("on", cond)
             out_joins.append(new_join)
         del items
+        seen: set[str] = set()
+        for src in scope.sources:  # FROM t, t / two unaliased generate_series(): 42712
+            if src.alias in seen:
+                raise SqlError("42712", f'table name "{src.alias}" specified more than once')
+            seen.add(src.alias)
         return out_first, out_joins
 
     def lateral_function(self, node: exp.Expression, scope: Scope) -> exp.Expression:
@@ -812,7 +817,7 @@ class QueryCompiler:
     def table_function(self, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
                        scope: Scope, ordinality: str | None = None) -> exp.Expression:
         name = call.name.lower()
-        if ordinality is not None or name == "generate_subscripts" or name in E.JSON_SRFS:
+        if ordinality is not None or name in ("generate_subscripts", "regexp_matches") or name in E.JSON_SRFS:
             if name not in E.SET_RETURNING:
                 raise SqlError("0A000", f"{name}() WITH ORDINALITY is not supported")
             return self.srf_source(name, call.expressions, alias, col_aliases, ordinality, scope)

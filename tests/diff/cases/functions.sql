@@ -234,3 +234,17 @@ select greatest(abs(-4), 2, 3), least('b', 'a', null), greatest(null, null), gre
 
 -- case to_hex_negative
 select to_hex(-1), to_hex(-255::bigint), to_hex(0), to_hex(2147483647);
+
+-- case regexp_matches_groups_global
+select regexp_matches('k1=v1, k2=v2, k3', '(\w+)=(\w+)', 'g');
+
+-- case regexp_matches_first_only
+select regexp_matches('abc abd', 'a(b)(x)?');
+
+-- case regexp_matches_no_match_row_disappears
+create table rm (id int, s text);
+insert into rm values (1, 'a1'), (2, 'none'), (3, 'b22c3');
+select id, regexp_matches(s, '\d+', 'g') from rm order by id, 2;
+
+-- case regexp_matches_in_from
+select m[1] as word from regexp_matches('the quick fox', '(\w+)', 'g') as m order by 1;

@@ -605,3 +605,12 @@ select name, salary * 2 from emp where salary is not null order by salary * 2, 2
 
 -- case order_by_numeric_union
 select 9.5 as v union all select 10.25 union all select 100 order by v;
+
+-- case duplicate_from_alias
+select 1 from emp, emp;
+
+-- case duplicate_from_alias_join
+select 1 from emp e join dept e on true;
+
+-- case same_table_two_aliases
+select count(*) from emp a, emp b where a.id = b.id;

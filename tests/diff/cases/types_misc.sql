@@ -483,3 +483,25 @@ select json_array_elements_text('["p", "q"]'), json_object_keys('{"m": 1}');
 create table tjs (id int, doc jsonb);
 insert into tjs values (1, '{"a": {"b": "x"}, "n": 5}');
 select jsonb_typeof(doc -> 'a'), upper(doc -> 'a' ->> 'b'), length(doc ->> 'n'), coalesce(doc -> 'zz', doc -> 'n') from tjs;
+
+-- case array_element_casts
+select array[1.5, 2.5]::int[], array[[1, 2], [3, 4]]::text[], array['t', 'false']::bool[], '{1,NULL,3}'::int[]::bigint[];
+
+-- case array_element_cast_error
+select array['1', 'x']::int[];
+
+-- case row_constructor_output
+select row(1, 'a b', null, true, 2.50), row('x"y', '', 'p,q');
+
+-- case row_to_json_whole_row
+create table rj (id int, name text, ok boolean, n numeric(5,2));
+insert into rj values (1, 'ann', true, 1.50), (2, null, false, null);
+select row_to_json(rj) from rj order by id;
+
+-- case row_to_json_alias
+create table rj (id int, name text);
+insert into rj values (1, 'ann');
+select row_to_json(t), to_jsonb(t), to_json(t) from rj t;
+
+-- case to_jsonb_values
+select to_jsonb(array[1, 2]), to_jsonb('{"b": 1, "a": 2}'::json), to_jsonb(1.50), to_jsonb(null::text), to_json('x'::text);
