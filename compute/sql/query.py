@@ -655,12 +655,16 @@ class QueryCompiler:
                 raise SqlError("0A000", f"{type(join).__name__} in FROM is not supported")
             target = join.this
             lateral_fn = isinstance(target, exp.Lateral) and isinstance(target.this, (exp.Unnest, exp.Anonymous))
-            if not lateral_fn and (
-                isinstance(target, exp.Lateral) or (isinstance(target, exp.Subquery) and target.args.get("lateral"))
-            ):
-                self.lateral(target, scope)
+            lateral_sub = not lateral_fn and (
+                isinstance(target, exp.Lateral) or (isinstance(target, exp.Subquery) and target.args.get("lateral")))
+            if lateral_sub and self.lateral(target, scope):
                 continue
-            compiled = self.lateral_function(target, scope) if lateral_fn else self.from_item(target, scope)
+            if lateral_sub:
+                compiled = self.lateral_subquery(target, scope)
+            elif lateral_fn:
+                compiled = self.lateral_function(target, scope)
+            else:
+                compiled = self.from_item(target, scope)
             new_join = exp.Join(this=compiled)
             for key in ("side", "kind"):
                 if join.args.get(key):
@@ -732,8 +736,35 @@ class QueryCompiler:
             raise SqlError("0A000", f"LATERAL {name}() is not supported")
         return self.srf_source(name, call.expressions, alias, col_aliases, _ordinality(node, col_aliases), scope)
 
-    def lateral(self, node: exp.Expression, scope: Scope) -> None:
-        """CROSS JOIN LATERAL (SELECT exprs) AS o(cols): one row, so inline the expressions."""
+    def lateral_subquery(self, node: exp.Expression, scope: Scope) -> exp.Expression:
+        """[LEFT] JOIN LATERAL (any SELECT) AS x: SQLite has no LATERAL, but a table-valued
+        function may read the columns of the tables to its left. So the subquery (correlated to
+        those tables) is folded into a JSON array of its rows and read back with json_each()."""
+        sub = node.this if isinstance(node, exp.Lateral) else node
+        alias_node = node.args.get("alias")
+        if isinstance(sub, exp.Subquery):
+            alias_node = alias_node or sub.args.get("alias")
+            sub = sub.this
+        alias = alias_node.name if alias_node is not None and alias_node.name else self.fresh_alias("lateral")
+        col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
+        _, probe = self.subquery(sub, scope, rename=col_aliases or None)
+        positional = [f"__l{i + 1}" for i in range(len(probe))]
+        sql, _ = self.subquery(sub, scope, rename=positional)
+        rows = (f"(SELECT json_group_array(json_array({', '.join(positional)})) "
+                f"FROM ({sql}) AS {quote(self.fresh_alias('rows'))})")
+        inline: dict[str, tuple[exp.Expression, Ty]] = {}
+        columns = []
+        for i, col in enumerate(probe):
+            t = col.ty if col.ty.oid != T.UNKNOWN else ty.TEXT
+            inline[col.name] = (fn("json_extract", exp.column("value", table=alias),
+                                   exp.Literal.string(f"$[{i}]")), t)
+            columns.append(SourceColumn(col.name, t))
+        scope.sources.append(Source(alias, alias, columns, inline=inline))
+        return exp.Table(this=fn("json_each", raw(rows)), alias=exp.TableAlias(this=ident(alias)))
+
+    def lateral(self, node: exp.Expression, scope: Scope) -> bool:
+        """CROSS JOIN LATERAL (SELECT exprs) AS o(cols): one row, so inline the expressions.
+        False when the subquery is not that simple (see lateral_subquery)."""
         sub = node.this if isinstance(node, exp.Lateral) else node
         alias_node = node.args.get("alias")
         if isinstance(sub, exp.Subquery):
@@ -746,7 +777,7 @@ class QueryCompiler:
             and not any(sub.args.get(k) for k in ("where", "group", "having", "joins", "limit", "order"))
         )
         if not simple:
-            raise SqlError("0A000", "LATERAL subqueries other than a single-row SELECT list are not supported")
+            return False
         assert isinstance(sub, exp.Select)
         alias = alias_node.name if alias_node is not None else "unnamed_subquery"
         col_names = [c.name for c in alias_node.columns] if alias_node is not None else []
@@ -761,6 +792,7 @@ class QueryCompiler:
             inline[name] = (exp.Paren(this=compiled), t)
             columns.append(SourceColumn(name, t))
         scope.sources.append(Source(alias, alias, columns, inline=inline))
+        return True
 
     def from_item(self, node: exp.Expression, scope: Scope) -> exp.Expression:
         alias_node = node.args.get("alias")

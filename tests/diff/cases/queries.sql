@@ -53,13 +53,13 @@ select e.name, d.dname, b.name from emp e join dept d on d.id = e.dept join emp 
 -- case join_on_complex
 select e.name, d.dname from emp e left join dept d on d.id = e.dept and d.dname <> 'eng' order by e.id;
 
--- refused lateral_subquery
+-- case lateral_subquery
 select d.dname, x.name from dept d, lateral (select e.name from emp e where e.dept = d.id order by e.salary desc nulls last limit 1) x order by d.dname;
 
--- refused lateral_left_join
+-- case lateral_left_join
 select d.dname, x.n from dept d left join lateral (select count(*) as n from emp e where e.dept = d.id) x on true order by d.dname;
 
--- refused lateral_left_join_multi
+-- case lateral_left_join_multi
 select d.dname, x.name from dept d left join lateral (select e.name from emp e where e.dept = d.id order by e.name limit 2) x on true order by d.dname, x.name;
 
 -- case lateral_generate_series
@@ -614,3 +614,18 @@ select 1 from emp e join dept e on true;
 
 -- case same_table_two_aliases
 select count(*) from emp a, emp b where a.id = b.id;
+
+-- case lateral_types_round_trip
+create table lt (id int, n numeric(6,2), ok boolean, t timestamp, j jsonb, f float8, s text);
+insert into lt values (1, 2.50, true, '2024-01-02 03:04:05', '{"a": [1, 2]}', 1.5, 'x'), (2, null, false, null, null, 'NaN', null);
+select lt.id, x.* from lt cross join lateral (select lt.n * 2 as n2, not lt.ok as nok, lt.t + interval '1 day' as t2, lt.j -> 'a' as ja, lt.f, lt.s || '!' as s2 from lt l2 where l2.id = lt.id) x order by lt.id;
+
+-- case lateral_column_aliases_and_aggregate
+select d.dname, x.* from dept d, lateral (select count(*), max(e.salary) from emp e where e.dept = d.id) as x(n, top) order by d.dname;
+
+-- case lateral_two_outer_tables
+select e.name, d.dname, x.peers from emp e join dept d on d.id = e.dept,
+  lateral (select string_agg(o.name, ',' order by o.name) as peers from emp o where o.dept = d.id and o.id <> e.id) x order by e.name;
+
+-- case lateral_left_join_where
+select d.dname, x.name from dept d left join lateral (select e.name from emp e where e.dept = d.id and e.salary > 75 order by e.name) x on true where x.name is null or x.name <> 'bob' order by 1, 2;
