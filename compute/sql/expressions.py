@@ -551,6 +551,14 @@ def _date_trunc(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], no
     return fn("pg_date_trunc", args[0], value, lit_int(vt.oid)), Ty(vt.oid)
 
 
+@register("timezone")
+def _timezone(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", f"function timezone({', '.join(_type_names(types))}) does not exist")
+    return c.at_time_zone(args[1], types[1], c.coerce(args[0], types[0], ty.TEXT))
+
+
 @register("date_part")
 def _date_part(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                scope: Scope) -> tuple[exp.Expression, Ty]:
@@ -1977,7 +1985,19 @@ class ExprCompiler:
         return self._json_exists(node, scope, 2)
 
     def c_AtTimeZone(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
-        raise SqlError("0A000", "AT TIME ZONE is not supported")
+        value, vt = self.compile(node.this, scope)
+        zone = self.typed(node.args["zone"], scope, ty.TEXT)
+        return self.at_time_zone(value, vt, zone)
+
+    def at_time_zone(self, value: exp.Expression, vt: Ty, zone: exp.Expression) -> tuple[exp.Expression, Ty]:
+        """x AT TIME ZONE z / timezone(z, x): timestamp <-> timestamptz through the zone z."""
+        if vt.oid in (T.UNKNOWN, T.DATE):  # unknown and date read as timestamptz, as in PostgreSQL
+            value, vt = self.coerce(value, vt, ty.TIMESTAMPTZ), ty.TIMESTAMPTZ
+        if vt.oid == T.TIMESTAMP:
+            return fn("pg_at_time_zone", value, zone, lit_int(T.TIMESTAMP)), ty.TIMESTAMPTZ
+        if vt.oid == T.TIMESTAMPTZ:
+            return fn("pg_at_time_zone", value, zone, lit_int(T.TIMESTAMPTZ)), ty.TIMESTAMP
+        raise SqlError("42883", f"function timezone(unknown, {T.format_type(vt.oid)}) does not exist")
 
     def c_Tuple(self, node: exp.Tuple, scope: Scope) -> tuple[exp.Expression, Ty]:
         items = [self.compile(e, scope)[0] for e in node.expressions]

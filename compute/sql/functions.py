@@ -477,6 +477,35 @@ def _tstz_out(ctx: SessionContext, value: Any) -> Any:
     return T.format_timestamptz(T.timestamptz_from_storage(value), ctx.timezone)
 
 
+def _at_zone(name: str) -> _dt.tzinfo:
+    """The zone of AT TIME ZONE / timezone(): numeric and UTC±N zones are POSIX-style, so
+    '+05' and 'UTC+5' are five hours *west* of UTC, as in PostgreSQL."""
+    posix = re.fullmatch(r"(?:UTC|GMT)?([+-]?)(\d{1,2})(?::(\d{2}))?", name.strip(), re.IGNORECASE)
+    if posix:
+        seconds = int(posix.group(2)) * 3600 + int(posix.group(3) or 0) * 60
+        sign = -1 if posix.group(1) != "-" else 1
+        return _dt.timezone(_dt.timedelta(seconds=sign * seconds))
+    try:
+        return T.get_zone(name)
+    except SqlError:
+        raise SqlError("22023", f'time zone "{name}" not recognized') from None
+
+
+def at_time_zone(value: Any, zone: Any, src: int) -> Any:
+    """timestamp AT TIME ZONE z -> timestamptz (the wall time read in z); timestamptz AT TIME
+    ZONE z -> timestamp (the wall time in z)."""
+    if value is None or zone is None:
+        return None
+    if isinstance(value, str) and value.endswith("infinity"):
+        return value
+    tz = _at_zone(str(zone))
+    if src == T.TIMESTAMP:
+        local = T.timestamp_from_storage(value).replace(tzinfo=tz)
+        return _utc_text(local)
+    moment = T.timestamptz_from_storage(value).astimezone(tz)
+    return T.format_timestamp(moment.replace(tzinfo=None))
+
+
 def _tstz_to_ts(ctx: SessionContext, value: Any) -> Any:
     if value is None or not isinstance(value, str) or value.endswith("infinity"):
         return value
@@ -722,6 +751,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         return _to_char_number(T.to_decimal(value), fmt)
 
     scalar("pg_to_char", to_char)
+    scalar("pg_at_time_zone", at_time_zone, 3)
 
     # --- numeric
     scalar("pg_num_add", _num_binary(lambda a, b: a + b), 2, True)

@@ -54,6 +54,7 @@ _FIGURE_NAMES: dict[type, str] = {
     exp.CurrentUser: "current_user",
     exp.SessionUser: "session_user",
     exp.CurrentSchema: "current_schema",
+    exp.AtTimeZone: "timezone",
     exp.Case: "case",
     exp.Exists: "exists",
     exp.Array: "array",

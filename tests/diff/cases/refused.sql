@@ -19,7 +19,7 @@ create type pair as (a int, b text);
 -- refused create_domain
 create domain posint as int check (value > 0);
 
--- refused at_time_zone
+-- case at_time_zone
 select timestamp '2024-01-01 12:00' at time zone 'UTC';
 
 -- refused explain

@@ -230,3 +230,18 @@ select age(timestamp '2024-03-01', timestamp '2024-01-31'), age(timestamp '2023-
 -- case date_part_units
 select date_part('epoch', timestamp '2024-02-03 04:05:06.5'), date_part('month', date '2024-12-31'),
        date_part('doy', date '2024-12-31'), pg_typeof(date_part('day', date '2024-12-31')), extract(day from date '2024-12-31');
+
+-- case at_time_zone_forms
+set timezone = 'America/New_York';
+select timestamp '2024-01-01 12:00' at time zone 'UTC', timestamptz '2024-01-01 12:00+00' at time zone 'Asia/Tokyo',
+       '2024-01-01 12:00' at time zone 'UTC', timezone('UTC', timestamp '2024-06-01 00:00'),
+       timestamp '2024-01-01 12:00' at time zone '+05', timestamp '2024-01-01 12:00' at time zone 'UTC+5',
+       date '2024-01-01' at time zone 'UTC', pg_typeof(timestamp '2024-01-01' at time zone 'UTC');
+
+-- case at_time_zone_dst_column
+create table tz1 (t timestamptz);
+insert into tz1 values ('2024-03-10 06:30:00+00'), ('2024-03-10 07:30:00+00'), ('2024-11-03 05:30:00+00');
+select t at time zone 'America/New_York', (t at time zone 'America/New_York') at time zone 'Europe/Paris' from tz1 order by t;
+
+-- case at_time_zone_bad_zone
+select timestamp '2024-01-01 12:00' at time zone 'Nowhere/Zone';
