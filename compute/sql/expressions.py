@@ -786,8 +786,22 @@ def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
         return fn("pg_subscripts_json", args[0], dim, lower, reverse), ty.INT4
     if len(args) not in (2, 3):
         raise SqlError("42883", f"function generate_series({', '.join(_type_names(types))}) does not exist")
+    datetimes = (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE)
+    if any(t.oid in datetimes for t in types[:2]) or (len(types) == 3 and types[2].oid == T.INTERVAL):
+        if len(args) != 3:
+            raise SqlError("42883", f"function generate_series({', '.join(_type_names(types))}) does not exist")
+        kind = ty.TIMESTAMP if T.TIMESTAMP in (types[0].oid, types[1].oid) and not any(
+            t.oid in (T.TIMESTAMPTZ, T.DATE) for t in types[:2]) else ty.TIMESTAMPTZ
+        ends = [c.coerce(a, t, kind) for a, t in zip(args[:2], types[:2], strict=True)]
+        step = c.coerce(args[2], types[2], ty.INTERVAL)
+        return fn("pg_ts_series_json", *ends, step, lit_int(kind.oid)), kind
+    if any(t.oid in (T.NUMERIC, *ty.FLOATS) for t in types):
+        if any(t.oid in ty.FLOATS for t in types):
+            raise SqlError("42883", f"function generate_series({', '.join(_type_names(types))}) does not exist")
+        nums = [c.coerce(a, t, ty.NUMERIC) for a, t in zip(args, types, strict=True)]
+        return fn("pg_num_series_json", *nums), ty.NUMERIC
     if any(t.oid not in (*ty.INTS, T.UNKNOWN) for t in types):
-        raise SqlError("0A000", "generate_series() over non-integers is not supported")
+        raise SqlError("42883", f"function generate_series({', '.join(_type_names(types))}) does not exist")
     result = ty.INT8 if any(t.oid == T.INT8 for t in types) else ty.INT4
     return fn("pg_series_json", *(c.coerce(a, t, result) for a, t in zip(args, types, strict=True))), result
 

@@ -121,6 +121,9 @@ def _month_days(year: int, month: int) -> int:
     return 29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]
 
 
+_MAX_SERIES = 10_000_000  # rows one generate_series() call may build in memory
+
+
 def _timestamp_age(t1: _dt.datetime, t2: _dt.datetime) -> str:
     """age(t1, t2) as timestamp.c's timestamp_age: field-by-field differences, negative fields
     borrowed from the next larger one, a day borrow taking the earlier date's month length."""
@@ -808,6 +811,50 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
         return json.dumps(list(range(int(start), int(end), int(step))))
 
     scalar("pg_series_json", series_json, -1, True)
+
+    def moment(value: str, src: int) -> _dt.datetime:
+        if src == T.TIMESTAMPTZ:
+            return T.timestamptz_from_storage(value)
+        return T.timestamp_from_storage(value)
+
+    def ts_series_json(start: Any, stop: Any, step: Any, src: int) -> Any:
+        """generate_series(timestamp[tz], timestamp[tz], interval): each value is the previous
+        plus the step (month steps keep the day clamped as PostgreSQL's timestamp + interval)."""
+        if start is None or stop is None or step is None:
+            return "[]"
+        if T.interval_parts(step) == (0, 0, 0):
+            raise SqlError("22023", "step size cannot equal zero")
+        rows: list[str] = []
+        current, last = str(start), moment(str(stop), src)
+        forward = moment(ts_add(current, step, src), src) > moment(current, src)
+        while (moment(current, src) <= last) if forward else (moment(current, src) >= last):
+            rows.append(current)
+            if len(rows) > _MAX_SERIES:
+                raise SqlError("54000", f"generate_series() would return more than {_MAX_SERIES} rows")
+            current = ts_add(current, step, src)
+        return json.dumps(rows)
+
+    scalar("pg_ts_series_json", ts_series_json, 4, True)
+
+    def num_series_json(start: Any, stop: Any, step: Any = "1") -> Any:
+        if start is None or stop is None or step is None:
+            return "[]"
+        a, b, d = T.to_decimal(start), T.to_decimal(stop), T.to_decimal(step)
+        if d.is_zero():
+            raise SqlError("22023", "step size cannot equal zero")
+        if not (a.is_finite() and b.is_finite() and d.is_finite()):
+            raise SqlError("22023", "start value cannot be NaN" if a.is_nan() else
+                           "stop value cannot be NaN" if b.is_nan() else "step size cannot be NaN")
+        rows: list[str] = []
+        current = a
+        while (current <= b) if d > 0 else (current >= b):
+            rows.append(_num_out(current))
+            if len(rows) > _MAX_SERIES:
+                raise SqlError("54000", f"generate_series() would return more than {_MAX_SERIES} rows")
+            current += d
+        return json.dumps(rows)
+
+    scalar("pg_num_series_json", num_series_json, -1, True)
 
     def subscripts_json(arr: Any, dim: Any, lower: Any, reverse: Any) -> Any:
         """generate_subscripts(): the subscripts of dimension ``dim`` (none if it has no such one)."""

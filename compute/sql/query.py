@@ -859,14 +859,9 @@ class QueryCompiler:
             if len(args) not in (2, 3):
                 raise SqlError("42883", "function generate_series with these arguments does not exist")
             kinds = {t.oid for _, t in args}
-            if kinds & {T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE}:
-                raise SqlError("0A000", "generate_series over timestamps is not supported")
-            result = ty.INT4
-            for _, t in args:
-                if t.oid == T.INT8:
-                    result = ty.INT8
-                elif t.oid in (T.NUMERIC, *ty.FLOATS):
-                    raise SqlError("0A000", "generate_series over numeric is not supported")
+            if kinds - {*ty.INTS, T.UNKNOWN}:  # timestamps, numerics: the JSON-array form
+                return self.srf_source(name, call.expressions, alias, col_aliases, None, scope)
+            result = ty.INT8 if T.INT8 in kinds else ty.INT4
             start, stop = (self.ex.coerce(a, t, result) for a, t in args[:2])
             step = self.ex.coerce(args[2][0], args[2][1], result) if len(args) == 3 else lit_int(1)
             visible = alias or "generate_series"

@@ -161,7 +161,7 @@ select date '2024-02-03' between '2024-01-01' and '2024-12-31';
 -- case timestamp_infinity
 select 'infinity'::timestamp, '-infinity'::timestamptz, isfinite('infinity'::timestamp), isfinite(date '2024-01-01');
 
--- refused date_series_days
+-- case date_series_days
 select d::date from generate_series(timestamp '2024-01-30', timestamp '2024-02-02', interval '1 day') as g(d);
 
 -- case timestamp_epoch_roundtrip
@@ -245,3 +245,22 @@ select t at time zone 'America/New_York', (t at time zone 'America/New_York') at
 
 -- case at_time_zone_bad_zone
 select timestamp '2024-01-01 12:00' at time zone 'Nowhere/Zone';
+
+-- case generate_series_timestamps
+select * from generate_series(timestamp '2024-01-31', timestamp '2024-05-01', interval '1 month');
+
+-- case generate_series_timestamptz_dst
+set timezone = 'America/New_York';
+select g from generate_series(timestamptz '2024-03-09 12:00-05', timestamptz '2024-03-11 12:00-04', interval '1 day') g;
+
+-- case generate_series_backwards_hours
+select g, pg_typeof(g) from generate_series(timestamp '2024-01-01 03:00', timestamp '2024-01-01 00:00', interval '-90 minutes') as g;
+
+-- case generate_series_dates_select_list
+select generate_series(date '2024-02-27', date '2024-03-01', interval '1 day')::date;
+
+-- case generate_series_numeric
+select * from generate_series(0.5, 2.0, 0.25);
+
+-- case generate_series_zero_step_interval
+select * from generate_series(timestamp '2024-01-01', timestamp '2024-01-02', interval '0 days');
