@@ -596,7 +596,7 @@ class Connection:
         spec = tr.copy
         assert spec is not None
         columns = spec.columns or result_columns(tr)
-        encoders = [text_encoder(c.type_oid) for c in columns]
+        encoders = [text_encoder(c.type_oid, c.elem_oid) for c in columns]
         fmt = text_formatter(spec)
         self.send(m.copy_out_response(len(columns)))
         rows = result.rows or []
@@ -767,9 +767,9 @@ def result_columns(tr: Translation) -> tuple[ColumnDesc, ...]:
     return tr.columns
 
 
-def text_encoder(oid: int) -> Callable[[Any], str]:
-    """Value → PostgreSQL text output (str), for COPY."""
-    enc = pgtypes.text_encoder(oid)
+def text_encoder(oid: int, elem_oid: int = 0) -> Callable[[Any], str]:
+    """Value → PostgreSQL text output (str), for COPY (``elem_oid``: an array of that enum)."""
+    enc = pgtypes.user_array_encoder(elem_oid, binary=False) if elem_oid else pgtypes.text_encoder(oid)
 
     def to_str(v: Any) -> str:
         out = enc(v)

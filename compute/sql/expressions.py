@@ -910,6 +910,10 @@ class ExprCompiler:
         """Casts to and from enum types (None: neither side is an enum)."""
         catalog = self.state.catalog
         src_enum, dst_enum = catalog.enum_by_oid(src.oid), catalog.enum_by_oid(dst.oid)
+        if catalog.enum_of_array(dst.oid) is not None and src.oid in ty.STRINGS:
+            return self.enum_param(inner, dst)
+        if catalog.enum_of_array(src.oid) is not None and dst.oid in ty.STRINGS:
+            return fn("pg_cast", inner, lit_int(T.TEXT_ARRAY), lit_int(dst.oid), lit_int(dst.typmod))
         if src_enum is None and dst_enum is None:
             return None
         if dst_enum is not None and src.oid in ty.STRINGS:
@@ -927,10 +931,12 @@ class ExprCompiler:
             return node
         if src.oid == T.UNKNOWN:
             return self.coerce_unknown(node, dst)
-        if src.oid >= FIRST_USER_OID or dst.oid >= FIRST_USER_OID:
-            enum_cast = self._enum_cast(node, src, dst)
-            if enum_cast is not None:
-                return enum_cast
+        if (src.oid >= FIRST_USER_OID or dst.oid >= FIRST_USER_OID) and not (src.is_array and dst.is_array):
+            # PostgreSQL has no implicit casts between enums and other types (text included)
+            fmt = self.state.catalog.format_type
+            raise SqlError("42883", f"no implicit conversion from {fmt(src.oid)} to {fmt(dst.oid, dst.typmod)}",
+                           hint="No function matches the given name and argument types. You might need to "
+                                "add explicit type casts.")
         if src.oid in ty.INTS and dst.oid in ty.FLOATS:
             return node
         if src.oid in ty.INTS and dst.oid == T.NUMERIC:
@@ -1148,7 +1154,11 @@ class ExprCompiler:
             raise SqlError("42601", f'syntax error at or near "${node.name}"') from None
         if n < 1 or n > 65535:
             raise SqlError("42P02", f"there is no parameter ${n}")
-        return exp.Parameter(this=exp.Literal.number(n)), self.state.params.note(n)
+        param: exp.Expression = exp.Parameter(this=exp.Literal.number(n))
+        t = self.state.params.note(n)
+        if t.oid >= FIRST_USER_OID:  # declared as an enum (array) by the client: check the value
+            param = self.enum_param(param, t) or param
+        return param, t
 
     def c_Placeholder(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         raise SqlError("42601", 'syntax error at or near "?"')
@@ -1397,7 +1407,8 @@ class ExprCompiler:
         if lt.oid not in numeric_types or rt.oid not in numeric_types:
             raise SqlError(
                 "42883",
-                f"operator does not exist: {T.format_type(lt.oid)} {op} {T.format_type(rt.oid)}",
+                f"operator does not exist: {self.state.catalog.format_type(lt.oid)} {op} "
+                f"{self.state.catalog.format_type(rt.oid)}",
                 hint="No operator matches the given name and argument types. You might need to add "
                      "explicit type casts.",
             )
@@ -1484,7 +1495,8 @@ class ExprCompiler:
             return fn("pg_interval_mul", left, raw(f"(1.0 / ({self.sql(right)}))")), ty.INTERVAL
         raise SqlError(
             "42883",
-            f"operator does not exist: {T.format_type(a)} {op} {T.format_type(b)}",
+            f"operator does not exist: {self.state.catalog.format_type(a)} {op} "
+            f"{self.state.catalog.format_type(b)}",
             hint="No operator matches the given name and argument types. You might need to add explicit "
                  "type casts.",
         )

@@ -17,6 +17,7 @@ from compute.sql.catalog import Catalog, Table, quote_ident
 from compute.sql.ddl import UNNAMED_CHECK, DdlCompiler, DdlResult
 from compute.sql.dialect import StrataPostgres
 from compute.sql.expressions import Params, State
+from compute.sql.expressions import raw as raw_sql
 from compute.sql.pg_catalog import rewrite_client_idioms
 from compute.sql.query import OutColumn, QueryCompiler, generate
 from compute.sql.split import Statement, strip_catalog_qualifiers
@@ -370,7 +371,12 @@ def _copy(stmt: Statement, state: State) -> Translation:
         chosen = [table.column(n) for n in columns]
     else:
         chosen = list(table.columns)
-    descs = tuple(ColumnDesc(c.name, c.type_oid, c.typmod, table.oid, c.attnum) for c in chosen if c is not None)
+    def elem(oid: int) -> int:
+        enum = catalog.enum_of_array(oid)
+        return enum.oid if enum is not None else 0
+
+    descs = tuple(ColumnDesc(c.name, c.type_oid, c.typmod, table.oid, c.attnum, elem(c.type_oid))
+                  for c in chosen if c is not None)
     if direction == "to":
         parts = []
         for c in chosen:
@@ -383,11 +389,15 @@ def _copy(stmt: Statement, state: State) -> Translation:
     if table.kind != "r" or catalog.user_table(table_name) is None:
         raise SqlError("42809", f'cannot copy to relation "{table_name}"')
     # COPY FROM: one INSERT with ?N per listed column; others get their defaults.
+    state_ex = qc.ex
     values = []
     for i, col in enumerate(chosen):
         assert col is not None
         param = f"?{i + 1}"
-        if col.typmod >= 0 and col.type_oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+        checked = state_ex.enum_param(raw_sql(param), Ty(col.type_oid)) if col.type_oid >= 16384 else None
+        if checked is not None:  # enum labels are checked as they arrive
+            values.append(generate(checked))
+        elif col.typmod >= 0 and col.type_oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
             values.append(f"pg_typmod({param}, {col.type_oid}, {col.typmod})")
         else:
             values.append(param)

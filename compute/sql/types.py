@@ -212,6 +212,10 @@ def common_type(a: Ty, b: Ty) -> Ty:
         return a
     if a.oid == b.oid:
         return Ty(a.oid)
+    if a.oid >= 16384 or b.oid >= 16384:  # enums match only themselves
+        catalog = CURRENT_CATALOG.get()
+        name = catalog.format_type if catalog is not None else T.format_type
+        raise SqlError("42804", f"types {name(a.oid)} and {name(b.oid)} cannot be matched")
     if a.oid in INTS and b.oid in INTS:
         return a if INT_RANK[a.oid] >= INT_RANK[b.oid] else b
     numeric = (*INTS, T.NUMERIC)

@@ -146,3 +146,74 @@ def test_psycopg_enum_roundtrip(pg_oracle: PostgresOracle, strata: StrataProcess
     st = _psycopg_scenario(strata.dsn)
     assert st == pg
     assert pg[0][1:] == [(2, "low"), (4, "mid"), (1, "high")]
+
+
+def _copy_scenario(dsn: str) -> list[Any]:
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists cp_enum; drop type if exists cp_mood")
+        conn.execute("create type cp_mood as enum ('sad', 'ok', 'happy')")
+        conn.execute("create table cp_enum (id int, m cp_mood, ms cp_mood[])")
+        with conn.cursor().copy("copy cp_enum from stdin") as cp:
+            cp.write("1\tok\t{sad,ok}\n2\t\\N\t{}\n3\thappy\t\\N\n")
+        for sql in ("copy cp_enum to stdout", "copy (select m, ms from cp_enum order by m) to stdout (format csv)"):
+            with conn.cursor().copy(sql) as cp:
+                out.append(b"".join(bytes(chunk) for chunk in cp))
+        for sql, data in (("copy cp_enum (id, m) from stdin", "4\tnope\n"),
+                          ("copy cp_enum (id, ms) from stdin", "4\t{sad,nope}\n")):
+            try:
+                with conn.cursor().copy(sql) as cp:
+                    cp.write(data)
+            except psycopg.Error as exc:
+                out.append((exc.sqlstate, exc.diag.message_primary))
+        out.append(conn.execute("select id, m, ms from cp_enum order by m, id").fetchall())
+        conn.execute("drop table cp_enum")
+        conn.execute("drop type cp_mood")
+    return out
+
+
+def test_copy_enum_columns(pg_oracle: PostgresOracle, strata: StrataProcess) -> None:
+    pg = _copy_scenario(pg_oracle.dsn)
+    st = _copy_scenario(strata.dsn)
+    assert st == pg
+    assert pg[2][0] == "22P02"
+
+
+class Level(enum.Enum):
+    low = "low"
+    mid = "mid"
+    high = "high"
+
+
+def _psycopg_register_enum_scenario(dsn: str) -> list[Any]:
+    """psycopg's EnumInfo reads pg_type/pg_enum; registered enums are sent with their type OIDs."""
+    from psycopg.types.enum import EnumInfo, register_enum
+
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists re_enum; drop type if exists re_level")
+        conn.execute("create type re_level as enum ('low', 'mid', 'high')")
+        info = EnumInfo.fetch(conn, "re_level")
+        assert info is not None
+        out.append((info.name, info.labels, info.oid >= 16384, info.array_oid >= 16384))
+        register_enum(info, conn, Level)
+        conn.execute("create table re_enum (id int, l re_level, ls re_level[])")
+        conn.execute("insert into re_enum values (%s, %s, %s)", (1, Level.high, [Level.low, Level.mid]))
+        conn.execute("insert into re_enum values (%b, %b, %b)", (2, Level.low, [Level.high]))
+        for binary in (False, True):
+            out.append(conn.execute("select id, l, ls from re_enum order by l", binary=binary).fetchall())
+        out.append(conn.execute("select id from re_enum where l > %s", (Level.low,)).fetchall())
+        try:
+            conn.execute("insert into re_enum (id, ls) values (%s, %s::text::re_level[])", (3, "{low,top}"))
+        except psycopg.Error as exc:
+            out.append(exc.sqlstate)
+        conn.execute("drop table re_enum")
+        conn.execute("drop type re_level")
+    return out
+
+
+def test_psycopg_register_enum(pg_oracle: PostgresOracle, strata: StrataProcess) -> None:
+    pg = _psycopg_register_enum_scenario(pg_oracle.dsn)
+    st = _psycopg_register_enum_scenario(strata.dsn)
+    assert st == pg
+    assert pg[1] == [(2, Level.low, [Level.high]), (1, Level.high, [Level.low, Level.mid])]

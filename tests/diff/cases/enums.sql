@@ -509,3 +509,38 @@ select m, id from te where m is not null union all select 'ok'::mood, 9 order by
 
 -- case union_in_subquery_order_by_enum
 select count(*) from (select m from te union select 'ok'::mood order by 1) s;
+
+-- case like_on_enum_fails
+select m like 's%' from te;
+
+-- case like_on_enum_text
+select id from te where m::text like 's%' order by id;
+
+-- case arith_on_enum_fails
+select m + 1 from te;
+
+-- case coalesce_enum_text_fails
+select coalesce(m, 'x'::text) from te;
+
+-- case string_agg_enum_fails
+select string_agg(m, ',') from te;
+
+-- case case_enum_and_literal
+select id, case when id > 2 then m else 'ok' end, nullif(m, 'sad') from te order by id;
+
+-- case distinct_from_and_filter
+select count(*) filter (where m > 'sad'), count(*) filter (where m is distinct from 'ok') from te;
+
+-- case json_and_format_of_enum
+select to_json(m), json_build_object('m', m)::text, format('%s!', m), concat(m, 1) from te where id = 1;
+
+-- case concat_operator_enum
+select m || '!', '<' || m from te where id = 1;
+
+-- case array_text_casts
+create table ta (ms mood[]);
+insert into ta values ('{happy,sad}');
+select ms::text, '{ok}'::text::mood[], ms::varchar from ta;
+
+-- case array_text_cast_invalid
+select '{ok,nope}'::text::mood[];
