@@ -204,9 +204,13 @@ class EnumType:
     schema: str = "public"
 
     @property
-    def labels_json(self) -> str:
-        """The labels as the JSON array the enum SQL functions take (pg_enum_ord etc.)."""
-        return json.dumps(list(self.labels), ensure_ascii=False)
+    def key_json(self) -> str:
+        """``[[label, sortorder], ...]`` in sort order: what the enum SQL functions take.
+
+        Translations embed it; views and CHECKs keep the key of when they were created, so the
+        functions look a label they do not find up in ``__strata_enums`` (ADD/RENAME VALUE)."""
+        return json.dumps([[label, order] for label, order in zip(self.labels, self.sortorders, strict=True)],
+                          ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,73 +35,85 @@ def check_label(enum: EnumType, text: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _positions(labels_json: str) -> dict[str, int]:
-    return {label: i for i, label in enumerate(json.loads(labels_json))}
+def _key(key_json: str) -> tuple[dict[str, float], dict[float, str], list[str]]:
+    """(label -> sortorder, sortorder -> label, labels in order) of an embedded enum key."""
+    pairs = json.loads(key_json)
+    return ({str(label): float(order) for label, order in pairs},
+            {float(order): str(label) for label, order in pairs}, [str(label) for label, _ in pairs])
 
 
-@functools.lru_cache(maxsize=256)
-def _labels(labels_json: str) -> list[str]:
-    return list(json.loads(labels_json))
+class _EnumFunctions:
+    """The enum UDFs. A label missing from the embedded key (a view or CHECK translated before
+    ALTER TYPE ... ADD/RENAME VALUE) is looked up in ``__strata_enums`` on the connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def _order(self, label: str, key_json: str, type_oid: Any) -> float | None:
+        found = _key(key_json)[0].get(label)
+        if found is None and type_oid is not None:
+            rows = self.conn.execute(f"SELECT sortorder FROM {C.ENUMS} WHERE type_oid = ? AND label = ?",
+                                     (int(type_oid), label)).fetchall()
+            found = float(rows[0][0]) if rows else None
+        return found
+
+    def enum_in(self, value: Any, key_json: str, type_name: str, type_oid: Any = None) -> Any:
+        if value is None:
+            return None
+        text = value if isinstance(value, str) else str(value)
+        if self._order(text, key_json, type_oid) is None:
+            raise SqlError("22P02", f'invalid input value for enum {type_name}: "{text}"')
+        return text
+
+    def ord(self, value: Any, key_json: str, type_oid: Any = None) -> float | None:
+        return None if value is None else self._order(str(value), key_json, type_oid)
+
+    def label(self, order: Any, key_json: str, type_oid: Any = None) -> str | None:
+        if order is None:
+            return None
+        found = _key(key_json)[1].get(float(order))
+        if found is None and type_oid is not None:
+            rows = self.conn.execute(f"SELECT label FROM {C.ENUMS} WHERE type_oid = ? AND sortorder = ?",
+                                     (int(type_oid), float(order))).fetchall()
+            found = str(rows[0][0]) if rows else None
+        return found
+
+    def array_in(self, value: Any, key_json: str, type_name: str, type_oid: Any = None) -> Any:
+        """A parameter of an enum array type: PostgreSQL array text (or binary-decoded storage)."""
+        if value is None:
+            return None
+        text = str(value)
+        try:
+            items = json.loads(text) if text.startswith("[") else None
+        except ValueError:
+            items = None
+        if not isinstance(items, list):
+            from compute.pgtypes import parse_array_literal
+
+            items = parse_array_literal(text)
+        for item in items:
+            if item is not None:
+                self.enum_in(item, key_json, type_name, type_oid)
+        return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
 
 
-def _enum_in(value: Any, labels_json: str, type_name: str) -> Any:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    if text not in _positions(labels_json):
-        raise SqlError("22P02", f'invalid input value for enum {type_name}: "{text}"')
-    return text
-
-
-def _enum_ord(value: Any, labels_json: str) -> int | None:
-    if value is None:
-        return None
-    return _positions(labels_json).get(str(value))
-
-
-def _enum_label(position: Any, labels_json: str) -> str | None:
-    if position is None:
-        return None
-    return _labels(labels_json)[int(position)]
-
-
-def _enum_range(labels_json: str, low: Any = None, high: Any = None) -> str:
+def _enum_range(key_json: str, low: Any = None, high: Any = None) -> str:
     """enum_range(): the labels from ``low`` to ``high`` (NULL: the ends), as array storage."""
-    labels = _labels(labels_json)
-    positions = _positions(labels_json)
+    labels = _key(key_json)[2]
+    positions = {label: i for i, label in enumerate(labels)}
     start = 0 if low is None else positions.get(str(low), 0)
     end = len(labels) - 1 if high is None else positions.get(str(high), len(labels) - 1)
     return json.dumps(labels[start:end + 1], separators=(",", ":"), ensure_ascii=False)
 
 
-def _enum_array_in(value: Any, labels_json: str, type_name: str) -> Any:
-    """A parameter of an enum array type: PostgreSQL array text (or binary-decoded storage)."""
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        items = json.loads(text) if text.startswith("[") else None
-    except ValueError:
-        items = None
-    if not isinstance(items, list):
-        from compute.pgtypes import parse_array_literal
-
-        items = parse_array_literal(text)
-    positions = _positions(labels_json)
-    for item in items:
-        if item is not None and item not in positions:
-            raise SqlError("22P02", f'invalid input value for enum {type_name}: "{item}"')
-    return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
-
-
 def register_functions(conn: Any) -> None:
-    """The enum UDFs the translations call (labels are passed in as a JSON array)."""
-    det = {"deterministic": True}
-    conn.create_scalar_function("pg_enum_in", _enum_in, 3, **det)
-    conn.create_scalar_function("pg_enum_ord", _enum_ord, 2, **det)
-    conn.create_scalar_function("pg_enum_label", _enum_label, 2, **det)
-    conn.create_scalar_function("pg_enum_range", _enum_range, -1, **det)
-    conn.create_scalar_function("pg_enum_array_in", _enum_array_in, 3, **det)
+    """The enum UDFs the translations call (each takes the type's key, see EnumType.key_json)."""
+    f = _EnumFunctions(conn)
+    conn.create_scalar_function("pg_enum_in", f.enum_in, -1)
+    conn.create_scalar_function("pg_enum_ord", f.ord, -1)
+    conn.create_scalar_function("pg_enum_label", f.label, -1)
+    conn.create_scalar_function("pg_enum_range", _enum_range, -1, deterministic=True)
+    conn.create_scalar_function("pg_enum_array_in", f.array_in, -1)
 
 
 # ---------------------------------------------------------------------- DDL

@@ -311,8 +311,8 @@ def _minmax(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: 
     name = node.name.lower() if isinstance(node, exp.Anonymous) else "min"
     enum = c.state.catalog.enum_by_oid(types[0].oid) if types else None
     if enum is not None and len(args) == 1:  # by the labels' order, not alphabetically
-        labels = exp.Literal.string(enum.labels_json)
-        return fn("pg_enum_label", fn(name, fn("pg_enum_ord", args[0], labels)), labels), types[0]
+        key, oid = exp.Literal.string(enum.key_json), lit_int(enum.oid)
+        return fn("pg_enum_label", fn(name, fn("pg_enum_ord", args[0], key, oid)), key, oid), types[0]
     return fn(name, *args), _first(types)
 
 
@@ -329,7 +329,7 @@ def _enum_function(c: ExprCompiler, args: list[exp.Expression], types: list[Ty],
         raise SqlError("42883", f"function {name}({arg_names}) does not exist",
                        hint="No function matches the given name and argument types. You might need to add "
                             "explicit type casts.")
-    labels = exp.Literal.string(enum.labels_json)
+    labels = exp.Literal.string(enum.key_json)
     if name != "enum_range":
         if not enum.labels:
             raise SqlError("55000", f"enum {enum.name} contains no values")
@@ -402,8 +402,8 @@ def _greatest(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node
     enum = c.state.catalog.enum_by_oid(result.oid)
     if enum is not None:  # by the labels' order
         values = ", ".join(f"({c.sql(c.sort_key(a, result))})" for a in coerced)
-        labels = c.sql(exp.Literal.string(enum.labels_json))
-        return raw(f"pg_enum_label((SELECT {agg}(column1) FROM (VALUES {values})), {labels})"), result
+        key = c.sql(exp.Literal.string(enum.key_json))
+        return raw(f"pg_enum_label((SELECT {agg}(column1) FROM (VALUES {values})), {key}, {enum.oid})"), result
     values = ", ".join(f"({c.sql(a)})" for a in coerced)
     return raw(f"(SELECT {agg}(column1) FROM (VALUES {values}))"), result
 
@@ -884,7 +884,8 @@ class ExprCompiler:
     # -------------------------------------------------------------- enums
     def enum_input(self, node: exp.Expression, enum: EnumType) -> exp.Expression:
         """Run-time enum_in(): 22P02 unless the text is one of the labels."""
-        return fn("pg_enum_in", node, exp.Literal.string(enum.labels_json), exp.Literal.string(enum.name))
+        return fn("pg_enum_in", node, exp.Literal.string(enum.key_json), exp.Literal.string(enum.name),
+                  lit_int(enum.oid))
 
     def enum_param(self, node: exp.Expression, dst: Ty) -> exp.Expression | None:
         """A parameter that takes an enum (array) type is checked when it arrives (None: not one)."""
@@ -895,16 +896,16 @@ class ExprCompiler:
             return self.enum_input(node, enum)
         enum = self.state.catalog.enum_of_array(dst.oid)
         if enum is not None:
-            return fn("pg_enum_array_in", node, exp.Literal.string(enum.labels_json),
-                      exp.Literal.string(enum.name))
+            return fn("pg_enum_array_in", node, exp.Literal.string(enum.key_json),
+                      exp.Literal.string(enum.name), lit_int(enum.oid))
         return None
 
     def sort_key(self, node: exp.Expression, t: Ty) -> exp.Expression:
-        """What to compare/sort by: an enum value by its label's position, others as they are."""
+        """What to compare/sort by: an enum value by its label's sort order, others as they are."""
         enum = self.state.catalog.enum_by_oid(t.oid)
         if enum is None:
             return node
-        return fn("pg_enum_ord", node, exp.Literal.string(enum.labels_json))
+        return fn("pg_enum_ord", node, exp.Literal.string(enum.key_json), lit_int(enum.oid))
 
     def _enum_cast(self, inner: exp.Expression, src: Ty, dst: Ty) -> exp.Expression | None:
         """Casts to and from enum types (None: neither side is an enum)."""

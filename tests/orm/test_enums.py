@@ -217,3 +217,36 @@ def test_psycopg_register_enum(pg_oracle: PostgresOracle, strata: StrataProcess)
     st = _psycopg_register_enum_scenario(strata.dsn)
     assert st == pg
     assert pg[1] == [(2, Level.low, [Level.high]), (1, Level.high, [Level.low, Level.mid])]
+
+
+def _alter_type_under_views_scenario(dsn: str) -> list[Any]:
+    """Views and CHECKs made before ALTER TYPE ... ADD/RENAME VALUE order and compare new labels
+    by the type's current order (PostgreSQL stores enum values by OID)."""
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop view if exists av_view; drop table if exists av_t; drop type if exists av_mood")
+        conn.execute("create type av_mood as enum ('sad', 'ok', 'happy')")
+        conn.execute("create table av_t (id int, m av_mood check (m >= 'ok'))")
+        conn.execute("insert into av_t values (1, 'happy'), (2, 'ok')")
+        conn.execute("create view av_view as select id, m, m > 'ok' as above from av_t order by m, id")
+        conn.execute("alter type av_mood add value 'meh' before 'ok'")
+        conn.execute("alter type av_mood add value 'great' after 'ok'")
+        conn.execute("alter type av_mood rename value 'happy' to 'joyful'")
+        conn.execute("insert into av_t values (3, 'great'), (4, 'joyful')")
+        for label in ("meh", "sad"):
+            try:
+                conn.execute("insert into av_t values (5, %s)", (label,))
+            except psycopg.Error as exc:
+                out.append((label, exc.sqlstate))
+        out.append(conn.execute("select * from av_view").fetchall())
+        out.append(conn.execute("select min(m), max(m) from av_t").fetchone())
+        out.append(conn.execute("select id from av_t order by m desc").fetchall())
+        conn.execute("drop view av_view; drop table av_t; drop type av_mood")
+    return out
+
+
+def test_views_and_checks_follow_alter_type(pg_oracle: PostgresOracle, strata: StrataProcess) -> None:
+    pg = _alter_type_under_views_scenario(pg_oracle.dsn)
+    st = _alter_type_under_views_scenario(strata.dsn)
+    assert st == pg
+    assert pg[0] == ("meh", "23514")
