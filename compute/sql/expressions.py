@@ -288,7 +288,7 @@ def _sum(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp
     if t.oid in ty.FLOATS:
         return fn("sum", *args), Ty(t.oid)
     if t.oid == T.INTERVAL:
-        raise SqlError("0A000", "sum(interval) is not supported")
+        return fn("pg_interval_sum", *args), ty.INTERVAL
     if t.oid == T.UNKNOWN:
         raise SqlError("42725", "function sum(unknown) is not unique")
     raise SqlError("42883", f"function sum({T.format_type(t.oid)}) does not exist")
@@ -302,6 +302,8 @@ def _avg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp
         return fn("avg", *args), ty.FLOAT8
     if t.oid in (*ty.INTS, T.NUMERIC):
         return fn("pg_avg", *args), ty.NUMERIC
+    if t.oid == T.INTERVAL:
+        return fn("pg_interval_avg", *args), ty.INTERVAL
     raise SqlError("42883", f"function avg({T.format_type(t.oid)}) does not exist")
 
 
@@ -1696,13 +1698,47 @@ class ExprCompiler:
 
     def c_Escape(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         inner = node.this
+        if isinstance(inner, exp.SimilarTo):
+            return self.similar_to(inner, scope, node.expression)
         out, t = self._like(inner, scope, isinstance(inner, exp.ILike), escape=node.expression)
         if inner.args.get("negate"):
             return exp.Not(this=exp.Paren(this=out)), t
         return out, t
 
+    def c_Overlaps(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        """(start1, end1) OVERLAPS (start2, end2); an end may be an interval (start + it)."""
+        pairs = []
+        for side in (node.this, node.expression):
+            items = list(side.expressions) if isinstance(side, exp.Tuple) else []
+            if len(items) != 2:
+                raise SqlError("42601", "wrong number of parameters on left side of OVERLAPS expression")
+            pairs.append([self.compile(item, scope) for item in items])
+        kinds = {t.oid for pair in pairs for _, t in pair}
+        target = ty.TIMESTAMPTZ if T.TIMESTAMPTZ in kinds else (ty.TIME if kinds <= {T.TIME, T.INTERVAL, T.UNKNOWN}
+                                                                  and T.TIME in kinds else ty.TIMESTAMP)
+        args: list[exp.Expression] = []
+        for (start, st), (end, et) in pairs:
+            start = self.coerce(start, st, target)
+            if et.oid == T.INTERVAL:
+                end = fn("pg_ts_add", start, end, lit_int(target.oid))
+            else:
+                end = self.coerce(end, et, target)
+            args += [start, end]
+        return fn("pg_overlaps", *args, lit_int(target.oid)), ty.BOOL
+
     def c_SimilarTo(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
-        raise SqlError("0A000", "SIMILAR TO is not supported")
+        return self.similar_to(node, scope, None)
+
+    def similar_to(self, node: exp.Expression, scope: Scope,
+                   escape: exp.Expression | None) -> tuple[exp.Expression, Ty]:
+        """x SIMILAR TO pattern [ESCAPE e] (similar_to_regex in more_functions.py)."""
+        args = [self.typed(node.this, scope, ty.TEXT), self.typed(node.expression, scope, ty.TEXT)]
+        if escape is not None:
+            args.append(self.typed(escape, scope, ty.TEXT))
+        out = fn("pg_similar_to", *args)
+        if node.args.get("negate"):
+            return exp.Not(this=exp.Paren(this=out)), ty.BOOL
+        return out, ty.BOOL
 
     def c_RegexpLike(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         value = self.typed(node.this, scope, ty.TEXT)
@@ -1894,8 +1930,14 @@ class ExprCompiler:
 
     def c_Bracket(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         arr, at = self.compile(node.this, scope)
-        if len(node.expressions) != 1 or isinstance(node.expressions[0], exp.Slice):
-            raise SqlError("0A000", "array slices are not supported")
+        if len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice):
+            bounds = node.expressions[0]
+            args: list[exp.Expression] = [arr]
+            for bound in (bounds.this, bounds.expression):
+                args += [self.typed(bound, scope, ty.INT4), lit_int(1)] if bound is not None else [exp.Null(), lit_int(0)]
+            return fn("pg_array_slice", *args), at if at.is_array else Ty(T.TEXT_ARRAY)
+        if len(node.expressions) != 1:
+            raise SqlError("0A000", "subscripts of multidimensional arrays are not supported")
         index_node = node.expressions[0]
         elem = at.element if at.is_array else ty.TEXT
         lower = 0 if at.oid in T.VECTORS else 1  # int2vector / oidvector subscripts start at 0

@@ -836,6 +836,36 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
 
     scalar("pg_ts_series_json", ts_series_json, 4, True)
 
+    def overlaps(s1: Any, e1: Any, s2: Any, e2: Any, src: int) -> Any:
+        """timestamp.c overlaps_timestamp, NULL rules included."""
+        def key(v: Any) -> Any:
+            return None if v is None else (str(v) if src == T.TIME else moment(str(v), src))
+
+        a, b, c, d = key(s1), key(e1), key(s2), key(e2)
+        if a is None:
+            if b is None:
+                return None
+            a, b = b, None
+        elif b is not None and a > b:
+            a, b = b, a
+        if c is None:
+            if d is None:
+                return None
+            c, d = d, None
+        elif d is not None and c > d:
+            c, d = d, c
+        if a > c:
+            if d is None:
+                return None
+            return 1 if a < d else (None if b is None else 0)
+        if a < c:
+            if b is None:
+                return None
+            return 1 if c < b else (None if d is None else 0)
+        return None if b is None or d is None else 1
+
+    scalar("pg_overlaps", overlaps, 5, True)
+
     def num_series_json(start: Any, stop: Any, step: Any = "1") -> Any:
         if start is None or stop is None or step is None:
             return "[]"

@@ -663,6 +663,46 @@ def _json_srf(doc: Any, name: str) -> str:
     return json.dumps(rows, ensure_ascii=False)
 
 
+class _IntervalAgg:
+    """sum(interval) / avg(interval): exact month, day and microsecond totals; avg divides like
+    timestamp.c's interval_div (fractional months become days of 30, fractional days seconds)."""
+
+    def __init__(self, kind: str) -> None:
+        self.avg = kind == "avg"
+        self.months = self.days = self.micros = self.count = 0
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        months, days, micros = T.interval_parts(str(value))
+        self.months += months
+        self.days += days
+        self.micros += micros
+        self.count += 1
+
+    def final(self) -> str | None:
+        if self.count == 0:
+            return None
+        if not self.avg:
+            return T.format_interval(self.months, self.days, self.micros)
+        factor = float(self.count)
+
+        def tsround(x: float) -> float:
+            return round(x * 1e6) / 1e6
+
+        months = int(self.months / factor)
+        days = int(self.days / factor)
+        month_remainder_days = tsround((self.months / factor - months) * 30)
+        sec_remainder = tsround((self.days / factor - days + month_remainder_days
+                                 - int(month_remainder_days)) * 86400)
+        if abs(sec_remainder) >= 86400:
+            days += int(sec_remainder / 86400)
+            sec_remainder -= int(sec_remainder / 86400) * 86400
+        days += int(month_remainder_days)
+        micros = round(self.micros / factor + sec_remainder * 1e6)
+        return T.format_interval(months, days, micros)
+
+
 class _JsonAgg:
     """json_agg/jsonb_agg: PostgreSQL's layout (``[1, 2]``; jsonb normalised), NULL for no rows."""
 
@@ -1017,6 +1057,17 @@ def _array_remove(arr: Any, elem: Any) -> str | None:
         v is not None and elem is not None and _same(v, elem))])
 
 
+def _array_slice(arr: Any, lower: Any, has_lower: int, upper: Any, has_upper: int) -> str | None:
+    """a[l:u], a[:u], a[l:]: the elements in range (bounds clamped), '{}' when none, NULL for a
+    NULL bound; the slice starts at subscript 1 again, as in PostgreSQL."""
+    if arr is None or (has_lower and lower is None) or (has_upper and upper is None):
+        return None
+    values = T.array_values(arr)
+    first = max(int(lower) if has_lower else 1, 1)
+    last = min(int(upper) if has_upper else len(values), len(values))
+    return json.dumps(values[first - 1 : last] if first <= last else [], ensure_ascii=False)
+
+
 def _array_replace(arr: Any, old: Any, new: Any) -> str | None:
     if arr is None:
         return None
@@ -1035,6 +1086,50 @@ def _regex_cached(pattern: str, flags: str) -> re.Pattern[str]:
             _REGEX_CACHE.clear()
         compiled = _REGEX_CACHE[key] = _regex(pattern, flags)
     return compiled
+
+
+def similar_to_regex(pattern: str, escape: str | None = "\\") -> re.Pattern[str]:
+    """SIMILAR TO's pattern as a Python regex, as PostgreSQL's similar_to_escape: anchored at both
+    ends, % is .*, _ is ., | * + ? { } ( ) [ ] keep their regex meaning, the rest is literal."""
+    out = ["(?:"]
+    i, in_bracket = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if escape and ch == escape:
+            if i + 1 >= len(pattern):
+                raise SqlError("22025", "invalid escape string",
+                               hint="Escape string must be empty or one character.")
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if in_bracket:
+            out.append("\\\\" if ch == "\\" else ch)
+            in_bracket = ch != "]"
+        elif ch == "[":
+            in_bracket = True
+            out.append(ch)
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        elif ch in "|*+?{}()":
+            out.append(ch)
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    out.append(")")
+    try:
+        return re.compile("".join(out), re.S)
+    except re.error as exc:
+        raise SqlError("2201B", f"invalid regular expression: {exc}") from None
+
+
+def _similar_to(value: Any, pattern: Any, escape: Any = "\\") -> int | None:
+    if value is None or pattern is None:
+        return None
+    if escape is not None and len(str(escape)) > 1:
+        raise SqlError("22025", "invalid escape string", hint="Escape string must be empty or one character.")
+    return 1 if similar_to_regex(str(pattern), str(escape) if escape else None).fullmatch(_text(value)) else 0
 
 
 def _regex_match(value: Any, pattern: Any, insensitive: Any = 0) -> int | None:
@@ -1099,6 +1194,8 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_interval_key", interval_key, 1, deterministic=True)
     conn.create_aggregate_function("pg_scalar_subquery", _scalar_factory, 1)
     conn.create_aggregate_function("pg_json_agg", _factory(_JsonAgg, "json"), 1)
+    conn.create_aggregate_function("pg_interval_sum", _factory(_IntervalAgg, "sum"), 1)
+    conn.create_aggregate_function("pg_interval_avg", _factory(_IntervalAgg, "avg"), 1)
     conn.create_scalar_function("pg_json_srf", _json_srf, 2, deterministic=True)
     conn.create_aggregate_function("pg_jsonb_agg", _factory(_JsonAgg, "jsonb"), 1)
     for kind in ("stddev_samp", "stddev_pop", "var_samp", "var_pop"):
@@ -1140,6 +1237,8 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_format", _format, -1, **det)
     conn.create_scalar_function("pg_regexp_match", _regexp_match, -1, **det)
     conn.create_scalar_function("pg_regexp_matches_json", _regexp_matches_json, -1, **det)
+    conn.create_scalar_function("pg_similar_to", _similar_to, -1, **det)
+    conn.create_scalar_function("pg_array_slice", _array_slice, 5, **det)
     conn.create_scalar_function("pg_regex", _regex_match, -1, **det)
     conn.create_scalar_function("pg_regexp_replace", _regexp_replace, -1, **det)
     conn.create_scalar_function("pg_to_date", _to_date, 2, **det)

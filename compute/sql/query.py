@@ -55,6 +55,7 @@ _FIGURE_NAMES: dict[type, str] = {
     exp.SessionUser: "session_user",
     exp.CurrentSchema: "current_schema",
     exp.AtTimeZone: "timezone",
+    exp.Overlaps: "overlaps",
     exp.Case: "case",
     exp.Exists: "exists",
     exp.Array: "array",

@@ -248,3 +248,8 @@ select id, regexp_matches(s, '\d+', 'g') from rm order by id, 2;
 
 -- case regexp_matches_in_from
 select m[1] as word from regexp_matches('the quick fox', '(\w+)', 'g') as m order by 1;
+
+-- case similar_to_patterns
+select 'abc' similar to 'abc', 'abc' similar to 'a', 'abc' similar to '%(b|d)%', 'abc' similar to '(b|c)%',
+       'abd' similar to 'a_d', 'a.c' similar to 'a.c', 'abc' similar to 'a.c', 'aaa' similar to 'a{2,3}',
+       'xyz' not similar to '[x-z]+', 'a%b' similar to 'a\%b', 'a#b' similar to 'a##b' escape '#', null similar to 'a';

@@ -7,7 +7,7 @@ create schema s1;
 -- refused temp_table
 create temp table tt (a int);
 
--- refused similar_to
+-- case similar_to
 select 'abc' similar to 'a%';
 
 -- refused create_function

@@ -96,7 +96,7 @@ create table ti (i interval);
 insert into ti values ('1 day'), ('3 hours'), ('1 mon');
 select i from ti order by i;
 
--- refused interval_sum_avg
+-- case interval_sum_avg
 create table ti (i interval);
 insert into ti values ('1 day'), ('3 hours'), ('1 mon');
 select sum(i), avg(i) from ti;
@@ -167,7 +167,7 @@ select d::date from generate_series(timestamp '2024-01-30', timestamp '2024-02-0
 -- case timestamp_epoch_roundtrip
 select to_timestamp(1700000000), extract(epoch from to_timestamp(1700000000));
 
--- refused overlaps
+-- case overlaps
 select (date '2024-01-01', date '2024-01-10') overlaps (date '2024-01-05', date '2024-01-20');
 
 -- case date_leap
@@ -264,3 +264,17 @@ select * from generate_series(0.5, 2.0, 0.25);
 
 -- case generate_series_zero_step_interval
 select * from generate_series(timestamp '2024-01-01', timestamp '2024-01-02', interval '0 days');
+
+-- case interval_avg_fractions
+create table ti2 (g int, i interval);
+insert into ti2 values (1, '1 mon'), (1, '2 days'), (1, '1 hour 30 minutes'), (2, '-3 days'), (2, '1 year 1 second'), (3, null);
+select g, sum(i), avg(i), count(i) from ti2 group by g order by g;
+
+-- case overlaps_forms
+select (date '2024-01-01', date '2024-01-10') overlaps (date '2024-01-10', date '2024-01-20'),
+       (date '2024-01-10', date '2024-01-01') overlaps (date '2024-01-05', date '2024-01-06'),
+       (timestamp '2024-01-01', interval '1 day') overlaps (timestamp '2024-01-01 12:00', interval '1 hour'),
+       (date '2024-01-01', null::date) overlaps (date '2024-01-05', date '2024-01-06'),
+       (date '2024-01-01', null::date) overlaps (date '2023-01-05', date '2024-01-06'),
+       (date '2024-01-05', date '2024-01-05') overlaps (date '2024-01-05', date '2024-01-05'),
+       (time '10:00', time '11:00') overlaps (time '10:30', time '12:00');

@@ -127,7 +127,7 @@ select pg_typeof(array[1, 2]), pg_typeof(array['a']), pg_typeof(array[1::bigint]
 -- case array_subscript
 select (array[10, 20, 30])[1], (array[10, 20, 30])[3], (array[10, 20, 30])[4], ('{a,b}'::text[])[0];
 
--- refused array_slice
+-- case array_slice
 select (array[1, 2, 3, 4])[2:3], (array[1, 2, 3, 4])[:2], (array[1, 2, 3, 4])[3:];
 
 -- case array_length_fns
@@ -505,3 +505,8 @@ select row_to_json(t), to_jsonb(t), to_json(t) from rj t;
 
 -- case to_jsonb_values
 select to_jsonb(array[1, 2]), to_jsonb('{"b": 1, "a": 2}'::json), to_jsonb(1.50), to_jsonb(null::text), to_json('x'::text);
+
+-- case array_slice_edges
+create table tas (a int[], t text[]);
+insert into tas values ('{10,20,30,40}', '{a,b,c}'), ('{}', null), (null, '{x}');
+select a[2:3], a[0:1], a[3:10], a[5:9], a[3:2], t[2:], t[:1], a[null:2], array_length(a[2:3], 1) from tas order by a nulls last;
