@@ -553,6 +553,13 @@ def _date_trunc(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], no
     return fn("pg_date_trunc", args[0], value, lit_int(vt.oid)), Ty(vt.oid)
 
 
+@register("__grouping_null")
+def _grouping_null(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                   scope: Scope) -> tuple[exp.Expression, Ty]:
+    """A grouping column outside the current grouping set (grouping_sets.py): NULL of its type."""
+    return exp.Null(), types[0]
+
+
 @register("timezone")
 def _timezone(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
               scope: Scope) -> tuple[exp.Expression, Ty]:

@@ -18,6 +18,7 @@ AGGREGATES = frozenset({
     "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg", "stddev", "stddev_samp", "stddev_pop",
     "variance", "var_samp", "var_pop", "bit_and", "bit_or", "percentile_cont", "percentile_disc", "mode",
     "xmlagg", "corr", "covar_pop", "covar_samp", "regr_count",
+    "__grouping_null",  # grouping_sets.py: a grouping column outside this grouping set (NULL)
 })
 
 _SUBQUERY = (exp.Select, exp.Subquery, exp.SetOperation)

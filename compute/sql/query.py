@@ -32,6 +32,8 @@ from compute.sql.expressions import (
     raw,
 )
 from compute.sql.grouping import check_grouping, has_aggregate
+from compute.sql.grouping_sets import expand as expand_grouping_sets
+from compute.sql.grouping_sets import has_grouping_sets
 from compute.sql.types import Ty
 
 
@@ -212,6 +214,11 @@ class QueryCompiler:
             ctes = self.ctes(with_, scope)
         else:
             ctes = None
+        if isinstance(node, exp.Select) and has_grouping_sets(node):
+            expanded = expand_grouping_sets(node)
+            if with_ is not None:
+                expanded.set("with_", None)
+            node = expanded
         if isinstance(node, exp.Select):
             out, cols = self.select(node, scope, rename, wrap_tstz)
         elif isinstance(node, exp.SetOperation):

@@ -225,10 +225,10 @@ select count(*) filter (where salary > 60), sum(id) filter (where dept = 1) from
 -- case string_agg
 select string_agg(name, ',' order by name desc), string_agg(name, '') from emp;
 
--- refused rollup
-select dept, count(*) from emp group by rollup (dept) order by dept nulls last;
+-- case rollup
+select dept, count(*) from emp group by rollup (dept) order by dept nulls last, 2;
 
--- refused grouping_sets
+-- case grouping_sets
 select dept, boss, count(*) from emp group by grouping sets ((dept), (boss)) order by 1, 2, 3;
 
 -- case order_nulls_default_asc
@@ -629,3 +629,15 @@ select e.name, d.dname, x.peers from emp e join dept d on d.id = e.dept,
 
 -- case lateral_left_join_where
 select d.dname, x.name from dept d left join lateral (select e.name from emp e where e.dept = d.id and e.salary > 75 order by e.name) x on true where x.name is null or x.name <> 'bob' order by 1, 2;
+
+-- case rollup_two_columns_grouping
+select dept, boss, count(*), sum(salary), grouping(dept, boss) from emp group by rollup (dept, boss) order by 5, 1 nulls last, 2 nulls last;
+
+-- case cube_columns
+select dept, boss, count(*), grouping(boss) from emp group by cube (dept, boss) order by 1 nulls last, 2 nulls last, 3;
+
+-- case grouping_sets_empty_and_having
+select dept, count(*) as n from emp group by grouping sets ((dept), ()) having count(*) > 1 order by n, dept nulls last;
+
+-- case rollup_with_plain_column
+select dept, extract(year from hired) as y, count(*) from emp where hired is not null group by dept, rollup (extract(year from hired)) order by 1 nulls last, 2 nulls last;
