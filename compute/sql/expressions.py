@@ -1712,6 +1712,34 @@ class ExprCompiler:
             return exp.Not(this=exp.Paren(this=out)), t
         return out, t
 
+    def c_WithinGroup(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        """percentile_cont / percentile_disc / mode() WITHIN GROUP (ORDER BY x): a Python
+        aggregate that sorts the values itself (pg_ordered_set in more_functions.py)."""
+        call, order = node.this, node.expression
+        name = call.name.lower() if isinstance(call, exp.Anonymous) else type(call).__name__.lower()
+        items = order.expressions if isinstance(order, exp.Order) else []
+        if name not in ("percentile_cont", "percentile_disc", "mode") or len(items) != 1:
+            raise SqlError("0A000", f"{name}() WITHIN GROUP is not supported")
+        ordered = items[0]
+        value, vt = self.compile(ordered.this if isinstance(ordered, exp.Ordered) else ordered, scope)
+        desc = lit_int(1 if isinstance(ordered, exp.Ordered) and ordered.args.get("desc") else 0)
+        if name == "mode":
+            if call.expressions:
+                raise SqlError("42883", "function mode(unknown) does not exist")
+            fraction: exp.Expression = exp.Null()
+        else:
+            if len(call.expressions) != 1:
+                raise SqlError("42883", f"function {name} does not exist")
+            fraction = self.typed(call.expressions[0], scope, ty.FLOAT8)
+        if name == "percentile_cont":
+            if vt.oid not in (*ty.INTS, *ty.FLOATS, T.NUMERIC, T.UNKNOWN):
+                raise SqlError("42883", f"function percentile_cont(double precision ORDER BY "
+                                        f"{T.format_type(vt.oid)}) does not exist")
+            value, vt = self.coerce(value, vt, ty.FLOAT8), ty.FLOAT8
+        numeric = lit_int(1 if vt.oid == T.NUMERIC else 0)
+        kind = exp.Literal.string(name)
+        return fn("pg_ordered_set", value, fraction, desc, numeric, kind), vt if vt.oid != T.UNKNOWN else ty.TEXT
+
     def c_Overlaps(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         """(start1, end1) OVERLAPS (start2, end2); an end may be an interval (start + it)."""
         pairs = []

@@ -27,6 +27,8 @@ _SUBQUERY = (exp.Select, exp.Subquery, exp.SetOperation)
 def _is_aggregate(node: exp.Expression) -> bool:
     if isinstance(node, exp.Filter):  # agg(...) FILTER (WHERE ...)
         return _is_aggregate(node.this)
+    if isinstance(node, exp.WithinGroup):  # percentile_cont(...) WITHIN GROUP (ORDER BY ...)
+        return True
     if isinstance(node, exp.AggFunc):
         return True
     return isinstance(node, exp.Anonymous) and node.name.lower() in AGGREGATES

@@ -703,6 +703,50 @@ class _IntervalAgg:
         return T.format_interval(months, days, micros)
 
 
+class _OrderedSet:
+    """percentile_cont / percentile_disc / mode() WITHIN GROUP (orderedsetaggs.c)."""
+
+    def __init__(self, _kind: str) -> None:
+        self.values: list[Any] = []
+        self.fraction: float | None = None
+        self.desc = False
+        self.numeric = False
+        self.kind = ""
+
+    def step(self, value: Any, fraction: Any, desc: Any, numeric: Any, kind: Any) -> None:
+        self.kind, self.desc, self.numeric = str(kind), bool(desc), bool(numeric)
+        if fraction is not None:
+            self.fraction = float(fraction)
+        if value is not None:
+            self.values.append(value)
+
+    def final(self) -> Any:
+        if self.kind != "mode" and self.fraction is not None and not 0.0 <= self.fraction <= 1.0:
+            raise SqlError("22003", f"percentile value {T.format_float(self.fraction)} is not between 0 and 1")
+        if not self.values or (self.kind != "mode" and self.fraction is None):
+            return None
+        key = (lambda v: T.to_decimal(v)) if self.numeric else (lambda v: v)
+        ordered = sorted(self.values, key=key, reverse=self.desc)
+        if self.kind == "mode":
+            best, best_count, i = ordered[0], 0, 0
+            while i < len(ordered):
+                j = i
+                while j < len(ordered) and key(ordered[j]) == key(ordered[i]):
+                    j += 1
+                if j - i > best_count:
+                    best, best_count = ordered[i], j - i
+                i = j
+            return best
+        assert self.fraction is not None
+        if self.kind == "percentile_disc":
+            row = max(math.ceil(self.fraction * len(ordered)), 1)
+            return ordered[row - 1]
+        position = self.fraction * (len(ordered) - 1)
+        first, second = math.floor(position), math.ceil(position)
+        low, high = float(ordered[first]), float(ordered[second])
+        return low if first == second else low + (position - first) * (high - low)
+
+
 class _JsonAgg:
     """json_agg/jsonb_agg: PostgreSQL's layout (``[1, 2]``; jsonb normalised), NULL for no rows."""
 
@@ -1194,6 +1238,7 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_interval_key", interval_key, 1, deterministic=True)
     conn.create_aggregate_function("pg_scalar_subquery", _scalar_factory, 1)
     conn.create_aggregate_function("pg_json_agg", _factory(_JsonAgg, "json"), 1)
+    conn.create_aggregate_function("pg_ordered_set", _factory(_OrderedSet, ""), 5)
     conn.create_aggregate_function("pg_interval_sum", _factory(_IntervalAgg, "sum"), 1)
     conn.create_aggregate_function("pg_interval_avg", _factory(_IntervalAgg, "avg"), 1)
     conn.create_scalar_function("pg_json_srf", _json_srf, 2, deterministic=True)

@@ -113,7 +113,7 @@ def _figure(node: exp.Expression) -> tuple[str, int]:
         return node.name, 2
     if isinstance(node, exp.Anonymous):
         return node.name.lower(), 2
-    if isinstance(node, (exp.Window, exp.Filter)):
+    if isinstance(node, (exp.Window, exp.Filter, exp.WithinGroup)):
         return _figure(node.this)
     if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous):
         return node.expression.name.lower(), 2

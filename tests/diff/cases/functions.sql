@@ -253,3 +253,13 @@ select m[1] as word from regexp_matches('the quick fox', '(\w+)', 'g') as m orde
 select 'abc' similar to 'abc', 'abc' similar to 'a', 'abc' similar to '%(b|d)%', 'abc' similar to '(b|c)%',
        'abd' similar to 'a_d', 'a.c' similar to 'a.c', 'abc' similar to 'a.c', 'aaa' similar to 'a{2,3}',
        'xyz' not similar to '[x-z]+', 'a%b' similar to 'a\%b', 'a#b' similar to 'a##b' escape '#', null similar to 'a';
+
+-- case ordered_set_aggregates
+create table os (g int, x numeric(6,2), f float8, s text);
+insert into os values (1, 10.5, 1, 'b'), (1, 2.25, 2, 'a'), (1, 7, 3, 'b'), (2, 100, 4, 'z'), (2, null, null, null), (3, null, null, null);
+select g, percentile_cont(0.5) within group (order by x), percentile_cont(0.25) within group (order by f desc),
+       percentile_disc(0.5) within group (order by x), percentile_disc(0.9) within group (order by s desc),
+       mode() within group (order by s) from os group by g order by g;
+
+-- case percentile_out_of_range
+select percentile_cont(1.5) within group (order by a) from (values (1), (2)) v(a);
