@@ -1295,6 +1295,14 @@ class ExprCompiler:
             right = self.coerce(right, rt, ty.TEXT)
             lt = rt = ty.TEXT
         elif lt.oid != rt.oid:
+            numbers = (*ty.INTS, *ty.FLOATS, T.NUMERIC)
+            if (lt.oid in ty.STRINGS and rt.oid in numbers) or (rt.oid in ty.STRINGS and lt.oid in numbers):
+                # PostgreSQL has no implicit cast between text and numbers: `code = 1` is an error
+                fmt = self.state.catalog.format_type
+                shown = "=" if op in ("IS", "IS NOT") else op
+                raise SqlError("42883", f"operator does not exist: {fmt(lt.oid)} {shown} {fmt(rt.oid)}",
+                               hint="No operator matches the given name and argument types. You might need to "
+                                    "add explicit type casts.")
             common = ty.common_type(lt, rt)
             if lt.oid == T.BPCHAR and rt.oid in ty.STRINGS:
                 left = fn("rtrim", left, exp.Literal.string(" "))
@@ -1633,6 +1641,13 @@ class ExprCompiler:
             for t in types:
                 target = ty.common_type(target, t)
             value = self.coerce(value, vt, target)
+        numbers = (*ty.INTS, *ty.FLOATS, T.NUMERIC)
+        for t in types:  # text IN (1, 2) has no operator, as with = (see comparison)
+            if (target.oid in ty.STRINGS and t.oid in numbers) or (t.oid in ty.STRINGS and target.oid in numbers):
+                fmt = self.state.catalog.format_type
+                raise SqlError("42883", f"operator does not exist: {fmt(target.oid)} = {fmt(t.oid)}",
+                               hint="No operator matches the given name and argument types. You might need to "
+                                    "add explicit type casts.")
         coerced = [self.coerce(i, t, target) for i, t in zip(items, types, strict=True)]
         return exp.In(this=value, expressions=coerced), ty.BOOL
 

@@ -641,3 +641,15 @@ select dept, count(*) as n from emp group by grouping sets ((dept), ()) having c
 
 -- case rollup_with_plain_column
 select dept, extract(year from hired) as y, count(*) from emp where hired is not null group by dept, rollup (extract(year from hired)) order by 1 nulls last, 2 nulls last;
+
+-- case text_int_comparison_error
+select id from emp where name = 1;
+
+-- case int_text_comparison_error
+select id from emp where id > 'x'::text;
+
+-- case text_int_in_list_error
+select id from emp where name in (1, 2);
+
+-- case text_unknown_comparison_ok
+select id from emp where name = '1' or id = '2' order by id;
