@@ -560,6 +560,19 @@ def _grouping_null(c: ExprCompiler, args: list[exp.Expression], types: list[Ty],
     return exp.Null(), types[0]
 
 
+@register("current_timestamp", "localtimestamp", "current_time", "localtime")
+def _now_precision(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                   scope: Scope) -> tuple[exp.Expression, Ty]:
+    """current_timestamp(p) and friends: the transaction time rounded to p fractional digits."""
+    name = node.name.lower()
+    base, result = {"current_timestamp": ("pg_now", ty.TIMESTAMPTZ), "localtimestamp": ("pg_localtimestamp", ty.TIMESTAMP),
+                    "current_time": ("pg_current_time", ty.TIME), "localtime": ("pg_current_time", ty.TIME)}[name]
+    if len(args) != 1 or not isinstance(args[0], exp.Literal) or args[0].is_string:
+        raise SqlError("42601", f"syntax error at or near \"{name}\"")
+    precision = min(int(args[0].this), 6)
+    return fn("pg_typmod", fn(base), lit_int(result.oid), lit_int(precision)), result
+
+
 @register("timezone")
 def _timezone(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
               scope: Scope) -> tuple[exp.Expression, Ty]:

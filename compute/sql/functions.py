@@ -466,7 +466,42 @@ def apply_typmod(value: Any, oid: int, typmod: int, explicit: bool = False) -> A
     if oid == T.NUMERIC:
         mod = typmod - 4
         return T.apply_numeric_typmod(value, (mod >> 16) & 0xFFFF, mod & 0xFFFF)
+    if oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME) and 0 <= typmod < 6:
+        return _round_time_precision(value, oid, typmod)
     return value
+
+
+_EPOCH_2000 = _dt.datetime(2000, 1, 1)
+
+
+def _round_micros(micros: int, precision: int) -> int:
+    """AdjustTimestampForTypmod: half away from zero, counted from PostgreSQL's 2000 epoch."""
+    scale = 10 ** (6 - precision)
+    if micros >= 0:
+        return (micros + scale // 2) // scale * scale
+    return -((-micros + scale // 2) // scale * scale)
+
+
+def _round_time_precision(value: Any, oid: int, precision: int) -> Any:
+    """timestamp(p) / timestamptz(p) / time(p): round the fraction to p digits."""
+    text = str(value)
+    if "." not in text or text.endswith("infinity"):
+        return value
+    if oid == T.TIME:
+        clock = _dt.time.fromisoformat(text)
+        micros = ((clock.hour * 60 + clock.minute) * 60 + clock.second) * 1_000_000 + clock.microsecond
+        micros = _round_micros(micros, precision)
+        if micros >= 86_400_000_000:
+            return "24:00:00"
+        return T.format_time((_dt.datetime(2000, 1, 1) + _dt.timedelta(microseconds=micros)).time())
+    if oid == T.TIMESTAMPTZ:
+        moment = T.timestamptz_from_storage(text).astimezone(_dt.UTC).replace(tzinfo=None)
+    else:
+        moment = T.timestamp_from_storage(text)
+    delta = moment - _EPOCH_2000
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    rounded = _EPOCH_2000 + _dt.timedelta(microseconds=_round_micros(micros, precision))
+    return _utc_text(rounded.replace(tzinfo=_dt.UTC)) if oid == T.TIMESTAMPTZ else T.format_timestamp(rounded)
 
 
 # ------------------------------------------------------------------------------ time

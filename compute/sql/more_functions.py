@@ -237,6 +237,9 @@ E.FUNCTIONS.update({
     "degrees": _typed_udf("pg_degrees", ty.FLOAT8, [ty.FLOAT8], (1,)),
     "radians": _typed_udf("pg_radians", ty.FLOAT8, [ty.FLOAT8], (1,)),
     "factorial": _typed_udf("pg_factorial", ty.NUMERIC, [ty.INT8], (1,)),
+    "scale": _typed_udf("pg_scale", ty.INT4, [ty.NUMERIC], (1,)),
+    "min_scale": _typed_udf("pg_min_scale", ty.INT4, [ty.NUMERIC], (1,)),
+    "trim_scale": _typed_udf("pg_trim_scale", ty.NUMERIC, [ty.NUMERIC], (1,)),
     "gcd": _h_int_pair("pg_gcd"),
     "lcm": _h_int_pair("pg_lcm"),
     "width_bucket": _h_width_bucket,
@@ -399,6 +402,31 @@ def _factorial(n: Any) -> str | None:
     if int(n) > 32177:
         raise SqlError("22003", "value overflows numeric format")
     return str(math.factorial(int(n)))
+
+
+def _scale(value: Any) -> int | None:
+    """scale(numeric): digits after the decimal point as stored (NULL for NaN/Infinity)."""
+    if value is None:
+        return None
+    dec = T.to_decimal(value)
+    if not dec.is_finite():
+        return None
+    exponent = dec.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _trim_scale(value: Any) -> str | None:
+    if value is None:
+        return None
+    dec = T.to_decimal(value)
+    if not dec.is_finite():
+        return T.numeric_to_str(dec)
+    return T.numeric_to_str(dec.normalize() if dec != 0 else Decimal(0))
+
+
+def _min_scale(value: Any) -> int | None:
+    trimmed = _trim_scale(value)
+    return None if trimmed is None or trimmed in ("NaN", "Infinity", "-Infinity") else _scale(trimmed)
 
 
 def _width_bucket(op: Any, low: Any, high: Any, count: Any) -> int | None:
@@ -1265,6 +1293,9 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_gcd", _gcd, 3, **det)
     conn.create_scalar_function("pg_lcm", _lcm, 3, **det)
     conn.create_scalar_function("pg_width_bucket", _width_bucket, 4, **det)
+    conn.create_scalar_function("pg_scale", _scale, 1, **det)
+    conn.create_scalar_function("pg_min_scale", _min_scale, 1, **det)
+    conn.create_scalar_function("pg_trim_scale", _trim_scale, 1, **det)
     conn.create_scalar_function("pg_bit_length", lambda s: None if s is None else 8 * len(_bytes(s)), 1, **det)
     for _alg in ("sha224", "sha256", "sha384", "sha512"):
         conn.create_scalar_function(f"pg_{_alg}", _sha(_alg), 1, **det)

@@ -1236,7 +1236,7 @@ def _inline_named_windows(node: exp.Select) -> exp.Select:
 
 
 def typmod_wrap(node: exp.Expression, dst: Ty) -> exp.Expression:
-    if dst.typmod < 0 or dst.oid not in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+    if dst.typmod < 0 or dst.oid not in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME):
         return node
     return fn("pg_typmod", node, lit_int(dst.oid), lit_int(dst.typmod))
 

@@ -278,3 +278,14 @@ select (date '2024-01-01', date '2024-01-10') overlaps (date '2024-01-10', date 
        (date '2024-01-01', null::date) overlaps (date '2023-01-05', date '2024-01-06'),
        (date '2024-01-05', date '2024-01-05') overlaps (date '2024-01-05', date '2024-01-05'),
        (time '10:00', time '11:00') overlaps (time '10:30', time '12:00');
+
+-- case timestamp_precision_columns
+create table tp (a timestamp(0), b timestamptz(2), c time(1));
+insert into tp values ('2024-01-01 10:00:00.5', '2024-01-01 10:00:00.125+00', '10:00:00.25'), ('2024-12-31 23:59:59.6', '2024-01-01 10:00:00.999+00', '23:59:59.96');
+select * from tp;
+
+-- case timestamp_precision_casts
+select '2024-01-01 10:00:00.55'::timestamp(1), '1999-12-31 23:59:59.5'::timestamp(0), '2000-01-01 00:00:00.5'::timestamp(0), '12:00:00.123456'::time(3);
+
+-- case current_timestamp_precision
+select current_timestamp(0) = date_trunc('second', current_timestamp(0)), pg_typeof(current_timestamp(2)), pg_typeof(localtimestamp(0));

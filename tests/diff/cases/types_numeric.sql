@@ -88,3 +88,6 @@ select count(distinct a), count(*) from tn;
 
 -- case numeric_double_negation
 select - -3.0, - - -1.25, -(-(0.5));
+
+-- case numeric_scale_functions
+select scale(1.500), scale(12), trim_scale(1.500), trim_scale(100.00), trim_scale(0.000), min_scale(1.500), min_scale(0), scale('NaN'::numeric), trim_scale(-2.50);
