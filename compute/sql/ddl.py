@@ -287,6 +287,8 @@ class DdlCompiler:
         columns: list[Column] = []
         col_decls: list[str] = []
         table_constraints: list[str] = []
+        unique_indexes: list[str] = []
+        checks: list[tuple[str, exp.Expression]] = []
         indexes: list[Index] = []
         constraints: list[Constraint] = []
         sequences: list[Sequence] = []
@@ -339,15 +341,21 @@ class DdlCompiler:
                 self._check_cols(cols, by_name, name)
                 cname = constraint_name or unique_name(f"{name}_{'_'.join(cols)}_key")
                 used_names.add(cname)
-                table_constraints.append(f"CONSTRAINT {_q(cname)} UNIQUE ({', '.join(_q(c) for c in cols)})")
-                indexes.append(Index(0, cname, 0, tuple(cols), True, False, None))
+                # a named SQLite index rather than an inline UNIQUE, so DROP CONSTRAINT can remove it
+                unique_indexes.append(f"CREATE UNIQUE INDEX {_q(cname)} ON {_q(name)} ({', '.join(_q(c) for c in cols)})")
+                indexes.append(Index(0, cname, 0, tuple(cols), True, False, cname))
                 constraints.append(Constraint(cname, 0, "u", tuple(cols)))
             elif isinstance(body, exp.CheckColumnConstraint):
-                cname = constraint_name or unique_name(f"{name}_{col_name or 'check'}_check" if col_name else f"{name}_check")
+                # PostgreSQL names it after the one column the expression uses, if it uses just one
+                used = sorted({c.name for c in body.this.find_all(exp.Column)})
+                named_col = used[0] if len(used) == 1 else None
+                cname = constraint_name or unique_name(f"{name}_{named_col}_check" if named_col else f"{name}_check")
                 pg_text = body.this.sql(dialect="postgres")  # before compiling, which rewrites the tree
-                check_sql = self._check_sql(body.this, columns)
-                table_constraints.append(f"CONSTRAINT {_q(cname)} CHECK ({check_sql})")
-                constraints.append(Constraint(cname, 0, "c", (col_name,) if col_name else (), definition=pg_text))
+                self._check_sql(body.this.copy(), columns)  # errors in the expression (42703, 42804...)
+                # enforced by triggers like an ALTER TABLE ADD CHECK (index_oid 0), so it can be dropped
+                checks.append((cname, body.this.copy()))
+                constraints.append(Constraint(cname, 0, "c", (col_name,) if col_name else (), index_oid=0,
+                                              definition=pg_text))
             elif isinstance(body, (exp.ForeignKey, exp.Reference)):
                 if isinstance(body, exp.Reference):
                     cols = [col_name] if col_name else []
@@ -389,11 +397,16 @@ class DdlCompiler:
         columns_sql = C.insert_columns_sql(name, columns)
         if columns_sql:
             steps.append(columns_sql)
+        steps.extend(unique_indexes)
         for index in indexes:
-            steps.extend(C.insert_index_sql(index.name, name, index.columns, index.unique, index.primary, None))
+            steps.extend(C.insert_index_sql(index.name, name, index.columns, index.unique, index.primary,
+                                            index.sqlite_name))
         for con in constraints:
             steps.append(C.insert_constraint_sql(
                 con, name, index_name=con.name if con.type in ("p", "u") else None, ref_table=fk_refs.get(con.name)))
+            if con.type == "c":
+                steps.append(f"UPDATE {C.CONSTRAINTS} SET index_oid = 0 "
+                             f"WHERE table_oid = {C.oid_of_sql(name)} AND name = {quote_literal(con.name)}")
         for seq in sequences:
             steps.extend(C.insert_sequence_sql(seq, name))
         final = {c.name: c for c in columns}
@@ -416,6 +429,8 @@ class DdlCompiler:
                                         [parent_cols[c] for c in ref_cols], info))
         table = Table(0, name, tuple(columns), options=tuple(options),
                       indexes=tuple(indexes), constraints=tuple(constraints))
+        for cname, expr in checks:
+            steps.extend(self._check_triggers(table, cname, expr))
         new_catalog = self.catalog.with_table(table)
         for seq in sequences:
             new_catalog = new_catalog.with_sequence(seq)
@@ -722,7 +737,12 @@ class DdlCompiler:
                     raise SqlError("42P07", f'relation "{new}" already exists')
                 steps.append(f"ALTER TABLE {_q(table.name)} RENAME TO {_q(new)}")
                 steps.append(f"UPDATE {C.TABLES} SET name = {quote_literal(new)} WHERE oid = {C.oid_of_sql(table.name)}")
-                catalog = catalog.without_table(table.name).with_table(replace(table, name=new))
+                renamed = replace(table, name=new)
+                for con in table.constraints:
+                    if con.type == "c" and con.index_oid == 0:  # their triggers name the relation
+                        steps.extend(self._drop_check_triggers(table, con.name))
+                        steps.extend(self._check_triggers(renamed, con.name))
+                catalog = catalog.without_table(table.name).with_table(renamed)
                 for seq in self.catalog.sequences.values():
                     if seq.owner_table == table.oid and table.oid:
                         catalog = catalog.with_sequence(seq)
@@ -794,16 +814,20 @@ class DdlCompiler:
 
             expr = parse(f"SELECT {con.definition}").expressions[0]
         cols = list(table.columns)
-        new_scope = Scope(sources=[Source("new", "new", [SourceColumn(c.name, Ty(c.type_oid, c.typmod))
-                                                         for c in cols])])
-        row_check = generate(self.qc.ex.condition(expr, new_scope))
+        # The condition reads the stored row (AFTER the change, by rowid): NEW.col has neither the
+        # column's affinity nor its collation (numeric compares by COLLATE pgnumeric). An error
+        # undoes the statement, so the row never stays.
+        row_scope = Scope(sources=[Source("new", "__ck_row", [SourceColumn(c.name, Ty(c.type_oid, c.typmod))
+                                                               for c in cols])])
+        row_check = generate(self.qc.ex.condition(expr, row_scope))
+        stored = f'(SELECT {row_check} FROM {_q(table.name)} AS "__ck_row" WHERE "__ck_row".rowid = NEW.rowid)'
         prefix = check_trigger_prefix(table.oid or table.name, name)
         message = quote_literal(f'new row for relation "{table.name}" violates check constraint "{name}"')
         detail = f"'Failing row contains (' || {_tuple_text_sql('NEW.', cols)} || ').'"
         steps = self._drop_check_triggers(table, name)
         for event, suffix in (("INSERT", "_i"), ("UPDATE", "_u")):
-            steps.append(f"CREATE TRIGGER {_q(prefix + suffix)} BEFORE {event} ON {_q(table.name)} "
-                         f"WHEN NOT ({row_check}) BEGIN SELECT pg_raise('23514', {message}, {detail}); END")
+            steps.append(f"CREATE TRIGGER {_q(prefix + suffix)} AFTER {event} ON {_q(table.name)} "
+                         f"WHEN NOT {stored} BEGIN SELECT pg_raise('23514', {message}, {detail}); END")
         return steps
 
     @staticmethod

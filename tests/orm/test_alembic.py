@@ -96,6 +96,10 @@ def upgrade():
     op.drop_constraint("al_post_user_id_fkey", "al_post", type_="foreignkey")
     op.create_foreign_key("al_post_user_fk", "al_post", "al_user", ["user_id"], ["id"], ondelete="CASCADE")
     op.create_table_comment("al_post", "posts")
+    op.drop_constraint("al_org_slug_region", "al_org", type_="unique")  # both declared in CREATE TABLE
+    op.create_unique_constraint("al_org_slug_uq", "al_org", ["slug"])
+    op.drop_constraint("al_user_age_ck", "al_user", type_="check")
+    op.create_check_constraint("al_user_age_ck", "al_user", "age >= 0 AND age < 200")
     op.create_table(
         "al_tag",
         sa.Column("post_id", sa.Integer, sa.ForeignKey("al_post.id", ondelete="CASCADE"), primary_key=True),
@@ -106,6 +110,10 @@ def upgrade():
 
 def downgrade():
     op.drop_table("al_tag")
+    op.drop_constraint("al_user_age_ck", "al_user", type_="check")
+    op.create_check_constraint("al_user_age_ck", "al_user", "age >= 0")
+    op.drop_constraint("al_org_slug_uq", "al_org", type_="unique")
+    op.create_unique_constraint("al_org_slug_region", "al_org", ["slug", "region"])
     op.drop_table_comment("al_post", existing_comment="posts")
     op.drop_constraint("al_post_user_fk", "al_post", type_="foreignkey")
     op.create_foreign_key("al_post_user_id_fkey", "al_post", "al_user", ["user_id"], ["id"], ondelete="SET NULL")
