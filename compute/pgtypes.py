@@ -673,8 +673,14 @@ def get_zone(name: str) -> _dt.tzinfo:
     return zone
 
 
+def _refuse_bc(text: str) -> None:
+    raise SqlError("0A000", f'dates before the year 1 (BC) are not supported: "{text}"')
+
+
 def parse_date(text: str) -> str:
     m = _DATE_RE.match(text) or _DATE_COMPACT_RE.match(text)
+    if m and m.re is _DATE_RE and m.group(4):
+        _refuse_bc(text)
     low = text.strip().lower()
     if low in ("infinity", "+infinity"):
         return "infinity"
@@ -821,6 +827,18 @@ def _dec_date_bin(data: bytes) -> str:
     if days == -(2**31):
         return "-infinity"
     return format_date(_PG_EPOCH_DATE + _dt.timedelta(days=days))
+
+
+def date_fields(value: str) -> tuple[int, int, int]:
+    """(astronomical year, month, day) of a stored date (``YYYY-MM-DD`` or ``YYYY-MM-DD BC``)."""
+    bc = value.endswith(" BC")
+    year, month, day = (int(part) for part in value[:-3 if bc else None].split("-"))
+    return (1 - year if bc else year), month, day
+
+
+def time_micros(value: str) -> int:
+    """Microseconds since midnight of a stored time."""
+    return _time_micros(value)
 
 
 def _time_micros(value: str) -> int:

@@ -594,7 +594,21 @@ def _date_part(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], nod
 @register("to_char")
 def _to_char(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
              scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", f"function to_char({', '.join(_type_names(types))}) does not exist")
+    if types[0].oid == T.UNKNOWN:
+        raise SqlError("42725", f"function to_char({', '.join(_type_names(types))}) is not unique",
+                       hint="Could not choose a best candidate function. You might need to add explicit type casts.")
+    if types[0].oid not in _TO_CHAR_TYPES:
+        raise SqlError("42883", f"function to_char({', '.join(_type_names(types))}) does not exist",
+                       hint="No function matches the given name and argument types. "
+                            "You might need to add explicit type casts.")
     return fn("pg_to_char", args[0], args[1], lit_int(types[0].oid)), ty.TEXT
+
+
+# to_char's input types (time arrives as an interval, int2 as int4, like PostgreSQL's casts)
+_TO_CHAR_TYPES = frozenset({T.INT2, T.INT4, T.INT8, T.NUMERIC, T.FLOAT4, T.FLOAT8, T.DATE, T.TIME,
+                            T.TIMESTAMP, T.TIMESTAMPTZ, T.INTERVAL})
 
 
 @register("to_timestamp")

@@ -23,6 +23,7 @@ from typing import Any
 
 from compute import pgtypes as T
 from compute import settings as guc
+from compute.sql import to_char as _to_char
 from compute.sql.api import SqlError
 from compute.sql.catalog import SEQUENCES, TABLES
 from compute.sql.enums import register_functions as register_enum_udfs
@@ -775,20 +776,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
 
     scalar("pg_age", age)
 
-    def to_char(value: Any, fmt: Any, src: int = T.TIMESTAMP) -> Any:
-        if value is None or fmt is None:
-            return None
-        if src in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE):
-            if src == T.TIMESTAMPTZ:
-                dt = T.timestamptz_from_storage(value).astimezone(T.get_zone(ctx.timezone)).replace(tzinfo=None)
-            elif src == T.DATE:
-                dt = _dt.datetime.fromisoformat(value)
-            else:
-                dt = T.timestamp_from_storage(value)
-            return _to_char_datetime(dt, fmt)
-        return _to_char_number(T.to_decimal(value), fmt)
-
-    scalar("pg_to_char", to_char)
+    scalar("pg_to_char", lambda value, fmt, src=T.TIMESTAMP: _to_char.to_char(value, fmt, src, ctx.timezone))
     scalar("pg_at_time_zone", at_time_zone, 3)
 
     # --- numeric
@@ -1382,56 +1370,6 @@ def _serial_sequence(conn: Any, table: Any, column: Any) -> Any:
         (name, str(column)),
     ).fetchall()
     return "public." + rows[0][0] if rows else None
-
-
-_CHAR_PATTERNS = [
-    ("YYYY", lambda d: f"{d.year:04d}"), ("YY", lambda d: f"{d.year % 100:02d}"),
-    ("MONTH", lambda d: d.strftime("%B").upper().ljust(9)), ("Month", lambda d: d.strftime("%B").ljust(9)),
-    ("month", lambda d: d.strftime("%B").lower().ljust(9)), ("MON", lambda d: d.strftime("%b").upper()),
-    ("Mon", lambda d: d.strftime("%b")), ("mon", lambda d: d.strftime("%b").lower()),
-    ("MM", lambda d: f"{d.month:02d}"), ("DDD", lambda d: f"{d.timetuple().tm_yday:03d}"),
-    ("DD", lambda d: f"{d.day:02d}"), ("DAY", lambda d: d.strftime("%A").upper().ljust(9)),
-    ("Day", lambda d: d.strftime("%A").ljust(9)), ("DY", lambda d: d.strftime("%a").upper()),
-    ("Dy", lambda d: d.strftime("%a")), ("D", lambda d: str((d.weekday() + 1) % 7 + 1)),
-    ("HH24", lambda d: f"{d.hour:02d}"), ("HH12", lambda d: f"{(d.hour % 12) or 12:02d}"),
-    ("HH", lambda d: f"{(d.hour % 12) or 12:02d}"), ("MI", lambda d: f"{d.minute:02d}"),
-    ("SS", lambda d: f"{d.second:02d}"), ("MS", lambda d: f"{d.microsecond // 1000:03d}"),
-    ("US", lambda d: f"{d.microsecond:06d}"), ("AM", lambda d: "AM" if d.hour < 12 else "PM"),
-    ("PM", lambda d: "AM" if d.hour < 12 else "PM"), ("Q", lambda d: str((d.month - 1) // 3 + 1)),
-]
-
-
-def _to_char_datetime(dt: _dt.datetime, fmt: str) -> str:
-    out = []
-    i = 0
-    while i < len(fmt):
-        if fmt[i] == '"':
-            end = fmt.find('"', i + 1)
-            end = len(fmt) if end < 0 else end
-            out.append(fmt[i + 1 : end])
-            i = end + 1
-            continue
-        for pattern, render in _CHAR_PATTERNS:
-            if fmt.startswith(pattern, i):
-                out.append(render(dt))
-                i += len(pattern)
-                break
-        else:
-            out.append(fmt[i])
-            i += 1
-    return "".join(out)
-
-
-def _to_char_number(value: Decimal, fmt: str) -> str:
-    digits = fmt.count("9") + fmt.count("0")
-    decimals = len(fmt.split(".")[1]) if "." in fmt else 0
-    rounded = value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    text = f"{abs(rounded):.{decimals}f}"
-    width = digits + (1 if decimals else 0)
-    body = text.rjust(width)
-    if "0" in fmt.split(".")[0]:
-        body = text.rjust(width, "0")
-    return ("-" if rounded < 0 else " ") + body
 
 
 # ------------------------------------------------------------------------------ json / jsonb
