@@ -38,8 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from compute import datetime_input as _datetime_input
 from compute.sql.api import SqlError
 
 # --------------------------------------------------------------------------- OIDs
@@ -677,6 +678,37 @@ def _refuse_bc(text: str) -> None:
     raise SqlError("0A000", f'dates before the year 1 (BC) are not supported: "{text}"')
 
 
+def _special_datetime(word: str) -> _dt.datetime | None:
+    """epoch/now/today/tomorrow/yesterday outside literals (literals are bound at translation)."""
+    if word == "epoch":
+        return _dt.datetime(1970, 1, 1)
+    now = _dt.datetime.now(_UTC).replace(tzinfo=None)
+    if word == "now":
+        return now
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + _dt.timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}.get(word, 0))
+
+
+def _decoded_datetime(text: str, type_name: str) -> tuple[_dt.datetime, str | None]:
+    """The forms the fast regular expressions miss (month names, MDY, Julian...): datetime.c rules."""
+    d = _datetime_input.decode(text, type_name)
+    if d.special is not None:
+        if d.special.endswith("infinity") or d.special == "allballs":
+            raise SqlError("22007", f'invalid input syntax for type {type_name}: "{text}"')
+        special = _special_datetime(d.special)
+        assert special is not None
+        return special, "+00" if d.special in ("epoch", "now") else None  # instants, not local times
+    assert d.year is not None and d.month is not None and d.day is not None
+    try:
+        value = _dt.datetime(d.year, d.month, d.day) + _dt.timedelta(
+            hours=d.hour, minutes=d.minute, seconds=d.second, microseconds=d.micros)
+    except (ValueError, OverflowError):
+        raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
+    if d.tz_name is not None:
+        return value, d.tz_name
+    return value, None if d.tz_offset is None else format_offset(d.tz_offset)
+
+
 def parse_date(text: str) -> str:
     m = _DATE_RE.match(text) or _DATE_COMPACT_RE.match(text)
     if m and m.re is _DATE_RE and m.group(4):
@@ -690,7 +722,7 @@ def parse_date(text: str) -> str:
         ts = _TS_RE.match(text)
         if ts:
             return parse_date(f"{ts.group(1)}-{ts.group(2)}-{ts.group(3)}")
-        raise SqlError("22007", f'invalid input syntax for type date: "{text}"')
+        return format_date(_decoded_datetime(text, "date")[0].date())
     try:
         value = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
@@ -699,9 +731,10 @@ def parse_date(text: str) -> str:
 
 
 def _parse_datetime(oid: int, text: str) -> tuple[_dt.datetime, str | None]:
+    """(naive value, offset text or zone name) of timestamp/timestamptz input."""
     m = _TS_RE.match(text)
     if not m:
-        raise SqlError("22007", f'invalid input syntax for type {_TS_NAMES[oid]}: "{text}"')
+        return _decoded_datetime(text, _TS_NAMES[oid])
     year, month, day, hour, minute, second, frac, tz = m.groups()
     micros, carry = _frac_micros(frac)
     try:
@@ -709,6 +742,8 @@ def _parse_datetime(oid: int, text: str) -> tuple[_dt.datetime, str | None]:
             int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros
         )
     except ValueError:
+        if hour in ("24", "23") or second == "60":  # 24:00:00 and leap seconds roll over
+            return _decoded_datetime(text, _TS_NAMES[oid])
         raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
     if carry:
         value += _dt.timedelta(seconds=1)
@@ -739,9 +774,25 @@ def parse_timestamptz(text: str, tz: str = "UTC") -> str:
     value, offset = _parse_datetime(TIMESTAMPTZ, text)
     if offset is None:
         aware = value.replace(tzinfo=get_zone(tz))
+    elif offset[0] not in "+-" and offset.upper() not in ("Z", "UTC", "GMT"):
+        aware = value.replace(tzinfo=_input_zone(offset))
     else:
         aware = value.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=_tz_offset_seconds(offset))))
     return format_timestamp(aware.astimezone(_UTC).replace(tzinfo=None)) + "+00"
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """IANA zone names by lower case: PostgreSQL matches them case-insensitively."""
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+def _input_zone(name: str) -> _dt.tzinfo:
+    """An IANA zone named in timestamptz input (22023 like PostgreSQL when unknown)."""
+    spelled = _zone_names().get(name.lower())
+    if spelled is None:
+        raise SqlError("22023", f'time zone "{name}" not recognized')
+    return ZoneInfo(spelled)
 
 
 def parse_time(text: str) -> str:
@@ -913,6 +964,8 @@ _INTERVAL_TOKEN = re.compile(
 
 def interval_parts(text: str) -> tuple[int, int, int]:
     """interval_in for the postgres style: ``1 year 2 mons 3 days 04:05:06.5`` -> (months, days, us)."""
+    if text.startswith("P"):
+        return _datetime_input.iso8601_interval(text)
     original = text
     body = text.strip()
     if body.startswith("@"):

@@ -41,6 +41,24 @@ class StrataPostgres(Postgres):
                 return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[this], nested=True)
             return this
 
+        def _parse_type(self, parse_interval: bool = True, fallback_to_identifier: bool = False) -> Any:
+            # PostgreSQL: a typed literal (`timestamp '...'`) binds tighter than a following `::`,
+            # so `timestamp 'x'::date` is CAST(CAST('x' AS timestamp) AS date). sqlglot applies the
+            # `::` to the string before building the outer cast; build the typed literal first.
+            if (not fallback_to_identifier and self._curr
+                    and self._curr.token_type not in (TokenType.STRING, TokenType.INTERVAL)):
+                index = self._index
+                data_type = self._parse_types(check_func=True, allow_identifiers=False)
+                if isinstance(data_type, exp.DataType) and self._curr and self._curr.token_type == TokenType.STRING:
+                    literal = self._parse_primary()
+                    if isinstance(literal, exp.Literal) and literal.is_string:
+                        parser = self.TYPE_LITERAL_PARSERS.get(data_type.this)
+                        typed = (parser(self, literal, data_type) if parser
+                                 else self.expression(exp.Cast(this=literal, to=data_type)))
+                        return self._parse_column_ops(typed)
+                self._retreat(index)
+            return super()._parse_type(parse_interval, fallback_to_identifier)
+
         def _parse_interval(self, require_interval: bool = True, parse_function_unit: bool = True) -> Any:
             # INTERVAL 'text' [unit]: keep the whole string; sqlglot splits '-1 day +02:00' into
             # value and unit and loses the rest. parse_interval() reads the PostgreSQL text.

@@ -20,6 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from compute import pgtypes as T
+from compute.datetime_input import cdiv as _cdiv
+from compute.datetime_input import date2j
 from compute.sql.api import SqlError
 
 # --------------------------------------------------------------------------- format parsing
@@ -102,41 +104,8 @@ def _parse_format(fmt: str, keywords: frozenset[str], datetime: bool) -> list[_N
 # --------------------------------------------------------------------------- calendar helpers
 
 
-def _cdiv(a: int, b: int) -> int:
-    """C integer division (truncates toward zero)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
-
-
 def _cmod(a: int, b: int) -> int:
     return a - b * _cdiv(a, b)
-
-
-def date2j(y: int, m: int, d: int) -> int:
-    """Julian day number of a (proleptic Gregorian, astronomical-year) date."""
-    if m > 2:
-        m += 1
-        y += 4800
-    else:
-        m += 13
-        y += 4799
-    century = _cdiv(y, 100)
-    julian = y * 365 - 32167 + _cdiv(y, 4) - century + _cdiv(century, 4)
-    return julian + _cdiv(7834 * m, 256) + d
-
-
-def j2date(jd: int) -> tuple[int, int, int]:
-    julian = jd + 32044
-    quad = julian // 146097
-    extra = (julian - quad * 146097) * 4 + 3
-    julian += 60 + quad * 3 + extra // 146097
-    quad = julian // 1461
-    julian -= quad * 1461
-    y = julian * 4 // 1461
-    julian = ((julian + 305) % 365 if y != 0 else (julian + 306) % 366) + 123
-    y += quad * 4
-    quad = julian * 2141 // 65536
-    return y - 4800, (quad + 10) % 12 + 1, julian - 7834 * quad // 256
 
 
 def _j2day(jd: int) -> int:

@@ -202,3 +202,148 @@ select to_char($1::timestamp, $2);
 create table tcf (f text);
 insert into tcf values ('YYYY'), ('FMMonth'), ('HH24:MI'), ('"q"DD'), (''), (null);
 select f, to_char(timestamp '2024-09-08 07:06:05', f), to_char(1234.5, coalesce(nullif(f, ''), '9')) from tcf order by f nulls last;
+
+-- date/time input forms (DateStyle ISO, MDY)
+
+-- case din_month_names
+select 'January 8, 1999'::date, 'jan 8 1999'::date, '8 jan 1999'::date, 'Friday, January 8, 1999'::date, 'Sat Jan 8 1999'::date, '1999 Jan 8'::date, 'Feb 29 2024'::date, 'DECEMBER 31, 1999'::date;
+
+-- case din_dashed_month_names
+select '1999-Jan-08'::date, 'Jan-08-1999'::date, '08-Jan-1999'::date, '08-Jan-99'::date, 'Jan-08-99'::date, '1999-sept-30'::date;
+
+-- case din_mdy_numbers
+select '1/8/1999'::date, '1/18/1999'::date, '01/02/03'::date, '1999/01/08'::date, '1-8-1999'::date, '1/8/99'::date, '1/8/69'::date, '1/8/70'::date, '1/8/100'::date;
+
+-- case din_dots_and_compact
+select '1999.01.08'::date, '01.08.1999'::date, '8.1.1999'::date, '19990108'::date, '990108'::date, '240102'::date, '1999.008'::date, '1999-008'::date, '2024 01 02'::date;
+
+-- case din_julian
+select 'J2451187'::date, 'J 2451187'::date, 'J2460000 10:00'::date, 'J2451187'::timestamp;
+
+-- case din_date_with_time_and_zone
+select '1999-01-08 04:05:06'::date, '2024-02-03T10:00'::date, '2024-01-02 +05'::date, '2024-01-02 EST'::date, '2024-01-02 04:05 PM'::date, '2024-01-02 allballs'::date;
+
+-- case din_special_words
+select 'epoch'::date, 'epoch'::timestamp, 'epoch'::timestamptz, 'allballs'::time, 'today'::date = current_date, 'tomorrow'::date - 'yesterday'::date, 'now'::timestamptz <= now() + interval '1 minute', 'today'::timestamp = current_date::timestamp;
+
+-- case din_special_words_tz
+set timezone = 'Asia/Tokyo';
+select 'epoch'::timestamptz, 'today'::timestamptz = current_date::timestamptz, 'allballs'::time;
+
+-- case din_timestamps
+select 'January 8, 1999 04:05:06 PM'::timestamp, 'Jan 8 1999 4:05pm'::timestamp, '1/8/1999 4:00pm'::timestamp, '12/31/99 23:59:59.999999'::timestamp, 'December 31, 1999 11:59:59 PM'::timestamp, '19990108 040506'::timestamp, '19990108T040506'::timestamp, '1999-01-08 040506'::timestamp;
+
+-- case din_timestamps_edges
+select '2024-01-02 12:00 AM'::timestamp, '2024-01-02 12:30 PM'::timestamp, '2024-01-02 24:00:00'::timestamp, '2024-01-02 23:59:60'::timestamp, '2024-01-02 10:00:00.1234567'::timestamp, '2024-1-02 1:2:3'::timestamp, '  2024-01-02  '::timestamp;
+
+-- case din_timestamptz_zones
+select 'Mon, 08 Jan 2024 10:00:00 GMT'::timestamptz, 'Jan 8 1999 10:00 PM +02'::timestamptz, '1999-01-08 04:05:06 America/New_York'::timestamptz, '1999-01-08 04:05:06-08:00'::timestamptz, '1999-01-08 04:05:06 -8'::timestamptz, '1999-01-08T04:05:06Z'::timestamptz, '1999-07-08 04:05:06 PST'::timestamptz;
+
+-- case din_timestamptz_local
+set timezone = 'Europe/Berlin';
+select 'January 8, 1999 10:00'::timestamptz, '7/8/1999 10:00'::timestamptz, '1999-07-08 04:05:06 Asia/Tokyo'::timestamptz;
+
+-- case din_in_table
+create table tdi (d date, t timestamp);
+insert into tdi values ('January 8, 1999', 'Jan 8 1999 4:05pm'), ('12/31/1999', '19991231T235959'), ('08-Feb-2000', 'February 29, 2000 12:00 AM');
+select d, t from tdi order by d;
+
+-- case din_param
+-- params: ["January 8, 1999"]
+select $1::date;
+
+-- case din_bad_syntax
+select 'abc'::date;
+
+-- case din_bad_trailing_garbage
+select '1999-01-08 garbage'::date;
+
+-- case din_bad_month_only
+select 'January'::date;
+
+-- case din_bad_missing_year
+select 'Jan 8'::date;
+
+-- case din_bad_dot_month
+select 'Jan. 8, 1999'::date;
+
+-- case din_bad_md_order message
+select '13/1/1999'::date;
+
+-- case din_bad_day_of_month
+select '1/32/1999'::date;
+
+-- case din_bad_feb29
+select '2/29/2023'::date;
+
+-- case din_bad_ymd_two_digit
+select '99-01-08'::date;
+
+-- case din_bad_compact
+select '20240230'::date;
+
+-- case din_bad_hour
+select '2024-01-02 25:00'::timestamp;
+
+-- case din_bad_pm_hour
+select '2024-01-02 13:00 PM'::timestamp;
+
+-- case din_bad_timestamp_words
+select 'January 8, 1999 4:05 xm'::timestamp;
+
+-- case din_bad_timestamptz_zone
+select '2024-01-02 10:00 Mars/Olympus'::timestamptz;
+
+-- refused din_bc_year
+select 'January 8, 99 BC'::date;
+
+-- ISO 8601 intervals
+
+-- case iso_interval_designators
+select 'P1Y2M'::interval, 'P1DT2H'::interval, 'PT1.5S'::interval, 'P0.5Y'::interval, 'P1Y2M3DT4H5M6S'::interval, 'P2W'::interval, 'PT1M'::interval, 'PT'::interval;
+
+-- case iso_interval_fractions
+select 'P1.5M'::interval, 'P1.5W'::interval, 'P1.5D'::interval, 'PT1.5H'::interval, 'P0.1Y'::interval, 'P0.01M'::interval, 'P0.3333333Y'::interval, 'PT0.0000005S'::interval, 'P1.1234567D'::interval;
+
+-- case iso_interval_signs
+select 'P-1Y-2M'::interval, 'PT-1.5S'::interval, 'P-0.5M'::interval, 'P-1.5D'::interval, 'PT-1H30M'::interval, 'P1Y-1M'::interval;
+
+-- case iso_interval_alternative
+select 'P0001-02-03T04:05:06'::interval, 'P00010203'::interval, 'PT040506'::interval, 'P00010203T040506'::interval, 'PT10:20'::interval, 'P1-2'::interval, 'P1'::interval, 'P1.5'::interval, 'PT1.5'::interval;
+
+-- case iso_interval_in_table
+create table tii (i interval);
+insert into tii values ('P1Y'), ('PT36H'), ('P1DT12H'), ('P0.5M');
+select i from tii order by i;
+
+-- case iso_interval_bad_unit
+select 'P1X'::interval;
+
+-- case iso_interval_bad_time_unit
+select 'PT1D'::interval;
+
+-- case iso_interval_bad_lowercase
+select 'P1y'::interval;
+
+-- case iso_interval_bad_space
+select 'P1Y 2M'::interval;
+
+-- case iso_interval_bad_empty
+select 'P'::interval;
+
+-- case iso_interval_bad_plus
+select 'P+1D'::interval;
+
+-- typed literal binds tighter than a following :: cast
+
+-- case typed_literal_then_cast
+select timestamp '2024-02-03 23:59:59'::date, date '2024-02-03'::timestamp, '2024-02-03 10:00'::timestamp::time, pg_typeof(timestamp '2024-02-03 23:59:59'::date);
+
+-- case typed_literal_then_cast_chain
+select time '10:00'::interval, text '42'::int + 1, numeric '1.5'::int, date '2024-02-29'::text::date, '2024-01-01'::date::timestamp;
+
+-- case typed_literal_to_char
+select to_char(timestamp '2024-02-03 23:59:59'::date, 'YYYY-MM-DD HH24:MI'), timestamptz '2024-02-03 23:59:59+00'::date;
+
+-- case din_bad_hour_without_colon
+select '1/8/1999 4pm'::timestamp;
