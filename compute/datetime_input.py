@@ -12,6 +12,7 @@ range, with the DateStyle hint where PostgreSQL gives it).
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from dataclasses import dataclass, field
 
@@ -73,6 +74,9 @@ def j2date(jd: int) -> tuple[int, int, int]:
     quad = julian * 2141 // 65536
     return y - 4800, (quad + 10) % 12 + 1, julian - 7834 * quad // 256
 
+
+# words of datetime.c's core keyword table (not time zone names)
+_KEYWORDS = frozenset(_MONTHS) | _DAYS | _IGNORED_WORDS | _SPECIAL_WORDS | {"am", "pm", "ad", "bc"}
 
 _BAD_FORMAT = "bad"
 _OVERFLOW = "overflow"
@@ -158,6 +162,13 @@ def _tokens(text: str) -> list[tuple[str, str]]:
                     k += 1
                 out.append(("date" if word in _MONTHS else "zone", s[i:k]))
                 i = k
+            elif j < n and (s[j].isdigit() or s[j] == "+") and word != "j" and word not in _KEYWORDS:
+                # not a keyword: a zone name or date glued to digits ('est320831'): one field
+                k = j
+                while k < n and (s[k].isalnum() or s[k] in "-/._+:"):
+                    k += 1
+                out.append(("zone" if "/" in s[i:k] else "date", s[i:k]))
+                i = k
             elif word == "j" and j < n and s[j].isdigit():
                 k = j
                 while k < n and s[k].isdigit():
@@ -236,7 +247,7 @@ def _concatenated(d: Decoded, text: str) -> None:
             _set_time(d, int(digits[:2]), int(digits[2:]), 0, frac)
             return
         raise _DecodeError(_BAD_FORMAT)
-    if frac:
+    if frac or d.fields & {"y", "m", "d"}:
         raise _DecodeError(_BAD_FORMAT)
     if len(digits) == 8:
         d.year, d.month, d.day = int(digits[:4]), int(digits[4:6]), int(digits[6:])
@@ -338,6 +349,14 @@ def _word(d: Decoded, word: str, pending: list[str]) -> None:
     elif word == "allballs":
         _set_time(d, 0, 0, 0, "")
         d.tz_offset = 0
+    elif word in ("today", "tomorrow", "yesterday"):
+        # a date that may take a time ('today 10:00'); the UTC clock's date, see docs
+        if d.fields & {"y", "m", "d"}:
+            raise _DecodeError(_BAD_FORMAT)
+        day = _dt.datetime.now(_dt.UTC).date() + _dt.timedelta(days={"today": 0, "tomorrow": 1}.get(word, -1))
+        d.year, d.month, d.day = day.year, day.month, day.day
+        d.julian = True  # a complete year: no two-digit or BC adjustment
+        d.fields |= {"y", "m", "d"}
     elif word in _SPECIAL_WORDS:
         if d.special is not None:
             raise _DecodeError(_BAD_FORMAT)

@@ -347,3 +347,12 @@ select to_char(timestamp '2024-02-03 23:59:59'::date, 'YYYY-MM-DD HH24:MI'), tim
 
 -- case din_bad_hour_without_colon
 select '1/8/1999 4pm'::timestamp;
+
+-- case din_relative_day_with_time
+select 'today 10:00'::timestamp = current_date::timestamp + interval '10 hours', 'tomorrow 23:59'::timestamp - 'yesterday 00:01'::timestamp, 'today'::date - 'yesterday'::date;
+
+-- case din_bad_glued_month_number
+select 'feb990108'::date;
+
+-- case din_bad_glued_zone_number
+select 'EST320831'::date;
