@@ -1516,6 +1516,9 @@ class ExprCompiler:
         if op == "+" and a == T.INTERVAL and b in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE, T.TIME):
             result = ty.TIMESTAMP if b == T.DATE else Ty(b)
             return fn("pg_ts_add", right, left, lit_int(b), lit_int(1)), result
+        if op == "+" and {a, b} == {T.DATE, T.TIME}:  # date + time is the timestamp at that time
+            date, clock = (left, right) if a == T.DATE else (right, left)
+            return fn("pg_ts_add", date, clock, lit_int(T.DATE), lit_int(1)), ty.TIMESTAMP
         if op in ("+", "-") and a == T.DATE and b in ty.INTS:
             return fn("pg_date_add", left, right, lit_int(1 if op == "+" else -1)), ty.DATE
         if op == "+" and a in ty.INTS and b == T.DATE:

@@ -135,6 +135,8 @@ def _figure(node: exp.Expression) -> tuple[str, int]:
                 return first.alias, 2
             return _figure(first)
         return "?column?", 0
+    if isinstance(node, exp.Interval):  # interval '1 day' is a cast: a later cast renames it
+        return "interval", 1
     for cls, name in _FIGURE_NAMES.items():
         if isinstance(node, cls):
             return name, 2

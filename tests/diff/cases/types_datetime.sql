@@ -289,3 +289,9 @@ select '2024-01-01 10:00:00.55'::timestamp(1), '1999-12-31 23:59:59.5'::timestam
 
 -- case current_timestamp_precision
 select current_timestamp(0) = date_trunc('second', current_timestamp(0)), pg_typeof(current_timestamp(2)), pg_typeof(localtimestamp(0));
+
+-- case date_plus_time
+select date '2024-02-29' + time '10:30:15.5', time '23:00' + date '2024-12-31', date '2024-01-01' + time '24:00', pg_typeof(date '2024-01-01' + time '01:00');
+
+-- case interval_cast_column_name
+select interval '90 minutes'::text, interval '1 day', '2 hours'::interval::text;
