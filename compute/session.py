@@ -25,6 +25,7 @@ from typing import Any
 import apsw
 
 from compute import settings as guc
+from compute.deferred import DeferredState, check_pending, pending_on
 from compute.engine import Database, Engine, Pooled
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.errors import map_sqlite_error
@@ -60,6 +61,7 @@ class Transaction:
     saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
     did_ddl: bool = False
     heavy: bool = False  # some statement ran on a thread: its commit may be big, so thread too
+    fk: DeferredState = field(default_factory=DeferredState)  # SET CONSTRAINTS, deferred FK rows
 
     @property
     def snapshot_isolation(self) -> bool:
@@ -179,6 +181,8 @@ class Session:
                 return await self._rollback(tr.tag or "ROLLBACK")
             if kind in (Kind.SAVEPOINT, Kind.RELEASE, Kind.ROLLBACK_TO):
                 return await self._savepoint(tr)
+            if kind is Kind.SET and "set_constraints" in tr.extra:
+                return await self._set_constraints(tr)
             if kind is Kind.SET:
                 return self._set(tr)
             if kind is Kind.SHOW:
@@ -242,10 +246,28 @@ class Session:
         if self.failed:
             await self._end_txn(commit=False)
             return Result("ROLLBACK")
+        if txn.writer and txn.fk.pending:
+            try:
+                await self._check_deferred(txn, None)
+            except SqlError:
+                await self._end_txn(commit=False)  # COMMIT fails and the transaction is gone
+                raise
         ticket = await self._end_txn(commit=True)
         if ticket is not None:
             await self._await_durable(ticket)
         return Result("COMMIT")
+
+    async def _check_deferred(self, txn: Transaction, prefixes: tuple[str, ...] | None) -> None:
+        """Re-check queued rows of deferred foreign keys on the writer (compute/deferred.py)."""
+        writer = self.db.writer
+        self._bind_context(writer)
+        try:
+            if txn.heavy:
+                await self.engine.run(lambda: check_pending(writer.conn, txn.fk, prefixes))
+            else:
+                check_pending(writer.conn, txn.fk, prefixes)
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc, self.catalog) from exc
 
     async def _rollback(self, tag: str) -> Result:
         if self.txn is None:
@@ -318,6 +340,7 @@ class Session:
             raise SqlError("25P01", f"{word} can only be used in transaction blocks")
         if tr.kind is Kind.SAVEPOINT:
             txn.savepoints.append(name)
+            txn.fk.savepoint()
             if txn.writer:
                 await self._on_writer(f"SAVEPOINT {quote_ident(name)}")
             return Result("SAVEPOINT")
@@ -327,10 +350,12 @@ class Session:
         idx = len(txn.savepoints) - 1 - txn.savepoints[::-1].index(name)
         if tr.kind is Kind.RELEASE:
             del txn.savepoints[idx:]
+            txn.fk.release(idx)
             if txn.writer:
                 await self._on_writer(f"RELEASE {quote_ident(name)}")
             return Result("RELEASE")
         del txn.savepoints[idx + 1 :]
+        txn.fk.rollback_to(idx)
         if txn.writer:
             await self._on_writer(f"ROLLBACK TO {quote_ident(name)}")
         self.failed = False
@@ -369,6 +394,23 @@ class Session:
             value = guc.normalize(name, tr.value)
         self._assign(name, value, tr.is_local)
         return Result(tag)
+
+    async def _set_constraints(self, tr: Translation) -> Result:
+        """SET CONSTRAINTS: change the modes; IMMEDIATE checks what is queued for them now."""
+        txn = self.txn
+        error = tr.extra.get("error")
+        if error:  # an unknown or non-deferrable name (PostgreSQL warns first outside a transaction)
+            raise SqlError(*error)  # type: ignore[misc]
+        if txn is None:
+            return Result("SET CONSTRAINTS", notices=[("25P01", "SET CONSTRAINTS can only be used in "
+                                                                "transaction blocks")])
+        raw_prefixes = tr.extra["set_constraints"]
+        prefixes = None if raw_prefixes is None else tuple(str(p) for p in raw_prefixes)  # type: ignore[attr-defined]
+        deferred = bool(tr.extra["deferred"])
+        txn.fk.set_mode(prefixes, deferred)
+        if not deferred and txn.writer and txn.fk.pending:
+            await self._check_deferred(txn, prefixes)
+        return Result("SET CONSTRAINTS")
 
     def _set_transaction(self, tr: Translation) -> Result:
         txn = self.txn
@@ -417,6 +459,10 @@ class Session:
 
     async def _run_sql(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         txn = self.txn
+        altered = tr.extra.get("altered_table")
+        if altered and txn is not None and txn.writer and txn.fk.pending and \
+                pending_on(self.db.writer.conn, txn.fk, str(altered)):
+            raise SqlError("55006", f'cannot ALTER TABLE "{altered}" because it has pending trigger events')
         if tr.is_ddl:
             if txn is not None:
                 txn.did_ddl = True
@@ -570,6 +616,9 @@ class Session:
         ctx.settings = self.settings
         ctx.timezone = self.settings.get("timezone", "UTC")
         ctx.sequence_values = self.sequence_values
+        # outside a transaction block a deferred foreign key is checked row by row, like an
+        # immediate one (the statement's own commit follows at once)
+        ctx.fk_state = self.txn.fk if self.txn is not None else None
         ctx.changed_settings = {}
         ctx.statement_start = now
         ctx.txn_start = (datetime.datetime.fromtimestamp(self.txn.start_ts, datetime.UTC)

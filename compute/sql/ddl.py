@@ -58,6 +58,22 @@ def _nn_trigger_sql(table: str, column: str) -> list[str]:
     ]
 
 
+def _drop_declared_not_null_sql(table: str, column: str) -> list[str]:
+    """DROP NOT NULL of a NOT NULL that CREATE TABLE put into SQLite's own DDL.
+
+    Dropping NOT NULL changes no stored record, so (as SQLite's documentation on other schema
+    changes describes) the table's DDL text is edited in place; the schema version bump that
+    follows every ALTER (BUMP_SCHEMA_VERSION) makes other connections re-read it, and RESET
+    re-reads it on this one. A rollback discards the edit with the rest of the transaction.
+    """
+    return [
+        "PRAGMA writable_schema = ON",
+        f"UPDATE sqlite_schema SET sql = pg_drop_not_null(sql, {quote_literal(column)}) "
+        f"WHERE type = 'table' AND name = {quote_literal(table)}",
+        "PRAGMA writable_schema = RESET",
+    ]
+
+
 def _null_check_sql(table: str, column: str) -> str:
     message = f'column "{column}" of relation "{table}" contains null values'
     return (
@@ -151,34 +167,59 @@ def drop_triggers_sql(prefix: str, suffixes: tuple[str, ...]) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {_q(prefix + s)}" for s in suffixes]
 
 
+def _fk_child_violation(row: str, child: str, name: str, ccols: list[Column], parent: str,
+                        pcols: list[Column], info: dict[str, object]) -> tuple[str, str, str]:
+    """(condition, message, detail) SQL for a child row (``row``: ``NEW.`` or ``c.``) without a parent."""
+    cnames = ", ".join(c.name for c in ccols)
+    match = " AND ".join(f"p.{_q(pc.name)} = {row}{_q(cc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
+    not_null = " AND ".join(f"{row}{_q(c.name)} IS NOT NULL" for c in ccols)
+    message = quote_literal(f'insert or update on table "{child}" violates foreign key constraint "{name}"')
+    detail = (f"'Key ({cnames})=(' || {_tuple_text_sql(row, ccols)} || " +
+              quote_literal(') is not present in table "' + parent + '".'))
+    when = f"{not_null} AND NOT EXISTS (SELECT 1 FROM {_q(parent)} AS p WHERE {match})"
+    if info.get("match") == "f" and len(ccols) > 1:
+        any_null = " OR ".join(f"{row}{_q(c.name)} IS NULL" for c in ccols)
+        mixed = quote_literal("MATCH FULL does not allow mixing of null and nonnull key values.")
+        detail = f"CASE WHEN {any_null} THEN {mixed} ELSE {detail} END"
+        all_null = " AND ".join(f"{row}{_q(c.name)} IS NULL" for c in ccols)
+        when = f"({when}) OR (({any_null}) AND NOT ({all_null}))"
+    return when, message, detail
+
+
 def fk_trigger_sql(prefix: str, name: str, child: str, ccols: list[Column], parent: str,
                    pcols: list[Column], info: dict[str, object]) -> list[str]:
     """Foreign key enforcement with triggers (PostgreSQL's messages, SQLSTATE 23503).
 
     Child side: an inserted/updated row whose key is all non-null must match a parent row (MATCH
     FULL: a partly null key is an error too). Parent side: ON DELETE/ON UPDATE actions.
+
+    A DEFERRABLE constraint asks the session (pg_fk_deferred) whether it is deferred right now;
+    if so the violating row is queued (pg_fk_defer) and re-checked at COMMIT or SET CONSTRAINTS
+    ... IMMEDIATE (compute/deferred.py) instead of failing the statement.
     """
     steps: list[str] = []
-    cnames = ", ".join(c.name for c in ccols)
-    pnames = ", ".join(c.name for c in pcols)
-    match = " AND ".join(f"p.{_q(pc.name)} = NEW.{_q(cc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
-    not_null = " AND ".join(f"NEW.{_q(c.name)} IS NOT NULL" for c in ccols)
-    message = quote_literal(f'insert or update on table "{child}" violates foreign key constraint "{name}"')
-    detail = (f"'Key ({cnames})=(' || {_tuple_text_sql('NEW.', ccols)} || " +
-              quote_literal(') is not present in table "' + parent + '".'))
-    when = f"{not_null} AND NOT EXISTS (SELECT 1 FROM {_q(parent)} AS p WHERE {match})"
-    body = f"SELECT pg_raise('23503', {message}, {detail})"
-    if info.get("match") == "f" and len(ccols) > 1:
-        any_null = " OR ".join(f"NEW.{_q(c.name)} IS NULL" for c in ccols)
-        mixed = quote_literal("MATCH FULL does not allow mixing of null and nonnull key values.")
-        body = (f"SELECT pg_raise('23503', {message}, CASE WHEN {any_null} THEN {mixed} ELSE {detail} END)")
-        all_null = " AND ".join(f"NEW.{_q(c.name)} IS NULL" for c in ccols)
-        when = f"({when}) OR (({any_null}) AND NOT ({all_null}))"
+    deferrable = bool(info.get("deferrable"))
+    initially = 1 if info.get("deferred") else 0
+    deferred_now = f"pg_fk_deferred({quote_literal(prefix)}, {initially})"
+    when, message, detail = _fk_child_violation("NEW.", child, name, ccols, parent, pcols, info)
+    raise_sql = f"pg_raise('23503', {message}, {detail})"
+    body = f"SELECT {raise_sql}"
+    insert_when = update_when = when
+    if deferrable:
+        # while deferred, every new or re-keyed row is queued (PostgreSQL queues the check event
+        # whatever the row holds then), so COMMIT reports the first queued row that fails
+        body = (f"SELECT CASE WHEN {deferred_now} THEN pg_fk_defer({quote_literal(prefix)}, 'c', NEW.rowid, NULL) "
+                f"ELSE {raise_sql} END")
+        rekeyed = " OR ".join(f"OLD.{_q(c.name)} IS NOT NEW.{_q(c.name)}" for c in ccols)
+        insert_when = f"{deferred_now} OR ({when})"
+        update_when = f"({deferred_now} AND ({rekeyed})) OR ({when})"
     col_list = ", ".join(_q(c.name) for c in ccols)
-    steps.append(f"CREATE TRIGGER {_q(prefix + '_ci')} AFTER INSERT ON {_q(child)} WHEN {when} BEGIN {body}; END")
+    steps.append(f"CREATE TRIGGER {_q(prefix + '_ci')} AFTER INSERT ON {_q(child)} WHEN {insert_when} "
+                 f"BEGIN {body}; END")
     steps.append(f"CREATE TRIGGER {_q(prefix + '_cu')} AFTER UPDATE OF {col_list} ON {_q(child)} "
-                 f"WHEN {when} BEGIN {body}; END")
+                 f"WHEN {update_when} BEGIN {body}; END")
     # parent side
+    pnames = ", ".join(c.name for c in pcols)
     refs = " AND ".join(f"{_q(cc.name)} = OLD.{_q(pc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
     pmessage = quote_literal(f'update or delete on table "{parent}" violates foreign key constraint "{name}" '
                              f'on table "{child}"')
@@ -193,6 +234,11 @@ def fk_trigger_sql(prefix: str, name: str, child: str, ccols: list[Column], pare
         if action in ("a", "r"):
             cond = f"{when_extra} AND {referenced}" if when_extra else referenced
             trigger_body = f"SELECT pg_raise('23503', {pmessage}, {pdetail})"
+            if action == "a" and deferrable:  # RESTRICT is checked at once even when deferrable
+                crefs = " AND ".join(f"c.{_q(cc.name)} = OLD.{_q(pc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
+                trigger_body = (f"SELECT CASE WHEN {deferred_now} THEN pg_fk_defer({quote_literal(prefix)}, 'p', "
+                                f"c.rowid, {pdetail}) ELSE pg_raise('23503', {pmessage}, {pdetail}) END "
+                                f"FROM {_q(child)} AS c WHERE {crefs}")
         else:
             cond = when_extra
             if action == "c" and key == "del":
@@ -210,6 +256,38 @@ def fk_trigger_sql(prefix: str, name: str, child: str, ccols: list[Column], pare
         steps.append(f"CREATE TRIGGER {_q(prefix + suffix)} AFTER {event} ON {_q(parent)}{when_sql} "
                      f"BEGIN {trigger_body}; END")
     return steps
+
+
+def fk_recheck_sql(name: str, child: str, ccols: list[Column], parent: str, pcols: list[Column],
+                   info: dict[str, object]) -> str:
+    """The queued child rows (rowids as a JSON array in ?1) that still violate the foreign key:
+    (rowid, child-side error detail) per row. Run by the session at COMMIT / SET CONSTRAINTS."""
+    when, _message, detail = _fk_child_violation("c.", child, name, ccols, parent, pcols, info)
+    return (f"SELECT c.rowid, {detail} FROM {_q(child)} AS c "
+            f"WHERE c.rowid IN (SELECT value FROM json_each(?1)) AND ({when})")
+
+
+_BTREE_OPCLASSES = frozenset(
+    f"{name}_ops" for name in (
+        "array", "bit", "bool", "bpchar", "bpchar_pattern", "bytea", "char", "date", "enum", "float4",
+        "float8", "inet", "int2", "int4", "int8", "interval", "jsonb", "macaddr", "money", "name", "numeric",
+        "oid", "oidvector", "record", "text", "text_pattern", "time", "timestamp", "timestamptz", "timetz",
+        "tid", "uuid", "varbit", "varchar", "varchar_pattern", "xid8", "pg_lsn"))
+
+
+def _opclass_name(node: exp.Expression, key_type: Ty) -> str:
+    """A btree operator class named in CREATE INDEX (e.g. Django's ``varchar_pattern_ops``).
+
+    SQLite indexes compare with the column's collation whatever the class, so the class is only
+    recorded for pg_get_indexdef; a name PostgreSQL does not know is 42704 as there.
+    """
+    name = node.name.lower()
+    if name not in _BTREE_OPCLASSES:
+        raise SqlError("42704", f'operator class "{node.name}" does not exist for access method "btree"')
+    if name.endswith("_pattern_ops") and key_type.oid not in ty.STRINGS:
+        raise SqlError("42804", f'operator class "{name}" does not accept data type '
+                                f"{T.format_type(key_type.oid, -1)}")
+    return name
 
 
 def _storage_decl(t: Ty) -> str:
@@ -324,6 +402,7 @@ class DdlCompiler:
                 constraint_name = item.name
                 body = item.expressions[0]
             if isinstance(body, exp.ColumnConstraint):
+                constraint_name = constraint_name or body.name or None
                 body = body.args["kind"]
             if isinstance(body, (exp.PrimaryKey, exp.PrimaryKeyColumnConstraint)):
                 cols = [col_name] if col_name else [e.name for e in body.expressions]
@@ -470,7 +549,7 @@ class DdlCompiler:
                                                        else -int(value.this.this))
             elif isinstance(body, (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint,
                                    exp.CheckColumnConstraint, exp.Reference)):
-                pending.append(("column", body, name))
+                pending.append(("column", constraint, name))  # a ColumnConstraint keeps its CONSTRAINT name
             elif isinstance(body, (exp.CollateColumnConstraint, exp.CommentColumnConstraint)):
                 continue
             else:
@@ -631,15 +710,21 @@ class DdlCompiler:
         desc: list[bool] = []
         nulls_first: list[bool] = []
         expr_types: list[int | None] = []  # key type of expression keys (pg_index.indclass)
+        opclasses: list[str | None] = []  # operator classes named per key (pg_get_indexdef)
         where_node = params.args.get("where") if params is not None else None
         where_text = where_node.this.sql(dialect="postgres") if where_node is not None else None
         for ordered in columns or []:
             target = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+            opclass_node = None
+            if isinstance(target, exp.Opclass):
+                opclass_node = target.expression
+                target = target.this
             desc.append(bool(isinstance(ordered, exp.Ordered) and ordered.args.get("desc")))
             nulls_first.append(bool(isinstance(ordered, exp.Ordered) and ordered.args.get("nulls_first")))
             key_text = target.name if isinstance(target, exp.Column) else target.sql(dialect="postgres")
             compiled, key_ty = self.qc.ex.compile(target, scope)
             expr_types.append(None if isinstance(target, exp.Column) else key_ty.oid)
+            opclasses.append(_opclass_name(opclass_node, key_ty) if opclass_node is not None else None)
             text = generate(compiled)
             if isinstance(ordered, exp.Ordered) and ordered.args.get("desc"):
                 text += " DESC"
@@ -657,9 +742,12 @@ class DdlCompiler:
             f"CREATE {'UNIQUE ' if unique else ''}INDEX {_q(name)} ON {_q(table_name)} ({', '.join(parts)}){where_sql}",
             *C.insert_index_sql(name, table_name, names, unique, False, name),
         ]
-        if any(desc) or any(nulls_first) or where_text or any(expr_types):
+        if any(desc) or any(nulls_first) or where_text or any(expr_types) or any(opclasses):
             # pg_index.indoption / indclass / indpred and pg_get_indexdef read this
-            definition = json.dumps({"desc": desc, "nulls": nulls_first, "where": where_text, "types": expr_types})
+            info: dict[str, object] = {"desc": desc, "nulls": nulls_first, "where": where_text, "types": expr_types}
+            if any(opclasses):
+                info["opclass"] = opclasses
+            definition = json.dumps(info)
             steps.append(f"UPDATE {C.TABLES} SET definition = {quote_literal(definition)} "
                          f"WHERE oid = {C.oid_of_sql(name)}")
         index = Index(0, name, table.oid, tuple(names), unique, False, name)
@@ -1022,15 +1110,23 @@ class DdlCompiler:
         for con in new_table.constraints:
             if con.type == "c" and con.index_oid == 0:
                 steps.extend(self._check_triggers(new_table, con.name))
-        for _kind, body, _name in pending:
+        for _kind, pending_item, _name in pending:
+            body = pending_item.args["kind"] if isinstance(pending_item, exp.ColumnConstraint) else pending_item
+            cname = (pending_item.name or None) if isinstance(pending_item, exp.ColumnConstraint) else None
             if isinstance(body, exp.PrimaryKeyColumnConstraint):
-                catalog, more = self._add_unique(catalog, new_table, [col.name], f"{table.name}_pkey", True)
+                catalog, more = self._add_unique(catalog, new_table, [col.name], cname or f"{table.name}_pkey", True)
                 steps.extend(more)
             elif isinstance(body, exp.UniqueColumnConstraint):
-                catalog, more = self._add_unique(catalog, new_table, [col.name], f"{table.name}_{col.name}_key", False)
+                catalog, more = self._add_unique(catalog, new_table, [col.name],
+                                                 cname or f"{table.name}_{col.name}_key", False)
+                steps.extend(more)
+            elif isinstance(body, exp.Reference):
+                fk = exp.ForeignKey(expressions=[exp.to_identifier(col.name)], reference=body)
+                catalog, more = self._add_foreign_key(catalog, catalog.user_table(table.name) or new_table, fk,
+                                                      cname, True)
                 steps.extend(more)
             else:
-                raise SqlError("0A000", "ADD COLUMN with CHECK or REFERENCES is not supported")
+                raise SqlError("0A000", "ADD COLUMN with CHECK is not supported")
         return catalog, steps
 
     def _drop_column(self, catalog: Catalog, table: Table, action: exp.Drop) -> tuple[Catalog, list[str]]:
@@ -1107,12 +1203,8 @@ class DdlCompiler:
                 if pk is not None and name in pk.columns:
                     raise SqlError("42P16", f'column "{name}" is in a primary key')
                 steps.extend(f"DROP TRIGGER IF EXISTS {_q(f'__strata_nn_{table.name}_{name}{s}')}" for s in ("_i", "_u"))
+                steps.extend(_drop_declared_not_null_sql(table.name, name))
                 steps.append(f"UPDATE {C.COLUMNS} SET not_null = 0 {where}")
-                if not steps[:-1] or True:
-                    # A NOT NULL declared in CREATE TABLE lives in SQLite's DDL and cannot be dropped.
-                    declared = self._declared_not_null(table, name)
-                    if declared:
-                        raise SqlError("0A000", "DROP NOT NULL on a column declared NOT NULL at creation is not supported")
             new_col = replace(col, not_null=False)
         elif action.args.get("dtype") is not None:
             new_ty = ty.resolve_type(action.args["dtype"], catalog)
@@ -1128,11 +1220,17 @@ class DdlCompiler:
                 (col.type_oid == T.NUMERIC) != (new_ty.oid == T.NUMERIC)
             ):
                 raise SqlError("0A000", "ALTER COLUMN TYPE between different storage classes is not supported")
-            elif action.args.get("using"):
-                raise SqlError("0A000", "ALTER COLUMN TYPE ... USING is not supported")
             else:
-                steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = pg_cast({_q(name)}, {col.type_oid}, "
-                             f"{new_ty.oid}, {new_ty.typmod}) WHERE {_q(name)} IS NOT NULL")
+                if isinstance(using, exp.Expression):  # any expression over the row, assigned to the new type
+                    scope = Scope(sources=[Source("", "", [SourceColumn(c.name, Ty(c.type_oid, c.typmod))
+                                                           for c in table.columns])])
+                    compiled, using_ty = self.qc.ex.compile(using, scope)
+                    target = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
+                    value = generate(self.qc.assign(compiled, using_ty, target, table))
+                    steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = {value}")
+                else:
+                    steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = pg_cast({_q(name)}, {col.type_oid}, "
+                                 f"{new_ty.oid}, {new_ty.typmod}) WHERE {_q(name)} IS NOT NULL")
                 steps.append(f"UPDATE {C.COLUMNS} SET type_oid = {new_ty.oid}, typmod = {new_ty.typmod} {where}")
                 new_col = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
         else:
@@ -1179,10 +1277,6 @@ class DdlCompiler:
         if value is None:
             return []
         return [f"UPDATE {_q(table.name)} SET {ref} = {generate(value)}"]
-
-    def _declared_not_null(self, table: Table, column: str) -> bool:
-        """Whether NOT NULL came from CREATE TABLE (SQLite DDL) rather than a trigger."""
-        return False
 
     # ------------------------------------------------------------------ COMMENT ON
     def comment(self, tokens: tuple[Token, ...], text: str) -> DdlResult:

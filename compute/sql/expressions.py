@@ -1252,6 +1252,9 @@ class ExprCompiler:
             if dst.typmod >= 0 and dst.typmod != src.typmod and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
                 return fn("pg_cast", inner, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
             return inner
+        if (src.is_array and dst.is_array and src.element.oid in ty.INTS and dst.element.oid in ty.INTS
+                and ty.INT_RANK[src.element.oid] <= ty.INT_RANK[dst.element.oid]):
+            return inner  # a widening integer array cast changes no stored value
         if dst.oid == T.REGCLASS and src.oid in ty.STRINGS:
             return fn("pg_regclass", inner)
         if src.oid in ty.OIDLIKE and dst.oid in ty.STRINGS:

@@ -67,6 +67,7 @@ class SessionContext:
     # oid -> (last_value, is_called, PRAGMA schema_version when set). DDL invalidates them.
     sequence_positions: dict[int, tuple[int, bool, int]] = field(default_factory=dict)
     changed_settings: dict[str, tuple[str, bool]] = field(default_factory=dict)  # set_config()
+    fk_state: Any = None  # compute.deferred.DeferredState of the transaction (deferred foreign keys)
 
     def now(self) -> _dt.datetime:
         return self.txn_start or _dt.datetime.now(_dt.UTC)
@@ -1222,6 +1223,15 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
             ctx.sequence_values[str(oid)] = int(value)
         return int(value)
 
+    def fk_deferred(prefix: Any, initially: Any) -> int:
+        state = ctx.fk_state
+        return 1 if state is not None and state.is_deferred(str(prefix), bool(initially)) else 0
+
+    def fk_defer(prefix: Any, side: Any, rowid: Any, detail: Any) -> None:
+        ctx.fk_state.defer(str(prefix), str(side), int(rowid), detail)
+
+    scalar("pg_fk_deferred", fk_deferred, 2)  # triggers of DEFERRABLE foreign keys (ddl.fk_trigger_sql)
+    scalar("pg_fk_defer", fk_defer, 4)
     scalar("nextval", nextval, 1)
     scalar("currval", currval, 1)
     scalar("lastval", lastval, 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import itertools
 import json
 import math
 import re
@@ -392,6 +393,19 @@ def _int_range(value: int, oid: int) -> None:
     bits = 64 if oid == T.INT8 else 32
     if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
         raise SqlError("22003", f"{'bigint' if bits == 64 else 'integer'} out of range")
+
+
+def _unnest_zip(*arrays: Any) -> str:
+    """unnest(a, b, ...): the arrays zipped into one JSON array of rows, padded with NULL."""
+    lists = [json.loads(a) if a is not None else [] for a in arrays]
+    return json.dumps([list(row) for row in itertools.zip_longest(*lists)])
+
+
+def drop_not_null_text(ddl: Any, column: Any) -> Any:
+    """The CREATE TABLE text without the NOT NULL of one column (as ddl._storage_decl wrote it)."""
+    quoted = re.escape('"' + column.replace('"', '""') + '"')
+    pattern = re.compile(rf"([(,]\s*{quoted}\s+\w+(?:\s+COLLATE\s+\w+)?)\s+NOT\s+NULL\b", re.IGNORECASE)
+    return pattern.sub(r"\1", ddl, count=1)
 
 
 def _factorial(n: Any) -> str | None:
@@ -1290,6 +1304,8 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_degrees", lambda x: None if x is None else math.degrees(float(x)), 1, **det)
     conn.create_scalar_function("pg_radians", lambda x: None if x is None else math.radians(float(x)), 1, **det)
     conn.create_scalar_function("pg_factorial", _factorial, 1, **det)
+    conn.create_scalar_function("pg_unnest_zip", _unnest_zip, -1, **det)
+    conn.create_scalar_function("pg_drop_not_null", drop_not_null_text, 2, **det)
     conn.create_scalar_function("pg_gcd", _gcd, 3, **det)
     conn.create_scalar_function("pg_lcm", _lcm, 3, **det)
     conn.create_scalar_function("pg_width_bucket", _width_bucket, 4, **det)

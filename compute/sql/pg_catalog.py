@@ -191,9 +191,9 @@ _rel(
     f"ELSE coalesce(k.index_oid, 0) END, 0, "
     f"coalesce(k.ref_table, 0), {_FK.format(key='upd', dflt='a')}, {_FK.format(key='del', dflt='a')}, "
     f"{_FK.format(key='match', dflt='s')}, 1, 0, 0, "
-    f"(SELECT json_group_array(c.attnum) FROM json_each(k.columns) j "
+    f"(SELECT json_group_array(c.attnum ORDER BY j.key) FROM json_each(k.columns) j "
     f" JOIN main.{COLUMNS} c ON c.table_oid = k.table_oid AND c.name = j.value), "
-    f"CASE WHEN k.ref_columns IS NULL THEN NULL ELSE (SELECT json_group_array(c.attnum) "
+    f"CASE WHEN k.ref_columns IS NULL THEN NULL ELSE (SELECT json_group_array(c.attnum ORDER BY j.key) "
     f" FROM json_each(k.ref_columns) j JOIN main.{COLUMNS} c ON c.table_oid = k.ref_table "
     f" AND c.name = j.value) END, NULL, NULL, NULL, NULL, NULL, "
     f"CASE WHEN k.type = 'c' THEN 'C' || k.table_oid || ':' || k.definition END FROM main.{CONSTRAINTS} k",
@@ -681,6 +681,7 @@ class _CatalogFunctions:
         defn = json.loads(row[2]) if row[2] else {}
         desc = defn.get("desc") or []
         nulls = defn.get("nulls") or []
+        opclass = defn.get("opclass") or []
         out = []
         for i, key in enumerate(json.loads(row[1])):
             if key in cols:
@@ -689,8 +690,9 @@ class _CatalogFunctions:
                 text, is_expr = deparse_index_expr(key, cols, pretty), True
             is_desc = i < len(desc) and bool(desc[i])
             nulls_first = bool(nulls[i]) if i < len(nulls) else is_desc
-            # as pg_get_indexdef: only what differs from the default order of ASC / DESC
-            options = (" DESC" if is_desc else "") + (
+            # as pg_get_indexdef: the operator class if one was named, then only what differs
+            # from the default order of ASC / DESC
+            options = (f" {opclass[i]}" if i < len(opclass) and opclass[i] else "") + (" DESC" if is_desc else "") + (
                 " NULLS LAST" if is_desc and not nulls_first else " NULLS FIRST" if nulls_first and not is_desc else "")
             out.append((text, options, is_expr))
         return out
@@ -706,8 +708,8 @@ class _CatalogFunctions:
             return None
         name, table, schema, unique, table_oid, definition, _cols = row
         nice = self._pretty(pretty)
-        keys = self._index_keys(int(oid), nice)
         col = int(colno or 0)
+        keys = self._index_keys(int(oid), nice)
         if col > 0:
             if col > len(keys):
                 return ""

@@ -189,7 +189,7 @@ class QueryCompiler:
 
     def _ref(self, src: Source, col: SourceColumn) -> tuple[exp.Expression, Ty]:
         if src.inline is not None:
-            node, t = src.inline[col.name]
+            node, t = src.inline[col.sql_name or col.name]
             return node.copy(), t
         if not src.sql_alias:  # CHECK constraints and index expressions: bare column names
             return exp.Column(this=ident(col.sql_name or col.name)), col.ty
@@ -903,8 +903,8 @@ class QueryCompiler:
                    ordinality: str | None, scope: Scope) -> exp.Expression:
         """unnest() / generate_series() / generate_subscripts() in FROM, maybe WITH ORDINALITY:
         a json_each() of the rows (the ordinality column is its key + 1)."""
-        if name == "unnest" and len(call_args) != 1:
-            raise SqlError("0A000", "unnest() with several arrays is not supported")
+        if name == "unnest" and len(call_args) > 1:
+            return self.unnest_several(call_args, alias, col_aliases, ordinality, scope)
         compiled = [self.ex.compile(a, scope) for a in call_args]
         array, row_type = E.srf_array(self.ex, name, [a for a, _ in compiled], [t for _, t in compiled])
         visible = alias or name
@@ -920,6 +920,32 @@ class QueryCompiler:
             scope.sources.append(Source(visible, visible, [SourceColumn(n, t) for n, (_, t) in inline.items()],
                                         inline=inline))
         return exp.Table(this=fn("json_each", array), alias=exp.TableAlias(this=ident(visible)))
+
+    def unnest_several(self, args: list[exp.Expression], alias: str | None, col_aliases: list[str],
+                       ordinality: str | None, scope: Scope) -> exp.Expression:
+        """unnest(a, b, ...) in FROM (Django's bulk_create and index introspection): the arrays
+        zipped into one JSON array of rows, shorter ones padded with NULL, as PostgreSQL does."""
+        arrays: list[tuple[exp.Expression, Ty]] = []
+        for arg in args:
+            arr, at = self.ex.compile(arg, scope)
+            if at.oid == T.UNKNOWN:
+                arr, at = self.ex.coerce(arr, at, Ty(T.TEXT_ARRAY)), Ty(T.TEXT_ARRAY)
+            if not at.is_array:
+                raise SqlError("42883", f"function unnest({T.format_type(at.oid)}) does not exist")
+            arrays.append((arr, at))
+        visible = alias or "unnest"
+        sql_alias = self.fresh_alias("unnest") if alias is None else visible
+        names = list(col_aliases) + ["unnest"] * (len(arrays) - len(col_aliases))
+        cols = [(names[i], at.element, f"json_extract({quote(sql_alias)}.value, '$[{i}]')")
+                for i, (_, at) in enumerate(arrays)]
+        if ordinality is not None:
+            cols.append((ordinality, ty.INT8, f"({quote(sql_alias)}.key + 1)"))
+        # inline keys are per position: several columns may share a name ("unnest")
+        inline = {f"{i}": (raw(sql), t) for i, (_, t, sql) in enumerate(cols)}
+        columns = [SourceColumn(n, t, sql_name=f"{i}") for i, (n, t, _) in enumerate(cols)]
+        scope.sources.append(Source(visible, sql_alias, columns, inline=inline))
+        source = fn("json_each", fn("pg_unnest_zip", *[a for a, _ in arrays]))
+        return exp.Table(this=source, alias=exp.TableAlias(this=ident(sql_alias)))
 
     # ------------------------------------------------------------------ DML
     def target_table(self, node: exp.Expression) -> tuple[Table, str]:

@@ -22,7 +22,7 @@ from compute.sql.pg_catalog import rewrite_client_idioms
 from compute.sql.query import OutColumn, QueryCompiler, generate
 from compute.sql.split import Statement, strip_catalog_qualifiers
 from compute.sql.types import Ty
-from compute.sql.utility import Tokens, _name, translate_utility
+from compute.sql.utility import Tokens, _name, set_constraints, translate_utility
 
 _log = logging.getLogger("strata.compute.sql")
 
@@ -93,6 +93,11 @@ def translate_statement(stmt: Statement, catalog: Catalog,
         return Translation(Kind.EMPTY, ""), catalog
     first_tok = stmt.tokens[0]
     first = first_tok.text.lower()
+    if first == "set" and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "constraints":
+        try:
+            return set_constraints(stmt.tokens, stmt.text, catalog), catalog
+        except SqlError as err:
+            raise _with_offset(err, stmt) from None
     try:
         utility = translate_utility(first, stmt.tokens, stmt.text)
     except SqlError as err:
@@ -196,6 +201,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         if (node.args.get("kind") or "").upper() != "TABLE":
             raise SqlError("0A000", f"ALTER {node.args.get('kind')} is not supported")
         result = ddl.alter_table(node)
+        result.extra.setdefault("altered_table", node.this.name)  # pending deferred checks forbid it
     elif isinstance(node, exp.TruncateTable):
         result = ddl.truncate(node)
     elif isinstance(node, exp.Command) and node.name.lower() == "alter" and \

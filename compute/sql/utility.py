@@ -6,10 +6,13 @@ The session executes them: it owns transaction state and the settings dictionary
 
 from __future__ import annotations
 
+import json
+
 from sqlglot.tokens import Token, TokenType
 
 from compute import pgtypes
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
+from compute.sql.catalog import Catalog
 from compute.sql.functions import canonical_setting_name
 
 _ISOLATION = {
@@ -198,6 +201,55 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
     if first in ("grant", "revoke"):
         return Translation(Kind.NOOP, first.upper())
     return None
+
+
+def set_constraints(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> Translation:
+    """SET CONSTRAINTS { ALL | name [, ...] } { DEFERRED | IMMEDIATE }.
+
+    Names resolve here, against the catalog: the session gets the trigger prefixes of the
+    deferrable foreign keys named (``None`` for ALL). Naming a constraint that is not deferrable
+    is an error only for DEFERRED, as in PostgreSQL.
+    """
+    ts = Tokens(tokens, text)
+    ts.expect("set", "constraints")
+    names: list[str] | None = None
+    if not ts.accept("all"):
+        names = []
+        while True:
+            name = _name(ts.next())
+            if ts.accept("."):
+                if name != "public":
+                    raise SqlError("3F000", f'schema "{name}" does not exist')
+                name = _name(ts.next())
+            names.append(name)
+            if not ts.accept(","):
+                break
+    if ts.accept("deferred"):
+        deferred = True
+    elif ts.accept("immediate"):
+        deferred = False
+    else:
+        raise ts.error()
+    if not ts.at_end():
+        raise ts.error()
+    prefixes: tuple[str, ...] | None = None
+    error: tuple[str, str] | None = None  # raised by the session (after its no-transaction warning)
+    if names is not None:
+        found: list[str] = []
+        for name in names:
+            matches = [con for table in catalog.tables.values() for con in table.constraints if con.name == name]
+            if not matches:
+                error = error or ("42704", f'constraint "{name}" does not exist')
+            for con in matches:
+                info = json.loads(con.definition) if con.type == "f" and con.definition else {}
+                if not info.get("deferrable"):
+                    if deferred:
+                        error = error or ("42809", f'constraint "{name}" is not deferrable')
+                    continue
+                found.append(str(info.get("trigger")))
+        prefixes = tuple(found)
+    return Translation(Kind.SET, "SET CONSTRAINTS", name="constraints",
+                       extra={"set_constraints": prefixes, "deferred": deferred, "error": error})
 
 
 def _show(rest: str) -> Translation:
