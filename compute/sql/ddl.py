@@ -504,6 +504,13 @@ class DdlCompiler:
             if not any(i.unique and sorted(i.columns) == sorted(ref_cols) for i in parent_keys):
                 raise SqlError("42830", f'there is no unique constraint matching given keys for referenced table '
                                f'"{ref_table_name}"')
+            for cc, pc in zip([final[c] for c in cols], [parent_cols[c] for c in ref_cols], strict=True):
+                if cc.type_oid != pc.type_oid and max(cc.type_oid, pc.type_oid) >= C.FIRST_USER_OID:
+                    raise SqlError(  # an enum key matches only the same enum
+                        "42804", f'foreign key constraint "{cname}" cannot be implemented',
+                        detail=f'Key columns "{cc.name}" and "{pc.name}" are of incompatible types: '
+                               f"{self.catalog.format_type(cc.type_oid, cc.typmod)} and "
+                               f"{self.catalog.format_type(pc.type_oid, pc.typmod)}.")
             steps.extend(fk_trigger_sql(str(info["trigger"]), cname, name, [final[c] for c in cols], ref_table_name,
                                         [parent_cols[c] for c in ref_cols], info))
         table = Table(0, name, tuple(columns), options=tuple(options),
@@ -1007,13 +1014,15 @@ class DdlCompiler:
             raise SqlError("42830", "number of referencing and referenced columns for foreign key disagree")
         for cc, pc in zip(ccols, pcols, strict=True):
             c_info, p_info = T.TYPES.get(cc.type_oid), T.TYPES.get(pc.type_oid)
-            if c_info is None or p_info is None or c_info.sqlite_type != p_info.sqlite_type or \
-                    (cc.type_oid == T.NUMERIC) != (pc.type_oid == T.NUMERIC):
+            if cc.type_oid != pc.type_oid and (
+                    c_info is None or p_info is None or c_info.sqlite_type != p_info.sqlite_type
+                    or (cc.type_oid == T.NUMERIC) != (pc.type_oid == T.NUMERIC)):
                 raise SqlError(
                     "42804", f'foreign key constraint "{cname or table.name + "_" + "_".join(cols) + "_fkey"}" '
                     f"cannot be implemented",
                     detail=f'Key columns "{cc.name}" and "{pc.name}" are of incompatible types: '
-                    f"{cc.type_display} and {pc.type_display}.")
+                    f"{catalog.format_type(cc.type_oid, cc.typmod)} and "
+                    f"{catalog.format_type(pc.type_oid, pc.typmod)}.")
         name = cname or self._constraint_name(catalog, table.name, "_".join(cols), "fkey")
         info = fk_options(ref)
         prefix = fk_trigger_prefix(table.name, name)

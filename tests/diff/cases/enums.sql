@@ -544,3 +544,27 @@ select ms::text, '{ok}'::text::mood[], ms::varchar from ta;
 
 -- case array_text_cast_invalid
 select '{ok,nope}'::text::mood[];
+
+-- case foreign_key_enum_columns
+create table fp (m mood primary key);
+create table fc (m mood references fp);
+insert into fp values ('ok');
+insert into fc values ('ok');
+insert into fc values ('sad');
+
+-- case foreign_key_added_enum_columns
+create table fp (m mood primary key);
+create table fc (m mood);
+alter table fc add foreign key (m) references fp;
+insert into fp values ('happy');
+insert into fc values ('happy');
+select m from fc;
+
+-- case foreign_key_text_to_enum_fails
+create table fp (m mood primary key);
+create table fc (t text);
+alter table fc add foreign key (t) references fp;
+
+-- case foreign_key_create_text_to_enum_fails
+create table fp (m mood primary key);
+create table fc (t text references fp);
