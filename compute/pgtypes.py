@@ -181,6 +181,7 @@ for _base in _BASE:
         )
 
 ARRAY_OF: dict[int, int] = {t.oid: t.array_oid for t in _BASE if t.array_oid}
+_OID_BY_DISPLAY: dict[str, int] = {t.display: t.oid for t in TYPES.values()}  # format_type() name -> oid
 ELEMENT_OF: dict[int, int] = {t.oid: t.elem_oid for t in TYPES.values() if t.elem_oid}
 # int2vector / oidvector are stored like arrays (JSON) but subscripted from 0 and written "1 2".
 VECTORS = (INT2VECTOR, OIDVECTOR)
@@ -1306,8 +1307,7 @@ def _enc_int(value: Any) -> bytes:
 def _regtype_oid(value: Any) -> int:
     """A regtype storage value: an OID, or a type name (pg_typeof() yields the name)."""
     if isinstance(value, str) and not value.isdigit():
-        by_display = {info.display: oid for oid, info in TYPES.items()}
-        return by_display.get(value, TYPE_NAMES.get(value, 0))
+        return _OID_BY_DISPLAY.get(value, TYPE_NAMES.get(value, 0))
     return int(value)
 
 

@@ -1308,16 +1308,7 @@ class DdlCompiler:
         if len(parts) != 1:
             raise SqlError("3F000", f'schema "{parts[0]}" does not exist')
         rel = parts[0]
-        ts.expect("is")
-        value_tok = ts.next()
-        if value_tok.token_type == TokenType.NULL:
-            description = None
-        elif value_tok.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEREDOC_STRING):
-            description = value_tok.text
-        else:
-            raise SqlError("42601", f'syntax error at or near "{value_tok.text}"')
-        if not ts.at_end():
-            raise ts.error()
+        description = _comment_text(ts)
         table = self.catalog.user_table(rel)
         known = {"table": table is not None and table.kind == "r", "view": table is not None and table.kind == "v",
                  "sequence": rel in self.catalog.sequences, "index": self.catalog.index(rel) is not None,
@@ -1349,16 +1340,7 @@ class DdlCompiler:
             if name != "public":
                 raise SqlError("3F000", f'schema "{name}" does not exist')
             name = _name(ts.next())
-        ts.expect("is")
-        value_tok = ts.next()
-        if value_tok.token_type == TokenType.NULL:
-            description = None
-        elif value_tok.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEREDOC_STRING):
-            description = value_tok.text
-        else:
-            raise SqlError("42601", f'syntax error at or near "{value_tok.text}"')
-        if not ts.at_end():
-            raise ts.error()
+        description = _comment_text(ts)
         enum = self.catalog.enum(name)
         if enum is None:
             raise SqlError("42704", f'type "{name}" does not exist')
@@ -1540,3 +1522,18 @@ class DdlCompiler:
             steps.append(columns_sql)
         table = Table(0, name, tuple(columns), kind="v", definition=definition)
         return DdlResult("CREATE VIEW", steps, catalog.with_table(table))
+
+
+def _comment_text(ts: Any) -> str | None:
+    """The `IS 'text' | NULL` tail of COMMENT ON (NULL, like '', removes the comment)."""
+    ts.expect("is")
+    value_tok = ts.next()
+    if value_tok.token_type == TokenType.NULL:
+        description = None
+    elif value_tok.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEREDOC_STRING):
+        description = value_tok.text
+    else:
+        raise SqlError("42601", f'syntax error at or near "{value_tok.text}"')
+    if not ts.at_end():
+        raise ts.error()
+    return description

@@ -135,18 +135,11 @@ def _timestamp_age(t1: _dt.datetime, t2: _dt.datetime) -> str:
     if flip:
         fields = [-f for f in fields]
     year, month, day, hour, minute, second, micro = fields
-    while micro < 0:
-        micro += 1_000_000
-        second -= 1
-    while second < 0:
-        second += 60
-        minute -= 1
-    while minute < 0:
-        minute += 60
-        hour -= 1
-    while hour < 0:
-        hour += 24
-        day -= 1
+    carry, micro = divmod(micro, 1_000_000)  # a negative field borrows from the next larger one
+    carry, second = divmod(second + carry, 60)
+    carry, minute = divmod(minute + carry, 60)
+    carry, hour = divmod(hour + carry, 24)
+    day += carry
     while day < 0:
         earlier = t1 if flip else t2
         day += _month_days(earlier.year, earlier.month)
@@ -1135,9 +1128,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
             return None
         rows = conn.execute(f"SELECT name FROM {TABLES} WHERE oid = ?", (oid,)).fetchall()
         if rows:
-            name = str(rows[0][0])
-            plain = re.fullmatch(r"[a-z_][a-z0-9_$]*", name) is not None
-            return name if plain else '"' + name.replace('"', '""') + '"'  # quote_ident
+            return _quote_ident(rows[0][0])
         from compute.sql.pg_catalog import SYSTEM_RELATIONS
 
         for rel in SYSTEM_RELATIONS.values():

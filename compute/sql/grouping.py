@@ -24,9 +24,9 @@ AGGREGATES = frozenset({
 _SUBQUERY = (exp.Select, exp.Subquery, exp.SetOperation)
 
 
-def _is_aggregate(node: exp.Expression) -> bool:
+def is_aggregate(node: exp.Expression) -> bool:
     if isinstance(node, exp.Filter):  # agg(...) FILTER (WHERE ...)
-        return _is_aggregate(node.this)
+        return is_aggregate(node.this)
     if isinstance(node, exp.WithinGroup):  # percentile_cont(...) WITHIN GROUP (ORDER BY ...)
         return True
     if isinstance(node, exp.AggFunc):
@@ -35,7 +35,7 @@ def _is_aggregate(node: exp.Expression) -> bool:
 
 
 def _has_aggregate(node: exp.Expression) -> bool:
-    if _is_aggregate(node):
+    if is_aggregate(node):
         return True
     if isinstance(node, (exp.Window, *_SUBQUERY)):
         return False
@@ -110,7 +110,7 @@ def check_grouping(node: exp.Select, scope: Scope) -> None:
                                 f"aggregate function")
 
     def check(expr: exp.Expression) -> None:
-        if isinstance(expr, _SUBQUERY) or _is_aggregate(expr):
+        if isinstance(expr, _SUBQUERY) or is_aggregate(expr):
             return
         if isinstance(expr, exp.Star) or isinstance(expr, exp.Column) and isinstance(expr.this, exp.Star):
             table = expr.table if isinstance(expr, exp.Column) else ""

@@ -14,12 +14,7 @@ import itertools
 from sqlglot import exp
 
 from compute.sql.api import SqlError
-
-_AGGREGATE_NAMES = {
-    "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "bool_and", "bool_or", "every",
-    "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg", "stddev", "stddev_samp",
-    "stddev_pop", "variance", "var_samp", "var_pop",
-}
+from compute.sql.grouping import is_aggregate
 
 GroupingSet = list[exp.Expression]
 GROUPING_NULL = "__grouping_null"
@@ -76,12 +71,6 @@ def _key(node: exp.Expression) -> str:
     return node.sql(dialect="postgres").lower()
 
 
-def _is_aggregate(node: exp.Expression) -> bool:
-    if isinstance(node, exp.AggFunc):
-        return True
-    return isinstance(node, exp.Anonymous) and node.name.lower() in _AGGREGATE_NAMES
-
-
 def _rewrite(node: exp.Expression, missing: set[str], grouped: list[str]) -> exp.Expression:
     """NULL for grouping expressions not in this set (not inside aggregates); GROUPING() folded."""
     def visit(current: exp.Expression) -> exp.Expression:
@@ -96,7 +85,7 @@ def _rewrite(node: exp.Expression, missing: set[str], grouped: list[str]) -> exp
                                             "associated query level")
                 mask = (mask << 1) | (1 if key in missing else 0)
             return exp.Literal.number(mask)
-        if _is_aggregate(current) or isinstance(current, (exp.Subquery, exp.Select)):
+        if is_aggregate(current) or isinstance(current, (exp.Subquery, exp.Select)):
             return current
         if _key(current) in missing:  # NULL, typed like the expression (see expressions.py)
             return exp.Anonymous(this=GROUPING_NULL, expressions=[current.copy()])

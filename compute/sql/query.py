@@ -1282,7 +1282,9 @@ def _multiset_operation(node: exp.Expression, left: exp.Expression, right: exp.E
     names = [f"__s{i + 1}" for i in range(n)]
 
     def numbered(query: exp.Expression) -> str:
-        inner = f"SELECT * FROM ({generate(query)})"  # positional names via a VALUES-free rename
+        # rename the columns by position: a one-row VALUES names them column1.., the branch's rows
+        # follow it in the UNION ALL, and OFFSET 1 drops that row again
+        inner = f"SELECT * FROM ({generate(query)})"
         renamed = f"SELECT {', '.join(f'column{i + 1} AS {names[i]}' for i in range(n))} FROM (VALUES " \
                   f"({', '.join('NULL' for _ in range(n))}) UNION ALL {inner}) LIMIT -1 OFFSET 1"
         partition = ", ".join(names)
