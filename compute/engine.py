@@ -28,7 +28,7 @@ from compute.sql.api import SqlError, Translation
 from compute.sql.catalog import bootstrap_statements
 from compute.sql.functions import SessionContext, register_functions
 from compute.sqlcache import ShapeCache
-from compute.storage import CommitTicket
+from strata.storage import CommitTicket
 
 log = logging.getLogger("strata.compute")
 T = TypeVar("T")

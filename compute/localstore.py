@@ -39,7 +39,7 @@ from pathlib import Path
 
 import crc32c
 
-from compute.storage import CommitTicket, StorageError
+from strata.storage import CommitTicket, StorageError
 from strata.wal import PAGE_SIZE, Lsn, WalFormatError, WalRecord
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from compute.deferred import DeferredState, check_pending, pending_on
 from compute.engine import Database, Engine, Pooled
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.errors import map_sqlite_error
-from compute.storage import CommitTicket, StorageError
+from strata.storage import CommitTicket, StorageError
 
 log = logging.getLogger("strata.compute.session")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import apsw
 
 from compute.localstore import LocalStore
-from compute.storage import CommitTicket
 from compute.vfs import StrataVFS
+from strata.storage import CommitTicket
 
 
 class StandaloneFactory:

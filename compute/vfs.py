@@ -31,11 +31,11 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import apsw
 
-from compute.storage import CommitTicket, PageStore, StorageError, WalSink
+from strata.storage import CommitTicket, PageStore, StorageError, WalSink
 from strata.wal import MAX_RECORD_BYTES, PAGE_SIZE, Lsn, PageImage, WalRecord, split_transaction
 
 _PAGE_MASK = PAGE_SIZE - 1
@@ -54,16 +54,6 @@ DEFAULT_CACHE_KIB = 64 * 1024
 
 _REC_HEADER_BYTES = 28  # strata.wal record header
 _REC_PAGE_BYTES = 12  # strata.wal per-page header
-
-
-class Pinnable(Protocol):
-    """A store whose snapshots must be protected from checkpoint/GC while read."""
-
-    def pin(self, lsn: Lsn, exact: bool = True) -> Lsn:
-        """Pin ``lsn`` (exact) or the oldest readable LSN >= ``lsn``; returns what was pinned."""
-        ...
-
-    def unpin(self, lsn: Lsn) -> None: ...
 
 
 def db_file_name(db_id: int) -> str:
@@ -478,9 +468,8 @@ class StrataVFS(apsw.VFS):
         self.submit_stream: Callable[[Iterable[WalRecord]], CommitTicket] | None = getattr(
             sink, "submit_stream", None
         )
-        pinnable = hasattr(store, "pin") and hasattr(store, "unpin")
-        self.pin: Callable[[Lsn, bool], Lsn] = store.pin if pinnable else _no_pin  # type: ignore[attr-defined]
-        self.unpin: Callable[[Lsn], None] = store.unpin if pinnable else _no_unpin  # type: ignore[attr-defined]
+        self.pin: Callable[[Lsn, bool], Lsn] = store.pin
+        self.unpin: Callable[[Lsn], None] = store.unpin
         self.xids = itertools.count(time.time_ns() // 1000)
         self._mutex = threading.Lock()
         self._writers: dict[int, StrataFile] = {}
@@ -608,14 +597,6 @@ class StrataVFS(apsw.VFS):
     def close(self) -> None:
         """Unregister the VFS (all its connections must be closed)."""
         self.unregister()
-
-
-def _no_pin(lsn: Lsn, exact: bool = True) -> Lsn:
-    return lsn
-
-
-def _no_unpin(lsn: Lsn) -> None:
-    return None
 
 
 def open_connection(

@@ -1,7 +1,7 @@
 """A synchronous page server client for computes (safe to share across SQLite VFS threads).
 
 ``PageServerClient(addr)`` wraps one gRPC channel. ``client.page_store(tenant, timeline)``
-gives a ``compute.storage.PageStore`` bound to one timeline.
+gives a ``strata.storage.PageStore`` bound to one timeline.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import grpc
 
-from compute.storage import StorageError
 from strata.proto import pageserver_pb2 as pb
 from strata.proto import pageserver_pb2_grpc as pb_grpc
+from strata.storage import StorageError
 from strata.wal import Lsn
 
 
@@ -191,7 +191,7 @@ class PageServerClient:
 
 
 class TimelinePageStore:
-    """``compute.storage.PageStore`` over one timeline of a page server."""
+    """``strata.storage.PageStore`` over one timeline of a page server."""
 
     def __init__(self, client: PageServerClient, tenant: str, timeline: str) -> None:
         self.client = client

@@ -30,7 +30,7 @@ from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatt
 from compute.session import FatalSessionError, Result, Session, TxnStatus
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
 from compute.sql.errors import diagnostic_fields
-from compute.storage import StorageError
+from strata.storage import StorageError
 
 log = logging.getLogger("strata.compute.server")
 

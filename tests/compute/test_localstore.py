@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from compute.localstore import LocalStore
-from compute.storage import StorageError
 from compute.vfs import StrataVFS, open_connection
+from strata.storage import StorageError
 from strata.wal import PAGE_SIZE, PageImage, WalRecord
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ import apsw
 import pytest
 
 from compute.localstore import LocalStore
-from compute.storage import CommitTicket
 from compute.vfs import StrataVFS, iter_records, open_connection
+from strata.storage import CommitTicket
 from strata.wal import PAGE_SIZE, PageImage, WalRecord, split_transaction
 
 
