@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 import apsw
 import apsw.ext
 
+from compute.node import NodeStatus, ReplicationPeer, Role
 from compute.sql import Catalog, translate
 from compute.sql.api import SqlError, Translation
 from compute.sql.catalog import bootstrap_statements
@@ -51,6 +52,24 @@ class ConnectionFactory(Protocol):
 
     def durable_lsn(self) -> int:
         """The newest durable commit LSN (what new reader snapshots see)."""
+        ...
+
+    def role(self) -> Role:
+        """standalone | primary | replica. A replica opens databases read-only (no bootstrap
+        writes) and its sessions reject writes with 25006."""
+        ...
+
+    def status(self) -> NodeStatus:
+        """Role, state, term and LSNs (cheap: no I/O; called per SQL function call)."""
+        ...
+
+    def promote(self, timeout_s: float) -> None:
+        """Make a replica the primary (blocking: elect the next term, replay the log to its
+        end, then accept writes). Raises StorageError on failure; a no-op on a primary."""
+        ...
+
+    def replication(self) -> list[ReplicationPeer]:
+        """The readers of this node's log (``pg_stat_replication``); may do I/O."""
         ...
 
     def close(self) -> None: ...

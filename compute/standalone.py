@@ -7,8 +7,9 @@ from pathlib import Path
 import apsw
 
 from compute.localstore import LocalStore
+from compute.node import WRITABLE, NodeStatus, ReplicationPeer, Role
 from compute.vfs import StrataVFS
-from strata.storage import CommitTicket
+from strata.storage import CommitTicket, StorageError
 
 
 class StandaloneFactory:
@@ -33,6 +34,20 @@ class StandaloneFactory:
 
     def durable_lsn(self) -> int:
         return self.store.durable_lsn
+
+    def role(self) -> Role:
+        return "standalone"
+
+    def status(self) -> NodeStatus:
+        durable = self.store.durable_lsn
+        return NodeStatus(role="standalone", state=WRITABLE, written_lsn=self.latest_lsn(),
+                          durable_lsn=durable, replay_lsn=durable)
+
+    def promote(self, timeout_s: float) -> None:
+        raise StorageError("a standalone compute has no replicas and cannot be promoted")
+
+    def replication(self) -> list[ReplicationPeer]:
+        return []
 
     def close(self) -> None:
         self.store.close()
