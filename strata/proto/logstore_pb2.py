@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bstrata/proto/logstore.proto\x12\x12strata.logstore.v1\",\n\tTermEntry\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tstart_lsn\x18\x02 \x01(\x04\"=\n\x0bVoteRequest\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x0e\n\x06rejoin\x18\x02 \x01(\x08\x12\x10\n\x08proposer\x18\x03 \x01(\t\"\xa3\x01\n\x0cVoteResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x15\n\rpromised_term\x18\x02 \x01(\x04\x12\x33\n\x0cterm_history\x18\x03 \x03(\x0b\x32\x1d.strata.logstore.v1.TermEntry\x12\x11\n\tflush_lsn\x18\x04 \x01(\x04\x12\x12\n\ncommit_lsn\x18\x05 \x01(\x04\x12\x0f\n\x07node_id\x18\x06 \x01(\r\"k\n\x10StartTermRequest\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x33\n\x0cterm_history\x18\x02 \x03(\x0b\x32\x1d.strata.logstore.v1.TermEntry\x12\x14\n\x0ctruncate_lsn\x18\x03 \x01(\x04\"&\n\x11StartTermResponse\x12\x11\n\tflush_lsn\x18\x01 \x01(\x04\")\n\x06Record\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\x07\"q\n\rAppendRequest\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tstart_lsn\x18\x02 \x01(\x04\x12+\n\x07records\x18\x03 \x03(\x0b\x32\x1a.strata.logstore.v1.Record\x12\x12\n\ncommit_lsn\x18\x04 \x01(\x04\"V\n\x0e\x41ppendResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tflush_lsn\x18\x02 \x01(\x04\x12\x12\n\ncommit_lsn\x18\x03 \x01(\x04\x12\x0f\n\x07\x65nd_lsn\x18\x04 \x01(\x04\"G\n\tLogRecord\x12\x0b\n\x03lsn\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\x07\"E\n\x0bReadRequest\x12\x10\n\x08\x66rom_lsn\x18\x01 \x01(\x04\x12\x11\n\tup_to_lsn\x18\x02 \x01(\x04\x12\x11\n\tmax_bytes\x18\x03 \x01(\r\"Q\n\x0cReadResponse\x12.\n\x07records\x18\x01 \x03(\x0b\x32\x1d.strata.logstore.v1.LogRecord\x12\x11\n\tflush_lsn\x18\x02 \x01(\x04\"!\n\rStreamRequest\x12\x10\n\x08\x66rom_lsn\x18\x01 \x01(\x04\"T\n\x0eStreamResponse\x12.\n\x07records\x18\x01 \x03(\x0b\x32\x1d.strata.logstore.v1.LogRecord\x12\x12\n\ncommit_lsn\x18\x02 \x01(\x04\"\x0f\n\rStatusRequest\"b\n\x07Segment\x12\x11\n\tstart_lsn\x18\x01 \x01(\x04\x12\x0f\n\x07\x65nd_lsn\x18\x02 \x01(\x04\x12\r\n\x05local\x18\x03 \x01(\x08\x12\x10\n\x08uploaded\x18\x04 \x01(\x08\x12\x12\n\nsize_bytes\x18\x05 \x01(\x04\"\xf5\x01\n\x0eStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x15\n\rpromised_term\x18\x02 \x01(\x04\x12\x11\n\tflush_lsn\x18\x03 \x01(\x04\x12\x12\n\ncommit_lsn\x18\x04 \x01(\x04\x12\x33\n\x0cterm_history\x18\x05 \x03(\x0b\x32\x1d.strata.logstore.v1.TermEntry\x12-\n\x08segments\x18\x06 \x03(\x0b\x32\x1b.strata.logstore.v1.Segment\x12\x1d\n\x15remote_consistent_lsn\x18\x07 \x01(\x04\x12\x11\n\tfirst_lsn\x18\x08 \x01(\x04\"1\n\x10RetentionRequest\x12\x1d\n\x15remote_consistent_lsn\x18\x01 \x01(\x04\"2\n\x11RetentionResponse\x12\x1d\n\x15remote_consistent_lsn\x18\x01 \x01(\x04\x32\xba\x05\n\x08LogStore\x12I\n\x04Vote\x12\x1f.strata.logstore.v1.VoteRequest\x1a .strata.logstore.v1.VoteResponse\x12X\n\tStartTerm\x12$.strata.logstore.v1.StartTermRequest\x1a%.strata.logstore.v1.StartTermResponse\x12O\n\x06\x41ppend\x12!.strata.logstore.v1.AppendRequest\x1a\".strata.logstore.v1.AppendResponse\x12Y\n\x0c\x41ppendStream\x12!.strata.logstore.v1.AppendRequest\x1a\".strata.logstore.v1.AppendResponse(\x01\x30\x01\x12I\n\x04Read\x12\x1f.strata.logstore.v1.ReadRequest\x1a .strata.logstore.v1.ReadResponse\x12Z\n\x0fStreamCommitted\x12!.strata.logstore.v1.StreamRequest\x1a\".strata.logstore.v1.StreamResponse0\x01\x12O\n\x06Status\x12!.strata.logstore.v1.StatusRequest\x1a\".strata.logstore.v1.StatusResponse\x12\x65\n\x16SetRemoteConsistentLsn\x12$.strata.logstore.v1.RetentionRequest\x1a%.strata.logstore.v1.RetentionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bstrata/proto/logstore.proto\x12\x12strata.logstore.v1\",\n\tTermEntry\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tstart_lsn\x18\x02 \x01(\x04\"_\n\x0bVoteRequest\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x0e\n\x06rejoin\x18\x02 \x01(\x08\x12\x10\n\x08proposer\x18\x03 \x01(\t\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x10\n\x08timeline\x18\x05 \x01(\t\"\xa3\x01\n\x0cVoteResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x15\n\rpromised_term\x18\x02 \x01(\x04\x12\x33\n\x0cterm_history\x18\x03 \x03(\x0b\x32\x1d.strata.logstore.v1.TermEntry\x12\x11\n\tflush_lsn\x18\x04 \x01(\x04\x12\x12\n\ncommit_lsn\x18\x05 \x01(\x04\x12\x0f\n\x07node_id\x18\x06 \x01(\r\"\x8d\x01\n\x10StartTermRequest\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x33\n\x0cterm_history\x18\x02 \x03(\x0b\x32\x1d.strata.logstore.v1.TermEntry\x12\x14\n\x0ctruncate_lsn\x18\x03 \x01(\x04\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x10\n\x08timeline\x18\x05 \x01(\t\"&\n\x11StartTermResponse\x12\x11\n\tflush_lsn\x18\x01 \x01(\x04\")\n\x06Record\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\x07\"\x93\x01\n\rAppendRequest\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tstart_lsn\x18\x02 \x01(\x04\x12+\n\x07records\x18\x03 \x03(\x0b\x32\x1a.strata.logstore.v1.Record\x12\x12\n\ncommit_lsn\x18\x04 \x01(\x04\x12\x0e\n\x06tenant\x18\x05 \x01(\t\x12\x10\n\x08timeline\x18\x06 \x01(\t\"V\n\x0e\x41ppendResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x11\n\tflush_lsn\x18\x02 \x01(\x04\x12\x12\n\ncommit_lsn\x18\x03 \x01(\x04\x12\x0f\n\x07\x65nd_lsn\x18\x04 \x01(\x04\"G\n\tLogRecord\x12\x0b\n\x03lsn\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\x07\"g\n\x0bReadRequest\x12\x10\n\x08\x66rom_lsn\x18\x01 \x01(\x04\x12\x11\n\tup_to_lsn\x18\x02 \x01(\x04\x12\x11\n\tmax_bytes\x18\x03 \x01(\r\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x10\n\x08timeline\x18\x05 \x01(\t\"Q\n\x0cReadResponse\x12.\n\x07records\x18\x01 \x03(\x0b\x32\x1d.strata.logstore.v1.LogRecord\x12\x11\n\tflush_lsn\x18\x02 \x01(\x04\"W\n\rStreamRequest\x12\x10\n\x08\x66rom_lsn\x18\x01 \x01(\x04\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x10\n\x08timeline\x18\x03 \x01(\t\x12\x12\n\nsubscriber\x18\x04 \x01(\t\"T\n\x0eStreamResponse\x12.\n\x07records\x18\x01 \x03(\x0b\x32\x1d.strata.logstore.v1.LogRecord\x12\x12\n\ncommit_lsn\x18\x02 \x01(\x04\"1\n\rStatusRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08timeline\x18\x02 \x01(\t\"b\n\x07Segment\x12\x11\n\tstart_lsn\x18\x01 \x01(\x04\x12\x0f\n\x07\x65nd_lsn\x18\x02 \x01(\x04\x12\r\n\x05local\x18\x03 \x01(\x08\x12\x10\n\x08uploaded\x18\x04 \x01(\x08\x12\x12\n\nsize_bytes\x18\x05 \x01(\x04\"\x8a\x03\n\x0eStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x15\n\rpromised_term\x18\x02 \x01(\x04\x12\x11\n\tflush_lsn\x18\x03 \x01(\x04\x12\x12\n\ncommit_lsn\x18\x04 \x01(\x04\x12\x33\n\x0cterm_history\x18\x05 \x03(\x0b\x32\x1d.strata.logstore.v1.TermEntry\x12-\n\x08segments\x18\x06 \x03(\x0b\x32\x1b.strata.logstore.v1.Segment\x12\x1d\n\x15remote_consistent_lsn\x18\x07 \x01(\x04\x12\x11\n\tfirst_lsn\x18\x08 \x01(\x04\x12)\n\x04logs\x18\t \x03(\x0b\x32\x1b.strata.logstore.v1.LogInfo\x12\x33\n\x0bsubscribers\x18\n \x03(\x0b\x32\x1e.strata.logstore.v1.Subscriber\x12\x0e\n\x06tenant\x18\x0b \x01(\t\x12\x10\n\x08timeline\x18\x0c \x01(\t\x12\x11\n\tstart_lsn\x18\r \x01(\x04\"S\n\x10RetentionRequest\x12\x1d\n\x15remote_consistent_lsn\x18\x01 \x01(\x04\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x10\n\x08timeline\x18\x03 \x01(\t\"2\n\x11RetentionResponse\x12\x1d\n\x15remote_consistent_lsn\x18\x01 \x01(\x04\"|\n\x07LogInfo\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08timeline\x18\x02 \x01(\t\x12\x11\n\tstart_lsn\x18\x03 \x01(\x04\x12\x15\n\rpromised_term\x18\x04 \x01(\x04\x12\x11\n\tflush_lsn\x18\x05 \x01(\x04\x12\x12\n\ncommit_lsn\x18\x06 \x01(\x04\":\n\nSubscriber\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x10\n\x08sent_lsn\x18\x03 \x01(\x04\"G\n\x10\x43reateLogRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08timeline\x18\x02 \x01(\t\x12\x11\n\tstart_lsn\x18\x03 \x01(\x04\"4\n\x10\x44\x65leteLogRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08timeline\x18\x02 \x01(\t\"\x13\n\x11\x44\x65leteLogResponse\"\x11\n\x0fListLogsRequest\"=\n\x10ListLogsResponse\x12)\n\x04logs\x18\x01 \x03(\x0b\x32\x1b.strata.logstore.v1.LogInfo2\xbb\x07\n\x08LogStore\x12I\n\x04Vote\x12\x1f.strata.logstore.v1.VoteRequest\x1a .strata.logstore.v1.VoteResponse\x12X\n\tStartTerm\x12$.strata.logstore.v1.StartTermRequest\x1a%.strata.logstore.v1.StartTermResponse\x12O\n\x06\x41ppend\x12!.strata.logstore.v1.AppendRequest\x1a\".strata.logstore.v1.AppendResponse\x12Y\n\x0c\x41ppendStream\x12!.strata.logstore.v1.AppendRequest\x1a\".strata.logstore.v1.AppendResponse(\x01\x30\x01\x12I\n\x04Read\x12\x1f.strata.logstore.v1.ReadRequest\x1a .strata.logstore.v1.ReadResponse\x12Z\n\x0fStreamCommitted\x12!.strata.logstore.v1.StreamRequest\x1a\".strata.logstore.v1.StreamResponse0\x01\x12O\n\x06Status\x12!.strata.logstore.v1.StatusRequest\x1a\".strata.logstore.v1.StatusResponse\x12\x65\n\x16SetRemoteConsistentLsn\x12$.strata.logstore.v1.RetentionRequest\x1a%.strata.logstore.v1.RetentionResponse\x12N\n\tCreateLog\x12$.strata.logstore.v1.CreateLogRequest\x1a\x1b.strata.logstore.v1.LogInfo\x12X\n\tDeleteLog\x12$.strata.logstore.v1.DeleteLogRequest\x1a%.strata.logstore.v1.DeleteLogResponse\x12U\n\x08ListLogs\x12#.strata.logstore.v1.ListLogsRequest\x1a$.strata.logstore.v1.ListLogsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,39 +34,53 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TERMENTRY']._serialized_start=51
   _globals['_TERMENTRY']._serialized_end=95
   _globals['_VOTEREQUEST']._serialized_start=97
-  _globals['_VOTEREQUEST']._serialized_end=158
-  _globals['_VOTERESPONSE']._serialized_start=161
-  _globals['_VOTERESPONSE']._serialized_end=324
-  _globals['_STARTTERMREQUEST']._serialized_start=326
-  _globals['_STARTTERMREQUEST']._serialized_end=433
-  _globals['_STARTTERMRESPONSE']._serialized_start=435
-  _globals['_STARTTERMRESPONSE']._serialized_end=473
-  _globals['_RECORD']._serialized_start=475
-  _globals['_RECORD']._serialized_end=516
-  _globals['_APPENDREQUEST']._serialized_start=518
-  _globals['_APPENDREQUEST']._serialized_end=631
-  _globals['_APPENDRESPONSE']._serialized_start=633
-  _globals['_APPENDRESPONSE']._serialized_end=719
-  _globals['_LOGRECORD']._serialized_start=721
-  _globals['_LOGRECORD']._serialized_end=792
-  _globals['_READREQUEST']._serialized_start=794
-  _globals['_READREQUEST']._serialized_end=863
-  _globals['_READRESPONSE']._serialized_start=865
-  _globals['_READRESPONSE']._serialized_end=946
-  _globals['_STREAMREQUEST']._serialized_start=948
-  _globals['_STREAMREQUEST']._serialized_end=981
-  _globals['_STREAMRESPONSE']._serialized_start=983
-  _globals['_STREAMRESPONSE']._serialized_end=1067
-  _globals['_STATUSREQUEST']._serialized_start=1069
-  _globals['_STATUSREQUEST']._serialized_end=1084
-  _globals['_SEGMENT']._serialized_start=1086
-  _globals['_SEGMENT']._serialized_end=1184
-  _globals['_STATUSRESPONSE']._serialized_start=1187
-  _globals['_STATUSRESPONSE']._serialized_end=1432
-  _globals['_RETENTIONREQUEST']._serialized_start=1434
-  _globals['_RETENTIONREQUEST']._serialized_end=1483
-  _globals['_RETENTIONRESPONSE']._serialized_start=1485
-  _globals['_RETENTIONRESPONSE']._serialized_end=1535
-  _globals['_LOGSTORE']._serialized_start=1538
-  _globals['_LOGSTORE']._serialized_end=2236
+  _globals['_VOTEREQUEST']._serialized_end=192
+  _globals['_VOTERESPONSE']._serialized_start=195
+  _globals['_VOTERESPONSE']._serialized_end=358
+  _globals['_STARTTERMREQUEST']._serialized_start=361
+  _globals['_STARTTERMREQUEST']._serialized_end=502
+  _globals['_STARTTERMRESPONSE']._serialized_start=504
+  _globals['_STARTTERMRESPONSE']._serialized_end=542
+  _globals['_RECORD']._serialized_start=544
+  _globals['_RECORD']._serialized_end=585
+  _globals['_APPENDREQUEST']._serialized_start=588
+  _globals['_APPENDREQUEST']._serialized_end=735
+  _globals['_APPENDRESPONSE']._serialized_start=737
+  _globals['_APPENDRESPONSE']._serialized_end=823
+  _globals['_LOGRECORD']._serialized_start=825
+  _globals['_LOGRECORD']._serialized_end=896
+  _globals['_READREQUEST']._serialized_start=898
+  _globals['_READREQUEST']._serialized_end=1001
+  _globals['_READRESPONSE']._serialized_start=1003
+  _globals['_READRESPONSE']._serialized_end=1084
+  _globals['_STREAMREQUEST']._serialized_start=1086
+  _globals['_STREAMREQUEST']._serialized_end=1173
+  _globals['_STREAMRESPONSE']._serialized_start=1175
+  _globals['_STREAMRESPONSE']._serialized_end=1259
+  _globals['_STATUSREQUEST']._serialized_start=1261
+  _globals['_STATUSREQUEST']._serialized_end=1310
+  _globals['_SEGMENT']._serialized_start=1312
+  _globals['_SEGMENT']._serialized_end=1410
+  _globals['_STATUSRESPONSE']._serialized_start=1413
+  _globals['_STATUSRESPONSE']._serialized_end=1807
+  _globals['_RETENTIONREQUEST']._serialized_start=1809
+  _globals['_RETENTIONREQUEST']._serialized_end=1892
+  _globals['_RETENTIONRESPONSE']._serialized_start=1894
+  _globals['_RETENTIONRESPONSE']._serialized_end=1944
+  _globals['_LOGINFO']._serialized_start=1946
+  _globals['_LOGINFO']._serialized_end=2070
+  _globals['_SUBSCRIBER']._serialized_start=2072
+  _globals['_SUBSCRIBER']._serialized_end=2130
+  _globals['_CREATELOGREQUEST']._serialized_start=2132
+  _globals['_CREATELOGREQUEST']._serialized_end=2203
+  _globals['_DELETELOGREQUEST']._serialized_start=2205
+  _globals['_DELETELOGREQUEST']._serialized_end=2257
+  _globals['_DELETELOGRESPONSE']._serialized_start=2259
+  _globals['_DELETELOGRESPONSE']._serialized_end=2278
+  _globals['_LISTLOGSREQUEST']._serialized_start=2280
+  _globals['_LISTLOGSREQUEST']._serialized_end=2297
+  _globals['_LISTLOGSRESPONSE']._serialized_start=2299
+  _globals['_LISTLOGSRESPONSE']._serialized_end=2360
+  _globals['_LOGSTORE']._serialized_start=2363
+  _globals['_LOGSTORE']._serialized_end=3318
 # @@protoc_insertion_point(module_scope)

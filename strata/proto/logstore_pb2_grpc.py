@@ -74,6 +74,21 @@ class LogStoreStub:
                 request_serializer=strata_dot_proto_dot_logstore__pb2.RetentionRequest.SerializeToString,
                 response_deserializer=strata_dot_proto_dot_logstore__pb2.RetentionResponse.FromString,
                 _registered_method=True)
+        self.CreateLog = channel.unary_unary(
+                '/strata.logstore.v1.LogStore/CreateLog',
+                request_serializer=strata_dot_proto_dot_logstore__pb2.CreateLogRequest.SerializeToString,
+                response_deserializer=strata_dot_proto_dot_logstore__pb2.LogInfo.FromString,
+                _registered_method=True)
+        self.DeleteLog = channel.unary_unary(
+                '/strata.logstore.v1.LogStore/DeleteLog',
+                request_serializer=strata_dot_proto_dot_logstore__pb2.DeleteLogRequest.SerializeToString,
+                response_deserializer=strata_dot_proto_dot_logstore__pb2.DeleteLogResponse.FromString,
+                _registered_method=True)
+        self.ListLogs = channel.unary_unary(
+                '/strata.logstore.v1.LogStore/ListLogs',
+                request_serializer=strata_dot_proto_dot_logstore__pb2.ListLogsRequest.SerializeToString,
+                response_deserializer=strata_dot_proto_dot_logstore__pb2.ListLogsResponse.FromString,
+                _registered_method=True)
 
 
 class LogStoreServicer:
@@ -135,6 +150,27 @@ class LogStoreServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateLog(self, request, context):
+        """Create an empty log whose first record starts at start_lsn (a branch continues its
+        parent's LSN space). Idempotent for the same start_lsn.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLog(self, request, context):
+        """Remove a log and its files (local and offloaded).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogStoreServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +213,21 @@ def add_LogStoreServicer_to_server(servicer, server):
                     servicer.SetRemoteConsistentLsn,
                     request_deserializer=strata_dot_proto_dot_logstore__pb2.RetentionRequest.FromString,
                     response_serializer=strata_dot_proto_dot_logstore__pb2.RetentionResponse.SerializeToString,
+            ),
+            'CreateLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLog,
+                    request_deserializer=strata_dot_proto_dot_logstore__pb2.CreateLogRequest.FromString,
+                    response_serializer=strata_dot_proto_dot_logstore__pb2.LogInfo.SerializeToString,
+            ),
+            'DeleteLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLog,
+                    request_deserializer=strata_dot_proto_dot_logstore__pb2.DeleteLogRequest.FromString,
+                    response_serializer=strata_dot_proto_dot_logstore__pb2.DeleteLogResponse.SerializeToString,
+            ),
+            'ListLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLogs,
+                    request_deserializer=strata_dot_proto_dot_logstore__pb2.ListLogsRequest.FromString,
+                    response_serializer=strata_dot_proto_dot_logstore__pb2.ListLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +446,87 @@ class LogStore:
             '/strata.logstore.v1.LogStore/SetRemoteConsistentLsn',
             strata_dot_proto_dot_logstore__pb2.RetentionRequest.SerializeToString,
             strata_dot_proto_dot_logstore__pb2.RetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.logstore.v1.LogStore/CreateLog',
+            strata_dot_proto_dot_logstore__pb2.CreateLogRequest.SerializeToString,
+            strata_dot_proto_dot_logstore__pb2.LogInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.logstore.v1.LogStore/DeleteLog',
+            strata_dot_proto_dot_logstore__pb2.DeleteLogRequest.SerializeToString,
+            strata_dot_proto_dot_logstore__pb2.DeleteLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.logstore.v1.LogStore/ListLogs',
+            strata_dot_proto_dot_logstore__pb2.ListLogsRequest.SerializeToString,
+            strata_dot_proto_dot_logstore__pb2.ListLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,
