@@ -81,6 +81,13 @@ def pageserver(
         float,
         typer.Option(envvar=_E + "WAIT_LSN_TIMEOUT", help="Default bound on waiting for an LSN."),
     ] = 5.0,
+    lease_grace: Annotated[
+        float,
+        typer.Option(
+            envvar=_E + "LEASE_GRACE",
+            help="Seconds after start before GC moves any cutoff (leases are renewed).",
+        ),
+    ] = 60.0,
     layer_cache_mb: Annotated[
         int, typer.Option(envvar=_E + "LAYER_CACHE_MB", help="Decoded layers kept in memory.")
     ] = 256,
@@ -112,6 +119,7 @@ def pageserver(
             retention_lsn=retention_lsn,
             retention_seconds=retention_seconds,
             wait_lsn_timeout_s=wait_lsn_timeout,
+            lease_grace_s=lease_grace,
         ),
         layer_cache_bytes=layer_cache_mb * 1024 * 1024,
         upload_queue=upload_queue,

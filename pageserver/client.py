@@ -1,12 +1,15 @@
 """A synchronous page server client for computes (safe to share across SQLite VFS threads).
 
 ``PageServerClient(addr)`` wraps one gRPC channel. ``client.page_store(tenant, timeline)``
-gives a ``strata.storage.PageStore`` bound to one timeline.
+gives a ``strata.storage.PageStore`` bound to one timeline, whose pins are LSN leases kept
+alive by a ``LeaseKeeper``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +17,18 @@ import grpc
 
 from strata.proto import pageserver_pb2 as pb
 from strata.proto import pageserver_pb2_grpc as pb_grpc
-from strata.storage import StorageError
+from strata.storage import PageUnavailableError, StorageError
 from strata.wal import Lsn
+
+log = logging.getLogger("strata.pageserver.client")
+
+MAX_PAGES_PER_BATCH = 256
+"""The server's limit on pages per GetPages call (``pageserver.server``); ``get_pages``
+splits longer lists into calls of at most this many."""
+DEFAULT_LEASE_TTL_S = 30.0
+"""Lease length a ``LeaseKeeper`` asks for; it renews every third of it."""
+PIN_RETRIES = 3
+"""Attempts of a non-exact pin racing with GC moving the cutoff."""
 
 
 class PageServerError(StorageError):
@@ -31,8 +44,28 @@ class PageNotFound(PageServerError):
     """Unknown tenant or timeline."""
 
 
-class LsnNotReached(PageServerError):
+class LsnNotReached(PageServerError, PageUnavailableError):
     """The page server did not ingest the LSN within the wait bound."""
+
+
+class ServerUnavailable(PageServerError, PageUnavailableError):
+    """The page server cannot be reached."""
+
+
+class LsnInFuture(PageServerError):
+    """CreateTimeline: the ancestor had not ingested the branch LSN within the wait bound."""
+
+
+class HasChildren(PageServerError):
+    """DeleteTimeline: the timeline has child timelines (branches) to delete first."""
+
+
+class TooManyLeases(PageServerError):
+    """The timeline holds the maximum number of LSN leases."""
+
+
+class InvalidRequest(PageServerError):
+    """The server refused the arguments (bad ids, too many pages, malformed message)."""
 
 
 class PagePastEnd(PageServerError):
@@ -48,6 +81,9 @@ _ERRORS: dict[grpc.StatusCode, type[PageServerError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: LsnNotReached,
     grpc.StatusCode.OUT_OF_RANGE: PagePastEnd,
     grpc.StatusCode.FAILED_PRECONDITION: LsnBelowGc,
+    grpc.StatusCode.UNAVAILABLE: ServerUnavailable,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: TooManyLeases,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidRequest,
 }
 
 
@@ -121,6 +157,29 @@ class PageServerClient:
         )  # fmt: skip
         return bytes(resp.data) if resp.exists else None
 
+    def get_pages(
+        self,
+        tenant: str,
+        timeline: str,
+        db_id: int,
+        page_nos: list[int],
+        lsn: Lsn,
+        wait_ms: int = 0,
+    ) -> list[bytes | None]:
+        """Pages as of ``lsn`` in the order asked; None for a page never written or past
+        the end of the database. One GetPages call per ``MAX_PAGES_PER_BATCH`` pages."""
+        out: list[bytes | None] = []
+        for i in range(0, len(page_nos), MAX_PAGES_PER_BATCH):
+            resp = self._call(
+                self._stub.GetPages,
+                pb.GetPagesRequest(
+                    tenant=tenant, timeline=timeline, db_id=db_id,
+                    page_nos=page_nos[i : i + MAX_PAGES_PER_BATCH], lsn=lsn, wait_ms=wait_ms,
+                ),
+            )  # fmt: skip
+            out.extend(bytes(p.data) if p.exists else None for p in resp.pages)
+        return out
+
     def db_size(self, tenant: str, timeline: str, db_id: int, lsn: Lsn, wait_ms: int = 0) -> int:
         resp = self._call(
             self._stub.DbSize,
@@ -140,26 +199,54 @@ class PageServerClient:
         ancestor_timestamp_us: int = 0,
         wal_source: str = "push",
         log_timeline: str = "",
+        wait_ms: int = 0,
     ) -> TimelineInfo:
-        resp = self._call(
-            self._stub.CreateTimeline,
-            pb.CreateTimelineRequest(
-                tenant=tenant, timeline=timeline, ancestor_timeline=ancestor,
-                ancestor_lsn=ancestor_lsn, ancestor_timestamp_us=ancestor_timestamp_us,
-                wal_source=wal_source, log_timeline=log_timeline,
-            ),
+        """Raises ``LsnInFuture`` if the ancestor has not ingested ``ancestor_lsn`` within
+        ``wait_ms`` (0 = the server's default wait)."""
+        req = pb.CreateTimelineRequest(
+            tenant=tenant, timeline=timeline, ancestor_timeline=ancestor,
+            ancestor_lsn=ancestor_lsn, ancestor_timestamp_us=ancestor_timestamp_us,
+            wal_source=wal_source, log_timeline=log_timeline, wait_ms=wait_ms,
         )  # fmt: skip
+        try:
+            resp = self._call(self._stub.CreateTimeline, req, timeout=self.timeout_s + 60)
+        except PagePastEnd as exc:
+            raise LsnInFuture(exc.code, exc.details) from None
         return TimelineInfo.from_pb(resp)
+
+    def delete_timeline(self, tenant: str, timeline: str) -> None:
+        """Remove a timeline: ``HasChildren`` if it has branches, ``PageNotFound`` if
+        unknown."""
+        try:
+            self._call(
+                self._stub.DeleteTimeline,
+                pb.DeleteTimelineRequest(tenant=tenant, timeline=timeline),
+                timeout=max(self.timeout_s, 150.0),
+            )
+        except LsnBelowGc as exc:  # FAILED_PRECONDITION here means children
+            raise HasChildren(exc.code, exc.details) from None
+
+    def lease_lsn(self, tenant: str, timeline: str, lsn: Lsn, ttl_s: float) -> float:
+        """Keep ``lsn`` readable (GC stays below it) for ``ttl_s``; returns the expiry in
+        unix seconds. ``LsnBelowGc`` if it is already below the GC cutoff."""
+        resp = self._call(
+            self._stub.LeaseLsn,
+            pb.LeaseLsnRequest(
+                tenant=tenant, timeline=timeline, lsn=lsn, ttl_ms=max(1, int(ttl_s * 1000))
+            ),
+        )
+        return int(resp.valid_until_ms) / 1000.0
 
     def list_timelines(self, tenant: str = "") -> list[TimelineInfo]:
         resp = self._call(self._stub.ListTimelines, pb.ListTimelinesRequest(tenant=tenant))
         return [TimelineInfo.from_pb(t) for t in resp.timelines]
 
     def timeline(self, tenant: str, timeline: str) -> TimelineInfo:
-        for t in self.list_timelines(tenant):
-            if t.timeline == timeline:
-                return t
-        raise PageNotFound(grpc.StatusCode.NOT_FOUND, f"unknown timeline {timeline!r}")
+        """One timeline's info (``last_record_lsn``: how far it has ingested)."""
+        resp = self._call(
+            self._stub.GetTimeline, pb.GetTimelineRequest(tenant=tenant, timeline=timeline)
+        )
+        return TimelineInfo.from_pb(resp)
 
     def status(self) -> dict[str, Any]:
         resp = self._call(self._stub.Status, pb.StatusRequest())
@@ -186,20 +273,121 @@ class PageServerClient:
         result: dict[str, Any] = json.loads(resp.result)
         return result
 
-    def page_store(self, tenant: str, timeline: str) -> TimelinePageStore:
-        return TimelinePageStore(self, tenant, timeline)
+    def page_store(
+        self, tenant: str, timeline: str, lease_ttl_s: float = DEFAULT_LEASE_TTL_S
+    ) -> TimelinePageStore:
+        return TimelinePageStore(self, tenant, timeline, lease_ttl_s)
 
 
-class TimelinePageStore:
-    """``strata.storage.PageStore`` over one timeline of a page server."""
+class LeaseKeeper:
+    """Counted pins of LSNs on one timeline, each backed by a page server lease.
 
-    def __init__(self, client: PageServerClient, tenant: str, timeline: str) -> None:
+    The first pin of an LSN leases it at once (so a pin below the GC cutoff fails right
+    there); one background thread renews the leases of every pinned LSN each ``ttl_s / 3``.
+    The last unpin just stops renewing: the lease runs out by itself. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        client: PageServerClient,
+        tenant: str,
+        timeline: str,
+        ttl_s: float = DEFAULT_LEASE_TTL_S,
+    ) -> None:
         self.client = client
         self.tenant = tenant
         self.timeline = timeline
+        self.ttl_s = ttl_s
+        self._pins: dict[Lsn, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def pin(self, lsn: Lsn) -> None:
+        """Pin ``lsn``; raises ``LsnBelowGc`` (a ``StorageError``) if it is not readable."""
+        with self._lock:
+            if lsn in self._pins:
+                self._pins[lsn] += 1
+                return
+        self.client.lease_lsn(self.tenant, self.timeline, lsn, self.ttl_s)
+        with self._lock:
+            self._pins[lsn] = self._pins.get(lsn, 0) + 1
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._renew, name=f"leases-{self.timeline}", daemon=True
+                )
+                self._thread.start()
+
+    def unpin(self, lsn: Lsn) -> None:
+        with self._lock:
+            n = self._pins.get(lsn, 0)
+            if n == 0:
+                raise ValueError(f"LSN {lsn} is not pinned")
+            if n == 1:
+                del self._pins[lsn]
+            else:
+                self._pins[lsn] = n - 1
+
+    def pinned(self) -> dict[Lsn, int]:
+        with self._lock:
+            return dict(self._pins)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            for lsn in self.pinned():
+                try:
+                    self.client.lease_lsn(self.tenant, self.timeline, lsn, self.ttl_s)
+                except StorageError as exc:  # keep trying; reads will report the real error
+                    log.warning("renewing lease of LSN %d on %s: %s", lsn, self.timeline, exc)
+
+
+class TimelinePageStore:
+    """``strata.storage.PageStore`` over one timeline of a page server; pins are leases."""
+
+    def __init__(
+        self,
+        client: PageServerClient,
+        tenant: str,
+        timeline: str,
+        lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
+    ) -> None:
+        self.client = client
+        self.tenant = tenant
+        self.timeline = timeline
+        self.leases = LeaseKeeper(client, tenant, timeline, lease_ttl_s)
 
     def get_page(self, db_id: int, page_no: int, lsn: Lsn) -> bytes | None:
         return self.client.get_page(self.tenant, self.timeline, db_id, page_no, lsn)
 
+    def get_pages(self, db_id: int, page_nos: list[int], lsn: Lsn) -> list[bytes | None]:
+        return self.client.get_pages(self.tenant, self.timeline, db_id, page_nos, lsn)
+
     def db_size(self, db_id: int, lsn: Lsn) -> int:
         return self.client.db_size(self.tenant, self.timeline, db_id, lsn)
+
+    def pin(self, lsn: Lsn, exact: bool = True) -> Lsn:
+        """Lease ``lsn``; with ``exact=False`` an LSN below the GC cutoff pins the cutoff
+        instead (the oldest readable LSN at or above ``lsn``)."""
+        if exact:
+            self.leases.pin(lsn)
+            return lsn
+        at = lsn
+        for _ in range(PIN_RETRIES):
+            try:
+                self.leases.pin(at)
+                return at
+            except LsnBelowGc:  # GC moved on; retry at the current cutoff
+                at = max(lsn, self.client.timeline(self.tenant, self.timeline).gc_cutoff_lsn)
+        self.leases.pin(at)
+        return at
+
+    def unpin(self, lsn: Lsn) -> None:
+        self.leases.unpin(lsn)
+
+    def close(self) -> None:
+        self.leases.close()

@@ -29,14 +29,19 @@ from pageserver.layers import LayerDesc
 from pageserver.source import WalSourceFactory, logstore_reporter, logstore_source
 from pageserver.storage import LayerStore, LayerUnavailable, UploadQueue, layer_key, timeline_prefix
 from pageserver.timeline import (
+    DEFAULT_LEASE_TTL_S,
+    MAX_LEASE_TTL_S,
     AlreadyExists,
     DataLoss,
     FailedPrecondition,
     InvalidArgument,
+    LsnTimeout,
     NotFound,
+    OutOfRange,
     PageServerError,
     Timeline,
     TimelineConf,
+    fmt_lsn,
 )
 from strata.objectstore import ObjectNotFound, open_object_store
 from strata.proto import pageserver_pb2 as pb
@@ -46,6 +51,12 @@ log = logging.getLogger("strata.pageserver")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_WAIT_S = 60.0
+MAX_PAGES_PER_BATCH = 256
+"""Pages one GetPages call may ask for (more: INVALID_ARGUMENT)."""
+INGEST_POLL_S = 0.5
+"""How often an ingest thread checks whether its timeline was deleted."""
+DELETE_TIMEOUT_S = 120.0
+"""DeleteTimeline waits this long for the uploads queued before it and its own deletes."""
 
 
 def check_id(what: str, value: str) -> str:
@@ -141,6 +152,7 @@ class PageServer:
                     gc_cutoff_lsn=int(m["gc_cutoff_lsn"]),
                     last_commit_ts=int(m.get("last_commit_ts", 0)),
                 )
+                tl.gc_blocked_until = time.monotonic() + self.conf.timeline.lease_grace_s
                 self._register(tl)
                 self._cleanup(tl, {d.name for d in layers}, all_keys)
                 del pending[(tenant, tid)]
@@ -148,6 +160,12 @@ class PageServer:
             if not progressed:
                 log.error("timelines with unresolvable ancestors: %s", sorted(pending))
                 break
+        # objects of timelines without a manifest: a deletion interrupted by a crash
+        for key in all_keys:
+            parts = key.split("/")
+            if len(parts) > 4 and parts[2] == "timelines" and (parts[1], parts[3]) not in manifests:
+                log.info("deleting object %s of a deleted timeline", key)
+                self.remote.delete(key)
         # local directories of timelines no manifest knows about
         root = os.path.join(self.conf.data_dir, "tenants")
         if os.path.isdir(root):
@@ -194,19 +212,34 @@ class PageServer:
         assert self.source_factory is not None
         factory = self.source_factory
         delay = 0.1
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not tl.deleted:
             try:
-                asyncio.run(self._consume(tl, factory))
+                asyncio.run(self._consume_while_live(tl, factory))
                 delay = 0.1
             except Exception:
                 log.exception("ingest of %s failed; resuming in %.1fs", tl.timeline_id, delay)
             self.stopping.wait(delay)
             delay = min(delay * 2, 5.0)
 
+    async def _consume_while_live(self, tl: Timeline, factory: WalSourceFactory) -> None:
+        """``_consume``, cancelled once the timeline is deleted or the server stops (the
+        source may be idle for a long time, so checking between records is not enough)."""
+        task = asyncio.create_task(self._consume(tl, factory))
+        while not task.done():
+            if tl.deleted or self.stopping.is_set():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                return
+            await asyncio.wait({task}, timeout=INGEST_POLL_S)
+        await task
+
     async def _consume(self, tl: Timeline, factory: WalSourceFactory) -> None:
         source = factory(tl.log_timeline or tl.timeline_id, tl.last_record_lsn)
         async for start, end, payload in source:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or tl.deleted:
                 return
             assert end == start + len(payload), (start, end, len(payload))
             tl.note_received(end)
@@ -273,7 +306,10 @@ class PageServer:
         ancestor_timestamp_us: int = 0,
         wal_source: str = "push",
         log_timeline: str = "",
+        wait_s: float | None = None,
     ) -> Timeline:
+        """A root timeline or a branch; a branch point the ancestor has not ingested yet is
+        waited for up to ``wait_s`` (default ``wait_lsn_timeout_s``), then OUT_OF_RANGE."""
         check_id("tenant", tenant)
         timeline = check_id("timeline", timeline or uuid.uuid4().hex[:16])
         wal_source = wal_source or "push"
@@ -292,7 +328,15 @@ class PageServer:
                     )
                 lsn = found
             elif ancestor_lsn:
-                anc.wait_for_lsn(ancestor_lsn, self.conf.timeline.wait_lsn_timeout_s)
+                wait = self.conf.timeline.wait_lsn_timeout_s if wait_s is None else wait_s
+                try:
+                    anc.wait_for_lsn(ancestor_lsn, wait)
+                except LsnTimeout:
+                    raise OutOfRange(
+                        f"LSN {fmt_lsn(ancestor_lsn)} is in the future: timeline has ingested "
+                        f"up to {fmt_lsn(anc.last_record_lsn)} (timeline {ancestor_timeline}, "
+                        f"waited {wait:.1f}s)"
+                    ) from None
                 lsn = ancestor_lsn
             else:
                 lsn = anc.last_record_lsn
@@ -336,6 +380,52 @@ class PageServer:
             "created timeline %s/%s (ancestor %s@%d)", tenant, timeline, ancestor_timeline, lsn
         )
         return tl
+
+    def delete_timeline(self, tenant: str, timeline: str) -> None:
+        """Forget a childless timeline, then delete its manifest (first: a crash after it
+        leaves only orphans, which the next start deletes), its layer objects and files.
+
+        The deletion runs on the upload queue, after every upload queued for the timeline
+        before it (those find it deleted and do nothing)."""
+        with self.lock:
+            tl = self.get(tenant, timeline)
+            with tl.lock:
+                if tl.children:
+                    names = sorted(c.timeline_id for c in tl.children)
+                    raise FailedPrecondition(
+                        f"timeline {timeline!r} has child timelines {names}; delete them first"
+                    )
+                tl.deleted = True
+                tl.cond.notify_all()
+            del self.timelines[(tenant, timeline)]
+            if tl.ancestor is not None:
+                tl.ancestor.children.remove(tl)
+        # wait for an in-progress flush/compaction to finish writing before removing files
+        with tl.flush_lock, tl.compact_lock:
+            pass
+
+        def task() -> None:
+            prefix = timeline_prefix(tenant, timeline)
+            self.remote.delete(prefix + "index.json")
+            for key in self.remote.list(prefix):
+                self.remote.delete(key)
+            self.layer_store.forget_timeline(tenant, timeline)
+
+        seq = self.uploads.submit(f"delete timeline {tenant}/{timeline}", task)
+        if not self.uploads.wait(seq, timeout=DELETE_TIMEOUT_S):
+            raise LsnTimeout(
+                f"timeline {timeline!r} is deleted but its objects are still being removed"
+            )
+        log.info("deleted timeline %s/%s", tenant, timeline)
+
+    def lease_lsn(self, tenant: str, timeline: str, lsn: int, ttl_s: float) -> float:
+        """Lease ``lsn`` on the timeline; returns the expiry as unix time (seconds)."""
+        tl = self.get(tenant, timeline)
+        if lsn == 0:
+            raise InvalidArgument("cannot lease LSN 0")
+        ttl_s = min(ttl_s or DEFAULT_LEASE_TTL_S, MAX_LEASE_TTL_S)
+        expiry = tl.lease(lsn, ttl_s)
+        return time.time() + (expiry - time.monotonic())
 
     def maintenance(self, tenant: str, timeline: str, op: str) -> dict[str, Any]:
         if op == "drop_caches":
@@ -418,6 +508,34 @@ class PageServerService(pb_grpc.PageServerServicer):
             return pb.GetPageResponse(exists=False)
         return pb.GetPageResponse(exists=True, data=v[1], page_lsn=v[0])
 
+    def GetPages(
+        self, request: pb.GetPagesRequest, context: grpc.ServicerContext
+    ) -> pb.GetPagesResponse:
+        t0 = time.perf_counter()
+        try:
+            n = len(request.page_nos)
+            if not 0 < n <= MAX_PAGES_PER_BATCH:
+                raise InvalidArgument(
+                    f"GetPages takes 1 to {MAX_PAGES_PER_BATCH} pages, not {n}"
+                )
+            tl = self.ps.get(request.tenant, request.timeline)
+            if tl.last_record_lsn < request.lsn:
+                tl.wait_for_lsn(request.lsn, self._wait(request.wait_ms))
+            got = tl.get_pages(request.db_id, list(request.page_nos), request.lsn)
+        except Exception as exc:
+            metrics.GETPAGE_ERRORS.labels(getattr(exc, "code", "INTERNAL")).inc()
+            self._fail(context, exc)
+            raise AssertionError("unreachable") from exc
+        metrics.GETPAGE_SECONDS.observe(time.perf_counter() - t0)
+        return pb.GetPagesResponse(
+            pages=[
+                pb.GetPageResponse(exists=False)
+                if v is None
+                else pb.GetPageResponse(exists=True, data=v[1], page_lsn=v[0])
+                for v in got
+            ]
+        )
+
     def DbSize(self, request: pb.DbSizeRequest, context: grpc.ServicerContext) -> pb.DbSizeResponse:
         try:
             tl = self.ps.get(request.tenant, request.timeline)
@@ -441,6 +559,7 @@ class PageServerService(pb_grpc.PageServerServicer):
                 request.ancestor_timestamp_us,
                 request.wal_source,
                 request.log_timeline,
+                self._wait(request.wait_ms),
             )
         except Exception as exc:
             self._fail(context, exc)
@@ -454,6 +573,37 @@ class PageServerService(pb_grpc.PageServerServicer):
         return pb.ListTimelinesResponse(
             timelines=[_info(tl) for (t, _), tl in tls if not request.tenant or t == request.tenant]
         )
+
+    def GetTimeline(
+        self, request: pb.GetTimelineRequest, context: grpc.ServicerContext
+    ) -> pb.TimelineInfo:
+        try:
+            return _info(self.ps.get(request.tenant, request.timeline))
+        except Exception as exc:
+            self._fail(context, exc)
+            raise AssertionError("unreachable") from exc
+
+    def DeleteTimeline(
+        self, request: pb.DeleteTimelineRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteTimelineResponse:
+        try:
+            self.ps.delete_timeline(request.tenant, request.timeline)
+        except Exception as exc:
+            self._fail(context, exc)
+            raise AssertionError("unreachable") from exc
+        return pb.DeleteTimelineResponse()
+
+    def LeaseLsn(
+        self, request: pb.LeaseLsnRequest, context: grpc.ServicerContext
+    ) -> pb.LeaseLsnResponse:
+        try:
+            until = self.ps.lease_lsn(
+                request.tenant, request.timeline, request.lsn, request.ttl_ms / 1000.0
+            )
+        except Exception as exc:
+            self._fail(context, exc)
+            raise AssertionError("unreachable") from exc
+        return pb.LeaseLsnResponse(lsn=request.lsn, valid_until_ms=int(until * 1000))
 
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
         return pb.StatusResponse(**self.ps.status())
@@ -492,13 +642,56 @@ class PageServerService(pb_grpc.PageServerServicer):
         return pb.MaintenanceResponse(result=json.dumps(res))
 
 
+@dataclass(frozen=True)
+class _BadRequest:
+    """What a request that does not parse as its message type deserializes to."""
+
+    error: str
+
+
+def _lenient(cls: Any) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return cls.FromString(data)
+        except Exception as exc:  # DecodeError, or invalid UTF-8 in a string field
+            return _BadRequest(f"{type(exc).__name__}: {exc}")
+
+    return parse
+
+
+def _checked(method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+    def handler(request: Any, context: grpc.ServicerContext) -> Any:
+        if isinstance(request, _BadRequest):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {request.error}"
+            )
+        return method(request, context)
+
+    return handler
+
+
+def _handlers(service: PageServerService) -> grpc.GenericRpcHandler:
+    """The generated registration, except that a request which is not a valid protobuf
+    gets INVALID_ARGUMENT with the parse error instead of grpc's generic INTERNAL."""
+    desc = pb.DESCRIPTOR.services_by_name["PageServer"]
+    handlers = {
+        m.name: grpc.unary_unary_rpc_method_handler(
+            _checked(getattr(service, m.name)),
+            request_deserializer=_lenient(getattr(pb, m.input_type.name)),
+            response_serializer=getattr(pb, m.output_type.name).SerializeToString,
+        )
+        for m in desc.methods
+    }
+    return grpc.method_handlers_generic_handler(desc.full_name, handlers)
+
+
 def serve(ps: PageServer, listen: str, workers: int = 16) -> grpc.Server:
     opts = [
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=opts)
-    pb_grpc.add_PageServerServicer_to_server(PageServerService(ps), server)
+    server.add_generic_rpc_handlers((_handlers(PageServerService(ps)),))
     port = server.add_insecure_port(listen)
     if port == 0:
         raise RuntimeError(f"cannot listen on {listen}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -97,6 +98,15 @@ class LayerStore:
             ent = self._cache.pop(f"{tenant}/{timeline}/{name}", None)
             if ent is not None:
                 self._cached -= ent.nbytes
+
+    def forget_timeline(self, tenant: str, timeline: str) -> None:
+        """Delete a timeline's local files and drop its decoded layers (timeline deletion)."""
+        shutil.rmtree(os.path.dirname(self.local_dir(tenant, timeline)), ignore_errors=True)
+        prefix = f"{tenant}/{timeline}/"
+        with self._lock:
+            for ck in [k for k in self._cache if k.startswith(prefix)]:
+                self._cached -= self._cache.pop(ck).nbytes
+            metrics.CACHED_LAYER_BYTES.set(self._cached)
 
     def drop_cache(self) -> int:
         with self._lock:

@@ -51,6 +51,16 @@ from strata.wal import PageImage, WalFormatError, WalRecord
 log = logging.getLogger("strata.pageserver.timeline")
 
 MANIFEST_VERSION = 1
+MAX_LEASES_PER_TIMELINE = 1024
+"""Unexpired LSN leases one timeline holds at most (more: RESOURCE_EXHAUSTED)."""
+MAX_LEASE_TTL_S = 600.0
+"""Longest lease the server grants; a client keeps a snapshot longer by renewing."""
+DEFAULT_LEASE_TTL_S = 60.0
+
+
+def fmt_lsn(lsn: int) -> str:
+    """PostgreSQL's ``X/Y`` hex notation (high and low 32 bits), as in log messages."""
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
 
 
 class PageServerError(Exception):
@@ -83,6 +93,10 @@ class AlreadyExists(PageServerError):
     code = "ALREADY_EXISTS"
 
 
+class ResourceExhausted(PageServerError):
+    code = "RESOURCE_EXHAUSTED"
+
+
 class DataLoss(PageServerError):
     code = "DATA_LOSS"
 
@@ -100,6 +114,9 @@ class TimelineConf:
     retention_seconds: float = 0.0
     """...and every commit younger than this (0 = no time window). Both set: keep more."""
     wait_lsn_timeout_s: float = 5.0
+    lease_grace_s: float = 0.0
+    """GC of a timeline loaded at start waits this long, so that computes can renew the
+    leases (held only in memory) that the previous process granted."""
 
 
 def _sort_key(d: LayerDesc) -> tuple[int, int]:
@@ -154,6 +171,9 @@ class Timeline:
         self.last_flush = time.monotonic()
         self.on_remote_consistent: Callable[[int], None] | None = None
         self.children: list[Timeline] = []
+        self.leases: dict[int, float] = {}  # LSN -> expiry (time.monotonic())
+        self.gc_blocked_until = 0.0  # time.monotonic(); see TimelineConf.lease_grace_s
+        self.deleted = False
         self._labels = (tenant, timeline_id)
         self._publish_lsns()
 
@@ -242,6 +262,8 @@ class Timeline:
         Returns the upload queue sequence number to wait on (None if nothing to do)."""
         with self.flush_lock:
             with self.lock:
+                if self.deleted:
+                    return None
                 hi = self.consistent_lsn()
                 mem = self.open_layer
                 self.last_flush = time.monotonic()
@@ -280,6 +302,8 @@ class Timeline:
 
     def _upload_layer(self, desc: LayerDesc | None, consistent: int | None) -> None:
         """Upload task: the layer object first, then the manifest that names it."""
+        if self.deleted:
+            return
         if desc is not None and not desc.remote:
             failpoint("before-layer-upload")
             path = self.layer_store.local_path(self.tenant, self.timeline_id, desc.name)
@@ -322,6 +346,8 @@ class Timeline:
             }
 
     def upload_manifest(self) -> None:
+        if self.deleted:  # a queued task of a deleted timeline must not resurrect it
+            return
         m = self.manifest()
         failpoint("before-manifest-upload")
         data = json.dumps(m, indent=1, sort_keys=True).encode()
@@ -391,6 +417,72 @@ class Timeline:
         v = self.get_version(size_key(db_id), lsn)
         return None if v is None else decode_size(v[1])
 
+    def _own_lookup_many(
+        self, keys: list[int], lsn: int
+    ) -> dict[int, tuple[int, bytes] | None]:
+        """Definitive answers for those of ``keys`` this timeline's own layers settle: one
+        pass over the layers (newest first), each loaded once for the whole batch."""
+        with self.lock:
+            mems = [self.open_layer, *reversed(self.frozen)]
+            layers = list(self.layers)
+        found: dict[int, tuple[int, bytes] | None] = {}
+        left = list(keys)
+        for m in mems:
+            if m.lo >= lsn or not left:
+                continue
+            for k in left:
+                v = m.get(k, lsn)
+                if v is not None:
+                    found[k] = v
+            left = [k for k in left if k not in found]
+        for d in layers:
+            if not left:
+                break
+            if (d.kind == "image" and d.hi > lsn) or (d.kind == "delta" and d.lo >= lsn):
+                continue
+            loaded = self.layer_store.load(self.tenant, self.timeline_id, d)
+            for k in left:
+                v = loaded.get(k, lsn)
+                if v is not None or d.kind == "image":  # an image holds every key
+                    found[k] = v
+            left = [k for k in left if k not in found]
+        return found
+
+    def get_versions(self, keys: list[int], lsn: int) -> dict[int, tuple[int, bytes] | None]:
+        """``get_version`` for many keys at one LSN, following ancestors once."""
+        tl: Timeline = self
+        at = lsn
+        tl.check_readable(at)
+        out: dict[int, tuple[int, bytes] | None] = {}
+        left = list(dict.fromkeys(keys))
+        while left:
+            if tl.ancestor is None or at > tl.ancestor_lsn:
+                out.update(tl._own_lookup_many(left, at))
+                left = [k for k in left if k not in out]
+            if tl.ancestor is None or not left:
+                break
+            if at < tl.ancestor_lsn:
+                tl.ancestor.check_readable(at)
+            at = min(at, tl.ancestor_lsn)
+            tl = tl.ancestor
+        for k in left:
+            out[k] = None
+        return out
+
+    def get_pages(
+        self, db_id: int, page_nos: list[int], lsn: int
+    ) -> list[tuple[int, bytes] | None]:
+        """Pages at ``lsn`` in request order; a page past the db's end reads as None."""
+        for p in page_nos:
+            if p >= SIZE_PAGE:
+                raise InvalidArgument(f"page number {p} is reserved")
+        size = self.db_size(db_id, lsn)
+        wanted = [p for p in page_nos if size is None or p < size]
+        got = self.get_versions([page_key(db_id, p) for p in wanted], lsn)
+        return [
+            got[page_key(db_id, p)] if size is None or p < size else None for p in page_nos
+        ]
+
     def get_page(self, db_id: int, page_no: int, lsn: int) -> tuple[int, bytes] | None:
         if page_no >= SIZE_PAGE:
             raise InvalidArgument(f"page number {page_no} is reserved")
@@ -452,6 +544,8 @@ class Timeline:
         """Write an image layer at the remote consistent LSN when deltas pile up."""
         with self.compact_lock:
             with self.lock:
+                if self.deleted:
+                    return None
                 at = self.remote_consistent_lsn
                 img = max((d.hi for d in self.layers if d.kind == "image"), default=-1)
                 above = [d for d in self.layers if d.kind == "delta" and d.hi > img and d.remote]
@@ -481,9 +575,37 @@ class Timeline:
 
     # ------------------------------------------------------------------ gc
 
-    def gc_horizon(self, now_us: int) -> int:
-        """Lowest LSN the retention window still needs (0 = keep everything)."""
+    def lease(self, lsn: int, ttl_s: float) -> float:
+        """Keep ``lsn`` readable for ``ttl_s`` (renewing extends); returns the expiry
+        (``time.monotonic()``). A lease below the branch point also leases the ancestor,
+        whose history such reads use."""
+        now = time.monotonic()
         with self.lock:
+            self.check_readable(lsn)
+            self.leases = {k: v for k, v in self.leases.items() if v > now}
+            if lsn not in self.leases and len(self.leases) >= MAX_LEASES_PER_TIMELINE:
+                raise ResourceExhausted(
+                    f"timeline {self.timeline_id} holds {len(self.leases)} leases "
+                    f"(limit {MAX_LEASES_PER_TIMELINE})"
+                )
+            if self.ancestor is not None and lsn < self.ancestor_lsn:
+                self.ancestor.lease(lsn, ttl_s)
+            expiry = max(self.leases.get(lsn, 0.0), now + ttl_s)
+            self.leases[lsn] = expiry
+            return expiry
+
+    def oldest_lease(self) -> int | None:
+        now = time.monotonic()
+        with self.lock:
+            live = [k for k, v in self.leases.items() if v > now]
+            return min(live) if live else None
+
+    def gc_horizon(self, now_us: int) -> int:
+        """Lowest LSN the retention window still needs (0 = keep everything), held back by
+        leases, and not moved at all during the lease grace period after a start."""
+        with self.lock:
+            if time.monotonic() < self.gc_blocked_until:
+                return self.gc_cutoff_lsn
             cands: list[int] = []
             if self.conf.retention_lsn > 0:
                 cands.append(max(0, self.last_record_lsn - self.conf.retention_lsn))
@@ -497,6 +619,9 @@ class Timeline:
                 cands.append(max(old, default=0))
             if not cands:
                 return 0
+            leased = self.oldest_lease()
+            if leased is not None:
+                cands.append(leased)
             return min(min(cands), self.remote_consistent_lsn)
 
     def gc(self, now_us: int | None = None) -> dict[str, Any]:
@@ -536,6 +661,8 @@ class Timeline:
         if changed:
 
             def task() -> None:
+                if self.deleted:
+                    return
                 self.upload_manifest()  # first stop naming them, then delete
                 for d in removable:
                     self.layer_store.remote.delete(layer_key(self.tenant, self.timeline_id, d.name))

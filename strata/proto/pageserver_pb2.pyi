@@ -33,6 +33,28 @@ class GetPageResponse(_message.Message):
     page_lsn: int
     def __init__(self, exists: _Optional[bool] = ..., data: _Optional[bytes] = ..., page_lsn: _Optional[int] = ...) -> None: ...
 
+class GetPagesRequest(_message.Message):
+    __slots__ = ("tenant", "timeline", "db_id", "page_nos", "lsn", "wait_ms")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    DB_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_NOS_FIELD_NUMBER: _ClassVar[int]
+    LSN_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    timeline: str
+    db_id: int
+    page_nos: _containers.RepeatedScalarFieldContainer[int]
+    lsn: int
+    wait_ms: int
+    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ..., db_id: _Optional[int] = ..., page_nos: _Optional[_Iterable[int]] = ..., lsn: _Optional[int] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class GetPagesResponse(_message.Message):
+    __slots__ = ("pages",)
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    pages: _containers.RepeatedCompositeFieldContainer[GetPageResponse]
+    def __init__(self, pages: _Optional[_Iterable[_Union[GetPageResponse, _Mapping]]] = ...) -> None: ...
+
 class DbSizeRequest(_message.Message):
     __slots__ = ("tenant", "timeline", "db_id", "lsn", "wait_ms")
     TENANT_FIELD_NUMBER: _ClassVar[int]
@@ -54,7 +76,7 @@ class DbSizeResponse(_message.Message):
     def __init__(self, pages: _Optional[int] = ...) -> None: ...
 
 class CreateTimelineRequest(_message.Message):
-    __slots__ = ("tenant", "timeline", "ancestor_timeline", "ancestor_lsn", "ancestor_timestamp_us", "wal_source", "log_timeline")
+    __slots__ = ("tenant", "timeline", "ancestor_timeline", "ancestor_lsn", "ancestor_timestamp_us", "wal_source", "log_timeline", "wait_ms")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     TIMELINE_FIELD_NUMBER: _ClassVar[int]
     ANCESTOR_TIMELINE_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +84,7 @@ class CreateTimelineRequest(_message.Message):
     ANCESTOR_TIMESTAMP_US_FIELD_NUMBER: _ClassVar[int]
     WAL_SOURCE_FIELD_NUMBER: _ClassVar[int]
     LOG_TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     timeline: str
     ancestor_timeline: str
@@ -69,7 +92,48 @@ class CreateTimelineRequest(_message.Message):
     ancestor_timestamp_us: int
     wal_source: str
     log_timeline: str
-    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ..., ancestor_timeline: _Optional[str] = ..., ancestor_lsn: _Optional[int] = ..., ancestor_timestamp_us: _Optional[int] = ..., wal_source: _Optional[str] = ..., log_timeline: _Optional[str] = ...) -> None: ...
+    wait_ms: int
+    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ..., ancestor_timeline: _Optional[str] = ..., ancestor_lsn: _Optional[int] = ..., ancestor_timestamp_us: _Optional[int] = ..., wal_source: _Optional[str] = ..., log_timeline: _Optional[str] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class GetTimelineRequest(_message.Message):
+    __slots__ = ("tenant", "timeline")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    timeline: str
+    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ...) -> None: ...
+
+class DeleteTimelineRequest(_message.Message):
+    __slots__ = ("tenant", "timeline")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    timeline: str
+    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ...) -> None: ...
+
+class DeleteTimelineResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LeaseLsnRequest(_message.Message):
+    __slots__ = ("tenant", "timeline", "lsn", "ttl_ms")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    LSN_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    timeline: str
+    lsn: int
+    ttl_ms: int
+    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ..., lsn: _Optional[int] = ..., ttl_ms: _Optional[int] = ...) -> None: ...
+
+class LeaseLsnResponse(_message.Message):
+    __slots__ = ("lsn", "valid_until_ms")
+    LSN_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    lsn: int
+    valid_until_ms: int
+    def __init__(self, lsn: _Optional[int] = ..., valid_until_ms: _Optional[int] = ...) -> None: ...
 
 class TimelineInfo(_message.Message):
     __slots__ = ("tenant", "timeline", "ancestor_timeline", "ancestor_lsn", "last_record_lsn", "remote_consistent_lsn", "gc_cutoff_lsn", "wal_source", "log_timeline", "layers_delta", "layers_image", "received_lsn", "last_commit_ts_us")

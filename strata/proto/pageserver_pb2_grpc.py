@@ -39,6 +39,11 @@ class PageServerStub:
                 request_serializer=strata_dot_proto_dot_pageserver__pb2.GetPageRequest.SerializeToString,
                 response_deserializer=strata_dot_proto_dot_pageserver__pb2.GetPageResponse.FromString,
                 _registered_method=True)
+        self.GetPages = channel.unary_unary(
+                '/strata.pageserver.PageServer/GetPages',
+                request_serializer=strata_dot_proto_dot_pageserver__pb2.GetPagesRequest.SerializeToString,
+                response_deserializer=strata_dot_proto_dot_pageserver__pb2.GetPagesResponse.FromString,
+                _registered_method=True)
         self.DbSize = channel.unary_unary(
                 '/strata.pageserver.PageServer/DbSize',
                 request_serializer=strata_dot_proto_dot_pageserver__pb2.DbSizeRequest.SerializeToString,
@@ -53,6 +58,21 @@ class PageServerStub:
                 '/strata.pageserver.PageServer/ListTimelines',
                 request_serializer=strata_dot_proto_dot_pageserver__pb2.ListTimelinesRequest.SerializeToString,
                 response_deserializer=strata_dot_proto_dot_pageserver__pb2.ListTimelinesResponse.FromString,
+                _registered_method=True)
+        self.GetTimeline = channel.unary_unary(
+                '/strata.pageserver.PageServer/GetTimeline',
+                request_serializer=strata_dot_proto_dot_pageserver__pb2.GetTimelineRequest.SerializeToString,
+                response_deserializer=strata_dot_proto_dot_pageserver__pb2.TimelineInfo.FromString,
+                _registered_method=True)
+        self.DeleteTimeline = channel.unary_unary(
+                '/strata.pageserver.PageServer/DeleteTimeline',
+                request_serializer=strata_dot_proto_dot_pageserver__pb2.DeleteTimelineRequest.SerializeToString,
+                response_deserializer=strata_dot_proto_dot_pageserver__pb2.DeleteTimelineResponse.FromString,
+                _registered_method=True)
+        self.LeaseLsn = channel.unary_unary(
+                '/strata.pageserver.PageServer/LeaseLsn',
+                request_serializer=strata_dot_proto_dot_pageserver__pb2.LeaseLsnRequest.SerializeToString,
+                response_deserializer=strata_dot_proto_dot_pageserver__pb2.LeaseLsnResponse.FromString,
                 _registered_method=True)
         self.Status = channel.unary_unary(
                 '/strata.pageserver.PageServer/Status',
@@ -80,6 +100,14 @@ class PageServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPages(self, request, context):
+        """Several pages of one database at one LSN, answered in request order (one wait for the
+        LSN, one pass over the layers). At most 256 pages (MAX_PAGES_PER_BATCH) per call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DbSize(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -94,6 +122,29 @@ class PageServerServicer:
 
     def ListTimelines(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTimeline(self, request, context):
+        """One timeline's info (how far it has ingested, its GC cutoff): cheap, for computes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTimeline(self, request, context):
+        """Remove a timeline without children: its layers (object storage and local disk) and its
+        manifest. FAILED_PRECONDITION if it has child timelines.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LeaseLsn(self, request, context):
+        """Hold back GC so that `lsn` stays readable until the lease expires (renew to keep it).
+        FAILED_PRECONDITION if `lsn` is already below the GC cutoff.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -127,6 +178,11 @@ def add_PageServerServicer_to_server(servicer, server):
                     request_deserializer=strata_dot_proto_dot_pageserver__pb2.GetPageRequest.FromString,
                     response_serializer=strata_dot_proto_dot_pageserver__pb2.GetPageResponse.SerializeToString,
             ),
+            'GetPages': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPages,
+                    request_deserializer=strata_dot_proto_dot_pageserver__pb2.GetPagesRequest.FromString,
+                    response_serializer=strata_dot_proto_dot_pageserver__pb2.GetPagesResponse.SerializeToString,
+            ),
             'DbSize': grpc.unary_unary_rpc_method_handler(
                     servicer.DbSize,
                     request_deserializer=strata_dot_proto_dot_pageserver__pb2.DbSizeRequest.FromString,
@@ -141,6 +197,21 @@ def add_PageServerServicer_to_server(servicer, server):
                     servicer.ListTimelines,
                     request_deserializer=strata_dot_proto_dot_pageserver__pb2.ListTimelinesRequest.FromString,
                     response_serializer=strata_dot_proto_dot_pageserver__pb2.ListTimelinesResponse.SerializeToString,
+            ),
+            'GetTimeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTimeline,
+                    request_deserializer=strata_dot_proto_dot_pageserver__pb2.GetTimelineRequest.FromString,
+                    response_serializer=strata_dot_proto_dot_pageserver__pb2.TimelineInfo.SerializeToString,
+            ),
+            'DeleteTimeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTimeline,
+                    request_deserializer=strata_dot_proto_dot_pageserver__pb2.DeleteTimelineRequest.FromString,
+                    response_serializer=strata_dot_proto_dot_pageserver__pb2.DeleteTimelineResponse.SerializeToString,
+            ),
+            'LeaseLsn': grpc.unary_unary_rpc_method_handler(
+                    servicer.LeaseLsn,
+                    request_deserializer=strata_dot_proto_dot_pageserver__pb2.LeaseLsnRequest.FromString,
+                    response_serializer=strata_dot_proto_dot_pageserver__pb2.LeaseLsnResponse.SerializeToString,
             ),
             'Status': grpc.unary_unary_rpc_method_handler(
                     servicer.Status,
@@ -185,6 +256,33 @@ class PageServer:
             '/strata.pageserver.PageServer/GetPage',
             strata_dot_proto_dot_pageserver__pb2.GetPageRequest.SerializeToString,
             strata_dot_proto_dot_pageserver__pb2.GetPageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.pageserver.PageServer/GetPages',
+            strata_dot_proto_dot_pageserver__pb2.GetPagesRequest.SerializeToString,
+            strata_dot_proto_dot_pageserver__pb2.GetPagesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -266,6 +364,87 @@ class PageServer:
             '/strata.pageserver.PageServer/ListTimelines',
             strata_dot_proto_dot_pageserver__pb2.ListTimelinesRequest.SerializeToString,
             strata_dot_proto_dot_pageserver__pb2.ListTimelinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTimeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.pageserver.PageServer/GetTimeline',
+            strata_dot_proto_dot_pageserver__pb2.GetTimelineRequest.SerializeToString,
+            strata_dot_proto_dot_pageserver__pb2.TimelineInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTimeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.pageserver.PageServer/DeleteTimeline',
+            strata_dot_proto_dot_pageserver__pb2.DeleteTimelineRequest.SerializeToString,
+            strata_dot_proto_dot_pageserver__pb2.DeleteTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LeaseLsn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.pageserver.PageServer/LeaseLsn',
+            strata_dot_proto_dot_pageserver__pb2.LeaseLsnRequest.SerializeToString,
+            strata_dot_proto_dot_pageserver__pb2.LeaseLsnResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -31,7 +31,7 @@ def manifest_names_existing_layers(url: str) -> dict:
 def test_lifecycle_matches_model(ps_factory, object_store_url: str) -> None:
     ps = ps_factory(
         object_store_url,
-        "--checkpoint-mb", "0.25", "--no-auto-compact", "--gc-interval", "3600",
+        "--checkpoint-mb", "0.25", "--no-auto-compact", "--gc-interval", "3600", "--lease-grace", "0",
         "--retention-lsn", "200000",
     ).start()  # fmt: skip
     ps.c.create_timeline(T, "main")
