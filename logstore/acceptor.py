@@ -1,4 +1,7 @@
-"""The acceptor: one replica of the log, and the rules that make the replicas agree.
+"""The acceptor: one replica of one log, and the rules that make the replicas agree.
+
+An acceptor process hosts many logs (one per (tenant, timeline), see logstore/registry.py);
+each is an ``Acceptor`` with its own directory, term state, segments and background tasks.
 
 State that matters for safety lives on disk: the promised term and the term history in the
 control file, records in segment files. Rules:
@@ -35,9 +38,11 @@ from logstore import control, history
 from logstore.errors import (
     FencedError,
     InvalidRequestError,
+    LogNotFoundError,
     LsnGapError,
     NotSyncedError,
 )
+from logstore.ids import log_name
 from logstore.metrics import AcceptorMetrics
 from logstore.segments import MAX_PAYLOAD, Frame, SegmentStore, payload_crc
 
@@ -46,6 +51,15 @@ log = logging.getLogger("logstore.acceptor")
 MAX_RECORDS_PER_APPEND = 4096
 MAX_READ_BYTES = 2 << 20
 CONTROL_SAVE_INTERVAL_S = 1.0
+
+
+@dataclass
+class SubscriberState:
+    """A live StreamCommitted reader of this log (for Status / pg_stat_replication)."""
+
+    name: str
+    peer: str
+    sent_lsn: int
 
 
 @dataclass(frozen=True)
@@ -73,34 +87,68 @@ class Acceptor:
         metrics: AcceptorMetrics | None = None,
         on_fatal: Callable[[BaseException], None] = _fatal,
         inline_fsync: bool = True,
+        *,
+        tenant: str = "",
+        timeline: str = "",
+        start_lsn: int = 0,
+        io: ThreadPoolExecutor | None = None,
     ) -> None:
+        """``data_dir`` is this log's directory; ``start_lsn`` is used only for a log whose
+        control file does not exist yet (afterwards the control file says). ``io`` is the
+        node's shared worker pool (one of its own if None)."""
         self.node_id = node_id
         self.dir = data_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics = metrics or AcceptorMetrics()
         self.on_fatal = on_fatal
         self.ctl = control.load(self.dir, node_id)
-        self.store = SegmentStore(self.dir / "segments", segment_bytes)
-        self.flush_lsn = 0
-        self.commit_lsn = 0
+        if not control.exists(self.dir):
+            self.ctl.tenant, self.ctl.timeline, self.ctl.start_lsn = tenant, timeline, start_lsn
+            self.ctl.commit_lsn = start_lsn
+        self.tenant = self.ctl.tenant
+        self.timeline = self.ctl.timeline
+        self.start_lsn = self.ctl.start_lsn
+        self.store = SegmentStore(self.dir / "segments", segment_bytes, self.start_lsn)
+        self.flush_lsn = self.start_lsn
+        self.commit_lsn = self.start_lsn
         self.offload: object | None = None  # set by logstore.offload
         self.inline_fsync = inline_fsync
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fsync-{node_id}")
+        self._own_io = io is None
+        self._io = io or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fsync-{node_id}")
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._dirty = asyncio.Event()
         self._io_lock = asyncio.Lock()
         self._term_lock = asyncio.Lock()
+        self._ctl_lock = asyncio.Lock()  # one control-file write at a time (shared io pool)
         # Subscribers (StreamCommitted) wait on this event; _notify replaces it once set.
         self._progress = asyncio.Event()
         self._progress_waiting = False
         self._ctl_dirty = False
         self._tasks: list[asyncio.Task[None]] = []
+        self.closed = False
+        self.subscribers: dict[int, SubscriberState] = {}
+        m = self.metrics
+        labels = (self.tenant, self.timeline)
+        self._g_term = m.term.labels(*labels)
+        self._g_flush = m.flush_lsn.labels(*labels)
+        self._g_commit = m.commit_lsn.labels(*labels)
+        self._g_disk = m.disk_bytes.labels(*labels)
+        self._g_segments = m.segments.labels(*labels)
+
+    @property
+    def name(self) -> str:
+        return log_name(self.tenant, self.timeline)
+
+    def check_open(self) -> None:
+        """Requests that resolved this log just before it was deleted end here."""
+        if self.closed:
+            raise LogNotFoundError(f"log {self.name} was deleted on node {self.node_id}")
 
     def open(self, remote: list | None = None) -> list[str]:  # type: ignore[type-arg]
         """Validate the segments (raises CorruptionError) and load the state."""
         notes = self.store.open(remote)
         self.flush_lsn = self.store.end_lsn
-        self.commit_lsn = min(self.ctl.commit_lsn, self.flush_lsn)
+        self.commit_lsn = max(self.start_lsn, min(self.ctl.commit_lsn, self.flush_lsn))
         self._update_gauges()
         return notes
 
@@ -117,17 +165,29 @@ class Acceptor:
         self._tasks.append(asyncio.create_task(self._flusher(), name="flusher"))
         self._tasks.append(asyncio.create_task(self._control_saver(), name="control-saver"))
 
-    async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        async with self._io_lock:
-            await self._sync_locked()
-        await self._save_control()
+    async def close(self, discard: bool = False) -> None:
+        """Stop the background tasks and close the files. ``discard`` (the log is being
+        deleted): skip the final sync and control save, fail waiting appends."""
+        async with self._term_lock, self._io_lock, self._ctl_lock:  # no write is in flight
+            self.closed = True
+            for t in self._tasks:
+                t.cancel()
+            for t in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            if not discard:
+                await self._sync_locked()
+            while self._waiters:
+                _, fut = self._waiters.popleft()
+                if not fut.done():
+                    fut.set_exception(LogNotFoundError(f"log {self.name} was deleted"))
+                    fut.exception()
+            self._notify_force()
+        if not discard:
+            await self._save_control()
         self.store.close()
-        self._io.shutdown(wait=True)
+        if self._own_io:
+            self._io.shutdown(wait=True)
 
     # ---- persistence helpers -----------------------------------------------------------
 
@@ -138,16 +198,23 @@ class Acceptor:
             self.on_fatal(exc)
             raise
 
-    async def _save_control(self) -> None:
-        snapshot = control.ControlState(
+    def control_snapshot(self) -> control.ControlState:
+        return control.ControlState(
             self.node_id,
             self.ctl.promised_term,
             list(self.ctl.term_history),
-            self.commit_lsn,
+            max(self.commit_lsn, self.start_lsn),
             self.ctl.remote_consistent_lsn,
+            self.tenant,
+            self.timeline,
+            self.start_lsn,
         )
-        self._ctl_dirty = False
-        await self._run_io(control.save, self.dir, snapshot)
+
+    async def _save_control(self) -> None:
+        async with self._ctl_lock:  # the snapshot is taken in the lock: the latest one wins
+            snapshot = self.control_snapshot()
+            self._ctl_dirty = False
+            await self._run_io(control.save, self.dir, snapshot)
 
     async def _control_saver(self) -> None:
         """Persist the commit LSN hint now and then (it only ever grows; losing it is fine)."""
@@ -200,17 +267,19 @@ class Acceptor:
     def _notify(self) -> None:
         """Wake subscribers waiting for the servable LSN to move (cheap when there are none)."""
         if self._progress_waiting:
-            self._progress_waiting = False
-            self._progress.set()
-            self._progress = asyncio.Event()
+            self._notify_force()
+
+    def _notify_force(self) -> None:
+        self._progress_waiting = False
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     def _update_gauges(self) -> None:
-        m = self.metrics
-        m.term.set(self.ctl.promised_term)
-        m.flush_lsn.set(self.flush_lsn)
-        m.commit_lsn.set(self.commit_lsn)
-        m.disk_bytes.set(self.store.disk_bytes())
-        m.segments.set(len(self.store.segments))
+        self._g_term.set(self.ctl.promised_term)
+        self._g_flush.set(self.flush_lsn)
+        self._g_commit.set(self.commit_lsn)
+        self._g_disk.set(self.store.disk_bytes())
+        self._g_segments.set(len(self.store.segments))
 
     # ---- protocol ----------------------------------------------------------------------
 
@@ -228,6 +297,7 @@ class Acceptor:
         if term <= 0:
             raise InvalidRequestError("term must be positive")
         async with self._term_lock:
+            self.check_open()
             old = self.ctl.promised_term
             granted = term > old or (rejoin and term == old)
             if term > old:
@@ -247,11 +317,14 @@ class Acceptor:
         if not hist or hist[-1][0] != term:
             raise InvalidRequestError("the last term history entry must be the request's term")
         async with self._term_lock:
+            self.check_open()
             self._check_term(term)
             if self.ctl.promised_term != term:
                 raise NotSyncedError(f"term {term} was not promised here (promised {self.promised_term}); vote first")
             if self.ctl.term_history == hist:
                 return self.flush_lsn  # already started: a repeat never cuts this term's records
+            # Nothing exists below the log's start LSN: "cut below it" means "cut everything".
+            truncate_lsn = max(truncate_lsn, self.start_lsn)
             if truncate_lsn > self.flush_lsn:
                 raise LsnGapError(f"truncate LSN {truncate_lsn:#x} is past the end of log {self.flush_lsn:#x}")
             if truncate_lsn < self.commit_lsn:
@@ -287,6 +360,8 @@ class Acceptor:
     ) -> int:
         """Validate and write (no fsync) an append; return its end LSN. Synchronous, so that
         appends read from one stream are written in order."""
+        if self.closed:
+            self.check_open()
         if len(records) > MAX_RECORDS_PER_APPEND:
             raise InvalidRequestError(f"too many records in one append ({len(records)})")
         for i, (payload, crc) in enumerate(records):
@@ -345,6 +420,8 @@ class Acceptor:
             self._waiters.append((end_lsn, fut))
             self._dirty.set()
             await fut
+        if self.closed:
+            self.check_open()
         self._check_term(term)
         if self.active_term != term:
             raise NotSyncedError(f"term {term} is no longer active on node {self.node_id}")
@@ -362,16 +439,26 @@ class Acceptor:
     def first_lsn(self) -> int:
         return self.store.first_lsn()
 
+    def check_first(self, lsn: int) -> None:
+        """LsnGapError if ``lsn`` is below what this log holds."""
+        if lsn < self.start_lsn:
+            raise LsnGapError(
+                f"LSN {lsn:#x} is below the start of log {self.name} ({self.start_lsn:#x}): "
+                f"older records belong to its parent's log"
+            )
+        if lsn < self.first_lsn():
+            raise LsnGapError(f"LSN {lsn:#x} was trimmed; the log starts at {self.first_lsn():#x}")
+
     async def read(self, from_lsn: int, up_to: int, max_bytes: int) -> list[Frame]:
         """Durable records from ``from_lsn`` below ``min(up_to, flush)``."""
+        self.check_open()
         max_bytes = max(1, min(max_bytes or MAX_READ_BYTES, MAX_READ_BYTES))
         bound = self.flush_lsn if up_to == 0 else min(up_to, self.flush_lsn)
         if from_lsn >= bound:
             if from_lsn > self.flush_lsn:
                 raise LsnGapError(f"LSN {from_lsn:#x} is past the end of log {self.flush_lsn:#x}")
             return []
-        if from_lsn < self.first_lsn():
-            raise LsnGapError(f"LSN {from_lsn:#x} was trimmed; the log starts at {self.first_lsn():#x}")
+        self.check_first(from_lsn)
         seg = self.store.segment_for(from_lsn)
         assert seg is not None
         if not seg.local:
@@ -380,14 +467,14 @@ class Acceptor:
             from logstore.offload import Offloader
 
             assert isinstance(self.offload, Offloader)
-            return await self.offload.read_remote(seg, from_lsn, bound, max_bytes)
+            return await self.offload.read_remote(self, seg, from_lsn, bound, max_bytes)
         return self.store.read_local(from_lsn, bound, max_bytes)
 
     async def wait_progress(self, seen_commit: int, timeout: float) -> None:
         """Wait (bounded) until the servable committed LSN moves past ``seen_commit``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.servable_lsn() <= seen_commit:
+        while self.servable_lsn() <= seen_commit and not self.closed:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return

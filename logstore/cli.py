@@ -53,6 +53,10 @@ def acceptor(
             help="Where the group-commit fdatasync runs: inline (on the event loop, fastest) or thread.",
         ),
     ] = "inline",
+    max_logs: Annotated[
+        int,
+        typer.Option("--max-logs", envvar="STRATA_LOGSTORE_MAX_LOGS", min=1, help="Most logs (tenant, timeline) this acceptor hosts."),
+    ] = 1000,
 ) -> None:
     """Serve the LogStore gRPC API until SIGTERM."""
     if ctx.invoked_subcommand is not None:
@@ -70,4 +74,5 @@ def acceptor(
         segment_bytes=segment_size,
         metrics_listen=metrics_listen,
         inline_fsync=fsync == "inline",
+        max_logs=max_logs,
     )

@@ -1,4 +1,4 @@
-"""The acceptor's control file: promised term, term history and a few LSN hints.
+"""A log's control file: promised term, term history and a few LSN hints.
 
 It is small and replaced atomically (write a temp file, fsync, rename, fsync the directory),
 so a crash leaves either the old or the new version. A CRC32C guards against a damaged file:
@@ -34,6 +34,10 @@ class ControlState:
     commit_lsn: int = 0
     """A lower bound of the commit LSN, saved lazily (only a hint for streaming)."""
     remote_consistent_lsn: int = 0
+    tenant: str = ""
+    timeline: str = ""
+    start_lsn: int = 0
+    """The log's first LSN (its branch point); fixed when the log is created."""
 
     def encode(self) -> bytes:
         body = json.dumps(
@@ -43,14 +47,21 @@ class ControlState:
                 "term_history": self.term_history,
                 "commit_lsn": self.commit_lsn,
                 "remote_consistent_lsn": self.remote_consistent_lsn,
+                "tenant": self.tenant,
+                "timeline": self.timeline,
+                "start_lsn": self.start_lsn,
             },
             sort_keys=True,
         ).encode()
         return MAGIC + _CRC.pack(crc32c.crc32c(body)) + body
 
 
+def exists(directory: Path) -> bool:
+    return (directory / NAME).is_file()
+
+
 def load(directory: Path, node_id: int) -> ControlState:
-    """Read the control file; a missing one means a fresh node."""
+    """Read the control file; a missing one means a fresh log."""
     path = directory / NAME
     try:
         data = path.read_bytes()
@@ -69,6 +80,9 @@ def load(directory: Path, node_id: int) -> ControlState:
         term_history=[(int(t), int(s)) for t, s in raw["term_history"]],
         commit_lsn=int(raw["commit_lsn"]),
         remote_consistent_lsn=int(raw.get("remote_consistent_lsn", 0)),
+        tenant=str(raw.get("tenant", "")),
+        timeline=str(raw.get("timeline", "")),
+        start_lsn=int(raw.get("start_lsn", 0)),
     )
     if state.node_id != node_id:
         raise CorruptionError(f"{path}: belongs to node {state.node_id}, this is node {node_id}")

@@ -41,3 +41,15 @@ class NotSyncedError(LogstoreError):
 
 class TransportError(LogstoreError):
     """An acceptor could not be reached or the call failed in transit."""
+
+
+class LogNotFoundError(LogstoreError):
+    """No log for this (tenant, timeline) on the acceptor (never created, or deleted)."""
+
+
+class LogExistsError(LogstoreError):
+    """CreateLog of a log that already exists with another start LSN."""
+
+
+class TooManyLogsError(LogstoreError):
+    """CreateLog beyond the acceptor's limit on logs (--max-logs)."""

@@ -27,13 +27,23 @@ class AcceptorMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=r,
         )
-        self.term = Gauge("logstore_promised_term", "Highest term promised", registry=r)
-        self.flush_lsn = Gauge("logstore_flush_lsn", "End of the durable log", registry=r)
-        self.commit_lsn = Gauge("logstore_commit_lsn", "Commit LSN known here", registry=r)
-        self.disk_bytes = Gauge("logstore_disk_bytes", "Bytes in local segment files", registry=r)
-        self.segments = Gauge("logstore_segments", "Segments, local or offloaded", registry=r)
+        per_log = ["tenant", "timeline"]
+        self.term = Gauge("logstore_promised_term", "Highest term promised", per_log, registry=r)
+        self.flush_lsn = Gauge("logstore_flush_lsn", "End of the durable log", per_log, registry=r)
+        self.commit_lsn = Gauge("logstore_commit_lsn", "Commit LSN known here", per_log, registry=r)
+        self.disk_bytes = Gauge("logstore_disk_bytes", "Bytes in local segment files", per_log, registry=r)
+        self.segments = Gauge("logstore_segments", "Segments, local or offloaded", per_log, registry=r)
+        self.logs = Gauge("logstore_logs", "Logs hosted by this acceptor", registry=r)
         self.uploads = Counter("logstore_segment_uploads", "Segments uploaded", registry=r)
         self.deletes = Counter("logstore_segment_deletes", "Local segments deleted", registry=r)
+
+    def forget_log(self, tenant: str, timeline: str) -> None:
+        """Drop a deleted log's series (so 1000 logs created and deleted leave nothing behind)."""
+        for g in (self.term, self.flush_lsn, self.commit_lsn, self.disk_bytes, self.segments):
+            try:
+                g.remove(tenant, timeline)
+            except KeyError:
+                pass
 
     def serve(self, host: str, port: int) -> None:
         """Expose /metrics over HTTP (a daemon thread)."""

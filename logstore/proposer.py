@@ -31,10 +31,12 @@ from logstore.acceptor import MAX_RECORDS_PER_APPEND
 from logstore.errors import (
     FencedError,
     InvalidRequestError,
+    LogNotFoundError,
     LogstoreError,
     QuorumLostError,
     TransportError,
 )
+from logstore.ids import check_id, log_name
 from logstore.segments import MAX_PAYLOAD, payload_crc
 from logstore.transport import AcceptorTransport, AppendChannel, GrpcTransport
 from strata.proto import logstore_pb2 as pb
@@ -69,13 +71,17 @@ class _Peer:
 
 
 class Proposer:
-    """See the module docstring. Use from one asyncio loop."""
+    """See the module docstring. Use from one asyncio loop. One Proposer writes one log,
+    (``tenant``, ``timeline``), which must have been created on the acceptors
+    (``logstore.client.LogStoreClient.create_log``)."""
 
     def __init__(
         self,
         acceptor_addrs: Sequence[str],
         deadline_s: float = 5.0,
         *,
+        tenant: str,
+        timeline: str,
         name: str = "proposer",
         transport_factory: TransportFactory | None = None,
         rpc_timeout_s: float | None = None,
@@ -88,6 +94,10 @@ class Proposer:
         assert len(set(acceptor_addrs)) == len(acceptor_addrs), "duplicate acceptor address"
         assert max_batch_bytes >= MAX_PAYLOAD and max_buffer_bytes >= max_inflight_bytes >= max_batch_bytes
         factory = transport_factory or GrpcTransport
+        check_id("tenant", tenant)
+        check_id("timeline", timeline)
+        self.tenant = tenant
+        self.timeline = timeline
         self.name = name
         self.deadline_s = deadline_s
         self.rpc_timeout_s = rpc_timeout_s or max(0.2, min(2.0, deadline_s / 2))
@@ -152,14 +162,21 @@ class Proposer:
         while True:
             if loop.time() >= deadline:
                 raise QuorumLostError(f"no majority voted within {self.deadline_s}s: {self.peer_states()}")
-            statuses = await self._gather([p.t.status(self.rpc_timeout_s) for p in self._peers])
+            sreq = pb.StatusRequest(tenant=self.tenant, timeline=self.timeline)
+            statuses = await self._gather([p.t.status(sreq, self.rpc_timeout_s) for p in self._peers])
             ok = [s for s in statuses if isinstance(s, pb.StatusResponse)]
             self._note_errors(statuses)
+            missing = [s for s in statuses if isinstance(s, LogNotFoundError)]
+            if len(missing) >= self.majority:
+                raise LogNotFoundError(
+                    f"log {log_name(self.tenant, self.timeline)} does not exist on a majority of "
+                    f"acceptors (create it first): {self.peer_states()}"
+                )
             if len(ok) < self.majority:
                 await asyncio.sleep(0.05)
                 continue
             term = max(floor, *(s.promised_term for s in ok)) + 1
-            req = pb.VoteRequest(term=term, proposer=self.name)
+            req = pb.VoteRequest(term=term, proposer=self.name, tenant=self.tenant, timeline=self.timeline)
             votes = await self._gather([p.t.vote(req, self.rpc_timeout_s) for p in self._peers])
             self._note_errors(votes)
             granted = [
@@ -363,11 +380,18 @@ class Proposer:
         while True:
             try:
                 if vote is None:
-                    vote = await p.t.vote(pb.VoteRequest(term=term, rejoin=True, proposer=self.name), self.rpc_timeout_s)
+                    vote = await p.t.vote(
+                        pb.VoteRequest(
+                            term=term, rejoin=True, proposer=self.name, tenant=self.tenant, timeline=self.timeline
+                        ),
+                        self.rpc_timeout_s,
+                    )
                     if not vote.granted:
                         raise FencedError(f"{p.t.addr} promised term {vote.promised_term}", vote.promised_term)
                 cut = history.common_end(_hist(vote.term_history), vote.flush_lsn, self.history, self._end)
                 req = pb.StartTermRequest(
+                    tenant=self.tenant,
+                    timeline=self.timeline,
                     term=term,
                     term_history=[pb.TermEntry(term=t, start_lsn=s) for t, s in self.history],
                     truncate_lsn=cut,
@@ -467,7 +491,15 @@ class Proposer:
                     continue
                 p.sent_commit = self._commit
                 inflight.append((p.next, loop.time()))
-                await ch.send(pb.AppendRequest(term=self.term, start_lsn=p.next, commit_lsn=self._commit))
+                await ch.send(
+                    pb.AppendRequest(
+                        tenant=self.tenant,
+                        timeline=self.timeline,
+                        term=self.term,
+                        start_lsn=p.next,
+                        commit_lsn=self._commit,
+                    )
+                )
                 continue
             p.wake.clear()
             await p.wake.wait()
@@ -477,6 +509,8 @@ class Proposer:
         if self._last_req is not None and self._last_req[0] == key:
             return self._last_req[1]
         req = pb.AppendRequest(
+            tenant=self.tenant,
+            timeline=self.timeline,
             term=self.term,
             start_lsn=start,
             records=[pb.Record(payload=x, crc32c=payload_crc(x)) for x in payloads],
@@ -506,7 +540,13 @@ class Proposer:
         for q in sources:
             try:
                 resp = await q.t.read(
-                    pb.ReadRequest(from_lsn=start, up_to_lsn=min(q.flush, self._buf_start), max_bytes=self.max_batch_bytes),
+                    pb.ReadRequest(
+                        tenant=self.tenant,
+                        timeline=self.timeline,
+                        from_lsn=start,
+                        up_to_lsn=min(q.flush, self._buf_start),
+                        max_bytes=self.max_batch_bytes,
+                    ),
                     self.rpc_timeout_s,
                 )
             except LogstoreError as exc:
@@ -536,13 +576,17 @@ class SyncProposer:
     """A Proposer on its own event loop thread, for synchronous callers (the compute's
     writer). ``submit`` returns the end LSN at once and a future for durability."""
 
-    def __init__(self, acceptor_addrs: Sequence[str], deadline_s: float = 5.0, **kwargs: Any) -> None:
+    def __init__(
+        self, acceptor_addrs: Sequence[str], deadline_s: float = 5.0, *, tenant: str, timeline: str, **kwargs: Any
+    ) -> None:
+        check_id("tenant", tenant)
+        check_id("timeline", timeline)
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="proposer", daemon=True)
         self._thread.start()
 
         async def make() -> Proposer:
-            return Proposer(acceptor_addrs, deadline_s, **kwargs)
+            return Proposer(acceptor_addrs, deadline_s, tenant=tenant, timeline=timeline, **kwargs)
 
         self.proposer = self._call(make())
 

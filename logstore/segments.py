@@ -151,14 +151,16 @@ def fsync_dir(path: Path) -> None:
 
 
 class SegmentStore:
-    """The local segment files of one acceptor."""
+    """The local segment files of one log on one acceptor."""
 
-    def __init__(self, directory: Path, segment_bytes: int) -> None:
+    def __init__(self, directory: Path, segment_bytes: int, start_lsn: int = 0) -> None:
         assert segment_bytes >= 4096, segment_bytes
         self.dir = directory
         self.segment_bytes = segment_bytes
+        self.start_lsn = start_lsn
+        """The log's first LSN: an empty log ends here (a branch continues its parent's LSNs)."""
         self.segments: list[Segment] = []
-        self.end_lsn = 0
+        self.end_lsn = start_lsn
         self.last_term = 0
         self._fd: int | None = None  # the active (last) segment, open for append
         self._to_close: list[int] = []  # rotated fds still to fsync before closing
@@ -242,6 +244,11 @@ class SegmentStore:
             self.last_term = seg.last_term
             expected = seg.end_lsn
         if self.segments:
+            if self.segments[0].start_lsn < self.start_lsn:
+                raise CorruptionError(
+                    f"{self.dir}: a segment starts at LSN {self.segments[0].start_lsn:#x}, below the "
+                    f"log's start LSN {self.start_lsn:#x}"
+                )
             self.end_lsn = self.segments[-1].end_lsn
         if self.segments and self.segments[-1].local:
             self._fd = os.open(self.dir / seg_name(self.segments[-1].start_lsn), os.O_WRONLY | os.O_APPEND)

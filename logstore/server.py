@@ -15,17 +15,21 @@ from typing import Any, TypeVar
 import grpc
 
 from logstore import history
-from logstore.acceptor import MAX_RECORDS_PER_APPEND, Acceptor
+from logstore.acceptor import MAX_RECORDS_PER_APPEND, Acceptor, SubscriberState
 from logstore.errors import (
     CorruptionError,
     FencedError,
     InvalidRequestError,
+    LogExistsError,
+    LogNotFoundError,
     LogstoreError,
     LsnGapError,
     NotSyncedError,
+    TooManyLogsError,
 )
 from logstore.metrics import AcceptorMetrics
-from logstore.segments import SUFFIX, Frame
+from logstore.registry import DEFAULT_MAX_LOGS, LogRegistry
+from logstore.segments import Frame
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 
@@ -35,6 +39,8 @@ MAX_MESSAGE_BYTES = 4 << 20
 STREAM_BATCH_BYTES = 1 << 20
 STREAM_QUEUE = 64
 """Append acks waiting to be sent on one stream: bounds the pipelining window."""
+MAX_CONCURRENT_RPCS = 4096
+"""Every active log holds an append stream per proposer plus one stream per subscriber."""
 PROMISED_TERM_KEY = "strata-promised-term"
 
 _CODES: list[tuple[type[LogstoreError], grpc.StatusCode]] = [
@@ -43,6 +49,9 @@ _CODES: list[tuple[type[LogstoreError], grpc.StatusCode]] = [
     (LsnGapError, grpc.StatusCode.OUT_OF_RANGE),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (CorruptionError, grpc.StatusCode.DATA_LOSS),
+    (LogNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (LogExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (TooManyLogsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 
 T = TypeVar("T")
@@ -91,31 +100,50 @@ def _check_append(req: pb.AppendRequest) -> list[tuple[bytes, int]]:
     return [(r.payload, r.crc32c) for r in req.records]
 
 
+def _info(acc: Acceptor) -> pb.LogInfo:
+    return pb.LogInfo(
+        tenant=acc.tenant,
+        timeline=acc.timeline,
+        start_lsn=acc.start_lsn,
+        promised_term=acc.promised_term,
+        flush_lsn=acc.flush_lsn,
+        commit_lsn=acc.commit_lsn,
+    )
+
+
 class LogStoreService(pb_grpc.LogStoreServicer):
-    def __init__(self, acceptor: Acceptor) -> None:
-        self.acc = acceptor
+    def __init__(self, registry: LogRegistry) -> None:
+        self.reg = registry
+        self._stream_ids = 0
 
     async def Vote(self, request: pb.VoteRequest, context: Any) -> pb.VoteResponse:
-        r = await _guard(context, self.acc.vote(request.term, request.rejoin))
-        return pb.VoteResponse(
-            granted=r.granted,
-            promised_term=r.promised_term,
-            term_history=_entries(r.term_history),
-            flush_lsn=r.flush_lsn,
-            commit_lsn=r.commit_lsn,
-            node_id=self.acc.node_id,
-        )
+        async def run() -> pb.VoteResponse:
+            acc = self.reg.get(request.tenant, request.timeline)
+            r = await acc.vote(request.term, request.rejoin)
+            return pb.VoteResponse(
+                granted=r.granted,
+                promised_term=r.promised_term,
+                term_history=_entries(r.term_history),
+                flush_lsn=r.flush_lsn,
+                commit_lsn=r.commit_lsn,
+                node_id=acc.node_id,
+            )
+
+        return await _guard(context, run())
 
     async def StartTerm(self, request: pb.StartTermRequest, context: Any) -> pb.StartTermResponse:
-        flush = await _guard(
-            context, self.acc.start_term(request.term, _hist(request.term_history), request.truncate_lsn)
-        )
-        return pb.StartTermResponse(flush_lsn=flush)
+        async def run() -> pb.StartTermResponse:
+            acc = self.reg.get(request.tenant, request.timeline)
+            flush = await acc.start_term(request.term, _hist(request.term_history), request.truncate_lsn)
+            return pb.StartTermResponse(flush_lsn=flush)
+
+        return await _guard(context, run())
 
     async def Append(self, request: pb.AppendRequest, context: Any) -> pb.AppendResponse:
         async def run() -> pb.AppendResponse:
+            acc = self.reg.get(request.tenant, request.timeline)
             recs = _check_append(request)
-            end, flush, commit = await self.acc.append(request.term, request.start_lsn, recs, request.commit_lsn)
+            end, flush, commit = await acc.append(request.term, request.start_lsn, recs, request.commit_lsn)
             return pb.AppendResponse(term=request.term, flush_lsn=flush, commit_lsn=commit, end_lsn=end)
 
         return await _guard(context, run())
@@ -124,20 +152,21 @@ class LogStoreService(pb_grpc.LogStoreServicer):
         self, request_iterator: AsyncIterator[pb.AppendRequest], context: Any
     ) -> AsyncIterator[pb.AppendResponse]:
         """Appends are written in arrival order by the reader task; acks are sent in order
-        as fsyncs complete. The first error ends the stream after the acks before it."""
-        queue: asyncio.Queue[tuple[int, int] | LogstoreError | None] = asyncio.Queue(STREAM_QUEUE)
+        as fsyncs complete. The first error ends the stream after the acks before it. Each
+        request names its log (one dict lookup)."""
+        queue: asyncio.Queue[tuple[Acceptor, int, int] | LogstoreError | None] = asyncio.Queue(STREAM_QUEUE)
+        logs = self.reg.logs
 
         async def reader() -> None:
             try:
                 async for req in request_iterator:
                     try:
-                        end = self.acc.append_write(
-                            req.term, req.start_lsn, _check_append(req), req.commit_lsn
-                        )
+                        acc = logs.get((req.tenant, req.timeline)) or self.reg.get(req.tenant, req.timeline)
+                        end = acc.append_write(req.term, req.start_lsn, _check_append(req), req.commit_lsn)
                     except LogstoreError as exc:
                         await queue.put(exc)
                         return
-                    await queue.put((req.term, end))
+                    await queue.put((acc, req.term, end))
             finally:
                 await queue.put(None)
 
@@ -150,9 +179,9 @@ class LogStoreService(pb_grpc.LogStoreServicer):
                 if isinstance(item, LogstoreError):
                     await _abort(context, item)
                     return
-                term, end = item
+                acc, term, end = item
                 try:
-                    flush, commit = await self.acc.wait_durable(term, end)
+                    flush, commit = await acc.wait_durable(term, end)
                 except LogstoreError as exc:
                     await _abort(context, exc)
                     return
@@ -163,32 +192,49 @@ class LogStoreService(pb_grpc.LogStoreServicer):
                 await task
 
     async def Read(self, request: pb.ReadRequest, context: Any) -> pb.ReadResponse:
-        frames = await _guard(
-            context, self.acc.read(request.from_lsn, request.up_to_lsn, request.max_bytes or STREAM_BATCH_BYTES)
-        )
-        return pb.ReadResponse(records=_records(frames), flush_lsn=self.acc.flush_lsn)
+        async def run() -> pb.ReadResponse:
+            acc = self.reg.get(request.tenant, request.timeline)
+            frames = await acc.read(request.from_lsn, request.up_to_lsn, request.max_bytes or STREAM_BATCH_BYTES)
+            return pb.ReadResponse(records=_records(frames), flush_lsn=acc.flush_lsn)
+
+        return await _guard(context, run())
 
     async def StreamCommitted(self, request: pb.StreamRequest, context: Any) -> AsyncIterator[pb.StreamResponse]:
         lsn = request.from_lsn
-        if lsn < self.acc.first_lsn():
-            await _abort(context, LsnGapError(f"LSN {lsn:#x} was trimmed; the log starts at {self.acc.first_lsn():#x}"))
+        try:
+            acc = self.reg.get(request.tenant, request.timeline)
+            acc.check_first(lsn)
+        except LogstoreError as exc:
+            await _abort(context, exc)
             return
-        while True:
-            bound = self.acc.servable_lsn()
-            if lsn >= bound:
-                await self.acc.wait_progress(lsn, timeout=1.0)
-                continue
-            try:
-                frames = await self.acc.read(lsn, bound, STREAM_BATCH_BYTES)
-            except LogstoreError as exc:
-                await _abort(context, exc)
-                return
-            assert frames and frames[0].lsn == lsn, (lsn, frames[:1])
-            lsn = frames[-1].end_lsn
-            yield pb.StreamResponse(records=_records(frames), commit_lsn=bound)
+        self._stream_ids += 1
+        sid = self._stream_ids
+        acc.subscribers[sid] = SubscriberState(request.subscriber[:64], str(context.peer() or ""), lsn)
+        try:
+            while True:
+                if acc.closed:
+                    await _abort(context, LogNotFoundError(f"log {acc.name} was deleted"))
+                    return
+                bound = acc.servable_lsn()
+                if lsn >= bound:
+                    await acc.wait_progress(lsn, timeout=1.0)
+                    continue
+                try:
+                    frames = await acc.read(lsn, bound, STREAM_BATCH_BYTES)
+                except LogstoreError as exc:
+                    await _abort(context, exc)
+                    return
+                assert frames and frames[0].lsn == lsn, (lsn, frames[:1])
+                lsn = frames[-1].end_lsn
+                yield pb.StreamResponse(records=_records(frames), commit_lsn=bound)
+                acc.subscribers[sid].sent_lsn = lsn
+        finally:
+            acc.subscribers.pop(sid, None)
 
     async def Status(self, request: pb.StatusRequest, context: Any) -> pb.StatusResponse:
-        acc = self.acc
+        if not request.tenant and not request.timeline:
+            return pb.StatusResponse(node_id=self.reg.node_id, logs=[_info(a) for a in self.reg.all()])
+        acc = await _guard(context, _resolve(self.reg, request.tenant, request.timeline))
         return pb.StatusResponse(
             node_id=acc.node_id,
             promised_term=acc.promised_term,
@@ -203,17 +249,32 @@ class LogStoreService(pb_grpc.LogStoreServicer):
             ],
             remote_consistent_lsn=acc.ctl.remote_consistent_lsn,
             first_lsn=acc.first_lsn(),
+            subscribers=[
+                pb.Subscriber(name=x.name, peer=x.peer, sent_lsn=x.sent_lsn) for x in acc.subscribers.values()
+            ],
+            tenant=acc.tenant,
+            timeline=acc.timeline,
+            start_lsn=acc.start_lsn,
         )
 
     async def SetRemoteConsistentLsn(self, request: pb.RetentionRequest, context: Any) -> pb.RetentionResponse:
-        return pb.RetentionResponse(remote_consistent_lsn=self.acc.set_remote_consistent_lsn(request.remote_consistent_lsn))
+        acc = await _guard(context, _resolve(self.reg, request.tenant, request.timeline))
+        return pb.RetentionResponse(remote_consistent_lsn=acc.set_remote_consistent_lsn(request.remote_consistent_lsn))
+
+    async def CreateLog(self, request: pb.CreateLogRequest, context: Any) -> pb.LogInfo:
+        acc = await _guard(context, self.reg.create(request.tenant, request.timeline, request.start_lsn))
+        return _info(acc)
+
+    async def DeleteLog(self, request: pb.DeleteLogRequest, context: Any) -> pb.DeleteLogResponse:
+        await _guard(context, self.reg.delete(request.tenant, request.timeline))
+        return pb.DeleteLogResponse()
+
+    async def ListLogs(self, request: pb.ListLogsRequest, context: Any) -> pb.ListLogsResponse:
+        return pb.ListLogsResponse(logs=[_info(a) for a in self.reg.all()])
 
 
-def _first_local_start(seg_dir: Path) -> int | None:
-    if not seg_dir.is_dir():
-        return None
-    starts = [int(p.name[: -len(SUFFIX)], 16) for p in seg_dir.iterdir() if p.name.endswith(SUFFIX)]
-    return min(starts) if starts else None
+async def _resolve(reg: LogRegistry, tenant: str, timeline: str) -> Acceptor:
+    return reg.get(tenant, timeline)
 
 
 async def serve(
@@ -225,46 +286,46 @@ async def serve(
     metrics_listen: str | None = None,
     ready: Callable[[int], None] | None = None,
     inline_fsync: bool = True,
+    max_logs: int = DEFAULT_MAX_LOGS,
 ) -> None:
-    """Run one acceptor until SIGTERM/SIGINT."""
+    """Run one acceptor (all its logs) until SIGTERM/SIGINT."""
     metrics = AcceptorMetrics()
-    acceptor = Acceptor(node_id, data_dir, segment_bytes, metrics, inline_fsync=inline_fsync)
     store = None
-    remote: list[Any] = []
-    uploaded: set[tuple[int, int]] = set()
     if object_store_url:
-        from logstore.offload import list_remote
         from strata.objectstore import open_object_store
 
         store = open_object_store(object_store_url)
-        all_remote = await asyncio.to_thread(list_remote, store, node_id)
-        first_local = _first_local_start(acceptor.store.dir)
-        remote = [s for s in all_remote if first_local is None or s.end_lsn <= first_local]
-        uploaded = {(s.start_lsn, s.end_lsn) for s in all_remote}
-    notes = acceptor.open(remote)
-    for note in notes:
-        log.warning(note)
+    registry = LogRegistry(
+        node_id,
+        data_dir,
+        segment_bytes=segment_bytes,
+        metrics=metrics,
+        inline_fsync=inline_fsync,
+        max_logs=max_logs,
+        object_store=store,
+    )
     offloader = None
     if store is not None:
         from logstore.offload import Offloader
 
-        for seg in acceptor.store.segments:
-            if seg.local and (seg.start_lsn, seg.end_lsn) in uploaded:
-                seg.uploaded = True
-        offloader = Offloader(acceptor, store)
+        offloader = Offloader(registry.all, store)
+        registry.offloader = offloader
+    notes = await asyncio.to_thread(registry.open_all)
+    for note in notes:
+        log.warning(note)
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
-        maximum_concurrent_rpcs=256,
+        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
     )
-    pb_grpc.add_LogStoreServicer_to_server(LogStoreService(acceptor), server)
+    pb_grpc.add_LogStoreServicer_to_server(LogStoreService(registry), server)
     port = server.add_insecure_port(listen)
     if port == 0:
         raise SystemExit(f"cannot listen on {listen}")
-    acceptor.start_background()
+    registry.start_background()
     if offloader:
         offloader.start()
     if metrics_listen:
@@ -276,9 +337,8 @@ async def serve(
         extra={
             "node_id": node_id,
             "port": port,
-            "flush_lsn": acceptor.flush_lsn,
-            "promised_term": acceptor.promised_term,
-            "segments": len(acceptor.store.segments),
+            "logs": len(registry.logs),
+            "max_logs": max_logs,
         },
     )
     if ready:
@@ -292,7 +352,7 @@ async def serve(
     await server.stop(grace=1.0)
     if offloader:
         await offloader.close()
-    await acceptor.close()
+    await registry.close()
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
-from logstore.errors import InvalidRequestError, LogstoreError, LsnGapError, TransportError
+from logstore.errors import (
+    InvalidRequestError,
+    LogNotFoundError,
+    LogstoreError,
+    LsnGapError,
+    TransportError,
+)
+from logstore.ids import check_id
 from logstore.segments import payload_crc
 from logstore.transport import CHANNEL_OPTIONS, map_rpc_error
 from strata.proto import logstore_pb2 as pb
@@ -24,10 +31,11 @@ from strata.proto import logstore_pb2_grpc as pb_grpc
 log = logging.getLogger("logstore.stream")
 
 
-async def _best_commit(addrs: Sequence[str], timeout: float) -> dict[str, int]:
+async def _best_commit(addrs: Sequence[str], tenant: str, timeline: str, timeout: float) -> dict[str, int]:
     async def one(addr: str) -> int:
         async with grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS) as ch:
-            resp = await pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(), timeout=timeout)
+            req = pb.StatusRequest(tenant=tenant, timeline=timeline)
+            resp = await pb_grpc.LogStoreStub(ch).Status(req, timeout=timeout)
             return int(min(resp.commit_lsn, resp.flush_lsn))
 
     results = await asyncio.gather(*(one(a) for a in addrs), return_exceptions=True)
@@ -38,28 +46,38 @@ async def stream_committed(
     addrs: Sequence[str],
     from_lsn: int,
     *,
+    tenant: str,
+    timeline: str,
+    subscriber: str = "",
     idle_failover_s: float = 2.0,
     retry_s: float = 0.1,
 ) -> AsyncIterator[tuple[int, int, bytes]]:
-    """Committed records from ``from_lsn`` (a record boundary) on, forever.
+    """Committed records of log (``tenant``, ``timeline``) from ``from_lsn`` (a record
+    boundary) on, forever. ``subscriber`` names the reader in the acceptors' Status.
 
-    Raises InvalidRequestError if ``from_lsn`` is not a record boundary, LsnGapError if no
-    acceptor holds it any more.
+    Raises InvalidRequestError if ``from_lsn`` is not a record boundary (or an id is
+    invalid), LsnGapError if no acceptor holds it any more, LogNotFoundError if no acceptor
+    has the log.
     """
     assert addrs
+    check_id("tenant", tenant)
+    check_id("timeline", timeline)
+    request = pb.StreamRequest(tenant=tenant, timeline=timeline, subscriber=subscriber)
     lsn = from_lsn
     idx = 0
     gaps = 0
+    missing = 0
     while True:
         addr = addrs[idx % len(addrs)]
         try:
             async with grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS) as channel:
-                call = pb_grpc.LogStoreStub(channel).StreamCommitted(pb.StreamRequest(from_lsn=lsn))
+                request.from_lsn = lsn
+                call = pb_grpc.LogStoreStub(channel).StreamCommitted(request)
                 while True:
                     try:
                         resp = await asyncio.wait_for(call.read(), idle_failover_s)
                     except TimeoutError:
-                        others = await _best_commit([a for a in addrs if a != addr], 1.0)
+                        others = await _best_commit([a for a in addrs if a != addr], tenant, timeline, 1.0)
                         better = [a for a, c in others.items() if c > lsn]
                         if better:
                             idx = list(addrs).index(better[0])
@@ -76,7 +94,7 @@ async def stream_committed(
                         end = lsn + len(rec.payload)
                         yield lsn, end, rec.payload
                         lsn = end
-                    gaps = 0
+                    gaps = missing = 0
         except grpc.aio.AioRpcError as exc:
             err = map_rpc_error(exc, addr)
             if isinstance(err, InvalidRequestError):
@@ -84,6 +102,10 @@ async def stream_committed(
             if isinstance(err, LsnGapError):
                 gaps += 1
                 if gaps >= len(addrs):
+                    raise err from None
+            if isinstance(err, LogNotFoundError):
+                missing += 1
+                if missing >= len(addrs):
                     raise err from None
             log.debug("stream from %s failed: %s", addr, err)
             idx += 1

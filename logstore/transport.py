@@ -11,9 +11,12 @@ from logstore.errors import (
     CorruptionError,
     FencedError,
     InvalidRequestError,
+    LogExistsError,
+    LogNotFoundError,
     LogstoreError,
     LsnGapError,
     NotSyncedError,
+    TooManyLogsError,
     TransportError,
 )
 from strata.proto import logstore_pb2 as pb
@@ -31,8 +34,8 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def map_rpc_error(exc: grpc.aio.AioRpcError, addr: str) -> LogstoreError:
-    """A gRPC status back into the acceptor's exception."""
+def map_rpc_error(exc: grpc.aio.AioRpcError | grpc.Call, addr: str) -> LogstoreError:
+    """A gRPC status (async or blocking call) back into the acceptor's exception."""
     code = exc.code()
     msg = f"{addr}: {exc.details()}"
     if code == grpc.StatusCode.ABORTED:
@@ -49,6 +52,12 @@ def map_rpc_error(exc: grpc.aio.AioRpcError, addr: str) -> LogstoreError:
         return InvalidRequestError(msg)
     if code == grpc.StatusCode.DATA_LOSS:
         return CorruptionError(msg)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return LogNotFoundError(msg)
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        return LogExistsError(msg)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return TooManyLogsError(msg)
     return TransportError(f"{addr}: {code.name}: {exc.details()}")
 
 
@@ -73,7 +82,7 @@ class AcceptorTransport(Protocol):
 
     async def read(self, req: pb.ReadRequest, timeout: float) -> pb.ReadResponse: ...
 
-    async def status(self, timeout: float) -> pb.StatusResponse: ...
+    async def status(self, req: pb.StatusRequest, timeout: float) -> pb.StatusResponse: ...
 
     def append_stream(self) -> AppendChannel: ...
 
@@ -135,8 +144,8 @@ class GrpcTransport:
         resp: pb.ReadResponse = await self._unary(self._stub.Read, req, timeout)
         return resp
 
-    async def status(self, timeout: float) -> pb.StatusResponse:
-        resp: pb.StatusResponse = await self._unary(self._stub.Status, pb.StatusRequest(), timeout)
+    async def status(self, req: pb.StatusRequest, timeout: float) -> pb.StatusResponse:
+        resp: pb.StatusResponse = await self._unary(self._stub.Status, req, timeout)
         return resp
 
     def append_stream(self) -> AppendChannel:

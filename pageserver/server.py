@@ -95,7 +95,7 @@ class PageServer:
         self.source_factory = source_factory or (
             logstore_source(conf.logstore) if conf.logstore else None
         )
-        self._report: Callable[[int], None] | None = (
+        self._report: Callable[[str, str, int], None] | None = (
             logstore_reporter(conf.logstore) if conf.logstore else None
         )
         self._threads: list[threading.Thread] = []
@@ -194,7 +194,8 @@ class PageServer:
             if tl.ancestor is not None:
                 tl.ancestor.children.append(tl)
         if self._report is not None and tl.wal_source == "logstore":
-            tl.on_remote_consistent = self._report
+            report, log_tl = self._report, tl.log_timeline or tl.timeline_id
+            tl.on_remote_consistent = lambda lsn: report(tl.tenant, log_tl, lsn)
 
     def _start_ingest(self, tl: Timeline) -> None:
         if tl.wal_source != "logstore":
@@ -237,7 +238,7 @@ class PageServer:
         await task
 
     async def _consume(self, tl: Timeline, factory: WalSourceFactory) -> None:
-        source = factory(tl.log_timeline or tl.timeline_id, tl.last_record_lsn)
+        source = factory(tl.tenant, tl.log_timeline or tl.timeline_id, tl.last_record_lsn)
         async for start, end, payload in source:
             if self.stopping.is_set() or tl.deleted:
                 return
