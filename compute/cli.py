@@ -1,4 +1,5 @@
-"""`strata compute`: run a compute node (for now: ``--standalone`` with embedded storage)."""
+"""`strata compute`: run a compute node: ``--standalone`` (embedded storage) or
+``--role primary|replica`` on shared storage (log store + page server)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -71,7 +74,20 @@ def compute(
     max_readers: int = typer.Option(8, envvar="STRATA_COMPUTE_MAX_READERS",
                                     help="Reader connections per database."),
     page_cache_mb: int = typer.Option(128, envvar="STRATA_COMPUTE_PAGE_CACHE_MB",
-                                      help="SQLite page cache per connection, MiB."),
+                                      help="SQLite page cache per connection, MiB (with --role also the "
+                                           "shared cache of pages from the page server)."),
+    role: str = typer.Option("", "--role", envvar="STRATA_COMPUTE_ROLE",
+                             help="primary | replica (shared storage; instead of --standalone)."),
+    logstore: str = typer.Option("", "--logstore", envvar="STRATA_COMPUTE_LOGSTORE",
+                                 help="Log store acceptors HOST:PORT,HOST:PORT,..."),
+    pageserver: str = typer.Option("", "--pageserver", envvar="STRATA_COMPUTE_PAGESERVER",
+                                   help="Page server HOST:PORT."),
+    tenant: str = typer.Option("", "--tenant", envvar="STRATA_COMPUTE_TENANT"),
+    timeline: str = typer.Option("", "--timeline", envvar="STRATA_COMPUTE_TIMELINE"),
+    node_name: str = typer.Option("", "--node-name", envvar="STRATA_COMPUTE_NODE_NAME",
+                                  help="This node's name (log subscriber, proposer)."),
+    overlay_mb: int = typer.Option(64, "--overlay-mb", envvar="STRATA_COMPUTE_OVERLAY_MB",
+                                   help="Recent page versions kept above the floor, MiB."),
     log_level: str = typer.Option("INFO", envvar="STRATA_LOG_LEVEL"),
 ) -> None:
     """Start a compute node and serve until SIGTERM/SIGINT."""
@@ -83,10 +99,12 @@ def compute(
         raise typer.BadParameter("must be trust, md5 or scram", param_hint="--auth")
     if auth != "trust" and password_file is None:
         raise typer.BadParameter(f"--auth {auth} needs --password-file", param_hint="--auth")
+    remote: RemoteOptions | None = None
+    if standalone and role:
+        _usage_error("--standalone and --role exclude each other")
     if not standalone:
-        typer.echo("error: only --standalone compute nodes exist yet (the log store and page "
-                   "server clients come with the cluster)", err=True)
-        raise typer.Exit(2)
+        remote = _remote_options(role, logstore, pageserver, tenant, timeline, node_name,
+                                 page_cache_mb, overlay_mb, listen)
     host, port = _split_listen(listen)
     from compute.pgwire.server import ServerConfig
 
@@ -101,24 +119,96 @@ def compute(
     except ImportError:  # pragma: no cover - uvloop is a dependency, but optional at runtime
         pass
     try:
-        asyncio.run(_serve(config, data_dir, max_readers, page_cache_mb))
+        asyncio.run(_serve(config, data_dir, max_readers, page_cache_mb, remote))
     except OSError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
 
 
-async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb: int) -> None:
-    from compute.engine import Engine
+@dataclass(frozen=True)
+class RemoteOptions:
+    """Flags of a compute on shared storage (``--role``)."""
+
+    role: str
+    logstore: list[str]
+    pageserver: str
+    tenant: str
+    timeline: str
+    node_name: str
+    cache_mb: int
+    overlay_mb: int
+
+
+def _usage_error(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _is_addr(addr: str) -> bool:
+    host, sep, port = addr.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
+
+
+def _remote_options(role: str, logstore: str, pageserver: str, tenant: str, timeline: str,
+                    node_name: str, cache_mb: int, overlay_mb: int,
+                    listen: str) -> RemoteOptions:
+    """Check the shared-storage flags; any problem is one line and exit status 2."""
+    if not role:
+        _usage_error("give --standalone or --role primary|replica")
+    if role not in ("primary", "replica"):
+        _usage_error(f"--role must be primary or replica, not {role!r}")
+    addrs = [a.strip() for a in logstore.split(",") if a.strip()]
+    if not addrs:
+        _usage_error("--role needs --logstore HOST:PORT,... (the log store acceptors)")
+    bad = [a for a in addrs if not _is_addr(a)]
+    if bad or len(set(addrs)) != len(addrs):
+        _usage_error(f"--logstore: bad or repeated address in {logstore!r}")
+    if not _is_addr(pageserver):
+        _usage_error(f"--role needs --pageserver HOST:PORT (got {pageserver!r})")
+    if not tenant or not timeline:
+        _usage_error("--role needs --tenant and --timeline")
+    if cache_mb < 1 or overlay_mb < 1:
+        _usage_error("--page-cache-mb and --overlay-mb must be at least 1")
+    name = node_name or f"compute-{role}-{listen.replace(':', '-')}"
+    return RemoteOptions(role, addrs, pageserver, tenant, timeline, name, cache_mb, overlay_mb)
+
+
+def _open_remote(opts: RemoteOptions, page_cache_mb: int) -> object:
+    from compute.remote.factory import RemoteFactory
+
+    return RemoteFactory(opts.role, opts.logstore, opts.pageserver,  # type: ignore[arg-type]
+                         opts.tenant, opts.timeline, opts.node_name,
+                         page_cache_mb=opts.cache_mb, overlay_mb=opts.overlay_mb,
+                         sqlite_cache_kib=page_cache_mb * 1024)
+
+
+async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb: int,
+                 remote: RemoteOptions | None = None) -> None:
+    from compute.engine import ConnectionFactory, Engine
     from compute.pgwire.server import Server, ServerConfig
     from compute.standalone import StandaloneFactory
+    from strata.storage import StorageError
 
     assert isinstance(config, ServerConfig)
-    factory = StandaloneFactory(data_dir, page_cache_mb=page_cache_mb)
+    factory: ConnectionFactory
+    if remote is None:
+        factory = StandaloneFactory(data_dir, page_cache_mb=page_cache_mb)
+        where = f"data in {data_dir}"
+    else:
+        try:
+            opened = await asyncio.to_thread(_open_remote, remote, page_cache_mb)
+        except StorageError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+        factory = opened  # type: ignore[assignment]
+        where = (f"{remote.tenant}/{remote.timeline}, log store {','.join(remote.logstore)}, "
+                 f"page server {remote.pageserver}")
     engine = Engine(factory, max_readers=max_readers)
     server = Server(engine, config)
     await server.start()
-    print(f"strata compute (standalone) listening on {config.host}:{server.port}, "
-          f"data in {data_dir}", flush=True)
+    mode = "standalone" if remote is None else remote.role
+    print(f"strata compute ({mode}) listening on {config.host}:{server.port}, {where}",
+          flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,237 @@
+"""The engine's ConnectionFactory for a compute on shared storage (primary or replica).
+
+No durable local state: commits go to the log store quorum through the proposer
+(``compute.remote.wal``), pages come from the page server through the overlay and base
+cache (``compute.remote.pages``); a replica follows the log (``compute.remote.follower``).
+
+Start-up: read the page server's ``last_record_lsn`` B, follow the log from B into the
+overlay; a primary then elects the next term (adopting the log end E), follows up to E
+and stops following (from then on its own submits fill the overlay). A replica keeps
+following and serves snapshots at its replay LSN. ``promote`` runs the primary's
+start-up steps on a running replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import apsw
+
+from compute.node import PROMOTING, READ_ONLY, NodeStatus, ReplicationPeer, Role
+from compute.remote.follower import Follower, StreamFn, logstore_stream
+from compute.remote.pages import FloorKeeper, PageBackend, RemotePages
+from compute.remote.wal import RemoteSink, open_proposer
+from compute.vfs import StrataVFS
+from strata.storage import CommitTicket, StorageError
+from strata.wal import Lsn
+
+log = logging.getLogger("strata.compute.remote")
+
+CATCH_UP_TIMEOUT_S = 30.0
+"""Bound on following the log to the elected end at start-up (a primary)."""
+
+
+class RemoteFactory:
+    """ConnectionFactory + node contract over the log store and the page server."""
+
+    def __init__(
+        self,
+        role: Role,
+        logstore_addrs: Sequence[str],
+        pageserver_addr: str,
+        tenant: str,
+        timeline: str,
+        node_name: str,
+        *,
+        page_cache_mb: int = 128,
+        overlay_mb: int = 64,
+        sqlite_cache_kib: int = 16 * 1024,
+        proposer_deadline_s: float = 5.0,
+        floor_interval_s: float = 0.2,
+        open_stream: StreamFn | None = None,
+    ) -> None:
+        from pageserver.client import PageNotFound, PageServerClient
+
+        if role not in ("primary", "replica"):
+            raise ValueError(f"role must be primary or replica, not {role!r}")
+        self._role: Role = role
+        self.logstore_addrs = list(logstore_addrs)
+        self.tenant = tenant
+        self.timeline = timeline
+        self.node_name = node_name
+        self.proposer_deadline_s = proposer_deadline_s
+        self.client = PageServerClient(pageserver_addr)
+        try:
+            info = self.client.timeline(tenant, timeline)
+        except PageNotFound as exc:
+            self.client.close()
+            raise StorageError(
+                f"timeline {tenant}/{timeline} does not exist on the page server "
+                f"{pageserver_addr} (the control plane creates it)") from exc
+        except StorageError as exc:
+            self.client.close()
+            raise StorageError(f"page server {pageserver_addr}: {exc}") from exc
+        start = int(info.last_record_lsn)
+        self.backend = PageBackend(self.client, tenant, timeline)
+        self.sink: RemoteSink | None = None
+        self.pages = RemotePages(self.backend, start, cache_bytes=page_cache_mb << 20,
+                                 overlay_bytes=overlay_mb << 20, head=self._head)
+        self.pages.ingested = start
+        self._open_stream = open_stream or logstore_stream(
+            self.logstore_addrs, tenant, timeline, node_name)
+        self.follower: Follower | None = Follower(self._open_stream, self.pages, start)
+        self.follower.start()
+        self._promote_lock = threading.Lock()
+        self._promoting = False
+        self.vfs = StrataVFS(self.pages, None, reader_lsn=self._head,
+                             cache_kib=sqlite_cache_kib)
+        try:
+            if role == "primary":
+                self._become_primary(CATCH_UP_TIMEOUT_S)
+        except BaseException:
+            self.close()
+            raise
+        from pageserver.client import LeaseKeeper
+
+        self.leases = LeaseKeeper(self.client, tenant, timeline)
+        self._leased: Lsn | None = None
+        self.floor_keeper = FloorKeeper(self.pages, floor_interval_s, on_tick=self._update_lease)
+        self.floor_keeper.start()
+
+    def _update_lease(self) -> None:
+        """Hold the page server's GC below the oldest LSN we read at (floor or a pin)."""
+        target = self.pages.lease_target()
+        if target == self._leased:
+            return
+        self.leases.pin(target)
+        old, self._leased = self._leased, target
+        if old is not None:
+            self.leases.unpin(old)
+
+    # ---- start-up / promotion ---------------------------------------------------------
+
+    def _head(self) -> Lsn:
+        sink = self.sink
+        if sink is not None:
+            return sink.durable_lsn
+        follower = self.follower
+        return follower.replay_lsn if follower is not None else self.pages.floor
+
+    def _become_primary(self, timeout_s: float) -> None:
+        """Elect the next term, replay the log up to its end, then accept writes."""
+        proposer = open_proposer(self.logstore_addrs, tenant=self.tenant,
+                                 timeline=self.timeline, name=self.node_name,
+                                 deadline_s=self.proposer_deadline_s)
+        try:
+            end = proposer.proposer.end_lsn  # type: ignore[attr-defined]
+            follower = self.follower
+            assert follower is not None
+            follower.stop_at(end, timeout_s)
+            sink = RemoteSink(proposer, self.pages)
+        except BaseException:
+            proposer.close()  # type: ignore[attr-defined]
+            raise
+        self.follower = None
+        # The VFS keeps its identity (open readers stay valid); it gains a sink. StrataVFS
+        # reads these public attributes at each open/lock, so assigning them is enough.
+        self.sink = sink
+        self.vfs.reader_lsn = lambda: sink.durable_lsn
+        self.vfs.sink = sink
+        self._role = "primary"
+        log.info("primary in term %d at LSN %d", sink.term, end)
+
+    def promote(self, timeout_s: float) -> None:
+        if self._role == "primary":
+            return
+        with self._promote_lock:
+            if self._role == "primary":
+                return
+            self._promoting = True
+            started = time.monotonic()
+            try:
+                self._become_primary(timeout_s)
+            finally:
+                self._promoting = False
+            log.info("promoted in %.3fs", time.monotonic() - started)
+
+    # ---- ConnectionFactory -------------------------------------------------------------
+
+    def connect(self, db_id: int, role: str) -> apsw.Connection:
+        return self.vfs.connect(db_id, role)
+
+    def take_commit_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
+        return self.vfs.take_commit_ticket(conn)
+
+    def snapshot_lsn(self, conn: apsw.Connection) -> int | None:
+        return self.vfs.snapshot_lsn(conn)
+
+    def latest_lsn(self) -> int:
+        return self.vfs.latest_lsn()
+
+    def durable_lsn(self) -> int:
+        return self._head()
+
+    def role(self) -> Role:
+        return self._role
+
+    def status(self) -> NodeStatus:
+        sink = self.sink
+        extra: dict[str, Any] = {
+            "overlay_floor_lsn": self.pages.floor,
+            "overlay_bytes": self.pages.overlay_bytes,
+            "pageserver_ingested_lsn": self.pages.ingested,
+            "get_pages_calls": self.pages.stats.get_pages_calls,
+        }
+        if sink is not None:
+            durable = sink.durable_lsn
+            return NodeStatus(role="primary", state=sink.state, term=sink.term,
+                              written_lsn=sink.written_lsn, durable_lsn=durable,
+                              replay_lsn=durable, tenant=self.tenant, timeline=self.timeline,
+                              detail=sink.detail, extra=extra)
+        follower = self.follower
+        replay = follower.replay_lsn if follower is not None else self.pages.floor
+        ts = follower.last_replay_ts_us if follower is not None else 0
+        detail = follower.last_error if follower is not None else ""
+        return NodeStatus(role=self._role, state=PROMOTING if self._promoting else READ_ONLY,
+                          written_lsn=replay, durable_lsn=replay, replay_lsn=replay,
+                          last_replay_ts_us=ts, tenant=self.tenant, timeline=self.timeline,
+                          detail=detail, extra=extra)
+
+    def replication(self) -> list[ReplicationPeer]:
+        """The log's subscribers other than page servers and this node, from the acceptors
+        (the highest sent LSN per name)."""
+        from logstore.client import LogStoreClient
+        from logstore.errors import LogstoreError
+
+        best: dict[str, ReplicationPeer] = {}
+        with LogStoreClient(self.logstore_addrs) as client:
+            for addr in self.logstore_addrs:
+                try:
+                    status = client.log_status(addr, self.tenant, self.timeline)
+                except LogstoreError as exc:
+                    log.debug("log_status from %s: %s", addr, exc)
+                    continue
+                for sub in status.subscribers:
+                    if not sub.name or sub.name == self.node_name or sub.name.startswith("pageserver"):
+                        continue
+                    if sub.name not in best or best[sub.name].sent_lsn < sub.sent_lsn:
+                        best[sub.name] = ReplicationPeer(sub.name, sub.peer, sub.sent_lsn)
+        return sorted(best.values(), key=lambda p: p.name)
+
+    def close(self) -> None:
+        keeper = getattr(self, "floor_keeper", None)
+        if keeper is not None:
+            keeper.stop()
+        if self.follower is not None:
+            self.follower.close()
+        if self.sink is not None:
+            self.sink.close()
+        leases = getattr(self, "leases", None)
+        if leases is not None:
+            leases.close()
+        self.client.close()
+

@@ -1,0 +1,362 @@
+"""The compute's PageStore over the page server: a recent-versions overlay and a base cache.
+
+Two layers sit in front of the page server, both relative to a *floor* LSN ``F`` that is
+never above what the page server has ingested:
+
+- the overlay: every page version committed above ``F`` (per (db, page) a list of
+  (lsn, bytes), plus db-size history). The primary fills it at submit (its own commits are
+  readable at once, never waiting on page server ingest); a replica from the log stream.
+- the base cache: a bounded LRU of page images valid as of ``F``.
+
+Reading page p at snapshot X >= F: the newest overlay version <= X if any, else the page did
+not change in (F, X], so its value is the page at F (base cache, else GetPage@F, which never
+waits). A snapshot X < F (a long reader after a forced floor move) reads the page server at
+X, uncached. ``advance_floor`` moves F up: the newest version of each page at or below the
+new floor becomes its base image and the older versions are dropped.
+
+Sequential reads prefetch: a read of page n right after n-1 (or on a db with nothing
+cached) fetches the next K pages in one ``get_pages`` call; K doubles up to 256.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from strata.storage import PageUnavailableError, StorageError
+from strata.wal import PAGE_SIZE, Lsn
+
+log = logging.getLogger("strata.compute.remote.pages")
+
+MAX_BATCH_PAGES = 256
+"""Pages per get_pages call (the page server's limit)."""
+FIRST_BATCH_PAGES = 8
+"""Prefetch window when a sequential run starts; doubles per batch up to MAX_BATCH_PAGES."""
+OVERLAY_WAIT_S = 10.0
+"""How long a commit waits for the page server to ingest when the overlay is full."""
+
+Key = tuple[int, int]
+
+
+class OverlayFullError(StorageError):
+    """The overlay is full and the page server has not ingested enough to free it."""
+
+
+@dataclass
+class PageStats:
+    """Counters for tests and status: round trips to the page server and cache hits."""
+
+    get_pages_calls: int = 0
+    pages_fetched: int = 0
+    uncached_reads: int = 0
+    overlay_hits: int = 0
+    base_hits: int = 0
+    floor_moves: int = 0
+    forced_floor_moves: int = 0
+
+
+class PageBackend:
+    """What RemotePages needs from the page server (one timeline)."""
+
+    def __init__(self, client: object, tenant: str, timeline: str) -> None:
+        from pageserver.client import PageServerClient
+
+        assert isinstance(client, PageServerClient)
+        self.client = client
+        self.tenant = tenant
+        self.timeline = timeline
+
+    def get_pages(self, db_id: int, page_nos: list[int], lsn: Lsn) -> list[bytes | None]:
+        try:
+            return self.client.get_pages(self.tenant, self.timeline, db_id, page_nos, lsn)
+        except StorageError as exc:
+            raise PageUnavailableError(f"page server {self.client.addr}: {exc}") from exc
+
+    def db_size(self, db_id: int, lsn: Lsn) -> int:
+        try:
+            return self.client.db_size(self.tenant, self.timeline, db_id, lsn)
+        except StorageError as exc:
+            raise PageUnavailableError(f"page server {self.client.addr}: {exc}") from exc
+
+    def last_record_lsn(self) -> Lsn:
+        return int(self.client.timeline(self.tenant, self.timeline).last_record_lsn)
+
+
+class RemotePages:
+    """``strata.storage.PageStore`` for a compute on shared storage (see module docstring).
+
+    ``head()`` is the newest LSN a new snapshot may use (replay LSN on a replica, durable LSN
+    on a primary): the floor never passes it.
+    """
+
+    def __init__(
+        self,
+        backend: PageBackend,
+        floor: Lsn,
+        *,
+        cache_bytes: int,
+        overlay_bytes: int,
+        head: Callable[[], Lsn],
+    ) -> None:
+        assert cache_bytes >= 64 * PAGE_SIZE and overlay_bytes >= 64 * PAGE_SIZE
+        self.backend = backend
+        self.floor = floor
+        self.cache_pages = cache_bytes // PAGE_SIZE
+        self.overlay_limit = overlay_bytes
+        self.head = head
+        self.stats = PageStats()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._overlay: dict[Key, list[tuple[Lsn, bytes]]] = {}
+        self._sizes: dict[int, list[tuple[Lsn, int]]] = {}
+        self._commits: collections.deque[tuple[Lsn, list[Key], tuple[tuple[int, int], ...]]] = (
+            collections.deque()
+        )
+        self.overlay_bytes = 0
+        self._base: OrderedDict[Key, bytes | None] = OrderedDict()
+        self._base_sizes: dict[int, int] = {}
+        self._pins: collections.Counter[Lsn] = collections.Counter()
+        self._last_read: dict[int, int] = {}  # db -> last page read (sequential detection)
+        self._window: dict[int, int] = {}  # db -> current prefetch window
+        self.ingested: Lsn = floor
+
+    # ---- PageStore ------------------------------------------------------------------
+
+    def get_page(self, db_id: int, page_no: int, lsn: Lsn) -> bytes | None:
+        key = (db_id, page_no)
+        with self._lock:
+            floor = self.floor
+            if lsn >= floor:
+                versions = self._overlay.get(key)
+                if versions:
+                    i = bisect.bisect_right(versions, lsn, key=lambda v: v[0])
+                    if i:
+                        self.stats.overlay_hits += 1
+                        return versions[i - 1][1]
+                if key in self._base:
+                    self._base.move_to_end(key)
+                    self.stats.base_hits += 1
+                    self._last_read[db_id] = page_no
+                    return self._base[key]
+                batch = self._plan_batch(db_id, page_no)
+            else:
+                self.stats.uncached_reads += 1
+        if lsn < floor:
+            return self.backend.get_pages(db_id, [page_no], lsn)[0]
+        size_at_floor = self._size_at_floor(db_id, floor)
+        nos = [n for n in range(page_no, page_no + batch) if n < size_at_floor] or [page_no]
+        images = self.backend.get_pages(db_id, nos, floor)
+        with self._lock:
+            self.stats.get_pages_calls += 1
+            self.stats.pages_fetched += len(nos)
+            if self.floor == floor:  # images are valid at the floor: cache them
+                for n, data in zip(nos, images, strict=True):
+                    k = (db_id, n)
+                    if k not in self._base:
+                        self._base[k] = data
+                while len(self._base) > self.cache_pages:
+                    self._base.popitem(last=False)
+            self._last_read[db_id] = nos[-1]
+        return images[0]
+
+    def _plan_batch(self, db_id: int, page_no: int) -> int:
+        """Pages to fetch starting at page_no (caller holds the lock)."""
+        last = self._last_read.get(db_id)
+        self._last_read[db_id] = page_no
+        cold = last is None
+        if cold or last == page_no - 1:
+            w = self._window.get(db_id, FIRST_BATCH_PAGES // 2) * 2
+            w = min(w, MAX_BATCH_PAGES, max(1, self.cache_pages // 4))
+            self._window[db_id] = w
+            return w
+        self._window.pop(db_id, None)
+        return 1
+
+    def _size_at_floor(self, db_id: int, floor: Lsn) -> int:
+        with self._lock:
+            if self.floor == floor and db_id in self._base_sizes:
+                return self._base_sizes[db_id]
+        n = self.backend.db_size(db_id, floor)
+        with self._lock:
+            if self.floor == floor:
+                self._base_sizes[db_id] = n
+        return n
+
+    def db_size(self, db_id: int, lsn: Lsn) -> int:
+        with self._lock:
+            floor = self.floor
+            if lsn >= floor:
+                hist = self._sizes.get(db_id)
+                if hist:
+                    i = bisect.bisect_right(hist, lsn, key=lambda v: v[0])
+                    if i:
+                        return hist[i - 1][1]
+        if lsn >= floor:
+            return self._size_at_floor(db_id, floor)
+        return self.backend.db_size(db_id, lsn)
+
+    def pin(self, lsn: Lsn, exact: bool = True) -> Lsn:
+        with self._lock:
+            self._pins[lsn] += 1
+        return lsn
+
+    def unpin(self, lsn: Lsn) -> None:
+        with self._lock:
+            n = self._pins[lsn] - 1
+            if n > 0:
+                self._pins[lsn] = n
+            else:
+                del self._pins[lsn]
+
+    # ---- filling the overlay --------------------------------------------------------
+
+    def insert(
+        self, lsn: Lsn, pages: list[tuple[int, int, bytes]], db_sizes: tuple[tuple[int, int], ...]
+    ) -> None:
+        """One committed transaction's pages, visible from ``lsn`` (its commit end) on."""
+        keys: list[Key] = []
+        nbytes = 0
+        with self._lock:
+            assert lsn > self.floor, (lsn, self.floor)
+            for db_id, page_no, data in pages:
+                key = (db_id, page_no)
+                versions = self._overlay.setdefault(key, [])
+                if versions and versions[-1][0] == lsn:  # same page twice in one commit
+                    self.overlay_bytes -= len(versions[-1][1])
+                    versions[-1] = (lsn, data)
+                else:
+                    assert not versions or versions[-1][0] < lsn
+                    versions.append((lsn, data))
+                    keys.append(key)
+                nbytes += len(data)
+            for db_id, n in db_sizes:
+                self._sizes.setdefault(db_id, []).append((lsn, n))
+            self._commits.append((lsn, keys, db_sizes))
+            self.overlay_bytes += nbytes
+
+    def make_room(self, timeout_s: float = OVERLAY_WAIT_S) -> None:
+        """Before a commit: if the overlay is over its limit, move the floor (forced, past
+        pins if needed); if the page server lags, wait for it (bounded), then give up."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                if self.overlay_bytes <= self.overlay_limit:
+                    return
+            self.poll_ingested()
+            self.advance_floor(force=True)
+            with self._lock:
+                if self.overlay_bytes <= self.overlay_limit:
+                    return
+            if time.monotonic() >= deadline:
+                raise OverlayFullError(
+                    f"page server has ingested only up to LSN {self.ingested} and the compute's "
+                    f"overlay of recent pages is full ({self.overlay_bytes} bytes): commits wait "
+                    "for the page server"
+                )
+            time.sleep(0.05)
+
+    # ---- the floor ------------------------------------------------------------------
+
+    def poll_ingested(self) -> Lsn:
+        """Ask the page server how far it has ingested (one RPC)."""
+        lsn = self.backend.last_record_lsn()
+        with self._lock:
+            self.ingested = max(self.ingested, lsn)
+            return self.ingested
+
+    def advance_floor(self, *, force: bool = False) -> Lsn:
+        """Move the floor up to what the page server ingested, the head and (unless
+        ``force``) the oldest pinned snapshot; returns the floor."""
+        head = self.head()
+        with self._lock:
+            target = min(self.ingested, head)
+            if not force and self._pins:
+                target = min(target, min(self._pins))
+            if target <= self.floor:
+                return self.floor
+            # Commits at or below the target collapse into the base cache.
+            while self._commits and self._commits[0][0] <= target:
+                lsn, keys, sizes = self._commits.popleft()
+                for key in keys:
+                    versions = self._overlay[key]
+                    assert versions[0][0] == lsn
+                    data = versions.pop(0)[1]
+                    self.overlay_bytes -= len(data)
+                    if not versions:
+                        del self._overlay[key]
+                    if key in self._base or len(self._base) < self.cache_pages:
+                        self._base[key] = data
+                for db_id, n in sizes:
+                    hist = self._sizes[db_id]
+                    assert hist[0][0] == lsn
+                    hist.pop(0)
+                    if not hist:
+                        del self._sizes[db_id]
+                    self._base_sizes[db_id] = n
+            if self._pins and min(self._pins) < target:
+                self.stats.forced_floor_moves += 1
+            self.floor = target
+            self.stats.floor_moves += 1
+            self._changed.notify_all()
+            return target
+
+    def lease_target(self) -> Lsn:
+        """The oldest LSN this compute still reads at: min(floor, oldest pin)."""
+        with self._lock:
+            return min([self.floor, *self._pins])
+
+    def reset(self, floor: Lsn) -> None:
+        """Forget everything (after a log rewind): read the page server at ``floor`` on."""
+        with self._lock:
+            self._overlay.clear()
+            self._sizes.clear()
+            self._commits.clear()
+            self._base.clear()
+            self._base_sizes.clear()
+            self.overlay_bytes = 0
+            self.floor = floor
+            self.ingested = max(self.ingested, floor)
+
+    def overlay_versions(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._overlay.values())
+
+
+class FloorKeeper:
+    """A background thread that polls the page server and advances the floor."""
+
+    def __init__(self, pages: RemotePages, interval_s: float = 0.2,
+                 on_tick: Callable[[], None] | None = None) -> None:
+        self.pages = pages
+        self.interval_s = interval_s
+        self.on_tick = on_tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="overlay-floor", daemon=True)
+        self.last_error = ""
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.pages.poll_ingested()
+                force = self.pages.overlay_bytes > self.pages.overlay_limit
+                self.pages.advance_floor(force=force)
+                if self.on_tick is not None:
+                    self.on_tick()
+                self.last_error = ""
+            except Exception as exc:  # the page server may be down for a while
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.debug("floor keeper: %s", self.last_error)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)

@@ -1,0 +1,175 @@
+"""The primary's WalSink over the log store proposer.
+
+``submit`` encodes the transaction's records, hands them to the proposer (which assigns the
+LSNs and replicates them), inserts the pages into the overlay at the commit's end LSN (so
+the writer reads its own commits at once) and returns a ticket whose future resolves when
+a majority has the records.
+
+States: WRITABLE; NO_QUORUM after a commit was not acknowledged by a majority within the
+proposer deadline (later writes fail fast with ``QuorumUnavailableError`` until the
+proposer's peers are back in sync and its commit LSN caught up with its end: the same term
+goes on, nothing is lost); FENCED after a newer term appeared (``NotPrimaryError`` for
+ever: this node never acknowledges anything again).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from compute.node import FENCED, NO_QUORUM, WRITABLE
+from compute.remote.pages import RemotePages
+from strata.storage import CommitTicket, NotPrimaryError, QuorumUnavailableError, StorageError
+from strata.wal import Lsn, WalRecord
+
+log = logging.getLogger("strata.compute.remote.wal")
+
+RECOVERY_POLL_S = 0.05
+"""How often a NO_QUORUM sink checks whether the proposer is in sync again."""
+
+
+class RemoteSink:
+    """``strata.storage.WalSink`` over a ``SyncProposer`` (already elected)."""
+
+    def __init__(self, proposer: object, pages: RemotePages) -> None:
+        from logstore.proposer import SyncProposer
+
+        assert isinstance(proposer, SyncProposer)
+        self.proposer = proposer
+        self.pages = pages
+        self.term = proposer.term
+        end = proposer.proposer.end_lsn
+        self._written: Lsn = end
+        self._durable: Lsn = end
+        self.state = WRITABLE
+        self.detail = ""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+
+    @property
+    def written_lsn(self) -> Lsn:
+        return self._written
+
+    @property
+    def durable_lsn(self) -> Lsn:
+        return self._durable
+
+    def submit(self, records: list[WalRecord]) -> CommitTicket:
+        from logstore.errors import FencedError, LogstoreError
+
+        self._check_state()
+        assert records and records[-1].commit
+        self.pages.make_room()
+        payloads = [r.encode() for r in records]
+        with self._lock:  # one writer at a time: LSN order == overlay order
+            self._check_state()
+            try:
+                end, fut = self.proposer.submit(payloads)
+            except FencedError as exc:
+                self._set_fenced(exc)
+                raise NotPrimaryError(self.detail) from exc
+            except LogstoreError as exc:
+                self._set_no_quorum(str(exc))
+                raise QuorumUnavailableError(self.detail) from exc
+            pages = [(p.db_id, p.page_no, p.data) for r in records for p in r.pages]
+            self.pages.insert(end, pages, records[-1].db_sizes)
+            self._written = end
+        durable: concurrent.futures.Future[Lsn] = concurrent.futures.Future()
+        fut.add_done_callback(lambda f: self._on_done(end, f, durable))
+        return CommitTicket(lsn=end, durable=durable)
+
+    def _on_done(self, end: Lsn, f: concurrent.futures.Future[int],
+                 out: concurrent.futures.Future[Lsn]) -> None:
+        from logstore.errors import FencedError
+
+        exc = f.exception()
+        if exc is None:
+            with self._lock:
+                self._durable = max(self._durable, end)
+            out.set_result(end)
+            return
+        if isinstance(exc, FencedError):
+            self._set_fenced(exc)
+            out.set_exception(NotPrimaryError(self.detail))
+        else:
+            self._set_no_quorum(str(exc))
+            out.set_exception(QuorumUnavailableError(
+                f"commit at LSN {end} not acknowledged by a majority of log store nodes; its "
+                f"outcome is unknown: {exc}"))
+
+    def _check_state(self) -> None:
+        if self.state == FENCED:
+            raise NotPrimaryError(self.detail)
+        if self.state == NO_QUORUM:
+            raise QuorumUnavailableError(self.detail)
+
+    def _set_fenced(self, exc: BaseException) -> None:
+        newer = getattr(exc, "promised_term", 0)
+        self.state = FENCED
+        self.detail = (f"this compute was primary in term {self.term}; term {newer or '>'} "
+                       f"owns the log now: {exc}")
+        log.warning("fenced: %s", self.detail)
+
+    def _set_no_quorum(self, why: str) -> None:
+        if self.state != WRITABLE:
+            return
+        self.state = NO_QUORUM
+        self.detail = f"no majority of log store nodes acknowledged in time: {why}"
+        log.warning("no quorum: %s", why)
+        if self._monitor is None or not self._monitor.is_alive():
+            self._monitor = threading.Thread(target=self._recover, name="quorum-recovery",
+                                             daemon=True)
+            self._monitor.start()
+
+    def _recover(self) -> None:
+        """Back to WRITABLE once the proposer has everything it holds on a majority."""
+        inner = self.proposer.proposer
+        while not self._stop.wait(RECOVERY_POLL_S):
+            if inner.fenced:
+                self._set_fenced(StorageError("a newer term fenced this proposer"))
+                return
+            if inner.commit_lsn >= inner.end_lsn:
+                with self._lock:
+                    self._durable = max(self._durable, min(inner.commit_lsn, self._written))
+                    self.state = WRITABLE
+                    self.detail = ""
+                log.info("quorum back at LSN %d", inner.commit_lsn)
+                return
+
+    def wait_durable(self, timeout_s: float) -> bool:
+        """Until everything written is durable (tests, clean shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while self._durable < self._written:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def close(self) -> None:
+        self._stop.set()
+        try:
+            self.proposer.close()
+        except Exception as exc:  # closing a proposer whose loop is wedged
+            log.debug("closing proposer: %s", exc)
+
+
+def open_proposer(addrs: Sequence[str], *, tenant: str, timeline: str, name: str,
+                  deadline_s: float) -> object:
+    """A SyncProposer for the timeline's log, elected (term T+1, log end adopted)."""
+    from logstore.errors import FencedError, LogstoreError
+    from logstore.proposer import SyncProposer
+
+    proposer = SyncProposer(list(addrs), deadline_s, name=name, tenant=tenant, timeline=timeline)
+    try:
+        proposer.elect()
+    except FencedError as exc:
+        proposer.close()
+        raise NotPrimaryError(f"election lost: {exc}") from exc
+    except LogstoreError as exc:
+        proposer.close()
+        raise QuorumUnavailableError(f"could not elect a term on the log store: {exc}") from exc
+    return proposer
