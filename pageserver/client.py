@@ -344,6 +344,8 @@ class LeaseKeeper:
                     self.client.lease_lsn(self.tenant, self.timeline, lsn, self.ttl_s)
                 except StorageError as exc:  # keep trying; reads will report the real error
                     log.warning("renewing lease of LSN %d on %s: %s", lsn, self.timeline, exc)
+                except ValueError:  # grpc: the client's channel was closed
+                    return
 
 
 class TimelinePageStore:
