@@ -82,8 +82,8 @@ class FaultyTransport:
     async def read(self, req: pb.ReadRequest, timeout: float) -> pb.ReadResponse:
         return await self._around("read", lambda: self.inner.read(req, timeout))  # type: ignore[return-value]
 
-    async def status(self, timeout: float) -> pb.StatusResponse:
-        return await self._around("status", lambda: self.inner.status(timeout))  # type: ignore[return-value]
+    async def status(self, req: pb.StatusRequest, timeout: float) -> pb.StatusResponse:
+        return await self._around("status", lambda: self.inner.status(req, timeout))  # type: ignore[return-value]
 
     def append_stream(self) -> AppendChannel:
         return FaultyChannel(self.inner.append_stream(), self.plan)

@@ -17,6 +17,10 @@ from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 
 REPO = Path(__file__).resolve().parents[2]
+T = "t"
+TL = "main"
+LOG = {"tenant": T, "timeline": TL}
+"""The log most tests use; ``Cluster.start`` creates it."""
 
 
 def free_port() -> int:
@@ -52,6 +56,9 @@ class AcceptorProc:
         if wait:
             self.wait_ready()
 
+    def log_dir(self, tenant: str = T, timeline: str = TL) -> Path:
+        return self.data_dir / "logs" / tenant / timeline
+
     def wait_ready(self, timeout: float = 20.0) -> pb.StatusResponse:
         deadline = time.monotonic() + timeout
         while True:
@@ -59,13 +66,20 @@ class AcceptorProc:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"acceptor {self.node_id} exited {self.proc.returncode}: {self.log_tail()}")
             try:
-                return self.status(timeout=0.5)
+                return self.node_status(timeout=0.5)
             except grpc.RpcError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
 
-    def status(self, timeout: float = 2.0) -> pb.StatusResponse:
+    def status(self, timeout: float = 2.0, tenant: str = T, timeline: str = TL) -> pb.StatusResponse:
+        """One log's status (the default log unless told)."""
+        with grpc.insecure_channel(self.addr) as ch:
+            req = pb.StatusRequest(tenant=tenant, timeline=timeline)
+            resp: pb.StatusResponse = pb_grpc.LogStoreStub(ch).Status(req, timeout=timeout)
+            return resp
+
+    def node_status(self, timeout: float = 2.0) -> pb.StatusResponse:
         with grpc.insecure_channel(self.addr) as ch:
             resp: pb.StatusResponse = pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(), timeout=timeout)
             return resp
@@ -102,25 +116,38 @@ class Cluster:
     def addrs(self) -> list[str]:
         return [a.addr for a in self.nodes]
 
-    def start(self) -> None:
+    def start(self, create_log: bool = True) -> None:
+        """Start every acceptor and create the default log (T, TL) at LSN 0 on all."""
         for a in self.nodes:
             a.start(wait=False)
         for a in self.nodes:
             a.wait_ready()
+        if create_log:
+            self.create_log(T, TL)
+
+    def create_log(self, tenant: str, timeline: str, start_lsn: int = 0) -> None:
+        from logstore.client import LogStoreClient
+
+        with LogStoreClient(self.addrs) as client:
+            info = client.create_log(tenant, timeline, start_lsn)
+            assert info.start_lsn == start_lsn
 
     def close(self) -> None:
         for a in self.nodes:
             a.kill()
 
 
-async def read_log(addr: str, up_to: int | None = None) -> list[tuple[int, int, bytes]]:
-    """Every durable record (lsn, term, payload) on one acceptor, through the Read RPC."""
+async def read_log(
+    addr: str, up_to: int | None = None, *, tenant: str = T, timeline: str = TL, from_lsn: int = 0
+) -> list[tuple[int, int, bytes]]:
+    """Every durable record (lsn, term, payload) of a log on one acceptor, through Read."""
     out: list[tuple[int, int, bytes]] = []
-    lsn = 0
+    lsn = from_lsn
     async with grpc.aio.insecure_channel(addr) as ch:
         stub = pb_grpc.LogStoreStub(ch)
         while True:
-            resp = await stub.Read(pb.ReadRequest(from_lsn=lsn, up_to_lsn=up_to or 0, max_bytes=1 << 20), timeout=10)
+            req = pb.ReadRequest(tenant=tenant, timeline=timeline, from_lsn=lsn, up_to_lsn=up_to or 0, max_bytes=1 << 20)
+            resp = await stub.Read(req, timeout=10)
             if not resp.records:
                 return out
             for r in resp.records:
@@ -129,7 +156,9 @@ async def read_log(addr: str, up_to: int | None = None) -> list[tuple[int, int, 
                 lsn += len(r.payload)
 
 
-async def wait_flush(addrs: list[str], lsn: int, timeout: float = 30.0, term: int = 0) -> None:
+async def wait_flush(
+    addrs: list[str], lsn: int, timeout: float = 30.0, term: int = 0, *, tenant: str = T, timeline: str = TL
+) -> None:
     """Wait until every acceptor has the log up to ``lsn`` durable (catch-up done), in
     ``term`` if given (its last term history entry)."""
     deadline = time.monotonic() + timeout
@@ -139,7 +168,8 @@ async def wait_flush(addrs: list[str], lsn: int, timeout: float = 30.0, term: in
         for addr in pending:
             try:
                 async with grpc.aio.insecure_channel(addr) as ch:
-                    st = await pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(), timeout=1)
+                    req = pb.StatusRequest(tenant=tenant, timeline=timeline)
+                    st = await pb_grpc.LogStoreStub(ch).Status(req, timeout=1)
                 last_term = st.term_history[-1].term if st.term_history else 0
                 if st.flush_lsn < lsn or (term and last_term != term):
                     still.append(addr)

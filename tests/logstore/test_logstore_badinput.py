@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 from conftest import MakeCluster
-from logstore_helpers import read_log, wait_flush
+from logstore_helpers import LOG, read_log, wait_flush
 
 from logstore import Proposer
 from logstore.segments import FRAME_SIZE, payload_crc
@@ -56,48 +56,48 @@ def test_garbage_and_malformed_requests_are_refused(make_cluster: MakeCluster) -
             assert info.value.code() == code, info.value
             assert text in (info.value.details() or ""), info.value.details()
 
-        refused(stub.Vote, pb.VoteRequest(term=0), grpc.StatusCode.INVALID_ARGUMENT, "positive")
+        refused(stub.Vote, pb.VoteRequest(**LOG, term=0), grpc.StatusCode.INVALID_ARGUMENT, "positive")
         # Appends before any term was started.
-        refused(stub.Append, pb.AppendRequest(term=1, start_lsn=0, records=[_rec(b"x")]),
+        refused(stub.Append, pb.AppendRequest(**LOG, term=1, start_lsn=0, records=[_rec(b"x")]),
                 grpc.StatusCode.FAILED_PRECONDITION, "not started")  # fmt: skip
-        assert stub.Vote(pb.VoteRequest(term=3), timeout=5).granted
-        refused(stub.StartTerm, pb.StartTermRequest(term=3, term_history=[pb.TermEntry(term=5, start_lsn=0)]),
+        assert stub.Vote(pb.VoteRequest(**LOG, term=3), timeout=5).granted
+        refused(stub.StartTerm, pb.StartTermRequest(**LOG, term=3, term_history=[pb.TermEntry(term=5, start_lsn=0)]),
                 grpc.StatusCode.INVALID_ARGUMENT, "last term history entry")  # fmt: skip
         refused(stub.StartTerm,
-                pb.StartTermRequest(term=3, term_history=[pb.TermEntry(term=3, start_lsn=9), pb.TermEntry(term=2, start_lsn=0)]),
+                pb.StartTermRequest(**LOG, term=3, term_history=[pb.TermEntry(term=3, start_lsn=9), pb.TermEntry(term=2, start_lsn=0)]),
                 grpc.StatusCode.INVALID_ARGUMENT, "not increasing")  # fmt: skip
         hist = [pb.TermEntry(term=3, start_lsn=0)]
-        assert stub.StartTerm(pb.StartTermRequest(term=3, term_history=hist), timeout=5).flush_lsn == 0
-        ok = stub.Append(pb.AppendRequest(term=3, start_lsn=0, records=[_rec(b"hello")]), timeout=5)
+        assert stub.StartTerm(pb.StartTermRequest(**LOG, term=3, term_history=hist), timeout=5).flush_lsn == 0
+        ok = stub.Append(pb.AppendRequest(**LOG, term=3, start_lsn=0, records=[_rec(b"hello")]), timeout=5)
         assert (ok.end_lsn, ok.flush_lsn) == (5, 5)
-        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=7, records=[_rec(b"gap")]),
+        refused(stub.Append, pb.AppendRequest(**LOG, term=3, start_lsn=7, records=[_rec(b"gap")]),
                 grpc.StatusCode.OUT_OF_RANGE, "ends at 0x5")  # fmt: skip
-        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=0, records=[_rec(b"overlap")]),
+        refused(stub.Append, pb.AppendRequest(**LOG, term=3, start_lsn=0, records=[_rec(b"overlap")]),
                 grpc.StatusCode.OUT_OF_RANGE, "ends at 0x5")  # fmt: skip
-        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=5, records=[_rec(b"bad", crc=12345)]),
+        refused(stub.Append, pb.AppendRequest(**LOG, term=3, start_lsn=5, records=[_rec(b"bad", crc=12345)]),
                 grpc.StatusCode.INVALID_ARGUMENT, "CRC32C")  # fmt: skip
-        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=5, records=[_rec(b"")]),
+        refused(stub.Append, pb.AppendRequest(**LOG, term=3, start_lsn=5, records=[_rec(b"")]),
                 grpc.StatusCode.INVALID_ARGUMENT, "empty")  # fmt: skip
-        refused(stub.Append, pb.AppendRequest(term=3, start_lsn=5, records=[_rec(b"z" * ((1 << 20) + 1))]),
+        refused(stub.Append, pb.AppendRequest(**LOG, term=3, start_lsn=5, records=[_rec(b"z" * ((1 << 20) + 1))]),
                 grpc.StatusCode.INVALID_ARGUMENT, "limit")  # fmt: skip
-        refused(stub.Append, pb.AppendRequest(term=2, start_lsn=5, records=[_rec(b"old")]),
+        refused(stub.Append, pb.AppendRequest(**LOG, term=2, start_lsn=5, records=[_rec(b"old")]),
                 grpc.StatusCode.ABORTED, "fenced")  # fmt: skip
-        refused(stub.Read, pb.ReadRequest(from_lsn=2), grpc.StatusCode.INVALID_ARGUMENT, "record boundary")
-        refused(stub.Read, pb.ReadRequest(from_lsn=99), grpc.StatusCode.OUT_OF_RANGE, "past the end")
-        refused(stub.StartTerm, pb.StartTermRequest(term=2, term_history=[pb.TermEntry(term=2, start_lsn=0)]),
+        refused(stub.Read, pb.ReadRequest(**LOG, from_lsn=2), grpc.StatusCode.INVALID_ARGUMENT, "record boundary")
+        refused(stub.Read, pb.ReadRequest(**LOG, from_lsn=99), grpc.StatusCode.OUT_OF_RANGE, "past the end")
+        refused(stub.StartTerm, pb.StartTermRequest(**LOG, term=2, term_history=[pb.TermEntry(term=2, start_lsn=0)]),
                 grpc.StatusCode.ABORTED, "fenced")  # fmt: skip
-        assert not stub.Vote(pb.VoteRequest(term=3), timeout=5).granted  # never the same term twice
+        assert not stub.Vote(pb.VoteRequest(**LOG, term=3), timeout=5).granted  # never the same term twice
         # Still serving, and nothing refused reached the log.
-        st = stub.Status(pb.StatusRequest(), timeout=5)
+        st = stub.Status(pb.StatusRequest(**LOG), timeout=5)
         assert (st.promised_term, st.flush_lsn) == (3, 5)
-        recs = stub.Read(pb.ReadRequest(from_lsn=0), timeout=5).records
+        recs = stub.Read(pb.ReadRequest(**LOG, from_lsn=0), timeout=5).records
         assert [r.payload for r in recs] == [b"hello"]
     assert node.alive()
 
 
 def _write_some(addrs: list[str], n: int) -> int:
     async def main() -> int:
-        p = Proposer(addrs, deadline_s=5)
+        p = Proposer(addrs, **LOG, deadline_s=5)
         await p.elect()
         end = 0
         for i in range(n):
@@ -109,8 +109,8 @@ def _write_some(addrs: list[str], n: int) -> int:
     return asyncio.run(main())
 
 
-def _segments(node_dir: Path) -> list[Path]:
-    return sorted((node_dir / "segments").glob("*.seg"))
+def _segments(log_dir: Path) -> list[Path]:
+    return sorted((log_dir / "segments").glob("*.seg"))
 
 
 def test_torn_tail_is_cut_at_the_last_good_record(make_cluster: MakeCluster) -> None:
@@ -118,7 +118,7 @@ def test_torn_tail_is_cut_at_the_last_good_record(make_cluster: MakeCluster) -> 
     end = _write_some(cluster.addrs, 40)
     node = cluster.nodes[2]
     node.kill()
-    last = _segments(node.data_dir)[-1]
+    last = _segments(node.log_dir())[-1]
     size = last.stat().st_size
     with open(last, "r+b") as f:  # a partial last record
         f.truncate(size - 7)
@@ -144,7 +144,7 @@ def test_corruption_in_the_middle_stops_the_node(make_cluster: MakeCluster) -> N
     _write_some(cluster.addrs, 80)
     node = cluster.nodes[0]
     node.kill()
-    segs = _segments(node.data_dir)
+    segs = _segments(node.log_dir())
     assert len(segs) >= 3
     for victim, offset in ((segs[0], FRAME_SIZE + 100), (segs[-1], FRAME_SIZE + 5)):
         original = victim.read_bytes()

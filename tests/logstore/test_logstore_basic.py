@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 from conftest import MakeCluster
-from logstore_helpers import free_port, payload_for, read_log, wait_flush
+from logstore_helpers import LOG, free_port, payload_for, read_log, wait_flush
 
 from logstore import FencedError, Proposer, QuorumLostError, SyncProposer, stream_committed
 
@@ -17,7 +17,7 @@ def test_elect_append_read_stream(make_cluster: MakeCluster) -> None:
     cluster = make_cluster()
 
     async def main() -> None:
-        p = Proposer(cluster.addrs, deadline_s=5)
+        p = Proposer(cluster.addrs, **LOG, deadline_s=5)
         term = await p.elect()
         assert term == 1
         payloads = [payload_for(i, 100 + i) for i in range(50)]
@@ -31,7 +31,7 @@ def test_elect_append_read_stream(make_cluster: MakeCluster) -> None:
             assert [x[2] for x in log] == payloads
             assert {x[1] for x in log} == {1}
         got = []
-        agen = stream_committed(cluster.addrs, 0)
+        agen = stream_committed(cluster.addrs, 0, **LOG)
         async for start, stop, payload in agen:
             got.append(payload)
             assert stop == start + len(payload)
@@ -40,7 +40,7 @@ def test_elect_append_read_stream(make_cluster: MakeCluster) -> None:
         await agen.aclose()
         assert got == payloads
         # A second proposer takes over: the first is fenced.
-        p2 = Proposer(cluster.addrs, deadline_s=5)
+        p2 = Proposer(cluster.addrs, **LOG, deadline_s=5)
         assert await p2.elect() == 2
         with pytest.raises(FencedError, match="not primary any more"):
             await p.append([b"late"])
@@ -57,7 +57,7 @@ def test_quorum_lost_is_reported_within_deadline(make_cluster: MakeCluster) -> N
     cluster = make_cluster()
 
     async def main() -> None:
-        p = Proposer(cluster.addrs, deadline_s=1.5)
+        p = Proposer(cluster.addrs, **LOG, deadline_s=1.5)
         await p.elect()
         assert await p.append([b"a" * 10]) == 10
         cluster.nodes[0].kill()
@@ -70,7 +70,7 @@ def test_quorum_lost_is_reported_within_deadline(make_cluster: MakeCluster) -> N
         cluster.nodes[1].start()
         assert await p.append([b"d" * 10]) == 40  # the majority is back
         await p.close()
-        p2 = Proposer(cluster.addrs, deadline_s=1.0)
+        p2 = Proposer(cluster.addrs, **LOG, deadline_s=1.0)
         cluster.nodes[1].kill()
         with pytest.raises(QuorumLostError):
             await p2.elect()
@@ -84,7 +84,7 @@ def test_metrics_endpoint(make_cluster: MakeCluster) -> None:
     cluster = make_cluster(n=1, extra=["--metrics-listen", f"127.0.0.1:{mport}"])
 
     async def main() -> None:
-        p = Proposer(cluster.addrs, deadline_s=5)
+        p = Proposer(cluster.addrs, **LOG, deadline_s=5)
         await p.elect()
         await p.append([b"x" * 100, b"y" * 100])
         await p.close()
@@ -93,15 +93,16 @@ def test_metrics_endpoint(make_cluster: MakeCluster) -> None:
     body = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5).read().decode()
     assert "logstore_appends_total" in body
     assert "logstore_fsync_seconds_bucket" in body
-    assert "logstore_promised_term 1.0" in body
-    assert "logstore_flush_lsn 200.0" in body
+    assert 'logstore_promised_term{tenant="t",timeline="main"} 1.0' in body
+    assert 'logstore_flush_lsn{tenant="t",timeline="main"} 200.0' in body
+    assert "logstore_logs 1.0" in body
 
 
 def test_stream_fails_over_when_its_acceptor_dies(make_cluster: MakeCluster) -> None:
     cluster = make_cluster()
 
     async def main() -> None:
-        p = Proposer(cluster.addrs, deadline_s=5)
+        p = Proposer(cluster.addrs, **LOG, deadline_s=5)
         await p.elect()
         payloads = [payload_for(i, 300) for i in range(200)]
         got: list[bytes] = []
@@ -109,7 +110,7 @@ def test_stream_fails_over_when_its_acceptor_dies(make_cluster: MakeCluster) -> 
         order = [cluster.nodes[0].addr, cluster.nodes[1].addr, cluster.nodes[2].addr]
 
         async def consume() -> None:
-            agen = stream_committed(order, 0, retry_s=0.05)
+            agen = stream_committed(order, 0, **LOG, retry_s=0.05)
             async for start, stop, payload in agen:
                 assert start == sum(len(x) for x in got)
                 assert stop == start + len(payload)
@@ -136,7 +137,7 @@ def test_stream_fails_over_when_its_acceptor_dies(make_cluster: MakeCluster) -> 
 
 def test_sync_proposer_for_threaded_callers(make_cluster: MakeCluster) -> None:
     cluster = make_cluster()
-    sp = SyncProposer(cluster.addrs, deadline_s=5)
+    sp = SyncProposer(cluster.addrs, **LOG, deadline_s=5)
     try:
         assert sp.elect() == 1
         end, fut = sp.submit([b"abc", b"defg"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeCluster
-from logstore_helpers import read_log, wait_flush
+from logstore_helpers import LOG, read_log, wait_flush
 
 from logstore.acceptor import Acceptor
 from logstore.errors import FencedError
@@ -128,7 +128,7 @@ def test_subscribers_wake_on_commit_progress(tmp_path: Path) -> None:
 
 def test_peers_in_step_share_one_append_request() -> None:
     async def main() -> None:
-        p = Proposer(["a:1", "b:2", "c:3"], transport_factory=lambda addr: None)  # type: ignore[arg-type,return-value]
+        p = Proposer(["a:1", "b:2", "c:3"], **LOG, transport_factory=lambda addr: None)  # type: ignore[arg-type,return-value]
         p.term = 3
         r1 = p._append_request(0, 6, [b"abc", b"def"])
         assert p._append_request(0, 6, [b"abc", b"def"]) is r1
@@ -144,7 +144,7 @@ def test_cluster_with_fsync_on_a_worker_thread(make_cluster: MakeCluster) -> Non
     cluster = make_cluster(3, extra=["--fsync", "thread"])
 
     async def main() -> None:
-        p = Proposer(cluster.addrs, deadline_s=10)
+        p = Proposer(cluster.addrs, **LOG, deadline_s=10)
         await p.elect()
         payloads = [os.urandom(1 + i * 37 % 9000) for i in range(300)]
         pending = [p.submit([x]) for x in payloads]

@@ -6,7 +6,7 @@ import asyncio
 import random
 
 from conftest import MakeCluster
-from logstore_helpers import payload_for, read_log, wait_flush
+from logstore_helpers import LOG, payload_for, read_log, wait_flush
 
 from logstore import Proposer
 
@@ -20,7 +20,7 @@ def test_10k_records_with_an_acceptor_killed_and_restarted_twice(make_cluster: M
     sizes = [rng.randint(16, 2048) for _ in range(N_RECORDS)]
 
     async def main() -> None:
-        p = Proposer(cluster.addrs, deadline_s=10)
+        p = Proposer(cluster.addrs, **LOG, deadline_s=10)
         await p.elect()
         acked: dict[int, tuple[int, bytes]] = {}  # record index -> (end LSN, payload)
         next_index = 0

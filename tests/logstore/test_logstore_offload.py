@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grpc
 from conftest import MakeCluster
-from logstore_helpers import payload_for, wait_flush
+from logstore_helpers import LOG, payload_for, wait_flush
 
 from logstore import Proposer, stream_committed
 from strata.objectstore import open_object_store
@@ -19,7 +19,7 @@ from strata.proto import logstore_pb2_grpc as pb_grpc
 
 async def _status(addr: str) -> pb.StatusResponse:
     async with grpc.aio.insecure_channel(addr) as ch:
-        resp: pb.StatusResponse = await pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(), timeout=5)
+        resp: pb.StatusResponse = await pb_grpc.LogStoreStub(ch).Status(pb.StatusRequest(**LOG), timeout=5)
         return resp
 
 
@@ -36,7 +36,7 @@ def test_offload_trim_and_read_back(make_cluster: MakeCluster, tmp_path: Path) -
     payloads = [payload_for(i, 700 + i % 50) for i in range(300)]
 
     async def main() -> None:
-        p = Proposer(cluster.addrs, deadline_s=5)
+        p = Proposer(cluster.addrs, **LOG, deadline_s=5)
         await p.elect()
         end = 0
         for i in range(0, len(payloads), 10):
@@ -58,7 +58,7 @@ def test_offload_trim_and_read_back(make_cluster: MakeCluster, tmp_path: Path) -
         half = st.segments[len(st.segments) // 2].start_lsn
         async with grpc.aio.insecure_channel(node.addr) as ch:
             resp = await pb_grpc.LogStoreStub(ch).SetRemoteConsistentLsn(
-                pb.RetentionRequest(remote_consistent_lsn=half), timeout=5
+                pb.RetentionRequest(**LOG, remote_consistent_lsn=half), timeout=5
             )
             assert resp.remote_consistent_lsn == half
 
@@ -73,12 +73,12 @@ def test_offload_trim_and_read_back(make_cluster: MakeCluster, tmp_path: Path) -
         for seg in st.segments:
             assert seg.local == (seg.end_lsn > half), seg
             assert seg.uploaded or seg.local
-        local_files = sorted((node.data_dir / "segments").glob("*.seg"))
+        local_files = sorted((node.log_dir() / "segments").glob("*.seg"))
         assert int(local_files[0].name[:16], 16) >= half
         # Stream everything from LSN 0 from this node only: the old part comes from the store.
         for attempt in range(2):
             got = []
-            agen = stream_committed([node.addr], 0)
+            agen = stream_committed([node.addr], 0, **LOG)
             async for _, stop, payload in agen:
                 got.append(payload)
                 if stop == end:

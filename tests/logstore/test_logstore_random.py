@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import MakeCluster
 from logstore_faults import FaultPlan, faulty_factory
-from logstore_helpers import Cluster, read_log, wait_flush
+from logstore_helpers import LOG, Cluster, read_log, wait_flush
 
 from logstore import FencedError, Proposer, QuorumLostError
 from logstore.errors import LogstoreError
@@ -35,7 +35,7 @@ async def _run(cluster: Cluster, seed: int, rounds: int) -> dict[str, int]:
         nonlocal proposer
         if proposer is not None:
             await proposer.close()
-        proposer = Proposer(cluster.addrs, deadline_s=1.5, transport_factory=faulty_factory(plan))  # type: ignore[arg-type]
+        proposer = Proposer(cluster.addrs, **LOG, deadline_s=1.5, transport_factory=faulty_factory(plan))  # type: ignore[arg-type]
         stats["elections"] += 1
         return proposer
 
@@ -63,7 +63,7 @@ async def _run(cluster: Cluster, seed: int, rounds: int) -> dict[str, int]:
         if rng.random() < 0.3:  # a torn tail on a node, while the others hold everything
             down = rng.choice(cluster.nodes)
             down.kill()
-            segs = sorted((down.data_dir / "segments").glob("*.seg"))
+            segs = sorted((down.log_dir() / "segments").glob("*.seg"))
             if segs:
                 size = segs[-1].stat().st_size
                 with open(segs[-1], "r+b") as f:
@@ -79,7 +79,7 @@ async def _run(cluster: Cluster, seed: int, rounds: int) -> dict[str, int]:
             except LogstoreError:
                 stats["lost"] += 1
         if rng.random() < 0.3:  # a rival proposer deposes the current one mid-flight
-            rival = Proposer(cluster.addrs, deadline_s=1.5)
+            rival = Proposer(cluster.addrs, **LOG, deadline_s=1.5)
             try:
                 await rival.elect()
             except LogstoreError:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 from conftest import MakeCluster
-from logstore_helpers import read_log, wait_flush
+from logstore_helpers import LOG, read_log, wait_flush
 
 from logstore import FencedError, Proposer, QuorumLostError
 from logstore.errors import LogstoreError
@@ -22,7 +22,7 @@ def test_racing_proposers_never_share_a_term(make_cluster: MakeCluster) -> None:
         async def run(name: str, seed: int) -> None:
             rng = random.Random(seed)
             for round_ in range(6):
-                p = Proposer(cluster.addrs, deadline_s=2, name=name)
+                p = Proposer(cluster.addrs, **LOG, deadline_s=2, name=name)
                 try:
                     term = await p.elect()
                 except (QuorumLostError, FencedError):
@@ -46,7 +46,7 @@ def test_racing_proposers_never_share_a_term(make_cluster: MakeCluster) -> None:
             owners.setdefault(term, set()).add(name)
         assert all(len(v) == 1 for v in owners.values()), owners
         # Nothing acknowledged is lost or changed: a last proposer reads them all back.
-        final = Proposer(cluster.addrs, deadline_s=5)
+        final = Proposer(cluster.addrs, **LOG, deadline_s=5)
         t_final = await final.elect()
         end = final.commit_lsn
         await wait_flush(cluster.addrs, end, term=t_final)
@@ -64,10 +64,10 @@ def test_deposed_proposer_is_refused(make_cluster: MakeCluster) -> None:
     cluster = make_cluster()
 
     async def main() -> None:
-        old = Proposer(cluster.addrs, deadline_s=2)
+        old = Proposer(cluster.addrs, **LOG, deadline_s=2)
         await old.elect()
         await old.append([b"one", b"two"])
-        new = Proposer(cluster.addrs, deadline_s=2)
+        new = Proposer(cluster.addrs, **LOG, deadline_s=2)
         t2 = await new.elect()
         assert t2 == old.term + 1
         with pytest.raises(FencedError) as info:
@@ -92,7 +92,7 @@ def test_divergent_tail_is_truncated_and_logs_converge(make_cluster: MakeCluster
     a, b, c = cluster.nodes
 
     async def main() -> None:
-        p1 = Proposer(cluster.addrs, deadline_s=1.0)
+        p1 = Proposer(cluster.addrs, **LOG, deadline_s=1.0)
         await p1.elect()
         committed = [b"c1" * 10, b"c2" * 10]
         end = await p1.append(committed)
@@ -108,7 +108,7 @@ def test_divergent_tail_is_truncated_and_logs_converge(make_cluster: MakeCluster
         await p1.close()
         b.start()
         c.start()
-        p2 = Proposer(cluster.addrs, deadline_s=5)
+        p2 = Proposer(cluster.addrs, **LOG, deadline_s=5)
         t2 = await p2.elect()  # B and C vote; A is down
         new = [b"n1" * 7, b"n2" * 9, b"n3" * 11]
         end2 = await p2.append(new)
@@ -131,7 +131,7 @@ def test_new_proposer_adopts_uncommitted_records_of_the_most_advanced_log(make_c
     a, b, c = cluster.nodes
 
     async def main() -> None:
-        p1 = Proposer(cluster.addrs, deadline_s=1.0)
+        p1 = Proposer(cluster.addrs, **LOG, deadline_s=1.0)
         await p1.elect()
         end = await p1.append([b"base"])
         await wait_flush(cluster.addrs, end)
@@ -142,7 +142,7 @@ def test_new_proposer_adopts_uncommitted_records_of_the_most_advanced_log(make_c
         await p1.close()
         b.start()
         c.start()
-        p2 = Proposer(cluster.addrs, deadline_s=5)
+        p2 = Proposer(cluster.addrs, **LOG, deadline_s=5)
         t2 = await p2.elect()
         await p2.append([b"after"])
         await wait_flush(cluster.addrs, p2.commit_lsn, term=t2)
