@@ -33,6 +33,11 @@ for _name, _module in _SERVICES.items():
         continue
     app.add_typer(_service_app, name=_name)
 
+# Cluster commands (up, down, status, scale, failover, branch, logs) from the control plane.
+from control.cli import register as _register_cluster_commands  # noqa: E402
+
+_register_cluster_commands(app)
+
 
 def main() -> None:
     app()

@@ -1,0 +1,265 @@
+"""The control daemon: one process per cluster that owns its children.
+
+`python3 -m strata control run --dir DIR` loads ``DIR/cluster.json`` (written by
+`strata up`), boots the cluster in order — log store nodes, the log, the page server, the
+timeline, the primary compute (until it is writable), replicas and branch computes —
+serves the admin REST API, and runs the reconciler until SIGTERM/SIGINT, then stops every
+child (computes first, storage last). Progress is recorded in ``cluster.json`` (``phase``,
+``detail``) so `strata up` can show it without a token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from control.driver import LocalProcessDriver, _signal_group
+from control.errors import Conflict, ControlError, Unavailable
+from control.reconciler import Policy, Reconciler, Stage
+from control.services import RealServices
+from control.state import ClusterDir, ClusterState
+
+log = logging.getLogger("strata.control")
+
+BOOT_STEP_TIMEOUT_S = 60.0
+"""Bound on each bootstrap step (a component coming up, a log or timeline being created)."""
+REST_START_TIMEOUT_S = 10.0
+
+
+class Stopped(Exception):
+    """SIGTERM/SIGINT arrived during bootstrap."""
+
+
+class BootError(Exception):
+    pass
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_strata_process(pid: int) -> bool:
+    """The pid runs a strata command (guards against killing a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"strata" in cmdline
+
+
+def kill_leftovers(state: ClusterState) -> list[str]:
+    """Children of a daemon that died without stopping them; returns their names."""
+    killed = []
+    for comp in state.components:
+        if comp.pid and pid_alive(comp.pid) and is_strata_process(comp.pid):
+            _signal_group(comp.pid, signal.SIGKILL)
+            killed.append(comp.name)
+        comp.pid = 0
+    deadline = time.monotonic() + 5.0
+    while any(pid_alive(c.pid) for c in state.components if c.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return killed
+
+
+class Daemon:
+    def __init__(self, cdir: ClusterDir, policy: Policy | None = None) -> None:
+        self.cdir = cdir
+        self.state = cdir.load()
+        self.stop = threading.Event()
+        self.driver = LocalProcessDriver()
+        spec = self.state.spec
+        self.services = RealServices(spec.logstore_addresses(), spec.pageserver_address())
+        self.rec = Reconciler(cdir, self.state, self.driver, self.services, policy)
+
+    # -- progress ------------------------------------------------------------------------
+
+    def progress(self, phase: str, detail: str) -> None:
+        with self.rec.lock:
+            self.state.phase = phase
+            self.state.detail = detail
+            self.cdir.save(self.state)
+        log.info("%s: %s", phase, detail)
+
+    def wait_until(self, cond: Callable[[], bool], what: str,
+                   timeout_s: float = BOOT_STEP_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.rec.step()
+            if cond():
+                return
+            failed = [c for c in self.state.components if c.state == "failed"]
+            if failed:
+                c = failed[0]
+                raise BootError(f"{c.name} failed: {c.detail} (see {self.cdir.log_file(c.name)})")
+            if self.stop.is_set():
+                raise Stopped()
+            if time.monotonic() > deadline:
+                raise BootError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+            self.stop.wait(min(self.rec.policy.tick_s, 0.2))
+
+    def retry(self, fn: Callable[[], None], what: str) -> None:
+        """Retry a service call that fails while the service is still settling."""
+        deadline = time.monotonic() + BOOT_STEP_TIMEOUT_S
+        while True:
+            try:
+                fn()
+                return
+            except Conflict:
+                return  # exists from an earlier run
+            except (Unavailable, OSError, ControlError) as exc:
+                if time.monotonic() > deadline:
+                    raise BootError(f"{what}: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - e.g. gRPC UNAVAILABLE while starting
+                if time.monotonic() > deadline:
+                    raise BootError(f"{what}: {exc}") from exc
+            if self.stop.wait(0.3):
+                raise Stopped()
+
+    # -- bootstrap -----------------------------------------------------------------------
+
+    def bootstrap(self) -> None:
+        spec = self.state.spec
+        rec = self.rec
+        rec.stage = Stage(logstore=True, pageserver=False, primary=False, replicas=False)
+        self.progress("starting", f"starting {spec.logstores} log store nodes")
+        self.wait_until(lambda: self._running("logstore"), "the log store nodes")
+        if not self.state.bootstrapped:
+            self.progress("starting", f"creating the log {spec.tenant}/{spec.timeline}")
+            self.retry(lambda: self.services.create_log(spec.tenant, spec.timeline, 0),
+                       "creating the log")
+        rec.stage.pageserver = True
+        self.progress("starting", "starting the page server")
+        self.wait_until(lambda: self._running("pageserver"), "the page server")
+        if not self.state.bootstrapped:
+            self.progress("starting", f"creating the timeline {spec.timeline}")
+
+            def create_timeline() -> None:
+                if not self.services.timeline_exists(spec.tenant, spec.timeline):
+                    self.services.create_timeline(spec.tenant, spec.timeline)
+
+            self.retry(create_timeline, "creating the timeline")
+            with rec.lock:
+                self.state.bootstrapped = True
+                self.cdir.save(self.state)
+        rec.stage.primary = True
+        self.progress("starting", "starting the primary compute")
+        self.wait_until(self._primary_writable, "the primary compute to accept writes")
+        rec.stage.replicas = True
+        self.progress("starting", f"starting {spec.replicas} replica(s) and branch computes")
+        self.wait_until(lambda: self._running("compute"), "replicas and branch computes")
+        self.progress("ready", "")
+
+    def _running(self, kind: str) -> bool:
+        comps = [c for c in self.state.components if c.kind == kind]
+        return bool(comps) and all(c.state == "running" for c in comps)
+
+    def _primary_writable(self) -> bool:
+        primary = self.rec.primary(self.state.spec.timeline)
+        if primary is None:
+            return False
+        status = self.rec.rt(primary.name).status
+        return status is not None and status.get("state") == "writable"
+
+    # -- serving -------------------------------------------------------------------------
+
+    def start_rest(self) -> object:
+        import uvicorn
+
+        from control.api import create_app
+
+        spec = self.state.spec
+        app = create_app(self.rec, self.cdir.token())
+        config = uvicorn.Config(app, host=spec.host, port=spec.rest_port, log_level="warning",
+                                access_log=False, lifespan="off")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="rest", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + REST_START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise BootError(f"the REST API could not listen on {spec.rest_address}")
+            time.sleep(0.05)
+        return server
+
+    def shutdown(self) -> None:
+        self.progress("stopping", "stopping computes, then storage")
+        with self.rec.lock:
+            for kinds in (("compute",), ("pageserver",), ("logstore",)):
+                names = [c.name for c in self.state.components if c.kind in kinds]
+                self.driver.stop_all(names, self.rec.policy.stop_grace_s)
+            for comp in self.state.components:
+                comp.pid = 0
+                if comp.state != "failed":
+                    comp.state = "stopped"
+            self.state.daemon_pid = 0
+        self.rec.close()
+        self.services.close()
+        self.progress("stopped", "")
+
+    def run(self) -> int:
+        state = self.state
+        if state.daemon_pid and state.daemon_pid != os.getpid() and pid_alive(state.daemon_pid) \
+                and is_strata_process(state.daemon_pid):
+            print(f"error: a control daemon (pid {state.daemon_pid}) already runs this cluster",
+                  file=sys.stderr)
+            return 1
+        leftovers = kill_leftovers(state)
+        if leftovers:
+            log.warning("killed leftover processes of an earlier run: %s", ", ".join(leftovers))
+        for comp in state.components:  # a fresh start: failed components get new tries
+            comp.state = "pending"
+            comp.restarts = 0
+            comp.detail = ""
+        state.daemon_pid = os.getpid()
+        state.rest_address = state.spec.rest_address
+        self.progress("starting", "starting the admin API")
+
+        def on_signal(signum: int, frame: object) -> None:
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        server = None
+        code = 0
+        try:
+            server = self.start_rest()
+            self.bootstrap()
+            self.rec.stage = Stage()
+            self.rec.run(self.stop)
+        except Stopped:
+            pass
+        except BootError as exc:
+            log.error("bootstrap failed: %s", exc)
+            code = 1
+            with contextlib.suppress(Exception):
+                self.progress("failed", str(exc))
+        finally:
+            failed_detail = state.detail if code else ""
+            if server is not None:
+                server.should_exit = True  # type: ignore[attr-defined]
+            self.shutdown()
+            if failed_detail:
+                self.progress("failed", failed_detail)
+        return code
+
+
+def run(cluster_dir: str | os.PathLike[str]) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cdir = ClusterDir(cluster_dir)
+    return Daemon(cdir).run()

@@ -1,0 +1,120 @@
+"""Drivers run components: the reconciler says what, a driver says how (processes, pods).
+
+`LocalProcessDriver` runs each component as a child process in its own process group
+(a signal to the daemon's terminal never reaches it directly; stopping a component kills
+its whole group), with stdout and stderr appended to ``logs/<component>.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+STOP_GRACE_S = 10.0
+"""How long a component has to exit after SIGTERM before it gets SIGKILL."""
+
+
+@dataclass
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    log_file: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+
+
+class Driver(Protocol):
+    def start(self, proc: ProcessSpec) -> int:
+        """Start the component; returns its pid (or another stable id)."""
+        ...
+
+    def stop(self, name: str, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop it (gracefully, then by force); a no-op if it is not running."""
+        ...
+
+    def kill(self, name: str) -> None:
+        """Stop it at once (SIGKILL): used when a primary must be fenced off immediately."""
+        ...
+
+    def alive(self, name: str) -> bool: ...
+
+    def exit_detail(self, name: str) -> str:
+        """How it ended ("exit code 1", "signal 9"), "" if unknown or running."""
+        ...
+
+
+class LocalProcessDriver:
+    def __init__(self) -> None:
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, proc: ProcessSpec) -> int:
+        old = self._procs.get(proc.name)
+        if old is not None and old.poll() is None:
+            raise RuntimeError(f"{proc.name} is already running (pid {old.pid})")
+        proc.log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **proc.env)
+        with open(proc.log_file, "ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start: "
+                      f"{' '.join(proc.argv)}\n".encode())
+            log.flush()
+            child = subprocess.Popen(
+                proc.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, cwd=proc.cwd, start_new_session=True)
+        self._procs[proc.name] = child
+        return child.pid
+
+    def alive(self, name: str) -> bool:
+        child = self._procs.get(name)
+        return child is not None and child.poll() is None
+
+    def exit_detail(self, name: str) -> str:
+        child = self._procs.get(name)
+        if child is None or child.returncode is None:
+            return ""
+        rc = child.returncode
+        return f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+
+    def kill(self, name: str) -> None:
+        child = self._procs.get(name)
+        if child is None or child.poll() is not None:
+            return
+        _signal_group(child.pid, signal.SIGKILL)
+        child.wait()
+
+    def stop(self, name: str, grace_s: float = STOP_GRACE_S) -> None:
+        child = self._procs.get(name)
+        if child is None or child.poll() is not None:
+            return
+        _signal_group(child.pid, signal.SIGTERM)
+        try:
+            child.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            _signal_group(child.pid, signal.SIGKILL)
+            child.wait()
+
+    def stop_all(self, names: list[str], grace_s: float = STOP_GRACE_S) -> None:
+        """SIGTERM all of ``names`` at once, then wait (so shutdown takes one grace, not N)."""
+        live = [(n, c) for n, c in self._procs.items() if n in names and c.poll() is None]
+        for _, child in live:
+            _signal_group(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for _, child in live:
+            try:
+                child.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)

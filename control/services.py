@@ -1,0 +1,234 @@
+"""What the control plane asks of running services, behind one small interface.
+
+`Services` is the seam the reconciler's tests replace with a fake. `RealServices` talks to
+the log store (``logstore.client.LogStoreClient``), the page server
+(``pageserver.client.PageServerClient``) and computes (SQL over psycopg:
+``strata_node_status()``, ``pg_promote``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import socket
+import threading
+from typing import Any, Protocol
+
+from control.errors import Conflict, ControlError, InvalidRequest, NotFound, Unavailable
+
+SQL_CONNECT_TIMEOUT_S = 2
+"""libpq's connect_timeout (its minimum is 2 s)."""
+PROMOTE_WAIT_S = 30
+"""pg_promote's wait bound."""
+PORT_PROBE_S = 0.5
+
+
+def dsn(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    return f"postgresql://postgres@{host}:{port}/postgres"
+
+
+def accepts_connections(address: str, timeout_s: float = PORT_PROBE_S) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+class Services(Protocol):
+    def node_status(self, address: str) -> dict[str, Any] | None:
+        """The compute's ``strata_node_status()``; None if it cannot be reached."""
+        ...
+
+    def promote(self, address: str) -> None: ...
+
+    def accepts_connections(self, address: str) -> bool: ...
+
+    def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
+        """Conflict if it exists."""
+        ...
+
+    def delete_log(self, tenant: str, timeline: str) -> None: ...
+
+    def commit_lsn(self, tenant: str, timeline: str) -> int: ...
+
+    def timeline_exists(self, tenant: str, timeline: str) -> bool: ...
+
+    def create_timeline(
+        self, tenant: str, timeline: str, *, ancestor: str = "", ancestor_lsn: int = 0,
+        ancestor_timestamp_us: int = 0,
+    ) -> int:
+        """Creates a log-fed page server timeline; returns its start (ancestor) LSN."""
+        ...
+
+    def delete_timeline(self, tenant: str, timeline: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _resolve(value: Any) -> Any:
+    """Run a coroutine to completion if a client method turned out to be async."""
+    if inspect.isawaitable(value):
+        async def wait() -> Any:
+            return await value
+
+        return asyncio.run(wait())
+    return value
+
+
+def _exists_error(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "exist" in text or "already_exists" in text
+
+
+class RealServices:
+    def __init__(self, logstores: list[str], pageserver: str) -> None:
+        self.logstores = logstores
+        self.pageserver = pageserver
+        self._lock = threading.Lock()
+        self._conns: dict[str, Any] = {}
+
+    # -- computes over SQL ---------------------------------------------------------------
+
+    def _connect(self, address: str) -> Any:
+        import psycopg
+
+        return psycopg.connect(dsn(address), autocommit=True, connect_timeout=SQL_CONNECT_TIMEOUT_S)
+
+    def node_status(self, address: str) -> dict[str, Any] | None:
+        with self._lock:
+            conn = self._conns.pop(address, None)
+        try:
+            if conn is None or conn.closed:
+                conn = self._connect(address)
+            row = conn.execute("SELECT strata_node_status()").fetchone()
+        except Exception:  # noqa: BLE001 - unreachable for any reason
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            return None
+        with self._lock:
+            self._conns[address] = conn
+        value = row[0] if row else None
+        if isinstance(value, str):
+            value = json.loads(value)
+        return value if isinstance(value, dict) else None
+
+    def promote(self, address: str) -> None:
+        try:
+            with self._connect(address) as conn:
+                row = conn.execute("SELECT pg_promote(true, %s)", (PROMOTE_WAIT_S,)).fetchone()
+        except Exception as exc:  # noqa: BLE001
+            raise Unavailable(f"promoting {address} failed: {exc}") from exc
+        if not row or row[0] is not True:
+            raise Unavailable(f"promoting {address} did not finish within {PROMOTE_WAIT_S}s")
+
+    def accepts_connections(self, address: str) -> bool:
+        return accepts_connections(address)
+
+    # -- log store ---------------------------------------------------------------------
+
+    def _logstore(self) -> Any:
+        from logstore.client import LogStoreClient  # type: ignore[import-not-found,unused-ignore]
+
+        return LogStoreClient(self.logstores)
+
+    def _log_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        client = self._logstore()
+        try:
+            return _resolve(getattr(client, method)(*args, **kwargs))
+        finally:
+            close = getattr(client, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    _resolve(close())
+
+    def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
+        try:
+            self._log_call("create_log", tenant, timeline, start_lsn=start_lsn)
+        except ControlError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if _exists_error(exc):
+                raise Conflict(f"log {tenant}/{timeline} already exists") from exc
+            raise Unavailable(f"log store: creating log {tenant}/{timeline}: {exc}") from exc
+
+    def delete_log(self, tenant: str, timeline: str) -> None:
+        try:
+            self._log_call("delete_log", tenant, timeline)
+        except Exception as exc:  # noqa: BLE001
+            if "not" in str(exc).lower() and "found" in str(exc).lower():
+                return
+            raise Unavailable(f"log store: deleting log {tenant}/{timeline}: {exc}") from exc
+
+    def commit_lsn(self, tenant: str, timeline: str) -> int:
+        try:
+            return int(self._log_call("commit_lsn", tenant, timeline))
+        except Exception as exc:  # noqa: BLE001
+            raise Unavailable(f"log store: commit LSN of {tenant}/{timeline}: {exc}") from exc
+
+    # -- page server -------------------------------------------------------------------
+
+    def _pageserver(self) -> Any:
+        from pageserver.client import PageServerClient
+
+        return PageServerClient(self.pageserver, timeout_s=30.0)
+
+    def timeline_exists(self, tenant: str, timeline: str) -> bool:
+        with self._pageserver() as ps:
+            return any(t.timeline == timeline for t in ps.list_timelines(tenant))
+
+    def create_timeline(
+        self, tenant: str, timeline: str, *, ancestor: str = "", ancestor_lsn: int = 0,
+        ancestor_timestamp_us: int = 0,
+    ) -> int:
+        import grpc
+
+        from pageserver.client import PageServerError
+
+        with self._pageserver() as ps:
+            try:
+                info = ps.create_timeline(
+                    tenant, timeline, ancestor=ancestor, ancestor_lsn=ancestor_lsn,
+                    ancestor_timestamp_us=ancestor_timestamp_us, wal_source="logstore",
+                    log_timeline=timeline)
+            except PageServerError as exc:
+                if exc.code == grpc.StatusCode.ALREADY_EXISTS:
+                    raise Conflict(f"timeline {timeline!r} already exists") from exc
+                if exc.code == grpc.StatusCode.NOT_FOUND:
+                    raise NotFound(str(exc)) from exc
+                if exc.code in (grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.INVALID_ARGUMENT,
+                                grpc.StatusCode.FAILED_PRECONDITION):
+                    raise InvalidRequest(_details(exc)) from exc
+                raise Unavailable(f"page server: {exc}") from exc
+        return int(info.ancestor_lsn)
+
+    def delete_timeline(self, tenant: str, timeline: str) -> None:
+        import grpc
+
+        from pageserver.client import PageServerError
+
+        with self._pageserver() as ps:
+            try:
+                ps.delete_timeline(tenant, timeline)  # type: ignore[attr-defined,unused-ignore]
+            except PageServerError as exc:
+                if exc.code == grpc.StatusCode.NOT_FOUND:
+                    return
+                if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
+                    raise Conflict(_details(exc)) from exc
+                raise Unavailable(f"page server: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def _details(exc: Exception) -> str:
+    return str(getattr(exc, "message", "") or exc)
