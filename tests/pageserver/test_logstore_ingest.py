@@ -12,6 +12,8 @@ import pytest
 
 from logstore.client import LogStoreClient
 from logstore.proposer import SyncProposer
+from pageserver.client import PageNotFound
+from strata.objectstore import open_object_store
 from tests.logstore.logstore_helpers import Cluster
 from tests.pageserver.conftest import Workload, check_samples
 
@@ -131,6 +133,19 @@ def test_ingest_from_logstore(ps_factory, cluster: Cluster, tmp_path: Path) -> N
         wait_lsn(ps, "main", wl.lsn)
         wait_lsn(ps, "br", child.lsn)
         check_samples(ps, T, "br", child, 100, seed=4, min_lsn=x)
+        answers(ps, "main", wl, [wl.lsn])
+
+        # deleting a log-fed branch stops its ingest; later records of its log change nothing
+        ps.c.delete_timeline(T, "br")
+        m3 = len(child.records)
+        child.run(20)
+        bprop.append([p for _, p in child.records[m3:]])
+        time.sleep(1.0)
+        with pytest.raises(PageNotFound):
+            ps.c.timeline(T, "br")
+        store = open_object_store(ps.object_store)
+        assert store.list(f"tenants/{T}/timelines/br/") == []
+        assert not (ps.data_dir / "tenants" / T / "timelines" / "br").exists()
         answers(ps, "main", wl, [wl.lsn])
     finally:
         prop.close()
