@@ -1,0 +1,118 @@
+"""A fake driver and fake services for reconciler tests: decisions without processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from control.driver import ProcessSpec
+from control.errors import Conflict, Unavailable
+
+
+class FakeDriver:
+    def __init__(self) -> None:
+        self.running: dict[str, ProcessSpec] = {}
+        self.starts: list[str] = []
+        self.stops: list[str] = []
+        self.kills: list[str] = []
+        self.fail_start: set[str] = set()
+        self._pid = 1000
+
+    def start(self, proc: ProcessSpec) -> int:
+        self.starts.append(proc.name)
+        if proc.name in self.fail_start:
+            raise OSError("cannot exec")
+        self.running[proc.name] = proc
+        self._pid += 1
+        return self._pid
+
+    def stop(self, name: str, grace_s: float = 10.0) -> None:
+        if self.running.pop(name, None) is not None:
+            self.stops.append(name)
+
+    def kill(self, name: str) -> None:
+        if self.running.pop(name, None) is not None:
+            self.kills.append(name)
+
+    def crash(self, name: str) -> None:
+        """The process dies on its own (as after SIGKILL from outside)."""
+        del self.running[name]
+
+    def alive(self, name: str) -> bool:
+        return name in self.running
+
+    def exit_detail(self, name: str) -> str:
+        return "" if name in self.running else "killed by signal 9"
+
+    def role_of(self, name: str) -> str:
+        argv = self.running[name].argv
+        return argv[argv.index("--role") + 1]
+
+
+class FakeServices:
+    def __init__(self, driver: FakeDriver) -> None:
+        self.driver = driver
+        self.by_address: dict[str, str] = {}
+        self.replay: dict[str, int] = {}
+        """compute name -> replay LSN it reports."""
+        self.states: dict[str, str] = {}
+        """compute name -> status state override (e.g. fenced)."""
+        self.unreachable: set[str] = set()
+        self.promoted: list[str] = []
+        self.logs: dict[str, int] = {}
+        self.timelines: dict[str, int] = {}
+        self.commit = 5000
+        self.term = 1
+
+    def _name(self, address: str) -> str:
+        for name, proc in self.driver.running.items():
+            if address in proc.argv:
+                return name
+        return ""
+
+    def node_status(self, address: str) -> dict[str, Any] | None:
+        name = self._name(address)
+        if not name or name in self.unreachable:
+            return None
+        role = self.driver.role_of(name)
+        state = self.states.get(name, "writable" if role == "primary" else "read-only")
+        lsn = self.replay.get(name, 0)
+        return {"role": role, "state": state, "term": self.term, "written_lsn": lsn,
+                "durable_lsn": self.commit if role == "primary" else lsn, "replay_lsn": lsn}
+
+    def promote(self, address: str) -> None:
+        name = self._name(address)
+        if not name:
+            raise Unavailable("not running")
+        self.promoted.append(name)
+        self.term += 1
+
+    def accepts_connections(self, address: str) -> bool:
+        return bool(self._name(address))
+
+    def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
+        if timeline in self.logs:
+            raise Conflict("exists")
+        self.logs[timeline] = start_lsn
+
+    def delete_log(self, tenant: str, timeline: str) -> None:
+        self.logs.pop(timeline, None)
+
+    def commit_lsn(self, tenant: str, timeline: str) -> int:
+        return self.commit
+
+    def timeline_exists(self, tenant: str, timeline: str) -> bool:
+        return timeline in self.timelines
+
+    def create_timeline(self, tenant: str, timeline: str, *, ancestor: str = "",
+                        ancestor_lsn: int = 0, ancestor_timestamp_us: int = 0) -> int:
+        if timeline in self.timelines:
+            raise Conflict("exists")
+        lsn = ancestor_lsn or (4000 if ancestor_timestamp_us else self.commit)
+        self.timelines[timeline] = lsn
+        return lsn
+
+    def delete_timeline(self, tenant: str, timeline: str) -> None:
+        self.timelines.pop(timeline, None)
+
+    def close(self) -> None:
+        pass
