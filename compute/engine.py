@@ -23,13 +23,19 @@ from typing import Protocol, TypeVar
 import apsw
 import apsw.ext
 
-from compute.node import NodeStatus, ReplicationPeer, Role
+from compute.node import FENCED, NO_QUORUM, PROMOTING, NodeStatus, ReplicationPeer, Role
 from compute.sql import Catalog, translate
 from compute.sql.api import SqlError, Translation
-from compute.sql.catalog import bootstrap_statements
+from compute.sql.catalog import TABLES, bootstrap_statements
 from compute.sql.functions import SessionContext, register_functions
 from compute.sqlcache import ShapeCache
-from strata.storage import CommitTicket
+from strata.storage import (
+    CommitTicket,
+    NotPrimaryError,
+    PageUnavailableError,
+    QuorumUnavailableError,
+    StorageError,
+)
 
 log = logging.getLogger("strata.compute")
 T = TypeVar("T")
@@ -125,6 +131,44 @@ REGISTRY_DB_ID = 0  # the `postgres` database holds the list of databases
 _REGISTRY_DDL = ("CREATE TABLE IF NOT EXISTS __strata_databases "
                  "(db_id INT PRIMARY KEY, name TEXT NOT NULL, dropped INT NOT NULL DEFAULT 0) STRICT")
 DATABASE_OID_BASE = 16384  # pg_database.oid of database N is this + N (PostgreSQL's first user OID)
+REPLICA_BOOTSTRAP_WAIT_S = 5.0  # a replica waits this long for the primary to bootstrap a database
+BOOTSTRAP_POLL_S = 0.05
+PROMOTING_WRITE_WAIT_S = 30.0  # a write on a node still taking its term waits at most this long
+# LOCK modes a hot standby grants (PostgreSQL: up to ROW EXCLUSIVE); stronger ones are 25006
+STANDBY_LOCK_MODES = frozenset({"ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE"})
+
+
+def read_only_error(command: str) -> SqlError:
+    """PostgreSQL's refusal of a write in a read-only transaction (always so on a standby)."""
+    return SqlError("25006", f"cannot execute {command} in a read-only transaction")
+
+
+def storage_error(exc: StorageError, command: str = "", at_commit: bool = False) -> SqlError:
+    """A storage failure as the SQLSTATE PostgreSQL clients act on (docs/compute.md).
+
+    At COMMIT a lost quorum leaves the outcome unknown (08007); a deposed node refuses
+    writes (25006); an unreachable log store quorum is "not accepting" (57P03); a page that
+    cannot be read is an I/O error (58030, as PostgreSQL's failed block read).
+    """
+    what = f"cannot execute {command}: " if command else ""
+    if at_commit and isinstance(exc, QuorumUnavailableError):
+        return commit_unknown_error(exc)
+    if isinstance(exc, NotPrimaryError):
+        return SqlError("25006", f"{what}this node was deposed by a newer term and accepts no writes",
+                        detail=str(exc) or None)
+    if isinstance(exc, QuorumUnavailableError):
+        return SqlError("57P03", f"{what}the log store has no quorum (a majority of log store nodes "
+                                 "did not answer)", detail=str(exc) or None)
+    if isinstance(exc, PageUnavailableError):
+        return SqlError("58030", f"could not read a page: {exc}")
+    return SqlError("58030", f"could not write to the log: {exc}")
+
+
+def commit_unknown_error(exc: BaseException) -> SqlError:
+    """The log did not confirm a commit it was given: it may or may not survive (08007)."""
+    return SqlError("08007", "transaction resolution unknown: the log store did not confirm the commit",
+                    detail=str(exc) or type(exc).__name__,
+                    hint="The transaction may or may not have been committed; check before retrying.")
 
 
 class DatabaseRegistry:
@@ -139,8 +183,10 @@ class DatabaseRegistry:
         return sorted((DATABASE_OID_BASE + i, n) for n, i in self.ids.items())
 
 
-def prepare_connection(conn: apsw.Connection, registry: DatabaseRegistry | None = None) -> Pooled:
+def prepare_connection(conn: apsw.Connection, registry: DatabaseRegistry | None = None,
+                       node: ConnectionFactory | None = None) -> Pooled:
     ctx = SessionContext()
+    ctx.node = node  # node_functions: pg_is_in_recovery(), pg_promote(), ...
     register_functions(conn, ctx)
     if registry is not None:
         def strata_databases() -> list[tuple[int, str]]:
@@ -158,7 +204,7 @@ def prepare_connection(conn: apsw.Connection, registry: DatabaseRegistry | None 
 class Database:
     name: str
     db_id: int
-    writer: Pooled
+    writer_pooled: Pooled | None  # None on a replica (and until a promoted node opens it)
     writer_lock: asyncio.Lock
     idle_readers: list[Pooled]
     max_readers: int
@@ -175,6 +221,13 @@ class Database:
     durable_catalog: tuple[int, Catalog] | None = None  # (durable LSN, catalog at it)
     last_commit_lsn: int = 0  # of this database (the log is shared by all databases)
 
+    @property
+    def writer(self) -> Pooled:
+        """The writer connection; sessions reach it only after ``Engine.check_writable``."""
+        if self.writer_pooled is None:
+            raise SqlError("25006", "cannot execute a write on a read-only node")
+        return self.writer_pooled
+
     def take_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
         """The writer's commit ticket, remembering this database's newest commit LSN."""
         ticket = self.factory.take_commit_ticket(conn)
@@ -190,7 +243,7 @@ class Database:
             self.reader_count += 1
             try:
                 return prepare_connection(self.factory.connect(self.db_id, "reader"),
-                                          self.registry)
+                                          self.registry, self.factory)
             except BaseException:
                 self.reader_count -= 1
                 raise
@@ -257,10 +310,57 @@ class Engine:
         self.registry = DatabaseRegistry()
         self._open_lock = asyncio.Lock()
         self._registry_loaded = False
+        self._registry_lsn = -1  # replica: the LSN the registry was last read at
         self.connected: collections.Counter[str] = collections.Counter()  # sessions per database
 
     def sessions_using(self, name: str) -> int:
         return self.connected[name]
+
+    # ------------------------------------------------------------------ role
+
+    @property
+    def read_only(self) -> bool:
+        """A replica: databases open without a writer, every write is refused with 25006."""
+        return self.factory.role() == "replica"
+
+    def in_hot_standby(self) -> str:
+        """The in_hot_standby setting as PostgreSQL reports it (GUC_REPORT)."""
+        return "on" if self.read_only else "off"
+
+    async def check_writable(self, db: Database, command: str) -> None:
+        """Refuse a write the node cannot take (25006 / 57P03), else make sure ``db`` has its
+        writer (a promoted replica opens it on the first write)."""
+        factory = self.factory
+        role = factory.role()
+        if role == "replica":
+            raise read_only_error(command)
+        if role != "standalone":
+            status = factory.status()
+            deadline = time.monotonic() + PROMOTING_WRITE_WAIT_S
+            while status.state == PROMOTING and time.monotonic() < deadline:
+                await asyncio.sleep(BOOTSTRAP_POLL_S)
+                status = factory.status()
+            if status.state == FENCED:
+                raise SqlError("25006", f"cannot execute {command}: this node was deposed by a newer "
+                                        "term and accepts no writes", detail=status.detail or None)
+            if status.state == NO_QUORUM:
+                raise SqlError("57P03", f"cannot execute {command}: the log store has no quorum "
+                                        "(a majority of log store nodes did not answer)",
+                               detail=status.detail or None)
+            if status.state == PROMOTING:
+                raise SqlError("57P03", "the database system is not yet accepting writes",
+                               detail="This node is still being promoted.")
+        if db.writer_pooled is None:
+            await self.open_writers([db])
+
+    async def open_writers(self, dbs: list[Database] | None = None) -> None:
+        """After promotion: give the open databases (or ``dbs``) their writer connection."""
+        if self.read_only:
+            return
+        async with self._open_lock:
+            for db in dbs if dbs is not None else list(self.databases.values()):
+                if db.writer_pooled is None:
+                    db.writer_pooled = await self.run(lambda db=db: self._open_writer(db.db_id))  # type: ignore[misc]
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run SQLite work on the engine's threads."""
@@ -268,11 +368,19 @@ class Engine:
 
     async def database(self, name: str) -> Database:
         db = self.databases.get(name)
+        if db is not None and self.read_only:
+            self.refresh_registry()  # the primary may have dropped (or re-created) it
+            if self.registry.ids.get(name) != db.db_id:
+                del self.databases[name]  # sessions still on it finish; new ones see the change
+                db = None
         if db is not None:
             return db
         if not self._registry_loaded:
             await self._load_registry()
         db_id = self.registry.ids.get(name)
+        if db_id is None and self.read_only:  # made on the primary since we last looked?
+            self.refresh_registry(force=True)
+            db_id = self.registry.ids.get(name)
         if db_id is None:
             raise SqlError("3D000", f'database "{name}" does not exist', severity="FATAL")
         async with self._open_lock:
@@ -290,30 +398,64 @@ class Engine:
             if db is None:
                 db = await self.run(lambda: self._open("postgres", REGISTRY_DB_ID))
                 self.databases["postgres"] = db
-            rows = await self.run(lambda: db.writer.conn.execute(
-                "SELECT name, db_id, dropped FROM __strata_databases").fetchall())
-            for name, db_id, dropped in rows:
-                self.registry.next_id = max(self.registry.next_id, int(db_id) + 1)  # type: ignore[arg-type]
-                if not dropped:
-                    self.registry.ids[str(name)] = int(db_id)  # type: ignore[arg-type]
+            sql = "SELECT name, db_id, dropped FROM __strata_databases"
+            if db.writer_pooled is not None:
+                writer = db.writer.conn
+                rows = await self.run(lambda: writer.execute(sql).fetchall())
+            else:  # the catalog connection is used on the loop thread only (a small read)
+                rows = db.catalog_conn.execute(sql).fetchall()
+            self._apply_registry(rows)
             self._registry_loaded = True
 
+    def _apply_registry(self, rows: list[tuple[object, ...]]) -> None:
+        ids: dict[str, int] = {"postgres": REGISTRY_DB_ID}
+        for name, db_id, dropped in rows:
+            self.registry.next_id = max(self.registry.next_id, int(db_id) + 1)  # type: ignore[call-overload]
+            if not dropped:
+                ids[str(name)] = int(db_id)  # type: ignore[call-overload]
+        if ids != self.registry.ids:
+            self.registry.ids.clear()
+            self.registry.ids.update(ids)
+
+    def refresh_registry(self, force: bool = False) -> None:
+        """Replica: re-read the list of databases when the replay LSN moved (the primary's
+        CREATE/DROP DATABASE arrive through the log). Runs on the event loop: one small read."""
+        if not self.read_only or not self._registry_loaded:
+            return
+        lsn = self.factory.durable_lsn()
+        if lsn == self._registry_lsn and not force:
+            return
+        postgres = self.databases.get("postgres")
+        if postgres is None:
+            return
+        rows = postgres.catalog_conn.execute(
+            "SELECT name, db_id, dropped FROM __strata_databases").fetchall()
+        self._registry_lsn = lsn
+        self._apply_registry(rows)
+
     async def create_database(self, name: str) -> None:
-        """CREATE DATABASE: a new id in the registry; its storage starts empty."""
+        """CREATE DATABASE: a new id in the registry, bootstrapped at once (so that replicas,
+        which never write, find its catalog tables)."""
         postgres = await self.database("postgres")
+        await self.check_writable(postgres, "CREATE DATABASE")
         if name in self.registry.ids or name in ("template0", "template1"):  # listed in pg_database
             raise SqlError("42P04", f'database "{name}" already exists')
         async with postgres.writer_lock:
-            db_id = self.registry.next_id
+            conn = postgres.writer.conn
+            top = await self.run(lambda: conn.execute(
+                "SELECT max(db_id) FROM __strata_databases").fetchall()[0][0])
+            db_id = max(self.registry.next_id, int(top) + 1 if top is not None else 0)  # type: ignore[call-overload]
             await self._registry_write(
                 postgres, "INSERT INTO __strata_databases (db_id, name) VALUES (?, ?)",
                 (db_id, name))
             self.registry.ids[name] = db_id
             self.registry.next_id = db_id + 1
+        await self.database(name)
 
     async def drop_database(self, name: str, in_use: Callable[[str], int]) -> None:
         """DROP DATABASE: forget the name (pages of the old id are never read again)."""
         postgres = await self.database("postgres")
+        await self.check_writable(postgres, "DROP DATABASE")
         if name not in self.registry.ids:
             raise SqlError("3D000", f'database "{name}" does not exist')
         if name == "postgres":
@@ -331,9 +473,7 @@ class Engine:
             del self.registry.ids[name]
         db = self.databases.pop(name, None)
         if db is not None:
-            for conn in [db.writer.conn, db.catalog_conn, *(p.conn for p in db.idle_readers)]:
-                with contextlib.suppress(apsw.Error):
-                    conn.close()
+            _close_connections(db)
 
     async def _registry_write(self, postgres: Database, sql: str, args: tuple[object, ...]) -> None:
         conn = postgres.writer.conn
@@ -344,12 +484,48 @@ class Engine:
             conn.execute(sql, args)
             return self.factory.take_commit_ticket(conn)
 
-        ticket = await self.run(write)
+        try:
+            ticket = await self.run(write)
+        except StorageError as exc:
+            raise storage_error(exc) from exc
         if ticket is not None:
-            await asyncio.wrap_future(ticket.durable)
+            try:
+                await asyncio.wrap_future(ticket.durable)
+            except Exception as exc:  # noqa: BLE001 - any failure of the log
+                raise commit_unknown_error(exc) from exc
 
     def _open(self, name: str, db_id: int) -> Database:
-        writer = prepare_connection(self.factory.connect(db_id, "writer"), self.registry)
+        """Open a database (on an engine thread): the writer and bootstrap on a primary, only
+        readers on a replica (after the primary has bootstrapped it)."""
+        writer = None if self.read_only else self._open_writer(db_id)
+        catalog_conn = prepare_connection(self.factory.connect(db_id, "reader"), self.registry,
+                                          self.factory).conn
+        if writer is None:
+            try:
+                self._wait_bootstrapped(catalog_conn, db_id)
+            except BaseException:
+                catalog_conn.close()
+                raise
+        return Database(name, db_id, writer, asyncio.Lock(), [], self.max_readers, self.factory,
+                        self.registry, catalog_conn)
+
+    def _wait_bootstrapped(self, conn: apsw.Connection, db_id: int) -> None:
+        """Replica: wait (bounded) until the primary's bootstrap of ``db_id`` has been replayed."""
+        wanted = "__strata_databases" if db_id == REGISTRY_DB_ID else TABLES
+        deadline = time.monotonic() + REPLICA_BOOTSTRAP_WAIT_S
+        while True:
+            found = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = ?",
+                                 (wanted,)).fetchall()[0][0]
+            if found:
+                return
+            if time.monotonic() > deadline:
+                raise SqlError("57P03", "the database system is starting up", severity="FATAL",
+                               detail=f"The primary has not initialized database {db_id} yet.")
+            time.sleep(BOOTSTRAP_POLL_S)
+
+    def _open_writer(self, db_id: int) -> Pooled:
+        writer = prepare_connection(self.factory.connect(db_id, "writer"), self.registry,
+                                    self.factory)
         conn = writer.conn
         statements = bootstrap_statements()
         if db_id == REGISTRY_DB_ID:
@@ -363,15 +539,18 @@ class Engine:
         ticket = self.factory.take_commit_ticket(conn)
         if ticket is not None:
             ticket.durable.result(timeout=60)
-        catalog_conn = prepare_connection(self.factory.connect(db_id, "reader"), self.registry).conn
-        return Database(name, db_id, writer, asyncio.Lock(), [], self.max_readers, self.factory,
-                        self.registry, catalog_conn)
+        return writer
 
     def close(self) -> None:
         for db in self.databases.values():
-            for conn in [db.writer.conn, db.catalog_conn, *(p.conn for p in db.idle_readers)]:
-                with contextlib.suppress(apsw.Error):
-                    conn.close()
+            _close_connections(db)
         self.databases.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.factory.close()
+
+
+def _close_connections(db: Database) -> None:
+    writer = [db.writer_pooled.conn] if db.writer_pooled is not None else []
+    for conn in [*writer, db.catalog_conn, *(p.conn for p in db.idle_readers)]:
+        with contextlib.suppress(apsw.Error):
+            conn.close()

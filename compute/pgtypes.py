@@ -106,6 +106,8 @@ UUID_ARRAY = 2951
 JSON_ARRAY = 199
 JSONB_ARRAY = 3807
 REGTYPE_ARRAY = 2211
+PG_LSN = 3220  # a WAL position: stored as its int64 byte offset, written X/Y in hex
+PG_LSN_ARRAY = 3221
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,7 @@ _BASE = [
     _t(VOID, "void", 4, "P", 0, "TEXT", "void"),
     _t(UUID, "uuid", 16, "U", UUID_ARRAY, "TEXT", "uuid"),
     _t(JSONB, "jsonb", -1, "U", JSONB_ARRAY, "TEXT", "jsonb"),
+    _t(PG_LSN, "pg_lsn", 8, "U", PG_LSN_ARRAY, "INT", "pg_lsn"),
 ]
 
 TYPES: dict[int, TypeInfo] = {t.oid: t for t in _BASE}
@@ -240,12 +243,17 @@ TYPE_NAMES: dict[str, int] = {
     "regrole": REGROLE,
     "uuid": UUID,
     "jsonb": JSONB,
+    "pg_lsn": PG_LSN,
     "unknown": UNKNOWN,
     "void": VOID,
     "record": RECORD,
 }
 for _info in list(TYPES.values()):
     TYPE_NAMES.setdefault(_info.name, _info.oid)
+# inet only describes system columns (pg_stat_replication.client_addr, text values): it is
+# not a type name SQL can use, since nothing validates or orders addresses.
+INET = 869
+TYPES[INET] = TypeInfo(INET, "inet", -1, "I", 1041, 0, "TEXT", "inet")
 
 INTEGER_TYPES = frozenset({INT2, INT4, INT8, OID, REGCLASS, REGTYPE, REGPROC, XID})
 NUMERIC_TYPES = frozenset({INT2, INT4, INT8, FLOAT4, FLOAT8, NUMERIC, OID})
@@ -1359,8 +1367,29 @@ def _array_text_encoder(elem_oid: int) -> Encoder:
     return lambda value: format_array(elem_oid, value).encode()
 
 
+def format_lsn(value: int) -> str:
+    """pg_lsn output: the high and low 32 bits in upper-case hex (``16/B374D848``)."""
+    lsn = int(value)
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
+_LSN_RE = re.compile(r"([0-9a-fA-F]{1,8})/([0-9a-fA-F]{1,8})")
+
+
+def parse_lsn(text: str) -> int:
+    """pg_lsn input (pg_lsn_in): two hex numbers of at most 8 digits around a slash."""
+    m = _LSN_RE.fullmatch(text)
+    if m is None:
+        raise invalid_input(PG_LSN, text)
+    lsn = (int(m.group(1), 16) << 32) | int(m.group(2), 16)
+    if lsn >= 1 << 63:  # stored as a SQLite (signed) integer; no real log gets this long
+        raise out_of_range(PG_LSN, text)
+    return lsn
+
+
 _TEXT_ENCODERS: dict[int, Encoder] = {
     RECORD: _enc_record,
+    PG_LSN: lambda v: format_lsn(v).encode(),
     BOOL: _enc_bool,
     INT2: _enc_int,
     INT4: _enc_int,
@@ -1419,6 +1448,7 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
     INT2: lambda v: _pack_h(int(v)),
     INT4: lambda v: _pack_i(int(v)),
     INT8: lambda v: _pack_q(int(v)),
+    PG_LSN: lambda v: _pack_q(int(v)),
     OID: lambda v: _pack_I(int(v)),
     XID: lambda v: _pack_I(int(v)),
     REGCLASS: lambda v: _pack_I(int(v)),
@@ -1516,6 +1546,7 @@ _TEXT_DECODERS: dict[int, Decoder] = {
     TIMESTAMPTZ: _wrap(parse_timestamptz),
     INTERVAL: _wrap(parse_interval),
     UUID: _wrap(parse_uuid),
+    PG_LSN: _wrap(parse_lsn),
 }
 for _arr, _elem in ELEMENT_OF.items():
     _TEXT_DECODERS[_arr] = _array_text_decoder(_elem)
@@ -1571,6 +1602,7 @@ _BINARY_DECODERS: dict[int, Decoder] = {
     INT2: _unpack("!h"),
     INT4: _unpack("!i"),
     INT8: _unpack("!q"),
+    PG_LSN: _unpack("!q"),
     OID: _unpack("!I"),
     XID: _unpack("!I"),
     REGCLASS: _unpack("!I"),

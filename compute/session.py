@@ -26,7 +26,15 @@ import apsw
 
 from compute import settings as guc
 from compute.deferred import DeferredState, check_pending, pending_on
-from compute.engine import Database, Engine, Pooled
+from compute.engine import (
+    STANDBY_LOCK_MODES,
+    Database,
+    Engine,
+    Pooled,
+    commit_unknown_error,
+    read_only_error,
+    storage_error,
+)
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.errors import map_sqlite_error
 from strata.storage import CommitTicket, StorageError
@@ -188,21 +196,33 @@ class Session:
             if kind is Kind.SHOW:
                 return self._show(tr)
             if kind is Kind.NOOP:
+                mode = tr.extra.get("lock_mode")
+                if mode is not None and mode not in STANDBY_LOCK_MODES and self.engine.read_only:
+                    raise SqlError("25006", "cannot execute LOCK TABLE during recovery")
                 return Result(tr.tag)
             if kind is Kind.EMPTY:
                 return Result("")
             if "create_database" in tr.extra or "drop_database" in tr.extra:
                 return await self._database_ddl(tr)
-            return await self._run_sql(tr, params)
+            result = await self._run_sql(tr, params)
+            if tr.extra.get("off_loop") and not self.engine.read_only:
+                await self.engine.open_writers()  # pg_promote() made this node the primary
+            return result
         except SqlError:
             self._mark_failed()
             raise
-        except StorageError:
-            raise
+        except StorageError as exc:  # a failed read or write ends the statement, not the session
+            self._mark_failed()
+            # writes reach the log only when they commit: autocommit writes fail at commit
+            at_commit = kind is Kind.COMMIT or (tr.is_write and self.txn is None)
+            raise storage_error(exc, _write_command(tr) if tr.is_write else "",
+                                at_commit=at_commit) from exc
         except FatalSessionError:
             raise
 
     async def _database_ddl(self, tr: Translation) -> Result:
+        if self.engine.read_only:
+            raise read_only_error(tr.tag)
         if self.txn is not None:
             raise SqlError("25001", f"{tr.tag} cannot run inside a transaction block")
         if "create_database" in tr.extra:
@@ -237,6 +257,10 @@ class Session:
                 isolation = tr.isolation.lower()
             if tr.read_only is not None:
                 read_only = tr.read_only
+        if self.engine.read_only:  # a hot standby runs read-only transactions only
+            if tr is not None and tr.read_only is False:
+                raise _read_write_during_recovery()
+            read_only = True
         return Transaction(isolation=isolation, read_only=read_only, start_ts=time.time())
 
     async def _commit(self) -> Result:
@@ -301,6 +325,10 @@ class Session:
                     with contextlib.suppress(apsw.Error):
                         writer.conn.execute("ROLLBACK")
                     raise map_sqlite_error(exc, self.catalog) from exc
+                except StorageError as exc:  # the log refused the commit: nothing was written
+                    with contextlib.suppress(apsw.Error):
+                        writer.conn.execute("ROLLBACK")
+                    raise storage_error(exc, "COMMIT", at_commit=True) from exc
         finally:
             self._release_writer()
             if txn.did_ddl and ticket is None:
@@ -322,12 +350,13 @@ class Session:
             self.db.writer_lock.release()
 
     async def _await_durable(self, ticket: CommitTicket) -> None:
+        """Answer a commit once durable; a failed durability future is 08007 for that
+        transaction alone (the log may or may not keep it), never the end of the session."""
         try:
             lsn = await asyncio.wrap_future(ticket.durable)
-        except StorageError:
-            raise
         except Exception as exc:  # noqa: BLE001 - any failure of the log is a storage failure
-            raise StorageError(str(exc)) from exc
+            log.warning("commit at LSN %s not confirmed: %s", ticket.lsn, exc)
+            raise commit_unknown_error(exc) from exc
         self.last_commit_lsn = max(self.last_commit_lsn, int(lsn))
 
     async def _savepoint(self, tr: Translation) -> Result:
@@ -423,6 +452,8 @@ class Session:
                                         "any query")
             txn.isolation = tr.isolation.lower()
         if tr.read_only is not None:
+            if tr.read_only is False and self.engine.read_only:
+                raise _read_write_during_recovery()
             txn.read_only = tr.read_only
         return Result("SET")
 
@@ -446,7 +477,10 @@ class Session:
             value = self.txn.isolation if self.txn else self.settings.get(
                 "default_transaction_isolation", "read committed")
         elif name == "transaction_read_only":
-            value = "on" if self.txn and self.txn.read_only else "off"
+            read_only = self.engine.read_only or (self.txn is not None and self.txn.read_only)
+            value = "on" if read_only else "off"
+        elif name == "in_hot_standby":
+            value = self.engine.in_hot_standby()
         elif name in self.settings:
             value = self.settings[name]
         elif name in guc.DEFAULTS:
@@ -477,8 +511,10 @@ class Session:
     async def _run_sql_inner(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         txn = self.txn
         if tr.is_write or tr.kind is Kind.COPY_FROM:
+            command = _write_command(tr)
             if txn is not None and txn.read_only:
-                raise SqlError("25006", f"cannot execute {tr.tag} in a read-only transaction")
+                raise read_only_error(command)
+            await self.engine.check_writable(self.db, command)
             if txn is None:
                 return await self._autocommit_write(tr, params)
             await self._ensure_writer(txn)
@@ -504,7 +540,8 @@ class Session:
         db = self.db
         steps = tr.steps
         if (self.txn is not None or tr.kind is not Kind.QUERY or tr.is_write
-                or len(steps) != 1 or not db.idle_readers or steps in db.slow_statements):
+                or len(steps) != 1 or not db.idle_readers or steps in db.slow_statements
+                or "off_loop" in tr.extra):
             return None
         reader = db.idle_readers.pop()
         guard = reader.guard
@@ -733,14 +770,17 @@ class Session:
             slow.clear()
             self.db.slow_since = time.monotonic()
         return (len(steps) == 1 and not tr.is_ddl and tr.kind is not Kind.COPY_TO
-                and self._interrupt is None and steps not in slow)
+                and self._interrupt is None and steps not in slow and "off_loop" not in tr.extra)
 
     # ---- COPY FROM STDIN
 
     async def copy_in_begin(self, tr: Translation) -> None:
         """Take the writer for a COPY FROM; rows then arrive in batches via ``copy_in_rows``."""
+        if self.engine.read_only:  # what PostgreSQL says on a standby
+            raise SqlError("25006", "cannot execute COPY during recovery")
         if self.txn is not None and self.txn.read_only:
-            raise SqlError("25006", "cannot execute COPY FROM in a read-only transaction")
+            raise read_only_error("COPY FROM")
+        await self.engine.check_writable(self.db, "COPY FROM")
         if self.txn is None:
             await self._acquire_writer()
             writer = self.db.writer
@@ -794,6 +834,10 @@ class Session:
             with contextlib.suppress(apsw.Error):
                 await self.engine.run(lambda: writer.conn.execute("ROLLBACK"))
             raise map_sqlite_error(exc, self.catalog) from exc
+        except StorageError as exc:
+            with contextlib.suppress(apsw.Error):
+                await self.engine.run(lambda: writer.conn.in_transaction and writer.conn.execute("ROLLBACK"))
+            raise storage_error(exc, "COPY FROM", at_commit=True) from exc
         finally:
             self._release_writer()
         if ticket is not None:
@@ -812,6 +856,17 @@ class Session:
                 await self.engine.run(
                     lambda: writer.conn.in_transaction and writer.conn.execute("ROLLBACK"))
             self._release_writer()
+
+
+def _write_command(tr: Translation) -> str:
+    """How PostgreSQL names this write when refusing it (``nextval()``, ``SELECT FOR UPDATE``)."""
+    if tr.kind is Kind.COPY_FROM:
+        return "COPY FROM"
+    return str(tr.extra.get("write_command") or tr.tag)
+
+
+def _read_write_during_recovery() -> SqlError:
+    return SqlError("0A000", "cannot set transaction read-write mode during recovery")
 
 
 def _tag(tr: Translation, count: int) -> str:

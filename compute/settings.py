@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "transaction_isolation": "read committed",
     "default_transaction_read_only": "off",
     "transaction_read_only": "off",
+    "in_hot_standby": "off",  # "on" on a replica (the server sets it per session)
     "statement_timeout": "0",
     "lock_timeout": "0",
     "idle_in_transaction_session_timeout": "0",
@@ -72,6 +73,8 @@ REPORTED = (
     "application_name",
     "client_encoding",
     "DateStyle",
+    "default_transaction_read_only",
+    "in_hot_standby",
     "integer_datetimes",
     "IntervalStyle",
     "is_superuser",
@@ -84,7 +87,7 @@ REPORTED = (
 _REPORTED_BY_LOWER = {n.lower(): n for n in REPORTED}
 READ_ONLY = {"server_version", "server_version_num", "server_encoding", "integer_datetimes",
              "max_identifier_length", "lc_collate", "lc_ctype", "block_size", "max_connections",
-             "is_superuser"}
+             "is_superuser", "in_hot_standby"}
 
 _TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0,
                "d": 86_400_000.0}

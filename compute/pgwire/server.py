@@ -23,7 +23,7 @@ from typing import Any
 
 from compute import pgtypes
 from compute import settings as guc
-from compute.engine import Database, Engine
+from compute.engine import Database, Engine, storage_error
 from compute.pgwire import messages as m
 from compute.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
@@ -273,6 +273,7 @@ class Connection:
             except SqlError as exc:
                 if lk in guc.DEFAULTS:
                     await self.fatal(exc.sqlstate, exc.message)
+        settings["in_hot_standby"] = server.engine.in_hot_standby()
         self.session = Session(server.engine, self.db, user, settings)
         server.engine.connected[self.db.name] += 1
         self.pid, secret = server.new_backend_key()
@@ -354,9 +355,14 @@ class Connection:
                 if kind == b"Q":
                     self.send(m.READY[session.status.value])
                 await self.flush()
-            except StorageError as exc:
-                log.error("storage failure, ending session: %s", exc)
-                await self.fatal("58030", f"could not write to the log: {exc}")
+            except StorageError as exc:  # outside a statement's own handling (a fast read)
+                log.warning("storage failure: %s", exc)
+                session._mark_failed()
+                self.send_error(storage_error(exc))
+                if kind in (b"P", b"B", b"D", b"E", b"C"):
+                    skipping = True
+                elif kind == b"Q":
+                    self.send(m.READY[session.status.value])
             except FatalSessionError as exc:
                 await self.fatal(exc.sqlstate, exc.message)
             except (ConnectionError, asyncio.IncompleteReadError, _Close):
@@ -375,6 +381,7 @@ class Connection:
         # Parse/Bind/Execute/Sync then costs one send, not four.
         if len(getattr(self.reader, "_buffer", b"")) >= 5:
             return await self.read_message()
+        self._report_hot_standby(session)
         await self.flush()
         if session.status is not TxnStatus.IDLE and not self.implicit:
             timeout = session.setting_ms("idle_in_transaction_session_timeout")
@@ -385,6 +392,21 @@ class Connection:
                     await self.fatal("25P03", "terminating connection due to "
                                               "idle-in-transaction timeout")
         return await self.read_message()
+
+    def _report_hot_standby(self, session: Session) -> None:
+        """After a promotion, tell the client in_hot_standby is off (PostgreSQL reports it with
+        its next ReadyForQuery). Put before the ReadyForQuery waiting in the buffer."""
+        value = self.server.engine.in_hot_standby()
+        if session.settings.get("in_hot_standby") == value:
+            return
+        session.settings["in_hot_standby"] = value
+        message = m.parameter_status("in_hot_standby", value)
+        ready = set(m.READY.values())
+        for i in range(len(self.out) - 1, -1, -1):
+            if self.out[i] in ready:
+                self.out.insert(i, message)
+                return
+        self.out.append(message)
 
     def _report_settings(self, session: Session) -> None:
         for name in session.changed_settings:
@@ -437,6 +459,7 @@ class Connection:
         # a session that holds the writer sees its own uncommitted DDL; everyone else reads the
         # catalog on the database's loop-thread-only catalog connection
         holds_writer = session is not None and session.txn is not None and session.txn.writer
+        self.server.engine.refresh_registry()  # a replica: CREATE/DROP DATABASE of the primary
         catalog = db.catalog_for(db.writer.conn) if holds_writer else db.durable_catalog_now()
         if session is not None:
             session.catalog = catalog

@@ -186,6 +186,7 @@ def _simple(sqlite_name: str, result: Ty | Callable[[list[Ty]], Ty], *names: str
                 scope: Scope) -> tuple[exp.Expression, Ty]:
         if write:
             c.state.is_write = True
+            c.state.write_command = c.state.write_command or f"{node.name.lower()}()"
         rt = result(types) if callable(result) else result
         return fn(sqlite_name, *args), rt
 
@@ -269,6 +270,40 @@ _simple("tan", ty.FLOAT8, "tan")
 _simple("atan", ty.FLOAT8, "atan")
 _simple("atan2", ty.FLOAT8, "atan2")
 _simple("pg_session_user", ty.NAME, "pg_session_user")
+# the node's role and log positions (compute/sql/node_functions.py)
+_simple("pg_is_in_recovery", ty.BOOL, "pg_is_in_recovery")
+_simple("pg_current_wal_lsn", Ty(T.PG_LSN), "pg_current_wal_lsn")
+_simple("pg_current_wal_insert_lsn", Ty(T.PG_LSN), "pg_current_wal_insert_lsn")
+_simple("pg_current_wal_flush_lsn", Ty(T.PG_LSN), "pg_current_wal_flush_lsn")
+_simple("pg_last_wal_replay_lsn", Ty(T.PG_LSN), "pg_last_wal_replay_lsn")
+_simple("pg_last_wal_receive_lsn", Ty(T.PG_LSN), "pg_last_wal_receive_lsn")
+_simple("pg_last_xact_replay_timestamp", ty.TIMESTAMPTZ, "pg_last_xact_replay_timestamp")
+_simple("strata_node_status", Ty(T.JSON), "strata_node_status")
+
+
+@register("pg_wal_lsn_diff")
+def _wal_lsn_diff(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                  scope: Scope) -> tuple[exp.Expression, Ty]:
+    lsn = Ty(T.PG_LSN)
+    if len(args) != 2 or any(t.oid not in (T.PG_LSN, T.UNKNOWN) for t in types):
+        names = ", ".join(c.state.catalog.format_type(t.oid) for t in types)
+        raise SqlError("42883", f"function pg_wal_lsn_diff({names}) does not exist",
+                       hint="No function matches the given name and argument types. You might need to "
+                            "add explicit type casts.")
+    left, right = (c.coerce(a, t, lsn) for a, t in zip(args, types, strict=True))
+    return exp.Cast(this=exp.Paren(this=exp.Sub(this=left, expression=right)),
+                    to=exp.DataType.build("TEXT")), ty.NUMERIC
+
+
+@register("pg_promote")
+def _promote(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) > 2:
+        raise SqlError("42883", "function pg_promote() does not exist with more than 2 arguments")
+    wanted = (ty.BOOL, ty.INT4)
+    coerced = [c.coerce(a, t, w) for a, t, w in zip(args, types, wanted, strict=False)]
+    c.state.off_loop = True  # blocks until the node is primary: never on the event loop
+    return fn("pg_promote", *coerced), ty.BOOL
 
 
 @register("count")
@@ -880,6 +915,8 @@ class State:
     params: Params = field(default_factory=Params)
     is_write: bool = False
     notices: list[str] = field(default_factory=list)
+    write_command: str = ""  # how PostgreSQL names the write in 25006 ("nextval()", "SELECT FOR UPDATE")
+    off_loop: bool = False  # calls the node (pg_promote, pg_stat_replication): never inline on the loop
 
 
 class ExprCompiler:
@@ -1451,6 +1488,9 @@ class ExprCompiler:
             left, lt = self.coerce(left, lt, rt), Ty(rt.oid)
         if rt.oid == T.UNKNOWN:
             right, rt = self.coerce(right, rt, lt), Ty(lt.oid)
+        if lt.oid == rt.oid == T.PG_LSN and op == "-":  # the distance in bytes, as numeric
+            return exp.Cast(this=exp.Paren(this=exp.Sub(this=left, expression=right)),
+                            to=exp.DataType.build("TEXT")), ty.NUMERIC
         numeric_types = (*ty.INTS, *ty.FLOATS, T.NUMERIC)
         if lt.oid not in numeric_types or rt.oid not in numeric_types:
             raise SqlError(

@@ -30,6 +30,7 @@ from compute.sql.enums import register_functions as register_enum_udfs
 from compute.sql.math_functions import float_out, float_to_float4
 from compute.sql.math_functions import register as register_math_udfs
 from compute.sql.more_functions import register_udfs as register_more_udfs
+from compute.sql.node_functions import register as register_node_udfs
 from compute.sql.pg_catalog import install as install_catalog
 
 SERVER_VERSION = guc.SERVER_VERSION
@@ -68,6 +69,7 @@ class SessionContext:
     sequence_positions: dict[int, tuple[int, bool, int]] = field(default_factory=dict)
     changed_settings: dict[str, tuple[str, bool]] = field(default_factory=dict)  # set_config()
     fk_state: Any = None  # compute.deferred.DeferredState of the transaction (deferred foreign keys)
+    node: Any = None  # the engine's ConnectionFactory (compute.node contract), for node_functions
 
     def now(self) -> _dt.datetime:
         return self.txn_start or _dt.datetime.now(_dt.UTC)
@@ -1241,6 +1243,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
 
     register_math_udfs(scalar)  # math_functions.py (float checks and NaN, numeric sqrt/ln/exp/power)
     register_more_udfs(conn)  # more_functions.py (stddev, encode, format, regexp_match, ...)
+    register_node_udfs(conn, ctx)  # node_functions.py (pg_is_in_recovery, pg_promote, ...)
     register_enum_udfs(conn)  # enums.py (pg_enum_in, pg_enum_ord, ...)
 
     conn.execute("PRAGMA temp_store = MEMORY")

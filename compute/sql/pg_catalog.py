@@ -57,7 +57,8 @@ _TYPES = {
     "oid": OID, "name": NAME, "bool": BOOL, "int2": INT2, "int4": INT4, "int8": INT8, "text": TEXT,
     "char": CHAR, "float4": FLOAT4, "regproc": REGPROC, "int2vector": INT2VEC, "oidvector": OIDVEC,
     "xid": XID, "acl": ACL, "text[]": TEXTARR, "oid[]": OIDARR, "int2[]": INT2ARR, "node": NODE,
-    "char[]": CHARARR, "float8": T.FLOAT8,
+    "char[]": CHARARR, "float8": T.FLOAT8, "pg_lsn": T.PG_LSN, "timestamptz": T.TIMESTAMPTZ,
+    "interval": T.INTERVAL, "inet": T.INET,
 }
 
 _KIND_AM = "CASE t.kind WHEN 'i' THEN 403 WHEN 'r' THEN 2 ELSE 0 END"
@@ -317,6 +318,16 @@ _rel(
     "query:text, backend_type:text",
     "SELECT 16384, current_database(), pg_backend_pid(), 10, pg_session_user(), "
     "current_setting('application_name'), NULL, NULL, NULL, NULL, 'active', '', 'client backend'",
+)
+_rel(  # the node's log readers (compute/sql/node_functions.py)
+    "pg_stat_replication", 0,
+    "pid:int4, usesysid:oid, usename:name, application_name:text, client_addr:inet, "
+    "client_hostname:text, client_port:int4, backend_start:timestamptz, backend_xmin:xid, state:text, "
+    "sent_lsn:pg_lsn, write_lsn:pg_lsn, flush_lsn:pg_lsn, replay_lsn:pg_lsn, write_lag:interval, "
+    "flush_lag:interval, replay_lag:interval, sync_priority:int4, sync_state:text, reply_time:timestamptz",
+    "SELECT NULL, 10, pg_session_user(), j.value ->> '$.application_name', j.value ->> '$.client_addr', "
+    "NULL, j.value ->> '$.client_port', NULL, NULL, j.value ->> '$.state', j.value ->> '$.sent_lsn', "
+    "NULL, NULL, NULL, NULL, NULL, NULL, 0, 'async', NULL FROM json_each(pg_stat_replication_json()) j",
 )
 _rel(
     "information_schema_schemata", 0,

@@ -439,6 +439,7 @@ class QueryCompiler:
         self.limit_offset(node, out, scope)
         if node.args.get("locks"):
             self.state.is_write = True  # FOR UPDATE/SHARE: take the writer, our only lock
+            self.state.write_command = self.state.write_command or _lock_command(node.args["locks"])
         if distinct_on:
             return self.distinct_on(out, expressions, distinct_on, order, scope), cols
         return out, cols
@@ -849,6 +850,8 @@ class QueryCompiler:
         table = self.state.catalog.table(name)
         if table is None:
             raise SqlError("42P01", f'relation "{name}" does not exist')
+        if name == "pg_stat_replication" and name not in self.state.catalog.tables:
+            self.state.off_loop = True  # asks the node for its replicas (may do I/O)
         visible = alias or name
         cols = [SourceColumn(c.name, Ty(c.type_oid, c.typmod), table.oid, c.attnum) for c in table.columns]
         for i, new in enumerate(col_aliases):
@@ -1312,3 +1315,13 @@ def _is_default_keyword(value: exp.Expression) -> bool:
         return value.name.upper() == "DEFAULT"
     return (isinstance(value, exp.Column) and not value.table and isinstance(value.this, exp.Identifier)
             and not value.this.quoted and value.name.upper() == "DEFAULT")
+
+
+def _lock_command(locks: list[exp.Expression]) -> str:
+    """PostgreSQL's name of a locking SELECT in 25006 (``SELECT FOR UPDATE``, ...)."""
+    first = locks[0]
+    update = bool(first.args.get("update"))
+    key = bool(first.args.get("key"))
+    if update:
+        return "SELECT FOR NO KEY UPDATE" if key else "SELECT FOR UPDATE"
+    return "SELECT FOR KEY SHARE" if key else "SELECT FOR SHARE"

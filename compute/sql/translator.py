@@ -155,7 +155,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         sql, cols = qc.statement_query(node)
         return Translation(
             Kind.QUERY, "SELECT", (sql,), is_write=state.is_write, columns=_columns(cols, catalog),
-            param_oids=state.params.oids(),
+            param_oids=state.params.oids(), extra=_state_extra(state),
         ), catalog
     for cls, tag in _DML_TAGS.items():
         if isinstance(node, cls):
@@ -211,7 +211,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         raise SqlError("0A000", f"{node.name.upper()} {str(node.expression)[:40]} is not supported".strip())
     else:
         raise SqlError("0A000", f"{type(node).__name__} statements are not supported")
-    extra: dict[str, object] = dict(result.extra)
+    extra: dict[str, object] = {**_state_extra(state), **result.extra}
     if result.notices:
         extra["notices"] = result.notices
     is_ddl = result.catalog is not None and bool(result.steps)
@@ -365,7 +365,7 @@ def _copy(stmt: Statement, state: State) -> Translation:
     if direction == "to" and query_sql is not None:
         spec = CopySpec(None, _columns(out_cols, catalog), fmt, delimiter, null, header, quote, escape)
         return Translation(Kind.COPY_TO, "COPY", (query_sql,), columns=spec.columns, copy=spec,
-                           is_write=state.is_write)
+                           is_write=state.is_write, extra=_state_extra(state))
     assert table_name is not None
     table = catalog.table(table_name)
     if table is None:
@@ -465,3 +465,14 @@ def generate_sql(node: exp.Expression) -> str:
 
 
 __all__ = ["translate_statement", "Ty"]
+
+
+def _state_extra(state: State) -> dict[str, object]:
+    """What the session needs to know beyond the SQL: how PostgreSQL names a write in a 25006
+    refusal, and whether the statement calls the node (then it never runs on the event loop)."""
+    extra: dict[str, object] = {}
+    if state.write_command:
+        extra["write_command"] = state.write_command
+    if state.off_loop:
+        extra["off_loop"] = True
+    return extra

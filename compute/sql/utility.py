@@ -7,6 +7,7 @@ The session executes them: it owns transaction state and the settings dictionary
 from __future__ import annotations
 
 import json
+import re
 
 from sqlglot.tokens import Token, TokenType
 
@@ -197,7 +198,9 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         name = words[0][1:-1] if words[0].startswith('"') else words[0].lower()
         return Translation(Kind.NOOP, "DEALLOCATE", name=name, extra={"deallocate": name})
     if first == "lock":
-        return Translation(Kind.NOOP, "LOCK TABLE", is_write=True)
+        mode = re.search(r"\bin\s+(.*?)\s+mode\b", text, re.I | re.S)
+        lock_mode = " ".join(mode.group(1).upper().split()) if mode else "ACCESS EXCLUSIVE"
+        return Translation(Kind.NOOP, "LOCK TABLE", is_write=True, extra={"lock_mode": lock_mode})
     if first in ("grant", "revoke"):
         return Translation(Kind.NOOP, first.upper())
     return None
