@@ -130,6 +130,9 @@ class LogRegistry:
             if not tdir.is_dir():
                 continue
             for ldir in sorted(tdir.iterdir()):
+                if not ldir.is_dir():
+                    log.warning("unexpected file %s in the logs directory; ignored", ldir)
+                    continue
                 if TOMBSTONE in ldir.name or not control.exists(ldir):
                     shutil.rmtree(ldir)
                     fsync_dir(tdir)

@@ -310,7 +310,7 @@ async def serve(
 
         offloader = Offloader(registry.all, store)
         registry.offloader = offloader
-    notes = await asyncio.to_thread(registry.open_all)
+    notes = registry.open_all()  # before serving: blocking the loop is fine here
     for note in notes:
         log.warning(note)
     server = grpc.aio.server(
