@@ -11,6 +11,7 @@ be compared, and the standby texts below were taken from a PostgreSQL 15 hot sta
 from __future__ import annotations
 
 import asyncio
+import datetime
 import ipaddress
 import json
 import threading
@@ -33,10 +34,13 @@ from compute.node import FENCED, NO_QUORUM, READ_ONLY, WRITABLE, NodeStatus, Rep
 from compute.pgwire.server import Server, ServerConfig
 from compute.standalone import StandaloneFactory
 from compute.vfs import StrataVFS
-from strata.storage import CommitTicket, QuorumUnavailableError
+from strata.storage import CommitTicket, PageUnavailableError, QuorumUnavailableError
 from tests.support import PostgresOracle
 
 T = TypeVar("T")
+
+
+REPLAY_TS_US = 1_700_000_000_123_456  # the replica's last replayed commit time (µs since 1970)
 
 
 class ReplicaFactory:
@@ -87,7 +91,8 @@ class ReplicaFactory:
         lsn = self.durable_lsn()
         state = READ_ONLY if self._role == "replica" else WRITABLE
         return NodeStatus(role=self._role, state=state, term=1 + self.promotions,
-                          written_lsn=self.latest_lsn(), durable_lsn=lsn, replay_lsn=lsn)
+                          written_lsn=self.latest_lsn(), durable_lsn=lsn, replay_lsn=lsn,
+                          last_replay_ts_us=REPLAY_TS_US if self._role == "replica" else 0)
 
     def promote(self, timeout_s: float) -> None:
         if self._role == "replica":
@@ -103,6 +108,29 @@ class ReplicaFactory:
         """The store belongs to the primary's factory."""
 
 
+class FlakyPages:
+    """The store's pages, unreadable while ``down`` (a page server that stopped answering)."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self.down = False
+
+    def get_page(self, db_id: int, page_no: int, lsn: int) -> bytes | None:
+        if self.down:
+            raise PageUnavailableError(f"page {page_no} of database {db_id} at LSN {lsn}: "
+                                       "page server unreachable")
+        return self.store.get_page(db_id, page_no, lsn)
+
+    def pin(self, lsn: int, exact: bool = True) -> int:
+        return self.store.pin(lsn, exact)
+
+    def unpin(self, lsn: int) -> None:
+        self.store.unpin(lsn)
+
+    def db_size(self, db_id: int, lsn: int) -> int:
+        return self.store.db_size(db_id, lsn)
+
+
 class PrimaryFactory(StandaloneFactory):
     """A standalone store that reports itself a primary in a chosen state, with replicas, and
     can fail the durability of its next commits (as a lost log store quorum would)."""
@@ -114,6 +142,8 @@ class PrimaryFactory(StandaloneFactory):
         self.fail_commits = False
         self.peers: list[ReplicationPeer] = []
         self.replication_threads: list[str] = []
+        self.pages = FlakyPages(self.store)
+        self.vfs = StrataVFS(self.pages, self.store, cache_kib=64, temp_dir=str(data_dir))
 
     def role(self) -> Role:
         return "primary"
@@ -209,6 +239,8 @@ WRITES = [
     "SELECT * FROM t FOR UPDATE",
     "SELECT * FROM t FOR SHARE",
     "CREATE DATABASE x",
+    "DROP DATABASE x",
+    "COMMENT ON TABLE t IS 'x'",
 ]
 
 
@@ -255,6 +287,8 @@ def test_replica_reads_refuses_writes_and_follows_the_primary(
             r.execute("BEGIN")
             r.execute("LOCK TABLE t IN ACCESS SHARE MODE")
             r.execute("ROLLBACK")
+            with pytest.raises(pgerr.ReadOnlySqlTransaction):  # extended protocol too
+                r.execute("INSERT INTO t VALUES (%s, %s)", (7, "seven"))
             assert error_of(r, "BEGIN READ WRITE") == (
                 "0A000", "cannot set transaction read-write mode during recovery", None)
             with pytest.raises(pgerr.ReadOnlySqlTransaction) as info:
@@ -292,6 +326,8 @@ def test_replica_reads_refuses_writes_and_follows_the_primary(
 
             # node functions on a replica
             assert r.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+            replay_ts = one(r, "SELECT pg_last_xact_replay_timestamp()")[0]
+            assert replay_ts == datetime.datetime.fromtimestamp(REPLAY_TS_US / 1e6, datetime.UTC)
             assert error_of(r, "SELECT pg_current_wal_lsn()") == (
                 "55000", "recovery is in progress", "WAL control functions cannot be executed during recovery.")
             assert error_of(r, "SELECT pg_current_wal_flush_lsn()")[0] == "55000"
@@ -475,5 +511,28 @@ def test_storage_states_map_to_sqlstates(tmp_path: Path) -> None:
             conn.execute("SELECT count(*) FROM pg_stat_replication")
             assert len(factory.replication_threads) == 2
             assert all(name.startswith("sqlite") for name in factory.replication_threads)
+    finally:
+        node.close()
+
+
+def test_unreadable_page_fails_the_statement_not_the_session(tmp_path: Path) -> None:
+    factory = PrimaryFactory(tmp_path / "data")
+    node = Node(factory)
+    try:
+        with psycopg.connect(node.dsn(), autocommit=True) as conn, \
+                psycopg.connect(node.dsn(), autocommit=True) as other:
+            conn.execute("CREATE TABLE big (id int PRIMARY KEY, pad text)")
+            conn.execute("INSERT INTO big SELECT g, repeat('x', 500) FROM generate_series(1, 400) g")
+            factory.pages.down = True
+            with pytest.raises(psycopg.Error) as info:
+                conn.execute("SELECT count(*), max(pad) FROM big")
+            assert info.value.diag.sqlstate == "58030"  # io_error: PostgreSQL's failed block read
+            assert "page server unreachable" in str(info.value.diag.message_primary)
+            with pytest.raises(psycopg.Error) as info2:  # the extended protocol path
+                conn.execute("SELECT max(pad) FROM big WHERE id > %s", (0,))
+            assert info2.value.diag.sqlstate == "58030"
+            factory.pages.down = False
+            assert one(conn, "SELECT count(*) FROM big") == (400,)
+            assert one(other, "SELECT count(*) FROM big") == (400,)
     finally:
         node.close()
