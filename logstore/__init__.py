@@ -9,15 +9,22 @@ from __future__ import annotations
 from logstore.errors import (
     CorruptionError,
     FencedError,
+    LogExistsError,
+    LogNotFoundError,
     LogstoreError,
     QuorumLostError,
+    TooManyLogsError,
 )
 
 __all__ = [
     "CorruptionError",
     "FencedError",
+    "LogExistsError",
+    "LogNotFoundError",
+    "LogStoreClient",
     "LogstoreError",
     "QuorumLostError",
+    "TooManyLogsError",
     "Proposer",
     "SyncProposer",
     "stream_committed",
@@ -30,6 +37,10 @@ def __getattr__(name: str) -> object:
         from logstore import proposer
 
         return getattr(proposer, name)
+    if name == "LogStoreClient":
+        from logstore.client import LogStoreClient
+
+        return LogStoreClient
     if name == "stream_committed":
         from logstore.stream import stream_committed
 

@@ -313,3 +313,23 @@ def test_subscribers_are_listed_with_their_sent_lsn(make_cluster: MakeCluster) -
         await p.close()
 
     asyncio.run(main())
+
+
+def test_remote_consistent_lsn_reporter_is_per_log(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster()
+    cluster.create_log(T, "other")
+    with LogStoreClient(cluster.addrs) as client:
+        rep = client.reporter()
+        try:
+            rep.report(T, "other", 300)
+            rep.report(T, "other", 200)  # never goes back
+            rep.report(T, "unknown", 5)  # refused by the acceptors, logged, harmless
+            deadline = time.monotonic() + 10
+            while any(client.log_status(a, T, "other").remote_consistent_lsn < 300 for a in cluster.addrs):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            rep.close()
+        for addr in cluster.addrs:
+            assert client.log_status(addr, T, "other").remote_consistent_lsn == 300
+            assert client.log_status(addr, T, TL).remote_consistent_lsn == 0
