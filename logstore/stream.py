@@ -73,17 +73,23 @@ async def stream_committed(
             async with grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS) as channel:
                 request.from_lsn = lsn
                 call = pb_grpc.LogStoreStub(channel).StreamCommitted(request)
+                # One read is kept pending across idle timeouts: cancelling it (as wait_for
+                # does) cancels the whole call, and the next read raises CancelledError.
+                read: asyncio.Future[object] | None = None
                 while True:
-                    try:
-                        resp = await asyncio.wait_for(call.read(), idle_failover_s)
-                    except TimeoutError:
+                    if read is None:
+                        read = asyncio.ensure_future(call.read())
+                    done, _ = await asyncio.wait({read}, timeout=idle_failover_s)
+                    if not done:
                         others = await _best_commit([a for a in addrs if a != addr], tenant, timeline, 1.0)
                         better = [a for a, c in others.items() if c > lsn]
                         if better:
                             idx = list(addrs).index(better[0])
+                            read.cancel()
                             call.cancel()
                             break
                         continue
+                    resp, read = read.result(), None
                     if resp is grpc.aio.EOF:
                         await call
                         raise TransportError(f"{addr}: stream ended")
