@@ -34,7 +34,6 @@ HTTP_TIMEOUT_S = 120.0
 POLL_S = 0.2
 
 console = Console()
-err_console = Console(stderr=True)
 
 DirOpt = Annotated[Path, typer.Option("--dir", envvar=ENV_PREFIX + "DIR",
                                       help="The cluster directory.")]
@@ -42,7 +41,7 @@ DEFAULT_DIR = Path(".strata")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"error: {message}", style="red", markup=False, highlight=False)
+    typer.secho(f"error: {' '.join(message.split())}", err=True, fg="red")
     raise typer.Exit(code)
 
 

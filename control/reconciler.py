@@ -295,20 +295,20 @@ class Reconciler:
         self._event(f"{primary.name}: primary {why}; promoting {candidate.name}")
         self._promote(primary, candidate)
 
-    def _promote(self, old: ComponentState, new: ComponentState, graceful: bool = False) -> None:
-        if self.driver.alive(old.name):
-            # Stop it first: the promotion's new term fences it in the log anyway, but a
-            # stopped process cannot even try (and its clients get a clean disconnect).
-            if graceful:
-                self.driver.stop(old.name, self.policy.stop_grace_s)
-            else:
-                self.driver.kill(old.name)
+    def _promote(self, old: ComponentState, new: ComponentState, planned: bool = False) -> None:
+        """Promote ``new``; ``old`` becomes a replica. A dead primary is killed first (it
+        cannot even try to write; the new term fences it in the log anyway); a planned
+        failover promotes first, so a refused promotion leaves the primary serving."""
+        if not planned and self.driver.alive(old.name):
+            self.driver.kill(old.name)
         try:
             self.services.promote(new.address)
         except ControlError as exc:
             self._event(f"{new.name}: promotion failed: {exc}")
             new.detail = str(exc)
             self._dirty = True
+            if planned:
+                raise
             return
         new.role = "primary"
         new.detail = ""
@@ -327,10 +327,9 @@ class Reconciler:
             if primary is None or candidate is None:
                 raise Conflict(f"no live replica of {timeline!r} to fail over to")
             self._event(f"{primary.name}: planned failover to {candidate.name}")
-            self._promote(primary, candidate, graceful=True)
-            if candidate.role != "primary":
-                raise Unavailable(candidate.detail or "promotion failed")
-            # The old primary restarts as a replica right away (a planned move, not a crash).
+            self._promote(primary, candidate, planned=True)
+            # The old primary (fenced by the new term) restarts as a replica right away: a
+            # planned move, not a crash.
             self._schedule_restart(primary, crashed=False)
             self._save_if_dirty()
             return {"primary": candidate.name, "previous": primary.name,

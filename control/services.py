@@ -8,15 +8,13 @@ the log store (``logstore.client.LogStoreClient``), the page server
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import json
 import socket
 import threading
 from typing import Any, Protocol
 
-from control.errors import Conflict, ControlError, InvalidRequest, NotFound, Unavailable
+from control.errors import Conflict, InvalidRequest, NotFound, Unavailable
 
 SQL_CONNECT_TIMEOUT_S = 2
 """libpq's connect_timeout (its minimum is 2 s)."""
@@ -70,21 +68,6 @@ class Services(Protocol):
     def close(self) -> None: ...
 
 
-def _resolve(value: Any) -> Any:
-    """Run a coroutine to completion if a client method turned out to be async."""
-    if inspect.isawaitable(value):
-        async def wait() -> Any:
-            return await value
-
-        return asyncio.run(wait())
-    return value
-
-
-def _exists_error(exc: Exception) -> bool:
-    text = f"{type(exc).__name__} {exc}".lower()
-    return "exist" in text or "already_exists" in text
-
-
 class RealServices:
     def __init__(self, logstores: list[str], pageserver: str) -> None:
         self.logstores = logstores
@@ -133,43 +116,44 @@ class RealServices:
     # -- log store ---------------------------------------------------------------------
 
     def _logstore(self) -> Any:
-        from logstore.client import LogStoreClient  # type: ignore[import-not-found,unused-ignore]
+        from logstore.client import LogStoreClient
 
         return LogStoreClient(self.logstores)
 
-    def _log_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        client = self._logstore()
-        try:
-            return _resolve(getattr(client, method)(*args, **kwargs))
-        finally:
-            close = getattr(client, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    _resolve(close())
-
     def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
-        try:
-            self._log_call("create_log", tenant, timeline, start_lsn=start_lsn)
-        except ControlError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if _exists_error(exc):
+        from logstore.errors import InvalidRequestError, LogExistsError
+
+        with self._logstore() as client:
+            try:
+                client.create_log(tenant, timeline, start_lsn=start_lsn)
+            except LogExistsError as exc:
                 raise Conflict(f"log {tenant}/{timeline} already exists") from exc
-            raise Unavailable(f"log store: creating log {tenant}/{timeline}: {exc}") from exc
+            except InvalidRequestError as exc:
+                raise InvalidRequest(str(exc)) from exc
+            except Exception as exc:  # noqa: BLE001 - quorum lost, transport, ...
+                raise Unavailable(f"log store: creating log {tenant}/{timeline}: {exc}") from exc
 
     def delete_log(self, tenant: str, timeline: str) -> None:
-        try:
-            self._log_call("delete_log", tenant, timeline)
-        except Exception as exc:  # noqa: BLE001
-            if "not" in str(exc).lower() and "found" in str(exc).lower():
+        from logstore.errors import LogNotFoundError
+
+        with self._logstore() as client:
+            try:
+                client.delete_log(tenant, timeline)
+            except LogNotFoundError:
                 return
-            raise Unavailable(f"log store: deleting log {tenant}/{timeline}: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001
+                raise Unavailable(f"log store: deleting log {tenant}/{timeline}: {exc}") from exc
 
     def commit_lsn(self, tenant: str, timeline: str) -> int:
-        try:
-            return int(self._log_call("commit_lsn", tenant, timeline))
-        except Exception as exc:  # noqa: BLE001
-            raise Unavailable(f"log store: commit LSN of {tenant}/{timeline}: {exc}") from exc
+        from logstore.errors import LogNotFoundError
+
+        with self._logstore() as client:
+            try:
+                return int(client.commit_lsn(tenant, timeline))
+            except LogNotFoundError as exc:
+                raise NotFound(str(exc)) from exc
+            except Exception as exc:  # noqa: BLE001
+                raise Unavailable(f"log store: commit LSN of {tenant}/{timeline}: {exc}") from exc
 
     # -- page server -------------------------------------------------------------------
 
@@ -214,7 +198,7 @@ class RealServices:
 
         with self._pageserver() as ps:
             try:
-                ps.delete_timeline(tenant, timeline)  # type: ignore[attr-defined,unused-ignore]
+                ps.delete_timeline(tenant, timeline)
             except PageServerError as exc:
                 if exc.code == grpc.StatusCode.NOT_FOUND:
                     return

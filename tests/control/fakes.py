@@ -58,6 +58,7 @@ class FakeServices:
         """compute name -> status state override (e.g. fenced)."""
         self.unreachable: set[str] = set()
         self.promoted: list[str] = []
+        self.refuse_promote: set[str] = set()
         self.logs: dict[str, int] = {}
         self.timelines: dict[str, int] = {}
         self.commit = 5000
@@ -83,6 +84,8 @@ class FakeServices:
         name = self._name(address)
         if not name:
             raise Unavailable("not running")
+        if name in self.refuse_promote:
+            raise Unavailable("could not promote this node: the log follower is behind")
         self.promoted.append(name)
         self.term += 1
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from control.errors import Conflict, InvalidRequest, NotFound
+from control.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from control.reconciler import Policy, Reconciler, format_lsn, parse_lsn
 from control.spec import ClusterSpec
 from control.state import ClusterDir, ClusterState
@@ -218,6 +218,18 @@ def test_planned_failover(tmp_path: Path) -> None:
     w.steps(1)
     assert w.driver.role_of("compute-1") == "replica"
     assert w.comp("compute-1").restarts == 0
+
+
+def test_refused_planned_failover_keeps_the_primary(tmp_path: Path) -> None:
+    w = World(tmp_path, replicas=1)
+    w.steps(3)
+    w.services.refuse_promote.add("compute-2")
+    with pytest.raises(Unavailable, match="could not promote"):
+        w.rec.failover()
+    w.steps(2)
+    assert w.roles() == {"compute-1": "primary", "compute-2": "replica"}
+    assert w.driver.stops == [] and w.driver.kills == []
+    assert w.driver.starts.count("compute-1") == 1
 
 
 def test_branches(tmp_path: Path) -> None:

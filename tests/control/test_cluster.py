@@ -1,0 +1,249 @@
+"""End to end: `strata up --detach` runs real log store, page server and compute processes.
+
+One cluster per module (starting one costs seconds); the tests run in file order and each
+leaves the cluster serving for the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from control.spec import port_in_use
+from tests.support import REPO, free_port
+
+UP_TIMEOUT_S = 150
+WAIT_S = 60.0
+
+
+def port_block(n: int) -> int:
+    """The first of ``n`` consecutive free ports."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - n)
+        if not any(port_in_use("127.0.0.1", base + i) for i in range(n)):
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports")
+
+
+def strata(*args: str, check: bool = True, timeout: float = UP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="200")
+    env.pop("STRATA_ADMIN_TOKEN", None)
+    proc = subprocess.run([sys.executable, "-m", "strata", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"strata {' '.join(args)} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+class Cluster:
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "cluster"
+        self.flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
+                      "--compute-port", str(port_block(8)), "--rest-port", str(free_port())]
+
+    def up(self) -> str:
+        return strata("up", "--detach", "--dir", str(self.dir), "--replicas", "1", *self.flags,
+                      "--timeout", str(UP_TIMEOUT_S - 10)).stdout
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(strata("status", "--json", "--dir", str(self.dir)).stdout)
+        return data
+
+    def computes(self, role: str | None = None) -> list[dict[str, Any]]:
+        return [c for c in self.status()["components"] if c["kind"] == "compute"
+                and c["timeline"] == "main" and (role is None or c["role"] == role)]
+
+    def rest(self) -> httpx.Client:
+        state = json.loads((self.dir / "cluster.json").read_text())
+        token = (self.dir / "token").read_text().strip()
+        return httpx.Client(base_url=f"http://{state['rest_address']}", timeout=60,
+                            headers={"Authorization": f"Bearer {token}"})
+
+    def logs(self) -> str:
+        out = []
+        for p in sorted((self.dir / "logs").glob("*.log")):
+            out.append(f"== {p.name}\n" + p.read_text(errors="replace")[-3000:])
+        return "\n".join(out)
+
+
+def wait_for(cond: Any, what: str, timeout: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+            if last:
+                return last
+        except (psycopg.Error, OSError) as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def query(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("strata-control"))
+    try:
+        out = c.up()
+        assert "psql \"postgresql://postgres@127.0.0.1:" in out
+        yield c
+    except BaseException:
+        if c.dir.exists():
+            print(c.logs())
+        raise
+    finally:
+        if (c.dir / "cluster.json").exists():
+            strata("down", "--dir", str(c.dir), check=False)
+
+
+def test_up_then_write_and_read(cluster: Cluster) -> None:
+    st = cluster.status()
+    kinds = sorted(c["kind"] for c in st["components"])
+    assert kinds == ["compute", "compute", "logstore", "logstore", "logstore", "pageserver"]
+    for c in st["components"]:
+        assert c["state"] == "running" and c["pid"] > 0 and c["address"].startswith("127.0.0.1:")
+        os.kill(c["pid"], 0)
+        if c["kind"] != "compute":
+            assert Path(c["data_dir"]).is_dir() and c["role"] == ""
+    primary = [c for c in st["components"] if c["role"] == "primary"]
+    assert len(primary) == 1 and primary[0]["dsn"] == st["dsn"]
+    query(st["dsn"], "CREATE TABLE kv (k int PRIMARY KEY, v text)")
+    query(st["dsn"], "INSERT INTO kv VALUES (1, 'one'), (2, 'two')")
+    assert query(st["dsn"], "SELECT k, v FROM kv ORDER BY k") == [(1, "one"), (2, "two")]
+    proc = subprocess.run(["psql", st["dsn"], "-Atc", "SELECT count(*) FROM kv"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.stdout.strip() == "2", proc.stderr
+    after = wait_for(lambda: (p := cluster.computes("primary")[0])["term"] >= 1 and p["lsn"] > 0
+                     and p, "the primary's term and LSN in status")
+    assert after["node_state"] == "writable"
+    table = strata("status", "--dir", str(cluster.dir)).stdout
+    assert "compute-1" in table and "logstore-3" in table
+
+
+def test_rest_auth_and_validation(cluster: Cluster) -> None:
+    with cluster.rest() as api:
+        resp = httpx.get(f"{str(api.base_url).rstrip('/')}/v1/status")
+        assert resp.status_code == 401
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        resp = httpx.get(f"{str(api.base_url).rstrip('/')}/v1/status", headers={"Authorization": "Bearer nope"})
+        assert resp.status_code == 401
+        resp = api.put("/v1/replicas", json={"replicas": -1})
+        assert resp.status_code == 422 and resp.json()["status"] == 422
+        assert api.delete("/v1/branches/nosuch").status_code == 404
+        future = api.post("/v1/branches", json={"name": "future", "lsn": 1 << 40})
+        assert future.status_code == 422 and "future" in future.json()["detail"]
+        assert api.get("/openapi.json").json()["info"]["title"] == "Strata admin API"
+    assert cluster.status()["replicas"] == 1
+
+
+def test_scale_up_serves_reads_then_down(cluster: Cluster) -> None:
+    strata("scale", "--replicas", "2", "--dir", str(cluster.dir))
+    replicas = cluster.computes("replica")
+    assert len(replicas) == 2 and all(r["state"] == "running" for r in replicas)
+    for r in replicas:
+        wait_for(lambda r=r: query(r["dsn"], "SELECT count(*) FROM kv") == [(2,)],
+                 f"replica {r['name']} to serve the committed rows")
+    with cluster.rest() as api:
+        assert api.put("/v1/replicas", json={"replicas": 1}).json() == {"replicas": 1}
+    wait_for(lambda: len(cluster.computes("replica")) == 1, "scale down to 1 replica")
+    gone = {r["pid"] for r in replicas} - {r["pid"] for r in cluster.computes("replica")}
+    assert len(gone) == 1
+    pid = gone.pop()
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the removed replica's process to exit")
+
+
+def test_planned_failover(cluster: Cluster) -> None:
+    old = cluster.status()["dsn"]
+    replica = cluster.computes("replica")[0]
+    wait_for(lambda: query(replica["dsn"], "SELECT count(*) FROM kv") == [(2,)], "replica caught up")
+    out = strata("failover", "--dir", str(cluster.dir)).stdout
+    assert replica["name"] in out
+    new = cluster.status()["dsn"]
+    assert new == replica["dsn"] and new != old
+    query(new, "INSERT INTO kv VALUES (3, 'three')")
+    assert query(new, "SELECT count(*) FROM kv") == [(3,)]
+    assert query(new, "SELECT pg_is_in_recovery()") == [(False,)]
+    back = wait_for(lambda: [c for c in cluster.computes("replica") if c["dsn"] == old
+                             and c["state"] == "running"], "the old primary back as a replica")
+    assert back
+    wait_for(lambda: query(old, "SELECT count(*) FROM kv") == [(3,)], "old primary replaying")
+
+
+def test_killed_primary_fails_over_fast(cluster: Cluster) -> None:
+    st = cluster.status()
+    primary = next(c for c in st["components"] if c["role"] == "primary")
+    replica = cluster.computes("replica")[0]
+    wait_for(lambda: query(replica["dsn"], "SELECT count(*) FROM kv") == [(3,)], "replica caught up")
+    os.kill(primary["pid"], signal.SIGKILL)
+    t0 = time.monotonic()
+
+    def write_on_new_primary() -> bool:
+        query(replica["dsn"], "INSERT INTO kv VALUES (4, 'four')")
+        return True
+
+    wait_for(write_on_new_primary, "a write on the promoted replica", timeout=30)
+    took = time.monotonic() - t0
+    print(f"first write {took:.2f}s after SIGKILL of the primary")
+    assert took < 10.0  # the target is 3 s; 2-core CI machines get headroom
+    assert cluster.status()["dsn"] == replica["dsn"]
+    wait_for(lambda: any(c["dsn"] == primary["dsn"] and c["state"] == "running"
+                         for c in cluster.computes("replica")), "the dead slot back as a replica")
+
+
+def test_branch_has_its_own_compute(cluster: Cluster) -> None:
+    dsn = cluster.status()["dsn"]
+    out = strata("branch", "create", "dev", "--json", "--dir", str(cluster.dir)).stdout
+    branch = json.loads(out)
+    assert branch["dsn"] != dsn and branch["state"] == "running"
+    assert query(branch["dsn"], "SELECT count(*) FROM kv") == [(4,)]
+    query(branch["dsn"], "INSERT INTO kv VALUES (100, 'branch only')")
+    query(dsn, "INSERT INTO kv VALUES (5, 'main only')")
+    assert query(branch["dsn"], "SELECT max(k) FROM kv") == [(100,)]
+    assert query(dsn, "SELECT max(k) FROM kv") == [(5,)]
+    listed = json.loads(strata("branch", "list", "--json", "--dir", str(cluster.dir)).stdout)
+    assert [b["name"] for b in listed] == ["dev"]
+    dup = strata("branch", "create", "dev", "--dir", str(cluster.dir), check=False)
+    assert dup.returncode != 0 and "already exists" in dup.stderr
+    strata("branch", "delete", "dev", "--dir", str(cluster.dir))
+    assert cluster.status()["branches"] == []
+    with pytest.raises(psycopg.OperationalError):
+        query(branch["dsn"], "SELECT 1")
+
+
+def test_down_then_up_keeps_every_commit(cluster: Cluster) -> None:
+    strata("down", "--dir", str(cluster.dir))
+    bad = strata("status", "--dir", str(cluster.dir), check=False)
+    assert bad.returncode != 0 and "not running" in bad.stderr
+    cluster.up()
+    dsn = cluster.status()["dsn"]
+    assert query(dsn, "SELECT k FROM kv ORDER BY k") == [(1,), (2,), (3,), (4,), (5,)]
+    query(dsn, "INSERT INTO kv VALUES (6, 'after restart')")
+
+
+def test_status_without_a_cluster(tmp_path: Path) -> None:
+    proc = strata("status", "--dir", str(tmp_path / "none"), check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().startswith("error: no cluster in")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    bad = strata("up", "--dir", str(tmp_path / "x"), "--replicas", "-1", check=False)
+    assert bad.returncode != 0 and "replicas" in bad.stderr
+    assert not (tmp_path / "x" / "cluster.json").exists()
