@@ -133,6 +133,7 @@ _REGISTRY_DDL = ("CREATE TABLE IF NOT EXISTS __strata_databases "
 DATABASE_OID_BASE = 16384  # pg_database.oid of database N is this + N (PostgreSQL's first user OID)
 REPLICA_BOOTSTRAP_WAIT_S = 5.0  # a replica waits this long for the primary to bootstrap a database
 BOOTSTRAP_POLL_S = 0.05
+REGISTRY_REFRESH_S = 0.1  # a replica re-reads the database list at most this often per statement
 PROMOTING_WRITE_WAIT_S = 30.0  # a write on a node still taking its term waits at most this long
 # LOCK modes a hot standby grants (PostgreSQL: up to ROW EXCLUSIVE); stronger ones are 25006
 STANDBY_LOCK_MODES = frozenset({"ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE"})
@@ -311,6 +312,7 @@ class Engine:
         self._open_lock = asyncio.Lock()
         self._registry_loaded = False
         self._registry_lsn = -1  # replica: the LSN the registry was last read at
+        self._registry_read_at = 0.0  # ... and when (time.monotonic())
         self.connected: collections.Counter[str] = collections.Counter()  # sessions per database
 
     def sessions_using(self, name: str) -> int:
@@ -369,7 +371,7 @@ class Engine:
     async def database(self, name: str) -> Database:
         db = self.databases.get(name)
         if db is not None and self.read_only:
-            self.refresh_registry()  # the primary may have dropped (or re-created) it
+            self.refresh_registry(force=True)  # the primary may have dropped (or re-created) it
             if self.registry.ids.get(name) != db.db_id:
                 del self.databases[name]  # sessions still on it finish; new ones see the change
                 db = None
@@ -419,12 +421,15 @@ class Engine:
 
     def refresh_registry(self, force: bool = False) -> None:
         """Replica: re-read the list of databases when the replay LSN moved (the primary's
-        CREATE/DROP DATABASE arrive through the log). Runs on the event loop: one small read."""
+        CREATE/DROP DATABASE arrive through the log). Runs on the event loop: one small read,
+        at most every REGISTRY_REFRESH_S unless ``force`` (a connection naming a database)."""
         if not self.read_only or not self._registry_loaded:
             return
         lsn = self.factory.durable_lsn()
-        if lsn == self._registry_lsn and not force:
+        now = time.monotonic()
+        if not force and (lsn == self._registry_lsn or now - self._registry_read_at < REGISTRY_REFRESH_S):
             return
+        self._registry_read_at = now
         postgres = self.databases.get("postgres")
         if postgres is None:
             return
