@@ -168,6 +168,9 @@ def up(
         if detach:
             return
         console.print("[dim]running in the foreground; Ctrl-C stops the cluster[/dim]")
+        # SIGTERM too, and SIGINT even where a shell started us with it ignored (`&`).
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _interrupt)
         while daemon.poll() is None:
             time.sleep(0.5)
         fail(f"the control daemon exited (code {daemon.returncode}); see {cdir.log_file('control')}")
@@ -175,6 +178,10 @@ def up(
         console.print("stopping the cluster ...")
         _stop_daemon(daemon.pid)
         console.print("stopped")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_ready(cdir: ClusterDir, daemon: subprocess.Popen[bytes], timeout_s: float) -> ClusterState:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +204,7 @@ def test_killed_primary_fails_over_fast(cluster: Cluster) -> None:
     wait_for(write_on_new_primary, "a write on the promoted replica", timeout=30)
     took = time.monotonic() - t0
     print(f"first write {took:.2f}s after SIGKILL of the primary")
-    assert took < 10.0  # the target is 3 s; 2-core CI machines get headroom
+    assert took <= 3.0
     assert cluster.status()["dsn"] == replica["dsn"]
     wait_for(lambda: any(c["dsn"] == primary["dsn"] and c["state"] == "running"
                          for c in cluster.computes("replica")), "the dead slot back as a replica")
@@ -239,6 +240,28 @@ def test_down_then_up_keeps_every_commit(cluster: Cluster) -> None:
     query(dsn, "INSERT INTO kv VALUES (6, 'after restart')")
 
 
+def test_point_in_time_restore(cluster: Cluster) -> None:
+    dsn = cluster.status()["dsn"]
+    lsn = query(dsn, "SELECT pg_current_wal_lsn()")[0][0]
+    time.sleep(0.05)
+    when = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    query(dsn, "INSERT INTO kv VALUES (7, 'after the restore point')")
+    with cluster.rest() as api:
+        for name, point in (("at-lsn", {"lsn": str(lsn)}), ("at-time", {"timestamp": when})):
+            resp = api.post("/v1/restore", json={"name": name, **point})
+            assert resp.status_code == 201, resp.text
+            assert resp.json()["kind"] == "restore"
+        branches = wait_for(lambda: (bs := api.get("/v1/branches").json())
+                            and all(b["state"] == "running" for b in bs) and bs, "restores up")
+        for b in branches:
+            rows = wait_for(lambda b=b: query(b["dsn"], "SELECT max(k) FROM kv"), b["name"])
+            assert rows == [(6,)], b
+            assert api.delete(f"/v1/branches/{b['name']}").status_code == 204
+        assert api.get("/v1/branches").json() == []
+    assert query(dsn, "SELECT max(k) FROM kv") == [(7,)]
+
+
 def test_status_without_a_cluster(tmp_path: Path) -> None:
     proc = strata("status", "--dir", str(tmp_path / "none"), check=False)
     assert proc.returncode != 0
@@ -247,3 +270,31 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
     bad = strata("up", "--dir", str(tmp_path / "x"), "--replicas", "-1", check=False)
     assert bad.returncode != 0 and "replicas" in bad.stderr
     assert not (tmp_path / "x" / "cluster.json").exists()
+
+
+def test_foreground_up_stops_on_ctrl_c(tmp_path: Path) -> None:
+    cdir = tmp_path / "fg"
+    flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
+             "--compute-port", str(port_block(4)), "--rest-port", str(free_port())]
+    proc = subprocess.Popen([sys.executable, "-m", "strata", "up", "--dir", str(cdir),
+                             "--replicas", "0", *flags], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C stops the cluster" in line:
+                break
+        assert any("psql \"postgresql://" in x for x in lines), "".join(lines)
+        pids = [c["pid"] for c in json.loads((cdir / "cluster.json").read_text())["components"]]
+        assert len(pids) == 5 and all(pids)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+        state = json.loads((cdir / "cluster.json").read_text())
+        assert state["phase"] == "stopped"
+        assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            strata("down", "--dir", str(cdir), check=False)
