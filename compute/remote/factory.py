@@ -59,6 +59,7 @@ class RemoteFactory:
         if role not in ("primary", "replica"):
             raise ValueError(f"role must be primary or replica, not {role!r}")
         self._role: Role = role
+        self._closed = False
         self.logstore_addrs = list(logstore_addrs)
         self.tenant = tenant
         self.timeline = timeline
@@ -223,6 +224,9 @@ class RemoteFactory:
         return sorted(best.values(), key=lambda p: p.name)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         keeper = getattr(self, "floor_keeper", None)
         if keeper is not None:
             keeper.stop()

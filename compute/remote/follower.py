@@ -84,6 +84,7 @@ class Follower:
             self._ready.set()
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(self._task)
+            loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
             self._done.set()
@@ -91,10 +92,11 @@ class Follower:
     async def _main(self) -> None:
         while not self._reached_stop():
             try:
-                async for _start, end, payload in self.open_stream(self.position):
-                    await self._apply(end, payload)
-                    if self._reached_stop():
-                        return
+                async with contextlib.aclosing(self.open_stream(self.position)) as stream:
+                    async for _start, end, payload in stream:
+                        await self._apply(end, payload)
+                        if self._reached_stop():
+                            return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -150,6 +150,8 @@ class RemoteSink:
         return True
 
     def close(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         try:
             self.proposer.close()
