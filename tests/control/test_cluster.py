@@ -138,6 +138,11 @@ def test_up_then_write_and_read(cluster: Cluster) -> None:
     assert after["node_state"] == "writable"
     table = strata("status", "--dir", str(cluster.dir)).stdout
     assert "compute-1" in table and "logstore-3" in table
+    assert "strata logstore --id 1" in strata("logs", "logstore-1", "--dir", str(cluster.dir)).stdout
+    nolog = strata("logs", "nosuch", "--dir", str(cluster.dir), check=False)
+    assert nolog.returncode != 0 and "compute-1" in nolog.stderr
+    again = strata("up", "--detach", "--dir", str(cluster.dir), check=False)
+    assert again.returncode != 0 and "already running" in again.stderr
 
 
 def test_rest_auth_and_validation(cluster: Cluster) -> None:
