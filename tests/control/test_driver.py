@@ -1,0 +1,75 @@
+"""LocalProcessDriver with real processes: logs, process groups, SIGTERM then SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from control.driver import LocalProcessDriver, ProcessSpec
+
+
+def _spec(tmp_path: Path, name: str, code: str) -> ProcessSpec:
+    return ProcessSpec(name=name, argv=[sys.executable, "-c", code], log_file=tmp_path / f"{name}.log")
+
+
+def _wait_text(path: Path, text: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (path.read_text() if path.exists() else ""):
+        assert time.monotonic() < deadline, path.read_text() if path.exists() else "no log"
+        time.sleep(0.02)
+
+
+def test_output_goes_to_the_log_and_exit_is_seen(tmp_path: Path) -> None:
+    d = LocalProcessDriver()
+    pid = d.start(_spec(tmp_path, "a", "import sys; print('hello'); sys.stderr.write('oops\\n'); sys.exit(3)"))
+    assert pid > 0
+    deadline = time.monotonic() + 10
+    while d.alive("a"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert d.exit_detail("a") == "exit code 3"
+    text = (tmp_path / "a.log").read_text()
+    assert "hello" in text and "oops" in text and "start:" in text
+    assert not d.alive("unknown")
+
+
+def test_stop_kills_the_whole_group_and_escalates(tmp_path: Path) -> None:
+    d = LocalProcessDriver()
+    # ignores SIGTERM and has a grandchild: both must be gone after stop
+    code = ("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+            "print('child', p.pid, flush=True); time.sleep(60)")
+    pid = d.start(_spec(tmp_path, "b", code))
+    _wait_text(tmp_path / "b.log", "child ")
+    grandchild = int((tmp_path / "b.log").read_text().split("child ")[1].split()[0])
+    assert os.getpgid(pid) == pid  # its own process group
+    t0 = time.monotonic()
+    d.stop("b", grace_s=0.5)
+    assert 0.4 < time.monotonic() - t0 < 5
+    assert not d.alive("b") and d.exit_detail("b") == "killed by signal 9"
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{grandchild}").exists() and "Z" not in _state(grandchild):
+        assert time.monotonic() < deadline, "grandchild survived"
+        time.sleep(0.02)
+
+
+def test_graceful_stop_and_restart(tmp_path: Path) -> None:
+    d = LocalProcessDriver()
+    d.start(_spec(tmp_path, "c", "import time; print('up', flush=True); time.sleep(60)"))
+    _wait_text(tmp_path / "c.log", "up")
+    d.stop("c")
+    assert d.exit_detail("c") == "killed by signal 15"
+    d.start(_spec(tmp_path, "c", "import time; time.sleep(60)"))
+    assert d.alive("c")
+    d.kill("c")
+    assert not d.alive("c")
+    assert (tmp_path / "c.log").read_text().count("start:") == 2
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except OSError:
+        return "Z"
