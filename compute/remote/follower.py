@@ -92,7 +92,7 @@ class Follower:
     async def _main(self) -> None:
         while not self._reached_stop():
             try:
-                async with contextlib.aclosing(self.open_stream(self.position)) as stream:
+                async with contextlib.aclosing(self.open_stream(self.position)) as stream:  # type: ignore[type-var]
                     async for _start, end, payload in stream:
                         await self._apply(end, payload)
                         if self._reached_stop():

@@ -32,6 +32,10 @@ def commit(f: RemoteFactory, conn: apsw.Connection, sql: str, *args: object) -> 
     return ticket.durable.result(10)
 
 
+def balances(conn: apsw.Connection) -> dict[int, int]:
+    return {int(k): int(v) for k, v in conn.execute("SELECT id, bal FROM acct")}  # type: ignore[arg-type]
+
+
 def wait_until(cond: object, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():  # type: ignore[operator]
@@ -68,11 +72,12 @@ def test_cold_scan_uses_batched_reads(cluster: Cluster) -> None:
             w.execute("INSERT INTO t VALUES (?, ?)", (i, "x" * 400))
         end = commit(f, w, "COMMIT")
         w.close()
-    wait_until(lambda: cluster.ingested_lsn() >= end)
+        # while the proposer lives: it tells the acceptors the commit LSN when idle
+        wait_until(lambda: cluster.ingested_lsn() >= end)
     with factory(cluster, "replica", "r1") as r:
         assert r.pages.floor >= end
         conn = r.connect(0, "reader")
-        n_pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        n_pages = int(conn.execute("PRAGMA page_count").fetchall()[0][0])  # type: ignore[arg-type]
         before = r.pages.stats.get_pages_calls
         assert conn.execute("SELECT count(*), sum(length(v)) FROM t").fetchone() == (3000, 1_200_000)
         calls = r.pages.stats.get_pages_calls - before
@@ -126,10 +131,10 @@ def test_replica_sees_whole_transactions_and_promotes(cluster: Cluster) -> None:
             assert not errors, errors[:3]
             assert len(set(seen)) > 3  # the reader saw several replay LSNs
             assert seen == sorted(seen)
-            final = dict(w.execute("SELECT id, bal FROM acct").fetchall())
+            final = balances(w)
             w.close()
             rr = r.connect(0, "reader")
-            assert dict(rr.execute("SELECT id, bal FROM acct").fetchall()) == final
+            assert balances(rr) == final
             assert r.status().last_replay_ts_us > 0
             names = [peer.name for peer in p.replication()]
             assert "r1" in names, names
@@ -141,7 +146,7 @@ def test_replica_sees_whole_transactions_and_promotes(cluster: Cluster) -> None:
             assert r.role() == "primary" and r.status().state == "writable", r.status()
             assert took < 3.0, took
             w2 = r.connect(0, "writer")
-            assert dict(w2.execute("SELECT id, bal FROM acct").fetchall()) == final
+            assert balances(w2) == final
             commit(r, w2, "UPDATE acct SET bal = bal + 1 WHERE id = 0")
             assert w2.execute("SELECT bal FROM acct WHERE id = 0").fetchone() == (final[0] + 1,)
             # the old reader connection keeps working, at the new durable LSN

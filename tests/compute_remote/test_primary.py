@@ -32,7 +32,7 @@ def test_crud_survives_sigkill_and_restart(cluster: Cluster) -> None:
     primary.kill()
     again = cluster.compute("primary", "c2").start()
     with psycopg.connect(dsn(again.port), autocommit=True) as conn:
-        rows = dict(conn.execute("SELECT k, v FROM kv").fetchall())
+        rows: dict[int, str] = dict(conn.execute("SELECT k, v FROM kv").fetchall())
         assert len(rows) == 41
         assert rows[0] == "changed" and rows[11] == "tx2" and rows[100] == "tx"
         assert 45 not in rows
