@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from control.reconciler import format_lsn
 from control.spec import ENV_PREFIX, ClusterSpec, SpecError, validate
 from control.state import ClusterDir, ClusterState, NoCluster
 
@@ -33,7 +35,8 @@ HTTP_TIMEOUT_S = 120.0
 """REST calls (a branch creation may wait for the page server)."""
 POLL_S = 0.2
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
+"""Piped output is not cut to 80 columns (tables stay one line per component)."""
 
 DirOpt = Annotated[Path, typer.Option("--dir", envvar=ENV_PREFIX + "DIR",
                                       help="The cluster directory.")]
@@ -287,14 +290,24 @@ def status(
         typer.echo(json.dumps(data, indent=2))
         return
     console.print(f"[bold]{data['phase']}[/bold]  primary: {data['dsn']}", highlight=False)
-    table = Table("name", "kind", "role", "timeline", "state", "pid", "address", "term", "lsn",
-                  "lag", "restarts")
-    for c in data["components"]:
-        table.add_row(c["name"], c["kind"], c["role"], c.get("timeline", ""),
-                      c["state"] + (f" ({c['node_state']})" if c.get("node_state") else ""),
-                      str(c["pid"] or ""), c["address"], _opt(c.get("term")),
-                      _opt(c.get("lsn")), _opt(c.get("lag_bytes")), str(c["restarts"]))
+    comps = data["components"]
+    with_timeline = bool(data["branches"])
+    with_restarts = any(c["restarts"] for c in comps)
+    cols = ["name", "role", "state", "pid", "address", "term", "lsn", "lag"]
+    cols += ["timeline"] * with_timeline + ["restarts"] * with_restarts
+    table = Table(*cols, box=box.SIMPLE_HEAD)
+    for c in comps:
+        state = c.get("node_state") if c["state"] == "running" and c.get("node_state") else c["state"]
+        lsn = c.get("lsn")
+        row = [c["name"], c["role"], state, str(c["pid"] or ""), c["address"],
+               _opt(c.get("term")), "" if lsn is None else format_lsn(lsn),
+               _opt(c.get("lag_bytes"))]
+        row += [c.get("timeline", "")] * with_timeline + [str(c["restarts"])] * with_restarts
+        table.add_row(*row)
     console.print(table)
+    for c in comps:
+        if c["detail"]:
+            console.print(f"{c['name']}: {c['detail']}", markup=False, highlight=False)
     if data["branches"]:
         _branch_table(data["branches"])
 
@@ -304,7 +317,7 @@ def _opt(value: Any) -> str:
 
 
 def _branch_table(branches: list[dict[str, Any]]) -> None:
-    table = Table("branch", "kind", "from", "at LSN", "state", "dsn")
+    table = Table("branch", "kind", "from", "at LSN", "state", "dsn", box=box.SIMPLE_HEAD)
     for b in branches:
         table.add_row(b["name"], b["kind"], b["ancestor"], b["ancestor_lsn_text"], b["state"],
                       b["dsn"])
