@@ -33,6 +33,8 @@ log = logging.getLogger("strata.compute.remote")
 
 CATCH_UP_TIMEOUT_S = 30.0
 """Bound on following the log to the elected end at start-up (a primary)."""
+SETTLE_TIMEOUT_S = 1.0
+"""Bound on waiting, at a clean stop, for the acceptors to learn the last commit LSN."""
 
 
 class RemoteFactory:
@@ -223,6 +225,27 @@ class RemoteFactory:
                         best[sub.name] = ReplicationPeer(sub.name, sub.peer, sub.sent_lsn)
         return sorted(best.values(), key=lambda p: p.name)
 
+    def _settle_commit_lsn(self, timeout_s: float) -> None:
+        """Before a clean stop: wait (bounded) until an acceptor knows our durable LSN as
+        committed, so the page server and replicas get the last commits without waiting
+        for the next primary. The proposer sends the commit LSN when it goes idle."""
+        from logstore.client import LogStoreClient
+        from logstore.errors import LogstoreError
+
+        sink = self.sink
+        if sink is None or sink.state != "writable":
+            return
+        target = sink.durable_lsn
+        deadline = time.monotonic() + timeout_s
+        with LogStoreClient(self.logstore_addrs, timeout_s=timeout_s) as client:
+            while time.monotonic() < deadline:
+                try:
+                    if client.commit_lsn(self.tenant, self.timeline) >= target:
+                        return
+                except LogstoreError:
+                    return
+                time.sleep(0.01)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -233,6 +256,7 @@ class RemoteFactory:
         if self.follower is not None:
             self.follower.close()
         if self.sink is not None:
+            self._settle_commit_lsn(SETTLE_TIMEOUT_S)
             self.sink.close()
         leases = getattr(self, "leases", None)
         if leases is not None:

@@ -72,8 +72,8 @@ def test_cold_scan_uses_batched_reads(cluster: Cluster) -> None:
             w.execute("INSERT INTO t VALUES (?, ?)", (i, "x" * 400))
         end = commit(f, w, "COMMIT")
         w.close()
-        # while the proposer lives: it tells the acceptors the commit LSN when idle
-        wait_until(lambda: cluster.ingested_lsn() >= end)
+    # a clean close left the commit LSN on the acceptors: the page server gets everything
+    wait_until(lambda: cluster.ingested_lsn() >= end)
     with factory(cluster, "replica", "r1") as r:
         assert r.pages.floor >= end
         conn = r.connect(0, "reader")
