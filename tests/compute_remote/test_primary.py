@@ -109,3 +109,22 @@ def test_bad_flags_and_missing_timeline(cluster: Cluster, tmp_path: Path) -> Non
     args[args.index("--timeline") + 1] = "nosuch"
     r = run(*args[1:])
     assert r.returncode == 1 and "does not exist" in r.stderr, r.stderr
+
+
+def test_deposed_primary_is_fenced(cluster: Cluster) -> None:
+    old = cluster.compute("primary", "c1").start()
+    with psycopg.connect(dsn(old.port), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (k int PRIMARY KEY)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        new = cluster.compute("primary", "c2").start()  # elects the next term
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute("INSERT INTO t VALUES (2)")
+        assert info.value.sqlstate in ("25006", "08007"), info.value
+        with pytest.raises(psycopg.Error) as info:  # and for ever after
+            conn.execute("INSERT INTO t VALUES (3)")
+        assert info.value.sqlstate == "25006", info.value
+        assert "term" in str(info.value.diag.message_detail or info.value)
+    with psycopg.connect(dsn(new.port), autocommit=True) as conn:
+        conn.execute("INSERT INTO t VALUES (4)")
+        ks = {k for (k,) in conn.execute("SELECT k FROM t").fetchall()}
+        assert 1 in ks and 4 in ks and 3 not in ks
