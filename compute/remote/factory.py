@@ -130,13 +130,13 @@ class RemoteFactory:
                                  timeline=self.timeline, name=self.node_name,
                                  deadline_s=self.proposer_deadline_s)
         try:
-            end = proposer.proposer.end_lsn  # type: ignore[attr-defined]
+            end = proposer.proposer.end_lsn
             follower = self.follower
             assert follower is not None
             follower.stop_at(end, timeout_s)
             sink = RemoteSink(proposer, self.pages)
         except BaseException:
-            proposer.close()  # type: ignore[attr-defined]
+            proposer.close()
             raise
         self.follower = None
         # The VFS keeps its identity (open readers stay valid); it gains a sink. StrataVFS

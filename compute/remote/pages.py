@@ -28,9 +28,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from strata.storage import PageUnavailableError, StorageError
 from strata.wal import PAGE_SIZE, Lsn
+
+if TYPE_CHECKING:
+    from pageserver.client import PageServerClient
 
 log = logging.getLogger("strata.compute.remote.pages")
 
@@ -64,10 +68,7 @@ class PageStats:
 class PageBackend:
     """What RemotePages needs from the page server (one timeline)."""
 
-    def __init__(self, client: object, tenant: str, timeline: str) -> None:
-        from pageserver.client import PageServerClient
-
-        assert isinstance(client, PageServerClient)
+    def __init__(self, client: PageServerClient, tenant: str, timeline: str) -> None:
         self.client = client
         self.tenant = tenant
         self.timeline = timeline

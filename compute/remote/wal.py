@@ -19,11 +19,15 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from compute.node import FENCED, NO_QUORUM, WRITABLE
 from compute.remote.pages import RemotePages
 from strata.storage import CommitTicket, NotPrimaryError, QuorumUnavailableError, StorageError
 from strata.wal import Lsn, WalRecord
+
+if TYPE_CHECKING:
+    from logstore.proposer import SyncProposer
 
 log = logging.getLogger("strata.compute.remote.wal")
 
@@ -34,10 +38,7 @@ RECOVERY_POLL_S = 0.05
 class RemoteSink:
     """``strata.storage.WalSink`` over a ``SyncProposer`` (already elected)."""
 
-    def __init__(self, proposer: object, pages: RemotePages) -> None:
-        from logstore.proposer import SyncProposer
-
-        assert isinstance(proposer, SyncProposer)
+    def __init__(self, proposer: SyncProposer, pages: RemotePages) -> None:
         self.proposer = proposer
         self.pages = pages
         self.term = proposer.term
@@ -160,12 +161,12 @@ class RemoteSink:
 
 
 def open_proposer(addrs: Sequence[str], *, tenant: str, timeline: str, name: str,
-                  deadline_s: float) -> object:
+                  deadline_s: float) -> SyncProposer:
     """A SyncProposer for the timeline's log, elected (term T+1, log end adopted)."""
     from logstore.errors import FencedError, LogstoreError
-    from logstore.proposer import SyncProposer
+    from logstore.proposer import SyncProposer as _SyncProposer
 
-    proposer = SyncProposer(list(addrs), deadline_s, name=name, tenant=tenant, timeline=timeline)
+    proposer = _SyncProposer(list(addrs), deadline_s, name=name, tenant=tenant, timeline=timeline)
     try:
         proposer.elect()
     except FencedError as exc:
