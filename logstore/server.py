@@ -318,6 +318,12 @@ async def serve(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
+            # Clients send keepalive pings every 10 s (transport.CHANNEL_OPTIONS), also on
+            # idle channels; without these the server answers GOAWAY "too_many_pings" and
+            # every channel of a quiet cluster is torn down and rebuilt.
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
         ],
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
     )

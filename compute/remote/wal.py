@@ -48,6 +48,9 @@ class RemoteSink:
         self.state = WRITABLE
         self.detail = ""
         self._lock = threading.Lock()
+        # Separate from _lock: the proposer thread resolves commits while a writer may hold
+        # _lock waiting on that same thread inside proposer.submit (a deadlock otherwise).
+        self._durable_lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
 
@@ -89,7 +92,7 @@ class RemoteSink:
 
         exc = f.exception()
         if exc is None:
-            with self._lock:
+            with self._durable_lock:
                 self._durable = max(self._durable, end)
             out.set_result(end)
             return
@@ -134,7 +137,7 @@ class RemoteSink:
                 self._set_fenced(StorageError("a newer term fenced this proposer"))
                 return
             if inner.commit_lsn >= inner.end_lsn:
-                with self._lock:
+                with self._durable_lock:
                     self._durable = max(self._durable, min(inner.commit_lsn, self._written))
                     self.state = WRITABLE
                     self.detail = ""
