@@ -9,9 +9,8 @@ last end LSN it yielded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
 
@@ -42,6 +41,13 @@ async def _best_commit(addrs: Sequence[str], tenant: str, timeline: str, timeout
     return {a: r for a, r in zip(addrs, results, strict=True) if isinstance(r, int)}
 
 
+HealthFn = Callable[[str], None]
+"""Told "" when the stream works (records arrive, or a read stays open past the idle
+check) and the error text after each failed attempt; called on changes only."""
+RETRY_MAX_S = 2.0
+"""Longest pause between attempts once every acceptor has failed in a row."""
+
+
 async def stream_committed(
     addrs: Sequence[str],
     from_lsn: int,
@@ -51,75 +57,110 @@ async def stream_committed(
     subscriber: str = "",
     idle_failover_s: float = 2.0,
     retry_s: float = 0.1,
+    on_health: HealthFn | None = None,
 ) -> AsyncIterator[tuple[int, int, bytes]]:
     """Committed records of log (``tenant``, ``timeline``) from ``from_lsn`` (a record
     boundary) on, forever. ``subscriber`` names the reader in the acceptors' Status.
 
+    After an error the next acceptor is tried (pausing ``retry_s``, doubling up to
+    RETRY_MAX_S while every acceptor keeps failing); an acceptor idle for
+    ``idle_failover_s`` is left for one that knows a higher commit LSN. Either way the
+    stream resumes at the end of the last record it yielded.
+
     Raises InvalidRequestError if ``from_lsn`` is not a record boundary (or an id is
-    invalid), LsnGapError if no acceptor holds it any more, LogNotFoundError if no acceptor
-    has the log.
+    invalid), LsnGapError once every acceptor has said it no longer holds the LSN needed,
+    LogNotFoundError once every acceptor has said it has no such log.
     """
     assert addrs
     check_id("tenant", tenant)
     check_id("timeline", timeline)
+    addr_list = list(addrs)
     request = pb.StreamRequest(tenant=tenant, timeline=timeline, subscriber=subscriber)
     lsn = from_lsn
     idx = 0
-    gaps = 0
-    missing = 0
+    gaps: set[str] = set()  # acceptors that no longer hold ``lsn``
+    missing: set[str] = set()  # acceptors without the log
+    failures = 0  # attempts failed in a row
+    health: str | None = None
+
+    def tell(error: str) -> None:
+        nonlocal health
+        if on_health is not None and error != health:
+            on_health(error)
+        health = error
+
     while True:
-        addr = addrs[idx % len(addrs)]
+        addr = addr_list[idx % len(addr_list)]
+        read: asyncio.Future[object] | None = None
         try:
             async with grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS) as channel:
                 request.from_lsn = lsn
                 call = pb_grpc.LogStoreStub(channel).StreamCommitted(request)
                 # One read is kept pending across idle timeouts: cancelling it (as wait_for
                 # does) cancels the whole call, and the next read raises CancelledError.
-                read: asyncio.Future[object] | None = None
                 while True:
                     if read is None:
                         read = asyncio.ensure_future(call.read())
                     done, _ = await asyncio.wait({read}, timeout=idle_failover_s)
                     if not done:
-                        others = await _best_commit([a for a in addrs if a != addr], tenant, timeline, 1.0)
+                        tell("")  # the call is open, only idle
+                        failures = 0
+                        others = await _best_commit([a for a in addr_list if a != addr], tenant, timeline, 1.0)
                         better = [a for a, c in others.items() if c > lsn]
                         if better:
-                            idx = list(addrs).index(better[0])
-                            read.cancel()
+                            log.info("stream of %s/%s: %s idle at %#x, %s is ahead; switching",
+                                     tenant, timeline, addr, lsn, better[0])
+                            idx = addr_list.index(better[0])
                             call.cancel()
                             break
                         continue
+                    if read.cancelled():  # grpc cancelled the call under us
+                        raise TransportError(f"{addr}: stream call cancelled")
                     resp, read = read.result(), None
                     if resp is grpc.aio.EOF:
                         await call
                         raise TransportError(f"{addr}: stream ended")
                     assert isinstance(resp, pb.StreamResponse)
+                    if resp.records:
+                        gaps.clear()
+                        missing.clear()
+                        failures = 0
+                        tell("")
                     for rec in resp.records:
                         if rec.lsn != lsn or not rec.payload or payload_crc(rec.payload) != rec.crc32c:
                             raise TransportError(f"{addr}: bad record at {rec.lsn:#x} (expected {lsn:#x})")
                         end = lsn + len(rec.payload)
                         yield lsn, end, rec.payload
                         lsn = end
-                    gaps = missing = 0
         except grpc.aio.AioRpcError as exc:
             err = map_rpc_error(exc, addr)
             if isinstance(err, InvalidRequestError):
                 raise err from None
             if isinstance(err, LsnGapError):
-                gaps += 1
-                if gaps >= len(addrs):
+                gaps.add(addr)
+                if len(gaps) >= len(addr_list):
                     raise err from None
             if isinstance(err, LogNotFoundError):
-                missing += 1
-                if missing >= len(addrs):
+                missing.add(addr)
+                if len(missing) >= len(addr_list):
                     raise err from None
+            failures += 1
+            tell(str(err))
             log.debug("stream from %s failed: %s", addr, err)
             idx += 1
-            await asyncio.sleep(retry_s)
+            await asyncio.sleep(_pause(retry_s, failures, len(addr_list)))
         except LogstoreError as exc:
+            failures += 1
+            tell(str(exc))
             log.debug("stream from %s failed: %s", addr, exc)
             idx += 1
-            await asyncio.sleep(retry_s)
+            await asyncio.sleep(_pause(retry_s, failures, len(addr_list)))
         finally:
-            with contextlib.suppress(Exception):
-                pass
+            if read is not None and not read.done():
+                read.cancel()
+
+
+def _pause(retry_s: float, failures: int, n: int) -> float:
+    """``retry_s`` while trying the other acceptors, doubling per full round of failures."""
+    rounds = max(0, (failures - 1) // n)
+    return min(RETRY_MAX_S, retry_s * 2 ** min(rounds, 16))

@@ -108,6 +108,7 @@ class TimelineInfo:
     layers_image: int
     received_lsn: int
     last_commit_ts_us: int
+    ingest_state: str = ""
 
     @classmethod
     def from_pb(cls, m: pb.TimelineInfo) -> TimelineInfo:

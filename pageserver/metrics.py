@@ -15,6 +15,14 @@ REMOTE_CONSISTENT_LSN = Gauge(
     "strata_pageserver_remote_consistent_lsn", "LSN durable in object storage", _TL
 )
 INGEST_BYTES = Counter("strata_pageserver_ingest_bytes_total", "WAL bytes ingested")
+INGEST_FAILURES = Counter(
+    "strata_pageserver_ingest_failures_total",
+    "Failed attempts to read a log-fed timeline's WAL (each one is retried)",
+    _TL,
+)
+INGEST_HEALTHY = Gauge(
+    "strata_pageserver_ingest_healthy", "1 while a log-fed timeline ingests, 0 while retrying", _TL
+)
 INGEST_RECORDS = Counter("strata_pageserver_ingest_records_total", "WAL records ingested")
 
 GETPAGE_SECONDS = Histogram(

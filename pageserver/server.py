@@ -57,6 +57,17 @@ INGEST_POLL_S = 0.5
 """How often an ingest thread checks whether its timeline was deleted."""
 DELETE_TIMEOUT_S = 120.0
 """DeleteTimeline waits this long for the uploads queued before it and its own deletes."""
+INGEST_RETRY_FIRST_S = 0.1
+"""First pause before re-opening a failed WAL source (then doubling)."""
+INGEST_RETRY_MAX_S = 5.0
+"""Longest pause between attempts to re-open a failed WAL source."""
+MAX_STATE_CHARS = 500
+"""Bound on the error text kept in a timeline's ingest state."""
+MAX_LOGGED_ERRORS = 16
+"""Distinct ingest errors logged per timeline until ingest works again (then: counted)."""
+INGESTING = "ingesting"
+RETRYING = "retrying"
+STOPPED = "stopped"
 
 
 def check_id(what: str, value: str) -> str:
@@ -93,7 +104,7 @@ class PageServer:
         self.started = time.monotonic()
         self.node_id = uuid.uuid4().hex[:8]
         self.source_factory = source_factory or (
-            logstore_source(conf.logstore) if conf.logstore else None
+            logstore_source(conf.logstore, on_health=self._source_health) if conf.logstore else None
         )
         self._report: Callable[[str, str, int], None] | None = (
             logstore_reporter(conf.logstore) if conf.logstore else None
@@ -203,6 +214,8 @@ class PageServer:
         if self.source_factory is None:
             log.error("timeline %s wants the log store but no --logstore given", tl.timeline_id)
             return
+        tl.ingest_state = INGESTING
+        metrics.INGEST_HEALTHY.labels(tl.tenant, tl.timeline_id).set(1)
         t = threading.Thread(
             target=self._ingest_loop, args=(tl,), name=f"ingest-{tl.timeline_id}", daemon=True
         )
@@ -210,17 +223,60 @@ class PageServer:
         self._threads.append(t)
 
     def _ingest_loop(self, tl: Timeline) -> None:
+        """Ingest from the log store until the timeline is deleted or the server stops.
+
+        Any failure of the source (stream error, gRPC failure, acceptors restarting, even a
+        cancelled call) is retried after a pause that doubles from INGEST_RETRY_FIRST_S to
+        INGEST_RETRY_MAX_S and starts over once an attempt made progress; each attempt
+        resumes at the timeline's last ingested LSN. Nothing but stop/delete ends it."""
         assert self.source_factory is not None
         factory = self.source_factory
-        delay = 0.1
+        delay = INGEST_RETRY_FIRST_S
         while not self.stopping.is_set() and not tl.deleted:
+            before = tl.last_record_lsn
             try:
                 asyncio.run(self._consume_while_live(tl, factory))
-                delay = 0.1
-            except Exception:
-                log.exception("ingest of %s failed; resuming in %.1fs", tl.timeline_id, delay)
+                error = "the WAL source ended"
+            except (Exception, asyncio.CancelledError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if self.stopping.is_set() or tl.deleted:
+                break
+            if tl.last_record_lsn > before:
+                delay = INGEST_RETRY_FIRST_S
+            self._ingest_failed(tl, error)
             self.stopping.wait(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, INGEST_RETRY_MAX_S)
+        tl.ingest_state = STOPPED
+
+    def _ingest_failed(self, tl: Timeline, error: str) -> None:
+        """Record a failed ingest attempt: state, metric, and one log line per distinct
+        error until ingest works again."""
+        metrics.INGEST_FAILURES.labels(tl.tenant, tl.timeline_id).inc()
+        tl.ingest_state = f"{RETRYING}: {error}"[:MAX_STATE_CHARS]
+        metrics.INGEST_HEALTHY.labels(tl.tenant, tl.timeline_id).set(0)
+        if error not in tl.ingest_errors_logged and len(tl.ingest_errors_logged) < MAX_LOGGED_ERRORS:
+            tl.ingest_errors_logged.add(error)
+            log.warning("ingest of %s/%s at LSN %s failed, retrying: %s",
+                        tl.tenant, tl.timeline_id, fmt_lsn(tl.last_record_lsn), error)
+
+    def _ingest_ok(self, tl: Timeline) -> None:
+        if tl.ingest_state == INGESTING:
+            return
+        if tl.ingest_state.startswith(RETRYING):
+            log.info("ingest of %s/%s works again at LSN %s",
+                     tl.tenant, tl.timeline_id, fmt_lsn(tl.last_record_lsn))
+        tl.ingest_state = INGESTING
+        tl.ingest_errors_logged.clear()
+        metrics.INGEST_HEALTHY.labels(tl.tenant, tl.timeline_id).set(1)
+
+    def _source_health(self, tenant: str, log_timeline: str, error: str) -> None:
+        """The log store stream's own retries (it fails over by itself), per log."""
+        for tl in list(self.timelines.values()):
+            if tl.tenant == tenant and (tl.log_timeline or tl.timeline_id) == log_timeline:
+                if error:
+                    self._ingest_failed(tl, error)
+                else:
+                    self._ingest_ok(tl)
 
     async def _consume_while_live(self, tl: Timeline, factory: WalSourceFactory) -> None:
         """``_consume``, cancelled once the timeline is deleted or the server stops (the
@@ -240,6 +296,8 @@ class PageServer:
     async def _consume(self, tl: Timeline, factory: WalSourceFactory) -> None:
         source = factory(tl.tenant, tl.log_timeline or tl.timeline_id, tl.last_record_lsn)
         async for start, end, payload in source:
+            if tl.ingest_state != INGESTING:
+                self._ingest_ok(tl)
             if self.stopping.is_set() or tl.deleted:
                 return
             assert end == start + len(payload), (start, end, len(payload))

@@ -20,14 +20,28 @@ SUBSCRIBER = "pageserver"
 """How the page server appears in the acceptors' subscriber lists (Status)."""
 
 
-def logstore_source(addrs: Sequence[str]) -> WalSourceFactory:
+SourceHealthFn = Callable[[str, str, str], None]
+"""``on_health(tenant, log_timeline, error)``: "" when the log's stream works again, the
+error text when an attempt failed (the stream retries by itself)."""
+
+
+def logstore_source(addrs: Sequence[str], on_health: SourceHealthFn | None = None) -> WalSourceFactory:
     """Subscribe to log (tenant, log_timeline) of the log store cluster at ``addrs``."""
     addr_list = list(addrs)
 
     def factory(tenant: str, log_timeline: str, from_lsn: int) -> AsyncIterator[tuple[int, int, bytes]]:
         from logstore.stream import stream_committed
 
-        return stream_committed(addr_list, from_lsn, tenant=tenant, timeline=log_timeline, subscriber=SUBSCRIBER)
+        health = None
+        if on_health is not None:
+            report = on_health
+
+            def health(error: str) -> None:
+                report(tenant, log_timeline, error)
+
+        return stream_committed(
+            addr_list, from_lsn, tenant=tenant, timeline=log_timeline, subscriber=SUBSCRIBER, on_health=health
+        )
 
     return factory
 

@@ -174,6 +174,9 @@ class Timeline:
         self.leases: dict[int, float] = {}  # LSN -> expiry (time.monotonic())
         self.gc_blocked_until = 0.0  # time.monotonic(); see TimelineConf.lease_grace_s
         self.deleted = False
+        self.ingest_state = ""
+        """Log-fed ingest: "ingesting", "retrying: <error>" or "stopped" ("" for push)."""
+        self.ingest_errors_logged: set[str] = set()
         self._labels = (tenant, timeline_id)
         self._publish_lsns()
 
@@ -725,4 +728,5 @@ class Timeline:
                 "layers_delta": sum(1 for d in self.layers if d.kind == "delta"),
                 "layers_image": sum(1 for d in self.layers if d.kind == "image"),
                 "last_commit_ts_us": self.last_commit_ts,
+                "ingest_state": self.ingest_state,
             }
