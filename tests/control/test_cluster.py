@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -16,88 +15,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from control.spec import port_in_use
+from tests.cluster_support import Cluster, port_block, query, strata, wait_for
 from tests.support import REPO, free_port
-
-UP_TIMEOUT_S = 150
-WAIT_S = 60.0
-
-
-def port_block(n: int) -> int:
-    """The first of ``n`` consecutive free ports."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - n)
-        if not any(port_in_use("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise RuntimeError(f"no {n} consecutive free ports")
-
-
-def strata(*args: str, check: bool = True, timeout: float = UP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="200")
-    env.pop("STRATA_ADMIN_TOKEN", None)
-    proc = subprocess.run([sys.executable, "-m", "strata", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"strata {' '.join(args)} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-class Cluster:
-    def __init__(self, root: Path) -> None:
-        self.dir = root / "cluster"
-        self.flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
-                      "--compute-port", str(port_block(8)), "--rest-port", str(free_port())]
-
-    def up(self) -> str:
-        return strata("up", "--detach", "--dir", str(self.dir), "--replicas", "1", *self.flags,
-                      "--timeout", str(UP_TIMEOUT_S - 10)).stdout
-
-    def status(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(strata("status", "--json", "--dir", str(self.dir)).stdout)
-        return data
-
-    def computes(self, role: str | None = None) -> list[dict[str, Any]]:
-        return [c for c in self.status()["components"] if c["kind"] == "compute"
-                and c["timeline"] == "main" and (role is None or c["role"] == role)]
-
-    def rest(self) -> httpx.Client:
-        state = json.loads((self.dir / "cluster.json").read_text())
-        token = (self.dir / "token").read_text().strip()
-        return httpx.Client(base_url=f"http://{state['rest_address']}", timeout=60,
-                            headers={"Authorization": f"Bearer {token}"})
-
-    def logs(self) -> str:
-        out = []
-        for p in sorted((self.dir / "logs").glob("*.log")):
-            out.append(f"== {p.name}\n" + p.read_text(errors="replace")[-3000:])
-        return "\n".join(out)
-
-
-def wait_for(cond: Any, what: str, timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (psycopg.Error, OSError) as exc:
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
-def query(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
-        cur = conn.execute(sql, params)
-        return cur.fetchall() if cur.description else []
 
 
 @pytest.fixture(scope="module")

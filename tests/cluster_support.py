@@ -1,0 +1,121 @@
+"""A real cluster for end-to-end tests: `strata up --detach` on free ports, status, queries.
+
+Shared by tests/control/test_cluster.py and tests/cluster/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from control.spec import port_in_use
+from tests.support import REPO, free_port
+
+UP_TIMEOUT_S = 150
+WAIT_S = 60.0
+POLL_S = 0.2
+
+
+def port_block(n: int) -> int:
+    """The first of ``n`` consecutive free ports."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - n)
+        if not any(port_in_use("127.0.0.1", base + i) for i in range(n)):
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports")
+
+
+def strata(*args: str, check: bool = True, timeout: float = UP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    """Run the `strata` CLI (no admin token from the environment)."""
+    env = dict(os.environ, COLUMNS="200")
+    env.pop("STRATA_ADMIN_TOKEN", None)
+    proc = subprocess.run([sys.executable, "-m", "strata", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"strata {' '.join(args)} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+class Cluster:
+    """One cluster directory under ``root`` with its own free ports."""
+
+    def __init__(self, root: Path, replicas: int = 1) -> None:
+        self.dir = root / "cluster"
+        self.replicas = replicas
+        self.flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
+                      "--compute-port", str(port_block(8)), "--rest-port", str(free_port())]
+
+    def up(self) -> str:
+        return strata("up", "--detach", "--dir", str(self.dir), "--replicas", str(self.replicas),
+                      *self.flags, "--timeout", str(UP_TIMEOUT_S - 10)).stdout
+
+    def down(self) -> None:
+        if (self.dir / "cluster.json").exists():
+            strata("down", "--dir", str(self.dir), check=False)
+
+    def status(self) -> dict[str, Any]:
+        """`strata status --json` (a CLI process: about a second or more)."""
+        data: dict[str, Any] = json.loads(strata("status", "--json", "--dir", str(self.dir)).stdout)
+        return data
+
+    def fast_status(self) -> dict[str, Any]:
+        """GET /v1/status: the same document as `status --json`, without starting a process."""
+        with self.rest() as api:
+            resp = api.get("/v1/status")
+            resp.raise_for_status()
+            data: dict[str, Any] = resp.json()
+            return data
+
+    def computes(self, role: str | None = None) -> list[dict[str, Any]]:
+        return [c for c in self.status()["components"] if c["kind"] == "compute"
+                and c["timeline"] == "main" and (role is None or c["role"] == role)]
+
+    def rest(self, timeout_s: float = 60) -> httpx.Client:
+        state = json.loads((self.dir / "cluster.json").read_text())
+        token = (self.dir / "token").read_text().strip()
+        return httpx.Client(base_url=f"http://{state['rest_address']}", timeout=timeout_s,
+                            headers={"Authorization": f"Bearer {token}"})
+
+    def logs(self) -> str:
+        out = []
+        for p in sorted((self.dir / "logs").glob("*.log")):
+            out.append(f"== {p.name}\n" + p.read_text(errors="replace")[-3000:])
+        return "\n".join(out)
+
+
+def wait_for(cond: Any, what: str, timeout: float = WAIT_S) -> Any:
+    """Poll ``cond`` until it returns something truthy; DB/OS/HTTP errors count as not yet."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+            if last:
+                return last
+        except (psycopg.Error, OSError, httpx.HTTPError) as exc:
+            last = exc
+        time.sleep(POLL_S)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def query(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def node_status(dsn: str) -> dict[str, Any]:
+    """A compute's ``strata_node_status()`` as a dict."""
+    value = query(dsn, "SELECT strata_node_status()")[0][0]
+    data: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return data
