@@ -42,6 +42,11 @@ STATUS_WORKERS = 8
 """Threads polling compute status concurrently."""
 MAX_PORT_SCAN = 200
 """How far past compute_port a new compute's port is searched for."""
+LOG_REPAIR_RETRY_S = 2.0
+"""A log store node whose logs could not all be (re)created is tried again after this."""
+LOG_RESYNC_INTERVAL_S = 60.0
+"""Even without a restart seen, every running node is checked for every log this often
+(a node restarted behind the control plane's back, or its disk replaced)."""
 
 
 @dataclass
@@ -72,6 +77,11 @@ class _Runtime:
     unreachable_since: float | None = None
     status: dict[str, Any] | None = None
     poll: concurrent.futures.Future[dict[str, Any] | None] | None = None
+    next_log_repair_at: float | None = None
+    """Log store nodes: when to (re)issue create_log for every log; None = not yet due."""
+    log_repair: concurrent.futures.Future[None] | None = None
+    log_repair_for: float = 0.0
+    """``started_at`` of the process the running repair talks to (a restart meanwhile: redo)."""
 
 
 @dataclass
@@ -132,6 +142,7 @@ class Reconciler:
                 self._check_primary(tl)
             for comp in list(self.state.components):
                 self._converge(comp)
+            self._repair_logs()
             self._save_if_dirty()
 
     def close(self) -> None:
@@ -416,10 +427,54 @@ class Reconciler:
         self._event(f"{comp.name}: started (pid {comp.pid}, {comp.role or comp.kind})")
 
     def _running(self, comp: ComponentState) -> None:
+        if comp.kind == "logstore":
+            self.rt(comp.name).next_log_repair_at = self.clock()  # a (re)start: repair now
         comp.state = "running"
         if comp.detail and not comp.detail.startswith("was primary"):
             comp.detail = ""
         self._dirty = True
+
+    # -- log store membership ------------------------------------------------------------
+
+    def known_logs(self) -> list[tuple[str, str, int]]:
+        """(tenant, log, start LSN) of every log the cluster has: main and each branch."""
+        tenant = self.spec.tenant
+        return [(tenant, self.spec.timeline, 0)] + [
+            (tenant, b.name, b.ancestor_lsn) for b in self.state.branches]
+
+    def _repair_logs(self) -> None:
+        """(Re)issue create_log (idempotent) for every known log on each log store node that
+        (re)started, and on every node every LOG_RESYNC_INTERVAL_S: create_log needs only a
+        majority, so a node that was down (or got a new disk) would otherwise never host the
+        log again; once it does, the proposer brings it up to date. On the status pool, so a
+        hung node never stalls the reconciler."""
+        if not self.state.bootstrapped:
+            return  # the bootstrap creates the main log once every node runs
+        now = self.clock()
+        for comp in self.state.components:
+            if comp.kind != "logstore":
+                continue
+            rt = self.rt(comp.name)
+            if rt.log_repair is not None:
+                if not rt.log_repair.done():
+                    continue
+                try:
+                    rt.log_repair.result()
+                    restarted = rt.started_at != rt.log_repair_for
+                    rt.next_log_repair_at = now if restarted else now + LOG_RESYNC_INTERVAL_S
+                except Exception as exc:  # noqa: BLE001 - retried below
+                    self._event(f"{comp.name}: re-creating logs failed: {exc}")
+                    rt.next_log_repair_at = now + LOG_REPAIR_RETRY_S
+                rt.log_repair = None
+            if (comp.state != "running" or not self.driver.alive(comp.name)
+                    or rt.next_log_repair_at is None or now < rt.next_log_repair_at):
+                continue
+            rt.log_repair_for = rt.started_at
+            rt.log_repair = self._pool.submit(self._ensure_logs, comp.address, self.known_logs())
+
+    def _ensure_logs(self, address: str, logs: list[tuple[str, str, int]]) -> None:
+        for tenant, name, start in logs:
+            self.services.ensure_log(address, tenant, name, start)
 
     def process_spec(self, comp: ComponentState) -> ProcessSpec:
         spec = self.spec

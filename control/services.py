@@ -21,6 +21,8 @@ SQL_CONNECT_TIMEOUT_S = 2
 PROMOTE_WAIT_S = 30
 """pg_promote's wait bound."""
 PORT_PROBE_S = 0.5
+LOG_REPAIR_TIMEOUT_S = 2.0
+"""Bound on one create_log call to one log store node when the control plane repairs it."""
 
 
 def dsn(address: str) -> str:
@@ -48,6 +50,11 @@ class Services(Protocol):
 
     def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
         """Conflict if it exists."""
+        ...
+
+    def ensure_log(self, address: str, tenant: str, timeline: str, start_lsn: int) -> None:
+        """Create the log on the one node at ``address`` if it lacks it (idempotent);
+        Unavailable if the node cannot be reached, Conflict if it has a different start."""
         ...
 
     def delete_log(self, tenant: str, timeline: str) -> None: ...
@@ -132,6 +139,18 @@ class RealServices:
                 raise InvalidRequest(str(exc)) from exc
             except Exception as exc:  # noqa: BLE001 - quorum lost, transport, ...
                 raise Unavailable(f"log store: creating log {tenant}/{timeline}: {exc}") from exc
+
+    def ensure_log(self, address: str, tenant: str, timeline: str, start_lsn: int) -> None:
+        from logstore.client import LogStoreClient
+        from logstore.errors import LogExistsError
+
+        with LogStoreClient([address], timeout_s=LOG_REPAIR_TIMEOUT_S) as client:
+            try:
+                client.create_log(tenant, timeline, start_lsn=start_lsn)
+            except LogExistsError as exc:
+                raise Conflict(f"{address}: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - transport, too many logs, ...
+                raise Unavailable(f"{address}: creating log {tenant}/{timeline}: {exc}") from exc
 
     def delete_log(self, tenant: str, timeline: str) -> None:
         from logstore.errors import LogNotFoundError

@@ -60,6 +60,7 @@ class FakeServices:
         self.promoted: list[str] = []
         self.refuse_promote: set[str] = set()
         self.logs: dict[str, int] = {}
+        self.ensured: list[tuple[str, str, int]] = []
         self.timelines: dict[str, int] = {}
         self.commit = 5000
         self.term = 1
@@ -96,6 +97,9 @@ class FakeServices:
         if timeline in self.logs:
             raise Conflict("exists")
         self.logs[timeline] = start_lsn
+
+    def ensure_log(self, address: str, tenant: str, timeline: str, start_lsn: int) -> None:
+        self.ensured.append((address, timeline, start_lsn))
 
     def delete_log(self, tenant: str, timeline: str) -> None:
         self.logs.pop(timeline, None)
