@@ -14,20 +14,25 @@ start-up steps on a running replica.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import apsw
 
 from compute.node import PROMOTING, READ_ONLY, NodeStatus, ReplicationPeer, Role
-from compute.remote.follower import Follower, StreamFn, logstore_stream
+from compute.remote.follower import FatalFn, Follower, StreamFn, logstore_stream
 from compute.remote.pages import FloorKeeper, PageBackend, RemotePages
 from compute.remote.wal import RemoteSink, open_proposer
 from compute.vfs import StrataVFS
 from strata.storage import CommitTicket, StorageError
 from strata.wal import Lsn
+
+if TYPE_CHECKING:
+    from logstore.proposer import SyncProposer
 
 log = logging.getLogger("strata.compute.remote")
 
@@ -35,6 +40,73 @@ CATCH_UP_TIMEOUT_S = 30.0
 """Bound on following the log to the elected end at start-up (a primary)."""
 SETTLE_TIMEOUT_S = 1.0
 """Bound on waiting, at a clean stop, for the acceptors to learn the last commit LSN."""
+FATAL_EXIT_CODE = 3
+"""Exit status of a compute that cannot go on (its log follower can never resume, or its
+proposer's event loop died); the control plane restarts it."""
+WATCHDOG_INTERVAL_S = 0.5
+"""How often the primary checks that its proposer's event loop thread lives and answers."""
+PROPOSER_STALL_S = 15.0
+"""A proposer event loop that runs no callback for this long counts as dead."""
+
+
+def exit_process(message: str) -> None:
+    """Exit the whole process now, non-zero, saying why (stderr and the log). From any
+    thread: a compute whose log follower or proposer is gone for good must not linger as
+    a zombie that answers SQL but never advances."""
+    log.critical("exiting: %s", message)
+    print(f"strata compute: fatal: {message}", file=sys.stderr, flush=True)
+    logging.shutdown()
+    os._exit(FATAL_EXIT_CODE)
+
+
+class ProposerWatchdog:
+    """Calls ``on_fatal`` once if the proposer's event loop thread died or has not run a
+    callback for ``stall_s`` (callers would otherwise wait on it for ever)."""
+
+    def __init__(self, proposer: SyncProposer, on_fatal: FatalFn,
+                 interval_s: float = WATCHDOG_INTERVAL_S,
+                 stall_s: float = PROPOSER_STALL_S) -> None:
+        self.proposer = proposer
+        self.on_fatal = on_fatal
+        self.interval_s = interval_s
+        self.stall_s = stall_s
+        self._beat = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="proposer-watchdog", daemon=True)
+
+    def start(self) -> ProposerWatchdog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Before closing the proposer (its loop then stops on purpose)."""
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(self.interval_s * 4)
+
+    def _touch(self) -> None:
+        self._beat = time.monotonic()
+
+    def _run(self) -> None:
+        # SyncProposer's loop thread and loop: private, read only (logstore/proposer.py
+        # offers no liveness check).
+        thread, loop = self.proposer._thread, self.proposer._loop
+        while not self._stop.wait(self.interval_s):
+            if not thread.is_alive():
+                why = "the log store proposer's event loop thread died"
+            elif time.monotonic() - self._beat > self.stall_s:
+                why = f"the log store proposer's event loop has not run for {self.stall_s:.0f}s"
+            else:
+                try:
+                    loop.call_soon_threadsafe(self._touch)
+                except RuntimeError:  # closed under us
+                    why = "the log store proposer's event loop was closed"
+                else:
+                    continue
+            if self._stop.is_set():
+                return
+            self.on_fatal(f"{why}; commits can no longer be acknowledged")
+            return
 
 
 class RemoteFactory:
@@ -55,6 +127,7 @@ class RemoteFactory:
         proposer_deadline_s: float = 5.0,
         floor_interval_s: float = 0.2,
         open_stream: StreamFn | None = None,
+        on_fatal: Callable[[str], None] = exit_process,
     ) -> None:
         from pageserver.client import PageNotFound, PageServerClient
 
@@ -67,6 +140,8 @@ class RemoteFactory:
         self.timeline = timeline
         self.node_name = node_name
         self.proposer_deadline_s = proposer_deadline_s
+        self.on_fatal = on_fatal
+        self.watchdog: ProposerWatchdog | None = None
         self.client = PageServerClient(pageserver_addr)
         try:
             info = self.client.timeline(tenant, timeline)
@@ -86,7 +161,8 @@ class RemoteFactory:
         self.pages.ingested = start
         self._open_stream = open_stream or logstore_stream(
             self.logstore_addrs, tenant, timeline, node_name)
-        self.follower: Follower | None = Follower(self._open_stream, self.pages, start)
+        self.follower: Follower | None = Follower(self._open_stream, self.pages, start,
+                                                  on_fatal=on_fatal)
         self.follower.start()
         self._promote_lock = threading.Lock()
         self._promoting = False
@@ -142,6 +218,7 @@ class RemoteFactory:
         # The VFS keeps its identity (open readers stay valid); it gains a sink. StrataVFS
         # reads these public attributes at each open/lock, so assigning them is enough.
         self.sink = sink
+        self.watchdog = ProposerWatchdog(proposer, self.on_fatal).start()
         self.vfs.reader_lsn = lambda: sink.durable_lsn
         self.vfs.sink = sink
         self._role = "primary"
@@ -257,6 +334,8 @@ class RemoteFactory:
             self.follower.close()
         if self.sink is not None:
             self._settle_commit_lsn(SETTLE_TIMEOUT_S)
+            if self.watchdog is not None:
+                self.watchdog.stop()
             self.sink.close()
         leases = getattr(self, "leases", None)
         if leases is not None:

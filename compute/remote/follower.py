@@ -29,12 +29,19 @@ log = logging.getLogger("strata.compute.remote.follower")
 
 FIRST_COMMIT_WAIT_S = 30.0
 """How long the follower waits for the page server to ingest the first commit it sees."""
-RESTART_DELAY_S = 0.2
-"""Pause before re-opening the stream after an error."""
+RESTART_FIRST_S = 0.1
+"""First pause before re-opening the stream after an error (then doubling)."""
+RESTART_MAX_S = 5.0
+"""Longest pause between attempts to re-open the stream."""
+MAX_LOGGED_ERRORS = 16
+"""Distinct stream errors logged until the stream works again (later ones: last_error)."""
 MAX_PENDING_BYTES = 1 << 30
 """Bound on buffered chunks of one uncommitted transaction (bytes)."""
 
 StreamFn = Callable[[Lsn], AsyncIterator[tuple[int, int, bytes]]]
+FatalFn = Callable[[str], None]
+"""Called (from the follower's thread) when following can never resume; the compute
+process exits there so that the control plane restarts it from the page server's LSN."""
 
 
 def logstore_stream(addrs: Sequence[str], tenant: str, timeline: str, name: str) -> StreamFn:
@@ -51,10 +58,19 @@ def logstore_stream(addrs: Sequence[str], tenant: str, timeline: str, name: str)
 
 
 class Follower:
-    """See the module docstring. ``start()`` once; ``stop_at(lsn)`` to end after ``lsn``."""
+    """See the module docstring. ``start()`` once; ``stop_at(lsn)`` to end after ``lsn``.
 
-    def __init__(self, open_stream: StreamFn, pages: RemotePages, start_lsn: Lsn) -> None:
+    A failing stream (acceptors restarting, a transient gap) is re-opened at ``position``
+    after a pause doubling from RESTART_FIRST_S to RESTART_MAX_S (back to the start once
+    records flow again). If the LSN it needs is gone from every acceptor (LsnGapError), or
+    the follower itself dies, ``on_fatal`` gets a message saying so and ``failed`` is set.
+    """
+
+    def __init__(self, open_stream: StreamFn, pages: RemotePages, start_lsn: Lsn,
+                 on_fatal: FatalFn | None = None) -> None:
         self.open_stream = open_stream
+        self.on_fatal = on_fatal
+        self.failed = ""
         self.pages = pages
         self.position: Lsn = start_lsn  # end of the last record read (a record boundary)
         self.replay_lsn: Lsn = start_lsn  # end of the last commit applied
@@ -82,27 +98,59 @@ class Follower:
         try:
             self._task = loop.create_task(self._main())
             self._ready.set()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 loop.run_until_complete(self._task)
+            except asyncio.CancelledError:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - nothing may end it silently
+                self._fatal(f"the log follower died at LSN {self.position}: "
+                            f"{type(exc).__name__}: {exc}")
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
             self._done.set()
 
     async def _main(self) -> None:
+        from logstore.errors import LsnGapError
+
+        delay = RESTART_FIRST_S
+        logged: set[str] = set()
         while not self._reached_stop():
+            before = self.position
             try:
                 async with contextlib.aclosing(self.open_stream(self.position)) as stream:  # type: ignore[type-var]
                     async for _start, end, payload in stream:
                         await self._apply(end, payload)
+                        if logged and self.last_error:
+                            log.info("log stream works again at LSN %d", self.position)
+                            logged.clear()
+                            self.last_error = ""
                         if self._reached_stop():
                             return
+                error = "the log stream ended"
             except asyncio.CancelledError:
                 raise
+            except LsnGapError as exc:
+                self._fatal(f"LSN {self.position} of the log is gone from every log store "
+                            f"node (trimmed), so this node can never catch up; restart it "
+                            f"to start from the page server's LSN: {exc}")
+                return
             except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("log stream at LSN %d: %s", self.position, self.last_error)
-                await asyncio.sleep(RESTART_DELAY_S)
+                error = f"{type(exc).__name__}: {exc}"
+            if self.position > before:
+                delay = RESTART_FIRST_S
+            self.last_error = error
+            if error not in logged and len(logged) < MAX_LOGGED_ERRORS:
+                logged.add(error)
+                log.warning("log stream at LSN %d failed, retrying: %s", self.position, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX_S)
+
+    def _fatal(self, message: str) -> None:
+        self.failed = self.last_error = message
+        log.critical("%s", message)
+        if self.on_fatal is not None:
+            self.on_fatal(message)
 
     def _reached_stop(self) -> bool:
         return self._stop_lsn is not None and self.position >= self._stop_lsn
