@@ -41,6 +41,8 @@ def test_pageserver_rebuilds_after_losing_its_disk(cluster: Cluster, tmp_path: P
     tpcb.init(dsn, SCALE)
     rc, out, err = tpcb.start(dsn, RUN_S, tmp_path / "run").wait()
     assert rc == 0, out + err
+    layers = cluster.dir / "objects" / "tenants" / "default" / "timelines" / "main" / "layers"
+    uploaded = wait_for(lambda: list(layers.glob("*")), "a layer uploaded to object storage")
     query(dsn, "CREATE TABLE notes (k int PRIMARY KEY, v text)")
     query(dsn, "INSERT INTO notes VALUES (1, 'one'), (2, 'two'), (3, repeat('x', 5000))")
     expected = answers(dsn)
@@ -69,8 +71,9 @@ def test_pageserver_rebuilds_after_losing_its_disk(cluster: Cluster, tmp_path: P
 
     now: dict[str, Any] = wait_for(recovered, "the page server and computes restarted",
                                    timeout=RECOVERY_LIMIT_S)
-    print(f"\npage server and {len(main_computes(now))} computes back "
-          f"{time.monotonic() - t0:.1f}s after losing the page server's disk")
+    print(f"\n{len(uploaded)} layers in object storage before the loss; page server and "
+          f"{len(main_computes(now))} computes back {time.monotonic() - t0:.1f}s after "
+          "losing the page server's disk")
     assert Path(pageserver["data_dir"]).is_dir()
     for c in now["components"]:
         if c["kind"] == "logstore":
