@@ -146,7 +146,11 @@ def test_bad_input_everywhere(cluster: Cluster) -> None:
 
     for address in computes:
         for payload in pg_payloads(rng):
-            send_raw(address, payload)
+            reply = send_raw(address, payload)
+            # PostgreSQL's answer: a FATAL ErrorResponse (protocol violation or unsupported
+            # protocol), then the connection closes.
+            assert b"SFATAL\x00" in reply and (b"C08P01\x00" in reply or b"C0A000\x00" in reply), \
+                (payload[:16], reply[-120:])
 
     after = cluster.status()
     assert after["phase"] == "ready"
