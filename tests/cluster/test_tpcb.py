@@ -90,6 +90,7 @@ def test_primary_killed_mid_tpcb(cluster: Cluster, bench: str, tmp_path: Path) -
     assert acked <= rows <= acked + tpcb.CLIENTS
     assert took <= FAILOVER_LIMIT_S
     assert query(new_dsn, "SELECT pg_is_in_recovery()") == [(False,)]
+    assert cluster.status()["dsn"] == new_dsn
 
 
 def test_logstore_faults_during_tpcb(cluster: Cluster, bench: str, tmp_path: Path) -> None:
