@@ -572,18 +572,38 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+SUBMIT_WATCHDOG_S = 0.05
+"""How often the SyncProposer fails submitted commits older than its deadline (seconds)."""
+
+
 class SyncProposer:
     """A Proposer on its own event loop thread, for synchronous callers (the compute's
-    writer). ``submit`` returns the end LSN at once and a future for durability."""
+    writer). ``submit`` returns the end LSN at once and a future for durability.
+
+    ``submit`` never waits for the loop thread: it reserves the LSNs under a lock (the
+    Proposer assigns the same ones, in the same order), queues the records and wakes the
+    loop only when the queue was empty. A cross-thread round trip per commit used to block
+    the caller (the compute's event loop) while the proposer thread got the GIL.
+    """
 
     def __init__(
         self, acceptor_addrs: Sequence[str], deadline_s: float = 5.0, *, tenant: str, timeline: str, **kwargs: Any
     ) -> None:
         check_id("tenant", tenant)
         check_id("timeline", timeline)
+        self.deadline_s = deadline_s
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="proposer", daemon=True)
         self._thread.start()
+        self._lock = threading.Lock()
+        # Submitted, not yet handed to the Proposer: (payloads, reserved end LSN, future).
+        self._queue: deque[tuple[list[bytes], int, concurrent.futures.Future[int]]] = deque()
+        self._draining = False
+        self._next = 0  # next LSN to reserve (the Proposer's end once the queue is drained)
+        # Handed to the Proposer, maybe not durable yet: (deadline, end LSN, future); loop only.
+        self._waiting: deque[tuple[float, int, concurrent.futures.Future[int]]] = deque()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closed = False
 
         async def make() -> Proposer:
             return Proposer(acceptor_addrs, deadline_s, tenant=tenant, timeline=timeline, **kwargs)
@@ -602,20 +622,128 @@ class SyncProposer:
         return self.proposer.term
 
     def elect(self) -> int:
-        return self._call(self.proposer.elect())
+        async def go() -> int:
+            term = await self.proposer.elect()
+            with self._lock:
+                self._next = self.proposer.end_lsn
+            if self._watchdog is None:
+                self._watchdog = asyncio.create_task(self._expire_loop(), name="submit-watchdog")
+            return term
+
+        return self._call(go())
 
     def submit(self, payloads: list[bytes]) -> tuple[int, concurrent.futures.Future[int]]:
-        async def go() -> tuple[int, asyncio.Future[int]]:
-            await self.proposer._wait_space(sum(len(p) for p in payloads))
-            return self.proposer.submit(payloads)
+        """Reserve the next LSNs for ``payloads`` and queue them; return (end LSN, a future
+        resolved with it once a majority has the records, or failed after the deadline)."""
+        inner = self.proposer
+        if self._closed:
+            raise QuorumLostError("proposer closed")
+        if inner._fenced:
+            raise inner._fenced
+        if not inner._elected:
+            raise QuorumLostError("not elected: call elect() first")
+        if not payloads:
+            raise InvalidRequestError("nothing to append")
+        for payload in payloads:
+            if not payload or len(payload) > MAX_PAYLOAD:
+                raise InvalidRequestError(f"record of {len(payload)} bytes (must be 1..{MAX_PAYLOAD})")
+        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._lock:
+            end = self._next + sum(len(p) for p in payloads)
+            self._next = end
+            self._queue.append((payloads, end, fut))
+            wake = not self._draining
+            self._draining = True
+        if wake:
+            self._loop.call_soon_threadsafe(self._start_drain)
+        return end, fut
 
-        end, fut = self._call(go())
-        return end, asyncio.run_coroutine_threadsafe(self.proposer.wait_commit(end, fut), self._loop)
+    def _start_drain(self) -> None:
+        self._loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Hand queued records to the Proposer in order (on the loop)."""
+        inner = self.proposer
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._draining = False
+                    return
+                items = list(self._queue)
+                self._queue.clear()
+            for i, (payloads, end, fut) in enumerate(items):
+                n = sum(len(p) for p in payloads)
+                try:
+                    if self._closed:
+                        raise QuorumLostError("proposer closed")
+                    if inner._buf_bytes > 0 and inner._buf_bytes + n > inner.max_buffer_bytes:
+                        await inner._wait_space(n)
+                    if inner.end_lsn + n != end:
+                        raise QuorumLostError(
+                            f"LSN reservation out of step (end {inner.end_lsn:#x}, reserved {end:#x})")
+                    _, afut = inner.submit(payloads)
+                except LogstoreError as exc:
+                    self._fail_from(items[i:], exc)
+                    continue
+                self._waiting.append((self._loop.time() + self.deadline_s, end, fut))
+                afut.add_done_callback(lambda f, fut=fut: self._resolve(f, fut))  # type: ignore[misc]
+
+    def _fail_from(self, items: list[tuple[list[bytes], int, concurrent.futures.Future[int]]],
+                   exc: LogstoreError) -> None:
+        """A record could not be queued: it and everything reserved after it fail, and the
+        reservations restart at the Proposer's end (no gap, no overlap)."""
+        with self._lock:
+            items = items + list(self._queue)
+            self._queue.clear()
+            self._next = self.proposer.end_lsn
+        for _, _, fut in items:
+            if not fut.done():
+                fut.set_exception(exc)
+        items.clear()
+
+    @staticmethod
+    def _resolve(f: asyncio.Future[int], fut: concurrent.futures.Future[int]) -> None:
+        if fut.done():  # already failed by the watchdog
+            return
+        if f.cancelled():
+            fut.set_exception(QuorumLostError("append cancelled; its outcome is unknown"))
+            return
+        exc = f.exception()
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(f.result())
+
+    async def _expire_loop(self) -> None:
+        """Fail commits not acknowledged by a majority within the deadline (their records
+        stay queued in the Proposer: a later majority may still take them)."""
+        while True:
+            await asyncio.sleep(SUBMIT_WATCHDOG_S)
+            now = self._loop.time()
+            waiting = self._waiting
+            while waiting and (waiting[0][2].done() or waiting[0][0] <= now):
+                _, end, fut = waiting.popleft()
+                if not fut.done():
+                    fut.set_exception(QuorumLostError(
+                        f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s "
+                        f"(commit LSN {self.proposer.commit_lsn:#x}): {self.proposer.peer_states()}"))
 
     def append(self, payloads: list[bytes]) -> int:
-        return self._call(self.proposer.append(payloads))
+        _, fut = self.submit(payloads)
+        return fut.result()
 
     def close(self) -> None:
-        self._call(self.proposer.close())
+        async def go() -> None:
+            self._closed = True
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            await self.proposer.close()
+            self._fail_from([], QuorumLostError("proposer closed"))
+            for _, _, fut in self._waiting:
+                if not fut.done():
+                    fut.set_exception(QuorumLostError("proposer closed"))
+            self._waiting.clear()
+
+        self._call(go())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

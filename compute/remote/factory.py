@@ -265,6 +265,7 @@ class RemoteFactory:
             "overlay_bytes": self.pages.overlay_bytes,
             "pageserver_ingested_lsn": self.pages.ingested,
             "get_pages_calls": self.pages.stats.get_pages_calls,
+            "pages_fetched": self.pages.stats.pages_fetched,
         }
         if sink is not None:
             durable = sink.durable_lsn
