@@ -81,6 +81,35 @@ def _name(tok: Token) -> str:
     return tok.text.lower()
 
 
+_SAVEPOINT_NAME = re.compile(
+    r'\s*(?:(?P<kw>savepoint)\s+)?(?:"(?P<quoted>(?:[^"]|"")+)"|(?P<bare>[A-Za-z_][A-Za-z0-9_$]*))'
+    r"\s*;?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _savepoint_name(text: str, start: int, *, keyword: bool) -> str:
+    """The name in ``SAVEPOINT name`` / ``RELEASE [SAVEPOINT] name``, read from the text.
+
+    sqlglot tokenizes these as a command followed by one opaque string, so the name is
+    parsed here: a quoted identifier keeps its case, a bare one is lower-cased.
+    """
+    rest = text[start:]
+    m = _SAVEPOINT_NAME.match(rest)
+    if m is not None and m.group("kw") and not keyword:
+        m = None  # SAVEPOINT SAVEPOINT x is not a statement
+    if m is None:
+        stripped = rest.strip().rstrip(";").strip()
+        if not stripped:
+            raise SqlError("42601", "syntax error at end of input")
+        word = stripped.split()[0]
+        raise SqlError("42601", f'syntax error at or near "{word}"',
+                       position=start + rest.index(word) + 1)
+    if m.group("quoted") is not None:
+        return m.group("quoted").replace('""', '"')
+    return m.group("bare").lower()
+
+
 def _modes(ts: Tokens) -> tuple[str | None, bool | None]:
     isolation: str | None = None
     read_only: bool | None = None
@@ -161,12 +190,11 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
             ts.error()
         return Translation(Kind.ROLLBACK, "ROLLBACK", extra={"chain": chain} if chain else {})
     if first == "savepoint":
-        ts.next()
-        return Translation(Kind.SAVEPOINT, "SAVEPOINT", name=_name(ts.next()))
+        return Translation(Kind.SAVEPOINT, "SAVEPOINT",
+                           name=_savepoint_name(text, tokens[0].end + 1, keyword=False))
     if first == "release":
-        ts.next()
-        ts.accept("savepoint")
-        return Translation(Kind.RELEASE, "RELEASE", name=_name(ts.next()))
+        return Translation(Kind.RELEASE, "RELEASE",
+                           name=_savepoint_name(text, tokens[0].end + 1, keyword=True))
     if first == "set":
         return _set(ts)
     if first == "reset":
