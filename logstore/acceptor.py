@@ -487,6 +487,14 @@ class Acceptor:
         return min(self.commit_lsn, self.flush_lsn)
 
     def set_remote_consistent_lsn(self, lsn: int) -> int:
+        """Raise the retention hint; an LSN past this log's durable end is refused (the page
+        server only ever reports LSNs it read from the log)."""
+        self.check_open()
+        if lsn > self.flush_lsn:
+            raise InvalidRequestError(
+                f"remote consistent LSN {lsn:#x} is past the end of log {self.name} on node "
+                f"{self.node_id} ({self.flush_lsn:#x})"
+            )
         if lsn > self.ctl.remote_consistent_lsn:
             self.ctl.remote_consistent_lsn = lsn
             self._ctl_dirty = True

@@ -8,13 +8,15 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
-from logstore import history
+from logstore import history, validate
 from logstore.acceptor import MAX_RECORDS_PER_APPEND, Acceptor, SubscriberState
 from logstore.errors import (
     CorruptionError,
@@ -79,7 +81,7 @@ async def _guard(context: grpc.aio.ServicerContext[Any, Any], coro: Awaitable[T]
 
 
 def _hist(entries: Any) -> history.History:
-    return [(int(e.term), int(e.start_lsn)) for e in entries]
+    return validate.history_entries(entries)
 
 
 def _entries(hist: history.History) -> list[pb.TermEntry]:
@@ -93,11 +95,19 @@ def _records(frames: list[Frame]) -> list[pb.LogRecord]:
 
 
 def _check_append(req: pb.AppendRequest) -> list[tuple[bytes, int]]:
-    if req.term == 0:
-        raise InvalidRequestError("term must be positive")
+    if isinstance(req, BadRequest):
+        _bad_log.note("Append", req.error)
+        raise InvalidRequestError(f"malformed request message: {req.error}")
+    validate.term(req.term)
+    validate.lsn(req.commit_lsn, "commit LSN")
     if len(req.records) > MAX_RECORDS_PER_APPEND:
         raise InvalidRequestError(f"too many records ({len(req.records)})")
-    return [(r.payload, r.crc32c) for r in req.records]
+    recs = [(r.payload, r.crc32c) for r in req.records]
+    end = req.start_lsn
+    for payload, _ in recs:
+        end += len(payload)
+    validate.lsn(end, "append end LSN")
+    return recs
 
 
 def _info(acc: Acceptor) -> pb.LogInfo:
@@ -119,6 +129,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
     async def Vote(self, request: pb.VoteRequest, context: Any) -> pb.VoteResponse:
         async def run() -> pb.VoteResponse:
             acc = self.reg.get(request.tenant, request.timeline)
+            validate.term(request.term)
+            validate.name(request.proposer, "proposer")
             r = await acc.vote(request.term, request.rejoin)
             return pb.VoteResponse(
                 granted=r.granted,
@@ -134,6 +146,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
     async def StartTerm(self, request: pb.StartTermRequest, context: Any) -> pb.StartTermResponse:
         async def run() -> pb.StartTermResponse:
             acc = self.reg.get(request.tenant, request.timeline)
+            validate.term(request.term)
+            validate.lsn(request.truncate_lsn, "truncate LSN")
             flush = await acc.start_term(request.term, _hist(request.term_history), request.truncate_lsn)
             return pb.StartTermResponse(flush_lsn=flush)
 
@@ -161,8 +175,9 @@ class LogStoreService(pb_grpc.LogStoreServicer):
             try:
                 async for req in request_iterator:
                     try:
+                        recs = _check_append(req)
                         acc = logs.get((req.tenant, req.timeline)) or self.reg.get(req.tenant, req.timeline)
-                        end = acc.append_write(req.term, req.start_lsn, _check_append(req), req.commit_lsn)
+                        end = acc.append_write(req.term, req.start_lsn, recs, req.commit_lsn)
                     except LogstoreError as exc:
                         await queue.put(exc)
                         return
@@ -194,6 +209,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
     async def Read(self, request: pb.ReadRequest, context: Any) -> pb.ReadResponse:
         async def run() -> pb.ReadResponse:
             acc = self.reg.get(request.tenant, request.timeline)
+            validate.lsn(request.from_lsn, "from LSN")
+            validate.lsn(request.up_to_lsn, "up-to LSN")
             frames = await acc.read(request.from_lsn, request.up_to_lsn, request.max_bytes or STREAM_BATCH_BYTES)
             return pb.ReadResponse(records=_records(frames), flush_lsn=acc.flush_lsn)
 
@@ -203,6 +220,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
         lsn = request.from_lsn
         try:
             acc = self.reg.get(request.tenant, request.timeline)
+            validate.lsn(lsn, "from LSN")
+            validate.name(request.subscriber, "subscriber")
             acc.check_first(lsn)
         except LogstoreError as exc:
             await _abort(context, exc)
@@ -258,10 +277,17 @@ class LogStoreService(pb_grpc.LogStoreServicer):
         )
 
     async def SetRemoteConsistentLsn(self, request: pb.RetentionRequest, context: Any) -> pb.RetentionResponse:
-        acc = await _guard(context, _resolve(self.reg, request.tenant, request.timeline))
-        return pb.RetentionResponse(remote_consistent_lsn=acc.set_remote_consistent_lsn(request.remote_consistent_lsn))
+        async def run() -> int:
+            acc = self.reg.get(request.tenant, request.timeline)
+            return acc.set_remote_consistent_lsn(request.remote_consistent_lsn)
+
+        return pb.RetentionResponse(remote_consistent_lsn=await _guard(context, run()))
 
     async def CreateLog(self, request: pb.CreateLogRequest, context: Any) -> pb.LogInfo:
+        try:
+            validate.lsn(request.start_lsn, "start LSN")
+        except LogstoreError as exc:
+            await _abort(context, exc)
         acc = await _guard(context, self.reg.create(request.tenant, request.timeline, request.start_lsn))
         return _info(acc)
 
@@ -275,6 +301,111 @@ class LogStoreService(pb_grpc.LogStoreServicer):
 
 async def _resolve(reg: LogRegistry, tenant: str, timeline: str) -> Acceptor:
     return reg.get(tenant, timeline)
+
+
+# ---- undecodable requests ---------------------------------------------------------------
+
+BAD_REQUEST_LOG_INTERVAL_S = 10.0
+"""At most one log line per this many seconds about malformed requests: anyone who can
+reach the port must not be able to grow the log."""
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    """What a request that does not parse as its message type deserializes to."""
+
+    error: str
+
+
+class _BadRequestLog:
+    """Rate-limited one-line warnings about malformed requests."""
+
+    def __init__(self) -> None:
+        self.last = -BAD_REQUEST_LOG_INTERVAL_S
+        self.suppressed = 0
+
+    def note(self, method: str, error: str) -> None:
+        now = time.monotonic()
+        if now - self.last < BAD_REQUEST_LOG_INTERVAL_S:
+            self.suppressed += 1
+            return
+        log.warning(
+            "malformed %s request refused (INVALID_ARGUMENT): %s; %d more since the last such line",
+            method, error[:200], self.suppressed,
+        )  # fmt: skip
+        self.last = now
+        self.suppressed = 0
+
+
+_bad_log = _BadRequestLog()
+
+
+def _lenient(cls: Any) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return cls.FromString(data)
+        except Exception as exc:  # DecodeError, or invalid UTF-8 in a string field
+            return BadRequest(f"{type(exc).__name__}: {exc}")
+
+    return parse
+
+
+async def _refuse(context: Any, method: str, bad: BadRequest) -> None:
+    _bad_log.note(method, bad.error)
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {bad.error}")
+
+
+def _checked_unary(name: str, fn: Callable[[Any, Any], Awaitable[Any]]) -> Callable[[Any, Any], Awaitable[Any]]:
+    async def handler(request: Any, context: Any) -> Any:
+        if isinstance(request, BadRequest):
+            await _refuse(context, name, request)
+        return await fn(request, context)
+
+    return handler
+
+
+def _checked_unary_stream(name: str, fn: Callable[[Any, Any], AsyncIterator[Any]]) -> Callable[..., Any]:
+    async def handler(request: Any, context: Any) -> AsyncIterator[Any]:
+        if isinstance(request, BadRequest):
+            await _refuse(context, name, request)
+            return
+        async for item in fn(request, context):
+            yield item
+
+    return handler
+
+
+def _handlers(service: LogStoreService) -> dict[str, grpc.RpcMethodHandler]:
+    """The generated registration, except that a request which is not a valid protobuf
+    gets INVALID_ARGUMENT with the parse error (and at most a rate-limited log line)
+    instead of grpcio's UNKNOWN with an ERROR traceback per request."""
+    desc = pb.DESCRIPTOR.services_by_name["LogStore"]
+    out: dict[str, grpc.RpcMethodHandler] = {}
+    for m in desc.methods:
+        fn = getattr(service, m.name)
+        des = _lenient(getattr(pb, m.input_type.name))
+        ser = getattr(pb, m.output_type.name).SerializeToString
+        if m.client_streaming and m.server_streaming:
+            # AppendStream: its reader refuses a BadRequest itself (``_check_append``), so the
+            # hot path has no extra generator layer.
+            out[m.name] = grpc.stream_stream_rpc_method_handler(fn, request_deserializer=des, response_serializer=ser)
+        elif m.server_streaming:
+            out[m.name] = grpc.unary_stream_rpc_method_handler(
+                _checked_unary_stream(m.name, fn), request_deserializer=des, response_serializer=ser
+            )
+        else:
+            assert not m.client_streaming, m.name
+            out[m.name] = grpc.unary_unary_rpc_method_handler(
+                _checked_unary(m.name, fn), request_deserializer=des, response_serializer=ser
+            )
+    return out
+
+
+def add_service(service: LogStoreService, server: grpc.aio.Server) -> None:
+    handlers = _handlers(service)
+    name = pb.DESCRIPTOR.services_by_name["LogStore"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    server.add_registered_method_handlers(name, handlers)  # type: ignore[attr-defined]
 
 
 async def serve(
@@ -327,7 +458,7 @@ async def serve(
         ],
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
     )
-    pb_grpc.add_LogStoreServicer_to_server(LogStoreService(registry), server)
+    add_service(LogStoreService(registry), server)
     port = server.add_insecure_port(listen)
     if port == 0:
         raise SystemExit(f"cannot listen on {listen}")
