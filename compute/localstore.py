@@ -8,34 +8,42 @@ a bounded LRU cache), and a per-database base page file written by checkpoints s
 the log can be trimmed. Disk and memory stay bounded; ``docs/compute-storage.md`` has the
 design and the recovery argument.
 
-On-disk layout of ``data_dir``::
+On-disk layout of ``data_dir`` (format 2)::
 
-    control.json            checkpoint LSN C and where the log after C starts (atomic rename)
-    wal/<start LSN>.seg      frames: crc32c u32 | length u32 | start LSN u64 | payload,
-                             in a preallocated (zero-filled or recycled) file
+    control.json            checkpoint LSN C, where the log after C starts, and the durable
+                            LSN recovery must reach (CRC-protected, atomic rename)
+    wal/<start LSN>.seg      frames: magic u32 | length u32 | start LSN u64 | payload crc32c u32
+                             | header crc32c u32 | payload, in a preallocated file
     wal/spare-<n>            preallocated segment files waiting to be used
-    base/<db_id>.pages       page images of database db_id as of C (page p at p * PAGE_SIZE)
+    base/<db_id>.pages       page slots of database db_id as of C: slot p at p * SLOT_SIZE is
+                             crc32c u32 | page_no u32 | page image (all zeros: never written)
 
 Segment files are preallocated because appending to a file costs a block allocation and a
 metadata journal commit on every fdatasync; overwriting preallocated blocks does not. The
-end of the log is the first frame that is not valid (zeros, bad CRC, wrong LSN, or a
-transaction id that changes before a commit), so recycled files full of old frames are safe:
-their LSNs are all older than any LSN that can be expected at their position.
+end of the log is the first frame that is not valid, but recovery accepts that only as a
+torn tail: if any valid frame of this log follows it (later in the segment, found by its
+magic, or in a later segment), or the log ends below the durable LSN the control file
+recorded, the damage is in the middle of the log and the store refuses to open without
+changing anything on disk. Recycled files full of old frames are safe: their LSNs are all
+older than any LSN that can be expected at their position.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import struct
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import crc32c
 
@@ -44,19 +52,63 @@ from strata.wal import PAGE_SIZE, Lsn, WalFormatError, WalRecord
 
 log = logging.getLogger(__name__)
 
-_FRAME = struct.Struct("<IIQ")  # crc32c(length|lsn|payload), length, start lsn
-_FRAME_TAIL = struct.Struct("<IQ")  # the part of the frame header the CRC covers
+_FRAME = struct.Struct("<IIQII")  # magic, length, start lsn, payload crc, header crc
+_FRAME_HEAD = struct.Struct("<IIQI")  # the part of the frame header its own CRC covers
 _CRC = struct.Struct("<I")
+_FRAME_MAGIC = 0x4C465453  # b"STFL": lets recovery find frames after a damaged one
+_MAGIC_BYTES = struct.pack("<I", _FRAME_MAGIC)
+_SLOT_HEAD = struct.Struct("<II")  # crc32c(db_id|page_no|data), page_no
+SLOT_SIZE = _SLOT_HEAD.size + PAGE_SIZE
+"""Bytes per page in a base page file: a checksummed header, then the image."""
+_SCAN_CHUNK = 1024 * 1024  # bytes read at a time when looking for frames after damage
 _REC_HEADER = struct.Struct("<BBHQqII")  # mirrors strata.wal's record header
 _REC_SIZE = struct.Struct("<II")
 _REC_PAGE = struct.Struct("<III")
 _FLAG_COMMIT = 1
 _CONTROL = "control.json"
-_CONTROL_VERSION = 1
+_CONTROL_VERSION = 2
+_MARK_INTERVAL_S = 1.0
+"""How often the durable LSN is recorded in the control file (the bound on how much of the
+newest log a damaged frame can hide after a crash, see ``_recover``)."""
 _MAX_FRAME_PAYLOAD = 64 * 1024 * 1024
 """Sanity bound on one record when scanning the log (records are <= 256 KiB in practice)."""
 
 assert _REC_HEADER.size == len(WalRecord(0, True).encode()), "record header layout drifted"
+
+
+class DiskFullError(StorageError):
+    """The disk is full: the transaction was not written; the store stays usable and later
+    commits succeed once space returns. SQLSTATE 53100 (disk_full)."""
+
+    sqlstate = "53100"
+
+
+class CorruptionError(StorageError):
+    """Data on disk fails its checksum or contradicts what was durably recorded."""
+
+
+def _is_full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _frame_header(length: int, lsn: Lsn, payload_crc: int) -> bytes:
+    head = _FRAME_HEAD.pack(_FRAME_MAGIC, length, lsn, payload_crc)
+    return head + _CRC.pack(crc32c.crc32c(head))
+
+
+def _parse_header(hdr: bytes) -> tuple[int, Lsn, int] | None:
+    """(length, lsn, payload crc) of a frame header whose own CRC holds, else None."""
+    if len(hdr) < _FRAME.size:
+        return None
+    magic, length, lsn, pcrc, hcrc = _FRAME.unpack_from(hdr)
+    if magic != _FRAME_MAGIC or crc32c.crc32c(hdr[: _FRAME_HEAD.size]) != hcrc:
+        return None
+    return length, lsn, pcrc
+
+
+def _slot(db_id: int, page_no: int, data: bytes) -> bytes:
+    crc = crc32c.crc32c(data, crc32c.crc32c(_SLOT_HEAD.pack(db_id, page_no)))
+    return _SLOT_HEAD.pack(crc, page_no) + data
 
 
 @dataclass(slots=True, eq=False)
@@ -71,8 +123,8 @@ class _Segment:
     end: Lsn  # LSN just past its last record
 
 
-_Version = tuple[Lsn, _Segment, int]
-"""(commit LSN, segment, byte offset of the page image): one version of a page."""
+_Version = tuple[Lsn, _Segment, int, int]
+"""(commit LSN, segment, byte offset of the page image, offset of its frame): one version."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -97,6 +149,91 @@ def _zero_fill(fd: int, start: int, end: int) -> None:
         n = os.pwrite(fd, memoryview(_ZEROS)[: min(len(_ZEROS), end - pos)], pos)
         assert n > 0
         pos += n
+
+
+def _preallocate(path: Path, size: int, sync: bool, *, exclusive: bool) -> int:
+    """Create ``path`` as ``size`` zero bytes and return its fd; on any failure (a full disk)
+    nothing is left behind."""
+    flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o644)
+    try:
+        try:  # reserve first: a full disk fails fast, before writing 16 MiB of zeros
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+        _zero_fill(fd, 0, size)
+        if sync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    return fd
+
+
+def _read_frame(fd: int, pos: int, lsn: Lsn | None, capacity: int) -> bytes | None:
+    """The payload of a valid frame at ``pos`` (for ``lsn``, unless None), else None."""
+    if pos + _FRAME.size > capacity:
+        return None
+    head = _parse_header(os.pread(fd, _FRAME.size, pos))
+    if head is None:
+        return None
+    length, start, pcrc = head
+    if (lsn is not None and start != lsn) or length == 0 or length > _MAX_FRAME_PAYLOAD:
+        return None
+    if pos + _FRAME.size + length > capacity:
+        return None
+    payload = os.pread(fd, length, pos + _FRAME.size)
+    if len(payload) < length or crc32c.crc32c(payload) != pcrc:
+        return None
+    return payload
+
+
+def _find_frame(fd: int, start: int, end: int, min_lsn: Lsn) -> tuple[int, Lsn] | None:
+    """(offset, LSN) of the first frame header in [start, end) whose own CRC holds and whose
+    LSN is >= ``min_lsn``: proof that the log went on past a frame that failed."""
+    pos = start
+    while pos < end:
+        n = min(_SCAN_CHUNK, end - pos)
+        buf = os.pread(fd, n + _FRAME.size, pos)  # overlap: a header may cross the chunk end
+        i = buf.find(_MAGIC_BYTES)
+        while 0 <= i < n:
+            head = _parse_header(buf[i : i + _FRAME.size])
+            if head is not None and head[1] >= min_lsn:
+                return pos + i, head[1]
+            i = buf.find(_MAGIC_BYTES, i + 1)
+        pos += n
+    return None
+
+
+def _load_control(path: Path) -> dict[str, Any]:
+    """The control file's fields, checked against their CRC."""
+    try:
+        ctl = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptionError(f"control file {path} is damaged: {exc}") from exc
+    if not isinstance(ctl, dict):
+        raise CorruptionError(f"control file {path} is damaged: not an object")
+    version = ctl.get("version")
+    if version == 1:
+        raise StorageError(
+            f"data directory {path.parent} is in on-disk format 1 (base page files without "
+            "checksums), which this version does not read or convert. Dump it with the previous "
+            "version and restore it into a new data directory."
+        )
+    if version != _CONTROL_VERSION:
+        raise CorruptionError(f"control file {path}: unknown version {version!r}")
+    crc = ctl.pop("crc32c", None)
+    if crc != crc32c.crc32c(json.dumps(ctl, sort_keys=True).encode()):
+        raise CorruptionError(f"control file {path} fails its checksum")
+    try:
+        for key in ("checkpoint_lsn", "segment", "offset", "durable_lsn"):
+            int(ctl[key])
+        {int(k): int(v) for k, v in ctl["db_sizes"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptionError(f"control file {path} is damaged: {exc!r}") from exc
+    return ctl
 
 
 def _parse_record(
@@ -145,10 +282,12 @@ class LocalStore:
         sync: bool = True,
         auto_checkpoint: bool = True,
         max_spares: int = 1,
+        mark_interval_s: float = _MARK_INTERVAL_S,
     ) -> None:
         """``segment_bytes``: log file size; ``checkpoint_bytes``: log written between
         automatic checkpoints; ``cache_pages``: LRU of page images (4 KiB each); ``sync``:
-        fdatasync before acknowledging (False only for benchmarks of everything else)."""
+        fdatasync before acknowledging (False only for benchmarks of everything else);
+        ``mark_interval_s``: how often the durable LSN is recorded in the control file."""
         assert segment_bytes >= 64 * 1024 and segment_bytes % 4096 == 0
         assert checkpoint_bytes > 0 and cache_pages >= 0 and max_spares >= 0
         self._dir = Path(data_dir)
@@ -184,7 +323,11 @@ class LocalStore:
         self._dir_dirty = False
         self._failed: BaseException | None = None
         self._closed = False
-        self._checkpoint_mutex = threading.Lock()  # one checkpoint at a time
+        self._checkpoint_mutex = threading.Lock()  # one checkpoint or control write at a time
+        self._ctl: tuple[Lsn, Lsn, int, dict[int, int]] = (0, 0, 0, {})  # as in control.json
+        self._ctl_durable: Lsn = 0  # the durable LSN control.json records
+        self._mark_interval_s = mark_interval_s
+        self._marked_at = time.monotonic()  # recovery records the recovered end
         self._checkpoint_wanted = threading.Event()
         self._spare_wanted = threading.Event()
 
@@ -214,7 +357,7 @@ class LocalStore:
             versions = self._index.get((db_id, page_no))
             if versions:
                 for i in range(len(versions) - 1, -1, -1):
-                    v_lsn, v_seg, v_off = versions[i]
+                    v_lsn, v_seg, v_off, _ = versions[i]
                     if v_lsn <= lsn:
                         key = (db_id, page_no, v_lsn)
                         data = self._cache.get(key)
@@ -233,11 +376,27 @@ class LocalStore:
             if data is not None:
                 self._cache.move_to_end(key)
                 return data
-            data = os.pread(fd, PAGE_SIZE, page_no * PAGE_SIZE)
-            if len(data) < PAGE_SIZE:
-                return None  # a hole at the end of the base file: never written
-            self._cache_put(key, data)
+            data = self._read_slot(db_id, fd, page_no)
+            if data is not None:
+                self._cache_put(key, data)
             return data
+
+    def _read_slot(self, db_id: int, fd: int, page_no: int) -> bytes | None:
+        """A base page checked against its slot checksum (None: a slot never written)."""
+        name = f"base/{db_id}.pages"
+        slot = os.pread(fd, SLOT_SIZE, page_no * SLOT_SIZE)
+        if len(slot) < SLOT_SIZE:
+            raise CorruptionError(
+                f"{name} is short: page {page_no} is missing (file truncated?)"
+            )
+        crc, stored_no = _SLOT_HEAD.unpack_from(slot)
+        data = slot[_SLOT_HEAD.size :]
+        if crc == 0 and stored_no == 0 and data == _ZEROS[:PAGE_SIZE]:
+            return None  # a hole: the page was never written
+        want = crc32c.crc32c(data, crc32c.crc32c(_SLOT_HEAD.pack(db_id, page_no)))
+        if stored_no != page_no or crc != want:
+            raise CorruptionError(f"{name}: page {page_no} fails its checksum")
+        return data
 
     def db_size(self, db_id: int, lsn: Lsn) -> int:
         with self._lock:
@@ -290,7 +449,7 @@ class LocalStore:
             seg = self._current_segment()
             first_seg, first_off, first_lsn = seg, seg.size, self._written
             lsn = self._written
-            txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes | None]] = {}
+            txn_pages: dict[tuple[int, int], tuple[_Segment, int, int, bytes | None]] = {}
             nbytes = 0
             prev: WalRecord | None = None
             try:
@@ -314,12 +473,12 @@ class LocalStore:
                 raise
             commit_lsn = lsn
             index = self._index
-            for key, (pseg, poff, data) in txn_pages.items():
+            for key, (pseg, poff, fpos, data) in txn_pages.items():
                 versions = index.get(key)
                 if versions is None:
-                    index[key] = [(commit_lsn, pseg, poff)]
+                    index[key] = [(commit_lsn, pseg, poff, fpos)]
                 else:
-                    versions.append((commit_lsn, pseg, poff))
+                    versions.append((commit_lsn, pseg, poff, fpos))
                 if data is not None:
                     self._cache_put((key[0], key[1], commit_lsn), data)
             for db_id, n in prev.db_sizes:
@@ -340,24 +499,28 @@ class LocalStore:
         seg: _Segment,
         lsn: Lsn,
         rec: WalRecord,
-        txn_pages: dict[tuple[int, int], tuple[_Segment, int, bytes | None]],
+        txn_pages: dict[tuple[int, int], tuple[_Segment, int, int, bytes | None]],
     ) -> tuple[_Segment, Lsn, int]:
         """Frame and write one record at ``lsn``; note where its page images landed."""
         payload = rec.encode()
-        tail = _FRAME_TAIL.pack(len(payload), lsn)
-        header = _CRC.pack(crc32c.crc32c(payload, crc32c.crc32c(tail))) + tail
+        header = _frame_header(len(payload), lsn, crc32c.crc32c(payload))
         total = _FRAME.size + len(payload)
         if seg.size > 0 and seg.size + total > seg.capacity:
             seg = self._roll_segment(lsn)
         pos = seg.size
-        n = os.pwritev(seg.fd, [header, payload], pos)
-        if n != total:  # a short write to a regular file: finish it the slow way
-            buf = (header + payload)[n:]
-            while buf:
-                k = os.pwrite(seg.fd, buf, pos + n)
-                assert k > 0
-                n += k
-                buf = buf[k:]
+        try:
+            n = os.pwritev(seg.fd, [header, payload], pos)
+            if n != total:  # a short write to a regular file: finish it the slow way
+                buf = (header + payload)[n:]
+                while buf:
+                    k = os.pwrite(seg.fd, buf, pos + n)
+                    assert k > 0
+                    n += k
+                    buf = buf[k:]
+        except OSError as exc:
+            if _is_full(exc):
+                raise DiskFullError(f"could not extend the log: {exc}") from exc
+            raise
         seg.size = pos + total
         if seg.size > seg.capacity:
             seg.capacity = seg.size  # an oversized record grew the file
@@ -370,7 +533,7 @@ class LocalStore:
             # Keep the bytes (for the cache) only while the transaction is small: a huge one
             # must not be held in memory.
             keep = page.data if len(txn_pages) < self._cache_keep else None
-            txn_pages[(page.db_id, page.page_no)] = (seg, off, keep)
+            txn_pages[(page.db_id, page.page_no)] = (seg, off, pos, keep)
             off += PAGE_SIZE
         assert off == seg.size, "page offsets disagree with the encoding"
         lsn += len(payload)
@@ -427,10 +590,12 @@ class LocalStore:
             fd = os.open(path, os.O_RDWR)
             capacity = os.fstat(fd).st_size
         else:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            _zero_fill(fd, 0, self._segment_bytes)
-            if self._sync:
-                os.fsync(fd)
+            try:
+                fd = _preallocate(path, self._segment_bytes, self._sync, exclusive=True)
+            except OSError as exc:
+                if _is_full(exc):
+                    raise DiskFullError(f"no space for a new log segment: {exc}") from exc
+                raise
             capacity = self._segment_bytes
         seg = _Segment(start, path, fd, 0, capacity, start)
         self._segments.append(seg)
@@ -446,13 +611,7 @@ class LocalStore:
             self._spare_seq += 1
             n = self._spare_seq
         tmp = self._dir / "wal" / f"spare-{n}.tmp"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            _zero_fill(fd, 0, self._segment_bytes)
-            if self._sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        os.close(_preallocate(tmp, self._segment_bytes, self._sync, exclusive=False))
         final = self._dir / "wal" / f"spare-{n}"
         os.rename(tmp, final)
         with self._lock:
@@ -548,10 +707,35 @@ class LocalStore:
                 if self._checkpoint_wanted.is_set():
                     self._checkpoint_wanted.clear()
                     self.checkpoint()
+                self._mark_durable()
                 while len(self._spares) < self._max_spares and not self._closed:
                     self._make_spare()
+            except DiskFullError as exc:
+                log.warning("local store maintenance: %s", exc)
+            except OSError as exc:
+                if _is_full(exc):  # retried on the next round, once space returns
+                    log.warning("local store maintenance: disk full: %s", exc)
+                else:
+                    log.exception("local store maintenance failed")
             except Exception:  # keep serving; the next trigger retries
                 log.exception("local store maintenance failed")
+
+    def _mark_durable(self, force: bool = False) -> None:
+        """Record the durable LSN in the control file (at most every ``_MARK_INTERVAL_S``):
+        recovery refuses a log that ends below it, so a damaged frame in the middle of the
+        log can never pass for a torn tail and silently drop what follows it."""
+        now = time.monotonic()
+        if not self._sync:
+            return  # nothing is really durable: a mark would make recovery refuse after a crash
+        if not force and now - self._marked_at < self._mark_interval_s:
+            return
+        with self._checkpoint_mutex:
+            durable = self._durable
+            if durable <= self._ctl_durable or self._failed is not None:
+                return
+            c_lsn, seg_start, offset, sizes = self._ctl
+            self._write_control(c_lsn, seg_start, offset, sizes, durable)
+            self._marked_at = now
 
     def checkpoint(self) -> Lsn:
         """Fold page versions up to C = min(durable, oldest pin) into the base files, trim log.
@@ -607,23 +791,45 @@ class LocalStore:
         # Outside the lock: readers of these pages use the log versions until the index
         # entries are dropped below, and no reader touches the base image of a page that
         # has a version in (old C, C] (every pin is >= C).
-        work.sort(key=lambda w: (w[0], w[1]))
-        for db_id, page_no, (_, v_seg, v_off) in work:
+        # Every image is copied out of its frame only after the frame's checksum holds, one
+        # frame (<= 256 KiB in practice) in memory at a time.
+        work.sort(key=lambda w: (w[2][1].start, w[2][3], w[0], w[1]))
+        frame_key: tuple[Lsn, int] | None = None
+        payload = b""
+        for db_id, page_no, (_, v_seg, v_off, v_frame) in work:
             assert db_id in sizes, "every commit carries the size of the databases it wrote"
             if page_no >= sizes[db_id]:
                 continue  # truncated away by C
-            data = os.pread(v_seg.fd, PAGE_SIZE, v_off)
+            if frame_key != (v_seg.start, v_frame):
+                frame_key = (v_seg.start, v_frame)
+                got = _read_frame(v_seg.fd, v_frame, None, v_seg.capacity)
+                if not isinstance(got, bytes):
+                    err = CorruptionError(
+                        f"log frame at {v_seg.path.name} offset {v_frame} fails its checksum "
+                        "while checkpointing: the log is damaged"
+                    )
+                    with self._lock:
+                        self._failed = err
+                    raise err
+                payload = got
+            at = v_off - v_frame - _FRAME.size
+            data = payload[at : at + PAGE_SIZE]
             assert len(data) == PAGE_SIZE
-            os.pwrite(fds[db_id], data, page_no * PAGE_SIZE)
+            os.pwrite(fds[db_id], _slot(db_id, page_no, data), page_no * SLOT_SIZE)
         for db_id, n in sizes.items():
             fd = fds[db_id]
-            if os.fstat(fd).st_size > n * PAGE_SIZE:
-                os.ftruncate(fd, n * PAGE_SIZE)
+            if os.fstat(fd).st_size < n * SLOT_SIZE:
+                os.ftruncate(fd, n * SLOT_SIZE)  # holes read as zero slots: never written
             if self._sync:
                 os.fsync(fd)
         if new_fds and self._sync:
             _fsync_dir(self._dir / "base")
-        self._write_control(c_lsn, c_seg.start, c_off, sizes)
+        self._write_control(c_lsn, c_seg.start, c_off, sizes, max(self._ctl_durable, c_lsn))
+        # Shrink only now: a crash before the control file names the new sizes must find
+        # every base file at least as long as the old control file says.
+        for db_id, n in sizes.items():
+            if os.fstat(fds[db_id]).st_size > n * SLOT_SIZE:
+                os.ftruncate(fds[db_id], n * SLOT_SIZE)
 
         with self._lock:
             for db_id, page_no, _ in work:
@@ -677,124 +883,190 @@ class LocalStore:
         return c_lsn
 
     def _write_control(
-        self, c_lsn: Lsn, seg_start: Lsn, offset: int, sizes: dict[int, int]
+        self, c_lsn: Lsn, seg_start: Lsn, offset: int, sizes: dict[int, int], durable: Lsn
     ) -> None:
-        """Atomically replace the control file: temp file, fsync, rename, fsync dir."""
-        body = json.dumps(
-            {
-                "version": _CONTROL_VERSION,
-                "checkpoint_lsn": c_lsn,
-                "segment": seg_start,
-                "offset": offset,
-                "db_sizes": {str(k): v for k, v in sorted(sizes.items())},
-            }
-        ).encode()
+        """Atomically replace the control file: temp file, fsync, rename, fsync dir.
+
+        ``durable``: an LSN every byte of the log up to which is fsynced; recovery refuses
+        to open a log that ends before it. No temp file is left behind on failure."""
+        fields = {
+            "version": _CONTROL_VERSION,
+            "checkpoint_lsn": c_lsn,
+            "segment": seg_start,
+            "offset": offset,
+            "durable_lsn": durable,
+            "db_sizes": {str(k): v for k, v in sorted(sizes.items())},
+        }
+        crc = crc32c.crc32c(json.dumps(fields, sort_keys=True).encode())
+        body = json.dumps({**fields, "crc32c": crc}).encode()
         tmp = self._dir / (_CONTROL + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.write(fd, body)
-            if self._sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self._dir / _CONTROL)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                n = os.write(fd, body)
+                if n != len(body):
+                    raise OSError(errno.ENOSPC, "short write of the control file")
+                if self._sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self._dir / _CONTROL)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         if self._sync:
             _fsync_dir(self._dir)
+        self._ctl = (c_lsn, seg_start, offset, dict(sizes))
+        self._ctl_durable = durable
 
     # ------------------------------------------------------------------ recovery
 
     def _recover(self) -> None:
-        """Load the checkpoint, replay the log after it, cut a torn or uncommitted tail."""
+        """Load the checkpoint, replay the log after it, cut a genuine torn tail.
+
+        Everything is decided before anything on disk changes: damage that is not a torn
+        tail at the very end raises ``CorruptionError`` and leaves the directory as it was.
+        """
+        wal = self._dir / "wal"
         ctl_path = self._dir / _CONTROL
-        seg_start, offset = 0, 0
+        names = sorted(wal.glob("*.seg"))  # zero-padded start LSNs sort in log order
+        seg_start, offset, durable_mark = 0, 0, 0
         if ctl_path.exists():
-            ctl = json.loads(ctl_path.read_text())
-            if ctl.get("version") != _CONTROL_VERSION:
-                raise StorageError(f"unknown control file version {ctl.get('version')}")
+            ctl = _load_control(ctl_path)
             self._checkpoint_lsn = int(ctl["checkpoint_lsn"])
             seg_start, offset = int(ctl["segment"]), int(ctl["offset"])
+            durable_mark = int(ctl["durable_lsn"])
             self._base_sizes = {int(k): int(v) for k, v in ctl["db_sizes"].items()}
-            for db_id in self._base_sizes:
+            for db_id, n in self._base_sizes.items():
                 path = self._dir / "base" / f"{db_id}.pages"
-                self._base_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        (self._dir / (_CONTROL + ".tmp")).unlink(missing_ok=True)
-
-        wal = self._dir / "wal"
-        for p in wal.glob("spare-*"):
-            if p.suffix == ".tmp" or p.stat().st_size != self._segment_bytes:
-                p.unlink()
-            else:
-                self._spares.append(p)
-                self._spare_seq = max(self._spare_seq, int(p.name.split("-", 1)[1]))
-        names = sorted(wal.glob("*.seg"))  # zero-padded start LSNs sort in log order
-        for p in names:
-            if int(p.stem) < seg_start:  # trimmed by a checkpoint whose deletes did not finish
-                p.unlink()
-        names = [p for p in names if int(p.stem) >= seg_start]
-        if offset > 0 and (not names or int(names[0].stem) != seg_start):
+                if n == 0 and not path.exists():
+                    path.touch()
+                try:
+                    fd = os.open(path, os.O_RDWR)
+                except FileNotFoundError:
+                    self._refuse(f"base page file {path.name} of {n} pages is missing")
+                self._base_fds[db_id] = fd
+                have = os.fstat(fd).st_size
+                if have < n * SLOT_SIZE:
+                    self._refuse(
+                        f"base page file {path.name} is short: {have} bytes, the checkpoint "
+                        f"needs {n} pages ({n * SLOT_SIZE} bytes)"
+                    )
+        elif names:
             raise StorageError(
-                f"log segment {_seg_name(seg_start)} named by the checkpoint is missing"
+                f"data directory {self._dir} has log segments but no control file: it was "
+                "written in on-disk format 1 (no page checksums), which this version does not "
+                "read or convert. Dump it with the previous version and restore it into a new "
+                "data directory."
             )
+        else:  # a new store: base files without a control file belong to no checkpoint
+            for p in (self._dir / "base").glob("*.pages"):
+                p.unlink()
 
         lsn = last_commit = self._checkpoint_lsn
         good: tuple[_Segment, int] | None = None  # (segment, offset after the last commit)
-        pending: list[tuple[int, int, _Segment, int]] = []  # a transaction may span segments
+        pending: list[tuple[int, int, _Segment, int, int]] = []  # may span segments
         pending_xid: int | None = None
-        ended = False
-        for i, path in enumerate(names):
+        live = [p for p in names if int(p.stem) >= seg_start]
+        if offset > 0 and (not live or int(live[0].stem) != seg_start):
+            self._refuse(f"log segment {_seg_name(seg_start)} named by the checkpoint is missing")
+        stop = offset
+        for i, path in enumerate(live):
             start = int(path.stem)
-            if not ended and start != (seg_start if i == 0 else lsn):
-                ended = True  # does not continue the log: created after the end of the log
-            if ended:
-                log.warning("dropping log segment %s after the end of the log", path.name)
-                path.unlink()
-                continue
+            if start != (seg_start if i == 0 else lsn):
+                break  # does not continue the log: checked below, never trusted
             fd = os.open(path, os.O_RDWR)
             capacity = os.fstat(fd).st_size
             seg = _Segment(start, path, fd, 0, capacity, start)
             self._segments.append(seg)
             pos = offset if i == 0 else 0
             while True:
-                frame = self._read_frame(fd, pos, lsn, capacity)
+                frame = _read_frame(fd, pos, lsn, capacity)
                 if frame is None:
-                    break  # end of this segment's frames: rolled over, torn, or end of log
+                    break  # end of this segment's frames: rolled over, torn, or damaged
+                where = f"LSN {lsn} ({path.name} offset {pos})"
                 try:
                     xid, commit, sizes, pages = _parse_record(memoryview(frame))
-                except WalFormatError:
-                    break
+                except WalFormatError as exc:
+                    self._refuse(f"the record at {where} passes its checksum but is bad: {exc}")
                 if pending_xid is not None and xid != pending_xid:
-                    break  # a stale chunk of another transaction: not part of the log
+                    self._refuse(
+                        f"the record at {where} belongs to transaction {xid} but transaction "
+                        f"{pending_xid} has not committed"
+                    )
                 base = pos + _FRAME.size
-                pending.extend((db, pg, seg, base + off) for db, pg, off in pages)
+                pending.extend((db, pg, seg, base + off, pos) for db, pg, off in pages)
                 pending_xid = xid
                 pos += _FRAME.size + len(frame)
                 lsn += len(frame)
                 if commit:
                     index = self._index
-                    for db, pg, pseg, off in pending:
+                    for db, pg, pseg, off, fpos in pending:
                         vs = index.get((db, pg))
+                        version = (lsn, pseg, off, fpos)
                         if vs is None:
-                            index[(db, pg)] = [(lsn, pseg, off)]
+                            index[(db, pg)] = [version]
                         elif vs[-1][0] == lsn:
-                            vs[-1] = (lsn, pseg, off)  # the same page twice in one transaction
+                            vs[-1] = version  # the same page twice in one transaction
                         else:
-                            vs.append((lsn, pseg, off))
+                            vs.append(version)
                     for db, n in sizes:
                         self._sizes.setdefault(db, []).append((lsn, n))
                     self._commits.append((lsn, seg, pos))
                     pending, pending_xid = [], None
                     good = (seg, pos)
                     last_commit = lsn
-            seg.size = pos
+            seg.size = stop = pos
             seg.end = lsn
-        # The log ends after the last whole commit: drop segments holding only a torn or
-        # uncommitted tail, and zero the rest of the last one so that nothing a crash left
-        # behind can ever be read as a frame again.
+
+        # The scan stopped at LSN ``lsn``. That is the end of the log only if no frame of
+        # this log lies beyond it: not later in the same segment, not in a later file.
+        if self._segments:
+            last = self._segments[-1]
+            found = _find_frame(last.fd, stop + 1, last.capacity, lsn)
+            if found is not None:
+                self._refuse(
+                    f"the log is damaged at LSN {lsn} ({last.path.name} offset {stop}): a valid "
+                    f"record at LSN {found[1]} (offset {found[0]}) follows it"
+                )
+        garbage = live[len(self._segments) :]
+        for path in garbage:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                found = _find_frame(fd, 0, os.fstat(fd).st_size, lsn)
+            finally:
+                os.close(fd)
+            if found is not None:
+                self._refuse(
+                    f"the log ends at LSN {lsn} but segment {path.name} holds a record at LSN "
+                    f"{found[1]}: a segment or a record before it is missing or damaged"
+                )
+        if last_commit < durable_mark:
+            self._refuse(
+                f"the log ends at LSN {last_commit} but the control file records that it was "
+                f"durable up to LSN {durable_mark}: the end of the log is damaged or missing"
+            )
+
+        # Proven garbage from here on: nothing valid follows ``lsn``, and what lies between
+        # the last commit and ``lsn`` is a transaction that never committed.
+        (self._dir / (_CONTROL + ".tmp")).unlink(missing_ok=True)
+        for p in wal.glob("spare-*"):
+            if p.suffix == ".tmp" or p.stat().st_size != self._segment_bytes:
+                p.unlink()
+            else:
+                self._spares.append(p)
+                self._spare_seq = max(self._spare_seq, int(p.name.split("-", 1)[1]))
+        for p in names:
+            if int(p.stem) < seg_start:  # trimmed by a checkpoint whose deletes did not finish
+                p.unlink()
+        for p in garbage:
+            log.warning("dropping log segment %s: no record of the log in it", p.name)
+            p.unlink()
         keep = good[0] if good is not None else (self._segments[0] if self._segments else None)
         while self._segments and self._segments[-1] is not keep:
             dead = self._segments.pop()
             os.close(dead.fd)
-            log.warning("dropping log segment %s after the end of the log", dead.path.name)
+            log.warning("dropping log segment %s: only an uncommitted tail", dead.path.name)
             dead.path.unlink()
         if keep is not None:
             keep.size = good[1] if good is not None else offset
@@ -806,23 +1078,25 @@ class LocalStore:
         self._since_checkpoint = sum(s.size for s in self._segments)
         if self._sync:
             _fsync_dir(wal)
+        self._ctl = (self._checkpoint_lsn, seg_start, offset, dict(self._base_sizes))
+        self._ctl_durable = durable_mark
+        if not ctl_path.exists() or (self._sync and last_commit > durable_mark):
+            self._write_control(
+                self._checkpoint_lsn, seg_start, offset, self._base_sizes,
+                last_commit if self._sync else 0,
+            )
 
-    def _read_frame(self, fd: int, pos: int, lsn: Lsn, capacity: int) -> bytes | None:
-        """The payload of a valid frame for ``lsn`` at ``pos``, else None."""
-        if pos + _FRAME.size > capacity:
-            return None
-        hdr = os.pread(fd, _FRAME.size, pos)
-        if len(hdr) < _FRAME.size:
-            return None
-        crc, length, start = _FRAME.unpack(hdr)
-        if start != lsn or length == 0 or length > _MAX_FRAME_PAYLOAD:
-            return None
-        if pos + _FRAME.size + length > capacity:
-            return None
-        payload = os.pread(fd, length, pos + _FRAME.size)
-        if len(payload) < length or crc32c.crc32c(payload, crc32c.crc32c(hdr[4:])) != crc:
-            return None
-        return payload
+    def _refuse(self, what: str) -> NoReturn:
+        """Stop opening the store: close what recovery opened, change nothing on disk."""
+        for seg in self._segments:
+            os.close(seg.fd)
+        for fd in self._base_fds.values():
+            os.close(fd)
+        self._segments, self._base_fds = [], {}
+        raise CorruptionError(
+            f"local store {self._dir} refuses to open: {what}. Nothing on disk was changed; "
+            "restore the data directory from a backup (docs/compute-storage.md, Recovery)"
+        )
 
     def _zero_tail(self, seg: _Segment) -> bool:
         """Zero [size, capacity) where it is not zero already; True if anything was written."""
@@ -875,6 +1149,10 @@ class LocalStore:
         self._spare_wanted.set()
         self._flusher.join()
         self._maintainer.join()
+        try:
+            self._mark_durable(force=True)
+        except OSError as exc:  # the log is intact; only the mark is older
+            log.warning("could not record the durable LSN at close: %s", exc)
         with self._checkpoint_mutex, self._lock:
             for seg in self._segments:
                 os.close(seg.fd)

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from compute.localstore import LocalStore
+from compute.localstore import _FRAME, LocalStore
 from compute.vfs import StrataVFS, open_connection
 from strata.storage import StorageError
 from strata.wal import PAGE_SIZE, PageImage, WalRecord
 
 REPO = Path(__file__).resolve().parents[2]
+FRAME = _FRAME.size
 
 
 def page(tag: int) -> bytes:
@@ -140,11 +141,17 @@ def _segments(data: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("damage", ["torn", "crc", "garbage"])
-def test_torn_tail_is_cut(data: Path, damage: str) -> None:
+def test_torn_tail_is_cut(data: Path, tmp_path: Path, damage: str) -> None:
+    """A crash while the last transaction was being written: its frame is torn (never
+    acknowledged: the control file's durable mark is still before it) and is cut."""
     with LocalStore(data) as s:
         good = s.submit(txn(1, {(1, 0): 1, (1, 1): 2}, {1: 2})).durable.result(10)
+    crash = tmp_path / "crash"
+    with LocalStore(data, mark_interval_s=3600) as s:
         bad = s.submit(txn(2, {(1, 0): 3, (1, 1): 4, (1, 2): 5}, {1: 3})).durable.result(10)
         used = s.stats()["tail_offset"]
+        shutil.copytree(data, crash)  # the disk as kill -9 leaves it: mark still at `good`
+    data = crash
     seg = _segments(data)[-1]
     with open(seg, "r+b") as f:
         if damage == "torn":  # the end of the last frame never reached the disk
@@ -171,6 +178,50 @@ def test_torn_tail_is_cut(data: Path, damage: str) -> None:
         t.durable.result(10)
     with LocalStore(data) as s:
         assert s.written_lsn == t.lsn and s.get_page(1, 0, t.lsn) == page(30)
+
+
+@pytest.mark.parametrize("where", ["payload", "length"])
+def test_damage_in_the_middle_of_the_log_refuses_to_open(data: Path, where: str) -> None:
+    """Issue 11 item 2: a flipped bit in an early frame used to end the log there, zero every
+    later frame and delete later segments (300 acknowledged inserts came back as 98)."""
+    with LocalStore(data, segment_bytes=64 * 1024) as s:
+        lsns = [s.submit(txn(i, {(1, i % 7): i}, {1: 7})).lsn for i in range(300)]
+        s.wait_durable(lsns[-1], 10)
+    first = _segments(data)[0]
+    before = {p.name: p.read_bytes() for p in _segments(data)}
+    assert len(before) > 3
+    with open(first, "r+b") as f:
+        raw = bytearray(f.read())
+        # frame 5 of the first segment: walk the frames by their length fields
+        pos = 0
+        for _ in range(5):
+            pos += FRAME + int.from_bytes(raw[pos + 4 : pos + 8], "little")
+        at = pos + (4 if where == "length" else FRAME + 50)
+        raw[at] ^= 0x10
+        f.seek(0)
+        f.write(raw)
+    before[first.name] = bytes(raw)
+    with pytest.raises(StorageError, match="refuses to open"):
+        LocalStore(data, segment_bytes=64 * 1024)
+    after = {p.name: p.read_bytes() for p in _segments(data)}
+    assert after == before, "a refused recovery changes nothing on disk"
+
+
+def test_damaged_last_frame_of_a_cleanly_closed_store_refuses(data: Path) -> None:
+    """The last acknowledged frame cannot pass for a torn tail: the control file recorded
+    that it was durable."""
+    with LocalStore(data) as s:
+        s.submit(txn(1, {(1, 0): 1}, {1: 1})).durable.result(10)
+        s.submit(txn(2, {(1, 0): 2}, {1: 1})).durable.result(10)
+        used = s.stats()["tail_offset"]
+    seg = _segments(data)[-1]
+    with open(seg, "r+b") as f:
+        f.seek(used - 10)
+        b = f.read(1)
+        f.seek(used - 10)
+        f.write(bytes([b[0] ^ 1]))
+    with pytest.raises(StorageError, match="durable up to LSN"):
+        LocalStore(data)
 
 
 def test_uncommitted_chunks_are_ignored_on_recovery(data: Path, tmp_path: Path) -> None:
@@ -314,7 +365,7 @@ def test_concurrent_readers_writer_and_checkpoints(data: Path) -> None:
 CRASH_CHILD = textwrap.dedent(
     """
     import sys
-    from compute.localstore import LocalStore
+    from compute.localstore import _FRAME, LocalStore
     from compute.vfs import StrataVFS, open_connection
 
     store = LocalStore(sys.argv[1], segment_bytes=256 * 1024, checkpoint_bytes=1024 * 1024)
