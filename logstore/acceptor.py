@@ -36,6 +36,7 @@ from pathlib import Path
 
 from logstore import control, history
 from logstore.errors import (
+    CorruptionError,
     FencedError,
     InvalidRequestError,
     LogNotFoundError,
@@ -102,7 +103,9 @@ class Acceptor:
         self.metrics = metrics or AcceptorMetrics()
         self.on_fatal = on_fatal
         self.ctl = control.load(self.dir, node_id)
-        if not control.exists(self.dir):
+        self.fresh = not control.exists(self.dir)
+        """No control file: a log being created (its segments must not exist)."""
+        if self.fresh:
             self.ctl.tenant, self.ctl.timeline, self.ctl.start_lsn = tenant, timeline, start_lsn
             self.ctl.commit_lsn = start_lsn
         self.tenant = self.ctl.tenant
@@ -127,6 +130,7 @@ class Acceptor:
         self._tasks: list[asyncio.Task[None]] = []
         self.closed = False
         self.subscribers: dict[int, SubscriberState] = {}
+        self.open_notes: list[str] = []  # what open() repaired (a torn tail), for the startup log
         m = self.metrics
         labels = (self.tenant, self.timeline)
         self._g_term = m.term.labels(*labels)
@@ -145,8 +149,19 @@ class Acceptor:
             raise LogNotFoundError(f"log {self.name} was deleted on node {self.node_id}")
 
     def open(self, remote: list | None = None) -> list[str]:  # type: ignore[type-arg]
-        """Validate the segments (raises CorruptionError) and load the state."""
-        notes = self.store.open(remote)
+        """Validate the segments (raises CorruptionError) and load the state.
+
+        Refuses a log whose control file is missing while segments exist: its promised term
+        is unknown, and starting at 0 would grant terms it already promised."""
+        seg_dir = self.store.dir
+        if self.fresh and seg_dir.is_dir() and any(p.name.endswith(".seg") for p in seg_dir.iterdir()):
+            raise CorruptionError(
+                f"{self.dir}: the control file is missing but segments exist: the promised term "
+                f"is unknown; refusing to open the log (see docs/logstore.md, 'Corruption')"
+            )
+        floor = max(self.ctl.durable_lsn, self.ctl.commit_lsn, self.start_lsn)
+        terms = tuple(t for t, _ in self.ctl.term_history)
+        notes = self.store.open(remote, durable_lsn=floor, terms=terms)
         self.flush_lsn = self.store.end_lsn
         self.commit_lsn = max(self.start_lsn, min(self.ctl.commit_lsn, self.flush_lsn))
         self._update_gauges()
@@ -198,16 +213,21 @@ class Acceptor:
             self.on_fatal(exc)
             raise
 
+    def _commit_hint(self) -> int:
+        """The commit LSN as saved: committed and durable here."""
+        return max(self.start_lsn, min(self.commit_lsn, self.flush_lsn))
+
     def control_snapshot(self) -> control.ControlState:
         return control.ControlState(
             self.node_id,
             self.ctl.promised_term,
             list(self.ctl.term_history),
-            max(self.commit_lsn, self.start_lsn),
+            self._commit_hint(),
             self.ctl.remote_consistent_lsn,
             self.tenant,
             self.timeline,
             self.start_lsn,
+            durable_lsn=max(self.flush_lsn, self.start_lsn),
         )
 
     async def _save_control(self) -> None:
@@ -215,13 +235,19 @@ class Acceptor:
             snapshot = self.control_snapshot()
             self._ctl_dirty = False
             await self._run_io(control.save, self.dir, snapshot)
+            self.ctl.commit_lsn, self.ctl.durable_lsn = snapshot.commit_lsn, snapshot.durable_lsn
 
     async def _control_saver(self) -> None:
-        """Persist the commit LSN hint now and then (it only ever grows; losing it is fine)."""
+        """Persist the commit LSN and the durable LSN now and then: they are the floor the
+        log must reach when it is opened again (only ever raised, except by a truncation,
+        which lowers it first)."""
         while True:
             await asyncio.sleep(CONTROL_SAVE_INTERVAL_S)
-            if self._ctl_dirty or self.ctl.commit_lsn != self.commit_lsn:
-                self.ctl.commit_lsn = self.commit_lsn
+            if (
+                self._ctl_dirty
+                or self.ctl.commit_lsn != self._commit_hint()
+                or self.ctl.durable_lsn != max(self.flush_lsn, self.start_lsn)
+            ):
                 await self._save_control()
 
     async def _sync_locked(self) -> None:
@@ -339,8 +365,11 @@ class Acceptor:
                         "truncating divergent tail",
                         extra={"from_lsn": truncate_lsn, "end_lsn": self.store.end_lsn, "term": term},
                     )
-                    await self._run_io(self.store.truncate, truncate_lsn)
+                    # Lower the durable floor on disk first: a crash after the cut must not
+                    # look like a log shorter than what the control file says was durable.
                     self.flush_lsn = truncate_lsn
+                    await self._save_control()
+                    await self._run_io(self.store.truncate, truncate_lsn)
             self.ctl.term_history = list(hist)
             await self._save_control()
             log.info("started term", extra={"term": term, "flush_lsn": self.flush_lsn})

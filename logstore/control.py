@@ -13,6 +13,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import crc32c
 
@@ -32,12 +33,16 @@ class ControlState:
     """(term, start LSN) in increasing term order: records from start LSN on were written by
     the proposer of that term (until the next entry's start)."""
     commit_lsn: int = 0
-    """A lower bound of the commit LSN, saved lazily (only a hint for streaming)."""
+    """A lower bound of the commit LSN, saved lazily; never above ``durable_lsn``."""
     remote_consistent_lsn: int = 0
     tenant: str = ""
     timeline: str = ""
     start_lsn: int = 0
     """The log's first LSN (its branch point); fixed when the log is created."""
+    durable_lsn: int = 0
+    """Every record below it was fdatasync'ed before this file was written: the log must
+    reach it on open, and damage below it is never a torn write (0 in files written before
+    it existed: no floor)."""
 
     def encode(self) -> bytes:
         body = json.dumps(
@@ -50,6 +55,7 @@ class ControlState:
                 "tenant": self.tenant,
                 "timeline": self.timeline,
                 "start_lsn": self.start_lsn,
+                "durable_lsn": self.durable_lsn,
             },
             sort_keys=True,
         ).encode()
@@ -61,7 +67,8 @@ def exists(directory: Path) -> bool:
 
 
 def load(directory: Path, node_id: int) -> ControlState:
-    """Read the control file; a missing one means a fresh log."""
+    """Read the control file; a missing one means a fresh log (the caller decides whether
+    a log may be fresh: one with segments may not)."""
     path = directory / NAME
     try:
         data = path.read_bytes()
@@ -73,8 +80,18 @@ def load(directory: Path, node_id: int) -> ControlState:
     body = data[len(MAGIC) + _CRC.size :]
     if crc32c.crc32c(body) != crc:
         raise CorruptionError(f"{path}: control file fails its CRC32C check")
-    raw = json.loads(body)
-    state = ControlState(
+    try:
+        raw = json.loads(body)
+        state = _state(raw)
+    except (ValueError, TypeError, KeyError) as exc:  # a CRC collision, or a bug: never guess
+        raise CorruptionError(f"{path}: control file does not parse: {exc}") from None
+    if state.node_id != node_id:
+        raise CorruptionError(f"{path}: belongs to node {state.node_id}, this is node {node_id}")
+    return state
+
+
+def _state(raw: Any) -> ControlState:
+    return ControlState(
         node_id=int(raw["node_id"]),
         promised_term=int(raw["promised_term"]),
         term_history=[(int(t), int(s)) for t, s in raw["term_history"]],
@@ -83,10 +100,8 @@ def load(directory: Path, node_id: int) -> ControlState:
         tenant=str(raw.get("tenant", "")),
         timeline=str(raw.get("timeline", "")),
         start_lsn=int(raw.get("start_lsn", 0)),
+        durable_lsn=int(raw.get("durable_lsn", 0)),
     )
-    if state.node_id != node_id:
-        raise CorruptionError(f"{path}: belongs to node {state.node_id}, this is node {node_id}")
-    return state
 
 
 def save(directory: Path, state: ControlState) -> None:

@@ -9,6 +9,11 @@ it: a crash in between leaves a tombstone that startup removes, never half a log
 
 Finding a request's log is one dict lookup; ids are validated only when that misses (a
 valid log's key is valid by construction).
+
+A log that is damaged on disk (corruption that is not a torn tail, a missing or failing
+control file) is not opened: it is kept as *broken* with the reason, every request for it
+is answered DATA_LOSS with that reason, and the other logs of the node serve normally.
+Nothing of a broken log is changed on disk except by DeleteLog.
 """
 
 from __future__ import annotations
@@ -72,6 +77,8 @@ class LogRegistry:
         self.object_store = object_store
         self.on_fatal = on_fatal
         self.logs: dict[Key, Acceptor] = {}
+        self.broken: dict[Key, str] = {}
+        """Logs that refused to open, with the reason (see the module docstring)."""
         self.offloader: Any = None  # logstore.offload.Offloader when an object store is set
         self._io = ThreadPoolExecutor(max_workers=IO_WORKERS, thread_name_prefix=f"logio-{node_id}")
         self._admin = asyncio.Lock()  # create/delete one at a time
@@ -85,7 +92,16 @@ class LogRegistry:
             return acc
         check_id("tenant", tenant)
         check_id("timeline", timeline)
+        self._check_broken(tenant, timeline)
         raise LogNotFoundError(f"no log for {log_name(tenant, timeline)} on node {self.node_id}")
+
+    def _check_broken(self, tenant: str, timeline: str) -> None:
+        reason = self.broken.get((tenant, timeline))
+        if reason is not None:
+            raise CorruptionError(
+                f"log {log_name(tenant, timeline)} is damaged on node {self.node_id} and was not "
+                f"opened: {reason}"
+            )
 
     def all(self) -> list[Acceptor]:
         return list(self.logs.values())
@@ -133,27 +149,43 @@ class LogRegistry:
                 if not ldir.is_dir():
                     log.warning("unexpected file %s in the logs directory; ignored", ldir)
                     continue
-                if TOMBSTONE in ldir.name or not control.exists(ldir):
+                unfinished = not control.exists(ldir) and _first_local_start(ldir / "segments") is None
+                if TOMBSTONE in ldir.name or unfinished:
                     shutil.rmtree(ldir)
                     fsync_dir(tdir)
                     notes.append(f"removed {ldir} (a deleted log or an unfinished create)")
                     continue
-                acc = self._new(tdir.name, ldir.name, 0)
-                if (acc.tenant, acc.timeline) != (tdir.name, ldir.name):
-                    raise CorruptionError(
-                        f"{ldir}: control file names {log_name(acc.tenant, acc.timeline)}"
-                    )
-                remote, uploaded = self._remote_for(acc)
-                notes += [f"{acc.name}: {n}" for n in acc.open(remote)]
-                for seg in acc.store.segments:
-                    if seg.local and (seg.start_lsn, seg.end_lsn) in uploaded:
-                        seg.uploaded = True
+                try:
+                    acc = self._open_one(tdir.name, ldir)
+                except CorruptionError as exc:
+                    self.broken[(tdir.name, ldir.name)] = str(exc)
+                    log.error(
+                        "log %s is damaged and was not opened (the other logs serve): %s",
+                        log_name(tdir.name, ldir.name), exc,
+                    )  # fmt: skip
+                    continue
+                notes += acc.open_notes
                 self.logs[(acc.tenant, acc.timeline)] = acc
             if not any(tdir.iterdir()):
                 tdir.rmdir()
                 fsync_dir(self.root)
         self.metrics.logs.set(len(self.logs))
         return notes
+
+    def _open_one(self, tenant: str, ldir: Path) -> Acceptor:
+        acc = self._new(tenant, ldir.name, 0)
+        try:
+            if (acc.tenant, acc.timeline) != (tenant, ldir.name) and not acc.fresh:
+                raise CorruptionError(f"{ldir}: control file names {log_name(acc.tenant, acc.timeline)}")
+            remote, uploaded = self._remote_for(acc)
+            acc.open_notes = [f"{acc.name}: {n}" for n in acc.open(remote)]
+        except BaseException:
+            acc.store.close()
+            raise
+        for seg in acc.store.segments:
+            if seg.local and (seg.start_lsn, seg.end_lsn) in uploaded:
+                seg.uploaded = True
+        return acc
 
     def start_background(self) -> None:
         self._started = True
@@ -173,6 +205,7 @@ class LogRegistry:
         check_id("tenant", tenant)
         check_id("timeline", timeline)
         async with self._admin:
+            self._check_broken(tenant, timeline)
             acc = self.logs.get((tenant, timeline))
             if acc is not None:
                 if acc.start_lsn != start_lsn:
@@ -221,6 +254,11 @@ class LogRegistry:
         """Remove a log: refuse new requests, stop it, remove its files (tombstone first)
         and its offloaded objects."""
         async with self._admin:
+            if (tenant, timeline) in self.broken:  # nothing to keep: remove the damaged files
+                await self._run(self._delete_files, self.root / tenant / timeline)
+                del self.broken[(tenant, timeline)]
+                log.info("deleted damaged log", extra={"tenant": tenant, "timeline": timeline})
+                return
             acc = self.get(tenant, timeline)
             del self.logs[(tenant, timeline)]
             self.metrics.logs.set(len(self.logs))

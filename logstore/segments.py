@@ -6,9 +6,13 @@ followed by ``length`` payload bytes. The CRC32C covers the first 20 header byte
 payload, so a torn or misplaced frame never passes. LSNs are contiguous: a frame at ``lsn``
 with ``length`` bytes is followed by the frame at ``lsn + length``, across files too.
 
-Only the last segment is written; the others are sealed (and fsync'ed before the next one
-got its first byte). On open every segment is scanned: a bad frame at the very end of the
-last segment is a torn write and is cut off; anything else is corruption and stops the node.
+Only the last segment is written; the others are sealed: rotation fdatasyncs the old
+segment before the new file is created, so a crash never leaves a sealed segment with a
+torn tail. On open every segment is scanned. A bad frame is a torn write (cut off) only if
+it is at or above the durable LSN the control file recorded, in the last segment, and no
+well-formed frame follows it anywhere in the file (searched for without trusting the bad
+frame's own length or LSN). Anything else is corruption: the log refuses to open, and
+nothing is cut or removed before that decision.
 
 Threads: all methods run on the event loop thread except ``run_sync`` (a worker thread,
 one at a time) and ``read_file_range``/``parse_frames`` which touch no shared state.
@@ -168,10 +172,15 @@ class SegmentStore:
 
     # ---- open and validate -------------------------------------------------------------
 
-    def open(self, remote: list[Segment] | None = None) -> list[str]:
+    def open(
+        self, remote: list[Segment] | None = None, durable_lsn: int = 0, terms: tuple[int, ...] = ()
+    ) -> list[str]:
         """Scan and validate every local segment; cut a torn tail. Returns notes for the log.
 
         ``remote`` lists offloaded segments that end at or below the first local one.
+        ``durable_lsn``: every record below it was fdatasync'ed before (control file), so
+        the log must reach it and no damage below it can be a torn write. ``terms``: the
+        terms records may carry (the term history), to find frames after a damaged one.
         """
         self.dir.mkdir(parents=True, exist_ok=True)
         notes: list[str] = []
@@ -186,6 +195,8 @@ class SegmentStore:
                 raise CorruptionError(f"unexpected file {self.dir / name} in segment directory") from None
         self.segments = []
         expected: int | None = None
+        torn: tuple[Path, int, int, int] | None = None
+        remove_empty: Path | None = None
         if remote:
             self.segments.extend(remote)
             expected = remote[-1].end_lsn
@@ -212,34 +223,28 @@ class SegmentStore:
                     seg.last_term = frame.term
                     seg.size = off + FRAME_SIZE + len(frame.payload)
             except FrameError as exc:
+                where = f"{path}: {exc.reason} at offset {exc.offset} (LSN {exc.lsn:#x})"
                 if not last:
+                    raise CorruptionError(f"{where} in a sealed segment; refusing to open the log") from None
+                if exc.lsn < durable_lsn:
                     raise CorruptionError(
-                        f"{path}: {exc.reason} at offset {exc.offset} (LSN {exc.lsn:#x}) in a "
-                        f"sealed segment; refusing to start"
+                        f"{where}, below LSN {durable_lsn:#x} that was durable before (control "
+                        f"file): damage, not a torn write; refusing to open the log"
                     ) from None
-                if _valid_frame_follows(data, exc.offset):
+                found = _frame_after(data, exc.offset, exc.lsn, terms or (self.last_term, seg.last_term))
+                if found is not None:
                     raise CorruptionError(
-                        f"{path}: {exc.reason} at offset {exc.offset} (LSN {exc.lsn:#x}) with "
-                        f"valid records after it: corruption in the middle of the log, not a "
-                        f"torn tail; refusing to start"
+                        f"{where} with a valid record at offset {found} after it: corruption in "
+                        f"the middle of the log, not a torn tail; refusing to open the log"
                     ) from None
                 cut_at = exc.offset
-                notes.append(
-                    f"torn tail in {path.name}: {exc.reason} at offset {exc.offset}, cut "
-                    f"{len(data) - exc.offset} bytes; log ends at LSN {exc.lsn:#x}"
-                )
-            if cut_at is not None:
-                with open(path, "r+b") as f:
-                    f.truncate(cut_at)
-                    f.flush()
-                    os.fsync(f.fileno())
-            if seg.size == 0 and last:
-                path.unlink()
-                fsync_dir(self.dir)
-                notes.append(f"removed empty segment {path.name}")
-                break
-            if seg.size == 0:
+            if seg.size == 0 and not last:
                 raise CorruptionError(f"{path}: empty sealed segment")
+            if seg.size == 0 and last:  # a rotation that crashed before its first write
+                remove_empty = path
+                break
+            if cut_at is not None:
+                torn = (path, cut_at, len(data) - cut_at, seg.end_lsn)
             self.segments.append(seg)
             self.last_term = seg.last_term
             expected = seg.end_lsn
@@ -250,6 +255,24 @@ class SegmentStore:
                     f"log's start LSN {self.start_lsn:#x}"
                 )
             self.end_lsn = self.segments[-1].end_lsn
+        if self.end_lsn < durable_lsn:
+            raise CorruptionError(
+                f"{self.dir}: the log ends at LSN {self.end_lsn:#x} but records up to "
+                f"{durable_lsn:#x} were durable (control file): a segment was truncated or "
+                f"removed; refusing to open the log"
+            )
+        # Decided: only now cut or remove anything.
+        if torn is not None:
+            tpath, cut, nbytes, tend = torn
+            with open(tpath, "r+b") as f:
+                f.truncate(cut)
+                f.flush()
+                os.fsync(f.fileno())
+            notes.append(f"torn tail in {tpath.name}: cut {nbytes} bytes at offset {cut}; log ends at LSN {tend:#x}")
+        if remove_empty is not None:
+            remove_empty.unlink()
+            fsync_dir(self.dir)
+            notes.append(f"removed empty segment {remove_empty.name}")
         if self.segments and self.segments[-1].local:
             self._fd = os.open(self.dir / seg_name(self.segments[-1].start_lsn), os.O_WRONLY | os.O_APPEND)
         return notes
@@ -299,9 +322,12 @@ class SegmentStore:
             data = data[n:]
 
     def _rotate(self, lsn: int) -> Segment:
-        """Start a new segment at ``lsn``; the old fd is fsync'ed by the next sync job."""
+        """Start a new segment at ``lsn``. The old segment is fdatasync'ed and closed first:
+        once the new file exists the old one is sealed, and a sealed segment with a torn
+        tail would be corruption (a blocking fdatasync, once per segment)."""
         if self._fd is not None:
-            self._to_close.append(self._fd)
+            os.fdatasync(self._fd)
+            os.close(self._fd)
             self._fd = None
         path = self.dir / seg_name(lsn)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
@@ -456,25 +482,34 @@ def read_file_range(path: Path, offset: int, size: int) -> bytes:
         os.close(fd)
 
 
-def _valid_frame_follows(data: bytes, offset: int) -> bool:
-    """Is there a well-formed frame right after the damaged one at ``offset``?
+def _frame_after(data: bytes, offset: int, lsn: int, terms: tuple[int, ...]) -> int | None:
+    """Offset of a well-formed frame anywhere after the damaged one at ``offset`` (which
+    should have started at ``lsn``), or None.
 
-    A torn write leaves nothing valid behind it; a flipped bit in the middle does.
+    The damaged header's length and LSN are not trusted: a flipped bit there must not hide
+    the records after it. Candidates are found by their term field (one of ``terms``); a
+    frame at offset ``p`` must carry an LSN in ``(lsn, lsn + p - offset - FRAME_SIZE]``
+    (LSNs advance by payload bytes, headers add file bytes) and pass its CRC. A torn write
+    leaves nothing like that behind it; a flipped bit in the middle does.
     """
-    if len(data) - offset < FRAME_SIZE:
-        return False
-    length, lsn, _, _ = FRAME.unpack_from(data, offset)
-    if length == 0 or length > MAX_PAYLOAD:
-        return False
-    nxt = offset + FRAME_SIZE + length
-    if nxt >= len(data):
-        return False
-    try:
-        for _ in parse_frames(data[nxt : nxt + FRAME_SIZE + MAX_PAYLOAD], lsn + length):
-            return True
-    except FrameError:
-        return False
-    return False
+    for term in sorted({t for t in terms if t > 0}):
+        needle = struct.pack("<Q", term)
+        pos = data.find(needle, offset + 1 + 12)
+        while pos != -1:
+            p = pos - 12
+            if len(data) - p < FRAME_SIZE:
+                break
+            length, rlsn, _, crc = FRAME.unpack_from(data, p)
+            end = p + FRAME_SIZE + length
+            if (
+                0 < length <= MAX_PAYLOAD
+                and lsn < rlsn <= lsn + (p - offset) - FRAME_SIZE
+                and end <= len(data)
+                and _frame_crc(data[p : p + 20], data[p + FRAME_SIZE : end]) == crc
+            ):
+                return p
+            pos = data.find(needle, pos + 1)
+    return None
 
 
 def parse_segment_object(data: bytes, seg: Segment) -> list[Frame]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 from pathlib import Path
 
 import grpc
@@ -95,14 +94,14 @@ def test_garbage_and_malformed_requests_are_refused(make_cluster: MakeCluster) -
     assert node.alive()
 
 
-def _write_some(addrs: list[str], n: int) -> int:
+def _write_some(addrs: list[str], n: int, healthy: list[str] | None = None) -> int:
     async def main() -> int:
         p = Proposer(addrs, **LOG, deadline_s=5)
         await p.elect()
         end = 0
         for i in range(n):
             end = await p.append([f"record-{i:04d}".encode() * 20])
-        await wait_flush(addrs, end)
+        await wait_flush(healthy or addrs, end)
         await p.close()
         return end
 
@@ -114,54 +113,115 @@ def _segments(log_dir: Path) -> list[Path]:
 
 
 def test_torn_tail_is_cut_at_the_last_good_record(make_cluster: MakeCluster) -> None:
+    """A torn write is what lies beyond the durable end: a partial frame, or a frame whose
+    bytes did not all reach the disk. It is cut; every acknowledged record stays."""
+    from logstore.segments import encode_frame
+
     cluster = make_cluster(extra=["--segment-size", "8192"])
     end = _write_some(cluster.addrs, 40)
     node = cluster.nodes[2]
-    node.kill()
+    node.stop()
     last = _segments(node.log_dir())[-1]
     size = last.stat().st_size
-    with open(last, "r+b") as f:  # a partial last record
-        f.truncate(size - 7)
+    torn = encode_frame(end, 1, b"never acknowledged" * 10)
+    with open(last, "ab") as f:  # a partial frame after the last acknowledged one
+        f.write(torn[:-7])
     node.start()
-    st = node.status()
-    assert st.flush_lsn == end - 220  # exactly one record (220 bytes) cut
+    assert node.status().flush_lsn == end
     assert "torn tail" in node.log_tail()
+    assert last.stat().st_size == size
     node.kill()
-    with open(last, "r+b") as f:  # now a complete-length last record with a bad CRC
-        f.seek(last.stat().st_size - 3)
-        f.write(b"XYZ")
+    garbled = bytearray(torn)
+    garbled[-3:] = b"XYZ"
+    with open(last, "ab") as f:  # a complete-length frame whose payload did not all land
+        f.write(bytes(garbled))
     node.start()
-    assert node.status().flush_lsn == end - 440
-    # The proposer of the next term brings it back to the full log.
+    assert node.status().flush_lsn == end
+    # The proposer of the next term carries on with the full log everywhere.
     end2 = _write_some(cluster.addrs, 1)
     logs = [asyncio.run(read_log(a)) for a in cluster.addrs]
     assert logs[0] == logs[1] == logs[2]
     assert logs[0][-1][0] + len(logs[0][-1][2]) == end2
 
 
-def test_corruption_in_the_middle_stops_the_node(make_cluster: MakeCluster) -> None:
+def _refused(node: object, text: str) -> str:
+    with pytest.raises(grpc.RpcError) as info:
+        node.status()  # type: ignore[attr-defined]
+    assert info.value.code() == grpc.StatusCode.DATA_LOSS, info.value
+    details = info.value.details() or ""
+    assert "damaged" in details and text in details, details
+    return details
+
+
+def test_damage_refuses_that_log_only_and_loudly(make_cluster: MakeCluster) -> None:
+    """Mid-log damage (a sealed segment, a frame followed by valid ones, the last
+    acknowledged record, a header's length or LSN) never shortens the log: that log refuses
+    to open with a clear message, the node's other logs and the other acceptors carry on."""
     cluster = make_cluster(extra=["--segment-size", "8192"])
+    cluster.create_log("t", "other")
     _write_some(cluster.addrs, 80)
     node = cluster.nodes[0]
-    node.kill()
+    node.stop()
     segs = _segments(node.log_dir())
     assert len(segs) >= 3
-    for victim, offset in ((segs[0], FRAME_SIZE + 100), (segs[-1], FRAME_SIZE + 5)):
+    last_size = segs[-1].stat().st_size
+    cases = [
+        (segs[0], FRAME_SIZE + 100),  # payload of a record in a sealed segment
+        (segs[-1], FRAME_SIZE + 5),  # payload, valid records after it
+        (segs[-1], 0),  # the first frame's length field
+        (segs[-1], last_size - 220 + 5),  # the LSN field of the last record
+        (segs[-1], last_size - 1),  # the last byte of the last acknowledged record
+    ]
+    for victim, offset in cases:
         original = victim.read_bytes()
         damaged = bytearray(original)
-        damaged[offset] ^= 0x55  # one flipped bit pattern inside the first record's payload
+        damaged[offset] ^= 0x55
         victim.write_bytes(bytes(damaged))
-        node.start(wait=False)
-        assert node.proc is not None
-        rc = node.proc.wait(20)
-        assert rc == 2
-        tail = node.log_tail()
-        assert "corruption" in tail and "refusing to start" in tail and victim.name in tail
+        node.start()
+        details = _refused(node, victim.name)
+        assert "refusing to open the log" in details
+        assert node.status(tenant="t", timeline="other").flush_lsn == 0  # the other log serves
+        assert "damaged and was not opened" in node.log_tail()
+        node.stop()
+        assert victim.read_bytes() == bytes(damaged)  # nothing was cut or removed
         victim.write_bytes(original)
+    with open(segs[-1], "r+b") as f:  # truncated below the durable end
+        f.truncate(last_size - 300)
     node.start()
-    t0 = time.monotonic()
+    _refused(node, "durable")
+    node.stop()
+    with open(segs[-1], "ab") as f:
+        f.write(original[last_size - 300 :])
+    # The other acceptors carry on meanwhile: a majority elects and commits.
+    node.start()
     assert node.status().flush_lsn > 0
-    assert time.monotonic() - t0 < 5
+    _write_some(cluster.addrs, 1)
+
+
+def test_missing_control_file_refuses_the_log(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster()
+    end = _write_some(cluster.addrs, 5)
+    node = cluster.nodes[1]
+    node.stop()
+    ctl = node.log_dir() / "control"
+    saved = ctl.read_bytes()
+    ctl.unlink()
+    node.start()
+    _refused(node, "control file is missing")
+    assert _segments(node.log_dir())  # nothing removed
+    # Writes go on with the other two; then the operator restores the file.
+    _write_some(cluster.addrs, 1, healthy=[cluster.nodes[0].addr, cluster.nodes[2].addr])
+    node.stop()
+    ctl.write_bytes(saved)
+    node.start()
+    assert node.status().flush_lsn >= end
+    for junk in (saved[: len(saved) // 2], b""):  # truncated control files
+        node.stop()
+        ctl.write_bytes(junk)
+        node.start()
+        _refused(node, "control")
+    node.stop()
+    ctl.write_bytes(saved)
 
 
 BAD_PROTOBUFS = (b"\x0f\xff\xff\xff", b"\x1a\xff\xff\xff\x0f\x01", b"\xff" * 64)
