@@ -325,7 +325,16 @@ def out_of_range(oid: int, text: str) -> SqlError:
 
 
 def _as_str(data: bytes | str) -> str:
-    return data if isinstance(data, str) else data.decode("utf-8")
+    """Client bytes as text: PostgreSQL verifies the encoding, and text can never hold NUL."""
+    if isinstance(data, str):
+        return data
+    if b"\x00" in data:
+        raise SqlError("22021", 'invalid byte sequence for encoding "UTF8": 0x00')
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = " ".join(f"0x{b:02x}" for b in exc.object[exc.start:exc.start + 2])
+        raise SqlError("22021", f'invalid byte sequence for encoding "UTF8": {bad}') from None
 
 
 # --------------------------------------------------------------------------- bool
@@ -1145,7 +1154,33 @@ def parse_bytea(text: str) -> bytes:
 
 # --------------------------------------------------------------------------- arrays
 
-_ARRAY_NEEDS_QUOTE = re.compile(r'[{}",\\\s]')
+# array_out quotes elements with these (only ASCII blanks: array_isspace, not str.isspace)
+_ARRAY_NEEDS_QUOTE = re.compile(r'[{}",\\ \t\n\r\v\f]')
+_ARRAY_BLANKS = " \t\n\r\v\f"
+
+
+def _array_elem_value(elem_oid: int, value: Any) -> Any:
+    """A stored (JSON) element as the value its type's encoders take: bytea elements are stored
+    as their ``\\x`` hex text, json/jsonb elements as JSON values."""
+    if elem_oid == BYTEA and isinstance(value, str):
+        return parse_bytea(value)
+    if elem_oid == JSONB:
+        return _jsonb_dump(value)
+    if elem_oid == JSON:
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def array_elem_value(elem_oid: int, value: Any) -> Any:
+    """A stored array element as a scalar of ``elem_oid`` (json/jsonb as their text)."""
+    return _array_elem_value(elem_oid, value)
+
+
+def array_elem_storage(elem_oid: int, value: Any) -> Any:
+    """A scalar of ``elem_oid`` as an array element is stored (the inverse of array_elem_value)."""
+    if elem_oid in (JSON, JSONB) and isinstance(value, str):
+        return json.loads(value)
+    return _storage_json(value)
 
 
 def _array_elem_text(elem_oid: int, value: Any) -> str:
@@ -1153,6 +1188,7 @@ def _array_elem_text(elem_oid: int, value: Any) -> str:
         return "NULL"
     if elem_oid == BOOL:
         return "t" if value else "f"
+    value = _array_elem_value(elem_oid, value)
     text = _TEXT_ENCODERS.get(elem_oid, _enc_text_default)(value).decode()
     if text == "" or text.upper() == "NULL" or _ARRAY_NEEDS_QUOTE.search(text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -1170,7 +1206,10 @@ def array_values(value: Any) -> list[Any]:
 
 
 def format_array(elem_oid: int, value: Any) -> str:
-    items = array_values(value)
+    if elem_oid == JSONB and isinstance(value, str):  # keep numbers exact
+        items = json.loads(value, parse_float=Decimal)
+    else:
+        items = array_values(value)
     return "{" + ",".join(
         format_array(elem_oid, v)[0:] if isinstance(v, list) else _array_elem_text(elem_oid, v) for v in items
     ) + "}"
@@ -1189,7 +1228,7 @@ def parse_array_literal(text: str) -> list[str | None]:
         return items
     i = 0
     while i <= len(inner):
-        while i < len(inner) and inner[i].isspace():
+        while i < len(inner) and inner[i] in _ARRAY_BLANKS:
             i += 1
         if i < len(inner) and inner[i] == '"':
             i += 1
@@ -1201,13 +1240,13 @@ def parse_array_literal(text: str) -> list[str | None]:
                 i += 1
             i += 1
             items.append("".join(buf))
-            while i < len(inner) and inner[i].isspace():
+            while i < len(inner) and inner[i] in _ARRAY_BLANKS:
                 i += 1
         else:
             start = i
             while i < len(inner) and inner[i] != ",":
                 i += 1
-            raw = inner[start:i].strip()
+            raw = inner[start:i].strip(_ARRAY_BLANKS)
             if raw.startswith("{"):
                 raise SqlError("0A000", "multidimensional arrays are not supported")
             items.append(None if raw.upper() == "NULL" else raw)
@@ -1225,6 +1264,9 @@ def _storage_json(value: Any) -> Any:
 
 def parse_array(elem_oid: int, text: str) -> str:
     parser = _TEXT_DECODERS.get(elem_oid, _dec_text)
+    if elem_oid in (JSON, JSONB):  # stored as JSON values, as ARRAY[...] stores them
+        def parser(data: bytes | str) -> Any:
+            return json.loads(parse_json(_as_str(data)))
     values = [None if item is None else _storage_json(parser(item.encode())) for item in parse_array_literal(text)]
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
@@ -1251,12 +1293,14 @@ def _array_binary(elem_oid: int, value: Any) -> bytes:
     items = array_values(value)
     encoder = _BINARY_ENCODERS.get(elem_oid, _enc_text_default)
     has_null = any(v is None for v in items)
+    if not items:  # PostgreSQL sends an empty array with no dimensions
+        return struct.pack("!iii", 0, 0, elem_oid)
     out = [struct.pack("!iiiii", 1, 1 if has_null else 0, elem_oid, len(items), 1)]
     for v in items:
         if v is None:
             out.append(struct.pack("!i", -1))
         else:
-            data = encoder(v)
+            data = encoder(_array_elem_value(elem_oid, v))
             out.append(struct.pack("!i", len(data)) + data)
     return b"".join(out)
 
@@ -1277,7 +1321,8 @@ def _array_from_binary(elem_oid: int, data: bytes) -> str:
         if length < 0:
             values.append(None)
             continue
-        values.append(_storage_json(decoder(data[pos : pos + length])))
+        item = decoder(data[pos : pos + length])
+        values.append(json.loads(item) if elem_oid in (JSON, JSONB) else _storage_json(item))
         pos += length
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
@@ -1580,7 +1625,7 @@ def _dec_bin_bool(data: bytes) -> int:
 
 
 def _dec_bin_jsonb(data: bytes) -> str:
-    return parse_jsonb(data[1:].decode())
+    return parse_jsonb(_as_str(data[1:]))
 
 
 def _dec_bin_uuid(data: bytes) -> str:

@@ -276,7 +276,7 @@ def text_formatter(spec: CopySpec) -> Callable[[Sequence[str | None]], bytes]:
         quote = spec.quote
         escape = spec.escape
         null = spec.null if spec.null != "\\N" else ""
-        needs = re.compile("[" + re.escape(delim + quote + "\r\n" + escape) + "]")
+        needs = re.compile("[" + re.escape(delim + quote + "\r\n") + "]")
 
         def fmt_csv(values: Sequence[str | None]) -> bytes:
             out = []
@@ -295,8 +295,10 @@ def text_formatter(spec: CopySpec) -> Callable[[Sequence[str | None]], bytes]:
 
         return fmt_csv
     null_text = spec.null
-    table = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
-                           "\f": "\\f", "\v": "\\v", delim: "\\" + delim})
+    # the delimiter is escaped as itself unless it is one of the control characters with a name
+    escapes = {delim: "\\" + delim, "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+               "\f": "\\f", "\v": "\\v"}
+    table = str.maketrans(escapes)
 
     def fmt_text(values: Sequence[str | None]) -> bytes:
         return (delim.join(null_text if v is None else v.translate(table) for v in values)

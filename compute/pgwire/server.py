@@ -36,6 +36,8 @@ log = logging.getLogger("strata.compute.server")
 
 MAX_STARTUP_BYTES = 10_000
 COPY_BATCH_ROWS = 5_000
+# Binary COPY: signature, flags (no OIDs), header extension length 0.
+BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _TEXT = 25
 
 
@@ -616,24 +618,34 @@ class Connection:
         self.send(m.command_complete(f"COPY {count}"))
 
     def copy_out(self, tr: Translation, result: Result) -> None:
+        """COPY ... TO STDOUT: one CopyData per row (clients read rows message by message)."""
         spec = tr.copy
         assert spec is not None
         columns = spec.columns or result_columns(tr)
-        encoders = [text_encoder(c.type_oid, c.elem_oid) for c in columns]
-        fmt = text_formatter(spec)
-        self.send(m.copy_out_response(len(columns)))
         rows = result.rows or []
-        if spec.header:
-            self.send(m.copy_data(fmt([c.name for c in columns])))
-        chunk: list[bytes] = []
-        for row in rows:
-            chunk.append(fmt([None if v is None else enc(v) for enc, v in
-                              zip(encoders, row, strict=False)]))
-            if len(chunk) >= 256:
-                self.send(m.copy_data(b"".join(chunk)))
-                chunk = []
-        if chunk:
-            self.send(m.copy_data(b"".join(chunk)))
+        if spec.format == "binary":
+            self.send(m.copy_out_response(len(columns), binary=True))
+            encoders = row_encoders(columns, [1])
+            ncols = struct.pack("!h", len(columns))
+            header = BINARY_COPY_HEADER  # sent with the first row, as PostgreSQL does
+            for row in rows:
+                parts = [header, ncols]
+                header = b""
+                for enc, v in zip(encoders, row, strict=False):
+                    data = enc(v)
+                    parts.append(b"\xff\xff\xff\xff" if data is None
+                                 else struct.pack("!i", len(data)) + data)
+                self.send(m.copy_data(b"".join(parts)))
+            self.send(m.copy_data(header + b"\xff\xff"))
+        else:
+            text_encoders = [text_encoder(c.type_oid, c.elem_oid) for c in columns]
+            fmt = text_formatter(spec)
+            self.send(m.copy_out_response(len(columns)))
+            if spec.header:
+                self.send(m.copy_data(fmt([c.name for c in columns])))
+            for row in rows:
+                self.send(m.copy_data(fmt([None if v is None else enc(v) for enc, v in
+                                           zip(text_encoders, row, strict=False)])))
         self.send(m.COPY_DONE)
         self.send(m.command_complete(f"COPY {len(rows)}"))
 

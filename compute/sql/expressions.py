@@ -397,6 +397,8 @@ def _bool_or(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node:
 def _array_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                scope: Scope) -> tuple[exp.Expression, Ty]:
     elem = _first(types)
+    if elem.is_array:
+        raise SqlError("0A000", "multidimensional arrays are not supported")
     arr = ty.array_of(elem.oid)
     return fn("json_group_array", *args), Ty(arr)
 
@@ -1616,13 +1618,13 @@ class ExprCompiler:
         if t.oid in ty.INTS:
             return fn("pg_check_int", exp.Neg(this=inner), lit_int(t.oid)), t
         if t.oid == T.NUMERIC:
-            if is_string_literal(inner):
+            if is_string_literal(inner) and inner.this.lower() != "nan":  # -NaN is NaN
                 text = inner.this[1:] if inner.this.startswith("-") else "-" + inner.this
                 return exp.Literal.string(T.parse_numeric(text)), ty.NUMERIC
             return fn("pg_num_neg", inner), ty.NUMERIC
         if t.oid == T.INTERVAL:
             return fn("pg_interval_mul", inner, lit_int(-1)), ty.INTERVAL
-        if t.oid in ty.FLOATS and not isinstance(inner, exp.Literal):
+        if t.oid in ty.FLOATS and not (isinstance(inner, exp.Literal) and not inner.is_string):
             return fn("pg_fneg", inner), t  # -NaN is NaN (SQLite would negate the text to 0)
         if t.oid == T.UNKNOWN:
             inner = self.coerce(inner, t, ty.INT4)
@@ -1882,6 +1884,8 @@ class ExprCompiler:
         if name == "array" and node.expressions and isinstance(node.expressions[0], (exp.Select, exp.Union)):
             sub_sql, cols = self.query.subquery(node.expressions[0], scope)
             elem = cols[0].ty if cols else ty.TEXT
+            if elem.is_array:
+                raise SqlError("0A000", "multidimensional arrays are not supported")
             return raw(f"(SELECT json_group_array(x.{quote(cols[0].name)}) FROM ({sub_sql}) AS x)"), Ty(
                 ty.array_of(elem.oid))
         handler = FUNCTIONS.get(name)
@@ -2048,6 +2052,9 @@ class ExprCompiler:
             elem = ty.common_type(elem, t)
         if elem.oid == T.UNKNOWN:
             elem = ty.TEXT
+        if elem.is_array or any(isinstance(e, exp.Array) for e in node.expressions):
+            # never store a nested array as a one-dimensional array of texts
+            raise SqlError("0A000", "multidimensional arrays are not supported")
         items = [self.json_arg(self.coerce(o, t, elem), elem) for o, t in compiled]
         return fn("json_array", *items), Ty(ty.array_of(elem.oid))
 

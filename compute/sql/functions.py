@@ -433,9 +433,13 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         def convert(item: Any) -> Any:
             if isinstance(item, list):
                 return [convert(x) for x in item]
-            return None if item is None else _cast_value(ctx, item, src_elem, dst_elem)
+            if item is None:
+                return None
+            scalar = T.array_elem_value(src_elem, item)
+            return T.array_elem_storage(dst_elem, _cast_value(ctx, scalar, src_elem, dst_elem))
 
-        return json.dumps(convert(json.loads(value)), ensure_ascii=False)
+        exact = Decimal if src_elem in (T.JSON, T.JSONB) and dst_elem not in (T.JSON, T.JSONB) else float
+        return json.dumps(convert(json.loads(value, parse_float=exact)), ensure_ascii=False)
     text = value if isinstance(value, str) else T.encode_text(src, value).decode()
     return T.decode_text(dst, text.encode(), ctx.timezone)
 
