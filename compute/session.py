@@ -69,6 +69,7 @@ class Transaction:
     saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
     did_ddl: bool = False
     heavy: bool = False  # some statement ran on a thread: its commit may be big, so thread too
+    queried: bool = False  # a query ran: the isolation level and read-write mode are fixed now
     fk: DeferredState = field(default_factory=DeferredState)  # SET CONSTRAINTS, deferred FK rows
 
     @property
@@ -247,7 +248,7 @@ class Session:
         if self.txn is not None:
             return Result("BEGIN", notices=[("25001", "there is already a transaction in progress")])
         self.txn = self._new_txn(tr)
-        return Result("BEGIN")
+        return Result(tr.tag or "BEGIN")
 
     def _new_txn(self, tr: Translation | None = None) -> Transaction:
         isolation = self.settings.get("default_transaction_isolation", "read committed")
@@ -401,8 +402,9 @@ class Session:
 
     def _set(self, tr: Translation) -> Result:
         name = tr.name.lower()
-        if name in ("transaction_isolation", "transaction_read_only") or tr.isolation or (
-                tr.read_only is not None and not name):
+        if name == "session_characteristics":
+            return self._set_characteristics(tr)
+        if name in ("transaction", "transaction_isolation", "transaction_read_only"):
             return self._set_transaction(tr)
         tag = "RESET" if tr.value is None and tr.tag == "RESET" else "SET"
         if name == "all" and tr.value is None:
@@ -442,19 +444,36 @@ class Session:
         return Result("SET CONSTRAINTS")
 
     def _set_transaction(self, tr: Translation) -> Result:
+        """SET TRANSACTION ... and SET transaction_isolation / transaction_read_only = value."""
         txn = self.txn
+        isolation, read_only = tr.isolation, tr.read_only
+        name = tr.name.lower()
+        if name == "transaction_isolation" and tr.value is not None:
+            isolation = guc.normalize("default_transaction_isolation", tr.value)
+        elif name == "transaction_read_only" and tr.value is not None:
+            read_only = guc.normalize("default_transaction_read_only", tr.value) == "on"
         if txn is None:
             return Result("SET", notices=[("25P01", "SET TRANSACTION can only be used in "
                                                      "transaction blocks")])
-        if tr.isolation:
-            if txn.snapshot_reader is not None or txn.writer:
+        if isolation:
+            if txn.queried:
                 raise SqlError("25001", "SET TRANSACTION ISOLATION LEVEL must be called before "
                                         "any query")
-            txn.isolation = tr.isolation.lower()
-        if tr.read_only is not None:
-            if tr.read_only is False and self.engine.read_only:
+            txn.isolation = isolation.lower()
+        if read_only is not None:
+            if read_only is False and self.engine.read_only:
                 raise _read_write_during_recovery()
-            txn.read_only = tr.read_only
+            if read_only is False and txn.read_only and txn.queried:
+                raise SqlError("25001", "transaction read-write mode must be set before any query")
+            txn.read_only = read_only
+        return Result("SET")
+
+    def _set_characteristics(self, tr: Translation) -> Result:
+        """SET SESSION CHARACTERISTICS AS TRANSACTION ...: the defaults of later transactions."""
+        if tr.isolation:
+            self._assign("default_transaction_isolation", tr.isolation.lower(), False)
+        if tr.read_only is not None:
+            self._assign("default_transaction_read_only", "on" if tr.read_only else "off", False)
         return Result("SET")
 
     def _assign(self, name: str, value: str, local: bool) -> None:
@@ -468,17 +487,30 @@ class Session:
         if guc.reported_name(name):
             self.changed_settings.append(name)
 
+    def _isolation_now(self) -> str:
+        """The current transaction's isolation level, else the session default."""
+        if self.txn is not None:
+            return self.txn.isolation
+        return self.settings.get("default_transaction_isolation", "read committed")
+
+    def _read_only_now(self) -> bool:
+        """Whether the statement runs read-only: the transaction's mode, else the session default
+        (a statement outside a block is its own transaction)."""
+        if self.engine.read_only:
+            return True
+        if self.txn is not None:
+            return self.txn.read_only
+        return self.settings.get("default_transaction_read_only", "off") == "on"
+
     def _show(self, tr: Translation) -> Result:
         name = tr.name.lower()
         if name == "all":
             rows = [(k, v, "") for k, v in sorted(self.settings.items())]
             return Result("SHOW", rows=rows, translation=tr)
         if name == "transaction_isolation":
-            value = self.txn.isolation if self.txn else self.settings.get(
-                "default_transaction_isolation", "read committed")
+            value = self._isolation_now()
         elif name == "transaction_read_only":
-            read_only = self.engine.read_only or (self.txn is not None and self.txn.read_only)
-            value = "on" if read_only else "off"
+            value = "on" if self._read_only_now() else "off"
         elif name == "in_hot_standby":
             value = self.engine.in_hot_standby()
         elif name in self.settings:
@@ -493,6 +525,8 @@ class Session:
 
     async def _run_sql(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         txn = self.txn
+        if txn is not None:
+            txn.queried = True
         altered = tr.extra.get("altered_table")
         if altered and txn is not None and txn.writer and txn.fk.pending and \
                 pending_on(self.db.writer.conn, txn.fk, str(altered)):
@@ -512,7 +546,7 @@ class Session:
         txn = self.txn
         if tr.is_write or tr.kind is Kind.COPY_FROM:
             command = _write_command(tr)
-            if txn is not None and txn.read_only:
+            if self._read_only_now() and not self.engine.read_only:
                 raise read_only_error(command)
             await self.engine.check_writable(self.db, command)
             if txn is None:
@@ -650,6 +684,9 @@ class Session:
         ctx.user = self.user
         ctx.database = self.db.name
         ctx.backend_pid = self.backend_pid
+        # current_setting('transaction_isolation' | 'transaction_read_only') reads these
+        self.settings["transaction_isolation"] = self._isolation_now()
+        self.settings["transaction_read_only"] = "on" if self._read_only_now() else "off"
         ctx.settings = self.settings
         ctx.timezone = self.settings.get("timezone", "UTC")
         ctx.sequence_values = self.sequence_values
@@ -778,7 +815,7 @@ class Session:
         """Take the writer for a COPY FROM; rows then arrive in batches via ``copy_in_rows``."""
         if self.engine.read_only:  # what PostgreSQL says on a standby
             raise SqlError("25006", "cannot execute COPY during recovery")
-        if self.txn is not None and self.txn.read_only:
+        if self._read_only_now() and not self.engine.read_only:
             raise read_only_error("COPY FROM")
         await self.engine.check_writable(self.db, "COPY FROM")
         if self.txn is None:

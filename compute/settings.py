@@ -112,6 +112,11 @@ def parse_milliseconds(name: str, value: str) -> float:
     return ms
 
 
+# Boolean parameters whose value the server acts on (SHOW prints them as on/off).
+BOOLEANS = frozenset({"default_transaction_read_only", "transaction_read_only",
+                      "default_transaction_deferrable", "transaction_deferrable"})
+
+
 def normalize(name: str, value: str) -> str:
     """Validate a SET and return the value as SHOW will print it."""
     key = name.lower()
@@ -130,6 +135,13 @@ def normalize(name: str, value: str) -> str:
         if value.lower() not in _ISOLATIONS:
             raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"')
         return value.lower()
+    if key in BOOLEANS:
+        word = value.strip().lower()
+        if word in ("on", "true", "yes", "1", "t", "y") or (len(word) > 1 and "true".startswith(word)):
+            return "on"
+        if word in ("off", "false", "no", "0", "f", "n") or (len(word) > 1 and "false".startswith(word)):
+            return "off"
+        raise SqlError("22023", f'parameter "{name}" requires a Boolean value')
     if key == "datestyle":
         parts = {p.strip().upper() for p in value.split(",")}
         if not parts <= {"ISO", "MDY", "DMY", "YMD"}:

@@ -321,9 +321,13 @@ def _set(ts: Tokens) -> Translation:
         is_local = True
     else:
         ts.accept("session")
-    if ts.accept("transaction") or ts.accept("characteristics", "as", "transaction"):
+    if ts.accept("transaction"):
         isolation, read_only = _modes(ts)
         return Translation(Kind.SET, "SET", name="transaction", is_local=True, isolation=isolation,
+                           read_only=read_only)
+    if ts.accept("characteristics", "as", "transaction"):
+        isolation, read_only = _modes(ts)
+        return Translation(Kind.SET, "SET", name="session_characteristics", isolation=isolation,
                            read_only=read_only)
     if ts.accept("time", "zone"):
         if ts.accept("local") or ts.accept("default"):
