@@ -192,7 +192,9 @@ class SegmentStore:
             try:
                 starts.append(int(name[: -len(SUFFIX)], 16))
             except ValueError:
-                raise CorruptionError(f"unexpected file {self.dir / name} in segment directory") from None
+                raise CorruptionError(
+                    f"unexpected file {self.dir / name} in segment directory; refusing to open the log"
+                ) from None
         self.segments = []
         expected: int | None = None
         torn: tuple[Path, int, int, int] | None = None
@@ -206,7 +208,7 @@ class SegmentStore:
             if expected is not None and start != expected:
                 raise CorruptionError(
                     f"segment {path} starts at LSN {start:#x} but the previous one ends at "
-                    f"{expected:#x}: a segment is missing"
+                    f"{expected:#x}: a segment is missing; refusing to open the log"
                 )
             data = path.read_bytes()
             seg = Segment(start, start)
@@ -216,7 +218,7 @@ class SegmentStore:
                     if frame.term < seg.last_term or frame.term < self.last_term:
                         raise CorruptionError(
                             f"{path}: record at LSN {frame.lsn:#x} has term {frame.term} below "
-                            f"the previous record's term"
+                            f"the previous record's term; refusing to open the log"
                         )
                     seg.note(frame.lsn, off)
                     seg.end_lsn = frame.end_lsn
@@ -239,7 +241,7 @@ class SegmentStore:
                     ) from None
                 cut_at = exc.offset
             if seg.size == 0 and not last:
-                raise CorruptionError(f"{path}: empty sealed segment")
+                raise CorruptionError(f"{path}: empty sealed segment; refusing to open the log")
             if seg.size == 0 and last:  # a rotation that crashed before its first write
                 remove_empty = path
                 break
@@ -252,7 +254,7 @@ class SegmentStore:
             if self.segments[0].start_lsn < self.start_lsn:
                 raise CorruptionError(
                     f"{self.dir}: a segment starts at LSN {self.segments[0].start_lsn:#x}, below the "
-                    f"log's start LSN {self.start_lsn:#x}"
+                    f"log's start LSN {self.start_lsn:#x}; refusing to open the log"
                 )
             self.end_lsn = self.segments[-1].end_lsn
         if self.end_lsn < durable_lsn:
