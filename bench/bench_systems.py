@@ -42,7 +42,7 @@ CONNECT_TIMEOUT_S = 2
 """psycopg connect timeout (whole seconds) while probing a failover."""
 FAILOVER_WAIT_S = 30.0
 """Bound on waiting for the first write after the primary's SIGKILL."""
-LAG_POLL_S = 0.001
+LAG_POLL_S = 0.005
 """How often the replica is asked whether it sees the marker row."""
 LAG_MARKER_EVERY_S = 0.1
 """One marker row per this many seconds during the replica-lag run."""
