@@ -160,6 +160,9 @@ def storage_error(exc: StorageError, command: str = "", at_commit: bool = False)
     if isinstance(exc, QuorumUnavailableError):
         return SqlError("57P03", f"{what}the log store has no quorum (a majority of log store nodes "
                                  "did not answer)", detail=str(exc) or None)
+    code = getattr(exc, "sqlstate", None)  # a store that knows the SQLSTATE (53100, XX001)
+    if isinstance(code, str):
+        return SqlError(code, f"{what}{exc}")
     if isinstance(exc, PageUnavailableError):
         return SqlError("58030", f"could not read a page: {exc}")
     return SqlError("58030", f"could not write to the log: {exc}")

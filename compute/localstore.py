@@ -84,7 +84,9 @@ class DiskFullError(StorageError):
 
 
 class CorruptionError(StorageError):
-    """Data on disk fails its checksum or contradicts what was durably recorded."""
+    """Data on disk fails its checksum or contradicts what was durably recorded (XX001)."""
+
+    sqlstate = "XX001"
 
 
 def _is_full(exc: OSError) -> bool:
