@@ -81,15 +81,52 @@ class ShapeCache:
         if len(original) != len(templates):
             return None
         parts = tuple(tuple(_split_step(step) for step in t.steps) for t in templates)
-        for orig, tmpl, tmpl_parts in zip(original, templates, parts, strict=True):
-            filled = _fill_parts(tmpl, tmpl_parts, literals)  # the very code the hits use
-            if (filled.steps != orig.steps or filled.columns != orig.columns
-                    or filled.kind != orig.kind or filled.tag != orig.tag
-                    or filled.is_write != orig.is_write or filled.copy is not None
-                    or orig.param_oids or filled.extra != orig.extra
-                    or filled.name != orig.name or filled.value != orig.value):
-                return None
+        if not _reproduces(original, templates, parts, literals):
+            return None
+        # The shape must not depend on the literals' values (a literal equal to its parameter
+        # number can hide that: varchar(1) and varchar($1) translate alike). Check a second
+        # set of values of the same classes against the full translation too.
+        other = [_other_literal(lit) for lit in literals]
+        other_sql = _substitute(shape_sql, other)
+        if _UNSAFE.search(other_sql):  # "x -$1" with a negative literal would start a comment
+            return None
+        try:
+            other_full = full(other_sql, catalog)
+        except Exception:
+            return None
+        if len(other_full) != len(templates) or not _reproduces(other_full, templates, parts, other):
+            return None
         return _Shape(tuple(replace(t, param_oids=()) for t in templates), parts)
+
+
+def _reproduces(original: list[Translation], templates: list[Translation],
+                parts: tuple[tuple[tuple[str | int, ...], ...], ...], literals: list[str]) -> bool:
+    for orig, tmpl, tmpl_parts in zip(original, templates, parts, strict=True):
+        filled = _fill_parts(tmpl, tmpl_parts, literals)  # the very code the hits use
+        if (filled.steps != orig.steps or filled.columns != orig.columns
+                or filled.kind != orig.kind or filled.tag != orig.tag
+                or filled.is_write != orig.is_write or filled.copy is not None
+                or orig.param_oids or filled.extra != orig.extra
+                or filled.name != orig.name or filled.value != orig.value):
+            return False
+    return True
+
+
+def _other_literal(literal: str) -> str:
+    """A different literal of the same class (``_literal_class``) and, for integers, the same
+    number of digits where possible."""
+    sign = "-" if literal.startswith("-") else ""
+    digits = literal.lstrip("-")
+    if not digits.isdigit():
+        return literal + "1" if "e" not in digits.lower() else literal.replace("e", "1e").replace("E", "1E")
+    value = int(digits)
+    changed = value + 1 if _literal_class(str(value + 1)) == _literal_class(digits) else value - 1
+    return sign + str(changed)
+
+
+def _substitute(shape_sql: str, literals: list[str]) -> str:
+    """The shape with literals written back in place of $1..$n."""
+    return re.sub(r"\$(\d+)", lambda m: literals[int(m.group(1)) - 1], shape_sql)
 
 
 def _lift(sql: str) -> tuple[str, list[str]] | None:

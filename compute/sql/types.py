@@ -128,6 +128,8 @@ def _dtype_name(dt: exp.DataType | exp.Expression) -> str:
 
 def _int_param(node: exp.Expression) -> int:
     inner = node.this if isinstance(node, exp.DataTypeParam) else node
+    if not isinstance(inner, exp.Literal):  # varchar($1) is a syntax error, not varchar(1)
+        raise SqlError("42601", f"invalid type modifier {inner.sql()}")
     try:
         return int(inner.name)
     except (ValueError, AttributeError):
