@@ -318,6 +318,15 @@ def test_subscribers_are_listed_with_their_sent_lsn(make_cluster: MakeCluster) -
 def test_remote_consistent_lsn_reporter_is_per_log(make_cluster: MakeCluster) -> None:
     cluster = make_cluster()
     cluster.create_log(T, "other")
+
+    async def fill() -> None:  # a retention LSN must lie within the log
+        p = Proposer(cluster.addrs, tenant=T, timeline="other", deadline_s=5)
+        await p.elect()
+        end = await p.append([payload_for(0, 400)])
+        await wait_flush(cluster.addrs, end, tenant=T, timeline="other")
+        await p.close()
+
+    asyncio.run(fill())
     with LogStoreClient(cluster.addrs) as client:
         rep = client.reporter()
         try:
