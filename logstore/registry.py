@@ -50,8 +50,18 @@ Key = tuple[str, str]
 def _first_local_start(seg_dir: Path) -> int | None:
     if not seg_dir.is_dir():
         return None
-    starts = [int(p.name[: -len(SUFFIX)], 16) for p in seg_dir.iterdir() if p.name.endswith(SUFFIX)]
+    starts: list[int] = []
+    for p in seg_dir.iterdir():
+        if p.name.endswith(SUFFIX):
+            try:
+                starts.append(int(p.name[: -len(SUFFIX)], 16))
+            except ValueError:  # SegmentStore.open refuses the log with a clear message
+                continue
     return min(starts) if starts else None
+
+
+def _has_segments(seg_dir: Path) -> bool:
+    return seg_dir.is_dir() and any(p.name.endswith(SUFFIX) for p in seg_dir.iterdir())
 
 
 class LogRegistry:
@@ -149,7 +159,7 @@ class LogRegistry:
                 if not ldir.is_dir():
                     log.warning("unexpected file %s in the logs directory; ignored", ldir)
                     continue
-                unfinished = not control.exists(ldir) and _first_local_start(ldir / "segments") is None
+                unfinished = not control.exists(ldir) and not _has_segments(ldir / "segments")
                 if TOMBSTONE in ldir.name or unfinished:
                     shutil.rmtree(ldir)
                     fsync_dir(tdir)

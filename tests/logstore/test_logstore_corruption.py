@@ -247,3 +247,37 @@ def test_rotation_syncs_the_old_segment_before_creating_the_new_one(tmp_path: Pa
         "fdatasync 0000000000001194.seg",
         "create 0000000000002328.seg",
     ], events
+
+
+def test_broken_log_is_isolated_and_can_be_deleted(tmp_path: Path) -> None:
+    """A damaged log answers DATA_LOSS with its reason; the node's other logs open; CreateLog
+    of it is refused; DeleteLog removes its files, after which it can be created again."""
+    rng = random.Random(SEED + 2)
+    asyncio.run(_write_log(tmp_path, rng))
+    ldir = tmp_path / "logs" / TENANT / TIMELINE
+    (ldir / "control").unlink()
+
+    async def main() -> None:
+        reg = LogRegistry(NODE, tmp_path, segment_bytes=SEGMENT_BYTES)
+        reg.open_all()
+        reg.start_background()
+        other = await reg.create(TENANT, "other", 0)
+        assert other.flush_lsn == 0
+        try:
+            reg.get(TENANT, TIMELINE)
+            raise AssertionError("a damaged log was served")
+        except CorruptionError as exc:
+            assert "control file is missing" in str(exc) and "damaged on node 1" in str(exc)
+        try:
+            await reg.create(TENANT, TIMELINE, 0)
+            raise AssertionError("a damaged log was re-created over its files")
+        except CorruptionError:
+            pass
+        assert (ldir / "segments").is_dir()  # untouched
+        await reg.delete(TENANT, TIMELINE)
+        assert not ldir.exists()
+        acc = await reg.create(TENANT, TIMELINE, 0)
+        assert acc.flush_lsn == 0 and acc.promised_term == 0
+        await reg.close()
+
+    asyncio.run(main())
