@@ -254,7 +254,15 @@ class PageServerClient:
         return {f.name: getattr(resp, f.name) for f in resp.DESCRIPTOR.fields}
 
     def ingest(self, tenant: str, timeline: str, records: list[tuple[Lsn, bytes]]) -> Lsn:
-        """Push WAL records (start LSN, payload) to a push-fed timeline."""
+        """Push WAL records (start LSN, payload) to a push-fed timeline; returns the applied
+        (readable) LSN, which is not durable: see ``ingest_wal``."""
+        return self.ingest_wal(tenant, timeline, records)[0]
+
+    def ingest_wal(
+        self, tenant: str, timeline: str, records: list[tuple[Lsn, bytes]]
+    ) -> tuple[Lsn, Lsn]:
+        """Push WAL records; returns (applied LSN, durable LSN). Only WAL at or below the
+        durable LSN (in uploaded layers) survives a page server restart: keep the rest."""
         resp = self._call(
             self._stub.IngestWal,
             pb.IngestWalRequest(
@@ -263,7 +271,7 @@ class PageServerClient:
                 records=[pb.WalRecordMsg(start_lsn=s, payload=p) for s, p in records],
             ),
         )
-        return int(resp.last_record_lsn)
+        return int(resp.last_record_lsn), int(resp.durable_lsn)
 
     def maintenance(self, tenant: str, timeline: str, op: str) -> dict[str, Any]:
         resp = self._call(

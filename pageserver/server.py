@@ -40,6 +40,7 @@ from pageserver.timeline import (
     OutOfRange,
     PageServerError,
     Timeline,
+    TimelineBroken,
     TimelineConf,
     fmt_lsn,
 )
@@ -89,6 +90,19 @@ class ServerConf:
     auto_compact: bool = True
 
 
+def _read_manifest(data: bytes, tenant: str, timeline: str) -> dict[str, Any]:
+    """A manifest's fields, checked enough that loading it cannot fail half way."""
+    m = json.loads(data)
+    if not isinstance(m, dict) or m.get("tenant") != tenant or m.get("timeline") != timeline:
+        raise ValueError("it does not describe this timeline")
+    for k in ("ancestor_lsn", "remote_consistent_lsn", "gc_cutoff_lsn"):
+        int(m[k])
+    if not isinstance(m["ancestor_timeline"], str) or not isinstance(m["layers"], list):
+        raise ValueError("bad ancestor or layer list")
+    m["layers"] = [LayerDesc.from_json(d) for d in m["layers"]]
+    return m
+
+
 class PageServer:
     """All tenants' timelines plus the shared layer store and upload queue."""
 
@@ -109,6 +123,9 @@ class PageServer:
         self._report: Callable[[str, str, int], None] | None = (
             logstore_reporter(conf.logstore) if conf.logstore else None
         )
+        self.broken: dict[tuple[str, str], str] = {}
+        """Timelines whose manifest could not be loaded, and why: they answer DATA_LOSS and
+        their objects are left alone; every other timeline serves normally."""
         self._threads: list[threading.Thread] = []
         self._local_bytes = 0
         self._remote_bytes = 0
@@ -133,9 +150,14 @@ class PageServer:
         manifests: dict[tuple[str, str], dict[str, Any]] = {}
         all_keys = self.remote.list("tenants/")
         for key in all_keys:
-            if key.endswith("/index.json"):
-                m = json.loads(self.remote.get(key))
-                manifests[(m["tenant"], m["timeline"])] = m
+            parts = key.split("/")
+            if len(parts) == 5 and parts[2] == "timelines" and parts[4] == "index.json":
+                try:
+                    manifests[(parts[1], parts[3])] = _read_manifest(
+                        self.remote.get(key), parts[1], parts[3]
+                    )
+                except Exception as exc:  # one bad manifest must not stop the server
+                    self._mark_broken(parts[1], parts[3], f"{key} is unreadable: {exc}")
         pending = dict(manifests)
         while pending:
             progressed = False
@@ -143,38 +165,35 @@ class PageServer:
                 anc_id = m["ancestor_timeline"]
                 if anc_id and (tenant, anc_id) not in self.timelines:
                     if (tenant, anc_id) not in pending:
-                        log.error("timeline %s/%s: ancestor %s missing", tenant, tid, anc_id)
+                        why = self.broken.get((tenant, anc_id), "missing")
+                        self._mark_broken(tenant, tid, f"ancestor {anc_id} is {why}")
                         del pending[(tenant, tid)]
+                        progressed = True
                     continue
                 anc = self.timelines[(tenant, anc_id)] if anc_id else None
-                layers = [LayerDesc.from_json(d) for d in m["layers"]]
-                tl = Timeline(
-                    tenant,
-                    tid,
-                    ancestor=anc,
-                    ancestor_lsn=int(m["ancestor_lsn"]),
-                    conf=self.conf.timeline,
-                    layer_store=self.layer_store,
-                    uploads=self.uploads,
-                    wal_source=m.get("wal_source", "push"),
-                    log_timeline=m.get("log_timeline", ""),
-                    layers=layers,
-                    remote_consistent_lsn=int(m["remote_consistent_lsn"]),
-                    gc_cutoff_lsn=int(m["gc_cutoff_lsn"]),
-                    last_commit_ts=int(m.get("last_commit_ts", 0)),
-                )
+                layers = m["layers"]
+                try:
+                    tl = self._timeline_from(tenant, tid, anc, m)
+                except Exception as exc:  # a manifest that parses but does not fit
+                    self._mark_broken(tenant, tid, f"its manifest does not load: {exc!r}")
+                    del pending[(tenant, tid)]
+                    progressed = True
+                    continue
                 tl.gc_blocked_until = time.monotonic() + self.conf.timeline.lease_grace_s
                 self._register(tl)
                 self._cleanup(tl, {d.name for d in layers}, all_keys)
                 del pending[(tenant, tid)]
                 progressed = True
             if not progressed:
-                log.error("timelines with unresolvable ancestors: %s", sorted(pending))
+                for tenant, tid in pending:
+                    self._mark_broken(tenant, tid, "its ancestors form a cycle")
                 break
         # objects of timelines without a manifest: a deletion interrupted by a crash
         for key in all_keys:
             parts = key.split("/")
-            if len(parts) > 4 and parts[2] == "timelines" and (parts[1], parts[3]) not in manifests:
+            if len(parts) <= 4 or parts[2] != "timelines":
+                continue
+            if (parts[1], parts[3]) not in manifests and (parts[1], parts[3]) not in self.broken:
                 log.info("deleting object %s of a deleted timeline", key)
                 self.remote.delete(key)
         # local directories of timelines no manifest knows about
@@ -183,9 +202,32 @@ class PageServer:
             for tenant in os.listdir(root):
                 tdir = os.path.join(root, tenant, "timelines")
                 for tid in os.listdir(tdir) if os.path.isdir(tdir) else []:
-                    if (tenant, tid) not in self.timelines:
+                    if (tenant, tid) not in self.timelines and (tenant, tid) not in self.broken:
                         shutil.rmtree(os.path.join(tdir, tid), ignore_errors=True)
         log.info("loaded %d timelines from object storage", len(self.timelines))
+
+    def _timeline_from(
+        self, tenant: str, tid: str, anc: Timeline | None, m: dict[str, Any]
+    ) -> Timeline:
+        return Timeline(
+            tenant,
+            tid,
+            ancestor=anc,
+            ancestor_lsn=int(m["ancestor_lsn"]),
+            conf=self.conf.timeline,
+            layer_store=self.layer_store,
+            uploads=self.uploads,
+            wal_source=m.get("wal_source", "push"),
+            log_timeline=m.get("log_timeline", ""),
+            layers=m["layers"],
+            remote_consistent_lsn=int(m["remote_consistent_lsn"]),
+            gc_cutoff_lsn=int(m["gc_cutoff_lsn"]),
+            last_commit_ts=int(m.get("last_commit_ts", 0)),
+        )
+
+    def _mark_broken(self, tenant: str, timeline: str, why: str) -> None:
+        log.error("timeline %s/%s is broken and will not be served: %s", tenant, timeline, why)
+        self.broken[(tenant, timeline)] = why[:MAX_STATE_CHARS]
 
     def _cleanup(self, tl: Timeline, named: set[str], all_keys: list[str]) -> None:
         prefix = timeline_prefix(tl.tenant, tl.timeline_id) + "layers/"
@@ -232,14 +274,14 @@ class PageServer:
         assert self.source_factory is not None
         factory = self.source_factory
         delay = INGEST_RETRY_FIRST_S
-        while not self.stopping.is_set() and not tl.deleted:
+        while not self.stopping.is_set() and not tl.deleted and not tl.broken:
             before = tl.last_record_lsn
             try:
                 asyncio.run(self._consume_while_live(tl, factory))
                 error = "the WAL source ended"
             except (Exception, asyncio.CancelledError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            if self.stopping.is_set() or tl.deleted:
+            if self.stopping.is_set() or tl.deleted or tl.broken:
                 break
             if tl.last_record_lsn > before:
                 delay = INGEST_RETRY_FIRST_S
@@ -283,7 +325,7 @@ class PageServer:
         source may be idle for a long time, so checking between records is not enough)."""
         task = asyncio.create_task(self._consume(tl, factory))
         while not task.done():
-            if tl.deleted or self.stopping.is_set():
+            if tl.deleted or tl.broken or self.stopping.is_set():
                 task.cancel()
                 try:
                     await task
@@ -350,6 +392,9 @@ class PageServer:
 
     def get(self, tenant: str, timeline: str) -> Timeline:
         tl = self.timelines.get((tenant, timeline))
+        why = tl.broken if tl is not None else self.broken.get((tenant, timeline))
+        if why:
+            raise TimelineBroken(f"timeline {timeline!r} of tenant {tenant!r} is broken: {why}")
         if tl is None:
             if not any(t == tenant for t, _ in self.timelines):
                 raise NotFound(f"unknown tenant {tenant!r}")
@@ -378,6 +423,13 @@ class PageServer:
         lsn = 0
         if ancestor_timeline:
             anc = self.get(tenant, ancestor_timeline)
+            if wal_source == "logstore" and (log_timeline or timeline) == (
+                anc.log_timeline or anc.timeline_id
+            ):
+                raise InvalidArgument(
+                    f"branch {timeline!r} would ingest the log of its ancestor "
+                    f"{ancestor_timeline!r}; every timeline has its own log"
+                )
             if ancestor_timestamp_us:
                 found = anc.lsn_for_timestamp(ancestor_timestamp_us)
                 if found is None:
@@ -407,7 +459,7 @@ class PageServer:
         elif ancestor_lsn or ancestor_timestamp_us:
             raise InvalidArgument("ancestor_lsn/timestamp given without ancestor_timeline")
         with self.lock:
-            if (tenant, timeline) in self.timelines:
+            if (tenant, timeline) in self.timelines or (tenant, timeline) in self.broken:
                 raise AlreadyExists(f"timeline {timeline!r} of tenant {tenant!r} exists")
             tl = Timeline(
                 tenant,
@@ -686,8 +738,11 @@ class PageServerService(pb_grpc.PageServerServicer):
         except Exception as exc:
             self._fail(context, exc)
             raise AssertionError("unreachable") from exc
+        # Applied is not durable: only what is in uploaded layers survives a restart of the
+        # page server, so the pusher must keep its WAL until durable_lsn covers it.
         return pb.IngestWalResponse(
-            last_record_lsn=tl.last_record_lsn, applied=applied, skipped=skipped
+            last_record_lsn=tl.last_record_lsn, applied=applied, skipped=skipped,
+            durable_lsn=tl.remote_consistent_lsn,
         )
 
     def Maintenance(

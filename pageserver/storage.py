@@ -24,6 +24,11 @@ from strata.objectstore import ObjectNotFound, ObjectStore
 log = logging.getLogger("strata.pageserver.storage")
 
 
+class UploadAbandoned(Exception):
+    """An upload task that can never succeed (its data is gone): the queue logs it and moves
+    on instead of retrying, so one lost layer cannot block every later upload."""
+
+
 class LayerUnavailable(Exception):
     """A layer is corrupt or missing both locally and in object storage."""
 
@@ -157,6 +162,10 @@ class LayerStore:
                 return LoadedLayer(data, desc.sha256)
             except LayerCorrupt as exc:
                 metrics.CORRUPT_LAYERS.inc()
+                if not desc.remote:  # the only copy: keep it (and its upload fails loudly)
+                    raise LayerUnavailable(
+                        f"local layer {desc.name} is corrupt ({exc}) and was never uploaded"
+                    ) from exc
                 log.error("local layer %s is corrupt (%s); re-downloading", path, exc)
                 os.unlink(path)
         if not desc.remote:
@@ -228,6 +237,10 @@ class UploadQueue:
             while True:
                 try:
                     task.fn()
+                    break
+                except UploadAbandoned as exc:  # can never succeed: do not block the queue
+                    metrics.UPLOAD_ERRORS.inc()
+                    log.error("upload task %s abandoned: %s", task.what, exc)
                     break
                 except Exception:  # keep order: retry this task until it succeeds
                     metrics.UPLOAD_ERRORS.inc()

@@ -41,6 +41,7 @@ from pageserver.layers import (
 )
 from pageserver.storage import (
     LayerStore,
+    UploadAbandoned,
     UploadQueue,
     failpoint,
     layer_key,
@@ -99,6 +100,11 @@ class ResourceExhausted(PageServerError):
 
 class DataLoss(PageServerError):
     code = "DATA_LOSS"
+
+
+class TimelineBroken(DataLoss):
+    """The timeline cannot be served (unreadable manifest, a layer lost before upload); the
+    rest of the server is unaffected. Object storage still holds its last good manifest."""
 
 
 @dataclass
@@ -174,6 +180,10 @@ class Timeline:
         self.leases: dict[int, float] = {}  # LSN -> expiry (time.monotonic())
         self.gc_blocked_until = 0.0  # time.monotonic(); see TimelineConf.lease_grace_s
         self.deleted = False
+        self.broken = ""
+        """Why this timeline stopped (a layer lost before upload); "" while healthy. A broken
+        timeline serves nothing, ingests nothing and uploads no manifest, so its last good
+        manifest stays the truth for the next start."""
         self.ingest_state = ""
         """Log-fed ingest: "ingesting", "retrying: <error>" or "stopped" ("" for push)."""
         self.ingest_errors_logged: set[str] = set()
@@ -265,7 +275,7 @@ class Timeline:
         Returns the upload queue sequence number to wait on (None if nothing to do)."""
         with self.flush_lock:
             with self.lock:
-                if self.deleted:
+                if self.deleted or self.broken:
                     return None
                 hi = self.consistent_lsn()
                 mem = self.open_layer
@@ -304,16 +314,25 @@ class Timeline:
     # ------------------------------------------------------------------ uploads
 
     def _upload_layer(self, desc: LayerDesc | None, consistent: int | None) -> None:
-        """Upload task: the layer object first, then the manifest that names it."""
-        if self.deleted:
+        """Upload task: the layer object first, then the manifest that names it.
+
+        A layer whose only copy is gone or corrupt can never be uploaded: retrying would block
+        the FIFO queue (every timeline's uploads, then ingest) forever. The timeline is marked
+        broken instead and the task abandoned."""
+        if self.deleted or self.broken:
             return
         if desc is not None and not desc.remote:
             failpoint("before-layer-upload")
             path = self.layer_store.local_path(self.tenant, self.timeline_id, desc.name)
-            with open(path, "rb") as f:
-                data = f.read()
-            if sha256(data) != desc.sha256:
-                raise RuntimeError(f"local layer {desc.name} changed before upload")
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                data = None
+            if data is None or sha256(data) != desc.sha256:
+                why = "is missing" if data is None else "fails its checksum"
+                self.mark_broken(f"local layer {desc.name} {why} before its upload")
+                raise UploadAbandoned(f"{self.timeline_id}: layer {desc.name} {why}")
             self.layer_store.remote.put(layer_key(self.tenant, self.timeline_id, desc.name), data)
             metrics.UPLOADS.labels(desc.kind).inc()
             metrics.UPLOAD_BYTES.inc(len(data))
@@ -348,8 +367,16 @@ class Timeline:
                 "layers": [d.to_json() for d in self.layers if d.remote],
             }
 
+    def mark_broken(self, why: str) -> None:
+        """Stop serving, ingesting and uploading this timeline (see ``broken``)."""
+        with self.lock:
+            if not self.broken:
+                log.error("timeline %s/%s is broken: %s", self.tenant, self.timeline_id, why)
+                self.broken = why
+            self.cond.notify_all()
+
     def upload_manifest(self) -> None:
-        if self.deleted:  # a queued task of a deleted timeline must not resurrect it
+        if self.deleted or self.broken:  # never resurrect a deleted one or hide a lost layer
             return
         m = self.manifest()
         failpoint("before-manifest-upload")

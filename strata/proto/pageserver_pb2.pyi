@@ -224,14 +224,16 @@ class IngestWalRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ..., records: _Optional[_Iterable[_Union[WalRecordMsg, _Mapping]]] = ...) -> None: ...
 
 class IngestWalResponse(_message.Message):
-    __slots__ = ("last_record_lsn", "applied", "skipped")
+    __slots__ = ("last_record_lsn", "applied", "skipped", "durable_lsn")
     LAST_RECORD_LSN_FIELD_NUMBER: _ClassVar[int]
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    DURABLE_LSN_FIELD_NUMBER: _ClassVar[int]
     last_record_lsn: int
     applied: int
     skipped: int
-    def __init__(self, last_record_lsn: _Optional[int] = ..., applied: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
+    durable_lsn: int
+    def __init__(self, last_record_lsn: _Optional[int] = ..., applied: _Optional[int] = ..., skipped: _Optional[int] = ..., durable_lsn: _Optional[int] = ...) -> None: ...
 
 class MaintenanceRequest(_message.Message):
     __slots__ = ("tenant", "timeline", "op")
