@@ -48,6 +48,8 @@ LAG_MARKER_EVERY_S = 0.1
 """One marker row per this many seconds during the replica-lag run."""
 LAG_WAIT_S = 10.0
 """Bound on waiting for one marker row on the replica."""
+INGEST_WAIT_S = 60.0
+"""Bound on waiting for the page server to ingest the primary's commits."""
 
 
 def free_port() -> int:
@@ -363,10 +365,26 @@ def wait_replica_sees_table(port: int, table: str, timeout_s: float = 30.0) -> N
             time.sleep(0.05)
 
 
+def wait_ingested(port: int, timeout_s: float = INGEST_WAIT_S) -> float:
+    """Seconds until the page server has ingested everything the primary (on ``port``)
+    committed (bounded): a fresh compute then starts at the log's end, not behind a backlog
+    left by the previous measurement."""
+    t0 = time.perf_counter()
+    with psycopg.connect(dsn(port), autocommit=True) as conn:
+        while time.perf_counter() - t0 < timeout_s:
+            raw = conn.execute("SELECT strata_node_status()").fetchall()[0][0]
+            status = json.loads(raw) if isinstance(raw, str) else raw
+            if int(status["extra"]["pageserver_ingested_lsn"]) >= int(status["durable_lsn"]):
+                break
+            time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
 def cold_compute(cluster: Cluster, name: str) -> dict[str, float]:
     """A fresh replica compute: seconds to listen, connect + first `SELECT count(*)` of
     pgbench_branches, then a cold full scan of pgbench_accounts (pages per second, from the
     compute's page server counters)."""
+    settle = wait_ingested(cluster.primary_port())
     t0 = time.perf_counter()
     proc, port = cluster.spawn_compute(name)
     try:
@@ -389,7 +407,7 @@ def cold_compute(cluster: Cluster, name: str) -> dict[str, float]:
             proc.kill()
     pages = float(after.get("pages_fetched", 0)) - float(before.get("pages_fetched", 0))
     calls = float(after.get("get_pages_calls", 0)) - float(before.get("get_pages_calls", 0))
-    return {"start_to_listen_s": listening, "first_query_s": first, "scan_s": scan,
+    return {"ingest_settle_s": settle, "start_to_listen_s": listening, "first_query_s": first, "scan_s": scan,
             "scan_rows": float(rows), "scan_pages": pages, "scan_get_pages_calls": calls,
             "scan_pages_per_s": pages / scan if scan > 0 else 0.0,
             "scan_rows_per_s": rows / scan if scan > 0 else 0.0}
