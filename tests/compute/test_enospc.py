@@ -18,7 +18,6 @@ import psycopg
 import pytest
 
 from compute.localstore import DiskFullError, LocalStore
-from strata.storage import StorageError
 from strata.wal import PAGE_SIZE, PageImage, WalRecord
 from tests.support import StrataProcess
 
@@ -76,7 +75,7 @@ def test_store_reports_a_full_disk_and_recovers_when_space_returns(
             time.sleep(0.01)
         filler = _fill(disk, leave=16 * 1024)  # less than one segment
         acked = []
-        full: StorageError | None = None
+        full: DiskFullError | None = None
         for xid in range(1, 200):
             try:
                 acked.append(s.submit(_txn(xid, xid)).durable.result(10))
