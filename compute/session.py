@@ -17,7 +17,9 @@ import asyncio
 import contextlib
 import datetime
 import enum
+import functools
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +57,23 @@ class FatalSessionError(Exception):
         super().__init__(message)
         self.sqlstate = sqlstate
         self.message = message
+
+
+_PARAM_REF = re.compile(r"\?(\d+)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _params_used(step: str) -> int:
+    """The highest ``?N`` the SQLite step (the last one gets the parameters) refers to: SQLite
+    refuses extra bindings, PostgreSQL ignores a declared parameter the query does not use."""
+    return max((int(n) for n in _PARAM_REF.findall(step)), default=0)
+
+
+def _bindable(tr: Translation, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The parameters the last step binds: a declared parameter the query never uses is dropped."""
+    if params and tr.steps:
+        return params[:_params_used(tr.steps[-1])]
+    return params
 
 
 @dataclass
@@ -178,6 +197,7 @@ class Session:
     async def execute(self, tr: Translation, params: tuple[Any, ...] = ()) -> Result:
         """Run one translated statement with PostgreSQL's transaction semantics."""
         kind = tr.kind
+        params = _bindable(tr, params)
         if self.failed and kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO, Kind.EMPTY):
             raise SqlError("25P02", "current transaction is aborted, commands ignored until end "
                                     "of transaction block")
@@ -573,6 +593,7 @@ class Session:
         """
         db = self.db
         steps = tr.steps
+        params = _bindable(tr, params)
         if (self.txn is not None or tr.kind is not Kind.QUERY or tr.is_write
                 or len(steps) != 1 or not db.idle_readers or steps in db.slow_statements
                 or "off_loop" in tr.extra):

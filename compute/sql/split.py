@@ -7,6 +7,7 @@ text so syntax errors can report PostgreSQL's 1-based character position.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlglot.errors import TokenError
@@ -30,10 +31,72 @@ def tokenize(sql: str) -> list[Token]:
     try:
         return _TOKENIZER.tokenize(sql)
     except TokenError as exc:
-        message = str(exc)
-        if "Missing" in message or "unterminated" in message.lower():
-            raise SqlError("42601", "unterminated quoted string at or near end of input") from None
-        raise SqlError("42601", f"syntax error: {message.splitlines()[0]}") from None
+        unterminated = find_unterminated(sql)
+        if unterminated is not None:
+            raise unterminated from None
+        raise SqlError("42601", f"syntax error: {str(exc).splitlines()[0]}") from None
+
+
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*)?\$")
+
+
+def find_unterminated(sql: str) -> SqlError | None:
+    """PostgreSQL's error for a quoted string, identifier, dollar quote or comment left open."""
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if sql.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif sql.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            if depth:
+                return SqlError("42601", "unterminated /* comment at or near " + _near(sql, i),
+                                position=i + 1)
+            i = j
+        elif ch in "'\"":
+            escapes = ch == "'" and i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
+            j = i + 1
+            while j < n:
+                if escapes and sql[j] == "\\":
+                    j += 2
+                    continue
+                if sql[j] == ch:
+                    if sql.startswith(ch * 2, j):
+                        j += 2
+                        continue
+                    break
+                j += 1
+            if j >= n:
+                what = "quoted string" if ch == "'" else "quoted identifier"
+                start = i - 1 if escapes else i
+                return SqlError("42601", f"unterminated {what} at or near {_near(sql, start)}",
+                                position=start + 1)
+            i = j + 1
+        elif ch == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+            m = _DOLLAR_TAG.match(sql, i)
+            if m is None:
+                i += 1
+                continue
+            end = sql.find(m.group(0), m.end())
+            if end < 0:
+                return SqlError("42601", "unterminated dollar-quoted string at or near "
+                                         + _near(sql, i), position=i + 1)
+            i = end + len(m.group(0))
+        else:
+            i += 1
+    return None
+
+
+def _near(sql: str, start: int) -> str:
+    return '"' + sql[start:] + '"'
 
 
 def split_statements(sql: str) -> list[Statement]:

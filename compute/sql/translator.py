@@ -86,6 +86,47 @@ def _normalize_identifiers(node: exp.Expression) -> None:
             ident.set("this", ident.this.lower())
 
 
+# Words that can start a PostgreSQL statement; anything else is a syntax error at the first word.
+STATEMENT_WORDS = frozenset({
+    "abort", "alter", "analyse", "analyze", "begin", "call", "checkpoint", "close", "cluster",
+    "comment", "commit", "copy", "create", "deallocate", "declare", "delete", "discard", "do",
+    "drop", "end", "execute", "explain", "fetch", "grant", "import", "insert", "listen", "load",
+    "lock", "merge", "move", "notify", "prepare", "reassign", "refresh", "reindex", "release",
+    "reset", "revoke", "rollback", "savepoint", "security", "select", "set", "show", "start",
+    "table", "truncate", "unlisten", "update", "vacuum", "values", "with", "(",
+})
+# Statements that may be one word long; other words need more (PostgreSQL: "at end of input").
+ONE_WORD_STATEMENTS = frozenset({"abort", "analyse", "analyze", "begin", "checkpoint", "cluster",
+                                 "commit", "end", "rollback", "select", "vacuum"})
+# A comma directly before these is PostgreSQL's syntax error at the following word.
+_AFTER_LIST = frozenset({"from", "where", "group", "having", "order", "limit", "offset", "union",
+                         "intersect", "except", ")"})
+
+
+def syntax_gate(stmt: Statement) -> None:
+    """Syntax errors PostgreSQL reports and the SQL parser would accept or misplace: an unknown
+    first word, a statement cut short, a dangling comma."""
+    tokens = stmt.tokens
+    first = tokens[0]
+    word = first.text.lower()
+    if word not in STATEMENT_WORDS or first.token_type in (TokenType.STRING, TokenType.NUMBER):
+        raise SqlError("42601", f'syntax error at or near "{stmt.text[first.start:first.end + 1]}"',
+                       position=first.start + 1)
+    if len(tokens) == 1 and word not in ONE_WORD_STATEMENTS:
+        raise end_of_input(stmt)
+    for tok, nxt in zip(tokens, (*tokens[1:], None), strict=True):
+        if tok.token_type != TokenType.COMMA:
+            continue
+        if nxt is None:
+            raise end_of_input(stmt)
+        if nxt.text.lower() in _AFTER_LIST and nxt.token_type != TokenType.STRING:
+            raise SqlError("42601", f'syntax error at or near "{nxt.text}"', position=nxt.start + 1)
+
+
+def end_of_input(stmt: Statement) -> SqlError:
+    return SqlError("42601", "syntax error at end of input", position=len(stmt.text) + 1)
+
+
 def translate_statement(stmt: Statement, catalog: Catalog,
                         param_types: tuple[int, ...] = ()) -> tuple[Translation, Catalog]:
     """Translate one statement; returns the Translation and the catalog as it will be after it."""
@@ -93,6 +134,12 @@ def translate_statement(stmt: Statement, catalog: Catalog,
         return Translation(Kind.EMPTY, ""), catalog
     first_tok = stmt.tokens[0]
     first = first_tok.text.lower()
+    try:
+        syntax_gate(stmt)
+    except SqlError as err:
+        raise _with_offset(err, stmt) from None
+    if len(stmt.tokens) == 1 and first == "select":  # one row of no columns
+        return Translation(Kind.QUERY, "SELECT", ("SELECT NULL",)), catalog
     if first == "set" and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "constraints":
         try:
             return set_constraints(stmt.tokens, stmt.text, catalog), catalog
@@ -116,10 +163,50 @@ def translate_statement(stmt: Statement, catalog: Catalog,
         ty.CURRENT_CATALOG.reset(token)
 
 
+def _at_end_of_input(err: SqlError, stmt: Statement) -> SqlError:
+    """The parser names the last token when the statement stops short; PostgreSQL says "at end
+    of input" at the character after the statement."""
+    m = re.fullmatch(r'syntax error at or near "(.*)"', err.message, re.S)
+    if err.sqlstate == "42601" and m and stmt.text.rstrip().lower().endswith(m.group(1).lower()):
+        last = stmt.tokens[-1]
+        if last.token_type not in (TokenType.R_PAREN, TokenType.IDENTIFIER, TokenType.VAR,
+                                   TokenType.NUMBER, TokenType.STRING, TokenType.STAR):
+            return end_of_input(stmt)
+        if last.token_type in (TokenType.NUMBER, TokenType.VAR) and len(stmt.tokens) > 1 and \
+                stmt.tokens[-2].token_type in (TokenType.L_PAREN, TokenType.COMMA):
+            return end_of_input(stmt)  # "select (1": the parser names the 1
+    return err
+
+
+_NAMED = re.compile(r'(?:relation|column) (?:"([^"]+)"|(\w+\.\w+)) does not exist')
+
+
 def _with_offset(err: SqlError, stmt: Statement) -> SqlError:
+    if err.position is None and err.sqlstate in ("42P01", "42703"):
+        err.position = _name_position(err.message, stmt)
     if err.position is not None:
         err.position += stmt.offset
     return err
+
+
+def _name_position(message: str, stmt: Statement) -> int | None:
+    """Where PostgreSQL points for an unknown relation or column: its first mention."""
+    m = _NAMED.match(message)
+    if m is None:
+        return None
+    parts = m.group(1).split(".") if m.group(1) else m.group(2).split(".")
+    tokens = stmt.tokens
+    for i, tok in enumerate(tokens):
+        if tok.text == parts[0] or tok.text.lower() == parts[0] and tok.token_type != TokenType.STRING:
+            if len(parts) == 1 or (i + 2 < len(tokens) and tokens[i + 1].text == "."
+                                   and tokens[i + 2].text.lower() == parts[-1].lower()):
+                return tok.start + 1
+    return None
+
+
+_NO_COLUMNS = re.compile(r"\s*create\s+(?:unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?"
+                         r"(?:\w+|\"[^\"]*\")(?:\.(?:\w+|\"[^\"]*\"))?\s*\(\s*\)", re.I)
+_UNLOGGED = re.compile(r"^(\s*create\s+)unlogged\s+(?=table\b)", re.I)
 
 
 def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
@@ -137,7 +224,11 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
     if first == "comment":
         commented = DdlCompiler(state).comment(stmt.tokens, stmt.text)
         return Translation(Kind.COMMAND, commented.tag, tuple(commented.steps), is_write=True, is_ddl=True), catalog
+    if first == "create" and _NO_COLUMNS.match(stmt.text):
+        raise SqlError("0A000", "tables without columns are not supported")
     text = rewrite_client_idioms(strip_catalog_qualifiers(stmt))
+    if first == "create":  # an unlogged table is a table whose writes are logged anyway
+        text = _UNLOGGED.sub(r"\1", text, count=1)
     if first == "alter" and _ADD_CHECK.search(text):  # sqlglot parses ADD CHECK only with a name
         text = _ADD_CHECK.sub(f"ADD CONSTRAINT {UNNAMED_CHECK} CHECK", text)
     if first == "table":
@@ -145,7 +236,10 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
     overriding = None
     if first == "insert":
         text, overriding = strip_overriding(text)
-    node = parse(text)
+    try:
+        node = parse(text)
+    except SqlError as err:
+        raise _at_end_of_input(err, stmt) from None
     if isinstance(node, exp.Alter):
         _fix_rename_without_column(node)
     if overriding is not None and isinstance(node, exp.Insert):
