@@ -680,9 +680,10 @@ def get_zone(name: str) -> _dt.tzinfo:
     if upper in ("UTC", "GMT", "Z", "ZULU", "UCT", "ETC/UTC"):
         zone = _UTC
     elif re.fullmatch(r"[+-]?\d{1,2}(:\d{2})?", name):
-        # POSIX-style numeric zones in PostgreSQL have inverted sign; a bare "+02" setting
-        # behaves as UTC+2 via SET TIME ZONE INTERVAL semantics. Treat it as an ISO offset.
-        zone = _dt.timezone(_dt.timedelta(seconds=_tz_offset_seconds(name if name[0] in "+-" else "+" + name)))
+        # A bare number of hours is an ISO offset (east positive), as SET TIME ZONE 3 is; with
+        # minutes it is a POSIX zone, whose sign is inverted: '-02:00' is two hours east.
+        seconds = _tz_offset_seconds(name if name[0] in "+-" else "+" + name)
+        zone = _dt.timezone(_dt.timedelta(seconds=-seconds if ":" in name else seconds))
     else:
         try:
             zone = ZoneInfo(name)
@@ -908,6 +909,40 @@ def date_fields(value: str) -> tuple[int, int, int]:
 def time_micros(value: str) -> int:
     """Microseconds since midnight of a stored time."""
     return _time_micros(value)
+
+
+def parse_timetz(text: str, tz: str = "UTC") -> str:
+    """timetz_in then timetz_out: ``HH:MM:SS[.ffffff]+HH[:MM]``; without a zone, the session
+    TimeZone's offset now."""
+    m = _TIME_RE.match(text)
+    if not m:
+        raise SqlError("22007", f'invalid input syntax for type time with time zone: "{text}"')
+    zone = m.group(5)
+    time_text = parse_time(text[: m.start(5)] if zone else text)
+    if zone:
+        offset = _tz_offset_seconds(zone)
+    else:
+        now = _dt.datetime.now(_UTC).astimezone(get_zone(tz)).utcoffset()
+        offset = int(now.total_seconds()) if now is not None else 0
+    if abs(offset) > 15 * 3600 + 59 * 60:
+        raise SqlError("22009", f'time zone displacement out of range: "{text}"')
+    return time_text + format_offset(offset)
+
+
+def _timetz_parts(value: str) -> tuple[int, int]:
+    """Stored timetz text -> (microseconds since midnight, offset seconds east)."""
+    cut = max(value.rfind("+"), value.rfind("-"))
+    return _time_micros(value[:cut]), _tz_offset_seconds(value[cut:])
+
+
+def _enc_timetz_bin(value: Any) -> bytes:
+    micros, offset = _timetz_parts(str(value))
+    return struct.pack("!qi", micros, -offset)  # timetz_send: the zone in seconds west
+
+
+def _dec_timetz_bin(data: bytes) -> str:
+    micros, west = struct.unpack("!qi", data)
+    return _dec_time_bin(struct.pack("!q", micros)) + format_offset(-west)
 
 
 def _time_micros(value: str) -> int:
@@ -1368,8 +1403,16 @@ def _enc_regtype(value: Any) -> bytes:
     """regtypeout prints the type's name, not its OID."""
     if isinstance(value, str) and not value.isdigit():
         return value.encode()
-    oid = int(value)
-    return format_type(oid).encode() if oid in TYPES else b"%d" % oid
+    return regtype_name(int(value)).encode()
+
+
+def regtype_name(oid: int) -> str:
+    """regtypeout of a built-in type: its SQL name (bpchar is "character", not "bpchar")."""
+    if oid == BPCHAR:
+        return "character"
+    if oid == UNKNOWN:
+        return "unknown"
+    return format_type(oid) if oid in TYPES else str(oid)
 
 
 def _enc_record(value: Any) -> bytes:
@@ -1392,6 +1435,34 @@ def _enc_record(value: Any) -> bytes:
             field = '"' + field.replace("\\", "\\\\").replace('"', '""') + '"'
         fields.append(field)
     return ("(" + ",".join(fields) + ")").encode()
+
+
+def _enc_record_bin(value: Any) -> bytes:
+    """record_send: field count, then each field's type OID and binary value. A stored row()
+    keeps its fields' values, not their types: integers go as int4/int8, decimals as numeric,
+    booleans as bool, JSON objects and arrays as jsonb, everything else as text."""
+    text = value if isinstance(value, str) else str(value)
+    if not text.startswith("{"):
+        raise SqlError("0A000", "binary output of this record is not supported")
+    items = list(json.loads(text, parse_float=Decimal).values())
+    out = [struct.pack("!i", len(items))]
+    for item in items:
+        if item is None:
+            out.append(struct.pack("!Ii", TEXT, -1))
+            continue
+        if isinstance(item, bool):
+            oid = BOOL
+        elif isinstance(item, int):
+            oid = INT4 if -(2**31) <= item < 2**31 else INT8
+        elif isinstance(item, Decimal):
+            oid = NUMERIC
+        elif isinstance(item, (dict, list)):
+            oid, item = JSONB, _jsonb_dump(item)
+        else:
+            oid = TEXT
+        data = _BINARY_ENCODERS[oid](item)
+        out.append(struct.pack("!Ii", oid, len(data)) + data)
+    return b"".join(out)
 
 
 def _enc_float8(value: Any) -> bytes:
@@ -1489,6 +1560,7 @@ _pack_f = struct.Struct("!f").pack
 _pack_I = struct.Struct("!I").pack
 
 _BINARY_ENCODERS: dict[int, Encoder] = {
+    RECORD: _enc_record_bin,
     BOOL: lambda v: b"\x01" if v else b"\x00",
     INT2: lambda v: _pack_h(int(v)),
     INT4: lambda v: _pack_i(int(v)),
@@ -1512,6 +1584,7 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
     JSONB: lambda v: b"\x01" + _enc_bin_str(v),
     DATE: _enc_date_bin,
     TIME: lambda v: _pack_q(_time_micros(v)),
+    TIMETZ: _enc_timetz_bin,
     TIMESTAMP: _enc_timestamp_bin,
     TIMESTAMPTZ: _enc_timestamptz_bin,
     INTERVAL: _enc_bin_interval,
@@ -1666,6 +1739,7 @@ _BINARY_DECODERS: dict[int, Decoder] = {
     JSONB: _dec_bin_jsonb,
     DATE: _dec_date_bin,
     TIME: _dec_time_bin,
+    TIMETZ: _dec_timetz_bin,
     TIMESTAMP: _dec_timestamp_bin,
     TIMESTAMPTZ: _dec_timestamptz_bin,
     INTERVAL: _dec_bin_interval,
@@ -1724,6 +1798,8 @@ def decode_text(oid: int, data: bytes | str, tz: str = "UTC") -> Any:
     """PostgreSQL text format -> storage value; ``tz`` is the session TimeZone (timestamptz)."""
     if oid == TIMESTAMPTZ:
         return parse_timestamptz(_as_str(data), tz)
+    if oid == TIMETZ:
+        return parse_timetz(_as_str(data), tz)
     decoder = _TEXT_DECODERS.get(oid)
     if decoder is None:
         return _as_str(data)

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import secrets
 import ssl
 import struct
@@ -30,6 +31,7 @@ from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatt
 from compute.session import FatalSessionError, Result, Session, TxnStatus
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
 from compute.sql.errors import diagnostic_fields
+from compute.sql.functions import canonical_setting_name
 from strata.storage import StorageError
 
 log = logging.getLogger("strata.compute.server")
@@ -430,6 +432,11 @@ class Connection:
             return
         try:
             translations = self._translate(sql)
+            for tr in translations:
+                if tr.param_oids:  # the simple protocol has no parameters to bind
+                    ref = re.search(r"\$\d+", sql)
+                    raise SqlError("42P02", f"there is no parameter {ref.group(0) if ref else '$1'}",
+                                   position=ref.start() + 1 if ref else None)
         except SqlError as exc:
             session._mark_failed()
             self.send_error(exc)
@@ -798,7 +805,7 @@ def result_columns(tr: Translation) -> tuple[ColumnDesc, ...]:
         if tr.name.lower() == "all":
             return (ColumnDesc("name", _TEXT), ColumnDesc("setting", _TEXT),
                     ColumnDesc("description", _TEXT))
-        return (ColumnDesc(tr.name.lower(), _TEXT),)
+        return (ColumnDesc(canonical_setting_name(tr.name), _TEXT),)  # SHOW timezone: "TimeZone"
     return tr.columns
 
 

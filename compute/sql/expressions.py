@@ -573,10 +573,9 @@ def _current_user(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], 
 def _typeof(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
             scope: Scope) -> tuple[exp.Expression, Ty]:
     t = types[0] if types else ty.UNKNOWN
-    name = c.state.catalog.format_type(t.oid) if t.oid != T.UNKNOWN else "unknown"
-    if t.oid == T.BPCHAR:
-        name = "character"  # regtypeout of bpchar (format_type without a typmod says "bpchar")
-    return exp.Literal.string(name), Ty(T.REGTYPE)
+    if t.oid < FIRST_USER_OID:  # a regtype value is the type's OID (pg_typeof(1)::oid is 23)
+        return lit_int(t.oid), Ty(T.REGTYPE)
+    return exp.Literal.string(c.state.catalog.format_type(t.oid)), Ty(T.REGTYPE)  # an enum: its name
 
 
 @register("date_trunc")

@@ -1149,7 +1149,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
             return None
         if isinstance(value, str) and not value.isdigit():
             return value
-        return T.format_type(int(value)) if int(value) in T.TYPES else str(value)
+        return T.regtype_name(int(value))
 
     scalar("pg_regtype_out", regtype_out, 1, True)
     scalar("pg_table_is_visible", lambda oid: 1, 1)

@@ -878,8 +878,8 @@ class _CatalogFunctions:
             return None
         if not isinstance(oid, int) and not str(oid).isdigit():
             return str(oid)  # pg_typeof() yields the name already
-        if int(oid) in T.TYPES:
-            return T.format_type(int(oid))
+        if int(oid) in T.TYPES or int(oid) == T.UNKNOWN:
+            return T.regtype_name(int(oid))
         return self._user_type_name(int(oid)) or str(oid)
 
     def to_regtype(self, name: Any) -> Any:
@@ -946,11 +946,32 @@ def install(conn: Any, ctx: Any) -> None:
     scalar("pg_to_regnamespace", _to_regnamespace, 1)
 
 
+_TYPMOD = re.compile(r"\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)")
+
+
 def _to_regtype(name: Any) -> int | None:
+    """A built-in type named as SQL writes it: quoted (case-sensitive) or not, schema-qualified,
+    with a type modifier or array brackets (``"text"``, ``varchar(3)[]``)."""
     if name is None:
         return None
-    key = str(name).strip().lower().removeprefix("pg_catalog.")
-    return T.TYPE_NAMES.get(key)
+    text = str(name).strip()
+    dims = 0
+    while text.endswith("]"):
+        head = text[:-1].rstrip()
+        if not head.endswith("["):
+            return None
+        text, dims = head[:-1].rstrip(), dims + 1
+    for prefix in ('pg_catalog.', '"pg_catalog".'):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+    if len(text) > 1 and text.startswith('"') and text.endswith('"'):
+        key = text[1:-1].replace('""', '"')
+    else:
+        key = " ".join(_TYPMOD.sub("", text).lower().split())
+    oid = T.TYPE_NAMES.get(key)
+    if oid is None or dims == 0:
+        return oid
+    return T.ARRAY_OF.get(oid)
 
 
 def _to_regnamespace(name: Any) -> int | None:

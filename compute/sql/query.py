@@ -266,8 +266,11 @@ class QueryCompiler:
         types = []
         for i in range(width):
             t = ty.UNKNOWN
-            for row in compiled:
-                t = ty.common_type(t, row[i][1])
+            for row, source in zip(compiled, rows, strict=True):
+                # NULL and untyped string literals take the type of the others
+                if not isinstance(source[i], exp.Null) and not (
+                        isinstance(source[i], exp.Literal) and source[i].is_string):
+                    t = ty.common_type(t, row[i][1])
             types.append(t if t.oid != T.UNKNOWN else ty.TEXT)
         names = rename or [f"column{i + 1}" for i in range(width)]
         out_rows = []

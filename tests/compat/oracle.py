@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -46,6 +47,9 @@ def psycopg_answer(dsn: str, sql: str, params: Sequence[Any] | None = None, *, b
 
 def asyncpg_answer(dsn: str, sql: str, params: Sequence[Any] | None = None,
                    setup: Sequence[str] = ()) -> Answer:
+    counter = iter(range(1, 1000))
+    sql = re.sub(r"%s", lambda _: f"${next(counter)}", sql)  # psycopg placeholders -> $n
+
     async def run() -> Answer:
         conn = await asyncpg.connect(dsn)
         try:
@@ -80,5 +84,6 @@ def assert_agree(pg_dsn: str, st_dsn: str, sql: str, params: Sequence[Any] | Non
             st = psycopg_answer(st_dsn, sql, params, binary=client == "binary", setup=setup)
         assert st == pg, f"{client}: {sql} params={params!r}\n  postgres: {pg!r}\n  strata:   {st!r}"
         first = first or pg
+        assert pg[0] == first[0], f"{client} and the first client disagree on PostgreSQL: {pg!r}"
     assert first is not None
     return first
