@@ -36,7 +36,7 @@ import struct
 import uuid as _uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -396,9 +396,24 @@ _FLOAT_SPECIAL = {
 _FLOAT_RE = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
 
 
+_FLOAT4_MAX = 3.4028234663852886e38
+_FLOAT4_ROUNDS_TO_MAX = 3.4028235677973366e38  # FLT_MAX plus half an ulp: still rounds down
+
+
+def _pack_float4(value: float) -> bytes:
+    """A double as float4 bytes, rounded like C: values a hair above FLT_MAX (the shortest text
+    of FLT_MAX, "3.4028235e+38", reads back as one) round to FLT_MAX; struct refuses them."""
+    try:
+        return struct.pack("!f", value)
+    except OverflowError:
+        if abs(value) < _FLOAT4_ROUNDS_TO_MAX:
+            return struct.pack("!f", _FLOAT4_MAX if value > 0 else -_FLOAT4_MAX)
+        raise
+
+
 def round_float4(value: float) -> float:
     """A double rounded to the nearest single-precision value (float4 storage)."""
-    return float(struct.unpack("!f", struct.pack("!f", value))[0])
+    return float(struct.unpack("!f", _pack_float4(value))[0])
 
 
 def parse_float(oid: int, text: str) -> float:
@@ -409,9 +424,9 @@ def parse_float(oid: int, text: str) -> float:
         raise invalid_input(oid, text)
     value = float(text)
     if oid == FLOAT4:
-        if math.isinf(value) or (value != 0 and abs(value) > 3.4028234663852886e38):
+        if math.isinf(value) or abs(value) >= _FLOAT4_ROUNDS_TO_MAX:  # strtof gives inf
             raise out_of_range(oid, text.strip())
-        value = struct.unpack("!f", struct.pack("!f", value))[0]
+        value = struct.unpack("!f", _pack_float4(value))[0]
         if value == 0 and float(text) != 0:
             raise out_of_range(oid, text.strip())
     elif math.isinf(value) or (value == 0 and re.search(r"[1-9]", text.split("e")[0].split("E")[0])):
@@ -419,16 +434,38 @@ def parse_float(oid: int, text: str) -> float:
     return value
 
 
+def _on_half_ulp(text: str, value: float) -> bool:
+    """Whether the decimal ``text`` lies exactly halfway between ``value`` (an integer-valued
+    double) and a neighbour: Python's repr accepts such a boundary, PostgreSQL's Ryu does not."""
+    exact = Decimal(text)
+    if exact != exact.to_integral_value():
+        return False
+    return abs(int(exact) - int(value)) * 2 == int(math.ulp(value))
+
+
+def _past_half_ulp(value: float, digits: int) -> str:
+    """The shortest representation longer than ``digits`` that is not on a boundary."""
+    for precision in range(digits + 1, 18):
+        text = f"{value:.{precision - 1}e}"
+        if float(text) == value and not _on_half_ulp(text, value):
+            return text
+    return f"{value:.16e}"
+
+
 def _shortest_digits(value: float, single: bool) -> tuple[str, int]:
     """Shortest round-trip decimal digits and the decimal exponent of the first digit."""
     if single:
-        packed = struct.pack("!f", value)
+        packed = _pack_float4(value)
         for precision in range(1, 10):
             text = f"{abs(value):.{precision - 1}e}"
-            if struct.pack("!f", float(text)) == packed or struct.pack("!f", -float(text)) == packed:
+            if abs(float(text)) >= _FLOAT4_ROUNDS_TO_MAX:
+                continue
+            if _pack_float4(float(text)) == packed or _pack_float4(-float(text)) == packed:
                 break
     else:
         text = repr(abs(value))
+        if abs(value) >= 2.0**52 and not math.isinf(value) and _on_half_ulp(text, abs(value)):
+            text = _past_half_ulp(abs(value), len(text.partition("e")[0].replace(".", "").strip("0")))
     if "e" in text:
         mantissa, _, exp = text.partition("e")
         digits = mantissa.replace(".", "").rstrip("0") or "0"
@@ -575,6 +612,10 @@ def _numeric_binary(value: Any) -> bytes:
     return struct.pack(f"!hhHH{len(groups)}H", len(groups), weight, 0x4000 if sign else 0, dscale, *groups)
 
 
+# numeric holds up to 131072 digits before the point and 16383 after (PostgreSQL's limits)
+NUMERIC_CONTEXT_DIGITS = 131072 + 16383
+
+
 def _numeric_from_binary(data: bytes) -> str:
     ndigits, weight, sign, dscale = struct.unpack_from("!hhHH", data)
     if sign == 0xC000:
@@ -584,12 +625,14 @@ def _numeric_from_binary(data: bytes) -> str:
     if sign == 0xF000:
         return "-Infinity"
     groups = struct.unpack_from(f"!{ndigits}H", data, 8)
-    value = Decimal(0)
-    for i, group in enumerate(groups):
-        value += Decimal(group).scaleb(4 * (weight - i))
-    if sign == 0x4000:
-        value = -value
-    return numeric_to_str(value.quantize(Decimal(1).scaleb(-dscale)))
+    digits = 0
+    for group in groups:  # exact integer arithmetic: a Decimal context would round at 28 digits
+        digits = digits * 10000 + group
+    exponent = 4 * (weight - len(groups) + 1)
+    with localcontext() as ctx:
+        ctx.prec = NUMERIC_CONTEXT_DIGITS
+        value = Decimal((1 if sign == 0x4000 else 0, tuple(map(int, str(digits))), exponent))
+        return numeric_to_str(value.quantize(Decimal((0, (1,), -dscale))))
 
 
 # --------------------------------------------------------------------------- date/time
@@ -1252,14 +1295,14 @@ def format_array(elem_oid: int, value: Any) -> str:
 
 def parse_array_literal(text: str) -> list[str | None]:
     """Split a one-dimensional PostgreSQL array literal ``{a,"b c",NULL}`` into element texts."""
-    body = text.strip()
+    body = text.strip(_ARRAY_BLANKS)
     if body.startswith("[") and "=" in body:
-        body = body.split("=", 1)[1].strip()
+        body = body.split("=", 1)[1].strip(_ARRAY_BLANKS)
     if not (body.startswith("{") and body.endswith("}")):
         raise SqlError("22P02", f'malformed array literal: "{text}"', detail='Array value must start with "{" or dimension information.')
     inner = body[1:-1]
     items: list[str | None] = []
-    if not inner.strip():
+    if not inner.strip(_ARRAY_BLANKS):
         return items
     i = 0
     while i <= len(inner):
@@ -1571,7 +1614,7 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
     REGCLASS: lambda v: _pack_I(int(v)),
     REGTYPE: lambda v: _pack_I(_regtype_oid(v)),
     REGPROC: lambda v: _pack_I(int(v)),
-    FLOAT4: lambda v: _pack_f(float(v)),
+    FLOAT4: lambda v: _pack_float4(float(v)),
     FLOAT8: lambda v: _pack_d(float(v)),
     NUMERIC: _numeric_binary,
     BYTEA: _enc_bin_bytes,

@@ -283,7 +283,7 @@ def text_formatter(spec: CopySpec) -> Callable[[Sequence[str | None]], bytes]:
             for v in values:
                 if v is None:
                     out.append(null)
-                elif v == "" or needs.search(v) or v == null or v == "\\.":
+                elif v == "" or needs.search(v) or v == null or (v == "\\." and len(values) == 1):
                     out.append(quote + v.replace(escape, escape + escape).replace(
                         quote, escape + quote) if escape != quote else quote +
                         v.replace(quote, quote + quote) + quote)
