@@ -610,7 +610,10 @@ class SyncProposer:
         # Handed to the Proposer, maybe not durable yet: (deadline, end LSN, future); loop only.
         self._waiting: deque[tuple[float, int, concurrent.futures.Future[int]]] = deque()
         self._watchdog: asyncio.Task[None] | None = None
-        self._closed = False
+        # Set when a reserved record could not be handed over (fenced, closed): the LSNs
+        # after it are void, so every later submit fails with this (the overlay must never
+        # see an LSN twice).
+        self._broken: LogstoreError | None = None
 
         async def make() -> Proposer:
             return Proposer(acceptor_addrs, deadline_s, tenant=tenant, timeline=timeline, **kwargs)
@@ -643,8 +646,8 @@ class SyncProposer:
         """Reserve the next LSNs for ``payloads`` and queue them; return (end LSN, a future
         resolved with it once a majority has the records, or failed after the deadline)."""
         inner = self.proposer
-        if self._closed:
-            raise QuorumLostError("proposer closed")
+        if self._broken is not None:
+            raise self._broken
         if inner._fenced:
             raise inner._fenced
         if not inner._elected:
@@ -654,9 +657,16 @@ class SyncProposer:
         for payload in payloads:
             if not payload or len(payload) > MAX_PAYLOAD:
                 raise InvalidRequestError(f"record of {len(payload)} bytes (must be 1..{MAX_PAYLOAD})")
+        n = sum(len(p) for p in payloads)
+        if inner._buf_bytes > 0 and inner._buf_bytes + n > inner.max_buffer_bytes:
+            # Buffer full (acceptors behind): wait here, before reserving anything, so that
+            # running out of time fails this call and leaves the LSNs untouched.
+            self._call(inner._wait_space(n))
         fut: concurrent.futures.Future[int] = concurrent.futures.Future()
         with self._lock:
-            end = self._next + sum(len(p) for p in payloads)
+            if self._broken is not None:
+                raise self._broken
+            end = self._next + n
             self._next = end
             self._queue.append((payloads, end, fut))
             wake = not self._draining
@@ -681,32 +691,30 @@ class SyncProposer:
             for i, (payloads, end, fut) in enumerate(items):
                 n = sum(len(p) for p in payloads)
                 try:
-                    if self._closed:
-                        raise QuorumLostError("proposer closed")
-                    if inner._buf_bytes > 0 and inner._buf_bytes + n > inner.max_buffer_bytes:
-                        await inner._wait_space(n)
+                    if self._broken is not None:
+                        raise self._broken
                     if inner.end_lsn + n != end:
                         raise QuorumLostError(
                             f"LSN reservation out of step (end {inner.end_lsn:#x}, reserved {end:#x})")
                     _, afut = inner.submit(payloads)
                 except LogstoreError as exc:
-                    self._fail_from(items[i:], exc)
-                    continue
+                    self._fail_from(items[i:], exc)  # also empties the queue
+                    break
                 self._waiting.append((self._loop.time() + self.deadline_s, end, fut))
                 afut.add_done_callback(lambda f, fut=fut: self._resolve(f, fut))  # type: ignore[misc]
 
     def _fail_from(self, items: list[tuple[list[bytes], int, concurrent.futures.Future[int]]],
                    exc: LogstoreError) -> None:
-        """A record could not be queued: it and everything reserved after it fail, and the
-        reservations restart at the Proposer's end (no gap, no overlap)."""
+        """A reserved record could not be handed over: it, everything reserved after it and
+        every later submit fail (its LSN range is never reused)."""
         with self._lock:
+            if self._broken is None:
+                self._broken = exc
             items = items + list(self._queue)
             self._queue.clear()
-            self._next = self.proposer.end_lsn
         for _, _, fut in items:
             if not fut.done():
                 fut.set_exception(exc)
-        items.clear()
 
     @staticmethod
     def _resolve(f: asyncio.Future[int], fut: concurrent.futures.Future[int]) -> None:
@@ -741,7 +749,9 @@ class SyncProposer:
 
     def close(self) -> None:
         async def go() -> None:
-            self._closed = True
+            with self._lock:
+                if self._broken is None:
+                    self._broken = QuorumLostError("proposer closed")
             if self._watchdog is not None:
                 self._watchdog.cancel()
             await self.proposer.close()
