@@ -610,6 +610,12 @@ class SyncProposer:
         # Handed to the Proposer, maybe not durable yet: (deadline, end LSN, future); loop only.
         self._waiting: deque[tuple[float, int, concurrent.futures.Future[int]]] = deque()
         self._watchdog: asyncio.Task[None] | None = None
+        # The last time (loop clock) the commit LSN moved: a commit fails only once its
+        # deadline passed AND the log made no progress for a whole deadline, so a big
+        # transaction (pgbench -i loads ~100 MB in one COPY) is not failed while a majority
+        # is still busy acknowledging it.
+        self._progress_at = 0.0
+        self._seen_commit = 0
         # Set when a reserved record could not be handed over (fenced, closed): the LSNs
         # after it are void, so every later submit fails with this (the overlay must never
         # see an LSN twice).
@@ -634,6 +640,8 @@ class SyncProposer:
     def elect(self) -> int:
         async def go() -> int:
             term = await self.proposer.elect()
+            self._seen_commit = self.proposer.commit_lsn
+            self._progress_at = self._loop.time()
             with self._lock:
                 self._next = self.proposer.end_lsn
             if self._watchdog is None:
@@ -730,17 +738,24 @@ class SyncProposer:
             fut.set_result(f.result())
 
     async def _expire_loop(self) -> None:
-        """Fail commits not acknowledged by a majority within the deadline (their records
-        stay queued in the Proposer: a later majority may still take them)."""
+        """Fail commits not acknowledged by a majority within the deadline while the commit
+        LSN stood still for a whole deadline (their records stay queued in the Proposer: a
+        later majority may still take them)."""
         while True:
             await asyncio.sleep(SUBMIT_WATCHDOG_S)
             now = self._loop.time()
+            commit = self.proposer.commit_lsn
+            if commit != self._seen_commit:
+                self._seen_commit = commit
+                self._progress_at = now
+            stalled = now - self._progress_at >= self.deadline_s
             waiting = self._waiting
-            while waiting and (waiting[0][2].done() or waiting[0][0] <= now):
+            while waiting and (waiting[0][2].done() or (stalled and waiting[0][0] <= now)):
                 _, end, fut = waiting.popleft()
                 if not fut.done():
                     fut.set_exception(QuorumLostError(
-                        f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s "
+                        f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s, "
+                        f"no progress for {now - self._progress_at:.1f}s "
                         f"(commit LSN {self.proposer.commit_lsn:#x}): {self.proposer.peer_states()}"))
 
     def append(self, payloads: list[bytes]) -> int:
