@@ -1288,8 +1288,10 @@ def format_array(elem_oid: int, value: Any) -> str:
         items = json.loads(value, parse_float=Decimal)
     else:
         items = array_values(value)
+    nested = elem_oid not in (JSON, JSONB)  # a json element may itself be a JSON array
     return "{" + ",".join(
-        format_array(elem_oid, v)[0:] if isinstance(v, list) else _array_elem_text(elem_oid, v) for v in items
+        format_array(elem_oid, v) if nested and isinstance(v, list) else _array_elem_text(elem_oid, v)
+        for v in items
     ) + "}"
 
 

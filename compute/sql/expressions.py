@@ -250,7 +250,20 @@ _simple("pg_regexp_replace", ty.TEXT, "regexp_replace")
 _simple("array_position", ty.INT4, "array_position")
 _simple("pg_array_length", ty.INT4, "array_length")
 _simple("pg_cardinality", ty.INT4, "cardinality")
-_simple("pg_array_to_string", ty.TEXT, "array_to_string")
+
+
+@register("array_to_string")
+def _array_to_string(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                     scope: Scope) -> tuple[exp.Expression, Ty]:
+    """Elements print as their type's text output (t/f, JSON, \\x hex), as array_out does."""
+    if len(args) not in (2, 3):
+        raise SqlError("42883", f"function array_to_string({', '.join(_type_names(types))}) does not exist")
+    elem = types[0].element if types[0].is_array else ty.TEXT
+    rest = [c.coerce(a, t, ty.TEXT) for a, t in zip(args[1:], types[1:], strict=True)]
+    if len(rest) == 1:
+        rest.append(exp.Null())
+    return fn("pg_array_to_string", args[0], *rest, lit_int(elem.oid)), ty.TEXT
+
 _simple("pg_string_to_array", Ty(T.TEXT_ARRAY), "string_to_array")
 _simple("pg_array_append", _first, "array_append")
 _simple("pg_array_cat", _first, "array_cat")
@@ -400,6 +413,8 @@ def _array_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], nod
     if elem.is_array:
         raise SqlError("0A000", "multidimensional arrays are not supported")
     arr = ty.array_of(elem.oid)
+    if elem.oid in (T.JSON, T.JSONB, T.BYTEA) and args:  # stored as ARRAY[...] stores elements
+        args = [c.json_arg(args[0], elem), *args[1:]]
     return fn("json_group_array", *args), Ty(arr)
 
 
@@ -892,7 +907,21 @@ def _srf(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp
     array, row_type = srf_array(c, name, args, types)
     alias = c.query.fresh_alias("srf")
     scope.srfs.append(Srf(alias, array))
-    return exp.Column(this=ident("value"), table=ident(alias)), row_type
+    element = stored_element(alias, row_type) if name == "unnest" else None
+    return element or exp.Column(this=ident("value"), table=ident(alias)), row_type
+
+
+def stored_element(table: str, elem: Ty) -> exp.Expression | None:
+    """A json_each() row of an array as a scalar of the element type, where the stored element
+    differs from the scalar: json/jsonb elements are JSON values (their JSON text is wanted),
+    bytea elements their ``\\x`` hex text (bytes are wanted). None: the value column as is."""
+    t = quote(table)
+    if elem.oid in (T.JSON, T.JSONB):
+        text = raw(f"(CASE WHEN {t}.type = 'null' THEN NULL ELSE ({t}.json -> {t}.fullkey) END)")
+        return fn("pg_cast", text, lit_int(T.JSON), lit_int(T.JSONB)) if elem.oid == T.JSONB else text
+    if elem.oid == T.BYTEA:
+        return fn("pg_cast", exp.column("value", table=table), lit_int(T.TEXT), lit_int(T.BYTEA))
+    return None
 
 
 # ------------------------------------------------------------------------------ compiler
@@ -1885,7 +1914,10 @@ class ExprCompiler:
             elem = cols[0].ty if cols else ty.TEXT
             if elem.is_array:
                 raise SqlError("0A000", "multidimensional arrays are not supported")
-            return raw(f"(SELECT json_group_array(x.{quote(cols[0].name)}) FROM ({sub_sql}) AS x)"), Ty(
+            item: exp.Expression = raw(f"x.{quote(cols[0].name)}")
+            if elem.oid in (T.JSON, T.JSONB, T.BYTEA):  # stored as ARRAY[...] stores elements
+                item = self.json_arg(item, elem)
+            return raw(f"(SELECT json_group_array({self.sql(item)}) FROM ({sub_sql}) AS x)"), Ty(
                 ty.array_of(elem.oid))
         handler = FUNCTIONS.get(name)
         if handler is None:
@@ -2075,11 +2107,24 @@ class ExprCompiler:
             position = (-1 if literal is not index_node else 1) * int(literal.this) - lower
             if position < 0:
                 return exp.Null(), elem
-            return fn("json_extract", arr, exp.Literal.string(f"$[{position}]")), elem
+            return self.array_element(arr, exp.Literal.string(f"$[{position}]"), elem), elem
         index = self.typed(index_node, scope, ty.INT4)
         offset = f"(({self.sql(index)}) - {lower})"
         path = raw(f"('$[' || {offset} || ']')")
-        return exp.Case(ifs=[exp.If(this=raw(f"{offset} >= 0"), true=fn("json_extract", arr, path))]), elem
+        return exp.Case(ifs=[exp.If(this=raw(f"{offset} >= 0"),
+                                    true=self.array_element(arr, path, elem))]), elem
+
+    def array_element(self, arr: exp.Expression, path: exp.Expression, elem: Ty) -> exp.Expression:
+        """One stored array element as a scalar of its type: json/jsonb elements are JSON values
+        (their JSON text is wanted), bytea elements their ``\\x`` hex text (bytes are wanted)."""
+        if elem.oid in (T.JSON, T.JSONB):
+            value = raw(f"({self.sql(arr)} -> {self.sql(path)})")
+            text = raw(f"(CASE WHEN {self.sql(value)} = 'null' THEN NULL ELSE {self.sql(value)} END)")
+            return fn("pg_cast", text, lit_int(T.JSON), lit_int(T.JSONB)) if elem.oid == T.JSONB else text
+        value = fn("json_extract", arr, path)
+        if elem.oid == T.BYTEA:
+            return fn("pg_cast", value, lit_int(T.TEXT), lit_int(T.BYTEA))
+        return value
 
     def c_JSONExtract(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self._json_path(node, scope, as_text=False)

@@ -1021,12 +1021,22 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_array_length", lambda arr, dim=1: None if arr is None or dim != 1 or not T.array_values(arr)
            else len(T.array_values(arr)), -1, True)
     scalar("pg_cardinality", lambda arr: None if arr is None else len(T.array_values(arr)), 1, True)
-    scalar("pg_array_to_string", lambda arr, sep, null=None: None if arr is None or sep is None else
-           str(sep).join(_text(v) if v is not None else null for v in T.array_values(arr)
-                         if v is not None or null is not None), -1, True)
+    def array_to_string(arr: Any, sep: Any, null: Any = None, elem: Any = None) -> Any:
+        if arr is None or sep is None:
+            return None
+        if elem is None:
+            return str(sep).join(_text(v) if v is not None else null for v in T.array_values(arr)
+                                 if v is not None or null is not None)
+        elem = int(elem)
+        return str(sep).join(
+            T.encode_text(elem, T.array_elem_value(elem, v)).decode() if v is not None else null
+            for v in T.array_values(arr) if v is not None or null is not None)
+
+    scalar("pg_array_to_string", array_to_string, -1, True)
     scalar("pg_string_to_array", lambda s, sep: None if s is None else json.dumps(
         str(s).split(sep) if sep else list(str(s))), 2, True)
-    scalar("pg_array_append", lambda arr, v: json.dumps(T.array_values(arr or "[]") + [v]), 2, True)
+    scalar("pg_array_append", lambda arr, v: json.dumps(T.array_values(arr or "[]") + [T.array_elem_storage(0, v)]),
+           2, True)
     scalar("pg_array_cat", lambda a, b: None if a is None and b is None else
            json.dumps(T.array_values(a or "[]") + T.array_values(b or "[]")), 2, True)
     def array_contains(a: Any, b: Any) -> Any:

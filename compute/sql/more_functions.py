@@ -1338,4 +1338,4 @@ def register_udfs(conn: Any) -> None:
     conn.create_scalar_function("pg_array_remove", _array_remove, 2, **det)
     conn.create_scalar_function("pg_array_replace", _array_replace, 3, **det)
     conn.create_scalar_function(
-        "pg_array_prepend", lambda v, arr: json.dumps([v] + T.array_values(arr or "[]")), 2, **det)
+        "pg_array_prepend", lambda v, arr: json.dumps([T.array_elem_storage(0, v)] + T.array_values(arr or "[]")), 2, **det)

@@ -917,12 +917,14 @@ class QueryCompiler:
         # an alias names the column of a scalar-returning function, not an OUT column ("value")
         out_column = E.JSON_SRFS[name][1] if name in E.JSON_SRFS and E.JSON_SRFS[name][1] == "value" else None
         col = col_aliases[0] if col_aliases else (out_column or (alias or name))
-        if ordinality is None:
+        element = E.stored_element(visible, row_type) if name == "unnest" else None
+        if ordinality is None and element is None:
             scope.sources.append(Source(visible, visible, [SourceColumn(col, row_type, sql_name="value")]))
         else:
-            inline = {col: (exp.column("value", table=visible), row_type),
-                      ordinality: (exp.Paren(this=exp.Add(this=exp.column("key", table=visible),
-                                                          expression=lit_int(1))), ty.INT8)}
+            inline = {col: (element or exp.column("value", table=visible), row_type)}
+            if ordinality is not None:
+                inline[ordinality] = (exp.Paren(this=exp.Add(this=exp.column("key", table=visible),
+                                                             expression=lit_int(1))), ty.INT8)
             scope.sources.append(Source(visible, visible, [SourceColumn(n, t) for n, (_, t) in inline.items()],
                                         inline=inline))
         return exp.Table(this=fn("json_each", array), alias=exp.TableAlias(this=ident(visible)))
@@ -1328,3 +1330,4 @@ def _lock_command(locks: list[exp.Expression]) -> str:
     if update:
         return "SELECT FOR NO KEY UPDATE" if key else "SELECT FOR UPDATE"
     return "SELECT FOR KEY SHARE" if key else "SELECT FOR SHARE"
+

@@ -26,6 +26,11 @@ QUERIES: list[tuple[str, list[Any] | None]] = [
     ("select array['true'::jsonb, '{\"a\":1}'::jsonb]", None),
     ("select '{\"{\\\"b\\\":2,\\\"a\\\":1}\",\"\\\"s\\\"\"}'::jsonb[]", None),
     ("select array[1, 2]::text[], '{}'::int[], array[]::text[]", None),
+    ("select unnest(array['{\"a\":1}'::jsonb, 'true', '\"s\"', null])", None),
+    ("select u from unnest(array['\\x01ff'::bytea, null, '']) u", None),
+    ("select array_agg(x), array_agg(y) from (values ('{\"a\":1}'::jsonb, '\\x01'::bytea), ('[1]', '\\x')) v(x, y)", None),
+    ("select (array['{\"a\":1}'::jsonb, 'true'])[2], (array['\\x01ff'::bytea])[1]", None),
+    ("select array_to_string(array[true, false], ','), array_to_string(array['\\x01'::bytea], ',')", None),
     # unary minus binds after the cast: -NaN is NaN
     ("select -'NaN'::float8 a, -'NaN'::numeric b, -'Infinity'::float8 c, -'-Infinity'::float4 d, "
      "-'1.5'::float8 e, -'Infinity'::numeric f, -'2.50'::numeric g", None),

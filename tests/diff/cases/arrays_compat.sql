@@ -48,3 +48,30 @@ select -'NaN'::float8, -'NaN'::numeric, -'Infinity'::float8, -'-Infinity'::float
 
 -- case minus_float_column
 select -x from (values ('NaN'::float8), ('-0'::float8), ('1e308'::float8)) v(x);
+
+-- case array_to_string_typed_elements
+select array_to_string(array['{"a":1}'::jsonb, 'true'], ','), array_to_string(array[true, false], ','), array_to_string(array['\x01'::bytea, null], ',', '*');
+
+-- case unnest_jsonb_elements
+select unnest(array['{"a":1}'::jsonb, 'true', '"s"', '1.50', null]);
+
+-- case unnest_bytea_elements_from
+select u, length(u) from unnest(array['\x01ff'::bytea, null, '']) u;
+
+-- case unnest_jsonb_with_ordinality
+select * from unnest(array['{"a":1}'::jsonb, '[2]']) with ordinality;
+
+-- case array_agg_jsonb_bytea
+select array_agg(x), array_agg(y) from (values ('{"a":1}'::jsonb, '\x01'::bytea), ('[1]', '\x')) v(x, y);
+
+-- case array_subquery_jsonb
+select array(select '{"a":1}'::jsonb);
+
+-- case subscript_jsonb_bytea
+select (array['{"a":1}'::jsonb, 'true'])[2], (array['{"a":1}'::jsonb])[1], (array['\x01ff'::bytea])[1];
+
+-- case array_append_bytea
+select array_append(array['\x01'::bytea], '\x02'::bytea), array_prepend('\x02'::bytea, array['\x01'::bytea]);
+
+-- case unnest_bytea_star
+select * from unnest(array['\x01'::bytea, null]);
