@@ -31,7 +31,7 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support import PostgresOracle, tmp_root  # noqa: E402
+from tests.support import PostgresOracle, free_port, tmp_root, wait_for_port  # noqa: E402
 
 LOAD_CHUNK_ROWS = 100_000
 """Accounts per load transaction: a whole scale-10 table in one commit (~100 MB of pages)
@@ -50,12 +50,6 @@ LAG_WAIT_S = 10.0
 """Bound on waiting for one marker row on the replica."""
 INGEST_WAIT_S = 60.0
 """Bound on waiting for the page server to ingest the primary's commits."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def free_port_run(n: int) -> int:
@@ -77,18 +71,6 @@ def free_port_run(n: int) -> int:
             for s in socks:
                 s.close()
     raise RuntimeError(f"no run of {n} free ports")
-
-
-def wait_port(port: int, timeout_s: float = PORT_WAIT_S,
-              proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.01)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
 
 
 def dsn(port: int) -> str:
@@ -192,7 +174,7 @@ class Standalone(System):
                 [sys.executable, "-m", "strata", "compute", "--standalone",
                  "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.root / "data")],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.tree, env=strata_env(self.tree))
-        wait_port(self.port, proc=self.proc)
+        wait_for_port(self.port, self.proc, PORT_WAIT_S)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -388,7 +370,7 @@ def cold_compute(cluster: Cluster, name: str) -> dict[str, float]:
     t0 = time.perf_counter()
     proc, port = cluster.spawn_compute(name)
     try:
-        wait_port(port, proc=proc)
+        wait_for_port(port, proc, PORT_WAIT_S)
         listening = time.perf_counter() - t0
         t1 = time.perf_counter()
         with psycopg.connect(dsn(port), autocommit=True) as conn:

@@ -4,33 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import apsw
-
 from compute.localstore import LocalStore
 from compute.node import WRITABLE, NodeStatus, ReplicationPeer, Role
-from compute.vfs import StrataVFS
-from strata.storage import CommitTicket, StorageError
+from compute.vfs import StrataVFS, VfsConnections
+from strata.storage import StorageError
 
 
-class StandaloneFactory:
+class StandaloneFactory(VfsConnections):
     """The engine's ConnectionFactory over an embedded LocalStore in ``data_dir``."""
 
     def __init__(self, data_dir: Path, *, page_cache_mb: int = 256) -> None:
         self.store = LocalStore(data_dir)
         self.vfs = StrataVFS(self.store, self.store, cache_kib=page_cache_mb * 1024,
                              temp_dir=str(data_dir))
-
-    def connect(self, db_id: int, role: str) -> apsw.Connection:
-        return self.vfs.connect(db_id, role)
-
-    def take_commit_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
-        return self.vfs.take_commit_ticket(conn)
-
-    def snapshot_lsn(self, conn: apsw.Connection) -> int | None:
-        return self.vfs.snapshot_lsn(conn)
-
-    def latest_lsn(self) -> int:
-        return self.vfs.latest_lsn()
 
     def durable_lsn(self) -> int:
         return self.store.durable_lsn

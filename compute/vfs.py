@@ -638,3 +638,22 @@ def open_connection(
         conn.close()
         raise
     return conn
+
+
+class VfsConnections:
+    """The ``ConnectionFactory`` methods that only delegate to a ``StrataVFS``; the
+    standalone and the remote factories share them and add their storage's node methods."""
+
+    vfs: StrataVFS
+
+    def connect(self, db_id: int, role: str) -> apsw.Connection:
+        return self.vfs.connect(db_id, role)
+
+    def take_commit_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
+        return self.vfs.take_commit_ticket(conn)
+
+    def snapshot_lsn(self, conn: apsw.Connection) -> Lsn | None:
+        return self.vfs.snapshot_lsn(conn)
+
+    def latest_lsn(self) -> Lsn:
+        return self.vfs.latest_lsn()

@@ -230,15 +230,7 @@ class Proposer:
     def submit(self, payloads: list[bytes]) -> tuple[int, asyncio.Future[int]]:
         """Queue records at the next LSNs; return (end LSN, a future resolved with the end LSN
         once a majority has the records)."""
-        if self._fenced:
-            raise self._fenced
-        if not self._elected:
-            raise QuorumLostError("not elected: call elect() first")
-        if not payloads:
-            raise InvalidRequestError("nothing to append")
-        for payload in payloads:
-            if not payload or len(payload) > MAX_PAYLOAD:
-                raise InvalidRequestError(f"record of {len(payload)} bytes (must be 1..{MAX_PAYLOAD})")
+        self.check_submit(payloads)
         for payload in payloads:
             self._lsns.append(self._end)
             self._payloads.append(payload)
@@ -249,6 +241,18 @@ class Proposer:
         for p in self._peers:
             p.wake.set()
         return self._end, fut
+
+    def check_submit(self, payloads: list[bytes]) -> None:
+        """Raise what ``submit`` would for these payloads now (deposed, not elected, bad size)."""
+        if self._fenced:
+            raise self._fenced
+        if not self._elected:
+            raise QuorumLostError("not elected: call elect() first")
+        if not payloads:
+            raise InvalidRequestError("nothing to append")
+        for payload in payloads:
+            if not payload or len(payload) > MAX_PAYLOAD:
+                raise InvalidRequestError(f"record of {len(payload)} bytes (must be 1..{MAX_PAYLOAD})")
 
     async def append(self, payloads: list[bytes]) -> int:
         """Append records and wait until a majority has them; return their end LSN."""
@@ -656,15 +660,7 @@ class SyncProposer:
         inner = self.proposer
         if self._broken is not None:
             raise self._broken
-        if inner._fenced:
-            raise inner._fenced
-        if not inner._elected:
-            raise QuorumLostError("not elected: call elect() first")
-        if not payloads:
-            raise InvalidRequestError("nothing to append")
-        for payload in payloads:
-            if not payload or len(payload) > MAX_PAYLOAD:
-                raise InvalidRequestError(f"record of {len(payload)} bytes (must be 1..{MAX_PAYLOAD})")
+        inner.check_submit(payloads)
         n = sum(len(p) for p in payloads)
         if inner._buf_bytes > 0 and inner._buf_bytes + n > inner.max_buffer_bytes:
             # Buffer full (acceptors behind): wait here, before reserving anything, so that

@@ -21,14 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import apsw
-
 from compute.node import PROMOTING, READ_ONLY, NodeStatus, ReplicationPeer, Role
 from compute.remote.follower import FatalFn, Follower, StreamFn, logstore_stream
 from compute.remote.pages import FloorKeeper, PageBackend, RemotePages
 from compute.remote.wal import RemoteSink, open_proposer
-from compute.vfs import StrataVFS
-from strata.storage import CommitTicket, StorageError
+from compute.vfs import StrataVFS, VfsConnections
+from strata.storage import StorageError
 from strata.wal import Lsn
 
 if TYPE_CHECKING:
@@ -109,7 +107,7 @@ class ProposerWatchdog:
             return
 
 
-class RemoteFactory:
+class RemoteFactory(VfsConnections):
     """ConnectionFactory + node contract over the log store and the page server."""
 
     def __init__(
@@ -239,18 +237,6 @@ class RemoteFactory:
             log.info("promoted in %.3fs", time.monotonic() - started)
 
     # ---- ConnectionFactory -------------------------------------------------------------
-
-    def connect(self, db_id: int, role: str) -> apsw.Connection:
-        return self.vfs.connect(db_id, role)
-
-    def take_commit_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
-        return self.vfs.take_commit_ticket(conn)
-
-    def snapshot_lsn(self, conn: apsw.Connection) -> int | None:
-        return self.vfs.snapshot_lsn(conn)
-
-    def latest_lsn(self) -> int:
-        return self.vfs.latest_lsn()
 
     def durable_lsn(self) -> int:
         return self._head()
