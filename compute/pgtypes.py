@@ -978,6 +978,15 @@ def _timetz_parts(value: str) -> tuple[int, int]:
     return _time_micros(value[:cut]), _tz_offset_seconds(value[cut:])
 
 
+def timetz_key(value: Any) -> int | None:
+    """An integer that orders timetz values as timetz_cmp does: by the UTC time (time minus
+    offset), then by zone (seconds west); equal keys are equal values."""
+    if value is None:
+        return None
+    micros, offset = _timetz_parts(str(value))
+    return (micros - offset * 1_000_000) * 100_000 + (-offset + 50_000)
+
+
 def _enc_timetz_bin(value: Any) -> bytes:
     micros, offset = _timetz_parts(str(value))
     return struct.pack("!qi", micros, -offset)  # timetz_send: the zone in seconds west

@@ -1004,7 +1004,10 @@ class ExprCompiler:
         return None
 
     def sort_key(self, node: exp.Expression, t: Ty) -> exp.Expression:
-        """What to compare/sort by: an enum value by its label's sort order, others as they are."""
+        """What to compare/sort by: an enum value by its label's sort order, a timetz by its UTC
+        time then zone, others as they are."""
+        if t.oid == T.TIMETZ:
+            return fn("pg_timetz_key", node)
         enum = self.state.catalog.enum_by_oid(t.oid)
         if enum is None:
             return node
@@ -1414,6 +1417,8 @@ class ExprCompiler:
             lt = rt = common if common.oid == T.NUMERIC else lt
         if lt.oid == T.INTERVAL and rt.oid == T.INTERVAL:  # by value: '24 hours' = '1 day'
             left, right = fn("pg_interval_key", left), fn("pg_interval_key", right)
+        if lt.oid == T.TIMETZ and rt.oid == T.TIMETZ:  # by UTC time, then zone (timetz_cmp)
+            left, right = fn("pg_timetz_key", left), fn("pg_timetz_key", right)
         if lt.oid == T.NUMERIC or rt.oid == T.NUMERIC:
             if not (_is_plain_column(left) or _is_plain_column(right)):
                 cmp = fn("pg_num_cmp", left, right)

@@ -1278,6 +1278,7 @@ def _interval_collation(a: str, b: str) -> int:
 def register_udfs(conn: Any) -> None:
     conn.create_collation("pginterval", _interval_collation)
     conn.create_scalar_function("pg_interval_key", interval_key, 1, deterministic=True)
+    conn.create_scalar_function("pg_timetz_key", T.timetz_key, 1, deterministic=True)
     conn.create_aggregate_function("pg_scalar_subquery", _scalar_factory, 1)
     conn.create_aggregate_function("pg_json_agg", _factory(_JsonAgg, "json"), 1)
     conn.create_aggregate_function("pg_ordered_set", _factory(_OrderedSet, ""), 5)

@@ -630,7 +630,7 @@ class QueryCompiler:
                     item_type = scope.output_types[position - 1]
                 if out_cols and 1 <= position <= len(out_cols) and not outputs_only:
                     col = out_cols[position - 1]
-                    if self.state.catalog.enum_by_oid(col.ty.oid) is not None:
+                    if self.state.catalog.enum_by_oid(col.ty.oid) is not None or col.ty.oid == T.TIMETZ:
                         compiled = self.ex.sort_key(raw(quote(col.name)), col.ty)
             elif isinstance(target, exp.Column) and not target.table and target.name in scope.outputs:
                 if target.name in scope.ambiguous_outputs:

@@ -21,6 +21,8 @@ CASES: list[tuple[list[str], str, list[Any] | None]] = [
     ([], "select '00:00-10:00'::timetz = '00:00:00-10:00'::timetz, '12:00+02'::timetz = '12:00:00+02:00'", None),
     ([], "select '12:00+02'::timetz, '00:00:00.5-10:30'::timetz, '23:59:59.999999+14'::timetz", None),
     ([], "select '12:00:01-03'::timetz::text, '7:05 +0530'::timetz::text", None),
+    ([], "select '12:00+02'::timetz < '11:00+00'::timetz, '10:00+00'::timetz < '12:00+02'::timetz", None),
+    ([], "select x from (values ('12:00+02'::timetz), ('11:00+00'), ('10:30+00')) v(x) order by x", None),
     ([], "select pg_typeof(1), pg_typeof(1)::oid, pg_typeof('a'::text)::text, pg_typeof('a'::char(2)), "
          "pg_typeof('x'), pg_typeof(null), pg_typeof(array[1]), pg_typeof(1.5)::text", None),
     ([], "select pg_typeof(1) = 'integer'::regtype, pg_typeof(now()) = 'timestamptz'::regtype", None),

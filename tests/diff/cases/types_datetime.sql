@@ -295,3 +295,19 @@ select date '2024-02-29' + time '10:30:15.5', time '23:00' + date '2024-12-31', 
 
 -- case interval_cast_column_name
 select interval '90 minutes'::text, interval '1 day', '2 hours'::interval::text;
+
+-- case timetz_normalized_equality
+select '00:00-10:00'::timetz = '00:00:00-10:00'::timetz, '12:00+02'::timetz::text, '7:05 +0530'::timetz::text;
+
+-- case timetz_comparisons_by_utc_then_zone
+select '12:00+02'::timetz < '11:00+00'::timetz, '12:00+02'::timetz > '10:30+00'::timetz, '10:00+00'::timetz = '12:00+02'::timetz, '10:00+00'::timetz < '12:00+02'::timetz, '23:00-05'::timetz > '01:00+00'::timetz;
+
+-- case timetz_order_by ordered
+select x from (values ('12:00+02'::timetz), ('11:00+00'), ('10:30+00'), ('10:00+00')) v(x) order by x;
+
+-- case timetz_order_by_position ordered
+select x from (values ('12:00+02'::timetz), ('11:00+00'), ('10:30+00')) v(x) order by 1 desc;
+
+-- case timestamptz_posix_zone_sign
+set timezone to '-02:00';
+select '2024-01-01 00:00+00'::timestamptz, '2024-06-01 12:00+00'::timestamptz::text;
