@@ -146,7 +146,9 @@ def normalize(name: str, value: str) -> str:
         parts = {p.strip().upper() for p in value.split(",")}
         if not parts <= {"ISO", "MDY", "DMY", "YMD"}:
             raise SqlError("0A000", f'DateStyle "{value}" is not supported (only ISO output)')
-        return "ISO, " + next((p for p in ("DMY", "YMD", "MDY") if p in parts), "MDY")
+        if parts & {"DMY", "YMD"}:  # date input would still read month first: refuse, never guess
+            raise SqlError("0A000", f'DateStyle "{value}" is not supported (only the MDY field order)')
+        return "ISO, MDY"
     if key == "timezone":
         return _check_timezone(value)
     if key in ("standard_conforming_strings",) and value.lower() not in ("on", "true", "1"):

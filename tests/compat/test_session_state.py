@@ -38,6 +38,10 @@ SCRIPTS: dict[str, list[str]] = {
         "set transaction isolation level serializable", "rollback",
         "begin", "set transaction read only", "set transaction_isolation = 'serializable'", MODES,
         "rollback"],
+    "set_config_read_only": [
+        "select set_config('default_transaction_read_only', 'true', false)",
+        "create table ss_t (a int)", MODES, "select set_config('default_transaction_read_only', 'off', false)",
+        "create table ss_t (a int)", "drop table ss_t"],
     "session_characteristics": [
         "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY",
         "show default_transaction_isolation", "show default_transaction_read_only", MODES,
@@ -86,3 +90,11 @@ def test_session_script_agrees(pg_oracle: PostgresOracle, strata_shared: StrataP
     assert not diff, "\n".join(f"{sql!r}: postgres {a!r}, strata {b!r}" for sql, a, b in diff)
     assert _asyncpg(strata_shared.dsn, script) == _asyncpg(pg_oracle.dsn, script)
     assert any(isinstance(r, tuple) and r[1] == "25006" for r in pg) or name == "start_transaction"
+
+
+def test_datestyle_field_orders_other_than_mdy_are_refused(pg_oracle: PostgresOracle,
+                                                           strata_shared: StrataProcess) -> None:
+    """Date input reads month first: a DMY/YMD DateStyle would silently misread '01/02/2024'."""
+    for sql in ("set datestyle = 'ISO, DMY'", "select set_config('datestyle', 'YMD', false)"):
+        assert _psycopg(pg_oracle.dsn, [sql])[0] in ("SET", [("ISO, YMD",)])
+        assert _psycopg(strata_shared.dsn, [sql]) == [("error", "0A000")]
