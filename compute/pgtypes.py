@@ -978,6 +978,12 @@ def _timetz_parts(value: str) -> tuple[int, int]:
     return _time_micros(value[:cut]), _tz_offset_seconds(value[cut:])
 
 
+def timetz_has_zone(text: str) -> bool:
+    """Whether timetz input names its offset (else it is the session TimeZone's)."""
+    m = _TIME_RE.match(text)
+    return m is not None and m.group(5) is not None
+
+
 def timetz_key(value: Any) -> int | None:
     """An integer that orders timetz values as timetz_cmp does: by the UTC time (time minus
     offset), then by zone (seconds west); equal keys are equal values."""

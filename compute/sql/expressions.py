@@ -1132,6 +1132,9 @@ class ExprCompiler:
         if oid == T.TIMESTAMPTZ and not _has_offset(text):
             T.parse_timestamptz(text)  # validate now; the zone is the session's at run time
             return fn("pg_cast", exp.Literal.string(text), lit_int(T.TEXT), lit_int(T.TIMESTAMPTZ))
+        if oid == T.TIMETZ and not T.timetz_has_zone(text):
+            T.parse_timetz(text)  # validate now; the offset is the session zone's at run time
+            return fn("pg_cast", exp.Literal.string(text), lit_int(T.TEXT), lit_int(T.TIMETZ))
         if oid == T.REGCLASS:
             name = text.strip()
             if name.isdigit():

@@ -15,6 +15,8 @@ CASES: list[tuple[list[str], str, list[Any] | None]] = [
                                    "'2024-06-01 12:00:00.5+00'::timestamptz::text", None),
     (["set timezone to '+05:30'"], "select '2024-01-01 00:00+00'::timestamptz::text", None),
     (["set timezone to '-02:00'"], "select '2024-01-01 00:00+00'::timestamptz", None),
+    (["set timezone = 'Asia/Tokyo'"], "select '12:00'::timetz::text, '12:00+01'::timetz::text", None),
+    (["set timezone to '-02:00'"], "select '12:00'::timetz, %s::timetz", ["13:30"]),
     (["set timezone = 3"], "select '2024-01-01 00:00+00'::timestamptz::text", None),
     (["set timezone = -4"], "select '2024-01-01 00:00+00'::timestamptz::text", None),
     ([], "show timezone", None),
