@@ -24,7 +24,7 @@ from typing import Any
 
 from compute import pgtypes
 from compute import settings as guc
-from compute.engine import Database, Engine, storage_error
+from compute.engine import Database, Engine, read_only_error, storage_error
 from compute.pgwire import messages as m
 from compute.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
@@ -38,6 +38,9 @@ log = logging.getLogger("strata.compute.server")
 
 MAX_STARTUP_BYTES = 10_000
 COPY_BATCH_ROWS = 5_000
+# DDL that PostgreSQL refuses in a read-only transaction before resolving any name.
+_UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unlogged|or\s+replace)\s+)?(\w+)",
+                            re.I)
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _TEXT = 25
@@ -462,6 +465,22 @@ class Connection:
         self.send(m.READY[session.status.value])
 
     def _translate(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
+        try:
+            return self._translate_inner(sql, param_types)
+        except SqlError as err:
+            # PostgreSQL refuses a utility write in a read-only transaction before it looks at
+            # the catalog: DROP TABLE nosuch there is 25006, not 42P01
+            m = _UTILITY_WRITE.match(sql)
+            session = self.session
+            if (m is not None and err.sqlstate != "25006" and session is not None
+                    and not session.failed and session._read_only_now()
+                    and ";" not in sql.strip().rstrip(";")):
+                command = "TRUNCATE TABLE" if m.group(1).lower() == "truncate" else \
+                    f"{m.group(1)} {m.group(2)}".upper()
+                raise read_only_error(command) from err
+            raise
+
+    def _translate_inner(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
         assert self.db is not None
         db = self.db
         session = self.session

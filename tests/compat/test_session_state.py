@@ -38,6 +38,11 @@ SCRIPTS: dict[str, list[str]] = {
         "set transaction isolation level serializable", "rollback",
         "begin", "set transaction read only", "set transaction_isolation = 'serializable'", MODES,
         "rollback"],
+    "read_only_before_names": [
+        "create table ss_t (a int)", "set default_transaction_read_only = on", "drop table ss_nosuch",
+        "create table ss_t (a int)", "alter table ss_nosuch add column b int", "truncate ss_nosuch",
+        "create index on ss_nosuch (a)", "insert into ss_nosuch values (1)", "begin", "drop table ss_nosuch",
+        "rollback", "set default_transaction_read_only = off", "drop table ss_t"],
     "set_config_read_only": [
         "select set_config('default_transaction_read_only', 'true', false)",
         "create table ss_t (a int)", MODES, "select set_config('default_transaction_read_only', 'off', false)",
