@@ -71,6 +71,8 @@ def compute(
                                               help="user:password lines (md5/scram auth)."),
     tls_cert: Path | None = typer.Option(None, envvar="STRATA_COMPUTE_TLS_CERT"),
     tls_key: Path | None = typer.Option(None, envvar="STRATA_COMPUTE_TLS_KEY"),
+    max_connections: int = typer.Option(200, envvar="STRATA_COMPUTE_MAX_CONNECTIONS", min=1,
+                                        help="Client connections at once (53300 beyond)."),
     max_readers: int = typer.Option(8, envvar="STRATA_COMPUTE_MAX_READERS",
                                     help="Reader connections per database."),
     page_cache_mb: int = typer.Option(128, envvar="STRATA_COMPUTE_PAGE_CACHE_MB",
@@ -111,7 +113,8 @@ def compute(
     config = ServerConfig(host=host, port=port, auth=auth,
                           password_file=str(password_file) if password_file else None,
                           tls_cert=str(tls_cert) if tls_cert else None,
-                          tls_key=str(tls_key) if tls_key else None)
+                          tls_key=str(tls_key) if tls_key else None,
+                          max_connections=max_connections)
     try:
         import uvloop
 

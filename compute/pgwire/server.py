@@ -37,6 +37,10 @@ from strata.storage import StorageError
 log = logging.getLogger("strata.compute.server")
 
 MAX_STARTUP_BYTES = 10_000
+MAX_PREAUTH_MESSAGE_BYTES = 65_535
+"""Largest message (bytes, without its length word) accepted before authentication ends:
+an unauthenticated client may not make the server buffer a 64 MiB message (password and
+SASL messages are tiny; PostgreSQL bounds them the same way)."""
 COPY_BATCH_ROWS = 5_000
 # DDL that PostgreSQL refuses in a read-only transaction before resolving any name.
 _UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unlogged|or\s+replace)\s+)?(\w+)",
@@ -102,6 +106,8 @@ class Server:
             ctx.load_cert_chain(config.tls_cert, config.tls_key)
             self.ssl_context = ctx
         self.sessions: dict[int, tuple[int, Connection]] = {}
+        self.clients = 0
+        """Connections past their startup packet, counted against ``max_connections``."""
         self._next_pid = os.getpid() * 1000 % 2_000_000_000
         self._server: asyncio.base_events.Server | None = None
 
@@ -155,6 +161,8 @@ class Connection:
         self.pid = 0
         self.out: list[bytes] = []
         self.implicit = False  # an extended-protocol implicit transaction is open
+        self.authenticated = False
+        self.counted = False  # counted in server.clients
 
     # ------------------------------------------------------------------ I/O
 
@@ -173,7 +181,9 @@ class Connection:
         header = await self.reader.readexactly(5)
         kind = header[:1]
         (length,) = struct.unpack("!i", header[1:])
-        if length < 4 or length - 4 > self.server.config.max_message_bytes:
+        limit = (self.server.config.max_message_bytes if self.authenticated
+                 else MAX_PREAUTH_MESSAGE_BYTES)
+        if length < 4 or length - 4 > limit:
             await self.fatal("08P01", f"invalid message length {length}")
         body = await self.reader.readexactly(length - 4) if length > 4 else b""
         return kind, body
@@ -190,6 +200,9 @@ class Connection:
                                    fields=diagnostic_fields(exc)))
 
     async def cleanup(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.server.clients -= 1
         if self.session is not None:
             self.server.engine.connected[self.session.db.name] -= 1
             with contextlib.suppress(Exception):
@@ -204,7 +217,13 @@ class Connection:
         params = await self.startup()
         if params is None:
             return
+        server = self.server
+        if server.clients >= server.config.max_connections:
+            await self.fatal("53300", "sorry, too many clients already")
+        server.clients += 1
+        self.counted = True
         await self.authenticate(params)
+        self.authenticated = True
         await self.message_loop()
 
     async def startup(self) -> dict[str, str] | None:
