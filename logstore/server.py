@@ -10,7 +10,6 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +33,7 @@ from logstore.registry import DEFAULT_MAX_LOGS, LogRegistry
 from logstore.segments import Frame
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
+from strata.proto.lenient import BadRequest, lenient
 
 log = logging.getLogger("logstore.server")
 
@@ -310,13 +310,6 @@ BAD_REQUEST_LOG_INTERVAL_S = 10.0
 reach the port must not be able to grow the log."""
 
 
-@dataclass(frozen=True)
-class BadRequest:
-    """What a request that does not parse as its message type deserializes to."""
-
-    error: str
-
-
 class _BadRequestLog:
     """Rate-limited one-line warnings about malformed requests."""
 
@@ -338,16 +331,6 @@ class _BadRequestLog:
 
 
 _bad_log = _BadRequestLog()
-
-
-def _lenient(cls: Any) -> Callable[[bytes], Any]:
-    def parse(data: bytes) -> Any:
-        try:
-            return cls.FromString(data)
-        except Exception as exc:  # DecodeError, or invalid UTF-8 in a string field
-            return BadRequest(f"{type(exc).__name__}: {exc}")
-
-    return parse
 
 
 async def _refuse(context: Any, method: str, bad: BadRequest) -> None:
@@ -383,7 +366,7 @@ def _handlers(service: LogStoreService) -> dict[str, grpc.RpcMethodHandler]:
     out: dict[str, grpc.RpcMethodHandler] = {}
     for m in desc.methods:
         fn = getattr(service, m.name)
-        des = _lenient(getattr(pb, m.input_type.name))
+        des = lenient(getattr(pb, m.input_type.name))
         ser = getattr(pb, m.output_type.name).SerializeToString
         if m.client_streaming and m.server_streaming:
             # AppendStream: its reader refuses a BadRequest itself (``_check_append``), so the

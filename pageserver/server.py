@@ -47,6 +47,7 @@ from pageserver.timeline import (
 from strata.objectstore import ObjectNotFound, open_object_store
 from strata.proto import pageserver_pb2 as pb
 from strata.proto import pageserver_pb2_grpc as pb_grpc
+from strata.proto.lenient import BadRequest, lenient
 
 log = logging.getLogger("strata.pageserver")
 
@@ -756,26 +757,9 @@ class PageServerService(pb_grpc.PageServerServicer):
         return pb.MaintenanceResponse(result=json.dumps(res))
 
 
-@dataclass(frozen=True)
-class _BadRequest:
-    """What a request that does not parse as its message type deserializes to."""
-
-    error: str
-
-
-def _lenient(cls: Any) -> Callable[[bytes], Any]:
-    def parse(data: bytes) -> Any:
-        try:
-            return cls.FromString(data)
-        except Exception as exc:  # DecodeError, or invalid UTF-8 in a string field
-            return _BadRequest(f"{type(exc).__name__}: {exc}")
-
-    return parse
-
-
 def _checked(method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
-        if isinstance(request, _BadRequest):
+        if isinstance(request, BadRequest):
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {request.error}"
             )
@@ -791,7 +775,7 @@ def _handlers(service: PageServerService) -> grpc.GenericRpcHandler:
     handlers = {
         m.name: grpc.unary_unary_rpc_method_handler(
             _checked(getattr(service, m.name)),
-            request_deserializer=_lenient(getattr(pb, m.input_type.name)),
+            request_deserializer=lenient(getattr(pb, m.input_type.name)),
             response_serializer=getattr(pb, m.output_type.name).SerializeToString,
         )
         for m in desc.methods
