@@ -9,7 +9,6 @@ and its cold full scan.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -31,7 +30,13 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support import PostgresOracle, free_port, tmp_root, wait_for_port  # noqa: E402
+from tests.support import (  # noqa: E402
+    PostgresOracle,
+    free_port,
+    stop_process,
+    tmp_root,
+    wait_for_port,
+)
 
 LOAD_CHUNK_ROWS = 100_000
 """Accounts per load transaction: a whole scale-10 table in one commit (~100 MB of pages)
@@ -177,13 +182,7 @@ class Standalone(System):
         wait_for_port(self.port, self.proc, PORT_WAIT_S)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         subprocess.run(["rm", "-rf", str(self.root)], check=False)
 
 
@@ -256,12 +255,7 @@ class Cluster(System):
 
     def stop(self) -> None:
         for proc in self.extra:
-            if proc.poll() is None:
-                proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
-                if proc.poll() is None:
-                    proc.kill()
+            stop_process(proc)
         self.strata("down", check=False)
         subprocess.run(["rm", "-rf", str(self.dir)], check=False)
 
@@ -382,11 +376,7 @@ def cold_compute(cluster: Cluster, name: str) -> dict[str, float]:
             scan = time.perf_counter() - t2
             after = node_extra(conn)
     finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
-        if proc.poll() is None:
-            proc.kill()
+        stop_process(proc)
     pages = float(after.get("pages_fetched", 0)) - float(before.get("pages_fetched", 0))
     calls = float(after.get("get_pages_calls", 0)) - float(before.get("get_pages_calls", 0))
     return {"ingest_settle_s": settle, "start_to_listen_s": listening, "first_query_s": first, "scan_s": scan,

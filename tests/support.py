@@ -36,6 +36,18 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> None:
+    """SIGTERM a child, then SIGKILL it if it has not exited within ``grace_s``; reap it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace_s)
+
+
 @dataclass
 class StrataProcess:
     """A `strata compute --standalone` process that tests can kill -9 and restart."""
@@ -69,13 +81,7 @@ class StrataProcess:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

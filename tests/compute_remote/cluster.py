@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import REPO, free_port, wait_for_port
+from tests.support import REPO, free_port, stop_process, wait_for_port
 
 TENANT = "t1"
 TIMELINE = "main"
@@ -58,14 +58,7 @@ class Proc:
         self.proc.send_signal(sig)
 
     def stop(self) -> None:
-        if self.alive():
-            assert self.proc is not None
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
     def log_tail(self, n: int = 4000) -> str:
         try:

@@ -21,6 +21,7 @@ from pageserver.client import PageServerClient
 from strata.objectstore import ObjectStore, open_object_store
 from strata.wal import PAGE_SIZE, PageImage, WalRecord, split_transaction
 from tests.s3_fixture import S3Server, free_port, s3_server  # noqa: F401
+from tests.support import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,14 +103,8 @@ class PageServerProc:
         if self.client is not None:
             self.client.close()
             self.client = None
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
     def wipe_disk(self) -> None:
         assert self.proc is None
