@@ -134,6 +134,7 @@ DATABASE_OID_BASE = 16384  # pg_database.oid of database N is this + N (PostgreS
 REPLICA_BOOTSTRAP_WAIT_S = 5.0  # a replica waits this long for the primary to bootstrap a database
 BOOTSTRAP_POLL_S = 0.05
 REGISTRY_REFRESH_S = 0.1  # a replica re-reads the database list at most this often per statement
+MAX_REMEMBERED_STATEMENTS = 4096  # bound of the slow and quick statement sets, in statements
 PROMOTING_WRITE_WAIT_S = 30.0  # a write on a node still taking its term waits at most this long
 # LOCK modes a hot standby grants (PostgreSQL: up to ROW EXCLUSIVE); stronger ones are 25006
 STANDBY_LOCK_MODES = frozenset({"ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE"})
@@ -200,6 +201,7 @@ def prepare_connection(conn: apsw.Connection, registry: DatabaseRegistry | None 
         strata_databases.column_access = apsw.ext.VTColumnAccess.By_Index  # type: ignore[attr-defined]
         apsw.ext.make_virtual_module(conn, "strata_databases", strata_databases)  # type: ignore[arg-type]
     pooled = Pooled(conn, ctx)
+    ctx.guard = pooled.guard  # pg_sleep polls it (SQLite does not call the handler in a function)
     conn.set_progress_handler(pooled.guard, 1000)
     return pooled
 
@@ -218,12 +220,28 @@ class Database:
     catalogs: OrderedDict[int, Catalog] = field(default_factory=OrderedDict)
     slow_statements: set[tuple[str, ...]] = field(default_factory=set)  # run on threads
     slow_since: float = 0.0
+    # writes in a transaction block seen to finish quickly on a thread: only these run inline
+    # (an interrupted write takes its whole transaction with it, so it cannot be re-run)
+    quick_writes: set[tuple[str, ...]] = field(default_factory=set)
     shapes: ShapeCache = field(default_factory=ShapeCache)
     reader_count: int = 0
     reader_waiters: collections.deque[asyncio.Future[Pooled]] = field(
         default_factory=collections.deque)
     durable_catalog: tuple[int, Catalog] | None = None  # (durable LSN, catalog at it)
     last_commit_lsn: int = 0  # of this database (the log is shared by all databases)
+
+    def note_slow(self, steps: tuple[str, ...]) -> None:
+        """A statement ran past its inline budget: run it on a thread from now on."""
+        if len(self.slow_statements) >= MAX_REMEMBERED_STATEMENTS:
+            self.slow_statements.clear()
+        self.slow_statements.add(steps)
+        self.quick_writes.discard(steps)
+
+    def note_quick_write(self, steps: tuple[str, ...]) -> None:
+        """A write in a transaction block finished quickly on a thread: it may run inline."""
+        if len(self.quick_writes) >= MAX_REMEMBERED_STATEMENTS:
+            self.quick_writes.clear()
+        self.quick_writes.add(steps)
 
     @property
     def writer(self) -> Pooled:

@@ -611,7 +611,7 @@ class Session:
                 rows = reader.conn.execute(steps[0], params).fetchall()
             except apsw.InterruptError as exc:
                 if guard.reason == "budget":
-                    db.slow_statements.add(steps)
+                    db.note_slow(steps)
                     return None  # re-run on a thread by the general path
                 self._interrupt = guard.reason or "cancel"
                 raise self._interrupt_error() from exc
@@ -768,23 +768,27 @@ class Session:
         timeout_ms = self.setting_ms("statement_timeout")
         self._active = pooled
         try:
-            if self._inline_ok(tr, steps):
+            # A write inside a transaction block cannot be stopped and re-run (SQLite rolls
+            # back the whole transaction when a write is interrupted), so it runs inline only
+            # once it has been seen to be quick; reads and autocommit writes can.
+            restartable = not tr.is_write or autocommit
+            if self._inline_ok(tr, steps) and (restartable or steps in self.db.quick_writes):
                 # Short statements run right here on the event loop thread: a thread hop and
-                # the GIL hand-offs around it cost more than a point query. A read that runs
-                # past the budget is stopped and re-run on a thread (it has sent nothing yet);
-                # writes are not stopped (that would roll back their transaction) but obey
-                # statement_timeout through the guard.
+                # the GIL hand-offs around it cost more than a point query. A statement that
+                # runs past the budget is stopped and re-run on a thread (it has sent nothing
+                # and changed nothing yet); every statement obeys statement_timeout and
+                # cancel through the guard.
                 started = time.monotonic()
                 if timeout_ms > 0:
                     guard.statement_deadline = started + timeout_ms / 1000.0
-                if not tr.is_write:
+                if restartable:
                     guard.budget_deadline = started + INLINE_BUDGET_S
                 try:
                     rows, changes, ticket, snapshot = work()
                 except apsw.InterruptError:
                     if guard.reason != "budget":
                         raise
-                    self.db.slow_statements.add(steps)
+                    self.db.note_slow(steps)
                     guard.reset()
                     guard.reason = self._interrupt
                     if txn is not None:
@@ -792,11 +796,14 @@ class Session:
                     rows, changes, ticket, snapshot = await self.engine.run(work)
                 else:
                     if tr.is_write and time.monotonic() - started > WRITE_INLINE_LIMIT_S:
-                        self.db.slow_statements.add(steps)  # next time on a thread
+                        self.db.note_slow(steps)  # next time on a thread
             else:
                 if txn is not None:
                     txn.heavy = True
+                started = time.monotonic()
                 rows, changes, ticket, snapshot = await self.engine.run(work)
+                if tr.is_write and not restartable and time.monotonic() - started < WRITE_INLINE_LIMIT_S:
+                    self.db.note_quick_write(steps)
         except apsw.InterruptError as exc:
             if guard.reason == "timeout" and self._interrupt is None:
                 self._interrupt = "timeout"

@@ -181,9 +181,12 @@ def register(*names: str) -> Callable[[Handler], Handler]:
     return deco
 
 
-def _simple(sqlite_name: str, result: Ty | Callable[[list[Ty]], Ty], *names: str, write: bool = False) -> None:
+def _simple(sqlite_name: str, result: Ty | Callable[[list[Ty]], Ty], *names: str, write: bool = False,
+            off_loop: bool = False) -> None:
     def handler(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                 scope: Scope) -> tuple[exp.Expression, Ty]:
+        if off_loop:
+            c.state.off_loop = True
         if write:
             c.state.is_write = True
             c.state.write_command = c.state.write_command or f"{node.name.lower()}()"
@@ -273,7 +276,7 @@ _simple("nextval", ty.INT8, "nextval", write=True)
 _simple("setval", ty.INT8, "setval", write=True)
 _simple("currval", ty.INT8, "currval")
 _simple("lastval", ty.INT8, "lastval")
-_simple("pg_sleep", Ty(T.VOID), "pg_sleep")
+_simple("pg_sleep", Ty(T.VOID), "pg_sleep", off_loop=True)  # waits: never on the event loop
 _simple("pg_random_bytes", Ty(T.BYTEA), "gen_random_bytes")
 _simple("pg_age", ty.INTERVAL, "age")
 _simple("pi", ty.FLOAT8, "pi")

@@ -15,11 +15,14 @@ import math
 import os
 import random
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
+
+import apsw
 
 from compute import pgtypes as T
 from compute import settings as guc
@@ -70,6 +73,7 @@ class SessionContext:
     changed_settings: dict[str, tuple[str, bool]] = field(default_factory=dict)  # set_config()
     fk_state: Any = None  # compute.deferred.DeferredState of the transaction (deferred foreign keys)
     node: Any = None  # the engine's ConnectionFactory (compute.node contract), for node_functions
+    guard: Callable[[], bool] | None = None  # true when the running statement must stop (pg_sleep polls it)
 
     def now(self) -> _dt.datetime:
         return self.txn_start or _dt.datetime.now(_dt.UTC)
@@ -1110,7 +1114,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_true", lambda *args: 1, -1)
     scalar("pg_null", lambda *args: None, -1)
     scalar("pg_random_bytes", lambda n: os.urandom(int(n)), 1)
-    scalar("pg_sleep", lambda secs: _sleep(secs), 1)
+    scalar("pg_sleep", lambda secs: _sleep(secs, ctx), 1)
     scalar("pg_json_out", lambda v: v, 1, True)
 
     def regclass(value: Any) -> Any:
@@ -1268,10 +1272,23 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     install_catalog(conn, ctx)
 
 
-def _sleep(secs: Any) -> None:
-    import time
+SLEEP_SLICE_S = 0.02  # pg_sleep checks for cancel / statement_timeout this often
 
-    time.sleep(float(secs or 0))
+
+def _sleep(secs: Any, ctx: SessionContext) -> None:
+    """pg_sleep: sleeps in slices so that cancel and statement_timeout stop it (57014).
+
+    SQLite's progress handler is not called while a function runs, so the statement's guard
+    is polled here; raising InterruptError is what the session maps to 57014.
+    """
+    deadline = time.monotonic() + max(0.0, float(secs or 0))
+    while True:
+        if ctx.guard is not None and ctx.guard():
+            raise apsw.InterruptError("interrupted")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(remaining, SLEEP_SLICE_S))
 
 
 def _text(value: Any) -> str:

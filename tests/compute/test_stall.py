@@ -1,0 +1,181 @@
+"""No statement stalls other sessions; cancel and statement_timeout stop any statement (57014).
+
+Issue 11 item 5: a long statement used to run on the event loop, so for its whole length no
+other client got an answer and a CancelRequest could not even be read. Here 8 sessions ping
+while one session sleeps or scans, and their latency is measured from the client side.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+from tests.support import StrataProcess
+
+PINGERS = 8
+P99_LIMIT_S = 0.050  # the issue's bound on the other sessions' p99 latency
+CANCEL_LIMIT_S = 1.0  # a cancelled statement ends within this
+PING_INTERVAL_S = 0.01  # each pinger's schedule
+
+
+def _p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98]
+
+
+class _Pingers:
+    """PINGERS sessions running a point query in a loop, recording each round trip."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.samples: list[float] = []
+        self.errors: list[BaseException] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(PINGERS)]
+        self.conns = [psycopg.connect(dsn, autocommit=True) for _ in range(PINGERS)]
+        for conn in self.conns:  # warm: connection set-up is not what is measured
+            conn.execute("SELECT id FROM stall_ping WHERE id = %s", (1,)).fetchone()
+
+    def _run(self) -> None:
+        """Queries on a fixed schedule; latency counts from the scheduled start, so a stalled
+        server shows as every query it delayed, not as one slow sample (coordinated omission)."""
+        conn = self.conns.pop()
+        try:
+            scheduled = time.perf_counter()
+            while not self.stop.is_set():
+                scheduled += PING_INTERVAL_S
+                pause = scheduled - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                row = conn.execute("SELECT id FROM stall_ping WHERE id = %s", (1,)).fetchone()
+                elapsed = time.perf_counter() - scheduled
+                assert row == (1,)
+                with self.lock:
+                    self.samples.append(elapsed)
+        except BaseException as exc:  # reported by the test
+            self.errors.append(exc)
+        finally:
+            conn.close()
+
+    def __enter__(self) -> _Pingers:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+
+
+def _setup(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS stall_ping")
+        conn.execute("CREATE TABLE stall_ping (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO stall_ping VALUES (1)")
+        conn.execute("DROP TABLE IF EXISTS stall_big")
+        conn.execute("CREATE TABLE stall_big (x int)")
+        conn.execute("INSERT INTO stall_big SELECT g FROM generate_series(1, 4000) g")
+
+
+def _run_and_cancel(dsn: str, sql: str, run_s: float, prepare: Callable[[psycopg.Connection], None]
+                    | None = None) -> tuple[str | None, float]:
+    """Start ``sql`` in its own session, cancel it after ``run_s``; (SQLSTATE, cancel latency)."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    if prepare is not None:
+        prepare(conn)
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            conn.execute(sql)
+            outcome["sqlstate"] = None
+        except psycopg.Error as exc:
+            outcome["sqlstate"] = exc.sqlstate
+        outcome["ended"] = time.perf_counter()
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    time.sleep(run_s)
+    assert t.is_alive(), f"{sql!r} ended before it was cancelled: {outcome}"
+    cancelled_at = time.perf_counter()
+    conn.cancel()
+    t.join(10)
+    assert not t.is_alive(), f"{sql!r} still running 10 s after cancel"
+    try:
+        # the session is usable after the cancel
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        conn.close()
+    return outcome["sqlstate"], float(outcome["ended"]) - cancelled_at  # type: ignore[arg-type]
+
+
+LONG_STATEMENTS = {
+    "sleep": "SELECT pg_sleep(30)",
+    # a cross join of 16M rows: seconds of SQLite work the first time it is ever run
+    "scan": "SELECT count(*) FROM stall_big a, stall_big b WHERE a.x + b.x > 3",
+    # a long write (autocommit): interrupted, nothing of it stays
+    "write": "INSERT INTO stall_big SELECT a.x FROM stall_big a, stall_big b",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LONG_STATEMENTS))
+def test_long_statement_does_not_stall_other_sessions(strata: StrataProcess, kind: str) -> None:
+    _setup(strata.dsn)
+    with _Pingers(strata.dsn) as pingers:
+        time.sleep(0.5)  # a baseline before the long statement starts
+        sqlstate, cancel_s = _run_and_cancel(strata.dsn, LONG_STATEMENTS[kind], run_s=2.0)
+        time.sleep(0.3)
+    assert not pingers.errors, pingers.errors
+    assert len(pingers.samples) > 200, len(pingers.samples)
+    p99 = _p99(pingers.samples)
+    assert p99 < P99_LIMIT_S, f"p99 {p99 * 1000:.1f} ms while {kind} ran (max {max(pingers.samples):.3f} s)"
+    assert sqlstate == "57014"
+    assert cancel_s < CANCEL_LIMIT_S, f"cancel took {cancel_s:.2f} s"
+    with psycopg.connect(strata.dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM stall_big").fetchone() == (4000,)
+
+
+def test_long_write_in_transaction_does_not_stall(strata: StrataProcess) -> None:
+    """A write inside BEGIN … is never inline the first time, so it cannot hold the loop."""
+    _setup(strata.dsn)
+    conn = psycopg.connect(strata.dsn)
+    with _Pingers(strata.dsn) as pingers:
+        time.sleep(0.3)
+        started = time.perf_counter()
+        conn.execute("INSERT INTO stall_big SELECT a.x FROM stall_big a, stall_big b WHERE b.x <= 300")
+        write_s = time.perf_counter() - started
+        conn.rollback()
+        time.sleep(0.3)
+    conn.close()
+    assert write_s > 0.3, f"the write took only {write_s:.2f} s: not long enough to show anything"
+    p99 = _p99(pingers.samples)
+    assert p99 < P99_LIMIT_S, f"p99 {p99 * 1000:.1f} ms while a {write_s:.1f} s write ran"
+
+
+def test_statement_timeout_stops_sleep_and_scan(strata_shared: StrataProcess) -> None:
+    _setup(strata_shared.dsn)
+    with psycopg.connect(strata_shared.dsn, autocommit=True) as conn:
+        conn.execute("SET statement_timeout = '300ms'")
+        for sql in (LONG_STATEMENTS["sleep"], LONG_STATEMENTS["scan"]):
+            started = time.perf_counter()
+            with pytest.raises(psycopg.errors.QueryCanceled) as info:
+                conn.execute(sql)
+            elapsed = time.perf_counter() - started
+            assert "statement timeout" in str(info.value)
+            assert elapsed < 0.3 + CANCEL_LIMIT_S, f"{sql!r} stopped after {elapsed:.2f} s"
+        conn.execute("SET statement_timeout = 0")
+        assert conn.execute("SELECT pg_sleep(0.05)").fetchone() == (None,)
+        # in a transaction, the timeout fails the transaction as in PostgreSQL
+        conn.execute("BEGIN")
+        conn.execute("SET LOCAL statement_timeout = '200ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(5)")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT 1")
+        conn.execute("ROLLBACK")
