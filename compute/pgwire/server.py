@@ -25,13 +25,13 @@ from typing import Any
 from compute import pgtypes
 from compute import settings as guc
 from compute.engine import Database, Engine, read_only_error, storage_error
-from compute.pgwire import messages as m
-from compute.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
 from compute.session import FatalSessionError, Result, Session, TxnStatus
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
 from compute.sql.errors import diagnostic_fields
 from compute.sql.functions import canonical_setting_name
+from strata.pgwire import messages as m
+from strata.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
 from strata.storage import StorageError
 
 log = logging.getLogger("strata.compute.server")

@@ -11,7 +11,7 @@ import asyncpg
 import psycopg
 import pytest
 
-from compute.pgwire.auth import ScramVerifier
+from strata.pgwire.auth import ScramVerifier
 from tests.support import StrataProcess
 
 

@@ -9,8 +9,23 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-from compute.sql.api import ColumnDesc
+
+class ColumnDesc(Protocol):
+    """What RowDescription needs of a result column (compute.sql.api.ColumnDesc has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type_oid(self) -> int: ...
+    @property
+    def typmod(self) -> int: ...
+    @property
+    def table_oid(self) -> int: ...
+    @property
+    def column_no(self) -> int: ...
+
 
 PROTOCOL_V3 = 196608
 SSL_REQUEST = 80877103
