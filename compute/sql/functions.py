@@ -1266,7 +1266,7 @@ def register_functions(conn: Any, ctx: SessionContext) -> None:
     register_node_udfs(conn, ctx)  # node_functions.py (pg_is_in_recovery, pg_promote, ...)
     register_enum_udfs(conn)  # enums.py (pg_enum_in, pg_enum_ord, ...)
 
-    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA temp_store = FILE")  # sorts and temp b-trees spill to disk: memory stays bounded
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA recursive_triggers = ON")  # self-referencing ON DELETE CASCADE (ddl.py)
     install_catalog(conn, ctx)
