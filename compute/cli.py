@@ -71,6 +71,11 @@ def compute(
                                               help="user:password lines (md5/scram auth)."),
     tls_cert: Path | None = typer.Option(None, envvar="STRATA_COMPUTE_TLS_CERT"),
     tls_key: Path | None = typer.Option(None, envvar="STRATA_COMPUTE_TLS_KEY"),
+    require_tls: bool = typer.Option(False, "--require-tls", envvar="STRATA_COMPUTE_REQUIRE_TLS",
+                                     help="Refuse clients that do not use TLS (like hostssl-only pg_hba)."),
+    proxy_secret_file: Path | None = typer.Option(
+        None, envvar="STRATA_COMPUTE_PROXY_SECRET_FILE",
+        help="Accept the proxy's connections (it proves itself with this secret) and report LSNs to it."),
     max_connections: int = typer.Option(200, envvar="STRATA_COMPUTE_MAX_CONNECTIONS", min=1,
                                         help="Client connections at once (53300 beyond)."),
     max_readers: int = typer.Option(8, envvar="STRATA_COMPUTE_MAX_READERS",
@@ -101,6 +106,11 @@ def compute(
         raise typer.BadParameter("must be trust, md5 or scram", param_hint="--auth")
     if auth != "trust" and password_file is None:
         raise typer.BadParameter(f"--auth {auth} needs --password-file", param_hint="--auth")
+    if require_tls and not (tls_cert and tls_key):
+        raise typer.BadParameter("--require-tls needs --tls-cert and --tls-key", param_hint="--require-tls")
+    if auth == "trust" and not require_tls:
+        logging.getLogger("strata.compute").warning(
+            "--auth trust: any client that reaches %s logs in as any user without a password", listen)
     remote: RemoteOptions | None = None
     if standalone and role:
         _usage_error("--standalone and --role exclude each other")
@@ -114,7 +124,8 @@ def compute(
                           password_file=str(password_file) if password_file else None,
                           tls_cert=str(tls_cert) if tls_cert else None,
                           tls_key=str(tls_key) if tls_key else None,
-                          max_connections=max_connections)
+                          max_connections=max_connections, require_tls=require_tls,
+                          proxy_secret_file=str(proxy_secret_file) if proxy_secret_file else None)
     try:
         import uvloop
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from compute import pgtypes
@@ -48,6 +50,15 @@ _UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unl
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _TEXT = 25
+_READY_MESSAGES = frozenset(m.READY.values())
+
+PROXY_SECRET_PARAM = "strata.proxy_secret"
+"""Startup parameter by which the proxy proves itself (compared with --proxy-secret-file)."""
+COMMIT_LSN_PARAM = "strata.commit_lsn"
+"""ParameterStatus to the proxy: decimal LSN of the commit this connection just made."""
+REPLAY_LSN_PARAM = "strata.replay_lsn"
+"""ParameterStatus to the proxy: decimal LSN up to which this node serves reads."""
+MIN_PROXY_SECRET_BYTES = 16
 
 
 @dataclass
@@ -60,6 +71,8 @@ class ServerConfig:
     tls_key: str | None = None
     max_message_bytes: int = 64 * 1024 * 1024
     max_connections: int = 200
+    proxy_secret_file: str | None = None  # the proxy's credential (see Connection.authenticate)
+    require_tls: bool = False  # refuse plaintext clients (28000), as a hostssl-only pg_hba does
 
 
 class _Skip(Exception):
@@ -100,11 +113,18 @@ class Server:
         self.passwords = PasswordBook.load(config.password_file) if config.password_file else None
         if config.auth in ("md5", "scram") and self.passwords is None:
             raise ValueError(f"--auth {config.auth} needs a password file")
+        self.proxy_secret: bytes | None = None
+        if config.proxy_secret_file:
+            self.proxy_secret = Path(config.proxy_secret_file).read_bytes().strip()
+            if len(self.proxy_secret) < MIN_PROXY_SECRET_BYTES:
+                raise ValueError(f"--proxy-secret-file holds fewer than {MIN_PROXY_SECRET_BYTES} bytes")
         self.ssl_context: ssl.SSLContext | None = None
         if config.tls_cert:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(config.tls_cert, config.tls_key)
             self.ssl_context = ctx
+        if config.require_tls and self.ssl_context is None:
+            raise ValueError("require_tls needs a TLS certificate")
         self.sessions: dict[int, tuple[int, Connection]] = {}
         self.clients = 0
         """Connections past their startup packet, counted against ``max_connections``."""
@@ -162,6 +182,9 @@ class Connection:
         self.out: list[bytes] = []
         self.implicit = False  # an extended-protocol implicit transaction is open
         self.authenticated = False
+        self.report_lsns = False  # a proxy connection: report commit and readable LSNs
+        self.reported_commit_lsn = 0
+        self.reported_readable_lsn = -1
         self.counted = False  # counted in server.clients
 
     # ------------------------------------------------------------------ I/O
@@ -260,11 +283,18 @@ class Connection:
                 await self.fatal("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: "
                                           "server supports 3.0 to 3.0")
             try:
-                return m.parse_startup(body)
+                params = m.parse_startup(body)
             except m.ProtocolViolation as exc:
                 await self.fatal("08P01", f"invalid startup packet layout: {exc}")
             except m.InvalidEncoding as exc:
                 await self.fatal("22021", str(exc))
+            if self.server.config.require_tls and not tls_done:
+                # PostgreSQL's words when only hostssl lines would match
+                peer = self.writer.get_extra_info("peername") or ("?",)
+                user = params.get("user", "")
+                await self.fatal("28000", f'no pg_hba.conf entry for host "{peer[0]}", user "{user}", '
+                                          f'database "{params.get("database") or user}", no encryption')
+            return params
 
     async def authenticate(self, params: dict[str, str]) -> None:
         server = self.server
@@ -274,7 +304,19 @@ class Connection:
         assert user is not None
         database = params.get("database") or user
         mode = server.config.auth
-        if mode == "md5":
+        proxy_secret = params.pop(PROXY_SECRET_PARAM, None)
+        if proxy_secret is not None:
+            # The proxy authenticated the client already (it holds the users' verifiers, the
+            # compute never sees a client's password); it proves itself with the shared
+            # secret and then gets each commit's and the node's LSN (read-your-writes).
+            if server.proxy_secret is None:
+                await self.fatal("28000", "this compute does not accept proxy connections "
+                                          "(it was started without --proxy-secret-file)")
+            assert server.proxy_secret is not None
+            if not hmac.compare_digest(proxy_secret.encode(), server.proxy_secret):
+                await self.fatal("28P01", f'proxy authentication failed for user "{user}"')
+            self.report_lsns = True
+        elif mode == "md5":
             await self._auth_md5(user)
         elif mode == "scram":
             await self._auth_scram(user)
@@ -408,6 +450,8 @@ class Connection:
         if len(getattr(self.reader, "_buffer", b"")) >= 5:
             return await self.read_message()
         self._report_hot_standby(session)
+        if self.report_lsns:
+            self._report_lsns(session)
         await self.flush()
         if session.status is not TxnStatus.IDLE and not self.implicit:
             timeout = session.setting_ms("idle_in_transaction_session_timeout")
@@ -426,8 +470,22 @@ class Connection:
         if session.settings.get("in_hot_standby") == value:
             return
         session.settings["in_hot_standby"] = value
-        message = m.parameter_status("in_hot_standby", value)
-        ready = set(m.READY.values())
+        self._send_before_ready(m.parameter_status("in_hot_standby", value))
+
+    def _report_lsns(self, session: Session) -> None:
+        """For the proxy: the LSN of this session's newest commit (once), and the LSN this
+        node has made readable (on a replica, its replay position), before ReadyForQuery."""
+        if session.last_commit_lsn > self.reported_commit_lsn:
+            self.reported_commit_lsn = session.last_commit_lsn
+            self._send_before_ready(m.parameter_status(COMMIT_LSN_PARAM, str(session.last_commit_lsn)))
+        readable = self.server.engine.factory.durable_lsn()
+        if readable != self.reported_readable_lsn:
+            self.reported_readable_lsn = readable
+            self._send_before_ready(m.parameter_status(REPLAY_LSN_PARAM, str(readable)))
+
+    def _send_before_ready(self, message: bytes) -> None:
+        """Queue ``message`` before the last queued ReadyForQuery (or at the end)."""
+        ready = _READY_MESSAGES
         for i in range(len(self.out) - 1, -1, -1):
             if self.out[i] in ready:
                 self.out.insert(i, message)
