@@ -242,13 +242,19 @@ class Cluster(System):
     def spawn_compute(self, name: str) -> tuple[subprocess.Popen[bytes], int]:
         """A replica compute outside the control plane (its own name, its own port)."""
         port = free_port()
+        tls: list[str] = []
+        if (self.dir / "tls" / "ca.pem").exists():  # a tree whose `strata up` made a cluster CA
+            from strata.tls import ensure_component
+
+            files = ensure_component(self.dir / "tls", name, "compute")
+            tls = ["--internal-tls-dir", str(files.cert.parent)]
         with open(self.dir / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "strata", "compute", "--role", "replica",
                  "--listen", f"127.0.0.1:{port}",
                  "--logstore", ",".join(self.addresses("logstore")),
                  "--pageserver", self.addresses("pageserver")[0],
-                 "--tenant", "default", "--timeline", "main", "--node-name", name],
+                 "--tenant", "default", "--timeline", "main", "--node-name", name, *tls],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.tree, env=strata_env(self.tree))
         self.extra.append(proc)
         return proc, port

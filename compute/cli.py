@@ -96,6 +96,12 @@ def compute(
     overlay_mb: int = typer.Option(64, "--overlay-mb", envvar="STRATA_COMPUTE_OVERLAY_MB",
                                    help="Recent page versions kept above the floor, MiB."),
     log_level: str = typer.Option("INFO", envvar="STRATA_LOG_LEVEL"),
+    internal_tls_dir: Path | None = typer.Option(
+        None, "--internal-tls-dir", envvar="STRATA_COMPUTE_INTERNAL_TLS_DIR",
+        help="Mutual TLS to the log store and page server (with --role): ca.pem, cert.pem, "
+             "key.pem (role compute)."),
+    insecure: bool = typer.Option(False, "--insecure", envvar="STRATA_COMPUTE_INSECURE",
+                                  help="Plaintext gRPC to the log store and page server."),
 ) -> None:
     """Start a compute node and serve until SIGTERM/SIGINT."""
     if ctx.invoked_subcommand is not None:
@@ -117,6 +123,7 @@ def compute(
     if not standalone:
         remote = _remote_options(role, logstore, pageserver, tenant, timeline, node_name,
                                  page_cache_mb, overlay_mb, listen)
+        _internal_tls(internal_tls_dir, insecure)
     host, port = _split_listen(listen)
     from compute.pgwire.server import ServerConfig
 
@@ -185,6 +192,16 @@ def _remote_options(role: str, logstore: str, pageserver: str, tenant: str, time
         _usage_error("--page-cache-mb and --overlay-mb must be at least 1")
     name = node_name or f"compute-{role}-{listen.replace(':', '-')}"
     return RemoteOptions(role, addrs, pageserver, tenant, timeline, name, cache_mb, overlay_mb)
+
+
+def _internal_tls(tls_dir: Path | None, insecure: bool) -> None:
+    """This process's identity on every gRPC channel to the log store and page server."""
+    from strata.tls import TlsError, from_flags, set_client_tls
+
+    try:
+        set_client_tls(from_flags(tls_dir, insecure, "compute"))
+    except TlsError as exc:
+        _usage_error(str(exc))
 
 
 def _open_remote(opts: RemoteOptions, page_cache_mb: int) -> object:

@@ -83,8 +83,13 @@ class Daemon:
         self.stop = threading.Event()
         self.driver = LocalProcessDriver()
         spec = self.state.spec
-        self.services = RealServices(spec.logstore_addresses(), spec.pageserver_address())
-        self.rec = Reconciler(cdir, self.state, self.driver, self.services, policy)
+        from strata.tls import ensure_component
+
+        tls_dir = cdir.path / "tls"
+        self.services = RealServices(spec.logstore_addresses(), spec.pageserver_address(),
+                                     tls=ensure_component(tls_dir, "control", "control"))
+        self.rec = Reconciler(cdir, self.state, self.driver, self.services, policy,
+                              tls_dir=tls_dir)
 
     # -- progress ------------------------------------------------------------------------
 

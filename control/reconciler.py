@@ -105,6 +105,7 @@ class Reconciler:
         clock: Callable[[], float] = time.monotonic,
         python: str = sys.executable,
         port_free: Callable[[str, int], bool] | None = None,
+        tls_dir: Path | None = None,
     ) -> None:
         self.cdir = cdir
         self.state = state
@@ -115,6 +116,9 @@ class Reconciler:
         self.clock = clock
         self.python = python
         self.port_free = port_free or (lambda host, port: not port_in_use(host, port))
+        self.tls_dir = tls_dir
+        """The cluster CA and per-component certificates (strata.tls.ensure_component);
+        None: services run with --insecure (plaintext gRPC)."""
         self.lock = threading.RLock()
         self.stage = Stage()
         self._rt: dict[str, _Runtime] = {}
@@ -491,8 +495,17 @@ class Reconciler:
                     "--logstore", logstores, "--pageserver", spec.pageserver_address(),
                     "--tenant", spec.tenant, "--timeline", comp.timeline,
                     "--node-name", comp.name]
+        argv += self._tls_args(comp)
         return ProcessSpec(name=comp.name, argv=argv, log_file=self.cdir.log_file(comp.name),
                            cwd=str(Path(__file__).resolve().parent.parent))
+
+    def _tls_args(self, comp: ComponentState) -> list[str]:
+        if self.tls_dir is None:
+            return ["--insecure"]
+        from strata.tls import ensure_component
+
+        files = ensure_component(self.tls_dir, comp.name, comp.kind)  # kind names the role
+        return ["--internal-tls-dir", str(files.cert.parent)]
 
     # -- operations for the REST API -----------------------------------------------------
 

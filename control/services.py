@@ -15,6 +15,7 @@ import threading
 from typing import Any, Protocol
 
 from control.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from strata.tls import TlsFiles
 
 SQL_CONNECT_TIMEOUT_S = 2
 """libpq's connect_timeout (its minimum is 2 s)."""
@@ -76,9 +77,11 @@ class Services(Protocol):
 
 
 class RealServices:
-    def __init__(self, logstores: list[str], pageserver: str) -> None:
+    def __init__(self, logstores: list[str], pageserver: str, tls: TlsFiles | None = None) -> None:
+        """``tls``: the control plane's certificate (role control) for the gRPC services."""
         self.logstores = logstores
         self.pageserver = pageserver
+        self.tls = tls
         self._lock = threading.Lock()
         self._conns: dict[str, Any] = {}
 
@@ -125,7 +128,7 @@ class RealServices:
     def _logstore(self) -> Any:
         from logstore.client import LogStoreClient
 
-        return LogStoreClient(self.logstores)
+        return LogStoreClient(self.logstores, tls=self.tls)
 
     def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
         from logstore.errors import InvalidRequestError, LogExistsError
@@ -144,7 +147,7 @@ class RealServices:
         from logstore.client import LogStoreClient
         from logstore.errors import LogExistsError
 
-        with LogStoreClient([address], timeout_s=LOG_REPAIR_TIMEOUT_S) as client:
+        with LogStoreClient([address], timeout_s=LOG_REPAIR_TIMEOUT_S, tls=self.tls) as client:
             try:
                 client.create_log(tenant, timeline, start_lsn=start_lsn)
             except LogExistsError as exc:
@@ -179,7 +182,7 @@ class RealServices:
     def _pageserver(self) -> Any:
         from pageserver.client import PageServerClient
 
-        return PageServerClient(self.pageserver, timeout_s=30.0)
+        return PageServerClient(self.pageserver, timeout_s=30.0, tls=self.tls)
 
     def timeline_exists(self, tenant: str, timeline: str) -> bool:
         with self._pageserver() as ps:

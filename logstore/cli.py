@@ -57,12 +57,31 @@ def acceptor(
         int,
         typer.Option("--max-logs", envvar="STRATA_LOGSTORE_MAX_LOGS", min=1, help="Most logs (tenant, timeline) this acceptor hosts."),
     ] = 1000,
+    internal_tls_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--internal-tls-dir",
+            envvar="STRATA_LOGSTORE_INTERNAL_TLS_DIR",
+            help="Mutual TLS for gRPC: a directory with ca.pem, cert.pem, key.pem (role logstore).",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", envvar="STRATA_LOGSTORE_INSECURE", help="Serve gRPC in plaintext, no peer checks."),
+    ] = False,
 ) -> None:
     """Serve the LogStore gRPC API until SIGTERM."""
     if ctx.invoked_subcommand is not None:
         return
     if fsync not in ("inline", "thread"):
         raise typer.BadParameter("must be inline or thread", param_hint="--fsync")
+    from strata.tls import TlsError, from_flags
+
+    try:
+        tls = from_flags(internal_tls_dir, insecure, "logstore")
+    except TlsError as exc:
+        typer.echo(f"logstore: {exc}", err=True)
+        raise typer.Exit(2) from None
     logs.setup(log_level, service="logstore", node_id=node_id)
     from logstore.server import run
 
@@ -75,4 +94,5 @@ def acceptor(
         metrics_listen=metrics_listen,
         inline_fsync=fsync == "inline",
         max_logs=max_logs,
+        tls=tls,
     )

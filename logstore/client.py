@@ -28,6 +28,7 @@ from logstore.ids import check_id, log_name
 from logstore.transport import CHANNEL_OPTIONS, map_rpc_error
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
+from strata.tls import TlsFiles, channel
 
 log = logging.getLogger("logstore.client")
 
@@ -71,12 +72,14 @@ def _info(m: pb.LogInfo) -> LogInfo:
 
 
 class LogStoreClient:
-    def __init__(self, addrs: Sequence[str], timeout_s: float = 5.0) -> None:
+    def __init__(self, addrs: Sequence[str], timeout_s: float = 5.0, tls: TlsFiles | None = None) -> None:
+        """``tls``: this client's certificate (default: the process's, ``strata.tls``)."""
         assert addrs, "need at least one acceptor"
         self.addrs = list(addrs)
         self.timeout_s = timeout_s
         self.majority = len(self.addrs) // 2 + 1
-        self._channels = {a: grpc.insecure_channel(a, options=CHANNEL_OPTIONS) for a in self.addrs}
+        self.tls = tls
+        self._channels = {a: channel(a, CHANNEL_OPTIONS, tls) for a in self.addrs}
         self._stubs = {a: pb_grpc.LogStoreStub(ch) for a, ch in self._channels.items()}
 
     def close(self) -> None:
@@ -190,7 +193,7 @@ class LogStoreClient:
         )
 
     def reporter(self) -> RemoteConsistentLsnReporter:
-        return RemoteConsistentLsnReporter(self.addrs)
+        return RemoteConsistentLsnReporter(self.addrs, tls=self.tls)
 
 
 class RemoteConsistentLsnReporter:
@@ -198,10 +201,10 @@ class RemoteConsistentLsnReporter:
     in object storage, so acceptors may trim segments below it). Best effort, in one
     background thread, latest value per log wins; ``report`` never blocks."""
 
-    def __init__(self, addrs: Sequence[str], timeout_s: float = REPORT_TIMEOUT_S) -> None:
+    def __init__(self, addrs: Sequence[str], timeout_s: float = REPORT_TIMEOUT_S, tls: TlsFiles | None = None) -> None:
         self.addrs = list(addrs)
         self.timeout_s = timeout_s
-        self._stubs = {a: pb_grpc.LogStoreStub(grpc.insecure_channel(a, options=CHANNEL_OPTIONS)) for a in self.addrs}
+        self._stubs = {a: pb_grpc.LogStoreStub(channel(a, CHANNEL_OPTIONS, tls)) for a in self.addrs}
         self._latest: dict[tuple[str, str], int] = {}
         self._sent: dict[tuple[str, str], int] = {}
         self._cond = threading.Condition()

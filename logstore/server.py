@@ -34,6 +34,7 @@ from logstore.segments import Frame
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 from strata.proto.lenient import BadRequest, lenient
+from strata.tls import RolePolicy, TlsFiles, policy, server_credentials
 
 log = logging.getLogger("logstore.server")
 
@@ -57,6 +58,25 @@ _CODES: list[tuple[type[LogstoreError], grpc.StatusCode]] = [
 ]
 
 T = TypeVar("T")
+
+ROLE_TABLE: dict[str, tuple[str, ...]] = {
+    # the proposer (primary compute): terms, catch-up, appends
+    "Vote": ("compute",),
+    "StartTerm": ("compute",),
+    "Append": ("compute",),
+    "AppendStream": ("compute",),
+    "Read": ("compute",),
+    # subscribers: the page server and replicas
+    "StreamCommitted": ("compute", "pageserver"),
+    "Status": ("compute", "pageserver", "control"),
+    "SetRemoteConsistentLsn": ("pageserver",),
+    # administration
+    "CreateLog": ("control",),
+    "DeleteLog": ("control",),
+    "ListLogs": ("control",),
+}
+"""Which certificate roles may call each RPC when the acceptor runs with mutual TLS
+(docs/operations.md, "Internal TLS")."""
 
 
 def status_of(exc: LogstoreError) -> grpc.StatusCode:
@@ -358,10 +378,36 @@ def _checked_unary_stream(name: str, fn: Callable[[Any, Any], AsyncIterator[Any]
     return handler
 
 
-def _handlers(service: LogStoreService) -> dict[str, grpc.RpcMethodHandler]:
+def _role_checked_unary(name: str, fn: Callable[[Any, Any], Awaitable[Any]], pol: RolePolicy) -> Callable[..., Any]:
+    async def handler(request: Any, context: Any) -> Any:
+        refusal = pol.refusal(name, context)
+        if refusal is not None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, refusal)
+        return await fn(request, context)
+
+    return handler
+
+
+def _role_checked_stream(name: str, fn: Callable[[Any, Any], AsyncIterator[Any]], pol: RolePolicy) -> Callable[..., Any]:
+    """grpc.aio runs a streaming handler only if it is an async generator function, so the
+    check costs one generator layer (with mutual TLS only)."""
+
+    async def handler(request: Any, context: Any) -> AsyncIterator[Any]:
+        refusal = pol.refusal(name, context)
+        if refusal is not None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, refusal)
+            return
+        async for item in fn(request, context):
+            yield item
+
+    return handler
+
+
+def _handlers(service: LogStoreService, pol: RolePolicy | None = None) -> dict[str, grpc.RpcMethodHandler]:
     """The generated registration, except that a request which is not a valid protobuf
     gets INVALID_ARGUMENT with the parse error (and at most a rate-limited log line)
-    instead of grpcio's UNKNOWN with an ERROR traceback per request."""
+    instead of grpcio's UNKNOWN with an ERROR traceback per request; with ``pol`` (mutual
+    TLS) a caller whose certificate role is not in ROLE_TABLE gets PERMISSION_DENIED."""
     desc = pb.DESCRIPTOR.services_by_name["LogStore"]
     out: dict[str, grpc.RpcMethodHandler] = {}
     for m in desc.methods:
@@ -371,21 +417,29 @@ def _handlers(service: LogStoreService) -> dict[str, grpc.RpcMethodHandler]:
         if m.client_streaming and m.server_streaming:
             # AppendStream: its reader refuses a BadRequest itself (``_check_append``), so the
             # hot path has no extra generator layer.
+            if pol is not None:
+                fn = _role_checked_stream(m.name, fn, pol)
             out[m.name] = grpc.stream_stream_rpc_method_handler(fn, request_deserializer=des, response_serializer=ser)
         elif m.server_streaming:
-            out[m.name] = grpc.unary_stream_rpc_method_handler(
-                _checked_unary_stream(m.name, fn), request_deserializer=des, response_serializer=ser
-            )
+            checked = _checked_unary_stream(m.name, fn)
+            if pol is not None:
+                checked = _role_checked_stream(m.name, checked, pol)
+            out[m.name] = grpc.unary_stream_rpc_method_handler(checked, request_deserializer=des, response_serializer=ser)
         else:
             assert not m.client_streaming, m.name
-            out[m.name] = grpc.unary_unary_rpc_method_handler(
-                _checked_unary(m.name, fn), request_deserializer=des, response_serializer=ser
-            )
+            unary = _checked_unary(m.name, fn)
+            if pol is not None:
+                unary = _role_checked_unary(m.name, unary, pol)
+            out[m.name] = grpc.unary_unary_rpc_method_handler(unary, request_deserializer=des, response_serializer=ser)
     return out
 
 
-def add_service(service: LogStoreService, server: grpc.aio.Server) -> None:
-    handlers = _handlers(service)
+def role_policy() -> RolePolicy:
+    return policy("LogStore", ROLE_TABLE, enforce=True)
+
+
+def add_service(service: LogStoreService, server: grpc.aio.Server, pol: RolePolicy | None = None) -> None:
+    handlers = _handlers(service, pol)
     name = pb.DESCRIPTOR.services_by_name["LogStore"].full_name
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
     server.add_registered_method_handlers(name, handlers)  # type: ignore[attr-defined]
@@ -401,8 +455,10 @@ async def serve(
     ready: Callable[[int], None] | None = None,
     inline_fsync: bool = True,
     max_logs: int = DEFAULT_MAX_LOGS,
+    tls: TlsFiles | None = None,
 ) -> None:
-    """Run one acceptor (all its logs) until SIGTERM/SIGINT."""
+    """Run one acceptor (all its logs) until SIGTERM/SIGINT; with ``tls`` it listens with
+    mutual TLS only and checks each caller's role (ROLE_TABLE), else plaintext."""
     metrics = AcceptorMetrics()
     store = None
     if object_store_url:
@@ -441,8 +497,11 @@ async def serve(
         ],
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
     )
-    add_service(LogStoreService(registry), server)
-    port = server.add_insecure_port(listen)
+    add_service(LogStoreService(registry), server, role_policy() if tls is not None else None)
+    if tls is not None:
+        port = server.add_secure_port(listen, server_credentials(tls))
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise SystemExit(f"cannot listen on {listen}")
     registry.start_background()

@@ -26,13 +26,16 @@ from logstore.segments import payload_crc
 from logstore.transport import CHANNEL_OPTIONS, map_rpc_error
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
+from strata.tls import TlsFiles, aio_channel
 
 log = logging.getLogger("logstore.stream")
 
 
-async def _best_commit(addrs: Sequence[str], tenant: str, timeline: str, timeout: float) -> dict[str, int]:
+async def _best_commit(
+    addrs: Sequence[str], tenant: str, timeline: str, timeout: float, tls: TlsFiles | None = None
+) -> dict[str, int]:
     async def one(addr: str) -> int:
-        async with grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS) as ch:
+        async with aio_channel(addr, CHANNEL_OPTIONS, tls) as ch:
             req = pb.StatusRequest(tenant=tenant, timeline=timeline)
             resp = await pb_grpc.LogStoreStub(ch).Status(req, timeout=timeout)
             return int(min(resp.commit_lsn, resp.flush_lsn))
@@ -58,6 +61,7 @@ async def stream_committed(
     idle_failover_s: float = 2.0,
     retry_s: float = 0.1,
     on_health: HealthFn | None = None,
+    tls: TlsFiles | None = None,
 ) -> AsyncIterator[tuple[int, int, bytes]]:
     """Committed records of log (``tenant``, ``timeline``) from ``from_lsn`` (a record
     boundary) on, forever. ``subscriber`` names the reader in the acceptors' Status.
@@ -70,6 +74,8 @@ async def stream_committed(
     Raises InvalidRequestError if ``from_lsn`` is not a record boundary (or an id is
     invalid), LsnGapError once every acceptor has said it no longer holds the LSN needed,
     LogNotFoundError once every acceptor has said it has no such log.
+
+    ``tls``: the subscriber's certificate (default: the process's, ``strata.tls``).
     """
     assert addrs
     check_id("tenant", tenant)
@@ -93,7 +99,7 @@ async def stream_committed(
         addr = addr_list[idx % len(addr_list)]
         read: asyncio.Future[object] | None = None
         try:
-            async with grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS) as channel:
+            async with aio_channel(addr, CHANNEL_OPTIONS, tls) as channel:
                 request.from_lsn = lsn
                 call = pb_grpc.LogStoreStub(channel).StreamCommitted(request)
                 # One read is kept pending across idle timeouts: cancelling it (as wait_for
@@ -105,7 +111,7 @@ async def stream_committed(
                     if not done:
                         tell("")  # the call is open, only idle
                         failures = 0
-                        others = await _best_commit([a for a in addr_list if a != addr], tenant, timeline, 1.0)
+                        others = await _best_commit([a for a in addr_list if a != addr], tenant, timeline, 1.0, tls)
                         better = [a for a, c in others.items() if c > lsn]
                         if better:
                             log.info("stream of %s/%s: %s idle at %#x, %s is ahead; switching",

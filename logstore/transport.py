@@ -21,6 +21,7 @@ from logstore.errors import (
 )
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
+from strata.tls import TlsFiles, aio_channel
 
 PROMISED_TERM_KEY = "strata-promised-term"
 CHANNEL_OPTIONS = [
@@ -121,9 +122,10 @@ class _GrpcAppendChannel:
 
 
 class GrpcTransport:
-    def __init__(self, addr: str) -> None:
+    def __init__(self, addr: str, tls: TlsFiles | None = None) -> None:
+        """``tls``: this proposer's certificate (default: the process's, ``strata.tls``)."""
         self.addr = addr
-        self._channel = grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS)
+        self._channel = aio_channel(addr, CHANNEL_OPTIONS, tls)
         self._stub = pb_grpc.LogStoreStub(self._channel)
 
     async def _unary(self, method: Any, req: Any, timeout: float) -> Any:

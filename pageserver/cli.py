@@ -96,10 +96,29 @@ def pageserver(
     ] = 64,
     workers: Annotated[int, typer.Option(envvar=_E + "WORKERS", help="gRPC worker threads.")] = 16,
     log_level: Annotated[str, typer.Option(envvar=_E + "LOG_LEVEL")] = "info",
+    internal_tls_dir: Annotated[
+        str,
+        typer.Option(
+            envvar=_E + "INTERNAL_TLS_DIR",
+            help="Mutual TLS for gRPC (served and to the log store): ca.pem, cert.pem, key.pem "
+            "(role pageserver).",
+        ),
+    ] = "",
+    insecure: Annotated[
+        bool, typer.Option(envvar=_E + "INSECURE", help="gRPC in plaintext, no peer checks.")
+    ] = False,
 ) -> None:
     """Serve the PageServer gRPC API until SIGTERM/SIGINT."""
     if ctx.invoked_subcommand is not None:
         return
+    from strata.tls import TlsError, from_flags, set_client_tls
+
+    try:
+        tls = from_flags(internal_tls_dir or None, insecure, "pageserver")
+    except TlsError as exc:
+        typer.echo(f"pageserver: {exc}", err=True)
+        raise typer.Exit(2) from None
+    set_client_tls(tls)
     logging.basicConfig(
         level=log_level.upper(),
         stream=sys.stderr,
@@ -133,7 +152,7 @@ def pageserver(
 
         host, _, port = metrics_listen.rpartition(":")
         start_http_server(int(port), addr=host or "127.0.0.1")
-    server = serve(ps, listen, workers)
+    server = serve(ps, listen, workers, tls=tls)
     done = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

@@ -18,6 +18,7 @@ import grpc
 from strata.proto import pageserver_pb2 as pb
 from strata.proto import pageserver_pb2_grpc as pb_grpc
 from strata.storage import PageUnavailableError, StorageError
+from strata.tls import TlsFiles, channel
 from strata.wal import Lsn
 
 log = logging.getLogger("strata.pageserver.client")
@@ -118,15 +119,17 @@ class TimelineInfo:
 class PageServerClient:
     """Blocking calls over one channel; gRPC channels are thread-safe."""
 
-    def __init__(self, addr: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, addr: str, timeout_s: float = 30.0, tls: TlsFiles | None = None) -> None:
+        """``tls``: this client's certificate (default: the process's, ``strata.tls``)."""
         self.addr = addr
         self.timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(
+        self._channel = channel(
             addr,
-            options=[
+            [
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ],
+            tls,
         )
         self._stub = pb_grpc.PageServerStub(self._channel)
 

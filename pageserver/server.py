@@ -48,6 +48,7 @@ from strata.objectstore import ObjectNotFound, open_object_store
 from strata.proto import pageserver_pb2 as pb
 from strata.proto import pageserver_pb2_grpc as pb_grpc
 from strata.proto.lenient import BadRequest, lenient
+from strata.tls import RolePolicy, TlsFiles, policy, server_credentials
 
 log = logging.getLogger("strata.pageserver")
 
@@ -67,6 +68,23 @@ MAX_STATE_CHARS = 500
 """Bound on the error text kept in a timeline's ingest state."""
 MAX_LOGGED_ERRORS = 16
 """Distinct ingest errors logged per timeline until ingest works again (then: counted)."""
+ROLE_TABLE: dict[str, tuple[str, ...]] = {
+    # reads at an LSN: computes, and the control plane's tools
+    "GetPage": ("compute", "control"),
+    "GetPages": ("compute", "control"),
+    "DbSize": ("compute", "control"),
+    "GetTimeline": ("compute", "control"),
+    "LeaseLsn": ("compute", "control"),
+    "ListTimelines": ("compute", "control"),
+    "Status": ("compute", "control", "pageserver", "logstore"),
+    # administration: only the control plane
+    "CreateTimeline": ("control",),
+    "DeleteTimeline": ("control",),
+    "IngestWal": ("control",),
+    "Maintenance": ("control",),
+}
+"""Which certificate roles may call each RPC when the page server runs with mutual TLS
+(docs/operations.md, "Internal TLS")."""
 INGESTING = "ingesting"
 RETRYING = "retrying"
 STOPPED = "stopped"
@@ -757,8 +775,12 @@ class PageServerService(pb_grpc.PageServerServicer):
         return pb.MaintenanceResponse(result=json.dumps(res))
 
 
-def _checked(method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+def _checked(name: str, method: Callable[[Any, grpc.ServicerContext], Any],
+             pol: RolePolicy | None) -> Callable[..., Any]:
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
+        refusal = pol.refusal(name, context) if pol is not None else None
+        if refusal is not None:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, refusal)
         if isinstance(request, BadRequest):
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {request.error}"
@@ -768,13 +790,14 @@ def _checked(method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[...
     return handler
 
 
-def _handlers(service: PageServerService) -> grpc.GenericRpcHandler:
+def _handlers(service: PageServerService, pol: RolePolicy | None = None) -> grpc.GenericRpcHandler:
     """The generated registration, except that a request which is not a valid protobuf
-    gets INVALID_ARGUMENT with the parse error instead of grpc's generic INTERNAL."""
+    gets INVALID_ARGUMENT with the parse error instead of grpc's generic INTERNAL; with
+    ``pol`` (mutual TLS) a caller whose role is not in ROLE_TABLE gets PERMISSION_DENIED."""
     desc = pb.DESCRIPTOR.services_by_name["PageServer"]
     handlers = {
         m.name: grpc.unary_unary_rpc_method_handler(
-            _checked(getattr(service, m.name)),
+            _checked(m.name, getattr(service, m.name), pol),
             request_deserializer=lenient(getattr(pb, m.input_type.name)),
             response_serializer=getattr(pb, m.output_type.name).SerializeToString,
         )
@@ -783,14 +806,20 @@ def _handlers(service: PageServerService) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(desc.full_name, handlers)
 
 
-def serve(ps: PageServer, listen: str, workers: int = 16) -> grpc.Server:
+def serve(ps: PageServer, listen: str, workers: int = 16, tls: TlsFiles | None = None) -> grpc.Server:
+    """Serve on ``listen``: with ``tls``, mutual TLS only and each caller's role checked
+    against ROLE_TABLE; else plaintext."""
     opts = [
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=opts)
-    server.add_generic_rpc_handlers((_handlers(PageServerService(ps)),))
-    port = server.add_insecure_port(listen)
+    pol = policy("PageServer", ROLE_TABLE, enforce=True) if tls is not None else None
+    server.add_generic_rpc_handlers((_handlers(PageServerService(ps), pol),))
+    if tls is not None:
+        port = server.add_secure_port(listen, server_credentials(tls))
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise RuntimeError(f"cannot listen on {listen}")
     server.start()

@@ -18,6 +18,7 @@ import httpx
 import psycopg
 
 from control.spec import port_in_use
+from strata.tls import TlsFiles
 from tests.support import REPO, free_port
 
 UP_TIMEOUT_S = 150
@@ -85,6 +86,10 @@ class Cluster:
         token = (self.dir / "token").read_text().strip()
         return httpx.Client(base_url=f"http://{state['rest_address']}", timeout=timeout_s,
                             headers={"Authorization": f"Bearer {token}"})
+
+    def tls(self, component: str) -> TlsFiles:
+        """The internal mTLS files `strata up` issued to ``component`` ("control" too)."""
+        return TlsFiles.from_dir(self.dir / "tls" / component)
 
     def logs(self) -> str:
         out = []

@@ -18,6 +18,7 @@ from strata.proto import logstore_pb2 as lpb
 from strata.proto import logstore_pb2_grpc as lgrpc
 from strata.proto import pageserver_pb2 as ppb
 from strata.proto import pageserver_pb2_grpc as pgrpc
+from strata.tls import channel_credentials
 from tests.cluster_support import Cluster, query, wait_for
 
 RPC_TIMEOUT_S = 5.0
@@ -88,6 +89,7 @@ def test_bad_input_everywhere(cluster: Cluster) -> None:
     logstores = [c["address"] for c in st["components"] if c["kind"] == "logstore"]
     pageserver = next(c["address"] for c in st["components"] if c["kind"] == "pageserver")
     computes = [c["address"] for c in st["components"] if c["kind"] == "compute"]
+    computes_named = [c["name"] for c in st["components"] if c["kind"] == "compute"]
     rng = random.Random(0x5EED)
 
     for address in [*logstores, pageserver]:
@@ -100,8 +102,12 @@ def test_bad_input_everywhere(cluster: Cluster) -> None:
     invalid = (grpc.StatusCode.INVALID_ARGUMENT,)  # the log store refuses undecodable requests
     not_found = (grpc.StatusCode.NOT_FOUND,)
     seen: list[str] = []
+    # internal gRPC is mutual TLS: the log store is probed as a compute, the page server as
+    # the control plane (roles allowed to call the probed methods)
+    as_compute = channel_credentials(cluster.tls(computes_named[0]))
+    as_control = channel_credentials(cluster.tls("control"))
     for address in logstores:
-        with grpc.insecure_channel(address) as ch:
+        with grpc.secure_channel(address, as_compute) as ch:
             for method in ("Append", "Read", "Vote", "StartTerm"):
                 raw = ch.unary_unary(f"/strata.logstore.v1.LogStore/{method}",
                                      request_serializer=None, response_deserializer=None)
@@ -113,7 +119,7 @@ def test_bad_input_everywhere(cluster: Cluster) -> None:
                                                            from_lsn=0, max_bytes=1024), not_found)
                 expect_rpc_error(stub.Status, lpb.StatusRequest(tenant=tenant, timeline=timeline),
                                  not_found)
-    with grpc.insecure_channel(pageserver) as ch:
+    with grpc.secure_channel(pageserver, as_control) as ch:
         for method in ("GetPage", "GetPages", "GetTimeline", "CreateTimeline"):
             raw = ch.unary_unary(f"/strata.pageserver.PageServer/{method}",
                                  request_serializer=None, response_deserializer=None)

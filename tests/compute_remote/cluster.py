@@ -74,7 +74,8 @@ class Cluster:
         self.root = root
         self.acceptors = [
             Proc(f"acceptor-{i}", root,
-                 ["logstore", "--id", str(i), "--data-dir", str(root / f"acceptor-{i}")], port)
+                 ["logstore", "--id", str(i), "--data-dir", str(root / f"acceptor-{i}"), "--insecure"],
+                 port)
             for i, port in ((i, free_port()) for i in range(1, n_acceptors + 1))
         ]
         for a in self.acceptors:
@@ -84,6 +85,7 @@ class Cluster:
         self.pageserver.args = [
             "pageserver", "--listen", self.pageserver.addr, "--data-dir", str(root / "ps"),
             "--object-store", str(root / "objects"), "--logstore", self.logstore_arg,
+            "--insecure",
         ]
         self.computes: list[Proc] = []
 
@@ -122,7 +124,8 @@ class Cluster:
     def compute_args(self, role: str, name: str, port: int, *extra: str) -> list[str]:
         return ["compute", "--role", role, "--listen", f"127.0.0.1:{port}",
                 "--logstore", self.logstore_arg, "--pageserver", self.pageserver.addr,
-                "--tenant", TENANT, "--timeline", TIMELINE, "--node-name", name, *extra]
+                "--tenant", TENANT, "--timeline", TIMELINE, "--node-name", name, "--insecure",
+                *extra]
 
     def compute(self, role: str, name: str, *extra: str, port: int | None = None) -> Proc:
         port = port or free_port()

@@ -49,7 +49,7 @@ class AcceptorProc:
         cmd = [
             sys.executable, "-m", "strata.cli", "logstore",
             "--id", str(self.node_id), "--listen", self.addr, "--data-dir", str(self.data_dir),
-            *self.extra,
+            "--insecure", *self.extra,
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -56,7 +56,7 @@ class PageServerProc:
             "--data-dir", str(self.data_dir),
             "--object-store", self.object_store,
             "--metrics-listen", f"127.0.0.1:{self.metrics_port}",
-            *self.args, *extra,
+            "--insecure", *self.args, *extra,
         ]  # fmt: skip
         full_env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env, **(env or {}))
         self.lines = []
