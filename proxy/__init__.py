@@ -1,0 +1,1 @@
+"""The PostgreSQL-protocol proxy: one endpoint for clients in front of the computes."""

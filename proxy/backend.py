@@ -1,0 +1,267 @@
+"""Connections from the proxy to computes: one server connection, the per-compute state the
+router needs (role, health, replay LSN, outstanding queries), and the pool.
+
+A server connection starts with ``user``, ``database`` and ``strata.proxy_secret`` and no
+password (the compute trusts the proxy's secret; the proxy authenticated the client). The
+compute then reports LSNs as ParameterStatus messages, which are consumed here and never
+reach a client: ``strata.commit_lsn`` (a commit this connection made) and
+``strata.replay_lsn`` (what the node has made readable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from strata.pgwire import frontend as fe
+from strata.pgwire.messages import ProtocolViolation
+
+log = logging.getLogger("strata.proxy.backend")
+
+COMMIT_LSN_PARAM = "strata.commit_lsn"
+REPLAY_LSN_PARAM = "strata.replay_lsn"
+MAX_SERVER_MESSAGE_BYTES = 1 << 30
+"""Largest message accepted from a compute (a sanity bound, bytes)."""
+MONITOR_FAILURES_DEAD = 3
+"""Consecutive failed monitor polls after which a compute leaves the rotation."""
+
+
+class ServerError(Exception):
+    """A compute refused a connection (its ErrorResponse fields) or could not be reached."""
+
+    def __init__(self, sqlstate: str, text: str) -> None:
+        super().__init__(text)
+        self.sqlstate = sqlstate
+        self.text = text
+
+
+class PoolExhausted(Exception):
+    """No server connection became free within the pool timeout (53300)."""
+
+
+@dataclass
+class Backend:
+    """One compute as the router sees it."""
+
+    address: str
+    role: str = "unknown"             # primary | replica | unknown (from pg_is_in_recovery)
+    healthy: bool = False
+    term: int = 0
+    replay_lsn: int = 0
+    outstanding: int = 0              # server connections of this compute in use
+    in_topology: bool = True
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    pools: dict[tuple[str, str], Pool] = field(default_factory=dict)
+    monitor: asyncio.Task[None] | None = None
+
+    @property
+    def host(self) -> str:
+        return self.address.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rpartition(":")[2])
+
+    def note_replay(self, lsn: int) -> None:
+        if lsn > self.replay_lsn:
+            self.replay_lsn = lsn
+            self.changed.set()
+
+    def notify(self) -> None:
+        self.changed.set()
+
+
+class ServerConn:
+    """One PostgreSQL connection to a compute, with what the proxy put on it."""
+
+    def __init__(self, backend: Backend, database: str, user: str,
+                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.backend = backend
+        self.database = database
+        self.user = user
+        self.reader = reader
+        self.writer = writer
+        self.pid = 0
+        self.secret = 0
+        self.params: dict[str, str] = {}
+        self.prepared: set[str] = set()          # server-side statement names parsed here
+        self.applied: dict[str, str] = {}        # session settings replayed here: name -> SET text
+        self.unnamed_owner: tuple[int, int] | None = None  # (client id, Parse seq) of the unnamed stmt
+        self.commit_lsn = 0
+        self.broken = False
+        self.last_used = time.monotonic()
+
+    @classmethod
+    async def connect(cls, backend: Backend, database: str, user: str, secret: str | None,
+                      timeout_s: float, extra: dict[str, str] | None = None) -> ServerConn:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(backend.host, backend.port, limit=1 << 20), timeout_s)
+        except (OSError, TimeoutError) as exc:
+            raise ServerError("08006", f"could not connect to compute {backend.address}: {exc}") from None
+        conn = cls(backend, database, user, reader, writer)
+        params = {"user": user, "database": database}
+        if secret is not None:
+            params["strata.proxy_secret"] = secret
+        params.update(extra or {})
+        try:
+            writer.write(fe.startup_message(params))
+            await asyncio.wait_for(conn._finish_startup(), timeout_s)
+        except ServerError:
+            conn.close()
+            raise
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ProtocolViolation) as exc:
+            conn.close()
+            raise ServerError("08006", f"compute {backend.address} failed during startup: "
+                                       f"{type(exc).__name__}: {exc}") from None
+        return conn
+
+    async def _finish_startup(self) -> None:
+        while True:
+            kind, body = await self.read()
+            if kind == b"R":
+                code = int.from_bytes(body[:4], "big", signed=True)
+                if code != 0:
+                    raise ServerError("28000", f"compute {self.backend.address} asked for a password "
+                                               "(start it with the proxy's --proxy-secret-file)")
+            elif kind == b"K":
+                self.pid = int.from_bytes(body[0:4], "big", signed=True)
+                self.secret = int.from_bytes(body[4:8], "big", signed=True)
+            elif kind == b"E":
+                f = fe.parse_error_fields(body)
+                self.broken = True
+                raise ServerError(f.get("C", "08006"), f.get("M", "compute refused the connection"))
+            elif kind == b"Z":
+                return
+
+    async def read(self) -> tuple[bytes, bytes]:
+        """The next message, with the strata.* LSN reports consumed."""
+        while True:
+            try:
+                kind, body = await fe.read_message(self.reader, MAX_SERVER_MESSAGE_BYTES)
+            except BaseException:
+                self.broken = True
+                raise
+            if kind == b"S" and body.startswith(b"strata."):
+                name, value = fe.parse_parameter_status(body)
+                if name == COMMIT_LSN_PARAM and value.isdigit():
+                    self.commit_lsn = max(self.commit_lsn, int(value))
+                    continue
+                if name == REPLAY_LSN_PARAM and value.isdigit():
+                    self.backend.note_replay(int(value))
+                    continue
+            if kind == b"S":
+                name, value = fe.parse_parameter_status(body)
+                self.params[name] = value
+            return kind, body
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        try:
+            await self.writer.drain()
+        except BaseException:
+            self.broken = True
+            raise
+
+    def close(self) -> None:
+        self.broken = True
+        with contextlib.suppress(Exception):
+            self.writer.write(fe.TERMINATE)
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class Pool:
+    """Server connections of one (database, user) on one compute: at most ``size``, the rest
+    of the demand waits (FIFO) up to the pool timeout."""
+
+    def __init__(self, backend: Backend, database: str, user: str, size: int,
+                 secret: str | None, connect_timeout_s: float) -> None:
+        self.backend = backend
+        self.database = database
+        self.user = user
+        self.size = size
+        self.secret = secret
+        self.connect_timeout_s = connect_timeout_s
+        self.idle: list[ServerConn] = []
+        self.total = 0
+        self.in_use = 0
+        self.waiters: collections.deque[asyncio.Future[ServerConn | None]] = collections.deque()
+
+    async def acquire(self, timeout_s: float) -> ServerConn:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            while self.idle:
+                conn = self.idle.pop()
+                if conn.broken or conn.writer.is_closing():
+                    self._drop(conn)
+                    continue
+                self._take()
+                return conn
+            if self.total < self.size:
+                self.total += 1
+                try:
+                    conn = await ServerConn.connect(self.backend, self.database, self.user,
+                                                    self.secret, self.connect_timeout_s)
+                except BaseException:
+                    self.total -= 1
+                    self._wake()
+                    raise
+                self._take()
+                return conn
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PoolExhausted()
+            fut: asyncio.Future[ServerConn | None] = asyncio.get_running_loop().create_future()
+            self.waiters.append(fut)
+            try:
+                got = await asyncio.wait_for(fut, left)
+            except TimeoutError:
+                raise PoolExhausted() from None
+            finally:
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(fut)
+            if got is not None:
+                self._take()
+                return got
+
+    def _take(self) -> None:
+        self.in_use += 1
+        self.backend.outstanding += 1
+
+    def release(self, conn: ServerConn) -> None:
+        self.in_use -= 1
+        self.backend.outstanding -= 1
+        conn.last_used = time.monotonic()
+        if conn.broken or conn.writer.is_closing() or not self.backend.healthy:
+            conn.close()
+            self._drop(conn)
+            return
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(conn)
+                return
+        self.idle.append(conn)
+
+    def _drop(self, conn: ServerConn) -> None:
+        conn.close()
+        self.total -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def close_idle(self) -> None:
+        while self.idle:
+            self._drop(self.idle.pop())

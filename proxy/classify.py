@@ -1,0 +1,227 @@
+"""Statement classification for routing: does a statement only read, start a read-only
+transaction, change session state, or need the primary?
+
+Transaction control, SET/RESET and the session-pinning commands are recognised by their
+leading keywords; SELECT/WITH/VALUES/TABLE statements are parsed with sqlglot to find
+locking clauses, writable CTEs, SELECT INTO and volatile functions. Anything that does not
+parse is a write (the primary is always correct). Results are cached per statement text.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+CACHE_ENTRIES = 10_000
+"""Classified statement texts kept (LRU)."""
+MAX_CLASSIFIED_CHARS = 100_000
+"""Longer statement texts are not parsed: they go to the primary."""
+
+
+class Kind(enum.Enum):
+    READ = "read"                # can run on a replica
+    WRITE = "write"              # primary
+    BEGIN = "begin"              # BEGIN / START TRANSACTION (read_only says which)
+    END = "end"                  # COMMIT / ROLLBACK / END / ABORT / PREPARE TRANSACTION...
+    SET = "set"                  # session SET/RESET: remembered and replayed
+    SET_TXN_RO = "set_txn_ro"    # SET TRANSACTION READ ONLY (first statement of a block)
+    PIN = "pin"                  # session state that cannot be replayed: pin the session
+    ROUTE = "route"              # SET strata.route = ... (answered by the proxy)
+    SHOW_PROXY = "show_proxy"    # SHOW strata.pools / strata.servers (answered by the proxy)
+    DISCARD = "discard"          # DISCARD ALL / RESET ALL: forget session state
+
+
+@dataclass(frozen=True)
+class Statement:
+    kind: Kind
+    read_only: bool = False      # BEGIN READ ONLY
+    setting: str = ""            # SET/RESET: the setting's lower-case name ("" for RESET ALL)
+    value: str = ""              # SET: the value text (ROUTE: primary|auto; SHOW_PROXY: pools|servers)
+    text: str = ""               # the statement itself (replayed for SET)
+
+
+VOLATILE_FUNCTIONS = frozenset({
+    "nextval", "setval", "currval", "lastval", "random", "rand", "setseed", "set_config",
+    "txid_current", "pg_current_xact_id", "txid_current_if_assigned", "pg_notify",
+    "pg_promote", "pg_cancel_backend", "pg_terminate_backend", "pg_reload_conf",
+    "lo_import", "lo_export", "lo_create", "lo_unlink", "gen_random_uuid", "uuid_generate_v4",
+    "pg_sleep_for",
+})
+SESSION_LOCK_FUNCTIONS = re.compile(r"\bpg_(try_)?advisory_(lock|lock_shared|unlock|unlock_shared|unlock_all)\b", re.I)
+
+_BEGIN = re.compile(r"^(begin|start\s+transaction)\b(.*)$", re.I | re.S)
+_END = re.compile(r"^(commit|rollback|end|abort|prepare\s+transaction|commit\s+prepared|rollback\s+prepared)\b", re.I)
+_SAVEPOINT = re.compile(r"^(savepoint|release|rollback\s+to)\b", re.I)
+_SET = re.compile(r"^set\s+(session\s+|local\s+)?(.*)$", re.I | re.S)
+_SET_NAME = re.compile(r'^("?[\w.]+"?)\s*(=|\bto\b)\s*(.*)$', re.I | re.S)
+_RESET = re.compile(r"^reset\s+(.*)$", re.I | re.S)
+_SHOW = re.compile(r"^show\s+([\w.]+)\s*$", re.I)
+_DISCARD = re.compile(r"^discard\s+all\s*$", re.I)
+_PIN = re.compile(r"^(listen|unlisten|prepare|deallocate|declare|lock|discard|load)\b|"
+                  r"^create\s+(global\s+|local\s+)?(temp|temporary)\b", re.I)
+_READ_START = re.compile(r"^(select|with|values|table|\()", re.I)
+_EXPLAIN = re.compile(r"^explain\b(.*)$", re.I | re.S)
+_LEADING_COMMENT = re.compile(r"^(\s+|--[^\n]*\n?|/\*.*?\*/)+", re.S)
+
+
+def strip_leading(sql: str) -> str:
+    return _LEADING_COMMENT.sub("", sql).strip().rstrip(";").strip()
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a simple-query string at top-level semicolons (quotes, dollar quotes, comments)."""
+    out: list[str] = []
+    start = i = 0
+    n = len(sql)
+    while i < n:
+        c = sql[i]
+        if c == "'" or c == '"':
+            j = i + 1
+            while j < n:
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            i = j + 1
+        elif c == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif c == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c == "$":
+            m = re.match(r"\$[A-Za-z_]*\$", sql[i:])
+            if m:
+                tag = m.group(0)
+                j = sql.find(tag, i + len(tag))
+                i = n if j < 0 else j + len(tag)
+            else:
+                i += 1
+        elif c == ";":
+            piece = sql[start:i]
+            if strip_leading(piece):
+                out.append(piece)
+            start = i = i + 1
+        else:
+            i += 1
+    piece = sql[start:]
+    if strip_leading(piece):
+        out.append(piece)
+    return out
+
+
+class Classifier:
+    """Classifies statement texts; a bounded LRU cache in front of sqlglot."""
+
+    def __init__(self, max_entries: int = CACHE_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, tuple[Statement, ...]] = OrderedDict()
+
+    def classify(self, sql: str) -> tuple[Statement, ...]:
+        cached = self._cache.get(sql)
+        if cached is not None:
+            self._cache.move_to_end(sql)
+            return cached
+        result = tuple(classify_one(s) for s in split_statements(sql)) if len(sql) <= MAX_CLASSIFIED_CHARS \
+            else (Statement(Kind.WRITE, text=sql),)
+        self._cache[sql] = result
+        if len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)
+        return result
+
+
+def classify_one(raw: str) -> Statement:
+    text = strip_leading(raw)
+    lower = text.lower()
+    m = _BEGIN.match(text)
+    if m:
+        modes = re.sub(r"\s+", " ", m.group(2).lower())
+        return Statement(Kind.BEGIN, read_only="read only" in modes, text=text)
+    if _END.match(text) or _SAVEPOINT.match(text):
+        return Statement(Kind.END if _END.match(text) and not _SAVEPOINT.match(text) else Kind.WRITE,
+                         text=text)
+    if _DISCARD.match(text) or re.match(r"^reset\s+all\s*$", lower):
+        return Statement(Kind.DISCARD, text=text)
+    m = _SET.match(text)
+    if m:
+        return _classify_set(text, (m.group(1) or "").strip().lower(), m.group(2).strip())
+    m = _RESET.match(text)
+    if m:
+        name = m.group(1).strip().strip('"').lower()
+        if name.startswith("strata."):
+            return Statement(Kind.ROUTE, setting=name, value="auto", text=text)
+        return Statement(Kind.SET, setting=name, value="", text=text)
+    m = _SHOW.match(text)
+    if m:
+        name = m.group(1).lower()
+        if name in ("strata.pools", "strata.servers"):
+            return Statement(Kind.SHOW_PROXY, value=name.split(".", 1)[1], text=text)
+        return Statement(Kind.READ, text=text)
+    if _PIN.match(text):
+        return Statement(Kind.PIN, text=text)
+    if SESSION_LOCK_FUNCTIONS.search(text) and "xact" not in lower:
+        return Statement(Kind.PIN, text=text)
+    m = _EXPLAIN.match(text)
+    if m:
+        rest = m.group(1).lower()
+        if "analyze" in rest or "analyse" in rest:
+            return Statement(Kind.WRITE, text=text)
+        return Statement(Kind.READ if _is_read(strip_leading(re.sub(r"^\s*(\([^)]*\)|verbose|costs)\s*", "", m.group(1), flags=re.I))) else Kind.WRITE, text=text)
+    return Statement(Kind.READ if _is_read(text) else Kind.WRITE, text=text)
+
+
+def _classify_set(text: str, scope: str, rest: str) -> Statement:
+    low = re.sub(r"\s+", " ", rest.lower())
+    if low.startswith("transaction") or low.startswith("session characteristics"):
+        if low.startswith("transaction") and "read only" in low:
+            return Statement(Kind.SET_TXN_RO, text=text)
+        return Statement(Kind.WRITE, text=text)  # isolation level etc: runs where the block runs
+    if scope == "local":
+        return Statement(Kind.WRITE, text=text)  # only inside a block, which is already routed
+    m = _SET_NAME.match(rest)
+    if m:
+        name = m.group(1).strip('"').lower()
+        value = m.group(3).strip().strip("'").lower()
+    else:  # SET TIME ZONE ..., SET NAMES ..., SET ROLE ... : replay by text
+        words = low.split()
+        name = "timezone" if low.startswith("time zone") else (words[0] if words else "")
+        value = low
+    if name == "strata.route":
+        return Statement(Kind.ROUTE, setting=name, value=value, text=text)
+    return Statement(Kind.SET, setting=name, value=value, text=text)
+
+
+def _is_read(text: str) -> bool:
+    if not _READ_START.match(text):
+        return False
+    try:
+        trees = sqlglot.parse(text, read="postgres")
+    except Exception:  # noqa: BLE001 - sqlglot raises several error types: unknown is a write
+        return False
+    if len(trees) != 1 or trees[0] is None:
+        return False
+    tree = trees[0]
+    if not isinstance(tree, exp.Query | exp.Values):
+        return False
+    if tree.find(exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Lock, exp.Into) is not None:
+        return False
+    if tree.args.get("locks"):
+        return False
+    for node in tree.find_all(exp.Select):
+        if node.args.get("locks") or node.args.get("into"):
+            return False
+    for func in tree.find_all(exp.Func):
+        name = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).lower()
+        if name in VOLATILE_FUNCTIONS or name.startswith("pg_advisory") or name.startswith("pg_try_advisory"):
+            return False
+    return True

@@ -1,0 +1,851 @@
+"""One client connection: startup, TLS, SCRAM, then relaying its transactions to pooled
+server connections.
+
+Client messages are read in *batches*: one simple Query, or extended-protocol messages up
+to a Sync (or Flush). A batch that starts a transaction is routed (replica or primary) and
+takes a server connection from that compute's pool; the connection is given back when a
+ReadyForQuery says idle ('I'), unless the session is pinned. Before the batch is sent,
+the server connection is brought to the client's session state: its session SETs are
+replayed, and the named statements the batch uses are Parsed there under a content-hash
+name. The responses are relayed in order against a queue of what each sent message
+produces, so the proxy can swallow the answers to what it injected and answer some
+messages itself (ParseComplete for a statement the server has, CloseComplete).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import hashlib
+import itertools
+import logging
+import ssl
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from proxy.backend import Backend, Pool, PoolExhausted, ServerConn, ServerError
+from proxy.classify import Kind, Statement
+from proxy.config import MAX_PREAUTH_MESSAGE_BYTES, MAX_STARTUP_BYTES
+from proxy.server import NoBackend, ProxyServer
+from strata.pgwire import frontend as fe
+from strata.pgwire import messages as m
+from strata.pgwire.auth import AuthFailed, ScramExchange
+
+log = logging.getLogger("strata.proxy.client")
+
+MAX_BATCH_MESSAGES = 100_000
+"""Extended-protocol messages buffered before a Sync (beyond: FATAL 54000)."""
+MAX_BATCH_BYTES = 256 * 1024 * 1024
+"""Bytes buffered before a Sync (beyond: FATAL 54000)."""
+_ids = itertools.count(1)
+_EXTENDED = (b"P", b"B", b"D", b"E", b"C")
+
+
+class _Close(Exception):
+    """End the client connection (after a FATAL error or Terminate)."""
+
+
+@dataclass(frozen=True)
+class _Col:
+    name: str
+    type_oid: int = 25
+    typmod: int = -1
+    table_oid: int = 0
+    column_no: int = 0
+
+
+@dataclass
+class _Entry:
+    """What one message sent to the server produces, and what to do with it."""
+
+    what: str                      # replay | inject | client | sync | query | synthetic
+    terminals: bytes = b""         # message kinds that end a 'client' entry
+    data: bytes = b""              # synthetic: the bytes to send the client
+    on_ok: Callable[[], None] | None = None
+    on_error: Callable[[], None] | None = None
+    statements: tuple[Statement, ...] = field(default_factory=tuple)
+
+
+async def handle_client(server: ProxyServer, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> None:
+    client = ClientSession(server, reader, writer)
+    try:
+        await client.run()
+    except (ConnectionError, asyncio.IncompleteReadError, _Close, ssl.SSLError, TimeoutError):
+        pass
+    except Exception:  # noqa: BLE001 - a bug must close only this connection
+        log.exception("client connection failed")
+    finally:
+        client.cleanup()
+
+
+def statement_name(sql: str, oids: list[int]) -> str:
+    """The server-side name of a prepared statement: by content, so clients share them."""
+    h = hashlib.sha256(sql.encode() + b"\x00" + b",".join(str(o).encode() for o in oids))
+    return "strata_" + h.hexdigest()[:24]
+
+
+class ClientSession:
+    def __init__(self, server: ProxyServer, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.proxy = server
+        self.config = server.config
+        self.reader = reader
+        self.writer = writer
+        self.id = next(_ids)
+        self.user = ""
+        self.database = ""
+        self.pid = 0
+        self.secret = 0
+        self.counted = False
+        self.authenticated = False
+        self.tls = False
+        self.out: list[bytes] = []
+        # session state
+        self.settings: dict[str, str] = {}                      # name -> SET statement text
+        self.statements: dict[str, tuple[str, str, list[int]]] = {}  # name -> (server name, sql, oids)
+        self.unnamed: tuple[str, list[int]] | None = None
+        self.unnamed_seq = 0
+        self.portals: dict[str, str] = {}                       # portal -> statement text
+        self.route_primary = False                              # SET strata.route = primary
+        self.pinned = self.config.pool_mode == "session"
+        self.default_ro = False
+        self.last_commit_lsn = 0
+        self.txn_status = b"I"
+        self.server: ServerConn | None = None
+        self.pool: Pool | None = None
+        self.server_skipping = False                            # the server skips until Sync
+        self.skip_until_sync = False                            # the proxy failed a batch: skip until Sync
+
+    # ------------------------------------------------------------------ I/O
+
+    def send(self, data: bytes) -> None:
+        self.out.append(data)
+
+    async def flush(self) -> None:
+        if self.out:
+            self.writer.write(b"".join(self.out))
+            self.out.clear()
+            if self.writer.transport.get_write_buffer_size() > 256 * 1024:
+                await self.writer.drain()
+
+    async def fatal(self, sqlstate: str, text: str) -> None:
+        self.send(m.error_response(sqlstate, text, severity="FATAL"))
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.flush()
+            await self.writer.drain()
+        raise _Close()
+
+    def error(self, sqlstate: str, text: str, hint: str | None = None) -> None:
+        self.send(m.error_response(sqlstate, text, hint=hint))
+
+    async def read_message(self) -> tuple[bytes, bytes]:
+        limit = self.config.max_message_bytes if self.authenticated else MAX_PREAUTH_MESSAGE_BYTES
+        try:
+            return await fe.read_message(self.reader, limit)
+        except m.ProtocolViolation as exc:
+            await self.fatal("08P01", str(exc))
+            raise  # unreachable
+
+    def cleanup(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.proxy.client_count -= 1
+            self.proxy.metrics.clients.dec()
+        self.proxy.clients.pop(self.pid, None)
+        if self.server is not None and self.pool is not None:
+            conn = self.server
+            if self.txn_status != b"I" or self.server_skipping or self.pinned:
+                conn.broken = True  # it holds this client's transaction or session state
+            self.pool.release(conn)
+            self.server = None
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    # ------------------------------------------------------------------ startup
+
+    async def run(self) -> None:
+        try:
+            params = await asyncio.wait_for(self.startup(), self.config.startup_timeout_s)
+        except TimeoutError:
+            self.proxy.metrics.refused.labels("startup_timeout").inc()
+            return
+        if params is None:
+            return
+        if self.proxy.client_count >= self.config.max_client_conn:
+            self.proxy.metrics.refused.labels("too_many_clients").inc()
+            await self.fatal("53300", "sorry, too many clients already "
+                                      f"(the proxy allows {self.config.max_client_conn})")
+        self.proxy.client_count += 1
+        self.proxy.metrics.clients.inc()
+        self.counted = True
+        try:
+            await asyncio.wait_for(self.authenticate(params), self.config.startup_timeout_s)
+        except TimeoutError:
+            self.proxy.metrics.refused.labels("startup_timeout").inc()
+            await self.fatal("08006", "authentication timed out")
+        self.authenticated = True
+        await self.setup_session(params)
+        await self.message_loop()
+
+    async def startup(self) -> dict[str, str] | None:
+        while True:
+            head = await self.reader.readexactly(8)
+            length, code = struct.unpack("!ii", head)
+            if length < 8 or length > MAX_STARTUP_BYTES:
+                self.proxy.metrics.refused.labels("malformed_startup").inc()
+                await self.fatal("08P01", "invalid length of startup packet")
+            body = await self.reader.readexactly(length - 8)
+            if code == m.SSL_REQUEST and length == 8:
+                if self.tls:
+                    await self.fatal("08P01", "SSLRequest after TLS was established")
+                if self.proxy.ssl_context is None:
+                    self.writer.write(b"N")
+                    await self.writer.drain()
+                else:
+                    self.writer.write(b"S")
+                    await self.writer.drain()
+                    await self.writer.start_tls(self.proxy.ssl_context)
+                    self.tls = True
+                continue
+            if code == m.GSSENC_REQUEST and length == 8:
+                self.writer.write(b"N")
+                await self.writer.drain()
+                continue
+            if code == m.CANCEL_REQUEST and length == 16:
+                pid, secret = struct.unpack("!ii", body)
+                await self.proxy.forward_cancel(pid, secret)
+                return None
+            if code >> 16 != 3 or code & 0xFFFF != 0:
+                self.proxy.metrics.refused.labels("protocol_version").inc()
+                await self.fatal("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: "
+                                          "server supports 3.0 to 3.0")
+            if self.config.require_tls and not self.tls:
+                self.proxy.metrics.refused.labels("plaintext").inc()
+                await self.fatal("28000", "this proxy requires SSL/TLS: connect with sslmode=require "
+                                          "(no plaintext connections are accepted)")
+            try:
+                return m.parse_startup(body)
+            except m.ProtocolViolation as exc:
+                self.proxy.metrics.refused.labels("malformed_startup").inc()
+                await self.fatal("08P01", f"invalid startup packet layout: {exc}")
+            except m.InvalidEncoding as exc:
+                await self.fatal("22021", str(exc))
+
+    async def authenticate(self, params: dict[str, str]) -> None:
+        user = params.get("user")
+        if not user:
+            await self.fatal("28000", "no PostgreSQL user name specified in startup packet")
+        assert user is not None
+        self.user = user
+        self.database = params.get("database") or user
+        if self.config.auth == "trust":
+            return
+        verifier, exists = self.proxy.passwords.scram_verifier(user)
+        exchange = ScramExchange(verifier, exists)
+        self.send(m.auth_sasl(["SCRAM-SHA-256"]))
+        try:
+            r = m.Reader(await self._password_message())
+            mechanism = r.cstring()
+            if mechanism != "SCRAM-SHA-256":
+                await self.fatal("28000", "client selected an invalid SASL authentication mechanism")
+            length = r.int32()
+            first = r.raw(length) if length >= 0 else b""
+            self.send(m.auth_sasl_continue(exchange.first(first)))
+            final = await self._password_message()
+            self.send(m.auth_sasl_final(exchange.final(final)))
+        except (AuthFailed, m.ProtocolViolation, m.InvalidEncoding):
+            self.proxy.metrics.refused.labels("password").inc()
+            await self.fatal("28P01", f'password authentication failed for user "{user}"')
+
+    async def _password_message(self) -> bytes:
+        await self.flush()
+        kind, body = await self.read_message()
+        if kind != b"p":
+            await self.fatal("08P01", f"expected password response, got message type {kind!r}")
+        return body
+
+    async def setup_session(self, params: dict[str, str]) -> None:
+        """Take the client's startup parameters as session settings, check the database on
+        the primary (or any healthy compute) and send the startup answer."""
+        for key, value in params.items():
+            lk = key.lower()
+            if lk in ("user", "database", "options", "replication") or lk.startswith("strata."):
+                continue
+            self.settings[lk] = f"SET {_ident(lk)} = {_literal(value)}"
+        try:
+            backend = await self.proxy.wait_primary()
+        except NoBackend:
+            reps = self.proxy.replicas()
+            if not reps:
+                await self.fatal("57P03", "the proxy has no healthy compute to connect to")
+            backend = reps[0]
+        pool = self.proxy.pool(backend, self.database, self.user)
+        try:
+            conn = await pool.acquire(self.config.pool_timeout_s)
+        except ServerError as exc:
+            await self.fatal(exc.sqlstate, exc.text)
+            raise  # unreachable
+        except PoolExhausted:
+            await self.fatal("53300", self._exhausted_text(pool))
+            raise  # unreachable
+        try:
+            for name, text in list(self.settings.items()):
+                if conn.applied.get(name) == text:
+                    continue
+                ok = await self._run_quietly(conn, text)
+                if ok:
+                    conn.applied[name] = text
+                else:
+                    log.info("startup parameter %s not accepted by the compute; ignored", name)
+                    del self.settings[name]
+            params_out = dict(conn.params)
+        except (ConnectionError, asyncio.IncompleteReadError, m.ProtocolViolation):
+            conn.broken = True
+            pool.release(conn)
+            await self.fatal("08006", "the compute closed the connection during startup")
+            raise  # unreachable
+        pool.release(conn)
+        self.pid, self.secret = self.proxy.new_backend_key()
+        self.proxy.clients[self.pid] = self
+        self.default_ro = _truthy(params.get("default_transaction_read_only", ""))
+        self.send(m.AUTH_OK)
+        for name, value in params_out.items():
+            if name.startswith("strata."):
+                continue
+            self.send(m.parameter_status(name, value))
+        self.send(m.backend_key_data(self.pid, self.secret))
+        self.send(m.READY[b"I"])
+        await self.flush()
+
+    async def _run_quietly(self, conn: ServerConn, sql: str) -> bool:
+        conn.write(fe.query(sql))
+        ok = True
+        while True:
+            kind, _ = await conn.read()
+            if kind == b"E":
+                ok = False
+            elif kind == b"Z":
+                return ok
+
+    # ------------------------------------------------------------------ message loop
+
+    async def message_loop(self) -> None:
+        while True:
+            await self.flush()
+            batch = await self.read_batch()
+            if not batch:
+                continue
+            await self.handle_batch(batch)
+
+    async def read_batch(self) -> list[tuple[bytes, bytes]]:
+        batch: list[tuple[bytes, bytes]] = []
+        size = 0
+        while True:
+            kind, body = await self.read_message()
+            if kind == b"X":
+                raise _Close()
+            if kind in (b"Q", b"F"):
+                if batch:
+                    await self.fatal("08P01", "simple query inside an unfinished extended-protocol batch")
+                self.skip_until_sync = False
+                return [(kind, body)]
+            if kind in _EXTENDED:
+                if self.skip_until_sync:
+                    continue
+                batch.append((kind, body))
+                size += len(body) + 5
+                if len(batch) > MAX_BATCH_MESSAGES or size > MAX_BATCH_BYTES:
+                    await self.fatal("54000", f"more than {MAX_BATCH_MESSAGES} messages or "
+                                              f"{MAX_BATCH_BYTES} bytes before a Sync")
+                continue
+            if kind == b"S":
+                if self.skip_until_sync:
+                    self.skip_until_sync = False
+                    if self.server is None:
+                        self.send(m.READY[self.txn_status])
+                        return []
+                batch.append((kind, body))
+                return batch
+            if kind == b"H":
+                batch.append((kind, body))
+                return batch
+            if kind in (b"d", b"c", b"f"):
+                continue  # stray COPY messages after an aborted COPY
+            await self.fatal("08P01", f"invalid frontend message type {kind[0]}")
+
+    async def handle_batch(self, batch: list[tuple[bytes, bytes]]) -> None:
+        first_kind, first_body = batch[0]
+        statements: tuple[Statement, ...] = ()
+        if first_kind == b"Q":
+            try:
+                sql = m.parse_query(first_body)
+            except (m.ProtocolViolation, m.InvalidEncoding) as exc:
+                self.error("22021" if isinstance(exc, m.InvalidEncoding) else "08P01", str(exc))
+                self.send(m.READY[self.txn_status])
+                return
+            statements = self.proxy.classifier.classify(sql)
+            if len(statements) == 1 and self._answer_locally(statements[0]):
+                return
+        elif first_kind != b"F":
+            statements = self._batch_statements(batch)
+        if any(s.kind is Kind.PIN for s in statements) and not self.pinned:
+            self.pinned = True
+            log.info("client %d pinned to its server connection (%s)", self.id,
+                     next(s.text for s in statements if s.kind is Kind.PIN)[:60])
+        if self.server is None:
+            if batch == [(b"S", b"")]:
+                self.send(m.READY[self.txn_status])
+                return
+            if batch == [(b"H", b"")]:
+                return
+            if not await self._attach(statements):
+                self._after_failure(batch)
+                return
+        await self._run(batch, statements)
+
+    def _after_failure(self, batch: list[tuple[bytes, bytes]]) -> None:
+        """An error was queued for a batch that never reached a server: finish it."""
+        last = batch[-1][0]
+        if last in (b"Q", b"F", b"S"):
+            self.send(m.READY[self.txn_status])
+        else:
+            self.skip_until_sync = True
+
+    def _batch_statements(self, batch: list[tuple[bytes, bytes]]) -> tuple[Statement, ...]:
+        out: list[Statement] = []
+        classify = self.proxy.classifier.classify
+        for kind, body in batch:
+            try:
+                if kind == b"P":
+                    _, sql, _ = m.parse_parse(body)
+                    out.extend(classify(sql))
+                elif kind == b"B":
+                    _, stmt = fe.bind_statement(body)
+                    if stmt:
+                        entry = self.statements.get(stmt)
+                        if entry is not None:
+                            out.extend(classify(entry[1]))
+                    elif self.unnamed is not None:
+                        out.extend(classify(self.unnamed[0]))
+            except (m.ProtocolViolation, m.InvalidEncoding):
+                out.append(Statement(Kind.WRITE))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ answered by the proxy
+
+    def _answer_locally(self, st: Statement) -> bool:
+        if st.kind is Kind.ROUTE:
+            if st.value not in ("primary", "auto"):
+                self.error("22023", f'invalid value for parameter "strata.route": "{st.value}"',
+                           hint="Available values: primary, auto.")
+            else:
+                self.route_primary = st.value == "primary"
+                self.send(m.command_complete("RESET" if st.text.lower().startswith("reset") else "SET"))
+            self.send(m.READY[self.txn_status])
+            return True
+        if st.kind is Kind.SHOW_PROXY:
+            if st.value == "pools":
+                cols = ["database", "user", "backend", "role", "in_use", "idle", "waiting"]
+                rows = self.proxy.pools_rows()
+            else:
+                cols = ["address", "role", "healthy", "replay_lsn", "outstanding"]
+                rows = self.proxy.servers_rows()
+            self.send(m.row_description([_Col(c) for c in cols]))
+            for row in rows:
+                self.send(m.data_row([v.encode() for v in row]))
+            self.send(m.command_complete("SHOW"))
+            self.send(m.READY[self.txn_status])
+            return True
+        if st.kind is Kind.DISCARD and self.server is None and st.text.lower().startswith("discard"):
+            self.settings.clear()
+            self.statements.clear()
+            self.unnamed = None
+            self.default_ro = False
+            self.route_primary = False
+            self.send(m.command_complete("DISCARD ALL"))
+            self.send(m.READY[b"I"])
+            return True
+        return False
+
+    # ------------------------------------------------------------------ routing
+
+    async def _attach(self, statements: tuple[Statement, ...]) -> bool:
+        """Take a server connection for the transaction that ``statements`` start."""
+        target, reason = self._route(statements)
+        backend: Backend | None = None
+        if target == "replica":
+            backend = await self.proxy.choose_replica(self.last_commit_lsn)
+            if backend is None:
+                target, reason = "primary", "replica_behind_or_none"
+        try:
+            if backend is None:
+                backend = await self.proxy.wait_primary()
+        except NoBackend as exc:
+            self.error("57P03", f"{exc} (waited {self.config.failover_wait_s:g} s)",
+                       hint="The primary compute is down and no replica was promoted yet; retry.")
+            return False
+        pool = self.proxy.pool(backend, self.database, self.user)
+        if not pool.idle and pool.total >= pool.size:
+            self.proxy.metrics.pool_waits.inc()
+        try:
+            conn = await pool.acquire(self.config.pool_timeout_s)
+        except PoolExhausted:
+            self.proxy.metrics.pool_exhausted.inc()
+            self.error("53300", self._exhausted_text(pool))
+            return False
+        except ServerError as exc:
+            if target == "replica":
+                log.warning("replica %s: %s; using the primary", backend.address, exc.text)
+                return await self._attach((Statement(Kind.WRITE),))
+            self.error(exc.sqlstate, exc.text)
+            return False
+        self.proxy.metrics.routed.labels(target, reason).inc()
+        self.server = conn
+        self.pool = pool
+        return True
+
+    def _route(self, statements: tuple[Statement, ...]) -> tuple[str, str]:
+        if self.pinned:
+            return "primary", "pinned"
+        if self.route_primary:
+            return "primary", "strata.route"
+        if not statements:
+            return "primary", "unclassified"
+        first = statements[0]
+        if first.kind is Kind.BEGIN:
+            if first.read_only or (self.default_ro and "read write" not in first.text.lower()):
+                if all(s.kind in (Kind.BEGIN, Kind.READ, Kind.END, Kind.SET_TXN_RO) for s in statements):
+                    return "replica", "read_only_transaction"
+            return "primary", "transaction"
+        if all(s.kind is Kind.READ for s in statements):
+            return "replica", "read"
+        return "primary", "write"
+
+    def _exhausted_text(self, pool: Pool) -> str:
+        return (f"proxy pool exhausted: no server connection for database \"{pool.database}\" "
+                f"user \"{pool.user}\" on compute {pool.backend.address} became free within "
+                f"{self.config.pool_timeout_s:g} s (pool size {pool.size})")
+
+    # ------------------------------------------------------------------ relaying a batch
+
+    async def _run(self, batch: list[tuple[bytes, bytes]], statements: tuple[Statement, ...]) -> None:
+        conn = self.server
+        assert conn is not None
+        fresh = self.txn_status == b"I" and not self.server_skipping
+        queue: collections.deque[_Entry] = collections.deque()
+        out: list[bytes] = []
+        if fresh:
+            self._sync_settings(conn, out, queue)
+        try:
+            self._translate(conn, batch, statements, out, queue)
+        except (m.ProtocolViolation, m.InvalidEncoding) as exc:
+            self.error("08P01", f"malformed message: {exc}")
+            self._after_failure(batch)
+            self._maybe_release()
+            return
+        lsn_before = conn.commit_lsn
+        try:
+            conn.write(b"".join(out))
+            status = await self._relay(conn, queue)
+        except (ConnectionError, asyncio.IncompleteReadError, m.ProtocolViolation, OSError) as exc:
+            self._server_died(conn, batch, statements, exc)
+            return
+        if conn.commit_lsn > lsn_before:
+            self.last_commit_lsn = max(self.last_commit_lsn, conn.commit_lsn)
+        if status is not None:
+            self.txn_status = status
+        self._maybe_release()
+
+    def _maybe_release(self) -> None:
+        conn, pool = self.server, self.pool
+        if conn is None or pool is None:
+            return
+        if self.txn_status == b"I" and not self.server_skipping and not self.pinned:
+            self.server = None
+            self.pool = None
+            pool.release(conn)
+
+    def _server_died(self, conn: ServerConn, batch: list[tuple[bytes, bytes]],
+                     statements: tuple[Statement, ...], exc: BaseException) -> None:
+        conn.broken = True
+        committing = any(s.kind is Kind.END and not s.text.lower().startswith(("rollback", "abort"))
+                         for s in statements)
+        autocommit_write = self.txn_status == b"I" and any(
+            s.kind not in (Kind.READ, Kind.BEGIN) for s in statements)
+        if committing or autocommit_write:
+            sqlstate = "08006"
+            text = (f"the compute {conn.backend.address} failed while committing: the outcome of "
+                    "the transaction is unknown")
+        else:
+            sqlstate = "40001"
+            text = (f"the compute {conn.backend.address} failed during the transaction, which was "
+                    "rolled back: retry it")
+        log.warning("client %d: server connection to %s died (%s): %s", self.id,
+                    conn.backend.address, type(exc).__name__, sqlstate)
+        self.proxy.metrics.server_failures.labels(sqlstate).inc()
+        self.error(sqlstate, text)
+        self.server_skipping = False
+        self.txn_status = b"I"
+        self.pinned = self.config.pool_mode == "session"
+        assert self.pool is not None
+        self.pool.release(conn)
+        self.server = None
+        self.pool = None
+        self.portals.clear()
+        self._after_failure(batch)
+
+    def _sync_settings(self, conn: ServerConn, out: list[bytes], queue: collections.deque[_Entry]) -> None:
+        """Replay the client's session settings on ``conn`` where it differs."""
+        sql: list[str] = []
+        for name in list(conn.applied):
+            if name not in self.settings:
+                sql.append(f"RESET {_ident(name) if ' ' not in name else name}")
+                del conn.applied[name]
+        for name, text in self.settings.items():
+            if conn.applied.get(name) != text:
+                sql.append(text)
+                conn.applied[name] = text
+        if sql:
+            out.append(fe.query(";".join(sql)))
+            queue.append(_Entry("replay"))
+
+    def _translate(self, conn: ServerConn, batch: list[tuple[bytes, bytes]],
+                   statements: tuple[Statement, ...], out: list[bytes],
+                   queue: collections.deque[_Entry]) -> None:
+        """Rewrite the batch for ``conn`` (statement names, injected Parses) into ``out``."""
+        parsing: set[str] = set()           # server names parsed earlier in this batch
+        unnamed_here = False
+        for kind, body in batch:
+            if kind in (b"Q", b"F"):
+                out.append(fe.frame(kind, body))
+                queue.append(_Entry("query", statements=statements))
+            elif kind == b"S":
+                out.append(fe.SYNC)
+                queue.append(_Entry("sync"))
+            elif kind == b"H":
+                out.append(fe.FLUSH)
+            elif kind == b"P":
+                name, sql, oids = m.parse_parse(body)
+                if not name:
+                    self.unnamed_seq += 1
+                    self.unnamed = (sql, oids)
+                    conn.unnamed_owner = (self.id, self.unnamed_seq)
+                    unnamed_here = True
+                    out.append(fe.frame(kind, body))
+                    queue.append(_Entry("client", b"1"))
+                    continue
+                sname = statement_name(sql, oids)
+                self.statements[name] = (sname, sql, oids)
+                if sname in conn.prepared or sname in parsing:
+                    queue.append(_Entry("synthetic", data=m.PARSE_COMPLETE))
+                    continue
+                parsing.add(sname)
+                out.append(fe.parse(sname, sql, oids))
+                queue.append(_Entry("client", b"1", on_ok=_adder(conn.prepared, sname),
+                                    on_error=_forget(self.statements, name, sname)))
+            elif kind == b"B":
+                portal, stmt = fe.bind_statement(body)
+                if stmt:
+                    sname = self._ensure(conn, stmt, parsing, out, queue)
+                    self.portals[portal] = self.statements[stmt][1] if stmt in self.statements else ""
+                    out.append(fe.bind_with_statement(body, sname))
+                else:
+                    if not unnamed_here and self.unnamed is not None and \
+                            conn.unnamed_owner != (self.id, self.unnamed_seq):
+                        out.append(fe.parse("", self.unnamed[0], self.unnamed[1]))
+                        queue.append(_Entry("inject", b"1"))
+                        conn.unnamed_owner = (self.id, self.unnamed_seq)
+                        unnamed_here = True
+                    self.portals[portal] = self.unnamed[0] if self.unnamed else ""
+                    out.append(fe.frame(kind, body))
+                queue.append(_Entry("client", b"2"))
+            elif kind == b"D":
+                what, name = m.parse_describe_or_close(body)
+                if what == "S" and name:
+                    out.append(fe.describe("S", self._ensure(conn, name, parsing, out, queue)))
+                else:
+                    out.append(fe.frame(kind, body))
+                queue.append(_Entry("client", b"Tn"))
+            elif kind == b"E":
+                portal, _ = m.parse_execute(body)
+                out.append(fe.frame(kind, body))
+                text = self.portals.get(portal, "")
+                sts = self.proxy.classifier.classify(text) if text else ()
+                record = any(st.kind in (Kind.SET, Kind.DISCARD) for st in sts)
+                queue.append(_Entry("client", b"CIsE", statements=sts,
+                                    on_ok=functools.partial(self._record, sts) if record else None))
+            elif kind == b"C":
+                what, name = m.parse_describe_or_close(body)
+                if what == "S":
+                    if name:
+                        self.statements.pop(name, None)
+                    elif self.unnamed is not None:
+                        self.unnamed = None
+                    queue.append(_Entry("synthetic", data=m.CLOSE_COMPLETE))
+                else:
+                    self.portals.pop(name, None)
+                    out.append(fe.frame(kind, body))
+                    queue.append(_Entry("client", b"3"))
+
+    def _ensure(self, conn: ServerConn, name: str, parsing: set[str], out: list[bytes],
+                queue: collections.deque[_Entry]) -> str:
+        """The server name of the client's statement ``name``, Parsed on ``conn`` if needed."""
+        entry = self.statements.get(name)
+        if entry is None:
+            return name  # the server answers 26000 (does not exist) itself
+        sname, sql, oids = entry
+        if sname not in conn.prepared and sname not in parsing:
+            parsing.add(sname)
+            out.append(fe.parse(sname, sql, oids))
+            queue.append(_Entry("inject", b"1", on_ok=_adder(conn.prepared, sname)))
+        return sname
+
+    async def _relay(self, conn: ServerConn, queue: collections.deque[_Entry]) -> bytes | None:
+        """Send the server's answers to the client in order; returns the final ReadyForQuery
+        status, or None if the batch had no Sync."""
+        failed = self.server_skipping
+        status: bytes | None = None
+        reader_buf = conn.reader
+        while queue:
+            entry = queue.popleft()
+            if entry.what == "synthetic":
+                if not failed:
+                    self.send(entry.data)
+                continue
+            if entry.what in ("client", "inject") and failed:
+                continue
+            if entry.what == "replay":
+                while True:
+                    kind, body = await conn.read()
+                    if kind == b"E":
+                        log.warning("client %d: replaying session settings failed: %s", self.id,
+                                    fe.parse_error_fields(body).get("M"))
+                    elif kind == b"Z":
+                        break
+                continue
+            if entry.what in ("sync", "query"):
+                had_error = False
+                while True:
+                    if not _buffered(reader_buf):
+                        await self.flush()
+                    kind, body = await conn.read()
+                    if kind == b"G":
+                        self.send(fe.frame(kind, body))
+                        await self._copy_in(conn)
+                        continue
+                    self.send(fe.frame(kind, body))
+                    if kind == b"E":
+                        had_error = True
+                    elif kind == b"Z":
+                        status = body[:1]
+                        break
+                failed = False
+                if entry.what == "query" and not had_error:
+                    self._record(entry.statements)
+                continue
+            # one extended-protocol message: read until its terminal message or an error
+            while True:
+                if not _buffered(reader_buf):
+                    await self.flush()
+                kind, body = await conn.read()
+                if kind == b"E":
+                    self.send(fe.frame(kind, body))
+                    failed = True
+                    if entry.on_error is not None:
+                        entry.on_error()
+                    break
+                if kind == b"G":
+                    self.send(fe.frame(kind, body))
+                    await self._copy_in(conn)
+                    continue
+                if kind in (b"N", b"A", b"S") or kind not in entry.terminals:
+                    self.send(fe.frame(kind, body))
+                    continue
+                if entry.what == "client":
+                    self.send(fe.frame(kind, body))
+                if entry.on_ok is not None:
+                    entry.on_ok()
+                break
+        self.server_skipping = failed
+        await self.flush()
+        return status
+
+    async def _copy_in(self, conn: ServerConn) -> None:
+        """COPY FROM STDIN: pass the client's CopyData to the server until CopyDone/CopyFail."""
+        await self.flush()
+        while True:
+            kind, body = await self.read_message()
+            if kind in (b"d", b"c", b"f"):
+                conn.write(fe.frame(kind, body))
+                if kind != b"d":
+                    await conn.drain()
+                    return
+                if conn.writer.transport.get_write_buffer_size() > 1 << 20:
+                    await conn.drain()
+            elif kind in (b"H", b"S"):
+                continue
+            else:
+                conn.write(fe.frame(b"f", m.cstr("unexpected message during COPY from the client")))
+                await self.fatal("08P01", f"unexpected message type {kind!r} during COPY")
+
+    def _record(self, statements: tuple[Statement, ...]) -> None:
+        """Remember the session state that ``statements`` (which succeeded) changed."""
+        conn = self.server
+        for s in statements:
+            if s.kind is Kind.SET:
+                if s.setting == "default_transaction_read_only":
+                    self.default_ro = _truthy(s.value)
+                if s.value == "" and s.text.lower().startswith("reset"):
+                    self.settings.pop(s.setting, None)
+                    if conn is not None:
+                        conn.applied.pop(s.setting, None)
+                    if s.setting == "default_transaction_read_only":
+                        self.default_ro = False
+                else:
+                    self.settings[s.setting] = s.text
+                    if conn is not None:
+                        conn.applied[s.setting] = s.text
+            elif s.kind is Kind.DISCARD:
+                self.settings.clear()
+                self.default_ro = False
+                if conn is not None:
+                    conn.applied.clear()
+                    if s.text.lower().startswith("discard"):
+                        conn.prepared.clear()
+                        self.statements.clear()
+
+
+def _buffered(reader: asyncio.StreamReader) -> bool:
+    return len(getattr(reader, "_buffer", b"")) >= 5
+
+
+def _adder(target: set[str], name: str) -> Callable[[], None]:
+    def add() -> None:
+        target.add(name)
+    return add
+
+
+def _forget(statements: dict[str, tuple[str, str, list[int]]], name: str, sname: str) -> Callable[[], None]:
+    def forget() -> None:
+        entry = statements.get(name)
+        if entry is not None and entry[0] == sname:
+            del statements[name]
+    return forget
+
+
+def _ident(name: str) -> str:
+    if name.replace("_", "").replace(".", "").isalnum():
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().strip("'").lower() in ("on", "true", "1", "yes")

@@ -1,0 +1,357 @@
+"""The proxy process: accepts clients, knows the computes (topology file, flags, health
+monitors), routes transactions to them and answers cancel requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import ssl
+import time
+from pathlib import Path
+
+from proxy.backend import Backend, Pool, ServerConn, ServerError
+from proxy.classify import Classifier
+from proxy.config import ProxyConfig
+from proxy.metrics import ProxyMetrics
+from strata.pgwire import frontend as fe
+from strata.pgwire.auth import PasswordBook
+
+log = logging.getLogger("strata.proxy")
+
+MONITOR_TIMEOUT_S = 1.0
+"""A health poll that takes longer than this counts as a failure."""
+MONITOR_RECONNECT_S = 0.1
+"""Pause between reconnect attempts of a compute's monitor connection."""
+MONITOR_USER = "postgres"
+MONITOR_DATABASE = "postgres"
+
+
+class NoBackend(Exception):
+    """No compute of the needed role became available in time."""
+
+
+class ProxyServer:
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self.metrics = ProxyMetrics()
+        self.classifier = Classifier()
+        self.backends: dict[str, Backend] = {}
+        self.primary_address: str | None = None   # the topology's (or flag's) primary
+        self.current_primary: Backend | None = None
+        self.clients: dict[int, object] = {}      # proxy pid -> ClientSession (for cancel)
+        self.client_count = 0
+        self._next_pid = 1000
+        self._topology_mtime: float | None = None
+        self._users_mtime: float | None = None
+        self.passwords = PasswordBook({})
+        self.secret: str | None = None
+        if config.proxy_secret_file:
+            self.secret = Path(config.proxy_secret_file).read_text().strip()
+        if config.auth not in ("scram", "trust"):
+            raise ValueError("--auth must be scram or trust")
+        if config.auth == "scram" and config.users_file is None:
+            raise ValueError("--auth scram needs --users-file")
+        if config.pool_mode not in ("transaction", "session"):
+            raise ValueError("--pool-mode must be transaction or session")
+        self.ssl_context: ssl.SSLContext | None = None
+        if config.tls_cert:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(str(config.tls_cert), str(config.tls_key) if config.tls_key else None)
+            self.ssl_context = ctx
+        elif config.require_tls:
+            raise ValueError("--require-tls needs --tls-cert and --tls-key")
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self.config.auth == "trust":
+            log.warning("--auth trust: clients connect WITHOUT a password; use only on a trusted network")
+        self._load_users()
+        if self.config.primary:
+            self.primary_address = self.config.primary
+            self._add_backend(self.config.primary)
+        for r in self.config.replicas:
+            self._add_backend(r)
+        self._load_topology()
+        self._tasks.append(asyncio.create_task(self._watch_files()))
+        from proxy.client import handle_client
+
+        self._server = await asyncio.start_server(
+            lambda r, w: handle_client(self, r, w), self.config.listen_host,
+            self.config.listen_port, limit=1 << 20, backlog=1024)
+        if self.config.metrics_port:
+            self.metrics.serve(self.config.listen_host, self.config.metrics_port)
+        log.info("proxy listening on %s:%d (computes: %s)", self.config.listen_host, self.port,
+                 ", ".join(self.backends) or "none yet")
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for b in self.backends.values():
+            if b.monitor is not None:
+                b.monitor.cancel()
+            for pool in b.pools.values():
+                pool.close_idle()
+        if self._server is not None:
+            self._server.close()
+
+    def new_backend_key(self) -> tuple[int, int]:
+        self._next_pid = self._next_pid % 2_000_000_000 + 1
+        return self._next_pid, secrets.randbits(31)
+
+    # ------------------------------------------------------------------ topology and users
+
+    def _add_backend(self, address: str) -> Backend:
+        b = self.backends.get(address)
+        if b is None:
+            b = Backend(address)
+            self.backends[address] = b
+            b.monitor = asyncio.create_task(self._monitor(b))
+        b.in_topology = True
+        return b
+
+    def _load_topology(self) -> None:
+        path = self.config.topology_file
+        if path is None:
+            return
+        try:
+            mtime = os.stat(path).st_mtime_ns
+            if mtime == self._topology_mtime:
+                return
+            data = json.loads(Path(path).read_text())
+            self._topology_mtime = mtime
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("topology file %s unreadable: %s", path, exc)
+            return
+        primary = data.get("primary")
+        replicas = [str(r) for r in data.get("replicas") or []]
+        wanted = set(replicas) | ({primary} if primary else set())
+        for addr, b in list(self.backends.items()):
+            if addr not in wanted and addr != self.config.primary and addr not in self.config.replicas:
+                b.in_topology = False
+                b.healthy = False
+                if b.monitor is not None:
+                    b.monitor.cancel()
+                for pool in b.pools.values():
+                    pool.close_idle()
+                del self.backends[addr]
+        if primary:
+            self.primary_address = str(primary)
+        for addr in wanted:
+            self._add_backend(addr)
+        log.info("topology: primary %s, replicas %s", primary, replicas)
+        self._pick_primary()
+
+    def _load_users(self) -> None:
+        path = self.config.users_file
+        if path is None:
+            return
+        try:
+            mtime = os.stat(path).st_mtime_ns
+            if mtime == self._users_mtime:
+                return
+            self.passwords = PasswordBook.load(path)
+            self._users_mtime = mtime
+        except (OSError, ValueError) as exc:
+            log.warning("users file %s unreadable (keeping the previous users): %s", path, exc)
+
+    async def _watch_files(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.topology_poll_s)
+            self._load_topology()
+            self._load_users()
+
+    # ------------------------------------------------------------------ health
+
+    async def _monitor(self, b: Backend) -> None:
+        """Poll the compute's role and replay LSN on one connection; mark it dead on failure."""
+        conn: ServerConn | None = None
+        while True:
+            try:
+                if conn is None or conn.broken:
+                    conn = await ServerConn.connect(b, MONITOR_DATABASE, MONITOR_USER, self.secret,
+                                                    self.config.server_connect_timeout_s)
+                status = await asyncio.wait_for(self._poll(conn), MONITOR_TIMEOUT_S)
+                self._apply_status(b, status)
+                await asyncio.sleep(self.config.monitor_interval_s)
+            except asyncio.CancelledError:
+                if conn is not None:
+                    conn.close()
+                raise
+            except (ServerError, OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                if b.healthy:
+                    log.warning("compute %s is unreachable: %s", b.address, exc)
+                    self._mark_dead(b)
+                await asyncio.sleep(MONITOR_RECONNECT_S)
+
+    async def _poll(self, conn: ServerConn) -> dict[str, object]:
+        conn.write(fe.query("SELECT strata_node_status()"))
+        value: str | None = None
+        error: str | None = None
+        while True:
+            kind, body = await conn.read()
+            if kind == b"D":
+                n = int.from_bytes(body[2:6], "big", signed=True)
+                value = body[6:6 + n].decode() if n >= 0 else None
+            elif kind == b"E":
+                error = fe.parse_error_fields(body).get("M", "error")
+            elif kind == b"Z":
+                break
+        if error is not None or value is None:
+            raise ValueError(f"strata_node_status() failed: {error}")
+        status: dict[str, object] = json.loads(value)
+        return status
+
+    def _apply_status(self, b: Backend, status: dict[str, object]) -> None:
+        role = str(status.get("role", "unknown"))
+        state = str(status.get("state", ""))
+        new_role = "replica" if role == "replica" else ("primary" if "fenc" not in state.lower() else "fenced")
+        was = (b.role, b.healthy)
+        b.role = new_role
+        b.healthy = True
+        b.term = int(str(status.get("term", 0) or 0))
+        lsn = status.get("replay_lsn")
+        if isinstance(lsn, int):
+            b.note_replay(lsn)
+        if was != (b.role, b.healthy):
+            log.info("compute %s: %s, healthy", b.address, b.role)
+            self._pick_primary()
+        b.notify()
+
+    def _mark_dead(self, b: Backend) -> None:
+        b.healthy = False
+        for pool in b.pools.values():
+            pool.close_idle()
+        self._pick_primary()
+        b.notify()
+
+    def _pick_primary(self) -> None:
+        candidates = [b for b in self.backends.values() if b.healthy and b.role == "primary"]
+        best: Backend | None = None
+        if candidates:
+            best = max(candidates, key=lambda b: (b.term, b.address == self.primary_address))
+        if best is not self.current_primary:
+            if self.current_primary is not None and best is not None:
+                self.metrics.failovers.inc()
+                log.warning("primary is now %s (was %s)", best.address, self.current_primary.address)
+            elif best is None:
+                log.warning("no healthy primary")
+            self.current_primary = best
+        for b in self.backends.values():
+            b.notify()
+
+    # ------------------------------------------------------------------ routing
+
+    def pool(self, b: Backend, database: str, user: str) -> Pool:
+        key = (database, user)
+        p = b.pools.get(key)
+        if p is None:
+            p = Pool(b, database, user, self.config.pool_size, self.secret,
+                     self.config.server_connect_timeout_s)
+            b.pools[key] = p
+        return p
+
+    async def wait_primary(self) -> Backend:
+        """The writable compute; waits (bounded by --failover-wait-s) while there is none."""
+        deadline = time.monotonic() + self.config.failover_wait_s
+        while True:
+            b = self.current_primary
+            if b is not None and b.healthy:
+                return b
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoBackend("no primary compute is available")
+            waits = [asyncio.ensure_future(x.changed.wait()) for x in self.backends.values()]
+            for x in self.backends.values():
+                x.changed.clear()
+            try:
+                await asyncio.wait(waits, timeout=min(left, 0.1), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+
+    def replicas(self) -> list[Backend]:
+        return [b for b in self.backends.values() if b.healthy and b.role == "replica"]
+
+    async def choose_replica(self, min_lsn: int) -> Backend | None:
+        """A replica that has replayed ``min_lsn`` (least outstanding first), waiting up to
+        --ryw-wait-ms for one; None: use the primary."""
+        reps = self.replicas()
+        if not reps:
+            return None
+        eligible = [b for b in reps if b.replay_lsn >= min_lsn]
+        if eligible:
+            return min(eligible, key=lambda b: b.outstanding)
+        deadline = time.monotonic() + self.config.ryw_wait_ms / 1000.0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.metrics.ryw_waits.labels("primary").inc()
+                return None
+            waits = [asyncio.ensure_future(b.changed.wait()) for b in reps]
+            for b in reps:
+                b.changed.clear()
+            try:
+                await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+            reps = self.replicas()
+            eligible = [b for b in reps if b.replay_lsn >= min_lsn]
+            if eligible:
+                self.metrics.ryw_waits.labels("replica").inc()
+                return min(eligible, key=lambda b: b.outstanding)
+            if not reps:
+                return None
+
+    # ------------------------------------------------------------------ cancel and SHOW
+
+    async def forward_cancel(self, pid: int, secret: int) -> None:
+        from proxy.client import ClientSession
+
+        client = self.clients.get(pid)
+        if not isinstance(client, ClientSession) or client.secret != secret:
+            return
+        conn = client.server
+        if conn is None:
+            return
+        with contextlib.suppress(OSError, TimeoutError):
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(conn.backend.host, conn.backend.port), 2.0)
+            writer.write(fe.cancel_request(conn.pid, conn.secret))
+            await writer.drain()
+            writer.close()
+
+    def pools_rows(self) -> list[list[str]]:
+        rows = []
+        for b in self.backends.values():
+            for (db, user), p in b.pools.items():
+                rows.append([db, user, b.address, b.role, str(p.in_use), str(len(p.idle)),
+                             str(sum(1 for w in p.waiters if not w.done()))])
+        return rows
+
+    def servers_rows(self) -> list[list[str]]:
+        return [[b.address, b.role, "yes" if b.healthy else "no", str(b.replay_lsn), str(b.outstanding)]
+                for b in self.backends.values()]
