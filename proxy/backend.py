@@ -55,6 +55,7 @@ class Backend:
     outstanding: int = 0              # server connections of this compute in use
     in_topology: bool = True
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    poll_now: asyncio.Event = field(default_factory=asyncio.Event)   # a reader waits for replay
     pools: dict[tuple[str, str], Pool] = field(default_factory=dict)
     monitor: asyncio.Task[None] | None = None
 

@@ -192,7 +192,10 @@ class ProxyServer:
                                                     self.config.server_connect_timeout_s)
                 status = await asyncio.wait_for(self._poll(conn), MONITOR_TIMEOUT_S)
                 self._apply_status(b, status)
-                await asyncio.sleep(self.config.monitor_interval_s)
+                if not b.poll_now.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(b.poll_now.wait(), self.config.monitor_interval_s)
+                b.poll_now.clear()
             except asyncio.CancelledError:
                 if conn is not None:
                     conn.close()
@@ -313,6 +316,7 @@ class ProxyServer:
             waits = [asyncio.ensure_future(b.changed.wait()) for b in reps]
             for b in reps:
                 b.changed.clear()
+                b.poll_now.set()  # poll its replay LSN now rather than at the next interval
             try:
                 await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
             finally:

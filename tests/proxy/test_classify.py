@@ -1,0 +1,68 @@
+"""Routing classification of statement texts (no processes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.classify import Classifier, Kind, split_statements
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT 1", "select * from t where id = $1", "WITH x AS (SELECT 1) SELECT * FROM x",
+    "VALUES (1), (2)", "SHOW TimeZone", "EXPLAIN SELECT 1", "select now(), count(*) from t",
+    "/* comment */ SELECT 2", "SELECT pg_sleep(0.1)",
+])
+def test_reads(sql: str) -> None:
+    assert [s.kind for s in Classifier().classify(sql)] == [Kind.READ]
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO t VALUES (1)", "UPDATE t SET a = 1", "DELETE FROM t", "CREATE TABLE x (a int)",
+    "SELECT nextval('s')", "SELECT setval('s', 3)", "SELECT random()", "SELECT set_config('a', 'b', false)",
+    "SELECT txid_current()", "SELECT pg_notify('c', 'x')", "SELECT * FROM t FOR UPDATE",
+    "SELECT * FROM t FOR SHARE", "WITH x AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM x",
+    "SELECT 1 INTO newtable", "COPY t FROM STDIN", "NOTIFY chan", "EXPLAIN ANALYZE DELETE FROM t",
+    "SELECT * FROM (", "this is not sql", "SELECT pg_advisory_xact_lock(1)",
+])
+def test_writes_and_unparseable_go_to_the_primary(sql: str) -> None:
+    assert Kind.WRITE in [s.kind for s in Classifier().classify(sql)]
+
+
+@pytest.mark.parametrize("sql", [
+    "LISTEN chan", "PREPARE p AS SELECT 1", "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+    "CREATE TEMP TABLE x (a int)", "create temporary table x (a int)", "SELECT pg_advisory_lock(1)",
+])
+def test_session_state_pins(sql: str) -> None:
+    assert [s.kind for s in Classifier().classify(sql)] == [Kind.PIN]
+
+
+def test_transaction_control_and_settings() -> None:
+    c = Classifier()
+    begin = c.classify("BEGIN READ ONLY")[0]
+    assert begin.kind is Kind.BEGIN and begin.read_only
+    assert c.classify("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")[0].read_only
+    assert not c.classify("BEGIN")[0].read_only
+    assert c.classify("SET TRANSACTION READ ONLY")[0].kind is Kind.SET_TXN_RO
+    s = c.classify("SET SESSION TimeZone TO 'UTC'")[0]
+    assert (s.kind, s.setting, s.value) == (Kind.SET, "timezone", "utc")
+    assert c.classify("SET LOCAL work_mem = '4MB'")[0].kind is Kind.WRITE
+    r = c.classify("RESET TimeZone")[0]
+    assert (r.kind, r.setting, r.value) == (Kind.SET, "timezone", "")
+    assert c.classify("RESET ALL")[0].kind is Kind.DISCARD
+    route = c.classify("SET strata.route = primary")[0]
+    assert (route.kind, route.value) == (Kind.ROUTE, "primary")
+    assert c.classify("SHOW strata.pools")[0].kind is Kind.SHOW_PROXY
+    assert c.classify("COMMIT")[0].kind is Kind.END
+
+
+def test_split_respects_quotes_and_comments() -> None:
+    sql = "SELECT ';' ; SELECT $$a;b$$; -- x;\nSELECT \"a;\" FROM t; /* ; */"
+    assert len(split_statements(sql)) == 3
+    assert [s.kind for s in Classifier().classify("SELECT 1; INSERT INTO t VALUES (1)")] == [Kind.READ, Kind.WRITE]
+
+
+def test_cache_is_bounded() -> None:
+    c = Classifier(max_entries=10)
+    for i in range(100):
+        c.classify(f"SELECT {i}")
+    assert len(c._cache) == 10

@@ -1,0 +1,281 @@
+"""The proxy in front of one real compute: auth, TLS, pooling, prepared statements, session
+state, limits, bad input, cancel. Real processes and real clients over 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import psycopg
+import pytest
+
+from strata.pgwire.frontend import startup_message
+from tests.proxy.support import ProxyProc, self_signed_cert, write_users
+from tests.support import StrataProcess
+
+StartProxy = Callable[..., ProxyProc]
+
+
+@pytest.fixture
+def start_proxy(tmp_path: Path, secret: Path, standalone: StrataProcess) -> Iterator[StartProxy]:
+    started: list[ProxyProc] = []
+
+    def start(*args: str, auth: str = "trust") -> ProxyProc:
+        p = ProxyProc(tmp_path, secret, "--primary", f"127.0.0.1:{standalone.port}", "--auth", auth,
+                      *args, name=f"proxy-{len(started)}")
+        started.append(p)
+        p.start()
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(exc, "sqlstate", None)
+
+
+def test_scram_auth_and_wrong_password(tmp_path: Path, start_proxy: StartProxy) -> None:
+    users = write_users(tmp_path, {"alice": "s3cret", "bob": "other"})
+    proxy = start_proxy("--users-file", str(users), auth="scram")
+    with psycopg.connect(proxy.dsn("alice", "s3cret"), autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("alice",)
+    with pytest.raises(psycopg.OperationalError) as bad:
+        psycopg.connect(proxy.dsn("alice", "wrong"))
+    assert _sqlstate(bad.value) == "28P01" or "28P01" in str(bad.value) or \
+        "password authentication failed" in str(bad.value)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(proxy.dsn("nobody", "s3cret"))
+    env = dict(os.environ, PGPASSWORD="other")
+    out = subprocess.run(["psql", "-X", "-At", proxy.dsn("bob"), "-c", "SELECT 40 + 2"],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "42", out.stderr
+
+    async def with_asyncpg() -> None:
+        conn = await asyncpg.connect(proxy.dsn("bob", "other"))
+        assert await conn.fetchval("SELECT $1::int * 2", 21) == 42
+        await conn.close()
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(proxy.dsn("bob", "nope"))
+
+    asyncio.run(with_asyncpg())
+    # the users file is re-read when it changes
+    users.write_text(users.read_text() + "carol:" + __import__(
+        "strata.pgwire.auth", fromlist=["ScramVerifier"]).ScramVerifier.from_password("pw").text() + "\n")
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with psycopg.connect(proxy.dsn("carol", "pw")) as conn:
+                break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_require_tls_refuses_plaintext(tmp_path: Path, start_proxy: StartProxy) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    users = write_users(tmp_path, {"alice": "pw"})
+    proxy = start_proxy("--users-file", str(users), "--tls-cert", str(cert), "--tls-key", str(key),
+                        "--require-tls", auth="scram")
+    with pytest.raises(psycopg.OperationalError, match="requires SSL/TLS"):
+        psycopg.connect(proxy.dsn("alice", "pw", sslmode="disable"))
+    with psycopg.connect(proxy.dsn("alice", "pw", sslmode="require"), autocommit=True) as conn:
+        assert conn.pgconn.ssl_in_use
+        assert conn.execute("SELECT 7").fetchone() == (7,)
+    env = dict(os.environ, PGPASSWORD="pw")
+    out = subprocess.run(["psql", "-X", "-At", proxy.dsn("alice", sslmode="require"), "-c", "SELECT 'tls'"],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "tls", out.stderr
+
+    async def with_asyncpg() -> None:
+        conn = await asyncpg.connect(proxy.dsn("alice", "pw"), ssl="require")
+        assert await conn.fetchval("SELECT 1") == 1
+        await conn.close()
+
+    asyncio.run(with_asyncpg())
+
+
+def test_asyncpg_prepared_statements_50_clients_on_5_server_connections(start_proxy: StartProxy) -> None:
+    proxy = start_proxy("--pool-size", "5", "--pool-timeout-s", "30")
+    with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS pst")
+        conn.execute("CREATE TABLE pst (client int, n int)")
+    errors: list[BaseException] = []
+
+    async def client(i: int) -> None:
+        conn = await asyncpg.connect(proxy.dsn())
+        try:
+            own = await conn.prepare("SELECT $1::int * 1000 + $2::int AS v")
+            other = await conn.prepare(f"SELECT $1::text || '-{i}' AS v")  # a text only this client has
+            for n in range(20):
+                assert await own.fetchval(i, n) == i * 1000 + n
+                assert await other.fetchval(str(n)) == f"{n}-{i}"
+                assert await conn.fetchval("SELECT $1::int + 0", i) == i  # asyncpg's statement cache
+                async with conn.transaction():
+                    await conn.execute("INSERT INTO pst VALUES ($1, $2)", i, n)
+                    assert await conn.fetchval("SELECT count(*) FROM pst WHERE client = $1", i) == n + 1
+            await conn.executemany("INSERT INTO pst VALUES ($1, $2)", [(i, 100 + k) for k in range(5)])
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            await conn.close()
+
+    async def main() -> None:
+        await asyncio.gather(*(client(i) for i in range(50)))
+
+    asyncio.run(main())
+    assert not errors, errors[:3]
+    with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
+        rows = conn.execute("SELECT client, count(*) FROM pst GROUP BY client ORDER BY client").fetchall()
+        assert rows == [(i, 25) for i in range(50)]
+        pools = conn.execute("SHOW strata.pools").fetchall()
+    assert sum(int(r[4]) + int(r[5]) for r in pools) <= 5, pools  # in use + idle ≤ pool size
+    assert proxy.metric("proxy_pool_waits_total") > 0
+
+
+def test_session_settings_follow_the_client_across_pooled_transactions(start_proxy: StartProxy) -> None:
+    proxy = start_proxy("--pool-size", "1")
+    with psycopg.connect(proxy.dsn(), autocommit=True) as a, \
+            psycopg.connect(proxy.dsn(), autocommit=True) as b:
+        a.execute("SET TimeZone = 'Asia/Tokyo'")
+        b.execute("SET TimeZone TO 'America/New_York'")
+        for _ in range(5):  # one server connection: each statement swaps the session state
+            assert a.execute("SHOW TimeZone").fetchone() == ("Asia/Tokyo",)
+            assert b.execute("SHOW TimeZone").fetchone() == ("America/New_York",)
+        b.execute("RESET TimeZone")
+        assert b.execute("SHOW TimeZone").fetchone() != ("America/New_York",)
+        assert a.execute("SHOW TimeZone").fetchone() == ("Asia/Tokyo",)
+        # SET strata.route is the proxy's own and never reaches the compute
+        a.execute("SET strata.route = primary")
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            a.execute("SET strata.route = sideways")
+        servers = a.execute("SHOW strata.servers").fetchall()
+        assert servers and servers[0][1] == "primary" and servers[0][2] == "yes"
+
+
+def test_pool_exhausted_is_53300_after_the_timeout(start_proxy: StartProxy) -> None:
+    proxy = start_proxy("--pool-size", "1", "--pool-timeout-s", "0.5")
+    with psycopg.connect(proxy.dsn(), autocommit=True) as holder, \
+            psycopg.connect(proxy.dsn(), autocommit=True) as other:
+        holder.execute("BEGIN")
+        holder.execute("SELECT 1")  # holds the only server connection
+        t0 = time.monotonic()
+        with pytest.raises(psycopg.errors.TooManyConnections, match="pool exhausted"):
+            other.execute("SELECT 2")
+        assert 0.4 < time.monotonic() - t0 < 3
+        holder.execute("COMMIT")
+        assert other.execute("SELECT 3").fetchone() == (3,)  # the same client goes on
+
+
+def test_bad_input_is_refused_and_others_keep_working(start_proxy: StartProxy) -> None:
+    proxy = start_proxy("--startup-timeout-s", "1")
+    good = psycopg.connect(proxy.dsn(), autocommit=True)
+
+    def raw(payload: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", proxy.port), 5) as s:
+            s.sendall(payload)
+            s.settimeout(5)
+            chunks = b""
+            while True:
+                try:
+                    data = s.recv(4096)
+                except (ConnectionResetError, TimeoutError):
+                    break
+                if not data:
+                    break
+                chunks += data
+            return chunks
+
+    assert b"08P01" in raw(struct.pack("!i", 3) + b"garbage!")                 # length below 8
+    assert b"08P01" in raw(struct.pack("!i", 1 << 30) + b"\x00\x03\x00\x00")   # oversized startup
+    body = struct.pack("!i", 196608) + b"user\x00postgres"                      # unterminated
+    assert b"08P01" in raw(struct.pack("!i", len(body) + 4) + body)
+    assert b"0A000" in raw(struct.pack("!ii", 8, 2 << 16))                       # protocol 2.0
+    # a half-open connection (slowloris) is dropped after --startup-timeout-s, others unaffected
+    slow = socket.create_connection(("127.0.0.1", proxy.port), 5)
+    slow.sendall(struct.pack("!i", 100))
+    t0 = time.monotonic()
+    assert good.execute("SELECT 1").fetchone() == (1,)
+    slow.settimeout(5)
+    assert slow.recv(100) == b""  # closed by the proxy
+    assert time.monotonic() - t0 < 3
+    slow.close()
+    # after authentication a bad message type is FATAL 08P01 for that client only
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+        sock.settimeout(5)
+        sock.sendall(startup_message({"user": "postgres", "database": "postgres"}))
+        greeting = b""
+        while not greeting.endswith(b"Z\x00\x00\x00\x05I"):
+            greeting += sock.recv(4096)
+        sock.sendall(b"Z\x00\x00\x00\x04")
+        reply = sock.recv(1000)
+        assert b"FATAL" in reply and b"08P01" in reply
+    assert good.execute("SELECT 2").fetchone() == (2,)
+    assert proxy.metric("proxy_refused_connections_total", reason="malformed_startup") >= 3
+    good.close()
+
+
+def test_max_client_conn(start_proxy: StartProxy) -> None:
+    proxy = start_proxy("--max-client-conn", "2")
+    a = psycopg.connect(proxy.dsn())
+    b = psycopg.connect(proxy.dsn())
+    with pytest.raises(psycopg.OperationalError, match="too many clients"):
+        psycopg.connect(proxy.dsn())
+    a.close()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            psycopg.connect(proxy.dsn()).close()
+            break
+        except psycopg.OperationalError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    b.close()
+
+
+def test_cancel_request_reaches_the_running_statement(start_proxy: StartProxy) -> None:
+    proxy = start_proxy()
+    with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        t0 = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(30)")
+        assert time.monotonic() - t0 < 1.5  # cancelled within 1 s of the CancelRequest
+        assert conn.execute("SELECT 5").fetchone() == (5,)
+
+
+def test_session_pool_mode_and_pinning(start_proxy: StartProxy) -> None:
+    proxy = start_proxy("--pool-size", "2")
+
+    def in_use(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+        return sum(int(r[4]) for r in conn.execute("SHOW strata.pools").fetchall())
+
+    with psycopg.connect(proxy.dsn(), autocommit=True) as a, \
+            psycopg.connect(proxy.dsn(), autocommit=True) as b:
+        a.execute("SELECT 1")
+        assert in_use(b) == 0  # transaction pooling: an idle client holds nothing
+        a.execute("LISTEN chan")  # session state the proxy cannot replay
+        assert in_use(b) == 1  # a is pinned to its server connection although idle
+        assert a.execute("SELECT 2").fetchone() == (2,)
+        a.close()
+        deadline = time.monotonic() + 5
+        while in_use(b) != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    session = start_proxy("--pool-mode", "session", "--pool-size", "1", "--pool-timeout-s", "0.3")
+    with psycopg.connect(session.dsn(), autocommit=True) as a:
+        a.execute("SELECT 1")
+        with pytest.raises(psycopg.OperationalError):  # the one server connection is a's
+            with psycopg.connect(session.dsn(), autocommit=True) as b:
+                b.execute("SELECT 1")
