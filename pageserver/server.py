@@ -69,12 +69,13 @@ MAX_STATE_CHARS = 500
 MAX_LOGGED_ERRORS = 16
 """Distinct ingest errors logged per timeline until ingest works again (then: counted)."""
 ROLE_TABLE: dict[str, tuple[str, ...]] = {
-    # reads at an LSN: computes, and the control plane's tools
-    "GetPage": ("compute", "control"),
-    "GetPages": ("compute", "control"),
-    "DbSize": ("compute", "control"),
+    # reads at an LSN: computes
+    "GetPage": ("compute",),
+    "GetPages": ("compute",),
+    "DbSize": ("compute",),
+    "LeaseLsn": ("compute",),
+    # timeline metadata: computes, and the control plane (it checks what exists)
     "GetTimeline": ("compute", "control"),
-    "LeaseLsn": ("compute", "control"),
     "ListTimelines": ("compute", "control"),
     "Status": ("compute", "control", "pageserver", "logstore"),
     # administration: only the control plane

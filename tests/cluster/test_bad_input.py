@@ -102,8 +102,8 @@ def test_bad_input_everywhere(cluster: Cluster) -> None:
     invalid = (grpc.StatusCode.INVALID_ARGUMENT,)  # the log store refuses undecodable requests
     not_found = (grpc.StatusCode.NOT_FOUND,)
     seen: list[str] = []
-    # internal gRPC is mutual TLS: the log store is probed as a compute, the page server as
-    # the control plane (roles allowed to call the probed methods)
+    # internal gRPC is mutual TLS: each method is probed with a role allowed to call it (a
+    # compute; the control plane for CreateTimeline)
     as_compute = channel_credentials(cluster.tls(computes_named[0]))
     as_control = channel_credentials(cluster.tls("control"))
     for address in logstores:
@@ -119,9 +119,10 @@ def test_bad_input_everywhere(cluster: Cluster) -> None:
                                                            from_lsn=0, max_bytes=1024), not_found)
                 expect_rpc_error(stub.Status, lpb.StatusRequest(tenant=tenant, timeline=timeline),
                                  not_found)
-    with grpc.secure_channel(pageserver, as_control) as ch:
+    with grpc.secure_channel(pageserver, as_compute) as ch, \
+            grpc.secure_channel(pageserver, as_control) as admin:
         for method in ("GetPage", "GetPages", "GetTimeline", "CreateTimeline"):
-            raw = ch.unary_unary(f"/strata.pageserver.PageServer/{method}",
+            raw = (admin if method == "CreateTimeline" else ch).unary_unary(f"/strata.pageserver.PageServer/{method}",
                                  request_serializer=None, response_deserializer=None)
             for payload in BAD_PROTOBUFS:
                 seen.append(f"PageServer/{method}: {expect_rpc_error(raw, payload, bad_codes).name}")

@@ -113,7 +113,8 @@ def test_a_compute_cannot_administer_the_page_server(pki: Pki, pageserver: Servi
         info = stub.GetTimeline(ppb.GetTimelineRequest(tenant=TENANT, timeline="keep"),
                                 timeout=RPC_TIMEOUT_S)  # a compute's read is allowed
         assert info.timeline == "keep"
-    for files, role in ((pki.logstore, "logstore"), (pki.pageserver, "pageserver")):
+    for files, role in ((pki.logstore, "logstore"), (pki.pageserver, "pageserver"),
+                        (pki.control, "control")):
         with secure(pageserver.addr, files) as ch:
             _denied(pgrpc.PageServerStub(ch).GetPage, ppb.GetPageRequest(
                 tenant=TENANT, timeline="keep", db_id=0, page_no=1, lsn=0), role=role)
