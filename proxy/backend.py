@@ -200,8 +200,8 @@ class Pool:
         while True:
             while self.idle:
                 conn = self.idle.pop()
-                if conn.broken or conn.writer.is_closing():
-                    self._drop(conn)
+                if conn.broken or conn.writer.is_closing() or conn.reader.at_eof():
+                    self._drop(conn)  # closed by the compute while idle (e.g. it died)
                     continue
                 self._take()
                 return conn

@@ -23,6 +23,7 @@ import itertools
 import logging
 import ssl
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -481,28 +482,33 @@ class ClientSession:
             backend = await self.proxy.choose_replica(self.last_commit_lsn)
             if backend is None:
                 target, reason = "primary", "replica_behind_or_none"
-        try:
-            if backend is None:
-                backend = await self.proxy.wait_primary()
-        except NoBackend as exc:
-            self.error("57P03", f"{exc} (waited {self.config.failover_wait_s:g} s)",
-                       hint="The primary compute is down and no replica was promoted yet; retry.")
-            return False
-        pool = self.proxy.pool(backend, self.database, self.user)
-        if not pool.idle and pool.total >= pool.size:
-            self.proxy.metrics.pool_waits.inc()
-        try:
-            conn = await pool.acquire(self.config.pool_timeout_s)
-        except PoolExhausted:
-            self.proxy.metrics.pool_exhausted.inc()
-            self.error("53300", self._exhausted_text(pool))
-            return False
-        except ServerError as exc:
-            if target == "replica":
-                log.warning("replica %s: %s; using the primary", backend.address, exc.text)
-                return await self._attach((Statement(Kind.WRITE),))
-            self.error(exc.sqlstate, exc.text)
-            return False
+        deadline = time.monotonic() + self.config.failover_wait_s
+        while True:
+            try:
+                if backend is None:
+                    backend = await self.proxy.wait_primary(deadline)
+            except NoBackend as exc:
+                self.error("57P03", f"{exc} (waited {self.config.failover_wait_s:g} s)",
+                           hint="The primary compute is down and no replica was promoted yet; retry.")
+                return False
+            pool = self.proxy.pool(backend, self.database, self.user)
+            if not pool.idle and pool.total >= pool.size:
+                self.proxy.metrics.pool_waits.inc()
+            try:
+                conn = await pool.acquire(self.config.pool_timeout_s)
+                break
+            except PoolExhausted:
+                self.proxy.metrics.pool_exhausted.inc()
+                self.error("53300", self._exhausted_text(pool))
+                return False
+            except ServerError as exc:
+                if exc.sqlstate != "08006":
+                    self.error(exc.sqlstate, exc.text)
+                    return False
+                self.proxy.suspect(backend, exc.text)
+                if target == "replica":
+                    target, reason = "primary", "replica_failed"
+                backend = None  # wait for a (new) primary
         self.proxy.metrics.routed.labels(target, reason).inc()
         self.server = conn
         self.pool = pool
@@ -586,6 +592,7 @@ class ClientSession:
                     "rolled back: retry it")
         log.warning("client %d: server connection to %s died (%s): %s", self.id,
                     conn.backend.address, type(exc).__name__, sqlstate)
+        self.proxy.suspect(conn.backend, f"a server connection died ({type(exc).__name__})")
         self.proxy.metrics.server_failures.labels(sqlstate).inc()
         self.error(sqlstate, text)
         self.server_skipping = False

@@ -43,6 +43,7 @@ class ProxyServer:
         self.backends: dict[str, Backend] = {}
         self.primary_address: str | None = None   # the topology's (or flag's) primary
         self.current_primary: Backend | None = None
+        self._last_primary: str | None = None     # address of the last primary seen (failovers)
         self.clients: dict[int, object] = {}      # proxy pid -> ClientSession (for cancel)
         self.client_count = 0
         self._next_pid = 1000
@@ -243,6 +244,15 @@ class ProxyServer:
             self._pick_primary()
         b.notify()
 
+    def suspect(self, b: Backend, why: str) -> None:
+        """A server connection to ``b`` failed: take it out of the rotation until its monitor
+        reaches it again (at once if it is alive), so new transactions wait for a failover
+        instead of failing on it."""
+        b.poll_now.set()
+        if b.healthy:
+            log.warning("compute %s suspected down: %s", b.address, why)
+            self._mark_dead(b)
+
     def _mark_dead(self, b: Backend) -> None:
         b.healthy = False
         for pool in b.pools.values():
@@ -256,11 +266,14 @@ class ProxyServer:
         if candidates:
             best = max(candidates, key=lambda b: (b.term, b.address == self.primary_address))
         if best is not self.current_primary:
-            if self.current_primary is not None and best is not None:
+            if best is None:
+                log.warning("no healthy primary: new transactions wait up to %g s",
+                            self.config.failover_wait_s)
+            elif self._last_primary is not None and best.address != self._last_primary:
                 self.metrics.failovers.inc()
-                log.warning("primary is now %s (was %s)", best.address, self.current_primary.address)
-            elif best is None:
-                log.warning("no healthy primary")
+                log.warning("failover: the primary is now %s (was %s)", best.address, self._last_primary)
+            if best is not None:
+                self._last_primary = best.address
             self.current_primary = best
         for b in self.backends.values():
             b.notify()
@@ -276,9 +289,10 @@ class ProxyServer:
             b.pools[key] = p
         return p
 
-    async def wait_primary(self) -> Backend:
+    async def wait_primary(self, deadline: float | None = None) -> Backend:
         """The writable compute; waits (bounded by --failover-wait-s) while there is none."""
-        deadline = time.monotonic() + self.config.failover_wait_s
+        if deadline is None:
+            deadline = time.monotonic() + self.config.failover_wait_s
         while True:
             b = self.current_primary
             if b is not None and b.healthy:
