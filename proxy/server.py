@@ -124,6 +124,9 @@ class ProxyServer:
         if b is None:
             b = Backend(address)
             self.backends[address] = b
+            pools = b.pools
+            self.metrics.servers.labels(address).set_function(
+                lambda: sum(p.total for p in list(pools.values())))
             b.monitor = asyncio.create_task(self._monitor(b))
         b.in_topology = True
         return b
@@ -155,6 +158,8 @@ class ProxyServer:
                 for pool in b.pools.values():
                     pool.close_idle()
                 del self.backends[addr]
+                with contextlib.suppress(KeyError):
+                    self.metrics.servers.remove(addr)
         if primary:
             self.primary_address = str(primary)
         for addr in wanted:

@@ -195,3 +195,26 @@ def promote(replica: Proc) -> None:
     time.sleep(0.3)  # the control plane notices the dead primary, then promotes
     with psycopg.connect(f"postgresql://postgres@{replica.addr}/postgres", autocommit=True) as conn:
         conn.execute("SELECT pg_promote()")
+
+
+def test_dead_replica_leaves_the_rotation(tmp_path: Path) -> None:
+    s = Setup(tmp_path)
+    try:
+        proxy = s.start_proxy()
+        idle = psycopg.connect(proxy.dsn(), autocommit=True)
+        assert idle.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+        busy = psycopg.connect(proxy.dsn(), autocommit=True)
+        killer = threading.Timer(0.5, s.replica.kill)
+        killer.start()
+        with pytest.raises(psycopg.errors.SerializationFailure, match="retry"):
+            busy.execute("SELECT pg_sleep(10)")  # a read in flight on the replica when it dies
+        killer.join()
+        # both clients go on without reconnecting; reads now go to the primary
+        assert busy.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+        assert idle.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+        servers = {r[0]: r for r in idle.execute("SHOW strata.servers").fetchall()}
+        assert servers[s.replica.addr][2] == "no" and servers[s.primary.addr][2] == "yes"
+        idle.close()
+        busy.close()
+    finally:
+        s.close()

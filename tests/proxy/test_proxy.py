@@ -279,3 +279,47 @@ def test_session_pool_mode_and_pinning(start_proxy: StartProxy) -> None:
         with pytest.raises(psycopg.OperationalError):  # the one server connection is a's
             with psycopg.connect(session.dsn(), autocommit=True) as b:
                 b.execute("SELECT 1")
+
+
+def test_topology_file_is_followed(tmp_path: Path, secret: Path, standalone: StrataProcess) -> None:
+    topology = tmp_path / "topology.json"
+    topology.write_text('{"primary": "127.0.0.1:1", "replicas": []}')  # nothing listens there
+    proxy = ProxyProc(tmp_path, secret, "--topology", str(topology), "--auth", "trust",
+                      "--failover-wait-s", "10", name="proxy-topology")
+    proxy.start()
+    try:
+        # the control plane rewrites the file atomically (write a temporary file, rename it)
+        tmp = tmp_path / "topology.json.tmp"
+        tmp.write_text(f'{{"primary": "127.0.0.1:{standalone.port}", "replicas": []}}')
+        tmp.replace(topology)
+        conn = psycopg.connect(proxy.dsn(), autocommit=True, connect_timeout=20)
+        assert conn.execute("SELECT 11").fetchone() == (11,)
+        servers = conn.execute("SHOW strata.servers").fetchall()
+        assert [r[0] for r in servers] == [f"127.0.0.1:{standalone.port}"]
+        conn.close()
+    finally:
+        proxy.stop()
+
+
+def test_asyncpg_unnamed_statements_across_pooled_connections(start_proxy: StartProxy) -> None:
+    """statement_cache_size=0: asyncpg Parses the unnamed statement in one batch and Binds it
+    in the next, which may land on another server connection."""
+    proxy = start_proxy("--pool-size", "3")
+    errors: list[BaseException] = []
+
+    async def client(i: int) -> None:
+        conn = await asyncpg.connect(proxy.dsn(), statement_cache_size=0)
+        try:
+            for n in range(30):
+                row = await conn.fetchrow("SELECT $1::int AS a, $2::text AS b", n, f"c{i}")
+                assert (row["a"], row["b"]) == (n, f"c{i}")
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            await conn.close()
+
+    async def main() -> None:
+        await asyncio.gather(*(client(i) for i in range(12)))
+
+    asyncio.run(main())
+    assert not errors, errors[:3]
