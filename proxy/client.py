@@ -544,15 +544,21 @@ class ClientSession:
         fresh = self.txn_status == b"I" and not self.server_skipping
         queue: collections.deque[_Entry] = collections.deque()
         out: list[bytes] = []
-        if fresh:
-            self._sync_settings(conn, out, queue)
+        body_queue: collections.deque[_Entry] = collections.deque()
+        body_out: list[bytes] = []
         try:
-            self._translate(conn, batch, statements, out, queue)
+            self._translate(conn, batch, statements, body_out, body_queue)
         except (m.ProtocolViolation, m.InvalidEncoding) as exc:
-            self.error("08P01", f"malformed message: {exc}")
+            conn.unnamed_owner = None  # the unnamed Parse may not have been sent
+            self.error("22021" if isinstance(exc, m.InvalidEncoding) else "08P01",
+                       f"malformed message: {exc}")
             self._after_failure(batch)
             self._maybe_release()
             return
+        if fresh:
+            self._sync_settings(conn, out, queue)
+        out.extend(body_out)
+        queue.extend(body_queue)
         lsn_before = conn.commit_lsn
         try:
             conn.write(b"".join(out))

@@ -17,7 +17,7 @@ import asyncpg
 import psycopg
 import pytest
 
-from strata.pgwire.frontend import startup_message
+from strata.pgwire.frontend import query, startup_message
 from tests.proxy.support import ProxyProc, self_signed_cert, write_users
 from tests.support import StrataProcess
 
@@ -217,6 +217,16 @@ def test_bad_input_is_refused_and_others_keep_working(start_proxy: StartProxy) -
         greeting = b""
         while not greeting.endswith(b"Z\x00\x00\x00\x05I"):
             greeting += sock.recv(4096)
+        sock.sendall(b"P\x00\x00\x00\x09ab\x00\x00\x00" + b"S\x00\x00\x00\x04")  # truncated Parse
+        answer = b""
+        while not answer.endswith(b"Z\x00\x00\x00\x05I"):
+            answer += sock.recv(4096)
+        assert answer.startswith(b"E") and b"08P01" in answer  # an ERROR: the session goes on
+        sock.sendall(query("SELECT 42"))
+        answer = b""
+        while not answer.endswith(b"Z\x00\x00\x00\x05I"):
+            answer += sock.recv(4096)
+        assert b"42" in answer
         sock.sendall(b"Z\x00\x00\x00\x04")
         reply = sock.recv(1000)
         assert b"FATAL" in reply and b"08P01" in reply
