@@ -47,6 +47,12 @@ class Controller(Protocol):
 
     def delete_branch(self, name: str) -> None: ...
 
+    def list_users(self) -> list[str]: ...
+
+    def create_user(self, name: str, password: str) -> None: ...
+
+    def delete_user(self, name: str) -> None: ...
+
 
 # -- models ----------------------------------------------------------------------------
 
@@ -63,7 +69,7 @@ class Problem(BaseModel):
 
 
 class Component(BaseModel):
-    kind: Literal["logstore", "pageserver", "compute"]
+    kind: Literal["logstore", "pageserver", "compute", "proxy"]
     name: str
     role: Literal["primary", "replica", ""]
     pid: int
@@ -101,9 +107,22 @@ class Status(BaseModel):
     timeline: str
     replicas: int
     rest_address: str
-    dsn: str = Field(description="The main timeline's primary.")
+    dsn: str = Field(description="The cluster's client endpoint: the proxy (with the first "
+                                 "user's password when auth is scram).")
+    primary_dsn: str = Field(description="The main timeline's primary compute, directly (no proxy).")
     components: list[Component]
     branches: list[Branch]
+
+
+class User(BaseModel):
+    name: str
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="1..63 characters of [A-Za-z0-9_]; `strata_` names are reserved.")
+    password: str = Field(min_length=1, max_length=1024,
+                          description="Kept only as a SCRAM-SHA-256 verifier.")
 
 
 class Replicas(BaseModel):
@@ -253,6 +272,24 @@ def create_app(controller: Controller, token: str) -> FastAPI:
                 response_class=Response)
     def delete_branch(name: str) -> Response:
         controller.delete_branch(name)
+        return Response(status_code=204)
+
+    @app.get("/v1/users", response_model=list[User], dependencies=auth, responses=common,
+             summary="List database users (SCRAM-SHA-256 logins through the proxy)")
+    def get_users() -> list[dict[str, Any]]:
+        return [{"name": n} for n in controller.list_users()]
+
+    @app.post("/v1/users", response_model=User, status_code=201, dependencies=auth,
+              responses=_problem_responses(401, 409, 422), summary="Create a database user")
+    def post_user(body: UserCreate) -> dict[str, Any]:
+        controller.create_user(body.name, body.password)
+        return {"name": body.name}
+
+    @app.delete("/v1/users/{name}", status_code=204, dependencies=auth,
+                responses=_problem_responses(401, 404, 422), summary="Delete a database user",
+                response_class=Response)
+    def delete_user(name: str) -> Response:
+        controller.delete_user(name)
         return Response(status_code=204)
 
     @app.post("/v1/restore", response_model=Branch, status_code=201, dependencies=auth,

@@ -135,6 +135,11 @@ def up(
                                                      help="[default: 55433]")] = None,
     rest_port: Annotated[int | None, typer.Option(envvar=ENV_PREFIX + "REST_PORT",
                                                   help="[default: 55480]")] = None,
+    proxy_port: Annotated[int | None, typer.Option(envvar=ENV_PREFIX + "PROXY_PORT",
+                                                   help="The client endpoint [default: 55432]")] = None,
+    auth: Annotated[str | None, typer.Option(
+        envvar=ENV_PREFIX + "AUTH",
+        help="scram: logins need a password [default]; trust: none (throwaway clusters only)")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d",
                                          help="Return once the cluster is ready.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait until ready.")] = UP_TIMEOUT_S,
@@ -145,7 +150,8 @@ def up(
         "replicas": replicas, "object_store": object_store, "tenant": tenant,
         "timeline": timeline, "logstores": logstores, "host": host,
         "logstore_port": logstore_port, "pageserver_port": pageserver_port,
-        "compute_port": compute_port, "rest_port": rest_port}.items() if v is not None}
+        "compute_port": compute_port, "rest_port": rest_port, "proxy_port": proxy_port,
+        "auth": auth}.items() if v is not None}
     if cdir.exists() and _daemon_alive(_load(cdir)):
         fail(f"the cluster in {cdir.path} is already running (daemon pid {_load(cdir).daemon_pid})")
     spec = _spec_for_up(cdir, given)
@@ -219,13 +225,10 @@ def _wait_ready(cdir: ClusterDir, daemon: subprocess.Popen[bytes], timeout_s: fl
 
 
 def _print_ready(cdir: ClusterDir, state: ClusterState) -> None:
-    from control.services import dsn
+    from control.users import cluster_dsn
 
-    primary = next((c for c in state.components
-                    if c.kind == "compute" and c.role == "primary" and c.timeline == state.spec.timeline), None)
     console.print(f"[bold green]cluster ready[/bold green] in {cdir.path}")
-    if primary is not None:
-        console.print(f'connect:  psql "{dsn(primary.address)}"', markup=False, highlight=False)
+    console.print(f'connect:  psql "{cluster_dsn(cdir, state.spec)}"', markup=False, highlight=False)
     console.print(f"admin API: http://{state.rest_address}/docs (token in {cdir.token_file})",
                   markup=False, highlight=False)
 
@@ -415,6 +418,48 @@ def branch_delete(name: str, cluster_dir: DirOpt = DEFAULT_DIR) -> None:
     console.print(f"deleted branch {name}")
 
 
+user_app = typer.Typer(help="Database users (SCRAM-SHA-256 logins through the proxy).",
+                       no_args_is_help=True)
+
+
+@user_app.command("create")
+def user_create(
+    name: str,
+    cluster_dir: DirOpt = DEFAULT_DIR,
+    password: Annotated[str | None, typer.Option(
+        envvar="STRATA_USER_PASSWORD", help="Default: asked for (not echoed).")] = None,
+) -> None:
+    """Create a user that can log in through the proxy with its password."""
+    api = Api(ClusterDir(cluster_dir))
+    if password is None:
+        password = typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    api.call("POST", "/v1/users", {"name": name, "password": password})
+    console.print(f"created user {name}", highlight=False)
+
+
+@user_app.command("list")
+def user_list(
+    cluster_dir: DirOpt = DEFAULT_DIR,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List users."""
+    users = Api(ClusterDir(cluster_dir)).call("GET", "/v1/users")
+    if as_json:
+        typer.echo(json.dumps(users, indent=2))
+        return
+    table = Table("user")
+    for u in users:
+        table.add_row(u["name"])
+    console.print(table)
+
+
+@user_app.command("delete")
+def user_delete(name: str, cluster_dir: DirOpt = DEFAULT_DIR) -> None:
+    """Delete a user (its open sessions go on; new logins are refused)."""
+    Api(ClusterDir(cluster_dir)).call("DELETE", f"/v1/users/{name}")
+    console.print(f"deleted user {name}", highlight=False)
+
+
 def logs(
     component: Annotated[str, typer.Argument(help="e.g. compute-1, logstore-2, pageserver-1, control")],
     cluster_dir: DirOpt = DEFAULT_DIR,
@@ -468,5 +513,6 @@ def register(app: typer.Typer) -> None:
     app.command("scale")(scale)
     app.command("failover")(failover)
     app.add_typer(branch_app, name="branch")
+    app.add_typer(user_app, name="user")
     app.command("logs")(logs)
     app.add_typer(control_app, name="control", hidden=True)

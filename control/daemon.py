@@ -25,6 +25,7 @@ from control.errors import Conflict, ControlError, Unavailable
 from control.reconciler import Policy, Reconciler, Stage
 from control.services import RealServices
 from control.state import ClusterDir, ClusterState
+from control.users import control_login, ensure_credentials
 
 log = logging.getLogger("strata.control")
 
@@ -86,8 +87,13 @@ class Daemon:
         from strata.tls import ensure_component
 
         tls_dir = cdir.path / "tls"
+        ensure_credentials(cdir, spec)
+        if spec.auth == "trust":
+            log.warning("auth=trust: anyone who reaches the proxy (%s) or a compute logs in as any "
+                        "user without a password", spec.proxy_address)
         self.services = RealServices(spec.logstore_addresses(), spec.pageserver_address(),
-                                     tls=ensure_component(tls_dir, "control", "control"))
+                                     tls=ensure_component(tls_dir, "control", "control"),
+                                     login=control_login(cdir))
         self.rec = Reconciler(cdir, self.state, self.driver, self.services, policy,
                               tls_dir=tls_dir)
 
@@ -167,6 +173,8 @@ class Daemon:
         rec.stage.replicas = True
         self.progress("starting", f"starting {spec.replicas} replica(s) and branch computes")
         self.wait_until(lambda: self._running("compute"), "replicas and branch computes")
+        self.progress("starting", f"starting the proxy on {spec.proxy_address}")
+        self.wait_until(lambda: self._running("proxy"), "the proxy")
         self.progress("ready", "")
 
     def _running(self, kind: str) -> bool:
@@ -204,7 +212,7 @@ class Daemon:
     def shutdown(self) -> None:
         self.progress("stopping", "stopping computes, then storage")
         with self.rec.lock:
-            for kinds in (("compute",), ("pageserver",), ("logstore",)):
+            for kinds in (("proxy",), ("compute",), ("pageserver",), ("logstore",)):
                 names = [c.name for c in self.state.components if c.kind in kinds]
                 self.driver.stop_all(names, self.rec.policy.stop_grace_s)
             for comp in self.state.components:

@@ -30,9 +30,16 @@ from typing import Any
 
 from control.driver import Driver, ProcessSpec
 from control.errors import Conflict, ControlError, InvalidRequest, NotFound, Unavailable
-from control.services import Services, dsn
+from control.services import Services
 from control.spec import MAX_REPLICAS, port_in_use
-from control.state import BranchState, ClusterDir, ClusterState, ComponentState
+from control.state import BranchState, ClusterDir, ClusterState, ComponentState, write_atomic
+from control.users import (
+    PROXY_SECRET_FILE,
+    TOPOLOGY_FILE,
+    USERS_FILE,
+    UserBook,
+    cluster_dsn,
+)
 
 log = logging.getLogger("strata.control")
 
@@ -119,6 +126,9 @@ class Reconciler:
         self.tls_dir = tls_dir
         """The cluster CA and per-component certificates (strata.tls.ensure_component);
         None: services run with --insecure (plaintext gRPC)."""
+        self.users = UserBook(cdir.path / USERS_FILE)
+        self._topology = ""
+        """The topology file's content as last written (rewritten only on change)."""
         self.lock = threading.RLock()
         self.stage = Stage()
         self._rt: dict[str, _Runtime] = {}
@@ -147,6 +157,7 @@ class Reconciler:
             for comp in list(self.state.components):
                 self._converge(comp)
             self._repair_logs()
+            self._write_topology()
             self._save_if_dirty()
 
     def close(self) -> None:
@@ -193,6 +204,8 @@ class Reconciler:
         for b in self.state.branches:
             if not self.computes(b.name):
                 self._add_compute(b.name, "primary", name=f"branch-{b.name}")
+        if self.state.component("proxy-1") is None:
+            self._add(ComponentState(kind="proxy", name="proxy-1", address=spec.proxy_address))
 
     def _add(self, comp: ComponentState) -> None:
         self.state.components.append(comp)
@@ -214,7 +227,7 @@ class Reconciler:
 
     def _free_port(self) -> int:
         taken = {c.port for c in self.state.components}
-        taken.add(self.spec.rest_port)
+        taken.update((self.spec.rest_port, self.spec.proxy_port))
         for port in range(self.spec.compute_port, self.spec.compute_port + MAX_PORT_SCAN):
             if port not in taken and self.port_free(self.spec.host, port):
                 return port
@@ -348,7 +361,7 @@ class Reconciler:
             self._schedule_restart(primary, crashed=False)
             self._save_if_dirty()
             return {"primary": candidate.name, "previous": primary.name,
-                    "dsn": dsn(candidate.address)}
+                    "dsn": cluster_dsn(self.cdir, self.spec, candidate.address)}
 
     # -- convergence ---------------------------------------------------------------------
 
@@ -357,6 +370,8 @@ class Reconciler:
             return self.stage.logstore
         if comp.kind == "pageserver":
             return self.stage.pageserver
+        if comp.kind == "proxy":
+            return self.stage.replicas  # last: it needs computes to route to
         if comp.role == "primary" and comp.timeline == self.spec.timeline:
             return self.stage.primary
         return self.stage.replicas
@@ -490,14 +505,46 @@ class Reconciler:
         elif comp.kind == "pageserver":
             argv = [*strata, "pageserver", "--listen", comp.address, "--data-dir", comp.data_dir,
                     "--object-store", spec.object_store_url, "--logstore", logstores]
+        elif comp.kind == "proxy":
+            argv = [*strata, "proxy", *self._proxy_args(comp)]
         else:
             argv = [*strata, "compute", "--role", comp.role, "--listen", comp.address,
                     "--logstore", logstores, "--pageserver", spec.pageserver_address(),
                     "--tenant", spec.tenant, "--timeline", comp.timeline,
-                    "--node-name", comp.name]
-        argv += self._tls_args(comp)
+                    "--node-name", comp.name,
+                    "--proxy-secret-file", str(self.cdir.path / PROXY_SECRET_FILE)]
+            if spec.auth == "scram":
+                argv += ["--auth", "scram", "--password-file", str(self.users.path)]
+        if comp.kind != "proxy":
+            argv += self._tls_args(comp)
         return ProcessSpec(name=comp.name, argv=argv, log_file=self.cdir.log_file(comp.name),
                            cwd=str(Path(__file__).resolve().parent.parent))
+
+    def _proxy_args(self, comp: ComponentState) -> list[str]:
+        from strata.tls import ensure_server_cert
+
+        cert, key = ensure_server_cert(self.cdir.path / "tls" / "proxy-clients", "strata proxy",
+                                       hosts=[self.spec.host])
+        return ["--listen", comp.address, "--topology", str(self.cdir.path / TOPOLOGY_FILE),
+                "--users-file", str(self.users.path), "--auth", self.spec.auth,
+                "--proxy-secret-file", str(self.cdir.path / PROXY_SECRET_FILE),
+                "--tls-cert", str(cert), "--tls-key", str(key)]
+
+    def topology(self) -> dict[str, Any]:
+        """The main timeline's computes as the proxy routes to them: the primary (whatever
+        its state: the proxy's own health checks decide) and the running replicas."""
+        primary = self.primary(self.spec.timeline)
+        replicas = sorted(c.address for c in self.computes(self.spec.timeline)
+                          if c.role == "replica" and c.state == "running")
+        return {"primary": primary.address if primary else None, "replicas": replicas}
+
+    def _write_topology(self) -> None:
+        import json
+
+        text = json.dumps(self.topology(), sort_keys=True) + "\n"
+        if text != self._topology:
+            write_atomic(self.cdir.path / TOPOLOGY_FILE, text.encode())
+            self._topology = text
 
     def _tls_args(self, comp: ComponentState) -> list[str]:
         if self.tls_dir is None:
@@ -576,7 +623,7 @@ class Reconciler:
         out = asdict(b)
         comp = self.primary(b.name)
         out["ancestor_lsn_text"] = format_lsn(b.ancestor_lsn)
-        out["dsn"] = dsn(comp.address) if comp else ""
+        out["dsn"] = cluster_dsn(self.cdir, self.spec, comp.address) if comp else ""
         out["state"] = comp.state if comp else "pending"
         return out
 
@@ -598,7 +645,8 @@ class Reconciler:
                 "timeline": self.spec.timeline,
                 "replicas": self.spec.replicas,
                 "rest_address": self.state.rest_address,
-                "dsn": dsn(primary.address) if primary else "",
+                "dsn": cluster_dsn(self.cdir, self.spec),
+                "primary_dsn": cluster_dsn(self.cdir, self.spec, primary.address) if primary else "",
                 "components": comps,
                 "branches": [self._branch_json(b) for b in self.state.branches],
             }
@@ -611,8 +659,21 @@ class Reconciler:
         if c.role == "replica" and primary is not None:
             plsn = _node_lsn("primary", self.rt(primary.name).status or {})
             lag = max(0, plsn - lsn) if plsn else 0
-        return {"dsn": dsn(c.address), "term": int(status.get("term") or 0), "lsn": lsn,
+        return {"dsn": cluster_dsn(self.cdir, self.spec, c.address), "term": int(status.get("term") or 0), "lsn": lsn,
                 "lag_bytes": lag, "node_state": str(status.get("state", ""))}
+
+    # -- users (the REST API's /v1/users) -------------------------------------------------
+
+    def list_users(self) -> list[str]:
+        return self.users.names()
+
+    def create_user(self, name: str, password: str) -> None:
+        self.users.create(name, password)
+        self._event(f"user {name}: created")
+
+    def delete_user(self, name: str) -> None:
+        self.users.delete(name)
+        self._event(f"user {name}: deleted")
 
     # -- helpers -------------------------------------------------------------------------
 

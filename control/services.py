@@ -77,9 +77,12 @@ class Services(Protocol):
 
 
 class RealServices:
-    def __init__(self, logstores: list[str], pageserver: str, tls: TlsFiles | None = None) -> None:
-        """``tls``: the control plane's certificate (role control) for the gRPC services."""
+    def __init__(self, logstores: list[str], pageserver: str, tls: TlsFiles | None = None,
+                 login: tuple[str, str] | None = None) -> None:
+        """``tls``: the control plane's certificate (role control) for the gRPC services;
+        ``login``: (user, password) for computes that require passwords."""
         self.logstores = logstores
+        self.login = login
         self.pageserver = pageserver
         self.tls = tls
         self._lock = threading.Lock()
@@ -90,7 +93,12 @@ class RealServices:
     def _connect(self, address: str) -> Any:
         import psycopg
 
-        return psycopg.connect(dsn(address), autocommit=True, connect_timeout=SQL_CONNECT_TIMEOUT_S)
+        if self.login is None:
+            return psycopg.connect(dsn(address), autocommit=True, connect_timeout=SQL_CONNECT_TIMEOUT_S)
+        host, _, port = address.rpartition(":")
+        user, password = self.login
+        return psycopg.connect(host=host, port=port, user=user, password=password, dbname="postgres",
+                               autocommit=True, connect_timeout=SQL_CONNECT_TIMEOUT_S)
 
     def node_status(self, address: str) -> dict[str, Any] | None:
         with self._lock:

@@ -51,10 +51,19 @@ class ClusterSpec:
     compute_port: int = 55433
     """First compute port (55432 is kept for the proxy); more computes take the next ones."""
     rest_port: int = 55480
+    proxy_port: int = 55432
+    """The proxy: the cluster's one client endpoint (TLS + SCRAM-SHA-256)."""
+    auth: str = "scram"
+    """scram: clients log in with a password (users held by the control plane); trust: no
+    passwords anywhere (only for throwaway local clusters; logged as a warning)."""
 
     @property
     def object_store_url(self) -> str:
         return self.object_store or str(Path(self.dir).resolve() / "objects")
+
+    @property
+    def proxy_address(self) -> str:
+        return f"{self.host}:{self.proxy_port}"
 
     @property
     def rest_address(self) -> str:
@@ -103,6 +112,7 @@ def ports(spec: ClusterSpec) -> dict[str, int]:
     for i in range(1 + max(spec.replicas, 0)):
         out[f"compute_port (compute {i})"] = spec.compute_port + i
     out["rest_port"] = spec.rest_port
+    out["proxy_port"] = spec.proxy_port
     return out
 
 
@@ -134,6 +144,8 @@ def validate(spec: ClusterSpec, *, check_ports: bool = True, check_object_store:
             f"failures than {spec.logstores - 1}), got {spec.logstores}")
     if spec.pageservers != 1:
         raise SpecError("pageservers", f"only 1 page server is supported, got {spec.pageservers}")
+    if spec.auth not in ("scram", "trust"):
+        raise SpecError("auth", f"must be scram or trust, got {spec.auth!r}")
     if spec.replicas < 0:
         raise SpecError("replicas", f"must be 0 or more, got {spec.replicas}")
     if spec.replicas > MAX_REPLICAS:

@@ -361,3 +361,44 @@ def from_flags(tls_dir: str | os.PathLike[str] | None, insecure: bool, role: str
         raise TlsError(f"{files.cert} carries role {found or 'none'!r}, this service needs {role!r} "
                        f"(URI SAN {ROLE_URI_PREFIX}{role})")
     return files
+
+
+def ensure_server_cert(directory: str | os.PathLike[str], common_name: str,
+                       hosts: Sequence[str] = ()) -> tuple[Path, Path]:
+    """A self-signed server certificate for a client-facing endpoint (the proxy's TLS):
+    (cert.pem, key.pem 0600) in ``directory``, made once. Not signed by the cluster CA on
+    purpose: its key must grant nothing on the internal services."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    d = Path(directory)
+    cert_path, key_path = d / CERT_FILE, d / KEY_FILE
+    if cert_path.is_file() and key_path.is_file():
+        return cert_path, key_path
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    key = _new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
+    sans: list[x509.GeneralName] = []
+    for h in (*SAN_HOSTS, *SAN_IPS, *hosts):
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            sans.append(x509.DNSName(h))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=CERT_VALID_DAYS))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write(key_path, _key_pem(key), 0o600)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return cert_path, key_path

@@ -54,7 +54,8 @@ class Cluster:
         self.dir = root / "cluster"
         self.replicas = replicas
         self.flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
-                      "--compute-port", str(port_block(8)), "--rest-port", str(free_port())]
+                      "--compute-port", str(port_block(8)), "--rest-port", str(free_port()),
+                      "--proxy-port", str(free_port())]
 
     def up(self) -> str:
         return strata("up", "--detach", "--dir", str(self.dir), "--replicas", str(self.replicas),

@@ -80,7 +80,7 @@ def expect_rpc_error(call: Any, request: Any, codes: tuple[grpc.StatusCode, ...]
 
 def test_bad_input_everywhere(cluster: Cluster) -> None:
     st = cluster.status()
-    dsn: str = st["dsn"]
+    dsn: str = st["primary_dsn"]
     query(dsn, "CREATE TABLE ledger (k int PRIMARY KEY, v int)")
     query(dsn, "INSERT INTO ledger SELECT g, g * 3 FROM generate_series(1, 500) AS g")
     before = query(dsn, SNAPSHOT_SQL)

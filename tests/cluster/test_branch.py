@@ -18,7 +18,7 @@ def branch_compute(cluster: Cluster, name: str) -> dict[str, Any] | None:
 
 
 def test_branch_at_past_lsn(cluster: Cluster) -> None:
-    dsn: str = cluster.fast_status()["dsn"]
+    dsn: str = cluster.fast_status()["primary_dsn"]
     query(dsn, "CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance int)")
     query(dsn, "INSERT INTO accounts VALUES (1, 'ann', 100), (2, 'bob', 200), (3, 'cid', 300)")
     lsn = query(dsn, "SELECT pg_current_wal_lsn()")[0][0]

@@ -37,7 +37,7 @@ def main_computes(st: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_pageserver_rebuilds_after_losing_its_disk(cluster: Cluster, tmp_path: Path) -> None:
-    dsn: str = cluster.fast_status()["dsn"]
+    dsn: str = cluster.fast_status()["primary_dsn"]
     tpcb.init(dsn, SCALE)
     rc, out, err = tpcb.start(dsn, RUN_S, tmp_path / "run").wait()
     assert rc == 0, out + err
@@ -79,10 +79,10 @@ def test_pageserver_rebuilds_after_losing_its_disk(cluster: Cluster, tmp_path: P
         if c["kind"] == "logstore":
             assert c["pid"] == old_pids[c["name"]]
     primary = next(c for c in main_computes(now) if c["role"] == "primary")
-    assert answers(now["dsn"]) == expected
-    assert primary["dsn"] == now["dsn"]
+    assert answers(now["primary_dsn"]) == expected
+    assert primary["dsn"] == now["primary_dsn"]
     for c in main_computes(now):
         if c["role"] == "replica":
             wait_for(lambda c=c: answers(c["dsn"]) == expected, f"replica {c['name']} answers")
-    query(now["dsn"], "INSERT INTO notes VALUES (4, 'after the rebuild')")
-    assert query(now["dsn"], "SELECT count(*) FROM notes") == [(4,)]
+    query(now["primary_dsn"], "INSERT INTO notes VALUES (4, 'after the rebuild')")
+    assert query(now["primary_dsn"], "SELECT count(*) FROM notes") == [(4,)]

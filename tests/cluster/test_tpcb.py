@@ -30,7 +30,7 @@ CATCH_UP_LIMIT_S = 5.0
 @pytest.fixture(scope="module")
 def bench(cluster: Cluster) -> str:
     """`pgbench -i -s 10` on the primary; returns its DSN."""
-    dsn: str = cluster.fast_status()["dsn"]
+    dsn: str = cluster.fast_status()["primary_dsn"]
     t0 = time.monotonic()
     tpcb.init(dsn, SCALE)
     print(f"\npgbench -i -s {SCALE}: {time.monotonic() - t0:.1f}s")
@@ -63,16 +63,16 @@ def caught_up_replica(cluster: Cluster) -> dict[str, Any]:
 def test_primary_killed_mid_tpcb(cluster: Cluster, bench: str, tmp_path: Path) -> None:
     st = cluster.fast_status()
     primary = main_computes(st, "primary")[0]
-    assert primary["dsn"] == st["dsn"]
-    before = tpcb.assert_invariant(st["dsn"])
-    run = tpcb.start(st["dsn"], FAILOVER_RUN_S, tmp_path / "failover")
+    assert primary["dsn"] == st["primary_dsn"]
+    before = tpcb.assert_invariant(st["primary_dsn"])
+    run = tpcb.start(st["primary_dsn"], FAILOVER_RUN_S, tmp_path / "failover")
     time.sleep(KILL_AFTER_S)
     assert run.proc.poll() is None, run.wait()
     os.kill(primary["pid"], signal.SIGKILL)
     t0 = time.monotonic()
 
     def first_write() -> str:
-        dsn: str = cluster.fast_status()["dsn"]
+        dsn: str = cluster.fast_status()["primary_dsn"]
         query(dsn, "INSERT INTO probe VALUES ('after failover')")
         return dsn
 
@@ -90,14 +90,14 @@ def test_primary_killed_mid_tpcb(cluster: Cluster, bench: str, tmp_path: Path) -
     assert acked <= rows <= acked + tpcb.CLIENTS
     assert took <= FAILOVER_LIMIT_S
     assert query(new_dsn, "SELECT pg_is_in_recovery()") == [(False,)]
-    assert cluster.status()["dsn"] == new_dsn
+    assert cluster.status()["primary_dsn"] == new_dsn
 
 
 def test_logstore_faults_during_tpcb(cluster: Cluster, bench: str, tmp_path: Path) -> None:
     dsn: str = wait_for(lambda: (st := cluster.fast_status())["phase"] == "ready"
                         and main_computes(st, "primary")
                         and main_computes(st, "primary")[0]["node_state"] == "writable"
-                        and st["dsn"], "a writable primary")
+                        and st["primary_dsn"], "a writable primary")
     before = tpcb.assert_invariant(dsn)
     victim = component(cluster.fast_status(), "logstore-1")
     run = tpcb.start(dsn, FAULT_RUN_S, tmp_path / "acceptor-kill")
@@ -154,7 +154,7 @@ def test_logstore_faults_during_tpcb(cluster: Cluster, bench: str, tmp_path: Pat
 
 def test_replica_consistent_under_load(cluster: Cluster, bench: str, tmp_path: Path) -> None:
     replica = caught_up_replica(cluster)
-    dsn: str = cluster.fast_status()["dsn"]
+    dsn: str = cluster.fast_status()["primary_dsn"]
     run = tpcb.start(dsn, LOAD_RUN_S, tmp_path / "replica-load")
     seen: set[tuple[int, ...]] = set()
     lags: list[Any] = []

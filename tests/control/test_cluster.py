@@ -29,7 +29,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp_path_factory.mktemp("strata-control"))
     try:
         out = c.up()
-        assert "psql \"postgresql://postgres@127.0.0.1:" in out
+        assert "psql \"postgresql://postgres:" in out  # the proxy, with the first user's password
         yield c
     except BaseException:
         if c.dir.exists():
@@ -43,18 +43,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def test_up_then_write_and_read(cluster: Cluster) -> None:
     st = cluster.status()
     kinds = sorted(c["kind"] for c in st["components"])
-    assert kinds == ["compute", "compute", "logstore", "logstore", "logstore", "pageserver"]
+    assert kinds == ["compute", "compute", "logstore", "logstore", "logstore", "pageserver", "proxy"]
     for c in st["components"]:
         assert c["state"] == "running" and c["pid"] > 0 and c["address"].startswith("127.0.0.1:")
         os.kill(c["pid"], 0)
-        if c["kind"] != "compute":
+        if c["kind"] in ("logstore", "pageserver"):
             assert Path(c["data_dir"]).is_dir() and c["role"] == ""
+        elif c["kind"] == "proxy":
+            assert c["data_dir"] == "" and c["address"] == st["dsn"].rsplit("@", 1)[1].split("/")[0]
     primary = [c for c in st["components"] if c["role"] == "primary"]
-    assert len(primary) == 1 and primary[0]["dsn"] == st["dsn"]
-    query(st["dsn"], "CREATE TABLE kv (k int PRIMARY KEY, v text)")
-    query(st["dsn"], "INSERT INTO kv VALUES (1, 'one'), (2, 'two')")
-    assert query(st["dsn"], "SELECT k, v FROM kv ORDER BY k") == [(1, "one"), (2, "two")]
-    proc = subprocess.run(["psql", st["dsn"], "-Atc", "SELECT count(*) FROM kv"],
+    assert len(primary) == 1 and primary[0]["dsn"] == st["primary_dsn"]
+    query(st["primary_dsn"], "CREATE TABLE kv (k int PRIMARY KEY, v text)")
+    query(st["primary_dsn"], "INSERT INTO kv VALUES (1, 'one'), (2, 'two')")
+    assert query(st["primary_dsn"], "SELECT k, v FROM kv ORDER BY k") == [(1, "one"), (2, "two")]
+    proc = subprocess.run(["psql", st["primary_dsn"], "-Atc", "SELECT count(*) FROM kv"],
                           capture_output=True, text=True, timeout=30)
     assert proc.stdout.strip() == "2", proc.stderr
     after = wait_for(lambda: (p := cluster.computes("primary")[0])["term"] >= 1 and p["lsn"] > 0
@@ -102,12 +104,12 @@ def test_scale_up_serves_reads_then_down(cluster: Cluster) -> None:
 
 
 def test_planned_failover(cluster: Cluster) -> None:
-    old = cluster.status()["dsn"]
+    old = cluster.status()["primary_dsn"]
     replica = cluster.computes("replica")[0]
     wait_for(lambda: query(replica["dsn"], "SELECT count(*) FROM kv") == [(2,)], "replica caught up")
     out = strata("failover", "--dir", str(cluster.dir)).stdout
     assert replica["name"] in out
-    new = cluster.status()["dsn"]
+    new = cluster.status()["primary_dsn"]
     assert new == replica["dsn"] and new != old
     query(new, "INSERT INTO kv VALUES (3, 'three')")
     assert query(new, "SELECT count(*) FROM kv") == [(3,)]
@@ -134,13 +136,13 @@ def test_killed_primary_fails_over_fast(cluster: Cluster) -> None:
     took = time.monotonic() - t0
     print(f"first write {took:.2f}s after SIGKILL of the primary")
     assert took <= 3.0
-    assert cluster.status()["dsn"] == replica["dsn"]
+    assert cluster.status()["primary_dsn"] == replica["dsn"]
     wait_for(lambda: any(c["dsn"] == primary["dsn"] and c["state"] == "running"
                          for c in cluster.computes("replica")), "the dead slot back as a replica")
 
 
 def test_branch_has_its_own_compute(cluster: Cluster) -> None:
-    dsn = cluster.status()["dsn"]
+    dsn = cluster.status()["primary_dsn"]
     out = strata("branch", "create", "dev", "--json", "--dir", str(cluster.dir)).stdout
     branch = json.loads(out)
     assert branch["dsn"] != dsn and branch["state"] == "running"
@@ -164,13 +166,13 @@ def test_down_then_up_keeps_every_commit(cluster: Cluster) -> None:
     bad = strata("status", "--dir", str(cluster.dir), check=False)
     assert bad.returncode != 0 and "not running" in bad.stderr
     cluster.up()
-    dsn = cluster.status()["dsn"]
+    dsn = cluster.status()["primary_dsn"]
     assert query(dsn, "SELECT k FROM kv ORDER BY k") == [(1,), (2,), (3,), (4,), (5,)]
     query(dsn, "INSERT INTO kv VALUES (6, 'after restart')")
 
 
 def test_point_in_time_restore(cluster: Cluster) -> None:
-    dsn = cluster.status()["dsn"]
+    dsn = cluster.status()["primary_dsn"]
     lsn = query(dsn, "SELECT pg_current_wal_lsn()")[0][0]
     time.sleep(0.05)
     when = datetime.now(UTC).isoformat()
@@ -204,7 +206,8 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
 def test_foreground_up_stops_on_ctrl_c(tmp_path: Path) -> None:
     cdir = tmp_path / "fg"
     flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
-             "--compute-port", str(port_block(4)), "--rest-port", str(free_port())]
+             "--compute-port", str(port_block(4)), "--rest-port", str(free_port()),
+             "--proxy-port", str(free_port())]
     proc = subprocess.Popen([sys.executable, "-m", "strata", "up", "--dir", str(cdir),
                              "--replicas", "0", *flags], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -217,7 +220,7 @@ def test_foreground_up_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
         assert any("psql \"postgresql://" in x for x in lines), "".join(lines)
         pids = [c["pid"] for c in json.loads((cdir / "cluster.json").read_text())["components"]]
-        assert len(pids) == 5 and all(pids)
+        assert len(pids) == 6 and all(pids)  # 3 log store nodes, page server, primary, proxy
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
         state = json.loads((cdir / "cluster.json").read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_brings_up_the_spec(tmp_path: Path) -> None:
     w.steps(3)
     names = sorted(c.name for c in w.state.components)
     assert names == ["compute-1", "compute-2", "compute-3", "logstore-1", "logstore-2",
-                     "logstore-3", "pageserver-1"]
+                     "logstore-3", "pageserver-1", "proxy-1"]
     assert all(c.state == "running" for c in w.state.components), w.state.components
     assert w.roles() == {"compute-1": "primary", "compute-2": "replica", "compute-3": "replica"}
     assert w.comp("compute-1").address == "127.0.0.1:56433"
@@ -64,7 +65,13 @@ def test_brings_up_the_spec(tmp_path: Path) -> None:
     # persisted
     assert {c.name for c in w.cdir.load().components} == set(names)
     status = w.rec.status()
-    assert status["dsn"] == "postgresql://postgres@127.0.0.1:56433/postgres"
+    assert status["dsn"] == "postgresql://postgres@127.0.0.1:55432/postgres"  # the proxy
+    assert status["primary_dsn"] == "postgresql://postgres@127.0.0.1:56433/postgres"
+    topology = json.loads((w.cdir.path / "topology.json").read_text())
+    assert topology == {"primary": "127.0.0.1:56433", "replicas": ["127.0.0.1:56434", "127.0.0.1:56435"]}
+    proxy_argv = w.driver.running["proxy-1"].argv
+    assert proxy_argv[proxy_argv.index("--topology") + 1] == str(w.cdir.path / "topology.json")
+    assert "--insecure" not in proxy_argv and "--internal-tls-dir" not in proxy_argv
     replica = next(c for c in status["components"] if c["name"] == "compute-2")
     assert replica["lag_bytes"] == 5000 and replica["role"] == "replica"
 
@@ -131,7 +138,9 @@ def test_dead_primary_promotes_most_caught_up_replica(tmp_path: Path) -> None:
     assert w.roles() == {"compute-1": "replica", "compute-2": "replica",
                          "compute-3": "primary", "compute-4": "replica"}
     assert w.driver.role_of("compute-1") == "replica"  # the slot came back as a replica
-    assert w.rec.status()["dsn"].endswith(f":{w.comp('compute-3').port}/postgres")
+    assert w.rec.status()["primary_dsn"].endswith(f":{w.comp('compute-3').port}/postgres")
+    topology = json.loads((w.cdir.path / "topology.json").read_text())
+    assert topology["primary"] == w.comp("compute-3").address
 
 
 def test_fenced_primary_is_replaced(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""`strata up` puts the proxy in front: one DSN (TLS + SCRAM), users, routing, failover.
+
+Issue 12 with issue 11's client security: the cluster's DSN is the proxy's; logins are
+SCRAM-SHA-256 against users the control plane holds (`strata user create|list|delete`, the
+same over REST); plaintext clients may still connect unless TLS is required, but nobody logs
+in without a password; the computes are SCRAM too and trust only the proxy's secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+
+from tests.cluster_support import Cluster, query, strata, wait_for
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("proxy-cluster"), replicas=1)
+    try:
+        c.up()
+        yield c
+    finally:
+        c.down()
+
+
+def _dsn_with(dsn: str, user: str, password: str) -> str:
+    u = urlparse(dsn)
+    return u._replace(netloc=f"{user}:{password}@{u.hostname}:{u.port}").geturl()
+
+
+def test_cluster_dsn_is_the_proxy_with_scram_and_tls(cluster: Cluster) -> None:
+    status = cluster.status()
+    dsn = status["dsn"]
+    proxy = next(c for c in status["components"] if c["kind"] == "proxy")
+    assert urlparse(dsn).port == int(proxy["address"].rsplit(":", 1)[1])
+    assert proxy["state"] == "running"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.info.pgconn.ssl_in_use  # psql's default sslmode=prefer gets TLS
+        conn.execute("CREATE TABLE IF NOT EXISTS via_proxy (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO via_proxy VALUES (1, 'one') ON CONFLICT (id) DO NOTHING")
+        assert conn.execute("SELECT v FROM via_proxy WHERE id = 1").fetchone() == ("one",)
+    # no password, or a wrong one: refused
+    no_password = _dsn_with(dsn, "postgres", "")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(no_password.replace("postgres:@", "postgres@"), connect_timeout=5)
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(_dsn_with(dsn, "postgres", "wrong"), connect_timeout=5)
+    assert "password authentication failed" in str(info.value)
+    # secrets on disk are the owner's only
+    for name in ("users", "proxy-secret", "control-password", "password"):
+        mode = stat.S_IMODE(os.stat(cluster.dir / name).st_mode)
+        assert mode == 0o600, (name, oct(mode))
+
+
+def test_computes_require_passwords_too(cluster: Cluster) -> None:
+    """A client that goes around the proxy still needs a password (SCRAM is the default)."""
+    primary = next(c for c in cluster.status()["components"]
+                   if c["kind"] == "compute" and c["role"] == "primary")
+    addr = primary["address"]
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(f"postgresql://postgres@{addr}/postgres", connect_timeout=5)
+    assert "password" in str(info.value)
+    assert query(primary["dsn"], "SELECT 1") == [(1,)]  # status DSNs carry the password
+
+
+def test_user_create_list_delete(cluster: Cluster) -> None:
+    dsn = cluster.status()["dsn"]
+    strata("user", "create", "alice", "--password", "wonder land", "--dir", str(cluster.dir))
+    listed = json.loads(strata("user", "list", "--json", "--dir", str(cluster.dir)).stdout)
+    assert {"name": "alice"} in listed and all(not u["name"].startswith("strata_") for u in listed)
+    alice = _dsn_with(dsn, "alice", "wonder%20land")
+    assert wait_for(lambda: query(alice, "SELECT current_user"), "alice logs in") == [("alice",)]
+    again = strata("user", "create", "alice", "--password", "x", "--dir", str(cluster.dir), check=False)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    bad = strata("user", "create", "strata_evil", "--password", "x", "--dir", str(cluster.dir), check=False)
+    assert bad.returncode != 0 and "reserved" in bad.stderr
+    with cluster.rest() as api:
+        resp = api.post("/v1/users", json={"name": "bob", "password": "pw-of-bob"})
+        assert resp.status_code == 201, resp.text
+        resp = api.post("/v1/users", json={"name": "1bad", "password": "x"})
+        assert resp.status_code == 422 and resp.headers["content-type"].startswith("application/problem+json")
+        assert api.delete("/v1/users/nobody").status_code == 404
+    bob = _dsn_with(dsn, "bob", "pw-of-bob")
+    assert wait_for(lambda: query(bob, "SELECT current_user"), "bob logs in") == [("bob",)]
+    strata("user", "delete", "alice", "--dir", str(cluster.dir))
+
+    def refused() -> bool:
+        try:
+            psycopg.connect(alice, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            return "password authentication failed" in str(exc)
+        return False
+
+    assert wait_for(refused, "a deleted user is refused")
+
+
+def test_failover_through_the_proxy_keeps_the_client(cluster: Cluster) -> None:
+    """Kill -9 the primary: the control plane promotes the replica, the proxy finds it, and
+    the same client connection commits again; no acknowledged commit is lost."""
+    dsn = cluster.status()["dsn"]
+    with psycopg.connect(dsn, autocommit=True) as setup:
+        setup.execute("CREATE TABLE IF NOT EXISTS ticks (n int PRIMARY KEY)")
+    primary = next(c for c in cluster.status()["components"]
+                   if c["kind"] == "compute" and c["role"] == "primary")
+    acked: list[int] = []
+    failures: list[tuple[float, str]] = []
+    stop = threading.Event()
+    window: list[float] = []
+
+    def writer() -> None:
+        conn = psycopg.connect(dsn, autocommit=True)
+        n = 0
+        first_fail: float | None = None
+        while not stop.is_set():
+            n += 1
+            try:
+                conn.execute("INSERT INTO ticks VALUES (%s)", (n,))
+                acked.append(n)
+                if first_fail is not None and not window:
+                    window.append(time.monotonic() - first_fail)
+            except psycopg.Error as exc:
+                failures.append((time.monotonic(), f"{exc.sqlstate}: {exc}"))
+                first_fail = first_fail or time.monotonic()
+                if conn.closed:
+                    return  # the proxy must keep the client connection: checked below
+            time.sleep(0.01)
+        conn.close()
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    wait_for(lambda: len(acked) > 20, "commits before the kill")
+    os.kill(primary["pid"], signal.SIGKILL)
+    wait_for(lambda: window, "a commit after the failover", timeout=60)
+    time.sleep(0.3)
+    stop.set()
+    t.join(10)
+    assert window, f"the client connection did not survive the failover: {failures[-3:]}"
+    print(f"\nfailover window seen by the client: {window[0]:.2f} s; failed commits: {len(failures)}")
+    assert all(f.split(":")[0] in ("40001", "08006", "57P03") for _, f in failures), failures
+    rows = {r[0] for r in query(dsn, "SELECT n FROM ticks")}
+    lost = [n for n in acked if n not in rows]
+    assert not lost, f"acknowledged commits lost: {lost[:10]}"
+
+
+def test_password_file_is_not_world_readable_and_dsn_printed(cluster: Cluster) -> None:
+    password = (cluster.dir / "password").read_text().strip()
+    assert len(password) >= 20
+    assert password in cluster.status()["dsn"]
+    assert Path(cluster.dir / "users").read_text().count("SCRAM-SHA-256$") >= 2  # postgres + control
+    assert password not in (cluster.dir / "users").read_text()
