@@ -201,9 +201,28 @@ def _classify_set(text: str, scope: str, rest: str) -> Statement:
     return Statement(Kind.SET, setting=name, value=value, text=text)
 
 
+_LITERALS = re.compile(r"'(?:[^']|'')*'|(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])", re.I)
+_shapes: OrderedDict[str, bool] = OrderedDict()
+
+
 def _is_read(text: str) -> bool:
+    """Whether a query only reads; cached by *shape* (literals blanked), so a client that
+    sends a new text per statement (literals inlined) does not pay for a parse each time."""
     if not _READ_START.match(text):
         return False
+    shape = _LITERALS.sub("0", text)
+    cached = _shapes.get(shape)
+    if cached is not None:
+        _shapes.move_to_end(shape)
+        return cached
+    result = _parse_is_read(text)
+    _shapes[shape] = result
+    if len(_shapes) > CACHE_ENTRIES:
+        _shapes.popitem(last=False)
+    return result
+
+
+def _parse_is_read(text: str) -> bool:
     try:
         trees = sqlglot.parse(text, read="postgres")
     except Exception:  # noqa: BLE001 - sqlglot raises several error types: unknown is a write
