@@ -26,8 +26,8 @@ COMMIT_LSN_PARAM = "strata.commit_lsn"
 REPLAY_LSN_PARAM = "strata.replay_lsn"
 MAX_SERVER_MESSAGE_BYTES = 1 << 30
 """Largest message accepted from a compute (a sanity bound, bytes)."""
-MONITOR_FAILURES_DEAD = 3
-"""Consecutive failed monitor polls after which a compute leaves the rotation."""
+READ_CHUNK_BYTES = 256 * 1024
+"""Largest read from a compute's socket at once."""
 
 
 class ServerError(Exception):
@@ -93,6 +93,8 @@ class ServerConn:
         self.applied: dict[str, str] = {}        # session settings replayed here: name -> SET text
         self.unnamed_owner: tuple[int, int] | None = None  # (client id, Parse seq) of the unnamed stmt
         self.commit_lsn = 0
+        self._buf = bytearray()
+        self._pos = 0
         self.broken = False
         self.last_used = time.monotonic()
 
@@ -139,11 +141,46 @@ class ServerConn:
             elif kind == b"Z":
                 return
 
+    def has_message(self) -> bool:
+        """A whole message is buffered (reading it will not wait for the network)."""
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < 5:
+            return False
+        return len(buf) - pos >= 1 + int.from_bytes(buf[pos + 1:pos + 5], "big", signed=True)
+
+    async def _next(self) -> tuple[bytes, bytes]:
+        """Messages are cut out of a buffer filled by large reads: one await per network read,
+        not two per message."""
+        buf = self._buf
+        while True:
+            pos = self._pos
+            have = len(buf) - pos
+            if have >= 5:
+                length = int.from_bytes(buf[pos + 1:pos + 5], "big", signed=True)
+                if length < 4 or length - 4 > MAX_SERVER_MESSAGE_BYTES:
+                    raise ProtocolViolation(f"invalid message length {length} from the compute")
+                if have >= 1 + length:
+                    kind = bytes(buf[pos:pos + 1])
+                    body = bytes(buf[pos + 5:pos + 1 + length])
+                    pos += 1 + length
+                    if pos == len(buf):
+                        buf.clear()
+                        pos = 0
+                    elif pos > READ_CHUNK_BYTES:
+                        del buf[:pos]
+                        pos = 0
+                    self._pos = pos
+                    return kind, body
+            chunk = await self.reader.read(READ_CHUNK_BYTES)
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", None)
+            buf += chunk
+
     async def read(self) -> tuple[bytes, bytes]:
         """The next message, with the strata.* LSN reports consumed."""
         while True:
             try:
-                kind, body = await fe.read_message(self.reader, MAX_SERVER_MESSAGE_BYTES)
+                kind, body = await self._next()
             except BaseException:
                 self.broken = True
                 raise
@@ -200,7 +237,7 @@ class Pool:
         while True:
             while self.idle:
                 conn = self.idle.pop()
-                if conn.broken or conn.writer.is_closing() or conn.reader.at_eof():
+                if conn.broken or conn.writer.is_closing() or conn.reader.at_eof() or conn.has_message():
                     self._drop(conn)  # closed by the compute while idle (e.g. it died)
                     continue
                 self._take()

@@ -722,7 +722,6 @@ class ClientSession:
         status, or None if the batch had no Sync."""
         failed = self.server_skipping
         status: bytes | None = None
-        reader_buf = conn.reader
         while queue:
             entry = queue.popleft()
             if entry.what == "synthetic":
@@ -743,7 +742,7 @@ class ClientSession:
             if entry.what in ("sync", "query"):
                 had_error = False
                 while True:
-                    if not _buffered(reader_buf):
+                    if not conn.has_message():
                         await self.flush()
                     kind, body = await conn.read()
                     if kind == b"G":
@@ -762,7 +761,7 @@ class ClientSession:
                 continue
             # one extended-protocol message: read until its terminal message or an error
             while True:
-                if not _buffered(reader_buf):
+                if not conn.has_message():
                     await self.flush()
                 kind, body = await conn.read()
                 if kind == b"E":
@@ -830,10 +829,6 @@ class ClientSession:
                     if s.text.lower().startswith("discard"):
                         conn.prepared.clear()
                         self.statements.clear()
-
-
-def _buffered(reader: asyncio.StreamReader) -> bool:
-    return len(getattr(reader, "_buffer", b"")) >= 5
 
 
 def _adder(target: set[str], name: str) -> Callable[[], None]:
