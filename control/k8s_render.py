@@ -1,0 +1,291 @@
+"""Kubernetes objects for a StrataCluster: a pure function of (name, namespace, spec).
+
+The operator applies what `render` returns; nothing here talks to an API server, so every
+object can be checked offline against the Kubernetes schemas (tests/k8s_operator). The
+argv of each container mirrors `control.reconciler.Reconciler.process_spec` (the same
+flags as local mode), with addresses that are stable DNS names of headless Services.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+GROUP = "strata.dev"
+VERSION = "v1alpha1"
+KIND = "StrataCluster"
+PLURAL = "strataclusters"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+LOGSTORE_PORT = 55401
+PAGESERVER_PORT = 55410
+COMPUTE_PORT = 55433
+PROXY_PORT = 55432
+MAX_REPLICAS = 16
+"""Read replicas per cluster (the same bound as local mode's spec)."""
+MAX_LOGSTORES = 9
+DEFAULT_IMAGE = "strata:latest"
+_QUANTITY = re.compile(r"^[0-9]+(Mi|Gi|Ti)$")
+_LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
+
+
+class SpecInvalid(ValueError):
+    """A StrataCluster spec the operator refuses; ``field`` is its path (``spec.x.y``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def with_defaults(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with the CRD's defaults filled in (an API server does this on admission;
+    the operator does it again so that a spec from anywhere renders the same)."""
+    out = {k: v for k, v in spec.items()}
+    out.setdefault("image", DEFAULT_IMAGE)
+    out["logstore"] = {"replicas": 3, "storage": "10Gi", **spec.get("logstore", {})}
+    out["pageserver"] = {"replicas": 1, "storage": "50Gi", **spec.get("pageserver", {})}
+    out["compute"] = {"replicas": 1, **spec.get("compute", {})}
+    out["proxy"] = {"replicas": 1, "serviceType": "ClusterIP", **spec.get("proxy", {})}
+    out["objectStore"] = {"prefix": "", **spec.get("objectStore", {})}
+    out.setdefault("retention", "7d")
+    out.setdefault("branches", [])
+    return out
+
+
+def validate_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The defaulted spec, or SpecInvalid naming the field. The same rules as the CRD's
+    schema and CEL rules, so the operator refuses a bad spec even where admission did not
+    check it (e.g. a CRD installed without validation)."""
+    s = with_defaults(spec)
+    ls = s["logstore"]["replicas"]
+    if not isinstance(ls, int) or ls < 3 or ls > MAX_LOGSTORES or ls % 2 == 0:
+        raise SpecInvalid("spec.logstore.replicas",
+                          f"must be odd and between 3 and {MAX_LOGSTORES}, got {ls!r}")
+    if s["pageserver"]["replicas"] != 1:
+        raise SpecInvalid("spec.pageserver.replicas", "only 1 page server is supported")
+    n = s["compute"]["replicas"]
+    if not isinstance(n, int) or not 0 <= n <= MAX_REPLICAS:
+        raise SpecInvalid("spec.compute.replicas", f"must be 0..{MAX_REPLICAS}, got {n!r}")
+    for part in ("logstore", "pageserver"):
+        if not _QUANTITY.match(str(s[part]["storage"])):
+            raise SpecInvalid(f"spec.{part}.storage", "must look like 10Gi (Mi, Gi or Ti)")
+    if not s["objectStore"].get("bucket"):
+        raise SpecInvalid("spec.objectStore.bucket", "is required")
+    endpoint = s["objectStore"].get("endpoint", "")
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise SpecInvalid("spec.objectStore.endpoint", "must be an http:// or https:// URL")
+    if s["proxy"]["serviceType"] not in ("ClusterIP", "NodePort", "LoadBalancer"):
+        raise SpecInvalid("spec.proxy.serviceType", "must be ClusterIP, NodePort or LoadBalancer")
+    for i, b in enumerate(s["branches"]):
+        if "fromLsn" in b and "fromTime" in b:
+            raise SpecInvalid(f"spec.branches[{i}]", "an LSN or a time, not both")
+        if "fromLsn" in b and not _LSN.match(str(b["fromLsn"])):
+            raise SpecInvalid(f"spec.branches[{i}].fromLsn", "must look like 0/1B18C")
+    return s
+
+
+def object_store_url(spec: dict[str, Any]) -> str:
+    o = spec["objectStore"]
+    url = f"s3://{o['bucket']}/{o.get('prefix', '').strip('/')}"
+    if o.get("endpoint"):
+        url += f"?endpoint_url={quote(o['endpoint'], safe=':/')}"
+    return url
+
+
+def labels(cluster: str, component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "strata", "app.kubernetes.io/instance": cluster,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/managed-by": "strata-operator"}
+
+
+def owner_reference(cluster: str, uid: str) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": KIND, "name": cluster, "uid": uid,
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def logstore_addresses(cluster: str, namespace: str, n: int) -> list[str]:
+    """Stable DNS names of the log store pods (StatefulSet pod + headless Service)."""
+    svc = f"{cluster}-logstore"
+    return [f"{svc}-{i}.{svc}.{namespace}.svc:{LOGSTORE_PORT}" for i in range(n)]
+
+
+def pageserver_address(cluster: str, namespace: str) -> str:
+    svc = f"{cluster}-pageserver"
+    return f"{svc}-0.{svc}.{namespace}.svc:{PAGESERVER_PORT}"
+
+
+def compute_argv(cluster: str, namespace: str, spec: dict[str, Any], name: str, role: str,
+                 timeline: str = "main") -> list[str]:
+    """A compute's command: the same flags as local mode's process_spec."""
+    return ["python3", "-m", "strata", "compute", "--role", role,
+            "--listen", f"0.0.0.0:{COMPUTE_PORT}",
+            "--logstore", ",".join(logstore_addresses(cluster, namespace,
+                                                      spec["logstore"]["replicas"])),
+            "--pageserver", pageserver_address(cluster, namespace),
+            "--tenant", "default", "--timeline", timeline, "--node-name", name,
+            "--proxy-secret-file", "/etc/strata/proxy-secret",
+            "--auth", "scram", "--password-file", "/etc/strata/users", "--insecure"]
+
+
+def _meta(cluster: str, namespace: str, name: str, component: str,
+          uid: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": labels(cluster, component),
+            "ownerReferences": [owner_reference(cluster, uid)]}
+
+
+def _env(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    secret = spec["objectStore"].get("credentialsSecret")
+    if not secret:
+        return []
+    return [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+
+
+def _tcp_probe(port: int) -> dict[str, Any]:
+    return {"tcpSocket": {"port": port}, "periodSeconds": 5, "failureThreshold": 3}
+
+
+def _stateful(cluster: str, namespace: str, spec: dict[str, Any], uid: str, component: str,
+              replicas: int, port: int, command: list[str]) -> list[dict[str, Any]]:
+    """A headless Service + a StatefulSet with a PVC per pod (stable identity and disk)."""
+    name = f"{cluster}-{component}"
+    part = spec[component]
+    pvc_spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
+                                "resources": {"requests": {"storage": part["storage"]}}}
+    if part.get("storageClassName"):
+        pvc_spec["storageClassName"] = part["storageClassName"]
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _meta(cluster, namespace, name, component, uid),
+        "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
+                 "selector": labels(cluster, component),
+                 "ports": [{"name": "grpc", "port": port, "targetPort": port}]},
+    }
+    sts = {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": _meta(cluster, namespace, name, component, uid),
+        "spec": {
+            "serviceName": name, "replicas": replicas,
+            "podManagementPolicy": "OrderedReady",
+            "selector": {"matchLabels": labels(cluster, component)},
+            "template": {
+                "metadata": {"labels": labels(cluster, component)},
+                "spec": {"containers": [{
+                    "name": component, "image": spec["image"],
+                    "command": command, "env": _env(spec),
+                    "ports": [{"name": "grpc", "containerPort": port}],
+                    "readinessProbe": _tcp_probe(port),
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }]},
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": pvc_spec}],
+        },
+    }
+    return [service, sts]
+
+
+def compute_pod(cluster: str, namespace: str, spec: dict[str, Any], uid: str, name: str,
+                argv: list[str], role: str) -> dict[str, Any]:
+    """One compute Pod (computes are stateless: no volume; the primary is elected through
+    the log store term, so the pod never restarts by itself: the control plane decides)."""
+    container: dict[str, Any] = {
+        "name": "compute", "image": spec["image"], "command": argv, "env": _env(spec),
+        "ports": [{"name": "pg", "containerPort": COMPUTE_PORT}],
+        "readinessProbe": _tcp_probe(COMPUTE_PORT),
+        "volumeMounts": [{"name": "secrets", "mountPath": "/etc/strata", "readOnly": True}],
+    }
+    if spec["compute"].get("resources"):
+        container["resources"] = spec["compute"]["resources"]
+    meta = _meta(cluster, namespace, f"{cluster}-{name}", "compute", uid)
+    meta["labels"]["strata.dev/role"] = role
+    meta["labels"]["strata.dev/component-name"] = name
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"restartPolicy": "Never", "containers": [container],
+                     "volumes": [{"name": "secrets",
+                                  "secret": {"secretName": f"{cluster}-auth"}}]}}
+
+
+def compute_names(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(component name, role) of the computes the spec asks for, as local mode names them."""
+    n = spec["compute"]["replicas"]
+    return [("compute-1", "primary")] + [(f"compute-{k}", "replica") for k in range(2, n + 2)]
+
+
+def render(cluster: str, namespace: str, spec: dict[str, Any],
+           uid: str = "00000000-0000-0000-0000-000000000000") -> list[dict[str, Any]]:
+    """Every object a StrataCluster owns, in apply order (storage first, the proxy last).
+    ``uid`` is the StrataCluster's, for owner references (deleting it deletes these)."""
+    s = validate_spec(spec)
+    store = object_store_url(s)
+    nls = s["logstore"]["replicas"]
+    out: list[dict[str, Any]] = []
+    out += _stateful(cluster, namespace, s, uid, "logstore", nls, LOGSTORE_PORT, [
+        "sh", "-c",
+        # the node id is the pod's ordinal + 1 (stable across restarts and reschedules)
+        f'exec python3 -m strata logstore --id $(( ${{HOSTNAME##*-}} + 1 )) '
+        f'--listen 0.0.0.0:{LOGSTORE_PORT} --data-dir /data --object-store "{store}" --insecure'])
+    out.append({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": _meta(cluster, namespace, f"{cluster}-logstore", "logstore", uid),
+        # a voluntary eviction never takes away the majority the log needs
+        "spec": {"maxUnavailable": (nls - 1) // 2,
+                 "selector": {"matchLabels": labels(cluster, "logstore")}},
+    })
+    out += _stateful(cluster, namespace, s, uid, "pageserver", 1, PAGESERVER_PORT, [
+        "python3", "-m", "strata", "pageserver", "--listen", f"0.0.0.0:{PAGESERVER_PORT}",
+        "--data-dir", "/data", "--object-store", store,
+        "--logstore", ",".join(logstore_addresses(cluster, namespace, nls)), "--insecure"])
+    out.append({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _meta(cluster, namespace, f"{cluster}-compute", "compute", uid),
+        "spec": {"clusterIP": "None", "selector": labels(cluster, "compute"),
+                 "ports": [{"name": "pg", "port": COMPUTE_PORT, "targetPort": COMPUTE_PORT}]},
+    })
+    for name, role in compute_names(s):
+        out.append(compute_pod(cluster, namespace, s, uid, name,
+                               compute_argv(cluster, namespace, s, name, role), role))
+    for b in s["branches"]:
+        name = f"branch-{b['name']}"
+        out.append(compute_pod(cluster, namespace, s, uid, name,
+                               compute_argv(cluster, namespace, s, name, "primary", b["name"]),
+                               "primary"))
+    proxy_cmd = ["python3", "-m", "strata", "proxy", "--listen", f"0.0.0.0:{PROXY_PORT}",
+                 "--topology", "/etc/strata/topology.json", "--users-file", "/etc/strata/users",
+                 "--auth", "scram", "--proxy-secret-file", "/etc/strata/proxy-secret"]
+    volumes: list[dict[str, Any]] = [
+        {"name": "secrets", "secret": {"secretName": f"{cluster}-auth"}}]
+    mounts: list[dict[str, Any]] = [
+        {"name": "secrets", "mountPath": "/etc/strata", "readOnly": True}]
+    if s["proxy"].get("tlsSecret"):
+        proxy_cmd += ["--tls-cert", "/etc/strata-tls/tls.crt", "--tls-key", "/etc/strata-tls/tls.key"]
+        volumes.append({"name": "tls", "secret": {"secretName": s["proxy"]["tlsSecret"]}})
+        mounts.append({"name": "tls", "mountPath": "/etc/strata-tls", "readOnly": True})
+    out.append({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _meta(cluster, namespace, f"{cluster}-proxy", "proxy", uid),
+        "spec": {
+            "replicas": s["proxy"]["replicas"],
+            "selector": {"matchLabels": labels(cluster, "proxy")},
+            "template": {
+                "metadata": {"labels": labels(cluster, "proxy")},
+                "spec": {"containers": [{
+                    "name": "proxy", "image": s["image"], "command": proxy_cmd,
+                    "ports": [{"name": "pg", "containerPort": PROXY_PORT}],
+                    "readinessProbe": _tcp_probe(PROXY_PORT), "volumeMounts": mounts,
+                }], "volumes": volumes},
+            },
+        },
+    })
+    out.append({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _meta(cluster, namespace, cluster, "proxy", uid),
+        "spec": {"type": s["proxy"]["serviceType"], "selector": labels(cluster, "proxy"),
+                 "ports": [{"name": "pg", "port": 5432, "targetPort": PROXY_PORT}]},
+    })
+    return out
+
+
+def key(obj: dict[str, Any]) -> tuple[str, str]:
+    """(kind, name): what identifies a rendered object inside one namespace."""
+    return obj["kind"], obj["metadata"]["name"]
