@@ -37,6 +37,7 @@ class Kind(enum.Enum):
     ROUTE = "route"              # SET strata.route = ... (answered by the proxy)
     SHOW_PROXY = "show_proxy"    # SHOW strata.pools / strata.servers (answered by the proxy)
     DISCARD = "discard"          # DISCARD ALL / RESET ALL: forget session state
+    DEALLOCATE = "deallocate"    # DEALLOCATE [PREPARE] name|ALL (value: the name, "" for ALL)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ _SET_NAME = re.compile(r'^("?[\w.]+"?)\s*(=|\bto\b)\s*(.*)$', re.I | re.S)
 _RESET = re.compile(r"^reset\s+(.*)$", re.I | re.S)
 _SHOW = re.compile(r"^show\s+([\w.]+)\s*$", re.I)
 _DISCARD = re.compile(r"^discard\s+all\s*$", re.I)
-_PIN = re.compile(r"^(listen|unlisten|prepare|deallocate|declare|lock|discard|load)\b|"
+_DEALLOCATE = re.compile(r"^deallocate\s+(prepare\s+)?(\S+)\s*$", re.I)
+_PIN = re.compile(r"^(listen|unlisten|prepare|declare|lock|discard|load)\b|"
                   r"^create\s+(global\s+|local\s+)?(temp|temporary)\b", re.I)
 _READ_START = re.compile(r"^(select|with|values|table|\()", re.I)
 _EXPLAIN = re.compile(r"^explain\b(.*)$", re.I | re.S)
@@ -167,6 +169,10 @@ def classify_one(raw: str) -> Statement:
         if name in ("strata.pools", "strata.servers"):
             return Statement(Kind.SHOW_PROXY, value=name.split(".", 1)[1], text=text)
         return Statement(Kind.READ, text=text)
+    m = _DEALLOCATE.match(text)
+    if m:
+        name = m.group(2).strip('"')
+        return Statement(Kind.DEALLOCATE, value="" if name.lower() == "all" else name, text=text)
     if _PIN.match(text):
         return Statement(Kind.PIN, text=text)
     if SESSION_LOCK_FUNCTIONS.search(text) and "xact" not in lower:

@@ -41,6 +41,8 @@ MAX_BATCH_MESSAGES = 100_000
 """Extended-protocol messages buffered before a Sync (beyond: FATAL 54000)."""
 MAX_BATCH_BYTES = 256 * 1024 * 1024
 """Bytes buffered before a Sync (beyond: FATAL 54000)."""
+UNKNOWN_SETTING = "\x00unknown"
+"""A server connection's value of a setting the proxy cannot know (re-SET before use)."""
 _ids = itertools.count(1)
 _EXTENDED = (b"P", b"B", b"D", b"E", b"C")
 
@@ -119,6 +121,7 @@ class ClientSession:
         self.server: ServerConn | None = None
         self.pool: Pool | None = None
         self.server_skipping = False                            # the server skips until Sync
+        self.pending: list[Statement] = []                      # SETs of the open transaction
         self.skip_until_sync = False                            # the proxy failed a batch: skip until Sync
 
     # ------------------------------------------------------------------ I/O
@@ -461,6 +464,16 @@ class ClientSession:
             self.send(m.command_complete("SHOW"))
             self.send(m.READY[self.txn_status])
             return True
+        if st.kind is Kind.DEALLOCATE and not self.pinned:
+            # Protocol-level statements are the proxy's to forget (the server ones are shared);
+            # SQL PREPARE pins the session, and then DEALLOCATE goes to the server.
+            if st.value:
+                self.statements.pop(st.value, None)
+            else:
+                self.statements.clear()
+            self.send(m.command_complete("DEALLOCATE ALL" if not st.value else "DEALLOCATE"))
+            self.send(m.READY[self.txn_status])
+            return True
         if st.kind is Kind.DISCARD and self.server is None and st.text.lower().startswith("discard"):
             self.settings.clear()
             self.statements.clear()
@@ -570,6 +583,7 @@ class ClientSession:
             self.last_commit_lsn = max(self.last_commit_lsn, conn.commit_lsn)
         if status is not None:
             self.txn_status = status
+            self._settle(status, statements)
         self._maybe_release()
 
     def _maybe_release(self) -> None:
@@ -603,6 +617,7 @@ class ClientSession:
         self.error(sqlstate, text)
         self.server_skipping = False
         self.txn_status = b"I"
+        self.pending.clear()
         self.pinned = self.config.pool_mode == "session"
         assert self.pool is not None
         self.pool.release(conn)
@@ -688,7 +703,7 @@ class ClientSession:
                 out.append(fe.frame(kind, body))
                 text = self.portals.get(portal, "")
                 sts = self.proxy.classifier.classify(text) if text else ()
-                record = any(st.kind in (Kind.SET, Kind.DISCARD) for st in sts)
+                record = any(st.kind in (Kind.SET, Kind.DISCARD, Kind.DEALLOCATE) for st in sts)
                 queue.append(_Entry("client", b"CIsE", statements=sts,
                                     on_ok=functools.partial(self._record, sts) if record else None))
             elif kind == b"C":
@@ -805,7 +820,29 @@ class ClientSession:
                 await self.fatal("08P01", f"unexpected message type {kind!r} during COPY")
 
     def _record(self, statements: tuple[Statement, ...]) -> None:
-        """Remember the session state that ``statements`` (which succeeded) changed."""
+        """``statements`` succeeded: their session-state changes count once their transaction
+        commits (a SET in a transaction that rolls back is undone, as in PostgreSQL)."""
+        self.pending.extend(s for s in statements if s.kind in (Kind.SET, Kind.DISCARD))
+        conn = self.server
+        for s in statements:
+            if s.kind is Kind.DEALLOCATE and not s.value and conn is not None:
+                conn.prepared.clear()  # the server dropped the shared statements too
+                self.statements.clear()
+
+    def _settle(self, status: bytes, statements: tuple[Statement, ...]) -> None:
+        """At a ReadyForQuery: a transaction that ended keeps or drops its pending SETs."""
+        if status != b"I" or not self.pending:
+            return
+        rolled_back = any(s.kind is Kind.END and s.text.lower().startswith(("rollback", "abort"))
+                          and not s.text.lower().startswith("rollback to") for s in statements)
+        pending, self.pending = self.pending, []
+        if not rolled_back:
+            self._apply(tuple(pending))
+        elif self.server is not None:
+            for st in pending:  # the server may not have undone it: replay before the next use
+                self.server.applied[st.setting] = UNKNOWN_SETTING
+
+    def _apply(self, statements: tuple[Statement, ...]) -> None:
         conn = self.server
         for s in statements:
             if s.kind is Kind.SET:

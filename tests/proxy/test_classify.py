@@ -53,6 +53,8 @@ def test_transaction_control_and_settings() -> None:
     assert (route.kind, route.value) == (Kind.ROUTE, "primary")
     assert c.classify("SHOW strata.pools")[0].kind is Kind.SHOW_PROXY
     assert c.classify("COMMIT")[0].kind is Kind.END
+    assert (c.classify("DEALLOCATE ALL")[0].kind, c.classify("DEALLOCATE ALL")[0].value) == (Kind.DEALLOCATE, "")
+    assert c.classify("deallocate prepare _pg3_1")[0].value == "_pg3_1"
 
 
 def test_split_respects_quotes_and_comments() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import psycopg
 import pytest
+import sqlalchemy
 
 from strata.pgwire.frontend import query, startup_message
 from tests.proxy.support import ProxyProc, self_signed_cert, write_users
@@ -103,6 +104,14 @@ def test_require_tls_refuses_plaintext(tmp_path: Path, start_proxy: StartProxy) 
         await conn.close()
 
     asyncio.run(with_asyncpg())
+    engine = sqlalchemy.create_engine(
+        proxy.dsn("alice", "pw", sslmode="require").replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            value = conn.execute(sqlalchemy.text("SELECT CAST(:v AS int) + 1"), {"v": 41}).scalar_one()
+            assert value == 42
+    finally:
+        engine.dispose()
 
 
 def test_asyncpg_prepared_statements_50_clients_on_5_server_connections(start_proxy: StartProxy) -> None:
@@ -152,8 +161,19 @@ def test_session_settings_follow_the_client_across_pooled_transactions(start_pro
         for _ in range(5):  # one server connection: each statement swaps the session state
             assert a.execute("SHOW TimeZone").fetchone() == ("Asia/Tokyo",)
             assert b.execute("SHOW TimeZone").fetchone() == ("America/New_York",)
+        with b.transaction():  # a SET in a transaction that rolls back is undone
+            b.execute("SET TimeZone = 'Europe/Paris'")
+            assert b.execute("SHOW TimeZone").fetchone() == ("Europe/Paris",)
+            raise psycopg.Rollback()
+        for _ in range(3):
+            assert b.execute("SHOW TimeZone").fetchone() == ("America/New_York",)
+            assert a.execute("SHOW TimeZone").fetchone() == ("Asia/Tokyo",)
+        with b.transaction():
+            b.execute("SET TimeZone = 'Europe/Paris'")
+        assert a.execute("SHOW TimeZone").fetchone() == ("Asia/Tokyo",)
+        assert b.execute("SHOW TimeZone").fetchone() == ("Europe/Paris",)
         b.execute("RESET TimeZone")
-        assert b.execute("SHOW TimeZone").fetchone() != ("America/New_York",)
+        assert b.execute("SHOW TimeZone").fetchone() not in (("America/New_York",), ("Europe/Paris",))
         assert a.execute("SHOW TimeZone").fetchone() == ("Asia/Tokyo",)
         # SET strata.route is the proxy's own and never reaches the compute
         a.execute("SET strata.route = primary")
