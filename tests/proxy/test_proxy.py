@@ -353,3 +353,46 @@ def test_asyncpg_unnamed_statements_across_pooled_connections(start_proxy: Start
 
     asyncio.run(main())
     assert not errors, errors[:3]
+
+
+def test_oversized_message_before_authentication(tmp_path: Path, start_proxy: StartProxy) -> None:
+    users = write_users(tmp_path, {"alice": "pw"})
+    proxy = start_proxy("--users-file", str(users), auth="scram")
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+        sock.settimeout(5)
+        sock.sendall(startup_message({"user": "alice", "database": "postgres"}))
+        assert sock.recv(1000).startswith(b"R")  # AuthenticationSASL
+        sock.sendall(b"p" + struct.pack("!i", 1_000_000))  # a 1 MB "password" message
+        reply = sock.recv(1000)
+        assert b"FATAL" in reply and b"08P01" in reply
+    with psycopg.connect(proxy.dsn("alice", "pw")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_connection_storm_is_bounded(start_proxy: StartProxy) -> None:
+    """300 clients at once against --max-client-conn 100: the excess is refused with 53300,
+    the admitted ones and an existing client work."""
+    proxy = start_proxy("--max-client-conn", "101", "--pool-size", "4")
+    existing = psycopg.connect(proxy.dsn(), autocommit=True)
+
+    async def storm() -> tuple[int, int]:
+        async def one() -> str:
+            try:
+                conn = await asyncpg.connect(proxy.dsn(), timeout=30)
+            except asyncpg.TooManyConnectionsError:
+                return "refused"
+            try:
+                await asyncio.sleep(0.5)  # hold the slot while the others arrive
+                assert await conn.fetchval("SELECT 1") == 1
+                return "ok"
+            finally:
+                await conn.close()
+
+        results = await asyncio.gather(*(one() for _ in range(300)))
+        return results.count("ok"), results.count("refused")
+
+    ok, refused = asyncio.run(storm())
+    assert ok + refused == 300 and 1 <= ok <= 100 and refused >= 100, (ok, refused)
+    assert existing.execute("SELECT 2").fetchone() == (2,)
+    assert proxy.metric("proxy_refused_connections_total", reason="too_many_clients") == refused
+    existing.close()
