@@ -122,6 +122,7 @@ class ClientSession:
         self.pool: Pool | None = None
         self.server_skipping = False                            # the server skips until Sync
         self.pending: list[Statement] = []                      # SETs of the open transaction
+        self.mid_batch = False                                  # sent up to a Flush, no Sync yet
         self.skip_until_sync = False                            # the proxy failed a batch: skip until Sync
 
     # ------------------------------------------------------------------ I/O
@@ -162,7 +163,7 @@ class ClientSession:
         self.proxy.clients.pop(self.pid, None)
         if self.server is not None and self.pool is not None:
             conn = self.server
-            if self.txn_status != b"I" or self.server_skipping or self.pinned:
+            if self.txn_status != b"I" or self.server_skipping or self.mid_batch or self.pinned:
                 conn.broken = True  # it holds this client's transaction or session state
             self.pool.release(conn)
             self.server = None
@@ -554,7 +555,7 @@ class ClientSession:
     async def _run(self, batch: list[tuple[bytes, bytes]], statements: tuple[Statement, ...]) -> None:
         conn = self.server
         assert conn is not None
-        fresh = self.txn_status == b"I" and not self.server_skipping
+        fresh = self.txn_status == b"I" and not (self.server_skipping or self.mid_batch)
         queue: collections.deque[_Entry] = collections.deque()
         out: list[bytes] = []
         body_queue: collections.deque[_Entry] = collections.deque()
@@ -581,6 +582,7 @@ class ClientSession:
             return
         if conn.commit_lsn > lsn_before:
             self.last_commit_lsn = max(self.last_commit_lsn, conn.commit_lsn)
+        self.mid_batch = status is None  # a Flush without a Sync: the server is mid-protocol
         if status is not None:
             self.txn_status = status
             self._settle(status, statements)
@@ -590,7 +592,7 @@ class ClientSession:
         conn, pool = self.server, self.pool
         if conn is None or pool is None:
             return
-        if self.txn_status == b"I" and not self.server_skipping and not self.pinned:
+        if self.txn_status == b"I" and not (self.server_skipping or self.mid_batch or self.pinned):
             self.server = None
             self.pool = None
             pool.release(conn)
@@ -616,6 +618,7 @@ class ClientSession:
         self.proxy.metrics.server_failures.labels(sqlstate).inc()
         self.error(sqlstate, text)
         self.server_skipping = False
+        self.mid_batch = False
         self.txn_status = b"I"
         self.pending.clear()
         self.pinned = self.config.pool_mode == "session"

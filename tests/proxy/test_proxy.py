@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import sqlalchemy
 
-from strata.pgwire.frontend import query, startup_message
+from strata.pgwire.frontend import FLUSH, SYNC, describe, parse, query, startup_message
 from tests.proxy.support import ProxyProc, self_signed_cert, write_users
 from tests.support import StrataProcess
 
@@ -396,3 +396,33 @@ def test_connection_storm_is_bounded(start_proxy: StartProxy) -> None:
     assert existing.execute("SELECT 2").fetchone() == (2,)
     assert proxy.metric("proxy_refused_connections_total", reason="too_many_clients") == refused
     existing.close()
+
+
+def test_flush_keeps_the_server_connection_until_sync(start_proxy: StartProxy) -> None:
+    """Parse/Describe/Flush, then Bind/Execute/Sync: the second half must reach the same
+    server connection (and the statement name is rewritten both times)."""
+    proxy = start_proxy("--pool-size", "2")
+
+    def until_ready(sock: socket.socket) -> bytes:
+        data = b""
+        while not data.endswith(b"Z\x00\x00\x00\x05I"):
+            data += sock.recv(4096)
+        return data
+
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock, \
+            psycopg.connect(proxy.dsn(), autocommit=True) as other:
+        sock.settimeout(5)
+        sock.sendall(startup_message({"user": "postgres", "database": "postgres"}))
+        until_ready(sock)
+        sock.sendall(parse("st1", "SELECT $1::int * 7", [23]) + describe("S", "st1") + FLUSH)
+        got = b""
+        while b"T" not in got[:1] and not (b"1" in got[:1] and b"T" in got):
+            got += sock.recv(4096)
+        assert got.startswith(b"1")  # ParseComplete, then ParameterDescription, RowDescription
+        in_use = sum(int(r[4]) for r in other.execute("SHOW strata.pools").fetchall())
+        assert in_use == 1  # held for the unfinished batch
+        bind = b"B" + struct.pack("!i", 4 + 1 + 4 + 2 + 2 + 4 + 1 + 2) + b"\x00st1\x00" + \
+            struct.pack("!hhi", 0, 1, 1) + b"6" + struct.pack("!h", 0)
+        sock.sendall(bind + b"E\x00\x00\x00\x09\x00\x00\x00\x00\x00" + SYNC)
+        answer = until_ready(sock)
+        assert b"42" in answer and b"E" != answer[:1]
