@@ -14,12 +14,13 @@ import kmock
 
 START_TIMEOUT_S = 10.0
 
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 RESOURCES: dict[str, dict[str, Any]] = {
     "v1/pods": {"kind": "Pod", "namespaced": True},
     "v1/services": {"kind": "Service", "namespaced": True},
     "v1/secrets": {"kind": "Secret", "namespaced": True},
-    "v1/events": {"kind": "Event", "namespaced": True},
     "v1/namespaces": {"kind": "Namespace", "namespaced": False},
+    "v1/events": {"kind": "Event", "namespaced": True},
     "v1/persistentvolumeclaims": {"kind": "PersistentVolumeClaim", "namespaced": True},
     "apps/v1/statefulsets": {"kind": "StatefulSet", "namespaced": True},
     "apps/v1/deployments": {"kind": "Deployment", "namespaced": True},
@@ -48,7 +49,7 @@ class KmockServer:
         self._stop = asyncio.Event()
         async with kmock.KubernetesEmulator() as emu, kmock.Server(emu) as srv:
             for res, info in RESOURCES.items():
-                emu.resources[res] = info
+                emu.resources[res] = {**info, "verbs": list(VERBS)}
             self.emulator = emu
             self.url = str(srv.url).rstrip("/")
             self._ready.set()
