@@ -132,6 +132,9 @@ def test_read_your_writes_every_time_with_a_lagging_replica(setup: Setup) -> Non
         setup.replica.proc.send_signal(signal.SIGCONT)
     assert misses == []  # 4 × 250 = 1,000 insert-then-read pairs, every read saw its write
     on_replica = proxy.metric("proxy_routed_transactions_total", target="replica", reason="read") - replica_before
+    print(f"read-your-writes: 1000 reads, {on_replica:.0f} on the replica; waits: "
+          f"{proxy.metric('proxy_ryw_waits_total', outcome='replica'):.0f} then replica, "
+          f"{proxy.metric('proxy_ryw_waits_total', outcome='primary'):.0f} then primary")
     assert on_replica >= 100  # and the replica did serve reads (the check was not all primary)
 
 
