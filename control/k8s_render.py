@@ -202,8 +202,37 @@ def compute_pod(cluster: str, namespace: str, spec: dict[str, Any], uid: str, na
     meta["labels"]["strata.dev/component-name"] = name
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": {"restartPolicy": "Never", "containers": [container],
+                     # DNS name NAME.<cluster>-compute.<ns>.svc (see compute_address)
+                     "hostname": name, "subdomain": f"{cluster}-compute",
                      "volumes": [{"name": "secrets",
                                   "secret": {"secretName": f"{cluster}-auth"}}]}}
+
+
+def compute_address(cluster: str, namespace: str, name: str) -> str:
+    """A compute pod's stable address (its hostname under the headless compute Service)."""
+    return f"{name}.{cluster}-compute.{namespace}.svc:{COMPUTE_PORT}"
+
+
+def topology(cluster: str, namespace: str, primary: str | None,
+             replicas: list[str]) -> str:
+    """The proxy's topology.json (control.reconciler's format) from compute names."""
+    import json
+
+    return json.dumps({
+        "primary": compute_address(cluster, namespace, primary) if primary else None,
+        "replicas": sorted(compute_address(cluster, namespace, r) for r in replicas),
+    }, sort_keys=True) + "\n"
+
+
+def auth_secret(cluster: str, namespace: str, uid: str, *, password: str, proxy_secret: str,
+                users: str, topology_json: str) -> dict[str, Any]:
+    """The Secret mounted at /etc/strata in computes and the proxy: the users file (SCRAM
+    verifiers), the first user's password, the proxy's shared secret and the topology.
+    Made once by the operator (random values), so it is not part of `render`."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(cluster, namespace, f"{cluster}-auth", "auth", uid),
+            "stringData": {"users": users, "password": password,
+                           "proxy-secret": proxy_secret, "topology.json": topology_json}}
 
 
 def compute_names(spec: dict[str, Any]) -> list[tuple[str, str]]:

@@ -27,7 +27,8 @@ API_ENV = "STRATA_KUBE_API"
 HEALTH_INTERVAL_S = 5.0
 API_TIMEOUT_S = 10.0
 
-_PATHS = {  # kind -> (collection path template, apiVersion)
+_PATHS = {  # kind -> collection path template
+    "Secret": "/api/v1/namespaces/{ns}/secrets",
     "Service": "/api/v1/namespaces/{ns}/services",
     "Pod": "/api/v1/namespaces/{ns}/pods",
     "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets",
@@ -101,6 +102,8 @@ def apply(api: Api, name: str, namespace: str, spec: dict[str, Any], uid: str,
     """Make the live objects match the render; returns what was done ("create Pod x", ...)."""
     done: list[str] = []
     wanted = k8s_render.render(name, namespace, spec, uid)
+    if ensure_auth_secret(api, name, namespace, uid):
+        done.append(f"create Secret {name}-auth")
     names = {k8s_render.key(o) for o in wanted}
     for obj in wanted:
         kind, oname = k8s_render.key(obj)
@@ -128,6 +131,55 @@ def apply(api: Api, name: str, namespace: str, spec: dict[str, Any], uid: str,
     for line in done:
         logger.info(line)
     return done
+
+
+def ensure_auth_secret(api: Api, name: str, namespace: str, uid: str) -> bool:
+    """Create the cluster's auth Secret once (a random password for ``postgres``); never
+    overwrite it: the password is the user's from then on. True if it was created."""
+    import tempfile
+
+    from control.users import UserBook, new_secret
+
+    base = _PATHS["Secret"].format(ns=namespace)
+    status, _ = api.call("GET", f"{base}/{name}-auth")
+    if status < 300:
+        return False
+    if status != 404:
+        raise kopf.TemporaryError(f"read Secret {name}-auth: HTTP {status}", delay=5)
+    password = new_secret()
+    with tempfile.TemporaryDirectory() as tmp:
+        book = UserBook(Path(tmp) / "users")
+        book.create("postgres", password)
+        users = book.path.read_text()
+    secret = k8s_render.auth_secret(
+        name, namespace, uid, password=password, proxy_secret=new_secret(), users=users,
+        topology_json=k8s_render.topology(name, namespace, "compute-1", []))
+    status, _ = api.call("POST", base, secret)
+    if status >= 300:
+        raise kopf.TemporaryError(f"create Secret {name}-auth: HTTP {status}", delay=5)
+    return True
+
+
+def update_topology(api: Api, name: str, namespace: str, primary: str | None,
+                    replicas: list[str]) -> bool:
+    """Point the proxy at the ready computes (the Secret's topology.json; the proxy polls
+    the file). True if it changed."""
+    import base64
+
+    base = _PATHS["Secret"].format(ns=namespace)
+    status, secret = api.call("GET", f"{base}/{name}-auth")
+    if status >= 300 or not secret:
+        return False
+    text = k8s_render.topology(name, namespace, primary, replicas)
+    encoded = (secret.get("data") or {}).get("topology.json")
+    old = (base64.b64decode(encoded).decode() if encoded
+           else (secret.get("stringData") or {}).get("topology.json"))
+    if old == text:
+        return False
+    api.call("PATCH", f"{base}/{name}-auth",
+             {"data": {"topology.json": base64.b64encode(text.encode()).decode()}},
+             "application/merge-patch+json")
+    return True
 
 
 def _owned_pods(api: Api, name: str, namespace: str) -> list[dict[str, Any]]:
@@ -161,6 +213,12 @@ def health(api: Api, name: str, namespace: str, spec: dict[str, Any]) -> dict[st
     ready = sum(1 for p in computes if p["metadata"]["labels"].get("strata.dev/role")
                 == "replica" and _pod_ready(p))
     want = s["compute"]["replicas"]
+    label = "strata.dev/component-name"
+    update_topology(api, name, namespace,
+                    primary["metadata"]["labels"][label] if primary else None,
+                    [p["metadata"]["labels"][label] for p in computes
+                     if p["metadata"]["labels"].get("strata.dev/role") == "replica"
+                     and _pod_ready(p)])
     phase = "Ready" if primary and ready >= want else ("Degraded" if primary else "Creating")
     return {
         "phase": phase,

@@ -59,7 +59,16 @@ def writes(srv: KmockServer, since: int) -> list[tuple[str, str]]:
     """Create/patch/delete requests to anything but the StrataCluster itself."""
     return [(str(m).rpartition(".")[2].upper(), p) for m, p in srv.requests()[since:]
             if str(m).rpartition(".")[2].upper() in ("POST", "PATCH", "DELETE", "PUT")
-            and "/strataclusters" not in p]
+            and "/strataclusters" not in p and "/secrets/" not in p]
+
+
+def topology(srv: KmockServer) -> dict[str, Any]:
+    import base64
+    import json
+
+    secret = srv.objects("v1/secrets", NS)["demo-auth"]
+    data = secret.get("data", {}).get("topology.json")
+    return dict(json.loads(base64.b64decode(data) if data else secret["stringData"]["topology.json"]))
 
 
 def test_create_scale_and_status(operator: KmockServer) -> None:
@@ -86,6 +95,10 @@ def test_create_scale_and_status(operator: KmockServer) -> None:
     assert srv.objects("policy/v1/poddisruptionbudgets", NS)["demo-logstore"]["spec"][
         "maxUnavailable"] == 1
     assert compute_pods(srv) == ["demo-compute-1", "demo-compute-2"]
+    secret = srv.objects("v1/secrets", NS)["demo-auth"]
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-demo"
+    assert secret["stringData"]["users"].startswith("postgres:SCRAM-SHA-256$")
+    assert len(secret["stringData"]["password"]) >= 32
 
     # status: nothing is ready (no kubelet here), and the conditions say so
     def status() -> dict[str, Any]:
@@ -105,6 +118,8 @@ def test_create_scale_and_status(operator: KmockServer) -> None:
     ready("demo-compute-2")
     wait_for("phase Ready", lambda: status().get("phase") == "Ready")
     assert status()["primary"] == "demo-compute-1" and status()["readyReplicas"] == 1
+    assert topology(srv) == {"primary": "compute-1.demo-compute.ns.svc:55433",
+                             "replicas": ["compute-2.demo-compute.ns.svc:55433"]}
 
     # scale 1 -> 3: two new compute pods, nothing else written
     mark = len(srv.requests())
@@ -125,6 +140,9 @@ def test_create_scale_and_status(operator: KmockServer) -> None:
     assert sorted(writes(srv, mark)) == sorted(
         ("DELETE", f"/api/v1/namespaces/{NS}/pods/demo-compute-{k}") for k in (2, 3, 4))
     assert set(srv.objects("apps/v1/statefulsets", NS)) == {"demo-logstore", "demo-pageserver"}
+    # the proxy no longer routes to the removed replica
+    wait_for("topology without replicas", lambda: topology(srv)["replicas"] == [])
+    assert status()["readyReplicas"] == 0
 
 
 def test_invalid_spec_is_refused_with_a_condition(operator: KmockServer) -> None:

@@ -57,12 +57,25 @@ def test_manifest_validates_against_kubernetes_schema(path: Path) -> None:
 def test_rendered_objects_validate_against_kubernetes_schema() -> None:
     spec = example()["spec"]
     objects = k8s_render.render("demo", "default", spec, "uid-1")
+    objects.append(k8s_render.auth_secret(
+        "demo", "default", "uid-1", password="p", proxy_secret="s", users="postgres:x\n",
+        topology_json=k8s_render.topology("demo", "default", "compute-1", ["compute-2"])))
     kinds = sorted({o["kind"] for o in objects})
-    assert kinds == ["Deployment", "Pod", "PodDisruptionBudget", "Service", "StatefulSet"]
+    assert kinds == ["Deployment", "Pod", "PodDisruptionBudget", "Secret", "Service",
+                     "StatefulSet"]
     for obj in objects:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
         assert obj["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
         assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "demo"
+
+
+def test_strict_validation_catches_unknown_fields() -> None:
+    """The validator is not a no-op: a misspelt field in a rendered object fails."""
+    pod = next(o for o in k8s_render.render("x", "ns", {"objectStore": {"bucket": "b-1"}})
+               if o["kind"] == "Pod")
+    pod["spec"]["containers"][0]["commnd"] = ["x"]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
 
 
 def test_render_shape() -> None:
