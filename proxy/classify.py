@@ -56,6 +56,45 @@ VOLATILE_FUNCTIONS = frozenset({
     "lo_import", "lo_export", "lo_create", "lo_unlink", "gen_random_uuid", "uuid_generate_v4",
     "pg_sleep_for",
 })
+READ_SAFE_FUNCTIONS = frozenset({
+    # functions sqlglot does not model (exp.Anonymous) that only read and answer the same on
+    # a replica; any other unknown function sends the statement to the primary
+    "pg_sleep", "version", "current_setting", "current_database", "current_schema", "current_schemas",
+    "pg_backend_pid", "pg_typeof", "format_type", "format", "obj_description", "col_description",
+    "shobj_description", "pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
+    "pg_encoding_to_char", "pg_postmaster_start_time", "pg_size_pretty", "pg_relation_size",
+    "pg_total_relation_size", "pg_database_size", "pg_table_size", "pg_indexes_size",
+    "to_regclass", "to_regtype", "to_regproc", "quote_ident", "quote_literal", "quote_nullable",
+    "pg_last_wal_replay_lsn", "pg_last_wal_receive_lsn", "pg_last_xact_replay_timestamp",
+    "pg_wal_lsn_diff", "age", "clock_timestamp", "statement_timestamp", "transaction_timestamp",
+    "timeofday", "justify_days", "justify_hours", "justify_interval", "isfinite", "date_part",
+    "make_date", "make_time", "make_timestamp", "make_timestamptz", "make_interval", "to_number",
+    "split_part", "translate", "btrim", "ltrim", "rtrim", "lpad", "rpad", "repeat", "reverse", "strpos",
+    "starts_with", "chr", "ascii", "initcap", "encode", "decode", "octet_length", "bit_length",
+    "regexp_match", "regexp_matches", "regexp_split_to_array", "regexp_split_to_table",
+    "string_to_array", "array_to_string", "array_length", "array_position", "array_positions",
+    "array_remove", "array_replace", "array_append", "array_prepend", "array_cat", "array_dims",
+    "array_lower", "array_upper", "array_ndims", "cardinality", "generate_subscripts", "width_bucket",
+    "div", "mod", "trunc", "cbrt", "degrees", "radians", "gcd", "lcm", "factorial", "scale",
+    "bool_and", "bool_or", "every", "bit_and", "bit_or", "num_nonnulls", "num_nulls",
+    "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "nth_value",
+    "to_json", "to_jsonb", "row_to_json", "array_to_json", "json_build_object", "jsonb_build_object",
+    "json_build_array", "jsonb_build_array", "json_agg", "jsonb_agg", "json_object_agg",
+    "jsonb_object_agg", "json_array_elements", "jsonb_array_elements", "json_array_elements_text",
+    "jsonb_array_elements_text", "json_each", "jsonb_each", "json_each_text", "jsonb_each_text",
+    "json_object_keys", "jsonb_object_keys", "json_typeof", "jsonb_typeof", "jsonb_set", "jsonb_insert",
+    "jsonb_pretty", "json_array_length", "jsonb_array_length", "jsonb_strip_nulls", "jsonb_path_query",
+    "jsonb_path_exists", "json_extract_path", "jsonb_extract_path", "json_extract_path_text",
+    "jsonb_extract_path_text", "has_table_privilege", "has_schema_privilege", "has_database_privilege",
+    "has_column_privilege", "has_sequence_privilege", "has_function_privilege", "pg_has_role",
+    "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "pg_get_viewdef", "pg_get_userbyid",
+    "pg_get_serial_sequence", "pg_get_functiondef", "pg_get_function_arguments",
+    "pg_get_function_result", "pg_get_triggerdef", "pg_get_keywords", "pg_column_size",
+    "gen_random_bytes",
+    "strata_node_status",  # on purpose: it describes the node that answered (tests probe routing)
+})
+"""Anything that answers differently on a standby (pg_is_in_recovery, pg_current_wal_lsn, …)
+is deliberately absent: through the proxy a session sees the primary's answer."""
 SESSION_LOCK_FUNCTIONS = re.compile(r"\bpg_(try_)?advisory_(lock|lock_shared|unlock|unlock_shared|unlock_all)\b", re.I)
 
 _BEGIN = re.compile(r"^(begin|start\s+transaction)\b(.*)$", re.I | re.S)
@@ -168,7 +207,9 @@ def classify_one(raw: str) -> Statement:
         name = m.group(1).lower()
         if name in ("strata.pools", "strata.servers"):
             return Statement(Kind.SHOW_PROXY, value=name.split(".", 1)[1], text=text)
-        return Statement(Kind.READ, text=text)
+        # transaction_read_only, in_hot_standby, ... answer "on" on a replica: a client asking
+        # (libpq's target_session_attrs) wants the endpoint's answer, the primary's
+        return Statement(Kind.WRITE, text=text)
     m = _DEALLOCATE.match(text)
     if m:
         name = m.group(2).strip('"')
@@ -246,7 +287,10 @@ def _parse_is_read(text: str) -> bool:
         if node.args.get("locks") or node.args.get("into"):
             return False
     for func in tree.find_all(exp.Func):
-        name = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).lower()
-        if name in VOLATILE_FUNCTIONS or name.startswith("pg_advisory") or name.startswith("pg_try_advisory"):
+        if isinstance(func, exp.Anonymous):
+            if func.name.lower() not in READ_SAFE_FUNCTIONS:
+                return False  # unknown to us: it may write, or answer differently on a standby
+            continue
+        if func.sql_name().lower() in VOLATILE_FUNCTIONS or isinstance(func, exp.Rand):
             return False
     return True

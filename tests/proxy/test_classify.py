@@ -9,8 +9,9 @@ from proxy.classify import Classifier, Kind, split_statements
 
 @pytest.mark.parametrize("sql", [
     "SELECT 1", "select * from t where id = $1", "WITH x AS (SELECT 1) SELECT * FROM x",
-    "VALUES (1), (2)", "SHOW TimeZone", "EXPLAIN SELECT 1", "select now(), count(*) from t",
-    "/* comment */ SELECT 2", "SELECT pg_sleep(0.1)",
+    "VALUES (1), (2)", "EXPLAIN SELECT 1", "select now(), count(*) from t",
+    "/* comment */ SELECT 2", "SELECT pg_sleep(0.1)", "SELECT lower(name), coalesce(a, 1) FROM t",
+    "SELECT jsonb_build_object('a', 1), format_type(23, -1)",
 ])
 def test_reads(sql: str) -> None:
     assert [s.kind for s in Classifier().classify(sql)] == [Kind.READ]
@@ -23,6 +24,9 @@ def test_reads(sql: str) -> None:
     "SELECT * FROM t FOR SHARE", "WITH x AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM x",
     "SELECT 1 INTO newtable", "COPY t FROM STDIN", "NOTIFY chan", "EXPLAIN ANALYZE DELETE FROM t",
     "SELECT * FROM (", "this is not sql", "SELECT pg_advisory_xact_lock(1)",
+    # answers differently (or fails) on a standby, or unknown: the primary's answer
+    "SELECT pg_current_wal_lsn()", "SELECT pg_is_in_recovery()", "SELECT my_unknown_function(1)",
+    "SHOW transaction_read_only", "SHOW TimeZone", "SELECT pg_switch_wal()",
 ])
 def test_writes_and_unparseable_go_to_the_primary(sql: str) -> None:
     assert Kind.WRITE in [s.kind for s in Classifier().classify(sql)]
