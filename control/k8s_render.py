@@ -242,9 +242,12 @@ def compute_names(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def render(cluster: str, namespace: str, spec: dict[str, Any],
-           uid: str = "00000000-0000-0000-0000-000000000000") -> list[dict[str, Any]]:
+           uid: str = "00000000-0000-0000-0000-000000000000",
+           computes: bool = True) -> list[dict[str, Any]]:
     """Every object a StrataCluster owns, in apply order (storage first, the proxy last).
-    ``uid`` is the StrataCluster's, for owner references (deleting it deletes these)."""
+    ``uid`` is the StrataCluster's, for owner references (deleting it deletes these).
+    ``computes=False``: without the compute Pods (the operator's reconciler makes those
+    through `KubernetesDriver`, as local mode starts processes)."""
     s = validate_spec(spec)
     store = object_store_url(s)
     nls = s["logstore"]["replicas"]
@@ -271,10 +274,10 @@ def render(cluster: str, namespace: str, spec: dict[str, Any],
         "spec": {"clusterIP": "None", "selector": labels(cluster, "compute"),
                  "ports": [{"name": "pg", "port": COMPUTE_PORT, "targetPort": COMPUTE_PORT}]},
     })
-    for name, role in compute_names(s):
+    for name, role in compute_names(s) if computes else []:
         out.append(compute_pod(cluster, namespace, s, uid, name,
                                compute_argv(cluster, namespace, s, name, role), role))
-    for b in s["branches"]:
+    for b in s["branches"] if computes else []:
         name = f"branch-{b['name']}"
         out.append(compute_pod(cluster, namespace, s, uid, name,
                                compute_argv(cluster, namespace, s, name, "primary", b["name"]),

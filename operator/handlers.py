@@ -1,16 +1,22 @@
 """kopf handlers for StrataCluster: thin, everything else is in control/.
 
 Run: ``kopf run operator/handlers.py --all-namespaces`` (in a pod, or with a kubeconfig).
-Create, update and resume render the cluster (`control.k8s_render.render`) and apply only
-what differs from the live objects; compute Pods beyond the spec are deleted (scale down).
-A timer writes status (phase, primary, readyReplicas, conditions) from the pods.
+Create, update and resume render the storage, proxy and Services
+(`control.k8s_render.render`) and apply only what differs from the live objects. The
+computes belong to the same reconciler as local mode (`control.reconciler.Reconciler`),
+run by `control.k8s_driver.KubernetesCluster` every RECONCILE_INTERVAL_S from a timer:
+bootstrap (main log, timeline), scale, restarts and failover by promotion; the timer then
+writes status (phase, primary, readyReplicas, LSNs, conditions) and the proxy's topology.
 Deleting the StrataCluster deletes everything through owner references.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +26,18 @@ import kopf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # control/ (no package here)
 
 from control import k8s_render  # noqa: E402
-from control.k8s_driver import api_client  # noqa: E402
+from control.k8s_driver import KubernetesCluster, ServicesFactory, api_client  # noqa: E402
 
 API_ENV = "STRATA_KUBE_API"
 """An API server URL to use instead of in-cluster/kubeconfig login (tests: kmock)."""
-HEALTH_INTERVAL_S = 5.0
+SERVICES_ENV = "STRATA_OPERATOR_SERVICES"
+"""``module:attribute`` of a Services factory instead of RealServices (tests)."""
+WORKDIR = os.environ.get("STRATA_OPERATOR_DIR",
+                         os.path.join(tempfile.gettempdir(), "strata-operator"))
+"""Each cluster's working files (auth files from its Secret, the reconciler's state)."""
+RECONCILE_INTERVAL_S = 1.0
+_clusters: dict[str, KubernetesCluster] = {}
+_clusters_lock = threading.Lock()
 API_TIMEOUT_S = 10.0
 
 _PATHS = {  # kind -> collection path template
@@ -101,10 +114,9 @@ def apply(api: Api, name: str, namespace: str, spec: dict[str, Any], uid: str,
           logger: Any) -> list[str]:
     """Make the live objects match the render; returns what was done ("create Pod x", ...)."""
     done: list[str] = []
-    wanted = k8s_render.render(name, namespace, spec, uid)
+    wanted = k8s_render.render(name, namespace, spec, uid, computes=False)
     if ensure_auth_secret(api, name, namespace, uid):
         done.append(f"create Secret {name}-auth")
-    names = {k8s_render.key(o) for o in wanted}
     for obj in wanted:
         kind, oname = k8s_render.key(obj)
         base = _PATHS[kind].format(ns=namespace)
@@ -116,29 +128,39 @@ def apply(api: Api, name: str, namespace: str, spec: dict[str, Any], uid: str,
             done.append(f"create {kind} {oname}")
         elif status >= 300:
             raise kopf.TemporaryError(f"read {kind} {oname}: HTTP {status}", delay=5)
-        elif kind != "Pod" and _subset_differs(obj["spec"], live.get("spec")):
+        elif _subset_differs(obj["spec"], live.get("spec")):
             api_status, _ = api.call("PATCH", f"{base}/{oname}", {"spec": obj["spec"]},
                                      "application/merge-patch+json")
             if api_status >= 300:
                 raise kopf.TemporaryError(f"patch {kind} {oname}: HTTP {api_status}", delay=5)
             done.append(f"patch {kind} {oname}")
-    for pod in _owned_pods(api, name, namespace):
-        pname = pod["metadata"]["name"]
-        if ("Pod", pname) not in names and pod["metadata"]["labels"].get(
-                "app.kubernetes.io/component") == "compute":
-            api.call("DELETE", f"{_PATHS['Pod'].format(ns=namespace)}/{pname}")
-            done.append(f"delete Pod {pname}")
     for line in done:
         logger.info(line)
     return done
 
 
+def read_auth(api: Api, name: str, namespace: str) -> dict[str, str]:
+    """The auth Secret's files (``data`` base64, or ``stringData`` as first written)."""
+    import base64
+
+    status, secret = api.call("GET", f"{_PATHS['Secret'].format(ns=namespace)}/{name}-auth")
+    if status >= 300 or not secret:
+        raise kopf.TemporaryError(f"read Secret {name}-auth: HTTP {status}", delay=5)
+    out = dict(secret.get("stringData") or {})
+    for key, value in (secret.get("data") or {}).items():
+        out[key] = base64.b64decode(value).decode()
+    return out
+
+
 def ensure_auth_secret(api: Api, name: str, namespace: str, uid: str) -> bool:
-    """Create the cluster's auth Secret once (a random password for ``postgres``); never
-    overwrite it: the password is the user's from then on. True if it was created."""
+    """Create the cluster's auth Secret once (local mode's credentials: a random password
+    for ``postgres``, the control plane's own login, the proxy's secret); never overwrite
+    it: the password is the user's from then on. True if it was created."""
     import tempfile
 
-    from control.users import UserBook, new_secret
+    from control.spec import ClusterSpec
+    from control.state import ClusterDir
+    from control.users import ensure_credentials
 
     base = _PATHS["Secret"].format(ns=namespace)
     status, _ = api.call("GET", f"{base}/{name}-auth")
@@ -146,93 +168,67 @@ def ensure_auth_secret(api: Api, name: str, namespace: str, uid: str) -> bool:
         return False
     if status != 404:
         raise kopf.TemporaryError(f"read Secret {name}-auth: HTTP {status}", delay=5)
-    password = new_secret()
     with tempfile.TemporaryDirectory() as tmp:
-        book = UserBook(Path(tmp) / "users")
-        book.create("postgres", password)
-        users = book.path.read_text()
+        cdir = ClusterDir(Path(tmp))
+        ensure_credentials(cdir, ClusterSpec(dir=tmp))
+        files = {key: (cdir.path / key).read_text()
+                 for key in ("users", "password", "proxy-secret", "control-password")}
     secret = k8s_render.auth_secret(
-        name, namespace, uid, password=password, proxy_secret=new_secret(), users=users,
-        topology_json=k8s_render.topology(name, namespace, "compute-1", []))
+        name, namespace, uid, password=files["password"], proxy_secret=files["proxy-secret"],
+        users=files["users"], topology_json=k8s_render.topology(name, namespace, None, []))
+    secret["stringData"]["control-password"] = files["control-password"]
     status, _ = api.call("POST", base, secret)
     if status >= 300:
         raise kopf.TemporaryError(f"create Secret {name}-auth: HTTP {status}", delay=5)
     return True
 
 
-def update_topology(api: Api, name: str, namespace: str, primary: str | None,
-                    replicas: list[str]) -> bool:
-    """Point the proxy at the ready computes (the Secret's topology.json; the proxy polls
-    the file). True if it changed."""
+def update_topology(api: Api, name: str, namespace: str, text: str) -> bool:
+    """Point the proxy at the computes (the Secret's topology.json, which the proxy polls).
+    True if it changed."""
     import base64
 
-    base = _PATHS["Secret"].format(ns=namespace)
-    status, secret = api.call("GET", f"{base}/{name}-auth")
-    if status >= 300 or not secret:
+    if read_auth(api, name, namespace).get("topology.json") == text:
         return False
-    text = k8s_render.topology(name, namespace, primary, replicas)
-    encoded = (secret.get("data") or {}).get("topology.json")
-    old = (base64.b64decode(encoded).decode() if encoded
-           else (secret.get("stringData") or {}).get("topology.json"))
-    if old == text:
-        return False
-    api.call("PATCH", f"{base}/{name}-auth",
+    api.call("PATCH", f"{_PATHS['Secret'].format(ns=namespace)}/{name}-auth",
              {"data": {"topology.json": base64.b64encode(text.encode()).decode()}},
              "application/merge-patch+json")
     return True
 
 
-def _owned_pods(api: Api, name: str, namespace: str) -> list[dict[str, Any]]:
-    status, data = api.call(
-        "GET", _PATHS["Pod"].format(ns=namespace)
-        + f"?labelSelector=app.kubernetes.io/instance%3D{name}")
-    items = (data or {}).get("items", []) if status < 300 else []
-    # the selector may be ignored by a minimal API server: filter here as well
-    return [p for p in items
-            if p.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/instance") == name]
+def _services_factory() -> ServicesFactory:
+    """RealServices (gRPC to the log store and page server, SQL to computes), or the factory
+    named by STRATA_OPERATOR_SERVICES (``module:attribute``; tests)."""
+    target = os.environ.get(SERVICES_ENV)
+    if target:
+        module, _, attr = target.partition(":")
+        factory: ServicesFactory = getattr(importlib.import_module(module), attr)
+        return factory
+    from control.services import RealServices
+
+    return lambda logstores, pageserver, login: RealServices(logstores, pageserver, None, login)
+
+
+def cluster_for(api: Api, name: str, namespace: str, uid: str,
+                spec: dict[str, Any]) -> KubernetesCluster:
+    """This StrataCluster's control plane (made on first use, e.g. after an operator
+    restart: it adopts the running compute pods)."""
+    with _clusters_lock:
+        cluster = _clusters.get(uid)
+        if cluster is None:
+            cluster = KubernetesCluster(api.client, namespace, name, uid, spec,
+                                        read_auth(api, name, namespace), WORKDIR,
+                                        _services_factory())
+            _clusters[uid] = cluster
+        else:
+            cluster.set_spec(spec)
+        return cluster
 
 
 def _condition(ctype: str, ok: bool, reason: str, message: str) -> dict[str, Any]:
     return {"type": ctype, "status": "True" if ok else "False", "reason": reason,
             "message": message,
             "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-
-
-def _pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in pod.get("status", {}).get("conditions", []))
-
-
-def health(api: Api, name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """The status block from the compute pods: primary, ready replicas, phase, conditions."""
-    s = k8s_render.validate_spec(spec)
-    computes = [p for p in _owned_pods(api, name, namespace)
-                if p["metadata"]["labels"].get("app.kubernetes.io/component") == "compute"]
-    primary = next((p for p in computes if p["metadata"]["labels"].get("strata.dev/role")
-                    == "primary" and _pod_ready(p)), None)
-    ready = sum(1 for p in computes if p["metadata"]["labels"].get("strata.dev/role")
-                == "replica" and _pod_ready(p))
-    want = s["compute"]["replicas"]
-    label = "strata.dev/component-name"
-    update_topology(api, name, namespace,
-                    primary["metadata"]["labels"][label] if primary else None,
-                    [p["metadata"]["labels"][label] for p in computes
-                     if p["metadata"]["labels"].get("strata.dev/role") == "replica"
-                     and _pod_ready(p)])
-    phase = "Ready" if primary and ready >= want else ("Degraded" if primary else "Creating")
-    return {
-        "phase": phase,
-        "primary": primary["metadata"]["name"] if primary else "",
-        "readyReplicas": ready,
-        "conditions": [
-            _condition("PrimaryAvailable", primary is not None,
-                       "PrimaryReady" if primary else "NoReadyPrimary",
-                       "the primary compute accepts connections" if primary
-                       else "no ready primary compute pod"),
-            _condition("ReplicasReady", ready >= want, "ReplicasReady" if ready >= want
-                       else "ReplicasNotReady", f"{ready} of {want} read replicas ready"),
-        ],
-    }
 
 
 @kopf.on.create(k8s_render.GROUP, k8s_render.VERSION, k8s_render.PLURAL)
@@ -247,23 +243,38 @@ def reconcile(name: str, namespace: str | None, spec: kopf.Spec, uid: str, patch
         patch.status["phase"] = "Failed"
         patch.status["conditions"] = [_condition("SpecValid", False, "InvalidSpec", str(exc))]
         raise kopf.PermanentError(str(exc)) from None
-    done = apply(Api(), name, namespace, dict(spec), uid, logger)
-    patch.status.update(health(Api(), name, namespace, dict(spec)))
+    api = Api()
+    done = apply(api, name, namespace, dict(spec), uid, logger)
+    cluster = cluster_for(api, name, namespace, uid, dict(spec))
+    cluster.step()
+    patch.status.update(cluster.status())
     patch.status["lastApplied"] = done
 
 
 @kopf.timer(k8s_render.GROUP, k8s_render.VERSION, k8s_render.PLURAL,
-            interval=HEALTH_INTERVAL_S, initial_delay=1.0)
-def check_health(name: str, namespace: str | None, spec: kopf.Spec, patch: kopf.Patch,
-                 **_: Any) -> None:
+            interval=RECONCILE_INTERVAL_S, initial_delay=RECONCILE_INTERVAL_S)
+def step(name: str, namespace: str | None, spec: kopf.Spec, uid: str, patch: kopf.Patch,
+         **_: Any) -> None:
+    """The reconciler's loop (local mode's 0.5 s tick, at the timer's pace): restarts,
+    scale, failover by promotion; then status and the proxy's topology."""
+    namespace = namespace or "default"
     try:
-        patch.status.update(health(Api(), name, namespace or "default", dict(spec)))
+        k8s_render.validate_spec(dict(spec))
     except k8s_render.SpecInvalid:
-        pass  # reported by reconcile
+        return  # reported by reconcile
+    api = Api()
+    cluster = cluster_for(api, name, namespace, uid, dict(spec))
+    cluster.step()
+    patch.status.update(cluster.status())
+    update_topology(api, name, namespace, cluster.topology_json())
 
 
 @kopf.on.delete(k8s_render.GROUP, k8s_render.VERSION, k8s_render.PLURAL)
-def delete(name: str, logger: Any, **_: Any) -> None:
+def delete(name: str, uid: str, logger: Any, **_: Any) -> None:
     # Owned objects go with the StrataCluster (owner references; the garbage collector).
     # PVCs of the StatefulSets are kept on purpose: the data outlives a deleted cluster.
+    with _clusters_lock:
+        cluster = _clusters.pop(uid, None)
+    if cluster is not None:
+        cluster.close()
     logger.info(f"{name}: deleted; owned objects are garbage-collected")

@@ -1,6 +1,8 @@
 """The real kopf handlers (operator/handlers.py, run by KopfRunner) against kmock on
-127.0.0.1: create renders the cluster with owner references, scaling 1 -> 3 -> 0 touches
-only the compute pods, status (phase, readyReplicas, conditions) is written."""
+127.0.0.1, with fake services (tests/k8s_operator/operator_fakes.py) in place of the
+gRPC/SQL calls: create renders the cluster with owner references and bootstraps it,
+scaling 1 -> 3 -> 0 touches only the compute pods, a dead primary pod is replaced by
+promoting a replica through the control plane, status and conditions are written."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kopf._core.intents import registries
 from kopf.testing import KopfRunner
 
 from control import k8s_render
 from control.k8s_driver import api_client
+from tests.k8s_operator import operator_fakes
 from tests.k8s_operator.kmock_server import KmockServer, kmock_server
 
 HANDLERS = str(Path(__file__).resolve().parents[2] / "operator" / "handlers.py")
@@ -41,9 +45,15 @@ def call(srv: KmockServer, method: str, path: str, body: Any = None,
 
 
 @pytest.fixture()
-def operator(monkeypatch: pytest.MonkeyPatch) -> Iterator[KmockServer]:
+def operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[KmockServer]:
     with kmock_server() as srv:
         monkeypatch.setenv("STRATA_KUBE_API", srv.url)
+        monkeypatch.setenv("STRATA_OPERATOR_SERVICES", "tests.k8s_operator.operator_fakes:make")
+        monkeypatch.setenv("STRATA_OPERATOR_DIR", str(tmp_path / "operator"))
+        operator_fakes.INSTANCES.clear()
+        # kopf registers handlers in a process-wide registry: a fresh one per test, so an
+        # earlier test's handlers (and their clusters) do not run here too
+        monkeypatch.setattr(registries, "_default_registry", None)
         with KopfRunner(["run", "--standalone", "--namespace", NS, HANDLERS],
                         timeout=30) as runner:
             yield srv
@@ -71,17 +81,41 @@ def topology(srv: KmockServer) -> dict[str, Any]:
     return dict(json.loads(base64.b64decode(data) if data else secret["stringData"]["topology.json"]))
 
 
+def new_cluster(srv: KmockServer, replicas: int) -> dict[str, Any]:
+    cr = {"apiVersion": "strata.dev/v1alpha1", "kind": "StrataCluster",
+          "metadata": {"name": "demo", "namespace": NS, "uid": "uid-demo",
+                       "resourceVersion": "1"},
+          "spec": {"objectStore": {"bucket": "strata-demo"}, "compute": {"replicas": replicas}}}
+    call(srv, "POST", CR_PATH, cr)
+    return cr
+
+
+def status(srv: KmockServer) -> dict[str, Any]:
+    obj = srv.objects("strata.dev/v1alpha1/strataclusters", NS)["demo"]
+    return dict(obj.get("status", {}))
+
+
+def compute_roles(srv: KmockServer) -> dict[str, str]:
+    return {n: p["metadata"]["labels"]["strata.dev/role"]
+            for n, p in srv.objects("v1/pods", NS).items()
+            if p["metadata"]["labels"]["app.kubernetes.io/component"] == "compute"
+            and p.get("status", {}).get("phase") != "Failed"}
+
+
+def scale(srv: KmockServer, replicas: int) -> None:
+    call(srv, "PATCH", f"{CR_PATH}/demo", {"spec": {"compute": {"replicas": replicas}}},
+         "application/merge-patch+json")
+
+
 def test_create_scale_and_status(operator: KmockServer) -> None:
     srv = operator
-    cr = {"apiVersion": "strata.dev/v1alpha1", "kind": "StrataCluster",
-          "metadata": {"name": "demo", "namespace": NS, "uid": "uid-demo", "resourceVersion": "1"},
-          "spec": {"objectStore": {"bucket": "strata-demo"}, "compute": {"replicas": 1}}}
-    call(srv, "POST", CR_PATH, cr)
+    cr = new_cluster(srv, replicas=1)
     wait_for("the proxy service", lambda: "demo" in srv.objects("v1/services", NS))
-    expected = k8s_render.render("demo", NS, cr["spec"], "uid-demo")
-    by_kind: dict[str, set[str]] = {}
+    expected = k8s_render.render("demo", NS, cr["spec"], "uid-demo", computes=False)
+    by_kind: dict[str, set[str]] = {"Pod": {"demo-compute-1", "demo-compute-2"}}
     for obj in expected:
         by_kind.setdefault(obj["kind"], set()).add(obj["metadata"]["name"])
+    wait_for("the computes", lambda: compute_pods(srv) == ["demo-compute-1", "demo-compute-2"])
     live = {"StatefulSet": "apps/v1/statefulsets", "Deployment": "apps/v1/deployments",
             "Service": "v1/services", "Pod": "v1/pods",
             "PodDisruptionBudget": "policy/v1/poddisruptionbudgets"}
@@ -94,55 +128,83 @@ def test_create_scale_and_status(operator: KmockServer) -> None:
                 "StrataCluster", "demo", "uid-demo", True)
     assert srv.objects("policy/v1/poddisruptionbudgets", NS)["demo-logstore"]["spec"][
         "maxUnavailable"] == 1
-    assert compute_pods(srv) == ["demo-compute-1", "demo-compute-2"]
     secret = srv.objects("v1/secrets", NS)["demo-auth"]
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-demo"
-    assert secret["stringData"]["users"].startswith("postgres:SCRAM-SHA-256$")
-    assert len(secret["stringData"]["password"]) >= 32
+    users = secret["stringData"]["users"]
+    assert "postgres:SCRAM-SHA-256$" in users and "strata_control:SCRAM-SHA-256$" in users
+    assert len(secret["stringData"]["password"].strip()) >= 32
 
-    # status: nothing is ready (no kubelet here), and the conditions say so
-    def status() -> dict[str, Any]:
-        obj = srv.objects("strata.dev/v1alpha1/strataclusters", NS)["demo"]
-        return dict(obj.get("status", {}))
-    st = wait_for("status", lambda: status().get("conditions") and status())
-    assert st["phase"] == "Creating" and st["readyReplicas"] == 0
+    # the computes run what local mode runs, pointed at the in-cluster storage
+    cmd = srv.objects("v1/pods", NS)["demo-compute-2"]["spec"]["containers"][0]["command"]
+    assert cmd[:4] == ["python3", "-m", "strata", "compute"]
+    assert cmd[cmd.index("--role") + 1] == "replica"
+    assert cmd[cmd.index("--logstore") + 1] == ",".join(
+        f"demo-logstore-{i}.demo-logstore.ns.svc:55401" for i in range(3))
+    assert cmd[cmd.index("--pageserver") + 1] == "demo-pageserver-0.demo-pageserver.ns.svc:55410"
+    assert cmd[cmd.index("--password-file") + 1] == "/etc/strata/users"
+
+    # bootstrapped through the control plane (the main log, then its timeline), then Ready
+    services = wait_for("the services", lambda: operator_fakes.INSTANCES)[-1]
+    assert services.logs == {"main": 0} and "main" in services.timelines
+    assert services.login[0] == "strata_control"
+    st = wait_for("phase Ready", lambda: status(srv).get("phase") == "Ready" and status(srv))
+    assert st["primary"] == "demo-compute-1" and st["readyReplicas"] == 1
     conds = {c["type"]: c for c in st["conditions"]}
-    assert conds["PrimaryAvailable"]["status"] == "False"
-    assert conds["ReplicasReady"]["message"] == "0 of 1 read replicas ready"
-
-    # pods become ready (as a kubelet would report): the health timer sees it
-    def ready(pod: str) -> None:
-        srv.call(lambda: srv.emulator.objects["v1/pods", NS, pod].patch(
-            {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}))
-    ready("demo-compute-1")
-    ready("demo-compute-2")
-    wait_for("phase Ready", lambda: status().get("phase") == "Ready")
-    assert status()["primary"] == "demo-compute-1" and status()["readyReplicas"] == 1
+    assert conds["Bootstrapped"]["status"] == "True"
+    assert conds["PrimaryAvailable"]["status"] == "True"
+    assert conds["ReplicasReady"]["message"] == "1 of 1 read replicas ready"
+    assert st["commitLsn"] == "0/1388"  # the primary's durable LSN (5000)
+    wait_for("topology", lambda: topology(srv)["replicas"])
     assert topology(srv) == {"primary": "compute-1.demo-compute.ns.svc:55433",
-                             "replicas": ["compute-2.demo-compute.ns.svc:55433"]}
+                             "replicas": ["compute-2.demo-compute.ns.svc:55434"]}
 
     # scale 1 -> 3: two new compute pods, nothing else written
     mark = len(srv.requests())
-    call(srv, "PATCH", f"{CR_PATH}/demo", {"spec": {"compute": {"replicas": 3}}},
-         "application/merge-patch+json")
+    scale(srv, 3)
     wait_for("4 computes", lambda: len(compute_pods(srv)) == 4)
-    time.sleep(0.5)
+    wait_for("3 ready replicas", lambda: status(srv).get("readyReplicas") == 3)
     assert sorted(writes(srv, mark)) == [
         ("POST", f"/api/v1/namespaces/{NS}/pods")] * 2
     assert compute_pods(srv) == [f"demo-compute-{k}" for k in range(1, 5)]
 
     # scale 3 -> 0: the three replicas go, the primary and everything else stay
     mark = len(srv.requests())
-    call(srv, "PATCH", f"{CR_PATH}/demo", {"spec": {"compute": {"replicas": 0}}},
-         "application/merge-patch+json")
+    scale(srv, 0)
     wait_for("1 compute", lambda: compute_pods(srv) == ["demo-compute-1"])
-    time.sleep(0.5)
+    wait_for("topology without replicas", lambda: topology(srv)["replicas"] == [])
     assert sorted(writes(srv, mark)) == sorted(
         ("DELETE", f"/api/v1/namespaces/{NS}/pods/demo-compute-{k}") for k in (2, 3, 4))
     assert set(srv.objects("apps/v1/statefulsets", NS)) == {"demo-logstore", "demo-pageserver"}
-    # the proxy no longer routes to the removed replica
-    wait_for("topology without replicas", lambda: topology(srv)["replicas"] == [])
-    assert status()["readyReplicas"] == 0
+    assert status(srv)["readyReplicas"] == 0 and status(srv)["phase"] == "Ready"
+
+
+def test_dead_primary_pod_is_replaced_by_promotion(operator: KmockServer) -> None:
+    srv = operator
+    new_cluster(srv, replicas=2)
+    wait_for("phase Ready", lambda: status(srv).get("phase") == "Ready")
+    services = operator_fakes.INSTANCES[-1]
+    with services.lock:
+        services.replay.update({"compute-2": 100, "compute-3": 300})
+    time.sleep(1.5)  # a status poll sees the LSNs
+    assert compute_roles(srv) == {"demo-compute-1": "primary", "demo-compute-2": "replica",
+                                  "demo-compute-3": "replica"}
+
+    # the primary's container dies (as the kubelet reports it)
+    srv.call(lambda: srv.emulator.objects["v1/pods", NS, "demo-compute-1"].patch({"status": {
+        "phase": "Failed", "containerStatuses": [{
+            "name": "compute", "ready": False, "restartCount": 0, "image": "strata",
+            "imageID": "", "state": {"terminated": {"exitCode": 137, "reason": "Error"}}}]}}))
+    wait_for("a promotion", lambda: services.promoted)
+    assert services.promoted == ["compute-3"]  # the most caught-up replica
+    wait_for("the new primary in status", lambda: status(srv).get("primary") == "demo-compute-3")
+    # the dead slot comes back as a replica; the promoted pod is labelled primary
+    wait_for("roles", lambda: compute_roles(srv) == {
+        "demo-compute-1": "replica", "demo-compute-2": "replica", "demo-compute-3": "primary"})
+    cmd = srv.objects("v1/pods", NS)["demo-compute-1"]["spec"]["containers"][0]["command"]
+    assert cmd[cmd.index("--role") + 1] == "replica"
+    wait_for("topology", lambda: topology(srv)["primary"] == "compute-3.demo-compute.ns.svc:55435")
+    events = status(srv)["events"]
+    assert "compute-1: primary process gone; promoting compute-3" in events
 
 
 def test_invalid_spec_is_refused_with_a_condition(operator: KmockServer) -> None:
