@@ -177,6 +177,18 @@ def test_create_scale_and_status(operator: KmockServer) -> None:
     assert set(srv.objects("apps/v1/statefulsets", NS)) == {"demo-logstore", "demo-pageserver"}
     assert status(srv)["readyReplicas"] == 0 and status(srv)["phase"] == "Ready"
 
+    # delete: the handler releases its finalizer, so the API server removes the cluster and
+    # (its garbage collector, by the owner references asserted above) everything it owns;
+    # the operator stops acting on it
+    assert srv.objects("strata.dev/v1alpha1/strataclusters", NS)["demo"]["metadata"][
+        "finalizers"] == ["strata.dev/operator"]
+    call(srv, "DELETE", f"{CR_PATH}/demo")
+    wait_for("the cluster gone",
+             lambda: "demo" not in srv.objects("strata.dev/v1alpha1/strataclusters", NS))
+    mark = len(srv.requests())
+    time.sleep(2.5)
+    assert writes(srv, mark) == []
+
 
 def test_dead_primary_pod_is_replaced_by_promotion(operator: KmockServer) -> None:
     srv = operator
