@@ -86,6 +86,10 @@ class Transaction:
     writer: bool = False
     savepoints: list[str] = field(default_factory=list)
     saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
+    # every setting changed in the block, as it was before (None: unset): a ROLLBACK undoes
+    # SET too, as in PostgreSQL; per savepoint, the settings as they were when it was taken
+    settings_before: dict[str, str | None] = field(default_factory=dict)
+    savepoint_settings: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
     did_ddl: bool = False
     heavy: bool = False  # some statement ran on a thread: its commit may be big, so thread too
     queried: bool = False  # a query ran: the isolation level and read-write mode are fixed now
@@ -359,11 +363,25 @@ class Session:
                 self.db.writer.ctx.sequence_positions.clear()
             if txn.snapshot_reader is not None:
                 self.db.return_reader(txn.snapshot_reader)
-            for name, value in txn.saved_settings.items():
-                self.settings[name] = value
+            if ticket is not None or commit:
+                restore: dict[str, str | None] = dict(txn.saved_settings)
+            else:
+                restore = txn.settings_before
+            for name, value in restore.items():
+                self._restore_setting(name, value)
             self.txn = None
             self.failed = False
         return ticket
+
+    def _restore_setting(self, name: str, value: str | None) -> None:
+        if self.settings.get(name) == value:
+            return
+        if value is None:
+            self.settings.pop(name, None)
+        else:
+            self.settings[name] = value
+        if guc.reported_name(name):
+            self.changed_settings.append(name)
 
     def _release_writer(self) -> None:
         if self._holds_writer:
@@ -390,6 +408,7 @@ class Session:
             raise SqlError("25P01", f"{word} can only be used in transaction blocks")
         if tr.kind is Kind.SAVEPOINT:
             txn.savepoints.append(name)
+            txn.savepoint_settings.append((dict(self.settings), dict(txn.saved_settings)))
             txn.fk.savepoint()
             if txn.writer:
                 await self._on_writer(f"SAVEPOINT {quote_ident(name)}")
@@ -400,11 +419,17 @@ class Session:
         idx = len(txn.savepoints) - 1 - txn.savepoints[::-1].index(name)
         if tr.kind is Kind.RELEASE:
             del txn.savepoints[idx:]
+            del txn.savepoint_settings[idx:]
             txn.fk.release(idx)
             if txn.writer:
                 await self._on_writer(f"RELEASE {quote_ident(name)}")
             return Result("RELEASE")
         del txn.savepoints[idx + 1 :]
+        del txn.savepoint_settings[idx + 1 :]
+        settings, saved = txn.savepoint_settings[idx]
+        for key in set(self.settings) | set(settings):
+            self._restore_setting(key, settings.get(key))
+        txn.saved_settings = dict(saved)
         txn.fk.rollback_to(idx)
         if txn.writer:
             await self._on_writer(f"ROLLBACK TO {quote_ident(name)}")
@@ -497,6 +522,8 @@ class Session:
         return Result("SET")
 
     def _assign(self, name: str, value: str, local: bool) -> None:
+        if self.txn is not None:
+            self.txn.settings_before.setdefault(name, self.settings.get(name))
         if local:
             if self.txn is None:
                 return  # PostgreSQL warns and ignores SET LOCAL outside a transaction
