@@ -237,6 +237,8 @@ class KubernetesCluster:
                                      port_free=lambda host, port: True)
         self.state = state
         self.detail = ""
+        self.branch_errors: dict[str, str] = {}
+        """Branches of the spec that could not be created yet: name -> why."""
 
     def _compute_pods(self) -> list[Any]:
         pods = self.driver.core.list_namespaced_pod(
@@ -311,10 +313,40 @@ class KubernetesCluster:
                 self.detail = f"bootstrap: {exc}"
         stage = self.reconciler.stage
         stage.primary = stage.replicas = self.state.bootstrapped
+        if self.state.bootstrapped:
+            self._sync_branches()
         self.reconciler.step()
         for comp in self.state.components:
             if comp.kind == "compute" and comp.state in ("starting", "running"):
                 self._label_role(comp.name, comp.role)
+
+    def _sync_branches(self) -> None:
+        """spec.branches -> the reconciler's branches (local mode's `strata branch create`
+        and `delete`: timeline, log, its own primary compute). A refused branch (e.g. an
+        LSN in the future) is reported and tried again next step."""
+        from control.errors import ControlError
+        from control.reconciler import parse_lsn, parse_timestamp_us
+
+        wanted = {b["name"]: b for b in self.spec["branches"]}
+        have = {b.name for b in self.state.branches}
+        errors: dict[str, str] = {}
+        for name, b in wanted.items():
+            if name in have:
+                continue
+            try:
+                if "fromLsn" in b:
+                    self.reconciler.create_branch(name, lsn=parse_lsn(b["fromLsn"]))
+                elif "fromTime" in b:
+                    self.reconciler.create_branch(
+                        name, timestamp_us=parse_timestamp_us(b["fromTime"]),
+                        timestamp_text=b["fromTime"], kind="restore")
+                else:
+                    self.reconciler.create_branch(name)
+            except ControlError as exc:
+                errors[name] = str(exc)
+        for name in sorted(have - set(wanted)):
+            self.reconciler.delete_branch(name)
+        self.branch_errors = errors
 
     def _label_role(self, name: str, role: str) -> None:
         pod = self.driver._read(name)
@@ -378,7 +410,15 @@ class KubernetesCluster:
                 cond("ReplicasReady", ready >= want,
                      "ReplicasReady" if ready >= want else "ReplicasNotReady",
                      f"{ready} of {want} read replicas ready"),
+                cond("BranchesReady", not self.branch_errors,
+                     "BranchesCreated" if not self.branch_errors else "BranchRefused",
+                     "; ".join(f"{n}: {e}" for n, e in sorted(self.branch_errors.items()))
+                     or f"{len(self.state.branches)} branches"),
             ],
+            "branches": [{"name": b.name, "ancestorLsn": format_lsn(b.ancestor_lsn),
+                          "state": next((c.state for c in self.state.components
+                                         if c.timeline == b.name), "pending")}
+                         for b in self.state.branches],
             "events": self.reconciler.events[-10:],
         }
 

@@ -219,6 +219,38 @@ def test_dead_primary_pod_is_replaced_by_promotion(operator: KmockServer) -> Non
     assert "compute-1: primary process gone; promoting compute-3" in events
 
 
+def test_branches_from_the_spec(operator: KmockServer) -> None:
+    srv = operator
+    new_cluster(srv, replicas=0)
+    wait_for("phase Ready", lambda: status(srv).get("phase") == "Ready")
+    services = operator_fakes.INSTANCES[-1]
+    call(srv, "PATCH", f"{CR_PATH}/demo", {"spec": {"branches": [
+        {"name": "dev"}, {"name": "at", "fromLsn": "0/FA0"},
+        {"name": "later", "fromLsn": "0/FFFFF"}]}}, "application/merge-patch+json")
+    wait_for("branch computes", lambda: {"demo-branch-dev", "demo-branch-at"} <= set(
+        compute_pods(srv)))
+    # timeline at the LSN (or main's commit LSN), then a log from there, then a compute
+    assert services.timelines["dev"] == 5000 and services.timelines["at"] == 0xFA0
+    assert services.logs["dev"] == 5000 and services.logs["at"] == 0xFA0
+    cmd = srv.objects("v1/pods", NS)["demo-branch-at"]["spec"]["containers"][0]["command"]
+    assert cmd[cmd.index("--timeline") + 1] == "at" and cmd[cmd.index("--role") + 1] == "primary"
+    # an LSN past main's commit LSN is refused, said in a condition, and nothing is made
+    st = wait_for("branch condition", lambda: next((
+        c for c in status(srv).get("conditions", [])
+        if c["type"] == "BranchesReady" and c["status"] == "False"), None))
+    assert st["message"].startswith("later: LSN 0/FFFFF is in the future")
+    assert "later" not in services.timelines and "demo-branch-later" not in compute_pods(srv)
+    # removing a branch from the spec deletes its compute, log and timeline
+    call(srv, "PATCH", f"{CR_PATH}/demo", {"spec": {"branches": [{"name": "dev"}]}},
+         "application/merge-patch+json")
+    wait_for("branch at gone", lambda: "demo-branch-at" not in compute_pods(srv))
+    wait_for("timeline at gone", lambda: "at" not in services.timelines)
+    assert "at" not in services.logs and "dev" in services.timelines
+    wait_for("branches ready", lambda: {c["type"]: c["status"] for c in status(srv)[
+        "conditions"]}["BranchesReady"] == "True")
+    assert [b["name"] for b in status(srv)["branches"]] == ["dev"]
+
+
 def test_invalid_spec_is_refused_with_a_condition(operator: KmockServer) -> None:
     srv = operator
     cr = {"apiVersion": "strata.dev/v1alpha1", "kind": "StrataCluster",
