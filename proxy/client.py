@@ -33,7 +33,7 @@ from proxy.config import MAX_PREAUTH_MESSAGE_BYTES, MAX_STARTUP_BYTES
 from proxy.server import NoBackend, ProxyServer
 from strata.pgwire import frontend as fe
 from strata.pgwire import messages as m
-from strata.pgwire.auth import AuthFailed, ScramExchange
+from strata.pgwire.auth import AuthFailed, BadMechanism, scram_server_exchange
 
 log = logging.getLogger("strata.proxy.client")
 
@@ -249,20 +249,11 @@ class ClientSession:
         self.database = params.get("database") or user
         if self.config.auth == "trust":
             return
-        verifier, exists = self.proxy.passwords.scram_verifier(user)
-        exchange = ScramExchange(verifier, exists)
-        self.send(m.auth_sasl(["SCRAM-SHA-256"]))
         try:
-            r = m.Reader(await self._password_message())
-            mechanism = r.cstring()
-            if mechanism != "SCRAM-SHA-256":
-                await self.fatal("28000", "client selected an invalid SASL authentication mechanism")
-            length = r.int32()
-            first = r.raw(length) if length >= 0 else b""
-            self.send(m.auth_sasl_continue(exchange.first(first)))
-            final = await self._password_message()
-            self.send(m.auth_sasl_final(exchange.final(final)))
-        except (AuthFailed, m.ProtocolViolation, m.InvalidEncoding):
+            await scram_server_exchange(self.proxy.passwords, user, self.send, self._password_message)
+        except BadMechanism as exc:
+            await self.fatal("28000", str(exc))
+        except AuthFailed:
             self.proxy.metrics.refused.labels("password").inc()
             await self.fatal("28P01", f'password authentication failed for user "{user}"')
 

@@ -97,6 +97,19 @@ def _key_pem(key: Any) -> bytes:
                                    serialization.NoEncryption()))
 
 
+def _host_names(hosts: Sequence[str]) -> list[Any]:
+    """SubjectAlternativeName entries: localhost, the loopback IPs and ``hosts``."""
+    from cryptography import x509
+
+    out: list[Any] = []
+    for h in (*SAN_HOSTS, *SAN_IPS, *hosts):
+        try:
+            out.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            out.append(x509.DNSName(h))
+    return out
+
+
 def create_ca(directory: str | os.PathLike[str], name: str = "strata cluster CA") -> Path:
     """A new self-signed CA in ``directory`` (ca.pem, ca-key.pem 0600) unless one is there;
     returns the path of ca.pem."""
@@ -152,12 +165,7 @@ def issue_cert(ca_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     except (OSError, ValueError) as exc:
         raise TlsError(f"cannot load the CA in {ca}: {exc}") from exc
     key = _new_key()
-    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(ROLE_URI_PREFIX + role)]
-    for h in (*SAN_HOSTS, *SAN_IPS, *hosts):
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
-        except ValueError:
-            sans.append(x509.DNSName(h))
+    sans = [x509.UniformResourceIdentifier(ROLE_URI_PREFIX + role), *_host_names(hosts)]
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -380,12 +388,7 @@ def ensure_server_cert(directory: str | os.PathLike[str], common_name: str,
     os.chmod(d, 0o700)
     key = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
-    sans: list[x509.GeneralName] = []
-    for h in (*SAN_HOSTS, *SAN_IPS, *hosts):
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
-        except ValueError:
-            sans.append(x509.DNSName(h))
+    sans = _host_names(hosts)
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()

@@ -33,7 +33,7 @@ from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
 from compute.sql.errors import diagnostic_fields
 from compute.sql.functions import canonical_setting_name
 from strata.pgwire import messages as m
-from strata.pgwire.auth import AuthFailed, PasswordBook, ScramExchange
+from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.storage import StorageError
 
 log = logging.getLogger("strata.compute.server")
@@ -372,20 +372,12 @@ class Connection:
 
     async def _auth_scram(self, user: str) -> None:
         assert self.server.passwords is not None
-        verifier, exists = self.server.passwords.scram_verifier(user)
-        exchange = ScramExchange(verifier, exists)
-        self.send(m.auth_sasl(["SCRAM-SHA-256"]))
         try:
-            r = m.Reader(await self._expect_password_message())
-            mechanism = r.cstring()
-            if mechanism != "SCRAM-SHA-256":
-                await self.fatal("28000", "client selected an invalid SASL authentication mechanism")
-            length = r.int32()
-            first = r.raw(length) if length >= 0 else b""
-            self.send(m.auth_sasl_continue(exchange.first(first)))
-            final = await self._expect_password_message()
-            self.send(m.auth_sasl_final(exchange.final(final)))
-        except (AuthFailed, m.ProtocolViolation, m.InvalidEncoding):
+            await scram_server_exchange(self.server.passwords, user, self.send,
+                                        self._expect_password_message)
+        except BadMechanism as exc:
+            await self.fatal("28000", str(exc))
+        except AuthFailed:
             await self.fatal("28P01", f'password authentication failed for user "{user}"')
 
     # ------------------------------------------------------------------ message loop

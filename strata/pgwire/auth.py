@@ -13,8 +13,11 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from strata.pgwire import messages as m
 
 SCRAM_ITERATIONS = 4096
 
@@ -147,3 +150,31 @@ class ScramExchange:
             raise AuthFailed("password authentication failed")
         server_sig = hmac.digest(self.verifier.server_key, auth_message, "sha256")
         return b"v=" + base64.b64encode(server_sig)
+
+
+class BadMechanism(Exception):
+    """The client chose a SASL mechanism other than SCRAM-SHA-256 (SQLSTATE 28000)."""
+
+
+async def scram_server_exchange(book: PasswordBook, user: str, send: Callable[[bytes], None],
+                                read_password_message: Callable[[], Awaitable[bytes]]) -> None:
+    """SCRAM-SHA-256 over the wire as the server (compute and proxy): AuthenticationSASL,
+    the client's first message, SASLContinue, the client's proof, SASLFinal.
+
+    Raises BadMechanism (28000) or AuthFailed (28P01: wrong password, unknown user, or a
+    malformed exchange); ``read_password_message`` flushes and returns a 'p' message body.
+    """
+    verifier, exists = book.scram_verifier(user)
+    exchange = ScramExchange(verifier, exists)
+    send(m.auth_sasl(["SCRAM-SHA-256"]))
+    try:
+        r = m.Reader(await read_password_message())
+        if r.cstring() != "SCRAM-SHA-256":
+            raise BadMechanism("client selected an invalid SASL authentication mechanism")
+        length = r.int32()
+        first = r.raw(length) if length >= 0 else b""
+        send(m.auth_sasl_continue(exchange.first(first)))
+        final = await read_password_message()
+        send(m.auth_sasl_final(exchange.final(final)))
+    except (m.ProtocolViolation, m.InvalidEncoding) as exc:
+        raise AuthFailed(str(exc)) from exc

@@ -85,10 +85,7 @@ def test_unknown_database_is_3d000(strata_shared: StrataProcess) -> None:
 
 
 def test_tls(tmp_path: Path) -> None:
-    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    cert, key = _self_signed(tmp_path)
     proc = _server(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key))
     try:
         dsn = f"postgresql://postgres@127.0.0.1:{proc.port}/postgres?sslmode=require"
