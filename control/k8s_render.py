@@ -88,9 +88,12 @@ def validate_spec(spec: dict[str, Any]) -> dict[str, Any]:
 def object_store_url(spec: dict[str, Any]) -> str:
     o = spec["objectStore"]
     url = f"s3://{o['bucket']}/{o.get('prefix', '').strip('/')}"
+    query = []
     if o.get("endpoint"):
-        url += f"?endpoint_url={quote(o['endpoint'], safe=':/')}"
-    return url
+        query.append(f"endpoint_url={quote(o['endpoint'], safe=':/')}")
+    if o.get("region"):
+        query.append(f"region={quote(o['region'])}")
+    return url + ("?" + "&".join(query) if query else "")
 
 
 def labels(cluster: str, component: str) -> dict[str, str]:

@@ -62,15 +62,52 @@ def compute_pods() -> list[str]:
                   if not p["metadata"].get("deletionTimestamp"))
 
 
+MINIO = """
+apiVersion: v1
+kind: Secret
+metadata: {name: strata-s3, namespace: strata-e2e}
+stringData: {AWS_ACCESS_KEY_ID: strata, AWS_SECRET_ACCESS_KEY: strata-e2e-secret}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: minio, namespace: strata-e2e}
+spec:
+  selector: {matchLabels: {app: minio}}
+  template:
+    metadata: {labels: {app: minio}}
+    spec:
+      containers:
+        - name: minio
+          image: minio/minio:latest
+          command: [sh, -c, "mkdir -p /data/strata-e2e && exec minio server /data"]
+          env:
+            - {name: MINIO_ROOT_USER, value: strata}
+            - {name: MINIO_ROOT_PASSWORD, value: strata-e2e-secret}
+          ports: [{containerPort: 9000}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: minio, namespace: strata-e2e}
+spec:
+  selector: {app: minio}
+  ports: [{port: 9000, targetPort: 9000}]
+"""
+
+
 def test_install_create_scale_delete() -> None:
     kubectl("apply", "-f", str(ROOT / "operator/crds/stratacluster.yaml"))
     subprocess.run(["kubectl", "create", "namespace", NS], capture_output=True, timeout=60)
     for name in ("namespace.yaml", "rbac.yaml", "operator.yaml"):
         kubectl("apply", "-f", str(ROOT / "operator/deploy" / name))
     kubectl("-n", "strata-system", "rollout", "status", "deploy/strata-operator", "--timeout=180s")
+    kubectl("apply", "-f", "-", stdin=MINIO)
+    kubectl("-n", NS, "rollout", "status", "deploy/minio", "--timeout=180s")
     cluster = {"apiVersion": "strata.dev/v1alpha1", "kind": "StrataCluster",
                "metadata": {"name": "e2e", "namespace": NS},
-               "spec": {"objectStore": {"bucket": "strata-e2e"}, "compute": {"replicas": 1},
+               "spec": {"objectStore": {"bucket": "strata-e2e", "region": "us-east-1",
+                                        "endpoint": f"http://minio.{NS}.svc:9000",
+                                        "credentialsSecret": "strata-s3"},
+                        "compute": {"replicas": 1},
                         "logstore": {"storage": "1Gi"}, "pageserver": {"storage": "1Gi"}}}
     kubectl("apply", "-f", "-", stdin=json.dumps(cluster))
     try:
@@ -81,8 +118,11 @@ def test_install_create_scale_delete() -> None:
                              input=json.dumps(bad), capture_output=True, text=True, timeout=60)
         assert out.returncode != 0 and "must be odd" in out.stderr, out.stderr
 
+        # storage first, then (after the operator's bootstrap) the computes, then Ready
         wait_for("the rendered objects", lambda: get("statefulsets")["items"]
                  and compute_pods() == ["e2e-compute-1", "e2e-compute-2"])
+        wait_for("phase Ready", lambda: get("stratacluster", "e2e").get("status", {})
+                 .get("phase") == "Ready")
         uid = get("stratacluster", "e2e")["metadata"]["uid"]
         for kind in ("statefulsets", "deployments", "services", "poddisruptionbudgets"):
             for obj in get(kind, "-l", "app.kubernetes.io/instance=e2e")["items"]:
@@ -90,11 +130,19 @@ def test_install_create_scale_delete() -> None:
 
         kubectl("-n", NS, "scale", "stratacluster/e2e", "--replicas=3")
         wait_for("4 computes", lambda: len(compute_pods()) == 4)
+        wait_for("3 ready replicas", lambda: get("stratacluster", "e2e")["status"]
+                 .get("readyReplicas") == 3)
+        # failover: the primary pod dies, a replica is promoted through the control plane
+        kubectl("-n", NS, "delete", "pod", "e2e-compute-1", "--grace-period=0", "--force")
+        wait_for("a new primary", lambda: get("stratacluster", "e2e")["status"]
+                 .get("primary") not in ("", "e2e-compute-1"))
         kubectl("-n", NS, "scale", "stratacluster/e2e", "--replicas=0")
-        wait_for("1 compute", lambda: compute_pods() == ["e2e-compute-1"])
+        wait_for("1 compute", lambda: len(compute_pods()) == 1)
         status = wait_for("status", lambda: get("stratacluster", "e2e").get("status", {})
                           .get("conditions"))
         assert {c["type"] for c in status} >= {"PrimaryAvailable", "ReplicasReady"}
     finally:
         kubectl("-n", NS, "delete", "stratacluster", "e2e", "--wait=true", "--timeout=180s")
+        subprocess.run(["kubectl", "-n", NS, "delete", "deploy/minio", "svc/minio"],
+                       capture_output=True, timeout=60)
     wait_for("owned objects gone", lambda: not get("statefulsets")["items"] and not compute_pods())
