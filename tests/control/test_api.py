@@ -22,11 +22,13 @@ class FakeController:
         self.branches: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, Any]] = []
         self.commit_lsn = 1000
+        self.users: dict[str, str] = {}
 
     def status(self) -> dict[str, Any]:
         return {"phase": "ready", "detail": "", "dir": "/x", "tenant": "default",
                 "timeline": "main", "replicas": self.replicas, "rest_address": "127.0.0.1:1",
-                "dsn": "postgresql://postgres@127.0.0.1:55433/postgres",
+                "dsn": "postgresql://postgres:pw@127.0.0.1:55432/postgres",
+                "primary_dsn": "postgresql://postgres:pw@127.0.0.1:55433/postgres",
                 "components": [{"kind": "compute", "name": "compute-1", "role": "primary",
                                 "pid": 1, "address": "127.0.0.1:55433", "data_dir": "",
                                 "state": "running", "restarts": 0, "detail": "",
@@ -61,6 +63,19 @@ class FakeController:
         if name not in self.branches:
             raise NotFound(f"no branch named {name!r}")
         del self.branches[name]
+
+    def list_users(self) -> list[str]:
+        return sorted(self.users)
+
+    def create_user(self, name: str, password: str) -> None:
+        if name in self.users:
+            raise Conflict(f'role "{name}" already exists')
+        self.users[name] = password
+
+    def delete_user(self, name: str) -> None:
+        if name not in self.users:
+            raise NotFound(f'role "{name}" does not exist')
+        del self.users[name]
 
 
 @pytest.fixture
@@ -168,3 +183,20 @@ def test_openapi_served_and_checked_in(client: TestClient) -> None:
     assert {"/v1/status", "/v1/replicas", "/v1/failover", "/v1/branches", "/v1/branches/{name}",
             "/v1/restore"} <= set(checked_in["paths"])
     assert client.get("/docs").status_code == 200
+
+
+def test_users(client: TestClient, ctl: FakeController) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/v1/users", json={"name": "alice", "password": "pw"}).status_code == 401
+    resp = client.post("/v1/users", json={"name": "alice", "password": "pw"}, headers=auth)
+    assert resp.status_code == 201 and resp.json() == {"name": "alice"}
+    assert ctl.users == {"alice": "pw"}
+    again = client.post("/v1/users", json={"name": "alice", "password": "pw"}, headers=auth)
+    assert again.status_code == 409 and again.json()["detail"] == 'role "alice" already exists'
+    empty = client.post("/v1/users", json={"name": "bob", "password": ""}, headers=auth)
+    assert empty.status_code == 422 and empty.headers["content-type"] == "application/problem+json"
+    extra = client.post("/v1/users", json={"name": "bob", "password": "x", "admin": True}, headers=auth)
+    assert extra.status_code == 422
+    assert client.get("/v1/users", headers=auth).json() == [{"name": "alice"}]
+    assert client.delete("/v1/users/alice", headers=auth).status_code == 204
+    assert client.delete("/v1/users/alice", headers=auth).status_code == 404
