@@ -208,6 +208,22 @@ class ProxyCluster(Cluster):
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             return list(conn.execute(f"SHOW {show}").fetchall())
 
+    def warm_replicas(self) -> dict[str, float]:
+        """A full scan of pgbench_accounts on each replica, directly (seconds each): a fresh
+        replica's page cache is empty, and the first seconds of reads would measure the page
+        server, not the proxy."""
+        took: dict[str, float] = {}
+        for c in self.computes():
+            if c["role"] != "replica":
+                continue
+            port = int(str(c["address"]).rsplit(":", 1)[1])
+            t0 = time.monotonic()
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres",
+                                 password=self.password(), autocommit=True) as conn:
+                conn.execute("SELECT sum(abalance) FROM pgbench_accounts").fetchall()
+            took[str(c["name"])] = time.monotonic() - t0
+        return took
+
     def wait_healthy_replicas(self, n: int, timeout_s: float = REPLICAS_WAIT_S) -> float:
         """Seconds until the proxy lists ``n`` healthy replicas and a healthy primary."""
         t0 = time.monotonic()
