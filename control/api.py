@@ -49,6 +49,8 @@ class Controller(Protocol):
 
     def list_users(self) -> list[str]: ...
 
+    def proxy_show(self, what: str) -> list[dict[str, Any]]: ...
+
     def create_user(self, name: str, password: str) -> None: ...
 
     def delete_user(self, name: str) -> None: ...
@@ -112,6 +114,24 @@ class Status(BaseModel):
     primary_dsn: str = Field(description="The main timeline's primary compute, directly (no proxy).")
     components: list[Component]
     branches: list[Branch]
+
+
+class ProxyPool(BaseModel):
+    database: str
+    user: str
+    backend: str = Field(description="The compute's address.")
+    role: str
+    in_use: int = Field(description="Server connections lent to clients now.")
+    idle: int
+    waiting: int = Field(description="Clients queued for a server connection.")
+
+
+class ProxyServer(BaseModel):
+    address: str
+    role: str
+    healthy: bool
+    replay_lsn: int
+    outstanding: int = Field(description="Statements running on it through the proxy now.")
 
 
 class User(BaseModel):
@@ -273,6 +293,18 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     def delete_branch(name: str) -> Response:
         controller.delete_branch(name)
         return Response(status_code=204)
+
+    @app.get("/v1/proxy/pools", response_model=list[ProxyPool], dependencies=auth,
+             responses=_problem_responses(401, 503),
+             summary="The proxy's connection pools (SHOW strata.pools)")
+    def get_proxy_pools() -> list[dict[str, Any]]:
+        return controller.proxy_show("pools")
+
+    @app.get("/v1/proxy/servers", response_model=list[ProxyServer], dependencies=auth,
+             responses=_problem_responses(401, 503),
+             summary="The computes as the proxy sees them (SHOW strata.servers)")
+    def get_proxy_servers() -> list[dict[str, Any]]:
+        return controller.proxy_show("servers")
 
     @app.get("/v1/users", response_model=list[User], dependencies=auth, responses=common,
              summary="List database users (SCRAM-SHA-256 logins through the proxy)")

@@ -662,6 +662,17 @@ class Reconciler:
         return {"dsn": cluster_dsn(self.cdir, self.spec, c.address), "term": int(status.get("term") or 0), "lsn": lsn,
                 "lag_bytes": lag, "node_state": str(status.get("state", ""))}
 
+    # -- the proxy's view (the REST API's /v1/proxy/...) -------------------------------
+
+    def proxy_show(self, what: str) -> list[dict[str, Any]]:
+        """The proxy's pools or servers, asked over SQL (outside the lock: it may wait)."""
+        with self.lock:
+            proxy = self.state.component("proxy-1")
+            if proxy is None or proxy.state != "running":
+                raise Unavailable("the proxy is not running")
+            address = proxy.address
+        return self.services.proxy_show(address, what)
+
     # -- users (the REST API's /v1/users) -------------------------------------------------
 
     def list_users(self) -> list[str]:

@@ -47,6 +47,11 @@ class Services(Protocol):
 
     def promote(self, address: str) -> None: ...
 
+    def proxy_show(self, address: str, what: str) -> list[dict[str, Any]]:
+        """The proxy's ``SHOW strata.<what>`` (pools | servers) as rows; Unavailable if the
+        proxy cannot be reached."""
+        ...
+
     def accepts_connections(self, address: str) -> bool: ...
 
     def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
@@ -118,6 +123,16 @@ class RealServices:
         if isinstance(value, str):
             value = json.loads(value)
         return value if isinstance(value, dict) else None
+
+    def proxy_show(self, address: str, what: str) -> list[dict[str, Any]]:
+        assert what in ("pools", "servers")
+        try:
+            with self._connect(address) as conn:
+                cur = conn.execute(f"SHOW strata.{what}")
+                names = [d.name for d in cur.description or ()]
+                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        except Exception as exc:  # noqa: BLE001 - any failure to ask is "unavailable"
+            raise Unavailable(f"asking the proxy at {address} failed: {exc}") from exc
 
     def promote(self, address: str) -> None:
         try:

@@ -159,3 +159,20 @@ def test_password_file_is_not_world_readable_and_dsn_printed(cluster: Cluster) -
     assert password in cluster.status()["dsn"]
     assert Path(cluster.dir / "users").read_text().count("SCRAM-SHA-256$") >= 2  # postgres + control
     assert password not in (cluster.dir / "users").read_text()
+
+
+def test_proxy_pools_and_servers_over_rest(cluster: Cluster) -> None:
+    status = cluster.status()
+    computes = {c["address"]: c["role"] for c in status["components"]
+                if c["kind"] == "compute" and c["timeline"] == "main"}
+    with psycopg.connect(status["dsn"], autocommit=True) as conn:
+        conn.execute("SELECT 1")
+        with cluster.rest() as api:
+            resp = api.get("/v1/proxy/servers")
+            assert resp.status_code == 200, resp.text
+            servers = {s["address"]: s for s in resp.json()}
+            assert {a: s["role"] for a, s in servers.items()} == computes
+            assert all(s["healthy"] for s in servers.values())
+            pools = api.get("/v1/proxy/pools").json()
+            assert any(p["user"] == "postgres" and p["database"] == "postgres" for p in pools), pools
+            assert api.get("/v1/proxy/pools", headers={"Authorization": "Bearer x"}).status_code == 401

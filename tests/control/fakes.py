@@ -121,5 +121,8 @@ class FakeServices:
     def delete_timeline(self, tenant: str, timeline: str) -> None:
         self.timelines.pop(timeline, None)
 
+    def proxy_show(self, address: str, what: str) -> list[dict[str, Any]]:
+        return [{"address": address, "what": what}]
+
     def close(self) -> None:
         pass
