@@ -99,6 +99,18 @@ class Api:
             return exc.status, None
 
 
+_api_lock = threading.Lock()
+_api_cache: list[Api] = []
+
+
+def _api() -> Api:
+    """One client for the operator's life (its connection pool is reused every step)."""
+    with _api_lock:
+        if not _api_cache:
+            _api_cache.append(Api())
+        return _api_cache[0]
+
+
 def _subset_differs(want: Any, have: Any) -> bool:
     """True if ``want`` has a value ``have`` lacks (server-side defaults are ignored)."""
     if isinstance(want, dict):
@@ -243,7 +255,7 @@ def reconcile(name: str, namespace: str | None, spec: kopf.Spec, uid: str, patch
         patch.status["phase"] = "Failed"
         patch.status["conditions"] = [_condition("SpecValid", False, "InvalidSpec", str(exc))]
         raise kopf.PermanentError(str(exc)) from None
-    api = Api()
+    api = _api()
     done = apply(api, name, namespace, dict(spec), uid, logger)
     cluster = cluster_for(api, name, namespace, uid, dict(spec))
     cluster.step()
@@ -262,7 +274,7 @@ def step(name: str, namespace: str | None, spec: kopf.Spec, uid: str, patch: kop
         k8s_render.validate_spec(dict(spec))
     except k8s_render.SpecInvalid:
         return  # reported by reconcile
-    api = Api()
+    api = _api()
     cluster = cluster_for(api, name, namespace, uid, dict(spec))
     cluster.step()
     patch.status.update(cluster.status())
