@@ -292,7 +292,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
-    console.print(f"[bold]{data['phase']}[/bold]  primary: {data['dsn']}", highlight=False)
+    console.print(f"[bold]{data['phase']}[/bold]  connect: {data['dsn']}", highlight=False)
     comps = data["components"]
     with_timeline = bool(data["branches"])
     with_restarts = any(c["restarts"] for c in comps)
