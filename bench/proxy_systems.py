@@ -208,6 +208,9 @@ class ProxyCluster(Cluster):
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             return list(conn.execute(f"SHOW {show}").fetchall())
 
+    def replica_ports(self) -> list[int]:
+        return [int(str(c["address"]).rsplit(":", 1)[1]) for c in self.computes() if c["role"] == "replica"]
+
     def warm_replicas(self) -> dict[str, float]:
         """A full scan of pgbench_accounts on each replica, directly (seconds each): a fresh
         replica's page cache is empty, and the first seconds of reads would measure the page
