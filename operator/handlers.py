@@ -26,6 +26,7 @@ import kopf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # control/ (no package here)
 
 from control import k8s_render  # noqa: E402
+from control.k8s_api import failover_request  # noqa: E402
 from control.k8s_driver import KubernetesCluster, ServicesFactory, api_client  # noqa: E402
 
 API_ENV = "STRATA_KUBE_API"
@@ -266,9 +267,10 @@ def reconcile(name: str, namespace: str | None, spec: kopf.Spec, uid: str, patch
 @kopf.timer(k8s_render.GROUP, k8s_render.VERSION, k8s_render.PLURAL,
             interval=RECONCILE_INTERVAL_S, initial_delay=RECONCILE_INTERVAL_S)
 def step(name: str, namespace: str | None, spec: kopf.Spec, uid: str, patch: kopf.Patch,
-         **_: Any) -> None:
+         annotations: kopf.Annotations, **_: Any) -> None:
     """The reconciler's loop (local mode's 0.5 s tick, at the timer's pace): restarts,
-    scale, failover by promotion; then status and the proxy's topology."""
+    scale, failover by promotion, a failover requested by the REST API (an annotation,
+    `control.k8s_api`); then status and the proxy's topology."""
     namespace = namespace or "default"
     try:
         k8s_render.validate_spec(dict(spec))
@@ -276,6 +278,8 @@ def step(name: str, namespace: str | None, spec: kopf.Spec, uid: str, patch: kop
         return  # reported by reconcile
     api = _api()
     cluster = cluster_for(api, name, namespace, uid, dict(spec))
+    patch.metadata.annotations.update(
+        failover_request(dict(annotations), cluster.reconciler.failover))
     cluster.step()
     patch.status.update(cluster.status())
     update_topology(api, name, namespace, cluster.topology_json())
