@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException  # type: ignore[import-unt
 
 from control.driver import STOP_GRACE_S, ProcessSpec
 from control.k8s_render import compute_pod, labels, owner_reference
+from strata.tls import CA_FILE, CERT_FILE, KEY_FILE, TlsFiles
 
 API_TIMEOUT_S = 10.0
 """One Kubernetes API call's bound."""
@@ -185,19 +186,23 @@ class AddressedServices:
         return getattr(self.inner, name)
 
 
-ServicesFactory = Callable[[list[str], str, tuple[str, str]], Any]
-"""(log store addresses, page server address, (user, password)) -> Services."""
+ServicesFactory = Callable[[list[str], str, tuple[str, str], TlsFiles | None], Any]
+"""(log store addresses, page server address, (user, password), the control plane's TLS
+files or None for plaintext) -> Services."""
 
 
 class KubernetesCluster:
     """One StrataCluster's control plane inside the operator: `control.reconciler.Reconciler`
     (the same decisions as local mode: restarts, scale, failover by promotion) driving Pods
     through `KubernetesDriver`. Its working directory holds the auth files from the
-    cluster's Secret; its state is rebuilt from the Pods when the operator restarts."""
+    cluster's Secret and the control role's TLS files from its TLS Secret (``control_tls``:
+    (ca, cert, key) PEM; None: plaintext gRPC); its state is rebuilt from the Pods when the
+    operator restarts."""
 
     def __init__(self, api: client.ApiClient, namespace: str, name: str, uid: str,
                  spec: dict[str, Any], auth: dict[str, str], workdir: Any,
-                 services_factory: ServicesFactory) -> None:
+                 services_factory: ServicesFactory,
+                 control_tls: tuple[str, str, str] | None = None) -> None:
         from pathlib import Path
 
         from control import k8s_render
@@ -213,6 +218,15 @@ class KubernetesCluster:
         self.cdir.create()
         for key in ("users", "password", "proxy-secret", "control-password"):
             write_private(self.cdir.path / key, auth.get(key, ""))
+        tls: TlsFiles | None = None
+        if control_tls is not None:
+            tls_dir = self.cdir.path / "tls-control"  # 0700, files 0600: the operator's own
+            tls_dir.mkdir(mode=0o700, exist_ok=True)
+            tls_dir.chmod(0o700)
+            for fname, text in zip((CA_FILE, CERT_FILE, KEY_FILE), control_tls, strict=True):
+                write_private(tls_dir / fname, text)
+            tls = TlsFiles.from_dir(tls_dir)
+        self.tls = tls
         n = self.spec["logstore"]["replicas"]
         cspec = ClusterSpec(dir=str(self.cdir.path), logstores=n,
                             replicas=self.spec["compute"]["replicas"],
@@ -231,7 +245,7 @@ class KubernetesCluster:
                 state="starting"))
         login = ("strata_control", auth.get("control-password", "").strip())
         inner = services_factory(k8s_render.logstore_addresses(name, namespace, n),
-                                 k8s_render.pageserver_address(name, namespace), login)
+                                 k8s_render.pageserver_address(name, namespace), login, tls)
         self.services = AddressedServices(inner, self.resolve)
         self.reconciler = Reconciler(self.cdir, state, self.driver, self.services,
                                      port_free=lambda host, port: True)
@@ -266,10 +280,14 @@ class KubernetesCluster:
 
     def _rewrite(self, argv: list[str]) -> list[str]:
         """A compute's argv from the reconciler -> the one for its pod (in-cluster log store
-        and page server names, the auth files from the mounted Secret)."""
+        and page server names, the auth files from the mounted Secret, the compute role's
+        TLS files mounted from the TLS Secret instead of the reconciler's --insecure)."""
         from control import k8s_render
 
-        out = list(argv)
+        out: list[str] = []
+        for arg in argv:  # the reconciler here has no tls_dir, so it says --insecure
+            out += ["--internal-tls-dir", k8s_render.INTERNAL_TLS_DIR] if arg == "--insecure" \
+                else [arg]
         files = {"--password-file": "/etc/strata/users",
                  "--proxy-secret-file": "/etc/strata/proxy-secret"}
         for i, arg in enumerate(out[:-1]):

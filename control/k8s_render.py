@@ -26,6 +26,15 @@ MAX_REPLICAS = 16
 """Read replicas per cluster (the same bound as local mode's spec)."""
 MAX_LOGSTORES = 9
 DEFAULT_IMAGE = "strata:latest"
+IMAGE_UID = 10001
+"""The image's user (operator/deploy/Dockerfile): pods set it as fsGroup so that the
+0440 TLS files (and the PVCs) are readable by it."""
+INTERNAL_TLS_DIR = "/etc/strata-internal-tls"
+"""Where a pod's internal TLS files are mounted (``--internal-tls-dir``): ca.pem, cert.pem,
+key.pem of its role. Not under /etc/strata (the auth Secret's read-only mount in computes)
+so that no mount is nested in another."""
+TLS_MODE = 0o440
+_TLS_FLAGS = ["--internal-tls-dir", INTERNAL_TLS_DIR]
 _QUANTITY = re.compile(r"^[0-9]+(Mi|Gi|Ti)$")
 _LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
 
@@ -128,7 +137,7 @@ def compute_argv(cluster: str, namespace: str, spec: dict[str, Any], name: str, 
             "--pageserver", pageserver_address(cluster, namespace),
             "--tenant", "default", "--timeline", timeline, "--node-name", name,
             "--proxy-secret-file", "/etc/strata/proxy-secret",
-            "--auth", "scram", "--password-file", "/etc/strata/users", "--insecure"]
+            "--auth", "scram", "--password-file", "/etc/strata/users", *_TLS_FLAGS]
 
 
 def _meta(cluster: str, namespace: str, name: str, component: str,
@@ -143,6 +152,33 @@ def _env(spec: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     return [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+
+
+def tls_secret_name(cluster: str) -> str:
+    return f"{cluster}-tls"
+
+
+def role_hosts(cluster: str, namespace: str, role: str) -> list[str]:
+    """DNS SANs of a role's certificate: its headless Service and (wildcard, one label)
+    every pod under it, the names the clients dial (logstore_addresses, pageserver_address,
+    compute_address). One certificate per role: the pods of a role share it."""
+    svc = {"logstore": f"{cluster}-logstore", "pageserver": f"{cluster}-pageserver",
+           "compute": f"{cluster}-compute"}.get(role)
+    return [f"*.{svc}.{namespace}.svc", f"{svc}.{namespace}.svc"] if svc else []
+
+
+def tls_volume(cluster: str, role: str) -> dict[str, Any]:
+    """The TLS Secret's CA and ``role``'s pair as ca.pem, cert.pem, key.pem (never the CA
+    key, never another role's key)."""
+    return {"name": "internal-tls", "secret": {
+        "secretName": tls_secret_name(cluster), "defaultMode": TLS_MODE,
+        "items": [{"key": "ca.pem", "path": "ca.pem"},
+                  {"key": f"{role}.pem", "path": "cert.pem"},
+                  {"key": f"{role}-key.pem", "path": "key.pem", "mode": TLS_MODE}]}}
+
+
+def _tls_mount() -> dict[str, Any]:
+    return {"name": "internal-tls", "mountPath": INTERNAL_TLS_DIR, "readOnly": True}
 
 
 def _tcp_probe(port: int) -> dict[str, Any]:
@@ -179,8 +215,9 @@ def _stateful(cluster: str, namespace: str, spec: dict[str, Any], uid: str, comp
                     "command": command, "env": _env(spec),
                     "ports": [{"name": "grpc", "containerPort": port}],
                     "readinessProbe": _tcp_probe(port),
-                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                }]},
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}, _tls_mount()],
+                }], "volumes": [tls_volume(cluster, component)],
+                    "securityContext": {"fsGroup": IMAGE_UID}},
             },
             "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": pvc_spec}],
         },
@@ -196,7 +233,8 @@ def compute_pod(cluster: str, namespace: str, spec: dict[str, Any], uid: str, na
         "name": "compute", "image": spec["image"], "command": argv, "env": _env(spec),
         "ports": [{"name": "pg", "containerPort": COMPUTE_PORT}],
         "readinessProbe": _tcp_probe(COMPUTE_PORT),
-        "volumeMounts": [{"name": "secrets", "mountPath": "/etc/strata", "readOnly": True}],
+        "volumeMounts": [{"name": "secrets", "mountPath": "/etc/strata", "readOnly": True},
+                         _tls_mount()],
     }
     if spec["compute"].get("resources"):
         container["resources"] = spec["compute"]["resources"]
@@ -207,8 +245,10 @@ def compute_pod(cluster: str, namespace: str, spec: dict[str, Any], uid: str, na
             "spec": {"restartPolicy": "Never", "containers": [container],
                      # DNS name NAME.<cluster>-compute.<ns>.svc (see compute_address)
                      "hostname": name, "subdomain": f"{cluster}-compute",
+                     "securityContext": {"fsGroup": IMAGE_UID},
                      "volumes": [{"name": "secrets",
-                                  "secret": {"secretName": f"{cluster}-auth"}}]}}
+                                  "secret": {"secretName": f"{cluster}-auth"}},
+                                 tls_volume(cluster, "compute")]}}
 
 
 def compute_address(cluster: str, namespace: str, name: str) -> str:
@@ -238,6 +278,36 @@ def auth_secret(cluster: str, namespace: str, uid: str, *, password: str, proxy_
                            "proxy-secret": proxy_secret, "topology.json": topology_json}}
 
 
+def tls_secret(cluster: str, namespace: str, uid: str, files: dict[str, str]) -> dict[str, Any]:
+    """The cluster's internal TLS Secret: ``ca.pem``, ``ca-key.pem`` and ``<role>.pem``,
+    ``<role>-key.pem`` per role (issue_tls_files). Made once by the operator."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(cluster, namespace, tls_secret_name(cluster), "tls", uid),
+            "stringData": dict(files)}
+
+
+def issue_tls_files(cluster: str, namespace: str) -> dict[str, str]:
+    """A new cluster CA and one certificate per role (strata.tls: EC P-256, the role as a
+    URI SAN, role_hosts as DNS SANs) as the TLS Secret's keys. Not pure (new keys each
+    call): the operator calls it once per cluster."""
+    import tempfile
+    from pathlib import Path
+
+    from strata import tls
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ca_dir = Path(tmp) / "ca"
+        tls.create_ca(ca_dir, f"strata {namespace}/{cluster} CA")
+        out = {"ca.pem": (ca_dir / tls.CA_FILE).read_text(),
+               "ca-key.pem": (ca_dir / tls.CA_KEY_FILE).read_text()}
+        for role in tls.ROLES:
+            files = tls.issue_cert(ca_dir, Path(tmp) / role, f"{cluster}-{role}", role,
+                                   role_hosts(cluster, namespace, role))
+            out[f"{role}.pem"] = files.cert.read_text()
+            out[f"{role}-key.pem"] = files.key.read_text()
+    return out
+
+
 def compute_names(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """(component name, role) of the computes the spec asks for, as local mode names them."""
     n = spec["compute"]["replicas"]
@@ -259,7 +329,8 @@ def render(cluster: str, namespace: str, spec: dict[str, Any],
         "sh", "-c",
         # the node id is the pod's ordinal + 1 (stable across restarts and reschedules)
         f'exec python3 -m strata logstore --id $(( ${{HOSTNAME##*-}} + 1 )) '
-        f'--listen 0.0.0.0:{LOGSTORE_PORT} --data-dir /data --object-store "{store}" --insecure'])
+        f'--listen 0.0.0.0:{LOGSTORE_PORT} --data-dir /data --object-store "{store}" '
+        f'--internal-tls-dir {INTERNAL_TLS_DIR}'])
     out.append({
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
         "metadata": _meta(cluster, namespace, f"{cluster}-logstore", "logstore", uid),
@@ -270,7 +341,7 @@ def render(cluster: str, namespace: str, spec: dict[str, Any],
     out += _stateful(cluster, namespace, s, uid, "pageserver", 1, PAGESERVER_PORT, [
         "python3", "-m", "strata", "pageserver", "--listen", f"0.0.0.0:{PAGESERVER_PORT}",
         "--data-dir", "/data", "--object-store", store,
-        "--logstore", ",".join(logstore_addresses(cluster, namespace, nls)), "--insecure"])
+        "--logstore", ",".join(logstore_addresses(cluster, namespace, nls)), *_TLS_FLAGS])
     out.append({
         "apiVersion": "v1", "kind": "Service",
         "metadata": _meta(cluster, namespace, f"{cluster}-compute", "compute", uid),

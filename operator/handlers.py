@@ -130,6 +130,8 @@ def apply(api: Api, name: str, namespace: str, spec: dict[str, Any], uid: str,
     wanted = k8s_render.render(name, namespace, spec, uid, computes=False)
     if ensure_auth_secret(api, name, namespace, uid):
         done.append(f"create Secret {name}-auth")
+    if ensure_tls_secret(api, name, namespace, uid):
+        done.append(f"create Secret {k8s_render.tls_secret_name(name)}")
     for obj in wanted:
         kind, oname = k8s_render.key(obj)
         base = _PATHS[kind].format(ns=namespace)
@@ -153,12 +155,17 @@ def apply(api: Api, name: str, namespace: str, spec: dict[str, Any], uid: str,
 
 
 def read_auth(api: Api, name: str, namespace: str) -> dict[str, str]:
-    """The auth Secret's files (``data`` base64, or ``stringData`` as first written)."""
+    """The auth Secret's files."""
+    return read_secret(api, f"{name}-auth", namespace)
+
+
+def read_secret(api: Api, secret_name: str, namespace: str) -> dict[str, str]:
+    """A Secret's files (``data`` base64, or ``stringData`` as first written)."""
     import base64
 
-    status, secret = api.call("GET", f"{_PATHS['Secret'].format(ns=namespace)}/{name}-auth")
+    status, secret = api.call("GET", f"{_PATHS['Secret'].format(ns=namespace)}/{secret_name}")
     if status >= 300 or not secret:
-        raise kopf.TemporaryError(f"read Secret {name}-auth: HTTP {status}", delay=5)
+        raise kopf.TemporaryError(f"read Secret {secret_name}: HTTP {status}", delay=5)
     out = dict(secret.get("stringData") or {})
     for key, value in (secret.get("data") or {}).items():
         out[key] = base64.b64decode(value).decode()
@@ -196,6 +203,27 @@ def ensure_auth_secret(api: Api, name: str, namespace: str, uid: str) -> bool:
     return True
 
 
+def ensure_tls_secret(api: Api, name: str, namespace: str, uid: str) -> bool:
+    """Create the cluster's internal TLS Secret once (a CA and one certificate per role,
+    `k8s_render.issue_tls_files`); never overwrite it (pods hold its certificates). True
+    if it was created."""
+    secret_name = k8s_render.tls_secret_name(name)
+    base = _PATHS["Secret"].format(ns=namespace)
+    status, _ = api.call("GET", f"{base}/{secret_name}")
+    if status < 300:
+        return False
+    if status != 404:
+        raise kopf.TemporaryError(f"read Secret {secret_name}: HTTP {status}", delay=5)
+    secret = k8s_render.tls_secret(name, namespace, uid,
+                                   k8s_render.issue_tls_files(name, namespace))
+    status, _ = api.call("POST", base, secret)
+    if status == 409:
+        return False  # made meanwhile: keep that one
+    if status >= 300:
+        raise kopf.TemporaryError(f"create Secret {secret_name}: HTTP {status}", delay=5)
+    return True
+
+
 def update_topology(api: Api, name: str, namespace: str, text: str) -> bool:
     """Point the proxy at the computes (the Secret's topology.json, which the proxy polls).
     True if it changed."""
@@ -219,7 +247,8 @@ def _services_factory() -> ServicesFactory:
         return factory
     from control.services import RealServices
 
-    return lambda logstores, pageserver, login: RealServices(logstores, pageserver, None, login)
+    return lambda logstores, pageserver, login, tls: RealServices(logstores, pageserver, tls,
+                                                                  login)
 
 
 def cluster_for(api: Api, name: str, namespace: str, uid: str,
@@ -229,9 +258,12 @@ def cluster_for(api: Api, name: str, namespace: str, uid: str,
     with _clusters_lock:
         cluster = _clusters.get(uid)
         if cluster is None:
+            tls = read_secret(api, k8s_render.tls_secret_name(name), namespace)
             cluster = KubernetesCluster(api.client, namespace, name, uid, spec,
                                         read_auth(api, name, namespace), WORKDIR,
-                                        _services_factory())
+                                        _services_factory(),
+                                        (tls["ca.pem"], tls["control.pem"],
+                                         tls["control-key.pem"]))
             _clusters[uid] = cluster
         else:
             cluster.set_spec(spec)

@@ -9,16 +9,20 @@ from typing import Any
 
 from control.errors import Conflict, Unavailable
 from control.k8s_driver import api_client
+from strata.tls import TlsFiles
 
 INSTANCES: list[FakeClusterServices] = []
 """Every instance made, newest last (the test reads what the operator did)."""
 
 
 class FakeClusterServices:
-    def __init__(self, logstores: list[str], pageserver: str, login: tuple[str, str]) -> None:
+    def __init__(self, logstores: list[str], pageserver: str, login: tuple[str, str],
+                 tls: TlsFiles | None) -> None:
         self.logstores = logstores
         self.pageserver = pageserver
         self.login = login
+        self.tls = tls
+        """The control plane's TLS files the operator handed over (role control)."""
         self.api = api_client(os.environ["STRATA_KUBE_API"])
         self.lock = threading.Lock()
         self.replay: dict[str, int] = {}
@@ -99,7 +103,8 @@ class FakeClusterServices:
         pass
 
 
-def make(logstores: list[str], pageserver: str, login: tuple[str, str]) -> FakeClusterServices:
-    services = FakeClusterServices(logstores, pageserver, login)
+def make(logstores: list[str], pageserver: str, login: tuple[str, str],
+         tls: TlsFiles | None) -> FakeClusterServices:
+    services = FakeClusterServices(logstores, pageserver, login, tls)
     INSTANCES.append(services)
     return services
