@@ -107,32 +107,30 @@ def test_user_create_list_delete(cluster: Cluster) -> None:
 
 def test_failover_through_the_proxy_keeps_the_client(cluster: Cluster) -> None:
     """Kill -9 the primary: the control plane promotes the replica, the proxy finds it, and
-    the same client connection commits again; no acknowledged commit is lost."""
+    the same client connection commits again; no acknowledged commit is lost. The window is
+    the longest gap between two successful commits around the kill (a kill that lands
+    between commits may cost no failed commit at all: the proxy holds the next one)."""
     dsn = cluster.status()["dsn"]
     with psycopg.connect(dsn, autocommit=True) as setup:
         setup.execute("CREATE TABLE IF NOT EXISTS ticks (n int PRIMARY KEY)")
     primary = next(c for c in cluster.status()["components"]
                    if c["kind"] == "compute" and c["role"] == "primary")
-    acked: list[int] = []
+    acked: list[tuple[int, float]] = []  # (n, time the commit returned)
     failures: list[tuple[float, str]] = []
     stop = threading.Event()
-    window: list[float] = []
 
     def writer() -> None:
         conn = psycopg.connect(dsn, autocommit=True)
         n = 0
-        first_fail: float | None = None
         while not stop.is_set():
             n += 1
             try:
                 conn.execute("INSERT INTO ticks VALUES (%s)", (n,))
-                acked.append(n)
-                if first_fail is not None and not window:
-                    window.append(time.monotonic() - first_fail)
+                acked.append((n, time.monotonic()))
             except psycopg.Error as exc:
-                failures.append((time.monotonic(), f"{exc.sqlstate}: {exc}"))
-                first_fail = first_fail or time.monotonic()
+                failures.append((time.monotonic(), f"{exc.sqlstate}: {type(exc).__name__}: {exc}"))
                 if conn.closed:
+                    failures.append((time.monotonic(), "client connection closed"))
                     return  # the proxy must keep the client connection: checked below
             time.sleep(0.01)
         conn.close()
@@ -140,19 +138,32 @@ def test_failover_through_the_proxy_keeps_the_client(cluster: Cluster) -> None:
     t = threading.Thread(target=writer, daemon=True)
     t.start()
     wait_for(lambda: len(acked) > 20, "commits before the kill")
+    killed_at = time.monotonic()
     os.kill(primary["pid"], signal.SIGKILL)
-    wait_for(lambda: window, "a commit after the failover", timeout=60)
+
+    def promoted_and_committing() -> bool:
+        new = [c for c in cluster.fast_status()["components"]
+               if c["kind"] == "compute" and c["role"] == "primary"]
+        if not new or new[0]["name"] == primary["name"] or not t.is_alive():
+            return not t.is_alive()
+        promoted_at = time.monotonic()
+        return wait_for(lambda: acked and acked[-1][1] > promoted_at, "a commit on the new primary")
+
+    wait_for(promoted_and_committing, "the promotion and a commit after it", timeout=60)
     time.sleep(0.3)
     stop.set()
     t.join(10)
-    assert window, f"the client connection did not survive the failover: {failures[-3:]}"
-    print(f"\nfailover window seen by the client: {window[0]:.2f} s; failed commits: {len(failures)}")
+    assert "client connection closed" not in [f for _, f in failures], failures
+    times = [killed_at] + [when for _, when in acked if when > killed_at]
+    window = max(b - a for a, b in zip(times, times[1:], strict=False))
+    print(f"\nfailover: longest gap between commits {window:.2f} s; failed commits: {len(failures)}")
+    assert window < 10, window
     # 25006: a known race (issue 12 note): once in ten kills in bench/proxy_compare, a write
     # reached the restarted old primary (now a replica) before the proxy saw its new role.
     # It is tolerated here, not hidden: the retryable codes are what the proxy promises.
     assert all(f.split(":")[0] in ("40001", "08006", "57P03", "25006") for _, f in failures), failures
     rows = {r[0] for r in query(dsn, "SELECT n FROM ticks")}
-    lost = [n for n in acked if n not in rows]
+    lost = [n for n, _ in acked if n not in rows]
     assert not lost, f"acknowledged commits lost: {lost[:10]}"
 
 
@@ -166,16 +177,20 @@ def test_password_file_is_not_world_readable_and_dsn_printed(cluster: Cluster) -
 
 def test_proxy_pools_and_servers_over_rest(cluster: Cluster) -> None:
     status = cluster.status()
-    computes = {c["address"]: c["role"] for c in status["components"]
-                if c["kind"] == "compute" and c["timeline"] == "main"}
-    with psycopg.connect(status["dsn"], autocommit=True) as conn:
+    with psycopg.connect(status["dsn"], autocommit=True) as conn, cluster.rest() as api:
         conn.execute("SELECT 1")
-        with cluster.rest() as api:
+
+        def proxy_sees_every_running_compute() -> bool:
+            computes = {c["address"]: c["role"] for c in cluster.fast_status()["components"]
+                        if c["kind"] == "compute" and c["timeline"] == "main" and c["state"] == "running"}
             resp = api.get("/v1/proxy/servers")
             assert resp.status_code == 200, resp.text
             servers = {s["address"]: s for s in resp.json()}
-            assert {a: s["role"] for a, s in servers.items()} == computes
-            assert all(s["healthy"] for s in servers.values())
-            pools = api.get("/v1/proxy/pools").json()
-            assert any(p["user"] == "postgres" and p["database"] == "postgres" for p in pools), pools
-            assert api.get("/v1/proxy/pools", headers={"Authorization": "Bearer x"}).status_code == 401
+            return ({a: s["role"] for a, s in servers.items()} == computes
+                    and all(s["healthy"] for s in servers.values()))
+
+        # after the failover test a restarted replica may still be joining: wait for it
+        wait_for(proxy_sees_every_running_compute, "the proxy to list every running compute")
+        pools = api.get("/v1/proxy/pools").json()
+        assert any(p["user"] == "postgres" and p["database"] == "postgres" for p in pools), pools
+        assert api.get("/v1/proxy/pools", headers={"Authorization": "Bearer x"}).status_code == 401
