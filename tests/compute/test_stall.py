@@ -168,7 +168,7 @@ def test_long_write_in_transaction_does_not_stall(strata: StrataProcess) -> None
         time.sleep(1.0)
         baseline_until = len(pingers.samples)
         started = time.perf_counter()
-        conn.execute("INSERT INTO stall_big SELECT a.x FROM stall_big a, stall_big b WHERE b.x <= 300")
+        conn.execute("INSERT INTO stall_big SELECT a.x FROM stall_big a, stall_big b WHERE b.x <= 1000")
         write_s = time.perf_counter() - started
         conn.rollback()
         time.sleep(0.3)
