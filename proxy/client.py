@@ -22,18 +22,18 @@ import hashlib
 import itertools
 import logging
 import ssl
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from proxy.backend import Backend, Pool, PoolExhausted, ServerConn, ServerError
 from proxy.classify import Kind, Statement
-from proxy.config import MAX_PREAUTH_MESSAGE_BYTES, MAX_STARTUP_BYTES
+from proxy.config import MAX_PREAUTH_MESSAGE_BYTES
 from proxy.server import NoBackend, ProxyServer
 from strata.pgwire import frontend as fe
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, scram_server_exchange
+from strata.pgwire.startup import StartupRefused, read_startup
 
 log = logging.getLogger("strata.proxy.client")
 
@@ -197,48 +197,23 @@ class ClientSession:
         await self.message_loop()
 
     async def startup(self) -> dict[str, str] | None:
-        while True:
-            head = await self.reader.readexactly(8)
-            length, code = struct.unpack("!ii", head)
-            if length < 8 or length > MAX_STARTUP_BYTES:
-                self.proxy.metrics.refused.labels("malformed_startup").inc()
-                await self.fatal("08P01", "invalid length of startup packet")
-            body = await self.reader.readexactly(length - 8)
-            if code == m.SSL_REQUEST and length == 8:
-                if self.tls:
-                    await self.fatal("08P01", "SSLRequest after TLS was established")
-                if self.proxy.ssl_context is None:
-                    self.writer.write(b"N")
-                    await self.writer.drain()
-                else:
-                    self.writer.write(b"S")
-                    await self.writer.drain()
-                    await self.writer.start_tls(self.proxy.ssl_context)
-                    self.tls = True
-                continue
-            if code == m.GSSENC_REQUEST and length == 8:
-                self.writer.write(b"N")
-                await self.writer.drain()
-                continue
-            if code == m.CANCEL_REQUEST and length == 16:
-                pid, secret = struct.unpack("!ii", body)
-                await self.proxy.forward_cancel(pid, secret)
-                return None
-            if code >> 16 != 3 or code & 0xFFFF != 0:
-                self.proxy.metrics.refused.labels("protocol_version").inc()
-                await self.fatal("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: "
-                                          "server supports 3.0 to 3.0")
-            if self.config.require_tls and not self.tls:
-                self.proxy.metrics.refused.labels("plaintext").inc()
-                await self.fatal("28000", "this proxy requires SSL/TLS: connect with sslmode=require "
-                                          "(no plaintext connections are accepted)")
-            try:
-                return m.parse_startup(body)
-            except m.ProtocolViolation as exc:
-                self.proxy.metrics.refused.labels("malformed_startup").inc()
-                await self.fatal("08P01", f"invalid startup packet layout: {exc}")
-            except m.InvalidEncoding as exc:
-                await self.fatal("22021", str(exc))
+        try:
+            got = await read_startup(self.reader, self.writer, self.proxy.ssl_context,
+                                     minor_versions=False)
+        except StartupRefused as exc:
+            if exc.reason != "encoding":
+                self.proxy.metrics.refused.labels(exc.reason).inc()
+            await self.fatal(exc.sqlstate, exc.message)
+            raise  # unreachable: fatal raises
+        self.tls = got.tls
+        if got.cancel is not None:
+            await self.proxy.forward_cancel(*got.cancel)
+            return None
+        if self.config.require_tls and not self.tls:
+            self.proxy.metrics.refused.labels("plaintext").inc()
+            await self.fatal("28000", "this proxy requires SSL/TLS: connect with sslmode=require "
+                                      "(no plaintext connections are accepted)")
+        return got.params
 
     async def authenticate(self, params: dict[str, str]) -> None:
         user = params.get("user")

@@ -7,8 +7,6 @@ from pathlib import Path
 
 MAX_PREAUTH_MESSAGE_BYTES = 65_536
 """Largest message body (bytes) accepted from a client before it has authenticated."""
-MAX_STARTUP_BYTES = 10_000
-"""Largest startup packet (bytes)."""
 
 
 @dataclass

@@ -34,11 +34,11 @@ from compute.sql.errors import diagnostic_fields
 from compute.sql.functions import canonical_setting_name
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
+from strata.pgwire.startup import StartupRefused, read_startup
 from strata.storage import StorageError
 
 log = logging.getLogger("strata.compute.server")
 
-MAX_STARTUP_BYTES = 10_000
 MAX_PREAUTH_MESSAGE_BYTES = 65_535
 """Largest message (bytes, without its length word) accepted before authentication ends:
 an unauthenticated client may not make the server buffer a 64 MiB message (password and
@@ -250,51 +250,27 @@ class Connection:
         await self.message_loop()
 
     async def startup(self) -> dict[str, str] | None:
-        tls_done = False
-        while True:
-            head = await self.reader.readexactly(8)
-            length, code = struct.unpack("!ii", head)
-            if length < 8 or length > MAX_STARTUP_BYTES:
-                await self.fatal("08P01", "invalid length of startup packet")
-            body = await self.reader.readexactly(length - 8)
-            if code == m.SSL_REQUEST and length == 8:
-                if tls_done:
-                    await self.fatal("08P01", "SSLRequest after TLS was established")
-                if self.server.ssl_context is None:
-                    self.writer.write(b"N")
-                    await self.writer.drain()
-                else:
-                    self.writer.write(b"S")
-                    await self.writer.drain()
-                    await self.writer.start_tls(self.server.ssl_context)
-                    tls_done = True
-                continue
-            if code == m.GSSENC_REQUEST and length == 8:
-                self.writer.write(b"N")
-                await self.writer.drain()
-                continue
-            if code == m.CANCEL_REQUEST and length == 16:
-                pid, secret = struct.unpack("!ii", body)
-                entry = self.server.sessions.get(pid)
-                if entry is not None and entry[0] == secret and entry[1].session is not None:
-                    entry[1].session.interrupt("cancel")
-                return None
-            if code >> 16 != 3:
-                await self.fatal("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: "
-                                          "server supports 3.0 to 3.0")
-            try:
-                params = m.parse_startup(body)
-            except m.ProtocolViolation as exc:
-                await self.fatal("08P01", f"invalid startup packet layout: {exc}")
-            except m.InvalidEncoding as exc:
-                await self.fatal("22021", str(exc))
-            if self.server.config.require_tls and not tls_done:
-                # PostgreSQL's words when only hostssl lines would match
-                peer = self.writer.get_extra_info("peername") or ("?",)
-                user = params.get("user", "")
-                await self.fatal("28000", f'no pg_hba.conf entry for host "{peer[0]}", user "{user}", '
-                                          f'database "{params.get("database") or user}", no encryption')
-            return params
+        try:
+            got = await read_startup(self.reader, self.writer, self.server.ssl_context,
+                                     minor_versions=True)
+        except StartupRefused as exc:
+            await self.fatal(exc.sqlstate, exc.message)
+            raise  # unreachable: fatal raises
+        if got.cancel is not None:
+            pid, secret = got.cancel
+            entry = self.server.sessions.get(pid)
+            if entry is not None and entry[0] == secret and entry[1].session is not None:
+                entry[1].session.interrupt("cancel")
+            return None
+        params = got.params
+        assert params is not None
+        if self.server.config.require_tls and not got.tls:
+            # PostgreSQL's words when only hostssl lines would match
+            peer = self.writer.get_extra_info("peername") or ("?",)
+            user = params.get("user", "")
+            await self.fatal("28000", f'no pg_hba.conf entry for host "{peer[0]}", user "{user}", '
+                                      f'database "{params.get("database") or user}", no encryption')
+        return params
 
     async def authenticate(self, params: dict[str, str]) -> None:
         server = self.server
