@@ -209,28 +209,29 @@ class Session:
             if kind is Kind.BEGIN:
                 return self._begin(tr)
             if kind is Kind.COMMIT:
-                return await self._commit()
+                return await self._commit(tr.chain)
             if kind is Kind.ROLLBACK:
-                return await self._rollback(tr.tag or "ROLLBACK")
+                return await self._rollback(tr.tag or "ROLLBACK", tr.chain)
             if kind in (Kind.SAVEPOINT, Kind.RELEASE, Kind.ROLLBACK_TO):
                 return await self._savepoint(tr)
-            if kind is Kind.SET and "set_constraints" in tr.extra:
+            if kind is Kind.SET_CONSTRAINTS:
                 return await self._set_constraints(tr)
             if kind is Kind.SET:
                 return self._set(tr)
             if kind is Kind.SHOW:
                 return self._show(tr)
-            if kind is Kind.NOOP:
-                mode = tr.extra.get("lock_mode")
-                if mode is not None and mode not in STANDBY_LOCK_MODES and self.engine.read_only:
+            if kind is Kind.LOCK:
+                if tr.lock_mode not in STANDBY_LOCK_MODES and self.engine.read_only:
                     raise SqlError("25006", "cannot execute LOCK TABLE during recovery")
+                return Result(tr.tag)
+            if kind in (Kind.NOOP, Kind.DISCARD, Kind.DEALLOCATE):
                 return Result(tr.tag)
             if kind is Kind.EMPTY:
                 return Result("")
-            if "create_database" in tr.extra or "drop_database" in tr.extra:
+            if kind in (Kind.CREATE_DATABASE, Kind.DROP_DATABASE):
                 return await self._database_ddl(tr)
             result = await self._run_sql(tr, params)
-            if tr.extra.get("off_loop") and not self.engine.read_only:
+            if tr.off_loop and not self.engine.read_only:
                 await self.engine.open_writers()  # pg_promote() made this node the primary
             return result
         except SqlError:
@@ -250,13 +251,13 @@ class Session:
             raise read_only_error(tr.tag)
         if self.txn is not None:
             raise SqlError("25001", f"{tr.tag} cannot run inside a transaction block")
-        if "create_database" in tr.extra:
-            await self.engine.create_database(str(tr.extra["create_database"]))
+        name = tr.name
+        if tr.kind is Kind.CREATE_DATABASE:
+            await self.engine.create_database(name)
             return Result("CREATE DATABASE")
-        name = str(tr.extra["drop_database"])
         if name == self.db.name:
             raise SqlError("55006", "cannot drop the currently open database")
-        if name not in self.engine.registry.ids and tr.extra.get("if_exists"):
+        if name not in self.engine.registry.ids and tr.if_exists:
             return Result("DROP DATABASE",
                           notices=[("00000", f'database "{name}" does not exist, skipping')])
         await self.engine.drop_database(name, self.engine.sessions_using)
@@ -288,12 +289,16 @@ class Session:
             read_only = True
         return Transaction(isolation=isolation, read_only=read_only, start_ts=time.time())
 
-    async def _commit(self) -> Result:
+    async def _commit(self, chain: bool = False) -> Result:
+        """COMMIT; AND CHAIN starts a new transaction with the same modes once this one ends."""
         txn = self.txn
         if txn is None:
+            if chain:
+                raise SqlError("25P01", "COMMIT AND CHAIN can only be used in transaction blocks")
             return Result("COMMIT", notices=[("25P01", "there is no transaction in progress")])
         if self.failed:
             await self._end_txn(commit=False)
+            self._chain(txn, chain)
             return Result("ROLLBACK")
         if txn.writer and txn.fk.pending:
             try:
@@ -304,7 +309,14 @@ class Session:
         ticket = await self._end_txn(commit=True)
         if ticket is not None:
             await self._await_durable(ticket)
+        self._chain(txn, chain)
         return Result("COMMIT")
+
+    def _chain(self, ended: Transaction, chain: bool) -> None:
+        """AND CHAIN: the next transaction keeps the ended one's isolation and access mode."""
+        if chain:
+            self.txn = Transaction(isolation=ended.isolation, read_only=ended.read_only,
+                                   start_ts=time.time())
 
     async def _check_deferred(self, txn: Transaction, prefixes: tuple[str, ...] | None) -> None:
         """Re-check queued rows of deferred foreign keys on the writer (compute/deferred.py)."""
@@ -318,10 +330,14 @@ class Session:
         except apsw.Error as exc:
             raise map_sqlite_error(exc, self.catalog) from exc
 
-    async def _rollback(self, tag: str) -> Result:
-        if self.txn is None:
+    async def _rollback(self, tag: str, chain: bool = False) -> Result:
+        txn = self.txn
+        if txn is None:
+            if chain:
+                raise SqlError("25P01", "ROLLBACK AND CHAIN can only be used in transaction blocks")
             return Result(tag, notices=[("25P01", "there is no transaction in progress")])
         await self._end_txn(commit=False)
+        self._chain(txn, chain)
         return Result(tag)
 
     async def _end_txn(self, commit: bool) -> CommitTicket | None:
@@ -474,15 +490,14 @@ class Session:
     async def _set_constraints(self, tr: Translation) -> Result:
         """SET CONSTRAINTS: change the modes; IMMEDIATE checks what is queued for them now."""
         txn = self.txn
-        error = tr.extra.get("error")
-        if error:  # an unknown or non-deferrable name (PostgreSQL warns first outside a transaction)
-            raise SqlError(*error)  # type: ignore[misc]
+        mode = tr.constraints
+        assert mode is not None, "a SET_CONSTRAINTS translation carries its mode"
+        if mode.error:  # an unknown or non-deferrable name (PostgreSQL warns first outside a transaction)
+            raise SqlError(*mode.error)
         if txn is None:
             return Result("SET CONSTRAINTS", notices=[("25P01", "SET CONSTRAINTS can only be used in "
                                                                 "transaction blocks")])
-        raw_prefixes = tr.extra["set_constraints"]
-        prefixes = None if raw_prefixes is None else tuple(str(p) for p in raw_prefixes)  # type: ignore[attr-defined]
-        deferred = bool(tr.extra["deferred"])
+        prefixes, deferred = mode.trigger_prefixes, mode.deferred
         txn.fk.set_mode(prefixes, deferred)
         if not deferred and txn.writer and txn.fk.pending:
             await self._check_deferred(txn, prefixes)
@@ -574,7 +589,7 @@ class Session:
         txn = self.txn
         if txn is not None:
             txn.queried = True
-        altered = tr.extra.get("altered_table")
+        altered = tr.altered_table
         if altered and txn is not None and txn.writer and txn.fk.pending and \
                 pending_on(self.db.writer.conn, txn.fk, str(altered)):
             raise SqlError("55006", f'cannot ALTER TABLE "{altered}" because it has pending trigger events')
@@ -623,7 +638,7 @@ class Session:
         params = _bindable(tr, params)
         if (self.txn is not None or tr.kind is not Kind.QUERY or tr.is_write
                 or len(steps) != 1 or not db.idle_readers or steps in db.slow_statements
-                or "off_loop" in tr.extra):
+                or tr.off_loop):
             return None
         reader = db.idle_readers.pop()
         guard = reader.guard
@@ -862,7 +877,7 @@ class Session:
             slow.clear()
             self.db.slow_since = time.monotonic()
         return (len(steps) == 1 and not tr.is_ddl and tr.kind is not Kind.COPY_TO
-                and self._interrupt is None and steps not in slow and "off_loop" not in tr.extra)
+                and self._interrupt is None and steps not in slow and not tr.off_loop)
 
     # ---- COPY FROM STDIN
 
@@ -954,7 +969,7 @@ def _write_command(tr: Translation) -> str:
     """How PostgreSQL names this write when refusing it (``nextval()``, ``SELECT FOR UPDATE``)."""
     if tr.kind is Kind.COPY_FROM:
         return "COPY FROM"
-    return str(tr.extra.get("write_command") or tr.tag)
+    return tr.write_command or tr.tag
 
 
 def _read_write_during_recovery() -> SqlError:
@@ -963,7 +978,7 @@ def _read_write_during_recovery() -> SqlError:
 
 def _tag(tr: Translation, count: int) -> str:
     tag = tr.tag
-    if tr.extra.get("count_last_step"):
+    if tr.count_last_step:
         return f"{tag} {count}"
     if tag == "INSERT":
         return f"INSERT 0 {count}"

@@ -106,7 +106,9 @@ def _reproduces(original: list[Translation], templates: list[Translation],
         if (filled.steps != orig.steps or filled.columns != orig.columns
                 or filled.kind != orig.kind or filled.tag != orig.tag
                 or filled.is_write != orig.is_write or filled.copy is not None
-                or orig.param_oids or filled.extra != orig.extra
+                or orig.param_oids or filled.notices != orig.notices
+                or filled.write_command != orig.write_command or filled.off_loop != orig.off_loop
+                or filled.count_last_step != orig.count_last_step
                 or filled.name != orig.name or filled.value != orig.value):
             return False
     return True

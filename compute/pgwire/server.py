@@ -555,18 +555,18 @@ class Connection:
         if fast is not None:
             self._send_result(tr, fast, result_formats, describe, portal, limit)
             return
-        if "deallocate" in tr.extra:
-            self._deallocate(tr.extra["deallocate"])
+        if tr.kind is Kind.DEALLOCATE:
+            self._deallocate(tr.name)
         with session.statement_scope():
             result = await session.execute(tr, params)
-        if tr.extra.get("discard") == "all":
+        if tr.kind is Kind.DISCARD and tr.name == "all":
             self.prepared.clear()
             await session.execute(Translation(Kind.SET, "RESET", name="all"))
         for sqlstate, text in result.notices:
             self.send(m.notice_response(sqlstate, text,
                                         severity="NOTICE" if sqlstate == "00000" else "WARNING"))
-        for text in tr.extra.get("notices", ()):  # type: ignore[attr-defined]
-            self.send(m.notice_response("00000", str(text)))
+        for text in tr.notices:
+            self.send(m.notice_response("00000", text))
         self._report_settings(session)
         if tr.kind is Kind.COPY_TO:
             self.copy_out(tr, result)
@@ -760,10 +760,11 @@ class Connection:
         self.prepared[name] = prep
         self.send(m.PARSE_COMPLETE)
 
-    def _deallocate(self, name: object) -> None:
-        if name is None:
+    def _deallocate(self, name: str) -> None:
+        """DEALLOCATE name, or ALL when ``name`` is empty."""
+        if not name:
             self.prepared.clear()
-        elif self.prepared.pop(str(name), None) is None:
+        elif self.prepared.pop(name, None) is None:
             raise SqlError("26000", f'prepared statement "{name}" does not exist')
 
     def _param_oids(self, prep: Prepared) -> list[int]:

@@ -10,7 +10,7 @@ the result columns with PostgreSQL type OIDs, and the inferred parameter types. 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class Kind(enum.Enum):
@@ -26,7 +26,13 @@ class Kind(enum.Enum):
     SHOW = "show"
     COPY_FROM = "copy_from"
     COPY_TO = "copy_to"
-    NOOP = "noop"  # accepted and ignored: VACUUM, ANALYZE, CHECKPOINT, DISCARD, ... (tag says which)
+    SET_CONSTRAINTS = "set_constraints"  # SET CONSTRAINTS ...: ``constraints`` says which and how
+    LOCK = "lock"  # LOCK TABLE: ``lock_mode``; a no-op on one writer, refused on a standby if strong
+    DISCARD = "discard"  # DISCARD ALL | PLANS | SEQUENCES | TEMP: ``name`` is the lower-cased target
+    DEALLOCATE = "deallocate"  # DEALLOCATE [PREPARE] name | ALL: ``name``, "" for ALL
+    CREATE_DATABASE = "create_database"  # ``name``
+    DROP_DATABASE = "drop_database"  # ``name``, ``if_exists``
+    NOOP = "noop"  # accepted and ignored: VACUUM, ANALYZE, CHECKPOINT, GRANT, ... (tag says which)
     EMPTY = "empty"  # empty query string -> EmptyQueryResponse
 
 
@@ -58,6 +64,15 @@ class CopySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ConstraintsMode:
+    """SET CONSTRAINTS, resolved against the catalog at translation time."""
+
+    trigger_prefixes: tuple[str, ...] | None  # deferrable foreign keys named; None = ALL
+    deferred: bool  # DEFERRED (True) or IMMEDIATE (False)
+    error: tuple[str, str] | None = None  # (sqlstate, message) the session raises, after its warning
+
+
+@dataclass(frozen=True, slots=True)
 class Translation:
     kind: Kind
     tag: str  # command tag without the row count: "SELECT", "INSERT", "UPDATE", "CREATE TABLE", ...
@@ -66,13 +81,21 @@ class Translation:
     is_ddl: bool = False  # changes the catalog
     columns: tuple[ColumnDesc, ...] = ()  # for QUERY (and COPY_TO)
     param_oids: tuple[int, ...] = ()  # inferred type OID of $1..$n (25 = text when unknown)
-    name: str = ""  # SET/SHOW/RESET parameter, SAVEPOINT name
+    name: str = ""  # SET/SHOW/RESET parameter, SAVEPOINT, DISCARD target, DEALLOCATE, database
     value: str | None = None  # SET value (None = RESET / DEFAULT)
     is_local: bool = False  # SET LOCAL
     isolation: str | None = None  # BEGIN ISOLATION LEVEL ... / SET TRANSACTION
     read_only: bool | None = None  # BEGIN READ ONLY / READ WRITE
     copy: CopySpec | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    chain: bool = False  # COMMIT / ROLLBACK AND CHAIN: a new transaction with the same modes follows
+    notices: tuple[str, ...] = ()  # NOTICE texts (SQLSTATE 00000) to send before CommandComplete
+    write_command: str | None = None  # how PostgreSQL names this write in a 25006 refusal
+    off_loop: bool = False  # calls the node (pg_promote, ...): never run on the event loop
+    count_last_step: bool = False  # the row count in the tag is the last step's (CREATE TABLE AS)
+    altered_table: str | None = None  # ALTER TABLE's table: pending deferred checks forbid it
+    lock_mode: str | None = None  # LOCK: "ACCESS EXCLUSIVE", "SHARE", ...
+    if_exists: bool = False  # DROP DATABASE IF EXISTS
+    constraints: ConstraintsMode | None = None  # SET_CONSTRAINTS
 
 
 class SqlError(Exception):

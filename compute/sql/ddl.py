@@ -39,7 +39,7 @@ class DdlResult:
     steps: list[str] = field(default_factory=list)
     catalog: Catalog | None = None
     notices: list[str] = field(default_factory=list)
-    extra: dict[str, object] = field(default_factory=dict)
+    count_last_step: bool = False  # CREATE TABLE AS: the tag counts the last step's rows
 
 
 def _q(name: str) -> str:
@@ -600,7 +600,7 @@ class DdlCompiler:
             steps.append(f"INSERT INTO {_q(name)} SELECT * FROM ({sql})")
         table = Table(0, name, tuple(columns), options=tuple(options))
         self.state.is_write = True
-        return DdlResult("SELECT", steps, self.catalog.with_table(table), extra={"count_last_step": True})
+        return DdlResult("SELECT", steps, self.catalog.with_table(table), count_last_step=True)
 
     # ------------------------------------------------------------------ DROP
     def drop(self, node: exp.Drop) -> DdlResult:
@@ -1290,7 +1290,7 @@ class DdlCompiler:
     # ------------------------------------------------------------------ COMMENT ON
     def comment(self, tokens: tuple[Token, ...], text: str) -> DdlResult:
         """COMMENT ON {TABLE|VIEW|SEQUENCE|INDEX} name | COLUMN rel.col IS 'text' | NULL."""
-        from compute.sql.utility import Tokens, _name
+        from compute.sql.utility import Tokens
 
         ts = Tokens(tokens, text)
         ts.expect("comment", "on")
@@ -1299,9 +1299,9 @@ class DdlCompiler:
             return self._comment_on_type(ts)
         if kind not in ("table", "view", "sequence", "index", "column"):
             raise SqlError("0A000", f"COMMENT ON {kind.upper()} is not supported")
-        parts = [_name(ts.next())]
+        parts = [ts.next_name()]
         while ts.accept("."):
-            parts.append(_name(ts.next()))
+            parts.append(ts.next_name())
         if parts[0] == "public" and len(parts) > (2 if kind == "column" else 1):
             parts = parts[1:]
         column = parts.pop() if kind == "column" else None
@@ -1333,13 +1333,11 @@ class DdlCompiler:
 
     def _comment_on_type(self, ts: Any) -> DdlResult:
         """COMMENT ON TYPE enum IS ...: pg_description rows with classoid 1247 (pg_type)."""
-        from compute.sql.utility import _name
-
-        name = _name(ts.next())
+        name = ts.next_name()
         if ts.accept("."):
             if name != "public":
                 raise SqlError("3F000", f'schema "{name}" does not exist')
-            name = _name(ts.next())
+            name = ts.next_name()
         description = _comment_text(ts)
         enum = self.catalog.enum(name)
         if enum is None:

@@ -128,11 +128,9 @@ class _Cursor:
         self.ts = Tokens(tokens, text)
 
     def name(self) -> str:
-        from compute.sql.utility import _name
-
-        first = _name(self.ts.next())
+        first = self.ts.next_name()
         if self.ts.accept("."):
-            second = _name(self.ts.next())
+            second = self.ts.next_name()
             if first != "public":
                 raise SqlError("3F000", f'schema "{first}" does not exist')
             return second

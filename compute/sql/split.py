@@ -168,7 +168,7 @@ def strip_catalog_qualifiers(stmt: Statement) -> str:
             and nxt.token_type == TokenType.DOT
             and text[tok.start : tok.start + 1] != "'"
         ):
-            quoted = tok.token_type == TokenType.IDENTIFIER
+            quoted = tok.token_type == TokenType.IDENTIFIER or text[tok.start : tok.start + 1] == '"'
             start = tok.start
             end = nxt.end + 1
             if quoted and text[start] != '"':

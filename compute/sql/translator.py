@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TypedDict
 
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -22,11 +23,10 @@ from compute.sql.pg_catalog import rewrite_client_idioms
 from compute.sql.query import OutColumn, QueryCompiler, generate
 from compute.sql.split import Statement, strip_catalog_qualifiers
 from compute.sql.types import Ty
-from compute.sql.utility import Tokens, _name, set_constraints, translate_utility
+from compute.sql.utility import Tokens, ident_value, is_quoted, set_constraints, translate_utility
 
 _log = logging.getLogger("strata.compute.sql")
 
-_ADD_CHECK = re.compile(r"\bADD\s+CHECK\b", re.I)
 _QUERY_STARTS = {"select", "with", "values", "table", "("}
 _DML_TAGS = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE"}
 
@@ -209,6 +209,21 @@ _NO_COLUMNS = re.compile(r"\s*create\s+(?:unlogged\s+)?table\s+(?:if\s+not\s+exi
 _UNLOGGED = re.compile(r"^(\s*create\s+)unlogged\s+(?=table\b)", re.I)
 
 
+def _name_unnamed_checks(text: str) -> str:
+    """ALTER TABLE ... ADD CHECK (...) -> ADD CONSTRAINT <placeholder> CHECK, on the token stream
+    (keywords only: the same words inside a string literal or a quoted name stay as they are)."""
+    tokens = StrataPostgres().tokenize(text)
+    cuts: list[int] = []
+    for prev, tok in zip(tokens, tokens[1:], strict=False):
+        if (prev.text.lower() == "add" and tok.text.lower() == "check"
+                and not is_quoted(prev, text) and not is_quoted(tok, text)
+                and prev.token_type != TokenType.STRING and tok.token_type != TokenType.STRING):
+            cuts.append(tok.start)
+    for at in reversed(cuts):
+        text = f"{text[:at]}CONSTRAINT {UNNAMED_CHECK} {text[at:]}"
+    return text
+
+
 def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
                    param_types: tuple[int, ...]) -> tuple[Translation, Catalog]:
     state = State(catalog)
@@ -229,8 +244,8 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
     text = rewrite_client_idioms(strip_catalog_qualifiers(stmt))
     if first == "create":  # an unlogged table is a table whose writes are logged anyway
         text = _UNLOGGED.sub(r"\1", text, count=1)
-    if first == "alter" and _ADD_CHECK.search(text):  # sqlglot parses ADD CHECK only with a name
-        text = _ADD_CHECK.sub(f"ADD CONSTRAINT {UNNAMED_CHECK} CHECK", text)
+    if first == "alter":  # sqlglot parses ADD CHECK only with a name
+        text = _name_unnamed_checks(text)
     if first == "table":
         text = "SELECT * FROM " + text[len("table"):]
     overriding = None
@@ -249,7 +264,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         sql, cols = qc.statement_query(node)
         return Translation(
             Kind.QUERY, "SELECT", (sql,), is_write=state.is_write, columns=_columns(cols, catalog),
-            param_oids=state.params.oids(), extra=_state_extra(state),
+            param_oids=state.params.oids(), **_state_fields(state),
         ), catalog
     for cls, tag in _DML_TAGS.items():
         if isinstance(node, cls):
@@ -262,6 +277,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
                                param_oids=state.params.oids()), catalog
     ddl = DdlCompiler(state)
     result: DdlResult
+    altered_table: str | None = None
     if isinstance(node, exp.Create):
         create_kind = str(node.args.get("kind") or "").upper()
         if create_kind == "TABLE":
@@ -274,12 +290,12 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
             result = ddl.create_view(node)
         elif create_kind == "DATABASE":
             name = node.this.name
-            return Translation(Kind.COMMAND, "CREATE DATABASE", extra={"create_database": name}), catalog
+            return Translation(Kind.CREATE_DATABASE, "CREATE DATABASE", name=name), catalog
         elif create_kind == "SCHEMA":
             schema = node.this.db or node.this.name
             if schema == "public" and node.args.get("exists"):
                 return Translation(Kind.COMMAND, "CREATE SCHEMA",
-                                   extra={"notices": [f'schema "{schema}" already exists, skipping']}), catalog
+                                   notices=(f'schema "{schema}" already exists, skipping',)), catalog
             raise SqlError("0A000", "CREATE SCHEMA is not supported (only the public schema exists)")
         else:
             raise SqlError("0A000", f"CREATE {create_kind or 'statement'} is not supported")
@@ -287,15 +303,14 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         drop_kind = str(node.args.get("kind") or "").upper()
         if drop_kind == "DATABASE":
             names = [t.name for t in node.args.get("tables") or node.expressions]
-            return Translation(Kind.COMMAND, "DROP DATABASE",
-                               extra={"drop_database": names[0] if names else "",
-                                      "if_exists": bool(node.args.get("exists"))}), catalog
+            return Translation(Kind.DROP_DATABASE, "DROP DATABASE", name=names[0] if names else "",
+                               if_exists=bool(node.args.get("exists"))), catalog
         result = ddl.drop(node)
     elif isinstance(node, exp.Alter):
         if (node.args.get("kind") or "").upper() != "TABLE":
             raise SqlError("0A000", f"ALTER {node.args.get('kind')} is not supported")
         result = ddl.alter_table(node)
-        result.extra.setdefault("altered_table", node.this.name)  # pending deferred checks forbid it
+        altered_table = node.this.name  # pending deferred checks forbid it
     elif isinstance(node, exp.TruncateTable):
         result = ddl.truncate(node)
     elif isinstance(node, exp.Command) and node.name.lower() == "alter" and \
@@ -305,9 +320,6 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         raise SqlError("0A000", f"{node.name.upper()} {str(node.expression)[:40]} is not supported".strip())
     else:
         raise SqlError("0A000", f"{type(node).__name__} statements are not supported")
-    extra: dict[str, object] = {**_state_extra(state), **result.extra}
-    if result.notices:
-        extra["notices"] = result.notices
     is_ddl = result.catalog is not None and bool(result.steps)
     translation = Translation(
         Kind.COMMAND,
@@ -316,7 +328,10 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
         is_write=bool(result.steps) or state.is_write,
         is_ddl=is_ddl,
         param_oids=state.params.oids(),
-        extra=extra,
+        notices=tuple(result.notices),
+        count_last_step=result.count_last_step,
+        altered_table=altered_table,
+        **_state_fields(state),
     )
     return translation, (result.catalog or catalog)
 
@@ -336,10 +351,9 @@ def _type_ddl(stmt: Statement, first: str, state: State) -> tuple[Translation, C
             return ddl._drop_column(cat, table, exp.Drop(expressions=[exp.column(column)]))
 
         steps, catalog, notices = enums.drop_type(stmt.tokens, stmt.text, catalog, drop_column)
-    extra: dict[str, object] = {"notices": notices} if notices else {}
     tag = f"{first.upper()} TYPE"
     return Translation(Kind.COMMAND, tag, tuple(steps), is_write=bool(steps), is_ddl=bool(steps),
-                       extra=extra), catalog
+                       notices=tuple(notices)), catalog
 
 
 def _fix_rename_without_column(node: exp.Alter) -> None:
@@ -422,15 +436,15 @@ def _copy(stmt: Statement, state: State) -> Translation:
         query_sql, out_cols = qc.statement_query(node)
     else:
         table_tok = ts.next()
-        table_name = _name(table_tok)
+        table_name = ident_value(table_tok, ts.text)
         if ts.accept("."):
             if table_name not in ("public",):
                 raise SqlError("3F000", f'schema "{table_name}" does not exist')
-            table_name = _name(ts.next())
+            table_name = ts.next_name()
         if ts.peek() == "(":
             ts.next()
             while True:
-                columns.append(_name(ts.next()))
+                columns.append(ts.next_name())
                 if ts.accept(")"):
                     break
                 ts.expect(",")
@@ -459,7 +473,7 @@ def _copy(stmt: Statement, state: State) -> Translation:
     if direction == "to" and query_sql is not None:
         spec = CopySpec(None, _columns(out_cols, catalog), fmt, delimiter, null, header, quote, escape)
         return Translation(Kind.COPY_TO, "COPY", (query_sql,), columns=spec.columns, copy=spec,
-                           is_write=state.is_write, extra=_state_extra(state))
+                           is_write=state.is_write, **_state_fields(state))
     assert table_name is not None
     table = catalog.table(table_name)
     if table is None:
@@ -561,12 +575,12 @@ def generate_sql(node: exp.Expression) -> str:
 __all__ = ["translate_statement", "Ty"]
 
 
-def _state_extra(state: State) -> dict[str, object]:
+class _StateFields(TypedDict):
+    write_command: str | None
+    off_loop: bool
+
+
+def _state_fields(state: State) -> _StateFields:
     """What the session needs to know beyond the SQL: how PostgreSQL names a write in a 25006
     refusal, and whether the statement calls the node (then it never runs on the event loop)."""
-    extra: dict[str, object] = {}
-    if state.write_command:
-        extra["write_command"] = state.write_command
-    if state.off_loop:
-        extra["off_loop"] = True
-    return extra
+    return {"write_command": state.write_command or None, "off_loop": bool(state.off_loop)}

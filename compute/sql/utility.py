@@ -12,7 +12,7 @@ import re
 from sqlglot.tokens import Token, TokenType
 
 from compute import pgtypes
-from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
+from compute.sql.api import ColumnDesc, ConstraintsMode, Kind, SqlError, Translation
 from compute.sql.catalog import Catalog
 from compute.sql.functions import canonical_setting_name
 
@@ -60,6 +60,10 @@ class Tokens:
         self.pos += 1
         return tok
 
+    def next_name(self) -> str:
+        """The next token as an identifier value (quoted keeps case, bare is lower-cased)."""
+        return ident_value(self.next(), self.text)
+
     def at_end(self) -> bool:
         return self.pos >= len(self.tokens)
 
@@ -74,11 +78,14 @@ class Tokens:
         raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
 
 
-def _name(tok: Token) -> str:
+def is_quoted(tok: Token, text: str) -> bool:
+    """A double-quoted identifier, seen in the source text (token types vary across sqlglot versions)."""
+    return text[tok.start : tok.start + 1] == '"'
+
+
+def ident_value(tok: Token, text: str) -> str:
     """Identifier value: quoted keeps case, unquoted is lower-cased (PostgreSQL folding)."""
-    if tok.token_type == TokenType.IDENTIFIER:
-        return tok.text
-    return tok.text.lower()
+    return tok.text if is_quoted(tok, text) else tok.text.lower()
 
 
 _SAVEPOINT_NAME = re.compile(
@@ -146,7 +153,7 @@ def _value_text(ts: Tokens) -> str:
             continue
         if tok.token_type == TokenType.STRING:
             current += tok.text
-        elif tok.token_type == TokenType.IDENTIFIER:
+        elif is_quoted(tok, ts.text):
             current += tok.text if tok.text != "$user" else '"$user"'
         elif tok.token_type in (TokenType.DASH,):
             current += "-"
@@ -176,19 +183,19 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         ts.accept("and", "no", "chain")
         if not ts.at_end():
             ts.error()
-        return Translation(Kind.COMMIT, "COMMIT", extra={"chain": chain} if chain else {})
+        return Translation(Kind.COMMIT, "COMMIT", chain=chain)
     if first in ("rollback", "abort"):
         ts.next()
         ts.accept("work") or ts.accept("transaction")
         if ts.accept("to"):
             ts.accept("savepoint")
-            name = _name(ts.next())
+            name = ts.next_name()
             return Translation(Kind.ROLLBACK_TO, "ROLLBACK", name=name)
         chain = ts.accept("and", "chain")
         ts.accept("and", "no", "chain")
         if not ts.at_end():
             ts.error()
-        return Translation(Kind.ROLLBACK, "ROLLBACK", extra={"chain": chain} if chain else {})
+        return Translation(Kind.ROLLBACK, "ROLLBACK", chain=chain)
     if first == "savepoint":
         return Translation(Kind.SAVEPOINT, "SAVEPOINT",
                            name=_savepoint_name(text, tokens[0].end + 1, keyword=False))
@@ -212,7 +219,7 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
     if first == "discard":
         ts.next()
         what = (ts.peek() or "all").upper()
-        return Translation(Kind.NOOP, f"DISCARD {what}", extra={"discard": what.lower()})
+        return Translation(Kind.DISCARD, f"DISCARD {what}", name=what.lower())
     if first in ("listen", "unlisten", "notify"):
         return Translation(Kind.NOOP, first.upper())
     if first == "deallocate":
@@ -222,13 +229,13 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         if not words:
             raise SqlError("42601", "syntax error at end of input")
         if words[0].lower() == "all":
-            return Translation(Kind.NOOP, "DEALLOCATE ALL", name="all", extra={"deallocate": None})
+            return Translation(Kind.DEALLOCATE, "DEALLOCATE ALL", name="")
         name = words[0][1:-1] if words[0].startswith('"') else words[0].lower()
-        return Translation(Kind.NOOP, "DEALLOCATE", name=name, extra={"deallocate": name})
+        return Translation(Kind.DEALLOCATE, "DEALLOCATE", name=name)
     if first == "lock":
         mode = re.search(r"\bin\s+(.*?)\s+mode\b", text, re.I | re.S)
         lock_mode = " ".join(mode.group(1).upper().split()) if mode else "ACCESS EXCLUSIVE"
-        return Translation(Kind.NOOP, "LOCK TABLE", is_write=True, extra={"lock_mode": lock_mode})
+        return Translation(Kind.LOCK, "LOCK TABLE", is_write=True, lock_mode=lock_mode)
     if first in ("grant", "revoke"):
         return Translation(Kind.NOOP, first.upper())
     return None
@@ -247,11 +254,11 @@ def set_constraints(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> T
     if not ts.accept("all"):
         names = []
         while True:
-            name = _name(ts.next())
+            name = ts.next_name()
             if ts.accept("."):
                 if name != "public":
                     raise SqlError("3F000", f'schema "{name}" does not exist')
-                name = _name(ts.next())
+                name = ts.next_name()
             names.append(name)
             if not ts.accept(","):
                 break
@@ -279,8 +286,8 @@ def set_constraints(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> T
                     continue
                 found.append(str(info.get("trigger")))
         prefixes = tuple(found)
-    return Translation(Kind.SET, "SET CONSTRAINTS", name="constraints",
-                       extra={"set_constraints": prefixes, "deferred": deferred, "error": error})
+    return Translation(Kind.SET_CONSTRAINTS, "SET CONSTRAINTS", name="constraints",
+                       constraints=ConstraintsMode(prefixes, deferred, error))
 
 
 def _show(rest: str) -> Translation:
@@ -306,9 +313,9 @@ def _show(rest: str) -> Translation:
 
 
 def _dotted_name(ts: Tokens) -> str:
-    parts = [_name(ts.next())]
+    parts = [ts.next_name()]
     while ts.accept("."):
-        parts.append(_name(ts.next()))
+        parts.append(ts.next_name())
     if not ts.at_end():
         ts.error()
     return ".".join(parts)
@@ -344,9 +351,9 @@ def _set(ts: Tokens) -> Translation:
     if ts.accept("session", "authorization") or ts.accept("role"):
         _value_text(ts)
         return Translation(Kind.NOOP, "SET")
-    parts = [_name(ts.next())]
+    parts = [ts.next_name()]
     while ts.accept("."):
-        parts.append(_name(ts.next()))
+        parts.append(ts.next_name())
     name = canonical_setting_name(".".join(parts))
     if not (ts.accept("to") or ts.accept("=")):
         ts.error()

@@ -38,8 +38,8 @@ def one(db: Db, sql: str):  # type: ignore[no-untyped-def]
         ("vacuum analyze pgbench_branches", Kind.NOOP, "VACUUM"),
         ("ANALYZE", Kind.NOOP, "ANALYZE"),
         ("CHECKPOINT", Kind.NOOP, "CHECKPOINT"),
-        ("DISCARD ALL", Kind.NOOP, "DISCARD ALL"),
-        ("DEALLOCATE ALL", Kind.NOOP, "DEALLOCATE ALL"),
+        ("DISCARD ALL", Kind.DISCARD, "DISCARD ALL"),
+        ("DEALLOCATE ALL", Kind.DEALLOCATE, "DEALLOCATE ALL"),
         ("SET search_path = public", Kind.SET, "SET"),
         ("RESET ALL", Kind.SET, "RESET"),
         ("SHOW server_version", Kind.SHOW, "SHOW"),
@@ -140,13 +140,13 @@ def test_create_table_variants(db: Db) -> None:
     assert db.error("insert into t (code) values ('ab')").message == 'duplicate key value violates unique constraint "t_code_key"'
     assert db.error("create table t (a int)").sqlstate == "42P07"
     notice = one(db, "create table if not exists t (a int)")
-    assert notice.steps == () and notice.extra["notices"] == ['relation "t" already exists, skipping']
+    assert notice.steps == () and notice.notices == ('relation "t" already exists, skipping',)
 
 
 def test_drop_table(db: Db) -> None:
     db.run_all("create table a (x serial); create table b (y int)")
     tr = one(db, "drop table if exists a, b, nothere cascade")
-    assert tr.tag == "DROP TABLE" and tr.extra["notices"] == ['table "nothere" does not exist, skipping']
+    assert tr.tag == "DROP TABLE" and tr.notices == ('table "nothere" does not exist, skipping',)
     for step in tr.steps:
         db.conn.execute(step)
     catalog = db.catalog
