@@ -1,0 +1,202 @@
+"""Advisory locks: PostgreSQL's ``pg_advisory_*`` lock table for one compute node.
+
+Why a table of our own: SQLite has one writer lock and no user locks, and migration tools
+(Alembic, Flyway, Django's, Rails') take an advisory lock before anything else. The
+semantics follow PostgreSQL's:
+
+- keys are one bigint or two int4s (two separate key spaces, as ``objsubid`` 1 and 2);
+- exclusive conflicts with any lock of another session, shared only with exclusive;
+  a session never conflicts with itself, and locks are re-entrant (counted per scope);
+- session-scope locks live until unlocked or the session ends (a rollback keeps them),
+  transaction-scope locks until the transaction ends and cannot be unlocked early;
+- a waiter gives up at ``lock_timeout`` (55P03), on cancel or ``statement_timeout`` (the
+  guard), and a wait that would close a cycle of waiters fails with 40P01 at once.
+
+The lock functions run inside SQLite statements on a worker thread (never on the event
+loop: a wait must not stall other sessions), so the table is guarded by a
+``threading.Condition``. Bounded: at most ``MAX_LOCKS`` distinct keys held on a node (53200,
+PostgreSQL's "out of shared memory" for the lock table).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+from compute.sql.api import SqlError
+
+MAX_LOCKS = 64 * 1024  # distinct advisory keys held at once on one node (entries)
+WAIT_SLICE_S = 0.02  # a waiter re-checks cancel / statement_timeout this often (seconds)
+
+
+class Scope(Enum):
+    SESSION = "session"
+    XACT = "xact"
+
+
+class Key(NamedTuple):
+    """``(space, a, b)``: space 1 = one bigint (a = high 32 bits, b = low), 2 = two int4s."""
+
+    space: int
+    a: int
+    b: int
+
+    @staticmethod
+    def of_bigint(value: int) -> Key:
+        unsigned = value & 0xFFFF_FFFF_FFFF_FFFF
+        return Key(1, unsigned >> 32, unsigned & 0xFFFF_FFFF)
+
+    @staticmethod
+    def of_pair(a: int, b: int) -> Key:
+        return Key(2, a & 0xFFFF_FFFF, b & 0xFFFF_FFFF)
+
+
+@dataclass
+class _Holds:
+    """One session's holds on one key: counts by (shared, scope)."""
+
+    counts: dict[tuple[bool, Scope], int] = field(default_factory=dict)
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def exclusive(self) -> bool:
+        return any(n for (shared, _), n in self.counts.items() if not shared)
+
+
+@dataclass(frozen=True)
+class LockRow:
+    """One granted or awaited lock, as ``pg_locks`` shows it."""
+
+    key: Key
+    owner: int  # backend pid
+    shared: bool
+    granted: bool
+
+
+class AdvisoryLocks:
+    """The node's advisory lock table; ``owner`` is the session's backend pid."""
+
+    def __init__(self, max_locks: int = MAX_LOCKS) -> None:
+        self._cond = threading.Condition()
+        self._held: dict[Key, dict[int, _Holds]] = {}
+        self._waiting: dict[int, tuple[Key, bool]] = {}  # owner -> what it waits for
+        self._max_locks = max_locks
+
+    # ---- taking and releasing
+
+    def acquire(self, owner: int, key: Key, *, shared: bool, scope: Scope, wait: bool,
+                timeout_s: float | None = None, interrupted: Callable[[], bool] | None = None) -> bool:
+        """Take the lock; False only for a ``try`` (``wait=False``) that would have to wait.
+
+        ``timeout_s`` is ``lock_timeout`` (None or 0: wait forever); ``interrupted`` is polled
+        every ``WAIT_SLICE_S`` and, when true, the wait ends with 57014.
+        """
+        deadline = time.monotonic() + timeout_s if timeout_s else None
+        with self._cond:
+            while self._conflicts(owner, key, shared):
+                if not wait:
+                    return False
+                if self._closes_cycle(owner, key, shared):
+                    raise SqlError("40P01", "deadlock detected",
+                                   detail=f"Process {owner} waits for {_mode(shared)} on advisory lock "
+                                          f"[{key.a},{key.b},{key.space}]; blocked by another process.",
+                                   hint="See server log for query details.")
+                if interrupted is not None and interrupted():
+                    raise SqlError("57014", "canceling statement due to user request")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise SqlError("55P03", "canceling statement due to lock timeout")
+                self._waiting[owner] = (key, shared)
+                try:
+                    self._cond.wait(WAIT_SLICE_S if remaining is None else min(WAIT_SLICE_S, remaining))
+                finally:
+                    self._waiting.pop(owner, None)
+            holders = self._held.get(key)
+            if holders is None:
+                if len(self._held) >= self._max_locks:
+                    raise SqlError("53200", "out of shared memory",
+                                   hint=f"The advisory lock table holds at most {self._max_locks} keys.")
+                holders = self._held[key] = {}
+            holds = holders.setdefault(owner, _Holds())
+            holds.counts[(shared, scope)] = holds.counts.get((shared, scope), 0) + 1
+            return True
+
+    def release(self, owner: int, key: Key, *, shared: bool) -> bool:
+        """pg_advisory_unlock[_shared]: drop one session-scope hold; False if none was held."""
+        with self._cond:
+            holds = self._held.get(key, {}).get(owner)
+            slot = (shared, Scope.SESSION)
+            if holds is None or not holds.counts.get(slot):
+                return False
+            holds.counts[slot] -= 1
+            if not holds.counts[slot]:
+                del holds.counts[slot]
+            self._forget_if_empty(key, owner)
+            self._cond.notify_all()
+            return True
+
+    def release_all(self, owner: int, scope: Scope | None = None) -> int:
+        """End of transaction (XACT), pg_advisory_unlock_all (SESSION), disconnect (None: both).
+        Returns the number of holds dropped."""
+        dropped = 0
+        with self._cond:
+            for key in [k for k, holders in self._held.items() if owner in holders]:
+                holds = self._held[key][owner]
+                for slot in [s for s in holds.counts if scope is None or s[1] is scope]:
+                    dropped += holds.counts.pop(slot)
+                self._forget_if_empty(key, owner)
+            if dropped:
+                self._cond.notify_all()
+        return dropped
+
+    def rows(self) -> list[LockRow]:
+        """Granted locks and waiters, for ``pg_locks``."""
+        with self._cond:
+            out = [LockRow(key, owner, shared, True)
+                   for key, holders in self._held.items() for owner, holds in holders.items()
+                   for shared in sorted({s for s, _ in holds.counts})]
+            out += [LockRow(key, owner, shared, False) for owner, (key, shared) in self._waiting.items()]
+        return out
+
+    # ---- internals (call with the condition held)
+
+    def _conflicts(self, owner: int, key: Key, shared: bool) -> bool:
+        return bool(self._blockers(owner, key, shared))
+
+    def _blockers(self, owner: int, key: Key, shared: bool) -> list[int]:
+        return [other for other, holds in self._held.get(key, {}).items()
+                if other != owner and holds.total() and (not shared or holds.exclusive())]
+
+    def _closes_cycle(self, owner: int, key: Key, shared: bool) -> bool:
+        """Would ``owner`` waiting on ``key`` close a cycle in the waits-for graph?"""
+        frontier = self._blockers(owner, key, shared)
+        seen: set[int] = set()
+        while frontier:
+            other = frontier.pop()
+            if other == owner:
+                return True
+            if other in seen:
+                continue
+            seen.add(other)
+            waiting = self._waiting.get(other)
+            if waiting is not None:
+                frontier.extend(self._blockers(other, waiting[0], waiting[1]))
+        return False
+
+    def _forget_if_empty(self, key: Key, owner: int) -> None:
+        holders = self._held.get(key)
+        if holders is None:
+            return
+        if owner in holders and not holders[owner].total():
+            del holders[owner]
+        if not holders:
+            del self._held[key]
+
+
+def _mode(shared: bool) -> str:
+    return "ShareLock" if shared else "ExclusiveLock"
