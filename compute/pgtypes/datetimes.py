@@ -1,0 +1,537 @@
+"""Dates, times, timestamps, time zones and intervals: input parsing (fast regular expressions,
+then compute.datetime_input for the rest), output formatting, and their binary forms."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import re
+import struct
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from compute import datetime_input as _datetime_input
+from compute.pgtypes.oids import DATE, TIME, TIMESTAMP, TIMESTAMPTZ
+from compute.pgtypes.scalars import invalid_input
+from compute.sql.api import SqlError
+
+# --------------------------------------------------------------------------- date/time
+
+_PG_EPOCH = _dt.datetime(2000, 1, 1)
+_PG_EPOCH_DATE = _dt.date(2000, 1, 1)
+_UTC = _dt.UTC
+_DATE_RE = re.compile(r"\s*(\d{4,})-(\d{1,2})-(\d{1,2})(\s+BC)?\s*\Z", re.I)
+_DATE_COMPACT_RE = re.compile(r"\s*(\d{4})(\d{2})(\d{2})\s*\Z")
+_TIME_PART = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+_TZ_PART = r"(?:\s*(Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2}(?::?\d{2})?)?))?"
+_TS_RE = re.compile(r"\s*(\d{4,})-(\d{1,2})-(\d{1,2})(?:(?:[T ]|\s+)" + _TIME_PART + r")?" + _TZ_PART + r"\s*\Z", re.I)
+_TIME_RE = re.compile(r"\s*" + _TIME_PART + _TZ_PART + r"\s*\Z", re.I)
+
+
+def _frac_micros(frac: str | None) -> tuple[int, int]:
+    """Microseconds from a fraction string, rounded like PostgreSQL (carry returned)."""
+    if not frac:
+        return 0, 0
+    if len(frac) <= 6:
+        return int(frac.ljust(6, "0")), 0
+    micros = round(int(frac[:7].ljust(7, "0")) / 10)
+    if micros >= 1_000_000:
+        return micros - 1_000_000, 1
+    return micros, 0
+
+
+def _tz_offset_seconds(tz: str) -> int:
+    tz = tz.upper()
+    if tz in ("Z", "UTC", "GMT"):
+        return 0
+    sign = -1 if tz[0] == "-" else 1
+    body = tz[1:].replace(":", "")
+    hours = int(body[:2]) if len(body) > 2 else int(body)
+    minutes = int(body[2:4]) if len(body) > 2 else 0
+    seconds = int(body[4:6]) if len(body) > 4 else 0
+    return sign * (hours * 3600 + minutes * 60 + seconds)
+
+
+def format_date(value: _dt.date) -> str:
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def format_timestamp(value: _dt.datetime) -> str:
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def format_time(value: _dt.time) -> str:
+    text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def format_offset(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{sign}{hours:02d}"
+    if minutes or secs:
+        text += f":{minutes:02d}"
+    if secs:
+        text += f":{secs:02d}"
+    return text
+
+
+def format_timestamptz(value: _dt.datetime, tz: str = "UTC") -> str:
+    """timestamptz_out in time zone ``tz`` (value must be aware)."""
+    local = value.astimezone(get_zone(tz))
+    offset = local.utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    return format_timestamp(local.replace(tzinfo=None)) + format_offset(seconds)
+
+
+_ZONES: dict[str, _dt.tzinfo] = {}
+
+
+def get_zone(name: str) -> _dt.tzinfo:
+    """A tzinfo for a PostgreSQL TimeZone setting (IANA names, UTC, or a numeric offset)."""
+    zone = _ZONES.get(name)
+    if zone is not None:
+        return zone
+    upper = name.upper()
+    if upper in ("UTC", "GMT", "Z", "ZULU", "UCT", "ETC/UTC"):
+        zone = _UTC
+    elif re.fullmatch(r"[+-]?\d{1,2}(:\d{2})?", name):
+        # A bare number of hours is an ISO offset (east positive), as SET TIME ZONE 3 is; with
+        # minutes it is a POSIX zone, whose sign is inverted: '-02:00' is two hours east.
+        seconds = _tz_offset_seconds(name if name[0] in "+-" else "+" + name)
+        zone = _dt.timezone(_dt.timedelta(seconds=-seconds if ":" in name else seconds))
+    else:
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SqlError("22023", f'invalid value for parameter "TimeZone": "{name}"') from None
+    _ZONES[name] = zone
+    return zone
+
+
+def _refuse_bc(text: str) -> None:
+    raise SqlError("0A000", f'dates before the year 1 (BC) are not supported: "{text}"')
+
+
+def _special_datetime(word: str) -> _dt.datetime | None:
+    """epoch/now/today/tomorrow/yesterday outside literals (literals are bound at translation)."""
+    if word == "epoch":
+        return _dt.datetime(1970, 1, 1)
+    now = _dt.datetime.now(_UTC).replace(tzinfo=None)
+    if word == "now":
+        return now
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + _dt.timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}.get(word, 0))
+
+
+def _decoded_datetime(text: str, type_name: str) -> tuple[_dt.datetime, str | None]:
+    """The forms the fast regular expressions miss (month names, MDY, Julian...): datetime.c rules."""
+    d = _datetime_input.decode(text, type_name)
+    if d.special is not None:
+        if d.special.endswith("infinity") or d.special == "allballs":
+            raise SqlError("22007", f'invalid input syntax for type {type_name}: "{text}"')
+        special = _special_datetime(d.special)
+        assert special is not None
+        return special, "+00" if d.special in ("epoch", "now") else None  # instants, not local times
+    assert d.year is not None and d.month is not None and d.day is not None
+    try:
+        value = _dt.datetime(d.year, d.month, d.day) + _dt.timedelta(
+            hours=d.hour, minutes=d.minute, seconds=d.second, microseconds=d.micros)
+    except (ValueError, OverflowError):
+        raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
+    if d.tz_name is not None:
+        return value, d.tz_name
+    return value, None if d.tz_offset is None else format_offset(d.tz_offset)
+
+
+def parse_date(text: str) -> str:
+    m = _DATE_RE.match(text) or _DATE_COMPACT_RE.match(text)
+    if m and m.re is _DATE_RE and m.group(4):
+        _refuse_bc(text)
+    low = text.strip().lower()
+    if low in ("infinity", "+infinity"):
+        return "infinity"
+    if low == "-infinity":
+        return "-infinity"
+    if not m:
+        ts = _TS_RE.match(text)
+        if ts:
+            return parse_date(f"{ts.group(1)}-{ts.group(2)}-{ts.group(3)}")
+        return format_date(_decoded_datetime(text, "date")[0].date())
+    try:
+        value = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
+    return format_date(value)
+
+
+def _parse_datetime(oid: int, text: str) -> tuple[_dt.datetime, str | None]:
+    """(naive value, offset text or zone name) of timestamp/timestamptz input."""
+    m = _TS_RE.match(text)
+    if not m:
+        return _decoded_datetime(text, _TS_NAMES[oid])
+    year, month, day, hour, minute, second, frac, tz = m.groups()
+    micros, carry = _frac_micros(frac)
+    try:
+        value = _dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros
+        )
+    except ValueError:
+        if hour in ("24", "23") or second == "60":  # 24:00:00 and leap seconds roll over
+            return _decoded_datetime(text, _TS_NAMES[oid])
+        raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
+    if carry:
+        value += _dt.timedelta(seconds=1)
+    return value, tz
+
+
+_TS_NAMES = {
+    TIMESTAMP: "timestamp",
+    TIMESTAMPTZ: "timestamp with time zone",
+    TIME: "time",
+    DATE: "date",
+}
+
+
+def parse_timestamp(text: str) -> str:
+    low = text.strip().lower()
+    if low in ("infinity", "-infinity"):
+        return low
+    value, _tz = _parse_datetime(TIMESTAMP, text)
+    return format_timestamp(value)
+
+
+def parse_timestamptz(text: str, tz: str = "UTC") -> str:
+    """timestamptz_in; a value without an offset is in session time zone ``tz``."""
+    low = text.strip().lower()
+    if low in ("infinity", "-infinity"):
+        return low
+    value, offset = _parse_datetime(TIMESTAMPTZ, text)
+    if offset is None:
+        aware = value.replace(tzinfo=get_zone(tz))
+    elif offset[0] not in "+-" and offset.upper() not in ("Z", "UTC", "GMT"):
+        aware = value.replace(tzinfo=_input_zone(offset))
+    else:
+        aware = value.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=_tz_offset_seconds(offset))))
+    return format_timestamp(aware.astimezone(_UTC).replace(tzinfo=None)) + "+00"
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """IANA zone names by lower case: PostgreSQL matches them case-insensitively."""
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+def _input_zone(name: str) -> _dt.tzinfo:
+    """An IANA zone named in timestamptz input (22023 like PostgreSQL when unknown)."""
+    spelled = _zone_names().get(name.lower())
+    if spelled is None:
+        raise SqlError("22023", f'time zone "{name}" not recognized')
+    return ZoneInfo(spelled)
+
+
+def parse_time(text: str) -> str:
+    m = _TIME_RE.match(text)
+    if not m:
+        ts = _TS_RE.match(text)
+        if ts and ts.group(4) is not None:
+            return format_time(_parse_datetime(TIMESTAMP, text)[0].time())
+        raise SqlError("22007", f'invalid input syntax for type time: "{text}"')
+    hour, minute, second, frac, _tz = m.groups()
+    micros, carry = _frac_micros(frac)
+    h, mi, s = int(hour), int(minute), int(second or 0) + carry
+    if h == 24 and mi == 0 and s == 0 and micros == 0:
+        return "24:00:00"
+    if h > 23 or mi > 59 or s > 60:
+        raise SqlError("22008", f'date/time field value out of range: "{text}"')
+    return format_time(_dt.time(h, mi, min(s, 59), micros))
+
+
+def timestamptz_from_storage(value: str) -> _dt.datetime:
+    """Storage text (``...+00`` or any offset) to an aware datetime."""
+    m = _TS_RE.match(value)
+    if not m:
+        raise invalid_input(TIMESTAMPTZ, value)
+    naive, tz = _parse_datetime(TIMESTAMPTZ, value)
+    seconds = _tz_offset_seconds(tz) if tz else 0
+    return naive.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=seconds)))
+
+
+def timestamp_from_storage(value: str) -> _dt.datetime:
+    return _parse_datetime(TIMESTAMP, value)[0]
+
+
+def _micros_since_epoch(value: _dt.datetime) -> int:
+    delta = value - _PG_EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_INFINITY_TS = {"infinity": 2**63 - 1, "-infinity": -(2**63)}
+
+
+def enc_timestamp_bin(value: Any) -> bytes:
+    special = _INFINITY_TS.get(value)
+    if special is not None:
+        return struct.pack("!q", special)
+    return struct.pack("!q", _micros_since_epoch(timestamp_from_storage(value)))
+
+
+def enc_timestamptz_bin(value: Any) -> bytes:
+    special = _INFINITY_TS.get(value)
+    if special is not None:
+        return struct.pack("!q", special)
+    aware = timestamptz_from_storage(value).astimezone(_UTC).replace(tzinfo=None)
+    return struct.pack("!q", _micros_since_epoch(aware))
+
+
+def dec_timestamp_bin(data: bytes) -> str:
+    (micros,) = struct.unpack("!q", data)
+    if micros == 2**63 - 1:
+        return "infinity"
+    if micros == -(2**63):
+        return "-infinity"
+    return format_timestamp(_PG_EPOCH + _dt.timedelta(microseconds=micros))
+
+
+def dec_timestamptz_bin(data: bytes) -> str:
+    text = dec_timestamp_bin(data)
+    return text if text.endswith("infinity") else text + "+00"
+
+
+def enc_date_bin(value: Any) -> bytes:
+    if value == "infinity":
+        return struct.pack("!i", 2**31 - 1)
+    if value == "-infinity":
+        return struct.pack("!i", -(2**31))
+    return struct.pack("!i", (_dt.date.fromisoformat(value) - _PG_EPOCH_DATE).days)
+
+
+def dec_date_bin(data: bytes) -> str:
+    (days,) = struct.unpack("!i", data)
+    if days == 2**31 - 1:
+        return "infinity"
+    if days == -(2**31):
+        return "-infinity"
+    return format_date(_PG_EPOCH_DATE + _dt.timedelta(days=days))
+
+
+def date_fields(value: str) -> tuple[int, int, int]:
+    """(astronomical year, month, day) of a stored date (``YYYY-MM-DD`` or ``YYYY-MM-DD BC``)."""
+    bc = value.endswith(" BC")
+    year, month, day = (int(part) for part in value[:-3 if bc else None].split("-"))
+    return (1 - year if bc else year), month, day
+
+
+def parse_timetz(text: str, tz: str = "UTC") -> str:
+    """timetz_in then timetz_out: ``HH:MM:SS[.ffffff]+HH[:MM]``; without a zone, the session
+    TimeZone's offset now."""
+    m = _TIME_RE.match(text)
+    if not m:
+        raise SqlError("22007", f'invalid input syntax for type time with time zone: "{text}"')
+    zone = m.group(5)
+    time_text = parse_time(text[: m.start(5)] if zone else text)
+    if zone:
+        offset = _tz_offset_seconds(zone)
+    else:
+        now = _dt.datetime.now(_UTC).astimezone(get_zone(tz)).utcoffset()
+        offset = int(now.total_seconds()) if now is not None else 0
+    if abs(offset) > 15 * 3600 + 59 * 60:
+        raise SqlError("22009", f'time zone displacement out of range: "{text}"')
+    return time_text + format_offset(offset)
+
+
+def _timetz_parts(value: str) -> tuple[int, int]:
+    """Stored timetz text -> (microseconds since midnight, offset seconds east)."""
+    cut = max(value.rfind("+"), value.rfind("-"))
+    return time_micros(value[:cut]), _tz_offset_seconds(value[cut:])
+
+
+def timetz_has_zone(text: str) -> bool:
+    """Whether timetz input names its offset (else it is the session TimeZone's)."""
+    m = _TIME_RE.match(text)
+    return m is not None and m.group(5) is not None
+
+
+def timetz_key(value: Any) -> int | None:
+    """An integer that orders timetz values as timetz_cmp does: by the UTC time (time minus
+    offset), then by zone (seconds west); equal keys are equal values."""
+    if value is None:
+        return None
+    micros, offset = _timetz_parts(str(value))
+    return (micros - offset * 1_000_000) * 100_000 + (-offset + 50_000)
+
+
+def enc_timetz_bin(value: Any) -> bytes:
+    micros, offset = _timetz_parts(str(value))
+    return struct.pack("!qi", micros, -offset)  # timetz_send: the zone in seconds west
+
+
+def dec_timetz_bin(data: bytes) -> str:
+    micros, west = struct.unpack("!qi", data)
+    return dec_time_bin(struct.pack("!q", micros)) + format_offset(-west)
+
+
+def time_micros(value: str) -> int:
+    """Microseconds since midnight of a stored time."""
+    h, m, rest = value.split(":")
+    sec, _, frac = rest.partition(".")
+    return ((int(h) * 60 + int(m)) * 60 + int(sec)) * 1_000_000 + int(frac.ljust(6, "0")[:6] or 0)
+
+
+def dec_time_bin(data: bytes) -> str:
+    (micros,) = struct.unpack("!q", data)
+    secs, micro = divmod(micros, 1_000_000)
+    mins, sec = divmod(secs, 60)
+    hour, minute = divmod(mins, 60)
+    text = f"{hour:02d}:{minute:02d}:{sec:02d}"
+    if micro:
+        text += f".{micro:06d}".rstrip("0")
+    return text
+
+
+# --------------------------------------------------------------------------- interval
+
+_INTERVAL_UNITS = {
+    "microsecond": ("us", 1),
+    "microseconds": ("us", 1),
+    "us": ("us", 1),
+    "usec": ("us", 1),
+    "usecs": ("us", 1),
+    "millisecond": ("us", 1000),
+    "milliseconds": ("us", 1000),
+    "ms": ("us", 1000),
+    "msec": ("us", 1000),
+    "msecs": ("us", 1000),
+    "second": ("us", 1_000_000),
+    "seconds": ("us", 1_000_000),
+    "sec": ("us", 1_000_000),
+    "secs": ("us", 1_000_000),
+    "s": ("us", 1_000_000),
+    "minute": ("us", 60_000_000),
+    "minutes": ("us", 60_000_000),
+    "min": ("us", 60_000_000),
+    "mins": ("us", 60_000_000),
+    "m": ("us", 60_000_000),
+    "hour": ("us", 3_600_000_000),
+    "hours": ("us", 3_600_000_000),
+    "hr": ("us", 3_600_000_000),
+    "hrs": ("us", 3_600_000_000),
+    "h": ("us", 3_600_000_000),
+    "day": ("d", 1),
+    "days": ("d", 1),
+    "d": ("d", 1),
+    "week": ("d", 7),
+    "weeks": ("d", 7),
+    "w": ("d", 7),
+    "month": ("mon", 1),
+    "months": ("mon", 1),
+    "mon": ("mon", 1),
+    "mons": ("mon", 1),
+    "year": ("mon", 12),
+    "years": ("mon", 12),
+    "y": ("mon", 12),
+    "yr": ("mon", 12),
+    "yrs": ("mon", 12),
+    "decade": ("mon", 120),
+    "decades": ("mon", 120),
+    "century": ("mon", 1200),
+    "centuries": ("mon", 1200),
+}
+_INTERVAL_TOKEN = re.compile(
+    r"\s*(?:([+-]?\d+(?::\d+){1,2}(?:\.\d+)?)|([+-]?(?:\d+\.?\d*|\.\d+))\s*([a-z]+)?)", re.I
+)
+
+
+def interval_parts(text: str) -> tuple[int, int, int]:
+    """interval_in for the postgres style: ``1 year 2 mons 3 days 04:05:06.5`` -> (months, days, us)."""
+    if text.startswith("P"):
+        return _datetime_input.iso8601_interval(text)
+    original = text
+    body = text.strip()
+    if body.startswith("@"):
+        body = body[1:]
+    ago = False
+    if body.lower().endswith(" ago"):
+        ago = True
+        body = body[:-4]
+    months = days = micros = 0
+    pos = 0
+    body = body.strip()
+    if not body:
+        raise SqlError("22007", f'invalid input syntax for type interval: "{original}"')
+    while pos < len(body):
+        m = _INTERVAL_TOKEN.match(body, pos)
+        if not m or m.end() == pos:
+            raise SqlError("22007", f'invalid input syntax for type interval: "{original}"')
+        pos = m.end()
+        clock, number, unit = m.groups()
+        if clock:
+            sign = -1 if clock.startswith("-") else 1
+            pieces = clock.lstrip("+-").split(":")
+            h = int(pieces[0])
+            mi = int(pieces[1])
+            sec = Decimal(pieces[2]) if len(pieces) > 2 else Decimal(0)
+            micros += sign * (h * 3_600_000_000 + mi * 60_000_000 + int(sec * 1_000_000))
+            continue
+        assert number is not None
+        if unit is None:
+            micros += int(Decimal(number) * 1_000_000)
+            continue
+        spec = _INTERVAL_UNITS.get(unit.lower())
+        if spec is None:
+            raise SqlError("22007", f'invalid input syntax for type interval: "{original}"')
+        field, factor = spec
+        amount = Decimal(number) * factor
+        if field == "us":
+            micros += int(amount)
+        elif field == "d":
+            whole = int(amount)
+            days += whole
+            micros += int((amount - whole) * 86_400_000_000)
+        else:
+            whole = int(amount)
+            months += whole
+            frac_days = (amount - whole) * 30
+            days += int(frac_days)
+            micros += int((frac_days - int(frac_days)) * 86_400_000_000)
+    if ago:
+        months, days, micros = -months, -days, -micros
+    return months, days, micros
+
+
+def format_interval(months: int, days: int, micros: int) -> str:
+    """interval_out, IntervalStyle = postgres (datetime.c EncodeInterval, AddPostgresIntPart)."""
+    parts: list[str] = []
+    is_zero, is_before = True, False
+    years = abs(months) // 12 * (1 if months >= 0 else -1)
+    for value, unit in ((years, "year"), (months - years * 12, "mon"), (days, "day")):
+        if value == 0:
+            continue
+        plus = "+" if not is_zero and is_before and value > 0 else ""
+        parts.append(f"{plus}{value} {unit}{'s' if value != 1 else ''}")
+        is_zero, is_before = False, value < 0
+    if micros or is_zero:
+        sign = "-" if micros < 0 else ("+" if is_before else "")
+        total = abs(micros)
+        secs, frac = divmod(total, 1_000_000)
+        mins, sec = divmod(secs, 60)
+        hours, minute = divmod(mins, 60)
+        clock = f"{sign}{hours:02d}:{minute:02d}:{sec:02d}"
+        if frac:
+            clock += f".{frac:06d}".rstrip("0")
+        parts.append(clock)
+    return " ".join(parts)
+
+
+def parse_interval(text: str) -> str:
+    return format_interval(*interval_parts(text))
+
+
