@@ -24,10 +24,15 @@ import apsw
 import apsw.ext
 
 from compute.node import FENCED, NO_QUORUM, PROMOTING, NodeStatus, ReplicationPeer, Role
-from compute.sql import Catalog, translate
+from compute.sql import (
+    TABLES,
+    Catalog,
+    SessionContext,
+    bootstrap_statements,
+    prepare_connection,
+    translate,
+)
 from compute.sql.api import SqlError, Translation
-from compute.sql.catalog import TABLES, bootstrap_statements
-from compute.sql.functions import SessionContext, register_functions
 from compute.sqlcache import ShapeCache
 from strata.storage import (
     CommitTicket,
@@ -188,11 +193,11 @@ class DatabaseRegistry:
         return sorted((DATABASE_OID_BASE + i, n) for n, i in self.ids.items())
 
 
-def prepare_connection(conn: apsw.Connection, registry: DatabaseRegistry | None = None,
-                       node: ConnectionFactory | None = None) -> Pooled:
+def pooled_connection(conn: apsw.Connection, registry: DatabaseRegistry | None = None,
+                      node: ConnectionFactory | None = None) -> Pooled:
     ctx = SessionContext()
     ctx.node = node  # node_functions: pg_is_in_recovery(), pg_promote(), ...
-    register_functions(conn, ctx)
+    prepare_connection(conn, ctx)
     if registry is not None:
         def strata_databases() -> list[tuple[int, str]]:
             return registry.rows()
@@ -264,7 +269,7 @@ class Database:
         if self.reader_count < self.max_readers:
             self.reader_count += 1
             try:
-                return prepare_connection(self.factory.connect(self.db_id, "reader"),
+                return pooled_connection(self.factory.connect(self.db_id, "reader"),
                                           self.registry, self.factory)
             except BaseException:
                 self.reader_count -= 1
@@ -316,8 +321,10 @@ class Database:
                 self.catalogs.popitem(last=False)
         return catalog
 
-    def translate(self, sql: str, catalog: Catalog) -> list[Translation]:
-        return self.shapes.translate(sql, catalog, translate)
+    def translate(self, sql: str, catalog: Catalog, param_types: tuple[int, ...] = ()
+                  ) -> list[Translation]:
+        """Translations of ``sql`` through the database's one translation cache (an LRU)."""
+        return self.shapes.translate(sql, catalog, translate, param_types)
 
 
 class Engine:
@@ -524,7 +531,7 @@ class Engine:
         """Open a database (on an engine thread): the writer and bootstrap on a primary, only
         readers on a replica (after the primary has bootstrapped it)."""
         writer = None if self.read_only else self._open_writer(db_id)
-        catalog_conn = prepare_connection(self.factory.connect(db_id, "reader"), self.registry,
+        catalog_conn = pooled_connection(self.factory.connect(db_id, "reader"), self.registry,
                                           self.factory).conn
         if writer is None:
             try:
@@ -550,7 +557,7 @@ class Engine:
             time.sleep(BOOTSTRAP_POLL_S)
 
     def _open_writer(self, db_id: int) -> Pooled:
-        writer = prepare_connection(self.factory.connect(db_id, "writer"), self.registry,
+        writer = pooled_connection(self.factory.connect(db_id, "writer"), self.registry,
                                     self.factory)
         conn = writer.conn
         statements = bootstrap_statements()

@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import apsw
 
@@ -37,8 +37,8 @@ from compute.engine import (
     read_only_error,
     storage_error,
 )
+from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
-from compute.sql.errors import map_sqlite_error
 from strata.storage import CommitTicket, StorageError
 
 log = logging.getLogger("strata.compute.session")
@@ -59,6 +59,9 @@ class FatalSessionError(Exception):
         self.message = message
 
 
+# DDL that PostgreSQL refuses in a read-only transaction before resolving any name.
+_UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unlogged|or\s+replace)\s+)?(\w+)",
+                            re.I)
 _PARAM_REF = re.compile(r"\?(\d+)")
 
 
@@ -143,7 +146,9 @@ class Session:
         self._ms_cache: dict[str, tuple[str, float]] = {}
         self.sequence_values: dict[str, int] = {}  # currval() per sequence
         self.changed_settings: list[str] = []  # reported settings changed by the last statement
-        self.catalog: Any = None  # the catalog the current statement was translated with
+        self.catalog: Catalog | None = None  # the catalog the current statement was translated with
+        self._implicit = False  # the open transaction is an implicit block (begin_implicit)
+        self._implicit_lazy = False  # extended protocol: a write opens an implicit block until Sync
 
     # ------------------------------------------------------------------ state
 
@@ -198,6 +203,90 @@ class Session:
 
     # ------------------------------------------------------------------ execution
 
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def in_implicit_block(self) -> bool:
+        """An implicit transaction is open (idle-in-transaction timeouts do not apply to it)."""
+        return self._implicit
+
+    def begin_implicit(self, *, eager: bool) -> None:
+        """Statements until ``end_implicit`` form PostgreSQL's implicit transaction block.
+
+        ``eager``: the rest of a simple-query string of several statements; the block opens now.
+        Otherwise the extended-protocol messages up to Sync; the block opens at the first write
+        (a read before it runs as its own autocommit read, which it may as well: it changed
+        nothing). Inside an explicit transaction block this does nothing.
+        """
+        if not eager:
+            self._implicit_lazy = True
+        elif self.txn is None:
+            self.txn = self._new_txn()
+            self._implicit = True
+
+    async def end_implicit(self, ok: bool = True) -> None:
+        """Close the implicit block: commit it, or roll it back when ``ok`` is False or one of
+        its statements failed. A failed commit raises SqlError (the block is gone either way)."""
+        self._implicit_lazy = False
+        if not self._implicit:
+            return
+        self._implicit = False
+        if self.txn is None:
+            return
+        if ok and not self.failed:
+            await self._commit()
+        else:
+            await self._end_txn(commit=False)
+
+    def fail(self) -> None:
+        """An error ended the statement: an open transaction is now failed (25P02 until ROLLBACK)."""
+        if self.txn is not None:
+            self.failed = True
+
+    def translate(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
+        """Translate ``sql`` against the catalog this session sees now (its own uncommitted DDL
+        while it holds the writer, else the newest durable catalog)."""
+        return self._translate(sql, self._catalog_now(), param_types)
+
+    def _translate(self, sql: str, catalog: Catalog, param_types: tuple[int, ...]
+                   ) -> list[Translation]:
+        try:
+            return self.db.translate(sql, catalog, param_types)
+        except SqlError as err:
+            # PostgreSQL refuses a utility write in a read-only transaction before it looks at
+            # the catalog: DROP TABLE nosuch there is 25006, not 42P01
+            m = _UTILITY_WRITE.match(sql)
+            if (m is not None and err.sqlstate != "25006" and not self.failed
+                    and self._read_only_now() and ";" not in sql.strip().rstrip(";")):
+                command = "TRUNCATE TABLE" if m.group(1).lower() == "truncate" else \
+                    f"{m.group(1)} {m.group(2)}".upper()
+                raise read_only_error(command) from err
+            raise
+
+    def retranslate(self, sql: str, param_types: tuple[int, ...], fingerprint: str
+                    ) -> tuple[Translation, str] | None:
+        """A prepared statement's translation made anew, with the catalog fingerprint it was
+        made against, if the catalog changed since ``fingerprint`` (DDL in this session or
+        another, committed or this transaction's own); None while it has not (the common case:
+        one catalog lookup and a string comparison)."""
+        catalog = self._catalog_now()
+        if catalog.fingerprint == fingerprint:
+            return None
+        translations = self._translate(sql, catalog, param_types)
+        if len(translations) != 1:  # the split does not depend on the catalog
+            raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
+        return translations[0], catalog.fingerprint
+
+    def _catalog_now(self) -> Catalog:
+        """The catalog the next statement is translated with (kept for error messages)."""
+        db = self.db
+        self.engine.refresh_registry()  # a replica: CREATE/DROP DATABASE of the primary
+        txn = self.txn
+        catalog = (db.catalog_for(db.writer.conn) if txn is not None and txn.writer
+                   else db.durable_catalog_now())
+        self.catalog = catalog
+        return catalog
+
     async def execute(self, tr: Translation, params: tuple[Any, ...] = ()) -> Result:
         """Run one translated statement with PostgreSQL's transaction semantics."""
         kind = tr.kind
@@ -205,46 +294,64 @@ class Session:
         if self.failed and kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO, Kind.EMPTY):
             raise SqlError("25P02", "current transaction is aborted, commands ignored until end "
                                     "of transaction block")
+        if self._implicit_lazy and self.txn is None and tr.is_write \
+                and kind not in (Kind.BEGIN, Kind.COMMIT, Kind.ROLLBACK):
+            self.txn = self._new_txn()
+            self._implicit = True
         try:
-            if kind is Kind.BEGIN:
-                return self._begin(tr)
-            if kind is Kind.COMMIT:
-                return await self._commit(tr.chain)
-            if kind is Kind.ROLLBACK:
-                return await self._rollback(tr.tag or "ROLLBACK", tr.chain)
-            if kind in (Kind.SAVEPOINT, Kind.RELEASE, Kind.ROLLBACK_TO):
-                return await self._savepoint(tr)
-            if kind is Kind.SET_CONSTRAINTS:
-                return await self._set_constraints(tr)
-            if kind is Kind.SET:
-                return self._set(tr)
-            if kind is Kind.SHOW:
-                return self._show(tr)
-            if kind is Kind.LOCK:
-                if tr.lock_mode not in STANDBY_LOCK_MODES and self.engine.read_only:
-                    raise SqlError("25006", "cannot execute LOCK TABLE during recovery")
-                return Result(tr.tag)
-            if kind in (Kind.NOOP, Kind.DISCARD, Kind.DEALLOCATE):
-                return Result(tr.tag)
-            if kind is Kind.EMPTY:
-                return Result("")
-            if kind in (Kind.CREATE_DATABASE, Kind.DROP_DATABASE):
-                return await self._database_ddl(tr)
-            result = await self._run_sql(tr, params)
-            if tr.off_loop and not self.engine.read_only:
-                await self.engine.open_writers()  # pg_promote() made this node the primary
-            return result
+            result = await self._dispatch(tr, params)
         except SqlError:
-            self._mark_failed()
+            self.fail()
             raise
         except StorageError as exc:  # a failed read or write ends the statement, not the session
-            self._mark_failed()
+            self.fail()
             # writes reach the log only when they commit: autocommit writes fail at commit
             at_commit = kind is Kind.COMMIT or (tr.is_write and self.txn is None)
             raise storage_error(exc, _write_command(tr) if tr.is_write else "",
                                 at_commit=at_commit) from exc
-        except FatalSessionError:
-            raise
+        if self.txn is None:
+            self._implicit = False
+        return result
+
+    async def _dispatch(self, tr: Translation, params: tuple[Any, ...]) -> Result:
+        """One statement by kind; every Kind has its case (mypy checks with assert_never)."""
+        kind = tr.kind
+        match kind:
+            case Kind.QUERY | Kind.COMMAND | Kind.COPY_TO | Kind.COPY_FROM:
+                result = await self._run_sql(tr, params)
+                if tr.off_loop and not self.engine.read_only:
+                    await self.engine.open_writers()  # pg_promote() made this node the primary
+                return result
+            case Kind.BEGIN:
+                return self._begin(tr)
+            case Kind.COMMIT:
+                return await self._commit(tr.chain)
+            case Kind.ROLLBACK:
+                return await self._rollback(tr.tag or "ROLLBACK", tr.chain)
+            case Kind.SAVEPOINT | Kind.RELEASE | Kind.ROLLBACK_TO:
+                return await self._savepoint(tr)
+            case Kind.SET_CONSTRAINTS:
+                return await self._set_constraints(tr)
+            case Kind.SET:
+                return self._set(tr)
+            case Kind.SHOW:
+                return self._show(tr)
+            case Kind.LOCK:
+                if tr.lock_mode not in STANDBY_LOCK_MODES and self.engine.read_only:
+                    raise SqlError("25006", "cannot execute LOCK TABLE during recovery")
+                return Result(tr.tag)
+            case Kind.DISCARD:
+                if tr.name == "all":  # the caller forgets its prepared statements
+                    self._set(Translation(Kind.SET, "RESET", name="all"))
+                return Result(tr.tag)
+            case Kind.NOOP | Kind.DEALLOCATE:  # DEALLOCATE: the caller owns prepared statements
+                return Result(tr.tag)
+            case Kind.EMPTY:
+                return Result("")
+            case Kind.CREATE_DATABASE | Kind.DROP_DATABASE:
+                return await self._database_ddl(tr)
+            case _:
+                assert_never(kind)
 
     async def _database_ddl(self, tr: Translation) -> Result:
         if self.engine.read_only:
@@ -263,13 +370,12 @@ class Session:
         await self.engine.drop_database(name, self.engine.sessions_using)
         return Result("DROP DATABASE")
 
-    def _mark_failed(self) -> None:
-        if self.txn is not None:
-            self.failed = True
-
     # ---- transaction control
 
     def _begin(self, tr: Translation) -> Result:
+        if self._implicit:  # BEGIN makes the implicit block an explicit transaction block
+            self._implicit = False
+            return Result(tr.tag or "BEGIN")
         if self.txn is not None:
             return Result("BEGIN", notices=[("25001", "there is already a transaction in progress")])
         self.txn = self._new_txn(tr)
@@ -387,6 +493,7 @@ class Session:
                 self._restore_setting(name, value)
             self.txn = None
             self.failed = False
+            self._implicit = False
         return ticket
 
     def _restore_setting(self, name: str, value: str | None) -> None:

@@ -15,9 +15,12 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from compute.sql.api import Translation
+
+if TYPE_CHECKING:
+    from compute.sql import Catalog
 
 _LITERAL = re.compile(
     r"""'(?:[^']|'')*'"""  # a standard string: skipped (E'', U&'', $$ disqualify)
@@ -34,48 +37,68 @@ class _Shape:
     parts: tuple[tuple[tuple[str | int, ...], ...], ...]  # per template/step: text, literal no.
 
 
-class ShapeCache:
-    """LRU caches of translations, keyed by catalog version."""
+Full = Callable[[str, "Catalog", tuple[int, ...]], list[Translation]]
+"""compute.sql.translate: (sql, catalog, declared parameter types) -> translations."""
 
-    def __init__(self, exact_size: int = 4096, shape_size: int = 1024) -> None:
-        self._exact: OrderedDict[tuple[str, str], list[Translation]] = OrderedDict()
+EXACT_CACHE_ENTRIES = 4096  # statement texts (with catalog and parameter types) kept translated
+SHAPE_CACHE_ENTRIES = 1024  # statement shapes kept, learned or known not to be reusable
+
+
+class ShapeCache:
+    """The database's translation cache: LRU by exact text and by shape, keyed by catalog
+    content (its fingerprint), so any DDL anyone commits makes new entries; bounded in entries.
+    """
+
+    def __init__(self, exact_size: int = EXACT_CACHE_ENTRIES,
+                 shape_size: int = SHAPE_CACHE_ENTRIES) -> None:
+        self._exact: OrderedDict[tuple[str, str, tuple[int, ...]], list[Translation]] = OrderedDict()
         self._shapes: OrderedDict[tuple[str, str], _Shape | None] = OrderedDict()
         self._exact_size = exact_size
         self._shape_size = shape_size
 
-    def translate(self, sql: str, catalog: Any,
-                  full: Callable[[str, Any], list[Translation]]) -> list[Translation]:
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._shapes)
+
+    def translate(self, sql: str, catalog: Catalog, full: Full,
+                  param_types: tuple[int, ...] = ()) -> list[Translation]:
+        if param_types and not any(param_types):
+            param_types = ()  # none declared: the same translation as none given
         version = catalog.fingerprint  # content digest: safe across rolled-back DDL
-        key = (sql, version)
-        hit = self._exact.get(key)
+        key = (sql, version, param_types)
+        exact = self._exact
+        hit = exact.get(key)
         if hit is not None:
+            exact.move_to_end(key)
             return hit
-        lifted = _lift(sql)
+        lifted = _lift(sql) if not param_types else None
         if lifted is not None:
             shape_sql, literals = lifted
             skey = (shape_sql + "\x00" + "".join(map(_literal_class, literals)), version)
-            shape = self._shapes.get(skey, False)
+            shapes = self._shapes
+            shape = shapes.get(skey, False)
             if shape is False:
                 shape = self._learn(sql, shape_sql, literals, catalog, full)
-                self._shapes[skey] = shape
-                if len(self._shapes) > self._shape_size:
-                    self._shapes.popitem(last=False)
+                shapes[skey] = shape
+                if len(shapes) > self._shape_size:
+                    shapes.popitem(last=False)
+            else:
+                shapes.move_to_end(skey)
             if shape is not None:
                 assert isinstance(shape, _Shape)
                 return [_fill_parts(t, p, literals)
                         for t, p in zip(shape.templates, shape.parts, strict=True)]
-        result = full(sql, catalog)
-        self._exact[key] = result
-        if len(self._exact) > self._exact_size:
-            self._exact.popitem(last=False)
+        result = full(sql, catalog, param_types)
+        exact[key] = result
+        if len(exact) > self._exact_size:
+            exact.popitem(last=False)
         return result
 
-    def _learn(self, sql: str, shape_sql: str, literals: list[str], catalog: Any,
-               full: Callable[[str, Any], list[Translation]]) -> _Shape | None:
+    def _learn(self, sql: str, shape_sql: str, literals: list[str], catalog: Catalog,
+               full: Full) -> _Shape | None:
         """Translate the shape and accept it only if it reproduces the full translation."""
         try:
-            original = full(sql, catalog)
-            templates = full(shape_sql, catalog)
+            original = full(sql, catalog, ())
+            templates = full(shape_sql, catalog, ())
         except Exception:
             return None
         if len(original) != len(templates):
@@ -91,7 +114,7 @@ class ShapeCache:
         if _UNSAFE.search(other_sql):  # "x -$1" with a negative literal would start a comment
             return None
         try:
-            other_full = full(other_sql, catalog)
+            other_full = full(other_sql, catalog, ())
         except Exception:
             return None
         if len(other_full) != len(templates) or not _reproduces(other_full, templates, parts, other):

@@ -26,12 +26,11 @@ from typing import Any
 
 from compute import pgtypes
 from compute import settings as guc
-from compute.engine import Database, Engine, read_only_error, storage_error
+from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
 from compute.session import FatalSessionError, Result, Session, TxnStatus
+from compute.sql import canonical_setting_name, diagnostic_fields
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
-from compute.sql.errors import diagnostic_fields
-from compute.sql.functions import canonical_setting_name
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.startup import StartupRefused, read_startup
@@ -44,9 +43,6 @@ MAX_PREAUTH_MESSAGE_BYTES = 65_535
 an unauthenticated client may not make the server buffer a 64 MiB message (password and
 SASL messages are tiny; PostgreSQL bounds them the same way)."""
 COPY_BATCH_ROWS = 5_000
-# DDL that PostgreSQL refuses in a read-only transaction before resolving any name.
-_UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unlogged|or\s+replace)\s+)?(\w+)",
-                            re.I)
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _TEXT = 25
@@ -60,6 +56,14 @@ REPLAY_LSN_PARAM = "strata.replay_lsn"
 """ParameterStatus to the proxy: decimal LSN up to which this node serves reads."""
 MIN_PROXY_SECRET_BYTES = 16
 
+# Per-connection limits. PostgreSQL bounds these only by memory; a server shared by many
+# clients bounds them by count, reported in-band as program_limit_exceeded.
+LIMIT_SQLSTATE = "54000"  # program_limit_exceeded
+MAX_PREPARED_STATEMENTS = 10_000  # named prepared statements per connection, in statements
+MAX_PORTALS = 1_000  # open portals (cursors of the extended protocol) per connection, in portals
+MAX_STATEMENT_BYTES = 16 * 1024 * 1024  # SQL text of one Query or Parse message, in bytes
+DEFAULT_MAX_CONNECTIONS = 200  # client connections past their startup packet; 53300 beyond
+
 
 @dataclass
 class ServerConfig:
@@ -70,7 +74,7 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     max_message_bytes: int = 64 * 1024 * 1024
-    max_connections: int = 200
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     proxy_secret_file: str | None = None  # the proxy's credential (see Connection.authenticate)
     require_tls: bool = False  # refuse plaintext clients (28000), as a hostssl-only pg_hba does
 
@@ -83,19 +87,27 @@ class _Close(Exception):
     """End the connection (after a FATAL error or Terminate)."""
 
 
+Encoder = Callable[[Any], bytes | None]
+"""A result value (as SQLite returns it) -> its PostgreSQL wire form (None: NULL)."""
+
+
 @dataclass
 class Prepared:
+    """A statement of the extended protocol (Parse), re-translated when the catalog changes."""
+
     sql: str
     client_oids: list[int]
     translation: Translation
+    fingerprint: str  # of the catalog ``translation`` was made against
     param_oids: list[int] = field(default_factory=list)  # resolved once at Parse
-    encoders: dict[tuple[int, ...], list[Callable[[Any], bytes | None]]] = field(
+    encoders: dict[tuple[int, ...], list[Encoder]] = field(
         default_factory=dict)  # result encoders by result-format list
 
 
 @dataclass
 class Portal:
     prepared: Prepared
+    translation: Translation  # the prepared statement's, as of Bind
     params: tuple[Any, ...]
     result_formats: list[int]
     rows: list[tuple[Any, ...]] | None = None
@@ -180,7 +192,6 @@ class Connection:
         self.portals: dict[str, Portal] = {}
         self.pid = 0
         self.out: list[bytes] = []
-        self.implicit = False  # an extended-protocol implicit transaction is open
         self.authenticated = False
         self.report_lsns = False  # a proxy connection: report commit and readable LSNs
         self.reported_commit_lsn = 0
@@ -318,6 +329,7 @@ class Connection:
                 if lk in guc.DEFAULTS:
                     await self.fatal(exc.sqlstate, exc.message)
         settings["in_hot_standby"] = server.engine.in_hot_standby()
+        settings["max_connections"] = str(server.config.max_connections)  # SHOW tells the truth
         self.session = Session(server.engine, self.db, user, settings)
         server.engine.connected[self.db.name] += 1
         self.pid, secret = server.new_backend_key()
@@ -393,24 +405,30 @@ class Connection:
                 await self.flush()
             except StorageError as exc:  # outside a statement's own handling (a fast read)
                 log.warning("storage failure: %s", exc)
-                session._mark_failed()
+                session.fail()
                 self.send_error(storage_error(exc))
                 if kind in (b"P", b"B", b"D", b"E", b"C"):
                     skipping = True
                 elif kind == b"Q":
-                    self.send(m.READY[session.status.value])
+                    await self._end_failed_query(session)
             except FatalSessionError as exc:
                 await self.fatal(exc.sqlstate, exc.message)
             except (ConnectionError, asyncio.IncompleteReadError, _Close):
                 raise
             except Exception as exc:  # noqa: BLE001 - a bug fails the statement, not the session
                 log.exception("internal error handling message %r", kind)
-                session._mark_failed()
+                session.fail()
                 self.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
                 if kind in (b"P", b"B", b"D", b"E", b"C"):
                     skipping = True
                 elif kind == b"Q":
-                    self.send(m.READY[session.status.value])
+                    await self._end_failed_query(session)
+
+    async def _end_failed_query(self, session: Session) -> None:
+        """A simple query failed outside its own handling: its implicit block rolls back."""
+        with contextlib.suppress(SqlError, StorageError):
+            await session.end_implicit(ok=False)
+        self.send(m.READY[session.status.value])
 
     async def _next_message(self, session: Session) -> tuple[bytes, bytes]:
         # Like PostgreSQL, answer only when about to wait for input: a pipelined
@@ -421,7 +439,7 @@ class Connection:
         if self.report_lsns:
             self._report_lsns(session)
         await self.flush()
-        if session.status is not TxnStatus.IDLE and not self.implicit:
+        if session.status is not TxnStatus.IDLE and not session.in_implicit_block:
             timeout = session.setting_ms("idle_in_transaction_session_timeout")
             if timeout > 0:
                 try:
@@ -474,73 +492,33 @@ class Connection:
         assert session is not None and self.db is not None
         try:
             sql = m.parse_query(body)
-        except m.InvalidEncoding as exc:
-            self.send(m.error_response("22021", str(exc)))
-            self.send(m.READY[session.status.value])
-            return
-        try:
-            translations = self._translate(sql)
+            self._check_statement_size(len(body))
+            translations = session.translate(sql)
             for tr in translations:
                 if tr.param_oids:  # the simple protocol has no parameters to bind
                     ref = re.search(r"\$\d+", sql)
                     raise SqlError("42P02", f"there is no parameter {ref.group(0) if ref else '$1'}",
                                    position=ref.start() + 1 if ref else None)
+        except m.InvalidEncoding as exc:
+            self.send(m.error_response("22021", str(exc)))
+            self.send(m.READY[session.status.value])
+            return
         except SqlError as exc:
-            session._mark_failed()
+            session.fail()
             self.send_error(exc)
             self.send(m.READY[session.status.value])
             return
-        implicit = len(translations) > 1 and session.txn is None
-        if implicit:
-            session.txn = session._new_txn()
+        if len(translations) > 1:
+            session.begin_implicit(eager=True)
         try:
             for tr in translations:
-                if implicit and tr.kind is Kind.BEGIN:
-                    implicit = False  # BEGIN turns the implicit block into an explicit one
-                    continue
                 await self.run_statement(tr, (), [], describe=True)
-                if implicit and session.txn is None:
-                    implicit = False
-            if implicit and session.txn is not None:
-                await session.execute(Translation(Kind.COMMIT, "COMMIT"))
+            await session.end_implicit()
         except SqlError as exc:
+            session.fail()
             self.send_error(exc)
-            if implicit and session.txn is not None:
-                await session.execute(Translation(Kind.ROLLBACK, "ROLLBACK"))
+            await session.end_implicit(ok=False)
         self.send(m.READY[session.status.value])
-
-    def _translate(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
-        try:
-            return self._translate_inner(sql, param_types)
-        except SqlError as err:
-            # PostgreSQL refuses a utility write in a read-only transaction before it looks at
-            # the catalog: DROP TABLE nosuch there is 25006, not 42P01
-            m = _UTILITY_WRITE.match(sql)
-            session = self.session
-            if (m is not None and err.sqlstate != "25006" and session is not None
-                    and not session.failed and session._read_only_now()
-                    and ";" not in sql.strip().rstrip(";")):
-                command = "TRUNCATE TABLE" if m.group(1).lower() == "truncate" else \
-                    f"{m.group(1)} {m.group(2)}".upper()
-                raise read_only_error(command) from err
-            raise
-
-    def _translate_inner(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
-        assert self.db is not None
-        db = self.db
-        session = self.session
-        # a session that holds the writer sees its own uncommitted DDL; everyone else reads the
-        # catalog on the database's loop-thread-only catalog connection
-        holds_writer = session is not None and session.txn is not None and session.txn.writer
-        self.server.engine.refresh_registry()  # a replica: CREATE/DROP DATABASE of the primary
-        catalog = db.catalog_for(db.writer.conn) if holds_writer else db.durable_catalog_now()
-        if session is not None:
-            session.catalog = catalog
-        if param_types and any(param_types):
-            from compute.sql import translate
-
-            return translate(sql, catalog, param_types)
-        return db.translate(sql, catalog)
 
     async def run_statement(self, tr: Translation, params: tuple[Any, ...],
                             result_formats: list[int], describe: bool,
@@ -561,7 +539,6 @@ class Connection:
             result = await session.execute(tr, params)
         if tr.kind is Kind.DISCARD and tr.name == "all":
             self.prepared.clear()
-            await session.execute(Translation(Kind.SET, "RESET", name="all"))
         for sqlstate, text in result.notices:
             self.send(m.notice_response(sqlstate, text,
                                         severity="NOTICE" if sqlstate == "00000" else "WARNING"))
@@ -739,26 +716,56 @@ class Connection:
                 (self.prepared if what == "S" else self.portals).pop(name, None)
                 self.send(m.CLOSE_COMPLETE)
         except SqlError as exc:
-            session._mark_failed()
+            session.fail()
             self.send_error(exc)
             raise _Skip() from exc
         except m.InvalidEncoding as exc:
-            session._mark_failed()
+            session.fail()
             self.send(m.error_response("22021", str(exc)))
             raise _Skip() from exc
 
     def _parse(self, body: bytes) -> None:
+        self._check_statement_size(len(body))
         name, sql, oids = m.parse_parse(body)
         if name and name in self.prepared:
             raise SqlError("42P05", f'prepared statement "{name}" already exists')
-        translations = self._translate(sql, tuple(oids))
+        if len(self.prepared) >= MAX_PREPARED_STATEMENTS and name not in self.prepared:
+            raise SqlError(LIMIT_SQLSTATE, f"too many prepared statements on this connection "
+                                           f"(at most {MAX_PREPARED_STATEMENTS})",
+                           hint="Close (DEALLOCATE) prepared statements that are no longer used.")
+        session = self.session
+        assert session is not None
+        translations = session.translate(sql, tuple(oids))
         if len(translations) > 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
-        tr = translations[0]
-        prep = Prepared(sql, oids, tr)
+        catalog = session.catalog
+        assert catalog is not None
+        prep = Prepared(sql, oids, translations[0], catalog.fingerprint)
         prep.param_oids = self._param_oids(prep)
         self.prepared[name] = prep
         self.send(m.PARSE_COMPLETE)
+
+    def _revalidate(self, prep: Prepared) -> Translation:
+        """The prepared statement's translation for the catalog as it is now: made anew after
+        DDL (anyone's); 0A000 if its result columns changed, as PostgreSQL's plan cache says."""
+        session = self.session
+        assert session is not None
+        fresh = session.retranslate(prep.sql, tuple(prep.client_oids), prep.fingerprint)
+        if fresh is None:
+            return prep.translation
+        tr, fingerprint = fresh
+        if _result_shape(tr) != _result_shape(prep.translation):
+            raise SqlError("0A000", "cached plan must not change result type")
+        prep.translation, prep.fingerprint = tr, fingerprint
+        prep.encoders.clear()
+        return tr
+
+    def _check_statement_size(self, size: int) -> None:
+        """A Query or Parse message longer than MAX_STATEMENT_BYTES is refused in-band (the
+        message itself was within max_message_bytes, so the stream is still in step)."""
+        if size > MAX_STATEMENT_BYTES:
+            raise SqlError(LIMIT_SQLSTATE, f"statement is too long ({size} bytes; at most "
+                                           f"{MAX_STATEMENT_BYTES})")
 
     def _deallocate(self, name: str) -> None:
         """DEALLOCATE name, or ALL when ``name`` is empty."""
@@ -778,6 +785,13 @@ class Connection:
         prep = self.prepared.get(stmt_name)
         if prep is None:
             raise SqlError("26000", f'prepared statement "{stmt_name}" does not exist')
+        if portal_name and portal_name in self.portals:
+            raise SqlError("42P03", f'cursor "{portal_name}" already exists')
+        if len(self.portals) >= MAX_PORTALS and portal_name not in self.portals:
+            raise SqlError(LIMIT_SQLSTATE, f"too many portals on this connection (at most "
+                                           f"{MAX_PORTALS})",
+                           hint="Close portals that are no longer used.")
+        tr = self._revalidate(prep)
         oids = prep.param_oids
         if len(values) != len(oids):
             raise SqlError("08P01", f"bind message supplies {len(values)} parameters, but "
@@ -797,9 +811,7 @@ class Connection:
                 bad = raw[exc.start : exc.start + 1].hex()
                 raise SqlError("22021", f'invalid byte sequence for encoding "UTF8": 0x{bad}'
                                ) from None
-        if portal_name and portal_name in self.portals:
-            raise SqlError("42P03", f'cursor "{portal_name}" already exists')
-        self.portals[portal_name] = Portal(prep, tuple(params), result_formats)
+        self.portals[portal_name] = Portal(prep, tr, tuple(params), result_formats)
         self.send(m.BIND_COMPLETE)
 
     def _describe(self, body: bytes) -> None:
@@ -808,13 +820,14 @@ class Connection:
             prep = self.prepared.get(name)
             if prep is None:
                 raise SqlError("26000", f'prepared statement "{name}" does not exist')
+            tr = self._revalidate(prep)
             self.send(m.parameter_description(prep.param_oids))
-            self._send_description(prep.translation, [])
+            self._send_description(tr, [])
             return
         portal = self.portals.get(name)
         if portal is None:
             raise SqlError("34000", f'portal "{name}" does not exist')
-        self._send_description(portal.prepared.translation, portal.result_formats)
+        self._send_description(portal.translation, portal.result_formats)
 
     def _send_description(self, tr: Translation, formats: list[int]) -> None:
         if tr.kind in (Kind.QUERY, Kind.SHOW):
@@ -834,35 +847,28 @@ class Connection:
         if portal.rows is not None:  # a suspended portal: continue it
             self._send_portal_rows(portal, limit)
             return
-        tr = portal.prepared.translation
-        if session.txn is None and tr.kind not in (Kind.BEGIN, Kind.COMMIT, Kind.ROLLBACK) \
-                and tr.is_write:
-            session.txn = session._new_txn()
-            self.implicit = True
-        if self.implicit and tr.kind is Kind.BEGIN:
-            self.implicit = False  # the implicit block becomes the explicit transaction
-            self.send(m.command_complete("BEGIN"))
-            return
-        await self.run_statement(tr, portal.params, portal.result_formats, describe=False,
-                                 portal=portal, limit=limit)
-        if self.implicit and session.txn is None:
-            self.implicit = False
+        session.begin_implicit(eager=False)  # until Sync
+        await self.run_statement(portal.translation, portal.params, portal.result_formats,
+                                 describe=False, portal=portal, limit=limit)
 
     async def sync(self) -> None:
         session = self.session
         assert session is not None
         self.portals.pop("", None)
-        if self.implicit:
-            self.implicit = False
-            if session.txn is not None:
-                kind = Kind.ROLLBACK if session.failed else Kind.COMMIT
-                try:
-                    await session.execute(Translation(kind, kind.name))
-                except SqlError as exc:
-                    self.send_error(exc)
-        elif session.txn is None:
+        try:
+            await session.end_implicit()
+        except SqlError as exc:
+            self.send_error(exc)
+        if session.txn is None:
             self.portals.clear()
         self.send(m.READY[session.status.value])
+
+
+def _result_shape(tr: Translation) -> tuple[tuple[str, int, int, int], ...] | None:
+    """What the client was told at Describe: the row type (names, types, typmods), if any."""
+    if tr.kind not in (Kind.QUERY, Kind.SHOW):
+        return None
+    return tuple((c.name, c.type_oid, c.typmod, c.elem_oid) for c in result_columns(tr))
 
 
 def result_columns(tr: Translation) -> tuple[ColumnDesc, ...]:
