@@ -8,15 +8,7 @@ a bounded LRU cache), and a per-database base page file written by checkpoints s
 the log can be trimmed. Disk and memory stay bounded; ``docs/compute-storage.md`` has the
 design and the recovery argument.
 
-On-disk layout of ``data_dir`` (format 2)::
-
-    control.json            checkpoint LSN C, where the log after C starts, and the durable
-                            LSN recovery must reach (CRC-protected, atomic rename)
-    wal/<start LSN>.seg      frames: magic u32 | length u32 | start LSN u64 | payload crc32c u32
-                             | header crc32c u32 | payload, in a preallocated file
-    wal/spare-<n>            preallocated segment files waiting to be used
-    base/<db_id>.pages       page slots of database db_id as of C: slot p at p * SLOT_SIZE is
-                             crc32c u32 | page_no u32 | page image (all zeros: never written)
+The on-disk layout (format 2) is in ``compute/localstore_format.py``.
 
 Segment files are preallocated because appending to a file costs a block allocation and a
 metadata journal commit on every fdatasync; overwriting preallocated blocks does not. The
@@ -31,240 +23,82 @@ older than any LSN that can be expected at their position.
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import logging
 import os
-import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import crc32c
 
+from compute.localstore_format import (
+    CONTROL,
+    FRAME,
+    REC_HEADER,
+    REC_PAGE,
+    REC_SIZE,
+    SLOT_SIZE,
+    CorruptionError,
+    DiskFullError,
+    Segment,
+    Version,
+    find_frame,
+    frame_header,
+    fsync_dir,
+    is_full,
+    load_control,
+    parse_record,
+    preallocate,
+    read_frame,
+    read_slot,
+    seg_name,
+    slot,
+    write_control,
+    write_frame,
+    zero_fill,
+    zero_tail,
+)
 from strata.storage import CommitTicket, StorageError
 from strata.wal import PAGE_SIZE, Lsn, WalFormatError, WalRecord
 
 log = logging.getLogger(__name__)
 
-_FRAME = struct.Struct("<IIQII")  # magic, length, start lsn, payload crc, header crc
-_FRAME_HEAD = struct.Struct("<IIQI")  # the part of the frame header its own CRC covers
-_CRC = struct.Struct("<I")
-_FRAME_MAGIC = 0x4C465453  # b"STFL": lets recovery find frames after a damaged one
-_MAGIC_BYTES = struct.pack("<I", _FRAME_MAGIC)
-_SLOT_HEAD = struct.Struct("<II")  # crc32c(db_id|page_no|data), page_no
-SLOT_SIZE = _SLOT_HEAD.size + PAGE_SIZE
-"""Bytes per page in a base page file: a checksummed header, then the image."""
-_SCAN_CHUNK = 1024 * 1024  # bytes read at a time when looking for frames after damage
-_REC_HEADER = struct.Struct("<BBHQqII")  # mirrors strata.wal's record header
-_REC_SIZE = struct.Struct("<II")
-_REC_PAGE = struct.Struct("<III")
-_FLAG_COMMIT = 1
-_CONTROL = "control.json"
-_CONTROL_VERSION = 2
 _MARK_INTERVAL_S = 1.0
 """How often the durable LSN is recorded in the control file (the bound on how much of the
 newest log a damaged frame can hide after a crash, see ``_recover``)."""
-_MAX_FRAME_PAYLOAD = 64 * 1024 * 1024
-"""Sanity bound on one record when scanning the log (records are <= 256 KiB in practice)."""
-
-assert _REC_HEADER.size == len(WalRecord(0, True).encode()), "record header layout drifted"
 
 
-class DiskFullError(StorageError):
-    """The disk is full: the transaction was not written; the store stays usable and later
-    commits succeed once space returns. SQLSTATE 53100 (disk_full)."""
 
-    sqlstate = "53100"
+@dataclass(slots=True)
+class _CheckpointPlan:
+    """What one checkpoint folds, decided under the store lock and carried out outside it."""
 
-
-class CorruptionError(StorageError):
-    """Data on disk fails its checksum or contradicts what was durably recorded (XX001)."""
-
-    sqlstate = "XX001"
-
-
-def _is_full(exc: OSError) -> bool:
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    c_idx: int  # position of C's commit in LocalStore._commits
+    c_lsn: Lsn  # C: the checkpoint LSN
+    c_seg: Segment  # where the log after C starts
+    c_off: int
+    work: list[tuple[int, int, Version]]  # (db_id, page_no, newest version <= C)
+    sizes: dict[int, int]  # database sizes at C
+    fds: dict[int, int]  # base file of every database in ``sizes``
+    new_base_files: bool  # some base file was created (fsync base/)
 
 
-def _frame_header(length: int, lsn: Lsn, payload_crc: int) -> bytes:
-    head = _FRAME_HEAD.pack(_FRAME_MAGIC, length, lsn, payload_crc)
-    return head + _CRC.pack(crc32c.crc32c(head))
+@dataclass(slots=True)
+class _Replay:
+    """Where recovery's scan of the log is: it goes on across segment files."""
 
-
-def _parse_header(hdr: bytes) -> tuple[int, Lsn, int] | None:
-    """(length, lsn, payload crc) of a frame header whose own CRC holds, else None."""
-    if len(hdr) < _FRAME.size:
-        return None
-    magic, length, lsn, pcrc, hcrc = _FRAME.unpack_from(hdr)
-    if magic != _FRAME_MAGIC or crc32c.crc32c(hdr[: _FRAME_HEAD.size]) != hcrc:
-        return None
-    return length, lsn, pcrc
-
-
-def _slot(db_id: int, page_no: int, data: bytes) -> bytes:
-    crc = crc32c.crc32c(data, crc32c.crc32c(_SLOT_HEAD.pack(db_id, page_no)))
-    return _SLOT_HEAD.pack(crc, page_no) + data
-
-
-@dataclass(slots=True, eq=False)
-class _Segment:
-    """One log segment file; ``start`` is the LSN of its first record."""
-
-    start: Lsn
-    path: Path
-    fd: int
-    size: int  # bytes of frames that count (file offset of the next frame)
-    capacity: int  # file length (preallocated)
-    end: Lsn  # LSN just past its last record
-
-
-_Version = tuple[Lsn, _Segment, int, int]
-"""(commit LSN, segment, byte offset of the page image, offset of its frame): one version."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _seg_name(start: Lsn) -> str:
-    return f"{start:020d}.seg"
-
-
-_ZEROS = bytes(1024 * 1024)
-
-
-def _zero_fill(fd: int, start: int, end: int) -> None:
-    """Write zeros over [start, end) of the file."""
-    pos = start
-    while pos < end:
-        n = os.pwrite(fd, memoryview(_ZEROS)[: min(len(_ZEROS), end - pos)], pos)
-        assert n > 0
-        pos += n
-
-
-def _preallocate(path: Path, size: int, sync: bool, *, exclusive: bool) -> int:
-    """Create ``path`` as ``size`` zero bytes and return its fd; on any failure (a full disk)
-    nothing is left behind."""
-    flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, 0o644)
-    try:
-        try:  # reserve first: a full disk fails fast, before writing 16 MiB of zeros
-            os.posix_fallocate(fd, 0, size)
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                raise
-        _zero_fill(fd, 0, size)
-        if sync:
-            os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise
-    return fd
-
-
-def _read_frame(fd: int, pos: int, lsn: Lsn | None, capacity: int) -> bytes | None:
-    """The payload of a valid frame at ``pos`` (for ``lsn``, unless None), else None."""
-    if pos + _FRAME.size > capacity:
-        return None
-    head = _parse_header(os.pread(fd, _FRAME.size, pos))
-    if head is None:
-        return None
-    length, start, pcrc = head
-    if (lsn is not None and start != lsn) or length == 0 or length > _MAX_FRAME_PAYLOAD:
-        return None
-    if pos + _FRAME.size + length > capacity:
-        return None
-    payload = os.pread(fd, length, pos + _FRAME.size)
-    if len(payload) < length or crc32c.crc32c(payload) != pcrc:
-        return None
-    return payload
-
-
-def _find_frame(fd: int, start: int, end: int, min_lsn: Lsn) -> tuple[int, Lsn] | None:
-    """(offset, LSN) of the first frame header in [start, end) whose own CRC holds and whose
-    LSN is >= ``min_lsn``: proof that the log went on past a frame that failed."""
-    pos = start
-    while pos < end:
-        n = min(_SCAN_CHUNK, end - pos)
-        buf = os.pread(fd, n + _FRAME.size, pos)  # overlap: a header may cross the chunk end
-        i = buf.find(_MAGIC_BYTES)
-        while 0 <= i < n:
-            head = _parse_header(buf[i : i + _FRAME.size])
-            if head is not None and head[1] >= min_lsn:
-                return pos + i, head[1]
-            i = buf.find(_MAGIC_BYTES, i + 1)
-        pos += n
-    return None
-
-
-def _load_control(path: Path) -> dict[str, Any]:
-    """The control file's fields, checked against their CRC."""
-    try:
-        ctl = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptionError(f"control file {path} is damaged: {exc}") from exc
-    if not isinstance(ctl, dict):
-        raise CorruptionError(f"control file {path} is damaged: not an object")
-    version = ctl.get("version")
-    if version == 1:
-        raise StorageError(
-            f"data directory {path.parent} is in on-disk format 1 (base page files without "
-            "checksums), which this version does not read or convert. Dump it with the previous "
-            "version and restore it into a new data directory."
-        )
-    if version != _CONTROL_VERSION:
-        raise CorruptionError(f"control file {path}: unknown version {version!r}")
-    crc = ctl.pop("crc32c", None)
-    if crc != crc32c.crc32c(json.dumps(ctl, sort_keys=True).encode()):
-        raise CorruptionError(f"control file {path} fails its checksum")
-    try:
-        for key in ("checkpoint_lsn", "segment", "offset", "durable_lsn"):
-            int(ctl[key])
-        {int(k): int(v) for k, v in ctl["db_sizes"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CorruptionError(f"control file {path} is damaged: {exc!r}") from exc
-    return ctl
-
-
-def _parse_record(
-    payload: memoryview,
-) -> tuple[int, bool, list[tuple[int, int]], list[tuple[int, int, int]]]:
-    """(xid, commit, db_sizes, [(db_id, page_no, data offset in payload)]) without copying pages."""
-    if len(payload) < _REC_HEADER.size:
-        raise WalFormatError("record shorter than its header")
-    version, flags, _, xid, _, n_sizes, n_pages = _REC_HEADER.unpack_from(payload, 0)
-    if version != 1:
-        raise WalFormatError(f"unknown WAL record version {version}")
-    pos = _REC_HEADER.size
-    if pos + n_sizes * _REC_SIZE.size > len(payload):
-        raise WalFormatError("record truncated in its size table")
-    sizes = [_REC_SIZE.unpack_from(payload, pos + i * _REC_SIZE.size) for i in range(n_sizes)]
-    pos += n_sizes * _REC_SIZE.size
-    pages: list[tuple[int, int, int]] = []
-    for _ in range(n_pages):
-        if pos + _REC_PAGE.size > len(payload):
-            raise WalFormatError("record truncated in a page header")
-        db_id, page_no, length = _REC_PAGE.unpack_from(payload, pos)
-        pos += _REC_PAGE.size
-        if length != PAGE_SIZE or pos + length > len(payload):
-            raise WalFormatError("bad page image length")
-        pages.append((db_id, page_no, pos))
-        pos += length
-    if pos != len(payload):
-        raise WalFormatError("trailing bytes after the record")
-    return xid, bool(flags & _FLAG_COMMIT), sizes, pages
+    lsn: Lsn  # the LSN of the next frame expected
+    last_commit: Lsn  # the end of the last committed transaction
+    stop: int  # offset in the last segment scanned where the scan stopped
+    good: tuple[Segment, int] | None = None  # (segment, offset after the last commit)
+    # pages of the transaction not yet committed (db, page, segment, image offset, frame offset)
+    pending: list[tuple[int, int, Segment, int, int]] = field(default_factory=list)
+    pending_xid: int | None = None
 
 
 class LocalStore:
@@ -307,21 +141,21 @@ class LocalStore:
         self._durable_cond = threading.Condition(self._lock)
 
         # Index of page versions committed after the checkpoint, oldest first.
-        self._index: dict[tuple[int, int], list[_Version]] = {}
+        self._index: dict[tuple[int, int], list[Version]] = {}
         self._sizes: dict[int, list[tuple[Lsn, int]]] = {}  # db sizes after the checkpoint
         self._base_sizes: dict[int, int] = {}  # db sizes at the checkpoint
         self._base_fds: dict[int, int] = {}
         self._cache: OrderedDict[tuple[int, int, Lsn], bytes] = OrderedDict()
-        self._commits: list[tuple[Lsn, _Segment, int]] = []  # (commit end, segment, offset after)
+        self._commits: list[tuple[Lsn, Segment, int]] = []  # (commit end, segment, offset after)
         self._pins: dict[Lsn, int] = {}
-        self._segments: list[_Segment] = []
+        self._segments: list[Segment] = []
         self._checkpoint_lsn: Lsn = 0
         self._min_pin_lsn: Lsn = 0  # no snapshot below this may be pinned or read
         self._written: Lsn = 0
         self._durable: Lsn = 0
         self._since_checkpoint = 0
         self._pending: list[tuple[Lsn, Future[Lsn]]] = []
-        self._unsynced: list[_Segment] = []
+        self._unsynced: list[Segment] = []
         self._dir_dirty = False
         self._failed: BaseException | None = None
         self._closed = False
@@ -378,27 +212,10 @@ class LocalStore:
             if data is not None:
                 self._cache.move_to_end(key)
                 return data
-            data = self._read_slot(db_id, fd, page_no)
+            data = read_slot(db_id, fd, page_no)
             if data is not None:
                 self._cache_put(key, data)
             return data
-
-    def _read_slot(self, db_id: int, fd: int, page_no: int) -> bytes | None:
-        """A base page checked against its slot checksum (None: a slot never written)."""
-        name = f"base/{db_id}.pages"
-        slot = os.pread(fd, SLOT_SIZE, page_no * SLOT_SIZE)
-        if len(slot) < SLOT_SIZE:
-            raise CorruptionError(
-                f"{name} is short: page {page_no} is missing (file truncated?)"
-            )
-        crc, stored_no = _SLOT_HEAD.unpack_from(slot)
-        data = slot[_SLOT_HEAD.size :]
-        if crc == 0 and stored_no == 0 and data == _ZEROS[:PAGE_SIZE]:
-            return None  # a hole: the page was never written
-        want = crc32c.crc32c(data, crc32c.crc32c(_SLOT_HEAD.pack(db_id, page_no)))
-        if stored_no != page_no or crc != want:
-            raise CorruptionError(f"{name}: page {page_no} fails its checksum")
-        return data
 
     def db_size(self, db_id: int, lsn: Lsn) -> int:
         with self._lock:
@@ -451,7 +268,7 @@ class LocalStore:
             seg = self._current_segment()
             first_seg, first_off, first_lsn = seg, seg.size, self._written
             lsn = self._written
-            txn_pages: dict[tuple[int, int], tuple[_Segment, int, int, bytes | None]] = {}
+            txn_pages: dict[tuple[int, int], tuple[Segment, int, int, bytes | None]] = {}
             nbytes = 0
             prev: WalRecord | None = None
             try:
@@ -498,40 +315,28 @@ class LocalStore:
 
     def _append(
         self,
-        seg: _Segment,
+        seg: Segment,
         lsn: Lsn,
         rec: WalRecord,
-        txn_pages: dict[tuple[int, int], tuple[_Segment, int, int, bytes | None]],
-    ) -> tuple[_Segment, Lsn, int]:
+        txn_pages: dict[tuple[int, int], tuple[Segment, int, int, bytes | None]],
+    ) -> tuple[Segment, Lsn, int]:
         """Frame and write one record at ``lsn``; note where its page images landed."""
         payload = rec.encode()
-        header = _frame_header(len(payload), lsn, crc32c.crc32c(payload))
-        total = _FRAME.size + len(payload)
+        header = frame_header(len(payload), lsn, crc32c.crc32c(payload))
+        total = FRAME.size + len(payload)
         if seg.size > 0 and seg.size + total > seg.capacity:
             seg = self._roll_segment(lsn)
         pos = seg.size
-        try:
-            n = os.pwritev(seg.fd, [header, payload], pos)
-            if n != total:  # a short write to a regular file: finish it the slow way
-                buf = (header + payload)[n:]
-                while buf:
-                    k = os.pwrite(seg.fd, buf, pos + n)
-                    assert k > 0
-                    n += k
-                    buf = buf[k:]
-        except OSError as exc:
-            if _is_full(exc):
-                raise DiskFullError(f"could not extend the log: {exc}") from exc
-            raise
+        write_frame(seg.fd, header, payload, pos)
         seg.size = pos + total
         if seg.size > seg.capacity:
             seg.capacity = seg.size  # an oversized record grew the file
         if not self._unsynced or self._unsynced[-1] is not seg:
             self._unsynced.append(seg)
-        off = pos + _FRAME.size + _REC_HEADER.size + len(rec.db_sizes) * _REC_SIZE.size
+        off = pos + FRAME.size + REC_HEADER.size + len(rec.db_sizes) * REC_SIZE.size
         for page in rec.pages:
             assert len(page.data) == PAGE_SIZE, "page images are PAGE_SIZE bytes"
-            off += _REC_PAGE.size
+            off += REC_PAGE.size
             # Keep the bytes (for the cache) only while the transaction is small: a huge one
             # must not be held in memory.
             keep = page.data if len(txn_pages) < self._cache_keep else None
@@ -558,7 +363,7 @@ class LocalStore:
         if self._failed is not None:
             raise StorageError(f"local store failed: {self._failed}") from self._failed
 
-    def _abort_append(self, seg: _Segment, offset: int, lsn: Lsn, exc: BaseException) -> None:
+    def _abort_append(self, seg: Segment, offset: int, lsn: Lsn, exc: BaseException) -> None:
         """Drop a partly written transaction: zero the log back to (seg, offset) = ``lsn``."""
         try:
             while self._segments and self._segments[-1] is not seg:
@@ -569,7 +374,7 @@ class LocalStore:
                     self._unsynced.remove(dead)
                 self._dir_dirty = True
             assert self._segments, "the transaction's first segment is gone"
-            _zero_fill(seg.fd, offset, seg.size)
+            zero_fill(seg.fd, offset, seg.size)
             seg.size = offset
             seg.end = lsn
         except OSError as err:  # cannot restore a clean tail: refuse further writes
@@ -577,14 +382,14 @@ class LocalStore:
         if isinstance(exc, OSError):
             self._failed = exc
 
-    def _current_segment(self) -> _Segment:
+    def _current_segment(self) -> Segment:
         if not self._segments:
             return self._roll_segment(self._written)
         return self._segments[-1]
 
-    def _roll_segment(self, start: Lsn) -> _Segment:
+    def _roll_segment(self, start: Lsn) -> Segment:
         """Start the segment beginning at ``start``: a ready spare renamed, else a new file."""
-        path = self._dir / "wal" / _seg_name(start)
+        path = self._dir / "wal" / seg_name(start)
         assert not path.exists(), f"segment {path.name} exists"
         if self._spares:
             spare = self._spares.pop()
@@ -593,13 +398,13 @@ class LocalStore:
             capacity = os.fstat(fd).st_size
         else:
             try:
-                fd = _preallocate(path, self._segment_bytes, self._sync, exclusive=True)
+                fd = preallocate(path, self._segment_bytes, self._sync, exclusive=True)
             except OSError as exc:
-                if _is_full(exc):
+                if is_full(exc):
                     raise DiskFullError(f"no space for a new log segment: {exc}") from exc
                 raise
             capacity = self._segment_bytes
-        seg = _Segment(start, path, fd, 0, capacity, start)
+        seg = Segment(start, path, fd, 0, capacity, start)
         self._segments.append(seg)
         self._dir_dirty = True
         self._spare_wanted.set()
@@ -613,7 +418,7 @@ class LocalStore:
             self._spare_seq += 1
             n = self._spare_seq
         tmp = self._dir / "wal" / f"spare-{n}.tmp"
-        os.close(_preallocate(tmp, self._segment_bytes, self._sync, exclusive=False))
+        os.close(preallocate(tmp, self._segment_bytes, self._sync, exclusive=False))
         final = self._dir / "wal" / f"spare-{n}"
         os.rename(tmp, final)
         with self._lock:
@@ -639,7 +444,7 @@ class LocalStore:
                     for seg in segs:
                         os.fdatasync(seg.fd)
                     if dir_dirty:
-                        _fsync_dir(self._dir / "wal")
+                        fsync_dir(self._dir / "wal")
             except OSError as exc:  # never retry a failed fsync: the page cache may lie
                 err = exc
             with self._lock:
@@ -715,7 +520,7 @@ class LocalStore:
             except DiskFullError as exc:
                 log.warning("local store maintenance: %s", exc)
             except OSError as exc:
-                if _is_full(exc):  # retried on the next round, once space returns
+                if is_full(exc):  # retried on the next round, once space returns
                     log.warning("local store maintenance: disk full: %s", exc)
                 else:
                     log.exception("local store maintenance failed")
@@ -750,61 +555,85 @@ class LocalStore:
     def _checkpoint(self) -> Lsn:
         with self._lock:
             self._check_usable()
-            target = self._durable
-            if self._pins:
-                target = min(target, min(self._pins))
-            # C: the newest commit boundary at or below target.
-            c_idx = -1
-            for i in range(len(self._commits) - 1, -1, -1):
-                if self._commits[i][0] <= target:
-                    c_idx = i
-                    break
-            if c_idx < 0:
+            plan = self._plan_checkpoint()
+            if plan is None:
                 return self._checkpoint_lsn
-            c_lsn, c_seg, c_off = self._commits[c_idx]
-            assert c_lsn > self._checkpoint_lsn
-            nxt = self._segments.index(c_seg) + 1
-            if c_off == c_seg.size and nxt < len(self._segments):
-                assert self._segments[nxt].start == c_lsn
-                c_seg, c_off = self._segments[nxt], 0  # C is where the next segment starts
-            self._min_pin_lsn = max(self._min_pin_lsn, c_lsn)  # no new pin below C from now on
-            work: list[tuple[int, int, _Version]] = []
-            for (db_id, page_no), versions in self._index.items():
-                newest = None
-                for v in versions:
-                    if v[0] <= c_lsn:
-                        newest = v
-                    else:
-                        break
-                if newest is not None:
-                    work.append((db_id, page_no, newest))
-            sizes: dict[int, int] = dict(self._base_sizes)
-            for db_id, svers in self._sizes.items():
-                for lsn, n in svers:
-                    if lsn <= c_lsn:
-                        sizes[db_id] = n
-            new_fds: dict[int, int] = {}
-            for db_id in sizes:
-                if db_id not in self._base_fds:
-                    path = self._dir / "base" / f"{db_id}.pages"
-                    new_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            fds = {**self._base_fds, **new_fds}
-
         # Outside the lock: readers of these pages use the log versions until the index
         # entries are dropped below, and no reader touches the base image of a page that
         # has a version in (old C, C] (every pin is >= C).
-        # Every image is copied out of its frame only after the frame's checksum holds, one
-        # frame (<= 256 KiB in practice) in memory at a time.
-        work.sort(key=lambda w: (w[2][1].start, w[2][3], w[0], w[1]))
+        self._fold_into_base(plan)
+        c_lsn, sizes, fds = plan.c_lsn, plan.sizes, plan.fds
+        self._write_control(c_lsn, plan.c_seg.start, plan.c_off, sizes, max(self._ctl_durable, c_lsn))
+        # Shrink only now: a crash before the control file names the new sizes must find
+        # every base file at least as long as the old control file says.
+        for db_id, n in sizes.items():
+            if os.fstat(fds[db_id]).st_size > n * SLOT_SIZE:
+                os.ftruncate(fds[db_id], n * SLOT_SIZE)
+        with self._lock:
+            doomed = self._forget_folded(plan)
+        self._recycle_segments(doomed)
+        return c_lsn
+
+    def _plan_checkpoint(self) -> _CheckpointPlan | None:
+        """Choose C and the page versions to fold (None: nothing to do). Holds the lock; from
+        here on no snapshot below C can be pinned. Opens base files of new databases."""
+        target = self._durable
+        if self._pins:
+            target = min(target, min(self._pins))
+        # C: the newest commit boundary at or below target.
+        c_idx = -1
+        for i in range(len(self._commits) - 1, -1, -1):
+            if self._commits[i][0] <= target:
+                c_idx = i
+                break
+        if c_idx < 0:
+            return None
+        c_lsn, c_seg, c_off = self._commits[c_idx]
+        assert c_lsn > self._checkpoint_lsn
+        nxt = self._segments.index(c_seg) + 1
+        if c_off == c_seg.size and nxt < len(self._segments):
+            assert self._segments[nxt].start == c_lsn
+            c_seg, c_off = self._segments[nxt], 0  # C is where the next segment starts
+        self._min_pin_lsn = max(self._min_pin_lsn, c_lsn)  # no new pin below C from now on
+        work: list[tuple[int, int, Version]] = []
+        for (db_id, page_no), versions in self._index.items():
+            newest = None
+            for v in versions:
+                if v[0] <= c_lsn:
+                    newest = v
+                else:
+                    break
+            if newest is not None:
+                work.append((db_id, page_no, newest))
+        sizes: dict[int, int] = dict(self._base_sizes)
+        for db_id, svers in self._sizes.items():
+            for lsn, n in svers:
+                if lsn <= c_lsn:
+                    sizes[db_id] = n
+        new_fds: dict[int, int] = {}
+        for db_id in sizes:
+            if db_id not in self._base_fds:
+                path = self._dir / "base" / f"{db_id}.pages"
+                new_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fds = {**self._base_fds, **new_fds}
+        return _CheckpointPlan(c_idx, c_lsn, c_seg, c_off, work, sizes, fds, bool(new_fds))
+
+    def _fold_into_base(self, plan: _CheckpointPlan) -> None:
+        """Write the newest image of every page up to C into its base slot, size and fsync
+        the base files. Runs outside the lock. Every image is copied out of its frame only
+        after the frame's checksum holds, one frame (<= 256 KiB in practice) in memory at a
+        time."""
+        sizes, fds = plan.sizes, plan.fds
+        plan.work.sort(key=lambda w: (w[2][1].start, w[2][3], w[0], w[1]))
         frame_key: tuple[Lsn, int] | None = None
         payload = b""
-        for db_id, page_no, (_, v_seg, v_off, v_frame) in work:
+        for db_id, page_no, (_, v_seg, v_off, v_frame) in plan.work:
             assert db_id in sizes, "every commit carries the size of the databases it wrote"
             if page_no >= sizes[db_id]:
                 continue  # truncated away by C
             if frame_key != (v_seg.start, v_frame):
                 frame_key = (v_seg.start, v_frame)
-                got = _read_frame(v_seg.fd, v_frame, None, v_seg.capacity)
+                got = read_frame(v_seg.fd, v_frame, None, v_seg.capacity)
                 if not isinstance(got, bytes):
                     err = CorruptionError(
                         f"log frame at {v_seg.path.name} offset {v_frame} fails its checksum "
@@ -814,60 +643,61 @@ class LocalStore:
                         self._failed = err
                     raise err
                 payload = got
-            at = v_off - v_frame - _FRAME.size
+            at = v_off - v_frame - FRAME.size
             data = payload[at : at + PAGE_SIZE]
             assert len(data) == PAGE_SIZE
-            os.pwrite(fds[db_id], _slot(db_id, page_no, data), page_no * SLOT_SIZE)
+            os.pwrite(fds[db_id], slot(db_id, page_no, data), page_no * SLOT_SIZE)
         for db_id, n in sizes.items():
             fd = fds[db_id]
             if os.fstat(fd).st_size < n * SLOT_SIZE:
                 os.ftruncate(fd, n * SLOT_SIZE)  # holes read as zero slots: never written
             if self._sync:
                 os.fsync(fd)
-        if new_fds and self._sync:
-            _fsync_dir(self._dir / "base")
-        self._write_control(c_lsn, c_seg.start, c_off, sizes, max(self._ctl_durable, c_lsn))
-        # Shrink only now: a crash before the control file names the new sizes must find
-        # every base file at least as long as the old control file says.
-        for db_id, n in sizes.items():
-            if os.fstat(fds[db_id]).st_size > n * SLOT_SIZE:
-                os.ftruncate(fds[db_id], n * SLOT_SIZE)
+        if plan.new_base_files and self._sync:
+            fsync_dir(self._dir / "base")
 
-        with self._lock:
-            for db_id, page_no, _ in work:
-                versions = self._index[(db_id, page_no)]
-                keep = [x for x in versions if x[0] > c_lsn]
-                if keep:
-                    self._index[(db_id, page_no)] = keep
-                else:
-                    del self._index[(db_id, page_no)]
-                self._cache.pop((db_id, page_no, -1), None)
-            for db_id in list(self._sizes):
-                keep_sizes = [s for s in self._sizes[db_id] if s[0] > c_lsn]
-                if keep_sizes:
-                    self._sizes[db_id] = keep_sizes
-                else:
-                    del self._sizes[db_id]
-            self._base_sizes = sizes
-            self._base_fds = fds
-            self._commits = self._commits[c_idx + 1 :]
-            self._checkpoint_lsn = c_lsn
-            self._since_checkpoint = sum(
-                max(0, s.size - (c_off if s is c_seg else 0))
-                for s in self._segments
-                if s.start >= c_seg.start
-            )
-            # Segments wholly below C: every record ends at or before the next one's start.
-            doomed = [
-                s
-                for i, s in enumerate(self._segments[:-1])
-                if self._segments[i + 1].start <= c_lsn and s is not c_seg
-            ]
-            for s in doomed:
-                assert s not in self._unsynced or not self._sync or s.end <= self._durable
-                self._segments.remove(s)
-                if s in self._unsynced:
-                    self._unsynced.remove(s)
+    def _forget_folded(self, plan: _CheckpointPlan) -> list[Segment]:
+        """Once the control file names C: drop the folded versions from the index and the
+        segments wholly below C from the log; returns those segments. Holds the lock."""
+        c_lsn, c_seg, c_off = plan.c_lsn, plan.c_seg, plan.c_off
+        for db_id, page_no, _ in plan.work:
+            versions = self._index[(db_id, page_no)]
+            keep = [x for x in versions if x[0] > c_lsn]
+            if keep:
+                self._index[(db_id, page_no)] = keep
+            else:
+                del self._index[(db_id, page_no)]
+            self._cache.pop((db_id, page_no, -1), None)
+        for db_id in list(self._sizes):
+            keep_sizes = [s for s in self._sizes[db_id] if s[0] > c_lsn]
+            if keep_sizes:
+                self._sizes[db_id] = keep_sizes
+            else:
+                del self._sizes[db_id]
+        self._base_sizes = plan.sizes
+        self._base_fds = plan.fds
+        self._commits = self._commits[plan.c_idx + 1 :]
+        self._checkpoint_lsn = c_lsn
+        self._since_checkpoint = sum(
+            max(0, s.size - (c_off if s is c_seg else 0))
+            for s in self._segments
+            if s.start >= c_seg.start
+        )
+        # Segments wholly below C: every record ends at or before the next one's start.
+        doomed = [
+            s
+            for i, s in enumerate(self._segments[:-1])
+            if self._segments[i + 1].start <= c_lsn and s is not c_seg
+        ]
+        for s in doomed:
+            assert s not in self._unsynced or not self._sync or s.end <= self._durable
+            self._segments.remove(s)
+            if s in self._unsynced:
+                self._unsynced.remove(s)
+        return doomed
+
+    def _recycle_segments(self, doomed: list[Segment]) -> None:
+        """Close trimmed segments; keep up to ``max_spares`` of them as spares, delete the rest."""
         for s in doomed:
             os.close(s.fd)
             # Recycle as a spare: its frames all have LSNs below C, never valid again.
@@ -882,42 +712,12 @@ class LocalStore:
                     self._spares.append(spare)
             else:
                 s.path.unlink()
-        return c_lsn
 
     def _write_control(
         self, c_lsn: Lsn, seg_start: Lsn, offset: int, sizes: dict[int, int], durable: Lsn
     ) -> None:
-        """Atomically replace the control file: temp file, fsync, rename, fsync dir.
-
-        ``durable``: an LSN every byte of the log up to which is fsynced; recovery refuses
-        to open a log that ends before it. No temp file is left behind on failure."""
-        fields = {
-            "version": _CONTROL_VERSION,
-            "checkpoint_lsn": c_lsn,
-            "segment": seg_start,
-            "offset": offset,
-            "durable_lsn": durable,
-            "db_sizes": {str(k): v for k, v in sorted(sizes.items())},
-        }
-        crc = crc32c.crc32c(json.dumps(fields, sort_keys=True).encode())
-        body = json.dumps({**fields, "crc32c": crc}).encode()
-        tmp = self._dir / (_CONTROL + ".tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                n = os.write(fd, body)
-                if n != len(body):
-                    raise OSError(errno.ENOSPC, "short write of the control file")
-                if self._sync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self._dir / _CONTROL)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if self._sync:
-            _fsync_dir(self._dir)
+        """Replace the control file (``write_control``) and remember what it now says."""
+        write_control(self._dir, c_lsn, seg_start, offset, sizes, durable, self._sync)
         self._ctl = (c_lsn, seg_start, offset, dict(sizes))
         self._ctl_durable = durable
 
@@ -930,11 +730,49 @@ class LocalStore:
         tail at the very end raises ``CorruptionError`` and leaves the directory as it was.
         """
         wal = self._dir / "wal"
-        ctl_path = self._dir / _CONTROL
+        ctl_path = self._dir / CONTROL
         names = sorted(wal.glob("*.seg"))  # zero-padded start LSNs sort in log order
+        seg_start, offset, durable_mark = self._load_checkpoint(ctl_path, names)
+        live = [p for p in names if int(p.stem) >= seg_start]
+        if offset > 0 and (not live or int(live[0].stem) != seg_start):
+            self._refuse(f"log segment {seg_name(seg_start)} named by the checkpoint is missing")
+        replay = _Replay(lsn=self._checkpoint_lsn, last_commit=self._checkpoint_lsn, stop=offset)
+        for i, path in enumerate(live):
+            start = int(path.stem)
+            if start != (seg_start if i == 0 else replay.lsn):
+                break  # does not continue the log: checked below, never trusted
+            fd = os.open(path, os.O_RDWR)
+            capacity = os.fstat(fd).st_size
+            seg = Segment(start, path, fd, 0, capacity, start)
+            self._segments.append(seg)
+            self._replay_segment(seg, offset if i == 0 else 0, replay)
+        garbage = live[len(self._segments) :]
+        self._check_log_end(replay, garbage, durable_mark)
+
+        # Proven garbage from here on: nothing valid follows ``lsn``, and what lies between
+        # the last commit and ``lsn`` is a transaction that never committed.
+        self._discard_garbage(names, seg_start, garbage)
+        self._cut_uncommitted_tail(replay, offset)
+        last_commit = replay.last_commit
+        self._written = self._durable = last_commit
+        self._min_pin_lsn = last_commit  # snapshots start from the recovered state
+        self._since_checkpoint = sum(s.size for s in self._segments)
+        if self._sync:
+            fsync_dir(wal)
+        self._ctl = (self._checkpoint_lsn, seg_start, offset, dict(self._base_sizes))
+        self._ctl_durable = durable_mark
+        if not ctl_path.exists() or (self._sync and last_commit > durable_mark):
+            self._write_control(
+                self._checkpoint_lsn, seg_start, offset, self._base_sizes,
+                last_commit if self._sync else 0,
+            )
+
+    def _load_checkpoint(self, ctl_path: Path, names: list[Path]) -> tuple[Lsn, int, Lsn]:
+        """Read the control file and open the base files it names; returns (the segment where
+        the log after C starts, the offset in it, the durable LSN the log must reach)."""
         seg_start, offset, durable_mark = 0, 0, 0
         if ctl_path.exists():
-            ctl = _load_control(ctl_path)
+            ctl = load_control(ctl_path)
             self._checkpoint_lsn = int(ctl["checkpoint_lsn"])
             seg_start, offset = int(ctl["segment"]), int(ctl["offset"])
             durable_mark = int(ctl["durable_lsn"])
@@ -964,78 +802,79 @@ class LocalStore:
         else:  # a new store: base files without a control file belong to no checkpoint
             for p in (self._dir / "base").glob("*.pages"):
                 p.unlink()
+        return seg_start, offset, durable_mark
 
-        lsn = last_commit = self._checkpoint_lsn
-        good: tuple[_Segment, int] | None = None  # (segment, offset after the last commit)
-        pending: list[tuple[int, int, _Segment, int, int]] = []  # may span segments
-        pending_xid: int | None = None
-        live = [p for p in names if int(p.stem) >= seg_start]
-        if offset > 0 and (not live or int(live[0].stem) != seg_start):
-            self._refuse(f"log segment {_seg_name(seg_start)} named by the checkpoint is missing")
-        stop = offset
-        for i, path in enumerate(live):
-            start = int(path.stem)
-            if start != (seg_start if i == 0 else lsn):
-                break  # does not continue the log: checked below, never trusted
-            fd = os.open(path, os.O_RDWR)
-            capacity = os.fstat(fd).st_size
-            seg = _Segment(start, path, fd, 0, capacity, start)
-            self._segments.append(seg)
-            pos = offset if i == 0 else 0
-            while True:
-                frame = _read_frame(fd, pos, lsn, capacity)
-                if frame is None:
-                    break  # end of this segment's frames: rolled over, torn, or damaged
-                where = f"LSN {lsn} ({path.name} offset {pos})"
-                try:
-                    xid, commit, sizes, pages = _parse_record(memoryview(frame))
-                except WalFormatError as exc:
-                    self._refuse(f"the record at {where} passes its checksum but is bad: {exc}")
-                if pending_xid is not None and xid != pending_xid:
-                    self._refuse(
-                        f"the record at {where} belongs to transaction {xid} but transaction "
-                        f"{pending_xid} has not committed"
-                    )
-                base = pos + _FRAME.size
-                pending.extend((db, pg, seg, base + off, pos) for db, pg, off in pages)
-                pending_xid = xid
-                pos += _FRAME.size + len(frame)
-                lsn += len(frame)
-                if commit:
-                    index = self._index
-                    for db, pg, pseg, off, fpos in pending:
-                        vs = index.get((db, pg))
-                        version = (lsn, pseg, off, fpos)
-                        if vs is None:
-                            index[(db, pg)] = [version]
-                        elif vs[-1][0] == lsn:
-                            vs[-1] = version  # the same page twice in one transaction
-                        else:
-                            vs.append(version)
-                    for db, n in sizes:
-                        self._sizes.setdefault(db, []).append((lsn, n))
-                    self._commits.append((lsn, seg, pos))
-                    pending, pending_xid = [], None
-                    good = (seg, pos)
-                    last_commit = lsn
-            seg.size = stop = pos
-            seg.end = lsn
+    def _replay_segment(self, seg: Segment, pos: int, replay: _Replay) -> None:
+        """Index every committed transaction in ``seg`` from ``pos`` on, up to the first frame
+        that is not valid; a transaction may continue from the previous segment."""
+        fd, path, capacity = seg.fd, seg.path, seg.capacity
+        lsn = replay.lsn
+        while True:
+            frame = read_frame(fd, pos, lsn, capacity)
+            if frame is None:
+                break  # end of this segment's frames: rolled over, torn, or damaged
+            where = f"LSN {lsn} ({path.name} offset {pos})"
+            try:
+                xid, commit, sizes, pages = parse_record(memoryview(frame))
+            except WalFormatError as exc:
+                self._refuse(f"the record at {where} passes its checksum but is bad: {exc}")
+            if replay.pending_xid is not None and xid != replay.pending_xid:
+                self._refuse(
+                    f"the record at {where} belongs to transaction {xid} but transaction "
+                    f"{replay.pending_xid} has not committed"
+                )
+            base = pos + FRAME.size
+            replay.pending.extend((db, pg, seg, base + off, pos) for db, pg, off in pages)
+            replay.pending_xid = xid
+            pos += FRAME.size + len(frame)
+            lsn += len(frame)
+            if commit:
+                self._index_replayed(lsn, replay.pending, sizes)
+                self._commits.append((lsn, seg, pos))
+                replay.pending, replay.pending_xid = [], None
+                replay.good = (seg, pos)
+                replay.last_commit = lsn
+        replay.lsn = lsn
+        seg.size = replay.stop = pos
+        seg.end = lsn
 
-        # The scan stopped at LSN ``lsn``. That is the end of the log only if no frame of
-        # this log lies beyond it: not later in the same segment, not in a later file.
+    def _index_replayed(
+        self,
+        lsn: Lsn,
+        pending: list[tuple[int, int, Segment, int, int]],
+        sizes: list[tuple[int, int]],
+    ) -> None:
+        """Index the pages and database sizes of a transaction that committed at ``lsn``."""
+        index = self._index
+        for db, pg, pseg, off, fpos in pending:
+            vs = index.get((db, pg))
+            version = (lsn, pseg, off, fpos)
+            if vs is None:
+                index[(db, pg)] = [version]
+            elif vs[-1][0] == lsn:
+                vs[-1] = version  # the same page twice in one transaction
+            else:
+                vs.append(version)
+        for db, n in sizes:
+            self._sizes.setdefault(db, []).append((lsn, n))
+
+    def _check_log_end(self, replay: _Replay, garbage: list[Path], durable_mark: Lsn) -> None:
+        """Refuse unless the scan stopped at the real end of the log: no frame of this log
+        lies beyond it (later in the same segment, or in a later file) and the log reaches
+        the durable LSN the control file recorded."""
+        lsn, stop = replay.lsn, replay.stop
         if self._segments:
             last = self._segments[-1]
-            found = _find_frame(last.fd, stop + 1, last.capacity, lsn)
+            found = find_frame(last.fd, stop + 1, last.capacity, lsn)
             if found is not None:
                 self._refuse(
                     f"the log is damaged at LSN {lsn} ({last.path.name} offset {stop}): a valid "
                     f"record at LSN {found[1]} (offset {found[0]}) follows it"
                 )
-        garbage = live[len(self._segments) :]
         for path in garbage:
             fd = os.open(path, os.O_RDONLY)
             try:
-                found = _find_frame(fd, 0, os.fstat(fd).st_size, lsn)
+                found = find_frame(fd, 0, os.fstat(fd).st_size, lsn)
             finally:
                 os.close(fd)
             if found is not None:
@@ -1043,15 +882,17 @@ class LocalStore:
                     f"the log ends at LSN {lsn} but segment {path.name} holds a record at LSN "
                     f"{found[1]}: a segment or a record before it is missing or damaged"
                 )
-        if last_commit < durable_mark:
+        if replay.last_commit < durable_mark:
             self._refuse(
-                f"the log ends at LSN {last_commit} but the control file records that it was "
-                f"durable up to LSN {durable_mark}: the end of the log is damaged or missing"
+                f"the log ends at LSN {replay.last_commit} but the control file records that it "
+                f"was durable up to LSN {durable_mark}: the end of the log is damaged or missing"
             )
 
-        # Proven garbage from here on: nothing valid follows ``lsn``, and what lies between
-        # the last commit and ``lsn`` is a transaction that never committed.
-        (self._dir / (_CONTROL + ".tmp")).unlink(missing_ok=True)
+    def _discard_garbage(self, names: list[Path], seg_start: Lsn, garbage: list[Path]) -> None:
+        """Delete leftovers (a temp control file, unfinished spares, segments a checkpoint
+        trimmed, files after the end of the log); adopt the finished spares."""
+        wal = self._dir / "wal"
+        (self._dir / (CONTROL + ".tmp")).unlink(missing_ok=True)
         for p in wal.glob("spare-*"):
             if p.suffix == ".tmp" or p.stat().st_size != self._segment_bytes:
                 p.unlink()
@@ -1064,6 +905,11 @@ class LocalStore:
         for p in garbage:
             log.warning("dropping log segment %s: no record of the log in it", p.name)
             p.unlink()
+
+    def _cut_uncommitted_tail(self, replay: _Replay, offset: int) -> None:
+        """End the log at the last commit: drop segments holding only an uncommitted tail and
+        zero the rest of the segment the last commit is in."""
+        good = replay.good
         keep = good[0] if good is not None else (self._segments[0] if self._segments else None)
         while self._segments and self._segments[-1] is not keep:
             dead = self._segments.pop()
@@ -1072,21 +918,9 @@ class LocalStore:
             dead.path.unlink()
         if keep is not None:
             keep.size = good[1] if good is not None else offset
-            keep.end = last_commit
-            if self._zero_tail(keep) and self._sync:
+            keep.end = replay.last_commit
+            if zero_tail(keep) and self._sync:
                 os.fsync(keep.fd)
-        self._written = self._durable = last_commit
-        self._min_pin_lsn = last_commit  # snapshots start from the recovered state
-        self._since_checkpoint = sum(s.size for s in self._segments)
-        if self._sync:
-            _fsync_dir(wal)
-        self._ctl = (self._checkpoint_lsn, seg_start, offset, dict(self._base_sizes))
-        self._ctl_durable = durable_mark
-        if not ctl_path.exists() or (self._sync and last_commit > durable_mark):
-            self._write_control(
-                self._checkpoint_lsn, seg_start, offset, self._base_sizes,
-                last_commit if self._sync else 0,
-            )
 
     def _refuse(self, what: str) -> NoReturn:
         """Stop opening the store: close what recovery opened, change nothing on disk."""
@@ -1099,21 +933,6 @@ class LocalStore:
             f"local store {self._dir} refuses to open: {what}. Nothing on disk was changed; "
             "restore the data directory from a backup (docs/compute-storage.md, Recovery)"
         )
-
-    def _zero_tail(self, seg: _Segment) -> bool:
-        """Zero [size, capacity) where it is not zero already; True if anything was written."""
-        wrote = False
-        pos = seg.size
-        while pos < seg.capacity:
-            n = min(len(_ZEROS), seg.capacity - pos)
-            chunk = os.pread(seg.fd, n, pos)
-            if chunk != _ZEROS[: len(chunk)]:
-                if not wrote:
-                    log.warning("zeroing log tail after LSN %d in %s", seg.end, seg.path.name)
-                _zero_fill(seg.fd, pos, pos + n)
-                wrote = True
-            pos += n
-        return wrote
 
     # ------------------------------------------------------------------ lifecycle
 

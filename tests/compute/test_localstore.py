@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from compute.localstore import _FRAME, SLOT_SIZE, LocalStore
+from compute.localstore import SLOT_SIZE, LocalStore
+from compute.localstore_format import FRAME as _FRAME
 from compute.vfs import StrataVFS, open_connection
 from strata.storage import StorageError
 from strata.wal import PAGE_SIZE, PageImage, WalRecord
@@ -365,7 +366,8 @@ def test_concurrent_readers_writer_and_checkpoints(data: Path) -> None:
 CRASH_CHILD = textwrap.dedent(
     """
     import sys
-    from compute.localstore import _FRAME, SLOT_SIZE, LocalStore
+    from compute.localstore import SLOT_SIZE, LocalStore
+    from compute.localstore_format import FRAME as _FRAME
     from compute.vfs import StrataVFS, open_connection
 
     store = LocalStore(sys.argv[1], segment_bytes=256 * 1024, checkpoint_bytes=1024 * 1024)
