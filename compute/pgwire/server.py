@@ -518,6 +518,8 @@ class Connection:
             session.fail()
             self.send_error(exc)
             await session.end_implicit(ok=False)
+        if session.txn is None and self.portals:
+            self.portals.clear()  # a transaction's end closes its portals
         self.send(m.READY[session.status.value])
 
     async def run_statement(self, tr: Translation, params: tuple[Any, ...],
@@ -729,7 +731,7 @@ class Connection:
         name, sql, oids = m.parse_parse(body)
         if name and name in self.prepared:
             raise SqlError("42P05", f'prepared statement "{name}" already exists')
-        if len(self.prepared) >= MAX_PREPARED_STATEMENTS and name not in self.prepared:
+        if name and len(self.prepared) - ("" in self.prepared) >= MAX_PREPARED_STATEMENTS:
             raise SqlError(LIMIT_SQLSTATE, f"too many prepared statements on this connection "
                                            f"(at most {MAX_PREPARED_STATEMENTS})",
                            hint="Close (DEALLOCATE) prepared statements that are no longer used.")
@@ -787,7 +789,7 @@ class Connection:
             raise SqlError("26000", f'prepared statement "{stmt_name}" does not exist')
         if portal_name and portal_name in self.portals:
             raise SqlError("42P03", f'cursor "{portal_name}" already exists')
-        if len(self.portals) >= MAX_PORTALS and portal_name not in self.portals:
+        if portal_name and len(self.portals) - ("" in self.portals) >= MAX_PORTALS:
             raise SqlError(LIMIT_SQLSTATE, f"too many portals on this connection (at most "
                                            f"{MAX_PORTALS})",
                            hint="Close portals that are no longer used.")
