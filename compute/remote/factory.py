@@ -19,18 +19,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from compute.node import PROMOTING, READ_ONLY, NodeStatus, ReplicationPeer, Role
 from compute.remote.follower import FatalFn, Follower, StreamFn, logstore_stream
 from compute.remote.pages import FloorKeeper, PageBackend, RemotePages
 from compute.remote.wal import RemoteSink, open_proposer
 from compute.vfs import StrataVFS, VfsConnections
+from logstore.client import LogStoreClient
+from logstore.errors import LogstoreError
+from logstore.proposer import SyncProposer
+from pageserver.client import LeaseKeeper, PageNotFound, PageServerClient
 from strata.storage import StorageError
 from strata.wal import Lsn
-
-if TYPE_CHECKING:
-    from logstore.proposer import SyncProposer
 
 log = logging.getLogger("strata.compute.remote")
 
@@ -127,8 +128,6 @@ class RemoteFactory(VfsConnections):
         open_stream: StreamFn | None = None,
         on_fatal: Callable[[str], None] = exit_process,
     ) -> None:
-        from pageserver.client import PageNotFound, PageServerClient
-
         if role not in ("primary", "replica"):
             raise ValueError(f"role must be primary or replica, not {role!r}")
         self._role: Role = role
@@ -172,8 +171,6 @@ class RemoteFactory(VfsConnections):
         except BaseException:
             self.close()
             raise
-        from pageserver.client import LeaseKeeper
-
         self.leases = LeaseKeeper(self.client, tenant, timeline)
         self._leased: Lsn | None = None
         self.floor_keeper = FloorKeeper(self.pages, floor_interval_s, on_tick=self._update_lease)
@@ -271,9 +268,6 @@ class RemoteFactory(VfsConnections):
     def replication(self) -> list[ReplicationPeer]:
         """The log's subscribers other than page servers and this node, from the acceptors
         (the highest sent LSN per name)."""
-        from logstore.client import LogStoreClient
-        from logstore.errors import LogstoreError
-
         best: dict[str, ReplicationPeer] = {}
         with LogStoreClient(self.logstore_addrs) as client:
             for addr in self.logstore_addrs:
@@ -293,9 +287,6 @@ class RemoteFactory(VfsConnections):
         """Before a clean stop: wait (bounded) until an acceptor knows our durable LSN as
         committed, so the page server and replicas get the last commits without waiting
         for the next primary. The proposer sends the commit LSN when it goes idle."""
-        from logstore.client import LogStoreClient
-        from logstore.errors import LogstoreError
-
         sink = self.sink
         if sink is None or sink.state != "writable":
             return

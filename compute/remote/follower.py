@@ -22,6 +22,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from compute.remote.pages import RemotePages
+from logstore.errors import LsnGapError
+from logstore.proposer import new_event_loop
+from logstore.stream import stream_committed
 from strata.storage import StorageError
 from strata.wal import Lsn, WalRecord
 
@@ -49,8 +52,6 @@ def logstore_stream(addrs: Sequence[str], tenant: str, timeline: str, name: str)
     addr_list = list(addrs)
 
     def open_stream(from_lsn: Lsn) -> AsyncIterator[tuple[int, int, bytes]]:
-        from logstore.stream import stream_committed
-
         return stream_committed(addr_list, from_lsn, tenant=tenant, timeline=timeline,
                                 subscriber=name)
 
@@ -92,8 +93,6 @@ class Follower:
         self._ready.wait(5)
 
     def _run(self) -> None:
-        from logstore.proposer import new_event_loop
-
         loop = self._loop = new_event_loop()
         try:
             self._task = loop.create_task(self._main())
@@ -111,8 +110,6 @@ class Follower:
             self._done.set()
 
     async def _main(self) -> None:
-        from logstore.errors import LsnGapError
-
         delay = RESTART_FIRST_S
         logged: set[str] = set()
         while not self._reached_stop():

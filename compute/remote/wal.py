@@ -19,15 +19,13 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from compute.node import FENCED, NO_QUORUM, WRITABLE
 from compute.remote.pages import RemotePages
+from logstore.errors import FencedError, LogstoreError
+from logstore.proposer import SyncProposer
 from strata.storage import CommitTicket, NotPrimaryError, QuorumUnavailableError, StorageError
 from strata.wal import Lsn, WalRecord
-
-if TYPE_CHECKING:
-    from logstore.proposer import SyncProposer
 
 log = logging.getLogger("strata.compute.remote.wal")
 
@@ -63,8 +61,6 @@ class RemoteSink:
         return self._durable
 
     def submit(self, records: list[WalRecord]) -> CommitTicket:
-        from logstore.errors import FencedError, LogstoreError
-
         self._check_state()
         assert records and records[-1].commit
         self.pages.make_room()
@@ -88,8 +84,6 @@ class RemoteSink:
 
     def _on_done(self, end: Lsn, f: concurrent.futures.Future[int],
                  out: concurrent.futures.Future[Lsn]) -> None:
-        from logstore.errors import FencedError
-
         exc = f.exception()
         if exc is None:
             with self._durable_lock:
@@ -166,10 +160,7 @@ class RemoteSink:
 def open_proposer(addrs: Sequence[str], *, tenant: str, timeline: str, name: str,
                   deadline_s: float) -> SyncProposer:
     """A SyncProposer for the timeline's log, elected (term T+1, log end adopted)."""
-    from logstore.errors import FencedError, LogstoreError
-    from logstore.proposer import SyncProposer as _SyncProposer
-
-    proposer = _SyncProposer(list(addrs), deadline_s, name=name, tenant=tenant, timeline=timeline)
+    proposer = SyncProposer(list(addrs), deadline_s, name=name, tenant=tenant, timeline=timeline)
     try:
         proposer.elect()
     except FencedError as exc:
