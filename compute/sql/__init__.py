@@ -1,9 +1,12 @@
-"""PostgreSQL -> SQLite translation.
+"""PostgreSQL -> SQLite translation: the package's public surface.
 
 ``translate(sql, catalog)`` splits a query string into statements and translates each one
 (see ``compute/sql/api.py`` for the Translation contract and docs/sql-translation.md for the
 design). Translation is a pure function of the SQL text and the catalog content, so results
 are cached in an LRU keyed by (sql, catalog fingerprint, declared parameter types).
+``prepare_connection(conn, ctx)`` makes a new SQLite connection ready to run translations.
+
+Modules outside compute/sql/ import only from here or from ``compute.sql.api``.
 """
 
 from __future__ import annotations
@@ -13,22 +16,42 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+# The translate/ subpackage (its __init__ is empty) is loaded before translate() is defined below,
+# so the function, not the package, is the attribute compute.sql.translate (a package's later
+# submodule imports do not rebind it).
+from compute.sql import translate as _translate_package  # noqa: F401
 from compute.sql.api import ColumnDesc, CopySpec, Kind, SqlError, Translation
 
 if TYPE_CHECKING:
-    from compute.sql.catalog import Catalog, bootstrap_statements, current_version
-    from compute.sql.errors import map_sqlite_error
-    from compute.sql.functions import SessionContext, register_functions
+    from compute.sql.catalog.catalog import (
+        COLUMNS,
+        CONSTRAINTS,
+        TABLES,
+        Catalog,
+        Column,
+        bootstrap_statements,
+        current_version,
+    )
+    from compute.sql.errors import diagnostic_fields, map_sqlite_error
+    from compute.sql.functions.session import SessionContext, canonical_setting_name
+    from compute.sql.translate.ddl import fk_recheck_sql
 
-# Submodules import compute.pgtypes, which imports compute.sql.api; loading them lazily keeps
-# ``import compute.pgtypes`` free of import cycles.
+# Why lazily: compute.pgtypes (and datetime_input, settings) import compute.sql.api, which runs this
+# __init__ first; the modules below use compute.pgtypes at import time, so loading them here, on
+# first use, keeps ``import compute.pgtypes`` working when it comes first. Name -> its module:
 _LAZY = {
-    "Catalog": "compute.sql.catalog",
-    "bootstrap_statements": "compute.sql.catalog",
-    "current_version": "compute.sql.catalog",
+    "COLUMNS": "compute.sql.catalog.catalog",
+    "CONSTRAINTS": "compute.sql.catalog.catalog",
+    "TABLES": "compute.sql.catalog.catalog",
+    "Catalog": "compute.sql.catalog.catalog",
+    "Column": "compute.sql.catalog.catalog",
+    "bootstrap_statements": "compute.sql.catalog.catalog",
+    "current_version": "compute.sql.catalog.catalog",
+    "diagnostic_fields": "compute.sql.errors",
     "map_sqlite_error": "compute.sql.errors",
-    "SessionContext": "compute.sql.functions",
-    "register_functions": "compute.sql.functions",
+    "SessionContext": "compute.sql.functions.session",
+    "canonical_setting_name": "compute.sql.functions.session",
+    "fk_recheck_sql": "compute.sql.translate.ddl",
 }
 
 
@@ -36,10 +59,17 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(name)
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # resolved once
+    return value
+
 
 __all__ = [
+    "COLUMNS",
+    "CONSTRAINTS",
+    "TABLES",
     "Catalog",
+    "Column",
     "ColumnDesc",
     "CopySpec",
     "Kind",
@@ -47,14 +77,34 @@ __all__ = [
     "SqlError",
     "Translation",
     "bootstrap_statements",
+    "canonical_setting_name",
     "current_version",
+    "diagnostic_fields",
+    "fk_recheck_sql",
     "map_sqlite_error",
-    "register_functions",
+    "prepare_connection",
     "translate",
     "translate_cache_clear",
 ]
 
-_CACHE_SIZE = 4096
+
+def prepare_connection(conn: Any, ctx: SessionContext) -> None:
+    """Register every UDF, aggregate and collation, then create the pg_catalog views, on a new
+    apsw connection (the views call the UDFs)."""
+    # import here: see _LAZY (these modules need compute.pgtypes loaded)
+    from compute.sql.catalog.pg_catalog import install as install_catalog_views
+
+    # import here: see _LAZY
+    from compute.sql.functions.registry import register_udfs
+
+    register_udfs(conn, ctx)
+    conn.execute("PRAGMA temp_store = FILE")  # sorts and temp b-trees spill to disk: memory stays bounded
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA recursive_triggers = ON")  # self-referencing ON DELETE CASCADE (translate/ddl.py)
+    install_catalog_views(conn, ctx)
+
+
+_CACHE_SIZE = 4096  # translated query strings kept (LRU)
 _cache: OrderedDict[tuple[str, str, tuple[int, ...]], list[Translation]] = OrderedDict()
 _lock = threading.Lock()
 
@@ -81,8 +131,11 @@ def translate(sql: str, catalog: Catalog, param_types: tuple[int, ...] = ()) -> 
 
 
 def _translate_uncached(sql: str, catalog: Catalog, param_types: tuple[int, ...]) -> list[Translation]:
-    from compute.sql.split import split_statements
-    from compute.sql.translator import translate_statement
+    # import here: see _LAZY (the translator needs compute.pgtypes loaded)
+    from compute.sql.translate.dispatch import translate_statement
+
+    # import here: see _LAZY
+    from compute.sql.translate.split import split_statements
 
     statements = split_statements(sql)
     if not statements:

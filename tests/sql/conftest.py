@@ -15,7 +15,7 @@ from compute.sql import (
     SessionContext,
     Translation,
     bootstrap_statements,
-    register_functions,
+    prepare_connection,
     translate,
 )
 from compute.sql.api import Kind, SqlError
@@ -51,7 +51,7 @@ class Db:
     def __init__(self) -> None:
         self.conn = apsw.Connection(":memory:")
         self.ctx = SessionContext(backend_pid=4242)
-        register_functions(self.conn, self.ctx)
+        prepare_connection(self.conn, self.ctx)
         for statement in bootstrap_statements():
             self.conn.execute(statement)
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+import compute.sql.types as ty
 from compute import pgtypes as T
+from compute.sql.translate.parse import parse
 
 # numeric "rank" for operator resolution between number types
 _NUM_RANK = {T.INT2: 1, T.INT4: 2, T.INT8: 3, T.NUMERIC: 4, T.FLOAT4: 5, T.FLOAT8: 6}
@@ -168,8 +170,6 @@ class Deparser:
             if isinstance(node, cls):
                 return _Out(text, oid)
         if isinstance(node, exp.Cast):
-            from compute.sql import types as ty
-
             target = ty.resolve_type(node.args["to"])
             inner = self.expr(node.this)
             if inner.oid == T.UNKNOWN and inner.literal is not None:
@@ -296,8 +296,6 @@ def ident(name: str) -> str:
 
 
 def _parse(text: str) -> exp.Expression:
-    from compute.sql.translator import parse
-
     node = parse("SELECT " + text)
     assert isinstance(node, exp.Select)
     return node.expressions[0]
@@ -375,6 +373,4 @@ def deparse_view(text: str) -> str:
 
 
 def _parse_statement(text: str) -> exp.Expression:
-    from compute.sql.translator import parse
-
     return parse(text)

@@ -11,14 +11,17 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+import compute.sql.types as ty
 from compute import pgtypes as T
-from compute.sql import expressions as E
-from compute.sql import types as ty
 from compute.sql.api import SqlError
-from compute.sql.catalog import Column, Table
-from compute.sql.dialect import StrataSQLite
-from compute.sql.expressions import (
-    ExprCompiler,
+from compute.sql.catalog.catalog import Column, Table
+from compute.sql.translate import expressions as E
+from compute.sql.translate.dialect import StrataSQLite
+from compute.sql.translate.expressions import ExprCompiler
+from compute.sql.translate.grouping import check_grouping, has_aggregate
+from compute.sql.translate.grouping_sets import expand as expand_grouping_sets
+from compute.sql.translate.grouping_sets import has_grouping_sets
+from compute.sql.translate.scope import (
     Scope,
     Source,
     SourceColumn,
@@ -31,9 +34,6 @@ from compute.sql.expressions import (
     quote,
     raw,
 )
-from compute.sql.grouping import check_grouping, has_aggregate
-from compute.sql.grouping_sets import expand as expand_grouping_sets
-from compute.sql.grouping_sets import has_grouping_sets
 from compute.sql.types import Ty
 
 

@@ -14,7 +14,7 @@ import itertools
 from sqlglot import exp
 
 from compute.sql.api import SqlError
-from compute.sql.grouping import is_aggregate
+from compute.sql.translate.grouping import is_aggregate
 
 GroupingSet = list[exp.Expression]
 GROUPING_NULL = "__grouping_null"

@@ -13,8 +13,10 @@ from sqlglot.tokens import Token, TokenType
 
 from compute import pgtypes
 from compute.sql.api import ColumnDesc, ConstraintsMode, Kind, SqlError, Translation
-from compute.sql.catalog import Catalog
-from compute.sql.functions import canonical_setting_name
+from compute.sql.catalog.catalog import Catalog
+from compute.sql.functions.session import canonical_setting_name
+from compute.sql.translate.split import tokenize
+from compute.sql.translate.tokens import Tokens, is_quoted, word
 
 _ISOLATION = {
     ("read", "committed"): "read committed",
@@ -22,70 +24,6 @@ _ISOLATION = {
     ("repeatable", "read"): "repeatable read",
     ("serializable",): "serializable",
 }
-
-
-class Tokens:
-    """A cursor over a statement's tokens with case-insensitive keyword matching."""
-
-    def __init__(self, tokens: tuple[Token, ...], text: str) -> None:
-        self.tokens = tokens
-        self.text = text
-        self.pos = 0
-
-    def peek(self, offset: int = 0) -> str | None:
-        index = self.pos + offset
-        if index >= len(self.tokens):
-            return None
-        return self.tokens[index].text.lower()
-
-    def token(self, offset: int = 0) -> Token | None:
-        index = self.pos + offset
-        return self.tokens[index] if index < len(self.tokens) else None
-
-    def accept(self, *words: str) -> bool:
-        for i, word in enumerate(words):
-            if self.peek(i) != word:
-                return False
-        self.pos += len(words)
-        return True
-
-    def expect(self, *words: str) -> None:
-        if not self.accept(*words):
-            self.error()
-
-    def next(self) -> Token:
-        tok = self.token()
-        if tok is None:
-            raise SqlError("42601", "syntax error at end of input")
-        self.pos += 1
-        return tok
-
-    def next_name(self) -> str:
-        """The next token as an identifier value (quoted keeps case, bare is lower-cased)."""
-        return ident_value(self.next(), self.text)
-
-    def at_end(self) -> bool:
-        return self.pos >= len(self.tokens)
-
-    def rest_text(self) -> str:
-        tok = self.token()
-        return "" if tok is None else self.text[tok.start :]
-
-    def error(self) -> SqlError:
-        tok = self.token()
-        if tok is None:
-            raise SqlError("42601", "syntax error at end of input")
-        raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
-
-
-def is_quoted(tok: Token, text: str) -> bool:
-    """A double-quoted identifier, seen in the source text (token types vary across sqlglot versions)."""
-    return text[tok.start : tok.start + 1] == '"'
-
-
-def ident_value(tok: Token, text: str) -> str:
-    """Identifier value: quoted keeps case, unquoted is lower-cased (PostgreSQL folding)."""
-    return tok.text if is_quoted(tok, text) else tok.text.lower()
 
 
 _SAVEPOINT_NAME = re.compile(
@@ -233,9 +171,7 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         name = words[0][1:-1] if words[0].startswith('"') else words[0].lower()
         return Translation(Kind.DEALLOCATE, "DEALLOCATE", name=name)
     if first == "lock":
-        mode = re.search(r"\bin\s+(.*?)\s+mode\b", text, re.I | re.S)
-        lock_mode = " ".join(mode.group(1).upper().split()) if mode else "ACCESS EXCLUSIVE"
-        return Translation(Kind.LOCK, "LOCK TABLE", is_write=True, lock_mode=lock_mode)
+        return Translation(Kind.LOCK, "LOCK TABLE", is_write=True, lock_mode=_lock_mode(text, tokens[0].end + 1))
     if first in ("grant", "revoke"):
         return Translation(Kind.NOOP, first.upper())
     return None
@@ -363,3 +299,18 @@ def _set(ts: Tokens) -> Translation:
     if name == "TimeZone":
         pgtypes.get_zone(value)
     return Translation(Kind.SET, "SET", name=name, value=value, is_local=is_local)
+
+
+def _lock_mode(text: str, start: int) -> str:
+    """The mode of LOCK [TABLE] name [, ...] [IN mode MODE] [NOWAIT] (default ACCESS EXCLUSIVE), from
+    the words after LOCK (sqlglot reads them as one opaque string, so they are tokenized here)."""
+    rest = text[start:]
+    words = [word(t, rest) for t in tokenize(rest)]
+    for i, w in enumerate(words):
+        if w != "in" or "mode" not in words[i + 1 :]:
+            continue
+        end = words.index("mode", i + 1)
+        mode = words[i + 1 : end]
+        if mode and None not in mode:
+            return " ".join(w.upper() for w in mode if w is not None)
+    return "ACCESS EXCLUSIVE"

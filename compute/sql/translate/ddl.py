@@ -14,11 +14,11 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
+import compute.sql.types as ty
 from compute import pgtypes as T
-from compute.sql import catalog as C
-from compute.sql import types as ty
 from compute.sql.api import SqlError
-from compute.sql.catalog import (
+from compute.sql.catalog import catalog as C
+from compute.sql.catalog.catalog import (
     Catalog,
     Column,
     Constraint,
@@ -28,8 +28,10 @@ from compute.sql.catalog import (
     quote_ident,
     quote_literal,
 )
-from compute.sql.expressions import Scope, Source, SourceColumn, State
-from compute.sql.query import QueryCompiler, generate
+from compute.sql.translate.parse import parse
+from compute.sql.translate.query import QueryCompiler, generate
+from compute.sql.translate.scope import Scope, Source, SourceColumn, State
+from compute.sql.translate.tokens import Tokens
 from compute.sql.types import Ty
 
 
@@ -143,8 +145,6 @@ def _declared_primary_key(pending: list[tuple[str, exp.Expression, str | None]])
 
 def _check_columns(definition: str) -> set[str]:
     """Columns a CHECK body (PostgreSQL text) refers to."""
-    from compute.sql.translator import parse
-
     return {c.name for c in parse(f"SELECT {definition}").find_all(exp.Column)}
 
 
@@ -905,8 +905,6 @@ class DdlCompiler:
         "Failing row contains" detail), so ADD/DROP COLUMN recreate them."""
         if expr is None:
             con = next(c for c in table.constraints if c.name == name)
-            from compute.sql.translator import parse
-
             expr = parse(f"SELECT {con.definition}").expressions[0]
         cols = list(table.columns)
         # The condition reads the stored row (AFTER the change, by rowid): NEW.col has neither the
@@ -1290,8 +1288,6 @@ class DdlCompiler:
     # ------------------------------------------------------------------ COMMENT ON
     def comment(self, tokens: tuple[Token, ...], text: str) -> DdlResult:
         """COMMENT ON {TABLE|VIEW|SEQUENCE|INDEX} name | COLUMN rel.col IS 'text' | NULL."""
-        from compute.sql.utility import Tokens
-
         ts = Tokens(tokens, text)
         ts.expect("comment", "on")
         kind = ts.next().text.lower()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from compute.sql.api import SqlError
-from compute.sql.expressions import Scope, Source
+from compute.sql.translate.scope import Scope, Source
 
 AGGREGATES = frozenset({
     "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg", "array_agg",

@@ -8,13 +8,14 @@ text so syntax errors can report PostgreSQL's 1-based character position.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
 from compute.sql.api import SqlError
-from compute.sql.dialect import StrataPostgres
+from compute.sql.translate.dialect import StrataPostgres
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +128,12 @@ def split_statements(sql: str) -> list[Statement]:
     return out
 
 
-def strip_catalog_qualifiers(stmt: Statement) -> str:
+def strip_catalog_qualifiers(stmt: Statement, extra: Sequence[tuple[int, int, str]] = ()) -> str:
     """Remove ``pg_catalog.`` qualifiers, ``OPERATOR(pg_catalog.op)`` and ``COLLATE pg_catalog.x``.
 
     pg_catalog is always first on PostgreSQL's search path, so an unqualified name means the
-    same thing; our system relations and functions are unqualified in SQLite.
+    same thing; our system relations and functions are unqualified in SQLite. ``extra`` are more
+    (start, end, replacement) cuts of the statement's text, made in the same pass.
     """
     tokens = stmt.tokens
     text = stmt.text
@@ -181,6 +183,8 @@ def strip_catalog_qualifiers(stmt: Statement) -> str:
             i += 2
             continue
         i += 1
+    if extra:
+        cuts = sorted([*cuts, *extra])
     if not cuts:
         return text
     pieces = []
