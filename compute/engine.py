@@ -477,13 +477,22 @@ class Engine:
             conn = postgres.writer.conn
             top = await self.run(lambda: conn.execute(
                 "SELECT max(db_id) FROM __strata_databases").fetchall()[0][0])
-            db_id = max(self.registry.next_id, int(top) + 1 if top is not None else 0)  # type: ignore[call-overload]
+            db_id = max(self.registry.next_id, int(top) + 1 if top is not None else 0)
             await self._registry_write(
                 postgres, "INSERT INTO __strata_databases (db_id, name) VALUES (?, ?)",
                 (db_id, name))
             self.registry.ids[name] = db_id
             self.registry.next_id = db_id + 1
         await self.database(name)
+
+    async def drop_database_from(self, current: str, name: str, if_exists: bool) -> str | None:
+        """DROP DATABASE [IF EXISTS] from a session on database ``current``: the notice, if any."""
+        if name == current:
+            raise SqlError("55006", "cannot drop the currently open database")
+        if name not in self.registry.ids and if_exists:
+            return f'database "{name}" does not exist, skipping'
+        await self.drop_database(name, self.sessions_using)
+        return None
 
     async def drop_database(self, name: str, in_use: Callable[[str], int]) -> None:
         """DROP DATABASE: forget the name (pages of the old id are never read again)."""

@@ -16,22 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import enum
-import functools
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any, assert_never
 
 import apsw
 
 from compute import settings as guc
-from compute.deferred import DeferredState, check_pending, pending_on
+from compute.deferred import check_pending, pending_on
 from compute.engine import (
     STANDBY_LOCK_MODES,
     Database,
     Engine,
+    Guard,
     Pooled,
     commit_unknown_error,
     read_only_error,
@@ -39,80 +38,25 @@ from compute.engine import (
 )
 from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
+from compute.transaction import (
+    Ran,
+    Result,
+    Transaction,
+    TxnStatus,
+    bindable,
+    quote_ident,
+    read_write_during_recovery,
+    statement_tag,
+    write_command,
+)
 from strata.storage import CommitTicket, StorageError
 
 log = logging.getLogger("strata.compute.session")
 
 
-class TxnStatus(enum.Enum):
-    IDLE = b"I"
-    IN_TXN = b"T"
-    FAILED = b"E"
-
-
-class FatalSessionError(Exception):
-    """The session must end (sent as FATAL), e.g. idle-in-transaction timeout."""
-
-    def __init__(self, sqlstate: str, message: str) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
-        self.message = message
-
-
 # DDL that PostgreSQL refuses in a read-only transaction before resolving any name.
 _UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unlogged|or\s+replace)\s+)?(\w+)",
                             re.I)
-_PARAM_REF = re.compile(r"\?(\d+)")
-
-
-@functools.lru_cache(maxsize=1024)
-def _params_used(step: str) -> int:
-    """The highest ``?N`` the SQLite step (the last one gets the parameters) refers to: SQLite
-    refuses extra bindings, PostgreSQL ignores a declared parameter the query does not use."""
-    return max((int(n) for n in _PARAM_REF.findall(step)), default=0)
-
-
-def _bindable(tr: Translation, params: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The parameters the last step binds: a declared parameter the query never uses is dropped."""
-    if params and tr.steps:
-        return params[:_params_used(tr.steps[-1])]
-    return params
-
-
-@dataclass
-class Transaction:
-    isolation: str
-    read_only: bool
-    start_ts: float
-    snapshot_reader: Pooled | None = None  # REPEATABLE READ: the pinned reader
-    snapshot_lsn: int | None = None
-    writer: bool = False
-    savepoints: list[str] = field(default_factory=list)
-    saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
-    # every setting changed in the block, as it was before (None: unset): a ROLLBACK undoes
-    # SET too, as in PostgreSQL; per savepoint, the settings as they were when it was taken
-    settings_before: dict[str, str | None] = field(default_factory=dict)
-    savepoint_settings: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
-    did_ddl: bool = False
-    heavy: bool = False  # some statement ran on a thread: its commit may be big, so thread too
-    queried: bool = False  # a query ran: the isolation level and read-write mode are fixed now
-    fk: DeferredState = field(default_factory=DeferredState)  # SET CONSTRAINTS, deferred FK rows
-
-    @property
-    def snapshot_isolation(self) -> bool:
-        return self.isolation in ("repeatable read", "serializable")
-
-
-@dataclass
-class Result:
-    """What one statement produced: rows (SQLite values) and the command tag."""
-
-    tag: str
-    rows: list[tuple[Any, ...]] | None = None
-    translation: Translation | None = None
-    notices: list[tuple[str, str]] = field(default_factory=list)
-
-
 INLINE_BUDGET_S = 0.02  # an inline read running longer than this moves to a thread
 WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
 SLOW_MEMORY_S = 10.0  # how long a statement stays marked as too slow to run inline
@@ -121,10 +65,6 @@ _INTERRUPT_MESSAGES = {
     "cancel": "canceling statement due to user request",
     "timeout": "canceling statement due to statement timeout",
 }
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class Session:
@@ -186,7 +126,7 @@ class Session:
         return SqlError("57014", _INTERRUPT_MESSAGES.get(reason, _INTERRUPT_MESSAGES["cancel"]))
 
     @contextlib.contextmanager
-    def statement_scope(self) -> Any:
+    def statement_scope(self) -> Iterator[None]:
         """Arm statement_timeout for one statement and clear leftovers of the previous one."""
         self._interrupt = None
         self._interrupted.clear()
@@ -200,8 +140,6 @@ class Session:
         finally:
             if timer is not None:
                 timer.cancel()
-
-    # ------------------------------------------------------------------ execution
 
     # ------------------------------------------------------------------ public API
 
@@ -290,7 +228,7 @@ class Session:
     async def execute(self, tr: Translation, params: tuple[Any, ...] = ()) -> Result:
         """Run one translated statement with PostgreSQL's transaction semantics."""
         kind = tr.kind
-        params = _bindable(tr, params)
+        params = bindable(tr, params)
         if self.failed and kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO, Kind.EMPTY):
             raise SqlError("25P02", "current transaction is aborted, commands ignored until end "
                                     "of transaction block")
@@ -307,7 +245,7 @@ class Session:
             self.fail()
             # writes reach the log only when they commit: autocommit writes fail at commit
             at_commit = kind is Kind.COMMIT or (tr.is_write and self.txn is None)
-            raise storage_error(exc, _write_command(tr) if tr.is_write else "",
+            raise storage_error(exc, write_command(tr) if tr.is_write else "",
                                 at_commit=at_commit) from exc
         if self.txn is None:
             self._implicit = False
@@ -358,17 +296,11 @@ class Session:
             raise read_only_error(tr.tag)
         if self.txn is not None:
             raise SqlError("25001", f"{tr.tag} cannot run inside a transaction block")
-        name = tr.name
         if tr.kind is Kind.CREATE_DATABASE:
-            await self.engine.create_database(name)
+            await self.engine.create_database(tr.name)
             return Result("CREATE DATABASE")
-        if name == self.db.name:
-            raise SqlError("55006", "cannot drop the currently open database")
-        if name not in self.engine.registry.ids and tr.if_exists:
-            return Result("DROP DATABASE",
-                          notices=[("00000", f'database "{name}" does not exist, skipping')])
-        await self.engine.drop_database(name, self.engine.sessions_using)
-        return Result("DROP DATABASE")
+        notice = await self.engine.drop_database_from(self.db.name, tr.name, tr.if_exists)
+        return Result("DROP DATABASE", notices=[("00000", notice)] if notice else [])
 
     # ---- transaction control
 
@@ -391,7 +323,7 @@ class Session:
                 read_only = tr.read_only
         if self.engine.read_only:  # a hot standby runs read-only transactions only
             if tr is not None and tr.read_only is False:
-                raise _read_write_during_recovery()
+                raise read_write_during_recovery()
             read_only = True
         return Transaction(isolation=isolation, read_only=read_only, start_ts=time.time())
 
@@ -530,41 +462,24 @@ class Session:
             word = "RELEASE SAVEPOINT" if tr.kind is Kind.RELEASE else "ROLLBACK TO SAVEPOINT"
             raise SqlError("25P01", f"{word} can only be used in transaction blocks")
         if tr.kind is Kind.SAVEPOINT:
-            txn.savepoints.append(name)
-            txn.savepoint_settings.append((dict(self.settings), dict(txn.saved_settings)))
-            txn.fk.savepoint()
-            if txn.writer:
-                await self._on_writer(f"SAVEPOINT {quote_ident(name)}")
-            return Result("SAVEPOINT")
-        if name not in txn.savepoints:
-            self.failed = True
-            raise SqlError("3B001", f'savepoint "{name}" does not exist')
-        idx = len(txn.savepoints) - 1 - txn.savepoints[::-1].index(name)
-        if tr.kind is Kind.RELEASE:
-            del txn.savepoints[idx:]
-            del txn.savepoint_settings[idx:]
-            txn.fk.release(idx)
-            if txn.writer:
-                await self._on_writer(f"RELEASE {quote_ident(name)}")
-            return Result("RELEASE")
-        del txn.savepoints[idx + 1 :]
-        del txn.savepoint_settings[idx + 1 :]
-        settings, saved = txn.savepoint_settings[idx]
-        for key in set(self.settings) | set(settings):
-            self._restore_setting(key, settings.get(key))
-        txn.saved_settings = dict(saved)
-        txn.fk.rollback_to(idx)
+            txn.savepoint(name, self.settings)
+            command = "SAVEPOINT"
+        elif tr.kind is Kind.RELEASE:
+            txn.release(name)
+            command = "RELEASE"
+        else:
+            settings = txn.rollback_to(name)
+            for key in set(self.settings) | set(settings):
+                self._restore_setting(key, settings.get(key))
+            self.failed = False
+            command = "ROLLBACK TO"
         if txn.writer:
-            await self._on_writer(f"ROLLBACK TO {quote_ident(name)}")
-        self.failed = False
-        return Result("ROLLBACK")
-
-    async def _on_writer(self, sql: str) -> None:
-        conn = self.db.writer.conn
-        try:
-            conn.execute(sql)  # savepoint bookkeeping is instant
-        except apsw.Error as exc:
-            raise map_sqlite_error(exc, self.catalog) from exc
+            conn = self.db.writer.conn
+            try:
+                conn.execute(f"{command} {quote_ident(name)}")  # savepoint bookkeeping is instant
+            except apsw.Error as exc:
+                raise map_sqlite_error(exc, self.catalog) from exc
+        return Result("ROLLBACK" if tr.kind is Kind.ROLLBACK_TO else command)
 
     # ---- settings
 
@@ -580,17 +495,7 @@ class Session:
                 if key in guc.DEFAULTS and key not in guc.READ_ONLY:
                     self._assign(key, guc.DEFAULTS[key], tr.is_local)
             return Result(tag)
-        if tr.value is None:
-            value = guc.DEFAULTS.get(name)
-            if value is None:
-                if "." in name:
-                    value = ""
-                else:
-                    raise SqlError("42704", f'unrecognized configuration parameter "{tr.name}"')
-            if name in guc.READ_ONLY:
-                raise SqlError("55P02", f'parameter "{tr.name}" cannot be changed now')
-        else:
-            value = guc.normalize(name, tr.value)
+        value = guc.reset_value(tr.name) if tr.value is None else guc.normalize(name, tr.value)
         self._assign(name, value, tr.is_local)
         return Result(tag)
 
@@ -629,7 +534,7 @@ class Session:
             txn.isolation = isolation.lower()
         if read_only is not None:
             if read_only is False and self.engine.read_only:
-                raise _read_write_during_recovery()
+                raise read_write_during_recovery()
             if read_only is False and txn.read_only and txn.queried:
                 raise SqlError("25001", "transaction read-write mode must be set before any query")
             txn.read_only = read_only
@@ -682,12 +587,8 @@ class Session:
             value = "on" if self._read_only_now() else "off"
         elif name == "in_hot_standby":
             value = self.engine.in_hot_standby()
-        elif name in self.settings:
-            value = self.settings[name]
-        elif name in guc.DEFAULTS:
-            value = guc.DEFAULTS[name]
         else:
-            raise SqlError("42704", f'unrecognized configuration parameter "{tr.name}"')
+            value = guc.current_value(self.settings, tr.name)
         return Result("SHOW", rows=[(value,)], translation=tr)
 
     # ---- SQL statements
@@ -714,7 +615,7 @@ class Session:
     async def _run_sql_inner(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         txn = self.txn
         if tr.is_write or tr.kind is Kind.COPY_FROM:
-            command = _write_command(tr)
+            command = write_command(tr)
             if self._read_only_now() and not self.engine.read_only:
                 raise read_only_error(command)
             await self.engine.check_writable(self.db, command)
@@ -742,7 +643,7 @@ class Session:
         """
         db = self.db
         steps = tr.steps
-        params = _bindable(tr, params)
+        params = bindable(tr, params)
         if (self.txn is not None or tr.kind is not Kind.QUERY or tr.is_write
                 or len(steps) != 1 or not db.idle_readers or steps in db.slow_statements
                 or tr.off_loop):
@@ -768,9 +669,10 @@ class Session:
                 raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             db.return_reader(reader)
-        return Result(_tag(tr, len(rows)), rows=rows, translation=tr)
+        return Result(statement_tag(tr, len(rows)), rows=rows, translation=tr)
 
     async def _on_reader(self, tr: Translation, params: tuple[Any, ...]) -> Result:
+        """Run a read on a pooled reader at the newest durable LSN (autocommit, READ COMMITTED)."""
         reader = await self.db.checkout_reader()
         try:
             return await self._run_on(reader, tr, params)
@@ -782,7 +684,7 @@ class Session:
         writer = self.db.writer
         ticket: CommitTicket | None = None
         try:
-            result, ticket = await self._run_on(writer, tr, params, autocommit=True)
+            result, ticket = await self._run_autocommit(writer, tr, params)
         finally:
             self._release_writer()
         if ticket is not None:
@@ -868,23 +770,42 @@ class Session:
         ctx.txn_start = (datetime.datetime.fromtimestamp(self.txn.start_ts, datetime.UTC)
                          if self.txn is not None else now)
 
-    async def _run_on(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
-                      autocommit: bool = False) -> Any:
-        """Execute the translation's SQLite steps on ``pooled`` in a worker thread."""
-        self._bind_context(pooled)
-        pooled.guard.reason = self._interrupt
-        conn = pooled.conn
+    async def _run_on(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...]) -> Result:
+        """Execute the translation's SQLite steps on ``pooled``, in the session's transaction
+        (or as an autocommit read on a pooled reader)."""
+        ran = await self._run_steps(pooled, tr, params, autocommit=False)
+        return self._result(pooled, tr, ran)
+
+    async def _run_autocommit(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...]
+                              ) -> tuple[Result, CommitTicket | None]:
+        """Execute the steps as their own transaction on the writer: the result and the ticket
+        of its commit (None if it wrote nothing)."""
+        ran = await self._run_steps(pooled, tr, params, autocommit=True)
+        return self._result(pooled, tr, ran), ran[2]
+
+    def _result(self, pooled: Pooled, tr: Translation, ran: Ran) -> Result:
+        rows, changes, _, snapshot = ran
+        txn = self.txn
+        if txn is not None and txn.snapshot_isolation and txn.snapshot_lsn is None:
+            txn.snapshot_lsn = snapshot
+        for name, (value, local) in pooled.ctx.changed_settings.items():  # set_config()
+            self._assign(name.lower(), value, local)
+        return Result(statement_tag(tr, changes), rows=rows, translation=tr)
+
+    def _steps_work(self, conn: apsw.Connection, tr: Translation, params: tuple[Any, ...],
+                    autocommit: bool) -> Callable[[], Ran]:
+        """The SQLite work of one statement, to run inline or on an engine thread."""
         want_rows = tr.kind in (Kind.QUERY, Kind.COPY_TO)
         steps = tr.steps
-        factory = self.engine.factory
-        txn = self.txn
+        db = self.db
+        snapshot_lsn = self.engine.factory.snapshot_lsn if self.txn is not None else None
+        begin = autocommit and (len(steps) > 1 or tr.is_ddl)
 
-        def work() -> tuple[list[tuple[Any, ...]] | None, int, CommitTicket | None, int | None]:
-            if autocommit:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if len(steps) > 1 or tr.is_ddl:
-                    conn.execute("BEGIN")
+        def work() -> Ran:
+            if autocommit and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if begin:
+                conn.execute("BEGIN")
             rows: list[tuple[Any, ...]] | None = None
             try:
                 cursor = conn.cursor()
@@ -907,52 +828,23 @@ class Session:
                 if autocommit and conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if autocommit:
-                    self.db.take_ticket(conn)
+                    db.take_ticket(conn)
                 raise
-            ticket = self.db.take_ticket(conn) if autocommit else None
-            snapshot = factory.snapshot_lsn(conn) if txn is not None else None
-            return rows, changes, ticket, snapshot
+            ticket = db.take_ticket(conn) if autocommit else None
+            return rows, changes, ticket, snapshot_lsn(conn) if snapshot_lsn is not None else None
 
+        return work
+
+    async def _run_steps(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
+                         autocommit: bool) -> Ran:
+        """Run the steps with cancel and statement_timeout armed; SQLite errors as SqlError."""
+        self._bind_context(pooled)
         guard = pooled.guard
-        timeout_ms = self.setting_ms("statement_timeout")
+        guard.reason = self._interrupt
+        work = self._steps_work(pooled.conn, tr, params, autocommit)
         self._active = pooled
         try:
-            # A write inside a transaction block cannot be stopped and re-run (SQLite rolls
-            # back the whole transaction when a write is interrupted), so it runs inline only
-            # once it has been seen to be quick; reads and autocommit writes can.
-            restartable = not tr.is_write or autocommit
-            if self._inline_ok(tr, steps) and (restartable or steps in self.db.quick_writes):
-                # Short statements run right here on the event loop thread: a thread hop and
-                # the GIL hand-offs around it cost more than a point query. A statement that
-                # runs past the budget is stopped and re-run on a thread (it has sent nothing
-                # and changed nothing yet); every statement obeys statement_timeout and
-                # cancel through the guard.
-                started = time.monotonic()
-                if timeout_ms > 0:
-                    guard.statement_deadline = started + timeout_ms / 1000.0
-                if restartable:
-                    guard.budget_deadline = started + INLINE_BUDGET_S
-                try:
-                    rows, changes, ticket, snapshot = work()
-                except apsw.InterruptError:
-                    if guard.reason != "budget":
-                        raise
-                    self.db.note_slow(steps)
-                    guard.reset()
-                    guard.reason = self._interrupt
-                    if txn is not None:
-                        txn.heavy = True
-                    rows, changes, ticket, snapshot = await self.engine.run(work)
-                else:
-                    if tr.is_write and time.monotonic() - started > WRITE_INLINE_LIMIT_S:
-                        self.db.note_slow(steps)  # next time on a thread
-            else:
-                if txn is not None:
-                    txn.heavy = True
-                started = time.monotonic()
-                rows, changes, ticket, snapshot = await self.engine.run(work)
-                if tr.is_write and not restartable and time.monotonic() - started < WRITE_INLINE_LIMIT_S:
-                    self.db.note_quick_write(steps)
+            return await self._inline_or_threaded(work, tr, guard, autocommit)
         except apsw.InterruptError as exc:
             if guard.reason == "timeout" and self._interrupt is None:
                 self._interrupt = "timeout"
@@ -964,14 +856,50 @@ class Session:
         finally:
             self._active = None
             guard.reset()
-        if txn is not None and txn.snapshot_isolation and txn.snapshot_lsn is None:
-            txn.snapshot_lsn = snapshot
-        for name, (value, local) in pooled.ctx.changed_settings.items():  # set_config()
-            self._assign(name.lower(), value, local)
-        result = Result(_tag(tr, changes), rows=rows, translation=tr)
-        if autocommit:
-            return result, ticket
-        return result
+
+    async def _inline_or_threaded(self, work: Callable[[], Ran], tr: Translation, guard: Guard,
+                                  autocommit: bool) -> Ran:
+        """Run ``work`` on the loop thread when it is known to be short, else on a thread.
+
+        A write inside a transaction block cannot be stopped and re-run (SQLite rolls back
+        the whole transaction when a write is interrupted), so it runs inline only once it
+        has been seen to be quick; reads and autocommit writes can. Short statements run
+        right here: a thread hop and the GIL hand-offs around it cost more than a point
+        query. A statement that runs past the budget is stopped and re-run on a thread (it
+        has sent nothing and changed nothing yet); every statement obeys statement_timeout
+        and cancel through the guard.
+        """
+        steps = tr.steps
+        txn = self.txn
+        restartable = not tr.is_write or autocommit
+        if not (self._inline_ok(tr, steps) and (restartable or steps in self.db.quick_writes)):
+            if txn is not None:
+                txn.heavy = True
+            started = time.monotonic()
+            ran = await self.engine.run(work)
+            if tr.is_write and not restartable and time.monotonic() - started < WRITE_INLINE_LIMIT_S:
+                self.db.note_quick_write(steps)
+            return ran
+        started = time.monotonic()
+        timeout_ms = self.setting_ms("statement_timeout")
+        if timeout_ms > 0:
+            guard.statement_deadline = started + timeout_ms / 1000.0
+        if restartable:
+            guard.budget_deadline = started + INLINE_BUDGET_S
+        try:
+            ran = work()
+        except apsw.InterruptError:
+            if guard.reason != "budget":
+                raise
+            self.db.note_slow(steps)
+            guard.reset()
+            guard.reason = self._interrupt
+            if txn is not None:
+                txn.heavy = True
+            return await self.engine.run(work)
+        if tr.is_write and time.monotonic() - started > WRITE_INLINE_LIMIT_S:
+            self.db.note_slow(steps)  # next time on a thread
+        return ran
 
     def _inline_ok(self, tr: Translation, steps: tuple[str, ...]) -> bool:
         """Whether to run a statement on the loop thread (single-step, not known to be slow).
@@ -1070,25 +998,3 @@ class Session:
                 await self.engine.run(
                     lambda: writer.conn.in_transaction and writer.conn.execute("ROLLBACK"))
             self._release_writer()
-
-
-def _write_command(tr: Translation) -> str:
-    """How PostgreSQL names this write when refusing it (``nextval()``, ``SELECT FOR UPDATE``)."""
-    if tr.kind is Kind.COPY_FROM:
-        return "COPY FROM"
-    return tr.write_command or tr.tag
-
-
-def _read_write_during_recovery() -> SqlError:
-    return SqlError("0A000", "cannot set transaction read-write mode during recovery")
-
-
-def _tag(tr: Translation, count: int) -> str:
-    tag = tr.tag
-    if tr.count_last_step:
-        return f"{tag} {count}"
-    if tag == "INSERT":
-        return f"INSERT 0 {count}"
-    if tag in ("SELECT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE"):
-        return f"{tag} {count}"
-    return tag

@@ -8,6 +8,8 @@ them; the session reads the typed values it acts on through the helpers here.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from compute.sql.api import SqlError
 
@@ -117,6 +119,30 @@ BOOLEANS = frozenset({"default_transaction_read_only", "transaction_read_only",
                       "default_transaction_deferrable", "transaction_deferrable"})
 
 
+def reset_value(name: str) -> str:
+    """The value RESET (SET ... TO DEFAULT) gives ``name``: 42704 if unknown, 55P02 if fixed."""
+    key = name.lower()
+    value = DEFAULTS.get(key)
+    if value is None:
+        if "." not in key:  # a custom (extension.name) setting resets to empty
+            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+        value = ""
+    if key in READ_ONLY:
+        raise SqlError("55P02", f'parameter "{name}" cannot be changed now')
+    return value
+
+
+def current_value(settings: Mapping[str, str], name: str) -> str:
+    """SHOW name: the session's value, else the default (42704 if there is no such setting)."""
+    key = name.lower()
+    value = settings.get(key)
+    if value is None:
+        value = DEFAULTS.get(key)
+        if value is None:
+            raise SqlError("42704", f'unrecognized configuration parameter "{name}"')
+    return value
+
+
 def normalize(name: str, value: str) -> str:
     """Validate a SET and return the value as SHOW will print it."""
     key = name.lower()
@@ -166,8 +192,6 @@ def _format_ms(ms: float) -> str:
 
 
 def _check_timezone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     if value.upper() in ("UTC", "GMT", "Z"):
         return "UTC" if value.upper() != "GMT" else "GMT"
     if re.fullmatch(r"[+-]?\d{1,2}(:\d{2})?", value):

@@ -28,9 +28,10 @@ from compute import pgtypes
 from compute import settings as guc
 from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
-from compute.session import FatalSessionError, Result, Session, TxnStatus
+from compute.session import Session
 from compute.sql import canonical_setting_name, diagnostic_fields
 from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
+from compute.transaction import FatalSessionError, Result, TxnStatus
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.startup import StartupRefused, read_startup
@@ -492,7 +493,8 @@ class Connection:
         assert session is not None and self.db is not None
         try:
             sql = m.parse_query(body)
-            self._check_statement_size(len(body))
+            if len(body) > MAX_STATEMENT_BYTES:
+                raise _statement_too_long(len(body))
             translations = session.translate(sql)
             for tr in translations:
                 if tr.param_oids:  # the simple protocol has no parameters to bind
@@ -513,7 +515,8 @@ class Connection:
         try:
             for tr in translations:
                 await self.run_statement(tr, (), [], describe=True)
-            await session.end_implicit()
+            if len(translations) > 1:  # one statement is its own transaction, or in a block
+                await session.end_implicit()
         except SqlError as exc:
             session.fail()
             self.send_error(exc)
@@ -563,9 +566,9 @@ class Connection:
         columns = result_columns(tr)
         if portal is not None:
             key = tuple(result_formats)
-            encoders = portal.prepared.encoders.get(key)  # type: ignore[assignment]
-            if encoders is None:
-                encoders = portal.prepared.encoders[key] = row_encoders(columns, result_formats)
+            known = portal.prepared.encoders.get(key)
+            encoders = known if known is not None else portal.prepared.encoders.setdefault(
+                key, row_encoders(columns, result_formats))
         else:
             encoders = cached_row_encoders(columns, tuple(result_formats))
         if describe:
@@ -727,7 +730,8 @@ class Connection:
             raise _Skip() from exc
 
     def _parse(self, body: bytes) -> None:
-        self._check_statement_size(len(body))
+        if len(body) > MAX_STATEMENT_BYTES:
+            raise _statement_too_long(len(body))
         name, sql, oids = m.parse_parse(body)
         if name and name in self.prepared:
             raise SqlError("42P05", f'prepared statement "{name}" already exists')
@@ -761,13 +765,6 @@ class Connection:
         prep.translation, prep.fingerprint = tr, fingerprint
         prep.encoders.clear()
         return tr
-
-    def _check_statement_size(self, size: int) -> None:
-        """A Query or Parse message longer than MAX_STATEMENT_BYTES is refused in-band (the
-        message itself was within max_message_bytes, so the stream is still in step)."""
-        if size > MAX_STATEMENT_BYTES:
-            raise SqlError(LIMIT_SQLSTATE, f"statement is too long ({size} bytes; at most "
-                                           f"{MAX_STATEMENT_BYTES})")
 
     def _deallocate(self, name: str) -> None:
         """DEALLOCATE name, or ALL when ``name`` is empty."""
@@ -864,6 +861,13 @@ class Connection:
         if session.txn is None:
             self.portals.clear()
         self.send(m.READY[session.status.value])
+
+
+def _statement_too_long(size: int) -> SqlError:
+    """A Query or Parse message longer than MAX_STATEMENT_BYTES, refused in-band (the message
+    itself was within max_message_bytes, so the stream is still in step)."""
+    return SqlError(LIMIT_SQLSTATE, f"statement is too long ({size} bytes; at most "
+                                    f"{MAX_STATEMENT_BYTES})")
 
 
 def _result_shape(tr: Translation) -> tuple[tuple[str, int, int, int], ...] | None:

@@ -1,0 +1,146 @@
+"""The data a session keeps per transaction and per statement, and small statement helpers."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from compute.deferred import DeferredState
+from compute.engine import Pooled
+from compute.sql.api import Kind, SqlError, Translation
+from strata.storage import CommitTicket
+
+
+class TxnStatus(enum.Enum):
+    """The transaction status ReadyForQuery reports."""
+
+    IDLE = b"I"
+    IN_TXN = b"T"
+    FAILED = b"E"
+
+
+class FatalSessionError(Exception):
+    """The session must end (sent as FATAL), e.g. idle-in-transaction timeout."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.message = message
+
+
+_PARAM_REF = re.compile(r"\?(\d+)")
+
+
+@functools.lru_cache(maxsize=1024)
+def params_used(step: str) -> int:
+    """The highest ``?N`` the SQLite step (the last one gets the parameters) refers to: SQLite
+    refuses extra bindings, PostgreSQL ignores a declared parameter the query does not use."""
+    return max((int(n) for n in _PARAM_REF.findall(step)), default=0)
+
+
+def bindable(tr: Translation, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The parameters the last step binds: a declared parameter the query never uses is dropped."""
+    if params and tr.steps:
+        return params[:params_used(tr.steps[-1])]
+    return params
+
+
+@dataclass
+class Transaction:
+    """One transaction block: its modes, snapshot, writer, savepoints and settings to undo."""
+
+    isolation: str
+    read_only: bool
+    start_ts: float
+    snapshot_reader: Pooled | None = None  # REPEATABLE READ: the pinned reader
+    snapshot_lsn: int | None = None
+    writer: bool = False
+    savepoints: list[str] = field(default_factory=list)
+    saved_settings: dict[str, str] = field(default_factory=dict)  # SET LOCAL: values to restore
+    # every setting changed in the block, as it was before (None: unset): a ROLLBACK undoes
+    # SET too, as in PostgreSQL; per savepoint, the settings as they were when it was taken
+    settings_before: dict[str, str | None] = field(default_factory=dict)
+    savepoint_settings: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
+    did_ddl: bool = False
+    heavy: bool = False  # some statement ran on a thread: its commit may be big, so thread too
+    queried: bool = False  # a query ran: the isolation level and read-write mode are fixed now
+    fk: DeferredState = field(default_factory=DeferredState)  # SET CONSTRAINTS, deferred FK rows
+
+    @property
+    def snapshot_isolation(self) -> bool:
+        return self.isolation in ("repeatable read", "serializable")
+
+    def savepoint(self, name: str, settings: dict[str, str]) -> None:
+        """SAVEPOINT: remember the settings and the deferred-FK queue as they are now."""
+        self.savepoints.append(name)
+        self.savepoint_settings.append((dict(settings), dict(self.saved_settings)))
+        self.fk.savepoint()
+
+    def release(self, name: str) -> None:
+        """RELEASE SAVEPOINT: forget it and every savepoint taken after it."""
+        idx = self._savepoint_index(name)
+        del self.savepoints[idx:]
+        del self.savepoint_settings[idx:]
+        self.fk.release(idx)
+
+    def rollback_to(self, name: str) -> dict[str, str]:
+        """ROLLBACK TO SAVEPOINT (which stays): the settings to restore, as they were then."""
+        idx = self._savepoint_index(name)
+        del self.savepoints[idx + 1 :]
+        del self.savepoint_settings[idx + 1 :]
+        settings, saved = self.savepoint_settings[idx]
+        self.saved_settings = dict(saved)
+        self.fk.rollback_to(idx)
+        return settings
+
+    def _savepoint_index(self, name: str) -> int:
+        """The newest savepoint of that name (3B001 if there is none)."""
+        for idx in range(len(self.savepoints) - 1, -1, -1):
+            if self.savepoints[idx] == name:
+                return idx
+        raise SqlError("3B001", f'savepoint "{name}" does not exist')
+
+
+Ran = tuple[list[tuple[Any, ...]] | None, int, CommitTicket | None, int | None]
+"""What running a statement's SQLite steps gave: rows (for a query), rows changed or returned,
+the commit ticket (autocommit writes) and the LSN its read transaction is pinned at."""
+
+
+@dataclass
+class Result:
+    """What one statement produced: rows (SQLite values) and the command tag."""
+
+    tag: str
+    rows: list[tuple[Any, ...]] | None = None
+    translation: Translation | None = None
+    notices: list[tuple[str, str]] = field(default_factory=list)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def write_command(tr: Translation) -> str:
+    """How PostgreSQL names this write when refusing it (``nextval()``, ``SELECT FOR UPDATE``)."""
+    if tr.kind is Kind.COPY_FROM:
+        return "COPY FROM"
+    return tr.write_command or tr.tag
+
+
+def read_write_during_recovery() -> SqlError:
+    return SqlError("0A000", "cannot set transaction read-write mode during recovery")
+
+
+def statement_tag(tr: Translation, count: int) -> str:
+    """The command tag with its row count, as CommandComplete carries it."""
+    tag = tr.tag
+    if tr.count_last_step:
+        return f"{tag} {count}"
+    if tag == "INSERT":
+        return f"INSERT 0 {count}"
+    if tag in ("SELECT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE"):
+        return f"{tag} {count}"
+    return tag
