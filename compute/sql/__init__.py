@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     )
     from compute.sql.errors import diagnostic_fields, map_sqlite_error
     from compute.sql.functions.session import SessionContext, canonical_setting_name
-    from compute.sql.translate.ddl import fk_recheck_sql
+    from compute.sql.translate.ddl_sql import fk_recheck_sql
 
 # Why lazily: compute.pgtypes (and datetime_input, settings) import compute.sql.api, which runs this
 # __init__ first; the modules below use compute.pgtypes at import time, so loading them here, on
@@ -51,7 +51,7 @@ _LAZY = {
     "map_sqlite_error": "compute.sql.errors",
     "SessionContext": "compute.sql.functions.session",
     "canonical_setting_name": "compute.sql.functions.session",
-    "fk_recheck_sql": "compute.sql.translate.ddl",
+    "fk_recheck_sql": "compute.sql.translate.ddl_sql",
 }
 
 

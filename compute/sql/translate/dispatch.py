@@ -14,7 +14,8 @@ from compute.sql.catalog.catalog import Catalog, Table
 from compute.sql.functions.registry import HANDLERS as FUNCTIONS
 from compute.sql.translate import catalog_functions, enums
 from compute.sql.translate.copy import translate_copy
-from compute.sql.translate.ddl import UNNAMED_CHECK, DdlCompiler, DdlResult
+from compute.sql.translate.ddl import DdlCompiler
+from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
 from compute.sql.translate.idioms import rewrite_client_idioms
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
