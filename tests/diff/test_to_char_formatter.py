@@ -1,4 +1,4 @@
-"""compute/sql/to_char.py against PostgreSQL 15's to_char, value by value.
+"""compute/sql/functions/formatting.py against PostgreSQL 15's to_char, value by value.
 
 The SQL diff cases (cases/to_char.sql) go through a Strata server; this test drives the formatter
 directly so it also covers what Strata cannot store yet (BC dates, years past 9999) and many more
@@ -16,8 +16,8 @@ import pytest
 
 from compute import pgtypes as T
 from compute.datetime_input import date2j, j2date
-from compute.sql import to_char as TC
 from compute.sql.api import SqlError
+from compute.sql.functions import formatting as TC
 from tests.support import PostgresOracle
 
 DATE_PATTERNS = [

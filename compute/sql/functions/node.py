@@ -16,11 +16,24 @@ import datetime as _dt
 import json
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlglot import exp
+
+import compute.sql.types as ty
+from compute import pgtypes as T
 from compute.node import NodeStatus
 from compute.sql.api import SqlError
+from compute.sql.functions.common import simple
+from compute.sql.translate.scope import Handler, Scope, fn
+from compute.sql.types import Ty
 from strata.storage import StorageError
+
+if TYPE_CHECKING:
+    from compute.sql.translate.expressions import ExprCompiler
+
+
+
 
 log = logging.getLogger("strata.compute.node")
 
@@ -47,7 +60,7 @@ def _utc_text(micros: int) -> str:
     return text + "+00"
 
 
-def register(conn: Any, ctx: Any) -> None:
+def register_udfs(conn: Any, ctx: Any) -> None:
     """Register the node functions on one connection (``ctx.node`` may be None in tools)."""
 
     def status() -> NodeStatus | None:
@@ -127,3 +140,42 @@ def register(conn: Any, ctx: Any) -> None:
     scalar("strata_node_status", node_status, 0)
     scalar("pg_promote", promote, -1)
     scalar("pg_stat_replication_json", replication_json, 0)
+
+
+def _wal_lsn_diff(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                  scope: Scope) -> tuple[exp.Expression, Ty]:
+    lsn = Ty(T.PG_LSN)
+    if len(args) != 2 or any(t.oid not in (T.PG_LSN, T.UNKNOWN) for t in types):
+        names = ", ".join(c.state.catalog.format_type(t.oid) for t in types)
+        raise SqlError("42883", f"function pg_wal_lsn_diff({names}) does not exist",
+                       hint="No function matches the given name and argument types. You might need to "
+                            "add explicit type casts.")
+    left, right = (c.coerce(a, t, lsn) for a, t in zip(args, types, strict=True))
+    return exp.Cast(this=exp.Paren(this=exp.Sub(this=left, expression=right)),
+                    to=exp.DataType.build("TEXT")), ty.NUMERIC
+
+
+def _promote(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) > 2:
+        raise SqlError("42883", "function pg_promote() does not exist with more than 2 arguments")
+    wanted = (ty.BOOL, ty.INT4)
+    coerced = [c.coerce(a, t, w) for a, t, w in zip(args, types, wanted, strict=False)]
+    c.state.off_loop = True  # blocks until the node is primary: never on the event loop
+    return fn("pg_promote", *coerced), ty.BOOL
+
+
+HANDLERS: dict[str, Handler] = {
+    "pg_is_in_recovery": simple("pg_is_in_recovery", ty.BOOL),
+    "pg_current_wal_lsn": simple("pg_current_wal_lsn", Ty(T.PG_LSN)),
+    "pg_current_wal_insert_lsn": simple("pg_current_wal_insert_lsn", Ty(T.PG_LSN)),
+    "pg_current_wal_flush_lsn": simple("pg_current_wal_flush_lsn", Ty(T.PG_LSN)),
+    "pg_last_wal_replay_lsn": simple("pg_last_wal_replay_lsn", Ty(T.PG_LSN)),
+    "pg_last_wal_receive_lsn": simple("pg_last_wal_receive_lsn", Ty(T.PG_LSN)),
+    "pg_last_xact_replay_timestamp": simple("pg_last_xact_replay_timestamp", ty.TIMESTAMPTZ),
+    "strata_node_status": simple("strata_node_status", Ty(T.JSON)),
+    "pg_wal_lsn_diff": _wal_lsn_diff,
+    "pg_promote": _promote,
+}
+
+

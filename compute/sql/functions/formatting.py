@@ -1,4 +1,5 @@
-"""to_char(): the output side of PostgreSQL's formatting.c, for date/time values and numbers.
+"""Formatting functions: to_char, to_date, to_timestamp (their translation and UDFs); to_char is
+the output side of PostgreSQL's formatting.c, for date/time values and numbers.
 
 A format string is parsed into nodes (keywords with FM/TM/TH/th modifiers, literal characters,
 double-quoted text, backslash escapes) and each keyword renders one field. Date/time values go
@@ -17,12 +18,25 @@ import math
 import struct
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlglot import exp
+
+import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.datetime_input import cdiv as _cdiv
 from compute.datetime_input import date2j
 from compute.sql.api import SqlError
+from compute.sql.functions.common import args_as, scalar_registrar, type_names
+from compute.sql.functions.session import SessionContext
+from compute.sql.translate.scope import Handler, Scope, fn, lit_int
+from compute.sql.types import Ty
+
+if TYPE_CHECKING:
+    from compute.sql.translate.expressions import ExprCompiler
+
+
+
 
 # --------------------------------------------------------------------------- format parsing
 
@@ -228,7 +242,8 @@ def format_tm(tm: Tm, fmt: str, is_interval: bool) -> str:
         if is_interval and key in _INTERVAL_INVALID:
             raise _invalid_for_interval()
         fm = bool(node.suffix & _FM)
-        text = _render(key, tm, fm, bool(node.suffix & _TM), is_interval)
+        render = _render_time if key in _TIME_KEYS else _render_date
+        text = render(key, tm, fm, bool(node.suffix & _TM), is_interval)
         if text is not None and node.suffix & (_TH | _th):
             text = _ordinal(text, bool(node.suffix & _TH))
         if text is not None:
@@ -244,10 +259,15 @@ def _name(name: str, style: str, fm: bool, tm_prefix: bool, width: int) -> str:
     return name if fm or tm_prefix or not width else name.ljust(width)
 
 
-def _render(key: str, tm: Tm, fm: bool, tm_prefix: bool, is_interval: bool) -> str | None:
-    """One keyword; None for a keyword that prints nothing (and takes no TH)."""
+# keywords of the time of day and zone (_render_time); the rest are date keywords (_render_date)
+_TIME_KEYS = frozenset({"A.M.", "P.M.", "AM", "PM", "a.m.", "p.m.", "am", "pm", "HH", "HH12", "HH24", "MI",
+                        "SS", "MS", "US", "FF1", "FF2", "FF3", "FF4", "FF5", "FF6", "SSSS", "SSSSS", "TZ",
+                        "tz", "TZH", "TZM", "OF"})
+
+
+def _render_time(key: str, tm: Tm, fm: bool, tm_prefix: bool, is_interval: bool) -> str | None:
+    """One time-of-day or zone keyword; None for one that prints nothing (and takes no TH)."""
     pm = _cmod(tm.hour, 24) >= 12
-    two = 0 if fm else 2
     if key in ("A.M.", "P.M."):
         return "P.M." if pm else "A.M."
     if key in ("AM", "PM"):
@@ -283,6 +303,12 @@ def _render(key: str, tm: Tm, fm: bool, tm_prefix: bool, is_interval: bool) -> s
         if abs(tm.gmtoff) % 3600:
             text += ":" + _zpad(abs(tm.gmtoff) % 3600 // 60, 2)
         return text
+    raise AssertionError(key)
+
+
+def _render_date(key: str, tm: Tm, fm: bool, tm_prefix: bool, is_interval: bool) -> str | None:
+    """One date keyword; None for one that prints nothing (and takes no TH)."""
+    two = 0 if fm else 2
     if key in ("A.D.", "B.C."):
         return "B.C." if tm.year <= 0 else "A.D."
     if key in ("AD", "BC"):
@@ -849,3 +875,60 @@ def to_char(value: Any, fmt: Any, oid: int, timezone: str) -> str | None:
         return format_number(value, fmt, oid)
     except InvalidOperation:
         raise SqlError("22P02", f'invalid input syntax for type numeric: "{value}"') from None
+
+
+def _to_char(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+             scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", f"function to_char({', '.join(type_names(types))}) does not exist")
+    if types[0].oid == T.UNKNOWN:
+        raise SqlError("42725", f"function to_char({', '.join(type_names(types))}) is not unique",
+                       hint="Could not choose a best candidate function. You might need to add explicit type casts.")
+    if types[0].oid not in _TO_CHAR_TYPES:
+        raise SqlError("42883", f"function to_char({', '.join(type_names(types))}) does not exist",
+                       hint="No function matches the given name and argument types. "
+                            "You might need to add explicit type casts.")
+    return fn("pg_to_char", args[0], args[1], lit_int(types[0].oid)), ty.TEXT
+
+
+# to_char's input types (time arrives as an interval, int2 as int4, like PostgreSQL's casts)
+_TO_CHAR_TYPES = frozenset({T.INT2, T.INT4, T.INT8, T.NUMERIC, T.FLOAT4, T.FLOAT8, T.DATE, T.TIME,
+                            T.TIMESTAMP, T.TIMESTAMPTZ, T.INTERVAL})
+
+
+def _to_timestamp(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                  scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 1:
+        raise SqlError("0A000", "to_timestamp(text, text) is not supported")
+    seconds = fn("pg_cast", args[0], lit_int(types[0].oid), lit_int(T.FLOAT8))
+    return fn("pg_cast", fn("strftime", exp.Literal.string("%Y-%m-%d %H:%M:%f+00"), seconds,
+                            exp.Literal.string("unixepoch")), lit_int(T.TEXT), lit_int(T.TIMESTAMPTZ)), ty.TIMESTAMPTZ
+
+
+def _h_to_date(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+               scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function to_date does not exist")
+    return fn("pg_to_date", *args_as(c, args, types, [ty.TEXT, ty.TEXT])), ty.DATE
+
+
+def _h_to_timestamp(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) == 2:
+        local = fn("pg_to_timestamp_fmt", *args_as(c, args, types, [ty.TEXT, ty.TEXT]))
+        return fn("pg_ts_to_tstz", local), ty.TIMESTAMPTZ
+    return _to_timestamp(c, args, types, node, scope)
+
+
+HANDLERS: dict[str, Handler] = {
+    "to_char": _to_char,
+    "to_timestamp": _h_to_timestamp,
+    "to_date": _h_to_date,
+}
+
+
+def register_udfs(conn: Any, ctx: SessionContext) -> None:
+    """The SQLite functions of this family, on one connection."""
+    scalar = scalar_registrar(conn)
+
+    scalar("pg_to_char", lambda value, fmt, src=T.TIMESTAMP: to_char(value, fmt, src, ctx.timezone))

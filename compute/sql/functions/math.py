@@ -16,12 +16,24 @@ every number. So:
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.sql.api import SqlError
+from compute.sql.functions.common import scalar_registrar, simple
+from compute.sql.functions.session import SessionContext
+from compute.sql.translate.scope import Handler
+
+if TYPE_CHECKING:
+    pass
+
+
+
+
 
 NAN_TEXT = "NaN"
 MIN_SIG_DIGITS = 16  # numeric.c NUMERIC_MIN_SIG_DIGITS
@@ -331,7 +343,7 @@ def numeric_power(base: Any, exponent: Any) -> str | None:
         return _rounded(result, scale)
 
 
-def register(scalar: Callable[..., None]) -> None:
+def _register_float_numeric(scalar: Callable[..., None]) -> None:
     """Install every function above into one SQLite connection (all deterministic)."""
     for name, func, nargs in (
         ("pg_fadd", float_add, 2), ("pg_fsub", float_sub, 2), ("pg_fmul", float_mul, 2),
@@ -344,3 +356,21 @@ def register(scalar: Callable[..., None]) -> None:
         ("pg_num_exp", numeric_exp, 1), ("pg_num_power", numeric_power, 2),
     ):
         scalar(name, func, nargs, True)
+
+
+HANDLERS: dict[str, Handler] = {
+    "random": simple("pg_random", ty.FLOAT8),
+    "pi": simple("pi", ty.FLOAT8),
+    "sin": simple("sin", ty.FLOAT8),
+    "cos": simple("cos", ty.FLOAT8),
+    "tan": simple("tan", ty.FLOAT8),
+    "atan": simple("atan", ty.FLOAT8),
+    "atan2": simple("atan2", ty.FLOAT8),
+}
+
+
+def register_udfs(conn: Any, ctx: SessionContext) -> None:
+    """The SQLite functions of this family, on one connection."""
+    scalar = scalar_registrar(conn)
+    _register_float_numeric(scalar)
+    scalar("pg_random", lambda: random.random(), 0)

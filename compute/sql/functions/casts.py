@@ -1,0 +1,220 @@
+"""Casts and typmods at run time: pg_cast (one value from one type to another) and pg_typmod."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from compute import pgtypes as T
+from compute.sql.api import SqlError
+from compute.sql.functions.common import scalar_registrar
+from compute.sql.functions.datetime import tstz_out, tstz_to_ts, utc_text
+from compute.sql.functions.math import float_out, float_to_float4
+from compute.sql.functions.numeric import num_out
+from compute.sql.functions.session import SessionContext
+from compute.sql.translate.scope import Handler
+
+if TYPE_CHECKING:
+    pass
+
+
+# ------------------------------------------------------------------------------ casts
+
+
+def _to_int(value: Any, oid: int) -> int:
+    if isinstance(value, int):
+        return T.check_int_range(oid, value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise SqlError("22003", f"{T._err_name(oid)} out of range")
+        return T.check_int_range(oid, int(round(value)))  # rint: half to even
+    if isinstance(value, str):
+        try:
+            return T.parse_int(oid, value)
+        except SqlError:
+            pass
+        dec = Decimal(value) if T._NUMERIC_RE.match(value) else None
+        if dec is None:
+            raise T.invalid_input(oid, value) from None
+        return T.check_int_range(oid, int(dec.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+    raise T.invalid_input(oid, str(value))
+
+
+def make_cast(ctx: SessionContext) -> Callable[..., Any]:
+    """pg_cast(value, source_oid, target_oid, typmod): explicit-cast semantics in one place."""
+
+    def cast(value: Any, src: int, dst: int, typmod: int = -1) -> Any:
+        if value is None:
+            return None
+        result = _cast_value(ctx, value, src, dst)
+        if typmod >= 0:
+            result = apply_typmod(result, dst, typmod, explicit=True)
+        return result
+
+    return cast
+
+
+def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
+    if dst in (T.INT2, T.INT4, T.INT8, T.OID):
+        if src == T.BOOL:
+            return 1 if value else 0
+        if src == T.NUMERIC or (isinstance(value, str) and src not in T.STRING_TYPES):
+            return _to_int(T.to_decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP).__int__(), dst)
+        return _to_int(value, dst)
+    if dst in (T.FLOAT4, T.FLOAT8):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            number = T.parse_float(dst, str(value))
+        if dst == T.FLOAT4:
+            return float_to_float4(number)
+        return float_out(number)
+    if dst == T.NUMERIC:
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            if math.isnan(value):
+                return "NaN"
+            if math.isinf(value):
+                return "Infinity" if value > 0 else "-Infinity"
+            return num_out(Decimal(T.format_float(value)) if "e" not in T.format_float(value) else Decimal(repr(value)))
+        return T.parse_numeric(str(value))
+    if dst == T.BOOL:
+        if isinstance(value, int):
+            return 1 if value else 0
+        return T.parse_bool(str(value))
+    if dst in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME):
+        if src == T.BOOL:
+            return "true" if value else "false"
+        if src == T.TIMESTAMPTZ:
+            return tstz_out(ctx, value)
+        if isinstance(value, bytes) and src == T.BYTEA:
+            return "\\x" + value.hex()
+        return T.encode_text(src, value).decode()
+    if dst == T.TIMESTAMP:
+        if src == T.TIMESTAMPTZ:
+            return tstz_to_ts(ctx, value)
+        if src == T.DATE:
+            return value if value.endswith("infinity") else value + " 00:00:00"
+        return T.parse_timestamp(str(value))
+    if dst == T.TIMESTAMPTZ:
+        if src == T.TIMESTAMPTZ:
+            return value
+        if src == T.DATE:
+            return T.parse_timestamptz(value + " 00:00:00", ctx.timezone)
+        return T.parse_timestamptz(str(value), ctx.timezone)
+    if dst == T.DATE:
+        if src == T.TIMESTAMPTZ:
+            return tstz_to_ts(ctx, value)[:10]
+        if src == T.TIMESTAMP:
+            return value[:10] if not value.endswith("infinity") else value
+        return T.parse_date(str(value))
+    if dst == T.TIME:
+        if src in (T.TIMESTAMP, T.TIMESTAMPTZ):
+            text = tstz_to_ts(ctx, value) if src == T.TIMESTAMPTZ else value
+            return text[11:]
+        return T.parse_time(str(value))
+    if dst == T.BYTEA:
+        if isinstance(value, bytes):
+            return value
+        return T.parse_bytea(str(value))
+    if dst == T.JSONB:
+        return T.parse_jsonb(value if isinstance(value, str) else json.dumps(value))
+    if dst == T.JSON:
+        return T.parse_json(value if isinstance(value, str) else json.dumps(value))
+    if src in (T.JSON, T.JSONB) and isinstance(value, str):
+        return T.decode_text(dst, value.encode())
+    if src in T.ELEMENT_OF and dst in T.ELEMENT_OF and isinstance(value, str):
+        # array to array: element by element (arrays are stored as JSON arrays)
+        src_elem, dst_elem = T.ELEMENT_OF[src], T.ELEMENT_OF[dst]
+
+        def convert(item: Any) -> Any:
+            if isinstance(item, list):
+                return [convert(x) for x in item]
+            if item is None:
+                return None
+            scalar = T.array_elem_value(src_elem, item)
+            return T.array_elem_storage(dst_elem, _cast_value(ctx, scalar, src_elem, dst_elem))
+
+        exact = Decimal if src_elem in (T.JSON, T.JSONB) and dst_elem not in (T.JSON, T.JSONB) else float
+        return json.dumps(convert(json.loads(value, parse_float=exact)), ensure_ascii=False)
+    text = value if isinstance(value, str) else T.encode_text(src, value).decode()
+    return T.decode_text(dst, text.encode(), ctx.timezone)
+
+
+def apply_typmod(value: Any, oid: int, typmod: int, explicit: bool = False) -> Any:
+    """Length/precision coercion: char(n) padding, varchar(n) checks, numeric(p,s) rounding."""
+    if value is None or typmod < 0:
+        return value
+    if oid == T.BPCHAR:
+        length = typmod - 4
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > length:
+            if explicit or not text[length:].strip(" "):
+                return text[:length]
+            raise SqlError("22001", f"value too long for type character({length})")
+        return text.ljust(length)
+    if oid == T.VARCHAR:
+        length = typmod - 4
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > length:
+            if explicit or not text[length:].strip(" "):
+                return text[:length]
+            raise SqlError("22001", f"value too long for type character varying({length})")
+        return text
+    if oid == T.NUMERIC:
+        mod = typmod - 4
+        return T.apply_numeric_typmod(value, (mod >> 16) & 0xFFFF, mod & 0xFFFF)
+    if oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME) and 0 <= typmod < 6:
+        return _round_time_precision(value, oid, typmod)
+    return value
+
+
+_EPOCH_2000 = _dt.datetime(2000, 1, 1)
+
+
+def _round_micros(micros: int, precision: int) -> int:
+    """AdjustTimestampForTypmod: half away from zero, counted from PostgreSQL's 2000 epoch."""
+    scale = 10 ** (6 - precision)
+    if micros >= 0:
+        return (micros + scale // 2) // scale * scale
+    return -((-micros + scale // 2) // scale * scale)
+
+
+def _round_time_precision(value: Any, oid: int, precision: int) -> Any:
+    """timestamp(p) / timestamptz(p) / time(p): round the fraction to p digits."""
+    text = str(value)
+    if "." not in text or text.endswith("infinity"):
+        return value
+    if oid == T.TIME:
+        clock = _dt.time.fromisoformat(text)
+        micros = ((clock.hour * 60 + clock.minute) * 60 + clock.second) * 1_000_000 + clock.microsecond
+        micros = _round_micros(micros, precision)
+        if micros >= 86_400_000_000:
+            return "24:00:00"
+        return T.format_time((_dt.datetime(2000, 1, 1) + _dt.timedelta(microseconds=micros)).time())
+    if oid == T.TIMESTAMPTZ:
+        moment = T.timestamptz_from_storage(text).astimezone(_dt.UTC).replace(tzinfo=None)
+    else:
+        moment = T.timestamp_from_storage(text)
+    delta = moment - _EPOCH_2000
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    rounded = _EPOCH_2000 + _dt.timedelta(microseconds=_round_micros(micros, precision))
+    return utc_text(rounded.replace(tzinfo=_dt.UTC)) if oid == T.TIMESTAMPTZ else T.format_timestamp(rounded)
+
+
+HANDLERS: dict[str, Handler] = {
+}
+
+
+def register_udfs(conn: Any, ctx: SessionContext) -> None:
+    """The SQLite functions of this family, on one connection."""
+    scalar = scalar_registrar(conn)
+
+    # --- casts and typmods
+    scalar("pg_cast", make_cast(ctx))
+    scalar("pg_typmod", lambda v, oid, typmod: apply_typmod(v, oid, typmod), 3, True)

@@ -1,0 +1,126 @@
+"""System information functions that are not catalog views: format_type, pg_typeof,
+privilege checks (always true), regclass input/output, pg_get_serial_sequence."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+import compute.sql.types as ty
+from compute import pgtypes as T
+from compute.sql.api import SqlError
+from compute.sql.catalog.catalog import FIRST_USER_OID, TABLES
+from compute.sql.catalog.system import SYSTEM_RELATIONS
+from compute.sql.functions.common import scalar_registrar, simple
+from compute.sql.functions.session import SessionContext
+from compute.sql.functions.text import quote_ident_value
+from compute.sql.translate.scope import Handler, Scope, lit_int
+from compute.sql.types import Ty
+
+if TYPE_CHECKING:
+    from compute.sql.translate.expressions import ExprCompiler
+
+
+def _typeof(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+            scope: Scope) -> tuple[exp.Expression, Ty]:
+    t = types[0] if types else ty.UNKNOWN
+    if t.oid < FIRST_USER_OID:  # a regtype value is the type's OID (pg_typeof(1)::oid is 23)
+        return lit_int(t.oid), Ty(T.REGTYPE)
+    return exp.Literal.string(c.state.catalog.format_type(t.oid)), Ty(T.REGTYPE)  # an enum: its name
+
+
+def drop_not_null_text(ddl: Any, column: Any) -> Any:
+    """The CREATE TABLE text without the NOT NULL of one column (as ddl._storage_decl wrote it)."""
+    quoted = re.escape('"' + column.replace('"', '""') + '"')
+    pattern = re.compile(rf"([(,]\s*{quoted}\s+\w+(?:\s+COLLATE\s+\w+)?)\s+NOT\s+NULL\b", re.IGNORECASE)
+    return pattern.sub(r"\1", ddl, count=1)
+
+
+def _serial_sequence(conn: Any, table: Any, column: Any) -> Any:
+    if table is None or column is None:
+        return None
+    name = str(table).lower()
+    if name.startswith("public."):
+        name = name[7:]
+    rows = conn.execute(
+        "SELECT t2.name FROM __strata_sequences s JOIN __strata_tables t ON t.oid = s.owner_table "
+        "JOIN __strata_tables t2 ON t2.oid = s.oid WHERE t.name = ? AND s.owner_column = ?",
+        (name, str(column)),
+    ).fetchall()
+    return "public." + rows[0][0] if rows else None
+
+
+HANDLERS: dict[str, Handler] = {
+    "format_type": simple("pg_format_type", ty.TEXT),
+    "pg_encoding_to_char": simple("pg_encoding_to_char", ty.NAME),
+    "pg_table_is_visible": simple("pg_table_is_visible", ty.BOOL),
+    "pg_type_is_visible": simple("pg_table_is_visible", ty.BOOL),
+    "pg_function_is_visible": simple("pg_table_is_visible", ty.BOOL),
+    "has_table_privilege": simple("pg_true", ty.BOOL),
+    "has_schema_privilege": simple("pg_true", ty.BOOL),
+    "has_database_privilege": simple("pg_true", ty.BOOL),
+    "has_column_privilege": simple("pg_true", ty.BOOL),
+    "has_sequence_privilege": simple("pg_true", ty.BOOL),
+    "has_function_privilege": simple("pg_true", ty.BOOL),
+    "pg_has_role": simple("pg_true", ty.BOOL),
+    "pg_get_serial_sequence": simple("pg_get_serial_sequence", ty.TEXT),
+    "pg_get_triggerdef": simple("pg_null", ty.TEXT),
+    "pg_get_statisticsobjdef_columns": simple("pg_null", ty.TEXT),
+    "pg_get_partkeydef": simple("pg_null", ty.TEXT),
+    "pg_get_function_arguments": simple("pg_null", ty.TEXT),
+    "pg_get_function_result": simple("pg_null", ty.TEXT),
+    "pg_typeof": _typeof,
+}
+
+
+def register_udfs(conn: Any, ctx: SessionContext) -> None:
+    """The SQLite functions of this family, on one connection."""
+    scalar = scalar_registrar(conn)
+    det = {"deterministic": True}
+    scalar("pg_encoding_to_char", lambda n: "UTF8" if n == 6 else "SQL_ASCII", 1, True)
+    scalar("pg_true", lambda *args: 1, -1)
+    scalar("pg_null", lambda *args: None, -1)
+
+    def regclass(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        name = text
+        if name.startswith('"') and name.endswith('"'):
+            name = name[1:-1].replace('""', '"')
+        else:
+            name = name.lower()
+        for prefix in ("public.", "pg_catalog."):
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+        rows = conn.execute(f"SELECT oid FROM {TABLES} WHERE name = ?", (name,)).fetchall()
+        if rows:
+            return rows[0][0]
+        system = SYSTEM_RELATIONS.get(name)
+        if system is not None:
+            return system.oid
+        raise SqlError("42P01", f'relation "{text}" does not exist')
+
+    scalar("pg_regclass", regclass, 1)
+
+    def regclass_out(oid: Any) -> Any:
+        if oid is None:
+            return None
+        rows = conn.execute(f"SELECT name FROM {TABLES} WHERE oid = ?", (oid,)).fetchall()
+        if rows:
+            return quote_ident_value(rows[0][0])
+        for rel in SYSTEM_RELATIONS.values():
+            if rel.oid == oid:
+                return rel.name
+        return str(oid)
+
+    scalar("pg_regclass_out", regclass_out, 1)
+    scalar("pg_table_is_visible", lambda oid: 1, 1)
+    scalar("pg_get_serial_sequence", lambda table, column: _serial_sequence(conn, table, column), 2)
+    conn.create_scalar_function("pg_drop_not_null", drop_not_null_text, 2, **det)
