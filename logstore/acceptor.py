@@ -444,11 +444,26 @@ class Acceptor:
         """Wait for fdatasync of everything below ``end_lsn``; (flush LSN, commit LSN).
         Raise FencedError if a higher term was promised meanwhile (its voter saw this data,
         so acknowledging to the old term now would be counting a vote twice)."""
-        if self.flush_lsn < end_lsn:
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append((end_lsn, fut))
-            self._dirty.set()
+        fut = self.durable_future(end_lsn)
+        if fut is not None:
             await fut
+        return self.ack_state(term)
+
+    def durable_future(self, end_lsn: int) -> asyncio.Future[None] | None:
+        """A future resolved once everything below ``end_lsn`` is fdatasync'ed (failed with
+        LogNotFoundError if the log is deleted first), or None if it already is. For
+        callers that acknowledge from a callback instead of a task (logstore/fastappend.py);
+        the ack must still go through ``ack_state``."""
+        if self.flush_lsn >= end_lsn:
+            return None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((end_lsn, fut))
+        self._dirty.set()
+        return fut
+
+    def ack_state(self, term: int) -> tuple[int, int]:
+        """(flush LSN, commit LSN) to acknowledge a durable append of ``term`` with; raises
+        if the log was deleted, a higher term was promised or ``term`` is no longer active."""
         if self.closed:
             self.check_open()
         self._check_term(term)

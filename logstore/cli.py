@@ -65,6 +65,15 @@ def acceptor(
             help="Mutual TLS for gRPC: a directory with ca.pem, cert.pem, key.pem (role logstore).",
         ),
     ] = None,
+    fast_append_listen: Annotated[
+        str,
+        typer.Option(
+            "--fast-append-listen",
+            envvar="STRATA_LOGSTORE_FAST_APPEND_LISTEN",
+            help="The plaintext fast append stream (not with --internal-tls-dir): auto (the --listen host, "
+            "a free port), off, or HOST:PORT.",
+        ),
+    ] = "auto",
     insecure: Annotated[
         bool,
         typer.Option("--insecure", envvar="STRATA_LOGSTORE_INSECURE", help="Serve gRPC in plaintext, no peer checks."),
@@ -95,4 +104,5 @@ def acceptor(
         inline_fsync=fsync == "inline",
         max_logs=max_logs,
         tls=tls,
+        fast_append_listen=fast_append_listen,
     )

@@ -28,6 +28,7 @@ from logstore.errors import (
     NotSyncedError,
     TooManyLogsError,
 )
+from logstore.fastappend import FAST_APPEND_PORT_KEY, FastAppendServer
 from logstore.metrics import AcceptorMetrics
 from logstore.registry import DEFAULT_MAX_LOGS, LogRegistry
 from logstore.segments import Frame
@@ -145,6 +146,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
     def __init__(self, registry: LogRegistry) -> None:
         self.reg = registry
         self._stream_ids = 0
+        self.fast_append_port = 0
+        """The fast append stream's port (logstore/fastappend.py), told to voters; 0: none."""
 
     async def Vote(self, request: pb.VoteRequest, context: Any) -> pb.VoteResponse:
         async def run() -> pb.VoteResponse:
@@ -152,6 +155,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
             validate.term(request.term)
             validate.name(request.proposer, "proposer")
             r = await acc.vote(request.term, request.rejoin)
+            if self.fast_append_port:
+                context.set_trailing_metadata(((FAST_APPEND_PORT_KEY, str(self.fast_append_port)),))
             return pb.VoteResponse(
                 granted=r.granted,
                 promised_term=r.promised_term,
@@ -323,6 +328,16 @@ async def _resolve(reg: LogRegistry, tenant: str, timeline: str) -> Acceptor:
     return reg.get(tenant, timeline)
 
 
+def _resolve_fast(reg: LogRegistry) -> Callable[[str, str], Acceptor]:
+    """A request's log: one dict lookup; ids are validated only when it misses."""
+    logs = reg.logs
+
+    def resolve(tenant: str, timeline: str) -> Acceptor:
+        return logs.get((tenant, timeline)) or reg.get(tenant, timeline)
+
+    return resolve
+
+
 # ---- undecodable requests ---------------------------------------------------------------
 
 BAD_REQUEST_LOG_INTERVAL_S = 10.0
@@ -456,9 +471,13 @@ async def serve(
     inline_fsync: bool = True,
     max_logs: int = DEFAULT_MAX_LOGS,
     tls: TlsFiles | None = None,
+    fast_append_listen: str = "auto",
 ) -> None:
     """Run one acceptor (all its logs) until SIGTERM/SIGINT; with ``tls`` it listens with
-    mutual TLS only and checks each caller's role (ROLE_TABLE), else plaintext."""
+    mutual TLS only and checks each caller's role (ROLE_TABLE), else plaintext.
+
+    ``fast_append_listen``: where the fast append stream listens (plaintext only, see
+    logstore/fastappend.py): "auto" = the gRPC host on a free port, "off", or HOST:PORT."""
     metrics = AcceptorMetrics()
     store = None
     if object_store_url:
@@ -497,7 +516,14 @@ async def serve(
         ],
         maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
     )
-    add_service(LogStoreService(registry), server, role_policy() if tls is not None else None)
+    service = LogStoreService(registry)
+    add_service(service, server, role_policy() if tls is not None else None)
+    fast: FastAppendServer | None = None
+    if tls is None and fast_append_listen != "off":
+        fhost, _, fport = (listen if fast_append_listen == "auto" else fast_append_listen).rpartition(":")
+        fast = FastAppendServer(_check_append, _resolve_fast(registry), status_of)
+        service.fast_append_port = await fast.start(fhost.strip("[]") or "127.0.0.1",
+                                                    0 if fast_append_listen == "auto" else int(fport))
     if tls is not None:
         port = server.add_secure_port(listen, server_credentials(tls))
     else:
@@ -517,6 +543,7 @@ async def serve(
             "node_id": node_id,
             "port": port,
             "logs": len(registry.logs),
+            "fast_append_port": service.fast_append_port,
             "max_logs": max_logs,
         },
     )
@@ -528,6 +555,8 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    if fast is not None:
+        await fast.close()
     await server.stop(grace=1.0)
     if offloader:
         await offloader.close()

@@ -3,6 +3,8 @@ break messages (the proposer only sees LogstoreError subclasses, whatever the ca
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any, Protocol
 
 import grpc
@@ -19,6 +21,7 @@ from logstore.errors import (
     TooManyLogsError,
     TransportError,
 )
+from logstore.fastappend import FALLBACK_S, FAST_APPEND_PORT_KEY, FastAppendChannel
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 from strata.tls import TlsFiles, aio_channel
@@ -37,13 +40,18 @@ CHANNEL_OPTIONS = [
 
 def map_rpc_error(exc: grpc.aio.AioRpcError | grpc.Call, addr: str) -> LogstoreError:
     """A gRPC status (async or blocking call) back into the acceptor's exception."""
-    code = exc.code()
-    msg = f"{addr}: {exc.details()}"
-    if code == grpc.StatusCode.ABORTED:
-        promised = 0
+    promised = 0
+    if exc.code() == grpc.StatusCode.ABORTED:
         for key, value in exc.trailing_metadata() or ():
             if key == PROMISED_TERM_KEY:
                 promised = int(value)
+    return error_for(exc.code(), f"{addr}: {exc.details()}", promised)
+
+
+def error_for(code: grpc.StatusCode, msg: str, promised: int = 0) -> LogstoreError:
+    """A status code (gRPC's, or the fast append stream's) back into the acceptor's
+    exception; ``promised`` is the acceptor's promised term for ABORTED (fenced)."""
+    if code == grpc.StatusCode.ABORTED:
         return FencedError(msg, promised)
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return NotSyncedError(msg)
@@ -59,7 +67,7 @@ def map_rpc_error(exc: grpc.aio.AioRpcError | grpc.Call, addr: str) -> LogstoreE
         return LogExistsError(msg)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return TooManyLogsError(msg)
-    return TransportError(f"{addr}: {code.name}: {exc.details()}")
+    return TransportError(f"{code.name}: {msg}")
 
 
 class AppendChannel(Protocol):
@@ -127,6 +135,11 @@ class GrpcTransport:
         self.addr = addr
         self._channel = aio_channel(addr, CHANNEL_OPTIONS, tls)
         self._stub = pb_grpc.LogStoreStub(self._channel)
+        # The acceptor's fast append port (logstore/fastappend.py), learned from Vote; the
+        # loop time until which it is not used after a failed connect.
+        self._fast_port = 0
+        self._fast_off_until = 0.0
+        self._fast_allowed = os.environ.get("STRATA_LOGSTORE_FAST_APPEND", "on") != "off"
 
     async def _unary(self, method: Any, req: Any, timeout: float) -> Any:
         try:
@@ -135,7 +148,17 @@ class GrpcTransport:
             raise map_rpc_error(exc, self.addr) from None
 
     async def vote(self, req: pb.VoteRequest, timeout: float) -> pb.VoteResponse:
-        resp: pb.VoteResponse = await self._unary(self._stub.Vote, req, timeout)
+        """Also learns the acceptor's fast append port (trailing metadata)."""
+        try:
+            call = self._stub.Vote(req, timeout=timeout)
+            resp: pb.VoteResponse = await call
+            metadata = await call.trailing_metadata()
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, self.addr) from None
+        self._fast_port = 0
+        for key, value in metadata or ():
+            if key == FAST_APPEND_PORT_KEY and str(value).isdigit():
+                self._fast_port = int(value)
         return resp
 
     async def start_term(self, req: pb.StartTermRequest, timeout: float) -> pb.StartTermResponse:
@@ -151,7 +174,16 @@ class GrpcTransport:
         return resp
 
     def append_stream(self) -> AppendChannel:
+        """The fast append stream when the acceptor advertised one (and it has not just
+        failed to connect), else gRPC AppendStream. Call on the event loop."""
+        loop = asyncio.get_running_loop()
+        if self._fast_allowed and self._fast_port and loop.time() >= self._fast_off_until:
+            host = self.addr.rpartition(":")[0].strip("[]")
+            return FastAppendChannel(host, self._fast_port, self.addr, self._fast_failed)
         return _GrpcAppendChannel(self._stub.AppendStream(), self.addr)
+
+    def _fast_failed(self) -> None:
+        self._fast_off_until = asyncio.get_running_loop().time() + FALLBACK_S
 
     async def close(self) -> None:
         await self._channel.close()

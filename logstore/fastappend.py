@@ -1,0 +1,274 @@
+"""The fast append stream: AppendStream over a plain TCP connection instead of gRPC.
+
+Why: with grpc.aio every message crosses three threads on each side (grpc core's I/O
+thread, the aio poller, the event loop); on a 2-core machine those hops, not the disk,
+were the commit latency (docs/logstore.md, "Performance"). Here a message is read and
+acknowledged on the event loop itself: one ``recv`` and one ``send`` per message.
+
+Same messages, same rules: a request is a serialized ``AppendRequest``, an ack a
+serialized ``AppendResponse``; the acceptor handles them exactly like AppendStream
+(``Acceptor.append_write`` in arrival order, an ack only after the fdatasync covering the
+append, in order, checked by ``Acceptor.ack_state``); the first error ends the stream after
+the acks before it.
+
+Wire format: the client first sends ``MAGIC``; then both sides send frames
+``<u32 body length, u8 kind>`` + body. Client kinds: APPEND. Server kinds: ACK, ERROR
+(body ``<u32 status code, u64 promised term>`` + UTF-8 message; the server closes after it).
+
+Plaintext only: an acceptor with mutual TLS does not open the port, and proposers use
+gRPC AppendStream. The port is advertised in the trailing metadata of ``Vote``
+(``FAST_APPEND_PORT_KEY``); a proposer that cannot connect to it falls back to gRPC for
+``FALLBACK_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from logstore.errors import FencedError, InvalidRequestError, LogstoreError, TransportError
+from strata.proto import logstore_pb2 as pb
+
+if TYPE_CHECKING:
+    from logstore.acceptor import Acceptor
+
+log = logging.getLogger("logstore.fastappend")
+
+MAGIC = b"STRATA-APPEND/1\n"
+HEADER = struct.Struct("<IB")
+ERROR_HEAD = struct.Struct("<IQ")
+KIND_APPEND = 1
+KIND_ACK = 2
+KIND_ERROR = 3
+MAX_FRAME_BYTES = 4 << 20
+"""Largest message body, as gRPC's limit (proposer batches are at most 1 MiB)."""
+MAX_PENDING_ACKS = 64
+"""Appends written but not yet acknowledged on one connection; reading pauses beyond."""
+MAX_ERROR_BYTES = 4096
+"""An error message is cut to this many bytes."""
+CONNECT_TIMEOUT_S = 2.0
+FALLBACK_S = 30.0
+"""After a failed connect, the proposer uses gRPC AppendStream to that acceptor this long."""
+FAST_APPEND_PORT_KEY = "strata-fast-append-port"
+
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def error_frame(code: grpc.StatusCode, message: str, promised: int) -> bytes:
+    body = ERROR_HEAD.pack(code.value[0], promised) + message.encode()[:MAX_ERROR_BYTES]
+    return HEADER.pack(len(body), KIND_ERROR) + body
+
+
+# ---- acceptor side ----------------------------------------------------------------------
+
+CheckFn = Callable[[pb.AppendRequest], list[tuple[bytes, int]]]
+ResolveFn = Callable[[str, str], "Acceptor"]
+StatusFn = Callable[[LogstoreError], grpc.StatusCode]
+
+
+class _Conn:
+    """One client connection: appends written in order, acks sent in order from future
+    callbacks (no task per message)."""
+
+    def __init__(self, writer: asyncio.StreamWriter, check: CheckFn, resolve: ResolveFn, status: StatusFn) -> None:
+        self.writer = writer
+        self.check = check
+        self.resolve = resolve
+        self.status = status
+        # (log, term, end LSN, durability future or None) or the error that ends the stream
+        self.pending: deque[tuple[Acceptor, int, int, asyncio.Future[None] | None] | LogstoreError] = deque()
+        self.room = asyncio.Event()
+        self.done = False
+
+    def append(self, body: bytes) -> None:
+        try:
+            try:
+                req = pb.AppendRequest.FromString(body)
+            except DecodeError as exc:
+                raise InvalidRequestError(f"malformed request message: {exc}") from None
+            recs = self.check(req)
+            acc = self.resolve(req.tenant, req.timeline)
+            end = acc.append_write(req.term, req.start_lsn, recs, req.commit_lsn)
+        except LogstoreError as exc:
+            self.fail(exc)
+            return
+        fut = acc.durable_future(end)
+        self.pending.append((acc, req.term, end, fut))
+        if fut is None:
+            self.drain()
+        else:
+            fut.add_done_callback(self._ready)
+
+    def fail(self, exc: LogstoreError) -> None:
+        self.pending.append(exc)
+        self.drain()
+
+    def _ready(self, _: asyncio.Future[None]) -> None:
+        self.drain()
+
+    def drain(self) -> None:
+        """Send every ack (or the error) at the head whose fdatasync is done."""
+        out: list[bytes] = []
+        while self.pending and not self.done:
+            head = self.pending[0]
+            if isinstance(head, LogstoreError):
+                self._end_with(out, head)
+                return
+            acc, term, end, fut = head
+            if fut is not None and not fut.done():
+                break
+            self.pending.popleft()
+            try:
+                if fut is not None:
+                    fut.result()  # LogNotFoundError: deleted meanwhile
+                flush, commit = acc.ack_state(term)
+            except LogstoreError as exc:
+                self._end_with(out, exc)
+                return
+            body = pb.AppendResponse(term=term, flush_lsn=flush, commit_lsn=commit, end_lsn=end).SerializeToString()
+            out.append(HEADER.pack(len(body), KIND_ACK))
+            out.append(body)
+        if out:
+            self.writer.writelines(out)
+        if len(self.pending) < MAX_PENDING_ACKS:
+            self.room.set()
+
+    def _end_with(self, out: list[bytes], exc: LogstoreError) -> None:
+        promised = exc.promised_term if isinstance(exc, FencedError) else 0
+        out.append(error_frame(self.status(exc), str(exc), promised))
+        self.writer.writelines(out)
+        self.close()
+
+    def close(self) -> None:
+        self.done = True
+        self.pending.clear()
+        self.room.set()
+        self.writer.close()
+
+
+class FastAppendServer:
+    """Serves the fast append stream for every log of this acceptor (on its event loop)."""
+
+    def __init__(self, check: CheckFn, resolve: ResolveFn, status: StatusFn) -> None:
+        self._check = check
+        self._resolve = resolve
+        self._status = status
+        self._server: asyncio.Server | None = None
+        self._conns: set[_Conn] = set()
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen; return the bound port."""
+        self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_FRAME_BYTES + HEADER.size)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):
+            conn.close()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Conn(writer, self._check, self._resolve, self._status)
+        self._conns.add(conn)
+        try:
+            if await reader.readexactly(len(MAGIC)) != MAGIC:
+                conn.close()
+                return
+            while not conn.done:
+                n, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
+                if kind != KIND_APPEND or n > MAX_FRAME_BYTES:
+                    conn.fail(InvalidRequestError(f"malformed request message: frame kind {kind}, {n} bytes"))
+                    break
+                conn.append(await reader.readexactly(n))
+                while len(conn.pending) >= MAX_PENDING_ACKS and not conn.done:
+                    conn.room.clear()
+                    await conn.room.wait()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            conn.close()  # the proposer went away: its unsent acks do not matter
+        except Exception:  # a bug must not leave a half-open stream behind
+            log.exception("fast append connection failed")
+            conn.close()
+        finally:
+            self._conns.discard(conn)
+
+
+# ---- proposer side ----------------------------------------------------------------------
+
+
+class FastAppendChannel:
+    """``AppendChannel`` over the fast append stream (connects on first use)."""
+
+    def __init__(self, host: str, port: int, addr: str, on_connect_error: Callable[[], None]) -> None:
+        self._addr = addr
+        self._on_connect_error = on_connect_error
+        self._conn: asyncio.Task[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.ensure_future(
+            self._connect(host, port)
+        )
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=MAX_FRAME_BYTES + HEADER.size), CONNECT_TIMEOUT_S
+            )
+        except (OSError, TimeoutError) as exc:
+            self._on_connect_error()
+            raise TransportError(f"{self._addr}: fast append port {port}: {exc}") from None
+        self._writer = writer
+        writer.write(MAGIC)
+        return reader, writer
+
+    async def _streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.shield(self._conn)
+        except asyncio.CancelledError:
+            if self._conn.cancelled():
+                raise TransportError(f"{self._addr}: fast append stream closed") from None
+            raise
+
+    async def send(self, req: pb.AppendRequest) -> None:
+        _, writer = await self._streams()
+        body = req.SerializeToString()
+        writer.writelines((HEADER.pack(len(body), KIND_APPEND), body))
+        try:
+            await writer.drain()
+        except ConnectionError as exc:
+            raise TransportError(f"{self._addr}: fast append stream: {exc}") from None
+
+    async def recv(self) -> pb.AppendResponse:
+        reader, _ = await self._streams()
+        try:
+            n, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
+            if n > MAX_FRAME_BYTES:
+                raise TransportError(f"{self._addr}: fast append frame of {n} bytes")
+            body = await reader.readexactly(n)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise TransportError(f"{self._addr}: fast append stream ended: {exc}") from None
+        if kind == KIND_ACK:
+            try:
+                return pb.AppendResponse.FromString(body)
+            except DecodeError as exc:
+                raise TransportError(f"{self._addr}: bad ack: {exc}") from None
+        if kind == KIND_ERROR and len(body) >= ERROR_HEAD.size:
+            from logstore.transport import error_for
+
+            code, promised = ERROR_HEAD.unpack_from(body)
+            message = body[ERROR_HEAD.size :].decode(errors="replace")
+            raise error_for(_CODES.get(code, grpc.StatusCode.UNKNOWN), f"{self._addr}: {message}", promised)
+        raise TransportError(f"{self._addr}: unexpected fast append frame kind {kind}")
+
+    def cancel(self) -> None:
+        self._conn.cancel()
+        if self._writer is not None:
+            self._writer.close()
