@@ -11,8 +11,7 @@ from sqlglot.tokens import TokenType
 import compute.sql.types as ty
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog, Table
-from compute.sql.functions.registry import HANDLERS as FUNCTIONS
-from compute.sql.translate import catalog_functions, enums
+from compute.sql.translate import enums
 from compute.sql.translate.copy import translate_copy
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
@@ -32,13 +31,6 @@ from compute.sql.translate.split import Statement, strip_catalog_qualifiers
 from compute.sql.translate.statements import set_constraints, translate_utility
 
 _log = logging.getLogger("strata.compute.sql")
-
-# The catalog functions' translation (translate/catalog_functions.py, formerly registered by
-# pg_catalog.py on import) joins the compiler's table here, after every function family:
-# compute/sql/functions/registry.py is to list it with the others.
-FUNCTIONS.update(catalog_functions.HANDLERS)
-for _name, _handler in catalog_functions.DEFAULTS.items():
-    FUNCTIONS.setdefault(_name, _handler)
 
 _QUERY_STARTS = {"select", "with", "values", "table", "("}
 _DML_TAGS = {exp.Insert: "INSERT", exp.Update: "UPDATE", exp.Delete: "DELETE"}
