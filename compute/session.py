@@ -184,6 +184,7 @@ class Session:
     def translate(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
         """Translate ``sql`` against the catalog this session sees now (its own uncommitted DDL
         while it holds the writer, else the newest durable catalog)."""
+        self.engine.refresh_registry()  # a replica: CREATE/DROP DATABASE of the primary
         return self._translate(sql, self._catalog_now(), param_types)
 
     def _translate(self, sql: str, catalog: Catalog, param_types: tuple[int, ...]
@@ -218,7 +219,6 @@ class Session:
     def _catalog_now(self) -> Catalog:
         """The catalog the next statement is translated with (kept for error messages)."""
         db = self.db
-        self.engine.refresh_registry()  # a replica: CREATE/DROP DATABASE of the primary
         txn = self.txn
         catalog = (db.catalog_for(db.writer.conn) if txn is not None and txn.writer
                    else db.durable_catalog_now())

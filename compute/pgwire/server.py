@@ -28,9 +28,18 @@ from compute import pgtypes
 from compute import settings as guc
 from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
+from compute.pgwire.results import (
+    Encoder,
+    cached_row_description,
+    cached_row_encoders,
+    result_columns,
+    result_shape,
+    row_encoders,
+    text_encoder,
+)
 from compute.session import Session
-from compute.sql import canonical_setting_name, diagnostic_fields
-from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
+from compute.sql import diagnostic_fields
+from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import FatalSessionError, Result, TxnStatus
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
@@ -46,7 +55,7 @@ SASL messages are tiny; PostgreSQL bounds them the same way)."""
 COPY_BATCH_ROWS = 5_000
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_TEXT = 25
+_TEXT = 25  # the type of a parameter whose type neither the client nor inference gives
 _READY_MESSAGES = frozenset(m.READY.values())
 
 PROXY_SECRET_PARAM = "strata.proxy_secret"
@@ -86,10 +95,6 @@ class _Skip(Exception):
 
 class _Close(Exception):
     """End the connection (after a FATAL error or Terminate)."""
-
-
-Encoder = Callable[[Any], bytes | None]
-"""A result value (as SQLite returns it) -> its PostgreSQL wire form (None: NULL)."""
 
 
 @dataclass
@@ -760,7 +765,7 @@ class Connection:
         if fresh is None:
             return prep.translation
         tr, fingerprint = fresh
-        if _result_shape(tr) != _result_shape(prep.translation):
+        if result_shape(tr) != result_shape(prep.translation):
             raise SqlError("0A000", "cached plan must not change result type")
         prep.translation, prep.fingerprint = tr, fingerprint
         prep.encoders.clear()
@@ -868,63 +873,6 @@ def _statement_too_long(size: int) -> SqlError:
     itself was within max_message_bytes, so the stream is still in step)."""
     return SqlError(LIMIT_SQLSTATE, f"statement is too long ({size} bytes; at most "
                                     f"{MAX_STATEMENT_BYTES})")
-
-
-def _result_shape(tr: Translation) -> tuple[tuple[str, int, int, int], ...] | None:
-    """What the client was told at Describe: the row type (names, types, typmods), if any."""
-    if tr.kind not in (Kind.QUERY, Kind.SHOW):
-        return None
-    return tuple((c.name, c.type_oid, c.typmod, c.elem_oid) for c in result_columns(tr))
-
-
-def result_columns(tr: Translation) -> tuple[ColumnDesc, ...]:
-    if tr.kind is Kind.SHOW:
-        if tr.name.lower() == "all":
-            return (ColumnDesc("name", _TEXT), ColumnDesc("setting", _TEXT),
-                    ColumnDesc("description", _TEXT))
-        return (ColumnDesc(canonical_setting_name(tr.name), _TEXT),)  # SHOW timezone: "TimeZone"
-    return tr.columns
-
-
-def text_encoder(oid: int, elem_oid: int = 0) -> Callable[[Any], str]:
-    """Value → PostgreSQL text output (str), for COPY (``elem_oid``: an array of that enum)."""
-    enc = pgtypes.user_array_encoder(elem_oid, binary=False) if elem_oid else pgtypes.text_encoder(oid)
-
-    def to_str(v: Any) -> str:
-        out = enc(v)
-        return out.decode() if isinstance(out, bytes | bytearray) else str(out)
-
-    return to_str
-
-
-def row_encoders(columns: tuple[ColumnDesc, ...], formats: list[int]
-                 ) -> list[Callable[[Any], bytes | None]]:
-    fmts = m.formats_for(formats, len(columns))
-    out: list[Callable[[Any], bytes | None]] = []
-    for col, fmt in zip(columns, fmts, strict=True):
-        if col.elem_oid:
-            enc = pgtypes.user_array_encoder(col.elem_oid, binary=fmt != 0)
-        else:
-            enc = pgtypes.text_encoder(col.type_oid) if fmt == 0 else \
-                pgtypes.binary_encoder(col.type_oid)
-
-        def encode(v: Any, enc: Callable[[Any], bytes] = enc) -> bytes | None:
-            return None if v is None else enc(v)
-
-        out.append(encode)
-    return out
-
-
-@functools.lru_cache(maxsize=1024)
-def cached_row_encoders(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]
-                        ) -> list[Callable[[Any], bytes | None]]:
-    """Encoders for a result shape; simple-query results of one statement shape share them."""
-    return row_encoders(columns, list(formats))
-
-
-@functools.lru_cache(maxsize=1024)
-def cached_row_description(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]) -> bytes:
-    return m.row_description(columns, list(formats))
 
 
 def _parse_options(options: str) -> list[tuple[str, str]]:

@@ -1,0 +1,74 @@
+"""Result rows on the wire: the row type a statement announces, and value encoders per format."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from compute import pgtypes
+from compute.sql import canonical_setting_name
+from compute.sql.api import ColumnDesc, Kind, Translation
+from strata.pgwire import messages as m
+
+_TEXT = 25  # the text type's OID
+
+Encoder = Callable[[Any], bytes | None]
+"""A result value (as SQLite returns it) -> its PostgreSQL wire form (None: NULL)."""
+
+
+def result_shape(tr: Translation) -> tuple[tuple[str, int, int, int], ...] | None:
+    """What the client was told at Describe: the row type (names, types, typmods), if any."""
+    if tr.kind not in (Kind.QUERY, Kind.SHOW):
+        return None
+    return tuple((c.name, c.type_oid, c.typmod, c.elem_oid) for c in result_columns(tr))
+
+
+def result_columns(tr: Translation) -> tuple[ColumnDesc, ...]:
+    if tr.kind is Kind.SHOW:
+        if tr.name.lower() == "all":
+            return (ColumnDesc("name", _TEXT), ColumnDesc("setting", _TEXT),
+                    ColumnDesc("description", _TEXT))
+        return (ColumnDesc(canonical_setting_name(tr.name), _TEXT),)  # SHOW timezone: "TimeZone"
+    return tr.columns
+
+
+def text_encoder(oid: int, elem_oid: int = 0) -> Callable[[Any], str]:
+    """Value → PostgreSQL text output (str), for COPY (``elem_oid``: an array of that enum)."""
+    enc = pgtypes.user_array_encoder(elem_oid, binary=False) if elem_oid else pgtypes.text_encoder(oid)
+
+    def to_str(v: Any) -> str:
+        out = enc(v)
+        return out.decode() if isinstance(out, bytes | bytearray) else str(out)
+
+    return to_str
+
+
+def row_encoders(columns: tuple[ColumnDesc, ...], formats: list[int]
+                 ) -> list[Callable[[Any], bytes | None]]:
+    fmts = m.formats_for(formats, len(columns))
+    out: list[Callable[[Any], bytes | None]] = []
+    for col, fmt in zip(columns, fmts, strict=True):
+        if col.elem_oid:
+            enc = pgtypes.user_array_encoder(col.elem_oid, binary=fmt != 0)
+        else:
+            enc = pgtypes.text_encoder(col.type_oid) if fmt == 0 else \
+                pgtypes.binary_encoder(col.type_oid)
+
+        def encode(v: Any, enc: Callable[[Any], bytes] = enc) -> bytes | None:
+            return None if v is None else enc(v)
+
+        out.append(encode)
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def cached_row_encoders(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]
+                        ) -> list[Callable[[Any], bytes | None]]:
+    """Encoders for a result shape; simple-query results of one statement shape share them."""
+    return row_encoders(columns, list(formats))
+
+
+@functools.lru_cache(maxsize=1024)
+def cached_row_description(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]) -> bytes:
+    return m.row_description(columns, list(formats))
