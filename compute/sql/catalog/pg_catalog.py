@@ -1,7 +1,7 @@
 """The catalog functions' SQLite runtime (pg_get_indexdef, obj_description, pg_size_pretty,
 to_regclass, ...) and ``install``, which creates the pg_catalog views (``system.py``) and
 registers those UDFs on a new connection. Their translation is in
-``compute/sql/translate/catalog_functions.py``.
+``compute/sql/functions/catalog_info.py``.
 """
 
 from __future__ import annotations

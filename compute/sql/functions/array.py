@@ -110,7 +110,28 @@ def _array_replace(arr: Any, old: Any, new: Any) -> str | None:
                        else v for v in T.array_values(arr)])
 
 
+def _array_upper(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                 scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function array_upper with these arguments does not exist")
+    # one-dimensional arrays are JSON arrays; an empty array has no upper bound
+    length = fn("json_array_length", args[0])
+    upper = fn("nullif", length, lit_int(0))
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=args[1], expression=lit_int(1)), true=upper)]), Ty(T.INT4)
+
+
+def _array_lower(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                 scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) != 2:
+        raise SqlError("42883", "function array_lower with these arguments does not exist")
+    nonempty = exp.GT(this=fn("json_array_length", args[0]), expression=lit_int(0))
+    cond = exp.And(this=nonempty, expression=exp.EQ(this=args[1], expression=lit_int(1)))
+    return exp.Case(ifs=[exp.If(this=cond, true=lit_int(1))]), Ty(T.INT4)
+
+
 HANDLERS: dict[str, Handler] = {
+    "array_upper": _array_upper,
+    "array_lower": _array_lower,
     "array_remove": _h_array_remove,
     "array_replace": _h_array_replace,
     "array_prepend": _h_array_prepend,

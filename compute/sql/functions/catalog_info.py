@@ -1,5 +1,7 @@
-"""System information functions that are not catalog views: format_type, pg_typeof,
-privilege checks (always true), regclass input/output, pg_get_serial_sequence."""
+"""System information and catalog functions: format_type, pg_typeof, privilege checks (always
+true), regclass input/output, pg_get_serial_sequence, and the translation of the catalog UDFs
+(pg_get_indexdef, obj_description, pg_size_pretty, to_regclass, ...) whose runtime is in
+compute/sql/catalog/pg_catalog.py (registered by its ``install``)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from compute.sql.catalog.system import SYSTEM_RELATIONS
 from compute.sql.functions.common import scalar_registrar, simple
 from compute.sql.functions.session import SessionContext
 from compute.sql.functions.text import quote_ident_value
-from compute.sql.translate.scope import Handler, Scope, lit_int
+from compute.sql.translate.scope import Handler, Scope, fn, lit_int
 from compute.sql.types import Ty
 
 if TYPE_CHECKING:
@@ -52,7 +54,49 @@ def _serial_sequence(conn: Any, table: Any, column: Any) -> Any:
     return "public." + rows[0][0] if rows else None
 
 
+# The catalog UDFs (catalog/pg_catalog.py): SQL-visible names -> (SQLite UDF, result type).
+TEXT, NAME, INT8, BOOL = T.TEXT, T.NAME, T.INT8, T.BOOL
+
+FUNCTION_TYPES: dict[str, tuple[str, int]] = {
+    "pg_get_expr": ("pg_get_expr", TEXT),
+    "pg_get_indexdef": ("pg_get_indexdef", TEXT),
+    "pg_get_constraintdef": ("pg_get_constraintdef", TEXT),
+    "pg_get_viewdef": ("pg_get_viewdef", TEXT),
+    "pg_get_ruledef": ("pg_get_ruledef", TEXT),
+    "obj_description": ("pg_obj_description", TEXT),
+    "col_description": ("pg_col_description", TEXT),
+    "shobj_description": ("pg_shobj_description", TEXT),
+    "pg_get_userbyid": ("pg_get_userbyid", NAME),
+    "pg_size_pretty": ("pg_size_pretty", TEXT),
+    "pg_relation_size": ("pg_relation_size", INT8),
+    "pg_table_size": ("pg_table_size", INT8),
+    "pg_indexes_size": ("pg_indexes_size", INT8),
+    "pg_total_relation_size": ("pg_total_relation_size", INT8),
+    "pg_database_size": ("pg_database_size", INT8),
+    "pg_partition_ancestors": ("pg_partition_ancestors", T.REGCLASS),
+    "pg_partition_root": ("pg_partition_ancestors", T.REGCLASS),
+    "pg_relation_is_publishable": ("pg_relation_is_publishable", BOOL),
+    "pg_tablespace_location": ("pg_tablespace_location", TEXT),
+    "pg_collation_is_visible": ("pg_true", BOOL),
+    "pg_opclass_is_visible": ("pg_true", BOOL),
+    "pg_conversion_is_visible": ("pg_true", BOOL),
+    "pg_ts_config_is_visible": ("pg_true", BOOL),
+    "to_regtype": ("pg_to_regtype", T.REGTYPE),
+    "to_regclass": ("pg_to_regclass", T.REGCLASS),
+    "to_regnamespace": ("pg_to_regnamespace", T.REGNAMESPACE),
+}
+
+
+def _udf_call(udf: str, result: int) -> Handler:
+    def handler(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: Scope) -> tuple[exp.Expression, Ty]:
+        return fn(udf, *args), Ty(result)
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
+    **{name: _udf_call(udf, result) for name, (udf, result) in FUNCTION_TYPES.items()},
     "format_type": simple("pg_format_type", ty.TEXT),
     "pg_encoding_to_char": simple("pg_encoding_to_char", ty.NAME),
     "pg_table_is_visible": simple("pg_table_is_visible", ty.BOOL),

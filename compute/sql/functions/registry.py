@@ -34,8 +34,6 @@ from compute.sql.functions import (
     window,
 )
 from compute.sql.functions.session import SessionContext
-from compute.sql.translate.catalog_functions import DEFAULTS as CATALOG_DEFAULTS
-from compute.sql.translate.catalog_functions import HANDLERS as CATALOG_HANDLERS
 from compute.sql.translate.scope import Handler
 
 # (handlers, UDF registration) per family, in registration order.
@@ -70,10 +68,6 @@ def _build_handlers() -> dict[str, Handler]:
             if name in table:
                 raise RuntimeError(f"function {name} is defined by two families")
             table[name] = handler
-    # the catalog functions (pg_get_indexdef, obj_description, ...): UDFs of catalog.pg_catalog
-    table.update(CATALOG_HANDLERS)
-    for name, handler in CATALOG_DEFAULTS.items():
-        table.setdefault(name, handler)
     return table
 
 
