@@ -128,6 +128,7 @@ class Acceptor:
         self._progress_waiting = False
         self._ctl_dirty = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._spare_busy = False  # a make_spare job is running (never two: both write SPARE)
         self.closed = False
         self.subscribers: dict[int, SubscriberState] = {}
         self.open_notes: list[str] = []  # what open() repaired (a torn tail), for the startup log
@@ -267,6 +268,21 @@ class Acceptor:
             await self._run_io(self.store.run_sync, job)
         self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
         self._flushed(job.target_lsn)
+
+    def _start_spare(self) -> None:
+        """Pre-write the next segment in the worker pool (logstore/segments.py, "Pre-written
+        segments"); rotation uses it only once the job has finished."""
+        self.store.want_spare = False
+        self._spare_busy = True
+        loop = asyncio.get_running_loop()
+        job = self._io.submit(self.store.make_spare)
+
+        def done(ok: bool) -> None:
+            self._spare_busy = False
+            if ok and not self.closed:
+                self.store.spare_ready = True
+
+        job.add_done_callback(lambda f: loop.call_soon_threadsafe(done, not f.exception() and bool(f.result())))
 
     def _flushed(self, lsn: int) -> None:
         assert lsn >= self.flush_lsn, (lsn, self.flush_lsn)
@@ -430,6 +446,8 @@ class Acceptor:
                 raise
             assert end == lsn
             self._dirty.set()
+            if self.store.want_spare and not self._spare_busy:
+                self._start_spare()
             self.metrics.appends.inc()
             self.metrics.append_records.inc(len(framed))
             self.metrics.append_bytes.inc(lsn - start_lsn)

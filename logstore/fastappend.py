@@ -230,6 +230,8 @@ class FastAppendChannel:
         return reader, writer
 
     async def _streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._conn.done() and not self._conn.cancelled() and self._conn.exception() is None:
+            return self._conn.result()  # connected: no shield (a future) per message
         try:
             return await asyncio.shield(self._conn)
         except asyncio.CancelledError:

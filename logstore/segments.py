@@ -6,9 +6,20 @@ followed by ``length`` payload bytes. The CRC32C covers the first 20 header byte
 payload, so a torn or misplaced frame never passes. LSNs are contiguous: a frame at ``lsn``
 with ``length`` bytes is followed by the frame at ``lsn + length``, across files too.
 
-Only the last segment is written; the others are sealed: rotation fdatasyncs the old
-segment before the new file is created, so a crash never leaves a sealed segment with a
-torn tail. On open every segment is scanned. A bad frame is a torn write (cut off) only if
+Only the last segment is written; the others are sealed: rotation cuts the old segment
+to its last frame and fdatasyncs it before the new file is created, so a crash never leaves
+a sealed segment with a torn tail.
+
+Pre-written segments: once a log has filled a segment, a worker thread writes the next one
+ahead as ``next.spare`` (zeros, fdatasync'ed) and rotation renames it into place. Records
+then overwrite blocks that already exist, so the group-commit fdatasync does not have to
+commit a new file size through the file system journal (measured on ext4 with 3 acceptors
+on one disk: fdatasync p50 0.22 vs 0.38-0.68 ms, p90 0.3-0.6 vs 0.5-3.5 ms). The zeros
+after the last frame of the active segment read as a bad frame (length 0) above the
+durable LSN with nothing valid after it, i.e. exactly like a torn tail: open cuts them.
+A clean close cuts them too, so files at rest have the same format as before (and older
+code opens a crashed node's files the same way: zeros after the end are a torn tail; it
+ignores ``next.spare``, which is not a ``.seg`` file). On open every segment is scanned. A bad frame is a torn write (cut off) only if
 it is at or above the durable LSN the control file recorded, in the last segment, and no
 well-formed frame follows it anywhere in the file (searched for without trusting the bad
 frame's own length or LSN). Anything else is corruption: the log refuses to open, and
@@ -21,6 +32,7 @@ one at a time) and ``read_file_range``/``parse_frames`` which touch no shared st
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import os
 import struct
@@ -42,6 +54,13 @@ MAX_PAYLOAD = 1 << 20
 INDEX_EVERY = 64 * 1024
 """A sparse index entry every this many bytes bounds the scan to find an LSN."""
 SUFFIX = ".seg"
+SPARE = "next.spare"
+"""The pre-written next segment (removed at open: it may be half written)."""
+MAX_SPARE_BYTES = 256 << 20
+"""Segments larger than this are not pre-written (the spare is written in one job)."""
+ZERO_CHUNK = b"\0" * (1 << 20)
+IOV_MAX = 1024
+"""Most buffers per pwritev (Linux IOV_MAX)."""
 
 
 def payload_crc(payload: bytes) -> int:
@@ -53,11 +72,20 @@ def _frame_crc(head20: bytes | memoryview, payload: bytes | memoryview) -> int:
     return int(crc32c.crc32c(payload, crc32c.crc32c(head20)))
 
 
+_HEAD20 = struct.Struct("<IQQ")
+_CRC = struct.Struct("<I")
+
+
+def frame_header(lsn: int, term: int, payload: bytes) -> bytes:
+    """The 24-byte header of the frame carrying ``payload`` (written before it, no copy)."""
+    head = _HEAD20.pack(len(payload), lsn, term)
+    return head + _CRC.pack(_frame_crc(head, payload))
+
+
 def encode_frame(lsn: int, term: int, payload: bytes) -> bytes:
     """One frame: header plus payload."""
     assert 0 < len(payload) <= MAX_PAYLOAD, len(payload)
-    head = struct.pack("<IQQ", len(payload), lsn, term)
-    return head + struct.pack("<I", _frame_crc(head, payload)) + payload
+    return frame_header(lsn, term, payload) + payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +194,13 @@ class SegmentStore:
         self.segments: list[Segment] = []
         self.end_lsn = start_lsn
         self.last_term = 0
-        self._fd: int | None = None  # the active (last) segment, open for append
+        self._fd: int | None = None  # the active (last) segment, written at its size
         self._to_close: list[int] = []  # rotated fds still to fsync before closing
         self._dir_dirty = False
+        self.spare_ready = False
+        """``SPARE`` exists, fully written and durable (set on the loop when the job ended)."""
+        self.want_spare = False
+        """A rotation used up (or lacked) the spare; the owner should run ``make_spare``."""
 
     # ---- open and validate -------------------------------------------------------------
 
@@ -184,7 +216,7 @@ class SegmentStore:
         """
         self.dir.mkdir(parents=True, exist_ok=True)
         notes: list[str] = []
-        for stray in self.dir.glob("*.tmp"):
+        for stray in [*self.dir.glob("*.tmp"), *self.dir.glob("*.spare")]:
             stray.unlink()
         names = sorted(p.name for p in self.dir.iterdir() if p.name.endswith(SUFFIX))
         starts: list[int] = []
@@ -197,7 +229,7 @@ class SegmentStore:
                 ) from None
         self.segments = []
         expected: int | None = None
-        torn: tuple[Path, int, int, int] | None = None
+        torn: tuple[Path, int, int, int, bool] | None = None
         remove_empty: Path | None = None
         if remote:
             self.segments.extend(remote)
@@ -213,6 +245,7 @@ class SegmentStore:
             data = path.read_bytes()
             seg = Segment(start, start)
             cut_at: int | None = None
+            zeros = False
             try:
                 for off, frame in parse_frames(data, start):
                     if frame.term < seg.last_term or frame.term < self.last_term:
@@ -240,13 +273,14 @@ class SegmentStore:
                         f"the middle of the log, not a torn tail; refusing to open the log"
                     ) from None
                 cut_at = exc.offset
+                zeros = not data[exc.offset :].strip(b"\0")
             if seg.size == 0 and not last:
                 raise CorruptionError(f"{path}: empty sealed segment; refusing to open the log")
             if seg.size == 0 and last:  # a rotation that crashed before its first write
                 remove_empty = path
                 break
             if cut_at is not None:
-                torn = (path, cut_at, len(data) - cut_at, seg.end_lsn)
+                torn = (path, cut_at, len(data) - cut_at, seg.end_lsn, zeros)
             self.segments.append(seg)
             self.last_term = seg.last_term
             expected = seg.end_lsn
@@ -265,24 +299,36 @@ class SegmentStore:
             )
         # Decided: only now cut or remove anything.
         if torn is not None:
-            tpath, cut, nbytes, tend = torn
+            tpath, cut, nbytes, tend, zeros = torn
             with open(tpath, "r+b") as f:
                 f.truncate(cut)
                 f.flush()
                 os.fsync(f.fileno())
-            notes.append(f"torn tail in {tpath.name}: cut {nbytes} bytes at offset {cut}; log ends at LSN {tend:#x}")
+            if zeros:  # the unused part of a pre-written segment (a crash, or an old node)
+                notes.append(f"cut the unused pre-written tail of {tpath.name} ({nbytes} zero bytes at offset "
+                             f"{cut}); log ends at LSN {tend:#x}")
+            else:
+                notes.append(
+                    f"torn tail in {tpath.name}: cut {nbytes} bytes at offset {cut}; log ends at LSN {tend:#x}")
         if remove_empty is not None:
             remove_empty.unlink()
             fsync_dir(self.dir)
             notes.append(f"removed empty segment {remove_empty.name}")
         if self.segments and self.segments[-1].local:
-            self._fd = os.open(self.dir / seg_name(self.segments[-1].start_lsn), os.O_WRONLY | os.O_APPEND)
+            self._fd = os.open(self.dir / seg_name(self.segments[-1].start_lsn), os.O_WRONLY)
         return notes
 
     def first_lsn(self) -> int:
         return self.segments[0].start_lsn if self.segments else self.end_lsn
 
     def close(self) -> None:
+        """Close the files; the active segment is cut to its last frame first (a pre-written
+        tail would otherwise stay on disk as zeros)."""
+        if self._fd is not None and self.segments and self.segments[-1].local:
+            size = self.segments[-1].size
+            if os.fstat(self._fd).st_size > size:
+                os.ftruncate(self._fd, size)
+                os.fdatasync(self._fd)
         for fd in [*self._to_close, *([self._fd] if self._fd is not None else [])]:
             os.close(fd)
         self._to_close = []
@@ -294,49 +340,88 @@ class SegmentStore:
         """Write (term, payload) records at ``start_lsn`` (no fsync). Returns the new end."""
         assert start_lsn == self.end_lsn, (start_lsn, self.end_lsn)
         lsn = start_lsn
-        buf: list[bytes] = []
+        buf: list[bytes] = []  # header, payload, header, payload, ...: one gathered write
+        active = self.segments[-1] if self.segments and self.segments[-1].local else None
+        offset = active.size if active is not None else 0
         for term, payload in records:
             assert term >= self.last_term, (term, self.last_term)
-            active = self.segments[-1] if self.segments and self.segments[-1].local else None
+            assert 0 < len(payload) <= MAX_PAYLOAD, len(payload)
             if active is None or active.size >= self.segment_bytes or self._fd is None:
-                self._write(buf)
+                self._write(buf, offset)
                 buf = []
                 active = self._rotate(lsn)
-            frame = encode_frame(lsn, term, payload)
+                offset = 0
+            buf.append(frame_header(lsn, term, payload))
+            buf.append(payload)
             active.note(lsn, active.size)
-            active.size += len(frame)
+            active.size += FRAME_SIZE + len(payload)
             lsn += len(payload)
             active.end_lsn = lsn
             active.last_term = term
             self.last_term = term
-            buf.append(frame)
-        self._write(buf)
+        self._write(buf, offset)
         self.end_lsn = lsn
         return lsn
 
-    def _write(self, frames: list[bytes]) -> None:
-        if not frames:
-            return
-        assert self._fd is not None
-        data = memoryview(b"".join(frames))
-        while data:
-            n = os.write(self._fd, data)
-            data = data[n:]
+    def _write(self, bufs: list[bytes], offset: int) -> None:
+        """Write ``bufs`` back to back at ``offset`` of the active segment."""
+        assert self._fd is not None or not bufs
+        for i in range(0, len(bufs), IOV_MAX):
+            part = bufs[i : i + IOV_MAX]
+            total = sum(len(b) for b in part)
+            n = os.pwritev(self._fd, part, offset)  # type: ignore[arg-type]
+            if n < total:  # a short write: the rest, one copy
+                rest = memoryview(b"".join(part))[n:]
+                while rest:
+                    k = os.pwrite(self._fd, rest, offset + n)  # type: ignore[arg-type]
+                    rest = rest[k:]
+                    n += k
+            offset += total
 
     def _rotate(self, lsn: int) -> Segment:
         """Start a new segment at ``lsn``. The old segment is fdatasync'ed and closed first:
         once the new file exists the old one is sealed, and a sealed segment with a torn
         tail would be corruption (a blocking fdatasync, once per segment)."""
         if self._fd is not None:
+            if self.segments and self.segments[-1].local:
+                os.ftruncate(self._fd, self.segments[-1].size)  # a pre-written tail: sealed ends at its last frame
             os.fdatasync(self._fd)
             os.close(self._fd)
             self._fd = None
+            self.want_spare = self.segment_bytes <= MAX_SPARE_BYTES  # this log fills segments
         path = self.dir / seg_name(lsn)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        if self.spare_ready:
+            self.spare_ready = False
+            assert not path.exists(), path
+            os.rename(self.dir / SPARE, path)  # durable with the directory fsync of the next group commit
+            self._fd = os.open(path, os.O_WRONLY)
+        else:
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self._dir_dirty = True
         seg = Segment(lsn, lsn)
         self.segments.append(seg)
         return seg
+
+    def make_spare(self) -> bool:
+        """Write ``SPARE``: ``segment_bytes`` of zeros, fdatasync'ed (a worker thread; touches
+        no shared state). False if it failed (e.g. the disk is full): no spare, the next
+        segment is a new file as before."""
+        path = self.dir / SPARE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                left = self.segment_bytes
+                while left > 0:
+                    left -= os.write(fd, ZERO_CHUNK[: min(left, len(ZERO_CHUNK))])
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.warning("could not pre-write the next segment of %s: %s", self.dir, exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return False
+        return True
 
     # ---- durability --------------------------------------------------------------------
 
@@ -391,7 +476,7 @@ class SegmentStore:
             del seg.index_off[i:]
             seg.last_term = self._last_term_of(seg)
         if self._fd is None and keep and keep[-1].local:
-            self._fd = os.open(self.dir / seg_name(keep[-1].start_lsn), os.O_WRONLY | os.O_APPEND)
+            self._fd = os.open(self.dir / seg_name(keep[-1].start_lsn), os.O_WRONLY)
         fsync_dir(self.dir)
         self.segments = keep
         self.end_lsn = lsn
