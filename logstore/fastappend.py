@@ -205,6 +205,21 @@ class FastAppendServer:
 
 # ---- proposer side ----------------------------------------------------------------------
 
+_last_serialized: tuple[pb.AppendRequest | None, bytes] = (None, b"")
+
+
+def _serialized(req: pb.AppendRequest) -> bytes:
+    """``req`` serialized; peers in step send the same request object (the proposer builds
+    it once and never changes it), so it is serialized once, not once per acceptor. Holds
+    one request (a strong reference: its identity cannot be reused meanwhile)."""
+    global _last_serialized
+    last = _last_serialized  # one read: proposers on other threads may replace it meanwhile
+    if last[0] is req:
+        return last[1]
+    body = req.SerializeToString()
+    _last_serialized = (req, body)
+    return body
+
 
 class FastAppendChannel:
     """``AppendChannel`` over the fast append stream (connects on first use)."""
@@ -241,7 +256,7 @@ class FastAppendChannel:
 
     async def send(self, req: pb.AppendRequest) -> None:
         _, writer = await self._streams()
-        body = req.SerializeToString()
+        body = _serialized(req)
         writer.writelines((HEADER.pack(len(body), KIND_APPEND), body))
         try:
             await writer.drain()

@@ -256,9 +256,23 @@ class Proposer:
 
     async def append(self, payloads: list[bytes]) -> int:
         """Append records and wait until a majority has them; return their end LSN."""
-        await self._wait_space(sum(len(p) for p in payloads))
+        n = sum(len(p) for p in payloads)
+        if self._buf_bytes > 0 and self._buf_bytes + n > self.max_buffer_bytes:
+            await self._wait_space(n)
         end, fut = self.submit(payloads)
-        return await self.wait_commit(end, fut)
+        # The future is this call's alone, so the deadline fails it directly: a timer
+        # instead of wait_for + shield (two futures and a callback chain per commit).
+        timer = asyncio.get_running_loop().call_later(self.deadline_s, self._expire, end, fut)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+
+    def _expire(self, end: int, fut: asyncio.Future[int]) -> None:
+        if not fut.done():
+            fut.set_exception(QuorumLostError(
+                f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s "
+                f"(commit LSN {self._commit:#x}): {self.peer_states()}"))
 
     async def wait_commit(self, end: int, fut: asyncio.Future[int]) -> int:
         try:
@@ -676,14 +690,12 @@ class SyncProposer:
             wake = not self._draining
             self._draining = True
         if wake:
-            self._loop.call_soon_threadsafe(self._start_drain)
+            self._loop.call_soon_threadsafe(self._drain)
         return end, fut
 
-    def _start_drain(self) -> None:
-        self._loop.create_task(self._drain())
-
-    async def _drain(self) -> None:
-        """Hand queued records to the Proposer in order (on the loop)."""
+    def _drain(self) -> None:
+        """Hand queued records to the Proposer in order (on the loop; a plain callback, not
+        a task per wake-up: nothing here waits)."""
         inner = self.proposer
         while True:
             with self._lock:

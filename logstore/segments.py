@@ -201,6 +201,8 @@ class SegmentStore:
         """``SPARE`` exists, fully written and durable (set on the loop when the job ended)."""
         self.want_spare = False
         """A rotation used up (or lacked) the spare; the owner should run ``make_spare``."""
+        self.prewrite = segment_bytes <= MAX_SPARE_BYTES and os.environ.get("STRATA_LOGSTORE_PREWRITE", "on") != "off"
+        """Pre-write segments (``STRATA_LOGSTORE_PREWRITE=off``: growing files, as before)."""
 
     # ---- open and validate -------------------------------------------------------------
 
@@ -388,7 +390,7 @@ class SegmentStore:
             os.fdatasync(self._fd)
             os.close(self._fd)
             self._fd = None
-            self.want_spare = self.segment_bytes <= MAX_SPARE_BYTES  # this log fills segments
+            self.want_spare = self.prewrite  # this log fills segments
         path = self.dir / seg_name(lsn)
         if self.spare_ready:
             self.spare_ready = False

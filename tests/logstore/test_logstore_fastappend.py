@@ -286,3 +286,43 @@ def test_acceptor_prewrites_in_the_background(tmp_path: Path) -> None:
             assert os.path.getsize(seg_dir / seg_name(seg.start_lsn)) == seg.size
 
     asyncio.run(go())
+
+
+def test_sync_proposer_from_many_threads(make_cluster: MakeCluster) -> None:
+    """The compute's path: threads submit concurrently; every future resolves with its own
+    end LSN, in LSN order, and the log holds exactly what was submitted, in that order."""
+    import threading
+
+    from logstore.proposer import SyncProposer
+
+    cluster = make_cluster()
+    sp = SyncProposer(cluster.addrs, deadline_s=10, **LOG)
+    sp.elect()
+    submitted: list[tuple[int, bytes]] = []
+    lock = threading.Lock()
+    ends: list[int] = []
+
+    def writer(w: int) -> None:
+        for i in range(40):
+            payload = f"w{w}-{i}-".encode() * (1 + (w + i) % 7)
+            with lock:  # the compute's writer lock: LSN order == submit order
+                end, fut = sp.submit([payload])
+                submitted.append((end - len(payload), payload))
+            got = fut.result(timeout=10)
+            assert got == end
+            with lock:
+                ends.append(end)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ends) == 320
+    assert sp.commit_lsn >= max(ends)
+    sp.close()
+    logs = [asyncio.run(read_log(a)) for a in cluster.addrs]
+    longest = max(logs, key=len)  # a majority has every commit; one acceptor may lag
+    assert [(lsn, payload) for lsn, _, payload in longest] == sorted(submitted)
+    for other in logs:
+        assert other == longest[: len(other)]
