@@ -40,6 +40,7 @@ from logstore.errors import (
     FencedError,
     InvalidRequestError,
     LogNotFoundError,
+    LogstoreError,
     LsnGapError,
     NotSyncedError,
 )
@@ -48,6 +49,8 @@ from logstore.metrics import AcceptorMetrics
 from logstore.segments import MAX_PAYLOAD, Frame, SegmentStore, payload_crc
 
 log = logging.getLogger("logstore.acceptor")
+
+DurableCallback = Callable[[LogstoreError | None], None]
 
 MAX_RECORDS_PER_APPEND = 4096
 MAX_READ_BYTES = 2 << 20
@@ -118,7 +121,9 @@ class Acceptor:
         self.inline_fsync = inline_fsync
         self._own_io = io is None
         self._io = io or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fsync-{node_id}")
-        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        # Appends waiting for fdatasync, in LSN order: a future, or a callback told None
+        # (durable) or the error (the log was deleted first).
+        self._waiters: deque[tuple[int, asyncio.Future[None] | DurableCallback]] = deque()
         self._dirty = asyncio.Event()
         self._io_lock = asyncio.Lock()
         self._term_lock = asyncio.Lock()
@@ -195,8 +200,11 @@ class Acceptor:
                 await self._sync_locked()
             while self._waiters:
                 _, fut = self._waiters.popleft()
-                if not fut.done():
-                    fut.set_exception(LogNotFoundError(f"log {self.name} was deleted"))
+                gone = LogNotFoundError(f"log {self.name} was deleted")
+                if not isinstance(fut, asyncio.Future):
+                    fut(gone)
+                elif not fut.done():
+                    fut.set_exception(gone)
                     fut.exception()
             self._notify_force()
         if not discard:
@@ -290,7 +298,9 @@ class Acceptor:
         n = 0
         while self._waiters and self._waiters[0][0] <= lsn:
             _, fut = self._waiters.popleft()
-            if not fut.done():
+            if not isinstance(fut, asyncio.Future):
+                fut(None)  # called right here: no loop iteration between fdatasync and ack
+            elif not fut.done():
                 fut.set_result(None)
             n += 1
         if n:
@@ -478,6 +488,16 @@ class Acceptor:
         self._waiters.append((end_lsn, fut))
         self._dirty.set()
         return fut
+
+    def on_durable(self, end_lsn: int, callback: DurableCallback) -> bool:
+        """Like ``durable_future`` with a callback, called from the flusher right after the
+        fdatasync covering ``end_lsn`` (None), or with LogNotFoundError if the log is
+        deleted first. False (and no call) if it already is durable."""
+        if self.flush_lsn >= end_lsn:
+            return False
+        self._waiters.append((end_lsn, callback))
+        self._dirty.set()
+        return True
 
     def ack_state(self, term: int) -> tuple[int, int]:
         """(flush LSN, commit LSN) to acknowledge a durable append of ``term`` with; raises

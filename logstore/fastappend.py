@@ -29,7 +29,7 @@ import logging
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -74,19 +74,63 @@ ResolveFn = Callable[[str, str], "Acceptor"]
 StatusFn = Callable[[LogstoreError], grpc.StatusCode]
 
 
-class _Conn:
-    """One client connection: appends written in order, acks sent in order from future
-    callbacks (no task per message)."""
+class _AppendProtocol(asyncio.Protocol):
+    """One client connection. Messages are parsed and written in ``data_received`` (no
+    task, no stream buffer in between); acks are sent in order from the flusher's
+    callback right after the fdatasync (``Acceptor.on_durable``)."""
 
-    def __init__(self, writer: asyncio.StreamWriter, check: CheckFn, resolve: ResolveFn, status: StatusFn) -> None:
-        self.writer = writer
-        self.check = check
-        self.resolve = resolve
-        self.status = status
-        # (log, term, end LSN, durability future or None) or the error that ends the stream
-        self.pending: deque[tuple[Acceptor, int, int, asyncio.Future[None] | None] | LogstoreError] = deque()
-        self.room = asyncio.Event()
+    def __init__(self, server: FastAppendServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.greeted = False
+        # (log, term, end LSN, durable yet) or the error that ends the stream
+        self.pending: deque[list[Any] | LogstoreError] = deque()
+        self.paused = False
         self.done = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.server.conns.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.done = True  # the proposer went away: its unsent acks do not matter
+        self.pending.clear()
+        self.server.conns.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.done:
+            return
+        buf = self.buf
+        buf += data
+        pos = 0
+        if not self.greeted:
+            if len(buf) < len(MAGIC):
+                return
+            if buf[: len(MAGIC)] != MAGIC:
+                self.close()
+                return
+            self.greeted = True
+            pos = len(MAGIC)
+        try:
+            while not self.done and len(buf) - pos >= HEADER.size:
+                n, kind = HEADER.unpack_from(buf, pos)
+                if kind != KIND_APPEND or n > MAX_FRAME_BYTES:
+                    self.fail(InvalidRequestError(f"malformed request message: frame kind {kind}, {n} bytes"))
+                    return
+                if len(buf) - pos - HEADER.size < n:
+                    break
+                body = bytes(buf[pos + HEADER.size : pos + HEADER.size + n])
+                pos += HEADER.size + n
+                self.append(body)
+        except Exception:  # a bug must not leave a half-open stream behind
+            log.exception("fast append connection failed")
+            self.close()
+            return
+        del buf[:pos]
+        if len(self.pending) >= MAX_PENDING_ACKS and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
 
     def append(self, body: bytes) -> None:
         try:
@@ -94,113 +138,97 @@ class _Conn:
                 req = pb.AppendRequest.FromString(body)
             except DecodeError as exc:
                 raise InvalidRequestError(f"malformed request message: {exc}") from None
-            recs = self.check(req)
-            acc = self.resolve(req.tenant, req.timeline)
+            recs = self.server.check(req)
+            acc = self.server.resolve(req.tenant, req.timeline)
             end = acc.append_write(req.term, req.start_lsn, recs, req.commit_lsn)
         except LogstoreError as exc:
             self.fail(exc)
             return
-        fut = acc.durable_future(end)
-        self.pending.append((acc, req.term, end, fut))
-        if fut is None:
+        item: list[Any] = [acc, req.term, end, None]
+        self.pending.append(item)
+
+        def durable(err: LogstoreError | None) -> None:
+            item[3] = err or True
             self.drain()
-        else:
-            fut.add_done_callback(self._ready)
+
+        if not acc.on_durable(end, durable):
+            item[3] = True
+            self.drain()
 
     def fail(self, exc: LogstoreError) -> None:
         self.pending.append(exc)
         self.drain()
 
-    def _ready(self, _: asyncio.Future[None]) -> None:
-        self.drain()
-
     def drain(self) -> None:
         """Send every ack (or the error) at the head whose fdatasync is done."""
         out: list[bytes] = []
-        while self.pending and not self.done:
-            head = self.pending[0]
-            if isinstance(head, LogstoreError):
-                self._end_with(out, head)
-                return
-            acc, term, end, fut = head
-            if fut is not None and not fut.done():
-                break
-            self.pending.popleft()
-            try:
-                if fut is not None:
-                    fut.result()  # LogNotFoundError: deleted meanwhile
-                flush, commit = acc.ack_state(term)
-            except LogstoreError as exc:
-                self._end_with(out, exc)
-                return
-            body = pb.AppendResponse(term=term, flush_lsn=flush, commit_lsn=commit, end_lsn=end).SerializeToString()
-            out.append(HEADER.pack(len(body), KIND_ACK))
-            out.append(body)
-        if out:
-            self.writer.writelines(out)
-        if len(self.pending) < MAX_PENDING_ACKS:
-            self.room.set()
+        try:
+            while self.pending and not self.done:
+                head = self.pending[0]
+                if isinstance(head, LogstoreError):
+                    self._end_with(out, head)
+                    return
+                acc, term, end, durable = head
+                if durable is None:
+                    break
+                self.pending.popleft()
+                try:
+                    if isinstance(durable, LogstoreError):
+                        raise durable  # deleted meanwhile
+                    flush, commit = acc.ack_state(term)
+                except LogstoreError as exc:
+                    self._end_with(out, exc)
+                    return
+                body = pb.AppendResponse(term=term, flush_lsn=flush, commit_lsn=commit, end_lsn=end).SerializeToString()
+                out.append(HEADER.pack(len(body), KIND_ACK))
+                out.append(body)
+            if out and self.transport is not None:
+                self.transport.writelines(out)
+            if self.paused and len(self.pending) < MAX_PENDING_ACKS and self.transport is not None:
+                self.paused = False
+                self.transport.resume_reading()
+        except Exception:  # called from the flusher: never let a bug escape there
+            log.exception("fast append connection failed")
+            self.close()
 
     def _end_with(self, out: list[bytes], exc: LogstoreError) -> None:
         promised = exc.promised_term if isinstance(exc, FencedError) else 0
-        out.append(error_frame(self.status(exc), str(exc), promised))
-        self.writer.writelines(out)
+        out.append(error_frame(self.server.status(exc), str(exc), promised))
+        if self.transport is not None:
+            self.transport.writelines(out)
         self.close()
 
     def close(self) -> None:
         self.done = True
         self.pending.clear()
-        self.room.set()
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()  # after what is buffered has been sent
 
 
 class FastAppendServer:
     """Serves the fast append stream for every log of this acceptor (on its event loop)."""
 
     def __init__(self, check: CheckFn, resolve: ResolveFn, status: StatusFn) -> None:
-        self._check = check
-        self._resolve = resolve
-        self._status = status
+        self.check = check
+        self.resolve = resolve
+        self.status = status
         self._server: asyncio.Server | None = None
-        self._conns: set[_Conn] = set()
+        self.conns: set[_AppendProtocol] = set()
 
     async def start(self, host: str, port: int) -> int:
         """Listen; return the bound port."""
-        self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_FRAME_BYTES + HEADER.size)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _AppendProtocol(self), host, port)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for conn in list(self._conns):
+        for conn in list(self.conns):
             conn.close()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = _Conn(writer, self._check, self._resolve, self._status)
-        self._conns.add(conn)
-        try:
-            if await reader.readexactly(len(MAGIC)) != MAGIC:
-                conn.close()
-                return
-            while not conn.done:
-                n, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
-                if kind != KIND_APPEND or n > MAX_FRAME_BYTES:
-                    conn.fail(InvalidRequestError(f"malformed request message: frame kind {kind}, {n} bytes"))
-                    break
-                conn.append(await reader.readexactly(n))
-                while len(conn.pending) >= MAX_PENDING_ACKS and not conn.done:
-                    conn.room.clear()
-                    await conn.room.wait()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            conn.close()  # the proposer went away: its unsent acks do not matter
-        except Exception:  # a bug must not leave a half-open stream behind
-            log.exception("fast append connection failed")
-            conn.close()
-        finally:
-            self._conns.discard(conn)
 
 
 # ---- proposer side ----------------------------------------------------------------------
