@@ -54,3 +54,20 @@ def test_lock_mode_is_read_from_keywords(db: Db) -> None:
     assert mode('lock table "in share mode"') == "ACCESS EXCLUSIVE"
     assert mode('lock table "in share mode" in row exclusive mode') == "ROW EXCLUSIVE"
     assert mode("lock t") == "ACCESS EXCLUSIVE"
+
+
+def test_partition_ancestors_idiom_is_rewritten_only_as_a_call(db: Db) -> None:
+    db.run("create table t (a int)")
+    assert db.rows("select relid, depth from pg_partition_ancestors('t'::regclass) "
+                   "with ordinality as a(relid, depth)") == [("t", "1")]
+    assert db.rows("SELECT a.relid FROM pg_catalog.pg_partition_ancestors('t'::pg_catalog.regclass) "
+                   "WITH ORDINALITY AS a(relid, depth) WHERE a.depth = 1") == [("t",)]
+    literal = "pg_partition_ancestors(x) with ordinality as a(b, c)"
+    assert db.rows(f"select '{literal}'") == [(literal,)]
+
+
+def test_table_statement_after_a_comment(db: Db) -> None:
+    db.run("create table t (a int)")
+    db.run("insert into t values (1)")
+    assert db.rows("table t") == [("1",)]
+    assert db.rows("/* the table word */ TABLE t") == [("1",)]

@@ -15,12 +15,12 @@ from compute.sql.translate import enums
 from compute.sql.translate.copy import translate_copy
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
-from compute.sql.translate.idioms import rewrite_client_idioms
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import QueryCompiler
 from compute.sql.translate.rewrite import (
     Cut,
+    client_idiom_cuts,
     creates_table_without_columns,
     name_unnamed_checks,
     overriding_cut,
@@ -215,11 +215,12 @@ def _parse_statement(stmt: Statement, first: str) -> tuple[exp.Expression, str]:
         if found is not None:
             cuts.append(found[0])
             overriding = found[1]
-    text = rewrite_client_idioms(strip_catalog_qualifiers(stmt, cuts))
+    elif first == "table":  # TABLE name is SELECT * FROM name
+        cuts.append((stmt.tokens[0].start, stmt.tokens[0].end + 1, "SELECT * FROM "))
+    cuts.extend(client_idiom_cuts(stmt))
+    text = strip_catalog_qualifiers(stmt, cuts)
     if first == "alter":
         text = name_unnamed_checks(text, UNNAMED_CHECK)
-    if first == "table":
-        text = "SELECT * FROM " + text[len("table"):]
     try:
         node = parse(text)
     except SqlError as err:

@@ -102,3 +102,44 @@ def _skip_name(tokens: tuple[Token, ...], text: str, i: int, max_dots: int = 1) 
 
 def _is_name(tok: Token, text: str) -> bool:
     return word(tok, text) is not None or text[tok.start : tok.start + 1] == '"'
+
+
+def client_idiom_cuts(stmt: Statement) -> list[Cut]:
+    """Catalog-query idioms of psql and drivers the query compiler has no general support for.
+    Strata has no partitioned tables, so a relation's partition ancestors are itself:
+    ``pg_partition_ancestors(x) WITH ORDINALITY AS a(relid, depth)`` ->
+    ``(SELECT (x)::regclass AS relid, 1::int8 AS depth) AS a``.
+    """
+    tokens, text = stmt.tokens, stmt.text
+    if "ordinality" not in text.lower():  # the common case: nothing to look for
+        return []
+    cuts: list[Cut] = []
+    for i, tok in enumerate(tokens):
+        if word(tok, text) != "pg_partition_ancestors":
+            continue
+        found = _ancestors_with_ordinality(tokens, text, i)
+        if found is not None:
+            cuts.extend(found)
+    return cuts
+
+
+def _ancestors_with_ordinality(tokens: tuple[Token, ...], text: str, i: int) -> list[Cut] | None:
+    """The two cuts around the argument of ``pg_partition_ancestors(...)`` at token ``i`` (the
+    argument keeps its own cuts), or None when the idiom is not there."""
+    if i + 1 >= len(tokens) or tokens[i + 1].token_type != TokenType.L_PAREN:
+        return None
+    close = i + 2
+    while close < len(tokens) and tokens[close].token_type not in (TokenType.R_PAREN, TokenType.L_PAREN):
+        close += 1
+    tail = tokens[close : close + 10]
+    if close >= len(tokens) or tokens[close].token_type != TokenType.R_PAREN or len(tail) < 10:
+        return None
+    words = [word(t, text) for t in tail[1:4]]
+    punctuation = [tail[5].token_type, tail[7].token_type, tail[9].token_type]
+    names = [tail[4], tail[6], tail[8]]
+    if words != ["with", "ordinality", "as"] or punctuation != [TokenType.L_PAREN, TokenType.COMMA, TokenType.R_PAREN] \
+            or any(word(t, text) is None for t in names):
+        return None
+    alias, relid, depth = (text[t.start : t.end + 1] for t in names)
+    return [(tokens[i].start, tokens[i + 1].end + 1, "(SELECT ("),
+            (tail[0].start, tail[9].end + 1, f")::regclass AS {relid}, 1::int8 AS {depth}) AS {alias}")]
