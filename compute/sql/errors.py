@@ -8,7 +8,7 @@ from typing import Any
 import apsw
 
 from compute.sql.api import SqlError
-from compute.sql.catalog import Catalog
+from compute.sql.catalog.catalog import Catalog
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 _PRIMARY = re.compile(r"PRIMARY KEY constraint failed: (.+)")

@@ -12,7 +12,7 @@ from compute import pgtypes as T
 from compute.sql.api import SqlError
 
 if TYPE_CHECKING:
-    from compute.sql.catalog import Catalog
+    from compute.sql.catalog.catalog import Catalog
 
 
 # The catalog of the statement being translated (set by translator.translate_statement): arrays of
