@@ -17,9 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from compute.sql import COLUMNS, CONSTRAINTS, TABLES, Column, fk_recheck_sql
 from compute.sql.api import SqlError
-from compute.sql.catalog import COLUMNS, CONSTRAINTS, TABLES, Column
-from compute.sql.ddl import fk_recheck_sql
 
 Pending = tuple[str, str, int, str | None]  # (trigger prefix, 'c' child row | 'p' parent change, rowid, detail)
 
