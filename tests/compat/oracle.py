@@ -87,3 +87,16 @@ def assert_agree(pg_dsn: str, st_dsn: str, sql: str, params: Sequence[Any] | Non
         assert pg[0] == first[0], f"{client} and the first client disagree on PostgreSQL: {pg!r}"
     assert first is not None
     return first
+
+
+def psycopg_script(dsn: str, script: Sequence[str]) -> list[Any]:
+    """Run statements one by one in autocommit mode: rows, command status or ("error", SQLSTATE)."""
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for sql in script:
+            try:
+                cur = conn.execute(sql.encode())
+                out.append(cur.fetchall() if cur.description else cur.statusmessage)
+            except psycopg.Error as exc:
+                out.append(("error", exc.sqlstate))
+    return out

@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 import asyncpg
-import psycopg
 import pytest
 
+from tests.compat.oracle import psycopg_script
 from tests.support import PostgresOracle, StrataProcess
 
 MODES = "select current_setting('transaction_isolation'), current_setting('transaction_read_only')"
@@ -57,18 +57,6 @@ SCRIPTS: dict[str, list[str]] = {
 }
 
 
-def _psycopg(dsn: str, script: list[str]) -> list[Any]:
-    out: list[Any] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for sql in script:
-            try:
-                cur = conn.execute(sql.encode())
-                out.append(cur.fetchall() if cur.description else cur.statusmessage)
-            except psycopg.Error as exc:
-                out.append(("error", exc.sqlstate))
-    return out
-
-
 def _asyncpg(dsn: str, script: list[str]) -> list[Any]:
     async def run() -> list[Any]:
         out: list[Any] = []
@@ -89,8 +77,8 @@ def _asyncpg(dsn: str, script: list[str]) -> list[Any]:
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_session_script_agrees(pg_oracle: PostgresOracle, strata_shared: StrataProcess, name: str) -> None:
     script = SCRIPTS[name]
-    pg = _psycopg(pg_oracle.dsn, script)
-    st = _psycopg(strata_shared.dsn, script)
+    pg = psycopg_script(pg_oracle.dsn, script)
+    st = psycopg_script(strata_shared.dsn, script)
     diff = [(sql, a, b) for sql, a, b in zip(script, pg, st, strict=True) if a != b]
     assert not diff, "\n".join(f"{sql!r}: postgres {a!r}, strata {b!r}" for sql, a, b in diff)
     assert _asyncpg(strata_shared.dsn, script) == _asyncpg(pg_oracle.dsn, script)
@@ -101,5 +89,5 @@ def test_datestyle_field_orders_other_than_mdy_are_refused(pg_oracle: PostgresOr
                                                            strata_shared: StrataProcess) -> None:
     """Date input reads month first: a DMY/YMD DateStyle would silently misread '01/02/2024'."""
     for sql in ("set datestyle = 'ISO, DMY'", "select set_config('datestyle', 'YMD', false)"):
-        assert _psycopg(pg_oracle.dsn, [sql])[0] in ("SET", [("ISO, YMD",)])
-        assert _psycopg(strata_shared.dsn, [sql]) == [("error", "0A000")]
+        assert psycopg_script(pg_oracle.dsn, [sql])[0] in ("SET", [("ISO, YMD",)])
+        assert psycopg_script(strata_shared.dsn, [sql]) == [("error", "0A000")]

@@ -6,11 +6,9 @@ Each script runs statement by statement in autocommit mode on both servers; the 
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
 import pytest
 
+from tests.compat.oracle import psycopg_script
 from tests.support import PostgresOracle, StrataProcess
 
 MODES = "select current_setting('transaction_isolation'), current_setting('transaction_read_only')"
@@ -47,24 +45,12 @@ SCRIPTS: dict[str, list[str]] = {
 }
 
 
-def _run(dsn: str, script: list[str]) -> list[Any]:
-    out: list[Any] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for sql in script:
-            try:
-                cur = conn.execute(sql.encode())
-                out.append(cur.fetchall() if cur.description else cur.statusmessage)
-            except psycopg.Error as exc:
-                out.append(("error", exc.sqlstate))
-    return out
-
-
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_script_agrees_with_postgres(pg_oracle: PostgresOracle, strata_shared: StrataProcess,
                                      name: str) -> None:
     script = SCRIPTS[name]
-    pg = _run(pg_oracle.dsn, script)
-    st = _run(strata_shared.dsn, script)
+    pg = psycopg_script(pg_oracle.dsn, script)
+    st = psycopg_script(strata_shared.dsn, script)
     diff = [(sql, a, b) for sql, a, b in zip(script, pg, st, strict=True) if a != b]
     assert not diff, "\n".join(f"{sql!r}: postgres {a!r}, strata {b!r}" for sql, a, b in diff)
 
@@ -72,11 +58,11 @@ def test_script_agrees_with_postgres(pg_oracle: PostgresOracle, strata_shared: S
 def test_chain_keeps_the_rollback(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
     """The bug in one line: the INSERT after COMMIT AND CHAIN is rolled back, on both servers."""
     for dsn in (pg_oracle.dsn, strata_shared.dsn):
-        answers = _run(dsn, SCRIPTS["commit_and_chain"])
+        answers = psycopg_script(dsn, SCRIPTS["commit_and_chain"])
         assert answers[7] == [(1,)], dsn
 
 
 def test_default_text_is_stored_verbatim(strata_shared: StrataProcess) -> None:
-    answers = _run(strata_shared.dsn, SCRIPTS["add_check_words_in_default"])
+    answers = psycopg_script(strata_shared.dsn, SCRIPTS["add_check_words_in_default"])
     assert answers[4] == [(1, "please add check", "add constraint x check (a > 0)")]
     assert answers[6] == ("error", "23514")
