@@ -54,6 +54,8 @@ MAX_PENDING_ACKS = 64
 """Appends written but not yet acknowledged on one connection; reading pauses beyond."""
 MAX_ERROR_BYTES = 4096
 """An error message is cut to this many bytes."""
+BULK_READ_BYTES = 64 << 10
+"""A read at least this big suggests more appends are already waiting (``Acceptor._flusher``)."""
 CONNECT_TIMEOUT_S = 2.0
 FALLBACK_S = 30.0
 """After a failed connect, the proposer uses gRPC AppendStream to that acceptor this long."""
@@ -88,6 +90,7 @@ class _AppendProtocol(asyncio.Protocol):
         self.pending: deque[list[Any] | LogstoreError] = deque()
         self.paused = False
         self.done = False
+        self.bulk = False  # the last read filled a large buffer: more is probably waiting
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -103,6 +106,7 @@ class _AppendProtocol(asyncio.Protocol):
             return
         buf = self.buf
         buf += data
+        self.bulk = len(data) >= BULK_READ_BYTES
         pos = 0
         if not self.greeted:
             if len(buf) < len(MAGIC):
@@ -144,6 +148,8 @@ class _AppendProtocol(asyncio.Protocol):
         except LogstoreError as exc:
             self.fail(exc)
             return
+        if self.bulk:
+            acc.more_input = True
         item: list[Any] = [acc, req.term, end, None]
         self.pending.append(item)
 

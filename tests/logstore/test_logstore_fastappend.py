@@ -7,12 +7,15 @@ import asyncio
 import os
 import socket
 import struct
+import time
 from pathlib import Path
 
 import grpc
+import pytest
 from conftest import MakeCluster
 from logstore_helpers import LOG, read_log
 
+from logstore import segments
 from logstore.acceptor import Acceptor
 from logstore.errors import FencedError, TransportError
 from logstore.fastappend import (
@@ -216,7 +219,29 @@ def _all(store: SegmentStore) -> list[bytes]:
     return out
 
 
-def test_prewritten_segment_is_used_sealed_exactly_and_cut_after_a_crash(tmp_path: Path) -> None:
+def test_fast_filled_segments_get_no_spare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pre-writing doubles the bytes written: a log filling segments faster than
+    PREWRITE_MAX_BYTES_S does without; a slow one gets a spare."""
+    monkeypatch.setattr(segments, "PREWRITE_MAX_BYTES_S", 4096 / 0.02)  # a segment per 20 ms
+    store = SegmentStore(tmp_path / "fast", 4096)
+    store.open()
+    _fill(store, 0, 10)  # a segment per few hundred microseconds
+    assert not store.want_spare
+    store.close()
+    slow = SegmentStore(tmp_path / "slow", 4096)
+    slow.open()
+    lsn = 0
+    for _ in range(3):
+        time.sleep(0.05)
+        lsn, _ = _fill(slow, lsn, 4)
+    assert slow.want_spare
+    slow.close()
+
+
+def test_prewritten_segment_is_used_sealed_exactly_and_cut_after_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segments, "PREWRITE_MAX_BYTES_S", 1 << 62)
     seg_dir = tmp_path / "segments"
     store = SegmentStore(seg_dir, 4096)
     store.open()
@@ -264,7 +289,9 @@ def test_prewritten_segment_is_used_sealed_exactly_and_cut_after_a_crash(tmp_pat
     third.close()
 
 
-def test_acceptor_prewrites_in_the_background(tmp_path: Path) -> None:
+def test_acceptor_prewrites_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segments, "PREWRITE_MAX_BYTES_S", 1 << 62)
+
     async def go() -> None:
         acc = Acceptor(1, tmp_path / "acc", segment_bytes=8192)
         acc.open()
