@@ -84,6 +84,7 @@ _DTYPE_OIDS: dict[str, int] = {
     "TINYINT": T.INT2,
     "TEXT": T.TEXT,
     "CHAR": T.BPCHAR,
+    "BPCHAR": T.BPCHAR,
     "NCHAR": T.BPCHAR,
     "VARCHAR": T.VARCHAR,
     "NVARCHAR": T.VARCHAR,

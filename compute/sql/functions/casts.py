@@ -9,6 +9,8 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlglot import exp
+
 from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.functions.common import scalar_registrar
@@ -17,6 +19,7 @@ from compute.sql.functions.math import float_out, float_to_float4
 from compute.sql.functions.numeric import num_out
 from compute.sql.functions.session import SessionContext
 from compute.sql.translate.scope import Handler
+from compute.sql.types import Ty
 
 if TYPE_CHECKING:
     pass
@@ -209,6 +212,29 @@ def _round_time_precision(value: Any, oid: int, precision: int) -> Any:
 
 HANDLERS: dict[str, Handler] = {
 }
+
+# Functions whose bpchar arguments keep their blank padding: bpchar-specific ones (the length
+# family, min/max) and those taking any type (they print the value with bpcharout). Every other
+# function takes text, and the implicit bpchar -> text cast strips trailing blanks.
+BPCHAR_PADDED_FUNCTIONS = frozenset({
+    "length", "char_length", "character_length", "octet_length", "bit_length", "concat", "concat_ws",
+    "format", "to_json", "to_jsonb", "json_build_array", "json_build_object", "jsonb_build_array",
+    "jsonb_build_object", "array_agg", "max", "min", "count", "coalesce", "greatest", "least",
+    "nullif", "pg_typeof", "array_append", "array_prepend", "array_position", "array_positions",
+    "array_remove", "array_replace", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg",
+    "mode", "first_value", "last_value", "lag", "lead", "nth_value", "num_nulls", "num_nonnulls",
+    "pg_column_size", "row_to_json", "to_char",
+})
+
+
+def bpchar_args_as_text(name: str, args: list[exp.Expression], types: list[Ty]) -> None:
+    """Apply the implicit bpchar -> text cast (rtrim) to the arguments of a text function, in place."""
+    if name in BPCHAR_PADDED_FUNCTIONS:
+        return
+    for i, t in enumerate(types):
+        if t.oid == T.BPCHAR:
+            args[i] = exp.Anonymous(this="rtrim", expressions=[args[i], exp.Literal.string(" ")])
+            types[i] = Ty(T.TEXT)
 
 
 def register_udfs(conn: Any, ctx: SessionContext) -> None:

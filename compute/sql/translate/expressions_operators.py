@@ -110,6 +110,10 @@ class OperatorsMixin(ExprCore):
                 left = self.coerce(left, lt, common)
                 right = self.coerce(right, rt, common)
             lt = rt = common if common.oid == T.NUMERIC else lt
+        elif lt.oid == T.BPCHAR and (lt.typmod != rt.typmod or lt.typmod < 0):
+            # bpchareq ignores trailing blanks; equal lengths are padded alike already
+            left = fn("rtrim", left, exp.Literal.string(" "))
+            right = fn("rtrim", right, exp.Literal.string(" "))
         if lt.oid == T.INTERVAL and rt.oid == T.INTERVAL:  # by value: '24 hours' = '1 day'
             left, right = fn("pg_interval_key", left), fn("pg_interval_key", right)
         if lt.oid == T.TIMETZ and rt.oid == T.TIMETZ:  # by UTC time, then zone (timetz_cmp)
@@ -504,9 +508,8 @@ class OperatorsMixin(ExprCore):
               escape: exp.Expression | None = None) -> tuple[exp.Expression, Ty]:
         value, vt = self.compile(node.this, scope)
         pattern, pt = self.compile(node.expression, scope)
-        value = self.coerce(value, vt, ty.TEXT)
-        if vt.oid == T.BPCHAR:
-            value = fn("rtrim", value, exp.Literal.string(" "))
+        # bpcharlike matches the blank-padded value: 'a'::char(3) LIKE 'a' is false
+        value = value if vt.oid == T.BPCHAR else self.coerce(value, vt, ty.TEXT)
         pattern = self.coerce(pattern, pt, ty.TEXT)
         esc = exp.Literal.string("\\") if escape is None else self.typed(escape, scope, ty.TEXT)
         if not insensitive and escape is None and is_string_literal(pattern):
@@ -579,13 +582,18 @@ class OperatorsMixin(ExprCore):
             args += [start, end]
         return fn("pg_overlaps", *args, lit_int(target.oid)), ty.BOOL
 
+    def pattern_subject(self, node: exp.Expression, scope: Scope) -> exp.Expression:
+        """The text a pattern operator matches: bpchar keeps its blank padding (bpcharregexeq)."""
+        value, vt = self.compile(node, scope)
+        return value if vt.oid == T.BPCHAR else self.coerce(value, vt, ty.TEXT)
+
     def c_SimilarTo(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self.similar_to(node, scope, None)
 
     def similar_to(self, node: exp.Expression, scope: Scope,
                    escape: exp.Expression | None) -> tuple[exp.Expression, Ty]:
         """x SIMILAR TO pattern [ESCAPE e] (similar_to_regex in functions/regex.py)."""
-        args = [self.typed(node.this, scope, ty.TEXT), self.typed(node.expression, scope, ty.TEXT)]
+        args = [self.pattern_subject(node.this, scope), self.typed(node.expression, scope, ty.TEXT)]
         if escape is not None:
             args.append(self.typed(escape, scope, ty.TEXT))
         out = fn("pg_similar_to", *args)
@@ -594,12 +602,12 @@ class OperatorsMixin(ExprCore):
         return out, ty.BOOL
 
     def c_RegexpLike(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
-        value = self.typed(node.this, scope, ty.TEXT)
+        value = self.pattern_subject(node.this, scope)
         pattern = self.typed(node.expression, scope, ty.TEXT)
         return fn("pg_regex", value, pattern, lit_int(0)), ty.BOOL
 
     def c_RegexpILike(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
-        value = self.typed(node.this, scope, ty.TEXT)
+        value = self.pattern_subject(node.this, scope)
         pattern = self.typed(node.expression, scope, ty.TEXT)
         return fn("pg_regex", value, pattern, lit_int(1)), ty.BOOL
 
