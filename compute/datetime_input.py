@@ -16,7 +16,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field
 
-from compute.sql.api import SqlError
+from compute.sqlstate import SqlError
 
 _MONTHS = {name: i + 1 for i, name in enumerate(
     ("january", "february", "march", "april", "may", "june", "july", "august", "september",

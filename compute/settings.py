@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from compute.sql.api import SqlError
+from compute.sqlstate import SqlError
 
 SERVER_VERSION = "15.8"
 SERVER_VERSION_NUM = "150008"

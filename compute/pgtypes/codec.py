@@ -93,7 +93,7 @@ from compute.pgtypes.scalars import (
     parse_uuid,
     to_decimal,
 )
-from compute.sql.api import SqlError
+from compute.sqlstate import SqlError
 
 # --------------------------------------------------------------------------- arrays
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from compute import datetime_input as _datetime_input
 from compute.pgtypes.oids import DATE, TIME, TIMESTAMP, TIMESTAMPTZ
 from compute.pgtypes.scalars import invalid_input
-from compute.sql.api import SqlError
+from compute.sqlstate import SqlError
 
 # --------------------------------------------------------------------------- date/time
 

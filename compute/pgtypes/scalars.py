@@ -24,7 +24,7 @@ from compute.pgtypes.oids import (
     UUID,
     type_name,
 )
-from compute.sql.api import SqlError
+from compute.sqlstate import SqlError
 
 # --------------------------------------------------------------------------- errors
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from compute.sqlstate import SqlError as SqlError  # the error type is part of this contract
+
 
 class Kind(enum.Enum):
     QUERY = "query"  # returns rows (SELECT, VALUES, INSERT/UPDATE/DELETE ... RETURNING)
@@ -96,27 +98,3 @@ class Translation:
     lock_mode: str | None = None  # LOCK: "ACCESS EXCLUSIVE", "SHARE", ...
     if_exists: bool = False  # DROP DATABASE IF EXISTS
     constraints: ConstraintsMode | None = None  # SET_CONSTRAINTS
-
-
-class SqlError(Exception):
-    """A PostgreSQL error to report: SQLSTATE, message, optional detail/hint/position."""
-
-    def __init__(
-        self,
-        sqlstate: str,
-        message: str,
-        *,
-        detail: str | None = None,
-        hint: str | None = None,
-        position: int | None = None,
-        severity: str = "ERROR",
-        table: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.table = table  # the relation, when the message does not name it (23505)
-        self.sqlstate = sqlstate
-        self.message = message
-        self.detail = detail
-        self.hint = hint
-        self.position = position
-        self.severity = severity

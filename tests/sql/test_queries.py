@@ -7,6 +7,7 @@ import pytest
 from compute import pgtypes as T
 from compute.sql import translate
 from compute.sql.api import Kind
+from compute.sqlcache import ShapeCache
 from tests.sql.conftest import Db
 
 
@@ -321,10 +322,13 @@ def test_window_functions(db: Db) -> None:
 
 
 def test_translation_cache_returns_same_objects(people: Db) -> None:
+    """The one translation cache (the engine's ShapeCache) keys on catalog content."""
+    cache = ShapeCache()
     catalog = people.catalog
-    first = translate("select * from people", catalog)
-    second = translate("select * from people", catalog)
+    first = cache.translate("select * from people", catalog, translate)
+    second = cache.translate("select * from people", catalog, translate)
     assert first[0] is second[0]
+    assert translate("select * from people", catalog)[0] is not first[0]  # compute.sql itself: uncached
     people.run("alter table people add column extra int")
-    third = translate("select * from people", people.catalog)
+    third = cache.translate("select * from people", people.catalog, translate)
     assert third[0] is not first[0] and third[0].columns[-1].name == "extra"
