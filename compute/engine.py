@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 import apsw
 import apsw.ext
 
+from compute.backend import Admin
 from compute.node import FENCED, NO_QUORUM, PROMOTING, NodeStatus, ReplicationPeer, Role
 from compute.sql import (
     TABLES,
@@ -337,6 +338,7 @@ class Engine:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sqlite")
         self.databases: dict[str, Database] = {}
         self.registry = DatabaseRegistry()
+        self.admin = Admin()  # sessions, LISTEN/NOTIFY hubs, advisory locks (compute/backend.py)
         self._open_lock = asyncio.Lock()
         self._registry_loaded = False
         self._registry_lsn = -1  # replica: the LSN the registry was last read at

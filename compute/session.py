@@ -25,6 +25,7 @@ from typing import Any, assert_never
 import apsw
 
 from compute import settings as guc
+from compute.backend import Backend
 from compute.deferred import check_pending, pending_on
 from compute.engine import (
     STANDBY_LOCK_MODES,
@@ -47,6 +48,7 @@ from compute.transaction import (
     quote_ident,
     read_write_during_recovery,
     statement_tag,
+    steps_work,
     write_command,
 )
 from strata.storage import CommitTicket, StorageError
@@ -89,6 +91,7 @@ class Session:
         self.catalog: Catalog | None = None  # the catalog the current statement was translated with
         self._implicit = False  # the open transaction is an implicit block (begin_implicit)
         self._implicit_lazy = False  # extended protocol: a write opens an implicit block until Sync
+        self.backend = Backend(engine.admin, self)  # LISTEN/NOTIFY, advisory locks, activity
 
     # ------------------------------------------------------------------ state
 
@@ -123,6 +126,8 @@ class Session:
 
     def _interrupt_error(self) -> SqlError:
         reason = self._interrupt or "cancel"
+        if reason == "terminate":  # pg_terminate_backend: the wire layer ends the session
+            return SqlError("57P01", "terminating connection due to administrator command", severity="FATAL")
         return SqlError("57014", _INTERRUPT_MESSAGES.get(reason, _INTERRUPT_MESSAGES["cancel"]))
 
     @contextlib.contextmanager
@@ -236,8 +241,10 @@ class Session:
                 and kind not in (Kind.BEGIN, Kind.COMMIT, Kind.ROLLBACK):
             self.txn = self._new_txn()
             self._implicit = True
+        ok = False
         try:
             result = await self._dispatch(tr, params)
+            ok = True
         except SqlError:
             self.fail()
             raise
@@ -247,6 +254,9 @@ class Session:
             at_commit = kind is Kind.COMMIT or (tr.is_write and self.txn is None)
             raise storage_error(exc, write_command(tr) if tr.is_write else "",
                                 at_commit=at_commit) from exc
+        finally:  # a statement outside a block is its own transaction: end its locks, NOTIFYs
+            if self.txn is None and self.backend.in_xact:
+                self.backend.end_xact(ok)
         if self.txn is None:
             self._implicit = False
         return result
@@ -286,6 +296,8 @@ class Session:
                 return Result(tr.tag)
             case Kind.EMPTY:
                 return Result("")
+            case Kind.LISTEN | Kind.UNLISTEN | Kind.NOTIFY:
+                return Result(self.backend.statement(kind.value, tr.name, tr.value))
             case Kind.CREATE_DATABASE | Kind.DROP_DATABASE:
                 return await self._database_ddl(tr)
             case _:
@@ -344,9 +356,19 @@ class Session:
             except SqlError:
                 await self._end_txn(commit=False)  # COMMIT fails and the transaction is gone
                 raise
+        try:
+            self.backend.check_room()  # NOTIFY: 54000 before anything is committed
+        except SqlError:
+            await self._end_txn(commit=False)
+            raise
         ticket = await self._end_txn(commit=True)
-        if ticket is not None:
-            await self._await_durable(ticket)
+        ok = False
+        try:
+            if ticket is not None:
+                await self._await_durable(ticket)
+            ok = True
+        finally:  # notifications go out once the commit is durable
+            self.backend.end_xact(ok)
         self._chain(txn, chain)
         return Result("COMMIT")
 
@@ -426,6 +448,8 @@ class Session:
             self.txn = None
             self.failed = False
             self._implicit = False
+            if not commit:
+                self.backend.end_xact(False)
         return ticket
 
     def _restore_setting(self, name: str, value: str | None) -> None:
@@ -762,6 +786,7 @@ class Session:
         ctx.settings = self.settings
         ctx.timezone = self.settings.get("timezone", "UTC")
         ctx.sequence_values = self.sequence_values
+        ctx.backend = self.backend
         # outside a transaction block a deferred foreign key is checked row by row, like an
         # immediate one (the statement's own commit follows at once)
         ctx.fk_state = self.txn.fk if self.txn is not None else None
@@ -790,50 +815,16 @@ class Session:
             txn.snapshot_lsn = snapshot
         for name, (value, local) in pooled.ctx.changed_settings.items():  # set_config()
             self._assign(name.lower(), value, local)
-        return Result(statement_tag(tr, changes), rows=rows, translation=tr)
+        result = Result(statement_tag(tr, changes), rows=rows, translation=tr)
+        if self.backend.warnings:  # pg_advisory_unlock of a lock not held, ...
+            result.notices = self.backend.take_warnings()
+        return result
 
     def _steps_work(self, conn: apsw.Connection, tr: Translation, params: tuple[Any, ...],
                     autocommit: bool) -> Callable[[], Ran]:
         """The SQLite work of one statement, to run inline or on an engine thread."""
-        want_rows = tr.kind in (Kind.QUERY, Kind.COPY_TO)
-        steps = tr.steps
-        db = self.db
         snapshot_lsn = self.engine.factory.snapshot_lsn if self.txn is not None else None
-        begin = autocommit and (len(steps) > 1 or tr.is_ddl)
-
-        def work() -> Ran:
-            if autocommit and conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if begin:
-                conn.execute("BEGIN")
-            rows: list[tuple[Any, ...]] | None = None
-            try:
-                cursor = conn.cursor()
-                last = len(steps) - 1
-                for i, sql in enumerate(steps):
-                    if i == last:
-                        cursor.execute(sql, params)
-                        rows = cursor.fetchall() if want_rows else None
-                        if rows is None:
-                            for _ in cursor:
-                                pass
-                    else:
-                        cursor.execute(sql)
-                        for _ in cursor:
-                            pass
-                changes = len(rows) if rows is not None else conn.changes()
-                if autocommit and conn.in_transaction:
-                    conn.execute("COMMIT")
-            except BaseException:
-                if autocommit and conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if autocommit:
-                    db.take_ticket(conn)
-                raise
-            ticket = db.take_ticket(conn) if autocommit else None
-            return rows, changes, ticket, snapshot_lsn(conn) if snapshot_lsn is not None else None
-
-        return work
+        return steps_work(conn, tr, params, autocommit, self.db.take_ticket, snapshot_lsn)
 
     async def _run_steps(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
                          autocommit: bool) -> Ran:
@@ -989,6 +980,7 @@ class Session:
 
     async def close(self) -> None:
         """Client went away: roll back whatever is open and give back the writer."""
+        self.backend.close()  # advisory locks, LISTENs (also of a killed client)
         if self.txn is not None:
             with contextlib.suppress(Exception):
                 await self._end_txn(commit=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,3 +145,50 @@ def statement_tag(tr: Translation, count: int) -> str:
     if tag in ("SELECT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE"):
         return f"{tag} {count}"
     return tag
+
+
+def steps_work(conn: Any, tr: Translation, params: tuple[Any, ...], autocommit: bool,
+               take_ticket: Callable[[Any], CommitTicket | None],
+               snapshot_lsn: Callable[[Any], int | None] | None) -> Callable[[], Ran]:
+    """The SQLite work of one statement (its steps on ``conn``), to run inline or on a thread.
+
+    ``autocommit``: the steps are their own transaction, committed here (its commit ticket is
+    taken with ``take_ticket``); ``snapshot_lsn`` reads the LSN the statement saw (transactions).
+    """
+    want_rows = tr.kind in (Kind.QUERY, Kind.COPY_TO)
+    steps = tr.steps
+    begin = autocommit and (len(steps) > 1 or tr.is_ddl)
+
+    def work() -> Ran:
+        if autocommit and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if begin:
+            conn.execute("BEGIN")
+        rows: list[tuple[Any, ...]] | None = None
+        try:
+            cursor = conn.cursor()
+            last = len(steps) - 1
+            for i, sql in enumerate(steps):
+                if i == last:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall() if want_rows else None
+                    if rows is None:
+                        for _ in cursor:
+                            pass
+                else:
+                    cursor.execute(sql)
+                    for _ in cursor:
+                        pass
+            changes = len(rows) if rows is not None else conn.changes()
+            if autocommit and conn.in_transaction:
+                conn.execute("COMMIT")
+        except BaseException:
+            if autocommit and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if autocommit:
+                take_ticket(conn)
+            raise
+        ticket = take_ticket(conn) if autocommit else None
+        return rows, changes, ticket, snapshot_lsn(conn) if snapshot_lsn is not None else None
+
+    return work

@@ -203,6 +203,8 @@ class Connection:
         self.reported_commit_lsn = 0
         self.reported_readable_lsn = -1
         self.counted = False  # counted in server.clients
+        self.waiting_idle = False  # blocked reading the next message, everything flushed
+        self.terminating = False  # pg_terminate_backend: end at the next message boundary
 
     # ------------------------------------------------------------------ I/O
 
@@ -341,12 +343,38 @@ class Connection:
         self.pid, secret = server.new_backend_key()
         self.session.backend_pid = self.pid
         server.sessions[self.pid] = (secret, self)
+        self._register_backend(self.session, params)
         self.send(m.AUTH_OK)
         for name in guc.REPORTED:
             self.send(m.parameter_status(name, settings.get(name.lower(), "")))
         self.send(m.backend_key_data(self.pid, secret))
         self.send(m.READY[b"I"])
         await self.flush()
+
+    def _register_backend(self, session: Session, params: dict[str, str]) -> None:
+        """pg_stat_activity's view of this connection; how NOTIFY and pg_terminate_backend reach it."""
+        backend = session.backend
+        peer = self.writer.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            backend.client_addr, backend.client_port = str(peer[0]), int(peer[1])
+        backend.wake = self._notified
+        backend.terminate = self._terminate
+        backend.register(self.pid)
+
+    def _notified(self) -> None:
+        """A notification was queued for this session: an idle client gets it at once."""
+        session = self.session
+        if self.waiting_idle and session is not None and session.status is TxnStatus.IDLE:
+            self.writer.write(b"".join(_notification_messages(session)))
+
+    def _terminate(self) -> None:
+        """pg_terminate_backend: FATAL 57P01 now if idle, else when the statement stops."""
+        self.terminating = True
+        if self.waiting_idle:
+            self.writer.write(m.error_response("57P01", _TERMINATED, severity="FATAL"))
+            self.writer.close()
+        elif self.session is not None:
+            self.session.interrupt("terminate")
 
     async def _expect_password_message(self) -> bytes:
         await self.flush()
@@ -439,21 +467,34 @@ class Connection:
     async def _next_message(self, session: Session) -> tuple[bytes, bytes]:
         # Like PostgreSQL, answer only when about to wait for input: a pipelined
         # Parse/Bind/Execute/Sync then costs one send, not four.
+        if self.terminating:
+            self.out.clear()
+            await self.fatal("57P01", _TERMINATED)
         if len(getattr(self.reader, "_buffer", b"")) >= 5:
             return await self.read_message()
         self._report_hot_standby(session)
         if self.report_lsns:
             self._report_lsns(session)
+        backend = session.backend
+        if backend.listening and session.status is TxnStatus.IDLE:
+            for message in _notification_messages(session):  # after CommandComplete
+                self._send_before_ready(message)
         await self.flush()
-        if session.status is not TxnStatus.IDLE and not session.in_implicit_block:
-            timeout = session.setting_ms("idle_in_transaction_session_timeout")
-            if timeout > 0:
-                try:
-                    return await asyncio.wait_for(self.read_message(), timeout / 1000.0)
-                except TimeoutError:
-                    await self.fatal("25P03", "terminating connection due to "
-                                              "idle-in-transaction timeout")
-        return await self.read_message()
+        backend.busy = False
+        self.waiting_idle = True
+        try:
+            if session.status is not TxnStatus.IDLE and not session.in_implicit_block:
+                timeout = session.setting_ms("idle_in_transaction_session_timeout")
+                if timeout > 0:
+                    try:
+                        return await asyncio.wait_for(self.read_message(), timeout / 1000.0)
+                    except TimeoutError:
+                        await self.fatal("25P03", "terminating connection due to "
+                                                  "idle-in-transaction timeout")
+            return await self.read_message()
+        finally:
+            self.waiting_idle = False
+            backend.busy = True
 
     def _report_hot_standby(self, session: Session) -> None:
         """After a promotion, tell the client in_hot_standby is off (PostgreSQL reports it with
@@ -498,6 +539,7 @@ class Connection:
         assert session is not None and self.db is not None
         try:
             sql = m.parse_query(body)
+            session.backend.start_query(sql)
             if len(body) > MAX_STATEMENT_BYTES:
                 raise _statement_too_long(len(body))
             translations = session.translate(sql)
@@ -852,6 +894,7 @@ class Connection:
             self._send_portal_rows(portal, limit)
             return
         session.begin_implicit(eager=False)  # until Sync
+        session.backend.start_query(portal.prepared.sql)
         await self.run_statement(portal.translation, portal.params, portal.result_formats,
                                  describe=False, portal=portal, limit=limit)
 
@@ -866,6 +909,15 @@ class Connection:
         if session.txn is None:
             self.portals.clear()
         self.send(m.READY[session.status.value])
+
+
+_TERMINATED = "terminating connection due to administrator command"
+
+
+def _notification_messages(session: Session) -> list[bytes]:
+    """NotificationResponse messages for what is queued for ``session``."""
+    return [m.message(b"A", struct.pack("!i", pid) + m.cstr(channel) + m.cstr(payload))
+            for pid, channel, payload in session.backend.take_notifications()]
 
 
 def _statement_too_long(size: int) -> SqlError:

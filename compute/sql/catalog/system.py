@@ -298,13 +298,29 @@ _rel(
     "SELECT j.key, j.value, NULL, 'Ungrouped', '', NULL, 'user', 'string', 'session', NULL, NULL, "
     "NULL, j.value, j.value, NULL, NULL, 0 FROM json_each(pg_settings_json()) j",
 )
-_rel(
+_rel(  # every session of this node (compute/backend.py, functions/admin.py)
     "pg_stat_activity", 0,
-    "datid:oid, datname:name, pid:int4, usesysid:oid, usename:name, application_name:text, "
-    "client_addr:text, backend_start:text, xact_start:text, query_start:text, state:text, "
-    "query:text, backend_type:text",
-    "SELECT 16384, current_database(), pg_backend_pid(), 10, pg_session_user(), "
-    "current_setting('application_name'), NULL, NULL, NULL, NULL, 'active', '', 'client backend'",
+    "datid:oid, datname:name, pid:int4, leader_pid:int4, usesysid:oid, usename:name, application_name:text, "
+    "client_addr:inet, client_hostname:text, client_port:int4, backend_start:timestamptz, "
+    "xact_start:timestamptz, query_start:timestamptz, state_change:timestamptz, wait_event_type:text, "
+    "wait_event:text, state:text, backend_xid:xid, backend_xmin:xid, query_id:int8, query:text, "
+    "backend_type:text",
+    "SELECT (SELECT d.oid FROM pg_database d WHERE d.datname = j.value ->> '$.datname'), "
+    "j.value ->> '$.datname', j.value ->> '$.pid', NULL, 10, j.value ->> '$.usename', "
+    "j.value ->> '$.application_name', j.value ->> '$.client_addr', NULL, j.value ->> '$.client_port', "
+    "j.value ->> '$.backend_start', j.value ->> '$.xact_start', j.value ->> '$.query_start', "
+    "j.value ->> '$.query_start', NULL, NULL, j.value ->> '$.state', NULL, NULL, NULL, "
+    "j.value ->> '$.query', 'client backend' FROM json_each(strata_activity_json()) j",
+)
+_rel(  # advisory locks of this database (compute/advisory.py)
+    "pg_locks", 0,
+    "locktype:text, database:oid, relation:oid, page:int4, tuple:int2, virtualxid:text, "
+    "transactionid:xid, classid:oid, objid:oid, objsubid:int2, virtualtransaction:text, pid:int4, "
+    "mode:text, granted:bool, fastpath:bool, waitstart:timestamptz",
+    "SELECT 'advisory', (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()), "
+    "NULL, NULL, NULL, NULL, NULL, j.value ->> '$.classid', j.value ->> '$.objid', "
+    "j.value ->> '$.objsubid', NULL, j.value ->> '$.pid', j.value ->> '$.mode', "
+    "j.value ->> '$.granted', 0, NULL FROM json_each(strata_locks_json()) j",
 )
 _rel(  # the node's log readers (compute/sql/node_functions.py)
     "pg_stat_replication", 0,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from compute.sql.functions import (
+    admin,
     aggregate,
     array,
     casts,
@@ -58,6 +59,7 @@ FAMILIES: tuple[tuple[Mapping[str, Handler], Callable[[Any, SessionContext], Non
     (constraint.HANDLERS, constraint.register_udfs),
     (node.HANDLERS, node.register_udfs),
     (enum.HANDLERS, enum.register_udfs),
+    (admin.HANDLERS, admin.register_udfs),
 )
 
 

@@ -77,6 +77,7 @@ class SessionContext:
     fk_state: Any = None  # compute.deferred.DeferredState of the transaction (deferred foreign keys)
     node: Any = None  # the engine's ConnectionFactory (compute.node contract), for node_functions
     guard: Callable[[], bool] | None = None  # true when the running statement must stop (pg_sleep polls it)
+    backend: Any = None  # the session's compute.backend.Backend (functions/admin.py)
 
     def now(self) -> _dt.datetime:
         return self.txn_start or _dt.datetime.now(_dt.UTC)

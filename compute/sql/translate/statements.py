@@ -159,7 +159,7 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         what = (ts.peek() or "all").upper()
         return Translation(Kind.DISCARD, f"DISCARD {what}", name=what.lower())
     if first in ("listen", "unlisten", "notify"):
-        return Translation(Kind.NOOP, first.upper())
+        return _listen_notify(ts, first)
     if first == "deallocate":
         words = text[tokens[0].end + 1 :].split()
         if words and words[0].lower() == "prepare":
@@ -175,6 +175,28 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
     if first in ("grant", "revoke"):
         return Translation(Kind.NOOP, first.upper())
     return None
+
+
+def _listen_notify(ts: Tokens, first: str) -> Translation:
+    """LISTEN channel | UNLISTEN { channel | * } | NOTIFY channel [, 'payload']."""
+    ts.next()
+    if first == "unlisten" and ts.accept("*"):
+        channel = "*"
+    else:
+        channel = ts.next_name()
+        if not channel:
+            raise SqlError("42601", 'zero-length delimited identifier at or near """"')
+    payload: str | None = None
+    if first == "notify" and ts.accept(","):
+        tok = ts.next()
+        literal = ts.text[tok.start : tok.end + 1]
+        if not (literal.startswith("'") and literal.endswith("'") and len(literal) >= 2):
+            raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
+        payload = literal[1:-1].replace("''", "'")
+    if not ts.at_end():
+        ts.error()
+    kind = {"listen": Kind.LISTEN, "unlisten": Kind.UNLISTEN, "notify": Kind.NOTIFY}[first]
+    return Translation(kind, first.upper(), name=channel, value=payload)
 
 
 def set_constraints(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> Translation:
