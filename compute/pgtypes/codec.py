@@ -35,16 +35,22 @@ from compute.pgtypes.datetimes import (
     timestamp_from_storage,
     timestamptz_from_storage,
 )
+from compute.pgtypes.network import binary_decoder as net_binary_decoder
+from compute.pgtypes.network import binary_encoder as net_binary_encoder
+from compute.pgtypes.network import text_decoder as net_text_decoder
+from compute.pgtypes.network import text_encoder as net_text_encoder
 from compute.pgtypes.oids import (
     BOOL,
     BPCHAR,
     BYTEA,
     CHAR,
+    CIDR,
     DATE,
     ELEMENT_OF,
     FIRST_USER_OID,
     FLOAT4,
     FLOAT8,
+    INET,
     INT2,
     INT4,
     INT8,
@@ -394,6 +400,7 @@ _TEXT_ENCODERS: dict[int, Encoder] = {
     NUMERIC: enc_numeric,
     BYTEA: _enc_bytea,
 }
+_TEXT_ENCODERS.update({INET: net_text_encoder(False), CIDR: net_text_encoder(True)})
 for _arr, _elem in ELEMENT_OF.items():
     _TEXT_ENCODERS[_arr] = _array_text_encoder(_elem)
 for _vec in VECTORS:
@@ -464,6 +471,7 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
     INTERVAL: _enc_bin_interval,
     UUID: _enc_bin_uuid,
 }
+_BINARY_ENCODERS.update({INET: net_binary_encoder(False), CIDR: net_binary_encoder(True)})
 for _arr, _elem in ELEMENT_OF.items():
     _BINARY_ENCODERS[_arr] = _array_binary_encoder(_elem)
 for _vec in VECTORS:
@@ -540,6 +548,7 @@ _TEXT_DECODERS: dict[int, Decoder] = {
     UUID: _wrap(parse_uuid),
     PG_LSN: _wrap(parse_lsn),
 }
+_TEXT_DECODERS.update({INET: net_text_decoder(False), CIDR: net_text_decoder(True)})
 for _arr, _elem in ELEMENT_OF.items():
     _TEXT_DECODERS[_arr] = _array_text_decoder(_elem)
 for _vec in VECTORS:
@@ -619,6 +628,7 @@ _BINARY_DECODERS: dict[int, Decoder] = {
     INTERVAL: _dec_bin_interval,
     UUID: _dec_bin_uuid,
 }
+_BINARY_DECODERS.update({INET: net_binary_decoder(False), CIDR: net_binary_decoder(True)})
 for _arr, _elem in ELEMENT_OF.items():
     _BINARY_DECODERS[_arr] = _array_binary_decoder(_elem)
 

@@ -71,6 +71,10 @@ JSONB_ARRAY = 3807
 REGTYPE_ARRAY = 2211
 PG_LSN = 3220  # a WAL position: stored as its int64 byte offset, written X/Y in hex
 PG_LSN_ARRAY = 3221
+INET = 869  # stored as a sort key (compute/pgtypes/network.py), printed from it
+CIDR = 650
+INET_ARRAY = 1041
+CIDR_ARRAY = 651
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,8 @@ _BASE = [
     _t(UUID, "uuid", 16, "U", UUID_ARRAY, "TEXT", "uuid"),
     _t(JSONB, "jsonb", -1, "U", JSONB_ARRAY, "TEXT", "jsonb"),
     _t(PG_LSN, "pg_lsn", 8, "U", PG_LSN_ARRAY, "INT", "pg_lsn"),
+    _t(INET, "inet", -1, "I", INET_ARRAY, "TEXT", "inet"),
+    _t(CIDR, "cidr", -1, "I", CIDR_ARRAY, "TEXT", "cidr"),
 ]
 
 TYPES: dict[int, TypeInfo] = {t.oid: t for t in _BASE}
@@ -213,10 +219,6 @@ TYPE_NAMES: dict[str, int] = {
 }
 for _info in list(TYPES.values()):
     TYPE_NAMES.setdefault(_info.name, _info.oid)
-# inet only describes system columns (pg_stat_replication.client_addr, text values): it is
-# not a type name SQL can use, since nothing validates or orders addresses.
-INET = 869
-TYPES[INET] = TypeInfo(INET, "inet", -1, "I", 1041, 0, "TEXT", "inet")
 
 INTEGER_TYPES = frozenset({INT2, INT4, INT8, OID, REGCLASS, REGTYPE, REGPROC, XID})
 NUMERIC_TYPES = frozenset({INT2, INT4, INT8, FLOAT4, FLOAT8, NUMERIC, OID})

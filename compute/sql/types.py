@@ -85,6 +85,7 @@ _DTYPE_OIDS: dict[str, int] = {
     "TEXT": T.TEXT,
     "CHAR": T.BPCHAR,
     "BPCHAR": T.BPCHAR,
+    "INET": T.INET,
     "NCHAR": T.BPCHAR,
     "VARCHAR": T.VARCHAR,
     "NVARCHAR": T.VARCHAR,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from compute import pgtypes as T
+from compute.pgtypes import network
 from compute.sql.api import SqlError
 from compute.sql.functions.common import scalar_registrar
 from compute.sql.functions.datetime import tstz_out, tstz_to_ts, utc_text
@@ -90,6 +91,13 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         if isinstance(value, int):
             return 1 if value else 0
         return T.parse_bool(str(value))
+    if src in (T.INET, T.CIDR) and dst in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME):
+        return network.show(network.from_key(value))  # text(inet) always writes the mask
+    if src == T.INET and dst == T.CIDR:
+        net = network.from_key(value)
+        return network.key(network.Net(net.family, net.network, net.bits))
+    if src == T.CIDR and dst == T.INET:
+        return value
     if dst in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME):
         if src == T.BOOL:
             return "true" if value else "false"

@@ -25,6 +25,7 @@ from compute.sql.functions import (
     formatting_input,
     json,
     math,
+    network,
     node,
     numeric,
     regex,
@@ -59,6 +60,7 @@ FAMILIES: tuple[tuple[Mapping[str, Handler], Callable[[Any, SessionContext], Non
     (constraint.HANDLERS, constraint.register_udfs),
     (node.HANDLERS, node.register_udfs),
     (enum.HANDLERS, enum.register_udfs),
+    (network.HANDLERS, network.register_udfs),
     (admin.HANDLERS, admin.register_udfs),
 )
 

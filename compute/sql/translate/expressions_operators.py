@@ -5,6 +5,7 @@ A mixin of ExprCompiler (translate/expressions.py); ``self`` is the compiler."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlglot import exp
@@ -13,6 +14,7 @@ import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import FIRST_USER_OID
+from compute.sql.functions import network
 from compute.sql.functions.numeric import numeric_or_float
 from compute.sql.functions.srf import JSON_SRFS as JSON_SRFS
 from compute.sql.functions.srf import SET_RETURNING as SET_RETURNING
@@ -49,6 +51,17 @@ _COMPARISONS: dict[type, str] = {
     exp.LT: "<",
     exp.LTE: "<=",
 }
+
+
+# Operators of the types whose family module translates them: oid -> operator(c, op, l, lt, r, rt).
+TYPED_OPERATORS: dict[int, Callable[..., tuple[exp.Expression, Ty]]] = {
+    T.INET: network.operator, T.CIDR: network.operator,
+}
+TYPED_NOT: dict[int, Callable[..., tuple[exp.Expression, Ty]]] = {
+    T.INET: network.bit_not, T.CIDR: network.bit_not,
+}
+_BITWISE_OPS: dict[type, str] = {exp.BitwiseLeftShift: "<<", exp.BitwiseRightShift: ">>", exp.BitwiseAnd: "&",
+                                 exp.BitwiseOr: "|", exp.BitwiseXor: "#"}
 
 
 class OperatorsMixin(ExprCore):
@@ -205,6 +218,9 @@ class OperatorsMixin(ExprCore):
     def arith(self, op: str, left: exp.Expression, lt: Ty, right: exp.Expression,
               rt: Ty) -> tuple[exp.Expression, Ty]:
         """Arithmetic with PostgreSQL result types and exact numeric/date semantics."""
+        family = TYPED_OPERATORS.get(lt.oid) or TYPED_OPERATORS.get(rt.oid)
+        if family is not None:
+            return family(cast("ExprCompiler", self), op, left, lt, right, rt)
         if lt.oid == T.UNKNOWN and rt.oid == T.UNKNOWN:
             lt = rt = ty.INT4 if op != "||" else ty.TEXT
             left, right = self.coerce(left, ty.UNKNOWN, lt), self.coerce(right, ty.UNKNOWN, rt)
@@ -374,6 +390,9 @@ class OperatorsMixin(ExprCore):
     def _bitwise(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         left, lt = self.compile(node.this, scope)
         right, rt = self.compile(node.expression, scope)
+        family = TYPED_OPERATORS.get(lt.oid) or TYPED_OPERATORS.get(rt.oid)
+        if family is not None:
+            return family(cast("ExprCompiler", self), _BITWISE_OPS[type(node)], left, lt, right, rt)
         left = self.coerce(left, lt, ty.INT4)
         right = self.coerce(right, rt, ty.INT4)
         result = lt if lt.oid in ty.INTS else ty.INT4
@@ -386,6 +405,8 @@ class OperatorsMixin(ExprCore):
 
     def c_BitwiseNot(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         inner, t = self.compile(node.this, scope)
+        if t.oid in TYPED_NOT:
+            return TYPED_NOT[t.oid](cast("ExprCompiler", self), inner)
         return exp.BitwiseNot(this=inner), t if t.oid in ty.INTS else ty.INT4
 
     def c_DPipe(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
@@ -586,6 +607,24 @@ class OperatorsMixin(ExprCore):
         """The text a pattern operator matches: bpchar keeps its blank padding (bpcharregexeq)."""
         value, vt = self.compile(node, scope)
         return value if vt.oid == T.BPCHAR else self.coerce(value, vt, ty.TEXT)
+
+    def _typed_binary(self, op: str, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty] | None:
+        """An operator sqlglot reads as an array/json one, on inet/bit/range operands (else None)."""
+        left, lt = self.compile(node.this, scope)
+        right, rt = self.compile(node.expression, scope)
+        family = TYPED_OPERATORS.get(lt.oid) or TYPED_OPERATORS.get(rt.oid)
+        if family is None:
+            return None
+        return family(cast("ExprCompiler", self), op, left, lt, right, rt)
+
+    def c_ArrayOverlaps(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_binary("&&", node, scope) or super().c_ArrayOverlaps(node, scope)  # type: ignore[misc]
+
+    def c_ArrayContainsAll(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_binary("@>", node, scope) or super().c_ArrayContainsAll(node, scope)  # type: ignore[misc]
+
+    def c_ArrayContainedBy(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_binary("<@", node, scope) or super().c_ArrayContainedBy(node, scope)  # type: ignore[misc]
 
     def c_SimilarTo(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self.similar_to(node, scope, None)

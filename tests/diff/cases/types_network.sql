@@ -1,0 +1,68 @@
+-- inet / cidr: input and output (v4, v6, masks, cidr's classful defaults), casts, functions, containment and arithmetic operators, ordering, grouping and unique indexes (storage keys sort as network_cmp).
+
+-- case net_input_output
+select '10.1.2.3'::inet, '10.1.2.3/24'::inet, '::ffff:1.2.3.4'::inet, '2001:DB8::1/64'::inet, '0.0.0.0/0'::inet, '10/8'::cidr, '192.168'::cidr;
+
+-- case net_cidr_bits_right_of_mask
+select '10.1.2.3/8'::cidr;
+
+-- case net_bad_mask
+select '10.1.2.3/33'::inet;
+
+-- case net_bad_input
+select 'abc'::inet;
+
+-- case net_casts
+select '10.1.2.3'::inet::text, '10.0.0.0/8'::cidr::text, '10.1.2.3/8'::inet::cidr, '10.0.0.0/8'::cidr::inet, pg_typeof('1.2.3.4'::inet), pg_typeof('10/8'::cidr);
+
+-- case net_functions
+select host('10.1.2.3/8'::inet), masklen('10.1.2.3/8'::inet), network('10.1.2.3/8'::inet), broadcast('10.1.2.3/8'::inet), netmask('10.1.2.3/8'::inet), hostmask('10.1.2.3/8'::inet), family('::1'::inet), family('1.2.3.4'::inet);
+
+-- case net_set_masklen
+select set_masklen('10.1.2.3/8'::inet, 16), set_masklen('10.0.0.0/8'::cidr, 16), set_masklen('10.1.2.3'::inet, 33);
+
+-- case net_containment
+select '10.1.2.3'::inet << '10.0.0.0/8'::inet, '10.0.0.0/8'::inet << '10.0.0.0/8'::inet, '10.0.0.0/8'::cidr >> '10.1.0.0/16'::cidr, '10.0.0.0/8'::inet && '10.1.0.0/16'::inet, '10.0.0.0/8'::inet && '11.1.0.0/16'::inet;
+
+-- case net_arithmetic
+select '10.0.0.255'::inet + 1, 1 + '10.0.0.255'::inet, '10.0.1.0'::inet - 1, '10.0.1.0'::inet - '10.0.0.0'::inet, '255.255.255.255'::inet + 1;
+
+-- case net_comparisons
+select '10.0.0.1'::inet = '10.0.0.1/32'::inet, '10.0.0.1'::inet < '10.0.0.2'::inet, '10.0.0.0/8'::inet < '10.0.0.0/16'::inet, '::1'::inet > '255.1.1.1'::inet, '10.0.0.0/8'::cidr = '10.0.0.0/8'::inet;
+
+-- case net_order_by_column
+create table t (a inet);
+insert into t values ('10.0.0.1'), ('::1'), ('10.0.0.0/8'), ('9.255.255.255'), ('10.0.0.1/24'), ('192.168.1.1'), (null);
+select a, host(a), masklen(a) from t order by a;
+
+-- case net_unique_index
+create table t (a inet);
+create unique index on t(a);
+insert into t values ('10.0.0.1'), ('10.0.0.1/32');
+
+-- case net_join_contained
+create table t (a inet primary key, b cidr);
+insert into t values ('10.0.0.1', '10.0.0.0/24'), ('10.0.1.1', '10.0.1.0/24');
+select a, b from t where a << b order by a;
+
+-- case net_group_by
+create table t (a inet);
+insert into t values ('10.0.0.1'), ('10.0.0.1/32'), ('10.0.0.2');
+select a, count(*) from t group by a order by a;
+
+-- case net_where_literal
+create table t (a inet);
+insert into t values ('10.0.0.1');
+select * from t where a = '10.0.0.1';
+
+-- case net_bitwise_abbrev_merge
+select ~'10.0.0.1'::inet, '10.0.0.1'::inet & '255.0.0.255'::inet, '10.0.0.1'::inet | '0.0.0.255'::inet, abbrev('10.1.0.0/16'::cidr), abbrev('10.1.0.0/16'::inet), inet_same_family('1.2.3.4', '::1'), inet_merge('192.168.1.5/24', '192.168.2.5/24');
+
+-- case net_ipv6_forms
+select '2001:db8::1'::inet - '2001:db8::'::inet, '::1.2.3.4'::inet, '::'::inet, 'fe80::1:0:0:0:1'::inet, '1:0:0:2:0:0:0:3'::inet;
+
+-- case net_arrays
+select array['10.0.0.1'::inet, '::1'], '{10.0.0.1,::1/64}'::inet[], pg_typeof('{}'::cidr[]);
+
+-- case net_min_max
+select max(x), min(x) from (values ('10.0.0.1'::inet), ('9.0.0.1'::inet)) v(x);
