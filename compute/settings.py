@@ -69,6 +69,7 @@ DEFAULTS: dict[str, str] = {
     "escape_string_warning": "on",
     "array_nulls": "on",
     "tcp_keepalives_idle": "0",
+    "synchronize_seqscans": "on",  # pg_dump sets it off; Strata's scans are not synchronized anyway
 }
 
 REPORTED = (

@@ -28,6 +28,7 @@ from compute.sql.catalog.ruleutils import (
     deparse_index_expr,
     deparse_view,
     ident,
+    view_relations,
 )
 from compute.sql.catalog.system import SYSTEM_RELATIONS, view_statements
 
@@ -277,6 +278,8 @@ class _CatalogFunctions:
             if name is not None:
                 return name
             return "???"
+        if typmod is None and int(oid) == T.BPCHAR:  # no typmod given: "character", as PostgreSQL
+            return "character"
         return T.format_type(int(oid), -1 if typmod is None else int(typmod))
 
     def regtype_out(self, oid: Any) -> Any:
@@ -350,6 +353,8 @@ def install(conn: Any, ctx: Any) -> None:
     scalar("pg_regtype_out", f.regtype_out, 1)
     scalar("pg_to_regclass", f.to_regclass, 1)
     scalar("pg_to_regnamespace", _to_regnamespace, 1)
+    scalar("pg_view_relations_json", lambda text: json.dumps(view_relations(text)) if text else "[]", 1,
+           deterministic=True)
 
 
 _TYPMOD = re.compile(r"\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)")

@@ -303,12 +303,13 @@ def _parse(text: str) -> exp.Expression:
 
 def deparse_default(text: str, type_oid: int, typmod: int, pretty: bool, timezone: str = "UTC") -> str:
     """pg_get_expr(adbin) of a column default."""
-    if text.startswith("nextval("):
-        return text
-    try:
-        return Deparser({}, pretty, timezone).default(text, type_oid, typmod)
-    except Exception:  # an expression we cannot analyse: print it as stored
-        return text
+    if not text.startswith("nextval("):
+        try:
+            text = Deparser({}, pretty, timezone).default(text, type_oid, typmod)
+        except Exception:  # an expression we cannot analyse: print it as stored
+            pass
+    # a regclass prints unqualified when its schema (public) is on the search path
+    return text.replace("nextval('public.", "nextval('")
 
 
 def deparse_condition(text: str, columns: Mapping[str, tuple[int, int]], pretty: bool,
@@ -370,6 +371,18 @@ def deparse_view(text: str) -> str:
     if order is not None:
         out += "\n  ORDER BY " + ", ".join(e.sql(dialect="postgres") for e in order.expressions)
     return out + ";"
+
+
+def view_relations(text: str) -> list[str]:
+    """The relation names a view's query reads (its CTEs' own names left out): the view's
+    dependencies, as pg_depend lists them for its _RETURN rule."""
+    try:
+        node = _parse_statement(text)
+    except Exception:  # a query we cannot analyse: no dependencies known
+        return []
+    ctes = {c.alias_or_name for c in node.find_all(exp.CTE)}
+    names = {t.name for t in node.find_all(exp.Table) if t.name and t.name not in ctes}
+    return sorted(names)
 
 
 def _parse_statement(text: str) -> exp.Expression:

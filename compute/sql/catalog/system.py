@@ -211,7 +211,9 @@ _rel(
     "rolname:name, rolsuper:bool, rolinherit:bool, rolcreaterole:bool, rolcreatedb:bool, "
     "rolcanlogin:bool, rolreplication:bool, rolconnlimit:int4, rolpassword:text, rolvaliduntil:text, "
     "rolbypassrls:bool, rolconfig:text[], oid:oid",
-    "SELECT pg_session_user(), 1, 1, 1, 1, 1, 1, -1, '********', NULL, 1, NULL, 10",
+    "SELECT pg_session_user(), 1, 1, 1, 1, 1, 1, -1, '********', NULL, 1, NULL, 10 "
+    # the predefined role owning the public schema (pg_dump looks its owner up)
+    "UNION ALL SELECT 'pg_database_owner', 0, 1, 0, 0, 0, 0, -1, '********', NULL, 0, NULL, 6171",
 )
 _rel(
     "pg_user", 4098,
@@ -232,26 +234,47 @@ _rel("pg_shdescription", 2396, "objoid:oid, classoid:oid, description:text",
 _rel("pg_auth_members", 1261, "roleid:oid, member:oid, grantor:oid, admin_option:bool",
      "SELECT 0, 0, 0, 0 WHERE 0")
 _rel("pg_extension", 3079,
-     "oid:oid, extname:name, extowner:oid, extnamespace:oid, extrelocatable:bool, extversion:text",
-     "SELECT 13500, 'plpgsql', 10, 11, 0, '1.0'")
+     "oid:oid, extname:name, extowner:oid, extnamespace:oid, extrelocatable:bool, extversion:text, "
+     "extconfig:oid[], extcondition:text[]",
+     "SELECT 13500, 'plpgsql', 10, 11, 0, '1.0', NULL, NULL")
 _rel("pg_range", 3541,
      "rngtypid:oid, rngsubtype:oid, rngmultitypid:oid, rngcollation:oid, rngsubopc:oid, "
      "rngcanonical:regproc, rngsubdiff:regproc", "SELECT 0, 0, 0, 0, 0, 0, 0 WHERE 0")
-_rel("pg_collation", 3456, "oid:oid, collname:name, collnamespace:oid, collprovider:char",
-     "SELECT 100, 'default', 11, 'd' UNION ALL SELECT 950, 'C', 11, 'c'")
+_rel("pg_collation", 3456,
+     "oid:oid, collname:name, collnamespace:oid, collowner:oid, collprovider:char, collisdeterministic:bool, "
+     "collencoding:int4, collcollate:text, collctype:text, colliculocale:text, collversion:text",
+     "SELECT 100, 'default', 11, 10, 'd', 1, -1, NULL, NULL, NULL, NULL "
+     "UNION ALL SELECT 950, 'C', 11, 10, 'c', 1, -1, 'C', 'C', NULL, NULL")
 _rel("pg_trigger", 2620,
      "oid:oid, tgrelid:oid, tgparentid:oid, tgname:name, tgfoid:oid, tgtype:int2, tgenabled:char, "
      "tgisinternal:bool, tgconstrrelid:oid, tgconstrindid:oid, tgconstraint:oid, tgdeferrable:bool, "
      "tginitdeferred:bool, tgnargs:int2, tgattr:int2vector, tgargs:text, tgqual:node, tgoldtable:name, "
      "tgnewtable:name",
      "SELECT 0, 0, 0, '', 0, 0, 'O', 0, 0, 0, 0, 0, 0, 0, '', '', NULL, NULL, NULL WHERE 0")
-_rel("pg_rewrite", 2618, "oid:oid, rulename:name, ev_class:oid, ev_type:char",
-     "SELECT 0, '', 0, '' WHERE 0")
+# A view's _RETURN rule has the view's oid (pg_dump keys objects by catalog and oid).
+_rel("pg_rewrite", 2618, "oid:oid, rulename:name, ev_class:oid, ev_type:char, ev_enabled:char, is_instead:bool, "
+     "ev_qual:node, ev_action:node",
+     f"SELECT v.oid, '_RETURN', v.oid, '1', 'O', 1, NULL, NULL FROM main.{TABLES} v WHERE v.kind = 'v'")
 _rel("pg_depend", 2608,
      "classid:oid, objid:oid, objsubid:int4, refclassid:oid, refobjid:oid, refobjsubid:int4, deptype:char",
      f"SELECT 1259, s.oid, 0, 1259, s.owner_table, "
      f"(SELECT c.attnum FROM main.{COLUMNS} c WHERE c.table_oid = s.owner_table AND c.name = s.owner_column), "
-     f"'a' FROM main.{SEQUENCES} s WHERE s.owner_table IS NOT NULL")
+     f"'a' FROM main.{SEQUENCES} s WHERE s.owner_table IS NOT NULL "
+     # a view's rule depends on the relations its query reads (pg_dump orders CREATEs by this)
+     f"UNION ALL SELECT 2618, v.oid, 0, 1259, r.oid, 0, 'n' FROM main.{TABLES} v, "
+     f"json_each(pg_view_relations_json(v.definition)) j JOIN main.{TABLES} r "
+     f"ON r.name = j.value AND r.kind IN ('r', 'v') AND r.oid <> v.oid WHERE v.kind = 'v' "
+     "UNION ALL SELECT 2618, v.oid, 0, 1259, v.oid, 0, 'i' "
+     f"FROM main.{TABLES} v WHERE v.kind = 'v' "
+     # a column default calling nextval('seq') depends on the sequence (pg_dump creates it first,
+     # or moves the default to ALTER TABLE ... SET DEFAULT when the sequence is owned by the column)
+     f"UNION ALL SELECT 2604, c.table_oid * 1000 + c.attnum, 0, 1259, q.oid, 0, 'n' "
+     f"FROM main.{COLUMNS} c JOIN main.{TABLES} q ON q.kind = 'S' "
+     "AND (instr(lower(c.default_expr), 'nextval(''' || q.name || '''') > 0 "
+     "OR instr(lower(c.default_expr), 'nextval(''public.' || q.name || '''') > 0) "
+     "WHERE c.default_expr IS NOT NULL AND c.identity IS NULL "
+     "UNION ALL SELECT 2604, c.table_oid * 1000 + c.attnum, 0, 1259, c.table_oid, c.attnum, 'a' "
+     f"FROM main.{COLUMNS} c WHERE c.default_expr IS NOT NULL AND c.identity IS NULL")
 _rel("pg_policy", 3256,
      "oid:oid, polname:name, polrelid:oid, polcmd:char, polpermissive:bool, polroles:oid[], polqual:node, "
      "polwithcheck:node", "SELECT 0, '', 0, '', 1, NULL, NULL, NULL WHERE 0")
@@ -264,7 +287,7 @@ _rel("pg_publication", 6104,
 _rel("pg_publication_rel", 6106, "oid:oid, prpubid:oid, prrelid:oid, prqual:node, prattrs:int2vector",
      "SELECT 0, 0, 0, NULL, NULL WHERE 0")
 _rel("pg_publication_namespace", 6237, "oid:oid, pnpubid:oid, pnnspid:oid", "SELECT 0, 0, 0 WHERE 0")
-_rel("pg_foreign_table", 3118, "ftrelid:oid, ftserver:oid", "SELECT 0, 0 WHERE 0")
+_rel("pg_foreign_table", 3118, "ftrelid:oid, ftserver:oid, ftoptions:text[]", "SELECT 0, 0, NULL WHERE 0")
 _rel(
     "pg_tables", 0,
     "schemaname:name, tablename:name, tableowner:name, tablespace:name, hasindexes:bool, "
@@ -363,7 +386,7 @@ _rel(
     f"CASE WHEN c.not_null THEN 'NO' ELSE 'YES' END, "
     f"CASE WHEN c.type_oid IN (SELECT oid FROM main.{TYPES}) THEN 'USER-DEFINED' "
     f"WHEN c.type_oid IN (SELECT array_oid FROM main.{TYPES}) THEN 'ARRAY' "
-    f"ELSE pg_format_type(c.type_oid, -1) END, "
+    f"ELSE pg_format_type(c.type_oid, NULL) END, "
     f"CASE WHEN c.type_oid IN (1042, 1043) AND c.typmod > 0 THEN c.typmod - 4 END, "
     f"CASE WHEN c.type_oid IN (25, 1042, 1043) THEN 1073741824 END, "
     f"CASE c.type_oid WHEN 21 THEN 16 WHEN 23 THEN 32 WHEN 20 THEN 64 WHEN 700 THEN 24 WHEN 701 THEN 53 "
@@ -505,12 +528,58 @@ _rel(
     "pg_enum", 3501, "oid:oid, enumtypid:oid, enumsortorder:float4, enumlabel:name",
     f"SELECT oid, type_oid, sortorder, label FROM main.{ENUMS}",
 )
-_rel(
-    "pg_proc", 1255,
-    "oid:oid, proname:name, pronamespace:oid, proowner:oid, prolang:oid, prokind:char, "
-    "proretset:bool, prorettype:oid, pronargs:int2, proargtypes:oidvector",
-    "SELECT 0, '', 11, 10, 12, 'f', 0, 0, 0, '' WHERE 0",
-)
+_rel("pg_proc", 1255,  # no user functions yet
+     "oid:oid, proname:name, pronamespace:oid, proowner:oid, prolang:oid, procost:float4, prorows:float4, provariadic:oid, prosupport:regproc, prokind:char, prosecdef:bool, proleakproof:bool, proisstrict:bool, proretset:bool, provolatile:char, proparallel:char, pronargs:int2, pronargdefaults:int2, prorettype:oid, proargtypes:oidvector, proallargtypes:oid[], proargmodes:char[], proargnames:text[], proargdefaults:node, protrftypes:oid[], prosrc:text, probin:text, prosqlbody:node, proconfig:text[], proacl:acl",
+     "SELECT " + ", ".join(["NULL"] * 30) + " WHERE 0")
+
+
+# Catalogs Strata has no objects in (pg_dump reads them all): PostgreSQL 15's columns, no rows.
+_EMPTY_CATALOGS = [
+    ("pg_init_privs", 3394,
+     "objoid:oid, classoid:oid, objsubid:int4, privtype:char, initprivs:acl"),
+    ("pg_language", 2612,
+     "oid:oid, lanname:name, lanowner:oid, lanispl:bool, lanpltrusted:bool, lanplcallfoid:oid, laninline:oid, lanvalidator:oid, lanacl:acl"),
+    ("pg_operator", 2617,
+     "oid:oid, oprname:name, oprnamespace:oid, oprowner:oid, oprkind:char, oprcanmerge:bool, oprcanhash:bool, oprleft:oid, oprright:oid, oprresult:oid, oprcom:oid, oprnegate:oid, oprcode:regproc, oprrest:regproc, oprjoin:regproc"),
+    ("pg_opfamily", 2753,
+     "oid:oid, opfmethod:oid, opfname:name, opfnamespace:oid, opfowner:oid"),
+    ("pg_ts_parser", 3601,
+     "oid:oid, prsname:name, prsnamespace:oid, prsstart:regproc, prstoken:regproc, prsend:regproc, prsheadline:regproc, prslextype:regproc"),
+    ("pg_ts_template", 3764,
+     "oid:oid, tmplname:name, tmplnamespace:oid, tmplinit:regproc, tmpllexize:regproc"),
+    ("pg_ts_dict", 3600,
+     "oid:oid, dictname:name, dictnamespace:oid, dictowner:oid, dicttemplate:oid, dictinitoption:text"),
+    ("pg_ts_config", 3602,
+     "oid:oid, cfgname:name, cfgnamespace:oid, cfgowner:oid, cfgparser:oid"),
+    ("pg_foreign_data_wrapper", 2328,
+     "oid:oid, fdwname:name, fdwowner:oid, fdwhandler:oid, fdwvalidator:oid, fdwacl:acl, fdwoptions:text[]"),
+    ("pg_foreign_server", 1417,
+     "oid:oid, srvname:name, srvowner:oid, srvfdw:oid, srvtype:text, srvversion:text, srvacl:acl, srvoptions:text[]"),
+    ("pg_default_acl", 826,
+     "oid:oid, defaclrole:oid, defaclnamespace:oid, defaclobjtype:char, defaclacl:acl"),
+    ("pg_conversion", 2607,
+     "oid:oid, conname:name, connamespace:oid, conowner:oid, conforencoding:int4, contoencoding:int4, conproc:regproc, condefault:bool"),
+    ("pg_cast", 2605,
+     "oid:oid, castsource:oid, casttarget:oid, castfunc:oid, castcontext:char, castmethod:char"),
+    ("pg_transform", 3576,
+     "oid:oid, trftype:oid, trflang:oid, trffromsql:regproc, trftosql:regproc"),
+    ("pg_event_trigger", 3466,
+     "oid:oid, evtname:name, evtevent:name, evtowner:oid, evtfoid:oid, evtenabled:char, evttags:text[]"),
+    ("pg_subscription", 6100,
+     "oid:oid, subdbid:oid, subskiplsn:pg_lsn, subname:name, subowner:oid, subenabled:bool, subbinary:bool, substream:bool, subtwophasestate:char, subdisableonerr:bool, subconninfo:text, subslotname:name, subsynccommit:text, subpublications:text[]"),
+    ("pg_largeobject_metadata", 2995,
+     "oid:oid, lomowner:oid, lomacl:acl"),
+    ("pg_amop", 2602,
+     "oid:oid, amopfamily:oid, amoplefttype:oid, amoprighttype:oid, amopstrategy:int2, amoppurpose:char, amopopr:oid, amopmethod:oid, amopsortfamily:oid"),
+    ("pg_amproc", 2603,
+     "oid:oid, amprocfamily:oid, amproclefttype:oid, amprocrighttype:oid, amprocnum:int2, amproc:regproc"),
+    ("pg_shseclabel", 3592, "objoid:oid, classoid:oid, provider:text, label:text"),
+    ("pg_db_role_setting", 2964, "setdatabase:oid, setrole:oid, setconfig:text[]"),
+    ("pg_seclabels", 0,
+     "objoid:oid, classoid:oid, objsubid:int4, objtype:text, objnamespace:oid, objname:text, provider:text, label:text"),
+]
+for _name, _oid, _cols in _EMPTY_CATALOGS:
+    _rel(_name, _oid, _cols, "SELECT " + ", ".join(["NULL"] * len(_cols.split(","))) + " WHERE 0")
 
 
 def _schema_of(name: str) -> str:
@@ -532,7 +601,11 @@ SYSTEM_RELATIONS: dict[str, Table] = {
 def view_statements() -> list[str]:
     """TEMP views implementing the system relations (run on every new connection)."""
     out = []
-    for name, _oid, cols, body in _SPECS:
+    for name, oid, cols, body in _SPECS:
         names = ", ".join('"' + c + '"' for c, _ in cols)
-        out.append(f'CREATE TEMP VIEW IF NOT EXISTS "{name}" ({names}) AS {body}')
+        if oid and _schema_of(name) == "pg_catalog":  # the system column tableoid (query_from.py)
+            out.append(f'CREATE TEMP VIEW IF NOT EXISTS "{name}" ({names}, "tableoid") AS '
+                       f'SELECT *, {oid} FROM ({body})')
+        else:
+            out.append(f'CREATE TEMP VIEW IF NOT EXISTS "{name}" ({names}) AS {body}')
     return out

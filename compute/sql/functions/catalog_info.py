@@ -5,6 +5,7 @@ compute/sql/catalog/pg_catalog.py (registered by its ``install``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,27 @@ HANDLERS: dict[str, Handler] = {
     "pg_get_function_arguments": simple("pg_null", ty.TEXT),
     "pg_get_function_result": simple("pg_null", ty.TEXT),
     "pg_typeof": _typeof,
+    "acldefault": simple("pg_acldefault", Ty(T.ACLITEM_ARRAY)),
 }
+
+# acldefault(objtype, owner): PostgreSQL's built-in privileges of an object kind (acl.c), as
+# (privileges the owner holds, privileges PUBLIC holds).
+_DEFAULT_PRIVILEGES = {
+    "r": ("arwdDxt", ""), "s": ("rwU", ""), "f": ("X", "X"), "l": ("U", "U"), "L": ("rw", ""),
+    "n": ("UC", ""), "t": ("C", ""), "F": ("U", ""), "S": ("U", ""), "T": ("U", "U"),
+    "d": ("CTc", "Tc"), "p": ("sA", ""),
+}
+
+
+def _acldefault(ctx: SessionContext, kind: Any, owner: Any) -> Any:
+    if kind is None or owner is None:
+        return None
+    if str(kind) not in _DEFAULT_PRIVILEGES:
+        raise SqlError("XX000", f"unrecognized object type: {ord(str(kind)[:1] or ' ')}")
+    own, public = _DEFAULT_PRIVILEGES[str(kind)]
+    role = "pg_database_owner" if owner == 6171 else ctx.user
+    items = ([f"={public}/{role}"] if public else []) + [f"{role}={own}/{role}"]
+    return json.dumps(items)
 
 
 def register_udfs(conn: Any, ctx: SessionContext) -> None:
@@ -126,6 +147,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_encoding_to_char", lambda n: "UTF8" if n == 6 else "SQL_ASCII", 1, True)
     scalar("pg_true", lambda *args: 1, -1)
     scalar("pg_null", lambda *args: None, -1)
+    scalar("pg_acldefault", lambda kind, owner: _acldefault(ctx, kind, owner), 2)
 
     def regclass(value: Any) -> Any:
         if value is None:

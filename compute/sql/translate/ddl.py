@@ -615,9 +615,13 @@ class DdlCompiler(TableDdl):
 
         k = 0
         new = seq
+        owner_sets: dict[str, str] = {}
         while k < len(rest):
             word = rest[k]
-            if word == "restart":
+            if word == "owned" and k + 2 < len(rest) and rest[k + 1] == "by":
+                owner_sets, new = self._sequence_owner(words[i + 1 + k + 2], new)
+                k += 3
+            elif word == "restart":
                 if k + 1 < len(rest) and rest[k + 1] == "with":
                     restart, k = number(k + 2), k + 3
                 elif k + 1 < len(rest) and rest[k + 1].lstrip("-").isdigit():
@@ -659,10 +663,29 @@ class DdlCompiler(TableDdl):
                 raise SqlError("22023", f"RESTART value ({restart}) cannot be greater than MAXVALUE ({new.max_value})")
             sets["last_value"] = str(restart)
             sets["is_called"] = "0"
+        sets.update(owner_sets)
         assignments = ", ".join(f"{col} = {value}" for col, value in sets.items())
         steps = [f"UPDATE {C.SEQUENCES} SET {assignments} WHERE oid = {C.oid_of_sql(name)}",
                  *C.BUMP_SCHEMA_VERSION]
         return DdlResult("ALTER SEQUENCE", steps, self.catalog.with_sequence(new))
+
+    def _sequence_owner(self, target: str, seq: Sequence) -> tuple[dict[str, str], Sequence]:
+        """ALTER SEQUENCE ... OWNED BY {table.column | NONE}: the __strata_sequences columns to set."""
+        target = target.rstrip(";")
+        if target.lower() == "none":
+            return {"owner_table": "NULL", "owner_column": "NULL"}, replace(seq, owner_table=None, owner_column=None)
+        parts = [p[1:-1] if p.startswith('"') else p.lower() for p in target.split(".")]
+        if len(parts) == 3 and parts[0] == "public":
+            parts = parts[1:]
+        if len(parts) != 2:
+            raise SqlError("42601", "invalid OWNED BY option")
+        table = self.catalog.tables.get(parts[0])
+        if table is None:
+            raise SqlError("42P01", f'relation "{parts[0]}" does not exist')
+        if not any(c.name == parts[1] for c in table.columns):
+            raise SqlError("42703", f'column "{parts[1]}" of relation "{parts[0]}" does not exist')
+        return ({"owner_table": str(table.oid), "owner_column": f"'{parts[1]}'"},
+                replace(seq, owner_table=table.oid, owner_column=parts[1]))
 
     def create_view(self, node: exp.Create) -> DdlResult:
         name = self._name(node.this)

@@ -490,7 +490,7 @@ class QueryCompiler(FromClauses, DmlStatements):
             ordered = {(id(s), c.name) for s, c in scope.star_order}
             pairs = scope.star_order + [(s, c) for s, c in pairs if (id(s), c.name) not in ordered]
         for src, col in pairs:
-            if table is None and col.name in src.hidden_using:
+            if table is None and col.name in src.hidden_using or col.attnum < 0:  # system column
                 continue
             node, t = self._ref(src, col)
             if table is None and col.name in src.merged_using:

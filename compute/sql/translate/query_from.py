@@ -10,6 +10,7 @@ from sqlglot import exp
 import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.sql.api import SqlError
+from compute.sql.catalog.catalog import SEQUENCES
 from compute.sql.translate import expressions as E
 from compute.sql.translate.expressions import ExprCompiler
 from compute.sql.translate.outputs import OutColumn, figure_colname, generate
@@ -25,6 +26,10 @@ from compute.sql.translate.scope import (
     raw,
 )
 from compute.sql.types import Ty
+
+_SEQUENCE_COLUMNS = ("last_value", "log_cnt", "is_called")
+# pg_catalog relations have the system column ``tableoid`` (pg_dump selects it); SELECT * skips it
+SYSTEM_ATTNUM_TABLEOID = -6
 
 
 class FromClauses:
@@ -44,6 +49,7 @@ class FromClauses:
     def from_clause(self, first: exp.Expression, joins: list[exp.Expression],
                     scope: Scope) -> tuple[exp.Expression | None, list[exp.Expression]]:
         items: list[exp.Expression] = []
+        first, joins = _unparenthesize(first, joins)
         if isinstance(first, exp.Lateral):
             raise SqlError("0A000", "LATERAL as the first FROM item is not supported")
         out_first = self.from_item(first, scope)
@@ -234,6 +240,8 @@ class FromClauses:
             scope.sources.append(Source(visible, visible, cols))
             return exp.Table(this=ident(name), alias=exp.TableAlias(this=ident(visible)))
         table = self.state.catalog.table(name)
+        if table is None and name in self.state.catalog.sequences:
+            return self.sequence_ref(name, alias, col_aliases, scope)
         if table is None:
             raise SqlError("42P01", f'relation "{name}" does not exist')
         if name == "pg_stat_replication" and name not in self.state.catalog.tables:
@@ -243,8 +251,22 @@ class FromClauses:
         for i, new in enumerate(col_aliases):
             if i < len(cols):
                 cols[i] = SourceColumn(new, cols[i].ty, cols[i].table_oid, cols[i].attnum, cols[i].sql_name or cols[i].name)
+        if table.oid and table.schema == "pg_catalog" and name not in self.state.catalog.tables:
+            cols.append(SourceColumn("tableoid", ty.OID, table.oid, SYSTEM_ATTNUM_TABLEOID))
         scope.sources.append(Source(visible, visible, cols, table=table))
         return exp.Table(this=ident(table.storage_name), alias=exp.TableAlias(this=ident(visible)))
+
+    def sequence_ref(self, name: str, alias: str | None, col_aliases: list[str], scope: Scope) -> exp.Expression:
+        """A sequence read as a relation (pg_dump: SELECT last_value, is_called FROM seq): one row
+        of last_value, log_cnt, is_called, from the sequence's stored position."""
+        oid = self.state.catalog.sequences[name].oid
+        visible = alias or name
+        names = [*col_aliases, *_SEQUENCE_COLUMNS[len(col_aliases):]][:3]
+        sql = (f"SELECT last_value AS {quote(names[0])}, 0 AS {quote(names[1])}, is_called AS {quote(names[2])} "
+               f"FROM {SEQUENCES} WHERE oid = {oid}")
+        types = (ty.INT8, ty.INT8, ty.BOOL)
+        scope.sources.append(Source(visible, visible, [SourceColumn(n, t) for n, t in zip(names, types, strict=True)]))
+        return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
 
     def table_function(self, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
                        scope: Scope, ordinality: str | None = None) -> exp.Expression:
@@ -285,6 +307,15 @@ class FromClauses:
             value_sql = "value" if name.endswith("text") else "json_quote(value)"
             sql = f"SELECT key AS {quote(key_col)}, {value_sql} AS {quote(val_col)} FROM json_each({generate(doc)})"
             scope.sources.append(Source(visible, visible, [SourceColumn(key_col, ty.TEXT), SourceColumn(val_col, value_t)]))
+            return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
+        if name == "pg_options_to_table" and len(call.expressions) == 1:  # text[] of name=value
+            opts = self.ex.typed(call.expressions[0], scope, Ty(T.TEXT_ARRAY))
+            visible = alias or name
+            key_col = col_aliases[0] if col_aliases else "option_name"
+            val_col = col_aliases[1] if len(col_aliases) > 1 else "option_value"
+            sql = (f"SELECT substr(value, 1, instr(value, '=') - 1) AS {quote(key_col)}, "
+                   f"substr(value, instr(value, '=') + 1) AS {quote(val_col)} FROM json_each({generate(opts)})")
+            scope.sources.append(Source(visible, visible, [SourceColumn(key_col, ty.TEXT), SourceColumn(val_col, ty.TEXT)]))
             return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
         raise SqlError("0A000", f"function {name}() in FROM is not supported")
 
@@ -350,3 +381,15 @@ def _ordinality(node: exp.Expression, col_aliases: list[str]) -> str | None:
     if not node.args.get("ordinality"):
         return None
     return col_aliases[1] if len(col_aliases) > 1 else "ordinality"
+
+
+def _unparenthesize(first: exp.Expression, joins: list[exp.Expression]) -> tuple[exp.Expression, list[exp.Expression]]:
+    """``FROM (a JOIN b ON ...) JOIN c`` (how pg_get_viewdef and pg_dump write joins) is
+    ``FROM a JOIN b ON ... JOIN c``: a parenthesized join as the first item nests left-deep."""
+    while (isinstance(first, exp.Subquery) and not first.args.get("alias")
+           and isinstance(first.this, (exp.Table, exp.Subquery)) and first.this.args.get("joins")):
+        inner = first.this.copy()
+        inner_joins = list(inner.args.get("joins") or [])
+        inner.set("joins", None)
+        first, joins = inner, [*inner_joins, *joins]
+    return first, joins
