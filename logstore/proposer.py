@@ -50,6 +50,9 @@ acceptors' subscribers). Under load the next append carries it for free; a separ
 after every commit doubled the acceptors' messages per commit. Bounds the extra replica lag
 when the primary goes idle."""
 TransportFactory = Callable[[str], AcceptorTransport]
+CLOSE_FLUSH_S = 0.5
+"""How long ``close`` waits for every acceptor to have the whole log (best effort: an
+acceptor that is down catches up from the next proposer)."""
 
 
 def _hist(entries: Any) -> history.History:
@@ -284,6 +287,12 @@ class Proposer:
             ) from None
 
     async def close(self) -> None:
+        """Stop, after giving the acceptors up to CLOSE_FLUSH_S to receive the whole log (a
+        majority has every commit already; this spares a lagging acceptor the catch-up)."""
+        if self._elected and not self._fenced and self._peers:
+            deadline = asyncio.get_running_loop().time() + CLOSE_FLUSH_S
+            with contextlib.suppress(LogstoreError):
+                await self._wait_for(lambda: all(p.synced and p.flush >= self._end for p in self._peers), deadline)
         await self._stop_peers()
         self._fail_pending(QuorumLostError("proposer closed"))
         for p in self._peers:
