@@ -26,6 +26,7 @@ import apsw
 
 from compute import settings as guc
 from compute.backend import Backend
+from compute.cursors import Cursors
 from compute.deferred import check_pending, pending_on
 from compute.engine import (
     STANDBY_LOCK_MODES,
@@ -91,6 +92,7 @@ class Session:
         self.catalog: Catalog | None = None  # the catalog the current statement was translated with
         self._implicit = False  # the open transaction is an implicit block (begin_implicit)
         self._implicit_lazy = False  # extended protocol: a write opens an implicit block until Sync
+        self.cursors = Cursors(self)  # DECLARE / FETCH / CLOSE (compute/cursors.py)
         self.backend = Backend(engine.admin, self)  # LISTEN/NOTIFY, advisory locks, activity
 
     # ------------------------------------------------------------------ state
@@ -300,6 +302,8 @@ class Session:
                 return Result(self.backend.statement(kind.value, tr.name, tr.value))
             case Kind.CREATE_DATABASE | Kind.DROP_DATABASE:
                 return await self._database_ddl(tr)
+            case Kind.DECLARE_CURSOR | Kind.FETCH | Kind.CLOSE_CURSOR | Kind.EXPLAIN:
+                return await self.cursors.run(tr, params)  # compute/cursors.py, compute/explain.py
             case _:
                 assert_never(kind)
 
@@ -356,6 +360,8 @@ class Session:
             except SqlError:
                 await self._end_txn(commit=False)  # COMMIT fails and the transaction is gone
                 raise
+        if self.cursors.open:
+            await self.cursors.before_commit()  # WITH HOLD cursors read their rows
         try:
             self.backend.check_room()  # NOTIFY: 54000 before anything is committed
         except SqlError:
@@ -431,6 +437,8 @@ class Session:
                         writer.conn.execute("ROLLBACK")
                     raise storage_error(exc, "COMMIT", at_commit=True) from exc
         finally:
+            if self.cursors.open:
+                self.cursors.end_txn(commit)
             self._release_writer()
             if txn.did_ddl and ticket is None:
                 self.db.invalidate_catalogs()

@@ -132,7 +132,9 @@ def _reproduces(original: list[Translation], templates: list[Translation],
                 or orig.param_oids or filled.notices != orig.notices
                 or filled.write_command != orig.write_command or filled.off_loop != orig.off_loop
                 or filled.count_last_step != orig.count_last_step
-                or filled.name != orig.name or filled.value != orig.value):
+                or filled.name != orig.name or filled.value != orig.value
+                or filled.cursor != orig.cursor or filled.fetch != orig.fetch
+                or filled.explain != orig.explain):
             return False
     return True
 

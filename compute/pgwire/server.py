@@ -587,6 +587,10 @@ class Connection:
             return
         if tr.kind is Kind.DEALLOCATE:
             self._deallocate(tr.name)
+        if tr.kind is Kind.FETCH and tr.fetch is not None and tr.fetch.name in self.portals \
+                and not session.failed:
+            self._fetch_portal(tr, self.portals[tr.fetch.name], result_formats, describe)
+            return
         with session.statement_scope():
             result = await session.execute(tr, params)
         if tr.kind is Kind.DISCARD and tr.name == "all":
@@ -610,7 +614,8 @@ class Connection:
                 return
             self.send(m.command_complete(result.tag))
             return
-        columns = result_columns(tr)
+        columns = result_columns(result.translation if tr.kind is Kind.FETCH and result.translation
+                                 else tr)
         if portal is not None:
             key = tuple(result_formats)
             known = portal.prepared.encoders.get(key)
@@ -627,6 +632,23 @@ class Connection:
             return
         self._send_rows(rows, encoders)
         self.send(m.command_complete(result.tag))
+
+    def _fetch_portal(self, tr: Translation, portal: Portal, result_formats: list[int], describe: bool) -> None:
+        """FETCH / MOVE [FORWARD] n on a portal of the extended protocol (asyncpg's cursor.forward)."""
+        spec = tr.fetch
+        assert spec is not None
+        if portal.rows is None or spec.direction != "forward" or spec.count < 0:
+            raise SqlError("0A000", "only FETCH / MOVE FORWARD on a started protocol-level portal is supported")
+        end = min(len(portal.rows), portal.pos + spec.count)
+        rows, portal.pos = portal.rows[portal.pos : end], end
+        if spec.move:
+            self.send(m.command_complete(f"MOVE {len(rows)}"))
+            return
+        columns = result_columns(portal.translation)
+        if describe:
+            self.send(cached_row_description(columns, tuple(result_formats)))
+        self._send_rows(rows, cached_row_encoders(columns, tuple(result_formats)))
+        self.send(m.command_complete(f"FETCH {len(rows)}"))
 
     def _send_rows(self, rows: list[tuple[Any, ...]], encoders: list[Callable[[Any], bytes | None]]
                    ) -> None:
@@ -871,12 +893,18 @@ class Connection:
             self._send_description(tr, [])
             return
         portal = self.portals.get(name)
+        if portal is None and self.session is not None and name in self.session.cursors.open:
+            self._send_description(self.session.cursors.columns(name), [])  # a DECLAREd cursor
+            return
         if portal is None:
             raise SqlError("34000", f'portal "{name}" does not exist')
         self._send_description(portal.translation, portal.result_formats)
 
     def _send_description(self, tr: Translation, formats: list[int]) -> None:
-        if tr.kind in (Kind.QUERY, Kind.SHOW):
+        if tr.kind is Kind.FETCH and tr.fetch is not None and not tr.fetch.move and self.session is not None:
+            name = tr.fetch.name  # the cursor's columns (a protocol portal is a cursor too)
+            tr = self.portals[name].translation if name in self.portals else self.session.cursors.columns(name)
+        if tr.kind in (Kind.QUERY, Kind.SHOW, Kind.EXPLAIN):
             cols = result_columns(tr)
             m.formats_for(formats, len(cols))
             self.send(m.row_description(cols, formats))

@@ -36,6 +36,13 @@ class Kind(enum.Enum):
     DROP_DATABASE = "drop_database"  # ``name``, ``if_exists``
     NOOP = "noop"  # accepted and ignored: VACUUM, ANALYZE, CHECKPOINT, GRANT, ... (tag says which)
     EMPTY = "empty"  # empty query string -> EmptyQueryResponse
+    LISTEN = "listen"  # LISTEN channel: ``name`` is the channel
+    UNLISTEN = "unlisten"  # UNLISTEN channel | *: ``name`` ("*" for all)
+    NOTIFY = "notify"  # NOTIFY channel [, 'payload']: ``name``, ``value`` the payload
+    DECLARE_CURSOR = "declare_cursor"  # DECLARE name ... CURSOR FOR query: ``cursor``
+    FETCH = "fetch"  # FETCH / MOVE: ``fetch`` (rows come from the session's cursor)
+    CLOSE_CURSOR = "close_cursor"  # CLOSE name | ALL: ``name``, "" for ALL
+    EXPLAIN = "explain"  # EXPLAIN [ANALYZE] statement: ``explain``
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,39 @@ class ConstraintsMode:
 
 
 @dataclass(frozen=True, slots=True)
+class CursorSpec:
+    """DECLARE: the cursor's name, options and its query (see compute/cursors.py)."""
+
+    name: str
+    query: Translation  # a Kind.QUERY translation
+    text: str  # the DECLARE statement as written (pg_cursors.statement)
+    scroll: bool | None = None  # SCROLL (True), NO SCROLL (False), neither (None)
+    hold: bool = False  # WITH HOLD
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSpec:
+    """FETCH / MOVE: direction as PostgreSQL's FetchDirection, and the count."""
+
+    name: str
+    direction: str  # "forward" | "backward" | "absolute" | "relative"
+    count: int  # rows for forward/backward (ALL_ROWS for ALL), position for absolute/relative
+    move: bool = False  # MOVE: no rows, the tag says how many
+
+
+ALL_ROWS = 2**63 - 1  # FETCH ALL (PostgreSQL's FETCH_ALL)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainSpec:
+    """EXPLAIN [ANALYZE] statement: the statement's translation and the options given."""
+
+    statement: Translation
+    analyze: bool = False
+    verbose: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Translation:
     kind: Kind
     tag: str  # command tag without the row count: "SELECT", "INSERT", "UPDATE", "CREATE TABLE", ...
@@ -98,3 +138,6 @@ class Translation:
     lock_mode: str | None = None  # LOCK: "ACCESS EXCLUSIVE", "SHARE", ...
     if_exists: bool = False  # DROP DATABASE IF EXISTS
     constraints: ConstraintsMode | None = None  # SET_CONSTRAINTS
+    cursor: CursorSpec | None = None  # DECLARE_CURSOR
+    fetch: FetchSpec | None = None  # FETCH (and MOVE)
+    explain: ExplainSpec | None = None  # EXPLAIN

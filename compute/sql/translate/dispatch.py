@@ -13,8 +13,10 @@ from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog, Table
 from compute.sql.translate import enums
 from compute.sql.translate.copy import translate_copy
+from compute.sql.translate.cursor_statements import close_cursor, declare_cursor, fetch
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
+from compute.sql.translate.explain import explain
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import QueryCompiler
@@ -27,7 +29,7 @@ from compute.sql.translate.rewrite import (
     unlogged_cut,
 )
 from compute.sql.translate.scope import Params, State
-from compute.sql.translate.split import Statement, strip_catalog_qualifiers
+from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
 from compute.sql.translate.statements import set_constraints, translate_utility
 
 _log = logging.getLogger("strata.compute.sql")
@@ -95,6 +97,8 @@ def translate_statement(stmt: Statement, catalog: Catalog,
             return set_constraints(stmt.tokens, stmt.text, catalog), catalog
         except SqlError as err:
             raise _with_offset(err, stmt) from None
+    if first in _NESTING:
+        return _nesting_statement(stmt, first, catalog, param_types), catalog
     try:
         utility = translate_utility(first, stmt.tokens, stmt.text)
     except SqlError as err:
@@ -111,6 +115,46 @@ def translate_statement(stmt: Statement, catalog: Catalog,
         raise SqlError("XX000", f"internal error: {type(exc).__name__}: {exc}") from exc
     finally:
         ty.CURRENT_CATALOG.reset(token)
+
+
+_NESTING = frozenset({"declare", "fetch", "move", "close", "explain"})
+
+
+class _Inner(Exception):
+    """An error of a nested statement, whose position is already absolute."""
+
+    def __init__(self, err: SqlError) -> None:
+        super().__init__(err.message)
+        self.err = err
+
+
+def _nesting_statement(stmt: Statement, first: str, catalog: Catalog,
+                       param_types: tuple[int, ...]) -> Translation:
+    """DECLARE ... FOR query, EXPLAIN statement (they translate a statement inside them); FETCH,
+    MOVE and CLOSE (cursor statements, parsed next to DECLARE)."""
+
+    def nested(text: str, start: int) -> Translation:
+        inner = split_statements(text)
+        if not inner:
+            raise SqlError("42601", "syntax error at end of input", position=len(stmt.text) + 1)
+        sub = Statement(inner[0].text, stmt.offset + start + inner[0].offset, inner[0].tokens)
+        try:
+            return translate_statement(sub, catalog, param_types)[0]
+        except SqlError as err:
+            raise _Inner(err) from None
+
+    try:
+        if first == "declare":
+            return declare_cursor(stmt.tokens, stmt.text, nested)
+        if first == "explain":
+            return explain(stmt.tokens, stmt.text, nested)
+        if first == "close":
+            return close_cursor(stmt.tokens, stmt.text)
+        return fetch(stmt.tokens, stmt.text)
+    except _Inner as inner:
+        raise inner.err from None
+    except SqlError as err:
+        raise _with_offset(err, stmt) from None
 
 
 def _at_end_of_input(err: SqlError, stmt: Statement) -> SqlError:
@@ -187,8 +231,6 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
     catalog = state.catalog
     if first == "copy":
         return translate_copy(stmt, state), catalog
-    if first == "explain":
-        raise SqlError("0A000", "EXPLAIN is not supported")
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "type":

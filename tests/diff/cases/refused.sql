@@ -22,9 +22,6 @@ create domain posint as int check (value > 0);
 -- case at_time_zone
 select timestamp '2024-01-01 12:00' at time zone 'UTC';
 
--- refused explain
-explain select 1;
-
 -- refused data_modifying_cte
 create table rt (a int);
 with x as (insert into rt values (1) returning a) select * from x;

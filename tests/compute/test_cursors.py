@@ -1,0 +1,139 @@
+"""Server-side cursors against PostgreSQL 15: DECLARE / FETCH / MOVE / CLOSE scripts in autocommit
+sessions (so cursors stream from their own snapshot), WITH HOLD across COMMIT and ROLLBACK,
+psycopg named cursors and asyncpg cursors streaming a large result."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import psycopg
+import pytest
+
+from tests.support import PostgresOracle, StrataProcess
+
+SETUP = ["drop table if exists cu_t", "create table cu_t (a int, b text)",
+         "insert into cu_t select g, 'r' || g from generate_series(1, 6) g"]
+SCRIPTS: dict[str, list[str]] = {
+    "outside_block": ["declare c cursor for select * from cu_t", "fetch c", "close c"],
+    "forward": ["begin", "declare c cursor for select a, b from cu_t order by a", "fetch 2 from c",
+                "fetch next from c", "move 1 in c", "fetch all in c", "fetch c", "move all in c",
+                "close c", "fetch c", "rollback"],
+    "scroll": ["begin", "declare c scroll cursor for select a from cu_t order by a", "fetch all from c",
+               "move backward 2 in c", "fetch c", "fetch relative 0 from c", "move absolute -1 in c",
+               "fetch absolute 9 from c", "fetch backward all from c", "fetch first from c",
+               "fetch last from c", "fetch absolute -3 from c", "fetch relative -1 from c",
+               "fetch relative 2 from c", "fetch forward 10 from c", "fetch backward 2 from c",
+               "move relative 0 in c", "fetch absolute 0 from c", "fetch -1 from c",
+               "move backward all in c", "fetch 2 from c", "rollback"],
+    "no_scroll": ["begin", "declare c no scroll cursor for select a from cu_t order by a", "fetch 2 from c",
+                  "fetch absolute 4 from c", "fetch prior from c", "rollback",
+                  "begin", "declare c no scroll cursor for select a from cu_t order by a", "fetch 2 from c",
+                  "fetch absolute 1 from c", "rollback"],
+    "errors": ["begin", "close all", "fetch x", "rollback", "begin", "declare c cursor for select 1",
+               "declare c cursor for select 2", "rollback", "begin", "declare e cursor for select 1/0",
+               "rollback", "begin", "declare e cursor for select * from cu_nosuch", "rollback",
+               "begin", "close nosuch", "rollback"],
+    "snapshot": ["begin", "declare c cursor for select a from cu_t where a > 4 order by a",
+                 "insert into cu_t values (7, 'late')", "fetch all from c", "rollback",
+                 "begin", "insert into cu_t values (8, 'early')",
+                 "declare c cursor for select a from cu_t where a > 4 order by a", "fetch all from c",
+                 "rollback"],
+    "repeatable_read": ["begin isolation level repeatable read",
+                        "declare c scroll cursor for select a from cu_t order by a", "fetch 3 from c",
+                        "fetch prior from c", "commit"],
+    "with_hold": ["declare h cursor with hold for select a from cu_t order by a", "fetch 2 from h",
+                  "close h", "begin", "declare d cursor with hold for select a from cu_t order by a",
+                  "fetch 1 from d", "commit", "fetch 1 from d", "fetch 2 from d", "close d",
+                  "begin", "declare d cursor with hold for select a from cu_t", "rollback", "fetch d",
+                  "begin", "declare k cursor for select a from cu_t", "commit", "fetch k"],
+}
+
+
+def _script(dsn: str, script: list[str]) -> list[Any]:
+    """Command status, rows and column type OIDs, or ("error", SQLSTATE), per statement."""
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for sql in SETUP:
+            conn.execute(sql)
+        for sql in script:
+            try:
+                cur = conn.execute(sql)
+                rows = cur.fetchall() if cur.description else None
+                oids = [d.type_code for d in cur.description] if cur.description else None
+                out.append((cur.statusmessage, rows, oids))
+            except psycopg.Error as exc:
+                out.append(("error", exc.sqlstate))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_cursor_script_agrees(pg_oracle: PostgresOracle, strata_shared: StrataProcess, name: str) -> None:
+    script = SCRIPTS[name]
+    pg = _script(pg_oracle.dsn, script)
+    st = _script(strata_shared.dsn, script)
+    diff = [(sql, a, b) for sql, a, b in zip(script, pg, st, strict=True) if a != b]
+    assert not diff, "\n".join(f"{sql!r}: postgres {a!r}, strata {b!r}" for sql, a, b in diff)
+    assert any(r[0] in ("DECLARE CURSOR", "error") for r in pg)  # the script did exercise cursors
+
+
+def test_backward_on_plain_streaming_cursor_is_refused(strata_shared: StrataProcess) -> None:
+    """A cursor declared without SCROLL keeps no rows it has read: going back is refused with
+    0A000 (PostgreSQL allows it for some plans), never answered differently."""
+    script = ["begin", "declare c cursor for select a from cu_t order by a", "fetch 3 from c",
+              "fetch prior from c", "rollback"]
+    st = _script(strata_shared.dsn, script)
+    assert st[2][1] == [(1,), (2,), (3,)]
+    assert st[3] == ("error", "0A000")
+
+
+def test_psycopg_named_cursor_streams(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    """conn.cursor(name=...) declares a cursor and FETCHes itersize rows at a time."""
+    rows = 100_000
+    results: list[Any] = []
+    for dsn in (pg_oracle.dsn, strata_shared.dsn):
+        with psycopg.connect(dsn) as conn:
+            conn.execute("drop table if exists cu_big")
+            conn.execute("create table cu_big (a int primary key, b text)")
+            conn.execute(f"insert into cu_big select g, 'row ' || g from generate_series(1, {rows}) g")
+            conn.commit()
+            with conn.cursor(name="big") as cur:
+                cur.itersize = 5_000
+                cur.execute("select a, b from cu_big where a > %s order by a", (10,))
+                count, total, last = 0, 0, None
+                for a, b in cur:
+                    count += 1
+                    total += a
+                    last = b
+                assert cur.description is not None
+                results.append((count, total, last, [d.type_code for d in cur.description]))
+            with conn.cursor(name="scrolled", scrollable=True) as cur:
+                cur.execute("select a from cu_big order by a")
+                cur.scroll(50_000)
+                first = cur.fetchone()
+                cur.scroll(-10)
+                results.append((first, cur.fetchmany(2)))
+            conn.rollback()
+    assert results[2:] == results[:2]
+    assert results[0][0] == rows - 10
+
+
+def test_asyncpg_cursor_in_transaction(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    async def run(dsn: str) -> list[Any]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("drop table if exists cu_as; create table cu_as (a int)")
+            await conn.execute("insert into cu_as select generate_series(1, 1000)")
+            out: list[Any] = []
+            async with conn.transaction():
+                out.append([r["a"] async for r in conn.cursor("select a from cu_as order by a", prefetch=64)][-3:])
+                cur = await conn.cursor("select a from cu_as where a > $1 order by a", 990)
+                out.append([tuple(r) for r in await cur.fetch(4)])
+                await cur.forward(2)
+                out.append(tuple(await cur.fetchrow() or ()))
+            return out
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run(strata_shared.dsn)) == asyncio.run(run(pg_oracle.dsn))
