@@ -13,6 +13,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from compute.pgtypes.bits import binary_decoder as bits_binary_decoder
+from compute.pgtypes.bits import binary_encoder as bits_binary_encoder
+from compute.pgtypes.bits import text_decoder as bits_text_decoder
+from compute.pgtypes.bits import text_encoder as bits_text_encoder
 from compute.pgtypes.datetimes import (
     dec_date_bin,
     dec_time_bin,
@@ -40,6 +44,7 @@ from compute.pgtypes.network import binary_encoder as net_binary_encoder
 from compute.pgtypes.network import text_decoder as net_text_decoder
 from compute.pgtypes.network import text_encoder as net_text_encoder
 from compute.pgtypes.oids import (
+    BIT,
     BOOL,
     BPCHAR,
     BYTEA,
@@ -72,6 +77,7 @@ from compute.pgtypes.oids import (
     TIMETZ,
     UNKNOWN,
     UUID,
+    VARBIT,
     VARCHAR,
     VECTORS,
     XID,
@@ -400,7 +406,7 @@ _TEXT_ENCODERS: dict[int, Encoder] = {
     NUMERIC: enc_numeric,
     BYTEA: _enc_bytea,
 }
-_TEXT_ENCODERS.update({INET: net_text_encoder(False), CIDR: net_text_encoder(True)})
+_TEXT_ENCODERS.update({INET: net_text_encoder(False), CIDR: net_text_encoder(True), BIT: bits_text_encoder, VARBIT: bits_text_encoder})
 for _arr, _elem in ELEMENT_OF.items():
     _TEXT_ENCODERS[_arr] = _array_text_encoder(_elem)
 for _vec in VECTORS:
@@ -471,7 +477,7 @@ _BINARY_ENCODERS: dict[int, Encoder] = {
     INTERVAL: _enc_bin_interval,
     UUID: _enc_bin_uuid,
 }
-_BINARY_ENCODERS.update({INET: net_binary_encoder(False), CIDR: net_binary_encoder(True)})
+_BINARY_ENCODERS.update({INET: net_binary_encoder(False), CIDR: net_binary_encoder(True), BIT: bits_binary_encoder, VARBIT: bits_binary_encoder})
 for _arr, _elem in ELEMENT_OF.items():
     _BINARY_ENCODERS[_arr] = _array_binary_encoder(_elem)
 for _vec in VECTORS:
@@ -548,7 +554,7 @@ _TEXT_DECODERS: dict[int, Decoder] = {
     UUID: _wrap(parse_uuid),
     PG_LSN: _wrap(parse_lsn),
 }
-_TEXT_DECODERS.update({INET: net_text_decoder(False), CIDR: net_text_decoder(True)})
+_TEXT_DECODERS.update({INET: net_text_decoder(False), CIDR: net_text_decoder(True), BIT: bits_text_decoder, VARBIT: bits_text_decoder})
 for _arr, _elem in ELEMENT_OF.items():
     _TEXT_DECODERS[_arr] = _array_text_decoder(_elem)
 for _vec in VECTORS:
@@ -628,7 +634,7 @@ _BINARY_DECODERS: dict[int, Decoder] = {
     INTERVAL: _dec_bin_interval,
     UUID: _dec_bin_uuid,
 }
-_BINARY_DECODERS.update({INET: net_binary_decoder(False), CIDR: net_binary_decoder(True)})
+_BINARY_DECODERS.update({INET: net_binary_decoder(False), CIDR: net_binary_decoder(True), BIT: bits_binary_decoder, VARBIT: bits_binary_decoder})
 for _arr, _elem in ELEMENT_OF.items():
     _BINARY_DECODERS[_arr] = _array_binary_decoder(_elem)
 

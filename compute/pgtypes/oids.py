@@ -75,6 +75,10 @@ INET = 869  # stored as a sort key (compute/pgtypes/network.py), printed from it
 CIDR = 650
 INET_ARRAY = 1041
 CIDR_ARRAY = 651
+BIT = 1560  # stored as TEXT of '0'/'1' (compute/pgtypes/bits.py); typmod is the length itself
+BIT_ARRAY = 1561
+VARBIT = 1562
+VARBIT_ARRAY = 1563
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,8 @@ _BASE = [
     _t(PG_LSN, "pg_lsn", 8, "U", PG_LSN_ARRAY, "INT", "pg_lsn"),
     _t(INET, "inet", -1, "I", INET_ARRAY, "TEXT", "inet"),
     _t(CIDR, "cidr", -1, "I", CIDR_ARRAY, "TEXT", "cidr"),
+    _t(BIT, "bit", -1, "V", BIT_ARRAY, "TEXT", "bit"),
+    _t(VARBIT, "varbit", -1, "V", VARBIT_ARRAY, "TEXT", "bit varying"),
 ]
 
 TYPES: dict[int, TypeInfo] = {t.oid: t for t in _BASE}
@@ -212,6 +218,7 @@ TYPE_NAMES: dict[str, int] = {
     "regrole": REGROLE,
     "uuid": UUID,
     "jsonb": JSONB,
+    "bit varying": VARBIT,
     "pg_lsn": PG_LSN,
     "unknown": UNKNOWN,
     "void": VOID,
@@ -246,6 +253,8 @@ def format_type(oid: int, typmod: int = -1) -> str:
         return "bpchar" if oid == BPCHAR else base
     if oid in (BPCHAR, VARCHAR):
         return f"{base}({typmod - 4})"
+    if oid in (BIT, VARBIT):
+        return f"{base}({typmod})"
     if oid == NUMERIC:
         mod = typmod - 4
         return f"numeric({(mod >> 16) & 0xFFFF},{mod & 0xFFFF})"

@@ -86,6 +86,7 @@ _DTYPE_OIDS: dict[str, int] = {
     "CHAR": T.BPCHAR,
     "BPCHAR": T.BPCHAR,
     "INET": T.INET,
+    "BIT": T.BIT,
     "NCHAR": T.BPCHAR,
     "VARCHAR": T.VARCHAR,
     "NVARCHAR": T.VARCHAR,
@@ -138,6 +139,14 @@ def _int_param(node: exp.Expression) -> int:
         raise SqlError("42601", f"invalid type modifier {inner.sql()}") from None
 
 
+def _bit_length(param: exp.Expression) -> int:
+    """bit(n) / bit varying(n): the typmod is the length itself."""
+    length = _int_param(param)
+    if length < 1:
+        raise SqlError("22023", "length for type bit must be at least 1")
+    return length
+
+
 def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
     """A sqlglot DataType (as parsed from PostgreSQL) -> Ty, or 42704 for unknown names.
 
@@ -173,6 +182,8 @@ def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
             oid = enum.oid if enum is not None else None
         if oid is None:
             raise SqlError("42704", f'type "{type_name}" does not exist')
+        if oid == T.VARBIT and params:
+            return Ty(oid, _bit_length(params[0]))
         return Ty(oid)
     oid = _DTYPE_OIDS.get(name)
     if oid is None:
@@ -188,6 +199,8 @@ def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
             typmod = T.char_typmod(length)
         elif oid == T.BPCHAR and name == "CHAR":
             typmod = T.char_typmod(1)
+    elif oid == T.BIT:
+        typmod = _bit_length(params[0]) if params else 1
     elif oid == T.NUMERIC and params:
         precision = _int_param(params[0])
         scale = _int_param(params[1]) if len(params) > 1 else 0

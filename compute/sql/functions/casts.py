@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from compute import pgtypes as T
-from compute.pgtypes import network
+from compute.pgtypes import network as netcodec
 from compute.sql.api import SqlError
+from compute.sql.functions import bits, network
 from compute.sql.functions.common import scalar_registrar
 from compute.sql.functions.datetime import tstz_out, tstz_to_ts, utc_text
 from compute.sql.functions.math import float_out, float_to_float4
@@ -23,7 +24,7 @@ from compute.sql.translate.scope import Handler
 from compute.sql.types import Ty
 
 if TYPE_CHECKING:
-    pass
+    from compute.sql.translate.expressions import ExprCompiler
 
 
 # ------------------------------------------------------------------------------ casts
@@ -54,6 +55,8 @@ def make_cast(ctx: SessionContext) -> Callable[..., Any]:
     def cast(value: Any, src: int, dst: int, typmod: int = -1) -> Any:
         if value is None:
             return None
+        if dst in (T.BIT, T.VARBIT) and src in (T.INT4, T.INT8, T.INT2):
+            return int_to_bits(int(value), typmod if typmod >= 0 else 1)
         result = _cast_value(ctx, value, src, dst)
         if typmod >= 0:
             result = apply_typmod(result, dst, typmod, explicit=True)
@@ -62,7 +65,23 @@ def make_cast(ctx: SessionContext) -> Callable[..., Any]:
     return cast
 
 
+def int_to_bits(value: int, length: int) -> str:
+    """int4/int8 -> bit(n): the rightmost n bits (the sign extends them past the integer's width)."""
+    return format(value & ((1 << length) - 1), f"0{length}b")
+
+
+def bits_to_int(bits: str, oid: int) -> int:
+    """bit -> int4/int8: the bits as a two's complement integer; 22003 when they do not fit."""
+    width = 64 if oid == T.INT8 else 32
+    if len(bits) > width:
+        raise SqlError("22003", f"{'bigint' if oid == T.INT8 else 'integer'} out of range")
+    value = int(bits, 2) if bits else 0
+    return value - (1 << width) if len(bits) == width and bits[0] == "1" else value
+
+
 def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
+    if src in (T.BIT, T.VARBIT) and dst in (T.INT4, T.INT8):
+        return bits_to_int(value, dst)
     if dst in (T.INT2, T.INT4, T.INT8, T.OID):
         if src == T.BOOL:
             return 1 if value else 0
@@ -92,10 +111,10 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
             return 1 if value else 0
         return T.parse_bool(str(value))
     if src in (T.INET, T.CIDR) and dst in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME):
-        return network.show(network.from_key(value))  # text(inet) always writes the mask
+        return netcodec.show(netcodec.from_key(value))  # text(inet) always writes the mask
     if src == T.INET and dst == T.CIDR:
-        net = network.from_key(value)
-        return network.key(network.Net(net.family, net.network, net.bits))
+        net = netcodec.from_key(value)
+        return netcodec.key(netcodec.Net(net.family, net.network, net.bits))
     if src == T.CIDR and dst == T.INET:
         return value
     if dst in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME):
@@ -180,6 +199,14 @@ def apply_typmod(value: Any, oid: int, typmod: int, explicit: bool = False) -> A
     if oid == T.NUMERIC:
         mod = typmod - 4
         return T.apply_numeric_typmod(value, (mod >> 16) & 0xFFFF, mod & 0xFFFF)
+    if oid == T.BIT and len(value) != typmod:
+        if not explicit:
+            raise SqlError("22026", f"bit string length {len(value)} does not match type bit({typmod})")
+        return value[:typmod].ljust(typmod, "0")
+    if oid == T.VARBIT and len(value) > typmod:
+        if not explicit:
+            raise SqlError("22001", f"bit string too long for type bit varying({typmod})")
+        return value[:typmod]
     if oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME) and 0 <= typmod < 6:
         return _round_time_precision(value, oid, typmod)
     return value
@@ -235,14 +262,52 @@ BPCHAR_PADDED_FUNCTIONS = frozenset({
 })
 
 
-def bpchar_args_as_text(name: str, args: list[exp.Expression], types: list[Ty]) -> None:
-    """Apply the implicit bpchar -> text cast (rtrim) to the arguments of a text function, in place."""
-    if name in BPCHAR_PADDED_FUNCTIONS:
-        return
+# Argument types typed_call looks at (one set test per call decides whether it runs at all).
+TYPED_ARG_OIDS = frozenset({T.BPCHAR, T.INET, T.CIDR, T.BIT, T.VARBIT})
+# Functions that take inet / bit values: their own families', and those taking any type.
+_OWN_FUNCTIONS = {
+    T.INET: frozenset(network.HANDLERS), T.CIDR: frozenset(network.HANDLERS),
+    T.BIT: frozenset({*bits.HANDLERS, "length", "octet_length", "bit_length"}),
+    T.VARBIT: frozenset({*bits.HANDLERS, "length", "octet_length", "bit_length"}),
+}
+_ANY_TYPE_FUNCTIONS = frozenset(BPCHAR_PADDED_FUNCTIONS - {"length", "char_length", "character_length",
+                                                           "octet_length", "bit_length", "to_char"})
+
+
+# Functions taking any type that keep the stored value (the others print it: inet is stored as a key).
+_STORED_VALUE_FUNCTIONS = frozenset({
+    "count", "max", "min", "coalesce", "greatest", "least", "nullif", "pg_typeof", "array_agg",
+    "array_append", "array_prepend", "array_position", "array_positions", "array_remove", "array_replace",
+    "mode", "first_value", "last_value", "lag", "lead", "nth_value", "num_nulls", "num_nonnulls",
+})
+
+
+def typed_call(c: ExprCompiler, name: str, args: list[exp.Expression],
+               types: list[Ty]) -> tuple[exp.Expression, Ty] | None:
+    """A call with bpchar / inet / bit arguments: bpchar arguments of text functions are rtrimmed
+    (the implicit bpchar -> text cast, in place); the length family on bit strings is translated
+    here; a text function given an inet or bit value is refused (it would read the storage form)."""
     for i, t in enumerate(types):
-        if t.oid == T.BPCHAR:
+        if t.oid == T.BPCHAR and name not in BPCHAR_PADDED_FUNCTIONS:
             args[i] = exp.Anonymous(this="rtrim", expressions=[args[i], exp.Literal.string(" ")])
             types[i] = Ty(T.TEXT)
+        elif t.oid in _OWN_FUNCTIONS and (name not in _ANY_TYPE_FUNCTIONS or t.oid in (T.INET, T.CIDR) or (
+                name in ("max", "min") and t.oid in (T.BIT, T.VARBIT))):
+            if t.oid in (T.INET, T.CIDR) and name in _ANY_TYPE_FUNCTIONS:
+                if name not in _STORED_VALUE_FUNCTIONS:
+                    args[i] = exp.Anonymous(this="pg_type_out", expressions=[args[i], exp.Literal.number(t.oid)])
+                    types[i] = Ty(T.TEXT)
+                continue
+            if name not in _OWN_FUNCTIONS[t.oid]:  # no implicit cast to text: PostgreSQL has no such function
+                shown = ", ".join(T.format_type(x.oid) if x.oid != T.UNKNOWN else "unknown" for x in types)
+                raise SqlError("42883", f"function {name}({shown}) does not exist",
+                               hint="No function matches the given name and argument types. You might need "
+                                    "to add explicit type casts.")
+            if t.oid in (T.BIT, T.VARBIT) and i == 0:
+                out = bits.call(c, name, args, types)
+                if out is not None:
+                    return out
+    return None
 
 
 def register_udfs(conn: Any, ctx: SessionContext) -> None:
@@ -251,4 +316,5 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
 
     # --- casts and typmods
     scalar("pg_cast", make_cast(ctx))
+    scalar("pg_type_out", lambda v, oid: None if v is None else T.encode_text(oid, v).decode(), 2, True)
     scalar("pg_typmod", lambda v, oid, typmod: apply_typmod(v, oid, typmod), 3, True)

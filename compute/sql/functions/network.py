@@ -64,7 +64,7 @@ def operator(c: ExprCompiler, op: str, left: exp.Expression, lt: Ty, right: exp.
     raise _no_operator(op, lt, rt)
 
 
-def bit_not(c: ExprCompiler, node: exp.Expression) -> tuple[exp.Expression, Ty]:
+def bit_not(c: ExprCompiler, node: exp.Expression, t: Ty) -> tuple[exp.Expression, Ty]:
     return fn("pg_inet_not", node), INET
 
 

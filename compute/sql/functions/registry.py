@@ -15,6 +15,7 @@ from compute.sql.functions import (
     admin,
     aggregate,
     array,
+    bits,
     casts,
     catalog_info,
     conditional,
@@ -61,6 +62,7 @@ FAMILIES: tuple[tuple[Mapping[str, Handler], Callable[[Any, SessionContext], Non
     (node.HANDLERS, node.register_udfs),
     (enum.HANDLERS, enum.register_udfs),
     (network.HANDLERS, network.register_udfs),
+    (bits.HANDLERS, bits.register_udfs),
     (admin.HANDLERS, admin.register_udfs),
 )
 

@@ -173,7 +173,7 @@ def _insert_sql(table: Table, chosen: list[Column], qc: QueryCompiler) -> str:
         checked = qc.ex.enum_param(raw_sql(param), Ty(col.type_oid)) if col.type_oid >= 16384 else None
         if checked is not None:  # enum labels are checked as they arrive
             values.append(generate(checked))
-        elif col.typmod >= 0 and col.type_oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+        elif col.typmod >= 0 and col.type_oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT):
             values.append(f"pg_typmod({param}, {col.type_oid}, {col.typmod})")
         else:
             values.append(param)

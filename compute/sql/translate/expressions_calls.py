@@ -14,7 +14,7 @@ from sqlglot import exp
 import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.sql.api import SqlError
-from compute.sql.functions.casts import bpchar_args_as_text
+from compute.sql.functions.casts import TYPED_ARG_OIDS, typed_call
 from compute.sql.functions.registry import HANDLERS
 from compute.sql.functions.srf import JSON_SRFS as JSON_SRFS
 from compute.sql.functions.srf import SET_RETURNING as SET_RETURNING
@@ -81,8 +81,10 @@ class CallsMixin(ExprCore):
                 out, t = self.compile(inner, scope)
                 args.append(out)
                 types.append(t)
-        if T.BPCHAR in (t.oid for t in types):
-            bpchar_args_as_text(name, args, types)
+        if not TYPED_ARG_OIDS.isdisjoint(t.oid for t in types):
+            typed = typed_call(cast("ExprCompiler", self), name, args, types)
+            if typed is not None:
+                return typed
         out, rt = handler(cast("ExprCompiler", self), args, types, node, scope)
         if distinct and isinstance(out, exp.Anonymous) and out.expressions:
             out.set("expressions", [exp.Distinct(expressions=[out.expressions[0]]), *out.expressions[1:]])

@@ -399,7 +399,7 @@ class ExprCore:
                     return checked
                 if dst.oid == T.REGCLASS:
                     return fn("pg_regclass", inner)
-                if dst.typmod >= 0 and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+                if dst.typmod >= 0 and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT):
                     return fn("pg_cast", inner, lit_int(dst.oid), lit_int(dst.oid), lit_int(dst.typmod))
                 return inner
             if isinstance(bare, exp.Null):
@@ -410,7 +410,7 @@ class ExprCore:
             if enum_cast is not None:
                 return enum_cast
         if src.oid == dst.oid:
-            if dst.typmod >= 0 and dst.typmod != src.typmod and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC):
+            if dst.typmod >= 0 and dst.typmod != src.typmod and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT):
                 return fn("pg_cast", inner, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
             return inner
         if (src.is_array and dst.is_array and src.element.oid in ty.INTS and dst.element.oid in ty.INTS

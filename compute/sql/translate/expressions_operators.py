@@ -14,7 +14,7 @@ import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import FIRST_USER_OID
-from compute.sql.functions import network
+from compute.sql.functions import bits, network
 from compute.sql.functions.numeric import numeric_or_float
 from compute.sql.functions.srf import JSON_SRFS as JSON_SRFS
 from compute.sql.functions.srf import SET_RETURNING as SET_RETURNING
@@ -55,10 +55,10 @@ _COMPARISONS: dict[type, str] = {
 
 # Operators of the types whose family module translates them: oid -> operator(c, op, l, lt, r, rt).
 TYPED_OPERATORS: dict[int, Callable[..., tuple[exp.Expression, Ty]]] = {
-    T.INET: network.operator, T.CIDR: network.operator,
+    T.INET: network.operator, T.CIDR: network.operator, T.BIT: bits.operator, T.VARBIT: bits.operator,
 }
 TYPED_NOT: dict[int, Callable[..., tuple[exp.Expression, Ty]]] = {
-    T.INET: network.bit_not, T.CIDR: network.bit_not,
+    T.INET: network.bit_not, T.CIDR: network.bit_not, T.BIT: bits.bit_not, T.VARBIT: bits.bit_not,
 }
 _BITWISE_OPS: dict[type, str] = {exp.BitwiseLeftShift: "<<", exp.BitwiseRightShift: ">>", exp.BitwiseAnd: "&",
                                  exp.BitwiseOr: "|", exp.BitwiseXor: "#"}
@@ -406,12 +406,21 @@ class OperatorsMixin(ExprCore):
     def c_BitwiseNot(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         inner, t = self.compile(node.this, scope)
         if t.oid in TYPED_NOT:
-            return TYPED_NOT[t.oid](cast("ExprCompiler", self), inner)
+            return TYPED_NOT[t.oid](cast("ExprCompiler", self), inner, t)
         return exp.BitwiseNot(this=inner), t if t.oid in ty.INTS else ty.INT4
+
+    def c_BitString(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return bits.literal(node.name, hex_digits=False)
+
+    def c_HexString(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return bits.literal(node.name, hex_digits=True)
 
     def c_DPipe(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         left, lt = self.compile(node.this, scope)
         right, rt = self.compile(node.expression, scope)
+        if lt.oid in bits.BIT_TYPES and rt.oid in (*bits.BIT_TYPES, T.UNKNOWN) or (
+                rt.oid in bits.BIT_TYPES and lt.oid == T.UNKNOWN):
+            return bits.operator(cast("ExprCompiler", self), "||", left, lt, right, rt)
         if lt.is_array or rt.is_array:
             arr_t = lt if lt.is_array else rt
             if lt.is_array and rt.is_array:

@@ -115,6 +115,10 @@ class DmlStatements:
             return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid)) if dst.oid == T.JSONB else node
         if src.is_array and dst.is_array:
             return node
+        if src.oid in (T.BIT, T.VARBIT) and dst.oid in (T.BIT, T.VARBIT):  # bit <-> varbit, length checked
+            return typmod_wrap(node, dst)
+        if src.oid in (T.INET, T.CIDR) and dst.oid in (T.INET, T.CIDR):  # cidr(inet) masks the host bits
+            return node if dst.oid == T.INET else fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid))
         raise SqlError(
             "42804",
             f'column "{col.name}" is of type {self.state.catalog.format_type(dst.oid, dst.typmod)} but '
@@ -323,7 +327,7 @@ class DmlStatements:
 
 
 def typmod_wrap(node: exp.Expression, dst: Ty) -> exp.Expression:
-    if dst.typmod < 0 or dst.oid not in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME):
+    if dst.typmod < 0 or dst.oid not in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME):
         return node
     return fn("pg_typmod", node, lit_int(dst.oid), lit_int(dst.typmod))
 

@@ -66,3 +66,15 @@ select array['10.0.0.1'::inet, '::1'], '{10.0.0.1,::1/64}'::inet[], pg_typeof('{
 
 -- case net_min_max
 select max(x), min(x) from (values ('10.0.0.1'::inet), ('9.0.0.1'::inet)) v(x);
+
+-- case net_any_type_functions_print
+select concat('10.0.0.1'::inet, '/', '10/8'::cidr), to_json('::1'::inet), format('%s', '1.2.3.4/24'::inet), coalesce(null, '1.2.3.4'::inet), greatest('1.2.3.4'::inet, '1.2.3.5'::inet), json_build_object('a', '10.1.2.3'::inet);
+
+-- case net_no_text_functions
+select upper('1.2.3.4'::inet);
+
+-- case net_assignment_casts
+create table t (a inet, b cidr, c text);
+insert into t values ('10.0.0.1/8', '10.0.0.0/8', '10.0.0.1'::inet);
+insert into t (b) select a from t;
+select a, b, c from t order by b;
