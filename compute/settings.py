@@ -155,9 +155,7 @@ def normalize(name: str, value: str) -> str:
         ms = parse_milliseconds(name, value)
         return _format_ms(ms)
     if key == "client_encoding":
-        if value.strip("'\"").replace("-", "").replace("_", "").upper() not in ("UTF8", "UNICODE"):
-            raise SqlError("0A000", f'conversion between {value} and UTF8 is not supported')
-        return "UTF8"
+        return client_encoding(value)
     if key in ("transaction_isolation", "default_transaction_isolation"):
         if value.lower() not in _ISOLATIONS:
             raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"')
@@ -181,6 +179,29 @@ def normalize(name: str, value: str) -> str:
     if key in ("standard_conforming_strings",) and value.lower() not in ("on", "true", "1"):
         raise SqlError("0A000", "standard_conforming_strings = off is not supported")
     return value
+
+
+# client_encoding: PostgreSQL's names, cleaned as pg_char_to_encoding does (alphanumerics, lower
+# case), for the encodings converted at the wire (compute/pgwire/encoding.py)
+CLIENT_ENCODINGS = {"utf8": "UTF8", "unicode": "UTF8", "latin1": "LATIN1", "iso88591": "LATIN1",
+                    "latin9": "LATIN9", "iso885915": "LATIN9", "win1252": "WIN1252",
+                    "windows1252": "WIN1252", "sqlascii": "SQL_ASCII"}
+# the other names PostgreSQL knows (prefixes of the cleaned name): refused, not unknown
+_OTHER_ENCODINGS = re.compile(r"(abc|alt|big5|euc\w*|gb18030|gbk|iso8859\d+|johab|koi8\w*|latin\d+"
+                              r"|mskanji|muleinternal|shiftjis\w*|sjis|tcvn\w*|uhc|vscii|win\d*"
+                              r"|windows\d+)")
+
+
+def client_encoding(value: str) -> str:
+    """The canonical name of a client encoding (SHOW client_encoding), as PostgreSQL names it."""
+    cleaned = "".join(ch for ch in value.lower() if ch.isalnum())
+    found = CLIENT_ENCODINGS.get(cleaned)
+    if found is not None:
+        return found
+    if _OTHER_ENCODINGS.fullmatch(cleaned):
+        raise SqlError("0A000", f'client encoding "{value}" is not supported (supported: UTF8, LATIN1, '
+                                "LATIN9, WIN1252, SQL_ASCII)")
+    raise SqlError("22023", f'invalid value for parameter "client_encoding": "{value}"')
 
 
 def _format_ms(ms: float) -> str:

@@ -28,6 +28,7 @@ from compute import pgtypes
 from compute import settings as guc
 from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
+from compute.pgwire.encoding import Transcoder, transcoder, wrap_encoders
 from compute.pgwire.results import (
     Encoder,
     cached_row_description,
@@ -205,6 +206,7 @@ class Connection:
         self.counted = False  # counted in server.clients
         self.waiting_idle = False  # blocked reading the next message, everything flushed
         self.terminating = False  # pg_terminate_backend: end at the next message boundary
+        self.transcoder: Transcoder | None = None  # client_encoding other than UTF8 / SQL_ASCII
 
     # ------------------------------------------------------------------ I/O
 
@@ -213,7 +215,8 @@ class Connection:
 
     async def flush(self) -> None:
         if self.out:
-            self.writer.write(b"".join(self.out))
+            data = b"".join(self.out)
+            self.writer.write(data if self.transcoder is None else self.transcoder.outgoing(data))
             self.out.clear()
             transport = self.writer.transport
             if transport.get_write_buffer_size() > 256 * 1024:
@@ -339,6 +342,7 @@ class Connection:
         settings["in_hot_standby"] = server.engine.in_hot_standby()
         settings["max_connections"] = str(server.config.max_connections)  # SHOW tells the truth
         self.session = Session(server.engine, self.db, user, settings)
+        self.transcoder = transcoder(settings.get("client_encoding", "UTF8"))
         server.engine.connected[self.db.name] += 1
         self.pid, secret = server.new_backend_key()
         self.session.backend_pid = self.pid
@@ -410,6 +414,12 @@ class Connection:
         skipping = False
         while True:
             kind, body = await self._next_message(session)
+            if self.transcoder is not None and kind in (b"Q", b"P", b"B"):
+                converted = await self._convert_in(kind, body, session)
+                if converted is None:  # 22P05 sent; the extended protocol skips to Sync
+                    skipping = kind != b"Q"
+                    continue
+                body = converted
             try:
                 if kind == b"Q":
                     skipping = False
@@ -530,7 +540,23 @@ class Connection:
             reported = guc.reported_name(name)
             if reported:
                 self.send(m.parameter_status(reported, session.settings.get(name, "")))
+            if name == "client_encoding":
+                self.transcoder = transcoder(session.settings.get(name, "UTF8"))
         session.changed_settings.clear()
+
+    async def _convert_in(self, kind: bytes, body: bytes, session: Session) -> bytes | None:
+        """A message's text in UTF-8, or None after reporting a character without an equivalent."""
+        assert self.transcoder is not None
+        try:
+            return self.transcoder.incoming(kind, body)
+        except SqlError as exc:
+            if session.txn is not None:
+                session.fail()
+            self.send_error(exc)
+            if kind == b"Q":
+                self.send(m.READY[session.status.value])
+            await self.flush()
+            return None
 
     # ------------------------------------------------------------------ simple query
 
@@ -623,6 +649,7 @@ class Connection:
                 key, row_encoders(columns, result_formats))
         else:
             encoders = cached_row_encoders(columns, tuple(result_formats))
+        encoders = wrap_encoders(self.transcoder, encoders, columns, result_formats)
         if describe:
             self.send(cached_row_description(columns, tuple(result_formats)))
         rows = result.rows
@@ -642,12 +669,12 @@ class Connection:
         end = min(len(portal.rows), portal.pos + spec.count)
         rows, portal.pos = portal.rows[portal.pos : end], end
         if spec.move:
-            self.send(m.command_complete(f"MOVE {len(rows)}"))
-            return
+            return self.send(m.command_complete(f"MOVE {len(rows)}"))
         columns = result_columns(portal.translation)
         if describe:
             self.send(cached_row_description(columns, tuple(result_formats)))
-        self._send_rows(rows, cached_row_encoders(columns, tuple(result_formats)))
+        encoders = cached_row_encoders(columns, tuple(result_formats))
+        self._send_rows(rows, wrap_encoders(self.transcoder, encoders, columns, result_formats))
         self.send(m.command_complete(f"FETCH {len(rows)}"))
 
     def _send_rows(self, rows: list[tuple[Any, ...]], encoders: list[Callable[[Any], bytes | None]]
