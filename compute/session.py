@@ -40,6 +40,7 @@ from compute.engine import (
 )
 from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
+from compute.sql_prepared import SqlPrepared
 from compute.transaction import (
     Ran,
     Result,
@@ -70,7 +71,7 @@ _INTERRUPT_MESSAGES = {
 }
 
 
-class Session:
+class Session(SqlPrepared):
     """SQL execution state of one client connection."""
 
     def __init__(self, engine: Engine, db: Database, user: str, settings: dict[str, str]) -> None:
@@ -192,10 +193,9 @@ class Session:
         """Translate ``sql`` against the catalog this session sees now (its own uncommitted DDL
         while it holds the writer, else the newest durable catalog)."""
         self.engine.refresh_registry()  # a replica: CREATE/DROP DATABASE of the primary
-        return self._translate(sql, self._catalog_now(), param_types)
+        return self.expand_execute(self._translate(sql, self._catalog_now(), param_types))
 
-    def _translate(self, sql: str, catalog: Catalog, param_types: tuple[int, ...]
-                   ) -> list[Translation]:
+    def _translate(self, sql: str, catalog: Catalog, param_types: tuple[int, ...]) -> list[Translation]:
         try:
             return self.db.translate(sql, catalog, param_types)
         except SqlError as err:
@@ -291,11 +291,11 @@ class Session:
                     raise SqlError("25006", "cannot execute LOCK TABLE during recovery")
                 return Result(tr.tag)
             case Kind.DISCARD:
-                if tr.name == "all":  # the caller forgets its prepared statements
+                if tr.name == "all":  # the caller forgets its prepared statements, we the SQL ones
                     self._set(Translation(Kind.SET, "RESET", name="all"))
-                return Result(tr.tag)
-            case Kind.NOOP | Kind.DEALLOCATE:  # DEALLOCATE: the caller owns prepared statements
-                return Result(tr.tag)
+                return self.run_prepared(tr)
+            case Kind.NOOP | Kind.DEALLOCATE | Kind.PREPARE | Kind.EXECUTE:  # SQL-prepared statements
+                return self.run_prepared(tr)  # (DEALLOCATE: the caller owns the protocol ones)
             case Kind.EMPTY:
                 return Result("")
             case Kind.LISTEN | Kind.UNLISTEN | Kind.NOTIFY:

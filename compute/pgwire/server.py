@@ -866,7 +866,7 @@ class Connection:
         """DEALLOCATE name, or ALL when ``name`` is empty."""
         if not name:
             self.prepared.clear()
-        elif self.prepared.pop(name, None) is None:
+        elif self.prepared.pop(name, None) is None and not (self.session and self.session.deallocate_sql(name)):
             raise SqlError("26000", f'prepared statement "{name}" does not exist')
 
     def _param_oids(self, prep: Prepared) -> list[int]:

@@ -43,6 +43,8 @@ class Kind(enum.Enum):
     FETCH = "fetch"  # FETCH / MOVE: ``fetch`` (rows come from the session's cursor)
     CLOSE_CURSOR = "close_cursor"  # CLOSE name | ALL: ``name``, "" for ALL
     EXPLAIN = "explain"  # EXPLAIN [ANALYZE] statement: ``explain``
+    PREPARE = "prepare"  # PREPARE name [(types)] AS statement: ``name``, ``value`` (JSON text, types)
+    EXECUTE = "execute"  # EXECUTE name [(args)]: ``name``, ``value`` (JSON list of argument texts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,10 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         return Translation(Kind.DISCARD, f"DISCARD {what}", name=what.lower())
     if first in ("listen", "unlisten", "notify"):
         return _listen_notify(ts, first)
+    if first == "prepare":
+        return prepare_statement(text, tokens[0].end + 1)
+    if first == "execute":
+        return execute_statement(text, tokens[0].end + 1)
     if first == "deallocate":
         words = text[tokens[0].end + 1 :].split()
         if words and words[0].lower() == "prepare":
@@ -336,3 +340,101 @@ def _lock_mode(text: str, start: int) -> str:
         if mode and None not in mode:
             return " ".join(w.upper() for w in mode if w is not None)
     return "ACCESS EXCLUSIVE"
+
+
+_NAME = re.compile(r'\s*(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))', re.IGNORECASE)
+_PREPARABLE = frozenset({"select", "insert", "update", "delete", "values", "with", "table", "merge"})
+
+
+def _paren_items(text: str, pos: int) -> tuple[list[str], int]:
+    """The comma-separated items of a parenthesized list starting at ``text[pos] == "("``
+    (commas inside quotes or nested parentheses/brackets do not split) and the end position."""
+    items: list[str] = []
+    depth, start, i = 0, pos + 1, pos
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":
+            close = i + 1
+            while close < len(text) and not (text[close] == ch and text[close + 1 : close + 2] != ch):
+                close += 2 if text[close] == ch else 1
+            i = close
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth == 0:
+                last = text[start:i].strip()
+                if last or items:
+                    items.append(last)
+                if any(not item for item in items):
+                    raise SqlError("42601", 'syntax error at or near ","')
+                return items, i + 1
+        elif ch == "," and depth == 1:
+            items.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    raise SqlError("42601", "syntax error at end of input")
+
+
+def _statement_name(text: str, pos: int) -> tuple[str, int]:
+    m = _NAME.match(text, pos)
+    if m is None:
+        raise SqlError("42601", "syntax error at end of input" if not text[pos:].strip()
+                       else f'syntax error at or near "{text[pos:].split()[0]}"')
+    name = m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2).lower()
+    return name, m.end()
+
+
+def _param_type(text: str) -> int:
+    """A PREPARE parameter type (built-in types; a type modifier is accepted and ignored, as
+    PostgreSQL does for parameters)."""
+    name = text.strip()
+    dims = 0
+    while name.endswith("]"):
+        name, dims = name[: name.rindex("[")].rstrip(), dims + 1
+    if name.lower().startswith("pg_catalog."):
+        name = name[len("pg_catalog."):]
+    key = name[1:-1] if name.startswith('"') else " ".join(re.sub(r"\(.*\)", "", name).lower().split())
+    oid = pgtypes.TYPE_NAMES.get(key)
+    if oid is not None and dims:
+        oid = pgtypes.ARRAY_OF.get(oid)
+    if oid is None:
+        raise SqlError("42704", f'type "{text.strip()}" does not exist')
+    return oid
+
+
+def prepare_statement(text: str, start: int) -> Translation:
+    """PREPARE name [(type, ...)] AS statement: ``name``, and in ``value`` the statement's text
+    and declared parameter type OIDs as JSON ``{"text", "types"}`` (the session stores them)."""
+    name, pos = _statement_name(text, start)
+    types: list[int] = []
+    rest = text[pos:].lstrip()
+    if rest.startswith("("):
+        items, end = _paren_items(rest, 0)
+        types = [_param_type(item) for item in items]
+        rest = rest[end:].lstrip()
+    if not rest[:2].lower() == "as" or rest[2:3].isalnum():
+        raise SqlError("42601", f'syntax error at or near "{rest.split()[0]}"' if rest.strip()
+                       else "syntax error at end of input")
+    body = rest[2:].strip().rstrip(";").strip()
+    first = body.split(None, 1)[0].lower().lstrip("(") if body else ""
+    if first not in _PREPARABLE:
+        raise SqlError("42601", f'syntax error at or near "{body.split()[0]}"' if body
+                       else "syntax error at end of input")
+    offset = text.index(body, len(text) - len(rest))  # where the statement starts (error positions)
+    return Translation(Kind.PREPARE, "PREPARE", name=name,
+                       value=json.dumps({"text": body, "types": types, "offset": offset}))
+
+
+def execute_statement(text: str, start: int) -> Translation:
+    """EXECUTE name [(argument, ...)]: ``name``, the arguments' SQL texts as a JSON list in
+    ``value`` (the session replaces this by the prepared statement with them bound)."""
+    name, pos = _statement_name(text, start)
+    args: list[str] = []
+    rest = text[pos:].lstrip()
+    if rest.startswith("("):
+        args, end = _paren_items(rest, 0)
+        rest = rest[end:]
+    if rest.strip().rstrip(";").strip():
+        raise SqlError("42601", f'syntax error at or near "{rest.split()[0]}"')
+    return Translation(Kind.EXECUTE, "EXECUTE", name=name, value=json.dumps(args))
