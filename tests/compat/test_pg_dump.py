@@ -1,7 +1,8 @@
 """pg_dump / pg_restore round trips between Strata and PostgreSQL 15, both ways, plain and custom
 format, with the Debian pg_dump, pg_restore and psql 15 binaries.
 
-A database with tables of several types (defaults, NOT NULL, primary, unique, foreign keys, checks),
+A database with tables of several types (numeric, text, dates and times, bytea, uuid, json/jsonb,
+arrays, an enum type; defaults, NOT NULL, primary, unique, foreign keys, checks),
 sequences (owned by a serial column, free-standing and advanced), indexes (unique, multi-column,
 DESC), a view, comments and rows holding NULLs, quotes, tabs, newlines, backslashes and non-ASCII
 text is created on one server, dumped, restored into a fresh database on the other with errors
@@ -66,6 +67,25 @@ INSERT INTO orders (customer_id, code, qty, payload) VALUES (1, 'AB', 5, '\x00ff
     (3, NULL, 11, '\x');
 SELECT nextval('order_seq');
 SELECT nextval('order_seq');
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE extras (
+    k bigint PRIMARY KEY,
+    u uuid,
+    j jsonb,
+    js json,
+    tz timestamptz,
+    iv interval,
+    tags text[],
+    nums integer[],
+    m mood DEFAULT 'ok',
+    t time,
+    r real,
+    d date NOT NULL DEFAULT '2024-01-01'
+);
+INSERT INTO extras VALUES (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.5, null], "b": "x\ty"}',
+    '{"z":1}', '2024-03-01 12:00:00+02', '1 day 02:03:04', '{a,"b c",NULL,"q\"q"}', '{1,NULL,3}', 'happy',
+    '13:14:15', 1.25, '2020-02-02'),
+  (2, NULL, NULL, NULL, NULL, NULL, '{}', NULL, NULL, NULL, NULL, DEFAULT);
 """
 
 # The same queries on source and copy; each answer is compared as psql prints it.
@@ -93,6 +113,8 @@ ROW_QUERIES = [
     "SELECT * FROM customers ORDER BY id",
     "SELECT * FROM orders ORDER BY id",
     "SELECT * FROM big_orders ORDER BY id",
+    "SELECT * FROM extras ORDER BY k",
+    "SELECT enum_range(NULL::mood)",
     # the sequences continue where the source left them
     "SELECT nextval('order_seq'), nextval('orders_id_seq'), nextval('spare_seq')",
 ]

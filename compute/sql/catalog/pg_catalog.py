@@ -79,6 +79,9 @@ class _CatalogFunctions:
             type_part, typmod_part, body = text[1:].split(":", 2)
             if int(type_part) >= C.FIRST_USER_OID:  # an enum (array) default: 'label'::type
                 name = self._user_type_name(int(type_part))
+                cast = _CAST_TO.fullmatch(body)  # 'label'::public.mood as a restored dump wrote it
+                if cast is not None and name and (cast.group(2) or cast.group(4) or "").strip('"') == name:
+                    body = cast.group(1) or cast.group(3) or body
                 quoted = body.startswith("'") and body.endswith("'") and "::" not in body
                 return f"{body}::{name}" if name and quoted else body
             return deparse_default(body, int(type_part), int(typmod_part), nice, self.ctx.timezone)
@@ -357,6 +360,8 @@ def install(conn: Any, ctx: Any) -> None:
            deterministic=True)
 
 
+_CAST_TO = re.compile(r"CAST\(('(?:[^']|'')*') AS (?:public\.)?(\"?\w+\"?)\)|('(?:[^']|'')*')::(?:public\.)?(\"?\w+\"?)",
+                      re.IGNORECASE)
 _TYPMOD = re.compile(r"\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)")
 
 

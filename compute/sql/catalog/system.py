@@ -48,6 +48,7 @@ _TYPES = {
     "interval": T.INTERVAL, "inet": T.INET,
 }
 
+_ARRAY_OIDS = ", ".join(str(o) for o in sorted(T.ELEMENT_OF) if o not in T.VECTORS)
 _KIND_AM = "CASE t.kind WHEN 'i' THEN 403 WHEN 'r' THEN 2 ELSE 0 END"
 _NS = "CASE t.schema WHEN 'public' THEN 2200 WHEN 'pg_catalog' THEN 11 ELSE 2200 END"
 
@@ -385,7 +386,7 @@ _rel(
     f"THEN pg_get_expr('D' || c.type_oid || ':' || c.typmod || ':' || c.default_expr, c.table_oid) END, "
     f"CASE WHEN c.not_null THEN 'NO' ELSE 'YES' END, "
     f"CASE WHEN c.type_oid IN (SELECT oid FROM main.{TYPES}) THEN 'USER-DEFINED' "
-    f"WHEN c.type_oid IN (SELECT array_oid FROM main.{TYPES}) THEN 'ARRAY' "
+    f"WHEN c.type_oid IN (SELECT array_oid FROM main.{TYPES}) OR c.type_oid IN ({_ARRAY_OIDS}) THEN 'ARRAY' "
     f"ELSE pg_format_type(c.type_oid, NULL) END, "
     f"CASE WHEN c.type_oid IN (1042, 1043) AND c.typmod > 0 THEN c.typmod - 4 END, "
     f"CASE WHEN c.type_oid IN (25, 1042, 1043) THEN 1073741824 END, "
