@@ -55,6 +55,11 @@ DurableCallback = Callable[[LogstoreError | None], None]
 MAX_RECORDS_PER_APPEND = 4096
 MAX_READ_BYTES = 2 << 20
 CONTROL_SAVE_INTERVAL_S = 1.0
+INLINE_FSYNC_MAX_BYTES = 256 << 10
+"""A group commit of more bytes runs its fdatasync on a worker thread even with
+``inline_fsync``: the two thread hops cost little beside a big fdatasync, and the loop keeps
+reading appends meanwhile (inline, nothing is read until it returns: pipelined writers lost
+up to half their throughput to that)."""
 MAX_FLUSH_DEFERS = 4
 """Loop iterations a group commit waits at most for appends arriving in bulk."""
 
@@ -270,7 +275,7 @@ class Acceptor:
         if job.target_lsn == self.flush_lsn and not job.fds:
             return
         t0 = time.perf_counter()
-        if self.inline_fsync:
+        if self.inline_fsync and job.target_lsn - self.flush_lsn < INLINE_FSYNC_MAX_BYTES:
             try:
                 self.store.run_sync(job)
             except OSError as exc:

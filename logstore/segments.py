@@ -59,7 +59,7 @@ SPARE = "next.spare"
 """The pre-written next segment (removed at open: it may be half written)."""
 MAX_SPARE_BYTES = 256 << 20
 """Segments larger than this are not pre-written (the spare is written in one job)."""
-PREWRITE_MAX_BYTES_S = 24 << 20
+PREWRITE_MAX_BYTES_S = 16 << 20
 """A segment filled faster than this (bytes/s) gets no pre-written successor: the zeros
 would take as much disk bandwidth as the records, and at that rate group commits are big
 enough to amortize the journal commit (bench: 16 writers lost 25-45% with pre-writing)."""
@@ -394,7 +394,9 @@ class SegmentStore:
             if self.segments and self.segments[-1].local:
                 os.ftruncate(self._fd, self.segments[-1].size)  # a pre-written tail: sealed ends at its last frame
             os.fdatasync(self._fd)
-            os.close(self._fd)
+            # Closed by the next group commit, not here: a sync job running on a worker
+            # thread may hold this fd (closing it could hand the number to another file).
+            self._to_close.append(self._fd)
             self._fd = None
             # This log fills segments; pre-write the next one unless it fills them fast.
             elapsed = max(1e-6, time.monotonic() - self._active_since)
