@@ -13,6 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import compute.pgtypes.ranges as _ranges
 from compute.pgtypes.bits import binary_decoder as bits_binary_decoder
 from compute.pgtypes.bits import binary_encoder as bits_binary_encoder
 from compute.pgtypes.bits import text_decoder as bits_text_decoder
@@ -639,6 +640,55 @@ for _arr, _elem in ELEMENT_OF.items():
     _BINARY_DECODERS[_arr] = _array_binary_decoder(_elem)
 
 
+# --------------------------------------------------------------------------- ranges
+
+
+def _range_element_text(sub: int) -> Callable[[Any], str]:
+    encoder = _TEXT_ENCODERS.get(sub, _enc_text_default)
+    return lambda value: encoder(value).decode()
+
+
+def _range_codecs(oid: int) -> tuple[Encoder, Encoder, Callable[[bytes | str, str], str], Decoder]:
+    sub = _ranges.SUBTYPE[oid]
+    text_out = _range_element_text(sub)
+    binary_out = _BINARY_ENCODERS[sub]
+
+    def enc_text(value: Any) -> bytes:
+        if value[:1] not in ("0", "1"):  # already range text (array elements are stored as text)
+            return str(value).encode()
+        return _ranges.format_range(_ranges.from_key(sub, value), text_out).encode()
+
+    def enc_binary(value: Any) -> bytes:
+        if value[:1] not in ("0", "1"):
+            value = dec_text(value)
+        return _ranges.to_binary(_ranges.from_key(sub, value), binary_out)
+
+    def dec_text(data: bytes | str, tz: str = "UTC") -> str:
+        def element(elem_oid: int, text: str) -> Any:
+            return decode_text(elem_oid, text, tz)
+        return _ranges.key(sub, _ranges.parse(oid, as_str(data), element))
+
+    def dec_binary(data: bytes) -> str:
+        return _ranges.key(sub, _ranges.from_binary(oid, data, decode_binary))
+
+    return enc_text, enc_binary, dec_text, dec_binary
+
+
+def _in_utc(decoder: Callable[[bytes | str, str], str]) -> Decoder:
+    return lambda data: decoder(data, "UTC")
+
+
+_RANGE_TEXT_DECODERS: dict[int, Callable[[bytes | str, str], str]] = {}
+for _range_oid in _ranges.SUBTYPE:
+    (_TEXT_ENCODERS[_range_oid], _BINARY_ENCODERS[_range_oid], _RANGE_TEXT_DECODERS[_range_oid],
+     _BINARY_DECODERS[_range_oid]) = _range_codecs(_range_oid)
+    _TEXT_ENCODERS[_range_oid + 1] = _array_text_encoder(_range_oid)
+    _BINARY_ENCODERS[_range_oid + 1] = _array_binary_encoder(_range_oid)
+    _TEXT_DECODERS[_range_oid] = _in_utc(_RANGE_TEXT_DECODERS[_range_oid])
+    _TEXT_DECODERS[_range_oid + 1] = _array_text_decoder(_range_oid)
+    _BINARY_DECODERS[_range_oid + 1] = _array_binary_decoder(_range_oid)
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -687,6 +737,8 @@ def decode_text(oid: int, data: bytes | str, tz: str = "UTC") -> Any:
         return parse_timestamptz(as_str(data), tz)
     if oid == TIMETZ:
         return parse_timetz(as_str(data), tz)
+    if oid == _ranges.TSTZRANGE:
+        return _RANGE_TEXT_DECODERS[oid](data, tz)
     decoder = _TEXT_DECODERS.get(oid)
     if decoder is None:
         return as_str(data)

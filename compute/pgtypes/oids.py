@@ -79,6 +79,14 @@ BIT = 1560  # stored as TEXT of '0'/'1' (compute/pgtypes/bits.py); typmod is the
 BIT_ARRAY = 1561
 VARBIT = 1562
 VARBIT_ARRAY = 1563
+# range types: stored as sort keys (compute/pgtypes/ranges.py)
+INT4RANGE = 3904
+NUMRANGE = 3906
+TSRANGE = 3908
+TSTZRANGE = 3910
+DATERANGE = 3912
+INT8RANGE = 3926
+RANGE_TYPES = (INT4RANGE, NUMRANGE, TSRANGE, TSTZRANGE, DATERANGE, INT8RANGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,12 @@ _BASE = [
     _t(CIDR, "cidr", -1, "I", CIDR_ARRAY, "TEXT", "cidr"),
     _t(BIT, "bit", -1, "V", BIT_ARRAY, "TEXT", "bit"),
     _t(VARBIT, "varbit", -1, "V", VARBIT_ARRAY, "TEXT", "bit varying"),
+    _t(INT4RANGE, "int4range", -1, "R", INT4RANGE + 1, "TEXT", "int4range"),
+    _t(NUMRANGE, "numrange", -1, "R", NUMRANGE + 1, "TEXT", "numrange"),
+    _t(TSRANGE, "tsrange", -1, "R", TSRANGE + 1, "TEXT", "tsrange"),
+    _t(TSTZRANGE, "tstzrange", -1, "R", TSTZRANGE + 1, "TEXT", "tstzrange"),
+    _t(DATERANGE, "daterange", -1, "R", DATERANGE + 1, "TEXT", "daterange"),
+    _t(INT8RANGE, "int8range", -1, "R", INT8RANGE + 1, "TEXT", "int8range"),
 ]
 
 TYPES: dict[int, TypeInfo] = {t.oid: t for t in _BASE}

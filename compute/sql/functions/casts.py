@@ -15,6 +15,7 @@ from compute import pgtypes as T
 from compute.pgtypes import network as netcodec
 from compute.sql.api import SqlError
 from compute.sql.functions import bits, network
+from compute.sql.functions import range as ranges
 from compute.sql.functions.common import scalar_registrar
 from compute.sql.functions.datetime import tstz_out, tstz_to_ts, utc_text
 from compute.sql.functions.math import float_out, float_to_float4
@@ -263,13 +264,15 @@ BPCHAR_PADDED_FUNCTIONS = frozenset({
 
 
 # Argument types typed_call looks at (one set test per call decides whether it runs at all).
-TYPED_ARG_OIDS = frozenset({T.BPCHAR, T.INET, T.CIDR, T.BIT, T.VARBIT})
+TYPED_ARG_OIDS = frozenset({T.BPCHAR, T.INET, T.CIDR, T.BIT, T.VARBIT, *T.RANGE_TYPES})
 # Functions that take inet / bit values: their own families', and those taking any type.
 _OWN_FUNCTIONS = {
     T.INET: frozenset(network.HANDLERS), T.CIDR: frozenset(network.HANDLERS),
     T.BIT: frozenset({*bits.HANDLERS, "length", "octet_length", "bit_length"}),
     T.VARBIT: frozenset({*bits.HANDLERS, "length", "octet_length", "bit_length"}),
+    **{oid: frozenset(ranges.HANDLERS) | {"lower", "upper"} for oid in T.RANGE_TYPES},
 }
+_KEYED = (T.INET, T.CIDR, *T.RANGE_TYPES)  # stored as sort keys: printed for functions of any type
 _ANY_TYPE_FUNCTIONS = frozenset(BPCHAR_PADDED_FUNCTIONS - {"length", "char_length", "character_length",
                                                            "octet_length", "bit_length", "to_char"})
 
@@ -284,29 +287,34 @@ _STORED_VALUE_FUNCTIONS = frozenset({
 
 def typed_call(c: ExprCompiler, name: str, args: list[exp.Expression],
                types: list[Ty]) -> tuple[exp.Expression, Ty] | None:
-    """A call with bpchar / inet / bit arguments: bpchar arguments of text functions are rtrimmed
-    (the implicit bpchar -> text cast, in place); the length family on bit strings is translated
-    here; a text function given an inet or bit value is refused (it would read the storage form)."""
+    """A call with bpchar / inet / bit / range arguments: bpchar arguments of text functions are
+    rtrimmed (the implicit bpchar -> text cast, in place); range functions and the length family on
+    bit strings are translated here; functions of any type print inet and range values (stored as
+    keys); other functions given such a value are 42883, as PostgreSQL has no cast to text for them."""
+    if types and types[0].oid in T.RANGE_TYPES:
+        out = ranges.call(c, name, args, types)
+        if out is not None:
+            return out
     for i, t in enumerate(types):
-        if t.oid == T.BPCHAR and name not in BPCHAR_PADDED_FUNCTIONS:
-            args[i] = exp.Anonymous(this="rtrim", expressions=[args[i], exp.Literal.string(" ")])
-            types[i] = Ty(T.TEXT)
-        elif t.oid in _OWN_FUNCTIONS and (name not in _ANY_TYPE_FUNCTIONS or t.oid in (T.INET, T.CIDR) or (
-                name in ("max", "min") and t.oid in (T.BIT, T.VARBIT))):
-            if t.oid in (T.INET, T.CIDR) and name in _ANY_TYPE_FUNCTIONS:
-                if name not in _STORED_VALUE_FUNCTIONS:
-                    args[i] = exp.Anonymous(this="pg_type_out", expressions=[args[i], exp.Literal.number(t.oid)])
-                    types[i] = Ty(T.TEXT)
-                continue
-            if name not in _OWN_FUNCTIONS[t.oid]:  # no implicit cast to text: PostgreSQL has no such function
-                shown = ", ".join(T.format_type(x.oid) if x.oid != T.UNKNOWN else "unknown" for x in types)
-                raise SqlError("42883", f"function {name}({shown}) does not exist",
-                               hint="No function matches the given name and argument types. You might need "
-                                    "to add explicit type casts.")
+        if t.oid == T.BPCHAR:
+            if name not in BPCHAR_PADDED_FUNCTIONS:
+                args[i] = exp.Anonymous(this="rtrim", expressions=[args[i], exp.Literal.string(" ")])
+                types[i] = Ty(T.TEXT)
+            continue
+        if t.oid not in _OWN_FUNCTIONS or name in _OWN_FUNCTIONS[t.oid]:
             if t.oid in (T.BIT, T.VARBIT) and i == 0:
-                out = bits.call(c, name, args, types)
-                if out is not None:
-                    return out
+                return bits.call(c, name, args, types)
+            continue
+        comparable = t.oid in (T.INET, T.CIDR) or name not in ("max", "min")  # no max(bit), max(anyrange)
+        if name in _ANY_TYPE_FUNCTIONS and comparable:
+            if t.oid in _KEYED and name not in _STORED_VALUE_FUNCTIONS:
+                args[i] = exp.Anonymous(this="pg_type_out", expressions=[args[i], exp.Literal.number(t.oid)])
+                types[i] = Ty(T.TEXT)
+            continue
+        shown = ", ".join(T.format_type(x.oid) if x.oid != T.UNKNOWN else "unknown" for x in types)
+        raise SqlError("42883", f"function {name}({shown}) does not exist",
+                       hint="No function matches the given name and argument types. You might need "
+                            "to add explicit type casts.")
     return None
 
 

@@ -29,6 +29,7 @@ from compute.sql.functions import (
     network,
     node,
     numeric,
+    range,
     regex,
     sequence,
     session,
@@ -63,6 +64,7 @@ FAMILIES: tuple[tuple[Mapping[str, Handler], Callable[[Any, SessionContext], Non
     (enum.HANDLERS, enum.register_udfs),
     (network.HANDLERS, network.register_udfs),
     (bits.HANDLERS, bits.register_udfs),
+    (range.HANDLERS, range.register_udfs),
     (admin.HANDLERS, admin.register_udfs),
 )
 

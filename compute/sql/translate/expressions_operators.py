@@ -15,6 +15,7 @@ from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import FIRST_USER_OID
 from compute.sql.functions import bits, network
+from compute.sql.functions import range as ranges
 from compute.sql.functions.numeric import numeric_or_float
 from compute.sql.functions.srf import JSON_SRFS as JSON_SRFS
 from compute.sql.functions.srf import SET_RETURNING as SET_RETURNING
@@ -56,6 +57,7 @@ _COMPARISONS: dict[type, str] = {
 # Operators of the types whose family module translates them: oid -> operator(c, op, l, lt, r, rt).
 TYPED_OPERATORS: dict[int, Callable[..., tuple[exp.Expression, Ty]]] = {
     T.INET: network.operator, T.CIDR: network.operator, T.BIT: bits.operator, T.VARBIT: bits.operator,
+    **{oid: ranges.operator for oid in ranges.RANGE_TYPES},
 }
 TYPED_NOT: dict[int, Callable[..., tuple[exp.Expression, Ty]]] = {
     T.INET: network.bit_not, T.CIDR: network.bit_not, T.BIT: bits.bit_not, T.VARBIT: bits.bit_not,
@@ -625,6 +627,23 @@ class OperatorsMixin(ExprCore):
         if family is None:
             return None
         return family(cast("ExprCompiler", self), op, left, lt, right, rt)
+
+    def _typed_only(self, op: str, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        out = self._typed_binary(op, node, scope)
+        if out is None:
+            _, lt = self.compile(node.this, scope)
+            _, rt = self.compile(node.expression, scope)
+            raise SqlError("42883", f"operator does not exist: {T.format_type(lt.oid)} {op} {T.format_type(rt.oid)}")
+        return out
+
+    def c_ExtendsLeft(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_only("&<", node, scope)
+
+    def c_ExtendsRight(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_only("&>", node, scope)
+
+    def c_Adjacent(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_only("-|-", node, scope)
 
     def c_ArrayOverlaps(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self._typed_binary("&&", node, scope) or super().c_ArrayOverlaps(node, scope)  # type: ignore[misc]

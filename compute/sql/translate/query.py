@@ -290,6 +290,8 @@ class QueryCompiler(FromClauses, DmlStatements):
             value = compiled
             if wrap_tstz and col.ty.oid == T.TIMESTAMPTZ:
                 value = fn("pg_tstz_out", value)
+            elif wrap_tstz and col.ty.oid == T.TSTZRANGE:  # bounds in the session TimeZone
+                value = fn("pg_tstzrange_out", value)
             elif wrap_tstz and col.ty.oid == T.REGCLASS:  # regclassout prints the relation name
                 value = fn("pg_regclass_out", value)
             final_exprs.append(exp.Alias(this=value, alias=ident(col.name)))

@@ -1,0 +1,103 @@
+-- Range types (int4range, int8range, numrange, daterange, tsrange, tstzrange): input and output with the canonical form of discrete ranges, empty and unbounded ranges, constructors, lower/upper/isempty/*_inc/*_inf/range_merge, the operators @> <@ && << >> &< &> -|- + * -, comparisons and ORDER BY (storage keys sort as range_cmp), columns, unique indexes, tstzrange bounds in the session TimeZone.
+
+-- case range_input_output
+select '[1,5]'::int4range, '(1,5)'::int4range, '[3,3)'::int4range, 'empty'::int4range, '(,)'::int4range, '[,5]'::int8range, '[1.50,2)'::numrange, '[2020-01-01,2020-01-05]'::daterange;
+
+-- case range_ts_tstz_input
+select '["2020-01-01 00:00","2020-01-02 12:00")'::tsrange, '[2020-01-01 00:00+02,)'::tstzrange, pg_typeof('[1,2)'::int4range), pg_typeof('[1,2)'::numrange);
+
+-- case range_lower_above_upper
+select '[5,1]'::int4range;
+
+-- case range_malformed
+select '[1,5'::int4range;
+
+-- case range_constructors
+select int4range(1, 5), int4range(1, 5, '[]'), int4range(null, 5), int8range(1, 10, '(]'), numrange(1.5, 2.5, '[]'), daterange('2020-01-01', '2020-02-01', '()'), tsrange('2020-01-01', '2020-01-02');
+
+-- case range_bad_flags
+select int4range(1, 5, 'x]');
+
+-- case range_functions
+select lower(int4range(1,5)), upper(int4range(1,5)), isempty(int4range(1,1)), lower_inc('(1,5]'::numrange), upper_inc('(1,5]'::numrange), lower_inf('(,5]'::numrange), upper_inf('(,5]'::numrange), lower('empty'::int4range), pg_typeof(lower(numrange(1,2)));
+
+-- case range_containment_overlap
+select int4range(1,10) @> 5, int4range(1,10) @> 10, 5 <@ int4range(1,10), int4range(1,10) @> int4range(2,3), int4range(2,3) <@ int4range(1,10), int4range(1,5) && int4range(4,8), int4range(1,5) && int4range(5,8);
+
+-- case range_position_operators
+select int4range(1,5) << int4range(5,8), int4range(5,8) >> int4range(1,5), int4range(1,5) &< int4range(2,8), int4range(1,5) &> int4range(2,8), int4range(1,5) -|- int4range(5,8), numrange(1,5) -|- numrange(5,8,'(]');
+
+-- case range_set_operators
+select int4range(1,5) + int4range(5,8), int4range(1,5) * int4range(3,8), int4range(1,10) - int4range(5,20), int4range(1,10) - int4range(0,3), range_merge(int4range(1,2), int4range(5,8)), int4range(1,5) * int4range(7,8);
+
+-- case range_union_not_contiguous
+select int4range(1,5) + int4range(7,8);
+
+-- case range_difference_not_contiguous
+select int4range(1,10) - int4range(3,5);
+
+-- case range_comparisons
+select int4range(1,5) = int4range(1,4,'[]'), int4range(1,5) < int4range(1,6), 'empty'::int4range < int4range(1,2), int4range(null,2) < int4range(1,2), numrange(1,2) <> numrange(1,2,'[]');
+
+-- case range_order_by_column
+create table t (id int, r int4range);
+insert into t values (1, '[1,5)'), (2, '[2,3]'), (3, 'empty'), (4, '(,3)'), (5, '[1,)'), (6, null), (7, '[1,3)');
+select id, r from t order by r, id;
+
+-- case range_daterange_column
+create table t (id int, r daterange);
+insert into t values (1, '[2020-01-01,2020-01-10)'), (2, '[2020-01-05,2020-01-20)');
+select id, r, r @> '2020-01-07'::date, lower(r), upper(r) from t where r && daterange('2020-01-08', '2020-01-09') order by id;
+
+-- case range_unique_index
+create table t (r numrange);
+create unique index on t(r);
+insert into t values ('[1,2)'), ('[1,2)');
+
+-- case range_group_by_canonical
+create table t (r int4range);
+insert into t values ('[1,3)'), ('[1,2]'), ('(0,2]'), ('[5,6)');
+select r, count(*) from t group by r order by r;
+
+-- case range_tsrange_column
+create table t (r tsrange);
+insert into t values ('[2020-01-01 10:00, 2020-01-01 12:00)');
+select r, lower(r), upper_inf(r), r @> '2020-01-01 11:00'::timestamp from t;
+
+-- case range_numeric_negative_int8_max
+select numrange(-1.5, 10.25), numrange(-10, -9.5) < numrange(-9, 0), int8range(9223372036854775806, 9223372036854775807, '[]');
+
+-- case range_int4_upper_overflow
+select int4range(2147483646, 2147483647, '[]');
+
+-- case range_text_casts_and_any_functions
+select '[1,5)'::int4range::text, 'x' || int4range(1,2)::text, concat(int4range(1,2)), array[int4range(1,2), 'empty'], to_json(int4range(1,2));
+
+-- case range_lower_upper_overloads
+select upper('[1,2)'::int4range), lower('abc'), upper('abc');
+
+-- case range_bad_element
+select $$[a,b)$$::int4range;
+
+-- case range_whitespace_quotes
+select '  [ 1 , 5 ]  '::int4range, '[" 1","5")'::int4range, '(1,"5"]'::int4range;
+
+-- case range_nulls
+select int4range(1,5) @> null::int4, isempty(null::int4range), int4range(1, null) @> 1000000;
+
+-- case range_no_max
+select max(r), min(r) from (values (int4range(1,2)), (int4range(0,5))) v(r);
+
+-- case range_tstzrange_session_zone
+set timezone = 'America/New_York';
+select '[2020-01-01 00:00,2020-01-02 00:00)'::tstzrange, tstzrange('2020-01-01 00:00+00', null), lower('[2020-01-01 00:00+00,)'::tstzrange), '[2020-01-01 00:00,2020-01-02 00:00)'::tstzrange @> '2020-01-01 03:00+00'::timestamptz;
+
+-- case range_tstzrange_column
+create table t (r tstzrange);
+insert into t values ('[2020-01-01 00:00+00,2020-01-01 05:00+00)'), ('empty');
+select r, isempty(r), upper(r) from t order by r;
+
+-- case range_all_types_columns
+create table t (r int4range, n numrange, d daterange, s tsrange, z tstzrange, i int8range);
+insert into t values ('[1,2)', '[1.5,2.25]', '[2020-01-01,2020-01-03)', '[2020-01-01 00:00,2020-01-02 00:00)', '[2020-01-01 00:00+00,)', '(,5]');
+select * from t;
