@@ -20,7 +20,8 @@ from tests.support import StrataProcess
 PINGERS = 8
 P99_LIMIT_S = 0.050  # the issue's bound on the other sessions' p99 latency
 CANCEL_LIMIT_S = 1.0  # a cancelled statement ends within this
-QUIET_P99_S = 0.010  # a pinger p99 below this before the long statement: a quiet machine
+QUIET_P99_S = 0.010  # a pinger p99 below this before and after the long statement: a quiet machine
+AFTER_S = 1.0  # pinging goes on this long after the long statement: was the machine quiet throughout?
 STALL_LIMIT_S = 0.5  # no query may wait this long while another session runs anything
 PING_INTERVAL_S = 0.02  # each pinger's schedule (8 pingers: 400 queries/s)
 
@@ -29,20 +30,22 @@ def _p99(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100)[98]
 
 
-def _check_p99(pingers: _Pingers, baseline_until: int, what: str) -> None:
+def _check_p99(pingers: _Pingers, baseline_until: int, during_until: int, what: str) -> None:
     """The issue's bound: p99 under P99_LIMIT_S while the long statement runs. It holds on a
-    quiet machine; when the machine is already busy (the pingers' own p99 before the long
-    statement is above QUIET_P99_S, e.g. a shared CI box) latency is the machine's, so then
-    only the absence of a stall is checked: no query waits STALL_LIMIT_S (a statement holding
-    the event loop shows as seconds)."""
+    quiet machine; when the machine is busy (the pingers' own p99 before or after the long
+    statement is above QUIET_P99_S, e.g. a shared box where other work starts mid-test)
+    latency is the machine's, so then only the absence of a stall is checked: no query waits
+    STALL_LIMIT_S (a statement holding the event loop shows as seconds)."""
     baseline = _p99(pingers.samples[:baseline_until])
-    during = _p99(pingers.samples[baseline_until:])
-    worst = max(pingers.samples[baseline_until:])
-    detail = (f"p99 {during * 1000:.1f} ms while {what} (baseline p99 {baseline * 1000:.1f} ms, "
-              f"max {worst:.3f} s)")
+    during_samples = pingers.samples[baseline_until:during_until]
+    during = _p99(during_samples)
+    after = _p99(pingers.samples[during_until:])
+    worst = max(during_samples)
+    detail = (f"p99 {during * 1000:.1f} ms while {what} (p99 before {baseline * 1000:.1f} ms, "
+              f"after {after * 1000:.1f} ms, max {worst:.3f} s)")
     print(f"\n{detail}")
     assert worst < STALL_LIMIT_S, detail
-    if baseline < QUIET_P99_S:
+    if baseline < QUIET_P99_S and after < QUIET_P99_S:
         assert during < P99_LIMIT_S, detail
 
 
@@ -150,10 +153,12 @@ def test_long_statement_does_not_stall_other_sessions(strata: StrataProcess, kin
         time.sleep(1.0)  # a baseline before the long statement starts
         baseline_until = len(pingers.samples)
         sqlstate, cancel_s = _run_and_cancel(strata.dsn, LONG_STATEMENTS[kind], run_s=2.0)
-        time.sleep(0.3)
+        time.sleep(0.3)  # the cancelled statement's tail still counts as "during"
+        during_until = len(pingers.samples)
+        time.sleep(AFTER_S)
     assert not pingers.errors, pingers.errors
     assert len(pingers.samples) > 150, len(pingers.samples)
-    _check_p99(pingers, baseline_until, f"{kind} ran")
+    _check_p99(pingers, baseline_until, during_until, f"{kind} ran")
     assert sqlstate == "57014"
     assert cancel_s < CANCEL_LIMIT_S, f"cancel took {cancel_s:.2f} s"
     with psycopg.connect(strata.dsn, autocommit=True) as conn:
@@ -172,9 +177,11 @@ def test_long_write_in_transaction_does_not_stall(strata: StrataProcess) -> None
         write_s = time.perf_counter() - started
         conn.rollback()
         time.sleep(0.3)
+        during_until = len(pingers.samples)
+        time.sleep(AFTER_S)
     conn.close()
     assert write_s > 0.3, f"the write took only {write_s:.2f} s: not long enough to show anything"
-    _check_p99(pingers, baseline_until, f"a {write_s:.1f} s write ran")
+    _check_p99(pingers, baseline_until, during_until, f"a {write_s:.1f} s write ran")
 
 
 def test_statement_timeout_stops_sleep_and_scan(strata_shared: StrataProcess) -> None:
