@@ -216,6 +216,7 @@ class Cursors:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.open: dict[str, Cursor] = {}
+        self.streams: list[Cursor] = []  # protocol portals executed with a row limit (streaming)
 
     async def run(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         """DECLARE, FETCH / MOVE, CLOSE, and EXPLAIN (which may explain a DECLARE)."""
@@ -247,14 +248,55 @@ class Cursors:
                            hint="Close cursors that are no longer used.")
         query = spec.query
         params = bindable(query, params)
-        streaming = sum(1 for c in self.open.values() if c.reader is not None)
-        if txn is not None and not txn.writer and not txn.snapshot_isolation \
-                and streaming < STREAMING_CURSORS:
+        if self._may_stream():
             cursor = await self._stream(spec, query, params, txn)
         else:
             cursor = await self._materialized(spec, query, params, txn)
         self.open[spec.name] = cursor
         return Result("DECLARE CURSOR")
+
+    def _may_stream(self) -> bool:
+        """A new cursor may hold a reader: a READ COMMITTED block that has not written, and room."""
+        txn = self.session.txn
+        streaming = len(self.streams) + sum(1 for c in self.open.values() if c.reader is not None)
+        return txn is not None and not txn.writer and not txn.snapshot_isolation and \
+            streaming < STREAMING_CURSORS
+
+    def can_stream(self, tr: Translation) -> bool:
+        """Whether a protocol portal of ``tr`` executed with a row limit streams (else the wire
+        layer reads its whole result, as outside a transaction block)."""
+        return tr.kind is Kind.QUERY and not tr.is_write and len(tr.steps) >= 1 and self._may_stream()
+
+    async def open_stream(self, tr: Translation, params: tuple[Any, ...]) -> Cursor:
+        txn = self.session.txn
+        cursor = await self._stream(CursorSpec("", tr, "", None, False), tr, bindable(tr, params), txn)
+        self.streams.append(cursor)
+        return cursor
+
+    async def next_rows(self, cursor: Cursor, limit: int) -> tuple[list[tuple[Any, ...]], bool]:
+        """The next ``limit`` rows (0: all) of a streaming portal, and whether it is done."""
+        if cursor.reader is None:
+            return [], True
+        self.session._bind_context(cursor.reader)
+        spec = FetchSpec("", "forward", limit if limit > 0 else ALL_ROWS)
+        try:
+            _, rows = await self.session.engine.run(lambda: cursor.fetch(spec))
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc, self.session.catalog) from exc
+        if cursor.at_end:
+            self._release(cursor)
+            self.streams.remove(cursor)
+        return rows, cursor.at_end
+
+    async def fetch_stream(self, cursor: Cursor, spec: FetchSpec) -> tuple[int, list[tuple[Any, ...]]]:
+        """FETCH / MOVE by SQL on a streaming protocol portal."""
+        if cursor.reader is None:
+            return cursor.fetch(spec)
+        self.session._bind_context(cursor.reader)
+        try:
+            return await self.session.engine.run(lambda: cursor.fetch(spec))
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc, self.session.catalog) from exc
 
     async def _stream(self, spec: CursorSpec, query: Translation, params: tuple[Any, ...],
                       txn: object) -> Cursor:
@@ -349,6 +391,9 @@ class Cursors:
     def end_txn(self, commit: bool) -> None:
         """A transaction ended: its cursors go, except WITH HOLD ones after a commit."""
         txn = self.session.txn
+        for stream in self.streams:
+            self._release(stream)
+        self.streams.clear()
         for name, cursor in list(self.open.items()):
             keep = cursor.spec.hold and (commit or cursor.txn is not txn) and cursor.reader is None
             if not keep:

@@ -437,7 +437,7 @@ class Session(SqlPrepared):
                         writer.conn.execute("ROLLBACK")
                     raise storage_error(exc, "COMMIT", at_commit=True) from exc
         finally:
-            if self.cursors.open:
+            if self.cursors.open or self.cursors.streams:
                 self.cursors.end_txn(commit)
             self._release_writer()
             if txn.did_ddl and ticket is None:

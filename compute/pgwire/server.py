@@ -26,9 +26,11 @@ from typing import Any
 
 from compute import pgtypes
 from compute import settings as guc
+from compute.cursors import Cursor
 from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
 from compute.pgwire.encoding import Transcoder, transcoder, wrap_encoders
+from compute.pgwire.portals import convert_in, fetch_portal, stream_portal
 from compute.pgwire.results import (
     Encoder,
     cached_row_description,
@@ -121,6 +123,7 @@ class Portal:
     pos: int = 0
     result: Result | None = None
     encoders: list[Callable[[Any], bytes | None]] = field(default_factory=list)
+    stream: Cursor | None = None  # executed with a row limit in a block: rows read on demand
 
 
 class Server:
@@ -415,7 +418,7 @@ class Connection:
         while True:
             kind, body = await self._next_message(session)
             if self.transcoder is not None and kind in (b"Q", b"P", b"B"):
-                converted = await self._convert_in(kind, body, session)
+                converted = await convert_in(self, kind, body, session)
                 if converted is None:  # 22P05 sent; the extended protocol skips to Sync
                     skipping = kind != b"Q"
                     continue
@@ -544,20 +547,6 @@ class Connection:
                 self.transcoder = transcoder(session.settings.get(name, "UTF8"))
         session.changed_settings.clear()
 
-    async def _convert_in(self, kind: bytes, body: bytes, session: Session) -> bytes | None:
-        """A message's text in UTF-8, or None after reporting a character without an equivalent."""
-        assert self.transcoder is not None
-        try:
-            return self.transcoder.incoming(kind, body)
-        except SqlError as exc:
-            if session.txn is not None:
-                session.fail()
-            self.send_error(exc)
-            if kind == b"Q":
-                self.send(m.READY[session.status.value])
-            await self.flush()
-            return None
-
     # ------------------------------------------------------------------ simple query
 
     async def simple_query(self, body: bytes) -> None:
@@ -615,7 +604,7 @@ class Connection:
             self._deallocate(tr.name)
         if tr.kind is Kind.FETCH and tr.fetch is not None and tr.fetch.name in self.portals \
                 and not session.failed:
-            self._fetch_portal(tr, self.portals[tr.fetch.name], result_formats, describe)
+            await fetch_portal(self, tr, self.portals[tr.fetch.name], result_formats, describe)
             return
         with session.statement_scope():
             result = await session.execute(tr, params)
@@ -659,23 +648,6 @@ class Connection:
             return
         self._send_rows(rows, encoders)
         self.send(m.command_complete(result.tag))
-
-    def _fetch_portal(self, tr: Translation, portal: Portal, result_formats: list[int], describe: bool) -> None:
-        """FETCH / MOVE [FORWARD] n on a portal of the extended protocol (asyncpg's cursor.forward)."""
-        spec = tr.fetch
-        assert spec is not None
-        if portal.rows is None or spec.direction != "forward" or spec.count < 0:
-            raise SqlError("0A000", "only FETCH / MOVE FORWARD on a started protocol-level portal is supported")
-        end = min(len(portal.rows), portal.pos + spec.count)
-        rows, portal.pos = portal.rows[portal.pos : end], end
-        if spec.move:
-            return self.send(m.command_complete(f"MOVE {len(rows)}"))
-        columns = result_columns(portal.translation)
-        if describe:
-            self.send(cached_row_description(columns, tuple(result_formats)))
-        encoders = cached_row_encoders(columns, tuple(result_formats))
-        self._send_rows(rows, wrap_encoders(self.transcoder, encoders, columns, result_formats))
-        self.send(m.command_complete(f"FETCH {len(rows)}"))
 
     def _send_rows(self, rows: list[tuple[Any, ...]], encoders: list[Callable[[Any], bytes | None]]
                    ) -> None:
@@ -948,6 +920,8 @@ class Connection:
         if portal.rows is not None:  # a suspended portal: continue it
             self._send_portal_rows(portal, limit)
             return
+        if portal.stream is not None or (limit > 0 and session.cursors.can_stream(portal.translation)):
+            return await stream_portal(self, portal, limit)
         session.begin_implicit(eager=False)  # until Sync
         session.backend.start_query(portal.prepared.sql)
         await self.run_statement(portal.translation, portal.params, portal.result_formats,

@@ -137,3 +137,52 @@ def test_asyncpg_cursor_in_transaction(pg_oracle: PostgresOracle, strata_shared:
             await conn.close()
 
     assert asyncio.run(run(strata_shared.dsn)) == asyncio.run(run(pg_oracle.dsn))
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_big_results_stream_with_bounded_memory(strata_shared: StrataProcess) -> None:
+    """A DECLAREd cursor and an asyncpg cursor (a protocol portal executed with a row limit) over
+    ~60 MB of rows: the server reads them batch by batch, its memory does not grow by the result
+    (the table's pages are read once first, so the page cache is warm)."""
+    assert strata_shared.proc is not None
+    pid = strata_shared.proc.pid
+    rows = 120_000
+    with psycopg.connect(strata_shared.dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists cu_mem")
+        conn.execute("create table cu_mem (a int, b text)")
+        conn.execute(f"insert into cu_mem select g, repeat('x', 500) from generate_series(1, {rows}) g")
+        conn.execute("select count(*), sum(length(b)) from cu_mem").fetchall()  # pages now cached
+    with psycopg.connect(strata_shared.dsn) as conn, conn.cursor(name="mem") as cur:
+        cur.itersize = 2_000
+        cur.execute("select a, b from cu_mem")
+        before = _rss_kb(pid)
+        seen = 0
+        peak = before
+        for i, (_, b) in enumerate(cur):
+            seen += len(b) > 0
+            if i % 20_000 == 0:
+                peak = max(peak, _rss_kb(pid))
+        assert seen == rows
+        assert peak - before < 30_000, f"server grew by {peak - before} kB while streaming"
+
+    async def portal() -> tuple[int, int]:
+        conn = await asyncpg.connect(strata_shared.dsn)
+        try:
+            start = _rss_kb(pid)
+            top, count = start, 0
+            async with conn.transaction():
+                async for _ in conn.cursor("select a, b from cu_mem", prefetch=1_000):
+                    count += 1
+                    if count % 20_000 == 0:
+                        top = max(top, _rss_kb(pid))
+            return count, top - start
+        finally:
+            await conn.close()
+
+    count, grown = asyncio.run(portal())
+    assert count == rows
+    assert grown < 30_000, f"server grew by {grown} kB while streaming a portal"
