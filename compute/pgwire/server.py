@@ -710,8 +710,9 @@ class Connection:
                     break
                 continue
             try:
-                if kind == b"d":
-                    rows = parser.feed(body)
+                if kind == b"d":  # text and CSV data in a client encoding other than UTF8 converted
+                    conv = self.transcoder if isinstance(parser, CopyParser) else None
+                    rows = parser.feed(body if conv is None else conv.to_server(body))
                 elif kind == b"c":
                     rows = parser.finish()
                 else:
@@ -761,6 +762,8 @@ class Connection:
         else:
             text_encoders = [text_encoder(c.type_oid, c.elem_oid) for c in columns]
             fmt = text_formatter(spec)
+            if (conv := self.transcoder) is not None:  # the client encoding's bytes, as PostgreSQL sends
+                fmt = functools.partial(lambda f, values: conv.to_client(f(values)), fmt)
             self.send(m.copy_out_response(len(columns)))
             if spec.header:
                 self.send(m.copy_data(fmt([c.name for c in columns])))

@@ -116,3 +116,28 @@ def test_raw_bytes(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> N
                b"set client_encoding to 'SQL_ASCII'", b"select '\xc3\xa9', length('\xc3\xa9')",
                b"select chr(8364)"]
     assert _raw(strata_shared.dsn, queries) == _raw(pg_oracle.dsn, queries)
+
+
+def _copy(dsn: str) -> list[Any]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists enc_copy")
+        conn.execute("create table enc_copy (a int, b text)")
+        conn.execute("set client_encoding to 'LATIN1'")
+        cur = conn.cursor()
+        with cur.copy("copy enc_copy from stdin") as copy:
+            copy.write(b"1\t\xe9t\xe9\n2\t\xff\n")  # LATIN1 bytes
+        with cur.copy("copy enc_copy (b) to stdout") as copy:
+            out = b"".join(bytes(chunk) for chunk in copy)
+        conn.execute("insert into enc_copy values (3, chr(8364))")
+        try:
+            with cur.copy("copy enc_copy to stdout (format csv)") as copy:
+                b"".join(bytes(chunk) for chunk in copy)
+            failed = None
+        except psycopg.Error as exc:
+            failed = exc.sqlstate
+        conn.execute("reset client_encoding")
+        return [out, failed, conn.execute("select a, b from enc_copy order by a").fetchall()]
+
+
+def test_copy_text_is_converted(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    assert _copy(strata_shared.dsn) == _copy(pg_oracle.dsn)
