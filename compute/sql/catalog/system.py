@@ -240,7 +240,11 @@ _rel("pg_extension", 3079,
      "SELECT 13500, 'plpgsql', 10, 11, 0, '1.0', NULL, NULL")
 _rel("pg_range", 3541,
      "rngtypid:oid, rngsubtype:oid, rngmultitypid:oid, rngcollation:oid, rngsubopc:oid, "
-     "rngcanonical:regproc, rngsubdiff:regproc", "SELECT 0, 0, 0, 0, 0, 0, 0 WHERE 0")
+     "rngcanonical:regproc, rngsubdiff:regproc",
+     # the built-in range types (compute/pgtypes/ranges.py): type, subtype, multirange, btree opclass
+     " UNION ALL ".join(f"SELECT {r}, {sub}, {multi}, 0, {opc}, 0, 0" for r, sub, multi, opc in (
+         (3904, 23, 4451, 1978), (3906, 1700, 4532, 3125), (3908, 1114, 4533, 3128),
+         (3910, 1184, 4534, 3127), (3912, 1082, 4535, 3122), (3926, 20, 4536, 3124))))
 _rel("pg_collation", 3456,
      "oid:oid, collname:name, collnamespace:oid, collowner:oid, collprovider:char, collisdeterministic:bool, "
      "collencoding:int4, collcollate:text, collctype:text, colliculocale:text, collversion:text",
@@ -488,7 +492,7 @@ def _pg_type_body() -> str:
         byval = 1 if info.length in (1, 2, 4, 8) else 0
         align = {1: "c", 2: "s", 4: "i", 8: "d"}.get(info.length, "i")
         storage = "p" if info.length > 0 else "m" if info.oid == T.NUMERIC else "x"
-        typtype = "p" if info.category == "P" else "b"
+        typtype = "p" if info.category == "P" else "r" if info.category == "R" else "b"
         name = info.name.replace("'", "''")
         rows.append(
             f"SELECT {info.oid}, '{name}', 11, 10, {info.length}, {byval}, '{typtype}', "

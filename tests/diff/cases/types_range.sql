@@ -101,3 +101,16 @@ select r, isempty(r), upper(r) from t order by r;
 create table t (r int4range, n numrange, d daterange, s tsrange, z tstzrange, i int8range);
 insert into t values ('[1,2)', '[1.5,2.25]', '[2020-01-01,2020-01-03)', '[2020-01-01 00:00,2020-01-02 00:00)', '[2020-01-01 00:00+00,)', '(,5]');
 select * from t;
+
+-- case types_issue15_pg_type_rows
+select oid, typname, typlen, typtype, typcategory, typarray, typelem from pg_type where oid in (869, 650, 1560, 1562, 3904, 3905, 3906, 3908, 3910, 3912, 3926, 1041, 651) order by oid;
+
+-- case types_issue15_format_type
+select format_type(1560, 3), format_type(1562, 4), format_type(1562, -1), format_type(3904, -1), format_type(650, -1), format_type(1042, 9);
+
+-- case types_issue15_attribute_typmods
+create table t (a bit(3), b varbit(4), c char(5), d inet, e int4range);
+select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a join pg_class c on c.oid = a.attrelid where c.relname = 't' and a.attnum > 0 order by a.attnum;
+
+-- case range_pg_range_rows
+select rngtypid, rngsubtype from pg_range order by 1;
