@@ -14,18 +14,36 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.dialects.sqlite import SQLite
+from sqlglot.parser import binary_range_parser
 from sqlglot.tokens import TokenType
 
 _KEEP_FUNCTION_PARSERS = {"CAST", "EXTRACT", "SUBSTRING", "TRIM", "POSITION", "OVERLAY", "STRING_AGG"}  # DATE_PART: our own (float8)
 
 
+class ContainedByOrEquals(exp.Expression, exp.Binary, exp.Predicate):
+    """inet ``<<=`` (sqlglot has no node for it)."""
+
+
+class ContainsOrEquals(exp.Expression, exp.Binary, exp.Predicate):
+    """inet ``>>=``."""
+
+
 class StrataPostgres(Postgres):
+    class Tokenizer(Postgres.Tokenizer):  # type: ignore[misc, valid-type]
+        # <<= and >>= (inet containment) reuse two token types PostgreSQL input never produces
+        KEYWORDS = {**Postgres.Tokenizer.KEYWORDS, "<<=": TokenType.COLON_GT, ">>=": TokenType.NCOLON_GT}
+
     # Subscripts stay as written: sqlglot would shift some literals to 0-based, depending on what
     # type it guesses for the subscripted value (the translator knows the real lower bound).
     INDEX_OFFSET = 0
 
     class Parser(Postgres.Parser):  # type: ignore[misc, valid-type]
         FUNCTIONS: dict = {}  # type: ignore[assignment]
+        RANGE_PARSERS = {
+            **Postgres.Parser.RANGE_PARSERS,
+            TokenType.COLON_GT: binary_range_parser(ContainedByOrEquals),
+            TokenType.NCOLON_GT: binary_range_parser(ContainsOrEquals),
+        }
         # PostgreSQL has no lambdas: `f(doc -> 'k')` is the json operator, not `doc -> 'k'` lambda
         # (named arguments `f(x => 1)` stay)
         LAMBDAS = {k: v for k, v in Postgres.Parser.LAMBDAS.items() if k != TokenType.ARROW}

@@ -642,6 +642,12 @@ class OperatorsMixin(ExprCore):
     def c_ExtendsRight(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self._typed_only("&>", node, scope)
 
+    def c_ContainedByOrEquals(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_only("<<=", node, scope)
+
+    def c_ContainsOrEquals(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        return self._typed_only(">>=", node, scope)
+
     def c_Adjacent(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return self._typed_only("-|-", node, scope)
 

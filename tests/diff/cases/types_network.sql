@@ -78,3 +78,14 @@ create table t (a inet, b cidr, c text);
 insert into t values ('10.0.0.1/8', '10.0.0.0/8', '10.0.0.1'::inet);
 insert into t (b) select a from t;
 select a, b, c from t order by b;
+
+-- case net_contained_or_equal
+select '10.0.0.0/8'::inet <<= '10.0.0.0/8'::inet, '10.1.0.0/16'::inet <<= '10.0.0.0/8'::inet, '10.0.0.0/8'::cidr >>= '10.0.0.0/8'::cidr, '10.0.0.0/8'::inet >>= '11.0.0.0/16'::inet, 1 <= 2, 3 >= 2;
+
+-- case net_contained_or_equal_on_integers
+select 1 <<= 2;
+
+-- case net_column_contained_or_equal
+create table t (a inet);
+insert into t values ('10.0.0.1'), ('10.0.0.0/8'), ('11.0.0.1');
+select a from t where a <<= '10.0.0.0/8' order by a;
