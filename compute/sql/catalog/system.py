@@ -264,7 +264,10 @@ _rel("pg_depend", 2608,
      "classid:oid, objid:oid, objsubid:int4, refclassid:oid, refobjid:oid, refobjsubid:int4, deptype:char",
      f"SELECT 1259, s.oid, 0, 1259, s.owner_table, "
      f"(SELECT c.attnum FROM main.{COLUMNS} c WHERE c.table_oid = s.owner_table AND c.name = s.owner_column), "
-     f"'a' FROM main.{SEQUENCES} s WHERE s.owner_table IS NOT NULL "
+     # an identity column's sequence is an internal ('i') dependency, a serial's an automatic one
+     f"CASE WHEN (SELECT c.identity FROM main.{COLUMNS} c WHERE c.table_oid = s.owner_table "
+     f"AND c.name = s.owner_column) IS NOT NULL THEN 'i' ELSE 'a' END "
+     f"FROM main.{SEQUENCES} s WHERE s.owner_table IS NOT NULL "
      # a view's rule depends on the relations its query reads (pg_dump orders CREATEs by this)
      f"UNION ALL SELECT 2618, v.oid, 0, 1259, r.oid, 0, 'n' FROM main.{TABLES} v, "
      f"json_each(pg_view_relations_json(v.definition)) j JOIN main.{TABLES} r "
@@ -384,7 +387,7 @@ _rel(
     "column_default:text, is_nullable:text, data_type:text, character_maximum_length:int4, "
     "character_octet_length:int4, numeric_precision:int4, numeric_precision_radix:int4, "
     "numeric_scale:int4, datetime_precision:int4, udt_catalog:name, udt_schema:name, udt_name:name, "
-    "isidentity:text, identity_generation:text, is_generated:text, is_updatable:text",
+    "is_identity:text, identity_generation:text, is_generated:text, is_updatable:text",
     f"SELECT current_database(), t.schema, t.name, c.name, c.attnum, "
     f"CASE WHEN c.identity IS NULL AND c.default_expr IS NOT NULL "
     f"THEN pg_get_expr('D' || c.type_oid || ':' || c.typmod || ':' || c.default_expr, c.table_oid) END, "

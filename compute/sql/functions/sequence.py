@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import compute.sql.types as ty
@@ -31,9 +32,8 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     # --- sequences (nextval writes, so translations calling it are marked is_write)
     def _seq_row(name: Any) -> tuple[int, int, int, int, int, int, int, int]:
         text = str(name)
-        key = text[1:-1] if text.startswith('"') else text.lower()
-        if key.startswith("public."):
-            key = key[7:]
+        key = re.sub(r'^\s*(?:public|"public")\s*\.\s*', "", text, flags=re.IGNORECASE)
+        key = key[1:-1].replace('""', '"') if key.startswith('"') and key.endswith('"') else key.lower()
         rows = conn.execute(
             f"SELECT s.oid, s.last_value, s.is_called, s.increment, s.min_value, s.max_value, s.cycle, "
             f"s.start_value FROM {SEQUENCES} s JOIN {TABLES} t ON t.oid = s.oid WHERE t.name = ?",

@@ -22,6 +22,7 @@ from compute.sql.catalog.catalog import (
     Table,
     quote_literal,
 )
+from compute.sql.translate.ddl_identity import regclass_text
 from compute.sql.translate.ddl_sql import (
     CHECK_TRIGGER_SUFFIXES,
     FK_TRIGGER_SUFFIXES,
@@ -131,8 +132,8 @@ class TableDdl:
             col = replace(
                 col,
                 not_null=True,
-                default_expr=f"nextval('{seq_name}'::regclass)",
-                default_sql=f"nextval({quote_literal(seq_name)})",
+                default_expr=f"nextval('{regclass_text(seq_name)}'::regclass)",
+                default_sql=f"nextval({quote_literal(regclass_text(seq_name))})",
                 identity=identity,
             )
         elif default_node is not None:

@@ -15,6 +15,7 @@ from compute.sql.translate import enums
 from compute.sql.translate.copy import translate_copy
 from compute.sql.translate.cursor_statements import close_cursor, declare_cursor, fetch
 from compute.sql.translate.ddl import DdlCompiler
+from compute.sql.translate.ddl_identity import ADD_IDENTITY, add_identity
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
 from compute.sql.translate.explain import explain
 from compute.sql.translate.outputs import column_descs, state_fields
@@ -301,6 +302,8 @@ def _ddl(node: exp.Expression, text: str, state: State) -> tuple[Translation, Ca
     elif isinstance(node, exp.Command) and node.name.lower() == "alter" and \
             str(node.expression).lower().split()[:1] == ["sequence"]:
         result = ddl.alter_sequence(text)
+    elif isinstance(node, exp.Command) and node.name.lower() == "alter" and ADD_IDENTITY.match(text):
+        result = add_identity(catalog, text)  # pg_dump's form of an identity column
     elif isinstance(node, exp.Command):
         raise SqlError("0A000", f"{node.name.upper()} {str(node.expression)[:40]} is not supported".strip())
     else:
