@@ -60,6 +60,7 @@ class Cursor:
     at_start: bool = True
     at_end: bool = False
     created: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
+    savepoints: frozenset[int] = frozenset()  # the savepoints (by instance) open at DECLARE
 
     # ---- rows
 
@@ -217,6 +218,17 @@ class Cursors:
         self.session = session
         self.open: dict[str, Cursor] = {}
         self.streams: list[Cursor] = []  # protocol portals executed with a row limit (streaming)
+        self._marks: list[tuple[str, int]] = []  # the open savepoints: name, instance number
+        self._marks_txn: object | None = None  # the transaction they belong to
+        self._next_mark = 0
+
+    @property
+    def marks(self) -> list[tuple[str, int]]:
+        """The open savepoints of the session's current transaction."""
+        if self._marks_txn is not self.session.txn:
+            self._marks_txn = self.session.txn
+            self._marks = []
+        return self._marks
 
     async def run(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         """DECLARE, FETCH / MOVE, CLOSE, and EXPLAIN (which may explain a DECLARE)."""
@@ -252,6 +264,7 @@ class Cursors:
             cursor = await self._stream(spec, query, params, txn)
         else:
             cursor = await self._materialized(spec, query, params, txn)
+        cursor.savepoints = frozenset(mark for _, mark in self.marks)
         self.open[spec.name] = cursor
         return Result("DECLARE CURSOR")
 
@@ -387,6 +400,27 @@ class Cursors:
                     raise map_sqlite_error(exc, self.session.catalog) from exc
                 self._release(cursor)
                 cursor.txn = None
+
+    def savepoint(self, tr: Translation, result: Result) -> Result:
+        """Follow SAVEPOINT / RELEASE / ROLLBACK TO (done): ROLLBACK TO closes the cursors declared
+        since that savepoint was made, as PostgreSQL drops a failed subtransaction's portals."""
+        marks = self.marks
+        names = [name for name, _ in marks]
+        if tr.kind is Kind.SAVEPOINT:
+            self._next_mark += 1
+            marks.append((tr.name, self._next_mark))
+        elif tr.name in names:
+            index = len(names) - 1 - names[::-1].index(tr.name)
+            mark = marks[index][1]
+            del marks[index + (tr.kind is Kind.ROLLBACK_TO):]
+            if tr.kind is Kind.ROLLBACK_TO:
+                for name, cursor in list(self.open.items()):
+                    if mark in cursor.savepoints:
+                        self._release(cursor)
+                        del self.open[name]
+                self._next_mark += 1  # the savepoint is made again: a new instance
+                marks[index] = (tr.name, self._next_mark)
+        return result
 
     def end_txn(self, commit: bool) -> None:
         """A transaction ended: its cursors go, except WITH HOLD ones after a commit."""

@@ -278,8 +278,8 @@ class Session(SqlPrepared):
                 return await self._commit(tr.chain)
             case Kind.ROLLBACK:
                 return await self._rollback(tr.tag or "ROLLBACK", tr.chain)
-            case Kind.SAVEPOINT | Kind.RELEASE | Kind.ROLLBACK_TO:
-                return await self._savepoint(tr)
+            case Kind.SAVEPOINT | Kind.RELEASE | Kind.ROLLBACK_TO:  # ROLLBACK TO closes newer cursors
+                return self.cursors.savepoint(tr, await self._savepoint(tr))
             case Kind.SET_CONSTRAINTS:
                 return await self._set_constraints(tr)
             case Kind.SET:
