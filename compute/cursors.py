@@ -14,6 +14,7 @@ Positioning follows PostgreSQL's PortalRunFetch / PortalRunSelect (portalPos, at
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -436,7 +437,9 @@ class Cursors:
             elif commit:
                 cursor.txn = None
 
-    def view_rows(self) -> list[tuple[str, str, bool, bool, bool, datetime.datetime]]:
-        """pg_cursors: name, statement, is_holdable, is_binary, is_scrollable, creation_time."""
-        return [(c.spec.name, c.spec.text, c.spec.hold, False, c.spec.scroll is not False, c.created)
-                for c in self.open.values()]
+    def view_json(self) -> str:
+        """pg_cursors' rows (the view reads them through strata_cursors_json(), functions/admin.py)."""
+        return json.dumps([{"name": c.spec.name, "statement": c.spec.text, "is_holdable": c.spec.hold,
+                            "is_scrollable": c.spec.scroll is not False,
+                            "creation_time": c.created.strftime("%Y-%m-%d %H:%M:%S.%f") + "+00"}
+                           for c in self.open.values()])

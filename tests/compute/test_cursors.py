@@ -52,6 +52,12 @@ SCRIPTS: dict[str, list[str]] = {
                    "begin", "savepoint a", "declare c cursor for select 1", "release a", "savepoint b",
                    "rollback to b", "fetch c", "savepoint b", "declare e cursor for select 2",
                    "rollback to b", "fetch e", "rollback"],
+    "pg_cursors": ["begin", "declare c cursor for select a from cu_t order by a",
+                   "declare \"D\" no scroll cursor with hold for select 1",
+                   "select name, statement, is_holdable, is_binary, is_scrollable, "
+                   "creation_time <= now() + interval '1 minute' from pg_cursors order by name",
+                   "commit", "select name, is_holdable from pg_cursors", "close all",
+                   "select count(*) from pg_cursors"],
     "with_hold": ["declare h cursor with hold for select a from cu_t order by a", "fetch 2 from h",
                   "close h", "begin", "declare d cursor with hold for select a from cu_t order by a",
                   "fetch 1 from d", "commit", "fetch 1 from d", "fetch 2 from d", "close d",

@@ -343,6 +343,12 @@ _rel(  # every session of this node (compute/backend.py, functions/admin.py)
     "j.value ->> '$.query_start', NULL, NULL, j.value ->> '$.state', NULL, NULL, NULL, "
     "j.value ->> '$.query', 'client backend' FROM json_each(strata_activity_json()) j",
 )
+_rel(  # the session's open cursors (compute/cursors.py)
+    "pg_cursors", 0,
+    "name:text, statement:text, is_holdable:bool, is_binary:bool, is_scrollable:bool, creation_time:timestamptz",
+    "SELECT j.value ->> '$.name', j.value ->> '$.statement', j.value ->> '$.is_holdable', 0, "
+    "j.value ->> '$.is_scrollable', j.value ->> '$.creation_time' FROM json_each(strata_cursors_json()) j",
+)
 _rel(  # advisory locks of this database (compute/advisory.py)
     "pg_locks", 0,
     "locktype:text, database:oid, relation:oid, page:int4, tuple:int2, virtualxid:text, "

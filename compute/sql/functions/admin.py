@@ -138,6 +138,7 @@ def register_udfs(conn: Any, ctx: Any) -> None:
     scalar("strata_cancel_backend", cancel, 1)
     scalar("strata_activity_json", lambda: _backend(ctx).activity_json(), 0)
     scalar("strata_locks_json", lambda: _backend(ctx).locks_json(), 0)
+    scalar("strata_cursors_json", lambda: _backend(ctx).session.cursors.view_json(), 0)  # pg_cursors
     scalar("strata_listening_channels_json", lambda: _listening(ctx), 0)
 
 
