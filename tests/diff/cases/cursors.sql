@@ -155,3 +155,6 @@ fetch all from c;
 -- case with_hold_inside_block ordered
 declare c cursor with hold for select a from cur_t order by a;
 fetch 2 from c;
+
+-- refused binary_cursor
+declare c binary cursor for select a from cur_t;
