@@ -80,6 +80,9 @@ def compare(sub: int, a: Any, b: Any) -> int:
 # --------------------------------------------------------------------------- construction
 
 
+_INFINITE = ("infinity", "-infinity")
+
+
 def _successor(sub: int, value: Any) -> Any:
     if sub in (INT4, INT8):
         out = int(value) + 1
@@ -104,10 +107,10 @@ def make(range_oid: int, lower: Any, upper: Any, lower_inc: bool, upper_inc: boo
             raise SqlError("22000", "range lower bound must be less than or equal to range upper bound")
         if order == 0 and not (lower_inc and upper_inc):
             return EMPTY
-    if range_oid in DISCRETE:
-        if lower is not None and not lower_inc:
+    if range_oid in DISCRETE:  # infinite dates stay as they are (daterange_canonical)
+        if lower is not None and not lower_inc and lower not in _INFINITE:
             lower, lower_inc = _successor(sub, lower), True
-        if upper is not None and upper_inc:
+        if upper is not None and upper_inc and upper not in _INFINITE:
             upper, upper_inc = _successor(sub, upper), False
         if lower is not None and upper is not None and compare(sub, lower, upper) >= 0:
             return EMPTY

@@ -80,7 +80,12 @@ def bits_to_int(bits: str, oid: int) -> int:
     return value - (1 << width) if len(bits) == width and bits[0] == "1" else value
 
 
+_TEXTS = (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME)
+
+
 def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
+    if src != dst and (src in T.RANGE_TYPES or dst in T.RANGE_TYPES) and not (src in _TEXTS or dst in _TEXTS):
+        raise SqlError("42846", f"cannot cast type {T.format_type(src)} to {T.format_type(dst)}")
     if src in (T.BIT, T.VARBIT) and dst in (T.INT4, T.INT8):
         return bits_to_int(value, dst)
     if dst in (T.INT2, T.INT4, T.INT8, T.OID):

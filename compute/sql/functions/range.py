@@ -43,7 +43,7 @@ def operator(c: ExprCompiler, op: str, left: exp.Expression, lt: Ty, right: exp.
     """A binary operator with a range operand."""
     if lt.oid == T.UNKNOWN and rt.oid in RANGE_TYPES:
         left, lt = c.coerce(left, lt, Ty(rt.oid)), Ty(rt.oid)
-    if rt.oid == T.UNKNOWN and lt.oid in RANGE_TYPES and op != "@>":
+    if rt.oid == T.UNKNOWN and lt.oid in RANGE_TYPES:  # range @> unknown: the unknown is a range
         right, rt = c.coerce(right, rt, Ty(lt.oid)), Ty(lt.oid)
     if op == "@>" and lt.oid in RANGE_TYPES and rt.oid not in RANGE_TYPES:  # range @> element
         sub = Ty(R.SUBTYPE[lt.oid])

@@ -143,6 +143,8 @@ class ExprCore:
         if src.oid in ty.INTS and dst.oid in ty.INTS:
             return node
         if src.oid in ty.STRINGS and dst.oid in ty.STRINGS:
+            if src.oid == T.BPCHAR and dst.oid != T.BPCHAR:  # the implicit bpchar -> text cast rtrims
+                return fn("rtrim", node, exp.Literal.string(" "))
             return node
         if src.oid in ty.OIDLIKE and dst.oid in (*ty.OIDLIKE, *ty.INTS):
             return node

@@ -189,7 +189,10 @@ class OperatorsMixin(ExprCore):
                 raise SqlError("42601", "subquery has too many columns")
             elem_t = cols[0].ty
             left = self.coerce(left, lt, elem_t)
-            source = f"SELECT x.{quote(cols[0].name)} AS v FROM ({sub_sql}) AS x"
+            item = f"x.{quote(cols[0].name)}"
+            if lt.oid == elem_t.oid == T.BPCHAR and (lt.typmod != elem_t.typmod or lt.typmod < 0):
+                left, item = fn("rtrim", left, exp.Literal.string(" ")), f"rtrim({item}, ' ')"  # bpchareq
+            source = f"SELECT {item} AS v FROM ({sub_sql}) AS x"
         else:
             arr, at = self.compile(inner, scope)
             if at.oid == T.UNKNOWN:
@@ -464,7 +467,11 @@ class OperatorsMixin(ExprCore):
         if query is not None:
             inner = query.this if isinstance(query, exp.Subquery) else query
             sub_sql, cols = self.query.subquery(inner, scope)
-            if cols and vt.oid == T.UNKNOWN:
+            if cols and vt.oid == cols[0].ty.oid == T.BPCHAR and (vt.typmod != cols[0].ty.typmod or vt.typmod < 0):
+                item = f"rtrim(x.{quote(cols[0].name)}, ' ')"  # bpchareq ignores trailing blanks
+                sub_sql = f"SELECT {item} FROM ({sub_sql}) AS x"
+                value = fn("rtrim", value, exp.Literal.string(" "))
+            elif cols and vt.oid == T.UNKNOWN:
                 value = self.coerce(value, vt, cols[0].ty)
             elif cols and cols[0].ty.oid != vt.oid and cols[0].ty.oid == T.BPCHAR:
                 value = fn("pg_typmod", value, lit_int(T.BPCHAR), lit_int(cols[0].ty.typmod))

@@ -103,3 +103,19 @@ select c || '|', octet_length(c) from t;
 -- case bpchar_param
 -- params: ["ab"]
 select x || '|', octet_length(x) from (select $1::char(4) as x) s;
+
+-- case bpchar_any_and_in_subquery
+select 'a'::char(3) = any(array['a', 'b']), 'a'::char(2) in (select 'a'::char(4)), 'a'::char(2) = any(select 'a'::char(4));
+
+-- case bpchar_union_all_order
+select x from (select 'a'::char(2) as x union all select 'bb'::char(4)) s order by x;
+
+-- case bpchar_in_list_padded
+create table t (c char(3));
+insert into t values ('a'), ('b');
+select c from t where c in ('a', 'b  ') order by c;
+
+-- case bpchar_like_underscores_match_padding
+create table t (c char(3));
+insert into t values ('a');
+select c from t where c like 'a__';

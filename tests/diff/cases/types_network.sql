@@ -89,3 +89,8 @@ select 1 <<= 2;
 create table t (a inet);
 insert into t values ('10.0.0.1'), ('10.0.0.0/8'), ('11.0.0.1');
 select a from t where a <<= '10.0.0.0/8' order by a;
+
+-- case net_inet_cidr_column_comparisons
+create table t (a inet, b cidr);
+insert into t values ('1.2.3.4', '1.2.3.0/24');
+select a = b, b = a, a < b, a::cidr, b::inet, a::text, b::text from t;

@@ -114,3 +114,27 @@ select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a join 
 
 -- case range_pg_range_rows
 select rngtypid, rngsubtype from pg_range order by 1;
+
+-- case range_typed_literals
+select inet '10.0.0.1', int4range '[1,2]', numrange '(1,2)';
+
+-- case range_daterange_infinite_dates
+select daterange('-infinity', 'infinity'), daterange('2020-01-01', 'infinity', '[]'), lower_inf(daterange('-infinity', '2020-01-01'));
+
+-- case range_param
+-- params: ["[1,5)"]
+select $1::int4range @> 3;
+
+-- case range_where_contains
+create table t (r int4range);
+insert into t values ('[1,10)');
+select r from t where r @> 5 and not (r @> 20);
+
+-- case range_unknown_is_a_range
+select int4range(1,5) = '[1,4]', '[1,4]' = int4range(1,5), int4range(1,5) @> '[2,3)';
+
+-- case range_cast_between_range_types
+select '[1,5)'::int4range::numrange;
+
+-- case range_text_round_trips
+select '1.2.3.4'::inet::varchar(20), '1.2.3.4'::text::inet, B'101'::text::bit(3), 'empty'::text::int4range;
