@@ -28,6 +28,13 @@ class ContainsOrEquals(exp.Expression, exp.Binary, exp.Predicate):
     """inet ``>>=``."""
 
 
+def _bit_literal_type(text: str) -> exp.DataType:
+    """`bit '101'` is bit(3), not bit(1) as `'101'::bit` is: the literal keeps its length."""
+    length = 4 * (len(text) - 1) if text[:1] in ("x", "X") else len(text) - 1 if text[:1] in ("b", "B") else len(text)
+    return exp.DataType(this=exp.DataType.Type.BIT,
+                        expressions=[exp.DataTypeParam(this=exp.Literal.number(max(length, 1)))])
+
+
 class StrataPostgres(Postgres):
     class Tokenizer(Postgres.Tokenizer):  # type: ignore[misc, valid-type]
         # <<= and >>= (inet containment) reuse two token types PostgreSQL input never produces
@@ -70,6 +77,8 @@ class StrataPostgres(Postgres):
                 if isinstance(data_type, exp.DataType) and self._curr and self._curr.token_type == TokenType.STRING:
                     literal = self._parse_primary()
                     if isinstance(literal, exp.Literal) and literal.is_string:
+                        if data_type.this == exp.DataType.Type.BIT and not data_type.expressions:
+                            data_type = _bit_literal_type(literal.name)
                         parser = self.TYPE_LITERAL_PARSERS.get(data_type.this)
                         typed = (parser(self, literal, data_type) if parser
                                  else self.expression(exp.Cast(this=literal, to=data_type)))

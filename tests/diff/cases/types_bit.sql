@@ -82,3 +82,6 @@ select set_bit(B'0101', 1, 2);
 
 -- case bit_varbit_casts
 select B'0101'::bit(4)::varbit(8), B'0101'::varbit::bit(6), 5::bit(3)::text;
+
+-- case bit_typed_literal_keeps_length
+select bit '101', bit 'X1F', '101'::bit, bit '101' || B'1', pg_typeof(bit '1');

@@ -138,3 +138,42 @@ select '[1,5)'::int4range::numrange;
 
 -- case range_text_round_trips
 select '1.2.3.4'::inet::varchar(20), '1.2.3.4'::text::inet, B'101'::text::bit(3), 'empty'::text::int4range;
+
+-- case range_gist_index_accepted
+create table t (r int4range);
+create index on t using gist (r);
+insert into t values ('[1,2)');
+select r from t;
+
+-- refused range_exclusion_constraint
+create table t (r int4range, exclude using gist (r with &&));
+
+-- case range_defaults_of_new_types
+create table t (id serial, r tsrange default tsrange(null, null), b bit(2) default B'01', a inet default '127.0.0.1', c char(3) default 'x');
+insert into t default values;
+select r, b, a, c || '|' from t;
+
+-- case range_update_with_operators
+create table t (a inet, r int4range, b varbit);
+insert into t values ('1.2.3.4', '[1,2)', B'1');
+update t set a = a + 1, r = r * '[0,10)', b = b || B'0';
+select * from t;
+
+-- case range_delete_returning_inet
+create table t (a inet);
+insert into t values ('1.2.3.4'), ('1.2.3.5');
+delete from t where a > '1.2.3.4' returning a;
+
+-- case range_window_order
+create table t (r int4range);
+insert into t values ('[1,5)');
+select r, count(*) over (order by r) from t;
+
+-- case range_primary_key_canonical
+create table t (r int4range primary key);
+insert into t values ('[1,3)'), ('[1,2]');
+
+-- case range_from_aggregates
+create table t (a int);
+insert into t values (1), (5);
+select int4range(min(a), max(a), '[]') from t;
