@@ -119,3 +119,46 @@ select c from t where c in ('a', 'b  ') order by c;
 create table t (c char(3));
 insert into t values ('a');
 select c from t where c like 'a__';
+
+-- case bpchar_param_compare
+create table t (c char(4));
+insert into t values ('ab');
+-- params: ["ab"]
+select c || '|' from t where c = $1;
+
+-- case bpchar_param_insert
+create table t (c char(4));
+-- params: ["ab"]
+insert into t values ($1) returning c || '|', octet_length(c);
+
+-- case bpchar_vs_varchar
+create table t (c char(4), v varchar(4));
+insert into t values ('ab', 'ab');
+select c = v, v = c, c || v, c > v from t;
+
+-- case bpchar_count_distinct_string_agg
+create table t (c char(4));
+insert into t values ('ab'), ('ab  '), ('b');
+select count(distinct c), string_agg(c, ',' order by c) from t;
+
+-- case bpchar_case_coalesce_nullif
+create table t (c char(4));
+insert into t values ('ab');
+select case when true then c else 'xyz' end || '|', coalesce(c, 'q') || '|', nullif(c, 'ab') from t;
+
+-- case bpchar_name_and_casts
+select 'ab'::char(4) = 'ab'::name, 'ab'::char(4)::char(2) || '|', 'ab'::char(4)::text::char(6) || '|', 'abcdef'::char(4);
+
+-- case bpchar_length_family
+create table t (c char(4));
+insert into t values ('ab');
+select c, length(c), char_length(c), character_length(c), octet_length(c), bit_length(c) from t;
+
+-- case bpchar_on_conflict_padding
+create table t (c character(3) primary key);
+insert into t values ('a');
+insert into t values ('a  ') on conflict (c) do nothing;
+select count(*) from t;
+
+-- case bpchar_lpad_left_concat_int
+select lpad('ab'::char(4), 6, '*'), 'ab'::char(4) || 1, left('ab  '::char(4), 3) || '|', 'ab'::char(4) ~~ 'ab  ';
