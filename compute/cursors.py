@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import apsw
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from compute.engine import Pooled
     from compute.session import Session
 
+T = TypeVar("T")
 CURSORS_PER_SESSION = 1_000  # open cursors per session, in cursors
 STREAMING_CURSORS = 2  # cursors of one session holding a pooled reader at once
 MATERIALIZE_ROWS = 100_000  # rows a materialized (or WITH HOLD) cursor may hold, in rows
@@ -291,12 +293,8 @@ class Cursors:
         """The next ``limit`` rows (0: all) of a streaming portal, and whether it is done."""
         if cursor.reader is None:
             return [], True
-        self.session._bind_context(cursor.reader)
         spec = FetchSpec("", "forward", limit if limit > 0 else ALL_ROWS)
-        try:
-            _, rows = await self.session.engine.run(lambda: cursor.fetch(spec))
-        except apsw.Error as exc:
-            raise map_sqlite_error(exc, self.session.catalog) from exc
+        _, rows = await self._read(cursor, spec)
         if cursor.at_end:
             self._release(cursor)
             self.streams.remove(cursor)
@@ -304,20 +302,43 @@ class Cursors:
 
     async def fetch_stream(self, cursor: Cursor, spec: FetchSpec) -> tuple[int, list[tuple[Any, ...]]]:
         """FETCH / MOVE by SQL on a streaming protocol portal."""
-        if cursor.reader is None:
+        return await self._read(cursor, spec)
+
+    async def _read(self, cursor: Cursor, spec: FetchSpec) -> tuple[int, list[tuple[Any, ...]]]:
+        """Run one FETCH on the cursor: on an engine thread when it reads its reader (a step of
+        one row runs inline), with cancel and statement_timeout armed as for any statement."""
+        reader = cursor.reader
+        if reader is None:
             return cursor.fetch(spec)
-        self.session._bind_context(cursor.reader)
+        inline = spec.direction in ("forward", "backward") and abs(spec.count) <= 1
+        return await self._guarded(reader, lambda: cursor.fetch(spec), inline)
+
+    async def _guarded(self, reader: Pooled, work: Callable[[], T], inline: bool) -> T:
+        session = self.session
+        session._bind_context(reader)
+        guard = reader.guard
+        guard.reason = session._interrupt
+        timeout_ms = session.setting_ms("statement_timeout")
+        if timeout_ms > 0:
+            guard.statement_deadline = time.monotonic() + timeout_ms / 1000.0
+        session._active = reader
         try:
-            return await self.session.engine.run(lambda: cursor.fetch(spec))
+            return work() if inline else await session.engine.run(work)
+        except apsw.InterruptError as exc:
+            if guard.reason == "timeout" and session._interrupt is None:
+                session._interrupt = "timeout"
+            raise session._interrupt_error() from exc
         except apsw.Error as exc:
-            raise map_sqlite_error(exc, self.session.catalog) from exc
+            raise map_sqlite_error(exc, session.catalog) from exc
+        finally:
+            session._active = None
+            guard.reset()
 
     async def _stream(self, spec: CursorSpec, query: Translation, params: tuple[Any, ...],
                       txn: object) -> Cursor:
         session = self.session
         db = session.db
         reader = await db.checkout_reader()
-        session._bind_context(reader)
         conn = reader.conn
 
         def start() -> apsw.Cursor:
@@ -329,10 +350,7 @@ class Cursors:
             return cur.execute(query.steps[-1], params)
 
         try:
-            source = await session.engine.run(start)
-        except apsw.Error as exc:
-            db.return_reader(reader)
-            raise map_sqlite_error(exc, session.catalog) from exc
+            source = await self._guarded(reader, start, inline=False)
         except BaseException:
             db.return_reader(reader)
             raise
@@ -354,16 +372,7 @@ class Cursors:
         cursor = self.open.get(spec.name)
         if cursor is None:
             raise SqlError("34000", f'cursor "{spec.name}" does not exist')
-        session = self.session
-        if cursor.reader is not None:
-            session._bind_context(cursor.reader)
-        try:
-            if cursor.reader is not None and spec.count > 1:
-                count, rows = await session.engine.run(lambda: cursor.fetch(spec))
-            else:
-                count, rows = cursor.fetch(spec)
-        except apsw.Error as exc:
-            raise map_sqlite_error(exc, session.catalog) from exc
+        count, rows = await self._read(cursor, spec)
         tag = f"{tr.tag} {count}"
         if spec.move:
             return Result(tag)
@@ -393,12 +402,7 @@ class Cursors:
         """WITH HOLD cursors of the committing transaction read their remaining rows."""
         for cursor in self.open.values():
             if cursor.spec.hold and cursor.reader is not None:
-                reader = cursor.reader
-                self.session._bind_context(reader)
-                try:
-                    await self.session.engine.run(cursor.materialize)
-                except apsw.Error as exc:
-                    raise map_sqlite_error(exc, self.session.catalog) from exc
+                await self._guarded(cursor.reader, cursor.materialize, inline=False)
                 self._release(cursor)
                 cursor.txn = None
 

@@ -201,3 +201,16 @@ def test_big_results_stream_with_bounded_memory(strata_shared: StrataProcess) ->
     count, grown = asyncio.run(portal())
     assert count == rows
     assert grown < 30_000, f"server grew by {grown} kB while streaming a portal"
+
+
+def test_statement_timeout_stops_declare_and_fetch(pg_oracle: PostgresOracle,
+                                                  strata_shared: StrataProcess) -> None:
+    """A cursor's reads obey statement_timeout (57014) like any statement, on both servers. (The
+    first row is read at DECLARE here, so a query slow to give its first row times out there, where
+    PostgreSQL times out at the first FETCH.)"""
+    script = ["drop table if exists cu_slow", "create table cu_slow (a int)",
+              "insert into cu_slow select generate_series(1, 20000)",
+              "begin", "set local statement_timeout = '300ms'",
+              "declare c cursor for select x.a from cu_slow x, cu_slow y", "fetch 2 from c",
+              "move all in c", "rollback", "select 1"]
+    assert _script(strata_shared.dsn, script) == _script(pg_oracle.dsn, script)
