@@ -162,3 +162,11 @@ select count(*) from t;
 
 -- case bpchar_lpad_left_concat_int
 select lpad('ab'::char(4), 6, '*'), 'ab'::char(4) || 1, left('ab  '::char(4), 3) || '|', 'ab'::char(4) ~~ 'ab  ';
+
+-- case bpchar_union_different_lengths
+select x || '|' from (select 'a'::char(2) as x union select 'a'::char(4)) s;
+
+-- case bpchar_unbounded_group_by
+create table t (c bpchar);
+insert into t values ('a'), ('a ');
+select c || '|', count(*) from t group by c;

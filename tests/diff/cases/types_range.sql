@@ -177,3 +177,6 @@ insert into t values ('[1,3)'), ('[1,2]');
 create table t (a int);
 insert into t values (1), (5);
 select int4range(min(a), max(a), '[]') from t;
+
+-- case range_numrange_scale_equality
+select numrange(1.5, 2) = numrange(1.50, 2);
