@@ -46,7 +46,7 @@ def _forward_only(scroll: bool | None) -> SqlError:
                     hint="Declare it with SCROLL option to enable backward scan.")
 
 
-@dataclass
+@dataclass(eq=False)  # cursors are compared by identity (lists of them, `in`)
 class Cursor:
     """One open cursor: its row source and PostgreSQL's portal position."""
 
@@ -299,6 +299,12 @@ class Cursors:
             self._release(cursor)
             self.streams.remove(cursor)
         return rows, cursor.at_end
+
+    def drop_stream(self, cursor: Cursor) -> None:
+        """A streaming portal was closed (Close message)."""
+        if cursor in self.streams:
+            self.streams.remove(cursor)
+            self._release(cursor)
 
     async def fetch_stream(self, cursor: Cursor, spec: FetchSpec) -> tuple[int, list[tuple[Any, ...]]]:
         """FETCH / MOVE by SQL on a streaming protocol portal."""

@@ -29,7 +29,7 @@ from compute import settings as guc
 from compute.cursors import Cursor
 from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
-from compute.pgwire.encoding import Transcoder, transcoder, wrap_encoders
+from compute.pgwire.encoding import Transcoder, transcoder
 from compute.pgwire.portals import convert_in, fetch_portal, stream_portal
 from compute.pgwire.results import (
     Encoder,
@@ -638,7 +638,8 @@ class Connection:
                 key, row_encoders(columns, result_formats))
         else:
             encoders = cached_row_encoders(columns, tuple(result_formats))
-        encoders = wrap_encoders(self.transcoder, encoders, columns, result_formats)
+        if self.transcoder is not None:  # client_encoding other than UTF8: no work for UTF8 clients
+            encoders = self.transcoder.wrap(encoders, columns, result_formats)
         if describe:
             self.send(cached_row_description(columns, tuple(result_formats)))
         rows = result.rows
@@ -789,7 +790,9 @@ class Connection:
                 await self._execute(body)
             elif kind == b"C":
                 what, name = m.parse_describe_or_close(body)
-                (self.prepared if what == "S" else self.portals).pop(name, None)
+                gone = (self.prepared if what == "S" else self.portals).pop(name, None)
+                if isinstance(gone, Portal) and gone.stream is not None:  # its reader goes back now
+                    session.cursors.drop_stream(gone.stream)
                 self.send(m.CLOSE_COMPLETE)
         except SqlError as exc:
             session.fail()
