@@ -101,7 +101,14 @@ def _same_family(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], n
         CIDR if name == "inet_merge" else ty.BOOL)
 
 
+def _connection_address(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                        scope: Scope) -> tuple[exp.Expression, Ty]:
+    raise SqlError("0A000", f"{node.name.lower()}() is not supported (the session does not know its socket addresses)")
+
+
 HANDLERS: dict[str, Handler] = {
+    "inet_client_addr": _connection_address,
+    "inet_server_addr": _connection_address,
     "host": _unary("pg_inet_host", ty.TEXT),
     "masklen": _unary("pg_inet_masklen", ty.INT4),
     "family": _unary("pg_inet_family", ty.INT4),

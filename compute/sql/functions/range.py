@@ -91,7 +91,15 @@ def _constructor(oid: int) -> Handler:
     return handler
 
 
+def _multirange(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                scope: Scope) -> tuple[exp.Expression, Ty]:
+    raise SqlError("0A000", f"{node.name.lower()}(): multirange types are not supported")
+
+
 HANDLERS: dict[str, Handler] = {name: _constructor(oid) for oid, name in R.RANGE_NAMES.items()}
+HANDLERS.update({name: _multirange for name in (
+    "range_agg", "range_intersect_agg", "multirange", "int4multirange", "int8multirange", "nummultirange",
+    "datemultirange", "tsmultirange", "tstzmultirange")})
 HANDLERS.update({name: (lambda c, a, t, n, s: _bad_call(n, t)) for name in _FUNCTIONS - {"lower", "upper"}})
 
 

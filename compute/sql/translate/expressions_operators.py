@@ -414,6 +414,21 @@ class OperatorsMixin(ExprCore):
             return TYPED_NOT[t.oid](cast("ExprCompiler", self), inner, t)
         return exp.BitwiseNot(this=inner), t if t.oid in ty.INTS else ty.INT4
 
+    def c_Substring(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        out, t = super().c_Substring(node, scope)  # type: ignore[misc]
+        return out, self._bit_result(node, scope, t)
+
+    def c_Overlay(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        out, t = super().c_Overlay(node, scope)  # type: ignore[misc]
+        return out, self._bit_result(node, scope, t)
+
+    def _bit_result(self, node: exp.Expression, scope: Scope, t: Ty) -> Ty:
+        """substring/overlay of a bit string is a bit string (the text functions compute it)."""
+        if isinstance(node.this, exp.Literal):  # a string literal: no need to compile it again
+            return t
+        _, vt = self.compile(node.this, scope)
+        return Ty(vt.oid) if vt.oid in bits.BIT_TYPES else t
+
     def c_BitString(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return bits.literal(node.name, hex_digits=False)
 

@@ -85,3 +85,9 @@ select B'0101'::bit(4)::varbit(8), B'0101'::varbit::bit(6), 5::bit(3)::text;
 
 -- case bit_typed_literal_keeps_length
 select bit '101', bit 'X1F', '101'::bit, bit '101' || B'1', pg_typeof(bit '1');
+
+-- case bit_substring_overlay_types
+select substring(B'010110' from 2 for 3), overlay(B'0000' placing B'11' from 2), substring('abc' from 2), overlay('abcd' placing 'x' from 2);
+
+-- case bit_position
+select position(B'11' in B'0110');

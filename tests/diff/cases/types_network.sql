@@ -94,3 +94,6 @@ select a from t where a <<= '10.0.0.0/8' order by a;
 create table t (a inet, b cidr);
 insert into t values ('1.2.3.4', '1.2.3.0/24');
 select a = b, b = a, a < b, a::cidr, b::inet, a::text, b::text from t;
+
+-- refused net_inet_client_addr
+select inet_client_addr() is not null;

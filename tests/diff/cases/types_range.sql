@@ -180,3 +180,6 @@ select int4range(min(a), max(a), '[]') from t;
 
 -- case range_numrange_scale_equality
 select numrange(1.5, 2) = numrange(1.50, 2);
+
+-- refused range_multirange_aggregate
+select range_agg(r) from (values (int4range(1,2))) v(r);
