@@ -1,12 +1,14 @@
-"""EXPLAIN [ANALYZE]: a ``QUERY PLAN`` text column built from SQLite's EXPLAIN QUERY PLAN.
+"""EXPLAIN [ANALYZE]: a ``QUERY PLAN`` column built from SQLite's EXPLAIN QUERY PLAN.
 
-The plan text is SQLite's (one line per plan node, children indented under ``->``), not
-PostgreSQL's; the shape (one text column, one row per line, tag EXPLAIN) and the errors are
-PostgreSQL's. ANALYZE runs the statement first (an INSERT inserts) and adds the timings.
+The plan is SQLite's (one node per EXPLAIN QUERY PLAN row, children under their parent), not
+PostgreSQL's; the shape (one column named QUERY PLAN, text or json, one row per line in FORMAT
+TEXT, one document in FORMAT JSON / YAML, tag EXPLAIN) and the errors are PostgreSQL's. ANALYZE
+runs the statement first (an INSERT inserts) and adds the timings.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -17,17 +19,53 @@ from compute.transaction import Result, bindable
 if TYPE_CHECKING:
     from compute.session import Session
 
+Node = dict[str, Any]  # "Node Type", optional "Actual Rows" / "Actual Loops", optional "Plans"
 
-def plan_lines(rows: list[tuple[Any, ...]]) -> list[str]:
-    """SQLite's (id, parent, notused, detail) rows as indented plan lines."""
-    depth: dict[int, int] = {0: -1}
-    lines: list[str] = []
+
+def plan_tree(rows: list[tuple[Any, ...]], tag: str) -> Node:
+    """SQLite's (id, parent, notused, detail) rows as one plan tree (PostgreSQL's node names
+    "ModifyTable" / "Result" stand over several roots or a data-changing statement)."""
+    nodes: dict[int, Node] = {}
+    roots: list[Node] = []
     for row in rows:
-        node, parent, detail = int(row[0]), int(row[1]), str(row[3])
-        level = depth.get(parent, -1) + 1
-        depth[node] = level
-        lines.append(detail if level == 0 else "  " * (3 * level - 1) + "->  " + detail)
+        node: Node = {"Node Type": str(row[3])}
+        nodes[int(row[0])] = node
+        parent = nodes.get(int(row[1]))
+        if parent is None:
+            roots.append(node)
+        else:
+            parent.setdefault("Plans", []).append(node)
+    if tag in ("INSERT", "UPDATE", "DELETE"):
+        top: Node = {"Node Type": "ModifyTable", "Operation": tag.capitalize()}
+        if roots:
+            top["Plans"] = roots
+        return top
+    if len(roots) == 1:
+        return roots[0]
+    return {"Node Type": "Result", **({"Plans": roots} if roots else {})}
+
+
+def _text_lines(node: Node, level: int = 0) -> list[str]:
+    label = node["Node Type"] if "Operation" not in node else node["Operation"]
+    if "Actual Rows" in node:
+        label += f"  (actual rows={node['Actual Rows']} loops={node['Actual Loops']})"
+    lines = [label if level == 0 else " " * (6 * level - 4) + "->  " + label]
+    for child in node.get("Plans", []):
+        lines.extend(_text_lines(child, level + 1))
     return lines
+
+
+def _yaml(value: Any, indent: int) -> str:
+    pad = " " * indent
+    if isinstance(value, dict):
+        return "\n".join(f"{pad}{key}: " + (_yaml(item, indent + 2)[indent + 2:] if not isinstance(item, list | dict)
+                                              else "\n" + _yaml(item, indent + 2))
+                         for key, item in value.items())
+    if isinstance(value, list):
+        return "\n".join(pad + "- " + _yaml(item, indent + 2)[indent + 2:] for item in value)
+    if isinstance(value, str):
+        return pad + json.dumps(value)
+    return pad + (str(value).lower() if isinstance(value, bool) else str(value))
 
 
 async def run_explain(session: Session, tr: Translation, params: tuple[Any, ...]) -> Result:
@@ -37,25 +75,26 @@ async def run_explain(session: Session, tr: Translation, params: tuple[Any, ...]
     if statement.kind is Kind.DECLARE_CURSOR and statement.cursor is not None:
         statement = statement.cursor.query
     bound = bindable(statement, params)
-    header: list[str] = []
-    if statement.tag in ("INSERT", "UPDATE", "DELETE"):
-        header.append(statement.tag.capitalize())
-    footer: list[str] = []
+    timings: dict[str, float] = {}
+    count: int | None = None
     if spec.analyze:
         started = time.perf_counter()
         ran = await session._run_sql(statement, bound)
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        timings = {"Planning Time": 0.0, "Execution Time": (time.perf_counter() - started) * 1000.0}
         last = ran.tag.rsplit(" ", 1)[-1]
         count = len(ran.rows) if ran.rows is not None else (int(last) if last.isdigit() else 0)
-        header = [f"{header[0] if header else 'Result'}  (actual rows={count} loops=1)"]
-        footer = ["Planning Time: 0.000 ms", f"Execution Time: {elapsed_ms:.3f} ms"]
-    lines = list(header)
+    plan_rows: list[tuple[Any, ...]] = []
     if statement.steps:
         probe = replace(statement, kind=Kind.QUERY, steps=(f"EXPLAIN QUERY PLAN {statement.steps[-1]}",),
                         is_write=False, is_ddl=False)
-        plan = await session._run_sql(probe, bound)
-        lines.extend(plan_lines(plan.rows or []))
-    if not lines:
-        lines.append("Result")
-    lines.extend(footer)
+        plan_rows = (await session._run_sql(probe, bound)).rows or []
+    tree = plan_tree(plan_rows, statement.tag)
+    if count is not None:
+        tree = {**tree, "Actual Rows": count, "Actual Loops": 1}
+    document = [{"Plan": tree, **({"Triggers": []} if timings else {}), **timings}]
+    if spec.format == "json":
+        return Result("EXPLAIN", rows=[(json.dumps(document, indent=2),)], translation=tr)
+    if spec.format == "yaml":
+        return Result("EXPLAIN", rows=[(_yaml(document, 0),)], translation=tr)
+    lines = _text_lines(tree) + [f"{name}: {ms:.3f} ms" for name, ms in timings.items()]
     return Result("EXPLAIN", rows=[(line,) for line in lines], translation=tr)

@@ -114,6 +114,7 @@ class ExplainSpec:
     statement: Translation
     analyze: bool = False
     verbose: bool = False
+    format: str = "text"  # "text" | "json" | "yaml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,3 +85,34 @@ def test_explain_in_failed_transaction_and_read_only(pg_oracle: PostgresOracle,
             conn.execute("rollback")
         out.append(got)
     assert out[1] == out[0] == ["EXPLAIN", "25006", "25P02"]
+
+
+def _formats(dsn: str) -> list[Any]:
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists ex5_t")
+        conn.execute("create table ex5_t (a int primary key, b int)")
+        for sql in ("explain (format json) select * from ex5_t where a = 1",
+                    "explain (analyze, format json) insert into ex5_t values (1, 2)",
+                    "explain (format yaml) select * from ex5_t t1 join ex5_t t2 on t1.a = t2.b",
+                    "explain (format text, costs off) select 1"):
+            cur = conn.execute(sql)
+            assert cur.description is not None
+            rows = cur.fetchall()
+            doc = rows[0][0]
+            shape: Any = None
+            if isinstance(doc, list):  # json: [{"Plan": {...}, ...}]
+                shape = (sorted(k for k in doc[0] if k != "Triggers"), "Node Type" in doc[0]["Plan"])
+            elif doc.startswith("- Plan: "):
+                shape = "yaml"
+            out.append((cur.statusmessage, [(d.name, d.type_code) for d in cur.description], len(rows),
+                        shape if shape is not None else "text"))
+        out.append(conn.execute("select count(*) from ex5_t").fetchone())
+    return out
+
+
+def test_explain_formats(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    """FORMAT JSON (a json column, one document) and YAML (one text row) as PostgreSQL answers them."""
+    pg = _formats(pg_oracle.dsn)
+    assert pg[1][3] == (["Execution Time", "Plan", "Planning Time"], True)
+    assert _formats(strata_shared.dsn) == pg

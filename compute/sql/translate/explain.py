@@ -26,9 +26,9 @@ _FALSE = frozenset({"false", "off", "0", "no"})
 QUERY_PLAN = (ColumnDesc("QUERY PLAN", pgtypes.TEXT),)
 
 
-def _options(ts: Tokens) -> dict[str, bool]:
-    """The parenthesized option list; FORMAT other than TEXT is refused."""
-    found: dict[str, bool] = {}
+def _options(ts: Tokens) -> dict[str, bool | str]:
+    """The parenthesized option list; FORMAT XML is refused."""
+    found: dict[str, bool | str] = {}
     while True:
         name_tok = ts.next()
         name = name_tok.text.lower()
@@ -37,9 +37,10 @@ def _options(ts: Tokens) -> dict[str, bool]:
         if name == "format":
             if value is None:
                 ts.error()
-            if value != "text":
+            if value not in ("text", "json", "yaml"):
                 raise SqlError("0A000", f"EXPLAIN option FORMAT {str(value).upper()} is not supported "
-                                        "(only FORMAT TEXT)")
+                                        "(FORMAT TEXT, JSON and YAML are)")
+            found["format"] = value
         elif name in _BOOLEAN_OPTIONS:
             if value is not None and value not in _TRUE | _FALSE:
                 raise SqlError("42601", f"{name} requires a Boolean value")
@@ -56,7 +57,7 @@ def explain(tokens: tuple[Token, ...], text: str,
             translate_statement: Callable[[str, int], Translation]) -> Translation:
     ts = Tokens(retokenize(tokens, text), text)
     ts.expect("explain")
-    options: dict[str, bool] = {}
+    options: dict[str, bool | str] = {}
     if ts.peek() == "(" and (ts.peek(1) or "") not in ("select", "values", "with", "table", "("):
         ts.next()
         options = _options(ts)
@@ -78,7 +79,8 @@ def explain(tokens: tuple[Token, ...], text: str,
     if statement.kind is Kind.DECLARE_CURSOR and options.get("analyze"):
         raise SqlError("0A000", "EXPLAIN ANALYZE DECLARE is not supported")
     analyze = bool(options.get("analyze"))
-    return Translation(Kind.EXPLAIN, "EXPLAIN", columns=QUERY_PLAN, param_oids=statement.param_oids,
+    fmt = str(options.get("format", "text"))
+    columns = (ColumnDesc("QUERY PLAN", pgtypes.JSON),) if fmt == "json" else QUERY_PLAN
+    return Translation(Kind.EXPLAIN, "EXPLAIN", columns=columns, param_oids=statement.param_oids,
                        is_write=analyze and statement.is_write, write_command=statement.write_command,
-                       explain=ExplainSpec(statement, analyze,
-                                           bool(options.get("verbose"))))
+                       explain=ExplainSpec(statement, analyze, bool(options.get("verbose")), fmt))

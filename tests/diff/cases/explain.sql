@@ -41,11 +41,5 @@ select count(*) from ex_t;
 -- case explain_bad_statement_syntax
 explain select from where;
 
--- refused explain_format_json
-explain (format json) select 1;
-
 -- refused explain_format_xml
 explain (format xml) select * from ex_t;
-
--- refused explain_format_yaml
-explain (format yaml) select 1;
