@@ -119,18 +119,22 @@ class Transcoder:
 
     def outgoing(self, data: bytes) -> bytes:
         """Backend messages with their text converted: errors, notices, parameter statuses, command
-        tags and column names (row values were converted by their encoders)."""
+        tags, column names and notifications (row values were converted by their encoders)."""
         out: list[bytes] = []
         pos, end = 0, len(data)
         while pos < end:
             kind = data[pos]
             (length,) = struct.unpack_from("!i", data, pos + 1)
             body = data[pos + 5 : pos + 1 + length]
-            if body.isascii() or kind not in _TEXT_BODY and kind != ord("T"):
+            if body.isascii() or kind not in _TEXT_BODY and kind not in b"TA":
                 out.append(data[pos : pos + 1 + length])
             else:
-                converted = self._row_description(body) if kind == ord("T") else \
-                    self.to_client(body, strict=False)
+                if kind == ord("T"):
+                    converted = self._row_description(body)
+                elif kind == ord("A"):  # NotificationResponse: pid, then channel and payload
+                    converted = body[:4] + self.to_client(body[4:], strict=False)
+                else:
+                    converted = self.to_client(body, strict=False)
                 out.append(bytes((kind,)) + struct.pack("!i", len(converted) + 4) + converted)
             pos += 1 + length
         return b"".join(out)

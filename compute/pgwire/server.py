@@ -372,7 +372,8 @@ class Connection:
         """A notification was queued for this session: an idle client gets it at once."""
         session = self.session
         if self.waiting_idle and session is not None and session.status is TxnStatus.IDLE:
-            self.writer.write(b"".join(_notification_messages(session)))
+            data = b"".join(_notification_messages(session))
+            self.writer.write(data if self.transcoder is None else self.transcoder.outgoing(data))
 
     def _terminate(self) -> None:
         """pg_terminate_backend: FATAL 57P01 now if idle, else when the statement stops."""

@@ -141,3 +141,18 @@ def _copy(dsn: str) -> list[Any]:
 
 def test_copy_text_is_converted(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
     assert _copy(strata_shared.dsn) == _copy(pg_oracle.dsn)
+
+
+def _notifications(dsn: str) -> list[Any]:
+    with psycopg.connect(dsn, autocommit=True) as listener, psycopg.connect(dsn, autocommit=True) as sender:
+        listener.execute("set client_encoding to 'LATIN1'")
+        listener.execute("listen enc_ch")
+        sender.execute("notify enc_ch, 'héllo'")
+        sender.execute("select pg_notify('enc_ch', 'ÿ')")
+        return [(n.channel, n.payload) for n in listener.notifies(timeout=5, stop_after=2)]
+
+
+def test_notification_payloads_are_converted(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    pg = _notifications(pg_oracle.dsn)
+    assert pg == [("enc_ch", "héllo"), ("enc_ch", "ÿ")]
+    assert _notifications(strata_shared.dsn) == pg
