@@ -269,7 +269,14 @@ BPCHAR_PADDED_FUNCTIONS = frozenset({
 
 
 # Argument types typed_call looks at (one set test per call decides whether it runs at all).
-TYPED_ARG_OIDS = frozenset({T.BPCHAR, T.INET, T.CIDR, T.BIT, T.VARBIT, *T.RANGE_TYPES})
+_KEYED_ARRAYS = frozenset(T.ARRAY_OF[oid] for oid in (T.INET, T.CIDR, *T.RANGE_TYPES))
+TYPED_ARG_OIDS = frozenset({T.BPCHAR, T.INET, T.CIDR, T.BIT, T.VARBIT, *T.RANGE_TYPES, *_KEYED_ARRAYS})
+# Functions that take arrays of inet / ranges without reading their elements as text.
+_KEYED_ARRAY_FUNCTIONS = frozenset({
+    "unnest", "array_length", "cardinality", "array_ndims", "array_dims", "array_lower", "array_upper",
+    "array_append", "array_prepend", "array_cat", "array_remove", "array_replace", "array_position",
+    "array_positions", "coalesce", "nullif", "pg_typeof", "count", "array_agg", "num_nulls", "num_nonnulls",
+})
 # Functions that take inet / bit values: their own families', and those taking any type.
 _OWN_FUNCTIONS = {
     T.INET: frozenset(network.HANDLERS), T.CIDR: frozenset(network.HANDLERS),
@@ -301,6 +308,10 @@ def typed_call(c: ExprCompiler, name: str, args: list[exp.Expression],
         if out is not None:
             return out
     for i, t in enumerate(types):
+        if t.oid in _KEYED_ARRAYS:
+            if name not in _KEYED_ARRAY_FUNCTIONS:  # they would read the elements' storage keys
+                raise SqlError("0A000", f"{name}() on arrays of {T.format_type(T.ELEMENT_OF[t.oid])} is not supported")
+            continue
         if t.oid == T.BPCHAR:
             if name not in BPCHAR_PADDED_FUNCTIONS:
                 args[i] = exp.Anonymous(this="rtrim", expressions=[args[i], exp.Literal.string(" ")])

@@ -287,7 +287,7 @@ class ExprCore:
             return fn("json", node)
         if t.is_array:
             return fn("json", node)
-        if t.oid == T.UNKNOWN:
+        if t.oid == T.UNKNOWN or t.oid in (T.INET, T.CIDR, *T.RANGE_TYPES):  # array elements keep their keys
             return node
         return self.to_text(node, t)
 

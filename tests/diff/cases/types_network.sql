@@ -97,3 +97,42 @@ select a = b, b = a, a < b, a::cidr, b::inet, a::text, b::text from t;
 
 -- refused net_inet_client_addr
 select inet_client_addr() is not null;
+
+-- case net_in_between_any
+create table t (a inet, r int4range, b bit(3));
+insert into t values ('10.0.0.1', '[1,2)', B'101'), ('10.0.0.2', '[2,3)', B'011');
+select a from t where a in ('10.0.0.1', '10.0.0.3') and r in ('[1,2)', '[5,6)') and b in (B'101', '111');
+
+-- case net_between
+create table t (a inet);
+insert into t values ('10.0.0.1'), ('10.0.0.2');
+select a from t where a between '10.0.0.0' and '10.0.0.1';
+
+-- case net_case_coalesce_greatest
+select case when true then '10.0.0.1'::inet else '::1' end, coalesce(null::int4range, '[1,2)'), greatest(B'01', B'10');
+
+-- case net_any_array
+create table t (a inet);
+insert into t values ('10.0.0.1'), ('10.0.0.2');
+select a from t where a = any(array['10.0.0.1'::inet, '10.0.0.3']) or a = any('{10.0.0.2}');
+
+-- case net_view_of_new_types
+create view v as select '10.0.0.1'::inet as a, int4range(1,3) as r, B'10'::bit(2) as b;
+select * from v;
+
+-- case net_range_arrays
+select array['10.0.0.1'::inet, '::1'], array[int4range(1,2), 'empty'], array_agg(x) from (values ('10.0.0.0/8'::cidr)) v(x);
+
+-- case net_range_unnest
+select unnest(array['10.0.0.1'::inet, '::1']), unnest(array[int4range(1,2)]);
+
+-- case net_json_build_object
+select json_build_object('a', '10.0.0.1'::inet);
+
+-- refused net_to_jsonb_of_inet_array
+select to_jsonb(array['10.0.0.1'::inet]);
+
+-- case net_range_array_columns
+create table t (a inet[], r int4range[]);
+insert into t values ('{10.0.0.1,::1}', '{"[1,2)",empty}');
+select a, r, a[1], r[2] from t;
