@@ -265,6 +265,8 @@ def format_type(oid: int, typmod: int = -1) -> str:
     base = info.display
     if typmod < 0:
         return "bpchar" if oid == BPCHAR else base
+    if oid in ELEMENT_OF:  # an array's typmod is its element's: character(3)[]
+        return format_type(ELEMENT_OF[oid], typmod) + "[]"
     if oid in (BPCHAR, VARCHAR):
         return f"{base}({typmod - 4})"
     if oid in (BIT, VARBIT):

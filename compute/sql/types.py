@@ -169,7 +169,7 @@ def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
         arr = T.ARRAY_OF.get(elem.oid)
         if arr is None:
             raise SqlError("0A000", f"arrays of type {T.type_name(elem.oid)} are not supported")
-        return Ty(arr)
+        return Ty(arr, elem.typmod)  # an array's typmod is its element's (atttypmod of char(3)[] is 7)
     if name == "USERDEFINED":
         kind = dt.args.get("kind")
         if isinstance(kind, exp.Dot):
@@ -216,6 +216,15 @@ def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
     elif oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME) and params:
         typmod = _int_param(params[0])
     return Ty(oid, typmod)
+
+
+TYPMOD_ELEMENTS = (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME)
+
+
+def array_typmod(t: Ty) -> bool:
+    """An array whose element typmod changes stored values (varchar(2)[], numeric(5,2)[]):
+    the value needs pg_typmod / pg_cast with the typmod, applied per element."""
+    return t.typmod >= 0 and T.ELEMENT_OF.get(t.oid) in TYPMOD_ELEMENTS
 
 
 def is_serial(dt: exp.Expression) -> bool:

@@ -22,7 +22,7 @@ from compute.sql.functions.math import float_out, float_to_float4
 from compute.sql.functions.numeric import num_out
 from compute.sql.functions.session import SessionContext
 from compute.sql.translate.scope import Handler
-from compute.sql.types import Ty
+from compute.sql.types import TYPMOD_ELEMENTS, Ty
 
 if TYPE_CHECKING:
     from compute.sql.translate.expressions import ExprCompiler
@@ -186,6 +186,9 @@ def apply_typmod(value: Any, oid: int, typmod: int, explicit: bool = False) -> A
     """Length/precision coercion: char(n) padding, varchar(n) checks, numeric(p,s) rounding."""
     if value is None or typmod < 0:
         return value
+    elem = T.ELEMENT_OF.get(oid)
+    if elem is not None:
+        return _apply_element_typmod(value, elem, typmod, explicit)
     if oid == T.BPCHAR:
         length = typmod - 4
         text = value if isinstance(value, str) else str(value)
@@ -216,6 +219,24 @@ def apply_typmod(value: Any, oid: int, typmod: int, explicit: bool = False) -> A
     if oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME) and 0 <= typmod < 6:
         return _round_time_precision(value, oid, typmod)
     return value
+
+
+def _apply_element_typmod(value: Any, elem: int, typmod: int, explicit: bool) -> Any:
+    """An array's typmod is its elements' (char(3)[] pads each element): applied per element,
+    at any depth; NULL elements stay NULL. Arrays are stored as JSON text."""
+    if elem not in TYPMOD_ELEMENTS or not isinstance(value, str):
+        return value
+
+    def one(item: Any) -> Any:
+        if isinstance(item, list):
+            return [one(x) for x in item]
+        if item is None:
+            return None
+        scalar = apply_typmod(T.array_elem_value(elem, item), elem, typmod, explicit)
+        return T.array_elem_storage(elem, scalar)
+
+    return json.dumps(one(json.loads(value, parse_float=Decimal)), separators=(",", ":"), ensure_ascii=False,
+                      default=str)
 
 
 _EPOCH_2000 = _dt.datetime(2000, 1, 1)

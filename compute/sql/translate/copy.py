@@ -19,7 +19,7 @@ from compute.sql.translate.scope import State
 from compute.sql.translate.scope import raw as raw_sql
 from compute.sql.translate.split import Statement, strip_catalog_qualifiers
 from compute.sql.translate.tokens import Tokens, ident_value
-from compute.sql.types import Ty
+from compute.sql.types import Ty, array_typmod
 
 _COPY_BOOL_OPTS = {"header", "freeze", "oids"}
 
@@ -173,7 +173,8 @@ def _insert_sql(table: Table, chosen: list[Column], qc: QueryCompiler) -> str:
         checked = qc.ex.enum_param(raw_sql(param), Ty(col.type_oid)) if col.type_oid >= 16384 else None
         if checked is not None:  # enum labels are checked as they arrive
             values.append(generate(checked))
-        elif col.typmod >= 0 and col.type_oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT):
+        elif col.typmod >= 0 and (col.type_oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT)
+                                  or array_typmod(Ty(col.type_oid, col.typmod))):
             values.append(f"pg_typmod({param}, {col.type_oid}, {col.typmod})")
         else:
             values.append(param)

@@ -607,8 +607,11 @@ class TableDdl:
                     value = generate(self.qc.assign(compiled, using_ty, target, table))
                     steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = {value}")
                 else:
-                    steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = pg_cast({_q(name)}, {col.type_oid}, "
-                                 f"{new_ty.oid}, {new_ty.typmod}) WHERE {_q(name)} IS NOT NULL")
+                    # assignment semantics, as PostgreSQL: a too long value is 22001, not truncated
+                    value = f"pg_cast({_q(name)}, {col.type_oid}, {new_ty.oid})"
+                    if new_ty.typmod >= 0:
+                        value = f"pg_typmod({value}, {new_ty.oid}, {new_ty.typmod})"
+                    steps.append(f"UPDATE {_q(table.name)} SET {_q(name)} = {value} WHERE {_q(name)} IS NOT NULL")
                 steps.append(f"UPDATE {C.COLUMNS} SET type_oid = {new_ty.oid}, typmod = {new_ty.typmod} {where}")
                 new_col = replace(col, type_oid=new_ty.oid, typmod=new_ty.typmod)
         else:

@@ -240,7 +240,7 @@ class CallsMixin(ExprCore):
         if at.oid == T.NAME:  # name is a char array: name[i] is its (i+1)-th byte (pg_dump: typname[0])
             index = self.typed(index_node, scope, ty.INT4)
             return fn("substr", arr, raw(f"({self.sql(index)}) + 1"), lit_int(1)), Ty(T.CHAR)
-        elem = at.element if at.is_array else ty.TEXT
+        elem = Ty(at.element.oid, at.typmod) if at.is_array else ty.TEXT  # c[1] of char(3)[] is a char(3)
         lower = 0 if at.oid in T.VECTORS else 1  # int2vector / oidvector subscripts start at 0
         literal = index_node.this if isinstance(index_node, exp.Neg) else index_node
         if isinstance(literal, exp.Literal) and not literal.is_string:

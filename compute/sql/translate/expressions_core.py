@@ -403,7 +403,8 @@ class ExprCore:
                     return checked
                 if dst.oid == T.REGCLASS:
                     return fn("pg_regclass", inner)
-                if dst.typmod >= 0 and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT):
+                if dst.typmod >= 0 and (dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT)
+                                        or ty.array_typmod(dst)):
                     return fn("pg_cast", inner, lit_int(dst.oid), lit_int(dst.oid), lit_int(dst.typmod))
                 return inner
             if isinstance(bare, exp.Null):
@@ -414,7 +415,8 @@ class ExprCore:
             if enum_cast is not None:
                 return enum_cast
         if src.oid == dst.oid:
-            if dst.typmod >= 0 and dst.typmod != src.typmod and dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT):
+            if dst.typmod >= 0 and dst.typmod != src.typmod and (
+                    dst.oid in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT) or ty.array_typmod(dst)):
                 return fn("pg_cast", inner, lit_int(src.oid), lit_int(dst.oid), lit_int(dst.typmod))
             return inner
         if (src.is_array and dst.is_array and src.element.oid in ty.INTS and dst.element.oid in ty.INTS

@@ -114,7 +114,7 @@ class DmlStatements:
         if src.oid in (T.JSON, T.JSONB) and dst.oid in (T.JSON, T.JSONB):
             return fn("pg_cast", node, lit_int(src.oid), lit_int(dst.oid)) if dst.oid == T.JSONB else node
         if src.is_array and dst.is_array:
-            return node
+            return typmod_wrap(node, dst) if ty.array_typmod(dst) else node
         if src.oid in (T.BIT, T.VARBIT) and dst.oid in (T.BIT, T.VARBIT):  # bit <-> varbit, length checked
             return typmod_wrap(node, dst)
         if src.oid in (T.INET, T.CIDR) and dst.oid in (T.INET, T.CIDR):  # cidr(inet) masks the host bits
@@ -327,7 +327,8 @@ class DmlStatements:
 
 
 def typmod_wrap(node: exp.Expression, dst: Ty) -> exp.Expression:
-    if dst.typmod < 0 or dst.oid not in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME):
+    if dst.typmod < 0 or (dst.oid not in (T.BPCHAR, T.VARCHAR, T.NUMERIC, T.BIT, T.VARBIT, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME)
+                          and not ty.array_typmod(dst)):
         return node
     return fn("pg_typmod", node, lit_int(dst.oid), lit_int(dst.typmod))
 
