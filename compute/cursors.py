@@ -414,7 +414,9 @@ class Cursors:
 
     def savepoint(self, tr: Translation, result: Result) -> Result:
         """Follow SAVEPOINT / RELEASE / ROLLBACK TO (done): ROLLBACK TO closes the cursors declared
-        since that savepoint was made, as PostgreSQL drops a failed subtransaction's portals."""
+        since that savepoint was made, as PostgreSQL drops a failed subtransaction's portals, and
+        the NOTIFYs sent since then (compute/notify.py)."""
+        self.session.backend.pending.savepoint(tr.kind.value, tr.name)
         marks = self.marks
         names = [name for name, _ in marks]
         if tr.kind is Kind.SAVEPOINT:

@@ -59,6 +59,9 @@ class Pending:
     notifications: list[tuple[str, str]] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
     listen_ops: list[tuple[str, str | None]] = field(default_factory=list)  # ("listen"|"unlisten", channel|None=*)
+    # savepoints of the transaction: (name, notifications, listen_ops) counts when it was made,
+    # so ROLLBACK TO drops what was sent after it, as PostgreSQL drops a subtransaction's NOTIFYs
+    marks: list[tuple[str, int, int]] = field(default_factory=list)
 
     def notify(self, channel: str, payload: str) -> None:
         item = (check_channel(channel), check_payload(payload))
@@ -77,8 +80,27 @@ class Pending:
     def unlisten(self, channel: str | None) -> None:
         self.listen_ops.append(("unlisten", channel))
 
+    def savepoint(self, op: str, name: str) -> None:
+        """Follow a SAVEPOINT / RELEASE / ROLLBACK TO that succeeded (``op`` is the Kind's value:
+        "savepoint", "release", "rollback_to")."""
+        if op == "savepoint":
+            self.marks.append((name, len(self.notifications), len(self.listen_ops)))
+            return
+        names = [m[0] for m in self.marks]
+        if name not in names:
+            return
+        index = len(names) - 1 - names[::-1].index(name)
+        if op == "release":
+            del self.marks[index:]
+            return
+        _, n_notes, n_ops = self.marks[index]
+        del self.marks[index + 1:]  # ROLLBACK TO keeps the savepoint itself
+        del self.notifications[n_notes:]
+        del self.listen_ops[n_ops:]
+        self.seen = set(self.notifications)
+
     def __bool__(self) -> bool:
-        return bool(self.notifications or self.listen_ops)
+        return bool(self.notifications or self.listen_ops or self.marks)
 
 
 class NotificationHub:

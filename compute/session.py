@@ -47,6 +47,7 @@ from compute.transaction import (
     Transaction,
     TxnStatus,
     bindable,
+    prevent_in_block,
     quote_ident,
     read_write_during_recovery,
     statement_tag,
@@ -292,6 +293,7 @@ class Session(SqlPrepared):
                 return Result(tr.tag)
             case Kind.DISCARD:
                 if tr.name == "all":  # the caller forgets its prepared statements, we the SQL ones
+                    prevent_in_block(self.txn, "DISCARD ALL")
                     self._set(Translation(Kind.SET, "RESET", name="all"))
                 return self.run_prepared(tr)
             case Kind.NOOP | Kind.DEALLOCATE | Kind.PREPARE | Kind.EXECUTE:  # SQL-prepared statements
@@ -668,11 +670,9 @@ class Session(SqlPrepared):
         return await self._on_reader(tr, params)
 
     def try_fast_read(self, tr: Translation, params: tuple[Any, ...]) -> Result | None:
-        """The hot path for an autocommit single-statement read (pgbench -S, ORM lookups).
-
-        Runs inline on an idle pooled reader without any await; returns None when the
-        statement does not qualify (the caller then takes the general path).
-        """
+        """The hot path for an autocommit single-statement read (pgbench -S, ORM lookups): runs
+        inline on an idle pooled reader without any await; None when the statement does not
+        qualify (the caller then takes the general path)."""
         db = self.db
         steps = tr.steps
         params = bindable(tr, params)

@@ -131,6 +131,12 @@ def write_command(tr: Translation) -> str:
     return tr.write_command or tr.tag
 
 
+def prevent_in_block(txn: object | None, command: str) -> None:
+    """PostgreSQL's PreventInTransactionBlock: some commands run only outside a block (25001)."""
+    if txn is not None:
+        raise SqlError("25001", f"{command} cannot run inside a transaction block")
+
+
 def read_write_during_recovery() -> SqlError:
     return SqlError("0A000", "cannot set transaction read-write mode during recovery")
 

@@ -28,6 +28,9 @@ SCRIPTS: dict[str, list[str]] = {
         "insert into rg_chain values (3)", "rollback", "select count(*) from rg_chain",
         "drop table rg_chain"],
     "chain_outside_block": ["commit and chain", "rollback and chain", "commit and no chain", "rollback"],
+    # DISCARD ALL refuses to run inside a transaction block (PreventInTransactionBlock)
+    "discard_all_in_block": ["set application_name = 'rg'", "begin", "discard all", "rollback",
+                             "discard all", "show application_name"],
     # ADD CHECK used to be rewritten by a regular expression on the raw text, default included
     "add_check_words_in_default": [
         "create table rg_chk (a int)",

@@ -113,3 +113,36 @@ def test_read_only_node_refuses_listen_and_notify() -> None:
         backend.notify("c", "x")
     assert err.value.sqlstate == "25006"
     assert backend.statement("unlisten", "*", None) == "UNLISTEN"
+
+
+SAVEPOINT_SCRIPT = [
+    "LISTEN sp_chan", "BEGIN", "NOTIFY sp_chan, 'kept'", "SAVEPOINT s1", "NOTIFY sp_chan, 'dropped'",
+    "LISTEN sp_other", "ROLLBACK TO SAVEPOINT s1", "NOTIFY sp_chan, 'after'", "SAVEPOINT s2",
+    "NOTIFY sp_chan, 'released'", "RELEASE SAVEPOINT s2", "COMMIT",
+    "SELECT pg_listening_channels()", "SELECT * FROM pg_listening_channels() AS c ORDER BY 1",
+    "LISTEN \"Mixed Case\"", "SELECT c FROM pg_listening_channels() c ORDER BY 1", "UNLISTEN *",
+    "SELECT count(*) FROM pg_listening_channels()",
+]
+
+
+def _script(dsn: str) -> tuple[list[object], list[tuple[str, str]]]:
+    out: list[object] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for sql in SAVEPOINT_SCRIPT:
+            cur = conn.execute(sql.encode())
+            out.append((cur.fetchall(), [d.name for d in cur.description]) if cur.description
+                       else cur.statusmessage)
+            if sql == "COMMIT":
+                out.append([(c, p) for c, p, _ in _drain(conn, 0.3)])
+    return out, []
+
+
+def test_rollback_to_savepoint_and_pg_listening_channels_match_postgres(
+        strata_shared: StrataProcess, pg_oracle: PostgresOracle) -> None:
+    """ROLLBACK TO drops the NOTIFYs and LISTENs made after the savepoint; pg_listening_channels()
+    in the SELECT list and in FROM, named as PostgreSQL names it."""
+    pg, _ = _script(pg_oracle.dsn)
+    st, _ = _script(strata_shared.dsn)
+    assert st == pg
+    committed = pg[SAVEPOINT_SCRIPT.index("COMMIT") + 1]
+    assert committed == [("sp_chan", "kept"), ("sp_chan", "after"), ("sp_chan", "released")]

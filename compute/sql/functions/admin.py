@@ -9,6 +9,7 @@ on an engine thread and polls ``ctx.guard`` (cancel, statement_timeout) while it
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -145,5 +146,5 @@ def register_udfs(conn: Any, ctx: Any) -> None:
 def _listening(ctx: Any) -> str:
     backend = getattr(ctx, "backend", None)
     channels = [] if backend is None else backend.listening_channels()
-    return "[" + ",".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in channels) + "]"
+    return json.dumps(channels)
 

@@ -42,7 +42,8 @@ JSON_SRFS: dict[str, tuple[int, str]] = {
 }
 
 
-SET_RETURNING = ("generate_series", "unnest", "generate_subscripts", "regexp_matches", *JSON_SRFS)
+SET_RETURNING = ("generate_series", "unnest", "generate_subscripts", "regexp_matches", "pg_listening_channels",
+                 *JSON_SRFS)
 
 
 def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
@@ -65,6 +66,10 @@ def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
                            hint="No function matches the given name and argument types. You might need to add "
                                 "explicit type casts.")
         return arr, at.element
+    if name == "pg_listening_channels":  # the session's LISTENs (functions/admin.py's UDF)
+        if args:
+            raise SqlError("42883", f"function pg_listening_channels({', '.join(type_names(types))}) does not exist")
+        return fn("strata_listening_channels_json"), ty.TEXT
     if name == "regexp_matches":
         if len(args) not in (2, 3):
             raise SqlError("42883", f"function regexp_matches({', '.join(type_names(types))}) does not exist")

@@ -271,7 +271,8 @@ class FromClauses:
     def table_function(self, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
                        scope: Scope, ordinality: str | None = None) -> exp.Expression:
         name = call.name.lower()
-        if ordinality is not None or name in ("generate_subscripts", "regexp_matches") or name in E.JSON_SRFS:
+        if ordinality is not None or name in ("generate_subscripts", "regexp_matches", "pg_listening_channels") \
+                or name in E.JSON_SRFS:
             if name not in E.SET_RETURNING:
                 raise SqlError("0A000", f"{name}() WITH ORDINALITY is not supported")
             return self.srf_source(name, call.expressions, alias, col_aliases, ordinality, scope)
