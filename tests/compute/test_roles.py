@@ -16,7 +16,7 @@ import ipaddress
 import json
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,13 +28,12 @@ import pytest
 from psycopg import errors as pgerr
 
 import compute.engine as engine_module
-from compute.engine import Engine
 from compute.localstore import LocalStore
 from compute.node import FENCED, NO_QUORUM, READ_ONLY, WRITABLE, NodeStatus, ReplicationPeer, Role
-from compute.pgwire.server import Server, ServerConfig
 from compute.standalone import StandaloneFactory
 from compute.vfs import StrataVFS
 from strata.storage import CommitTicket, PageUnavailableError, QuorumUnavailableError
+from tests.compute.inprocess import InProcessNode
 from tests.support import PostgresOracle
 
 T = TypeVar("T")
@@ -166,29 +165,7 @@ class PrimaryFactory(StandaloneFactory):
         return list(self.peers)
 
 
-class Node:
-    """An Engine and a pgwire server on their own event loop thread."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory = factory
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.engine = Engine(factory, max_readers=4, threads=2)
-        self.server = Server(self.engine, ServerConfig(port=0))
-        self.call(self.server.start())
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
-
-    def dsn(self, db: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.server.port}/{db}"
-
-    def close(self) -> None:
-        self.call(self.server.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.engine.close()
+Node = InProcessNode
 
 
 @pytest.fixture

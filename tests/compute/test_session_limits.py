@@ -4,56 +4,31 @@ translation cache being an LRU in fact (a hot statement survives a flood of dist
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import struct
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
 import pytest
 
-from compute.engine import Engine
 from compute.pgwire import server as pgserver
-from compute.pgwire.server import Server, ServerConfig
 from compute.sql.api import Kind, Translation
 from compute.sqlcache import ShapeCache
 from compute.standalone import StandaloneFactory
+from tests.compute.inprocess import InProcessNode
 from tests.support import StrataProcess
 
 T = TypeVar("T")
 
 
-class Node:
-    """An Engine and a pgwire server on their own event loop thread (limits patched per test)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.engine = Engine(StandaloneFactory(data_dir, page_cache_mb=8), max_readers=2, threads=2)
-        self.server = Server(self.engine, ServerConfig(port=0))
-        self.call(self.server.start())
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
-
-    @property
-    def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.server.port}/postgres"
-
-    def close(self) -> None:
-        self.call(self.server.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.engine.close()
+Node = InProcessNode
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[Node]:
-    n = Node(tmp_path / "data")
+    n = Node(StandaloneFactory(tmp_path / "data", page_cache_mb=8), max_readers=2)
     try:
         yield n
     finally:
@@ -161,7 +136,7 @@ def test_portals_per_connection(node: Node, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_statement_size_limit_is_in_band(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pgserver, "MAX_STATEMENT_BYTES", 1000)
-    with psycopg.connect(node.dsn, autocommit=True) as conn:
+    with psycopg.connect(node.dsn(), autocommit=True) as conn:
         long_sql = "select 1" + " " * 1000
         with pytest.raises(psycopg.errors.ProgramLimitExceeded):
             conn.execute(long_sql.encode())  # simple query

@@ -1,0 +1,39 @@
+"""A compute in the test's own process: an Engine and a pgwire server on their own event loop
+thread, for tests that patch limits or drive a storage factory directly."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from compute.engine import Engine
+from compute.pgwire.server import Server, ServerConfig
+
+T = TypeVar("T")
+
+
+class InProcessNode:
+    """Engine + Server over ``factory`` (a ConnectionFactory), listening on a free port."""
+
+    def __init__(self, factory: Any, max_readers: int = 4, threads: int = 2) -> None:
+        self.factory = factory
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.engine = Engine(factory, max_readers=max_readers, threads=threads)
+        self.server = Server(self.engine, ServerConfig(port=0))
+        self.call(self.server.start())
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
+
+    def dsn(self, db: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.server.port}/{db}"
+
+    def close(self) -> None:
+        self.call(self.server.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.engine.close()
