@@ -40,6 +40,7 @@ from compute.pgwire.results import (
     row_encoders,
     text_encoder,
 )
+from compute.roles import role_verifier
 from compute.session import Session
 from compute.sql import diagnostic_fields
 from compute.sql.api import Kind, SqlError, Translation
@@ -320,7 +321,7 @@ class Connection:
         elif mode == "md5":
             await self._auth_md5(user)
         elif mode == "scram":
-            await self._auth_scram(user)
+            await self._auth_scram(user, database)
         try:
             self.db = await server.engine.database(database)
         except SqlError as exc:
@@ -400,10 +401,17 @@ class Connection:
         if not self.server.passwords.check_md5(user, salt, response):
             await self.fatal("28P01", f'password authentication failed for user "{user}"')
 
-    async def _auth_scram(self, user: str) -> None:
-        assert self.server.passwords is not None
+    async def _auth_scram(self, user: str, database: str) -> None:
+        book = self.server.passwords
+        assert book is not None
+        if not book.knows(user):  # a role made by CREATE ROLE … PASSWORD (compute/roles.py)
+            with contextlib.suppress(SqlError):  # no such database: 28P01 first, as PostgreSQL
+                db = await self.server.engine.database(database)
+                verifier = role_verifier(db.catalog_conn, user)
+                if verifier is not None:
+                    book = PasswordBook({user: verifier})
         try:
-            await scram_server_exchange(self.server.passwords, user, self.send,
+            await scram_server_exchange(book, user, self.send,
                                         self._expect_password_message)
         except BadMechanism as exc:
             await self.fatal("28000", str(exc))

@@ -80,6 +80,10 @@ class PasswordBook:
             entries[user] = secret
         return cls(entries)
 
+    def knows(self, user: str) -> bool:
+        """The file names this user (it then wins over roles made by SQL)."""
+        return user in self._secrets
+
     def scram_verifier(self, user: str) -> tuple[ScramVerifier, bool]:
         """The user's verifier and whether the user is real (a fake one keeps timing alike)."""
         secret = self._secrets.get(user)

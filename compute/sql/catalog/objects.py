@@ -24,6 +24,7 @@ CONSTRAINTS = "__strata_constraints"
 COMMENTS = "__strata_comments"
 TYPES = "__strata_types"
 ENUMS = "__strata_enums"
+ROLES = "__strata_roles"  # CREATE ROLE/USER (compute/sql/translate/roles.py); attributes as pg_authid
 
 # COMMENT ON: (classoid, objoid, objsubid) as in pg_description; classoid 1259 relations (objsubid =
 # column number for columns), 2606 constraints, 2615 schemas, 1262 databases.
@@ -106,6 +107,20 @@ _BOOTSTRAP = (
     sortorder REAL NOT NULL,
     label TEXT NOT NULL,
     UNIQUE (type_oid, label)
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {ROLES} (
+    name TEXT PRIMARY KEY,
+    oid INTEGER NOT NULL,
+    super INTEGER NOT NULL DEFAULT 0,
+    inherit INTEGER NOT NULL DEFAULT 1,
+    createrole INTEGER NOT NULL DEFAULT 0,
+    createdb INTEGER NOT NULL DEFAULT 0,
+    canlogin INTEGER NOT NULL DEFAULT 0,
+    replication INTEGER NOT NULL DEFAULT 0,
+    bypassrls INTEGER NOT NULL DEFAULT 0,
+    connlimit INTEGER NOT NULL DEFAULT -1,
+    password TEXT,
+    validuntil TEXT
 )""",
 )
 

@@ -17,6 +17,7 @@ from compute.sql.catalog.objects import (
     CONSTRAINTS,
     ENUMS,
     INDEXES,
+    ROLES,
     SEQUENCES,
     TABLES,
     TYPES,
@@ -207,20 +208,47 @@ _rel(
     "'C.UTF-8', NULL, NULL, json_array('=c/' || pg_session_user(), pg_session_user() || '=CTc/' || "
     "pg_session_user()) FROM (VALUES (1, 'template1', 1), (4, 'template0', 0)) t",
 )
+# Roles: the session user (a superuser, OID 10, unless it has a row of its own) and the rows of
+# __strata_roles (CREATE ROLE/USER, compute/sql/translate/roles.py); pg_authid/pg_shadow show verifiers.
+_ROLE_ROWS = (
+    "SELECT pg_session_user() AS name, 10 AS oid, 1 AS super, 1 AS inherit, 1 AS createrole, "
+    "1 AS createdb, 1 AS canlogin, 1 AS replication, 1 AS bypassrls, -1 AS connlimit, "
+    "NULL AS password, NULL AS validuntil "
+    f"WHERE NOT EXISTS (SELECT 1 FROM main.{ROLES} r WHERE r.name = pg_session_user()) "
+    "UNION ALL SELECT name, oid, super, inherit, createrole, createdb, canlogin, replication, bypassrls, "
+    f"connlimit, password, validuntil FROM main.{ROLES}"
+)
 _rel(
     "pg_roles", 4096,
     "rolname:name, rolsuper:bool, rolinherit:bool, rolcreaterole:bool, rolcreatedb:bool, "
     "rolcanlogin:bool, rolreplication:bool, rolconnlimit:int4, rolpassword:text, rolvaliduntil:text, "
     "rolbypassrls:bool, rolconfig:text[], oid:oid",
-    "SELECT pg_session_user(), 1, 1, 1, 1, 1, 1, -1, '********', NULL, 1, NULL, 10 "
+    "SELECT name, super, inherit, createrole, createdb, canlogin, replication, connlimit, '********', "
+    f"validuntil, bypassrls, NULL, oid FROM ({_ROLE_ROWS}) "
     # the predefined role owning the public schema (pg_dump looks its owner up)
     "UNION ALL SELECT 'pg_database_owner', 0, 1, 0, 0, 0, 0, -1, '********', NULL, 0, NULL, 6171",
+)
+_rel(
+    "pg_authid", 1260,
+    "oid:oid, rolname:name, rolsuper:bool, rolinherit:bool, rolcreaterole:bool, rolcreatedb:bool, "
+    "rolcanlogin:bool, rolreplication:bool, rolbypassrls:bool, rolconnlimit:int4, rolpassword:text, "
+    "rolvaliduntil:text",
+    "SELECT oid, name, super, inherit, createrole, createdb, canlogin, replication, bypassrls, connlimit, "
+    f"password, validuntil FROM ({_ROLE_ROWS})",
 )
 _rel(
     "pg_user", 4098,
     "usename:name, usesysid:oid, usecreatedb:bool, usesuper:bool, userepl:bool, usebypassrls:bool, "
     "passwd:text, valuntil:text, useconfig:text[]",
-    "SELECT pg_session_user(), 10, 1, 1, 1, 1, '********', NULL, NULL",
+    "SELECT name, oid, createdb, super, replication, bypassrls, '********', validuntil, NULL "
+    f"FROM ({_ROLE_ROWS}) WHERE canlogin",
+)
+_rel(
+    "pg_shadow", 4097,
+    "usename:name, usesysid:oid, usecreatedb:bool, usesuper:bool, userepl:bool, usebypassrls:bool, "
+    "passwd:text, valuntil:text, useconfig:text[]",
+    "SELECT name, oid, createdb, super, replication, bypassrls, password, validuntil, NULL "
+    f"FROM ({_ROLE_ROWS}) WHERE canlogin",
 )
 _rel("pg_am", 2601, "oid:oid, amname:name, amhandler:regproc, amtype:char",
      "SELECT 2, 'heap', 3, 't' UNION ALL SELECT 403, 'btree', 330, 'i'")

@@ -29,6 +29,7 @@ from compute.sql.translate.rewrite import (
     overriding_cut,
     unlogged_cut,
 )
+from compute.sql.translate.roles import owner_to, role_statement
 from compute.sql.translate.scope import Params, State
 from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
 from compute.sql.translate.statements import set_constraints, translate_utility
@@ -232,6 +233,9 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
     catalog = state.catalog
     if first == "copy":
         return translate_copy(stmt, state), catalog
+    if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 \
+            and stmt.tokens[1].text.lower() in ("role", "user", "group"):
+        return role_statement(first, stmt.tokens, stmt.text), catalog
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "type":
@@ -395,7 +399,7 @@ def _is_noop_ddl(stmt: Statement) -> bool:
 def _noop_ddl(stmt: Statement) -> Translation:
     words = tuple(t.text.lower() for t in stmt.tokens[:2])
     if words == ("alter", "table"):
-        return Translation(Kind.NOOP, "ALTER TABLE")
+        return owner_to(stmt.tokens, stmt.text)
     tag = _NOOP_DDL[words]  # type: ignore[index]
     name = stmt.tokens[-1].text.lower().strip('"')
     if name not in ("plpgsql", "pgcrypto", "uuid-ossp", "pg_stat_statements", "citext", "exists"):

@@ -1,0 +1,108 @@
+"""CREATE/ALTER/DROP ROLE|USER against PostgreSQL 15 (answers, tags, SQLSTATEs, notices, pg_roles
+rows), the role checks of GRANT/REVOKE/OWNER TO, and a SCRAM login as a role made by SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.support import PostgresOracle, StrataProcess
+
+ROWS = ("select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, "
+        "rolconnlimit, rolpassword, rolbypassrls from pg_roles where rolname like 'rd\\_%' order by 1")
+VERIFIERS = ("select rolname, rolpassword like 'SCRAM-SHA-256$4096:%', rolpassword is null from pg_authid "
+             "where rolname like 'rd\\_%' order by 1")
+USERS = "select usename, usesuper, usecreatedb, passwd from pg_user where usename like 'rd\\_%' order by 1"
+GIVEN = ("SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$"
+         "dGhpcyBpcyBub3QgYSByZWFsIHN0b3JlZCBrZXkgISE=:dGhpcyBpcyBub3QgYSByZWFsIHNlcnZlciBrZXkgISE=")
+
+SCRIPT = [
+    "create role rd_a", "create user rd_b password 'secret'", "create role rd_a",
+    "create role rd_c with login createdb nocreaterole connection limit 5 encrypted password 'x'",
+    "create role rd_d superuser noinherit replication bypassrls", "create role rd_e login login",
+    "create role rd_f password ''", "create role pg_rd", "create role rd_g password null",
+    f"create role rd_h login password '{GIVEN}'", "create role rd_i password 'md5' ",
+    ROWS, VERIFIERS, USERS,
+    "alter role rd_a with login password 'p2' createrole", "alter user rd_b nologin connection limit -1",
+    "alter role rd_b password null", "alter role rd_zz login", "alter role rd_c rename to rd_c2",
+    "alter role rd_c2 rename to rd_a", "alter role rd_d", ROWS, VERIFIERS,
+    "select rolpassword from pg_authid where rolname = 'rd_h'",
+    "create table rd_t (x int)", "alter table rd_t owner to rd_a", "alter table rd_t owner to rd_nobody",
+    "grant select on rd_t to rd_a, rd_b", "grant select on rd_t to rd_nobody", "grant all on rd_t to public",
+    "revoke select on rd_t from rd_a", "revoke select on rd_t from rd_nobody", "grant rd_a to rd_b",
+    "grant rd_nobody to rd_b", "grant pg_monitor to rd_b", "revoke rd_a from rd_b",
+    "grant select on rd_t to current_user", "drop table rd_t",
+    "drop role rd_nobody", "drop role rd_a, rd_nobody", ROWS,
+    "drop user rd_a, rd_b", "drop role if exists rd_c2, rd_d, rd_f, rd_g, rd_h, rd_i", ROWS,
+    "select current_user = session_user",
+]
+
+
+def _run(dsn: str, script: list[str]) -> list[Any]:
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        notices: list[tuple[str | None, str | None]] = []
+        conn.add_notice_handler(lambda d: notices.append((d.sqlstate, d.message_primary)))
+        for sql in script:
+            try:
+                cur = conn.execute(sql.encode())
+                out.append(cur.fetchall() if cur.description else cur.statusmessage)
+            except psycopg.Error as exc:
+                out.append(("error", exc.sqlstate, exc.diag.message_primary))
+            if notices:
+                out.append(("notices", list(notices)))
+                notices.clear()
+    return out
+
+
+def test_role_ddl_against_postgres(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    pg = _run(pg_oracle.dsn, SCRIPT)
+    st = _run(strata_shared.dsn, SCRIPT)
+    differ = [(i, p, s) for i, (p, s) in enumerate(zip(pg, st, strict=False)) if p != s]
+    assert st == pg, differ[:3]
+
+
+def test_refused_with_0a000(strata_shared: StrataProcess) -> None:
+    """What is not stored is refused, never silently different."""
+    script = ["create role rd_m in role rd_x", "alter role postgres set work_mem = '1MB'",
+              "create role rd_m unencrypted password 'x'",
+              "create role rd_m password 'md5c4ca4238a0b923820dcc509a6f75849b'"]
+    assert [r[:2] for r in _run(strata_shared.dsn, script)] == [("error", "0A000")] * 4
+
+
+@pytest.fixture
+def scram_server(tmp_path: Path) -> Iterator[StrataProcess]:
+    path = tmp_path / "passwords"
+    path.write_text("postgres:admin-pass\nrd_file:from-file\n")
+    proc = StrataProcess(tmp_path / "data", extra_args=["--auth", "scram", "--password-file", str(path)]).start()
+    yield proc
+    proc.stop()
+
+
+def test_login_as_role_created_by_sql(scram_server: StrataProcess) -> None:
+    base = f"127.0.0.1:{scram_server.port}/postgres"
+    with psycopg.connect(f"postgresql://postgres:admin-pass@{base}", autocommit=True) as conn:
+        conn.execute("create user rd_app password 'app-pass'")
+        conn.execute("create role rd_nologin password 'nl-pass'")
+        conn.execute("create user rd_file password 'from-sql'")  # the users file wins on this name
+    with psycopg.connect(f"postgresql://rd_app:app-pass@{base}") as conn:
+        assert conn.execute("select current_user, session_user").fetchone() == ("rd_app", "rd_app")
+    for user, password in [("rd_app", "wrong"), ("rd_nologin", "nl-pass"), ("rd_file", "from-sql")]:
+        with pytest.raises(psycopg.OperationalError) as info:
+            psycopg.connect(f"postgresql://{user}:{password}@{base}")
+        assert f'password authentication failed for user "{user}"' in str(info.value)  # 28P01
+    with psycopg.connect(f"postgresql://rd_file:from-file@{base}"):
+        pass
+    with psycopg.connect(f"postgresql://postgres:admin-pass@{base}", autocommit=True) as conn:
+        conn.execute("alter role rd_app password 'new-pass'")
+    with psycopg.connect(f"postgresql://rd_app:new-pass@{base}"):
+        pass
+    with psycopg.connect(f"postgresql://postgres:admin-pass@{base}", autocommit=True) as conn:
+        conn.execute("drop role rd_app")
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(f"postgresql://rd_app:new-pass@{base}")
+    assert 'password authentication failed for user "rd_app"' in str(info.value)
