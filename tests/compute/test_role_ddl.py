@@ -40,6 +40,26 @@ SCRIPT = [
     "drop user rd_a, rd_b", "drop role if exists rd_c2, rd_d, rd_f, rd_g, rd_h, rd_i", ROWS,
     "select current_user = session_user",
 ]
+EDGES = [
+    "create role public", "create role none", "create role current_user", "create role postgres",
+    "alter role current_user createdb", "alter role postgres rename to rd_x", "drop role postgres",
+    "drop role current_user", "begin", "create role rd_t1", "rollback", ROWS,
+    "create role rd_q; create role rd_q2 login", ROWS, "alter role rd_q rename to rd_q2",
+    "alter role rd_q rename to pg_x", "alter role rd_q with", "create role rd_w with",
+    "create role rd_v valid until 'infinity'", "select rolvaliduntil is null from pg_roles where rolname='rd_v'",
+    "drop role pg_monitor", "alter role pg_monitor login", "grant select on nosuch to rd_q",
+    "create role \"rd_Q\"", "drop role \"rd_Q\", rd_q, rd_q2, rd_v", ROWS,
+    "create role rd_y connection limit 'a'", "alter role rd_nosuch rename to rd_z",
+    "alter role rd_nosuch password null", "grant rd_nosuch to postgres", "revoke all on t from group rd_nosuch",
+    "create table rd_t (a int)", "create sequence rd_s", "alter table rd_nosuch owner to postgres",
+    "alter table if exists rd_nosuch owner to postgres", "alter table rd_t owner to rd_nosuch",
+    "alter table public.rd_t owner to current_user", "grant select on rd_t, rd_s to public",
+    "grant select on table rd_t, nosuch to public", "grant usage on sequence rd_s to rd_nosuch",
+    "grant select on pg_class to postgres", "grant select on all tables in schema public to postgres",
+    "revoke admin option for rd_x from postgres", "grant select on rd_t to postgres with grant option",
+    "grant select (a) on rd_t to postgres", "drop table rd_t", "drop sequence rd_s", "drop role rd_w",
+    "alter role pg_foo login", "alter role pg_monitor rename to rd_m",
+]
 
 
 def _run(dsn: str, script: list[str]) -> list[Any]:
@@ -66,12 +86,20 @@ def test_role_ddl_against_postgres(pg_oracle: PostgresOracle, strata_shared: Str
     assert st == pg, differ[:3]
 
 
+def test_role_edges_against_postgres(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    """Reserved names, the session user, transactions, predefined roles, relations in GRANT/OWNER TO."""
+    pg = _run(pg_oracle.dsn, EDGES)
+    st = _run(strata_shared.dsn, EDGES)
+    assert st == pg, [(i, p, s) for i, (p, s) in enumerate(zip(pg, st, strict=False)) if p != s][:3]
+
+
 def test_refused_with_0a000(strata_shared: StrataProcess) -> None:
     """What is not stored is refused, never silently different."""
     script = ["create role rd_m in role rd_x", "alter role postgres set work_mem = '1MB'",
               "create role rd_m unencrypted password 'x'",
-              "create role rd_m password 'md5c4ca4238a0b923820dcc509a6f75849b'"]
-    assert [r[:2] for r in _run(strata_shared.dsn, script)] == [("error", "0A000")] * 4
+              "create role rd_m password 'md5c4ca4238a0b923820dcc509a6f75849b'",
+              "create user mapping for postgres server s"]
+    assert [r[:2] for r in _run(strata_shared.dsn, script)] == [("error", "0A000")] * 5
 
 
 @pytest.fixture

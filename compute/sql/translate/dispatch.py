@@ -29,7 +29,7 @@ from compute.sql.translate.rewrite import (
     overriding_cut,
     unlogged_cut,
 )
-from compute.sql.translate.roles import owner_to, role_statement
+from compute.sql.translate.roles import grant_statement, owner_to, role_statement
 from compute.sql.translate.scope import Params, State
 from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
 from compute.sql.translate.statements import set_constraints, translate_utility
@@ -102,6 +102,8 @@ def translate_statement(stmt: Statement, catalog: Catalog,
     if first in _NESTING:
         return _nesting_statement(stmt, first, catalog, param_types), catalog
     try:
+        if first in ("grant", "revoke"):  # roles and relations are checked (compute/sql/translate/roles.py)
+            return grant_statement(first, stmt.tokens, stmt.text, catalog), catalog
         utility = translate_utility(first, stmt.tokens, stmt.text)
     except SqlError as err:
         raise _with_offset(err, stmt) from None
@@ -237,7 +239,7 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
             and stmt.tokens[1].text.lower() in ("role", "user", "group"):
         return role_statement(first, stmt.tokens, stmt.text), catalog
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
-        return _noop_ddl(stmt), catalog
+        return _noop_ddl(stmt, catalog), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "type":
         return _type_ddl(stmt, first, state)
     if first == "comment":
@@ -396,10 +398,10 @@ def _is_noop_ddl(stmt: Statement) -> bool:
     return False
 
 
-def _noop_ddl(stmt: Statement) -> Translation:
+def _noop_ddl(stmt: Statement, catalog: Catalog) -> Translation:
     words = tuple(t.text.lower() for t in stmt.tokens[:2])
     if words == ("alter", "table"):
-        return owner_to(stmt.tokens, stmt.text)
+        return owner_to(stmt.tokens, stmt.text, catalog)
     tag = _NOOP_DDL[words]  # type: ignore[index]
     name = stmt.tokens[-1].text.lower().strip('"')
     if name not in ("plpgsql", "pgcrypto", "uuid-ossp", "pg_stat_statements", "citext", "exists"):

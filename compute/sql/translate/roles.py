@@ -16,6 +16,7 @@ import re
 from sqlglot.tokens import Token
 
 from compute.sql.api import Kind, SqlError, Translation
+from compute.sql.catalog.catalog import Catalog
 from compute.sql.catalog.objects import ROLES, quote_literal
 from compute.sql.translate.tokens import Tokens, ident_value, is_quoted
 from strata.pgwire.auth import SCRAM_ITERATIONS, ScramVerifier
@@ -32,6 +33,8 @@ PREDEFINED_ROLES = frozenset({
     "pg_read_all_stats", "pg_stat_scan_tables", "pg_signal_backend", "pg_checkpoint",
     "pg_read_server_files", "pg_write_server_files", "pg_execute_server_program"})
 _GRANT_END = frozenset({"with", "granted", "cascade", "restrict"})
+_OTHER_OBJECTS = frozenset({"all", "sequence", "schema", "function", "procedure", "routine", "database",
+                            "type", "domain", "language", "foreign", "large", "tablespace", "parameter"})
 
 
 def role_statement(first: str, tokens: tuple[Token, ...], text: str) -> Translation:
@@ -39,6 +42,8 @@ def role_statement(first: str, tokens: tuple[Token, ...], text: str) -> Translat
     ts = Tokens(tokens, text)
     ts.next()
     noun = ts.next().text.lower()
+    if noun == "user" and ts.peek() == "mapping":
+        raise SqlError("0A000", f"{first.upper()} USER MAPPING is not supported: there are no foreign servers")
     if first == "create":
         return _create(ts, login=noun == "user")
     if first == "alter":
@@ -137,7 +142,8 @@ def _integer(ts: Tokens) -> int:
     negative = ts.accept("-")
     tok = ts.next()
     if not tok.text.isdigit():
-        raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
+        raise SqlError("42601", f'syntax error at or near "{ts.text[tok.start : tok.end + 1]}"',
+                       position=tok.start + 1)
     return -int(tok.text) if negative else int(tok.text)
 
 
@@ -172,7 +178,9 @@ def _password(ts: Tokens) -> tuple[str, tuple[str, ...]]:
 def _create(ts: Tokens, login: bool) -> Translation:
     tok = ts.token()
     name = _name(ts)
-    if tok is not None and not is_quoted(tok, ts.text) and name in ("public", "none", *_SPECIAL):
+    if tok is not None and not is_quoted(tok, ts.text) and name in _SPECIAL:
+        raise SqlError("42939", f"{name.upper()} cannot be used as a role name here")
+    if tok is not None and not is_quoted(tok, ts.text) and name in ("public", "none"):
         raise SqlError("42939", f'role name "{name}" is reserved')
     _reserved(name)
     sets, notices = _options(ts)
@@ -199,8 +207,7 @@ def _materialize(name_sql: str) -> str:
 def _alter(ts: Tokens) -> Translation:
     name_sql, name = _role_sql(ts)
     check = missing_check(name_sql, name)
-    if name in PREDEFINED_ROLES:
-        raise SqlError("0A000", f'altering the predefined role "{name}" is not supported')
+    _reserved(name)
     if ts.accept("rename", "to"):
         new = _name(ts)
         _reserved(new)
@@ -227,12 +234,15 @@ def _drop(ts: Tokens) -> Translation:
     steps: list[str] = []
     names: list[str] = []
     while True:
+        tok = ts.token()
         name_sql, name = _role_sql(ts)
+        if tok is not None and not is_quoted(tok, ts.text) and name in _SPECIAL:
+            raise SqlError("22023", "cannot use special role specifier in DROP ROLE")
         if name in PREDEFINED_ROLES:
-            raise SqlError("0A000", f'dropping the predefined role "{name}" is not supported')
+            raise SqlError("2BP01", f"cannot drop role {name} because it is required by the database system")
         if not if_exists:
             steps.append(missing_check(name_sql, name))
-        steps.append(f"SELECT pg_raise('55006', 'session user cannot be dropped') "
+        steps.append(f"SELECT pg_raise('55006', 'current user cannot be dropped') "
                      f"WHERE {name_sql} = pg_session_user()")
         names.append(name_sql)
         if not ts.accept(","):
@@ -243,7 +253,7 @@ def _drop(ts: Tokens) -> Translation:
     return Translation(Kind.COMMAND, "DROP ROLE", tuple(steps), is_write=True, write_command="DROP ROLE")
 
 
-def grant_statement(first: str, tokens: tuple[Token, ...], text: str) -> Translation:
+def grant_statement(first: str, tokens: tuple[Token, ...], text: str, catalog: Catalog) -> Translation:
     """GRANT … TO / REVOKE … FROM: accepted without effect (privileges are not enforced), but
     every role named must exist (42704), as in PostgreSQL."""
     lowered = [t.text.lower() if not t.text.startswith("'") else "" for t in tokens]
@@ -257,7 +267,10 @@ def grant_statement(first: str, tokens: tuple[Token, ...], text: str) -> Transla
         return Translation(Kind.NOOP, first.upper())
     checks: list[str] = []
     tag = first.upper()
-    if "on" not in lowered[:at]:
+    if "on" in lowered[:at]:
+        on = lowered.index("on")
+        _check_relations(Tokens(tokens[on + 1 : at], text), catalog)
+    else:
         tag += " ROLE"  # GRANT role [, ...] TO role: the granted roles too
         start = 1
         if first == "revoke" and lowered[1:4] == ["admin", "option", "for"]:
@@ -265,6 +278,29 @@ def grant_statement(first: str, tokens: tuple[Token, ...], text: str) -> Transla
         checks.extend(_role_list(Tokens(tokens[start:at], text), grantee=False))
     checks.extend(_role_list(Tokens(tokens[at + 1 :], text), grantee=True))
     return Translation(Kind.COMMAND, tag, tuple(checks) or ("SELECT 1 WHERE 0",))
+
+
+def _check_relations(ts: Tokens, catalog: Catalog) -> None:
+    """GRANT … ON [TABLE] a, b: 42P01 for a relation that does not exist (other object kinds
+    are not checked)."""
+    if ts.peek() in _OTHER_OBJECTS:
+        return
+    ts.accept("table")
+    while not ts.at_end():
+        name = _name(ts)
+        if ts.accept("."):
+            if name not in ("public", "pg_catalog"):
+                return  # another schema: not checked here
+            name = _name(ts)
+        _relation(catalog, name)
+        if not ts.accept(","):
+            return
+
+
+def _relation(catalog: Catalog, name: str) -> bool:
+    if catalog.table(name) is None and name not in catalog.sequences:
+        raise SqlError("42P01", f'relation "{name}" does not exist')
+    return True
 
 
 def _role_list(ts: Tokens, grantee: bool) -> list[str]:
@@ -282,12 +318,23 @@ def _role_list(ts: Tokens, grantee: bool) -> list[str]:
     return checks
 
 
-def owner_to(tokens: tuple[Token, ...], text: str) -> Translation:
-    """ALTER TABLE … OWNER TO role: a no-op (owners are not tracked) once the role exists."""
+def owner_to(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> Translation:
+    """ALTER TABLE [IF EXISTS] [ONLY] name OWNER TO role: a no-op (owners are not tracked) once
+    the relation (42P01) and the role (42704) exist."""
+    ts = Tokens(tokens, text)
+    ts.expect("alter", "table")
+    if_exists = ts.accept("if", "exists")
+    ts.accept("only")
+    name = _name(ts)
+    if ts.accept("."):
+        name = _name(ts) if name in ("public", "pg_catalog") else ""
+    if name and catalog.table(name) is None and name not in catalog.sequences:
+        if if_exists:
+            return Translation(Kind.NOOP, "ALTER TABLE", notices=(f'relation "{name}" does not exist, skipping',))
+        raise SqlError("42P01", f'relation "{name}" does not exist')
     lowered = [t.text.lower() for t in tokens]
     for i in range(len(lowered) - 2):
         if lowered[i] == "owner" and lowered[i + 1] == "to":
-            ts = Tokens(tokens[i + 2 :], text)
-            check = missing_check(*_role_sql(ts))
+            check = missing_check(*_role_sql(Tokens(tokens[i + 2 :], text)))
             return Translation(Kind.COMMAND, "ALTER TABLE", (check,))
     return Translation(Kind.NOOP, "ALTER TABLE")

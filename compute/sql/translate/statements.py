@@ -15,7 +15,6 @@ from compute import pgtypes
 from compute.sql.api import ColumnDesc, ConstraintsMode, Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog
 from compute.sql.functions.session import canonical_setting_name
-from compute.sql.translate.roles import grant_statement
 from compute.sql.translate.split import tokenize
 from compute.sql.translate.tokens import Tokens, is_quoted, word
 
@@ -177,8 +176,6 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
         return Translation(Kind.DEALLOCATE, "DEALLOCATE", name=name)
     if first == "lock":
         return Translation(Kind.LOCK, "LOCK TABLE", is_write=True, lock_mode=_lock_mode(text, tokens[0].end + 1))
-    if first in ("grant", "revoke"):
-        return grant_statement(first, tokens, text)
     return None
 
 
