@@ -70,10 +70,10 @@ def acceptor(
         typer.Option(
             "--fast-append-listen",
             envvar="STRATA_LOGSTORE_FAST_APPEND_LISTEN",
-            help="The plaintext fast append stream (not with --internal-tls-dir): auto (the --listen host, "
-            "a free port), off, or HOST:PORT.",
+            help="The plaintext fast append stream (not with --internal-tls-dir): off (default), auto (the "
+            "--listen host, a kernel-chosen port: it may take a port planned for another service), or HOST:PORT.",
         ),
-    ] = "auto",
+    ] = "off",
     insecure: Annotated[
         bool,
         typer.Option("--insecure", envvar="STRATA_LOGSTORE_INSECURE", help="Serve gRPC in plaintext, no peer checks."),

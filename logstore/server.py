@@ -471,13 +471,14 @@ async def serve(
     inline_fsync: bool = True,
     max_logs: int = DEFAULT_MAX_LOGS,
     tls: TlsFiles | None = None,
-    fast_append_listen: str = "auto",
+    fast_append_listen: str = "off",
 ) -> None:
     """Run one acceptor (all its logs) until SIGTERM/SIGINT; with ``tls`` it listens with
     mutual TLS only and checks each caller's role (ROLE_TABLE), else plaintext.
 
     ``fast_append_listen``: where the fast append stream listens (plaintext only, see
-    logstore/fastappend.py): "auto" = the gRPC host on a free port, "off", or HOST:PORT."""
+    logstore/fastappend.py): "off" (the default: opt-in until port plans include it), "auto" =
+    the gRPC host on a kernel-chosen port, or HOST:PORT."""
     metrics = AcceptorMetrics()
     store = None
     if object_store_url:

@@ -34,6 +34,8 @@ from logstore.transport import GrpcTransport, _GrpcAppendChannel
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 
+FAST = ["--fast-append-listen", "auto"]  # opt-in: the default is off (see logstore/cli.py)
+
 
 def _fast_port(addr: str, term: int) -> int:
     """Vote ``term`` on the default log; the fast append port from the trailing metadata."""
@@ -71,7 +73,7 @@ def _send(port: int, payload: bytes) -> list[tuple[int, bytes]]:
 
 
 def test_proposer_commits_over_the_fast_stream(make_cluster: MakeCluster) -> None:
-    cluster = make_cluster()
+    cluster = make_cluster(extra=FAST)
 
     async def go() -> int:
         p = Proposer(cluster.addrs, deadline_s=10, **LOG)
@@ -131,7 +133,7 @@ def test_unreachable_fast_port_falls_back_to_grpc() -> None:
 
 
 def test_bad_input_on_the_fast_port(make_cluster: MakeCluster) -> None:
-    cluster = make_cluster(n=1)
+    cluster = make_cluster(n=1, extra=FAST)
     port = _fast_port(cluster.addrs[0], 1)
     assert port
     assert _send(port, b"GET / HTTP/1.0\r\n\r\n") == []  # not our magic: closed, nothing said
@@ -159,7 +161,7 @@ def test_bad_input_on_the_fast_port(make_cluster: MakeCluster) -> None:
 
 def test_acks_in_order_then_the_error(make_cluster: MakeCluster) -> None:
     """Two good appends then one with a gap: two acks (after fdatasync), then the error."""
-    cluster = make_cluster(n=1)
+    cluster = make_cluster(n=1, extra=FAST)
     addr = cluster.addrs[0]
     port = _fast_port(addr, 1)
     with grpc.insecure_channel(addr) as ch:
@@ -180,7 +182,7 @@ def test_acks_in_order_then_the_error(make_cluster: MakeCluster) -> None:
 
 
 def test_fenced_over_the_fast_stream(make_cluster: MakeCluster) -> None:
-    cluster = make_cluster()
+    cluster = make_cluster(extra=FAST)
 
     async def go() -> None:
         a = Proposer(cluster.addrs, deadline_s=5, name="a", **LOG)
@@ -322,7 +324,7 @@ def test_sync_proposer_from_many_threads(make_cluster: MakeCluster) -> None:
 
     from logstore.proposer import SyncProposer
 
-    cluster = make_cluster()
+    cluster = make_cluster(extra=FAST)
     sp = SyncProposer(cluster.addrs, deadline_s=10, **LOG)
     sp.elect()
     submitted: list[tuple[int, bytes]] = []
