@@ -12,14 +12,19 @@ semantics follow PostgreSQL's:
 - a waiter gives up at ``lock_timeout`` (55P03), on cancel or ``statement_timeout`` (the
   guard), and a wait that would close a cycle of waiters fails with 40P01 at once.
 
-The lock functions run inside SQLite statements on a worker thread (never on the event
-loop: a wait must not stall other sessions), so the table is guarded by a
-``threading.Condition``. Bounded: at most ``MAX_LOCKS`` distinct keys held on a node (53200,
+The lock functions run inside SQLite statements on a worker thread, so the table is guarded
+by a ``threading.Condition``. A lock function that would have to wait does not wait there
+(that would hold an engine thread and a pooled connection, and enough waiters stall every
+other session): it raises ``WouldBlock`` and the session awaits the lock on the event loop
+with ``wait_async`` (woken by releases), then re-runs its statement (compute/backend.py).
+The thread-blocking ``acquire(wait=True)`` remains for statements that cannot be re-run.
+Bounded: at most ``MAX_LOCKS`` distinct keys held on a node (53200,
 PostgreSQL's "out of shared memory" for the lock table).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +41,17 @@ WAIT_SLICE_S = 0.02  # a waiter re-checks cancel / statement_timeout this often 
 class Scope(Enum):
     SESSION = "session"
     XACT = "xact"
+
+
+class WouldBlock(Exception):  # noqa: N818 - a signal to the session, not an error a client sees
+    """A lock function that would have to wait: the session undoes the statement, awaits the
+    lock off any thread and connection, and runs the statement again."""
+
+    def __init__(self, key: Key, shared: bool, scope: Scope) -> None:
+        super().__init__(f"would block on advisory key {tuple(key)} ({'shared' if shared else 'exclusive'})")
+        self.key = key
+        self.shared = shared
+        self.scope = scope
 
 
 class Key(NamedTuple):
@@ -85,6 +101,7 @@ class AdvisoryLocks:
         self._cond = threading.Condition()
         self._held: dict[Key, dict[int, _Holds]] = {}
         self._waiting: dict[int, tuple[Key, bool]] = {}  # owner -> what it waits for
+        self._wakers: dict[int, Callable[[], None]] = {}  # owner -> wakes its wait_async
         self._max_locks = max_locks
 
     # ---- taking and releasing
@@ -102,10 +119,7 @@ class AdvisoryLocks:
                 if not wait:
                     return False
                 if self._closes_cycle(owner, key, shared):
-                    raise SqlError("40P01", "deadlock detected",
-                                   detail=f"Process {owner} waits for {_mode(shared)} on advisory lock "
-                                          f"[{key.a},{key.b},{key.space}]; blocked by another process.",
-                                   hint="See server log for query details.")
+                    raise _deadlock(owner, key, shared)
                 if interrupted is not None and interrupted():
                     raise SqlError("57014", "canceling statement due to user request")
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -116,15 +130,59 @@ class AdvisoryLocks:
                     self._cond.wait(WAIT_SLICE_S if remaining is None else min(WAIT_SLICE_S, remaining))
                 finally:
                     self._waiting.pop(owner, None)
-            holders = self._held.get(key)
-            if holders is None:
-                if len(self._held) >= self._max_locks:
-                    raise SqlError("53200", "out of shared memory",
-                                   hint=f"The advisory lock table holds at most {self._max_locks} keys.")
-                holders = self._held[key] = {}
-            holds = holders.setdefault(owner, _Holds())
-            holds.counts[(shared, scope)] = holds.counts.get((shared, scope), 0) + 1
+            self._grant(owner, key, shared, scope)
             return True
+
+    async def wait_async(self, owner: int, key: Key, *, shared: bool, scope: Scope,
+                         timeout_s: float | None, interrupted: asyncio.Event) -> bool:
+        """Take the lock, waiting on the event loop (no thread, no connection); False when
+        ``interrupted`` was set (cancel, statement_timeout, terminate: the caller says which).
+
+        ``timeout_s`` is ``lock_timeout`` (None or 0: wait forever, 55P03 when it passes); a
+        wait that would close a cycle of waiters is 40P01 at once, as in ``acquire``.
+        """
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+        deadline = time.monotonic() + timeout_s if timeout_s else None
+
+        def wake() -> None:  # any thread, under the condition
+            loop.call_soon_threadsafe(woken.set)
+
+        try:
+            while True:
+                with self._cond:
+                    if not self._conflicts(owner, key, shared):
+                        self._grant(owner, key, shared, scope)
+                        return True
+                    if self._closes_cycle(owner, key, shared):
+                        raise _deadlock(owner, key, shared)
+                    self._waiting[owner] = (key, shared)
+                    self._wakers[owner] = wake
+                    woken.clear()
+                if interrupted.is_set():
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise SqlError("55P03", "canceling statement due to lock timeout")
+                await _first(woken, interrupted, remaining)
+        finally:
+            with self._cond:
+                self._waiting.pop(owner, None)
+                self._wakers.pop(owner, None)
+
+    def release_one(self, owner: int, key: Key, *, shared: bool, scope: Scope) -> None:
+        """Drop one hold of ``owner`` (a lock a re-run statement did not take again); no-op
+        when it is gone already (the transaction ended)."""
+        with self._cond:
+            holds = self._held.get(key, {}).get(owner)
+            slot = (shared, scope)
+            if holds is None or not holds.counts.get(slot):
+                return
+            holds.counts[slot] -= 1
+            if not holds.counts[slot]:
+                del holds.counts[slot]
+            self._forget_if_empty(key, owner)
+            self._notify()
 
     def release(self, owner: int, key: Key, *, shared: bool) -> bool:
         """pg_advisory_unlock[_shared]: drop one session-scope hold; False if none was held."""
@@ -137,7 +195,7 @@ class AdvisoryLocks:
             if not holds.counts[slot]:
                 del holds.counts[slot]
             self._forget_if_empty(key, owner)
-            self._cond.notify_all()
+            self._notify()
             return True
 
     def release_all(self, owner: int, scope: Scope | None = None) -> int:
@@ -151,7 +209,7 @@ class AdvisoryLocks:
                     dropped += holds.counts.pop(slot)
                 self._forget_if_empty(key, owner)
             if dropped:
-                self._cond.notify_all()
+                self._notify()
         return dropped
 
     def rows(self) -> list[LockRow]:
@@ -164,6 +222,22 @@ class AdvisoryLocks:
         return out
 
     # ---- internals (call with the condition held)
+
+    def _grant(self, owner: int, key: Key, shared: bool, scope: Scope) -> None:
+        holders = self._held.get(key)
+        if holders is None:
+            if len(self._held) >= self._max_locks:
+                raise SqlError("53200", "out of shared memory",
+                               hint=f"The advisory lock table holds at most {self._max_locks} keys.")
+            holders = self._held[key] = {}
+        holds = holders.setdefault(owner, _Holds())
+        holds.counts[(shared, scope)] = holds.counts.get((shared, scope), 0) + 1
+
+    def _notify(self) -> None:
+        """A release: wake the thread waiters and the event-loop waiters."""
+        self._cond.notify_all()
+        for wake in self._wakers.values():
+            wake()
 
     def _conflicts(self, owner: int, key: Key, shared: bool) -> bool:
         return bool(self._blockers(owner, key, shared))
@@ -196,6 +270,23 @@ class AdvisoryLocks:
             del holders[owner]
         if not holders:
             del self._held[key]
+
+
+def _deadlock(owner: int, key: Key, shared: bool) -> SqlError:
+    return SqlError("40P01", "deadlock detected",
+                    detail=f"Process {owner} waits for {_mode(shared)} on advisory lock "
+                           f"[{key.a},{key.b},{key.space}]; blocked by another process.",
+                    hint="See server log for query details.")
+
+
+async def _first(woken: asyncio.Event, interrupted: asyncio.Event, timeout_s: float | None) -> None:
+    """Until a release, an interrupt, or ``timeout_s`` (None: no limit)."""
+    waits = {asyncio.ensure_future(woken.wait()), asyncio.ensure_future(interrupted.wait())}
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 def _mode(shared: bool) -> str:

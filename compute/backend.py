@@ -7,6 +7,12 @@ channels are per database). ``Backend`` is one session's entry: its transaction'
 notifications, whether it holds transaction-scope advisory locks, its activity, and the
 callbacks the wire layer installs to wake, cancel or terminate it.
 
+Advisory lock waits (``run_waiting``): a statement whose lock function would have to wait
+ends with ``WouldBlock`` (SQLite undoes the statement), gives back its engine thread and
+pooled connection, awaits the lock on the event loop, and runs again. The locks the statement
+had taken stay held while it waits (as PostgreSQL's would) and are handed to the re-run's
+calls instead of being counted twice; those the final run did not take again are released.
+
 Threads: the SQL functions run inside SQLite statements, often on an engine thread. They
 only append to the session's own ``Pending`` / ``warnings`` (the session is not running
 anything else meanwhile), take advisory locks (thread-safe), or ask the event loop to cancel
@@ -18,16 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import functools
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from compute.advisory import AdvisoryLocks, Key, Scope
+from compute.advisory import AdvisoryLocks, Key, Scope, WouldBlock
 from compute.notify import NotificationHub, Pending, check_channel
-from compute.sql.api import SqlError
+from compute.sql.api import Kind, SqlError, Translation
 
 _UTC = _dt.UTC
+Slot = tuple[Key, bool, Scope]  # an advisory hold: key, shared, scope
 
 
 class Admin:
@@ -64,6 +72,11 @@ class Backend:
         self.session_locks = False  # may hold session-scope advisory locks
         self.listening = False  # attached to the hub (LISTEN was run once)
         self.warnings: list[str] = []  # WARNINGs of the running statement (SQLSTATE 01000)
+        # advisory lock waits off the thread (run_waiting): per statement, while it runs
+        self.defer_waits = False  # a lock that would wait raises WouldBlock (the statement re-runs)
+        self._effects = False  # this attempt did something a re-run would repeat (NOTIFY, unlock, ...)
+        self._used: list[Slot] = []  # holds this attempt took or re-used
+        self._reuse: list[Slot] = []  # holds earlier attempts took, not yet re-used by this one
         # activity (pg_stat_activity)
         self.application_name = ""
         self.client_addr: str | None = None
@@ -151,6 +164,7 @@ class Backend:
 
     def notify(self, channel: Any, payload: Any) -> None:
         """pg_notify(channel, payload): NULL channel is 22023, as in PostgreSQL."""
+        self._effects = True
         if self.read_only():
             raise SqlError("25006", "cannot execute NOTIFY during recovery")
         if channel is None:
@@ -159,20 +173,89 @@ class Backend:
 
     def lock(self, ints: tuple[int, ...], *, shared: bool, xact: bool, wait: bool,
              guard: Callable[[], bool] | None, lock_timeout_ms: float) -> bool:
-        """pg_[try_]advisory_[xact_]lock[_shared] on one bigint or two int4 keys."""
+        """pg_[try_]advisory_[xact_]lock[_shared] on one bigint or two int4 keys.
+
+        Under ``defer_waits`` a lock an earlier attempt of this statement took is re-used, and
+        one that would have to wait raises WouldBlock (unless this attempt already did
+        something a re-run would repeat: then it waits here, on the thread, as before)."""
         key = advisory_key(ints)
         scope = Scope.XACT if xact else Scope.SESSION
-        got = self.admin.locks(self.database).acquire(
-            self.pid, key, shared=shared, scope=scope, wait=wait,
-            timeout_s=lock_timeout_ms / 1000.0 if lock_timeout_ms > 0 else None, interrupted=guard)
+        slot: Slot = (key, shared, scope)
+        if self.defer_waits and slot in self._reuse:
+            self._reuse.remove(slot)
+            self._used.append(slot)
+            return True
+        table = self.admin.locks(self.database)
+        got = table.acquire(self.pid, key, shared=shared, scope=scope, wait=False)
+        if not got and wait:
+            if self.defer_waits and not self._effects:
+                raise WouldBlock(key, shared, scope)
+            got = table.acquire(self.pid, key, shared=shared, scope=scope, wait=True,
+                                timeout_s=lock_timeout_ms / 1000.0 if lock_timeout_ms > 0 else None,
+                                interrupted=guard)
         if got:
             if xact:
                 self.xact_locks = True
             else:
                 self.session_locks = True
+            if self.defer_waits:
+                self._used.append(slot)
         return got
 
+    async def run_waiting(self, tr: Translation, params: tuple[Any, ...]) -> Any:
+        """Run a statement that may call lock functions (``off_loop``), awaiting any lock it
+        would wait for on the event loop and then running it again (the module docstring).
+
+        Only where SQLite undoes a failed run completely: an autocommit statement (its own
+        transaction), or one non-DDL step inside a block (SQLite's statement rollback keeps the
+        transaction); else (several steps in a block, COPY) a wait blocks the thread as before.
+        """
+        session = self.session
+        run = functools.partial(session._run_sql, tr, params)
+        if tr.kind not in (Kind.QUERY, Kind.COMMAND) or (
+                session.txn is not None and (len(tr.steps) != 1 or tr.is_ddl)):
+            return await run()
+        self.defer_waits = True
+        try:
+            while True:
+                self._effects = False
+                self._reuse += self._used
+                self._used = []
+                txn = session.txn
+                fk_mark = len(txn.fk.pending) if txn is not None else 0
+                try:
+                    return await run()
+                except WouldBlock as block:
+                    if txn is not None and txn is session.txn:  # the run's deferred-FK queue entries
+                        del txn.fk.pending[fk_mark:]
+                    self.warnings.clear()
+                    await self._await_lock(block)
+        finally:
+            self.defer_waits = False
+            table = self.admin.locks(self.database)
+            for key, shared, scope in self._reuse:  # taken by an earlier run, not by the last one
+                table.release_one(self.pid, key, shared=shared, scope=scope)
+            self._reuse = []
+            self._used = []
+
+    async def _await_lock(self, block: WouldBlock) -> None:
+        """Wait for the lock a run would have waited for; it is then held for the re-run."""
+        session = self.session
+        lock_timeout = session.setting_ms("lock_timeout")
+        got = await self.admin.locks(self.database).wait_async(
+            self.pid, block.key, shared=block.shared, scope=block.scope,
+            timeout_s=lock_timeout / 1000.0 if lock_timeout > 0 else None,
+            interrupted=session._interrupted)
+        if not got:
+            raise session._interrupt_error()
+        if block.scope is Scope.XACT:
+            self.xact_locks = True
+        else:
+            self.session_locks = True
+        self._used.append((block.key, block.shared, block.scope))
+
     def unlock(self, ints: tuple[int, ...], *, shared: bool) -> bool:
+        self._effects = True
         key = advisory_key(ints)
         if self.admin.locks(self.database).release(self.pid, key, shared=shared):
             return True
@@ -181,11 +264,13 @@ class Backend:
         return False
 
     def unlock_all(self) -> None:
+        self._effects = True
         if self.session_locks:
             self.admin.locks(self.database).release_all(self.pid, Scope.SESSION)
 
     def signal(self, pid: int, terminate: bool) -> bool:
         """pg_terminate_backend / pg_cancel_backend: ask the loop to stop session ``pid``."""
+        self._effects = True
         target = self.admin.backends.get(pid)
         if target is None or target.loop is None:
             self.warnings.append(f"PID {pid} is not a PostgreSQL server process")

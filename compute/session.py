@@ -268,8 +268,8 @@ class Session(SqlPrepared):
         """One statement by kind; every Kind has its case (mypy checks with assert_never)."""
         kind = tr.kind
         match kind:
-            case Kind.QUERY | Kind.COMMAND | Kind.COPY_TO | Kind.COPY_FROM:
-                result = await self._run_sql(tr, params)
+            case Kind.QUERY | Kind.COMMAND | Kind.COPY_TO | Kind.COPY_FROM:  # backend.py: lock waits
+                result = await (self.backend.run_waiting(tr, params) if tr.off_loop else self._run_sql(tr, params))
                 if tr.off_loop and not self.engine.read_only:
                     await self.engine.open_writers()  # pg_promote() made this node the primary
                 return result

@@ -3,8 +3,10 @@ pg_cancel_backend, and the rows behind pg_stat_activity and pg_locks.
 
 They act on ``ctx.backend``: the session's ``compute.backend.Backend`` (set on the connection
 before each statement; None in tools that run SQL without a session, where they raise
-55000). Advisory locks may wait, so every call here marks its statement ``off_loop``: it runs
-on an engine thread and polls ``ctx.guard`` (cancel, statement_timeout) while it waits.
+55000). Every call here marks its statement ``off_loop``: it runs on an engine thread, and an
+advisory lock that would wait ends the run with WouldBlock so the session awaits it on the
+event loop and re-runs the statement (compute/backend.py ``run_waiting``); where a re-run is
+not safe it waits on the thread, polling ``ctx.guard`` (cancel, statement_timeout).
 """
 
 from __future__ import annotations

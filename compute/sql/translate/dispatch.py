@@ -225,7 +225,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
             sql, cols = getattr(qc, tag.lower())(node)
             kind = Kind.QUERY if cols else Kind.COMMAND
             return Translation(kind, tag, (sql,), is_write=True, columns=column_descs(cols, catalog),
-                               param_oids=state.params.oids()), catalog
+                               param_oids=state.params.oids(), off_loop=bool(state.off_loop)), catalog
     return _ddl(node, text, state)
 
 
