@@ -44,6 +44,8 @@ class FromClauses:
                      rename: list[str] | None = None) -> tuple[str, list[OutColumn]]: ...
         def values(self, node: exp.Values, scope: Scope,
                    rename: list[str] | None = None) -> tuple[exp.Expression, list[OutColumn]]: ...
+        def query(self, node: exp.Expression, scope: Scope, rename: list[str] | None = None,
+                  wrap_tstz: bool = False) -> tuple[exp.Expression, list[OutColumn]]: ...
 
     # ------------------------------------------------------------------ FROM clause
     def from_clause(self, first: exp.Expression, joins: list[exp.Expression],
@@ -211,7 +213,11 @@ class FromClauses:
         if isinstance(node, exp.Subquery):
             if alias is None:
                 alias = self.fresh_alias("subquery")
-            sql, cols = self.subquery(node.this, scope, rename=col_aliases or None)
+            out, cols = self.query(node.this, Scope(parent=scope), rename=col_aliases or None)
+            sql = generate(out)
+            if _calls_volatile(out):  # every row's calls made once, used or not (see below)
+                cte = self.fresh_alias("volatile")
+                sql = f"WITH {quote(cte)} AS MATERIALIZED ({sql}) SELECT * FROM {quote(cte)}"
             scope.sources.append(Source(alias, alias, [SourceColumn(c.name, c.ty) for c in cols]))
             return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(alias)))
         if isinstance(node, exp.Values):
@@ -369,6 +375,21 @@ class FromClauses:
         scope.sources.append(Source(visible, sql_alias, columns, inline=inline))
         source = fn("json_each", fn("pg_unnest_zip", *[a for a, _ in arrays]))
         return exp.Table(this=source, alias=exp.TableAlias(this=ident(sql_alias)))
+
+
+# SQLite functions with side effects or a new value per call. SQLite drops unused result columns
+# of a FROM subquery (the calls in them never happen: nextval() does not advance) and, when it
+# flattens one, copies the expression to each use (two calls where PostgreSQL makes one); a
+# MATERIALIZED CTE is neither pruned nor flattened, so each call happens once per row, as in
+# PostgreSQL.
+VOLATILE_CALLS = frozenset({
+    "nextval", "setval", "pg_random", "gen_random_uuid", "pg_clock_timestamp", "strata_notify",
+    "strata_advisory_lock", "strata_advisory_unlock", "strata_advisory_unlock_all",
+})
+
+
+def _calls_volatile(tree: exp.Expression) -> bool:
+    return any(call.name.lower() in VOLATILE_CALLS for call in tree.find_all(exp.Anonymous))
 
 
 def _ordinality(node: exp.Expression, col_aliases: list[str]) -> str | None:
