@@ -38,6 +38,7 @@ from compute.engine import (
     read_only_error,
     storage_error,
 )
+from compute.session_settings import SessionSettings
 from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql_prepared import SqlPrepared
@@ -72,7 +73,7 @@ _INTERRUPT_MESSAGES = {
 }
 
 
-class Session(SqlPrepared):
+class Session(SessionSettings, SqlPrepared):
     """SQL execution state of one client connection."""
 
     def __init__(self, engine: Engine, db: Database, user: str, settings: dict[str, str]) -> None:
@@ -462,16 +463,6 @@ class Session(SqlPrepared):
                 self.backend.end_xact(False)
         return ticket
 
-    def _restore_setting(self, name: str, value: str | None) -> None:
-        if self.settings.get(name) == value:
-            return
-        if value is None:
-            self.settings.pop(name, None)
-        else:
-            self.settings[name] = value
-        if guc.reported_name(name):
-            self.changed_settings.append(name)
-
     def _release_writer(self) -> None:
         if self._holds_writer:
             self._holds_writer = False
@@ -517,22 +508,6 @@ class Session(SqlPrepared):
 
     # ---- settings
 
-    def _set(self, tr: Translation) -> Result:
-        name = tr.name.lower()
-        if name == "session_characteristics":
-            return self._set_characteristics(tr)
-        if name in ("transaction", "transaction_isolation", "transaction_read_only"):
-            return self._set_transaction(tr)
-        tag = "RESET" if tr.value is None and tr.tag == "RESET" else "SET"
-        if name == "all" and tr.value is None:
-            for key in list(self.settings):
-                if key in guc.DEFAULTS and key not in guc.READ_ONLY:
-                    self._assign(key, guc.DEFAULTS[key], tr.is_local)
-            return Result(tag)
-        value = guc.reset_value(tr.name) if tr.value is None else guc.normalize(name, tr.value)
-        self._assign(name, value, tr.is_local)
-        return Result(tag)
-
     async def _set_constraints(self, tr: Translation) -> Result:
         """SET CONSTRAINTS: change the modes; IMMEDIATE checks what is queued for them now."""
         txn = self.txn
@@ -548,82 +523,6 @@ class Session(SqlPrepared):
         if not deferred and txn.writer and txn.fk.pending:
             await self._check_deferred(txn, prefixes)
         return Result("SET CONSTRAINTS")
-
-    def _set_transaction(self, tr: Translation) -> Result:
-        """SET TRANSACTION ... and SET transaction_isolation / transaction_read_only = value."""
-        txn = self.txn
-        isolation, read_only = tr.isolation, tr.read_only
-        name = tr.name.lower()
-        if name == "transaction_isolation" and tr.value is not None:
-            isolation = guc.normalize("default_transaction_isolation", tr.value)
-        elif name == "transaction_read_only" and tr.value is not None:
-            read_only = guc.normalize("default_transaction_read_only", tr.value) == "on"
-        if txn is None:
-            return Result("SET", notices=[("25P01", "SET TRANSACTION can only be used in "
-                                                     "transaction blocks")])
-        if isolation:
-            if txn.queried:
-                raise SqlError("25001", "SET TRANSACTION ISOLATION LEVEL must be called before "
-                                        "any query")
-            txn.isolation = isolation.lower()
-        if read_only is not None:
-            if read_only is False and self.engine.read_only:
-                raise read_write_during_recovery()
-            if read_only is False and txn.read_only and txn.queried:
-                raise SqlError("25001", "transaction read-write mode must be set before any query")
-            txn.read_only = read_only
-        return Result("SET")
-
-    def _set_characteristics(self, tr: Translation) -> Result:
-        """SET SESSION CHARACTERISTICS AS TRANSACTION ...: the defaults of later transactions."""
-        if tr.isolation:
-            self._assign("default_transaction_isolation", tr.isolation.lower(), False)
-        if tr.read_only is not None:
-            self._assign("default_transaction_read_only", "on" if tr.read_only else "off", False)
-        return Result("SET")
-
-    def _assign(self, name: str, value: str, local: bool) -> None:
-        if self.txn is not None:
-            self.txn.settings_before.setdefault(name, self.settings.get(name))
-        if local:
-            if self.txn is None:
-                return  # PostgreSQL warns and ignores SET LOCAL outside a transaction
-            self.txn.saved_settings.setdefault(name, self.settings.get(name, ""))
-        elif self.txn is not None:
-            self.txn.saved_settings.pop(name, None)
-        self.settings[name] = value
-        if guc.reported_name(name):
-            self.changed_settings.append(name)
-
-    def _isolation_now(self) -> str:
-        """The current transaction's isolation level, else the session default."""
-        if self.txn is not None:
-            return self.txn.isolation
-        return self.settings.get("default_transaction_isolation", "read committed")
-
-    def _read_only_now(self) -> bool:
-        """Whether the statement runs read-only: the transaction's mode, else the session default
-        (a statement outside a block is its own transaction)."""
-        if self.engine.read_only:
-            return True
-        if self.txn is not None:
-            return self.txn.read_only
-        return self.settings.get("default_transaction_read_only", "off") == "on"
-
-    def _show(self, tr: Translation) -> Result:
-        name = tr.name.lower()
-        if name == "all":
-            rows = [(k, v, "") for k, v in sorted(self.settings.items())]
-            return Result("SHOW", rows=rows, translation=tr)
-        if name == "transaction_isolation":
-            value = self._isolation_now()
-        elif name == "transaction_read_only":
-            value = "on" if self._read_only_now() else "off"
-        elif name == "in_hot_standby":
-            value = self.engine.in_hot_standby()
-        else:
-            value = guc.current_value(self.settings, tr.name)
-        return Result("SHOW", rows=[(value,)], translation=tr)
 
     # ---- SQL statements
 
