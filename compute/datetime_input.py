@@ -1,8 +1,8 @@
-"""Date/time input in the forms PostgreSQL accepts with DateStyle 'ISO, MDY' (datetime.c).
+"""Date/time input in the forms PostgreSQL accepts, in DateStyle's field order (datetime.c).
 
 pgtypes parses the common ISO spellings with fast regular expressions and falls back to
 ``decode()`` for everything else: month names ('January 8, 1999', '1999-Jan-08',
-'08-Jan-99'), slashes and dots in month/day/year order ('1/8/1999', '01.08.1999'), compact
+'08-Jan-99'), slashes and dots in DateStyle's MDY/DMY/YMD order ('1/8/1999', '01.08.1999'), compact
 '19990108' / '990108', day of year '1999.008', Julian days 'J2451187', ISO 'T' separators, 12-hour
 times with AM/PM, day names, and time zones as offsets, abbreviations or IANA names. The input is
 split into fields and each number is assigned to year, month or day with DecodeNumber()'s rules,
@@ -112,6 +112,7 @@ class Decoded:
     julian: bool = False
     ampm: str | None = None
     fields: set[str] = field(default_factory=set)
+    order: str = "MDY"  # DateStyle's field order: MDY, DMY or YMD
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -197,7 +198,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 def _number(d: Decoded, text: str) -> None:
-    """DecodeNumber(): assign one numeric field by what has been seen (DateStyle MDY)."""
+    """DecodeNumber(): assign one numeric field by what has been seen and DateStyle's order."""
     if not text.isdigit():
         raise _DecodeError(_BAD_FORMAT)
     flen, val = len(text), int(text)
@@ -207,14 +208,16 @@ def _number(d: Decoded, text: str) -> None:
         d.fields |= {"m", "d"}
         return
     if not have:
-        if flen >= 3:
+        if flen >= 3 or d.order == "YMD":
             d.year, slot = val, "y"
+        elif d.order == "DMY":
+            d.day, slot = val, "d"
         else:
             d.month, slot = val, "m"
     elif have == {"y"}:
         d.month, slot = val, "m"
     elif have == {"m"}:
-        if d.text_month and flen >= 3:
+        if d.text_month and (flen >= 3 or d.order == "YMD"):
             d.year, slot = val, "y"
         else:
             d.day, slot = val, "d"
@@ -377,8 +380,8 @@ def _julian(d: Decoded, digits: str) -> None:
     d.fields |= {"y", "m", "d"}
 
 
-def _decode_fields(text: str) -> Decoded:
-    d = Decoded()
+def _decode_fields(text: str, order: str) -> Decoded:
+    d = Decoded(order=order)
     pending: list[str] = []
     for kind, value in _tokens(text):
         if pending and kind == "number":
@@ -459,10 +462,11 @@ def _validate(d: Decoded, need_date: bool) -> None:
         raise _DecodeError(_OVERFLOW)
 
 
-def decode(text: str, type_name: str, need_date: bool = True) -> Decoded:
-    """Decode ``text`` as input for ``type_name`` (date, timestamp, timestamp with time zone)."""
+def decode(text: str, type_name: str, need_date: bool = True, order: str = "MDY") -> Decoded:
+    """Decode ``text`` as input for ``type_name`` (date, timestamp, timestamp with time zone);
+    ``order``: DateStyle's field order for all-numeric dates."""
     try:
-        d = _decode_fields(text)
+        d = _decode_fields(text, order)
         _validate(d, need_date)
         return d
     except _DecodeError as exc:

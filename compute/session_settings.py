@@ -47,7 +47,8 @@ class SessionSettings:
                 if key in guc.DEFAULTS and key not in guc.READ_ONLY:
                     self._assign(key, guc.DEFAULTS[key], tr.is_local)
             return Result(tag)
-        value = guc.reset_value(tr.name) if tr.value is None else guc.normalize(name, tr.value)
+        value = guc.reset_value(tr.name) if tr.value is None else guc.normalize(
+            name, tr.value, self.settings.get(name))
         self._assign(name, value, tr.is_local)
         return Result(tag)
 

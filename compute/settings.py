@@ -144,8 +144,9 @@ def current_value(settings: Mapping[str, str], name: str) -> str:
     return value
 
 
-def normalize(name: str, value: str) -> str:
-    """Validate a SET and return the value as SHOW will print it."""
+def normalize(name: str, value: str, current: str | None = None) -> str:
+    """Validate a SET and return the value as SHOW will print it (``current``: the value it
+    replaces, which a partial DateStyle keeps the other half of)."""
     key = name.lower()
     if key in READ_ONLY:
         raise SqlError("55P02", f'parameter "{name}" cannot be changed now')
@@ -168,12 +169,13 @@ def normalize(name: str, value: str) -> str:
             return "off"
         raise SqlError("22023", f'parameter "{name}" requires a Boolean value')
     if key == "datestyle":
-        parts = {p.strip().upper() for p in value.split(",")}
-        if not parts <= {"ISO", "MDY", "DMY", "YMD"}:
-            raise SqlError("0A000", f'DateStyle "{value}" is not supported (only ISO output)')
-        if parts & {"DMY", "YMD"}:  # date input would still read month first: refuse, never guess
-            raise SqlError("0A000", f'DateStyle "{value}" is not supported (only the MDY field order)')
-        return "ISO, MDY"
+        return datestyle(value, current)
+    if key == "intervalstyle":
+        word = value.strip().lower()
+        if word not in INTERVAL_STYLES:
+            raise SqlError("22023", f'invalid value for parameter "{name}": "{value}"',
+                           hint="Available values: " + ", ".join(INTERVAL_STYLES) + ".")
+        return word
     if key == "timezone":
         return _check_timezone(value)
     if key in ("standard_conforming_strings",) and value.lower() not in ("on", "true", "1"):
@@ -202,6 +204,43 @@ def client_encoding(value: str) -> str:
         raise SqlError("0A000", f'client encoding "{value}" is not supported (supported: UTF8, LATIN1, '
                                 "LATIN9, WIN1252, SQL_ASCII)")
     raise SqlError("22023", f'invalid value for parameter "client_encoding": "{value}"')
+
+
+INTERVAL_STYLES = ("postgres", "postgres_verbose", "sql_standard", "iso_8601")
+_DATE_STYLES = {"iso": "ISO", "sql": "SQL", "postgres": "Postgres", "german": "German"}
+_DATE_ORDERS = {"ymd": "YMD", "dmy": "DMY", "euro": "DMY", "european": "DMY", "mdy": "MDY", "us": "MDY",
+                "noneuro": "MDY", "noneuropean": "MDY"}
+
+
+def datestyle(value: str, current: str | None = None) -> str:
+    """check_datestyle(): ``SQL, DMY``, ``German``, ``euro``... as SHOW prints it; what the value
+    leaves out keeps ``current``'s (German alone means DMY)."""
+    def bad(detail: str) -> SqlError:
+        return SqlError("22023", f'invalid value for parameter "DateStyle": "{value}"', detail=detail)
+
+    tokens = [t.strip().strip('"').lower() for t in value.split(",")]
+    if any(not t or " " in t for t in tokens):
+        raise bad("List syntax is invalid.")
+    style = order = None
+    german_order = False
+    for tok in tokens:
+        if tok in _DATE_STYLES:
+            if style is not None and style != _DATE_STYLES[tok]:
+                raise bad('Conflicting "datestyle" specifications.')
+            style = _DATE_STYLES[tok]
+            german_order = german_order or (style == "German" and order is None)
+        elif tok in _DATE_ORDERS:
+            if order is not None and order != _DATE_ORDERS[tok]:
+                raise bad('Conflicting "datestyle" specifications.')
+            order = _DATE_ORDERS[tok]
+        elif tok == "default":
+            style, order = style or "ISO", order or "MDY"
+        else:
+            raise bad(f'Unrecognized key word: "{tok}".')
+    was = (current or DEFAULTS["datestyle"]).split(",")
+    if order is None:
+        order = "DMY" if german_order else was[-1].strip()
+    return f"{style or was[0].strip()}, {order}"
 
 
 def _format_ms(ms: float) -> str:

@@ -731,10 +731,13 @@ def encode_binary(oid: int, value: Any) -> bytes:
         raise SqlError("22P02", f"cannot encode value for type {type_name(oid)}: {exc}") from None
 
 
-def decode_text(oid: int, data: bytes | str, tz: str = "UTC") -> Any:
-    """PostgreSQL text format -> storage value; ``tz`` is the session TimeZone (timestamptz)."""
+def decode_text(oid: int, data: bytes | str, tz: str = "UTC", order: str = "MDY") -> Any:
+    """PostgreSQL text format -> storage value; ``tz`` is the session TimeZone (timestamptz),
+    ``order`` DateStyle's field order (date, timestamp[tz])."""
     if oid == TIMESTAMPTZ:
-        return parse_timestamptz(as_str(data), tz)
+        return parse_timestamptz(as_str(data), tz, order)
+    if order != "MDY" and oid in (DATE, TIMESTAMP):
+        return parse_date(as_str(data), order) if oid == DATE else parse_timestamp(as_str(data), order)
     if oid == TIMETZ:
         return parse_timetz(as_str(data), tz)
     if oid == _ranges.TSTZRANGE:

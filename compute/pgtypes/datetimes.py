@@ -132,9 +132,9 @@ def _special_datetime(word: str) -> _dt.datetime | None:
     return today + _dt.timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}.get(word, 0))
 
 
-def _decoded_datetime(text: str, type_name: str) -> tuple[_dt.datetime, str | None]:
+def _decoded_datetime(text: str, type_name: str, order: str = "MDY") -> tuple[_dt.datetime, str | None]:
     """The forms the fast regular expressions miss (month names, MDY, Julian...): datetime.c rules."""
-    d = _datetime_input.decode(text, type_name)
+    d = _datetime_input.decode(text, type_name, order=order)
     if d.special is not None:
         if d.special.endswith("infinity") or d.special == "allballs":
             raise SqlError("22007", f'invalid input syntax for type {type_name}: "{text}"')
@@ -152,7 +152,8 @@ def _decoded_datetime(text: str, type_name: str) -> tuple[_dt.datetime, str | No
     return value, None if d.tz_offset is None else format_offset(d.tz_offset)
 
 
-def parse_date(text: str) -> str:
+def parse_date(text: str, order: str = "MDY") -> str:
+    """date_in; ``order`` is DateStyle's field order (MDY, DMY, YMD) for all-numeric dates."""
     m = _DATE_RE.match(text) or _DATE_COMPACT_RE.match(text)
     if m and m.re is _DATE_RE and m.group(4):
         _refuse_bc(text)
@@ -165,7 +166,7 @@ def parse_date(text: str) -> str:
         ts = _TS_RE.match(text)
         if ts:
             return parse_date(f"{ts.group(1)}-{ts.group(2)}-{ts.group(3)}")
-        return format_date(_decoded_datetime(text, "date")[0].date())
+        return format_date(_decoded_datetime(text, "date", order)[0].date())
     try:
         value = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
@@ -173,11 +174,11 @@ def parse_date(text: str) -> str:
     return format_date(value)
 
 
-def _parse_datetime(oid: int, text: str) -> tuple[_dt.datetime, str | None]:
+def _parse_datetime(oid: int, text: str, order: str = "MDY") -> tuple[_dt.datetime, str | None]:
     """(naive value, offset text or zone name) of timestamp/timestamptz input."""
     m = _TS_RE.match(text)
     if not m:
-        return _decoded_datetime(text, _TS_NAMES[oid])
+        return _decoded_datetime(text, _TS_NAMES[oid], order)
     year, month, day, hour, minute, second, frac, tz = m.groups()
     micros, carry = _frac_micros(frac)
     try:
@@ -201,20 +202,20 @@ _TS_NAMES = {
 }
 
 
-def parse_timestamp(text: str) -> str:
+def parse_timestamp(text: str, order: str = "MDY") -> str:
     low = text.strip().lower()
     if low in ("infinity", "-infinity"):
         return low
-    value, _tz = _parse_datetime(TIMESTAMP, text)
+    value, _tz = _parse_datetime(TIMESTAMP, text, order)
     return format_timestamp(value)
 
 
-def parse_timestamptz(text: str, tz: str = "UTC") -> str:
+def parse_timestamptz(text: str, tz: str = "UTC", order: str = "MDY") -> str:
     """timestamptz_in; a value without an offset is in session time zone ``tz``."""
     low = text.strip().lower()
     if low in ("infinity", "-infinity"):
         return low
-    value, offset = _parse_datetime(TIMESTAMPTZ, text)
+    value, offset = _parse_datetime(TIMESTAMPTZ, text, order)
     if offset is None:
         aware = value.replace(tzinfo=get_zone(tz))
     elif offset[0] not in "+-" and offset.upper() not in ("Z", "UTC", "GMT"):
@@ -535,3 +536,19 @@ def parse_interval(text: str) -> str:
     return format_interval(*interval_parts(text))
 
 
+
+
+def order_sensitive(oid: int, text: str) -> bool:
+    """Whether date/timestamp input ``text`` reads differently under another DateStyle order
+    (so a literal of it cannot be folded once for every session)."""
+    if oid not in (DATE, TIMESTAMP, TIMESTAMPTZ) or _TS_RE.match(text) or _DATE_COMPACT_RE.match(text):
+        return False
+    if not re.search(r"\d+\s*[-/.]\s*\d+|\d+\s+\d+", text):  # no two adjacent numeric date fields
+        return False
+    seen = set()
+    for order in ("MDY", "DMY", "YMD"):
+        try:
+            seen.add(_parse_datetime(TIMESTAMP, text, order)[0])
+        except SqlError as exc:
+            seen.add(exc.sqlstate)  # type: ignore[arg-type]
+    return len(seen) > 1

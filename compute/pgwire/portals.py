@@ -56,6 +56,8 @@ async def fetch_portal(conn: Connection, tr: Translation, portal: Portal, result
     if describe:
         conn.send(cached_row_description(columns, tuple(result_formats)))
     encoders = cached_row_encoders(columns, tuple(result_formats))
+    if conn.styled:  # DateStyle / IntervalStyle other than the defaults
+        encoders = conn.styled_encoders(encoders, columns, result_formats)
     conn._send_rows(rows, wrap_encoders(conn.transcoder, encoders, columns, result_formats))
     conn.send(m.command_complete(f"FETCH {len(rows)}"))
 
@@ -68,7 +70,10 @@ async def stream_portal(conn: Connection, portal: Portal, limit: int) -> None:
     columns, formats = result_columns(portal.translation), portal.result_formats
     if portal.stream is None:
         portal.stream = await session.cursors.open_stream(portal.translation, portal.params)
-        portal.encoders = wrap_encoders(conn.transcoder, row_encoders(columns, formats), columns, formats)
+        encoders = row_encoders(columns, formats)
+        if conn.styled:  # DateStyle / IntervalStyle other than the defaults
+            encoders = conn.styled_encoders(encoders, columns, formats)
+        portal.encoders = wrap_encoders(conn.transcoder, encoders, columns, formats)
     rows, done = await session.cursors.next_rows(portal.stream, limit)
     conn._send_rows(rows, portal.encoders)
     conn.send(m.command_complete(f"SELECT {len(rows)}") if done else m.PORTAL_SUSPENDED)

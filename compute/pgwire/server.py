@@ -211,6 +211,7 @@ class Connection:
         self.waiting_idle = False  # blocked reading the next message, everything flushed
         self.terminating = False  # pg_terminate_backend: end at the next message boundary
         self.transcoder: Transcoder | None = None  # client_encoding other than UTF8 / SQL_ASCII
+        self.styled = False  # DateStyle not ISO or IntervalStyle not postgres: text dates re-formatted
 
     # ------------------------------------------------------------------ I/O
 
@@ -347,6 +348,7 @@ class Connection:
         settings["max_connections"] = str(server.config.max_connections)  # SHOW tells the truth
         self.session = Session(server.engine, self.db, user, settings)
         self.transcoder = transcoder(settings.get("client_encoding", "UTF8"))
+        self.styled = pgtypes.session_styled(settings)
         server.engine.connected[self.db.name] += 1
         self.pid, secret = server.new_backend_key()
         self.session.backend_pid = self.pid
@@ -554,6 +556,8 @@ class Connection:
                 self.send(m.parameter_status(reported, session.settings.get(name, "")))
             if name == "client_encoding":
                 self.transcoder = transcoder(session.settings.get(name, "UTF8"))
+            elif name in ("datestyle", "intervalstyle"):
+                self.styled = pgtypes.session_styled(session.settings)
         session.changed_settings.clear()
 
     # ------------------------------------------------------------------ simple query
@@ -647,6 +651,8 @@ class Connection:
                 key, row_encoders(columns, result_formats))
         else:
             encoders = cached_row_encoders(columns, tuple(result_formats))
+        if self.styled:  # DateStyle / IntervalStyle other than the defaults (nothing to do for them)
+            encoders = self.styled_encoders(encoders, columns, result_formats)
         if self.transcoder is not None:  # client_encoding other than UTF8: no work for UTF8 clients
             encoders = self.transcoder.wrap(encoders, columns, result_formats)
         if describe:
@@ -658,6 +664,19 @@ class Connection:
             return
         self._send_rows(rows, encoders)
         self.send(m.command_complete(result.tag))
+
+    def styled_encoders(self, encoders: list[Callable[[Any], bytes | None]], columns: Any,
+                        formats: list[int]) -> list[Callable[[Any], bytes | None]]:
+        assert self.session is not None
+        return pgtypes.styled_row_encoders(encoders, [c.type_oid for c in columns], formats,
+                                           self.session.settings)
+
+    def _styled_text(self, enc: Callable[[Any], str], oid: int) -> Callable[[Any], str]:
+        assert self.session is not None
+        settings = self.session.settings
+        styled = pgtypes.styled_encoder(oid, settings.get("datestyle", "ISO"), settings.get("intervalstyle", "postgres"),
+                                        settings.get("timezone", "UTC"))
+        return enc if styled is None else lambda v: styled(v).decode()
 
     def _send_rows(self, rows: list[tuple[Any, ...]], encoders: list[Callable[[Any], bytes | None]]
                    ) -> None:
@@ -771,6 +790,8 @@ class Connection:
             self.send(m.copy_data(header + b"\xff\xff"))
         else:
             text_encoders = [text_encoder(c.type_oid, c.elem_oid) for c in columns]
+            if self.styled:  # COPY prints dates in the DateStyle too
+                text_encoders = [self._styled_text(enc, c.type_oid) for enc, c in zip(text_encoders, columns, strict=True)]
             fmt = text_formatter(spec)
             if (conv := self.transcoder) is not None:  # the client encoding's bytes, as PostgreSQL sends
                 fmt = functools.partial(lambda f, values: conv.to_client(f(values)), fmt)
@@ -881,13 +902,14 @@ class Connection:
         formats = m.formats_for(param_formats, len(values))
         assert self.session is not None
         tz = self.session.settings.get("timezone", "UTC")
+        order = pgtypes.date_order(self.session.settings["datestyle"]) if self.styled else "MDY"
         params: list[Any] = []
         for oid, fmt, raw in zip(oids, formats, values, strict=True):
             if raw is None:
                 params.append(None)
                 continue
             try:
-                params.append(pgtypes.decode_text(oid, raw, tz=tz) if fmt == 0
+                params.append(pgtypes.decode_text(oid, raw, tz=tz, order=order) if fmt == 0
                               else pgtypes.decode_binary(oid, raw))
             except UnicodeDecodeError as exc:
                 bad = raw[exc.start : exc.start + 1].hex()

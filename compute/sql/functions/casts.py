@@ -126,6 +126,8 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
     if dst in (T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME):
         if src == T.BOOL:
             return "true" if value else "false"
+        if src in _STYLED and T.session_styled(ctx.settings):
+            return _styled_out(ctx, value, src)
         if src == T.TIMESTAMPTZ:
             return tstz_out(ctx, value)
         if isinstance(value, bytes) and src == T.BYTEA:
@@ -136,19 +138,19 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
             return tstz_to_ts(ctx, value)
         if src == T.DATE:
             return value if value.endswith("infinity") else value + " 00:00:00"
-        return T.parse_timestamp(str(value))
+        return T.parse_timestamp(str(value), _order(ctx))
     if dst == T.TIMESTAMPTZ:
         if src == T.TIMESTAMPTZ:
             return value
         if src == T.DATE:
             return T.parse_timestamptz(value + " 00:00:00", ctx.timezone)
-        return T.parse_timestamptz(str(value), ctx.timezone)
+        return T.parse_timestamptz(str(value), ctx.timezone, _order(ctx))
     if dst == T.DATE:
         if src == T.TIMESTAMPTZ:
             return tstz_to_ts(ctx, value)[:10]
         if src == T.TIMESTAMP:
             return value[:10] if not value.endswith("infinity") else value
-        return T.parse_date(str(value))
+        return T.parse_date(str(value), _order(ctx))
     if dst == T.TIME:
         if src in (T.TIMESTAMP, T.TIMESTAMPTZ):
             text = tstz_to_ts(ctx, value) if src == T.TIMESTAMPTZ else value
@@ -179,7 +181,27 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         exact = Decimal if src_elem in (T.JSON, T.JSONB) and dst_elem not in (T.JSON, T.JSONB) else float
         return json.dumps(convert(json.loads(value, parse_float=exact)), ensure_ascii=False)
     text = value if isinstance(value, str) else T.encode_text(src, value).decode()
-    return T.decode_text(dst, text.encode(), ctx.timezone)
+    return T.decode_text(dst, text.encode(), ctx.timezone, _order(ctx))
+
+
+_STYLED = frozenset({T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.INTERVAL, T.DATE_ARRAY, T.TIMESTAMP_ARRAY,
+                     T.TIMESTAMPTZ_ARRAY, T.INTERVAL_ARRAY})
+
+
+def _order(ctx: SessionContext) -> str:
+    """DateStyle's field order for date input (MDY unless the session set another)."""
+    datestyle = ctx.settings.get("datestyle")
+    return "MDY" if datestyle is None else T.date_order(datestyle)
+
+
+def _styled_out(ctx: SessionContext, value: Any, src: int) -> str:
+    """A date/time/interval cast to text in a session with a non-ISO DateStyle or IntervalStyle."""
+    if src == T.TIMESTAMPTZ:
+        value = tstz_out(ctx, value)
+    settings = ctx.settings
+    encoder = T.styled_encoder(src, settings.get("datestyle", "ISO, MDY"),
+                               settings.get("intervalstyle", "postgres"), ctx.timezone)
+    return (encoder(value) if encoder is not None else T.encode_text(src, value)).decode()
 
 
 def apply_typmod(value: Any, oid: int, typmod: int, explicit: bool = False) -> Any:

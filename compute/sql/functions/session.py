@@ -161,7 +161,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         key = canonical_setting_name(str(name))
         text = "" if value is None else str(value)
         if key.lower() in guc.DEFAULTS and key.lower() not in ("transaction_isolation", "transaction_read_only"):
-            text = guc.normalize(key, text)  # as SET checks it: set_config is not a way around
+            text = guc.normalize(key, text, ctx.settings.get(key.lower()))  # as SET checks it: set_config is not a way around
         ctx.settings[key.lower()] = text
         if key == "TimeZone":
             T.get_zone(str(value))

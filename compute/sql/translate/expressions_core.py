@@ -221,6 +221,8 @@ class ExprCore:
             return self.special_datetime(text.strip().lower(), oid)
         if oid == T.TSTZRANGE and text.strip().lower() != "empty":  # bounds read in the session zone
             return fn("pg_cast", exp.Literal.string(text), lit_int(T.TEXT), lit_int(T.TSTZRANGE))
+        if T.order_sensitive(oid, text):  # '01/02/2003': read at run time in the session's DateStyle
+            return fn("pg_cast", exp.Literal.string(text), lit_int(T.TEXT), lit_int(oid))
         if oid == T.TIMESTAMPTZ and not _has_offset(text):
             T.parse_timestamptz(text)  # validate now; the zone is the session's at run time
             return fn("pg_cast", exp.Literal.string(text), lit_int(T.TEXT), lit_int(T.TIMESTAMPTZ))
