@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from compute.pgtypes.datetimes import timezone_setting
 from compute.sqlstate import SqlError
 
 SERVER_VERSION = "15.8"
@@ -253,12 +253,4 @@ def _format_ms(ms: float) -> str:
 
 
 def _check_timezone(value: str) -> str:
-    if value.upper() in ("UTC", "GMT", "Z"):
-        return "UTC" if value.upper() != "GMT" else "GMT"
-    if re.fullmatch(r"[+-]?\d{1,2}(:\d{2})?", value):
-        return value
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SqlError("22023", f'invalid value for parameter "TimeZone": "{value}"') from None
-    return value
+    return timezone_setting(value)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from compute import datetime_input as _datetime_input
 from compute.pgtypes.oids import DATE, TIME, TIMESTAMP, TIMESTAMPTZ
+from compute.pgtypes.posixtz import parse_posix
 from compute.pgtypes.scalars import invalid_input
 from compute.sqlstate import SqlError
 
@@ -109,12 +110,37 @@ def get_zone(name: str) -> _dt.tzinfo:
         seconds = _tz_offset_seconds(name if name[0] in "+-" else "+" + name)
         zone = _dt.timezone(_dt.timedelta(seconds=-seconds if ":" in name else seconds))
     else:
-        try:
-            zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SqlError("22023", f'invalid value for parameter "TimeZone": "{name}"') from None
+        zone = _named_zone(name)
+        if zone is None:
+            raise SqlError("22023", f'invalid value for parameter "TimeZone": "{name}"')
+    if len(_ZONES) >= _MAX_ZONES:
+        _ZONES.clear()
     _ZONES[name] = zone
     return zone
+
+
+_MAX_ZONES = 1024  # distinct TimeZone spellings remembered
+
+
+def _named_zone(name: str) -> _dt.tzinfo | None:
+    """A zone file (IANA name, any case) or else a POSIX TZ string (``EST5EDT4``, ``UTC+3``,
+    ``<+03>-3``), as pg_tzset looks them up; None if it is neither."""
+    spelled = _zone_names().get(name.lower())
+    if spelled is not None:
+        try:
+            return ZoneInfo(spelled)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+    return parse_posix(name)
+
+
+def timezone_setting(value: str) -> str:
+    """SET TimeZone: the value SHOW prints (a zone file's own spelling), 22023 if unknown."""
+    if value.upper() in ("UTC", "GMT", "Z") or re.fullmatch(r"[+-]?\d{1,2}(:\d{2})?", value):
+        return "GMT" if value.upper() == "GMT" else "UTC" if value.upper() in ("UTC", "Z") else value
+    if _named_zone(value) is None:
+        raise SqlError("22023", f'invalid value for parameter "TimeZone": "{value}"')
+    return _zone_names().get(value.lower(), value)
 
 
 def _refuse_bc(text: str) -> None:
@@ -231,12 +257,35 @@ def _zone_names() -> dict[str, str]:
     return {zone.lower(): zone for zone in available_timezones()}
 
 
+class _AbbrevZone(_dt.tzinfo):
+    """A dynamic abbreviation ('MSK' is Europe/Moscow's): the zone's offset where it used that
+    abbreviation, else its standard offset then."""
+
+    def __init__(self, abbrev: str, zone: _dt.tzinfo) -> None:
+        self.abbrev, self.zone = abbrev.upper(), zone
+
+    def utcoffset(self, dt: _dt.datetime | None) -> _dt.timedelta:
+        offset = self.zone.utcoffset(dt) or _dt.timedelta(0)
+        if self.zone.tzname(dt) == self.abbrev:
+            return offset
+        return offset - (self.zone.dst(dt) or _dt.timedelta(0))
+
+    def dst(self, dt: _dt.datetime | None) -> _dt.timedelta:
+        return _dt.timedelta(0)
+
+    def tzname(self, dt: _dt.datetime | None) -> str:
+        return self.abbrev
+
+
 def _input_zone(name: str) -> _dt.tzinfo:
-    """An IANA zone named in timestamptz input (22023 like PostgreSQL when unknown)."""
-    spelled = _zone_names().get(name.lower())
-    if spelled is None:
+    """A zone named in timestamptz input: IANA or POSIX (22023 like PostgreSQL when unknown)."""
+    dynamic = _datetime_input.zone_abbreviation(name)
+    if isinstance(dynamic, str):
+        return _AbbrevZone(name, ZoneInfo(dynamic))
+    zone = _named_zone(name)
+    if zone is None:
         raise SqlError("22023", f'time zone "{name}" not recognized')
-    return ZoneInfo(spelled)
+    return zone
 
 
 def parse_time(text: str) -> str:
@@ -336,6 +385,10 @@ def parse_timetz(text: str, tz: str = "UTC") -> str:
     TimeZone's offset now."""
     m = _TIME_RE.match(text)
     if not m:
+        abbrev = _TIME_ABBREV_RE.match(text)
+        meaning = _datetime_input.zone_abbreviation(abbrev.group(2)) if abbrev else None
+        if abbrev and isinstance(meaning, int):  # '04:05:06 EST': a fixed abbreviation
+            return parse_timetz(abbrev.group(1) + format_offset(meaning), tz)
         raise SqlError("22007", f'invalid input syntax for type time with time zone: "{text}"')
     zone = m.group(5)
     time_text = parse_time(text[: m.start(5)] if zone else text)
@@ -355,8 +408,13 @@ def _timetz_parts(value: str) -> tuple[int, int]:
     return time_micros(value[:cut]), _tz_offset_seconds(value[cut:])
 
 
+_TIME_ABBREV_RE = re.compile(r"\s*(\d[\d:.]*)\s+([A-Za-z]+)\s*\Z")
+
+
 def timetz_has_zone(text: str) -> bool:
     """Whether timetz input names its offset (else it is the session TimeZone's)."""
+    if _TIME_ABBREV_RE.match(text):
+        return True
     m = _TIME_RE.match(text)
     return m is not None and m.group(5) is not None
 
@@ -552,3 +610,18 @@ def order_sensitive(oid: int, text: str) -> bool:
         except SqlError as exc:
             seen.add(exc.sqlstate)  # type: ignore[arg-type]
     return len(seen) > 1
+
+
+def interval_zone(text: str) -> str:
+    """SET TIME ZONE INTERVAL '+02:00' HOUR TO MINUTE: the POSIX zone PostgreSQL makes of it
+    (``<+02>-02``; the interval is hours east of UTC)."""
+    body = re.sub(r"(?i)(hour(\s*to\s*minute)?|minute)\s*\Z", "", text.strip()).strip()
+    if body != text.strip() and re.fullmatch(r"[+-]?\d+", body):  # INTERVAL '2' HOUR: the last field's unit
+        body += " minutes" if text.strip().lower().endswith("minute") else " hours"
+    months, days, micros = interval_parts(body)
+    if months or days:
+        raise SqlError("22023", f'invalid interval value for time zone: {"month" if months else "day"} not allowed')
+    seconds = micros // 1_000_000
+    east = format_offset(seconds)
+    west = format_offset(-seconds) if seconds else "+00"
+    return f"<{east}>{west}"

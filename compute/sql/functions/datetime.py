@@ -14,6 +14,7 @@ from sqlglot import exp
 
 import compute.sql.types as ty
 from compute import pgtypes as T
+from compute.datetime_input import zone_abbreviation
 from compute.sql.api import SqlError
 from compute.sql.functions.common import scalar_registrar, simple, type_names, typed_udf
 from compute.sql.functions.numeric import num_out
@@ -270,8 +271,11 @@ def _at_zone(name: str) -> _dt.tzinfo:
         seconds = int(posix.group(2)) * 3600 + int(posix.group(3) or 0) * 60
         sign = -1 if posix.group(1) != "-" else 1
         return _dt.timezone(_dt.timedelta(seconds=sign * seconds))
+    abbrev = zone_abbreviation(name.strip())  # abbreviations first, as timestamptz_zone looks
+    if isinstance(abbrev, int):
+        return _dt.timezone(_dt.timedelta(seconds=abbrev))
     try:
-        return T.get_zone(name)
+        return T.get_zone(abbrev or name)
     except SqlError:
         raise SqlError("22023", f'time zone "{name}" not recognized') from None
 

@@ -299,9 +299,7 @@ def _set(ts: Tokens) -> Translation:
     if ts.accept("time", "zone"):
         if ts.accept("local") or ts.accept("default"):
             return Translation(Kind.SET, "SET", name="TimeZone", value=None, is_local=is_local)
-        if ts.accept("interval"):
-            ts.error()
-        value = _value_text(ts)
+        value = pgtypes.interval_zone(_value_text(ts)) if ts.accept("interval") else _value_text(ts)
         pgtypes.get_zone(value)
         return Translation(Kind.SET, "SET", name="TimeZone", value=value, is_local=is_local)
     if ts.accept("names"):
