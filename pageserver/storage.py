@@ -13,7 +13,6 @@ import queue
 import shutil
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -79,7 +78,13 @@ class LayerStore:
         self.data_dir = data_dir
         self.remote = remote
         self.cache_bytes = cache_bytes
-        self._cache: OrderedDict[str, LoadedLayer] = OrderedDict()
+        self._cache: dict[str, LoadedLayer] = {}
+        """Decoded layers; a hit reads this dict without ``_lock`` (one atomic dict lookup:
+        reads of every timeline used to take this one lock for an LRU move)."""
+        self._used: dict[str, int] = {}
+        """Last use of each cached layer (``_tick``); written without the lock (a lost update
+        only makes the LRU order a little less exact), read when evicting."""
+        self._tick = 0
         self._cached = 0
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
@@ -101,6 +106,7 @@ class LayerStore:
             pass
         with self._lock:
             ent = self._cache.pop(f"{tenant}/{timeline}/{name}", None)
+            self._used.pop(f"{tenant}/{timeline}/{name}", None)
             if ent is not None:
                 self._cached -= ent.nbytes
 
@@ -111,12 +117,14 @@ class LayerStore:
         with self._lock:
             for ck in [k for k in self._cache if k.startswith(prefix)]:
                 self._cached -= self._cache.pop(ck).nbytes
+                self._used.pop(ck, None)
             metrics.CACHED_LAYER_BYTES.set(self._cached)
 
     def drop_cache(self) -> int:
         with self._lock:
             n = len(self._cache)
             self._cache.clear()
+            self._used.clear()
             self._cached = 0
         metrics.CACHED_LAYER_BYTES.set(0)
         return n
@@ -128,11 +136,12 @@ class LayerStore:
     def load(self, tenant: str, timeline: str, desc: LayerDesc) -> LoadedLayer:
         """The decoded layer, from memory, else local disk (verified), else object storage."""
         ck = f"{tenant}/{timeline}/{desc.name}"
+        hit = self._cache.get(ck)
+        if hit is not None:
+            self._tick += 1
+            self._used[ck] = self._tick
+            return hit
         with self._lock:
-            hit = self._cache.get(ck)
-            if hit is not None:
-                self._cache.move_to_end(ck)
-                return hit
             lk = self._loading.setdefault(ck, threading.Lock())
         with lk:  # one loader per layer; others wait and then hit the cache
             with self._lock:
@@ -141,11 +150,16 @@ class LayerStore:
                     return hit
             layer = self._load_uncached(tenant, timeline, desc)
             with self._lock:
+                self._tick += 1
+                self._used[ck] = self._tick
                 self._cache[ck] = layer
                 self._cached += layer.nbytes
                 while self._cached > self.cache_bytes and len(self._cache) > 1:
-                    _, old = self._cache.popitem(last=False)
-                    self._cached -= old.nbytes
+                    old_ck = min(self._cache, key=lambda k: self._used.get(k, 0))
+                    self._cached -= self._cache.pop(old_ck).nbytes
+                    self._used.pop(old_ck, None)
+                for stale in [k for k in list(self._used) if k not in self._cache]:
+                    self._used.pop(stale, None)  # a hit racing an eviction re-added it
                 self._loading.pop(ck, None)
                 metrics.CACHED_LAYER_BYTES.set(self._cached)
             return layer

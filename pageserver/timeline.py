@@ -168,6 +168,12 @@ class Timeline:
         self.open_layer = InMemoryLayer(lo=start)
         self.frozen: list[InMemoryLayer] = []
         self.layers: list[LayerDesc] = sorted(layers or [], key=_sort_key)
+        self._view: tuple[tuple[InMemoryLayer, ...], tuple[LayerDesc, ...]] = ((), ())
+        """What a read walks, newest first: (in-memory layers, layer files). Immutable tuples
+        replaced whole (under ``lock``) whenever a flush, compaction or GC changes the
+        layer set, so reads take no lock: the hot read path never waits behind ingest,
+        flush or GC, and 8 concurrent readers do not serialize on ``lock``."""
+        self._publish_view()
         self.last_record_lsn = start
         self.received_lsn = start
         self.remote_consistent_lsn = start
@@ -285,6 +291,7 @@ class Timeline:
                 mem.hi = hi
                 self.frozen.append(mem)
                 self.open_layer = InMemoryLayer(lo=hi)
+                self._publish_view()
             desc: LayerDesc | None = None
             if not mem.empty():
                 entries: list[tuple[int, int, bytes]] = []
@@ -303,6 +310,7 @@ class Timeline:
                 self.frozen.remove(mem)
                 if desc is not None:
                     self._add_layer(desc)
+                self._publish_view()
             metrics.FLUSHES.inc()
             what = f"{self.timeline_id} delta {desc.name if desc else '(empty)'} to {hi}"
             return self.uploads.submit(what, lambda: self._upload_layer(desc, hi))
@@ -310,6 +318,18 @@ class Timeline:
     def _add_layer(self, desc: LayerDesc) -> None:
         self.layers.append(desc)
         self.layers.sort(key=_sort_key)
+        self._publish_view()
+
+    def _publish_view(self) -> None:
+        """Rebuild the lock-free read view (caller holds ``lock``, or is ``__init__``).
+
+        Order matters for a reader racing a flush: a frozen layer is dropped from the view
+        only in the same assignment that adds its delta file, so every version is always
+        reachable through one of them."""
+        self._view = (
+            (self.open_layer, *reversed(self.frozen)),
+            tuple(self.layers),
+        )
 
     # ------------------------------------------------------------------ uploads
 
@@ -397,10 +417,9 @@ class Timeline:
         )
 
     def _own_lookup(self, key: int, lsn: int) -> tuple[bool, tuple[int, bytes] | None]:
-        """(definitive, version) from this timeline's own layers only."""
-        with self.lock:
-            mems = [self.open_layer, *reversed(self.frozen)]
-            layers = list(self.layers)
+        """(definitive, version) from this timeline's own layers only (no lock: ``_view``)."""
+        mems, layers = self._view
+        load = self.layer_store.load
         for m in mems:
             if m.lo >= lsn:
                 continue
@@ -411,10 +430,10 @@ class Timeline:
             if d.kind == "image":
                 if d.hi > lsn:
                     continue
-                return True, self.layer_store.load(self.tenant, self.timeline_id, d).get(key, lsn)
+                return True, load(self.tenant, self.timeline_id, d).get(key, lsn)
             if d.lo >= lsn:
                 continue
-            v = self.layer_store.load(self.tenant, self.timeline_id, d).get(key, lsn)
+            v = load(self.tenant, self.timeline_id, d).get(key, lsn)
             if v is not None:
                 return True, v
         return False, None
@@ -452,9 +471,8 @@ class Timeline:
     ) -> dict[int, tuple[int, bytes] | None]:
         """Definitive answers for those of ``keys`` this timeline's own layers settle: one
         pass over the layers (newest first), each loaded once for the whole batch."""
-        with self.lock:
-            mems = [self.open_layer, *reversed(self.frozen)]
-            layers = list(self.layers)
+        mems, layers = self._view
+        load = self.layer_store.load
         found: dict[int, tuple[int, bytes] | None] = {}
         left = list(keys)
         for m in mems:
@@ -470,7 +488,7 @@ class Timeline:
                 break
             if (d.kind == "image" and d.hi > lsn) or (d.kind == "delta" and d.lo >= lsn):
                 continue
-            loaded = self.layer_store.load(self.tenant, self.timeline_id, d)
+            loaded = load(self.tenant, self.timeline_id, d)
             for k in left:
                 v = loaded.get(k, lsn)
                 if v is not None or d.kind == "image":  # an image holds every key
@@ -687,6 +705,7 @@ class Timeline:
                 self.gc_cutoff_lsn = new_cutoff
                 gone = {d.name for d in removable}
                 self.layers = [d for d in self.layers if d.name not in gone]
+                self._publish_view()
         metrics.GC_RUNS.inc()
         if changed:
 
