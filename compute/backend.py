@@ -71,7 +71,8 @@ class Backend:
         self.xact_locks = False  # holds transaction-scope advisory locks
         self.session_locks = False  # may hold session-scope advisory locks
         self.listening = False  # attached to the hub (LISTEN was run once)
-        self.warnings: list[str] = []  # WARNINGs of the running statement (SQLSTATE 01000)
+        # WARNINGs of the running statement (SQLSTATE 01000), or (sqlstate, text): PL/pgSQL RAISE
+        self.warnings: list[str | tuple[str, str]] = []
         # advisory lock waits off the thread (run_waiting): per statement, while it runs
         self.defer_waits = False  # a lock that would wait raises WouldBlock (the statement re-runs)
         self._effects = False  # this attempt did something a re-run would repeat (NOTIFY, unlock, ...)
@@ -156,7 +157,7 @@ class Backend:
         return [(n.sender_pid, n.channel, n.payload) for n in self.admin.hub(self.database).take(self.pid)]
 
     def take_warnings(self) -> list[tuple[str, str]]:
-        out = [("01000", text) for text in self.warnings]
+        out = [text if isinstance(text, tuple) else ("01000", text) for text in self.warnings]
         self.warnings.clear()
         return out
 

@@ -44,6 +44,8 @@ from compute.sql.catalog.objects import (
     type_ident,
 )
 from compute.sql.catalog.system import SYSTEM_RELATIONS
+from compute.sql.procedural.catalog import EMPTY as NO_ROUTINES
+from compute.sql.procedural.catalog import Routines, load_routines
 
 # The records are defined in objects.py; importers use them from here with Catalog.
 __all__ = [
@@ -84,6 +86,12 @@ class Catalog:
     sequences: Mapping[str, Sequence] = field(default_factory=dict)
     fingerprint: str = ""
     enums: Mapping[str, EnumType] = field(default_factory=dict)
+    routines: Routines = NO_ROUTINES  # user functions and triggers (compute/sql/procedural/catalog.py)
+
+    def __post_init__(self) -> None:  # user functions/triggers are part of the fingerprint
+        digest = self.routines.digest()
+        if digest and not self.fingerprint.endswith(digest):
+            object.__setattr__(self, "fingerprint", self.fingerprint + digest)
 
     # ------------------------------------------------------------------ lookup
     def table(self, name: str) -> Table | None:
@@ -272,7 +280,7 @@ class Catalog:
                 rows = labels.get(oid, [])
                 enums[name] = EnumType(oid, name, array_oid, tuple(r[1] for r in rows),
                                        tuple(float(r[0]) for r in rows), schema)
-        return cls(version=version, tables=tables, sequences=sequences,
+        return cls(routines=load_routines(conn, present), version=version, tables=tables, sequences=sequences,
                    fingerprint=_fingerprint(tables, sequences, enums), enums=enums)
 
 

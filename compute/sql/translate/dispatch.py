@@ -29,6 +29,7 @@ from compute.sql.translate.rewrite import (
     overriding_cut,
     unlogged_cut,
 )
+from compute.sql.translate.functions_ddl import check_dml, routine_statement
 from compute.sql.translate.roles import grant_statement, owner_to, role_statement
 from compute.sql.translate.scope import Params, State
 from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
@@ -222,6 +223,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
             qc = QueryCompiler(state)
             if node.args.get("with_") or node.args.get("with"):
                 raise SqlError("0A000", f"WITH ... {tag} is not supported")
+            check_dml(node, tag, catalog)  # RETURNING vs BEFORE ROW triggers (functions_ddl.py)
             sql, cols = getattr(qc, tag.lower())(node)
             kind = Kind.QUERY if cols else Kind.COMMAND
             return Translation(kind, tag, (sql,), is_write=True, columns=column_descs(cols, catalog),
@@ -235,6 +237,10 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
     catalog = state.catalog
     if first == "copy":
         return translate_copy(stmt, state), catalog
+    if first in ("create", "drop", "do"):  # functions, triggers, DO (translate/functions_ddl.py)
+        routine = routine_statement(first, tuple(t.text.lower() for t in stmt.tokens[:4]), stmt.text, catalog)
+        if routine is not None:
+            return routine
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 \
             and stmt.tokens[1].text.lower() in ("role", "user", "group"):
         return role_statement(first, stmt.tokens, stmt.text), catalog

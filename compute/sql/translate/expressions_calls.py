@@ -16,6 +16,7 @@ from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.functions.casts import TYPED_ARG_OIDS, typed_call
 from compute.sql.functions.registry import HANDLERS
+from compute.sql.functions.user import user_call
 from compute.sql.functions.srf import JSON_SRFS as JSON_SRFS
 from compute.sql.functions.srf import SET_RETURNING as SET_RETURNING
 from compute.sql.functions.srf import srf_array as srf_array
@@ -53,6 +54,10 @@ class CallsMixin(ExprCore):
             return raw(f"(SELECT json_group_array({self.sql(item)}) FROM ({sub_sql}) AS x)"), Ty(
                 ty.array_of(elem.oid))
         handler = HANDLERS.get(name)
+        if handler is None and self.state.catalog.routines.functions:  # CREATE FUNCTION (functions/user.py)
+            called = user_call(cast("ExprCompiler", self), node, scope)
+            if called is not None:
+                return called
         if handler is None:
             raise SqlError(
                 "42883",

@@ -1,0 +1,163 @@
+"""Calls of user functions (CREATE FUNCTION) in any expression.
+
+A LANGUAGE sql function whose body is one ``SELECT expr`` (no FROM) is inlined, as PostgreSQL
+inlines such functions: the body is substituted with the (cast) arguments and compiled in the
+caller's scope. Any other user function compiles to ``__strata_call(oid, args...)``, the UDF of
+compute/sql/procedural/runtime.py, typed with the declared result type. A VOLATILE function
+that is not inlined makes the statement a write (it may write; it runs on the writer).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from compute import pgtypes as T
+from compute.sql.api import SqlError
+from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction
+from compute.sql.translate.parse import parse
+from compute.sql.translate.scope import Scope, fn, lit_int
+from compute.sql.types import Ty
+
+if TYPE_CHECKING:
+    from compute.sql.translate.expressions import ExprCompiler
+
+_NUMERIC = frozenset({T.INT2, T.INT4, T.INT8, T.NUMERIC, T.FLOAT4, T.FLOAT8, T.OID})
+_STRINGS = frozenset({T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME})
+
+
+def user_call(compiler: ExprCompiler, node: exp.Anonymous, scope: Scope) -> tuple[exp.Expression, Ty] | None:
+    """The call, or None when no user function has this name (the caller reports 42883)."""
+    catalog = compiler.state.catalog
+    name = node.name.lower()
+    candidates = catalog.routines.named(name)
+    if not candidates:
+        return None
+    positional, named = _split_args(node)
+    types = [compiler.compile(a, scope)[1].oid for a in positional]
+    chosen = _choose(candidates, types, named)
+    if chosen is None:
+        return None
+    if chosen.ret_type == TRIGGER_OID:
+        raise SqlError("0A000", "trigger functions can only be called as triggers")
+    args = _bind(chosen, positional, named)
+    casts = [_cast(a, chosen.arg_types[k], catalog.format_type) for k, a in enumerate(args)]
+    inline = _inlinable(chosen)
+    if inline is not None:
+        return compiler.compile(_inline(chosen, inline, casts, catalog.format_type), scope)
+    compiled = [compiler.compile(c, scope)[0] for c in casts]
+    if chosen.volatility == "v":
+        compiler.state.is_write = True
+    return fn("__strata_call", lit_int(chosen.oid), *compiled), Ty(chosen.ret_type)
+
+
+def _split_args(node: exp.Anonymous) -> tuple[list[exp.Expression], dict[str, exp.Expression]]:
+    positional: list[exp.Expression] = []
+    named: dict[str, exp.Expression] = {}
+    for arg in node.expressions:
+        if isinstance(arg, exp.Kwarg):
+            named[arg.this.name.lower()] = arg.expression
+        elif named:
+            raise SqlError("42601", "positional argument cannot follow named argument")
+        else:
+            positional.append(arg)
+    return positional, named
+
+
+def _compatible(given: int, declared: int) -> bool:
+    return given in (declared, T.UNKNOWN) or (given in _NUMERIC and declared in _NUMERIC) \
+        or (given in _STRINGS and declared in _STRINGS)
+
+
+def _choose(candidates: list[UserFunction], types: list[int], named: dict[str, exp.Expression]
+            ) -> UserFunction | None:
+    fits = []
+    for cand in candidates:
+        total = len(types) + len(named)
+        if not (cand.required <= total <= len(cand.arg_types)):
+            continue
+        if any(n not in cand.arg_names for n in named):
+            continue
+        if all(_compatible(t, cand.arg_types[k]) for k, t in enumerate(types)):
+            fits.append(cand)
+    exact = [c for c in fits if all(t == c.arg_types[k] for k, t in enumerate(types))]
+    if len(exact) == 1:
+        return exact[0]
+    if len(fits) > 1:
+        raise SqlError("42725", f"function {candidates[0].name} is not unique",
+                       hint="Could not choose a best candidate function. You might need to add explicit type casts.")
+    return fits[0] if fits else None
+
+
+def _bind(chosen: UserFunction, positional: list[exp.Expression], named: dict[str, exp.Expression]
+          ) -> list[exp.Expression]:
+    args = list(positional)
+    for k in range(len(positional), len(chosen.arg_types)):
+        arg_name = chosen.arg_names[k]
+        if arg_name and arg_name in named:
+            args.append(named[arg_name])
+            continue
+        default = chosen.arg_defaults[k]
+        if default is None:
+            raise SqlError("42883", f"function {chosen.name} has no value for argument {arg_name or k + 1}")
+        args.append(_expression(default))
+    return args
+
+
+def _expression(text: str) -> exp.Expression:
+    tree = parse(f"SELECT {text}")
+    assert isinstance(tree, exp.Select)
+    return tree.expressions[0]
+
+
+def _type(oid: int, format_type: object) -> exp.DataType:
+    tree = parse(f"SELECT CAST(NULL AS {format_type(oid)})")  # type: ignore[operator]
+    cast = tree.expressions[0]
+    assert isinstance(cast, exp.Cast)
+    return cast.to
+
+
+def _cast(arg: exp.Expression, oid: int, format_type: object) -> exp.Expression:
+    return exp.Cast(this=arg.copy(), to=_type(oid, format_type))
+
+
+def _inlinable(chosen: UserFunction) -> exp.Expression | None:
+    """The expression of a ``SELECT expr`` body (PostgreSQL's inline_function conditions, simplified)."""
+    if chosen.language != "sql" or chosen.ret_type == T.VOID or ";" in chosen.body.strip().rstrip(";"):
+        return None
+    try:
+        tree = parse(chosen.body.strip().rstrip(";"))
+    except SqlError:
+        return None
+    if not isinstance(tree, exp.Select) or len(tree.expressions) != 1:
+        return None
+    if any(tree.args.get(k) for k in ("from", "from_", "where", "group", "having", "order", "limit", "with",
+                                      "with_", "distinct", "joins", "offset")):
+        return None
+    item = tree.expressions[0]
+    if item.find(exp.Select) is not None:
+        return None
+    return item.this if isinstance(item, exp.Alias) else item
+
+
+def _inline(chosen: UserFunction, body: exp.Expression, args: list[exp.Expression], format_type: object
+            ) -> exp.Expression:
+    names = {n: k for k, n in enumerate(chosen.arg_names) if n}
+
+    def substitute(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Parameter):
+            n = int(node.name)
+            if not 1 <= n <= len(args):
+                raise SqlError("42P02", f"there is no parameter ${n}")
+            return exp.Paren(this=args[n - 1].copy())
+        if isinstance(node, exp.Column) and node.name in names and (not node.table or node.table == chosen.name):
+            return exp.Paren(this=args[names[node.name]].copy())
+        return node
+
+    result: exp.Expression = exp.Cast(this=exp.Paren(this=body.copy().transform(substitute)),
+                                      to=_type(chosen.ret_type, format_type))
+    if chosen.strict and args:
+        any_null = exp.or_(*[exp.Is(this=exp.Paren(this=a.copy()), expression=exp.Null()) for a in args])
+        result = exp.Case(ifs=[exp.If(this=any_null, true=exp.Null())], default=result)
+    return result

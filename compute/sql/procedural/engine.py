@@ -1,0 +1,157 @@
+"""Running SQL from inside a UDF: PL/pgSQL statements, SQL function bodies, trigger work.
+
+Every statement goes through the same translator as a client's, against the catalog of the
+connection the UDF runs on, and executes on that same apsw connection (SQLite allows nested
+statements inside a function call), so it sees and joins the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+from compute.sql.api import Kind, SqlError, Translation
+from compute.sql.catalog.catalog import Catalog
+from compute.sql.errors import map_sqlite_error
+from compute.sql.functions.session import SessionContext
+from compute.sql.translate.dispatch import translate_statement
+from compute.sql.translate.split import split_statements
+
+TRANSLATION_CACHE_ENTRIES = 512  # per connection: translated PL/pgSQL statements
+MAX_CALL_DEPTH = 64  # nested function calls / trigger firings (PostgreSQL: stack depth, 54001)
+
+
+@dataclass
+class Ran:
+    rows: list[tuple[Any, ...]]
+    oids: list[int]  # result column types
+    names: list[str]
+    changes: int  # rows the statement changed (DML) or returned (query)
+    kind: Kind
+
+
+class SqlEngine:
+    """One per apsw connection; the UDFs in runtime.py share it."""
+
+    def __init__(self, conn: Any, ctx: SessionContext) -> None:
+        self.conn = conn
+        self.ctx = ctx
+        self._catalog: Catalog | None = None
+        self._version = -1
+        self._cache: OrderedDict[tuple[str, str, tuple[int, ...]], Translation] = OrderedDict()
+        self._types: dict[str, int] = {}
+        self.depth = 0
+        self.savepoints = 0
+        self.suppress = 0  # >0 while applying a BEFORE trigger's NEW: user triggers do not fire
+        self.pending_new: dict[tuple[str, str, tuple[Any, ...]], list[tuple[Any, ...]]] = {}
+
+    def catalog(self) -> Catalog:
+        version = int(self.conn.execute("PRAGMA schema_version").fetchall()[0][0])
+        if self._catalog is None or version != self._version:
+            self._catalog = Catalog.load(self.conn)
+            self._version = version
+            self._types.clear()
+        return self._catalog
+
+    def translate(self, sql: str, oids: tuple[int, ...]) -> Translation:
+        catalog = self.catalog()
+        key = (sql, catalog.fingerprint, oids)
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+            return found
+        statements = split_statements(sql)
+        if len(statements) != 1:
+            raise SqlError("42601", "a PL/pgSQL statement must be one SQL statement" if statements
+                           else "syntax error at end of input")
+        tr, _ = translate_statement(statements[0], catalog, oids)
+        self._cache[key] = tr
+        if len(self._cache) > TRANSLATION_CACHE_ENTRIES:
+            self._cache.popitem(last=False)
+        return tr
+
+    def run(self, sql: str, oids: tuple[int, ...] = (), values: tuple[Any, ...] = ()) -> Ran:
+        tr = self.translate(sql, oids)
+        if tr.kind not in (Kind.QUERY, Kind.COMMAND):
+            raise SqlError("0A000", f"{tr.tag or 'this statement'} is not supported inside a function or DO block")
+        cursor = self.conn.cursor()
+        rows: list[tuple[Any, ...]] = []
+        try:
+            last = len(tr.steps) - 1
+            for i, step in enumerate(tr.steps):
+                if i == last:
+                    cursor.execute(step, values[:len(tr.param_oids)] if tr.param_oids else ())
+                    rows = cursor.fetchall() if tr.kind is Kind.QUERY else []
+                    if tr.kind is not Kind.QUERY:
+                        for _ in cursor:
+                            pass
+                else:
+                    cursor.execute(step)
+                    for _ in cursor:
+                        pass
+        except SqlError:
+            raise
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc, self._catalog) from exc
+        changes = len(rows) if tr.kind is Kind.QUERY else self.conn.changes()
+        if tr.is_ddl:
+            self._catalog = None
+        return Ran(rows, [c.type_oid for c in tr.columns], [c.name for c in tr.columns], changes, tr.kind)
+
+    def value(self, sql: str, oids: tuple[int, ...], values: tuple[Any, ...]) -> tuple[Any, int]:
+        """A one-value query (an expression): its storage value and type."""
+        ran = self.run(sql, oids, values)
+        if len(ran.rows) > 1:
+            raise SqlError("21000", "query returned more than one row")
+        if len(ran.oids) != 1:
+            raise SqlError("42601", f"query returned {len(ran.oids)} columns")
+        return (ran.rows[0][0] if ran.rows else None), ran.oids[0]
+
+    def type_oid(self, type_text: str) -> int:
+        """A declared type's OID (through the translator: arrays, enums, typmods, aliases)."""
+        found = self._types.get(type_text)
+        if found is None:
+            found = self.run(f"SELECT CAST(NULL AS {type_text})").oids[0]
+            self._types[type_text] = found
+        return found
+
+    def type_name(self, oid: int) -> str:
+        return self.catalog().format_type(oid)
+
+    def savepoint(self) -> str:
+        self.savepoints += 1
+        name = f"__strata_plpgsql_{self.savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        return name
+
+    def rollback_to(self, name: str) -> None:
+        self.conn.execute(f"ROLLBACK TO {name}")
+        self.conn.execute(f"RELEASE {name}")
+
+    def release(self, name: str) -> None:
+        self.conn.execute(f"RELEASE {name}")
+
+    def check_interrupt(self) -> None:
+        """Loops without SQL never reach SQLite's progress handler: poll the statement's guard."""
+        guard = self.ctx.guard
+        if guard is not None and guard():
+            raise apsw.InterruptError("interrupted")
+
+    def notice(self, sqlstate: str, text: str) -> None:
+        """RAISE NOTICE/WARNING: sent with the statement's result (compute/backend.py warnings)."""
+        backend = self.ctx.backend
+        if backend is not None:
+            backend.warnings.append((sqlstate, text))
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_CALL_DEPTH:
+            self.depth -= 1
+            raise SqlError("54001", "stack depth limit exceeded",
+                           hint="Functions and triggers call each other too deeply.")
+
+    def leave(self) -> None:
+        self.depth -= 1

@@ -1,0 +1,240 @@
+"""The SQLite UDFs behind user functions, DO blocks and triggers, registered on every connection.
+
+* ``__strata_do(body)``: a DO block (PL/pgSQL), run on the statement's connection.
+* ``__strata_call(oid, args...)``: a user function that is not inlined (PL/pgSQL, or SQL with
+  more than one ``SELECT expr``); arguments and the result are storage values.
+* ``__strata_fire(table, trigger, event, rowid, n_new, new..., old...)``: one row trigger,
+  called by the SQLite trigger functions_ddl.py creates. A BEFORE trigger returns 0 to skip the
+  row (RETURN NULL: the SQLite trigger does RAISE(IGNORE)); a NEW it changed is kept here and
+  written by ``__strata_apply`` (an AFTER trigger that fires before the user's AFTER triggers)
+  with an UPDATE by rowid, during which no user trigger fires; NOT NULL, CHECK and foreign keys
+  are checked again by that UPDATE, so the stored row is checked as stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from compute import pgtypes as T
+from compute.sql.api import SqlError
+from compute.sql.catalog.objects import quote_ident
+from compute.sql.functions.session import SessionContext
+from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction, UserTrigger
+from compute.sql.procedural.engine import SqlEngine
+from compute.sql.procedural.interpreter import Interpreter, Returned
+from compute.sql.procedural.parser import Block, parse_plpgsql
+from compute.sql.procedural.values import Rec, Var
+from compute.sql.translate.split import split_statements
+
+PARSED_BODIES = 256  # per connection: parsed PL/pgSQL bodies (LRU)
+PENDING_NEW_LIMIT = 100_000  # changed NEW rows waiting for their apply (only failed statements leave any)
+
+
+class Runtime:
+    def __init__(self, conn: Any, ctx: SessionContext) -> None:
+        self.engine = SqlEngine(conn, ctx)
+        self._parsed: OrderedDict[str, Block] = OrderedDict()
+        self.pending: dict[tuple[str, str, tuple[Any, ...]], tuple[Any, ...]] = {}
+
+    def parsed(self, body: str) -> Block:
+        found = self._parsed.get(body)
+        if found is None:
+            found = parse_plpgsql(body)
+            self._parsed[body] = found
+            if len(self._parsed) > PARSED_BODIES:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(body)
+        return found
+
+    # -------------------------------------------------------------- DO
+    def do(self, body: str) -> None:
+        self.engine.enter()
+        try:
+            Interpreter(self.engine).run_body(self.parsed(body))
+        finally:
+            self.engine.leave()
+
+    # -------------------------------------------------------------- functions
+    def call(self, oid: int, *args: Any) -> Any:
+        fn = self.engine.catalog().routines.by_oid(oid)
+        if fn is None:
+            raise SqlError("42883", f"function with OID {oid} does not exist",
+                           hint="The function was dropped after this statement was prepared.")
+        if fn.strict and any(a is None for a in args):
+            return None
+        self.engine.enter()
+        try:
+            if fn.language == "sql":
+                return self._call_sql(fn, args)
+            return self._call_plpgsql(fn, args)
+        finally:
+            self.engine.leave()
+
+    def _arguments(self, fn: UserFunction, args: tuple[Any, ...], interp: Interpreter) -> None:
+        for k, value in enumerate(args):
+            oid = fn.arg_types[k] if k < len(fn.arg_types) else T.TEXT
+            var = Var(oid, value, self.engine.type_name(oid))
+            interp.positional.append(var)
+            if k < len(fn.arg_names) and fn.arg_names[k]:
+                interp.declare(fn.arg_names[k], var)
+
+    def _call_sql(self, fn: UserFunction, args: tuple[Any, ...]) -> Any:
+        interp = Interpreter(self.engine)
+        self._arguments(fn, args, interp)
+        result: Any = None
+        statements = split_statements(fn.body)
+        for k, stmt in enumerate(statements):
+            ran = interp.run_sql(stmt.text)
+            if k == len(statements) - 1 and fn.ret_type != T.VOID:
+                if ran.rows and ran.oids:
+                    result = interp.coerce(ran.rows[0][0], ran.oids[0], fn.ret_type, None)
+        return result
+
+    def _call_plpgsql(self, fn: UserFunction, args: tuple[Any, ...]) -> Any:
+        if fn.ret_type == TRIGGER_OID:
+            raise SqlError("0A000", "trigger functions can only be called as triggers")
+        ret_text = None if fn.ret_type == T.VOID else self.engine.type_name(fn.ret_type)
+        interp = Interpreter(self.engine, ret_type=ret_text)
+        self._arguments(fn, args, interp)
+        returned = interp.run_body(self.parsed(fn.body))
+        if returned is None:
+            if fn.ret_type == T.VOID:
+                return None
+            raise SqlError("2F005", "control reached end of function without RETURN")
+        if returned.record is not None or returned.is_null_record:
+            if returned.is_null_record:
+                return None
+            raise SqlError("0A000", "functions returning records are not supported")
+        return returned.value
+
+    # -------------------------------------------------------------- triggers
+    def fire(self, table: str, name: str, event: str, rowid: Any, n_new: int, *values: Any) -> int:
+        if self.engine.suppress:
+            return 1
+        catalog = self.engine.catalog()
+        trg = catalog.routines.trigger(name, table)
+        rel = catalog.user_table(table)
+        if trg is None or rel is None:
+            return 1
+        columns = rel.columns
+        new_values = tuple(values[:n_new])
+        old_values = tuple(values[n_new:])
+        if (n_new and n_new != len(columns)) or (old_values and len(old_values) != len(columns)):
+            raise SqlError("0A000", f'table "{table}" changed after trigger "{name}" was created: '
+                                    "drop and create the trigger again")
+        key = (table, event, new_values)
+        if trg.timing == "BEFORE" and n_new:
+            new_values = self.pending.get(key, new_values)
+        elif trg.timing == "AFTER" and n_new and rowid is not None and self._has_before(trg, catalog):
+            new_values = self._stored(table, columns, rowid) or new_values
+        new = self._record(columns, new_values if n_new else tuple(None for _ in columns), null=not n_new)
+        old = self._record(columns, old_values or tuple(None for _ in columns), null=not old_values)
+        fn = self._trigger_function(trg)
+        self.engine.enter()
+        try:
+            interp = Interpreter(self.engine)
+            self._trigger_variables(interp, trg, event, new, old)
+            if trg.when_sql is not None and not interp.cond(trg.when_sql):
+                return 1
+            returned = interp.run_body(self.parsed(fn.body))
+        finally:
+            self.engine.leave()
+        if returned is None:
+            raise SqlError("2F005", "control reached end of trigger procedure without RETURN")
+        if trg.timing != "BEFORE":
+            return 1
+        return self._before_result(key, returned, columns, event)
+
+    def _has_before(self, trg: UserTrigger, catalog: Any) -> bool:
+        return any(t.timing == "BEFORE" and set(t.events) & set(trg.events) for t in catalog.routines.triggers_on(trg.table))
+
+    def _stored(self, table: str, columns: Any, rowid: Any) -> tuple[Any, ...] | None:
+        names = ", ".join(quote_ident(c.name) for c in columns)
+        rows = self.engine.conn.execute(f"SELECT {names} FROM {quote_ident(table)} WHERE rowid = ?", (rowid,)).fetchall()
+        return tuple(rows[0]) if rows else None
+
+    def _trigger_function(self, trg: UserTrigger) -> UserFunction:
+        found = self.engine.catalog().routines.named(trg.function)
+        fn = next((f for f in found if f.ret_type == TRIGGER_OID and not f.arg_types), None)
+        if fn is None:
+            raise SqlError("42883", f"function {trg.function}() does not exist")
+        return fn
+
+    def _record(self, columns: Any, values: tuple[Any, ...], null: bool = False) -> Rec:
+        rec = Rec({c.name: (c.type_oid, v) for c, v in zip(columns, values, strict=True)}, null=null)
+        rec.types = {c.name: self.engine.catalog().format_type(c.type_oid, c.typmod) for c in columns}
+        return rec
+
+    @staticmethod
+    def _trigger_variables(interp: Interpreter, trg: UserTrigger, event: str, new: Rec, old: Rec) -> None:
+        interp.declare("new", new)
+        interp.declare("old", old)
+        for name, value in (("tg_name", trg.name), ("tg_when", trg.timing), ("tg_level", trg.level),
+                            ("tg_op", event), ("tg_table_name", trg.table), ("tg_relname", trg.table),
+                            ("tg_table_schema", "public")):
+            interp.declare(name, Var(T.NAME if name.endswith("name") and name != "tg_op" else T.TEXT, value))
+        interp.declare("tg_nargs", Var(T.INT4, len(trg.args)))
+        interp.declare("tg_argv", Var(T.TEXT_ARRAY, json.dumps(list(trg.args))))
+
+    def _before_result(self, key: tuple[str, str, tuple[Any, ...]], returned: Returned, columns: Any,
+                       event: str) -> int:
+        if returned.is_null_record or returned.record is None:
+            if returned.record is None and not returned.is_null_record:
+                raise SqlError("0A000", "a BEFORE ROW trigger must return NEW, OLD, another record or NULL")
+            self.pending.pop(key, None)
+            return 0
+        if event == "DELETE":
+            return 1
+        fields = returned.record.fields or {}
+        try:
+            final = tuple(fields[c.name][1] for c in columns)
+        except KeyError as exc:
+            raise SqlError("42804", "returned row structure does not match the structure of the triggering table") \
+                from exc
+        if final == key[2]:
+            self.pending.pop(key, None)
+        else:
+            if len(self.pending) >= PENDING_NEW_LIMIT:
+                self.pending.clear()
+            self.pending[key] = final
+        return 1
+
+    def apply(self, table: str, event: str, rowid: Any, *values: Any) -> int:
+        """AFTER INSERT/UPDATE: write the NEW a BEFORE trigger changed (see the module doc)."""
+        if self.engine.suppress:
+            return 1
+        final = self.pending.pop((table, event, tuple(values)), None)
+        if final is None:
+            return 1
+        rel = self.engine.catalog().user_table(table)
+        if rel is None:
+            return 1
+        sets = ", ".join(f"{quote_ident(c.name)} = ?" for c in rel.columns)
+        self.engine.suppress += 1
+        try:
+            self.engine.conn.execute(f"UPDATE {quote_ident(table)} SET {sets} WHERE rowid = ?", (*final, rowid))
+        finally:
+            self.engine.suppress -= 1
+        return 1
+
+
+def register_udfs(conn: Any, ctx: SessionContext) -> None:
+    """The procedural UDFs on one connection (called by compute.sql.prepare_connection)."""
+    runtime = Runtime(conn, ctx)
+
+    def do(body: Any) -> None:
+        runtime.do(str(body))
+
+    def call(oid: Any, *args: Any) -> Any:
+        value = runtime.call(int(oid), *args)
+        if isinstance(value, list):  # arrays are stored as JSON text
+            return json.dumps(value)
+        return value
+
+    conn.create_scalar_function("__strata_do", do, 1)
+    conn.create_scalar_function("__strata_call", call, -1)
+    conn.create_scalar_function("__strata_fire", runtime.fire, -1)
+    conn.create_scalar_function("__strata_apply", runtime.apply, -1)

@@ -1,0 +1,625 @@
+"""CREATE/DROP FUNCTION, CREATE/DROP TRIGGER and DO, translated from the statement text.
+
+Functions and triggers are rows of ``__strata_functions`` / ``__strata_triggers`` (replicated,
+transactional, part of the catalog fingerprint: compute/sql/procedural/catalog.py). A row
+trigger is also a SQLite trigger per event calling ``__strata_fire`` (procedural/runtime.py);
+all of a table's SQLite triggers are re-created whenever one of its triggers changes, in the
+order that makes SQLite fire them in PostgreSQL's order (by name). See docs/procedural.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from compute import pgtypes as T
+from compute.sql.api import Kind, SqlError, Translation
+from compute.sql.catalog.catalog import BUMP_SCHEMA_VERSION, FIRST_USER_OID, Catalog
+from compute.sql.catalog.objects import quote_ident, quote_literal
+from compute.sql.functions.registry import HANDLERS
+from compute.sql.procedural.catalog import (
+    FUNCTIONS,
+    FUNCTIONS_DDL,
+    TRIGGER_OID,
+    TRIGGERS,
+    TRIGGERS_DDL,
+    Routines,
+    UserFunction,
+    UserTrigger,
+)
+from compute.sql.procedural.lexer import NUMBER, PARAM, QUOTED, STRING, WORD, Tok, lex, string_value
+from compute.sql.procedural.parser import parse_plpgsql
+from compute.sql.translate.parse import parse
+from compute.sql.translate.query import QueryCompiler
+from compute.sql.translate.scope import State
+
+_VOLATILITY = {"immutable": "i", "stable": "s", "volatile": "v"}
+_EVENTS = ("INSERT", "UPDATE", "DELETE")
+
+
+class _Toks:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = lex(text)
+        self.i = 0
+
+    def peek(self, k: int = 0) -> Tok | None:
+        return self.toks[self.i + k] if self.i + k < len(self.toks) else None
+
+    def at(self, *words: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.kind in (WORD, "op") and tok.low in words
+
+    def accept(self, *words: str) -> bool:
+        if self.at(*words):
+            self.i += 1
+            return True
+        return False
+
+    def error(self) -> SqlError:
+        tok = self.peek()
+        if tok is None:
+            return SqlError("42601", "syntax error at end of input", position=len(self.text) + 1)
+        return SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
+
+    def expect(self, word: str) -> None:
+        if not self.accept(word):
+            raise self.error()
+
+    def accept_required(self, word: str) -> bool:
+        self.expect(word)
+        return True
+
+    def name(self) -> str:
+        tok = self.peek()
+        if tok is None or tok.kind not in (WORD, QUOTED):
+            raise self.error()
+        self.i += 1
+        value = tok.name()
+        if self.accept("."):  # schema-qualified: only public exists for functions and triggers
+            if value not in ("public", "pg_catalog"):
+                raise SqlError("0A000", f'functions and triggers outside schema "public" are not supported ({value})')
+            return self.name()
+        return value
+
+    def until(self, *stops: str) -> str:
+        start = self.peek()
+        depth = 0
+        while True:
+            tok = self.peek()
+            if tok is None or depth == 0 and (tok.low in stops or tok.text in stops):
+                break
+            if tok.text == "(":
+                depth += 1
+            elif tok.text == ")":
+                depth -= 1
+            self.i += 1
+        if start is None or start is tok:
+            return ""
+        return self.text[start.start:self.toks[self.i - 1].end]
+
+
+# ---------------------------------------------------------------------------------- types
+
+
+def type_oid(type_text: str, catalog: Catalog) -> int:
+    """A type name's OID, resolved like a cast (aliases, typmods, arrays, enums); 42704 if unknown."""
+    low = type_text.strip().lower()
+    if low == "trigger":
+        return TRIGGER_OID
+    if low == "void":
+        return T.VOID
+    try:
+        _, cols = QueryCompiler(State(catalog)).statement_query(parse(f"SELECT CAST(NULL AS {type_text})"))
+    except SqlError as err:
+        if err.sqlstate == "42601":
+            raise SqlError("42704", f'type "{type_text.strip()}" does not exist') from None
+        raise
+    return cols[0].ty.oid
+
+
+def signature(name: str, types: tuple[int, ...], catalog: Catalog) -> str:
+    return f"{name}({', '.join(catalog.format_type(t) for t in types)})"
+
+
+# ---------------------------------------------------------------------------------- CREATE FUNCTION
+
+
+def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
+    ts = _Toks(text)
+    ts.expect("create")
+    replace_ok = ts.accept("or") and ts.accept_required("replace")
+    ts.expect("function")
+    name = ts.name()
+    if name in HANDLERS:
+        raise SqlError("0A000", f"a user function named like the built-in function {name}() is not supported")
+    names, types, defaults = _arguments(ts, catalog)
+    ret_type, options, body = _function_options(ts, catalog)
+    language = options.get("language", "")
+    if language not in ("sql", "plpgsql"):
+        if not language:
+            raise SqlError("42P13", "no language specified")
+        raise SqlError("0A000", f'functions in language "{language}" are not supported (only sql and plpgsql)')
+    if ret_type == TRIGGER_OID and (language != "plpgsql" or types):
+        raise SqlError("42P13", "trigger functions cannot have declared arguments"
+                       if types else "SQL functions cannot return type trigger")
+    if language == "plpgsql":
+        parse_plpgsql(body)  # syntax errors at CREATE, as PostgreSQL's validator reports them
+    existing = next((f for f in catalog.routines.named(name) if f.arg_types == types), None)
+    if existing is not None and not replace_ok:
+        raise SqlError("42723", f'function "{name}" already exists with same argument types')
+    if existing is not None and existing.ret_type != ret_type:
+        raise SqlError("42P13", "cannot change return type of existing function",
+                       hint=f"Use DROP FUNCTION {signature(name, types, catalog)} first.")
+    oid = existing.oid if existing is not None else _next_oid(catalog)
+    fn = UserFunction(oid, name, names, types, defaults, ret_type, False, (), language, body,
+                      options.get("volatility", "v"), options.get("strict") == "1", text.strip())
+    steps = (FUNCTIONS_DDL, _insert_function_sql(fn), *BUMP_SCHEMA_VERSION)
+    new_catalog = replace(catalog, routines=catalog.routines.with_function(fn))
+    return Translation(Kind.COMMAND, "CREATE FUNCTION", steps, is_write=True, is_ddl=True), new_catalog
+
+
+def _next_oid(catalog: Catalog) -> int:
+    used = [f.oid for f in catalog.routines.functions] + [t.oid for t in catalog.routines.triggers]
+    return max([FIRST_USER_OID * 64, *used]) + 1  # apart from relation OIDs (they start at 16384)
+
+
+def _arguments(ts: _Toks, catalog: Catalog) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str | None, ...]]:
+    ts.expect("(")
+    names: list[str] = []
+    types: list[int] = []
+    defaults: list[str | None] = []
+    while not ts.accept(")"):
+        if ts.at("out", "inout", "variadic"):
+            raise SqlError("0A000", f"{ts.peek().text.upper()} parameters are not supported")  # type: ignore[union-attr]
+        ts.accept("in")
+        spec = ts.until(",", ")", "default", "=").strip()
+        parts = spec.split(None, 1)
+        arg_name = ""
+        if len(parts) == 2 and _is_name(parts[0]) and not _is_type_start(spec):
+            arg_name, spec = parts[0].lower().strip('"'), parts[1]
+        names.append(arg_name)
+        types.append(type_oid(spec, catalog))
+        default = None
+        if ts.accept("default", "="):
+            default = ts.until(",", ")").strip()
+        elif any(d is not None for d in defaults):
+            raise SqlError("42P13", "input parameters after one with a default value must also have defaults")
+        defaults.append(default)
+        ts.accept(",")
+    return tuple(names), tuple(types), tuple(defaults)
+
+
+_MULTIWORD_TYPES = ("double precision", "character varying", "timestamp with", "timestamp without",
+                    "time with", "time without", "bit varying")
+
+
+def _is_type_start(spec: str) -> bool:
+    low = " ".join(spec.lower().split())
+    return any(low.startswith(t) for t in _MULTIWORD_TYPES)
+
+
+def _is_name(word: str) -> bool:
+    return word[:1].isalpha() or word[:1] in ('_', '"')
+
+
+def _function_options(ts: _Toks, catalog: Catalog) -> tuple[int, dict[str, str], str]:
+    ret_type = -1
+    options: dict[str, str] = {}
+    body: str | None = None
+    while ts.peek() is not None and not ts.at(";"):
+        if ts.accept("returns"):
+            if ts.at("setof", "table"):
+                raise SqlError("0A000", "set-returning functions (RETURNS SETOF / RETURNS TABLE) are not supported")
+            if ts.accept("null"):
+                ts.expect("on")
+                ts.expect("null")
+                ts.expect("input")
+                options["strict"] = "1"
+                continue
+            ret_type = type_oid(ts.until("language", "as", "immutable", "stable", "volatile", "strict",
+                                         "called", "security", "parallel", "cost", "leakproof", "return",
+                                         "begin", "not", "returns", "set", "rows", "window", "external"), catalog)
+            if ret_type == T.RECORD:
+                raise SqlError("0A000", "functions returning record are not supported")
+        elif ts.accept("language"):
+            tok = ts.peek()
+            ts.i += 1
+            options["language"] = string_value(tok) if tok is not None and tok.kind == STRING else \
+                (tok.name() if tok is not None else "")
+        elif ts.at(*_VOLATILITY):
+            options["volatility"] = _VOLATILITY[ts.peek().low]  # type: ignore[union-attr]
+            ts.i += 1
+        elif ts.accept("strict"):
+            options["strict"] = "1"
+        elif ts.accept("called"):
+            ts.expect("on")
+            ts.expect("null")
+            ts.expect("input")
+        elif ts.accept("security", "external"):
+            ts.accept("security")
+            ts.accept("definer", "invoker")
+        elif ts.accept("not", "leakproof", "parallel", "cost", "rows"):
+            ts.accept("leakproof", "safe", "unsafe", "restricted")
+            if ts.peek() is not None and ts.peek().kind == NUMBER:  # type: ignore[union-attr]
+                ts.i += 1
+        elif ts.accept("as"):
+            tok = ts.peek()
+            if tok is None or tok.kind != STRING:
+                raise ts.error()
+            ts.i += 1
+            body = string_value(tok)
+            if ts.accept(","):
+                raise SqlError("0A000", "AS 'obj_file', 'link_symbol' (C functions) is not supported")
+        elif ts.at("return", "begin"):
+            options.setdefault("language", "sql")
+            body = _standard_body(ts)
+        elif ts.at("set", "window", "transform"):
+            raise SqlError("0A000", f"CREATE FUNCTION ... {ts.peek().text.upper()} is not supported")  # type: ignore[union-attr]
+        else:
+            raise ts.error()
+    if ret_type == -1:
+        raise SqlError("42P13", "function result type must be specified")
+    if body is None:
+        raise SqlError("42P13", "no function body specified")
+    return ret_type, options, body
+
+
+def _standard_body(ts: _Toks) -> str:
+    """``RETURN expr`` or ``BEGIN ATOMIC stmt; ... END`` (SQL-standard bodies) as SQL text."""
+    if ts.accept("return"):
+        return "SELECT " + ts.until(";")
+    ts.expect("begin")
+    ts.expect("atomic")
+    start = ts.peek()
+    depth = 0
+    while ts.peek() is not None and not (depth == 0 and ts.at("end")):
+        tok = ts.peek()
+        if tok is not None and tok.low == "case":
+            depth += 1
+        elif tok is not None and tok.low == "end":
+            depth -= 1
+        ts.i += 1
+    end_tok = ts.peek()
+    ts.expect("end")
+    if start is None or end_tok is None or start is end_tok:
+        return ""
+    body = ts.text[start.start:end_tok.start].strip()
+    return body.replace("\nreturn ", "\nselect ") if not body.lower().startswith("return") \
+        else "SELECT " + body[6:].strip().rstrip(";")
+
+
+def _insert_function_sql(fn: UserFunction) -> str:
+    values = [str(fn.oid), quote_literal(fn.name), quote_literal(json.dumps(list(fn.arg_names))),
+              quote_literal(json.dumps(list(fn.arg_types))), quote_literal(json.dumps(list(fn.arg_defaults))),
+              str(fn.ret_type), "0", quote_literal("[]"), quote_literal(fn.language), quote_literal(fn.body),
+              quote_literal(fn.volatility), "1" if fn.strict else "0", quote_literal(fn.definition)]
+    return f"INSERT OR REPLACE INTO {FUNCTIONS} VALUES ({', '.join(values)})"
+
+
+# ---------------------------------------------------------------------------------- DROP FUNCTION
+
+
+def drop_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
+    ts = _Toks(text)
+    ts.expect("drop")
+    ts.expect("function")
+    if_exists = ts.accept("if") and ts.accept_required("exists")
+    routines = catalog.routines
+    steps: list[str] = []
+    notices: list[str] = []
+    targets: list[tuple[str, tuple[int, ...] | None]] = []
+    while True:
+        name = ts.name()
+        types = None
+        if ts.accept("("):
+            found: list[int] = []
+            while not ts.accept(")"):
+                ts.accept("in")
+                spec = ts.until(",", ")").strip()
+                parts = spec.split(None, 1)
+                if len(parts) == 2 and _is_name(parts[0]) and not _is_type_start(spec):
+                    try:
+                        found.append(type_oid(spec, catalog))
+                    except SqlError:
+                        found.append(type_oid(parts[1], catalog))
+                else:
+                    found.append(type_oid(spec, catalog))
+                ts.accept(",")
+            types = tuple(found)
+        targets.append((name, types))
+        if not ts.accept(","):
+            break
+    cascade = ts.accept("cascade")
+    ts.accept("restrict")
+    if ts.peek() is not None and not ts.at(";"):
+        raise ts.error()
+    for name, types in targets:
+        fns = [f for f in routines.named(name) if types is None or f.arg_types == types]
+        if not fns:
+            shown = signature(name, types, catalog) if types is not None else name
+            message = f"function {shown} does not exist"
+            if if_exists:
+                notices.append(message + ", skipping")
+                continue
+            raise SqlError("42883", message)
+        if len(fns) > 1:
+            raise SqlError("42725", f'function name "{name}" is not unique',
+                           hint="Specify the argument list to select the function unambiguously.")
+        fn = fns[0]
+        users = [t for t in routines.triggers if t.function == fn.name and fn.ret_type == TRIGGER_OID
+                 and catalog.user_table(t.table) is not None]
+        if users and not cascade:
+            raise SqlError("2BP01", f"cannot drop function {signature(name, fn.arg_types, catalog)} because other "
+                                    "objects depend on it",
+                           detail="\n".join(f"trigger {t.name} on table {t.table} depends on function "
+                                            f"{signature(name, fn.arg_types, catalog)}" for t in users),
+                           hint="Use DROP ... CASCADE to drop the dependent objects too.")
+        for trg in users:
+            notices.append(f"drop cascades to trigger {trg.name} on table {trg.table}")
+            old = routines
+            routines = routines.without_trigger(trg)
+            steps.extend(_table_trigger_steps(trg.table, old, routines, catalog))
+            steps.append(f"DELETE FROM {TRIGGERS} WHERE oid = {trg.oid}")
+        routines = routines.without_function(fn)
+        steps.append(f"DELETE FROM {FUNCTIONS} WHERE oid = {fn.oid}")
+    if len(notices) > 1 and any(n.startswith("drop cascades") for n in notices):
+        cascades = [n for n in notices if n.startswith("drop cascades")]
+        notices = [n for n in notices if not n.startswith("drop cascades")]
+        notices.append(cascades[0] if len(cascades) == 1 else
+                       f"drop cascades to {len(cascades)} other objects")
+    if steps:
+        steps.extend(BUMP_SCHEMA_VERSION)
+    new_catalog = replace(catalog, routines=routines) if steps else catalog
+    return Translation(Kind.COMMAND, "DROP FUNCTION", tuple(steps), is_write=bool(steps), is_ddl=bool(steps),
+                       notices=tuple(notices)), new_catalog
+
+
+# ---------------------------------------------------------------------------------- DO
+
+
+def do_block(text: str) -> Translation:
+    ts = _Toks(text)
+    ts.expect("do")
+    body: str | None = None
+    language = "plpgsql"
+    while ts.peek() is not None and not ts.at(";"):
+        if ts.accept("language"):
+            tok = ts.peek()
+            ts.i += 1
+            language = (string_value(tok) if tok.kind == STRING else tok.name()) if tok is not None else ""
+            continue
+        tok = ts.peek()
+        if tok is None or tok.kind != STRING:
+            raise ts.error()
+        ts.i += 1
+        body = string_value(tok)
+    if body is None:
+        raise SqlError("42601", "no inline code specified")
+    if language != "plpgsql":
+        raise SqlError("0A000", f'DO blocks in language "{language}" are not supported (only plpgsql)')
+    parse_plpgsql(body)
+    return Translation(Kind.COMMAND, "DO", (f"SELECT __strata_do({quote_literal(body)})",),
+                       is_write=True, is_ddl=True, write_command="DO")
+
+
+# ---------------------------------------------------------------------------------- triggers
+
+
+def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
+    ts = _Toks(text)
+    ts.expect("create")
+    replace_ok = ts.accept("or") and ts.accept_required("replace")
+    if ts.at("constraint"):
+        raise SqlError("0A000", "CREATE CONSTRAINT TRIGGER is not supported")
+    ts.expect("trigger")
+    name = ts.name()
+    if ts.at("instead"):
+        raise SqlError("0A000", "INSTEAD OF triggers are not supported")
+    if not ts.at("before", "after"):
+        raise ts.error()
+    timing = ts.peek().low.upper()  # type: ignore[union-attr]
+    ts.i += 1
+    events, columns = _trigger_events(ts)
+    ts.expect("on")
+    table = ts.name()
+    level = "STATEMENT"
+    when_sql = None
+    while not ts.at("execute"):
+        if ts.peek() is None:
+            raise ts.error()
+        if ts.accept("for"):
+            ts.accept("each")
+            level = "ROW" if ts.accept("row") else ("STATEMENT" if ts.accept("statement") else "")
+            if not level:
+                raise ts.error()
+        elif ts.accept("when"):
+            ts.expect("(")
+            when_sql = ts.until(")")
+            ts.expect(")")
+        elif ts.at("referencing", "from", "deferrable", "not", "initially"):
+            raise SqlError("0A000", f"CREATE TRIGGER ... {ts.peek().text.upper()} is not supported")  # type: ignore[union-attr]
+        else:
+            raise ts.error()
+    ts.expect("execute")
+    if not ts.accept("function", "procedure"):
+        raise ts.error()
+    fn_name = ts.name()
+    args = _trigger_args(ts)
+    rel = catalog.user_table(table)
+    if rel is None:
+        raise SqlError("42P01", f'relation "{table}" does not exist')
+    if rel.kind != "r":
+        raise SqlError("42809", f'"{table}" is a view', detail="Views cannot have row-level BEFORE or AFTER triggers.")
+    if level != "ROW":
+        raise SqlError("0A000", "FOR EACH STATEMENT triggers are not supported (only FOR EACH ROW)")
+    fns = [f for f in catalog.routines.named(fn_name) if not f.arg_types]
+    if not fns:
+        raise SqlError("42883", f"function {fn_name}() does not exist")
+    if fns[0].ret_type != TRIGGER_OID:
+        raise SqlError("42P17", f"function {fn_name} must return type trigger")
+    existing = catalog.routines.trigger(name, table)
+    if existing is not None and not replace_ok:
+        raise SqlError("42710", f'trigger "{name}" for relation "{table}" already exists')
+    oid = existing.oid if existing is not None else _next_oid(catalog)
+    trg = UserTrigger(oid, name, table, fn_name, timing, events, level, when_sql, args, columns, text.strip())
+    routines = catalog.routines.with_trigger(trg)
+    steps = [TRIGGERS_DDL, *_table_trigger_steps(table, catalog.routines, routines, catalog),
+             _insert_trigger_sql(trg), *BUMP_SCHEMA_VERSION]
+    new_catalog = replace(catalog, routines=routines)
+    return Translation(Kind.COMMAND, "CREATE TRIGGER", tuple(steps), is_write=True, is_ddl=True), new_catalog
+
+
+def _trigger_events(ts: _Toks) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    events: list[str] = []
+    columns: list[str] = []
+    while True:
+        if ts.at("truncate"):
+            raise SqlError("0A000", "TRUNCATE triggers are not supported")
+        if not ts.at("insert", "update", "delete"):
+            raise ts.error()
+        event = ts.peek().low.upper()  # type: ignore[union-attr]
+        ts.i += 1
+        events.append(event)
+        if event == "UPDATE" and ts.accept("of"):
+            columns.append(ts.name())
+            while ts.accept(","):
+                columns.append(ts.name())
+        if not ts.accept("or"):
+            return tuple(events), tuple(columns)
+
+
+def _trigger_args(ts: _Toks) -> tuple[str, ...]:
+    ts.expect("(")
+    args: list[str] = []
+    while not ts.accept(")"):
+        tok = ts.peek()
+        if tok is None:
+            raise ts.error()
+        ts.i += 1
+        if tok.kind == STRING:
+            args.append(string_value(tok))
+        elif tok.kind in (NUMBER, WORD, QUOTED, PARAM):
+            args.append(tok.text if tok.kind != QUOTED else tok.name())
+        ts.accept(",")
+    return tuple(args)
+
+
+def _insert_trigger_sql(trg: UserTrigger) -> str:
+    values = [str(trg.oid), quote_literal(trg.name), quote_literal(trg.table), quote_literal(trg.function),
+              quote_literal(trg.timing), quote_literal(json.dumps(list(trg.events))), quote_literal(trg.level),
+              "NULL" if trg.when_sql is None else quote_literal(trg.when_sql),
+              quote_literal(json.dumps(list(trg.args))), quote_literal(json.dumps(list(trg.columns))),
+              quote_literal(trg.definition)]
+    return f"INSERT OR REPLACE INTO {TRIGGERS} VALUES ({', '.join(values)})"
+
+
+def drop_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
+    ts = _Toks(text)
+    ts.expect("drop")
+    ts.expect("trigger")
+    if_exists = ts.accept("if") and ts.accept_required("exists")
+    name = ts.name()
+    ts.expect("on")
+    table = ts.name()
+    ts.accept("cascade", "restrict")
+    if ts.peek() is not None and not ts.at(";"):
+        raise ts.error()
+    if catalog.user_table(table) is None:
+        if if_exists:
+            return Translation(Kind.COMMAND, "DROP TRIGGER",
+                               notices=(f'relation "{table}" does not exist, skipping',)), catalog
+        raise SqlError("42P01", f'relation "{table}" does not exist')
+    trg = catalog.routines.trigger(name, table)
+    if trg is None:
+        message = f'trigger "{name}" for table "{table}" does not exist'
+        if if_exists:
+            return Translation(Kind.COMMAND, "DROP TRIGGER", notices=(message + ", skipping",)), catalog
+        raise SqlError("42704", message)
+    routines = catalog.routines.without_trigger(trg)
+    steps = [*_table_trigger_steps(table, catalog.routines, routines, catalog), f"DELETE FROM {TRIGGERS} WHERE oid = {trg.oid}",
+             *BUMP_SCHEMA_VERSION]
+    return Translation(Kind.COMMAND, "DROP TRIGGER", tuple(steps), is_write=True, is_ddl=True), \
+        replace(catalog, routines=routines)
+
+
+def _sqlite_name(table: str, trigger: str, event: str) -> str:
+    return quote_ident(f"__strata_ut_{table}_{trigger}_{event.lower()}")
+
+
+def _apply_name(table: str, event: str) -> str:
+    return quote_ident(f"__strata_ut_{table}__apply_{event.lower()}")
+
+
+def _table_trigger_steps(table: str, old: Routines, new: Routines, catalog: Catalog) -> list[str]:
+    """Drop the table's SQLite triggers made for ``old`` and create those for ``new``."""
+    steps: list[str] = []
+    for trg in old.triggers_on(table):
+        for event in trg.events:
+            steps.append(f"DROP TRIGGER IF EXISTS {_sqlite_name(table, trg.name, event)}")
+    for event in ("INSERT", "UPDATE"):
+        steps.append(f"DROP TRIGGER IF EXISTS {_apply_name(table, event)}")
+    rel = catalog.user_table(table)
+    if rel is None:
+        return steps
+    cols = [quote_ident(c.name) for c in rel.columns]
+    triggers = new.triggers_on(table)
+    for trg in reversed(triggers):  # SQLite fires the newest first: create in reverse name order
+        for event in trg.events:
+            steps.append(_sqlite_trigger(table, trg, event, cols))
+    for event in ("INSERT", "UPDATE"):
+        if any(t.timing == "BEFORE" and event in t.events for t in triggers):
+            new_cols = ", ".join(f"NEW.{c}" for c in cols)
+            steps.append(f"CREATE TRIGGER {_apply_name(table, event)} AFTER {event} ON {quote_ident(table)} "
+                         f"FOR EACH ROW BEGIN SELECT __strata_apply({quote_literal(table)}, "
+                         f"{quote_literal(event)}, NEW.rowid, {new_cols}); END")
+    return steps
+
+
+def _sqlite_trigger(table: str, trg: UserTrigger, event: str, cols: list[str]) -> str:
+    new = [f"NEW.{c}" for c in cols] if event != "DELETE" else []
+    old = [f"OLD.{c}" for c in cols] if event != "INSERT" else []
+    rowid = "NULL" if trg.timing == "BEFORE" else ("OLD.rowid" if event == "DELETE" else "NEW.rowid")
+    call = (f"__strata_fire({quote_literal(table)}, {quote_literal(trg.name)}, {quote_literal(event)}, {rowid}, "
+            f"{len(new)}{''.join(', ' + v for v in new + old)})")
+    of = ""
+    if event == "UPDATE" and trg.columns:
+        of = " OF " + ", ".join(quote_ident(c) for c in trg.columns)
+    body = f"SELECT RAISE(IGNORE) WHERE {call} = 0;" if trg.timing == "BEFORE" else f"SELECT {call};"
+    return (f"CREATE TRIGGER {_sqlite_name(table, trg.name, event)} {trg.timing} {event}{of} ON "
+            f"{quote_ident(table)} FOR EACH ROW BEGIN {body} END")
+
+
+def routine_statement(first: str, words: tuple[str, ...], text: str,
+                      catalog: Catalog) -> tuple[Translation, Catalog] | None:
+    """CREATE [OR REPLACE] FUNCTION|TRIGGER, DROP FUNCTION|TRIGGER, DO; None for anything else.
+    ``words``: the statement's first four tokens, lower-cased."""
+    if first == "do":
+        return do_block(text), catalog
+    rest = words[1:]
+    if rest[:2] == ("or", "replace"):
+        rest = rest[2:]
+    if first == "create" and rest[:1] == ("function",):
+        return create_function(text, catalog)
+    if first == "create" and rest[:1] in (("trigger",), ("constraint",)):
+        return create_trigger(text, catalog)
+    if first == "create" and rest[:1] == ("procedure",):
+        raise SqlError("0A000", "CREATE PROCEDURE is not supported (functions are)")
+    if first == "drop" and rest[:1] == ("function",):
+        return drop_function(text, catalog)
+    if first == "drop" and rest[:1] == ("trigger",):
+        return drop_trigger(text, catalog)
+    return None
+
+
+def check_dml(node: object, tag: str, catalog: Catalog) -> None:
+    """RETURNING would show the row before a BEFORE ROW trigger changed it (SQLite evaluates it
+    before our AFTER trigger writes the change): refused on such tables."""
+    if not catalog.routines.triggers or not getattr(node, "args", {}).get("returning"):
+        return
+    target = getattr(node, "this", None)
+    while target is not None and not hasattr(target, "name") or type(target).__name__ == "Schema":
+        target = getattr(target, "this", None)
+    name = getattr(target, "name", "")
+    if any(t.timing == "BEFORE" and tag in t.events for t in catalog.routines.triggers_on(name)):
+        raise SqlError("0A000", f"{tag} ... RETURNING on a table with BEFORE {tag} triggers is not supported")
