@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import compute.pgtypes.ranges as _ranges
+from compute.pgtypes import multidim as _md
 from compute.pgtypes.bits import binary_decoder as bits_binary_decoder
 from compute.pgtypes.bits import binary_encoder as bits_binary_encoder
 from compute.pgtypes.bits import text_decoder as bits_text_decoder
@@ -225,8 +226,21 @@ def parse_array(elem_oid: int, text: str) -> str:
     if elem_oid in (JSON, JSONB):  # stored as JSON values, as ARRAY[...] stores them
         def parser(data: bytes | str) -> Any:
             return json.loads(parse_json(as_str(data)))
+    body = _array_body(text)
+    if body.find("{", 1) > 0:  # '{{1,2},{3,4}}': nested JSON arrays
+        nested = _md.parse_nested_literal(text, body)
+        return json.dumps(_md.map_nested(nested, lambda item: _storage_json(parser(item.encode()))),
+                          separators=(",", ":"), ensure_ascii=False)
     values = [None if item is None else _storage_json(parser(item.encode())) for item in parse_array_literal(text)]
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+
+
+def _array_body(text: str) -> str:
+    """An array literal without blanks around it and without its ``[1:2]=`` dimensions."""
+    body = text.strip(_ARRAY_BLANKS)
+    if body.startswith("[") and "=" in body:
+        body = body.split("=", 1)[1].strip(_ARRAY_BLANKS)
+    return body
 
 
 def _vector_binary(elem_oid: int, value: Any) -> bytes:
@@ -250,6 +264,8 @@ def _vector_text_decoder(data: bytes | str) -> str:
 def _array_binary(elem_oid: int, value: Any) -> bytes:
     items = array_values(value)
     encoder = _BINARY_ENCODERS.get(elem_oid, _enc_text_default)
+    if items and isinstance(items[0], list) and elem_oid not in (JSON, JSONB):
+        return _md.binary(elem_oid, items, lambda v: encoder(_array_elem_value(elem_oid, v)))
     has_null = any(v is None for v in items)
     if not items:  # PostgreSQL sends an empty array with no dimensions
         return struct.pack("!iii", 0, 0, elem_oid)
@@ -267,10 +283,13 @@ def _array_from_binary(elem_oid: int, data: bytes) -> str:
     ndim, _flags, _elem = struct.unpack_from("!iii", data)
     if ndim == 0:
         return "[]"
-    if ndim > 1:
-        raise SqlError("0A000", "multidimensional arrays are not supported")
-    count, _lbound = struct.unpack_from("!ii", data, 12)
-    pos = 20
+    if ndim > _md.MAX_DIMS:
+        raise SqlError("54000", f"number of array dimensions ({ndim}) exceeds the maximum allowed ({_md.MAX_DIMS})")
+    shape = [struct.unpack_from("!i", data, 12 + 8 * d)[0] for d in range(ndim)]
+    count = 1
+    for n in shape:
+        count *= n
+    pos = 12 + 8 * ndim
     decoder = _BINARY_DECODERS.get(elem_oid, _dec_text)
     values: list[Any] = []
     for _ in range(count):
@@ -282,6 +301,8 @@ def _array_from_binary(elem_oid: int, data: bytes) -> str:
         item = decoder(data[pos : pos + length])
         values.append(json.loads(item) if elem_oid in (JSON, JSONB) else _storage_json(item))
         pos += length
+    if ndim > 1:
+        values = _md.reshape(values, shape)
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -163,6 +163,8 @@ def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
         if not params:
             raise SqlError("42601", "array type without element type")
         elem = resolve_type(params[0], catalog)
+        if elem.oid in T.ELEMENT_OF:  # int[][] is int[]: an array type has any number of dimensions
+            return elem
         enum = catalog.enum_by_oid(elem.oid) if catalog is not None else None
         if enum is not None:
             return Ty(enum.array_oid)

@@ -9,6 +9,7 @@ from sqlglot import exp
 
 import compute.sql.types as ty
 from compute import pgtypes as T
+from compute.pgtypes.multidim import MAX_DIMS, check_rectangular, dims, flatten
 from compute.sql.api import SqlError
 from compute.sql.functions.common import first_type, scalar_registrar, simple, type_names, typed_udf
 from compute.sql.functions.session import SessionContext
@@ -81,6 +82,40 @@ def _array_ndims(arr: Any) -> int | None:
     return depth
 
 
+def _array_dims(arr: Any) -> str | None:
+    """array_dims(): ``[1:2][1:3]``, NULL for an empty array."""
+    if arr is None:
+        return None
+    shape = dims(T.array_values(arr))
+    return "".join(f"[1:{n}]" for n in shape) if shape else None
+
+
+def _array_length(arr: Any, dim: Any = 1) -> int | None:
+    """array_length(a, d): the length of dimension d, NULL if a has no such dimension."""
+    if arr is None or dim is None:
+        return None
+    shape = dims(T.array_values(arr))
+    d = int(dim)
+    return shape[d - 1] if 1 <= d <= len(shape) else None
+
+
+def _array_nest(*subs: Any) -> str | None:
+    """ARRAY[sub, sub, ...] of arrays: one more dimension; the sub-arrays must match (2202E)."""
+    items = [T.array_values(s) for s in subs if s is not None]
+    if all(not i for i in items):
+        return "[]"
+    check_rectangular(items, lambda: SqlError(
+        "2202E", "multidimensional arrays must have array expressions with matching dimensions"))
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+
+
+def _array_path(*indexes: Any) -> str | None:
+    """a[i][j]: the JSON path of that element (NULL below subscript 1: no element)."""
+    if any(i is None or int(i) < 1 for i in indexes):
+        return None
+    return "$" + "".join(f"[{int(i) - 1}]" for i in indexes)
+
+
 def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b) or (a is not None and b is not None and str(a) == str(b))
 
@@ -110,10 +145,20 @@ def _array_replace(arr: Any, old: Any, new: Any) -> str | None:
                        else v for v in T.array_values(arr)])
 
 
+def _dim_path(dim: exp.Expression) -> exp.Expression | None:
+    """The JSON path of dimension ``dim``'s first sub-array when ``dim`` is a literal above 1."""
+    if isinstance(dim, exp.Literal) and not dim.is_string and dim.this.isdigit() and 1 < int(dim.this) <= MAX_DIMS:
+        return exp.Literal.string("$" + "[0]" * (int(dim.this) - 1))
+    return None
+
+
 def _array_upper(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                  scope: Scope) -> tuple[exp.Expression, Ty]:
     if len(args) != 2:
         raise SqlError("42883", "function array_upper with these arguments does not exist")
+    path = _dim_path(args[1])
+    if path is not None:  # array_upper(a, 2): the length of a's first sub-array (0 if none)
+        return fn("nullif", fn("json_array_length", args[0], path), lit_int(0)), Ty(T.INT4)
     # one-dimensional arrays are JSON arrays; an empty array has no upper bound
     length = fn("json_array_length", args[0])
     upper = fn("nullif", length, lit_int(0))
@@ -124,6 +169,10 @@ def _array_lower(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], n
                  scope: Scope) -> tuple[exp.Expression, Ty]:
     if len(args) != 2:
         raise SqlError("42883", "function array_lower with these arguments does not exist")
+    path = _dim_path(args[1])
+    if path is not None:  # array_lower(a, 2): 1 if a has that dimension
+        return exp.Case(ifs=[exp.If(this=exp.GT(this=fn("json_array_length", args[0], path), expression=lit_int(0)),
+                                    true=lit_int(1))]), Ty(T.INT4)
     nonempty = exp.GT(this=fn("json_array_length", args[0]), expression=lit_int(0))
     cond = exp.And(this=nonempty, expression=exp.EQ(this=args[1], expression=lit_int(1)))
     return exp.Case(ifs=[exp.If(this=cond, true=lit_int(1))]), Ty(T.INT4)
@@ -136,6 +185,7 @@ HANDLERS: dict[str, Handler] = {
     "array_replace": _h_array_replace,
     "array_prepend": _h_array_prepend,
     "array_ndims": typed_udf("pg_array_ndims", ty.INT4, None, (1,)),
+    "array_dims": typed_udf("pg_array_dims", ty.TEXT, None, (1,)),
     "array_position": simple("array_position", ty.INT4),
     "array_length": simple("pg_array_length", ty.INT4),
     "cardinality": simple("pg_cardinality", ty.INT4),
@@ -161,19 +211,21 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         return None
 
     scalar("array_position", array_position, -1, True)
-    scalar("pg_array_length", lambda arr, dim=1: None if arr is None or dim != 1 or not T.array_values(arr)
-           else len(T.array_values(arr)), -1, True)
-    scalar("pg_cardinality", lambda arr: None if arr is None else len(T.array_values(arr)), 1, True)
+    scalar("pg_array_length", _array_length, -1, True)
+    scalar("pg_cardinality", lambda arr: None if arr is None else len(flatten(T.array_values(arr))), 1, True)
     def array_to_string(arr: Any, sep: Any, null: Any = None, elem: Any = None) -> Any:
         if arr is None or sep is None:
             return None
+        items = T.array_values(arr)
+        if elem is None or int(elem) not in (T.JSON, T.JSONB):
+            items = flatten(items)  # a multidimensional array's elements in storage order
         if elem is None:
-            return str(sep).join(text_out(v) if v is not None else null for v in T.array_values(arr)
+            return str(sep).join(text_out(v) if v is not None else null for v in items
                                  if v is not None or null is not None)
         elem = int(elem)
         return str(sep).join(
             T.encode_text(elem, T.array_elem_value(elem, v)).decode() if v is not None else null
-            for v in T.array_values(arr) if v is not None or null is not None)
+            for v in items if v is not None or null is not None)
 
     scalar("pg_array_to_string", array_to_string, -1, True)
     scalar("pg_string_to_array", lambda s, sep: None if s is None else json.dumps(
@@ -198,6 +250,9 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     scalar("pg_array_overlaps", array_overlaps, 2, True)
     scalar("pg_array_in", lambda text, elem: None if text is None else T.parse_array(int(elem), str(text)), 2, True)
     conn.create_scalar_function("pg_array_ndims", _array_ndims, 1, **det)
+    conn.create_scalar_function("pg_array_dims", _array_dims, 1, **det)
+    conn.create_scalar_function("pg_array_nest", _array_nest, -1, **det)
+    conn.create_scalar_function("pg_array_path", _array_path, -1, **det)
     conn.create_scalar_function("pg_array_slice", _array_slice, 5, **det)
     conn.create_scalar_function("pg_array_remove", _array_remove, 2, **det)
     conn.create_scalar_function("pg_array_replace", _array_replace, 3, **det)

@@ -225,9 +225,8 @@ class CallsMixin(ExprCore):
             elem = ty.common_type(elem, t)
         if elem.oid == T.UNKNOWN:
             elem = ty.TEXT
-        if elem.is_array or any(isinstance(e, exp.Array) for e in node.expressions):
-            # never store a nested array as a one-dimensional array of texts
-            raise SqlError("0A000", "multidimensional arrays are not supported")
+        if elem.is_array:  # ARRAY[[1,2],[3,4]], ARRAY[a, b] of arrays: one more dimension
+            return fn("pg_array_nest", *(self.coerce(o, t, elem) for o, t in compiled)), elem
         items = [self.json_arg(self.coerce(o, t, elem), elem) for o, t in compiled]
         return fn("json_array", *items), Ty(ty.array_of(elem.oid))
 
@@ -241,6 +240,8 @@ class CallsMixin(ExprCore):
             return fn("pg_array_slice", *args), at if at.is_array else Ty(T.TEXT_ARRAY)
         if len(node.expressions) != 1:
             raise SqlError("0A000", "subscripts of multidimensional arrays are not supported")
+        if isinstance(node.this, exp.Bracket):  # a[i][j]: one element of a multidimensional array
+            return self.array_subscripts(node, scope)
         index_node = node.expressions[0]
         if at.oid == T.NAME:  # name is a char array: name[i] is its (i+1)-th byte (pg_dump: typname[0])
             index = self.typed(index_node, scope, ty.INT4)
@@ -258,6 +259,21 @@ class CallsMixin(ExprCore):
         path = raw(f"('$[' || {offset} || ']')")
         return exp.Case(ifs=[exp.If(this=raw(f"{offset} >= 0"),
                                     true=self.array_element(arr, path, elem))]), elem
+
+    def array_subscripts(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
+        """a[i][j]...: the element at those subscripts (NULL outside the array)."""
+        indexes: list[exp.Expression] = []
+        while isinstance(node, exp.Bracket):
+            if len(node.expressions) != 1 or isinstance(node.expressions[0], exp.Slice):
+                raise SqlError("0A000", "slices of multidimensional arrays are not supported")
+            indexes.insert(0, node.expressions[0])
+            node = node.this
+        arr, at = self.compile(node, scope)
+        if not at.is_array:
+            raise SqlError("42804", f"cannot subscript type {T.format_type(at.oid)} because it does not support subscripting")
+        elem = Ty(at.element.oid, at.typmod)
+        args = [self.typed(i, scope, ty.INT4) for i in indexes]
+        return self.array_element(arr, fn("pg_array_path", *args), elem), elem
 
     def array_element(self, arr: exp.Expression, path: exp.Expression, elem: Ty) -> exp.Expression:
         """One stored array element as a scalar of its type: json/jsonb elements are JSON values
