@@ -109,6 +109,13 @@ def _array_nest(*subs: Any) -> str | None:
     return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
 
 
+def _array_flat(arr: Any) -> Any:
+    """unnest's input: a multidimensional array's elements in storage order (others as they are)."""
+    if not isinstance(arr, str) or not arr.startswith("[["):
+        return arr
+    return json.dumps(flatten(T.array_values(arr)), separators=(",", ":"), ensure_ascii=False)
+
+
 def _array_path(*indexes: Any) -> str | None:
     """a[i][j]: the JSON path of that element (NULL below subscript 1: no element)."""
     if any(i is None or int(i) < 1 for i in indexes):
@@ -253,6 +260,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     conn.create_scalar_function("pg_array_dims", _array_dims, 1, **det)
     conn.create_scalar_function("pg_array_nest", _array_nest, -1, **det)
     conn.create_scalar_function("pg_array_path", _array_path, -1, **det)
+    conn.create_scalar_function("pg_array_flat", _array_flat, 1, **det)
     conn.create_scalar_function("pg_array_slice", _array_slice, 5, **det)
     conn.create_scalar_function("pg_array_remove", _array_remove, 2, **det)
     conn.create_scalar_function("pg_array_replace", _array_replace, 3, **det)

@@ -65,6 +65,12 @@ def srf_array(c: ExprCompiler, name: str, args: list[exp.Expression],
             raise SqlError("42883", f"function unnest({T.format_type(at.oid)}) does not exist",
                            hint="No function matches the given name and argument types. You might need to add "
                                 "explicit type casts.")
+        if at.element.oid not in (T.JSON, T.JSONB):  # a multidimensional array unnests all its elements
+            if isinstance(arr, (exp.Column, exp.Literal)):  # '[[' starts a nested array: O(1) to check
+                nested = exp.EQ(this=fn("substr", arr, lit_int(1), lit_int(2)), expression=exp.Literal.string("[["))
+                arr = exp.Case(ifs=[exp.If(this=nested, true=fn("pg_array_flat", arr))], default=arr)
+            else:  # an expression is not computed twice: the function returns a 1-D array as it is
+                arr = fn("pg_array_flat", arr)
         return arr, at.element
     if name == "pg_listening_channels":  # the session's LISTENs (functions/admin.py's UDF)
         if args:
