@@ -327,6 +327,11 @@ class Database:
         """Translations of ``sql`` through the database's one translation cache (an LRU)."""
         return self.shapes.translate(sql, catalog, translate, param_types)
 
+    def fast_read_shape(self, sql: str, catalog: Catalog) -> tuple[Translation, str] | None:
+        """A known shape of a single-step read: its template and filled SQLite statement
+        (``ShapeCache.fast_read``); None: use ``translate``."""
+        return self.shapes.fast_read(sql, catalog, translate)
+
 
 class Engine:
     """All databases of one compute node, and the threads their SQLite work runs on."""

@@ -572,12 +572,29 @@ class Session(SessionSettings, SqlPrepared):
         """The hot path for an autocommit single-statement read (pgbench -S, ORM lookups): runs
         inline on an idle pooled reader without any await; None when the statement does not
         qualify (the caller then takes the general path)."""
-        db = self.db
-        steps = tr.steps
-        params = bindable(tr, params)
         if (self.txn is not None or tr.kind is not Kind.QUERY or tr.is_write
-                or len(steps) != 1 or not db.idle_readers or steps in db.slow_statements
-                or tr.off_loop):
+                or len(tr.steps) != 1 or tr.off_loop):
+            return None
+        return self._fast_read(tr, tr.steps, bindable(tr, params) if params else params)
+
+    def try_fast_simple(self, sql: str) -> tuple[Translation, Result] | None:
+        """A simple-protocol statement that is a known shape of a single-step read, run on the
+        fast lane without making its Translation: (the shape's template, its result), else
+        None (the caller translates and takes the general path, with the same outcome)."""
+        if self.txn is not None:
+            return None
+        self.engine.refresh_registry()
+        hit = self.db.fast_read_shape(sql, self._catalog_now())
+        if hit is None:
+            return None
+        template, step = hit
+        result = self._fast_read(template, (step,), ())
+        return None if result is None else (template, result)
+
+    def _fast_read(self, tr: Translation, steps: tuple[str, ...], params: tuple[Any, ...]
+                   ) -> Result | None:
+        db = self.db
+        if not db.idle_readers or steps in db.slow_statements:
             return None
         reader = db.idle_readers.pop()
         guard = reader.guard

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from compute.sql.api import Translation
+from compute.sql.api import Kind, Translation
 
 if TYPE_CHECKING:
     from compute.sql import Catalog
@@ -29,12 +29,16 @@ _LITERAL = re.compile(
 )
 _UNSAFE = re.compile(r"\$|--|/\*|\bE'|\bU&|\bB'|\bX'", re.IGNORECASE)
 _QMARK = re.compile(r"\?(\d+)")
+# _LITERAL's number alone, captured: in a text without quotes and minus signs it finds exactly
+# what _LITERAL's "num" group finds, and re.split does the whole walk in C (the common case)
+_NUMBER = re.compile(r"(?<![\w$.])(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w.])")
 
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
     templates: tuple[Translation, ...]  # steps contain ?N for lifted literal N
     parts: tuple[tuple[tuple[str | int, ...], ...], ...]  # per template/step: text, literal no.
+    fast: bool = False  # one template, a single-step read: ``ShapeCache.fast_read`` serves it
 
 
 Full = Callable[[str, "Catalog", tuple[int, ...]], list[Translation]]
@@ -70,28 +74,55 @@ class ShapeCache:
         if hit is not None:
             exact.move_to_end(key)
             return hit
-        lifted = _lift(sql) if not param_types else None
-        if lifted is not None:
-            shape_sql, literals = lifted
-            skey = (shape_sql + "\x00" + "".join(map(_literal_class, literals)), version)
-            shapes = self._shapes
-            shape = shapes.get(skey, False)
-            if shape is False:
-                shape = self._learn(sql, shape_sql, literals, catalog, full)
-                shapes[skey] = shape
-                if len(shapes) > self._shape_size:
-                    shapes.popitem(last=False)
-            else:
-                shapes.move_to_end(skey)
-            if shape is not None:
-                assert isinstance(shape, _Shape)
-                return [_fill_parts(t, p, literals)
+        if not param_types:
+            found = self._shape_hit(sql, version, catalog, full)
+            if found is not None:
+                shape, literals = found
+                return [_clone(t, _fill(p, literals))
                         for t, p in zip(shape.templates, shape.parts, strict=True)]
         result = full(sql, catalog, param_types)
         exact[key] = result
         if len(exact) > self._exact_size:
             exact.popitem(last=False)
         return result
+
+    def fast_read(self, sql: str, catalog: Catalog, full: Full) -> tuple[Translation, str] | None:
+        """The simple-query hot path: (the shape's template, its filled SQLite statement) when
+        ``sql`` is a known shape of one single-step read, without building a Translation per
+        statement (the template's columns, tag and flags are the full translation's: checked
+        when the shape was learned). None otherwise: then ``translate`` (same answer)."""
+        version = catalog.fingerprint
+        if (sql, version, ()) in self._exact:
+            return None
+        found = self._shape_hit(sql, version, catalog, full)
+        if found is None:
+            return None
+        shape, literals = found
+        if not shape.fast:
+            return None
+        return shape.templates[0], _fill_step(shape.parts[0][0], literals)
+
+    def _shape_hit(self, sql: str, version: str, catalog: Catalog, full: Full
+                   ) -> tuple[_Shape, list[str]] | None:
+        """The reusable shape of ``sql`` (learned now if new) and its literals, or None."""
+        lifted = _lift(sql)
+        if lifted is None:
+            return None
+        shape_sql, literals = lifted
+        skey = (shape_sql + "\x00" + "".join(map(_literal_class, literals)), version)
+        shapes = self._shapes
+        shape = shapes.get(skey, False)
+        if shape is False:
+            shape = self._learn(sql, shape_sql, literals, catalog, full)
+            shapes[skey] = shape
+            if len(shapes) > self._shape_size:
+                shapes.popitem(last=False)
+        else:
+            shapes.move_to_end(skey)
+        if shape is None:
+            return None
+        assert isinstance(shape, _Shape)
+        return shape, literals
 
     def _learn(self, sql: str, shape_sql: str, literals: list[str], catalog: Catalog,
                full: Full) -> _Shape | None:
@@ -119,7 +150,11 @@ class ShapeCache:
             return None
         if len(other_full) != len(templates) or not _reproduces(other_full, templates, parts, other):
             return None
-        return _Shape(tuple(replace(t, param_oids=()) for t in templates), parts)
+        kept = tuple(replace(t, param_oids=()) for t in templates)
+        one = kept[0] if len(kept) == 1 else None
+        fast = (one is not None and one.kind is Kind.QUERY and len(one.steps) == 1
+                and not one.is_write and not one.off_loop and one.copy is None)
+        return _Shape(kept, parts, fast)
 
 
 def _reproduces(original: list[Translation], templates: list[Translation],
@@ -158,6 +193,8 @@ def _substitute(shape_sql: str, literals: list[str]) -> str:
 
 def _lift(sql: str) -> tuple[str, list[str]] | None:
     """Replace literals by $1..$n; None when the text has anything we don't lift safely."""
+    if "'" not in sql and '"' not in sql and "-" not in sql:
+        return _lift_plain(sql)
     if _UNSAFE.search(sql):
         return None
     literals: list[str] = []
@@ -175,6 +212,22 @@ def _lift(sql: str) -> tuple[str, list[str]] | None:
         return None
     out.append(sql[pos:])
     return "".join(out), literals
+
+
+def _lift_plain(sql: str) -> tuple[str, list[str]] | None:
+    """``_lift`` of a text without quotes or minus signs (pgbench's statements, most ORM
+    lookups): the same answer, with the scan done by re.split in C."""
+    if "$" in sql or "/*" in sql:  # all _UNSAFE can find in such a text
+        return None
+    pieces = _NUMBER.split(sql)  # text, literal, text, ..., text
+    if len(pieces) == 1:
+        return None
+    texts = pieces[::2]
+    out = [texts[0]]
+    for i in range(1, len(texts)):
+        out.append(f"${i}")
+        out.append(texts[i])
+    return "".join(out), pieces[1::2]
 
 
 _UNARY_CONTEXT = frozenset("(,=<>+-*/%")
@@ -210,9 +263,28 @@ def _split_step(step: str) -> tuple[str | int, ...]:
     return tuple(p if i % 2 == 0 else int(p) - 1 for i, p in enumerate(pieces))
 
 
+def _fill_step(step: tuple[str | int, ...], literals: list[str]) -> str:
+    """One SQLite statement of a template with the literals put back (negatives in parentheses)."""
+    return "".join(p if isinstance(p, str) else
+                   (f"({literals[p]})" if literals[p].startswith("-") else literals[p]) for p in step)
+
+
+def _fill(parts: tuple[tuple[str | int, ...], ...], literals: list[str]) -> tuple[str, ...]:
+    return tuple(_fill_step(step, literals) for step in parts)
+
+
+_SLOTS = Translation.__slots__
+
+
+def _clone(template: Translation, steps: tuple[str, ...]) -> Translation:
+    """``replace(template, steps=steps)`` at half the cost (no __init__ over 25 fields)."""
+    new = object.__new__(Translation)
+    for name in _SLOTS:
+        object.__setattr__(new, name, getattr(template, name))
+    object.__setattr__(new, "steps", steps)
+    return new
+
+
 def _fill_parts(template: Translation, parts: tuple[tuple[str | int, ...], ...],
                 literals: list[str]) -> Translation:
-    lits = [f"({lit})" if lit.startswith("-") else lit for lit in literals]
-    steps = tuple("".join(p if isinstance(p, str) else lits[p] for p in step) for step in parts)
-    return replace(template, steps=steps)
-
+    return _clone(template, _fill(parts, literals))

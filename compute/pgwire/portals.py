@@ -17,7 +17,8 @@ from compute.sql.api import SqlError, Translation
 from strata.pgwire import messages as m
 
 if TYPE_CHECKING:
-    from compute.pgwire.server import Connection, Portal
+    from compute.pgwire.extended import Portal
+    from compute.pgwire.server import Connection
     from compute.session import Session
 
 

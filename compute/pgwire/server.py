@@ -20,26 +20,36 @@ import secrets
 import ssl
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from compute import pgtypes
 from compute import settings as guc
-from compute.cursors import Cursor
 from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
 from compute.pgwire.encoding import Transcoder, transcoder
-from compute.pgwire.portals import convert_in, fetch_portal, stream_portal
+from compute.pgwire.extended import (
+    EXTENDED_MESSAGES,
+    LIMIT_SQLSTATE,
+    MAX_PORTALS,
+    MAX_PREPARED_STATEMENTS,
+    MAX_STATEMENT_BYTES,
+    ExtendedQuery,
+    Portal,
+    Prepared,
+    Skip,
+    statement_too_long,
+)
+from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
-    Encoder,
     cached_row_description,
     cached_row_encoders,
     result_columns,
-    result_shape,
     row_encoders,
     text_encoder,
 )
+from compute.pgwire.wire import BadLength, WireProtocol
 from compute.roles import role_verifier
 from compute.session import Session
 from compute.sql import diagnostic_fields
@@ -48,6 +58,9 @@ from compute.transaction import FatalSessionError, Result, TxnStatus
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.startup import StartupRefused, read_startup
+
+__all__ = ["LIMIT_SQLSTATE", "MAX_PORTALS", "MAX_PREPARED_STATEMENTS", "MAX_STATEMENT_BYTES",
+           "Connection", "Portal", "Prepared", "Server", "ServerConfig"]
 from strata.storage import StorageError
 
 log = logging.getLogger("strata.compute.server")
@@ -59,7 +72,6 @@ SASL messages are tiny; PostgreSQL bounds them the same way)."""
 COPY_BATCH_ROWS = 5_000
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_TEXT = 25  # the type of a parameter whose type neither the client nor inference gives
 _READY_MESSAGES = frozenset(m.READY.values())
 
 PROXY_SECRET_PARAM = "strata.proxy_secret"
@@ -70,12 +82,6 @@ REPLAY_LSN_PARAM = "strata.replay_lsn"
 """ParameterStatus to the proxy: decimal LSN up to which this node serves reads."""
 MIN_PROXY_SECRET_BYTES = 16
 
-# Per-connection limits. PostgreSQL bounds these only by memory; a server shared by many
-# clients bounds them by count, reported in-band as program_limit_exceeded.
-LIMIT_SQLSTATE = "54000"  # program_limit_exceeded
-MAX_PREPARED_STATEMENTS = 10_000  # named prepared statements per connection, in statements
-MAX_PORTALS = 1_000  # open portals (cursors of the extended protocol) per connection, in portals
-MAX_STATEMENT_BYTES = 16 * 1024 * 1024  # SQL text of one Query or Parse message, in bytes
 DEFAULT_MAX_CONNECTIONS = 200  # client connections past their startup packet; 53300 beyond
 
 
@@ -93,38 +99,8 @@ class ServerConfig:
     require_tls: bool = False  # refuse plaintext clients (28000), as a hostssl-only pg_hba does
 
 
-class _Skip(Exception):
-    """Extended protocol: an error was reported; discard messages until Sync."""
-
-
 class _Close(Exception):
     """End the connection (after a FATAL error or Terminate)."""
-
-
-@dataclass
-class Prepared:
-    """A statement of the extended protocol (Parse), re-translated when the catalog changes."""
-
-    sql: str
-    client_oids: list[int]
-    translation: Translation
-    fingerprint: str  # of the catalog ``translation`` was made against
-    param_oids: list[int] = field(default_factory=list)  # resolved once at Parse
-    encoders: dict[tuple[int, ...], list[Encoder]] = field(
-        default_factory=dict)  # result encoders by result-format list
-
-
-@dataclass
-class Portal:
-    prepared: Prepared
-    translation: Translation  # the prepared statement's, as of Bind
-    params: tuple[Any, ...]
-    result_formats: list[int]
-    rows: list[tuple[Any, ...]] | None = None
-    pos: int = 0
-    result: Result | None = None
-    encoders: list[Callable[[Any], bytes | None]] = field(default_factory=list)
-    stream: Cursor | None = None  # executed with a row limit in a block: rows read on demand
 
 
 class Server:
@@ -153,10 +129,12 @@ class Server:
         """Connections past their startup packet, counted against ``max_connections``."""
         self._next_pid = os.getpid() * 1000 % 2_000_000_000
         self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, self.config.host, self.config.port, limit=1 << 20, backlog=512)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: WireProtocol(self._accept), self.config.host, self.config.port, backlog=512)
 
     @property
     def port(self) -> int:
@@ -177,8 +155,13 @@ class Server:
         self._next_pid = self._next_pid % 2_000_000_000 + 1
         return self._next_pid, secrets.randbits(31)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(self, reader, writer)
+    def _accept(self, wire: WireProtocol) -> None:
+        task = asyncio.get_running_loop().create_task(self._handle(wire))
+        self._tasks.add(task)  # held until done (the loop keeps only weak references)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, wire: WireProtocol) -> None:
+        conn = Connection(self, wire)
         try:
             await conn.run()
         except (ConnectionError, asyncio.IncompleteReadError, _Close, ssl.SSLError):
@@ -189,14 +172,12 @@ class Server:
             await conn.cleanup()
 
 
-class Connection:
+class Connection(ExtendedQuery):
     """One client connection."""
 
-    def __init__(self, server: Server, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(self, server: Server, wire: WireProtocol) -> None:
         self.server = server
-        self.reader = reader
-        self.writer = writer
+        self.wire = wire
         self.session: Session | None = None
         self.db: Database | None = None
         self.prepared: dict[str, Prepared] = {}
@@ -221,22 +202,20 @@ class Connection:
     async def flush(self) -> None:
         if self.out:
             data = b"".join(self.out)
-            self.writer.write(data if self.transcoder is None else self.transcoder.outgoing(data))
+            self.wire.write(data if self.transcoder is None else self.transcoder.outgoing(data))
             self.out.clear()
-            transport = self.writer.transport
-            if transport.get_write_buffer_size() > 256 * 1024:
-                await self.writer.drain()
+            if self.wire.write_buffer_size() > 256 * 1024:
+                await self.wire.drain()
+
+    def message_limit(self) -> int:
+        return self.server.config.max_message_bytes if self.authenticated else MAX_PREAUTH_MESSAGE_BYTES
 
     async def read_message(self) -> tuple[bytes, bytes]:
-        header = await self.reader.readexactly(5)
-        kind = header[:1]
-        (length,) = struct.unpack("!i", header[1:])
-        limit = (self.server.config.max_message_bytes if self.authenticated
-                 else MAX_PREAUTH_MESSAGE_BYTES)
-        if length < 4 or length - 4 > limit:
-            await self.fatal("08P01", f"invalid message length {length}")
-        body = await self.reader.readexactly(length - 4) if length > 4 else b""
-        return kind, body
+        try:
+            return await self.wire.read_message(self.message_limit())
+        except BadLength as exc:
+            await self.fatal("08P01", f"invalid message length {exc.length}")
+            raise  # unreachable: fatal raises
 
     async def fatal(self, sqlstate: str, text: str) -> None:
         self.send(m.error_response(sqlstate, text, severity="FATAL"))
@@ -259,7 +238,7 @@ class Connection:
                 await self.session.close()
         self.server.sessions.pop(self.pid, None)
         with contextlib.suppress(Exception):
-            self.writer.close()
+            self.wire.close()
 
     # ------------------------------------------------------------------ startup
 
@@ -278,7 +257,8 @@ class Connection:
 
     async def startup(self) -> dict[str, str] | None:
         try:
-            got = await read_startup(self.reader, self.writer, self.server.ssl_context,
+            wire = cast(Any, self.wire)  # offers readexactly, write, drain and start_tls
+            got = await read_startup(wire, wire, self.server.ssl_context,
                                      minor_versions=True)
         except StartupRefused as exc:
             await self.fatal(exc.sqlstate, exc.message)
@@ -293,7 +273,7 @@ class Connection:
         assert params is not None
         if self.server.config.require_tls and not got.tls:
             # PostgreSQL's words when only hostssl lines would match
-            peer = self.writer.get_extra_info("peername") or ("?",)
+            peer = self.wire.get_extra_info("peername") or ("?",)
             user = params.get("user", "")
             await self.fatal("28000", f'no pg_hba.conf entry for host "{peer[0]}", user "{user}", '
                                       f'database "{params.get("database") or user}", no encryption')
@@ -364,7 +344,7 @@ class Connection:
     def _register_backend(self, session: Session, params: dict[str, str]) -> None:
         """pg_stat_activity's view of this connection; how NOTIFY and pg_terminate_backend reach it."""
         backend = session.backend
-        peer = self.writer.get_extra_info("peername")
+        peer = self.wire.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             backend.client_addr, backend.client_port = str(peer[0]), int(peer[1])
         backend.wake = self._notified
@@ -376,14 +356,16 @@ class Connection:
         session = self.session
         if self.waiting_idle and session is not None and session.status is TxnStatus.IDLE:
             data = b"".join(_notification_messages(session))
-            self.writer.write(data if self.transcoder is None else self.transcoder.outgoing(data))
+            with contextlib.suppress(ConnectionError):  # the client is gone: nobody to tell
+                self.wire.write(data if self.transcoder is None else self.transcoder.outgoing(data))
 
     def _terminate(self) -> None:
         """pg_terminate_backend: FATAL 57P01 now if idle, else when the statement stops."""
         self.terminating = True
         if self.waiting_idle:
-            self.writer.write(m.error_response("57P01", _TERMINATED, severity="FATAL"))
-            self.writer.close()
+            with contextlib.suppress(ConnectionError):
+                self.wire.write(m.error_response("57P01", _TERMINATED, severity="FATAL"))
+            self.wire.close()
         elif self.session is not None:
             self.session.interrupt("terminate")
 
@@ -426,8 +408,13 @@ class Connection:
         session = self.session
         assert session is not None
         skipping = False
+        wire = self.wire
         while True:
-            kind, body = await self._next_message(session)
+            message = None
+            if not self.terminating:  # a whole message already here: no flush, no await
+                with contextlib.suppress(BadLength):  # reported by read_message below
+                    message = wire.take_message(self.message_limit())
+            kind, body = message if message is not None else await self._next_message(session)
             if self.transcoder is not None and kind in (b"Q", b"P", b"B"):
                 converted = await convert_in(self, kind, body, session)
                 if converted is None:  # 22P05 sent; the extended protocol skips to Sync
@@ -438,10 +425,12 @@ class Connection:
                 if kind == b"Q":
                     skipping = False
                     await self.simple_query(body)
-                elif kind in (b"P", b"B", b"D", b"E", b"C"):
+                elif kind in EXTENDED_MESSAGES:
                     if skipping:
                         continue
-                    await self.extended(kind, body)
+                    pending = self.extended_now(kind, body)
+                    if pending is not None:
+                        await self.extended_rest(pending)
                 elif kind == b"S":
                     skipping = False
                     await self.sync()
@@ -453,11 +442,11 @@ class Connection:
                     continue  # stray COPY messages after an aborted COPY are ignored
                 else:
                     await self.fatal("08P01", f"invalid frontend message type {kind[0]}")
-            except _Skip:
+            except Skip:
                 skipping = True
             except m.ProtocolViolation as exc:
                 self.send(m.error_response("08P01", str(exc)))
-                skipping = kind in (b"P", b"B", b"D", b"E", b"C")
+                skipping = kind in EXTENDED_MESSAGES
                 if kind == b"Q":
                     self.send(m.READY[session.status.value])
                 await self.flush()
@@ -465,7 +454,7 @@ class Connection:
                 log.warning("storage failure: %s", exc)
                 session.fail()
                 self.send_error(storage_error(exc))
-                if kind in (b"P", b"B", b"D", b"E", b"C"):
+                if kind in EXTENDED_MESSAGES:
                     skipping = True
                 elif kind == b"Q":
                     await self._end_failed_query(session)
@@ -477,7 +466,7 @@ class Connection:
                 log.exception("internal error handling message %r", kind)
                 session.fail()
                 self.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
-                if kind in (b"P", b"B", b"D", b"E", b"C"):
+                if kind in EXTENDED_MESSAGES:
                     skipping = True
                 elif kind == b"Q":
                     await self._end_failed_query(session)
@@ -494,7 +483,7 @@ class Connection:
         if self.terminating:
             self.out.clear()
             await self.fatal("57P01", _TERMINATED)
-        if len(getattr(self.reader, "_buffer", b"")) >= 5:
+        if len(self.wire.buf) >= 5:
             return await self.read_message()
         self._report_hot_standby(session)
         if self.report_lsns:
@@ -569,7 +558,19 @@ class Connection:
             sql = m.parse_query(body)
             session.backend.start_query(sql)
             if len(body) > MAX_STATEMENT_BYTES:
-                raise _statement_too_long(len(body))
+                raise statement_too_long(len(body))
+        except m.InvalidEncoding as exc:
+            self.send(m.error_response("22021", str(exc)))
+            self.send(m.READY[session.status.value])
+            return
+        except SqlError as exc:
+            session.fail()
+            self.send_error(exc)
+            self.send(m.READY[session.status.value])
+            return
+        if session.txn is None and await self._simple_fast(session, sql):
+            return
+        try:
             translations = session.translate(sql)
             for tr in translations:
                 if tr.param_oids:  # the simple protocol has no parameters to bind
@@ -600,16 +601,36 @@ class Connection:
             self.portals.clear()  # a transaction's end closes its portals
         self.send(m.READY[session.status.value])
 
+    async def _simple_fast(self, session: Session, sql: str) -> bool:
+        """A known shape of a single-step read, answered on the fast lane with no Translation
+        made (Session.try_fast_simple); False: the general path (nothing was sent). Errors end
+        the query as in ``simple_query``."""
+        try:
+            fast = session.try_fast_simple(sql)
+            if fast is None:
+                return False
+            tr, result = fast
+            self._send_result(tr, result, [], True, None, 0)
+        except SqlError as exc:
+            session.fail()
+            self.send_error(exc)
+            await session.end_implicit(ok=False)
+        if session.txn is None and self.portals:
+            self.portals.clear()  # a transaction's end closes its portals
+        self.send(m.READY[session.status.value])
+        return True
+
     async def run_statement(self, tr: Translation, params: tuple[Any, ...],
                             result_formats: list[int], describe: bool,
-                            portal: Portal | None = None, limit: int = 0) -> None:
+                            portal: Portal | None = None, limit: int = 0,
+                            fast_tried: bool = False) -> None:
         """Execute one statement and send its rows and CommandComplete."""
         session = self.session
         assert session is not None
         if tr.kind is Kind.COPY_FROM:
             await self.copy_in(tr)
             return
-        fast = session.try_fast_read(tr, params) if not session.failed else None
+        fast = session.try_fast_read(tr, params) if not (fast_tried or session.failed) else None
         if fast is not None:
             self._send_result(tr, fast, result_formats, describe, portal, limit)
             return
@@ -689,17 +710,6 @@ class Connection:
             raise
         except (ValueError, TypeError, OverflowError) as exc:
             raise SqlError("22000", f"could not encode a result value: {exc}") from exc
-
-    def _send_portal_rows(self, portal: Portal, limit: int) -> None:
-        rows = portal.rows or []
-        end = len(rows) if limit <= 0 else min(len(rows), portal.pos + limit)
-        self._send_rows(rows[portal.pos : end], portal.encoders)
-        portal.pos = end
-        if end < len(rows):
-            self.send(m.PORTAL_SUSPENDED)
-            return
-        assert portal.result is not None
-        self.send(m.command_complete(portal.result.tag))
 
     # ------------------------------------------------------------------ COPY
 
@@ -806,176 +816,6 @@ class Connection:
 
     # ------------------------------------------------------------------ extended query
 
-    async def extended(self, kind: bytes, body: bytes) -> None:
-        session = self.session
-        assert session is not None
-        try:
-            if kind == b"P":
-                self._parse(body)
-            elif kind == b"B":
-                self._bind(body)
-            elif kind == b"D":
-                self._describe(body)
-            elif kind == b"E":
-                await self._execute(body)
-            elif kind == b"C":
-                what, name = m.parse_describe_or_close(body)
-                gone = (self.prepared if what == "S" else self.portals).pop(name, None)
-                if isinstance(gone, Portal) and gone.stream is not None:  # its reader goes back now
-                    session.cursors.drop_stream(gone.stream)
-                self.send(m.CLOSE_COMPLETE)
-        except SqlError as exc:
-            session.fail()
-            self.send_error(exc)
-            raise _Skip() from exc
-        except m.InvalidEncoding as exc:
-            session.fail()
-            self.send(m.error_response("22021", str(exc)))
-            raise _Skip() from exc
-
-    def _parse(self, body: bytes) -> None:
-        if len(body) > MAX_STATEMENT_BYTES:
-            raise _statement_too_long(len(body))
-        name, sql, oids = m.parse_parse(body)
-        if name and name in self.prepared:
-            raise SqlError("42P05", f'prepared statement "{name}" already exists')
-        if name and len(self.prepared) - ("" in self.prepared) >= MAX_PREPARED_STATEMENTS:
-            raise SqlError(LIMIT_SQLSTATE, f"too many prepared statements on this connection "
-                                           f"(at most {MAX_PREPARED_STATEMENTS})",
-                           hint="Close (DEALLOCATE) prepared statements that are no longer used.")
-        session = self.session
-        assert session is not None
-        translations = session.translate(sql, tuple(oids))
-        if len(translations) > 1:
-            raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
-        catalog = session.catalog
-        assert catalog is not None
-        prep = Prepared(sql, oids, translations[0], catalog.fingerprint)
-        prep.param_oids = self._param_oids(prep)
-        self.prepared[name] = prep
-        self.send(m.PARSE_COMPLETE)
-
-    def _revalidate(self, prep: Prepared) -> Translation:
-        """The prepared statement's translation for the catalog as it is now: made anew after
-        DDL (anyone's); 0A000 if its result columns changed, as PostgreSQL's plan cache says."""
-        session = self.session
-        assert session is not None
-        fresh = session.retranslate(prep.sql, tuple(prep.client_oids), prep.fingerprint)
-        if fresh is None:
-            return prep.translation
-        tr, fingerprint = fresh
-        if result_shape(tr) != result_shape(prep.translation):
-            raise SqlError("0A000", "cached plan must not change result type")
-        prep.translation, prep.fingerprint = tr, fingerprint
-        prep.encoders.clear()
-        return tr
-
-    def _deallocate(self, name: str) -> None:
-        """DEALLOCATE name, or ALL when ``name`` is empty."""
-        if not name:
-            self.prepared.clear()
-        elif self.prepared.pop(name, None) is None and not (self.session and self.session.deallocate_sql(name)):
-            raise SqlError("26000", f'prepared statement "{name}" does not exist')
-
-    def _param_oids(self, prep: Prepared) -> list[int]:
-        inferred = list(prep.translation.param_oids)
-        oids = list(prep.client_oids) + inferred[len(prep.client_oids):]
-        return [o if o else (inferred[i] if i < len(inferred) and inferred[i] else _TEXT)
-                for i, o in enumerate(oids)]
-
-    def _bind(self, body: bytes) -> None:
-        portal_name, stmt_name, param_formats, values, result_formats = m.parse_bind(body)
-        prep = self.prepared.get(stmt_name)
-        if prep is None:
-            raise SqlError("26000", f'prepared statement "{stmt_name}" does not exist')
-        if portal_name and portal_name in self.portals:
-            raise SqlError("42P03", f'cursor "{portal_name}" already exists')
-        if portal_name and len(self.portals) - ("" in self.portals) >= MAX_PORTALS:
-            raise SqlError(LIMIT_SQLSTATE, f"too many portals on this connection (at most "
-                                           f"{MAX_PORTALS})",
-                           hint="Close portals that are no longer used.")
-        tr = self._revalidate(prep)
-        oids = prep.param_oids
-        if len(values) != len(oids):
-            raise SqlError("08P01", f"bind message supplies {len(values)} parameters, but "
-                                    f'prepared statement "{stmt_name}" requires {len(oids)}')
-        formats = m.formats_for(param_formats, len(values))
-        assert self.session is not None
-        tz = self.session.settings.get("timezone", "UTC")
-        order = pgtypes.date_order(self.session.settings["datestyle"]) if self.styled else "MDY"
-        params: list[Any] = []
-        for oid, fmt, raw in zip(oids, formats, values, strict=True):
-            if raw is None:
-                params.append(None)
-                continue
-            try:
-                params.append(pgtypes.decode_text(oid, raw, tz=tz, order=order) if fmt == 0
-                              else pgtypes.decode_binary(oid, raw))
-            except UnicodeDecodeError as exc:
-                bad = raw[exc.start : exc.start + 1].hex()
-                raise SqlError("22021", f'invalid byte sequence for encoding "UTF8": 0x{bad}'
-                               ) from None
-        self.portals[portal_name] = Portal(prep, tr, tuple(params), result_formats)
-        self.send(m.BIND_COMPLETE)
-
-    def _describe(self, body: bytes) -> None:
-        what, name = m.parse_describe_or_close(body)
-        if what == "S":
-            prep = self.prepared.get(name)
-            if prep is None:
-                raise SqlError("26000", f'prepared statement "{name}" does not exist')
-            tr = self._revalidate(prep)
-            self.send(m.parameter_description(prep.param_oids))
-            self._send_description(tr, [])
-            return
-        portal = self.portals.get(name)
-        if portal is None and self.session is not None and name in self.session.cursors.open:
-            self._send_description(self.session.cursors.columns(name), [])  # a DECLAREd cursor
-            return
-        if portal is None:
-            raise SqlError("34000", f'portal "{name}" does not exist')
-        self._send_description(portal.translation, portal.result_formats)
-
-    def _send_description(self, tr: Translation, formats: list[int]) -> None:
-        if tr.kind is Kind.FETCH and tr.fetch is not None and not tr.fetch.move and self.session is not None:
-            name = tr.fetch.name  # the cursor's columns (a protocol portal is a cursor too)
-            tr = self.portals[name].translation if name in self.portals else self.session.cursors.columns(name)
-        if tr.kind in (Kind.QUERY, Kind.SHOW, Kind.EXPLAIN):
-            cols = result_columns(tr)
-            m.formats_for(formats, len(cols))
-            self.send(m.row_description(cols, formats))
-        else:
-            self.send(m.NO_DATA)
-
-    async def _execute(self, body: bytes) -> None:
-        name, limit = m.parse_execute(body)
-        portal = self.portals.get(name)
-        if portal is None:
-            raise SqlError("34000", f'portal "{name}" does not exist')
-        session = self.session
-        assert session is not None
-        if portal.rows is not None:  # a suspended portal: continue it
-            self._send_portal_rows(portal, limit)
-            return
-        if portal.stream is not None or (limit > 0 and session.cursors.can_stream(portal.translation)):
-            return await stream_portal(self, portal, limit)
-        session.begin_implicit(eager=False)  # until Sync
-        session.backend.start_query(portal.prepared.sql)
-        await self.run_statement(portal.translation, portal.params, portal.result_formats,
-                                 describe=False, portal=portal, limit=limit)
-
-    async def sync(self) -> None:
-        session = self.session
-        assert session is not None
-        self.portals.pop("", None)
-        try:
-            await session.end_implicit()
-        except SqlError as exc:
-            self.send_error(exc)
-        if session.txn is None:
-            self.portals.clear()
-        self.send(m.READY[session.status.value])
-
 
 _TERMINATED = "terminating connection due to administrator command"
 
@@ -984,13 +824,6 @@ def _notification_messages(session: Session) -> list[bytes]:
     """NotificationResponse messages for what is queued for ``session``."""
     return [m.message(b"A", struct.pack("!i", pid) + m.cstr(channel) + m.cstr(payload))
             for pid, channel, payload in session.backend.take_notifications()]
-
-
-def _statement_too_long(size: int) -> SqlError:
-    """A Query or Parse message longer than MAX_STATEMENT_BYTES, refused in-band (the message
-    itself was within max_message_bytes, so the stream is still in step)."""
-    return SqlError(LIMIT_SQLSTATE, f"statement is too long ({size} bytes; at most "
-                                    f"{MAX_STATEMENT_BYTES})")
 
 
 def _parse_options(options: str) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
+from compute.pgwire import extended as pgextended
 from compute.pgwire import server as pgserver
 from compute.sql.api import Kind, Translation
 from compute.sqlcache import ShapeCache
@@ -105,7 +106,7 @@ def _count(replies: list[tuple[bytes, bytes]], kind: bytes) -> int:
 
 
 def test_prepared_statements_per_connection(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pgserver, "MAX_PREPARED_STATEMENTS", 5)
+    monkeypatch.setattr(pgextended, "MAX_PREPARED_STATEMENTS", 5)
     c = Client(node.server.port)
     replies = c.exchange(*(_parse(f"s{i}", "select 1") for i in range(6)), SYNC)
     assert _count(replies, b"1") == 5 and _errors(replies) == ["54000"]
@@ -120,7 +121,7 @@ def test_prepared_statements_per_connection(node: Node, monkeypatch: pytest.Monk
 
 
 def test_portals_per_connection(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pgserver, "MAX_PORTALS", 4)
+    monkeypatch.setattr(pgextended, "MAX_PORTALS", 4)
     c = Client(node.server.port)
     c.query("BEGIN")  # portals outlive Sync only inside a transaction block
     replies = c.exchange(_parse("s", "select 1"), *(_bind(f"p{i}", "s") for i in range(5)), SYNC)
@@ -136,6 +137,7 @@ def test_portals_per_connection(node: Node, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_statement_size_limit_is_in_band(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pgserver, "MAX_STATEMENT_BYTES", 1000)
+    monkeypatch.setattr(pgextended, "MAX_STATEMENT_BYTES", 1000)
     with psycopg.connect(node.dsn(), autocommit=True) as conn:
         long_sql = "select 1" + " " * 1000
         with pytest.raises(psycopg.errors.ProgramLimitExceeded):

@@ -1,0 +1,230 @@
+"""The statement path's fast lanes answer exactly as the general path does (issue 16).
+
+- the literal lifter's plain-text fast path finds what the general scanner finds;
+- the wire buffer cuts messages however the bytes arrive, and refuses a bad length at once;
+- a whole pipeline of Parse/Bind/Describe/Execute/Sync in one packet, with an error in the
+  middle (skip to Sync), binary and text results, row limits and a simple-query shape read
+  over a literal that changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compute import sqlcache
+from compute.pgwire.wire import BadLength, WireProtocol
+from compute.standalone import StandaloneFactory
+from tests.compute.inprocess import InProcessNode
+
+
+def _general_lift(sql: str) -> tuple[str, list[str]] | None:
+    """sqlcache._lift's general scanner alone (the reference for its plain-text fast path)."""
+    if sqlcache._UNSAFE.search(sql):
+        return None
+    literals: list[str] = []
+    out: list[str] = []
+    pos = 0
+    for m in sqlcache._LITERAL.finditer(sql):
+        if m.lastgroup != "num":
+            continue
+        start = sqlcache._unary_minus_start(sql, m.start(), pos)
+        literals.append(sql[start : m.end()].replace(" ", ""))
+        out.append(sql[pos:start])
+        out.append(f"${len(literals)}")
+        pos = m.end()
+    if not literals:
+        return None
+    out.append(sql[pos:])
+    return "".join(out), literals
+
+
+def test_plain_lift_matches_the_general_scanner() -> None:
+    tokens = ["SELECT", "a", "FROM", "t", "WHERE", "x", "=", " ", ".", "e", "E", "+", "1", "22",
+              "3.5", "7e3", "1.2.3", "_", "$", "/*", "/", "(", ")", ",", "<", "*", "a1", "0x1"]
+    rng = random.Random(16)
+    checked = 0
+    for _ in range(20_000):
+        sql = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 14)))
+        assert sqlcache._lift_plain(sql) == _general_lift(sql), sql
+        checked += 1
+    assert checked == 20_000
+    assert sqlcache._lift("SELECT abalance FROM pgbench_accounts WHERE aid = 4711;") == (
+        "SELECT abalance FROM pgbench_accounts WHERE aid = $1;", ["4711"])
+
+
+def _message(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("!i", len(body) + 4) + body
+
+
+def test_wire_buffer_cuts_messages_from_any_chunking() -> None:
+    messages = [_message(b"Q", b"select 1\0"), _message(b"S", b""), _message(b"B", bytes(300))]
+    stream = b"".join(messages)
+    rng = random.Random(7)
+    for _ in range(200):
+        wire = WireProtocol(lambda w: None)
+        got: list[tuple[bytes, bytes]] = []
+        pos = 0
+        while pos < len(stream):
+            step = rng.randint(1, 40)
+            wire.data_received(stream[pos : pos + step])
+            pos += step
+            while (msg := wire.take_message(1000)) is not None:
+                got.append(msg)
+        assert got == [(b"Q", b"select 1\0"), (b"S", b""), (b"B", bytes(300))]
+        assert not wire.buf
+
+
+def test_wire_buffer_refuses_a_bad_length_before_the_body() -> None:
+    wire = WireProtocol(lambda w: None)
+    wire.data_received(b"Q" + struct.pack("!i", 5000))  # header only: body over the limit
+    with pytest.raises(BadLength):
+        wire.take_message(1000)
+    wire = WireProtocol(lambda w: None)
+    wire.data_received(b"Q" + struct.pack("!i", 3))
+    with pytest.raises(BadLength):
+        wire.take_message(1000)
+
+
+def test_wire_read_message_waits_for_the_rest() -> None:
+    async def scenario() -> tuple[bytes, bytes]:
+        wire = WireProtocol(lambda w: None)
+        wire.data_received(b"Q" + struct.pack("!i", 10) + b"sel")
+        reading = asyncio.ensure_future(wire.read_message(1000))
+        await asyncio.sleep(0)
+        assert not reading.done()
+        wire.data_received(b"ec\0")
+        return await reading
+
+    assert asyncio.run(scenario()) == (b"Q", b"selec\0")
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[InProcessNode]:
+    n = InProcessNode(StandaloneFactory(tmp_path / "data", page_cache_mb=8), max_readers=2)
+    try:
+        yield n
+    finally:
+        n.close()
+
+
+class Raw:
+    """A raw protocol client (startup as user postgres, then exchanges up to ReadyForQuery)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        body = struct.pack("!i", 196608) + b"user\0postgres\0database\0postgres\0\0"
+        self.sock.sendall(struct.pack("!i", len(body) + 4) + body)
+        self.buf = b""
+        self.until_ready()
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def until_ready(self) -> list[tuple[bytes, bytes]]:
+        out = []
+        while True:
+            head = self._read(5)
+            body = self._read(struct.unpack("!i", head[1:])[0] - 4)
+            out.append((head[:1], body))
+            if head[:1] == b"Z":
+                return out
+
+    def exchange(self, *messages: bytes) -> list[tuple[bytes, bytes]]:
+        self.sock.sendall(b"".join(messages))
+        return self.until_ready()
+
+
+def _parse(name: str, sql: str) -> bytes:
+    return _message(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
+
+
+def _bind(statement: str, params: list[bytes], result_format: int | None = None, portal: str = "") -> bytes:
+    body = portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!h", 0)
+    body += struct.pack("!h", len(params)) + b"".join(struct.pack("!i", len(p)) + p for p in params)
+    body += struct.pack("!h", 0) if result_format is None else struct.pack("!hh", 1, result_format)
+    return _message(b"B", body)
+
+
+def _execute(limit: int = 0, portal: str = "") -> bytes:
+    return _message(b"E", portal.encode() + b"\0" + struct.pack("!i", limit))
+
+
+def _describe_portal(portal: str = "") -> bytes:
+    return _message(b"D", b"P" + portal.encode() + b"\0")
+
+
+SYNC = _message(b"S", b"")
+
+
+def _data_rows(replies: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """The first column of each DataRow."""
+    out = []
+    for kind, body in replies:
+        if kind == b"D":
+            (n,) = struct.unpack("!i", body[2:6])
+            out.append(body[6 : 6 + n])
+    return out
+
+
+def test_pipeline_in_one_packet_with_an_error_skipped_to_sync(node: InProcessNode) -> None:
+    c = Raw(node.server.port)
+    c.exchange(_message(b"Q", b"create table t (id int primary key, v text); "
+                              b"insert into t select g, 'v' || g from generate_series(1, 50) g\0"))
+    c.exchange(_parse("get", "select v from t where id = $1"), SYNC)
+    pipeline = []
+    for i in (1, 2, 3):
+        pipeline += [_bind("get", [str(i).encode()]), _describe_portal(), _execute(), SYNC]
+    pipeline += [_bind("get", [b"4"]), _execute(), _bind("nosuch", []), _execute(),
+                 _bind("get", [b"5"]), _execute(), SYNC]
+    pipeline += [_bind("get", [b"6"], result_format=1), _execute(), SYNC]
+    c.sock.sendall(b"".join(pipeline))
+    replies = []
+    for _ in range(5):
+        replies += c.until_ready()
+    kinds = [k for k, _ in replies]
+    assert kinds.count(b"Z") == 5
+    assert kinds.count(b"T") == 3  # one RowDescription per Describe
+    # id 5 came after the error: skipped to Sync
+    assert _data_rows(replies) == [b"v1", b"v2", b"v3", b"v4", b"v6"]
+    errors = [body for k, body in replies if k == b"E"]
+    assert len(errors) == 1 and b"C26000" in errors[0]
+    c.exchange(_bind("get", [b"7"]), _execute(), SYNC)  # the session goes on
+
+
+def test_row_limits_on_a_portal_suspend(node: InProcessNode) -> None:
+    c = Raw(node.server.port)
+    c.exchange(_parse("all", "select g from generate_series(1, 5) g"), SYNC)
+    replies = c.exchange(_bind("all", [], portal="p"), _execute(2, "p"), _execute(2, "p"),
+                         _execute(2, "p"), SYNC)
+    kinds = [k for k, _ in replies]
+    assert kinds.count(b"s") == 2  # PortalSuspended twice, then CommandComplete
+    assert _data_rows(replies) == [b"1", b"2", b"3", b"4", b"5"]
+    assert [k for k, _ in replies][-2:] == [b"C", b"Z"]
+
+
+def test_simple_query_shape_reads_follow_the_literal_and_the_data(node: InProcessNode) -> None:
+    c = Raw(node.server.port)
+    c.exchange(_message(b"Q", b"create table a (aid int primary key, abalance int); "
+                              b"insert into a select g, g * 10 from generate_series(1, 100) g\0"))
+    for aid in (7, 8, 99, 7, 12345):
+        replies = c.exchange(_message(b"Q", f"SELECT abalance FROM a WHERE aid = {aid};\0".encode()))
+        assert _data_rows(replies) == ([str(aid * 10).encode()] if aid <= 100 else [])
+        assert [k for k, _ in replies] == [b"T"] + [b"D"] * (aid <= 100) + [b"C", b"Z"]
+    c.exchange(_message(b"Q", b"update a set abalance = -1 where aid = 8\0"))
+    assert _data_rows(c.exchange(_message(b"Q", b"SELECT abalance FROM a WHERE aid = 8;\0"))) == [b"-1"]
+    replies = c.exchange(_message(b"Q", b"SELECT abalance / 0 FROM a WHERE aid = 9;\0"))
+    assert any(k == b"E" and b"C22012" in body for k, body in replies)
+    assert replies[-1] == (b"Z", b"I")
