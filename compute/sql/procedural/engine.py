@@ -40,7 +40,7 @@ class SqlEngine:
         self.conn = conn
         self.ctx = ctx
         self._catalog: Catalog | None = None
-        self._version = -1
+        self._version: tuple[int, object] = (-1, None)
         self._cache: OrderedDict[tuple[str, str, tuple[int, ...]], Translation] = OrderedDict()
         self._types: dict[str, int] = {}
         self.depth = 0
@@ -49,7 +49,9 @@ class SqlEngine:
         self.pending_new: dict[tuple[str, str, tuple[Any, ...]], list[tuple[Any, ...]]] = {}
 
     def catalog(self) -> Catalog:
-        version = int(self.conn.execute("PRAGMA schema_version").fetchall()[0][0])
+        """The connection's catalog, re-read when the schema cookie moved or a new transaction
+        began (a rolled-back DDL may have left the same cookie value over different content)."""
+        version = (int(self.conn.execute("PRAGMA schema_version").fetchall()[0][0]), self.ctx.txn_start)
         if self._catalog is None or version != self._version:
             self._catalog = Catalog.load(self.conn)
             self._version = version
@@ -128,6 +130,7 @@ class SqlEngine:
         return name
 
     def rollback_to(self, name: str) -> None:
+        self._catalog = None  # it may have undone DDL
         self.conn.execute(f"ROLLBACK TO {name}")
         self.conn.execute(f"RELEASE {name}")
 

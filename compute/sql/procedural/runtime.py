@@ -67,11 +67,10 @@ class Runtime:
             return None
         self.engine.enter()
         try:
-            if fn.language == "sql":
-                return self._call_sql(fn, args)
-            return self._call_plpgsql(fn, args)
+            value = self._call_sql(fn, args) if fn.language == "sql" else self._call_plpgsql(fn, args)
         finally:
             self.engine.leave()
+        return "" if fn.ret_type == T.VOID else value  # void prints as an empty string
 
     def _arguments(self, fn: UserFunction, args: tuple[Any, ...], interp: Interpreter) -> None:
         for k, value in enumerate(args):

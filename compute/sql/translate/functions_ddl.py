@@ -139,7 +139,10 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     if language not in ("sql", "plpgsql"):
         if not language:
             raise SqlError("42P13", "no language specified")
-        raise SqlError("0A000", f'functions in language "{language}" are not supported (only sql and plpgsql)')
+        if language in ("c", "internal"):
+            raise SqlError("0A000", f'functions in language "{language}" are not supported (only sql and plpgsql)')
+        raise SqlError("42704", f'language "{language}" does not exist',
+                       hint="Use CREATE EXTENSION to load the language into the database.")
     if ret_type == TRIGGER_OID and (language != "plpgsql" or types):
         raise SqlError("42P13", "trigger functions cannot have declared arguments"
                        if types else "SQL functions cannot return type trigger")
@@ -281,6 +284,9 @@ def _standard_body(ts: _Toks) -> str:
             depth -= 1
         ts.i += 1
     end_tok = ts.peek()
+    if end_tok is None:  # the statement splitter cut the body at its first ';'
+        raise SqlError("0A000", "BEGIN ATOMIC function bodies with several statements are not supported: "
+                                "use AS $$ ... $$")
     ts.expect("end")
     if start is None or end_tok is None or start is end_tok:
         return ""

@@ -10,8 +10,9 @@ create temp table tt (a int);
 -- case similar_to
 select 'abc' similar to 'a%';
 
--- refused create_function
+-- case create_function_sql
 create function f() returns int language sql as 'select 1';
+select f();
 
 -- refused create_type_composite
 create type pair as (a int, b text);
