@@ -226,6 +226,10 @@ class CallsMixin(ExprCore):
         if elem.oid == T.UNKNOWN:
             elem = ty.TEXT
         if elem.is_array:  # ARRAY[[1,2],[3,4]], ARRAY[a, b] of arrays: one more dimension
+            inner = ty.UNKNOWN
+            for _, t in compiled:
+                inner = ty.common_type(inner, t.element if t.is_array else t)
+            elem = Ty(ty.array_of(inner.oid if inner.oid != T.UNKNOWN else T.TEXT))
             return fn("pg_array_nest", *(self.coerce(o, t, elem) for o, t in compiled)), elem
         items = [self.json_arg(self.coerce(o, t, elem), elem) for o, t in compiled]
         return fn("json_array", *items), Ty(ty.array_of(elem.oid))
@@ -233,6 +237,8 @@ class CallsMixin(ExprCore):
     def c_Bracket(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         arr, at = self.compile(node.this, scope)
         if len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice):
+            if isinstance(node.this, exp.Bracket):
+                raise SqlError("0A000", "slices of multidimensional arrays are not supported")
             bounds = node.expressions[0]
             args: list[exp.Expression] = [arr]
             for bound in (bounds.this, bounds.expression):

@@ -291,6 +291,8 @@ class ExprCore:
             return fn("json", node)
         if t.oid == T.UNKNOWN or t.oid in (T.INET, T.CIDR, *T.RANGE_TYPES):  # array elements keep their keys
             return node
+        if t.oid == T.TIMESTAMPTZ:  # stored as ISO text, whatever the session's DateStyle
+            return fn("pg_tstz_out", node)
         return self.to_text(node, t)
 
     # -------------------------------------------------------------- leaves
