@@ -508,7 +508,7 @@ def _validate(d: Decoded, need_date: bool) -> None:
     if d.year < 1:
         raise _DecodeError(_BC)
     if d.year > 9999:
-        raise _DecodeError(_OVERFLOW)
+        raise _DecodeError(_BC)
     if d.has_time and (d.hour > 24 or d.minute > 59 or d.second > 60
                        or (d.hour == 24 and (d.minute or d.second or d.micros))):
         raise _DecodeError(_OVERFLOW)
@@ -525,7 +525,8 @@ def decode(text: str, type_name: str, need_date: bool = True, order: str = "MDY"
         if exc.kind == _BAD_FORMAT:
             raise SqlError("22007", f'invalid input syntax for type {type_name}: "{text}"') from None
         if exc.kind == _BC:
-            raise SqlError("0A000", f'dates before the year 1 (BC) are not supported: "{text}"') from None
+            raise SqlError("0A000", "dates before the year 1 (BC) or after the year 9999 are not supported: "
+                                    f'"{text}"') from None
         if exc.kind == "tz-overflow":
             raise SqlError("22009", f'time zone displacement out of range: "{text}"') from None
         hint = 'Perhaps you need a different "datestyle" setting.' if exc.kind == _MD_OVERFLOW else None

@@ -144,7 +144,7 @@ def timezone_setting(value: str) -> str:
 
 
 def _refuse_bc(text: str) -> None:
-    raise SqlError("0A000", f'dates before the year 1 (BC) are not supported: "{text}"')
+    raise SqlError("0A000", f'dates before the year 1 (BC) or after the year 9999 are not supported: "{text}"')
 
 
 def _special_datetime(word: str) -> _dt.datetime | None:
@@ -196,6 +196,8 @@ def parse_date(text: str, order: str = "MDY") -> str:
     try:
         value = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
+        if len(m.group(1)) > 4 and int(m.group(1)) > 9999:
+            _refuse_bc(text)
         raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
     return format_date(value)
 
@@ -212,6 +214,8 @@ def _parse_datetime(oid: int, text: str, order: str = "MDY") -> tuple[_dt.dateti
             int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros
         )
     except ValueError:
+        if int(year) > 9999:
+            _refuse_bc(text)
         if hour in ("24", "23") or second == "60":  # 24:00:00 and leap seconds roll over
             return _decoded_datetime(text, _TS_NAMES[oid])
         raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
@@ -348,7 +352,10 @@ def dec_timestamp_bin(data: bytes) -> str:
         return "infinity"
     if micros == -(2**63):
         return "-infinity"
-    return format_timestamp(_PG_EPOCH + _dt.timedelta(microseconds=micros))
+    try:
+        return format_timestamp(_PG_EPOCH + _dt.timedelta(microseconds=micros))
+    except OverflowError:
+        raise SqlError("0A000", "timestamps before the year 1 (BC) or after the year 9999 are not supported") from None
 
 
 def dec_timestamptz_bin(data: bytes) -> str:
@@ -370,7 +377,10 @@ def dec_date_bin(data: bytes) -> str:
         return "infinity"
     if days == -(2**31):
         return "-infinity"
-    return format_date(_PG_EPOCH_DATE + _dt.timedelta(days=days))
+    try:
+        return format_date(_PG_EPOCH_DATE + _dt.timedelta(days=days))
+    except OverflowError:
+        raise SqlError("0A000", "dates before the year 1 (BC) or after the year 9999 are not supported") from None
 
 
 def date_fields(value: str) -> tuple[int, int, int]:

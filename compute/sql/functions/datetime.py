@@ -67,8 +67,10 @@ def _date_part(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], nod
 
 def _make_date(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                scope: Scope) -> tuple[exp.Expression, Ty]:
-    text = fn("printf", exp.Literal.string("%04d-%02d-%02d"), *args)
-    return fn("pg_cast", text, lit_int(T.TEXT), lit_int(T.DATE)), ty.DATE
+    if len(args) != 3:
+        raise SqlError("42883", f"function make_date({', '.join(type_names(types))}) does not exist")
+    stamp = fn("pg_make_timestamp", *args, lit_int(0), lit_int(0), lit_int(0))  # its checks and errors
+    return fn("substr", stamp, lit_int(1), lit_int(10)), ty.DATE
 
 
 def _h_make_time(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
@@ -159,6 +161,8 @@ def _make_timestamp(y: Any, mo: Any, d: Any, h: Any, mi: Any, sec: Any) -> str |
     if None in (y, mo, d, h, mi, sec):
         return None
     time = _make_time(h, mi, sec)
+    if int(y) < 0 or int(y) > 9999:
+        raise SqlError("0A000", f"dates before the year 1 (BC) or after the year 9999 are not supported: {y}-{mo:02d}-{d:02d}")
     try:
         date = _dt.date(int(y), int(mo), int(d)).isoformat()
     except ValueError:
@@ -468,11 +472,23 @@ def _register_clock(scalar: Callable[..., None], ctx: SessionContext) -> None:
     scalar("pg_extract", extract)
 
 
+def _out_of_years(value: Any) -> SqlError:
+    """A result before the year 1 or after 9999: refused (Strata stores dates of years 1-9999)."""
+    return SqlError("0A000", "dates before the year 1 (BC) or after the year 9999 are not supported "
+                             f'(a result computed from "{value}")')
+
+
 def _register_timestamp_arithmetic(scalar: Callable[..., None], ctx: SessionContext) -> None:
     """timestamp +/- interval, timestamp series, differences, date + days."""
     def ts_add(value: Any, interval: Any, src: int, sign: int = 1) -> Any:
         if value is None or interval is None:
             return None
+        try:
+            return ts_add_in_range(value, interval, src, sign)
+        except (OverflowError, ValueError) as exc:  # Python's dates stop at years 1 and 9999
+            raise _out_of_years(value) from exc
+
+    def ts_add_in_range(value: Any, interval: Any, src: int, sign: int) -> Any:
         months, days, micros = T.interval_parts(interval)
         if src == T.TIMESTAMPTZ:
             zone = T.get_zone(ctx.timezone)
@@ -522,7 +538,10 @@ def _register_timestamp_arithmetic(scalar: Callable[..., None], ctx: SessionCont
     def date_add_days(value: Any, days: Any, sign: int = 1) -> Any:
         if value is None or days is None:
             return None
-        return T.format_date(_dt.date.fromisoformat(value) + _dt.timedelta(days=sign * int(days)))
+        try:
+            return T.format_date(_dt.date.fromisoformat(value) + _dt.timedelta(days=sign * int(days)))
+        except (OverflowError, ValueError) as exc:
+            raise _out_of_years(value) from exc
 
     scalar("pg_date_add", date_add_days)
 

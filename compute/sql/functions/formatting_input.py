@@ -21,7 +21,9 @@ _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "augu
 
 
 _TEMPLATE = re.compile(r'"[^"]*"|FM|HH24|HH12|HH|MI|SS|MS|US|YYYY|YY|MM|DD|DDD|Month|MONTH|month|Mon|MON|mon|'
-                       r'Day|DAY|day|Dy|DY|dy|AM|PM|am|pm|A\.M\.|P\.M\.|TZ|tz|OF|.', re.S)
+                       r'Day|DAY|day|Dy|DY|dy|AM|PM|am|pm|A\.M\.|P\.M\.|BC|AD|bc|ad|B\.C\.|A\.D\.|b\.c\.|a\.d\.|'
+                       r'TZ|tz|OF|.', re.S)
+_ERA = r"([AaBb]\.?[CcDd]\.?)"
 
 
 _FIELD_RE = {
@@ -30,6 +32,7 @@ _FIELD_RE = {
     "MS": r"(\d{1,3})", "US": r"(\d{1,6})", "MONTH": r"([A-Za-z]+)", "MON": r"([A-Za-z]{3})",
     "DAY": r"([A-Za-z]+)", "DY": r"([A-Za-z]{3})", "AM": r"([AaPp]\.?[Mm]\.?)", "PM": r"([AaPp]\.?[Mm]\.?)",
     "A.M.": r"([AaPp]\.?[Mm]\.?)", "P.M.": r"([AaPp]\.?[Mm]\.?)",
+    "BC": _ERA, "AD": _ERA, "B.C.": _ERA, "A.D.": _ERA,
 }
 
 
@@ -88,6 +91,8 @@ def _parse_template(value: str, fmt: str) -> _dt.datetime:
             month = names.index(text.lower()) + 1
         elif key in ("AM", "PM", "A.M.", "P.M."):
             pm = text[0].lower() == "p"
+        elif key in ("BC", "AD", "B.C.", "A.D.") and text[0].lower() == "b":
+            raise SqlError("0A000", f'dates before the year 1 (BC) are not supported: "{value}"')
     if twelve or pm is not None:
         if not 1 <= hour <= 12:
             raise SqlError("22008", f'hour "{hour}" is invalid for the 12-hour clock',
