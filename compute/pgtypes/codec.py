@@ -13,8 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import compute.pgtypes.multidim as _md
 import compute.pgtypes.ranges as _ranges
-from compute.pgtypes import multidim as _md
 from compute.pgtypes.bits import binary_decoder as bits_binary_decoder
 from compute.pgtypes.bits import binary_encoder as bits_binary_encoder
 from compute.pgtypes.bits import text_decoder as bits_text_decoder
