@@ -186,6 +186,8 @@ def steps_work(conn: Any, tr: Translation, params: tuple[Any, ...], autocommit: 
                     for _ in cursor:
                         pass
             changes = len(rows) if rows is not None else conn.changes()
+            if tr.after_rows:  # AFTER ROW triggers the statement queued fire now (compute/sql/procedural)
+                cursor.execute("SELECT __strata_statement_end()").fetchall()
             if autocommit and conn.in_transaction:
                 conn.execute("COMMIT")
         except BaseException:

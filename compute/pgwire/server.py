@@ -224,6 +224,9 @@ class Connection(ExtendedQuery):
         raise _Close()
 
     def send_error(self, exc: SqlError) -> None:
+        if self.session is not None and self.session.backend.warnings:  # e.g. RAISE NOTICE before the error
+            for sqlstate, text in self.session.backend.take_warnings():
+                self.send(m.notice_response(sqlstate, text, severity="NOTICE" if sqlstate == "00000" else "WARNING"))
         self.send(m.error_response(exc.sqlstate, exc.message, severity=exc.severity,
                                    detail=exc.detail, hint=exc.hint, position=exc.position,
                                    fields=diagnostic_fields(exc)))

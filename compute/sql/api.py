@@ -144,3 +144,4 @@ class Translation:
     cursor: CursorSpec | None = None  # DECLARE_CURSOR
     fetch: FetchSpec | None = None  # FETCH (and MOVE)
     explain: ExplainSpec | None = None  # EXPLAIN
+    after_rows: bool = False  # DML on a database with triggers: fire queued AFTER ROW triggers at the end

@@ -45,8 +45,12 @@ class SqlEngine:
         self._types: dict[str, int] = {}
         self.depth = 0
         self.savepoints = 0
+        self.writes = 0  # write statements completed (an EXCEPTION block without a savepoint checks it)
         self.suppress = 0  # >0 while applying a BEFORE trigger's NEW: user triggers do not fire
-        self.pending_new: dict[tuple[str, str, tuple[Any, ...]], list[tuple[Any, ...]]] = {}
+        # AFTER ROW trigger events, queued per statement nesting depth until the statement ends
+        self.queueing: dict[int, object] = {}  # depth -> the client statement (ctx.statement_start) queueing
+        self.queue: dict[int, list[tuple[Any, ...]]] = {}
+        self.statement_end: Any = None  # runtime.Runtime.statement_end (set by the runtime)
 
     def catalog(self) -> Catalog:
         """The connection's catalog, re-read when the schema cookie moved or a new transaction
@@ -81,6 +85,10 @@ class SqlEngine:
             raise SqlError("0A000", f"{tr.tag or 'this statement'} is not supported inside a function or DO block")
         cursor = self.conn.cursor()
         rows: list[tuple[Any, ...]] = []
+        queues = tr.after_rows and self.statement_end is not None
+        if queues:
+            self.queueing[self.depth] = self.ctx.statement_start
+            self.queue.pop(self.depth, None)
         try:
             last = len(tr.steps) - 1
             for i, step in enumerate(tr.steps):
@@ -94,11 +102,19 @@ class SqlEngine:
                     cursor.execute(step)
                     for _ in cursor:
                         pass
+            changes = len(rows) if tr.kind is Kind.QUERY else self.conn.changes()
+            if tr.is_write:
+                self.writes += 1
+            if queues:
+                self.statement_end()
         except SqlError:
             raise
         except apsw.Error as exc:
             raise map_sqlite_error(exc, self._catalog) from exc
-        changes = len(rows) if tr.kind is Kind.QUERY else self.conn.changes()
+        finally:
+            if queues:
+                self.queueing.pop(self.depth, None)
+                self.queue.pop(self.depth, None)
         if tr.is_ddl:
             self._catalog = None
         return Ran(rows, [c.type_oid for c in tr.columns], [c.name for c in tr.columns], changes, tr.kind)
@@ -123,10 +139,15 @@ class SqlEngine:
     def type_name(self, oid: int) -> str:
         return self.catalog().format_type(oid)
 
-    def savepoint(self) -> str:
+    def savepoint(self) -> str | None:
+        """A savepoint for an EXCEPTION block; None inside a writing statement (a trigger, or a
+        function an INSERT/UPDATE/DELETE calls), where SQLite cannot open one."""
         self.savepoints += 1
         name = f"__strata_plpgsql_{self.savepoints}"
-        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            self.conn.execute(f"SAVEPOINT {name}")
+        except apsw.BusyError:
+            return None
         return name
 
     def rollback_to(self, name: str) -> None:
@@ -148,6 +169,12 @@ class SqlEngine:
         backend = self.ctx.backend
         if backend is not None:
             backend.warnings.append((sqlstate, text))
+
+    def queues_now(self) -> bool:
+        """Whether the statement running at this depth queues its AFTER ROW events (a statement
+        that failed before its end leaves a stale mark: it belongs to an older client statement)."""
+        mark = self.queueing.get(self.depth, self)
+        return mark is self.ctx.statement_start
 
     def enter(self) -> None:
         self.depth += 1

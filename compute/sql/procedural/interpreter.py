@@ -221,13 +221,19 @@ class Interpreter:
 
     def _guarded(self, block: P.Block) -> None:
         savepoint = self.engine.savepoint()
+        writes = self.engine.writes
         try:
             self.run_list(block.body)
         except (SqlError, apsw.Error) as exc:
             if isinstance(exc, apsw.InterruptError):
                 raise
             err = exc if isinstance(exc, SqlError) else map_sqlite_error(exc, None)
-            self.engine.rollback_to(savepoint)
+            if savepoint is not None:
+                self.engine.rollback_to(savepoint)
+            elif self.engine.writes != writes:  # nothing to roll back to, and something to undo
+                raise SqlError("0A000", "an EXCEPTION block that wrote before its error cannot be undone "
+                                        "inside a trigger or a function called by INSERT/UPDATE/DELETE",
+                               detail=f"The error was: {err.message}") from None
             assert block.handlers is not None
             for conditions, body in block.handlers:
                 if any(condition_matches(c, err.sqlstate) for c in conditions):
@@ -242,9 +248,11 @@ class Interpreter:
                     return
             raise err from None
         except BaseException:
-            self.engine.rollback_to(savepoint)
+            if savepoint is not None:
+                self.engine.rollback_to(savepoint)
             raise
-        self.engine.release(savepoint)
+        if savepoint is not None:
+            self.engine.release(savepoint)
 
     def run_list(self, stmts: list[P.Stmt]) -> None:
         for stmt in stmts:

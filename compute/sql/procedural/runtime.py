@@ -29,12 +29,14 @@ from compute.sql.procedural.values import Rec, Var
 from compute.sql.translate.split import split_statements
 
 PARSED_BODIES = 256  # per connection: parsed PL/pgSQL bodies (LRU)
+MAX_QUEUED_EVENTS = 1_000_000  # AFTER ROW events one statement may queue (each holds a row)
 PENDING_NEW_LIMIT = 100_000  # changed NEW rows waiting for their apply (only failed statements leave any)
 
 
 class Runtime:
     def __init__(self, conn: Any, ctx: SessionContext) -> None:
         self.engine = SqlEngine(conn, ctx)
+        self.engine.statement_end = self.statement_end
         self._parsed: OrderedDict[str, Block] = OrderedDict()
         self.pending: dict[tuple[str, str, tuple[Any, ...]], tuple[Any, ...]] = {}
 
@@ -111,8 +113,38 @@ class Runtime:
 
     # -------------------------------------------------------------- triggers
     def fire(self, table: str, name: str, event: str, rowid: Any, n_new: int, *values: Any) -> int:
-        if self.engine.suppress:
+        """One row trigger: BEFORE ones run now, AFTER ones (rowid given) are queued when the
+        running statement queues them (see engine.SqlEngine.queue) and run at its end."""
+        engine = self.engine
+        if engine.suppress:
             return 1
+        if rowid is not None and engine.queues_now():
+            queue = engine.queue.setdefault(engine.depth, [])
+            if len(queue) >= MAX_QUEUED_EVENTS:
+                raise SqlError("54000", f"too many AFTER trigger events queued by one statement "
+                                        f"(limit {MAX_QUEUED_EVENTS})")
+            queue.append((table, name, event, rowid, n_new, values))
+            return 1
+        return self._fire_now(table, name, event, rowid, n_new, *values)
+
+    def statement_begin(self) -> None:
+        """A DML statement starts: queue its AFTER ROW events (a failed statement's are dropped)."""
+        self.engine.queueing[self.engine.depth] = self.engine.ctx.statement_start
+        self.engine.queue.pop(self.engine.depth, None)
+
+    def statement_end(self) -> None:
+        """Fire the AFTER ROW triggers the statement at this depth queued, in order."""
+        engine = self.engine
+        level = engine.depth
+        engine.queueing.pop(level, None)
+        try:
+            while engine.queue.get(level):
+                event = engine.queue[level].pop(0)
+                self._fire_now(*event[:5], *event[5])
+        finally:
+            engine.queue.pop(level, None)
+
+    def _fire_now(self, table: str, name: str, event: str, rowid: Any, n_new: int, *values: Any) -> int:
         catalog = self.engine.catalog()
         trg = catalog.routines.trigger(name, table)
         rel = catalog.user_table(table)
@@ -237,3 +269,5 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     conn.create_scalar_function("__strata_call", call, -1)
     conn.create_scalar_function("__strata_fire", runtime.fire, -1)
     conn.create_scalar_function("__strata_apply", runtime.apply, -1)
+    conn.create_scalar_function("__strata_statement_begin", runtime.statement_begin, 0)
+    conn.create_scalar_function("__strata_statement_end", runtime.statement_end, 0)

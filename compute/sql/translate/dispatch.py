@@ -29,7 +29,7 @@ from compute.sql.translate.rewrite import (
     overriding_cut,
     unlogged_cut,
 )
-from compute.sql.translate.functions_ddl import check_dml, routine_statement
+from compute.sql.translate.functions_ddl import check_dml, dml_steps, routine_statement
 from compute.sql.translate.roles import grant_statement, owner_to, role_statement
 from compute.sql.translate.scope import Params, State
 from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
@@ -226,8 +226,9 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
             check_dml(node, tag, catalog)  # RETURNING vs BEFORE ROW triggers (functions_ddl.py)
             sql, cols = getattr(qc, tag.lower())(node)
             kind = Kind.QUERY if cols else Kind.COMMAND
-            return Translation(kind, tag, (sql,), is_write=True, columns=column_descs(cols, catalog),
-                               param_oids=state.params.oids(), off_loop=bool(state.off_loop)), catalog
+            return Translation(kind, tag, dml_steps(sql, catalog), is_write=True, columns=column_descs(cols, catalog),
+                               param_oids=state.params.oids(), off_loop=bool(state.off_loop),
+                               after_rows=bool(catalog.routines.triggers)), catalog
     return _ddl(node, text, state)
 
 

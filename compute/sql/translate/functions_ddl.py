@@ -629,3 +629,15 @@ def check_dml(node: object, tag: str, catalog: Catalog) -> None:
     name = getattr(target, "name", "")
     if any(t.timing == "BEFORE" and tag in t.events for t in catalog.routines.triggers_on(name)):
         raise SqlError("0A000", f"{tag} ... RETURNING on a table with BEFORE {tag} triggers is not supported")
+
+
+STATEMENT_BEGIN = "SELECT __strata_statement_begin()"
+
+
+def dml_steps(sql: str, catalog: Catalog) -> tuple[str, ...]:
+    """A DML statement's steps. With triggers in the database, a first step starts queueing AFTER
+    ROW triggers (PostgreSQL fires them at the end of the statement; the session's
+    ``Translation.after_rows`` fires the queue after the last step)."""
+    if catalog.routines.triggers:
+        return (STATEMENT_BEGIN, sql)
+    return (sql,)

@@ -217,3 +217,44 @@ create trigger t1 after truncate on tr_items for each statement execute function
 -- refused returning_with_before_trigger
 create trigger t1 before insert on tr_items for each row execute function tr_touch();
 insert into tr_items values (1, 'a', 1, null) returning name;
+
+-- case after_row_sees_whole_statement ordered
+create function tr_count() returns trigger language plpgsql as $$ begin insert into tr_audit (op, info) values (tg_op, (select count(*) from tr_items)::text); return null; end $$;
+create trigger t4 after insert on tr_items for each row execute function tr_count();
+insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null), (3, 'c', 3, null);
+select op, info from tr_audit order by seq;
+
+-- case after_row_from_do_block ordered
+create function tr_count() returns trigger language plpgsql as $$ begin insert into tr_audit (op, info) values (tg_op, (select count(*) from tr_items)::text); return null; end $$;
+create trigger t4 after insert on tr_items for each row execute function tr_count();
+do $$ begin insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null); insert into tr_items values (3, 'c', 3, null); end $$;
+select op, info from tr_audit order by seq;
+
+-- case after_update_sees_final_rows ordered
+create function tr_sum() returns trigger language plpgsql as $$ begin insert into tr_audit (op, info) values (tg_op, new.id || ':' || (select sum(qty) from tr_items)); return null; end $$;
+insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null);
+create trigger t4 after update on tr_items for each row execute function tr_sum();
+update tr_items set qty = qty * 10;
+select op, info from tr_audit order by seq;
+
+-- case before_row_sees_partial_statement ordered
+create function tr_before_count() returns trigger language plpgsql as $$ begin new.name := new.name || (select count(*) from tr_items); return new; end $$;
+create trigger t1 before insert on tr_items for each row execute function tr_before_count();
+insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null), (3, 'c', 3, null);
+select id, name from tr_items order by id;
+
+-- case trigger_function_with_exception_block ordered
+create table tr_u (id int primary key);
+create function tr_safe() returns trigger language plpgsql as $$ begin begin insert into tr_u values (new.id); exception when unique_violation then new.name := new.name || ' (dup)'; end; return new; end $$;
+insert into tr_u values (2);
+create trigger t1 before insert on tr_items for each row execute function tr_safe();
+insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null);
+select id, name from tr_items order by id;
+
+-- refused trigger_exception_block_after_write
+create table tr_u (id int primary key);
+create table tr_log2 (id int);
+create function tr_unsafe() returns trigger language plpgsql as $$ begin begin insert into tr_log2 values (new.id); insert into tr_u values (new.id); exception when unique_violation then new.name := new.name || ' (dup)'; end; return new; end $$;
+insert into tr_u values (2);
+create trigger t1 before insert on tr_items for each row execute function tr_unsafe();
+insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null);
