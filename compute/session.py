@@ -39,7 +39,7 @@ from compute.engine import (
     storage_error,
 )
 from compute.session_settings import SessionSettings
-from compute.sql import Catalog, map_sqlite_error
+from compute.sql import DEFAULT_SEARCH_PATH, Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql_prepared import SqlPrepared
 from compute.transaction import (
@@ -230,7 +230,8 @@ class Session(SessionSettings, SqlPrepared):
         db = self.db
         txn = self.txn
         catalog = (db.catalog_for(db.writer.conn) if txn is not None and txn.writer
-                   else db.durable_catalog_now())
+                   else db.durable_catalog_now()).for_session(
+            self.settings.get("search_path", DEFAULT_SEARCH_PATH), self.user, self.backend_pid)
         self.catalog = catalog
         return catalog
 

@@ -21,6 +21,7 @@ from compute.sql.api import ColumnDesc, CopySpec, Kind, SqlError, Translation
 from compute.sql.catalog.catalog import (
     COLUMNS,
     CONSTRAINTS,
+    DEFAULT_SEARCH_PATH,
     TABLES,
     Catalog,
     Column,
@@ -39,6 +40,7 @@ from compute.sql.translate.split import split_statements
 __all__ = [
     "COLUMNS",
     "CONSTRAINTS",
+    "DEFAULT_SEARCH_PATH",
     "TABLES",
     "Catalog",
     "Column",

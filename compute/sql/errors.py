@@ -9,6 +9,7 @@ import apsw
 
 from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import Catalog
+from compute.sql.catalog.objects import bare_name
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 _PRIMARY = re.compile(r"PRIMARY KEY constraint failed: (.+)")
@@ -27,14 +28,15 @@ def _unique_constraint_name(catalog: Catalog | None, spec: str) -> str:
     parts = [p.strip() for p in spec.split(",")]
     if parts and parts[0].startswith("index '"):
         return parts[0][7:-1]
-    table = parts[0].split(".", 1)[0] if parts else "?"
-    columns = tuple(p.split(".", 1)[1] for p in parts if "." in p)
+    table = parts[0].rsplit(".", 1)[0] if parts else "?"  # a table outside public is "schema.name"
+    columns = tuple(p.rsplit(".", 1)[1] for p in parts if "." in p)
     if catalog is not None:
         found = catalog.user_table(table)
         if found is not None:
             for index in found.indexes:
                 if index.unique and tuple(index.columns) == columns:
-                    return index.name
+                    return bare_name(index.name)
+    table = bare_name(table)
     return f"{table}_{'_'.join(columns)}_key" if columns else f"{table}_pkey"
 
 
@@ -79,7 +81,7 @@ def map_sqlite_error(exc: BaseException, catalog: Catalog | None = None) -> SqlE
         if m:
             name = _unique_constraint_name(catalog, m.group(1))
             return SqlError("23505", f'duplicate key value violates unique constraint "{name}"',
-                            table=m.group(1).split(".")[0].strip())
+                            table=bare_name(m.group(1).split(",")[0].rsplit(".", 1)[0].strip()))
     m = _NOT_NULL.search(message)
     if m:
         table, column = m.group(1), m.group(2)

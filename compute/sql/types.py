@@ -174,9 +174,11 @@ def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
         return Ty(arr, elem.typmod)  # an array's typmod is its element's (atttypmod of char(3)[] is 7)
     if name == "USERDEFINED":
         kind = dt.args.get("kind")
+        schema = None
         if isinstance(kind, exp.Dot):
             type_name = kind.expression.name
             quoted = bool(kind.expression.args.get("quoted"))
+            schema = kind.this.name
         elif kind is not None:
             type_name = kind.name
             quoted = bool(kind.args.get("quoted"))
@@ -186,7 +188,8 @@ def resolve_type(dt: exp.Expression, catalog: Catalog | None = None) -> Ty:
         key = f'"{type_name}"' if quoted and type_name == "char" else type_name.lower()
         oid = T.TYPE_NAMES.get(key)
         if oid is None and catalog is not None:
-            enum = catalog.enum(type_name if quoted else type_name.lower())
+            # by its key: schema.name outside public, by the search path (translate/schemas.py)
+            enum = catalog.enum(catalog.qualify(schema, type_name if quoted else type_name.lower(), "type"))
             oid = enum.oid if enum is not None else None
         if oid is None:
             raise SqlError("42704", f'type "{type_name}" does not exist')

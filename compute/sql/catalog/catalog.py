@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from compute import pgtypes
+from compute.sql.api import SqlError
 from compute.sql.catalog.objects import (
+    BUILTIN_SCHEMAS,
     COLUMNS,
     COMMENTS,
     COMMENTS_DDL,
@@ -29,18 +32,24 @@ from compute.sql.catalog.objects import (
     INDEXES,
     PG_CATALOG_NAMESPACE_OID,
     PUBLIC_NAMESPACE_OID,
+    SCHEMAS,
     SEQUENCES,
     TABLES,
+    TEMP_SCHEMA_PREFIX,
     TYPES,
     Column,
     Constraint,
     EnumType,
     Index,
+    Schema,
     Sequence,
     Table,
+    bare_name,
     bootstrap_statements,
     quote_ident,
     quote_literal,
+    relation_key,
+    split_key,
     type_ident,
 )
 from compute.sql.catalog.system import SYSTEM_RELATIONS
@@ -71,8 +80,18 @@ __all__ = [
     "Sequence",
     "EnumType",
     "Table",
+    "Schema",
+    "SCHEMAS",
+    "relation_key",
+    "split_key",
+    "bare_name",
     "SYSTEM_RELATIONS",
     "Catalog",
+    "DEFAULT_SEARCH_PATH",
+    "parse_search_path",
+    "runtime_path",
+    "split_qualified",
+    "runtime_relation",
     "current_version",
 ]
 
@@ -87,6 +106,154 @@ class Catalog:
     fingerprint: str = ""
     enums: Mapping[str, EnumType] = field(default_factory=dict)
     routines: Routines = NO_ROUTINES  # user functions and triggers (compute/sql/procedural/catalog.py)
+    schemas: Mapping[str, Schema] = field(default_factory=dict)  # CREATE SCHEMA ones (not public)
+    # The session's effective search_path (schemas that may not exist included, "$user" replaced,
+    # its pg_temp_<n> first when it has one); None: the default path, where only public matters.
+    search_path: tuple[str, ...] | None = None
+
+    # ------------------------------------------------------------------ schemas and names
+    def schema_exists(self, name: str) -> bool:
+        return name in self.schemas or name == "public"
+
+    def path(self) -> tuple[str, ...]:
+        return ("public",) if self.search_path is None else self.search_path
+
+    def namespace_oid(self, name: str) -> int | None:
+        """The pg_namespace OID of a schema name (built in or CREATE SCHEMA), None if none."""
+        schema = self.schemas.get(name)
+        return schema.oid if schema is not None else BUILTIN_SCHEMAS.get(name)
+
+    def namespace_oid_of_text(self, text: str) -> int:
+        """'name'::regnamespace (3F000 when there is no such schema)."""
+        name = split_qualified(text)[-1]
+        oid = self.namespace_oid(name)
+        if oid is None:
+            raise SqlError("3F000", f'schema "{name}" does not exist')
+        return oid
+
+    def existing_path(self) -> list[str]:
+        """The schemas of the path that exist, without the temporary one (current_schemas(false))."""
+        return [s for s in self.path() if self.schema_exists(s) and not s.startswith(TEMP_SCHEMA_PREFIX)]
+
+    def temp_schema(self) -> str | None:
+        """The session's pg_temp_<n> schema, when it has one."""
+        path = self.search_path
+        if path and path[0].startswith("pg_temp_") and path[0] in self.schemas:
+            return path[0]
+        return None
+
+    def creation_schema(self) -> str:
+        """Where an unqualified CREATE puts its object: the first existing schema of the path."""
+        if self.search_path is None:
+            return "public"
+        for schema in self.search_path:
+            if self.schema_exists(schema) and not schema.startswith("pg_temp_"):
+                return schema
+        raise SqlError("3F000", "no schema has been selected to create in")
+
+    def qualify(self, schema: str | None, name: str, kind: str = "rel", missing_schema_ok: bool = False) -> str:
+        """The key (``relation_key``) a name stands for: a qualified name names its schema (3F000
+        when it does not exist), an unqualified one the first schema of the search path holding
+        such an object (``kind``: rel, seq, index, type, any); a missing object gets the key it
+        would have in the first schema of the path (so lookups fail with 42P01)."""
+        if schema:
+            if schema in ("public", "pg_catalog", "information_schema"):
+                return name
+            if schema == "pg_temp":
+                schema = self.temp_schema() or "pg_temp"
+                return relation_key(schema, name)
+            if schema not in self.schemas and not missing_schema_ok:
+                raise SqlError("3F000", f'schema "{schema}" does not exist')
+            return relation_key(schema, name)
+        path = self.search_path
+        if path is None:
+            return name
+        for candidate in path:
+            key = relation_key(candidate, name)
+            if self._holds(key, kind):
+                return key
+        if "public" in path or name in SYSTEM_RELATIONS:
+            return name
+        for candidate in path:
+            if self.schema_exists(candidate) and not candidate.startswith("pg_temp_"):
+                return relation_key(candidate, name)
+        return relation_key("pg_catalog", name)
+
+    def qualify_new(self, schema: str | None, name: str) -> str:
+        """The key of an object a CREATE makes (3F000 for a missing or no schema)."""
+        if "." in name:
+            raise SqlError("0A000", f'names containing a dot are not supported: "{name}"')
+        if schema == "pg_temp":
+            temp = self.temp_schema()
+            if temp is None:
+                raise SqlError("0A000", "CREATE in pg_temp is supported with CREATE TEMP TABLE only")
+            return relation_key(temp, name)
+        if schema:
+            if schema in ("pg_catalog", "information_schema"):
+                raise SqlError("42501", f'permission denied to create "{schema}.{name}"',
+                               detail="System catalog modifications are currently disallowed.")
+            if not self.schema_exists(schema):
+                raise SqlError("3F000", f'schema "{schema}" does not exist')
+            return relation_key(schema, name)
+        return relation_key(self.creation_schema(), name)
+
+    def _holds(self, key: str, kind: str) -> bool:
+        if kind in ("rel", "any") and key in self.tables:
+            return True
+        if kind in ("seq", "any") and key in self.sequences:
+            return True
+        if kind in ("index", "any") and self.index(key) is not None:
+            return True
+        return kind in ("type", "any") and key in self.enums
+
+    def qualify_text(self, text: str, kind: str = "any") -> str:
+        """``qualify`` for a name written as text (``'s.seq'``, ``'"S"."T"'`` in nextval, regclass)."""
+        parts = split_qualified(text)
+        if len(parts) == 1:
+            return self.qualify(None, parts[0], kind)
+        return self.qualify(parts[-2], parts[-1], kind)
+
+    def with_schema(self, schema: Schema) -> Catalog:
+        schemas = dict(self.schemas)
+        schemas[schema.name] = schema
+        return self._derive(schemas=schemas)
+
+    def without_schema(self, name: str) -> Catalog:
+        schemas = dict(self.schemas)
+        schemas.pop(name, None)
+        return self._derive(schemas=schemas)
+
+    def for_session(self, setting: str, user: str, backend_pid: int) -> Catalog:
+        """This catalog as a session sees it: with its effective search path (``setting`` is the
+        search_path text; its temporary tables would be in schema pg_temp_<backend_pid>). The
+        same catalog when nothing but public can matter (no schemas, the default path): the
+        per-statement cost of sessions that never use schemas is one comparison."""
+        if not self.schemas and setting == DEFAULT_SEARCH_PATH:
+            return self
+        temp_schema = f"{TEMP_SCHEMA_PREFIX}{backend_pid}"
+        key = (self.fingerprint, setting, user, temp_schema)
+        cached = _SESSION_CATALOGS.get(key)
+        if cached is not None:
+            return cached
+        path = parse_search_path(setting, user)
+        if temp_schema in self.schemas:
+            path = (temp_schema, *(s for s in path if s != "pg_temp"))
+        path = tuple(temp_schema if s == "pg_temp" else s for s in path if s != "pg_catalog")
+        derived = self.with_path(None if path in (("public",), (user, "public")) and user not in self.schemas
+                                 else path)
+        _SESSION_CATALOGS[key] = derived
+        while len(_SESSION_CATALOGS) > SESSION_CATALOG_ENTRIES:
+            _SESSION_CATALOGS.popitem(last=False)
+        return derived
+
+    def with_path(self, path: tuple[str, ...] | None) -> Catalog:
+        """This catalog for a session whose effective search_path is ``path`` (its fingerprint
+        differs, so cached translations are per path)."""
+        if path == self.search_path:
+            return self
+        base = self.fingerprint if self.search_path is None else \
+            _fingerprint(self.tables, self.sequences, self.enums, self.schemas)
+        return replace(self, search_path=path, fingerprint=_with_path(base, path))
 
     def __post_init__(self) -> None:  # user functions/triggers are part of the fingerprint
         digest = self.routines.digest()
@@ -139,12 +306,11 @@ class Catalog:
 
     def format_type(self, oid: int, typmod: int = -1) -> str:
         """format_type() that also knows this database's enum types (and their arrays)."""
-        enum = self.enum_by_oid(oid)
+        enum = self.enum_by_oid(oid) or self.enum_of_array(oid)
         if enum is not None:
-            return type_ident(enum.name)
-        enum = self.enum_of_array(oid)
-        if enum is not None:
-            return type_ident(enum.name) + "[]"
+            schema, name = split_key(enum.name)
+            shown = type_ident(name) if schema in self.path() else f"{type_ident(schema)}.{type_ident(name)}"
+            return shown if enum.oid == oid else shown + "[]"
         return pgtypes.format_type(oid, typmod)
 
     def relation_exists(self, name: str) -> bool:
@@ -184,7 +350,8 @@ class Catalog:
 
     def _derive(self, **changes: Any) -> Catalog:
         derived = replace(self, **changes)
-        return replace(derived, fingerprint=_fingerprint(derived.tables, derived.sequences, derived.enums))
+        base = _fingerprint(derived.tables, derived.sequences, derived.enums, derived.schemas)
+        return replace(derived, fingerprint=_with_path(base, derived.search_path))
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -220,7 +387,7 @@ class Catalog:
         for oid, name, schema, kind, options, definition in conn.execute(
             f"SELECT oid, name, schema, kind, options, definition FROM {TABLES}"
         ):
-            rels[oid] = (name, schema, kind, options, definition)
+            rels[oid] = (relation_key(schema, name), schema, kind, options, definition)
         indexes: dict[int, list[Index]] = {}
         if INDEXES in present:
             for oid, table_oid, cols, unique, primary, sqlite_name in conn.execute(
@@ -237,8 +404,9 @@ class Catalog:
                 f"SELECT name, table_oid, type, columns, index_oid, definition, ref_table, ref_columns "
                 f"FROM {CONSTRAINTS} ORDER BY rowid"
             ):
+                rel = rels.get(table_oid)  # constraint names are keyed like relations (schema.name)
                 constraints.setdefault(table_oid, []).append(
-                    Constraint(name, table_oid, ctype, tuple(json.loads(cols)), index_oid, definition,
+                    Constraint(relation_key(rel[1], name) if rel else name, table_oid, ctype, tuple(json.loads(cols)), index_oid, definition,
                                ref_table, tuple(json.loads(ref_cols)) if ref_cols else ())
                 )
         sequences: dict[str, Sequence] = {}
@@ -278,10 +446,71 @@ class Catalog:
                 f"SELECT oid, name, schema, array_oid FROM {TYPES} WHERE kind = 'e'"
             ):
                 rows = labels.get(oid, [])
-                enums[name] = EnumType(oid, name, array_oid, tuple(r[1] for r in rows),
-                                       tuple(float(r[0]) for r in rows), schema)
+                key = relation_key(schema, name)
+                enums[key] = EnumType(oid, key, array_oid, tuple(r[1] for r in rows),
+                                      tuple(float(r[0]) for r in rows), schema)
+        schemas: dict[str, Schema] = {}
+        if SCHEMAS in present:
+            for name, oid, owner in conn.execute(f"SELECT name, oid, owner FROM {SCHEMAS}"):
+                schemas[name] = Schema(name, oid, owner)
         return cls(routines=load_routines(conn, present), version=version, tables=tables, sequences=sequences,
-                   fingerprint=_fingerprint(tables, sequences, enums), enums=enums)
+                   fingerprint=_fingerprint(tables, sequences, enums, schemas), enums=enums, schemas=schemas)
+
+
+DEFAULT_SEARCH_PATH = '"$user", public'  # compute/settings.py's default, as SET normalizes it
+SESSION_CATALOG_ENTRIES = 256  # (catalog, search path, user) combinations kept derived
+_SESSION_CATALOGS: OrderedDict[tuple[str, str, str, str], Catalog] = OrderedDict()
+
+
+def parse_search_path(setting: str, user: str) -> tuple[str, ...]:
+    """The schema names of a search_path setting, "$user" replaced (quoted names keep case)."""
+    names: list[str] = []
+    for part in setting.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        if item.startswith('"') and item.endswith('"') and len(item) > 1:
+            item = item[1:-1].replace('""', '"')
+            names.append(user if item == "$user" else item)
+        else:
+            names.append(user if item.lower() == "$user" else item.lower())
+    return tuple(names)
+
+
+def runtime_path(conn: Any, setting: str, user: str, backend_pid: int) -> list[str]:
+    """A session's effective search path at execution time (UDFs: nextval('seq'), regclass),
+    read from the connection: the temporary schema first when it exists, then the existing
+    schemas of the setting."""
+    names = parse_search_path(setting, user)
+    temp = f"{TEMP_SCHEMA_PREFIX}{backend_pid}"
+    existing = {r[0] for r in conn.execute(f"SELECT name FROM main.{SCHEMAS}")} | {"public", "pg_catalog"}
+    path = [temp] if temp in existing else []
+    path.extend(temp if n == "pg_temp" else n for n in names if n in existing or n == "pg_temp")
+    return path
+
+
+def runtime_relation(conn: Any, text: str, setting: str, user: str, backend_pid: int,
+                     kinds: str = "rvSi") -> tuple[int, str, str] | None:
+    """(oid, schema, name) of the relation a name written as text stands for, at execution time;
+    None when there is none (3F000 for a qualified name whose schema does not exist)."""
+    parts = split_qualified(text)
+    name = parts[-1]
+    if len(parts) > 1:
+        schema = parts[-2]
+        if schema == "pg_temp":
+            schema = f"{TEMP_SCHEMA_PREFIX}{backend_pid}"
+        elif schema not in ("public", "pg_catalog", "information_schema") and not conn.execute(
+                f"SELECT 1 FROM main.{SCHEMAS} WHERE name = ?", (schema,)).fetchall():
+            raise SqlError("3F000", f'schema "{schema}" does not exist')
+        candidates = [schema]
+    else:
+        candidates = runtime_path(conn, setting, user, backend_pid)
+    rows = {r[1]: r for r in conn.execute(
+        f"SELECT oid, schema, name FROM main.{TABLES} WHERE name = ? AND instr(?, kind) > 0", (name, kinds))}
+    for schema in candidates:
+        if schema in rows:
+            return rows[schema][0], schema, name
+    return None
 
 
 def current_version(conn: Any) -> int:
@@ -290,10 +519,11 @@ def current_version(conn: Any) -> int:
 
 
 def _fingerprint(tables: Mapping[str, Table], sequences: Mapping[str, Sequence],
-                 enums: Mapping[str, EnumType] | None = None) -> str:
+                 enums: Mapping[str, EnumType] | None = None, schemas: Mapping[str, Schema] | None = None) -> str:
     """A digest of the catalog content: translations are cached per (sql, fingerprint).
 
-    Enum types are part of it: translations embed their labels (validation, ordering)."""
+    Enum types are part of it: translations embed their labels (validation, ordering); so are
+    schemas (names resolve against them)."""
     digest = hashlib.blake2b(digest_size=16)
     for name in sorted(tables):
         digest.update(repr(tables[name]).encode())
@@ -301,20 +531,71 @@ def _fingerprint(tables: Mapping[str, Table], sequences: Mapping[str, Sequence],
         digest.update(repr(sequences[name]).encode())
     for name in sorted(enums or {}):
         digest.update(repr((enums or {})[name]).encode())
+    for name in sorted(schemas or {}):
+        digest.update(repr((schemas or {})[name]).encode())
     return digest.hexdigest()
+
+
+def _with_path(base: str, path: tuple[str, ...] | None) -> str:
+    """A content fingerprint combined with a session's search path (unchanged for the default)."""
+    if path is None:
+        return base
+    return hashlib.blake2b((base + "\x00" + "\x00".join(path)).encode(), digest_size=16).hexdigest()
+
+
+def split_qualified(text: str) -> list[str]:
+    """``a.b`` / ``"A"."b.c"`` -> its parts, unquoted (unquoted parts lower-cased, as PostgreSQL)."""
+    parts: list[str] = []
+    i = 0
+    text = text.strip()
+    while i <= len(text):
+        if i < len(text) and text[i] == '"':
+            j = i + 1
+            buf = []
+            while j < len(text):
+                if text[j] == '"':
+                    if j + 1 < len(text) and text[j + 1] == '"':
+                        buf.append('"')
+                        j += 2
+                        continue
+                    break
+                buf.append(text[j])
+                j += 1
+            parts.append("".join(buf))
+            i = j + 1
+        else:
+            j = text.find(".", i)
+            j = len(text) if j < 0 else j
+            parts.append(text[i:j].strip().lower())
+            i = j
+        if i < len(text) and text[i] == ".":
+            i += 1
+            continue
+        break
+    return parts
 
 
 # ---------------------------------------------------------------------- maintenance SQL
 
 
 def next_oid_sql() -> str:
-    """The next free OID: relations, types (and their array types) and enum labels share one counter."""
+    """The next free OID: relations, types (and their array types), enum labels and schemas share
+    one counter."""
     return (f"(SELECT max(m) + 1 FROM (SELECT coalesce(max(oid), {FIRST_USER_OID - 1}) AS m FROM {TABLES} "
-            f"UNION ALL SELECT max(array_oid) FROM {TYPES} UNION ALL SELECT max(oid) FROM {ENUMS}))")
+            f"UNION ALL SELECT max(array_oid) FROM {TYPES} UNION ALL SELECT max(oid) FROM {ENUMS} "
+            f"UNION ALL SELECT max(oid) FROM {SCHEMAS}))")
 
 
-def oid_of_sql(name: str, schema: str = "public") -> str:
+def oid_of_sql(key: str) -> str:
+    """The OID of the relation with this key (``relation_key``), in SQL."""
+    schema, name = split_key(key)
     return f"(SELECT oid FROM {TABLES} WHERE schema = {quote_literal(schema)} AND name = {quote_literal(name)})"
+
+
+def relation_row_sql(key: str) -> str:
+    """The WHERE condition selecting the ``__strata_tables`` row of a relation key."""
+    schema, name = split_key(key)
+    return f"schema = {quote_literal(schema)} AND name = {quote_literal(name)}"
 
 
 def _sql_value(value: object) -> str:
@@ -327,11 +608,12 @@ def _sql_value(value: object) -> str:
     return quote_literal(str(value))
 
 
-def insert_relation_sql(name: str, kind: str, options: Iterable[str] = (), definition: str | None = None) -> str:
+def insert_relation_sql(key: str, kind: str, options: Iterable[str] = (), definition: str | None = None) -> str:
     opts = list(options)
+    schema, name = split_key(key)
     return (
         f"INSERT INTO {TABLES} (oid, name, schema, kind, options, definition) VALUES "
-        f"({next_oid_sql()}, {quote_literal(name)}, 'public', {quote_literal(kind)}, "
+        f"({next_oid_sql()}, {quote_literal(name)}, {quote_literal(schema)}, {quote_literal(kind)}, "
         f"{_sql_value(json.dumps(opts) if opts else None)}, {_sql_value(definition)})"
     )
 
@@ -365,7 +647,7 @@ def insert_constraint_sql(con: Constraint, table: str, index_name: str | None = 
                           ref_table: str | None = None) -> str:
     return (
         f"INSERT INTO {CONSTRAINTS} (name, table_oid, type, columns, index_oid, definition, ref_table, "
-        f"ref_columns) VALUES ({quote_literal(con.name)}, {oid_of_sql(table)}, {quote_literal(con.type)}, "
+        f"ref_columns) VALUES ({quote_literal(bare_name(con.name))}, {oid_of_sql(table)}, {quote_literal(con.type)}, "
         f"{quote_literal(json.dumps(list(con.columns)))}, "
         f"{oid_of_sql(index_name) if index_name else 'NULL'}, {_sql_value(con.definition)}, "
         f"{oid_of_sql(ref_table) if ref_table else 'NULL'}, "
@@ -389,7 +671,7 @@ def drop_sequence_sql(name: str) -> list[str]:
     oid = oid_of_sql(name)
     return [
         f"DELETE FROM {SEQUENCES} WHERE oid = {oid}",
-        f"DELETE FROM {TABLES} WHERE schema = 'public' AND name = {quote_literal(name)}",
+        f"DELETE FROM {TABLES} WHERE {relation_row_sql(name)}",
     ]
 
 
@@ -398,7 +680,7 @@ def drop_index_sql(name: str) -> list[str]:
     return [
         f"DELETE FROM {CONSTRAINTS} WHERE index_oid = {oid}",
         f"DELETE FROM {INDEXES} WHERE oid = {oid}",
-        f"DELETE FROM {TABLES} WHERE schema = 'public' AND name = {quote_literal(name)} AND kind = 'i'",
+        f"DELETE FROM {TABLES} WHERE {relation_row_sql(name)} AND kind = 'i'",
     ]
 
 

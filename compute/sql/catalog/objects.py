@@ -25,6 +25,13 @@ COMMENTS = "__strata_comments"
 TYPES = "__strata_types"
 ENUMS = "__strata_enums"
 ROLES = "__strata_roles"  # CREATE ROLE/USER (compute/sql/translate/roles.py); attributes as pg_authid
+SCHEMAS = "__strata_schemas"  # CREATE SCHEMA (compute/sql/translate/schemas.py); public is implicit
+INFORMATION_SCHEMA_NAMESPACE_OID = 13000
+PG_TOAST_NAMESPACE_OID = 99
+# Schemas every database has; only public holds user objects (they keep their bare SQLite names).
+BUILTIN_SCHEMAS = {"pg_catalog": PG_CATALOG_NAMESPACE_OID, "public": PUBLIC_NAMESPACE_OID,
+                   "information_schema": INFORMATION_SCHEMA_NAMESPACE_OID, "pg_toast": PG_TOAST_NAMESPACE_OID}
+TEMP_SCHEMA_PREFIX = "pg_temp_"  # a session's temporary tables live in schema pg_temp_<n>
 
 # COMMENT ON: (classoid, objoid, objsubid) as in pg_description; classoid 1259 relations (objsubid =
 # column number for columns), 2606 constraints, 2615 schemas, 1262 databases.
@@ -108,6 +115,11 @@ _BOOTSTRAP = (
     label TEXT NOT NULL,
     UNIQUE (type_oid, label)
 )""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMAS} (
+    name TEXT PRIMARY KEY,
+    oid INTEGER NOT NULL UNIQUE,
+    owner TEXT NOT NULL
+)""",
     f"""CREATE TABLE IF NOT EXISTS {ROLES} (
     name TEXT PRIMARY KEY,
     oid INTEGER NOT NULL,
@@ -130,6 +142,24 @@ def bootstrap_statements() -> list[str]:
     return list(_BOOTSTRAP)
 
 
+def relation_key(schema: str, name: str) -> str:
+    """The name a relation (table, view, index, sequence, enum type) has in the Catalog and in
+    SQLite: its bare name in public (so databases made before schemas keep working), else
+    ``schema.name`` (one quoted SQLite identifier containing a dot)."""
+    return name if schema == "public" else f"{schema}.{name}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(schema, bare name) of a relation key (the inverse of relation_key: names of relations
+    may not contain a dot, so the first dot separates the schema)."""
+    schema, dot, name = key.partition(".")
+    return (schema, name) if dot else ("public", key)
+
+
+def bare_name(key: str) -> str:
+    return split_key(key)[1]
+
+
 def quote_ident(name: str) -> str:
     """An SQLite (and PostgreSQL) quoted identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -144,6 +174,15 @@ def type_ident(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A CREATE SCHEMA schema (public and the system schemas are built in, not stored)."""
+
+    name: str
+    oid: int
+    owner: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +281,11 @@ class Table:
     @property
     def storage_name(self) -> str:
         return self.sqlite_name or self.name
+
+    @property
+    def relname(self) -> str:
+        """The name without its schema (``name`` is the relation key: ``schema.name`` outside public)."""
+        return bare_name(self.name)
 
     @property
     def primary_key(self) -> Index | None:

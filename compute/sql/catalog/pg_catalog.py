@@ -22,6 +22,7 @@ from compute.sql.catalog.catalog import (
     TABLES,
     TYPES,
 )
+from compute.sql.catalog.objects import ROLES
 from compute.sql.catalog.ruleutils import (
     deparse_condition,
     deparse_default,
@@ -84,7 +85,8 @@ class _CatalogFunctions:
                     body = cast.group(1) or cast.group(3) or body
                 quoted = body.startswith("'") and body.endswith("'") and "::" not in body
                 return f"{body}::{name}" if name and quoted else body
-            return deparse_default(body, int(type_part), int(typmod_part), nice, self.ctx.timezone)
+            out = deparse_default(body, int(type_part), int(typmod_part), nice, self.ctx.timezone)
+            return _NEXTVAL.sub(self._regclass_literal, out)
         if text.startswith("C"):
             rel, body = text[1:].split(":", 1)
             return deparse_condition(body, self.columns(int(rel)), nice, self.ctx.timezone)
@@ -161,8 +163,10 @@ class _CatalogFunctions:
         if ctype == "c":
             return f"CHECK ({deparse_condition(definition or '', self.columns(table_oid), nice, self.ctx.timezone)})"
         if ctype == "f":
-            ref = self._one(f"SELECT name FROM {TABLES} WHERE oid = ?", (ref_table,))
+            ref = self._one(f"SELECT name, schema FROM {TABLES} WHERE oid = ?", (ref_table,))
             ref_name = ident(ref[0]) if ref else "?"
+            if ref and not self.visible(ref_table, ref[1], ref[0]):
+                ref_name = f"{ident(ref[1])}.{ref_name}"
             info = json.loads(definition) if definition and definition.startswith("{") else {}
             out = f"FOREIGN KEY ({names}) REFERENCES {ref_name}({', '.join(ident(c) for c in json.loads(ref_cols or '[]'))})"
             if info.get("match") == "f":
@@ -191,7 +195,27 @@ class _CatalogFunctions:
                             (name.removeprefix("public."),))
         if row is None or row[0] is None:
             return None
-        return deparse_view(row[0])
+        return deparse_view(row[0], self._visible)
+
+    def _visible(self, schema: str, name: str) -> bool:
+        """Whether the search path finds the relation schema.name by its bare name."""
+        path = C.runtime_path(self.conn, self.ctx.settings.get("search_path", C.DEFAULT_SEARCH_PATH),
+                              self.ctx.user, self.ctx.backend_pid)
+        if schema not in path:
+            return False
+        for candidate in path:
+            if self._one(f"SELECT 1 FROM {TABLES} WHERE schema = ? AND name = ?", (candidate, name)):
+                return candidate == schema
+        return False
+
+    def _regclass_literal(self, m: re.Match[str]) -> str:
+        """nextval('name'::regclass) as regclassout prints it: qualified unless visible."""
+        parts = C.split_qualified(m.group(1).replace("''", "'"))
+        schema, name = (parts[-2] if len(parts) > 1 else "public"), parts[-1]
+        shown = C.quote_ident(name) if name != name.lower() or not name.isidentifier() else name
+        if not self._visible(schema, name):
+            shown = f"{schema}.{shown}"
+        return f"nextval({C.quote_literal(shown)}::regclass)"
 
     # -- comments
     def obj_description(self, oid: Any, catalog: Any = None) -> Any:
@@ -226,7 +250,8 @@ class _CatalogFunctions:
             return None
         if int(oid) == 6171:
             return "pg_database_owner"
-        return self.ctx.user
+        row = self._one(f"SELECT name FROM main.{ROLES} WHERE oid = ?", (int(oid),)) if int(oid) != 10 else None
+        return row[0] if row else self.ctx.user
 
     def relation_size(self, oid: Any, *_fork: Any) -> Any:
         if oid is None:
@@ -266,12 +291,25 @@ class _CatalogFunctions:
         size = int(self.conn.execute("PRAGMA page_size").fetchall()[0][0])
         return count * size
 
+    def visible(self, oid: int, schema: str, name: str) -> bool:
+        """Whether an unqualified name finds this relation (pg_table_is_visible)."""
+        found = C.runtime_relation(self.conn, C.quote_ident(name),
+                                   self.ctx.settings.get("search_path", C.DEFAULT_SEARCH_PATH), self.ctx.user,
+                                   self.ctx.backend_pid)
+        return found is not None and found[0] == oid
+
     def _user_type_name(self, oid: int) -> str | None:
         """The name of an enum type (or ``name[]`` of its array type) by OID."""
-        row = self._one(f"SELECT name, oid = ? FROM main.{TYPES} WHERE oid = ? OR array_oid = ?", (oid, oid, oid))
+        row = self._one(f"SELECT name, oid = ?, schema FROM main.{TYPES} WHERE oid = ? OR array_oid = ?",
+                        (oid, oid, oid))
         if row is None:
             return None
-        return C.type_ident(str(row[0])) + ("" if row[1] else "[]")
+        name = C.type_ident(str(row[0]))
+        if row[2] not in C.runtime_path(
+                self.conn, self.ctx.settings.get("search_path", C.DEFAULT_SEARCH_PATH), self.ctx.user,
+                self.ctx.backend_pid):  # not visible: qualified, as format_type prints it
+            name = f"{C.type_ident(str(row[2]))}.{name}"
+        return name + ("" if row[1] else "[]")
 
     def format_type(self, oid: Any, typmod: Any) -> Any:
         if oid is None:
@@ -362,6 +400,7 @@ def install(conn: Any, ctx: Any) -> None:
 
 _CAST_TO = re.compile(r"CAST\(('(?:[^']|'')*') AS (?:public\.)?(\"?\w+\"?)\)|('(?:[^']|'')*')::(?:public\.)?(\"?\w+\"?)",
                       re.IGNORECASE)
+_NEXTVAL = re.compile(r"nextval\('((?:[^']|'')*)'::regclass\)")
 _TYPMOD = re.compile(r"\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)")
 
 

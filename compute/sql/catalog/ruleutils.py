@@ -12,7 +12,7 @@ small type resolver over sqlglot trees.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -333,8 +333,11 @@ def deparse_index_expr(text: str, columns: Mapping[str, tuple[int, int]], pretty
     return f"({out.text})" if pretty else f"(({out.text}))"
 
 
-def deparse_view(text: str) -> str:
-    """pg_get_viewdef: PostgreSQL 15 layout (columns qualified by their relation when unambiguous)."""
+def deparse_view(text: str, visible: Callable[[str, str], bool] | None = None) -> str:
+    """pg_get_viewdef: PostgreSQL 15 layout (columns qualified by their relation when unambiguous).
+
+    ``visible(schema, name)`` tells whether the search path finds a relation by its bare name;
+    those it does not find print qualified, as PostgreSQL prints them."""
     try:
         node = _parse_statement(text)
     except Exception:  # keep what the user wrote
@@ -343,6 +346,12 @@ def deparse_view(text: str) -> str:
         return f" {node.sql(dialect='postgres')};"
     tables = [t for t in node.find_all(exp.Table)]
     qualifier = (tables[0].alias_or_name if len(tables) == 1 else None)
+    ctes = {c.alias_or_name for c in node.find_all(exp.CTE)}
+    for table in tables:
+        if visible is None or not isinstance(table.this, exp.Identifier) or not table.db and table.name in ctes:
+            continue
+        schema = table.db or "public"
+        table.set("db", None if visible(schema, table.name) else exp.to_identifier(schema))
     if qualifier:
         for col in node.find_all(exp.Column):
             if not col.table:

@@ -18,6 +18,7 @@ from compute.sql.catalog.objects import (
     ENUMS,
     INDEXES,
     ROLES,
+    SCHEMAS,
     SEQUENCES,
     TABLES,
     TYPES,
@@ -51,13 +52,23 @@ _TYPES = {
 
 _ARRAY_OIDS = ", ".join(str(o) for o in sorted(T.ELEMENT_OF) if o not in T.VECTORS)
 _KIND_AM = "CASE t.kind WHEN 'i' THEN 403 WHEN 'r' THEN 2 ELSE 0 END"
-_NS = "CASE t.schema WHEN 'public' THEN 2200 WHEN 'pg_catalog' THEN 11 ELSE 2200 END"
+
+
+def _ns_of(schema: str) -> str:
+    """The namespace OID of a schema name (an SQL expression): built in, or a CREATE SCHEMA row."""
+    return (f"CASE {schema} WHEN 'public' THEN 2200 WHEN 'pg_catalog' THEN 11 ELSE coalesce("
+            f"(SELECT n.oid FROM main.{SCHEMAS} n WHERE n.name = {schema}), 2200) END")
+
+
+_NS = _ns_of("t.schema")
 
 _rel(
     "pg_namespace", 2615, "oid:oid, nspname:name, nspowner:oid, nspacl:acl",
     "SELECT 11, 'pg_catalog', 10, NULL UNION ALL SELECT 2200, 'public', 6171, "
     "'[\"pg_database_owner=UC/pg_database_owner\",\"=U/pg_database_owner\"]' "
-    "UNION ALL SELECT 99, 'pg_toast', 10, NULL UNION ALL SELECT 13000, 'information_schema', 10, NULL",
+    "UNION ALL SELECT 99, 'pg_toast', 10, NULL UNION ALL SELECT 13000, 'information_schema', 10, NULL "
+    f"UNION ALL SELECT n.oid, n.name, coalesce((SELECT r.oid FROM main.{ROLES} r WHERE r.name = n.owner), 10), "
+    f"NULL FROM main.{SCHEMAS} n",
 )
 _rel(
     "pg_class", 1259,
@@ -69,7 +80,8 @@ _rel(
     "relispartition:bool, relrewrite:oid, relfrozenxid:xid, relminmxid:xid, relacl:acl, "
     "reloptions:text[], relpartbound:node",
     f"SELECT t.oid, t.name, {_NS}, 0, 0, 10, {_KIND_AM}, t.oid, 0, 0, -1.0, 0, 0, "
-    f"EXISTS (SELECT 1 FROM main.{INDEXES} i WHERE i.table_oid = t.oid), 0, 'p', t.kind, "
+    f"EXISTS (SELECT 1 FROM main.{INDEXES} i WHERE i.table_oid = t.oid), 0, "
+    f"CASE WHEN t.schema LIKE 'pg\\_temp\\_%' ESCAPE '\\' THEN 't' ELSE 'p' END, t.kind, "
     f"(SELECT count(*) FROM main.{COLUMNS} c WHERE c.table_oid = t.oid), "
     f"(SELECT count(*) FROM main.{CONSTRAINTS} k WHERE k.table_oid = t.oid AND k.type = 'c'), "
     f"0, EXISTS (SELECT 1 FROM main.{CONSTRAINTS} f WHERE f.type = 'f' AND t.oid IN (f.table_oid, f.ref_table)), "
@@ -172,7 +184,8 @@ _rel(
     "confupdtype:char, confdeltype:char, confmatchtype:char, conislocal:bool, coninhcount:int4, "
     "connoinherit:bool, conkey:int2[], confkey:int2[], conpfeqop:oid[], conppeqop:oid[], conffeqop:oid[], "
     "confdelsetcols:int2[], conexclop:oid[], conbin:node",
-    f"SELECT k.rowid + 100000, k.name, 2200, k.type, "
+    f"SELECT k.rowid + 100000, k.name, "
+    f"{_ns_of(f'(SELECT kt.schema FROM main.{TABLES} kt WHERE kt.oid = k.table_oid)')}, k.type, "
     f"CASE WHEN k.type = 'f' THEN coalesce(json_extract(k.definition, '$.deferrable'), 0) ELSE 0 END, "
     f"CASE WHEN k.type = 'f' THEN coalesce(json_extract(k.definition, '$.deferred'), 0) ELSE 0 END, "
     f"1, k.table_oid, 0, "
@@ -402,7 +415,8 @@ _rel(
     "catalog_name:name, schema_name:name, schema_owner:name",
     "SELECT current_database(), 'public', pg_session_user() UNION ALL "
     "SELECT current_database(), 'pg_catalog', pg_session_user() UNION ALL "
-    "SELECT current_database(), 'information_schema', pg_session_user()",
+    "SELECT current_database(), 'information_schema', pg_session_user() UNION ALL "
+    f"SELECT current_database(), n.name, n.owner FROM main.{SCHEMAS} n",
 )
 _rel(
     "information_schema_tables", 0,
@@ -461,7 +475,7 @@ _rel(
     f"THEN 'YES' ELSE 'NO' END, 'YES', CASE WHEN k.type IN ('p', 'u') THEN 'YES' END "
     f"FROM main.{CONSTRAINTS} k JOIN main.{TABLES} t ON t.oid = k.table_oid "
     f"UNION ALL SELECT current_database(), t.schema, "
-    f"'2200_' || t.oid || '_' || c.attnum || '_not_null', current_database(), t.schema, t.name, 'CHECK', "
+    f"{_NS} || '_' || t.oid || '_' || c.attnum || '_not_null', current_database(), t.schema, t.name, 'CHECK', "
     f"'NO', 'NO', 'YES', NULL FROM main.{COLUMNS} c JOIN main.{TABLES} t ON t.oid = c.table_oid "
     f"WHERE c.not_null AND t.kind = 'r'",
 )
@@ -540,11 +554,11 @@ def _pg_type_body() -> str:
         )
     # enum types and their array types (CREATE TYPE ... AS ENUM)
     rows.append(
-        f"SELECT e.oid, e.name, 2200, 10, 4, 1, 'e', 'E', 0, 1, ',', 0, 0, e.array_oid, 'i', 'p', 0, 0, -1, 0, "
+        f"SELECT e.oid, e.name, {_ns_of('e.schema')}, 10, 4, 1, 'e', 'E', 0, 1, ',', 0, 0, e.array_oid, 'i', 'p', 0, 0, -1, 0, "
         f"NULL, 'enum_in', 'enum_out', 'enum_recv', 'enum_send', 0, NULL FROM main.{TYPES} e"
     )
     rows.append(
-        f"SELECT e.array_oid, '_' || e.name, 2200, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, e.oid, 0, 'i', 'x', 0, 0, "
+        f"SELECT e.array_oid, '_' || e.name, {_ns_of('e.schema')}, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, e.oid, 0, 'i', 'x', 0, 0, "
         f"-1, 0, NULL, 'array_in', 'array_out', 'array_recv', 'array_send', 0, NULL FROM main.{TYPES} e"
     )
     return " UNION ALL ".join(rows)

@@ -14,7 +14,16 @@ from sqlglot import exp
 import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.sql.api import SqlError
-from compute.sql.catalog.catalog import FIRST_USER_OID, TABLES
+from compute.sql.catalog.catalog import (
+    DEFAULT_SEARCH_PATH,
+    FIRST_USER_OID,
+    SCHEMAS,
+    TABLES,
+    runtime_path,
+    runtime_relation,
+    split_qualified,
+)
+from compute.sql.catalog.objects import BUILTIN_SCHEMAS
 from compute.sql.catalog.system import SYSTEM_RELATIONS
 from compute.sql.functions.common import scalar_registrar, simple
 from compute.sql.functions.session import SessionContext
@@ -41,18 +50,19 @@ def drop_not_null_text(ddl: Any, column: Any) -> Any:
     return pattern.sub(r"\1", ddl, count=1)
 
 
-def _serial_sequence(conn: Any, table: Any, column: Any) -> Any:
+def _serial_sequence(conn: Any, ctx: SessionContext, table: Any, column: Any) -> Any:
     if table is None or column is None:
         return None
-    name = str(table).lower()
-    if name.startswith("public."):
-        name = name[7:]
+    found = runtime_relation(conn, str(table), ctx.settings.get("search_path", DEFAULT_SEARCH_PATH), ctx.user,
+                             ctx.backend_pid, "rv")
+    if found is None:
+        raise SqlError("42P01", f'relation "{table}" does not exist')
     rows = conn.execute(
-        "SELECT t2.name FROM __strata_sequences s JOIN __strata_tables t ON t.oid = s.owner_table "
-        "JOIN __strata_tables t2 ON t2.oid = s.oid WHERE t.name = ? AND s.owner_column = ?",
-        (name, str(column)),
+        "SELECT t2.schema, t2.name FROM __strata_sequences s JOIN __strata_tables t2 ON t2.oid = s.oid "
+        "WHERE s.owner_table = ? AND s.owner_column = ?",
+        (found[0], str(column)),
     ).fetchall()
-    return "public." + rows[0][0] if rows else None
+    return f"{quote_ident_value(rows[0][0])}.{quote_ident_value(rows[0][1])}" if rows else None
 
 
 # The catalog UDFs (catalog/pg_catalog.py): SQL-visible names -> (SQLite UDF, result type).
@@ -157,17 +167,11 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         text = str(value).strip()
         if text.isdigit():
             return int(text)
-        name = text
-        if name.startswith('"') and name.endswith('"'):
-            name = name[1:-1].replace('""', '"')
-        else:
-            name = name.lower()
-        for prefix in ("public.", "pg_catalog."):
-            if name.startswith(prefix):
-                name = name[len(prefix):]
-        rows = conn.execute(f"SELECT oid FROM {TABLES} WHERE name = ?", (name,)).fetchall()
-        if rows:
-            return rows[0][0]
+        found = runtime_relation(conn, text, ctx.settings.get("search_path", DEFAULT_SEARCH_PATH), ctx.user,
+                                 ctx.backend_pid)
+        if found is not None:
+            return found[0]
+        name = split_qualified(text)[-1]
         system = SYSTEM_RELATIONS.get(name)
         if system is not None:
             return system.oid
@@ -178,15 +182,43 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     def regclass_out(oid: Any) -> Any:
         if oid is None:
             return None
-        rows = conn.execute(f"SELECT name FROM {TABLES} WHERE oid = ?", (oid,)).fetchall()
+        rows = conn.execute(f"SELECT name, schema FROM {TABLES} WHERE oid = ?", (oid,)).fetchall()
         if rows:
-            return quote_ident_value(rows[0][0])
+            name, schema = rows[0]
+            path = runtime_path(conn, ctx.settings.get("search_path", DEFAULT_SEARCH_PATH), ctx.user,
+                                ctx.backend_pid)
+            visible = schema in path and runtime_relation(
+                conn, quote_ident_value(name), ctx.settings.get("search_path", DEFAULT_SEARCH_PATH), ctx.user,
+                ctx.backend_pid) == (oid, schema, name)
+            return quote_ident_value(name) if visible else f"{quote_ident_value(schema)}.{quote_ident_value(name)}"
         for rel in SYSTEM_RELATIONS.values():
             if rel.oid == oid:
                 return rel.name
         return str(oid)
 
     scalar("pg_regclass_out", regclass_out, 1)
-    scalar("pg_table_is_visible", lambda oid: 1, 1)
-    scalar("pg_get_serial_sequence", lambda table, column: _serial_sequence(conn, table, column), 2)
+
+    def regnamespace_out(oid: Any) -> Any:
+        if oid is None:
+            return None
+        names = {v: k for k, v in BUILTIN_SCHEMAS.items()}
+        if int(oid) in names:
+            return names[int(oid)]
+        rows = conn.execute(f"SELECT name FROM main.{SCHEMAS} WHERE oid = ?", (oid,)).fetchall()
+        return quote_ident_value(rows[0][0]) if rows else str(oid)
+
+    scalar("pg_regnamespace_out", regnamespace_out, 1)
+    def table_is_visible(oid: Any) -> Any:
+        """True when the search path finds the relation by its bare name (psql's \\dt, \\d)."""
+        if oid is None:
+            return None
+        rows = conn.execute(f"SELECT name, schema FROM main.{TABLES} WHERE oid = ?", (oid,)).fetchall()
+        if not rows:
+            return 1  # system relations, types, functions
+        found = runtime_relation(conn, quote_ident_value(rows[0][0]),
+                                 ctx.settings.get("search_path", DEFAULT_SEARCH_PATH), ctx.user, ctx.backend_pid)
+        return 1 if found is not None and found[0] == oid else 0
+
+    scalar("pg_table_is_visible", table_is_visible, 1)
+    scalar("pg_get_serial_sequence", lambda table, column: _serial_sequence(conn, ctx, table, column), 2)
     conn.create_scalar_function("pg_drop_not_null", drop_not_null_text, 2, **det)

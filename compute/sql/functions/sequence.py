@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import compute.sql.types as ty
 from compute.sql.api import SqlError
-from compute.sql.catalog.catalog import SEQUENCES, TABLES
+from compute.sql.catalog.catalog import DEFAULT_SEARCH_PATH, SEQUENCES, runtime_relation
 from compute.sql.functions.common import scalar_registrar, simple
 from compute.sql.functions.session import SessionContext
 from compute.sql.translate.scope import Handler
@@ -32,12 +31,12 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     # --- sequences (nextval writes, so translations calling it are marked is_write)
     def _seq_row(name: Any) -> tuple[int, int, int, int, int, int, int, int]:
         text = str(name)
-        key = re.sub(r'^\s*(?:public|"public")\s*\.\s*', "", text, flags=re.IGNORECASE)
-        key = key[1:-1].replace('""', '"') if key.startswith('"') and key.endswith('"') else key.lower()
-        rows = conn.execute(
+        found = runtime_relation(conn, text, ctx.settings.get("search_path", DEFAULT_SEARCH_PATH), ctx.user,
+                                 ctx.backend_pid, "S")  # by the session's search path (schemas.py)
+        rows = [] if found is None else conn.execute(
             f"SELECT s.oid, s.last_value, s.is_called, s.increment, s.min_value, s.max_value, s.cycle, "
-            f"s.start_value FROM {SEQUENCES} s JOIN {TABLES} t ON t.oid = s.oid WHERE t.name = ?",
-            (key,),
+            f"s.start_value FROM {SEQUENCES} s WHERE s.oid = ?",
+            (found[0],),
         ).fetchall()
         if not rows:
             raise SqlError("42P01", f'relation "{text}" does not exist')

@@ -27,7 +27,25 @@ if TYPE_CHECKING:
 
 def _current_schema(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                     scope: Scope) -> tuple[exp.Expression, Ty]:
-    return exp.Literal.string("public"), ty.NAME
+    """The first existing schema of the search path (NULL if none), at translation time: the
+    catalog carries the session's path and translations are cached per path."""
+    existing = c.state.catalog.existing_path()
+    return (exp.Literal.string(existing[0]) if existing else exp.Null()), ty.NAME
+
+
+def _current_schemas(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                     scope: Scope) -> tuple[exp.Expression, Ty]:
+    """current_schemas(implicit): the existing schemas of the path; with the implicit ones
+    (the session's temporary schema, pg_catalog) first when asked."""
+    if len(args) != 1:
+        raise SqlError("42883", "function current_schemas() does not exist")
+    catalog = c.state.catalog
+    explicit = catalog.existing_path()
+    temp = catalog.temp_schema()
+    implicit = [*([temp] if temp else []), "pg_catalog", *explicit]
+    value = exp.Case(ifs=[exp.If(this=args[0], true=exp.Literal.string(json.dumps(implicit)))],
+                     default=exp.Literal.string(json.dumps(explicit)))
+    return value, Ty(T.NAME_ARRAY)
 
 
 def _current_user(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
@@ -114,7 +132,7 @@ HANDLERS: dict[str, Handler] = {
     "current_database": simple("current_database", ty.NAME),
     "pg_backend_pid": simple("pg_backend_pid", ty.INT4),
     "inet_server_port": simple("inet_server_port", ty.INT4),
-    "current_schemas": simple("current_schemas", Ty(T.NAME_ARRAY)),
+    "current_schemas": _current_schemas,
     "current_setting": simple("current_setting", ty.TEXT),
     "set_config": simple("set_config", ty.TEXT),
     "pg_sleep": simple("pg_sleep", Ty(T.VOID), off_loop=True),
@@ -178,5 +196,4 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         return json.dumps(merged)
 
     scalar("pg_settings_json", settings_json, 0)
-    scalar("current_schemas", lambda implicit: json.dumps(["pg_catalog", "public"] if implicit else ["public"]), 1)
     scalar("pg_sleep", lambda secs: _sleep(secs, ctx), 1)

@@ -77,10 +77,10 @@ def translate_copy(stmt: Statement, state: State) -> Translation:
 def _source(ts: Tokens, stmt: Statement, qc: QueryCompiler) -> _Source:
     if ts.peek() != "(":
         table_name = ident_value(ts.next(), ts.text)
+        schema = None
         if ts.accept("."):
-            if table_name not in ("public",):
-                raise SqlError("3F000", f'schema "{table_name}" does not exist')
-            table_name = ts.next_name()
+            schema, table_name = table_name, ts.next_name()
+        table_name = qc.state.catalog.qualify(schema, table_name)  # its key (translate/schemas.py)
         columns: list[str] = []
         if ts.peek() == "(":
             ts.next()

@@ -70,6 +70,7 @@ class _NewTable:
         return {c.name: c for c in self.columns}
 
     def unique_name(self, base: str, catalog: Catalog) -> str:
+        """``base`` (a key: schema.name outside public) or base1, base2... while taken."""
         candidate = base
         i = 1
         while candidate in self.used_names or catalog.relation_exists(candidate):
@@ -136,6 +137,8 @@ class DdlCompiler(TableDdl):
         if isinstance(body, exp.ColumnConstraint):
             constraint_name = constraint_name or body.name or None
             body = body.args["kind"]
+        if constraint_name:  # constraint names are keyed like relations (schema.name outside public)
+            constraint_name = C.relation_key(C.split_key(name)[0], constraint_name)
         if isinstance(body, (exp.PrimaryKey, exp.PrimaryKeyColumnConstraint)):
             cols = [col_name] if col_name else [e.name for e in body.expressions]
             if b.pk_cols:
@@ -225,7 +228,7 @@ class DdlCompiler(TableDdl):
                 con, name, index_name=con.name if con.type in ("p", "u") else None, ref_table=b.fk_refs.get(con.name)))
             if con.type == "c":
                 steps.append(f"UPDATE {C.CONSTRAINTS} SET index_oid = 0 "
-                             f"WHERE table_oid = {C.oid_of_sql(name)} AND name = {quote_literal(con.name)}")
+                             f"WHERE table_oid = {C.oid_of_sql(name)} AND name = {quote_literal(C.bare_name(con.name))}")
         for seq in b.sequences:
             steps.extend(C.insert_sequence_sql(seq, name))
         steps.extend(self._table_foreign_key_steps(b))
@@ -336,11 +339,11 @@ class DdlCompiler(TableDdl):
                 raise SqlError(
                     "2BP01",
                     f"cannot drop table {name} because other objects depend on it",
-                    detail=f"constraint {con.name} on table {other.name} depends on table {name}",
+                    detail=f"constraint {C.bare_name(con.name)} on table {other.name} depends on table {name}",
                     hint="Use DROP ... CASCADE to drop the dependent objects too.",
                 )
             for other, con in incoming:
-                notices.append(f"drop cascades to constraint {con.name} on table {other.name}")
+                notices.append(f"drop cascades to constraint {C.bare_name(con.name)} on table {other.name}")
                 catalog, more = self._drop_foreign_key(catalog, catalog.user_table(other.name) or other, con)
                 steps.extend(more)
             for con in table.constraints:
@@ -475,12 +478,10 @@ class DdlCompiler(TableDdl):
         parts = [ts.next_name()]
         while ts.accept("."):
             parts.append(ts.next_name())
-        if parts[0] == "public" and len(parts) > (2 if kind == "column" else 1):
-            parts = parts[1:]
         column = parts.pop() if kind == "column" else None
-        if len(parts) != 1:
-            raise SqlError("3F000", f'schema "{parts[0]}" does not exist')
-        rel = parts[0]
+        if len(parts) not in (1, 2):
+            raise SqlError("0A000", "cross-database references are not implemented")
+        rel = self.catalog.qualify(parts[0] if len(parts) == 2 else None, parts[-1], "any")
         description = _comment_text(ts)
         table = self.catalog.user_table(rel)
         known = {"table": table is not None and table.kind == "r", "view": table is not None and table.kind == "v",
@@ -707,7 +708,7 @@ class DdlCompiler(TableDdl):
             raise SqlError("42P02", "there is no parameter $1")
         columns = [Column(c.name, i + 1, c.ty.oid if c.ty.oid != T.UNKNOWN else T.TEXT, c.ty.typmod)
                    for i, c in enumerate(cols)]
-        definition = node.expression.sql(dialect="postgres")
+        definition = node.meta.get("definition") or node.expression.sql(dialect="postgres")  # schemas.py
         col_list = ", ".join(_q(c.name) for c in columns)
         steps.append(f"CREATE VIEW {_q(name)} ({col_list}) AS {sql}")
         steps.append(C.insert_relation_sql(name, "v", (), definition))

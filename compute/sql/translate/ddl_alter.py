@@ -61,8 +61,8 @@ class TableDdl:
             table = table.this
         if not isinstance(table, exp.Table):
             raise SqlError("42601", "expected a relation name")
-        if table.db and table.db != "public":
-            raise SqlError("3F000", f'schema "{table.db}" does not exist')
+        if table.db:
+            return self.catalog.qualify(table.db, table.name)  # normally done by schemas.resolve_names
         return table.name
 
     def _existing(self, name: str) -> Table:
@@ -192,17 +192,18 @@ class TableDdl:
                     cols = tuple(new if c == old else c for c in con.columns)
                     if cols != con.columns:
                         steps.append(f"UPDATE {C.CONSTRAINTS} SET columns = {quote_literal(json.dumps(list(cols)))} "
-                                     f"WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(con.name)}")
+                                     f"WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(C.bare_name(con.name))}")
                     new_cons.append(replace(con, columns=cols))
                 columns = tuple(replace(c, name=new) if c.name == old else c for c in table.columns)
                 catalog = catalog.with_table(replace(table, columns=columns, indexes=tuple(new_indexes),
                                                      constraints=tuple(new_cons)))
             elif isinstance(action, exp.AlterRename):
-                new = self._name(action.this)
+                new = C.relation_key(C.split_key(table.name)[0], self._name(action.this))  # stays in its schema
                 if catalog.relation_exists(new):
-                    raise SqlError("42P07", f'relation "{new}" already exists')
+                    raise SqlError("42P07", f'relation "{C.bare_name(new)}" already exists')
                 steps.append(f"ALTER TABLE {_q(table.name)} RENAME TO {_q(new)}")
-                steps.append(f"UPDATE {C.TABLES} SET name = {quote_literal(new)} WHERE oid = {C.oid_of_sql(table.name)}")
+                steps.append(f"UPDATE {C.TABLES} SET name = {quote_literal(C.bare_name(new))} "
+                             f"WHERE oid = {C.oid_of_sql(table.name)}")
                 renamed = replace(table, name=new)
                 for con in table.constraints:
                     if con.type == "c" and con.index_oid == 0:  # their triggers name the relation
@@ -226,13 +227,13 @@ class TableDdl:
         steps: list[str] = []
         for target in action.args.get("tables") or action.expressions or []:
             table = catalog.user_table(table.name) or table
-            name = target.name
+            name = C.relation_key(C.split_key(table.name)[0], target.name)  # constraints are keyed like relations
             con = next((c for c in table.constraints if c.name == name), None)
             if con is None:
                 if action.args.get("exists"):
-                    notices.append(f'constraint "{name}" of relation "{table.name}" does not exist, skipping')
+                    notices.append(f'constraint "{target.name}" of relation "{table.relname}" does not exist, skipping')
                     continue
-                raise SqlError("42704", f'constraint "{name}" of relation "{table.name}" does not exist')
+                raise SqlError("42704", f'constraint "{target.name}" of relation "{table.relname}" does not exist')
             if con.type == "f":
                 catalog, more = self._drop_foreign_key(catalog, table, con)
                 steps.extend(more)
@@ -265,7 +266,7 @@ class TableDdl:
                 steps.extend(C.drop_index_sql(name))
                 table = replace(table, indexes=tuple(i for i in table.indexes if i.name != name))
             steps.append(f"DELETE FROM {C.CONSTRAINTS} WHERE table_oid = {C.oid_of_sql(table.name)} "
-                         f"AND name = {quote_literal(name)}")
+                         f"AND name = {quote_literal(C.bare_name(name))}")
             catalog = catalog.with_table(replace(table, constraints=tuple(c for c in table.constraints
                                                                           if c.name != name)))
         steps.extend(C.BUMP_SCHEMA_VERSION)
@@ -286,7 +287,8 @@ class TableDdl:
         row_check = generate(self.qc.ex.condition(expr, row_scope))
         stored = f'(SELECT {row_check} FROM {_q(table.name)} AS "__ck_row" WHERE "__ck_row".rowid = NEW.rowid)'
         prefix = check_trigger_prefix(table.oid or table.name, name)
-        message = quote_literal(f'new row for relation "{table.name}" violates check constraint "{name}"')
+        message = quote_literal(f'new row for relation "{table.relname}" violates check constraint '
+                                f'"{C.bare_name(name)}"')
         detail = f"'Failing row contains (' || {_tuple_text_sql('NEW.', cols)} || ').'"
         steps = self._drop_check_triggers(table, name)
         for event, suffix in (("INSERT", "_i"), ("UPDATE", "_u")):
@@ -310,7 +312,7 @@ class TableDdl:
                            f"key) and cannot be dropped")
         steps = drop_triggers_sql(str(prefix), FK_TRIGGER_SUFFIXES)
         steps.append(f"DELETE FROM {C.CONSTRAINTS} WHERE table_oid = {C.oid_of_sql(table.name)} "
-                     f"AND name = {quote_literal(con.name)}")
+                     f"AND name = {quote_literal(C.bare_name(con.name))}")
         table = catalog.user_table(table.name) or table
         new_table = replace(table, constraints=tuple(c for c in table.constraints if c.name != con.name))
         return catalog.with_table(new_table), steps
@@ -320,7 +322,7 @@ class TableDdl:
         cname = None
         body = con
         if isinstance(con, exp.Constraint):
-            cname = con.name
+            cname = con.name if con.name == UNNAMED_CHECK else C.relation_key(C.split_key(table.name)[0], con.name)
             body = con.expressions[0]
         if isinstance(body, exp.PrimaryKey):
             cols = [e.name for e in body.expressions]
@@ -433,7 +435,7 @@ class TableDdl:
         con = Constraint(name, table.oid, "c", columns, index_oid=0, definition=pg_text)
         steps.append(C.insert_constraint_sql(con, table.name))
         steps.append(f"UPDATE {C.CONSTRAINTS} SET index_oid = 0 "
-                     f"WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(name)}")
+                     f"WHERE table_oid = {C.oid_of_sql(table.name)} AND name = {quote_literal(C.bare_name(name))}")
         return catalog.with_table(replace(table, constraints=(*table.constraints, con))), steps
 
     def _add_unique(self, catalog: Catalog, table: Table, cols: list[str], name: str,
@@ -536,7 +538,7 @@ class TableDdl:
                     if name not in _check_columns(con.definition or ""):
                         continue
                     steps.append(f"DELETE FROM {C.CONSTRAINTS} WHERE table_oid = {C.oid_of_sql(table.name)} "
-                                 f"AND name = {quote_literal(con.name)}")
+                                 f"AND name = {quote_literal(C.bare_name(con.name))}")
                     table = replace(table, constraints=tuple(c for c in table.constraints if c.name != con.name))
                     catalog = catalog.with_table(table)
             steps.append(f"ALTER TABLE {_q(table.name)} DROP COLUMN {_q(name)}")

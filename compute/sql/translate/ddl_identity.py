@@ -13,7 +13,7 @@ from dataclasses import replace
 from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog import catalog as C
-from compute.sql.catalog.catalog import Catalog, Sequence, quote_literal
+from compute.sql.catalog.catalog import Catalog, Sequence, quote_literal, split_key
 from compute.sql.translate.ddl_sql import DdlResult
 
 _NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
@@ -37,7 +37,11 @@ def _last_part(name: str) -> str:
 
 
 def regclass_text(name: str) -> str:
-    """The name as nextval('...'::regclass) writes it (quoted when it must be)."""
+    """The name as nextval('...'::regclass) writes it (quoted when it must be; a relation key
+    ``schema.name`` outside public is written qualified)."""
+    schema, bare = split_key(name)
+    if schema != "public":
+        return f"{regclass_text(schema)}.{regclass_text(bare)}"
     plain = re.fullmatch(r"[a-z_][a-z0-9_$]*", name) is not None
     return name if plain else '"' + name.replace('"', '""') + '"'
 

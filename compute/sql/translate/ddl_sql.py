@@ -17,6 +17,7 @@ from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import (
     Catalog,
     Column,
+    bare_name,
     quote_ident,
     quote_literal,
 )
@@ -162,9 +163,10 @@ def _fk_child_violation(row: str, child: str, name: str, ccols: list[Column], pa
     cnames = ", ".join(c.name for c in ccols)
     match = " AND ".join(f"p.{_q(pc.name)} = {row}{_q(cc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
     not_null = " AND ".join(f"{row}{_q(c.name)} IS NOT NULL" for c in ccols)
-    message = quote_literal(f'insert or update on table "{child}" violates foreign key constraint "{name}"')
+    message = quote_literal(f'insert or update on table "{bare_name(child)}" violates foreign key constraint '
+                            f'"{bare_name(name)}"')
     detail = (f"'Key ({cnames})=(' || {_tuple_text_sql(row, ccols)} || " +
-              quote_literal(') is not present in table "' + parent + '".'))
+              quote_literal(') is not present in table "' + bare_name(parent) + '".'))
     when = f"{not_null} AND NOT EXISTS (SELECT 1 FROM {_q(parent)} AS p WHERE {match})"
     if info.get("match") == "f" and len(ccols) > 1:
         any_null = " OR ".join(f"{row}{_q(c.name)} IS NULL" for c in ccols)
@@ -210,10 +212,10 @@ def fk_trigger_sql(prefix: str, name: str, child: str, ccols: list[Column], pare
     # parent side
     pnames = ", ".join(c.name for c in pcols)
     refs = " AND ".join(f"{_q(cc.name)} = OLD.{_q(pc.name)}" for cc, pc in zip(ccols, pcols, strict=True))
-    pmessage = quote_literal(f'update or delete on table "{parent}" violates foreign key constraint "{name}" '
-                             f'on table "{child}"')
+    pmessage = quote_literal(f'update or delete on table "{bare_name(parent)}" violates foreign key constraint '
+                             f'"{bare_name(name)}" on table "{bare_name(child)}"')
     pdetail = (f"'Key ({pnames})=(' || {_tuple_text_sql('OLD.', pcols)} || " +
-               quote_literal(') is still referenced from table "' + child + '".'))
+               quote_literal(') is still referenced from table "' + bare_name(child) + '".'))
     referenced = f"EXISTS (SELECT 1 FROM {_q(child)} WHERE {refs})"
     changed = " OR ".join(f"OLD.{_q(c.name)} IS NOT NEW.{_q(c.name)}" for c in pcols)
     pcol_list = ", ".join(_q(c.name) for c in pcols)

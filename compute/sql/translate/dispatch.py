@@ -18,6 +18,7 @@ from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_identity import ADD_IDENTITY, add_identity
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
 from compute.sql.translate.explain import explain
+from compute.sql.translate.functions_ddl import check_dml, dml_steps, routine_statement
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import QueryCompiler
@@ -29,8 +30,8 @@ from compute.sql.translate.rewrite import (
     overriding_cut,
     unlogged_cut,
 )
-from compute.sql.translate.functions_ddl import check_dml, dml_steps, routine_statement
 from compute.sql.translate.roles import grant_statement, owner_to, role_statement
+from compute.sql.translate.schemas import resolve_names, schema_statement
 from compute.sql.translate.scope import Params, State
 from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
 from compute.sql.translate.statements import set_constraints, translate_utility
@@ -211,6 +212,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
     if special is not None:
         return special
     node, text = _parse_statement(stmt, first)
+    resolve_names(node, catalog)  # relation names -> catalog keys, by the search path
     if isinstance(node, (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)):
         qc = QueryCompiler(state)
         sql, cols = qc.statement_query(node)
@@ -245,6 +247,8 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 \
             and stmt.tokens[1].text.lower() in ("role", "user", "group"):
         return role_statement(first, stmt.tokens, stmt.text), catalog
+    if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 and stmt.tokens[1].text.lower() == "schema":
+        return schema_statement(first, stmt.tokens, stmt.text, state)
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt, catalog), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "type":

@@ -32,17 +32,20 @@ NAMEDATALEN = 63
 class _Cursor:
     """Token cursor with the few helpers the TYPE statements need."""
 
-    def __init__(self, tokens: tuple[Token, ...], text: str) -> None:
+    def __init__(self, tokens: tuple[Token, ...], text: str, catalog: Catalog) -> None:
         self.ts = Tokens(tokens, text)
+        self.catalog = catalog
 
-    def name(self) -> str:
+    def name(self, new: bool = False) -> str:
+        """A type name as its key (schema.name outside public; translate/schemas.py): where a new
+        type goes, or which existing type the search path finds."""
         first = self.ts.next_name()
+        schema = None
         if self.ts.accept("."):
-            second = self.ts.next_name()
-            if first != "public":
-                raise SqlError("3F000", f'schema "{first}" does not exist')
-            return second
-        return first
+            schema, first = first, self.ts.next_name()
+        if new:
+            return self.catalog.qualify_new(schema, first)
+        return self.catalog.qualify(schema, first, "type")
 
     def string(self) -> str:
         tok = self.ts.next()
@@ -76,9 +79,9 @@ def _existing(catalog: Catalog, name: str) -> EnumType:
 
 def create_type(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> tuple[list[str], Catalog]:
     """CREATE TYPE name AS ENUM ('a', ...): other CREATE TYPE forms are refused."""
-    cur = _Cursor(tokens, text)
+    cur = _Cursor(tokens, text, catalog)
     cur.ts.expect("create", "type")
-    name = cur.name()
+    name = cur.name(new=True)
     if not cur.ts.accept("as", "enum"):
         raise SqlError("0A000", "CREATE TYPE is supported only for enum types (AS ENUM)")
     cur.ts.expect("(")
@@ -106,13 +109,14 @@ def create_type(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> tuple
     type_oid = array_oid + 1
     steps = [
         f"INSERT INTO {C.TYPES} (oid, name, schema, kind, array_oid) VALUES ({type_oid}, "
-        f"{quote_literal(name)}, 'public', 'e', {array_oid})",
+        f"{quote_literal(C.bare_name(name))}, {quote_literal(C.split_key(name)[0])}, 'e', {array_oid})",
     ]
     for i, label in enumerate(labels):
         steps.append(f"INSERT INTO {C.ENUMS} (oid, type_oid, sortorder, label) VALUES "
                      f"({C.next_oid_sql()}, {type_oid}, {i + 1}, {quote_literal(label)})")
     steps.extend(C.BUMP_SCHEMA_VERSION)
-    enum = EnumType(type_oid, name, array_oid, tuple(labels), tuple(float(i + 1) for i in range(len(labels))))
+    enum = EnumType(type_oid, name, array_oid, tuple(labels), tuple(float(i + 1) for i in range(len(labels))),
+                    C.split_key(name)[0])
     return steps, catalog.with_enum(enum)
 
 
@@ -130,7 +134,7 @@ def next_type_oid(catalog: Catalog) -> int:
 
 def alter_type(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> tuple[list[str], Catalog, list[str]]:
     """ALTER TYPE name ADD VALUE / RENAME VALUE / RENAME TO; returns (steps, catalog, notices)."""
-    cur = _Cursor(tokens, text)
+    cur = _Cursor(tokens, text, catalog)
     cur.ts.expect("alter", "type")
     name = cur.name()
     ts = cur.ts
@@ -180,12 +184,12 @@ def alter_type(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> tuple[
         labels = tuple(new if lab == old else lab for lab in enum.labels)
         return steps, catalog.with_enum(replace(enum, labels=labels)), []
     if ts.accept("rename", "to"):
-        new_name = cur.name()
+        new_name = C.relation_key(C.split_key(name)[0], cur.ts.next_name())  # stays in its schema
         cur.end()
         enum = _existing(catalog, name)
         if _type_exists(catalog, new_name):
             raise SqlError("42710", f'type "{new_name}" already exists')
-        steps = [f"UPDATE {C.TYPES} SET name = {quote_literal(new_name)} WHERE oid = {enum.oid}",
+        steps = [f"UPDATE {C.TYPES} SET name = {quote_literal(C.bare_name(new_name))} WHERE oid = {enum.oid}",
                  *C.BUMP_SCHEMA_VERSION]
         return steps, catalog.without_enum(name).with_enum(replace(enum, name=new_name)), []
     if ts.accept("owner", "to"):
@@ -265,7 +269,7 @@ def drop_type(tokens: tuple[Token, ...], text: str, catalog: Catalog,
 
     ``drop_column(catalog, table, column) -> (catalog, steps)`` drops a dependent column (CASCADE).
     """
-    cur = _Cursor(tokens, text)
+    cur = _Cursor(tokens, text, catalog)
     ts = cur.ts
     ts.expect("drop", "type")
     if_exists = ts.accept("if", "exists")

@@ -16,11 +16,11 @@ from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.functions.casts import TYPED_ARG_OIDS, typed_call
 from compute.sql.functions.registry import HANDLERS
-from compute.sql.functions.user import user_call
 from compute.sql.functions.srf import JSON_SRFS as JSON_SRFS
 from compute.sql.functions.srf import SET_RETURNING as SET_RETURNING
 from compute.sql.functions.srf import srf_array as srf_array
 from compute.sql.functions.srf import stored_element as stored_element
+from compute.sql.functions.user import user_call
 from compute.sql.translate.expressions_core import (
     ExprCore,
 )
@@ -213,7 +213,8 @@ class CallsMixin(ExprCore):
     c_SessionUser = c_CurrentRole = c_CurrentUser
 
     def c_CurrentSchema(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
-        return exp.Literal.string("public"), ty.NAME
+        existing = self.state.catalog.existing_path()  # the session's search path (translate/schemas.py)
+        return (exp.Literal.string(existing[0]) if existing else exp.Null()), ty.NAME
 
     def c_CurrentCatalog(self, node: exp.Expression, scope: Scope) -> tuple[exp.Expression, Ty]:
         return fn("current_database"), ty.NAME

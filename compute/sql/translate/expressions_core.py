@@ -233,16 +233,15 @@ class ExprCore:
             name = text.strip()
             if name.isdigit():
                 return lit_int(int(name))
-            lowered = name[1:-1] if name.startswith('"') else name.lower()
-            for prefix in ("public.", "pg_catalog."):
-                if lowered.startswith(prefix):
-                    lowered = lowered[len(prefix):]
+            lowered = self.state.catalog.qualify_text(name)  # its key, by the search path (schemas.py)
             table = self.state.catalog.table(lowered)
             if table is not None and table.oid:
                 return lit_int(table.oid)
             if lowered in self.state.catalog.sequences:
                 return lit_int(self.state.catalog.sequences[lowered].oid)
             return fn("pg_regclass", exp.Literal.string(name))
+        if oid == T.REGNAMESPACE and not text.strip().isdigit():  # schemas: translate/schemas.py
+            return lit_int(self.state.catalog.namespace_oid_of_text(text))
         if oid == T.REGTYPE:
             key = text.strip().lower()
             found = T.TYPE_NAMES.get(key)
@@ -433,6 +432,8 @@ class ExprCore:
                 return fn("pg_regclass_out", inner)
             if src.oid == T.REGTYPE:
                 return fn("pg_regtype_out", inner)
+            if src.oid == T.REGNAMESPACE:
+                return fn("pg_regnamespace_out", inner)
             return exp.Cast(this=inner, to=exp.DataType.build("TEXT"))
         if src.oid in (*ty.INTS, *ty.OIDLIKE) and dst.oid in (*ty.OIDLIKE, T.INT8):
             return inner

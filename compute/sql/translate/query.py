@@ -294,6 +294,8 @@ class QueryCompiler(FromClauses, DmlStatements):
                 value = fn("pg_tstzrange_out", value)
             elif wrap_tstz and col.ty.oid == T.REGCLASS:  # regclassout prints the relation name
                 value = fn("pg_regclass_out", value)
+            elif wrap_tstz and col.ty.oid == T.REGNAMESPACE:  # and regnamespaceout the schema name
+                value = fn("pg_regnamespace_out", value)
             final_exprs.append(exp.Alias(this=value, alias=ident(col.name)))
         out.set("expressions", final_exprs)
         scope.outputs = {c.name: c.ty for c in cols}

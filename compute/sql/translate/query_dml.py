@@ -48,7 +48,7 @@ class DmlStatements:
         if table_node.db and table_node.db != "public":
             if table_node.db == "pg_catalog":
                 raise SqlError("42809", f'cannot change relation "{name}"')
-            raise SqlError("3F000", f'schema "{table_node.db}" does not exist')
+            name = self.state.catalog.qualify(table_node.db, name)  # normally done by schemas.resolve_names
         table = self.state.catalog.user_table(name)
         if table is None:
             if self.state.catalog.table(name) is not None:
@@ -57,7 +57,7 @@ class DmlStatements:
         if table.kind != "r":
             raise SqlError("55000", f'cannot change view "{name}"', hint="Views are read-only here.")
         alias_node = table_node.args.get("alias")
-        alias = alias_node.name if alias_node is not None else name
+        alias = alias_node.name if alias_node is not None else table.relname
         return table, alias
 
     def assign(self, node: exp.Expression, src: Ty, col: Column, table: Table) -> exp.Expression:

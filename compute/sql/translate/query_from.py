@@ -235,8 +235,9 @@ class FromClauses:
         schema = node.db
         if node.catalog:
             raise SqlError("0A000", "cross-database references are not implemented")
-        if schema and schema not in ("public", "pg_catalog", "information_schema"):
-            raise SqlError("3F000", f'schema "{schema}" does not exist')
+        if schema and schema not in ("pg_catalog", "information_schema"):
+            name = self.state.catalog.qualify(schema, name)  # normally done by schemas.resolve_names
+            schema = ""
         cte_cols = scope.cte(name) if not schema else None
         if cte_cols is not None:
             visible = alias or name
@@ -252,7 +253,7 @@ class FromClauses:
             raise SqlError("42P01", f'relation "{name}" does not exist')
         if name == "pg_stat_replication" and name not in self.state.catalog.tables:
             self.state.off_loop = True  # asks the node for its replicas (may do I/O)
-        visible = alias or name
+        visible = alias or table.relname
         cols = [SourceColumn(c.name, Ty(c.type_oid, c.typmod), table.oid, c.attnum) for c in table.columns]
         for i, new in enumerate(col_aliases):
             if i < len(cols):
