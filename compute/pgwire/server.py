@@ -730,7 +730,8 @@ class Connection(ExtendedQuery):
             decoders = [functools.partial(pgtypes.decode_binary, c.type_oid) for c in columns]
             parser = BinaryCopyParser(len(columns))
         else:
-            decoders = [functools.partial(pgtypes.decode_text, c.type_oid, tz=tz)
+            order = pgtypes.date_order(session.settings.get("datestyle", "ISO, MDY"))  # dates as DateStyle reads them
+            decoders = [functools.partial(pgtypes.decode_text, c.type_oid, tz=tz, order=order)
                         for c in columns]
             parser = CopyParser(spec, len(columns))
         await session.copy_in_begin(tr)

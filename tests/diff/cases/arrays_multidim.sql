@@ -80,3 +80,6 @@ select array(select a from (values ('{1,2}'::int[]), ('{3,4}'::int[])) v(a));
 
 -- refused md_slices
 select ('{{1,2},{3,4}}'::int[])[1:2][1:1];
+
+-- case md_partial_subscript
+select ('{{1,2},{3,4}}'::int[])[1];
