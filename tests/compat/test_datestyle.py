@@ -105,3 +105,16 @@ def test_posix_time_zones_through_clients(pg_oracle: PostgresOracle, strata_shar
         setup = [f"set timezone = '{zone}'"]
         assert _text_rows(strata_shared.dsn, sql, setup) == _text_rows(pg_oracle.dsn, sql, setup)
         assert_agree(pg_oracle.dsn, strata_shared.dsn, sql, setup=setup, clients=("binary", "asyncpg"))
+
+
+def test_copy_from_reads_in_the_field_order(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    outputs = []
+    for dsn in (pg_oracle.dsn, strata_shared.dsn):
+        with psycopg.connect(dsn) as conn:
+            conn.execute(b"set datestyle = 'German'")
+            conn.execute(b"create table ds_copy (d date, ts timestamp)")
+            with conn.cursor().copy(b"copy ds_copy from stdin") as copy:
+                copy.write(b"01.02.2003\t05.04.2003 10:00\n")
+            outputs.append(conn.execute(b"select d::text, ts::text from ds_copy").fetchall())
+            conn.rollback()
+    assert outputs[0] == outputs[1] == [("01.02.2003", "05.04.2003 10:00:00")]

@@ -202,3 +202,7 @@ select '-1 year 2 mons'::interval;
 -- case ds_concat_with_text
 set datestyle = 'SQL, DMY';
 select 'on ' || '2003-02-01'::date, 'at ' || '2003-02-01 10:00'::timestamp;
+
+-- case ds_input_dmy_typed_literals
+set datestyle = 'DMY';
+select date '01/02/2003', timestamp '01/02/2003 10:00', cast('01/02/2003' as date);
