@@ -79,8 +79,10 @@ def _bool_or(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node:
 def _array_agg(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                scope: Scope) -> tuple[exp.Expression, Ty]:
     elem = first_type(types)
+    if elem.is_array and elem.element.oid not in (T.JSON, T.JSONB):  # one more dimension (checked)
+        return fn("pg_array_agg_nd", *args), elem
     if elem.is_array:
-        raise SqlError("0A000", "multidimensional arrays are not supported")
+        raise SqlError("0A000", "multidimensional arrays of json are not supported")
     arr = ty.array_of(elem.oid)
     if elem.oid in (T.JSON, T.JSONB, T.BYTEA) and args:  # stored as ARRAY[...] stores elements
         args = [c.json_arg(args[0], elem), *args[1:]]

@@ -116,6 +116,41 @@ def _array_flat(arr: Any) -> Any:
     return json.dumps(flatten(T.array_values(arr)), separators=(",", ":"), ensure_ascii=False)
 
 
+def _array_accum(rows: Any, empty_is_null: int) -> str | None:
+    """ARRAY(SELECT array): the arrays (a JSON array of them) as one more dimension."""
+    return _accumulate(T.array_values(rows), bool(empty_is_null))
+
+
+class _ArrayAggNd:
+    """array_agg(array): the arrays as one more dimension, NULL for no rows."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def step(self, value: Any) -> None:
+        self.items.append(None if value is None else T.array_values(value))
+
+    def final(self) -> str | None:
+        return _accumulate(self.items, True)
+
+
+def _array_agg_nd_factory() -> tuple[Any, Any, Any]:
+    agg = _ArrayAggNd()
+    return agg, lambda _ctx, value: agg.step(value), lambda _ctx: agg.final()
+
+
+def _accumulate(items: list[Any], empty_is_null: bool) -> str | None:
+    """accumArrayResult's checks: no NULL or empty arrays, all of the same dimensions."""
+    if not items:
+        return None if empty_is_null else "[]"
+    if any(item is None for item in items):
+        raise SqlError("22004", "cannot accumulate null arrays")
+    if any(item == [] for item in items):
+        raise SqlError("2202E", "cannot accumulate empty arrays")
+    check_rectangular(items, lambda: SqlError("2202E", "cannot accumulate arrays of different dimensionality"))
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+
+
 def _array_path(*indexes: Any) -> str | None:
     """a[i][j]: the JSON path of that element (NULL below subscript 1: no element)."""
     if any(i is None or int(i) < 1 for i in indexes):
@@ -261,6 +296,8 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     conn.create_scalar_function("pg_array_nest", _array_nest, -1, **det)
     conn.create_scalar_function("pg_array_path", _array_path, -1, **det)
     conn.create_scalar_function("pg_array_flat", _array_flat, 1, **det)
+    conn.create_scalar_function("pg_array_accum", _array_accum, 2, **det)
+    conn.create_aggregate_function("pg_array_agg_nd", _array_agg_nd_factory, 1)
     conn.create_scalar_function("pg_array_slice", _array_slice, 5, **det)
     conn.create_scalar_function("pg_array_remove", _array_remove, 2, **det)
     conn.create_scalar_function("pg_array_replace", _array_replace, 3, **det)

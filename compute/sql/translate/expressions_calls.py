@@ -46,8 +46,11 @@ class CallsMixin(ExprCore):
         if name == "array" and node.expressions and isinstance(node.expressions[0], (exp.Select, exp.Union)):
             sub_sql, cols = self.query.subquery(node.expressions[0], scope)
             elem = cols[0].ty if cols else ty.TEXT
+            if elem.is_array and elem.element.oid not in (T.JSON, T.JSONB):  # one more dimension
+                return fn("pg_array_accum", raw(f"(SELECT json_group_array(json(x.{quote(cols[0].name)})) "
+                                                f"FROM ({sub_sql}) AS x)"), lit_int(0)), Ty(elem.oid)
             if elem.is_array:
-                raise SqlError("0A000", "multidimensional arrays are not supported")
+                raise SqlError("0A000", "multidimensional arrays of json are not supported")
             item: exp.Expression = raw(f"x.{quote(cols[0].name)}")
             if elem.oid in (T.JSON, T.JSONB, T.BYTEA):  # stored as ARRAY[...] stores elements
                 item = self.json_arg(item, elem)

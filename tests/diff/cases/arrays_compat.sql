@@ -25,22 +25,22 @@ select array['true'::jsonb, '{"a":1}'::jsonb], '{"{\"b\":2,\"a\":1}","\"s\""}'::
 -- case empty_arrays
 select '{}'::int[], array[]::text[], cardinality('{}'::int[]);
 
--- refused multidim_unnest
+-- case multidim_unnest
 select unnest(array[array[14, 41, 7], array[54, 9, 49]]);
 
--- refused multidim_cardinality
+-- case multidim_cardinality
 select cardinality(array[[1, 2], [3, 4]]);
 
--- refused multidim_pg_typeof
+-- case multidim_pg_typeof
 select pg_typeof(array[array['a']]);
 
--- refused multidim_array_subquery
+-- case multidim_array_subquery
 select array(select array[1]);
 
--- refused multidim_array_agg
+-- case multidim_array_agg
 select array_agg(x) from (values (array[1]), (array[2])) v(x);
 
--- refused multidim_literal
+-- case multidim_literal
 select '{{1,2},{3,4}}'::int[];
 
 -- case minus_nan

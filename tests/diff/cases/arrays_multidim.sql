@@ -72,11 +72,29 @@ select '{{1,2},{3,4}}'::int[]::text[], '{{1.5,2},{3,4}}'::numeric[]::int[], '{{1
 -- case md_dates
 select array[['2003-02-01'::date]], '{{2003-02-01,2003-02-02}}'::date[];
 
--- refused md_array_agg_of_arrays
+-- case md_array_agg_of_arrays
 select array_agg(a) from (values ('{1,2}'::int[]), ('{3,4}'::int[])) v(a);
 
--- refused md_array_subquery_of_arrays
+-- case md_array_agg_ordered
+select array_agg(a order by a desc) from (values ('{1,2}'::int[]), ('{3,4}'::int[])) v(a);
+
+-- case md_array_agg_different_dimensions
+select array_agg(a) from (values ('{1}'::int[]), ('{2,3}'::int[])) v(a);
+
+-- case md_array_agg_null_array
+select array_agg(a) from (values ('{1}'::int[]), (null::int[])) v(a);
+
+-- case md_array_agg_empty_arrays
+select array_agg(a) from (values ('{}'::int[]), ('{}'::int[])) v(a);
+
+-- case md_array_agg_no_rows
+select array_agg(a) from (values ('{1}'::int[])) v(a) where false;
+
+-- case md_array_subquery_of_arrays
 select array(select a from (values ('{1,2}'::int[]), ('{3,4}'::int[])) v(a));
+
+-- case md_array_subquery_no_rows
+select array(select array[1] where false);
 
 -- refused md_slices
 select ('{{1,2},{3,4}}'::int[])[1:2][1:1];

@@ -203,10 +203,10 @@ select c = '{a}'::char(3)[], c[1] = 'a', 'a  ' = any(c) from ta;
 
 -- Multi-dimensional arrays are refused (0A000) everywhere for now (arrays_compat.sql), so with a
 -- typmod too: never reshaped nor stored unchecked.
--- refused multidim_cast
+-- case multidim_cast
 select '{{a},{b}}'::char(3)[];
 
--- refused multidim_insert
+-- case multidim_insert
 create table ta (c char(3)[]);
 insert into ta values ('{{a,b},{c,d}}');
 

@@ -49,7 +49,7 @@ select generate_subscripts(array['a', 'b', 'c'], 1) as i, unnest(array['a', 'b',
 -- case generate_subscripts_from_reverse
 select * from generate_subscripts(array[10, 20, 30], 1, true) as s;
 
--- refused generate_subscripts_second_dimension
+-- case generate_subscripts_second_dimension
 select generate_subscripts(array[[1, 2, 3], [4, 5, 6]], 2);
 
 -- case generate_subscripts_missing_dimension

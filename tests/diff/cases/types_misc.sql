@@ -487,7 +487,7 @@ select jsonb_typeof(doc -> 'a'), upper(doc -> 'a' ->> 'b'), length(doc ->> 'n'),
 -- case array_element_casts
 select array[1.5, 2.5]::int[], array['t', 'false']::bool[], '{1,NULL,3}'::int[]::bigint[];
 
--- refused array_element_casts_multidimensional
+-- case array_element_casts_multidimensional
 select array[[1, 2], [3, 4]]::text[];
 
 -- case array_element_cast_error
