@@ -548,7 +548,7 @@ class Connection(ExtendedQuery):
                 self.send(m.parameter_status(reported, session.settings.get(name, "")))
             if name == "client_encoding":
                 self.transcoder = transcoder(session.settings.get(name, "UTF8"))
-            elif name in ("datestyle", "intervalstyle"):
+            elif name.lower() in ("datestyle", "intervalstyle"):
                 self.styled = pgtypes.session_styled(session.settings)
         session.changed_settings.clear()
 

@@ -206,3 +206,8 @@ select 'on ' || '2003-02-01'::date, 'at ' || '2003-02-01 10:00'::timestamp;
 -- case ds_input_dmy_typed_literals
 set datestyle = 'DMY';
 select date '01/02/2003', timestamp '01/02/2003 10:00', cast('01/02/2003' as date);
+
+-- case ds_set_config_then_output
+select set_config('datestyle', 'SQL, DMY', false);
+select set_config('intervalstyle', 'iso_8601', false);
+select '2003-02-01'::date, '1 day'::interval;
