@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from compute import pgtypes
+from compute.sql.procedural.catalog import FUNCTIONS_DDL, TRIGGERS_DDL
 
 FIRST_USER_OID = 16384
 PUBLIC_NAMESPACE_OID = 2200
@@ -44,6 +45,8 @@ COMMENTS_DDL = f"""CREATE TABLE IF NOT EXISTS {COMMENTS} (
 )"""
 
 _BOOTSTRAP = (
+    FUNCTIONS_DDL,  # CREATE FUNCTION / CREATE TRIGGER (compute/sql/procedural/catalog.py)
+    TRIGGERS_DDL,
     f"""CREATE TABLE IF NOT EXISTS {TABLES} (
     oid INTEGER PRIMARY KEY,
     name TEXT NOT NULL,

@@ -11,6 +11,8 @@ types, so queries over them are translated and typed like any other.
 from __future__ import annotations
 
 from compute import pgtypes as T
+from compute.sql.procedural.catalog import FUNCTIONS as PROCEDURAL_FUNCTIONS
+from compute.sql.procedural.catalog import TRIGGERS as PROCEDURAL_TRIGGERS
 from compute.sql.catalog.objects import (
     COLUMNS,
     COMMENTS,
@@ -84,7 +86,8 @@ _rel(
     f"CASE WHEN t.schema LIKE 'pg\\_temp\\_%' ESCAPE '\\' THEN 't' ELSE 'p' END, t.kind, "
     f"(SELECT count(*) FROM main.{COLUMNS} c WHERE c.table_oid = t.oid), "
     f"(SELECT count(*) FROM main.{CONSTRAINTS} k WHERE k.table_oid = t.oid AND k.type = 'c'), "
-    f"0, EXISTS (SELECT 1 FROM main.{CONSTRAINTS} f WHERE f.type = 'f' AND t.oid IN (f.table_oid, f.ref_table)), "
+    f"0, EXISTS (SELECT 1 FROM main.{CONSTRAINTS} f WHERE f.type = 'f' AND t.oid IN (f.table_oid, f.ref_table)) "
+    f"OR EXISTS (SELECT 1 FROM main.{PROCEDURAL_TRIGGERS} g WHERE g.table_name = t.name AND t.kind = 'r'), "
     f"0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, t.options, NULL FROM main.{TABLES} t",
 )
 _rel(
@@ -296,7 +299,13 @@ _rel("pg_trigger", 2620,
      "tgisinternal:bool, tgconstrrelid:oid, tgconstrindid:oid, tgconstraint:oid, tgdeferrable:bool, "
      "tginitdeferred:bool, tgnargs:int2, tgattr:int2vector, tgargs:text, tgqual:node, tgoldtable:name, "
      "tgnewtable:name",
-     "SELECT 0, 0, 0, '', 0, 0, 'O', 0, 0, 0, 0, 0, 0, 0, '', '', NULL, NULL, NULL WHERE 0")
+     # CREATE TRIGGER rows (compute/sql/procedural); tgtype bits: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16
+     "SELECT t.oid, r.oid, 0, t.name, (SELECT f.oid FROM main." + PROCEDURAL_FUNCTIONS + " f WHERE f.name = t.function "
+     "AND f.ret_type = 2279), (t.level = 'ROW') + 2 * (t.timing = 'BEFORE') + 4 * (instr(t.events, 'INSERT') > 0) "
+     "+ 8 * (instr(t.events, 'DELETE') > 0) + 16 * (instr(t.events, 'UPDATE') > 0), 'O', 0, 0, 0, 0, 0, 0, "
+     "json_array_length(t.args), (SELECT json_group_array(c.attnum) FROM json_each(t.columns) j JOIN main." + COLUMNS
+     + " c ON c.table_oid = r.oid AND c.name = j.value), '', NULL, NULL, NULL FROM main." + PROCEDURAL_TRIGGERS
+     + " t JOIN main." + TABLES + " r ON r.name = t.table_name AND r.kind = 'r'")
 # A view's _RETURN rule has the view's oid (pg_dump keys objects by catalog and oid).
 _rel("pg_rewrite", 2618, "oid:oid, rulename:name, ev_class:oid, ev_type:char, ev_enabled:char, is_instead:bool, "
      "ev_qual:node, ev_action:node",
@@ -584,17 +593,25 @@ _rel(
     "pg_enum", 3501, "oid:oid, enumtypid:oid, enumsortorder:float4, enumlabel:name",
     f"SELECT oid, type_oid, sortorder, label FROM main.{ENUMS}",
 )
-_rel("pg_proc", 1255,  # no user functions yet
+_rel("pg_proc", 1255,  # user functions (compute/sql/procedural); no built-in rows
      "oid:oid, proname:name, pronamespace:oid, proowner:oid, prolang:oid, procost:float4, prorows:float4, provariadic:oid, prosupport:regproc, prokind:char, prosecdef:bool, proleakproof:bool, proisstrict:bool, proretset:bool, provolatile:char, proparallel:char, pronargs:int2, pronargdefaults:int2, prorettype:oid, proargtypes:oidvector, proallargtypes:oid[], proargmodes:char[], proargnames:text[], proargdefaults:node, protrftypes:oid[], prosrc:text, probin:text, prosqlbody:node, proconfig:text[], proacl:acl",
-     "SELECT " + ", ".join(["NULL"] * 30) + " WHERE 0")
+     "SELECT f.oid, f.name, 2200, 10, CASE f.language WHEN 'sql' THEN 14 ELSE 13563 END, 100, 0, 0, '-', 'f', 0, 0, "
+     "f.strict, f.ret_set, f.volatility, 'u', json_array_length(f.arg_types), "
+     "(SELECT count(*) FROM json_each(f.arg_defaults) d WHERE d.value IS NOT NULL), f.ret_type, f.arg_types, NULL, "
+     "NULL, CASE WHEN EXISTS (SELECT 1 FROM json_each(f.arg_names) n WHERE n.value <> '') THEN f.arg_names END, "
+     f"NULL, NULL, f.body, NULL, NULL, NULL, NULL FROM main.{PROCEDURAL_FUNCTIONS} f")
+_rel("pg_language", 2612,
+     "oid:oid, lanname:name, lanowner:oid, lanispl:bool, lanpltrusted:bool, lanplcallfoid:oid, laninline:oid, "
+     "lanvalidator:oid, lanacl:acl",
+     "SELECT 12, 'internal', 10, 0, 0, 0, 0, 2246, NULL UNION ALL SELECT 13, 'c', 10, 0, 0, 0, 0, 2247, NULL "
+     "UNION ALL SELECT 14, 'sql', 10, 0, 1, 0, 0, 2248, NULL "
+     "UNION ALL SELECT 13563, 'plpgsql', 10, 1, 1, 13560, 13561, 13562, NULL")
 
 
 # Catalogs Strata has no objects in (pg_dump reads them all): PostgreSQL 15's columns, no rows.
 _EMPTY_CATALOGS = [
     ("pg_init_privs", 3394,
      "objoid:oid, classoid:oid, objsubid:int4, privtype:char, initprivs:acl"),
-    ("pg_language", 2612,
-     "oid:oid, lanname:name, lanowner:oid, lanispl:bool, lanpltrusted:bool, lanplcallfoid:oid, laninline:oid, lanvalidator:oid, lanacl:acl"),
     ("pg_operator", 2617,
      "oid:oid, oprname:name, oprnamespace:oid, oprowner:oid, oprkind:char, oprcanmerge:bool, oprcanhash:bool, oprleft:oid, oprright:oid, oprresult:oid, oprcom:oid, oprnegate:oid, oprcode:regproc, oprrest:regproc, oprjoin:regproc"),
     ("pg_opfamily", 2753,

@@ -21,6 +21,7 @@ from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog.objects import quote_ident
 from compute.sql.functions.session import SessionContext
+from compute.sql.procedural import describe
 from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction, UserTrigger
 from compute.sql.procedural.engine import SqlEngine
 from compute.sql.procedural.interpreter import Interpreter, Returned
@@ -271,3 +272,4 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     conn.create_scalar_function("__strata_apply", runtime.apply, -1)
     conn.create_scalar_function("__strata_statement_begin", runtime.statement_begin, 0)
     conn.create_scalar_function("__strata_statement_end", runtime.statement_end, 0)
+    describe.register(conn, runtime.engine)  # pg_get_functiondef, pg_get_triggerdef, ...

@@ -240,7 +240,7 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
     catalog = state.catalog
     if first == "copy":
         return translate_copy(stmt, state), catalog
-    if first in ("create", "drop", "do"):  # functions, triggers, DO (translate/functions_ddl.py)
+    if first in ("create", "drop", "do", "alter"):  # functions, triggers, DO (translate/functions_ddl.py)
         routine = routine_statement(first, tuple(t.text.lower() for t in stmt.tokens[:4]), stmt.text, catalog)
         if routine is not None:
             return routine

@@ -615,7 +615,25 @@ def routine_statement(first: str, words: tuple[str, ...], text: str,
         return drop_function(text, catalog)
     if first == "drop" and rest[:1] == ("trigger",):
         return drop_trigger(text, catalog)
+    if first == "alter" and rest[:1] in (("function",), ("trigger",)):
+        return alter_routine(text, catalog), catalog
     return None
+
+
+def alter_routine(text: str, catalog: Catalog) -> Translation:
+    """ALTER FUNCTION ... OWNER TO (pg_dump writes it; one owner here: a no-op once the function is
+    found); any other ALTER FUNCTION / ALTER TRIGGER is refused."""
+    ts = _Toks(text)
+    ts.expect("alter")
+    noun = ts.peek().low if ts.peek() is not None else ""  # type: ignore[union-attr]
+    words = [t.low for t in ts.toks]
+    if noun == "function" and "owner" in words:
+        ts.i += 1
+        name = ts.name()
+        if not catalog.routines.named(name):
+            raise SqlError("42883", f"function {name} does not exist")
+        return Translation(Kind.NOOP, "ALTER FUNCTION")
+    raise SqlError("0A000", f"ALTER {noun.upper()} is not supported (only ALTER FUNCTION ... OWNER TO)")
 
 
 def check_dml(node: object, tag: str, catalog: Catalog) -> None:

@@ -1,0 +1,107 @@
+"""pg_get_functiondef, pg_get_function_arguments/_identity_arguments/_result, pg_get_triggerdef
+and pg_function_is_visible for user functions and triggers (psql \\df, pg_dump), in PostgreSQL's
+text forms, read from the ``__strata_functions`` / ``__strata_triggers`` rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from compute.sql.catalog.objects import quote_ident
+from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction, UserTrigger
+from compute.sql.procedural.engine import SqlEngine
+
+_VOLATILITY = {"i": "IMMUTABLE", "s": "STABLE", "v": "VOLATILE"}
+_EVENT_ORDER = ("INSERT", "DELETE", "UPDATE")  # the order pg_get_triggerdef prints them
+
+
+class Describe:
+    def __init__(self, engine: SqlEngine) -> None:
+        self.engine = engine
+
+    def _function(self, oid: Any) -> UserFunction | None:
+        if oid is None:
+            return None
+        return self.engine.catalog().routines.by_oid(int(oid))
+
+    def _type(self, oid: int) -> str:
+        if oid == TRIGGER_OID:
+            return "trigger"
+        return self.engine.catalog().format_type(oid)
+
+    def arguments(self, oid: Any, defaults: bool = True) -> str | None:
+        fn = self._function(oid)
+        if fn is None:
+            return None
+        parts = []
+        for k, type_oid in enumerate(fn.arg_types):
+            name = fn.arg_names[k] if k < len(fn.arg_names) else ""
+            text = (quote_ident_if_needed(name) + " " if name else "") + self._type(type_oid)
+            default = fn.arg_defaults[k] if k < len(fn.arg_defaults) else None
+            if defaults and default is not None:
+                text += f" DEFAULT {default}"
+            parts.append(text)
+        return ", ".join(parts)
+
+    def identity_arguments(self, oid: Any) -> str | None:
+        return self.arguments(oid, defaults=False)
+
+    def result(self, oid: Any) -> str | None:
+        fn = self._function(oid)
+        return None if fn is None else self._type(fn.ret_type)
+
+    def functiondef(self, oid: Any) -> str | None:
+        fn = self._function(oid)
+        if fn is None:
+            return None
+        lines = [f"CREATE OR REPLACE FUNCTION public.{quote_ident_if_needed(fn.name)}({self.arguments(oid)})",
+                 f" RETURNS {self._type(fn.ret_type)}", f" LANGUAGE {fn.language}"]
+        attributes = ([_VOLATILITY[fn.volatility]] if fn.volatility != "v" else []) + (["STRICT"] if fn.strict else [])
+        if attributes:
+            lines.append(" " + " ".join(attributes))
+        lines.append(f"AS $function${fn.body}$function$")
+        return "\n".join(lines) + "\n"
+
+    def is_visible(self, oid: Any) -> int:
+        return 1 if self._function(oid) is not None else 0
+
+    def triggerdef(self, oid: Any, pretty: Any = False) -> str | None:
+        if oid is None:
+            return None
+        trg = next((t for t in self.engine.catalog().routines.triggers if t.oid == int(oid)), None)
+        if trg is None:
+            return None
+        path = str(self.engine.ctx.settings.get("search_path", "public"))
+        visible = "public" in [part.strip().strip('"') for part in path.split(",")]
+        return trigger_definition(trg, bool(pretty), qualify_function=not visible)
+
+
+def trigger_definition(trg: UserTrigger, pretty: bool = False, qualify_function: bool = False) -> str:
+    """pg_get_triggerdef: the pretty form names a visible table without its schema."""
+    events = []
+    for event in _EVENT_ORDER:
+        if event in trg.events:
+            of = " OF " + ", ".join(quote_ident_if_needed(c) for c in trg.columns) \
+                if event == "UPDATE" and trg.columns else ""
+            events.append(event + of)
+    when = f" WHEN ({trg.when_sql})" if trg.when_sql else ""
+    args = ", ".join("'" + a.replace("'", "''") + "'" for a in trg.args)
+    return (f"CREATE TRIGGER {quote_ident_if_needed(trg.name)} {trg.timing} {' OR '.join(events)} ON "
+            f"{'' if pretty else 'public.'}{quote_ident_if_needed(trg.table)} FOR EACH {trg.level}{when} EXECUTE FUNCTION "
+            f"{'public.' if qualify_function else ''}{quote_ident_if_needed(trg.function)}({args})")
+
+
+def quote_ident_if_needed(name: str) -> str:
+    plain = name.isidentifier() and name == name.lower() and name.isascii()
+    return name if plain else quote_ident(name)
+
+
+def register(conn: Any, engine: SqlEngine) -> None:
+    d = Describe(engine)
+    scalar: Callable[..., None] = conn.create_scalar_function
+    scalar("__strata_get_function_arguments", d.arguments, 1)
+    scalar("__strata_get_function_identity_arguments", d.identity_arguments, 1)
+    scalar("__strata_get_function_result", d.result, 1)
+    scalar("__strata_get_functiondef", d.functiondef, 1)
+    scalar("__strata_function_is_visible", d.is_visible, 1)
+    scalar("__strata_get_triggerdef", d.triggerdef, -1)
