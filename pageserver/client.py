@@ -110,6 +110,9 @@ class TimelineInfo:
     received_lsn: int
     last_commit_ts_us: int
     ingest_state: str = ""
+    consistent_lsn: int = 0
+    """No transaction half-ingested at or below it; == last_record_lsn: a transaction
+    boundary (0 from a page server that predates the field)."""
 
     @classmethod
     def from_pb(cls, m: pb.TimelineInfo) -> TimelineInfo:

@@ -775,4 +775,5 @@ class Timeline:
                 "layers_image": sum(1 for d in self.layers if d.kind == "image"),
                 "last_commit_ts_us": self.last_commit_ts,
                 "ingest_state": self.ingest_state,
+                "consistent_lsn": self.consistent_lsn(),
             }

@@ -158,8 +158,9 @@ class RemoteFactory(VfsConnections):
         self.pages.ingested = start
         self._open_stream = open_stream or logstore_stream(
             self.logstore_addrs, tenant, timeline, node_name)
-        self.follower: Follower | None = Follower(self._open_stream, self.pages, start,
-                                                  on_fatal=on_fatal)
+        self.follower: Follower | None = Follower(
+            self._open_stream, self.pages, start, on_fatal=on_fatal,
+            whole_from_start=int(info.consistent_lsn) == start)
         self.follower.start()
         self._promote_lock = threading.Lock()
         self._promoting = False

@@ -68,7 +68,11 @@ class Follower:
     """
 
     def __init__(self, open_stream: StreamFn, pages: RemotePages, start_lsn: Lsn,
-                 on_fatal: FatalFn | None = None) -> None:
+                 on_fatal: FatalFn | None = None, whole_from_start: bool = False) -> None:
+        """``whole_from_start``: ``start_lsn`` is a transaction boundary (the page server
+        had no half-ingested transaction there), so even the first commit is seen whole and
+        is replayed like any other, keeping the pages cached meanwhile (issue 16: a fresh
+        replica lost its warmed cache at the first commit)."""
         self.open_stream = open_stream
         self.on_fatal = on_fatal
         self.failed = ""
@@ -77,7 +81,8 @@ class Follower:
         self.replay_lsn: Lsn = start_lsn  # end of the last commit applied
         self.last_replay_ts_us = 0
         self.last_error = ""
-        self._first_commit_done = start_lsn == 0  # an empty log has no torn transaction
+        # an empty log, or a boundary, has no torn transaction
+        self._first_commit_done = start_lsn == 0 or whole_from_start
         self._pending: dict[int, list[tuple[int, int, bytes]]] = {}
         self._pending_bytes = 0
         self._stop_lsn: Lsn | None = None

@@ -136,7 +136,7 @@ class LeaseLsnResponse(_message.Message):
     def __init__(self, lsn: _Optional[int] = ..., valid_until_ms: _Optional[int] = ...) -> None: ...
 
 class TimelineInfo(_message.Message):
-    __slots__ = ("tenant", "timeline", "ancestor_timeline", "ancestor_lsn", "last_record_lsn", "remote_consistent_lsn", "gc_cutoff_lsn", "wal_source", "log_timeline", "layers_delta", "layers_image", "received_lsn", "last_commit_ts_us", "ingest_state")
+    __slots__ = ("tenant", "timeline", "ancestor_timeline", "ancestor_lsn", "last_record_lsn", "remote_consistent_lsn", "gc_cutoff_lsn", "wal_source", "log_timeline", "layers_delta", "layers_image", "received_lsn", "last_commit_ts_us", "ingest_state", "consistent_lsn")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     TIMELINE_FIELD_NUMBER: _ClassVar[int]
     ANCESTOR_TIMELINE_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +151,7 @@ class TimelineInfo(_message.Message):
     RECEIVED_LSN_FIELD_NUMBER: _ClassVar[int]
     LAST_COMMIT_TS_US_FIELD_NUMBER: _ClassVar[int]
     INGEST_STATE_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENT_LSN_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     timeline: str
     ancestor_timeline: str
@@ -165,7 +166,8 @@ class TimelineInfo(_message.Message):
     received_lsn: int
     last_commit_ts_us: int
     ingest_state: str
-    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ..., ancestor_timeline: _Optional[str] = ..., ancestor_lsn: _Optional[int] = ..., last_record_lsn: _Optional[int] = ..., remote_consistent_lsn: _Optional[int] = ..., gc_cutoff_lsn: _Optional[int] = ..., wal_source: _Optional[str] = ..., log_timeline: _Optional[str] = ..., layers_delta: _Optional[int] = ..., layers_image: _Optional[int] = ..., received_lsn: _Optional[int] = ..., last_commit_ts_us: _Optional[int] = ..., ingest_state: _Optional[str] = ...) -> None: ...
+    consistent_lsn: int
+    def __init__(self, tenant: _Optional[str] = ..., timeline: _Optional[str] = ..., ancestor_timeline: _Optional[str] = ..., ancestor_lsn: _Optional[int] = ..., last_record_lsn: _Optional[int] = ..., remote_consistent_lsn: _Optional[int] = ..., gc_cutoff_lsn: _Optional[int] = ..., wal_source: _Optional[str] = ..., log_timeline: _Optional[str] = ..., layers_delta: _Optional[int] = ..., layers_image: _Optional[int] = ..., received_lsn: _Optional[int] = ..., last_commit_ts_us: _Optional[int] = ..., ingest_state: _Optional[str] = ..., consistent_lsn: _Optional[int] = ...) -> None: ...
 
 class ListTimelinesRequest(_message.Message):
     __slots__ = ("tenant",)

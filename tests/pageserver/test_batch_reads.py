@@ -235,3 +235,24 @@ def test_a_failed_shared_call_fails_every_reader_that_joined(ps_factory) -> None
     assert backend._in_flight == 0 and not backend._open  # nothing left hanging
     good = PageBackend(PageServerClient(ps.addr), T, "main")
     assert good.get_pages(0, [0], wl.lsn) == [wl.expected(0, 0, wl.lsn)]
+
+
+def test_consistent_lsn_marks_transaction_boundaries(ps_factory) -> None:
+    """TimelineInfo.consistent_lsn: below a half-ingested chunked transaction's start, equal
+    to last_record_lsn once it commits (a replica may then start there and see every
+    transaction whole)."""
+    from strata.wal import PageImage, WalRecord
+
+    ps = ps_factory(None, *ARGS).start()
+    ps.c.create_timeline(T, "main")
+    page = b"p" * 4096
+    chunk = WalRecord(1, False, 0, (), (PageImage(0, 0, page),)).encode()
+    commit = WalRecord(1, True, 5, ((0, 2),), (PageImage(0, 1, page),)).encode()
+    first = ps.c.timeline(T, "main")
+    assert first.consistent_lsn == first.last_record_lsn == 0
+    ps.c.ingest(T, "main", [(0, chunk)])
+    mid = ps.c.timeline(T, "main")
+    assert mid.last_record_lsn == len(chunk) and mid.consistent_lsn == 0
+    ps.c.ingest(T, "main", [(len(chunk), commit)])
+    done = ps.c.timeline(T, "main")
+    assert done.consistent_lsn == done.last_record_lsn == len(chunk) + len(commit)
