@@ -249,6 +249,8 @@ def _unary_minus_start(sql: str, start: int, floor: int) -> int:
 def _literal_class(literal: str) -> str:
     """Literals of one class translate alike: int4, int8, numeric (PostgreSQL's literal types),
     each negative or not (a negative literal is rendered in parentheses)."""
+    if len(literal) < 10 and literal.isdigit():  # the usual case: at most 999,999,999
+        return "i"
     sign = "-" if literal.startswith("-") else ""
     digits = literal.lstrip("-")
     if not digits.isdigit():

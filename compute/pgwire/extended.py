@@ -36,6 +36,9 @@ MAX_STATEMENT_BYTES = 16 * 1024 * 1024  # SQL text of one Query or Parse message
 MAX_CACHED_FORMATS = 16  # result-format lists per prepared statement with cached encoders/RowDescription
 
 EXTENDED_MESSAGES = frozenset((b"P", b"B", b"D", b"E", b"C"))
+# Text integer parameters that int() reads exactly as pgtypes does: ASCII digits only, short
+# enough to be in range (int2, int4, int8 by OID: at most this many digits)
+_PLAIN_INT_DIGITS = {21: 4, 23: 9, 20: 18}
 
 
 class Skip(Exception):
@@ -118,6 +121,21 @@ def _bind_fields(body: bytes) -> tuple[str, str, list[int], list[bytes | None], 
         return portal.decode(), stmt.decode(), [], values, formats
     except ValueError:
         return m.parse_bind(body)
+
+
+def _describe_fields(body: bytes) -> tuple[str, str]:
+    """Describe's (S|P, name); anything but the plain ASCII case goes to the Reader."""
+    if len(body) >= 2 and body[0] in (80, 83) and body.find(0) == len(body) - 1 and body.isascii():
+        return chr(body[0]), body[1:-1].decode()
+    return m.parse_describe_or_close(body)
+
+
+def _execute_fields(body: bytes) -> tuple[str, int]:
+    """Execute's (portal, row limit); anything but the plain ASCII case goes to the Reader."""
+    end = len(body) - 5
+    if end >= 0 and body.find(0) == end and body.isascii():
+        return body[:end].decode(), int.from_bytes(body[end + 1 :], "big", signed=True)
+    return m.parse_execute(body)
 
 
 class ExtendedQuery:
@@ -278,6 +296,9 @@ class ExtendedQuery:
             if raw is None:
                 params.append(None)
                 continue
+            if fmt == 0 and len(raw) <= _PLAIN_INT_DIGITS.get(oid, 0) and raw.isdigit():
+                params.append(int(raw))
+                continue
             try:
                 params.append(pgtypes.decode_text(oid, raw, tz=tz, order=order) if fmt == 0
                               else pgtypes.decode_binary(oid, raw))
@@ -288,7 +309,7 @@ class ExtendedQuery:
         return tuple(params)
 
     def _describe(self, body: bytes) -> None:
-        what, name = m.parse_describe_or_close(body)
+        what, name = _describe_fields(body)
         if what == "S":
             prep = self.prepared.get(name)
             if prep is None:
@@ -330,7 +351,7 @@ class ExtendedQuery:
             self.send(m.NO_DATA)
 
     def _execute_now(self, body: bytes) -> Pending | None:
-        name, limit = m.parse_execute(body)
+        name, limit = _execute_fields(body)
         portal = self.portals.get(name)
         if portal is None:
             raise SqlError("34000", f'portal "{name}" does not exist')

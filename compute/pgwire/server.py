@@ -32,6 +32,7 @@ from compute.pgwire.encoding import Transcoder, transcoder
 from compute.pgwire.extended import (
     EXTENDED_MESSAGES,
     LIMIT_SQLSTATE,
+    MAX_CACHED_FORMATS,
     MAX_PORTALS,
     MAX_PREPARED_STATEMENTS,
     MAX_STATEMENT_BYTES,
@@ -670,9 +671,13 @@ class Connection(ExtendedQuery):
                                  else tr)
         if portal is not None:
             key = tuple(result_formats)
-            known = portal.prepared.encoders.get(key)
-            encoders = known if known is not None else portal.prepared.encoders.setdefault(
-                key, row_encoders(columns, result_formats))
+            cache = portal.prepared.encoders
+            known = cache.get(key)
+            if known is None:
+                if len(cache) >= MAX_CACHED_FORMATS:
+                    cache.clear()
+                known = cache[key] = row_encoders(columns, result_formats)
+            encoders = known
         else:
             encoders = cached_row_encoders(columns, tuple(result_formats))
         if self.styled:  # DateStyle / IntervalStyle other than the defaults (nothing to do for them)

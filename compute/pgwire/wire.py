@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import struct
 from collections.abc import Callable
 from typing import Any, cast
 
 READ_PAUSE_BYTES = 1 << 20
 """Buffered unread input (bytes) at which reading from the socket pauses (resumed below it),
 on top of the one message being collected, whose size the caller bounds."""
+_LENGTH = struct.Struct("!i")
 
 
 class BadLength(Exception):
@@ -91,7 +93,7 @@ class WireProtocol(asyncio.Protocol):
         have = len(buf)
         if have < 5:
             return None
-        length = int.from_bytes(buf[1:5], "big", signed=True)
+        length = _LENGTH.unpack_from(buf, 1)[0]
         if length < 4 or length - 4 > limit:
             raise BadLength(length)
         end = length + 1

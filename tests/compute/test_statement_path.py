@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from compute import sqlcache
+from compute.pgwire.extended import _bind_fields, _describe_fields, _execute_fields
 from compute.pgwire.wire import BadLength, WireProtocol
 from compute.standalone import StandaloneFactory
+from strata.pgwire import messages as m
 from tests.compute.inprocess import InProcessNode
 
 
@@ -31,14 +33,14 @@ def _general_lift(sql: str) -> tuple[str, list[str]] | None:
     literals: list[str] = []
     out: list[str] = []
     pos = 0
-    for m in sqlcache._LITERAL.finditer(sql):
-        if m.lastgroup != "num":
+    for found in sqlcache._LITERAL.finditer(sql):
+        if found.lastgroup != "num":
             continue
-        start = sqlcache._unary_minus_start(sql, m.start(), pos)
-        literals.append(sql[start : m.end()].replace(" ", ""))
+        start = sqlcache._unary_minus_start(sql, found.start(), pos)
+        literals.append(sql[start : found.end()].replace(" ", ""))
         out.append(sql[pos:start])
         out.append(f"${len(literals)}")
-        pos = m.end()
+        pos = found.end()
     if not literals:
         return None
     out.append(sql[pos:])
@@ -57,6 +59,30 @@ def test_plain_lift_matches_the_general_scanner() -> None:
     assert checked == 20_000
     assert sqlcache._lift("SELECT abalance FROM pgbench_accounts WHERE aid = 4711;") == (
         "SELECT abalance FROM pgbench_accounts WHERE aid = $1;", ["4711"])
+
+
+def _outcome(parse: object, body: bytes) -> tuple[object, ...]:
+    try:
+        return ("ok", parse(body))  # type: ignore[operator]
+    except Exception as exc:  # noqa: BLE001 - the outcome compared is the exception itself
+        return ("error", type(exc), str(exc))
+
+
+def test_direct_field_cutting_matches_the_reader() -> None:
+    """Bind/Describe/Execute cut without a Reader: same fields, same errors, for any bytes."""
+    rng = random.Random(61)
+    pieces = [b"\0", b"p", b"S", b"P", b"\xff", b"\xc3\xa9", b"\0\0", b"\0\1", b"\xff\xff",
+              b"\0\0\0\2", b"\xff\xff\xff\xff", b"\0\0\0\0", b"42", b"\xff\xff\xff\xfe"]
+    for _ in range(30_000):
+        body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert _outcome(_bind_fields, body) == _outcome(m.parse_bind, body), body
+        assert _outcome(_describe_fields, body) == _outcome(m.parse_describe_or_close, body), body
+        assert _outcome(_execute_fields, body) == _outcome(m.parse_execute, body), body
+    for params in ([], [b"1"], [None, b"abc"], [b"", b"x" * 300]):
+        for formats in (b"\0\0", b"\0\1\0\1", b"\0\1\0\0", b"\0\1\0\2", b"\0\2\0\0\0\1"):
+            body = b"portal\0stmt\0\0\0" + struct.pack("!h", len(params)) + b"".join(
+                b"\xff\xff\xff\xff" if v is None else struct.pack("!i", len(v)) + v for v in params) + formats
+            assert _outcome(_bind_fields, body) == _outcome(m.parse_bind, body), body
 
 
 def _message(kind: bytes, body: bytes) -> bytes:
