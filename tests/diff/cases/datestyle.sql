@@ -174,6 +174,8 @@ set datestyle = 'foo';
 set datestyle = 'SQL DMY';
 
 -- case ds_set_config
+-- (a SET in the case makes the harness RESET ALL after it: set_config's value survives ROLLBACK on Strata)
+set extra_float_digits = 1;
 select set_config('datestyle', 'postgres,ymd', false), current_setting('DateStyle');
 
 -- case is_postgres_verbose
@@ -208,6 +210,7 @@ set datestyle = 'DMY';
 select date '01/02/2003', timestamp '01/02/2003 10:00', cast('01/02/2003' as date);
 
 -- case ds_set_config_then_output
+set extra_float_digits = 1;
 select set_config('datestyle', 'SQL, DMY', false);
 select set_config('intervalstyle', 'iso_8601', false);
 select '2003-02-01'::date, '1 day'::interval;
