@@ -198,7 +198,8 @@ class Cluster(System):
         self.pageserver_port = free_port()
         self.compute_port = free_port_run(4)
         self.rest_port = free_port()
-        self.port = self.compute_port
+        self.proxy_port = free_port()
+        self.port = self.proxy_port  # clients go through the proxy, as the targets say
         self.extra: list[subprocess.Popen[bytes]] = []
 
     def strata(self, *args: str, check: bool = True) -> str:
@@ -214,7 +215,8 @@ class Cluster(System):
                     "--logstore-port", str(self.logstore_port),
                     "--pageserver-port", str(self.pageserver_port),
                     "--compute-port", str(self.compute_port),
-                    "--rest-port", str(self.rest_port))
+                    "--rest-port", str(self.rest_port),
+                    "--proxy-port", str(self.proxy_port), "--auth", "trust")
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(self.strata("status", "--json"))
