@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from compute import datetime_input as _datetime_input
-from compute.pgtypes.oids import DATE, TIME, TIMESTAMP, TIMESTAMPTZ
+from compute.pgtypes.oids import DATE, INTERVAL, TIME, TIMESTAMP, TIMESTAMPTZ
 from compute.pgtypes.posixtz import parse_posix
 from compute.pgtypes.scalars import invalid_input
 from compute.sqlstate import SqlError
@@ -515,14 +515,24 @@ _INTERVAL_UNITS = {
     "centuries": ("mon", 1200),
 }
 _INTERVAL_TOKEN = re.compile(
-    r"\s*(?:([+-]?\d+(?::\d+){1,2}(?:\.\d+)?)|([+-]?(?:\d+\.?\d*|\.\d+))\s*([a-z]+)?)", re.I
+    r"\s*(?:([+-]?\d+-\d+)(?=\s|\Z)|([+-]?\d+(?::\d+){1,2}(?:\.\d+)?)|([+-]?(?:\d+\.?\d*|\.\d+))\s*([a-z]+)?)", re.I
 )
+_CLOCK_NEXT = re.compile(r"\s*[+-]?\d+:")  # a bare number before a time of day is days ('1 2:03:04')
+_OTHER_SIGN = re.compile(r"\s[+-]")
 
 
-def interval_parts(text: str) -> tuple[int, int, int]:
-    """interval_in for the postgres style: ``1 year 2 mons 3 days 04:05:06.5`` -> (months, days, us)."""
+def interval_parts(text: str, sql_standard: bool = False) -> tuple[int, int, int]:
+    """interval_in: ``1 year 2 mons 3 days 04:05:06.5``, SQL's ``1-2 3 4:05:06`` -> (months, days, us).
+    With IntervalStyle sql_standard a leading minus and no other sign negates every field."""
     if text.startswith("P"):
         return _datetime_input.iso8601_interval(text)
+    if sql_standard and _negates_all(text):
+        rest = text.strip()[1:]
+        try:
+            months, days, micros = interval_parts(rest)
+        except SqlError as exc:  # the message quotes the input as written
+            raise SqlError(exc.sqlstate, exc.message.replace(f'"{rest}"', f'"{text}"')) from None
+        return -months, -days, -micros
     original = text
     body = text.strip()
     if body.startswith("@"):
@@ -532,6 +542,7 @@ def interval_parts(text: str) -> tuple[int, int, int]:
         ago = True
         body = body[:-4]
     months = days = micros = 0
+    bare_seconds = False
     pos = 0
     body = body.strip()
     if not body:
@@ -541,7 +552,14 @@ def interval_parts(text: str) -> tuple[int, int, int]:
         if not m or m.end() == pos:
             raise SqlError("22007", f'invalid input syntax for type interval: "{original}"')
         pos = m.end()
-        clock, number, unit = m.groups()
+        year_month, clock, number, unit = m.groups()
+        if year_month:  # SQL's years-months: the sign applies to both
+            sign = -1 if year_month.startswith("-") else 1
+            years, _, mons = year_month.lstrip("+-").partition("-")
+            if int(mons) > 11:
+                raise SqlError("22015", f'interval field value out of range: "{original}"')
+            months += sign * (int(years) * 12 + int(mons))
+            continue
         if clock:
             sign = -1 if clock.startswith("-") else 1
             pieces = clock.lstrip("+-").split(":")
@@ -551,7 +569,15 @@ def interval_parts(text: str) -> tuple[int, int, int]:
             micros += sign * (h * 3_600_000_000 + mi * 60_000_000 + int(sec * 1_000_000))
             continue
         assert number is not None
+        if unit is None and _CLOCK_NEXT.match(body, pos):  # SQL's 'days hours:minutes:seconds'
+            amount = Decimal(number)
+            days += int(amount)
+            micros += int((amount - int(amount)) * 86_400_000_000)
+            continue
         if unit is None:
+            if bare_seconds:  # '2 3': two numbers without units
+                raise SqlError("22007", f'invalid input syntax for type interval: "{original}"')
+            bare_seconds = True
             micros += int(Decimal(number) * 1_000_000)
             continue
         spec = _INTERVAL_UNITS.get(unit.lower())
@@ -600,8 +626,14 @@ def format_interval(months: int, days: int, micros: int) -> str:
     return " ".join(parts)
 
 
-def parse_interval(text: str) -> str:
-    return format_interval(*interval_parts(text))
+def _negates_all(text: str) -> bool:
+    """DecodeInterval's sql_standard rule: the first field has a minus and no other field a sign."""
+    body = text.strip()
+    return body.startswith("-") and _OTHER_SIGN.search(body) is None and " " in body
+
+
+def parse_interval(text: str, sql_standard: bool = False) -> str:
+    return format_interval(*interval_parts(text, sql_standard))
 
 
 
@@ -609,6 +641,8 @@ def parse_interval(text: str) -> str:
 def order_sensitive(oid: int, text: str) -> bool:
     """Whether date/timestamp input ``text`` reads differently under another DateStyle order
     (so a literal of it cannot be folded once for every session)."""
+    if oid == INTERVAL:  # '-1 year 2 mons' reads differently with IntervalStyle sql_standard
+        return _negates_all(text)
     if oid not in (DATE, TIMESTAMP, TIMESTAMPTZ) or _TS_RE.match(text) or _DATE_COMPACT_RE.match(text):
         return False
     if not re.search(r"\d+\s*[-/.]\s*\d+|\d+\s+\d+", text):  # no two adjacent numeric date fields

@@ -214,3 +214,23 @@ set extra_float_digits = 1;
 select set_config('datestyle', 'SQL, DMY', false);
 select set_config('intervalstyle', 'iso_8601', false);
 select '2003-02-01'::date, '1 day'::interval;
+
+-- case is_sql_standard_input_forms
+select '1 2:03:04'::interval, '1-2'::interval, '-1-2'::interval, '1-2 3 4:05:06'::interval, '3 4:05'::interval, '-1 2:03:04'::interval, '1.5 2:00'::interval;
+
+-- case is_sql_standard_output_reads_back
+select '+1-2 -3 +4:05:06.5'::interval, '+0-0 +1 -0:00:01'::interval, '-1 0:00:00'::interval, '4 0:00:00.000001'::interval, '1-0'::interval;
+
+-- case is_two_bare_numbers
+select '2 3'::interval;
+
+-- case is_year_month_out_of_range
+select '1-13'::interval;
+
+-- case is_sql_standard_negative_forms
+set intervalstyle = sql_standard;
+select '-1 2:03:04'::interval, '-1-2'::interval, '1 year -2 mons'::interval, '-1 day'::interval, '-1 year 2 mons'::text::interval;
+
+-- case is_sql_standard_bad_negative
+set intervalstyle = sql_standard;
+select '-1 2'::interval;
