@@ -11,8 +11,6 @@ types, so queries over them are translated and typed like any other.
 from __future__ import annotations
 
 from compute import pgtypes as T
-from compute.sql.procedural.catalog import FUNCTIONS as PROCEDURAL_FUNCTIONS
-from compute.sql.procedural.catalog import TRIGGERS as PROCEDURAL_TRIGGERS
 from compute.sql.catalog.objects import (
     COLUMNS,
     COMMENTS,
@@ -27,6 +25,8 @@ from compute.sql.catalog.objects import (
     Column,
     Table,
 )
+from compute.sql.procedural.catalog import FUNCTIONS as PROCEDURAL_FUNCTIONS
+from compute.sql.procedural.catalog import LIVE_TRIGGERS as PROCEDURAL_LIVE_TRIGGERS
 
 OID, NAME, BOOL, INT2, INT4, INT8, TEXT, CHAR = T.OID, T.NAME, T.BOOL, T.INT2, T.INT4, T.INT8, T.TEXT, T.CHAR
 FLOAT4, REGPROC, INT2VEC, OIDVEC, XID, ACL = T.FLOAT4, T.REGPROC, T.INT2VECTOR, T.OIDVECTOR, T.XID, T.ACLITEM_ARRAY
@@ -87,7 +87,8 @@ _rel(
     f"(SELECT count(*) FROM main.{COLUMNS} c WHERE c.table_oid = t.oid), "
     f"(SELECT count(*) FROM main.{CONSTRAINTS} k WHERE k.table_oid = t.oid AND k.type = 'c'), "
     f"0, EXISTS (SELECT 1 FROM main.{CONSTRAINTS} f WHERE f.type = 'f' AND t.oid IN (f.table_oid, f.ref_table)) "
-    f"OR EXISTS (SELECT 1 FROM main.{PROCEDURAL_TRIGGERS} g WHERE g.table_name = t.name AND t.kind = 'r'), "
+    "OR EXISTS (SELECT 1 FROM main.sqlite_schema g WHERE g.type = 'trigger' AND g.tbl_name = t.name "
+    "AND substr(g.name, 1, 12) = '__strata_ut_'), "
     f"0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, t.options, NULL FROM main.{TABLES} t",
 )
 _rel(
@@ -304,8 +305,8 @@ _rel("pg_trigger", 2620,
      "AND f.ret_type = 2279), (t.level = 'ROW') + 2 * (t.timing = 'BEFORE') + 4 * (instr(t.events, 'INSERT') > 0) "
      "+ 8 * (instr(t.events, 'DELETE') > 0) + 16 * (instr(t.events, 'UPDATE') > 0), 'O', 0, 0, 0, 0, 0, 0, "
      "json_array_length(t.args), (SELECT json_group_array(c.attnum) FROM json_each(t.columns) j JOIN main." + COLUMNS
-     + " c ON c.table_oid = r.oid AND c.name = j.value), '', NULL, NULL, NULL FROM main." + PROCEDURAL_TRIGGERS
-     + " t JOIN main." + TABLES + " r ON r.name = t.table_name AND r.kind = 'r'")
+     + " c ON c.table_oid = r.oid AND c.name = j.value), '', NULL, NULL, NULL FROM main." + PROCEDURAL_LIVE_TRIGGERS
+     + " JOIN main." + TABLES + " r ON r.name = s.tbl_name AND r.kind = 'r'")
 # A view's _RETURN rule has the view's oid (pg_dump keys objects by catalog and oid).
 _rel("pg_rewrite", 2618, "oid:oid, rulename:name, ev_class:oid, ev_type:char, ev_enabled:char, is_instead:bool, "
      "ev_qual:node, ev_action:node",

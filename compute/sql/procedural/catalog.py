@@ -25,6 +25,10 @@ TRIGGERS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {TRIGGERS} (oid INTEGER PRIMARY KEY, name TEXT NOT NULL, "
     "table_name TEXT NOT NULL, function TEXT NOT NULL, timing TEXT NOT NULL, events TEXT NOT NULL, "
     "level TEXT NOT NULL, when_sql TEXT, args TEXT NOT NULL, columns TEXT NOT NULL, definition TEXT NOT NULL)")
+# A trigger is live while its SQLite trigger exists: SQLite drops it with the table (DROP TABLE) and
+# moves it with the table (RENAME), so the row follows the table without the table DDL knowing.
+LIVE_TRIGGERS = (f"{TRIGGERS} t JOIN main.sqlite_schema s ON s.type = 'trigger' "
+                 "AND s.name = '__strata_ut_' || t.oid || '_' || lower(json_extract(t.events, '$[0]'))")
 
 
 @dataclass(frozen=True)
@@ -119,10 +123,10 @@ def load_routines(conn: Any, present: set[str]) -> Routines:
                 row[0], row[1], tuple(json.loads(row[2])), tuple(json.loads(row[3])), tuple(json.loads(row[4])),
                 row[5], bool(row[6]), tuple((n, t) for n, t in json.loads(row[7])), row[8], row[9], row[10],
                 bool(row[11]), row[12]))
-    if TRIGGERS in present:
+    if TRIGGERS in present:  # its table: where its SQLite trigger is (LIVE_TRIGGERS)
         for row in conn.execute(
-                f"SELECT oid, name, table_name, function, timing, events, level, when_sql, args, columns, "
-                f"definition FROM {TRIGGERS} ORDER BY oid"):
+                f"SELECT t.oid, t.name, s.tbl_name, t.function, t.timing, t.events, t.level, t.when_sql, t.args, "
+                f"t.columns, t.definition FROM {LIVE_TRIGGERS} ORDER BY t.oid"):
             triggers.append(UserTrigger(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6],
                                         row[7], tuple(json.loads(row[8])), tuple(json.loads(row[9])), row[10]))
     if not functions and not triggers:

@@ -113,7 +113,7 @@ class Runtime:
         return returned.value
 
     # -------------------------------------------------------------- triggers
-    def fire(self, table: str, name: str, event: str, rowid: Any, n_new: int, *values: Any) -> int:
+    def fire(self, table: str, oid: int, event: str, rowid: Any, n_new: int, *values: Any) -> int:
         """One row trigger: BEFORE ones run now, AFTER ones (rowid given) are queued when the
         running statement queues them (see engine.SqlEngine.queue) and run at its end."""
         engine = self.engine
@@ -124,9 +124,9 @@ class Runtime:
             if len(queue) >= MAX_QUEUED_EVENTS:
                 raise SqlError("54000", f"too many AFTER trigger events queued by one statement "
                                         f"(limit {MAX_QUEUED_EVENTS})")
-            queue.append((table, name, event, rowid, n_new, values))
+            queue.append((table, oid, event, rowid, n_new, values))
             return 1
-        return self._fire_now(table, name, event, rowid, n_new, *values)
+        return self._fire_now(table, oid, event, rowid, n_new, *values)
 
     def statement_begin(self) -> None:
         """A DML statement starts: queue its AFTER ROW events (a failed statement's are dropped)."""
@@ -145,12 +145,15 @@ class Runtime:
         finally:
             engine.queue.pop(level, None)
 
-    def _fire_now(self, table: str, name: str, event: str, rowid: Any, n_new: int, *values: Any) -> int:
+    def _fire_now(self, table: str, oid: int, event: str, rowid: Any, n_new: int, *values: Any) -> int:
+        """``table``: the name the SQLite trigger was made with (keys the changed-NEW hand-over);
+        the trigger itself is found by OID and its table by the trigger (it follows a rename)."""
         catalog = self.engine.catalog()
-        trg = catalog.routines.trigger(name, table)
-        rel = catalog.user_table(table)
+        trg = next((t for t in catalog.routines.triggers if t.oid == oid), None)
+        rel = catalog.user_table(trg.table) if trg is not None else None
         if trg is None or rel is None:
             return 1
+        name = trg.name
         columns = rel.columns
         new_values = tuple(values[:n_new])
         old_values = tuple(values[n_new:])
@@ -161,7 +164,7 @@ class Runtime:
         if trg.timing == "BEFORE" and n_new:
             new_values = self.pending.get(key, new_values)
         elif trg.timing == "AFTER" and n_new and rowid is not None and self._has_before(trg, catalog):
-            new_values = self._stored(table, columns, rowid) or new_values
+            new_values = self._stored(trg.table, columns, rowid) or new_values
         new = self._record(columns, new_values if n_new else tuple(None for _ in columns), null=not n_new)
         old = self._record(columns, old_values or tuple(None for _ in columns), null=not old_values)
         fn = self._trigger_function(trg)
@@ -243,7 +246,8 @@ class Runtime:
             return 1
         rel = self.engine.catalog().user_table(table)
         if rel is None:
-            return 1
+            raise SqlError("0A000", f'table "{table}" was renamed after its triggers were created: '
+                                    "drop and create its BEFORE triggers again")
         sets = ", ".join(f"{quote_ident(c.name)} = ?" for c in rel.columns)
         self.engine.suppress += 1
         try:

@@ -455,6 +455,8 @@ def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     rel = catalog.user_table(table)
     if rel is None:
         raise SqlError("42P01", f'relation "{table}" does not exist')
+    if rel.schema != "public":
+        raise SqlError("0A000", f'triggers on tables outside schema "public" are not supported ("{table}")')
     if rel.kind != "r":
         raise SqlError("42809", f'"{table}" is a view', detail="Views cannot have row-level BEFORE or AFTER triggers.")
     if level != "ROW":
@@ -549,8 +551,8 @@ def drop_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
         replace(catalog, routines=routines)
 
 
-def _sqlite_name(table: str, trigger: str, event: str) -> str:
-    return quote_ident(f"__strata_ut_{table}_{trigger}_{event.lower()}")
+def _sqlite_name(trg: UserTrigger, event: str) -> str:
+    return quote_ident(f"__strata_ut_{trg.oid}_{event.lower()}")
 
 
 def _apply_name(table: str, event: str) -> str:
@@ -562,7 +564,7 @@ def _table_trigger_steps(table: str, old: Routines, new: Routines, catalog: Cata
     steps: list[str] = []
     for trg in old.triggers_on(table):
         for event in trg.events:
-            steps.append(f"DROP TRIGGER IF EXISTS {_sqlite_name(table, trg.name, event)}")
+            steps.append(f"DROP TRIGGER IF EXISTS {_sqlite_name(trg, event)}")
     for event in ("INSERT", "UPDATE"):
         steps.append(f"DROP TRIGGER IF EXISTS {_apply_name(table, event)}")
     rel = catalog.user_table(table)
@@ -586,13 +588,13 @@ def _sqlite_trigger(table: str, trg: UserTrigger, event: str, cols: list[str]) -
     new = [f"NEW.{c}" for c in cols] if event != "DELETE" else []
     old = [f"OLD.{c}" for c in cols] if event != "INSERT" else []
     rowid = "NULL" if trg.timing == "BEFORE" else ("OLD.rowid" if event == "DELETE" else "NEW.rowid")
-    call = (f"__strata_fire({quote_literal(table)}, {quote_literal(trg.name)}, {quote_literal(event)}, {rowid}, "
+    call = (f"__strata_fire({quote_literal(table)}, {trg.oid}, {quote_literal(event)}, {rowid}, "
             f"{len(new)}{''.join(', ' + v for v in new + old)})")
     of = ""
     if event == "UPDATE" and trg.columns:
         of = " OF " + ", ".join(quote_ident(c) for c in trg.columns)
     body = f"SELECT RAISE(IGNORE) WHERE {call} = 0;" if trg.timing == "BEFORE" else f"SELECT {call};"
-    return (f"CREATE TRIGGER {_sqlite_name(table, trg.name, event)} {trg.timing} {event}{of} ON "
+    return (f"CREATE TRIGGER {_sqlite_name(trg, event)} {trg.timing} {event}{of} ON "
             f"{quote_ident(table)} FOR EACH ROW BEGIN {body} END")
 
 

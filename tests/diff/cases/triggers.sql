@@ -258,3 +258,18 @@ create function tr_unsafe() returns trigger language plpgsql as $$ begin begin i
 insert into tr_u values (2);
 create trigger t1 before insert on tr_items for each row execute function tr_unsafe();
 insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null);
+
+-- case drop_table_drops_its_triggers ordered
+create table tr_tmp (a int);
+create trigger t1 before insert on tr_tmp for each row execute function tr_touch();
+drop table tr_tmp;
+create table tr_tmp (a int, updated_at timestamp, name text);
+create trigger t1 before insert on tr_tmp for each row execute function tr_touch();
+insert into tr_tmp values (1, null, 'x');
+select a, updated_at, name from tr_tmp order by a;
+
+-- case trigger_follows_table_rename ordered
+create trigger t2 after insert on tr_items for each row execute function tr_audit_fn();
+alter table tr_items rename to tr_items2;
+insert into tr_items2 values (1, 'a', 1, null);
+select op, item_id, new_name from tr_audit order by seq;
