@@ -25,6 +25,7 @@ from typing import Any, assert_never
 import apsw
 
 from compute import settings as guc
+from compute import temp_tables
 from compute.backend import Backend
 from compute.cursors import Cursors
 from compute.deferred import check_pending, pending_on
@@ -39,7 +40,7 @@ from compute.engine import (
     storage_error,
 )
 from compute.session_settings import SessionSettings
-from compute.sql import DEFAULT_SEARCH_PATH, Catalog, map_sqlite_error
+from compute.sql import DEFAULT_SEARCH_PATH, Catalog, TempSchemaNeeded, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql_prepared import SqlPrepared
 from compute.transaction import (
@@ -199,7 +200,10 @@ class Session(SessionSettings, SqlPrepared):
 
     def _translate(self, sql: str, catalog: Catalog, param_types: tuple[int, ...]) -> list[Translation]:
         try:
-            return self.db.translate(sql, catalog, param_types)
+            try:
+                return self.db.translate(sql, catalog, param_types)
+            except TempSchemaNeeded:  # the session's first temporary table (compute/temp_tables.py)
+                return self.db.translate(sql, catalog.with_temp(self.backend_pid), param_types)
         except SqlError as err:
             # PostgreSQL refuses a utility write in a read-only transaction before it looks at
             # the catalog: DROP TABLE nosuch there is 25006, not 42P01
@@ -264,6 +268,8 @@ class Session(SessionSettings, SqlPrepared):
                 self.backend.end_xact(ok)
         if self.txn is None:
             self._implicit = False
+            if tr.is_write and (tr.is_ddl or self.catalog is not None and self.catalog.on_commit):
+                await temp_tables.at_commit(self)  # its own transaction: ON COMMIT of temp tables
         return result
 
     async def _dispatch(self, tr: Translation, params: tuple[Any, ...]) -> Result:
@@ -297,6 +303,8 @@ class Session(SessionSettings, SqlPrepared):
                 if tr.name == "all":  # the caller forgets its prepared statements, we the SQL ones
                     prevent_in_block(self.txn, "DISCARD ALL")
                     self._set(Translation(Kind.SET, "RESET", name="all"))
+                if tr.name in ("all", "temp", "temporary"):
+                    await temp_tables.discard(self)
                 return self.run_prepared(tr)
             case Kind.NOOP | Kind.DEALLOCATE | Kind.PREPARE | Kind.EXECUTE:  # SQL-prepared statements
                 return self.run_prepared(tr)  # (DEALLOCATE: the caller owns the protocol ones)
@@ -371,6 +379,8 @@ class Session(SessionSettings, SqlPrepared):
         except SqlError:
             await self._end_txn(commit=False)
             raise
+        if self.catalog is not None and self.catalog.on_commit:
+            await temp_tables.at_commit(self)  # ON COMMIT DELETE ROWS / DROP (compute/temp_tables.py)
         ticket = await self._end_txn(commit=True)
         ok = False
         try:
@@ -915,3 +925,4 @@ class Session(SessionSettings, SqlPrepared):
                 await self.engine.run(
                     lambda: writer.conn.in_transaction and writer.conn.execute("ROLLBACK"))
             self._release_writer()
+        await temp_tables.drop_at_end(self)

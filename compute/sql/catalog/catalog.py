@@ -88,6 +88,8 @@ __all__ = [
     "SYSTEM_RELATIONS",
     "Catalog",
     "DEFAULT_SEARCH_PATH",
+    "TempSchemaNeeded",
+    "TEMP_SCHEMA_PREFIX",
     "parse_search_path",
     "runtime_path",
     "split_qualified",
@@ -110,6 +112,10 @@ class Catalog:
     # The session's effective search_path (schemas that may not exist included, "$user" replaced,
     # its pg_temp_<n> first when it has one); None: the default path, where only public matters.
     search_path: tuple[str, ...] | None = None
+    # The pg_temp_<n> schema this session's temporary tables go to, when the translation may
+    # create one (see TempSchemaNeeded); and its tables' ON COMMIT actions: (key, drop|delete).
+    temp_name: str | None = None
+    on_commit: tuple[tuple[str, str], ...] = ()
 
     # ------------------------------------------------------------------ schemas and names
     def schema_exists(self, name: str) -> bool:
@@ -141,6 +147,24 @@ class Catalog:
         if path and path[0].startswith("pg_temp_") and path[0] in self.schemas:
             return path[0]
         return None
+
+    def temp_key(self, schema: str | None, name: str) -> str:
+        """The key of a new temporary table (CREATE TEMP TABLE, or CREATE TABLE pg_temp.t)."""
+        if schema not in (None, "pg_temp") and not (schema or "").startswith(TEMP_SCHEMA_PREFIX):
+            raise SqlError("42P16", "cannot create temporary relation in non-temporary schema")
+        if "." in name:
+            raise SqlError("0A000", f'names containing a dot are not supported: "{name}"')
+        temp = self.temp_schema() or self.temp_name
+        if temp is None:
+            raise TempSchemaNeeded()
+        return relation_key(temp, name)
+
+    def with_temp(self, backend_pid: int) -> Catalog:
+        """This catalog for a session about to create its temporary schema."""
+        temp = f"{TEMP_SCHEMA_PREFIX}{backend_pid}"
+        path = (temp, *(s for s in self.path() if s != temp))
+        derived = replace(self.with_path(path), temp_name=temp)
+        return replace(derived, fingerprint=_with_path(derived.fingerprint, ("temp", temp)))
 
     def creation_schema(self) -> str:
         """Where an unqualified CREATE puts its object: the first existing schema of the path."""
@@ -236,11 +260,16 @@ class Catalog:
         if cached is not None:
             return cached
         path = parse_search_path(setting, user)
+        on_commit: tuple[tuple[str, str], ...] = ()
         if temp_schema in self.schemas:
             path = (temp_schema, *(s for s in path if s != "pg_temp"))
+            on_commit = tuple((t.name, o.split("=", 1)[1]) for t in self.tables.values()
+                              if t.schema == temp_schema for o in t.options if o.startswith("on_commit="))
         path = tuple(temp_schema if s == "pg_temp" else s for s in path if s != "pg_catalog")
         derived = self.with_path(None if path in (("public",), (user, "public")) and user not in self.schemas
                                  else path)
+        if on_commit:
+            derived = replace(derived, on_commit=on_commit)
         _SESSION_CATALOGS[key] = derived
         while len(_SESSION_CATALOGS) > SESSION_CATALOG_ENTRIES:
             _SESSION_CATALOGS.popitem(last=False)
@@ -457,6 +486,15 @@ class Catalog:
                    fingerprint=_fingerprint(tables, sequences, enums, schemas), enums=enums, schemas=schemas)
 
 
+class TempSchemaNeeded(SqlError):
+    """A CREATE TEMP TABLE met a catalog that does not name the session's temporary schema:
+    the session translates it again with ``Catalog.with_temp`` (only then, so that sessions
+    without temporary tables share cached translations)."""
+
+    def __init__(self) -> None:
+        super().__init__("0A000", "temporary tables need a session")
+
+
 DEFAULT_SEARCH_PATH = '"$user", public'  # compute/settings.py's default, as SET normalizes it
 SESSION_CATALOG_ENTRIES = 256  # (catalog, search path, user) combinations kept derived
 _SESSION_CATALOGS: OrderedDict[tuple[str, str, str, str], Catalog] = OrderedDict()
@@ -606,6 +644,17 @@ def _sql_value(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     return quote_literal(str(value))
+
+
+def temp_schema_sql(catalog: Catalog) -> tuple[list[str], Catalog]:
+    """The row of the session's temporary schema, made with its first temporary table (and the
+    catalog that has it)."""
+    temp = catalog.temp_name
+    if temp is None or temp in catalog.schemas:
+        return [], catalog
+    steps = [f"INSERT OR IGNORE INTO {SCHEMAS} (name, oid, owner) VALUES "
+             f"({quote_literal(temp)}, {next_oid_sql()}, pg_session_user())"]
+    return steps, catalog.with_schema(Schema(temp, 0, ""))
 
 
 def insert_relation_sql(key: str, kind: str, options: Iterable[str] = (), definition: str | None = None) -> str:

@@ -435,7 +435,8 @@ _rel(
     "user_defined_type_schema:name, user_defined_type_name:name, is_insertable_into:text, "
     "is_typed:text, commit_action:text",
     f"SELECT current_database(), t.schema, t.name, "
-    f"CASE t.kind WHEN 'v' THEN 'VIEW' ELSE 'BASE TABLE' END, NULL, NULL, NULL, NULL, NULL, "
+    f"CASE WHEN t.kind = 'v' THEN 'VIEW' WHEN t.schema LIKE 'pg\\_temp\\_%' ESCAPE '\\' THEN 'LOCAL TEMPORARY' "
+    f"ELSE 'BASE TABLE' END, NULL, NULL, NULL, NULL, NULL, "
     f"CASE t.kind WHEN 'r' THEN 'YES' ELSE 'NO' END, 'NO', NULL FROM main.{TABLES} t "
     f"WHERE t.kind IN ('r', 'v')",
 )

@@ -53,6 +53,15 @@ def _current_user(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], 
     return fn("pg_session_user"), ty.NAME
 
 
+def _my_temp_schema(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                    scope: Scope) -> tuple[exp.Expression, Ty]:
+    """The OID of the session's temporary schema, 0 without one (translations are cached per
+    search path, and a session's path names its temporary schema: compute/temp_tables.py)."""
+    catalog = c.state.catalog
+    temp = catalog.temp_schema()
+    return exp.Literal.number(catalog.schemas[temp].oid if temp else 0), Ty(T.OID)
+
+
 SERVER_VERSION = guc.SERVER_VERSION
 
 
@@ -138,6 +147,8 @@ HANDLERS: dict[str, Handler] = {
     "pg_sleep": simple("pg_sleep", Ty(T.VOID), off_loop=True),
     "pg_session_user": simple("pg_session_user", ty.NAME),
     "current_schema": _current_schema,
+    "pg_my_temp_schema": _my_temp_schema,
+    "pg_is_other_temp_schema": simple("pg_is_other_temp_schema", ty.BOOL),
     "current_user": _current_user,
     "session_user": _current_user,
     "user": _current_user,
@@ -197,3 +208,12 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
 
     scalar("pg_settings_json", settings_json, 0)
     scalar("pg_sleep", lambda secs: _sleep(secs, ctx), 1)
+
+    def is_other_temp_schema(oid: Any) -> Any:
+        """An OID of the temporary schema of another session (pg_temp_<its backend pid>)."""
+        if oid is None:
+            return None
+        rows = conn.execute("SELECT name FROM main.__strata_schemas WHERE oid = ?", (oid,)).fetchall()
+        return int(bool(rows) and rows[0][0].startswith("pg_temp_") and rows[0][0] != f"pg_temp_{ctx.backend_pid}")
+
+    scalar("pg_is_other_temp_schema", is_other_temp_schema, 1)

@@ -86,12 +86,34 @@ class DdlCompiler(TableDdl):
 
     # ------------------------------------------------------------------ CREATE TABLE
     def create_table(self, node: exp.Create) -> DdlResult:
+        return self._in_temp_schema(node, self._create_table(node))
+
+    def _in_temp_schema(self, node: exp.Create, result: DdlResult) -> DdlResult:
+        """A temporary relation: the steps that make the session's temporary schema go first
+        when this is its first one (translate/schemas.py)."""
+        if not C.split_key(self._name(node.this))[0].startswith(C.TEMP_SCHEMA_PREFIX) or not result.steps:
+            return result
+        steps, catalog = C.temp_schema_sql(self.catalog)
+        if steps:
+            result.steps[:0] = steps
+            result.catalog = (result.catalog or catalog).with_schema(catalog.schemas[str(catalog.temp_name)])
+        return result
+
+    def _create_table(self, node: exp.Create) -> DdlResult:
         props = node.args.get("properties")
         options: list[str] = []
+        on_commit = node.meta.get("on_commit")  # CREATE TEMP TABLE ... ON COMMIT (translate/schemas.py)
+        if on_commit is not None and not C.split_key(self._name(node.this))[0].startswith(C.TEMP_SCHEMA_PREFIX):
+            raise SqlError("42P16", "ON COMMIT can only be used on temporary tables")
+        if on_commit in ("drop", "delete"):
+            options.append(f"on_commit={on_commit}")
         if props is not None:
             for prop in props.expressions:
                 if isinstance(prop, exp.TemporaryProperty):
-                    raise SqlError("0A000", "temporary tables are not supported")
+                    continue  # its name is in the session's pg_temp_<n> (translate/schemas.py)
+                if isinstance(prop, exp.WithDataProperty):  # CREATE TABLE AS ... WITH [NO] DATA
+                    node.set("with_data", not prop.args.get("no"))
+                    continue
                 if isinstance(prop, exp.PartitionedByProperty):
                     raise SqlError("0A000", "partitioned tables are not supported")
                 if isinstance(prop, exp.Property):
@@ -187,6 +209,11 @@ class DdlCompiler(TableDdl):
             ref = body.args["reference"]
         ref_schema = ref.this
         ref_table_name = self._name(ref_schema)
+        temp = C.split_key(name)[0].startswith(C.TEMP_SCHEMA_PREFIX)
+        if temp != C.split_key(ref_table_name)[0].startswith(C.TEMP_SCHEMA_PREFIX):
+            kind = "temporary tables may reference only temporary" if temp else \
+                "permanent tables may reference only permanent"
+            raise SqlError("42P16", f"constraints on {kind} tables")
         ref_table = self.catalog.user_table(ref_table_name) if ref_table_name != name else None
         if ref_table is None and ref_table_name != name:
             raise SqlError("42P01", f'relation "{ref_table_name}" does not exist')
@@ -541,6 +568,9 @@ class DdlCompiler(TableDdl):
 
     # ------------------------------------------------------------------ sequences / views
     def create_sequence(self, node: exp.Create) -> DdlResult:
+        return self._in_temp_schema(node, self._create_sequence(node))
+
+    def _create_sequence(self, node: exp.Create) -> DdlResult:
         name = self._name(node.this)
         if self.catalog.relation_exists(name):
             if node.args.get("exists"):
@@ -689,6 +719,9 @@ class DdlCompiler(TableDdl):
                 replace(seq, owner_table=table.oid, owner_column=parts[1]))
 
     def create_view(self, node: exp.Create) -> DdlResult:
+        return self._in_temp_schema(node, self._create_view(node))
+
+    def _create_view(self, node: exp.Create) -> DdlResult:
         name = self._name(node.this)
         existing = self.catalog.user_table(name)
         steps: list[str] = []

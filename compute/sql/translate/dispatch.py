@@ -31,7 +31,7 @@ from compute.sql.translate.rewrite import (
     unlogged_cut,
 )
 from compute.sql.translate.roles import grant_statement, owner_to, role_statement
-from compute.sql.translate.schemas import resolve_names, schema_statement
+from compute.sql.translate.schemas import on_commit_cut, resolve_names, schema_statement
 from compute.sql.translate.scope import Params, State
 from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
 from compute.sql.translate.statements import set_constraints, translate_utility
@@ -266,10 +266,13 @@ def _parse_statement(stmt: Statement, first: str) -> tuple[exp.Expression, str]:
     stream: see rewrite.py); and the text it was parsed from."""
     cuts: list[Cut] = []
     overriding: str | None = None
+    on_commit = on_commit_cut(stmt.tokens, stmt.text) if first == "create" else None
     if first == "create":
         unlogged = unlogged_cut(stmt)
         if unlogged is not None:
             cuts.append(unlogged)
+        if on_commit is not None:  # CREATE TEMP TABLE ... ON COMMIT (translate/schemas.py)
+            cuts.append(on_commit[0])
     elif first == "insert":
         found = overriding_cut(stmt)
         if found is not None:
@@ -289,6 +292,8 @@ def _parse_statement(stmt: Statement, first: str) -> tuple[exp.Expression, str]:
         _fix_rename_without_column(node)
     if overriding is not None and isinstance(node, exp.Insert):
         node.set("overriding", overriding)
+    if on_commit is not None:
+        node.meta["on_commit"] = on_commit[1]
     return node, text
 
 

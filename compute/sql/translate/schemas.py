@@ -34,7 +34,8 @@ def resolve_names(node: exp.Expression, catalog: Catalog) -> None:
     A CREATE's target goes to its schema (or the first existing schema of the path); CREATE
     INDEX's name to its table's schema; everything else to the first schema of the path holding
     it. Unqualified names of CTEs and system schema references are left alone."""
-    if catalog.search_path is None and not catalog.schemas and not _has_qualified(node):
+    if catalog.search_path is None and not catalog.schemas and not _has_qualified(node) \
+            and not (isinstance(node, exp.Create) and is_temporary(node)):
         return  # the default path with only public: every name is its own key
     ctes = {cte.alias for cte in node.find_all(exp.CTE)}
     if isinstance(node, exp.Create) and node.expression is not None:
@@ -57,6 +58,9 @@ def resolve_names(node: exp.Expression, catalog: Catalog) -> None:
             continue
         if not schema and table.name in ctes:
             continue
+        if schema and schema.startswith(C.TEMP_SCHEMA_PREFIX) and schema not in (catalog.temp_schema(),
+                                                                                   catalog.temp_name):
+            raise SqlError("0A000", "cannot access temporary tables of other sessions")
         if isinstance(node, exp.Drop) and node.args.get("exists") and schema and not catalog.schema_exists(schema) \
                 and schema != "pg_temp":
             key = relation_key(schema, table.name)  # missing: IF EXISTS skips it
@@ -85,12 +89,22 @@ def _has_qualified(node: exp.Expression) -> bool:
     return any(t.args.get("db") is not None for t in node.find_all(exp.Table))
 
 
+def is_temporary(node: exp.Create) -> bool:
+    props = node.args.get("properties")
+    return props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
+
+
 def _resolve_create(node: exp.Create, catalog: Catalog, targets: set[int]) -> None:
     kind = str(node.args.get("kind") or "").upper()
     if kind in ("TABLE", "VIEW", "SEQUENCE"):
         target = node.this.this if isinstance(node.this, exp.Schema) else node.this
         if isinstance(target, exp.Table):
-            _set_key(target, catalog.qualify_new(target.db or None, target.name))
+            schema = target.db or None
+            if is_temporary(node) or schema == "pg_temp":
+                key = catalog.temp_key(schema, target.name)  # the session's pg_temp_<n>
+            else:
+                key = catalog.qualify_new(schema, target.name)
+            _set_key(target, key)
             targets.add(id(target))
     elif kind == "INDEX" and isinstance(node.this, exp.Index):
         index = node.this
@@ -110,6 +124,24 @@ def _resolve_create(node: exp.Create, catalog: Catalog, targets: set[int]) -> No
 def _set_key(table: exp.Table, key: str) -> None:
     table.set("this", ident(key))
     table.set("db", None)
+
+
+ON_COMMIT_ACTIONS = {("preserve", "rows"): "preserve", ("delete", "rows"): "delete", ("drop",): "drop"}
+
+
+def on_commit_cut(tokens: tuple[Token, ...], text: str) -> tuple[tuple[int, int, str], str] | None:
+    """``ON COMMIT {PRESERVE ROWS | DELETE ROWS | DROP}`` of CREATE TABLE (sqlglot does not parse
+    it): the text span to cut and the action, which the CREATE TABLE compiler stores."""
+    words = [t.text.lower() for t in tokens]
+    for i in range(len(words) - 2):
+        if words[i] == "on" and words[i + 1] == "commit" and not is_quoted(tokens[i], text):
+            for spelled, action in ON_COMMIT_ACTIONS.items():
+                if tuple(words[i + 2:i + 2 + len(spelled)]) == spelled:
+                    last = tokens[i + 1 + len(spelled)]
+                    return (tokens[i].start, last.end + 1, ""), action
+            raise SqlError("42601", f'syntax error at or near "{tokens[i + 2].text}"',
+                           position=tokens[i + 2].start + 1)
+    return None
 
 
 # ---------------------------------------------------------------------- statements
