@@ -171,3 +171,39 @@ def _copy(dsn: str) -> tuple[str, list[Any]]:
 def test_copy_qualified_tables(both: tuple[str, str]) -> None:
     pg, st = both
     assert _copy(st) == _copy(pg)
+
+
+DUMP_SCHEMA = ("create schema app; create table app.t (id serial primary key, a text unique, b numeric(5,2) "
+               "default 1.5); create table app.c (id int references app.t (id)); create index app_b on app.t (b); "
+               "create view app.v as select a from app.t; create type app.mood as enum ('x', 'y'); "
+               "create table app.m (m app.mood default 'x'); insert into app.t (a) values ('one'), ('two'); "
+               "insert into app.m values ('y'); create table pub (a int); insert into pub values (7);")
+DUMP_CHECKS = [r"\dn", r"\d app.t", r"\d app.m", r"\d+ app.v", "select * from app.t order by id",
+               "select m from app.m", "select * from pub", "select nextval('app.t_id_seq')"]
+
+
+def _fresh_db(dsn: str, name: str) -> str:
+    _exec(dsn, [f"drop database if exists {name}", f"create database {name}"])
+    return dsn.rsplit("/", 1)[0] + "/" + name
+
+
+def _restore(src: str, dst: str, tmp: Any) -> None:
+    dump = tmp / "schemas.sql"
+    subprocess.run([str(PG_BIN / "pg_dump"), src, "-f", str(dump)], check=True, timeout=60)
+    done = subprocess.run([str(PG_BIN / "psql"), dst, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(dump)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "ERROR" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("direction", ["strata_to_postgres", "postgres_to_strata"])
+def test_pg_dump_round_trip_with_schemas(pg_oracle: PostgresOracle, strata_shared: StrataProcess,
+                                         direction: str, tmp_path: Any) -> None:
+    tmp_path.chmod(0o777)
+    servers = (strata_shared.dsn, pg_oracle.dsn)
+    src_server, dst_server = servers if direction == "strata_to_postgres" else servers[::-1]
+    src, dst = _fresh_db(src_server, "sch_src"), _fresh_db(dst_server, "sch_dst")
+    subprocess.run([str(PG_BIN / "psql"), src, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", DUMP_SCHEMA],
+                   check=True, timeout=60)
+    _restore(src, dst, tmp_path)
+    for check in DUMP_CHECKS:
+        assert _psql(dst, check) == _psql(src, check), check

@@ -81,7 +81,8 @@ class _CatalogFunctions:
             if int(type_part) >= C.FIRST_USER_OID:  # an enum (array) default: 'label'::type
                 name = self._user_type_name(int(type_part))
                 cast = _CAST_TO.fullmatch(body)  # 'label'::public.mood as a restored dump wrote it
-                if cast is not None and name and (cast.group(2) or cast.group(4) or "").strip('"') == name:
+                if cast is not None and name and (cast.group(2) or cast.group(4) or "").strip('"') == \
+                        name.rsplit(".", 1)[-1].strip('"'):
                     body = cast.group(1) or cast.group(3) or body
                 quoted = body.startswith("'") and body.endswith("'") and "::" not in body
                 return f"{body}::{name}" if name and quoted else body
@@ -398,7 +399,7 @@ def install(conn: Any, ctx: Any) -> None:
            deterministic=True)
 
 
-_CAST_TO = re.compile(r"CAST\(('(?:[^']|'')*') AS (?:public\.)?(\"?\w+\"?)\)|('(?:[^']|'')*')::(?:public\.)?(\"?\w+\"?)",
+_CAST_TO = re.compile(r"CAST\(('(?:[^']|'')*') AS (?:\"?\w+\"?\.)?(\"?\w+\"?)\)|('(?:[^']|'')*')::(?:\"?\w+\"?\.)?(\"?\w+\"?)",
                       re.IGNORECASE)
 _NEXTVAL = re.compile(r"nextval\('((?:[^']|'')*)'::regclass\)")
 _TYPMOD = re.compile(r"\s*\(\s*\d+\s*(?:,\s*\d+\s*)?\)")

@@ -390,7 +390,8 @@ def view_relations(text: str) -> list[str]:
     except Exception:  # a query we cannot analyse: no dependencies known
         return []
     ctes = {c.alias_or_name for c in node.find_all(exp.CTE)}
-    names = {t.name for t in node.find_all(exp.Table) if t.name and t.name not in ctes}
+    names = {f"{t.db}.{t.name}" if t.db and t.db != "public" else t.name  # schema.name outside public
+             for t in node.find_all(exp.Table) if t.name and (t.db or t.name not in ctes)}
     return sorted(names)
 
 

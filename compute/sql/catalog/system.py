@@ -322,7 +322,8 @@ _rel("pg_depend", 2608,
      # a view's rule depends on the relations its query reads (pg_dump orders CREATEs by this)
      f"UNION ALL SELECT 2618, v.oid, 0, 1259, r.oid, 0, 'n' FROM main.{TABLES} v, "
      f"json_each(pg_view_relations_json(v.definition)) j JOIN main.{TABLES} r "
-     f"ON r.name = j.value AND r.kind IN ('r', 'v') AND r.oid <> v.oid WHERE v.kind = 'v' "
+     f"ON (r.name = j.value AND r.schema = 'public' OR r.schema || '.' || r.name = j.value) "
+     f"AND r.kind IN ('r', 'v') AND r.oid <> v.oid WHERE v.kind = 'v' "
      "UNION ALL SELECT 2618, v.oid, 0, 1259, v.oid, 0, 'i' "
      f"FROM main.{TABLES} v WHERE v.kind = 'v' "
      # a column default calling nextval('seq') depends on the sequence (pg_dump creates it first,
@@ -330,7 +331,7 @@ _rel("pg_depend", 2608,
      f"UNION ALL SELECT 2604, c.table_oid * 1000 + c.attnum, 0, 1259, q.oid, 0, 'n' "
      f"FROM main.{COLUMNS} c JOIN main.{TABLES} q ON q.kind = 'S' "
      "AND (instr(lower(c.default_expr), 'nextval(''' || q.name || '''') > 0 "
-     "OR instr(lower(c.default_expr), 'nextval(''public.' || q.name || '''') > 0) "
+     "OR instr(lower(c.default_expr), 'nextval(''' || q.schema || '.' || q.name || '''') > 0) "
      "WHERE c.default_expr IS NOT NULL AND c.identity IS NULL "
      "UNION ALL SELECT 2604, c.table_oid * 1000 + c.attnum, 0, 1259, c.table_oid, c.attnum, 'a' "
      f"FROM main.{COLUMNS} c WHERE c.default_expr IS NOT NULL AND c.identity IS NULL")

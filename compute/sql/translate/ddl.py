@@ -625,8 +625,7 @@ class DdlCompiler(TableDdl):
             i = 4
         if i >= len(words):
             raise SqlError("42601", "syntax error at end of input")
-        name = words[i][1:-1] if words[i].startswith('"') else words[i].lower()
-        name = name.removeprefix("public.")
+        name = self.catalog.qualify_text(words[i], "seq")  # its key, by the search path (schemas.py)
         seq = self.catalog.sequences.get(name)
         if seq is None:
             if if_exists:
@@ -706,8 +705,10 @@ class DdlCompiler(TableDdl):
         if target.lower() == "none":
             return {"owner_table": "NULL", "owner_column": "NULL"}, replace(seq, owner_table=None, owner_column=None)
         parts = [p[1:-1] if p.startswith('"') else p.lower() for p in target.split(".")]
-        if len(parts) == 3 and parts[0] == "public":
-            parts = parts[1:]
+        if len(parts) == 3:  # schema.table.column (translate/schemas.py)
+            parts = [self.catalog.qualify(parts[0], parts[1]), parts[2]]
+        elif len(parts) == 2:
+            parts = [self.catalog.qualify(None, parts[0]), parts[1]]
         if len(parts) != 2:
             raise SqlError("42601", "invalid OWNED BY option")
         table = self.catalog.tables.get(parts[0])
