@@ -181,6 +181,11 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         exact = Decimal if src_elem in (T.JSON, T.JSONB) and dst_elem not in (T.JSON, T.JSONB) else float
         return json.dumps(convert(json.loads(value, parse_float=exact)), ensure_ascii=False)
     text = value if isinstance(value, str) else T.encode_text(src, value).decode()
+    return _from_text(ctx, dst, text)
+
+
+def _from_text(ctx: SessionContext, dst: int, text: str) -> Any:
+    """Text input of ``dst`` in the session's TimeZone, DateStyle order and IntervalStyle."""
     if dst == T.INTERVAL and ctx.settings.get("intervalstyle") == "sql_standard":
         return T.parse_interval(text, sql_standard=True)  # a leading minus may negate every field
     return T.decode_text(dst, text.encode(), ctx.timezone, _order(ctx))
