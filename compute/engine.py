@@ -35,7 +35,6 @@ from compute.sql import (
 )
 from compute.sql.api import SqlError, Translation
 from compute.sqlcache import ShapeCache
-from compute.temp_tables import drop_orphans
 from strata.storage import (
     CommitTicket,
     NotPrimaryError,
@@ -328,8 +327,9 @@ class Database:
         """Translations of ``sql`` through the database's one translation cache (an LRU)."""
         return self.shapes.translate(sql, catalog, translate, param_types)
 
-    def fast_read_shape(self, sql: str, catalog: Catalog) -> tuple[Translation, str] | None:
-        """A known shape of a single-step read: its template and filled SQLite statement
+    def fast_read_shape(self, sql: str, catalog: Catalog
+                        ) -> tuple[Translation, str, tuple[int, ...]] | None:
+        """A known shape of a single-step read: its template, SQLite statement and parameters
         (``ShapeCache.fast_read``); None: use ``translate``."""
         return self.shapes.fast_read(sql, catalog, translate)
 
@@ -586,7 +586,6 @@ class Engine:
         for sql in statements:
             conn.execute(sql)
         conn.execute("COMMIT")
-        drop_orphans(conn)  # temporary tables of sessions a crash or restart ended
         ticket = self.factory.take_commit_ticket(conn)
         if ticket is not None:
             ticket.durable.result(timeout=60)

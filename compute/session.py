@@ -598,8 +598,8 @@ class Session(SessionSettings, SqlPrepared):
         hit = self.db.fast_read_shape(sql, self._catalog_now())
         if hit is None:
             return None
-        template, step = hit
-        result = self._fast_read(template, (step,), ())
+        template, step, params = hit
+        result = self._fast_read(template, (step,), params)
         return None if result is None else (template, result)
 
     def _fast_read(self, tr: Translation, steps: tuple[str, ...], params: tuple[Any, ...]

@@ -39,6 +39,7 @@ class _Shape:
     templates: tuple[Translation, ...]  # steps contain ?N for lifted literal N
     parts: tuple[tuple[tuple[str | int, ...], ...], ...]  # per template/step: text, literal no.
     fast: bool = False  # one template, a single-step read: ``ShapeCache.fast_read`` serves it
+    bind: bool = False  # fast, and its literals may be bound to the template's ?N (``_bindable``)
 
 
 Full = Callable[[str, "Catalog", tuple[int, ...]], list[Translation]]
@@ -86,11 +87,15 @@ class ShapeCache:
             exact.popitem(last=False)
         return result
 
-    def fast_read(self, sql: str, catalog: Catalog, full: Full) -> tuple[Translation, str] | None:
-        """The simple-query hot path: (the shape's template, its filled SQLite statement) when
-        ``sql`` is a known shape of one single-step read, without building a Translation per
-        statement (the template's columns, tag and flags are the full translation's: checked
-        when the shape was learned). None otherwise: then ``translate`` (same answer)."""
+    def fast_read(self, sql: str, catalog: Catalog, full: Full
+                  ) -> tuple[Translation, str, tuple[int, ...]] | None:
+        """The simple-query hot path: (the shape's template, a SQLite statement, its
+        parameters) when ``sql`` is a known shape of one single-step read, without building a
+        Translation per statement (the template's columns, tag and flags are the full
+        translation's: checked when the shape was learned). The statement is the template's own
+        with the literals bound when that is the same query (``_bindable``: SQLite then reuses
+        one prepared statement instead of compiling each text), else the filled text. None
+        otherwise: then ``translate`` (same answer)."""
         version = catalog.fingerprint
         if (sql, version, ()) in self._exact:
             return None
@@ -100,7 +105,9 @@ class ShapeCache:
         shape, literals = found
         if not shape.fast:
             return None
-        return shape.templates[0], _fill_step(shape.parts[0][0], literals)
+        if shape.bind:
+            return shape.templates[0], shape.templates[0].steps[0], tuple(map(int, literals))
+        return shape.templates[0], _fill_step(shape.parts[0][0], literals), ()
 
     def _shape_hit(self, sql: str, version: str, catalog: Catalog, full: Full
                    ) -> tuple[_Shape, list[str]] | None:
@@ -154,7 +161,28 @@ class ShapeCache:
         one = kept[0] if len(kept) == 1 else None
         fast = (one is not None and one.kind is Kind.QUERY and len(one.steps) == 1
                 and not one.is_write and not one.off_loop and one.copy is None)
-        return _Shape(kept, parts, fast)
+        bind = fast and all(_literal_class(lit) == "i" for lit in literals) and \
+            _bindable(kept[0].steps[0], len(literals))
+        return _Shape(kept, parts, fast, bind)
+
+
+_QUOTED_IDENT = re.compile(r'"(?:[^"]|"")*"')
+_PLACEHOLDER = re.compile(r"\?(\d+)")
+_COMPARED = re.compile(r"(?:=|<|>)\s*\?(\d+)(?!\d)")
+
+
+def _bindable(step: str, count: int) -> bool:
+    """Whether binding int4 literals to a template's ?1..?count runs the same query as writing
+    them into its text: every placeholder is the right operand of a comparison (=, <, >, <=,
+    >=, <>, !=: an integer literal and a bound integer both have no affinity there, so SQLite
+    compares alike), none is in a string, comment or quoted name, and each literal is used.
+    Elsewhere (ORDER BY 1, a select-list constant, IN lists) the text is used."""
+    if "'" in step or "--" in step or "/*" in step:
+        return False
+    bare = _QUOTED_IDENT.sub('""', step)
+    used = _PLACEHOLDER.findall(bare)
+    compared = _COMPARED.findall(bare)
+    return len(used) == len(compared) and set(used) == {str(i) for i in range(1, count + 1)}
 
 
 def _reproduces(original: list[Translation], templates: list[Translation],

@@ -254,3 +254,35 @@ def test_simple_query_shape_reads_follow_the_literal_and_the_data(node: InProces
     replies = c.exchange(_message(b"Q", b"SELECT abalance / 0 FROM a WHERE aid = 9;\0"))
     assert any(k == b"E" and b"C22012" in body for k, body in replies)
     assert replies[-1] == (b"Z", b"I")
+
+
+def _shapes(node: InProcessNode) -> list[sqlcache._Shape]:
+    cache = node.engine.databases["postgres"].shapes
+    return [s for s in cache._shapes.values() if s is not None]
+
+
+def test_bound_shape_reads_answer_as_the_text_does(node: InProcessNode) -> None:
+    """A comparison with an int literal runs as the template with the literal bound; its
+    answers are the ones the written-out text gives (the same statements inside a transaction
+    block, where the general path runs the text)."""
+    c = Raw(node.server.port)
+    c.exchange(_message(b"Q", b"create table k (id int primary key, t text, r real, n numeric); "
+                              b"insert into k values (1, '5', 5.0, 5), (2, '05', 0.5, 0.5), "
+                              b"(3, 'x', 7, 7)\0"))
+    queries = ["SELECT id FROM k WHERE t = '{}'", "SELECT id FROM k WHERE r >= {}",
+               "SELECT id FROM k WHERE n < {} ORDER BY id", "SELECT id FROM k WHERE id <> {} ORDER BY id",
+               "SELECT {} AS c, id FROM k WHERE id = 3", "SELECT id FROM k ORDER BY {}",
+               "SELECT id FROM k WHERE id = {} AND r > {}", "SELECT id FROM k WHERE r::int = {}"]
+    for text in queries:
+        for v in (1, 5, 6, 7, 2, 3):
+            sql = text.replace("{}", str(v))
+            fast = c.exchange(_message(b"Q", (sql + "\0").encode()))
+            c.exchange(_message(b"Q", b"BEGIN\0"))
+            general = c.exchange(_message(b"Q", (sql + "\0").encode()))
+            c.exchange(_message(b"Q", b"ROLLBACK\0"))
+            assert _data_rows(fast) == _data_rows(general), sql
+            assert [k for k, _ in fast][:-1] == [k for k, _ in general][:-1], sql
+    bound = {s.templates[0].steps[0] for s in _shapes(node) if s.bind}
+    unbound = {s.templates[0].steps[0] for s in _shapes(node) if s.fast and not s.bind}
+    assert any("?2" in step for step in bound)  # id = ?1 AND r > ?2
+    assert any("ORDER BY ?1" in step.upper() for step in unbound)  # a position, not a value
