@@ -35,6 +35,7 @@ from compute.sql import (
 )
 from compute.sql.api import SqlError, Translation
 from compute.sqlcache import ShapeCache
+from compute.temp_tables import drop_orphans
 from strata.storage import (
     CommitTicket,
     NotPrimaryError,
@@ -586,6 +587,7 @@ class Engine:
         for sql in statements:
             conn.execute(sql)
         conn.execute("COMMIT")
+        drop_orphans(conn)  # temporary tables of sessions a crash or restart ended
         ticket = self.factory.take_commit_ticket(conn)
         if ticket is not None:
             ticket.durable.result(timeout=60)
