@@ -628,6 +628,8 @@ class Session(SessionSettings, SqlPrepared):
                 raise map_sqlite_error(exc, self.catalog) from exc
         finally:
             db.return_reader(reader)
+        if reader.ctx.changed_settings:
+            self._apply_set_config(reader.ctx.changed_settings)
         return Result(statement_tag(tr, len(rows)), rows=rows, translation=tr)
 
     async def _on_reader(self, tr: Translation, params: tuple[Any, ...]) -> Result:
@@ -748,8 +750,8 @@ class Session(SessionSettings, SqlPrepared):
         txn = self.txn
         if txn is not None and txn.snapshot_isolation and txn.snapshot_lsn is None:
             txn.snapshot_lsn = snapshot
-        for name, (value, local) in pooled.ctx.changed_settings.items():  # set_config()
-            self._assign(name.lower(), value, local)
+        if pooled.ctx.changed_settings:
+            self._apply_set_config(pooled.ctx.changed_settings)
         result = Result(statement_tag(tr, changes), rows=rows, translation=tr)
         if self.backend.warnings:  # pg_advisory_unlock of a lock not held, ...
             result.notices = self.backend.take_warnings()

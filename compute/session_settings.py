@@ -85,18 +85,29 @@ class SessionSettings:
             self._assign("default_transaction_read_only", "on" if tr.read_only else "off", False)
         return Result("SET")
 
-    def _assign(self, name: str, value: str, local: bool) -> None:
+    def _assign(self, name: str, value: str, local: bool, before: tuple[str | None] | None = None) -> None:
+        """Set ``name`` for the session (or the transaction, ``local``), remembering what ROLLBACK
+        and the end of SET LOCAL restore; ``before`` is the value before the statement when the
+        statement itself already changed it (set_config() writes the shared settings at once)."""
+        prior = self.settings.get(name) if before is None else before[0]
         if self.txn is not None:
-            self.txn.settings_before.setdefault(name, self.settings.get(name))
+            self.txn.settings_before.setdefault(name, prior)
         if local:
             if self.txn is None:
+                if before is not None:  # set_config(..., true) outside a block: gone with the statement
+                    self._restore_setting(name, prior)
                 return  # PostgreSQL warns and ignores SET LOCAL outside a transaction
-            self.txn.saved_settings.setdefault(name, self.settings.get(name, ""))
+            self.txn.saved_settings.setdefault(name, prior if prior is not None else "")
         elif self.txn is not None:
             self.txn.saved_settings.pop(name, None)
         self.settings[name] = value
         if guc.reported_name(name):
             self.changed_settings.append(name)
+
+    def _apply_set_config(self, changed: dict[str, tuple[str, bool, str | None]]) -> None:
+        """The settings a statement changed with set_config(): scoped as SET would scope them."""
+        for name, (value, local, before) in changed.items():
+            self._assign(name.lower(), value, local, before=(before,))
 
     def _isolation_now(self) -> str:
         """The current transaction's isolation level, else the session default."""

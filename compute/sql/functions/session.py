@@ -100,7 +100,8 @@ class SessionContext:
     # the transaction so a rollback does not hand the same value out again, as in PostgreSQL:
     # oid -> (last_value, is_called, PRAGMA schema_version when set). DDL invalidates them.
     sequence_positions: dict[int, tuple[int, bool, int]] = field(default_factory=dict)
-    changed_settings: dict[str, tuple[str, bool]] = field(default_factory=dict)  # set_config()
+    # set_config() in the running statement: name -> (value, is_local, value before the statement)
+    changed_settings: dict[str, tuple[str, bool, str | None]] = field(default_factory=dict)
     fk_state: Any = None  # compute.deferred.DeferredState of the transaction (deferred foreign keys)
     node: Any = None  # the engine's ConnectionFactory (compute.node contract), for node_functions
     guard: Callable[[], bool] | None = None  # true when the running statement must stop (pg_sleep polls it)
@@ -191,11 +192,13 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         text = "" if value is None else str(value)
         if key.lower() in guc.DEFAULTS and key.lower() not in ("transaction_isolation", "transaction_read_only"):
             text = guc.normalize(key, text, ctx.settings.get(key.lower()))  # as SET checks it: set_config is not a way around
+        prior = ctx.changed_settings.get(key)
+        before = prior[2] if prior is not None else ctx.settings.get(key.lower())  # ROLLBACK restores it
         ctx.settings[key.lower()] = text
         if key == "TimeZone":
             T.get_zone(str(value))
             ctx.timezone = str(value)
-        ctx.changed_settings[key] = (text, bool(is_local))
+        ctx.changed_settings[key] = (text, bool(is_local), before)
         return text
 
     scalar("set_config", set_config, 3)
