@@ -59,6 +59,8 @@ EDGES = [
     "revoke admin option for rd_x from postgres", "grant select on rd_t to postgres with grant option",
     "grant select (a) on rd_t to postgres", "drop table rd_t", "drop sequence rd_s", "drop role rd_w",
     "alter role pg_foo login", "alter role pg_monitor rename to rd_m",
+    "create role rd_ie", "drop role if exists rd_ie, rd_gone1, \"rd_Gone2\"", "drop user if exists rd_gone3",
+    ROWS,
 ]
 
 

@@ -26,6 +26,13 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     scalar = scalar_registrar(conn)
     scalar("pg_raise", _raise, -1)  # (sqlstate, message[, detail]): constraint triggers
 
+    def notice(sqlstate: Any, message: Any) -> None:
+        """A NOTICE (class 00) or WARNING that only the data can decide, e.g. DROP ROLE IF EXISTS."""
+        if ctx.backend is not None:
+            ctx.backend.warnings.append((str(sqlstate), str(message)))
+
+    scalar("pg_notice", notice, 2)  # (sqlstate, message): sent with the statement's result
+
     def fk_deferred(prefix: Any, initially: Any) -> int:
         state = ctx.fk_state
         return 1 if state is not None and state.is_deferred(str(prefix), bool(initially)) else 0

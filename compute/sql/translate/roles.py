@@ -242,6 +242,9 @@ def _drop(ts: Tokens) -> Translation:
             raise SqlError("2BP01", f"cannot drop role {name} because it is required by the database system")
         if not if_exists:
             steps.append(missing_check(name_sql, name))
+        elif name not in PREDEFINED_ROLES and name not in _SPECIAL:
+            skipping = quote_literal(f"role {_dq(name)} does not exist, skipping")
+            steps.append(f"SELECT pg_notice('00000', {skipping}) WHERE NOT {_exists_sql(name_sql)}")
         steps.append(f"SELECT pg_raise('55006', 'current user cannot be dropped') "
                      f"WHERE {name_sql} = pg_session_user()")
         names.append(name_sql)
