@@ -349,7 +349,7 @@ class DdlCompiler(TableDdl):
             table = catalog.user_table(name)
             if table is None:
                 if if_exists:
-                    notices.append(f'{noun} "{name}" does not exist, skipping')
+                    notices.append(_missing_notice(catalog, noun, name))
                     continue
                 if catalog.table(name) is not None:
                     raise SqlError("42501", f'permission denied: "{name}" is a system catalog')
@@ -751,6 +751,14 @@ class DdlCompiler(TableDdl):
             steps.append(columns_sql)
         table = Table(0, name, tuple(columns), kind="v", definition=definition)
         return DdlResult("CREATE VIEW", steps, catalog.with_table(table))
+
+
+def _missing_notice(catalog: Catalog, noun: str, key: str) -> str:
+    """DROP ... IF EXISTS of a missing object: PostgreSQL names the missing schema if that is it."""
+    schema = C.split_key(key)[0]
+    if not catalog.schema_exists(schema) and not schema.startswith(C.TEMP_SCHEMA_PREFIX):
+        return f'schema "{schema}" does not exist, skipping'
+    return f'{noun} "{key}" does not exist, skipping'
 
 
 def _comment_text(ts: Any) -> str | None:

@@ -1,12 +1,6 @@
 -- Features Strata refuses with 0A000 (feature_not_supported); PostgreSQL accepts them.
 -- Documented in docs/compatibility.md.
 
--- refused create_schema
-create schema s1;
-
--- refused temp_table
-create temp table tt (a int);
-
 -- case similar_to
 select 'abc' similar to 'a%';
 
