@@ -161,6 +161,7 @@ class LocalStore:
         self._flusher_idle = False
         # The fdatasync of log segments (a seam for fault tests: a gated or failing fsync).
         self.log_fsync: Callable[[int], None] = os.fdatasync
+        self._fsync_failed: BaseException | None = None  # set once, never cleared
         self._unsynced: list[Segment] = []
         self._dir_dirty = False
         self._failed: BaseException | None = None
@@ -447,9 +448,12 @@ class LocalStore:
                 target = self._written
                 segs, self._unsynced = self._unsynced, []
                 dir_dirty, self._dir_dirty = self._dir_dirty, False
-            err: BaseException | None = None
+            # Once an fsync failed, nothing later is ever acknowledged: a later fsync may
+            # succeed (Linux reports a write-back error once), but the failed commit's pages
+            # may be gone, and every later record can depend on it (the writer read it).
+            err: BaseException | None = self._fsync_failed
             try:
-                if self._sync:
+                if self._sync and err is None:
                     for seg in segs:
                         self.log_fsync(seg.fd)
                     if dir_dirty:
@@ -461,6 +465,7 @@ class LocalStore:
                     assert target >= self._durable
                     self._durable = target
                 else:
+                    self._fsync_failed = err
                     self._failed = err
                 self._durable_cond.notify_all()
             for commit_lsn, fut in batch:

@@ -34,7 +34,8 @@ class GatedFsync:
         self.open = threading.Event()
         self.open.set()
         self.entered = threading.Event()
-        self.fail = False
+        self.fail = False  # the next held fsync fails with EIO (once: a later one succeeds,
+        # as Linux reports a write-back error once and then forgets it)
         self.calls = 0
 
     def close(self) -> None:
@@ -48,6 +49,7 @@ class GatedFsync:
         self.entered.set()
         assert self.open.wait(WAIT_S * 3), "the test never opened the fsync gate"
         if self.fail:
+            self.fail = False
             raise OSError(errno.EIO, "injected fsync failure")
         os.fdatasync(fd)
 
