@@ -9,6 +9,7 @@ types, result encoders and RowDescription bytes per result-format list — is co
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -84,43 +85,48 @@ def statement_too_long(size: int) -> SqlError:
                                     f"{MAX_STATEMENT_BYTES})")
 
 
+_I16 = struct.Struct("!h")
+_I32 = struct.Struct("!i")
+
+
 def _bind_fields(body: bytes) -> tuple[str, str, list[int], list[bytes | None], list[int]]:
-    """Bind's fields, cut without a Reader for the usual well-formed ASCII-named message;
-    anything else goes to ``m.parse_bind`` (its errors, unchanged)."""
-    try:
-        i = body.index(0)
-        j = body.index(0, i + 1)
-        pos = j + 1
-        nf = int.from_bytes(body[pos : pos + 2], "big", signed=True)
-        pos += 2
-        if nf:
+    """Bind's fields, cut without a Reader for the usual well-formed ASCII-named message with
+    no parameter formats (libpq's, pgbench's); anything else goes to ``m.parse_bind`` (its
+    fields and errors, unchanged)."""
+    size = len(body)
+    i = body.find(0)
+    j = body.find(0, i + 1) if i >= 0 else -1
+    pos = j + 1
+    if j < 0 or pos + 4 > size or body[pos] or body[pos + 1]:  # param formats: the Reader
+        return m.parse_bind(body)
+    n = _I16.unpack_from(body, pos + 2)[0]
+    pos += 4
+    values: list[bytes | None] = []
+    for _ in range(n):
+        if pos + 4 > size:
             return m.parse_bind(body)
-        n = int.from_bytes(body[pos : pos + 2], "big", signed=True)
-        pos += 2
-        values: list[bytes | None] = []
-        for _ in range(n):
-            length = int.from_bytes(body[pos : pos + 4], "big", signed=True)
-            pos += 4
-            if length == -1:
-                values.append(None)
-                continue
-            if length < 0:
-                return m.parse_bind(body)
+        length = _I32.unpack_from(body, pos)[0]
+        pos += 4
+        if length == -1:
+            values.append(None)
+        elif 0 <= length <= size - pos:
             values.append(body[pos : pos + length])
             pos += length
-        nr = int.from_bytes(body[pos : pos + 2], "big", signed=True)
-        pos += 2
-        if nr not in (0, 1) or pos + 2 * nr != len(body) or n < 0:
+        else:
             return m.parse_bind(body)
-        formats = [int.from_bytes(body[pos : pos + 2], "big", signed=True)] if nr else []
-        if formats and formats[0] not in (0, 1):
-            return m.parse_bind(body)
-        portal, stmt = body[:i], body[i + 1 : j]
-        if not (portal.isascii() and stmt.isascii()):
-            return m.parse_bind(body)
-        return portal.decode(), stmt.decode(), [], values, formats
-    except ValueError:
+    if pos + 2 > size:
         return m.parse_bind(body)
+    nr = _I16.unpack_from(body, pos)[0]
+    if nr == 0 and pos + 2 == size:
+        formats = []
+    elif nr == 1 and pos + 4 == size and (code := _I16.unpack_from(body, pos + 2)[0]) in (0, 1):
+        formats = [code]
+    else:
+        return m.parse_bind(body)
+    portal, stmt = body[:i], body[i + 1 : j]
+    if n < 0 or not (portal.isascii() and stmt.isascii()):
+        return m.parse_bind(body)
+    return portal.decode(), stmt.decode(), [], values, formats
 
 
 def _describe_fields(body: bytes) -> tuple[str, str]:
@@ -287,11 +293,8 @@ class ExtendedQuery:
 
     def _decode_params(self, oids: list[int], formats: list[int], values: list[bytes | None]
                        ) -> tuple[Any, ...]:
-        session = self.session
-        assert session is not None
-        tz = session.settings.get("timezone", "UTC")
-        order = pgtypes.date_order(session.settings["datestyle"]) if self.styled else "MDY"
         params: list[Any] = []
+        tz = order = ""
         for oid, fmt, raw in zip(oids, formats, values, strict=True):
             if raw is None:
                 params.append(None)
@@ -299,6 +302,10 @@ class ExtendedQuery:
             if fmt == 0 and len(raw) <= _PLAIN_INT_DIGITS.get(oid, 0) and raw.isdigit():
                 params.append(int(raw))
                 continue
+            if not tz:  # the session's TimeZone and DateStyle order, read once if needed
+                settings = self.session.settings if self.session is not None else {}
+                tz = settings.get("timezone", "UTC")
+                order = pgtypes.date_order(settings["datestyle"]) if self.styled else "MDY"
             try:
                 params.append(pgtypes.decode_text(oid, raw, tz=tz, order=order) if fmt == 0
                               else pgtypes.decode_binary(oid, raw))

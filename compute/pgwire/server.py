@@ -412,12 +412,15 @@ class Connection(ExtendedQuery):
         session = self.session
         assert session is not None
         skipping = False
-        wire = self.wire
+        take = self.wire.take_message
+        limit = self.message_limit()  # authenticated: fixed from here on
         while True:
             message = None
             if not self.terminating:  # a whole message already here: no flush, no await
-                with contextlib.suppress(BadLength):  # reported by read_message below
-                    message = wire.take_message(self.message_limit())
+                try:
+                    message = take(limit)
+                except BadLength:  # reported by read_message below
+                    pass
             kind, body = message if message is not None else await self._next_message(session)
             if self.transcoder is not None and kind in (b"Q", b"P", b"B"):
                 converted = await convert_in(self, kind, body, session)
