@@ -264,3 +264,27 @@ copy (select a from sa.t order by id) to stdout;
 
 -- refused alter_schema_rename_with_objects
 alter schema sa rename to sz;
+
+-- case enum_in_schema_information_schema
+create type sa.mood as enum ('a', 'b');
+create table sa.m (x sa.mood, y sa.mood[]);
+select column_name, data_type::text, udt_schema::text, udt_name::text from information_schema.columns where table_schema = 'sa' and table_name = 'm' order by ordinal_position;
+
+-- case enum_in_schema_format_type
+create type sa.mood as enum ('a', 'b');
+create table sa.m (x sa.mood);
+select format_type(atttypid, atttypmod) from pg_attribute where attrelid = 'sa.m'::regclass and attnum = 1;
+
+-- case enum_in_schema_on_path
+create type sa.mood as enum ('a', 'b');
+set search_path = sa, public;
+select 'b'::mood, pg_typeof('a'::mood)::text;
+
+-- case drop_type_in_schema
+create type sa.mood as enum ('a', 'b');
+drop type sa.mood;
+select count(*) from pg_type where typname = 'mood';
+
+-- case search_path_set_config
+select set_config('search_path', 'sa', false);
+select id from t order by id;
