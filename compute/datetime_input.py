@@ -125,7 +125,6 @@ _KEYWORDS = frozenset(_MONTHS) | _DAYS | _IGNORED_WORDS | _SPECIAL_WORDS | {"am"
 _BAD_FORMAT = "bad"
 _OVERFLOW = "overflow"
 _MD_OVERFLOW = "md-overflow"
-_BC = "bc"
 
 
 class _DecodeError(Exception):
@@ -505,10 +504,6 @@ def _validate(d: Decoded, need_date: bool) -> None:
         raise _DecodeError(_MD_OVERFLOW)
     if d.day > _DAYS_IN_MONTH[d.month - 1] + (1 if d.month == 2 and _is_leap(d.year) else 0):
         raise _DecodeError(_OVERFLOW)
-    if d.year < 1:
-        raise _DecodeError(_BC)
-    if d.year > 9999:
-        raise _DecodeError(_BC)
     if d.has_time and (d.hour > 24 or d.minute > 59 or d.second > 60
                        or (d.hour == 24 and (d.minute or d.second or d.micros))):
         raise _DecodeError(_OVERFLOW)
@@ -524,9 +519,6 @@ def decode(text: str, type_name: str, need_date: bool = True, order: str = "MDY"
     except _DecodeError as exc:
         if exc.kind == _BAD_FORMAT:
             raise SqlError("22007", f'invalid input syntax for type {type_name}: "{text}"') from None
-        if exc.kind == _BC:
-            raise SqlError("0A000", "dates before the year 1 (BC) or after the year 9999 are not supported: "
-                                    f'"{text}"') from None
         if exc.kind == "tz-overflow":
             raise SqlError("22009", f'time zone displacement out of range: "{text}"') from None
         hint = 'Perhaps you need a different "datestyle" setting.' if exc.kind == _MD_OVERFLOW else None

@@ -59,7 +59,9 @@ from compute.pgtypes.datestyle import (
     styled_text,
 )
 from compute.pgtypes.datetimes import (
+    WIDE_MARKS,
     date_fields,
+    datetime_text,
     format_date,
     format_interval,
     format_offset,
@@ -79,6 +81,7 @@ from compute.pgtypes.datetimes import (
     time_micros,
     timestamp_from_storage,
     timestamptz_from_storage,
+    timestamptz_text,
     timetz_has_zone,
     timetz_key,
 )
@@ -307,7 +310,9 @@ __all__ = [
     "binary_encoder",
     "char_typmod",
     "check_int_range",
+    "WIDE_MARKS",
     "date_fields",
+    "datetime_text",
     "date_order",
     "decode_binary",
     "decode_text",
@@ -360,6 +365,7 @@ __all__ = [
     "time_micros",
     "timestamp_from_storage",
     "timestamptz_from_storage",
+    "timestamptz_text",
     "timetz_has_zone",
     "timetz_key",
     "to_decimal",

@@ -20,6 +20,8 @@ from compute.pgtypes.bits import binary_encoder as bits_binary_encoder
 from compute.pgtypes.bits import text_decoder as bits_text_decoder
 from compute.pgtypes.bits import text_encoder as bits_text_encoder
 from compute.pgtypes.datetimes import (
+    WIDE_MARKS,
+    datetime_text,
     dec_date_bin,
     dec_time_bin,
     dec_timestamp_bin,
@@ -407,6 +409,13 @@ def _enc_bytea(value: Any) -> bytes:
     return b"\\x" + value.hex().encode()
 
 
+def _enc_datetime_text(value: Any) -> bytes:
+    """date/timestamp: stored text is the ISO output, except for BC years and years past 9999."""
+    if value.__class__ is str:
+        return (datetime_text(value) if value[:1] in WIDE_MARKS else value).encode()
+    return _enc_text_default(value)
+
+
 def _array_text_encoder(elem_oid: int) -> Encoder:
     return lambda value: format_array(elem_oid, value).encode()
 
@@ -427,6 +436,8 @@ _TEXT_ENCODERS: dict[int, Encoder] = {
     FLOAT8: _enc_float8,
     NUMERIC: enc_numeric,
     BYTEA: _enc_bytea,
+    DATE: _enc_datetime_text,
+    TIMESTAMP: _enc_datetime_text,
 }
 _TEXT_ENCODERS.update({INET: net_text_encoder(False), CIDR: net_text_encoder(True), BIT: bits_text_encoder, VARBIT: bits_text_encoder})
 for _arr, _elem in ELEMENT_OF.items():

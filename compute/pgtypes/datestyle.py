@@ -12,12 +12,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import compute.pgtypes.widedates as _wide
 from compute.pgtypes.codec import array_values
 from compute.pgtypes.datetimes import (
-    format_timestamptz,
+    WIDE_MARKS,
+    datetime_text,
     get_zone,
     interval_parts,
-    timestamptz_from_storage,
+    timestamptz_text,
 )
 from compute.pgtypes.oids import (
     DATE,
@@ -95,13 +97,11 @@ def format_styled(oid: int, text: str, datestyle: str, tz: str) -> str:
     clock = f"{hour}:{minute}:{second}{frac or ''}"
     zone = ""
     if offset is not None:
-        local = _dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second)) \
-            if not bc and int(year) <= 9999 else None
-        if local is None:
-            zone = " " + offset
-        else:
-            utc = local - _dt.timedelta(seconds=_offset_seconds(offset))
-            zone = " " + zone_abbrev(utc, tz)
+        astro = 1 - int(year) if bc else int(year)
+        micros = _wide.from_fields(astro, int(month), int(day),
+                                   ((int(hour) * 60 + int(minute)) * 60 + int(second)) * 1_000_000)
+        utc, _ = _wide.shifted(micros - _offset_seconds(offset) * 1_000_000)  # zone rules repeat every 400 years
+        zone = " " + zone_abbrev(utc, tz)
     if style == "Postgres":
         wday = _DAYS[_weekday(int(year), int(month), int(day), bool(bc))]
         mon = _MONTHS[int(month) - 1]
@@ -231,6 +231,8 @@ def styled_text(oid: int, value: Any, datestyle: str, intervalstyle: str, tz: st
     text = value if isinstance(value, str) else str(value)
     if oid == INTERVAL:
         return format_interval_styled(text, intervalstyle)
+    if text[:1] in WIDE_MARKS:
+        text = datetime_text(text)
     if style_name(datestyle) == "ISO":
         return text
     return format_styled(oid, text, datestyle, tz)
@@ -251,7 +253,7 @@ def _styled_array(elem: int, items: list[Any], datestyle: str, intervalstyle: st
             parts.append(_styled_array(elem, item, datestyle, intervalstyle, tz))
             continue
         if elem == TIMESTAMPTZ and not str(item).endswith("infinity"):
-            item = format_timestamptz(timestamptz_from_storage(str(item)), tz)
+            item = timestamptz_text(str(item), tz)
         text = styled_text(elem, item, datestyle, intervalstyle, tz)
         parts.append('"' + text + '"' if _NEEDS_QUOTE.search(text) else text)
     return "{" + ",".join(parts) + "}"

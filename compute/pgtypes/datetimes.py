@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import compute.pgtypes.widedates as _wide
 from compute import datetime_input as _datetime_input
 from compute.pgtypes.oids import DATE, INTERVAL, TIME, TIMESTAMP, TIMESTAMPTZ
 from compute.pgtypes.posixtz import parse_posix
@@ -20,6 +21,7 @@ from compute.sqlstate import SqlError
 # --------------------------------------------------------------------------- date/time
 
 _PG_EPOCH = _dt.datetime(2000, 1, 1)
+WIDE_MARKS = (_wide.BC_MARK, _wide.BIG_MARK)  # first characters of stored BC / past-9999 values
 _PG_EPOCH_DATE = _dt.date(2000, 1, 1)
 _UTC = _dt.UTC
 _DATE_RE = re.compile(r"\s*(\d{4,})-(\d{1,2})-(\d{1,2})(\s+BC)?\s*\Z", re.I)
@@ -143,8 +145,13 @@ def timezone_setting(value: str) -> str:
     return _zone_names().get(value.lower(), value)
 
 
-def _refuse_bc(text: str) -> None:
-    raise SqlError("0A000", f'dates before the year 1 (BC) or after the year 9999 are not supported: "{text}"')
+class _WideInput(SqlError):
+    """Input of a year outside 1-9999 (see widedates): its local time and zone, for the callers
+    that store such years; elsewhere it is the refusal it says."""
+
+    def __init__(self, micros: int, tz: str | None) -> None:
+        super().__init__("0A000", "this use of dates before the year 1 (BC) or after 9999 is not supported")
+        self.micros, self.tz = micros, tz
 
 
 def _special_datetime(word: str) -> _dt.datetime | None:
@@ -168,6 +175,10 @@ def _decoded_datetime(text: str, type_name: str, order: str = "MDY") -> tuple[_d
         assert special is not None
         return special, "+00" if d.special in ("epoch", "now") else None  # instants, not local times
     assert d.year is not None and d.month is not None and d.day is not None
+    if not 1 <= d.year <= 9999:
+        clock = ((d.hour * 60 + d.minute) * 60 + d.second) * 1_000_000 + d.micros
+        tz = d.tz_name if d.tz_name is not None else None if d.tz_offset is None else format_offset(d.tz_offset)
+        raise _WideInput(_wide.from_fields(d.year, d.month, d.day, clock), tz)
     try:
         value = _dt.datetime(d.year, d.month, d.day) + _dt.timedelta(
             hours=d.hour, minutes=d.minute, seconds=d.second, microseconds=d.micros)
@@ -181,23 +192,25 @@ def _decoded_datetime(text: str, type_name: str, order: str = "MDY") -> tuple[_d
 def parse_date(text: str, order: str = "MDY") -> str:
     """date_in; ``order`` is DateStyle's field order (MDY, DMY, YMD) for all-numeric dates."""
     m = _DATE_RE.match(text) or _DATE_COMPACT_RE.match(text)
-    if m and m.re is _DATE_RE and m.group(4):
-        _refuse_bc(text)
+    wide = m is not None and m.re is _DATE_RE and bool(m.group(4) or len(m.group(1)) > 4)
+    if wide:
+        m = None  # BC or a year past 9999: the general decoder
     low = text.strip().lower()
     if low in ("infinity", "+infinity"):
         return "infinity"
     if low == "-infinity":
         return "-infinity"
     if not m:
-        ts = _TS_RE.match(text)
-        if ts:
+        ts = None if wide else _TS_RE.match(text)
+        if ts and len(ts.group(1)) <= 4:
             return parse_date(f"{ts.group(1)}-{ts.group(2)}-{ts.group(3)}")
-        return format_date(_decoded_datetime(text, "date", order)[0].date())
+        try:
+            return format_date(_decoded_datetime(text, "date", order)[0].date())
+        except _WideInput as wide:
+            return _wide.store_date(_wide.check_date(wide.micros // _wide.DAY_US, text))
     try:
         value = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
-        if len(m.group(1)) > 4 and int(m.group(1)) > 9999:
-            _refuse_bc(text)
         raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
     return format_date(value)
 
@@ -214,8 +227,8 @@ def _parse_datetime(oid: int, text: str, order: str = "MDY") -> tuple[_dt.dateti
             int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros
         )
     except ValueError:
-        if int(year) > 9999:
-            _refuse_bc(text)
+        if len(year) > 4:  # a year past 9999: the general decoder
+            return _decoded_datetime(text, _TS_NAMES[oid], order)
         if hour in ("24", "23") or second == "60":  # 24:00:00 and leap seconds roll over
             return _decoded_datetime(text, _TS_NAMES[oid])
         raise SqlError("22008", f'date/time field value out of range: "{text}"') from None
@@ -236,7 +249,10 @@ def parse_timestamp(text: str, order: str = "MDY") -> str:
     low = text.strip().lower()
     if low in ("infinity", "-infinity"):
         return low
-    value, _tz = _parse_datetime(TIMESTAMP, text, order)
+    try:
+        value, _tz = _parse_datetime(TIMESTAMP, text, order)
+    except _WideInput as wide:
+        return _wide.store_ts(_wide.check_ts(wide.micros, text))
     return format_timestamp(value)
 
 
@@ -245,7 +261,10 @@ def parse_timestamptz(text: str, tz: str = "UTC", order: str = "MDY") -> str:
     low = text.strip().lower()
     if low in ("infinity", "-infinity"):
         return low
-    value, offset = _parse_datetime(TIMESTAMPTZ, text, order)
+    try:
+        value, offset = _parse_datetime(TIMESTAMPTZ, text, order)
+    except _WideInput as wide:
+        return _wide_timestamptz(text, wide, tz)
     if offset is None:
         aware = value.replace(tzinfo=get_zone(tz))
     elif offset[0] not in "+-" and offset.upper() not in ("Z", "UTC", "GMT"):
@@ -253,6 +272,17 @@ def parse_timestamptz(text: str, tz: str = "UTC", order: str = "MDY") -> str:
     else:
         aware = value.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=_tz_offset_seconds(offset))))
     return format_timestamp(aware.astimezone(_UTC).replace(tzinfo=None)) + "+00"
+
+
+def _wide_timestamptz(text: str, wide: _WideInput, tz: str) -> str:
+    """timestamptz input of a year outside 1-9999: the local time less its zone's offset."""
+    if wide.tz is None:
+        offset = _wide.local_offset_us(wide.micros, get_zone(tz))
+    elif wide.tz[0] not in "+-" and wide.tz.upper() not in ("Z", "UTC", "GMT"):
+        offset = _wide.local_offset_us(wide.micros, _input_zone(wide.tz))
+    else:
+        offset = _tz_offset_seconds(wide.tz) * 1_000_000
+    return _wide.store_ts(_wide.check_ts(wide.micros - offset, text), tz=True)
 
 
 @functools.cache
@@ -335,6 +365,8 @@ def enc_timestamp_bin(value: Any) -> bytes:
     special = _INFINITY_TS.get(value)
     if special is not None:
         return struct.pack("!q", special)
+    if value[:1] in WIDE_MARKS:
+        return struct.pack("!q", _wide.ts_micros(value))
     return struct.pack("!q", _micros_since_epoch(timestamp_from_storage(value)))
 
 
@@ -342,6 +374,8 @@ def enc_timestamptz_bin(value: Any) -> bytes:
     special = _INFINITY_TS.get(value)
     if special is not None:
         return struct.pack("!q", special)
+    if value[:1] in WIDE_MARKS:
+        return struct.pack("!q", _wide.ts_micros(value))
     aware = timestamptz_from_storage(value).astimezone(_UTC).replace(tzinfo=None)
     return struct.pack("!q", _micros_since_epoch(aware))
 
@@ -355,7 +389,7 @@ def dec_timestamp_bin(data: bytes) -> str:
     try:
         return format_timestamp(_PG_EPOCH + _dt.timedelta(microseconds=micros))
     except OverflowError:
-        raise SqlError("0A000", "timestamps before the year 1 (BC) or after the year 9999 are not supported") from None
+        return _wide.store_ts(micros)
 
 
 def dec_timestamptz_bin(data: bytes) -> str:
@@ -368,7 +402,12 @@ def enc_date_bin(value: Any) -> bytes:
         return struct.pack("!i", 2**31 - 1)
     if value == "-infinity":
         return struct.pack("!i", -(2**31))
-    return struct.pack("!i", (_dt.date.fromisoformat(value) - _PG_EPOCH_DATE).days)
+    try:
+        return struct.pack("!i", (_dt.date.fromisoformat(value) - _PG_EPOCH_DATE).days)
+    except ValueError:
+        if value[:1] in WIDE_MARKS:
+            return struct.pack("!i", _wide.date_days(value))
+        raise
 
 
 def dec_date_bin(data: bytes) -> str:
@@ -380,14 +419,28 @@ def dec_date_bin(data: bytes) -> str:
     try:
         return format_date(_PG_EPOCH_DATE + _dt.timedelta(days=days))
     except OverflowError:
-        raise SqlError("0A000", "dates before the year 1 (BC) or after the year 9999 are not supported") from None
+        return _wide.store_date(days)
 
 
 def date_fields(value: str) -> tuple[int, int, int]:
-    """(astronomical year, month, day) of a stored date (``YYYY-MM-DD`` or ``YYYY-MM-DD BC``)."""
-    bc = value.endswith(" BC")
-    year, month, day = (int(part) for part in value[:-3 if bc else None].split("-"))
-    return (1 - year if bc else year), month, day
+    """(astronomical year, month, day) of a stored date (any year, see widedates)."""
+    if value[:1] in WIDE_MARKS:
+        year, month, day = _wide.fields(value)[:3]
+        return year, month, day
+    year, month, day = (int(part) for part in value.split("-"))
+    return year, month, day
+
+
+def timestamptz_text(value: str, tz: str) -> str:
+    """timestamptz_out (ISO) of a stored value in time zone ``tz``, any year."""
+    if value[:1] in WIDE_MARKS:
+        return _wide.tstz_local_iso(value, get_zone(tz))
+    return format_timestamptz(timestamptz_from_storage(value), tz)
+
+
+def datetime_text(value: str) -> str:
+    """date_out / timestamp_out (ISO) of a stored date or timestamp."""
+    return _wide.iso(value) if value[:1] in WIDE_MARKS else value
 
 
 def parse_timetz(text: str, tz: str = "UTC") -> str:
@@ -651,6 +704,8 @@ def order_sensitive(oid: int, text: str) -> bool:
     for order in ("MDY", "DMY", "YMD"):
         try:
             seen.add(_parse_datetime(TIMESTAMP, text, order)[0])
+        except _WideInput as wide:
+            seen.add(wide.micros)  # type: ignore[arg-type]
         except SqlError as exc:
             seen.add(exc.sqlstate)  # type: ignore[arg-type]
     return len(seen) > 1

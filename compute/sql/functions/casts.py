@@ -15,6 +15,7 @@ from compute import pgtypes as T
 from compute.pgtypes import network as netcodec
 from compute.sql.api import SqlError
 from compute.sql.functions import bits, network
+from compute.sql.functions import datetime_wide as wide
 from compute.sql.functions import range as ranges
 from compute.sql.functions.common import scalar_registrar
 from compute.sql.functions.datetime import tstz_out, tstz_to_ts, utc_text
@@ -133,28 +134,12 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         if isinstance(value, bytes) and src == T.BYTEA:
             return "\\x" + value.hex()
         return T.encode_text(src, value).decode()
-    if dst == T.TIMESTAMP:
-        if src == T.TIMESTAMPTZ:
-            return tstz_to_ts(ctx, value)
-        if src == T.DATE:
-            return value if value.endswith("infinity") else value + " 00:00:00"
-        return T.parse_timestamp(str(value), _order(ctx))
-    if dst == T.TIMESTAMPTZ:
-        if src == T.TIMESTAMPTZ:
-            return value
-        if src == T.DATE:
-            return T.parse_timestamptz(value + " 00:00:00", ctx.timezone)
-        return T.parse_timestamptz(str(value), ctx.timezone, _order(ctx))
-    if dst == T.DATE:
-        if src == T.TIMESTAMPTZ:
-            return tstz_to_ts(ctx, value)[:10]
-        if src == T.TIMESTAMP:
-            return value[:10] if not value.endswith("infinity") else value
-        return T.parse_date(str(value), _order(ctx))
+    if dst in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE):
+        return _to_datetime(ctx, value, src, dst)
     if dst == T.TIME:
         if src in (T.TIMESTAMP, T.TIMESTAMPTZ):
             text = tstz_to_ts(ctx, value) if src == T.TIMESTAMPTZ else value
-            return text[11:]
+            return text.partition(" ")[2]
         return T.parse_time(str(value))
     if dst == T.BYTEA:
         if isinstance(value, bytes):
@@ -182,6 +167,31 @@ def _cast_value(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
         return json.dumps(convert(json.loads(value, parse_float=exact)), ensure_ascii=False)
     text = value if isinstance(value, str) else T.encode_text(src, value).decode()
     return _from_text(ctx, dst, text)
+
+
+def _to_datetime(ctx: SessionContext, value: Any, src: int, dst: int) -> Any:
+    """A cast to date, timestamp or timestamptz (any year: see compute.pgtypes.widedates)."""
+    if dst == T.TIMESTAMP:
+        if src == T.TIMESTAMPTZ:
+            return tstz_to_ts(ctx, value)
+        if src == T.DATE:
+            if value[:1] in T.WIDE_MARKS:
+                return wide.to_timestamp_of_date(value)
+            return value if value.endswith("infinity") else value + " 00:00:00"
+        return T.parse_timestamp(str(value), _order(ctx))
+    if dst == T.TIMESTAMPTZ:
+        if src == T.TIMESTAMPTZ:
+            return value
+        if src in (T.DATE, T.TIMESTAMP) and value[:1] in T.WIDE_MARKS:
+            return wide.to_timestamptz(value, src, T.get_zone(ctx.timezone))
+        if src == T.DATE:
+            return T.parse_timestamptz(value + " 00:00:00", ctx.timezone)
+        return T.parse_timestamptz(str(value), ctx.timezone, _order(ctx))
+    if src == T.TIMESTAMPTZ:  # to date
+        return tstz_to_ts(ctx, value).partition(" ")[0]
+    if src == T.TIMESTAMP:
+        return value.partition(" ")[0]
+    return T.parse_date(str(value), _order(ctx))
 
 
 def _from_text(ctx: SessionContext, dst: int, text: str) -> Any:

@@ -15,7 +15,9 @@ from sqlglot import exp
 import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.datetime_input import zone_abbreviation
+from compute.pgtypes import widedates as W
 from compute.sql.api import SqlError
+from compute.sql.functions import datetime_wide as wide
 from compute.sql.functions.common import scalar_registrar, simple, type_names, typed_udf
 from compute.sql.functions.numeric import num_out
 from compute.sql.functions.session import SessionContext
@@ -70,7 +72,7 @@ def _make_date(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], nod
     if len(args) != 3:
         raise SqlError("42883", f"function make_date({', '.join(type_names(types))}) does not exist")
     stamp = fn("pg_make_timestamp", *args, lit_int(0), lit_int(0), lit_int(0))  # its checks and errors
-    return fn("substr", stamp, lit_int(1), lit_int(10)), ty.DATE
+    return fn("pg_cast", stamp, lit_int(T.TIMESTAMP), lit_int(T.DATE)), ty.DATE
 
 
 def _h_make_time(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
@@ -161,13 +163,23 @@ def _make_timestamp(y: Any, mo: Any, d: Any, h: Any, mi: Any, sec: Any) -> str |
     if None in (y, mo, d, h, mi, sec):
         return None
     time = _make_time(h, mi, sec)
-    if int(y) < 0 or int(y) > 9999:
-        raise SqlError("0A000", f"dates before the year 1 (BC) or after the year 9999 are not supported: {y}-{mo:02d}-{d:02d}")
     try:
         date = _dt.date(int(y), int(mo), int(d)).isoformat()
     except ValueError:
-        raise SqlError("22008", f"date field value out of range: {y}-{mo:02d}-{d:02d}") from None
+        date = _wide_date(int(y), int(mo), int(d))
     return f"{date} {time}"
+
+
+def _wide_date(y: int, mo: int, d: int) -> str:
+    """make_date of a year outside 1-9999: a negative year is BC (-44 is 44 BC), 0 does not exist."""
+    bad = SqlError("22008", f"date field value out of range: {y}-{mo:02d}-{d:02d}")
+    if y == 0 or not 1 <= mo <= 12 or d < 1:
+        raise bad
+    astro = y + 1 if y < 0 else y
+    days = W.date2j(astro, mo, d) - W.EPOCH_JDATE
+    if W.j2date(days + W.EPOCH_JDATE)[1:] != (mo, d):
+        raise bad
+    return W.store_date(days)
 
 
 def _make_interval(years: Any, months: Any, weeks: Any, days: Any, hours: Any, mins: Any, secs: Any) -> str | None:
@@ -262,6 +274,8 @@ def _timestamp_age(t1: _dt.datetime, t2: _dt.datetime) -> str:
 def tstz_out(ctx: SessionContext, value: Any) -> Any:
     if value is None or not isinstance(value, str) or value.endswith("infinity"):
         return value
+    if value[:1] in T.WIDE_MARKS:
+        return T.timestamptz_text(value, ctx.timezone)
     if ctx.timezone in ("UTC", "utc", "Etc/UTC") and value.endswith("+00"):
         return value
     return T.format_timestamptz(T.timestamptz_from_storage(value), ctx.timezone)
@@ -292,6 +306,10 @@ def at_time_zone(value: Any, zone: Any, src: int) -> Any:
     if isinstance(value, str) and value.endswith("infinity"):
         return value
     tz = _at_zone(str(zone))
+    if wide.is_wide(value):
+        if src == T.TIMESTAMP:
+            return wide.to_timestamptz(value, T.TIMESTAMP, tz)
+        return wide.to_timestamp(value, tz)
     if src == T.TIMESTAMP:
         local = T.timestamp_from_storage(value).replace(tzinfo=tz)
         return utc_text(local)
@@ -302,6 +320,8 @@ def at_time_zone(value: Any, zone: Any, src: int) -> Any:
 def tstz_to_ts(ctx: SessionContext, value: Any) -> Any:
     if value is None or not isinstance(value, str) or value.endswith("infinity"):
         return value
+    if value[:1] in T.WIDE_MARKS:
+        return wide.to_timestamp(value, T.get_zone(ctx.timezone))
     local = T.timestamptz_from_storage(value).astimezone(T.get_zone(ctx.timezone))
     return T.format_timestamp(local.replace(tzinfo=None))
 
@@ -309,6 +329,8 @@ def tstz_to_ts(ctx: SessionContext, value: Any) -> Any:
 def ts_to_tstz(ctx: SessionContext, value: Any) -> Any:
     if value is None or not isinstance(value, str) or value.endswith("infinity"):
         return value
+    if value[:1] in T.WIDE_MARKS:
+        return wide.to_timestamptz(value, T.TIMESTAMP, T.get_zone(ctx.timezone))
     return T.parse_timestamptz(value, ctx.timezone)
 
 
@@ -432,6 +454,8 @@ def _register_clock(scalar: Callable[..., None], ctx: SessionContext) -> None:
     def date_trunc(unit: str, value: Any, src: int = T.TIMESTAMP) -> Any:
         if value is None or unit is None:
             return None
+        if wide.is_wide(value):
+            raise wide.refuse("date_trunc")
         if src == T.TIMESTAMPTZ:
             local = T.timestamptz_from_storage(value).astimezone(T.get_zone(ctx.timezone))
             truncated = _truncate(local.replace(tzinfo=None), unit).replace(tzinfo=local.tzinfo)
@@ -445,6 +469,9 @@ def _register_clock(scalar: Callable[..., None], ctx: SessionContext) -> None:
     def extract(unit: str, value: Any, src: int = T.TIMESTAMP) -> Any:
         if value is None or unit is None:
             return None
+        if wide.is_wide(value):
+            fields = wide.extract(unit, value, src, T.get_zone(ctx.timezone))
+            return fields if isinstance(fields, str) else _extract(unit, fields)
         if src == T.TIMESTAMPTZ:
             aware = T.timestamptz_from_storage(value)
             if unit.lower() == "epoch":
@@ -472,21 +499,20 @@ def _register_clock(scalar: Callable[..., None], ctx: SessionContext) -> None:
     scalar("pg_extract", extract)
 
 
-def _out_of_years(value: Any) -> SqlError:
-    """A result before the year 1 or after 9999: refused (Strata stores dates of years 1-9999)."""
-    return SqlError("0A000", "dates before the year 1 (BC) or after the year 9999 are not supported "
-                             f'(a result computed from "{value}")')
-
-
 def _register_timestamp_arithmetic(scalar: Callable[..., None], ctx: SessionContext) -> None:
     """timestamp +/- interval, timestamp series, differences, date + days."""
     def ts_add(value: Any, interval: Any, src: int, sign: int = 1) -> Any:
         if value is None or interval is None:
             return None
-        try:
+        if not wide.is_wide(value):
+            try:
+                return ts_add_in_range(value, interval, src, sign)
+            except (OverflowError, ValueError):  # Python's dates stop at years 1 and 9999
+                pass
+        if src == T.TIME or value.endswith("infinity"):
             return ts_add_in_range(value, interval, src, sign)
-        except (OverflowError, ValueError) as exc:  # Python's dates stop at years 1 and 9999
-            raise _out_of_years(value) from exc
+        months, days, micros = T.interval_parts(interval)
+        return wide.ts_add(value, sign * months, sign * days, sign * micros, src, T.get_zone(ctx.timezone))
 
     def ts_add_in_range(value: Any, interval: Any, src: int, sign: int) -> Any:
         months, days, micros = T.interval_parts(interval)
@@ -513,9 +539,9 @@ def _register_timestamp_arithmetic(scalar: Callable[..., None], ctx: SessionCont
         if T.interval_parts(step) == (0, 0, 0):
             raise SqlError("22023", "step size cannot equal zero")
         rows: list[str] = []
-        current, last = str(start), moment(str(stop), src)
-        forward = moment(ts_add(current, step, src), src) > moment(current, src)
-        while (moment(current, src) <= last) if forward else (moment(current, src) >= last):
+        current, last = str(start), wide.micros_of(str(stop), src)
+        forward = wide.micros_of(ts_add(current, step, src), src) > wide.micros_of(current, src)
+        while (wide.micros_of(current, src) <= last) if forward else (wide.micros_of(current, src) >= last):
             rows.append(current)
             if len(rows) > MAX_SERIES:
                 raise SqlError("54000", f"generate_series() would return more than {MAX_SERIES} rows")
@@ -527,6 +553,8 @@ def _register_timestamp_arithmetic(scalar: Callable[..., None], ctx: SessionCont
     def ts_diff(a: Any, b: Any, src: int) -> Any:
         if a is None or b is None:
             return None
+        if wide.is_wide(a) or wide.is_wide(b):
+            return wide.ts_diff(a, b)
         if src == T.TIMESTAMPTZ:
             delta = T.timestamptz_from_storage(a) - T.timestamptz_from_storage(b)
         else:
@@ -540,16 +568,25 @@ def _register_timestamp_arithmetic(scalar: Callable[..., None], ctx: SessionCont
             return None
         try:
             return T.format_date(_dt.date.fromisoformat(value) + _dt.timedelta(days=sign * int(days)))
-        except (OverflowError, ValueError) as exc:
-            raise _out_of_years(value) from exc
+        except (OverflowError, ValueError):  # a year outside 1-9999
+            if value.endswith("infinity"):
+                return value
+            return wide.date_add(value, sign * int(days))
 
     scalar("pg_date_add", date_add_days)
 
 
+def _date_diff(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if wide.is_wide(a) or wide.is_wide(b):
+        return wide.date_diff(a, b)
+    return (_dt.date.fromisoformat(a) - _dt.date.fromisoformat(b)).days
+
+
 def _register_interval_arithmetic(scalar: Callable[..., None], ctx: SessionContext) -> None:
     """Interval arithmetic, age(), AT TIME ZONE, OVERLAPS."""
-    scalar("pg_date_diff", lambda a, b: None if a is None or b is None else
-           (_dt.date.fromisoformat(a) - _dt.date.fromisoformat(b)).days, 2)
+    scalar("pg_date_diff", _date_diff, 2)
 
     def interval_op(a: Any, b: Any, sign: int = 1) -> Any:
         if a is None or b is None:
@@ -576,6 +613,8 @@ def _register_interval_arithmetic(scalar: Callable[..., None], ctx: SessionConte
     def age(a: Any, b: Any = None) -> Any:
         if a is None:
             return None
+        if wide.is_wide(a) or wide.is_wide(b):
+            raise wide.refuse("age()")
         end = T.timestamp_from_storage(a)
         start = T.timestamp_from_storage(b) if b is not None else T.timestamp_from_storage(
             tstz_to_ts(ctx, utc_text(ctx.now()))[:10] + " 00:00:00")
