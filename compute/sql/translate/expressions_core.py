@@ -171,6 +171,12 @@ class ExprCore:
         return exp.Cast(this=node, to=exp.DataType.build("REAL"))
 
     def to_text(self, node: exp.Expression, src: Ty) -> exp.Expression:
+        if src.oid in (T.DATE, T.TIMESTAMP) and not is_string_literal(node):  # BC / past-9999 storage forms
+            if not isinstance(node, exp.Column):
+                return fn("pg_cast", node, lit_int(src.oid), lit_int(T.TEXT))
+            wide = exp.In(this=fn("substr", node, lit_int(1), lit_int(1)),
+                          expressions=[exp.Literal.string(mark) for mark in T.WIDE_MARKS])
+            return exp.If(this=wide, true=fn("pg_cast", node, lit_int(src.oid), lit_int(T.TEXT)), false=node)
         if src.oid in ty.STRINGS or src.oid in (T.UNKNOWN, T.NUMERIC, T.DATE, T.TIMESTAMP, T.TIME,
                                                  T.UUID, T.JSON, T.JSONB, T.INTERVAL):
             return node

@@ -151,3 +151,8 @@ select date_trunc('month', '0044-03-15 12:00 BC'::timestamp);
 
 -- refused bc_age
 select age('0044-03-15 BC'::timestamp, '0001-01-01'::timestamp);
+
+-- case bc_column_text_casts
+create table bcx (d date, t timestamp, tz timestamptz);
+insert into bcx values ('0044-03-15 BC', '12345-06-07 10:00', '0044-03-15 12:00+00 BC');
+select d::text, t::text, tz::text, d || '!', t || '!', t::varchar, to_json(d) from bcx;
