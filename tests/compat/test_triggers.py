@@ -30,7 +30,14 @@ begin
   insert into audit values (tg_op, coalesce(new.id, old.id), tg_argv[0]);
   return null;
 end $$;
+CREATE FUNCTION audit_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+begin
+  insert into audit values (tg_op || ' ' || tg_level, (select count(*) from items), tg_when);
+  return null;
+end $$;
 CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TRIGGER items_statement AFTER INSERT OR UPDATE OR DELETE ON items EXECUTE FUNCTION audit_statement();
+CREATE TRIGGER items_truncate BEFORE TRUNCATE ON items FOR EACH STATEMENT EXECUTE FUNCTION audit_statement();
 CREATE TRIGGER items_audit AFTER INSERT OR DELETE OR UPDATE OF qty ON items FOR EACH ROW
     EXECUTE FUNCTION audit_row('tag');
 INSERT INTO items (id, name, qty) VALUES (1, 'apple', 3), (2, 'pear', 5);
@@ -58,6 +65,8 @@ EXERCISE = [
     "delete from items where id = 2",
     "select add_tax(100), add_tax(100, 0.5), add_tax(null)",
     "select id, name, qty, updated_at from items order by id",
+    "select op, item_id, info from audit order by item_id, op",
+    "truncate items",
     "select op, item_id, info from audit order by item_id, op",
 ]
 

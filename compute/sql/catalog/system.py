@@ -300,10 +300,10 @@ _rel("pg_trigger", 2620,
      "tgisinternal:bool, tgconstrrelid:oid, tgconstrindid:oid, tgconstraint:oid, tgdeferrable:bool, "
      "tginitdeferred:bool, tgnargs:int2, tgattr:int2vector, tgargs:text, tgqual:node, tgoldtable:name, "
      "tgnewtable:name",
-     # CREATE TRIGGER rows (compute/sql/procedural); tgtype bits: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16
+     # CREATE TRIGGER rows (compute/sql/procedural); tgtype bits: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32
      "SELECT t.oid, r.oid, 0, t.name, (SELECT f.oid FROM main." + PROCEDURAL_FUNCTIONS + " f WHERE f.name = t.function "
      "AND f.ret_type = 2279), (t.level = 'ROW') + 2 * (t.timing = 'BEFORE') + 4 * (instr(t.events, 'INSERT') > 0) "
-     "+ 8 * (instr(t.events, 'DELETE') > 0) + 16 * (instr(t.events, 'UPDATE') > 0), 'O', 0, 0, 0, 0, 0, 0, "
+     "+ 8 * (instr(t.events, 'DELETE') > 0) + 16 * (instr(t.events, 'UPDATE') > 0) + 32 * (instr(t.events, 'TRUNCATE') > 0), 'O', 0, 0, 0, 0, 0, 0, "
      "json_array_length(t.args), (SELECT json_group_array(c.attnum) FROM json_each(t.columns) j JOIN main." + COLUMNS
      + " c ON c.table_oid = r.oid AND c.name = j.value), '', NULL, NULL, NULL FROM main." + PROCEDURAL_LIVE_TRIGGERS
      + " JOIN main." + TABLES + " r ON r.name = s.tbl_name AND r.kind = 'r'")

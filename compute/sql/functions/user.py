@@ -17,7 +17,7 @@ from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction
 from compute.sql.translate.parse import parse
-from compute.sql.translate.scope import Scope, fn, lit_int
+from compute.sql.translate.scope import Scope, Source, SourceColumn, Srf, fn, ident, lit_int
 from compute.sql.types import Ty
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ def user_call(compiler: ExprCompiler, node: exp.Anonymous, scope: Scope) -> tupl
         return None
     if chosen.ret_type == TRIGGER_OID:
         raise SqlError("0A000", "trigger functions can only be called as triggers")
+    if chosen.ret_set:
+        return _set_in_select_list(compiler, chosen, positional, named, scope)
     args = _bind(chosen, positional, named)
     casts = [_cast(a, chosen.arg_types[k], catalog.format_type) for k, a in enumerate(args)]
     inline = _inlinable(chosen)
@@ -161,3 +163,73 @@ def _inline(chosen: UserFunction, body: exp.Expression, args: list[exp.Expressio
         any_null = exp.or_(*[exp.Is(this=exp.Paren(this=a.copy()), expression=exp.Null()) for a in args])
         result = exp.Case(ifs=[exp.If(this=any_null, true=exp.Null())], default=result)
     return result
+
+
+# ---------------------------------------------------------------------------------- set-returning
+
+
+def _set_call(compiler: ExprCompiler, chosen: UserFunction, positional: list[exp.Expression],
+              named: dict[str, exp.Expression], scope: Scope) -> exp.Expression:
+    """``__strata_call_set(oid, args...)``: the rows as a JSON array of arrays (runtime.call_set)."""
+    catalog = compiler.state.catalog
+    args = _bind(chosen, positional, named)
+    casts = [_cast(a, chosen.arg_types[k], catalog.format_type) for k, a in enumerate(args)]
+    compiled = [compiler.compile(c, scope)[0] for c in casts]
+    if chosen.volatility == "v":
+        compiler.state.is_write = True
+    return fn("__strata_call_set", lit_int(chosen.oid), *compiled)
+
+
+def _result_columns(chosen: UserFunction) -> list[tuple[str, int]]:
+    columns = list(chosen.out_columns) or [(chosen.name, chosen.ret_type)]
+    if any(oid == T.BYTEA for _, oid in columns):
+        raise SqlError("0A000", "bytea results of functions called in FROM are not supported")
+    return columns
+
+
+def _set_in_select_list(compiler: ExprCompiler, chosen: UserFunction, positional: list[exp.Expression],
+                        named: dict[str, exp.Expression], scope: Scope) -> tuple[exp.Expression, Ty]:
+    """A SETOF scalar function in a SELECT list: a json_each() joined to the row (scope.Srf)."""
+    if chosen.out_columns:
+        raise SqlError("0A000", f"a RETURNS TABLE function ({chosen.name}) in a SELECT list is not supported "
+                                "(its rows are records): call it in FROM")
+    if scope.srfs is None:
+        raise SqlError("0A000", f"set-returning function {chosen.name}() is only supported in FROM or a SELECT list")
+    (_, oid), = _result_columns(chosen)
+    alias = compiler.query.fresh_alias("srf")
+    scope.srfs.append(Srf(alias, _set_call(compiler, chosen, positional, named, scope)))
+    return fn("json_extract", exp.Column(this=ident("value"), table=ident(alias)), exp.Literal.string("$[0]")), Ty(oid)
+
+
+def user_from_source(compiler: ExprCompiler, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
+                     scope: Scope) -> exp.Expression | None:
+    """A user function in FROM (``SELECT * FROM f(1) AS x(a, b)``, in joins and LATERAL): a
+    json_each() over ``__strata_call_set``, each column read by position. None when no user
+    function has this name."""
+    candidates = compiler.state.catalog.routines.named(call.name.lower())
+    if not candidates:
+        return None
+    positional, named = _split_args(call)
+    chosen = _choose(candidates, [compiler.compile(a, scope)[1].oid for a in positional], named)
+    if chosen is None:
+        return None
+    if chosen.ret_type == TRIGGER_OID:
+        raise SqlError("0A000", "trigger functions can only be called as triggers")
+    if chosen.ret_type == T.VOID:
+        raise SqlError("0A000", f"a function returning void ({chosen.name}) in FROM is not supported")
+    columns = _result_columns(chosen)
+    visible = alias or chosen.name
+    if not chosen.out_columns and alias and not col_aliases:  # a scalar function's alias names its column
+        col_aliases = [alias]
+    if len(col_aliases) > len(columns):
+        raise SqlError("42P10", f'table "{visible}" has {len(columns)} columns available but '
+                                f"{len(col_aliases)} columns specified")
+    sql_alias = compiler.query.fresh_alias("fn") if alias is None else visible
+    names = [*col_aliases, *(n for n, _ in columns[len(col_aliases):])]
+    inline = {f"{i}": (fn("json_extract", exp.Column(this=ident("value"), table=ident(sql_alias)),
+                          exp.Literal.string(f"$[{i}]")), Ty(oid)) for i, (_, oid) in enumerate(columns)}
+    scope.sources.append(Source(visible, sql_alias, [SourceColumn(n, Ty(oid), sql_name=f"{i}")
+                                                     for i, (n, (_, oid)) in enumerate(zip(names, columns, strict=True))],
+                                inline=inline))
+    source = fn("json_each", _set_call(compiler, chosen, positional, named, scope))
+    return exp.Table(this=source, alias=exp.TableAlias(this=ident(sql_alias)))

@@ -12,7 +12,7 @@ from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction, UserTrigge
 from compute.sql.procedural.engine import SqlEngine
 
 _VOLATILITY = {"i": "IMMUTABLE", "s": "STABLE", "v": "VOLATILE"}
-_EVENT_ORDER = ("INSERT", "DELETE", "UPDATE")  # the order pg_get_triggerdef prints them
+_EVENT_ORDER = ("INSERT", "DELETE", "UPDATE", "TRUNCATE")  # the order pg_get_triggerdef prints them
 
 
 class Describe:
@@ -48,14 +48,20 @@ class Describe:
 
     def result(self, oid: Any) -> str | None:
         fn = self._function(oid)
-        return None if fn is None else self._type(fn.ret_type)
+        return None if fn is None else self._result(fn)
+
+    def _result(self, fn: UserFunction) -> str:
+        """``integer``, ``SETOF integer`` or ``TABLE(a integer, b text)``, as PostgreSQL prints it."""
+        if fn.out_columns:
+            return "TABLE(" + ", ".join(f"{quote_ident_if_needed(n)} {self._type(t)}" for n, t in fn.out_columns) + ")"
+        return ("SETOF " if fn.ret_set else "") + self._type(fn.ret_type)
 
     def functiondef(self, oid: Any) -> str | None:
         fn = self._function(oid)
         if fn is None:
             return None
         lines = [f"CREATE OR REPLACE FUNCTION public.{quote_ident_if_needed(fn.name)}({self.arguments(oid)})",
-                 f" RETURNS {self._type(fn.ret_type)}", f" LANGUAGE {fn.language}"]
+                 f" RETURNS {self._result(fn)}", f" LANGUAGE {fn.language}"]
         attributes = ([_VOLATILITY[fn.volatility]] if fn.volatility != "v" else []) + (["STRICT"] if fn.strict else [])
         if attributes:
             lines.append(" " + " ".join(attributes))

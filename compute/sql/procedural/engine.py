@@ -50,6 +50,8 @@ class SqlEngine:
         # AFTER ROW trigger events, queued per statement nesting depth until the statement ends
         self.queueing: dict[int, object] = {}  # depth -> the client statement (ctx.statement_start) queueing
         self.queue: dict[int, list[tuple[Any, ...]]] = {}
+        self.after_statement: dict[int, list[tuple[int, str]]] = {}  # depth -> AFTER STATEMENT triggers to fire
+        self.no_rows: dict[int, object] = {}  # depth -> the client statement (TRUNCATE) whose deletes fire no row trigger
         self.statement_end: Any = None  # runtime.Runtime.statement_end (set by the runtime)
 
     def catalog(self) -> Catalog:

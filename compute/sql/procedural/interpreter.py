@@ -40,6 +40,9 @@ class _Return(Exception):
         self.value = value
 
 
+MAX_SET_ROWS = 1_000_000  # rows one call of a set-returning function may return (held in memory)
+
+
 @dataclass
 class Returned:
     """What a function body returned: a scalar (value, oid), a record, or nothing."""
@@ -61,6 +64,11 @@ class Interpreter:
         self.positional = positional or []  # $1..$n
         self.ret_type = ret_type  # cast text of the function's result (None: trigger or DO)
         self.errors: list[SqlError] = []  # the handled errors (SQLSTATE / SQLERRM / GET STACKED)
+        # a set-returning function: its result columns (name, type) and the rows RETURN NEXT /
+        # RETURN QUERY added (storage values); ``table``: RETURNS TABLE (the columns are variables)
+        self.set_rows: list[list[Any]] | None = None
+        self.set_columns: list[tuple[str, int]] = []
+        self.set_table = False
 
     # -------------------------------------------------------------- variables
     def declare(self, name: str, item: Item) -> None:
@@ -464,9 +472,18 @@ class Interpreter:
 
     def do_return(self, stmt: P.Return) -> None:
         if stmt.kind != "return":
-            raise SqlError("0A000", "RETURN NEXT / RETURN QUERY (set-returning PL/pgSQL functions) is not supported")
+            if self.set_rows is None:
+                raise SqlError("42804", f"cannot use RETURN {stmt.kind.upper()} in a non-SETOF function")
+            if stmt.kind == "next":
+                self.return_next(stmt.expr)
+            else:
+                self.return_query(stmt.expr or "")
+            return
         if stmt.expr is None:
             raise _Return(Returned())
+        if self.set_rows is not None:
+            raise SqlError("42804", "RETURN cannot have a parameter in function returning set",
+                           hint="Use RETURN NEXT or RETURN QUERY.")
         source = self.lookup(stmt.expr.strip().lower())
         if isinstance(source, Rec):
             raise _Return(Returned(record=source, is_null_record=source.is_null))
@@ -474,6 +491,41 @@ class Interpreter:
             raise _Return(Returned(is_null_record=True))
         value, oid = self.eval(stmt.expr, self.ret_type)
         raise _Return(Returned(value, oid))
+
+    def _add_row(self, row: list[Any]) -> None:
+        assert self.set_rows is not None
+        if len(self.set_rows) >= MAX_SET_ROWS:
+            raise SqlError("54000", f"a set-returning function returned more than {MAX_SET_ROWS} rows")
+        self.set_rows.append(row)
+
+    def return_next(self, expr: str | None) -> None:
+        """RETURN NEXT: the OUT columns' current values (RETURNS TABLE) or the expression's value."""
+        if self.set_table:
+            if expr is not None:
+                raise SqlError("42804", "RETURN NEXT cannot have a parameter in function with OUT parameters")
+            self._add_row([self.var(name).value for name, _ in self.set_columns])
+            return
+        if expr is None:
+            raise SqlError("42804", "RETURN NEXT must have a parameter")
+        value, _ = self.eval(expr, self.ret_type)
+        self._add_row([value])
+
+    def return_query(self, sql: str) -> None:
+        """RETURN QUERY: the query's rows, whose column types must be the result's (PostgreSQL
+        converts them by position without casts: a different type is 42804)."""
+        ran = self.run_sql(sql)
+        if len(ran.oids) != len(self.set_columns):
+            raise SqlError("42804", "structure of query does not match function result type",
+                           detail=f"Number of returned columns ({len(ran.oids)}) does not match expected column "
+                                  f"count ({len(self.set_columns)}).")
+        for k, ((_, want), got) in enumerate(zip(self.set_columns, ran.oids, strict=True)):
+            if want != got:
+                raise SqlError("42804", "structure of query does not match function result type",
+                               detail=f"Returned type {self.engine.type_name(got)} does not match expected type "
+                                      f"{self.engine.type_name(want)} in column {k + 1}.")
+        for row in ran.rows:
+            self._add_row(list(row))
+        self.set_found(bool(ran.rows))
 
     def do_raise(self, stmt: P.Raise) -> None:
         if stmt.reraise:

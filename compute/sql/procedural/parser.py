@@ -7,7 +7,8 @@ refused with 0A000 naming it, never skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
 
 from compute.sql.api import SqlError
 from compute.sql.procedural.lexer import NUMBER, OP, QUOTED, STRING, WORD, Tok, lex, string_value
@@ -134,6 +135,18 @@ class Null(Stmt):
 
 _SQL_STARTS = frozenset({"select", "insert", "update", "delete", "with", "create", "drop", "alter",
                          "truncate", "values", "comment", "lock", "notify", "listen", "unlisten"})
+
+
+def statements(node: object) -> Iterator[Stmt]:
+    """Every statement of a tree: nested blocks, branches, loop bodies, handlers."""
+    if isinstance(node, Stmt):
+        yield node
+    if is_dataclass(node):
+        for f in fields(node):
+            yield from statements(getattr(node, f.name))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from statements(item)
 
 
 class Parser:

@@ -112,12 +112,65 @@ class Runtime:
             raise SqlError("0A000", "functions returning records are not supported")
         return returned.value
 
+    # -------------------------------------------------------------- set-returning functions
+    def call_set(self, oid: int, *args: Any) -> str:
+        """A user function called in FROM: its rows as a JSON array of arrays of storage values
+        (functions/user.py reads column i with json_extract). A scalar function gives one row."""
+        fn = self.engine.catalog().routines.by_oid(oid)
+        if fn is None:
+            raise SqlError("42883", f"function with OID {oid} does not exist",
+                           hint="The function was dropped after this statement was prepared.")
+        if not fn.ret_set:
+            value = self.call(oid, *args)
+            return json.dumps([[value if not isinstance(value, bytes) else _no_bytes()]])
+        if fn.strict and any(a is None for a in args):
+            return "[]"
+        columns = list(fn.out_columns) or [(fn.name, fn.ret_type)]
+        self.engine.enter()
+        try:
+            rows = self._set_sql(fn, args, columns) if fn.language == "sql" else self._set_plpgsql(fn, args, columns)
+        finally:
+            self.engine.leave()
+        if any(isinstance(v, bytes) for row in rows for v in row):
+            _no_bytes()
+        return json.dumps(rows)
+
+    def _set_sql(self, fn: UserFunction, args: tuple[Any, ...], columns: list[tuple[str, int]]) -> list[list[Any]]:
+        """The last statement's rows, each value cast to its declared column type (assignment casts,
+        as PostgreSQL 13+ applies to a SQL function's result)."""
+        interp = Interpreter(self.engine)
+        self._arguments(fn, args, interp)
+        statements = split_statements(fn.body)
+        ran = None
+        for stmt in statements:
+            ran = interp.run_sql(stmt.text)
+        if ran is None or len(ran.oids) != len(columns):
+            got = 0 if ran is None else len(ran.oids)
+            raise SqlError("42P13", f"return type mismatch in function declared to return "
+                                    f"{describe.Describe(self.engine).result(fn.oid)}",
+                           detail="Final statement must return exactly one column." if len(columns) == 1 else
+                           f"Final statement returns {'too many' if got > len(columns) else 'too few'} columns.")
+        return [[interp.coerce(v, got_oid, want, None) for v, got_oid, (_, want) in
+                 zip(row, ran.oids, columns, strict=True)] for row in ran.rows]
+
+    def _set_plpgsql(self, fn: UserFunction, args: tuple[Any, ...], columns: list[tuple[str, int]]
+                     ) -> list[list[Any]]:
+        interp = Interpreter(self.engine, ret_type=None if fn.out_columns else self.engine.type_name(fn.ret_type))
+        interp.set_rows = []
+        interp.set_columns = columns
+        interp.set_table = bool(fn.out_columns)
+        self._arguments(fn, args, interp)
+        for name, oid in fn.out_columns:
+            interp.declare(name, Var(oid, None, self.engine.type_name(oid)))
+        interp.run_body(self.parsed(fn.body))
+        return interp.set_rows
+
     # -------------------------------------------------------------- triggers
     def fire(self, table: str, oid: int, event: str, rowid: Any, n_new: int, *values: Any) -> int:
         """One row trigger: BEFORE ones run now, AFTER ones (rowid given) are queued when the
         running statement queues them (see engine.SqlEngine.queue) and run at its end."""
         engine = self.engine
-        if engine.suppress:
+        if engine.suppress or engine.no_rows.get(engine.depth, self) is engine.ctx.statement_start:
             return 1
         if rowid is not None and engine.queues_now():
             queue = engine.queue.setdefault(engine.depth, [])
@@ -128,22 +181,63 @@ class Runtime:
             return 1
         return self._fire_now(table, oid, event, rowid, n_new, *values)
 
-    def statement_begin(self) -> None:
-        """A DML statement starts: queue its AFTER ROW events (a failed statement's are dropped)."""
-        self.engine.queueing[self.engine.depth] = self.engine.ctx.statement_start
-        self.engine.queue.pop(self.engine.depth, None)
+    def statement_begin(self, before: str = "[]", after: str = "[]", no_rows: int = 0) -> None:
+        """A DML statement starts: queue its AFTER ROW events (a failed statement's are dropped),
+        fire its BEFORE STATEMENT triggers (``before``: JSON [[trigger oid, event], ...]) and keep
+        the AFTER STATEMENT ones for statement_end. ``no_rows``: TRUNCATE, whose deletes fire no
+        row trigger."""
+        engine = self.engine
+        engine.queueing[engine.depth] = engine.ctx.statement_start
+        engine.queue.pop(engine.depth, None)
+        engine.after_statement[engine.depth] = [(int(o), str(e)) for o, e in json.loads(after)]
+        if no_rows:
+            engine.no_rows[engine.depth] = engine.ctx.statement_start
+        else:
+            engine.no_rows.pop(engine.depth, None)
+        for oid, event in json.loads(before):
+            self._fire_statement(int(oid), str(event))
 
     def statement_end(self) -> None:
-        """Fire the AFTER ROW triggers the statement at this depth queued, in order."""
+        """Fire the AFTER ROW triggers the statement at this depth queued, in order, then its
+        AFTER STATEMENT triggers."""
         engine = self.engine
         level = engine.depth
         engine.queueing.pop(level, None)
+        engine.no_rows.pop(level, None)
+        statement_triggers = engine.after_statement.pop(level, [])
         try:
             while engine.queue.get(level):
                 event = engine.queue[level].pop(0)
                 self._fire_now(*event[:5], *event[5])
         finally:
             engine.queue.pop(level, None)
+        for oid, event_name in statement_triggers:
+            self._fire_statement(oid, event_name)
+
+    def _fire_statement(self, oid: int, event: str) -> None:
+        """One FOR EACH STATEMENT trigger: NEW and OLD are NULL (their fields read as NULL), its result
+        is ignored."""
+        catalog = self.engine.catalog()
+        trg = next((t for t in catalog.routines.triggers if t.oid == oid), None)
+        if trg is None:
+            return
+        rel = catalog.user_table(trg.table)
+        if rel is None:
+            return
+        fn = self._trigger_function(trg)
+        nulls = tuple(None for _ in rel.columns)
+        self.engine.enter()
+        try:
+            interp = Interpreter(self.engine)
+            self._trigger_variables(interp, trg, event, self._record(rel.columns, nulls, null=True),
+                                    self._record(rel.columns, nulls, null=True))
+            if trg.when_sql is not None and not interp.cond(trg.when_sql):
+                return
+            returned = interp.run_body(self.parsed(fn.body))
+        finally:
+            self.engine.leave()
+        if returned is None:
+            raise SqlError("2F005", "control reached end of trigger procedure without RETURN")
 
     def _fire_now(self, table: str, oid: int, event: str, rowid: Any, n_new: int, *values: Any) -> int:
         """``table``: the name the SQLite trigger was made with (keys the changed-NEW hand-over);
@@ -257,6 +351,10 @@ class Runtime:
         return 1
 
 
+def _no_bytes() -> Any:
+    raise SqlError("0A000", "bytea results of functions called in FROM are not supported")
+
+
 def register_udfs(conn: Any, ctx: SessionContext) -> None:
     """The procedural UDFs on one connection (called by compute.sql.prepare_connection)."""
     runtime = Runtime(conn, ctx)
@@ -272,8 +370,9 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
 
     conn.create_scalar_function("__strata_do", do, 1)
     conn.create_scalar_function("__strata_call", call, -1)
+    conn.create_scalar_function("__strata_call_set", runtime.call_set, -1)
     conn.create_scalar_function("__strata_fire", runtime.fire, -1)
     conn.create_scalar_function("__strata_apply", runtime.apply, -1)
-    conn.create_scalar_function("__strata_statement_begin", runtime.statement_begin, 0)
+    conn.create_scalar_function("__strata_statement_begin", runtime.statement_begin, -1)
     conn.create_scalar_function("__strata_statement_end", runtime.statement_end, 0)
     describe.register(conn, runtime.engine)  # pg_get_functiondef, pg_get_triggerdef, ...

@@ -12,6 +12,7 @@ from sqlglot.tokens import TokenType
 from compute import pgtypes as T
 from compute.sql.api import ColumnDesc, CopySpec, Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Column, Table, quote_ident
+from compute.sql.translate.functions_ddl import check_copy_from
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import OutColumn, QueryCompiler, generate
@@ -160,6 +161,7 @@ def _copy_table(source: _Source, to: bool, form: _Format, state: State, qc: Quer
         return Translation(Kind.COPY_TO, "COPY", (sql,), columns=descs, copy=form.spec(table.name, descs))
     if table.kind != "r" or catalog.user_table(table_name) is None:
         raise SqlError("42809", f'cannot copy to relation "{table_name}"')
+    check_copy_from(table_name, catalog)  # statement triggers (translate/functions_ddl.py)
     insert_sql = _insert_sql(table, [c for c in chosen if c is not None], qc)
     return Translation(Kind.COPY_FROM, "COPY", (), is_write=True, columns=descs,
                        copy=form.spec(table.name, descs, insert_sql))

@@ -18,7 +18,12 @@ from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_identity import ADD_IDENTITY, add_identity
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
 from compute.sql.translate.explain import explain
-from compute.sql.translate.functions_ddl import check_dml, dml_steps, routine_statement
+from compute.sql.translate.functions_ddl import (
+    check_dml,
+    dml_steps,
+    routine_statement,
+    truncate_translation,
+)
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import QueryCompiler
@@ -228,7 +233,7 @@ def _translate_sql(stmt: Statement, first: str, catalog: Catalog,
             check_dml(node, tag, catalog)  # RETURNING vs BEFORE ROW triggers (functions_ddl.py)
             sql, cols = getattr(qc, tag.lower())(node)
             kind = Kind.QUERY if cols else Kind.COMMAND
-            return Translation(kind, tag, dml_steps(sql, catalog), is_write=True, columns=column_descs(cols, catalog),
+            return Translation(kind, tag, dml_steps(sql, catalog, node, tag), is_write=True, columns=column_descs(cols, catalog),
                                param_oids=state.params.oids(), off_loop=bool(state.off_loop),
                                after_rows=bool(catalog.routines.triggers)), catalog
     return _ddl(node, text, state)
@@ -343,6 +348,8 @@ def _ddl(node: exp.Expression, text: str, state: State) -> tuple[Translation, Ca
         altered_table=altered_table,
         **state_fields(state),
     )
+    if isinstance(node, exp.TruncateTable) and catalog.routines.triggers:  # TRUNCATE triggers (functions_ddl.py)
+        translation = truncate_translation(translation, node, catalog)
     return translation, (result.catalog or catalog)
 
 

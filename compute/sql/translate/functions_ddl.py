@@ -28,7 +28,7 @@ from compute.sql.procedural.catalog import (
     UserTrigger,
 )
 from compute.sql.procedural.lexer import NUMBER, PARAM, QUOTED, STRING, WORD, Tok, lex, string_value
-from compute.sql.procedural.parser import parse_plpgsql
+from compute.sql.procedural.parser import Block, Return, parse_plpgsql, statements
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import QueryCompiler
 from compute.sql.translate.scope import State
@@ -112,6 +112,9 @@ def type_oid(type_text: str, catalog: Catalog) -> int:
     try:
         _, cols = QueryCompiler(State(catalog)).statement_query(parse(f"SELECT CAST(NULL AS {type_text})"))
     except SqlError as err:
+        if catalog.user_table(type_text.strip().strip('"')) is not None:
+            raise SqlError("0A000", f"the row type of table {type_text.strip()} is not supported as a function "
+                                    "argument or result (use RETURNS TABLE)") from None
         if err.sqlstate == "42601":
             raise SqlError("42704", f'type "{type_text.strip()}" does not exist') from None
         raise
@@ -146,20 +149,40 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     if ret_type == TRIGGER_OID and (language != "plpgsql" or types):
         raise SqlError("42P13", "trigger functions cannot have declared arguments"
                        if types else "SQL functions cannot return type trigger")
-    if language == "plpgsql":
-        parse_plpgsql(body)  # syntax errors at CREATE, as PostgreSQL's validator reports them
+    if language == "plpgsql":  # syntax errors at CREATE, as PostgreSQL's validator reports them
+        _check_returns(parse_plpgsql(body), bool(options.get("set")), "table" in options)
     existing = next((f for f in catalog.routines.named(name) if f.arg_types == types), None)
     if existing is not None and not replace_ok:
         raise SqlError("42723", f'function "{name}" already exists with same argument types')
-    if existing is not None and existing.ret_type != ret_type:
+    out_columns = tuple((str(n), int(t)) for n, t in json.loads(options.get("table", "[]")))
+    if ret_type == T.VOID and options.get("set"):
+        raise SqlError("0A000", "functions returning SETOF void are not supported")
+    if existing is not None and (existing.ret_type, existing.ret_set, existing.out_columns) != \
+            (ret_type, bool(options.get("set")), out_columns):
         raise SqlError("42P13", "cannot change return type of existing function",
                        hint=f"Use DROP FUNCTION {signature(name, types, catalog)} first.")
     oid = existing.oid if existing is not None else _next_oid(catalog)
-    fn = UserFunction(oid, name, names, types, defaults, ret_type, False, (), language, body,
+    fn = UserFunction(oid, name, names, types, defaults, ret_type, bool(options.get("set")), out_columns, language, body,
                       options.get("volatility", "v"), options.get("strict") == "1", text.strip())
     steps = (FUNCTIONS_DDL, _insert_function_sql(fn), *BUMP_SCHEMA_VERSION)
     new_catalog = replace(catalog, routines=catalog.routines.with_function(fn))
     return Translation(Kind.COMMAND, "CREATE FUNCTION", steps, is_write=True, is_ddl=True), new_catalog
+
+
+def _check_returns(block: Block, returns_set: bool, table: bool) -> None:
+    """PostgreSQL's compile-time checks of RETURN / RETURN NEXT / RETURN QUERY against the result."""
+    for stmt in statements(block):
+        if not isinstance(stmt, Return):
+            continue
+        if stmt.kind != "return" and not returns_set:
+            raise SqlError("42804", f"cannot use RETURN {stmt.kind.upper()} in a non-SETOF function")
+        if stmt.kind == "return" and returns_set and stmt.expr is not None:
+            raise SqlError("42804", "RETURN cannot have a parameter in function returning set",
+                           hint="Use RETURN NEXT or RETURN QUERY.")
+        if stmt.kind == "next" and table and stmt.expr is not None:
+            raise SqlError("42804", "RETURN NEXT cannot have a parameter in function with OUT parameters")
+        if stmt.kind == "next" and not table and stmt.expr is None:
+            raise SqlError("42601", "RETURN NEXT must have a parameter")
 
 
 def _next_oid(catalog: Catalog) -> int:
@@ -167,12 +190,20 @@ def _next_oid(catalog: Catalog) -> int:
     return max([FIRST_USER_OID * 64, *used]) + 1  # apart from relation OIDs (they start at 16384)
 
 
-def _arguments(ts: _Toks, catalog: Catalog) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str | None, ...]]:
+def _arguments(ts: _Toks, catalog: Catalog, table: bool = False
+               ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str | None, ...]]:
+    """The parameter list, or with ``table`` the column list of RETURNS TABLE (...)."""
     ts.expect("(")
     names: list[str] = []
     types: list[int] = []
     defaults: list[str | None] = []
     while not ts.accept(")"):
+        if table:
+            names.append(ts.name())
+            types.append(type_oid(ts.until(",", ")").strip(), catalog))
+            defaults.append(None)
+            ts.accept(",")
+            continue
         if ts.at("out", "inout", "variadic"):
             raise SqlError("0A000", f"{ts.peek().text.upper()} parameters are not supported")  # type: ignore[union-attr]
         ts.accept("in")
@@ -212,8 +243,14 @@ def _function_options(ts: _Toks, catalog: Catalog) -> tuple[int, dict[str, str],
     body: str | None = None
     while ts.peek() is not None and not ts.at(";"):
         if ts.accept("returns"):
-            if ts.at("setof", "table"):
-                raise SqlError("0A000", "set-returning functions (RETURNS SETOF / RETURNS TABLE) are not supported")
+            if ts.accept("table"):
+                options["set"] = "1"
+                out = _arguments(ts, catalog, table=True)
+                options["table"] = json.dumps([[n, t] for n, t in zip(out[0], out[1], strict=True)])
+                ret_type = T.RECORD
+                continue
+            if ts.accept("setof"):
+                options["set"] = "1"
             if ts.accept("null"):
                 ts.expect("on")
                 ts.expect("null")
@@ -224,7 +261,7 @@ def _function_options(ts: _Toks, catalog: Catalog) -> tuple[int, dict[str, str],
                                          "called", "security", "parallel", "cost", "leakproof", "return",
                                          "begin", "not", "returns", "set", "rows", "window", "external"), catalog)
             if ret_type == T.RECORD:
-                raise SqlError("0A000", "functions returning record are not supported")
+                raise SqlError("0A000", "functions returning record are not supported (use RETURNS TABLE)")
         elif ts.accept("language"):
             tok = ts.peek()
             ts.i += 1
@@ -298,7 +335,8 @@ def _standard_body(ts: _Toks) -> str:
 def _insert_function_sql(fn: UserFunction) -> str:
     values = [str(fn.oid), quote_literal(fn.name), quote_literal(json.dumps(list(fn.arg_names))),
               quote_literal(json.dumps(list(fn.arg_types))), quote_literal(json.dumps(list(fn.arg_defaults))),
-              str(fn.ret_type), "0", quote_literal("[]"), quote_literal(fn.language), quote_literal(fn.body),
+              str(fn.ret_type), "1" if fn.ret_set else "0", quote_literal(json.dumps([list(c) for c in fn.out_columns])),
+              quote_literal(fn.language), quote_literal(fn.body),
               quote_literal(fn.volatility), "1" if fn.strict else "0", quote_literal(fn.definition)]
     return f"INSERT OR REPLACE INTO {FUNCTIONS} VALUES ({', '.join(values)})"
 
@@ -459,8 +497,10 @@ def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
         raise SqlError("0A000", f'triggers on tables outside schema "public" are not supported ("{table}")')
     if rel.kind != "r":
         raise SqlError("42809", f'"{table}" is a view', detail="Views cannot have row-level BEFORE or AFTER triggers.")
-    if level != "ROW":
-        raise SqlError("0A000", "FOR EACH STATEMENT triggers are not supported (only FOR EACH ROW)")
+    if level == "STATEMENT" and when_sql is not None and _mentions_row(when_sql):
+        raise SqlError("42P17", "statement trigger's WHEN condition cannot reference column values")
+    if "TRUNCATE" in events and level == "ROW":
+        raise SqlError("0A000", "TRUNCATE FOR EACH ROW triggers are not supported")
     fns = [f for f in catalog.routines.named(fn_name) if not f.arg_types]
     if not fns:
         raise SqlError("42883", f"function {fn_name}() does not exist")
@@ -478,13 +518,15 @@ def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     return Translation(Kind.COMMAND, "CREATE TRIGGER", tuple(steps), is_write=True, is_ddl=True), new_catalog
 
 
+def _mentions_row(sql: str) -> bool:
+    return any(t.low in ("new", "old") for t in lex(sql) if t.kind == WORD)
+
+
 def _trigger_events(ts: _Toks) -> tuple[tuple[str, ...], tuple[str, ...]]:
     events: list[str] = []
     columns: list[str] = []
     while True:
-        if ts.at("truncate"):
-            raise SqlError("0A000", "TRUNCATE triggers are not supported")
-        if not ts.at("insert", "update", "delete"):
+        if not ts.at("insert", "update", "delete", "truncate"):
             raise ts.error()
         event = ts.peek().low.upper()  # type: ignore[union-attr]
         ts.i += 1
@@ -574,9 +616,10 @@ def _table_trigger_steps(table: str, old: Routines, new: Routines, catalog: Cata
     triggers = new.triggers_on(table)
     for trg in reversed(triggers):  # SQLite fires the newest first: create in reverse name order
         for event in trg.events:
-            steps.append(_sqlite_trigger(table, trg, event, cols))
+            steps.append(_sqlite_trigger(table, trg, event, cols) if trg.level == "ROW"
+                         else _marker_trigger(table, trg, event))
     for event in ("INSERT", "UPDATE"):
-        if any(t.timing == "BEFORE" and event in t.events for t in triggers):
+        if any(t.timing == "BEFORE" and t.level == "ROW" and event in t.events for t in triggers):
             new_cols = ", ".join(f"NEW.{c}" for c in cols)
             steps.append(f"CREATE TRIGGER {_apply_name(table, event)} AFTER {event} ON {quote_ident(table)} "
                          f"FOR EACH ROW BEGIN SELECT __strata_apply({quote_literal(table)}, "
@@ -596,6 +639,14 @@ def _sqlite_trigger(table: str, trg: UserTrigger, event: str, cols: list[str]) -
     body = f"SELECT RAISE(IGNORE) WHERE {call} = 0;" if trg.timing == "BEFORE" else f"SELECT {call};"
     return (f"CREATE TRIGGER {_sqlite_name(trg, event)} {trg.timing} {event}{of} ON "
             f"{quote_ident(table)} FOR EACH ROW BEGIN {body} END")
+
+
+def _marker_trigger(table: str, trg: UserTrigger, event: str) -> str:
+    """A statement trigger fires from the statement's steps (dml_steps); its SQLite trigger never
+    runs (WHEN 0) and only keeps the trigger row live while the table exists (LIVE_TRIGGERS)."""
+    on = "DELETE" if event == "TRUNCATE" else event
+    return (f"CREATE TRIGGER {_sqlite_name(trg, event)} AFTER {on} ON {quote_ident(table)} "
+            "FOR EACH ROW WHEN 0 BEGIN SELECT 1; END")
 
 
 def routine_statement(first: str, words: tuple[str, ...], text: str,
@@ -643,21 +694,91 @@ def check_dml(node: object, tag: str, catalog: Catalog) -> None:
     before our AFTER trigger writes the change): refused on such tables."""
     if not catalog.routines.triggers or not getattr(node, "args", {}).get("returning"):
         return
-    target = getattr(node, "this", None)
-    while target is not None and not hasattr(target, "name") or type(target).__name__ == "Schema":
-        target = getattr(target, "this", None)
-    name = getattr(target, "name", "")
-    if any(t.timing == "BEFORE" and tag in t.events for t in catalog.routines.triggers_on(name)):
+    name = _dml_target(node)
+    if any(t.timing == "BEFORE" and t.level == "ROW" and tag in t.events for t in catalog.routines.triggers_on(name)):
         raise SqlError("0A000", f"{tag} ... RETURNING on a table with BEFORE {tag} triggers is not supported")
 
 
 STATEMENT_BEGIN = "SELECT __strata_statement_begin()"
 
 
-def dml_steps(sql: str, catalog: Catalog) -> tuple[str, ...]:
+def _dml_target(node: object) -> str:
+    target = getattr(node, "this", None)
+    while target is not None and not hasattr(target, "name") or type(target).__name__ == "Schema":
+        target = getattr(target, "this", None)
+    return str(getattr(target, "name", ""))
+
+
+def _set_targets(assignments: object) -> set[str]:
+    return {str(getattr(getattr(e, "this", None), "name", "")) for e in (assignments or [])}  # type: ignore[attr-defined]
+
+
+def statement_events(node: object, tag: str) -> list[tuple[str, set[str] | None]]:
+    """The events a DML statement fires statement triggers for, in PostgreSQL's BEFORE order,
+    with the SET targets of an UPDATE (``UPDATE OF`` triggers fire when one is a target)."""
+    args = getattr(node, "args", {})
+    if tag == "UPDATE":
+        return [("UPDATE", _set_targets(getattr(node, "expressions", [])))]
+    conflict = args.get("conflict") if tag == "INSERT" else None
+    if conflict is not None and "UPDATE" in str(conflict.args.get("action") or "").upper():
+        return [("INSERT", None), ("UPDATE", _set_targets(conflict.expressions))]
+    return [(tag, None)]
+
+
+def _statement_triggers(table: str, events: list[tuple[str, set[str] | None]],
+                        catalog: Catalog) -> tuple[list[list[object]], list[list[object]]]:
+    """([oid, event] to fire BEFORE, [oid, event] to fire AFTER): by name within an event; the
+    AFTER ones in reverse event order (PostgreSQL: ExecASUpdate before ExecASInsert)."""
+    before: list[list[object]] = []
+    after: list[list[object]] = []
+    for event, targets in events:
+        for trg in catalog.routines.triggers_on(table):
+            if trg.level != "STATEMENT" or event not in trg.events:
+                continue
+            if event == "UPDATE" and trg.columns and targets is not None and not set(trg.columns) & targets:
+                continue
+            (before if trg.timing == "BEFORE" else after).append([trg.oid, event])
+    order = [e for e, _ in reversed(events)]
+    after.sort(key=lambda pair: order.index(str(pair[1])))
+    return before, after
+
+
+def _begin_step(before: list[list[object]], after: list[list[object]]) -> str:
+    if not before and not after:
+        return STATEMENT_BEGIN
+    return (f"SELECT __strata_statement_begin({quote_literal(json.dumps(before))}, "
+            f"{quote_literal(json.dumps(after))})")
+
+
+def dml_steps(sql: str, catalog: Catalog, node: object = None, tag: str = "") -> tuple[str, ...]:
     """A DML statement's steps. With triggers in the database, a first step starts queueing AFTER
     ROW triggers (PostgreSQL fires them at the end of the statement; the session's
-    ``Translation.after_rows`` fires the queue after the last step)."""
-    if catalog.routines.triggers:
+    ``Translation.after_rows`` fires the queue after the last step) and fires the target's BEFORE
+    STATEMENT triggers; the AFTER STATEMENT ones fire after the queue."""
+    if not catalog.routines.triggers:
+        return (sql,)
+    if node is None:
         return (STATEMENT_BEGIN, sql)
-    return (sql,)
+    before, after = _statement_triggers(_dml_target(node), statement_events(node, tag), catalog)
+    return (_begin_step(before, after), sql)
+
+
+def truncate_translation(tr: Translation, node: object, catalog: Catalog) -> Translation:
+    """TRUNCATE on a database with triggers: no row trigger fires for its deletes (PostgreSQL's
+    TRUNCATE fires none), TRUNCATE statement triggers fire before and after."""
+    before: list[list[object]] = []
+    after: list[list[object]] = []
+    for target in getattr(node, "expressions", []):
+        b, a = _statement_triggers(str(getattr(target, "name", "")), [("TRUNCATE", None)], catalog)
+        before += b
+        after += a
+    begin = (f"SELECT __strata_statement_begin({quote_literal(json.dumps(before))}, "
+             f"{quote_literal(json.dumps(after))}, 1)")
+    return replace(tr, steps=(begin, *tr.steps), after_rows=True)
+
+
+def check_copy_from(table: str, catalog: Catalog) -> None:
+    """COPY FROM runs no statement steps, so a statement trigger would not fire: refused."""
+    if any(t.level == "STATEMENT" and "INSERT" in t.events for t in catalog.routines.triggers_on(table)):
+        raise SqlError("0A000", f'COPY FROM into a table with FOR EACH STATEMENT INSERT triggers ("{table}") '
+                                "is not supported")

@@ -11,6 +11,7 @@ import compute.sql.types as ty
 from compute import pgtypes as T
 from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import SEQUENCES
+from compute.sql.functions.user import user_from_source
 from compute.sql.translate import expressions as E
 from compute.sql.translate.expressions import ExprCompiler
 from compute.sql.translate.outputs import OutColumn, figure_colname, generate
@@ -139,6 +140,10 @@ class FromClauses:
         assert isinstance(call, exp.Anonymous)
         name = call.name.lower()
         if name not in E.SET_RETURNING:
+            found = user_from_source(self.ex, call, alias, col_aliases, scope) \
+                if not _ordinality(node, col_aliases) else None  # CREATE FUNCTION (functions/user.py)
+            if found is not None:
+                return found
             raise SqlError("0A000", f"LATERAL {name}() is not supported")
         return self.srf_source(name, call.expressions, alias, col_aliases, _ordinality(node, col_aliases), scope)
 
@@ -325,6 +330,9 @@ class FromClauses:
                    f"substr(value, instr(value, '=') + 1) AS {quote(val_col)} FROM json_each({generate(opts)})")
             scope.sources.append(Source(visible, visible, [SourceColumn(key_col, ty.TEXT), SourceColumn(val_col, ty.TEXT)]))
             return exp.Subquery(this=raw(sql), alias=exp.TableAlias(this=ident(visible)))
+        found = user_from_source(self.ex, call, alias, col_aliases, scope)  # CREATE FUNCTION (functions/user.py)
+        if found is not None:
+            return found
         raise SqlError("0A000", f"function {name}() in FROM is not supported")
 
     def srf_source(self, name: str, call_args: list[exp.Expression], alias: str | None, col_aliases: list[str],

@@ -154,10 +154,10 @@ insert into fu_t values (1, 'x'), (2, 'y'), (3, 'z');
 create function fu_name(k int) returns text language plpgsql as $$ declare r text; begin select b into r from fu_t where a = k; if not found then return 'none'; end if; return r; end $$;
 select fu_name(2), fu_name(7);
 
--- refused setof_function
+-- case setof_function
 create function fu_set() returns setof int language sql as 'select 1 union all select 2';
 
--- refused returns_table
+-- case returns_table
 create function fu_tab() returns table (a int) language sql as 'select 1';
 
 -- refused out_parameters

@@ -205,15 +205,6 @@ create trigger t3 after insert on tr_items for each row execute function tr_mk_c
 insert into tr_items values (1, 'a', 1, null), (2, 'b', 2, null);
 select id, note from tr_child order by id;
 
--- refused statement_level_trigger
-create trigger t1 after insert on tr_items for each statement execute function tr_audit_fn();
-
--- refused default_statement_level_trigger
-create trigger t1 after insert on tr_items execute function tr_audit_fn();
-
--- refused truncate_trigger
-create trigger t1 after truncate on tr_items for each statement execute function tr_audit_fn();
-
 -- refused returning_with_before_trigger
 create trigger t1 before insert on tr_items for each row execute function tr_touch();
 insert into tr_items values (1, 'a', 1, null) returning name;
