@@ -16,6 +16,7 @@ from compute.sql.translate.functions_ddl import check_copy_from
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import OutColumn, QueryCompiler, generate
+from compute.sql.translate.schemas import resolve_names
 from compute.sql.translate.scope import State
 from compute.sql.translate.scope import raw as raw_sql
 from compute.sql.translate.split import Statement, strip_catalog_qualifiers
@@ -111,6 +112,7 @@ def _source(ts: Tokens, stmt: Statement, qc: QueryCompiler) -> _Source:
     node = parse(strip_catalog_qualifiers(inner_stmt))
     if not isinstance(node, (exp.Select, exp.SetOperation, exp.Values)):
         raise SqlError("0A000", "COPY (statement) TO supports only queries")
+    resolve_names(node, qc.state.catalog)  # relation names -> keys, by the search path
     query_sql, out_cols = qc.statement_query(node)
     return _Source(query_sql=query_sql, out_cols=out_cols)
 
