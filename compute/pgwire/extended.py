@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from compute import pgtypes
 from compute.cursors import Cursor
 from compute.pgwire.portals import stream_portal
-from compute.pgwire.results import Encoder, result_columns, result_shape
+from compute.pgwire.results import Encoder, command_complete, result_columns, result_shape
 from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import Result
 from strata.pgwire import messages as m
@@ -394,10 +394,11 @@ class ExtendedQuery:
     def _send_portal_rows(self, portal: Portal, limit: int) -> None:
         rows = portal.rows or []
         end = len(rows) if limit <= 0 else min(len(rows), portal.pos + limit)
-        self._send_rows(rows[portal.pos : end], portal.encoders)
+        self._send_rows(rows if portal.pos == 0 and end == len(rows) else rows[portal.pos : end],
+                        portal.encoders)
         portal.pos = end
         if end < len(rows):
             self.send(m.PORTAL_SUSPENDED)
             return
         assert portal.result is not None
-        self.send(m.command_complete(portal.result.tag))
+        self.send(command_complete(portal.result.tag))

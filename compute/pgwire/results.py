@@ -72,3 +72,17 @@ def cached_row_encoders(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...
 @functools.lru_cache(maxsize=1024)
 def cached_row_description(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]) -> bytes:
     return m.row_description(columns, list(formats))
+
+
+MAX_CACHED_TAGS = 512  # CommandComplete messages kept built, by tag ("SELECT 1", "UPDATE 1", ...)
+_COMPLETE: dict[str, bytes] = {}
+
+
+def command_complete(tag: str) -> bytes:
+    """CommandComplete for ``tag``, built once per tag (a point query's is always "SELECT 1")."""
+    done = _COMPLETE.get(tag)
+    if done is None:
+        if len(_COMPLETE) >= MAX_CACHED_TAGS:
+            _COMPLETE.clear()
+        done = _COMPLETE[tag] = m.command_complete(tag)
+    return done

@@ -46,6 +46,7 @@ from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
     cached_row_description,
     cached_row_encoders,
+    command_complete,
     result_columns,
     row_encoders,
     text_encoder,
@@ -668,7 +669,7 @@ class Connection(ExtendedQuery):
             if tr.kind is Kind.EMPTY:
                 self.send(m.EMPTY_QUERY)
                 return
-            self.send(m.command_complete(result.tag))
+            self.send(command_complete(result.tag))
             return
         columns = result_columns(result.translation if tr.kind is Kind.FETCH and result.translation
                                  else tr)
@@ -695,7 +696,7 @@ class Connection(ExtendedQuery):
             self._send_portal_rows(portal, limit)
             return
         self._send_rows(rows, encoders)
-        self.send(m.command_complete(result.tag))
+        self.send(command_complete(result.tag))
 
     def styled_encoders(self, encoders: list[Callable[[Any], bytes | None]], columns: Any,
                         formats: list[int]) -> list[Callable[[Any], bytes | None]]:
