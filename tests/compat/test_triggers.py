@@ -20,6 +20,14 @@ CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, qty integer CHEC
 CREATE TABLE audit (op text, item_id integer, info text);
 CREATE FUNCTION add_tax(amount numeric, rate numeric DEFAULT 0.2) RETURNS numeric
     LANGUAGE sql IMMUTABLE STRICT AS $$ select amount * (1 + rate) $$;
+CREATE FUNCTION low_stock(below integer) RETURNS TABLE(item_id integer, item_name text)
+    LANGUAGE sql STABLE AS $$ select id, name from items where qty < below order by id $$;
+CREATE FUNCTION evens(n integer) RETURNS SETOF integer LANGUAGE plpgsql AS $$
+begin
+  for i in 1..n loop
+    if i % 2 = 0 then return next i; end if;
+  end loop;
+end $$;
 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
 begin
   new.updated_at := '2020-01-01 00:00:00';
@@ -47,6 +55,7 @@ QUERIES = [
     "\\df",
     "\\d items",
     "select proname, pronargs, pronargdefaults, prorettype, proargtypes, proargnames, provolatile, proisstrict, "
+    "proretset, prorows, proallargtypes, proargmodes, "
     "prosrc, (select lanname from pg_language l where l.oid = prolang) from pg_proc p "
     "where pronamespace = 2200 order by proname",
     "select tgname, tgtype, tgnargs, tgattr, pg_get_triggerdef(oid), pg_get_triggerdef(oid, true) "
@@ -64,6 +73,8 @@ EXERCISE = [
     "update items set qty = qty + 1 where id = 1",
     "delete from items where id = 2",
     "select add_tax(100), add_tax(100, 0.5), add_tax(null)",
+    "select * from low_stock(10) order by item_id",
+    "select e, evens(e) from evens(6) as e order by 1, 2",
     "select id, name, qty, updated_at from items order by id",
     "select op, item_id, info from audit order by item_id, op",
     "truncate items",

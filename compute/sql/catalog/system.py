@@ -599,10 +599,18 @@ _rel(
 )
 _rel("pg_proc", 1255,  # user functions (compute/sql/procedural); no built-in rows
      "oid:oid, proname:name, pronamespace:oid, proowner:oid, prolang:oid, procost:float4, prorows:float4, provariadic:oid, prosupport:regproc, prokind:char, prosecdef:bool, proleakproof:bool, proisstrict:bool, proretset:bool, provolatile:char, proparallel:char, pronargs:int2, pronargdefaults:int2, prorettype:oid, proargtypes:oidvector, proallargtypes:oid[], proargmodes:char[], proargnames:text[], proargdefaults:node, protrftypes:oid[], prosrc:text, probin:text, prosqlbody:node, proconfig:text[], proacl:acl",
-     "SELECT f.oid, f.name, 2200, 10, CASE f.language WHEN 'sql' THEN 14 ELSE 13563 END, 100, 0, 0, '-', 'f', 0, 0, "
+     "SELECT f.oid, f.name, 2200, 10, CASE f.language WHEN 'sql' THEN 14 ELSE 13563 END, 100, "
+     "CASE WHEN f.ret_set THEN 1000 ELSE 0 END, 0, '-', 'f', 0, 0, "
      "f.strict, f.ret_set, f.volatility, 'u', json_array_length(f.arg_types), "
-     "(SELECT count(*) FROM json_each(f.arg_defaults) d WHERE d.value IS NOT NULL), f.ret_type, f.arg_types, NULL, "
-     "NULL, CASE WHEN EXISTS (SELECT 1 FROM json_each(f.arg_names) n WHERE n.value <> '') THEN f.arg_names END, "
+     "(SELECT count(*) FROM json_each(f.arg_defaults) d WHERE d.value IS NOT NULL), f.ret_type, f.arg_types, "
+     # RETURNS TABLE columns are 't' arguments after the inputs, as PostgreSQL stores them
+     "CASE WHEN f.out_columns <> '[]' THEN (SELECT json_group_array(v) FROM (SELECT value AS v FROM "
+     "json_each(f.arg_types) UNION ALL SELECT json_extract(value, '$[1]') FROM json_each(f.out_columns))) END, "
+     "CASE WHEN f.out_columns <> '[]' THEN (SELECT json_group_array(v) FROM (SELECT 'i' AS v FROM "
+     "json_each(f.arg_types) UNION ALL SELECT 't' FROM json_each(f.out_columns))) END, "
+     "CASE WHEN f.out_columns <> '[]' THEN (SELECT json_group_array(v) FROM (SELECT value AS v FROM "
+     "json_each(f.arg_names) UNION ALL SELECT json_extract(value, '$[0]') FROM json_each(f.out_columns))) "
+     "WHEN EXISTS (SELECT 1 FROM json_each(f.arg_names) n WHERE n.value <> '') THEN f.arg_names END, "
      f"NULL, NULL, f.body, NULL, NULL, NULL, NULL FROM main.{PROCEDURAL_FUNCTIONS} f")
 _rel("pg_language", 2612,
      "oid:oid, lanname:name, lanowner:oid, lanispl:bool, lanpltrusted:bool, lanplcallfoid:oid, laninline:oid, "
