@@ -45,16 +45,23 @@ def _greatest(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node
     coerced = [c.coerce(a, t, result) for a, t in zip(args, types, strict=True)]
     agg = "max" if node.name.lower() == "greatest" else "min"
     # PostgreSQL ignores NULLs; SQLite's multi-argument max/min returns NULL if any is NULL.
+    # The values are a UNION ALL, not VALUES: SQLite 3.54 cannot name the columns of a VALUES
+    # whose first row refers to an outer column ("no such column: column1").
     if result.oid == T.NUMERIC:  # numerics are text: compare with the pgnumeric collation
-        values = ", ".join(f"(CAST(({c.sql(a)}) AS TEXT))" for a in coerced)
-        return raw(f"(SELECT {agg}(column1 COLLATE pgnumeric) FROM (VALUES {values}))"), result
+        rows = _rows([f"CAST(({c.sql(a)}) AS TEXT)" for a in coerced])
+        return raw(f"(SELECT {agg}(v COLLATE pgnumeric) FROM ({rows}))"), result
     enum = c.state.catalog.enum_by_oid(result.oid)
     if enum is not None:  # by the labels' order
-        values = ", ".join(f"({c.sql(c.sort_key(a, result))})" for a in coerced)
+        rows = _rows([c.sql(c.sort_key(a, result)) for a in coerced])
         key = c.sql(exp.Literal.string(enum.key_json))
-        return raw(f"pg_enum_label((SELECT {agg}(column1) FROM (VALUES {values})), {key}, {enum.oid})"), result
-    values = ", ".join(f"({c.sql(a)})" for a in coerced)
-    return raw(f"(SELECT {agg}(column1) FROM (VALUES {values}))"), result
+        return raw(f"pg_enum_label((SELECT {agg}(v) FROM ({rows})), {key}, {enum.oid})"), result
+    rows = _rows([c.sql(a) for a in coerced])
+    return raw(f"(SELECT {agg}(v) FROM ({rows}))"), result
+
+
+def _rows(values: list[str]) -> str:
+    """One column ``v`` with a row per value."""
+    return " UNION ALL ".join(f"SELECT ({v}) AS v" if i == 0 else f"SELECT ({v})" for i, v in enumerate(values))
 
 
 def _grouping_null(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,

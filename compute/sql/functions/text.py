@@ -56,15 +56,36 @@ def _h_format(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node
     if not args:
         raise SqlError("42883", "function format() does not exist")
     out = [c.to_text(c.coerce(args[0], types[0], ty.TEXT), ty.TEXT)]
-    for a, t in zip(args[1:], types[1:], strict=True):
+    return fn("pg_format", *out, *_output_texts(c, args[1:], types[1:])), ty.TEXT
+
+
+def _output_texts(c: ExprCompiler, args: list[exp.Expression], types: list[Ty]) -> list[exp.Expression]:
+    """Each argument as its type's output function prints it (format, concat, concat_ws take
+    "any"): a timestamptz in the session's zone, a BC date with its suffix, a bool as t/f."""
+    out: list[exp.Expression] = []
+    for a, t in zip(args, types, strict=True):
         if t.oid == T.UNKNOWN:
             a, t = c.coerce(a, t, ty.TEXT), ty.TEXT
         if t.oid == T.BOOL:  # the output function (t/f), not the bool -> text cast (true/false)
-            sql = c.sql(a)
-            out.append(raw(f"(CASE WHEN {sql} THEN 't' WHEN NOT {sql} THEN 'f' END)"))
+            out.append(raw(f"(CASE ({c.sql(a)}) != 0 WHEN 1 THEN 't' WHEN 0 THEN 'f' END)"))
             continue
         out.append(c.to_text(a, t))
-    return fn("pg_format", *out), ty.TEXT
+    return out
+
+
+def _h_concat(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+              scope: Scope) -> tuple[exp.Expression, Ty]:
+    if not args:
+        raise SqlError("42883", "function concat() does not exist")
+    return fn("pg_concat", *_output_texts(c, args, types)), ty.TEXT
+
+
+def _h_concat_ws(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
+                 scope: Scope) -> tuple[exp.Expression, Ty]:
+    if len(args) < 2:
+        raise SqlError("42883", f"function concat_ws({'unknown' if args else ''}) does not exist")
+    sep = c.to_text(c.coerce(args[0], types[0], ty.TEXT), ty.TEXT)
+    return fn("pg_concat_ws", sep, *_output_texts(c, args[1:], types[1:])), ty.TEXT
 
 
 def _h_to_hex(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
@@ -327,8 +348,8 @@ HANDLERS: dict[str, Handler] = {
     "lower": simple("pg_lower", ty.TEXT),
     "upper": simple("pg_upper", ty.TEXT),
     "initcap": simple("pg_initcap", ty.TEXT),
-    "concat": simple("pg_concat", ty.TEXT),
-    "concat_ws": simple("pg_concat_ws", ty.TEXT),
+    "concat": _h_concat,
+    "concat_ws": _h_concat_ws,
     "md5": simple("pg_md5", ty.TEXT),
     "left": simple("pg_left", ty.TEXT),
     "right": simple("pg_right", ty.TEXT),
