@@ -168,7 +168,13 @@ class QueryCompiler(FromClauses, DmlStatements):
         out_rows = []
         for row in compiled:
             out_rows.append(exp.Tuple(expressions=[self.ex.coerce(v, t, types[i]) for i, (v, t) in enumerate(row)]))
-        inner = exp.Values(expressions=out_rows)
+        # The first row is a SELECT naming its columns: SQLite 3.54 loses the names of a VALUES
+        # whose first row refers to an outer column, and then reads "column1" as a string.
+        inner: exp.Expression = exp.Select(expressions=[
+            exp.Alias(this=v, alias=exp.Identifier(this=f"column{i + 1}", quoted=True))
+            for i, v in enumerate(out_rows[0].expressions)])
+        if len(out_rows) > 1:
+            inner = exp.Union(this=inner, expression=exp.Values(expressions=out_rows[1:]), distinct=False)
         select = exp.Select(expressions=[
             exp.Alias(this=exp.Column(this=exp.Identifier(this=f"column{i + 1}", quoted=True)),
                       alias=ident(names[i]))

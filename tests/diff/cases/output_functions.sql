@@ -27,3 +27,13 @@ select concat_ws(',');
 create table of3 (i int, n numeric, d date, b bool, s text);
 insert into of3 values (1, 2.50, '2020-01-01', true, 'b'), (5, null, null, false, null), (null, 10, '1999-12-31', null, 'a');
 select i, greatest(i, 3), least(i, 3, null), greatest(n, 2.5, 3), least(d, '2000-01-01'::date), greatest(b, false), least(s, 'aa'), greatest(i, n) from of3 order by i;
+
+-- case values_referring_to_outer_columns
+create table of4 (a int, b int);
+insert into of4 values (1, 5), (7, 2);
+select a, (select max(column1) from (values (a), (b)) v) as m, (select sum(x) from (values (a), (3)) v(x)) as s from of4 order by a;
+
+-- case lateral_values_first_row_outer
+create table of5 (a int, b int);
+insert into of5 values (1, 5), (7, 2);
+select o.a, v.x from of5 o, lateral (values (o.a), (o.b)) v(x) order by 1, 2;
