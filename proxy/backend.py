@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import struct
 import time
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ MAX_SERVER_MESSAGE_BYTES = 1 << 30
 """Largest message accepted from a compute (a sanity bound, bytes)."""
 READ_CHUNK_BYTES = 256 * 1024
 """Largest read from a compute's socket at once."""
+KINDS = [bytes([i]) for i in range(256)]
+"""Message type byte -> its one-byte bytes object (no allocation per message)."""
+_I32 = struct.Struct("!i")
 
 
 class ServerError(Exception):
@@ -95,6 +99,7 @@ class ServerConn:
         self.commit_lsn = 0
         self._buf = bytearray()
         self._pos = 0
+        self.last_status = b"I"                  # of the last ReadyForQuery relay_some passed
         self.broken = False
         self.last_used = time.monotonic()
 
@@ -146,56 +151,120 @@ class ServerConn:
         buf, pos = self._buf, self._pos
         if len(buf) - pos < 5:
             return False
-        return len(buf) - pos >= 1 + int.from_bytes(buf[pos + 1:pos + 5], "big", signed=True)
+        return len(buf) - pos >= 1 + _I32.unpack_from(buf, pos + 1)[0]
 
-    async def _next(self) -> tuple[bytes, bytes]:
-        """Messages are cut out of a buffer filled by large reads: one await per network read,
-        not two per message."""
-        buf = self._buf
-        while True:
-            pos = self._pos
-            have = len(buf) - pos
-            if have >= 5:
-                length = int.from_bytes(buf[pos + 1:pos + 5], "big", signed=True)
-                if length < 4 or length - 4 > MAX_SERVER_MESSAGE_BYTES:
-                    raise ProtocolViolation(f"invalid message length {length} from the compute")
-                if have >= 1 + length:
-                    kind = bytes(buf[pos:pos + 1])
-                    body = bytes(buf[pos + 5:pos + 1 + length])
-                    pos += 1 + length
-                    if pos == len(buf):
-                        buf.clear()
-                        pos = 0
-                    elif pos > READ_CHUNK_BYTES:
-                        del buf[:pos]
-                        pos = 0
-                    self._pos = pos
-                    return kind, body
+    async def fill(self) -> None:
+        """One network read into the buffer (one await per read, not per message)."""
+        try:
             chunk = await self.reader.read(READ_CHUNK_BYTES)
-            if not chunk:
-                raise asyncio.IncompleteReadError(b"", None)
-            buf += chunk
+        except BaseException:
+            self.broken = True
+            raise
+        if not chunk:
+            self.broken = True
+            raise asyncio.IncompleteReadError(b"", None)
+        if self._pos == len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        self._buf += chunk
+
+    def _cut(self) -> int:
+        """End offset of the whole message at ``_pos``, or -1 if it is not all buffered."""
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < 5:
+            return -1
+        length = _I32.unpack_from(buf, pos + 1)[0]
+        if length < 4 or length - 4 > MAX_SERVER_MESSAGE_BYTES:
+            self.broken = True
+            raise ProtocolViolation(f"invalid message length {length} from the compute")
+        end = pos + 1 + length
+        return end if end <= len(buf) else -1
+
+    def _advance(self, end: int) -> None:
+        if end == len(self._buf):
+            self._buf.clear()
+            end = 0
+        elif end > READ_CHUNK_BYTES:
+            del self._buf[:end]
+            end = 0
+        self._pos = end
+
+    def _consumed(self, body: bytes) -> bool:
+        """Take a ParameterStatus: the strata.* LSN reports are the proxy's (True: do not
+        relay), the others are remembered as this connection's parameters."""
+        name, value = fe.parse_parameter_status(body)
+        if name == COMMIT_LSN_PARAM and value.isdigit():
+            self.commit_lsn = max(self.commit_lsn, int(value))
+            return True
+        if name == REPLAY_LSN_PARAM and value.isdigit():
+            self.backend.note_replay(int(value))
+            return True
+        self.params[name] = value
+        return False
 
     async def read(self) -> tuple[bytes, bytes]:
         """The next message, with the strata.* LSN reports consumed."""
         while True:
-            try:
-                kind, body = await self._next()
-            except BaseException:
-                self.broken = True
-                raise
-            if kind == b"S" and body.startswith(b"strata."):
-                name, value = fe.parse_parameter_status(body)
-                if name == COMMIT_LSN_PARAM and value.isdigit():
-                    self.commit_lsn = max(self.commit_lsn, int(value))
-                    continue
-                if name == REPLAY_LSN_PARAM and value.isdigit():
-                    self.backend.note_replay(int(value))
-                    continue
-            if kind == b"S":
-                name, value = fe.parse_parameter_status(body)
-                self.params[name] = value
+            end = self._cut()
+            if end < 0:
+                await self.fill()
+                continue
+            pos = self._pos
+            kind = KINDS[self._buf[pos]]
+            body = bytes(self._buf[pos + 5:end])
+            self._advance(end)
+            if kind == b"S" and self._consumed(body):
+                continue
             return kind, body
+
+    async def read_frame(self) -> tuple[bytes, bytes]:
+        """The next message as (kind, its whole frame) to relay as is; LSN reports consumed."""
+        while True:
+            end = self._cut()
+            if end < 0:
+                await self.fill()
+                continue
+            pos = self._pos
+            kind = KINDS[self._buf[pos]]
+            frame = bytes(self._buf[pos:end])
+            self._advance(end)
+            if kind == b"S" and self._consumed(frame[5:]):
+                continue
+            return kind, frame
+
+    def relay_some(self, out: list[bytes]) -> tuple[bytes, bool]:
+        """Move the whole buffered messages to ``out`` as raw bytes (one slice per run of
+        messages, nothing parsed but the message type), stopping after a ReadyForQuery or a
+        CopyInResponse or when no whole message is left. Returns (b"Z", b"G" or b"" for
+        where it stopped, whether an ErrorResponse passed); the ReadyForQuery's status is in
+        ``last_status``. LSN reports are consumed as in ``read``."""
+        buf = self._buf
+        start = pos = self._pos
+        error = False
+        stop = b""
+        while True:
+            end = self._cut()
+            if end < 0:
+                break
+            kind = buf[pos]
+            if kind == 0x5A:    # Z ReadyForQuery
+                self.last_status = KINDS[buf[pos + 5]]
+                stop = b"Z"
+            elif kind == 0x45:  # E ErrorResponse
+                error = True
+            elif kind == 0x47:  # G CopyInResponse
+                stop = b"G"
+            elif kind == 0x53 and self._consumed(bytes(buf[pos + 5:end])):  # S
+                if pos > start:
+                    out.append(bytes(buf[start:pos]))
+                start = end
+            pos = self._pos = end
+            if stop:
+                break
+        if pos > start:
+            out.append(bytes(buf[start:pos]))
+        self._advance(pos)
+        return stop, error
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)

@@ -24,6 +24,8 @@ CACHE_ENTRIES = 10_000
 """Classified statement texts kept (LRU)."""
 MAX_CLASSIFIED_CHARS = 100_000
 """Longer statement texts are not parsed: they go to the primary."""
+MAX_FAST_CHARS = 4_096
+"""Longer texts skip the one-statement fast path (``_fast_query``) and take the general one."""
 
 
 class Kind(enum.Enum):
@@ -173,12 +175,36 @@ class Classifier:
         if cached is not None:
             self._cache.move_to_end(sql)
             return cached
+        if len(sql) <= MAX_FAST_CHARS:
+            fast = _fast_query(sql)
+            if fast is not None:
+                return fast  # not kept by text: inlined literals make most such texts new
         result = tuple(classify_one(s) for s in split_statements(sql)) if len(sql) <= MAX_CLASSIFIED_CHARS \
             else (Statement(Kind.WRITE, text=sql),)
         self._cache[sql] = result
         if len(self._cache) > self.max_entries:
             self._cache.popitem(last=False)
         return result
+
+
+_FAST_START = re.compile(r"\s*(select|with|values|table)\b", re.I)
+_FAST_UNSAFE = re.compile(r"[;$\\]|--|/\*")
+
+
+def _fast_query(sql: str) -> tuple[Statement] | None:
+    """A lone SELECT/WITH/VALUES/TABLE without comments, dollar quotes, backslashes or inner
+    semicolons: exactly one statement that ``classify_one`` would send straight to
+    ``_is_read`` (no leading-keyword case applies; session advisory locks excluded), so
+    that is done without splitting the text or trying each keyword pattern. Anything else:
+    None (the general path)."""
+    text = sql.strip()
+    if text.endswith(";"):
+        text = text[:-1].rstrip()
+    if _FAST_UNSAFE.search(text) is not None or _FAST_START.match(text) is None:
+        return None
+    if SESSION_LOCK_FUNCTIONS.search(text) is not None:
+        return None
+    return (Statement(Kind.READ if _is_read(text) else Kind.WRITE, text=text),)
 
 
 def classify_one(raw: str) -> Statement:
@@ -250,6 +276,28 @@ def _classify_set(text: str, scope: str, rest: str) -> Statement:
 
 _LITERALS = re.compile(r"'(?:[^']|'')*'|(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])", re.I)
 _shapes: OrderedDict[str, bool] = OrderedDict()
+_DOLLAR_NOT_PARAM = re.compile(r"\$(?!\d)")
+_SHAPE_TOKENS = re.compile(r"--[^\n]*|/\*.*?\*/|\"(?:[^\"]|\"\")*\"|" + _LITERALS.pattern, re.I | re.S)
+
+
+def _shape_token(m: re.Match[str]) -> str:
+    tok = m.group(0)
+    return tok if tok[0] in "-/\"" else "0"
+
+
+def _shape(text: str) -> str | None:
+    """The text with its string and number literals blanked, or None when blanking could
+    tokenize it wrongly (dollar quotes, backslash escapes, nested comments): then two texts
+    with one shape could differ outside their literals, and the text is parsed instead.
+    Comments and quoted names are tokens of their own, so a quote inside them is not taken
+    for the start of a literal."""
+    if "\\" in text or ("$" in text and _DOLLAR_NOT_PARAM.search(text) is not None):
+        return None
+    if '"' not in text and "--" not in text and "/*" not in text:
+        return _LITERALS.sub("0", text)
+    if text.count("/*") > 1:
+        return None
+    return _SHAPE_TOKENS.sub(_shape_token, text)
 
 
 def _is_read(text: str) -> bool:
@@ -257,7 +305,9 @@ def _is_read(text: str) -> bool:
     sends a new text per statement (literals inlined) does not pay for a parse each time."""
     if not _READ_START.match(text):
         return False
-    shape = _LITERALS.sub("0", text)
+    shape = _shape(text)
+    if shape is None:
+        return _parse_is_read(text)
     cached = _shapes.get(shape)
     if cached is not None:
         _shapes.move_to_end(shape)

@@ -22,11 +22,12 @@ import hashlib
 import itertools
 import logging
 import ssl
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from proxy.backend import Backend, Pool, PoolExhausted, ServerConn, ServerError
+from proxy.backend import KINDS, Backend, Pool, PoolExhausted, ServerConn, ServerError
 from proxy.classify import Kind, Statement
 from proxy.config import MAX_PREAUTH_MESSAGE_BYTES
 from proxy.server import NoBackend, ProxyServer
@@ -43,6 +44,9 @@ MAX_BATCH_BYTES = 256 * 1024 * 1024
 """Bytes buffered before a Sync (beyond: FATAL 54000)."""
 UNKNOWN_SETTING = "\x00unknown"
 """A server connection's value of a setting the proxy cannot know (re-SET before use)."""
+CLIENT_READ_CHUNK_BYTES = 64 * 1024
+"""Largest read from a client's socket at once."""
+_I32 = struct.Struct("!i")
 _ids = itertools.count(1)
 _EXTENDED = (b"P", b"B", b"D", b"E", b"C")
 
@@ -107,6 +111,8 @@ class ClientSession:
         self.authenticated = False
         self.tls = False
         self.out: list[bytes] = []
+        self._in = bytearray()                                  # client bytes read, not yet cut
+        self._in_pos = 0
         # session state
         self.settings: dict[str, str] = {}                      # name -> SET statement text
         self.statements: dict[str, tuple[str, str, list[int]]] = {}  # name -> (server name, sql, oids)
@@ -148,12 +154,34 @@ class ClientSession:
         self.send(m.error_response(sqlstate, text, hint=hint))
 
     async def read_message(self) -> tuple[bytes, bytes]:
+        """The client's next message, cut out of a buffer filled by large reads (one await
+        per network read, not two per message); a bad length is FATAL as soon as the header
+        is in."""
         limit = self.config.max_message_bytes if self.authenticated else MAX_PREAUTH_MESSAGE_BYTES
-        try:
-            return await fe.read_message(self.reader, limit)
-        except m.ProtocolViolation as exc:
-            await self.fatal("08P01", str(exc))
-            raise  # unreachable
+        buf = self._in
+        while True:
+            pos = self._in_pos
+            have = len(buf) - pos
+            if have >= 5:
+                length = _I32.unpack_from(buf, pos + 1)[0]
+                if length < 4 or length - 4 > limit:
+                    await self.fatal("08P01", f"invalid message length {length}")
+                end = pos + 1 + length
+                if end <= len(buf):
+                    kind = KINDS[buf[pos]]
+                    body = bytes(buf[pos + 5:end])
+                    if end == len(buf):
+                        buf.clear()
+                        end = 0
+                    elif end > CLIENT_READ_CHUNK_BYTES:
+                        del buf[:end]
+                        end = 0
+                    self._in_pos = end
+                    return kind, body
+            chunk = await self.reader.read(CLIENT_READ_CHUNK_BYTES)
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", None)
+            buf += chunk
 
     def cleanup(self) -> None:
         if self.counted:
@@ -726,19 +754,17 @@ class ClientSession:
             if entry.what in ("sync", "query"):
                 had_error = False
                 while True:
-                    if not conn.has_message():
-                        await self.flush()
-                    kind, body = await conn.read()
-                    if kind == b"G":
-                        self.send(fe.frame(kind, body))
+                    # raw bytes through, up to the ReadyForQuery: no DataRow is cut apart
+                    stop, error = conn.relay_some(self.out)
+                    had_error = had_error or error
+                    if stop == b"Z":
+                        status = conn.last_status
+                        break
+                    if stop == b"G":
                         await self._copy_in(conn)
                         continue
-                    self.send(fe.frame(kind, body))
-                    if kind == b"E":
-                        had_error = True
-                    elif kind == b"Z":
-                        status = body[:1]
-                        break
+                    await self.flush()
+                    await conn.fill()
                 failed = False
                 if entry.what == "query" and not had_error:
                     self._record(entry.statements)
@@ -747,22 +773,22 @@ class ClientSession:
             while True:
                 if not conn.has_message():
                     await self.flush()
-                kind, body = await conn.read()
+                kind, frame = await conn.read_frame()
                 if kind == b"E":
-                    self.send(fe.frame(kind, body))
+                    self.send(frame)
                     failed = True
                     if entry.on_error is not None:
                         entry.on_error()
                     break
                 if kind == b"G":
-                    self.send(fe.frame(kind, body))
+                    self.send(frame)
                     await self._copy_in(conn)
                     continue
                 if kind in (b"N", b"A", b"S") or kind not in entry.terminals:
-                    self.send(fe.frame(kind, body))
+                    self.send(frame)
                     continue
                 if entry.what == "client":
-                    self.send(fe.frame(kind, body))
+                    self.send(frame)
                 if entry.on_ok is not None:
                     entry.on_ok()
                 break

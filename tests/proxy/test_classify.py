@@ -70,5 +70,42 @@ def test_split_respects_quotes_and_comments() -> None:
 def test_cache_is_bounded() -> None:
     c = Classifier(max_entries=10)
     for i in range(100):
-        c.classify(f"SELECT {i}")
+        c.classify(f"SET work_mem = '{i}MB'")
     assert len(c._cache) == 10
+
+
+FAST_PATH_TEXTS = [
+    "SELECT abalance FROM pgbench_accounts WHERE aid = 123;", "select 1", "  SELECT 2 ;  ",
+    "SELECT nextval('s')", "select * from t for update", "SELECT pg_advisory_lock(1)",
+    "SELECT pg_advisory_xact_lock(1)", "WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x",
+    "VALUES (1), (2)", "TABLE t", "select 'a;b'", "SELECT 1; DELETE FROM t", "select $$x$$",
+    "select 1 -- c", "select /* ' */ 1", "select E'\\'' ", "SELECT \"a'\", lower('s') FROM t",
+    "SELECT \"a'\", nextval('s') FROM t", "select * from t where id = $1", "selectx", "(select 1)",
+    "SELECT 1 INTO newtable", "select 'pg_advisory_lock(1)'", "SELECT my_unknown_function(1)",
+]
+
+
+@pytest.mark.parametrize("sql", FAST_PATH_TEXTS)
+def test_fast_path_agrees_with_the_general_path(sql: str) -> None:
+    from proxy.classify import _fast_query, classify_one
+    fast = _fast_query(sql)
+    if fast is not None:
+        assert fast == tuple(classify_one(s) for s in split_statements(sql))
+    assert Classifier().classify(sql) == tuple(classify_one(s) for s in split_statements(sql))
+
+
+def test_shape_cache_does_not_mix_quoted_names_with_literals() -> None:
+    """A quote inside a quoted name is not the start of a literal: two texts that differ in
+    a function call do not share a shape."""
+    c = Classifier()
+    assert [s.kind for s in c.classify("SELECT \"a'\", lower('s') FROM t")] == [Kind.READ]
+    assert [s.kind for s in c.classify("SELECT \"a'\", nextval('s') FROM t")] == [Kind.WRITE]
+    assert [s.kind for s in c.classify("SELECT 1 /* ' */, lower('x')")] == [Kind.READ]
+    assert [s.kind for s in c.classify("SELECT 1 /* ' */, nextval('x')")] == [Kind.WRITE]
+
+
+def test_inlined_literals_do_not_fill_the_text_cache() -> None:
+    c = Classifier(max_entries=10)
+    for i in range(50):
+        assert [s.kind for s in c.classify(f"SELECT abalance FROM a WHERE aid = {i};")] == [Kind.READ]
+    assert len(c._cache) == 0
