@@ -30,7 +30,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
@@ -43,8 +42,10 @@ from compute.localstore_format import (
     REC_PAGE,
     REC_SIZE,
     SLOT_SIZE,
+    CheckpointPlan,
     CorruptionError,
     DiskFullError,
+    Replay,
     Segment,
     Version,
     find_frame,
@@ -71,34 +72,6 @@ log = logging.getLogger(__name__)
 _MARK_INTERVAL_S = 1.0
 """How often the durable LSN is recorded in the control file (the bound on how much of the
 newest log a damaged frame can hide after a crash, see ``_recover``)."""
-
-
-
-@dataclass(slots=True)
-class _CheckpointPlan:
-    """What one checkpoint folds, decided under the store lock and carried out outside it."""
-
-    c_idx: int  # position of C's commit in LocalStore._commits
-    c_lsn: Lsn  # C: the checkpoint LSN
-    c_seg: Segment  # where the log after C starts
-    c_off: int
-    work: list[tuple[int, int, Version]]  # (db_id, page_no, newest version <= C)
-    sizes: dict[int, int]  # database sizes at C
-    fds: dict[int, int]  # base file of every database in ``sizes``
-    new_base_files: bool  # some base file was created (fsync base/)
-
-
-@dataclass(slots=True)
-class _Replay:
-    """Where recovery's scan of the log is: it goes on across segment files."""
-
-    lsn: Lsn  # the LSN of the next frame expected
-    last_commit: Lsn  # the end of the last committed transaction
-    stop: int  # offset in the last segment scanned where the scan stopped
-    good: tuple[Segment, int] | None = None  # (segment, offset after the last commit)
-    # pages of the transaction not yet committed (db, page, segment, image offset, frame offset)
-    pending: list[tuple[int, int, Segment, int, int]] = field(default_factory=list)
-    pending_xid: int | None = None
 
 
 class LocalStore:
@@ -588,7 +561,7 @@ class LocalStore:
         self._recycle_segments(doomed)
         return c_lsn
 
-    def _plan_checkpoint(self) -> _CheckpointPlan | None:
+    def _plan_checkpoint(self) -> CheckpointPlan | None:
         """Choose C and the page versions to fold (None: nothing to do). Holds the lock; from
         here on no snapshot below C can be pinned. Opens base files of new databases."""
         target = self._durable
@@ -630,9 +603,9 @@ class LocalStore:
                 path = self._dir / "base" / f"{db_id}.pages"
                 new_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         fds = {**self._base_fds, **new_fds}
-        return _CheckpointPlan(c_idx, c_lsn, c_seg, c_off, work, sizes, fds, bool(new_fds))
+        return CheckpointPlan(c_idx, c_lsn, c_seg, c_off, work, sizes, fds, bool(new_fds))
 
-    def _fold_into_base(self, plan: _CheckpointPlan) -> None:
+    def _fold_into_base(self, plan: CheckpointPlan) -> None:
         """Write the newest image of every page up to C into its base slot, size and fsync
         the base files. Runs outside the lock. Every image is copied out of its frame only
         after the frame's checksum holds, one frame (<= 256 KiB in practice) in memory at a
@@ -670,7 +643,7 @@ class LocalStore:
         if plan.new_base_files and self._sync:
             fsync_dir(self._dir / "base")
 
-    def _forget_folded(self, plan: _CheckpointPlan) -> list[Segment]:
+    def _forget_folded(self, plan: CheckpointPlan) -> list[Segment]:
         """Once the control file names C: drop the folded versions from the index and the
         segments wholly below C from the log; returns those segments. Holds the lock."""
         c_lsn, c_seg, c_off = plan.c_lsn, plan.c_seg, plan.c_off
@@ -750,7 +723,7 @@ class LocalStore:
         live = [p for p in names if int(p.stem) >= seg_start]
         if offset > 0 and (not live or int(live[0].stem) != seg_start):
             self._refuse(f"log segment {seg_name(seg_start)} named by the checkpoint is missing")
-        replay = _Replay(lsn=self._checkpoint_lsn, last_commit=self._checkpoint_lsn, stop=offset)
+        replay = Replay(lsn=self._checkpoint_lsn, last_commit=self._checkpoint_lsn, stop=offset)
         for i, path in enumerate(live):
             start = int(path.stem)
             if start != (seg_start if i == 0 else replay.lsn):
@@ -818,7 +791,7 @@ class LocalStore:
                 p.unlink()
         return seg_start, offset, durable_mark
 
-    def _replay_segment(self, seg: Segment, pos: int, replay: _Replay) -> None:
+    def _replay_segment(self, seg: Segment, pos: int, replay: Replay) -> None:
         """Index every committed transaction in ``seg`` from ``pos`` on, up to the first frame
         that is not valid; a transaction may continue from the previous segment."""
         fd, path, capacity = seg.fd, seg.path, seg.capacity
@@ -872,7 +845,7 @@ class LocalStore:
         for db, n in sizes:
             self._sizes.setdefault(db, []).append((lsn, n))
 
-    def _check_log_end(self, replay: _Replay, garbage: list[Path], durable_mark: Lsn) -> None:
+    def _check_log_end(self, replay: Replay, garbage: list[Path], durable_mark: Lsn) -> None:
         """Refuse unless the scan stopped at the real end of the log: no frame of this log
         lies beyond it (later in the same segment, or in a later file) and the log reaches
         the durable LSN the control file recorded."""
@@ -920,7 +893,7 @@ class LocalStore:
             log.warning("dropping log segment %s: no record of the log in it", p.name)
             p.unlink()
 
-    def _cut_uncommitted_tail(self, replay: _Replay, offset: int) -> None:
+    def _cut_uncommitted_tail(self, replay: Replay, offset: int) -> None:
         """End the log at the last commit: drop segments holding only an uncommitted tail and
         zero the rest of the segment the last commit is in."""
         good = replay.good

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +332,30 @@ def zero_tail(seg: Segment) -> bool:
             wrote = True
         pos += n
     return wrote
+
+
+@dataclass(slots=True)
+class CheckpointPlan:
+    """What one checkpoint folds, decided under the store lock and carried out outside it."""
+
+    c_idx: int  # position of C's commit in LocalStore._commits
+    c_lsn: Lsn  # C: the checkpoint LSN
+    c_seg: Segment  # where the log after C starts
+    c_off: int
+    work: list[tuple[int, int, Version]]  # (db_id, page_no, newest version <= C)
+    sizes: dict[int, int]  # database sizes at C
+    fds: dict[int, int]  # base file of every database in ``sizes``
+    new_base_files: bool  # some base file was created (fsync base/)
+
+
+@dataclass(slots=True)
+class Replay:
+    """Where recovery's scan of the log is: it goes on across segment files."""
+
+    lsn: Lsn  # the LSN of the next frame expected
+    last_commit: Lsn  # the end of the last committed transaction
+    stop: int  # offset in the last segment scanned where the scan stopped
+    good: tuple[Segment, int] | None = None  # (segment, offset after the last commit)
+    # pages of the transaction not yet committed (db, page, segment, image offset, frame offset)
+    pending: list[tuple[int, int, Segment, int, int]] = field(default_factory=list)
+    pending_xid: int | None = None
