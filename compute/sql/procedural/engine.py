@@ -141,6 +141,11 @@ class SqlEngine:
     def type_name(self, oid: int) -> str:
         return self.catalog().format_type(oid)
 
+    def type_name_of(self, type_text: str) -> str:
+        """A declared type as PostgreSQL prints it, typmod included (``character varying(3)``)."""
+        tr = self.translate(f"SELECT CAST(NULL AS {type_text})", ())
+        return self.catalog().format_type(tr.columns[0].type_oid, tr.columns[0].typmod)
+
     def savepoint(self) -> str | None:
         """A savepoint for an EXCEPTION block; None inside a writing statement (a trigger, or a
         function an INSERT/UPDATE/DELETE calls), where SQLite cannot open one."""

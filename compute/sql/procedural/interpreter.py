@@ -9,7 +9,8 @@ EXCEPTION clause runs inside a savepoint (PostgreSQL's subtransaction).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 import apsw
@@ -184,7 +185,14 @@ class Interpreter:
         return self.engine.run(text, oids, values)
 
     def eval(self, expr: str, cast: str | None = None) -> tuple[Any, int]:
+        """The value of ``expr``; with ``cast`` assigned to that type (a too long string for a
+        length-limited character type is 22001, as an assignment, not truncated as by CAST)."""
         text, oids, values = self.bind(expr)
+        limited = _LENGTH_LIMITED.fullmatch(cast.strip().lower()) if cast else None
+        if limited is not None and cast is not None:
+            value, _ = self.engine.value(f"SELECT CAST(({text}) AS text)", oids, values)
+            if isinstance(value, str) and len(value.rstrip(" ")) > int(limited.group(2)):
+                raise SqlError("22001", f"value too long for type {self.engine.type_name_of(cast)}")
         select = f"SELECT CAST(({text}) AS {cast})" if cast else f"SELECT {text}"
         return self.engine.value(select, oids, values)
 
@@ -219,6 +227,12 @@ class Interpreter:
         if decl.type_text == "record":
             self.declare(decl.name, Rec())
             return
+        low = decl.type_text.lower()
+        if low.endswith("%rowtype"):
+            self.declare(decl.name, self._rowtype(decl))
+            return
+        if low.endswith("%type"):
+            decl = replace(decl, type_text=self._type_of(decl.type_text[:-5].strip()))
         oid = self.engine.type_oid(decl.type_text)
         value = None
         if decl.default_expr is not None:
@@ -226,6 +240,67 @@ class Interpreter:
         if decl.not_null and value is None:
             raise SqlError("22004", f'null value cannot be assigned to variable "{decl.name}" declared NOT NULL')
         self.declare(decl.name, Var(oid, value, decl.type_text, decl.constant, decl.not_null))
+
+    def _rowtype(self, decl: P.Decl) -> Rec:
+        """``name table%ROWTYPE``: a row of the table's columns, all NULL."""
+        if decl.default_expr is not None:
+            raise SqlError("0A000", "a default value for a %ROWTYPE variable is not supported")
+        table = _name(decl.type_text[:-8].strip())
+        catalog = self.engine.catalog()
+        rel = catalog.user_table(table)
+        if rel is None:
+            raise SqlError("42P01", f'relation "{table}" does not exist')
+        rec = Rec({c.name: (c.type_oid, None) for c in rel.columns})
+        rec.types = {c.name: catalog.format_type(c.type_oid, c.typmod) for c in rel.columns}
+        return rec
+
+    def _type_of(self, ref: str) -> str:
+        """The type of ``table.column`` or of a variable, for ``%TYPE``."""
+        parts = [_name(p) for p in ref.split(".")]
+        if len(parts) == 1:
+            item = self.lookup(parts[0])
+            if isinstance(item, Var):
+                return item.type_text or self.engine.type_name(item.oid)
+            if item is None:
+                raise SqlError("42601", 'syntax error at or near "%"')
+            raise SqlError("0A000", f'%TYPE of a record variable ("{ref}") is not supported')
+        if len(parts) == 2:
+            item = self.lookup(parts[0])
+            if isinstance(item, Rec) and item.fields is not None and parts[1] in item.fields:
+                return item.types.get(parts[1]) or self.engine.type_name(item.fields[parts[1]][0])
+        catalog = self.engine.catalog()
+        rel = catalog.user_table(parts[-2])
+        column = next((c for c in rel.columns if c.name == parts[-1]), None) if rel is not None else None
+        if column is None:  # PostgreSQL then parses it as a type name, and fails at the '%'
+            raise SqlError("42601", 'syntax error at or near "%"')
+        return catalog.format_type(column.type_oid, column.typmod)
+
+    def foreach(self, stmt: P.ForEach) -> None:
+        """FOREACH x IN ARRAY expr: the elements in storage order (unnest's), assigned to x."""
+        if stmt.slice:
+            raise SqlError("0A000", "FOREACH ... SLICE is not supported")
+        if isinstance(self.lookup(stmt.target), Rec):
+            raise SqlError("0A000", "FOREACH into a record variable is not supported")
+        array, oid = self.eval(stmt.array)
+        if array is None:
+            raise SqlError("22004", "FOREACH expression must not be null")
+        if not self.engine.catalog().format_type(oid).endswith("]"):
+            raise SqlError("42804", f"FOREACH expression must yield an array, not type {self.engine.type_name(oid)}")
+        ran = self.engine.run("SELECT unnest($1)", (oid,), (array,))
+        for row in ran.rows:
+            self.store_value(stmt.target, row[0], ran.oids[0])
+            if not self._iterate(stmt.label, stmt.body):
+                break
+
+    def do_assert(self, stmt: P.Assert) -> None:
+        """ASSERT (plpgsql.check_asserts is on by default): false or NULL raises P0004."""
+        if self.cond(stmt.cond):
+            return
+        message = "assertion failed"
+        if stmt.message is not None:
+            value, oid = self.eval(stmt.message)
+            message = value_text(oid, value) if value is not None else message
+        raise SqlError("P0004", message)
 
     def _guarded(self, block: P.Block) -> None:
         savepoint = self.engine.savepoint()
@@ -288,6 +363,10 @@ class Interpreter:
             self.for_range(stmt)
         elif isinstance(stmt, P.ForQuery):
             self.for_query(stmt)
+        elif isinstance(stmt, P.ForEach):
+            self.foreach(stmt)
+        elif isinstance(stmt, P.Assert):
+            self.do_assert(stmt)
         elif isinstance(stmt, P.Exit):
             if stmt.cond is None or self.cond(stmt.cond):
                 raise _Exit(stmt.label, stmt.is_continue)
@@ -373,6 +452,9 @@ class Interpreter:
         row = rows[0] if rows else tuple(None for _ in oids)
         first = self.lookup(targets[0].split(".")[0])
         if len(targets) == 1 and isinstance(first, Rec) and "." not in targets[0]:
+            if not rows and first.types and first.fields is not None:  # a %ROWTYPE row: all NULL
+                first.fields = {n: (o, None) for n, (o, _) in first.fields.items()}
+                return
             first.fields = None if not rows else {n: (o, v) for n, o, v in zip(names, oids, row, strict=True)}
             return
         for k, target in enumerate(targets):
@@ -648,3 +730,12 @@ class Interpreter:
             raise SqlError("42601", f'there is no label "{ex.label}" attached to any block or loop '
                                     f"enclosing this statement") from None
         return None
+
+
+_LENGTH_LIMITED = re.compile(r"(character varying|varchar|character|char|bpchar)\s*\(\s*(\d+)\s*\)")
+
+
+def _name(text: str) -> str:
+    """An identifier as PostgreSQL folds it: quoted kept, else lower case."""
+    text = text.strip()
+    return text[1:-1].replace('""', '"') if text.startswith('"') and text.endswith('"') else text.lower()

@@ -84,6 +84,21 @@ class ForQuery(Stmt):
 
 
 @dataclass
+class ForEach(Stmt):
+    label: str | None
+    target: str
+    slice: int
+    array: str  # the ARRAY expression
+    body: list[Stmt]
+
+
+@dataclass
+class Assert(Stmt):
+    cond: str
+    message: str | None
+
+
+@dataclass
 class Exit(Stmt):
     is_continue: bool
     label: str | None
@@ -291,7 +306,7 @@ class Parser:
         if not type_text:
             raise self.error(self.peek())
         low = type_text.lower()
-        if low.endswith("%rowtype") or low.endswith("%type") or "cursor" in low.split():
+        if "cursor" in low.split():
             raise SqlError("0A000", f"PL/pgSQL declarations of type {type_text} are not supported")
         not_null = False
         if self.accept("not"):
@@ -322,6 +337,8 @@ class Parser:
             stmt = self.loop(label)
         elif word == "for":
             stmt = self.for_loop(label)
+        elif word == "foreach":
+            stmt = self.foreach_loop(label)
         elif label is not None:
             raise self.error(tok)
         elif word == "if":
@@ -351,7 +368,11 @@ class Parser:
             stmt = Null()
         elif word in ("commit", "rollback", "savepoint", "release"):
             raise SqlError("0A000", f"{word.upper()} inside a PL/pgSQL block is not supported")
-        elif word in ("open", "fetch", "move", "close", "foreach", "assert", "call"):
+        elif word == "assert":
+            self.i += 1
+            cond = self.until(",", ";")
+            stmt = Assert(cond, self.until(";") if self.accept(",") else None)
+        elif word in ("open", "fetch", "move", "close", "call"):
             raise SqlError("0A000", f"PL/pgSQL {word.upper()} is not supported")
         elif word in _SQL_STARTS:
             stmt = self.sql_stmt()
@@ -439,6 +460,22 @@ class Parser:
         if len(targets) != 1:
             raise self.error(first)
         return ForRange(label, targets[0], low, high, step, reverse, self._loop_body())
+
+    def foreach_loop(self, label: str | None) -> ForEach:
+        """FOREACH target [SLICE n] IN ARRAY expr LOOP ... END LOOP."""
+        self.expect("foreach")
+        target = self.ident()
+        slice_n = 0
+        if self.accept("slice"):
+            tok = self.peek()
+            if tok is None or tok.kind != NUMBER:
+                raise self.error(tok)
+            self.i += 1
+            slice_n = int(tok.text)
+        self.expect("in")
+        self.expect("array")
+        array = self.until("loop")
+        return ForEach(label, target, slice_n, array, self._loop_body())
 
     def _loop_body(self) -> list[Stmt]:
         self.expect("loop")

@@ -102,9 +102,12 @@ class _Toks:
 # ---------------------------------------------------------------------------------- types
 
 
-def type_oid(type_text: str, catalog: Catalog) -> int:
-    """A type name's OID, resolved like a cast (aliases, typmods, arrays, enums); 42704 if unknown."""
+def type_oid(type_text: str, catalog: Catalog, notices: list[str] | None = None) -> int:
+    """A type name's OID, resolved like a cast (aliases, typmods, arrays, enums); 42704 if unknown.
+    ``table.column%TYPE`` is the column's type, with PostgreSQL's notice."""
     low = type_text.strip().lower()
+    if low.endswith("%type"):
+        return _column_type(type_text.strip()[:-5].strip(), catalog, notices)
     if low == "trigger":
         return TRIGGER_OID
     if low == "void":
@@ -119,6 +122,18 @@ def type_oid(type_text: str, catalog: Catalog) -> int:
             raise SqlError("42704", f'type "{type_text.strip()}" does not exist') from None
         raise
     return cols[0].ty.oid
+
+
+def _column_type(ref: str, catalog: Catalog, notices: list[str] | None) -> int:
+    parts = [p.strip().strip('"') if p.strip().startswith('"') else p.strip().lower() for p in ref.split(".")]
+    rel = catalog.user_table(parts[-2]) if len(parts) >= 2 else None
+    column = next((c for c in rel.columns if c.name == parts[-1]), None) if rel is not None else None
+    if column is None:
+        raise SqlError("42704", f'type "{ref}%TYPE" does not exist' if len(parts) < 2 or rel is not None
+                       else f'relation "{parts[-2]}" does not exist')
+    if notices is not None:
+        notices.append(f"type reference {ref}%TYPE converted to {catalog.format_type(column.type_oid)}")
+    return column.type_oid
 
 
 def signature(name: str, types: tuple[int, ...], catalog: Catalog) -> str:
@@ -136,7 +151,8 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     name = ts.name()
     if name in HANDLERS:
         raise SqlError("0A000", f"a user function named like the built-in function {name}() is not supported")
-    names, types, defaults = _arguments(ts, catalog)
+    notices: list[str] = []
+    names, types, defaults = _arguments(ts, catalog, notices=notices)
     ret_type, options, body = _function_options(ts, catalog)
     language = options.get("language", "")
     if language not in ("sql", "plpgsql"):
@@ -166,7 +182,8 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
                       options.get("volatility", "v"), options.get("strict") == "1", text.strip())
     steps = (FUNCTIONS_DDL, _insert_function_sql(fn), *BUMP_SCHEMA_VERSION)
     new_catalog = replace(catalog, routines=catalog.routines.with_function(fn))
-    return Translation(Kind.COMMAND, "CREATE FUNCTION", steps, is_write=True, is_ddl=True), new_catalog
+    return Translation(Kind.COMMAND, "CREATE FUNCTION", steps, is_write=True, is_ddl=True,
+                       notices=tuple(notices)), new_catalog
 
 
 def _check_returns(block: Block, returns_set: bool, table: bool) -> None:
@@ -190,7 +207,7 @@ def _next_oid(catalog: Catalog) -> int:
     return max([FIRST_USER_OID * 64, *used]) + 1  # apart from relation OIDs (they start at 16384)
 
 
-def _arguments(ts: _Toks, catalog: Catalog, table: bool = False
+def _arguments(ts: _Toks, catalog: Catalog, table: bool = False, notices: list[str] | None = None
                ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str | None, ...]]:
     """The parameter list, or with ``table`` the column list of RETURNS TABLE (...)."""
     ts.expect("(")
@@ -213,7 +230,7 @@ def _arguments(ts: _Toks, catalog: Catalog, table: bool = False
         if len(parts) == 2 and _is_name(parts[0]) and not _is_type_start(spec):
             arg_name, spec = parts[0].lower().strip('"'), parts[1]
         names.append(arg_name)
-        types.append(type_oid(spec, catalog))
+        types.append(type_oid(spec, catalog, notices))
         default = None
         if ts.accept("default", "="):
             default = ts.until(",", ")").strip()

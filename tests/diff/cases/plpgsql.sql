@@ -188,5 +188,78 @@ select k, v from pl_out order by k;
 -- refused do_cursor_declaration
 do $$ declare c cursor for select 1; begin null; end $$;
 
--- refused do_foreach_array
-do $$ declare x int; begin foreach x in array array[1, 2] loop null; end loop; end $$;
+-- case do_foreach_array ordered
+do $$ declare x int; begin foreach x in array array[3, 1, 2] loop insert into pl_out values (x, 'e' || x); end loop; end $$;
+select k, v from pl_out order by k;
+
+-- case do_foreach_text_array_exit ordered
+do $$ declare s text; n int := 0; begin foreach s in array string_to_array('a,b,c,d', ',') loop n := n + 1; exit when s = 'c'; insert into pl_out values (n, s); end loop; end $$;
+select k, v from pl_out order by k;
+
+-- case do_foreach_multidim ordered
+do $$ declare x int; n int := 0; begin foreach x in array '{{1,2},{3,4}}'::int[] loop n := n + 1; insert into pl_out values (n, x::text); end loop; end $$;
+select k, v from pl_out order by k;
+
+-- case do_foreach_casts_element ordered
+do $$ declare x numeric(5,1); begin foreach x in array array[1.26, 2.04] loop insert into pl_out values (1, x::text); end loop; end $$;
+select v from pl_out order by v;
+
+-- case do_foreach_null_array
+do $$ declare x int; begin foreach x in array null::int[] loop null; end loop; end $$;
+
+-- case do_foreach_not_array
+do $$ declare x int; begin foreach x in array 5 loop null; end loop; end $$;
+
+-- refused do_foreach_slice
+do $$ declare x int[]; begin foreach x slice 1 in array array[[1, 2], [3, 4]] loop null; end loop; end $$;
+
+-- case do_assert_passes ordered
+do $$ begin assert 1 = 1; assert true, 'never'; insert into pl_out values (1, 'ok'); end $$;
+select k, v from pl_out order by k;
+
+-- case do_assert_fails message
+do $$ begin assert 1 = 2; end $$;
+
+-- case do_assert_message message
+do $$ declare n int := 3; begin assert n < 2, 'n is ' || n; end $$;
+
+-- case do_assert_null_fails message
+do $$ begin assert null; end $$;
+
+-- case do_assert_not_caught_by_others ordered
+do $$ begin begin assert false, 'boom'; exception when others then insert into pl_out values (0, 'caught'); end; end $$;
+
+-- case do_assert_caught_by_name ordered
+do $$ begin begin assert false, 'boom'; exception when assert_failure then insert into pl_out values (0, sqlerrm); end; end $$;
+select k, v from pl_out order by k;
+
+-- case do_type_of_column ordered
+create table pl_typed (id int, name varchar(3), amount numeric(6,2));
+do $$ declare n pl_typed.name%type := 'abc  '; a pl_typed.amount%TYPE := 1.239; i n%type := 'xyz'; begin insert into pl_out values (1, n || ' ' || a || ' ' || i); end $$;
+select k, v from pl_out order by k;
+
+-- case do_varchar_too_long message
+do $$ declare n varchar(3) := 'abcdef'; begin null; end $$;
+
+-- case do_varchar_assign_too_long message
+create table pl_typed (id int, name varchar(3));
+do $$ declare n pl_typed.name%type; begin n := 'ab'; n := n || 'cd'; end $$;
+
+-- case do_char_trailing_spaces_fit ordered
+do $$ declare c char(2) := 'ab   '; begin insert into pl_out values (1, c || '|'); end $$;
+select k, v from pl_out order by k;
+
+-- case do_rowtype ordered
+create table pl_typed (id int, name text, amount numeric(6,2));
+insert into pl_typed values (7, 'seven', 7.5);
+do $$ declare r pl_typed%rowtype; begin insert into pl_out values (0, coalesce(r.name, 'null')); select * into r from pl_typed where id = 7; r.amount := r.amount * 2; insert into pl_out values (r.id, r.name || ' ' || r.amount); end $$;
+select k, v from pl_out order by k;
+
+-- case do_type_of_missing_column
+do $$ declare n pl_out.nope%type; begin null; end $$;
+
+-- case function_rowtype_and_type ordered
+create table pl_typed (id int, name text);
+insert into pl_typed values (1, 'one'), (2, 'two');
+create function pl_name_of(k pl_typed.id%type) returns text language plpgsql as $$ declare r pl_typed%rowtype; begin select * into r from pl_typed where id = k; return r.name; end $$;
+select pl_name_of(2), pl_name_of(3);
