@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import apsw
+
 # The translate/ subpackage is loaded before translate() is defined below, so the function, not
 # the package, is the attribute compute.sql.translate (later submodule imports do not rebind it).
 from compute.sql import translate as _translate_package  # noqa: F401
@@ -68,6 +70,9 @@ __all__ = [
 def prepare_connection(conn: Any, ctx: SessionContext) -> None:
     """Register every UDF, aggregate and collation, then create the pg_catalog views, on a new
     apsw connection (the views call the UDFs)."""
+    # An identifier SQLite cannot resolve is an error, never the string of its name (SQLite's
+    # legacy double-quoted-string fallback would turn a translation bug into a wrong answer).
+    conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
     register_udfs(conn, ctx)
     register_procedural_udfs(conn, ctx)  # DO, user functions, triggers
     conn.execute("PRAGMA temp_store = FILE")  # sorts and temp b-trees spill to disk: memory stays bounded

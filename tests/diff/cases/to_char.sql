@@ -81,7 +81,7 @@ create table tcm (t timestamp);
 insert into tcm values ('1999-12-31 23:59:59'), ('2000-01-01 00:00:00'), ('2004-02-29 06:07:08.09'), ('2010-01-03 10:00'), ('1582-10-15 00:00'), ('0001-01-01 00:00'), ('2100-03-01 12:00');
 select to_char(t, 'YYYY IYYY MM DD DDD IDDD WW IW D ID J Q CC Day Mon') from tcm order by t;
 
--- refused bc_date_input
+-- case bc_date_input
 select to_char(date '0044-03-15 BC', 'YYYY BC');
 
 -- case tc_interval_fields
@@ -294,7 +294,7 @@ select 'January 8, 1999 4:05 xm'::timestamp;
 -- case din_bad_timestamptz_zone
 select '2024-01-02 10:00 Mars/Olympus'::timestamptz;
 
--- refused din_bc_year
+-- case din_bc_year
 select 'January 8, 99 BC'::date;
 
 -- ISO 8601 intervals
