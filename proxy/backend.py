@@ -301,15 +301,22 @@ class Pool:
         self.in_use = 0
         self.waiters: collections.deque[asyncio.Future[ServerConn | None]] = collections.deque()
 
+    def take_idle(self) -> ServerConn | None:
+        """A pooled connection that is still usable, taken; None if there is none."""
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.broken or conn.writer.is_closing() or conn.reader.at_eof() or conn.has_message():
+                self._drop(conn)  # closed by the compute while idle (e.g. it died)
+                continue
+            self._take()
+            return conn
+        return None
+
     async def acquire(self, timeout_s: float) -> ServerConn:
         deadline = time.monotonic() + timeout_s
         while True:
-            while self.idle:
-                conn = self.idle.pop()
-                if conn.broken or conn.writer.is_closing() or conn.reader.at_eof() or conn.has_message():
-                    self._drop(conn)  # closed by the compute while idle (e.g. it died)
-                    continue
-                self._take()
+            conn = self.take_idle()
+            if conn is not None:
                 return conn
             if self.total < self.size:
                 self.total += 1

@@ -494,13 +494,19 @@ class ClientSession:
         while True:
             try:
                 if backend is None:
-                    backend = await self.proxy.wait_primary(deadline)
+                    primary = self.proxy.current_primary
+                    backend = primary if primary is not None and primary.healthy \
+                        else await self.proxy.wait_primary(deadline)
             except NoBackend as exc:
                 self.error("57P03", f"{exc} (waited {self.config.failover_wait_s:g} s)",
                            hint="The primary compute is down and no replica was promoted yet; retry.")
                 return False
             pool = self.proxy.pool(backend, self.database, self.user)
-            if not pool.idle and pool.total >= pool.size:
+            idle = pool.take_idle()  # no coroutine when a pooled connection is free
+            if idle is not None:
+                conn = idle
+                break
+            if pool.total >= pool.size:
                 self.proxy.metrics.pool_waits.inc()
             try:
                 conn = await pool.acquire(self.config.pool_timeout_s)
@@ -517,7 +523,7 @@ class ClientSession:
                 if target == "replica":
                     target, reason = "primary", "replica_failed"
                 backend = None  # wait for a (new) primary
-        self.proxy.metrics.routed.labels(target, reason).inc()
+        self.proxy.metrics.routed_child(target, reason).inc()
         self.server = conn
         self.pool = pool
         return True
@@ -552,10 +558,8 @@ class ClientSession:
         fresh = self.txn_status == b"I" and not (self.server_skipping or self.mid_batch)
         queue: collections.deque[_Entry] = collections.deque()
         out: list[bytes] = []
-        body_queue: collections.deque[_Entry] = collections.deque()
-        body_out: list[bytes] = []
         try:
-            self._translate(conn, batch, statements, body_out, body_queue)
+            self._translate(conn, batch, statements, out, queue)
         except (m.ProtocolViolation, m.InvalidEncoding) as exc:
             conn.unnamed_owner = None  # the unnamed Parse may not have been sent
             self.error("22021" if isinstance(exc, m.InvalidEncoding) else "08P01",
@@ -563,10 +567,8 @@ class ClientSession:
             self._after_failure(batch)
             self._maybe_release()
             return
-        if fresh:
-            self._sync_settings(conn, out, queue)
-        out.extend(body_out)
-        queue.extend(body_queue)
+        if fresh and conn.applied != self.settings:
+            self._sync_settings(conn, out, queue)  # goes before the batch
         lsn_before = conn.commit_lsn
         try:
             conn.write(b"".join(out))
@@ -624,7 +626,8 @@ class ClientSession:
         self._after_failure(batch)
 
     def _sync_settings(self, conn: ServerConn, out: list[bytes], queue: collections.deque[_Entry]) -> None:
-        """Replay the client's session settings on ``conn`` where it differs."""
+        """Replay the client's session settings on ``conn`` where it differs, ahead of what
+        ``out`` and ``queue`` already hold."""
         sql: list[str] = []
         for name in list(conn.applied):
             if name not in self.settings:
@@ -635,8 +638,8 @@ class ClientSession:
                 sql.append(text)
                 conn.applied[name] = text
         if sql:
-            out.append(fe.query(";".join(sql)))
-            queue.append(_Entry("replay"))
+            out.insert(0, fe.query(";".join(sql)))
+            queue.appendleft(_Entry("replay"))
 
     def _translate(self, conn: ServerConn, batch: list[tuple[bytes, bytes]],
                    statements: tuple[Statement, ...], out: list[bytes],
@@ -734,6 +737,13 @@ class ClientSession:
         status, or None if the batch had no Sync."""
         failed = self.server_skipping
         status: bytes | None = None
+        if not failed and len(queue) > 1 and queue[-1].what == "sync" and all(
+                e.what == "client" and e.on_ok is None and e.on_error is None
+                for e in itertools.islice(queue, len(queue) - 1)):
+            # Bind/Describe/Execute... + Sync whose answers all go to the client and need no
+            # bookkeeping: everything up to the ReadyForQuery passes as raw bytes (after an
+            # error the server sends nothing more before it)
+            queue = collections.deque((queue[-1],))
         while queue:
             entry = queue.popleft()
             if entry.what == "synthetic":

@@ -20,11 +20,20 @@ class ProxyMetrics:
                                       "the pool timeout", registry=r)
         self.routed = Counter("proxy_routed_transactions", "Transactions by target role and reason",
                               ["target", "reason"], registry=r)
+        self._routed: dict[tuple[str, str], Counter] = {}
         self.failovers = Counter("proxy_failovers", "Primary changes seen", registry=r)
         self.ryw_waits = Counter("proxy_ryw_waits", "Reads that waited for a replica to replay the "
                                  "session's last commit", ["outcome"], registry=r)
         self.server_failures = Counter("proxy_server_failures", "Transactions failed because their "
                                        "server connection died", ["sqlstate"], registry=r)
+
+    def routed_child(self, target: str, reason: str) -> Counter:
+        """The routed counter of (target, reason), kept: ``labels()`` costs a lock and a
+        tuple check per transaction."""
+        child = self._routed.get((target, reason))
+        if child is None:
+            child = self._routed[(target, reason)] = self.routed.labels(target, reason)
+        return child
 
     def serve(self, host: str, port: int) -> None:
         """Expose /metrics over HTTP (a daemon thread)."""
