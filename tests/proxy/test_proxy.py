@@ -427,3 +427,30 @@ def test_flush_keeps_the_server_connection_until_sync(start_proxy: StartProxy) -
         sock.sendall(bind + b"E\x00\x00\x00\x09\x00\x00\x00\x00\x00" + SYNC)
         answer = until_ready(sock)
         assert b"42" in answer and b"E" != answer[:1]
+
+
+def test_prepared_pipeline_relays_rows_errors_and_hides_lsn_reports(start_proxy: StartProxy) -> None:
+    """Bind/Execute/Sync of a statement the server connection has: the answer passes as raw
+    bytes (the proxy's fast relay); a large result, an error in the middle of a run of
+    statements, and the compute's strata.* ParameterStatus (never shown to the client)."""
+    proxy = start_proxy("--pool-size", "2")
+    with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS relay_t (id int PRIMARY KEY, v text)")
+        conn.execute("DELETE FROM relay_t")
+        for i in range(3):  # prepare=True: Parse once, then Bind/Execute/Sync
+            rows = conn.execute("SELECT g FROM generate_series(1, %s) g", (20_000 + i,), prepare=True).fetchall()
+            assert len(rows) == 20_000 + i and rows[-1] == (20_000 + i,)
+        for i in range(5):
+            conn.execute("INSERT INTO relay_t VALUES (%s, %s)", (i, "x" * 1000), prepare=True)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 10 / %s", (0,), prepare=True)
+        assert conn.execute("SELECT 10 / %s", (5,), prepare=True).fetchone() == (2,)
+        assert conn.execute("SELECT count(*), sum(length(v)) FROM relay_t", prepare=True).fetchone() == (5, 5000)
+        assert conn.info.parameter_status("strata.commit_lsn") is None
+        assert conn.info.parameter_status("strata.replay_lsn") is None
+        with conn.pipeline():
+            cur1 = conn.execute("SELECT %s::int + 1", (1,), prepare=True)
+            cur2 = conn.execute("SELECT repeat('y', %s)", (70_000,), prepare=True)
+        assert cur1.fetchone() == (2,)
+        assert cur2.fetchone() == ("y" * 70_000,)
+        conn.execute("DROP TABLE relay_t")
