@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import apsw
 
 from compute.explain import run_explain
-from compute.sql import map_sqlite_error
 from compute.sql.api import ALL_ROWS, CursorSpec, FetchSpec, Kind, SqlError, Translation
 from compute.transaction import Result, bindable
 
@@ -321,24 +320,11 @@ class Cursors:
 
     async def _guarded(self, reader: Pooled, work: Callable[[], T], inline: bool) -> T:
         session = self.session
-        session._bind_context(reader)
-        guard = reader.guard
-        guard.reason = session._interrupt
-        timeout_ms = session.setting_ms("statement_timeout")
-        if timeout_ms > 0:
-            guard.statement_deadline = time.monotonic() + timeout_ms / 1000.0
-        session._active = reader
-        try:
+        with session.guarded(reader) as guard:
+            timeout_ms = session.setting_ms("statement_timeout")
+            if timeout_ms > 0:
+                guard.statement_deadline = time.monotonic() + timeout_ms / 1000.0
             return work() if inline else await session.engine.run(work)
-        except apsw.InterruptError as exc:
-            if guard.reason == "timeout" and session._interrupt is None:
-                session._interrupt = "timeout"
-            raise session._interrupt_error() from exc
-        except apsw.Error as exc:
-            raise map_sqlite_error(exc, session.catalog) from exc
-        finally:
-            session._active = None
-            guard.reset()
 
     async def _stream(self, spec: CursorSpec, query: Translation, params: tuple[Any, ...],
                       txn: object) -> Cursor:

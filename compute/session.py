@@ -766,13 +766,21 @@ class Session(SessionSettings, SqlPrepared):
     async def _run_steps(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
                          autocommit: bool) -> Ran:
         """Run the steps with cancel and statement_timeout armed; SQLite errors as SqlError."""
+        with self.guarded(pooled) as guard:
+            work = self._steps_work(pooled.conn, tr, params, autocommit)
+            return await self._inline_or_threaded(work, tr, guard, autocommit)
+
+    @contextlib.contextmanager
+    def guarded(self, pooled: Pooled) -> Iterator[Guard]:
+        """SQLite work on ``pooled`` as this session's statement (its steps, a cursor's FETCH):
+        cancel, statement_timeout and pg_terminate_backend reach it through the guard, and
+        SQLite's errors come out as SqlError."""
         self._bind_context(pooled)
         guard = pooled.guard
         guard.reason = self._interrupt
-        work = self._steps_work(pooled.conn, tr, params, autocommit)
         self._active = pooled
         try:
-            return await self._inline_or_threaded(work, tr, guard, autocommit)
+            yield guard
         except apsw.InterruptError as exc:
             if guard.reason == "timeout" and self._interrupt is None:
                 self._interrupt = "timeout"
