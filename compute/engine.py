@@ -586,8 +586,8 @@ class Engine:
         conn.execute("BEGIN")
         for sql in statements:
             conn.execute(sql)
-        conn.execute("COMMIT")
         drop_orphans(conn)  # temporary tables of sessions a crash or restart ended
+        conn.execute("COMMIT")
         ticket = self.factory.take_commit_ticket(conn)
         if ticket is not None:
             ticket.durable.result(timeout=60)
