@@ -28,6 +28,8 @@ begin
     if i % 2 = 0 then return next i; end if;
   end loop;
 end $$;
+CREATE FUNCTION stock(OUT n bigint, INOUT total bigint) LANGUAGE sql STABLE
+    AS $$ select count(*), sum(qty) + $1 from items $$;
 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
 begin
   new.updated_at := '2020-01-01 00:00:00';
@@ -74,6 +76,7 @@ EXERCISE = [
     "delete from items where id = 2",
     "select add_tax(100), add_tax(100, 0.5), add_tax(null)",
     "select * from low_stock(10) order by item_id",
+    "select * from stock(100)",
     "select e, evens(e) from evens(6) as e order by 1, 2",
     "select id, name, qty, updated_at from items order by id",
     "select op, item_id, info from audit order by item_id, op",

@@ -603,13 +603,9 @@ _rel("pg_proc", 1255,  # user functions (compute/sql/procedural); no built-in ro
      "CASE WHEN f.ret_set THEN 1000 ELSE 0 END, 0, '-', 'f', 0, 0, "
      "f.strict, f.ret_set, f.volatility, 'u', json_array_length(f.arg_types), "
      "(SELECT count(*) FROM json_each(f.arg_defaults) d WHERE d.value IS NOT NULL), f.ret_type, f.arg_types, "
-     # RETURNS TABLE columns are 't' arguments after the inputs, as PostgreSQL stores them
-     "CASE WHEN f.out_columns <> '[]' THEN (SELECT json_group_array(v) FROM (SELECT value AS v FROM "
-     "json_each(f.arg_types) UNION ALL SELECT json_extract(value, '$[1]') FROM json_each(f.out_columns))) END, "
-     "CASE WHEN f.out_columns <> '[]' THEN (SELECT json_group_array(v) FROM (SELECT 'i' AS v FROM "
-     "json_each(f.arg_types) UNION ALL SELECT 't' FROM json_each(f.out_columns))) END, "
-     "CASE WHEN f.out_columns <> '[]' THEN (SELECT json_group_array(v) FROM (SELECT value AS v FROM "
-     "json_each(f.arg_names) UNION ALL SELECT json_extract(value, '$[0]') FROM json_each(f.out_columns))) "
+     # OUT parameters and RETURNS TABLE columns (compute/sql/procedural/describe.py)
+     "__strata_proc_args(f.oid, 'types'), __strata_proc_args(f.oid, 'modes'), "
+     "CASE WHEN f.out_columns <> '[]' THEN __strata_proc_args(f.oid, 'names') "
      "WHEN EXISTS (SELECT 1 FROM json_each(f.arg_names) n WHERE n.value <> '') THEN f.arg_names END, "
      f"NULL, NULL, f.body, NULL, NULL, NULL, NULL FROM main.{PROCEDURAL_FUNCTIONS} f")
 _rel("pg_language", 2612,

@@ -43,6 +43,9 @@ def user_call(compiler: ExprCompiler, node: exp.Anonymous, scope: Scope) -> tupl
         raise SqlError("0A000", "trigger functions can only be called as triggers")
     if chosen.ret_set:
         return _set_in_select_list(compiler, chosen, positional, named, scope)
+    if len(chosen.out_columns) > 1:
+        raise SqlError("0A000", f"a function with several OUT parameters ({chosen.name}) in an expression is not "
+                                "supported (its result is a record): call it in FROM")
     args = _bind(chosen, positional, named)
     casts = [_cast(a, chosen.arg_types[k], catalog.format_type) for k, a in enumerate(args)]
     inline = _inlinable(chosen)
@@ -190,9 +193,9 @@ def _result_columns(chosen: UserFunction) -> list[tuple[str, int]]:
 def _set_in_select_list(compiler: ExprCompiler, chosen: UserFunction, positional: list[exp.Expression],
                         named: dict[str, exp.Expression], scope: Scope) -> tuple[exp.Expression, Ty]:
     """A SETOF scalar function in a SELECT list: a json_each() joined to the row (scope.Srf)."""
-    if chosen.out_columns:
-        raise SqlError("0A000", f"a RETURNS TABLE function ({chosen.name}) in a SELECT list is not supported "
-                                "(its rows are records): call it in FROM")
+    if len(chosen.out_columns) > 1:
+        raise SqlError("0A000", f"a function returning several columns ({chosen.name}) in a SELECT list is not "
+                                "supported (its rows are records): call it in FROM")
     if scope.srfs is None:
         raise SqlError("0A000", f"set-returning function {chosen.name}() is only supported in FROM or a SELECT list")
     (_, oid), = _result_columns(chosen)

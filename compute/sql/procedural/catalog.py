@@ -42,12 +42,20 @@ class UserFunction:
     arg_defaults: tuple[str | None, ...]
     ret_type: int  # 2279 = trigger, 2278 = void
     ret_set: bool
-    out_columns: tuple[tuple[str, int], ...]  # RETURNS TABLE (name type, ...)
+    out_columns: tuple[tuple[str, int], ...]  # RETURNS TABLE (name type, ...) or the OUT/INOUT parameters
     language: str  # "sql" | "plpgsql"
     body: str
     volatility: str  # "i" | "s" | "v" as pg_proc.provolatile
     strict: bool
     definition: str  # the CREATE statement as written
+    arg_modes: str = ""  # with OUT parameters: every parameter's mode in order, "i" / "o" / "b" (INOUT)
+
+    @property
+    def modes(self) -> str:
+        """pg_proc.proargmodes as a string ("" when all are IN): RETURNS TABLE columns are "t"."""
+        if self.arg_modes:
+            return self.arg_modes
+        return "i" * len(self.arg_types) + "t" * len(self.out_columns) if self.out_columns else ""
 
     @property
     def required(self) -> int:
@@ -119,10 +127,12 @@ def load_routines(conn: Any, present: set[str]) -> Routines:
         for row in conn.execute(
                 f"SELECT oid, name, arg_names, arg_types, arg_defaults, ret_type, ret_set, out_columns, language, "
                 f"body, volatility, strict, definition FROM {FUNCTIONS} ORDER BY oid"):
+            out = json.loads(row[7])  # RETURNS TABLE: [[name, type], ...]; OUT parameters: {"modes", "columns"}
+            columns = out["columns"] if isinstance(out, dict) else out
             functions.append(UserFunction(
                 row[0], row[1], tuple(json.loads(row[2])), tuple(json.loads(row[3])), tuple(json.loads(row[4])),
-                row[5], bool(row[6]), tuple((n, t) for n, t in json.loads(row[7])), row[8], row[9], row[10],
-                bool(row[11]), row[12]))
+                row[5], bool(row[6]), tuple((n, t) for n, t in columns), row[8], row[9], row[10],
+                bool(row[11]), row[12], out["modes"] if isinstance(out, dict) else ""))
     if TRIGGERS in present:  # its table: where its SQLite trigger is (LIVE_TRIGGERS)
         for row in conn.execute(
                 f"SELECT t.oid, t.name, s.tbl_name, t.function, t.timing, t.events, t.level, t.when_sql, t.args, "

@@ -4,6 +4,7 @@ text forms, read from the ``__strata_functions`` / ``__strata_triggers`` rows.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -30,18 +31,52 @@ class Describe:
         return self.engine.catalog().format_type(oid)
 
     def arguments(self, oid: Any, defaults: bool = True) -> str | None:
+        """pg_get_function_arguments (modes, defaults) or, without ``defaults``,
+        pg_get_function_identity_arguments (PostgreSQL 15 lists OUT parameters in both)."""
         fn = self._function(oid)
         if fn is None:
             return None
         parts = []
-        for k, type_oid in enumerate(fn.arg_types):
+        k = 0  # the next IN argument
+        outs = iter(fn.out_columns)
+        for mode in fn.arg_modes or "i" * len(fn.arg_types):
+            if mode == "o":
+                name, type_oid = next(outs)
+                parts.append(f"OUT {quote_ident_if_needed(name)} {self._type(type_oid)}")
+                continue
+            if mode == "b":
+                next(outs)
             name = fn.arg_names[k] if k < len(fn.arg_names) else ""
-            text = (quote_ident_if_needed(name) + " " if name else "") + self._type(type_oid)
+            text = ("INOUT " if mode == "b" else "") + (quote_ident_if_needed(name) + " " if name else "") \
+                + self._type(fn.arg_types[k])
             default = fn.arg_defaults[k] if k < len(fn.arg_defaults) else None
             if defaults and default is not None:
                 text += f" DEFAULT {default}"
             parts.append(text)
+            k += 1
         return ", ".join(parts)
+
+    def proc_args(self, oid: Any, what: Any) -> str | None:
+        """pg_proc.proallargtypes / proargmodes / proargnames (JSON arrays) of a function with OUT
+        parameters or RETURNS TABLE columns; NULL for one with only IN parameters."""
+        fn = self._function(oid)
+        if fn is None or not fn.modes:
+            return None
+        types: list[int] = []
+        names: list[str] = []
+        k = 0
+        outs = iter(fn.out_columns)
+        for mode in fn.modes:
+            if mode in "ot":
+                name, type_oid = next(outs)
+            else:
+                name, type_oid = (fn.arg_names[k] if k < len(fn.arg_names) else ""), fn.arg_types[k]
+                k += 1
+                if mode == "b":
+                    next(outs)
+            types.append(type_oid)
+            names.append(name)
+        return json.dumps({"types": types, "modes": list(fn.modes), "names": names}[str(what)])
 
     def identity_arguments(self, oid: Any) -> str | None:
         return self.arguments(oid, defaults=False)
@@ -52,7 +87,7 @@ class Describe:
 
     def _result(self, fn: UserFunction) -> str:
         """``integer``, ``SETOF integer`` or ``TABLE(a integer, b text)``, as PostgreSQL prints it."""
-        if fn.out_columns:
+        if fn.out_columns and not fn.arg_modes:
             return "TABLE(" + ", ".join(f"{quote_ident_if_needed(n)} {self._type(t)}" for n, t in fn.out_columns) + ")"
         return ("SETOF " if fn.ret_set else "") + self._type(fn.ret_type)
 
@@ -110,4 +145,5 @@ def register(conn: Any, engine: SqlEngine) -> None:
     scalar("__strata_get_function_result", d.result, 1)
     scalar("__strata_get_functiondef", d.functiondef, 1)
     scalar("__strata_function_is_visible", d.is_visible, 1)
+    scalar("__strata_proc_args", d.proc_args, 2)
     scalar("__strata_get_triggerdef", d.triggerdef, -1)

@@ -90,10 +90,22 @@ class Runtime:
         statements = split_statements(fn.body)
         for k, stmt in enumerate(statements):
             ran = interp.run_sql(stmt.text)
+            if k == len(statements) - 1 and len(fn.out_columns) > 1 and not fn.ret_set:  # OUT parameters: a row
+                row = ran.rows[0] if ran.rows else tuple(None for _ in fn.out_columns)
+                return [interp.coerce(v, o, want, None) for v, o, (_, want) in
+                        zip(row, ran.oids, fn.out_columns, strict=False)]
             if k == len(statements) - 1 and fn.ret_type != T.VOID:
                 if ran.rows and ran.oids:
                     result = interp.coerce(ran.rows[0][0], ran.oids[0], fn.ret_type, None)
         return result
+
+    def _declare_outs(self, fn: UserFunction, interp: Interpreter) -> None:
+        """OUT parameters and RETURNS TABLE columns are variables (INOUT ones are the argument)."""
+        inout = {n for n, m in zip((n for n, _ in fn.out_columns), (m for m in fn.modes if m in "obt"),
+                                   strict=False) if m == "b"}
+        for name, oid in fn.out_columns:
+            if name not in inout:
+                interp.declare(name, Var(oid, None, self.engine.type_name(oid)))
 
     def _call_plpgsql(self, fn: UserFunction, args: tuple[Any, ...]) -> Any:
         if fn.ret_type == TRIGGER_OID:
@@ -101,6 +113,11 @@ class Runtime:
         ret_text = None if fn.ret_type == T.VOID else self.engine.type_name(fn.ret_type)
         interp = Interpreter(self.engine, ret_type=ret_text)
         self._arguments(fn, args, interp)
+        if fn.out_columns:  # OUT parameters: RETURN (or the end) returns their values
+            self._declare_outs(fn, interp)
+            interp.run_body(self.parsed(fn.body))
+            values = [interp.var(name).value for name, _ in fn.out_columns]
+            return values[0] if len(values) == 1 else values
         returned = interp.run_body(self.parsed(fn.body))
         if returned is None:
             if fn.ret_type == T.VOID:
@@ -122,7 +139,10 @@ class Runtime:
                            hint="The function was dropped after this statement was prepared.")
         if not fn.ret_set:
             value = self.call(oid, *args)
-            return json.dumps([[value if not isinstance(value, bytes) else _no_bytes()]])
+            row = value if len(fn.out_columns) > 1 else [value]
+            if value is None and len(fn.out_columns) > 1:  # STRICT with a NULL argument: a row of NULLs
+                row = [None for _ in fn.out_columns]
+            return json.dumps([[v if not isinstance(v, bytes) else _no_bytes() for v in row]])
         if fn.strict and any(a is None for a in args):
             return "[]"
         columns = list(fn.out_columns) or [(fn.name, fn.ret_type)]
@@ -160,8 +180,7 @@ class Runtime:
         interp.set_columns = columns
         interp.set_table = bool(fn.out_columns)
         self._arguments(fn, args, interp)
-        for name, oid in fn.out_columns:
-            interp.declare(name, Var(oid, None, self.engine.type_name(oid)))
+        self._declare_outs(fn, interp)
         interp.run_body(self.parsed(fn.body))
         return interp.set_rows
 

@@ -152,8 +152,15 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     if name in HANDLERS:
         raise SqlError("0A000", f"a user function named like the built-in function {name}() is not supported")
     notices: list[str] = []
-    names, types, defaults = _arguments(ts, catalog, notices=notices)
-    ret_type, options, body = _function_options(ts, catalog)
+    outs: list[tuple[str, int]] = []
+    modes: list[str] = []
+    names, types, defaults = _arguments(ts, catalog, notices=notices, outs=outs, modes=modes)
+    ret_type, options, body = _function_options(ts, catalog, has_out=bool(outs))
+    out_columns = tuple((str(n), int(t)) for n, t in json.loads(options.get("table", "[]")))
+    if len(out_columns) == 1:  # RETURNS TABLE (a int) returns SETOF int, as in PostgreSQL
+        ret_type = out_columns[0][1]
+    if outs:
+        ret_type, out_columns = _out_result(outs, ret_type, options, catalog)
     language = options.get("language", "")
     if language not in ("sql", "plpgsql"):
         if not language:
@@ -166,11 +173,10 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
         raise SqlError("42P13", "trigger functions cannot have declared arguments"
                        if types else "SQL functions cannot return type trigger")
     if language == "plpgsql":  # syntax errors at CREATE, as PostgreSQL's validator reports them
-        _check_returns(parse_plpgsql(body), bool(options.get("set")), "table" in options)
+        _check_returns(parse_plpgsql(body), bool(options.get("set")), bool(out_columns))
     existing = next((f for f in catalog.routines.named(name) if f.arg_types == types), None)
     if existing is not None and not replace_ok:
         raise SqlError("42723", f'function "{name}" already exists with same argument types')
-    out_columns = tuple((str(n), int(t)) for n, t in json.loads(options.get("table", "[]")))
     if ret_type == T.VOID and options.get("set"):
         raise SqlError("0A000", "functions returning SETOF void are not supported")
     if existing is not None and (existing.ret_type, existing.ret_set, existing.out_columns) != \
@@ -179,11 +185,24 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
                        hint=f"Use DROP FUNCTION {signature(name, types, catalog)} first.")
     oid = existing.oid if existing is not None else _next_oid(catalog)
     fn = UserFunction(oid, name, names, types, defaults, ret_type, bool(options.get("set")), out_columns, language, body,
-                      options.get("volatility", "v"), options.get("strict") == "1", text.strip())
+                      options.get("volatility", "v"), options.get("strict") == "1", text.strip(),
+                      "".join(modes) if outs else "")
     steps = (FUNCTIONS_DDL, _insert_function_sql(fn), *BUMP_SCHEMA_VERSION)
     new_catalog = replace(catalog, routines=catalog.routines.with_function(fn))
     return Translation(Kind.COMMAND, "CREATE FUNCTION", steps, is_write=True, is_ddl=True,
                        notices=tuple(notices)), new_catalog
+
+
+def _out_result(outs: list[tuple[str, int]], ret_type: int, options: dict[str, str], catalog: Catalog
+                ) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """OUT parameters make the result their type (one) or record (several), as in PostgreSQL."""
+    if "table" in options:
+        raise SqlError("42P13", "OUT and INOUT arguments aren't allowed in TABLE functions")
+    derived = outs[0][1] if len(outs) == 1 else T.RECORD
+    if ret_type not in (-1, derived):
+        raise SqlError("42P13", f"function result type must be {catalog.format_type(derived)} because of OUT "
+                                "parameters")
+    return derived, tuple(outs)
 
 
 def _check_returns(block: Block, returns_set: bool, table: bool) -> None:
@@ -196,6 +215,8 @@ def _check_returns(block: Block, returns_set: bool, table: bool) -> None:
         if stmt.kind == "return" and returns_set and stmt.expr is not None:
             raise SqlError("42804", "RETURN cannot have a parameter in function returning set",
                            hint="Use RETURN NEXT or RETURN QUERY.")
+        if stmt.kind == "return" and table and stmt.expr is not None:
+            raise SqlError("42804", "RETURN cannot have a parameter in function with OUT parameters")
         if stmt.kind == "next" and table and stmt.expr is not None:
             raise SqlError("42804", "RETURN NEXT cannot have a parameter in function with OUT parameters")
         if stmt.kind == "next" and not table and stmt.expr is None:
@@ -207,9 +228,11 @@ def _next_oid(catalog: Catalog) -> int:
     return max([FIRST_USER_OID * 64, *used]) + 1  # apart from relation OIDs (they start at 16384)
 
 
-def _arguments(ts: _Toks, catalog: Catalog, table: bool = False, notices: list[str] | None = None
+def _arguments(ts: _Toks, catalog: Catalog, table: bool = False, notices: list[str] | None = None,
+               outs: list[tuple[str, int]] | None = None, modes: list[str] | None = None,
                ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str | None, ...]]:
-    """The parameter list, or with ``table`` the column list of RETURNS TABLE (...)."""
+    """The IN (and INOUT) parameters, or with ``table`` the column list of RETURNS TABLE (...);
+    OUT and INOUT parameters are added to ``outs`` and every parameter's mode to ``modes``."""
     ts.expect("(")
     names: list[str] = []
     types: list[int] = []
@@ -221,16 +244,28 @@ def _arguments(ts: _Toks, catalog: Catalog, table: bool = False, notices: list[s
             defaults.append(None)
             ts.accept(",")
             continue
-        if ts.at("out", "inout", "variadic"):
-            raise SqlError("0A000", f"{ts.peek().text.upper()} parameters are not supported")  # type: ignore[union-attr]
-        ts.accept("in")
+        if ts.at("variadic"):
+            raise SqlError("0A000", "VARIADIC parameters are not supported")
+        mode = "o" if ts.accept("out") else ("b" if ts.accept("inout") else "i")
+        if mode == "i":
+            ts.accept("in")
         spec = ts.until(",", ")", "default", "=").strip()
         parts = spec.split(None, 1)
         arg_name = ""
         if len(parts) == 2 and _is_name(parts[0]) and not _is_type_start(spec):
             arg_name, spec = parts[0].lower().strip('"'), parts[1]
+        oid = type_oid(spec, catalog, notices)
+        if modes is not None:
+            modes.append(mode)
+        if mode != "i" and outs is not None:
+            outs.append((arg_name or f"column{len(outs) + 1}", oid))
+        if mode == "o":
+            if ts.at("default", "="):
+                raise SqlError("42P13", "only input parameters can have default values")
+            ts.accept(",")
+            continue
         names.append(arg_name)
-        types.append(type_oid(spec, catalog, notices))
+        types.append(oid)
         default = None
         if ts.accept("default", "="):
             default = ts.until(",", ")").strip()
@@ -254,7 +289,7 @@ def _is_name(word: str) -> bool:
     return word[:1].isalpha() or word[:1] in ('_', '"')
 
 
-def _function_options(ts: _Toks, catalog: Catalog) -> tuple[int, dict[str, str], str]:
+def _function_options(ts: _Toks, catalog: Catalog, has_out: bool = False) -> tuple[int, dict[str, str], str]:
     ret_type = -1
     options: dict[str, str] = {}
     body: str | None = None
@@ -277,7 +312,7 @@ def _function_options(ts: _Toks, catalog: Catalog) -> tuple[int, dict[str, str],
             ret_type = type_oid(ts.until("language", "as", "immutable", "stable", "volatile", "strict",
                                          "called", "security", "parallel", "cost", "leakproof", "return",
                                          "begin", "not", "returns", "set", "rows", "window", "external"), catalog)
-            if ret_type == T.RECORD:
+            if ret_type == T.RECORD and not has_out:
                 raise SqlError("0A000", "functions returning record are not supported (use RETURNS TABLE)")
         elif ts.accept("language"):
             tok = ts.peek()
@@ -315,7 +350,7 @@ def _function_options(ts: _Toks, catalog: Catalog) -> tuple[int, dict[str, str],
             raise SqlError("0A000", f"CREATE FUNCTION ... {ts.peek().text.upper()} is not supported")  # type: ignore[union-attr]
         else:
             raise ts.error()
-    if ret_type == -1:
+    if ret_type == -1 and not has_out:
         raise SqlError("42P13", "function result type must be specified")
     if body is None:
         raise SqlError("42P13", "no function body specified")
@@ -349,10 +384,16 @@ def _standard_body(ts: _Toks) -> str:
         else "SELECT " + body[6:].strip().rstrip(";")
 
 
+def _out_json(fn: UserFunction) -> str:
+    """RETURNS TABLE columns as [[name, type], ...]; with OUT parameters also their modes."""
+    columns = [list(c) for c in fn.out_columns]
+    return json.dumps({"modes": fn.arg_modes, "columns": columns} if fn.arg_modes else columns)
+
+
 def _insert_function_sql(fn: UserFunction) -> str:
     values = [str(fn.oid), quote_literal(fn.name), quote_literal(json.dumps(list(fn.arg_names))),
               quote_literal(json.dumps(list(fn.arg_types))), quote_literal(json.dumps(list(fn.arg_defaults))),
-              str(fn.ret_type), "1" if fn.ret_set else "0", quote_literal(json.dumps([list(c) for c in fn.out_columns])),
+              str(fn.ret_type), "1" if fn.ret_set else "0", quote_literal(_out_json(fn)),
               quote_literal(fn.language), quote_literal(fn.body),
               quote_literal(fn.volatility), "1" if fn.strict else "0", quote_literal(fn.definition)]
     return f"INSERT OR REPLACE INTO {FUNCTIONS} VALUES ({', '.join(values)})"
@@ -376,7 +417,11 @@ def drop_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
         if ts.accept("("):
             found: list[int] = []
             while not ts.accept(")"):
-                ts.accept("in")
+                if ts.accept("out"):  # not part of the identity (PostgreSQL ignores OUT parameters here)
+                    ts.until(",", ")")
+                    ts.accept(",")
+                    continue
+                ts.accept("in", "inout")
                 spec = ts.until(",", ")").strip()
                 parts = spec.split(None, 1)
                 if len(parts) == 2 and _is_name(parts[0]) and not _is_type_start(spec):

@@ -132,3 +132,66 @@ select sf_table(5);
 
 -- refused setof_with_ordinality
 select * from sf_ids(1) with ordinality;
+
+-- case out_single_sql_in_expression
+create function sf_o1(a int, out doubled int) language sql as $$ select a * 2 $$;
+select sf_o1(21), sf_o1(null) is null;
+
+-- case out_single_in_from
+create function sf_o1(a int, out doubled int) language sql as $$ select a * 2 $$;
+select * from sf_o1(4);
+
+-- case out_single_in_from_alias
+create function sf_o1(a int, out doubled int) language sql as $$ select a * 2 $$;
+select * from sf_o1(4) as x;
+
+-- case out_several_sql_in_from
+create function sf_o2(a int, out lo int, out hi text) language sql as $$ select a - 1, (a + 1)::text $$;
+select * from sf_o2(10);
+
+-- case out_several_plpgsql_in_from
+create function sf_o3(a int, out s int, out p int) language plpgsql as $$ begin s := a + a; p := a * a; end $$;
+select p, s from sf_o3(5);
+
+-- case out_plpgsql_return_early
+create function sf_o4(a int, out r text) language plpgsql as $$ begin r := 'small'; if a < 10 then return; end if; r := 'big'; end $$;
+select sf_o4(3), sf_o4(30);
+
+-- case inout_parameter
+create function sf_o5(inout x int, out y int) language plpgsql as $$ begin x := x + 1; y := x * 10; end $$;
+select * from sf_o5(1);
+
+-- case out_lateral ordered
+create function sf_o3(a int, out s int, out p int) language plpgsql as $$ begin s := a + a; p := a * a; end $$;
+select i.id, o.s, o.p from sf_items i, lateral sf_o3(i.qty) o order by i.id;
+
+-- case out_setof_record ordered
+create function sf_o6(n int, out k int, out sq int) returns setof record language plpgsql as $$ begin for i in 1..n loop k := i; sq := i * i; return next; end loop; end $$;
+select * from sf_o6(3) order by k;
+
+-- case out_catalog ordered
+create function sf_o2(a int, out lo int, out hi text) language sql as $$ select a - 1, (a + 1)::text $$;
+create function sf_o5(inout x int, out y int) language plpgsql as $$ begin x := x + 1; y := x * 10; end $$;
+create function sf_o1(a int, out doubled int) language sql as $$ select a * 2 $$;
+select proname, prorettype::regtype::text, proargtypes::text, proallargtypes::text, proargmodes::text, proargnames::text, pg_get_function_arguments(oid), pg_get_function_identity_arguments(oid), pg_get_function_result(oid) from pg_proc where proname like 'sf\_o%' order by proname;
+
+-- case out_wrong_returns
+create function sf_o7(a int, out b int, out c int) returns int language sql as $$ select 1, 2 $$;
+
+-- case out_default_rejected
+create function sf_o8(out b int default 1) language sql as $$ select 1 $$;
+
+-- case out_return_value_rejected
+create function sf_o9(out b int) language plpgsql as $$ begin return 1; end $$;
+
+-- case table_single_column_in_select_list ordered
+create function sf_t1(n int) returns table (v int) language plpgsql as $$ begin for i in 1..n loop v := i; return next; end loop; end $$;
+select sf_t1(3) as v, prorettype::regtype::text from pg_proc where proname = 'sf_t1' order by v;
+
+-- refused out_several_in_expression
+create function sf_o2(a int, out lo int, out hi text) language sql as $$ select a - 1, (a + 1)::text $$;
+select sf_o2(10);
+
+-- case drop_function_with_out_signature
+create function sf_o2(a int, out lo int, out hi text) language sql as $$ select a - 1, (a + 1)::text $$;
+drop function sf_o2(a integer, out lo integer, out hi text);

@@ -160,5 +160,5 @@ create function fu_set() returns setof int language sql as 'select 1 union all s
 -- case returns_table
 create function fu_tab() returns table (a int) language sql as 'select 1';
 
--- refused out_parameters
+-- case out_parameters
 create function fu_out(out a int) language sql as 'select 1';
