@@ -16,6 +16,7 @@ import contextlib
 import logging
 import struct
 import time
+import typing
 from dataclasses import dataclass, field
 
 from strata.pgwire import frontend as fe
@@ -27,8 +28,10 @@ COMMIT_LSN_PARAM = "strata.commit_lsn"
 REPLAY_LSN_PARAM = "strata.replay_lsn"
 MAX_SERVER_MESSAGE_BYTES = 1 << 30
 """Largest message accepted from a compute (a sanity bound, bytes)."""
-READ_CHUNK_BYTES = 256 * 1024
-"""Largest read from a compute's socket at once."""
+COMPACT_AFTER_BYTES = 256 * 1024
+"""Consumed bytes kept at the head of a connection's buffer before it is compacted."""
+PAUSE_READING_BYTES = 4 * 1024 * 1024
+"""Unread bytes from a compute beyond which its socket is not read until the relay catches up."""
 KINDS = [bytes([i]) for i in range(256)]
 """Message type byte -> its one-byte bytes object (no allocation per message)."""
 _I32 = struct.Struct("!i")
@@ -80,16 +83,93 @@ class Backend:
         self.changed.set()
 
 
+class ServerLink(asyncio.Protocol):
+    """The compute socket's events, straight into the connection's byte buffer: no
+    StreamReader between (its own buffer, a copy per read, a coroutine per read)."""
+
+    def __init__(self, buf: bytearray) -> None:
+        self.buf = buf
+        self.transport: asyncio.Transport | None = None
+        self.eof = False
+        self.error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._read_paused = False
+        self._write_paused = False
+        self._drained: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        elif len(self.buf) > PAUSE_READING_BYTES and not self._read_paused and self.transport is not None:
+            self._read_paused = True  # nobody is reading (a slow client): stop taking more
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake()
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_exception(exc or ConnectionResetError("the compute closed the connection"))
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def more(self) -> None:
+        """Wait until bytes arrive (or the connection ends: IncompleteReadError)."""
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+        if self.eof:
+            raise asyncio.IncompleteReadError(b"", None)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
+
+    async def drain(self) -> None:
+        if self.eof:
+            raise ConnectionResetError("the compute closed the connection")
+        if self._write_paused:
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+
 class ServerConn:
     """One PostgreSQL connection to a compute, with what the proxy put on it."""
 
-    def __init__(self, backend: Backend, database: str, user: str,
-                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, backend: Backend, database: str, user: str, link: ServerLink) -> None:
         self.backend = backend
         self.database = database
         self.user = user
-        self.reader = reader
-        self.writer = writer
+        self.link = link
         self.pid = 0
         self.secret = 0
         self.params: dict[str, str] = {}
@@ -97,7 +177,7 @@ class ServerConn:
         self.applied: dict[str, str] = {}        # session settings replayed here: name -> SET text
         self.unnamed_owner: tuple[int, int] | None = None  # (client id, Parse seq) of the unnamed stmt
         self.commit_lsn = 0
-        self._buf = bytearray()
+        self._buf = link.buf                     # filled by the link, cut here
         self._pos = 0
         self.last_status = b"I"                  # of the last ReadyForQuery relay_some passed
         self.broken = False
@@ -106,18 +186,19 @@ class ServerConn:
     @classmethod
     async def connect(cls, backend: Backend, database: str, user: str, secret: str | None,
                       timeout_s: float, extra: dict[str, str] | None = None) -> ServerConn:
+        link = ServerLink(bytearray())
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(backend.host, backend.port, limit=1 << 20), timeout_s)
+            await asyncio.wait_for(asyncio.get_running_loop().create_connection(
+                lambda: link, backend.host, backend.port), timeout_s)
         except (OSError, TimeoutError) as exc:
             raise ServerError("08006", f"could not connect to compute {backend.address}: {exc}") from None
-        conn = cls(backend, database, user, reader, writer)
+        conn = cls(backend, database, user, link)
         params = {"user": user, "database": database}
         if secret is not None:
             params["strata.proxy_secret"] = secret
         params.update(extra or {})
         try:
-            writer.write(fe.startup_message(params))
+            conn.write(fe.startup_message(params))
             await asyncio.wait_for(conn._finish_startup(), timeout_s)
         except ServerError:
             conn.close()
@@ -154,19 +235,15 @@ class ServerConn:
         return len(buf) - pos >= 1 + _I32.unpack_from(buf, pos + 1)[0]
 
     async def fill(self) -> None:
-        """One network read into the buffer (one await per read, not per message)."""
+        """Wait for more bytes from the compute, unless a whole message is buffered already
+        (the link appends whenever the loop runs)."""
+        if self.has_message():
+            return
         try:
-            chunk = await self.reader.read(READ_CHUNK_BYTES)
+            await self.link.more()
         except BaseException:
             self.broken = True
             raise
-        if not chunk:
-            self.broken = True
-            raise asyncio.IncompleteReadError(b"", None)
-        if self._pos == len(self._buf):
-            self._buf.clear()
-            self._pos = 0
-        self._buf += chunk
 
     def _cut(self) -> int:
         """End offset of the whole message at ``_pos``, or -1 if it is not all buffered."""
@@ -184,7 +261,7 @@ class ServerConn:
         if end == len(self._buf):
             self._buf.clear()
             end = 0
-        elif end > READ_CHUNK_BYTES:
+        elif end > COMPACT_AFTER_BYTES:
             del self._buf[:end]
             end = 0
         self._pos = end
@@ -267,21 +344,38 @@ class ServerConn:
         return stop, error
 
     def write(self, data: bytes) -> None:
-        self.writer.write(data)
+        transport = self.link.transport
+        if transport is None or transport.is_closing():
+            self.broken = True
+            raise ConnectionResetError(f"the connection to compute {self.backend.address} is closed")
+        transport.write(data)
+
+    def write_buffer_size(self) -> int:
+        transport = self.link.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def closed(self) -> bool:
+        """The compute closed it (or it was closed here), with nothing left to read."""
+        transport = self.link.transport
+        return transport is None or transport.is_closing() or self.link.eof
 
     async def drain(self) -> None:
         try:
-            await self.writer.drain()
+            await self.link.drain()
         except BaseException:
             self.broken = True
             raise
 
     def close(self) -> None:
         self.broken = True
+        transport = self.link.transport
+        if transport is None:
+            return
         with contextlib.suppress(Exception):
-            self.writer.write(fe.TERMINATE)
+            if not transport.is_closing():
+                transport.write(fe.TERMINATE)
         with contextlib.suppress(Exception):
-            self.writer.close()
+            transport.close()
 
 
 class Pool:
@@ -305,7 +399,7 @@ class Pool:
         """A pooled connection that is still usable, taken; None if there is none."""
         while self.idle:
             conn = self.idle.pop()
-            if conn.broken or conn.writer.is_closing() or conn.reader.at_eof() or conn.has_message():
+            if conn.broken or conn.closed() or conn.has_message():
                 self._drop(conn)  # closed by the compute while idle (e.g. it died)
                 continue
             self._take()
@@ -353,7 +447,7 @@ class Pool:
         self.in_use -= 1
         self.backend.outstanding -= 1
         conn.last_used = time.monotonic()
-        if conn.broken or conn.writer.is_closing() or not self.backend.healthy:
+        if conn.broken or conn.closed() or not self.backend.healthy:
             conn.close()
             self._drop(conn)
             return

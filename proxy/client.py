@@ -816,7 +816,7 @@ class ClientSession:
                 if kind != b"d":
                     await conn.drain()
                     return
-                if conn.writer.transport.get_write_buffer_size() > 1 << 20:
+                if conn.write_buffer_size() > 1 << 20:
                     await conn.drain()
             elif kind in (b"H", b"S"):
                 continue
