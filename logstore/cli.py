@@ -70,8 +70,9 @@ def acceptor(
         typer.Option(
             "--fast-append-listen",
             envvar="STRATA_LOGSTORE_FAST_APPEND_LISTEN",
-            help="The plaintext fast append stream (not with --internal-tls-dir): off (default), auto (the "
-            "--listen host, a kernel-chosen port: it may take a port planned for another service), or HOST:PORT.",
+            help="The fast append stream (mutual TLS with --internal-tls-dir, like gRPC): off (default), "
+            "auto (the --listen host, a kernel-chosen port: it may take a port planned for another service), "
+            "or HOST:PORT (`strata up` plans one per node).",
         ),
     ] = "off",
     insecure: Annotated[

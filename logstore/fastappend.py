@@ -15,10 +15,16 @@ Wire format: the client first sends ``MAGIC``; then both sides send frames
 ``<u32 body length, u8 kind>`` + body. Client kinds: APPEND. Server kinds: ACK, ERROR
 (body ``<u32 status code, u64 promised term>`` + UTF-8 message; the server closes after it).
 
-Plaintext only: an acceptor with mutual TLS does not open the port, and proposers use
-gRPC AppendStream. The port is advertised in the trailing metadata of ``Vote``
-(``FAST_APPEND_PORT_KEY``); a proposer that cannot connect to it falls back to gRPC for
-``FALLBACK_S``.
+Mutual TLS like the acceptor's gRPC server: an acceptor started with ``--internal-tls-dir``
+serves the stream over TLS with the same files (``server_ssl_context``: a client certificate
+signed by the cluster CA is required, and its role must be one ROLE_TABLE allows for
+AppendStream, else an ERROR frame PERMISSION_DENIED); the proposer presents its own
+certificate and checks the acceptor's against the cluster CA and the host it dialed, as
+gRPC's channel does (``client_ssl_context``). The port is advertised in the trailing
+metadata of ``Vote`` under a key that says which: ``FAST_APPEND_TLS_PORT_KEY`` (TLS) or
+``FAST_APPEND_PORT_KEY`` (plaintext). A proposer with TLS uses only the TLS key, one
+without only the plaintext key, so a plaintext stream is never used in a cluster running
+mTLS. A proposer that cannot connect (or handshake) falls back to gRPC for ``FALLBACK_S``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +43,7 @@ from google.protobuf.message import DecodeError
 
 from logstore.errors import FencedError, InvalidRequestError, LogstoreError, TransportError
 from strata.proto import logstore_pb2 as pb
+from strata.tls import ROLE_URI_PREFIX, ROLES, TlsFiles
 
 if TYPE_CHECKING:
     from logstore.acceptor import Acceptor
@@ -59,7 +67,12 @@ BULK_READ_BYTES = 64 << 10
 CONNECT_TIMEOUT_S = 2.0
 FALLBACK_S = 30.0
 """After a failed connect, the proposer uses gRPC AppendStream to that acceptor this long."""
+TLS_HANDSHAKE_TIMEOUT_S = 5.0
+"""A peer that has not finished the TLS handshake by then is dropped (both sides)."""
 FAST_APPEND_PORT_KEY = "strata-fast-append-port"
+"""Vote trailing metadata: the plaintext fast append port."""
+FAST_APPEND_TLS_PORT_KEY = "strata-fast-append-tls-port"
+"""Vote trailing metadata: the mutual-TLS fast append port."""
 
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 
@@ -67,6 +80,48 @@ _CODES = {c.value[0]: c for c in grpc.StatusCode}
 def error_frame(code: grpc.StatusCode, message: str, promised: int) -> bytes:
     body = ERROR_HEAD.pack(code.value[0], promised) + message.encode()[:MAX_ERROR_BYTES]
     return HEADER.pack(len(body), KIND_ERROR) + body
+
+
+# ---- mutual TLS -------------------------------------------------------------------------
+
+
+def server_ssl_context(files: TlsFiles) -> ssl.SSLContext:
+    """What ``strata.tls.server_credentials`` asks of gRPC: this acceptor's certificate, and
+    a client certificate signed by the cluster CA required of every peer."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(files.cert, files.key)
+    ctx.load_verify_locations(cafile=str(files.ca))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+_client_contexts: dict[TlsFiles, ssl.SSLContext] = {}
+MAX_CLIENT_CONTEXTS = 8
+"""Client contexts kept (one per identity; a process has one or two)."""
+
+
+def client_ssl_context(files: TlsFiles) -> ssl.SSLContext:
+    """What ``strata.tls.channel_credentials`` gives gRPC: trust only the cluster CA, check
+    the acceptor's name (the dialed host against its SANs), present this certificate."""
+    ctx = _client_contexts.get(files)
+    if ctx is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_verify_locations(cafile=str(files.ca))
+        ctx.load_cert_chain(files.cert, files.key)
+        if len(_client_contexts) >= MAX_CLIENT_CONTEXTS:
+            _client_contexts.clear()
+        _client_contexts[files] = ctx
+    return ctx
+
+
+def peer_role_of(peercert: Any) -> str:
+    """The role in a verified peer certificate (``SSLObject.getpeercert()``), or ""."""
+    for kind, value in (peercert or {}).get("subjectAltName", ()):
+        if kind == "URI" and value.startswith(ROLE_URI_PREFIX) and value[len(ROLE_URI_PREFIX):] in ROLES:
+            return str(value[len(ROLE_URI_PREFIX):])
+    return ""
 
 
 # ---- acceptor side ----------------------------------------------------------------------
@@ -95,6 +150,18 @@ class _AppendProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.server.conns.add(self)
+        if self.server.allowed_roles is not None:
+            # TLS: the handshake has checked the chain to the cluster CA; the role decides,
+            # as ROLE_TABLE does for gRPC AppendStream.
+            role = peer_role_of(transport.get_extra_info("peercert"))
+            if role not in self.server.allowed_roles:
+                who = f"role {role!r}" if role else "a peer without a strata role certificate"
+                self.done = True
+                self.transport.write(error_frame(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"LogStore.AppendStream refused for {who}: allowed roles are "
+                    f"{', '.join(sorted(self.server.allowed_roles))}", 0))
+                self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.done = True  # the proposer went away: its unsent acks do not matter
@@ -214,17 +281,25 @@ class _AppendProtocol(asyncio.Protocol):
 class FastAppendServer:
     """Serves the fast append stream for every log of this acceptor (on its event loop)."""
 
-    def __init__(self, check: CheckFn, resolve: ResolveFn, status: StatusFn) -> None:
+    def __init__(self, check: CheckFn, resolve: ResolveFn, status: StatusFn, tls: TlsFiles | None = None,
+                 allowed_roles: frozenset[str] = frozenset()) -> None:
+        """``tls``: serve mutual TLS with these files, and accept only peers whose
+        certificate role is in ``allowed_roles``; None: plaintext, no peer checks."""
         self.check = check
         self.resolve = resolve
         self.status = status
+        self.tls = tls
+        self.allowed_roles = allowed_roles if tls is not None else None
         self._server: asyncio.Server | None = None
         self.conns: set[_AppendProtocol] = set()
 
     async def start(self, host: str, port: int) -> int:
         """Listen; return the bound port."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _AppendProtocol(self), host, port)
+        ctx = server_ssl_context(self.tls) if self.tls is not None else None
+        self._server = await loop.create_server(
+            lambda: _AppendProtocol(self), host, port, ssl=ctx,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if ctx is not None else None)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
@@ -256,22 +331,30 @@ def _serialized(req: pb.AppendRequest) -> bytes:
 
 
 class FastAppendChannel:
-    """``AppendChannel`` over the fast append stream (connects on first use)."""
+    """``AppendChannel`` over the fast append stream (connects on first use); with ``tls``
+    (this proposer's certificate) over mutual TLS, the acceptor checked as gRPC does."""
 
-    def __init__(self, host: str, port: int, addr: str, on_connect_error: Callable[[], None]) -> None:
+    def __init__(self, host: str, port: int, addr: str, on_connect_error: Callable[[], None],
+                 tls: TlsFiles | None = None) -> None:
         self._addr = addr
         self._on_connect_error = on_connect_error
+        self._tls = tls
         self._conn: asyncio.Task[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.ensure_future(
             self._connect(host, port)
         )
         self._writer: asyncio.StreamWriter | None = None
 
     async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        ctx = client_ssl_context(self._tls) if self._tls is not None else None
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=MAX_FRAME_BYTES + HEADER.size), CONNECT_TIMEOUT_S
-            )
-        except (OSError, TimeoutError) as exc:
+            if ctx is None:
+                opened = asyncio.open_connection(host, port, limit=MAX_FRAME_BYTES + HEADER.size)
+            else:
+                opened = asyncio.open_connection(
+                    host, port, limit=MAX_FRAME_BYTES + HEADER.size, ssl=ctx, server_hostname=host,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+            reader, writer = await asyncio.wait_for(opened, CONNECT_TIMEOUT_S + TLS_HANDSHAKE_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             self._on_connect_error()
             raise TransportError(f"{self._addr}: fast append port {port}: {exc}") from None
         self._writer = writer

@@ -28,7 +28,7 @@ from logstore.errors import (
     NotSyncedError,
     TooManyLogsError,
 )
-from logstore.fastappend import FAST_APPEND_PORT_KEY, FastAppendServer
+from logstore.fastappend import FAST_APPEND_PORT_KEY, FAST_APPEND_TLS_PORT_KEY, FastAppendServer
 from logstore.metrics import AcceptorMetrics
 from logstore.registry import DEFAULT_MAX_LOGS, LogRegistry
 from logstore.segments import Frame
@@ -148,6 +148,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
         self._stream_ids = 0
         self.fast_append_port = 0
         """The fast append stream's port (logstore/fastappend.py), told to voters; 0: none."""
+        self.fast_append_key = FAST_APPEND_PORT_KEY
+        """The metadata key it is told under: says whether the stream is TLS or plaintext."""
 
     async def Vote(self, request: pb.VoteRequest, context: Any) -> pb.VoteResponse:
         async def run() -> pb.VoteResponse:
@@ -156,7 +158,7 @@ class LogStoreService(pb_grpc.LogStoreServicer):
             validate.name(request.proposer, "proposer")
             r = await acc.vote(request.term, request.rejoin)
             if self.fast_append_port:
-                context.set_trailing_metadata(((FAST_APPEND_PORT_KEY, str(self.fast_append_port)),))
+                context.set_trailing_metadata(((self.fast_append_key, str(self.fast_append_port)),))
             return pb.VoteResponse(
                 granted=r.granted,
                 promised_term=r.promised_term,
@@ -476,9 +478,10 @@ async def serve(
     """Run one acceptor (all its logs) until SIGTERM/SIGINT; with ``tls`` it listens with
     mutual TLS only and checks each caller's role (ROLE_TABLE), else plaintext.
 
-    ``fast_append_listen``: where the fast append stream listens (plaintext only, see
-    logstore/fastappend.py): "off" (the default: opt-in until port plans include it), "auto" =
-    the gRPC host on a kernel-chosen port, or HOST:PORT."""
+    ``fast_append_listen``: where the fast append stream listens (logstore/fastappend.py;
+    mutual TLS with ``tls``, the same files and roles as gRPC): "off" (the default; `strata
+    up` plans a port per node), "auto" = the gRPC host on a kernel-chosen port (it may take a
+    port planned for another service: tests only), or HOST:PORT."""
     metrics = AcceptorMetrics()
     store = None
     if object_store_url:
@@ -520,9 +523,12 @@ async def serve(
     service = LogStoreService(registry)
     add_service(service, server, role_policy() if tls is not None else None)
     fast: FastAppendServer | None = None
-    if tls is None and fast_append_listen != "off":
+    if fast_append_listen != "off":
         fhost, _, fport = (listen if fast_append_listen == "auto" else fast_append_listen).rpartition(":")
-        fast = FastAppendServer(_check_append, _resolve_fast(registry), status_of)
+        fast = FastAppendServer(_check_append, _resolve_fast(registry), status_of, tls,
+                                frozenset(ROLE_TABLE["AppendStream"]))
+        if tls is not None:
+            service.fast_append_key = FAST_APPEND_TLS_PORT_KEY
         service.fast_append_port = await fast.start(fhost.strip("[]") or "127.0.0.1",
                                                     0 if fast_append_listen == "auto" else int(fport))
     if tls is not None:
@@ -545,6 +551,7 @@ async def serve(
             "port": port,
             "logs": len(registry.logs),
             "fast_append_port": service.fast_append_port,
+            "fast_append_tls": tls is not None,
             "max_logs": max_logs,
         },
     )

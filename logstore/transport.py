@@ -21,10 +21,15 @@ from logstore.errors import (
     TooManyLogsError,
     TransportError,
 )
-from logstore.fastappend import FALLBACK_S, FAST_APPEND_PORT_KEY, FastAppendChannel
+from logstore.fastappend import (
+    FALLBACK_S,
+    FAST_APPEND_PORT_KEY,
+    FAST_APPEND_TLS_PORT_KEY,
+    FastAppendChannel,
+)
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
-from strata.tls import TlsFiles, aio_channel
+from strata.tls import TlsFiles, aio_channel, client_tls
 
 PROMISED_TERM_KEY = "strata-promised-term"
 CHANNEL_OPTIONS = [
@@ -135,6 +140,10 @@ class GrpcTransport:
         self.addr = addr
         self._channel = aio_channel(addr, CHANNEL_OPTIONS, tls)
         self._stub = pb_grpc.LogStoreStub(self._channel)
+        # The identity the gRPC channel uses (as ``strata.tls.aio_channel`` picks it): the
+        # fast append stream runs mutual TLS with it, or plaintext only when gRPC does.
+        self._tls = tls if tls is not None else client_tls()
+        self._fast_key = FAST_APPEND_TLS_PORT_KEY if self._tls is not None else FAST_APPEND_PORT_KEY
         # The acceptor's fast append port (logstore/fastappend.py), learned from Vote; the
         # loop time until which it is not used after a failed connect.
         self._fast_port = 0
@@ -148,18 +157,24 @@ class GrpcTransport:
             raise map_rpc_error(exc, self.addr) from None
 
     async def vote(self, req: pb.VoteRequest, timeout: float) -> pb.VoteResponse:
-        """Also learns the acceptor's fast append port (trailing metadata)."""
+        """Also learns the acceptor's fast append port (trailing metadata): only one of the
+        kind this proposer speaks (a TLS proposer ignores a plaintext advertisement)."""
         try:
             call = self._stub.Vote(req, timeout=timeout)
             resp: pb.VoteResponse = await call
             metadata = await call.trailing_metadata()
         except grpc.aio.AioRpcError as exc:
             raise map_rpc_error(exc, self.addr) from None
+        self.learn_fast_port(metadata)
+        return resp
+
+    def learn_fast_port(self, metadata: Any) -> None:
+        """The fast append port from Vote's trailing metadata, if advertised under the key
+        of this proposer's kind (TLS or plaintext); else 0 (gRPC AppendStream)."""
         self._fast_port = 0
         for key, value in metadata or ():
-            if key == FAST_APPEND_PORT_KEY and str(value).isdigit():
+            if key == self._fast_key and str(value).isdigit() and 0 < int(value) < 65536:
                 self._fast_port = int(value)
-        return resp
 
     async def start_term(self, req: pb.StartTermRequest, timeout: float) -> pb.StartTermResponse:
         resp: pb.StartTermResponse = await self._unary(self._stub.StartTerm, req, timeout)
@@ -179,7 +194,7 @@ class GrpcTransport:
         loop = asyncio.get_running_loop()
         if self._fast_allowed and self._fast_port and loop.time() >= self._fast_off_until:
             host = self.addr.rpartition(":")[0].strip("[]")
-            return FastAppendChannel(host, self._fast_port, self.addr, self._fast_failed)
+            return FastAppendChannel(host, self._fast_port, self.addr, self._fast_failed, self._tls)
         return _GrpcAppendChannel(self._stub.AppendStream(), self.addr)
 
     def _fast_failed(self) -> None:
