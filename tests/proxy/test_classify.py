@@ -109,3 +109,60 @@ def test_inlined_literals_do_not_fill_the_text_cache() -> None:
     for i in range(50):
         assert [s.kind for s in c.classify(f"SELECT abalance FROM a WHERE aid = {i};")] == [Kind.READ]
     assert len(c._cache) == 0
+
+
+def _split_reference(sql: str) -> list[str]:
+    """The char-by-char splitter split_statements replaced (kept to compare against)."""
+    import re
+
+    from proxy.classify import strip_leading
+    out: list[str] = []
+    start = i = 0
+    n = len(sql)
+    while i < n:
+        c = sql[i]
+        if c == "'" or c == '"':
+            j = i + 1
+            while j < n:
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            i = j + 1
+        elif c == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif c == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c == "$":
+            m = re.match(r"\$[A-Za-z_]*\$", sql[i:])
+            if m:
+                tag = m.group(0)
+                j = sql.find(tag, i + len(tag))
+                i = n if j < 0 else j + len(tag)
+            else:
+                i += 1
+        elif c == ";":
+            piece = sql[start:i]
+            if strip_leading(piece):
+                out.append(piece)
+            start = i = i + 1
+        else:
+            i += 1
+    piece = sql[start:]
+    if strip_leading(piece):
+        out.append(piece)
+    return out
+
+
+def test_split_agrees_with_the_char_by_char_splitter() -> None:
+    import random
+    rng = random.Random(16)
+    tokens = ["SELECT", " ", "1", ";", "'", "''", '"', '""', "--", "\n", "/*", "*/", "$$", "$a$", "$",
+              "-", "/", "*", "x", "$1", "a;b", "UPDATE t SET v = v + 1", "\t"]
+    for _ in range(5000):
+        sql = "".join(rng.choice(tokens) for _ in range(rng.randint(0, 14)))
+        assert split_statements(sql) == _split_reference(sql), sql
