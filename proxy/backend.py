@@ -31,7 +31,7 @@ MAX_SERVER_MESSAGE_BYTES = 1 << 30
 COMPACT_AFTER_BYTES = 256 * 1024
 """Consumed bytes kept at the head of a connection's buffer before it is compacted."""
 PAUSE_READING_BYTES = 4 * 1024 * 1024
-"""Unread bytes from a compute beyond which its socket is not read until the relay catches up."""
+"""Unread bytes beyond which a socket is not read until its reader catches up."""
 KINDS = [bytes([i]) for i in range(256)]
 """Message type byte -> its one-byte bytes object (no allocation per message)."""
 _I32 = struct.Struct("!i")
@@ -83,9 +83,10 @@ class Backend:
         self.changed.set()
 
 
-class ServerLink(asyncio.Protocol):
-    """The compute socket's events, straight into the connection's byte buffer: no
-    StreamReader between (its own buffer, a copy per read, a coroutine per read)."""
+class Link(asyncio.Protocol):
+    """A socket's events, straight into its connection's byte buffer: no StreamReader
+    between (its own buffer, a copy per read, a coroutine per read). Used for computes and,
+    once the startup packet is read, for clients."""
 
     def __init__(self, buf: bytearray) -> None:
         self.buf = buf
@@ -108,7 +109,7 @@ class ServerLink(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
         elif len(self.buf) > PAUSE_READING_BYTES and not self._read_paused and self.transport is not None:
-            self._read_paused = True  # nobody is reading (a slow client): stop taking more
+            self._read_paused = True  # nobody is reading (a slow peer): stop taking more
             self.transport.pause_reading()
 
     def eof_received(self) -> bool:
@@ -122,7 +123,7 @@ class ServerLink(asyncio.Protocol):
         self._wake()
         drained, self._drained = self._drained, None
         if drained is not None and not drained.done():
-            drained.set_exception(exc or ConnectionResetError("the compute closed the connection"))
+            drained.set_exception(exc or ConnectionResetError("the peer closed the connection"))
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -155,7 +156,7 @@ class ServerLink(asyncio.Protocol):
 
     async def drain(self) -> None:
         if self.eof:
-            raise ConnectionResetError("the compute closed the connection")
+            raise ConnectionResetError("the peer closed the connection")
         if self._write_paused:
             if self._drained is None:
                 self._drained = asyncio.get_running_loop().create_future()
@@ -165,7 +166,7 @@ class ServerLink(asyncio.Protocol):
 class ServerConn:
     """One PostgreSQL connection to a compute, with what the proxy put on it."""
 
-    def __init__(self, backend: Backend, database: str, user: str, link: ServerLink) -> None:
+    def __init__(self, backend: Backend, database: str, user: str, link: Link) -> None:
         self.backend = backend
         self.database = database
         self.user = user
@@ -186,7 +187,7 @@ class ServerConn:
     @classmethod
     async def connect(cls, backend: Backend, database: str, user: str, secret: str | None,
                       timeout_s: float, extra: dict[str, str] | None = None) -> ServerConn:
-        link = ServerLink(bytearray())
+        link = Link(bytearray())
         try:
             await asyncio.wait_for(asyncio.get_running_loop().create_connection(
                 lambda: link, backend.host, backend.port), timeout_s)

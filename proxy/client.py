@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from proxy.backend import KINDS, Backend, Pool, PoolExhausted, ServerConn, ServerError
+from proxy.backend import KINDS, Backend, Link, Pool, PoolExhausted, ServerConn, ServerError
 from proxy.classify import Kind, Statement
 from proxy.config import MAX_PREAUTH_MESSAGE_BYTES
 from proxy.server import NoBackend, ProxyServer
@@ -113,6 +113,7 @@ class ClientSession:
         self.out: list[bytes] = []
         self._in = bytearray()                                  # client bytes read, not yet cut
         self._in_pos = 0
+        self.link: Link | None = None                           # after startup: reads the socket
         # session state
         self.settings: dict[str, str] = {}                      # name -> SET statement text
         self.statements: dict[str, tuple[str, str, list[int]]] = {}  # name -> (server name, sql, oids)
@@ -141,13 +142,19 @@ class ClientSession:
             self.writer.write(b"".join(self.out))
             self.out.clear()
             if self.writer.transport.get_write_buffer_size() > 256 * 1024:
-                await self.writer.drain()
+                await self._drain()
+
+    async def _drain(self) -> None:
+        if self.link is not None:
+            await self.link.drain()
+        else:
+            await self.writer.drain()
 
     async def fatal(self, sqlstate: str, text: str) -> None:
         self.send(m.error_response(sqlstate, text, severity="FATAL"))
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.flush()
-            await self.writer.drain()
+            await self._drain()
         raise _Close()
 
     def error(self, sqlstate: str, text: str, hint: str | None = None) -> None:
@@ -178,6 +185,9 @@ class ClientSession:
                         end = 0
                     self._in_pos = end
                     return kind, body
+            if self.link is not None:
+                await self.link.more()
+                continue
             chunk = await self.reader.read(CLIENT_READ_CHUNK_BYTES)
             if not chunk:
                 raise asyncio.IncompleteReadError(b"", None)
@@ -234,6 +244,8 @@ class ClientSession:
             await self.fatal(exc.sqlstate, exc.message)
             raise  # unreachable: fatal raises
         self.tls = got.tls
+        if got.cancel is None:
+            self._take_socket()
         if got.cancel is not None:
             await self.proxy.forward_cancel(*got.cancel)
             return None
@@ -242,6 +254,23 @@ class ClientSession:
             await self.fatal("28000", "this proxy requires SSL/TLS: connect with sslmode=require "
                                       "(no plaintext connections are accepted)")
         return got.params
+
+    def _take_socket(self) -> None:
+        """From here on the socket's bytes go straight into ``_in`` (a Link protocol in place
+        of the StreamReader), with what the StreamReader already holds moved over."""
+        transport = self.writer.transport
+        if transport.is_closing():
+            return
+        held = getattr(self.reader, "_buffer", None)  # bytes after the startup packet, if any
+        if held is None:
+            return  # not the StreamReader this was written against: keep reading through it
+        self._in += held
+        held.clear()
+        link = Link(self._in)
+        link.connection_made(transport)
+        link.eof = self.reader.at_eof() or bool(getattr(self.reader, "_eof", False))
+        transport.set_protocol(link)
+        self.link = link
 
     async def authenticate(self, params: dict[str, str]) -> None:
         user = params.get("user")

@@ -454,3 +454,33 @@ def test_prepared_pipeline_relays_rows_errors_and_hides_lsn_reports(start_proxy:
         assert cur1.fetchone() == (2,)
         assert cur2.fetchone() == ("y" * 70_000,)
         conn.execute("DROP TABLE relay_t")
+
+
+def test_bytes_sent_with_the_startup_packet_and_large_copy(start_proxy: StartProxy) -> None:
+    """A client that sends its first query in the same packet as its startup message (the
+    bytes the startup reader already holds move to the proxy's own buffer), and COPY FROM
+    STDIN / COPY TO of several MiB through the proxy (flow control both ways)."""
+    proxy = start_proxy()
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+        sock.settimeout(10)
+        sock.sendall(startup_message({"user": "postgres", "database": "postgres"}) + query("SELECT 40 + 2"))
+        got = b""
+        while got.count(b"Z\x00\x00\x00\x05I") < 2:
+            data = sock.recv(65536)
+            assert data, got
+            got += data
+        assert b"42" in got and b"ERROR" not in got
+    rows = 60_000
+    with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS copy_big")
+        conn.execute("CREATE TABLE copy_big (id int, v text)")
+        with conn.cursor().copy("COPY copy_big FROM STDIN") as copy:
+            for i in range(rows):
+                copy.write_row((i, "z" * 100))
+        assert conn.execute("SELECT count(*), sum(id) FROM copy_big").fetchone() == (rows, rows * (rows - 1) // 2)
+        out = bytearray()
+        with conn.cursor().copy("COPY copy_big TO STDOUT") as copy:
+            for block in copy:
+                out += block
+        assert out.count(b"\n") == rows
+        conn.execute("DROP TABLE copy_big")

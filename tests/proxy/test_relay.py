@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from proxy.backend import Backend, ServerConn, ServerLink
+from proxy.backend import Backend, Link, ServerConn
 from strata.pgwire import messages as m
 
 
 def _conn(data: bytes) -> ServerConn:
-    conn = ServerConn(Backend("127.0.0.1:1"), "db", "u", ServerLink(bytearray()))
+    conn = ServerConn(Backend("127.0.0.1:1"), "db", "u", Link(bytearray()))
     conn._buf += data
     return conn
 
