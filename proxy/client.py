@@ -452,7 +452,7 @@ class ClientSession:
                     _, sql, _ = m.parse_parse(body)
                     out.extend(classify(sql))
                 elif kind == b"B":
-                    _, stmt = fe.bind_statement(body)
+                    _, stmt, _ = _bind_names(body)
                     if stmt:
                         entry = self.statements.get(stmt)
                         if entry is not None:
@@ -705,11 +705,13 @@ class ClientSession:
                 queue.append(_Entry("client", b"1", on_ok=_adder(conn.prepared, sname),
                                     on_error=_forget(self.statements, name, sname)))
             elif kind == b"B":
-                portal, stmt = fe.bind_statement(body)
+                portal, stmt, rest = _bind_names(body)
                 if stmt:
                     sname = self._ensure(conn, stmt, parsing, out, queue)
-                    self.portals[portal] = self.statements[stmt][1] if stmt in self.statements else ""
-                    out.append(fe.bind_with_statement(body, sname))
+                    entry = self.statements.get(stmt)
+                    self.portals[portal] = entry[1] if entry is not None else ""
+                    # the same Bind with the server's statement name (parameters untouched)
+                    out.append(m.message(b"B", b"".join((body[:rest[0]], sname.encode(), body[rest[1]:]))))
                 else:
                     if not unnamed_here and self.unnamed is not None and \
                             conn.unnamed_owner != (self.id, self.unnamed_seq):
@@ -900,6 +902,23 @@ class ClientSession:
                     if s.text.lower().startswith("discard"):
                         conn.prepared.clear()
                         self.statements.clear()
+
+
+def _bind_names(body: bytes) -> tuple[str, str, tuple[int, int]]:
+    """(portal, statement name, (start, end) of the name's bytes with its terminator) of a
+    Bind body: two finds, no Reader. Errors as the Reader's: ProtocolViolation for a missing
+    terminator, InvalidEncoding for bad UTF-8."""
+    i = body.find(b"\x00")
+    j = body.find(b"\x00", i + 1) if i >= 0 else -1
+    if j < 0:
+        raise m.ProtocolViolation("unterminated string in message")
+    names = []
+    for raw in (body[:i], body[i + 1:j]):
+        try:
+            names.append(raw.decode())
+        except UnicodeDecodeError:
+            raise m.InvalidEncoding(raw) from None
+    return names[0], names[1], (i + 1, j)
 
 
 def _adder(target: set[str], name: str) -> Callable[[], None]:

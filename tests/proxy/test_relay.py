@@ -47,3 +47,20 @@ def test_relay_stops_at_a_partial_message_and_reports_errors_and_copy() -> None:
     out.clear()
     assert conn.relay_some(out) == (b"G", False)
     assert b"".join(out) == copy_in
+
+
+def test_bind_rewrite_matches_the_reader_based_one() -> None:
+    import pytest
+
+    from proxy.client import _bind_names
+    from strata.pgwire import frontend as fe
+    for body in (b"\x00st1\x00\x00\x00\x00\x01\x00\x00\x00\x016\x00\x00", b"p\x00\x00\x00\x00\x00\x00\x00\x00",
+                 "pörtal\x00ställe\x00".encode() + b"\x00\x01\x00\x01\x00\x01\x00\x00\x00\x02ab\x00\x00"):
+        portal, stmt, (a, b) = _bind_names(body)
+        assert (portal, stmt) == fe.bind_statement(body)
+        rewritten = m.message(b"B", b"".join((body[:a], b"strata_x", body[b:])))
+        assert rewritten == fe.bind_with_statement(body, "strata_x")
+    with pytest.raises(m.ProtocolViolation):
+        _bind_names(b"portal\x00stmt")
+    with pytest.raises(m.InvalidEncoding):
+        _bind_names(b"\x00\xff\xfe\x00")
