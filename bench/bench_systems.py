@@ -195,6 +195,7 @@ class Cluster(System):
         self.tree = tree
         self.dir = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
         self.logstore_port = free_port_run(3)
+        self.logstore_fast_port = free_port_run(3)  # by environment: older trees ignore it
         self.pageserver_port = free_port()
         self.compute_port = free_port_run(4)
         self.rest_port = free_port()
@@ -205,7 +206,8 @@ class Cluster(System):
     def strata(self, *args: str, check: bool = True) -> str:
         done = subprocess.run([sys.executable, "-m", "strata", *args, "--dir", str(self.dir)],
                               capture_output=True, text=True, cwd=self.tree,
-                              env=strata_env(self.tree))
+                              env=dict(strata_env(self.tree),
+                                       STRATA_CLUSTER_LOGSTORE_FAST_PORT=str(self.logstore_fast_port)))
         if check and done.returncode != 0:
             raise RuntimeError(f"strata {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout

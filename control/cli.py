@@ -129,6 +129,9 @@ def up(
     host: Annotated[str | None, typer.Option(envvar=ENV_PREFIX + "HOST")] = None,
     logstore_port: Annotated[int | None, typer.Option(envvar=ENV_PREFIX + "LOGSTORE_PORT",
                                                       help="[default: 55401]")] = None,
+    logstore_fast_port: Annotated[int | None, typer.Option(
+        envvar=ENV_PREFIX + "LOGSTORE_FAST_PORT",
+        help="First log store fast append port, 0: none [default: 55420]")] = None,
     pageserver_port: Annotated[int | None, typer.Option(envvar=ENV_PREFIX + "PAGESERVER_PORT",
                                                         help="[default: 55410]")] = None,
     compute_port: Annotated[int | None, typer.Option(envvar=ENV_PREFIX + "COMPUTE_PORT",
@@ -149,7 +152,8 @@ def up(
     given = {k: v for k, v in {
         "replicas": replicas, "object_store": object_store, "tenant": tenant,
         "timeline": timeline, "logstores": logstores, "host": host,
-        "logstore_port": logstore_port, "pageserver_port": pageserver_port,
+        "logstore_port": logstore_port, "logstore_fast_port": logstore_fast_port,
+        "pageserver_port": pageserver_port,
         "compute_port": compute_port, "rest_port": rest_port, "proxy_port": proxy_port,
         "auth": auth}.items() if v is not None}
     if cdir.exists() and _daemon_alive(_load(cdir)):

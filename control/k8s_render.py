@@ -19,6 +19,8 @@ PLURAL = "strataclusters"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 LOGSTORE_PORT = 55401
+LOGSTORE_FAST_PORT = 55420
+"""The fast append stream (mutual TLS, the same files as gRPC; pod DNS names reach it)."""
 PAGESERVER_PORT = 55410
 COMPUTE_PORT = 55433
 PROXY_PORT = 55432
@@ -330,7 +332,7 @@ def render(cluster: str, namespace: str, spec: dict[str, Any],
         # the node id is the pod's ordinal + 1 (stable across restarts and reschedules)
         f'exec python3 -m strata logstore --id $(( ${{HOSTNAME##*-}} + 1 )) '
         f'--listen 0.0.0.0:{LOGSTORE_PORT} --data-dir /data --object-store "{store}" '
-        f'--internal-tls-dir {INTERNAL_TLS_DIR}'])
+        f'--internal-tls-dir {INTERNAL_TLS_DIR} --fast-append-listen 0.0.0.0:{LOGSTORE_FAST_PORT}'])
     out.append({
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
         "metadata": _meta(cluster, namespace, f"{cluster}-logstore", "logstore", uid),

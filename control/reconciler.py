@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import sys
 import threading
 import time
@@ -31,7 +32,7 @@ from typing import Any
 from control.driver import Driver, ProcessSpec
 from control.errors import Conflict, ControlError, InvalidRequest, NotFound, Unavailable
 from control.services import Services
-from control.spec import MAX_REPLICAS, port_in_use
+from control.spec import MAX_REPLICAS, port_in_use, ports
 from control.state import BranchState, ClusterDir, ClusterState, ComponentState, write_atomic
 from control.users import (
     PROXY_SECRET_FILE,
@@ -228,6 +229,7 @@ class Reconciler:
     def _free_port(self) -> int:
         taken = {c.port for c in self.state.components}
         taken.update((self.spec.rest_port, self.spec.proxy_port))
+        taken.update(port for label, port in ports(self.spec).items() if label.startswith("logstore_fast_port"))
         for port in range(self.spec.compute_port, self.spec.compute_port + MAX_PORT_SCAN):
             if port not in taken and self.port_free(self.spec.host, port):
                 return port
@@ -502,6 +504,9 @@ class Reconciler:
         if comp.kind == "logstore":
             argv = [*strata, "logstore", "--id", str(comp.node_id), "--data-dir", comp.data_dir,
                     "--listen", comp.address, "--object-store", spec.object_store_url]
+            fast = spec.logstore_fast_address(comp.node_id)
+            if fast and os.environ.get("STRATA_LOGSTORE_FAST_APPEND", "on") != "off":
+                argv += ["--fast-append-listen", fast]
         elif comp.kind == "pageserver":
             argv = [*strata, "pageserver", "--listen", comp.address, "--data-dir", comp.data_dir,
                     "--object-store", spec.object_store_url, "--logstore", logstores]

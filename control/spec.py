@@ -47,6 +47,9 @@ class ClusterSpec:
     host: str = "127.0.0.1"
     logstore_port: int = 55401
     """First log store port; node i listens on logstore_port + i - 1."""
+    logstore_fast_port: int = 55420
+    """First log store fast append port (logstore/fastappend.py, mutual TLS like gRPC); node
+    i listens on logstore_fast_port + i - 1; 0: none (gRPC AppendStream only)."""
     pageserver_port: int = 55410
     compute_port: int = 55433
     """First compute port (55432 is kept for the proxy); more computes take the next ones."""
@@ -71,6 +74,12 @@ class ClusterSpec:
 
     def logstore_addresses(self) -> list[str]:
         return [f"{self.host}:{self.logstore_port + i}" for i in range(self.logstores)]
+
+    def logstore_fast_address(self, node_id: int) -> str:
+        """Where node ``node_id`` (1-based) serves the fast append stream; "" if none."""
+        if not self.logstore_fast_port:
+            return ""
+        return f"{self.host}:{self.logstore_fast_port + node_id - 1}"
 
     def pageserver_address(self) -> str:
         return f"{self.host}:{self.pageserver_port}"
@@ -107,6 +116,8 @@ def ports(spec: ClusterSpec) -> dict[str, int]:
     out: dict[str, int] = {}
     for i in range(max(spec.logstores, 0)):
         out[f"logstore_port (node {i + 1})"] = spec.logstore_port + i
+        if spec.logstore_fast_port:
+            out[f"logstore_fast_port (node {i + 1})"] = spec.logstore_fast_port + i
     for i in range(max(spec.pageservers, 0)):
         out[f"pageserver_port (node {i + 1})"] = spec.pageserver_port + i
     for i in range(1 + max(spec.replicas, 0)):

@@ -53,7 +53,8 @@ class Cluster:
     def __init__(self, root: Path, replicas: int = 1) -> None:
         self.dir = root / "cluster"
         self.replicas = replicas
-        self.flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
+        self.flags = ["--logstore-port", str(port_block(3)), "--logstore-fast-port", str(port_block(3)),
+                      "--pageserver-port", str(free_port()),
                       "--compute-port", str(port_block(8)), "--rest-port", str(free_port()),
                       "--proxy-port", str(free_port())]
 

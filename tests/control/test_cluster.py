@@ -205,8 +205,8 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
 
 def test_foreground_up_stops_on_ctrl_c(tmp_path: Path) -> None:
     cdir = tmp_path / "fg"
-    flags = ["--logstore-port", str(port_block(3)), "--pageserver-port", str(free_port()),
-             "--compute-port", str(port_block(4)), "--rest-port", str(free_port()),
+    flags = ["--logstore-port", str(port_block(3)), "--logstore-fast-port", str(port_block(3)),
+             "--pageserver-port", str(free_port()), "--compute-port", str(port_block(4)), "--rest-port", str(free_port()),
              "--proxy-port", str(free_port())]
     proc = subprocess.Popen([sys.executable, "-m", "strata", "up", "--dir", str(cdir),
                              "--replicas", "0", *flags], cwd=REPO, text=True,

@@ -59,7 +59,8 @@ class World:
     def __init__(self, tmp_path: Path) -> None:
         self.cdir = ClusterDir(tmp_path / "c")
         self.cdir.create()
-        spec = ClusterSpec(dir=str(self.cdir.path), replicas=0, logstore_port=free_port_run(3))
+        spec = ClusterSpec(dir=str(self.cdir.path), replicas=0, logstore_port=free_port_run(3),
+                           logstore_fast_port=free_port_run(3))
         self.state = ClusterState(spec=spec)
         self.driver = LocalProcessDriver()
         self.services = RealServices(spec.logstore_addresses(), spec.pageserver_address())

@@ -14,7 +14,8 @@ from tests.support import free_port
 def _spec(tmp_path: Path, **kw: object) -> ClusterSpec:
     base = free_port()
     # ports far apart so that nothing in the spec collides with itself
-    defaults: dict[str, object] = dict(dir=str(tmp_path), logstore_port=base, pageserver_port=free_port(),
+    defaults: dict[str, object] = dict(dir=str(tmp_path), logstore_port=base, logstore_fast_port=free_port(),
+                                       pageserver_port=free_port(),
                                        compute_port=free_port(), rest_port=free_port(), replicas=0)
     defaults.update(kw)
     return ClusterSpec(**defaults)  # type: ignore[arg-type]
