@@ -197,23 +197,27 @@ class Classifier:
 
 
 _FAST_START = re.compile(r"\s*(select|with|values|table)\b", re.I)
+_FAST_WRITE_START = re.compile(r"\s*(insert|update|delete)\b", re.I)
 _FAST_UNSAFE = re.compile(r"[;$\\]|--|/\*")
 
 
 def _fast_query(sql: str) -> tuple[Statement] | None:
-    """A lone SELECT/WITH/VALUES/TABLE without comments, dollar quotes, backslashes or inner
-    semicolons: exactly one statement that ``classify_one`` would send straight to
-    ``_is_read`` (no leading-keyword case applies; session advisory locks excluded), so
-    that is done without splitting the text or trying each keyword pattern. Anything else:
-    None (the general path)."""
+    """A lone SELECT/WITH/VALUES/TABLE (or INSERT/UPDATE/DELETE) without comments, dollar
+    quotes, backslashes or inner semicolons: exactly one statement that ``classify_one``
+    would send straight to ``_is_read`` (a write for INSERT/UPDATE/DELETE: no
+    leading-keyword case applies; session advisory locks excluded), so that is done without
+    splitting the text or trying each keyword pattern. Anything else: None (the general
+    path)."""
     text = sql.strip()
     if text.endswith(";"):
         text = text[:-1].rstrip()
-    if _FAST_UNSAFE.search(text) is not None or _FAST_START.match(text) is None:
+    if _FAST_UNSAFE.search(text) is not None or SESSION_LOCK_FUNCTIONS.search(text) is not None:
         return None
-    if SESSION_LOCK_FUNCTIONS.search(text) is not None:
-        return None
-    return (Statement(Kind.READ if _is_read(text) else Kind.WRITE, text=text),)
+    if _FAST_START.match(text) is not None:
+        return (Statement(Kind.READ if _is_read(text) else Kind.WRITE, text=text),)
+    if _FAST_WRITE_START.match(text) is not None:
+        return (Statement(Kind.WRITE, text=text),)  # what classify_one ends with for these
+    return None
 
 
 def classify_one(raw: str) -> Statement:

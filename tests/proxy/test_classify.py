@@ -82,6 +82,9 @@ FAST_PATH_TEXTS = [
     "select 1 -- c", "select /* ' */ 1", "select E'\\'' ", "SELECT \"a'\", lower('s') FROM t",
     "SELECT \"a'\", nextval('s') FROM t", "select * from t where id = $1", "selectx", "(select 1)",
     "SELECT 1 INTO newtable", "select 'pg_advisory_lock(1)'", "SELECT my_unknown_function(1)",
+    "UPDATE pgbench_accounts SET abalance = abalance + -3512 WHERE aid = 66283;", "insert into t values (1)",
+    "DELETE FROM t WHERE a = 'x;y'", "update t set a = pg_advisory_lock(1)", "updated", "insert into t values (1); select 1",
+    "UPDATE t SET a = pg_advisory_xact_lock(1)", "delete from t -- c",
 ]
 
 
