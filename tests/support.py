@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,17 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def answers_postgres(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
+    """Whether ``proc`` is what listens on ``port``: it is alive and the port answers an
+    SSLRequest as a PostgreSQL server does ('S' or 'N'), not as some other server."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(struct.pack("!ii", 8, 80877103))
+        answer = sock.recv(1)
+        return answer in (b"S", b"N") and proc.poll() is None
+    return False
+
+
 def stop_process(proc: subprocess.Popen[bytes] | None, grace_s: float = 10.0) -> None:
     """SIGTERM a child, then SIGKILL it if it has not exited within ``grace_s``; reap it."""
     if proc is None or proc.poll() is not None:
@@ -59,17 +71,28 @@ class StrataProcess:
     log_path: Path | None = None
 
     def start(self) -> StrataProcess:
-        self.log_path = self.data_dir.parent / f"strata-{self.port}.log"
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "strata", "compute", "--standalone",
-             "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
-             *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
-        log.close()
-        wait_for_port(self.port, self.proc)
-        return self
+        """Start the compute; on its first start, a port another process took between
+        ``free_port()`` and our bind is replaced by a new one (a restart keeps its port)."""
+        first_start = self.proc is None
+        for _ in range(3):
+            self.log_path = self.data_dir.parent / f"strata-{self.port}.log"
+            log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "strata", "compute", "--standalone",
+                 "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
+                 *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+            log.close()
+            wait_for_port(self.port, self.proc)
+            if answers_postgres(self.port, self.proc):
+                return self
+            stop_process(self.proc)
+            if not first_start:
+                break
+            self.port = free_port()
+        raise RuntimeError(f"127.0.0.1:{self.port} is served by another process, not this compute "
+                           f"(see {self.log_path})")
 
     @property
     def dsn(self) -> str:
