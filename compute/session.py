@@ -196,6 +196,7 @@ class Session(SessionSettings, SqlPrepared):
         """Translate ``sql`` against the catalog this session sees now (its own uncommitted DDL
         while it holds the writer, else the newest durable catalog)."""
         self.engine.refresh_registry()  # a replica: CREATE/DROP DATABASE of the primary
+        self.query_text = sql  # what PREPARE records as pg_prepared_statements.statement
         return self.expand_execute(self._translate(sql, self._catalog_now(), param_types))
 
     def _translate(self, sql: str, catalog: Catalog, param_types: tuple[int, ...]) -> list[Translation]:

@@ -11,9 +11,14 @@ could evaluate a volatile one (``nextval()``) once per use, so anything else is 
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
 
 from compute import pgtypes
 from compute.sql.api import Kind, SqlError, Translation
@@ -33,6 +38,8 @@ class PreparedSql:
     text: str  # the statement, with $1..$n
     param_oids: tuple[int, ...]  # each parameter's type: declared, else as the statement infers it
     params: int  # how many parameters EXECUTE must supply
+    source: str = ""  # the PREPARE statement as the client wrote it (pg_prepared_statements)
+    created: float = 0.0  # when it was prepared (epoch seconds)
 
 
 def _params_used(text: str) -> int:
@@ -70,6 +77,9 @@ class SqlPrepared:
     """The session's SQL-prepared statements (a mixin of Session, which translates)."""
 
     _sql_prepared: dict[str, PreparedSql] | None = None  # made at the first PREPARE
+    # the wire connection's Parse statements (name -> object with sql, param_oids, created)
+    protocol_prepared: Mapping[str, Any] = MappingProxyType({})
+    query_text = ""  # the client's query string being translated (PREPARE keeps it, as PostgreSQL)
 
     def translate(self, sql: str, param_types: tuple[int, ...] = ()) -> list[Translation]:
         raise NotImplementedError  # Session.translate
@@ -86,7 +96,9 @@ class SqlPrepared:
         if prepared is None:
             raise SqlError("26000", f'prepared statement "{tr.name}" does not exist')
         text = bind_arguments(tr.name, prepared, json.loads(tr.value or "[]"))
+        query_text = self.query_text
         inner = self.translate(text)
+        self.query_text = query_text
         if len(inner) != 1:
             raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
         bound = inner[0]
@@ -109,12 +121,15 @@ class SqlPrepared:
                                         f"{MAX_SQL_PREPARED})", hint="DEALLOCATE statements no longer used.")
             spec = json.loads(tr.value or "{}")
             text, types = str(spec["text"]), tuple(int(t) for t in spec["types"])
+            source = self.query_text or text
             try:
                 checked = self.translate(text, types)
             except SqlError as err:  # positions count from the start of PREPARE
                 if err.position is not None:
                     err.position += int(spec.get("offset", 0))
                 raise
+            finally:
+                self.query_text = source  # the next PREPARE of the same query string keeps it too
             if len(checked) != 1:
                 raise SqlError("42601", "cannot insert multiple commands into a prepared statement")
             params = max(_params_used(text), len(types))
@@ -124,13 +139,28 @@ class SqlPrepared:
                           for i in range(params))
             if self._sql_prepared is None:
                 self._sql_prepared = {}
-            self._sql_prepared[tr.name] = PreparedSql(text, types, params)
+            self._sql_prepared[tr.name] = PreparedSql(text, types, params, source,
+                                                      time.time())
         elif tr.kind is Kind.EXECUTE:
             raise SqlError("26000", f'prepared statement "{tr.name}" does not exist')
         elif store is not None and (tr.kind is Kind.DEALLOCATE and not tr.name
                                     or tr.kind is Kind.DISCARD and tr.name == "all"):
             store.clear()
         return Result(tr.tag)
+
+    def prepared_view_json(self) -> str:
+        """pg_prepared_statements' rows: named protocol statements, then those made by PREPARE
+        (the plan counters are 0: SQLite plans are not counted)."""
+        def row(name: str, statement: str, created: float, oids: Iterable[int], from_sql: bool) -> dict[str, Any]:
+            stamp = datetime.datetime.fromtimestamp(created, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+            return {"name": name, "statement": statement, "prepare_time": stamp,
+                    "parameter_types": [int(o) for o in oids], "from_sql": from_sql}
+
+        rows = [row(name, p.sql, p.created, p.param_oids, False)
+                for name, p in self.protocol_prepared.items() if name]
+        rows += [row(name, p.source, p.created, p.param_oids, True)
+                 for name, p in (self._sql_prepared or {}).items()]
+        return json.dumps(rows)
 
     def deallocate_sql(self, name: str) -> bool:
         """DEALLOCATE name of a statement prepared in SQL: whether there was one."""

@@ -10,6 +10,7 @@ types, result encoders and RowDescription bytes per result-format list — is co
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,7 @@ class Prepared:
     translation: Translation
     fingerprint: str  # of the catalog ``translation`` was made against
     param_oids: list[int] = field(default_factory=list)  # resolved once at Parse
+    created: float = field(default_factory=time.time)  # pg_prepared_statements.prepare_time
     encoders: dict[tuple[int, ...], list[Encoder]] = field(
         default_factory=dict)  # result encoders by result-format list
     descriptions: dict[tuple[int, ...], bytes] = field(

@@ -332,6 +332,7 @@ class Connection(ExtendedQuery):
         settings["in_hot_standby"] = server.engine.in_hot_standby()
         settings["max_connections"] = str(server.config.max_connections)  # SHOW tells the truth
         self.session = Session(server.engine, self.db, user, settings)
+        self.session.protocol_prepared = self.prepared  # pg_prepared_statements reads them
         self.transcoder = transcoder(settings.get("client_encoding", "UTF8"))
         self.styled = pgtypes.session_styled(settings)
         server.engine.connected[self.db.name] += 1

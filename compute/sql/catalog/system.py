@@ -49,7 +49,7 @@ _TYPES = {
     "char": CHAR, "float4": FLOAT4, "regproc": REGPROC, "int2vector": INT2VEC, "oidvector": OIDVEC,
     "xid": XID, "acl": ACL, "text[]": TEXTARR, "oid[]": OIDARR, "int2[]": INT2ARR, "node": NODE,
     "char[]": CHARARR, "float8": T.FLOAT8, "pg_lsn": T.PG_LSN, "timestamptz": T.TIMESTAMPTZ,
-    "interval": T.INTERVAL, "inet": T.INET,
+    "interval": T.INTERVAL, "inet": T.INET, "regtype[]": T.REGTYPE_ARRAY,
 }
 
 _ARRAY_OIDS = ", ".join(str(o) for o in sorted(T.ELEMENT_OF) if o not in T.VECTORS)
@@ -400,6 +400,13 @@ _rel(  # the session's open cursors (compute/cursors.py)
     "name:text, statement:text, is_holdable:bool, is_binary:bool, is_scrollable:bool, creation_time:timestamptz",
     "SELECT j.value ->> '$.name', j.value ->> '$.statement', j.value ->> '$.is_holdable', 0, "
     "j.value ->> '$.is_scrollable', j.value ->> '$.creation_time' FROM json_each(strata_cursors_json()) j",
+)
+_rel(  # the session's prepared statements (compute/sql_prepared.py prepared_view_json)
+    "pg_prepared_statements", 0,
+    "name:text, statement:text, prepare_time:timestamptz, parameter_types:regtype[], from_sql:bool, "
+    "generic_plans:int8, custom_plans:int8",
+    "SELECT j.value ->> '$.name', j.value ->> '$.statement', j.value ->> '$.prepare_time', "
+    "j.value ->> '$.parameter_types', j.value ->> '$.from_sql', 0, 0 FROM json_each(strata_prepared_json()) j",
 )
 _rel(  # advisory locks of this database (compute/advisory.py)
     "pg_locks", 0,

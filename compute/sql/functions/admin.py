@@ -142,6 +142,7 @@ def register_udfs(conn: Any, ctx: Any) -> None:
     scalar("strata_activity_json", lambda: _backend(ctx).activity_json(), 0)
     scalar("strata_locks_json", lambda: _backend(ctx).locks_json(), 0)
     scalar("strata_cursors_json", lambda: _backend(ctx).session.cursors.view_json(), 0)  # pg_cursors
+    scalar("strata_prepared_json", lambda: _backend(ctx).session.prepared_view_json(), 0)  # pg_prepared_statements
     scalar("strata_listening_channels_json", lambda: _listening(ctx), 0)
 
 
