@@ -242,6 +242,12 @@ class Cursors:
             return self.close(tr.name)
         return await run_explain(self.session, tr, params)
 
+    def binary(self, name: str) -> bool:
+        """Whether ``name`` is an open BINARY cursor: PostgreSQL sends a simple-query FETCH from
+        it in binary format (an extended-protocol FETCH uses the formats of its Bind)."""
+        cursor = self.open.get(name)
+        return cursor is not None and cursor.spec.binary
+
     def columns(self, name: str) -> Translation:
         cursor = self.open.get(name)
         if cursor is None:

@@ -1,8 +1,8 @@
 """EXPLAIN [ANALYZE]: a ``QUERY PLAN`` column built from SQLite's EXPLAIN QUERY PLAN.
 
 The plan is SQLite's (one node per EXPLAIN QUERY PLAN row, children under their parent), not
-PostgreSQL's; the shape (one column named QUERY PLAN, text or json, one row per line in FORMAT
-TEXT, one document in FORMAT JSON / YAML, tag EXPLAIN) and the errors are PostgreSQL's. ANALYZE
+PostgreSQL's; the shape (one column named QUERY PLAN, text, json or xml, one row per line in FORMAT
+TEXT, one document in FORMAT JSON / YAML / XML, tag EXPLAIN) and the errors are PostgreSQL's. ANALYZE
 runs the statement first (an INSERT inserts) and adds the timings.
 """
 
@@ -68,6 +68,51 @@ def _yaml(value: Any, indent: int) -> str:
     return pad + (str(value).lower() if isinstance(value, bool) else str(value))
 
 
+XML_NAMESPACE = "http://www.postgresql.org/2009/explain"
+
+
+def _xml_tag(name: str) -> str:
+    """PostgreSQL's ExplainXMLTag: a property name with every other character made a hyphen."""
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-.") else "-" for ch in name)
+
+
+def _xml_escape(text: str) -> str:
+    """PostgreSQL's escape_xml (explain.c): only &, < and > are replaced."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return _xml_escape(str(value))
+
+
+def _xml_lines(tag: str, value: Any, indent: int) -> list[str]:
+    """One property as PostgreSQL's XML format writes it: groups open and close on their own
+    lines (an empty group too), lists of plans are <Plan> elements, two spaces per level."""
+    pad = " " * indent
+    name = _xml_tag(tag)
+    if isinstance(value, dict):
+        inner = [line for key, item in value.items() for line in _xml_lines(key, item, indent + 2)]
+        return [f"{pad}<{name}>", *inner, f"{pad}</{name}>"]
+    if isinstance(value, list):
+        item_tag = "Plan" if tag == "Plans" else "Trigger"
+        inner = [line for item in value for line in _xml_lines(item_tag, item, indent + 2)]
+        return [f"{pad}<{name}>", *inner, f"{pad}</{name}>"]
+    return [f"{pad}<{name}>{_xml_value(value)}</{name}>"]
+
+
+def xml_document(document: list[Node]) -> str:
+    """The EXPLAIN document in FORMAT XML, as PostgreSQL lays it out."""
+    lines = [f'<explain xmlns="{XML_NAMESPACE}">']
+    for query in document:
+        lines.extend(_xml_lines("Query", query, 2))
+    lines.append("</explain>")
+    return "\n".join(lines)
+
+
 async def run_explain(session: Session, tr: Translation, params: tuple[Any, ...]) -> Result:
     spec = tr.explain
     assert spec is not None
@@ -94,6 +139,8 @@ async def run_explain(session: Session, tr: Translation, params: tuple[Any, ...]
     document = [{"Plan": tree, **({"Triggers": []} if timings else {}), **timings}]
     if spec.format == "json":
         return Result("EXPLAIN", rows=[(json.dumps(document, indent=2),)], translation=tr)
+    if spec.format == "xml":
+        return Result("EXPLAIN", rows=[(xml_document(document),)], translation=tr)
     if spec.format == "yaml":
         return Result("EXPLAIN", rows=[(_yaml(document, 0),)], translation=tr)
     lines = _text_lines(tree) + [f"{name}: {ms:.3f} ms" for name, ms in timings.items()]

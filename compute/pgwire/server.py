@@ -674,6 +674,10 @@ class Connection(ExtendedQuery):
             return
         columns = result_columns(result.translation if tr.kind is Kind.FETCH and result.translation
                                  else tr)
+        if tr.kind is Kind.FETCH and describe and portal is None and tr.fetch is not None \
+                and self.session is not None and self.session.cursors.binary(tr.fetch.name):
+            result_formats = [1]  # simple query: a BINARY cursor's rows are binary (PostgreSQL's
+            # exec_simple_query); the extended protocol sends the formats Bind asked for
         if portal is not None:
             key = tuple(result_formats)
             cache = portal.prepared.encoders

@@ -92,6 +92,7 @@ class CursorSpec:
     text: str  # the DECLARE statement as written (pg_cursors.statement)
     scroll: bool | None = None  # SCROLL (True), NO SCROLL (False), neither (None)
     hold: bool = False  # WITH HOLD
+    binary: bool = False  # BINARY: a simple-query FETCH sends every column in binary
 
 
 @dataclass(frozen=True, slots=True)

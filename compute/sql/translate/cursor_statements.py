@@ -33,9 +33,11 @@ def declare_cursor(tokens: tuple[Token, ...], text: str, translate_query: QueryT
     ts.expect("declare")
     name = ts.next_name()
     scroll: bool | None = None
+    binary = False
     while True:
         if ts.accept("binary"):
-            raise SqlError("0A000", "DECLARE BINARY is not supported (fetch in text format)")
+            binary = True
+            continue
         if ts.accept("asensitive") or ts.accept("insensitive"):
             continue
         if ts.accept("no", "scroll"):
@@ -63,7 +65,7 @@ def declare_cursor(tokens: tuple[Token, ...], text: str, translate_query: QueryT
     if query.is_write:
         raise SqlError("0A000", "DECLARE CURSOR over a query that writes is not supported")
     return Translation(Kind.DECLARE_CURSOR, "DECLARE CURSOR", param_oids=query.param_oids,
-                       cursor=CursorSpec(name, query, text, scroll, hold))
+                       cursor=CursorSpec(name, query, text, scroll, hold, binary))
 
 
 def _count(ts: Tokens) -> int | None:

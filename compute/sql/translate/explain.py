@@ -2,7 +2,7 @@
 
 The explained statement is translated as if it ran alone (so EXPLAIN of a bad statement fails
 as the statement would); the session builds the plan from SQLite's EXPLAIN QUERY PLAN of its
-SQLite steps (compute/explain.py). Only FORMAT TEXT is answered.
+SQLite steps (compute/explain.py), in FORMAT TEXT, JSON, YAML or XML.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ _BOOLEAN_OPTIONS = frozenset({"analyze", "verbose", "costs", "settings", "buffer
 _TRUE = frozenset({"true", "on", "1", "yes"})
 _FALSE = frozenset({"false", "off", "0", "no"})
 QUERY_PLAN = (ColumnDesc("QUERY PLAN", pgtypes.TEXT),)
+XML_OID = 142  # PostgreSQL's xml type: FORMAT XML's column (pgtypes has no xml type of its own)
 
 
 def _options(ts: Tokens) -> dict[str, bool | str]:
-    """The parenthesized option list; FORMAT XML is refused."""
+    """The parenthesized option list."""
     found: dict[str, bool | str] = {}
     while True:
         name_tok = ts.next()
@@ -37,9 +38,9 @@ def _options(ts: Tokens) -> dict[str, bool | str]:
         if name == "format":
             if value is None:
                 ts.error()
-            if value not in ("text", "json", "yaml"):
-                raise SqlError("0A000", f"EXPLAIN option FORMAT {str(value).upper()} is not supported "
-                                        "(FORMAT TEXT, JSON and YAML are)")
+            if value not in ("text", "json", "yaml", "xml"):
+                raise SqlError("22023", f'unrecognized value for EXPLAIN option "format": "{value}"',
+                               position=name_tok.start + 1)
             found["format"] = value
         elif name in _BOOLEAN_OPTIONS:
             if value is not None and value not in _TRUE | _FALSE:
@@ -80,7 +81,8 @@ def explain(tokens: tuple[Token, ...], text: str,
         raise SqlError("0A000", "EXPLAIN ANALYZE DECLARE is not supported")
     analyze = bool(options.get("analyze"))
     fmt = str(options.get("format", "text"))
-    columns = (ColumnDesc("QUERY PLAN", pgtypes.JSON),) if fmt == "json" else QUERY_PLAN
+    columns = (ColumnDesc("QUERY PLAN", pgtypes.JSON),) if fmt == "json" else \
+        (ColumnDesc("QUERY PLAN", XML_OID),) if fmt == "xml" else QUERY_PLAN
     return Translation(Kind.EXPLAIN, "EXPLAIN", columns=columns, param_oids=statement.param_oids,
                        is_write=analyze and statement.is_write, write_command=statement.write_command,
                        explain=ExplainSpec(statement, analyze, bool(options.get("verbose")), fmt))

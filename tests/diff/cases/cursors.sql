@@ -156,5 +156,61 @@ fetch all from c;
 declare c cursor with hold for select a from cur_t order by a;
 fetch 2 from c;
 
--- refused binary_cursor
+-- BINARY cursors: the harness runs its query through the extended protocol, where PostgreSQL
+-- sends a FETCH in the formats of its Bind (text here); the binary answer of a simple-query FETCH
+-- (every column, bytes per type) is compared in tests/compute/test_cursors.py.
+
+-- case binary_cursor ordered
+declare c binary cursor for select a from cur_t order by a;
+fetch 3 from c;
+
+-- case binary_cursor_types ordered
+declare c binary cursor for select a::bigint as i8, b, a::numeric / 4 as n, a > 3 as big,
+  a::float8 / 2 as f, ('\x' || lpad(to_hex(a), 2, '0'))::bytea as raw, array[a, a + 1] as arr
+  from cur_t order by a;
+fetch all from c;
+
+-- case binary_scroll_cursor_backward ordered
+declare c binary scroll cursor for select a, b from cur_t order by a;
+fetch 4 from c;
+fetch backward 2 from c;
+
+-- case binary_cursor_move_then_fetch ordered
+declare c binary no scroll cursor for select a from cur_t order by a;
+move 5 in c;
+fetch next from c;
+
+-- case binary_cursor_move_tag
+declare c binary cursor for select a from cur_t order by a;
+move all from c;
+
+-- case binary_cursor_with_hold ordered
+declare c binary cursor with hold for select a, b from cur_t order by a;
+fetch 2 from c;
+
+-- case binary_insensitive_scroll_with_hold ordered
+declare c binary insensitive scroll cursor with hold for select a from cur_t order by a;
+fetch last from c;
+fetch absolute 2 from c;
+
+-- case binary_cursor_closed
 declare c binary cursor for select a from cur_t;
+close c;
+fetch 1 from c;
+
+-- case binary_cursor_duplicate_name
+declare c binary cursor for select a from cur_t;
+declare c binary cursor for select a from cur_t;
+
+-- case binary_cursor_backward_no_scroll
+declare c binary no scroll cursor for select a from cur_t order by a;
+fetch 2 from c;
+fetch prior from c;
+
+-- case binary_cursor_empty ordered
+declare c binary cursor for select a from cur_t where a > 100;
+fetch all from c;
+
+-- case binary_twice_is_accepted ordered
+declare c binary binary cursor for select a from cur_t order by a;
+fetch 1 from c;
