@@ -82,6 +82,7 @@ class Session(SessionSettings, SqlPrepared):
         self.db = db
         self.user = user
         self.settings = settings
+        self.startup_settings = dict(settings)  # what RESET returns to (startup packet over defaults)
         self.txn: Transaction | None = None
         self.failed = False
         self._active: Pooled | None = None

@@ -22,6 +22,7 @@ class SessionSettings:
 
     engine: Engine
     settings: dict[str, str]
+    startup_settings: dict[str, str]
     txn: Transaction | None
     changed_settings: list[str]
 
@@ -45,10 +46,13 @@ class SessionSettings:
         if name == "all" and tr.value is None:
             for key in list(self.settings):
                 if key in guc.DEFAULTS and key not in guc.READ_ONLY:
-                    self._assign(key, guc.DEFAULTS[key], tr.is_local)
+                    self._assign(key, self.startup_settings.get(key, guc.DEFAULTS[key]), tr.is_local)
             return Result(tag)
-        value = guc.reset_value(tr.name) if tr.value is None else guc.normalize(
-            name, tr.value, self.settings.get(name))
+        if tr.value is None:  # RESET / SET ... TO DEFAULT: the value the session started with
+            value = guc.reset_value(tr.name)
+            value = self.startup_settings.get(name, value)
+        else:
+            value = guc.normalize(name, tr.value, self.settings.get(name))
         self._assign(name, value, tr.is_local)
         return Result(tag)
 

@@ -3,6 +3,7 @@ transaction, ROLLBACK TO SAVEPOINT restores it (differential against PostgreSQL 
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from tests.compat.oracle import psycopg_script
@@ -55,3 +56,30 @@ SCRIPTS = {
 def test_set_config_scope_matches_postgres(name: str, strata_shared, pg_oracle) -> None:  # type: ignore[no-untyped-def]
     script = SCRIPTS[name]
     assert psycopg_script(strata_shared.dsn, script) == psycopg_script(pg_oracle.dsn, script)
+
+
+RESET_SCRIPT = [
+    "SHOW DateStyle", "SHOW application_name", "SHOW search_path", "SHOW statement_timeout",
+    "SET DateStyle = ISO", "SET application_name = 'changed'", "SET statement_timeout = '5s'",
+    "RESET DateStyle", "SHOW DateStyle", "SELECT '2003-02-01'::date::text",
+    "SET search_path = public", "SET search_path TO DEFAULT", "SHOW search_path",
+    "RESET ALL", "SHOW application_name", "SHOW statement_timeout", "SHOW DateStyle",
+    "SET DateStyle = ISO", "DISCARD ALL", "SHOW DateStyle", "SHOW application_name",
+    "SET work_mem = '8MB'", "RESET work_mem", "SHOW work_mem",
+]
+
+
+def _with_startup_options(dsn: str) -> list[object]:
+    out: list[object] = []
+    with psycopg.connect(dsn, autocommit=True, application_name="from_startup",
+                         options="-c DateStyle=German -c search_path=public,pg_temp -c statement_timeout=2s") as conn:
+        for sql in RESET_SCRIPT:
+            cur = conn.execute(sql)
+            out.append(cur.fetchall() if cur.description else cur.statusmessage)
+    return out
+
+
+def test_reset_returns_to_startup_values(strata_shared, pg_oracle) -> None:  # type: ignore[no-untyped-def]
+    """RESET, SET … TO DEFAULT, RESET ALL and DISCARD ALL go back to the values the client gave at
+    startup (options / parameters), not to the server defaults, as PostgreSQL does."""
+    assert _with_startup_options(strata_shared.dsn) == _with_startup_options(pg_oracle.dsn)
