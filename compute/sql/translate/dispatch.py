@@ -36,6 +36,7 @@ from compute.sql.translate.rewrite import (
     unlogged_cut,
 )
 from compute.sql.translate.roles import grant_statement, owner_to, role_statement
+from compute.sql.translate.schema_move import set_schema_statement
 from compute.sql.translate.schemas import on_commit_cut, resolve_names, schema_statement
 from compute.sql.translate.scope import Params, State
 from compute.sql.translate.split import Statement, split_statements, strip_catalog_qualifiers
@@ -254,6 +255,8 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
         return role_statement(first, stmt.tokens, stmt.text), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 and stmt.tokens[1].text.lower() == "schema":
         return schema_statement(first, stmt.tokens, stmt.text, state)
+    if first == "alter" and (moved := set_schema_statement(stmt.tokens, stmt.text, catalog)) is not None:
+        return moved  # ALTER TABLE | VIEW | SEQUENCE | TYPE ... SET SCHEMA (translate/schema_move.py)
     if first in ("create", "alter", "drop") and _is_noop_ddl(stmt):
         return _noop_ddl(stmt, catalog), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 1 and stmt.tokens[1].text.lower() == "type":

@@ -20,6 +20,7 @@ from compute.sql.catalog import catalog as C
 from compute.sql.catalog.catalog import Catalog, Schema, quote_literal, relation_key
 from compute.sql.catalog.objects import ROLES
 from compute.sql.translate.ddl import DdlCompiler
+from compute.sql.translate.schema_move import rename_schema
 from compute.sql.translate.scope import State, ident
 from compute.sql.translate.tokens import Tokens, ident_value, is_quoted
 
@@ -236,13 +237,9 @@ def _alter(ts: Tokens, catalog: Catalog) -> tuple[Translation, Catalog]:
     if catalog.schema_exists(new) or new in _SYSTEM_SCHEMAS:
         raise SqlError("42P06", f'schema "{new}" already exists')
     _check_new_name(new)
-    if any(_in_schema(t.name, name) for t in catalog.tables.values()) or \
-            any(_in_schema(k, name) for k in (*catalog.sequences, *catalog.enums)):
-        raise SqlError("0A000", "ALTER SCHEMA ... RENAME TO of a schema holding objects is not supported")
-    steps = [f"UPDATE {C.SCHEMAS} SET name = {quote_literal(new)} WHERE name = {quote_literal(name)}",
-             *C.BUMP_SCHEMA_VERSION]
-    old = catalog.schemas[name]
-    derived = catalog.without_schema(name).with_schema(Schema(new, old.oid, old.owner))
+    if name.startswith(C.TEMP_SCHEMA_PREFIX):
+        raise SqlError("0A000", "renaming a temporary schema is not supported")
+    steps, derived = rename_schema(catalog, name, new)  # with everything it holds (schema_move.py)
     return Translation(Kind.COMMAND, "ALTER SCHEMA", tuple(steps), is_write=True, is_ddl=True), derived
 
 
