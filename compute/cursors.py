@@ -444,6 +444,7 @@ class Cursors:
     def view_json(self) -> str:
         """pg_cursors' rows (the view reads them through strata_cursors_json(), functions/admin.py)."""
         return json.dumps([{"name": c.spec.name, "statement": c.spec.text, "is_holdable": c.spec.hold,
+                            "is_binary": c.spec.binary,
                             "is_scrollable": c.spec.scroll is not False,
                             "creation_time": c.created.strftime("%Y-%m-%d %H:%M:%S.%f") + "+00"}
                            for c in self.open.values()])

@@ -136,7 +136,10 @@ async def run_explain(session: Session, tr: Translation, params: tuple[Any, ...]
     tree = plan_tree(plan_rows, statement.tag)
     if count is not None:
         tree = {**tree, "Actual Rows": count, "Actual Loops": 1}
-    document = [{"Plan": tree, **({"Triggers": []} if timings else {}), **timings}]
+    document: list[Node] = [{"Plan": tree}]
+    if timings:  # PostgreSQL's order: Planning Time, Triggers, Execution Time
+        document[0].update({"Planning Time": timings["Planning Time"], "Triggers": [],
+                            "Execution Time": timings["Execution Time"]})
     if spec.format == "json":
         return Result("EXPLAIN", rows=[(json.dumps(document, indent=2),)], translation=tr)
     if spec.format == "xml":

@@ -63,6 +63,15 @@ SCRIPTS: dict[str, list[str]] = {
                   "fetch 1 from d", "commit", "fetch 1 from d", "fetch 2 from d", "close d",
                   "begin", "declare d cursor with hold for select a from cu_t", "rollback", "fetch d",
                   "begin", "declare k cursor for select a from cu_t", "commit", "fetch k"],
+    # psycopg runs these as simple queries: a BINARY cursor's FETCH comes back in binary format
+    "binary": ["begin", "declare c binary scroll cursor for select a, b, a::numeric / 3 as n from cu_t "
+               "order by a", "fetch 2 from c", "move 2 in c", "fetch backward 1 from c",
+               "fetch last from c", "fetch absolute 1 from c",
+               "select name, is_binary, is_scrollable from pg_cursors", "close c", "fetch c", "rollback",
+               "declare h binary cursor with hold for select a, b from cu_t order by a", "fetch 2 from h",
+               "move all in h", "fetch h", "close h",
+               "begin", "declare d binary no scroll cursor with hold for select a from cu_t order by a",
+               "fetch 1 from d", "commit", "fetch 2 from d", "fetch prior from d", "close all"],
 }
 
 
@@ -214,3 +223,64 @@ def test_statement_timeout_stops_declare_and_fetch(pg_oracle: PostgresOracle,
               "declare c cursor for select x.a from cu_slow x, cu_slow y", "fetch 2 from c",
               "move all in c", "rollback", "select 1"]
     assert _script(strata_shared.dsn, script) == _script(pg_oracle.dsn, script)
+
+
+BINARY_QUERY = ("select 7::int4 as i4, -9000000000::int8 as i8, 'héllo'::text as t, "
+                "-12.3450::numeric as n, true as b, "
+                "timestamptz '2024-02-29 12:34:56.789+02' as ts, '\\x00ff10'::bytea as raw, "
+                "-1.5e300::float8 as f8, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid as u, "
+                "array[1, null, 3]::int4[] as ai, array['x', 'y z']::text[] as at, "
+                "null::int4 as nothing")
+
+
+def _raw_binary(dsn: str) -> list[Any]:
+    """Formats, type OIDs and raw bytes libpq hands psycopg for FETCHes from a BINARY cursor: the
+    simple protocol (binary whatever was asked) and the extended one (the formats of Bind)."""
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pg = conn.pgconn
+        conn.execute("set timezone = 'UTC'")
+        pg.exec_(b"begin")
+        pg.exec_(f"declare c binary scroll cursor for {BINARY_QUERY}".encode())
+        for run in (lambda: pg.exec_(b"fetch 1 from c"),
+                    lambda: pg.exec_params(b"fetch prior from c", [], result_format=0),
+                    lambda: pg.exec_params(b"fetch next from c", [], result_format=1),
+                    lambda: pg.exec_(b"move backward all in c")):
+            res = run()
+            out.append((res.status, res.command_status,
+                        [(res.fformat(i), res.ftype(i)) for i in range(res.nfields)],
+                        [[res.get_value(r, i) for i in range(res.nfields)] for r in range(res.ntuples)]))
+        pg.exec_(b"rollback")
+    return out
+
+
+def test_binary_cursor_bytes_agree(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    """A simple-query FETCH from a BINARY cursor sends every column in binary (RowDescription
+    format 1) with PostgreSQL's send bytes per type; FETCH through the extended protocol uses the
+    Bind's result formats, text or binary."""
+    pg = _raw_binary(pg_oracle.dsn)
+    assert [f for f, _ in pg[0][2]] == [1] * 12 and [f for f, _ in pg[1][2]] == [0] * 12
+    assert pg[0][3] == pg[2][3] and pg[0][3][0][0] == b"\x00\x00\x00\x07"
+    st = _raw_binary(strata_shared.dsn)
+    for want, got in zip(pg, st, strict=True):
+        assert got == want
+
+
+def test_asyncpg_reads_binary_cursor(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    async def run(dsn: str) -> list[Any]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("set timezone = 'UTC'")
+            async with conn.transaction():
+                await conn.execute(f"declare c binary scroll cursor for {BINARY_QUERY}")
+                first = [tuple(r) for r in await conn.fetch("fetch all from c")]
+                status = await conn.execute("move backward 1 in c")
+                again = [tuple(r) for r in await conn.fetch("fetch prior from c")]
+                await conn.execute("close c")
+            return [first, status, again]
+        finally:
+            await conn.close()
+
+    pg = asyncio.run(run(pg_oracle.dsn))
+    assert pg[0] and pg[1] == "MOVE 1"
+    assert asyncio.run(run(strata_shared.dsn)) == pg

@@ -4,6 +4,7 @@ runs the statement (with Execution Time lines)."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import psycopg
@@ -116,3 +117,55 @@ def test_explain_formats(pg_oracle: PostgresOracle, strata_shared: StrataProcess
     pg = _formats(pg_oracle.dsn)
     assert pg[1][3] == (["Execution Time", "Plan", "Planning Time"], True)
     assert _formats(strata_shared.dsn) == pg
+
+
+def _xml_shape(element: ET.Element, depth: int = 0) -> list[Any]:
+    """Tags of an EXPLAIN XML document down to the plan nodes (whose properties differ)."""
+    shape: list[Any] = [element.tag]
+    if element.tag.endswith("}Plan"):
+        return shape + [sorted({child.tag for child in element} & {f"{NS}Node-Type", f"{NS}Actual-Rows",
+                                                                     f"{NS}Actual-Loops"})]
+    return shape + [_xml_shape(child, depth + 1) for child in element]
+
+
+NS = "{http://www.postgresql.org/2009/explain}"
+
+
+def _xml(dsn: str) -> list[Any]:
+    out: list[Any] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists ex6_t")
+        conn.execute("create table ex6_t (a int primary key, b text)")
+        for sql in ("explain (format xml) select * from ex6_t where a = 1",
+                    "explain (analyze, format xml) insert into ex6_t values (1, '<&>')",
+                    "explain (format xml, analyze) select b from ex6_t where b = '<&>'",
+                    "explain (format xml) declare c cursor for select a from ex6_t"):
+            cur = conn.execute(sql)
+            assert cur.description is not None and cur.pgresult is not None
+            rows = cur.fetchall()
+            doc = rows[0][0]
+            root = ET.fromstring(doc)  # well-formed, or this raises
+            lines = doc.split("\n")
+            indents = {len(line) - len(line.lstrip(" ")) for line in lines}
+            out.append((cur.statusmessage, [(d.name, d.type_code) for d in cur.description],
+                        cur.pgresult.fformat(0), len(rows), lines[0], lines[1], lines[-1],
+                        all(i % 2 == 0 for i in indents), root.tag, _xml_shape(root)))
+        out.append(conn.execute("select a, b from ex6_t").fetchall())
+        for bad in ("explain (format xml) select * from ex6_nosuch", "explain (format xmlx) select 1"):
+            try:
+                conn.execute(bad)
+                out.append("no error")
+            except psycopg.Error as exc:
+                out.append(exc.sqlstate)
+    return out
+
+
+def test_explain_format_xml(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> None:
+    """FORMAT XML: one row, one xml (OID 142) column, a well-formed document in PostgreSQL's
+    namespace with <Query>, <Plan>, <Plans> and the ANALYZE elements, two-space indentation."""
+    pg = _xml(pg_oracle.dsn)
+    assert pg[0][1] == [("QUERY PLAN", 142)]
+    assert pg[0][4] == '<explain xmlns="http://www.postgresql.org/2009/explain">'
+    assert pg[1][9][0] == f"{NS}explain"
+    assert pg[-2:] == ["42P01", "22023"]
+    assert _xml(strata_shared.dsn) == pg

@@ -398,7 +398,8 @@ _rel(  # every session of this node (compute/backend.py, functions/admin.py)
 _rel(  # the session's open cursors (compute/cursors.py)
     "pg_cursors", 0,
     "name:text, statement:text, is_holdable:bool, is_binary:bool, is_scrollable:bool, creation_time:timestamptz",
-    "SELECT j.value ->> '$.name', j.value ->> '$.statement', j.value ->> '$.is_holdable', 0, "
+    "SELECT j.value ->> '$.name', j.value ->> '$.statement', j.value ->> '$.is_holdable', "
+    "j.value ->> '$.is_binary', "
     "j.value ->> '$.is_scrollable', j.value ->> '$.creation_time' FROM json_each(strata_cursors_json()) j",
 )
 _rel(  # the session's prepared statements (compute/sql_prepared.py prepared_view_json)
