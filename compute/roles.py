@@ -7,18 +7,43 @@ the control plane's logins (``strata_control``, the first user) cannot be replac
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import apsw
 
-ROLE_VERIFIER_SQL = ("SELECT password FROM __strata_roles WHERE name = ? AND canlogin "
+from compute import pgtypes
+from compute.sqlstate import SqlError
+
+ROLE_VERIFIER_SQL = ("SELECT password, validuntil FROM __strata_roles WHERE name = ? AND canlogin "
                      "AND password LIKE 'SCRAM-SHA-256$%'")
 
 
-def role_verifier(conn: Any, user: str) -> str | None:
-    """The role's SCRAM verifier if it may log in with a password, else None (one small read)."""
+def role_verifier(conn: Any, user: str, now: datetime.datetime | None = None) -> str | None:
+    """The role's SCRAM verifier if it may log in with a password now, else None (one small
+    read). A password past its ``VALID UNTIL`` fails the login as PostgreSQL's does (28P01)."""
     try:
         rows = conn.execute(ROLE_VERIFIER_SQL, (user,)).fetchall()
     except apsw.SQLError:  # a database bootstrapped before roles existed (a replica not yet caught up)
         return None
-    return str(rows[0][0]) if rows else None
+    if not rows:
+        return None
+    password, valid_until = rows[0]
+    if valid_until is not None and expired(str(valid_until), now or datetime.datetime.now(datetime.UTC)):
+        return None
+    return str(password)
+
+
+def expired(valid_until: str, now: datetime.datetime) -> bool:
+    """Whether a VALID UNTIL value (as the role was given it; a zone-less time is UTC) is past."""
+    try:
+        stored = pgtypes.parse_timestamptz(valid_until, "UTC")
+    except SqlError:  # not a time: refuse rather than let an unreadable expiry pass
+        return True
+    if stored == "infinity":
+        return False
+    if stored == "-infinity" or stored[:1] == "/":  # BC
+        return True
+    if stored[:1] == ":":  # after year 9999
+        return False
+    return pgtypes.timestamptz_from_storage(stored) <= now

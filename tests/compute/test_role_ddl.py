@@ -60,6 +60,7 @@ EDGES = [
     "grant select (a) on rd_t to postgres", "drop table rd_t", "drop sequence rd_s", "drop role rd_w",
     "alter role pg_foo login", "alter role pg_monitor rename to rd_m",
     "create role rd_ie", "drop role if exists rd_ie, rd_gone1, \"rd_Gone2\"", "drop user if exists rd_gone3",
+    "create role rd_vu valid until 'garbage'", "create role rd_vu valid until 'tomorrow'", "drop role if exists rd_vu",
     ROWS,
 ]
 
@@ -136,3 +137,26 @@ def test_login_as_role_created_by_sql(scram_server: StrataProcess) -> None:
     with pytest.raises(psycopg.OperationalError) as info:
         psycopg.connect(f"postgresql://rd_app:new-pass@{base}")
     assert 'password authentication failed for user "rd_app"' in str(info.value)
+
+
+def test_valid_until_is_enforced_at_login(scram_server: StrataProcess) -> None:
+    """A password past its VALID UNTIL fails the login (28P01) as in PostgreSQL; infinity and a
+    future time let it in; ALTER ROLE … VALID UNTIL takes effect at the next login."""
+    base = f"127.0.0.1:{scram_server.port}/postgres"
+    with psycopg.connect(f"postgresql://postgres:admin-pass@{base}", autocommit=True) as conn:
+        conn.execute("create user rd_old password 'p' valid until '2001-01-01 00:00:00+00'")
+        conn.execute("create user rd_forever password 'p' valid until 'infinity'")
+        conn.execute("create user rd_later password 'p' valid until '2999-01-01'")
+    for user in ("rd_forever", "rd_later"):
+        with psycopg.connect(f"postgresql://{user}:p@{base}") as conn:
+            assert conn.execute("select current_user").fetchone() == (user,)
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(f"postgresql://rd_old:p@{base}")
+    assert 'password authentication failed for user "rd_old"' in str(info.value)
+    with psycopg.connect(f"postgresql://postgres:admin-pass@{base}", autocommit=True) as conn:
+        conn.execute("alter role rd_old valid until 'infinity'")
+        conn.execute("alter role rd_later valid until '2000-06-01'")
+    with psycopg.connect(f"postgresql://rd_old:p@{base}"):
+        pass
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(f"postgresql://rd_later:p@{base}")

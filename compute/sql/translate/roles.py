@@ -15,6 +15,7 @@ import re
 
 from sqlglot.tokens import Token
 
+from compute import pgtypes
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog
 from compute.sql.catalog.objects import ROLES, quote_literal
@@ -129,7 +130,8 @@ def _options(ts: Tokens) -> tuple[dict[str, str], tuple[str, ...]]:
             put("password", value)
             notices.extend(notice)
         elif word == "valid" and ts.accept("until"):
-            put("validuntil", quote_literal(_string(ts)))
+            # checked and fixed now ('tomorrow' is a time, 22007 for no time); a zone-less value is UTC
+            put("validuntil", quote_literal(pgtypes.parse_timestamptz(_string(ts), "UTC")))
         elif word in ("in", "role", "admin", "user", "sysid"):
             raise SqlError("0A000", f"{word.upper()} in a role definition is not supported: "
                                     "role membership is not stored")
