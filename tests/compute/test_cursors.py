@@ -233,6 +233,14 @@ BINARY_QUERY = ("select 7::int4 as i4, -9000000000::int8 as i8, 'héllo'::text a
                 "null::int4 as nothing")
 
 
+MORE_TYPES = ("select 3::int2, 1.25::float4, date '2024-01-02', time '12:00:01.5', "
+              "interval '1 day 2 hours 3.5 seconds', '{\"a\": [1, 2]}'::jsonb, '{\"b\":1}'::json, "
+              "'v'::varchar(3), 'c'::char(3), timestamp '2020-01-01 00:00:00', 0.00::numeric, "
+              "'NaN'::numeric, 123456789.000001::numeric, array[1.5, null]::numeric[], "
+              "array[[1, 2], [3, 4]], '192.168.0.1/24'::inet, int4range(1, 5), "
+              "'infinity'::timestamptz, 'x'::name, 42::oid, array[true, false]")
+
+
 def _raw_binary(dsn: str) -> list[Any]:
     """Formats, type OIDs and raw bytes libpq hands psycopg for FETCHes from a BINARY cursor: the
     simple protocol (binary whatever was asked) and the extended one (the formats of Bind)."""
@@ -250,6 +258,9 @@ def _raw_binary(dsn: str) -> list[Any]:
             out.append((res.status, res.command_status,
                         [(res.fformat(i), res.ftype(i)) for i in range(res.nfields)],
                         [[res.get_value(r, i) for i in range(res.nfields)] for r in range(res.ntuples)]))
+        pg.exec_(f"declare m binary cursor for {MORE_TYPES}".encode())
+        res = pg.exec_(b"fetch all from m")
+        out.append([(res.fformat(i), res.ftype(i), res.get_value(0, i)) for i in range(res.nfields)])
         pg.exec_(b"rollback")
     return out
 
