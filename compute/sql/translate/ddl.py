@@ -27,7 +27,7 @@ from compute.sql.catalog.catalog import (
     Table,
     quote_literal,
 )
-from compute.sql.translate.ddl_alter import TableDdl
+from compute.sql.translate.ddl_alter import TableDdl, index_storage_name
 from compute.sql.translate.ddl_sql import (
     FK_TRIGGER_SUFFIXES,
     DdlResult,
@@ -178,8 +178,9 @@ class DdlCompiler(TableDdl):
             cname = constraint_name or b.unique_name(f"{name}_{'_'.join(cols)}_key", self.catalog)
             b.used_names.add(cname)
             # a named SQLite index rather than an inline UNIQUE, so DROP CONSTRAINT can remove it
-            b.unique_indexes.append(f"CREATE UNIQUE INDEX {_q(cname)} ON {_q(name)} ({', '.join(_q(c) for c in cols)})")
-            b.indexes.append(Index(0, cname, 0, tuple(cols), True, False, cname))
+            storage = index_storage_name(self.catalog, cname)
+            b.unique_indexes.append(f"CREATE UNIQUE INDEX {_q(storage)} ON {_q(name)} ({', '.join(_q(c) for c in cols)})")
+            b.indexes.append(Index(0, cname, 0, tuple(cols), True, False, storage))
             b.constraints.append(Constraint(cname, 0, "u", tuple(cols)))
         elif isinstance(body, exp.CheckColumnConstraint):
             # PostgreSQL names it after the one column the expression uses, if it uses just one
@@ -467,8 +468,9 @@ class DdlCompiler(TableDdl):
         where = params.args.get("where") if params is not None else None
         where_sql = f" WHERE {generate(self.qc.ex.condition(where.this, scope))}" if where is not None else ""
         steps = [
-            f"CREATE {'UNIQUE ' if unique else ''}INDEX {_q(name)} ON {_q(table_name)} ({', '.join(parts)}){where_sql}",
-            *C.insert_index_sql(name, table_name, names, unique, False, name),
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX {_q(index_storage_name(self.catalog, name))} ON "
+            f"{_q(table_name)} ({', '.join(parts)}){where_sql}",
+            *C.insert_index_sql(name, table_name, names, unique, False, index_storage_name(self.catalog, name)),
         ]
         if any(desc) or any(nulls_first) or where_text or any(expr_types) or any(opclasses):
             # pg_index.indoption / indclass / indpred and pg_get_indexdef read this
@@ -478,7 +480,7 @@ class DdlCompiler(TableDdl):
             definition = json.dumps(info)
             steps.append(f"UPDATE {C.TABLES} SET definition = {quote_literal(definition)} "
                          f"WHERE oid = {C.oid_of_sql(name)}")
-        index = Index(0, name, table.oid, tuple(names), unique, False, name)
+        index = Index(0, name, table.oid, tuple(names), unique, False, index_storage_name(self.catalog, name))
         return DdlResult("CREATE INDEX", steps, self.catalog.with_table(replace(table, indexes=(*table.indexes, index))))
 
     def _index_name(self, table: str, cols: list[str]) -> str:

@@ -47,6 +47,18 @@ from compute.sql.translate.scope import Scope, Source, SourceColumn, State
 from compute.sql.types import Ty
 
 
+def index_storage_name(catalog: Catalog, key: str) -> str:
+    """The SQLite name of a new index: its key, unless an index moved to another schema (SET
+    SCHEMA, ALTER SCHEMA RENAME: SQLite cannot rename an index) still has that SQLite name."""
+    taken = {i.sqlite_name for t in catalog.tables.values() for i in t.indexes if i.sqlite_name}
+    if key not in taken:
+        return key
+    n = 1
+    while f"{key}#{n}" in taken:
+        n += 1
+    return f"{key}#{n}"
+
+
 class TableDdl:
     """The table-level DDL compiler: what a column and a table name mean (used by CREATE TABLE
     too), and ALTER TABLE. ``DdlCompiler`` (ddl.py) adds CREATE, DROP and the rest."""
@@ -457,11 +469,12 @@ class TableDdl:
                     steps.append(f"UPDATE {C.COLUMNS} SET not_null = 1 WHERE table_oid = {C.oid_of_sql(table.name)} "
                                  f"AND name = {quote_literal(col.name)}")
                     columns[i] = replace(col, not_null=True)
-        steps.append(f"CREATE UNIQUE INDEX {_q(name)} ON {_q(table.name)} ({', '.join(_q(c) for c in cols)})")
-        steps.extend(C.insert_index_sql(name, table.name, cols, True, primary, name))
+        storage = index_storage_name(catalog, name)
+        steps.append(f"CREATE UNIQUE INDEX {_q(storage)} ON {_q(table.name)} ({', '.join(_q(c) for c in cols)})")
+        steps.extend(C.insert_index_sql(name, table.name, cols, True, primary, storage))
         con = Constraint(name, table.oid, "p" if primary else "u", tuple(cols))
         steps.append(C.insert_constraint_sql(con, table.name, index_name=name))
-        index = Index(0, name, table.oid, tuple(cols), True, primary, name)
+        index = Index(0, name, table.oid, tuple(cols), True, primary, storage)
         new_table = replace(table, columns=tuple(columns), indexes=(*table.indexes, index),
                             constraints=(*table.constraints, con))
         return catalog.with_table(new_table), steps

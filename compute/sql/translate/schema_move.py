@@ -14,6 +14,7 @@ What cannot be moved that way is refused (0A000). See docs/sql-translation.md, "
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 
@@ -33,7 +34,13 @@ from compute.sql.catalog.catalog import (
 )
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_identity import regclass_text
-from compute.sql.translate.ddl_sql import _q
+from compute.sql.translate.ddl_sql import (
+    FK_TRIGGER_SUFFIXES,
+    _q,
+    drop_triggers_sql,
+    fk_trigger_prefix,
+    fk_trigger_sql,
+)
 from compute.sql.translate.parse import parse
 from compute.sql.translate.scope import Scope, State
 from compute.sql.translate.tokens import Tokens, ident_value, is_quoted
@@ -95,10 +102,38 @@ def move_steps(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
             if con.type == "c" and con.index_oid == 0:  # their trigger names hold the constraint key
                 steps.extend(ddl._drop_check_triggers(old_table, old_con.name))
                 steps.extend(ddl._check_triggers(table, con.name))
+    more, after = _foreign_key_triggers(after, moves)
+    steps.extend(more)
     for view in moved_views:
         steps.append(_create_view_sql(after, after.tables[moves.relations[view.name]]))
     steps.extend(C.BUMP_SCHEMA_VERSION)
     return steps, after
+
+
+def _foreign_key_triggers(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
+    """The triggers of the foreign keys of moved tables are named after the child's key: made
+    again under the new key (so the old name is free for a table made later in the old schema)."""
+    steps: list[str] = []
+    for new in moves.relations.values():
+        table = catalog.tables[new]
+        constraints = []
+        for con in table.constraints:
+            info = json.loads(con.definition or "{}") if con.type == "f" else {}
+            parent = catalog.table_by_oid(con.ref_table) if con.ref_table else None
+            if not info.get("trigger") or parent is None:
+                constraints.append(con)
+                continue
+            steps.extend(drop_triggers_sql(str(info["trigger"]), FK_TRIGGER_SUFFIXES))
+            info["trigger"] = fk_trigger_prefix(table.name, con.name)
+            ccols = [c for name in con.columns for c in table.columns if c.name == name]
+            pcols = [c for name in con.ref_columns for c in parent.columns if c.name == name]
+            steps.extend(fk_trigger_sql(str(info["trigger"]), con.name, table.name, ccols, parent.name, pcols, info))
+            definition = json.dumps(info)
+            steps.append(f"UPDATE {C.CONSTRAINTS} SET definition = {quote_literal(definition)} WHERE table_oid = "
+                         f"{C.oid_of_sql(table.name)} AND name = {quote_literal(C.bare_name(con.name))}")
+            constraints.append(replace(con, definition=definition))
+        catalog = catalog.with_table(replace(table, constraints=tuple(constraints)))
+    return steps, catalog
 
 
 def _refuse_unmovable(catalog: Catalog, moves: Moves) -> None:
@@ -294,6 +329,13 @@ def set_schema_statement(tokens: tuple[Token, ...], text: str, catalog: Catalog)
         raise SqlError("42P01", f'relation "{C.bare_name(key) if schema is None else key}" does not exist')
     if noun == "VIEW" and (table is None or table.kind != "v"):
         raise SqlError("42809", f'"{C.bare_name(key)}" is not a view')
+    if noun == "SEQUENCE" and seq is None:
+        raise SqlError("42809", f'"{C.bare_name(key)}" is not a sequence')
+    if seq is not None and seq.owner_table:
+        owner = catalog.table_by_oid(seq.owner_table)
+        raise SqlError("0A000", "cannot move an owned sequence into another schema",
+                       detail=f'Sequence "{C.bare_name(key)}" is linked to table '
+                              f'"{C.bare_name(owner.name) if owner else seq.owner_table}".')
     _check_target(catalog, C.split_key(key)[0], target)
     moves = Moves(target)
     if table is not None:
