@@ -34,6 +34,16 @@ def role_verifier(conn: Any, user: str, now: datetime.datetime | None = None) ->
     return str(password)
 
 
+def connection_limit(conn: Any, user: str) -> int | None:
+    """The role's CONNECTION LIMIT if one applies to it (not a superuser, not -1), else None."""
+    try:
+        rows = conn.execute("SELECT connlimit FROM __strata_roles WHERE name = ? AND NOT super "
+                            "AND connlimit >= 0", (user,)).fetchall()
+    except apsw.SQLError:  # a database bootstrapped before roles existed
+        return None
+    return int(rows[0][0]) if rows else None
+
+
 def expired(valid_until: str, now: datetime.datetime) -> bool:
     """Whether a VALID UNTIL value (as the role was given it; a zone-less time is UTC) is past."""
     try:

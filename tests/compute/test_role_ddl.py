@@ -3,6 +3,7 @@ rows), the role checks of GRANT/REVOKE/OWNER TO, and a SCRAM login as a role mad
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,30 @@ def test_valid_until_is_enforced_at_login(scram_server: StrataProcess) -> None:
         pass
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(f"postgresql://rd_later:p@{base}")
+
+
+def test_connection_limit_is_enforced(scram_server: StrataProcess) -> None:
+    """CONNECTION LIMIT n: the (n+1)th concurrent login of the role is refused with 53300, as in
+    PostgreSQL; a connection that ends frees its place; superusers are not limited."""
+    base = f"127.0.0.1:{scram_server.port}/postgres"
+    with psycopg.connect(f"postgresql://postgres:admin-pass@{base}", autocommit=True) as admin:
+        admin.execute("create user rd_one password 'p' connection limit 1")
+        admin.execute("create user rd_root password 'p' superuser connection limit 0")
+        first = psycopg.connect(f"postgresql://rd_one:p@{base}")
+        with pytest.raises(psycopg.OperationalError) as info:
+            psycopg.connect(f"postgresql://rd_one:p@{base}")
+        assert 'too many connections for role "rd_one"' in str(info.value)
+        first.close()
+        for _ in range(50):  # the server notices the close
+            try:
+                psycopg.connect(f"postgresql://rd_one:p@{base}").close()
+                break
+            except psycopg.OperationalError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("the role's place was not freed after its connection closed")
+        with psycopg.connect(f"postgresql://rd_root:p@{base}"), psycopg.connect(f"postgresql://rd_root:p@{base}"):
+            pass
+        admin.execute("alter role rd_one connection limit -1")
+        with psycopg.connect(f"postgresql://rd_one:p@{base}"), psycopg.connect(f"postgresql://rd_one:p@{base}"):
+            pass
