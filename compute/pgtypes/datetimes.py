@@ -16,6 +16,7 @@ from compute import datetime_input as _datetime_input
 from compute.pgtypes.oids import DATE, INTERVAL, TIME, TIMESTAMP, TIMESTAMPTZ
 from compute.pgtypes.posixtz import parse_posix
 from compute.pgtypes.scalars import invalid_input
+from compute.pgtypes.widedates import format_offset
 from compute.sqlstate import SqlError
 
 # --------------------------------------------------------------------------- date/time
@@ -71,19 +72,6 @@ def format_time(value: _dt.time) -> str:
     text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
-    return text
-
-
-def format_offset(seconds: int) -> str:
-    sign = "-" if seconds < 0 else "+"
-    seconds = abs(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{sign}{hours:02d}"
-    if minutes or secs:
-        text += f":{minutes:02d}"
-    if secs:
-        text += f":{secs:02d}"
     return text
 
 

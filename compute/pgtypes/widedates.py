@@ -160,8 +160,8 @@ def local_offset_us(local_micros: int, zone: _dt.tzinfo) -> int:
     return 0 if offset is None else int(offset.total_seconds() * 1_000_000)
 
 
-def format_offset_us(offset_us: int) -> str:
-    seconds = offset_us // 1_000_000
+def format_offset(seconds: int) -> str:
+    """A UTC offset as PostgreSQL prints it: +05, -03:30, +00:19:32."""
     sign = "-" if seconds < 0 else "+"
     hours, rest = divmod(abs(seconds), 3600)
     minutes, secs = divmod(rest, 60)
@@ -171,6 +171,10 @@ def format_offset_us(offset_us: int) -> str:
     if secs:
         text += f":{secs:02d}"
     return text
+
+
+def format_offset_us(offset_us: int) -> str:
+    return format_offset(offset_us // 1_000_000)
 
 
 def tstz_local_iso(value: str, zone: _dt.tzinfo) -> str:
