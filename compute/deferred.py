@@ -82,7 +82,9 @@ def _columns(conn: Any, table_oid: int, names: list[str]) -> list[Column]:
 def _load(conn: Any, prefix: str) -> _ForeignKey | None:
     """The foreign key behind a trigger prefix, from the catalog as this transaction sees it."""
     row = conn.execute(
-        f"SELECT k.name, t.name, k.columns, k.table_oid, r.name, k.ref_columns, k.ref_table, k.definition "
+        f"SELECT k.name, CASE t.schema WHEN 'public' THEN t.name ELSE t.schema || '.' || t.name END, k.columns, "
+        f"k.table_oid, CASE r.schema WHEN 'public' THEN r.name ELSE r.schema || '.' || r.name END, "
+        f"k.ref_columns, k.ref_table, k.definition "
         f"FROM {CONSTRAINTS} k JOIN {TABLES} t ON t.oid = k.table_oid JOIN {TABLES} r ON r.oid = k.ref_table "
         f"WHERE k.type = 'f' AND json_extract(k.definition, '$.trigger') = ?", (prefix,)).fetchone()
     if row is None:
@@ -129,7 +131,12 @@ def check_pending(conn: Any, state: DeferredState, prefixes: tuple[str, ...] | N
             continue
         fk = keys[prefix]
         if side == "p":
-            raise SqlError("23503", f'update or delete on table "{fk.parent}" violates foreign key constraint '
-                                    f'"{fk.name}" on table "{fk.child}"', detail=detail)
-        raise SqlError("23503", f'insert or update on table "{fk.child}" violates foreign key constraint '
+            raise SqlError("23503", f'update or delete on table "{_bare(fk.parent)}" violates foreign key '
+                                    f'constraint "{fk.name}" on table "{_bare(fk.child)}"', detail=detail)
+        raise SqlError("23503", f'insert or update on table "{_bare(fk.child)}" violates foreign key constraint '
                                 f'"{fk.name}"', detail=child_detail)
+
+
+def _bare(key: str) -> str:
+    """A relation key without its schema (messages name relations as PostgreSQL does)."""
+    return key.split(".", 1)[1] if "." in key else key

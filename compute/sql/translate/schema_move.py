@@ -83,11 +83,13 @@ def schema_moves(catalog: Catalog, schema: str, target: str) -> Moves:
 
 def move_steps(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
     """The steps that move ``moves`` and the catalog after them (the schema rows are the caller's)."""
-    _refuse_unmovable(catalog, moves)
+    for key in moves.relations:
+        if catalog.routines.triggers_on(key):
+            raise SqlError("0A000", f'moving table "{C.bare_name(key)}" with triggers to another schema is not '
+                                    'supported (triggers outside schema "public" are not supported)')
     steps: list[str] = []
-    moved_views = sorted((catalog.tables[k] for k in moves.relations if catalog.tables[k].kind == "v"),
-                         key=lambda t: t.oid)
-    for view in reversed(moved_views):  # SQLite cannot rename a view: made again below
+    rebuilt = _rebuilt_views(catalog, moves)
+    for view in reversed(rebuilt):  # SQLite cannot rename a view: made again below
         steps.append(f"DROP VIEW {_q(view.name)}")
     for key, new in moves.relations.items():
         if catalog.tables[key].kind != "v":
@@ -104,10 +106,25 @@ def move_steps(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
                 steps.extend(ddl._check_triggers(table, con.name))
     more, after = _foreign_key_triggers(after, moves)
     steps.extend(more)
-    for view in moved_views:
-        steps.append(_create_view_sql(after, after.tables[moves.relations[view.name]]))
+    for view in rebuilt:
+        steps.append(_create_view_sql(after, after.tables[moves.relations.get(view.name, view.name)]))
     steps.extend(C.BUMP_SCHEMA_VERSION)
     return steps, after
+
+
+def _rebuilt_views(catalog: Catalog, moves: Moves) -> list[Table]:
+    """The views to drop and make again, in creation order: the moved ones and, transitively,
+    every view that reads one (its SQLite view names the old key)."""
+    views = sorted((t for t in catalog.tables.values() if t.kind == "v"), key=lambda t: (t.oid == 0, t.oid))
+    chosen = {k for k in moves.relations if catalog.tables[k].kind == "v"}
+    grew = bool(chosen)
+    while grew:
+        grew = False
+        for view in views:
+            if view.name not in chosen and _relations_named(view.definition or "") & chosen:
+                chosen.add(view.name)
+                grew = True
+    return [v for v in views if v.name in chosen]
 
 
 def _foreign_key_triggers(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
@@ -134,20 +151,6 @@ def _foreign_key_triggers(catalog: Catalog, moves: Moves) -> tuple[list[str], Ca
             constraints.append(replace(con, definition=definition))
         catalog = catalog.with_table(replace(table, constraints=tuple(constraints)))
     return steps, catalog
-
-
-def _refuse_unmovable(catalog: Catalog, moves: Moves) -> None:
-    for key in moves.relations:
-        if catalog.routines.triggers_on(key):
-            raise SqlError("0A000", f'moving table "{C.bare_name(key)}" with triggers to another schema is not '
-                                    "supported (triggers outside schema \"public\" are not supported)")
-    moved_views = {k for k in moves.relations if catalog.tables[k].kind == "v"}
-    for table in catalog.tables.values():
-        if table.kind != "v" or table.name in moves.relations or not moved_views:
-            continue
-        if _relations_named(table.definition or "") & moved_views:
-            raise SqlError("0A000", f'moving a view that view "{table.relname}" of another schema reads is not '
-                                    "supported (its SQLite view would have to be made again)")
 
 
 def _relations_named(definition: str) -> set[str]:

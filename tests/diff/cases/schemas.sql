@@ -262,8 +262,17 @@ select count(*) from pg_class where relname = 't';
 -- case copy_to_qualified
 copy (select a from sa.t order by id) to stdout;
 
--- refused alter_schema_rename_with_objects
+-- case alter_schema_rename_with_objects ordered
 alter schema sa rename to sz;
+select id, a, b from sz.t order by id;
+
+-- case alter_table_set_schema_name_taken message
+alter table sa.t set schema public;
+
+-- case alter_table_set_schema ordered
+create schema sq;
+alter table sa.t set schema sq;
+select id, a from sq.t order by id;
 
 -- case enum_in_schema_information_schema
 create type sa.mood as enum ('a', 'b');
