@@ -255,25 +255,43 @@ def _rewritten_default(col: Column, pairs: list[tuple[str, str]]) -> Column:
 
 
 def _rewritten_definition(definition: str, moves: Moves) -> str:
-    """A view's stored text with moved relations named by their new schema (unqualified in public)."""
+    """A view's stored text with moved relations and enum types named by their new schema
+    (unqualified in public). Only those names change: the rest stays as written."""
     tree = parse(definition)
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-    changed = False
-    for table in list(tree.find_all(exp.Table)):
+    spans: list[tuple[int, int, str]] = []  # (start, end inclusive, new text)
+    for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier) or (not table.db and table.name in ctes):
             continue
         new = moves.relations.get(C.relation_key(table.db or "public", table.name))
-        if new is None:
-            continue
-        schema, name = C.split_key(new)
-        table.set("this", exp.to_identifier(name))
-        table.set("db", None if schema == "public" else exp.to_identifier(schema))
-        changed = True
-    moved_types = {C.bare_name(k) for k in moves.enums}
+        if new is not None:
+            first = table.args["db"] if table.db else table.this
+            spans.append(_span(first, table.this, new))
     for dtype in tree.find_all(exp.DataType):
-        if dtype.this == exp.DataType.Type.USERDEFINED and dtype.sql(dialect="postgres").split(".")[-1] in moved_types:
-            raise SqlError("0A000", "moving an enum type that a view's definition names is not supported")
-    return tree.sql(dialect="postgres") if changed else definition
+        kind = dtype.args.get("kind")
+        if dtype.this != exp.DataType.Type.USERDEFINED or not moves.enums:
+            continue
+        if isinstance(kind, exp.Dot) and C.relation_key(kind.this.name, kind.expression.name) in moves.enums:
+            spans.append(_span(kind.this, kind.expression,
+                               moves.enums[C.relation_key(kind.this.name, kind.expression.name)]))
+        elif any(C.bare_name(k) == dtype.sql(dialect="postgres").split(".")[-1] for k in moves.enums):
+            raise SqlError("0A000", "moving an enum type that a view's definition names without its schema is "
+                                    "not supported")
+    text = definition
+    for start, end, new_text in sorted(spans, reverse=True):
+        text = text[:start] + new_text + text[end + 1:]
+    return text
+
+
+def _span(first: exp.Expression, last: exp.Expression, key: str) -> tuple[int, int, str]:
+    """Where a (possibly qualified) name is written, and the new key written as PostgreSQL would."""
+    start, end = first.meta.get("start"), last.meta.get("end")
+    if start is None or end is None:
+        raise SqlError("0A000", "moving an object that a view's definition names is not supported here "
+                                "(its position in the definition is unknown)")
+    schema, name = C.split_key(key)
+    written = C.type_ident(name) if schema == "public" else f"{C.type_ident(schema)}.{C.type_ident(name)}"
+    return int(start), int(end), written
 
 
 def _create_view_sql(catalog: Catalog, view: Table) -> str:

@@ -361,3 +361,22 @@ create schema st;
 alter table sm.dc2 set schema st;
 insert into st.dc2 values (555);
 set constraints all immediate;
+
+-- case set_schema_type_view_reads ordered
+create view pub_mv as select 'sad'::sm.mood as m, id from sm.p;
+create schema st;
+alter type sm.mood set schema st;
+select m, pg_typeof(m)::text, id from pub_mv order by id;
+
+-- case rename_quoted_names ordered
+create table sm."Odd Name" (id int primary key, v text unique);
+create view "Odd View" as select id, v from sm."Odd Name";
+insert into sm."Odd Name" values (1, 'a');
+alter schema sm rename to "New Schema";
+select id, v from "Odd View" order by id;
+
+-- refused set_schema_table_with_trigger
+create function trg_noop() returns trigger language plpgsql as $$ begin return new; end $$;
+create table trg_t (a int);
+create trigger trg_t_noop before insert on trg_t for each row execute function trg_noop();
+alter table trg_t set schema sm;
