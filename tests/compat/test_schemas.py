@@ -207,3 +207,40 @@ def test_pg_dump_round_trip_with_schemas(pg_oracle: PostgresOracle, strata_share
     _restore(src, dst, tmp_path)
     for check in DUMP_CHECKS:
         assert _psql(dst, check) == _psql(src, check), check
+
+
+MOVE_CHECKS = [r"\d app2.t_sch", r"\d app2.child", r"\di app2.*", r"\dv app2.*", r"\ds app2.*", r"\dt moved.*",
+               r"\d moved.t_sch2"]
+
+
+def _moved(dsn: str) -> list[Any]:
+    """Renames a schema holding objects and moves a table, committed, then reads and writes in a
+    new connection (which loads the catalog from the database, not from the translation)."""
+    out: list[Any] = []
+    _exec(dsn, ["alter schema app rename to app2", "create schema moved",
+                "create table t_sch2 (id serial primary key, tid int references app2.t_sch (id), n int check (n > 0))",
+                "alter table t_sch2 set schema moved", "insert into moved.t_sch2 (tid, n) values (1, 1)"])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        out.append(conn.execute("select a from app2.v_sch order by a").fetchall())
+        out.append(conn.execute("insert into app2.t_sch (a) values ('three') returning id, a, b").fetchall())
+        out.append(conn.execute("insert into app2.child values (1, 3) returning id, tid").fetchall())
+        for bad in ("insert into app2.child values (2, 99)", "insert into moved.t_sch2 (tid, n) values (1, -1)",
+                    "delete from app2.t_sch where id = 1", "select * from app.t_sch"):
+            try:
+                conn.execute(bad)
+                out.append("no error")
+            except psycopg.Error as err:
+                out.append((err.sqlstate, str(err).splitlines()[0]))
+        out.append(conn.execute("select * from moved.t_sch2").fetchall())
+    return out
+
+
+def test_schema_rename_and_set_schema_committed(both: tuple[str, str]) -> None:
+    pg, st = both
+    try:
+        assert _moved(st) == _moved(pg)
+        for check in MOVE_CHECKS:
+            assert _psql(st, check) == _psql(pg, check), check
+    finally:
+        for dsn in (pg, st):
+            _exec(dsn, ["drop schema if exists moved cascade", "alter schema app2 rename to app"])
