@@ -563,6 +563,15 @@ class Connection(ExtendedQuery):
 
     # ------------------------------------------------------------------ simple query
 
+    def _refuse_query(self, session: Session, exc: m.InvalidEncoding | SqlError) -> None:
+        """A query string that cannot run at all: its error, then ReadyForQuery."""
+        if isinstance(exc, m.InvalidEncoding):
+            self.send(m.error_response("22021", str(exc)))
+        else:
+            session.fail()
+            self.send_error(exc)
+        self.send(m.READY[session.status.value])
+
     async def simple_query(self, body: bytes) -> None:
         session = self.session
         assert session is not None and self.db is not None
@@ -571,14 +580,8 @@ class Connection(ExtendedQuery):
             session.backend.start_query(sql)
             if len(body) > MAX_STATEMENT_BYTES:
                 raise statement_too_long(len(body))
-        except m.InvalidEncoding as exc:
-            self.send(m.error_response("22021", str(exc)))
-            self.send(m.READY[session.status.value])
-            return
-        except SqlError as exc:
-            session.fail()
-            self.send_error(exc)
-            self.send(m.READY[session.status.value])
+        except (m.InvalidEncoding, SqlError) as exc:
+            self._refuse_query(session, exc)
             return
         if session.txn is None and await self._simple_fast(session, sql):
             return
@@ -589,14 +592,8 @@ class Connection(ExtendedQuery):
                     ref = re.search(r"\$\d+", sql)
                     raise SqlError("42P02", f"there is no parameter {ref.group(0) if ref else '$1'}",
                                    position=ref.start() + 1 if ref else None)
-        except m.InvalidEncoding as exc:
-            self.send(m.error_response("22021", str(exc)))
-            self.send(m.READY[session.status.value])
-            return
-        except SqlError as exc:
-            session.fail()
-            self.send_error(exc)
-            self.send(m.READY[session.status.value])
+        except (m.InvalidEncoding, SqlError) as exc:
+            self._refuse_query(session, exc)
             return
         if len(translations) > 1:
             session.begin_implicit(eager=True)
