@@ -87,7 +87,7 @@ _rel(
     f"(SELECT count(*) FROM main.{COLUMNS} c WHERE c.table_oid = t.oid), "
     f"(SELECT count(*) FROM main.{CONSTRAINTS} k WHERE k.table_oid = t.oid AND k.type = 'c'), "
     f"0, EXISTS (SELECT 1 FROM main.{CONSTRAINTS} f WHERE f.type = 'f' AND t.oid IN (f.table_oid, f.ref_table)) "
-    "OR EXISTS (SELECT 1 FROM main.sqlite_schema g WHERE g.type = 'trigger' AND g.tbl_name = t.name "
+    "OR EXISTS (SELECT 1 FROM main.sqlite_schema g WHERE g.type = 'trigger' AND g.tbl_name = (CASE t.schema WHEN 'public' THEN t.name ELSE t.schema || '.' || t.name END) "
     "AND substr(g.name, 1, 12) = '__strata_ut_'), "
     f"0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, t.options, NULL FROM main.{TABLES} t",
 )
@@ -306,7 +306,8 @@ _rel("pg_trigger", 2620,
      "+ 8 * (instr(t.events, 'DELETE') > 0) + 16 * (instr(t.events, 'UPDATE') > 0) + 32 * (instr(t.events, 'TRUNCATE') > 0), 'O', 0, 0, 0, 0, 0, 0, "
      "json_array_length(t.args), (SELECT json_group_array(c.attnum) FROM json_each(t.columns) j JOIN main." + COLUMNS
      + " c ON c.table_oid = r.oid AND c.name = j.value), '', NULL, NULL, NULL FROM main." + PROCEDURAL_LIVE_TRIGGERS
-     + " JOIN main." + TABLES + " r ON r.name = s.tbl_name AND r.kind = 'r'")
+     + " JOIN main." + TABLES + " r ON s.tbl_name = (CASE r.schema WHEN 'public' THEN r.name "
+     "ELSE r.schema || '.' || r.name END) AND r.kind = 'r'")
 # A view's _RETURN rule has the view's oid (pg_dump keys objects by catalog and oid).
 _rel("pg_rewrite", 2618, "oid:oid, rulename:name, ev_class:oid, ev_type:char, ev_enabled:char, is_instead:bool, "
      "ev_qual:node, ev_action:node",

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from compute.sql.catalog.objects import quote_ident
+from compute.sql.catalog.objects import quote_ident, split_key
 from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction, UserTrigger
 from compute.sql.procedural.engine import SqlEngine
 
@@ -128,8 +128,17 @@ def trigger_definition(trg: UserTrigger, pretty: bool = False, qualify_function:
     when = f" WHEN ({trg.when_sql})" if trg.when_sql else ""
     args = ", ".join("'" + a.replace("'", "''") + "'" for a in trg.args)
     return (f"CREATE TRIGGER {quote_ident_if_needed(trg.name)} {trg.timing} {' OR '.join(events)} ON "
-            f"{'' if pretty else 'public.'}{quote_ident_if_needed(trg.table)} FOR EACH {trg.level}{when} EXECUTE FUNCTION "
+            f"{_table_text(trg.table, pretty)} FOR EACH {trg.level}{when} EXECUTE FUNCTION "
             f"{'public.' if qualify_function else ''}{quote_ident_if_needed(trg.function)}({args})")
+
+
+def _table_text(key: str, pretty: bool) -> str:
+    """The trigger's table as pg_get_triggerdef prints it: schema-qualified (the pretty form
+    leaves out public)."""
+    schema, name = split_key(key)
+    if pretty and schema == "public":
+        return quote_ident_if_needed(name)
+    return f"{quote_ident_if_needed(schema)}.{quote_ident_if_needed(name)}"
 
 
 def quote_ident_if_needed(name: str) -> str:

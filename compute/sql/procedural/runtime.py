@@ -19,7 +19,7 @@ from typing import Any
 
 from compute import pgtypes as T
 from compute.sql.api import SqlError
-from compute.sql.catalog.objects import quote_ident
+from compute.sql.catalog.objects import bare_name, quote_ident, split_key
 from compute.sql.functions.session import SessionContext
 from compute.sql.procedural import describe
 from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction, UserTrigger
@@ -321,8 +321,8 @@ class Runtime:
         interp.declare("new", new)
         interp.declare("old", old)
         for name, value in (("tg_name", trg.name), ("tg_when", trg.timing), ("tg_level", trg.level),
-                            ("tg_op", event), ("tg_table_name", trg.table), ("tg_relname", trg.table),
-                            ("tg_table_schema", "public")):
+                            ("tg_op", event), ("tg_table_name", bare_name(trg.table)),
+                            ("tg_relname", bare_name(trg.table)), ("tg_table_schema", split_key(trg.table)[0])):
             interp.declare(name, Var(T.NAME if name.endswith("name") and name != "tg_op" else T.TEXT, value))
         interp.declare("tg_nargs", Var(T.INT4, len(trg.args)))
         interp.declare("tg_argv", Var(T.TEXT_ARRAY, json.dumps(list(trg.args))))

@@ -15,7 +15,7 @@ from dataclasses import replace
 from compute import pgtypes as T
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog.catalog import BUMP_SCHEMA_VERSION, FIRST_USER_OID, Catalog
-from compute.sql.catalog.objects import quote_ident, quote_literal
+from compute.sql.catalog.objects import TEMP_SCHEMA_PREFIX, bare_name, quote_ident, quote_literal
 from compute.sql.functions.registry import HANDLERS
 from compute.sql.procedural.catalog import (
     FUNCTIONS,
@@ -81,6 +81,23 @@ class _Toks:
                 raise SqlError("0A000", f'functions and triggers outside schema "public" are not supported ({value})')
             return self.name()
         return value
+
+    def relation(self, catalog: Catalog) -> tuple[str, str]:
+        """A table name, ``[schema.]name``: its key (``relation_key``), resolved like a table
+        reference (a qualified name's schema must exist: 3F000; else the search path), and the
+        name as written (for "does not exist" messages)."""
+        tok = self.peek()
+        if tok is None or tok.kind not in (WORD, QUOTED):
+            raise self.error()
+        self.i += 1
+        first = tok.name()
+        if not self.accept("."):
+            return catalog.qualify(None, first), first
+        tok = self.peek()
+        if tok is None or tok.kind not in (WORD, QUOTED):
+            raise self.error()
+        self.i += 1
+        return catalog.qualify(first, tok.name()), f"{first}.{tok.name()}"
 
     def until(self, *stops: str) -> str:
         start = self.peek()
@@ -528,7 +545,8 @@ def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     ts.i += 1
     events, columns = _trigger_events(ts)
     ts.expect("on")
-    table = ts.name()
+    table, written = ts.relation(catalog)
+    shown = bare_name(table)
     level = "STATEMENT"
     when_sql = None
     while not ts.at("execute"):
@@ -554,11 +572,11 @@ def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     args = _trigger_args(ts)
     rel = catalog.user_table(table)
     if rel is None:
-        raise SqlError("42P01", f'relation "{table}" does not exist')
-    if rel.schema != "public":
-        raise SqlError("0A000", f'triggers on tables outside schema "public" are not supported ("{table}")')
+        raise SqlError("42P01", f'relation "{written}" does not exist')
+    if rel.schema.startswith(TEMP_SCHEMA_PREFIX):
+        raise SqlError("0A000", f'triggers on temporary tables are not supported ("{shown}")')
     if rel.kind != "r":
-        raise SqlError("42809", f'"{table}" is a view', detail="Views cannot have row-level BEFORE or AFTER triggers.")
+        raise SqlError("42809", f'"{shown}" is a view', detail="Views cannot have row-level BEFORE or AFTER triggers.")
     if level == "STATEMENT" and when_sql is not None and _mentions_row(when_sql):
         raise SqlError("42P17", "statement trigger's WHEN condition cannot reference column values")
     if "TRUNCATE" in events and level == "ROW":
@@ -570,7 +588,7 @@ def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
         raise SqlError("42P17", f"function {fn_name} must return type trigger")
     existing = catalog.routines.trigger(name, table)
     if existing is not None and not replace_ok:
-        raise SqlError("42710", f'trigger "{name}" for relation "{table}" already exists')
+        raise SqlError("42710", f'trigger "{name}" for relation "{shown}" already exists')
     oid = existing.oid if existing is not None else _next_oid(catalog)
     trg = UserTrigger(oid, name, table, fn_name, timing, events, level, when_sql, args, columns, text.strip())
     routines = catalog.routines.with_trigger(trg)
@@ -633,18 +651,19 @@ def drop_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     if_exists = ts.accept("if") and ts.accept_required("exists")
     name = ts.name()
     ts.expect("on")
-    table = ts.name()
+    table, written = ts.relation(catalog)
+    shown = bare_name(table)
     ts.accept("cascade", "restrict")
     if ts.peek() is not None and not ts.at(";"):
         raise ts.error()
     if catalog.user_table(table) is None:
         if if_exists:
             return Translation(Kind.COMMAND, "DROP TRIGGER",
-                               notices=(f'relation "{table}" does not exist, skipping',)), catalog
-        raise SqlError("42P01", f'relation "{table}" does not exist')
+                               notices=(f'relation "{written}" does not exist, skipping',)), catalog
+        raise SqlError("42P01", f'relation "{written}" does not exist')
     trg = catalog.routines.trigger(name, table)
     if trg is None:
-        message = f'trigger "{name}" for table "{table}" does not exist'
+        message = f'trigger "{name}" for table "{shown}" does not exist'
         if if_exists:
             return Translation(Kind.COMMAND, "DROP TRIGGER", notices=(message + ", skipping",)), catalog
         raise SqlError("42704", message)
@@ -687,6 +706,29 @@ def _table_trigger_steps(table: str, old: Routines, new: Routines, catalog: Cata
                          f"FOR EACH ROW BEGIN SELECT __strata_apply({quote_literal(table)}, "
                          f"{quote_literal(event)}, NEW.rowid, {new_cols}); END")
     return steps
+
+
+def moved_trigger_steps(catalog: Catalog, moves: dict[str, str]) -> tuple[list[str], list[str], Catalog]:
+    """A schema move of tables with triggers (translate/schema_move.py): the SQLite triggers name
+    the table's key in their body, so they are dropped before the tables are renamed and made
+    again for the new keys after. Returns (steps before the renames, steps after, the catalog whose
+    triggers name the new keys; the caller moves its tables)."""
+    old = catalog.routines
+    moved = tuple(replace(t, table=moves.get(t.table, t.table)) for t in old.triggers)
+    new = replace(old, triggers=moved)
+    if moved == old.triggers:
+        return [], [], catalog
+    keys = sorted({t.table for t in old.triggers if t.table in moves})
+    untouched = replace(old, triggers=tuple(t for t in old.triggers if t.table not in moves))
+    before = [step for key in keys for step in _table_trigger_steps(key, old, untouched, catalog)]
+    after = [f"UPDATE {TRIGGERS} SET table_name = {quote_literal(moves[key])} WHERE table_name = {quote_literal(key)}"
+             for key in keys]
+    return before, after, replace(catalog, routines=new)
+
+
+def table_trigger_steps(table: str, catalog: Catalog) -> list[str]:
+    """Make the SQLite triggers of ``table``'s user triggers (after moved_trigger_steps)."""
+    return _table_trigger_steps(table, replace(catalog.routines, triggers=()), catalog.routines, catalog)
 
 
 def _sqlite_trigger(table: str, trg: UserTrigger, event: str, cols: list[str]) -> str:

@@ -41,6 +41,7 @@ from compute.sql.translate.ddl_sql import (
     fk_trigger_prefix,
     fk_trigger_sql,
 )
+from compute.sql.translate.functions_ddl import moved_trigger_steps, table_trigger_steps
 from compute.sql.translate.parse import parse
 from compute.sql.translate.scope import Scope, State
 from compute.sql.translate.tokens import Tokens, ident_value, is_quoted
@@ -83,11 +84,7 @@ def schema_moves(catalog: Catalog, schema: str, target: str) -> Moves:
 
 def move_steps(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
     """The steps that move ``moves`` and the catalog after them (the schema rows are the caller's)."""
-    for key in moves.relations:
-        if catalog.routines.triggers_on(key):
-            raise SqlError("0A000", f'moving table "{C.bare_name(key)}" with triggers to another schema is not '
-                                    'supported (triggers outside schema "public" are not supported)')
-    steps: list[str] = []
+    steps, trigger_rows, catalog = moved_trigger_steps(catalog, moves.relations)
     rebuilt = _rebuilt_views(catalog, moves)
     for view in reversed(rebuilt):  # SQLite cannot rename a view: made again below
         steps.append(f"DROP VIEW {_q(view.name)}")
@@ -106,6 +103,9 @@ def move_steps(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
                 steps.extend(ddl._check_triggers(table, con.name))
     more, after = _foreign_key_triggers(after, moves)
     steps.extend(more)
+    steps.extend(trigger_rows)
+    for new in sorted({t.table for t in after.routines.triggers if t.table in moves.relations.values()}):
+        steps.extend(table_trigger_steps(new, after))
     for view in rebuilt:
         steps.append(_create_view_sql(after, after.tables[moves.relations.get(view.name, view.name)]))
     steps.extend(C.BUMP_SCHEMA_VERSION)

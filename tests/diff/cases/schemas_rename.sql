@@ -375,8 +375,10 @@ insert into sm."Odd Name" values (1, 'a');
 alter schema sm rename to "New Schema";
 select id, v from "Odd View" order by id;
 
--- refused set_schema_table_with_trigger
-create function trg_noop() returns trigger language plpgsql as $$ begin return new; end $$;
+-- case set_schema_table_with_trigger ordered
+create function trg_noop() returns trigger language plpgsql as $$ begin new.a := new.a * 10; return new; end $$;
 create table trg_t (a int);
 create trigger trg_t_noop before insert on trg_t for each row execute function trg_noop();
 alter table trg_t set schema sm;
+insert into sm.trg_t values (1), (2);
+select a from sm.trg_t order by a;
