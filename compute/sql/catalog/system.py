@@ -608,7 +608,10 @@ _rel(
 )
 _rel("pg_proc", 1255,  # user functions (compute/sql/procedural); no built-in rows
      "oid:oid, proname:name, pronamespace:oid, proowner:oid, prolang:oid, procost:float4, prorows:float4, provariadic:oid, prosupport:regproc, prokind:char, prosecdef:bool, proleakproof:bool, proisstrict:bool, proretset:bool, provolatile:char, proparallel:char, pronargs:int2, pronargdefaults:int2, prorettype:oid, proargtypes:oidvector, proallargtypes:oid[], proargmodes:char[], proargnames:text[], proargdefaults:node, protrftypes:oid[], prosrc:text, probin:text, prosqlbody:node, proconfig:text[], proacl:acl",
-     "SELECT f.oid, f.name, 2200, 10, CASE f.language WHEN 'sql' THEN 14 ELSE 13563 END, 100, "
+     # a function outside public is stored as "schema.name" (translate/functions_ddl.py)
+     "SELECT f.oid, CASE WHEN instr(f.name, '.') THEN substr(f.name, instr(f.name, '.') + 1) ELSE f.name END, "
+     + _ns_of("CASE WHEN instr(f.name, '.') THEN substr(f.name, 1, instr(f.name, '.') - 1) ELSE 'public' END")
+     + ", 10, CASE f.language WHEN 'sql' THEN 14 ELSE 13563 END, 100, "
      "CASE WHEN f.ret_set THEN 1000 ELSE 0 END, 0, '-', 'f', 0, 0, "
      "f.strict, f.ret_set, f.volatility, 'u', json_array_length(f.arg_types), "
      "(SELECT count(*) FROM json_each(f.arg_defaults) d WHERE d.value IS NOT NULL), f.ret_type, f.arg_types, "

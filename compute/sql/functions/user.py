@@ -15,23 +15,41 @@ from sqlglot import exp
 
 from compute import pgtypes as T
 from compute.sql.api import SqlError
+from compute.sql.catalog.objects import bare_name, relation_key
 from compute.sql.procedural.catalog import TRIGGER_OID, UserFunction
 from compute.sql.translate.parse import parse
 from compute.sql.translate.scope import Scope, Source, SourceColumn, Srf, fn, ident, lit_int
 from compute.sql.types import Ty
 
 if TYPE_CHECKING:
+    from compute.sql.catalog.catalog import Catalog
     from compute.sql.translate.expressions import ExprCompiler
 
 _NUMERIC = frozenset({T.INT2, T.INT4, T.INT8, T.NUMERIC, T.FLOAT4, T.FLOAT8, T.OID})
 _STRINGS = frozenset({T.TEXT, T.VARCHAR, T.BPCHAR, T.NAME})
 
 
-def user_call(compiler: ExprCompiler, node: exp.Anonymous, scope: Scope) -> tuple[exp.Expression, Ty] | None:
+def function_candidates(catalog: Catalog, schema: str | None, name: str) -> list[UserFunction]:
+    """The user functions a call of ``[schema.]name`` may mean: those of the named schema, or of
+    the first schema of the search path that has a function of this name (functions are stored
+    under ``relation_key(schema, name)``)."""
+    if schema is not None:
+        if schema != "pg_catalog" and not catalog.schema_exists(schema):
+            raise SqlError("3F000", f'schema "{schema}" does not exist')
+        return catalog.routines.named(relation_key(schema, name))
+    for candidate in catalog.path():
+        found = catalog.routines.named(relation_key(candidate, name))
+        if found:
+            return found
+    return []
+
+
+def user_call(compiler: ExprCompiler, node: exp.Anonymous, scope: Scope,
+              schema: str | None = None) -> tuple[exp.Expression, Ty] | None:
     """The call, or None when no user function has this name (the caller reports 42883)."""
     catalog = compiler.state.catalog
     name = node.name.lower()
-    candidates = catalog.routines.named(name)
+    candidates = function_candidates(catalog, schema, name)
     if not candidates:
         return None
     positional, named = _split_args(node)
@@ -156,7 +174,7 @@ def _inline(chosen: UserFunction, body: exp.Expression, args: list[exp.Expressio
             if not 1 <= n <= len(args):
                 raise SqlError("42P02", f"there is no parameter ${n}")
             return exp.Paren(this=args[n - 1].copy())
-        if isinstance(node, exp.Column) and node.name in names and (not node.table or node.table == chosen.name):
+        if isinstance(node, exp.Column) and node.name in names and (not node.table or node.table == bare_name(chosen.name)):
             return exp.Paren(this=args[names[node.name]].copy())
         return node
 
@@ -184,7 +202,7 @@ def _set_call(compiler: ExprCompiler, chosen: UserFunction, positional: list[exp
 
 
 def _result_columns(chosen: UserFunction) -> list[tuple[str, int]]:
-    columns = list(chosen.out_columns) or [(chosen.name, chosen.ret_type)]
+    columns = list(chosen.out_columns) or [(bare_name(chosen.name), chosen.ret_type)]
     if any(oid == T.BYTEA for _, oid in columns):
         raise SqlError("0A000", "bytea results of functions called in FROM are not supported")
     return columns
@@ -205,11 +223,11 @@ def _set_in_select_list(compiler: ExprCompiler, chosen: UserFunction, positional
 
 
 def user_from_source(compiler: ExprCompiler, call: exp.Anonymous, alias: str | None, col_aliases: list[str],
-                     scope: Scope) -> exp.Expression | None:
+                     scope: Scope, schema: str | None = None) -> exp.Expression | None:
     """A user function in FROM (``SELECT * FROM f(1) AS x(a, b)``, in joins and LATERAL): a
     json_each() over ``__strata_call_set``, each column read by position. None when no user
     function has this name."""
-    candidates = compiler.state.catalog.routines.named(call.name.lower())
+    candidates = function_candidates(compiler.state.catalog, schema, call.name.lower())
     if not candidates:
         return None
     positional, named = _split_args(call)
@@ -221,7 +239,7 @@ def user_from_source(compiler: ExprCompiler, call: exp.Anonymous, alias: str | N
     if chosen.ret_type == T.VOID:
         raise SqlError("0A000", f"a function returning void ({chosen.name}) in FROM is not supported")
     columns = _result_columns(chosen)
-    visible = alias or chosen.name
+    visible = alias or bare_name(chosen.name)
     if not chosen.out_columns and alias and not col_aliases:  # a scalar function's alias names its column
         col_aliases = [alias]
     if len(col_aliases) > len(columns):

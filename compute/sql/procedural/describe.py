@@ -95,7 +95,9 @@ class Describe:
         fn = self._function(oid)
         if fn is None:
             return None
-        lines = [f"CREATE OR REPLACE FUNCTION public.{quote_ident_if_needed(fn.name)}({self.arguments(oid)})",
+        schema, name = split_key(fn.name)
+        lines = [f"CREATE OR REPLACE FUNCTION {quote_ident_if_needed(schema)}.{quote_ident_if_needed(name)}"
+                 f"({self.arguments(oid)})",
                  f" RETURNS {self._result(fn)}", f" LANGUAGE {fn.language}"]
         attributes = ([_VOLATILITY[fn.volatility]] if fn.volatility != "v" else []) + (["STRICT"] if fn.strict else [])
         if attributes:
@@ -129,7 +131,15 @@ def trigger_definition(trg: UserTrigger, pretty: bool = False, qualify_function:
     args = ", ".join("'" + a.replace("'", "''") + "'" for a in trg.args)
     return (f"CREATE TRIGGER {quote_ident_if_needed(trg.name)} {trg.timing} {' OR '.join(events)} ON "
             f"{_table_text(trg.table, pretty)} FOR EACH {trg.level}{when} EXECUTE FUNCTION "
-            f"{'public.' if qualify_function else ''}{quote_ident_if_needed(trg.function)}({args})")
+            f"{_function_text(trg.function, qualify_function)}({args})")
+
+
+def _function_text(key: str, qualify_public: bool) -> str:
+    """The trigger's function: qualified outside public, and in public when public is not visible."""
+    schema, name = split_key(key)
+    if schema == "public" and not qualify_public:
+        return quote_ident_if_needed(name)
+    return f"{quote_ident_if_needed(schema)}.{quote_ident_if_needed(name)}"
 
 
 def _table_text(key: str, pretty: bool) -> str:

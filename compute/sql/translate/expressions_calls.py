@@ -424,6 +424,16 @@ class CallsMixin(ExprCore):
         # schema-qualified function (public.f(...)) or composite field access
         inner = node.expression
         if isinstance(inner, exp.Anonymous):
+            schema = node.this.name
+            if schema not in ("public", "pg_catalog") or (
+                    schema == "public" and inner.name.lower() not in HANDLERS and self.state.catalog.routines.functions):
+                called = user_call(cast("ExprCompiler", self), inner, scope, schema=schema)  # functions/user.py
+                if called is None:
+                    raise SqlError("42883", f"function {schema}.{inner.name.lower()}("
+                                            f"{', '.join(self._arg_type_names(inner, scope))}) does not exist",
+                                   hint="No function matches the given name and argument types. You might need "
+                                        "to add explicit type casts.")
+                return called
             return self.compile(inner, scope)
         raise SqlError("0A000", "composite field access is not supported")
 

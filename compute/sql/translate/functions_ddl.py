@@ -15,8 +15,15 @@ from dataclasses import replace
 from compute import pgtypes as T
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog.catalog import BUMP_SCHEMA_VERSION, FIRST_USER_OID, Catalog
-from compute.sql.catalog.objects import TEMP_SCHEMA_PREFIX, bare_name, quote_ident, quote_literal
+from compute.sql.catalog.objects import (
+    TEMP_SCHEMA_PREFIX,
+    bare_name,
+    quote_ident,
+    quote_literal,
+    relation_key,
+)
 from compute.sql.functions.registry import HANDLERS
+from compute.sql.functions.user import function_candidates
 from compute.sql.procedural.catalog import (
     FUNCTIONS,
     FUNCTIONS_DDL,
@@ -76,11 +83,33 @@ class _Toks:
             raise self.error()
         self.i += 1
         value = tok.name()
-        if self.accept("."):  # schema-qualified: only public exists for functions and triggers
+        if self.accept("."):  # schema-qualified: functions exist in public only (tables: relation())
             if value not in ("public", "pg_catalog"):
-                raise SqlError("0A000", f'functions and triggers outside schema "public" are not supported ({value})')
+                raise SqlError("0A000", f'functions outside schema "public" are not supported (schema "{value}")')
             return self.name()
         return value
+
+    def function(self, catalog: Catalog, new: bool = False) -> str:
+        """A function name, ``[schema.]name``: its key (``relation_key``). A new function goes to the
+        named schema (3F000 when missing) or the creation schema of the search path; an existing
+        one is looked up in the named schema or the first schema of the path that has one."""
+        tok = self.peek()
+        if tok is None or tok.kind not in (WORD, QUOTED):
+            raise self.error()
+        self.i += 1
+        schema, name = None, tok.name()
+        if self.accept("."):
+            tok = self.peek()
+            if tok is None or tok.kind not in (WORD, QUOTED):
+                raise self.error()
+            self.i += 1
+            schema, name = (None if name == "pg_catalog" else name), tok.name()
+        if new:
+            return catalog.qualify_new(schema, name)
+        found = function_candidates(catalog, schema, name)
+        if found:
+            return found[0].name
+        return relation_key(schema, name) if schema is not None else name
 
     def relation(self, catalog: Catalog) -> tuple[str, str]:
         """A table name, ``[schema.]name``: its key (``relation_key``), resolved like a table
@@ -165,7 +194,7 @@ def create_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     ts.expect("create")
     replace_ok = ts.accept("or") and ts.accept_required("replace")
     ts.expect("function")
-    name = ts.name()
+    name = ts.function(catalog, new=True)
     if name in HANDLERS:
         raise SqlError("0A000", f"a user function named like the built-in function {name}() is not supported")
     notices: list[str] = []
@@ -429,7 +458,7 @@ def drop_function(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     notices: list[str] = []
     targets: list[tuple[str, tuple[int, ...] | None]] = []
     while True:
-        name = ts.name()
+        name = ts.function(catalog)
         types = None
         if ts.accept("("):
             found: list[int] = []
@@ -568,7 +597,7 @@ def create_trigger(text: str, catalog: Catalog) -> tuple[Translation, Catalog]:
     ts.expect("execute")
     if not ts.accept("function", "procedure"):
         raise ts.error()
-    fn_name = ts.name()
+    fn_name = ts.function(catalog)
     args = _trigger_args(ts)
     rel = catalog.user_table(table)
     if rel is None:

@@ -212,6 +212,12 @@ class FromClauses:
         if isinstance(node, exp.Table):
             inner = node.this
             if isinstance(inner, exp.Anonymous):
+                schema = node.db
+                if schema and schema not in ("public", "pg_catalog"):  # s.f(): a user function of schema s
+                    found = user_from_source(self.ex, inner, alias, col_aliases, scope, schema=schema)
+                    if found is None:
+                        raise SqlError("42883", f"function {schema}.{inner.name.lower()}() does not exist")
+                    return found
                 ordinality = _ordinality(node, col_aliases) if node.args.get("ordinality") else None
                 return self.table_function(inner, alias, col_aliases, scope, ordinality)
             return self.table_ref(node, alias, col_aliases, scope)

@@ -126,3 +126,128 @@ create trigger tg before insert on ts.items for each row execute function ts_ski
 alter schema ts rename to ts3;
 insert into ts3.items values (1, 'a', 1), (2, 'b', -1);
 select id from ts3.items order by id;
+
+-- case relhastriggers ordered
+create trigger tg before insert on ts.items for each row execute function ts_touch();
+select c.relname, c.relhastriggers from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'ts' and c.relkind = 'r' order by 1;
+
+-- case drop_schema_cascade_drops_triggers ordered
+create trigger tg before insert on ts.items for each row execute function ts_touch();
+drop schema ts cascade;
+create schema ts;
+create table ts.items (id int primary key, name text, qty int);
+insert into ts.items values (1, 'apple', 5);
+select name, (select count(*) from pg_trigger where not tgisinternal) from ts.items;
+
+-- case drop_table_drops_trigger ordered
+create trigger tg before insert on ts.items for each row execute function ts_touch();
+drop table ts.items;
+select count(*) from pg_trigger where not tgisinternal;
+
+-- Functions in a schema (CREATE FUNCTION s.f): stored as "s.f", called qualified or found by search_path.
+
+-- case function_create_tag
+create function ts.f() returns int language sql as 'select 1';
+
+-- case function_call_qualified
+create function ts.f() returns int language sql as 'select 1';
+select ts.f();
+
+-- case function_call_search_path
+create function ts.f() returns int language sql as 'select 1';
+set local search_path = ts, public;
+select f();
+
+-- case function_not_on_path message
+create function ts.f() returns int language sql as 'select 1';
+select f();
+
+-- case function_same_name_two_schemas
+create function f() returns int language sql as 'select 1';
+create function ts.f() returns int language sql as 'select 2';
+select f(), ts.f(), public.f();
+
+-- case function_same_name_path_order
+create function f() returns int language sql as 'select 1';
+create function ts.f() returns int language sql as 'select 2';
+set local search_path = ts, public;
+select f(), public.f();
+
+-- case function_create_unqualified_in_path_schema
+set local search_path = ts, public;
+create function g() returns int language sql as 'select 7';
+reset search_path;
+select ts.g();
+
+-- case function_plpgsql
+create function ts.add(a int, b int) returns int language plpgsql as $$ begin return a + b; end $$;
+select ts.add(1, 2), ts.add(b => 5, a => 1);
+
+-- case function_in_from ordered
+create function ts.gen(n int) returns setof int language sql as 'select generate_series(1, n)';
+select * from ts.gen(3) as g order by 1;
+
+-- case function_reads_schema_table
+create function ts.n_items() returns bigint language sql as 'select count(*) from ts.items';
+insert into ts.items values (1, 'a', 1), (2, 'b', 2);
+select ts.n_items();
+
+-- case function_drop message
+create function ts.f() returns int language sql as 'select 1';
+drop function ts.f();
+select ts.f();
+
+-- case function_drop_tag
+create function ts.f() returns int language sql as 'select 1';
+drop function ts.f();
+
+-- case function_drop_through_path
+create function ts.f() returns int language sql as 'select 1';
+set local search_path = ts, public;
+drop function f();
+
+-- case function_drop_missing message
+drop function ts.nosuch();
+
+-- case function_create_missing_schema message
+create function nosuch.f() returns int language sql as 'select 1';
+
+-- case function_call_missing_schema message
+select nosuch.f();
+
+-- case function_missing_in_schema message
+create function f() returns int language sql as 'select 1';
+select ts.f();
+
+-- case function_pg_proc ordered
+create function f() returns int language sql as 'select 1';
+create function ts.f() returns int language sql as 'select 2';
+select p.proname, n.nspname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname in ('ts', 'public') order by 2, 1;
+
+-- case function_functiondef
+create function ts.f() returns int language sql as 'select 1';
+select pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'ts';
+
+-- case trigger_function_in_schema ordered
+create function ts.tf() returns trigger language plpgsql as $$ begin new.qty := new.qty * 2; return new; end $$;
+create trigger tg before insert on ts.items for each row execute function ts.tf();
+insert into ts.items values (1, 'a', 5);
+select qty from ts.items;
+
+-- case trigger_function_in_schema_triggerdef
+create function ts.tf() returns trigger language plpgsql as $$ begin return new; end $$;
+create trigger tg before insert on ts.items for each row execute function ts.tf();
+select pg_get_triggerdef(oid) from pg_trigger where tgname = 'tg';
+
+-- refused drop_schema_with_function
+create function ts.f() returns int language sql as 'select 1';
+drop schema ts cascade;
+
+-- refused rename_schema_with_function
+create function ts.f() returns int language sql as 'select 1';
+alter schema ts rename to ts3;
+
+-- case trigger_function_public_qualified ordered
+create trigger tg before insert on ts.items for each row execute function public.ts_touch();
+insert into ts.items values (1, 'apple', 5);
+select name from ts.items;
