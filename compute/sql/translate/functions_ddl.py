@@ -815,7 +815,7 @@ def alter_routine(text: str, catalog: Catalog) -> Translation:
     words = [t.low for t in ts.toks]
     if noun == "function" and "owner" in words:
         ts.i += 1
-        name = ts.name()
+        name = ts.function(catalog)
         if not catalog.routines.named(name):
             raise SqlError("42883", f"function {name} does not exist")
         return Translation(Kind.NOOP, "ALTER FUNCTION")
