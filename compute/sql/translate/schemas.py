@@ -12,6 +12,8 @@ then deal in keys only. See docs/sql-translation.md, "Schemas and search_path".
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlglot import exp
 from sqlglot.tokens import Token
 
@@ -19,6 +21,7 @@ from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog import catalog as C
 from compute.sql.catalog.catalog import Catalog, Schema, quote_literal, relation_key
 from compute.sql.catalog.objects import ROLES
+from compute.sql.procedural.catalog import FUNCTIONS
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.schema_move import rename_schema
 from compute.sql.translate.scope import State, ident
@@ -280,7 +283,6 @@ def _drop(ts: Tokens, state: State) -> tuple[Translation, Catalog]:
                 notices.append(f'schema "{name}" does not exist, skipping')
                 continue
             raise SqlError("3F000", f'schema "{name}" does not exist')
-        _refuse_functions(catalog, name, "dropping")
         present.append(name)
     contents = [(name, _contents(catalog, name)) for name in present]
     described = [d for _name_, objs in contents for d, _k in objs]
@@ -305,6 +307,20 @@ def _drop(ts: Tokens, state: State) -> tuple[Translation, Catalog]:
                        notices=tuple(notices)), catalog
 
 
+def _drop_function(catalog: Catalog, oid: int, steps: list[str]) -> Catalog:
+    """DROP SCHEMA CASCADE of a function: its triggers go with their tables, which the same
+    statement drops; a trigger on a table of another schema would have to go too (refused)."""
+    fn = next(f for f in catalog.routines.functions if f.oid == oid)
+    schema = C.split_key(fn.name)[0]
+    for trg in catalog.routines.triggers:
+        table = catalog.user_table(trg.table)
+        if trg.function == fn.name and table is not None and not _in_schema(table.name, schema):
+            raise SqlError("0A000", f"DROP SCHEMA CASCADE of function {fn.name} used by trigger {trg.name} on "
+                                    f"table {trg.table} of another schema is not supported: drop the trigger first")
+    steps.append(f"DELETE FROM {FUNCTIONS} WHERE oid = {fn.oid}")
+    return replace(catalog, routines=catalog.routines.without_function(fn))
+
+
 def _contents(catalog: Catalog, schema: str) -> list[tuple[str, str]]:
     """(PostgreSQL's description, key) of what a schema holds, in creation (OID) order; serial
     sequences and indexes go with their tables and are not listed."""
@@ -323,6 +339,10 @@ def _contents(catalog: Catalog, schema: str) -> list[tuple[str, str]]:
     for key, enum in catalog.enums.items():
         if _in_schema(key, schema):
             found.append((enum.oid, f"type {shown(key)}", key))
+    for fn in catalog.routines.functions:
+        if C.split_key(fn.name)[0] == schema:
+            args = ", ".join(catalog.format_type(t) for t in fn.arg_types)
+            found.append((fn.oid, f"function {shown(fn.name)}({args})", f"{fn.oid}"))
     found.sort()
     return [(d, k) for _oid, d, k in found]
 
@@ -344,7 +364,9 @@ def _drop_contents(catalog: Catalog, state: State, objs: list[tuple[str, str]]) 
         steps.extend(result.steps)
         catalog = result.catalog or catalog
     for key, kind in kinds.items():
-        if kind == "type":
+        if kind == "function":
+            catalog = _drop_function(catalog, int(key), steps)
+        elif kind == "type":
             enum = catalog.enums[key]
             if any(c.type_oid in (enum.oid, enum.array_oid) for t in catalog.tables.values() for c in t.columns):
                 raise SqlError("0A000", f"DROP SCHEMA CASCADE of type {key} used by a table of another schema "

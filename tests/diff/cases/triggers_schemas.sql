@@ -239,9 +239,31 @@ create function ts.tf() returns trigger language plpgsql as $$ begin return new;
 create trigger tg before insert on ts.items for each row execute function ts.tf();
 select pg_get_triggerdef(oid) from pg_trigger where tgname = 'tg';
 
--- refused drop_schema_with_function
+-- case drop_schema_with_function
 create function ts.f() returns int language sql as 'select 1';
 drop schema ts cascade;
+
+-- case drop_schema_with_function_gone_from_pg_proc
+create schema ts4;
+create function ts4.f(a int, b text) returns int language sql as 'select 1';
+create function ts4.g() returns trigger language plpgsql as $$ begin return new; end $$;
+create table ts4.t (a int);
+create trigger tg4 before insert on ts4.t for each row execute function ts4.g();
+drop schema ts4 cascade;
+select count(*) from pg_proc where proname in ('f', 'g') and pronamespace not in (11, 2200);
+
+-- case drop_schema_restrict_with_function
+create schema ts5;
+create function ts5.f(a int) returns int language sql as 'select 1';
+drop schema ts5;
+
+-- case drop_schema_function_then_recreate
+create schema ts6;
+create function ts6.f() returns int language sql as 'select 6';
+drop schema ts6 cascade;
+create schema ts6;
+create function ts6.f() returns int language sql as 'select 7';
+select ts6.f();
 
 -- refused rename_schema_with_function
 create function ts.f() returns int language sql as 'select 1';
