@@ -4,7 +4,6 @@ translation cache being an LRU in fact (a hot statement survives a flood of dist
 
 from __future__ import annotations
 
-import socket
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from compute.sql.api import Kind, Translation
 from compute.sqlcache import ShapeCache
 from compute.standalone import StandaloneFactory
 from tests.compute.inprocess import InProcessNode
+from tests.compute.rawclient import RawClient, message
 from tests.support import StrataProcess
 
 T = TypeVar("T")
@@ -36,59 +36,19 @@ def node(tmp_path: Path) -> Iterator[Node]:
         n.close()
 
 
-def _msg(kind: bytes, body: bytes) -> bytes:
-    return kind + struct.pack("!i", len(body) + 4) + body
-
-
 def _parse(name: str, sql: str) -> bytes:
-    return _msg(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
+    return message(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
 
 
 def _bind(portal: str, statement: str) -> bytes:
-    return _msg(b"B", portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!hhh", 0, 0, 0))
+    return message(b"B", portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!hhh", 0, 0, 0))
 
 
 def _close(what: bytes, name: str) -> bytes:
-    return _msg(b"C", what + name.encode() + b"\0")
+    return message(b"C", what + name.encode() + b"\0")
 
 
-SYNC = _msg(b"S", b"")
-
-
-class Client:
-    """A raw protocol client: send messages, read replies up to ReadyForQuery."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        body = struct.pack("!i", 196608) + b"user\0postgres\0database\0postgres\0\0"
-        self.sock.sendall(struct.pack("!i", len(body) + 4) + body)
-        self.buf = b""
-        self.until_ready()
-
-    def _read(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def until_ready(self) -> list[tuple[bytes, bytes]]:
-        out = []
-        while True:
-            head = self._read(5)
-            body = self._read(struct.unpack("!i", head[1:])[0] - 4)
-            out.append((head[:1], body))
-            if head[:1] == b"Z":
-                return out
-
-    def exchange(self, *messages: bytes) -> list[tuple[bytes, bytes]]:
-        self.sock.sendall(b"".join(messages))
-        return self.until_ready()
-
-    def query(self, sql: str) -> list[tuple[bytes, bytes]]:
-        return self.exchange(_msg(b"Q", sql.encode() + b"\0"))
+SYNC = message(b"S", b"")
 
 
 def _errors(replies: list[tuple[bytes, bytes]]) -> list[str]:
@@ -107,7 +67,7 @@ def _count(replies: list[tuple[bytes, bytes]], kind: bytes) -> int:
 
 def test_prepared_statements_per_connection(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pgextended, "MAX_PREPARED_STATEMENTS", 5)
-    c = Client(node.server.port)
+    c = RawClient(node.server.port)
     replies = c.exchange(*(_parse(f"s{i}", "select 1") for i in range(6)), SYNC)
     assert _count(replies, b"1") == 5 and _errors(replies) == ["54000"]
     replies = c.exchange(_parse("", "select 2"), SYNC)  # the unnamed one is replaced, not counted
@@ -122,7 +82,7 @@ def test_prepared_statements_per_connection(node: Node, monkeypatch: pytest.Monk
 
 def test_portals_per_connection(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pgextended, "MAX_PORTALS", 4)
-    c = Client(node.server.port)
+    c = RawClient(node.server.port)
     c.query("BEGIN")  # portals outlive Sync only inside a transaction block
     replies = c.exchange(_parse("s", "select 1"), *(_bind(f"p{i}", "s") for i in range(5)), SYNC)
     assert _count(replies, b"2") == 4 and _errors(replies) == ["54000"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from compute.pgwire.wire import BadLength, WireProtocol
 from compute.standalone import StandaloneFactory
 from strata.pgwire import messages as m
 from tests.compute.inprocess import InProcessNode
+from tests.compute.rawclient import RawClient, message
 
 
 def _general_lift(sql: str) -> tuple[str, list[str]] | None:
@@ -85,12 +85,8 @@ def test_direct_field_cutting_matches_the_reader() -> None:
             assert _outcome(_bind_fields, body) == _outcome(m.parse_bind, body), body
 
 
-def _message(kind: bytes, body: bytes) -> bytes:
-    return kind + struct.pack("!i", len(body) + 4) + body
-
-
 def test_wire_buffer_cuts_messages_from_any_chunking() -> None:
-    messages = [_message(b"Q", b"select 1\0"), _message(b"S", b""), _message(b"B", bytes(300))]
+    messages = [message(b"Q", b"select 1\0"), message(b"S", b""), message(b"B", bytes(300))]
     stream = b"".join(messages)
     rng = random.Random(7)
     for _ in range(200):
@@ -140,59 +136,27 @@ def node(tmp_path: Path) -> Iterator[InProcessNode]:
         n.close()
 
 
-class Raw:
-    """A raw protocol client (startup as user postgres, then exchanges up to ReadyForQuery)."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        body = struct.pack("!i", 196608) + b"user\0postgres\0database\0postgres\0\0"
-        self.sock.sendall(struct.pack("!i", len(body) + 4) + body)
-        self.buf = b""
-        self.until_ready()
-
-    def _read(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def until_ready(self) -> list[tuple[bytes, bytes]]:
-        out = []
-        while True:
-            head = self._read(5)
-            body = self._read(struct.unpack("!i", head[1:])[0] - 4)
-            out.append((head[:1], body))
-            if head[:1] == b"Z":
-                return out
-
-    def exchange(self, *messages: bytes) -> list[tuple[bytes, bytes]]:
-        self.sock.sendall(b"".join(messages))
-        return self.until_ready()
-
 
 def _parse(name: str, sql: str) -> bytes:
-    return _message(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
+    return message(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
 
 
 def _bind(statement: str, params: list[bytes], result_format: int | None = None, portal: str = "") -> bytes:
     body = portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!h", 0)
     body += struct.pack("!h", len(params)) + b"".join(struct.pack("!i", len(p)) + p for p in params)
     body += struct.pack("!h", 0) if result_format is None else struct.pack("!hh", 1, result_format)
-    return _message(b"B", body)
+    return message(b"B", body)
 
 
 def _execute(limit: int = 0, portal: str = "") -> bytes:
-    return _message(b"E", portal.encode() + b"\0" + struct.pack("!i", limit))
+    return message(b"E", portal.encode() + b"\0" + struct.pack("!i", limit))
 
 
 def _describe_portal(portal: str = "") -> bytes:
-    return _message(b"D", b"P" + portal.encode() + b"\0")
+    return message(b"D", b"P" + portal.encode() + b"\0")
 
 
-SYNC = _message(b"S", b"")
+SYNC = message(b"S", b"")
 
 
 def _data_rows(replies: list[tuple[bytes, bytes]]) -> list[bytes]:
@@ -206,8 +170,8 @@ def _data_rows(replies: list[tuple[bytes, bytes]]) -> list[bytes]:
 
 
 def test_pipeline_in_one_packet_with_an_error_skipped_to_sync(node: InProcessNode) -> None:
-    c = Raw(node.server.port)
-    c.exchange(_message(b"Q", b"create table t (id int primary key, v text); "
+    c = RawClient(node.server.port)
+    c.exchange(message(b"Q", b"create table t (id int primary key, v text); "
                               b"insert into t select g, 'v' || g from generate_series(1, 50) g\0"))
     c.exchange(_parse("get", "select v from t where id = $1"), SYNC)
     pipeline = []
@@ -231,7 +195,7 @@ def test_pipeline_in_one_packet_with_an_error_skipped_to_sync(node: InProcessNod
 
 
 def test_row_limits_on_a_portal_suspend(node: InProcessNode) -> None:
-    c = Raw(node.server.port)
+    c = RawClient(node.server.port)
     c.exchange(_parse("all", "select g from generate_series(1, 5) g"), SYNC)
     replies = c.exchange(_bind("all", [], portal="p"), _execute(2, "p"), _execute(2, "p"),
                          _execute(2, "p"), SYNC)
@@ -242,16 +206,16 @@ def test_row_limits_on_a_portal_suspend(node: InProcessNode) -> None:
 
 
 def test_simple_query_shape_reads_follow_the_literal_and_the_data(node: InProcessNode) -> None:
-    c = Raw(node.server.port)
-    c.exchange(_message(b"Q", b"create table a (aid int primary key, abalance int); "
+    c = RawClient(node.server.port)
+    c.exchange(message(b"Q", b"create table a (aid int primary key, abalance int); "
                               b"insert into a select g, g * 10 from generate_series(1, 100) g\0"))
     for aid in (7, 8, 99, 7, 12345):
-        replies = c.exchange(_message(b"Q", f"SELECT abalance FROM a WHERE aid = {aid};\0".encode()))
+        replies = c.exchange(message(b"Q", f"SELECT abalance FROM a WHERE aid = {aid};\0".encode()))
         assert _data_rows(replies) == ([str(aid * 10).encode()] if aid <= 100 else [])
         assert [k for k, _ in replies] == [b"T"] + [b"D"] * (aid <= 100) + [b"C", b"Z"]
-    c.exchange(_message(b"Q", b"update a set abalance = -1 where aid = 8\0"))
-    assert _data_rows(c.exchange(_message(b"Q", b"SELECT abalance FROM a WHERE aid = 8;\0"))) == [b"-1"]
-    replies = c.exchange(_message(b"Q", b"SELECT abalance / 0 FROM a WHERE aid = 9;\0"))
+    c.exchange(message(b"Q", b"update a set abalance = -1 where aid = 8\0"))
+    assert _data_rows(c.exchange(message(b"Q", b"SELECT abalance FROM a WHERE aid = 8;\0"))) == [b"-1"]
+    replies = c.exchange(message(b"Q", b"SELECT abalance / 0 FROM a WHERE aid = 9;\0"))
     assert any(k == b"E" and b"C22012" in body for k, body in replies)
     assert replies[-1] == (b"Z", b"I")
 
@@ -265,8 +229,8 @@ def test_bound_shape_reads_answer_as_the_text_does(node: InProcessNode) -> None:
     """A comparison with an int literal runs as the template with the literal bound; its
     answers are the ones the written-out text gives (the same statements inside a transaction
     block, where the general path runs the text)."""
-    c = Raw(node.server.port)
-    c.exchange(_message(b"Q", b"create table k (id int primary key, t text, r real, n numeric); "
+    c = RawClient(node.server.port)
+    c.exchange(message(b"Q", b"create table k (id int primary key, t text, r real, n numeric); "
                               b"insert into k values (1, '5', 5.0, 5), (2, '05', 0.5, 0.5), "
                               b"(3, 'x', 7, 7)\0"))
     queries = ["SELECT id FROM k WHERE t = '{}'", "SELECT id FROM k WHERE r >= {}",
@@ -276,10 +240,10 @@ def test_bound_shape_reads_answer_as_the_text_does(node: InProcessNode) -> None:
     for text in queries:
         for v in (1, 5, 6, 7, 2, 3):
             sql = text.replace("{}", str(v))
-            fast = c.exchange(_message(b"Q", (sql + "\0").encode()))
-            c.exchange(_message(b"Q", b"BEGIN\0"))
-            general = c.exchange(_message(b"Q", (sql + "\0").encode()))
-            c.exchange(_message(b"Q", b"ROLLBACK\0"))
+            fast = c.exchange(message(b"Q", (sql + "\0").encode()))
+            c.exchange(message(b"Q", b"BEGIN\0"))
+            general = c.exchange(message(b"Q", (sql + "\0").encode()))
+            c.exchange(message(b"Q", b"ROLLBACK\0"))
             assert _data_rows(fast) == _data_rows(general), sql
             assert [k for k, _ in fast][:-1] == [k for k, _ in general][:-1], sql
     bound = {s.templates[0].steps[0] for s in _shapes(node) if s.bind}
