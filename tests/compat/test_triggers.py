@@ -111,13 +111,20 @@ def _answers(port: int, db: str, queries: list[str]) -> list[str]:
     return [_psql(port, db, q) for q in queries]
 
 
-def test_catalog_and_psql_agree(strata_shared: StrataProcess, pg_oracle: PostgresOracle) -> None:
-    st_db, pg_db = _create_db(strata_shared.port), _create_db(pg_oracle.port)
-    _psql(strata_shared.port, st_db, SCHEMA)
-    _psql(pg_oracle.port, pg_db, SCHEMA)
-    st, pg = _answers(strata_shared.port, st_db, QUERIES), _answers(pg_oracle.port, pg_db, QUERIES)
-    for query, a, b in zip(QUERIES, pg, st, strict=True):
+def _psql_agree(strata: StrataProcess, pg: PostgresOracle, schema: str, queries: list[str]) -> list[str]:
+    """``schema`` run in a fresh database of each server, then ``queries`` through psql: the
+    answers must be equal; Strata's are returned for further checks."""
+    st_db, pg_db = _create_db(strata.port), _create_db(pg.port)
+    _psql(strata.port, st_db, schema)
+    _psql(pg.port, pg_db, schema)
+    st_out, pg_out = _answers(strata.port, st_db, queries), _answers(pg.port, pg_db, queries)
+    for query, a, b in zip(queries, pg_out, st_out, strict=True):
         assert a == b, f"{query}\n--- postgres\n{a}\n--- strata\n{b}"
+    return st_out
+
+
+def test_catalog_and_psql_agree(strata_shared: StrataProcess, pg_oracle: PostgresOracle) -> None:
+    st = _psql_agree(strata_shared, pg_oracle, SCHEMA, QUERIES)
     assert "items_touch BEFORE INSERT OR UPDATE ON items" in st[1]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.test_triggers import _answers, _conn, _create_db, _psql, _run
+from tests.compat.test_triggers import _answers, _conn, _create_db, _psql, _psql_agree, _run
 from tests.support import PG_BIN, PostgresOracle, StrataProcess
 
 SCHEMA = r"""
@@ -49,12 +49,7 @@ EXERCISE = [
 
 
 def test_catalog_and_psql_agree(strata_shared: StrataProcess, pg_oracle: PostgresOracle) -> None:
-    st_db, pg_db = _create_db(strata_shared.port), _create_db(pg_oracle.port)
-    _psql(strata_shared.port, st_db, SCHEMA)
-    _psql(pg_oracle.port, pg_db, SCHEMA)
-    st, pg = _answers(strata_shared.port, st_db, QUERIES), _answers(pg_oracle.port, pg_db, QUERIES)
-    for query, a, b in zip(QUERIES, pg, st, strict=True):
-        assert a == b, f"{query}\n--- postgres\n{a}\n--- strata\n{b}"
+    st = _psql_agree(strata_shared, pg_oracle, SCHEMA, QUERIES)
     assert "APPLE" in st[4]
 
 
