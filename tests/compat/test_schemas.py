@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from tests.compat.oracle import psycopg_script
 from tests.support import PG_BIN, PostgresOracle, StrataProcess
 
 SETUP = [
@@ -118,21 +119,9 @@ SCRIPT = [
 ]
 
 
-def _script(dsn: str) -> list[Any]:
-    out: list[Any] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for sql in SCRIPT:
-            try:
-                cur = conn.execute(sql.encode())
-                out.append(cur.fetchall() if cur.description else cur.statusmessage)
-            except psycopg.Error as exc:
-                out.append(("error", exc.sqlstate))
-    return out
-
-
 def test_search_path_script_agrees(both: tuple[str, str]) -> None:
     pg, st = both
-    expected, got = _script(pg), _script(st)
+    expected, got = psycopg_script(pg, SCRIPT), psycopg_script(st, SCRIPT)
     diff = [(sql, a, b) for sql, a, b in zip(SCRIPT, expected, got, strict=True) if a != b]
     assert not diff, "\n".join(f"{sql!r}: postgres {a!r}, strata {b!r}" for sql, a, b in diff)
 
