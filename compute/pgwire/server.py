@@ -603,11 +603,19 @@ class Connection(ExtendedQuery):
             if len(translations) > 1:  # one statement is its own transaction, or in a block
                 await session.end_implicit()
         except SqlError as exc:
-            session.fail()
-            self.send_error(exc)
-            await session.end_implicit(ok=False)
+            await self._query_failed(session, exc)
+        self._query_done(session)
+
+    async def _query_failed(self, session: Session, exc: SqlError) -> None:
+        """A statement of a simple query failed: its error, and the implicit block ends."""
+        session.fail()
+        self.send_error(exc)
+        await session.end_implicit(ok=False)
+
+    def _query_done(self, session: Session) -> None:
+        """The end of a simple query: ReadyForQuery (a transaction's end closes its portals)."""
         if session.txn is None and self.portals:
-            self.portals.clear()  # a transaction's end closes its portals
+            self.portals.clear()
         self.send(m.READY[session.status.value])
 
     async def _simple_fast(self, session: Session, sql: str) -> bool:
@@ -621,12 +629,8 @@ class Connection(ExtendedQuery):
             tr, result = fast
             self._send_result(tr, result, [], True, None, 0)
         except SqlError as exc:
-            session.fail()
-            self.send_error(exc)
-            await session.end_implicit(ok=False)
-        if session.txn is None and self.portals:
-            self.portals.clear()  # a transaction's end closes its portals
-        self.send(m.READY[session.status.value])
+            await self._query_failed(session, exc)
+        self._query_done(session)
         return True
 
     async def run_statement(self, tr: Translation, params: tuple[Any, ...],
