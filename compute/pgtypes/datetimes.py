@@ -16,7 +16,7 @@ from compute import datetime_input as _datetime_input
 from compute.pgtypes.oids import DATE, INTERVAL, TIME, TIMESTAMP, TIMESTAMPTZ
 from compute.pgtypes.posixtz import parse_posix
 from compute.pgtypes.scalars import invalid_input
-from compute.pgtypes.widedates import format_offset
+from compute.pgtypes.widedates import format_offset, time_of_day
 from compute.sqlstate import SqlError
 
 # --------------------------------------------------------------------------- date/time
@@ -498,13 +498,7 @@ def time_micros(value: str) -> int:
 
 def dec_time_bin(data: bytes) -> str:
     (micros,) = struct.unpack("!q", data)
-    secs, micro = divmod(micros, 1_000_000)
-    mins, sec = divmod(secs, 60)
-    hour, minute = divmod(mins, 60)
-    text = f"{hour:02d}:{minute:02d}:{sec:02d}"
-    if micro:
-        text += f".{micro:06d}".rstrip("0")
-    return text
+    return time_of_day(micros)
 
 
 # --------------------------------------------------------------------------- interval

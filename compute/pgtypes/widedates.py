@@ -102,12 +102,7 @@ def store_date(days: int) -> str:
 def store_ts(micros: int, tz: bool = False) -> str:
     """Stored text of a timestamp (``tz``: a timestamptz, in UTC) from microseconds since 2000."""
     days, rest = divmod(check_ts(micros), DAY_US)
-    secs, micro = divmod(rest, 1_000_000)
-    minutes, sec = divmod(secs, 60)
-    hour, minute = divmod(minutes, 60)
-    text = f"{store_date(days)} {hour:02d}:{minute:02d}:{sec:02d}"
-    if micro:
-        text += f".{micro:06d}".rstrip("0")
+    text = f"{store_date(days)} {time_of_day(rest)}"
     return text + "+00" if tz else text
 
 
@@ -188,10 +183,15 @@ def store_ts_unchecked(micros: int) -> str:
     """Stored text of ``micros`` without the range check (a local time shown for a valid instant)."""
     days, rest = divmod(micros, DAY_US)
     year, month, day = j2date(days + EPOCH_JDATE)
-    secs, micro = divmod(rest, 1_000_000)
+    return f"{year_text(year)}-{month:02d}-{day:02d} {time_of_day(rest)}"
+
+
+def time_of_day(micros: int) -> str:
+    """HH:MM:SS[.ffffff] of microseconds since midnight, trailing zeros of the fraction cut."""
+    secs, micro = divmod(micros, 1_000_000)
     minutes, sec = divmod(secs, 60)
     hour, minute = divmod(minutes, 60)
-    text = f"{year_text(year)}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{sec:02d}"
+    text = f"{hour:02d}:{minute:02d}:{sec:02d}"
     if micro:
         text += f".{micro:06d}".rstrip("0")
     return text
