@@ -4,7 +4,8 @@ router needs (role, health, replay LSN, outstanding queries), and the pool.
 A server connection starts with ``user``, ``database`` and ``strata.proxy_secret`` and no
 password (the compute trusts the proxy's secret; the proxy authenticated the client). The
 compute then reports LSNs as ParameterStatus messages, which are consumed here and never
-reach a client: ``strata.commit_lsn`` (a commit this connection made) and
+reach a client: ``strata.commit_lsn`` (a commit this connection made: it raises the proxy's
+:class:`CommitWatermark`) and
 ``strata.replay_lsn`` (what the node has made readable).
 """
 
@@ -50,6 +51,21 @@ class PoolExhausted(Exception):
     """No server connection became free within the pool timeout (53300)."""
 
 
+class CommitWatermark:
+    """The highest commit LSN any server connection of this proxy reported: a read begun
+    after a commit was acknowledged (to any client) must see it, so a replica serves a read
+    only once it has replayed this far. The compute sends the report before the commit's
+    ReadyForQuery and the relay parses messages in order, so the watermark has a commit
+    before its client can go on."""
+
+    def __init__(self) -> None:
+        self.lsn = 0
+
+    def note(self, lsn: int) -> None:
+        if lsn > self.lsn:
+            self.lsn = lsn
+
+
 @dataclass
 class Backend:
     """One compute as the router sees it."""
@@ -65,6 +81,7 @@ class Backend:
     poll_now: asyncio.Event = field(default_factory=asyncio.Event)   # a reader waits for replay
     pools: dict[tuple[str, str], Pool] = field(default_factory=dict)
     monitor: asyncio.Task[None] | None = None
+    commits: CommitWatermark = field(default_factory=CommitWatermark)  # the proxy's, shared
 
     @property
     def host(self) -> str:
@@ -177,7 +194,6 @@ class ServerConn:
         self.prepared: set[str] = set()          # server-side statement names parsed here
         self.applied: dict[str, str] = {}        # session settings replayed here: name -> SET text
         self.unnamed_owner: tuple[int, int] | None = None  # (client id, Parse seq) of the unnamed stmt
-        self.commit_lsn = 0
         self._buf = link.buf                     # filled by the link, cut here
         self._pos = 0
         self.last_status = b"I"                  # of the last ReadyForQuery relay_some passed
@@ -272,7 +288,7 @@ class ServerConn:
         relay), the others are remembered as this connection's parameters."""
         name, value = fe.parse_parameter_status(body)
         if name == COMMIT_LSN_PARAM and value.isdigit():
-            self.commit_lsn = max(self.commit_lsn, int(value))
+            self.backend.commits.note(int(value))
             return True
         if name == REPLAY_LSN_PARAM and value.isdigit():
             self.backend.note_replay(int(value))

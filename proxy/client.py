@@ -123,7 +123,6 @@ class ClientSession:
         self.route_primary = False                              # SET strata.route = primary
         self.pinned = self.config.pool_mode == "session"
         self.default_ro = False
-        self.last_commit_lsn = 0
         self.txn_status = b"I"
         self.server: ServerConn | None = None
         self.pool: Pool | None = None
@@ -516,7 +515,7 @@ class ClientSession:
         target, reason = self._route(statements)
         backend: Backend | None = None
         if target == "replica":
-            backend = await self.proxy.choose_replica(self.last_commit_lsn)
+            backend = await self.proxy.choose_replica(self.proxy.commits.lsn)
             if backend is None:
                 target, reason = "primary", "replica_behind_or_none"
         deadline = time.monotonic() + self.config.failover_wait_s
@@ -598,15 +597,12 @@ class ClientSession:
             return
         if fresh and conn.applied != self.settings:
             self._sync_settings(conn, out, queue)  # goes before the batch
-        lsn_before = conn.commit_lsn
         try:
             conn.write(b"".join(out))
             status = await self._relay(conn, queue)
         except (ConnectionError, asyncio.IncompleteReadError, m.ProtocolViolation, OSError) as exc:
             self._server_died(conn, batch, statements, exc)
             return
-        if conn.commit_lsn > lsn_before:
-            self.last_commit_lsn = max(self.last_commit_lsn, conn.commit_lsn)
         self.mid_batch = status is None  # a Flush without a Sync: the server is mid-protocol
         if status is not None:
             self.txn_status = status

@@ -14,7 +14,7 @@ import ssl
 import time
 from pathlib import Path
 
-from proxy.backend import Backend, Pool, ServerConn, ServerError
+from proxy.backend import Backend, CommitWatermark, Pool, ServerConn, ServerError
 from proxy.classify import Classifier
 from proxy.config import ProxyConfig
 from proxy.metrics import ProxyMetrics
@@ -41,6 +41,7 @@ class ProxyServer:
         self.metrics = ProxyMetrics()
         self.classifier = Classifier()
         self.backends: dict[str, Backend] = {}
+        self.commits = CommitWatermark()          # highest commit LSN any client was told of
         self.primary_address: str | None = None   # the topology's (or flag's) primary
         self.current_primary: Backend | None = None
         self._last_primary: str | None = None     # address of the last primary seen (failovers)
@@ -122,7 +123,7 @@ class ProxyServer:
     def _add_backend(self, address: str) -> Backend:
         b = self.backends.get(address)
         if b is None:
-            b = Backend(address)
+            b = Backend(address, commits=self.commits)
             self.backends[address] = b
             pools = b.pools
             self.metrics.servers.labels(address).set_function(

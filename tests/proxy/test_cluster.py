@@ -149,6 +149,45 @@ def test_read_your_writes_every_time_with_a_lagging_replica(setup: Setup, iterat
     assert on_replica >= 100  # and the replica did serve reads (the check was not all primary)
 
 
+def test_a_read_sees_commits_other_sessions_were_told_of(setup: Setup) -> None:
+    """An application's pool: one connection commits, another (open before, never wrote)
+    reads at once. PostgreSQL shows it the row; so must the proxy, with a lagging replica."""
+    proxy = setup.proxy
+    assert proxy is not None
+    with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS seen_by_others (n int PRIMARY KEY)")
+    replica_before = proxy.metric("proxy_routed_transactions_total", target="replica", reason="read")
+    stop = threading.Event()
+
+    def lag() -> None:
+        assert setup.replica.proc is not None
+        while not stop.is_set():
+            setup.replica.proc.send_signal(signal.SIGSTOP)
+            time.sleep(0.1)
+            setup.replica.proc.send_signal(signal.SIGCONT)
+            time.sleep(0.3)
+
+    misses: list[int] = []
+    lagger = threading.Thread(target=lag)
+    lagger.start()
+    try:
+        with psycopg.connect(proxy.dsn(), autocommit=True) as writer, \
+                psycopg.connect(proxy.dsn(), autocommit=True) as reader:
+            for n in range(300):
+                writer.execute("INSERT INTO seen_by_others VALUES (%s)", (n,))
+                got = reader.execute("SELECT count(*) FROM seen_by_others WHERE n = %s", (n,)).fetchone()
+                if got != (1,):
+                    misses.append(n)
+    finally:
+        stop.set()
+        lagger.join()
+        assert setup.replica.proc is not None
+        setup.replica.proc.send_signal(signal.SIGCONT)
+    assert misses == []
+    on_replica = proxy.metric("proxy_routed_transactions_total", target="replica", reason="read") - replica_before
+    assert on_replica >= 30  # the replica served reads that had caught up
+
+
 def test_failover_keeps_client_connections(tmp_path: Path) -> None:
     s = Setup(tmp_path)
     try:

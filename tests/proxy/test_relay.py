@@ -26,7 +26,7 @@ def test_relay_passes_rows_and_consumes_lsn_reports() -> None:
     assert (stop, error, conn.last_status) == (b"Z", False, b"T")
     assert b"".join(out) == (rows + m.command_complete("SELECT 50") + m.parameter_status("TimeZone", "UTC")
                              + m.READY[b"T"])
-    assert conn.commit_lsn == 1234 and conn.backend.replay_lsn == 99 and conn.params["TimeZone"] == "UTC"
+    assert conn.backend.commits.lsn == 1234 and conn.backend.replay_lsn == 99 and conn.params["TimeZone"] == "UTC"
     kind, frame = asyncio.run(conn.read_frame())  # what follows the ReadyForQuery stays buffered
     assert (kind, frame) == (b"D", m.data_row([b"next"]))
 
