@@ -114,6 +114,7 @@ class Link(asyncio.Protocol):
         self._read_paused = False
         self._write_paused = False
         self._drained: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # kept: get_running_loop() is a getpid()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -163,7 +164,10 @@ class Link(asyncio.Protocol):
             self.transport.resume_reading()
         if self.eof:
             raise asyncio.IncompleteReadError(b"", None)
-        waiter = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiter = waiter
         try:
             await waiter
@@ -297,19 +301,9 @@ class ServerConn:
         return False
 
     async def read(self) -> tuple[bytes, bytes]:
-        """The next message, with the strata.* LSN reports consumed."""
-        while True:
-            end = self._cut()
-            if end < 0:
-                await self.fill()
-                continue
-            pos = self._pos
-            kind = KINDS[self._buf[pos]]
-            body = bytes(self._buf[pos + 5:end])
-            self._advance(end)
-            if kind == b"S" and self._consumed(body):
-                continue
-            return kind, body
+        """The next message's (kind, body), with the strata.* LSN reports consumed."""
+        kind, frame = await self.read_frame()
+        return kind, frame[5:]
 
     async def read_frame(self) -> tuple[bytes, bytes]:
         """The next message as (kind, its whole frame) to relay as is; LSN reports consumed."""

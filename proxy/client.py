@@ -362,7 +362,8 @@ class ClientSession:
 
     async def message_loop(self) -> None:
         while True:
-            await self.flush()
+            if self.out:
+                await self.flush()
             batch = await self.read_batch()
             if not batch:
                 continue
@@ -419,15 +420,14 @@ class ClientSession:
                 return
         elif first_kind != b"F":
             statements = self._batch_statements(batch)
-        if any(s.kind is Kind.PIN for s in statements) and not self.pinned:
+        if not self.pinned and any(s.kind is Kind.PIN for s in statements):
             self.pinned = True
             log.info("client %d pinned to its server connection (%s)", self.id,
                      next(s.text for s in statements if s.kind is Kind.PIN)[:60])
         if self.server is None:
-            if batch == [(b"S", b"")]:
-                self.send(m.READY[self.txn_status])
-                return
-            if batch == [(b"H", b"")]:
+            if len(batch) == 1 and not first_body and first_kind in (b"S", b"H"):
+                if first_kind == b"S":
+                    self.send(m.READY[self.txn_status])
                 return
             if not await self._attach(statements):
                 self._after_failure(batch)
@@ -515,16 +515,22 @@ class ClientSession:
         target, reason = self._route(statements)
         backend: Backend | None = None
         if target == "replica":
-            backend = await self.proxy.choose_replica(self.proxy.commits.lsn)
+            backend, any_replica = self.proxy.ready_replica(self.proxy.commits.lsn)
+            if backend is None and any_replica:  # all behind the watermark: wait a little
+                backend = await self.proxy.choose_replica(self.proxy.commits.lsn)
             if backend is None:
                 target, reason = "primary", "replica_behind_or_none"
-        deadline = time.monotonic() + self.config.failover_wait_s
+        deadline = 0.0
         while True:
             try:
                 if backend is None:
                     primary = self.proxy.current_primary
-                    backend = primary if primary is not None and primary.healthy \
-                        else await self.proxy.wait_primary(deadline)
+                    if primary is not None and primary.healthy:
+                        backend = primary
+                    else:
+                        if not deadline:
+                            deadline = time.monotonic() + self.config.failover_wait_s
+                        backend = await self.proxy.wait_primary(deadline)
             except NoBackend as exc:
                 self.error("57P03", f"{exc} (waited {self.config.failover_wait_s:g} s)",
                            hint="The primary compute is down and no replica was promoted yet; retry.")
@@ -551,7 +557,7 @@ class ClientSession:
                 if target == "replica":
                     target, reason = "primary", "replica_failed"
                 backend = None  # wait for a (new) primary
-        self.proxy.metrics.routed_child(target, reason).inc()
+        self.proxy.metrics.routed.count(target, reason)
         self.server = conn
         self.pool = pool
         return True
@@ -584,6 +590,9 @@ class ClientSession:
         conn = self.server
         assert conn is not None
         fresh = self.txn_status == b"I" and not (self.server_skipping or self.mid_batch)
+        if batch[0][0] == b"Q" and not (fresh and conn.applied != self.settings):
+            await self._run_query(conn, batch, statements)
+            return
         queue: collections.deque[_Entry] = collections.deque()
         out: list[bytes] = []
         try:
@@ -607,6 +616,36 @@ class ClientSession:
         if status is not None:
             self.txn_status = status
             self._settle(status, statements)
+        self._maybe_release()
+
+    async def _run_query(self, conn: ServerConn, batch: list[tuple[bytes, bytes]],
+                         statements: tuple[Statement, ...]) -> None:
+        """``_run`` of a simple Query with no settings to replay first: the one frame out, the
+        answers back as raw byte runs up to the ReadyForQuery (no queue of entries)."""
+        try:
+            conn.write(fe.frame(b"Q", batch[0][1]))
+            had_error = False
+            while True:
+                stop, error = conn.relay_some(self.out)
+                had_error = had_error or error
+                if stop == b"Z":
+                    break
+                if stop == b"G":
+                    await self._copy_in(conn)
+                    continue
+                await self.flush()
+                await conn.fill()
+            self.server_skipping = False
+            if not had_error:
+                self._record(statements)
+            await self.flush()
+        except (ConnectionError, asyncio.IncompleteReadError, m.ProtocolViolation, OSError) as exc:
+            self._server_died(conn, batch, statements, exc)
+            return
+        status = conn.last_status
+        self.mid_batch = False
+        self.txn_status = status
+        self._settle(status, statements)
         self._maybe_release()
 
     def _maybe_release(self) -> None:
@@ -854,11 +893,14 @@ class ClientSession:
     def _record(self, statements: tuple[Statement, ...]) -> None:
         """``statements`` succeeded: their session-state changes count once their transaction
         commits (a SET in a transaction that rolls back is undone, as in PostgreSQL)."""
-        self.pending.extend(s for s in statements if s.kind in (Kind.SET, Kind.DISCARD))
-        conn = self.server
         for s in statements:
-            if s.kind is Kind.DEALLOCATE and not s.value and conn is not None:
-                conn.prepared.clear()  # the server dropped the shared statements too
+            kind = s.kind
+            if kind is Kind.READ or kind is Kind.WRITE:
+                continue
+            if kind is Kind.SET or kind is Kind.DISCARD:
+                self.pending.append(s)
+            elif kind is Kind.DEALLOCATE and not s.value and self.server is not None:
+                self.server.prepared.clear()  # the server dropped the shared statements too
                 self.statements.clear()
 
     def _settle(self, status: bytes, statements: tuple[Statement, ...]) -> None:

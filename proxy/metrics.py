@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+
+class RoutedCounts(Collector):
+    """``proxy_routed_transactions_total{target,reason}`` as plain ints, exported when
+    scraped: counted once per transaction, where a prometheus Counter's ``inc`` takes a
+    lock (the proxy is one thread)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def count(self, target: str, reason: str) -> None:
+        key = (target, reason)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("proxy_routed_transactions", "Transactions by target role and reason",
+                                     labels=["target", "reason"])
+        for (target, reason), n in list(self.counts.items()):
+            family.add_metric([target, reason], n)
+        yield family
 
 
 class ProxyMetrics:
@@ -18,22 +42,13 @@ class ProxyMetrics:
                                   registry=r)
         self.pool_exhausted = Counter("proxy_pool_exhausted", "Transactions refused with 53300 after "
                                       "the pool timeout", registry=r)
-        self.routed = Counter("proxy_routed_transactions", "Transactions by target role and reason",
-                              ["target", "reason"], registry=r)
-        self._routed: dict[tuple[str, str], Counter] = {}
+        self.routed = RoutedCounts()
+        r.register(self.routed)
         self.failovers = Counter("proxy_failovers", "Primary changes seen", registry=r)
         self.ryw_waits = Counter("proxy_ryw_waits", "Reads that waited for a replica to replay the "
                                  "session's last commit", ["outcome"], registry=r)
         self.server_failures = Counter("proxy_server_failures", "Transactions failed because their "
                                        "server connection died", ["sqlstate"], registry=r)
-
-    def routed_child(self, target: str, reason: str) -> Counter:
-        """The routed counter of (target, reason), kept: ``labels()`` costs a lock and a
-        tuple check per transaction."""
-        child = self._routed.get((target, reason))
-        if child is None:
-            child = self._routed[(target, reason)] = self.routed.labels(target, reason)
-        return child
 
     def serve(self, host: str, port: int) -> None:
         """Expose /metrics over HTTP (a daemon thread)."""

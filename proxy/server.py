@@ -197,11 +197,14 @@ class ProxyServer:
                 if conn is None or conn.broken:
                     conn = await ServerConn.connect(b, MONITOR_DATABASE, MONITOR_USER, self.secret,
                                                     self.config.server_connect_timeout_s)
-                status = await asyncio.wait_for(self._poll(conn), MONITOR_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: no task per poll (50 polls a second per compute)
+                async with asyncio.timeout(MONITOR_TIMEOUT_S):
+                    status = await self._poll(conn)
                 self._apply_status(b, status)
                 if not b.poll_now.is_set():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(b.poll_now.wait(), self.config.monitor_interval_s)
+                        async with asyncio.timeout(self.config.monitor_interval_s):
+                            await b.poll_now.wait()
                 b.poll_now.clear()
             except asyncio.CancelledError:
                 if conn is not None:
@@ -318,15 +321,26 @@ class ProxyServer:
     def replicas(self) -> list[Backend]:
         return [b for b in self.backends.values() if b.healthy and b.role == "replica"]
 
+    def ready_replica(self, min_lsn: int) -> tuple[Backend | None, bool]:
+        """(the replica with the fewest connections in use among those that have replayed
+        ``min_lsn``, or None; whether any replica is healthy), without a coroutine: the
+        common case of ``choose_replica``."""
+        best: Backend | None = None
+        any_replica = False
+        for b in self.backends.values():
+            if b.healthy and b.role == "replica":
+                any_replica = True
+                if b.replay_lsn >= min_lsn and (best is None or b.outstanding < best.outstanding):
+                    best = b
+        return best, any_replica
+
     async def choose_replica(self, min_lsn: int) -> Backend | None:
         """A replica that has replayed ``min_lsn`` (least outstanding first), waiting up to
         --ryw-wait-ms for one; None: use the primary."""
+        best, any_replica = self.ready_replica(min_lsn)
+        if best is not None or not any_replica:
+            return best
         reps = self.replicas()
-        if not reps:
-            return None
-        eligible = [b for b in reps if b.replay_lsn >= min_lsn]
-        if eligible:
-            return min(eligible, key=lambda b: b.outstanding)
         deadline = time.monotonic() + self.config.ryw_wait_ms / 1000.0
         while True:
             left = deadline - time.monotonic()
