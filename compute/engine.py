@@ -213,12 +213,28 @@ def pooled_connection(conn: apsw.Connection, registry: DatabaseRegistry | None =
     return pooled
 
 
+class WriterLock(asyncio.Lock):
+    """The database's single-writer lock, with a synchronous ``try_acquire`` for the write
+    fast lane (compute/session_fast.py), which takes the writer without an await when it is
+    free."""
+
+    _locked: bool  # asyncio.Lock's own state (set by its acquire, cleared by release)
+
+    def try_acquire(self) -> bool:
+        """Take the lock now if ``acquire()`` would take it without waiting (its own test:
+        unlocked and nobody queued, so a woken waiter is never overtaken); False otherwise."""
+        if self.locked() or (self._waiters and not all(w.cancelled() for w in self._waiters)):
+            return False
+        self._locked = True
+        return True
+
+
 @dataclass
 class Database:
     name: str
     db_id: int
     writer_pooled: Pooled | None  # None on a replica (and until a promoted node opens it)
-    writer_lock: asyncio.Lock
+    writer_lock: WriterLock
     idle_readers: list[Pooled]
     max_readers: int
     factory: ConnectionFactory
@@ -328,11 +344,11 @@ class Database:
         """Translations of ``sql`` through the database's one translation cache (an LRU)."""
         return self.shapes.translate(sql, catalog, translate, param_types)
 
-    def fast_read_shape(self, sql: str, catalog: Catalog
-                        ) -> tuple[Translation, str, tuple[int, ...]] | None:
-        """A known shape of a single-step read: its template, SQLite statement and parameters
-        (``ShapeCache.fast_read``); None: use ``translate``."""
-        return self.shapes.fast_read(sql, catalog, translate)
+    def fast_shape(self, sql: str, catalog: Catalog
+                   ) -> tuple[Translation, str, tuple[int, ...]] | None:
+        """A known shape of a single-step read or bindable DML statement: its template, SQLite
+        statement and parameters (``ShapeCache.fast_simple``); None: use ``translate``."""
+        return self.shapes.fast_simple(sql, catalog, translate)
 
 
 class Engine:
@@ -391,6 +407,17 @@ class Engine:
                                detail="This node is still being promoted.")
         if db.writer_pooled is None:
             await self.open_writers([db])
+
+    def writable_now(self, db: Database) -> bool:
+        """Whether ``check_writable`` would pass at once: no error and no await (the write fast
+        lane takes the general path otherwise, which gives the errors and waits)."""
+        if db.writer_pooled is None:
+            return False
+        factory = self.factory
+        role = factory.role()
+        if role == "standalone":
+            return True
+        return role != "replica" and factory.status().state not in (PROMOTING, FENCED, NO_QUORUM)
 
     async def open_writers(self, dbs: list[Database] | None = None) -> None:
         """After promotion: give the open databases (or ``dbs``) their writer connection."""
@@ -557,7 +584,7 @@ class Engine:
             except BaseException:
                 catalog_conn.close()
                 raise
-        return Database(name, db_id, writer, asyncio.Lock(), [], self.max_readers, self.factory,
+        return Database(name, db_id, writer, WriterLock(), [], self.max_readers, self.factory,
                         self.registry, catalog_conn)
 
     def _wait_bootstrapped(self, conn: apsw.Connection, db_id: int) -> None:

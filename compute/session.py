@@ -39,6 +39,7 @@ from compute.engine import (
     read_only_error,
     storage_error,
 )
+from compute.session_fast import INLINE_BUDGET_S, WRITE_INLINE_LIMIT_S, FastLane
 from compute.session_settings import SessionSettings
 from compute.sql import DEFAULT_SEARCH_PATH, Catalog, TempSchemaNeeded, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
@@ -64,8 +65,6 @@ log = logging.getLogger("strata.compute.session")
 # DDL that PostgreSQL refuses in a read-only transaction before resolving any name.
 _UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unlogged|or\s+replace)\s+)?(\w+)",
                             re.I)
-INLINE_BUDGET_S = 0.02  # an inline read running longer than this moves to a thread
-WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
 SLOW_MEMORY_S = 10.0  # how long a statement stays marked as too slow to run inline
 
 _INTERRUPT_MESSAGES = {
@@ -74,7 +73,7 @@ _INTERRUPT_MESSAGES = {
 }
 
 
-class Session(SessionSettings, SqlPrepared):
+class Session(SessionSettings, SqlPrepared, FastLane):
     """SQL execution state of one client connection."""
 
     def __init__(self, engine: Engine, db: Database, user: str, settings: dict[str, str]) -> None:
@@ -590,19 +589,19 @@ class Session(SessionSettings, SqlPrepared):
             return None
         return self._fast_read(tr, tr.steps, bindable(tr, params) if params else params)
 
-    def try_fast_simple(self, sql: str) -> tuple[Translation, Result] | None:
-        """A simple-protocol statement that is a known shape of a single-step read, run on the
-        fast lane without making its Translation: (the shape's template, its result), else
-        None (the caller translates and takes the general path, with the same outcome)."""
-        if self.txn is not None:
-            return None
+    def simple_shape(self, sql: str) -> tuple[Translation, str, tuple[int, ...]] | None:
+        """A simple-protocol statement that is a known shape of a single-step read or a
+        bindable single-step write (``ShapeCache.fast_simple``): (the shape's template, the
+        SQLite statement, its parameters) without making its Translation; None: translate it."""
         self.engine.refresh_registry()
-        hit = self.db.fast_read_shape(sql, self._catalog_now())
-        if hit is None:
-            return None
-        template, step, params = hit
-        result = self._fast_read(template, (step,), params)
-        return None if result is None else (template, result)
+        hit = self.db.fast_shape(sql, self._catalog_now())
+        if hit is not None:
+            self.query_text = sql
+        return hit
+
+    def fast_shape_read(self, tr: Translation, step: str, params: tuple[Any, ...]) -> Result | None:
+        """An autocommit read of a ``simple_shape`` on the fast lane; None: not now."""
+        return self._fast_read(tr, (step,), params)
 
     def _fast_read(self, tr: Translation, steps: tuple[str, ...], params: tuple[Any, ...]
                    ) -> Result | None:
@@ -689,21 +688,22 @@ class Session(SessionSettings, SqlPrepared):
         if txn.writer:
             return
         await self._acquire_writer()
+        self._writer_begin(txn)
+
+    def _writer_begin(self, txn: Transaction) -> None:
+        """The transaction's first write: it holds the writer now; open its SQLite transaction
+        there (BEGIN and SAVEPOINTs are instant). 40001 under REPEATABLE READ if the log moved
+        past its snapshot. On any error the writer is released."""
         try:
             if txn.snapshot_isolation and txn.snapshot_lsn is not None:
                 if self.db.last_commit_lsn > txn.snapshot_lsn:
                     raise SqlError("40001", "could not serialize access due to concurrent update")
-            writer = self.db.writer
-            savepoints = list(txn.savepoints)
-
-            def begin() -> None:
-                if writer.conn.in_transaction:  # left over by a crashed session: never commit it
-                    writer.conn.execute("ROLLBACK")
-                writer.conn.execute("BEGIN")
-                for name in savepoints:
-                    writer.conn.execute(f"SAVEPOINT {quote_ident(name)}")
-
-            begin()  # BEGIN (deferred) and SAVEPOINTs are instant
+            conn = self.db.writer.conn
+            if conn.in_transaction:  # left over by a crashed session: never commit it
+                conn.execute("ROLLBACK")
+            conn.execute("BEGIN")
+            for name in txn.savepoints:
+                conn.execute(f"SAVEPOINT {quote_ident(name)}")
         except BaseException:
             self._release_writer()
             raise

@@ -40,6 +40,8 @@ class _Shape:
     parts: tuple[tuple[tuple[str | int, ...], ...], ...]  # per template/step: text, literal no.
     fast: bool = False  # one template, a single-step read: ``ShapeCache.fast_read`` serves it
     bind: bool = False  # fast, and its literals may be bound to the template's ?N (``_bindable``)
+    write_bind: bool = False  # one single-step DML template whose literals may be bound
+    # (``_bindable_write``): ``ShapeCache.fast_simple`` serves it
 
 
 Full = Callable[[str, "Catalog", tuple[int, ...]], list[Translation]]
@@ -87,15 +89,18 @@ class ShapeCache:
             exact.popitem(last=False)
         return result
 
-    def fast_read(self, sql: str, catalog: Catalog, full: Full
-                  ) -> tuple[Translation, str, tuple[int, ...]] | None:
+    def fast_simple(self, sql: str, catalog: Catalog, full: Full
+                    ) -> tuple[Translation, str, tuple[int, ...]] | None:
         """The simple-query hot path: (the shape's template, a SQLite statement, its
-        parameters) when ``sql`` is a known shape of one single-step read, without building a
-        Translation per statement (the template's columns, tag and flags are the full
+        parameters) when ``sql`` is a known shape of one single-step read, or of one single-step
+        INSERT/UPDATE/DELETE whose literals can be bound (``_bindable_write``), without building
+        a Translation per statement (the template's columns, tag and flags are the full
         translation's: checked when the shape was learned). The statement is the template's own
-        with the literals bound when that is the same query (``_bindable``: SQLite then reuses
-        one prepared statement instead of compiling each text), else the filled text. None
-        otherwise: then ``translate`` (same answer)."""
+        with the literals bound when that is the same statement (``_bindable``,
+        ``_bindable_write``: SQLite then reuses one prepared statement instead of compiling each
+        text, and a write in a transaction block is known as quick by its text), else, for a
+        read, the filled text with no parameters. None otherwise: then ``translate`` (same
+        answer)."""
         version = catalog.fingerprint
         if (sql, version, ()) in self._exact:
             return None
@@ -103,11 +108,11 @@ class ShapeCache:
         if found is None:
             return None
         shape, literals = found
-        if not shape.fast:
-            return None
-        if shape.bind:
+        if shape.bind or shape.write_bind:
             return shape.templates[0], shape.templates[0].steps[0], tuple(map(int, literals))
-        return shape.templates[0], _fill_step(shape.parts[0][0], literals), ()
+        if shape.fast:
+            return shape.templates[0], _fill_step(shape.parts[0][0], literals), ()
+        return None
 
     def _shape_hit(self, sql: str, version: str, catalog: Catalog, full: Full
                    ) -> tuple[_Shape, list[str]] | None:
@@ -163,7 +168,13 @@ class ShapeCache:
                 and not one.is_write and not one.off_loop and one.copy is None)
         bind = fast and all(_literal_class(lit) == "i" for lit in literals) and \
             _bindable(kept[0].steps[0], len(literals))
-        return _Shape(kept, parts, fast, bind)
+        write_bind = (one is not None and one.kind is Kind.COMMAND and len(one.steps) == 1
+                      and one.is_write and not one.is_ddl and not one.off_loop and one.copy is None
+                      and not one.columns and not one.after_rows and not one.count_last_step
+                      and one.altered_table is None and not one.notices
+                      and all(_literal_class(lit) in ("i", "-i") for lit in literals)
+                      and _bindable_write(one.steps[0], len(literals)))
+        return _Shape(kept, parts, fast, bind, write_bind)
 
 
 _QUOTED_IDENT = re.compile(r'"(?:[^"]|"")*"')
@@ -183,6 +194,32 @@ def _bindable(step: str, count: int) -> bool:
     used = _PLACEHOLDER.findall(bare)
     compared = _COMPARED.findall(bare)
     return len(used) == len(compared) and set(used) == {str(i) for i in range(1, count + 1)}
+
+
+# where an integer written into a DML statement and the same integer bound to ?N are one
+# thing to SQLite: an operand of =, <, >, +, -, *, /, %, or a function argument / VALUES item
+_WRITE_OPERAND = re.compile(r"(?:[=<>+\-*/%(,])\s*\?(\d+)(?!\d)")
+# where an integer literal is not a value: a result column number, a frame bound; and where
+# a write returns rows or names something by a literal
+_WRITE_UNSAFE = re.compile(r"\b(?:ORDER|GROUP|LIMIT|OFFSET|PRECEDING|FOLLOWING|COLLATE|RETURNING|"
+                           r"PRAGMA|WINDOW|OVER)\b", re.IGNORECASE)
+
+
+def _bindable_write(step: str, count: int) -> bool:
+    """Whether binding int4 literals to a DML template's ?1..?count runs the same statement as
+    writing them into its text: each placeholder is an operand (``_WRITE_OPERAND``: a bound
+    integer and an integer literal are the same value of no affinity there, so arithmetic,
+    comparisons and the column's affinity on INSERT/UPDATE treat them alike), none is in a
+    string, comment or quoted name, no ORDER BY / GROUP BY / LIMIT / window / RETURNING is
+    around, and each literal is used."""
+    if "'" in step or "--" in step or "/*" in step:
+        return False
+    bare = _QUOTED_IDENT.sub('""', step)
+    if _WRITE_UNSAFE.search(bare):
+        return False
+    used = _PLACEHOLDER.findall(bare)
+    operands = _WRITE_OPERAND.findall(bare)
+    return len(used) == len(operands) and set(used) == {str(i) for i in range(1, count + 1)}
 
 
 def _reproduces(original: list[Translation], templates: list[Translation],

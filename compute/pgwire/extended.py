@@ -166,6 +166,9 @@ class ExtendedQuery:
         def _send_result(self, tr: Translation, result: Result, result_formats: list[int],
                          describe: bool, portal: Portal | None, limit: int) -> None: ...
 
+        def statement_done(self, tr: Translation, result: Result, result_formats: list[int],
+                           describe: bool, portal: Portal | None, limit: int) -> None: ...
+
         async def run_statement(self, tr: Translation, params: tuple[Any, ...],
                                 result_formats: list[int], describe: bool,
                                 portal: Portal | None = None, limit: int = 0,
@@ -379,6 +382,10 @@ class ExtendedQuery:
             if fast is not None:
                 self._send_result(tr, fast, portal.result_formats, False, portal, limit)
                 return None
+        fast = session.try_fast_statement(tr, portal.params)  # BEGIN, statements in a block
+        if fast is not None:
+            self.statement_done(tr, fast, portal.result_formats, False, portal, limit)
+            return None
         return portal, limit, False
 
     async def sync(self) -> None:

@@ -583,7 +583,7 @@ class Connection(ExtendedQuery):
         except (m.InvalidEncoding, SqlError) as exc:
             self._refuse_query(session, exc)
             return
-        if session.txn is None and await self._simple_fast(session, sql):
+        if await self._simple_fast(session, sql):
             return
         try:
             translations = session.translate(sql)
@@ -619,15 +619,25 @@ class Connection(ExtendedQuery):
         self.send(m.READY[session.status.value])
 
     async def _simple_fast(self, session: Session, sql: str) -> bool:
-        """A known shape of a single-step read, answered on the fast lane with no Translation
-        made (Session.try_fast_simple); False: the general path (nothing was sent). Errors end
-        the query as in ``simple_query``."""
+        """A known shape of a single-step read or bindable write (``Session.simple_shape``),
+        run with no Translation made: an autocommit read on the fast lane, anything else as the
+        shape's template with its literals bound, through ``run_statement`` (so a write in a
+        transaction block takes the write fast lane). False: the general path (nothing was
+        sent). Errors end the query as in ``simple_query``."""
         try:
-            fast = session.try_fast_simple(sql)
-            if fast is None:
+            hit = session.simple_shape(sql)
+            if hit is None:
                 return False
-            tr, result = fast
-            self._send_result(tr, result, [], True, None, 0)
+            tr, step, params = hit
+            if session.txn is None and not tr.is_write:
+                result = session.fast_shape_read(tr, step, params)
+                if result is None:
+                    return False
+                self._send_result(tr, result, [], True, None, 0)
+            elif params:  # the template's own statement, literals bound: the same statement
+                await self.run_statement(tr, params, [], describe=True)
+            else:
+                return False
         except SqlError as exc:
             await self._query_failed(session, exc)
         self._query_done(session)
@@ -643,10 +653,15 @@ class Connection(ExtendedQuery):
         if tr.kind is Kind.COPY_FROM:
             await self.copy_in(tr)
             return
-        fast = session.try_fast_read(tr, params) if not (fast_tried or session.failed) else None
-        if fast is not None:
-            self._send_result(tr, fast, result_formats, describe, portal, limit)
-            return
+        if not fast_tried:
+            fast = session.try_fast_read(tr, params) if not session.failed else None
+            if fast is not None:
+                self._send_result(tr, fast, result_formats, describe, portal, limit)
+                return
+            fast = session.try_fast_statement(tr, params)  # compute/session_fast.py
+            if fast is not None:
+                self.statement_done(tr, fast, result_formats, describe, portal, limit)
+                return
         if tr.kind is Kind.DEALLOCATE:
             self._deallocate(tr.name)
         if tr.kind is Kind.FETCH and tr.fetch is not None and tr.fetch.name in self.portals \
@@ -657,15 +672,27 @@ class Connection(ExtendedQuery):
             result = await session.execute(tr, params)
         if tr.kind is Kind.DISCARD and tr.name == "all":
             self.prepared.clear()
+        if tr.kind is Kind.COPY_TO:
+            self.statement_notices(tr, result)
+            self.copy_out(tr, result)
+            return
+        self.statement_done(tr, result, result_formats, describe, portal, limit)
+
+    def statement_notices(self, tr: Translation, result: Result) -> None:
+        """A statement's notices and changed reported settings, before its result."""
+        session = self.session
+        assert session is not None
         for sqlstate, text in result.notices:
             self.send(m.notice_response(sqlstate, text,
                                         severity="NOTICE" if sqlstate == "00000" else "WARNING"))
         for text in tr.notices:
             self.send(m.notice_response("00000", text))
         self._report_settings(session)
-        if tr.kind is Kind.COPY_TO:
-            self.copy_out(tr, result)
-            return
+
+    def statement_done(self, tr: Translation, result: Result, result_formats: list[int],
+                       describe: bool, portal: Portal | None, limit: int) -> None:
+        """A statement's notices, changed settings, rows and CommandComplete."""
+        self.statement_notices(tr, result)
         self._send_result(tr, result, result_formats, describe, portal, limit)
 
     def _send_result(self, tr: Translation, result: Result, result_formats: list[int],

@@ -1,0 +1,158 @@
+"""The write fast lane: statements inside a transaction block run without an await.
+
+A TPC-B transaction is BEGIN, three UPDATEs, a SELECT and an INSERT on the writer, then
+COMMIT. On the general path each of them goes through ``Session.execute`` and its chain of
+coroutines (``_dispatch``, ``_run_sql``, ``_run_sql_inner``, ``_ensure_writer``, ``_run_on``,
+``_run_steps``, ``_inline_or_threaded``) and the statement_timeout timer of
+``statement_scope``. ``FastLane.try_fast_statement`` does the same work synchronously for the
+statements that need no wait, with every check the general path makes, and says None (before
+doing anything) for everything else, which then takes the general path:
+
+- BEGIN (``Session._begin``, which is synchronous anyway);
+- inside a block that is not failed: a single-step read on the writer the block already holds,
+  or a single-step INSERT/UPDATE/DELETE known to be quick (``Database.quick_writes``: an
+  interrupted write takes its transaction with it, so only writes seen to finish quickly on a
+  thread run inline, as on the general path) — taking the writer now if the block does not
+  hold it yet and the writer is free (``WriterLock.try_acquire``; when it is busy the general
+  path waits, with lock_timeout, cancel and statement_timeout);
+- not: a read-only transaction (25006 comes from the general path), a node that is not
+  writable at once (``Engine.writable_now``), DDL, several steps, COPY, statements that call
+  the node (``off_loop``), databases with triggers (``after_rows``), a statement known to be
+  slow, a pending cancel.
+
+Autocommit writes and COMMIT stay on the general path: they await their commit's durability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from compute.engine import Guard, Pooled, storage_error
+from compute.sql.api import Kind, SqlError, Translation
+from compute.transaction import Ran, Result, Transaction, bindable, write_command
+from strata.storage import StorageError
+
+if TYPE_CHECKING:
+    from compute.backend import Backend
+    from compute.engine import Database, Engine
+
+INLINE_BUDGET_S = 0.02  # an inline read running longer than this moves to a thread
+WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
+
+
+class FastLane:
+    """``try_fast_statement`` (a mixin of Session, which owns these attributes)."""
+
+    engine: Engine
+    db: Database
+    txn: Transaction | None
+    failed: bool
+    backend: Backend
+    _interrupt: str | None
+    _interrupted: asyncio.Event
+    _holds_writer: bool
+
+    if TYPE_CHECKING:
+        def fail(self) -> None: ...
+
+        def _begin(self, tr: Translation) -> Result: ...
+
+        def _read_only_now(self) -> bool: ...
+
+        def _inline_ok(self, tr: Translation, steps: tuple[str, ...]) -> bool: ...
+
+        def _writer_begin(self, txn: Transaction) -> None: ...
+
+        def setting_ms(self, name: str) -> float: ...
+
+        def guarded(self, pooled: Pooled) -> contextlib.AbstractContextManager[Guard]: ...
+
+        def _steps_work(self, conn: apsw.Connection, tr: Translation, params: tuple[Any, ...],
+                        autocommit: bool) -> Callable[[], Ran]: ...
+
+        def _result(self, pooled: Pooled, tr: Translation, ran: Ran) -> Result: ...
+
+    def try_fast_statement(self, tr: Translation, params: tuple[Any, ...]) -> Result | None:
+        """Run ``tr`` now, without an await, when that is exactly what ``Session.execute``
+        would do (see the module docstring); None when it does not qualify (nothing was done:
+        the caller takes the general path). Errors are raised as ``execute`` raises them (the
+        block is failed first)."""
+        kind = tr.kind
+        if self.failed:
+            return None
+        if kind is Kind.BEGIN:
+            return self._fast_begin(tr)
+        txn = self.txn
+        if (txn is None or (kind is not Kind.COMMAND and kind is not Kind.QUERY)
+                or len(tr.steps) != 1 or tr.off_loop or tr.is_ddl or tr.after_rows
+                or tr.copy is not None or tr.count_last_step or tr.altered_table is not None):
+            return None
+        db = self.db
+        steps = tr.steps
+        write = tr.is_write
+        if write:
+            if steps not in db.quick_writes or self._read_only_now() or not self.engine.writable_now(db):
+                return None
+        elif not txn.writer:
+            return None
+        self._interrupt = None  # statement_scope's start: a cancel between statements is moot
+        self._interrupted.clear()
+        if not self._inline_ok(tr, steps):
+            return None
+        if not txn.writer:
+            if not db.writer_lock.try_acquire():
+                return None  # busy: the general path waits for it (lock_timeout, cancel)
+            self._holds_writer = True
+        txn.queried = True
+        try:
+            if not txn.writer:
+                self._writer_begin(txn)
+            return self._run_inline(db.writer, tr, bindable(tr, params) if params else params)
+        except SqlError:
+            self.fail()
+            raise
+        except StorageError as exc:  # as Session.execute: the statement fails, not the session
+            self.fail()
+            raise storage_error(exc, write_command(tr) if write else "", at_commit=False) from exc
+
+    def _fast_begin(self, tr: Translation) -> Result:
+        """BEGIN as ``Session.execute`` runs it (the block is not failed)."""
+        try:
+            result = self._begin(tr)
+        except SqlError:
+            self.fail()
+            if self.txn is None and self.backend.in_xact:
+                self.backend.end_xact(False)
+            raise
+        return result
+
+    def _run_inline(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...]
+                    ) -> Result | None:
+        """``Session._run_on`` for a statement ``_inline_or_threaded`` runs inline: a read past
+        its inline budget is stopped (it changed nothing) and None sends it to the general
+        path, which now runs it on a thread."""
+        steps = tr.steps
+        with self.guarded(pooled) as guard:
+            work = self._steps_work(pooled.conn, tr, params, False)
+            started = time.monotonic()
+            timeout_ms = self.setting_ms("statement_timeout")
+            if timeout_ms > 0:
+                guard.statement_deadline = started + timeout_ms / 1000.0
+            if not tr.is_write:
+                guard.budget_deadline = started + INLINE_BUDGET_S
+            try:
+                ran = work()
+            except apsw.InterruptError:
+                if guard.reason != "budget":
+                    raise
+                self.db.note_slow(steps)
+                return None
+            if tr.is_write and time.monotonic() - started > WRITE_INLINE_LIMIT_S:
+                self.db.note_slow(steps)  # next time on a thread
+        return self._result(pooled, tr, ran)
