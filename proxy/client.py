@@ -25,7 +25,7 @@ import ssl
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from proxy.backend import KINDS, Backend, Link, Pool, PoolExhausted, ServerConn, ServerError
 from proxy.classify import Kind, Statement
@@ -64,7 +64,7 @@ class _Col:
     column_no: int = 0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Entry:
     """What one message sent to the server produces, and what to do with it."""
 
@@ -73,7 +73,19 @@ class _Entry:
     data: bytes = b""              # synthetic: the bytes to send the client
     on_ok: Callable[[], None] | None = None
     on_error: Callable[[], None] | None = None
-    statements: tuple[Statement, ...] = field(default_factory=tuple)
+    statements: tuple[Statement, ...] = ()   # query: recorded when it succeeds
+
+
+# entries with nothing of their own, shared (an entry is never changed once queued)
+_SYNC_ENTRY = _Entry("sync")
+_BIND_ENTRY = _Entry("client", b"2")
+_DESCRIBE_ENTRY = _Entry("client", b"Tn")
+_EXECUTE_ENTRY = _Entry("client", b"CIsE")
+_EXECUTE_UNNAMED_ALL = b"\x00\x00\x00\x00\x00"
+"""Execute body of the unnamed portal, all rows (what most drivers send)."""
+_DESCRIBE_UNNAMED_PORTAL = b"P\x00"
+_EXECUTE_UNNAMED_ALL_FRAME = fe.frame(b"E", _EXECUTE_UNNAMED_ALL)
+_DESCRIBE_UNNAMED_PORTAL_FRAME = fe.frame(b"D", _DESCRIBE_UNNAMED_PORTAL)
 
 
 async def handle_client(server: ProxyServer, reader: asyncio.StreamReader,
@@ -159,31 +171,44 @@ class ClientSession:
     def error(self, sqlstate: str, text: str, hint: str | None = None) -> None:
         self.send(m.error_response(sqlstate, text, hint=hint))
 
+    def _cut_message(self) -> tuple[bytes, bytes] | None:
+        """The client's next message if it is all buffered (no coroutine); None otherwise,
+        or when its length is bad (``read_message`` reports that)."""
+        buf = self._in
+        pos = self._in_pos
+        if len(buf) - pos < 5:
+            return None
+        length = _I32.unpack_from(buf, pos + 1)[0]
+        limit = self.config.max_message_bytes if self.authenticated else MAX_PREAUTH_MESSAGE_BYTES
+        end = pos + 1 + length
+        if length < 4 or length - 4 > limit or end > len(buf):
+            return None
+        kind = KINDS[buf[pos]]
+        body = bytes(buf[pos + 5:end])
+        if end == len(buf):
+            buf.clear()
+            end = 0
+        elif end > CLIENT_READ_CHUNK_BYTES:
+            del buf[:end]
+            end = 0
+        self._in_pos = end
+        return kind, body
+
     async def read_message(self) -> tuple[bytes, bytes]:
         """The client's next message, cut out of a buffer filled by large reads (one await
         per network read, not two per message); a bad length is FATAL as soon as the header
         is in."""
-        limit = self.config.max_message_bytes if self.authenticated else MAX_PREAUTH_MESSAGE_BYTES
         buf = self._in
         while True:
+            got = self._cut_message()
+            if got is not None:
+                return got
             pos = self._in_pos
-            have = len(buf) - pos
-            if have >= 5:
+            if len(buf) - pos >= 5:
+                limit = self.config.max_message_bytes if self.authenticated else MAX_PREAUTH_MESSAGE_BYTES
                 length = _I32.unpack_from(buf, pos + 1)[0]
                 if length < 4 or length - 4 > limit:
                     await self.fatal("08P01", f"invalid message length {length}")
-                end = pos + 1 + length
-                if end <= len(buf):
-                    kind = KINDS[buf[pos]]
-                    body = bytes(buf[pos + 5:end])
-                    if end == len(buf):
-                        buf.clear()
-                        end = 0
-                    elif end > CLIENT_READ_CHUNK_BYTES:
-                        del buf[:end]
-                        end = 0
-                    self._in_pos = end
-                    return kind, body
             if self.link is not None:
                 await self.link.more()
                 continue
@@ -373,7 +398,7 @@ class ClientSession:
         batch: list[tuple[bytes, bytes]] = []
         size = 0
         while True:
-            kind, body = await self.read_message()
+            kind, body = self._cut_message() or await self.read_message()
             if kind == b"X":
                 raise _Close()
             if kind in (b"Q", b"F"):
@@ -717,7 +742,7 @@ class ClientSession:
                 queue.append(_Entry("query", statements=statements))
             elif kind == b"S":
                 out.append(fe.SYNC)
-                queue.append(_Entry("sync"))
+                queue.append(_SYNC_ENTRY)
             elif kind == b"H":
                 out.append(fe.FLUSH)
             elif kind == b"P":
@@ -756,22 +781,30 @@ class ClientSession:
                         unnamed_here = True
                     self.portals[portal] = self.unnamed[0] if self.unnamed else ""
                     out.append(fe.frame(kind, body))
-                queue.append(_Entry("client", b"2"))
+                queue.append(_BIND_ENTRY)
             elif kind == b"D":
-                what, name = m.parse_describe_or_close(body)
-                if what == "S" and name:
-                    out.append(fe.describe("S", self._ensure(conn, name, parsing, out, queue)))
+                if body == _DESCRIBE_UNNAMED_PORTAL:
+                    out.append(_DESCRIBE_UNNAMED_PORTAL_FRAME)
                 else:
-                    out.append(fe.frame(kind, body))
-                queue.append(_Entry("client", b"Tn"))
+                    what, name = m.parse_describe_or_close(body)
+                    if what == "S" and name:
+                        out.append(fe.describe("S", self._ensure(conn, name, parsing, out, queue)))
+                    else:
+                        out.append(fe.frame(kind, body))
+                queue.append(_DESCRIBE_ENTRY)
             elif kind == b"E":
-                portal, _ = m.parse_execute(body)
-                out.append(fe.frame(kind, body))
+                if body == _EXECUTE_UNNAMED_ALL:
+                    portal = ""
+                    out.append(_EXECUTE_UNNAMED_ALL_FRAME)
+                else:
+                    portal, _ = m.parse_execute(body)
+                    out.append(fe.frame(kind, body))
                 text = self.portals.get(portal, "")
                 sts = self.proxy.classifier.classify(text) if text else ()
-                record = any(st.kind in (Kind.SET, Kind.DISCARD, Kind.DEALLOCATE) for st in sts)
-                queue.append(_Entry("client", b"CIsE", statements=sts,
-                                    on_ok=functools.partial(self._record, sts) if record else None))
+                if any(st.kind in (Kind.SET, Kind.DISCARD, Kind.DEALLOCATE) for st in sts):
+                    queue.append(_Entry("client", b"CIsE", on_ok=functools.partial(self._record, sts)))
+                else:
+                    queue.append(_EXECUTE_ENTRY)
             elif kind == b"C":
                 what, name = m.parse_describe_or_close(body)
                 if what == "S":
