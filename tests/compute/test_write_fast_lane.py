@@ -18,10 +18,10 @@ import psycopg
 import pytest
 
 from compute.session import Session
+from compute.sql.api import Translation
 from compute.sqlcache import _bindable_write
 from compute.standalone import StandaloneFactory
 from compute.transaction import Result
-from compute.sql.api import Translation
 from tests.compute.inprocess import InProcessNode
 from tests.compute.rawclient import RawClient
 from tests.compute.test_commit_durability import GatedFsync, opened_on_exit, wait_until
