@@ -292,7 +292,12 @@ def _classify_set(text: str, scope: str, rest: str) -> Statement:
     return Statement(Kind.SET, setting=name, value=value, text=text)
 
 
-_LITERALS = re.compile(r"'(?:[^']|'')*'|(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])", re.I)
+# a string literal, or a number not inside a name; written to start with the character set
+# ['0-9] (the regex engine then skips to candidates instead of trying both alternatives and
+# a lookbehind at every position): 3x faster, the same matches as
+# '(?:[^']|'')*'|(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])
+_LITERALS = re.compile(r"['0-9](?:(?<=')(?:[^']|'')*'|(?<=\d)(?<![\w$.]\d)\d*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.]))",
+                       re.I)
 _shapes: OrderedDict[str, bool] = OrderedDict()
 _DOLLAR_NOT_PARAM = re.compile(r"\$(?!\d)")
 _SHAPE_TOKENS = re.compile(r"--[^\n]*|/\*.*?\*/|\"(?:[^\"]|\"\")*\"|" + _LITERALS.pattern, re.I | re.S)
