@@ -32,6 +32,7 @@ from logstore.fastappend import FAST_APPEND_PORT_KEY, FAST_APPEND_TLS_PORT_KEY, 
 from logstore.metrics import AcceptorMetrics
 from logstore.registry import DEFAULT_MAX_LOGS, LogRegistry
 from logstore.segments import Frame
+from logstore.stream import STREAM_COALESCE_KEY
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 from strata.proto.lenient import BadRequest, lenient
@@ -41,6 +42,8 @@ log = logging.getLogger("logstore.server")
 
 MAX_MESSAGE_BYTES = 4 << 20
 STREAM_BATCH_BYTES = 1 << 20
+MAX_STREAM_COALESCE_S = 0.1
+"""Upper bound of the coalescing delay a subscriber may ask for (seconds)."""
 STREAM_QUEUE = 64
 """Append acks waiting to be sent on one stream: bounds the pipelining window."""
 MAX_CONCURRENT_RPCS = 4096
@@ -256,6 +259,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
         self._stream_ids += 1
         sid = self._stream_ids
         acc.subscribers[sid] = SubscriberState(request.subscriber[:64], str(context.peer() or ""), lsn)
+        coalesce_s = _stream_coalesce_s(context)
+        waited = False  # caught up, then the commit LSN moved: coalesce before reading
         try:
             while True:
                 if acc.closed:
@@ -264,7 +269,13 @@ class LogStoreService(pb_grpc.LogStoreServicer):
                 bound = acc.servable_lsn()
                 if lsn >= bound:
                     await acc.wait_progress(lsn, timeout=1.0)
+                    waited = True
                     continue
+                if waited and coalesce_s > 0:
+                    waited = False
+                    await asyncio.sleep(coalesce_s)
+                    continue
+                waited = False
                 try:
                     frames = await acc.read(lsn, bound, STREAM_BATCH_BYTES)
                 except LogstoreError as exc:
@@ -382,6 +393,18 @@ def _checked_unary(name: str, fn: Callable[[Any, Any], Awaitable[Any]]) -> Calla
         return await fn(request, context)
 
     return handler
+
+
+def _stream_coalesce_s(context: Any) -> float:
+    """The subscriber's coalescing delay (STREAM_COALESCE_KEY), clamped; 0 if none or bad."""
+    for key, value in context.invocation_metadata() or ():
+        if key == STREAM_COALESCE_KEY:
+            try:
+                ms = float(value)
+            except ValueError:
+                return 0.0
+            return min(max(ms, 0.0) / 1000.0, MAX_STREAM_COALESCE_S)
+    return 0.0
 
 
 def _checked_unary_stream(name: str, fn: Callable[[Any, Any], AsyncIterator[Any]]) -> Callable[..., Any]:

@@ -44,6 +44,12 @@ async def _best_commit(
     return {a: r for a, r in zip(addrs, results, strict=True) if isinstance(r, int)}
 
 
+STREAM_COALESCE_KEY = "strata-stream-coalesce-ms"
+"""StreamCommitted request metadata: a subscriber that is caught up gets its next message
+this many ms after the commit LSN moves (records of several commits in one message) instead
+of at once. The page server asks for it: each message costs both sides ~0.2-0.3 ms of CPU
+(grpc + TLS) whatever it carries. Replicas do not (their lag is what readers see)."""
+
 HealthFn = Callable[[str], None]
 """Told "" when the stream works (records arrive, or a read stays open past the idle
 check) and the error text after each failed attempt; called on changes only."""
@@ -62,6 +68,7 @@ async def stream_committed(
     retry_s: float = 0.1,
     on_health: HealthFn | None = None,
     tls: TlsFiles | None = None,
+    coalesce_s: float = 0.0,
 ) -> AsyncIterator[tuple[int, int, bytes]]:
     """Committed records of log (``tenant``, ``timeline``) from ``from_lsn`` (a record
     boundary) on, forever. ``subscriber`` names the reader in the acceptors' Status.
@@ -76,12 +83,16 @@ async def stream_committed(
     LogNotFoundError once every acceptor has said it has no such log.
 
     ``tls``: the subscriber's certificate (default: the process's, ``strata.tls``).
+    ``coalesce_s`` (> 0): once caught up, the acceptor sends the next records this long after
+    they commit, several commits per message (less CPU per record on both sides, that much
+    more lag; the acceptor caps it at ``server.MAX_STREAM_COALESCE_S``).
     """
     assert addrs
     check_id("tenant", tenant)
     check_id("timeline", timeline)
     addr_list = list(addrs)
     request = pb.StreamRequest(tenant=tenant, timeline=timeline, subscriber=subscriber)
+    metadata = ((STREAM_COALESCE_KEY, f"{coalesce_s * 1000:.3f}"),) if coalesce_s > 0 else None
     lsn = from_lsn
     idx = 0
     gaps: set[str] = set()  # acceptors that no longer hold ``lsn``
@@ -101,7 +112,7 @@ async def stream_committed(
         try:
             async with aio_channel(addr, CHANNEL_OPTIONS, tls) as channel:
                 request.from_lsn = lsn
-                call = pb_grpc.LogStoreStub(channel).StreamCommitted(request)
+                call = pb_grpc.LogStoreStub(channel).StreamCommitted(request, metadata=metadata)
                 # One read is kept pending across idle timeouts: cancelling it (as wait_for
                 # does) cancels the whole call, and the next read raises CancelledError.
                 while True:

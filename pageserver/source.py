@@ -18,6 +18,11 @@ log = logging.getLogger("strata.pageserver.source")
 WalSourceFactory = Callable[[str, str, int], AsyncIterator[tuple[int, int, bytes]]]
 SUBSCRIBER = "pageserver"
 """How the page server appears in the acceptors' subscriber lists (Status)."""
+STREAM_COALESCE_S = 0.02
+"""Once caught up, the acceptor sends the page server the records of every commit made in
+this window in one message (``stream_committed(coalesce_s=)``): a message costs both sides
+~0.2-0.3 ms of CPU whatever it carries, and no reader waits on the page server's freshness
+(computes read their own commits from the overlay; reads at an LSN wait for it anyway)."""
 
 
 SourceHealthFn = Callable[[str, str, str], None]
@@ -40,7 +45,8 @@ def logstore_source(addrs: Sequence[str], on_health: SourceHealthFn | None = Non
                 report(tenant, log_timeline, error)
 
         return stream_committed(
-            addr_list, from_lsn, tenant=tenant, timeline=log_timeline, subscriber=SUBSCRIBER, on_health=health
+            addr_list, from_lsn, tenant=tenant, timeline=log_timeline, subscriber=SUBSCRIBER, on_health=health,
+            coalesce_s=STREAM_COALESCE_S,
         )
 
     return factory
