@@ -14,6 +14,7 @@ PostgreSQL semantics on a single-writer engine:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime
 import logging
@@ -67,10 +68,31 @@ _UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unl
                             re.I)
 SLOW_MEMORY_S = 10.0  # how long a statement stays marked as too slow to run inline
 
+_DIGIT = re.compile(r"\d")
+
 _INTERRUPT_MESSAGES = {
     "cancel": "canceling statement due to user request",
     "timeout": "canceling statement due to statement timeout",
 }
+
+
+def _on_loop(durable: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
+    """``asyncio.wrap_future`` for a commit's durability future, at a third of the cost: the
+    log's thread resolves it, the loop copies the outcome (a cancelled wait, a client gone,
+    leaves the log's future alone)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[Any] = loop.create_future()
+
+    def copy() -> None:
+        if waiter.done():
+            return
+        try:
+            waiter.set_result(durable.result())
+        except Exception as exc:  # noqa: BLE001 - the log's failure (or a cancelled future)
+            waiter.set_exception(exc)
+
+    durable.add_done_callback(lambda _: loop.call_soon_threadsafe(copy))
+    return waiter
 
 
 class Session(SessionSettings, SqlPrepared, FastLane):
@@ -484,7 +506,9 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """Answer a commit once durable; a failed durability future is 08007 for that
         transaction alone (the log may or may not keep it), never the end of the session."""
         try:
-            lsn = await asyncio.wrap_future(ticket.durable)
+            durable = ticket.durable
+            # already durable (a group fsync covered it): its answer needs no wait
+            lsn = durable.result() if durable.done() else await _on_loop(durable)
         except Exception as exc:  # noqa: BLE001 - any failure of the log is a storage failure
             log.warning("commit at LSN %s not confirmed: %s", ticket.lsn, exc)
             raise commit_unknown_error(exc) from exc
@@ -593,6 +617,8 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """A simple-protocol statement that is a known shape of a single-step read or a
         bindable single-step write (``ShapeCache.fast_simple``): (the shape's template, the
         SQLite statement, its parameters) without making its Translation; None: translate it."""
+        if _DIGIT.search(sql) is None:  # no literal to lift: no shape (BEGIN, END)
+            return None
         self.engine.refresh_registry()
         hit = self.db.fast_shape(sql, self._catalog_now())
         if hit is not None:
@@ -777,23 +803,33 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """SQLite work on ``pooled`` as this session's statement (its steps, a cursor's FETCH):
         cancel, statement_timeout and pg_terminate_backend reach it through the guard, and
         SQLite's errors come out as SqlError."""
+        guard = self._guard_on(pooled)
+        try:
+            yield guard
+        except apsw.Error as exc:
+            raise self._sqlite_error(exc, guard) from exc
+        finally:
+            self._active = None
+            guard.reset()
+
+    def _guard_on(self, pooled: Pooled) -> Guard:
+        """The start of ``guarded`` (the write fast lane runs its body without the
+        context manager): bind the session, arm the guard, make ``pooled`` interruptible."""
         self._bind_context(pooled)
         guard = pooled.guard
         guard.reason = self._interrupt
         self._active = pooled
-        try:
-            yield guard
-        except apsw.InterruptError as exc:
+        return guard
+
+    def _sqlite_error(self, exc: apsw.Error, guard: Guard) -> SqlError:
+        """A SQLite error of a guarded statement as the client sees it: an interrupt is the
+        cancel / statement_timeout / terminate that caused it."""
+        if isinstance(exc, apsw.InterruptError):
             if guard.reason == "timeout" and self._interrupt is None:
                 self._interrupt = "timeout"
-            if self._interrupt is None:
-                raise map_sqlite_error(exc, self.catalog) from exc
-            raise self._interrupt_error() from exc
-        except apsw.Error as exc:
-            raise map_sqlite_error(exc, self.catalog) from exc
-        finally:
-            self._active = None
-            guard.reset()
+            if self._interrupt is not None:
+                return self._interrupt_error()
+        return map_sqlite_error(exc, self.catalog)
 
     async def _inline_or_threaded(self, work: Callable[[], Ran], tr: Translation, guard: Guard,
                                   autocommit: bool) -> Ran:

@@ -26,7 +26,6 @@ Autocommit writes and COMMIT stay on the general path: they await their commit's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -57,6 +56,7 @@ class FastLane:
     _interrupt: str | None
     _interrupted: asyncio.Event
     _holds_writer: bool
+    _active: Pooled | None
 
     if TYPE_CHECKING:
         def fail(self) -> None: ...
@@ -71,7 +71,9 @@ class FastLane:
 
         def setting_ms(self, name: str) -> float: ...
 
-        def guarded(self, pooled: Pooled) -> contextlib.AbstractContextManager[Guard]: ...
+        def _guard_on(self, pooled: Pooled) -> Guard: ...
+
+        def _sqlite_error(self, exc: apsw.Error, guard: Guard) -> SqlError: ...
 
         def _steps_work(self, conn: apsw.Connection, tr: Translation, params: tuple[Any, ...],
                         autocommit: bool) -> Callable[[], Ran]: ...
@@ -138,7 +140,8 @@ class FastLane:
         its inline budget is stopped (it changed nothing) and None sends it to the general
         path, which now runs it on a thread."""
         steps = tr.steps
-        with self.guarded(pooled) as guard:
+        guard = self._guard_on(pooled)  # Session.guarded, without a generator per statement
+        try:
             work = self._steps_work(pooled.conn, tr, params, False)
             started = time.monotonic()
             timeout_ms = self.setting_ms("statement_timeout")
@@ -155,4 +158,9 @@ class FastLane:
                 return None
             if tr.is_write and time.monotonic() - started > WRITE_INLINE_LIMIT_S:
                 self.db.note_slow(steps)  # next time on a thread
+        except apsw.Error as exc:
+            raise self._sqlite_error(exc, guard) from exc
+        finally:
+            self._active = None
+            guard.reset()
         return self._result(pooled, tr, ran)
