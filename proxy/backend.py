@@ -115,12 +115,21 @@ class Link(asyncio.Protocol):
         self._write_paused = False
         self._drained: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # kept: get_running_loop() is a getpid()
+        self.hook: typing.Callable[[], bool] | None = None
+        """Called at once when bytes arrive or the connection ends; True: it took care of
+        that, do not wake the reader (the client fast lane relays from here)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        hook = self.hook
+        if hook is not None and hook():
+            if len(self.buf) > PAUSE_READING_BYTES and not self._read_paused and self.transport is not None:
+                self._read_paused = True  # held for the reader, who resumes when it reads
+                self.transport.pause_reading()
+            return
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -132,13 +141,15 @@ class Link(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.eof = True
-        self._wake()
+        if self.hook is None or not self.hook():
+            self.wake()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
-        self._wake()
+        if self.hook is None or not self.hook():
+            self.wake()
         drained, self._drained = self._drained, None
         if drained is not None and not drained.done():
             drained.set_exception(exc or ConnectionResetError("the peer closed the connection"))
@@ -152,7 +163,8 @@ class Link(asyncio.Protocol):
         if drained is not None and not drained.done():
             drained.set_result(None)
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Let the reader waiting in ``more`` go on."""
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

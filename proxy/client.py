@@ -55,6 +55,25 @@ class _Close(Exception):
     """End the client connection (after a FATAL error or Terminate)."""
 
 
+class _HandedOver(Exception):
+    """The fast lane gave its query in flight to the message loop (raised in its read)."""
+
+
+@dataclass
+class _InFlight:
+    """A simple Query the fast lane sent, whose answers it relays."""
+
+    conn: ServerConn
+    batch: list[tuple[bytes, bytes]]
+    statements: tuple[Statement, ...]
+    had_error: bool = False
+    copy_in: bool = False          # handed over at a CopyInResponse: the COPY data comes next
+
+
+LANE_KINDS = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
+"""Statements a simple Query may hold to take the fast lane (nothing the proxy records)."""
+
+
 @dataclass(frozen=True)
 class _Col:
     name: str
@@ -142,6 +161,10 @@ class ClientSession:
         self.pending: list[Statement] = []                      # SETs of the open transaction
         self.mid_batch = False                                  # sent up to a Flush, no Sync yet
         self.skip_until_sync = False                            # the proxy failed a batch: skip until Sync
+        # the fast lane: a lone simple Query handled in the sockets' callbacks (no task wake-ups)
+        self._armed = False                                     # the loop waits for a batch's first message
+        self._lane: _InFlight | None = None                     # the Query the lane relays
+        self._handover: _InFlight | None = None                 # ... given to the loop to finish
 
     # ------------------------------------------------------------------ I/O
 
@@ -211,6 +234,8 @@ class ClientSession:
                     await self.fatal("08P01", f"invalid message length {length}")
             if self.link is not None:
                 await self.link.more()
+                if self._handover is not None:
+                    raise _HandedOver()
                 continue
             chunk = await self.reader.read(CLIENT_READ_CHUNK_BYTES)
             if not chunk:
@@ -223,6 +248,12 @@ class ClientSession:
             self.proxy.client_count -= 1
             self.proxy.metrics.clients.dec()
         self.proxy.clients.pop(self.pid, None)
+        lane = self._lane or self._handover
+        if lane is not None:
+            lane.conn.link.hook = None
+            self._lane = self._handover = None
+        if self.link is not None:
+            self.link.hook = None
         if self.server is not None and self.pool is not None:
             conn = self.server
             if self.txn_status != b"I" or self.server_skipping or self.mid_batch or self.pinned:
@@ -386,10 +417,19 @@ class ClientSession:
     # ------------------------------------------------------------------ message loop
 
     async def message_loop(self) -> None:
+        if self.link is not None:
+            self.link.hook = self._lane_start
         while True:
             if self.out:
                 await self.flush()
-            batch = await self.read_batch()
+            try:
+                batch = await self.read_batch()
+            except _HandedOver:
+                lane, self._handover = self._handover, None
+                assert lane is not None
+                await self._relay_query(lane.conn, lane.batch, lane.statements, lane.had_error,
+                                        lane.copy_in)
+                continue
             if not batch:
                 continue
             await self.handle_batch(batch)
@@ -398,7 +438,14 @@ class ClientSession:
         batch: list[tuple[bytes, bytes]] = []
         size = 0
         while True:
-            kind, body = self._cut_message() or await self.read_message()
+            got = self._cut_message()
+            if got is None:
+                self._armed = not batch  # a lone Query arriving now may take the fast lane
+                try:
+                    got = await self.read_message()
+                finally:
+                    self._armed = False
+            kind, body = got
             if kind == b"X":
                 raise _Close()
             if kind in (b"Q", b"F"):
@@ -535,8 +582,36 @@ class ClientSession:
 
     # ------------------------------------------------------------------ routing
 
+    def _attach_now(self, statements: tuple[Statement, ...]) -> tuple[ServerConn, Pool, str, str] | None:
+        """``_attach`` when nothing has to wait: the target's pool has a free connection, the
+        replica chosen has replayed the commit watermark (or there is no replica), the
+        primary is up. (connection, its pool, target, reason), the connection taken; None
+        otherwise."""
+        target, reason = self._route(statements)
+        backend: Backend | None = None
+        if target == "replica":
+            backend, any_replica = self.proxy.ready_replica(self.proxy.commits.lsn)
+            if backend is None:
+                if any_replica:
+                    return None  # behind the watermark: _attach waits a little
+                target, reason = "primary", "replica_behind_or_none"
+        if backend is None:
+            backend = self.proxy.current_primary
+            if backend is None or not backend.healthy:
+                return None
+        pool = self.proxy.pool(backend, self.database, self.user)
+        conn = pool.take_idle()
+        if conn is None:
+            return None
+        return conn, pool, target, reason
+
     async def _attach(self, statements: tuple[Statement, ...]) -> bool:
         """Take a server connection for the transaction that ``statements`` start."""
+        taken = self._attach_now(statements)
+        if taken is not None:
+            self.server, self.pool = taken[0], taken[1]
+            self.proxy.metrics.routed.count(taken[2], taken[3])
+            return True
         target, reason = self._route(statements)
         backend: Backend | None = None
         if target == "replica":
@@ -649,7 +724,19 @@ class ClientSession:
         answers back as raw byte runs up to the ReadyForQuery (no queue of entries)."""
         try:
             conn.write(fe.frame(b"Q", batch[0][1]))
-            had_error = False
+        except (ConnectionError, OSError) as exc:
+            self._server_died(conn, batch, statements, exc)
+            return
+        await self._relay_query(conn, batch, statements, False)
+
+    async def _relay_query(self, conn: ServerConn, batch: list[tuple[bytes, bytes]],
+                           statements: tuple[Statement, ...], had_error: bool,
+                           copy_in: bool = False) -> None:
+        """Relay a sent simple Query's answers up to its ReadyForQuery and settle it
+        (``copy_in``: its CopyInResponse is relayed already, the client's data comes next)."""
+        try:
+            if copy_in:
+                await self._copy_in(conn)
             while True:
                 stop, error = conn.relay_some(self.out)
                 had_error = had_error or error
@@ -667,11 +754,107 @@ class ClientSession:
         except (ConnectionError, asyncio.IncompleteReadError, m.ProtocolViolation, OSError) as exc:
             self._server_died(conn, batch, statements, exc)
             return
+        self._query_done(conn, statements)
+
+    def _query_done(self, conn: ServerConn, statements: tuple[Statement, ...]) -> None:
         status = conn.last_status
         self.mid_batch = False
         self.txn_status = status
         self._settle(status, statements)
         self._maybe_release()
+
+    # ------------------------------------------------------------------ the fast lane
+
+    def _lane_start(self) -> bool:
+        """Client bytes arrived (the client link's hook). If the message loop is waiting for
+        a batch and the bytes are exactly one simple Query of plain statements that can go
+        out at once (a server connection held, or a free pooled one with the settings in
+        place), send it from here and relay its answers from the server link's hook: no task
+        wakes up for the round trip. Anything else: False, the message loop reads it. True
+        also while a lane Query is in flight (the bytes wait for it)."""
+        if self._lane is not None:
+            return True
+        link = self.link
+        if not self._armed or self._handover is not None or link is None or link.eof:
+            return False
+        buf, pos = self._in, self._in_pos
+        if len(buf) - pos < 5 or buf[pos] != 0x51:  # Q
+            return False
+        length = _I32.unpack_from(buf, pos + 1)[0]
+        if pos + 1 + length != len(buf) or length < 5 or length - 4 > self.config.max_message_bytes:
+            return False
+        body = bytes(buf[pos + 5:])
+        try:
+            sql = m.parse_query(body)
+        except (m.ProtocolViolation, m.InvalidEncoding):
+            return False
+        statements = self.proxy.classifier.classify(sql)
+        if len(statements) != 1 or statements[0].kind not in LANE_KINDS or self.mid_batch \
+                or self.server_skipping:
+            return False
+        conn = self.server
+        if conn is None:
+            taken = self._attach_now(statements)
+            if taken is None:
+                return False
+            conn, pool, target, reason = taken
+            if conn.applied != self.settings:
+                pool.release(conn)  # the settings replay is the message loop's
+                return False
+            self.proxy.metrics.routed.count(target, reason)
+            self.server, self.pool = conn, pool
+        elif conn.closed() or (self.txn_status == b"I" and conn.applied != self.settings):
+            return False
+        try:
+            conn.write(bytes(buf[pos:]))
+        except (ConnectionError, OSError):
+            return False  # the message loop sends it and finds the connection broken
+        buf.clear()
+        self._in_pos = 0
+        self.skip_until_sync = False
+        self.mid_batch = True  # in flight: a client gone now leaves the connection broken
+        self._lane = _InFlight(conn, [(b"Q", body)], statements)
+        conn.link.hook = self._lane_relay
+        return True
+
+    def _lane_relay(self) -> bool:
+        """The server link's hook while a lane Query is in flight: pass its answers on; at
+        its ReadyForQuery settle it as the message loop would. A COPY, a server connection
+        that ends or a client that does not keep up: hand over to the message loop."""
+        lane = self._lane
+        if lane is None:
+            return False
+        conn = lane.conn
+        link = self.link
+        assert link is not None
+        try:
+            stop, error = conn.relay_some(self.out)
+        except m.ProtocolViolation:
+            stop, error = b"!", False  # hand over: the message loop meets it and fails the query
+        lane.had_error = lane.had_error or error
+        if stop == b"Z":
+            self._lane = None
+            conn.link.hook = None
+            self.server_skipping = False
+            self._write_out()
+            self._query_done(conn, lane.statements)
+            if self._in_pos < len(self._in) or link.eof:
+                link.wake()  # more client bytes came meanwhile: the message loop reads them
+            return True
+        if stop in (b"G", b"!") or conn.link.eof or self.writer.transport.get_write_buffer_size() > 256 * 1024:
+            self._lane = None
+            conn.link.hook = None
+            lane.copy_in = stop == b"G"
+            self._handover = lane
+            link.wake()
+            return True
+        self._write_out()
+        return True
+
+    def _write_out(self) -> None:
+        if self.out:
+            self.writer.write(b"".join(self.out))
+            self.out.clear()
 
     def _maybe_release(self) -> None:
         conn, pool = self.server, self.pool
