@@ -852,8 +852,11 @@ class ClientSession:
         return True
 
     def _write_out(self) -> None:
+        """Send what ``out`` holds (the lane's flush); dropped if the client is gone (the
+        message loop, woken at the query's end, closes the session)."""
         if self.out:
-            self.writer.write(b"".join(self.out))
+            if not self.writer.transport.is_closing():
+                self.writer.write(b"".join(self.out))
             self.out.clear()
 
     def _maybe_release(self) -> None:

@@ -484,3 +484,40 @@ def test_bytes_sent_with_the_startup_packet_and_large_copy(start_proxy: StartPro
                 out += block
         assert out.count(b"\n") == rows
         conn.execute("DROP TABLE copy_big")
+
+
+def _raw_ready(sock: socket.socket, count: int) -> bytes:
+    """Bytes from ``sock`` up to its ``count``-th ReadyForQuery."""
+    got = b""
+    while got.count(b"Z\x00\x00\x00\x05") < count:
+        data = sock.recv(65536)
+        assert data, got
+        got += data
+    return got
+
+
+def test_fast_lane_keeps_order_and_a_client_gone_mid_query(start_proxy: StartProxy) -> None:
+    """Lone simple Queries go through the proxy's fast lane (sent and relayed from the
+    sockets' callbacks): Queries a client sends while one is in flight are answered after
+    it, in order; a client that leaves mid-query does not leave that query's answer on a
+    pooled connection for the next client (pool of one, so the next client gets it)."""
+    proxy = start_proxy("--pool-size", "1")
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+        sock.settimeout(10)
+        sock.sendall(startup_message({"user": "postgres", "database": "postgres"}))
+        _raw_ready(sock, 1)
+        sock.sendall(query("SELECT pg_sleep(0.2), 'first'"))
+        time.sleep(0.05)
+        sock.sendall(query("SELECT 'second'") + query("SELECT 'third'"))
+        got = _raw_ready(sock, 3)
+        assert b"SERROR" not in got
+        assert got.index(b"first") < got.index(b"second") < got.index(b"third")
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+        sock.settimeout(10)
+        sock.sendall(startup_message({"user": "postgres", "database": "postgres"}))
+        _raw_ready(sock, 1)
+        sock.sendall(query("SELECT pg_sleep(0.3), 'stale'"))
+        time.sleep(0.05)
+    with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
+        for i in range(3):
+            assert conn.execute(f"SELECT 'fresh{i}'").fetchone() == (f"fresh{i}",)
