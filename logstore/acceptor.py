@@ -581,8 +581,9 @@ class Acceptor:
             if remaining <= 0:
                 return
             self._progress_waiting = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), remaining)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: no task per wait
+                async with asyncio.timeout(remaining):
+                    await self._progress.wait()
 
     def servable_lsn(self) -> int:
         """Committed and durable here."""

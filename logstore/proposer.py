@@ -519,8 +519,9 @@ class Proposer:
                 quiet_until = loop.time() + COMMIT_NOTIFY_DELAY_S
                 while self._end <= p.next and (remaining := quiet_until - loop.time()) > 0:
                     p.wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(p.wake.wait(), remaining)
+                    with contextlib.suppress(TimeoutError):  # asyncio.timeout: no task per wait
+                        async with asyncio.timeout(remaining):
+                            await p.wake.wait()
                 if self._end > p.next:
                     continue
                 p.sent_commit = self._commit
