@@ -91,7 +91,11 @@ def _on_loop(durable: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
         except Exception as exc:  # noqa: BLE001 - the log's failure (or a cancelled future)
             waiter.set_exception(exc)
 
-    durable.add_done_callback(lambda _: loop.call_soon_threadsafe(copy))
+    def resolved(_: concurrent.futures.Future[Any]) -> None:  # on the log's thread
+        if not loop.is_closed():  # a node shutting down: nobody waits any more
+            loop.call_soon_threadsafe(copy)
+
+    durable.add_done_callback(resolved)
     return waiter
 
 

@@ -258,7 +258,7 @@ def _substitute(shape_sql: str, literals: list[str]) -> str:
 
 def _lift(sql: str) -> tuple[str, list[str]] | None:
     """Replace literals by $1..$n; None when the text has anything we don't lift safely."""
-    if "'" not in sql and '"' not in sql and "-" not in sql:
+    if "'" not in sql and '"' not in sql:
         return _lift_plain(sql)
     if _UNSAFE.search(sql):
         return None
@@ -280,19 +280,30 @@ def _lift(sql: str) -> tuple[str, list[str]] | None:
 
 
 def _lift_plain(sql: str) -> tuple[str, list[str]] | None:
-    """``_lift`` of a text without quotes or minus signs (pgbench's statements, most ORM
-    lookups): the same answer, with the scan done by re.split in C."""
-    if "$" in sql or "/*" in sql:  # all _UNSAFE can find in such a text
-        return None
+    """``_lift`` of a text without quotes (pgbench's statements, most ORM lookups): the same
+    answer, with the scan done by re.split in C; a unary minus before a literal is part of it,
+    as ``_unary_minus_start`` says."""
+    if "$" in sql or "/*" in sql or "--" in sql or ("&" in sql and _UNSAFE.search(sql)):
+        return None  # all _UNSAFE can find in such a text
     pieces = _NUMBER.split(sql)  # text, literal, text, ..., text
     if len(pieces) == 1:
         return None
     texts = pieces[::2]
+    literals = pieces[1::2]
+    if "-" in sql:
+        for k, literal in enumerate(literals):
+            text = texts[k]  # from the previous literal's end (the scan's floor) to this one
+            stripped = text.rstrip(" ")
+            if stripped.endswith("-"):
+                before = stripped[:-1].rstrip(" ")
+                if before and before[-1] in _UNARY_CONTEXT:
+                    literals[k] = "-" + literal
+                    texts[k] = stripped[:-1]
     out = [texts[0]]
     for i in range(1, len(texts)):
         out.append(f"${i}")
         out.append(texts[i])
-    return "".join(out), pieces[1::2]
+    return "".join(out), literals
 
 
 _UNARY_CONTEXT = frozenset("(,=<>+-*/%")

@@ -307,6 +307,10 @@ class ExtendedQuery:
             if fmt == 0 and len(raw) <= _PLAIN_INT_DIGITS.get(oid, 0) and raw.isdigit():
                 params.append(int(raw))
                 continue
+            if (fmt == 0 and raw[:1] == b"-" and len(raw) <= _PLAIN_INT_DIGITS.get(oid, 0) + 1
+                    and raw[1:].isdigit()):  # a negative one (pgbench's deltas)
+                params.append(int(raw))
+                continue
             if not tz:  # the session's TimeZone and DateStyle order, read once if needed
                 settings = self.session.settings if self.session is not None else {}
                 tz = settings.get("timezone", "UTC")

@@ -7,6 +7,7 @@ before its fsync; a busy writer and a database with triggers take the general pa
 
 from __future__ import annotations
 
+import random
 import struct
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from compute import sqlcache
 from compute.session import Session
 from compute.sql.api import Translation
 from compute.sqlcache import _bindable_write
@@ -25,6 +27,7 @@ from compute.transaction import Result
 from tests.compute.inprocess import InProcessNode
 from tests.compute.rawclient import RawClient
 from tests.compute.test_commit_durability import GatedFsync, opened_on_exit, wait_until
+from tests.compute.test_statement_path import _general_lift
 
 WAIT_S = 10.0
 """Bound on every wait in these tests."""
@@ -317,3 +320,16 @@ def test_bindable_write() -> None:
     assert not _bindable_write('DELETE FROM "t" WHERE "id" = ?1 RETURNING "id"', 1)
     assert not _bindable_write('INSERT INTO "h" SELECT "a" FROM "t" LIMIT ?1', 1)
     assert not _bindable_write('UPDATE "t" SET "v" = CASE WHEN "v" = 1 THEN ?1 END', 1)
+
+
+def test_plain_lift_with_minus_signs_matches_the_general_scanner() -> None:
+    """pgbench's negative deltas (``+ -1234``) take the plain scan too: same answer as the
+    general scanner, unary minus and comment markers included."""
+    tokens = ["UPDATE", "a", "SET", "x", "=", " ", "  ", "-", "--", "- ", "+", "1", "22", "3.5",
+              "(", ")", ",", "<", "*", "a1", "&", "U&", "$", "/*", ".", "e"]
+    rng = random.Random(17)
+    for _ in range(20_000):
+        sql = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 14)))
+        assert sqlcache._lift_plain(sql) == _general_lift(sql), sql
+    assert sqlcache._lift("UPDATE t SET v = v + -12 WHERE id = 5;") == (
+        "UPDATE t SET v = v + $1 WHERE id = $2;", ["-12", "5"])
