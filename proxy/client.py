@@ -71,7 +71,9 @@ class _InFlight:
 
 
 LANE_KINDS = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
-"""Statements a simple Query may hold to take the fast lane (nothing the proxy records)."""
+"""Statements a batch may hold to take the fast lane (nothing the proxy records)."""
+LANE_MAX_MESSAGES = 64
+"""Messages of an extended batch the fast lane looks at (a longer one: the message loop)."""
 
 
 @dataclass(frozen=True)
@@ -767,55 +769,141 @@ class ClientSession:
 
     def _lane_start(self) -> bool:
         """Client bytes arrived (the client link's hook). If the message loop is waiting for
-        a batch and the bytes are exactly one simple Query of plain statements that can go
-        out at once (a server connection held, or a free pooled one with the settings in
-        place), send it from here and relay its answers from the server link's hook: no task
-        wakes up for the round trip. Anything else: False, the message loop reads it. True
-        also while a lane Query is in flight (the bytes wait for it)."""
+        a batch and the bytes are exactly one batch of plain statements that can go out at
+        once — a simple Query, or Bind/Describe/Execute (unnamed portal) + Sync of statements
+        the server connection has — with a server connection held or a free pooled one with
+        the settings in place, send it from here and relay its answers from the server
+        link's hook: no task wakes up for the round trip. Anything else: False, the message
+        loop reads it. True also while a lane batch is in flight (the bytes wait for it)."""
         if self._lane is not None:
             return True
         link = self.link
-        if not self._armed or self._handover is not None or link is None or link.eof:
+        if not self._armed or self._handover is not None or link is None or link.eof \
+                or self.mid_batch or self.server_skipping:
             return False
         buf, pos = self._in, self._in_pos
-        if len(buf) - pos < 5 or buf[pos] != 0x51:  # Q
+        if len(buf) - pos < 5:
             return False
-        length = _I32.unpack_from(buf, pos + 1)[0]
-        if pos + 1 + length != len(buf) or length < 5 or length - 4 > self.config.max_message_bytes:
+        simple = buf[pos] == 0x51  # Q
+        parsed = self._lane_query(buf, pos) if simple else self._lane_extended(buf, pos)
+        if parsed is None:
             return False
-        body = bytes(buf[pos + 5:])
-        try:
-            sql = m.parse_query(body)
-        except (m.ProtocolViolation, m.InvalidEncoding):
-            return False
-        statements = self.proxy.classifier.classify(sql)
-        if len(statements) != 1 or statements[0].kind not in LANE_KINDS or self.mid_batch \
-                or self.server_skipping:
-            return False
+        batch, statements = parsed
         conn = self.server
+        taken = None
         if conn is None:
             taken = self._attach_now(statements)
             if taken is None:
                 return False
-            conn, pool, target, reason = taken
-            if conn.applied != self.settings:
-                pool.release(conn)  # the settings replay is the message loop's
-                return False
-            self.proxy.metrics.routed.count(target, reason)
-            self.server, self.pool = conn, pool
-        elif conn.closed() or (self.txn_status == b"I" and conn.applied != self.settings):
+            conn = taken[0]
+        elif conn.closed():
+            return False
+        data: bytes | None = None
+        if self.txn_status != b"I" or conn.applied == self.settings:  # else: replay, the loop's
+            data = bytes(buf[pos:]) if simple else self._lane_extended_out(conn, batch)
+        if data is None:
+            if taken is not None:
+                taken[1].release(conn)
             return False
         try:
-            conn.write(bytes(buf[pos:]))
+            conn.write(data)
         except (ConnectionError, OSError):
+            if taken is not None:
+                taken[1].release(conn)
             return False  # the message loop sends it and finds the connection broken
+        if taken is not None:
+            self.server, self.pool = conn, taken[1]
+            self.proxy.metrics.routed.count(taken[2], taken[3])
         buf.clear()
         self._in_pos = 0
         self.skip_until_sync = False
         self.mid_batch = True  # in flight: a client gone now leaves the connection broken
-        self._lane = _InFlight(conn, [(b"Q", body)], statements)
+        self._lane = _InFlight(conn, batch, statements)
         conn.link.hook = self._lane_relay
         return True
+
+    def _lane_query(self, buf: bytearray, pos: int) -> tuple[list[tuple[bytes, bytes]], tuple[Statement, ...]] | None:
+        """(batch, statements) of the one simple Query filling ``buf`` from ``pos``, if it
+        is one plain statement; None otherwise."""
+        length = _I32.unpack_from(buf, pos + 1)[0]
+        if pos + 1 + length != len(buf) or length < 5 or length - 4 > self.config.max_message_bytes:
+            return None
+        body = bytes(buf[pos + 5:])
+        try:
+            sql = m.parse_query(body)
+        except (m.ProtocolViolation, m.InvalidEncoding):
+            return None
+        statements = self.proxy.classifier.classify(sql)
+        if len(statements) != 1 or statements[0].kind not in LANE_KINDS:
+            return None
+        return [(b"Q", body)], statements
+
+    def _lane_extended(self, buf: bytearray, pos: int) -> tuple[list[tuple[bytes, bytes]], tuple[Statement, ...]] | None:
+        """(batch, statements) of the Bind/Describe/Execute + Sync filling ``buf`` from
+        ``pos``: Binds of the client's named statements, Describe and Execute of the unnamed
+        portal bound in the batch, plain statements only; None otherwise."""
+        batch: list[tuple[bytes, bytes]] = []
+        statements: list[Statement] = []
+        bound = False
+        end_all = len(buf)
+        while pos < end_all and len(batch) < LANE_MAX_MESSAGES:
+            if end_all - pos < 5:
+                return None
+            kind = buf[pos]
+            length = _I32.unpack_from(buf, pos + 1)[0]
+            end = pos + 1 + length
+            if length < 4 or end > end_all or length - 4 > self.config.max_message_bytes:
+                return None
+            body = bytes(buf[pos + 5:end])
+            if kind == 0x42:    # B
+                try:
+                    portal, stmt, _ = _bind_names(body)
+                except (m.ProtocolViolation, m.InvalidEncoding):
+                    return None
+                entry = self.statements.get(stmt) if stmt and not portal else None
+                if entry is None:
+                    return None
+                bound = True
+                for st in self.proxy.classifier.classify(entry[1]):
+                    if st.kind not in LANE_KINDS:
+                        return None
+                    statements.append(st)
+            elif kind == 0x44:  # D
+                if body != _DESCRIBE_UNNAMED_PORTAL or not bound:
+                    return None
+            elif kind == 0x45:  # E
+                if body != _EXECUTE_UNNAMED_ALL or not bound:
+                    return None
+            elif kind == 0x53:  # S
+                if end != end_all or length != 4 or not bound:
+                    return None
+                batch.append((b"S", b""))
+                return batch, tuple(statements)
+            else:
+                return None
+            batch.append((KINDS[kind], body))
+            pos = end
+        return None
+
+    def _lane_extended_out(self, conn: ServerConn, batch: list[tuple[bytes, bytes]]) -> bytes | None:
+        """The lane's extended batch as sent to ``conn`` (Binds with the server's statement
+        names; what ``_translate`` makes of it), or None if ``conn`` lacks a statement."""
+        out: list[bytes] = []
+        for kind, body in batch:
+            if kind == b"B":
+                _, stmt, rest = _bind_names(body)
+                sname, sql, _ = self.statements[stmt]
+                if sname not in conn.prepared:
+                    return None  # a Parse to inject: the message loop's
+                self.portals[""] = sql
+                out.append(m.message(b"B", b"".join((body[:rest[0]], sname.encode(), body[rest[1]:]))))
+            elif kind == b"D":
+                out.append(_DESCRIBE_UNNAMED_PORTAL_FRAME)
+            elif kind == b"E":
+                out.append(_EXECUTE_UNNAMED_ALL_FRAME)
+            else:
+                out.append(fe.SYNC)
+        return b"".join(out)
 
     def _lane_relay(self) -> bool:
         """The server link's hook while a lane Query is in flight: pass its answers on; at
