@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import sqlalchemy
 
-from strata.pgwire.frontend import FLUSH, SYNC, describe, parse, query, startup_message
+from strata.pgwire.frontend import FLUSH, SYNC, describe, frame, parse, query, startup_message
 from tests.proxy.support import ProxyProc, self_signed_cert, write_users
 from tests.support import StrataProcess
 
@@ -521,3 +521,69 @@ def test_fast_lane_keeps_order_and_a_client_gone_mid_query(start_proxy: StartPro
     with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
         for i in range(3):
             assert conn.execute(f"SELECT 'fresh{i}'").fetchone() == (f"fresh{i}",)
+
+
+def _bind(statement: str, *params: str) -> bytes:
+    """Bind of the unnamed portal to ``statement`` with text parameters."""
+    body = b"\x00" + statement.encode() + b"\x00" + struct.pack("!hh", 0, len(params))
+    for p in params:
+        body += struct.pack("!i", len(p)) + p.encode()
+    return frame(b"B", body + struct.pack("!h", 0))
+
+
+EXECUTE_ALL = frame(b"E", b"\x00" + struct.pack("!i", 0))
+
+
+def test_fast_lane_extended_batches(start_proxy: StartProxy) -> None:
+    """Bind/Describe/Execute/Sync of a prepared statement (pgbench -M prepared's shape) go
+    through the fast lane once the server connection has the statement: answers in order,
+    a batch sent while one is in flight waits for it, an error in one does not leak into the
+    next, and a Bind landing on a pooled connection that lacks the statement gets the
+    injected Parse (the message loop's) and then the lane."""
+    proxy = start_proxy("--pool-size", "2")
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as sock:
+        sock.settimeout(10)
+        sock.sendall(startup_message({"user": "postgres", "database": "postgres"}))
+        _raw_ready(sock, 1)
+        sock.sendall(parse("s1", "SELECT pg_sleep($1::float8 / 1000), $2::int * 2", []) + SYNC)
+        assert b"SERROR" not in _raw_ready(sock, 1)
+        batch = _bind("s1", "0", "21") + describe("P", "") + EXECUTE_ALL + SYNC
+        sock.sendall(batch)
+        got = _raw_ready(sock, 1)
+        assert b"42" in got and b"SERROR" not in got
+        sock.sendall(_bind("s1", "200", "1") + describe("P", "") + EXECUTE_ALL + SYNC)
+        time.sleep(0.05)
+        sock.sendall(_bind("s1", "0", "x") + describe("P", "") + EXECUTE_ALL + SYNC
+                     + _bind("s1", "0", "50") + describe("P", "") + EXECUTE_ALL + SYNC)
+        got = _raw_ready(sock, 3)
+        first, second, third = got.split(b"Z\x00\x00\x00\x05I")[:3]
+        assert b"\x00\x00\x00\x012" in first and b"SERROR" not in first  # 1 * 2
+        assert b"SERROR" in second and b"22P02" in second                 # 'x' is not an int
+        assert b"100" in third and b"SERROR" not in third
+    # a statement the pooled connection lacks: the message loop injects its Parse
+    with socket.create_connection(("127.0.0.1", proxy.port), 5) as a, \
+            socket.create_connection(("127.0.0.1", proxy.port), 5) as b:
+        for sock in (a, b):
+            sock.settimeout(10)
+            sock.sendall(startup_message({"user": "postgres", "database": "postgres"}))
+            _raw_ready(sock, 1)
+        a.sendall(query("BEGIN"))  # a holds one connection; b's Parse goes to the other
+        _raw_ready(a, 1)
+        b.sendall(parse("s2", "SELECT $1::int + 1", []) + SYNC)
+        _raw_ready(b, 1)
+        a.sendall(query("COMMIT"))
+        _raw_ready(a, 1)
+        b.sendall(query("BEGIN"))  # now b holds that one, a's Bind lands on the other
+        _raw_ready(b, 1)
+        a.sendall(parse("s2", "SELECT $1::int + 1", []) + SYNC)
+        _raw_ready(a, 1)
+        for n in range(3):
+            a.sendall(_bind("s2", str(n)) + describe("P", "") + EXECUTE_ALL + SYNC)
+            got = _raw_ready(a, 1)
+            assert str(n + 1).encode() in got and b"SERROR" not in got, got
+        b.sendall(query("COMMIT"))
+        _raw_ready(b, 1)
+        for n in range(3):
+            b.sendall(_bind("s2", str(n)) + describe("P", "") + EXECUTE_ALL + SYNC)
+            got = _raw_ready(b, 1)
+            assert str(n + 1).encode() in got and b"SERROR" not in got, got
