@@ -739,16 +739,7 @@ class ClientSession:
         try:
             if copy_in:
                 await self._copy_in(conn)
-            while True:
-                stop, error = conn.relay_some(self.out)
-                had_error = had_error or error
-                if stop == b"Z":
-                    break
-                if stop == b"G":
-                    await self._copy_in(conn)
-                    continue
-                await self.flush()
-                await conn.fill()
+            had_error = await self._relay_to_ready(conn) or had_error
             self.server_skipping = False
             if not had_error:
                 self._record(statements)
@@ -1135,19 +1126,8 @@ class ClientSession:
                         break
                 continue
             if entry.what in ("sync", "query"):
-                had_error = False
-                while True:
-                    # raw bytes through, up to the ReadyForQuery: no DataRow is cut apart
-                    stop, error = conn.relay_some(self.out)
-                    had_error = had_error or error
-                    if stop == b"Z":
-                        status = conn.last_status
-                        break
-                    if stop == b"G":
-                        await self._copy_in(conn)
-                        continue
-                    await self.flush()
-                    await conn.fill()
+                had_error = await self._relay_to_ready(conn)
+                status = conn.last_status
                 failed = False
                 if entry.what == "query" and not had_error:
                     self._record(entry.statements)
@@ -1178,6 +1158,22 @@ class ClientSession:
         self.server_skipping = failed
         await self.flush()
         return status
+
+    async def _relay_to_ready(self, conn: ServerConn) -> bool:
+        """Relay the server's answers as raw byte runs (no DataRow cut apart) up to and with
+        its ReadyForQuery, feeding the client's COPY data when asked; True if an
+        ErrorResponse went by."""
+        had_error = False
+        while True:
+            stop, error = conn.relay_some(self.out)
+            had_error = had_error or error
+            if stop == b"Z":
+                return had_error
+            if stop == b"G":
+                await self._copy_in(conn)
+                continue
+            await self.flush()
+            await conn.fill()
 
     async def _copy_in(self, conn: ServerConn) -> None:
         """COPY FROM STDIN: pass the client's CopyData to the server until CopyDone/CopyFail."""
