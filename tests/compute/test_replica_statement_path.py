@@ -9,30 +9,16 @@ replica reading at a replay LSN the test can hold back); real psycopg clients.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import errors as pgerr
 
 import compute.engine as engine_module
-from compute.standalone import StandaloneFactory
+from tests.compute import test_roles
 from tests.compute.test_roles import Node, ReplicaFactory
 
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Node, Node, ReplicaFactory]]:
-    primary = Node(StandaloneFactory(tmp_path / "data", page_cache_mb=8))
-    replica_factory = ReplicaFactory(primary.factory.store, tmp_path)
-    with psycopg.connect(primary.dsn(), autocommit=True):
-        pass  # the primary bootstraps the postgres database first
-    replica = Node(replica_factory)
-    try:
-        yield primary, replica, replica_factory
-    finally:
-        replica.close()
-        primary.close()
+pair = test_roles.pair  # the same in-process primary/replica fixture
 
 
 def test_registry_is_reread_only_when_replay_moved(pair: tuple[Node, Node, ReplicaFactory]) -> None:
