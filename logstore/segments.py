@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import itertools
 import logging
 import os
 import struct
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -408,15 +409,7 @@ class SegmentStore:
         if tail[i].lsn != lsn:
             return None
         out: list[Frame] = []
-        total = 0
-        for j in range(i, len(tail)):
-            frame = tail[j]
-            if frame.end_lsn > up_to:
-                break
-            out.append(frame)
-            total += len(frame.payload)
-            if total >= max_bytes:
-                break
+        take_frames(itertools.islice(tail, i, None), up_to, max_bytes, out)
         return out
 
     def _write(self, bufs: list[bytes], offset: int) -> None:
@@ -598,15 +591,8 @@ class SegmentStore:
         out: list[Frame] = []
         budget = max(max_bytes, FRAME_SIZE + MAX_PAYLOAD)
         data = read_file_range(self.dir / seg_name(seg.start_lsn), off, min(seg.size - off, budget))
-        total = 0
         try:
-            for _, frame in parse_frames(data, lsn):
-                if frame.end_lsn > up_to:
-                    break
-                out.append(frame)
-                total += len(frame.payload)
-                if total >= max_bytes:
-                    break
+            take_frames((frame for _, frame in parse_frames(data, lsn)), up_to, max_bytes, out)
         except FrameError as exc:
             if exc.reason not in ("partial frame header", "partial record payload"):
                 raise CorruptionError(f"segment {seg.start_lsn:#x}: {exc.reason} at LSN {exc.lsn:#x}") from None
@@ -614,6 +600,20 @@ class SegmentStore:
 
     def disk_bytes(self) -> int:
         return sum(s.size for s in self.segments if s.local)
+
+
+def take_frames(frames: Iterable[Frame], up_to: int, max_bytes: int, out: list[Frame]) -> None:
+    """Append to ``out`` the frames that end at or below ``up_to``, in order, stopping once
+    their payloads reach ``max_bytes`` (at least one frame goes, however big). Appends as
+    it goes, so a parse error raised by ``frames`` leaves the frames before it in ``out``."""
+    total = 0
+    for frame in frames:
+        if frame.end_lsn > up_to:
+            return
+        out.append(frame)
+        total += len(frame.payload)
+        if total >= max_bytes:
+            return
 
 
 def _parse_or_corrupt(data: bytes, lsn: int, seg: Segment) -> Iterator[tuple[int, Frame]]:
