@@ -3,6 +3,7 @@ primary and a replica compute): read/write split, read-your-writes by LSN, failo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -60,6 +61,31 @@ def wait_healthy(proxy: ProxyProc, n: int, timeout: float = 30) -> list[tuple[st
         time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def lagging(replica: Proc, paused_s: float, running_s: float) -> Iterator[None]:
+    """SIGSTOP the replica for ``paused_s`` every ``paused_s + running_s`` while the block
+    runs, so its replay falls behind now and then; SIGCONT at the end, whatever happened."""
+    assert replica.proc is not None
+    proc = replica.proc
+    stop = threading.Event()
+
+    def lag() -> None:
+        while not stop.is_set():
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(paused_s)
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(running_s)
+
+    lagger = threading.Thread(target=lag)
+    lagger.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        lagger.join()
+        proc.send_signal(signal.SIGCONT)
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     s = Setup(tmp_path_factory.mktemp("proxy-cluster"))
@@ -108,16 +134,6 @@ def test_read_your_writes_every_time_with_a_lagging_replica(setup: Setup, iterat
     with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS ryw (client int, n int, PRIMARY KEY (client, n))")
     replica_before = proxy.metric("proxy_routed_transactions_total", target="replica", reason="read")
-    stop = threading.Event()
-
-    def lag() -> None:  # pause the replica's replay now and then: it falls behind
-        assert setup.replica.proc is not None
-        while not stop.is_set():
-            setup.replica.proc.send_signal(signal.SIGSTOP)
-            time.sleep(0.15)
-            setup.replica.proc.send_signal(signal.SIGCONT)
-            time.sleep(0.5)
-
     misses: list[tuple[int, int]] = []
 
     def client(i: int) -> None:
@@ -128,19 +144,12 @@ def test_read_your_writes_every_time_with_a_lagging_replica(setup: Setup, iterat
                 if got != (n + 1,):
                     misses.append((i, n))
 
-    lagger = threading.Thread(target=lag)
-    lagger.start()
-    try:
+    with lagging(setup.replica, 0.15, 0.5):
         threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-    finally:
-        stop.set()
-        lagger.join()
-        assert setup.replica.proc is not None
-        setup.replica.proc.send_signal(signal.SIGCONT)
     assert misses == []  # every read saw its own write
     on_replica = proxy.metric("proxy_routed_transactions_total", target="replica", reason="read") - replica_before
     print(f"read-your-writes: {4 * iterations} reads, {on_replica:.0f} on the replica; waits: "
@@ -157,32 +166,15 @@ def test_a_read_sees_commits_other_sessions_were_told_of(setup: Setup) -> None:
     with psycopg.connect(proxy.dsn(), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS seen_by_others (n int PRIMARY KEY)")
     replica_before = proxy.metric("proxy_routed_transactions_total", target="replica", reason="read")
-    stop = threading.Event()
-
-    def lag() -> None:
-        assert setup.replica.proc is not None
-        while not stop.is_set():
-            setup.replica.proc.send_signal(signal.SIGSTOP)
-            time.sleep(0.1)
-            setup.replica.proc.send_signal(signal.SIGCONT)
-            time.sleep(0.3)
-
     misses: list[int] = []
-    lagger = threading.Thread(target=lag)
-    lagger.start()
-    try:
-        with psycopg.connect(proxy.dsn(), autocommit=True) as writer, \
-                psycopg.connect(proxy.dsn(), autocommit=True) as reader:
-            for n in range(300):
-                writer.execute("INSERT INTO seen_by_others VALUES (%s)", (n,))
-                got = reader.execute("SELECT count(*) FROM seen_by_others WHERE n = %s", (n,)).fetchone()
-                if got != (1,):
-                    misses.append(n)
-    finally:
-        stop.set()
-        lagger.join()
-        assert setup.replica.proc is not None
-        setup.replica.proc.send_signal(signal.SIGCONT)
+    with lagging(setup.replica, 0.1, 0.3), \
+            psycopg.connect(proxy.dsn(), autocommit=True) as writer, \
+            psycopg.connect(proxy.dsn(), autocommit=True) as reader:
+        for n in range(300):
+            writer.execute("INSERT INTO seen_by_others VALUES (%s)", (n,))
+            got = reader.execute("SELECT count(*) FROM seen_by_others WHERE n = %s", (n,)).fetchone()
+            if got != (1,):
+                misses.append(n)
     assert misses == []
     on_replica = proxy.metric("proxy_routed_transactions_total", target="replica", reason="read") - replica_before
     assert on_replica >= 30  # the replica served reads that had caught up
