@@ -258,6 +258,8 @@ class Database:
         """A statement ran past its inline budget: run it on a thread from now on."""
         if len(self.slow_statements) >= MAX_REMEMBERED_STATEMENTS:
             self.slow_statements.clear()
+        if not self.slow_statements:  # the memory of slow statements starts now (SLOW_MEMORY_S)
+            self.slow_since = time.monotonic()
         self.slow_statements.add(steps)
         self.quick_writes.discard(steps)
 

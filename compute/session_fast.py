@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from compute.backend import Backend
     from compute.engine import Database, Engine
 
-INLINE_BUDGET_S = 0.02  # an inline read running longer than this moves to a thread
+INLINE_BUDGET_S = 0.01  # an inline read running longer than this moves to a thread
 WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
 
 

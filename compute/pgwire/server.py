@@ -631,9 +631,12 @@ class Connection(ExtendedQuery):
             tr, step, params = hit
             if session.txn is None and not tr.is_write:
                 result = session.fast_shape_read(tr, step, params)
-                if result is None:
+                if result is not None:
+                    self._send_result(tr, result, [], True, None, 0)
+                elif params:  # not now (no idle reader, or past its inline budget: a thread)
+                    await self.run_statement(tr, params, [], describe=True, fast_tried=True)
+                else:
                     return False
-                self._send_result(tr, result, [], True, None, 0)
             elif params:  # the template's own statement, literals bound: the same statement
                 await self.run_statement(tr, params, [], describe=True)
             else:
