@@ -7,8 +7,11 @@ views that name it), the ``__strata_tables``/``__strata_types`` rows (they hold 
 the schema), the CHECK triggers (named after constraint keys: dropped and made again), views of
 the moved set (SQLite cannot rename a view: dropped and compiled again from their definition),
 the stored text of every view and default that names a moved object (``s.t`` in a view's
-definition, ``nextval('s.seq'::regclass)``, ``'x'::s.mood``). PostgreSQL binds views and
+definition, ``nextval('s.seq'::regclass)``, ``'x'::s.mood``, ``s.f()``). PostgreSQL binds views and
 defaults by OID, so they keep working there; rewriting the text is how they keep working here.
+Functions of a renamed schema change key in ``__strata_functions`` and in the triggers that
+execute them; compiled SQL calls a user function by OID, so nothing compiled changes (function
+bodies are text, as in PostgreSQL: a body naming the old schema fails when it runs, there too).
 What cannot be moved that way is refused (0A000). See docs/sql-translation.md, "Schemas".
 """
 
@@ -32,6 +35,7 @@ from compute.sql.catalog.catalog import (
     Table,
     quote_literal,
 )
+from compute.sql.procedural.catalog import FUNCTIONS, TRIGGERS
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_identity import regclass_text
 from compute.sql.translate.ddl_sql import (
@@ -49,13 +53,14 @@ from compute.sql.translate.tokens import Tokens, ident_value, is_quoted
 
 @dataclass
 class Moves:
-    """What moves to schema ``target``: relation keys (tables and views), sequence keys and
-    enum keys, each to its new key."""
+    """What moves to schema ``target``: relation keys (tables and views), sequence keys, enum
+    keys and function keys (a renamed schema's functions), each to its new key."""
 
     target: str
     relations: dict[str, str] = field(default_factory=dict)
     sequences: dict[str, str] = field(default_factory=dict)
     enums: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
 
     def add_relation(self, key: str) -> None:
         self.relations[key] = C.relation_key(self.target, C.bare_name(key))
@@ -79,12 +84,17 @@ def schema_moves(catalog: Catalog, schema: str, target: str) -> Moves:
     for key in catalog.enums:
         if C.split_key(key)[0] == schema:
             moves.add_enum(key)
+    for fn in catalog.routines.functions:
+        if C.split_key(fn.name)[0] == schema:
+            moves.functions[fn.name] = C.relation_key(target, C.bare_name(fn.name))
     return moves
 
 
 def move_steps(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
     """The steps that move ``moves`` and the catalog after them (the schema rows are the caller's)."""
+    function_rows, catalog = _moved_functions(catalog, moves)
     steps, trigger_rows, catalog = moved_trigger_steps(catalog, moves.relations)
+    steps.extend(function_rows)
     rebuilt = _rebuilt_views(catalog, moves)
     for view in reversed(rebuilt):  # SQLite cannot rename a view: made again below
         steps.append(f"DROP VIEW {_q(view.name)}")
@@ -110,6 +120,29 @@ def move_steps(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
         steps.append(_create_view_sql(after, after.tables[moves.relations.get(view.name, view.name)]))
     steps.extend(C.BUMP_SCHEMA_VERSION)
     return steps, after
+
+
+def _moved_functions(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
+    """The renamed schema's functions under their new keys, and the triggers executing them."""
+    if not moves.functions:
+        return [], catalog
+    routines = catalog.routines
+    steps = []
+    functions = []
+    for fn in routines.functions:
+        new = moves.functions.get(fn.name)
+        if new is not None:
+            steps.append(f"UPDATE {FUNCTIONS} SET name = {quote_literal(new)} WHERE oid = {fn.oid}")
+            fn = replace(fn, name=new)
+        functions.append(fn)
+    triggers = []
+    for trg in routines.triggers:
+        new = moves.functions.get(trg.function)
+        if new is not None:
+            steps.append(f"UPDATE {TRIGGERS} SET function = {quote_literal(new)} WHERE oid = {trg.oid}")
+            trg = replace(trg, function=new)
+        triggers.append(trg)
+    return steps, replace(catalog, routines=replace(routines, functions=tuple(functions), triggers=tuple(triggers)))
 
 
 def _rebuilt_views(catalog: Catalog, moves: Moves) -> list[Table]:
@@ -211,11 +244,12 @@ def _text_updates(catalog: Catalog, moves: Moves) -> tuple[list[str], Catalog]:
     pairs = [(f"'{regclass_text(old)}'", f"'{regclass_text(new)}'") for old, new in moves.sequences.items()]
     pairs += [(f"'{old}'", f"'{new}'") for old, new in moves.sequences.items()]
     pairs += [(_type_text(old), _type_text(new)) for old, new in moves.enums.items()]
+    calls = [(_call_pattern(old), _call_text(new)) for old, new in moves.functions.items()]
     steps: list[str] = []
     for table in list(catalog.tables.values()):
         columns = []
         for col in table.columns:
-            new_col = _rewritten_default(col, pairs)
+            new_col = _rewritten_default(col, pairs, calls)
             if new_col is not col:
                 steps.append(f"UPDATE {C.COLUMNS} SET default_expr = {_literal(new_col.default_expr)}, "
                              f"default_sql = {_literal(new_col.default_sql)} WHERE table_oid = "
@@ -242,13 +276,32 @@ def _literal(text: str | None) -> str:
     return "NULL" if text is None else quote_literal(text)
 
 
-def _rewritten_default(col: Column, pairs: list[tuple[str, str]]) -> Column:
+def _call_pattern(key: str) -> re.Pattern[str]:
+    """A call of function ``key`` written qualified in a default: ``s.f(`` or ``"s"."f"(``."""
+    schema, name = C.split_key(key)
+    return re.compile(rf'(?<![\w$."]){_word(schema)}\s*\.\s*{_word(name)}(?=\s*\()')
+
+
+def _word(name: str) -> str:
+    """A name as a default may write it: bare or double-quoted."""
+    return f'(?:{re.escape(name)}|"{re.escape(name)}")'
+
+
+def _call_text(key: str) -> str:
+    schema, name = C.split_key(key)
+    return f"{C.type_ident(schema)}.{C.type_ident(name)}"
+
+
+def _rewritten_default(col: Column, pairs: list[tuple[str, str]],
+                       calls: list[tuple[re.Pattern[str], str]]) -> Column:
     expr, sql = col.default_expr, col.default_sql
     for old, new in pairs:  # a whole name only ('::mood' is not '::mood2')
         pattern = re.escape(old) + r"(?![A-Za-z0-9_$])"
         replacement = new.replace("\\", "\\\\")
         expr = re.sub(pattern, replacement, expr) if expr else expr
         sql = re.sub(pattern, replacement, sql) if sql else sql
+    for call, new in calls:  # the text only: compiled SQL calls a user function by OID
+        expr = call.sub(new.replace("\\", "\\\\"), expr) if expr else expr
     if expr == col.default_expr and sql == col.default_sql:
         return col
     return replace(col, default_expr=expr, default_sql=sql)
@@ -267,6 +320,12 @@ def _rewritten_definition(definition: str, moves: Moves) -> str:
         if new is not None:
             first = table.args["db"] if table.db else table.this
             spans.append(_span(first, table.this, new))
+    for dot in tree.find_all(exp.Dot):
+        call = dot.expression
+        if isinstance(dot.this, exp.Identifier) and isinstance(call, exp.Anonymous):
+            new = moves.functions.get(C.relation_key(dot.this.name, call.name))
+            if new is not None:
+                spans.append(_call_span(definition, dot.this, new))
     for dtype in tree.find_all(exp.DataType):
         kind = dtype.args.get("kind")
         if dtype.this != exp.DataType.Type.USERDEFINED or not moves.enums:
@@ -292,6 +351,19 @@ def _span(first: exp.Expression, last: exp.Expression, key: str) -> tuple[int, i
     schema, name = C.split_key(key)
     written = C.type_ident(name) if schema == "public" else f"{C.type_ident(schema)}.{C.type_ident(name)}"
     return int(start), int(end), written
+
+
+def _call_span(definition: str, schema: exp.Identifier, key: str) -> tuple[int, int, str]:
+    """Where ``schema.f`` of a call is written (the parser marks only the schema's position)."""
+    start = schema.meta.get("start")
+    found = _QUALIFIED_CALL.match(definition, int(start)) if start is not None else None
+    if found is None:
+        raise SqlError("0A000", "renaming a schema whose function a view's definition calls is not supported here "
+                                "(the call's position in the definition is unknown)")
+    return found.start(), found.end() - 1, _call_text(key)
+
+
+_QUALIFIED_CALL = re.compile(r'(?:"[^"]*"|[\w$]+)\s*\.\s*(?:"[^"]*"|[\w$]+)(?=\s*\()')
 
 
 def _create_view_sql(catalog: Catalog, view: Table) -> str:

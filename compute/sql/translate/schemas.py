@@ -242,18 +242,8 @@ def _alter(ts: Tokens, catalog: Catalog) -> tuple[Translation, Catalog]:
     _check_new_name(new)
     if name.startswith(C.TEMP_SCHEMA_PREFIX):
         raise SqlError("0A000", "renaming a temporary schema is not supported")
-    _refuse_functions(catalog, name, "renaming")
     steps, derived = rename_schema(catalog, name, new)  # with everything it holds (schema_move.py)
     return Translation(Kind.COMMAND, "ALTER SCHEMA", tuple(steps), is_write=True, is_ddl=True), derived
-
-
-def _refuse_functions(catalog: Catalog, schema: str, verb: str) -> None:
-    """Functions outside public are keyed ``schema.name``; moving or dropping them with their
-    schema is not done yet."""
-    held = [f.name for f in catalog.routines.functions if C.split_key(f.name)[0] == schema]
-    if held:
-        raise SqlError("0A000", f'{verb} schema "{schema}" that holds functions is not supported '
-                                f'(function {C.bare_name(held[0])}); drop the functions first')
 
 
 def _in_schema(key: str, schema: str) -> bool:

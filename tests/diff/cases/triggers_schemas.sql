@@ -265,9 +265,52 @@ create schema ts6;
 create function ts6.f() returns int language sql as 'select 7';
 select ts6.f();
 
--- refused rename_schema_with_function
+-- case rename_schema_with_function ordered
+create function ts.f() returns int language sql as 'select 1';
+create function ts.g(a int) returns int language plpgsql as $$ begin return a * 2; end $$;
+alter schema ts rename to ts3;
+select ts3.f(), ts3.g(21);
+select p.proname, n.nspname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.proname in ('f', 'g') order by 1;
+select pg_get_functiondef(p.oid) from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'ts3' and p.proname = 'f';
+
+-- case rename_schema_with_function_old_name message
 create function ts.f() returns int language sql as 'select 1';
 alter schema ts rename to ts3;
+select ts.f();
+
+-- case rename_schema_with_function_search_path ordered
+create function ts.f() returns int language sql as 'select 1';
+alter schema ts rename to ts3;
+set local search_path = ts3, public;
+select f();
+
+-- case rename_schema_with_trigger_function ordered
+create function ts.tf() returns trigger language plpgsql as $$ begin new.qty := new.qty * 2; return new; end $$;
+create trigger tg before insert on ts.items for each row execute function ts.tf();
+create table rs_public (id int, qty int);
+create trigger tgp before insert on rs_public for each row execute function ts.tf();
+alter schema ts rename to ts3;
+insert into ts3.items values (1, 'a', 5);
+insert into rs_public values (1, 7);
+select qty from ts3.items;
+select qty from rs_public;
+select tgname, pg_get_triggerdef(oid) from pg_trigger where tgname in ('tg', 'tgp') order by 1;
+
+-- case rename_schema_with_function_in_default ordered
+create function ts.f() returns int language sql as 'select 42';
+create table rs_default (id int, v int default ts.f());
+alter schema ts rename to ts3;
+insert into rs_default (id) values (1);
+select id, v from rs_default;
+select column_default::text from information_schema.columns where table_name = 'rs_default' and column_name = 'v';
+
+-- case rename_schema_with_function_in_view ordered
+create function ts.f() returns int language sql as 'select 42';
+create function ts.g() returns int language plpgsql as $$ begin return 7; end $$;
+create view rs_view as select ts.f() as a, ts.g() as b;
+alter schema ts rename to ts3;
+select a, b from rs_view;
+select pg_get_viewdef('rs_view'::regclass);
 
 -- case trigger_function_public_qualified ordered
 create trigger tg before insert on ts.items for each row execute function public.ts_touch();
