@@ -42,6 +42,7 @@ from compute.pgwire.extended import (
     Skip,
     statement_too_long,
 )
+from compute.pgwire.fastbatch import MAX_BATCH_BYTES, answer_batch
 from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
     cached_row_description,
@@ -419,6 +420,8 @@ class Connection(ExtendedQuery):
         skipping = False
         take = self.wire.take_message
         limit = self.message_limit()  # authenticated: fixed from here on
+        if limit >= MAX_BATCH_BYTES:  # a batch within it can be answered from the callback
+            self.wire.on_batch = functools.partial(answer_batch, self)
         while True:
             message = None
             if not self.terminating:  # a whole message already here: no flush, no await
@@ -497,13 +500,8 @@ class Connection(ExtendedQuery):
             await self.fatal("57P01", _TERMINATED)
         if len(self.wire.buf) >= 5:
             return await self.read_message()
-        self._report_hot_standby(session)
-        if self.report_lsns:
-            self._report_lsns(session)
+        self.before_wait(session)
         backend = session.backend
-        if backend.listening and session.status is TxnStatus.IDLE:
-            for message in _notification_messages(session):  # after CommandComplete
-                self._send_before_ready(message)
         await self.flush()
         backend.busy = False
         self.waiting_idle = True
@@ -520,6 +518,16 @@ class Connection(ExtendedQuery):
         finally:
             self.waiting_idle = False
             backend.busy = True
+
+    def before_wait(self, session: Session) -> None:
+        """What goes out with the answers before the connection waits for input: a changed
+        in_hot_standby, the proxy's LSN reports, notifications (before ReadyForQuery)."""
+        self._report_hot_standby(session)
+        if self.report_lsns:
+            self._report_lsns(session)
+        if session.backend.listening and session.status is TxnStatus.IDLE:
+            for message in _notification_messages(session):  # after CommandComplete
+                self._send_before_ready(message)
 
     def _report_hot_standby(self, session: Session) -> None:
         """After a promotion, tell the client in_hot_standby is off (PostgreSQL reports it with

@@ -42,6 +42,9 @@ class WireProtocol(asyncio.Protocol):
         self._paused_reading = False
         self._paused_writing = False
         self._want = 0  # bytes the pending read needs: reading is never paused below this
+        self.on_batch: Callable[[bytearray], bool] | None = None
+        """Tried on input while the reader waits: True when it answered and emptied the buffer
+        (compute/pgwire/fastbatch.py); the waiting reader is then not woken."""
 
     # ---- asyncio.Protocol
 
@@ -52,6 +55,8 @@ class WireProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        if self._waiter is not None and self.on_batch is not None and self.on_batch(self.buf):
+            return
         if len(self.buf) > max(READ_PAUSE_BYTES, self._want) and not self._paused_reading \
                 and self.transport is not None:
             self._paused_reading = True
@@ -78,6 +83,10 @@ class WireProtocol(asyncio.Protocol):
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def wake(self) -> None:
+        """Wake the waiting reader (it finds nothing new, or the end of the stream)."""
+        self._wake()
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None

@@ -1,0 +1,133 @@
+"""A prepared read's whole Bind/[Describe]/Execute/Sync batch, answered from the socket's data
+callback (pgbench -M prepared -S, drivers' prepared point lookups).
+
+On the message loop such a batch costs a future, a task wake-up, the coroutine chain of the
+wait, four dispatches, a Portal and an awaited Sync. When the connection sits idle waiting
+for input (autocommit, nothing buffered, nothing unsent) and exactly one such batch arrived,
+``answer_batch`` does what the loop would do for it — the same calls (``_revalidate``,
+``_decode_params``, ``Session.try_fast_read``, ``_send_rows``, ``before_wait``) in the same
+order — and writes the answer; the loop goes on waiting. Anything else (another message
+kind, a named portal, a row limit, a statement not on the read fast lane, an encoding to
+convert, a catalog change to report, no idle reader, …) returns False before anything is
+sent or run, and the loop takes the bytes as before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from compute.pgwire.extended import _bind_fields
+from compute.pgwire.results import Encoder, command_complete
+from compute.sql.api import Kind, SqlError, Translation
+from strata.pgwire import messages as m
+
+if TYPE_CHECKING:
+    from compute.pgwire.server import Connection
+
+MAX_BATCH_BYTES = 64 * 1024
+"""Largest input (bytes) tried as one batch; bigger input goes to the message loop."""
+_SYNC = b"S\x00\x00\x00\x04"
+_BIND = 66  # b"B"
+_TAIL = b"E\x00\x00\x00\x09\x00\x00\x00\x00\x00" + _SYNC  # Execute (unnamed, no row limit), Sync
+_TAIL_DESCRIBED = b"D\x00\x00\x00\x06P\x00" + _TAIL  # Describe of the unnamed portal first
+
+
+def _bind_body(data: bytes) -> tuple[bytes, bool] | None:
+    """(Bind's body, whether a Describe follows) if ``data`` is exactly one Bind, an optional
+    Describe of the unnamed portal, an Execute of it without a row limit, and Sync."""
+    if data[0] != _BIND or len(data) < 5:
+        return None
+    end = 1 + int.from_bytes(data[1:5], "big")
+    if end < 5:
+        return None
+    tail = data[end:]
+    if tail == _TAIL:
+        return data[5:end], False
+    if tail == _TAIL_DESCRIBED:
+        return data[5:end], True
+    return None
+
+
+def answer_batch(conn: Connection, buf: bytearray) -> bool:
+    """Answer the batch in ``buf`` (and empty it) if it qualifies; False: nothing was done."""
+    session = conn.session
+    if (session is None or not conn.waiting_idle or conn.terminating or session.txn is not None
+            or conn.transcoder is not None or conn.styled or conn.out
+            or len(buf) > MAX_BATCH_BYTES or buf[-5:] != _SYNC
+            or conn.wire.write_buffer_size() > 0):
+        return False
+    try:
+        cut = _bind_body(bytes(buf))
+        if cut is None:
+            return False
+        body, describe = cut
+        portal_name, stmt_name, param_formats, values, result_formats = _bind_fields(body)
+        if portal_name:
+            return False
+        prep = conn.prepared.get(stmt_name)
+        if prep is None:
+            return False
+        tr = conn._revalidate(prep)
+        key = tuple(result_formats)
+        encoders = prep.encoders.get(key)
+        description = prep.descriptions.get(key) if describe else b""
+        oids = prep.param_oids
+        if (encoders is None or description is None or tr.kind is not Kind.QUERY
+                or len(values) != len(oids)):
+            return False  # the first run of a format list goes through the loop (it caches them)
+        params: tuple[Any, ...] = ()
+        if values:
+            params = conn._decode_params(oids, m.formats_for(param_formats, len(values)), values)
+    except (SqlError, m.ProtocolViolation, m.InvalidEncoding):
+        return False  # the loop reports it
+    backend = session.backend
+    conn.waiting_idle = False
+    backend.busy = True
+    try:
+        return _run(conn, buf, prep.sql, tr, params, encoders, description)
+    finally:
+        backend.busy = False
+        conn.waiting_idle = True
+
+
+def _run(conn: Connection, buf: bytearray, sql: str, tr: Translation, params: tuple[Any, ...],
+         encoders: list[Encoder], description: bytes) -> bool:
+    """Run the read and write its answer; False (nothing sent) when it is not for now."""
+    session = conn.session
+    assert session is not None
+    session.backend.start_query(sql)
+    send = conn.send
+    try:
+        result = session.try_fast_read(tr, params)
+        if result is None:
+            return False
+        send(m.BIND_COMPLETE)
+        if description:
+            send(description)
+        rows = result.rows
+        assert rows is not None
+        conn._send_rows(rows, encoders)
+        send(command_complete(result.tag))
+    except SqlError as exc:  # as the loop's Skip to Sync: the error, then ReadyForQuery
+        if not conn.out:
+            send(m.BIND_COMPLETE)
+            if description:
+                send(description)
+        conn.send_error(exc)
+    except Exception:  # noqa: BLE001 - anything else: the loop runs the read again and reports
+        conn.out.clear()
+        return False
+    del buf[:]
+    conn.portals.clear()  # Sync: the unnamed portal goes, and outside a block all others
+    if conn.terminating:  # pg_terminate_backend during the read: the loop ends the connection
+        conn.wire.wake()
+        return True
+    conn.send(m.READY[session.status.value])
+    conn.before_wait(session)
+    data = b"".join(conn.out)
+    conn.out.clear()
+    try:
+        conn.wire.write(data)
+    except ConnectionError:
+        conn.wire.wake()  # the loop sees the closed connection
+    return True

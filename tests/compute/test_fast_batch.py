@@ -1,0 +1,137 @@
+"""A prepared read's Bind/[Describe]/Execute/Sync answered from the socket callback
+(compute/pgwire/fastbatch.py) sends exactly the bytes the message loop sends for it.
+
+The same script of batches runs against a compute with the callback lane on and one with it
+off; every reply (type and body) must match, and the lane must have answered most batches.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from compute.pgwire import fastbatch, server
+from compute.standalone import StandaloneFactory
+from tests.compute.inprocess import InProcessNode
+from tests.compute.rawclient import RawClient, message
+
+Reply = list[tuple[bytes, bytes]]
+
+
+def _parse(name: str, sql: str, oids: tuple[int, ...] = ()) -> bytes:
+    return message(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", len(oids))
+                   + b"".join(struct.pack("!i", o) for o in oids))
+
+
+def _bind(statement: str, params: list[bytes | None], result_format: int | None = None,
+          portal: str = "") -> bytes:
+    body = portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!h", 0)
+    body += struct.pack("!h", len(params)) + b"".join(
+        b"\xff\xff\xff\xff" if p is None else struct.pack("!i", len(p)) + p for p in params)
+    body += struct.pack("!h", 0) if result_format is None else struct.pack("!hh", 1, result_format)
+    return message(b"B", body)
+
+
+def _execute(limit: int = 0, portal: str = "") -> bytes:
+    return message(b"E", portal.encode() + b"\0" + struct.pack("!i", limit))
+
+
+DESCRIBE = message(b"D", b"P\0")
+SYNC = message(b"S", b"")
+
+
+def _script(c: RawClient) -> list[Reply]:
+    """Batches a driver sends, each in one packet; every reply up to ReadyForQuery."""
+    out: list[Reply] = []
+    q = c.query
+    out.append(q("create table t (id int primary key, v text, n numeric, f real)"))
+    out.append(q("insert into t select g, 'v' || g || 'é', g * 1.5, g / 4.0 from generate_series(1, 40) g"))
+    out.append(c.exchange(_parse("get", "select v, n, f from t where id = $1"),
+                          _parse("range", "select id, v from t where id between $1 and $2 order by id"),
+                          _parse("div", "select 10 / $1::int"),
+                          _parse("upd", "update t set v = $2 where id = $1"),
+                          _parse("txt", "select $1::text || v from t where id = 3", (25,)),
+                          _parse("setcfg", "select set_config('application_name', $1, false)"),
+                          _parse("now", "select count(*) from t where id > $1"), SYNC))
+    batches: list[list[bytes]] = []
+    for i in (1, 2, 3, 41, -5, 7):
+        batches.append([_bind("get", [str(i).encode()]), DESCRIBE, _execute(), SYNC])
+        batches.append([_bind("get", [str(i).encode()]), _execute(), SYNC])
+    batches += [
+        [_bind("get", [b"4"], result_format=1), DESCRIBE, _execute(), SYNC],  # binary results
+        [_bind("get", [b"4"], result_format=1), DESCRIBE, _execute(), SYNC],
+        [_bind("get", [None]), DESCRIBE, _execute(), SYNC],  # NULL parameter
+        [_bind("range", [b"5", b"12"]), DESCRIBE, _execute(), SYNC],
+        [_bind("range", [b"5", b"12"]), _execute(2), SYNC],  # a row limit: suspended
+        [_bind("div", [b"2"]), DESCRIBE, _execute(), SYNC],
+        [_bind("div", [b"0"]), DESCRIBE, _execute(), SYNC],  # 22012 at run time
+        [_bind("get", [b"99999999999"]), DESCRIBE, _execute(), SYNC],  # 22003 decoding it
+        [_bind("get", [b"x1"]), DESCRIBE, _execute(), SYNC],  # 22P02
+        [_bind("get", []), DESCRIBE, _execute(), SYNC],  # wrong parameter count
+        [_bind("nosuch", []), DESCRIBE, _execute(), SYNC],
+        [_bind("txt", ["ä".encode()]), DESCRIBE, _execute(), SYNC],
+        [_bind("txt", [b"\xff"]), DESCRIBE, _execute(), SYNC],  # invalid UTF-8
+        [_bind("setcfg", [b"fastbatch"]), DESCRIBE, _execute(), SYNC],
+        [_bind("now", [b"10"]), DESCRIBE, _execute(), SYNC],
+        [_bind("upd", [b"3", b"new"]), _execute(), SYNC],  # a write: the loop
+        [_bind("get", [b"3"]), DESCRIBE, _execute(), SYNC],  # sees it
+        [_bind("get", [b"3"]), _execute(), SYNC, _bind("get", [b"4"]), _execute(), SYNC],  # two
+        [_bind("get", [b"5"], portal="p"), _execute(0, "p"), SYNC],  # a named portal
+        [_bind("get", [b"6"]), message(b"H", b""), _execute(), SYNC],  # Flush in between
+    ]
+    for batch in batches:
+        c.sock.sendall(b"".join(batch))
+        out.append(c.until_ready())
+        if sum(m[:1] == b"S" for m in batch) == 2:
+            out.append(c.until_ready())
+    out.append(q("begin"))
+    out.append(c.exchange(_bind("get", [b"8"]), DESCRIBE, _execute(), SYNC))  # in a block
+    out.append(q("commit"))
+    out.append(q("alter table t add column w int"))
+    out.append(c.exchange(_bind("get", [b"9"]), DESCRIBE, _execute(), SYNC))  # re-translated
+    out.append(c.exchange(_bind("get", [b"9"]), DESCRIBE, _execute(), SYNC))
+    out.append(q("alter table t drop column f"))
+    out.append(c.exchange(_bind("get", [b"9"]), DESCRIBE, _execute(), SYNC))  # 0A000 / 42703
+    out.append(c.exchange(_bind("now", [b"1"]), DESCRIBE, _execute(), SYNC))
+    out.append(q("set client_encoding = 'LATIN1'"))
+    out.append(c.exchange(_bind("txt", ["ä".encode("latin-1")]), DESCRIBE, _execute(), SYNC))
+    return out
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Every answer_batch outcome (True: answered from the callback)."""
+    seen: list[bool] = []
+    real: Callable[..., bool] = fastbatch.answer_batch
+
+    def counting(conn: server.Connection, buf: bytearray) -> bool:
+        done = real(conn, buf)
+        seen.append(done)
+        return done
+
+    monkeypatch.setattr(server, "answer_batch", counting)
+    yield seen
+
+
+def _run(tmp_path: Path, name: str) -> list[Reply]:
+    node = InProcessNode(StandaloneFactory(tmp_path / name, page_cache_mb=8), max_readers=2)
+    try:
+        return _script(RawClient(node.server.port))
+    finally:
+        node.close()
+
+
+def test_callback_batches_answer_as_the_message_loop(tmp_path: Path, counted: list[bool],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _run(tmp_path, "on")
+    answered = sum(counted)
+    monkeypatch.setattr(server, "answer_batch", lambda conn, buf: False)
+    general = _run(tmp_path, "off")
+    assert len(fast) == len(general)
+    for i, (a, b) in enumerate(zip(fast, general, strict=True)):
+        assert a == b, (i, a, b)
+    assert answered >= 15  # most of the point reads went the callback's way
+    assert not all(counted)  # and the rest were left to the loop
