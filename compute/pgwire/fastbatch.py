@@ -14,6 +14,7 @@ sent or run, and the loop takes the bytes as before.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from compute.pgwire.extended import _bind_fields
@@ -23,6 +24,8 @@ from strata.pgwire import messages as m
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
+
+log = logging.getLogger("strata.compute.server")
 
 MAX_BATCH_BYTES = 64 * 1024
 """Largest input (bytes) tried as one batch; bigger input goes to the message loop."""
@@ -72,14 +75,14 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
         encoders = prep.encoders.get(key)
         description = prep.descriptions.get(key) if describe else b""
         oids = prep.param_oids
-        if (encoders is None or description is None or tr.kind is not Kind.QUERY
-                or len(values) != len(oids)):
+        if (encoders is None or description is None or tr.kind is not Kind.QUERY or tr.is_write
+                or len(tr.steps) != 1 or tr.off_loop or len(values) != len(oids)):
             return False  # the first run of a format list goes through the loop (it caches them)
         params: tuple[Any, ...] = ()
         if values:
             params = conn._decode_params(oids, m.formats_for(param_formats, len(values)), values)
-    except (SqlError, m.ProtocolViolation, m.InvalidEncoding):
-        return False  # the loop reports it
+    except Exception:  # noqa: BLE001 - SqlError, ProtocolViolation, ...: the loop reports it
+        return False
     backend = session.backend
     conn.waiting_idle = False
     backend.busy = True
@@ -123,11 +126,14 @@ def _run(conn: Connection, buf: bytearray, sql: str, tr: Translation, params: tu
         conn.wire.wake()
         return True
     conn.send(m.READY[session.status.value])
-    conn.before_wait(session)
-    data = b"".join(conn.out)
-    conn.out.clear()
     try:
+        conn.before_wait(session)
+        data = b"".join(conn.out)
+        conn.out.clear()
         conn.wire.write(data)
     except ConnectionError:
         conn.wire.wake()  # the loop sees the closed connection
+    except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
+        log.exception("answering a batch failed")
+        conn.wire.close()
     return True
