@@ -761,8 +761,14 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         ctx.fk_state = self.txn.fk if self.txn is not None else None
         ctx.changed_settings = {}
         ctx.statement_start = now
-        ctx.txn_start = (datetime.datetime.fromtimestamp(self.txn.start_ts, datetime.UTC)
-                         if self.txn is not None else now)
+        txn = self.txn
+        if txn is None:
+            ctx.txn_start = now
+        else:
+            start = txn.start_dt
+            if start is None:
+                start = txn.start_dt = datetime.datetime.fromtimestamp(txn.start_ts, datetime.UTC)
+            ctx.txn_start = start
 
     async def _run_on(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...]) -> Result:
         """Execute the translation's SQLite steps on ``pooled``, in the session's transaction

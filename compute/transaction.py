@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
 import re
@@ -56,6 +57,7 @@ class Transaction:
     isolation: str
     read_only: bool
     start_ts: float
+    start_dt: datetime.datetime | None = None  # start_ts as now() returns it, made once
     snapshot_reader: Pooled | None = None  # REPEATABLE READ: the pinned reader
     snapshot_lsn: int | None = None
     writer: bool = False

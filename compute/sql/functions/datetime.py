@@ -230,8 +230,18 @@ def _interval_collation(a: str, b: str) -> int:
     return -1 if x < y else (1 if x > y else 0)
 
 
+def naive_text(value: _dt.datetime) -> str:
+    """``T.format_timestamp`` at C speed (now() is formatted once per transaction): isoformat
+    has the same fields (four-digit year, a six-digit fraction only when not zero);
+    PostgreSQL drops the fraction's trailing zeros."""
+    text = value.isoformat(" ")
+    return text.rstrip("0") if value.microsecond else text
+
+
 def utc_text(value: _dt.datetime) -> str:
-    return T.format_timestamp(value.astimezone(_dt.UTC).replace(tzinfo=None)) + "+00"
+    if value.tzinfo is not _dt.UTC:
+        value = value.astimezone(_dt.UTC)
+    return naive_text(value.replace(tzinfo=None)) + "+00"
 
 
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -441,14 +451,32 @@ HANDLERS: dict[str, Handler] = {
 def _register_clock(scalar: Callable[..., None], ctx: SessionContext) -> None:
     """Transaction/statement clocks, time zone conversion, date_trunc and extract."""
     # --- time
-    scalar("pg_now", lambda: utc_text(ctx.now()), 0)
+    # The instant pg_now last formatted and its text: now() is one instant per transaction,
+    # and CURRENT_TIMESTAMP into a timestamp column (pg_tstz_to_ts(pg_now())) converts that
+    # instant without parsing its text back.
+    last_now: list[Any] = [None, ""]
+
+    def now_text() -> str:
+        value = ctx.now()
+        if value is not last_now[0]:
+            last_now[1] = utc_text(value)
+            last_now[0] = value
+        return str(last_now[1])
+
+    def to_ts(value: Any) -> Any:
+        instant = last_now[0]
+        if instant is not None and instant.tzinfo is not None and value == last_now[1]:
+            return naive_text(instant.astimezone(T.get_zone(ctx.timezone)).replace(tzinfo=None))
+        return tstz_to_ts(ctx, value)
+
+    scalar("pg_now", now_text, 0)
     scalar("pg_statement_timestamp", lambda: utc_text(ctx.statement_start or ctx.now()), 0)
     scalar("pg_clock_timestamp", lambda: utc_text(_dt.datetime.now(_dt.UTC)), 0)
     scalar("pg_current_date", lambda: tstz_to_ts(ctx, utc_text(ctx.now()))[:10], 0)
     scalar("pg_localtimestamp", lambda: tstz_to_ts(ctx, utc_text(ctx.now())), 0)
     scalar("pg_current_time", lambda: tstz_to_ts(ctx, utc_text(ctx.now()))[11:], 0)
     scalar("pg_tstz_out", lambda v: tstz_out(ctx, v), 1)
-    scalar("pg_tstz_to_ts", lambda v: tstz_to_ts(ctx, v), 1)
+    scalar("pg_tstz_to_ts", to_ts, 1)
     scalar("pg_ts_to_tstz", lambda v: ts_to_tstz(ctx, v), 1)
 
     def date_trunc(unit: str, value: Any, src: int = T.TIMESTAMP) -> Any:
