@@ -10,7 +10,8 @@ promote a replica (``pg_promote()``). The storage behind it (``compute.standalon
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["standalone", "primary", "replica"]
@@ -53,7 +54,45 @@ class NodeStatus:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields by name, in declaration order (``extra`` copied: it holds plain values)."""
+        return {"role": self.role, "state": self.state, "term": self.term,
+                "written_lsn": self.written_lsn, "durable_lsn": self.durable_lsn,
+                "replay_lsn": self.replay_lsn, "last_replay_ts_us": self.last_replay_ts_us,
+                "tenant": self.tenant, "timeline": self.timeline, "detail": self.detail,
+                "extra": dict(self.extra)}
+
+    def key(self) -> tuple[Any, ...]:
+        """Every field's value, for telling whether two statuses answer alike (compared
+        with ``==``, never hashed: ``extra`` values need not be hashable)."""
+        return (self.role, self.state, self.term, self.written_lsn, self.durable_lsn,
+                self.replay_lsn, self.last_replay_ts_us, self.tenant, self.timeline,
+                self.detail, tuple(self.extra.items()))
+
+
+class StatusText:
+    """The JSON text of the last status seen, rebuilt only when a field changed.
+
+    ``strata_node_status()`` is polled 50 times a second per compute by the proxy's health
+    monitor (and by the control plane); between two polls an idle node's status rarely
+    changes, and building the JSON (a dict of 11 fields, ``json.dumps``) cost several times
+    what comparing the field values does. The text is a pure function of ``key()``, so it
+    is never stale: any changed field (role, state, term, an LSN, ``extra``) rebuilds it
+    (each field keeps one type, so values that compare equal serialize alike). One entry:
+    bounded by construction.
+    """
+
+    __slots__ = ("_key", "_text")
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._text = ""
+
+    def of(self, status: NodeStatus) -> str:
+        key = status.key()
+        if key != self._key:
+            self._text = json.dumps(status.as_dict(), default=str)
+            self._key = key
+        return self._text
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,18 @@ MONITOR_USER = "postgres"
 MONITOR_DATABASE = "postgres"
 
 
+STATUS_QUERY = fe.query("SELECT strata_node_status()")
+"""The health monitor's poll (one Query message, built once)."""
+
+
+def parse_status(text: bytes) -> dict[str, object]:
+    """A ``strata_node_status()`` answer as a dict; ValueError if it is not a JSON object."""
+    status = json.loads(text)
+    if not isinstance(status, dict):
+        raise ValueError(f"strata_node_status() answered {text[:80]!r}, not a JSON object")
+    return status
+
+
 class NoBackend(Exception):
     """No compute of the needed role became available in time."""
 
@@ -192,6 +204,8 @@ class ProxyServer:
     async def _monitor(self, b: Backend) -> None:
         """Poll the compute's role and replay LSN on one connection; mark it dead on failure."""
         conn: ServerConn | None = None
+        last_text = b""  # the previous answer, and what it parsed to: most polls repeat it
+        status: dict[str, object] = {}
         while True:
             try:
                 if conn is None or conn.broken:
@@ -199,7 +213,10 @@ class ProxyServer:
                                                     self.config.server_connect_timeout_s)
                 # asyncio.timeout, not wait_for: no task per poll (50 polls a second per compute)
                 async with asyncio.timeout(MONITOR_TIMEOUT_S):
-                    status = await self._poll(conn)
+                    text = await self._poll(conn)
+                if text != last_text:
+                    status = parse_status(text)
+                    last_text = text
                 self._apply_status(b, status)
                 if not b.poll_now.is_set():
                     with contextlib.suppress(TimeoutError):
@@ -219,23 +236,23 @@ class ProxyServer:
                     self._mark_dead(b)
                 await asyncio.sleep(MONITOR_RECONNECT_S)
 
-    async def _poll(self, conn: ServerConn) -> dict[str, object]:
-        conn.write(fe.query("SELECT strata_node_status()"))
-        value: str | None = None
+    async def _poll(self, conn: ServerConn) -> bytes:
+        """The compute's ``strata_node_status()`` answer, as the JSON text's bytes."""
+        conn.write(STATUS_QUERY)
+        value: bytes | None = None
         error: str | None = None
         while True:
             kind, body = await conn.read()
             if kind == b"D":
                 n = int.from_bytes(body[2:6], "big", signed=True)
-                value = body[6:6 + n].decode() if n >= 0 else None
+                value = body[6:6 + n] if n >= 0 else None
             elif kind == b"E":
                 error = fe.parse_error_fields(body).get("M", "error")
             elif kind == b"Z":
                 break
         if error is not None or value is None:
             raise ValueError(f"strata_node_status() failed: {error}")
-        status: dict[str, object] = json.loads(value)
-        return status
+        return value
 
     def _apply_status(self, b: Backend, status: dict[str, object]) -> None:
         role = str(status.get("role", "unknown"))

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 import compute.sql.types as ty
 from compute import pgtypes as T
-from compute.node import NodeStatus
+from compute.node import NodeStatus, StatusText
 from compute.sql.api import SqlError
 from compute.sql.functions.common import simple
 from compute.sql.translate.scope import Handler, Scope, fn
@@ -89,9 +89,11 @@ def register_udfs(conn: Any, ctx: Any) -> None:
             return None
         return _utc_text(st.last_replay_ts_us)
 
+    status_text = StatusText()  # per connection: the proxy's monitor polls on one
+
     def node_status() -> str:
         st = status()
-        return json.dumps(st.as_dict() if st is not None else {}, default=str)
+        return "{}" if st is None else status_text.of(st)
 
     def promote(wait: Any = 1, wait_seconds: Any = PROMOTE_DEFAULT_WAIT_S) -> Any:
         node = ctx.node
