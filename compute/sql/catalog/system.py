@@ -40,7 +40,12 @@ def _rel(name: str, oid: int, cols: str, body: str) -> None:
     parsed = []
     for item in cols.split(","):
         col, typ = item.split(":")
-        parsed.append((col.strip(), _TYPES[typ.strip()]))
+        type_oid = _TYPES[typ.strip()]
+        if type_oid == TEXT and name.startswith("information_schema_"):
+            # PostgreSQL's information_schema has no text column: its character_data and
+            # yes_or_no domains are varchar, and RowDescription names the base type (1043)
+            type_oid = T.VARCHAR
+        parsed.append((col.strip(), type_oid))
     _SPECS.append((name, oid, parsed, body))
 
 
@@ -432,11 +437,12 @@ _rel(  # the node's log readers (compute/sql/node_functions.py)
 )
 _rel(
     "information_schema_schemata", 0,
-    "catalog_name:name, schema_name:name, schema_owner:name",
-    "SELECT current_database(), 'public', pg_session_user() UNION ALL "
-    "SELECT current_database(), 'pg_catalog', pg_session_user() UNION ALL "
-    "SELECT current_database(), 'information_schema', pg_session_user() UNION ALL "
-    f"SELECT current_database(), n.name, n.owner FROM main.{SCHEMAS} n",
+    "catalog_name:name, schema_name:name, schema_owner:name, default_character_set_catalog:name, "
+    "default_character_set_schema:name, default_character_set_name:name, sql_path:text",
+    "SELECT current_database(), 'public', pg_session_user(), NULL, NULL, NULL, NULL UNION ALL "
+    "SELECT current_database(), 'pg_catalog', pg_session_user(), NULL, NULL, NULL, NULL UNION ALL "
+    "SELECT current_database(), 'information_schema', pg_session_user(), NULL, NULL, NULL, NULL UNION ALL "
+    f"SELECT current_database(), n.name, n.owner, NULL, NULL, NULL, NULL FROM main.{SCHEMAS} n",
 )
 _rel(
     "information_schema_tables", 0,
@@ -494,7 +500,7 @@ _rel(
     f"CASE WHEN coalesce(json_extract(CASE WHEN k.type = 'f' THEN k.definition END, '$.deferrable'), 0) "
     f"THEN 'YES' ELSE 'NO' END, "
     f"CASE WHEN coalesce(json_extract(CASE WHEN k.type = 'f' THEN k.definition END, '$.deferred'), 0) "
-    f"THEN 'YES' ELSE 'NO' END, 'YES', CASE WHEN k.type IN ('p', 'u') THEN 'YES' END "
+    f"THEN 'YES' ELSE 'NO' END, 'YES', CASE WHEN k.type = 'u' THEN 'YES' END "
     f"FROM main.{CONSTRAINTS} k JOIN main.{TABLES} t ON t.oid = k.table_oid "
     f"UNION ALL SELECT current_database(), t.schema, "
     f"{_NS} || '_' || t.oid || '_' || c.attnum || '_not_null', current_database(), t.schema, t.name, 'CHECK', "
