@@ -56,6 +56,7 @@ class Prepared:
     translation: Translation
     fingerprint: str  # of the catalog ``translation`` was made against
     param_oids: list[int] = field(default_factory=list)  # resolved once at Parse
+    int_digits: tuple[int, ...] = ()  # per parameter: digits a plain text integer of its type may have (0: none)
     created: float = field(default_factory=time.time)  # pg_prepared_statements.prepare_time
     encoders: dict[tuple[int, ...], list[Encoder]] = field(
         default_factory=dict)  # result encoders by result-format list
@@ -240,6 +241,7 @@ class ExtendedQuery:
         assert catalog is not None
         prep = Prepared(sql, oids, translations[0], catalog.fingerprint)
         prep.param_oids = self._param_oids(prep)
+        prep.int_digits = tuple(_PLAIN_INT_DIGITS.get(oid, 0) for oid in prep.param_oids)
         self.prepared[name] = prep
         self.send(m.PARSE_COMPLETE)
 

@@ -32,6 +32,8 @@ MAX_BATCH_BYTES = 64 * 1024
 _SYNC = b"S\x00\x00\x00\x04"
 _BIND = 66  # b"B"
 _TAIL = b"E\x00\x00\x00\x09\x00\x00\x00\x00\x00" + _SYNC  # Execute (unnamed, no row limit), Sync
+_RESULT_FORMATS = {b"\x00\x00": (), b"\x00\x01\x00\x00": (0,), b"\x00\x01\x00\x01": (1,)}
+"""A Bind's result-format list at its end: none, all text, all binary."""
 _TAIL_DESCRIBED = b"D\x00\x00\x00\x06P\x00" + _TAIL  # Describe of the unnamed portal first
 
 
@@ -51,6 +53,33 @@ def _bind_body(data: bytes) -> tuple[bytes, bool] | None:
     return None
 
 
+def int_params(body: bytes, pos: int, digits: tuple[int, ...]
+               ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """(parameters, result formats) of a Bind whose fields from ``pos`` (just past the
+    statement name) are: no parameter formats, one text parameter per entry of ``digits``,
+    each an integer of plain ASCII digits (or '-' and digits) that ``_decode_params`` reads
+    with int() (at most ``digits[i]`` digits), and 0 or 1 result format. None: anything else
+    (the general parse and decoding)."""
+    if body[pos : pos + 2] != b"\x00\x00" or int.from_bytes(body[pos + 2 : pos + 4], "big") != len(digits):
+        return None
+    pos += 4
+    out: list[int] = []
+    for limit in digits:
+        length = int.from_bytes(body[pos : pos + 4], "big")  # NULL's -1 reads as 2**32 - 1
+        raw = body[pos + 4 : pos + 4 + length]
+        if length > limit + 1 or len(raw) != length:
+            return None
+        if not ((length <= limit and raw.isdigit())
+                or (raw[:1] == b"-" and raw[1:].isdigit())):
+            return None
+        out.append(int(raw))
+        pos += 4 + length
+    formats = _RESULT_FORMATS.get(body[pos:])
+    if formats is None:
+        return None
+    return tuple(out), formats
+
+
 def answer_batch(conn: Connection, buf: bytearray) -> bool:
     """Answer the batch in ``buf`` (and empty it) if it qualifies; False: nothing was done."""
     session = conn.session
@@ -64,23 +93,29 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
         if cut is None:
             return False
         body, describe = cut
-        portal_name, stmt_name, param_formats, values, result_formats = _bind_fields(body)
-        if portal_name:
-            return False
-        prep = conn.prepared.get(stmt_name)
-        if prep is None:
-            return False
+        end = body.find(0, 1)
+        name = body[1:end]
+        prep = conn.prepared.get(name.decode()) if body[0] == 0 and end > 0 and name.isascii() else None
+        plain = int_params(body, end + 1, prep.int_digits) if prep is not None else None
+        if plain is None:  # the general cut and decoding
+            portal_name, stmt_name, param_formats, values, result_formats = _bind_fields(body)
+            prep = conn.prepared.get(stmt_name)
+            if portal_name or prep is None or len(values) != len(prep.param_oids):
+                return False
+        assert prep is not None
         tr = conn._revalidate(prep)
-        key = tuple(result_formats)
+        key = plain[1] if plain is not None else tuple(result_formats)
         encoders = prep.encoders.get(key)
         description = prep.descriptions.get(key) if describe else b""
-        oids = prep.param_oids
         if (encoders is None or description is None or tr.kind is not Kind.QUERY or tr.is_write
-                or len(tr.steps) != 1 or tr.off_loop or len(values) != len(oids)):
+                or len(tr.steps) != 1 or tr.off_loop):
             return False  # the first run of a format list goes through the loop (it caches them)
         params: tuple[Any, ...] = ()
-        if values:
-            params = conn._decode_params(oids, m.formats_for(param_formats, len(values)), values)
+        if plain is not None:
+            params = plain[0]
+        elif values:
+            params = conn._decode_params(prep.param_oids, m.formats_for(param_formats, len(values)),
+                                         values)
     except Exception:  # noqa: BLE001 - SqlError, ProtocolViolation, ...: the loop reports it
         return False
     backend = session.backend

@@ -7,13 +7,15 @@ off; every reply (type and body) must match, and the lane must have answered mos
 
 from __future__ import annotations
 
+import random
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from compute.pgwire import fastbatch, server
+from compute import pgtypes
+from compute.pgwire import extended, fastbatch, server
 from compute.standalone import StandaloneFactory
 from tests.compute.inprocess import InProcessNode
 from tests.compute.rawclient import RawClient, message
@@ -135,3 +137,33 @@ def test_callback_batches_answer_as_the_message_loop(tmp_path: Path, counted: li
         assert a == b, (i, a, b)
     assert answered >= 15  # most of the point reads went the callback's way
     assert not all(counted)  # and the rest were left to the loop
+
+
+def test_integer_bind_cut_matches_the_general_cut_and_decoder() -> None:
+    """``int_params`` (the callback's cut of a Bind of integer parameters) gives what
+    ``_bind_fields`` and PostgreSQL's text decoder give, and declines everything else."""
+    rng = random.Random(1616)
+    values = [b"0", b"7", b"-7", b"123456789", b"1234567890", b"-2147483648", b"99999", b"-",
+              b"", b"1e3", b" 1", b"12a", b"\xd9\xa1", b"+5", b"9" * 18, b"9" * 19, None]
+    tails = [b"\0\0", b"\0\1\0\0", b"\0\1\0\1", b"\0\1\0\2", b"\0\2\0\0\0\0", b"\0\0x", b""]
+    oids = [21, 23, 20, 25]
+    taken = 0
+    for _ in range(20_000):
+        types = [rng.choice(oids) for _ in range(rng.randint(0, 3))]
+        params = [rng.choice(values) for _ in types]
+        head = b"\0" + b"stmt\0" + (b"\0\0" if rng.random() < 0.9 else b"\0\1\0\0")
+        body = head + struct.pack("!h", len(params)) + b"".join(
+            b"\xff\xff\xff\xff" if p is None else struct.pack("!i", len(p)) + p for p in params)
+        body += rng.choice(tails)
+        digits = tuple(extended._PLAIN_INT_DIGITS.get(o, 0) for o in types)
+        got = fastbatch.int_params(body, len(b"\0stmt\0"), digits)
+        if got is None:
+            continue
+        taken += 1
+        portal, stmt, formats, raw, result_formats = extended._bind_fields(body)
+        assert (portal, stmt, formats) == ("", "stmt", []), body
+        assert got[1] == tuple(result_formats), body
+        assert got[0] == tuple(pgtypes.decode_text(o, v, tz="UTC", order="MDY")
+                               for o, v in zip(types, raw, strict=True)), body
+    assert taken > 2_000
+    assert fastbatch.int_params(b"\0s\0\0\0\0\1\0\0\0\0\0\0", 3, (9,)) is None  # '' is no integer
