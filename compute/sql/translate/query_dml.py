@@ -55,7 +55,9 @@ class DmlStatements:
                 raise SqlError("42809", f'cannot change relation "{name}"')
             raise SqlError("42P01", f'relation "{name}" does not exist')
         if table.kind != "r":
-            raise SqlError("55000", f'cannot change view "{name}"', hint="Views are read-only here.")
+            # PostgreSQL updates a simple view through its table; that is not built here
+            raise SqlError("0A000", f'changing view "{name}" is not supported',
+                           hint="Views are read-only here: change the table the view reads.")
         alias_node = table_node.args.get("alias")
         alias = alias_node.name if alias_node is not None else table.relname
         return table, alias

@@ -20,3 +20,8 @@ select timestamp '2024-01-01 12:00' at time zone 'UTC';
 -- refused data_modifying_cte
 create table rt (a int);
 with x as (insert into rt values (1) returning a) select * from x;
+
+-- refused insert_into_simple_view
+create table rv (id int);
+create view rv_view as select id from rv;
+insert into rv_view values (1);
