@@ -1,15 +1,17 @@
-"""A prepared read's whole Bind/[Describe]/Execute/Sync batch, answered from the socket's data
-callback (pgbench -M prepared -S, drivers' prepared point lookups).
+"""A prepared statement's whole Bind/[Describe]/Execute/Sync batch, answered from the socket's
+data callback (pgbench -M prepared, drivers' prepared point lookups and block statements).
 
 On the message loop such a batch costs a future, a task wake-up, the coroutine chain of the
-wait, four dispatches, a Portal and an awaited Sync. When the connection sits idle waiting
-for input (autocommit, nothing buffered, nothing unsent) and exactly one such batch arrived,
-``answer_batch`` does what the loop would do for it — the same calls (``_revalidate``,
-``_decode_params``, ``Session.try_fast_read``, ``_send_rows``, ``before_wait``) in the same
-order — and writes the answer; the loop goes on waiting. Anything else (another message
-kind, a named portal, a row limit, a statement not on the read fast lane, an encoding to
-convert, a catalog change to report, no idle reader, …) returns False before anything is
-sent or run, and the loop takes the bytes as before.
+wait, four dispatches, a Portal and an awaited Sync. When the connection sits waiting for
+input (nothing buffered, nothing unsent) and exactly one such batch arrived for a statement
+the lanes take — an autocommit read (``Session.try_fast_read``), BEGIN or a statement inside
+a block (``Session.try_fast_statement``) — ``answer_batch`` does what the loop would do for
+it, with the same calls in the same order (``_revalidate``, ``_decode_params``, the lanes,
+``statement_notices``, ``_send_rows``, ``before_wait``), and writes the answer; the loop
+goes on waiting. Anything else (another message kind, a named portal, a row limit, COMMIT,
+an autocommit write, a failed block, an encoding to convert, a timed idle-in-transaction
+wait, no idle reader, …) returns False before anything is sent, and the loop takes the
+bytes as before.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from compute.engine import storage_error
 from compute.pgwire.extended import _bind_fields
 from compute.pgwire.results import Encoder, command_complete
 from compute.sql.api import Kind, SqlError, Translation
+from compute.transaction import FatalSessionError
 from strata.pgwire import messages as m
+from strata.storage import StorageError
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
@@ -83,11 +88,12 @@ def int_params(body: bytes, pos: int, digits: tuple[int, ...]
 def answer_batch(conn: Connection, buf: bytearray) -> bool:
     """Answer the batch in ``buf`` (and empty it) if it qualifies; False: nothing was done."""
     session = conn.session
-    if (session is None or not conn.waiting_idle or conn.terminating or session.txn is not None
+    if (session is None or not conn.waiting_idle or conn.terminating or session.failed
             or conn.transcoder is not None or conn.styled or conn.out
             or len(buf) > MAX_BATCH_BYTES or buf[-5:] != _SYNC
-            or conn.wire.write_buffer_size() > 0):
-        return False
+            or conn.wire.write_buffer_size() > 0
+            or session.setting_ms("idle_in_transaction_session_timeout") > 0):
+        return False  # (with that timeout the loop's wait is timed: it must see every message)
     try:
         cut = _bind_body(bytes(buf))
         if cut is None:
@@ -105,11 +111,18 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
         assert prep is not None
         tr = conn._revalidate(prep)
         key = plain[1] if plain is not None else tuple(result_formats)
-        encoders = prep.encoders.get(key)
-        description = prep.descriptions.get(key) if describe else b""
-        if (encoders is None or description is None or tr.kind is not Kind.QUERY or tr.is_write
-                or len(tr.steps) != 1 or tr.off_loop):
-            return False  # the first run of a format list goes through the loop (it caches them)
+        kind = tr.kind
+        if kind is Kind.QUERY:
+            encoders = prep.encoders.get(key)
+            description = prep.descriptions.get(key) if describe else b""
+            if encoders is None or description is None:
+                return False  # the first run of a format list goes through the loop (it caches them)
+        elif kind is Kind.COMMAND or kind is Kind.BEGIN:
+            encoders, description = [], m.NO_DATA if describe else b""
+        else:
+            return False
+        if session.txn is None and (tr.is_write or kind is Kind.COMMAND):
+            return False  # an autocommit write: the loop (it awaits the commit)
         params: tuple[Any, ...] = ()
         if plain is not None:
             params = plain[0]
@@ -130,45 +143,71 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
 
 def _run(conn: Connection, buf: bytearray, sql: str, tr: Translation, params: tuple[Any, ...],
          encoders: list[Encoder], description: bytes) -> bool:
-    """Run the read and write its answer; False (nothing sent) when it is not for now."""
+    """Run the statement as ``_execute_now`` does (the read lane, else the write lane) and
+    write the answer; False (nothing sent) when neither lane takes it now."""
     session = conn.session
     assert session is not None
     session.backend.start_query(sql)
     send = conn.send
+    send(m.BIND_COMPLETE)
+    if description:
+        send(description)
     try:
-        result = session.try_fast_read(tr, params)
-        if result is None:
-            return False
-        send(m.BIND_COMPLETE)
-        if description:
-            send(description)
+        if tr.kind is Kind.QUERY and session.txn is None:
+            result = session.try_fast_read(tr, params)
+            if result is None:
+                conn.out.clear()
+                return False
+        else:
+            result = session.try_fast_statement(tr, params)  # BEGIN, statements in a block
+            if result is None:
+                conn.out.clear()
+                return False
+            conn.statement_notices(tr, result)
         rows = result.rows
-        assert rows is not None
-        conn._send_rows(rows, encoders)
+        if rows is not None:
+            conn._send_rows(rows, encoders)
         send(command_complete(result.tag))
     except SqlError as exc:  # as the loop's Skip to Sync: the error, then ReadyForQuery
-        if not conn.out:
-            send(m.BIND_COMPLETE)
-            if description:
-                send(description)
+        session.fail()
         conn.send_error(exc)
-    except Exception:  # noqa: BLE001 - anything else: the loop runs the read again and reports
-        conn.out.clear()
-        return False
+    except StorageError as exc:  # the loop's handling of one outside a statement's own
+        log.warning("storage failure: %s", exc)
+        session.fail()
+        conn.send_error(storage_error(exc))
+    except FatalSessionError as exc:  # as the loop's fatal(): the error, and the connection ends
+        del buf[:]
+        conn.send(m.error_response(exc.sqlstate, exc.message, severity="FATAL"))
+        _write(conn)
+        conn.wire.close()
+        return True
+    except Exception as exc:  # noqa: BLE001 - a bug fails the statement, not the session
+        log.exception("internal error handling a batch")
+        session.fail()
+        conn.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
     del buf[:]
-    conn.portals.clear()  # Sync: the unnamed portal goes, and outside a block all others
+    conn.portals.pop("", None)  # Sync: the unnamed portal goes, and outside a block all others
+    if session.txn is None:
+        conn.portals.clear()
     if conn.terminating:  # pg_terminate_backend during the read: the loop ends the connection
         conn.wire.wake()
         return True
     conn.send(m.READY[session.status.value])
     try:
         conn.before_wait(session)
-        data = b"".join(conn.out)
-        conn.out.clear()
-        conn.wire.write(data)
-    except ConnectionError:
-        conn.wire.wake()  # the loop sees the closed connection
     except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
         log.exception("answering a batch failed")
         conn.wire.close()
+        return True
+    _write(conn)
     return True
+
+
+def _write(conn: Connection) -> None:
+    """Send what is queued (the loop's flush without its drain: the buffer was empty)."""
+    data = b"".join(conn.out)
+    conn.out.clear()
+    try:
+        conn.wire.write(data)
+    except ConnectionError:
+        conn.wire.wake()  # the loop sees the closed connection

@@ -98,8 +98,40 @@ def _script(c: RawClient) -> list[Reply]:
     out.append(q("alter table t drop column f"))
     out.append(c.exchange(_bind("get", [b"9"]), DESCRIBE, _execute(), SYNC))  # 0A000 / 42703
     out.append(c.exchange(_bind("now", [b"1"]), DESCRIBE, _execute(), SYNC))
+    out += _blocks(c)
     out.append(q("set client_encoding = 'LATIN1'"))
     out.append(c.exchange(_bind("txt", ["ä".encode("latin-1")]), DESCRIBE, _execute(), SYNC))
+    return out
+
+
+def _blocks(c: RawClient) -> list[Reply]:
+    """pgbench -M prepared's TPC-B transactions (every statement its own B/D/E/S batch), an
+    error inside a block, a nested BEGIN, a block's own read of its write."""
+    out: list[Reply] = [c.query("create table acc (aid int primary key, bal int, note text)"),
+                        c.query("insert into acc select g, 0, '' from generate_series(1, 20) g")]
+    out.append(c.exchange(_parse("b", "BEGIN"), _parse("e", "END"),
+                          _parse("u", "update acc set bal = bal + $1 where aid = $2"),
+                          _parse("s", "select bal from acc where aid = $1"),
+                          _parse("i", "insert into acc (aid, bal, note) values ($1, $2, 'x')"),
+                          _parse("d", "update acc set bal = bal / $1 where aid = $2"), SYNC))
+
+    def run(name: str, params: list[bytes | None]) -> None:
+        out.append(c.exchange(_bind(name, params), DESCRIBE, _execute(), SYNC))
+
+    for n in range(8):
+        run("b", [])
+        run("u", [str(n - 3).encode(), str(n % 5 + 1).encode()])
+        run("s", [str(n % 5 + 1).encode()])
+        run("i", [str(100 + n).encode(), str(n).encode()])
+        if n == 4:
+            run("b", [])  # WARNING: already in a transaction
+        if n == 5:
+            run("d", [b"0", b"1"])  # 22012: the block fails
+            run("s", [b"1"])  # 25P02
+        if n == 6:
+            run("i", [b"1", b"1"])  # 23505
+        run("e", [])
+    out.append(c.query("select aid, bal from acc order by aid"))
     return out
 
 
