@@ -210,14 +210,15 @@ def _internal_tls(tls_dir: Path | None, insecure: bool) -> None:
         _usage_error(str(exc))
 
 
-def _open_remote(opts: RemoteOptions, page_cache_mb: int) -> object:
+def _open_remote(opts: RemoteOptions, page_cache_mb: int,
+                 loop: asyncio.AbstractEventLoop) -> object:
     # import here: gRPC and the remote storage clients load only for --role
     from compute.remote.factory import RemoteFactory
 
     return RemoteFactory(opts.role, opts.logstore, opts.pageserver,  # type: ignore[arg-type]
                          opts.tenant, opts.timeline, opts.node_name,
                          page_cache_mb=opts.cache_mb, overlay_mb=opts.overlay_mb,
-                         sqlite_cache_kib=page_cache_mb * 1024)
+                         sqlite_cache_kib=page_cache_mb * 1024, proposer_loop=loop)
 
 
 async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb: int,
@@ -235,7 +236,8 @@ async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb
         where = f"data in {data_dir}"
     else:
         try:
-            opened = await asyncio.to_thread(_open_remote, remote, page_cache_mb)
+            opened = await asyncio.to_thread(_open_remote, remote, page_cache_mb,
+                                             asyncio.get_running_loop())
         except StorageError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(1) from None
@@ -256,4 +258,4 @@ async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb
     await stop.wait()
     serving.cancel()
     await server.close()
-    engine.close()
+    await asyncio.to_thread(engine.close)  # off the loop: the proposer on it flushes meanwhile

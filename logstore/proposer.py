@@ -44,6 +44,10 @@ from strata.proto import logstore_pb2 as pb
 log = logging.getLogger("logstore.proposer")
 
 T = TypeVar("T")
+Waiter = asyncio.Future[int] | concurrent.futures.Future[int]
+"""What a submit resolves with its end LSN once committed: the Proposer's own asyncio future,
+or a caller's concurrent future (SyncProposer's: resolved straight from the ack, with no
+extra callback and loop pass per commit)."""
 COMMIT_NOTIFY_DELAY_S = 0.01
 """How long an idle peer waits before a message that carries only the commit LSN (for the
 acceptors' subscribers). Under load the next append carries it for free; a separate message
@@ -130,12 +134,16 @@ class Proposer:
         self._head = 0
         self._buf_start = 0
         self._buf_bytes = 0
-        self._pending: deque[tuple[int, asyncio.Future[int]]] = deque()
+        self._pending: deque[tuple[int, Waiter]] = deque()
         self._progress = asyncio.Event()
         self._space = asyncio.Event()
         # The last AppendRequest built, keyed by (term, start, end, commit): peers in step
         # send the same message, so it is built (and its records CRC'ed) once, not per peer.
         self._last_req: tuple[tuple[int, int, int, int], pb.AppendRequest] | None = None
+        # One timer wakes the idle senders to tell the acceptors the commit LSN, instead of
+        # every sender waking (and arming its own timeout) after every commit.
+        self._commit_at = 0.0  # loop time the commit LSN last moved
+        self._notify_timer: asyncio.TimerHandle | None = None
 
     # ---- public ------------------------------------------------------------------------
 
@@ -233,17 +241,22 @@ class Proposer:
     def submit(self, payloads: list[bytes]) -> tuple[int, asyncio.Future[int]]:
         """Queue records at the next LSNs; return (end LSN, a future resolved with the end LSN
         once a majority has the records)."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        return self.submit_with(payloads, fut), fut
+
+    def submit_with(self, payloads: list[bytes], fut: Waiter) -> int:
+        """``submit`` resolving the caller's future (asyncio or concurrent) instead of a new
+        one; on the loop's thread. Returns the end LSN."""
         self.check_submit(payloads)
         for payload in payloads:
             self._lsns.append(self._end)
             self._payloads.append(payload)
             self._end += len(payload)
             self._buf_bytes += len(payload)
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((self._end, fut))
         for p in self._peers:
             p.wake.set()
-        return self._end, fut
+        return self._end
 
     def check_submit(self, payloads: list[bytes]) -> None:
         """Raise what ``submit`` would for these payloads now (deposed, not elected, bad size)."""
@@ -380,10 +393,20 @@ class Proposer:
                     end, fut = self._pending.popleft()
                     if not fut.done():
                         fut.set_result(end)
-                for p in self._peers:
-                    p.wake.set()
+                self._commit_at = asyncio.get_running_loop().time()
+                self._arm_notify()
         self._trim()
         self._progress.set()
+
+    def _arm_notify(self) -> None:
+        """Wake the senders COMMIT_NOTIFY_DELAY_S from now (once, however many commits)."""
+        if self._notify_timer is None:
+            self._notify_timer = asyncio.get_running_loop().call_later(COMMIT_NOTIFY_DELAY_S, self._notify_idle)
+
+    def _notify_idle(self) -> None:
+        self._notify_timer = None
+        for p in self._peers:
+            p.wake.set()
 
     def _trim(self) -> None:
         """Drop buffered records every acceptor has (or, over budget, that are committed)."""
@@ -491,11 +514,14 @@ class Proposer:
             if not inflight or resp.end_lsn != inflight[0][0] or resp.term != self.term:
                 raise TransportError(f"{p.t.addr}: unexpected ack for {resp.end_lsn:#x}")
             inflight.popleft()
-            p.wake.set()  # the window may have room again
             flushed = min(resp.flush_lsn, p.next)
             if flushed > p.flush:
                 p.flush = flushed
                 self._update_commit()
+            if self._end > p.next:
+                p.wake.set()  # the window has room again for records waiting to go
+            elif not inflight and self._commit > p.sent_commit:
+                self._arm_notify()  # idle now: the commit LSN goes out after a quiet moment
 
     async def _sender(self, p: _Peer, ch: AppendChannel, inflight: deque[tuple[int, float]]) -> None:
         loop = asyncio.get_running_loop()
@@ -514,15 +540,13 @@ class Proposer:
                 await ch.send(self._append_request(start, p.next, payloads))
                 continue
             if self._commit > p.sent_commit and not inflight and p.flush == p.next:
-                # Tell the acceptor the commit LSN so subscribers can read the last records;
-                # wait a moment first so that the next append (if any) carries it instead.
-                quiet_until = loop.time() + COMMIT_NOTIFY_DELAY_S
-                while self._end <= p.next and (remaining := quiet_until - loop.time()) > 0:
+                # Tell the acceptor the commit LSN so subscribers can read the last records,
+                # once the commit LSN stood still for a moment (else the next append carries
+                # it); _notify_idle wakes this sender then.
+                if loop.time() - self._commit_at < COMMIT_NOTIFY_DELAY_S:
+                    self._arm_notify()
                     p.wake.clear()
-                    with contextlib.suppress(TimeoutError):  # asyncio.timeout: no task per wait
-                        async with asyncio.timeout(remaining):
-                            await p.wake.wait()
-                if self._end > p.next:
+                    await p.wake.wait()
                     continue
                 p.sent_commit = self._commit
                 inflight.append((p.next, loop.time()))
@@ -609,27 +633,51 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 SUBMIT_WATCHDOG_S = 0.05
 """How often the SyncProposer fails submitted commits older than its deadline (seconds)."""
+LOOP_OVERDRAFT_BYTES = 16 << 20
+"""How far past ``max_buffer_bytes`` a submit made on the proposer's loop thread may fill the
+append buffer: that thread cannot wait for room (the wait needs the loop it is running on).
+Each session has at most one commit waiting for durability, so the overdraft stays small;
+beyond it the submit fails like a buffer that stayed full for the whole deadline."""
 
 
 class SyncProposer:
-    """A Proposer on its own event loop thread, for synchronous callers (the compute's
-    writer). ``submit`` returns the end LSN at once and a future for durability.
+    """A Proposer for synchronous callers (the compute's writer): on its own event loop
+    thread, or with ``loop=`` on a loop another thread already runs (the compute's serving
+    loop: no second thread, no hop per commit). ``submit`` returns the end LSN at once and a
+    concurrent future for durability.
 
     ``submit`` never waits for the loop thread: it reserves the LSNs under a lock (the
-    Proposer assigns the same ones, in the same order), queues the records and wakes the
-    loop only when the queue was empty. A cross-thread round trip per commit used to block
-    the caller (the compute's event loop) while the proposer thread got the GIL.
+    Proposer assigns the same ones, in the same order) and queues the records; on the loop's
+    own thread it hands them to the Proposer at once, from any other thread it wakes the loop
+    (``call_soon_threadsafe``) only when the queue was empty. ``elect`` and ``close`` block
+    until the loop ran them, so they are called from another thread (``close`` on the loop
+    thread stops without the flush wait).
     """
 
     def __init__(
-        self, acceptor_addrs: Sequence[str], deadline_s: float = 5.0, *, tenant: str, timeline: str, **kwargs: Any
+        self,
+        acceptor_addrs: Sequence[str],
+        deadline_s: float = 5.0,
+        *,
+        tenant: str,
+        timeline: str,
+        loop: asyncio.AbstractEventLoop | None = None,
+        **kwargs: Any,
     ) -> None:
         check_id("tenant", tenant)
         check_id("timeline", timeline)
         self.deadline_s = deadline_s
-        self._loop = new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="proposer", daemon=True)
-        self._thread.start()
+        self.shared_loop = loop is not None
+        if loop is None:
+            self._loop = new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="proposer", daemon=True)
+            self._thread.start()
+        else:
+            if asyncio._get_running_loop() is loop:
+                raise RuntimeError("SyncProposer(loop=...) must be built from another thread "
+                                   "than the loop's (elect and close wait for the loop)")
+            self._loop = loop
+        self._loop_tid: int | None = None  # known once the loop ran make() below
         self._lock = threading.Lock()
         # Submitted, not yet handed to the Proposer: (payloads, reserved end LSN, future).
         self._queue: deque[tuple[list[bytes], int, concurrent.futures.Future[int]]] = deque()
@@ -638,6 +686,7 @@ class SyncProposer:
         # Handed to the Proposer, maybe not durable yet: (deadline, end LSN, future); loop only.
         self._waiting: deque[tuple[float, int, concurrent.futures.Future[int]]] = deque()
         self._watchdog: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None  # close() on the shared loop's thread
         # The last time (loop clock) the commit LSN moved: a commit fails only once its
         # deadline passed AND the log made no progress for a whole deadline, so a big
         # transaction (pgbench -i loads ~100 MB in one COPY) is not failed while a majority
@@ -649,12 +698,20 @@ class SyncProposer:
         # see an LSN twice).
         self._broken: LogstoreError | None = None
 
-        async def make() -> Proposer:
-            return Proposer(acceptor_addrs, deadline_s, tenant=tenant, timeline=timeline, **kwargs)
+        async def make() -> tuple[Proposer, threading.Thread]:
+            made = Proposer(acceptor_addrs, deadline_s, tenant=tenant, timeline=timeline, **kwargs)
+            return made, threading.current_thread()
 
-        self.proposer = self._call(make())
+        self.proposer, self._thread = self._call(make())
+        self._loop_tid = self._thread.ident
+
+    def _on_loop_thread(self) -> bool:
+        return threading.get_ident() == self._loop_tid
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._on_loop_thread():
+            coro.close()
+            raise RuntimeError("SyncProposer: a blocking call on its own loop thread would deadlock")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     @property
@@ -686,10 +743,15 @@ class SyncProposer:
             raise self._broken
         inner.check_submit(payloads)
         n = sum(len(p) for p in payloads)
+        on_loop = self._on_loop_thread()
         if inner._buf_bytes > 0 and inner._buf_bytes + n > inner.max_buffer_bytes:
             # Buffer full (acceptors behind): wait here, before reserving anything, so that
             # running out of time fails this call and leaves the LSNs untouched.
-            self._call(inner._wait_space(n))
+            if not on_loop:
+                self._call(inner._wait_space(n))
+            elif inner._buf_bytes + n > inner.max_buffer_bytes + LOOP_OVERDRAFT_BYTES:
+                raise QuorumLostError(f"append buffer full ({inner._buf_bytes} bytes not yet on "
+                                      f"a majority): {inner.peer_states()}")
         fut: concurrent.futures.Future[int] = concurrent.futures.Future()
         with self._lock:
             if self._broken is not None:
@@ -699,7 +761,9 @@ class SyncProposer:
             self._queue.append((payloads, end, fut))
             wake = not self._draining
             self._draining = True
-        if wake:
+        if on_loop:
+            self._drain()  # in order: records queued by other threads first, then these
+        elif wake:
             self._loop.call_soon_threadsafe(self._drain)
         return end, fut
 
@@ -714,20 +778,19 @@ class SyncProposer:
                     return
                 items = list(self._queue)
                 self._queue.clear()
+            deadline = self._loop.time() + self.deadline_s
             for i, (payloads, end, fut) in enumerate(items):
-                n = sum(len(p) for p in payloads)
                 try:
                     if self._broken is not None:
                         raise self._broken
-                    if inner.end_lsn + n != end:
+                    if inner.end_lsn + sum(len(p) for p in payloads) != end:
                         raise QuorumLostError(
                             f"LSN reservation out of step (end {inner.end_lsn:#x}, reserved {end:#x})")
-                    _, afut = inner.submit(payloads)
+                    inner.submit_with(payloads, fut)  # the ack resolves fut directly
                 except LogstoreError as exc:
                     self._fail_from(items[i:], exc)  # also empties the queue
                     break
-                self._waiting.append((self._loop.time() + self.deadline_s, end, fut))
-                afut.add_done_callback(lambda f, fut=fut: self._resolve(f, fut))  # type: ignore[misc]
+                self._waiting.append((deadline, end, fut))
 
     def _fail_from(self, items: list[tuple[list[bytes], int, concurrent.futures.Future[int]]],
                    exc: LogstoreError) -> None:
@@ -739,21 +802,7 @@ class SyncProposer:
             items = items + list(self._queue)
             self._queue.clear()
         for _, _, fut in items:
-            if not fut.done():
-                fut.set_exception(exc)
-
-    @staticmethod
-    def _resolve(f: asyncio.Future[int], fut: concurrent.futures.Future[int]) -> None:
-        if fut.done():  # already failed by the watchdog
-            return
-        if f.cancelled():
-            fut.set_exception(QuorumLostError("append cancelled; its outcome is unknown"))
-            return
-        exc = f.exception()
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(f.result())
+            _fail(fut, exc)
 
     async def _expire_loop(self) -> None:
         """Fail commits not acknowledged by a majority within the deadline while the commit
@@ -770,17 +819,20 @@ class SyncProposer:
             waiting = self._waiting
             while waiting and (waiting[0][2].done() or (stalled and waiting[0][0] <= now)):
                 _, end, fut = waiting.popleft()
-                if not fut.done():
-                    fut.set_exception(QuorumLostError(
-                        f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s, "
-                        f"no progress for {now - self._progress_at:.1f}s "
-                        f"(commit LSN {self.proposer.commit_lsn:#x}): {self.proposer.peer_states()}"))
+                _fail(fut, QuorumLostError(
+                    f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s, "
+                    f"no progress for {now - self._progress_at:.1f}s "
+                    f"(commit LSN {self.proposer.commit_lsn:#x}): {self.proposer.peer_states()}"))
 
     def append(self, payloads: list[bytes]) -> int:
         _, fut = self.submit(payloads)
         return fut.result()
 
     def close(self) -> None:
+        if self.shared_loop and self._on_loop_thread():
+            self._close_now()
+            return
+
         async def go() -> None:
             with self._lock:
                 if self._broken is None:
@@ -788,12 +840,36 @@ class SyncProposer:
             if self._watchdog is not None:
                 self._watchdog.cancel()
             await self.proposer.close()
-            self._fail_from([], QuorumLostError("proposer closed"))
-            for _, _, fut in self._waiting:
-                if not fut.done():
-                    fut.set_exception(QuorumLostError("proposer closed"))
-            self._waiting.clear()
+            self._fail_waiting(QuorumLostError("proposer closed"))
 
         self._call(go())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        if not self.shared_loop:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
+    def _close_now(self) -> None:
+        """``close`` on the shared loop's own thread: it cannot wait for the loop, so the
+        acceptors get no flush wait (a majority has every commit already); the peers and
+        transports stop in a task."""
+        with self._lock:
+            if self._broken is None:
+                self._broken = QuorumLostError("proposer closed")
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        inner = self.proposer
+        inner._elected = False  # no flush wait in close(): nothing may wait for this loop
+        self._fail_waiting(QuorumLostError("proposer closed"))
+        inner._fail_pending(QuorumLostError("proposer closed"))
+        self._closing = self._loop.create_task(inner.close(), name="proposer-close")
+
+    def _fail_waiting(self, exc: LogstoreError) -> None:
+        self._fail_from([], exc)
+        for _, _, fut in self._waiting:
+            _fail(fut, exc)
+        self._waiting.clear()
+
+
+def _fail(fut: concurrent.futures.Future[int], exc: LogstoreError) -> None:
+    if not fut.done():
+        with contextlib.suppress(concurrent.futures.InvalidStateError):  # resolved meanwhile
+            fut.set_exception(exc)

@@ -14,6 +14,7 @@ ever: this node never acknowledges anything again).
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import threading
@@ -158,9 +159,12 @@ class RemoteSink:
 
 
 def open_proposer(addrs: Sequence[str], *, tenant: str, timeline: str, name: str,
-                  deadline_s: float) -> SyncProposer:
-    """A SyncProposer for the timeline's log, elected (term T+1, log end adopted)."""
-    proposer = SyncProposer(list(addrs), deadline_s, name=name, tenant=tenant, timeline=timeline)
+                  deadline_s: float, loop: asyncio.AbstractEventLoop | None = None) -> SyncProposer:
+    """A SyncProposer for the timeline's log, elected (term T+1, log end adopted). With
+    ``loop`` (the compute's serving loop, run by another thread than this one) the proposer
+    runs there: a commit made on that loop goes to the acceptors without a thread hop."""
+    proposer = SyncProposer(list(addrs), deadline_s, name=name, tenant=tenant, timeline=timeline,
+                            loop=loop)
     try:
         proposer.elect()
     except FencedError as exc:
