@@ -113,6 +113,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         self._active: Pooled | None = None
         self._interrupt: str | None = None
         self._interrupted = asyncio.Event()
+        self._writer_wait: asyncio.Future[None] | None = None  # resolved by interrupt()
         self._holds_writer = False
         self.last_commit_lsn = 0
         self.backend_pid = 0
@@ -151,6 +152,9 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             return
         self._interrupt = reason
         self._interrupted.set()
+        waiting = self._writer_wait
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
         active = self._active
         if active is not None:
             active.guard.reason = reason
@@ -692,15 +696,34 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             await lock.acquire()
             self._holds_writer = True
             return
+        # One task and one future woken by the lock, interrupt() or lock_timeout (two tasks
+        # and asyncio.wait cost twice as much, at every transaction's first write under load).
         lock_timeout = self.setting_ms("lock_timeout")
-        acquire = asyncio.ensure_future(lock.acquire())
-        interrupted = asyncio.ensure_future(self._interrupted.wait())
+        loop = asyncio.get_running_loop()
+        acquire = loop.create_task(lock.acquire())
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        acquire.add_done_callback(wake)
+        timer = loop.call_later(lock_timeout / 1000.0, wake) if lock_timeout > 0 else None
+        self._writer_wait = woken
+        if self._interrupted.is_set():
+            wake()
         try:
-            await asyncio.wait({acquire, interrupted},
-                               timeout=lock_timeout / 1000.0 if lock_timeout > 0 else None,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await woken
+        except BaseException:  # the session's task was cancelled: never keep the lock
+            acquire.cancel()  # a cancelled Lock.acquire hands a granted lock on
+            if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
+                lock.release()
+            raise
         finally:
-            interrupted.cancel()
+            self._writer_wait = None
+            if timer is not None:
+                timer.cancel()
+            acquire.remove_done_callback(wake)
         if acquire.done() and not acquire.cancelled():
             self._holds_writer = True
             return
