@@ -195,7 +195,8 @@ def test_integer_bind_cut_matches_the_general_cut_and_decoder() -> None:
         portal, stmt, formats, raw, result_formats = extended._bind_fields(body)
         assert (portal, stmt, formats) == ("", "stmt", []), body
         assert got[1] == tuple(result_formats), body
+        assert None not in raw, body  # NULL is never taken as an integer
         assert got[0] == tuple(pgtypes.decode_text(o, v, tz="UTC", order="MDY")
-                               for o, v in zip(types, raw, strict=True)), body
+                               for o, v in zip(types, raw, strict=True) if v is not None), body
     assert taken > 2_000
     assert fastbatch.int_params(b"\0s\0\0\0\0\1\0\0\0\0\0\0", 3, (9,)) is None  # '' is no integer
