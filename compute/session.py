@@ -58,6 +58,7 @@ from compute.transaction import (
     steps_work,
     write_command,
 )
+from compute.writer_wait import WriterWait
 from strata.storage import CommitTicket, StorageError
 
 log = logging.getLogger("strata.compute.session")
@@ -113,7 +114,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         self._active: Pooled | None = None
         self._interrupt: str | None = None
         self._interrupted = asyncio.Event()
-        self._writer_wait: asyncio.Future[None] | None = None  # resolved by interrupt()
+        self._writer_wait = WriterWait()  # ended by interrupt()
         self._holds_writer = False
         self.last_commit_lsn = 0
         self.backend_pid = 0
@@ -152,9 +153,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             return
         self._interrupt = reason
         self._interrupted.set()
-        waiting = self._writer_wait
-        if waiting is not None and not waiting.done():
-            waiting.set_result(None)
+        self._writer_wait.wake()
         active = self._active
         if active is not None:
             active.guard.reason = reason
@@ -696,43 +695,11 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             await lock.acquire()
             self._holds_writer = True
             return
-        # One task and one future woken by the lock, interrupt() or lock_timeout (two tasks
-        # and asyncio.wait cost twice as much, at every transaction's first write under load).
         lock_timeout = self.setting_ms("lock_timeout")
-        loop = asyncio.get_running_loop()
-        acquire = loop.create_task(lock.acquire())
-        woken: asyncio.Future[None] = loop.create_future()
-
-        def wake(_: object = None) -> None:
-            if not woken.done():
-                woken.set_result(None)
-
-        acquire.add_done_callback(wake)
-        timer = loop.call_later(lock_timeout / 1000.0, wake) if lock_timeout > 0 else None
-        self._writer_wait = woken
-        if self._interrupted.is_set():
-            wake()
-        try:
-            await woken
-        except BaseException:  # the session's task was cancelled: never keep the lock
-            acquire.cancel()  # a cancelled Lock.acquire hands a granted lock on
-            if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
-                lock.release()
-            raise
-        finally:
-            self._writer_wait = None
-            if timer is not None:
-                timer.cancel()
-            acquire.remove_done_callback(wake)
-        if acquire.done() and not acquire.cancelled():
+        if await self._writer_wait.acquire(lock, lock_timeout / 1000.0 if lock_timeout > 0 else None,
+                                           self._interrupted.is_set()):
             self._holds_writer = True
             return
-        acquire.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await acquire
-        if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
-            # lost the race: we got the lock while giving up, so hand it back
-            lock.release()
         if self._interrupt is not None:
             raise self._interrupt_error()
         raise SqlError("55P03", "canceling statement due to lock timeout")
