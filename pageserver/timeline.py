@@ -10,6 +10,13 @@ record applies all of its pages at the commit's end LSN. The writer is serialize
 commit of one xid means any other buffered xid was abandoned (its primary died) and is
 dropped. A flush writes only whole transactions: its upper bound is the start of the
 oldest still-buffered transaction, so resuming ingest there re-delivers those chunks.
+
+Page deltas (version 2 records) are materialized at ingest: at the commit, a delta applies
+to the page's version earlier in the same transaction if any, else to its version at the
+previous record's end (``last_record_lsn``, ancestors included), and the full image is
+stored. Layers, reads, compaction, branches and GC never see a delta. A delta without a base
+(page unknown or past its database's end) is InvalidArgument and nothing of the record is
+applied: ingest stops there loudly instead of storing a wrong page.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from pageserver.storage import (
     layer_key,
     manifest_key,
 )
-from strata.wal import PageImage, WalFormatError, WalRecord
+from strata.wal import PageDelta, PageImage, WalFormatError, WalRecord, apply_delta
 
 log = logging.getLogger("strata.pageserver.timeline")
 
@@ -192,7 +199,7 @@ class Timeline:
         self.remote_consistent_lsn = start
         self.gc_cutoff_lsn = gc_cutoff_lsn
         self.last_commit_ts = last_commit_ts
-        self.pending: dict[int, tuple[int, list[PageImage]]] = {}
+        self.pending: dict[int, tuple[int, list[PageImage | PageDelta]]] = {}
         self.last_flush = time.monotonic()
         self.on_remote_consistent: Callable[[int], None] | None = None
         self.children: list[Timeline] = []
@@ -229,13 +236,20 @@ class Timeline:
                 rec = WalRecord.decode(payload)
             except WalFormatError as exc:
                 raise InvalidArgument(f"bad WAL record at LSN {start}: {exc}") from exc
+            images: dict[int, bytes] = {}
+            if rec.commit:  # deltas resolved before anything changes (ingest_lock held:
+                # pending and last_record_lsn stay put; reads of layers take no lock)
+                with self.lock:
+                    earlier = list(self.pending.get(rec.xid, (start, []))[1])
+                images = self._txn_images([*earlier, *rec.pages, *rec.deltas], start)
             with self.lock:
                 self.received_lsn = max(self.received_lsn, end)
                 if not rec.commit:
                     first, pages = self.pending.setdefault(rec.xid, (start, []))
                     pages.extend(rec.pages)
+                    pages.extend(rec.deltas)
                 else:
-                    _, pages = self.pending.pop(rec.xid, (start, []))
+                    self.pending.pop(rec.xid, None)
                     if self.pending:
                         log.warning(
                             "%s: dropping abandoned transactions %s",
@@ -244,10 +258,8 @@ class Timeline:
                         )
                         self.pending.clear()
                     layer = self.open_layer
-                    for p in pages:
-                        layer.put(page_key(p.db_id, p.page_no), end, p.data)
-                    for p in rec.pages:
-                        layer.put(page_key(p.db_id, p.page_no), end, p.data)
+                    for key, data in images.items():
+                        layer.put(key, end, data)
                     for db_id, n in rec.db_sizes:
                         layer.put(size_key(db_id), end, encode_size(n))
                     layer.put(TS_KEY, end, encode_ts(rec.commit_ts_us))
@@ -261,6 +273,40 @@ class Timeline:
         if need_flush:
             self.flush()
         return True
+
+    def _txn_images(self, entries: list[PageImage | PageDelta], at: int) -> dict[int, bytes]:
+        """Key -> image of a committing transaction's pages in order (caller holds
+        ``ingest_lock``):
+        a delta applies to the page's image earlier in the transaction, else to its version
+        at ``at``, the previous record's end. InvalidArgument (nothing applied) if a delta
+        has no base there."""
+        out: dict[int, bytes] = {}
+        sizes: dict[int, int | None] = {}
+        for e in entries:
+            key = page_key(e.db_id, e.page_no)
+            if isinstance(e, PageImage):
+                out[key] = e.data
+                continue
+            base = out.get(key)
+            if base is None:
+                if e.db_id not in sizes:
+                    sizes[e.db_id] = self.db_size(e.db_id, at)
+                size = sizes[e.db_id]
+                v = self.get_version(key, at) if size is not None and e.page_no < size else None
+                if v is None:
+                    raise InvalidArgument(
+                        f"WAL record at LSN {fmt_lsn(at)} on timeline {self.timeline_id}: "
+                        f"a delta of page {e.page_no} of db {e.db_id}, which has no version "
+                        f"at {fmt_lsn(at)} (database size {size})"
+                    )
+                base = v[1]
+            try:
+                out[key] = apply_delta(base, e.delta)
+            except WalFormatError as exc:
+                raise InvalidArgument(
+                    f"page {e.page_no} of db {e.db_id} at {fmt_lsn(at)}: {exc}"
+                ) from exc
+        return out
 
     def note_received(self, lsn: int) -> None:
         with self.lock:

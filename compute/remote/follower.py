@@ -4,6 +4,8 @@ A thread with its own asyncio loop reads the timeline's committed stream from th
 (``stream_committed``, failing over between acceptors), buffers a transaction's chunks until
 its commit record, then inserts all of its pages into the overlay at the commit's end LSN
 and advances ``replay_lsn``: snapshots at ``replay_lsn`` see whole transactions only.
+Page deltas (version 2 records) go into the overlay as they are: replay never fetches a
+page; a read composes them (``compute.remote.pages``).
 
 The start point is the page server's ``last_record_lsn``, which may fall inside a chunked
 transaction whose first chunks we would never see. So the first commit after the start is
@@ -21,7 +23,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from compute.remote.pages import RemotePages
+from compute.remote.pages import RemotePages, Version
 from logstore.errors import LsnGapError
 from logstore.proposer import new_event_loop
 from logstore.stream import stream_committed
@@ -83,7 +85,7 @@ class Follower:
         self.last_error = ""
         # an empty log, or a boundary, has no torn transaction
         self._first_commit_done = start_lsn == 0 or whole_from_start
-        self._pending: dict[int, list[tuple[int, int, bytes]]] = {}
+        self._pending: dict[int, list[tuple[int, int, Version]]] = {}
         self._pending_bytes = 0
         self._stop_lsn: Lsn | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,7 +161,8 @@ class Follower:
 
     async def _apply(self, end: Lsn, payload: bytes) -> None:
         rec = WalRecord.decode(payload)
-        pages = [(p.db_id, p.page_no, p.data) for p in rec.pages]
+        pages: list[tuple[int, int, Version]] = [(p.db_id, p.page_no, p.data) for p in rec.pages]
+        pages.extend((d.db_id, d.page_no, d) for d in rec.deltas)
         if not rec.commit:
             self._pending.setdefault(rec.xid, []).extend(pages)
             self._pending_bytes += len(payload)

@@ -14,6 +14,16 @@ waits). A snapshot X < F (a long reader after a forced floor move) reads the pag
 X, uncached. ``advance_floor`` moves F up: the newest version of each page at or below the
 new floor becomes its base image and the older versions are dropped.
 
+Page deltas (``strata.wal``, version 2 records): a replica's overlay may hold a version as
+a delta against the page's previous version. The follower stores it as it comes (replay
+never fetches); a read at X composes the newest full version <= X (overlay, else the base at
+the floor, fetched as any miss) with the deltas above it up to X, and keeps the composed
+image in place of that delta. ``advance_floor`` applies a collapsing delta to the base image
+if it is cached, else drops the key from the base cache (the page server has ingested the
+new floor: the next read fetches it there). The primary's overlay holds full images only
+(its sink inserts them); ``peek_latest`` gives the sink a page's newest version without
+fetching, the base of the deltas it sends.
+
 Sequential reads prefetch: a read of page n right after n-1 (or on a db with nothing
 cached) fetches the next K pages in one ``get_pages`` call; K doubles up to 256.
 
@@ -37,7 +47,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from strata.storage import PageUnavailableError, StorageError
-from strata.wal import PAGE_SIZE, Lsn
+from strata.wal import PAGE_SIZE, Lsn, PageDelta, WalFormatError, apply_delta
 
 if TYPE_CHECKING:
     from pageserver.client import PageServerClient
@@ -56,7 +66,13 @@ the next call (coalescing) instead of making its own."""
 JOIN_WAIT_S = 90.0
 """Bound on a reader waiting for the call it joined (the client's own deadline is 30 s)."""
 
+MAX_READ_TRIES = 8
+"""A read that needs the base at the floor to compose a delta fetches it; if the floor
+moves meanwhile it starts over, at most this many times."""
+
 Key = tuple[int, int]
+Version = bytes | PageDelta
+"""An overlay entry: a full page image, or (replica) a delta against the previous one."""
 
 
 class OverlayFullError(StorageError):
@@ -74,6 +90,8 @@ class PageStats:
     base_hits: int = 0
     floor_moves: int = 0
     forced_floor_moves: int = 0
+    deltas_applied: int = 0
+    """Page deltas applied to a base (reads composing, the floor collapsing)."""
 
 
 @dataclass
@@ -191,7 +209,7 @@ class RemotePages:
         self.stats = PageStats()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._overlay: dict[Key, list[tuple[Lsn, bytes]]] = {}
+        self._overlay: dict[Key, list[tuple[Lsn, Version]]] = {}
         self._sizes: dict[int, list[tuple[Lsn, int]]] = {}
         self._commits: collections.deque[tuple[Lsn, list[Key], tuple[tuple[int, int], ...]]] = (
             collections.deque()
@@ -208,40 +226,126 @@ class RemotePages:
 
     def get_page(self, db_id: int, page_no: int, lsn: Lsn) -> bytes | None:
         key = (db_id, page_no)
-        with self._lock:
-            floor = self.floor
-            if lsn >= floor:
+        for _ in range(MAX_READ_TRIES):
+            idx = -1  # >= 0: the overlay version at lsn is a delta needing the floor's base
+            with self._lock:
+                floor = self.floor
+                if lsn < floor:
+                    self.stats.uncached_reads += 1
+                    break
                 versions = self._overlay.get(key)
                 if versions:
                     i = bisect.bisect_right(versions, lsn, key=lambda v: v[0])
                     if i:
-                        self.stats.overlay_hits += 1
-                        return versions[i - 1][1]
-                if key in self._base:
+                        v = versions[i - 1][1]
+                        if not isinstance(v, PageDelta):
+                            self.stats.overlay_hits += 1
+                            return v
+                        composed = self._compose(key, versions, i - 1)
+                        if composed is not None:
+                            self.stats.overlay_hits += 1
+                            return composed
+                        idx = i - 1
+                if idx < 0 and key in self._base:
                     self._base.move_to_end(key)
                     self.stats.base_hits += 1
                     self._last_read[db_id] = page_no
                     return self._base[key]
                 batch = self._plan_batch(db_id, page_no)
-            else:
-                self.stats.uncached_reads += 1
-        if lsn < floor:
-            return self.backend.get_pages(db_id, [page_no], lsn)[0]
-        size_at_floor = self._size_at_floor(db_id, floor)
-        nos = [n for n in range(page_no, page_no + batch) if n < size_at_floor] or [page_no]
-        images = self.backend.get_pages(db_id, nos, floor)
+            size_at_floor = self._size_at_floor(db_id, floor)
+            nos = [n for n in range(page_no, page_no + batch) if n < size_at_floor] or [page_no]
+            images = self.backend.get_pages(db_id, nos, floor)
+            with self._lock:
+                self.stats.get_pages_calls += 1
+                self.stats.pages_fetched += len(nos)
+                if self.floor == floor:  # images are valid at the floor: cache them
+                    for n, data in zip(nos, images, strict=True):
+                        k = (db_id, n)
+                        if k not in self._base:
+                            self._base[k] = data
+                    while len(self._base) > self.cache_pages:
+                        self._base.popitem(last=False)
+                self._last_read[db_id] = nos[-1]
+                if idx < 0:
+                    return images[0]
+                versions = self._overlay.get(key)
+                if self.floor == floor and versions:  # compose on the base just fetched
+                    i = bisect.bisect_right(versions, lsn, key=lambda v: v[0])
+                    if i:
+                        composed = self._compose(key, versions, i - 1, (images[0],))
+                        assert composed is not None
+                        self.stats.overlay_hits += 1
+                        return composed
+            # the floor moved while we fetched: start over
+        else:
+            raise PageUnavailableError(
+                f"page {page_no} of db {db_id} at LSN {lsn}: the overlay floor moved during "
+                f"each of {MAX_READ_TRIES} reads of its base"
+            )
+        return self.backend.get_pages(db_id, [page_no], lsn)[0]
+
+    def _compose(
+        self, key: Key, versions: list[tuple[Lsn, Version]], idx: int,
+        base: tuple[bytes | None] | None = None,
+    ) -> bytes | None:
+        """The image of overlay version ``idx`` of ``key`` (caller holds the lock): the
+        newest full version at or below it plus the deltas above, up to it; below the
+        oldest version, the base at the floor (``base[0]`` if given, else the base cache).
+        None when that base is needed but not cached. The composed image replaces the delta
+        (later reads start there)."""
+        j = idx
+        while j >= 0 and isinstance(versions[j][1], PageDelta):
+            j -= 1
+        img: bytes | None
+        if j >= 0:
+            full = versions[j][1]
+            assert not isinstance(full, PageDelta)
+            img = full
+        elif base is not None:
+            img = base[0]
+        elif key in self._base:
+            img = self._base[key]
+        else:
+            return None
+        if img is None:
+            raise PageUnavailableError(
+                f"page {key[1]} of db {key[0]} has a delta at LSN {versions[j + 1][0]} but no "
+                "earlier version (the log and the page server disagree)"
+            )
+        try:
+            for k in range(j + 1, idx + 1):
+                d = versions[k][1]
+                assert isinstance(d, PageDelta)
+                img = apply_delta(img, d.delta)
+                self.stats.deltas_applied += 1
+        except WalFormatError as exc:
+            raise PageUnavailableError(f"page {key[1]} of db {key[0]}: {exc}") from exc
+        lsn, old = versions[idx]
+        if isinstance(old, PageDelta):
+            versions[idx] = (lsn, img)
+            self.overlay_bytes += len(img) - len(old.delta)
+        return img
+
+    def peek_latest(self, db_id: int, page_no: int) -> bytes | None:
+        """The page's newest version (as of the last insert) if the overlay or the base
+        cache has it, without fetching; None if not cached, or if the page was not inside
+        its database then (the sink sends such pages whole)."""
+        key = (db_id, page_no)
         with self._lock:
-            self.stats.get_pages_calls += 1
-            self.stats.pages_fetched += len(nos)
-            if self.floor == floor:  # images are valid at the floor: cache them
-                for n, data in zip(nos, images, strict=True):
-                    k = (db_id, n)
-                    if k not in self._base:
-                        self._base[k] = data
-                while len(self._base) > self.cache_pages:
-                    self._base.popitem(last=False)
-            self._last_read[db_id] = nos[-1]
-        return images[0]
+            hist = self._sizes.get(db_id)
+            size = hist[-1][1] if hist else self._base_sizes.get(db_id)
+            if size is None or page_no >= size:
+                return None
+            versions = self._overlay.get(key)
+            if versions:
+                v = versions[-1][1]
+                if not isinstance(v, PageDelta):
+                    return v
+                try:
+                    return self._compose(key, versions, len(versions) - 1)
+                except PageUnavailableError:
+                    return None
+            return self._base.get(key)
 
     def _plan_batch(self, db_id: int, page_no: int) -> int:
         """Pages to fetch starting at page_no (caller holds the lock)."""
@@ -295,9 +399,11 @@ class RemotePages:
     # ---- filling the overlay --------------------------------------------------------
 
     def insert(
-        self, lsn: Lsn, pages: list[tuple[int, int, bytes]], db_sizes: tuple[tuple[int, int], ...]
+        self, lsn: Lsn, pages: list[tuple[int, int, Version]],
+        db_sizes: tuple[tuple[int, int], ...],
     ) -> None:
-        """One committed transaction's pages, visible from ``lsn`` (its commit end) on."""
+        """One committed transaction's pages (images, or deltas against the page's previous
+        version), visible from ``lsn`` (its commit end) on."""
         keys: list[Key] = []
         nbytes = 0
         with self._lock:
@@ -306,13 +412,19 @@ class RemotePages:
                 key = (db_id, page_no)
                 versions = self._overlay.setdefault(key, [])
                 if versions and versions[-1][0] == lsn:  # same page twice in one commit
-                    self.overlay_bytes -= len(versions[-1][1])
+                    prev = versions[-1][1]
+                    if isinstance(data, PageDelta):
+                        if isinstance(prev, PageDelta):
+                            raise StorageError(f"page {page_no} of db {db_id} comes twice as a "
+                                               f"delta in the transaction ending at {lsn}")
+                        data = apply_delta(prev, data.delta)
+                    self.overlay_bytes -= _vlen(prev)
                     versions[-1] = (lsn, data)
                 else:
                     assert not versions or versions[-1][0] < lsn
                     versions.append((lsn, data))
                     keys.append(key)
-                nbytes += len(data)
+                nbytes += _vlen(data)
             for db_id, n in db_sizes:
                 self._sizes.setdefault(db_id, []).append((lsn, n))
             self._commits.append((lsn, keys, db_sizes))
@@ -365,10 +477,17 @@ class RemotePages:
                     versions = self._overlay[key]
                     assert versions[0][0] == lsn
                     data = versions.pop(0)[1]
-                    self.overlay_bytes -= len(data)
+                    self.overlay_bytes -= _vlen(data)
                     if not versions:
                         del self._overlay[key]
-                    if key in self._base or len(self._base) < self.cache_pages:
+                    if isinstance(data, PageDelta):
+                        base = self._base.get(key)
+                        if base is not None:  # cached at the old floor: compose
+                            self._base[key] = apply_delta(base, data.delta)
+                            self.stats.deltas_applied += 1
+                        else:  # unknown at the new floor: the next read fetches it
+                            self._base.pop(key, None)
+                    elif key in self._base or len(self._base) < self.cache_pages:
                         self._base[key] = data
                 for db_id, n in sizes:
                     hist = self._sizes[db_id]
@@ -404,6 +523,11 @@ class RemotePages:
     def overlay_versions(self) -> int:
         with self._lock:
             return sum(len(v) for v in self._overlay.values())
+
+
+def _vlen(v: Version) -> int:
+    """Bytes an overlay entry holds (what counts against the overlay's limit)."""
+    return len(v.delta) if isinstance(v, PageDelta) else len(v)
 
 
 class FloorKeeper:

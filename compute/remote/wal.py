@@ -5,6 +5,18 @@ LSNs and replicates them), inserts the pages into the overlay at the commit's en
 the writer reads its own commits at once) and returns a ticket whose future resolves when
 a majority has the records.
 
+Page deltas (``STRATA_WAL_PAGE_DELTAS``, read once per sink): the records sent to the log
+carry a page as a delta (``strata.wal.page_delta``) against its version just before this
+commit, taken from the overlay or the base cache without fetching (``peek_latest``; not
+cached, or past the database's end then: the whole image). The VFS still hands over full
+images and the overlay still gets them. Why the base is right for every reader: this sink
+is the only writer and the base is the state at ``written_lsn``, the end of the previous
+record; a record is in the log only if every earlier one is, so the page server (which
+ingests in LSN order) and every replica hold exactly that state when they meet the delta.
+A commit that fails puts the sink in NO_QUORUM or FENCED; it writes again only once the
+proposer has everything it was given on a majority (so the base it already used is in the
+log), or never.
+
 States: WRITABLE; NO_QUORUM after a commit was not acknowledged by a majority within the
 proposer deadline (later writes fail fast with ``QuorumUnavailableError`` until the
 proposer's peers are back in sync and its commit LSN caught up with its end: the same term
@@ -17,29 +29,59 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from compute.node import FENCED, NO_QUORUM, WRITABLE
-from compute.remote.pages import RemotePages
+from compute.remote.pages import RemotePages, Version
 from logstore.errors import FencedError, LogstoreError
 from logstore.proposer import SyncProposer
 from strata.storage import CommitTicket, NotPrimaryError, QuorumUnavailableError, StorageError
-from strata.wal import Lsn, WalRecord
+from strata.wal import Lsn, PageDelta, PageImage, WalRecord, page_delta
 
 log = logging.getLogger("strata.compute.remote.wal")
 
 RECOVERY_POLL_S = 0.05
 """How often a NO_QUORUM sink checks whether the proposer is in sync again."""
+PAGE_DELTAS_ENV = "STRATA_WAL_PAGE_DELTAS"
+"""``on`` | ``off``: send changed pages as deltas (version 2 records) or whole images."""
+PAGE_DELTAS_DEFAULT = "off"
+"""See docs/performance.md "Page deltas in WAL records (session 6)"."""
+
+
+def page_deltas_enabled() -> bool:
+    """The ``STRATA_WAL_PAGE_DELTAS`` switch (anything but on/off: the default, logged)."""
+    value = os.environ.get(PAGE_DELTAS_ENV, PAGE_DELTAS_DEFAULT).strip().lower()
+    if value not in ("on", "off"):
+        log.warning("%s=%r is neither on nor off: %s", PAGE_DELTAS_ENV, value,
+                    PAGE_DELTAS_DEFAULT)
+        value = PAGE_DELTAS_DEFAULT
+    return value == "on"
+
+
+@dataclass
+class SinkStats:
+    """What the sink sent (tests, measurements)."""
+
+    commits: int = 0
+    payload_bytes: int = 0
+    """Encoded record bytes handed to the log (= LSN advance)."""
+    pages_whole: int = 0
+    pages_delta: int = 0
 
 
 class RemoteSink:
     """``strata.storage.WalSink`` over a ``SyncProposer`` (already elected)."""
 
-    def __init__(self, proposer: SyncProposer, pages: RemotePages) -> None:
+    def __init__(self, proposer: SyncProposer, pages: RemotePages,
+                 page_deltas: bool | None = None) -> None:
         self.proposer = proposer
         self.pages = pages
+        self.page_deltas = page_deltas_enabled() if page_deltas is None else page_deltas
+        self.stats = SinkStats()
         self.term = proposer.term
         end = proposer.proposer.end_lsn
         self._written: Lsn = end
@@ -65,9 +107,14 @@ class RemoteSink:
         self._check_state()
         assert records and records[-1].commit
         self.pages.make_room()
-        payloads = [r.encode() for r in records]
+        # With deltas, encoding needs the state at written_lsn: under the lock.
+        payloads = None if self.page_deltas else [r.encode() for r in records]
         with self._lock:  # one writer at a time: LSN order == overlay order
             self._check_state()
+            if payloads is None:
+                payloads = self._encode_deltas(records)
+            else:
+                self.stats.pages_whole += sum(len(r.pages) for r in records)
             try:
                 end, fut = self.proposer.submit(payloads)
             except FencedError as exc:
@@ -76,12 +123,44 @@ class RemoteSink:
             except LogstoreError as exc:
                 self._set_no_quorum(str(exc))
                 raise QuorumUnavailableError(self.detail) from exc
-            pages = [(p.db_id, p.page_no, p.data) for r in records for p in r.pages]
+            pages: list[tuple[int, int, Version]] = [
+                (p.db_id, p.page_no, p.data) for r in records for p in r.pages]
             self.pages.insert(end, pages, records[-1].db_sizes)
             self._written = end
+            self.stats.commits += 1
+            self.stats.payload_bytes += sum(len(p) for p in payloads)
         durable: concurrent.futures.Future[Lsn] = concurrent.futures.Future()
         fut.add_done_callback(lambda f: self._on_done(end, f, durable))
         return CommitTicket(lsn=end, durable=durable)
+
+    def _encode_deltas(self, records: list[WalRecord]) -> list[bytes]:
+        """The transaction's records with each page that the overlay or base cache holds
+        (as of written_lsn) sent as a delta against it (caller holds ``_lock``)."""
+        peek = self.pages.peek_latest
+        seen: set[tuple[int, int]] = set()
+        payloads: list[bytes] = []
+        for rec in records:
+            whole: list[PageImage] = []
+            deltas: list[PageDelta] = []
+            for p in rec.pages:
+                key = (p.db_id, p.page_no)
+                # The page server and replicas take a delta's base as of the transaction's
+                # start: a page twice in one transaction would need the first as base.
+                assert key not in seen, f"page {key} twice in transaction {rec.xid}"
+                seen.add(key)
+                base = peek(p.db_id, p.page_no)
+                d = None if base is None else page_delta(base, p.data)
+                if d is None:
+                    whole.append(p)
+                else:
+                    deltas.append(PageDelta(p.db_id, p.page_no, d))
+            self.stats.pages_whole += len(whole)
+            self.stats.pages_delta += len(deltas)
+            if deltas:
+                rec = WalRecord(rec.xid, rec.commit, rec.commit_ts_us, rec.db_sizes,
+                                tuple(whole), tuple(deltas))
+            payloads.append(rec.encode())
+        return payloads
 
     def _on_done(self, end: Lsn, f: concurrent.futures.Future[int],
                  out: concurrent.futures.Future[Lsn]) -> None:
