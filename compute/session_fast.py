@@ -57,6 +57,8 @@ class FastLane:
     _interrupted: asyncio.Event
     _holds_writer: bool
     _active: Pooled | None
+    _implicit: bool
+    _implicit_lazy: bool
 
     if TYPE_CHECKING:
         def fail(self) -> None: ...
@@ -79,6 +81,12 @@ class FastLane:
                         autocommit: bool) -> Callable[[], Ran]: ...
 
         def _result(self, pooled: Pooled, tr: Translation, ran: Ran) -> Result: ...
+
+    @property
+    def implicit_open(self) -> bool:
+        """An implicit block is open or pending (extended messages not yet ended by Sync): a
+        failed statement must then end it (``end_implicit``, an await)."""
+        return self._implicit or self._implicit_lazy
 
     def try_fast_statement(self, tr: Translation, params: tuple[Any, ...]) -> Result | None:
         """Run ``tr`` now, without an await, when that is exactly what ``Session.execute``

@@ -16,7 +16,9 @@ bytes as before.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from compute.engine import storage_error
@@ -29,6 +31,7 @@ from strata.storage import StorageError
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
+    from compute.session import Session
 
 log = logging.getLogger("strata.compute.server")
 
@@ -85,15 +88,81 @@ def int_params(body: bytes, pos: int, digits: tuple[int, ...]
     return tuple(out), formats
 
 
-def answer_batch(conn: Connection, buf: bytearray) -> bool:
-    """Answer the batch in ``buf`` (and empty it) if it qualifies; False: nothing was done."""
+def idle_session(conn: Connection) -> Session | None:
+    """The connection's session when a callback lane may answer the input that arrived: the
+    connection waits for input with everything sent (nothing queued, nothing unsent in the
+    transport), does not skip extended messages to a Sync after an error, is not being
+    terminated, its block is not failed, its answers need no conversion (client encoding,
+    DateStyle) and its wait is not timed (with idle_in_transaction_session_timeout the
+    loop's wait must see every message). Else None.
+    pg_terminate_backend and cancel reach a session through ``call_soon``: never while a lane
+    runs, so checking here is enough."""
     session = conn.session
     if (session is None or not conn.waiting_idle or conn.terminating or session.failed
+            or conn.skipping
             or conn.transcoder is not None or conn.styled or conn.out
-            or len(buf) > MAX_BATCH_BYTES or buf[-5:] != _SYNC
             or conn.wire.write_buffer_size() > 0
             or session.setting_ms("idle_in_transaction_session_timeout") > 0):
-        return False  # (with that timeout the loop's wait is timed: it must see every message)
+        return None
+    return session
+
+
+def run_in_lane(conn: Connection, session: Session, run: Callable[[], bool]) -> bool:
+    """``run()`` (a lane's answer) with the connection busy, as on the loop between its waits."""
+    backend = session.backend
+    conn.waiting_idle = False
+    backend.busy = True
+    try:
+        return run()
+    finally:
+        backend.busy = False
+        conn.waiting_idle = True
+
+
+def lane_error(conn: Connection, buf: bytearray, session: Session, exc: Exception) -> bool:
+    """The loop's handling of an exception a statement does not handle itself: a
+    FatalSessionError ends the connection (True); a StorageError or a bug fails the statement
+    and is reported (False: the caller sends ReadyForQuery)."""
+    if isinstance(exc, FatalSessionError):
+        close_with(conn, buf, m.error_response(exc.sqlstate, exc.message, severity="FATAL"))
+        return True
+    session.fail()
+    if isinstance(exc, StorageError):
+        log.warning("storage failure: %s", exc)
+        conn.send_error(storage_error(exc))
+    else:
+        log.exception("internal error answering from the socket callback")
+        conn.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
+    return False
+
+
+def send_answer(conn: Connection, buf: bytearray, session: Session) -> bool:
+    """The answer up to ReadyForQuery is queued: empty ``buf``, do what the loop does before
+    it waits again (``before_wait``) and send it all. True (the input was answered)."""
+    del buf[:]
+    try:
+        conn.before_wait(session)
+    except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
+        log.exception("answering from the socket callback failed")
+        conn.wire.close()
+        return True
+    _write(conn)
+    return True
+
+
+def close_with(conn: Connection, buf: bytearray, fatal: bytes) -> None:
+    """The loop's ``fatal()``: the FATAL error after what is queued, and the connection ends."""
+    del buf[:]
+    conn.send(fatal)
+    _write(conn)
+    conn.wire.close()
+
+
+def answer_batch(conn: Connection, buf: bytearray) -> bool:
+    """Answer the batch in ``buf`` (and empty it) if it qualifies; False: nothing was done."""
+    session = idle_session(conn)
+    if session is None or len(buf) > MAX_BATCH_BYTES or buf[-5:] != _SYNC:
+        return False
     try:
         cut = _bind_body(bytes(buf))
         if cut is None:
@@ -131,22 +200,14 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
                                          values)
     except Exception:  # noqa: BLE001 - SqlError, ProtocolViolation, ...: the loop reports it
         return False
-    backend = session.backend
-    conn.waiting_idle = False
-    backend.busy = True
-    try:
-        return _run(conn, buf, prep.sql, tr, params, encoders, description)
-    finally:
-        backend.busy = False
-        conn.waiting_idle = True
+    return run_in_lane(conn, session, functools.partial(_run, conn, buf, session, prep.sql, tr,
+                                                        params, encoders, description))
 
 
-def _run(conn: Connection, buf: bytearray, sql: str, tr: Translation, params: tuple[Any, ...],
-         encoders: list[Encoder], description: bytes) -> bool:
+def _run(conn: Connection, buf: bytearray, session: Session, sql: str, tr: Translation,
+         params: tuple[Any, ...], encoders: list[Encoder], description: bytes) -> bool:
     """Run the statement as ``_execute_now`` does (the read lane, else the write lane) and
     write the answer; False (nothing sent) when neither lane takes it now."""
-    session = conn.session
-    assert session is not None
     session.backend.start_query(sql)
     send = conn.send
     send(m.BIND_COMPLETE)
@@ -171,36 +232,14 @@ def _run(conn: Connection, buf: bytearray, sql: str, tr: Translation, params: tu
     except SqlError as exc:  # as the loop's Skip to Sync: the error, then ReadyForQuery
         session.fail()
         conn.send_error(exc)
-    except StorageError as exc:  # the loop's handling of one outside a statement's own
-        log.warning("storage failure: %s", exc)
-        session.fail()
-        conn.send_error(storage_error(exc))
-    except FatalSessionError as exc:  # as the loop's fatal(): the error, and the connection ends
-        del buf[:]
-        conn.send(m.error_response(exc.sqlstate, exc.message, severity="FATAL"))
-        _write(conn)
-        conn.wire.close()
-        return True
-    except Exception as exc:  # noqa: BLE001 - a bug fails the statement, not the session
-        log.exception("internal error handling a batch")
-        session.fail()
-        conn.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
-    del buf[:]
+    except Exception as exc:  # noqa: BLE001 - StorageError, FatalSessionError, a bug: as the loop
+        if lane_error(conn, buf, session, exc):
+            return True
     conn.portals.pop("", None)  # Sync: the unnamed portal goes, and outside a block all others
     if session.txn is None:
         conn.portals.clear()
-    if conn.terminating:  # pg_terminate_backend during the read: the loop ends the connection
-        conn.wire.wake()
-        return True
     conn.send(m.READY[session.status.value])
-    try:
-        conn.before_wait(session)
-    except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
-        log.exception("answering a batch failed")
-        conn.wire.close()
-        return True
-    _write(conn)
-    return True
+    return send_answer(conn, buf, session)
 
 
 def _write(conn: Connection) -> None:

@@ -43,6 +43,7 @@ from compute.pgwire.extended import (
     statement_too_long,
 )
 from compute.pgwire.fastbatch import MAX_BATCH_BYTES, answer_batch
+from compute.pgwire.fastquery import answer_query
 from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
     cached_row_description,
@@ -76,6 +77,7 @@ COPY_BATCH_ROWS = 5_000
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _READY_MESSAGES = frozenset(m.READY.values())
+_QUERY = 81  # b"Q"
 
 PROXY_SECRET_PARAM = "strata.proxy_secret"
 """Startup parameter by which the proxy proves itself (compared with --proxy-secret-file)."""
@@ -193,6 +195,7 @@ class Connection(ExtendedQuery):
         self.reported_readable_lsn = -1
         self.counted = False  # counted in server.clients
         self.waiting_idle = False  # blocked reading the next message, everything flushed
+        self.skipping = False  # the extended protocol skips to Sync after an error (while waiting)
         self.terminating = False  # pg_terminate_backend: end at the next message boundary
         self.transcoder: Transcoder | None = None  # client_encoding other than UTF8 / SQL_ASCII
         self.styled = False  # DateStyle not ISO or IntervalStyle not postgres: text dates re-formatted
@@ -421,7 +424,7 @@ class Connection(ExtendedQuery):
         take = self.wire.take_message
         limit = self.message_limit()  # authenticated: fixed from here on
         if limit >= MAX_BATCH_BYTES:  # a batch within it can be answered from the callback
-            self.wire.on_batch = functools.partial(answer_batch, self)
+            self.wire.on_batch = functools.partial(_answer_input, self)
         while True:
             message = None
             if not self.terminating:  # a whole message already here: no flush, no await
@@ -429,7 +432,10 @@ class Connection(ExtendedQuery):
                     message = take(limit)
                 except BadLength:  # reported by read_message below
                     pass
-            kind, body = message if message is not None else await self._next_message(session)
+            if message is None:
+                self.skipping = skipping  # the callback lanes take nothing while it skips
+                message = await self._next_message(session)
+            kind, body = message
             if self.transcoder is not None and kind in (b"Q", b"P", b"B"):
                 converted = await convert_in(self, kind, body, session)
                 if converted is None:  # 22P05 sent; the extended protocol skips to Sync
@@ -637,22 +643,44 @@ class Connection(ExtendedQuery):
             if hit is None:
                 return False
             tr, step, params = hit
-            if session.txn is None and not tr.is_write:
-                result = session.fast_shape_read(tr, step, params)
-                if result is not None:
-                    self._send_result(tr, result, [], True, None, 0)
-                elif params:  # not now (no idle reader, or past its inline budget: a thread)
-                    await self.run_statement(tr, params, [], describe=True, fast_tried=True)
-                else:
+            if not self.shape_now(session, tr, step, params):
+                if not params:
                     return False
-            elif params:  # the template's own statement, literals bound: the same statement
-                await self.run_statement(tr, params, [], describe=True)
-            else:
-                return False
+                # not now (no idle reader, a read past its inline budget: a thread; a busy
+                # writer): the template's own statement, literals bound, on the general path
+                await self.run_statement(tr, params, [], describe=True, fast_tried=True)
         except SqlError as exc:
             await self._query_failed(session, exc)
         self._query_done(session)
         return True
+
+    def shape_now(self, session: Session, tr: Translation, step: str, params: tuple[Any, ...]
+                  ) -> bool:
+        """A ``simple_shape`` hit answered without an await (queued): an autocommit read on the
+        read lane, else the template with its literals bound on the write fast lane. False:
+        not now, nothing done (compute/pgwire/fastquery.py answers from the socket with it)."""
+        if session.txn is None and not tr.is_write:
+            result = session.fast_shape_read(tr, step, params)
+            if result is None:
+                return False
+            self._send_result(tr, result, [], True, None, 0)
+            return True
+        return bool(params) and self.statement_now(session, tr, params, [], True, None, 0)
+
+    def statement_now(self, session: Session, tr: Translation, params: tuple[Any, ...],
+                      result_formats: list[int], describe: bool, portal: Portal | None,
+                      limit: int) -> bool:
+        """``tr`` on the read lane or the write fast lane (compute/session_fast.py), its answer
+        queued; False: neither takes it now (nothing done)."""
+        fast = session.try_fast_read(tr, params) if not session.failed else None
+        if fast is not None:
+            self._send_result(tr, fast, result_formats, describe, portal, limit)
+            return True
+        fast = session.try_fast_statement(tr, params)
+        if fast is not None:
+            self.statement_done(tr, fast, result_formats, describe, portal, limit)
+            return True
+        return False
 
     async def run_statement(self, tr: Translation, params: tuple[Any, ...],
                             result_formats: list[int], describe: bool,
@@ -664,15 +692,9 @@ class Connection(ExtendedQuery):
         if tr.kind is Kind.COPY_FROM:
             await self.copy_in(tr)
             return
-        if not fast_tried:
-            fast = session.try_fast_read(tr, params) if not session.failed else None
-            if fast is not None:
-                self._send_result(tr, fast, result_formats, describe, portal, limit)
-                return
-            fast = session.try_fast_statement(tr, params)  # compute/session_fast.py
-            if fast is not None:
-                self.statement_done(tr, fast, result_formats, describe, portal, limit)
-                return
+        if not fast_tried and self.statement_now(session, tr, params, result_formats, describe,
+                                                 portal, limit):
+            return
         if tr.kind is Kind.DEALLOCATE:
             self._deallocate(tr.name)
         if tr.kind is Kind.FETCH and tr.fetch is not None and tr.fetch.name in self.portals \
@@ -878,6 +900,12 @@ class Connection(ExtendedQuery):
 
 
 _TERMINATED = "terminating connection due to administrator command"
+
+
+def _answer_input(conn: Connection, buf: bytearray) -> bool:
+    """Input that arrived while the connection idles: a simple Query (fastquery.py) or a
+    prepared batch (fastbatch.py) a callback lane answers; False: the loop takes it."""
+    return answer_query(conn, buf) if buf[0] == _QUERY else answer_batch(conn, buf)
 
 
 def _notification_messages(session: Session) -> list[bytes]:

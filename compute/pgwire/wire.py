@@ -44,7 +44,7 @@ class WireProtocol(asyncio.Protocol):
         self._want = 0  # bytes the pending read needs: reading is never paused below this
         self.on_batch: Callable[[bytearray], bool] | None = None
         """Tried on input while the reader waits: True when it answered and emptied the buffer
-        (compute/pgwire/fastbatch.py); the waiting reader is then not woken."""
+        (compute/pgwire/fastbatch.py, fastquery.py); the waiting reader is then not woken."""
 
     # ---- asyncio.Protocol
 

@@ -135,38 +135,49 @@ def _blocks(c: RawClient) -> list[Reply]:
     return out
 
 
-@pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
-    """Every answer_batch outcome (True: answered from the callback)."""
+def count_outcomes(monkeypatch: pytest.MonkeyPatch, name: str,
+                   real: Callable[[server.Connection, bytearray], bool]) -> list[bool]:
+    """Every outcome of the server's callback lane ``name`` (True: answered from the callback)."""
     seen: list[bool] = []
-    real: Callable[..., bool] = fastbatch.answer_batch
 
     def counting(conn: server.Connection, buf: bytearray) -> bool:
         done = real(conn, buf)
         seen.append(done)
         return done
 
-    monkeypatch.setattr(server, "answer_batch", counting)
-    yield seen
+    monkeypatch.setattr(server, name, counting)
+    return seen
 
 
-def _run(tmp_path: Path, name: str) -> list[Reply]:
-    node = InProcessNode(StandaloneFactory(tmp_path / name, page_cache_mb=8), max_readers=2)
-    try:
-        return _script(RawClient(node.server.port))
-    finally:
-        node.close()
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Every answer_batch outcome."""
+    yield count_outcomes(monkeypatch, "answer_batch", fastbatch.answer_batch)
+
+
+def same_on_and_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+                    script: Callable[[int], list[Reply]]) -> None:
+    """``script`` (given a new compute's port) against a compute with the server's callback
+    lane ``name`` on, then one with it off: every reply the same, byte for byte."""
+    def run(label: str) -> list[Reply]:
+        node = InProcessNode(StandaloneFactory(tmp_path / label, page_cache_mb=8), max_readers=2)
+        try:
+            return script(node.server.port)
+        finally:
+            node.close()
+
+    fast = run("on")
+    monkeypatch.setattr(server, name, lambda conn, buf: False)
+    general = run("off")
+    assert len(fast) == len(general)
+    for i, (a, b) in enumerate(zip(fast, general, strict=True)):
+        assert a == b, (i, a, b)
 
 
 def test_callback_batches_answer_as_the_message_loop(tmp_path: Path, counted: list[bool],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = _run(tmp_path, "on")
-    answered = sum(counted)
-    monkeypatch.setattr(server, "answer_batch", lambda conn, buf: False)
-    general = _run(tmp_path, "off")
-    assert len(fast) == len(general)
-    for i, (a, b) in enumerate(zip(fast, general, strict=True)):
-        assert a == b, (i, a, b)
+    same_on_and_off(tmp_path, monkeypatch, "answer_batch", lambda port: _script(RawClient(port)))
+    answered = sum(counted)  # (the run with the lane off counts nothing)
     assert answered >= 15  # most of the point reads went the callback's way
     assert not all(counted)  # and the rest were left to the loop
 
