@@ -67,6 +67,36 @@ def test_round_trips_on_random_page_pairs() -> None:
     assert sizes["all"] == 100  # a wholly new page is never a delta
 
 
+def reference_delta(old: bytes, new: bytes) -> bytes | None:
+    """page_delta's contract, one byte at a time: runs of differing bytes, merged when at
+    most 4 equal bytes apart; None above MAX_DELTA_BYTES."""
+    runs: list[list[int]] = []
+    for i in range(PAGE_SIZE):
+        if old[i] != new[i]:
+            if runs and i - runs[-1][1] <= 4:
+                runs[-1][1] = i + 1
+            else:
+                runs.append([i, i + 1])
+    out = b"".join(_RUN.pack(lo, hi - lo) + new[lo:hi] for lo, hi in runs)
+    return None if len(out) > MAX_DELTA_BYTES else out
+
+
+def test_matches_a_byte_by_byte_reference() -> None:
+    rng = random.Random(7)
+    for i in range(300):
+        old = rng.randbytes(PAGE_SIZE) if i % 3 else bytes(PAGE_SIZE)
+        b = bytearray(old)
+        for _ in range(rng.randint(0, 60)):
+            n = rng.randint(1, 12)
+            off = rng.randrange(PAGE_SIZE - n + 1)
+            b[off : off + n] = rng.randbytes(n)
+        if i % 5 == 0:  # changes right at the 256-byte block edges
+            for p in range(rng.randrange(250, 262), PAGE_SIZE, 256):
+                b[p] ^= 0x80
+        new = bytes(b)
+        assert page_delta(old, new) == reference_delta(old, new), i
+
+
 def test_edges_first_and_last_byte_and_gaps() -> None:
     old = bytes(range(256)) * 16
     for positions in ([0], [PAGE_SIZE - 1], [0, PAGE_SIZE - 1], [10, 12], [10, 20], [5, 6, 7]):
