@@ -326,10 +326,10 @@ class RemotePages:
             self.overlay_bytes += len(img) - len(old.delta)
         return img
 
-    def peek_latest(self, db_id: int, page_no: int) -> bytes | None:
-        """The page's newest version (as of the last insert) if the overlay or the base
-        cache has it, without fetching; None if not cached, or if the page was not inside
-        its database then (the sink sends such pages whole)."""
+    def peek_latest(self, db_id: int, page_no: int, *, overlay_only: bool = False) -> bytes | None:
+        """The page's newest version (as of the last insert) if the overlay (or, unless
+        ``overlay_only``, the base cache) has it, without fetching; None if not cached, or
+        if the page was not inside its database then (the sink sends such pages whole)."""
         key = (db_id, page_no)
         with self._lock:
             hist = self._sizes.get(db_id)
@@ -345,7 +345,7 @@ class RemotePages:
                     return self._compose(key, versions, len(versions) - 1)
                 except PageUnavailableError:
                     return None
-            return self._base.get(key)
+            return None if overlay_only else self._base.get(key)
 
     def _plan_batch(self, db_id: int, page_no: int) -> int:
         """Pages to fetch starting at page_no (caller holds the lock)."""

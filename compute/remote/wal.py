@@ -7,9 +7,13 @@ a majority has the records.
 
 Page deltas (``STRATA_WAL_PAGE_DELTAS``, read once per sink): the records sent to the log
 carry a page as a delta (``strata.wal.page_delta``) against its version just before this
-commit, taken from the overlay or the base cache without fetching (``peek_latest``; not
-cached, or past the database's end then: the whole image). The VFS still hands over full
-images and the overlay still gets them. Why the base is right for every reader: this sink
+commit, taken from the overlay without fetching (``peek_latest``; not there, or past the
+database's end then: the whole image). Only overlay versions serve as bases
+(``DELTA_BASES_FROM_CACHE``): they are recent, so the page server finds the same base in its
+in-memory layer; a base-cache page may be old, and the page server then walks its layers
+down to an image layer, decoding whole layer files (measured: +350 µs of page server CPU
+per TPC-B transaction, more than the bytes saved). The VFS still hands over full images and
+the overlay still gets them. Why the base is right for every reader: this sink
 is the only writer and the base is the state at ``written_lsn``, the end of the previous
 record; a record is in the log only if every earlier one is, so the page server (which
 ingests in LSN order) and every replica hold exactly that state when they meet the delta.
@@ -50,6 +54,9 @@ PAGE_DELTAS_ENV = "STRATA_WAL_PAGE_DELTAS"
 """``on`` | ``off``: send changed pages as deltas (version 2 records) or whole images."""
 PAGE_DELTAS_DEFAULT = "off"
 """See docs/performance.md "Page deltas in WAL records (session 6)"."""
+DELTA_BASES_FROM_CACHE = False
+"""Whether a page only in the base cache (not changed since the floor) may be a delta's
+base (module docstring: no, it makes the page server's ingest expensive)."""
 
 
 def page_deltas_enabled() -> bool:
@@ -137,6 +144,7 @@ class RemoteSink:
         """The transaction's records with each page that the overlay or base cache holds
         (as of written_lsn) sent as a delta against it (caller holds ``_lock``)."""
         peek = self.pages.peek_latest
+        overlay_only = not DELTA_BASES_FROM_CACHE
         seen: set[tuple[int, int]] = set()
         payloads: list[bytes] = []
         for rec in records:
@@ -148,7 +156,7 @@ class RemoteSink:
                 # start: a page twice in one transaction would need the first as base.
                 assert key not in seen, f"page {key} twice in transaction {rec.xid}"
                 seen.add(key)
-                base = peek(p.db_id, p.page_no)
+                base = peek(p.db_id, p.page_no, overlay_only=overlay_only)
                 d = None if base is None else page_delta(base, p.data)
                 if d is None:
                     whole.append(p)

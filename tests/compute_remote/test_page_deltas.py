@@ -17,6 +17,7 @@ import apsw
 import psycopg
 import pytest
 
+from compute.remote import wal as remote_wal
 from compute.remote.factory import RemoteFactory
 from compute.remote.wal import PAGE_DELTAS_ENV
 from pageserver.client import PageServerClient
@@ -142,10 +143,12 @@ def check_agree(cluster: Cluster, p: RemoteFactory, r: RemoteFactory, wl: Worklo
         assert ps.get_pages(TENANT, TIMELINE, 0, list(range(len(mine))), lsn) == mine
 
 
-def test_primary_replica_and_pageserver_agree(cluster: Cluster,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("bases_from_cache", [False, True])
+def test_primary_replica_and_pageserver_agree(cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
+                                              bases_from_cache: bool) -> None:
     monkeypatch.setenv(PAGE_DELTAS_ENV, "on")
-    with factory(cluster, "primary", "p1", floor_interval_s=0.05) as p:
+    monkeypatch.setattr(remote_wal, "DELTA_BASES_FROM_CACHE", bases_from_cache)
+    with factory(cluster, "primary", "p1", floor_interval_s=0.5) as p:
         assert p.sink is not None and p.sink.page_deltas
         w = p.connect(0, "writer")
         commit(p, w, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER, pad TEXT)")
@@ -160,7 +163,7 @@ def test_primary_replica_and_pageserver_agree(cluster: Cluster,
             stats = p.sink.stats
             whole = stats.pages_whole - seeded.pages_whole
             deltas = stats.pages_delta - seeded.pages_delta
-            assert deltas > 5 * whole, stats
+            assert deltas > (5 if bases_from_cache else 1) * whole, stats
             # a few hundred bytes per commit, not pages (the whole-table updates included)
             sent = stats.payload_bytes - seeded.payload_bytes
             assert sent < (stats.commits - seeded.commits) * 4096, (stats, seeded)
@@ -256,9 +259,9 @@ def test_failover_new_primary_sends_deltas(cluster: Cluster,
     rng = random.Random(9)
     model: dict[int, int] = {}
 
-    def transfers(conn: psycopg.Connection, n: int) -> None:  # type: ignore[type-arg]
+    def transfers(conn: psycopg.Connection, n: int, hot: bool = False) -> None:  # type: ignore[type-arg]
         for _ in range(n):
-            a, b = rng.sample(sorted(model), 2)
+            a, b = (0, 1) if hot else rng.sample(sorted(model), 2)
             with conn.transaction():
                 conn.execute("UPDATE acct SET bal = bal - 5 WHERE id = %s", (a,))
                 conn.execute("UPDATE acct SET bal = bal + 5 WHERE id = %s", (b,))
@@ -271,17 +274,20 @@ def test_failover_new_primary_sends_deltas(cluster: Cluster,
             for i in range(400):
                 conn.execute("INSERT INTO acct VALUES (%s, 100, %s)", (i, "x" * 100))
                 model[i] = 100
-        before = lsn_of(conn)
-        transfers(conn, 1)
-        assert lsn_of(conn) - before < 2048  # a delta-sized commit, not 2+ whole pages
         transfers(conn, 60)
+        before = lsn_of(conn)
+        transfers(conn, 30, hot=True)
+        # page 1 and a leaf per commit: ~8 KiB whole, ~0.2 KiB as deltas (a page is whole
+        # when the overlay floor passed it since its last change: every 0.2 s at most)
+        assert (lsn_of(conn) - before) / 30 < 3000
     primary.kill()  # SIGKILL right after acknowledged commits: the replica may lag
     with psycopg.connect(dsn(replica.port), autocommit=True) as conn:
         conn.execute("SELECT pg_promote()")
         assert dict(conn.execute("SELECT id, bal FROM acct").fetchall()) == model
+        transfers(conn, 1, hot=True)  # whole pages: the floor passed them in the catch-up
         before = lsn_of(conn)
-        transfers(conn, 1)
-        assert lsn_of(conn) - before < 2048  # deltas on the bases it replayed
+        transfers(conn, 30, hot=True)
+        assert (lsn_of(conn) - before) / 30 < 3000  # deltas again
         transfers(conn, 40)
         assert dict(conn.execute("SELECT id, bal FROM acct").fetchall()) == model
         end = lsn_of(conn)
