@@ -52,7 +52,7 @@ RECOVERY_POLL_S = 0.05
 """How often a NO_QUORUM sink checks whether the proposer is in sync again."""
 PAGE_DELTAS_ENV = "STRATA_WAL_PAGE_DELTAS"
 """``on`` | ``off``: send changed pages as deltas (version 2 records) or whole images."""
-PAGE_DELTAS_DEFAULT = "off"
+PAGE_DELTAS_DEFAULT = "on"
 """See docs/performance.md "Page deltas in WAL records (session 6)"."""
 DELTA_BASES_FROM_CACHE = False
 """Whether a page only in the base cache (not changed since the floor) may be a delta's
