@@ -13,9 +13,8 @@ database's end then: the whole image). Only overlay versions serve as bases
 in-memory layer; a base-cache page may be old, and the page server then walks its layers
 down to an image layer, decoding whole layer files (measured: +350 µs of page server CPU
 per TPC-B transaction, more than the bytes saved). The VFS still hands over full images and
-the overlay still gets them. Why the base is right for every reader: this sink
-is the only writer and the base is the state at ``written_lsn``, the end of the previous
-record; a record is in the log only if every earlier one is, so the page server (which
+the overlay still gets them. Why the base is right for every reader: this sink is the only
+writer and the base is the state at ``written_lsn``, the end of the previous record; a record is in the log only if every earlier one is, so the page server (which
 ingests in LSN order) and every replica hold exactly that state when they meet the delta.
 A commit that fails puts the sink in NO_QUORUM or FENCED; it writes again only once the
 proposer has everything it was given on a majority (so the base it already used is in the
@@ -71,7 +70,8 @@ def page_deltas_enabled() -> bool:
 
 @dataclass
 class SinkStats:
-    """What the sink sent (tests, measurements)."""
+    """What the sink sent (tests, measurements; pages are counted when encoded, bytes when
+    handed to the proposer)."""
 
     commits: int = 0
     payload_bytes: int = 0
@@ -141,8 +141,9 @@ class RemoteSink:
         return CommitTicket(lsn=end, durable=durable)
 
     def _encode_deltas(self, records: list[WalRecord]) -> list[bytes]:
-        """The transaction's records with each page that the overlay or base cache holds
-        (as of written_lsn) sent as a delta against it (caller holds ``_lock``)."""
+        """The transaction's records with each page whose version as of written_lsn the
+        overlay holds (DELTA_BASES_FROM_CACHE: or the base cache) sent as a delta against
+        it (caller holds ``_lock``)."""
         peek = self.pages.peek_latest
         overlay_only = not DELTA_BASES_FROM_CACHE
         seen: set[tuple[int, int]] = set()
