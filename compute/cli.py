@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from strata.pgwire.unixsock import SocketPathError
+
 if TYPE_CHECKING:
     from compute.engine import ConnectionFactory
 
@@ -105,6 +107,9 @@ def compute(
              "key.pem (role compute)."),
     insecure: bool = typer.Option(False, "--insecure", envvar="STRATA_COMPUTE_INSECURE",
                                   help="Plaintext gRPC to the log store and page server."),
+    unix_socket_dir: Path | None = typer.Option(
+        None, "--unix-socket-dir", envvar="STRATA_COMPUTE_UNIX_SOCKET_DIR",
+        help="Also listen on DIR/.s.PGSQL.<port> (psql -h DIR), owner-only, no TLS on it."),
 ) -> None:
     """Start a compute node and serve until SIGTERM/SIGINT."""
     if ctx.invoked_subcommand is not None:
@@ -136,7 +141,8 @@ def compute(
                           tls_cert=str(tls_cert) if tls_cert else None,
                           tls_key=str(tls_key) if tls_key else None,
                           max_connections=max_connections, require_tls=require_tls,
-                          proxy_secret_file=str(proxy_secret_file) if proxy_secret_file else None)
+                          proxy_secret_file=str(proxy_secret_file) if proxy_secret_file else None,
+                          unix_socket_dir=str(unix_socket_dir) if unix_socket_dir else None)
     try:
         # import here: optional at runtime (the except below), and only a running server needs it
         import uvloop
@@ -146,7 +152,7 @@ def compute(
         pass
     try:
         asyncio.run(_serve(config, data_dir, max_readers, page_cache_mb, remote))
-    except OSError as exc:
+    except (OSError, SocketPathError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
 
@@ -248,7 +254,8 @@ async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb
     server = Server(engine, config)
     await server.start()
     mode = "standalone" if remote is None else remote.role
-    print(f"strata compute ({mode}) listening on {config.host}:{server.port}, {where}",
+    unix = f" and {server.unix_path}" if server.unix_path else ""
+    print(f"strata compute ({mode}) listening on {config.host}:{server.port}{unix}, {where}",
           flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

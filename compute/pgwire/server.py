@@ -60,6 +60,7 @@ from compute.sql import diagnostic_fields
 from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import FatalSessionError, Result, TxnStatus
 from strata.pgwire import messages as m
+from strata.pgwire import unixsock
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.startup import StartupRefused, read_startup
 
@@ -102,6 +103,7 @@ class ServerConfig:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     proxy_secret_file: str | None = None  # the proxy's credential (see Connection.authenticate)
     require_tls: bool = False  # refuse plaintext clients (28000), as a hostssl-only pg_hba does
+    unix_socket_dir: str | None = None  # also listen on DIR/.s.PGSQL.<port> (local, no TLS)
 
 
 class _Close(Exception):
@@ -134,12 +136,21 @@ class Server:
         """Connections past their startup packet, counted against ``max_connections``."""
         self._next_pid = os.getpid() * 1000 % 2_000_000_000
         self._server: asyncio.base_events.Server | None = None
+        self._unix_server: asyncio.base_events.Server | None = None
+        self.unix_path: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: WireProtocol(self._accept), self.config.host, self.config.port, backlog=512)
+        if self.config.unix_socket_dir:
+            path = unixsock.socket_path(self.config.unix_socket_dir, self.port)
+            unixsock.claim_socket_path(path)
+            self._unix_server = await loop.create_unix_server(
+                lambda: WireProtocol(self._accept), path, backlog=512)
+            os.chmod(path, unixsock.SOCKET_FILE_MODE)
+            self.unix_path = path
 
     @property
     def port(self) -> int:
@@ -152,9 +163,13 @@ class Server:
             await self._server.serve_forever()
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in (self._server, self._unix_server):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+        if self.unix_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.unix_path)
 
     def new_backend_key(self) -> tuple[int, int]:
         self._next_pid = self._next_pid % 2_000_000_000 + 1
@@ -199,6 +214,8 @@ class Connection(ExtendedQuery):
         self.terminating = False  # pg_terminate_backend: end at the next message boundary
         self.transcoder: Transcoder | None = None  # client_encoding other than UTF8 / SQL_ASCII
         self.styled = False  # DateStyle not ISO or IntervalStyle not postgres: text dates re-formatted
+        self.local = unixsock.is_unix_transport(wire.get_extra_info("sockname"))
+        """Over the Unix socket: no TLS offered, not refused by require_tls (pg_hba ``local``)."""
 
     # ------------------------------------------------------------------ I/O
 
@@ -267,7 +284,8 @@ class Connection(ExtendedQuery):
     async def startup(self) -> dict[str, str] | None:
         try:
             wire = cast(Any, self.wire)  # offers readexactly, write, drain and start_tls
-            got = await read_startup(wire, wire, self.server.ssl_context,
+            local = self.local
+            got = await read_startup(wire, wire, None if local else self.server.ssl_context,
                                      minor_versions=True)
         except StartupRefused as exc:
             await self.fatal(exc.sqlstate, exc.message)
@@ -280,7 +298,7 @@ class Connection(ExtendedQuery):
             return None
         params = got.params
         assert params is not None
-        if self.server.config.require_tls and not got.tls:
+        if self.server.config.require_tls and not got.tls and not local:
             # PostgreSQL's words when only hostssl lines would match
             peer = self.wire.get_extra_info("peername") or ("?",)
             user = params.get("user", "")
@@ -360,6 +378,8 @@ class Connection(ExtendedQuery):
         peer = self.wire.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             backend.client_addr, backend.client_port = str(peer[0]), int(peer[1])
+        elif self.local:
+            backend.client_port = -1  # as PostgreSQL shows a Unix-socket client
         backend.wake = self._notified
         backend.terminate = self._terminate
         backend.register(self.pid)
