@@ -18,6 +18,7 @@ with fakes. Side effects on services (logs, timelines) go through `Services`.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import os
 import sys
@@ -41,6 +42,7 @@ from control.users import (
     UserBook,
     cluster_dsn,
 )
+from strata.pgwire.unixsock import SocketPathError, socket_path
 
 log = logging.getLogger("strata.control")
 
@@ -53,6 +55,9 @@ MAX_PORT_SCAN = 200
 LOG_REPAIR_RETRY_S = 2.0
 """A log store node whose logs could not all be (re)created is tried again after this."""
 LOG_RESYNC_INTERVAL_S = 60.0
+
+UNIX_SOCKETS_ENV = "STRATA_UNIX_SOCKETS"
+"""``off``: local computes listen on TCP only and the proxy reaches them over TCP."""
 """Even without a restart seen, every running node is checked for every log this often
 (a node restarted behind the control plane's back, or its disk replaced)."""
 
@@ -520,6 +525,8 @@ class Reconciler:
                     "--proxy-secret-file", str(self.cdir.path / PROXY_SECRET_FILE)]
             if spec.auth == "scram":
                 argv += ["--auth", "scram", "--password-file", str(self.users.path)]
+            if self.socket_dir is not None:
+                argv += ["--unix-socket-dir", self.socket_dir]
         if comp.kind != "proxy":
             argv += self._tls_args(comp)
         return ProcessSpec(name=comp.name, argv=argv, log_file=self.cdir.log_file(comp.name),
@@ -533,7 +540,23 @@ class Reconciler:
         return ["--listen", comp.address, "--topology", str(self.cdir.path / TOPOLOGY_FILE),
                 "--users-file", str(self.users.path), "--auth", self.spec.auth,
                 "--proxy-secret-file", str(self.cdir.path / PROXY_SECRET_FILE),
-                "--tls-cert", str(cert), "--tls-key", str(key)]
+                "--tls-cert", str(cert), "--tls-key", str(key),
+                *(["--compute-socket-dir", self.socket_dir] if self.socket_dir is not None else [])]
+
+    @functools.cached_property
+    def socket_dir(self) -> str | None:
+        """Where local computes put their Unix sockets and the proxy looks for them: the
+        cluster directory's ``run/`` (owner-only), unless STRATA_UNIX_SOCKETS=off or the
+        path would be too long for a socket name (then everything stays on TCP)."""
+        if os.environ.get(UNIX_SOCKETS_ENV, "on") == "off":
+            return None
+        directory = str(self.cdir.path.resolve() / "run")
+        try:
+            socket_path(directory, 65535)
+        except SocketPathError as exc:
+            log.warning("computes stay on TCP only: %s", exc)
+            return None
+        return directory
 
     def topology(self) -> dict[str, Any]:
         """The main timeline's computes as the proxy routes to them: the primary (whatever

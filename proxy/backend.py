@@ -15,13 +15,16 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import struct
 import time
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from strata.pgwire import frontend as fe
 from strata.pgwire.messages import ProtocolViolation
+from strata.pgwire.unixsock import SocketPathError, socket_path
 
 log = logging.getLogger("strata.proxy.backend")
 
@@ -66,6 +69,22 @@ class CommitWatermark:
             self.lsn = lsn
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts a compute's address may name for the proxy to reach it through its Unix socket."""
+
+
+def local_socket(directory: Path | None, address: str) -> str | None:
+    """The Unix socket path of a compute at ``address`` when it runs on this machine (a
+    loopback host) and computes here put their sockets in ``directory``; None: use TCP."""
+    host, _, port = address.rpartition(":")
+    if directory is None or host.strip("[]") not in LOOPBACK_HOSTS or not port.isdigit():
+        return None
+    try:
+        return socket_path(str(directory), int(port))
+    except SocketPathError:
+        return None
+
+
 @dataclass
 class Backend:
     """One compute as the router sees it."""
@@ -82,6 +101,7 @@ class Backend:
     pools: dict[tuple[str, str], Pool] = field(default_factory=dict)
     monitor: asyncio.Task[None] | None = None
     commits: CommitWatermark = field(default_factory=CommitWatermark)  # the proxy's, shared
+    unix_path: str | None = None      # the compute's Unix socket when it is on this machine
 
     @property
     def host(self) -> str:
@@ -220,9 +240,14 @@ class ServerConn:
     async def connect(cls, backend: Backend, database: str, user: str, secret: str | None,
                       timeout_s: float, extra: dict[str, str] | None = None) -> ServerConn:
         link = Link(bytearray())
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(asyncio.get_running_loop().create_connection(
-                lambda: link, backend.host, backend.port), timeout_s)
+            if backend.unix_path is not None and os.path.exists(backend.unix_path):
+                await asyncio.wait_for(loop.create_unix_connection(lambda: link, backend.unix_path),
+                                       timeout_s)
+            else:
+                await asyncio.wait_for(loop.create_connection(lambda: link, backend.host, backend.port),
+                                       timeout_s)
         except (OSError, TimeoutError) as exc:
             raise ServerError("08006", f"could not connect to compute {backend.address}: {exc}") from None
         conn = cls(backend, database, user, link)

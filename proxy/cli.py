@@ -60,6 +60,10 @@ def proxy(
     metrics_port: int | None = typer.Option(None, envvar="STRATA_PROXY_METRICS_PORT",
                                             help="Prometheus /metrics port."),
     log_level: str = typer.Option("INFO", envvar="STRATA_LOG_LEVEL"),
+    compute_socket_dir: Path | None = typer.Option(
+        None, "--compute-socket-dir", envvar="STRATA_PROXY_COMPUTE_SOCKET_DIR",
+        help="Reach computes on this machine (127.0.0.1/localhost) through DIR/.s.PGSQL.<port> "
+             "when that socket exists (their --unix-socket-dir); TCP otherwise."),
 ) -> None:
     """Start the proxy and serve until SIGTERM/SIGINT."""
     from proxy.config import ProxyConfig
@@ -81,7 +85,7 @@ def proxy(
         require_tls=require_tls, proxy_secret_file=proxy_secret_file, pool_mode=pool_mode,
         max_client_conn=max_client_conn, pool_size=pool_size, pool_timeout_s=pool_timeout_s,
         ryw_wait_ms=ryw_wait_ms, failover_wait_s=failover_wait_s, metrics_port=metrics_port,
-        startup_timeout_s=startup_timeout_s)
+        startup_timeout_s=startup_timeout_s, compute_socket_dir=compute_socket_dir)
     try:
         import uvloop
 

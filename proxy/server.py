@@ -14,7 +14,7 @@ import ssl
 import time
 from pathlib import Path
 
-from proxy.backend import Backend, CommitWatermark, Pool, ServerConn, ServerError
+from proxy.backend import Backend, CommitWatermark, Pool, ServerConn, ServerError, local_socket
 from proxy.classify import Classifier
 from proxy.config import ProxyConfig
 from proxy.metrics import ProxyMetrics
@@ -135,7 +135,8 @@ class ProxyServer:
     def _add_backend(self, address: str) -> Backend:
         b = self.backends.get(address)
         if b is None:
-            b = Backend(address, commits=self.commits)
+            b = Backend(address, commits=self.commits,
+                        unix_path=local_socket(self.config.compute_socket_dir, address))
             self.backends[address] = b
             pools = b.pools
             self.metrics.servers.labels(address).set_function(

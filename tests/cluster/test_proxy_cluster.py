@@ -50,6 +50,9 @@ def test_cluster_dsn_is_the_proxy_with_scram_and_tls(cluster: Cluster) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS via_proxy (id int PRIMARY KEY, v text)")
         conn.execute("INSERT INTO via_proxy VALUES (1, 'one') ON CONFLICT (id) DO NOTHING")
         assert conn.execute("SELECT v FROM via_proxy WHERE id = 1").fetchone() == ("one",)
+        # the proxy reaches the computes on this machine through their Unix sockets
+        assert conn.execute("SELECT client_port FROM pg_stat_activity "
+                            "WHERE pid = pg_backend_pid()").fetchone() == (-1,)
     # no password, or a wrong one: refused
     no_password = _dsn_with(dsn, "postgres", "")
     with pytest.raises(psycopg.OperationalError):
@@ -72,6 +75,14 @@ def test_computes_require_passwords_too(cluster: Cluster) -> None:
         psycopg.connect(f"postgresql://postgres@{addr}/postgres", connect_timeout=5)
     assert "password" in str(info.value)
     assert query(primary["dsn"], "SELECT 1") == [(1,)]  # status DSNs carry the password
+    # its Unix socket (owner-only) asks for the password as well
+    run = cluster.dir / "run"
+    port = int(addr.rsplit(":", 1)[1])
+    assert stat.S_IMODE(os.stat(run / f".s.PGSQL.{port}").st_mode) == 0o700
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(host=str(run), port=port, user="postgres", dbname="postgres",
+                        connect_timeout=5)
+    assert "password" in str(info.value)
 
 
 def test_user_create_list_delete(cluster: Cluster) -> None:
