@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime
+import functools
 import logging
 import re
 import time
@@ -451,57 +452,18 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         return Result(tag)
 
     async def _end_txn(self, commit: bool) -> CommitTicket | None:
-        """Finish the SQLite transaction(s), release the writer and the snapshot."""
+        """Finish the SQLite transaction(s), release the writer and the snapshot; a block
+        whose statements were all short finishes inline (``end_txn_now``), else its SQLite
+        commit or rollback runs on a thread."""
         txn = self.txn
         assert txn is not None
+        if not (txn.writer and txn.heavy):
+            return self.end_txn_now(commit)
         ticket: CommitTicket | None = None
         try:
-            if txn.writer:
-                writer = self.db.writer
-
-                def finish() -> CommitTicket | None:
-                    if not writer.conn.in_transaction:
-                        return None
-                    if commit:
-                        writer.conn.execute("COMMIT")
-                        return self.db.take_ticket(writer.conn)
-                    writer.conn.execute("ROLLBACK")
-                    self.db.take_ticket(writer.conn)
-                    return None
-
-                try:
-                    # a commit of short statements is short: no thread hop for it
-                    ticket = await self.engine.run(finish) if txn.heavy else finish()
-                except apsw.Error as exc:
-                    with contextlib.suppress(apsw.Error):
-                        writer.conn.execute("ROLLBACK")
-                    raise map_sqlite_error(exc, self.catalog) from exc
-                except StorageError as exc:  # the log refused the commit: nothing was written
-                    with contextlib.suppress(apsw.Error):
-                        writer.conn.execute("ROLLBACK")
-                    raise storage_error(exc, "COMMIT", at_commit=True) from exc
+            ticket = await self.engine.run(functools.partial(self._writer_end, commit))
         finally:
-            if self.cursors.open or self.cursors.streams:
-                self.cursors.end_txn(commit)
-            self._release_writer()
-            if txn.did_ddl and ticket is None:
-                self.db.invalidate_catalogs()
-                self.sequence_values.clear()  # a rolled-back CREATE SEQUENCE may reuse its oid
-            if txn.did_ddl:  # a sequence's oid or definition may have changed
-                self.db.writer.ctx.sequence_positions.clear()
-            if txn.snapshot_reader is not None:
-                self.db.return_reader(txn.snapshot_reader)
-            if ticket is not None or commit:
-                restore: dict[str, str | None] = dict(txn.saved_settings)
-            else:
-                restore = txn.settings_before
-            for name, value in restore.items():
-                self._restore_setting(name, value)
-            self.txn = None
-            self.failed = False
-            self._implicit = False
-            if not commit:
-                self.backend.end_xact(False)
+            self._after_txn(txn, commit, ticket)
         return ticket
 
     def _release_writer(self) -> None:

@@ -20,26 +20,36 @@ doing anything) for everything else, which then takes the general path:
   the node (``off_loop``), databases with triggers (``after_rows``), a statement known to be
   slow, a pending cancel.
 
-Autocommit writes and COMMIT stay on the general path: they await their commit's durability.
+Autocommit writes stay on the general path (they await their commit's durability). COMMIT
+is split for compute/pgwire/fastcommit.py: ``commit_ready`` (would ``Session._commit`` run
+it without an await before its durability wait?), ``commit_now`` (the SQLite commit, the
+writer released) and ``commit_finished`` (once the commit's durability future is done: the
+answer, or 08007), so the answer can go out from the future's own callback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from compute.engine import Guard, Pooled, storage_error
+from compute.engine import Guard, Pooled, commit_unknown_error, storage_error
+from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import Ran, Result, Transaction, bindable, write_command
-from strata.storage import StorageError
+from strata.storage import CommitTicket, StorageError
 
 if TYPE_CHECKING:
     from compute.backend import Backend
+    from compute.cursors import Cursors
     from compute.engine import Database, Engine
+
+log = logging.getLogger("strata.compute.session")
 
 INLINE_BUDGET_S = 0.01  # an inline read running longer than this moves to a thread
 WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
@@ -59,6 +69,10 @@ class FastLane:
     _active: Pooled | None
     _implicit: bool
     _implicit_lazy: bool
+    cursors: Cursors
+    catalog: Catalog | None
+    sequence_values: dict[str, int]
+    last_commit_lsn: int
 
     if TYPE_CHECKING:
         def fail(self) -> None: ...
@@ -81,6 +95,10 @@ class FastLane:
                         autocommit: bool) -> Callable[[], Ran]: ...
 
         def _result(self, pooled: Pooled, tr: Translation, ran: Ran) -> Result: ...
+
+        def _release_writer(self) -> None: ...
+
+        def _restore_setting(self, name: str, value: str | None) -> None: ...
 
     @property
     def implicit_open(self) -> bool:
@@ -172,3 +190,110 @@ class FastLane:
             self._active = None
             guard.reset()
         return self._result(pooled, tr, ran)
+
+    # ---- the end of a block (Session._end_txn), and COMMIT without an await
+
+    def _writer_end(self, commit: bool) -> CommitTicket | None:
+        """The block's SQLite COMMIT (its ticket: None if it wrote nothing) or ROLLBACK on the
+        writer; a failure rolls back and is raised as SqlError."""
+        conn = self.db.writer.conn
+        try:
+            if not conn.in_transaction:
+                return None
+            if commit:
+                conn.execute("COMMIT")
+                return self.db.take_ticket(conn)
+            conn.execute("ROLLBACK")
+            self.db.take_ticket(conn)
+            return None
+        except apsw.Error as exc:
+            with contextlib.suppress(apsw.Error):
+                conn.execute("ROLLBACK")
+            raise map_sqlite_error(exc, self.catalog) from exc
+        except StorageError as exc:  # the log refused the commit: nothing was written
+            with contextlib.suppress(apsw.Error):
+                conn.execute("ROLLBACK")
+            raise storage_error(exc, "COMMIT", at_commit=True) from exc
+
+    def end_txn_now(self, commit: bool) -> CommitTicket | None:
+        """``Session._end_txn`` of a block whose statements were all short (its commit is
+        short too: inline, no thread hop)."""
+        txn = self.txn
+        assert txn is not None and not (txn.writer and txn.heavy)
+        ticket: CommitTicket | None = None
+        try:
+            if txn.writer:
+                ticket = self._writer_end(commit)
+        finally:
+            self._after_txn(txn, commit, ticket)
+        return ticket
+
+    def _after_txn(self, txn: Transaction, commit: bool, ticket: CommitTicket | None) -> None:
+        """The block is over (committed, rolled back or failed to commit): the writer, the
+        snapshot, cursors, settings and caches go back to outside a block."""
+        if self.cursors.open or self.cursors.streams:
+            self.cursors.end_txn(commit)
+        self._release_writer()
+        if txn.did_ddl and ticket is None:
+            self.db.invalidate_catalogs()
+            self.sequence_values.clear()  # a rolled-back CREATE SEQUENCE may reuse its oid
+        if txn.did_ddl:  # a sequence's oid or definition may have changed
+            self.db.writer.ctx.sequence_positions.clear()
+        if txn.snapshot_reader is not None:
+            self.db.return_reader(txn.snapshot_reader)
+        restore: dict[str, str | None]
+        if ticket is not None or commit:
+            restore = dict(txn.saved_settings)
+        else:
+            restore = txn.settings_before
+        for name, value in restore.items():
+            self._restore_setting(name, value)
+        self.txn = None
+        self.failed = False
+        self._implicit = False
+        if not commit:
+            self.backend.end_xact(False)
+
+    def commit_ready(self, tr: Translation) -> bool:
+        """Whether ``Session.execute`` would run COMMIT ``tr`` as exactly ``commit_now`` and
+        then its durability wait: an explicit block that is not failed, not heavy (its commit
+        runs inline), without deferred foreign-key rows, open cursors, LISTEN/NOTIFY or
+        transaction-scope advisory locks to finish, or ON COMMIT temporary tables; no AND CHAIN."""
+        txn = self.txn
+        return (tr.kind is Kind.COMMIT and not tr.chain and txn is not None and not self.failed
+                and not txn.heavy and not self._implicit and not self._implicit_lazy
+                and not (txn.writer and txn.fk.pending) and not self.cursors.open
+                and not self.cursors.streams and not self.backend.in_xact
+                and (self.catalog is None or not self.catalog.on_commit))
+
+    def commit_now(self) -> CommitTicket | None:
+        """COMMIT up to its durability wait (``commit_ready`` said yes; as ``statement_scope``
+        starts, a cancel between statements is moot): the SQLite commit, the writer released,
+        the block over; the ticket to wait for (None: nothing was written). A failed commit
+        raises SqlError as ``Session.execute`` does (the block is gone either way)."""
+        self._interrupt = None
+        self._interrupted.clear()
+        try:
+            return self.end_txn_now(True)
+        except SqlError:
+            if self.backend.in_xact:  # Session.execute's finally (no block any more)
+                self.backend.end_xact(False)
+            raise
+
+    def commit_finished(self, ticket: CommitTicket | None) -> Result:
+        """COMMIT's answer once its ticket's durability future is done (``_await_durable``
+        and the rest of ``Session._commit``): the result, or 08007 when the log did not
+        confirm it."""
+        ok = False
+        try:
+            if ticket is not None:
+                try:
+                    lsn = ticket.durable.result(0)
+                except Exception as exc:  # noqa: BLE001 - any failure of the log is a storage failure
+                    log.warning("commit at LSN %s not confirmed: %s", ticket.lsn, exc)
+                    raise commit_unknown_error(exc) from exc
+                self.last_commit_lsn = max(self.last_commit_lsn, int(lsn))
+            ok = True
+        finally:  # notifications go out once the commit is durable
+            self.backend.end_xact(ok)
+        return Result("COMMIT")

@@ -8,32 +8,27 @@ the lanes take — an autocommit read (``Session.try_fast_read``), BEGIN or a st
 a block (``Session.try_fast_statement``) — ``answer_batch`` does what the loop would do for
 it, with the same calls in the same order (``_revalidate``, ``_decode_params``, the lanes,
 ``statement_notices``, ``_send_rows``, ``before_wait``), and writes the answer; the loop
-goes on waiting. Anything else (another message kind, a named portal, a row limit, COMMIT,
-an autocommit write, a failed block, an encoding to convert, a timed idle-in-transaction
-wait, no idle reader, …) returns False before anything is sent, and the loop takes the
-bytes as before.
+goes on waiting. COMMIT goes to fastcommit.py (answered once durable). Anything else
+(another message kind, a named portal, a row limit, an autocommit write, a failed block, an
+encoding to convert, a timed idle-in-transaction wait, no idle reader, …) returns False
+before anything is sent, and the loop takes the bytes as before.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from compute.engine import storage_error
 from compute.pgwire.extended import _bind_fields
+from compute.pgwire.fastcommit import answer_commit
+from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
 from compute.pgwire.results import Encoder, command_complete
 from compute.sql.api import Kind, SqlError, Translation
-from compute.transaction import FatalSessionError
 from strata.pgwire import messages as m
-from strata.storage import StorageError
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
     from compute.session import Session
-
-log = logging.getLogger("strata.compute.server")
 
 MAX_BATCH_BYTES = 64 * 1024
 """Largest input (bytes) tried as one batch; bigger input goes to the message loop."""
@@ -88,76 +83,6 @@ def int_params(body: bytes, pos: int, digits: tuple[int, ...]
     return tuple(out), formats
 
 
-def idle_session(conn: Connection) -> Session | None:
-    """The connection's session when a callback lane may answer the input that arrived: the
-    connection waits for input with everything sent (nothing queued, nothing unsent in the
-    transport), does not skip extended messages to a Sync after an error, is not being
-    terminated, its block is not failed, its answers need no conversion (client encoding,
-    DateStyle) and its wait is not timed (with idle_in_transaction_session_timeout the
-    loop's wait must see every message). Else None.
-    pg_terminate_backend and cancel reach a session through ``call_soon``: never while a lane
-    runs, so checking here is enough."""
-    session = conn.session
-    if (session is None or not conn.waiting_idle or conn.terminating or session.failed
-            or conn.skipping
-            or conn.transcoder is not None or conn.styled or conn.out
-            or conn.wire.write_buffer_size() > 0
-            or session.setting_ms("idle_in_transaction_session_timeout") > 0):
-        return None
-    return session
-
-
-def run_in_lane(conn: Connection, session: Session, run: Callable[[], bool]) -> bool:
-    """``run()`` (a lane's answer) with the connection busy, as on the loop between its waits."""
-    backend = session.backend
-    conn.waiting_idle = False
-    backend.busy = True
-    try:
-        return run()
-    finally:
-        backend.busy = False
-        conn.waiting_idle = True
-
-
-def lane_error(conn: Connection, buf: bytearray, session: Session, exc: Exception) -> bool:
-    """The loop's handling of an exception a statement does not handle itself: a
-    FatalSessionError ends the connection (True); a StorageError or a bug fails the statement
-    and is reported (False: the caller sends ReadyForQuery)."""
-    if isinstance(exc, FatalSessionError):
-        close_with(conn, buf, m.error_response(exc.sqlstate, exc.message, severity="FATAL"))
-        return True
-    session.fail()
-    if isinstance(exc, StorageError):
-        log.warning("storage failure: %s", exc)
-        conn.send_error(storage_error(exc))
-    else:
-        log.exception("internal error answering from the socket callback")
-        conn.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
-    return False
-
-
-def send_answer(conn: Connection, buf: bytearray, session: Session) -> bool:
-    """The answer up to ReadyForQuery is queued: empty ``buf``, do what the loop does before
-    it waits again (``before_wait``) and send it all. True (the input was answered)."""
-    del buf[:]
-    try:
-        conn.before_wait(session)
-    except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
-        log.exception("answering from the socket callback failed")
-        conn.wire.close()
-        return True
-    _write(conn)
-    return True
-
-
-def close_with(conn: Connection, buf: bytearray, fatal: bytes) -> None:
-    """The loop's ``fatal()``: the FATAL error after what is queued, and the connection ends."""
-    del buf[:]
-    conn.send(fatal)
-    _write(conn)
-    conn.wire.close()
-
-
 def answer_batch(conn: Connection, buf: bytearray) -> bool:
     """Answer the batch in ``buf`` (and empty it) if it qualifies; False: nothing was done."""
     session = idle_session(conn)
@@ -186,7 +111,7 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
             description = prep.descriptions.get(key) if describe else b""
             if encoders is None or description is None:
                 return False  # the first run of a format list goes through the loop (it caches them)
-        elif kind is Kind.COMMAND or kind is Kind.BEGIN:
+        elif kind is Kind.COMMAND or kind is Kind.BEGIN or kind is Kind.COMMIT:
             encoders, description = [], m.NO_DATA if describe else b""
         else:
             return False
@@ -200,6 +125,8 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
                                          values)
     except Exception:  # noqa: BLE001 - SqlError, ProtocolViolation, ...: the loop reports it
         return False
+    if kind is Kind.COMMIT:  # answered once durable
+        return answer_commit(conn, buf, session, tr, prep.sql, (m.BIND_COMPLETE, description))
     return run_in_lane(conn, session, functools.partial(_run, conn, buf, session, prep.sql, tr,
                                                         params, encoders, description))
 
@@ -240,13 +167,3 @@ def _run(conn: Connection, buf: bytearray, session: Session, sql: str, tr: Trans
         conn.portals.clear()
     conn.send(m.READY[session.status.value])
     return send_answer(conn, buf, session)
-
-
-def _write(conn: Connection) -> None:
-    """Send what is queued (the loop's flush without its drain: the buffer was empty)."""
-    data = b"".join(conn.out)
-    conn.out.clear()
-    try:
-        conn.wire.write(data)
-    except ConnectionError:
-        conn.wire.wake()  # the loop sees the closed connection

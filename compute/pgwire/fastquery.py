@@ -3,17 +3,18 @@ mode, drivers that inline their literals).
 
 On the message loop a simple Query costs a future, a task wake-up, the coroutine chain of the
 wait, ``simple_query`` and ``_simple_fast``. When the connection sits waiting for input
-(``fastbatch.idle_session``) and exactly one Query message arrived whose text is a known
+(``lanes.idle_session``) and exactly one Query message arrived whose text is a known
 shape (``Session.simple_shape``) that a lane runs without an await — an autocommit read
 (``fast_shape_read``), or a statement inside a block on the write fast lane
 (``try_fast_statement`` with the template and its bound literals) — or is BEGIN,
 ``answer_query`` does what the loop would do for it with the same calls
 (``Connection.shape_now`` / ``statement_now``, which the loop uses too; ``_query_done``,
-``before_wait``) and writes the answer; the loop goes on waiting. Anything else (an
-autocommit write or COMMIT: they await their durability; several statements, another
-message, a failed block, an encoding to convert, a timed idle-in-transaction wait, no idle
-reader, a busy writer, a read past its inline budget, …) returns False before anything is
-sent or changed, and the loop takes the bytes as before.
+``before_wait``) and writes the answer; the loop goes on waiting. COMMIT / END of a block
+goes to fastcommit.py (answered once durable). Anything else (an autocommit write: it awaits
+its durability; several statements, another message, a failed block, an encoding to
+convert, a timed idle-in-transaction wait, no idle reader, a busy writer, a read past its
+inline budget, …) returns False before anything is sent or changed, and the loop takes the
+bytes as before.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from compute.pgwire.fastbatch import idle_session, lane_error, run_in_lane, send_answer
+from compute.pgwire.fastcommit import answer_commit
+from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
 from compute.sql.api import Kind, SqlError, Translation
 from strata.pgwire import messages as m
 
@@ -31,10 +33,12 @@ if TYPE_CHECKING:
 
 MAX_QUERY_BYTES = 16 * 1024
 """Largest Query message (bytes) tried from the callback; bigger ones go to the message loop."""
-MAX_BEGIN_CHARS = 64
-"""Longest BEGIN / START TRANSACTION text translated by the callback (it has no shape)."""
+MAX_CONTROL_CHARS = 64
+"""Longest BEGIN / START TRANSACTION / COMMIT / END text translated by the callback (it has
+no shape)."""
 _QUERY = 81  # b"Q"
-_BEGIN_WORDS = ("begin", "start")
+_CONTROL_WORDS = frozenset(("begin", "start", "commi", "end"))
+_CONTROL_KINDS = (Kind.BEGIN, Kind.COMMIT)
 
 
 def answer_query(conn: Connection, buf: bytearray) -> bool:
@@ -47,10 +51,12 @@ def answer_query(conn: Connection, buf: bytearray) -> bool:
         sql = m.parse_query(bytes(buf[5:]))
         hit = session.simple_shape(sql)
         if hit is None:
-            begin = _begin(session, sql)
-            if begin is None:
+            control = _control(session, sql)
+            if control is None:
                 return False
-            hit = begin, "", ()
+            if control.kind is Kind.COMMIT:  # answered once durable (fastcommit.py)
+                return answer_commit(conn, buf, session, control, sql, ())
+            hit = control, "", ()
     except Exception:  # noqa: BLE001 - InvalidEncoding, SqlError, ...: the loop reports it
         return False
     tr, step, params = hit
@@ -60,12 +66,13 @@ def answer_query(conn: Connection, buf: bytearray) -> bool:
                                                         params))
 
 
-def _begin(session: Session, sql: str) -> Translation | None:
-    """BEGIN / START TRANSACTION alone (no literal: no shape), translated; else None."""
-    if len(sql) > MAX_BEGIN_CHARS or sql.lstrip()[:5].lower() not in _BEGIN_WORDS:
+def _control(session: Session, sql: str) -> Translation | None:
+    """BEGIN / START TRANSACTION or COMMIT / END alone (no literal: no shape), translated;
+    else None."""
+    if len(sql) > MAX_CONTROL_CHARS or sql.lstrip()[:5].lower().rstrip("; \t\n") not in _CONTROL_WORDS:
         return None
     translations = session.translate(sql)
-    if len(translations) != 1 or translations[0].kind is not Kind.BEGIN:
+    if len(translations) != 1 or translations[0].kind not in _CONTROL_KINDS or translations[0].param_oids:
         return None
     return translations[0]
 

@@ -45,6 +45,10 @@ class WireProtocol(asyncio.Protocol):
         self.on_batch: Callable[[bytearray], bool] | None = None
         """Tried on input while the reader waits: True when it answered and emptied the buffer
         (compute/pgwire/fastbatch.py, fastquery.py); the waiting reader is then not woken."""
+        self.held = False
+        """An answer is still to come from outside the loop (a COMMIT waiting for its fsync,
+        compute/pgwire/fastcommit.py): input and the end of the stream are only buffered,
+        neither ``on_batch`` nor the waiting reader sees them until ``release``."""
 
     # ---- asyncio.Protocol
 
@@ -55,22 +59,46 @@ class WireProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        if self.held:
+            self._bound_input()
+            return
         if self._waiter is not None and self.on_batch is not None and self.on_batch(self.buf):
             return
+        self._bound_input()
+        self._wake()
+
+    def _bound_input(self) -> None:
         if len(self.buf) > max(READ_PAUSE_BYTES, self._want) and not self._paused_reading \
                 and self.transport is not None:
             self._paused_reading = True
             self.transport.pause_reading()
-        self._wake()
+
+    def hold(self) -> None:
+        """Buffer input and the end of the stream without acting on them (``held``)."""
+        self.held = True
+
+    def release(self) -> None:
+        """The held answer went out: what arrived meanwhile is handled as it would have been
+        on arrival (a callback lane, else the waiting reader is woken)."""
+        if not self.held:
+            return
+        self.held = False
+        if self._eof:
+            self._wake()
+        elif self.buf and not (self._waiter is not None and self.on_batch is not None
+                               and self.on_batch(self.buf)):
+            self._wake()
 
     def eof_received(self) -> bool:
         self._eof = True
-        self._wake()
+        if not self.held:
+            self._wake()
         return True  # half-closed: answers already queued still go out (as StreamReaderProtocol)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
-        self._wake()
+        if not self.held:
+            self._wake()
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionResetError("connection lost"))

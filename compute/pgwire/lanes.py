@@ -1,0 +1,100 @@
+"""What the socket-callback lanes share (fastquery.py, fastbatch.py, fastcommit.py): the gate
+that says a connection's input may be answered from the data callback, the connection busy
+while a lane runs, the loop's handling of unexpected errors, and sending the answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from compute.engine import storage_error
+from compute.transaction import FatalSessionError
+from strata.pgwire import messages as m
+from strata.storage import StorageError
+
+if TYPE_CHECKING:
+    from compute.pgwire.server import Connection
+    from compute.session import Session
+
+log = logging.getLogger("strata.compute.server")
+
+
+def idle_session(conn: Connection) -> Session | None:
+    """The connection's session when a callback lane may answer the input that arrived: the
+    connection waits for input with everything sent (nothing queued, nothing unsent in the
+    transport), does not skip extended messages to a Sync after an error, is not being
+    terminated, its block is not failed, its answers need no conversion (client encoding,
+    DateStyle) and its wait is not timed (with idle_in_transaction_session_timeout the
+    loop's wait must see every message). Else None.
+    pg_terminate_backend and cancel reach a session through ``call_soon``: never while a lane
+    runs, so checking here is enough."""
+    session = conn.session
+    if (session is None or not conn.waiting_idle or conn.terminating or session.failed
+            or conn.skipping
+            or conn.transcoder is not None or conn.styled or conn.out
+            or conn.wire.write_buffer_size() > 0
+            or session.setting_ms("idle_in_transaction_session_timeout") > 0):
+        return None
+    return session
+
+
+def run_in_lane(conn: Connection, session: Session, run: Callable[[], bool]) -> bool:
+    """``run()`` (a lane's answer) with the connection busy, as on the loop between its waits."""
+    backend = session.backend
+    conn.waiting_idle = False
+    backend.busy = True
+    try:
+        return run()
+    finally:
+        backend.busy = False
+        conn.waiting_idle = True
+
+
+def lane_error(conn: Connection, buf: bytearray, session: Session, exc: Exception) -> bool:
+    """The loop's handling of an exception a statement does not handle itself: a
+    FatalSessionError ends the connection (True); a StorageError or a bug fails the statement
+    and is reported (False: the caller sends ReadyForQuery)."""
+    if isinstance(exc, FatalSessionError):
+        close_with(conn, buf, m.error_response(exc.sqlstate, exc.message, severity="FATAL"))
+        return True
+    session.fail()
+    if isinstance(exc, StorageError):
+        log.warning("storage failure: %s", exc)
+        conn.send_error(storage_error(exc))
+    else:
+        log.exception("internal error answering from the socket callback")
+        conn.send(m.error_response("XX000", f"internal error: {type(exc).__name__}: {exc}"))
+    return False
+
+
+def send_answer(conn: Connection, buf: bytearray, session: Session) -> bool:
+    """The answer up to ReadyForQuery is queued: empty ``buf``, do what the loop does before
+    it waits again (``before_wait``) and send it all. True (the input was answered)."""
+    del buf[:]
+    try:
+        conn.before_wait(session)
+    except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
+        log.exception("answering from the socket callback failed")
+        conn.wire.close()
+        return True
+    write_out(conn)
+    return True
+
+
+def close_with(conn: Connection, buf: bytearray, fatal: bytes) -> None:
+    """The loop's ``fatal()``: the FATAL error after what is queued, and the connection ends."""
+    del buf[:]
+    conn.send(fatal)
+    write_out(conn)
+    conn.wire.close()
+
+
+def write_out(conn: Connection) -> None:
+    """Send what is queued (the loop's flush without its drain: the buffer was empty)."""
+    data = b"".join(conn.out)
+    conn.out.clear()
+    try:
+        conn.wire.write(data)
+    except ConnectionError:
+        conn.wire.wake()  # the loop sees the closed connection
