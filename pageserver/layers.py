@@ -16,6 +16,15 @@ so flushing, compaction, GC and branching treat them exactly like pages.
 Files are Arrow IPC (zstd compressed) with columns ``key: uint64, lsn: uint64, data:
 large_binary`` and the layer's kind/range in the schema metadata. Integrity is a SHA-256 of
 the whole file, recorded in the timeline manifest.
+
+Reading per key (session 7): a file is written in record batches of about
+``LAYER_BATCH_BYTES`` of page data. Loading a layer decodes only the ``key`` and ``lsn``
+columns (Arrow IPC reads only the fields asked for: ``IpcReadOptions(included_fields=)``);
+a page's bytes come from decoding the one batch that holds it, kept in a bounded cache of
+decoded batches (``BatchCache``, the page server's ``LayerStore``). Files written before
+(one batch of up to 64k entries) read the same way: their one batch is the whole file. The
+format string is unchanged: the layout is the same Arrow IPC file, so the old reader
+(``read_all``) reads new files and the new one old files.
 """
 
 from __future__ import annotations
@@ -24,8 +33,12 @@ import bisect
 import hashlib
 import os
 import struct
+import threading
+from array import array
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import accumulate
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -39,6 +52,19 @@ _SCHEMA = pa.schema([("key", pa.uint64()), ("lsn", pa.uint64()), ("data", pa.lar
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
 FORMAT = "strata-layer-1"
+LAYER_BATCH_BYTES = 64 * 1024
+"""Bytes of page data per record batch of a layer file (a batch holds at least one entry):
+a read of one page decodes one batch of this size instead of the whole file (an image
+layer of a 10-scale pgbench database is ~160 MB decoded). Smaller batches compress a
+little worse and cost more per-batch overhead; see docs/decisions/0012-layer-files-read-per-key.md."""
+LAYER_CODEC = "lz4"
+"""Compression of the files written (any codec reads: Arrow IPC records it per buffer).
+LZ4 decodes a 64 KiB batch in ~10 µs where zstd takes ~40 µs (a fixed cost per buffer)
+and writes faster; zstd files of pgbench pages are ~2x smaller (docs/decisions/0012)."""
+_BATCH_ENTRY_OVERHEAD = 16
+"""Bytes a (key, lsn) pair adds to a batch's size when cutting batches."""
+_INDEX_BYTES_PER_ENTRY = 80
+"""Memory of one entry of a loaded layer's key/lsn lists (two Python ints and pointers)."""
 
 
 class LayerCorrupt(Exception):
@@ -164,27 +190,63 @@ class InMemoryLayer:
         return not self.versions
 
 
-def encode_layer(kind: str, lo: int, hi: int, entries: list[tuple[int, int, bytes]]) -> bytes:
-    """Serialize sorted (key, lsn, data) entries as an Arrow IPC file."""
+def batch_bounds(entries: list[tuple[int, int, bytes]], batch_bytes: int) -> list[int]:
+    """Row indexes where the record batches of a layer file start, plus the end (``[0]``: no
+    entries, no batch): a batch is closed before the entry that would take it past
+    ``batch_bytes``, and never empty."""
+    cuts = [0]
+    acc = 0
+    for i, e in enumerate(entries):
+        size = len(e[2]) + _BATCH_ENTRY_OVERHEAD
+        if acc and acc + size > batch_bytes:
+            cuts.append(i)
+            acc = 0
+        acc += size
+    if len(entries) > cuts[-1]:
+        cuts.append(len(entries))
+    return cuts
+
+
+def _binary_column(values: list[bytes]) -> pa.LargeBinaryArray:
+    """``values`` as a large_binary array over one joined buffer: one allocation and one
+    copy (``pa.array`` grows its buffer by doubling; in the page server, with fresh memory
+    each flush, that cost ~14% of its CPU under TPC-B: py-spy, session 7)."""
+    offsets = array("q", accumulate(map(len, values), initial=0))
+    joined = b"".join(values)
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(joined)]
+    )
+
+
+def encode_layer(
+    kind: str,
+    lo: int,
+    hi: int,
+    entries: list[tuple[int, int, bytes]],
+    batch_bytes: int | None = None,
+) -> bytes:
+    """Serialize sorted (key, lsn, data) entries as an Arrow IPC file, in record batches of
+    about ``batch_bytes`` (default ``LAYER_BATCH_BYTES``) of page data."""
     assert kind in ("delta", "image")
     assert all(
         (entries[i][0], entries[i][1]) < (entries[i + 1][0], entries[i + 1][1])
         for i in range(len(entries) - 1)
     ), "entries must be strictly sorted by (key, lsn)"
-    table = pa.table(
-        {
-            "key": pa.array([e[0] for e in entries], pa.uint64()),
-            "lsn": pa.array([e[1] for e in entries], pa.uint64()),
-            "data": pa.array([e[2] for e in entries], pa.large_binary()),
-        },
-        schema=_SCHEMA.with_metadata(
-            {"format": FORMAT, "kind": kind, "lo": str(lo), "hi": str(hi)}
-        ),
+    schema = _SCHEMA.with_metadata({"format": FORMAT, "kind": kind, "lo": str(lo), "hi": str(hi)})
+    batch = pa.record_batch(
+        [
+            pa.array([e[0] for e in entries], pa.uint64()),
+            pa.array([e[1] for e in entries], pa.uint64()),
+            _binary_column([e[2] for e in entries]),
+        ],
+        schema=schema,
     )
+    cuts = batch_bounds(entries, LAYER_BATCH_BYTES if batch_bytes is None else batch_bytes)
     sink = pa.BufferOutputStream()
-    opts = ipc.IpcWriteOptions(compression="zstd")
-    with ipc.new_file(sink, table.schema, options=opts) as writer:
-        writer.write_table(table, max_chunksize=64 * 1024)
+    opts = ipc.IpcWriteOptions(compression=LAYER_CODEC)
+    with ipc.new_file(sink, schema, options=opts) as writer:
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            writer.write_batch(batch.slice(a, b - a))
     return bytes(sink.getvalue().to_pybytes())
 
 
@@ -192,16 +254,79 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class LoadedLayer:
-    """A layer file decoded for random access: sorted key/lsn lists plus one data buffer."""
+class DecodedBatch:
+    """The ``data`` column of one record batch of a layer file, decoded."""
 
-    def __init__(self, data: bytes, expect_sha256: str | None = None) -> None:
+    __slots__ = ("offsets", "data", "nbytes")
+
+    def __init__(self, col: pa.LargeBinaryArray) -> None:
+        bufs = col.buffers()
+        assert bufs[1] is not None
+        self.offsets = memoryview(bufs[1]).cast("q")[col.offset : col.offset + len(col) + 1]
+        self.data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
+        self.nbytes = self.data.nbytes + 8 * len(col) + 200
+
+    def at(self, j: int) -> bytes:
+        return bytes(self.data[self.offsets[j] : self.offsets[j + 1]])
+
+
+class BatchCache(Protocol):
+    """Where a loaded layer keeps its decoded batches (the page server's ``LayerStore``:
+    bounded, shared by every layer; hits take no lock)."""
+
+    def get_batch(self, key: Hashable) -> DecodedBatch | None: ...
+
+    def put_batch(self, key: Hashable, batch: DecodedBatch) -> None: ...
+
+
+class _OwnBatches:
+    """A layer's own unbounded batch cache (a layer loaded outside a ``LayerStore``)."""
+
+    def __init__(self) -> None:
+        self._d: dict[Hashable, DecodedBatch] = {}
+
+    def get_batch(self, key: Hashable) -> DecodedBatch | None:
+        return self._d.get(key)
+
+    def put_batch(self, key: Hashable, batch: DecodedBatch) -> None:
+        self._d[key] = batch
+
+
+def _ipc_reader(buf: pa.Buffer, fields: list[int]) -> ipc.RecordBatchFileReader:
+    # no thread pool: a batch is small, and handing its buffers to threads costs more
+    opts = ipc.IpcReadOptions(use_threads=False, included_fields=fields)
+    return ipc.open_file(pa.BufferReader(buf), options=opts)
+
+
+class LoadedLayer:
+    """A layer file opened for random access: sorted key/lsn lists in memory, each page's
+    bytes decoded with its record batch on first use (``BatchCache``)."""
+
+    def __init__(
+        self,
+        data: bytes,
+        expect_sha256: str | None = None,
+        *,
+        cache: BatchCache | None = None,
+        cache_key: Hashable = "",
+    ) -> None:
         if expect_sha256 is not None and sha256(data) != expect_sha256:
             raise LayerCorrupt("checksum mismatch")
+        self._buf = pa.py_buffer(data)
         try:
-            reader = ipc.open_file(pa.BufferReader(data))
+            reader = _ipc_reader(self._buf, [0, 1])  # the data column stays compressed
             meta = {k.decode(): v.decode() for k, v in (reader.schema.metadata or {}).items()}
-            table = reader.read_all()
+            index = reader.read_all()  # one chunk per record batch
+            key_col = index.column(0)
+            if key_col.num_chunks != reader.num_record_batches:
+                raise LayerCorrupt(f"{key_col.num_chunks} chunks for "
+                                   f"{reader.num_record_batches} record batches")
+            starts = [0]
+            for chunk in key_col.chunks:
+                starts.append(starts[-1] + len(chunk))
+            keys: list[int] = key_col.to_pylist()
+            lsns: list[int] = index.column(1).to_pylist()
+            self._data_reader = _ipc_reader(self._buf, [2])
         except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
             raise LayerCorrupt(f"unreadable layer: {exc}") from exc
         if meta.get("format") != FORMAT:
@@ -209,21 +334,49 @@ class LoadedLayer:
         self.kind = meta["kind"]
         self.lo = int(meta["lo"])
         self.hi = int(meta["hi"])
-        self.keys: list[int] = table.column("key").to_pylist()
-        self.lsns: list[int] = table.column("lsn").to_pylist()
-        col = table.column("data").combine_chunks()
-        assert isinstance(col, pa.LargeBinaryArray)
-        bufs = col.buffers()
-        assert bufs[1] is not None
-        self._offsets = memoryview(bufs[1]).cast("q")[col.offset : col.offset + len(col) + 1]
-        self._data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
-        self.nbytes = len(data) + len(self.keys) * 80 + self._data.nbytes
+        self.keys = keys
+        self.lsns = lsns
+        self._starts = starts
+        """Row index where each record batch starts, plus the row count."""
+        self._cache: BatchCache = cache if cache is not None else _OwnBatches()
+        self._cache_key = cache_key
+        self._read_lock = threading.Lock()
+        self.batches_decoded = 0
+        self.nbytes = len(data) + len(keys) * _INDEX_BYTES_PER_ENTRY + 8 * len(starts)
+        """Memory held for this layer (the file and its index); decoded batches are counted
+        by the cache that holds them."""
 
     def __len__(self) -> int:
         return len(self.keys)
 
+    @property
+    def n_batches(self) -> int:
+        return len(self._starts) - 1
+
+    def _decode(self, b: int) -> DecodedBatch:
+        """Decode batch ``b``'s data column and give it to the cache."""
+        ck = (self._cache_key, b)
+        try:
+            with self._read_lock:  # one reader object: one batch read at a time
+                rb = self._data_reader.get_batch(b)
+        except (pa.ArrowInvalid, pa.ArrowException) as exc:
+            raise LayerCorrupt(f"unreadable batch {b} of layer: {exc}") from exc
+        col = rb.column(0)
+        if len(col) != self._starts[b + 1] - self._starts[b]:
+            raise LayerCorrupt(f"batch {b} has {len(col)} pages, its index says otherwise")
+        assert isinstance(col, pa.LargeBinaryArray)
+        batch = DecodedBatch(col)
+        self.batches_decoded += 1
+        self._cache.put_batch(ck, batch)
+        return batch
+
     def data_at(self, i: int) -> bytes:
-        return bytes(self._data[self._offsets[i] : self._offsets[i + 1]])
+        starts = self._starts
+        b = bisect.bisect_right(starts, i) - 1
+        batch = self._cache.get_batch((self._cache_key, b))
+        if batch is None:
+            batch = self._decode(b)
+        return batch.at(i - starts[b])
 
     def get(self, key: int, lsn: int) -> tuple[int, bytes] | None:
         """The newest version of ``key`` at or below ``lsn`` in this layer."""
@@ -242,12 +395,21 @@ class LoadedLayer:
         return [(self.lsns[i], self.data_at(i)) for i in range(lo, hi)]
 
     def latest_at(self, lsn: int) -> dict[int, tuple[int, bytes]]:
-        """Every key's newest version at or below ``lsn`` (for compaction)."""
+        """Every key's newest version at or below ``lsn`` (for compaction): the whole data
+        column decoded once, not through the batch cache (it would evict every hot batch)."""
+        if not self.keys:
+            return {}
+        try:
+            col = _ipc_reader(self._buf, [2]).read_all().column(0).combine_chunks()
+        except (pa.ArrowInvalid, pa.ArrowException) as exc:
+            raise LayerCorrupt(f"unreadable layer: {exc}") from exc
+        assert isinstance(col, pa.LargeBinaryArray) and len(col) == len(self.keys)
+        whole = DecodedBatch(col)
         out: dict[int, tuple[int, bytes]] = {}
         keys, lsns = self.keys, self.lsns
         for i in range(len(keys)):
             if lsns[i] <= lsn:
-                out[keys[i]] = (lsns[i], self.data_at(i))
+                out[keys[i]] = (lsns[i], whole.at(i))
         return out
 
 

@@ -34,7 +34,13 @@ GETPAGE_ERRORS = Counter("strata_pageserver_getpage_errors_total", "Failed GetPa
 
 LAYERS = Gauge("strata_pageserver_layers", "Layer files", ["kind", "location"])
 LAYER_BYTES = Gauge("strata_pageserver_layer_bytes", "Layer file bytes", ["location"])
-CACHED_LAYER_BYTES = Gauge("strata_pageserver_cached_layer_bytes", "Decoded layers in memory")
+CACHED_LAYER_BYTES = Gauge(
+    "strata_pageserver_cached_layer_bytes", "Loaded layers and decoded layer batches in memory"
+)
+LAYER_BATCHES_DECODED = Counter(
+    "strata_pageserver_layer_batches_decoded_total",
+    "Record batches of layer files decoded (a page read decodes its batch, not the file)",
+)
 UPLOAD_QUEUE = Gauge("strata_pageserver_upload_queue", "Pending upload tasks")
 UPLOADS = Counter("strata_pageserver_uploads_total", "Objects uploaded", ["kind"])
 UPLOAD_BYTES = Counter("strata_pageserver_upload_bytes_total", "Bytes uploaded")

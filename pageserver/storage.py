@@ -13,11 +13,19 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import cast
 
 from pageserver import metrics
-from pageserver.layers import LayerCorrupt, LayerDesc, LoadedLayer, sha256, write_file_atomic
+from pageserver.layers import (
+    DecodedBatch,
+    LayerCorrupt,
+    LayerDesc,
+    LoadedLayer,
+    sha256,
+    write_file_atomic,
+)
 from strata.objectstore import ObjectNotFound, ObjectStore
 
 log = logging.getLogger("strata.pageserver.storage")
@@ -42,6 +50,19 @@ def layer_key(tenant: str, timeline: str, name: str) -> str:
 
 def manifest_key(tenant: str, timeline: str) -> str:
     return f"{timeline_prefix(tenant, timeline)}index.json"
+
+
+def _layer_of(cache_key: Hashable) -> str:
+    """The layer a cache entry belongs to: a layer's key, or the first item of a batch's."""
+    if isinstance(cache_key, tuple):
+        return str(cache_key[0])
+    return str(cache_key)
+
+
+EVICT_TO = 0.875
+"""When the layer cache is over its budget, evict least recently used entries until it holds
+at most this fraction of it: one sort per pass instead of one scan per evicted entry (the
+cache holds thousands of decoded batches)."""
 
 
 _fp_hits: dict[str, int] = {}
@@ -72,22 +93,31 @@ def failpoint(name: str) -> None:
 
 
 class LayerStore:
-    """Layer bytes: a bounded in-memory cache of decoded layers over local files over S3."""
+    """Layer bytes: a bounded in-memory cache over local files over S3.
+
+    The cache (``cache_bytes``) holds two kinds of entries in one LRU: loaded layers (the
+    file's bytes and its key/lsn index, ``LoadedLayer``) under ``tenant/timeline/name``, and
+    decoded record batches of their data column (``DecodedBatch``) under ``(that, i)``:
+    a read of one page decodes one batch, never the whole file."""
 
     def __init__(self, data_dir: str, remote: ObjectStore, cache_bytes: int) -> None:
         self.data_dir = data_dir
         self.remote = remote
         self.cache_bytes = cache_bytes
-        self._cache: dict[str, LoadedLayer] = {}
-        """Decoded layers; a hit reads this dict without ``_lock`` (one atomic dict lookup:
-        reads of every timeline used to take this one lock for an LRU move)."""
-        self._used: dict[str, int] = {}
-        """Last use of each cached layer (``_tick``); written without the lock (a lost update
+        self._cache: dict[Hashable, LoadedLayer | DecodedBatch] = {}
+        """Loaded layers and decoded batches; a hit reads this dict without ``_lock`` (one
+        atomic dict lookup: reads of every timeline used to take this one lock for an LRU
+        move)."""
+        self._used: dict[Hashable, int] = {}
+        """Last use of each cached entry (``_tick``); written without the lock (a lost update
         only makes the LRU order a little less exact), read when evicting."""
         self._tick = 0
         self._cached = 0
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self.layers_loaded = 0
+        self.batches_decoded = 0
+        self.batch_bytes_decoded = 0
 
     def local_dir(self, tenant: str, timeline: str) -> str:
         return os.path.join(self.data_dir, "tenants", tenant, "timelines", timeline, "layers")
@@ -99,30 +129,33 @@ class LayerStore:
         os.makedirs(self.local_dir(tenant, timeline), exist_ok=True)
         write_file_atomic(self.local_path(tenant, timeline, name), data)
 
+    def _forget(self, match: Callable[[str], bool]) -> None:
+        """Drop the cached layers (and their batches) whose cache key ``match``es (caller
+        holds ``_lock``)."""
+        for ck in [k for k in self._cache if match(_layer_of(k))]:
+            self._cached -= self._cache.pop(ck).nbytes
+            self._used.pop(ck, None)
+        metrics.CACHED_LAYER_BYTES.set(self._cached)
+
     def remove_local(self, tenant: str, timeline: str, name: str) -> None:
         try:
             os.unlink(self.local_path(tenant, timeline, name))
         except FileNotFoundError:
             pass
+        gone = f"{tenant}/{timeline}/{name}"
         with self._lock:
-            ent = self._cache.pop(f"{tenant}/{timeline}/{name}", None)
-            self._used.pop(f"{tenant}/{timeline}/{name}", None)
-            if ent is not None:
-                self._cached -= ent.nbytes
+            self._forget(lambda ck: ck == gone)
 
     def forget_timeline(self, tenant: str, timeline: str) -> None:
         """Delete a timeline's local files and drop its decoded layers (timeline deletion)."""
         shutil.rmtree(os.path.dirname(self.local_dir(tenant, timeline)), ignore_errors=True)
         prefix = f"{tenant}/{timeline}/"
         with self._lock:
-            for ck in [k for k in self._cache if k.startswith(prefix)]:
-                self._cached -= self._cache.pop(ck).nbytes
-                self._used.pop(ck, None)
-            metrics.CACHED_LAYER_BYTES.set(self._cached)
+            self._forget(lambda ck: ck.startswith(prefix))
 
     def drop_cache(self) -> int:
         with self._lock:
-            n = len(self._cache)
+            n = sum(1 for k in self._cache if isinstance(k, str))
             self._cache.clear()
             self._used.clear()
             self._cached = 0
@@ -133,13 +166,50 @@ class LayerStore:
     def cached_bytes(self) -> int:
         return self._cached
 
+    def _remember(self, key: Hashable, value: LoadedLayer | DecodedBatch) -> None:
+        """Cache ``value`` and evict down to EVICT_TO of the budget if over it, never the
+        entry just added (caller holds ``_lock``)."""
+        self._tick += 1
+        self._used[key] = self._tick
+        self._cache[key] = value
+        self._cached += value.nbytes
+        if self._cached > self.cache_bytes:
+            target = self.cache_bytes * EVICT_TO
+            for old in sorted(self._cache, key=lambda k: self._used.get(k, 0)):
+                if self._cached <= target:
+                    break
+                if old != key:
+                    self._cached -= self._cache.pop(old).nbytes
+                    self._used.pop(old, None)
+            for stale in [k for k in self._used if k not in self._cache]:
+                self._used.pop(stale, None)  # a hit racing an eviction re-added it
+        metrics.CACHED_LAYER_BYTES.set(self._cached)
+
+    def get_batch(self, key: Hashable) -> DecodedBatch | None:
+        """``BatchCache``: a decoded batch, if cached (no lock)."""
+        hit = self._cache.get(key)
+        if hit is None:
+            return None
+        self._tick += 1
+        self._used[key] = self._tick
+        return cast(DecodedBatch, hit)  # batch keys are tuples, layer keys strings
+
+    def put_batch(self, key: Hashable, batch: DecodedBatch) -> None:
+        with self._lock:
+            self.batches_decoded += 1
+            self.batch_bytes_decoded += batch.data.nbytes
+            metrics.LAYER_BATCHES_DECODED.inc()
+            if key not in self._cache:
+                self._remember(key, batch)
+
     def load(self, tenant: str, timeline: str, desc: LayerDesc) -> LoadedLayer:
-        """The decoded layer, from memory, else local disk (verified), else object storage."""
+        """The loaded layer, from memory, else local disk (verified), else object storage."""
         ck = f"{tenant}/{timeline}/{desc.name}"
         hit = self._cache.get(ck)
         if hit is not None:
             self._tick += 1
             self._used[ck] = self._tick
+            assert isinstance(hit, LoadedLayer)
             return hit
         with self._lock:
             lk = self._loading.setdefault(ck, threading.Lock())
@@ -147,24 +217,17 @@ class LayerStore:
             with self._lock:
                 hit = self._cache.get(ck)
                 if hit is not None:
+                    assert isinstance(hit, LoadedLayer)
                     return hit
-            layer = self._load_uncached(tenant, timeline, desc)
+            layer = self._load_uncached(tenant, timeline, desc, ck)
             with self._lock:
-                self._tick += 1
-                self._used[ck] = self._tick
-                self._cache[ck] = layer
-                self._cached += layer.nbytes
-                while self._cached > self.cache_bytes and len(self._cache) > 1:
-                    old_ck = min(self._cache, key=lambda k: self._used.get(k, 0))
-                    self._cached -= self._cache.pop(old_ck).nbytes
-                    self._used.pop(old_ck, None)
-                for stale in [k for k in list(self._used) if k not in self._cache]:
-                    self._used.pop(stale, None)  # a hit racing an eviction re-added it
+                self.layers_loaded += 1
+                self._remember(ck, layer)
                 self._loading.pop(ck, None)
-                metrics.CACHED_LAYER_BYTES.set(self._cached)
             return layer
 
-    def _load_uncached(self, tenant: str, timeline: str, desc: LayerDesc) -> LoadedLayer:
+    def _load_uncached(self, tenant: str, timeline: str, desc: LayerDesc,
+                       ck: str) -> LoadedLayer:
         path = self.local_path(tenant, timeline, desc.name)
         try:
             with open(path, "rb") as f:
@@ -173,7 +236,7 @@ class LayerStore:
             data = None
         if data is not None:
             try:
-                return LoadedLayer(data, desc.sha256)
+                return LoadedLayer(data, desc.sha256, cache=self, cache_key=ck)
             except LayerCorrupt as exc:
                 metrics.CORRUPT_LAYERS.inc()
                 if not desc.remote:  # the only copy: keep it (and its upload fails loudly)
@@ -193,7 +256,7 @@ class LayerStore:
         metrics.DOWNLOAD_SECONDS.observe(time.monotonic() - t0)
         if sha256(data) != desc.sha256:
             raise LayerUnavailable(f"layer {desc.name} in object storage fails its checksum")
-        layer = LoadedLayer(data)
+        layer = LoadedLayer(data, cache=self, cache_key=ck)
         self.write_local(tenant, timeline, desc.name, data)
         return layer
 
