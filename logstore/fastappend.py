@@ -330,79 +330,209 @@ def _serialized(req: pb.AppendRequest) -> bytes:
     return body
 
 
+AckFn = Callable[[pb.AppendResponse], None]
+ErrorFn = Callable[[LogstoreError], None]
+
+
+class _ClientProtocol(asyncio.Protocol):
+    """The proposer's end of one fast append connection: frames are parsed in
+    ``data_received`` and handed to the channel (no stream reader, no task per frame)."""
+
+    def __init__(self, ch: FastAppendChannel) -> None:
+        self.ch = ch
+        self.buf = bytearray()
+        self.paused = False
+        self.resumed: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        cast(asyncio.Transport, transport).write(MAGIC)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos = 0
+        ch = self.ch
+        while len(buf) - pos >= HEADER.size and not ch.failed:
+            n, kind = HEADER.unpack_from(buf, pos)
+            if n > MAX_FRAME_BYTES:
+                ch.fail(TransportError(f"{ch.addr}: fast append frame of {n} bytes"))
+                break
+            if len(buf) - pos - HEADER.size < n:
+                break
+            body = bytes(buf[pos + HEADER.size : pos + HEADER.size + n])
+            pos += HEADER.size + n
+            ch.frame(kind, body)
+        del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ch.fail(TransportError(f"{self.ch.addr}: fast append stream ended: {exc or 'closed'}"))
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.resumed is not None and not self.resumed.done():
+            self.resumed.set_result(None)
+        self.resumed = None
+
+
 class FastAppendChannel:
     """``AppendChannel`` over the fast append stream (connects on first use); with ``tls``
-    (this proposer's certificate) over mutual TLS, the acceptor checked as gRPC does."""
+    (this proposer's certificate) over mutual TLS, the acceptor checked as gRPC does.
+
+    Besides ``send``/``recv`` it offers a direct mode (``open_direct``): ``send_now``
+    writes a request from any callback on the loop, and each ack (or the error that ends the
+    stream) is handed to a callback from ``data_received``: the proposer then replicates
+    without a sender and a receiver task step per message (logstore/proposer.py)."""
 
     def __init__(self, host: str, port: int, addr: str, on_connect_error: Callable[[], None],
                  tls: TlsFiles | None = None) -> None:
-        self._addr = addr
+        self.addr = addr
         self._on_connect_error = on_connect_error
         self._tls = tls
-        self._conn: asyncio.Task[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.ensure_future(
-            self._connect(host, port)
-        )
-        self._writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.Transport | None = None
+        self._protocol: _ClientProtocol | None = None
+        self._acks: deque[pb.AppendResponse] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.failed: LogstoreError | None = None
+        self._on_ack: AckFn | None = None
+        self._on_error: ErrorFn | None = None
+        self._conn: asyncio.Task[None] = asyncio.ensure_future(self._connect(host, port))
 
-    async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self, host: str, port: int) -> None:
         ctx = client_ssl_context(self._tls) if self._tls is not None else None
+        loop = asyncio.get_running_loop()
         try:
             if ctx is None:
-                opened = asyncio.open_connection(host, port, limit=MAX_FRAME_BYTES + HEADER.size)
+                opened = loop.create_connection(lambda: _ClientProtocol(self), host, port)
             else:
-                opened = asyncio.open_connection(
-                    host, port, limit=MAX_FRAME_BYTES + HEADER.size, ssl=ctx, server_hostname=host,
+                opened = loop.create_connection(
+                    lambda: _ClientProtocol(self), host, port, ssl=ctx, server_hostname=host,
                     ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
-            reader, writer = await asyncio.wait_for(opened, CONNECT_TIMEOUT_S + TLS_HANDSHAKE_TIMEOUT_S)
+            transport, protocol = await asyncio.wait_for(opened, CONNECT_TIMEOUT_S + TLS_HANDSHAKE_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             self._on_connect_error()
-            raise TransportError(f"{self._addr}: fast append port {port}: {exc}") from None
-        self._writer = writer
-        writer.write(MAGIC)
-        return reader, writer
+            raise TransportError(f"{self.addr}: fast append port {port}: {exc}") from None
+        self._transport = cast(asyncio.Transport, transport)
+        self._protocol = protocol
+        if self.failed is not None:  # cancelled meanwhile
+            self._transport.close()
 
-    async def _streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._conn.done() and not self._conn.cancelled() and self._conn.exception() is None:
-            return self._conn.result()  # connected: no shield (a future) per message
-        try:
-            return await asyncio.shield(self._conn)
-        except asyncio.CancelledError:
-            if self._conn.cancelled():
-                raise TransportError(f"{self._addr}: fast append stream closed") from None
-            raise
+    async def _connected(self) -> asyncio.Transport:
+        if self._transport is None or not self._conn.done():
+            try:
+                await asyncio.shield(self._conn)
+            except asyncio.CancelledError:
+                if self._conn.cancelled():
+                    raise TransportError(f"{self.addr}: fast append stream closed") from None
+                raise
+        if self.failed is not None:
+            raise self.failed
+        assert self._transport is not None
+        return self._transport
 
-    async def send(self, req: pb.AppendRequest) -> None:
-        _, writer = await self._streams()
-        body = _serialized(req)
-        writer.writelines((HEADER.pack(len(body), KIND_APPEND), body))
-        try:
-            await writer.drain()
-        except ConnectionError as exc:
-            raise TransportError(f"{self._addr}: fast append stream: {exc}") from None
+    # ---- frames from the protocol ---------------------------------------------------
 
-    async def recv(self) -> pb.AppendResponse:
-        reader, _ = await self._streams()
-        try:
-            n, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
-            if n > MAX_FRAME_BYTES:
-                raise TransportError(f"{self._addr}: fast append frame of {n} bytes")
-            body = await reader.readexactly(n)
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            raise TransportError(f"{self._addr}: fast append stream ended: {exc}") from None
+    def frame(self, kind: int, body: bytes) -> None:
         if kind == KIND_ACK:
             try:
-                return pb.AppendResponse.FromString(body)
+                resp = pb.AppendResponse.FromString(body)
             except DecodeError as exc:
-                raise TransportError(f"{self._addr}: bad ack: {exc}") from None
+                self.fail(TransportError(f"{self.addr}: bad ack: {exc}"))
+                return
+            on_ack = self._on_ack
+            if on_ack is None:
+                self._acks.append(resp)
+                self._wake()
+                return
+            try:
+                on_ack(resp)
+            except LogstoreError as exc:
+                self.fail(exc)
+            except Exception as exc:  # a bug must not leave the stream half alive
+                log.exception("%s: handling an ack failed", self.addr)
+                self.fail(TransportError(f"{self.addr}: handling an ack failed: {exc!r}"))
+            return
         if kind == KIND_ERROR and len(body) >= ERROR_HEAD.size:
-            from logstore.transport import error_for
+            from logstore.transport import error_for  # import here: transport imports this module
 
             code, promised = ERROR_HEAD.unpack_from(body)
             message = body[ERROR_HEAD.size :].decode(errors="replace")
-            raise error_for(_CODES.get(code, grpc.StatusCode.UNKNOWN), f"{self._addr}: {message}", promised)
-        raise TransportError(f"{self._addr}: unexpected fast append frame kind {kind}")
+            self.fail(error_for(_CODES.get(code, grpc.StatusCode.UNKNOWN), f"{self.addr}: {message}", promised))
+            return
+        self.fail(TransportError(f"{self.addr}: unexpected fast append frame kind {kind}"))
+
+    def fail(self, exc: LogstoreError) -> None:
+        """The stream is over (the first error wins; acks after it are ignored)."""
+        if self.failed is not None:
+            return
+        self.failed = exc
+        if self._transport is not None:
+            self._transport.close()
+        on_error = self._on_error
+        if on_error is not None:
+            on_error(exc)
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    # ---- AppendChannel ---------------------------------------------------------------
+
+    async def send(self, req: pb.AppendRequest) -> None:
+        await self._connected()
+        self.send_now(req)
+        protocol = self._protocol
+        if protocol is not None and protocol.paused:
+            if protocol.resumed is None:
+                protocol.resumed = asyncio.get_running_loop().create_future()
+            await protocol.resumed
+            if self.failed is not None:
+                raise self.failed
+
+    async def recv(self) -> pb.AppendResponse:
+        await self._connected()
+        while not self._acks:
+            if self.failed is not None:
+                raise self.failed
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._acks.popleft()
 
     def cancel(self) -> None:
         self._conn.cancel()
-        if self._writer is not None:
-            self._writer.close()
+        if self.failed is None:
+            self.failed = TransportError(f"{self.addr}: fast append stream closed")
+        self._on_ack = self._on_error = None
+        if self._transport is not None:
+            self._transport.close()
+        self._wake()
+
+    # ---- direct mode -----------------------------------------------------------------
+
+    async def open_direct(self, on_ack: AckFn, on_error: ErrorFn) -> None:
+        """Connect; from then on every ack goes to ``on_ack`` (called from the protocol;
+        a LogstoreError it raises ends the stream) and the error that ends the stream to
+        ``on_error`` (once)."""
+        await self._connected()
+        assert not self._acks, "direct mode on a channel already used with recv()"
+        self._on_ack = on_ack
+        self._on_error = on_error
+
+    def send_now(self, req: pb.AppendRequest) -> None:
+        """Write one request (connected channels only). Never waits: the proposer bounds
+        what is in flight per acceptor (messages and bytes), so the transport's buffer is
+        bounded too."""
+        if self.failed is not None:
+            raise self.failed
+        transport = self._transport
+        assert transport is not None, "send_now before the channel connected"
+        body = _serialized(req)
+        transport.writelines((HEADER.pack(len(body), KIND_APPEND), body))

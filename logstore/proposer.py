@@ -20,6 +20,7 @@ import bisect
 import concurrent.futures
 import contextlib
 import logging
+import os
 import random
 import threading
 from collections import deque
@@ -59,6 +60,33 @@ CLOSE_FLUSH_S = 0.5
 acceptor that is down catches up from the next proposer)."""
 
 
+DIRECT_SENDS_ENV = "STRATA_PROPOSER_DIRECT"
+"""``on`` (default) | ``off``: replicate over the fast append stream in direct mode (a
+commit written to each acceptor from ``submit``, acks handled in the stream's callback)
+instead of a sender and a receiver task per acceptor."""
+
+
+def direct_sends_enabled() -> bool:
+    return os.environ.get(DIRECT_SENDS_ENV, "on").strip().lower() != "off"
+
+
+LAZY_ENV = "STRATA_PROPOSER_LAZY_MS"
+"""Direct mode: how long (ms) the acceptors beyond the first majority of healthy ones (by
+their order in the address list) may wait before they get new records (0: never wait). See
+``Proposer._is_lazy``."""
+LAZY_DEFAULT_MS = 0.0
+
+
+def lazy_seconds() -> float:
+    raw = os.environ.get(LAZY_ENV, "").strip()
+    try:
+        ms = float(raw) if raw else LAZY_DEFAULT_MS
+    except ValueError:
+        log.warning("%s=%r is not a number of ms: %s", LAZY_ENV, raw, LAZY_DEFAULT_MS)
+        ms = LAZY_DEFAULT_MS
+    return max(0.0, min(ms, 100.0)) / 1000
+
+
 def _hist(entries: Any) -> history.History:
     return [(int(e.term), int(e.start_lsn)) for e in entries]
 
@@ -76,6 +104,13 @@ class _Peer:
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.last_error = ""
+        # Direct mode (a channel with ``send_now``, logstore/fastappend.py): the channel and
+        # the (end LSN, sent at) of each message in flight; ``busy`` while the sender task
+        # is between taking p.next and sending (a catch-up read): nothing else sends then.
+        self.direct: Any = None
+        self.inflight: deque[tuple[int, float]] = deque()
+        self.busy = False
+        self.messages = 0  # direct mode: messages written to this acceptor (tests, stats)
 
     def describe(self) -> str:
         state = f"synced flush={self.flush:#x}" if self.synced else f"down ({self.last_error or 'connecting'})"
@@ -101,6 +136,8 @@ class Proposer:
         max_inflight_bytes: int = 8 << 20,
         max_buffer_bytes: int = 64 << 20,
         max_inflight_msgs: int = 2,
+        direct_sends: bool | None = None,
+        lazy_s: float | None = None,
     ) -> None:
         assert acceptor_addrs, "need at least one acceptor"
         assert len(set(acceptor_addrs)) == len(acceptor_addrs), "duplicate acceptor address"
@@ -120,6 +157,12 @@ class Proposer:
         # Few messages in flight per acceptor: records queued meanwhile travel as one batch
         # (one message, one group-commit fsync) instead of one message each.
         self.max_inflight_msgs = max_inflight_msgs
+        # Direct mode on channels that offer it (the fast append stream): see _replicate_direct.
+        self.direct_sends = direct_sends_enabled() if direct_sends is None else direct_sends
+        # Direct mode: acceptors past the first healthy majority get records in batches,
+        # at most this long after they were submitted (_is_lazy); 0: every one at once.
+        self.lazy_s = lazy_seconds() if lazy_s is None else lazy_s
+        self._lazy_timer: asyncio.TimerHandle | None = None
         self.majority = len(acceptor_addrs) // 2 + 1
         self._peers = [_Peer(i, factory(a)) for i, a in enumerate(acceptor_addrs)]
         self.term = 0
@@ -244,9 +287,10 @@ class Proposer:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         return self.submit_with(payloads, fut), fut
 
-    def submit_with(self, payloads: list[bytes], fut: Waiter) -> int:
+    def submit_with(self, payloads: list[bytes], fut: Waiter, send: bool = True) -> int:
         """``submit`` resolving the caller's future (asyncio or concurrent) instead of a new
-        one; on the loop's thread. Returns the end LSN."""
+        one; on the loop's thread. Returns the end LSN. ``send=False``: the caller submits
+        more at once and calls ``send_queued`` after the last (one message for all)."""
         self.check_submit(payloads)
         for payload in payloads:
             self._lsns.append(self._end)
@@ -254,9 +298,50 @@ class Proposer:
             self._end += len(payload)
             self._buf_bytes += len(payload)
         self._pending.append((self._end, fut))
-        for p in self._peers:
-            p.wake.set()
+        if send:
+            self.send_queued()
         return self._end
+
+    def send_queued(self) -> None:
+        """Send what was submitted: written now to peers in direct mode (no sender task
+        step per commit), else their senders are woken."""
+        for p in self._peers:
+            if p.direct is None:
+                p.wake.set()
+            elif self.lazy_s and self._is_lazy(p):
+                self._arm_lazy()
+            else:
+                self._pump(p)
+
+    def _is_lazy(self, p: _Peer) -> bool:
+        """Whether ``p`` may get new records later (direct mode, ``lazy_s``): a majority of
+        acceptors before it in the address list are in sync, in direct mode, and have no
+        ack outstanding for longer than ``lazy_s``. The commit then needs none of the lazy
+        ones, which get the records in one message (one fdatasync) per ``lazy_s`` instead
+        of one per commit; should one of the majority stop answering, the next submit
+        finds it overdue and sends to the rest at once, and the lazy timer has sent them
+        the records already waiting within ``lazy_s``. Subscribers start at the first
+        acceptor, which is never lazy while it is healthy."""
+        now = asyncio.get_running_loop().time()
+        ahead = 0
+        for q in self._peers:
+            if q is p:
+                return ahead >= self.majority
+            if (q.synced and q.direct is not None and q.direct.failed is None
+                    and (not q.inflight or now - q.inflight[0][1] < self.lazy_s)):
+                ahead += 1
+        return False
+
+    def _arm_lazy(self) -> None:
+        if self._lazy_timer is None:
+            self._lazy_timer = asyncio.get_running_loop().call_later(self.lazy_s, self._send_lazy)
+
+    def _send_lazy(self) -> None:
+        """The lazy timer: every acceptor in direct mode gets what waits for it."""
+        self._lazy_timer = None
+        for p in self._peers:
+            if p.direct is not None:
+                self._pump(p)
 
     def check_submit(self, payloads: list[bytes]) -> None:
         """Raise what ``submit`` would for these payloads now (deposed, not elected, bad size)."""
@@ -481,6 +566,9 @@ class Proposer:
 
     async def _replicate(self, p: _Peer) -> None:
         ch = p.t.append_stream()
+        if self.direct_sends and hasattr(ch, "open_direct"):
+            await self._replicate_direct(p, ch)
+            return
         inflight: deque[tuple[int, float]] = deque()
         tasks = [
             asyncio.create_task(self._sender(p, ch, inflight)),
@@ -510,18 +598,122 @@ class Proposer:
 
     async def _receiver(self, p: _Peer, ch: AppendChannel, inflight: deque[tuple[int, float]]) -> None:
         while True:
-            resp = await ch.recv()
-            if not inflight or resp.end_lsn != inflight[0][0] or resp.term != self.term:
-                raise TransportError(f"{p.t.addr}: unexpected ack for {resp.end_lsn:#x}")
-            inflight.popleft()
-            flushed = min(resp.flush_lsn, p.next)
-            if flushed > p.flush:
-                p.flush = flushed
-                self._update_commit()
-            if self._end > p.next:
+            self._on_ack(p, inflight, await ch.recv())
+
+    def _on_ack(self, p: _Peer, inflight: deque[tuple[int, float]], resp: pb.AppendResponse) -> None:
+        """One acknowledgement from ``p``'s stream (the receiver task's, or in direct mode
+        the channel's callback): raises TransportError if it is not the one expected."""
+        if not inflight or resp.end_lsn != inflight[0][0] or resp.term != self.term:
+            raise TransportError(f"{p.t.addr}: unexpected ack for {resp.end_lsn:#x}")
+        inflight.popleft()
+        flushed = min(resp.flush_lsn, p.next)
+        if flushed > p.flush:
+            p.flush = flushed
+            self._update_commit()
+        if self._end > p.next:
+            if p.direct is None:
                 p.wake.set()  # the window has room again for records waiting to go
-            elif not inflight and self._commit > p.sent_commit:
-                self._arm_notify()  # idle now: the commit LSN goes out after a quiet moment
+            elif self.lazy_s and self._is_lazy(p):
+                self._arm_lazy()
+            else:
+                self._pump(p)
+        elif not inflight and self._commit > p.sent_commit:
+            self._arm_notify()  # idle now: the commit LSN goes out after a quiet moment
+
+    # ---- direct mode: sends from submit and acks from the channel's callback ------------
+
+    async def _replicate_direct(self, p: _Peer, ch: Any) -> None:
+        """``_replicate`` over a channel with ``open_direct``/``send_now``: records are
+        written by ``_pump`` right where they become sendable (a submit, an ack that frees
+        the window) and acks are handled in the channel's callback, so a commit costs no
+        task step on this side; a task remains for what waits (catch-up reads from
+        another acceptor, the idle commit-LSN message) and the ack watchdog."""
+        loop = asyncio.get_running_loop()
+        failed: asyncio.Future[None] = loop.create_future()
+        inflight = p.inflight = deque()
+
+        def on_ack(resp: pb.AppendResponse) -> None:
+            if p.direct is ch:
+                self._on_ack(p, inflight, resp)
+
+        def on_error(exc: LogstoreError) -> None:
+            if not failed.done():
+                failed.set_exception(exc)
+
+        try:
+            await ch.open_direct(on_ack, on_error)
+            p.direct = ch
+            p.busy = False
+            tasks = [asyncio.create_task(self._direct_sender(p, ch, inflight)),
+                     asyncio.create_task(self._watchdog(p, inflight))]
+            try:
+                self._pump(p)
+                done, _ = await asyncio.wait([failed, *tasks], return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    t.result()
+                raise TransportError(f"{p.t.addr}: append stream stopped")
+            finally:
+                for t in tasks:
+                    t.cancel()
+                for t in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await t
+        finally:
+            p.direct = None
+            ch.cancel()
+            if failed.done() and not failed.cancelled():
+                failed.exception()  # retrieved
+
+    def _pump(self, p: _Peer) -> None:
+        """Direct mode: write what ``p`` can take now from the buffer (the sender's
+        ``has_data`` branch, without awaiting). Records older than the buffer need a
+        catch-up read: the sender task does that."""
+        ch = p.direct
+        if ch is None or p.busy or ch.failed is not None:
+            return
+        inflight = p.inflight
+        while (self._end > p.next and p.next - p.flush < self.max_inflight_bytes
+               and len(inflight) < self.max_inflight_msgs):
+            if p.next < self._buf_start:
+                p.wake.set()
+                return
+            payloads = self._buffered(p.next)
+            start = p.next
+            p.next += sum(len(x) for x in payloads)
+            inflight.append((p.next, asyncio.get_running_loop().time()))
+            p.sent_commit = self._commit
+            p.messages += 1
+            ch.send_now(self._append_request(start, p.next, payloads))
+
+    async def _direct_sender(self, p: _Peer, ch: Any, inflight: deque[tuple[int, float]]) -> None:
+        """Direct mode's task: catch-up reads and the idle commit-LSN message."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._pump(p)
+            if (self._end > p.next and p.next < self._buf_start
+                    and p.next - p.flush < self.max_inflight_bytes and len(inflight) < self.max_inflight_msgs):
+                p.busy = True  # nobody else sends while the read is out
+                try:
+                    payloads = await self._records_for(p, p.next)
+                finally:
+                    p.busy = False
+                start = p.next
+                p.next += sum(len(x) for x in payloads)
+                inflight.append((p.next, loop.time()))
+                p.sent_commit = self._commit
+                ch.send_now(self._append_request(start, p.next, payloads))
+                continue
+            if self._commit > p.sent_commit and not inflight and p.flush == p.next:
+                if loop.time() - self._commit_at < COMMIT_NOTIFY_DELAY_S:
+                    self._arm_notify()
+                else:
+                    p.sent_commit = self._commit
+                    inflight.append((p.next, loop.time()))
+                    ch.send_now(pb.AppendRequest(tenant=self.tenant, timeline=self.timeline, term=self.term,
+                                                 start_lsn=p.next, commit_lsn=self._commit))
+                    continue
+            p.wake.clear()
+            await p.wake.wait()
 
     async def _sender(self, p: _Peer, ch: AppendChannel, inflight: deque[tuple[int, float]]) -> None:
         loop = asyncio.get_running_loop()
@@ -578,22 +770,27 @@ class Proposer:
         self._last_req = (key, req)
         return req
 
+    def _buffered(self, start: int) -> list[bytes]:
+        """Payloads from ``start`` (>= the buffer's start), at most a batch."""
+        out: list[bytes] = []
+        i = bisect.bisect_left(self._lsns, start, lo=self._head)
+        assert i < len(self._lsns) and self._lsns[i] == start, (start, self._buf_start)
+        total = 0
+        while i < len(self._lsns) and total < self.max_batch_bytes and len(out) < MAX_RECORDS_PER_APPEND:
+            nxt = self._payloads[i]
+            if out and total + len(nxt) > self.max_batch_bytes:
+                break
+            out.append(nxt)
+            total += len(nxt)
+            i += 1
+        return out
+
     async def _records_for(self, p: _Peer, start: int) -> list[bytes]:
         """Payloads from ``start`` (at most a batch): from the buffer, or older ones from an
         acceptor already in sync in this term (whose log up to its flush LSN is ours)."""
-        out: list[bytes] = []
         if start >= self._buf_start:
-            i = bisect.bisect_left(self._lsns, start, lo=self._head)
-            assert i < len(self._lsns) and self._lsns[i] == start, (start, self._buf_start)
-            total = 0
-            while i < len(self._lsns) and total < self.max_batch_bytes and len(out) < MAX_RECORDS_PER_APPEND:
-                nxt = self._payloads[i]
-                if out and total + len(nxt) > self.max_batch_bytes:
-                    break
-                out.append(nxt)
-                total += len(nxt)
-                i += 1
-            return out
+            return self._buffered(start)
+        out: list[bytes] = []
         sources = [q for q in self._peers if q is not p and q.synced and q.flush > start]
         random.shuffle(sources)
         for q in sources:
@@ -786,11 +983,12 @@ class SyncProposer:
                     if inner.end_lsn + sum(len(p) for p in payloads) != end:
                         raise QuorumLostError(
                             f"LSN reservation out of step (end {inner.end_lsn:#x}, reserved {end:#x})")
-                    inner.submit_with(payloads, fut)  # the ack resolves fut directly
+                    inner.submit_with(payloads, fut, send=False)  # the ack resolves fut directly
                 except LogstoreError as exc:
                     self._fail_from(items[i:], exc)  # also empties the queue
                     break
                 self._waiting.append((deadline, end, fut))
+            inner.send_queued()  # one message per acceptor for all of them
 
     def _fail_from(self, items: list[tuple[list[bytes], int, concurrent.futures.Future[int]]],
                    exc: LogstoreError) -> None:

@@ -1,0 +1,181 @@
+"""The proposer's direct mode over the fast append stream (logstore/proposer.py
+``_replicate_direct``): records written from ``submit`` and acks handled in the stream's
+callback. Same rules as the task mode: a commit only on a majority's acks (each after that
+acceptor's fdatasync), every acceptor brought to the whole log, catch-up reads for records
+the buffer no longer holds, fencing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+
+import pytest
+from conftest import MakeCluster
+from logstore_helpers import LOG, payload_for, read_log, wait_flush
+
+from logstore.errors import FencedError
+from logstore.fastappend import FastAppendChannel
+from logstore.proposer import Proposer
+
+FAST = ["--fast-append-listen", "auto"]
+SMALL = {"max_batch_bytes": 1 << 20, "max_inflight_bytes": 1 << 20, "max_buffer_bytes": 1 << 20}
+"""The smallest buffer: records are dropped from it once committed, so an acceptor that was
+down catches up through reads from the others."""
+
+
+class CountingProposer(Proposer):
+    """Counts catch-up reads (records older than the buffer) and direct sends."""
+
+    catch_up_reads = 0
+    direct_seen = 0
+
+    async def _records_for(self, p, start):  # type: ignore[no-untyped-def]
+        if start < self._buf_start:
+            self.catch_up_reads += 1
+        return await super()._records_for(p, start)
+
+    def _pump(self, p):  # type: ignore[no-untyped-def]
+        if p.direct is not None:
+            assert isinstance(p.direct, FastAppendChannel)
+            self.direct_seen += 1
+        super()._pump(p)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_records_survive_an_acceptor_killed_twice_with_catch_up_reads(make_cluster: MakeCluster,
+                                                                       direct: bool) -> None:
+    cluster = make_cluster(extra=FAST)
+    rng = random.Random(7)
+    n = 3000
+    sizes = [rng.randint(200, 3000) for _ in range(n)]
+
+    async def main() -> tuple[int, int]:
+        p = CountingProposer(cluster.addrs, **LOG, deadline_s=10, direct_sends=direct, **SMALL)
+        await p.elect()
+        acked: dict[int, int] = {}
+        nxt = 0
+
+        async def writer() -> None:
+            nonlocal nxt
+            while nxt < n:
+                batch = list(range(nxt, min(nxt + rng.randint(1, 3), n)))
+                nxt = batch[-1] + 1
+                end, fut = p.submit([payload_for(i, sizes[i]) for i in batch])
+                await p.wait_commit(end, fut)
+                for i in batch:
+                    acked[i] = end
+
+        async def killer() -> None:
+            victim = cluster.nodes[2]
+            for at in (n // 4, n // 2):
+                while len(acked) < at:
+                    await asyncio.sleep(0.005)
+                victim.kill()
+                await asyncio.sleep(0.7)  # > half the buffer goes by: trimmed to the commit
+                await asyncio.to_thread(victim.start)
+
+        await asyncio.gather(killer(), *(writer() for _ in range(6)))
+        end = max(acked.values())
+        assert p.commit_lsn >= end
+        await wait_flush(cluster.addrs, end, timeout=60)
+        expected = [payload_for(i, sizes[i]) for i in range(n)]
+        for addr in cluster.addrs:
+            assert [x[2] for x in await read_log(addr)] == expected, addr
+        await p.close()
+        return p.catch_up_reads, p.direct_seen
+
+    reads, direct_sends = asyncio.run(main())
+    assert reads > 0, "the restarted acceptor never needed a catch-up read"
+    assert (direct_sends > 0) == direct
+
+
+def test_a_commit_waits_for_a_majority_in_direct_mode(make_cluster: MakeCluster) -> None:
+    """2 of 3 acceptors stopped (SIGSTOP): the record reaches the third (its fdatasync and
+    ack happen), yet the commit is not resolved until a second acceptor acknowledges."""
+    cluster = make_cluster(extra=FAST)
+
+    async def main() -> None:
+        p = Proposer(cluster.addrs, **LOG, deadline_s=30)
+        await p.elect()
+        await p.append([b"first"])
+        assert all(isinstance(peer.direct, FastAppendChannel) for peer in p._peers)
+        stopped = cluster.nodes[1:]
+        for node in stopped:
+            assert node.proc is not None
+            node.proc.send_signal(signal.SIGSTOP)
+        try:
+            end, fut = p.submit([b"second"])
+            await asyncio.sleep(1.0)
+            assert p._peers[0].flush >= end  # the running acceptor acknowledged it
+            assert not fut.done() and p.commit_lsn < end
+            assert stopped[0].proc is not None
+            stopped[0].proc.send_signal(signal.SIGCONT)
+            assert await p.wait_commit(end, fut) == end
+        finally:
+            for node in stopped:
+                if node.proc is not None:
+                    node.proc.send_signal(signal.SIGCONT)
+        await p.close()
+
+    asyncio.run(main())
+
+
+def test_a_deposed_proposer_is_fenced_in_direct_mode(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster(extra=FAST)
+
+    async def main() -> None:
+        old = Proposer(cluster.addrs, **LOG, deadline_s=5)
+        await old.elect()
+        await old.append([b"old term"])
+        assert all(peer.direct is not None for peer in old._peers)
+        new = Proposer(cluster.addrs, **LOG, deadline_s=5)
+        await new.elect()
+        with pytest.raises(FencedError):
+            await old.append([b"must not commit"])
+        end = await new.append([b"new term"])
+        await new.close()
+        await old.close()
+        log = await read_log(cluster.addrs[0])
+        assert [x[2] for x in log] == [b"old term", b"new term"]
+        assert log[-1][0] + len(log[-1][2]) == end
+
+    asyncio.run(main())
+
+
+def test_lazy_acceptor_gets_batches_and_takes_over_when_one_of_the_majority_stalls(
+        make_cluster: MakeCluster) -> None:
+    """``lazy_s``: the third acceptor gets records in batches (fewer messages than the
+    first two), still holds the whole log soon after; when the second acceptor stops
+    (SIGSTOP) commits go on through the first and the third without waiting for the ack
+    watchdog, and nothing acknowledged is missing from the two that committed it."""
+    cluster = make_cluster(extra=FAST)
+
+    async def main() -> None:
+        p = Proposer(cluster.addrs, **LOG, deadline_s=30, lazy_s=0.02)
+        await p.elect()
+        ends = []
+        for i in range(200):
+            ends.append(await p.append([payload_for(i, 500)]))
+        await wait_flush(cluster.addrs, ends[-1], timeout=10)
+        first, second, third = (peer.messages for peer in p._peers)
+        assert first >= 200 and second >= 200, (first, second, third)
+        assert third < first // 2, (first, second, third)
+        stalled = cluster.nodes[1]
+        assert stalled.proc is not None
+        stalled.proc.send_signal(signal.SIGSTOP)
+        try:
+            loop = asyncio.get_running_loop()
+            for i in range(200, 260):
+                t0 = loop.time()
+                ends.append(await p.append([payload_for(i, 500)]))
+                assert loop.time() - t0 < 0.5, f"commit {i} waited {loop.time() - t0:.3f}s"
+        finally:
+            stalled.proc.send_signal(signal.SIGCONT)
+        expected = [payload_for(i, 500) for i in range(260)]
+        for addr in (cluster.addrs[0], cluster.addrs[2]):
+            assert [x[2] for x in await read_log(addr, ends[-1])] == expected, addr
+        await wait_flush(cluster.addrs, ends[-1], timeout=30)
+        await p.close()
+
+    asyncio.run(main())
