@@ -102,7 +102,19 @@ def _finish(conn: Connection, session: Session, tr: Translation,
             timer: asyncio.TimerHandle | None, ticket: CommitTicket | None,
             error: SqlError | None, failed: bool = False) -> None:
     """COMMIT's answer (or ``error``'s), ReadyForQuery and what goes before it, sent; the
-    connection idle again and its held input handled."""
+    connection idle again and its held input handled. A bug ends the connection (as on the
+    loop), never leaves it held."""
+    try:
+        _answer(conn, session, tr, timer, ticket, error, failed)
+    except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
+        log.exception("answering a commit from its durability callback failed")
+        conn.wire.held = False
+        conn.wire.close()
+
+
+def _answer(conn: Connection, session: Session, tr: Translation,
+            timer: asyncio.TimerHandle | None, ticket: CommitTicket | None,
+            error: SqlError | None, failed: bool) -> None:
     if timer is not None:
         timer.cancel()
     if not failed:
@@ -125,12 +137,6 @@ def _finish(conn: Connection, session: Session, tr: Translation,
         wire.held = False
         close_with(conn, bytearray(), m.error_response("57P01", _TERMINATED, severity="FATAL"))
         return
-    try:
-        conn.before_wait(session)
-    except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
-        log.exception("answering a commit from its durability callback failed")
-        wire.held = False
-        wire.close()
-        return
+    conn.before_wait(session)
     write_out(conn)
     wire.release()
