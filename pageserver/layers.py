@@ -13,9 +13,9 @@ newest version at or below its LSN — never a chain of deltas to replay.
 Database sizes and commit timestamps are stored as ordinary versions under reserved keys,
 so flushing, compaction, GC and branching treat them exactly like pages.
 
-Files are Arrow IPC (zstd compressed) with columns ``key: uint64, lsn: uint64, data:
-large_binary`` and the layer's kind/range in the schema metadata. Integrity is a SHA-256 of
-the whole file, recorded in the timeline manifest.
+Files are Arrow IPC (LZ4 compressed; files written before session 7: zstd) with columns
+``key: uint64, lsn: uint64, data: large_binary`` and the layer's kind/range in the schema
+metadata. Integrity is a SHA-256 of the whole file, recorded in the timeline manifest.
 
 Reading per key (session 7): a file is written in record batches of about
 ``LAYER_BATCH_BYTES`` of page data. Loading a layer decodes only the ``key`` and ``lsn``
