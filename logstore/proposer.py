@@ -163,6 +163,7 @@ class Proposer:
         # at most this long after they were submitted (_is_lazy); 0: every one at once.
         self.lazy_s = lazy_seconds() if lazy_s is None else lazy_s
         self._lazy_timer: asyncio.TimerHandle | None = None
+        self._pump_pending = False  # a _pump_all is scheduled for this loop pass
         self.majority = len(acceptor_addrs) // 2 + 1
         self._peers = [_Peer(i, factory(a)) for i, a in enumerate(acceptor_addrs)]
         self.term = 0
@@ -305,10 +306,29 @@ class Proposer:
     def send_queued(self) -> None:
         """Send what was submitted: written now to peers in direct mode (no sender task
         step per commit), else their senders are woken."""
+        direct = False
         for p in self._peers:
             if p.direct is None:
                 p.wake.set()
-            elif self.lazy_s and self._is_lazy(p):
+            else:
+                direct = True
+        if direct:
+            self._pump_soon()
+
+    def _pump_soon(self) -> None:
+        """Direct mode: send what waits, once, at the end of this loop pass (as a woken
+        sender task would): commits submitted and acks read in the same pass share one
+        message per acceptor instead of one message each."""
+        if not self._pump_pending:
+            self._pump_pending = True
+            asyncio.get_running_loop().call_soon(self._pump_all)
+
+    def _pump_all(self) -> None:
+        self._pump_pending = False
+        for p in self._peers:
+            if p.direct is None:
+                continue
+            if self.lazy_s and self._is_lazy(p):
                 self._arm_lazy()
             else:
                 self._pump(p)
@@ -613,10 +633,8 @@ class Proposer:
         if self._end > p.next:
             if p.direct is None:
                 p.wake.set()  # the window has room again for records waiting to go
-            elif self.lazy_s and self._is_lazy(p):
-                self._arm_lazy()
             else:
-                self._pump(p)
+                self._pump_soon()
         elif not inflight and self._commit > p.sent_commit:
             self._arm_notify()  # idle now: the commit LSN goes out after a quiet moment
 
@@ -624,10 +642,12 @@ class Proposer:
 
     async def _replicate_direct(self, p: _Peer, ch: Any) -> None:
         """``_replicate`` over a channel with ``open_direct``/``send_now``: records are
-        written by ``_pump`` right where they become sendable (a submit, an ack that frees
-        the window) and acks are handled in the channel's callback, so a commit costs no
-        task step on this side; a task remains for what waits (catch-up reads from
-        another acceptor, the idle commit-LSN message) and the ack watchdog."""
+        written by ``_pump`` at the end of the loop pass in which they became sendable (a
+        submit, an ack that frees the window: ``_pump_soon``, one callback for all peers
+        and all commits of that pass, so they share a message as with a woken sender task)
+        and acks are handled in the channel's callback, so a commit costs no task step on
+        this side; a task remains for what waits (catch-up reads from another acceptor, the
+        idle commit-LSN message) and the ack watchdog."""
         loop = asyncio.get_running_loop()
         failed: asyncio.Future[None] = loop.create_future()
         inflight = p.inflight = deque()
