@@ -11,9 +11,11 @@ commit, taken from the overlay without fetching (``peek_latest``; not there, or 
 database's end then: the whole image). Only overlay versions serve as bases
 (``DELTA_BASES_FROM_CACHE``): they are recent, so the page server finds the same base in its
 in-memory layer; a base-cache page may be old, and the page server then walks its layers
-down to an image layer, decoding whole layer files (measured: +350 µs of page server CPU
-per TPC-B transaction, more than the bytes saved). The VFS still hands over full images and
-the overlay still gets them. Why the base is right for every reader: this sink is the only
+down to an image layer (session 6: whole layer files decoded, +350 µs of page server CPU
+per TPC-B transaction; session 7, layer files read per key: one batch, +20–170 µs, about
+what the log store nodes save on 490 instead of 4,400 bytes per commit: off until it pays,
+docs/performance.md "Page deltas for cache bases (session 7)"). The VFS still hands over
+full images and the overlay still gets them. Why the base is right for every reader: this sink is the only
 writer and the base is the state at ``written_lsn``, the end of the previous record; a record is in the log only if every earlier one is, so the page server (which
 ingests in LSN order) and every replica hold exactly that state when they meet the delta.
 A commit that fails puts the sink in NO_QUORUM or FENCED; it writes again only once the
@@ -55,7 +57,7 @@ PAGE_DELTAS_DEFAULT = "on"
 """See docs/performance.md "Page deltas in WAL records (session 6)"."""
 DELTA_BASES_FROM_CACHE = False
 """Whether a page only in the base cache (not changed since the floor) may be a delta's
-base (module docstring: no, it makes the page server's ingest expensive)."""
+base (module docstring: no, the page server's ingest costs about what the bytes save)."""
 
 
 def page_deltas_enabled() -> bool:
