@@ -48,10 +48,14 @@ WATCHDOG_INTERVAL_S = 0.5
 PROPOSER_STALL_S = 15.0
 """A proposer event loop that runs no callback for this long counts as dead."""
 PROPOSER_LOOP_ENV = "STRATA_COMPUTE_PROPOSER_LOOP"
-"""``on``: the proposer runs on the serving loop the factory is given instead of a thread of
-its own. Off by default: it saves ~5-15% of the proposer's CPU per commit, but the acks then
-wait behind the statements of other sessions on that loop, and a CPU-bound primary committed
-20-45% fewer transactions per second (docs/performance.md "Proposer on the compute's loop")."""
+"""``on`` (default) | ``off``: the proposer runs on the serving loop the factory is given
+(``strata compute`` gives it; a factory built without one keeps the thread) instead of a
+thread of its own. With the proposer's direct mode (logstore/proposer.py: no task step per
+commit, one message per loop pass) the serving loop costs less than the thread's hops both
+ways and GIL hand-offs: cluster TPC-B -c 8 primary 2,346 -> 2,130 us/txn, all servers
+5,916 -> 5,587, tps 84 -> 94 (docs/performance.md "Cluster commit CPU, second pass"); in
+session 5, with a sender and a receiver task per acceptor and a message per commit, it had
+cost tps, so ``off`` is kept."""
 
 
 def exit_process(message: str) -> None:
@@ -145,8 +149,8 @@ class RemoteFactory(VfsConnections):
         self.node_name = node_name
         self.proposer_deadline_s = proposer_deadline_s
         self.on_fatal = on_fatal
-        # The serving loop the proposer may share (no thread of its own): opt-in, see above.
-        shared = os.environ.get(PROPOSER_LOOP_ENV, "") == "on"
+        # The serving loop the proposer shares (no thread of its own) unless switched off, see above.
+        shared = os.environ.get(PROPOSER_LOOP_ENV, "on").strip().lower() != "off"
         self.proposer_loop = proposer_loop if shared else None
         self.watchdog: ProposerWatchdog | None = None
         self.client = PageServerClient(pageserver_addr)
