@@ -194,12 +194,19 @@ class Cluster(System):
     def __init__(self, tree: Path) -> None:
         self.tree = tree
         self.dir = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-        self.logstore_port = free_port_run(3)
-        self.logstore_fast_port = free_port_run(3)  # by environment: older trees ignore it
-        self.pageserver_port = free_port()
-        self.compute_port = free_port_run(4)
-        self.rest_port = free_port()
-        self.proxy_port = free_port()
+        for _ in range(50):  # free_port() may hand out a just-released port twice
+            self.logstore_port = free_port_run(3)
+            self.logstore_fast_port = free_port_run(3)  # by environment: older trees ignore it
+            self.pageserver_port = free_port()
+            self.compute_port = free_port_run(4)
+            self.rest_port = free_port()
+            self.proxy_port = free_port()
+            used = [*range(self.logstore_port, self.logstore_port + 3),
+                    *range(self.logstore_fast_port, self.logstore_fast_port + 3),
+                    *range(self.compute_port, self.compute_port + 4),
+                    self.pageserver_port, self.rest_port, self.proxy_port]
+            if len(set(used)) == len(used):
+                break
         self.port = self.proxy_port  # clients go through the proxy, as the targets say
         self.extra: list[subprocess.Popen[bytes]] = []
 

@@ -25,7 +25,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from logstore import history
 from logstore.acceptor import MAX_RECORDS_PER_APPEND
@@ -595,18 +595,7 @@ class Proposer:
             asyncio.create_task(self._receiver(p, ch, inflight)),
             asyncio.create_task(self._watchdog(p, inflight)),
         ]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                t.result()
-            raise TransportError(f"{p.t.addr}: append stream stopped")
-        finally:
-            for t in tasks:
-                t.cancel()
-            ch.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+        await _until_one_ends(p.t.addr, tasks, on_stop=ch.cancel)
 
     async def _watchdog(self, p: _Peer, inflight: deque[tuple[int, float]]) -> None:
         """An ack overdue means a lost message or a stuck acceptor: start over with it."""
@@ -664,20 +653,10 @@ class Proposer:
             await ch.open_direct(on_ack, on_error)
             p.direct = ch
             p.busy = False
+            self._pump(p)  # before the tasks exist: they first run at the next await anyway
             tasks = [asyncio.create_task(self._direct_sender(p, ch, inflight)),
                      asyncio.create_task(self._watchdog(p, inflight))]
-            try:
-                self._pump(p)
-                done, _ = await asyncio.wait([failed, *tasks], return_when=asyncio.FIRST_COMPLETED)
-                for t in done:
-                    t.result()
-                raise TransportError(f"{p.t.addr}: append stream stopped")
-            finally:
-                for t in tasks:
-                    t.cancel()
-                for t in tasks:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await t
+            await _until_one_ends(p.t.addr, tasks, also=(failed,))
         finally:
             p.direct = None
             ch.cancel()
@@ -1091,3 +1070,24 @@ def _fail(fut: concurrent.futures.Future[int], exc: LogstoreError) -> None:
     if not fut.done():
         with contextlib.suppress(concurrent.futures.InvalidStateError):  # resolved meanwhile
             fut.set_exception(exc)
+
+
+async def _until_one_ends(addr: str, tasks: list[asyncio.Task[None]],
+                          also: tuple[asyncio.Future[None], ...] = (),
+                          on_stop: Callable[[], None] | None = None) -> NoReturn:
+    """Wait until one of a replication stream's ``tasks`` (or ``also``) ends and raise its
+    error (TransportError if it ended without one); cancel and reap the tasks either way,
+    calling ``on_stop`` between the cancel and the reaping."""
+    try:
+        done, _ = await asyncio.wait([*also, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            t.result()
+        raise TransportError(f"{addr}: append stream stopped")
+    finally:
+        for t in tasks:
+            t.cancel()
+        if on_stop is not None:
+            on_stop()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t

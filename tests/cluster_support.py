@@ -35,6 +35,20 @@ def port_block(n: int) -> int:
     raise RuntimeError(f"no {n} consecutive free ports")
 
 
+def distinct_ports() -> tuple[int, int, int, int, int, int]:
+    """Log store block (3), fast append block (3), compute block (8), page server, REST and
+    proxy ports, no two overlapping: ``free_port()`` may hand out the same just-released
+    port twice (a CI run failed on rest_port == pageserver_port)."""
+    for _ in range(50):
+        logstore, fast, compute = port_block(3), port_block(3), port_block(8)
+        singles = [free_port(), free_port(), free_port()]
+        used = [*range(logstore, logstore + 3), *range(fast, fast + 3),
+                *range(compute, compute + 8), *singles]
+        if len(set(used)) == len(used):
+            return logstore, fast, compute, singles[0], singles[1], singles[2]
+    raise RuntimeError("no distinct free ports for a cluster")
+
+
 def strata(*args: str, check: bool = True, timeout: float = UP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     """Run the `strata` CLI (no admin token from the environment)."""
     env = dict(os.environ, COLUMNS="200")
@@ -53,10 +67,11 @@ class Cluster:
     def __init__(self, root: Path, replicas: int = 1) -> None:
         self.dir = root / "cluster"
         self.replicas = replicas
-        self.flags = ["--logstore-port", str(port_block(3)), "--logstore-fast-port", str(port_block(3)),
-                      "--pageserver-port", str(free_port()),
-                      "--compute-port", str(port_block(8)), "--rest-port", str(free_port()),
-                      "--proxy-port", str(free_port())]
+        logstore, fast, compute, pageserver, rest, proxy = distinct_ports()
+        self.flags = ["--logstore-port", str(logstore), "--logstore-fast-port", str(fast),
+                      "--pageserver-port", str(pageserver),
+                      "--compute-port", str(compute), "--rest-port", str(rest),
+                      "--proxy-port", str(proxy)]
 
     def up(self) -> str:
         return strata("up", "--detach", "--dir", str(self.dir), "--replicas", str(self.replicas),

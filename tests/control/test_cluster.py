@@ -20,8 +20,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.cluster_support import Cluster, port_block, query, strata, wait_for
-from tests.support import REPO, free_port
+from tests.cluster_support import Cluster, distinct_ports, query, strata, wait_for
+from tests.support import REPO
 
 
 @pytest.fixture(scope="module")
@@ -205,9 +205,10 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
 
 def test_foreground_up_stops_on_ctrl_c(tmp_path: Path) -> None:
     cdir = tmp_path / "fg"
-    flags = ["--logstore-port", str(port_block(3)), "--logstore-fast-port", str(port_block(3)),
-             "--pageserver-port", str(free_port()), "--compute-port", str(port_block(4)), "--rest-port", str(free_port()),
-             "--proxy-port", str(free_port())]
+    logstore, fast, compute, pageserver, rest, proxy = distinct_ports()
+    flags = ["--logstore-port", str(logstore), "--logstore-fast-port", str(fast),
+             "--pageserver-port", str(pageserver), "--compute-port", str(compute), "--rest-port", str(rest),
+             "--proxy-port", str(proxy)]
     proc = subprocess.Popen([sys.executable, "-m", "strata", "up", "--dir", str(cdir),
                              "--replicas", "0", *flags], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

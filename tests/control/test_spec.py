@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from control.spec import ClusterSpec, SpecError, env_overrides, validate
+from tests.cluster_support import distinct_ports
 from tests.support import free_port
 
 
 def _spec(tmp_path: Path, **kw: object) -> ClusterSpec:
-    base = free_port()
-    # ports far apart so that nothing in the spec collides with itself
-    defaults: dict[str, object] = dict(dir=str(tmp_path), logstore_port=base, logstore_fast_port=free_port(),
-                                       pageserver_port=free_port(),
-                                       compute_port=free_port(), rest_port=free_port(), replicas=0)
+    # free ports of which no two collide (free_port() may repeat a just-released one)
+    logstore, fast, compute, pageserver, rest, _ = distinct_ports()
+    defaults: dict[str, object] = dict(dir=str(tmp_path), logstore_port=logstore, logstore_fast_port=fast,
+                                       pageserver_port=pageserver,
+                                       compute_port=compute, rest_port=rest, replicas=0)
     defaults.update(kw)
     return ClusterSpec(**defaults)  # type: ignore[arg-type]
 
