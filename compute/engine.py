@@ -217,17 +217,52 @@ def pooled_connection(conn: apsw.Connection, registry: DatabaseRegistry | None =
 class WriterLock(asyncio.Lock):
     """The database's single-writer lock, with a synchronous ``try_acquire`` for the write
     fast lane (compute/session_fast.py), which takes the writer without an await when it is
-    free."""
+    free, and a waiter without a task for the callback lanes (compute/pgwire/fastwait.py):
+    ``enqueue`` puts a future in the lock's own queue exactly as ``acquire`` does (so waiters
+    of both kinds are served in one FIFO order) and ``granted`` is what ``acquire`` does once
+    that future is done (take the lock, or leave the queue and pass a wake-up on)."""
 
     _locked: bool  # asyncio.Lock's own state (set by its acquire, cleared by release)
 
+    def free(self) -> bool:
+        """``acquire()`` would take the lock without waiting: unlocked and nobody queued (a
+        woken waiter is never overtaken)."""
+        return not self._locked and (not self._waiters or all(w.cancelled() for w in self._waiters))
+
     def try_acquire(self) -> bool:
-        """Take the lock now if ``acquire()`` would take it without waiting (its own test:
-        unlocked and nobody queued, so a woken waiter is never overtaken); False otherwise."""
-        if self.locked() or (self._waiters and not all(w.cancelled() for w in self._waiters)):
+        """Take the lock now if ``acquire()`` would take it without waiting; False otherwise."""
+        if not self.free():
             return False
         self._locked = True
         return True
+
+    def enqueue(self) -> asyncio.Future[bool | None]:
+        """A waiter at the end of the queue (the caller found the lock not ``free``): the lock
+        hands itself to it by setting its result to True (``release``, ``_wake_up_first``).
+        Its owner must call ``granted`` once it is done, whatever made it done."""
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = collections.deque()
+        fut: asyncio.Future[bool | None] = self._get_loop().create_future()  # type: ignore[attr-defined]
+        waiters.append(fut)
+        return fut
+
+    def granted(self, fut: asyncio.Future[bool | None]) -> bool:
+        """``fut`` (from ``enqueue``) is done: it leaves the queue. True: the lock was handed to
+        it and is now held (``acquire`` returning). False: it gave up first (another result,
+        or cancelled); if the lock is free, the next waiter is woken (``acquire``'s
+        cancellation: a wake-up meant for it is passed on)."""
+        waiters = self._waiters
+        if waiters is not None:
+            with contextlib.suppress(ValueError):
+                waiters.remove(fut)
+        if not fut.cancelled() and fut.result() is True:
+            assert not self._locked
+            self._locked = True
+            return True
+        if not self._locked:
+            self._wake_up_first()  # type: ignore[attr-defined]
+        return False
 
 
 @dataclass

@@ -42,6 +42,7 @@ from compute.engine import Guard, Pooled, commit_unknown_error, storage_error
 from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import Ran, Result, Transaction, bindable, write_command
+from compute.writer_wait import WriterWait
 from strata.storage import CommitTicket, StorageError
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class FastLane:
     _interrupt: str | None
     _interrupted: asyncio.Event
     _holds_writer: bool
+    _writer_wait: WriterWait
     _active: Pooled | None
     _implicit: bool
     _implicit_lazy: bool
@@ -98,6 +100,8 @@ class FastLane:
 
         def _release_writer(self) -> None: ...
 
+        def _interrupt_error(self) -> SqlError: ...
+
         def _restore_setting(self, name: str, value: str | None) -> None: ...
 
     @property
@@ -111,43 +115,94 @@ class FastLane:
         would do (see the module docstring); None when it does not qualify (nothing was done:
         the caller takes the general path). Errors are raised as ``execute`` raises them (the
         block is failed first)."""
-        kind = tr.kind
         if self.failed:
             return None
-        if kind is Kind.BEGIN:
+        if tr.kind is Kind.BEGIN:
             return self._fast_begin(tr)
+        if not self._fast_gate(tr):
+            return None
         txn = self.txn
-        if (txn is None or (kind is not Kind.COMMAND and kind is not Kind.QUERY)
-                or len(tr.steps) != 1 or tr.off_loop or tr.is_ddl or tr.after_rows
-                or tr.copy is not None or tr.count_last_step or tr.altered_table is not None):
-            return None
-        db = self.db
-        steps = tr.steps
-        write = tr.is_write
-        if write:
-            if steps not in db.quick_writes or self._read_only_now() or not self.engine.writable_now(db):
-                return None
-        elif not txn.writer:
-            return None
-        self._interrupt = None  # statement_scope's start: a cancel between statements is moot
-        self._interrupted.clear()
-        if not self._inline_ok(tr, steps):
-            return None
-        if not txn.writer:
-            if not db.writer_lock.try_acquire():
+        assert txn is not None
+        if not txn.writer and not self._holds_writer:  # (held: granted to a lane's wait)
+            if not self.db.writer_lock.try_acquire():
                 return None  # busy: the general path waits for it (lock_timeout, cancel)
             self._holds_writer = True
         txn.queried = True
         try:
             if not txn.writer:
                 self._writer_begin(txn)
-            return self._run_inline(db.writer, tr, bindable(tr, params) if params else params)
+            return self._run_inline(self.db.writer, tr, bindable(tr, params) if params else params)
         except SqlError:
             self.fail()
             raise
         except StorageError as exc:  # as Session.execute: the statement fails, not the session
             self.fail()
-            raise storage_error(exc, write_command(tr) if write else "", at_commit=False) from exc
+            raise storage_error(exc, write_command(tr) if tr.is_write else "", at_commit=False) from exc
+
+    def _fast_gate(self, tr: Translation) -> bool:
+        """Whether ``try_fast_statement`` runs ``tr`` (not BEGIN, the block not failed) once it
+        has the writer (see the module docstring). As ``statement_scope`` starts, a cancel
+        between statements is cleared."""
+        txn = self.txn
+        kind = tr.kind
+        if (txn is None or (kind is not Kind.COMMAND and kind is not Kind.QUERY)
+                or len(tr.steps) != 1 or tr.off_loop or tr.is_ddl or tr.after_rows
+                or tr.copy is not None or tr.count_last_step or tr.altered_table is not None):
+            return False
+        db = self.db
+        steps = tr.steps
+        if tr.is_write:
+            if steps not in db.quick_writes or self._read_only_now() or not self.engine.writable_now(db):
+                return False
+        elif not txn.writer:
+            return False
+        self._interrupt = None  # statement_scope's start: a cancel between statements is moot
+        self._interrupted.clear()
+        return self._inline_ok(tr, steps)
+
+    def writer_wait_ready(self, tr: Translation) -> bool:
+        """``try_fast_statement`` just refused ``tr`` only because the writer is busy: its
+        block's first write, which would run inline once it has the writer (a callback lane
+        may then queue for it, compute/pgwire/fastwait.py)."""
+        txn = self.txn
+        return (txn is not None and not txn.writer and not self._holds_writer and not self.failed
+                and tr.is_write and (tr.kind is Kind.COMMAND or tr.kind is Kind.QUERY)
+                and self._fast_gate(tr) and not self.db.writer_lock.free())
+
+    # ---- a callback lane's wait for the writer (compute/pgwire/fastwait.py)
+
+    def queue_for_writer(self) -> asyncio.Future[bool | None]:
+        """After ``writer_wait_ready``: a waiter in the writer lock's queue (behind every waiter
+        already there, of either kind) that cancel, statement_timeout and
+        pg_terminate_backend wake as they wake ``_acquire_writer``'s wait."""
+        waiter = self.db.writer_lock.enqueue()
+        self._writer_wait.watch(waiter)
+        return waiter
+
+    def writer_granted(self, waiter: asyncio.Future[bool | None]) -> SqlError | None:
+        """The end of that wait (``waiter`` is done): None when the session now holds the
+        writer (the statement runs at once, ``try_fast_statement``); else the error
+        ``_acquire_writer`` raises — the interrupt's (57014, or FATAL 57P01), else 55P03 (its
+        lock_timeout passed) —
+        and the writer is not held (handed on, as a cancelled ``Lock.acquire`` does). A
+        cancel that came after the grant ends the wait too (the loop would run the statement
+        interrupted)."""
+        self._writer_wait.watch(None)
+        if self.db.writer_lock.granted(waiter):
+            self._holds_writer = True
+            if self._interrupt is None:
+                return None
+            self._release_writer()
+        if self._interrupt is not None:
+            return self._interrupt_error()
+        return SqlError("55P03", "canceling statement due to lock timeout")
+
+    def give_back_writer(self) -> None:
+        """The writer a lane's wait was granted, handed on if its block did not start writing
+        with it (the statement did not run: nothing was done)."""
+        txn = self.txn
+        if self._holds_writer and (txn is None or not txn.writer):
+            self._release_writer()
 
     def _fast_begin(self, tr: Translation) -> Result:
         """BEGIN as ``Session.execute`` runs it (the block is not failed)."""

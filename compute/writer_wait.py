@@ -1,6 +1,11 @@
 """Waiting for a busy single writer: one task (the lock) and one future woken by the lock,
 an interrupt or lock_timeout. Two tasks and ``asyncio.wait`` cost twice as much, and under
-load nearly every transaction's first write waits."""
+load nearly every transaction's first write waits.
+
+A callback lane's wait (compute/pgwire/fastwait.py) has no task: its waiter future sits in
+the lock's queue itself (``WriterLock.enqueue``) and ``watch`` makes ``wake`` (cancel,
+statement_timeout, pg_terminate_backend) resolve that future, with None, so that its done
+callback gives up as this wait does."""
 
 from __future__ import annotations
 
@@ -15,7 +20,12 @@ class WriterWait:
     __slots__ = ("_woken",)
 
     def __init__(self) -> None:
-        self._woken: asyncio.Future[None] | None = None
+        self._woken: asyncio.Future[None] | asyncio.Future[bool | None] | None = None
+
+    def watch(self, waiter: asyncio.Future[bool | None] | None) -> None:
+        """``wake`` resolves ``waiter`` (with None, unless it is done) until ``watch(None)``: a
+        callback lane's queued lock waiter (compute/pgwire/fastwait.py)."""
+        self._woken = waiter
 
     def wake(self) -> None:
         woken = self._woken

@@ -8,7 +8,8 @@ the lanes take — an autocommit read (``Session.try_fast_read``), BEGIN or a st
 a block (``Session.try_fast_statement``) — ``answer_batch`` does what the loop would do for
 it, with the same calls in the same order (``_revalidate``, ``_decode_params``, the lanes,
 ``statement_notices``, ``_send_rows``, ``before_wait``), and writes the answer; the loop
-goes on waiting. COMMIT goes to fastcommit.py (answered once durable). Anything else
+goes on waiting. COMMIT goes to fastcommit.py (answered once durable); a block's first
+write that finds the writer busy is queued for it (fastwait.py). Anything else
 (another message kind, a named portal, a row limit, an autocommit write, a failed block, an
 encoding to convert, a timed idle-in-transaction wait, no idle reader, …) returns False
 before anything is sent, and the loop takes the bytes as before.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from compute.pgwire.extended import _bind_fields
 from compute.pgwire.fastcommit import answer_commit
+from compute.pgwire.fastwait import queue_write
 from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
 from compute.pgwire.results import Encoder, command_complete
 from compute.sql.api import Kind, SqlError, Translation
@@ -127,20 +129,26 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
         return False
     if kind is Kind.COMMIT:  # answered once durable
         return answer_commit(conn, buf, session, tr, prep.sql, (m.BIND_COMPLETE, description))
-    return run_in_lane(conn, session, functools.partial(_run, conn, buf, session, prep.sql, tr,
-                                                        params, encoders, description))
+    session.backend.start_query(prep.sql)
+    answer = functools.partial(_run, conn, session, tr, params, encoders, description)
+    if run_in_lane(conn, session, functools.partial(answer, buf, None)):
+        return True
+    return queue_write(conn, buf, session, tr, answer)  # a busy writer: queued for it
 
 
-def _run(conn: Connection, buf: bytearray, session: Session, sql: str, tr: Translation,
-         params: tuple[Any, ...], encoders: list[Encoder], description: bytes) -> bool:
+def _run(conn: Connection, session: Session, tr: Translation, params: tuple[Any, ...],
+         encoders: list[Encoder], description: bytes, buf: bytearray, error: SqlError | None
+         ) -> bool:
     """Run the statement as ``_execute_now`` does (the read lane, else the write lane) and
-    write the answer; False (nothing sent) when neither lane takes it now."""
-    session.backend.start_query(sql)
+    write the answer; False (nothing sent) when neither lane takes it now. With ``error``
+    (the end of a writer wait, fastwait.py): that error is the statement's answer."""
     send = conn.send
     send(m.BIND_COMPLETE)
     if description:
         send(description)
     try:
+        if error is not None:
+            raise error
         if tr.kind is Kind.QUERY and session.txn is None:
             result = session.try_fast_read(tr, params)
             if result is None:

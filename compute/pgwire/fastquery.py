@@ -10,10 +10,10 @@ shape (``Session.simple_shape``) that a lane runs without an await — an autoco
 ``answer_query`` does what the loop would do for it with the same calls
 (``Connection.shape_now`` / ``statement_now``, which the loop uses too; ``_query_done``,
 ``before_wait``) and writes the answer; the loop goes on waiting. COMMIT / END of a block
-goes to fastcommit.py (answered once durable). Anything else (an autocommit write: it awaits
-its durability; several statements, another message, a failed block, an encoding to
-convert, a timed idle-in-transaction wait, no idle reader, a busy writer, a read past its
-inline budget, …) returns False before anything is sent or changed, and the loop takes the
+goes to fastcommit.py (answered once durable); a block's first write that finds the writer
+busy is queued for it (fastwait.py). Anything else (an autocommit write: it awaits its
+durability; several statements, another message, a failed block, an encoding to convert, a
+timed idle-in-transaction wait, no idle reader, a read past its inline budget, …) returns False before anything is sent or changed, and the loop takes the
 bytes as before.
 """
 
@@ -23,6 +23,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from compute.pgwire.fastcommit import answer_commit
+from compute.pgwire.fastwait import queue_write
 from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
 from compute.sql.api import Kind, SqlError, Translation
 from strata.pgwire import messages as m
@@ -62,8 +63,11 @@ def answer_query(conn: Connection, buf: bytearray) -> bool:
     tr, step, params = hit
     if session.txn is None and tr.is_write:
         return False  # an autocommit write: the loop (it awaits the commit)
-    return run_in_lane(conn, session, functools.partial(_run, conn, buf, session, sql, tr, step,
-                                                        params))
+    session.backend.start_query(sql)
+    answer = functools.partial(_run, conn, session, tr, step, params)
+    if run_in_lane(conn, session, functools.partial(answer, buf, None)):
+        return True
+    return queue_write(conn, buf, session, tr, answer)  # a busy writer: queued for it
 
 
 def _control(session: Session, sql: str) -> Translation | None:
@@ -77,12 +81,14 @@ def _control(session: Session, sql: str) -> Translation | None:
     return translations[0]
 
 
-def _run(conn: Connection, buf: bytearray, session: Session, sql: str, tr: Translation,
-         step: str, params: tuple[Any, ...]) -> bool:
+def _run(conn: Connection, session: Session, tr: Translation, step: str,
+         params: tuple[Any, ...], buf: bytearray, error: SqlError | None) -> bool:
     """Run the statement as ``simple_query`` does and write the answer; False (nothing sent)
-    when no lane takes it now."""
-    session.backend.start_query(sql)
+    when no lane takes it now. With ``error`` (the end of a writer wait, fastwait.py): that
+    error is the statement's answer."""
     try:
+        if error is not None:
+            raise error
         if tr.kind is Kind.BEGIN:
             done = conn.statement_now(session, tr, (), [], True, None, 0)
         else:
