@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from strata.gcpolicy import freeze_startup
 from strata.pgwire.unixsock import SocketPathError
 
 if TYPE_CHECKING:
@@ -253,6 +254,7 @@ async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb
     engine = Engine(factory, max_readers=max_readers)
     server = Server(engine, config)
     await server.start()
+    freeze_startup()  # the engine, catalogs and modules: never walked by a full collection again
     mode = "standalone" if remote is None else remote.role
     unix = f" and {server.unix_path}" if server.unix_path else ""
     print(f"strata compute ({mode}) listening on {config.host}:{server.port}{unix}, {where}",

@@ -33,6 +33,7 @@ from logstore.metrics import AcceptorMetrics
 from logstore.registry import DEFAULT_MAX_LOGS, LogRegistry
 from logstore.segments import Frame
 from logstore.stream import STREAM_COALESCE_KEY
+from strata.gcpolicy import freeze_startup
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 from strata.proto.lenient import BadRequest, lenient
@@ -578,6 +579,7 @@ async def serve(
             "max_logs": max_logs,
         },
     )
+    freeze_startup()  # strata/gcpolicy.py: full collections skip what startup made
     if ready:
         ready(port)
     stop = asyncio.Event()

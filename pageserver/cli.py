@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from strata.gcpolicy import freeze_startup
+
 app = typer.Typer(
     name="pageserver",
     help="Run the page server: pages at an LSN, materialized from the WAL onto object storage.",
@@ -160,6 +162,7 @@ def pageserver(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    freeze_startup()  # strata/gcpolicy.py: full collections skip what startup made
     print(f"pageserver listening on {listen}", flush=True)
     done.wait()
     server.stop(grace=2).wait()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from strata.gcpolicy import freeze_startup
+
 app = typer.Typer(help="Run the PostgreSQL-protocol proxy in front of the computes.",
                   add_completion=False)
 
@@ -99,6 +101,7 @@ def proxy(
         except (ValueError, OSError) as exc:
             raise typer.BadParameter(str(exc)) from None
         await server.start()
+        freeze_startup()  # strata/gcpolicy.py: full collections skip what startup made
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
