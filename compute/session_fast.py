@@ -175,6 +175,9 @@ class FastLane:
         """After ``writer_wait_ready``: a waiter in the writer lock's queue (behind every waiter
         already there, of either kind) that cancel, statement_timeout and
         pg_terminate_backend wake as they wake ``_acquire_writer``'s wait."""
+        txn = self.txn
+        assert txn is not None
+        txn.queried = True  # (``_run_sql`` marks it before its wait too)
         waiter = self.db.writer_lock.enqueue()
         self._writer_wait.watch(waiter)
         return waiter

@@ -274,6 +274,34 @@ def test_client_gone_while_queued(node: Node, counted: list[bool]) -> None:
     assert node.queued() == 0 and sum(counted) == 1
 
 
+@pytest.mark.parametrize("prepared", [False, True], ids=["simple", "prepared"])
+def test_queued_write_no_longer_inline_when_granted(node: Node, counted: list[bool],
+                                                    prepared: bool) -> None:
+    """The statement stopped qualifying while queued (no longer known quick): granted, it
+    hands the writer on and the general path runs it (on a thread), with the input after it
+    still answered in order."""
+    holder = _client(node.port, create=True)
+    c = _client(node.port)
+    _hold_writer(holder)
+    _queue(node, c, prepared, 13)
+    assert counted[-1]
+    c.sock.sendall(_bind("s", [b"13"]) + DESCRIBE + _execute() + SYNC)
+
+    async def forget() -> None:  # on the loop thread
+        for _, conn in list(node.node.server.sessions.values()):
+            if conn.session is not None:
+                conn.session.db.quick_writes.clear()
+                return
+
+    node.node.call(forget())
+    assert holder.query("commit")[-1] == (b"Z", b"I")
+    assert c.until_ready()[-2:] == [(b"C", b"UPDATE 1\0"), (b"Z", b"T")]
+    seen = c.until_ready()
+    assert [k for k, _ in seen] == [b"2", b"T", b"D", b"C", b"Z"] and seen[2][1][6:] == b"1"
+    assert c.exchange(_end(prepared))[-2:] == [(b"C", b"COMMIT\0"), (b"Z", b"I")]
+    assert node.queued() == 0 and node.held() == 0 and _value(holder, 13) == 1
+
+
 # ---- the same bytes as the message loop
 
 
