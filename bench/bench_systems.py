@@ -38,6 +38,13 @@ from tests.support import (  # noqa: E402
     wait_for_port,
 )
 
+# The PostgreSQL these scripts start has no TLS (ssl = off), while the proxy of a `strata up`
+# cluster offers it and libpq's default sslmode (prefer) takes it: pgbench through the proxy
+# paid for TLS that PostgreSQL's side of the comparison did not (17-31% of the cluster's tps
+# in session 8). No TLS anywhere unless the caller asks (bench/read_scaling and
+# bench/proxy_compare already said so).
+os.environ.setdefault("PGSSLMODE", "disable")
+
 LOAD_CHUNK_ROWS = 100_000
 """Accounts per load transaction: a whole scale-10 table in one commit (~100 MB of pages)
 outlasts the cluster's 5 s commit deadline."""
