@@ -14,7 +14,10 @@ doing anything) for everything else, which then takes the general path:
   interrupted write takes its transaction with it, so only writes seen to finish quickly on a
   thread run inline, as on the general path) — taking the writer now if the block does not
   hold it yet and the writer is free (``WriterLock.try_acquire``; when it is busy the general
-  path waits, with lock_timeout, cancel and statement_timeout);
+  path waits, with lock_timeout, cancel and statement_timeout — or, from a callback lane,
+  ``writer_wait_ready`` / ``queue_for_writer`` / ``writer_granted`` queue the statement in
+  the lock's own queue without a task and it runs here once the writer is handed to it:
+  compute/pgwire/fastwait.py);
 - not: a read-only transaction (25006 comes from the general path), a node that is not
   writable at once (``Engine.writable_now``), DDL, several steps, COPY, statements that call
   the node (``off_loop``), databases with triggers (``after_rows``), a statement known to be
