@@ -245,14 +245,20 @@ def test_bounds_of_a_queued_write(node: Node, counted: list[bool], prepared: boo
     assert _error(reply) == ("57014", "canceling statement due to user request")
     assert c.query("rollback")[-1] == (b"Z", b"I")
     assert sum(counted) == 3
-    reply = _gives_up(node, holder, c, prepared,
-                      functools.partial(admin.query, f"select pg_terminate_backend({pid})"))
+
+    def terminate() -> None:  # input after the queued statement is never run (as on the loop)
+        c.sock.sendall(message(b"Q", b"update a set v = 5 where id = 20; commit\0"))
+        time.sleep(0.05)
+        admin.query(f"select pg_terminate_backend({pid})")
+
+    reply = _gives_up(node, holder, c, prepared, terminate)
     assert [k for k, _ in reply] == [b"E"] and b"SFATAL" in reply[0][1]
     assert _error(reply) == ("57P01", "terminating connection due to administrator command")
     with pytest.raises((ConnectionError, OSError)):
         c.query("select 1")
     assert holder.query("commit")[-1] == (b"Z", b"I")
-    assert _value(holder, 6) == 0 and _value(holder, 7) == 4
+    time.sleep(0.1)
+    assert _value(holder, 6) == 0 and _value(holder, 7) == 4 and _value(holder, 20) == 0
 
 
 def test_client_gone_while_queued(node: Node, counted: list[bool]) -> None:
