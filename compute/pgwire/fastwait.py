@@ -126,6 +126,7 @@ class _Wait:
         except Exception:  # noqa: BLE001 - a bug: as on the loop, the connection ends
             log.exception("answering a statement from its writer wait failed")
             session.give_back_writer()
+            del conn.wire.buf[:]  # (nothing more is read)
             conn.wire.held = False
             conn.wire.close()
         finally:

@@ -308,6 +308,30 @@ def test_queued_write_no_longer_inline_when_granted(node: Node, counted: list[bo
     assert node.queued() == 0 and node.held() == 0 and _value(holder, 13) == 1
 
 
+def test_a_bug_in_the_wait_ends_the_connection_and_frees_the_writer(
+        node: Node, counted: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    holder = _client(node.port, create=True)
+    c = _client(node.port)
+    _hold_writer(holder)
+
+    def broken(self: object, error: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fastwait._Wait, "_finish", broken)
+    _queue(node, c, True, 14)
+    c.sock.sendall(message(b"Q", b"update a set v = 5 where id = 15; commit\0"))
+    time.sleep(0.05)
+    assert holder.query("commit")[-1] == (b"Z", b"I")
+    assert _read_all(c) == []  # the connection ends, nothing answered
+    wait_until(lambda: node.queued() == 0 and node.held() == 0, "the wait to end")
+    later = _client(node.port)  # the writer is free
+    _begin(later, False)
+    later.sock.sendall(_update(False, 16))
+    assert later.until_ready()[-2:] == [(b"C", b"UPDATE 1\0"), (b"Z", b"T")]
+    assert later.query("commit")[-1] == (b"Z", b"I")
+    assert [_value(holder, row) for row in (14, 15, 16)] == [0, 0, 1]
+
+
 # ---- the same bytes as the message loop
 
 
