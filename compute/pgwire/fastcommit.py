@@ -134,6 +134,7 @@ def _answer(conn: Connection, session: Session, tr: Translation,
     wire = conn.wire
     if conn.terminating:  # the loop's next wait: the answer is dropped, FATAL, the end
         conn.out.clear()
+        del wire.buf[:]  # input held behind the commit: the loop reads nothing past a FATAL
         wire.held = False
         close_with(conn, bytearray(), m.error_response("57P01", _TERMINATED, severity="FATAL"))
         return

@@ -271,3 +271,30 @@ def test_commit_lane_answers_as_the_message_loop(tmp_path: Path,
     assert len(fast) == len(general)
     for i, (a, b) in enumerate(zip(fast, general, strict=True)):
         assert a == b, (i, a, b)
+
+
+def test_input_behind_a_held_commit_never_runs_after_terminate(node: Node) -> None:
+    """pg_terminate_backend while a COMMIT waits for its fsync: the commit stands, FATAL
+    57P01 follows, and a statement the client pipelined behind the COMMIT is never run (the
+    loop reads nothing past a FATAL)."""
+    c = RawClient(node.port)
+    _setup(c)
+    admin = RawClient(node.port)
+    pid = _pid(c)
+    before = _value(node.port, 17)
+    _open_block(c, False, 17)
+    node.gate.close()
+    with opened_on_exit(node.gate):
+        c.sock.sendall(_commit_message(False))
+        wait_until(lambda: node.gate.entered.is_set() and node.held(), "the held commit")
+        c.sock.sendall(message(b"Q", b"update a set v = 0 where id = 18\0"))
+        time.sleep(0.05)
+        admin.query(f"select pg_terminate_backend({pid})")
+    got: Reply = []
+    with pytest.raises((ConnectionError, OSError)):
+        while True:
+            head = c._read(5)
+            got.append((head[:1], c._read(struct.unpack("!i", head[1:])[0] - 4)))
+    assert [k for k, _ in got] == [b"E"] and b"57P01" in got[0][1], got
+    assert _value(node.port, 17) == before + 10  # the commit stands (it was durable first)
+    assert _value(node.port, 18) == 18, "a statement sent after the COMMIT ran after the FATAL"
