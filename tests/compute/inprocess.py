@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+
+import pytest
 
 from compute.engine import Engine
 from compute.pgwire.server import Server, ServerConfig
@@ -37,3 +39,19 @@ class InProcessNode:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.engine.close()
+
+
+def count_outcomes(monkeypatch: pytest.MonkeyPatch, real: Callable[..., bool], name: str,
+                   *modules: object) -> list[bool]:
+    """Patch ``name`` in ``modules`` (the lanes that call it) with ``real`` plus a record of
+    each outcome, so that a test can say a lane took its path (True) or left it (False)."""
+    seen: list[bool] = []
+
+    def counting(*args: object) -> bool:
+        done = real(*args)
+        seen.append(done)
+        return done
+
+    for module in modules:
+        monkeypatch.setattr(module, name, counting)
+    return seen

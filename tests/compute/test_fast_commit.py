@@ -6,9 +6,8 @@ cancel and pg_terminate_backend during the wait, and a client that goes away."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import socket
-import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +16,8 @@ import pytest
 
 from compute.pgwire import fastbatch, fastcommit, fastquery
 from compute.standalone import StandaloneFactory
-from tests.compute.inprocess import InProcessNode
-from tests.compute.rawclient import RawClient, message
+from tests.compute.inprocess import InProcessNode, count_outcomes
+from tests.compute.rawclient import RawClient, message, without_pids
 from tests.compute.test_commit_durability import GatedFsync, opened_on_exit, wait_until
 from tests.compute.test_fast_batch import DESCRIBE, SYNC, _bind, _execute, _parse
 
@@ -84,16 +83,16 @@ def _open_block(c: RawClient, prepared: bool, row: int) -> None:
     assert reply[-1] == (b"Z", b"T"), reply
 
 
-def _nothing_arrives(c: RawClient, wait_s: float = HOLD_S) -> bool:
-    """No byte comes from the server within ``wait_s``."""
-    c.sock.settimeout(wait_s)
-    try:
-        c.sock.recv(1, socket.MSG_PEEK)
-        return False
-    except TimeoutError:
-        return True
-    finally:
-        c.sock.settimeout(30)
+@contextlib.contextmanager
+def _commit_held(node: Node, c: RawClient, prepared: bool) -> Iterator[None]:
+    """``c``'s COMMIT sent with its fsync held: the body runs while the connection waits;
+    the fsync goes on when it ends (or fails)."""
+    node.gate.close()
+    with opened_on_exit(node.gate):
+        c.sock.sendall(_commit_message(prepared))
+        wait_until(lambda: node.gate.entered.is_set() and node.held(),
+                   "the commit to reach its fsync, its connection held")
+        yield
 
 
 def _value(port: int, row: int) -> int:
@@ -108,14 +107,10 @@ def test_commit_from_the_callback_waits_for_its_fsync(node: Node, prepared: bool
     _setup(c)
     before = _value(node.port, 5)
     _open_block(c, prepared, 5)
-    node.gate.close()
-    with opened_on_exit(node.gate):
-        c.sock.sendall(_commit_message(prepared))
-        wait_until(lambda: node.gate.entered.is_set() and node.held(),
-                   "the commit to reach its fsync, its connection held")
+    with _commit_held(node, c, prepared):
         # input arriving during the wait is held: answered after the COMMIT, in order
         c.sock.sendall(message(b"Q", b"select v from a where id = 5\0"))
-        assert _nothing_arrives(c), "COMMIT (or what followed it) answered before its fsync"
+        assert c.nothing_arrives(HOLD_S), "COMMIT (or what followed it) answered before its fsync"
     commit = c.until_ready()
     assert [k for k, _ in commit] == ([b"2", b"n", b"C", b"Z"] if prepared else [b"C", b"Z"])
     assert commit[-2] == (b"C", b"COMMIT\0") and commit[-1] == (b"Z", b"I")
@@ -132,16 +127,13 @@ def test_writer_free_and_commit_invisible_while_the_fsync_is_held(node: Node) ->
     reader = RawClient(node.port)
     before = _value(node.port, 7)
     _open_block(c, False, 7)
-    node.gate.close()
-    with opened_on_exit(node.gate):
-        c.sock.sendall(_commit_message(False))
-        wait_until(lambda: node.gate.entered.is_set() and node.held(), "the held commit")
+    with _commit_held(node, c, False):
         # another block takes the writer and writes while the first commit waits
         assert writer.query("begin")[-1] == (b"Z", b"T")
         assert writer.query("update a set v = v + 1 where id = 8")[-1] == (b"Z", b"T")
         seen = reader.query("select v from a where id = 7")
         assert int(seen[1][1][6:]) == before, "a reader saw a commit that is not durable"
-        assert _nothing_arrives(c)
+        assert c.nothing_arrives(HOLD_S)
     assert c.until_ready()[-2:] == [(b"C", b"COMMIT\0"), (b"Z", b"I")]
     assert writer.query("commit")[-2:] == [(b"C", b"COMMIT\0"), (b"Z", b"I")]
     assert _value(node.port, 7) == before + 10
@@ -152,10 +144,7 @@ def test_client_gone_while_its_commit_waits(node: Node) -> None:
     _setup(c)
     before = _value(node.port, 9)
     _open_block(c, True, 9)
-    node.gate.close()
-    with opened_on_exit(node.gate):
-        c.sock.sendall(_commit_message(True))
-        wait_until(lambda: node.gate.entered.is_set() and node.held(), "the held commit")
+    with _commit_held(node, c, True):
         pids = [pid for pid, (_, conn) in list(node.node.server.sessions.items()) if conn.wire.held]
         c.sock.close()
         time.sleep(0.05)
@@ -168,11 +157,6 @@ def test_client_gone_while_its_commit_waits(node: Node) -> None:
 # ---- the same bytes as the message loop, in the cases around the wait
 
 
-def _pid(c: RawClient) -> int:
-    reply = c.query("select pg_backend_pid()")
-    return int([body for kind, body in reply if kind == b"D"][0][6:])
-
-
 def _held_commit(n: Node, c: RawClient, prepared: bool, during: Callable[[], object]) -> Reply:
     """A block's COMMIT sent while the fsync is held, ``during`` run while it waits, then the
     gate opened: everything the connection got up to ReadyForQuery or its end."""
@@ -182,16 +166,7 @@ def _held_commit(n: Node, c: RawClient, prepared: bool, during: Callable[[], obj
         wait_until(lambda: n.gate.entered.is_set(), "the commit's fsync")
         during()
         time.sleep(0.05)
-    out: Reply = []
-    try:
-        while True:
-            head = c._read(5)
-            body = c._read(struct.unpack("!i", head[1:])[0] - 4)
-            out.append((head[:1], body))
-            if head[:1] == b"Z":
-                return out
-    except (ConnectionError, OSError):
-        return out
+    return c.until_ready_or_end()
 
 
 def _special_cases(port: int, n: Node) -> list[Reply]:
@@ -200,7 +175,7 @@ def _special_cases(port: int, n: Node) -> list[Reply]:
         c = RawClient(port)
         _setup(c, create=not prepared)
         admin = RawClient(port)
-        pid = _pid(c)
+        pid = c.backend_pid()
         # statement_timeout shorter than the wait: the commit still succeeds
         out.append(c.query("set statement_timeout = '50ms'"))
         _open_block(c, prepared, 11)
@@ -235,24 +210,10 @@ def _special_cases(port: int, n: Node) -> list[Reply]:
     return out
 
 
-def _without_pids(replies: list[Reply]) -> list[Reply]:
-    """Replies with backend pids (they differ between two nodes) blanked."""
-    return [[(k, b"" if k == b"D" and body[6:].isdigit() and len(body) > 10 else body)
-             for k, body in reply] for reply in replies]
-
-
 def test_commit_lane_answers_as_the_message_loop(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    answered: list[bool] = []
-    real = fastcommit.answer_commit
-
-    def counting(*args: object) -> bool:
-        done = real(*args)  # type: ignore[arg-type]
-        answered.append(done)
-        return done
-
-    monkeypatch.setattr(fastquery, "answer_commit", counting)
-    monkeypatch.setattr(fastbatch, "answer_commit", counting)
+    answered = count_outcomes(monkeypatch, fastcommit.answer_commit, "answer_commit",
+                              fastquery, fastbatch)
 
     def run(label: str) -> list[Reply]:
         n = Node(tmp_path / label)
@@ -267,7 +228,7 @@ def test_commit_lane_answers_as_the_message_loop(tmp_path: Path,
     monkeypatch.setattr(fastquery, "answer_commit", lambda *a: False)
     monkeypatch.setattr(fastbatch, "answer_commit", lambda *a: False)
     general = run("off")
-    fast, general = _without_pids(fast), _without_pids(general)
+    fast, general = without_pids(fast), without_pids(general)
     assert len(fast) == len(general)
     for i, (a, b) in enumerate(zip(fast, general, strict=True)):
         assert a == b, (i, a, b)
@@ -280,21 +241,14 @@ def test_input_behind_a_held_commit_never_runs_after_terminate(node: Node) -> No
     c = RawClient(node.port)
     _setup(c)
     admin = RawClient(node.port)
-    pid = _pid(c)
+    pid = c.backend_pid()
     before = _value(node.port, 17)
     _open_block(c, False, 17)
-    node.gate.close()
-    with opened_on_exit(node.gate):
-        c.sock.sendall(_commit_message(False))
-        wait_until(lambda: node.gate.entered.is_set() and node.held(), "the held commit")
+    with _commit_held(node, c, False):
         c.sock.sendall(message(b"Q", b"update a set v = 0 where id = 18\0"))
         time.sleep(0.05)
         admin.query(f"select pg_terminate_backend({pid})")
-    got: Reply = []
-    with pytest.raises((ConnectionError, OSError)):
-        while True:
-            head = c._read(5)
-            got.append((head[:1], c._read(struct.unpack("!i", head[1:])[0] - 4)))
-    assert [k for k, _ in got] == [b"E"] and b"57P01" in got[0][1], got
+    got = c.until_ready_or_end()
+    assert [k for k, _ in got] == [b"E"] and b"57P01" in got[0][1], got  # and then the end
     assert _value(node.port, 17) == before + 10  # the commit stands (it was durable first)
     assert _value(node.port, 18) == 18, "a statement sent after the COMMIT ran after the FATAL"

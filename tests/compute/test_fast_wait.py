@@ -7,8 +7,6 @@ queued keeps nobody waiting; and the same bytes as the message loop sends for al
 from __future__ import annotations
 
 import functools
-import socket
-import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +15,8 @@ import pytest
 
 from compute.pgwire import fastbatch, fastquery, fastwait
 from compute.standalone import StandaloneFactory
-from tests.compute.inprocess import InProcessNode
-from tests.compute.rawclient import RawClient, message
+from tests.compute.inprocess import InProcessNode, count_outcomes
+from tests.compute.rawclient import RawClient, message, without_pids
 from tests.compute.test_commit_durability import wait_until
 from tests.compute.test_fast_batch import DESCRIBE, SYNC, _bind, _execute, _parse
 
@@ -59,17 +57,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Every outcome of the lanes' queue_write (True: queued from the callback)."""
-    seen: list[bool] = []
-    real = fastwait.queue_write
-
-    def counting(*args: object) -> bool:
-        done = real(*args)  # type: ignore[arg-type]
-        seen.append(done)
-        return done
-
-    monkeypatch.setattr(fastbatch, "queue_write", counting)
-    monkeypatch.setattr(fastquery, "queue_write", counting)
-    return seen
+    return count_outcomes(monkeypatch, fastwait.queue_write, "queue_write", fastbatch, fastquery)
 
 
 def _client(port: int, create: bool = False) -> RawClient:
@@ -110,38 +98,8 @@ def _end(prepared: bool) -> bytes:
     return message(b"Q", b"END;\0")
 
 
-def _nothing_arrives(c: RawClient, wait_s: float = QUIET_S) -> bool:
-    c.sock.settimeout(wait_s)
-    try:
-        c.sock.recv(1, socket.MSG_PEEK)
-        return False
-    except TimeoutError:
-        return True
-    finally:
-        c.sock.settimeout(30)
-
-
-def _read_all(c: RawClient) -> Reply:
-    """Everything up to ReadyForQuery, or up to the end of the connection."""
-    out: Reply = []
-    try:
-        while True:
-            head = c._read(5)
-            body = c._read(struct.unpack("!i", head[1:])[0] - 4)
-            out.append((head[:1], body))
-            if head[:1] == b"Z":
-                return out
-    except (ConnectionError, OSError):
-        return out
-
-
 def _value(c: RawClient, row: int) -> int:
     reply = c.query(f"select v from a where id = {row}")
-    return int([body for kind, body in reply if kind == b"D"][0][6:])
-
-
-def _pid(c: RawClient) -> int:
-    reply = c.query("select pg_backend_pid()")
     return int([body for kind, body in reply if kind == b"D"][0][6:])
 
 
@@ -169,7 +127,7 @@ def test_queued_write_answered_once_the_holder_commits(node: Node, counted: list
     assert node.held() == 1 and counted[-1]  # queued from the callback
     # input that arrives meanwhile waits behind it, answered after it in order
     c.sock.sendall(_bind("s", [b"1"]) + DESCRIBE + _execute() + SYNC)
-    assert _nothing_arrives(c), "answered while the writer is taken"
+    assert c.nothing_arrives(QUIET_S), "answered while the writer is taken"
     assert holder.query("commit")[-1] == (b"Z", b"I")
     reply = c.until_ready()
     assert reply[-2:] == [(b"C", b"UPDATE 1\0"), (b"Z", b"T")], reply
@@ -196,7 +154,7 @@ def test_waiters_of_both_kinds_granted_in_fifo_order(node: Node, counted: list[b
     for i, (c, prepared) in enumerate(order):
         assert c.until_ready()[-2:] == [(b"C", b"UPDATE 1\0"), (b"Z", b"T")]
         for later, _ in order[i + 1:]:
-            assert _nothing_arrives(later, 0.05), "a later waiter got the writer first"
+            assert later.nothing_arrives(0.05), "a later waiter got the writer first"
         assert c.exchange(_end(prepared))[-2:] == [(b"C", b"COMMIT\0"), (b"Z", b"I")]
     assert [_value(holder, row) for row in (3, 4, 5)] == [1, 1, 1]
     assert node.queued() == 0 and node.held() == 0
@@ -208,7 +166,7 @@ def _gives_up(node: Node, holder: RawClient, c: RawClient, prepared: bool,
     queue empty again and the holder still writing."""
     _queue(node, c, prepared, 6)
     during()
-    reply = _read_all(c)
+    reply = c.until_ready_or_end()
     wait_until(lambda: node.queued() == 0 and node.held() == 0, "the waiter to leave the queue")
     assert holder.query("update a set v = v + 1 where id = 7")[-1] == (b"Z", b"T")
     return reply
@@ -239,7 +197,7 @@ def test_bounds_of_a_queued_write(node: Node, counted: list[bool], prepared: boo
     assert _error(reply) == ("57014", "canceling statement due to statement timeout")
     assert c.query("rollback")[-1] == (b"Z", b"I")
     c.query("reset statement_timeout")
-    pid = _pid(c)
+    pid = c.backend_pid()
     reply = _gives_up(node, holder, c, prepared,
                       functools.partial(admin.query, f"select pg_cancel_backend({pid})"))
     assert _error(reply) == ("57014", "canceling statement due to user request")
@@ -322,7 +280,7 @@ def test_a_bug_in_the_wait_ends_the_connection_and_frees_the_writer(
     c.sock.sendall(message(b"Q", b"update a set v = 5 where id = 15; commit\0"))
     time.sleep(0.05)
     assert holder.query("commit")[-1] == (b"Z", b"I")
-    assert _read_all(c) == []  # the connection ends, nothing answered
+    assert c.until_ready_or_end() == []  # the connection ends, nothing answered
     wait_until(lambda: node.queued() == 0 and node.held() == 0, "the wait to end")
     later = _client(node.port)  # the writer is free
     _begin(later, False)
@@ -361,24 +319,19 @@ def _script(n: Node) -> list[Reply]:
         out.append(_gives_up(n, holder, c, prepared))
         out.append(c.query("rollback"))
         out.append(c.query("reset statement_timeout"))
-        pid = _pid(c)
+        pid = c.backend_pid()
         out.append(_gives_up(n, holder, c, prepared,
                              functools.partial(admin.query, f"select pg_cancel_backend({pid})")))
         out.append(c.query("rollback"))
         out.append(holder.query("commit"))
         out.append(admin.query("select id, v from a where id between 1 and 12 order by id"))
     c = clients[2]
-    pid = _pid(c)
+    pid = c.backend_pid()
     _hold_writer(holder)
     out.append(_gives_up(n, holder, c, True,
                          functools.partial(admin.query, f"select pg_terminate_backend({pid})")))
     out.append(holder.query("commit"))
     return out
-
-
-def _without_pids(replies: list[Reply]) -> list[Reply]:
-    return [[(k, b"" if k == b"D" and body[6:].isdigit() and len(body) > 10 else body)
-             for k, body in reply] for reply in replies]
 
 
 def test_queued_writes_answer_as_the_message_loop(tmp_path: Path, counted: list[bool],
@@ -396,7 +349,7 @@ def test_queued_writes_answer_as_the_message_loop(tmp_path: Path, counted: list[
     counted.clear()
     general = run("off")
     assert not any(counted)
-    fast, general = _without_pids(fast), _without_pids(general)
+    fast, general = without_pids(fast), without_pids(general)
     assert len(fast) == len(general)
     for i, (a, b) in enumerate(zip(fast, general, strict=True)):
         assert a == b, (i, a, b)
