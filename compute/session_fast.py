@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from compute.deferred import check_pending
 from compute.engine import Guard, Pooled, commit_unknown_error, storage_error
 from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
     from compute.engine import Database, Engine
 
 log = logging.getLogger("strata.compute.session")
+
+_AUTO_TAGS = frozenset(("INSERT", "UPDATE", "DELETE"))
+"""The autocommit writes a callback lane runs (compute/pgwire/fastauto.py)."""
 
 INLINE_BUDGET_S = 0.01  # an inline read running longer than this moves to a thread
 WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
@@ -102,6 +106,10 @@ class FastLane:
         def _result(self, pooled: Pooled, tr: Translation, ran: Ran) -> Result: ...
 
         def _release_writer(self) -> None: ...
+
+        def _new_txn(self, tr: Translation | None = None) -> Transaction: ...
+
+        def _bind_context(self, pooled: Pooled) -> None: ...
 
         def _interrupt_error(self) -> SqlError: ...
 
@@ -226,15 +234,23 @@ class FastLane:
         """``Session._run_on`` for a statement ``_inline_or_threaded`` runs inline: a read past
         its inline budget is stopped (it changed nothing) and None sends it to the general
         path, which now runs it on a thread."""
+        ran = self._run_inline_ran(pooled, tr, params, False)
+        return None if ran is None else self._result(pooled, tr, ran)
+
+    def _run_inline_ran(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
+                        autocommit: bool) -> Ran | None:
+        """``_run_steps`` of a statement ``_inline_or_threaded`` runs inline (``autocommit``:
+        its steps are their own transaction, restartable as a read is); None: stopped at its
+        inline budget (it changed nothing)."""
         steps = tr.steps
         guard = self._guard_on(pooled)  # Session.guarded, without a generator per statement
         try:
-            work = self._steps_work(pooled.conn, tr, params, False)
+            work = self._steps_work(pooled.conn, tr, params, autocommit)
             started = time.monotonic()
             timeout_ms = self.setting_ms("statement_timeout")
             if timeout_ms > 0:
                 guard.statement_deadline = started + timeout_ms / 1000.0
-            if not tr.is_write:
+            if not tr.is_write or autocommit:
                 guard.budget_deadline = started + INLINE_BUDGET_S
             try:
                 ran = work()
@@ -250,7 +266,7 @@ class FastLane:
         finally:
             self._active = None
             guard.reset()
-        return self._result(pooled, tr, ran)
+        return ran
 
     # ---- the end of a block (Session._end_txn), and COMMIT without an await
 
@@ -358,3 +374,111 @@ class FastLane:
         finally:  # notifications go out once the commit is durable
             self.backend.end_xact(ok)
         return Result("COMMIT")
+
+    # ---- an autocommit write from a callback lane (compute/pgwire/fastauto.py)
+
+    def auto_write_ready(self, tr: Translation) -> bool:
+        """Whether a callback lane may run ``tr`` as an autocommit write without an await up
+        to its durability wait: a single-step INSERT / UPDATE / DELETE without RETURNING,
+        outside any block (explicit or implicit), no triggers (``after_rows``), not DDL, not
+        calling the node, nothing left to finish at a transaction's end (WITH HOLD cursors,
+        LISTEN/NOTIFY or advisory xact locks, ON COMMIT temporary tables), a writable node
+        (``writable_now``) and a session that is not read-only (25006 comes from the general
+        path). Nothing is changed."""
+        return (tr.kind is Kind.COMMAND and tr.is_write and tr.tag in _AUTO_TAGS
+                and self.txn is None and not self.failed and not self._holds_writer
+                and not self._implicit and not self._implicit_lazy
+                and len(tr.steps) == 1 and not tr.off_loop and not tr.is_ddl
+                and not tr.after_rows and tr.copy is None and not tr.count_last_step
+                and tr.altered_table is None and not tr.notices
+                and not self.cursors.open and not self.cursors.streams
+                and not self.backend.in_xact
+                and (self.catalog is None or not self.catalog.on_commit)
+                and not self._read_only_now() and self.engine.writable_now(self.db))
+
+    def try_auto_write(self, tr: Translation, params: tuple[Any, ...]
+                       ) -> tuple[Result, CommitTicket | None] | None:
+        """A simple Query's autocommit write as ``Session.execute`` runs it up to its
+        durability wait (``_autocommit_write``: the writer, the steps with their own commit,
+        the writer released at once); the result and the ticket to wait for (None: nothing
+        was written). None: not now (it does not qualify, the writer is busy, or it ran past
+        its inline budget and changed nothing): the general path runs it. Errors are raised
+        as ``execute`` raises them; ``auto_ended`` must follow either way."""
+        if not self.auto_write_ready(tr):
+            return None
+        self._interrupt = None  # statement_scope's start
+        self._interrupted.clear()
+        if not self._inline_ok(tr, tr.steps) or not self.db.writer_lock.try_acquire():
+            return None
+        self._holds_writer = True
+        writer = self.db.writer
+        try:
+            ran = self._run_inline_ran(writer, tr, bindable(tr, params), True)
+            if ran is None:
+                return None
+            return self._result(writer, tr, ran), ran[2]
+        except StorageError as exc:  # as Session.execute (an autocommit write fails at commit)
+            raise storage_error(exc, write_command(tr), at_commit=True) from exc
+        finally:
+            self._release_writer()
+
+    def auto_durable(self, ticket: CommitTicket) -> None:
+        """``_await_durable`` once the ticket's durability future is done: 08007 if the log did
+        not confirm it."""
+        try:
+            lsn = ticket.durable.result(0)
+        except Exception as exc:  # noqa: BLE001 - any failure of the log is a storage failure
+            log.warning("commit at LSN %s not confirmed: %s", ticket.lsn, exc)
+            raise commit_unknown_error(exc) from exc
+        self.last_commit_lsn = max(self.last_commit_lsn, int(lsn))
+
+    def auto_ended(self, ok: bool) -> None:
+        """``Session.execute``'s end of a statement outside a block (its own transaction)."""
+        if self.txn is None and self.backend.in_xact:
+            self.backend.end_xact(ok)
+        if self.txn is None:
+            self._implicit = False
+
+    def try_implicit_write(self, tr: Translation, params: tuple[Any, ...]) -> Result | None:
+        """An extended-protocol Execute of an autocommit write as the message loop runs it:
+        ``begin_implicit`` (until Sync), ``execute`` opens the implicit block for the write,
+        which then runs as a block's statement (``try_fast_statement``: a write known quick,
+        the writer free). None: not now, nothing done (no block left). Errors are raised as
+        ``execute`` raises them (the block is failed: ``implicit_end`` rolls it back)."""
+        if not self.auto_write_ready(tr) or tr.steps not in self.db.quick_writes:
+            return None
+        self._implicit_lazy = True
+        self.txn = self._new_txn()
+        self._implicit = True
+        result = self.try_fast_statement(tr, params)
+        if result is None:
+            assert not (self.txn is not None and self.txn.writer)
+            self.txn = None
+            self._implicit = self._implicit_lazy = False
+        return result
+
+    def implicit_end(self) -> tuple[bool, CommitTicket | None]:
+        """Sync after ``try_implicit_write`` (``end_implicit``): a failed block rolls back
+        (False); else ``_commit`` up to its durability wait (True, and its ticket: then
+        ``commit_finished``). A failed commit raises SqlError (the block is gone either way)."""
+        self._implicit_lazy = False
+        self._implicit = False
+        txn = self.txn
+        if txn is None:
+            return False, None
+        if self.failed:
+            self.end_txn_now(False)
+            return False, None
+        try:
+            if txn.writer and txn.fk.pending:  # _check_deferred (the block is not heavy)
+                writer = self.db.writer
+                self._bind_context(writer)
+                try:
+                    check_pending(writer.conn, txn.fk, None)
+                except apsw.Error as exc:
+                    raise map_sqlite_error(exc, self.catalog) from exc
+            self.backend.check_room()
+        except SqlError:
+            self.end_txn_now(False)
+            raise
+        return True, self.end_txn_now(True)

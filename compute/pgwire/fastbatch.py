@@ -9,8 +9,11 @@ a block (``Session.try_fast_statement``) — ``answer_batch`` does what the loop
 it, with the same calls in the same order (``_revalidate``, ``_decode_params``, the lanes,
 ``statement_notices``, ``_send_rows``, ``before_wait``), and writes the answer; the loop
 goes on waiting. COMMIT goes to fastcommit.py (answered once durable); a block's first
-write that finds the writer busy is queued for it (fastwait.py). Anything else
-(another message kind, a named portal, a row limit, an autocommit write, a failed block, an
+write that finds the writer busy is queued for it (fastwait.py); an autocommit INSERT /
+UPDATE / DELETE runs as the loop runs it (an implicit block until the Sync) and is answered
+once durable (fastauto.py). Anything else
+(another message kind, a named portal, a row limit, an autocommit write with rows or that
+fastauto.py leaves, a failed block, an
 encoding to convert, a timed idle-in-transaction wait, no idle reader, …) returns False
 before anything is sent, and the loop takes the bytes as before.
 """
@@ -21,6 +24,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from compute.pgwire.extended import _bind_fields
+from compute.pgwire.fastauto import answer_auto_batch
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
 from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
@@ -117,8 +121,9 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
             encoders, description = [], m.NO_DATA if describe else b""
         else:
             return False
-        if session.txn is None and (tr.is_write or kind is Kind.COMMAND):
-            return False  # an autocommit write: the loop (it awaits the commit)
+        auto = session.txn is None and (tr.is_write or kind is Kind.COMMAND)
+        if auto and kind is not Kind.COMMAND:
+            return False  # an autocommit write with rows: the loop
         params: tuple[Any, ...] = ()
         if plain is not None:
             params = plain[0]
@@ -127,6 +132,8 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
                                          values)
     except Exception:  # noqa: BLE001 - SqlError, ProtocolViolation, ...: the loop reports it
         return False
+    if auto:  # an autocommit write: answered once durable (fastauto.py), else the loop
+        return answer_auto_batch(conn, buf, session, tr, prep.sql, params, description)
     if kind is Kind.COMMIT:  # answered once durable
         return answer_commit(conn, buf, session, tr, prep.sql, (m.BIND_COMPLETE, description))
     session.backend.start_query(prep.sql)

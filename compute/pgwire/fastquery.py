@@ -11,8 +11,9 @@ shape (``Session.simple_shape``) that a lane runs without an await — an autoco
 (``Connection.shape_now`` / ``statement_now``, which the loop uses too; ``_query_done``,
 ``before_wait``) and writes the answer; the loop goes on waiting. COMMIT / END of a block
 goes to fastcommit.py (answered once durable); a block's first write that finds the writer
-busy is queued for it (fastwait.py). Anything else (an autocommit write: it awaits its
-durability; several statements, another message, a failed block, an encoding to convert, a
+busy is queued for it (fastwait.py); an autocommit INSERT / UPDATE / DELETE is run and
+answered once durable (fastauto.py). Anything else (an autocommit write fastauto.py leaves,
+several statements, another message, a failed block, an encoding to convert, a
 timed idle-in-transaction wait, no idle reader, a read past its inline budget, …) returns False before anything is sent or changed, and the loop takes the
 bytes as before.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from compute.pgwire.fastauto import answer_auto_query
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
 from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
@@ -61,8 +63,8 @@ def answer_query(conn: Connection, buf: bytearray) -> bool:
     except Exception:  # noqa: BLE001 - InvalidEncoding, SqlError, ...: the loop reports it
         return False
     tr, step, params = hit
-    if session.txn is None and tr.is_write:
-        return False  # an autocommit write: the loop (it awaits the commit)
+    if session.txn is None and tr.is_write:  # answered once durable (fastauto.py), else the loop
+        return answer_auto_query(conn, buf, session, tr, sql, params)
     session.backend.start_query(sql)
     answer = functools.partial(_run, conn, session, tr, step, params)
     if run_in_lane(conn, session, functools.partial(answer, buf, None)):
