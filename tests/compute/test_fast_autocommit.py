@@ -193,6 +193,7 @@ def _writes(c: RawClient, prepared: bool) -> list[Reply]:
             out.append(q("delete from a where id = 100"))
             out.append(q("update a set v = v + 1 where id = 2 returning v"))
             out.append(q("insert into q (n) values (7)"))
+            out.append(q("insert into q (id, n) values (nextval('q_id_seq') + 1000, 8)"))
             out.append(q("update a set v = v / 0 where id = 3"))
             out.append(q("update a set v = v + 1 where id = 2"))
     out.append(c.query("select currval('q_id_seq'), count(*) from q"))
