@@ -36,8 +36,8 @@ ReadyForQuery 'I'). A statement that does not qualify, a busy writer (left to th
 queues for it with lock_timeout and cancel), a statement that ran past its inline budget (it
 changed nothing; the loop re-runs it on a thread) return False with nothing sent.
 
-``STRATA_LANE_AUTOCOMMIT=1`` turns this on; off (the default for now), the lanes leave
-autocommit writes to the loop, as before.
+On by default; ``STRATA_LANE_AUTOCOMMIT=0`` turns it off (the lanes then leave autocommit
+writes to the loop, as before).
 """
 
 from __future__ import annotations
@@ -62,10 +62,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("strata.compute.server")
 
-ENABLED = os.environ.get("STRATA_LANE_AUTOCOMMIT", "0") != "0"
-"""Run autocommit writes from the callback lanes (else: the message loop). Off by default
-until tests/compute/test_fast_query.py's which-statements test expects it (see
-docs/performance.md, "Autocommit writes from the socket callback")."""
+ENABLED = os.environ.get("STRATA_LANE_AUTOCOMMIT", "1") != "0"
+"""Run autocommit writes from the callback lanes (else: the message loop, as before)."""
 
 _TERMINATED = "terminating connection due to administrator command"
 
