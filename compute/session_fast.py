@@ -364,12 +364,7 @@ class FastLane:
         ok = False
         try:
             if ticket is not None:
-                try:
-                    lsn = ticket.durable.result(0)
-                except Exception as exc:  # noqa: BLE001 - any failure of the log is a storage failure
-                    log.warning("commit at LSN %s not confirmed: %s", ticket.lsn, exc)
-                    raise commit_unknown_error(exc) from exc
-                self.last_commit_lsn = max(self.last_commit_lsn, int(lsn))
+                self.auto_durable(ticket)
             ok = True
         finally:  # notifications go out once the commit is durable
             self.backend.end_xact(ok)

@@ -49,7 +49,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from compute.pgwire.lanes import close_with, lane_error, send_answer, write_out
+from compute.pgwire.lanes import close_terminated, lane_error, send_answer, write_out
 from compute.pgwire.results import command_complete
 from compute.sql.api import SqlError, Translation
 from compute.transaction import Result
@@ -64,9 +64,6 @@ log = logging.getLogger("strata.compute.server")
 
 ENABLED = os.environ.get("STRATA_LANE_AUTOCOMMIT", "1") != "0"
 """Run autocommit writes from the callback lanes (else: the message loop, as before)."""
-
-_TERMINATED = "terminating connection due to administrator command"
-
 
 def answer_auto_query(conn: Connection, buf: bytearray, session: Session, tr: Translation,
                       sql: str, params: tuple[Any, ...]) -> bool:
@@ -213,10 +210,7 @@ def _answer(conn: Connection, finish: Callable[[CommitTicket | None], None],
         session.backend.busy = False
         conn.waiting_idle = True
         if conn.terminating:  # the loop's next wait: the answer is dropped, FATAL, the end
-            conn.out.clear()
-            del wire.buf[:]  # input held behind the write: the loop reads nothing past a FATAL
-            wire.held = False
-            close_with(conn, bytearray(), m.error_response("57P01", _TERMINATED, severity="FATAL"))
+            close_terminated(conn)
             return
         conn.before_wait(session)
         write_out(conn)

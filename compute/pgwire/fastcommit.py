@@ -35,9 +35,8 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from compute.pgwire.lanes import close_with, lane_error, write_out
+from compute.pgwire.lanes import close_terminated, lane_error, write_out
 from compute.sql.api import SqlError, Translation
-from strata.pgwire import messages as m
 from strata.storage import CommitTicket
 
 if TYPE_CHECKING:
@@ -45,9 +44,6 @@ if TYPE_CHECKING:
     from compute.session import Session
 
 log = logging.getLogger("strata.compute.server")
-
-_TERMINATED = "terminating connection due to administrator command"
-
 
 def answer_commit(conn: Connection, buf: bytearray, session: Session, tr: Translation, sql: str,
                   head: Iterable[bytes]) -> bool:
@@ -133,10 +129,7 @@ def _answer(conn: Connection, session: Session, tr: Translation,
     conn.waiting_idle = True
     wire = conn.wire
     if conn.terminating:  # the loop's next wait: the answer is dropped, FATAL, the end
-        conn.out.clear()
-        del wire.buf[:]  # input held behind the commit: the loop reads nothing past a FATAL
-        wire.held = False
-        close_with(conn, bytearray(), m.error_response("57P01", _TERMINATED, severity="FATAL"))
+        close_terminated(conn)
         return
     conn.before_wait(session)
     write_out(conn)

@@ -48,9 +48,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from compute.pgwire.lanes import close_with
+from compute.pgwire.lanes import close_terminated
 from compute.sql.api import SqlError, Translation
-from strata.pgwire import messages as m
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
@@ -60,8 +59,6 @@ log = logging.getLogger("strata.compute.server")
 
 ENABLED = os.environ.get("STRATA_LANE_WRITER_WAIT", "1") != "0"
 """Queue a lane's statement for a busy writer from the callback (else: the message loop)."""
-
-_TERMINATED = "terminating connection due to administrator command"
 
 Answer = Callable[[bytearray, SqlError | None], bool]
 """A lane's answer for the statement: run it (error None) or answer ``error`` as the lane
@@ -144,10 +141,7 @@ class _Wait:
             return
         if conn.terminating:  # the loop's next wait: FATAL alone, nothing more is read
             session.give_back_writer()
-            conn.out.clear()
-            del wire.buf[:]
-            wire.held = False
-            close_with(conn, bytearray(), m.error_response("57P01", _TERMINATED, severity="FATAL"))
+            close_terminated(conn)
             return
         answered = self.answer(bytearray(), error)
         session.give_back_writer()  # (not run: nothing done; a statement that ran keeps it)

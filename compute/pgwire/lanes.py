@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("strata.compute.server")
 
+TERMINATED = "terminating connection due to administrator command"
+"""pg_terminate_backend's FATAL message (57P01), as PostgreSQL words it."""
+
 
 def idle_session(conn: Connection) -> Session | None:
     """The connection's session when a callback lane may answer the input that arrived: the
@@ -88,6 +91,17 @@ def close_with(conn: Connection, buf: bytearray, fatal: bytes) -> None:
     conn.send(fatal)
     write_out(conn)
     conn.wire.close()
+
+
+def close_terminated(conn: Connection) -> None:
+    """A held connection whose session pg_terminate_backend interrupted while it waited: what
+    the loop does at its next wait — the queued answer dropped, the input held behind it too
+    (the loop reads nothing past a FATAL), FATAL 57P01, the end."""
+    conn.out.clear()
+    wire = conn.wire
+    del wire.buf[:]
+    wire.held = False
+    close_with(conn, bytearray(), m.error_response("57P01", TERMINATED, severity="FATAL"))
 
 
 def write_out(conn: Connection) -> None:
