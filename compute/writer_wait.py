@@ -1,16 +1,20 @@
-"""Waiting for a busy single writer: one task (the lock) and one future woken by the lock,
-an interrupt or lock_timeout. Two tasks and ``asyncio.wait`` cost twice as much, and under
-load nearly every transaction's first write waits.
+"""Waiting for a busy single writer without a task of its own: the waiter is a future in the
+writer lock's own queue (``WriterLock.enqueue``), which the lock resolves with True when it
+hands itself over and ``wake`` (cancel, statement_timeout, pg_terminate_backend) or
+lock_timeout resolves with None; ``WriterLock.granted`` then says which happened. Under load
+nearly every transaction's first write waits, so the wait costs one future, not a task for
+``Lock.acquire`` and a second future.
 
-A callback lane's wait (compute/pgwire/fastwait.py) has no task: its waiter future sits in
-the lock's queue itself (``WriterLock.enqueue``) and ``watch`` makes ``wake`` (cancel,
-statement_timeout, pg_terminate_backend) resolve that future, with None, so that its done
-callback gives up as this wait does."""
+The message loop's wait (``acquire``) and a callback lane's (compute/pgwire/fastwait.py,
+``watch``) are the same waiter in the same queue: one FIFO order for both."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from compute.engine import WriterLock
 
 
 class WriterWait:
@@ -20,7 +24,7 @@ class WriterWait:
     __slots__ = ("_woken",)
 
     def __init__(self) -> None:
-        self._woken: asyncio.Future[None] | asyncio.Future[bool | None] | None = None
+        self._woken: asyncio.Future[bool | None] | None = None
 
     def watch(self, waiter: asyncio.Future[bool | None] | None) -> None:
         """``wake`` resolves ``waiter`` (with None, unless it is done) until ``watch(None)``: a
@@ -32,38 +36,24 @@ class WriterWait:
         if woken is not None and not woken.done():
             woken.set_result(None)
 
-    async def acquire(self, lock: asyncio.Lock, timeout_s: float | None, interrupted: bool) -> bool:
+    async def acquire(self, lock: WriterLock, timeout_s: float | None, interrupted: bool) -> bool:
         """Take ``lock`` unless ``wake`` is called (or ``interrupted`` already) or ``timeout_s``
-        passes first: whether it is held now. A cancelled caller never keeps it."""
-        loop = asyncio.get_running_loop()
-        acquire = loop.create_task(lock.acquire())
-        woken: asyncio.Future[None] = loop.create_future()
-        self._woken = woken
-
-        def wake(_: object = None) -> None:  # this wait's future, whenever the lock comes
-            if not woken.done():
-                woken.set_result(None)
-
-        acquire.add_done_callback(wake)
-        timer = loop.call_later(timeout_s, wake) if timeout_s is not None else None
+        passes first: whether it is held now. A cancelled caller never keeps it (a wake-up
+        meant for it is passed on)."""
+        waiter = lock.enqueue()
+        self._woken = waiter
+        timer = (asyncio.get_running_loop().call_later(timeout_s, self.wake)
+                 if timeout_s is not None else None)
         if interrupted:
-            wake()
+            self.wake()
         try:
-            await woken
+            await waiter
         except BaseException:
-            acquire.cancel()  # a cancelled Lock.acquire hands a granted lock on
-            if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
+            if lock.granted(waiter):  # handed over just before the cancel: hand it on
                 lock.release()
             raise
         finally:
             self._woken = None
             if timer is not None:
                 timer.cancel()
-        if acquire.done() and not acquire.cancelled():
-            return True
-        acquire.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await acquire
-        if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
-            lock.release()  # lost the race: we got the lock while giving up, so hand it back
-        return False
+        return lock.granted(waiter)
