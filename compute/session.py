@@ -431,13 +431,22 @@ class Session(SessionSettings, SqlPrepared, FastLane):
 
     async def _check_deferred(self, txn: Transaction, prefixes: tuple[str, ...] | None) -> None:
         """Re-check queued rows of deferred foreign keys on the writer (compute/deferred.py)."""
+        if not txn.heavy:
+            self._check_deferred_now(txn, prefixes)
+            return
         writer = self.db.writer
         self._bind_context(writer)
         try:
-            if txn.heavy:
-                await self.engine.run(lambda: check_pending(writer.conn, txn.fk, prefixes))
-            else:
-                check_pending(writer.conn, txn.fk, prefixes)
+            await self.engine.run(lambda: check_pending(writer.conn, txn.fk, prefixes))
+        except apsw.Error as exc:
+            raise map_sqlite_error(exc, self.catalog) from exc
+
+    def _check_deferred_now(self, txn: Transaction, prefixes: tuple[str, ...] | None) -> None:
+        """``_check_deferred`` inline (a block that is not heavy; also the callback lanes)."""
+        writer = self.db.writer
+        self._bind_context(writer)
+        try:
+            check_pending(writer.conn, txn.fk, prefixes)
         except apsw.Error as exc:
             raise map_sqlite_error(exc, self.catalog) from exc
 

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from compute.deferred import check_pending
 from compute.engine import Guard, Pooled, commit_unknown_error, storage_error
 from compute.sql import Catalog, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
@@ -58,6 +57,13 @@ log = logging.getLogger("strata.compute.session")
 
 _AUTO_TAGS = frozenset(("INSERT", "UPDATE", "DELETE"))
 """The autocommit writes a callback lane runs (compute/pgwire/fastauto.py)."""
+
+
+def _one_plain_step(tr: Translation) -> bool:
+    """One SQLite step that runs as it is: not calling the node, not DDL, no AFTER ROW
+    triggers to fire, no COPY, no count of its own, no table altered by a rewrite."""
+    return (len(tr.steps) == 1 and not tr.off_loop and not tr.is_ddl and not tr.after_rows
+            and tr.copy is None and not tr.count_last_step and tr.altered_table is None)
 
 INLINE_BUDGET_S = 0.01  # an inline read running longer than this moves to a thread
 WRITE_INLINE_LIMIT_S = 0.05  # an inline write that took longer runs on a thread next time
@@ -113,6 +119,9 @@ class FastLane:
 
         def _interrupt_error(self) -> SqlError: ...
 
+        def _check_deferred_now(self, txn: Transaction, prefixes: tuple[str, ...] | None
+                                ) -> None: ...
+
         def _restore_setting(self, name: str, value: str | None) -> None: ...
 
     @property
@@ -157,8 +166,7 @@ class FastLane:
         txn = self.txn
         kind = tr.kind
         if (txn is None or (kind is not Kind.COMMAND and kind is not Kind.QUERY)
-                or len(tr.steps) != 1 or tr.off_loop or tr.is_ddl or tr.after_rows
-                or tr.copy is not None or tr.count_last_step or tr.altered_table is not None):
+                or not _one_plain_step(tr)):
             return False
         db = self.db
         steps = tr.steps
@@ -383,9 +391,7 @@ class FastLane:
         return (tr.kind is Kind.COMMAND and tr.is_write and tr.tag in _AUTO_TAGS
                 and self.txn is None and not self.failed and not self._holds_writer
                 and not self._implicit and not self._implicit_lazy
-                and len(tr.steps) == 1 and not tr.off_loop and not tr.is_ddl
-                and not tr.after_rows and tr.copy is None and not tr.count_last_step
-                and tr.altered_table is None and not tr.notices
+                and _one_plain_step(tr) and not tr.notices
                 and not self.cursors.open and not self.cursors.streams
                 and not self.backend.in_xact
                 and (self.catalog is None or not self.catalog.on_commit)
@@ -466,12 +472,7 @@ class FastLane:
             return False, None
         try:
             if txn.writer and txn.fk.pending:  # _check_deferred (the block is not heavy)
-                writer = self.db.writer
-                self._bind_context(writer)
-                try:
-                    check_pending(writer.conn, txn.fk, None)
-                except apsw.Error as exc:
-                    raise map_sqlite_error(exc, self.catalog) from exc
+                self._check_deferred_now(txn, None)
             self.backend.check_room()
         except SqlError:
             self.end_txn_now(False)

@@ -11,11 +11,10 @@ it, with the same calls in the same order (``_revalidate``, ``_decode_params``, 
 goes on waiting. COMMIT goes to fastcommit.py (answered once durable); a block's first
 write that finds the writer busy is queued for it (fastwait.py); an autocommit INSERT /
 UPDATE / DELETE runs as the loop runs it (an implicit block until the Sync) and is answered
-once durable (fastauto.py). Anything else
-(another message kind, a named portal, a row limit, an autocommit write with rows or that
-fastauto.py leaves, a failed block, an
-encoding to convert, a timed idle-in-transaction wait, no idle reader, …) returns False
-before anything is sent, and the loop takes the bytes as before.
+once durable (fastauto.py). Anything else (another message kind, a named portal, a row
+limit, an autocommit write with rows or that fastauto.py leaves, a failed block, an encoding
+to convert, a timed idle-in-transaction wait, no idle reader, …) returns False before
+anything is sent, and the loop takes the bytes as before.
 """
 
 from __future__ import annotations

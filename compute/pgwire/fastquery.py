@@ -13,9 +13,9 @@ shape (``Session.simple_shape``) that a lane runs without an await — an autoco
 goes to fastcommit.py (answered once durable); a block's first write that finds the writer
 busy is queued for it (fastwait.py); an autocommit INSERT / UPDATE / DELETE is run and
 answered once durable (fastauto.py). Anything else (an autocommit write fastauto.py leaves,
-several statements, another message, a failed block, an encoding to convert, a
-timed idle-in-transaction wait, no idle reader, a read past its inline budget, …) returns False before anything is sent or changed, and the loop takes the
-bytes as before.
+several statements, another message, a failed block, an encoding to convert, a timed
+idle-in-transaction wait, no idle reader, a read past its inline budget, …) returns False
+before anything is sent or changed, and the loop takes the bytes as before.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from compute.pgwire.extended import (
 )
 from compute.pgwire.fastbatch import MAX_BATCH_BYTES, answer_batch
 from compute.pgwire.fastquery import answer_query
+from compute.pgwire.lanes import TERMINATED
 from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
     cached_row_description,
@@ -397,7 +398,7 @@ class Connection(ExtendedQuery):
         self.terminating = True
         if self.waiting_idle:
             with contextlib.suppress(ConnectionError):
-                self.wire.write(m.error_response("57P01", _TERMINATED, severity="FATAL"))
+                self.wire.write(m.error_response("57P01", TERMINATED, severity="FATAL"))
             self.wire.close()
         elif self.session is not None:
             self.session.interrupt("terminate")
@@ -523,7 +524,7 @@ class Connection(ExtendedQuery):
         # Parse/Bind/Execute/Sync then costs one send, not four.
         if self.terminating:
             self.out.clear()
-            await self.fatal("57P01", _TERMINATED)
+            await self.fatal("57P01", TERMINATED)
         if len(self.wire.buf) >= 5:
             return await self.read_message()
         self.before_wait(session)
@@ -917,9 +918,6 @@ class Connection(ExtendedQuery):
         self.send(m.command_complete(f"COPY {len(rows)}"))
 
     # ------------------------------------------------------------------ extended query
-
-
-_TERMINATED = "terminating connection due to administrator command"
 
 
 def _answer_input(conn: Connection, buf: bytearray) -> bool:
