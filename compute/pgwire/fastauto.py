@@ -49,7 +49,14 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from compute.pgwire.lanes import close_terminated, lane_error, send_answer, write_out
+from compute.pgwire.lanes import (
+    close_terminated,
+    hold_until_durable,
+    lane_error,
+    send_answer,
+    statement_timer,
+    write_out,
+)
 from compute.pgwire.results import command_complete
 from compute.sql.api import SqlError, Translation
 from compute.transaction import Result
@@ -93,7 +100,7 @@ def answer_auto_query(conn: Connection, buf: bytearray, session: Session, tr: Tr
         return _idle(conn, session, False)
     result, ticket = ran
     del buf[:]
-    timer = _statement_timer(session)
+    timer = statement_timer(session)
     finish = functools.partial(_finish_query, conn, session, tr, result, timer)
     _when_durable(conn, ticket, finish)
     return True
@@ -188,14 +195,7 @@ def _when_durable(conn: Connection, ticket: CommitTicket | None,
     if durable is None or durable.done():
         _answer(conn, finish, ticket, held=False)
         return
-    conn.wire.hold()
-    loop = asyncio.get_running_loop()
-
-    def resolved(_: object) -> None:  # on the log's thread (or here, if it just resolved)
-        if not loop.is_closed():  # a node shutting down: nobody waits any more
-            loop.call_soon_threadsafe(_answer, conn, finish, ticket, True)
-
-    durable.add_done_callback(resolved)
+    hold_until_durable(conn, durable, functools.partial(_answer, conn, finish, ticket, True))
 
 
 def _answer(conn: Connection, finish: Callable[[CommitTicket | None], None],
@@ -235,12 +235,3 @@ def _idle(conn: Connection, session: Session, answered: bool = True) -> bool:
     session.backend.busy = False
     conn.waiting_idle = True
     return answered
-
-
-def _statement_timer(session: Session) -> asyncio.TimerHandle | None:
-    """``statement_scope``'s statement_timeout timer, which covers ``_await_durable`` on the
-    loop (its firing during the wait only marks the session, as there)."""
-    timeout_ms = session.setting_ms("statement_timeout")
-    if timeout_ms <= 0:
-        return None
-    return asyncio.get_running_loop().call_later(timeout_ms / 1000.0, session.interrupt, "timeout")

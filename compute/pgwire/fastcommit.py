@@ -35,7 +35,13 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from compute.pgwire.lanes import close_terminated, lane_error, write_out
+from compute.pgwire.lanes import (
+    close_terminated,
+    hold_until_durable,
+    lane_error,
+    statement_timer,
+    write_out,
+)
 from compute.sql.api import SqlError, Translation
 from strata.storage import CommitTicket
 
@@ -59,7 +65,7 @@ def answer_commit(conn: Connection, buf: bytearray, session: Session, tr: Transl
     backend.start_query(sql)
     for message in head:
         conn.send(message)
-    timer = _statement_timer(session)
+    timer = statement_timer(session)
     finish = functools.partial(_finish, conn, session, tr, timer)
     try:
         ticket = session.commit_now()
@@ -74,24 +80,8 @@ def answer_commit(conn: Connection, buf: bytearray, session: Session, tr: Transl
     if durable is None or durable.done():
         finish(ticket, None)
         return True
-    conn.wire.hold()
-    loop = asyncio.get_running_loop()
-
-    def resolved(_: object) -> None:  # on the log's thread (or here, if it just resolved)
-        if not loop.is_closed():  # a node shutting down: nobody waits any more
-            loop.call_soon_threadsafe(finish, ticket, None)
-
-    durable.add_done_callback(resolved)
+    hold_until_durable(conn, durable, functools.partial(finish, ticket, None))
     return True
-
-
-def _statement_timer(session: Session) -> asyncio.TimerHandle | None:
-    """``Session.statement_scope``'s statement_timeout timer: the loop's COMMIT has one too
-    (its firing during the durability wait only marks the session, as there)."""
-    timeout_ms = session.setting_ms("statement_timeout")
-    if timeout_ms <= 0:
-        return None
-    return asyncio.get_running_loop().call_later(timeout_ms / 1000.0, session.interrupt, "timeout")
 
 
 def _finish(conn: Connection, session: Session, tr: Translation,

@@ -4,9 +4,11 @@ while a lane runs, the loop's handling of unexpected errors, and sending the ans
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from compute.engine import storage_error
 from compute.transaction import FatalSessionError
@@ -112,3 +114,26 @@ def write_out(conn: Connection) -> None:
         conn.wire.write(data)
     except ConnectionError:
         conn.wire.wake()  # the loop sees the closed connection
+
+
+def statement_timer(session: Session) -> asyncio.TimerHandle | None:
+    """``Session.statement_scope``'s statement_timeout timer, which on the loop also covers a
+    statement's durability wait (its firing there only marks the session, as on the loop)."""
+    timeout_ms = session.setting_ms("statement_timeout")
+    if timeout_ms <= 0:
+        return None
+    return asyncio.get_running_loop().call_later(timeout_ms / 1000.0, session.interrupt, "timeout")
+
+
+def hold_until_durable(conn: Connection, durable: Future[Any], then: Callable[[], None]) -> None:
+    """Hold the connection (``WireProtocol.hold``: input and the end of the stream are only
+    buffered) and run ``then`` on the loop once ``durable`` is done (it resolves on the log's
+    thread: ``call_soon_threadsafe``)."""
+    conn.wire.hold()
+    loop = asyncio.get_running_loop()
+
+    def resolved(_: object) -> None:  # on the log's thread (or here, if it just resolved)
+        if not loop.is_closed():  # a node shutting down: nobody waits any more
+            loop.call_soon_threadsafe(then)
+
+    durable.add_done_callback(resolved)
