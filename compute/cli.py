@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from strata.busypoll import window_from_env
 from strata.gcpolicy import freeze_startup
 from strata.pgwire.unixsock import SocketPathError
 
@@ -117,6 +118,10 @@ def compute(
         return
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        busy_poll_s = window_from_env()
+    except ValueError as exc:
+        _usage_error(str(exc))
     if auth not in ("trust", "md5", "scram"):
         raise typer.BadParameter("must be trust, md5 or scram", param_hint="--auth")
     if auth != "trust" and password_file is None:
@@ -143,7 +148,8 @@ def compute(
                           tls_key=str(tls_key) if tls_key else None,
                           max_connections=max_connections, require_tls=require_tls,
                           proxy_secret_file=str(proxy_secret_file) if proxy_secret_file else None,
-                          unix_socket_dir=str(unix_socket_dir) if unix_socket_dir else None)
+                          unix_socket_dir=str(unix_socket_dir) if unix_socket_dir else None,
+                          busy_poll_us=round(busy_poll_s * 1e6))
     try:
         # import here: optional at runtime (the except below), and only a running server needs it
         import uvloop

@@ -60,6 +60,7 @@ from compute.session import Session
 from compute.sql import diagnostic_fields
 from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import FatalSessionError, Result, TxnStatus
+from strata.busypoll import BusyPoll
 from strata.pgwire import messages as m
 from strata.pgwire import unixsock
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
@@ -105,6 +106,7 @@ class ServerConfig:
     proxy_secret_file: str | None = None  # the proxy's credential (see Connection.authenticate)
     require_tls: bool = False  # refuse plaintext clients (28000), as a hostssl-only pg_hba does
     unix_socket_dir: str | None = None  # also listen on DIR/.s.PGSQL.<port> (local, no TLS)
+    busy_poll_us: int = 0  # poll this long after input while the core is free (strata/busypoll.py)
 
 
 class _Close(Exception):
@@ -140,16 +142,20 @@ class Server:
         self._unix_server: asyncio.base_events.Server | None = None
         self.unix_path: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.busy_poll: BusyPoll | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        window_s = self.config.busy_poll_us / 1e6
+        poll = self.busy_poll = BusyPoll(loop, window_s) if window_s else None
         self._server = await loop.create_server(
-            lambda: WireProtocol(self._accept), self.config.host, self.config.port, backlog=512)
+            lambda: WireProtocol(self._accept, poll), self.config.host, self.config.port,
+            backlog=512)
         if self.config.unix_socket_dir:
             path = unixsock.socket_path(self.config.unix_socket_dir, self.port)
             unixsock.claim_socket_path(path)
             self._unix_server = await loop.create_unix_server(
-                lambda: WireProtocol(self._accept), path, backlog=512)
+                lambda: WireProtocol(self._accept, poll), path, backlog=512)
             os.chmod(path, unixsock.SOCKET_FILE_MODE)
             self.unix_path = path
 

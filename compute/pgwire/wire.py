@@ -15,6 +15,8 @@ import struct
 from collections.abc import Callable
 from typing import Any, cast
 
+from strata.busypoll import BusyPoll
+
 READ_PAUSE_BYTES = 1 << 20
 """Buffered unread input (bytes) at which reading from the socket pauses (resumed below it),
 on top of the one message being collected, whose size the caller bounds."""
@@ -32,8 +34,11 @@ class BadLength(Exception):
 class WireProtocol(asyncio.Protocol):
     """Buffers a socket's input; ``on_connect`` starts the connection's task."""
 
-    def __init__(self, on_connect: Callable[[WireProtocol], None]) -> None:
+    def __init__(self, on_connect: Callable[[WireProtocol], None],
+                 busy_poll: BusyPoll | None = None) -> None:
         self.buf = bytearray()
+        self._busy_poll = busy_poll
+        """The server's poller, told of every input (strata/busypoll.py)."""
         self.transport: asyncio.Transport | None = None
         self._on_connect = on_connect
         self._waiter: asyncio.Future[None] | None = None
@@ -59,6 +64,8 @@ class WireProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        if self._busy_poll is not None:
+            self._busy_poll.input()
         if self.held:
             self._bound_input()
             return

@@ -19,13 +19,14 @@ T = TypeVar("T")
 class InProcessNode:
     """Engine + Server over ``factory`` (a ConnectionFactory), listening on a free port."""
 
-    def __init__(self, factory: Any, max_readers: int = 4, threads: int = 2) -> None:
+    def __init__(self, factory: Any, max_readers: int = 4, threads: int = 2,
+                 config: ServerConfig | None = None) -> None:
         self.factory = factory
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.engine = Engine(factory, max_readers=max_readers, threads=threads)
-        self.server = Server(self.engine, ServerConfig(port=0))
+        self.server = Server(self.engine, config or ServerConfig(port=0))
         self.call(self.server.start())
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
