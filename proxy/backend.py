@@ -22,6 +22,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strata.busypoll import BusyPoll
 from strata.pgwire import frontend as fe
 from strata.pgwire.messages import ProtocolViolation
 from strata.pgwire.unixsock import SocketPathError, socket_path
@@ -125,6 +126,10 @@ class Link(asyncio.Protocol):
     between (its own buffer, a copy per read, a coroutine per read). Used for computes and,
     once the startup packet is read, for clients."""
 
+    busy_poll: typing.ClassVar[BusyPoll | None] = None
+    """The proxy's poller, told of every input (strata/busypoll.py; one event loop per
+    proxy process, set by ``ProxyServer.start``)."""
+
     def __init__(self, buf: bytearray) -> None:
         self.buf = buf
         self.transport: asyncio.Transport | None = None
@@ -144,6 +149,9 @@ class Link(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        poll = self.busy_poll
+        if poll is not None:
+            poll.input()
         hook = self.hook
         if hook is not None and hook():
             if len(self.buf) > PAUSE_READING_BYTES and not self._read_paused and self.transport is not None:

@@ -35,3 +35,4 @@ class ProxyConfig:
     max_message_bytes: int = 64 * 1024 * 1024     # after authentication
     compute_socket_dir: Path | None = None         # computes on this machine via DIR/.s.PGSQL.<port>
     topology_poll_s: float = 0.1                   # topology and users file mtime checks
+    busy_poll_us: int = 0                          # poll this long after input while the core is free

@@ -14,10 +14,19 @@ import ssl
 import time
 from pathlib import Path
 
-from proxy.backend import Backend, CommitWatermark, Pool, ServerConn, ServerError, local_socket
+from proxy.backend import (
+    Backend,
+    CommitWatermark,
+    Link,
+    Pool,
+    ServerConn,
+    ServerError,
+    local_socket,
+)
 from proxy.classify import Classifier
 from proxy.config import ProxyConfig
 from proxy.metrics import ProxyMetrics
+from strata.busypoll import BusyPoll
 from strata.pgwire import frontend as fe
 from strata.pgwire.auth import PasswordBook
 
@@ -85,6 +94,8 @@ class ProxyServer:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        window_s = self.config.busy_poll_us / 1e6
+        Link.busy_poll = BusyPoll(asyncio.get_running_loop(), window_s) if window_s else None
         if self.config.auth == "trust":
             log.warning("--auth trust: clients connect WITHOUT a password; use only on a trusted network")
         self._load_users()
