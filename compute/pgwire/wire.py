@@ -190,6 +190,8 @@ class WireProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():  # uvloop raises RuntimeError there
             raise ConnectionResetError("connection closed")
         transport.write(data)
+        if self._busy_poll is not None:  # the client's next message follows an answer
+            self._busy_poll.input()
 
     async def drain(self) -> None:
         if self.transport is not None and self.transport.is_closing():
