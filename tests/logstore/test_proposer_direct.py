@@ -24,6 +24,17 @@ SMALL = {"max_batch_bytes": 1 << 20, "max_inflight_bytes": 1 << 20, "max_buffer_
 down catches up through reads from the others."""
 
 
+async def until_direct(p: Proposer, timeout_s: float = 10.0) -> None:
+    """Every peer's fast append channel is open. They open in the background after the
+    election, so a majority may commit the first records before the last one is up (it then
+    catches up in one batch)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not all(peer.direct is not None for peer in p._peers):
+        assert loop.time() < deadline, "a fast append channel did not open"
+        await asyncio.sleep(0.005)
+
+
 class CountingProposer(Proposer):
     """Counts catch-up reads (records older than the buffer) and direct sends."""
 
@@ -99,6 +110,7 @@ def test_a_commit_waits_for_a_majority_in_direct_mode(make_cluster: MakeCluster)
         p = Proposer(cluster.addrs, **LOG, deadline_s=30)
         await p.elect()
         await p.append([b"first"])
+        await until_direct(p)
         assert all(isinstance(peer.direct, FastAppendChannel) for peer in p._peers)
         stopped = cluster.nodes[1:]
         for node in stopped:
@@ -128,7 +140,7 @@ def test_a_deposed_proposer_is_fenced_in_direct_mode(make_cluster: MakeCluster) 
         old = Proposer(cluster.addrs, **LOG, deadline_s=5)
         await old.elect()
         await old.append([b"old term"])
-        assert all(peer.direct is not None for peer in old._peers)
+        await until_direct(old)
         new = Proposer(cluster.addrs, **LOG, deadline_s=5)
         await new.elect()
         with pytest.raises(FencedError):
@@ -154,6 +166,7 @@ def test_lazy_acceptor_gets_batches_and_takes_over_when_one_of_the_majority_stal
     async def main() -> None:
         p = Proposer(cluster.addrs, **LOG, deadline_s=30, lazy_s=0.02)
         await p.elect()
+        await until_direct(p)  # (else the first records reach a late peer as one catch-up batch)
         ends = []
         for i in range(200):
             ends.append(await p.append([payload_for(i, 500)]))
