@@ -127,6 +127,7 @@ class ProxyServer:
             await self._server.serve_forever()
 
     async def close(self) -> None:
+        Link.busy_poll = None  # (bound to this server's loop)
         for t in self._tasks:
             t.cancel()
         for b in self.backends.values():

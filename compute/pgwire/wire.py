@@ -38,7 +38,8 @@ class WireProtocol(asyncio.Protocol):
                  busy_poll: BusyPoll | None = None) -> None:
         self.buf = bytearray()
         self._busy_poll = busy_poll
-        """The server's poller, told of every input (strata/busypoll.py)."""
+        """The server's poller, told of every input and every answer written
+        (strata/busypoll.py)."""
         self.transport: asyncio.Transport | None = None
         self._on_connect = on_connect
         self._waiter: asyncio.Future[None] | None = None
