@@ -14,10 +14,13 @@ from tests.support import free_port
 
 def _spec(tmp_path: Path, **kw: object) -> ClusterSpec:
     # free ports of which no two collide (free_port() may repeat a just-released one)
-    logstore, fast, compute, pageserver, rest, _ = distinct_ports()
+    # (the proxy's too: its default 55432 lies in Linux's ephemeral range, so any client
+    # socket of the suite may hold it for a moment; a CI run failed on that)
+    logstore, fast, compute, pageserver, rest, proxy = distinct_ports()
     defaults: dict[str, object] = dict(dir=str(tmp_path), logstore_port=logstore, logstore_fast_port=fast,
                                        pageserver_port=pageserver,
-                                       compute_port=compute, rest_port=rest, replicas=0)
+                                       compute_port=compute, rest_port=rest, proxy_port=proxy,
+                                       replicas=0)
     defaults.update(kw)
     return ClusterSpec(**defaults)  # type: ignore[arg-type]
 
