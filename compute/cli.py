@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from strata.busypoll import window_from_env
+from strata.busypoll import window_us_from_env
 from strata.gcpolicy import freeze_startup
 from strata.pgwire.unixsock import SocketPathError
 
@@ -119,7 +119,7 @@ def compute(
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        busy_poll_s = window_from_env()
+        busy_poll_us = window_us_from_env()
     except ValueError as exc:
         _usage_error(str(exc))
     if auth not in ("trust", "md5", "scram"):
@@ -149,7 +149,7 @@ def compute(
                           max_connections=max_connections, require_tls=require_tls,
                           proxy_secret_file=str(proxy_secret_file) if proxy_secret_file else None,
                           unix_socket_dir=str(unix_socket_dir) if unix_socket_dir else None,
-                          busy_poll_us=round(busy_poll_s * 1e6))
+                          busy_poll_us=busy_poll_us)
     try:
         # import here: optional at runtime (the except below), and only a running server needs it
         import uvloop

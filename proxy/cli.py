@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from strata.busypoll import window_from_env
+from strata.busypoll import window_us_from_env
 from strata.gcpolicy import freeze_startup
 
 app = typer.Typer(help="Run the PostgreSQL-protocol proxy in front of the computes.",
@@ -76,7 +76,7 @@ def proxy(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _check_address(listen, "--listen")
     try:
-        busy_poll_s = window_from_env()
+        busy_poll_us = window_us_from_env()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if primary:
@@ -93,7 +93,7 @@ def proxy(
         max_client_conn=max_client_conn, pool_size=pool_size, pool_timeout_s=pool_timeout_s,
         ryw_wait_ms=ryw_wait_ms, failover_wait_s=failover_wait_s, metrics_port=metrics_port,
         startup_timeout_s=startup_timeout_s, compute_socket_dir=compute_socket_dir,
-        busy_poll_us=round(busy_poll_s * 1e6))
+        busy_poll_us=busy_poll_us)
     try:
         import uvloop
 

@@ -94,8 +94,7 @@ class ProxyServer:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        window_s = self.config.busy_poll_us / 1e6
-        Link.busy_poll = BusyPoll(asyncio.get_running_loop(), window_s) if window_s else None
+        Link.busy_poll = BusyPoll.for_window(asyncio.get_running_loop(), self.config.busy_poll_us)
         if self.config.auth == "trust":
             log.warning("--auth trust: clients connect WITHOUT a password; use only on a trusted network")
         self._load_users()

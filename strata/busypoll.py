@@ -46,8 +46,8 @@ MAX_BACKOFF_S = 4.0
 """Longest pause (seconds) while the core stays contended."""
 
 
-def window_from_env(environ: dict[str, str] | None = None) -> float:
-    """The polling window in seconds from ``STRATA_BUSY_POLL_US`` (default 200 µs).
+def window_us_from_env(environ: dict[str, str] | None = None) -> int:
+    """The polling window in microseconds from ``STRATA_BUSY_POLL_US`` (default 200).
 
     Raises ValueError (with the variable's name) for a value that is not an integer in
     0..MAX_WINDOW_US."""
@@ -58,7 +58,7 @@ def window_from_env(environ: dict[str, str] | None = None) -> float:
         raise ValueError(f"{ENV} must be an integer number of microseconds, got {raw!r}") from None
     if not 0 <= micros <= MAX_WINDOW_US:
         raise ValueError(f"{ENV} must be between 0 and {MAX_WINDOW_US} µs, got {micros}")
-    return micros / 1e6
+    return micros
 
 
 @dataclass(slots=True)
@@ -90,6 +90,11 @@ class BusyPoll:
         self._backoff_s = BACKOFF_S
         self._sample_wall = 0.0
         self._sample_cpu = 0.0
+
+    @classmethod
+    def for_window(cls, loop: asyncio.AbstractEventLoop, window_us: int) -> BusyPoll | None:
+        """A server's poller for a window in microseconds; None for 0 (no polling)."""
+        return cls(loop, window_us / 1e6) if window_us else None
 
     @property
     def polling(self) -> bool:

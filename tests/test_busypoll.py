@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from strata import busypoll
-from strata.busypoll import BusyPoll, window_from_env
+from strata.busypoll import BusyPoll, window_us_from_env
 
 
 class FakeClocks:
@@ -134,15 +134,17 @@ def test_real_clocks_poll_keeps_the_loop_busy_then_sleeps(loop: asyncio.Abstract
 
 
 def test_window_zero_never_polls(loop: asyncio.AbstractEventLoop) -> None:
+    assert BusyPoll.for_window(loop, 0) is None
+    assert BusyPoll.for_window(loop, 350).window_s == 350e-6  # type: ignore[union-attr]
     poll = BusyPoll(loop, 0.0)
     poll.input()
     assert not poll.polling and poll.stats.polls_started == 0
 
 
-def test_window_from_env() -> None:
-    assert window_from_env({}) == busypoll.DEFAULT_WINDOW_US / 1e6
-    assert window_from_env({busypoll.ENV: "0"}) == 0.0
-    assert window_from_env({busypoll.ENV: " 350 "}) == 350e-6
+def test_window_us_from_env() -> None:
+    assert window_us_from_env({}) == busypoll.DEFAULT_WINDOW_US
+    assert window_us_from_env({busypoll.ENV: "0"}) == 0
+    assert window_us_from_env({busypoll.ENV: " 350 "}) == 350
     for bad in ("abc", "-1", "1.5", str(busypoll.MAX_WINDOW_US + 1)):
         with pytest.raises(ValueError, match=busypoll.ENV):
-            window_from_env({busypoll.ENV: bad})
+            window_us_from_env({busypoll.ENV: bad})

@@ -146,8 +146,7 @@ class Server:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        window_s = self.config.busy_poll_us / 1e6
-        poll = self.busy_poll = BusyPoll(loop, window_s) if window_s else None
+        poll = self.busy_poll = BusyPoll.for_window(loop, self.config.busy_poll_us)
         self._server = await loop.create_server(
             lambda: WireProtocol(self._accept, poll), self.config.host, self.config.port,
             backlog=512)
