@@ -105,7 +105,7 @@ def _spec_for_up(cdir: ClusterDir, given: dict[str, Any]) -> ClusterSpec:
         state = _load(cdir)
         spec = state.spec
         for name, value in given.items():
-            if name == "replicas" or value == getattr(spec, name):
+            if name in ("replicas", "replica_pack") or value == getattr(spec, name):
                 setattr(spec, name, value)
             else:
                 fail(f"{name}: the cluster in {cdir.path} was created with "
@@ -140,6 +140,10 @@ def up(
                                                   help="[default: 55480]")] = None,
     proxy_port: Annotated[int | None, typer.Option(envvar=ENV_PREFIX + "PROXY_PORT",
                                                    help="The client endpoint [default: 55432]")] = None,
+    replica_pack: Annotated[int | None, typer.Option(
+        envvar=ENV_PREFIX + "REPLICA_PACK",
+        help="Reads stay on the busiest replica until it has this many connections in use; "
+             "0: the least busy [default: 8].")] = None,
     auth: Annotated[str | None, typer.Option(
         envvar=ENV_PREFIX + "AUTH",
         help="scram: logins need a password [default]; trust: none (throwaway clusters only)")] = None,
@@ -155,7 +159,7 @@ def up(
         "logstore_port": logstore_port, "logstore_fast_port": logstore_fast_port,
         "pageserver_port": pageserver_port,
         "compute_port": compute_port, "rest_port": rest_port, "proxy_port": proxy_port,
-        "auth": auth}.items() if v is not None}
+        "replica_pack": replica_pack, "auth": auth}.items() if v is not None}
     if cdir.exists() and _daemon_alive(_load(cdir)):
         fail(f"the cluster in {cdir.path} is already running (daemon pid {_load(cdir).daemon_pid})")
     spec = _spec_for_up(cdir, given)

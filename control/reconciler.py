@@ -541,6 +541,7 @@ class Reconciler:
                 "--users-file", str(self.users.path), "--auth", self.spec.auth,
                 "--proxy-secret-file", str(self.cdir.path / PROXY_SECRET_FILE),
                 "--tls-cert", str(cert), "--tls-key", str(key),
+                "--replica-pack", str(self.spec.replica_pack),
                 *(["--compute-socket-dir", self.socket_dir] if self.socket_dir is not None else [])]
 
     @functools.cached_property

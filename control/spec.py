@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from proxy.config import MAX_REPLICA_PACK
+
 ENV_PREFIX = "STRATA_CLUSTER_"
 MAX_REPLICAS = 16
 """Replicas per timeline; each is a process, so a bound keeps one machine usable."""
@@ -56,6 +58,11 @@ class ClusterSpec:
     rest_port: int = 55480
     proxy_port: int = 55432
     """The proxy: the cluster's one client endpoint (TLS + SCRAM-SHA-256)."""
+    replica_pack: int = 8
+    """The proxy's --replica-pack: reads stay on the busiest replica until it has this many
+    server connections in use. Every process of a local cluster shares the machine's cores,
+    where a replica kept busy serves a read for less CPU than two half-busy ones
+    (docs/performance.md, "Packing reads onto one replica"); 0: the least busy replica."""
     auth: str = "scram"
     """scram: clients log in with a password (users held by the control plane); trust: no
     passwords anywhere (only for throwaway local clusters; logged as a warning)."""
@@ -161,6 +168,8 @@ def validate(spec: ClusterSpec, *, check_ports: bool = True, check_object_store:
         raise SpecError("replicas", f"must be 0 or more, got {spec.replicas}")
     if spec.replicas > MAX_REPLICAS:
         raise SpecError("replicas", f"at most {MAX_REPLICAS}, got {spec.replicas}")
+    if not 0 <= spec.replica_pack <= MAX_REPLICA_PACK:
+        raise SpecError("replica_pack", f"must be 0..{MAX_REPLICA_PACK}, got {spec.replica_pack}")
     try:
         socket.inet_aton(spec.host)
     except OSError:

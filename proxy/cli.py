@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from proxy.config import MAX_REPLICA_PACK
 from strata.busypoll import window_us_from_env
 from strata.gcpolicy import freeze_startup
 
@@ -63,6 +64,11 @@ def proxy(
     metrics_port: int | None = typer.Option(None, envvar="STRATA_PROXY_METRICS_PORT",
                                             help="Prometheus /metrics port."),
     log_level: str = typer.Option("INFO", envvar="STRATA_LOG_LEVEL"),
+    replica_pack: int = typer.Option(
+        0, "--replica-pack", envvar="STRATA_PROXY_REPLICA_PACK", min=0, max=MAX_REPLICA_PACK,
+        help="Reads stay on the busiest replica until it has this many server connections in "
+             "use, then go to the least busy (0: always the least busy). Pays where replicas "
+             "share cores (one machine); spreading pays where each has its own."),
     compute_socket_dir: Path | None = typer.Option(
         None, "--compute-socket-dir", envvar="STRATA_PROXY_COMPUTE_SOCKET_DIR",
         help="Reach computes on this machine (127.0.0.1/localhost) through DIR/.s.PGSQL.<port> "
@@ -93,7 +99,7 @@ def proxy(
         max_client_conn=max_client_conn, pool_size=pool_size, pool_timeout_s=pool_timeout_s,
         ryw_wait_ms=ryw_wait_ms, failover_wait_s=failover_wait_s, metrics_port=metrics_port,
         startup_timeout_s=startup_timeout_s, compute_socket_dir=compute_socket_dir,
-        busy_poll_us=busy_poll_us)
+        busy_poll_us=busy_poll_us, replica_pack=replica_pack)
     try:
         import uvloop
 

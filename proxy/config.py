@@ -8,6 +8,9 @@ from pathlib import Path
 MAX_PREAUTH_MESSAGE_BYTES = 65_536
 """Largest message body (bytes) accepted from a client before it has authenticated."""
 
+MAX_REPLICA_PACK = 10_000
+"""Largest --replica-pack (server connections in use on one replica)."""
+
 
 @dataclass
 class ProxyConfig:
@@ -36,3 +39,5 @@ class ProxyConfig:
     compute_socket_dir: Path | None = None         # computes on this machine via DIR/.s.PGSQL.<port>
     topology_poll_s: float = 0.1                   # topology and users file mtime checks
     busy_poll_us: int = 0                          # poll this long after input while the core is free
+    replica_pack: int = 0                          # reads stay on the busiest replica below this many
+                                                   # connections in use; 0: the least busy replica

@@ -52,6 +52,23 @@ def parse_status(text: bytes) -> dict[str, object]:
     return status
 
 
+def pick_replica(eligible: list[Backend], pack: int) -> Backend | None:
+    """The replica a read goes to, among ``eligible`` (healthy, caught up) in topology order:
+    the busiest one with fewer than ``pack`` server connections in use, so that reads pack
+    onto a replica that is awake (on cores shared by every process of a one-machine cluster,
+    a half-busy replica pays a wake-up per statement); when none is below ``pack`` (or
+    ``pack`` is 0), the least busy. Ties go to the first in topology order."""
+    least: Backend | None = None
+    packed: Backend | None = None
+    for b in eligible:
+        in_use = b.outstanding
+        if least is None or in_use < least.outstanding:
+            least = b
+        if in_use < pack and (packed is None or in_use > packed.outstanding):
+            packed = b
+    return packed if packed is not None else least
+
+
 class NoBackend(Exception):
     """No compute of the needed role became available in time."""
 
@@ -351,20 +368,20 @@ class ProxyServer:
         return [b for b in self.backends.values() if b.healthy and b.role == "replica"]
 
     def ready_replica(self, min_lsn: int) -> tuple[Backend | None, bool]:
-        """(the replica with the fewest connections in use among those that have replayed
-        ``min_lsn``, or None; whether any replica is healthy), without a coroutine: the
-        common case of ``choose_replica``."""
-        best: Backend | None = None
+        """(the replica ``pick_replica`` chooses among those that have replayed ``min_lsn``,
+        or None; whether any replica is healthy), without a coroutine: the common case of
+        ``choose_replica``."""
+        eligible = []
         any_replica = False
         for b in self.backends.values():
             if b.healthy and b.role == "replica":
                 any_replica = True
-                if b.replay_lsn >= min_lsn and (best is None or b.outstanding < best.outstanding):
-                    best = b
-        return best, any_replica
+                if b.replay_lsn >= min_lsn:
+                    eligible.append(b)
+        return pick_replica(eligible, self.config.replica_pack), any_replica
 
     async def choose_replica(self, min_lsn: int) -> Backend | None:
-        """A replica that has replayed ``min_lsn`` (least outstanding first), waiting up to
+        """A replica that has replayed ``min_lsn`` (``pick_replica``'s choice), waiting up to
         --ryw-wait-ms for one; None: use the primary."""
         best, any_replica = self.ready_replica(min_lsn)
         if best is not None or not any_replica:
@@ -389,7 +406,7 @@ class ProxyServer:
             eligible = [b for b in reps if b.replay_lsn >= min_lsn]
             if eligible:
                 self.metrics.ryw_waits.labels("replica").inc()
-                return min(eligible, key=lambda b: b.outstanding)
+                return pick_replica(eligible, self.config.replica_pack)
             if not reps:
                 return None
 

@@ -51,6 +51,9 @@ def test_up_then_write_and_read(cluster: Cluster) -> None:
             assert Path(c["data_dir"]).is_dir() and c["role"] == ""
         elif c["kind"] == "proxy":
             assert c["data_dir"] == "" and c["address"] == st["dsn"].rsplit("@", 1)[1].split("/")[0]
+            argv = Path(f"/proc/{c['pid']}/cmdline").read_bytes().split(b"\0")
+            # one machine: reads pack onto a replica (the spec's default, 8 in use)
+            assert argv[argv.index(b"--replica-pack") + 1] == b"8"
     primary = [c for c in st["components"] if c["role"] == "primary"]
     assert len(primary) == 1 and primary[0]["dsn"] == st["primary_dsn"]
     query(st["primary_dsn"], "CREATE TABLE kv (k int PRIMARY KEY, v text)")

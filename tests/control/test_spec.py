@@ -49,6 +49,11 @@ def test_too_many_replicas(tmp_path: Path) -> None:
     assert _field(_spec(tmp_path, replicas=10_000)) == "replicas"
 
 
+@pytest.mark.parametrize("n", [-1, 10_001])
+def test_replica_pack_out_of_range(tmp_path: Path, n: int) -> None:
+    assert _field(_spec(tmp_path, replica_pack=n)) == "replica_pack"
+
+
 def test_duplicated_port(tmp_path: Path) -> None:
     spec = _spec(tmp_path, logstores=1)
     spec.rest_port = spec.pageserver_port
