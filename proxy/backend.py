@@ -103,6 +103,7 @@ class Backend:
     monitor: asyncio.Task[None] | None = None
     commits: CommitWatermark = field(default_factory=CommitWatermark)  # the proxy's, shared
     unix_path: str | None = None      # the compute's Unix socket when it is on this machine
+    busy_poll: BusyPoll | None = None  # the proxy's poller (strata/busypoll.py), for its links
 
     @property
     def host(self) -> str:
@@ -126,12 +127,10 @@ class Link(asyncio.Protocol):
     between (its own buffer, a copy per read, a coroutine per read). Used for computes and,
     once the startup packet is read, for clients."""
 
-    busy_poll: typing.ClassVar[BusyPoll | None] = None
-    """The proxy's poller, told of every input (strata/busypoll.py; one event loop per
-    proxy process, set by ``ProxyServer.start``)."""
-
-    def __init__(self, buf: bytearray) -> None:
+    def __init__(self, buf: bytearray, busy_poll: BusyPoll | None) -> None:
         self.buf = buf
+        self.busy_poll = busy_poll
+        """The proxy's poller, told of every input (strata/busypoll.py); None: no polling."""
         self.transport: asyncio.Transport | None = None
         self.eof = False
         self.error: BaseException | None = None
@@ -247,7 +246,7 @@ class ServerConn:
     @classmethod
     async def connect(cls, backend: Backend, database: str, user: str, secret: str | None,
                       timeout_s: float, extra: dict[str, str] | None = None) -> ServerConn:
-        link = Link(bytearray())
+        link = Link(bytearray(), backend.busy_poll)
         loop = asyncio.get_running_loop()
         try:
             if backend.unix_path is not None and os.path.exists(backend.unix_path):

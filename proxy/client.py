@@ -323,7 +323,7 @@ class ClientSession:
             return  # not the StreamReader this was written against: keep reading through it
         self._in += held
         held.clear()
-        link = Link(self._in)
+        link = Link(self._in, self.proxy.busy_poll)
         link.connection_made(transport)
         link.eof = self.reader.at_eof() or bool(getattr(self.reader, "_eof", False))
         transport.set_protocol(link)

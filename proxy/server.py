@@ -17,7 +17,6 @@ from pathlib import Path
 from proxy.backend import (
     Backend,
     CommitWatermark,
-    Link,
     Pool,
     ServerConn,
     ServerError,
@@ -107,11 +106,14 @@ class ProxyServer:
             raise ValueError("--require-tls needs --tls-cert and --tls-key")
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.busy_poll: BusyPoll | None = None
+        """Busy polling after input on this server's loop (made in ``start``, given to every
+        link: clients' and computes')."""
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        Link.busy_poll = BusyPoll.for_window(asyncio.get_running_loop(), self.config.busy_poll_us)
+        self.busy_poll = BusyPoll.for_window(asyncio.get_running_loop(), self.config.busy_poll_us)
         if self.config.auth == "trust":
             log.warning("--auth trust: clients connect WITHOUT a password; use only on a trusted network")
         self._load_users()
@@ -143,7 +145,6 @@ class ProxyServer:
             await self._server.serve_forever()
 
     async def close(self) -> None:
-        Link.busy_poll = None  # (bound to this server's loop)
         for t in self._tasks:
             t.cancel()
         for b in self.backends.values():
@@ -163,7 +164,7 @@ class ProxyServer:
     def _add_backend(self, address: str) -> Backend:
         b = self.backends.get(address)
         if b is None:
-            b = Backend(address, commits=self.commits,
+            b = Backend(address, commits=self.commits, busy_poll=self.busy_poll,
                         unix_path=local_socket(self.config.compute_socket_dir, address))
             self.backends[address] = b
             pools = b.pools

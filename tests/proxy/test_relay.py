@@ -10,7 +10,7 @@ from strata.pgwire import messages as m
 
 
 def _conn(data: bytes) -> ServerConn:
-    conn = ServerConn(Backend("127.0.0.1:1"), "db", "u", Link(bytearray()))
+    conn = ServerConn(Backend("127.0.0.1:1"), "db", "u", Link(bytearray(), None))
     conn._buf += data
     return conn
 
