@@ -375,16 +375,22 @@ class Database:
         ~15-40 µs of VFS callbacks and a dropped page cache; this is one page lookup). It is
         the same bytes: SQLite's schema cookie, bytes 40-43 of page 1, at the snapshot a new
         read transaction pins (``vfs.reader_lsn()``); 0 for an empty database. None when the
-        factory has no page VFS (then the PRAGMA)."""
+        factory has no page VFS (then the PRAGMA). At one of the writer's recent commits
+        (``StrataFile.recent``) that commit's page 1 is the store's, without the lookups."""
         vfs = getattr(self.factory, "vfs", None)
         store = getattr(vfs, "store", None)
         if vfs is None or store is None:
             return None
         lsn = vfs.pin(vfs.reader_lsn(), False)
         try:
-            if store.db_size(self.db_id, lsn) <= 0:
+            writer = self.writer_pooled
+            own = vfs.own_commit(writer.conn, lsn) if writer is not None else None
+            if own is not None:  # the writer's own commit at exactly that LSN: its page 1
+                page: bytes | None = own[1]
+            elif store.db_size(self.db_id, lsn) <= 0:
                 return 0
-            page = store.get_page(self.db_id, 0, lsn)
+            else:
+                page = store.get_page(self.db_id, 0, lsn)
         finally:
             vfs.unpin(lsn)
         return 0 if page is None else int.from_bytes(page[SCHEMA_COOKIE_OFFSET:SCHEMA_COOKIE_OFFSET + 4], "big")

@@ -51,6 +51,8 @@ _FCNTL_COMMIT_PHASETWO = apsw.SQLITE_FCNTL_COMMIT_PHASETWO
 
 DEFAULT_SPILL_BYTES = 64 * 1024 * 1024
 DEFAULT_CACHE_KIB = 64 * 1024
+RECENT_COMMITS = 16
+"""How many of the writer's last commits ``StrataFile.recent`` remembers (size, page 1)."""
 
 _REC_HEADER_BYTES = 28  # strata.wal record header
 _REC_PAGE_BYTES = 12  # strata.wal per-page header
@@ -190,6 +192,14 @@ class StrataFile:
         """Readers: the LSN the next read transaction uses instead of durable_lsn."""
         self.ticket: CommitTicket | None = None
         """The last commit's ticket, until the session takes it."""
+        self.recent: dict[Lsn, tuple[int, bytes]] = {}
+        """The writer's last ``RECENT_COMMITS`` commits by commit LSN: (the database's size in
+        pages, page 1's image) — the store's answers at exactly that LSN (the newest image at
+        or before it is the commit's own, the size is its record's). The writer's next SHARED
+        lock usually pins its own last commit, and SQLite then reads the change counter and
+        page 1: served from here instead of two store lookups (and the catalog's schema
+        cookie at a durable LSN, ``Database.durable_schema_version``). Any other LSN asks
+        the store."""
         self.commits = 0
         self.closed = False
 
@@ -226,6 +236,10 @@ class StrataFile:
                 return self._unlocked_read(page_no)
             if page_no >= self._size:
                 return b""
+            if page_no == 0:
+                own = self.recent.get(snap)
+                if own is not None:
+                    return own[1]
             data = self._get_page(self.db_id, page_no, snap)
             return _ZERO_PAGE if data is None else data
         if offset + amount <= PAGE_SIZE:  # the header / change counter: a slice of page 1
@@ -355,6 +369,12 @@ class StrataFile:
             images_list = [PageImage(db_id, p, pages[p]) for p in sorted(pages) if p < size]
             records = split_transaction(xid, images_list, sizes, ts, vfs.max_record_bytes)
             ticket = sink.submit(records)
+            page_one = pages.get(0) if size > 0 else None
+            if page_one is not None:  # (SQLite rewrites page 1 at every commit: its counter)
+                recent = self.recent
+                recent[ticket.lsn] = (size, page_one)
+                if len(recent) > RECENT_COMMITS:
+                    del recent[next(iter(recent))]
         # Kept until here so that a failed submit leaves the write set for SQLite's rollback.
         assert ticket.lsn >= self._snap, "the log went backwards"
         ws.close()
@@ -373,15 +393,18 @@ class StrataFile:
         if self._lock == _LOCK_NONE:
             assert level == _LOCK_SHARED
             vfs = self._vfs
+            own = None
             if self.writer:
                 assert vfs.sink is not None
                 lsn = vfs.pin(vfs.sink.written_lsn, False)
+                own = self.recent.get(lsn)
             elif self.snapshot_override is not None:
                 lsn = vfs.pin(self.snapshot_override, True)
             else:
                 lsn = vfs.pin(vfs.reader_lsn(), False)
             self._snap = lsn
-            self._snap_size = self._size = self._db_size(self.db_id, lsn)
+            self._snap_size = self._size = (own[0] if own is not None
+                                             else self._db_size(self.db_id, lsn))
         elif level >= _LOCK_RESERVED and self._lock < _LOCK_RESERVED:
             if not self.writer:
                 raise apsw.ReadOnlyError("reader connections never write")
@@ -569,6 +592,12 @@ class StrataVFS(apsw.VFS):
     def file_of(self, conn: apsw.Connection) -> StrataFile:
         """The StrataFile behind a connection opened by ``open_connection``."""
         return self._files[conn]
+
+    def own_commit(self, conn: apsw.Connection, lsn: Lsn) -> tuple[int, bytes] | None:
+        """(size in pages, page 1) of ``conn``'s own commit at exactly ``lsn`` if it is one of
+        its recent ones (``StrataFile.recent``); None: ask the store."""
+        f = self._files.get(conn)
+        return None if f is None else f.recent.get(lsn)
 
     def take_commit_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
         """The ticket of the connection's last commit (None if it committed nothing since).
