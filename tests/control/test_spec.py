@@ -107,3 +107,19 @@ def test_env_overrides() -> None:
     with pytest.raises(SpecError) as info:
         env_overrides({"STRATA_CLUSTER_REST_PORT": "abc"})
     assert info.value.field == "rest_port"
+
+
+def test_up_help_shows_the_defaults() -> None:
+    """The defaults written in `strata up --help` (rich markup would eat a bare "[default: 3]")."""
+    import os  # import here: only this test runs the CLI
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    done = subprocess.run([sys.executable, "-m", "strata", "up", "--help"], capture_output=True,
+                          text=True, cwd=REPO, timeout=60, env=dict(os.environ, COLUMNS="200"))
+    assert done.returncode == 0, done.stderr
+    for shown in ("Read replicas [default: 1]", "Log store nodes (odd) [default: 3]",
+                  "[default: 55401]", "the least busy [default: 8]", "password [default]"):
+        assert shown in done.stdout, (shown, done.stdout)
