@@ -60,7 +60,7 @@ from compute.transaction import (
     write_command,
 )
 from compute.writer_wait import WriterWait
-from strata.storage import CommitTicket, StorageError
+from strata.storage import CommitTicket, StorageError, when_durable_on
 
 log = logging.getLogger("strata.compute.session")
 
@@ -93,9 +93,8 @@ def _on_loop(durable: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
         except Exception as exc:  # noqa: BLE001 - the log's failure (or a cancelled future)
             waiter.set_exception(exc)
 
-    def resolved(_: concurrent.futures.Future[Any]) -> None:  # on the log's thread
-        if not loop.is_closed():  # a node shutting down: nobody waits any more
-            loop.call_soon_threadsafe(copy)
+    def resolved(_: concurrent.futures.Future[Any]) -> None:  # on the log's thread (or loop)
+        when_durable_on(loop, copy)
 
     durable.add_done_callback(resolved)
     return waiter

@@ -14,6 +14,9 @@ distributed mode it is a lease that holds back the page server's GC horizon.
 
 from __future__ import annotations
 
+import asyncio
+from asyncio import events as asyncio_events
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
@@ -48,6 +51,20 @@ class CommitTicket:
 
     lsn: Lsn
     durable: Future[Lsn]
+
+
+def when_durable_on(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    """Run ``callback`` on ``loop`` soon, from a durability future's done callback: from the
+    log's thread (``call_soon_threadsafe``, which wakes the loop), or, when the future was
+    resolved on that loop itself (a log store proposer running on the serving loop), a plain
+    ``call_soon`` — no write to the loop's wake-up descriptor and no extra loop pass. A closed
+    loop (a node shutting down) runs nothing: nobody waits any more."""
+    if loop.is_closed():
+        return
+    if asyncio_events._get_running_loop() is loop:
+        loop.call_soon(callback)
+    else:
+        loop.call_soon_threadsafe(callback)
 
 
 class PageStore(Protocol):

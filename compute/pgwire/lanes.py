@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from compute.engine import storage_error
 from compute.transaction import FatalSessionError
 from strata.pgwire import messages as m
-from strata.storage import StorageError
+from strata.storage import StorageError, when_durable_on
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
@@ -128,12 +128,11 @@ def statement_timer(session: Session) -> asyncio.TimerHandle | None:
 def hold_until_durable(conn: Connection, durable: Future[Any], then: Callable[[], None]) -> None:
     """Hold the connection (``WireProtocol.hold``: input and the end of the stream are only
     buffered) and run ``then`` on the loop once ``durable`` is done (it resolves on the log's
-    thread: ``call_soon_threadsafe``)."""
+    thread: ``strata.storage.when_durable_on``)."""
     conn.wire.hold()
     loop = asyncio.get_running_loop()
 
-    def resolved(_: object) -> None:  # on the log's thread (or here, if it just resolved)
-        if not loop.is_closed():  # a node shutting down: nobody waits any more
-            loop.call_soon_threadsafe(then)
+    def resolved(_: object) -> None:  # on the log's thread (or the loop, or here if just resolved)
+        when_durable_on(loop, then)
 
     durable.add_done_callback(resolved)
