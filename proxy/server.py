@@ -403,13 +403,13 @@ class ProxyServer:
             finally:
                 for w in waits:
                     w.cancel()
-            reps = self.replicas()
-            eligible = [b for b in reps if b.replay_lsn >= min_lsn]
-            if eligible:
+            best, any_replica = self.ready_replica(min_lsn)
+            if best is not None:
                 self.metrics.ryw_waits.labels("replica").inc()
-                return pick_replica(eligible, self.config.replica_pack)
-            if not reps:
+                return best
+            if not any_replica:
                 return None
+            reps = self.replicas()
 
     # ------------------------------------------------------------------ cancel and SHOW
 
