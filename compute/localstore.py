@@ -53,6 +53,7 @@ from compute.localstore_format import (
     fsync_dir,
     is_full,
     load_control,
+    open_store_file,
     parse_record,
     preallocate,
     read_frame,
@@ -375,7 +376,7 @@ class LocalStore:
         if self._spares:
             spare = self._spares.pop()
             os.rename(spare, path)
-            fd = os.open(path, os.O_RDWR)
+            fd = open_store_file(path, os.O_RDWR)
             capacity = os.fstat(fd).st_size
         else:
             try:
@@ -601,7 +602,7 @@ class LocalStore:
         for db_id in sizes:
             if db_id not in self._base_fds:
                 path = self._dir / "base" / f"{db_id}.pages"
-                new_fds[db_id] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                new_fds[db_id] = open_store_file(path, os.O_RDWR | os.O_CREAT)
         fds = {**self._base_fds, **new_fds}
         return CheckpointPlan(c_idx, c_lsn, c_seg, c_off, work, sizes, fds, bool(new_fds))
 
@@ -728,7 +729,7 @@ class LocalStore:
             start = int(path.stem)
             if start != (seg_start if i == 0 else replay.lsn):
                 break  # does not continue the log: checked below, never trusted
-            fd = os.open(path, os.O_RDWR)
+            fd = open_store_file(path, os.O_RDWR)
             capacity = os.fstat(fd).st_size
             seg = Segment(start, path, fd, 0, capacity, start)
             self._segments.append(seg)
@@ -769,7 +770,7 @@ class LocalStore:
                 if n == 0 and not path.exists():
                     path.touch()
                 try:
-                    fd = os.open(path, os.O_RDWR)
+                    fd = open_store_file(path, os.O_RDWR)
                 except FileNotFoundError:
                     self._refuse(f"base page file {path.name} of {n} pages is missing")
                 self._base_fds[db_id] = fd
@@ -859,7 +860,7 @@ class LocalStore:
                     f"record at LSN {found[1]} (offset {found[0]}) follows it"
                 )
         for path in garbage:
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_store_file(path, os.O_RDONLY)
             try:
                 found = find_frame(fd, 0, os.fstat(fd).st_size, lsn)
             finally:
