@@ -330,6 +330,69 @@ def _serialized(req: pb.AppendRequest) -> bytes:
     return body
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_RECORD_HEADS: dict[int, bytes] = {}
+_CRC = struct.Struct("<I")
+
+
+def _record_head(n: int) -> bytes:
+    """``AppendRequest.records`` tag + length, then ``Record.payload`` tag + length, for a
+    payload of ``n`` bytes (cached: a log's records are mostly of a few sizes)."""
+    head = _RECORD_HEADS.get(n)
+    if head is None:
+        inner = b"\x0a" + _varint(n)
+        # the Record message: payload (field 1) + crc32c (field 2, fixed32: tag + 4 bytes)
+        head = b"\x1a" + _varint(len(inner) + n + 5) + inner
+        if len(_RECORD_HEADS) < 4096:
+            _RECORD_HEADS[n] = head
+    return head
+
+
+def encode_append(tenant: str, timeline: str, term: int, start_lsn: int, payloads: list[bytes],
+                  crcs: list[int], commit_lsn: int) -> bytes:
+    """A serialized ``AppendRequest`` built by hand: the same bytes as
+    ``pb.AppendRequest(...).SerializeToString()`` (fields in number order, proto3 defaults
+    left out; tests/logstore/test_logstore_fastpaths.py compares the two), about 10x
+    cheaper for a batch of 8 KiB records: upb spent ~85-100 us building and serializing
+    one 128 KiB message of 16 records, this ~10 us. Every record must carry a non-zero
+    payload (as appends do)."""
+    parts: list[bytes] = []
+    head = b""
+    if term:
+        head += b"\x08" + _varint(term)
+    if start_lsn:
+        head += b"\x10" + _varint(start_lsn)
+    for payload, crc in zip(payloads, crcs, strict=True):
+        n = len(payload)
+        if crc:
+            parts.append(head + _record_head(n))
+            parts.append(payload)
+            head = b"\x15" + _CRC.pack(crc)
+        else:  # proto3 leaves a zero fixed32 out: the Record is 5 bytes shorter
+            inner = b"\x0a" + _varint(n)
+            parts.append(head + b"\x1a" + _varint(len(inner) + n) + inner)
+            parts.append(payload)
+            head = b""
+    if commit_lsn:
+        head += b"\x20" + _varint(commit_lsn)
+    if tenant:
+        t = tenant.encode()
+        head += b"\x2a" + _varint(len(t)) + t
+    if timeline:
+        t = timeline.encode()
+        head += b"\x32" + _varint(len(t)) + t
+    parts.append(head)
+    return b"".join(parts)
+
+
 AckFn = Callable[[pb.AppendResponse], None]
 ErrorFn = Callable[[LogstoreError], None]
 
@@ -526,13 +589,13 @@ class FastAppendChannel:
         self._on_ack = on_ack
         self._on_error = on_error
 
-    def send_now(self, req: pb.AppendRequest) -> None:
-        """Write one request (connected channels only). Never waits: the proposer bounds
-        what is in flight per acceptor (messages and bytes), so the transport's buffer is
-        bounded too."""
+    def send_now(self, req: pb.AppendRequest | bytes) -> None:
+        """Write one request, or one already serialized (``encode_append``) (connected
+        channels only). Never waits: the proposer bounds what is in flight per acceptor
+        (messages and bytes), so the transport's buffer is bounded too."""
         if self.failed is not None:
             raise self.failed
         transport = self._transport
         assert transport is not None, "send_now before the channel connected"
-        body = _serialized(req)
+        body = req if isinstance(req, bytes) else _serialized(req)
         transport.writelines((HEADER.pack(len(body), KIND_APPEND), body))

@@ -37,6 +37,7 @@ from logstore.errors import (
     QuorumLostError,
     TransportError,
 )
+from logstore.fastappend import encode_append
 from logstore.ids import check_id, log_name
 from logstore.segments import MAX_PAYLOAD, payload_crc
 from logstore.transport import AcceptorTransport, AppendChannel, GrpcTransport
@@ -141,7 +142,8 @@ class Proposer:
     ) -> None:
         assert acceptor_addrs, "need at least one acceptor"
         assert len(set(acceptor_addrs)) == len(acceptor_addrs), "duplicate acceptor address"
-        assert max_batch_bytes >= MAX_PAYLOAD and max_buffer_bytes >= max_inflight_bytes >= max_batch_bytes
+        # A message always carries at least one record, however big (_buffered, catch-up reads).
+        assert max_batch_bytes > 0 and max_buffer_bytes >= max_inflight_bytes >= max_batch_bytes
         factory = transport_factory or GrpcTransport
         check_id("tenant", tenant)
         check_id("timeline", timeline)
@@ -184,6 +186,7 @@ class Proposer:
         # The last AppendRequest built, keyed by (term, start, end, commit): peers in step
         # send the same message, so it is built (and its records CRC'ed) once, not per peer.
         self._last_req: tuple[tuple[int, int, int, int], pb.AppendRequest] | None = None
+        self._last_body: tuple[tuple[int, int, int, int], bytes] | None = None  # direct mode's
         # One timer wakes the idle senders to tell the acceptors the commit LSN, instead of
         # every sender waking (and arming its own timeout) after every commit.
         self._commit_at = 0.0  # loop time the commit LSN last moved
@@ -682,7 +685,7 @@ class Proposer:
             inflight.append((p.next, asyncio.get_running_loop().time()))
             p.sent_commit = self._commit
             p.messages += 1
-            ch.send_now(self._append_request(start, p.next, payloads))
+            ch.send_now(self._append_body(start, p.next, payloads))
 
     async def _direct_sender(self, p: _Peer, ch: Any, inflight: deque[tuple[int, float]]) -> None:
         """Direct mode's task: catch-up reads and the idle commit-LSN message."""
@@ -768,6 +771,17 @@ class Proposer:
         )
         self._last_req = (key, req)
         return req
+
+    def _append_body(self, start: int, end: int, payloads: list[bytes]) -> bytes:
+        """``_append_request`` serialized (direct mode): encoded by hand
+        (``fastappend.encode_append``, the same bytes), once for the peers in step."""
+        key = (self.term, start, end, self._commit)
+        if self._last_body is not None and self._last_body[0] == key:
+            return self._last_body[1]
+        body = encode_append(self.tenant, self.timeline, self.term, start, payloads,
+                             [payload_crc(x) for x in payloads], self._commit)
+        self._last_body = (key, body)
+        return body
 
     def _buffered(self, start: int) -> list[bytes]:
         """Payloads from ``start`` (>= the buffer's start), at most a batch."""
