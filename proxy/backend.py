@@ -40,6 +40,8 @@ PAUSE_READING_BYTES = 4 * 1024 * 1024
 KINDS = [bytes([i]) for i in range(256)]
 """Message type byte -> its one-byte bytes object (no allocation per message)."""
 _I32 = struct.Struct("!i")
+_COMMIT_LSN_PREFIX = COMMIT_LSN_PARAM.encode() + b"\x00"
+_REPLAY_LSN_PREFIX = REPLAY_LSN_PARAM.encode() + b"\x00"
 
 
 class ServerError(Exception):
@@ -334,6 +336,18 @@ class ServerConn:
     def _consumed(self, body: bytes) -> bool:
         """Take a ParameterStatus: the strata.* LSN reports are the proxy's (True: do not
         relay), the others are remembered as this connection's parameters."""
+        # the compute's reports first, without decoding: name, NUL, ASCII digits, NUL
+        if body[-1:] == b"\x00":
+            if body.startswith(_COMMIT_LSN_PREFIX):
+                digits = body[len(_COMMIT_LSN_PREFIX):-1]
+                if digits.isdigit():
+                    self.backend.commits.note(int(digits))
+                    return True
+            elif body.startswith(_REPLAY_LSN_PREFIX):
+                digits = body[len(_REPLAY_LSN_PREFIX):-1]
+                if digits.isdigit():
+                    self.backend.note_replay(int(digits))
+                    return True
         name, value = fe.parse_parameter_status(body)
         if name == COMMIT_LSN_PARAM and value.isdigit():
             self.backend.commits.note(int(value))
@@ -374,9 +388,15 @@ class ServerConn:
         start = pos = self._pos
         error = False
         stop = b""
-        while True:
-            end = self._cut()
-            if end < 0:
+        size = len(buf)
+        unpack = _I32.unpack_from
+        while size - pos >= 5:  # ``_cut``, inlined (a call per message)
+            length = unpack(buf, pos + 1)[0]
+            if length < 4 or length - 4 > MAX_SERVER_MESSAGE_BYTES:
+                self.broken = True
+                raise ProtocolViolation(f"invalid message length {length} from the compute")
+            end = pos + 1 + length
+            if end > size:
                 break
             kind = buf[pos]
             if kind == 0x5A:    # Z ReadyForQuery

@@ -41,6 +41,11 @@ class Kind(enum.Enum):
     DISCARD = "discard"          # DISCARD ALL / RESET ALL: forget session state
     DEALLOCATE = "deallocate"    # DEALLOCATE [PREPARE] name|ALL (value: the name, "" for ALL)
 
+    # Members compare by identity (Enum defines no __eq__), so identity's hash is consistent;
+    # Enum's own __hash__ is a Python method (hash of the name), and the fast lane tests each
+    # statement's kind against a set
+    __hash__ = object.__hash__
+
 
 @dataclass(slots=True)
 class Statement:
@@ -199,8 +204,8 @@ class Classifier:
         return result
 
 
-_FAST_START = re.compile(r"\s*(select|with|values|table)\b", re.I)
-_FAST_WRITE_START = re.compile(r"\s*(insert|update|delete)\b", re.I)
+_FAST_START = re.compile(r"\s*(?:(select|with|values|table)|insert|update|delete)\b", re.I)
+"""A read's leading keyword (group 1) or a write's (no group): one match for both."""
 
 
 def _fast_query(sql: str) -> tuple[Statement] | None:
@@ -218,11 +223,12 @@ def _fast_query(sql: str) -> tuple[Statement] | None:
         return None  # substring tests: cheaper than one regex over the text
     if "advisory" in text.casefold() and SESSION_LOCK_FUNCTIONS.search(text) is not None:
         return None
-    if _FAST_START.match(text) is not None:
+    start = _FAST_START.match(text)
+    if start is None:
+        return None
+    if start.group(1) is not None:
         return (Statement(Kind.READ if _shape_is_read(text) else Kind.WRITE, text=text),)
-    if _FAST_WRITE_START.match(text) is not None:
-        return (Statement(Kind.WRITE, text=text),)  # what classify_one ends with for these
-    return None
+    return (Statement(Kind.WRITE, text=text),)  # what classify_one ends with for these
 
 
 def classify_one(raw: str) -> Statement:

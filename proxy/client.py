@@ -59,7 +59,7 @@ class _HandedOver(Exception):
     """The fast lane gave its query in flight to the message loop (raised in its read)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _InFlight:
     """A simple Query the fast lane sent, whose answers it relays."""
 
@@ -107,6 +107,13 @@ _EXECUTE_UNNAMED_ALL = b"\x00\x00\x00\x00\x00"
 _DESCRIBE_UNNAMED_PORTAL = b"P\x00"
 _EXECUTE_UNNAMED_ALL_FRAME = fe.frame(b"E", _EXECUTE_UNNAMED_ALL)
 _DESCRIBE_UNNAMED_PORTAL_FRAME = fe.frame(b"D", _DESCRIBE_UNNAMED_PORTAL)
+_DESCRIBE_UNNAMED_PORTAL_ITEM = (b"D", _DESCRIBE_UNNAMED_PORTAL)
+_EXECUTE_UNNAMED_ALL_ITEM = (b"E", _EXECUTE_UNNAMED_ALL)
+_SYNC_ITEM = (b"S", b"")
+_DES_FRAMES = _DESCRIBE_UNNAMED_PORTAL_FRAME + _EXECUTE_UNNAMED_ALL_FRAME + fe.SYNC
+_DES_ITEMS = (_DESCRIBE_UNNAMED_PORTAL_ITEM, _EXECUTE_UNNAMED_ALL_ITEM, _SYNC_ITEM)
+_ES_FRAMES = _EXECUTE_UNNAMED_ALL_FRAME + fe.SYNC
+_ES_ITEMS = (_EXECUTE_UNNAMED_ALL_ITEM, _SYNC_ITEM)
 
 
 async def handle_client(server: ProxyServer, reader: asyncio.StreamReader,
@@ -167,6 +174,7 @@ class ClientSession:
         self._armed = False                                     # the loop waits for a batch's first message
         self._lane: _InFlight | None = None                     # the Query the lane relays
         self._handover: _InFlight | None = None                 # ... given to the loop to finish
+        self._relay_hook = self._lane_relay                     # bound once: set per lane query
 
     # ------------------------------------------------------------------ I/O
 
@@ -753,7 +761,8 @@ class ClientSession:
         status = conn.last_status
         self.mid_batch = False
         self.txn_status = status
-        self._settle(status, statements)
+        if self.pending:  # else _settle has nothing to do
+            self._settle(status, statements)
         self._maybe_release()
 
     # ------------------------------------------------------------------ the fast lane
@@ -776,7 +785,8 @@ class ClientSession:
         if len(buf) - pos < 5:
             return False
         simple = buf[pos] == 0x51  # Q
-        parsed = self._lane_query(buf, pos) if simple else self._lane_extended(buf, pos)
+        binds: list[tuple[str, bytes, int, int]] = []
+        parsed = self._lane_query(buf, pos) if simple else self._lane_extended(buf, pos, binds)
         if parsed is None:
             return False
         batch, statements = parsed
@@ -787,18 +797,22 @@ class ClientSession:
             if taken is None:
                 return False
             conn = taken[0]
-        elif conn.closed():
-            return False
+        else:  # conn.closed(), inlined
+            server_link = conn.link
+            transport = server_link.transport
+            if transport is None or transport.is_closing() or server_link.eof:
+                return False
         data: bytes | None = None
         if self.txn_status != b"I" or conn.applied == self.settings:  # else: replay, the loop's
-            data = bytes(buf[pos:]) if simple else self._lane_extended_out(conn, batch)
+            data = bytes(buf[pos:]) if simple else self._lane_extended_out(conn, batch, binds)
         if data is None:
             if taken is not None:
                 taken[1].release(conn)
             return False
         try:
-            conn.write(data)
-        except (ConnectionError, OSError):
+            # not conn.write: closed() (held) or take_idle (taken) just checked the transport
+            conn.link.transport.write(data)  # type: ignore[union-attr]
+        except (ConnectionError, OSError, RuntimeError):
             if taken is not None:
                 taken[1].release(conn)
             return False  # the message loop sends it and finds the connection broken
@@ -810,29 +824,35 @@ class ClientSession:
         self.skip_until_sync = False
         self.mid_batch = True  # in flight: a client gone now leaves the connection broken
         self._lane = _InFlight(conn, batch, statements)
-        conn.link.hook = self._lane_relay
+        conn.link.hook = self._relay_hook
         return True
 
     def _lane_query(self, buf: bytearray, pos: int) -> tuple[list[tuple[bytes, bytes]], tuple[Statement, ...]] | None:
         """(batch, statements) of the one simple Query filling ``buf`` from ``pos``, if it
         is one plain statement; None otherwise."""
         length = _I32.unpack_from(buf, pos + 1)[0]
-        if pos + 1 + length != len(buf) or length < 5 or length - 4 > self.config.max_message_bytes:
+        end = len(buf)
+        if pos + 1 + length != end or length < 5 or length - 4 > self.config.max_message_bytes:
+            return None
+        # m.parse_query without its Reader: one string whose terminator is the body's last byte
+        if buf.find(b"\x00", pos + 5) != end - 1:
             return None
         body = bytes(buf[pos + 5:])
         try:
-            sql = m.parse_query(body)
-        except (m.ProtocolViolation, m.InvalidEncoding):
+            sql = body[:-1].decode()
+        except UnicodeDecodeError:
             return None
         statements = self.proxy.classifier.classify(sql)
         if len(statements) != 1 or statements[0].kind not in LANE_KINDS:
             return None
         return [(b"Q", body)], statements
 
-    def _lane_extended(self, buf: bytearray, pos: int) -> tuple[list[tuple[bytes, bytes]], tuple[Statement, ...]] | None:
+    def _lane_extended(self, buf: bytearray, pos: int, binds: list[tuple[str, bytes, int, int]]
+                       ) -> tuple[list[tuple[bytes, bytes]], tuple[Statement, ...]] | None:
         """(batch, statements) of the Bind/Describe/Execute + Sync filling ``buf`` from
         ``pos``: Binds of the client's named statements, Describe and Execute of the unnamed
-        portal bound in the batch, plain statements only; None otherwise."""
+        portal bound in the batch, plain statements only; None otherwise. Each Bind's
+        (statement name, body, start and end of the name) is appended to ``binds``."""
         batch: list[tuple[bytes, bytes]] = []
         statements: list[Statement] = []
         bound = False
@@ -845,10 +865,10 @@ class ClientSession:
             end = pos + 1 + length
             if length < 4 or end > end_all or length - 4 > self.config.max_message_bytes:
                 return None
-            body = bytes(buf[pos + 5:end])
             if kind == 0x42:    # B
+                body = bytes(buf[pos + 5:end])
                 try:
-                    portal, stmt, _ = _bind_names(body)
+                    portal, stmt, (i, j) = _bind_names(body)
                 except (m.ProtocolViolation, m.InvalidEncoding):
                     return None
                 entry = self.statements.get(stmt) if stmt and not portal else None
@@ -859,35 +879,51 @@ class ClientSession:
                     if st.kind not in LANE_KINDS:
                         return None
                     statements.append(st)
-            elif kind == 0x44:  # D
-                if body != _DESCRIBE_UNNAMED_PORTAL or not bound:
+                batch.append((b"B", body))
+                binds.append((stmt, body, i, j))
+                # what drivers send after a Bind, as one comparison: Describe + Execute + Sync
+                left = end_all - end
+                if left == len(_DES_FRAMES) and buf.startswith(_DES_FRAMES, end):
+                    batch += _DES_ITEMS
+                    return batch, tuple(statements)
+                if left == len(_ES_FRAMES) and buf.startswith(_ES_FRAMES, end):
+                    batch += _ES_ITEMS
+                    return batch, tuple(statements)
+            elif kind == 0x44:  # D: the whole frame compared in place (no copy of the body)
+                if not bound or not buf.startswith(_DESCRIBE_UNNAMED_PORTAL_FRAME, pos):
                     return None
+                batch.append(_DESCRIBE_UNNAMED_PORTAL_ITEM)
             elif kind == 0x45:  # E
-                if body != _EXECUTE_UNNAMED_ALL or not bound:
+                if not bound or not buf.startswith(_EXECUTE_UNNAMED_ALL_FRAME, pos):
                     return None
+                batch.append(_EXECUTE_UNNAMED_ALL_ITEM)
             elif kind == 0x53:  # S
                 if end != end_all or length != 4 or not bound:
                     return None
-                batch.append((b"S", b""))
+                batch.append(_SYNC_ITEM)
                 return batch, tuple(statements)
             else:
                 return None
-            batch.append((KINDS[kind], body))
             pos = end
         return None
 
-    def _lane_extended_out(self, conn: ServerConn, batch: list[tuple[bytes, bytes]]) -> bytes | None:
+    def _lane_extended_out(self, conn: ServerConn, batch: list[tuple[bytes, bytes]],
+                           binds: list[tuple[str, bytes, int, int]]) -> bytes | None:
         """The lane's extended batch as sent to ``conn`` (Binds with the server's statement
-        names; what ``_translate`` makes of it), or None if ``conn`` lacks a statement."""
+        names; what ``_translate`` makes of it), or None if ``conn`` lacks a statement.
+        ``binds``: the batch's Binds as ``_lane_extended`` parsed them, in order."""
         out: list[bytes] = []
-        for kind, body in batch:
+        next_bind = iter(binds).__next__
+        for kind, _ in batch:
             if kind == b"B":
-                _, stmt, rest = _bind_names(body)
+                stmt, body, i, j = next_bind()
                 sname, sql, _ = self.statements[stmt]
                 if sname not in conn.prepared:
                     return None  # a Parse to inject: the message loop's
                 self.portals[""] = sql
-                out.append(m.message(b"B", b"".join((body[:rest[0]], sname.encode(), body[rest[1]:]))))
+                name = sname.encode()
+                out.append(b"".join((b"B", _I32.pack(len(body) - (j - i) + len(name) + 4), body[:i], name,
+                                     body[j:])))
             elif kind == b"D":
                 out.append(_DESCRIBE_UNNAMED_PORTAL_FRAME)
             elif kind == b"E":
@@ -933,10 +969,12 @@ class ClientSession:
     def _write_out(self) -> None:
         """Send what ``out`` holds (the lane's flush); dropped if the client is gone (the
         message loop, woken at the query's end, closes the session)."""
-        if self.out:
-            if not self.writer.transport.is_closing():
-                self.writer.write(b"".join(self.out))
-            self.out.clear()
+        out = self.out
+        if out:
+            transport = self.link.transport if self.link is not None else None  # the writer's
+            if transport is not None and not transport.is_closing():
+                transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def _maybe_release(self) -> None:
         conn, pool = self.server, self.pool
