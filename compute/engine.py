@@ -76,6 +76,11 @@ class ConnectionFactory(Protocol):
         """Role, state, term and LSNs (cheap: no I/O; called per SQL function call)."""
         ...
 
+    def write_state(self) -> str:
+        """``status().state`` alone, without building the rest: the write fast lane asks it
+        per write statement (``Engine.writable_now``)."""
+        ...
+
     def promote(self, timeout_s: float) -> None:
         """Make a replica the primary (blocking: elect the next term, replay the log to its
         end, then accept writes). Raises StorageError on failure; a no-op on a primary."""
@@ -484,7 +489,7 @@ class Engine:
         role = factory.role()
         if role == "standalone":
             return True
-        return role != "replica" and factory.status().state not in (PROMOTING, FENCED, NO_QUORUM)
+        return role != "replica" and factory.write_state() not in (PROMOTING, FENCED, NO_QUORUM)
 
     async def open_writers(self, dbs: list[Database] | None = None) -> None:
         """After promotion: give the open databases (or ``dbs``) their writer connection."""

@@ -29,6 +29,9 @@ class StandaloneFactory(VfsConnections):
         return NodeStatus(role="standalone", state=WRITABLE, written_lsn=self.latest_lsn(),
                           durable_lsn=durable, replay_lsn=durable)
 
+    def write_state(self) -> str:
+        return WRITABLE
+
     def promote(self, timeout_s: float) -> None:
         raise StorageError("a standalone compute has no replicas and cannot be promoted")
 

@@ -282,6 +282,12 @@ class RemoteFactory(VfsConnections):
                           last_replay_ts_us=ts, tenant=self.tenant, timeline=self.timeline,
                           detail=detail, extra=extra)
 
+    def write_state(self) -> str:
+        sink = self.sink
+        if sink is not None:
+            return sink.state
+        return PROMOTING if self._promoting else READ_ONLY
+
     def replication(self) -> list[ReplicationPeer]:
         """The log's subscribers other than page servers and this node, from the acceptors
         (the highest sent LSN per name)."""

@@ -93,6 +93,9 @@ class ReplicaFactory:
                           written_lsn=self.latest_lsn(), durable_lsn=lsn, replay_lsn=lsn,
                           last_replay_ts_us=REPLAY_TS_US if self._role == "replica" else 0)
 
+    def write_state(self) -> str:
+        return self.status().state
+
     def promote(self, timeout_s: float) -> None:
         if self._role == "replica":
             self.held_at = None  # replay the log to its end, then take writes
@@ -151,6 +154,9 @@ class PrimaryFactory(StandaloneFactory):
         durable = self.store.durable_lsn
         return NodeStatus(role="primary", state=self.state, term=3, written_lsn=self.latest_lsn(),
                           durable_lsn=durable, replay_lsn=durable, detail=self.detail)
+
+    def write_state(self) -> str:
+        return self.state
 
     def take_commit_ticket(self, conn: apsw.Connection) -> CommitTicket | None:
         ticket = super().take_commit_ticket(conn)
