@@ -214,6 +214,11 @@ class Timeline:
         """Log-fed ingest: "ingesting", "retrying: <error>" or "stopped" ("" for push)."""
         self.ingest_errors_logged: set[str] = set()
         self._labels = (tenant, timeline_id)
+        # The gauges ingest sets after every record, looked up once (``labels()`` takes a
+        # lock and a dict lookup each time).
+        self._lsn_gauges = (metrics.RECEIVED_LSN.labels(*self._labels),
+                            metrics.APPLIED_LSN.labels(*self._labels),
+                            metrics.INGEST_LAG.labels(*self._labels))
         self._publish_lsns()
 
     # ------------------------------------------------------------------ ingest
@@ -313,11 +318,10 @@ class Timeline:
             self.received_lsn = max(self.received_lsn, lsn)
 
     def _publish_lsns(self) -> None:
-        metrics.RECEIVED_LSN.labels(*self._labels).set(self.received_lsn)
-        metrics.APPLIED_LSN.labels(*self._labels).set(self.last_record_lsn)
-        metrics.INGEST_LAG.labels(*self._labels).set(
-            max(0, self.received_lsn - self.last_record_lsn)
-        )
+        received, applied, lag = self._lsn_gauges
+        received.set(self.received_lsn)
+        applied.set(self.last_record_lsn)
+        lag.set(max(0, self.received_lsn - self.last_record_lsn))
 
     def consistent_lsn(self) -> int:
         """Highest LSN such that every transaction committed at or below it is applied
