@@ -428,10 +428,13 @@ class Acceptor:
             )
 
     def append_write(
-        self, term: int, start_lsn: int, records: list[tuple[bytes, int]], commit_lsn: int
+        self, term: int, start_lsn: int, records: list[tuple[bytes, int]], commit_lsn: int,
+        flush_soon: bool = True,
     ) -> int:
         """Validate and write (no fsync) an append; return its end LSN. Synchronous, so that
-        appends read from one stream are written in order."""
+        appends read from one stream are written in order. ``flush_soon=False``: the caller
+        calls ``sync_now`` or ``flush_soon`` itself once it has written what it read (the
+        flusher is not woken here)."""
         if self.closed:
             self.check_open()
         if len(records) > MAX_RECORDS_PER_APPEND:
@@ -472,7 +475,8 @@ class Acceptor:
                 self.on_fatal(exc)
                 raise
             assert end == lsn
-            self._dirty.set()
+            if flush_soon:
+                self._dirty.set()
             if self.store.want_spare and not self._spare_busy:
                 self._start_spare()
             self.metrics.appends.inc()
@@ -506,15 +510,47 @@ class Acceptor:
         self._dirty.set()
         return fut
 
-    def on_durable(self, end_lsn: int, callback: DurableCallback) -> bool:
+    def on_durable(self, end_lsn: int, callback: DurableCallback, flush_soon: bool = True) -> bool:
         """Like ``durable_future`` with a callback, called from the flusher right after the
         fdatasync covering ``end_lsn`` (None), or with LogNotFoundError if the log is
-        deleted first. False (and no call) if it already is durable."""
+        deleted first. False (and no call) if it already is durable. ``flush_soon``: as in
+        ``append_write``."""
         if self.flush_lsn >= end_lsn:
             return False
         self._waiters.append((end_lsn, callback))
-        self._dirty.set()
+        if flush_soon:
+            self._dirty.set()
         return True
+
+    def flush_soon(self) -> None:
+        """Wake the flusher: a group commit of everything written, one loop pass or more
+        from now."""
+        self._dirty.set()
+
+    def sync_now(self) -> None:
+        """The group commit right now, on the loop, instead of in the flusher task a loop
+        pass or more later (the fdatasync is inline anyway): for a caller that has written
+        every append it could read (the fast append stream after a read that emptied its
+        socket), so that waiting would not make the group bigger. Waiters are called from
+        here, as from the flusher. When the flusher would not sync inline (``inline_fsync``
+        off, a group of INLINE_FSYNC_MAX_BYTES or more) or a sync or term change holds the
+        io lock, the flusher is woken instead. Safe without the lock: nothing else runs on
+        the loop until this returns, and nobody holds the lock."""
+        if (not self.inline_fsync or self.closed or self._io_lock.locked()
+                or self.store.end_lsn - self.flush_lsn >= INLINE_FSYNC_MAX_BYTES):
+            self._dirty.set()
+            return
+        job = self.store.prepare_sync()
+        if job.target_lsn == self.flush_lsn and not job.fds:
+            return
+        t0 = time.perf_counter()
+        try:
+            self.store.run_sync(job)
+        except OSError as exc:
+            self.on_fatal(exc)
+            raise
+        self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
+        self._flushed(job.target_lsn)
 
     def ack_state(self, term: int) -> tuple[int, int]:
         """(flush LSN, commit LSN) to acknowledge a durable append of ``term`` with; raises

@@ -166,6 +166,13 @@ class Proposer:
         self.lazy_s = lazy_seconds() if lazy_s is None else lazy_s
         self._lazy_timer: asyncio.TimerHandle | None = None
         self._pump_pending = False  # a _pump_all is scheduled for this loop pass
+        # The loop this proposer runs on, known once it is built or elected there: on the hot
+        # path instead of asyncio.get_running_loop(), which makes a getpid() system call in
+        # Python 3.11 (~40 per round of 16 sync commits).
+        self._loop: asyncio.AbstractEventLoop | None = asyncio._get_running_loop()
+        # append(): (deadline, end LSN, future) in submit order, and the one timer for them.
+        self._deadlines: deque[tuple[float, int, asyncio.Future[int]]] = deque()
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self.majority = len(acceptor_addrs) // 2 + 1
         self._peers = [_Peer(i, factory(a)) for i, a in enumerate(acceptor_addrs)]
         self.term = 0
@@ -219,7 +226,7 @@ class Proposer:
         await self._stop_peers()
         self._elected = False
         self._fail_pending(QuorumLostError("re-election; the outcome of this append is unknown"))
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline_s
         floor = self.term
         while True:
@@ -288,7 +295,7 @@ class Proposer:
     def submit(self, payloads: list[bytes]) -> tuple[int, asyncio.Future[int]]:
         """Queue records at the next LSNs; return (end LSN, a future resolved with the end LSN
         once a majority has the records)."""
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[int] = (self._loop or asyncio.get_running_loop()).create_future()
         return self.submit_with(payloads, fut), fut
 
     def submit_with(self, payloads: list[bytes], fut: Waiter, send: bool = True) -> int:
@@ -324,7 +331,7 @@ class Proposer:
         message per acceptor instead of one message each."""
         if not self._pump_pending:
             self._pump_pending = True
-            asyncio.get_running_loop().call_soon(self._pump_all)
+            (self._loop or asyncio.get_running_loop()).call_soon(self._pump_all)
 
     def _pump_all(self) -> None:
         self._pump_pending = False
@@ -384,13 +391,31 @@ class Proposer:
         if self._buf_bytes > 0 and self._buf_bytes + n > self.max_buffer_bytes:
             await self._wait_space(n)
         end, fut = self.submit(payloads)
-        # The future is this call's alone, so the deadline fails it directly: a timer
-        # instead of wait_for + shield (two futures and a callback chain per commit).
-        timer = asyncio.get_running_loop().call_later(self.deadline_s, self._expire, end, fut)
+        # The future is this call's alone, so the deadline fails it directly: one timer for
+        # every append waiting (deadlines come in submit order), not wait_for + shield (two
+        # futures and a callback chain per commit) nor a timer armed and cancelled per call.
+        loop = self._loop or asyncio.get_running_loop()
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][2].done():  # commits come in order: the head first
+            deadlines.popleft()
+        deadlines.append((loop.time() + self.deadline_s, end, fut))
+        if self._deadline_timer is None:
+            self._deadline_timer = loop.call_at(deadlines[0][0], self._expire_due)
+        return await fut
+
+    def _expire_due(self) -> None:
+        """The appends whose deadline passed fail; the timer is armed for the next one."""
+        self._deadline_timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadlines = self._deadlines
         try:
-            return await fut
-        finally:
-            timer.cancel()
+            while deadlines and (deadlines[0][2].done() or deadlines[0][0] <= now):
+                _, end, fut = deadlines.popleft()
+                self._expire(end, fut)
+        finally:  # whatever happened, the later deadlines still get their timer
+            if deadlines:
+                self._deadline_timer = loop.call_at(deadlines[0][0], self._expire_due)
 
     def _expire(self, end: int, fut: asyncio.Future[int]) -> None:
         if not fut.done():
@@ -416,6 +441,10 @@ class Proposer:
                 await self._wait_for(lambda: all(p.synced and p.flush >= self._end for p in self._peers), deadline)
         await self._stop_peers()
         self._fail_pending(QuorumLostError("proposer closed"))
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        self._deadlines.clear()
         for p in self._peers:
             await p.t.close()
 
@@ -501,7 +530,7 @@ class Proposer:
                     end, fut = self._pending.popleft()
                     if not fut.done():
                         fut.set_result(end)
-                self._commit_at = asyncio.get_running_loop().time()
+                self._commit_at = (self._loop or asyncio.get_running_loop()).time()
                 self._arm_notify()
         self._trim()
         self._progress.set()
@@ -509,7 +538,8 @@ class Proposer:
     def _arm_notify(self) -> None:
         """Wake the senders COMMIT_NOTIFY_DELAY_S from now (once, however many commits)."""
         if self._notify_timer is None:
-            self._notify_timer = asyncio.get_running_loop().call_later(COMMIT_NOTIFY_DELAY_S, self._notify_idle)
+            self._notify_timer = (self._loop or asyncio.get_running_loop()).call_later(
+                COMMIT_NOTIFY_DELAY_S, self._notify_idle)
 
     def _notify_idle(self) -> None:
         self._notify_timer = None
@@ -682,7 +712,7 @@ class Proposer:
             payloads = self._buffered(p.next)
             start = p.next
             p.next += sum(len(x) for x in payloads)
-            inflight.append((p.next, asyncio.get_running_loop().time()))
+            inflight.append((p.next, (self._loop or asyncio.get_running_loop()).time()))
             p.sent_commit = self._commit
             p.messages += 1
             ch.send_now(self._append_body(start, p.next, payloads))

@@ -8,15 +8,24 @@ import asyncio
 import os
 from pathlib import Path
 
+import grpc
 import pytest
 from conftest import MakeCluster
 from logstore_helpers import LOG, read_log, wait_flush
 
 from logstore.acceptor import Acceptor
-from logstore.errors import FencedError
-from logstore.fastappend import encode_append
+from logstore.errors import FencedError, QuorumLostError
+from logstore.fastappend import (
+    HEADER,
+    KIND_ACK,
+    KIND_APPEND,
+    MAGIC,
+    FastAppendServer,
+    encode_append,
+)
 from logstore.proposer import Proposer
 from logstore.segments import SegmentStore, SyncJob, payload_crc
+from logstore.server import _check_append
 from strata.proto import logstore_pb2 as pb
 
 
@@ -194,5 +203,116 @@ def test_cluster_with_fsync_on_a_worker_thread(make_cluster: MakeCluster) -> Non
         for addr in cluster.addrs:
             log = await read_log(addr, end)
             assert [payload for _, _, payload in log] == payloads
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("lock_held,split", [(False, False), (True, False), (False, True)],
+                         ids=["sync_now", "io_lock_held", "split_reads"])
+def test_fast_stream_commits_a_drained_read_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    lock_held: bool, split: bool) -> None:
+    """A read that emptied the socket is group-committed inside ``data_received`` (no flusher
+    pass); every ack still follows the fdatasync that covers its append, in order. With the
+    io lock held (a vote or term change syncing), the flusher commits it after the lock."""
+    events: list[tuple[str, int]] = []
+    real = SegmentStore.run_sync
+
+    def spy(self: SegmentStore, job: SyncJob) -> None:
+        real(self, job)
+        events.append(("sync", job.target_lsn))
+
+    monkeypatch.setattr(SegmentStore, "run_sync", spy)
+
+    async def main() -> None:
+        acc = await _started(tmp_path, True)
+        flusher_syncs = []
+        real_locked = acc._sync_locked
+
+        async def counted() -> None:
+            flusher_syncs.append(acc.store.end_lsn)
+            await real_locked()
+
+        acc._sync_locked = counted  # type: ignore[method-assign]
+        server = FastAppendServer(_check_append, lambda tenant, timeline: acc, lambda exc: grpc.StatusCode.UNKNOWN)
+        port = await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        if lock_held:
+            await acc._io_lock.acquire()
+        flusher_syncs.clear()
+        events.clear()
+        payloads = [os.urandom(100) for _ in range(6)]
+        msgs, lsn = [], 0
+        for chunk in (payloads[:2], payloads[2:3], payloads[3:]):  # 3 appends, one read
+            body = encode_append("", "", 1, lsn, chunk, [payload_crc(x) for x in chunk], 0)
+            msgs.append(HEADER.pack(len(body), KIND_APPEND) + body)
+            lsn += sum(len(x) for x in chunk)
+        data = MAGIC + b"".join(msgs)
+        if split:  # messages (and the greeting) cut across reads: the same acks, in order
+            for i in range(0, len(data), 7):
+                writer.write(data[i : i + 7])
+                await writer.drain()
+                await asyncio.sleep(0.001)
+        else:
+            writer.write(data)
+            await writer.drain()
+        if lock_held:
+            await asyncio.sleep(0.05)
+            assert not events, "synced while a term change held the io lock"
+            acc._io_lock.release()
+        acks = []
+        for _ in range(3):
+            n, kind = HEADER.unpack(await reader.readexactly(HEADER.size))
+            assert kind == KIND_ACK
+            ack = pb.AppendResponse.FromString(await reader.readexactly(n))
+            assert [e for e in events if e[0] == "sync" and e[1] >= ack.end_lsn], "acked before its fdatasync"
+            assert ack.flush_lsn >= ack.end_lsn
+            acks.append(ack.end_lsn)
+        assert acks == [200, 300, 600]
+        if split:
+            assert [lsn for _, lsn in events] == [200, 300, 600], events  # one per message
+            assert acc.store.read_tail(0, 600, 1 << 20) is not None
+            assert b"".join(f.payload for f in acc.store.read_tail(0, 600, 1 << 20) or []) == b"".join(payloads)
+        else:
+            assert events == [("sync", 600)], f"one fdatasync for the whole read: {events}"
+            # sync_now: the flusher never ran a sync for it; with the lock held, only the flusher did
+            assert (flusher_syncs != []) == lock_held, flusher_syncs
+        writer.close()
+        await server.close()
+        await acc.close()
+
+    asyncio.run(main())
+
+
+def test_append_deadlines_share_one_timer() -> None:
+    """Proposer.append: each call fails at its own deadline (one timer for all of them, armed
+    for the oldest); calls that ended (here: cancelled) leave nothing behind."""
+    async def main() -> None:
+        class Silent:  # a transport that is never used: nobody acknowledges anything
+            def __init__(self, addr: str) -> None:
+                self.addr = addr
+
+            async def close(self) -> None:
+                pass
+
+        p = Proposer(["a:1", "b:2", "c:3"], **LOG, deadline_s=0.3, transport_factory=Silent)  # type: ignore[arg-type]
+        p._elected, p.term = True, 1
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        failed_at: dict[int, float] = {}
+
+        async def one(i: int) -> None:
+            await asyncio.sleep(0.1 * i)
+            with pytest.raises(QuorumLostError, match="not acknowledged by a majority within 0.3s"):
+                await p.append([b"x" * 10])
+            failed_at[i] = loop.time() - t0
+
+        cancelled = asyncio.ensure_future(p.append([b"y" * 10]))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(*(one(i) for i in range(3)))
+        for i in range(3):
+            assert 0.1 * i + 0.3 <= failed_at[i] + 0.01 < 0.1 * i + 0.3 + 0.15, failed_at
+        assert not p._deadlines and p._deadline_timer is None
+        await p.close()
 
     asyncio.run(main())
