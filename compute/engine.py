@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -79,6 +79,11 @@ class ConnectionFactory(Protocol):
     def write_state(self) -> str:
         """``status().state`` alone, without building the rest: the write fast lane asks it
         per write statement (``Engine.writable_now``)."""
+        ...
+
+    def prewarm(self, db_ids: Sequence[int]) -> None:
+        """Start warming the page cache for these databases in the background, if the
+        storage gains from it (shared storage: yes; the local store: nothing to do)."""
         ...
 
     def promote(self, timeout_s: float) -> None:
@@ -544,6 +549,7 @@ class Engine:
                 rows = db.catalog_conn.execute(sql).fetchall()
             self._apply_registry(rows)
             self._registry_loaded = True
+            self.factory.prewarm(sorted(self.registry.ids.values()))
 
     def _apply_registry(self, rows: list[tuple[object, ...]]) -> None:
         ids: dict[str, int] = {"postgres": REGISTRY_DB_ID}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from compute.localstore import LocalStore
@@ -31,6 +32,9 @@ class StandaloneFactory(VfsConnections):
 
     def write_state(self) -> str:
         return WRITABLE
+
+    def prewarm(self, db_ids: Sequence[int]) -> None:
+        """Nothing: pages are one ``pread`` away in the local store."""
 
     def promote(self, timeout_s: float) -> None:
         raise StorageError("a standalone compute has no replicas and cannot be promoted")

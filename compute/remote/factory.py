@@ -56,6 +56,12 @@ ways and GIL hand-offs: cluster TPC-B -c 8 primary 2,346 -> 2,130 us/txn, all se
 5,916 -> 5,587, tps 84 -> 94 (docs/performance.md "Cluster commit CPU, second pass"); in
 session 5, with a sender and a receiver task per acceptor and a message per commit, it had
 cost tps, so ``off`` is kept."""
+PREWARM_ENV = "STRATA_COMPUTE_PREWARM"
+"""``on`` (default) | ``off``: once the compute knows its databases, a background thread
+fills the page cache with their pages from the page server while it has room
+(``RemotePages.prewarm``)."""
+PREWARM_JOIN_S = 5.0
+"""Bound on waiting for the prewarm thread at close (it stops between GetPages calls)."""
 
 
 def exit_process(message: str) -> None:
@@ -190,6 +196,32 @@ class RemoteFactory(VfsConnections):
         self._leased: Lsn | None = None
         self.floor_keeper = FloorKeeper(self.pages, floor_interval_s, on_tick=self._update_lease)
         self.floor_keeper.start()
+        self._prewarm_stop = threading.Event()
+        self._prewarm_thread: threading.Thread | None = None
+
+    def prewarm(self, db_ids: Sequence[int]) -> None:
+        """Start filling the page cache with these databases' pages, in this order, on a
+        background thread (once per process; see PREWARM_ENV)."""
+        if self._prewarm_thread is not None or self._closed:
+            return
+        if os.environ.get(PREWARM_ENV, "on").strip().lower() == "off":
+            return
+        ids = list(db_ids)
+
+        def run() -> None:
+            started = time.monotonic()
+            cached = 0
+            for db_id in ids:
+                try:
+                    cached += self.pages.prewarm(db_id, self._prewarm_stop)
+                except StorageError as exc:  # the page server is away: misses will fetch
+                    log.info("prewarm stopped at db %d: %s", db_id, exc)
+                    return
+            log.info("prewarmed %d pages of %d database(s) in %.1fs", cached, len(ids),
+                     time.monotonic() - started)
+
+        self._prewarm_thread = threading.Thread(target=run, name="prewarm", daemon=True)
+        self._prewarm_thread.start()
 
     def _update_lease(self) -> None:
         """Hold the page server's GC below the oldest LSN we read at (floor or a pin)."""
@@ -266,6 +298,7 @@ class RemoteFactory(VfsConnections):
             "pageserver_ingested_lsn": self.pages.ingested,
             "get_pages_calls": self.pages.stats.get_pages_calls,
             "pages_fetched": self.pages.stats.pages_fetched,
+            "prewarmed_pages": self.pages.stats.prewarmed_pages,
         }
         if sink is not None:
             durable = sink.durable_lsn
@@ -331,6 +364,10 @@ class RemoteFactory(VfsConnections):
         keeper = getattr(self, "floor_keeper", None)
         if keeper is not None:
             keeper.stop()
+        prewarm = getattr(self, "_prewarm_thread", None)
+        if prewarm is not None:
+            self._prewarm_stop.set()
+            prewarm.join(PREWARM_JOIN_S)
         if self.follower is not None:
             self.follower.close()
         if self.sink is not None:

@@ -16,7 +16,7 @@ import ipaddress
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,6 +95,9 @@ class ReplicaFactory:
 
     def write_state(self) -> str:
         return self.status().state
+
+    def prewarm(self, db_ids: Sequence[int]) -> None:
+        pass
 
     def promote(self, timeout_s: float) -> None:
         if self._role == "replica":
