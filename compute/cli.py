@@ -246,6 +246,7 @@ async def _serve(config: object, data_dir: Path, max_readers: int, page_cache_mb
     factory: ConnectionFactory
     if remote is None:
         factory = StandaloneFactory(data_dir, page_cache_mb=page_cache_mb)
+        factory.attach_loop(asyncio.get_running_loop())
         where = f"data in {data_dir}"
     else:
         try:

@@ -29,12 +29,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from pathlib import Path
 from typing import NoReturn
 
 import crc32c
 
+from compute.localstore_commit import AioFlusher, GroupCommit, sync_group
 from compute.localstore_format import (
     CONTROL,
     FRAME,
@@ -48,6 +49,7 @@ from compute.localstore_format import (
     Replay,
     Segment,
     Version,
+    disk_usage,
     find_frame,
     frame_header,
     fsync_dir,
@@ -75,7 +77,7 @@ _MARK_INTERVAL_S = 1.0
 newest log a damaged frame can hide after a crash, see ``_recover``)."""
 
 
-class LocalStore:
+class LocalStore(GroupCommit):
     """A durable single-process ``PageStore`` + ``WalSink`` (see the module docstring).
 
     Thread-safe: one lock guards the index, the log tail and the cache; reads hold it only
@@ -133,6 +135,7 @@ class LocalStore:
         # fdatasync joins the next group without a wake-up (Condition.notify and the GIL
         # hand-off it causes were a tenth of the commit's CPU under load).
         self._flusher_idle = False
+        self._aio: AioFlusher | None = None  # group commit on a loop instead (attach_loop)
         # The fdatasync of log segments (a seam for fault tests: a gated or failing fsync).
         self.log_fsync: Callable[[int], None] = os.fdatasync
         self._fsync_failed: BaseException | None = None  # set once, never cleared
@@ -288,7 +291,9 @@ class LocalStore:
             self._since_checkpoint += nbytes
             fut: Future[Lsn] = Future()
             self._pending.append((commit_lsn, fut))
-            if self._flusher_idle:
+            if self._aio is not None:
+                self._aio.kick()
+            elif self._flusher_idle:
                 self._flush_cond.notify()
             if self._since_checkpoint >= self._checkpoint_bytes and self._auto_checkpoint:
                 self._checkpoint_wanted.set()
@@ -407,48 +412,6 @@ class LocalStore:
             self._spares.append(final)
 
     # ------------------------------------------------------------------ group commit
-
-    def _flush_loop(self) -> None:
-        """fdatasync everything written so far, then resolve every waiting ticket at once."""
-        while True:
-            with self._lock:
-                while not self._pending and not self._closed:
-                    self._flusher_idle = True
-                    self._flush_cond.wait()
-                    self._flusher_idle = False
-                if not self._pending and self._closed:
-                    return
-                batch, self._pending = self._pending, []
-                target = self._written
-                segs, self._unsynced = self._unsynced, []
-                dir_dirty, self._dir_dirty = self._dir_dirty, False
-            # Once an fsync failed, nothing later is ever acknowledged: a later fsync may
-            # succeed (Linux reports a write-back error once), but the failed commit's pages
-            # may be gone, and every later record can depend on it (the writer read it).
-            err: BaseException | None = self._fsync_failed
-            try:
-                if self._sync and err is None:
-                    for seg in segs:
-                        self.log_fsync(seg.fd)
-                    if dir_dirty:
-                        fsync_dir(self._dir / "wal")
-            except OSError as exc:  # never retry a failed fsync: the page cache may lie
-                err = exc
-            with self._lock:
-                if err is None:
-                    assert target >= self._durable
-                    self._durable = target
-                else:
-                    self._fsync_failed = err
-                    self._failed = err
-                self._durable_cond.notify_all()
-            for commit_lsn, fut in batch:
-                assert err is not None or commit_lsn <= target
-                with contextlib.suppress(InvalidStateError):
-                    if err is None:
-                        fut.set_result(commit_lsn)
-                    else:
-                        fut.set_exception(StorageError(f"log fsync failed: {err}"))
 
     # ------------------------------------------------------------------ snapshots
 
@@ -926,12 +889,7 @@ class LocalStore:
 
     def disk_bytes(self) -> int:
         """Bytes used by log segments, spares and base files (for tests and metrics)."""
-        total = 0
-        for sub in ("wal", "base"):
-            for p in (self._dir / sub).iterdir():
-                with contextlib.suppress(FileNotFoundError):  # renamed/trimmed meanwhile
-                    total += p.stat().st_size
-        return total
+        return disk_usage(self._dir)
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -957,6 +915,18 @@ class LocalStore:
             self._flush_cond.notify_all()
         self._spare_wanted.set()
         self._flusher.join()
+        if self._aio is not None:  # the group in flight, then what waits, the blocking way
+            self._aio.close()
+            with self._lock:
+                group = self._take_group()
+            if group is not None:
+                err = self._fsync_failed
+                if err is None:
+                    try:
+                        sync_group(group, self.log_fsync, self._dir / "wal")
+                    except OSError as exc:
+                        err = exc
+                self._finish_group(group, err)
         self._maintainer.join()
         try:
             self._mark_durable(force=True)

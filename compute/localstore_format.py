@@ -129,6 +129,16 @@ and +20-30 µs of system CPU per 4 KiB overwrite + fdatasync; the kernel counts 
 writeback for it). Small folios keep a commit's fdatasync the size of the commit."""
 
 
+def disk_usage(data_dir: Path) -> int:
+    """Bytes of a store's log segments, spares and base files."""
+    total = 0
+    for sub in ("wal", "base"):
+        for p in (data_dir / sub).iterdir():
+            with contextlib.suppress(FileNotFoundError):  # renamed/trimmed meanwhile
+                total += p.stat().st_size
+    return total
+
+
 def open_store_file(path: Path, flags: int, mode: int = 0o644) -> int:
     """``os.open`` for a segment or base file, readahead off (POSIX_FADV_RANDOM): reads
     here are page lookups, and readahead would fill the page cache with large folios that

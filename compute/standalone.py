@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,11 @@ class StandaloneFactory(VfsConnections):
 
     def write_state(self) -> str:
         return WRITABLE
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Acknowledge commits on the serving loop, group commit through Linux AIO
+        (``LocalStore.attach_loop``); call it on that loop."""
+        return self.store.attach_loop(loop)
 
     def prewarm(self, db_ids: Sequence[int]) -> None:
         """Nothing: pages are one ``pread`` away in the local store."""

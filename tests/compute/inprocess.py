@@ -25,6 +25,9 @@ class InProcessNode:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        attach = getattr(factory, "attach_loop", None)
+        if attach is not None:  # as `strata compute --standalone` does
+            self.loop.call_soon_threadsafe(attach, self.loop)
         self.engine = Engine(factory, max_readers=max_readers, threads=threads)
         self.server = Server(self.engine, config or ServerConfig(port=0))
         self.call(self.server.start())

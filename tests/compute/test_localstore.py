@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import shutil
 import signal
@@ -14,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from compute import localstore_commit
 from compute.localstore import SLOT_SIZE, LocalStore
 from compute.localstore_format import FRAME as _FRAME
 from compute.vfs import StrataVFS, open_connection
-from strata.storage import StorageError
+from strata.storage import CommitTicket, StorageError
 from strata.wal import PAGE_SIZE, PageImage, WalRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -545,3 +548,88 @@ def test_a_commit_dirties_the_pages_it_writes_not_a_large_folio(store: LocalStor
     per_commit = (_dirtied_by_this_thread() - before) / n
     # One page image and its frame span at most 3 pages of the segment file.
     assert per_commit <= 3 * 4096, f"{per_commit:.0f} bytes dirtied per one-page commit"
+
+
+def test_group_commit_through_aio_acknowledges_on_the_loop(data: Path) -> None:
+    """`attach_loop`: the flusher thread exits, commits from the loop and from a thread are
+    acknowledged by AIO fdatasync groups completed on the loop, and all of them survive a
+    reopen."""
+    groups: list[int] = []
+    real_submit = localstore_commit.AioFlusher._submit
+
+    def counting(self: localstore_commit.AioFlusher, ops: list[tuple[int, int]]) -> None:
+        groups.append(len(ops))
+        real_submit(self, ops)
+
+    async def main(store: LocalStore) -> list[int]:
+        loop = asyncio.get_running_loop()
+        assert store.attach_loop(loop)
+        tickets = [store.submit(txn(i, {(1, i % 3): i}, {1: 3})) for i in range(40)]
+
+        def from_thread() -> None:
+            for i in range(40, 80):
+                tickets.append(store.submit(txn(i, {(1, i % 3): i}, {1: 3})))
+
+        await asyncio.to_thread(from_thread)
+        return [await asyncio.wrap_future(t.durable) for t in tickets]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(localstore_commit.AioFlusher, "_submit", counting)
+        with LocalStore(data) as s:
+            lsns = asyncio.run(main(s))
+            assert not s._flusher.is_alive(), "the flusher thread should have handed over"
+            assert s.durable_lsn == s.written_lsn == max(lsns)
+    assert len(lsns) == 80 and 1 <= len(groups) <= 80
+    with LocalStore(data) as s:
+        assert s.get_page(1, 79 % 3, s.durable_lsn) == page(79)
+        assert s.written_lsn == max(lsns)
+
+
+def test_aio_fsync_failure_fails_that_commit_and_every_later_one(data: Path) -> None:
+    real_reap = localstore_commit.AioFlusher._reap
+
+    def failing(self: localstore_commit.AioFlusher, block: bool) -> None:
+        real_reap(self, block)
+        self._err = self._err or OSError(errno.EIO, "injected write-back error")
+
+    async def main(store: LocalStore) -> None:
+        assert store.attach_loop(asyncio.get_running_loop())
+        ok = store.submit(txn(1, {(1, 0): 1}, {1: 1}))
+        assert await asyncio.wrap_future(ok.durable) == ok.lsn
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(localstore_commit.AioFlusher, "_reap", failing)
+            bad = store.submit(txn(2, {(1, 0): 2}, {1: 1}))
+            with pytest.raises(StorageError, match="log fsync failed"):
+                await asyncio.wrap_future(bad.durable)
+        with pytest.raises(StorageError, match="failed"):
+            store.submit(txn(3, {(1, 0): 3}, {1: 1}))
+        assert store.durable_lsn == ok.lsn
+
+    with LocalStore(data) as s:
+        asyncio.run(main(s))
+
+
+def test_aio_close_from_another_thread_finishes_the_group_in_flight(data: Path) -> None:
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    store = LocalStore(data)
+    try:
+        assert asyncio.run_coroutine_threadsafe(_attach(store, loop), loop).result(10)
+        tickets = asyncio.run_coroutine_threadsafe(_submit_many(store, 20), loop).result(10)
+        store.close()  # this thread, while the loop runs and groups are in flight
+        assert [t.durable.result(10) for t in tickets] == [t.lsn for t in tickets]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(10)
+        loop.close()
+    with LocalStore(data) as s:
+        assert s.written_lsn == tickets[-1].lsn
+
+
+async def _attach(store: LocalStore, loop: asyncio.AbstractEventLoop) -> bool:
+    return store.attach_loop(loop)
+
+
+async def _submit_many(store: LocalStore, n: int) -> list[CommitTicket]:
+    return [store.submit(txn(i, {(2, i % 4): i}, {2: 4})) for i in range(n)]
