@@ -66,6 +66,11 @@ PREWRITE_MAX_BYTES_S = 16 << 20
 would take as much disk bandwidth as the records, and at that rate group commits are big
 enough to amortize the journal commit (bench: 16 writers lost 25-45% with pre-writing)."""
 ZERO_CHUNK = b"\0" * (1 << 20)
+ZERO_PAGE = memoryview(ZERO_CHUNK)[:4096]
+"""A spare is written a 4 KiB page per write: Linux sizes a page-cache folio by the write that
+makes it (up to 2 MiB on ext4 with large folios), and each later small append + fdatasync
+into a large folio walks all of it (docs/compute-storage.md, the same rule for the compute's
+local store)."""
 IOV_MAX = 1024
 TAIL_CACHE_BYTES = 4 << 20
 """Payload bytes of the most recently appended frames kept in memory, so that subscribers
@@ -466,7 +471,7 @@ class SegmentStore:
             try:
                 left = self.segment_bytes
                 while left > 0:
-                    left -= os.write(fd, ZERO_CHUNK[: min(left, len(ZERO_CHUNK))])
+                    left -= os.write(fd, ZERO_PAGE[: min(left, len(ZERO_PAGE))])
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
