@@ -29,6 +29,8 @@ from typing import Any
 
 import crc32c
 
+from strata.pagecache import open_random as open_store_file
+from strata.pagecache import small_folios
 from strata.storage import StorageError
 from strata.wal import PAGE_SIZE, Lsn, WalFormatError, WalRecord
 
@@ -121,12 +123,6 @@ def seg_name(start: Lsn) -> str:
 
 
 ZEROS = bytes(1024 * 1024)
-FILL_BYTES = 4096
-"""Zeros are written one 4 KiB page per ``pwrite``: Linux sizes a new page-cache folio by the
-write that makes it (up to 2 MiB on ext4 with large folios), and every later fdatasync of a
-small commit written into a large folio walks the whole folio (measured here: +20 µs wall
-and +20-30 µs of system CPU per 4 KiB overwrite + fdatasync; the kernel counts 2 MiB of
-writeback for it). Small folios keep a commit's fdatasync the size of the commit."""
 
 
 def disk_usage(data_dir: Path) -> int:
@@ -139,22 +135,11 @@ def disk_usage(data_dir: Path) -> int:
     return total
 
 
-def open_store_file(path: Path, flags: int, mode: int = 0o644) -> int:
-    """``os.open`` for a segment or base file, readahead off (POSIX_FADV_RANDOM): reads
-    here are page lookups, and readahead would fill the page cache with large folios that
-    later commits write into (``FILL_BYTES``)."""
-    fd = os.open(path, flags, mode)
-    with contextlib.suppress(OSError, AttributeError):  # advice only (not on every platform)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-    return fd
-
-
 def zero_fill(fd: int, start: int, end: int) -> None:
-    """Write zeros over [start, end) of the file, a page at a time (``FILL_BYTES``)."""
+    """Write zeros over [start, end) of the file."""
     pos = start
-    zeros = memoryview(ZEROS)
     while pos < end:
-        n = os.pwrite(fd, zeros[: min(FILL_BYTES - pos % FILL_BYTES, end - pos)], pos)
+        n = os.pwrite(fd, memoryview(ZEROS)[: min(len(ZEROS), end - pos)], pos)
         assert n > 0
         pos += n
 
@@ -173,6 +158,7 @@ def preallocate(path: Path, size: int, sync: bool, *, exclusive: bool) -> int:
         zero_fill(fd, 0, size)
         if sync:
             os.fsync(fd)
+            small_folios(fd, size)
     except BaseException:
         os.close(fd)
         path.unlink(missing_ok=True)

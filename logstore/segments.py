@@ -46,6 +46,7 @@ from pathlib import Path
 import crc32c
 
 from logstore.errors import CorruptionError, InvalidRequestError, LsnGapError
+from strata.pagecache import open_random, small_folios
 
 log = logging.getLogger("logstore.segments")
 
@@ -66,11 +67,7 @@ PREWRITE_MAX_BYTES_S = 16 << 20
 would take as much disk bandwidth as the records, and at that rate group commits are big
 enough to amortize the journal commit (bench: 16 writers lost 25-45% with pre-writing)."""
 ZERO_CHUNK = b"\0" * (1 << 20)
-ZERO_PAGE = memoryview(ZERO_CHUNK)[:4096]
-"""A spare is written a 4 KiB page per write: Linux sizes a page-cache folio by the write that
-makes it (up to 2 MiB on ext4 with large folios), and each later small append + fdatasync
-into a large folio walks all of it (docs/compute-storage.md, the same rule for the compute's
-local store)."""
+
 IOV_MAX = 1024
 TAIL_CACHE_BYTES = 4 << 20
 """Payload bytes of the most recently appended frames kept in memory, so that subscribers
@@ -467,12 +464,13 @@ class SegmentStore:
         segment is a new file as before."""
         path = self.dir / SPARE
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = open_random(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
             try:
                 left = self.segment_bytes
                 while left > 0:
-                    left -= os.write(fd, ZERO_PAGE[: min(left, len(ZERO_PAGE))])
+                    left -= os.write(fd, ZERO_CHUNK[: min(left, len(ZERO_CHUNK))])
                 os.fdatasync(fd)
+                small_folios(fd, self.segment_bytes)
             finally:
                 os.close(fd)
         except OSError as exc:
