@@ -154,3 +154,11 @@ def tmp_root(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     return path
+
+
+def dirtied_by_this_thread() -> int:
+    """Bytes this thread has dirtied in the page cache (the kernel's ``write_bytes``)."""
+    for line in Path("/proc/thread-self/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    raise AssertionError("no write_bytes in /proc/thread-self/io")

@@ -22,6 +22,7 @@ from compute.localstore_format import FRAME as _FRAME
 from compute.vfs import StrataVFS, open_connection
 from strata.storage import CommitTicket, StorageError
 from strata.wal import PAGE_SIZE, PageImage, WalRecord
+from tests.support import dirtied_by_this_thread
 
 REPO = Path(__file__).resolve().parents[2]
 FRAME = _FRAME.size
@@ -526,26 +527,18 @@ def test_format_1_data_directory_is_refused_clearly(data: Path) -> None:
         LocalStore(data)
 
 
-def _dirtied_by_this_thread() -> int:
-    """Bytes this thread has dirtied in the page cache (the kernel's ``write_bytes``)."""
-    for line in Path("/proc/thread-self/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
-            return int(line.split()[1])
-    raise AssertionError("no write_bytes in /proc/thread-self/io")
-
-
 def test_a_commit_dirties_the_pages_it_writes_not_a_large_folio(store: LocalStore) -> None:
     """Segments are zero-filled a page per write (``FILL_BYTES``): with large page-cache
     folios (ext4 on recent kernels) one 4 KiB write into a segment zero-filled by 1 MiB
     writes dirtied a 2 MiB folio, and every group commit's fdatasync walked all of it."""
     first = store.submit(txn(1, {(1, 0): 1}, {1: 1}))
     first.durable.result(10)
-    before = _dirtied_by_this_thread()
+    before = dirtied_by_this_thread()
     n = 20
     for i in range(n):
         t = store.submit(txn(2 + i, {(1, 0): 2 + i}, {1: 1}))
         t.durable.result(10)
-    per_commit = (_dirtied_by_this_thread() - before) / n
+    per_commit = (dirtied_by_this_thread() - before) / n
     # One page image and its frame span at most 3 pages of the segment file.
     assert per_commit <= 3 * 4096, f"{per_commit:.0f} bytes dirtied per one-page commit"
 

@@ -8,13 +8,7 @@ import os
 from pathlib import Path
 
 from logstore.segments import SPARE, SegmentStore
-
-
-def _dirtied_by_this_thread() -> int:
-    for line in Path("/proc/thread-self/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
-            return int(line.split()[1])
-    raise AssertionError("no write_bytes in /proc/thread-self/io")
+from tests.support import dirtied_by_this_thread
 
 
 def test_an_append_into_a_spare_dirties_only_its_pages(tmp_path: Path) -> None:
@@ -22,12 +16,12 @@ def test_an_append_into_a_spare_dirties_only_its_pages(tmp_path: Path) -> None:
     assert store.make_spare()
     fd = os.open(tmp_path / SPARE, os.O_WRONLY)
     try:
-        before = _dirtied_by_this_thread()
+        before = dirtied_by_this_thread()
         n = 16
         for i in range(n):  # 8 KiB records at unaligned offsets, as frames land
             os.pwrite(fd, b"r" * 8192, 100_003 * i + 37)
             os.fdatasync(fd)
-        per_append = (_dirtied_by_this_thread() - before) / n
+        per_append = (dirtied_by_this_thread() - before) / n
     finally:
         os.close(fd)
     assert per_append <= 3 * 4096, f"{per_append:.0f} bytes dirtied per 8 KiB append"
