@@ -35,7 +35,7 @@ from typing import NoReturn
 
 import crc32c
 
-from compute.localstore_commit import AioFlusher, GroupCommit, sync_group
+from compute.localstore_commit import AioFlusher, GroupCommit
 from compute.localstore_format import (
     CONTROL,
     FRAME,
@@ -55,7 +55,6 @@ from compute.localstore_format import (
     fsync_dir,
     is_full,
     load_control,
-    open_store_file,
     parse_record,
     preallocate,
     read_frame,
@@ -67,6 +66,7 @@ from compute.localstore_format import (
     zero_fill,
     zero_tail,
 )
+from strata.pagecache import open_random
 from strata.storage import CommitTicket, StorageError
 from strata.wal import PAGE_SIZE, Lsn, WalFormatError, WalRecord
 
@@ -381,7 +381,7 @@ class LocalStore(GroupCommit):
         if self._spares:
             spare = self._spares.pop()
             os.rename(spare, path)
-            fd = open_store_file(path, os.O_RDWR)
+            fd = open_random(path, os.O_RDWR)
             capacity = os.fstat(fd).st_size
         else:
             try:
@@ -565,7 +565,7 @@ class LocalStore(GroupCommit):
         for db_id in sizes:
             if db_id not in self._base_fds:
                 path = self._dir / "base" / f"{db_id}.pages"
-                new_fds[db_id] = open_store_file(path, os.O_RDWR | os.O_CREAT)
+                new_fds[db_id] = open_random(path, os.O_RDWR | os.O_CREAT)
         fds = {**self._base_fds, **new_fds}
         return CheckpointPlan(c_idx, c_lsn, c_seg, c_off, work, sizes, fds, bool(new_fds))
 
@@ -692,7 +692,7 @@ class LocalStore(GroupCommit):
             start = int(path.stem)
             if start != (seg_start if i == 0 else replay.lsn):
                 break  # does not continue the log: checked below, never trusted
-            fd = open_store_file(path, os.O_RDWR)
+            fd = open_random(path, os.O_RDWR)
             capacity = os.fstat(fd).st_size
             seg = Segment(start, path, fd, 0, capacity, start)
             self._segments.append(seg)
@@ -733,7 +733,7 @@ class LocalStore(GroupCommit):
                 if n == 0 and not path.exists():
                     path.touch()
                 try:
-                    fd = open_store_file(path, os.O_RDWR)
+                    fd = open_random(path, os.O_RDWR)
                 except FileNotFoundError:
                     self._refuse(f"base page file {path.name} of {n} pages is missing")
                 self._base_fds[db_id] = fd
@@ -823,7 +823,7 @@ class LocalStore(GroupCommit):
                     f"record at LSN {found[1]} (offset {found[0]}) follows it"
                 )
         for path in garbage:
-            fd = open_store_file(path, os.O_RDONLY)
+            fd = open_random(path, os.O_RDONLY)
             try:
                 found = find_frame(fd, 0, os.fstat(fd).st_size, lsn)
             finally:
@@ -920,13 +920,7 @@ class LocalStore(GroupCommit):
             with self._lock:
                 group = self._take_group()
             if group is not None:
-                err = self._fsync_failed
-                if err is None:
-                    try:
-                        sync_group(group, self.log_fsync, self._dir / "wal")
-                    except OSError as exc:
-                        err = exc
-                self._finish_group(group, err)
+                self._sync_and_finish(group)
         self._maintainer.join()
         try:
             self._mark_durable(force=True)

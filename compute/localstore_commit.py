@@ -353,13 +353,17 @@ class GroupCommit:
                 group = self._take_group() if self._aio is None else None
                 if group is None:
                     return
-            err: BaseException | None = self._fsync_failed
-            if self._sync and err is None:
-                try:
-                    sync_group(group, self.log_fsync, self._dir / "wal")
-                except OSError as exc:  # never retry a failed fsync: the page cache may lie
-                    err = exc
-            self._finish_group(group, err)
+            self._sync_and_finish(group)
+
+    def _sync_and_finish(self, group: FlushGroup) -> None:
+        """The group's fdatasyncs, blocking, then ``_finish_group`` (none after a failed one)."""
+        err: BaseException | None = self._fsync_failed
+        if self._sync and err is None:
+            try:
+                sync_group(group, self.log_fsync, self._dir / "wal")
+            except OSError as exc:  # never retry a failed fsync: the page cache may lie
+                err = exc
+        self._finish_group(group, err)
 
     def _take_group(self) -> FlushGroup | None:
         """Every waiting commit, and what an fdatasync must cover for them (caller holds the

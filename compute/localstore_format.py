@@ -29,8 +29,7 @@ from typing import Any
 
 import crc32c
 
-from strata.pagecache import open_random as open_store_file
-from strata.pagecache import small_folios
+from strata.pagecache import open_random, small_folios
 from strata.storage import StorageError
 from strata.wal import PAGE_SIZE, Lsn, WalFormatError, WalRecord
 
@@ -148,7 +147,7 @@ def preallocate(path: Path, size: int, sync: bool, *, exclusive: bool) -> int:
     """Create ``path`` as ``size`` zero bytes and return its fd; on any failure (a full disk)
     nothing is left behind."""
     flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = open_store_file(path, flags)
+    fd = open_random(path, flags)
     try:
         try:  # reserve first: a full disk fails fast, before writing 16 MiB of zeros
             os.posix_fallocate(fd, 0, size)
