@@ -46,7 +46,7 @@ from logstore.errors import (
 )
 from logstore.ids import log_name
 from logstore.metrics import AcceptorMetrics
-from logstore.segments import MAX_PAYLOAD, Frame, SegmentStore, payload_crc
+from logstore.segments import MAX_PAYLOAD, Frame, SegmentStore, SyncJob, payload_crc
 
 log = logging.getLogger("logstore.acceptor")
 
@@ -276,15 +276,23 @@ class Acceptor:
         job = self.store.prepare_sync()
         if job.target_lsn == self.flush_lsn and not job.fds:
             return
-        t0 = time.perf_counter()
         if self.inline_fsync and job.target_lsn - self.flush_lsn < INLINE_FSYNC_MAX_BYTES:
-            try:
-                self.store.run_sync(job)
-            except OSError as exc:
-                self.on_fatal(exc)
-                raise
-        else:
-            await self._run_io(self.store.run_sync, job)
+            self._sync_inline(job)
+            return
+        t0 = time.perf_counter()
+        await self._run_io(self.store.run_sync, job)
+        self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
+        self._flushed(job.target_lsn)
+
+    def _sync_inline(self, job: SyncJob) -> None:
+        """fdatasync ``job`` on the loop thread, then acknowledge what it covers (a failed
+        fdatasync is fatal to the process: the page cache may have dropped the data)."""
+        t0 = time.perf_counter()
+        try:
+            self.store.run_sync(job)
+        except OSError as exc:
+            self.on_fatal(exc)
+            raise
         self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
         self._flushed(job.target_lsn)
 
@@ -543,14 +551,7 @@ class Acceptor:
         job = self.store.prepare_sync()
         if job.target_lsn == self.flush_lsn and not job.fds:
             return
-        t0 = time.perf_counter()
-        try:
-            self.store.run_sync(job)
-        except OSError as exc:
-            self.on_fatal(exc)
-            raise
-        self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
-        self._flushed(job.target_lsn)
+        self._sync_inline(job)
 
     def ack_state(self, term: int) -> tuple[int, int]:
         """(flush LSN, commit LSN) to acknowledge a durable append of ``term`` with; raises
