@@ -371,6 +371,24 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         self.txn = self._new_txn(tr)
         return Result(tr.tag or "BEGIN")
 
+    def begin_deferred(self, start_ts: float) -> None:
+        """A plain BEGIN the proxy answered itself and sent ahead of the client's next message
+        (compute/pgwire/server.py, DEFERRED_BEGIN): the block starts now, dated ``start_ts``
+        (when the client's BEGIN reached the proxy: now(), xact_start). SqlError if it cannot;
+        the caller then makes the block a failed one (``fail_deferred_begin``)."""
+        if self.txn is not None or self._implicit or self._implicit_lazy:
+            raise SqlError("08P01", "deferred BEGIN inside a transaction block")
+        txn = self._new_txn()
+        txn.start_ts = start_ts
+        self.txn = txn
+
+    def fail_deferred_begin(self, start_ts: float) -> None:
+        """The deferred BEGIN failed: a failed block all the same (25P02 until ROLLBACK), so
+        what the client sent behind its BEGIN runs nowhere, as after a BEGIN that failed."""
+        if self.txn is None:
+            self.txn = Transaction(isolation="read committed", read_only=True, start_ts=start_ts)
+        self.failed = True
+
     def _new_txn(self, tr: Translation | None = None) -> Transaction:
         isolation = self.settings.get("default_transaction_isolation", "read committed")
         read_only = self.settings.get("default_transaction_read_only", "off") == "on"

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import itertools
 import logging
+import re
 import ssl
 import struct
 import time
@@ -68,6 +69,43 @@ class _InFlight:
     statements: tuple[Statement, ...]
     had_error: bool = False
     copy_in: bool = False          # handed over at a CopyInResponse: the COPY data comes next
+
+
+@dataclass(slots=True)
+class _HeldBegin:
+    """A plain BEGIN the proxy answered itself and holds until the client's next message (or
+    ``BEGIN_HOLD_S``): the compute hears of it as a DEFERRED_BEGIN in the same write."""
+
+    sql: str
+    at: float                      # time.monotonic() when it arrived
+    timer: asyncio.TimerHandle
+
+
+BEGIN_HOLD_S = 0.005
+"""How long a BEGIN the proxy answered waits for the client's next message before it goes to
+the compute on its own (so pg_stat_activity shows the block, and the compute's
+idle_in_transaction_session_timeout counts, from at most this long after the BEGIN)."""
+_PLAIN_BEGIN = re.compile(r"\s*(?:(begin)(?:\s+(?:work|transaction))?|start\s+transaction)\s*;?\s*\Z",
+                          re.IGNORECASE)
+_begin_tags: dict[str, str | None] = {}
+"""BEGIN text -> its CommandComplete tag if it is a plain BEGIN (no options), else None."""
+_BEGIN_RESULT_FORMATS = (b"\x00\x00\x00\x00\x00\x00", b"\x00\x00\x00\x00\x00\x01\x00\x00",
+                         b"\x00\x00\x00\x00\x00\x01\x00\x01")
+"""The Bind fields after the statement name the proxy answers for a BEGIN: no parameter
+formats, no parameters, no result format or one (text or binary)."""
+
+
+def plain_begin_tag(sql: str) -> str | None:
+    """'BEGIN' or 'START TRANSACTION' (the compute's and PostgreSQL's tag) if ``sql`` is a
+    BEGIN / START TRANSACTION with no options; None otherwise."""
+    tag = _begin_tags.get(sql, "")
+    if tag == "":
+        match = _PLAIN_BEGIN.match(sql)
+        tag = None if match is None else ("BEGIN" if match.group(1) else "START TRANSACTION")
+        if len(_begin_tags) >= 1_000:
+            _begin_tags.clear()
+        _begin_tags[sql] = tag
+    return tag
 
 
 LANE_KINDS = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
@@ -175,6 +213,7 @@ class ClientSession:
         self._lane: _InFlight | None = None                     # the Query the lane relays
         self._handover: _InFlight | None = None                 # ... given to the loop to finish
         self._relay_hook = self._lane_relay                     # bound once: set per lane query
+        self._held: _HeldBegin | None = None                    # a BEGIN answered here, not sent yet
 
     # ------------------------------------------------------------------ I/O
 
@@ -253,6 +292,7 @@ class ClientSession:
             buf += chunk
 
     def cleanup(self) -> None:
+        self._drop_held()  # the compute never hears of it (its connection is not pooled)
         if self.counted:
             self.counted = False
             self.proxy.client_count -= 1
@@ -716,8 +756,11 @@ class ClientSession:
             return
         if fresh and conn.applied != self.settings:
             self._sync_settings(conn, out, queue)  # goes before the batch
+        elif self._held is not None:
+            out.insert(0, self._held_frame())  # the block begins ahead of the batch
         try:
             conn.write(b"".join(out))
+            self._drop_held()
             status = await self._relay(conn, queue)
         except (ConnectionError, asyncio.IncompleteReadError, m.ProtocolViolation, OSError) as exc:
             self._server_died(conn, batch, statements, exc)
@@ -733,7 +776,11 @@ class ClientSession:
         """``_run`` of a simple Query with no settings to replay first: the one frame out, the
         answers back as raw byte runs up to the ReadyForQuery (no queue of entries)."""
         try:
-            conn.write(fe.frame(b"Q", batch[0][1]))
+            if self._held is not None:
+                conn.write(self._held_frame() + fe.frame(b"Q", batch[0][1]))
+                self._drop_held()
+            else:
+                conn.write(fe.frame(b"Q", batch[0][1]))
         except (ConnectionError, OSError) as exc:
             self._server_died(conn, batch, statements, exc)
             return
@@ -804,18 +851,25 @@ class ClientSession:
                 return False
         data: bytes | None = None
         if self.txn_status != b"I" or conn.applied == self.settings:  # else: replay, the loop's
+            if statements[0].kind is Kind.BEGIN and self.txn_status == b"I" and len(statements) == 1 \
+                    and conn.backend is self.proxy.current_primary \
+                    and self._hold_begin(conn, taken, batch, binds, simple):
+                return True
             data = bytes(buf[pos:]) if simple else self._lane_extended_out(conn, batch, binds)
         if data is None:
             if taken is not None:
                 taken[1].release(conn)
             return False
+        held = self._held
         try:
             # not conn.write: closed() (held) or take_idle (taken) just checked the transport
-            conn.link.transport.write(data)  # type: ignore[union-attr]
+            conn.link.transport.write(data if held is None else self._held_frame() + data)  # type: ignore[union-attr]
         except (ConnectionError, OSError, RuntimeError):
             if taken is not None:
                 taken[1].release(conn)
             return False  # the message loop sends it and finds the connection broken
+        if held is not None:
+            self._drop_held()
         if taken is not None:
             self.server, self.pool = conn, taken[1]
             self.proxy.metrics.routed.count(taken[2], taken[3])
@@ -826,6 +880,74 @@ class ClientSession:
         self._lane = _InFlight(conn, batch, statements)
         conn.link.hook = self._relay_hook
         return True
+
+    # ------------------------------------------------------------------ BEGIN answered here
+
+    def _hold_begin(self, conn: ServerConn, taken: tuple[ServerConn, Pool, str, str] | None,
+                    batch: list[tuple[bytes, bytes]], binds: list[tuple[str, bytes, int, int]],
+                    simple: bool) -> bool:
+        """The lane's batch is a plain BEGIN (a Query, or Bind/[Describe]/Execute/Sync of a
+        prepared one without parameters) in an idle session on the primary, with ``conn``
+        ready for it: answer it as the compute would, byte for byte, and hold it until the
+        client's next message (``_HeldBegin``). False: not such a BEGIN, nothing done."""
+        if simple:
+            try:
+                sql = batch[0][1][:-1].decode()
+            except UnicodeDecodeError:
+                return False
+            answer = b""
+        else:
+            if len(binds) != 1:
+                return False
+            stmt, body, _, j = binds[0]
+            sname, sql, _ = self.statements[stmt]
+            if sname not in conn.prepared or body[j + 1:] not in _BEGIN_RESULT_FORMATS:
+                return False
+            answer = m.BIND_COMPLETE + (m.NO_DATA if batch[1][0] == b"D" else b"")
+        tag = plain_begin_tag(sql)
+        if tag is None:
+            return False
+        transport = self.link.transport if self.link is not None else None
+        if transport is None or transport.is_closing():
+            return False
+        if taken is not None:
+            self.server, self.pool = conn, taken[1]
+            self.proxy.metrics.routed.count(taken[2], taken[3])
+        if not simple:
+            self.portals[""] = sql
+        self._in.clear()
+        self._in_pos = 0
+        self.skip_until_sync = False
+        self.txn_status = b"T"
+        self.proxy.metrics.deferred_begins.held += 1
+        loop = asyncio.get_running_loop()
+        self._held = _HeldBegin(sql, time.monotonic(), loop.call_later(BEGIN_HOLD_S, self._send_held))
+        transport.write(answer + m.command_complete(tag) + m.READY[b"T"])
+        return True
+
+    def _held_frame(self) -> bytes:
+        """The DEFERRED_BEGIN of the held BEGIN (dated by how long it waited here)."""
+        held = self._held
+        assert held is not None
+        return fe.deferred_begin(int((time.monotonic() - held.at) * 1e6), held.sql)
+
+    def _drop_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.timer.cancel()
+
+    def _send_held(self) -> None:
+        """``BEGIN_HOLD_S`` passed with no message from the client: the BEGIN goes on its own
+        (a connection that fails now fails the client's next statement, as a BEGIN that ran)."""
+        conn = self.server
+        if self._held is None:
+            return
+        data = self._held_frame()
+        self._held = None
+        self.proxy.metrics.deferred_begins.timed += 1
+        if conn is not None:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                conn.write(data)
 
     def _lane_query(self, buf: bytearray, pos: int) -> tuple[list[tuple[bytes, bytes]], tuple[Statement, ...]] | None:
         """(batch, statements) of the one simple Query filling ``buf`` from ``pos``, if it
@@ -988,6 +1110,7 @@ class ClientSession:
     def _server_died(self, conn: ServerConn, batch: list[tuple[bytes, bytes]],
                      statements: tuple[Statement, ...], exc: BaseException) -> None:
         conn.broken = True
+        self._drop_held()
         committing = any(s.kind is Kind.END and not s.text.lower().startswith(("rollback", "abort"))
                          for s in statements)
         autocommit_write = self.txn_status == b"I" and any(

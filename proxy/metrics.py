@@ -29,6 +29,23 @@ class RoutedCounts(Collector):
         yield family
 
 
+class DeferredBegins(Collector):
+    """``proxy_deferred_begins_total{sent}``: plain BEGINs the proxy answered itself, by how
+    they reached the compute: with the client's next message, or alone when BEGIN_HOLD_S
+    passed (``timer``). Plain ints (one thread), exported when scraped."""
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.timed = 0
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("proxy_deferred_begins", "Plain BEGINs answered by the proxy, "
+                                     "by how they reached the compute", labels=["sent"])
+        family.add_metric(["with_next_message"], self.held - self.timed)
+        family.add_metric(["timer"], self.timed)
+        yield family
+
+
 class ProxyMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -44,6 +61,8 @@ class ProxyMetrics:
                                       "the pool timeout", registry=r)
         self.routed = RoutedCounts()
         r.register(self.routed)
+        self.deferred_begins = DeferredBegins()
+        r.register(self.deferred_begins)
         self.failovers = Counter("proxy_failovers", "Primary changes seen", registry=r)
         self.ryw_waits = Counter("proxy_ryw_waits", "Reads that waited for a replica to replay the "
                                  "session's last commit", ["outcome"], registry=r)

@@ -28,6 +28,7 @@ from compute import pgtypes
 from compute import settings as guc
 from compute.engine import Database, Engine, storage_error
 from compute.pgwire.copyformat import BinaryCopyParser, CopyParser, text_formatter
+from compute.pgwire.deferredbegin import answer_begin_error, begin_deferred, take_deferred_begin
 from compute.pgwire.encoding import Transcoder, transcoder
 from compute.pgwire.extended import (
     EXTENDED_MESSAGES,
@@ -64,6 +65,7 @@ from strata.busypoll import BusyPoll
 from strata.pgwire import messages as m
 from strata.pgwire import unixsock
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
+from strata.pgwire.frontend import DEFERRED_BEGIN
 from strata.pgwire.startup import StartupRefused, read_startup
 
 __all__ = ["LIMIT_SQLSTATE", "MAX_PORTALS", "MAX_PREPARED_STATEMENTS", "MAX_STATEMENT_BYTES",
@@ -81,6 +83,9 @@ COPY_BATCH_ROWS = 5_000
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _READY_MESSAGES = frozenset(m.READY.values())
 _QUERY = 81  # b"Q"
+_DEFERRED_BEGIN_BYTE = DEFERRED_BEGIN[0]
+_BEGIN_ERROR_KINDS = frozenset((b"Q", b"S", *EXTENDED_MESSAGES))
+"""Messages that get a failed deferred BEGIN's error instead of their own answer."""
 
 PROXY_SECRET_PARAM = "strata.proxy_secret"
 """Startup parameter by which the proxy proves itself (compared with --proxy-secret-file)."""
@@ -214,6 +219,8 @@ class Connection(ExtendedQuery):
         self.report_lsns = False  # a proxy connection: report commit and readable LSNs
         self.reported_commit_lsn = 0
         self.reported_readable_lsn = -1
+        self.begin_error: SqlError | None = None  # a deferred BEGIN's, for the next statement
+        self.idle_credit_s = 0.0  # a deferred BEGIN waited this long in the proxy: idle already
         self.counted = False  # counted in server.clients
         self.waiting_idle = False  # blocked reading the next message, everything flushed
         self.skipping = False  # the extended protocol skips to Sync after an error (while waiting)
@@ -469,6 +476,9 @@ class Connection(ExtendedQuery):
                     continue
                 body = converted
             try:
+                if self.begin_error is not None and kind in _BEGIN_ERROR_KINDS:
+                    skipping = answer_begin_error(self, kind)
+                    continue
                 if kind == b"Q":
                     skipping = False
                     await self.simple_query(body)
@@ -487,6 +497,8 @@ class Connection(ExtendedQuery):
                     return
                 elif kind in (b"d", b"c", b"f"):
                     continue  # stray COPY messages after an aborted COPY are ignored
+                elif kind == DEFERRED_BEGIN and self.report_lsns:
+                    begin_deferred(self, body)  # the proxy's (compute/pgwire/deferredbegin.py)
                 else:
                     await self.fatal("08P01", f"invalid frontend message type {kind[0]}")
             except Skip:
@@ -538,11 +550,13 @@ class Connection(ExtendedQuery):
         backend.busy = False
         self.waiting_idle = True
         try:
+            credit, self.idle_credit_s = self.idle_credit_s, 0.0  # a deferred BEGIN's wait
             if session.status is not TxnStatus.IDLE and not session.in_implicit_block:
                 timeout = session.setting_ms("idle_in_transaction_session_timeout")
                 if timeout > 0:
                     try:
-                        return await asyncio.wait_for(self.read_message(), timeout / 1000.0)
+                        return await asyncio.wait_for(self.read_message(),
+                                                      max(0.0, timeout / 1000.0 - credit))
                     except TimeoutError:
                         await self.fatal("25P03", "terminating connection due to "
                                                   "idle-in-transaction timeout")
@@ -572,10 +586,14 @@ class Connection(ExtendedQuery):
 
     def _report_lsns(self, session: Session) -> None:
         """For the proxy: the LSN of this session's newest commit (once), and the LSN this
-        node has made readable (on a replica, its replay position), before ReadyForQuery."""
+        node has made readable (on a replica, its replay position), before ReadyForQuery. The
+        proxy routes reads by a replica's readable LSN only: a primary reports it with its
+        first answer and with its commits (not with every answer as a replica does)."""
         if session.last_commit_lsn > self.reported_commit_lsn:
             self.reported_commit_lsn = session.last_commit_lsn
             self._send_before_ready(m.parameter_status(COMMIT_LSN_PARAM, str(session.last_commit_lsn)))
+        elif self.reported_readable_lsn >= 0 and session.settings.get("in_hot_standby") != "on":
+            return  # a primary (_report_hot_standby just looked), no new commit
         readable = self.server.engine.factory.durable_lsn()
         if readable != self.reported_readable_lsn:
             self.reported_readable_lsn = readable
@@ -927,7 +945,13 @@ class Connection(ExtendedQuery):
 
 def _answer_input(conn: Connection, buf: bytearray) -> bool:
     """Input that arrived while the connection idles: a simple Query (fastquery.py) or a
-    prepared batch (fastbatch.py) a callback lane answers; False: the loop takes it."""
+    prepared batch (fastbatch.py) a callback lane answers, after the proxy's deferred BEGIN
+    ahead of it, if any (deferredbegin.py); False: the loop takes the rest."""
+    if buf[0] == _DEFERRED_BEGIN_BYTE:
+        if not take_deferred_begin(conn, buf):
+            return False
+        if not buf:
+            return True
     return answer_query(conn, buf) if buf[0] == _QUERY else answer_batch(conn, buf)
 
 

@@ -52,6 +52,33 @@ def close(kind: str, name: str) -> bytes:
     return message(b"C", kind.encode() + cstr(name))
 
 
+DEFERRED_BEGIN = b"b"
+"""A proxy-only message (never sent by clients; a compute refuses it, FATAL 08P01, on any
+connection that did not prove itself with the proxy's secret): a plain BEGIN the proxy
+answered itself, sent ahead of the client's next message in the same write. Body: int64
+microseconds the BEGIN waited in the proxy, then the BEGIN's text (a C string). The compute
+starts the transaction then, dated back by the wait (now(), xact_start), and answers nothing;
+if it cannot, the client's next statement gets the BEGIN's error (docs/proxy.md)."""
+_DEFERRED_BEGIN_HEAD = struct.Struct("!cIq")
+
+
+def deferred_begin(waited_us: int, sql: str) -> bytes:
+    """The DEFERRED_BEGIN frame of a BEGIN with text ``sql`` that waited ``waited_us``."""
+    text = sql.encode() + b"\x00"
+    return _DEFERRED_BEGIN_HEAD.pack(DEFERRED_BEGIN, 12 + len(text), max(0, waited_us)) + text
+
+
+def parse_deferred_begin(body: bytes) -> tuple[int, str]:
+    """(microseconds waited, BEGIN text) of a DEFERRED_BEGIN body; ProtocolViolation if bad."""
+    if len(body) < 9 or body[-1] != 0 or body.find(b"\x00", 8) != len(body) - 1:
+        raise ProtocolViolation("malformed deferred BEGIN message")
+    waited = struct.unpack_from("!q", body)[0]
+    try:
+        return waited, body[8:-1].decode()
+    except UnicodeDecodeError:
+        raise ProtocolViolation("malformed deferred BEGIN message") from None
+
+
 def bind_with_statement(body: bytes, statement: str) -> bytes:
     """A Bind message whose body is ``body`` with its statement name replaced."""
     r = Reader(body)
