@@ -10,7 +10,14 @@ semantics follow PostgreSQL's:
 - session-scope locks live until unlocked or the session ends (a rollback keeps them),
   transaction-scope locks until the transaction ends and cannot be unlocked early;
 - a waiter gives up at ``lock_timeout`` (55P03), on cancel or ``statement_timeout`` (the
-  guard), and a wait that would close a cycle of waiters fails with 40P01 at once.
+  guard), and a wait that would close a cycle of waiters fails with 40P01 at once;
+- waiters queue per key, first come first served, as PostgreSQL's lock manager does: a request
+  that conflicts with a queued waiter's mode waits behind it even when the holders would
+  allow it (so a stream of shared lockers cannot starve an exclusive waiter), and
+  ``pg_try_advisory_lock*`` then returns false; a session that already holds the key goes
+  ahead of the first waiter that waits for it (PostgreSQL's ProcSleep), so upgrading a
+  shared hold does not deadlock behind a waiter; a release lets each waiter in queue order
+  take the lock if neither a holder nor a waiter ahead of it conflicts (ProcLockWakeup).
 
 The lock functions run inside SQLite statements on a worker thread, so the table is guarded
 by a ``threading.Condition``. A lock function that would have to wait does not wait there
@@ -84,6 +91,14 @@ class _Holds:
         return any(n for (shared, _), n in self.counts.items() if not shared)
 
 
+@dataclass(frozen=True, slots=True)
+class _Waiter:
+    """One queued request on a key."""
+
+    owner: int
+    shared: bool
+
+
 @dataclass(frozen=True)
 class LockRow:
     """One granted or awaited lock, as ``pg_locks`` shows it."""
@@ -101,6 +116,7 @@ class AdvisoryLocks:
         self._cond = threading.Condition()
         self._held: dict[Key, dict[int, _Holds]] = {}
         self._waiting: dict[int, tuple[Key, bool]] = {}  # owner -> what it waits for
+        self._queues: dict[Key, list[_Waiter]] = {}  # key -> its waiters, first come first
         self._wakers: dict[int, Callable[[], None]] = {}  # owner -> wakes its wait_async
         self._max_locks = max_locks
 
@@ -115,23 +131,28 @@ class AdvisoryLocks:
         """
         deadline = time.monotonic() + timeout_s if timeout_s else None
         with self._cond:
-            while self._conflicts(owner, key, shared):
-                if not wait:
-                    return False
-                if self._closes_cycle(owner, key, shared):
-                    raise _deadlock(owner, key, shared)
-                if interrupted is not None and interrupted():
-                    raise SqlError("57014", "canceling statement due to user request")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise SqlError("55P03", "canceling statement due to lock timeout")
-                self._waiting[owner] = (key, shared)
-                try:
+            if self._free_now(owner, key, shared):
+                self._grant(owner, key, shared, scope)
+                return True
+            if not wait:
+                return False
+            if self._request(owner, key, shared):
+                self._grant(owner, key, shared, scope)
+                return True
+            try:
+                while not self._may_take(owner, key, shared):
+                    if self._closes_cycle(owner, key, shared):
+                        raise _deadlock(owner, key, shared)
+                    if interrupted is not None and interrupted():
+                        raise SqlError("57014", "canceling statement due to user request")
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise SqlError("55P03", "canceling statement due to lock timeout")
                     self._cond.wait(WAIT_SLICE_S if remaining is None else min(WAIT_SLICE_S, remaining))
-                finally:
-                    self._waiting.pop(owner, None)
-            self._grant(owner, key, shared, scope)
-            return True
+                self._grant(owner, key, shared, scope)
+                return True
+            finally:
+                self._leave_queue(owner, key)
 
     async def wait_async(self, owner: int, key: Key, *, shared: bool, scope: Scope,
                          timeout_s: float | None, interrupted: asyncio.Event) -> bool:
@@ -148,16 +169,19 @@ class AdvisoryLocks:
         def wake() -> None:  # any thread, under the condition
             loop.call_soon_threadsafe(woken.set)
 
+        with self._cond:
+            if self._request(owner, key, shared):
+                self._grant(owner, key, shared, scope)
+                return True
+            self._wakers[owner] = wake
         try:
             while True:
                 with self._cond:
-                    if not self._conflicts(owner, key, shared):
+                    if self._may_take(owner, key, shared):
                         self._grant(owner, key, shared, scope)
                         return True
                     if self._closes_cycle(owner, key, shared):
                         raise _deadlock(owner, key, shared)
-                    self._waiting[owner] = (key, shared)
-                    self._wakers[owner] = wake
                     woken.clear()
                 if interrupted.is_set():
                     return False
@@ -167,8 +191,8 @@ class AdvisoryLocks:
                 await _first(woken, interrupted, remaining)
         finally:
             with self._cond:
-                self._waiting.pop(owner, None)
                 self._wakers.pop(owner, None)
+                self._leave_queue(owner, key)
 
     def release_one(self, owner: int, key: Key, *, shared: bool, scope: Scope) -> None:
         """Drop one hold of ``owner`` (a lock a re-run statement did not take again); no-op
@@ -239,16 +263,80 @@ class AdvisoryLocks:
         for wake in self._wakers.values():
             wake()
 
-    def _conflicts(self, owner: int, key: Key, shared: bool) -> bool:
-        return bool(self._blockers(owner, key, shared))
+    def _held_modes(self, owner: int, key: Key) -> set[bool]:
+        """The modes (shared or not) ``owner`` holds on ``key``, in any scope."""
+        holds = self._held.get(key, {}).get(owner)
+        return set() if holds is None else {s for (s, _), n in holds.counts.items() if n}
+
+    def _free_now(self, owner: int, key: Key, shared: bool) -> bool:
+        """May ``owner`` take the lock without waiting (PostgreSQL's LockAcquire)? A mode it
+        holds already is re-entered at once; else neither another holder nor any queued
+        waiter may conflict (the ``waitMask`` check: a try-lock fails behind a waiter)."""
+        if shared in self._held_modes(owner, key):
+            return True
+        return not self._blockers(owner, key, shared) and not any(
+            w.owner != owner and _conflict(w.shared, shared) for w in self._queues.get(key, ()))
+
+    def _request(self, owner: int, key: Key, shared: bool) -> bool:
+        """A request that may wait: True when it may take the lock at once; else ``owner`` is
+        queued. At the end of the queue, unless it holds the key already: then before the first
+        waiter that waits for its holds, and granted at once if no holder and no waiter ahead
+        of that place conflicts (PostgreSQL's ProcSleep)."""
+        if self._free_now(owner, key, shared):
+            return True
+        queue = self._queues.setdefault(key, [])
+        mine = self._held_modes(owner, key)
+        place = len(queue)
+        if mine:
+            ahead: list[bool] = []
+            for i, waiter in enumerate(queue):
+                if any(_conflict(waiter.shared, m) for m in mine):  # it waits for our holds
+                    if not self._blockers(owner, key, shared) and not any(_conflict(shared, a) for a in ahead):
+                        return True
+                    place = i
+                    break
+                ahead.append(waiter.shared)
+        queue.insert(place, _Waiter(owner, shared))
+        self._waiting[owner] = (key, shared)
+        return False
+
+    def _may_take(self, owner: int, key: Key, shared: bool) -> bool:
+        """May the queued ``owner`` take the lock now (PostgreSQL's ProcLockWakeup)?"""
+        return not self._blockers(owner, key, shared) and not self._ahead_of(owner, key, shared)
+
+    def _leave_queue(self, owner: int, key: Key) -> None:
+        """``owner`` stops waiting (granted, timed out, cancelled): the waiters behind it may
+        be able to go now, so they are woken."""
+        queue = self._queues.get(key)
+        if queue is None:
+            return
+        before = len(queue)
+        queue[:] = [w for w in queue if w.owner != owner]
+        if not queue:
+            del self._queues[key]
+        self._waiting.pop(owner, None)
+        if len(queue) != before:
+            self._notify()
 
     def _blockers(self, owner: int, key: Key, shared: bool) -> list[int]:
+        """Other sessions holding ``key`` in a mode that conflicts with ``shared``."""
         return [other for other, holds in self._held.get(key, {}).items()
                 if other != owner and holds.total() and (not shared or holds.exclusive())]
 
+    def _ahead_of(self, owner: int, key: Key, shared: bool) -> list[int]:
+        """Waiters queued before ``owner`` on ``key`` whose mode conflicts with ``shared``."""
+        out: list[int] = []
+        for waiter in self._queues.get(key, ()):
+            if waiter.owner == owner:
+                return out
+            if _conflict(waiter.shared, shared):
+                out.append(waiter.owner)
+        return out
+
     def _closes_cycle(self, owner: int, key: Key, shared: bool) -> bool:
-        """Would ``owner`` waiting on ``key`` close a cycle in the waits-for graph?"""
-        frontier = self._blockers(owner, key, shared)
+        """Would ``owner`` waiting on ``key`` close a cycle in the waits-for graph? A waiter
+        waits for the holders it conflicts with and for the conflicting waiters ahead of it."""
+        frontier = self._blockers(owner, key, shared) + self._ahead_of(owner, key, shared)
         seen: set[int] = set()
         while frontier:
             other = frontier.pop()
@@ -260,6 +348,7 @@ class AdvisoryLocks:
             waiting = self._waiting.get(other)
             if waiting is not None:
                 frontier.extend(self._blockers(other, waiting[0], waiting[1]))
+                frontier.extend(self._ahead_of(other, waiting[0], waiting[1]))
         return False
 
     def _forget_if_empty(self, key: Key, owner: int) -> None:
@@ -270,6 +359,11 @@ class AdvisoryLocks:
             del holders[owner]
         if not holders:
             del self._held[key]
+
+
+def _conflict(a_shared: bool, b_shared: bool) -> bool:
+    """Advisory modes conflict unless both are shared."""
+    return not (a_shared and b_shared)
 
 
 def _deadlock(owner: int, key: Key, shared: bool) -> SqlError:
