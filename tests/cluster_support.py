@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -17,38 +16,18 @@ from typing import Any
 import httpx
 import psycopg
 
-from control.spec import port_in_use
 from strata.tls import TlsFiles
-from tests.support import REPO
+from tests.support import REPO, port_block
 
 UP_TIMEOUT_S = 150
 WAIT_S = 60.0
 POLL_S = 0.2
 
 
-def ephemeral_low() -> int:
-    """The first port of Linux's ephemeral range: outgoing connections take ports from
-    there at any time, so a cluster's ports (bound again after every restart) stay below."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def port_block(n: int) -> int:
-    """The first of ``n`` consecutive free ports, below the ephemeral range (a CI run lost a
-    replica's port, picked in that range, to an outgoing connection before it bound it)."""
-    top = max(ephemeral_low(), 20000 + 1000)
-    for _ in range(200):
-        base = random.randrange(20000, top - n)
-        if not any(port_in_use("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise RuntimeError(f"no {n} consecutive free ports")
-
-
 def distinct_ports() -> tuple[int, int, int, int, int, int]:
     """Log store block (3), fast append block (3), compute block (8), page server, REST and
-    proxy ports, no two overlapping, all outside the ephemeral range (``port_block``)."""
+    proxy ports, no two overlapping, all below the ephemeral range (tests/support.py
+    ``port_block``: a port is never handed out twice)."""
     for _ in range(50):
         logstore, fast, compute = port_block(3), port_block(3), port_block(8)
         singles = [port_block(1), port_block(1), port_block(1)]

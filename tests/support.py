@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,10 +20,48 @@ REPO = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def free_port() -> int:
+PORT_FLOOR = 20000
+"""Test servers listen on ports from here up to Linux's ephemeral range (``ephemeral_low``)."""
+_handed_out: set[int] = set()
+"""Ports ``free_port``/``port_block`` gave in this process: never given twice, so two servers
+picked before either binds cannot get the same port."""
+
+
+def ephemeral_low() -> int:
+    """The first port of Linux's ephemeral range. Outgoing connections take ports from there at
+    any moment, so a test server's port (bound again after each restart of a crash test, or
+    by a cluster's process a while after it was picked) is chosen below it: a CI run lost a
+    replica's port, picked in that range, to an outgoing connection before it bound it."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def port_block(n: int) -> int:
+    """The first of ``n`` consecutive free ports on 127.0.0.1, below the ephemeral range."""
+    top = max(ephemeral_low(), PORT_FLOOR + 1000)
+    for _ in range(1000):
+        base = random.randrange(PORT_FLOOR, top - n)
+        ports = range(base, base + n)
+        if not _handed_out.intersection(ports) and all(_bindable(p) for p in ports):
+            _handed_out.update(ports)
+            return base
+    raise RuntimeError(f"no {n} consecutive free ports below {top}")
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1 for a test server (``port_block``)."""
+    return port_block(1)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
