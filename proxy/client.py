@@ -71,41 +71,29 @@ class _InFlight:
     copy_in: bool = False          # handed over at a CopyInResponse: the COPY data comes next
 
 
-@dataclass(slots=True)
-class _HeldBegin:
-    """A plain BEGIN the proxy answered itself and holds until the client's next message (or
-    ``BEGIN_HOLD_S``): the compute hears of it as a DEFERRED_BEGIN in the same write."""
-
-    sql: str
-    at: float                      # time.monotonic() when it arrived
-    timer: asyncio.TimerHandle
-
-
-BEGIN_HOLD_S = 0.005
-"""How long a BEGIN the proxy answered waits for the client's next message before it goes to
-the compute on its own (so pg_stat_activity shows the block, and the compute's
-idle_in_transaction_session_timeout counts, from at most this long after the BEGIN)."""
 _PLAIN_BEGIN = re.compile(r"\s*(?:(begin)(?:\s+(?:work|transaction))?|start\s+transaction)\s*;?\s*\Z",
                           re.IGNORECASE)
-_begin_tags: dict[str, str | None] = {}
-"""BEGIN text -> its CommandComplete tag if it is a plain BEGIN (no options), else None."""
+_BEGIN_ANSWERS = {tag: m.command_complete(tag) + m.READY[b"T"] for tag in ("BEGIN", "START TRANSACTION")}
+_begin_tags: dict[str, bytes | None] = {}
+"""BEGIN text -> the answer to it (CommandComplete, ReadyForQuery) if it is a plain BEGIN (no
+options), else None."""
 _BEGIN_RESULT_FORMATS = (b"\x00\x00\x00\x00\x00\x00", b"\x00\x00\x00\x00\x00\x01\x00\x00",
                          b"\x00\x00\x00\x00\x00\x01\x00\x01")
 """The Bind fields after the statement name the proxy answers for a BEGIN: no parameter
 formats, no parameters, no result format or one (text or binary)."""
 
 
-def plain_begin_tag(sql: str) -> str | None:
-    """'BEGIN' or 'START TRANSACTION' (the compute's and PostgreSQL's tag) if ``sql`` is a
-    BEGIN / START TRANSACTION with no options; None otherwise."""
-    tag = _begin_tags.get(sql, "")
-    if tag == "":
+def plain_begin_answer(sql: str) -> bytes | None:
+    """CommandComplete 'BEGIN' or 'START TRANSACTION' (the compute's and PostgreSQL's tag) and
+    ReadyForQuery 'T' if ``sql`` is a BEGIN / START TRANSACTION with no options; else None."""
+    answer = _begin_tags.get(sql, b"")
+    if answer == b"":
         match = _PLAIN_BEGIN.match(sql)
-        tag = None if match is None else ("BEGIN" if match.group(1) else "START TRANSACTION")
+        answer = None if match is None else _BEGIN_ANSWERS["BEGIN" if match.group(1) else "START TRANSACTION"]
         if len(_begin_tags) >= 1_000:
             _begin_tags.clear()
-        _begin_tags[sql] = tag
-    return tag
+        _begin_tags[sql] = answer
+    return answer
 
 
 LANE_KINDS = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
@@ -213,7 +201,8 @@ class ClientSession:
         self._lane: _InFlight | None = None                     # the Query the lane relays
         self._handover: _InFlight | None = None                 # ... given to the loop to finish
         self._relay_hook = self._lane_relay                     # bound once: set per lane query
-        self._held: _HeldBegin | None = None                    # a BEGIN answered here, not sent yet
+        self._held: str | None = None                           # a BEGIN answered here, not sent yet
+        self._held_at = 0.0                                     # ... when it arrived (monotonic)
 
     # ------------------------------------------------------------------ I/O
 
@@ -889,7 +878,7 @@ class ClientSession:
         """The lane's batch is a plain BEGIN (a Query, or Bind/[Describe]/Execute/Sync of a
         prepared one without parameters) in an idle session on the primary, with ``conn``
         ready for it: answer it as the compute would, byte for byte, and hold it until the
-        client's next message (``_HeldBegin``). False: not such a BEGIN, nothing done."""
+        client's next message (``_held``, ``BeginHolds``). False: not such a BEGIN, nothing done."""
         if simple:
             try:
                 sql = batch[0][1][:-1].decode()
@@ -904,8 +893,8 @@ class ClientSession:
             if sname not in conn.prepared or body[j + 1:] not in _BEGIN_RESULT_FORMATS:
                 return False
             answer = m.BIND_COMPLETE + (m.NO_DATA if batch[1][0] == b"D" else b"")
-        tag = plain_begin_tag(sql)
-        if tag is None:
+        tail = plain_begin_answer(sql)
+        if tail is None:
             return False
         transport = self.link.transport if self.link is not None else None
         if transport is None or transport.is_closing():
@@ -920,25 +909,27 @@ class ClientSession:
         self.skip_until_sync = False
         self.txn_status = b"T"
         self.proxy.metrics.deferred_begins.held += 1
-        loop = asyncio.get_running_loop()
-        self._held = _HeldBegin(sql, time.monotonic(), loop.call_later(BEGIN_HOLD_S, self._send_held))
-        transport.write(answer + m.command_complete(tag) + m.READY[b"T"])
+        self._held = sql
+        self._held_at = at = time.monotonic()
+        self.proxy.begin_holds.hold(self, at)
+        transport.write(answer + tail if answer else tail)
         return True
 
     def _held_frame(self) -> bytes:
         """The DEFERRED_BEGIN of the held BEGIN (dated by how long it waited here)."""
         held = self._held
         assert held is not None
-        return fe.deferred_begin(int((time.monotonic() - held.at) * 1e6), held.sql)
+        return fe.deferred_begin(int((time.monotonic() - self._held_at) * 1e6), held)
 
     def _drop_held(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            held.timer.cancel()
+        if self._held is not None:
+            self._held = None
+            self.proxy.begin_holds.held.pop(self, None)
 
-    def _send_held(self) -> None:
-        """``BEGIN_HOLD_S`` passed with no message from the client: the BEGIN goes on its own
-        (a connection that fails now fails the client's next statement, as a BEGIN that ran)."""
+    def send_held(self) -> None:
+        """``BEGIN_HOLD_S`` passed with no message from the client (``BeginHolds``): the BEGIN
+        goes on its own (a connection that fails now fails the client's next statement, as
+        a BEGIN that ran there)."""
         conn = self.server
         if self._held is None:
             return
