@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import crc32c
+
 from logstore import control, history
 from logstore.errors import (
     CorruptionError,
@@ -46,7 +48,7 @@ from logstore.errors import (
 )
 from logstore.ids import log_name
 from logstore.metrics import AcceptorMetrics
-from logstore.segments import MAX_PAYLOAD, Frame, SegmentStore, SyncJob, payload_crc
+from logstore.segments import MAX_PAYLOAD, Frame, SegmentStore, SyncJob
 
 log = logging.getLogger("logstore.acceptor")
 
@@ -447,14 +449,13 @@ class Acceptor:
             self.check_open()
         if len(records) > MAX_RECORDS_PER_APPEND:
             raise InvalidRequestError(f"too many records in one append ({len(records)})")
-        for i, (payload, crc) in enumerate(records):
-            if not payload:
-                raise InvalidRequestError(f"record {i} is empty")
-            if len(payload) > MAX_PAYLOAD:
-                raise InvalidRequestError(f"record {i} has {len(payload)} bytes, limit {MAX_PAYLOAD}")
-            if payload_crc(payload) != crc:
-                self.metrics.refused.labels("crc").inc()
-                raise InvalidRequestError(f"record {i} fails its CRC32C check")
+        crc = crc32c.crc32c
+        lsn = start_lsn
+        for i, (payload, want) in enumerate(records):  # all checked before anything is written
+            n = len(payload)
+            if not n or n > MAX_PAYLOAD or crc(payload) != want:
+                self._refuse_record(i, payload)
+            lsn += n
         self._check_term(term)
         if term != self.ctl.promised_term or self.active_term != term:
             self.metrics.refused.labels("not_synced").inc()
@@ -465,20 +466,18 @@ class Acceptor:
                 f"append starts at LSN {start_lsn:#x} but node {self.node_id}'s log ends at "
                 f"{self.store.end_lsn:#x}"
             )
-        hist = self.ctl.term_history
-        lsn = start_lsn
-        framed: list[tuple[int, bytes]] = []
-        if hist and hist[-1][1] <= start_lsn:  # the usual case: all in the last term
-            for payload, _ in records:
-                framed.append((term, payload))
-                lsn += len(payload)
-        else:
-            for payload, _ in records:
-                framed.append((history.term_at(hist, lsn), payload))
-                lsn += len(payload)
-        if framed:
+        if records:
+            hist = self.ctl.term_history
             try:
-                end = self.store.append(start_lsn, framed)
+                if hist and hist[-1][1] <= start_lsn:  # the usual case: all in the last term
+                    end = self.store.append_in_term(start_lsn, term, records)
+                else:
+                    framed: list[tuple[int, bytes]] = []
+                    at = start_lsn
+                    for payload, _ in records:
+                        framed.append((history.term_at(hist, at), payload))
+                        at += len(payload)
+                    end = self.store.append(start_lsn, framed)
             except OSError as exc:
                 self.on_fatal(exc)
                 raise
@@ -487,15 +486,25 @@ class Acceptor:
                 self._dirty.set()
             if self.store.want_spare and not self._spare_busy:
                 self._start_spare()
-            self.metrics.appends.inc()
-            self.metrics.append_records.inc(len(framed))
-            self.metrics.append_bytes.inc(lsn - start_lsn)
+            totals = self.metrics.totals
+            totals.appends += 1
+            totals.records += len(records)
+            totals.bytes += lsn - start_lsn
         new_commit = min(commit_lsn, lsn)
         if new_commit > self.commit_lsn:
             self.commit_lsn = new_commit
             if self.flush_lsn >= new_commit:
                 self._notify()
         return lsn
+
+    def _refuse_record(self, i: int, payload: bytes) -> None:
+        """Raise why record ``i`` of an append is refused."""
+        if not payload:
+            raise InvalidRequestError(f"record {i} is empty")
+        if len(payload) > MAX_PAYLOAD:
+            raise InvalidRequestError(f"record {i} has {len(payload)} bytes, limit {MAX_PAYLOAD}")
+        self.metrics.refused.labels("crc").inc()
+        raise InvalidRequestError(f"record {i} fails its CRC32C check")
 
     async def wait_durable(self, term: int, end_lsn: int) -> tuple[int, int]:
         """Wait for fdatasync of everything below ``end_lsn``; (flush LSN, commit LSN).

@@ -721,7 +721,12 @@ class Proposer:
         """Direct mode's task: catch-up reads and the idle commit-LSN message."""
         loop = asyncio.get_running_loop()
         while True:
-            self._pump(p)
+            if self.lazy_s and self._is_lazy(p):
+                # Woken (the idle commit notice wakes every sender): a lazy acceptor still
+                # gets its records from the lazy timer only, not every COMMIT_NOTIFY_DELAY_S.
+                self._arm_lazy()
+            else:
+                self._pump(p)
             if (self._end > p.next and p.next < self._buf_start
                     and p.next - p.flush < self.max_inflight_bytes and len(inflight) < self.max_inflight_msgs):
                 p.busy = True  # nobody else sends while the read is out
@@ -735,7 +740,7 @@ class Proposer:
                 p.sent_commit = self._commit
                 ch.send_now(self._append_request(start, p.next, payloads))
                 continue
-            if self._commit > p.sent_commit and not inflight and p.flush == p.next:
+            if self._commit > p.sent_commit and not inflight and p.flush == p.next == self._end:
                 if loop.time() - self._commit_at < COMMIT_NOTIFY_DELAY_S:
                     self._arm_notify()
                 else:

@@ -39,7 +39,7 @@ import os
 import struct
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,7 +217,8 @@ class SegmentStore:
         self.prewrite = segment_bytes <= MAX_SPARE_BYTES and os.environ.get("STRATA_LOGSTORE_PREWRITE", "on") != "off"
         """Pre-write segments (``STRATA_LOGSTORE_PREWRITE=off``: growing files, as before)."""
         self._active_since = time.monotonic()  # when the active segment was started (or opened)
-        self._tail: deque[Frame] = deque()  # the last frames appended, consecutive, oldest first
+        self._tail: deque[tuple[int, int, bytes]] = deque()
+        """(LSN, term, payload) of the last frames appended, consecutive, oldest first."""
         self._tail_bytes = 0
 
     # ---- open and validate -------------------------------------------------------------
@@ -357,43 +358,69 @@ class SegmentStore:
 
     def append(self, start_lsn: int, records: list[tuple[int, bytes]]) -> int:
         """Write (term, payload) records at ``start_lsn`` (no fsync). Returns the new end."""
+        end = start_lsn
+        i = 0
+        while i < len(records):  # a run of records of one term at a time
+            term = records[i][0]
+            j = i + 1
+            while j < len(records) and records[j][0] == term:
+                j += 1
+            end = self.append_in_term(end, term, [(payload, 0) for _, payload in records[i:j]])
+            i = j
+        return end
+
+    def append_in_term(self, start_lsn: int, term: int, records: Sequence[tuple[bytes, int]]) -> int:
+        """Write the payloads of (payload, anything) ``records``, all of ``term``, at
+        ``start_lsn`` (no fsync); return the new end. One pass over the records (frame
+        headers, the sparse index, the tail cache), then one gathered write per segment:
+        the acceptor's hot path (an append's records are all in the last term)."""
         assert start_lsn == self.end_lsn, (start_lsn, self.end_lsn)
+        assert term >= self.last_term, (term, self.last_term)
+        if not records:
+            return start_lsn
+        tail = self._tail
+        if tail and tail[-1][0] + len(tail[-1][2]) != start_lsn:  # not contiguous (cannot happen)
+            self._drop_tail()
         lsn = start_lsn
         buf: list[bytes] = []  # header, payload, header, payload, ...: one gathered write
         active = self.segments[-1] if self.segments and self.segments[-1].local else None
-        offset = active.size if active is not None else 0
-        for term, payload in records:
-            assert term >= self.last_term, (term, self.last_term)
-            assert 0 < len(payload) <= MAX_PAYLOAD, len(payload)
-            if active is None or active.size >= self.segment_bytes or self._fd is None:
+        offset = size = active.size if active is not None else 0
+        limit = self.segment_bytes
+        rotate = active is None or self._fd is None  # no segment to write: a new one first
+        pack, crc, cached = _HEAD20.pack, crc32c.crc32c, 0
+        for payload, _ in records:
+            n = len(payload)
+            assert 0 < n <= MAX_PAYLOAD, n
+            if rotate or size >= limit:
+                if buf:  # this call's records so far went to the old segment
+                    assert active is not None
+                    active.size, active.end_lsn, active.last_term = size, lsn, term
                 self._write(buf, offset)
                 buf = []
                 active = self._rotate(lsn)
-                offset = 0
-            buf.append(frame_header(lsn, term, payload))
+                offset = size = 0
+                rotate = False
+            assert active is not None
+            head = pack(n, lsn, term)
+            buf.append(head + _CRC.pack(int(crc(payload, crc(head)))))
             buf.append(payload)
-            active.note(lsn, active.size)
-            active.size += FRAME_SIZE + len(payload)
-            lsn += len(payload)
-            active.end_lsn = lsn
-            active.last_term = term
-            self.last_term = term
+            index = active.index_off
+            if not index or size - index[-1] >= INDEX_EVERY:
+                active.index_lsn.append(lsn)
+                index.append(size)
+            tail.append((lsn, term, payload))
+            cached += n
+            size += FRAME_SIZE + n
+            lsn += n
+        assert active is not None
+        active.size, active.end_lsn, active.last_term = size, lsn, term
+        self.last_term = term
         self._write(buf, offset)
         self.end_lsn = lsn
-        self._remember(start_lsn, records)
-        return lsn
-
-    def _remember(self, lsn: int, records: list[tuple[int, bytes]]) -> None:
-        """Keep the frames just written in the tail cache (bounded by TAIL_CACHE_BYTES)."""
-        tail = self._tail
-        if tail and tail[-1].end_lsn != lsn:  # not contiguous (cannot happen): start over
-            self._drop_tail()
-        for term, payload in records:
-            tail.append(Frame(lsn, term, bytes(payload)))
-            lsn += len(payload)
-            self._tail_bytes += len(payload)
+        self._tail_bytes += cached
         while self._tail_bytes > TAIL_CACHE_BYTES and len(tail) > 1:
-            self._tail_bytes -= len(tail.popleft().payload)
+            self._tail_bytes -= len(tail.popleft()[2])
+        return lsn
 
     def _drop_tail(self) -> None:
         self._tail.clear()
@@ -403,15 +430,15 @@ class SegmentStore:
         """``read_local`` from the tail cache: the frames from ``lsn`` below ``up_to``, or
         None when ``lsn`` is not the start of a cached frame (the caller reads the file)."""
         tail = self._tail
-        if not tail or not tail[0].lsn <= lsn < tail[-1].end_lsn:
+        if not tail or not tail[0][0] <= lsn < tail[-1][0] + len(tail[-1][2]):
             return None
         i = len(tail) - 1
-        while tail[i].lsn > lsn:  # subscribers read near the end: walk back from there
+        while tail[i][0] > lsn:  # subscribers read near the end: walk back from there
             i -= 1
-        if tail[i].lsn != lsn:
+        if tail[i][0] != lsn:
             return None
         out: list[Frame] = []
-        take_frames(itertools.islice(tail, i, None), up_to, max_bytes, out)
+        take_frames((Frame(*e) for e in itertools.islice(tail, i, None)), up_to, max_bytes, out)
         return out
 
     def _write(self, bufs: list[bytes], offset: int) -> None:
@@ -419,7 +446,7 @@ class SegmentStore:
         assert self._fd is not None or not bufs
         for i in range(0, len(bufs), IOV_MAX):
             part = bufs[i : i + IOV_MAX]
-            total = sum(len(b) for b in part)
+            total = sum(map(len, part))
             n = os.pwritev(self._fd, part, offset)  # type: ignore[arg-type]
             if n < total:  # a short write: the rest, one copy
                 rest = memoryview(b"".join(part))[n:]

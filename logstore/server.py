@@ -127,9 +127,11 @@ def _check_append(req: pb.AppendRequest) -> list[tuple[bytes, int]]:
     validate.lsn(req.commit_lsn, "commit LSN")
     if len(req.records) > MAX_RECORDS_PER_APPEND:
         raise InvalidRequestError(f"too many records ({len(req.records)})")
-    recs = [(r.payload, r.crc32c) for r in req.records]
+    recs: list[tuple[bytes, int]] = []
     end = req.start_lsn
-    for payload, _ in recs:
+    for r in req.records:
+        payload = r.payload
+        recs.append((payload, r.crc32c))
         end += len(payload)
     validate.lsn(end, "append end LSN")
     return recs

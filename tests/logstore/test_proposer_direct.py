@@ -192,3 +192,34 @@ def test_lazy_acceptor_gets_batches_and_takes_over_when_one_of_the_majority_stal
         await p.close()
 
     asyncio.run(main())
+
+
+def test_lazy_acceptor_is_not_fed_by_the_idle_commit_notice(make_cluster: MakeCluster) -> None:
+    """Commits further apart than COMMIT_NOTIFY_DELAY_S: the idle commit notice wakes every
+    peer's sender, and the lazy acceptor must still get its records from the lazy timer only
+    (one message per ``lazy_s``), not one message per commit (as it did when the woken sender
+    pumped every peer). Its log still ends up whole."""
+    cluster = make_cluster(extra=FAST)
+
+    async def main() -> None:
+        p = Proposer(cluster.addrs, **LOG, deadline_s=30, lazy_s=0.1)
+        await p.elect()
+        await until_direct(p)
+        loop = asyncio.get_running_loop()
+        n = 40
+        ends = []
+        t0 = loop.time()
+        for i in range(n):
+            ends.append(await p.append([payload_for(i, 300)]))
+            await asyncio.sleep(0.015)  # > COMMIT_NOTIFY_DELAY_S (10 ms): the notice fires
+        elapsed = loop.time() - t0
+        first, second, third = (peer.messages for peer in p._peers)
+        assert first >= n and second >= n, (first, second, third)
+        # one message per lazy_s at most (plus one for a timer running when the loop ended)
+        assert third <= elapsed / 0.1 + 2, (first, second, third, elapsed)
+        await wait_flush(cluster.addrs, ends[-1], timeout=10)
+        expected = [payload_for(i, 300) for i in range(n)]
+        assert [x[2] for x in await read_log(cluster.addrs[2], ends[-1])] == expected
+        await p.close()
+
+    asyncio.run(main())
