@@ -91,11 +91,15 @@ class BeginHolds:
     def __init__(self) -> None:
         self.held: dict[_Holder, float] = {}   # client -> when its BEGIN arrived (monotonic)
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def hold(self, client: _Holder, at: float) -> None:
         self.held[client] = at
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(BEGIN_HOLD_S, self._expire)
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()  # kept: get_running_loop() is a getpid()
+            self._timer = loop.call_later(BEGIN_HOLD_S, self._expire)
 
     def _expire(self) -> None:
         """Send the BEGINs held ``BEGIN_HOLD_S`` or longer; wait again for the oldest left."""
@@ -106,7 +110,7 @@ class BeginHolds:
             client, at = next(iter(held.items()))
             left = at + BEGIN_HOLD_S - now
             if left > 0.0002:  # the loop's timers are not finer than this
-                self._timer = asyncio.get_running_loop().call_later(left, self._expire)
+                self._timer = asyncio.get_running_loop().call_later(left, self._expire)  # rare
                 return
             del held[client]
             try:

@@ -265,3 +265,38 @@ def test_a_failed_begin_fails_the_statement_behind_it(start_proxy: StartProxy,
         c.execute("BEGIN; INSERT INTO fb VALUES (2)")
         c.execute("COMMIT")
         assert c.execute("SELECT count(*) FROM fb").fetchone() == (1,)
+
+
+def test_idle_in_transaction_timeout_counts_from_the_begin(standalone: StrataProcess, secret: Path) -> None:
+    """A deferred BEGIN sent alone (the proxy's timer) after waiting 400 ms: the compute's
+    idle_in_transaction_session_timeout of 600 ms ends the session ~200 ms later, not 600."""
+    raw = Raw(standalone.port, **{"strata.proxy_secret": secret.read_text().strip()})
+    raw.ask(query("SET idle_in_transaction_session_timeout = 600"))
+    t0 = time.monotonic()
+    raw.send(deferred_begin(400_000, "BEGIN"))
+    kind, body = raw._read()
+    waited = time.monotonic() - t0
+    assert kind == b"E" and _fields(body)["C"] == "25P03"
+    assert 0.1 <= waited < 0.45, waited
+    raw.sock.close()
+
+
+def test_a_primary_reports_its_readable_lsn_with_commits_only(standalone: StrataProcess,
+                                                              secret: Path) -> None:
+    """strata.replay_lsn from a primary: with the first answer and with this connection's
+    commits, not with every answer after others commit (nobody routes by a primary's)."""
+    raw = Raw(standalone.port, **{"strata.proxy_secret": secret.read_text().strip()})
+    other = Raw(standalone.port)
+    try:
+
+        def reports(messages: list[Message]) -> list[bytes]:
+            return [b.split(b"\x00")[0] for k, b in messages if k == b"S" and b.startswith(b"strata.")]
+
+        assert b"strata.replay_lsn" in reports(raw.ask(query("CREATE TABLE IF NOT EXISTS lsn_r (x int)")))
+        other.ask(query("INSERT INTO lsn_r VALUES (1)"))  # the node's durable LSN moves on
+        assert reports(raw.ask(query("SELECT 1"))) == []
+        assert reports(raw.ask(query("INSERT INTO lsn_r VALUES (2)"))) == [b"strata.commit_lsn",
+                                                                            b"strata.replay_lsn"]
+    finally:
+        raw.close()
+        other.close()
