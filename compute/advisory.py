@@ -245,6 +245,20 @@ class AdvisoryLocks:
             out += [LockRow(key, owner, shared, False) for owner, (key, shared) in self._waiting.items()]
         return out
 
+    def is_waiting(self, owner: int) -> bool:
+        """``owner`` waits for an advisory lock (pg_stat_activity's wait_event)."""
+        return owner in self._waiting
+
+    def blockers_of(self, owner: int) -> list[int]:
+        """pg_blocking_pids for a session waiting here: the holders it conflicts with and the
+        conflicting waiters queued ahead of it, as PostgreSQL counts them; [] if not waiting."""
+        with self._cond:
+            waiting = self._waiting.get(owner)
+            if waiting is None:
+                return []
+            key, shared = waiting
+            return sorted(set(self._blockers(owner, key, shared) + self._ahead_of(owner, key, shared)))
+
     # ---- internals (call with the condition held)
 
     def _grant(self, owner: int, key: Key, shared: bool, scope: Scope) -> None:

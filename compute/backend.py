@@ -86,6 +86,7 @@ class Backend:
         self.query = ""
         self.query_start: float | None = None
         self.busy = False
+        self.wait_event: tuple[str, str] | None = None  # set by a wait no lock table knows (pg_sleep)
         # installed by the wire layer
         self.loop: asyncio.AbstractEventLoop | None = None
         self.wake: Callable[[], None] = _nothing
@@ -294,7 +295,9 @@ class Backend:
             txn = b.session.txn
             state = _state(b.busy, txn is not None, bool(b.session.failed))
             xact_start = txn.start_ts if txn is not None else (b.query_start if b.busy else None)
+            wait_type, wait_event = b.waiting_on()
             rows.append({
+                "wait_event_type": wait_type, "wait_event": wait_event,
                 "datname": b.database, "pid": b.pid, "usename": b.session.user,
                 "application_name": b.session.settings.get("application_name", ""),
                 "client_addr": b.client_addr, "client_port": b.client_port,
@@ -302,6 +305,37 @@ class Backend:
                 "query_start": _ts(b.query_start), "state": state, "query": b.query,
             })
         return json.dumps(rows)
+
+    def waiting_on(self) -> tuple[str | None, str | None]:
+        """pg_stat_activity's (wait_event_type, wait_event), with PostgreSQL's names: an idle
+        session waits for its client (Client, ClientRead); one queued for the writer waits, as
+        a PostgreSQL write waits for the transaction holding its row, for another transaction
+        to end (Lock, transactionid); an advisory lock wait is (Lock, advisory); pg_sleep is
+        (Timeout, PgSleep). A statement that is running waits for nothing (NULL, NULL)."""
+        if self.admin.locks(self.database).is_waiting(self.pid):
+            return "Lock", "advisory"
+        if self.session._writer_wait.waiting:
+            return "Lock", "transactionid"
+        if self.wait_event is not None:
+            return self.wait_event
+        if not self.busy:
+            return "Client", "ClientRead"
+        return None, None
+
+    def blocking_pids(self, pid: int) -> list[int]:
+        """pg_blocking_pids(pid): who keeps session ``pid`` waiting. For the writer, the
+        session of its database that holds it; for an advisory lock, the holders and the
+        waiters ahead it conflicts with; [] when it does not wait (or is no session)."""
+        target = self.admin.backends.get(pid)
+        if target is None:
+            return []
+        locks = self.admin.locks(target.database)
+        if locks.is_waiting(pid):
+            return locks.blockers_of(pid)
+        if target.session._writer_wait.waiting:
+            return sorted(b.pid for b in list(self.admin.backends.values())
+                          if b.pid != pid and b.database == target.database and b.session._holds_writer)
+        return []
 
     def locks_json(self) -> str:
         """pg_locks rows of this database's advisory locks, as JSON."""

@@ -31,6 +31,11 @@ class WriterWait:
         callback lane's queued lock waiter (compute/pgwire/fastwait.py)."""
         self._woken = waiter
 
+    @property
+    def waiting(self) -> bool:
+        """The session is queued for the writer (pg_stat_activity's wait_event)."""
+        return self._woken is not None
+
     def wake(self) -> None:
         woken = self._woken
         if woken is not None and not woken.done():

@@ -398,7 +398,8 @@ _rel(  # every session of this node (compute/backend.py, functions/admin.py)
     "j.value ->> '$.datname', j.value ->> '$.pid', NULL, 10, j.value ->> '$.usename', "
     "j.value ->> '$.application_name', j.value ->> '$.client_addr', NULL, j.value ->> '$.client_port', "
     "j.value ->> '$.backend_start', j.value ->> '$.xact_start', j.value ->> '$.query_start', "
-    "j.value ->> '$.query_start', NULL, NULL, j.value ->> '$.state', NULL, NULL, NULL, "
+    "j.value ->> '$.query_start', j.value ->> '$.wait_event_type', j.value ->> '$.wait_event', "
+    "j.value ->> '$.state', NULL, NULL, NULL, "
     "j.value ->> '$.query', 'client backend' FROM json_each(strata_activity_json()) j",
 )
 _rel(  # the session's open cursors (compute/cursors.py)

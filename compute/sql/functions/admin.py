@@ -1,5 +1,5 @@
 """Administration functions: pg_notify, the pg_advisory_* family, pg_terminate_backend,
-pg_cancel_backend, and the rows behind pg_stat_activity and pg_locks.
+pg_cancel_backend, pg_blocking_pids, and the rows behind pg_stat_activity and pg_locks.
 
 They act on ``ctx.backend``: the session's ``compute.backend.Backend`` (set on the connection
 before each statement; None in tools that run SQL without a session, where they raise
@@ -87,6 +87,7 @@ HANDLERS: dict[str, Handler] = {
     "pg_notify": _call("strata_notify", VOID, (ty.TEXT, ty.TEXT)),
     "pg_terminate_backend": _call("strata_terminate_backend", ty.BOOL, (ty.INT4, ty.INT8)),
     "pg_cancel_backend": _call("strata_cancel_backend", ty.BOOL, (ty.INT4,)),
+    "pg_blocking_pids": _call("strata_blocking_pids", Ty(T.INT4_ARRAY), (ty.INT4,)),
 }
 
 
@@ -139,6 +140,10 @@ def register_udfs(conn: Any, ctx: Any) -> None:
     scalar("strata_notify", notify)
     scalar("strata_terminate_backend", terminate)
     scalar("strata_cancel_backend", cancel, 1)
+    def blocking_pids(pid: Any) -> Any:
+        return None if pid is None else json.dumps(_backend(ctx).blocking_pids(int(pid)))
+
+    scalar("strata_blocking_pids", blocking_pids, 1)
     scalar("strata_activity_json", lambda: _backend(ctx).activity_json(), 0)
     scalar("strata_locks_json", lambda: _backend(ctx).locks_json(), 0)
     scalar("strata_cursors_json", lambda: _backend(ctx).session.cursors.view_json(), 0)  # pg_cursors

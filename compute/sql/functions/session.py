@@ -128,13 +128,20 @@ def _sleep(secs: Any, ctx: SessionContext) -> None:
     is polled here; raising InterruptError is what the session maps to 57014.
     """
     deadline = time.monotonic() + max(0.0, float(secs or 0))
-    while True:
-        if ctx.guard is not None and ctx.guard():
-            raise apsw.InterruptError("interrupted")
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        time.sleep(min(remaining, SLEEP_SLICE_S))
+    backend = getattr(ctx, "backend", None)  # pg_stat_activity shows (Timeout, PgSleep)
+    if backend is not None:
+        backend.wait_event = ("Timeout", "PgSleep")
+    try:
+        while True:
+            if ctx.guard is not None and ctx.guard():
+                raise apsw.InterruptError("interrupted")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(remaining, SLEEP_SLICE_S))
+    finally:
+        if backend is not None:
+            backend.wait_event = None
 
 
 HANDLERS: dict[str, Handler] = {
