@@ -1,8 +1,11 @@
 """Layers: the page server's unit of storage.
 
 A layer holds page versions keyed by ``(key, lsn)`` where ``key = db_id << 32 | page_no``.
-Every version is a full page image (the WAL carries full pages), so a read needs only the
-newest version at or below its LSN — never a chain of deltas to replay.
+A version is a full page image, or (session 12, delta layers and in-memory layers only) a
+``Delta``: the WAL's page delta against the key's previous version, kept as it came instead
+of composed at ingest. A read takes the newest version at or below its LSN and, if that is a
+delta, the versions below it down to an image, and applies them (``Timeline``); chains are
+bounded (``MAX_DELTA_CHAIN``), and image layers hold full images only.
 
 - ``InMemoryLayer``: the open (being ingested) or frozen (being flushed) layer; versions
   with ``lo < lsn <= hi``.
@@ -43,6 +46,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from strata.wal import PAGE_SIZE, WalFormatError
+
 SIZE_PAGE = 0xFFFFFFFF
 """Reserved page number: a version of (db_id, SIZE_PAGE) is the db size in pages (u32 LE)."""
 TS_KEY = (0xFFFFFFFF << 32) | 0xFFFFFFFF
@@ -52,6 +57,13 @@ _SCHEMA = pa.schema([("key", pa.uint64()), ("lsn", pa.uint64()), ("data", pa.lar
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
 FORMAT = "strata-layer-1"
+FORMAT_DELTAS = "strata-layer-2"
+"""A file holding at least one ``Delta`` version (session 12): each ``data`` value starts with
+a kind byte (``_TAG_IMAGE`` or ``_TAG_DELTA``). Files without deltas keep ``FORMAT`` byte for
+byte; a page server older than session 12 refuses a ``FORMAT_DELTAS`` file as an unknown
+format (DATA_LOSS) instead of serving a delta as a page."""
+_TAG_IMAGE = b"\x00"
+_TAG_DELTA = b"\x01"
 LAYER_BATCH_BYTES = 64 * 1024
 """Bytes of page data per record batch of a layer file (a batch holds at least one entry):
 a read of one page decodes one batch of this size instead of the whole file (an image
@@ -65,6 +77,42 @@ _BATCH_ENTRY_OVERHEAD = 16
 """Bytes a (key, lsn) pair adds to a batch's size when cutting batches."""
 _INDEX_BYTES_PER_ENTRY = 80
 """Memory of one entry of a loaded layer's key/lsn lists (two Python ints and pointers)."""
+
+
+class Delta(bytes):
+    """A page version kept as the delta (``strata.wal.apply_delta`` runs) against the key's
+    previous version, as it came in the WAL (session 12): composed only when read, at
+    compaction, or when the chain of deltas on a key gets long (``Timeline``). Everything
+    else in a layer is a full image (a plain ``bytes``)."""
+
+    __slots__ = ()
+
+
+_RUN = struct.Struct("<HH")
+"""A run header of a page delta (``strata.wal``: offset in the page, length of its bytes)."""
+
+
+def apply_deltas(base: bytes, deltas: list[bytes]) -> bytes:
+    """``base`` with each of ``deltas`` (oldest first) applied, as ``strata.wal.apply_delta``
+    one after the other would give, with one copy of the page for the whole chain instead
+    of one per delta (a run is a slice assignment). WalFormatError on a base that is not a
+    page or a run that does not fit (deltas are checked when their record is decoded)."""
+    if len(base) != PAGE_SIZE:
+        raise WalFormatError(f"page delta applied to a base of {len(base)} bytes")
+    buf = bytearray(base)
+    unpack = _RUN.unpack_from
+    for delta in deltas:
+        view = memoryview(delta)
+        pos = 0
+        end = len(delta)
+        while pos < end:
+            off, n = unpack(delta, pos)
+            pos += 4
+            if pos + n > end or off + n > PAGE_SIZE:
+                raise WalFormatError("page delta run does not fit")
+            buf[off : off + n] = view[pos : pos + n]
+            pos += n
+    return bytes(buf)
 
 
 class LayerCorrupt(Exception):
@@ -186,6 +234,22 @@ class InMemoryLayer:
     def versions_of(self, key: int) -> list[tuple[int, bytes]]:
         return list(self.versions.get(key, ()))
 
+    def chain_at(self, key: int, lsn: int) -> list[tuple[int, bytes]]:
+        """Versions of ``key`` at or below ``lsn``, newest first, down to the first image
+        (included) or this layer's oldest version."""
+        chain = self.versions.get(key)
+        if not chain:
+            return []
+        i = bisect.bisect_right(chain, lsn, key=lambda v: v[0]) - 1
+        out: list[tuple[int, bytes]] = []
+        while i >= 0:
+            v = chain[i]
+            out.append(v)
+            if type(v[1]) is not Delta:
+                break
+            i -= 1
+        return out
+
     def empty(self) -> bool:
         return not self.versions
 
@@ -207,12 +271,21 @@ def batch_bounds(entries: list[tuple[int, int, bytes]], batch_bytes: int) -> lis
     return cuts
 
 
-def _binary_column(values: list[bytes]) -> pa.LargeBinaryArray:
+def _binary_column(values: list[bytes], tagged: bool = False) -> pa.LargeBinaryArray:
     """``values`` as a large_binary array over one joined buffer: one allocation and one
     copy (``pa.array`` grows its buffer by doubling; in the page server, with fresh memory
-    each flush, that cost ~14% of its CPU under TPC-B: py-spy, session 7)."""
-    offsets = array("q", accumulate(map(len, values), initial=0))
-    joined = b"".join(values)
+    each flush, that cost ~14% of its CPU under TPC-B: py-spy, session 7). ``tagged``: each
+    value preceded by its kind byte (``FORMAT_DELTAS``), in the same one join."""
+    if tagged:
+        offsets = array("q", accumulate((len(v) + 1 for v in values), initial=0))
+        parts: list[bytes] = []
+        for v in values:
+            parts.append(_TAG_DELTA if type(v) is Delta else _TAG_IMAGE)
+            parts.append(v)
+        joined = b"".join(parts)
+    else:
+        offsets = array("q", accumulate(map(len, values), initial=0))
+        joined = b"".join(values)
     return pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(joined)]
     )
@@ -226,18 +299,22 @@ def encode_layer(
     batch_bytes: int | None = None,
 ) -> bytes:
     """Serialize sorted (key, lsn, data) entries as an Arrow IPC file, in record batches of
-    about ``batch_bytes`` (default ``LAYER_BATCH_BYTES``) of page data."""
+    about ``batch_bytes`` (default ``LAYER_BATCH_BYTES``) of page data. ``FORMAT_DELTAS`` if
+    any data is a ``Delta`` (only delta layers may hold one), else ``FORMAT``."""
     assert kind in ("delta", "image")
+    deltas = any(type(e[2]) is Delta for e in entries)
+    assert not (deltas and kind == "image"), "an image layer holds full pages only"
     assert all(
         (entries[i][0], entries[i][1]) < (entries[i + 1][0], entries[i + 1][1])
         for i in range(len(entries) - 1)
     ), "entries must be strictly sorted by (key, lsn)"
-    schema = _SCHEMA.with_metadata({"format": FORMAT, "kind": kind, "lo": str(lo), "hi": str(hi)})
+    fmt = FORMAT_DELTAS if deltas else FORMAT
+    schema = _SCHEMA.with_metadata({"format": fmt, "kind": kind, "lo": str(lo), "hi": str(hi)})
     batch = pa.record_batch(
         [
             pa.array([e[0] for e in entries], pa.uint64()),
             pa.array([e[1] for e in entries], pa.uint64()),
-            _binary_column([e[2] for e in entries]),
+            _binary_column([e[2] for e in entries], deltas),
         ],
         schema=schema,
     )
@@ -268,6 +345,12 @@ class DecodedBatch:
 
     def at(self, j: int) -> bytes:
         return bytes(self.data[self.offsets[j] : self.offsets[j + 1]])
+
+    def at_tagged(self, j: int) -> bytes:
+        """Value ``j`` of a ``FORMAT_DELTAS`` file: a ``Delta`` or an image (``bytes``)."""
+        a = self.offsets[j]
+        body = self.data[a + 1 : self.offsets[j + 1]]
+        return Delta(body) if self.data[a] == _TAG_DELTA[0] else bytes(body)
 
 
 class BatchCache(Protocol):
@@ -329,8 +412,9 @@ class LoadedLayer:
             self._data_reader = _ipc_reader(self._buf, [2])
         except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
             raise LayerCorrupt(f"unreadable layer: {exc}") from exc
-        if meta.get("format") != FORMAT:
+        if meta.get("format") not in (FORMAT, FORMAT_DELTAS):
             raise LayerCorrupt(f"unknown layer format {meta.get('format')!r}")
+        self.has_deltas = meta["format"] == FORMAT_DELTAS
         self.kind = meta["kind"]
         self.lo = int(meta["lo"])
         self.hi = int(meta["hi"])
@@ -376,6 +460,8 @@ class LoadedLayer:
         batch = self._cache.get_batch((self._cache_key, b))
         if batch is None:
             batch = self._decode(b)
+        if self.has_deltas:
+            return batch.at_tagged(i - starts[b])
         return batch.at(i - starts[b])
 
     def get(self, key: int, lsn: int) -> tuple[int, bytes] | None:
@@ -389,28 +475,57 @@ class LoadedLayer:
             return None
         return self.lsns[i], self.data_at(i)
 
+    def chain_at(self, key: int, lsn: int) -> list[tuple[int, bytes]]:
+        """``InMemoryLayer.chain_at`` of this file."""
+        lo = bisect.bisect_left(self.keys, key)
+        hi = bisect.bisect_right(self.keys, key, lo)
+        i = bisect.bisect_right(self.lsns, lsn, lo, hi) - 1
+        out: list[tuple[int, bytes]] = []
+        while i >= lo:
+            data = self.data_at(i)
+            out.append((self.lsns[i], data))
+            if type(data) is not Delta:
+                break
+            i -= 1
+        return out
+
     def versions_of(self, key: int) -> list[tuple[int, bytes]]:
         lo = bisect.bisect_left(self.keys, key)
         hi = bisect.bisect_right(self.keys, key, lo)
         return [(self.lsns[i], self.data_at(i)) for i in range(lo, hi)]
 
-    def latest_at(self, lsn: int) -> dict[int, tuple[int, bytes]]:
-        """Every key's newest version at or below ``lsn`` (for compaction): the whole data
-        column decoded once, not through the batch cache (it would evict every hot batch)."""
-        if not self.keys:
-            return {}
+    def _whole(self) -> DecodedBatch:
+        """The whole data column decoded once, not through the batch cache (compaction: it
+        would evict every hot batch)."""
         try:
             col = _ipc_reader(self._buf, [2]).read_all().column(0).combine_chunks()
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise LayerCorrupt(f"unreadable layer: {exc}") from exc
         assert isinstance(col, pa.LargeBinaryArray) and len(col) == len(self.keys)
-        whole = DecodedBatch(col)
+        return DecodedBatch(col)
+
+    def latest_at(self, lsn: int) -> dict[int, tuple[int, bytes]]:
+        """Every key's newest version at or below ``lsn`` (a ``Delta`` stays one)."""
+        if not self.keys:
+            return {}
+        whole = self._whole()
+        at = whole.at_tagged if self.has_deltas else whole.at
         out: dict[int, tuple[int, bytes]] = {}
         keys, lsns = self.keys, self.lsns
         for i in range(len(keys)):
             if lsns[i] <= lsn:
-                out[keys[i]] = (lsns[i], whole.at(i))
+                out[keys[i]] = (lsns[i], at(i))
         return out
+
+    def entries_upto(self, lsn: int) -> list[tuple[int, int, bytes]]:
+        """Every (key, lsn, data) at or below ``lsn``, sorted by (key, lsn): compaction folds
+        a layer's deltas onto the versions below them."""
+        if not self.keys:
+            return []
+        whole = self._whole()
+        at = whole.at_tagged if self.has_deltas else whole.at
+        keys, lsns = self.keys, self.lsns
+        return [(keys[i], lsns[i], at(i)) for i in range(len(keys)) if lsns[i] <= lsn]
 
 
 def write_file_atomic(path: str, data: bytes) -> None:

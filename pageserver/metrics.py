@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import threading
+import weakref
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 _TL = ["tenant", "timeline"]
 
@@ -14,7 +20,6 @@ INGEST_LAG = Gauge("strata_pageserver_ingest_lag_bytes", "received_lsn - applied
 REMOTE_CONSISTENT_LSN = Gauge(
     "strata_pageserver_remote_consistent_lsn", "LSN durable in object storage", _TL
 )
-INGEST_BYTES = Counter("strata_pageserver_ingest_bytes_total", "WAL bytes ingested")
 INGEST_FAILURES = Counter(
     "strata_pageserver_ingest_failures_total",
     "Failed attempts to read a log-fed timeline's WAL (each one is retried)",
@@ -23,7 +28,57 @@ INGEST_FAILURES = Counter(
 INGEST_HEALTHY = Gauge(
     "strata_pageserver_ingest_healthy", "1 while a log-fed timeline ingests, 0 while retrying", _TL
 )
-INGEST_RECORDS = Counter("strata_pageserver_ingest_records_total", "WAL records ingested")
+
+
+class IngestCounts:
+    """One timeline's WAL bytes and records ingested: plain ints its ingest adds to (under
+    the timeline's ingest lock), summed when scraped (``IngestTotals``) instead of two
+    locked ``Counter.inc`` per record."""
+
+    __slots__ = ("bytes", "records", "__weakref__")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.records = 0
+
+
+class IngestTotals(Collector):
+    """``strata_pageserver_ingest_bytes_total`` and ``_records_total``: the live timelines'
+    ``IngestCounts`` plus those of timelines gone since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[IngestCounts] = set()
+        self._gone = IngestCounts()
+
+    def track(self, owner: object) -> IngestCounts:
+        """Counts for ``owner`` (a timeline), kept in the totals after it is gone."""
+        c = IngestCounts()
+        with self._lock:
+            self._live.add(c)
+        weakref.finalize(owner, self._retire, c)
+        return c
+
+    def _retire(self, c: IngestCounts) -> None:
+        with self._lock:
+            self._live.discard(c)
+            self._gone.bytes += c.bytes
+            self._gone.records += c.records
+
+    def totals(self) -> tuple[int, int]:
+        with self._lock:
+            live = list(self._live)
+            b, r = self._gone.bytes, self._gone.records
+        return b + sum(c.bytes for c in live), r + sum(c.records for c in live)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        b, r = self.totals()
+        yield CounterMetricFamily("strata_pageserver_ingest_bytes", "WAL bytes ingested", value=b)
+        yield CounterMetricFamily("strata_pageserver_ingest_records", "WAL records ingested", value=r)
+
+
+INGEST_TOTALS = IngestTotals()
+REGISTRY.register(INGEST_TOTALS)
 
 GETPAGE_SECONDS = Histogram(
     "strata_pageserver_getpage_seconds",

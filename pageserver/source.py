@@ -18,7 +18,7 @@ log = logging.getLogger("strata.pageserver.source")
 WalSourceFactory = Callable[[str, str, int], AsyncIterator[tuple[int, int, bytes]]]
 SUBSCRIBER = "pageserver"
 """How the page server appears in the acceptors' subscriber lists (Status)."""
-STREAM_COALESCE_S = 0.02
+STREAM_COALESCE_S = 0.1
 """Once caught up, the acceptor sends the page server the records of every commit made in
 this window in one message (``stream_committed(coalesce_s=)``): a message costs both sides
 ~0.2-0.3 ms of CPU whatever it carries, and no reader waits on the page server's freshness

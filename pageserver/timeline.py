@@ -11,12 +11,18 @@ commit of one xid means any other buffered xid was abandoned (its primary died) 
 dropped. A flush writes only whole transactions: its upper bound is the start of the
 oldest still-buffered transaction, so resuming ingest there re-delivers those chunks.
 
-Page deltas (version 2 records) are materialized at ingest: at the commit, a delta applies
-to the page's version earlier in the same transaction if any, else to its version at the
-previous record's end (``last_record_lsn``, ancestors included), and the full image is
-stored. Layers, reads, compaction, branches and GC never see a delta. A delta without a base
-(page unknown or past its database's end) is InvalidArgument and nothing of the record is
-applied: ingest stops there loudly instead of storing a wrong page.
+Page deltas (version 2 records): at the commit, a delta applies to the page's version
+earlier in the same transaction if any, else to its version at the previous record's end
+(``last_record_lsn``, ancestors included). Since session 12 it is kept as it came (a
+``Delta`` version) when its base is known to be there, a full page image, fewer than
+``MAX_DELTA_CHAIN`` deltas down (``_chain``, the newest version of each key ingested since
+this timeline object was made), the page inside its database (``_sizes``), and the key
+appears once in the transaction; otherwise it is composed at ingest as before and the image
+stored. Reads compose: the newest version at or below the LSN, and if it is a delta, the
+versions below it down to an image (``_compose``); compaction folds deltas onto the versions
+below them, so image layers hold images only. A delta without a base (page unknown or past
+its database's end) is InvalidArgument and nothing of the record is applied: ingest stops
+there loudly instead of storing a wrong page.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import logging
 import threading
 import time
 import uuid
+import weakref
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +42,10 @@ from pageserver import metrics
 from pageserver.layers import (
     SIZE_PAGE,
     TS_KEY,
+    Delta,
     InMemoryLayer,
     LayerDesc,
+    apply_deltas,
     decode_size,
     decode_ts,
     encode_layer,
@@ -54,7 +64,7 @@ from pageserver.storage import (
     layer_key,
     manifest_key,
 )
-from strata.wal import PageDelta, PageImage, WalFormatError, WalRecord, apply_delta
+from strata.wal import PAGE_SIZE, PageDelta, PageImage, WalFormatError, WalRecord, apply_delta
 
 log = logging.getLogger("strata.pageserver.timeline")
 
@@ -120,6 +130,14 @@ above the newest image hold at least this fraction of that image's bytes: image 
 at most the delta bytes written, whatever the database's size (issue 16: with a fixed count,
 a 10-scale pgbench database spent ~1.1 s of CPU per compaction, ~0.35 ms per TPC-B
 transaction). The first image (none yet) is made at ``compaction_threshold`` deltas."""
+MAX_DELTA_CHAIN = 16
+"""A page delta is kept as a ``Delta`` only while fewer than this many deltas sit on the key's
+newest image; the next one is composed at ingest and stored whole. Bounds what a read
+applies (and walks) to compose a page, while a hot page stores ~1/16 of its versions as
+4 KiB images instead of every one (session 12)."""
+MAX_CHAIN_KEYS = 1 << 20
+"""``Timeline._chain`` is emptied when it would hold more keys (then deltas are composed at
+ingest until their keys are seen again): bounds its memory (~100 bytes a key)."""
 COMPACTION_MAX_FACTOR = 4
 """...but never more than ``compaction_threshold`` times this many deltas (bounds the layers
 a read walks)."""
@@ -200,6 +218,13 @@ class Timeline:
         self.gc_cutoff_lsn = gc_cutoff_lsn
         self.last_commit_ts = last_commit_ts
         self.pending: dict[int, tuple[int, list[PageImage | PageDelta]]] = {}
+        self._chain: dict[int, int] = {}
+        """Key -> deltas on top of its newest version's image (0: the newest version is a
+        PAGE_SIZE image) for keys ingested since this object was made; only ingest (under
+        ``ingest_lock``) reads or writes it. A key not here gets its deltas composed."""
+        self._sizes: dict[int, int | None] = {}
+        """db -> its size at ``last_record_lsn`` (``db_size``), filled on demand and kept up to
+        date by each commit; ingest only."""
         self.last_flush = time.monotonic()
         self.on_remote_consistent: Callable[[int], None] | None = None
         self.children: list[Timeline] = []
@@ -214,12 +239,21 @@ class Timeline:
         """Log-fed ingest: "ingesting", "retrying: <error>" or "stopped" ("" for push)."""
         self.ingest_errors_logged: set[str] = set()
         self._labels = (tenant, timeline_id)
-        # The gauges ingest sets after every record, looked up once (``labels()`` takes a
-        # lock and a dict lookup each time).
-        self._lsn_gauges = (metrics.RECEIVED_LSN.labels(*self._labels),
-                            metrics.APPLIED_LSN.labels(*self._labels),
-                            metrics.INGEST_LAG.labels(*self._labels))
-        self._publish_lsns()
+        # The LSN gauges read this timeline when scraped (no lock and no set per record);
+        # a weak reference, so a deleted timeline is not kept alive by its gauges.
+        ref = weakref.ref(self)
+
+        def lsn_of(field: str) -> Callable[[], float]:
+            return lambda: float(getattr(ref(), field, 0))
+
+        def lag() -> float:
+            tl = ref()
+            return float(max(0, tl.received_lsn - tl.last_record_lsn)) if tl is not None else 0.0
+
+        metrics.RECEIVED_LSN.labels(*self._labels).set_function(lsn_of("received_lsn"))
+        metrics.APPLIED_LSN.labels(*self._labels).set_function(lsn_of("last_record_lsn"))
+        metrics.INGEST_LAG.labels(*self._labels).set_function(lag)
+        self.ingested = metrics.INGEST_TOTALS.track(self)
 
     # ------------------------------------------------------------------ ingest
 
@@ -272,21 +306,57 @@ class Timeline:
                 self.last_record_lsn = end
                 self.cond.notify_all()
                 need_flush = self.open_layer.nbytes >= self.conf.checkpoint_bytes
-            metrics.INGEST_BYTES.inc(len(payload))
-            metrics.INGEST_RECORDS.inc()
-            self._publish_lsns()
+            if rec.commit:
+                self._note_commit(images, rec.db_sizes)
+            self.ingested.bytes += len(payload)
+            self.ingested.records += 1
         if need_flush:
             self.flush()
         return True
 
+    def _note_commit(self, images: dict[int, bytes], db_sizes: tuple[tuple[int, int], ...]) -> None:
+        """Keep ``_chain`` and ``_sizes`` describing ``last_record_lsn`` (caller holds
+        ``ingest_lock``, the commit applied)."""
+        chain = self._chain
+        if len(chain) + len(images) > MAX_CHAIN_KEYS:
+            chain.clear()
+        for key, data in images.items():
+            if type(data) is Delta:
+                n = chain.get(key)  # None only if just cleared
+                if n is not None:
+                    chain[key] = n + 1
+            elif len(data) == PAGE_SIZE:
+                chain[key] = 0
+            else:  # not a page a delta can apply to: compose (and fail) as before
+                chain.pop(key, None)
+        for db_id, n in db_sizes:
+            old = self._sizes.get(db_id, -1)
+            self._sizes[db_id] = n
+            if old is None or old < 0 or n < old:  # shrunk (or not known): pages past the
+                # new end are no base any more (an image layer leaves them out)
+                gone = [k for k in chain if k >> 32 == db_id and k & 0xFFFFFFFF >= n]
+                for k in gone:
+                    del chain[k]
+
+    def _size_at(self, db_id: int, at: int) -> int | None:
+        """``db_size(db_id, at)`` where ``at`` is ``last_record_lsn`` (ingest only)."""
+        if db_id in self._sizes:
+            return self._sizes[db_id]
+        size = self._sizes[db_id] = self.db_size(db_id, at)
+        return size
+
     def _txn_images(self, entries: list[PageImage | PageDelta], at: int) -> dict[int, bytes]:
-        """Key -> image of a committing transaction's pages in order (caller holds
-        ``ingest_lock``):
-        a delta applies to the page's image earlier in the transaction, else to its version
-        at ``at``, the previous record's end. InvalidArgument (nothing applied) if a delta
-        has no base there."""
+        """Key -> version of a committing transaction's pages in order (caller holds
+        ``ingest_lock``): a delta applies to the page's image earlier in the transaction,
+        else to its version at ``at``, the previous record's end. Such a delta is kept as a
+        ``Delta`` when that version is known to be a page a short chain above an image
+        (``_chain``) inside its database and the key comes once in the transaction;
+        otherwise it is composed here. InvalidArgument (nothing applied) if a delta has no
+        base there."""
         out: dict[int, bytes] = {}
-        sizes: dict[int, int | None] = {}
+        once: set[int] | None = None
+        """Keys that come once in the transaction (only those may stay a delta)."""
+        chain = self._chain
         for e in entries:
             key = page_key(e.db_id, e.page_no)
             if isinstance(e, PageImage):
@@ -294,9 +364,16 @@ class Timeline:
                 continue
             base = out.get(key)
             if base is None:
-                if e.db_id not in sizes:
-                    sizes[e.db_id] = self.db_size(e.db_id, at)
-                size = sizes[e.db_id]
+                size = self._size_at(e.db_id, at)
+                n = chain.get(key)
+                if n is not None and n < MAX_DELTA_CHAIN and size is not None and e.page_no < size:
+                    if once is None:
+                        keys = [page_key(x.db_id, x.page_no) for x in entries]
+                        once = set(keys) if len(set(keys)) == len(keys) else {
+                            k for k, c in Counter(keys).items() if c == 1}
+                    if key in once:
+                        out[key] = Delta(e.delta)
+                        continue
                 v = self.get_version(key, at) if size is not None and e.page_no < size else None
                 if v is None:
                     raise InvalidArgument(
@@ -316,12 +393,6 @@ class Timeline:
     def note_received(self, lsn: int) -> None:
         with self.lock:
             self.received_lsn = max(self.received_lsn, lsn)
-
-    def _publish_lsns(self) -> None:
-        received, applied, lag = self._lsn_gauges
-        received.set(self.received_lsn)
-        applied.set(self.last_record_lsn)
-        lag.set(max(0, self.received_lsn - self.last_record_lsn))
 
     def consistent_lsn(self) -> int:
         """Highest LSN such that every transaction committed at or below it is applied
@@ -501,6 +572,30 @@ class Timeline:
                 return True, v
         return False, None
 
+    def _own_chain(self, key: int, lsn: int) -> tuple[bool, list[tuple[int, bytes]]]:
+        """``_own_lookup``, but the newest version and the deltas under it in the same layer
+        down to an image (newest first): a composition walks each layer once."""
+        mems, layers = self._view
+        load = self.layer_store.load
+        for m in mems:
+            if m.lo >= lsn:
+                continue
+            chain = m.chain_at(key, lsn)
+            if chain:
+                return True, chain
+        for d in layers:
+            if d.kind == "image":
+                if d.hi > lsn:
+                    continue
+                v = load(self.tenant, self.timeline_id, d).get(key, lsn)
+                return True, [] if v is None else [v]
+            if d.lo >= lsn:
+                continue
+            chain = load(self.tenant, self.timeline_id, d).chain_at(key, lsn)
+            if chain:
+                return True, chain
+        return False, []
+
     def check_readable(self, lsn: int) -> None:
         if lsn < self.gc_cutoff_lsn:
             raise FailedPrecondition(
@@ -508,11 +603,14 @@ class Timeline:
                 f"{self.timeline_id} (outside the retention window)"
             )
 
-    def get_version(self, key: int, lsn: int) -> tuple[int, bytes] | None:
-        """Newest version of ``key`` at or below ``lsn``, following ancestors."""
+    def _find(self, key: int, lsn: int, check: bool = True) -> tuple[int, bytes] | None:
+        """Newest stored version of ``key`` at or below ``lsn``, following ancestors: an
+        image or a ``Delta``. ``check``: refuse an LSN below a GC cutoff (a read's own LSN;
+        not the steps of a composition, which never go below the newest image under it)."""
         tl: Timeline = self
         at = lsn
-        tl.check_readable(at)
+        if check:
+            tl.check_readable(at)
         while True:
             if tl.ancestor is None or at > tl.ancestor_lsn:
                 definitive, v = tl._own_lookup(key, at)
@@ -520,10 +618,58 @@ class Timeline:
                     return v
             if tl.ancestor is None:
                 return None
-            if at < tl.ancestor_lsn:
+            if check and at < tl.ancestor_lsn:
                 tl.ancestor.check_readable(at)  # below the branch point: ancestor's history
             at = min(at, tl.ancestor_lsn)
             tl = tl.ancestor
+
+    def _chain_below(self, key: int, lsn: int) -> list[tuple[int, bytes]]:
+        """``_own_chain`` following ancestors, like ``_find`` without the GC check (the steps
+        of a composition never go below the newest image under the read's LSN)."""
+        tl: Timeline = self
+        at = lsn
+        while True:
+            if tl.ancestor is None or at > tl.ancestor_lsn:
+                definitive, chain = tl._own_chain(key, at)
+                if definitive:
+                    return chain
+            if tl.ancestor is None:
+                return []
+            at = min(at, tl.ancestor_lsn)
+            tl = tl.ancestor
+
+    def _compose(self, key: int, top: tuple[int, bytes]) -> tuple[int, bytes]:
+        """The page image of version ``top`` (a ``Delta``): the versions below it down to an
+        image, with the deltas applied oldest first."""
+        deltas = [top[1]]
+        at = top[0] - 1
+        base: bytes | None = None
+        while base is None:
+            chain = self._chain_below(key, at)
+            if not chain:
+                raise DataLoss(
+                    f"page key {key:#x} on timeline {self.timeline_id}: the delta at LSN "
+                    f"{fmt_lsn(top[0])} has no image below it"
+                )
+            for v_lsn, data in chain:
+                if type(data) is Delta:
+                    deltas.append(data)
+                    at = v_lsn - 1
+                else:
+                    base = data
+                    break
+        deltas.reverse()
+        try:
+            return top[0], apply_deltas(base, deltas)
+        except WalFormatError as exc:
+            raise DataLoss(f"page key {key:#x} at LSN {fmt_lsn(top[0])}: {exc}") from exc
+
+    def get_version(self, key: int, lsn: int) -> tuple[int, bytes] | None:
+        """Newest version of ``key`` at or below ``lsn``, following ancestors, composed."""
+        v = self._find(key, lsn)
+        if v is not None and type(v[1]) is Delta:
+            return self._compose(key, v)
+        return v
 
     def db_size(self, db_id: int, lsn: int) -> int | None:
         v = self.get_version(size_key(db_id), lsn)
@@ -578,6 +724,9 @@ class Timeline:
             tl = tl.ancestor
         for k in left:
             out[k] = None
+        for k, v in out.items():
+            if v is not None and type(v[1]) is Delta:
+                out[k] = self._compose(k, v)
         return out
 
     def get_pages(
@@ -625,21 +774,33 @@ class Timeline:
         else:
             state, base_lsn = {}, 0
 
-        def merge(src: dict[int, tuple[int, bytes]]) -> None:
-            for k, v in src.items():
+        def fold(entries: list[tuple[int, int, bytes]]) -> None:
+            """Versions of one layer sorted by (key, lsn), layers oldest first: a newer image
+            replaces, a ``Delta`` applies to the version below it (``state``'s)."""
+            for k, v_lsn, data in entries:
                 cur = state.get(k)
-                if cur is None or cur[0] < v[0]:
-                    state[k] = v
+                if cur is not None and cur[0] >= v_lsn:
+                    continue
+                if type(data) is Delta:
+                    if cur is None:
+                        raise DataLoss(f"page key {k:#x} on timeline {self.timeline_id}: the "
+                                       f"delta at LSN {fmt_lsn(v_lsn)} has no image below it")
+                    try:
+                        data = apply_delta(cur[1], data)
+                    except WalFormatError as exc:
+                        raise DataLoss(f"page key {k:#x} at LSN {fmt_lsn(v_lsn)}: {exc}") from exc
+                state[k] = (v_lsn, data)
 
         deltas = sorted(
             (d for d in layers if d.kind == "delta" and d.hi > base_lsn and d.lo < lsn),
             key=lambda d: d.lo,
         )
         for d in deltas:
-            merge(self.layer_store.load(self.tenant, self.timeline_id, d).latest_at(lsn))
-        for m in mems:
+            fold(self.layer_store.load(self.tenant, self.timeline_id, d).entries_upto(lsn))
+        for m in mems:  # frozen (oldest first), then the open layer
             if m.lo < lsn:
-                merge({k: v for k in m.versions if (v := m.get(k, lsn)) is not None})
+                fold([(k, v_lsn, data) for k in sorted(m.versions)
+                      for v_lsn, data in m.versions[k] if v_lsn <= lsn])
         sizes = {
             split_key(k)[0]: decode_size(v[1])
             for k, v in state.items()

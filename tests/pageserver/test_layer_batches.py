@@ -20,6 +20,7 @@ from pageserver.layers import (
     LoadedLayer,
     batch_bounds,
     encode_layer,
+    page_key,
     sha256,
 )
 from pageserver.server import PageServer, ServerConf
@@ -198,11 +199,21 @@ def test_a_delta_on_an_old_base_decodes_one_batch(tmp_path: Path, servers: list[
     assert sum(1 for d in tl.layers if d.kind == "delta") >= 4
     ps.layer_store.drop_cache()
     before = ps.layer_store.batch_bytes_decoded
+    # a key this timeline object saw ingested: the delta is kept as it came (session 12),
+    # nothing decoded at ingest
+    new49 = b"\x07" + pages[49][1:]
+    d49 = page_delta(pages[49], new49)
+    assert d49 is not None
+    at49 = _ingest(tl, WalRecord(8, True, 8, ((1, 60),), (), (PageDelta(1, 49, d49),)))
+    assert ps.layer_store.batch_bytes_decoded == before
+    assert type(tl.open_layer.get(page_key(1, 49), at49)[1]) is layers.Delta  # type: ignore[index]
+    tl._chain.clear()  # as after a restart: its base unknown, a delta is composed at ingest
     new = b"\x01\x02" + pages[50][2:]
     d = page_delta(pages[50], new)
     assert d is not None
     end = _ingest(tl, WalRecord(9, True, 9, ((1, 60),), (), (PageDelta(1, 50, d),)))
     decoded = ps.layer_store.batch_bytes_decoded - before
+    assert type(tl.open_layer.get(page_key(1, 50), end)[1]) is bytes  # type: ignore[index]
     if batch == OLD_LAYOUT:
         assert decoded >= 60 * PAGE_SIZE, decoded
     else:
@@ -211,7 +222,8 @@ def test_a_delta_on_an_old_base_decodes_one_batch(tmp_path: Path, servers: list[
     assert tl.get_page(1, 50, lsn) == (first, pages[50])
     for p in range(60):
         v = tl.get_page(1, p, end)
-        assert v is not None and v[1] == (new if p == 50 else pages[p])
+        assert v is not None and v[1] == (new if p == 50 else new49 if p == 49 else pages[p])
+    assert tl.get_page(1, 49, at49 - 1) == (first, pages[49])
 
 
 def _ingest(tl: Timeline, rec: WalRecord) -> int:
