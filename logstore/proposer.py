@@ -75,7 +75,13 @@ LAZY_ENV = "STRATA_PROPOSER_LAZY_MS"
 """Direct mode: how long (ms) the acceptors beyond the first majority of healthy ones (by
 their order in the address list) may wait before they get new records (0: never wait). See
 ``Proposer._is_lazy``."""
-LAZY_DEFAULT_MS = 0.0
+LAZY_DEFAULT_MS = 20.0
+"""On by default since issue 16 session 12: in a `strata up` cluster under TPC-B the third
+log store node then gets one message (one fdatasync, one ack) per 20 ms instead of one per
+commit: its CPU per transaction fell 55-65% (docs/performance.md, "Log store CPU per
+transaction in the cluster (session 12)"). Costs: that node's copy of the log and its
+subscribers lag up to this long, and a commit whose majority loses an acceptor that is
+stalled (not disconnected) waits up to this long before the lazy one is asked."""
 
 
 def lazy_seconds() -> float:
