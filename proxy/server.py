@@ -13,7 +13,6 @@ import secrets
 import ssl
 import time
 from pathlib import Path
-from typing import Protocol
 
 from proxy.backend import (
     Backend,
@@ -79,46 +78,6 @@ the compute on its own (so pg_stat_activity shows the block, and the compute's
 idle_in_transaction_session_timeout counts, from at most this long after the BEGIN)."""
 
 
-class _Holder(Protocol):
-    def send_held(self) -> None: ...
-
-
-class BeginHolds:
-    """The clients holding a BEGIN they were answered (proxy/client.py ``_hold_begin``), oldest
-    first, and one timer for all of them: a dict insert and removal per transaction, and a
-    timer per ``BEGIN_HOLD_S`` at most, instead of a timer armed and cancelled per BEGIN."""
-
-    def __init__(self) -> None:
-        self.held: dict[_Holder, float] = {}   # client -> when its BEGIN arrived (monotonic)
-        self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def hold(self, client: _Holder, at: float) -> None:
-        self.held[client] = at
-        if self._timer is None:
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()  # kept: get_running_loop() is a getpid()
-            self._timer = loop.call_later(BEGIN_HOLD_S, self._expire)
-
-    def _expire(self) -> None:
-        """Send the BEGINs held ``BEGIN_HOLD_S`` or longer; wait again for the oldest left."""
-        self._timer = None
-        held = self.held
-        now = time.monotonic()
-        while held:
-            client, at = next(iter(held.items()))
-            left = at + BEGIN_HOLD_S - now
-            if left > 0.0002:  # the loop's timers are not finer than this
-                self._timer = asyncio.get_running_loop().call_later(left, self._expire)  # rare
-                return
-            del held[client]
-            try:
-                client.send_held()
-            except Exception:  # noqa: BLE001 - one client's failure must not stop the others'
-                log.exception("sending a held BEGIN failed")
-
-
 class ProxyServer:
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
@@ -126,7 +85,6 @@ class ProxyServer:
         self.classifier = Classifier()
         self.backends: dict[str, Backend] = {}
         self.commits = CommitWatermark()          # highest commit LSN any client was told of
-        self.begin_holds = BeginHolds()            # clients holding a BEGIN answered here
         self.primary_address: str | None = None   # the topology's (or flag's) primary
         self.current_primary: Backend | None = None
         self._last_primary: str | None = None     # address of the last primary seen (failovers)
