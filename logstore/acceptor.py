@@ -229,11 +229,28 @@ class Acceptor:
     # ---- persistence helpers -----------------------------------------------------------
 
     async def _run_io(self, fn: Callable[..., object], *args: object) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
-        except OSError as exc:
-            self.on_fatal(exc)
-            raise
+        """Run ``fn`` on the worker pool; an OSError is fatal. Returns only once ``fn`` has
+        finished, even when the caller is cancelled (a gRPC call given up by its client):
+        callers hold a lock for the job's duration (control-file saves, the sync job, a
+        truncation), and a thread cannot be stopped, so releasing the lock early let a second
+        job run beside the first (two saves racing on ``control.tmp``: the node stopped with
+        ENOENT, or a torn control file; a sync beside a truncation). The cancellation is
+        raised afterwards."""
+        job = asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+        cancelled: asyncio.CancelledError | None = None
+        while not job.done():
+            try:
+                await asyncio.wait({job})  # (wait never cancels the job itself)
+            except asyncio.CancelledError as exc:
+                cancelled = exc  # the job runs on: wait for it, then raise
+        if not job.cancelled():
+            err = job.exception()
+            if isinstance(err, OSError):
+                self.on_fatal(err)
+                raise err
+        if cancelled is not None:
+            raise cancelled
+        job.result()
 
     def _commit_hint(self) -> int:
         """The commit LSN as saved: committed and durable here."""
