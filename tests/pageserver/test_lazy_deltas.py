@@ -310,6 +310,14 @@ def test_deltas_are_kept_bounded_and_compose_at_every_lsn(tmp_path: Path,
     m.commit({}, {0: m.changed(0)})  # the ancestor goes on
     assert cm.check() > 0
     m.check()
+    # the child compacted: its image folds its deltas onto the ancestor's pages
+    ps.maintenance(T, "child", "flush")
+    ps.maintenance(T, "child", "wait_uploads")
+    assert ps.maintenance(T, "child", "compact")["image"]
+    assert _file_format(ps, child, "image") == {layers.FORMAT}
+    ps.layer_store.drop_cache()
+    cm.commit({}, {0: cm.changed(0)})
+    assert cm.check() > 0
 
 
 def test_a_shrunk_database_is_no_base(tmp_path: Path, servers: list[PageServer]) -> None:
