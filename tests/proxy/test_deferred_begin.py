@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -300,3 +301,35 @@ def test_a_primary_reports_its_readable_lsn_with_commits_only(standalone: Strata
     finally:
         raw.close()
         other.close()
+
+
+def test_copy_pipelines_and_cancel_after_a_held_begin(start_proxy: StartProxy) -> None:
+    """What follows a held BEGIN goes out behind it: COPY FROM STDIN, a pipelined batch, a
+    statement a cancel stops; the transaction commits or rolls back as a whole."""
+    proxy = start_proxy()
+    with psycopg.connect(proxy.dsn(), autocommit=True) as c:
+        c.execute("DROP TABLE IF EXISTS hb; CREATE TABLE hb (x int)")
+        c.execute("BEGIN")
+        with c.cursor().copy("COPY hb FROM STDIN") as copy:
+            for i in range(5):
+                copy.write_row((i,))
+        c.execute("ROLLBACK")
+        assert c.execute("SELECT count(*) FROM hb").fetchone() == (0,)
+        c.execute("BEGIN")
+        with c.cursor().copy("COPY hb FROM STDIN") as copy:
+            copy.write_row((7,))
+        c.execute("COMMIT")
+        with c.pipeline():
+            c.execute("BEGIN")
+            c.execute("INSERT INTO hb VALUES (%s)", (8,))
+            c.execute("COMMIT")
+        assert c.execute("SELECT array_agg(x ORDER BY x) FROM hb").fetchone() == ([7, 8],)
+        c.execute("BEGIN")
+        timer = threading.Timer(0.3, c.cancel)
+        timer.start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            c.execute("SELECT pg_sleep(5)")
+        timer.join()
+        assert c.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        c.execute("ROLLBACK")
+        assert c.execute("SELECT 1").fetchone() == (1,)
