@@ -14,10 +14,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pageserver.client import PageServerClient
+from pageserver.server import PageServer, ServerConf
+from pageserver.timeline import TimelineConf
 from strata.objectstore import ObjectStore, open_object_store
 from strata.wal import PAGE_SIZE, PageImage, WalRecord, split_transaction
 from tests.s3_fixture import S3Server, free_port, s3_server  # noqa: F401
@@ -307,3 +310,25 @@ def check_samples(
             assert got == want, f"db {db} page {page} @ {lsn}: got {got[:40] if got else None!r}"
         checked += 1
     return checked
+
+
+def in_process_server(tmp_path: Path, name: str = "data", **conf: Any) -> PageServer:
+    """A started page server object in this process (no housekeeping, no automatic compaction,
+    no retention window): tests drive its timelines directly."""
+    tconf = TimelineConf(retention_lsn=0, wait_lsn_timeout_s=1.0)
+    ps = PageServer(ServerConf(data_dir=str(tmp_path / name), object_store=str(tmp_path / "objects"),
+                               housekeeping_interval_s=3600, auto_compact=False, timeline=tconf,
+                               **conf))
+    ps.start()
+    return ps
+
+
+@pytest.fixture
+def servers() -> Iterator[list[PageServer]]:
+    """In-process page servers a test appends to (and may remove after stopping one itself):
+    stopped at the end."""
+    made: list[PageServer] = []
+    yield made
+    for ps in made:
+        ps.stop()
+

@@ -6,7 +6,6 @@ only in an old image layer costs one batch at ingest. In process, local object s
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,12 @@ from pageserver.layers import (
     page_key,
     sha256,
 )
-from pageserver.server import PageServer, ServerConf
+from pageserver.server import PageServer
 from pageserver.storage import LayerStore
-from pageserver.timeline import FailedPrecondition, Timeline, TimelineConf
+from pageserver.timeline import FailedPrecondition, Timeline
 from strata.objectstore import open_object_store
 from strata.wal import PAGE_SIZE, PageDelta, PageImage, WalRecord, page_delta
-from tests.pageserver.conftest import Workload
+from tests.pageserver.conftest import Workload, in_process_server
 from tests.pageserver.test_page_deltas import DeltaEncoder, SmallChanges
 
 T = "t"
@@ -155,22 +154,6 @@ def test_one_entry_larger_than_the_budget_still_reads(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- a page server
 
 
-def _server(tmp_path: Path, name: str = "data", **conf: Any) -> PageServer:
-    tconf = TimelineConf(retention_lsn=0, wait_lsn_timeout_s=1.0)
-    server_conf = ServerConf(data_dir=str(tmp_path / name), object_store=str(tmp_path / "objects"),
-                             housekeeping_interval_s=3600, auto_compact=False, timeline=tconf,
-                             **conf)
-    ps = PageServer(server_conf)
-    ps.start()
-    return ps
-
-
-@pytest.fixture
-def servers() -> Iterator[list[PageServer]]:
-    made: list[PageServer] = []
-    yield made
-    for ps in made:
-        ps.stop()
 
 
 @pytest.mark.parametrize("batch", [4 * PAGE_SIZE, OLD_LAYOUT])
@@ -181,7 +164,7 @@ def test_a_delta_on_an_old_base_decodes_one_batch(tmp_path: Path, servers: list[
     ingest reads it by decoding one batch of that image and one of the newest delta layer
     (the database size), not the files (files written the old way: the whole image)."""
     monkeypatch.setattr(layers, "LAYER_BATCH_BYTES", batch)
-    ps = _server(tmp_path)
+    ps = in_process_server(tmp_path)
     servers.append(ps)
     tl = ps.create_timeline(T, "main")
     pages = {p: bytes([p]) * PAGE_SIZE for p in range(60)}
@@ -282,7 +265,7 @@ def test_every_page_at_every_lsn_across_layouts(tmp_path: Path, servers: list[Pa
     the same disk, one on an empty disk (downloads) and a layer cache far smaller than the
     data (constant eviction)."""
     monkeypatch.setattr(layers, "LAYER_BATCH_BYTES", OLD_LAYOUT)
-    ps = _server(tmp_path)
+    ps = in_process_server(tmp_path)
     servers.append(ps)
     tl = ps.create_timeline(T, "main")
     s = _Stream(SmallChanges(seed=31), DeltaEncoder(0))
@@ -338,7 +321,7 @@ def test_every_page_at_every_lsn_across_layouts(tmp_path: Path, servers: list[Pa
     # a restart on the same disk, then on an empty one (every layer downloaded), with a
     # cache far smaller than the data
     for name, budget in (("data", 256 * 1024 * 1024), ("empty", 48 * 1024)):
-        ps = _server(tmp_path, name, layer_cache_bytes=budget)
+        ps = in_process_server(tmp_path, name, layer_cache_bytes=budget)
         servers.append(ps)
         tl, btl = ps.get(T, "main"), ps.get(T, "b")
         s.check(tl, floor=cutoff)

@@ -10,9 +10,7 @@ one transaction, and a shrunk database."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -20,8 +18,8 @@ import pytest
 
 from pageserver import layers
 from pageserver.layers import Delta, apply_deltas, page_key
-from pageserver.server import PageServer, ServerConf
-from pageserver.timeline import MAX_DELTA_CHAIN, InvalidArgument, Timeline, TimelineConf
+from pageserver.server import PageServer
+from pageserver.timeline import MAX_DELTA_CHAIN, InvalidArgument, Timeline
 from strata.wal import (
     PAGE_SIZE,
     PageDelta,
@@ -32,7 +30,7 @@ from strata.wal import (
     page_delta,
     split_transaction,
 )
-from tests.pageserver.conftest import PageServerProc
+from tests.pageserver.conftest import PageServerProc, in_process_server
 from tests.pageserver.test_page_deltas import DeltaEncoder, Pair, SmallChanges
 
 T = "t1"
@@ -141,21 +139,6 @@ def test_hot_pages_agree_with_full_images_everywhere(ps_factory) -> None:  # typ
 # ---------------------------------------------------------------------- in process
 
 
-def _server(tmp_path: Path, **conf: Any) -> PageServer:
-    tconf = TimelineConf(retention_lsn=0, wait_lsn_timeout_s=1.0)
-    ps = PageServer(ServerConf(data_dir=str(tmp_path / "data"), object_store=str(tmp_path / "objects"),
-                               housekeeping_interval_s=3600, auto_compact=False, timeline=tconf,
-                               **conf))
-    ps.start()
-    return ps
-
-
-@pytest.fixture
-def servers() -> Iterator[list[PageServer]]:
-    made: list[PageServer] = []
-    yield made
-    for ps in made:
-        ps.stop()
 
 
 class Model:
@@ -247,7 +230,7 @@ def _file_format(ps: PageServer, tl: Timeline, kind: str) -> set[str]:
 
 def test_deltas_are_kept_bounded_and_compose_at_every_lsn(tmp_path: Path,
                                                           servers: list[PageServer]) -> None:
-    ps = _server(tmp_path)
+    ps = in_process_server(tmp_path)
     servers.append(ps)
     tl = ps.create_timeline(T, "main")
     m = Model(tl)
@@ -288,7 +271,7 @@ def test_deltas_are_kept_bounded_and_compose_at_every_lsn(tmp_path: Path,
     before = m.lsn
     ps.stop()
     servers.remove(ps)
-    ps = _server(tmp_path)
+    ps = in_process_server(tmp_path)
     servers.append(ps)
     tl = ps.get(T, "main")
     assert tl.last_record_lsn == before
@@ -323,7 +306,7 @@ def test_deltas_are_kept_bounded_and_compose_at_every_lsn(tmp_path: Path,
 def test_a_shrunk_database_is_no_base(tmp_path: Path, servers: list[PageServer]) -> None:
     """A page whose chain is known but which the database was truncated below: its delta is
     refused as before (no version at the previous record's end), nothing applied."""
-    ps = _server(tmp_path)
+    ps = in_process_server(tmp_path)
     servers.append(ps)
     tl = ps.create_timeline(T, "main")
     m = Model(tl)
