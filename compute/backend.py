@@ -33,6 +33,7 @@ from typing import Any
 from compute.advisory import AdvisoryLocks, Key, Scope, WouldBlock
 from compute.notify import NotificationHub, Pending, check_channel
 from compute.sql.api import Kind, SqlError, Translation
+from compute.sql.functions.datetime import utc_text
 
 _UTC = _dt.UTC
 Slot = tuple[Key, bool, Scope]  # an advisory hold: key, shared, scope
@@ -358,10 +359,12 @@ def _state(busy: bool, in_txn: bool, failed: bool) -> str:
 
 
 def _ts(seconds: float | None) -> str | None:
+    """A timestamptz in its stored text (``utc_text``: the fraction without trailing zeros, as
+    now() is stored), so ``xact_start = now()`` compares equal as in PostgreSQL (with a fixed
+    six-digit fraction it did not when the microseconds ended in 0)."""
     if seconds is None:
         return None
-    value = _dt.datetime.fromtimestamp(seconds, _UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f") + "+00"
+    return utc_text(_dt.datetime.fromtimestamp(seconds, _UTC))
 
 
 def _nothing() -> None:

@@ -7,12 +7,15 @@ by ``pg_blocking_pids``; both were NULL / missing before."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import threading
 import time
 from typing import Any
 
 import psycopg
 
+from compute.backend import _ts
+from compute.sql.functions.datetime import utc_text
 from tests.support import PostgresOracle, StrataProcess
 
 WAIT_S = 5.0  # longest the script waits for a session to show a state (seconds)
@@ -98,3 +101,14 @@ def test_wait_events_and_blocking_pids_match_postgres(strata_shared: StrataProce
                                                       pg_oracle: PostgresOracle) -> None:
     expected = _script(pg_oracle.dsn)
     assert _script(strata_shared.dsn) == expected
+
+
+def test_activity_timestamps_are_in_stored_form() -> None:
+    """pg_stat_activity's times are stored text as now() is (no trailing zeros in the
+    fraction), so ``xact_start = now()`` holds whatever the microseconds (it failed when
+    they ended in 0)."""
+    for seconds in (1764918092.93646, 1764918092.0, 1764918092.5, 1764918092.123456):
+        value = _ts(seconds)
+        assert value is not None and value == utc_text(_dt.datetime.fromtimestamp(seconds, _dt.UTC))
+    assert _ts(1764918092.93646) == "2025-12-05 07:01:32.93646+00"
+    assert _ts(1764918092.0) == "2025-12-05 07:01:32+00"
