@@ -11,7 +11,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,28 +26,10 @@ from strata.pgwire.frontend import (
     query,
     startup_message,
 )
-from tests.proxy.support import ProxyProc
+from tests.proxy.conftest import StartProxy
 from tests.support import PostgresOracle, StrataProcess
 
-StartProxy = Callable[..., ProxyProc]
 Message = tuple[bytes, bytes]
-
-
-@pytest.fixture
-def start_proxy(tmp_path: Path, secret: Path, standalone: StrataProcess) -> Iterator[StartProxy]:
-    started: list[ProxyProc] = []
-
-    def start(*args: str, compute: StrataProcess | None = None) -> ProxyProc:
-        port = (compute or standalone).port
-        p = ProxyProc(tmp_path, secret, "--primary", f"127.0.0.1:{port}", "--auth", "trust", *args,
-                      name=f"proxy-{len(started)}")
-        started.append(p)
-        p.start()
-        return p
-
-    yield start
-    for p in started:
-        p.stop()
 
 
 class Raw:

@@ -10,7 +10,6 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,26 +18,9 @@ import pytest
 import sqlalchemy
 
 from strata.pgwire.frontend import FLUSH, SYNC, describe, frame, parse, query, startup_message
+from tests.proxy.conftest import StartProxy
 from tests.proxy.support import ProxyProc, self_signed_cert, write_users
 from tests.support import StrataProcess
-
-StartProxy = Callable[..., ProxyProc]
-
-
-@pytest.fixture
-def start_proxy(tmp_path: Path, secret: Path, standalone: StrataProcess) -> Iterator[StartProxy]:
-    started: list[ProxyProc] = []
-
-    def start(*args: str, auth: str = "trust") -> ProxyProc:
-        p = ProxyProc(tmp_path, secret, "--primary", f"127.0.0.1:{standalone.port}", "--auth", auth,
-                      *args, name=f"proxy-{len(started)}")
-        started.append(p)
-        p.start()
-        return p
-
-    yield start
-    for p in started:
-        p.stop()
 
 
 def _sqlstate(exc: BaseException) -> str | None:
