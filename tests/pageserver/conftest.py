@@ -215,10 +215,15 @@ class Workload:
             if size:
                 p = rng.randrange(size)
                 writes[p] = self._page(db, p)
-        images = [PageImage(db, p, d) for p, d in sorted(writes.items())]
         max_bytes = 3 * (PAGE_SIZE + 64) if rng.random() < 0.2 else 256 * 1024
-        recs = split_transaction(self.xid, images, ((db, size),), self.ts, max_bytes)
-        for rec in recs:
+        return self.commit(db, size, writes, max_bytes)
+
+    def commit(self, db: int, size: int, writes: dict[int, bytes], max_bytes: int) -> int:
+        """Emit transaction ``self.xid`` writing ``writes`` (database ``db`` now ``size``
+        pages), in records of at most ``max_bytes``, and remember what it wrote. Its LSN."""
+        images = [PageImage(db, p, d) for p, d in sorted(writes.items())]
+        end = 0
+        for rec in split_transaction(self.xid, images, ((db, size),), self.ts, max_bytes):
             end = self._emit(rec)
         for p, d in writes.items():
             self.pages.setdefault((db, p), []).append((end, d))

@@ -28,7 +28,6 @@ from strata.wal import (
     WalRecord,
     apply_delta,
     page_delta,
-    split_transaction,
 )
 from tests.pageserver.conftest import PageServerProc, in_process_server
 from tests.pageserver.test_page_deltas import DeltaEncoder, Pair, SmallChanges
@@ -55,16 +54,8 @@ class HotChanges(SmallChanges):
         for _ in range(rng.randint(1, 3)):
             p = rng.randrange(3) if rng.random() < 0.9 else rng.randrange(size)
             writes[p] = self._page(db, p)
-        images = [PageImage(db, p, d) for p, d in sorted(writes.items())]
         max_bytes = PAGE_SIZE + 64 if rng.random() < 0.2 else 256 * 1024  # some chunked
-        end = 0
-        for rec in split_transaction(self.xid, images, ((db, size),), self.ts, max_bytes):
-            end = self._emit(rec)
-        for p, d in writes.items():
-            self.pages.setdefault((db, p), []).append((end, d))
-        self.sizes.setdefault(db, []).append((end, size))
-        self.commits.append((end, self.ts))
-        return end
+        return self.commit(db, size, writes, max_bytes)
 
 
 def test_hot_pages_agree_with_full_images_everywhere(ps_factory) -> None:  # type: ignore[no-untyped-def]
