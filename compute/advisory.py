@@ -131,12 +131,12 @@ class AdvisoryLocks:
         """
         deadline = time.monotonic() + timeout_s if timeout_s else None
         with self._cond:
-            if self._free_now(owner, key, shared):
+            if not wait:
+                if not self._free_now(owner, key, shared):
+                    return False
                 self._grant(owner, key, shared, scope)
                 return True
-            if not wait:
-                return False
-            if self._request(owner, key, shared):
+            if self._request(owner, key, shared):  # _free_now, or ahead of the queue
                 self._grant(owner, key, shared, scope)
                 return True
             try:
