@@ -77,6 +77,46 @@ _BATCH_ENTRY_OVERHEAD = 16
 """Bytes a (key, lsn) pair adds to a batch's size when cutting batches."""
 _INDEX_BYTES_PER_ENTRY = 80
 """Memory of one entry of a loaded layer's key/lsn lists (two Python ints and pointers)."""
+PART_SHIFT = 11
+"""Keys are grouped in partitions of ``2**PART_SHIFT`` consecutive keys (2,048 pages, 8 MiB of
+one database; a db's size key and the commit timestamps key fall in partitions of their
+own). Since session 13 compaction writes image layers per set of partitions: only the
+partitions whose deltas call for it are rewritten (``Timeline.compact``)."""
+
+
+def part_of(key: int) -> int:
+    return key >> PART_SHIFT
+
+
+def part_ranges(parts: list[int]) -> list[tuple[int, int]]:
+    """Key ranges ``[a, b)`` of sorted ``parts``, adjacent partitions joined."""
+    out: list[tuple[int, int]] = []
+    for p in parts:
+        a, b = p << PART_SHIFT, (p + 1) << PART_SHIFT
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def part_stats(entries: list[tuple[int, int, bytes]]) -> dict[int, int]:
+    """Partition -> bytes of page deltas (``Delta`` values) among ``entries``; every partition
+    holding an entry is there (0 if it holds only images): a delta layer's ``parts``."""
+    out: dict[int, int] = {}
+    for k, _, data in entries:
+        p = k >> PART_SHIFT
+        out[p] = out.get(p, 0) + (len(data) if type(data) is Delta else 0)
+    return out
+
+
+def image_stats(entries: list[tuple[int, int, bytes]]) -> dict[int, int]:
+    """Partition -> bytes of the versions among ``entries``: an image layer's ``parts``."""
+    out: dict[int, int] = {}
+    for k, _, data in entries:
+        p = k >> PART_SHIFT
+        out[p] = out.get(p, 0) + len(data)
+    return out
 
 
 class Delta(bytes):
@@ -162,9 +202,36 @@ class LayerDesc:
     max_ts: int = 0
     entries: int = 0
     remote: bool = False
+    parts: dict[int, int] | None = None
+    """Session 13. A delta layer: partition -> bytes of page deltas, for every partition it
+    holds a version of (None, files written before: it may hold any key). An image layer:
+    partition -> bytes of its pages (None: not recorded)."""
+    partial: bool = False
+    """An image layer holding only the partitions in ``parts`` (every key of those, as of its
+    LSN); False: it holds every key of the timeline (every image before session 13)."""
+    merged: bool = False
+    """A delta layer made by merging delta layers (session 13), never merged again."""
+    superseded: bool = field(default=False, compare=False)
+    """In memory only: a merged layer holding this one's versions is being uploaded; this one
+    leaves the layer list once it is (reads may use either meanwhile)."""
+
+    def touches(self, part: int) -> bool:
+        """A delta layer may hold a version of a key of ``part``."""
+        return self.parts is None or part in self.parts
+
+    def covers(self, part: int) -> bool:
+        """An image layer holds every key of ``part`` as of its LSN."""
+        return not self.partial or part in (self.parts or ())
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        extra: dict[str, Any] = {}
+        if self.parts is not None:
+            extra["parts"] = {str(p): n for p, n in sorted(self.parts.items())}
+        if self.partial:
+            extra["partial"] = True
+        if self.merged:
+            extra["merged"] = True
+        return extra | {
             "name": self.name,
             "kind": self.kind,
             "lo": self.lo,
@@ -189,8 +256,12 @@ class LayerDesc:
             max_ts=int(d.get("max_ts", 0)),
             entries=int(d.get("entries", 0)),
             remote=True,
+            parts=({int(p): int(n) for p, n in d["parts"].items()} if "parts" in d else None),
+            partial=bool(d.get("partial", False)),
+            merged=bool(d.get("merged", False)),
         )
         assert desc.kind in ("delta", "image"), desc.kind
+        assert not (desc.partial and desc.parts is None), "a partial image names its partitions"
         assert desc.lo <= desc.hi
         return desc
 
@@ -515,6 +586,41 @@ class LoadedLayer:
         for i in range(len(keys)):
             if lsns[i] <= lsn:
                 out[keys[i]] = (lsns[i], at(i))
+        return out
+
+    def _batch_uncached(self, b: int) -> DecodedBatch:
+        """Batch ``b`` decoded, not through the batch cache (compaction)."""
+        try:
+            with self._read_lock:
+                rb = self._data_reader.get_batch(b)
+        except (pa.ArrowInvalid, pa.ArrowException) as exc:
+            raise LayerCorrupt(f"unreadable batch {b} of layer: {exc}") from exc
+        col = rb.column(0)
+        if len(col) != self._starts[b + 1] - self._starts[b]:
+            raise LayerCorrupt(f"batch {b} has {len(col)} pages, its index says otherwise")
+        assert isinstance(col, pa.LargeBinaryArray)
+        return DecodedBatch(col)
+
+    def entries_in(self, ranges: list[tuple[int, int]], lsn: int) -> list[tuple[int, int, bytes]]:
+        """Every (key, lsn, data) with the key in one of the sorted, disjoint ``ranges``
+        (``[a, b)``) and at or below ``lsn``, sorted by (key, lsn): only the record batches
+        holding those rows are decoded (compaction of some partitions)."""
+        keys, lsns, starts = self.keys, self.lsns, self._starts
+        out: list[tuple[int, int, bytes]] = []
+        batch: DecodedBatch | None = None
+        bno = -1
+        for a, b in ranges:
+            i = bisect.bisect_left(keys, a)
+            j = bisect.bisect_left(keys, b, i)
+            for r in range(i, j):
+                if lsns[r] > lsn:
+                    continue
+                if batch is None or not starts[bno] <= r < starts[bno + 1]:
+                    bno = bisect.bisect_right(starts, r) - 1
+                    batch = self._batch_uncached(bno)
+                j0 = r - starts[bno]
+                data = batch.at_tagged(j0) if self.has_deltas else batch.at(j0)
+                out.append((keys[r], lsns[r], data))
         return out
 
     def entries_upto(self, lsn: int) -> list[tuple[int, int, bytes]]:

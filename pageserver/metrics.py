@@ -107,6 +107,14 @@ CORRUPT_LAYERS = Counter(
 )
 FLUSHES = Counter("strata_pageserver_flushes_total", "In-memory layers flushed")
 COMPACTIONS = Counter("strata_pageserver_compactions_total", "Image layers created")
+COMPACTION_BYTES = Counter(
+    "strata_pageserver_compaction_bytes_total",
+    "Bytes of image layers written by compaction (kind: full = every key, partial = some partitions)",
+    ["kind"],
+)
+MERGE_BYTES = Counter(
+    "strata_pageserver_merge_bytes_total", "Bytes of merged delta layers written by compaction"
+)
 GC_RUNS = Counter("strata_pageserver_gc_runs_total", "GC passes")
 GC_LAYERS_REMOVED = Counter("strata_pageserver_gc_layers_removed_total", "Layers removed by GC")
 GC_BYTES_REMOVED = Counter("strata_pageserver_gc_bytes_removed_total", "Bytes removed by GC")

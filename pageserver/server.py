@@ -578,8 +578,8 @@ class PageServer:
             seq = tl.flush()
             ok = self.uploads.wait(seq, timeout=120)
             return {"ok": ok, "remote_consistent_lsn": tl.remote_consistent_lsn}
-        if op == "compact":
-            name = tl.compact(force=True)
+        if op in ("compact", "compact_auto"):  # compact_auto: the automatic policy's choice
+            name = tl.compact(force=op == "compact")
             return {"image": name, "ok": self.uploads.wait(timeout=120)}
         if op == "gc":
             res = tl.gc()

@@ -38,8 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pageserver import metrics
+from pageserver import compaction, metrics
 from pageserver.layers import (
+    PART_SHIFT,
     SIZE_PAGE,
     TS_KEY,
     Delta,
@@ -51,7 +52,10 @@ from pageserver.layers import (
     encode_layer,
     encode_size,
     encode_ts,
+    image_stats,
     page_key,
+    part_ranges,
+    part_stats,
     sha256,
     size_key,
     split_key,
@@ -140,7 +144,21 @@ MAX_CHAIN_KEYS = 1 << 20
 ingest until their keys are seen again): bounds its memory (~100 bytes a key)."""
 COMPACTION_MAX_FACTOR = 4
 """...but never more than ``compaction_threshold`` times this many deltas (bounds the layers
-a read walks)."""
+a read walks). Since session 13 both rules apply per key partition
+(``compaction.due_partitions``), counting the delta layers that hold the partition."""
+MERGE_FACTOR = 2
+"""Once ``compaction_threshold`` times this many unmerged delta layers (one per flush) are
+uploaded above the newest full image, compaction merges them into one delta layer (session
+13): the layers a read walks grow that many times slower, so images are due that much less
+often, for one more write of the delta bytes."""
+
+
+def _drop_past_end(state: dict[int, tuple[int, bytes]], sizes: dict[int, int]) -> None:
+    """Remove the pages at or past their database's size from ``state``."""
+    for k in [k for k in state if k != TS_KEY]:
+        db, pg = split_key(k)
+        if pg != SIZE_PAGE and db in sizes and pg >= sizes[db]:
+            del state[k]
 
 
 @dataclass
@@ -437,7 +455,7 @@ class Timeline:
                 name = f"D_{mem.lo:016X}_{hi:016X}_{uuid.uuid4().hex[:8]}"
                 desc = LayerDesc(
                     name, "delta", mem.lo, hi, len(data), sha256(data),
-                    mem.min_ts, mem.max_ts, len(entries),
+                    mem.min_ts, mem.max_ts, len(entries), parts=part_stats(entries),
                 )  # fmt: skip
                 self.layer_store.write_local(self.tenant, self.timeline_id, name, data)
             with self.lock:
@@ -560,12 +578,13 @@ class Timeline:
             v = m.get(key, lsn)
             if v is not None:
                 return True, v
+        part = key >> PART_SHIFT
         for d in layers:
             if d.kind == "image":
-                if d.hi > lsn:
+                if d.hi > lsn or not d.covers(part):
                     continue
                 return True, load(self.tenant, self.timeline_id, d).get(key, lsn)
-            if d.lo >= lsn:
+            if d.lo >= lsn or not d.touches(part):
                 continue
             v = load(self.tenant, self.timeline_id, d).get(key, lsn)
             if v is not None:
@@ -583,13 +602,14 @@ class Timeline:
             chain = m.chain_at(key, lsn)
             if chain:
                 return True, chain
+        part = key >> PART_SHIFT
         for d in layers:
             if d.kind == "image":
-                if d.hi > lsn:
+                if d.hi > lsn or not d.covers(part):
                     continue
                 v = load(self.tenant, self.timeline_id, d).get(key, lsn)
                 return True, [] if v is None else [v]
-            if d.lo >= lsn:
+            if d.lo >= lsn or not d.touches(part):
                 continue
             chain = load(self.tenant, self.timeline_id, d).chain_at(key, lsn)
             if chain:
@@ -697,10 +717,16 @@ class Timeline:
                 break
             if (d.kind == "image" and d.hi > lsn) or (d.kind == "delta" and d.lo >= lsn):
                 continue
+            if d.kind == "image":  # it holds every key of the partitions it covers
+                mine = [k for k in left if d.covers(k >> PART_SHIFT)]
+            else:
+                mine = [k for k in left if d.touches(k >> PART_SHIFT)]
+            if not mine:
+                continue
             loaded = load(self.tenant, self.timeline_id, d)
-            for k in left:
+            for k in mine:
                 v = loaded.get(k, lsn)
-                if v is not None or d.kind == "image":  # an image holds every key
+                if v is not None or d.kind == "image":
                     found[k] = v
             left = [k for k in left if k not in found]
         return found
@@ -756,105 +782,198 @@ class Timeline:
     # ------------------------------------------------------------------ compaction
 
     def materialize(self, lsn: int) -> dict[int, tuple[int, bytes]]:
-        """Every key's newest version at or below ``lsn`` (pages past a db's end dropped)."""
+        """Every key's newest version at or below ``lsn`` (pages past a db's end dropped):
+        the newest full image, then (by LSN) the partial images and delta layers above it."""
         if self.ancestor is not None and lsn <= self.ancestor_lsn:
             return self.ancestor.materialize(lsn)
         with self.lock:
             mems = [*self.frozen, self.open_layer]
             layers = list(self.layers)
-        images = [d for d in layers if d.kind == "image" and d.hi <= lsn]
-        base = max(images, key=lambda d: d.hi) if images else None
+        base = compaction.newest_full_image(layers, lsn)
+        load = self.layer_store.load
         state: dict[int, tuple[int, bytes]]
         if base is not None:
-            state = self.layer_store.load(self.tenant, self.timeline_id, base).latest_at(lsn)
+            state = load(self.tenant, self.timeline_id, base).latest_at(lsn)
             base_lsn = base.hi
         elif self.ancestor is not None:
             state = self.ancestor.materialize(self.ancestor_lsn)
             base_lsn = self.ancestor_lsn
         else:
             state, base_lsn = {}, 0
-
-        def fold(entries: list[tuple[int, int, bytes]]) -> None:
-            """Versions of one layer sorted by (key, lsn), layers oldest first: a newer image
-            replaces, a ``Delta`` applies to the version below it (``state``'s)."""
-            for k, v_lsn, data in entries:
-                cur = state.get(k)
-                if cur is not None and cur[0] >= v_lsn:
-                    continue
-                if type(data) is Delta:
-                    if cur is None:
-                        raise DataLoss(f"page key {k:#x} on timeline {self.timeline_id}: the "
-                                       f"delta at LSN {fmt_lsn(v_lsn)} has no image below it")
-                    try:
-                        data = apply_delta(cur[1], data)
-                    except WalFormatError as exc:
-                        raise DataLoss(f"page key {k:#x} at LSN {fmt_lsn(v_lsn)}: {exc}") from exc
-                state[k] = (v_lsn, data)
-
-        deltas = sorted(
-            (d for d in layers if d.kind == "delta" and d.hi > base_lsn and d.lo < lsn),
-            key=lambda d: d.lo,
-        )
-        for d in deltas:
-            fold(self.layer_store.load(self.tenant, self.timeline_id, d).entries_upto(lsn))
-        for m in mems:  # frozen (oldest first), then the open layer
-            if m.lo < lsn:
-                fold([(k, v_lsn, data) for k in sorted(m.versions)
-                      for v_lsn, data in m.versions[k] if v_lsn <= lsn])
-        sizes = {
+        above = [d for d in compaction.live_deltas(layers, base_lsn, 1 << 64) if d.lo < lsn]
+        above += [d for d in layers if d.kind == "image" and d.partial and base_lsn < d.hi <= lsn]
+        try:
+            for d in sorted(above, key=compaction.fold_order):
+                entries = load(self.tenant, self.timeline_id, d).entries_upto(lsn)
+                if d.kind == "image":
+                    compaction.fold_image(state, d, entries)
+                else:
+                    compaction.fold(state, entries)
+            for m in mems:  # frozen (oldest first), then the open layer
+                if m.lo < lsn:
+                    compaction.fold(state, [(k, v_lsn, data) for k in sorted(m.versions)
+                                            for v_lsn, data in m.versions[k] if v_lsn <= lsn])
+        except compaction.FoldError as exc:
+            raise DataLoss(f"timeline {self.timeline_id}: {exc}") from exc
+        _drop_past_end(state, {
             split_key(k)[0]: decode_size(v[1])
             for k, v in state.items()
             if k != TS_KEY and split_key(k)[1] == SIZE_PAGE
-        }
-        for k in [k for k in state if k != TS_KEY]:
-            db, pg = split_key(k)
-            if pg != SIZE_PAGE and db in sizes and pg >= sizes[db]:
-                del state[k]
+        })
         return state
 
-    def _compaction_due(self, img: int, above: list[LayerDesc]) -> bool:
-        """Automatic compaction: enough deltas above the image at ``img`` (-1: none), and
-        either as many bytes as the image or COMPACTION_MAX_FACTOR times the threshold."""
+    def materialize_parts(self, due: dict[int, LayerDesc], at: int) -> dict[int, tuple[int, bytes]]:
+        """Every key of the partitions in ``due`` (partition -> its newest image) at ``at``:
+        only those partitions' rows of that image and of the delta layers above it are read
+        (the cost of a compaction follows what changed, not the database's size)."""
+        with self.lock:
+            layers = list(self.layers)
+        load = self.layer_store.load
+        state: dict[int, tuple[int, bytes]] = {}
+        by_base: dict[str, list[int]] = {}
+        for p, base in due.items():
+            by_base.setdefault(base.name, []).append(p)
+        for p_list in by_base.values():
+            base = due[p_list[0]]
+            ranges = part_ranges(sorted(p_list))
+            for k, v_lsn, data in load(self.tenant, self.timeline_id, base).entries_in(ranges, at):
+                state[k] = (v_lsn, data)
+        floor = {p: base.hi for p, base in due.items()}
+        try:
+            for d in sorted(compaction.live_deltas(layers, min(floor.values()), at),
+                            key=compaction.fold_order):
+                mine = sorted(p for p in due if d.touches(p) and d.hi > floor[p])
+                if mine:
+                    entries = load(self.tenant, self.timeline_id, d).entries_in(
+                        part_ranges(mine), at)
+                    compaction.fold(state, entries, floor)
+        except compaction.FoldError as exc:
+            raise DataLoss(f"timeline {self.timeline_id}: {exc}") from exc
+        dbs = {k >> 32 for k in state if k != TS_KEY}
+        sizes = {db: self.db_size(db, at) for db in dbs}
+        _drop_past_end(state, {db: n for db, n in sizes.items() if n is not None})
+        return state
+
+    def _compaction_due(self, img: LayerDesc | None, above: list[LayerDesc]) -> bool:
+        """Automatic full compaction: enough deltas above the full image ``img`` (None:
+        none yet), and either as many bytes as the image or COMPACTION_MAX_FACTOR times the
+        threshold."""
         threshold = self.conf.compaction_threshold
         if len(above) < threshold:
             return False
         if len(above) >= threshold * COMPACTION_MAX_FACTOR:
             return True
-        image_bytes = sum(d.size for d in self.layers if d.kind == "image" and d.hi == img)
+        image_bytes = img.size if img is not None else 0
         return sum(d.size for d in above) >= image_bytes * COMPACTION_IMAGE_RATIO
 
     def compact(self, force: bool = False) -> str | None:
-        """Write an image layer at the remote consistent LSN when deltas pile up."""
+        """Write an image layer at the remote consistent LSN when deltas pile up: of the
+        whole timeline (forced, the first, or above layers of before session 13), else of
+        the partitions that are due (``compaction.due_partitions``), after merging the
+        unmerged delta layers once ``MERGE_FACTOR`` times the threshold of them are uploaded.
+        Returns the new image layer's name (None: no image written)."""
         with self.compact_lock:
             with self.lock:
                 if self.deleted:
                     return None
                 at = self.remote_consistent_lsn
-                img = max((d.hi for d in self.layers if d.kind == "image"), default=-1)
-                above = [d for d in self.layers if d.kind == "delta" and d.hi > img and d.remote]
-                if at <= max(img, self.ancestor_lsn) or not above:
+                layers = list(self.layers)
+                if at <= self.ancestor_lsn:
                     return None
-                if not force and not self._compaction_due(img, above):
+            full = compaction.newest_full_image(layers, at)
+            deltas = compaction.live_deltas(layers, full.hi if full else -1, at)
+            if force or full is None or any(d.parts is None for d in deltas):
+                above = [d for d in deltas if d.remote]
+                if full is not None and at <= full.hi or not above:
                     return None
-            state = self.materialize(at)
-            failpoint("compaction-before-write")
-            entries = sorted((k, v[0], v[1]) for k, v in state.items())
-            data = encode_layer("image", at, at, entries)
-            name = f"I_{at:016X}_{uuid.uuid4().hex[:8]}"
-            ts = [decode_ts(v[1]) for k, v in state.items() if k == TS_KEY]
-            desc = LayerDesc(
-                name, "image", at, at, len(data), sha256(data),
-                ts[0] if ts else 0, ts[0] if ts else 0, len(entries),
+                if not force and not self._compaction_due(full, above):
+                    return None
+                state = self.materialize(at)
+                return self._write_image(at, state, None)
+            merge = compaction.merge_candidates(
+                layers, full.hi, self.conf.compaction_threshold * MERGE_FACTOR)
+            if merge:
+                self._merge(merge)
+                with self.lock:
+                    layers = list(self.layers)
+            due = compaction.due_partitions(
+                layers, at, threshold=self.conf.compaction_threshold,
+                cap=self.conf.compaction_threshold * COMPACTION_MAX_FACTOR,
+                ratio=COMPACTION_IMAGE_RATIO, horizon=self.gc_horizon(int(time.time() * 1e6)),
             )  # fmt: skip
-            self.layer_store.write_local(self.tenant, self.timeline_id, name, data)
-            failpoint("compaction-after-write")
+            if not due:
+                return None
+            return self._write_image(at, self.materialize_parts(due, at), sorted(due))
+
+    def _write_image(
+        self, at: int, state: dict[int, tuple[int, bytes]], parts: list[int] | None
+    ) -> str:
+        """Write and queue the upload of an image layer at ``at`` holding ``state``: every key
+        (``parts`` None) or every key of ``parts`` (caller holds ``compact_lock``)."""
+        failpoint("compaction-before-write")
+        entries = sorted((k, v[0], v[1]) for k, v in state.items())
+        data = encode_layer("image", at, at, entries)
+        name = f"I_{at:016X}_{uuid.uuid4().hex[:8]}"
+        ts = [decode_ts(v[1]) for k, v in state.items() if k == TS_KEY]
+        stats = image_stats(entries)
+        if parts is not None:
+            stats = {p: stats.get(p, 0) for p in parts}
+        desc = LayerDesc(
+            name, "image", at, at, len(data), sha256(data),
+            ts[0] if ts else 0, ts[0] if ts else 0, len(entries),
+            parts=stats, partial=parts is not None,
+        )  # fmt: skip
+        self.layer_store.write_local(self.tenant, self.timeline_id, name, data)
+        failpoint("compaction-after-write")
+        with self.lock:
+            self._add_layer(desc)
+        metrics.COMPACTIONS.inc()
+        metrics.COMPACTION_BYTES.labels("partial" if parts is not None else "full").inc(len(data))
+        self.uploads.submit(
+            f"{self.timeline_id} image {name}", lambda: self._upload_layer(desc, None)
+        )
+        return name
+
+    def _merge(self, run: list[LayerDesc]) -> None:
+        """Merge the uploaded delta layers ``run`` (contiguous, oldest first) into one: it
+        joins the layer list at once (reads may find a version in either) and replaces them
+        in the manifest once uploaded; then their objects are deleted. A crash before that
+        leaves them named and the merged object an orphan."""
+        load = self.layer_store.load
+        entries: list[tuple[int, int, bytes]] = []
+        for d in run:
+            entries.extend(load(self.tenant, self.timeline_id, d).entries_upto(1 << 64))
+        entries.sort(key=lambda e: (e[0], e[1]))
+        lo, hi = run[0].lo, run[-1].hi
+        failpoint("merge-before-write")
+        data = encode_layer("delta", lo, hi, entries)
+        name = f"D_{lo:016X}_{hi:016X}_{uuid.uuid4().hex[:8]}"
+        tss = [d for d in run if d.min_ts]
+        desc = LayerDesc(
+            name, "delta", lo, hi, len(data), sha256(data),
+            min((d.min_ts for d in tss), default=0), max((d.max_ts for d in tss), default=0),
+            len(entries), parts=part_stats(entries), merged=True,
+        )  # fmt: skip
+        self.layer_store.write_local(self.tenant, self.timeline_id, name, data)
+        with self.lock:
+            self._add_layer(desc)
+        metrics.MERGE_BYTES.inc(len(data))
+        names = {d.name for d in run}
+
+        def task() -> None:
+            self._upload_layer(desc, None)  # the object, then a manifest naming both
             with self.lock:
-                self._add_layer(desc)
-            metrics.COMPACTIONS.inc()
-            self.uploads.submit(
-                f"{self.timeline_id} image {name}", lambda: self._upload_layer(desc, None)
-            )
-            return name
+                if self.deleted or self.broken or not desc.remote:
+                    return
+                gone = [d for d in self.layers if d.name in names]
+                self.layers = [d for d in self.layers if d.name not in names]
+                self._publish_view()
+            self.upload_manifest()  # first stop naming them, then delete
+            for d in gone:
+                self.layer_store.remote.delete(layer_key(self.tenant, self.timeline_id, d.name))
+                self.layer_store.remove_local(self.tenant, self.timeline_id, d.name)
+
+        self.uploads.submit(f"{self.timeline_id} merged delta {name}", task)
 
     # ------------------------------------------------------------------ gc
 
@@ -915,26 +1034,7 @@ class Timeline:
             with self.lock:
                 horizon = self.gc_horizon(now_us)
                 branch_points = sorted(c.ancestor_lsn for c in self.children)
-                images = sorted(d.hi for d in self.layers if d.kind == "image" and d.remote)
-                removable: list[LayerDesc] = []
-                for d in self.layers:
-                    if not d.remote or d.hi > horizon:
-                        continue
-                    if d.kind == "delta":
-                        ok = any(d.hi <= img <= horizon for img in images) and all(
-                            any(d.hi <= img <= b for img in images)
-                            for b in branch_points
-                            if b > d.lo
-                        )
-                    else:
-                        nxt = min((img for img in images if img > d.hi), default=None)
-                        ok = (
-                            nxt is not None
-                            and nxt <= horizon
-                            and all(nxt <= b for b in branch_points if b >= d.hi)
-                        )
-                    if ok:
-                        removable.append(d)
+                removable = compaction.gc_removable(self.layers, horizon, branch_points)
                 new_cutoff = max(self.gc_cutoff_lsn, horizon)
                 changed = bool(removable) or new_cutoff != self.gc_cutoff_lsn
                 self.gc_cutoff_lsn = new_cutoff
