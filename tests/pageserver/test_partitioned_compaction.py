@@ -113,7 +113,7 @@ def _round(ps: PageServer, tl: Timeline, m: Pages, n: int, warm: bool) -> None:
     for i in range(n):
         hot = m.live(HOT)
         deltas = m.rng.sample(hot, 2)
-        if warm and i == 0:
+        if warm and i < 3:
             deltas.append(m.rng.choice(m.live(WARM)))
         m.commit([], deltas)
     tl.flush()
@@ -150,11 +150,12 @@ def test_partial_images_merges_and_gc_read_right_everywhere(
     assert not full.partial and page_parts(full) == {0, 1, 2, 3, 4}
 
     merged_seen = partial_seen = 0
+    shrunk = 1 << 64
     for r in range(12):
-        _round(ps, tl, m, 4, warm=r % 3 == 0)
+        _round(ps, tl, m, 4, warm=r % 3 == 0 or r > 7)
         if r == 7:  # shrink the db into the WARM partition, then regrow it a little
             m.commit([], [], size=WARM * PART + 1)
-            m.commit([WARM * PART + j for j in (1, 2, 3)], [], size=WARM * PART + 4)
+            shrunk = m.commit([WARM * PART + j for j in (1, 2, 3)], [], size=WARM * PART + 4)
         tl.compact()
         assert ps.uploads.wait(timeout=60)
         merged_seen = max(merged_seen, sum(1 for d in tl.layers if d.merged))
@@ -166,9 +167,16 @@ def test_partial_images_merges_and_gc_read_right_everywhere(
         if r % 4 == 3:
             ps.layer_store.drop_cache()
             assert m.check(tl) > 0
+    # an image holds no page at or past its database's size at its LSN (the shrink above)
+    for d in _images(tl):
+        size = tl.db_size(DB, d.hi)
+        assert size is not None
+        keys = ps.layer_store.load(T, "main", d).keys
+        assert not [k for k in keys if k >> 32 == DB and size <= k & 0xFFFFFFFF < 0xFFFFFFFF], d
     assert merged_seen >= 1, "unmerged delta layers were never merged"
     assert partial_seen >= 1, "no partial image was written"
     assert any(d.partial and HOT in page_parts(d) for d in _images(tl))
+    assert any(d.partial and WARM in page_parts(d) and d.hi > shrunk for d in _images(tl))
     # no unmerged run of more than the merge bound is left above the full image
     assert len([d for d in tl.layers if d.kind == "delta" and not d.merged
                 and d.lo >= full.hi]) < tl.conf.compaction_threshold * MERGE_FACTOR + 2
