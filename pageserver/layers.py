@@ -62,6 +62,11 @@ FORMAT_DELTAS = "strata-layer-2"
 a kind byte (``_TAG_IMAGE`` or ``_TAG_DELTA``). Files without deltas keep ``FORMAT`` byte for
 byte; a page server older than session 12 refuses a ``FORMAT_DELTAS`` file as an unknown
 format (DATA_LOSS) instead of serving a delta as a page."""
+FORMAT_PARTIAL = "strata-layer-3"
+"""An image layer holding only some key partitions (session 13; the manifest names them):
+laid out as ``FORMAT``, with its own format string so that a page server older than session
+13, which would take it for an image of every key and answer "no such page" for the others,
+refuses it as an unknown format (DATA_LOSS) instead."""
 _TAG_IMAGE = b"\x00"
 _TAG_DELTA = b"\x01"
 LAYER_BATCH_BYTES = 64 * 1024
@@ -368,10 +373,12 @@ def encode_layer(
     hi: int,
     entries: list[tuple[int, int, bytes]],
     batch_bytes: int | None = None,
+    partial: bool = False,
 ) -> bytes:
     """Serialize sorted (key, lsn, data) entries as an Arrow IPC file, in record batches of
     about ``batch_bytes`` (default ``LAYER_BATCH_BYTES``) of page data. ``FORMAT_DELTAS`` if
-    any data is a ``Delta`` (only delta layers may hold one), else ``FORMAT``."""
+    any data is a ``Delta`` (only delta layers may hold one), ``FORMAT_PARTIAL`` for an
+    image of some partitions (``partial``), else ``FORMAT``."""
     assert kind in ("delta", "image")
     deltas = any(type(e[2]) is Delta for e in entries)
     assert not (deltas and kind == "image"), "an image layer holds full pages only"
@@ -379,7 +386,8 @@ def encode_layer(
         (entries[i][0], entries[i][1]) < (entries[i + 1][0], entries[i + 1][1])
         for i in range(len(entries) - 1)
     ), "entries must be strictly sorted by (key, lsn)"
-    fmt = FORMAT_DELTAS if deltas else FORMAT
+    assert not (partial and kind != "image")
+    fmt = FORMAT_DELTAS if deltas else FORMAT_PARTIAL if partial else FORMAT
     schema = _SCHEMA.with_metadata({"format": fmt, "kind": kind, "lo": str(lo), "hi": str(hi)})
     batch = pa.record_batch(
         [
@@ -483,7 +491,7 @@ class LoadedLayer:
             self._data_reader = _ipc_reader(self._buf, [2])
         except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
             raise LayerCorrupt(f"unreadable layer: {exc}") from exc
-        if meta.get("format") not in (FORMAT, FORMAT_DELTAS):
+        if meta.get("format") not in (FORMAT, FORMAT_DELTAS, FORMAT_PARTIAL):
             raise LayerCorrupt(f"unknown layer format {meta.get('format')!r}")
         self.has_deltas = meta["format"] == FORMAT_DELTAS
         self.kind = meta["kind"]

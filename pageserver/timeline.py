@@ -912,7 +912,7 @@ class Timeline:
         (``parts`` None) or every key of ``parts`` (caller holds ``compact_lock``)."""
         failpoint("compaction-before-write")
         entries = sorted((k, v[0], v[1]) for k, v in state.items())
-        data = encode_layer("image", at, at, entries)
+        data = encode_layer("image", at, at, entries, partial=parts is not None)
         name = f"I_{at:016X}_{uuid.uuid4().hex[:8]}"
         ts = [decode_ts(v[1]) for k, v in state.items() if k == TS_KEY]
         stats = image_stats(entries)

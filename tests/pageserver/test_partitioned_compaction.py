@@ -9,9 +9,11 @@ import random
 import threading
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.ipc as ipc
 import pytest
 
-from pageserver import compaction
+from pageserver import compaction, layers
 from pageserver import timeline as timeline_mod
 from pageserver.layers import PART_SHIFT, LayerDesc, page_key
 from pageserver.server import PageServer
@@ -245,6 +247,13 @@ def test_a_cold_partition_is_not_rewritten(tmp_path: Path, servers: list[PageSer
     for d in partial:
         assert page_parts(d) == {HOT}, d.parts
         assert d.entries < full.entries / 4
+    # a partial image has its own format string (a page server before session 13 refuses it
+    # instead of taking it for an image of every key); a full one keeps the old one
+    for d in _images(tl):
+        path = ps.layer_store.local_path(T, "main", d.name)
+        with ipc.open_file(pa.memory_map(path)) as r:
+            fmt = (r.schema.metadata or {})[b"format"].decode()
+        assert fmt == (layers.FORMAT_PARTIAL if d.partial else layers.FORMAT), (d.name, fmt)
     ps.layer_store.drop_cache()
     assert m.check(tl) > 0
 
