@@ -234,6 +234,12 @@ class WriterLock(asyncio.Lock):
 
     _locked: bool  # asyncio.Lock's own state (set by its acquire, cleared by release)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._on_grant: dict[asyncio.Future[bool | None], Callable[[asyncio.Future[bool | None]], None]] = {}
+        """Callback lanes' waiters and their done callbacks, for ``hand_over_now``."""
+        self._handing = False
+
     def free(self) -> bool:
         """``acquire()`` would take the lock without waiting: unlocked and nobody queued (a
         woken waiter is never overtaken)."""
@@ -246,16 +252,47 @@ class WriterLock(asyncio.Lock):
         self._locked = True
         return True
 
-    def enqueue(self) -> asyncio.Future[bool | None]:
+    def enqueue(self, on_grant: Callable[[asyncio.Future[bool | None]], None] | None = None
+                ) -> asyncio.Future[bool | None]:
         """A waiter at the end of the queue (the caller found the lock not ``free``): the lock
         hands itself to it by setting its result to True (``release``, ``_wake_up_first``).
-        Its owner must call ``granted`` once it is done, whatever made it done."""
+        Its owner must call ``granted`` once it is done, whatever made it done. ``on_grant``
+        (a callback lane's waiter): its done callback, which ``hand_over_now`` may run before
+        the loop does; it must do nothing when called a second time."""
         waiters = self._waiters
         if waiters is None:
             waiters = self._waiters = collections.deque()
         fut: asyncio.Future[bool | None] = self._get_loop().create_future()  # type: ignore[attr-defined]
         waiters.append(fut)
+        if on_grant is not None:
+            fut.add_done_callback(on_grant)
+            self._on_grant[fut] = on_grant
         return fut
+
+    def hand_over_now(self) -> None:
+        """The lock was just released to a callback lane's waiter (its future done with True,
+        its done callback only scheduled): run that callback now instead of after everything
+        already in the loop's ready queue. A commit's release is followed there by the work
+        its commit scheduled (the log store proposer's sends to the acceptors, ~90 µs in a
+        cluster), which the next holder's first statement then waited for; run first, the
+        statement's answer goes out and that work fills the holder's client round trip
+        (docs/performance.md, "The writer's hand-over (session 13)"). Call it where nothing of
+        the caller's own is left to do on the loop; not nested (a hand-over's statement that
+        ends in a commit leaves the next one to the loop)."""
+        waiters = self._waiters
+        if self._handing or self._locked or not waiters:
+            return
+        fut = waiters[0]
+        if not fut.done() or fut.cancelled() or fut.result() is not True:
+            return
+        on_grant = self._on_grant.pop(fut, None)
+        if on_grant is None:  # the message loop's waiter (a task): its own wake-up
+            return
+        self._handing = True
+        try:
+            on_grant(fut)
+        finally:
+            self._handing = False
 
     def granted(self, fut: asyncio.Future[bool | None]) -> bool:
         """``fut`` (from ``enqueue``) is done: it leaves the queue. True: the lock was handed to
@@ -266,6 +303,7 @@ class WriterLock(asyncio.Lock):
         if waiters is not None:
             with contextlib.suppress(ValueError):
                 waiters.remove(fut)
+        self._on_grant.pop(fut, None)
         if not fut.cancelled() and fut.result() is True:
             assert not self._locked
             self._locked = True

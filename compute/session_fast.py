@@ -190,14 +190,16 @@ class FastLane:
 
     # ---- a callback lane's wait for the writer (compute/pgwire/fastwait.py)
 
-    def queue_for_writer(self) -> asyncio.Future[bool | None]:
+    def queue_for_writer(self, on_grant: Callable[[asyncio.Future[bool | None]], None]
+                         ) -> asyncio.Future[bool | None]:
         """After ``writer_wait_ready``: a waiter in the writer lock's queue (behind every waiter
         already there, of either kind) that cancel, statement_timeout and
-        pg_terminate_backend wake as they wake ``_acquire_writer``'s wait."""
+        pg_terminate_backend wake as they wake ``_acquire_writer``'s wait; ``on_grant`` is its
+        done callback (``WriterLock.enqueue``: it may be run early, by ``hand_over_now``)."""
         txn = self.txn
         assert txn is not None
         txn.queried = True  # (``_run_sql`` marks it before its wait too)
-        waiter = self.db.writer_lock.enqueue()
+        waiter = self.db.writer_lock.enqueue(on_grant)
         self._writer_wait.watch(waiter)
         return waiter
 

@@ -67,20 +67,26 @@ def answer_commit(conn: Connection, buf: bytearray, session: Session, tr: Transl
         conn.send(message)
     timer = statement_timer(session)
     finish = functools.partial(_finish, conn, session, tr, timer)
+    lock = session.db.writer_lock
     try:
         ticket = session.commit_now()
     except SqlError as exc:
         finish(None, exc)
+        lock.hand_over_now()
         return True
     except Exception as exc:  # noqa: BLE001 - a bug: as the message loop reports it
         if not lane_error(conn, buf, session, exc):
             finish(None, None, failed=True)
+        lock.hand_over_now()
         return True
     durable = ticket.durable if ticket is not None else None
     if durable is None or durable.done():
         finish(ticket, None)
-        return True
-    hold_until_durable(conn, durable, functools.partial(finish, ticket, None))
+    else:
+        hold_until_durable(conn, durable, functools.partial(finish, ticket, None))
+    # The next holder's statement now, ahead of what our commit left in the loop's queue
+    # (the log store proposer's sends): the writer's hand-over is not delayed by them.
+    lock.hand_over_now()
     return True
 
 

@@ -76,8 +76,8 @@ def queue_write(conn: Connection, buf: bytearray, session: Session, tr: Translat
     conn.waiting_idle = False
     session.backend.busy = True
     conn.wire.hold()
-    waiter = session.queue_for_writer()
     wait = _Wait(conn, session, data, answer)
+    waiter = session.queue_for_writer(wait.done)
     loop = asyncio.get_running_loop()
     lock_timeout = session.setting_ms("lock_timeout")
     if lock_timeout > 0:
@@ -86,7 +86,6 @@ def queue_write(conn: Connection, buf: bytearray, session: Session, tr: Translat
     if statement_timeout > 0:  # statement_scope's timer (it covers the wait and the statement)
         wait.statement_timer = loop.call_later(statement_timeout / 1000.0, session.interrupt,
                                                "timeout")
-    waiter.add_done_callback(wait.done)
     return True
 
 
@@ -99,7 +98,7 @@ def _time_out(waiter: asyncio.Future[bool | None]) -> None:
 class _Wait:
     """One queued statement: its connection, its bytes, the lane's answer, its timers."""
 
-    __slots__ = ("answer", "conn", "data", "lock_timer", "session", "statement_timer")
+    __slots__ = ("answer", "conn", "data", "lock_timer", "ran", "session", "statement_timer")
 
     def __init__(self, conn: Connection, session: Session, data: bytes, answer: Answer) -> None:
         self.conn = conn
@@ -108,11 +107,16 @@ class _Wait:
         self.answer = answer
         self.lock_timer: asyncio.TimerHandle | None = None
         self.statement_timer: asyncio.TimerHandle | None = None
+        self.ran = False
 
     def done(self, waiter: asyncio.Future[bool | None]) -> None:
         """The waiter is done (the writer handed to it, or woken): answer, and the held input
         goes on. A bug ends the connection (as on the loop), never leaves it held or the
-        writer taken by a statement that did not run."""
+        writer taken by a statement that did not run. Once only: the lock's ``hand_over_now``
+        may run it before the future's own callback comes."""
+        if self.ran:
+            return
+        self.ran = True
         if self.lock_timer is not None:
             self.lock_timer.cancel()
         session = self.session

@@ -6,6 +6,7 @@ queued keeps nobody waiting; and the same bytes as the message loop sends for al
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Callable, Iterator
@@ -136,6 +137,40 @@ def test_queued_write_answered_once_the_holder_commits(node: Node, counted: list
     assert int(seen[2][1][6:]) == 100
     assert c.exchange(_end(prepared))[-2:] == [(b"C", b"COMMIT\0"), (b"Z", b"I")]
     assert _value(holder, 2) == 1 and node.queued() == 0 and node.held() == 0
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["simple", "prepared"])
+def test_queued_write_runs_ahead_of_what_the_commit_scheduled(
+        node: Node, counted: list[bool], monkeypatch: pytest.MonkeyPatch, prepared: bool) -> None:
+    """The holder's COMMIT hands the writer to the queued write at once
+    (``WriterLock.hand_over_now``): the write has it, and has run, before anything the commit
+    put in the loop's ready queue (in a cluster, the proposer's sends to the log store)."""
+    holder = _client(node.port, create=True)
+    c = _client(node.port)
+    _hold_writer(holder)
+    _queue(node, c, prepared, 2)
+    lock = next(conn.session.db.writer_lock for _, conn in list(node.node.server.sessions.values())
+                if conn.session is not None)
+    store = node.node.factory.store
+    real = store.submit
+    seen: list[tuple[bool, int, int]] = []
+
+    def submit(records: list[object]) -> object:
+        ticket = real(records)
+        asyncio.get_running_loop().call_soon(
+            lambda: seen.append((lock.locked(), node.queued(), node.held())))
+        return ticket
+
+    monkeypatch.setattr(store, "submit", submit)
+    assert holder.query("commit")[-1] == (b"Z", b"I")
+    assert c.until_ready()[-2:] == [(b"C", b"UPDATE 1\0"), (b"Z", b"T")]
+    wait_until(lambda: bool(seen), "the commit's scheduled callback")
+    # the queued UPDATE holds the writer, ran and was answered (its connection released;
+    # only the holder's COMMIT may still be held, for its fsync)
+    assert seen[0][:2] == (True, 0) and seen[0][2] <= 1, seen
+    assert c.exchange(_end(prepared))[-2:] == [(b"C", b"COMMIT\0"), (b"Z", b"I")]
+    assert _value(holder, 2) == 1 and _value(holder, 1) == 100
+    assert node.queued() == 0 and node.held() == 0 and not lock.locked()
 
 
 def test_waiters_of_both_kinds_granted_in_fifo_order(node: Node, counted: list[bool]) -> None:
