@@ -333,6 +333,8 @@ class Acceptor:
     def _flushed(self, lsn: int) -> None:
         assert lsn >= self.flush_lsn, (lsn, self.flush_lsn)
         self.flush_lsn = lsn
+        if lsn > self.store.synced_lsn:
+            self.store.synced_lsn = lsn  # a rotation now seals what is below without a sync
         n = 0
         while self._waiters and self._waiters[0][0] <= lsn:
             _, fut = self._waiters.popleft()
@@ -501,7 +503,12 @@ class Acceptor:
             assert end == lsn
             if flush_soon:
                 self._dirty.set()
-            if self.store.want_spare and not self._spare_busy:
+            if self.store.want_spare and not self._spare_busy and not self.store.spare_ready:
+                # Never while a finished spare waits to be used: the job truncates and
+                # rewrites SPARE, and a rotation meanwhile would rename the file it is
+                # writing zeros into, making it the active segment (zeros over appended
+                # records), then leave spare_ready set with no SPARE (the next rotation's
+                # rename failed: ENOENT, the node stopped).
                 self._start_spare()
             totals = self.metrics.totals
             totals.appends += 1

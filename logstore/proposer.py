@@ -20,6 +20,7 @@ import bisect
 import concurrent.futures
 import contextlib
 import logging
+import math
 import os
 import random
 import threading
@@ -84,14 +85,30 @@ subscribers lag up to this long, and a commit whose majority loses an acceptor t
 stalled (not disconnected) waits up to this long before the lazy one is asked."""
 
 
+LAZY_MAX_BYTES = 64 << 10
+"""A lazy acceptor gets its records at once when at least this many bytes wait for it: the
+batch then amortizes a message's fixed cost (the wake-ups, the fdatasync, the ack) by
+itself, and holding it back only made the commits wait for the two slowest of three
+acceptors instead of the two fastest, and sent the third one 1-2 MiB bursts every window
+that stalled the others' rounds (bench/logstore_append sync 16 writers, 128 KiB a round:
+p99 7-8 ms vs 2.5-3 ms, docs/performance.md, "Log store: 16 sync writers (session 13)").
+A cluster's commits (a few KiB each, milliseconds apart) stay far below it."""
+
+
 def lazy_seconds() -> float:
+    """``STRATA_PROPOSER_LAZY_MS`` in seconds (unset or empty: LAZY_DEFAULT_MS; capped at
+    100 ms). Raises ValueError naming the variable for a value that is not a finite number
+    of milliseconds >= 0: a typo must not silently run with another setting."""
     raw = os.environ.get(LAZY_ENV, "").strip()
+    if not raw:
+        return LAZY_DEFAULT_MS / 1000
     try:
-        ms = float(raw) if raw else LAZY_DEFAULT_MS
+        ms = float(raw)
     except ValueError:
-        log.warning("%s=%r is not a number of ms: %s", LAZY_ENV, raw, LAZY_DEFAULT_MS)
-        ms = LAZY_DEFAULT_MS
-    return max(0.0, min(ms, 100.0)) / 1000
+        ms = float("nan")
+    if not math.isfinite(ms) or ms < 0:
+        raise ValueError(f"{LAZY_ENV}={raw!r}: must be a number of milliseconds >= 0 (0 turns lazy acceptors off)")
+    return min(ms, 100.0) / 1000
 
 
 def _hist(entries: Any) -> history.History:
@@ -145,6 +162,7 @@ class Proposer:
         max_inflight_msgs: int = 2,
         direct_sends: bool | None = None,
         lazy_s: float | None = None,
+        lazy_max_bytes: int = LAZY_MAX_BYTES,
     ) -> None:
         assert acceptor_addrs, "need at least one acceptor"
         assert len(set(acceptor_addrs)) == len(acceptor_addrs), "duplicate acceptor address"
@@ -170,6 +188,7 @@ class Proposer:
         # Direct mode: acceptors past the first healthy majority get records in batches,
         # at most this long after they were submitted (_is_lazy); 0: every one at once.
         self.lazy_s = lazy_seconds() if lazy_s is None else lazy_s
+        self.lazy_max_bytes = lazy_max_bytes
         self._lazy_timer: asyncio.TimerHandle | None = None
         self._pump_pending = False  # a _pump_all is scheduled for this loop pass
         # The loop this proposer runs on, known once it is built or elected there: on the hot
@@ -344,10 +363,15 @@ class Proposer:
         for p in self._peers:
             if p.direct is None:
                 continue
-            if self.lazy_s and self._is_lazy(p):
+            if self._hold_back(p):
                 self._arm_lazy()
             else:
                 self._pump(p)
+
+    def _hold_back(self, p: _Peer) -> bool:
+        """Whether the records waiting for ``p`` wait for the lazy timer: lazy acceptors on,
+        ``p`` lazy (``_is_lazy``) and fewer than ``lazy_max_bytes`` waiting for it."""
+        return bool(self.lazy_s) and self._end - p.next < self.lazy_max_bytes and self._is_lazy(p)
 
     def _is_lazy(self, p: _Peer) -> bool:
         """Whether ``p`` may get new records later (direct mode, ``lazy_s``): a majority of
@@ -727,7 +751,7 @@ class Proposer:
         """Direct mode's task: catch-up reads and the idle commit-LSN message."""
         loop = asyncio.get_running_loop()
         while True:
-            if self.lazy_s and self._is_lazy(p):
+            if self._hold_back(p):
                 # Woken (the idle commit notice wakes every sender): a lazy acceptor still
                 # gets its records from the lazy timer only, not every COMMIT_NOTIFY_DELAY_S.
                 self._arm_lazy()
@@ -917,6 +941,8 @@ class SyncProposer:
     ) -> None:
         check_id("tenant", tenant)
         check_id("timeline", timeline)
+        if kwargs.get("lazy_s") is None:
+            kwargs["lazy_s"] = lazy_seconds()  # a bad setting raises here, before a thread starts
         self.deadline_s = deadline_s
         self.shared_loop = loop is not None
         if loop is None:

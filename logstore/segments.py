@@ -208,7 +208,12 @@ class SegmentStore:
         self.end_lsn = start_lsn
         self.last_term = 0
         self._fd: int | None = None  # the active (last) segment, written at its size
-        self._to_close: list[int] = []  # rotated fds still to fsync before closing
+        self._to_close: list[int] = []  # rotated fds (durable already), closed after the next sync
+        self._prewritten = False  # the active file is a renamed spare: zeros after its last frame
+        self.synced_lsn = start_lsn
+        """Everything below this LSN is durable (the owner sets it once a ``run_sync`` job
+        has returned): ``_rotate`` seals a segment that is durable already without another
+        fdatasync."""
         self._dir_dirty = False
         self.spare_ready = False
         """``SPARE`` exists, fully written and durable (set on the loop when the job ended)."""
@@ -336,6 +341,10 @@ class SegmentStore:
             notes.append(f"removed empty segment {remove_empty.name}")
         if self.segments and self.segments[-1].local:
             self._fd = os.open(self.dir / seg_name(self.segments[-1].start_lsn), os.O_WRONLY)
+        self._prewritten = False  # open cut any zeros after the last frame
+        # Sealed segments were durable before the next one existed; the active one's frames
+        # may be in the page cache only (a killed process): not known durable until a sync.
+        self.synced_lsn = self.segments[-1].start_lsn if self.segments else self.end_lsn
         return notes
 
     def first_lsn(self) -> int:
@@ -387,6 +396,13 @@ class SegmentStore:
         offset = size = active.size if active is not None else 0
         limit = self.segment_bytes
         rotate = active is None or self._fd is None  # no segment to write: a new one first
+        if not rotate and size and size + FRAME_SIZE * len(records) + sum(len(p) for p, _ in records) > limit:
+            # This append would cross the segment's end: start the next segment with it, so
+            # the old one ends where an earlier append ended. That one is durable already
+            # when the appends come one group commit after another (sync writers), and
+            # sealing it then costs no fdatasync; cutting it mid-append cost one inline
+            # (~0.5-0.9 ms, docs/performance.md "Log store: 16 sync writers (session 13)").
+            rotate = True
         pack, crc, cached = _HEAD20.pack, crc32c.crc32c, 0
         for payload, _ in records:
             n = len(payload)
@@ -461,9 +477,12 @@ class SegmentStore:
         once the new file exists the old one is sealed, and a sealed segment with a torn
         tail would be corruption (a blocking fdatasync, once per segment)."""
         if self._fd is not None:
-            if self.segments and self.segments[-1].local:
-                os.ftruncate(self._fd, self.segments[-1].size)  # a pre-written tail: sealed ends at its last frame
-            os.fdatasync(self._fd)
+            old = self.segments[-1]
+            if self._prewritten:  # sealed ends at its last frame: the cut is durable before the next file exists
+                os.ftruncate(self._fd, old.size)
+                os.fdatasync(self._fd)
+            elif self.synced_lsn < old.end_lsn:  # else a completed group commit covered all of it
+                os.fdatasync(self._fd)
             # Closed by the next group commit, not here: a sync job running on a worker
             # thread may hold this fd (closing it could hand the number to another file).
             self._to_close.append(self._fd)
@@ -477,8 +496,10 @@ class SegmentStore:
             assert not path.exists(), path
             os.rename(self.dir / SPARE, path)  # durable with the directory fsync of the next group commit
             self._fd = os.open(path, os.O_WRONLY)
+            self._prewritten = True
         else:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            self._prewritten = False
         self._dir_dirty = True
         self._active_since = time.monotonic()
         seg = Segment(lsn, lsn)
@@ -511,9 +532,9 @@ class SegmentStore:
 
     def prepare_sync(self) -> SyncJob:
         """Everything written so far, to be made durable by ``run_sync``."""
-        fds = list(self._to_close)
-        if self._fd is not None:
-            fds.append(self._fd)
+        # Rotated files were made durable by ``_rotate`` (sealing needs that before the next
+        # file exists); they are only closed after this job.
+        fds = [self._fd] if self._fd is not None else []
         job = SyncJob(self.end_lsn, fds, list(self._to_close), self._dir_dirty)
         self._to_close = []
         self._dir_dirty = False
@@ -565,6 +586,8 @@ class SegmentStore:
         fsync_dir(self.dir)
         self.segments = keep
         self.end_lsn = lsn
+        self.synced_lsn = min(self.synced_lsn, lsn)
+        self._prewritten = False  # the segment holding ``lsn`` was cut there (or is sealed)
         self.last_term = keep[-1].last_term if keep else 0
 
     def _last_term_of(self, seg: Segment) -> int:

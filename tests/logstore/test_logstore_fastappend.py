@@ -317,6 +317,70 @@ def test_acceptor_prewrites_in_the_background(tmp_path: Path, monkeypatch: pytes
     asyncio.run(go())
 
 
+def test_a_ready_spare_is_never_rewritten_under_a_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rotation while the spare job runs makes a new file and still wants a spare; once
+    the job is done the spare must be used by the next rotation, not rewritten by a second
+    job: that job truncates SPARE and writes zeros into it, so a rotation during it made the
+    file being zeroed the active segment (zeros over appended records) and left spare_ready
+    set with no SPARE (the next rotation failed with ENOENT and stopped the node). Found in
+    issue 16 session 13: rotations without an inline fdatasync made it frequent."""
+    import threading
+
+    monkeypatch.setattr(segments, "PREWRITE_MAX_BYTES_S", 1 << 62)
+    gate = threading.Event()
+    jobs: list[int] = []
+
+    async def go() -> None:
+        acc = Acceptor(1, tmp_path / "acc", segment_bytes=8192)
+        real = acc.store.make_spare
+
+        def slow_spare() -> bool:
+            jobs.append(len(acc.store.segments))
+            gate.wait(10)
+            return real()
+
+        acc.store.make_spare = slow_spare  # type: ignore[method-assign]
+        acc.open()
+        acc.start_background()
+        await acc.vote(1)
+        await acc.start_term(1, [(1, 0)], 0)
+        lsn = 0
+        payloads: list[bytes] = []
+
+        async def append(i: int) -> None:
+            nonlocal lsn
+            payload = bytes([i % 251 + 1]) * 1500
+            payloads.append(payload)
+            lsn, _, _ = await acc.append(1, lsn, [(payload, payload_crc(payload))], lsn)
+
+        i = 0
+        while len(acc.store.segments) < 3:  # two rotations: the second one while the job waits
+            await append(i)
+            i += 1
+        assert len(jobs) == 1
+        gate.set()
+        for _ in range(200):  # the job ends; its done callback runs on the loop
+            await asyncio.sleep(0.01)
+            if acc.store.spare_ready:
+                break
+        assert acc.store.spare_ready
+        await append(i)  # no rotation: must not start a job over the ready spare
+        i += 1
+        assert len(jobs) == 1, jobs
+        while len(acc.store.segments) < 6:  # the spare is used, then made again
+            await append(i)
+            i += 1
+            await asyncio.sleep(0.005)
+        await acc.close()
+        assert len(jobs) >= 2
+        reopened = SegmentStore(tmp_path / "acc" / "segments", 8192)
+        reopened.open(durable_lsn=lsn, terms=(1,))
+        assert _all(reopened) == payloads  # every record as appended: no zeros over any
+        reopened.close()
+
+    asyncio.run(go())
+
+
 def test_sync_proposer_from_many_threads(make_cluster: MakeCluster) -> None:
     """The compute's path: threads submit concurrently; every future resolves with its own
     end LSN, in LSN order, and the log holds exactly what was submitted, in that order."""

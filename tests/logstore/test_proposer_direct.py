@@ -223,3 +223,63 @@ def test_lazy_acceptor_is_not_fed_by_the_idle_commit_notice(make_cluster: MakeCl
         await p.close()
 
     asyncio.run(main())
+
+
+def test_lazy_acceptor_gets_big_batches_at_once(make_cluster: MakeCluster) -> None:
+    """Issue 16 session 13: a lazy acceptor is sent what waits for it as soon as
+    ``lazy_max_bytes`` wait (16 sync writers of 8 KiB: 128 KiB a round), not only when its
+    timer fires, so the commits of big batches take the two fastest of three acceptors;
+    small commits still wait for the timer (the cluster's case)."""
+    cluster = make_cluster(extra=FAST)
+
+    async def main() -> None:
+        p = Proposer(cluster.addrs, **LOG, deadline_s=30, lazy_s=0.5, lazy_max_bytes=64 << 10)
+        await p.elect()
+        await until_direct(p)
+        loop = asyncio.get_running_loop()
+        rounds = 20
+
+        async def writer(w: int) -> None:
+            for i in range(rounds):
+                await p.append([payload_for(w * 1000 + i, 8192)])
+
+        t0 = loop.time()
+        await asyncio.gather(*(writer(w) for w in range(16)))
+        elapsed = loop.time() - t0
+        first, second, third = (peer.messages for peer in p._peers)
+        # With the 0.5 s timer alone the third would have had at most elapsed / 0.5 + 1
+        # messages; with 64 KiB and more waiting it is sent to as the others are.
+        assert third > elapsed / 0.5 + 2 and third >= rounds // 2, (first, second, third, elapsed)
+        await wait_flush([cluster.addrs[2]], p.end_lsn, timeout=5)
+        # Small commits: the third one waits for its timer again.
+        before = [peer.messages for peer in p._peers]
+        for i in range(40):
+            await p.append([payload_for(i, 300)])
+        after = [peer.messages for peer in p._peers]
+        assert after[0] - before[0] >= 40 and after[2] - before[2] <= 3, (before, after)
+        await p.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "nan", "inf", "20ms"])
+def test_a_bad_lazy_setting_is_an_error_where_the_proposer_is_built(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``STRATA_PROPOSER_LAZY_MS`` that is not a finite number of ms >= 0 is a ValueError
+    naming the variable and the value, from ``Proposer`` and ``SyncProposer`` (before it
+    starts its thread), not a warning and a fallback to the default."""
+    import threading
+
+    from logstore.proposer import LAZY_ENV, SyncProposer, lazy_seconds
+
+    monkeypatch.setenv(LAZY_ENV, raw)
+    for build in (lambda: lazy_seconds(),
+                  lambda: Proposer(["127.0.0.1:1"], **LOG),
+                  lambda: SyncProposer(["127.0.0.1:1"], **LOG)):
+        threads = threading.active_count()
+        with pytest.raises(ValueError) as err:
+            build()
+        assert LAZY_ENV in str(err.value) and repr(raw) in str(err.value), err.value
+        assert threading.active_count() == threads
+    for good, seconds in (("0", 0.0), ("5", 0.005), (" 2.5 ", 0.0025), ("", 0.02), ("1000", 0.1)):
+        monkeypatch.setenv(LAZY_ENV, good)
+        assert lazy_seconds() == pytest.approx(seconds)

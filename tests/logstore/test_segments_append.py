@@ -109,3 +109,104 @@ def test_tail_cache_holds_the_last_frames_only_and_matches_the_file(tmp_path: Pa
     assert from_cache is not None and len(from_cache) >= 13
     assert from_cache[: len(from_file)] == from_file
     store.close()
+
+
+def _record_syncs(monkeypatch: object) -> list[str]:
+    """fdatasync/fsync and file creations, in order, by file name."""
+    events: list[str] = []
+    real_fdatasync, real_fsync, real_open = os.fdatasync, os.fsync, os.open
+
+    def name(fd: int) -> str:
+        return os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[-1]
+
+    def fdatasync(fd: int) -> None:
+        events.append(f"fdatasync {name(fd)}")
+        real_fdatasync(fd)
+
+    def fsync(fd: int) -> None:
+        events.append(f"fsync {name(fd)}")
+        real_fsync(fd)
+
+    def open_(path: object, flags: int, *args: int) -> int:
+        if flags & os.O_CREAT:
+            events.append(f"create {str(path).rsplit('/', 1)[-1]}")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)  # type: ignore[attr-defined]
+    monkeypatch.setattr(os, "fsync", fsync)  # type: ignore[attr-defined]
+    monkeypatch.setattr(os, "open", open_)  # type: ignore[attr-defined]
+    return events
+
+
+def _group_commit(store: SegmentStore) -> None:
+    """What the acceptor's group commit does: the job, then the durable LSN noted."""
+    job = store.prepare_sync()
+    store.run_sync(job)
+    store.synced_lsn = max(store.synced_lsn, job.target_lsn)
+
+
+def test_a_segment_ends_at_an_append_boundary_and_a_durable_one_is_sealed_without_a_sync(
+        tmp_path: Path, monkeypatch: object) -> None:
+    """Issue 16 session 13: an append that would cross the segment's end starts the next
+    segment; when every append before it was covered by a completed group commit (sync
+    writers), sealing the old segment needs no fdatasync, and the group commit after the
+    rotation syncs the new file and the directory only (the old file is not synced again).
+    An append written but not yet synced still gets the old segment fdatasync'ed before
+    the new file is created. Everything reads back, also after a reopen."""
+    seg_bytes = 64 << 10
+    store = SegmentStore(tmp_path / "segs", seg_bytes)
+    store.open()
+    rec = b"r" * 8000
+    lsn = 0
+    for _ in range(7):  # 7 x (8000 + 24) = 56,168 bytes: one more append would cross 64 KiB
+        lsn = store.append_in_term(lsn, 1, [(rec, 0)])
+        _group_commit(store)
+    assert len(store.segments) == 1
+    events = _record_syncs(monkeypatch)
+    lsn = store.append_in_term(lsn, 1, [(rec, 0), (rec, 0)])  # would cross: a new segment
+    assert [s.start_lsn for s in store.segments] == [0, 7 * 8000]
+    assert store.segments[0].size == 7 * (8000 + 24)  # ended where the last append ended
+    assert events == ["create 000000000000DAC0.seg"], events  # no fdatasync of the old one
+    _group_commit(store)
+    assert events[1:] == ["fdatasync 000000000000DAC0.seg", "fsync segs"], events
+    # Not durable yet when the next rotation comes: the old segment is synced first.
+    for _ in range(3):
+        lsn = store.append_in_term(lsn, 1, [(rec, 0), (rec, 0)])
+    events.clear()
+    lsn = store.append_in_term(lsn, 1, [(rec, 0)])
+    assert events[:2] == ["fdatasync 000000000000DAC0.seg", f"create {store.segments[-1].start_lsn:016X}.seg"], events
+    _group_commit(store)
+    store.close()
+    reopened = SegmentStore(tmp_path / "segs", seg_bytes)
+    reopened.open()
+    assert reopened.end_lsn == lsn
+    assert all(f.payload == rec for f in reopened.read_local(0, lsn, 1 << 30))
+    assert len(_read_all(reopened, 0, lsn)) == lsn // 8000
+    reopened.close()
+
+
+def test_a_prewritten_segment_is_cut_and_synced_before_the_next_even_when_durable(
+        tmp_path: Path, monkeypatch: object) -> None:
+    """A sealed segment must end at its last frame: a renamed spare's zero tail is cut and
+    the cut fdatasync'ed before the next file exists, also when its records are durable."""
+    seg_bytes = 64 << 10
+    store = SegmentStore(tmp_path / "segs", seg_bytes)
+    store.open()
+    rec = b"p" * 8000
+    lsn = 0
+    for _ in range(8):  # fills the first segment
+        lsn = store.append_in_term(lsn, 1, [(rec, 0)])
+        _group_commit(store)
+    assert store.make_spare()
+    store.spare_ready = True
+    for _ in range(7):  # the second segment is the spare
+        lsn = store.append_in_term(lsn, 1, [(rec, 0)])
+        _group_commit(store)
+    second = store.segments[-1]
+    assert os.path.getsize(tmp_path / "segs" / f"{second.start_lsn:016X}.seg") == seg_bytes
+    events = _record_syncs(monkeypatch)
+    lsn = store.append_in_term(lsn, 1, [(rec, 0), (rec, 0)])
+    assert events[:2] == [f"fdatasync {second.start_lsn:016X}.seg", f"create {lsn - 16000:016X}.seg"], events
+    assert os.path.getsize(tmp_path / "segs" / f"{second.start_lsn:016X}.seg") == second.size
+    _group_commit(store)
+    store.close()
