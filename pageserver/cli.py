@@ -64,6 +64,14 @@ def pageserver(
         ),
     ] = 4,
     auto_compact: Annotated[bool, typer.Option(envvar=_E + "AUTO_COMPACT")] = True,
+    merge_deltas: Annotated[
+        int,
+        typer.Option(
+            envvar=_E + "MERGE_DELTAS",
+            help="Merge this many times the compaction threshold of flushed delta layers into "
+            "one (0: off; measured not to pay under TPC-B, docs/performance.md session 13).",
+        ),
+    ] = 0,
     retention_lsn: Annotated[
         int,
         typer.Option(
@@ -137,6 +145,7 @@ def pageserver(
             checkpoint_bytes=int(checkpoint_mb * 1024 * 1024),
             checkpoint_timeout_s=checkpoint_timeout,
             compaction_threshold=compaction_threshold,
+            merge_factor=merge_deltas,
             retention_lsn=retention_lsn,
             retention_seconds=retention_seconds,
             wait_lsn_timeout_s=wait_lsn_timeout,

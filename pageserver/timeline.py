@@ -146,11 +146,13 @@ COMPACTION_MAX_FACTOR = 4
 """...but never more than ``compaction_threshold`` times this many deltas (bounds the layers
 a read walks). Since session 13 both rules apply per key partition
 (``compaction.due_partitions``), counting the delta layers that hold the partition."""
-MERGE_FACTOR = 2
-"""Once ``compaction_threshold`` times this many unmerged delta layers (one per flush) are
-uploaded above the newest full image, compaction merges them into one delta layer (session
-13): the layers a read walks grow that many times slower, so images are due that much less
-often, for one more write of the delta bytes."""
+PARTITION_MAX_FACTOR = 12
+"""The cap of ``COMPACTION_MAX_FACTOR`` for a partition's image (session 13): ``compaction_
+threshold`` times this many delta layers holding the partition above its newest image. Under
+TPC-B every flushed delta layer holds every partition of the accounts table, so this cap is
+what sets how often the database is rewritten: 48 layers (~8 minutes at one flush per 10 s)
+instead of 16 writes a third of the image bytes, while a page read that walks them all costs
+~20% more in process (docs/performance.md, session 13)."""
 
 
 def _drop_past_end(state: dict[int, tuple[int, bytes]], sizes: dict[int, int]) -> None:
@@ -168,6 +170,12 @@ class TimelineConf:
     checkpoint_timeout_s: float = 10.0
     """...or when it has held data this long (so the remote consistent LSN advances)."""
     compaction_threshold: int = 4
+    merge_factor: int = 0
+    """Merge ``compaction_threshold`` times this many flushed (unmerged) delta layers above the
+    newest full image into one delta layer (session 13; 0: never). Each merge counts once
+    toward a partition's cap, so images are due that much less often, for one more write of
+    every delta byte; under TPC-B that write cost as much as the images it saved
+    (docs/performance.md, session 13), so it is off by default."""
     """Make an image layer when this many delta layers sit above the newest image (and, for
     automatic compaction, their bytes reach ``COMPACTION_IMAGE_RATIO`` of that image's, or
     ``COMPACTION_MAX_FACTOR`` times this many deltas pile up)."""
@@ -870,7 +878,7 @@ class Timeline:
         """Write an image layer at the remote consistent LSN when deltas pile up: of the
         whole timeline (forced, the first, or above layers of before session 13), else of
         the partitions that are due (``compaction.due_partitions``), after merging the
-        unmerged delta layers once ``MERGE_FACTOR`` times the threshold of them are uploaded.
+        unmerged delta layers once ``merge_factor`` times the threshold of them are uploaded.
         Returns the new image layer's name (None: no image written)."""
         with self.compact_lock:
             with self.lock:
@@ -891,14 +899,15 @@ class Timeline:
                 state = self.materialize(at)
                 return self._write_image(at, state, None)
             merge = compaction.merge_candidates(
-                layers, full.hi, self.conf.compaction_threshold * MERGE_FACTOR)
+                layers, full.hi, self.conf.compaction_threshold * self.conf.merge_factor
+            ) if self.conf.merge_factor > 0 else []
             if merge:
                 self._merge(merge)
                 with self.lock:
                     layers = list(self.layers)
             due = compaction.due_partitions(
                 layers, at, threshold=self.conf.compaction_threshold,
-                cap=self.conf.compaction_threshold * COMPACTION_MAX_FACTOR,
+                cap=self.conf.compaction_threshold * PARTITION_MAX_FACTOR,
                 ratio=COMPACTION_IMAGE_RATIO, horizon=self.gc_horizon(int(time.time() * 1e6)),
             )  # fmt: skip
             if not due:

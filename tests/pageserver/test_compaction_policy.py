@@ -57,20 +57,15 @@ def test_auto_compaction_waits_for_delta_bytes_like_the_image(ps: PageServer) ->
     assert ps.uploads.wait(timeout=UPLOAD_WAIT_S)
     assert _images(tl) == 1
     # Small deltas (page images, no page deltas): nothing is due before the bound on the
-    # delta layers a read walks; unmerged layers are merged MERGE_FACTOR * threshold at a
-    # time (session 13), so that bound is reached later than one flush per layer would.
-    xid = 3
-    cap = THRESHOLD * timeline_mod.COMPACTION_MAX_FACTOR
-    while True:
+    # delta layers holding the partition that a read walks (per partition since session 13).
+    cap = THRESHOLD * timeline_mod.PARTITION_MAX_FACTOR
+    for xid in range(3, 3 + cap - 1):
         _delta(ps, tl, xid, range(xid % 4, xid % 4 + 1))
-        name = tl.compact()
-        assert ps.uploads.wait(timeout=UPLOAD_WAIT_S)
-        if name is not None:
-            break
-        xid += 1
-        assert xid < 100, "never compacted"
-    assert xid - 2 > cap, f"compacted after {xid - 2} one-page deltas"
-    assert any(d.merged for d in tl.layers), "no delta layers were merged"
+        assert tl.compact() is None, f"compacted after {xid - 2} one-page deltas"
+    _delta(ps, tl, 3 + cap, range(1))
+    name = tl.compact()
+    assert name is not None
+    assert ps.uploads.wait(timeout=UPLOAD_WAIT_S)
     (new,) = [d for d in tl.layers if d.name == name]
     assert new.partial and _images(tl) == 2  # only the partitions the deltas hold
     # Forced compaction ignores the policy and writes a full image; reads see the newest

@@ -17,7 +17,7 @@ from pageserver import compaction, layers
 from pageserver import timeline as timeline_mod
 from pageserver.layers import PART_SHIFT, LayerDesc, page_key
 from pageserver.server import PageServer
-from pageserver.timeline import MERGE_FACTOR, Timeline
+from pageserver.timeline import Timeline
 from strata.wal import PAGE_SIZE, PageDelta, PageImage, WalRecord, page_delta
 from tests.pageserver.conftest import Workload, check_samples, in_process_server, push
 
@@ -141,6 +141,7 @@ def test_partial_images_merges_and_gc_read_right_everywhere(
     servers.append(ps)
     tl = ps.create_timeline(T, "main")
     tl.conf.compaction_threshold = 2
+    tl.conf.merge_factor = 2  # the switch (off by default): merges are read and GC'd right too
     m = Pages(tl)
     m.commit([part * PART + j for part in range(5) for j in range(6)], [])
     tl.flush()
@@ -181,7 +182,7 @@ def test_partial_images_merges_and_gc_read_right_everywhere(
     assert any(d.partial and WARM in page_parts(d) and d.hi > shrunk for d in _images(tl))
     # no unmerged run of more than the merge bound is left above the full image
     assert len([d for d in tl.layers if d.kind == "delta" and not d.merged
-                and d.lo >= full.hi]) < tl.conf.compaction_threshold * MERGE_FACTOR + 2
+                and d.lo >= full.hi]) < tl.conf.compaction_threshold * tl.conf.merge_factor + 2
     ps.layer_store.drop_cache()
     assert m.check(tl) > 0
 
@@ -301,7 +302,8 @@ def _compact_auto_until_killed(ps: object) -> None:
 def test_kill9_mid_partial_compaction_and_merge(ps_factory, failpoint: str) -> None:  # type: ignore[no-untyped-def]
     # a short retention window makes every partition with a delta layer below it due
     ps = ps_factory(None, "--checkpoint-mb", "100", "--no-auto-compact", "--compaction-threshold",
-                    "2", "--retention-lsn", "1000", "--gc-interval", "3600").start(
+                    "2", "--retention-lsn", "1000", "--gc-interval", "3600",
+                    "--merge-deltas", "2").start(
         env={"STRATA_PAGESERVER_FAILPOINTS": failpoint})
     ps.c.create_timeline(T, "main")
     wl = Workload(seed=13)
