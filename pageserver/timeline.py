@@ -252,6 +252,9 @@ class Timeline:
         """db -> its size at ``last_record_lsn`` (``db_size``), filled on demand and kept up to
         date by each commit; ingest only."""
         self.last_flush = time.monotonic()
+        self._nothing_due: tuple[int, int, int, str] | None = None
+        """What the layer list looked like when compaction last found nothing due (it is
+        asked again each housekeeping tick; a flush, an upload or GC changes it)."""
         self.on_remote_consistent: Callable[[int], None] | None = None
         self.children: list[Timeline] = []
         self.leases: dict[int, float] = {}  # LSN -> expiry (time.monotonic())
@@ -898,6 +901,10 @@ class Timeline:
                     return None
                 state = self.materialize(at)
                 return self._write_image(at, state, None)
+            horizon = self.gc_horizon(int(time.time() * 1e6))
+            seen = (at, horizon, len(layers), layers[0].name if layers else "")
+            if seen == self._nothing_due:  # housekeeping asks twice a second
+                return None
             merge = compaction.merge_candidates(
                 layers, full.hi, self.conf.compaction_threshold * self.conf.merge_factor
             ) if self.conf.merge_factor > 0 else []
@@ -908,9 +915,11 @@ class Timeline:
             due = compaction.due_partitions(
                 layers, at, threshold=self.conf.compaction_threshold,
                 cap=self.conf.compaction_threshold * PARTITION_MAX_FACTOR,
-                ratio=COMPACTION_IMAGE_RATIO, horizon=self.gc_horizon(int(time.time() * 1e6)),
+                ratio=COMPACTION_IMAGE_RATIO, horizon=horizon,
             )  # fmt: skip
             if not due:
+                if not merge:
+                    self._nothing_due = seen
                 return None
             return self._write_image(at, self.materialize_parts(due, at), sorted(due))
 
