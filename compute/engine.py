@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -153,6 +154,9 @@ BOOTSTRAP_POLL_S = 0.05
 REGISTRY_REFRESH_S = 0.1  # a replica re-reads the database list at most this often per statement
 SCHEMA_COOKIE_OFFSET = 40  # SQLite's schema cookie in page 1 (file format: the database header)
 MAX_REMEMBERED_STATEMENTS = 4096  # bound of the slow and quick statement sets, in statements
+HAND_OVER = os.environ.get("STRATA_WRITER_HANDOVER", "1") != "0"
+"""``WriterLock.hand_over_now`` runs the lane waiter a COMMIT released the writer to at once
+(``0``: it waits for its own callback, behind what the loop already had queued)."""
 PROMOTING_WRITE_WAIT_S = 30.0  # a write on a node still taking its term waits at most this long
 # LOCK modes a hot standby grants (PostgreSQL: up to ROW EXCLUSIVE); stronger ones are 25006
 STANDBY_LOCK_MODES = frozenset({"ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE"})
@@ -280,7 +284,7 @@ class WriterLock(asyncio.Lock):
         the caller's own is left to do on the loop; not nested (a hand-over's statement that
         ends in a commit leaves the next one to the loop)."""
         waiters = self._waiters
-        if self._handing or self._locked or not waiters:
+        if not HAND_OVER or self._handing or self._locked or not waiters:
             return
         fut = waiters[0]
         if not fut.done() or fut.cancelled() or fut.result() is not True:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from compute import engine
 from compute.pgwire import fastbatch, fastquery, fastwait
 from compute.standalone import StandaloneFactory
 from tests.compute.inprocess import InProcessNode, count_outcomes
@@ -139,12 +140,16 @@ def test_queued_write_answered_once_the_holder_commits(node: Node, counted: list
     assert _value(holder, 2) == 1 and node.queued() == 0 and node.held() == 0
 
 
+@pytest.mark.parametrize("hand_over", [True, False], ids=["hand-over", "switched-off"])
 @pytest.mark.parametrize("prepared", [False, True], ids=["simple", "prepared"])
 def test_queued_write_runs_ahead_of_what_the_commit_scheduled(
-        node: Node, counted: list[bool], monkeypatch: pytest.MonkeyPatch, prepared: bool) -> None:
+        node: Node, counted: list[bool], monkeypatch: pytest.MonkeyPatch, prepared: bool,
+        hand_over: bool) -> None:
     """The holder's COMMIT hands the writer to the queued write at once
     (``WriterLock.hand_over_now``): the write has it, and has run, before anything the commit
-    put in the loop's ready queue (in a cluster, the proposer's sends to the log store)."""
+    put in the loop's ready queue (in a cluster, the proposer's sends to the log store).
+    ``STRATA_WRITER_HANDOVER=0``: the loop's order (the waiter after the queue)."""
+    monkeypatch.setattr(engine, "HAND_OVER", hand_over)
     holder = _client(node.port, create=True)
     c = _client(node.port)
     _hold_writer(holder)
@@ -165,9 +170,11 @@ def test_queued_write_runs_ahead_of_what_the_commit_scheduled(
     assert holder.query("commit")[-1] == (b"Z", b"I")
     assert c.until_ready()[-2:] == [(b"C", b"UPDATE 1\0"), (b"Z", b"T")]
     wait_until(lambda: bool(seen), "the commit's scheduled callback")
-    # the queued UPDATE holds the writer, ran and was answered (its connection released;
-    # only the holder's COMMIT may still be held, for its fsync)
-    assert seen[0][:2] == (True, 0) and seen[0][2] <= 1, seen
+    if hand_over:  # the queued UPDATE holds the writer, ran and was answered (its connection
+        # released; only the holder's COMMIT may still be held, for its fsync)
+        assert seen[0][:2] == (True, 0) and seen[0][2] <= 1, seen
+    else:  # handed over (its future done) but not yet taken: still queued and held
+        assert seen[0] == (False, 1, 2), seen
     assert c.exchange(_end(prepared))[-2:] == [(b"C", b"COMMIT\0"), (b"Z", b"I")]
     assert _value(holder, 2) == 1 and _value(holder, 1) == 100
     assert node.queued() == 0 and node.held() == 0 and not lock.locked()

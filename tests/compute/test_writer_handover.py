@@ -8,9 +8,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
+from compute import engine
 from compute.engine import WriterLock
 
 Waiter = asyncio.Future[bool | None]
+
+
+@pytest.fixture(autouse=True)
+def _hand_over_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever ``STRATA_WRITER_HANDOVER`` says in the environment."""
+    monkeypatch.setattr(engine, "HAND_OVER", True)
 
 
 def _run(test: Callable[[], object]) -> None:
@@ -59,7 +68,9 @@ def test_the_lane_waiter_runs_before_the_ready_queue_once() -> None:
     _run(test)
 
 
-def test_without_hand_over_the_order_is_the_loops() -> None:
+@pytest.mark.parametrize("switched_off", [False, True], ids=["not-called", "switched-off"])
+def test_without_hand_over_the_order_is_the_loops(monkeypatch: pytest.MonkeyPatch,
+                                                  switched_off: bool) -> None:
     async def test() -> None:
         lock = WriterLock()
         log: list[str] = []
@@ -67,6 +78,9 @@ def test_without_hand_over_the_order_is_the_loops() -> None:
         _lane(lock, log, "b")
         asyncio.get_running_loop().call_soon(log.append, "scheduled by the commit")
         lock.release()
+        if switched_off:  # STRATA_WRITER_HANDOVER=0
+            monkeypatch.setattr(engine, "HAND_OVER", False)
+            lock.hand_over_now()
         for _ in range(3):
             await asyncio.sleep(0)
         assert log == ["scheduled by the commit", "b called", "b granted=True"]
