@@ -146,6 +146,12 @@ COMPACTION_MAX_FACTOR = 4
 """...but never more than ``compaction_threshold`` times this many deltas (bounds the layers
 a read walks). Since session 13 both rules apply per key partition
 (``compaction.due_partitions``), counting the delta layers that hold the partition."""
+PARTITION_IMAGE_RATIO = 4.0
+"""``COMPACTION_IMAGE_RATIO`` for a partition's image (session 13): its page-delta bytes above
+its image reach this many times its bytes in that image. Reads are bounded by the cap below
+and by ``MAX_DELTA_CHAIN``; this bounds the bytes of deltas kept above an image. At 1 (the
+full image's rule) a `strata up` cluster under TPC-B rewrote each partition every ~22
+flushed layers (SQLite's page deltas are ~1/3 of their page's compressed bytes)."""
 PARTITION_MAX_FACTOR = 12
 """The cap of ``COMPACTION_MAX_FACTOR`` for a partition's image (session 13): ``compaction_
 threshold`` times this many delta layers holding the partition above its newest image. Under
@@ -915,7 +921,7 @@ class Timeline:
             due = compaction.due_partitions(
                 layers, at, threshold=self.conf.compaction_threshold,
                 cap=self.conf.compaction_threshold * PARTITION_MAX_FACTOR,
-                ratio=COMPACTION_IMAGE_RATIO, horizon=horizon,
+                ratio=PARTITION_IMAGE_RATIO, horizon=horizon,
             )  # fmt: skip
             if not due:
                 if not merge:

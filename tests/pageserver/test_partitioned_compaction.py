@@ -43,7 +43,7 @@ def page_parts(d: LayerDesc) -> set[int]:
 @pytest.fixture
 def eager(monkeypatch: pytest.MonkeyPatch) -> None:
     """Partitions with a few page deltas are due (the tests' deltas are tiny)."""
-    monkeypatch.setattr(timeline_mod, "COMPACTION_IMAGE_RATIO", 0.001)
+    monkeypatch.setattr(timeline_mod, "PARTITION_IMAGE_RATIO", 0.001)
 
 
 class Pages:
