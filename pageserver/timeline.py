@@ -907,7 +907,7 @@ class Timeline:
                     return None
                 state = self.materialize(at)
                 return self._write_image(at, state, None)
-            horizon = self.gc_horizon(int(time.time() * 1e6))
+            horizon = self._pressure_horizon(int(time.time() * 1e6))
             seen = (at, horizon, len(layers), layers[0].name if layers else "")
             if seen == self._nothing_due:  # housekeeping asks twice a second
                 return None
@@ -928,6 +928,18 @@ class Timeline:
                     self._nothing_due = seen
                 return None
             return self._write_image(at, self.materialize_parts(due, at), sorted(due))
+
+    def _pressure_horizon(self, now_us: int) -> int:
+        """The GC horizon of a retention window twice as long (0: none): a partition with a
+        delta layer older than this is due (``compaction.due_partitions``), so that no delta
+        layer waits forever on a partition that rarely changes. Twice the window, not the
+        window: under TPC-B the cluster's WAL leaves a 256 MiB window in ~60k transactions,
+        and the window's own horizon made every partition due that often (session 13)."""
+        c = self.conf
+        h = self.gc_horizon(now_us - int(c.retention_seconds * 1_000_000))
+        if c.retention_lsn > 0:
+            h = min(h, max(0, self.last_record_lsn - 2 * c.retention_lsn))
+        return h
 
     def _write_image(
         self, at: int, state: dict[int, tuple[int, bytes]], parts: list[int] | None
