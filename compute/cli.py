@@ -208,6 +208,13 @@ def _remote_options(role: str, logstore: str, pageserver: str, tenant: str, time
         _usage_error("--role needs --tenant and --timeline")
     if cache_mb < 1 or overlay_mb < 1:
         _usage_error("--page-cache-mb and --overlay-mb must be at least 1")
+    # import here: the log store client loads only for a compute on shared storage
+    from logstore.proposer import lazy_seconds
+
+    try:
+        lazy_seconds()  # a primary's proposer reads it when built: a typo fails here, in one line
+    except ValueError as exc:
+        _usage_error(str(exc))
     name = node_name or f"compute-{role}-{listen.replace(':', '-')}"
     return RemoteOptions(role, addrs, pageserver, tenant, timeline, name, cache_mb, overlay_mb)
 
