@@ -518,19 +518,9 @@ class LoadedLayer:
 
     def _decode(self, b: int) -> DecodedBatch:
         """Decode batch ``b``'s data column and give it to the cache."""
-        ck = (self._cache_key, b)
-        try:
-            with self._read_lock:  # one reader object: one batch read at a time
-                rb = self._data_reader.get_batch(b)
-        except (pa.ArrowInvalid, pa.ArrowException) as exc:
-            raise LayerCorrupt(f"unreadable batch {b} of layer: {exc}") from exc
-        col = rb.column(0)
-        if len(col) != self._starts[b + 1] - self._starts[b]:
-            raise LayerCorrupt(f"batch {b} has {len(col)} pages, its index says otherwise")
-        assert isinstance(col, pa.LargeBinaryArray)
-        batch = DecodedBatch(col)
+        batch = self._batch_uncached(b)
         self.batches_decoded += 1
-        self._cache.put_batch(ck, batch)
+        self._cache.put_batch((self._cache_key, b), batch)
         return batch
 
     def data_at(self, i: int) -> bytes:
@@ -597,9 +587,9 @@ class LoadedLayer:
         return out
 
     def _batch_uncached(self, b: int) -> DecodedBatch:
-        """Batch ``b`` decoded, not through the batch cache (compaction)."""
+        """Batch ``b`` decoded, not through the batch cache (compaction; ``_decode`` caches it)."""
         try:
-            with self._read_lock:
+            with self._read_lock:  # one reader object: one batch read at a time
                 rb = self._data_reader.get_batch(b)
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise LayerCorrupt(f"unreadable batch {b} of layer: {exc}") from exc
