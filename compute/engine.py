@@ -280,9 +280,9 @@ class WriterLock(asyncio.Lock):
         its commit scheduled (the log store proposer's sends to the acceptors, ~90 µs in a
         cluster), which the next holder's first statement then waited for; run first, the
         statement's answer goes out and that work fills the holder's client round trip
-        (docs/performance.md, "The writer's hand-over (session 13)"). Call it where nothing of
-        the caller's own is left to do on the loop; not nested (a hand-over's statement that
-        ends in a commit leaves the next one to the loop)."""
+        (docs/performance.md, "The writer's hold in the cluster, and its hand-over (session
+        13)"). Call it where nothing of the caller's own is left to do on the loop; not nested
+        (a hand-over's statement that ends in a commit leaves the next one to the loop)."""
         waiters = self._waiters
         if not HAND_OVER or self._handing or self._locked or not waiters:
             return

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from compute.pgwire.lanes import (
@@ -66,28 +66,30 @@ def answer_commit(conn: Connection, buf: bytearray, session: Session, tr: Transl
     for message in head:
         conn.send(message)
     timer = statement_timer(session)
-    finish = functools.partial(_finish, conn, session, tr, timer)
-    lock = session.db.writer_lock
+    _commit(conn, buf, session, functools.partial(_finish, conn, session, tr, timer))
+    # The next holder's statement now, ahead of what our commit left in the loop's queue
+    # (the log store proposer's sends): the writer's hand-over is not delayed by them.
+    session.db.writer_lock.hand_over_now()
+    return True
+
+
+def _commit(conn: Connection, buf: bytearray, session: Session,
+            finish: Callable[..., None]) -> None:
+    """Commit and answer (``finish``) now, or once the commit is durable."""
     try:
         ticket = session.commit_now()
     except SqlError as exc:
         finish(None, exc)
-        lock.hand_over_now()
-        return True
+        return
     except Exception as exc:  # noqa: BLE001 - a bug: as the message loop reports it
         if not lane_error(conn, buf, session, exc):
             finish(None, None, failed=True)
-        lock.hand_over_now()
-        return True
+        return
     durable = ticket.durable if ticket is not None else None
     if durable is None or durable.done():
         finish(ticket, None)
     else:
         hold_until_durable(conn, durable, functools.partial(finish, ticket, None))
-    # The next holder's statement now, ahead of what our commit left in the loop's queue
-    # (the log store proposer's sends): the writer's hand-over is not delayed by them.
-    lock.hand_over_now()
-    return True
 
 
 def _finish(conn: Connection, session: Session, tr: Translation,
