@@ -186,3 +186,30 @@ def payload_for(i: int, size: int) -> bytes:
     head = f"rec-{i:08d}-".encode()
     body = (head * (size // len(head) + 1))[:size]
     return body
+
+
+def record_syncs(monkeypatch: object) -> list[str]:
+    """fdatasync/fsync and file creations, in order, by file name."""
+    events: list[str] = []
+    real_fdatasync, real_fsync, real_open = os.fdatasync, os.fsync, os.open
+
+    def name(fd: int) -> str:
+        return os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[-1]
+
+    def fdatasync(fd: int) -> None:
+        events.append(f"fdatasync {name(fd)}")
+        real_fdatasync(fd)
+
+    def fsync(fd: int) -> None:
+        events.append(f"fsync {name(fd)}")
+        real_fsync(fd)
+
+    def open_(path: object, flags: int, *args: int) -> int:
+        if flags & os.O_CREAT:
+            events.append(f"create {str(path).rsplit('/', 1)[-1]}")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)  # type: ignore[attr-defined]
+    monkeypatch.setattr(os, "fsync", fsync)  # type: ignore[attr-defined]
+    monkeypatch.setattr(os, "open", open_)  # type: ignore[attr-defined]
+    return events

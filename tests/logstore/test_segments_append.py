@@ -13,6 +13,8 @@ import random
 import shutil
 from pathlib import Path
 
+from logstore_helpers import record_syncs
+
 from logstore.segments import INDEX_EVERY, SegmentStore, payload_crc
 
 
@@ -111,33 +113,6 @@ def test_tail_cache_holds_the_last_frames_only_and_matches_the_file(tmp_path: Pa
     store.close()
 
 
-def _record_syncs(monkeypatch: object) -> list[str]:
-    """fdatasync/fsync and file creations, in order, by file name."""
-    events: list[str] = []
-    real_fdatasync, real_fsync, real_open = os.fdatasync, os.fsync, os.open
-
-    def name(fd: int) -> str:
-        return os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[-1]
-
-    def fdatasync(fd: int) -> None:
-        events.append(f"fdatasync {name(fd)}")
-        real_fdatasync(fd)
-
-    def fsync(fd: int) -> None:
-        events.append(f"fsync {name(fd)}")
-        real_fsync(fd)
-
-    def open_(path: object, flags: int, *args: int) -> int:
-        if flags & os.O_CREAT:
-            events.append(f"create {str(path).rsplit('/', 1)[-1]}")
-        return real_open(path, flags, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "fdatasync", fdatasync)  # type: ignore[attr-defined]
-    monkeypatch.setattr(os, "fsync", fsync)  # type: ignore[attr-defined]
-    monkeypatch.setattr(os, "open", open_)  # type: ignore[attr-defined]
-    return events
-
-
 def _group_commit(store: SegmentStore) -> None:
     """What the acceptor's group commit does: the job, then the durable LSN noted."""
     job = store.prepare_sync()
@@ -162,7 +137,7 @@ def test_a_segment_ends_at_an_append_boundary_and_a_durable_one_is_sealed_withou
         lsn = store.append_in_term(lsn, 1, [(rec, 0)])
         _group_commit(store)
     assert len(store.segments) == 1
-    events = _record_syncs(monkeypatch)
+    events = record_syncs(monkeypatch)
     lsn = store.append_in_term(lsn, 1, [(rec, 0), (rec, 0)])  # would cross: a new segment
     assert [s.start_lsn for s in store.segments] == [0, 7 * 8000]
     assert store.segments[0].size == 7 * (8000 + 24)  # ended where the last append ended
@@ -204,7 +179,7 @@ def test_a_prewritten_segment_is_cut_and_synced_before_the_next_even_when_durabl
         _group_commit(store)
     second = store.segments[-1]
     assert os.path.getsize(tmp_path / "segs" / f"{second.start_lsn:016X}.seg") == seg_bytes
-    events = _record_syncs(monkeypatch)
+    events = record_syncs(monkeypatch)
     lsn = store.append_in_term(lsn, 1, [(rec, 0), (rec, 0)])
     assert events[:2] == [f"fdatasync {second.start_lsn:016X}.seg", f"create {lsn - 16000:016X}.seg"], events
     assert os.path.getsize(tmp_path / "segs" / f"{second.start_lsn:016X}.seg") == second.size
