@@ -25,6 +25,13 @@ well-formed frame follows it anywhere in the file (searched for without trusting
 frame's own length or LSN). Anything else is corruption: the log refuses to open, and
 nothing is cut or removed before that decision.
 
+Preallocated segments: a segment created by a rotation without a spare (a log filling
+segments faster than PREWRITE_MAX_BYTES_S, or whose spare was not ready) is reserved whole
+with ``fallocate(FALLOC_FL_KEEP_SIZE)``: its blocks exist (unwritten) but the file's size
+is still the end of its last frame, so the files, a crash and a reopen look exactly as for
+a growing file. An fdatasync then commits the written range of an existing extent and the
+new size instead of allocating blocks as well (docs/logstore.md, "Issue 16, session 14").
+
 Threads: all methods run on the event loop thread except ``run_sync`` (a worker thread,
 one at a time) and ``read_file_range``/``parse_frames`` which touch no shared state.
 """
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import ctypes
 import itertools
 import logging
 import os
@@ -42,6 +50,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import crc32c
 
@@ -67,6 +76,32 @@ PREWRITE_MAX_BYTES_S = 16 << 20
 would take as much disk bandwidth as the records, and at that rate group commits are big
 enough to amortize the journal commit (bench: 16 writers lost 25-45% with pre-writing)."""
 ZERO_CHUNK = b"\0" * (1 << 20)
+PREALLOCATE_ENV = "STRATA_LOGSTORE_PREALLOCATE"
+"""``on`` (default) | ``off``: reserve a new segment's blocks when a rotation creates it
+(``preallocate``), or let the file grow as before."""
+FALLOC_FL_KEEP_SIZE = 1
+_fallocate: Any = None
+"""libc's ``fallocate``, looked up on first use (False: not available here)."""
+
+
+def preallocate(fd: int, length: int) -> bool:
+    """Reserve the first ``length`` bytes of ``fd``'s file without changing its size
+    (Linux ``fallocate`` with ``FALLOC_FL_KEEP_SIZE``: unwritten extents past the end of
+    the file, never read as data). Only a cost cut: False, and nothing changed, if the
+    platform or the file system cannot, or the disk is full (the file grows as before)."""
+    global _fallocate
+    if _fallocate is None:
+        try:
+            fn = ctypes.CDLL(None, use_errno=True).fallocate
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+            fn.restype = ctypes.c_int
+            _fallocate = fn
+        except (AttributeError, OSError):  # not Linux / no such symbol
+            _fallocate = False
+    if not _fallocate:
+        return False
+    return bool(_fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, length) == 0)
+
 
 IOV_MAX = 1024
 TAIL_CACHE_BYTES = 4 << 20
@@ -221,6 +256,10 @@ class SegmentStore:
         """A rotation used up (or lacked) the spare; the owner should run ``make_spare``."""
         self.prewrite = segment_bytes <= MAX_SPARE_BYTES and os.environ.get("STRATA_LOGSTORE_PREWRITE", "on") != "off"
         """Pre-write segments (``STRATA_LOGSTORE_PREWRITE=off``: growing files, as before)."""
+        self.preallocate = os.environ.get(PREALLOCATE_ENV, "on").strip().lower() != "off"
+        """Reserve a segment's blocks when a rotation creates its file (``preallocate``)."""
+        self.preallocated = 0
+        """Segment files reserved with ``preallocate`` so far (tests, stats)."""
         self._active_since = time.monotonic()  # when the active segment was started (or opened)
         self._tail: deque[tuple[int, int, bytes]] = deque()
         """(LSN, term, payload) of the last frames appended, consecutive, oldest first."""
@@ -490,6 +529,7 @@ class SegmentStore:
             # This log fills segments; pre-write the next one unless it fills them fast.
             elapsed = max(1e-6, time.monotonic() - self._active_since)
             self.want_spare = self.prewrite and self.segments[-1].size / elapsed <= PREWRITE_MAX_BYTES_S
+        filled = bool(self.segments) and self.segments[-1].local  # this log fills segments
         path = self.dir / seg_name(lsn)
         if self.spare_ready:
             self.spare_ready = False
@@ -500,6 +540,13 @@ class SegmentStore:
         else:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             self._prewritten = False
+            # A log that filled a segment fills this one too: reserve its blocks now (one
+            # ~30 us call), so that each group commit's fdatasync writes into an existing
+            # extent instead of allocating blocks (ext4 without a journal, 3 acceptors, 128
+            # KiB appends: fewer device writes per fdatasync, ~12% less acceptor CPU per
+            # record). The size stays at the last frame: nothing else changes.
+            if filled and self.preallocate and preallocate(self._fd, self.segment_bytes):
+                self.preallocated += 1
         self._dir_dirty = True
         self._active_since = time.monotonic()
         seg = Segment(lsn, lsn)
