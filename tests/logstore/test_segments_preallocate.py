@@ -8,12 +8,15 @@ and a failed or switched-off reservation leaves the file growing as before."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
+from conftest import MakeCluster
+from logstore_helpers import LOG, payload_for, read_log, wait_flush
 
-from logstore import segments
+from logstore import Proposer, segments
 from logstore.segments import SegmentStore, parse_frames, seg_name
 
 SEG = 256 << 10
@@ -144,3 +147,58 @@ def test_a_spare_is_used_as_it_is(tmp_path: Path) -> None:
     assert store.preallocated == 0
     assert os.path.getsize(_file(store, -1)) == SEG  # the spare's zeros
     store.close()
+
+
+def test_sigkill_with_preallocated_segments_loses_no_acknowledged_record(
+        make_cluster: MakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real acceptor processes with small segments and no spares (every new segment is
+    reserved): an acceptor is SIGKILLed twice while appending into reserved blocks; every
+    acknowledged record is on every acceptor afterwards, byte-identical, and the killed
+    node's files hold frames only (their size never took in the reservation)."""
+    monkeypatch.setenv("STRATA_LOGSTORE_PREWRITE", "off")  # inherited by the acceptors
+    cluster = make_cluster(extra=["--segment-size", str(64 << 10)])
+    victim = cluster.nodes[1]
+    seg_dir = victim.log_dir() / "segments"
+    n_records = 2400
+    sizes = [4000 + (i * 37) % 4000 for i in range(n_records)]
+    reserved_at_kill: list[bool] = []
+
+    async def main() -> None:
+        p = Proposer(cluster.addrs, **LOG, deadline_s=10)
+        await p.elect()
+        acked: dict[int, int] = {}
+        next_index = 0
+
+        async def writer() -> None:
+            nonlocal next_index
+            while next_index < n_records:
+                i = next_index
+                next_index += 1
+                acked[i] = await p.append([payload_for(i, sizes[i])])
+
+        async def killer() -> None:
+            for at in (n_records // 3, 2 * n_records // 3):
+                while len(acked) < at:
+                    await asyncio.sleep(0.005)
+                victim.kill()
+                # A file with two or more blocks past its end: a reservation (a growing
+                # file has less than one).
+                reserved_at_kill.append(any(
+                    f.stat().st_blocks * 512 - f.stat().st_size >= 8192 for f in seg_dir.glob("*.seg")))
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(victim.start)
+
+        await asyncio.gather(killer(), *(writer() for _ in range(8)))
+        end = max(acked.values())
+        await wait_flush(cluster.addrs, end, timeout=60)
+        expected = [payload_for(i, sizes[i]) for i in range(n_records)]
+        for addr in cluster.addrs:
+            assert [x[2] for x in await read_log(addr)] == expected, addr
+        await p.close()
+
+    asyncio.run(main())
+    assert reserved_at_kill == [True, True]  # the kills hit reserved segments
+    victim.stop()
+    for f in seg_dir.glob("*.seg"):
+        data = f.read_bytes()
+        assert sum(24 + len(fr.payload) for _, fr in parse_frames(data, int(f.stem, 16))) == len(data)
