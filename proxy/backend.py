@@ -244,14 +244,17 @@ class ServerConn:
         self.last_status = b"I"                  # of the last ReadyForQuery relay_some passed
         self.broken = False
         self.last_used = time.monotonic()
+        self.local = False                       # over the compute's Unix socket (sockets may be lent)
 
     @classmethod
     async def connect(cls, backend: Backend, database: str, user: str, secret: str | None,
                       timeout_s: float, extra: dict[str, str] | None = None) -> ServerConn:
         link = Link(bytearray(), backend.busy_poll)
         loop = asyncio.get_running_loop()
+        local = backend.unix_path is not None and os.path.exists(backend.unix_path)
         try:
-            if backend.unix_path is not None and os.path.exists(backend.unix_path):
+            if local:
+                assert backend.unix_path is not None
                 await asyncio.wait_for(loop.create_unix_connection(lambda: link, backend.unix_path),
                                        timeout_s)
             else:
@@ -260,6 +263,7 @@ class ServerConn:
         except (OSError, TimeoutError) as exc:
             raise ServerError("08006", f"could not connect to compute {backend.address}: {exc}") from None
         conn = cls(backend, database, user, link)
+        conn.local = local
         params = {"user": user, "database": database}
         if secret is not None:
             params["strata.proxy_secret"] = secret
@@ -333,7 +337,7 @@ class ServerConn:
             end = 0
         self._pos = end
 
-    def _consumed(self, body: bytes) -> bool:
+    def consumed(self, body: bytes) -> bool:
         """Take a ParameterStatus: the strata.* LSN reports are the proxy's (True: do not
         relay), the others are remembered as this connection's parameters."""
         # the compute's reports first, without decoding: name, NUL, ASCII digits, NUL
@@ -374,9 +378,21 @@ class ServerConn:
             kind = KINDS[self._buf[pos]]
             frame = bytes(self._buf[pos:end])
             self._advance(end)
-            if kind == b"S" and self._consumed(frame[5:]):
+            if kind == b"S" and self.consumed(frame[5:]):
                 continue
             return kind, frame
+
+    def take_frame(self) -> tuple[bytes, bytes] | None:
+        """The next whole message as (kind, body) without waiting, LSN reports not looked at;
+        None if it is not all buffered."""
+        end = self._cut()
+        if end < 0:
+            return None
+        pos = self._pos
+        kind = KINDS[self._buf[pos]]
+        body = bytes(self._buf[pos + 5:end])
+        self._advance(end)
+        return kind, body
 
     def relay_some(self, out: list[bytes]) -> tuple[bytes, bool]:
         """Move the whole buffered messages to ``out`` as raw bytes (one slice per run of
@@ -406,7 +422,7 @@ class ServerConn:
                 error = True
             elif kind == 0x47:  # G CopyInResponse
                 stop = b"G"
-            elif kind == 0x53 and self._consumed(bytes(buf[pos + 5:end])):  # S
+            elif kind == 0x53 and self.consumed(bytes(buf[pos + 5:end])):  # S
                 if pos > start:
                     out.append(bytes(buf[start:pos]))
                 start = end

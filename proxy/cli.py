@@ -73,6 +73,10 @@ def proxy(
         None, "--compute-socket-dir", envvar="STRATA_PROXY_COMPUTE_SOCKET_DIR",
         help="Reach computes on this machine (127.0.0.1/localhost) through DIR/.s.PGSQL.<port> "
              "when that socket exists (their --unix-socket-dir); TCP otherwise."),
+    lend_sockets: bool = typer.Option(
+        True, "--lend-sockets/--no-lend-sockets", envvar="STRATA_PROXY_LEND_SOCKETS",
+        help="Inside a write transaction, lend a plaintext client's socket to a primary on this "
+             "machine until the transaction ends (no proxy hop per round trip; decision 0017)."),
 ) -> None:
     """Start the proxy and serve until SIGTERM/SIGINT."""
     from proxy.config import ProxyConfig
@@ -99,7 +103,7 @@ def proxy(
         max_client_conn=max_client_conn, pool_size=pool_size, pool_timeout_s=pool_timeout_s,
         ryw_wait_ms=ryw_wait_ms, failover_wait_s=failover_wait_s, metrics_port=metrics_port,
         startup_timeout_s=startup_timeout_s, compute_socket_dir=compute_socket_dir,
-        busy_poll_us=busy_poll_us, replica_pack=replica_pack)
+        busy_poll_us=busy_poll_us, replica_pack=replica_pack, lend_sockets=lend_sockets)
     try:
         import uvloop
 

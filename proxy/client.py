@@ -22,6 +22,7 @@ import hashlib
 import itertools
 import logging
 import re
+import secrets
 import ssl
 import struct
 import time
@@ -29,10 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.backend import KINDS, Backend, Link, Pool, PoolExhausted, ServerConn, ServerError
-from proxy.classify import Kind, Statement
 from proxy.config import MAX_PREAUTH_MESSAGE_BYTES
+from proxy.lend import lendable_names
 from proxy.server import BEGIN_HOLD_S, NoBackend, ProxyServer
+from strata.classify import Kind, Statement
 from strata.pgwire import frontend as fe
+from strata.pgwire import handoff
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, scram_server_exchange
 from strata.pgwire.startup import StartupRefused, read_startup
@@ -201,6 +204,7 @@ class ClientSession:
         self._lane: _InFlight | None = None                     # the Query the lane relays
         self._handover: _InFlight | None = None                 # ... given to the loop to finish
         self._relay_hook = self._lane_relay                     # bound once: set per lane query
+        self._lent: ServerConn | None = None                    # the primary reads this client now
         self._held: str | None = None                           # a BEGIN answered here, not sent yet
         self._held_at = 0.0                                     # ... when it arrived (monotonic)
         self._held_timer: asyncio.TimerHandle | None = None     # ... sends it alone at BEGIN_HOLD_S
@@ -293,6 +297,9 @@ class ClientSession:
         if lane is not None:
             lane.conn.link.hook = None
             self._lane = self._handover = None
+        if self._lent is not None:
+            self._lent.link.hook = None
+            self._lent = None
         if self.link is not None:
             self.link.hook = None
         if self.server is not None and self.pool is not None:
@@ -851,6 +858,9 @@ class ClientSession:
             if taken is not None:
                 taken[1].release(conn)
             return False
+        if self.txn_status == b"T" and taken is None and not (simple and handoff.copy_query(data[5:])) \
+                and self._lend(conn, data):
+            return True
         held = self._held
         try:
             # not conn.write: closed() (held) or take_idle (taken) just checked the transport
@@ -949,6 +959,87 @@ class ClientSession:
         if conn is not None:
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 conn.write(data)
+
+    # ------------------------------------------------------------------ a socket lent to the primary
+
+    def _lend(self, conn: ServerConn, data: bytes) -> bool:
+        """Inside a transaction on a local primary, with a plaintext client: lend the client's
+        socket to the compute for the rest of the transaction (decision 0017), ``data`` (the
+        lane's batch as the server connection takes it) going first. False: nothing done."""
+        link = self.link
+        if not self.config.lend_sockets or self.tls or self.pinned or not conn.local \
+                or link is None or conn.backend is not self.proxy.current_primary \
+                or conn.backend.unix_path is None:
+            return False
+        transport = link.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if transport is None or sock is None or transport.is_closing():
+            return False
+        names = lendable_names(self.statements, conn.prepared, self.proxy.classifier)
+        token = secrets.randbits(62)
+        if not self.proxy.side_sockets.send(conn.backend.unix_path, token, sock.fileno()):
+            return False
+        transport.pause_reading()  # until the HANDBACK: the compute reads the client
+        frame = fe.message(handoff.HANDOFF, handoff.handoff_body(token, names))
+        try:
+            conn.write(frame + self._held_frame() + data if self._held is not None else frame + data)
+        except (ConnectionError, OSError, RuntimeError):
+            transport.resume_reading()
+            return False  # the message loop finds the connection broken (the descriptor is
+                          # closed by the compute when it never sees the HANDOFF: its bound)
+        self._drop_held()
+        self._in.clear()
+        self._in_pos = 0
+        self.skip_until_sync = False
+        self.mid_batch = True  # a client gone now leaves the connection broken
+        self._lent = conn
+        conn.link.hook = self._handback_hook
+        return True
+
+    def _handback_hook(self) -> bool:
+        """The server link's hook while the client's socket is lent: wait for the HANDBACK;
+        the connection ending (or anything else arriving) drops the client, as a backend's
+        crash does on PostgreSQL."""
+        conn = self._lent
+        link = self.link
+        if conn is None or link is None:
+            return False
+        try:
+            got = conn.take_frame()
+            while got is not None and got[0] == b"S" and conn.consumed(got[1]):
+                got = conn.take_frame()  # an LSN report queued after the startup's answer
+            if got is None and not conn.link.eof:
+                return True
+            if got is None or got[0] != handoff.HANDBACK:
+                raise m.ProtocolViolation("the compute ended while it held the client's socket"
+                                          if got is None else f"unexpected message {got[0]!r} {got[1][:60]!r}")
+            status, _, lsn, leftover = handoff.parse_handback(got[1])
+        except m.ProtocolViolation as exc:
+            log.warning("client %d: dropped: %s", self.id, exc)
+            self._lent = None
+            conn.link.hook = None
+            conn.broken = True
+            self.proxy.metrics.lending.dropped += 1
+            link.eof = True  # the message loop ends the session and closes the client
+            link.wake()
+            return True
+        self._lent = None
+        conn.link.hook = None
+        self.proxy.metrics.lending.handed_back += 1
+        if lsn:
+            conn.backend.commits.note(lsn)
+        conn.last_status = status
+        self.txn_status = status
+        self.mid_batch = False
+        self.server_skipping = False
+        self.portals.pop("", None)  # the compute may have bound it anew
+        self._in += leftover
+        if link.transport is not None and not link.transport.is_closing():
+            link.transport.resume_reading()
+        self._maybe_release()
+        if self._in and not self._lane_start():
+            link.wake()
+        return True
 
     def _lane_query(self, buf: bytearray, pos: int) -> tuple[list[tuple[bytes, bytes]], tuple[Statement, ...]] | None:
         """(batch, statements) of the one simple Query filling ``buf`` from ``pos``, if it

@@ -39,5 +39,7 @@ class ProxyConfig:
     compute_socket_dir: Path | None = None         # computes on this machine via DIR/.s.PGSQL.<port>
     topology_poll_s: float = 0.1                   # topology and users file mtime checks
     busy_poll_us: int = 0                          # poll this long after input while the core is free
+    lend_sockets: bool = True                      # lend plaintext clients' sockets to a local
+                                                   # primary for write transactions (decision 0017)
     replica_pack: int = 0                          # reads stay on the busiest replica below this many
                                                    # connections in use; 0: the least busy replica

@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from proxy.lend import Lending
+
 
 class RoutedCounts(Collector):
     """``proxy_routed_transactions_total{target,reason}`` as plain ints, exported when
@@ -63,6 +65,8 @@ class ProxyMetrics:
         r.register(self.routed)
         self.deferred_begins = DeferredBegins()
         r.register(self.deferred_begins)
+        self.lending = Lending()
+        r.register(self.lending)
         self.failovers = Counter("proxy_failovers", "Primary changes seen", registry=r)
         self.ryw_waits = Counter("proxy_ryw_waits", "Reads that waited for a replica to replay the "
                                  "session's last commit", ["outcome"], registry=r)

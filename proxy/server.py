@@ -22,10 +22,11 @@ from proxy.backend import (
     ServerError,
     local_socket,
 )
-from proxy.classify import Classifier
 from proxy.config import ProxyConfig
+from proxy.lend import SideSockets
 from proxy.metrics import ProxyMetrics
 from strata.busypoll import BusyPoll
+from strata.classify import Classifier
 from strata.pgwire import frontend as fe
 from strata.pgwire.auth import PasswordBook
 
@@ -83,6 +84,7 @@ class ProxyServer:
         self.config = config
         self.metrics = ProxyMetrics()
         self.classifier = Classifier()
+        self.side_sockets = SideSockets()         # to local computes: lent client sockets
         self.backends: dict[str, Backend] = {}
         self.commits = CommitWatermark()          # highest commit LSN any client was told of
         self.primary_address: str | None = None   # the topology's (or flag's) primary
@@ -160,6 +162,7 @@ class ProxyServer:
                 pool.close_idle()
         if self._server is not None:
             self._server.close()
+        self.side_sockets.close()
 
     def new_backend_key(self) -> tuple[int, int]:
         self._next_pid = self._next_pid % 2_000_000_000 + 1

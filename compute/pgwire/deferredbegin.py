@@ -81,7 +81,7 @@ def take_deferred_begin(conn: Connection, buf: bytearray) -> bool:
     nothing done, the loop handles it (not the proxy's connection, not idle, an error, a timed
     idle-in-transaction wait — the loop's wait must start the timer — or the message not all
     here)."""
-    if not conn.report_lsns or _TEST_ERROR or len(buf) < 5:
+    if not conn.via_proxy or _TEST_ERROR or len(buf) < 5:
         return False
     end = 1 + int.from_bytes(buf[1:5], "big")
     if end > len(buf) or end < 5:

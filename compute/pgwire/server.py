@@ -46,6 +46,7 @@ from compute.pgwire.extended import (
 from compute.pgwire.fastbatch import MAX_BATCH_BYTES, answer_batch
 from compute.pgwire.fastquery import answer_query
 from compute.pgwire.lanes import TERMINATED
+from compute.pgwire.lent import DescriptorInbox, lend
 from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
     cached_row_description,
@@ -66,6 +67,7 @@ from strata.pgwire import messages as m
 from strata.pgwire import unixsock
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.frontend import DEFERRED_BEGIN
+from strata.pgwire.handoff import HANDOFF, side_path
 from strata.pgwire.startup import StartupRefused, read_startup
 
 __all__ = ["LIMIT_SQLSTATE", "MAX_PORTALS", "MAX_PREPARED_STATEMENTS", "MAX_STATEMENT_BYTES",
@@ -146,6 +148,7 @@ class Server:
         self._server: asyncio.base_events.Server | None = None
         self._unix_server: asyncio.base_events.Server | None = None
         self.unix_path: str | None = None
+        self.inbox: DescriptorInbox | None = None  # client sockets the proxy lends (lent.py)
         self._tasks: set[asyncio.Task[None]] = set()
         self.busy_poll: BusyPoll | None = None
 
@@ -162,6 +165,9 @@ class Server:
                 lambda: WireProtocol(self._accept, poll), path, backlog=512)
             os.chmod(path, unixsock.SOCKET_FILE_MODE)
             self.unix_path = path
+            side = side_path(path)
+            if side is not None and self.proxy_secret is not None:
+                self.inbox = DescriptorInbox(side)
 
     @property
     def port(self) -> int:
@@ -181,6 +187,8 @@ class Server:
         if self.unix_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.unix_path)
+        if self.inbox is not None:
+            self.inbox.close()
 
     def new_backend_key(self) -> tuple[int, int]:
         self._next_pid = self._next_pid % 2_000_000_000 + 1
@@ -217,6 +225,7 @@ class Connection(ExtendedQuery):
         self.out: list[bytes] = []
         self.authenticated = False
         self.report_lsns = False  # a proxy connection: report commit and readable LSNs
+        self.via_proxy = False  # proved the proxy's secret: its own messages are accepted
         self.reported_commit_lsn = 0
         self.reported_readable_lsn = -1
         self.begin_error: SqlError | None = None  # a deferred BEGIN's, for the next statement
@@ -338,7 +347,7 @@ class Connection(ExtendedQuery):
             assert server.proxy_secret is not None
             if not hmac.compare_digest(proxy_secret.encode(), server.proxy_secret):
                 await self.fatal("28P01", f'proxy authentication failed for user "{user}"')
-            self.report_lsns = True
+            self.report_lsns = self.via_proxy = True
         elif mode == "md5":
             await self._auth_md5(user)
         elif mode == "scram":
@@ -497,8 +506,10 @@ class Connection(ExtendedQuery):
                     return
                 elif kind in (b"d", b"c", b"f"):
                     continue  # stray COPY messages after an aborted COPY are ignored
-                elif kind == DEFERRED_BEGIN and self.report_lsns:
+                elif kind == DEFERRED_BEGIN and self.via_proxy:
                     begin_deferred(self, body)  # the proxy's (compute/pgwire/deferredbegin.py)
+                elif kind == HANDOFF and self.via_proxy:
+                    await lend(self, body)  # the proxy lends the client's socket (lent.py)
                 else:
                     await self.fatal("08P01", f"invalid frontend message type {kind[0]}")
             except Skip:

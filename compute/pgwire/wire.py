@@ -13,9 +13,12 @@ import asyncio
 import ssl
 import struct
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from strata.busypoll import BusyPoll
+
+if TYPE_CHECKING:
+    from compute.pgwire.lent import Lent
 
 READ_PAUSE_BYTES = 1 << 20
 """Buffered unread input (bytes) at which reading from the socket pauses (resumed below it),
@@ -55,6 +58,9 @@ class WireProtocol(asyncio.Protocol):
         """An answer is still to come from outside the loop (a COMMIT waiting for its fsync,
         compute/pgwire/fastcommit.py): input and the end of the stream are only buffered,
         neither ``on_batch`` nor the waiting reader sees them until ``release``."""
+        self.lent: Lent | None = None
+        """While the proxy lends the client's socket (compute/pgwire/lent.py): ``transport``
+        is the client's, input comes through the Lent, which watches what is written."""
 
     # ---- asyncio.Protocol
 
@@ -96,6 +102,8 @@ class WireProtocol(asyncio.Protocol):
         elif self.buf and not (self._waiter is not None and self.on_batch is not None
                                and self.on_batch(self.buf)):
             self._wake()
+        if self.lent is not None:
+            self.lent.settled()
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -193,6 +201,8 @@ class WireProtocol(asyncio.Protocol):
         transport.write(data)
         if self._busy_poll is not None:  # the client's next message follows an answer
             self._busy_poll.input()
+        if self.lent is not None:
+            self.lent.wrote(data)
 
     async def drain(self) -> None:
         if self.transport is not None and self.transport.is_closing():
@@ -218,5 +228,7 @@ class WireProtocol(asyncio.Protocol):
         return self.transport.get_extra_info(name, default) if self.transport is not None else default
 
     def close(self) -> None:
-        if self.transport is not None:
+        if self.lent is not None:
+            self.lent.close()
+        elif self.transport is not None:
             self.transport.close()

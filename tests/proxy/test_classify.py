@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.classify import Classifier, Kind, split_statements
+from strata.classify import Classifier, Kind, split_statements
 
 
 @pytest.mark.parametrize("sql", [
@@ -90,7 +90,7 @@ FAST_PATH_TEXTS = [
 
 @pytest.mark.parametrize("sql", FAST_PATH_TEXTS)
 def test_fast_path_agrees_with_the_general_path(sql: str) -> None:
-    from proxy.classify import _fast_query, classify_one
+    from strata.classify import _fast_query, classify_one
     fast = _fast_query(sql)
     if fast is not None:
         assert fast == tuple(classify_one(s) for s in split_statements(sql))
@@ -118,7 +118,7 @@ def _split_reference(sql: str) -> list[str]:
     """The char-by-char splitter split_statements replaced (kept to compare against)."""
     import re
 
-    from proxy.classify import strip_leading
+    from strata.classify import strip_leading
     out: list[str] = []
     start = i = 0
     n = len(sql)
@@ -177,7 +177,7 @@ def test_literal_blanking_agrees_with_the_plain_pattern() -> None:
     import random
     import re
 
-    from proxy.classify import _LITERALS, _SHAPE_TOKENS, _shape_token
+    from strata.classify import _LITERALS, _SHAPE_TOKENS, _shape_token
     plain = r"'(?:[^']|'')*'|(?<![\w$.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])"
     literals = re.compile(plain, re.I)
     tokens = re.compile(r"--[^\n]*|/\*.*?\*/|\"(?:[^\"]|\"\")*\"|" + plain, re.I | re.S)

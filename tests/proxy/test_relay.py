@@ -67,23 +67,23 @@ def test_bind_rewrite_matches_the_reader_based_one() -> None:
 
 
 def test_lsn_reports_read_without_decoding_as_before() -> None:
-    """``_consumed`` takes the compute's LSN reports from their bytes; anything that is not
+    """``consumed`` takes the compute's LSN reports from their bytes; anything that is not
     ASCII digits goes the decoding way, with the same outcome as before (a value that is not
     a number is an ordinary parameter, relayed; other digits than ASCII still count)."""
     conn = _conn(b"")
-    assert conn._consumed(b"strata.commit_lsn\x00917009216\x00")
+    assert conn.consumed(b"strata.commit_lsn\x00917009216\x00")
     assert conn.backend.commits.lsn == 917009216
-    assert conn._consumed(b"strata.replay_lsn\x0042\x00") and conn.backend.replay_lsn == 42
-    assert not conn._consumed(b"strata.commit_lsn\x0012a\x00")  # not a number: a parameter
+    assert conn.consumed(b"strata.replay_lsn\x0042\x00") and conn.backend.replay_lsn == 42
+    assert not conn.consumed(b"strata.commit_lsn\x0012a\x00")  # not a number: a parameter
     assert conn.params["strata.commit_lsn"] == "12a" and conn.backend.commits.lsn == 917009216
-    assert not conn._consumed(b"strata.replay_lsn\x00\x00")
-    assert conn._consumed("strata.commit_lsn\x00٩٩٩٩٩٩٩٩٩٩\x00".encode())  # str.isdigit, int() as before
+    assert not conn.consumed(b"strata.replay_lsn\x00\x00")
+    assert conn.consumed("strata.commit_lsn\x00٩٩٩٩٩٩٩٩٩٩\x00".encode())  # str.isdigit, int() as before
     assert conn.backend.commits.lsn == 9999999999
-    assert not conn._consumed(b"strata.commit_lsnx\x001\x00") and conn.params["strata.commit_lsnx"] == "1"
-    assert not conn._consumed(b"TimeZone\x00UTC\x00") and conn.params["TimeZone"] == "UTC"
+    assert not conn.consumed(b"strata.commit_lsnx\x001\x00") and conn.params["strata.commit_lsnx"] == "1"
+    assert not conn.consumed(b"TimeZone\x00UTC\x00") and conn.params["TimeZone"] == "UTC"
     import pytest
     with pytest.raises(m.ProtocolViolation):
-        conn._consumed(b"strata.commit_lsn")
+        conn.consumed(b"strata.commit_lsn")
 
 
 def _session():  # type: ignore[no-untyped-def]

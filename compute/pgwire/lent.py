@@ -1,0 +1,333 @@
+"""A client's socket lent by the proxy for a write transaction (decision 0017).
+
+The proxy sends the client's descriptor on the side socket (``DescriptorInbox``) and a
+HANDOFF message on its server connection; from then on the connection's ``WireProtocol``
+writes to the client's socket and takes its input from there, through ``Lent.feed``: each
+whole message is checked (only what the proxy would have relayed without recording
+anything: Bind/Describe/Execute/Close of the unnamed portal, Binds and Describes of the
+statement names the HANDOFF mapped, renamed to the server's names, Sync, Flush, and simple
+Queries of plain statements). The first message that does not pass stops the feed. The
+socket goes back (HANDBACK on the proxy's connection, then the wire writes to the proxy
+again) once everything fed is answered and the transaction ended, the feed stopped, or the
+client closed its end. Message formats: strata/pgwire/handoff.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import struct
+from typing import TYPE_CHECKING, cast
+
+from strata.classify import Classifier, Kind
+from strata.pgwire import handoff
+from strata.pgwire import messages as m
+from strata.pgwire.unixsock import SOCKET_FILE_MODE, claim_socket_path
+
+if TYPE_CHECKING:
+    from compute.pgwire.server import Connection
+
+log = logging.getLogger("strata.compute.lent")
+
+DESCRIPTOR_WAIT_S = 2.0
+"""Bound on a HANDOFF's descriptor arriving on the side socket after the message."""
+MAX_WAITING_DESCRIPTORS = 1024
+"""Descriptors received and not yet claimed by a HANDOFF (more: the oldest is closed)."""
+HANDBACK_FLUSH_WAIT_S = 0.001
+"""Poll interval (seconds) while the client's socket still has unsent answers at hand-back."""
+MAX_HANDBACK_FLUSH_POLLS = 5_000
+"""Polls before a client that takes no bytes is cut off (5 s)."""
+
+_I32 = struct.Struct("!i")
+_RFQ_HEAD = b"Z\x00\x00\x00\x05"
+_PLAIN = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
+_classifier = Classifier()
+
+
+class DescriptorInbox:
+    """The compute's side socket: client descriptors the proxy sends, each with a token."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fds: dict[int, int] = {}
+        self._waiters: dict[int, asyncio.Future[int]] = {}
+        self._peers: set[socket.socket] = set()
+        claim_socket_path(path)
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._listener.bind(path)
+        os.chmod(path, SOCKET_FILE_MODE)
+        self._listener.listen(16)
+        self._listener.setblocking(False)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._listener.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        try:
+            peer, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        creds = peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", creds)[1] != os.getuid():  # only the cluster's own user
+            peer.close()
+            return
+        peer.setblocking(False)
+        self._peers.add(peer)
+        self._loop.add_reader(peer.fileno(), self._receive, peer)
+
+    def _receive(self, peer: socket.socket) -> None:
+        while True:
+            try:
+                got = handoff.receive_descriptor(peer)
+            except (EOFError, m.ProtocolViolation, OSError):
+                self._drop(peer)
+                return
+            if got is None:
+                return
+            token, fd = got
+            waiter = self._waiters.pop(token, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(fd)
+                continue
+            if len(self.fds) >= MAX_WAITING_DESCRIPTORS:
+                os.close(self.fds.pop(next(iter(self.fds))))
+            self.fds[token] = fd
+            # unclaimed (the proxy's HANDOFF never came): closed, or the client would never
+            # see its connection end
+            self._loop.call_later(DESCRIPTOR_WAIT_S, self._expire, token)
+
+    def _expire(self, token: int) -> None:
+        fd = self.fds.pop(token, None)
+        if fd is not None:
+            os.close(fd)
+
+    def _drop(self, peer: socket.socket) -> None:
+        self._loop.remove_reader(peer.fileno())
+        self._peers.discard(peer)
+        peer.close()
+
+    async def take(self, token: int) -> int:
+        """The descriptor sent with ``token`` (TimeoutError after DESCRIPTOR_WAIT_S)."""
+        fd = self.fds.pop(token, None)
+        if fd is not None:
+            return fd
+        waiter: asyncio.Future[int] = self._loop.create_future()
+        self._waiters[token] = waiter
+        try:
+            return await asyncio.wait_for(waiter, DESCRIPTOR_WAIT_S)
+        finally:
+            self._waiters.pop(token, None)
+
+    def close(self) -> None:
+        for peer in list(self._peers):
+            self._drop(peer)
+        self._loop.remove_reader(self._listener.fileno())
+        self._listener.close()
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+class _ClientSide(asyncio.Protocol):
+    """The lent client socket's events, into ``Lent``."""
+
+    def __init__(self, lent: Lent) -> None:
+        self.lent = lent
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.lent.attach(cast(asyncio.Transport, transport))
+
+    def data_received(self, data: bytes) -> None:
+        self.lent.feed(data)
+
+    def eof_received(self) -> bool:
+        self.lent.client_gone()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lent.client_gone()
+
+
+class Lent:
+    """One lending of a client's socket to a connection (see the module docstring)."""
+
+    def __init__(self, conn: Connection, names: dict[bytes, bytes]) -> None:
+        self.conn = conn
+        self.wire = conn.wire
+        self.names = names
+        self.proxy_transport = self.wire.transport
+        self.client: asyncio.Transport | None = None
+        self.pending = bytearray()  # client bytes read and not fed
+        self.stopped = False        # a message the proxy must see is first in ``pending``
+        self.gone = False           # the client closed its end
+        self.answered = False       # the last write ended with ReadyForQuery, nothing fed since
+        self.status = b"T"
+        self.done = False
+        self._polls = 0
+
+    def attach(self, transport: asyncio.Transport) -> None:
+        """From here on the wire writes to the client (idempotent: called from
+        ``connection_made`` and by ``lend`` once the transport exists, whichever is first;
+        uvloop may run ``connection_made`` a loop turn later)."""
+        if self.client is not None:
+            return
+        self.client = transport
+        self.wire.transport = transport
+        self.wire.lent = self
+        self.conn.report_lsns = False  # LSN reports are the proxy's: they go in the HANDBACK
+
+    # ---- input
+
+    def feed(self, data: bytes) -> None:
+        """Client bytes: pass on every whole message the proxy lets the compute take."""
+        pending = self.pending
+        pending += data
+        if self.stopped or self.done:
+            return
+        out = bytearray()
+        pos = 0
+        size = len(pending)
+        limit = self.conn.message_limit()
+        while size - pos >= 5:
+            length = _I32.unpack_from(pending, pos + 1)[0]
+            end = pos + 1 + length
+            if length < 4 or length - 4 > limit:  # the proxy reports it
+                self.stopped = True
+                break
+            if end > size:
+                break
+            passed = self._pass(pending[pos], bytes(pending[pos + 5:end]))
+            if passed is None:
+                self.stopped = True
+                break
+            out += passed
+            pos = end
+        del pending[:pos]
+        if self.stopped and self.client is not None:
+            self.client.pause_reading()
+        if out:
+            self.answered = False
+            self.wire.data_received(bytes(out))
+        if self.stopped:
+            self.settled()
+
+    def _pass(self, kind: int, body: bytes) -> bytes | None:
+        """The message as the server connection should see it, or None: hand back first."""
+        if kind in (0x53, 0x48):               # Sync, Flush
+            return m.message(bytes((kind,)), body)
+        if kind == 0x45:                       # Execute: of the unnamed portal only
+            return m.message(b"E", body) if body[:1] == b"\x00" else None
+        if kind == 0x43:                       # Close: of the unnamed portal only
+            return m.message(b"C", body) if body == b"P\x00" else None
+        if kind == 0x44:                       # Describe
+            if body == b"P\x00":
+                return m.message(b"D", body)
+            server = self.names.get(body[1:-1]) if body[:1] == b"S" and body[-1:] == b"\x00" else None
+            return None if server is None else m.message(b"D", b"S" + server + b"\x00")
+        if kind == 0x42:                       # Bind: unnamed portal, a mapped statement
+            if body[:1] != b"\x00":
+                return None
+            end = body.find(b"\x00", 1)
+            server = self.names.get(body[1:end]) if end > 1 else None
+            return None if server is None else m.message(b"B", b"\x00" + server + body[end:])
+        if kind == 0x51:                       # Query: plain statements only
+            try:
+                sql = body[:-1].decode()
+            except UnicodeDecodeError:
+                return None
+            if body[-1:] != b"\x00" or "\x00" in sql or handoff.copy_query(body):
+                return None
+            statements = _classifier.classify(sql)
+            if not statements or any(s.kind not in _PLAIN for s in statements):
+                return None
+            return m.message(b"Q", body)
+        return None
+
+    def client_gone(self) -> None:
+        """The client closed its end: the session ends as on a direct connection (the
+        proxy sees its server connection close and drops the client)."""
+        if not self.gone and not self.done:
+            self.gone = True
+            self.stopped = True
+            self.wire.eof_received()
+
+    # ---- output
+
+    def wrote(self, data: bytes) -> None:
+        """The wire wrote ``data`` to the client: at a ReadyForQuery, maybe hand back."""
+        if data[-6:-1] == _RFQ_HEAD:
+            self.answered = True
+            self.status = data[-1:]
+            self.settled()
+
+    def settled(self) -> None:
+        """Hand back if everything fed is answered and the lending is over."""
+        if self.done or self.gone:
+            return
+        wire = self.wire
+        if wire.held or wire.buf or not self.answered or not (self.stopped or self.status == b"I"):
+            return
+        client = self.client
+        if client is not None and client.get_write_buffer_size() > 0:
+            self._polls += 1
+            if self._polls > MAX_HANDBACK_FLUSH_POLLS:  # a client that takes no bytes
+                self.client_gone()
+                return
+            asyncio.get_running_loop().call_later(HANDBACK_FLUSH_WAIT_S, self.settled)
+            return
+        self.hand_back()
+
+    def close(self) -> None:
+        """The connection ends while lent: both sockets close (the proxy then drops the
+        client, as PostgreSQL's client sees its backend go)."""
+        self.done = True
+        for transport in (self.client, self.proxy_transport):
+            if transport is not None:
+                with contextlib.suppress(Exception):
+                    transport.close()
+
+    def hand_back(self) -> None:
+        """The socket goes back to the proxy with what it needs to go on."""
+        self.done = True
+        wire, conn = self.wire, self.conn
+        wire.lent = None
+        wire.transport = self.proxy_transport
+        conn.report_lsns = True
+        session = conn.session
+        lsn = session.last_commit_lsn if session is not None else 0
+        conn.reported_commit_lsn = max(conn.reported_commit_lsn, lsn)
+        client = self.client
+        if client is not None:
+            client.pause_reading()
+            client.close()  # our descriptor only: the proxy's keeps the connection open
+        frame = handoff.handback_frame(self.status, 0, lsn, bytes(self.pending))
+        self.pending.clear()
+        with contextlib.suppress(ConnectionError):
+            wire.write(frame)
+
+
+async def lend(conn: Connection, body: bytes) -> None:
+    """A HANDOFF message: take the client's descriptor and read and answer the client."""
+    inbox = conn.server.inbox
+    try:
+        token, names = handoff.parse_handoff(body)
+        if inbox is None:
+            raise m.ProtocolViolation("this compute has no hand-off socket")
+        fd = await inbox.take(token)
+    except (m.ProtocolViolation, TimeoutError) as exc:  # the proxy drops its client on this
+        await conn.fatal("08P01", f"hand-off failed: {exc or 'the descriptor did not arrive'}")
+        return
+    lent = Lent(conn, names)
+    sock = socket.socket(fileno=fd)
+    try:
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+            lambda: _ClientSide(lent), sock=sock)
+    except OSError as exc:
+        sock.close()
+        await conn.fatal("08P01", f"hand-off failed: {exc}")
+        return
+    lent.attach(cast(asyncio.Transport, transport))  # before the loop answers what follows

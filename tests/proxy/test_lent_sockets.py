@@ -1,0 +1,287 @@
+"""A plaintext client's socket lent to a local primary for a write transaction (decision
+0017): the same answers as relaying, the proxy's session state kept, and failures that end
+the client's connection instead of hanging it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import psycopg
+import pytest
+
+from strata.pgwire import handoff
+from strata.pgwire.messages import ProtocolViolation
+from tests.proxy.support import ProxyProc
+from tests.support import StrataProcess
+
+LENT = "proxy_lent_transactions_total"
+
+
+class Setup:
+    def __init__(self, compute: StrataProcess, lending: ProxyProc, relaying: ProxyProc) -> None:
+        self.compute = compute
+        self.lending = lending
+        self.relaying = relaying
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, secret: Path) -> Iterator[Setup]:
+    root = tmp_path_factory.mktemp("lent")
+    run = root / "run"
+    compute = StrataProcess(root / "data", extra_args=[
+        "--unix-socket-dir", str(run), "--proxy-secret-file", str(secret)]).start()
+    primary = f"127.0.0.1:{compute.port}"
+    lending = ProxyProc(root, secret, "--primary", primary, "--auth", "trust",
+                        "--compute-socket-dir", str(run), name="proxy-lending").start()
+    relaying = ProxyProc(root, secret, "--primary", primary, "--auth", "trust",
+                         "--compute-socket-dir", str(run), "--no-lend-sockets",
+                         name="proxy-relaying").start()
+    try:
+        yield Setup(compute, lending, relaying)
+    finally:
+        lending.stop()
+        relaying.stop()
+        compute.stop()
+
+
+def _lent(proxy: ProxyProc) -> float:
+    return proxy.metric(LENT, outcome="handed_back")
+
+
+def _script(dsn: str, table: str) -> list[object]:
+    """Transactions whose every answer is recorded: simple and extended statements, an
+    error inside a block, a SET and a COPY in the middle of one, a savepoint."""
+    seen: list[object] = []
+    with psycopg.connect(dsn, prepare_threshold=2) as conn:
+        conn.execute(f"drop table if exists {table}")
+        conn.execute(f"create table {table} (id int primary key, v text)")
+        conn.commit()
+        for i in range(6):  # named statements from the third run (prepare_threshold)
+            with conn.transaction():
+                cur = conn.execute(f"insert into {table} values (%s, %s) returning id, v", (i, f"v{i}"))
+                seen.append(cur.fetchall())
+                cur = conn.execute(f"update {table} set v = v || 'x' where id <= %s", (i,))
+                seen.append(cur.rowcount)
+                seen.append(conn.execute(f"select count(*), max(v) from {table}").fetchall())
+        with conn.transaction():
+            conn.execute(f"update {table} set v = 'y' where id = 0")
+            conn.execute("set local statement_timeout = '5s'")
+            seen.append(conn.execute("show statement_timeout").fetchall())
+            with conn.cursor().copy(f"copy {table} (id, v) from stdin") as copy:
+                copy.write_row((100, "copied"))
+            seen.append(conn.execute(f"select v from {table} where id in (0, 100) order by id").fetchall())
+        conn.execute("set application_name = 'lent-test'")
+        conn.commit()
+        with conn.transaction():
+            conn.execute(f"update {table} set v = 'z' where id = 1")
+            seen.append(conn.execute("show application_name").fetchall())
+        try:
+            with conn.transaction():
+                conn.execute(f"update {table} set v = 'lost' where id = 2")
+                conn.execute(f"insert into {table} values (1, 'dup')")
+        except psycopg.errors.UniqueViolation as exc:
+            seen.append(("23505", type(exc).__name__))
+        with conn.transaction():
+            conn.execute(f"update {table} set v = 'sp' where id = 3")
+            try:
+                with conn.transaction():
+                    conn.execute(f"update {table} set v = 'gone' where id = 4")
+                    conn.execute("select 1/0")
+            except psycopg.errors.DivisionByZero:
+                seen.append("22012")
+        conn.commit()
+        seen.append(conn.execute(f"select id, v from {table} order by id").fetchall())
+        seen.append(conn.execute("show application_name").fetchall())
+    return seen
+
+
+def test_psycopg_transactions_answer_as_when_relayed(setup: Setup) -> None:
+    before = _lent(setup.lending)
+    relayed = _script(setup.relaying.dsn(sslmode="disable"), "lent_a")
+    assert _lent(setup.relaying) == 0
+    lent = _script(setup.lending.dsn(sslmode="disable"), "lent_b")
+    assert lent == relayed
+    assert _lent(setup.lending) - before >= 6  # the sockets were lent, and handed back
+
+
+def test_pgbench_keeps_its_balances(setup: Setup) -> None:
+    """pgbench TPC-B, simple and prepared, through the lending proxy: every transaction
+    commits once (the sums agree) and the sockets went to the compute and back."""
+    dsn = setup.lending.dsn(sslmode="disable")
+    env = {"PGSSLMODE": "disable", "PATH": "/usr/bin:/bin"}
+    port = str(setup.lending.port)
+    base = ["pgbench", "-h", "127.0.0.1", "-p", port, "-U", "postgres"]
+    subprocess.run([*base, "-i", "-s", "1", "-q", "postgres"], check=True, capture_output=True,
+                   env=env, timeout=300)
+    before = _lent(setup.lending)
+    for mode in ("simple", "prepared"):
+        done = subprocess.run([*base, "-n", "-M", mode, "-c", "4", "-j", "2", "-t", "100", "postgres"],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "number of transactions actually processed: 400/400" in done.stdout
+    assert _lent(setup.lending) - before >= 800
+    with psycopg.connect(dsn) as conn:
+        sums = conn.execute("select (select sum(abalance) from pgbench_accounts),"
+                            " (select sum(tbalance) from pgbench_tellers),"
+                            " (select sum(bbalance) from pgbench_branches),"
+                            " (select sum(delta) from pgbench_history),"
+                            " (select count(*) from pgbench_history)").fetchone()
+    assert sums is not None and sums[0] == sums[1] == sums[2] == sums[3]
+    assert sums[4] == 800
+
+
+def test_asyncpg_pipelines_in_a_transaction(setup: Setup) -> None:
+    async def run(dsn: str) -> list[object]:
+        conn = await asyncpg.connect(dsn, ssl=False)
+        try:
+            await conn.execute("drop table if exists lent_pipe; create table lent_pipe (a int, b text)")
+            stmt = await conn.prepare("insert into lent_pipe values ($1, $2)")
+            async with conn.transaction():
+                await stmt.executemany([(i, str(i)) for i in range(50)])
+                await conn.executemany("update lent_pipe set b = b || $2 where a = $1",
+                                       [(i, "u") for i in range(0, 50, 7)])
+                rows = await conn.fetch("select a, b from lent_pipe where a % 7 = 0 order by a")
+            async with conn.transaction():
+                await stmt.fetch(99, "late")
+                total = await conn.fetchval("select count(*) from lent_pipe")
+            return [[tuple(r) for r in rows], total]
+        finally:
+            await conn.close()
+
+    relayed = asyncio.run(run(setup.relaying.dsn()))
+    lent = asyncio.run(run(setup.lending.dsn()))
+    assert lent == relayed
+    assert lent[1] == 51
+
+
+def test_a_client_that_goes_away_while_lent_frees_the_writer(setup: Setup) -> None:
+    """The client drops its connection mid-transaction while the compute holds its socket:
+    the transaction rolls back and the writer is free again at once."""
+    dsn = setup.lending.dsn(sslmode="disable")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("drop table if exists lent_gone")
+        conn.execute("create table lent_gone (id int primary key, v int)")
+        conn.execute("insert into lent_gone values (1, 0)")
+    before = _lent(setup.lending)
+    raw = psycopg.connect(dsn)
+    raw.execute("update lent_gone set v = 1 where id = 1")  # BEGIN held, this one lent
+    assert _lent(setup.lending) == before  # lent, not handed back yet
+    sock = socket.socket(fileno=raw.pgconn.socket)
+    sock.shutdown(socket.SHUT_RDWR)  # the client's end goes, without a Terminate
+    sock.detach()
+    start = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("set statement_timeout = '10s'")
+        conn.execute("update lent_gone set v = 2 where id = 1")
+        assert conn.execute("select v from lent_gone").fetchone() == (2,)
+    assert time.monotonic() - start < 5
+    with pytest.raises(psycopg.OperationalError):
+        raw.execute("select 1")
+    raw.close()
+
+
+def test_cancel_reaches_a_lent_statement(setup: Setup) -> None:
+    dsn = setup.lending.dsn(sslmode="disable")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("create table if not exists lent_cancel (a int)")
+        conn.commit()
+        conn.execute("insert into lent_cancel values (1)")  # lent from here
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("select pg_sleep(5)")
+        conn.rollback()
+        assert conn.execute("select 42").fetchone() == (42,)
+        conn.commit()
+
+
+def test_the_compute_dying_while_lent_ends_the_client(tmp_path: Path, secret: Path) -> None:
+    """SIGKILL of the compute holding a client's socket: the client's connection ends (it
+    does not hang), and after the restart a new connection works; nothing uncommitted
+    survives."""
+    run = tmp_path / "run"
+    compute = StrataProcess(tmp_path / "data", extra_args=[
+        "--unix-socket-dir", str(run), "--proxy-secret-file", str(secret)]).start()
+    proxy = ProxyProc(tmp_path, secret, "--primary", f"127.0.0.1:{compute.port}", "--auth", "trust",
+                      "--compute-socket-dir", str(run)).start()
+    try:
+        dsn = proxy.dsn(sslmode="disable")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("create table k (a int)")
+        client = psycopg.connect(dsn)
+        client.execute("insert into k values (1)")  # lent
+        compute.kill9()
+        start = time.monotonic()
+        with pytest.raises(psycopg.OperationalError):
+            client.execute("insert into k values (2)")
+        assert time.monotonic() - start < 10
+        client.close()
+        compute.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    assert conn.execute("select count(*) from k").fetchone() == (0,)
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        proxy.stop()
+        compute.stop()
+
+
+def test_tls_clients_are_relayed(tmp_path: Path, secret: Path) -> None:
+    from tests.proxy.support import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    run = tmp_path / "run"
+    compute = StrataProcess(tmp_path / "data", extra_args=[
+        "--unix-socket-dir", str(run), "--proxy-secret-file", str(secret)]).start()
+    proxy = ProxyProc(tmp_path, secret, "--primary", f"127.0.0.1:{compute.port}", "--auth", "trust",
+                      "--compute-socket-dir", str(run), "--tls-cert", str(cert),
+                      "--tls-key", str(key)).start()
+    try:
+        with psycopg.connect(proxy.dsn(sslmode="require")) as conn:
+            conn.execute("create table tl (a int)")
+            conn.commit()
+            for i in range(3):
+                conn.execute("insert into tl values (%s)", (i,))
+                conn.execute("update tl set a = a + 1")
+                conn.commit()
+            assert conn.execute("select sum(a) from tl").fetchone() == (9,)
+        assert _lent(proxy) == 0
+        with psycopg.connect(proxy.dsn(sslmode="disable")) as conn:
+            conn.execute("insert into tl values (10)")
+            conn.execute("update tl set a = a + 1")
+            conn.commit()
+        assert _lent(proxy) == 1
+    finally:
+        proxy.stop()
+        compute.stop()
+
+
+def test_message_formats_refuse_what_is_malformed() -> None:
+    body = handoff.handoff_body(7, {"s1": "p_1", "x": "p_2"})
+    assert handoff.parse_handoff(body) == (7, {b"s1": b"p_1", b"x": b"p_2"})
+    for bad in (body[:-1], body + b"\x00", body[:5], b""):
+        with pytest.raises(ProtocolViolation):
+            handoff.parse_handoff(bad)
+    frame = handoff.handback_frame(b"T", 0, 12345, b"Q\x00\x00\x00\x05x")
+    assert frame[:1] == handoff.HANDBACK
+    assert handoff.parse_handback(frame[5:]) == (b"T", 0, 12345, b"Q\x00\x00\x00\x05x")
+    with pytest.raises(ProtocolViolation):
+        handoff.parse_handback(b"X" + frame[6:])
+    assert handoff.copy_query(b"  COPY t from stdin\x00")
+    assert not handoff.copy_query(b"select 'copy'\x00")
+    assert re.fullmatch(r".*\.handoff", handoff.side_path("/tmp/.s.PGSQL.1") or "")
+    assert handoff.side_path("/" + "d" * 100 + "/.s.PGSQL.1") is None
