@@ -46,7 +46,7 @@ from compute.pgwire.extended import (
 from compute.pgwire.fastbatch import MAX_BATCH_BYTES, answer_batch
 from compute.pgwire.fastquery import answer_query
 from compute.pgwire.lanes import TERMINATED
-from compute.pgwire.lent import DescriptorInbox, lend
+from compute.pgwire.lent import DescriptorInbox, lend, take_handoff
 from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
     cached_row_description,
@@ -86,6 +86,7 @@ BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _READY_MESSAGES = frozenset(m.READY.values())
 _QUERY = 81  # b"Q"
 _DEFERRED_BEGIN_BYTE = DEFERRED_BEGIN[0]
+_HANDOFF_BYTE = HANDOFF[0]
 _BEGIN_ERROR_KINDS = frozenset((b"Q", b"S", *EXTENDED_MESSAGES))
 """Messages that get a failed deferred BEGIN's error instead of their own answer."""
 
@@ -956,8 +957,13 @@ class Connection(ExtendedQuery):
 
 def _answer_input(conn: Connection, buf: bytearray) -> bool:
     """Input that arrived while the connection idles: a simple Query (fastquery.py) or a
-    prepared batch (fastbatch.py) a callback lane answers, after the proxy's deferred BEGIN
-    ahead of it, if any (deferredbegin.py); False: the loop takes the rest."""
+    prepared batch (fastbatch.py) a callback lane answers, after the proxy's hand-off and
+    deferred BEGIN ahead of it, if any (lent.py, deferredbegin.py); False: the loop takes the rest."""
+    if buf[0] == _HANDOFF_BYTE:
+        if not take_handoff(conn, buf):
+            return False
+        if not buf:
+            return True
     if buf[0] == _DEFERRED_BEGIN_BYTE:
         if not take_deferred_begin(conn, buf):
             return False
