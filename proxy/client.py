@@ -33,7 +33,7 @@ from proxy.backend import KINDS, Backend, Link, Pool, PoolExhausted, ServerConn,
 from proxy.config import MAX_PREAUTH_MESSAGE_BYTES
 from proxy.lend import lendable_names
 from proxy.server import BEGIN_HOLD_S, NoBackend, ProxyServer
-from strata.classify import Kind, Statement
+from strata.classify import PLAIN_KINDS, Kind, Statement
 from strata.pgwire import frontend as fe
 from strata.pgwire import handoff
 from strata.pgwire import messages as m
@@ -99,7 +99,7 @@ def plain_begin_answer(sql: str) -> bytes | None:
     return answer
 
 
-LANE_KINDS = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
+LANE_KINDS = PLAIN_KINDS
 """Statements a batch may hold to take the fast lane (nothing the proxy records)."""
 LANE_MAX_MESSAGES = 64
 """Messages of an extended batch the fast lane looks at (a longer one: the message loop)."""

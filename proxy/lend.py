@@ -17,14 +17,10 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from strata.classify import Classifier, Kind
+from strata.classify import PLAIN_KINDS, Classifier
 from strata.pgwire import handoff
 
 log = logging.getLogger("strata.proxy.lend")
-
-PLAIN_KINDS = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
-"""Statements a lent socket may run (nothing the proxy records): as the fast lane's."""
-
 
 class SideSockets:
     """Side sockets to local computes, by their PostgreSQL socket path; connected on first use,

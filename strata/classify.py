@@ -47,6 +47,11 @@ class Kind(enum.Enum):
     __hash__ = object.__hash__
 
 
+PLAIN_KINDS = frozenset({Kind.READ, Kind.WRITE, Kind.BEGIN, Kind.END})
+"""Statements the proxy relays without recording anything: its fast lane's, and all a client
+socket lent to the primary may run (decision 0017)."""
+
+
 @dataclass(slots=True)
 class Statement:
     """One classified statement. Shared by the caches: never changed after it is made (not
