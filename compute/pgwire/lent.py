@@ -22,13 +22,13 @@ import socket
 import struct
 from typing import TYPE_CHECKING, cast
 
+from strata.classify import PLAIN_KINDS, Classifier
 from strata.pgwire import handoff
 from strata.pgwire import messages as m
 from strata.pgwire.unixsock import SOCKET_FILE_MODE, claim_socket_path
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
-    from strata.classify import Classifier
 
 log = logging.getLogger("strata.compute.lent")
 
@@ -45,16 +45,11 @@ MAX_HANDBACK_FLUSH_POLLS = 5_000
 
 _I32 = struct.Struct("!i")
 _RFQ_HEAD = b"Z\x00\x00\x00\x05"
-_classifier: Classifier | None = None  # made on first use (a compute without a proxy needs none)
+_classifier = Classifier()  # its caches fill only on a lent socket's Queries
 
 
 def _plain_query(sql: str) -> bool:
     """Whether the proxy's classifier finds ``sql`` plain: what its fast lane relays."""
-    global _classifier
-    if _classifier is None:
-        from strata.classify import Classifier as _Classifier
-        _classifier = _Classifier()
-    from strata.classify import PLAIN_KINDS
     statements = _classifier.classify(sql)
     return bool(statements) and all(s.kind in PLAIN_KINDS for s in statements)
 
