@@ -350,6 +350,34 @@ class RemotePages:
                     return None
             return None if overlay_only else self._base.get(key)
 
+    def peek_latest_many(self, keys: list[Key], *, overlay_only: bool = False
+                         ) -> list[bytes | None]:
+        """``peek_latest`` of each (db_id, page_no), under one acquisition of the lock (the
+        sink's commit: one call per transaction instead of one per page)."""
+        out: list[bytes | None] = []
+        with self._lock:
+            sizes = self._sizes
+            overlay = self._overlay
+            for key in keys:
+                db_id, page_no = key
+                hist = sizes.get(db_id)
+                size = hist[-1][1] if hist else self._base_sizes.get(db_id)
+                if size is None or page_no >= size:
+                    out.append(None)
+                    continue
+                versions = overlay.get(key)
+                if versions:
+                    v = versions[-1][1]
+                    if isinstance(v, PageDelta):
+                        try:
+                            v = self._compose(key, versions, len(versions) - 1)
+                        except PageUnavailableError:
+                            v = None
+                    out.append(v)
+                else:
+                    out.append(None if overlay_only else self._base.get(key))
+        return out
+
     def _plan_batch(self, db_id: int, page_no: int) -> int:
         """Pages to fetch starting at page_no (caller holds the lock)."""
         last = self._last_read.get(db_id)
@@ -436,6 +464,8 @@ class RemotePages:
     def make_room(self, timeout_s: float = OVERLAY_WAIT_S) -> None:
         """Before a commit: if the overlay is over its limit, move the floor (forced, past
         pins if needed); if the page server lags, wait for it (bounded), then give up."""
+        if self.overlay_bytes <= self.overlay_limit:  # the common case (an int read, no lock)
+            return
         deadline = time.monotonic() + timeout_s
         while True:
             with self._lock:

@@ -45,7 +45,7 @@ from compute.remote.pages import RemotePages, Version
 from logstore.errors import FencedError, LogstoreError
 from logstore.proposer import SyncProposer
 from strata.storage import CommitTicket, NotPrimaryError, QuorumUnavailableError, StorageError
-from strata.wal import Lsn, PageDelta, PageImage, WalRecord, page_delta
+from strata.wal import Lsn, PageImage, WalRecord, page_delta
 
 log = logging.getLogger("strata.compute.remote.wal")
 
@@ -145,32 +145,33 @@ class RemoteSink:
     def _encode_deltas(self, records: list[WalRecord]) -> list[bytes]:
         """The transaction's records with each page whose version as of written_lsn the
         overlay holds (DELTA_BASES_FROM_CACHE: or the base cache) sent as a delta against
-        it (caller holds ``_lock``)."""
-        peek = self.pages.peek_latest
+        it (caller holds ``_lock``). The bases of a record's pages come from one overlay
+        lookup and the record is encoded straight from its images and deltas (session 14:
+        no PageDelta objects, no second WalRecord; the same bytes)."""
+        peek_many = self.pages.peek_latest_many
         overlay_only = not DELTA_BASES_FROM_CACHE
         seen: set[tuple[int, int]] = set()
         payloads: list[bytes] = []
+        stats = self.stats
         for rec in records:
-            whole: list[PageImage] = []
-            deltas: list[PageDelta] = []
-            for p in rec.pages:
-                key = (p.db_id, p.page_no)
+            pages = rec.pages
+            keys = [(p.db_id, p.page_no) for p in pages]
+            for key in keys:
                 # The page server and replicas take a delta's base as of the transaction's
                 # start: a page twice in one transaction would need the first as base.
                 assert key not in seen, f"page {key} twice in transaction {rec.xid}"
                 seen.add(key)
-                base = peek(p.db_id, p.page_no, overlay_only=overlay_only)
+            whole: list[PageImage] = []
+            deltas: list[tuple[int, int, bytes]] = []
+            for p, base in zip(pages, peek_many(keys, overlay_only=overlay_only), strict=True):
                 d = None if base is None else page_delta(base, p.data)
                 if d is None:
                     whole.append(p)
                 else:
-                    deltas.append(PageDelta(p.db_id, p.page_no, d))
-            self.stats.pages_whole += len(whole)
-            self.stats.pages_delta += len(deltas)
-            if deltas:
-                rec = WalRecord(rec.xid, rec.commit, rec.commit_ts_us, rec.db_sizes,
-                                tuple(whole), tuple(deltas))
-            payloads.append(rec.encode())
+                    deltas.append((p.db_id, p.page_no, d))
+            stats.pages_whole += len(whole)
+            stats.pages_delta += len(deltas)
+            payloads.append(rec.encode_with_deltas(whole, deltas) if deltas else rec.encode())
         return payloads
 
     def _on_done(self, end: Lsn, f: concurrent.futures.Future[int],
