@@ -256,3 +256,50 @@ def test_standalone_store_never_takes_a_delta(tmp_path: Path) -> None:
         store.close()
     with pytest.raises(WalFormatError):
         parse_record(memoryview(bad.encode()))
+
+
+def test_quarter_and_block_edges_match_the_reference() -> None:
+    """Runs on both sides of each 1 KiB quarter and 256-byte block edge (page_delta skips
+    equal quarters, then equal blocks, and merges runs across an edge): the byte-by-byte
+    reference's bytes, and a gap of 4 / 5 equal bytes straddling an edge."""
+    rng = random.Random(14)
+    old = rng.randbytes(PAGE_SIZE)
+    for edge in (256, 512, 1024, 2048, 3072, 3840):
+        for left, right in ((1, 0), (0, 1), (3, 4), (1, 4), (2, 4), (5, 5), (1, 250)):
+            b = bytearray(old)
+            for p in (edge - left - 1, edge + right):
+                if 0 <= p < PAGE_SIZE:
+                    b[p] ^= 0x5A
+            new = bytes(b)
+            assert page_delta(old, new) == reference_delta(old, new), (edge, left, right)
+    # every byte of one quarter changed, nothing else: the runs alone are > MAX_DELTA_BYTES
+    # only from the third quarter on
+    for quarters, refused in ((1, False), (2, True), (4, True)):
+        b = bytearray(old)
+        for i in range(quarters * 1024):
+            b[i] ^= 0xFF
+        d = page_delta(old, bytes(b))
+        assert (d is None) == refused, quarters
+        assert d == reference_delta(old, bytes(b))
+
+
+def test_encode_with_deltas_is_the_v2_record_byte_for_byte() -> None:
+    """The cluster sink's encoder (no PageDelta objects) gives exactly the bytes of the
+    record built with them, which decodes back to it."""
+    rng = random.Random(3)
+    old = rng.randbytes(PAGE_SIZE)
+    new = mutate(rng, old, 3, 8)
+    d = page_delta(old, new)
+    assert d
+    whole = [PageImage(1, 2, b"z" * PAGE_SIZE), PageImage(1, 9, new)]
+    for commit, sizes in ((True, ((1, 40), (2, 3))), (False, ())):
+        rec = WalRecord(77, commit, 123456 if commit else 0, sizes, tuple(whole))
+        deltas = [(1, 5, d), (2, 0, b"")]
+        want = WalRecord(rec.xid, rec.commit, rec.commit_ts_us, rec.db_sizes, rec.pages,
+                         tuple(PageDelta(*x) for x in deltas))
+        buf = rec.encode_with_deltas(whole, deltas)
+        assert buf == want.encode()
+        assert WalRecord.decode(buf) == want
+    only_deltas = WalRecord(8, True, 1, ((1, 6),), ())
+    buf = only_deltas.encode_with_deltas([], [(1, 5, d)])
+    assert buf == WalRecord(8, True, 1, ((1, 6),), (), (PageDelta(1, 5, d),)).encode()
