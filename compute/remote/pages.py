@@ -368,12 +368,13 @@ class RemotePages:
                 versions = overlay.get(key)
                 if versions:
                     v = versions[-1][1]
-                    if isinstance(v, PageDelta):
-                        try:
-                            v = self._compose(key, versions, len(versions) - 1)
-                        except PageUnavailableError:
-                            v = None
-                    out.append(v)
+                    if not isinstance(v, PageDelta):
+                        out.append(v)
+                        continue
+                    try:
+                        out.append(self._compose(key, versions, len(versions) - 1))
+                    except PageUnavailableError:
+                        out.append(None)
                 else:
                     out.append(None if overlay_only else self._base.get(key))
         return out
