@@ -36,7 +36,16 @@ from typing import Any
 import apsw
 
 from strata.storage import CommitTicket, PageStore, StorageError, WalSink
-from strata.wal import MAX_RECORD_BYTES, PAGE_SIZE, Lsn, PageImage, WalRecord, split_transaction
+from strata.wal import (
+    MAX_RECORD_BYTES,
+    PAGE_SIZE,
+    Lsn,
+    PageImage,
+    WalRecord,
+    fits_one_record,
+    page_image,
+    split_transaction,
+)
 
 _PAGE_MASK = PAGE_SIZE - 1
 _PAGE_SHIFT = PAGE_SIZE.bit_length() - 1
@@ -366,8 +375,11 @@ class StrataFile:
                     if p not in pages:
                         pages[p] = _ZERO_PAGE
             size = ws.size
-            images_list = [PageImage(db_id, p, pages[p]) for p in sorted(pages) if p < size]
-            records = split_transaction(xid, images_list, sizes, ts, vfs.max_record_bytes)
+            images_list = [page_image(db_id, p, pages[p]) for p in sorted(pages) if p < size]
+            if fits_one_record(len(images_list), vfs.max_record_bytes):
+                records = [WalRecord(xid, True, ts, sizes, tuple(images_list))]
+            else:
+                records = split_transaction(xid, images_list, sizes, ts, vfs.max_record_bytes)
             ticket = sink.submit(records)
             page_one = pages.get(0) if size > 0 else None
             if page_one is not None:  # (SQLite rewrites page 1 at every commit: its counter)

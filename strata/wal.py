@@ -273,6 +273,22 @@ _SET_DELTA_DELTA = PageDelta.__dict__["delta"].__set__
 _SET_REC = object.__setattr__
 
 
+def page_image(db_id: int, page_no: int, data: bytes) -> PageImage:
+    """``PageImage(db_id, page_no, data)`` without the frozen dataclass's ``__init__`` (its
+    three ``object.__setattr__`` calls): the commit path makes one per changed page."""
+    img = object.__new__(PageImage)
+    _SET_IMG_DB(img, db_id)
+    _SET_IMG_PAGE(img, page_no)
+    _SET_IMG_DATA(img, data)
+    return img
+
+
+def fits_one_record(n_pages: int, max_bytes: int = MAX_RECORD_BYTES) -> bool:
+    """Whether ``split_transaction`` of ``n_pages`` whole pages makes a single record (its
+    own size rule): the caller may then build that record directly."""
+    return n_pages <= 1 or _HEADER.size + n_pages * (_PAGE.size + PAGE_SIZE) <= max_bytes
+
+
 def page_delta(old: bytes, new: bytes) -> bytes | None:
     """The runs of ``new`` that differ from ``old`` (both PAGE_SIZE), encoded for
     ``apply_delta``; None when that would exceed MAX_DELTA_BYTES (or the pages are not

@@ -20,7 +20,9 @@ from strata.wal import (
     WalRecord,
     apply_delta,
     check_delta,
+    fits_one_record,
     page_delta,
+    page_image,
     split_transaction,
 )
 
@@ -303,3 +305,19 @@ def test_encode_with_deltas_is_the_v2_record_byte_for_byte() -> None:
     only_deltas = WalRecord(8, True, 1, ((1, 6),), ())
     buf = only_deltas.encode_with_deltas([], [(1, 5, d)])
     assert buf == WalRecord(8, True, 1, ((1, 6),), (), (PageDelta(1, 5, d),)).encode()
+
+
+def test_page_image_and_fits_one_record_agree_with_the_dataclass_and_the_split() -> None:
+    """The VFS's commit builds its images with ``page_image`` and skips
+    ``split_transaction`` when ``fits_one_record``: the same objects, and exactly when the
+    split would make one record."""
+    img = page_image(3, 9, b"q" * PAGE_SIZE)
+    assert img == PageImage(3, 9, b"q" * PAGE_SIZE) and hash(img) == hash(PageImage(3, 9, b"q" * PAGE_SIZE))
+    with pytest.raises(AttributeError):
+        img.page_no = 1  # type: ignore[misc]
+    for max_bytes in (100, 4 * PAGE_SIZE, 4 * (PAGE_SIZE + 12) + 31, 4 * (PAGE_SIZE + 12) + 32,
+                      63 * 1024, 256 * 1024):
+        for n in range(0, 70):
+            pages = [PageImage(1, p, bytes(PAGE_SIZE)) for p in range(n)]
+            one = len(split_transaction(1, pages, ((1, n),), 5, max_bytes)) == 1
+            assert fits_one_record(n, max_bytes) == one, (max_bytes, n)

@@ -220,7 +220,9 @@ class RemotePages:
         self.overlay_bytes = 0
         self._base: OrderedDict[Key, bytes | None] = OrderedDict()
         self._base_sizes: dict[int, int] = {}
-        self._pins: collections.Counter[Lsn] = collections.Counter()
+        self._pins: dict[Lsn, int] = {}
+        """Pins per LSN (a plain dict: Counter's ``__missing__`` and ``__delitem__`` are
+        Python calls, and the writer pins and unpins a few times per transaction)."""
         self._last_read: dict[int, int] = {}  # db -> last page read (sequential detection)
         self._window: dict[int, int] = {}  # db -> current prefetch window
         self.ingested: Lsn = floor
@@ -416,17 +418,19 @@ class RemotePages:
         return self.backend.db_size(db_id, lsn)
 
     def pin(self, lsn: Lsn, exact: bool = True) -> Lsn:
+        pins = self._pins
         with self._lock:
-            self._pins[lsn] += 1
+            pins[lsn] = pins.get(lsn, 0) + 1
         return lsn
 
     def unpin(self, lsn: Lsn) -> None:
+        pins = self._pins
         with self._lock:
-            n = self._pins[lsn] - 1
+            n = pins.get(lsn, 0) - 1
             if n > 0:
-                self._pins[lsn] = n
+                pins[lsn] = n
             else:
-                del self._pins[lsn]
+                pins.pop(lsn, None)
 
     # ---- filling the overlay --------------------------------------------------------
 
@@ -456,7 +460,7 @@ class RemotePages:
                     assert not versions or versions[-1][0] < lsn
                     versions.append((lsn, data))
                     keys.append(key)
-                nbytes += _vlen(data)
+                nbytes += len(data) if type(data) is bytes else _vlen(data)
             for db_id, n in db_sizes:
                 self._sizes.setdefault(db_id, []).append((lsn, n))
             self._commits.append((lsn, keys, db_sizes))
