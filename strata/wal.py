@@ -120,25 +120,8 @@ class WalRecord:
         return b"".join(parts)
 
     def _encode_v2(self) -> bytes:
-        parts = [
-            _HEADER.pack(
-                DELTA_FORMAT_VERSION,
-                _FLAG_COMMIT if self.commit else 0,
-                0,
-                self.xid,
-                self.commit_ts_us,
-                len(self.db_sizes),
-                len(self.pages) + len(self.deltas),
-            )
-        ]
-        parts.extend(_SIZE.pack(db, n) for db, n in self.db_sizes)
-        for page in self.pages:
-            parts.append(_PAGE_V2.pack(page.db_id, page.page_no, _KIND_IMAGE, len(page.data)))
-            parts.append(page.data)
-        for d in self.deltas:
-            parts.append(_PAGE_V2.pack(d.db_id, d.page_no, _KIND_DELTA, len(d.delta)))
-            parts.append(d.delta)
-        return b"".join(parts)
+        return self.encode_with_deltas(list(self.pages),
+                                       [(d.db_id, d.page_no, d.delta) for d in self.deltas])
 
     def encode_with_deltas(self, whole: list[PageImage],
                            deltas: list[tuple[int, int, bytes]]) -> bytes:
