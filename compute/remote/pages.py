@@ -335,51 +335,33 @@ class RemotePages:
         """The page's newest version (as of the last insert) if the overlay (or, unless
         ``overlay_only``, the base cache) has it, without fetching; None if not cached, or
         if the page was not inside its database then (the sink sends such pages whole)."""
-        key = (db_id, page_no)
         with self._lock:
-            hist = self._sizes.get(db_id)
-            size = hist[-1][1] if hist else self._base_sizes.get(db_id)
-            if size is None or page_no >= size:
-                return None
-            versions = self._overlay.get(key)
-            if versions:
-                v = versions[-1][1]
-                if not isinstance(v, PageDelta):
-                    return v
-                try:
-                    return self._compose(key, versions, len(versions) - 1)
-                except PageUnavailableError:
-                    return None
-            return None if overlay_only else self._base.get(key)
+            return self._peek_locked((db_id, page_no), overlay_only)
 
     def peek_latest_many(self, keys: list[Key], *, overlay_only: bool = False
                          ) -> list[bytes | None]:
         """``peek_latest`` of each (db_id, page_no), under one acquisition of the lock (the
         sink's commit: one call per transaction instead of one per page)."""
-        out: list[bytes | None] = []
         with self._lock:
-            sizes = self._sizes
-            overlay = self._overlay
-            for key in keys:
-                db_id, page_no = key
-                hist = sizes.get(db_id)
-                size = hist[-1][1] if hist else self._base_sizes.get(db_id)
-                if size is None or page_no >= size:
-                    out.append(None)
-                    continue
-                versions = overlay.get(key)
-                if versions:
-                    v = versions[-1][1]
-                    if not isinstance(v, PageDelta):
-                        out.append(v)
-                        continue
-                    try:
-                        out.append(self._compose(key, versions, len(versions) - 1))
-                    except PageUnavailableError:
-                        out.append(None)
-                else:
-                    out.append(None if overlay_only else self._base.get(key))
-        return out
+            return [self._peek_locked(key, overlay_only) for key in keys]
+
+    def _peek_locked(self, key: Key, overlay_only: bool) -> bytes | None:
+        """``peek_latest`` (caller holds the lock)."""
+        db_id, page_no = key
+        hist = self._sizes.get(db_id)
+        size = hist[-1][1] if hist else self._base_sizes.get(db_id)
+        if size is None or page_no >= size:
+            return None
+        versions = self._overlay.get(key)
+        if versions:
+            v = versions[-1][1]
+            if not isinstance(v, PageDelta):
+                return v
+            try:
+                return self._compose(key, versions, len(versions) - 1)
+            except PageUnavailableError:
+                return None
+        return None if overlay_only else self._base.get(key)
 
     def _plan_batch(self, db_id: int, page_no: int) -> int:
         """Pages to fetch starting at page_no (caller holds the lock)."""
