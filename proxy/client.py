@@ -1013,7 +1013,7 @@ class ClientSession:
             if got is None or got[0] != handoff.HANDBACK:
                 raise m.ProtocolViolation("the compute ended while it held the client's socket"
                                           if got is None else f"unexpected message {got[0]!r} {got[1][:60]!r}")
-            status, _, lsn, leftover = handoff.parse_handback(got[1])
+            status, lsn, leftover = handoff.parse_handback(got[1])
         except m.ProtocolViolation as exc:
             log.warning("client %d: dropped: %s", self.id, exc)
             self._lent = None

@@ -22,6 +22,7 @@ from strata.pgwire import handoff
 
 log = logging.getLogger("strata.proxy.lend")
 
+
 class SideSockets:
     """Side sockets to local computes, by their PostgreSQL socket path; connected on first use,
     dropped when a send fails (the next lending connects again)."""

@@ -127,7 +127,7 @@ class DescriptorInbox:
 
     async def take(self, token: int) -> int:
         """The descriptor sent with ``token`` (TimeoutError after DESCRIPTOR_WAIT_S)."""
-        fd = self.fds.pop(token, None)
+        fd = self.claim(token)
         if fd is not None:
             return fd
         waiter: asyncio.Future[int] = self._loop.create_future()
@@ -387,9 +387,8 @@ class Lent:
         conn.reported_commit_lsn = max(conn.reported_commit_lsn, lsn)
         client = self.client
         if client is not None:
-            client.pause_reading()
             client.close()  # our descriptor only: the proxy's keeps the connection open
-        frame = handoff.handback_frame(self.status, 0, lsn, bytes(self.pending))
+        frame = handoff.handback_frame(self.status, lsn, bytes(self.pending))
         self.pending.clear()
         with contextlib.suppress(ConnectionError):
             wire.write(frame)

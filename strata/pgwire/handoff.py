@@ -33,7 +33,7 @@ name). The compute answers nothing; from the next message on, it reads the clien
 
 HANDBACK = b"h"
 """Backend message, to the proxy only: the client's socket is the proxy's again. Body: the
-transaction status byte (I, T or E), a flags byte (0; reserved), int64 LSN of the
+transaction status byte (I, T or E), int64 LSN of the
 session's newest commit (0: none), then the client bytes read but not taken (raw, as the
 client sent them)."""
 
@@ -45,7 +45,7 @@ SIDE_SUFFIX = ".handoff"
 
 _COPY = re.compile(rb"\s*copy\b", re.IGNORECASE)
 _HEAD = struct.Struct("!qH")
-_BACK = struct.Struct("!ccq")
+_BACK = struct.Struct("!cq")
 _TOKEN = struct.Struct("!q")
 
 
@@ -91,18 +91,18 @@ def parse_handoff(body: bytes) -> tuple[int, dict[bytes, bytes]]:
     return token, names
 
 
-def handback_frame(status: bytes, flags: int, commit_lsn: int, leftover: bytes) -> bytes:
+def handback_frame(status: bytes, commit_lsn: int, leftover: bytes) -> bytes:
     """The whole HANDBACK message."""
-    body = _BACK.pack(status, bytes((flags,)), commit_lsn) + leftover
+    body = _BACK.pack(status, commit_lsn) + leftover
     return HANDBACK + struct.pack("!i", len(body) + 4) + body
 
 
-def parse_handback(body: bytes) -> tuple[bytes, int, int, bytes]:
-    """(status, flags, commit LSN, leftover client bytes); ProtocolViolation if bad."""
+def parse_handback(body: bytes) -> tuple[bytes, int, bytes]:
+    """(status, commit LSN, leftover client bytes); ProtocolViolation if bad."""
     if len(body) < _BACK.size or body[:1] not in (b"I", b"T", b"E"):
         raise ProtocolViolation("malformed hand-back message")
-    status, flags, lsn = _BACK.unpack_from(body)
-    return status, flags[0], lsn, body[_BACK.size:]
+    status, lsn = _BACK.unpack_from(body)
+    return status, lsn, body[_BACK.size:]
 
 
 def send_descriptor(side: socket.socket, token: int, fd: int) -> bool:

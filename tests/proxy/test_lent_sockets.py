@@ -276,9 +276,9 @@ def test_message_formats_refuse_what_is_malformed() -> None:
     for bad in (body[:-1], body + b"\x00", body[:5], b""):
         with pytest.raises(ProtocolViolation):
             handoff.parse_handoff(bad)
-    frame = handoff.handback_frame(b"T", 0, 12345, b"Q\x00\x00\x00\x05x")
+    frame = handoff.handback_frame(b"T", 12345, b"Q\x00\x00\x00\x05x")
     assert frame[:1] == handoff.HANDBACK
-    assert handoff.parse_handback(frame[5:]) == (b"T", 0, 12345, b"Q\x00\x00\x00\x05x")
+    assert handoff.parse_handback(frame[5:]) == (b"T", 12345, b"Q\x00\x00\x00\x05x")
     with pytest.raises(ProtocolViolation):
         handoff.parse_handback(b"X" + frame[6:])
     assert handoff.copy_query(b"  COPY t from stdin\x00")
