@@ -41,6 +41,16 @@ def _sync(store: SegmentStore) -> None:
     store.synced_lsn = max(store.synced_lsn, job.target_lsn)
 
 
+def _fill(store: SegmentStore, lsn: int, segments: int, n: int, written: list[bytes]) -> int:
+    """Append ``n`` records at a time (each synced) until ``store`` has ``segments``
+    segments; the payloads go on ``written``; the end LSN is returned."""
+    while len(store.segments) < segments:
+        lsn, more = _append(store, lsn, n, len(written))
+        written += more
+        _sync(store)
+    return lsn
+
+
 def _reserved(path: Path) -> int:
     return os.stat(path).st_blocks * 512
 
@@ -83,11 +93,7 @@ def test_a_rotated_segment_is_reserved_at_its_frames_size_and_survives_a_crash(t
     assert again.open(durable_lsn=lsn, terms=(1,)) == []  # no torn tail, no pre-written tail
     assert again.end_lsn == lsn
     # Appending goes on in the reopened segment's reserved blocks, then rotates again.
-    before = len(again.segments)
-    while len(again.segments) < before + 1:
-        lsn, more = _append(again, lsn, 3, len(written))
-        written += more
-        _sync(again)
+    lsn = _fill(again, lsn, len(again.segments) + 1, 3, written)
     assert again.preallocated == 1
     again.close()
     assert _payloads_on_disk(seg_dir) == written
@@ -105,11 +111,8 @@ def test_a_rotated_segment_is_reserved_at_its_frames_size_and_survives_a_crash(t
 def test_no_reservation_when_switched_off_or_when_it_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(segments.PREALLOCATE_ENV, "off")
     off = _store(tmp_path / "off")
-    lsn, written = 0, []
-    while len(off.segments) < 2:
-        lsn, more = _append(off, lsn, 4, len(written))
-        written += more
-        _sync(off)
+    written: list[bytes] = []
+    _fill(off, 0, 2, 4, written)
     assert off.preallocated == 0
     assert _reserved(_file(off, -1)) < SEG
     off.close()
@@ -124,11 +127,8 @@ def test_no_reservation_when_switched_off_or_when_it_fails(tmp_path: Path, monke
 
     monkeypatch.setattr(segments, "_fallocate", refused)
     failing = _store(tmp_path / "failing")
-    lsn, written = 0, []
-    while len(failing.segments) < 3:
-        lsn, more = _append(failing, lsn, 4, len(written))
-        written += more
-        _sync(failing)
+    written = []
+    _fill(failing, 0, 3, 4, written)
     assert calls == [SEG, SEG] and failing.preallocated == 0
     failing.close()
     assert _payloads_on_disk(tmp_path / "failing") == written
