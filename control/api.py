@@ -111,6 +111,9 @@ class Status(BaseModel):
     rest_address: str
     dsn: str = Field(description="The cluster's client endpoint: the proxy (with the first "
                                  "user's password when auth is scram).")
+    local_dsn: str = Field("", description="The proxy through its Unix socket in the cluster's "
+                                           "run/ directory (same machine: no TLS, the same "
+                                           "password); empty when it has none.")
     primary_dsn: str = Field(description="The main timeline's primary compute, directly (no proxy).")
     components: list[Component]
     branches: list[Branch]

@@ -233,10 +233,13 @@ def _wait_ready(cdir: ClusterDir, daemon: subprocess.Popen[bytes], timeout_s: fl
 
 
 def _print_ready(cdir: ClusterDir, state: ClusterState) -> None:
-    from control.users import cluster_dsn
+    from control.users import cluster_dsn, local_dsn
 
     console.print(f"[bold green]cluster ready[/bold green] in {cdir.path}")
     console.print(f'connect:  psql "{cluster_dsn(cdir, state.spec)}"', markup=False, highlight=False)
+    local = local_dsn(cdir, state.spec)
+    if local:
+        console.print(f'local:    psql "{local}"', markup=False, highlight=False)
     console.print(f"admin API: http://{state.rest_address}/docs (token in {cdir.token_file})",
                   markup=False, highlight=False)
 

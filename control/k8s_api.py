@@ -185,6 +185,7 @@ class KubernetesController:
             "rest_address": self.rest_address,
             "dsn": self._dsn(f"{self.cluster}.{self.namespace}.svc:{PROXY_SERVICE_PORT}",
                              password),
+            "local_dsn": "",  # clients reach the proxy's Service over TCP only
             "primary_dsn": primary["dsn"] if primary else "",
             "components": components,
             "branches": self._branches(cr, components),

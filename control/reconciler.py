@@ -34,15 +34,22 @@ from control.driver import Driver, ProcessSpec
 from control.errors import Conflict, ControlError, InvalidRequest, NotFound, Unavailable
 from control.services import Services
 from control.spec import MAX_REPLICAS, port_in_use, ports
-from control.state import BranchState, ClusterDir, ClusterState, ComponentState, write_atomic
+from control.state import (
+    UNIX_SOCKETS_ENV,
+    BranchState,
+    ClusterDir,
+    ClusterState,
+    ComponentState,
+    write_atomic,
+)
 from control.users import (
     PROXY_SECRET_FILE,
     TOPOLOGY_FILE,
     USERS_FILE,
     UserBook,
     cluster_dsn,
+    local_dsn,
 )
-from strata.pgwire.unixsock import SocketPathError, socket_path
 
 log = logging.getLogger("strata.control")
 
@@ -56,7 +63,6 @@ LOG_REPAIR_RETRY_S = 2.0
 """A log store node whose logs could not all be (re)created is tried again after this."""
 LOG_RESYNC_INTERVAL_S = 60.0
 
-UNIX_SOCKETS_ENV = "STRATA_UNIX_SOCKETS"
 """``off``: local computes listen on TCP only and the proxy reaches them over TCP."""
 """Even without a restart seen, every running node is checked for every log this often
 (a node restarted behind the control plane's back, or its disk replaced)."""
@@ -542,21 +548,16 @@ class Reconciler:
                 "--proxy-secret-file", str(self.cdir.path / PROXY_SECRET_FILE),
                 "--tls-cert", str(cert), "--tls-key", str(key),
                 "--replica-pack", str(self.spec.replica_pack),
-                *(["--compute-socket-dir", self.socket_dir] if self.socket_dir is not None else [])]
+                *(["--compute-socket-dir", self.socket_dir, "--unix-socket-dir", self.socket_dir]
+                  if self.socket_dir is not None else [])]
 
     @functools.cached_property
     def socket_dir(self) -> str | None:
-        """Where local computes put their Unix sockets and the proxy looks for them: the
-        cluster directory's ``run/`` (owner-only), unless STRATA_UNIX_SOCKETS=off or the
-        path would be too long for a socket name (then everything stays on TCP)."""
-        if os.environ.get(UNIX_SOCKETS_ENV, "on") == "off":
-            return None
-        directory = str(self.cdir.path.resolve() / "run")
-        try:
-            socket_path(directory, 65535)
-        except SocketPathError as exc:
-            log.warning("computes stay on TCP only: %s", exc)
-            return None
+        """Where local computes and the proxy listen on Unix sockets (``ClusterDir.socket_dir``)."""
+        directory = self.cdir.socket_dir()
+        if directory is None and os.environ.get(UNIX_SOCKETS_ENV, "on") != "off":
+            log.warning("computes and the proxy stay on TCP only: %s/run is too long for a "
+                        "Unix socket path", self.cdir.path)
         return directory
 
     def topology(self) -> dict[str, Any]:
@@ -675,6 +676,7 @@ class Reconciler:
                 "replicas": self.spec.replicas,
                 "rest_address": self.state.rest_address,
                 "dsn": cluster_dsn(self.cdir, self.spec),
+                "local_dsn": local_dsn(self.cdir, self.spec),
                 "primary_dsn": cluster_dsn(self.cdir, self.spec, primary.address) if primary else "",
                 "components": comps,
                 "branches": [self._branch_json(b) for b in self.state.branches],

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from control.spec import ClusterSpec
+from strata.pgwire.unixsock import SocketPathError, socket_path
 
 CLUSTER_FILE = "cluster.json"
 TOKEN_FILE = "token"
@@ -122,6 +123,10 @@ class NoCluster(Exception):
     """DIR has no cluster.json."""
 
 
+UNIX_SOCKETS_ENV = "STRATA_UNIX_SOCKETS"
+"""``off``: computes and the proxy listen on TCP only (no ``run/`` sockets)."""
+
+
 class ClusterDir:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).resolve()
@@ -143,6 +148,19 @@ class ClusterDir:
 
     def exists(self) -> bool:
         return self.cluster_file.is_file()
+
+    def socket_dir(self) -> str | None:
+        """Where local computes and the proxy put their Unix sockets: ``run/`` (owner-only),
+        unless STRATA_UNIX_SOCKETS=off or the path is too long for a socket name (then
+        everything stays on TCP)."""
+        if os.environ.get(UNIX_SOCKETS_ENV, "on") == "off":
+            return None
+        directory = str(self.path / "run")
+        try:
+            socket_path(directory, 65535)
+        except SocketPathError:
+            return None
+        return directory
 
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

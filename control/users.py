@@ -15,6 +15,7 @@ login to computes (status polls, ``pg_promote``), with its password in
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import threading
@@ -25,6 +26,7 @@ from control.errors import Conflict, InvalidRequest, NotFound
 from control.spec import ClusterSpec
 from control.state import ClusterDir, write_atomic
 from strata.pgwire.auth import ScramVerifier
+from strata.pgwire.unixsock import socket_path
 
 USERS_FILE = "users"
 CONTROL_PASSWORD_FILE = "control-password"
@@ -135,15 +137,27 @@ def control_login(cdir: ClusterDir) -> tuple[str, str]:
     return CONTROL_USER, (cdir.path / CONTROL_PASSWORD_FILE).read_text().strip()
 
 
-def cluster_dsn(cdir: ClusterDir, spec: ClusterSpec, address: str | None = None) -> str:
-    """A DSN for the first user: through the proxy unless ``address`` names a compute. With
-    scram it carries the generated password (whoever can read the cluster dir has it)."""
-    where = address or spec.proxy_address
-    login = FIRST_USER
+def _login(cdir: ClusterDir, spec: ClusterSpec) -> str:
+    """The first user, with scram its generated password (whoever can read the cluster dir has it)."""
     if spec.auth == "scram":
         try:
             password = (cdir.path / USER_PASSWORD_FILE).read_text().strip()
-            login = f"{FIRST_USER}:{quote(password, safe='')}"
+            return f"{FIRST_USER}:{quote(password, safe='')}"
         except FileNotFoundError:
             pass
-    return f"postgresql://{login}@{where}/postgres"
+    return FIRST_USER
+
+
+def cluster_dsn(cdir: ClusterDir, spec: ClusterSpec, address: str | None = None) -> str:
+    """A DSN for the first user: through the proxy unless ``address`` names a compute."""
+    return f"postgresql://{_login(cdir, spec)}@{address or spec.proxy_address}/postgres"
+
+
+def local_dsn(cdir: ClusterDir, spec: ClusterSpec) -> str:
+    """A DSN through the proxy's Unix socket (``psql -h DIR``: no TCP, no TLS, and write
+    transactions lent to the primary), or "" while there is no such socket."""
+    directory = cdir.socket_dir()
+    if directory is None or not os.path.exists(socket_path(directory, spec.proxy_port)):
+        return ""
+    return (f"postgresql://{_login(cdir, spec)}@/postgres"
+            f"?host={quote(directory, safe='/')}&port={spec.proxy_port}")

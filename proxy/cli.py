@@ -73,6 +73,10 @@ def proxy(
         None, "--compute-socket-dir", envvar="STRATA_PROXY_COMPUTE_SOCKET_DIR",
         help="Reach computes on this machine (127.0.0.1/localhost) through DIR/.s.PGSQL.<port> "
              "when that socket exists (their --unix-socket-dir); TCP otherwise."),
+    unix_socket_dir: Path | None = typer.Option(
+        None, "--unix-socket-dir", envvar="STRATA_PROXY_UNIX_SOCKET_DIR",
+        help="Also listen on DIR/.s.PGSQL.<port> for clients on this machine (psql -h DIR): "
+             "owner-only, no TLS offered, the same authentication as over TCP."),
     lend_sockets: bool = typer.Option(
         True, "--lend-sockets/--no-lend-sockets", envvar="STRATA_PROXY_LEND_SOCKETS",
         help="Inside a write transaction, lend a plaintext client's socket to a primary on this "
@@ -103,7 +107,8 @@ def proxy(
         max_client_conn=max_client_conn, pool_size=pool_size, pool_timeout_s=pool_timeout_s,
         ryw_wait_ms=ryw_wait_ms, failover_wait_s=failover_wait_s, metrics_port=metrics_port,
         startup_timeout_s=startup_timeout_s, compute_socket_dir=compute_socket_dir,
-        busy_poll_us=busy_poll_us, replica_pack=replica_pack, lend_sockets=lend_sockets)
+        busy_poll_us=busy_poll_us, replica_pack=replica_pack, lend_sockets=lend_sockets,
+        unix_socket_dir=unix_socket_dir)
     try:
         import uvloop
 
@@ -116,7 +121,11 @@ def proxy(
             server = ProxyServer(config)
         except (ValueError, OSError) as exc:
             raise typer.BadParameter(str(exc)) from None
-        await server.start()
+        try:
+            await server.start()
+        except (ValueError, OSError) as exc:  # e.g. the port or the socket is taken
+            await server.close()
+            raise typer.BadParameter(str(exc)) from None
         freeze_startup()  # strata/gcpolicy.py: full collections skip what startup made
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()

@@ -35,7 +35,7 @@ from proxy.lend import lendable_names
 from proxy.server import BEGIN_HOLD_S, NoBackend, ProxyServer
 from strata.classify import PLAIN_KINDS, Kind, Statement
 from strata.pgwire import frontend as fe
-from strata.pgwire import handoff
+from strata.pgwire import handoff, unixsock
 from strata.pgwire import messages as m
 from strata.pgwire.auth import AuthFailed, BadMechanism, scram_server_exchange
 from strata.pgwire.startup import StartupRefused, read_startup
@@ -179,6 +179,9 @@ class ClientSession:
         self.counted = False
         self.authenticated = False
         self.tls = False
+        self.local = False
+        """Connected on the proxy's Unix socket (set by ``startup``): no TLS offered, and
+        --require-tls does not apply (PostgreSQL's ``local`` lines; the socket is owner-only)."""
         self.out: list[bytes] = []
         self._in = bytearray()                                  # client bytes read, not yet cut
         self._in_pos = 0
@@ -338,8 +341,9 @@ class ClientSession:
         await self.message_loop()
 
     async def startup(self) -> dict[str, str] | None:
+        self.local = unixsock.is_unix_transport(self.writer.get_extra_info("sockname"))
         try:
-            got = await read_startup(self.reader, self.writer, self.proxy.ssl_context,
+            got = await read_startup(self.reader, self.writer, None if self.local else self.proxy.ssl_context,
                                      minor_versions=False)
         except StartupRefused as exc:
             if exc.reason != "encoding":
@@ -352,7 +356,7 @@ class ClientSession:
         if got.cancel is not None:
             await self.proxy.forward_cancel(*got.cancel)
             return None
-        if self.config.require_tls and not self.tls:
+        if self.config.require_tls and not self.tls and not self.local:
             self.proxy.metrics.refused.labels("plaintext").inc()
             await self.fatal("28000", "this proxy requires SSL/TLS: connect with sslmode=require "
                                       "(no plaintext connections are accepted)")

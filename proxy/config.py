@@ -41,5 +41,6 @@ class ProxyConfig:
     busy_poll_us: int = 0                          # poll this long after input while the core is free
     lend_sockets: bool = True                      # lend plaintext clients' sockets to a local
                                                    # primary for write transactions (decision 0017)
+    unix_socket_dir: Path | None = None            # also listen on DIR/.s.PGSQL.<port> (local, no TLS)
     replica_pack: int = 0                          # reads stay on the busiest replica below this many
                                                    # connections in use; 0: the least busy replica

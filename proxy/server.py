@@ -12,6 +12,7 @@ import os
 import secrets
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from proxy.backend import (
@@ -28,6 +29,7 @@ from proxy.metrics import ProxyMetrics
 from strata.busypoll import BusyPoll
 from strata.classify import Classifier
 from strata.pgwire import frontend as fe
+from strata.pgwire import unixsock
 from strata.pgwire.auth import PasswordBook
 
 log = logging.getLogger("strata.proxy")
@@ -113,6 +115,9 @@ class ProxyServer:
         elif config.require_tls:
             raise ValueError("--require-tls needs --tls-cert and --tls-key")
         self._server: asyncio.base_events.Server | None = None
+        self._unix_server: asyncio.base_events.Server | None = None
+        self.unix_path: str | None = None
+        """``DIR/.s.PGSQL.<port>`` while the proxy listens there (``--unix-socket-dir``)."""
         self._tasks: list[asyncio.Task[None]] = []
         self.busy_poll: BusyPoll | None = None
         """Busy polling after input on this server's loop (made in ``start``, given to every
@@ -137,10 +142,22 @@ class ProxyServer:
         self._server = await asyncio.start_server(
             lambda r, w: handle_client(self, r, w), self.config.listen_host,
             self.config.listen_port, limit=1 << 20, backlog=1024)
+        if self.config.unix_socket_dir is not None:
+            await self._listen_unix(str(self.config.unix_socket_dir), handle_client)
         if self.config.metrics_port:
             self.metrics.serve(self.config.listen_host, self.config.metrics_port)
-        log.info("proxy listening on %s:%d (computes: %s)", self.config.listen_host, self.port,
-                 ", ".join(self.backends) or "none yet")
+        log.info("proxy listening on %s:%d%s (computes: %s)", self.config.listen_host, self.port,
+                 f" and {self.unix_path}" if self.unix_path else "", ", ".join(self.backends) or "none yet")
+
+    async def _listen_unix(self, directory: str, handle_client: Callable[..., Awaitable[None]]) -> None:
+        """Listen on ``directory/.s.PGSQL.<port>`` as PostgreSQL's local socket: owner-only,
+        and no TLS on it (``ClientSession.local``)."""
+        path = unixsock.socket_path(directory, self.port)
+        unixsock.claim_socket_path(path)
+        self._unix_server = await asyncio.start_unix_server(
+            lambda r, w: handle_client(self, r, w), path, limit=1 << 20, backlog=1024)
+        os.chmod(path, unixsock.SOCKET_FILE_MODE)
+        self.unix_path = path
 
     @property
     def port(self) -> int:
@@ -150,7 +167,7 @@ class ProxyServer:
     async def serve_forever(self) -> None:
         assert self._server is not None
         async with self._server:
-            await self._server.serve_forever()
+            await self._server.serve_forever()  # the Unix server serves from start_unix_server on
 
     async def close(self) -> None:
         for t in self._tasks:
@@ -160,8 +177,13 @@ class ProxyServer:
                 b.monitor.cancel()
             for pool in b.pools.values():
                 pool.close_idle()
-        if self._server is not None:
-            self._server.close()
+        for server in (self._server, self._unix_server):
+            if server is not None:
+                server.close()
+        if self.unix_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.unix_path)
+            self.unix_path = None
         self.side_sockets.close()
 
     def new_backend_key(self) -> tuple[int, int]:
@@ -270,6 +292,12 @@ class ProxyServer:
                 if conn is not None:
                     conn.close()
                     conn = None
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Python 3.11's wait_for (in ServerConn.connect) returns the inner outcome
+                    # when it and the cancel land together: the cancel must not be lost, or
+                    # this loop (and a proxy's stop) would never end
+                    raise asyncio.CancelledError from exc
                 if b.healthy:
                     log.warning("compute %s is unreachable: %s", b.address, exc)
                     self._mark_dead(b)

@@ -56,6 +56,7 @@ class Cluster:
     def __init__(self, root: Path, replicas: int = 1) -> None:
         self.dir = root / "cluster"
         self.replicas = replicas
+        self.up_output = ""
         logstore, fast, compute, pageserver, rest, proxy = distinct_ports()
         self.flags = ["--logstore-port", str(logstore), "--logstore-fast-port", str(fast),
                       "--pageserver-port", str(pageserver),
@@ -63,8 +64,9 @@ class Cluster:
                       "--proxy-port", str(proxy)]
 
     def up(self) -> str:
-        return strata("up", "--detach", "--dir", str(self.dir), "--replicas", str(self.replicas),
-                      *self.flags, "--timeout", str(UP_TIMEOUT_S - 10)).stdout
+        self.up_output = strata("up", "--detach", "--dir", str(self.dir), "--replicas", str(self.replicas),
+                                *self.flags, "--timeout", str(UP_TIMEOUT_S - 10)).stdout
+        return self.up_output
 
     def down(self) -> None:
         if (self.dir / "cluster.json").exists():

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import psycopg
 import pytest
@@ -64,6 +64,26 @@ def test_cluster_dsn_is_the_proxy_with_scram_and_tls(cluster: Cluster) -> None:
     for name in ("users", "proxy-secret", "control-password", "password"):
         mode = stat.S_IMODE(os.stat(cluster.dir / name).st_mode)
         assert mode == 0o600, (name, oct(mode))
+
+
+def test_local_socket_dsn(cluster: Cluster) -> None:
+    """`strata up` prints, and status gives, a DSN through the proxy's Unix socket in the
+    cluster's run/ directory: no TLS on it, the same password, writes and reads routed."""
+    local = cluster.status()["local_dsn"]
+    assert f'local:    psql "{local}"' in cluster.up_output
+    params = parse_qs(urlparse(local).query)
+    assert params["host"] == [str(cluster.dir.resolve() / "run")]
+    with psycopg.connect(local) as conn:
+        assert not conn.info.pgconn.ssl_in_use
+        assert conn.info.host == str(cluster.dir.resolve() / "run")
+        conn.execute("CREATE TABLE IF NOT EXISTS via_local (id int PRIMARY KEY, n int)")
+        conn.commit()
+        conn.execute("INSERT INTO via_local VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+        conn.execute("UPDATE via_local SET n = n + 1 WHERE id = 1")
+        conn.commit()
+        assert conn.execute("SELECT n FROM via_local WHERE id = 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(local.replace(urlparse(local).password or "", "wrong"), connect_timeout=5)
 
 
 def test_computes_require_passwords_too(cluster: Cluster) -> None:
