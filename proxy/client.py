@@ -837,7 +837,7 @@ class ClientSession:
         binds: list[tuple[str, bytes, int, int]] = []
         parsed = self._lane_query(buf, pos) if simple else self._lane_extended(buf, pos, binds)
         if parsed is None:
-            return False
+            return not simple and self._lend_unnamed(buf, pos)
         batch, statements = parsed
         conn = self.server
         taken = None
@@ -1000,6 +1000,62 @@ class ClientSession:
         conn.link.hook = self._handback_hook
         return True
 
+    def _lend_unnamed(self, buf: bytearray, pos: int) -> bool:
+        """In a transaction with a server connection: a batch that parses plain statements as
+        the unnamed statement and runs them (Parse/Bind/Describe/Execute + Sync, what psycopg
+        sends for a statement it has not prepared) is lent as it is, recorded as
+        ``_translate`` would. False: nothing done (the message loop relays it)."""
+        conn = self.server
+        if self.txn_status != b"T" or conn is None or not conn.local:
+            return False
+        last = self._unnamed_batch(buf, pos)
+        if last is None or not self._lend(conn, bytes(buf[pos:])):
+            return False
+        self.unnamed_seq += 1
+        self.unnamed = last
+        conn.unnamed_owner = (self.id, self.unnamed_seq)
+        return True
+
+    def _unnamed_batch(self, buf: bytearray, pos: int) -> tuple[str, list[int]] | None:
+        """The last (sql, oids) parsed by a batch filling ``buf`` from ``pos`` made only of
+        Parses of the unnamed statement (plain statements, not COPY), Binds of it to the
+        unnamed portal, Describe/Execute of that portal, and one Sync at its end; else None."""
+        last: tuple[str, list[int]] | None = None
+        end_all = len(buf)
+        for _ in range(LANE_MAX_MESSAGES):
+            if end_all - pos < 5:
+                return None
+            kind = buf[pos]
+            length = _I32.unpack_from(buf, pos + 1)[0]
+            end = pos + 1 + length
+            if length < 4 or end > end_all or length - 4 > self.config.max_message_bytes:
+                return None
+            if kind == 0x50:    # P
+                try:
+                    name, sql, oids = m.parse_parse(bytes(buf[pos + 5:end]))
+                except (m.ProtocolViolation, m.InvalidEncoding):
+                    return None
+                sts = self.proxy.classifier.classify(sql)
+                if name or not sts or any(st.kind not in PLAIN_KINDS for st in sts) \
+                        or handoff.copy_query(sql.encode()):
+                    return None
+                last = (sql, oids)
+            elif kind == 0x42:  # B: unnamed portal, unnamed statement parsed in this batch
+                if last is None or buf[pos + 5:pos + 7] != b"\x00\x00":
+                    return None
+            elif kind == 0x44:  # D
+                if not buf.startswith(_DESCRIBE_UNNAMED_PORTAL_FRAME, pos):
+                    return None
+            elif kind == 0x45:  # E
+                if buf[pos + 5:pos + 6] != b"\x00":
+                    return None
+            elif kind == 0x53:  # S
+                return last if end == end_all and length == 4 else None
+            else:
+                return None
+            pos = end
+        return None
+
     def _handback_hook(self) -> bool:
         """The server link's hook while the client's socket is lent: wait for the HANDBACK;
         the connection ending (or anything else arriving) drops the client, as a backend's
@@ -1017,7 +1073,8 @@ class ClientSession:
             if got is None or got[0] != handoff.HANDBACK:
                 raise m.ProtocolViolation("the compute ended while it held the client's socket"
                                           if got is None else f"unexpected message {got[0]!r} {got[1][:60]!r}")
-            status, lsn, leftover = handoff.parse_handback(got[1])
+            status, lsn, unnamed, leftover = handoff.parse_handback(got[1])
+            parsed = m.parse_parse(unnamed) if unnamed is not None else None
         except m.ProtocolViolation as exc:
             log.warning("client %d: dropped: %s", self.id, exc)
             self._lent = None
@@ -1037,6 +1094,10 @@ class ClientSession:
         self.mid_batch = False
         self.server_skipping = False
         self.portals.pop("", None)  # the compute may have bound it anew
+        if parsed is not None:  # the unnamed statement the compute parsed last, as _translate
+            self.unnamed_seq += 1
+            self.unnamed = (parsed[1], parsed[2])
+            conn.unnamed_owner = (self.id, self.unnamed_seq)
         self._in += leftover
         if link.transport is not None and not link.transport.is_closing():
             link.transport.resume_reading()

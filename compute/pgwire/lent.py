@@ -5,8 +5,10 @@ HANDOFF message on its server connection; from then on the connection's ``WirePr
 writes to the client's socket and takes its input from there, through ``Lent.feed``: each
 whole message is checked (only what the proxy would have relayed without recording
 anything: Bind/Describe/Execute/Close of the unnamed portal, Binds and Describes of the
-statement names the HANDOFF mapped, renamed to the server's names, Sync, Flush, and simple
-Queries of plain statements). The first message that does not pass stops the feed. The
+statement names the HANDOFF mapped, renamed to the server's names, Parses of the unnamed
+statement holding a plain statement and its Binds and Describes after such a Parse (the
+last one's body goes back in the HANDBACK: the proxy keeps the unnamed statement's text),
+Sync, Flush, and simple Queries of plain statements). The first message that does not pass stops the feed. The
 socket goes back (HANDBACK on the proxy's connection, then the wire writes to the proxy
 again) once everything fed is answered and the transaction ended, the feed stopped, or the
 client closed its end. Message formats: strata/pgwire/handoff.py.
@@ -257,6 +259,7 @@ class Lent:
         self.gone = False           # the client closed its end
         self.answered = False       # the last write ended with ReadyForQuery, nothing fed since
         self.status = b"T"
+        self.unnamed: bytes | None = None  # the last unnamed Parse taken (its body): HANDBACK
         self.done = False
         self._polls = 0
 
@@ -314,14 +317,30 @@ class Lent:
         if kind == 0x44:                       # Describe
             if body == b"P\x00":
                 return True
+            if body == b"S\x00":                # the unnamed statement, parsed while lent
+                return self.unnamed is not None
             server = self.names.get(body[1:-1]) if body[:1] == b"S" and body[-1:] == b"\x00" else None
             return False if server is None else m.message(b"D", b"S" + server + b"\x00")
-        if kind == 0x42:                       # Bind: unnamed portal, a mapped statement
+        if kind == 0x42:                       # Bind: unnamed portal, a mapped or unnamed statement
             if body[:1] != b"\x00":
                 return False
             end = body.find(b"\x00", 1)
+            if end == 1:                       # the unnamed statement, parsed while lent
+                return self.unnamed is not None
             server = self.names.get(body[1:end]) if end > 1 else None
             return False if server is None else m.message(b"B", b"\x00" + server + body[end:])
+        if kind == 0x50:                       # Parse: of the unnamed statement, plain
+            end = body.find(b"\x00", 1)
+            if body[:1] != b"\x00" or end < 0 or handoff.copy_query(body[1:end]):
+                return False
+            try:
+                sql = body[1:end].decode()
+            except UnicodeDecodeError:
+                return False
+            if not _plain_query(sql):
+                return False
+            self.unnamed = body
+            return True
         if kind == 0x51:                       # Query: plain statements only
             try:
                 sql = body[:-1].decode()
@@ -388,7 +407,7 @@ class Lent:
         client = self.client
         if client is not None:
             client.close()  # our descriptor only: the proxy's keeps the connection open
-        frame = handoff.handback_frame(self.status, lsn, bytes(self.pending))
+        frame = handoff.handback_frame(self.status, lsn, self.unnamed, bytes(self.pending))
         self.pending.clear()
         with contextlib.suppress(ConnectionError):
             wire.write(frame)

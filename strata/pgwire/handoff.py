@@ -33,9 +33,10 @@ name). The compute answers nothing; from the next message on, it reads the clien
 
 HANDBACK = b"h"
 """Backend message, to the proxy only: the client's socket is the proxy's again. Body: the
-transaction status byte (I, T or E), int64 LSN of the
-session's newest commit (0: none), then the client bytes read but not taken (raw, as the
-client sent them)."""
+transaction status byte (I, T or E), int64 LSN of the session's newest commit (0: none),
+int32 length of the body of the last Parse of the unnamed statement the compute took from
+the client (-1: none; the proxy keeps the unnamed statement's text for later Binds), that
+body, then the client bytes read but not taken (raw, as the client sent them)."""
 
 MAX_LENT_NAMES = 1024
 """Statement names a HANDOFF maps at most (a Bind of any other name is handed back)."""
@@ -45,7 +46,7 @@ SIDE_SUFFIX = ".handoff"
 
 _COPY = re.compile(rb"\s*copy\b", re.IGNORECASE)
 _HEAD = struct.Struct("!qH")
-_BACK = struct.Struct("!cq")
+_BACK = struct.Struct("!cqi")
 _TOKEN = struct.Struct("!q")
 
 
@@ -91,18 +92,27 @@ def parse_handoff(body: bytes) -> tuple[int, dict[bytes, bytes]]:
     return token, names
 
 
-def handback_frame(status: bytes, commit_lsn: int, leftover: bytes) -> bytes:
-    """The whole HANDBACK message."""
-    body = _BACK.pack(status, commit_lsn) + leftover
+def handback_frame(status: bytes, commit_lsn: int, unnamed_parse: bytes | None, leftover: bytes) -> bytes:
+    """The whole HANDBACK message (``unnamed_parse``: a Parse message's body, or None)."""
+    if unnamed_parse is None:
+        body = _BACK.pack(status, commit_lsn, -1) + leftover
+    else:
+        body = _BACK.pack(status, commit_lsn, len(unnamed_parse)) + unnamed_parse + leftover
     return HANDBACK + struct.pack("!i", len(body) + 4) + body
 
 
-def parse_handback(body: bytes) -> tuple[bytes, int, bytes]:
-    """(status, commit LSN, leftover client bytes); ProtocolViolation if bad."""
+def parse_handback(body: bytes) -> tuple[bytes, int, bytes | None, bytes]:
+    """(status, commit LSN, unnamed Parse body or None, leftover client bytes);
+    ProtocolViolation if bad."""
     if len(body) < _BACK.size or body[:1] not in (b"I", b"T", b"E"):
         raise ProtocolViolation("malformed hand-back message")
-    status, lsn = _BACK.unpack_from(body)
-    return status, lsn, body[_BACK.size:]
+    status, lsn, n = _BACK.unpack_from(body)
+    if n < -1 or _BACK.size + max(n, 0) > len(body):
+        raise ProtocolViolation("malformed hand-back message")
+    if n < 0:
+        return status, lsn, None, body[_BACK.size:]
+    end = _BACK.size + n
+    return status, lsn, body[_BACK.size:end], body[end:]
 
 
 def send_descriptor(side: socket.socket, token: int, fd: int) -> bool:

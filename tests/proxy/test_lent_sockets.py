@@ -56,11 +56,11 @@ def _lent(proxy: ProxyProc) -> float:
     return proxy.metric(LENT, outcome="handed_back")
 
 
-def _script(dsn: str, table: str) -> list[object]:
+def _script(dsn: str, table: str, prepare_threshold: int | None = 2) -> list[object]:
     """Transactions whose every answer is recorded: simple and extended statements, an
     error inside a block, a SET and a COPY in the middle of one, a savepoint."""
     seen: list[object] = []
-    with psycopg.connect(dsn, prepare_threshold=2) as conn:
+    with psycopg.connect(dsn, prepare_threshold=prepare_threshold) as conn:
         conn.execute(f"drop table if exists {table}")
         conn.execute(f"create table {table} (id int primary key, v text)")
         conn.commit()
@@ -110,6 +110,47 @@ def test_psycopg_transactions_answer_as_when_relayed(setup: Setup) -> None:
     lent = _script(setup.lending.dsn(sslmode="disable"), "lent_b")
     assert lent == relayed
     assert _lent(setup.lending) - before >= 6  # the sockets were lent, and handed back
+
+
+def test_unprepared_statements_are_lent_and_answer_as_when_relayed(setup: Setup) -> None:
+    """psycopg below its prepare threshold (here: never) sends every statement as a Parse of
+    the unnamed statement: such transactions are lent too, with the same answers."""
+    before = _lent(setup.lending)
+    relayed = _script(setup.relaying.dsn(sslmode="disable"), "lent_u_a", prepare_threshold=None)
+    lent = _script(setup.lending.dsn(sslmode="disable"), "lent_u_b", prepare_threshold=None)
+    assert lent == relayed
+    assert _lent(setup.lending) - before >= 8  # 6 insert/update/select blocks and more
+    # lent from the first unprepared statement: a SET (the proxy records it) hands the
+    # socket back, the next statement lends it again, and the COMMIT hands it back
+    with psycopg.connect(setup.lending.dsn(sslmode="disable"), prepare_threshold=None) as conn:
+        before = _lent(setup.lending)
+        conn.execute("update lent_u_b set v = %s where id = %s", ("one", 1))
+        assert _lent(setup.lending) == before  # lent, not handed back yet
+        conn.execute("set application_name = 'unprepared'")
+        assert _lent(setup.lending) == before + 1
+        conn.execute("update lent_u_b set v = %s where id = %s", ("two", 2))  # lent again
+        assert conn.execute("select v from lent_u_b where id = %s", (2,)).fetchone() == ("two",)
+        assert conn.execute("show application_name").fetchone() == ("unprepared",)
+        assert _lent(setup.lending) == before + 1  # the compute took those Parses itself
+        conn.commit()
+        assert _lent(setup.lending) == before + 2
+    # the unnamed statement the compute parsed while lent is the proxy's again after it: a
+    # Bind of it without a Parse (libpq's PQsendQueryPrepared of ""), on another server
+    # connection, runs that statement (the proxy parses it there first)
+    with psycopg.connect(setup.lending.dsn(sslmode="disable"), prepare_threshold=None) as conn:
+        conn.execute("update lent_u_b set v = 'again' where id = 5")  # lent from here
+        server_pid = conn.execute("select pg_backend_pid()").fetchone()
+        assert conn.execute("select v from lent_u_b where id = %s", (5,)).fetchone() == ("again",)
+        pg = conn.pgconn
+        conn.commit()
+        with psycopg.connect(setup.compute.dsn, autocommit=True) as direct:
+            assert direct.execute("select pg_terminate_backend(%s)", server_pid).fetchone() == (True,)
+        time.sleep(0.5)  # the proxy sees that server connection end
+        pg.send_query_prepared(b"", [b"5"])
+        results = []
+        while (res := pg.get_result()) is not None:
+            results.append(res)
+        assert [r.get_value(0, 0) for r in results] == [b"again"]
 
 
 def test_pgbench_keeps_its_balances(setup: Setup) -> None:
@@ -276,11 +317,17 @@ def test_message_formats_refuse_what_is_malformed() -> None:
     for bad in (body[:-1], body + b"\x00", body[:5], b""):
         with pytest.raises(ProtocolViolation):
             handoff.parse_handoff(bad)
-    frame = handoff.handback_frame(b"T", 12345, b"Q\x00\x00\x00\x05x")
+    frame = handoff.handback_frame(b"T", 12345, None, b"Q\x00\x00\x00\x05x")
     assert frame[:1] == handoff.HANDBACK
-    assert handoff.parse_handback(frame[5:]) == (b"T", 12345, b"Q\x00\x00\x00\x05x")
+    assert handoff.parse_handback(frame[5:]) == (b"T", 12345, None, b"Q\x00\x00\x00\x05x")
     with pytest.raises(ProtocolViolation):
         handoff.parse_handback(b"X" + frame[6:])
+    parse = b"\x00select 1\x00\x00\x00"
+    frame = handoff.handback_frame(b"I", 9, parse, b"S\x00\x00\x00\x04")
+    assert handoff.parse_handback(frame[5:]) == (b"I", 9, parse, b"S\x00\x00\x00\x04")
+    for bad_length in (-2, len(parse) + 6):  # before -1, or beyond the body
+        with pytest.raises(ProtocolViolation):
+            handoff.parse_handback(frame[5:14] + bad_length.to_bytes(4, "big", signed=True) + frame[18:])
     assert handoff.copy_query(b"  COPY t from stdin\x00")
     assert not handoff.copy_query(b"select 'copy'\x00")
     assert re.fullmatch(r".*\.handoff", handoff.side_path("/tmp/.s.PGSQL.1") or "")
