@@ -1016,6 +1016,17 @@ class ClientSession:
         conn.unnamed_owner = (self.id, self.unnamed_seq)
         return True
 
+    def _frame_at(self, buf: bytearray, pos: int, end_all: int) -> tuple[int, int] | None:
+        """(kind, end) of the whole message at ``pos`` in ``buf[:end_all]``; None if it is cut
+        short or its length is bad (the message loop reports that)."""
+        if end_all - pos < 5:
+            return None
+        length = _I32.unpack_from(buf, pos + 1)[0]
+        end = pos + 1 + length
+        if length < 4 or end > end_all or length - 4 > self.config.max_message_bytes:
+            return None
+        return buf[pos], end
+
     def _unnamed_batch(self, buf: bytearray, pos: int) -> tuple[str, list[int]] | None:
         """The last (sql, oids) parsed by a batch filling ``buf`` from ``pos`` made only of
         Parses of the unnamed statement (plain statements, not COPY), Binds of it to the
@@ -1023,13 +1034,10 @@ class ClientSession:
         last: tuple[str, list[int]] | None = None
         end_all = len(buf)
         for _ in range(LANE_MAX_MESSAGES):
-            if end_all - pos < 5:
+            framed = self._frame_at(buf, pos, end_all)
+            if framed is None:
                 return None
-            kind = buf[pos]
-            length = _I32.unpack_from(buf, pos + 1)[0]
-            end = pos + 1 + length
-            if length < 4 or end > end_all or length - 4 > self.config.max_message_bytes:
-                return None
+            kind, end = framed
             if kind == 0x50:    # P
                 try:
                     name, sql, oids = m.parse_parse(bytes(buf[pos + 5:end]))
@@ -1050,7 +1058,7 @@ class ClientSession:
                 if buf[pos + 5:pos + 6] != b"\x00":
                     return None
             elif kind == 0x53:  # S
-                return last if end == end_all and length == 4 else None
+                return last if end == end_all and end - pos == 5 else None
             else:
                 return None
             pos = end
@@ -1137,13 +1145,10 @@ class ClientSession:
         bound = False
         end_all = len(buf)
         while pos < end_all and len(batch) < LANE_MAX_MESSAGES:
-            if end_all - pos < 5:
+            framed = self._frame_at(buf, pos, end_all)
+            if framed is None:
                 return None
-            kind = buf[pos]
-            length = _I32.unpack_from(buf, pos + 1)[0]
-            end = pos + 1 + length
-            if length < 4 or end > end_all or length - 4 > self.config.max_message_bytes:
-                return None
+            kind, end = framed
             if kind == 0x42:    # B
                 body = bytes(buf[pos + 5:end])
                 try:
@@ -1177,7 +1182,7 @@ class ClientSession:
                     return None
                 batch.append(_EXECUTE_UNNAMED_ALL_ITEM)
             elif kind == 0x53:  # S
-                if end != end_all or length != 4 or not bound:
+                if end != end_all or end - pos != 5 or not bound:
                     return None
                 batch.append(_SYNC_ITEM)
                 return batch, tuple(statements)

@@ -19,6 +19,7 @@ import pytest
 
 from strata.pgwire import handoff
 from strata.pgwire.messages import ProtocolViolation
+from tests.cluster.tpcb import INVARIANT_SQL
 from tests.proxy.support import ProxyProc
 from tests.support import StrataProcess
 
@@ -170,11 +171,7 @@ def test_pgbench_keeps_its_balances(setup: Setup) -> None:
         assert "number of transactions actually processed: 400/400" in done.stdout
     assert _lent(setup.lending) - before >= 800
     with psycopg.connect(dsn) as conn:
-        sums = conn.execute("select (select sum(abalance) from pgbench_accounts),"
-                            " (select sum(tbalance) from pgbench_tellers),"
-                            " (select sum(bbalance) from pgbench_branches),"
-                            " (select sum(delta) from pgbench_history),"
-                            " (select count(*) from pgbench_history)").fetchone()
+        sums = conn.execute(INVARIANT_SQL).fetchone()
     assert sums is not None and sums[0] == sums[1] == sums[2] == sums[3]
     assert sums[4] == 800
 

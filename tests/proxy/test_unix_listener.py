@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.cluster.tpcb import INVARIANT_SQL
 from tests.proxy.support import ProxyProc, self_signed_cert, write_users
 from tests.support import StrataProcess
 
@@ -112,11 +113,7 @@ def test_write_transactions_are_lent_over_the_local_socket(setup: Setup) -> None
     assert "number of transactions actually processed: 400/400" in done.stdout
     assert setup.proxy.metric(LENT, outcome="handed_back") - before >= 400
     with psycopg.connect(setup.local_dsn()) as conn:
-        sums = conn.execute("select (select sum(abalance) from pgbench_accounts),"
-                            " (select sum(tbalance) from pgbench_tellers),"
-                            " (select sum(bbalance) from pgbench_branches),"
-                            " (select sum(delta) from pgbench_history),"
-                            " (select count(*) from pgbench_history)").fetchone()
+        sums = conn.execute(INVARIANT_SQL).fetchone()
     assert sums is not None and sums[0] == sums[1] == sums[2] == sums[3]
     assert sums[4] == 400
     # a TLS client over TCP: relayed, never lent
