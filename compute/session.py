@@ -47,6 +47,9 @@ from compute.sql import DEFAULT_SEARCH_PATH, Catalog, TempSchemaNeeded, map_sqli
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql_prepared import SqlPrepared
 from compute.transaction import (
+    FAILED,
+    IDLE,
+    IN_TXN,
     Ran,
     Result,
     Transaction,
@@ -132,8 +135,8 @@ class Session(SessionSettings, SqlPrepared, FastLane):
     @property
     def status(self) -> TxnStatus:
         if self.txn is None:
-            return TxnStatus.IDLE
-        return TxnStatus.FAILED if self.failed else TxnStatus.IN_TXN
+            return IDLE
+        return FAILED if self.failed else IN_TXN
 
     def setting_ms(self, name: str) -> float:
         """A time setting in ms, parsed once per value (read on every statement)."""
@@ -261,10 +264,9 @@ class Session(SessionSettings, SqlPrepared, FastLane):
 
     def _catalog_now(self) -> Catalog:
         """The catalog the next statement is translated with (kept for error messages)."""
-        db = self.db
         txn = self.txn
-        catalog = (db.catalog_for(db.writer.conn) if txn is not None and txn.writer
-                   else db.durable_catalog_now()).for_session(
+        catalog = (self._writer_catalog(txn) if txn is not None and txn.writer
+                   else self.db.durable_catalog_now()).for_session(
             self.settings.get("search_path", DEFAULT_SEARCH_PATH), self.user, self.backend_pid)
         self.catalog = catalog
         return catalog
@@ -273,6 +275,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """Run one translated statement with PostgreSQL's transaction semantics."""
         kind = tr.kind
         params = bindable(tr, params)
+        self._catalog_unchanged = None  # the general path may change the catalog
         if self.failed and kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO, Kind.EMPTY):
             raise SqlError("25P02", "current transaction is aborted, commands ignored until end "
                                     "of transaction block")

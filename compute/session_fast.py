@@ -43,8 +43,18 @@ import apsw
 
 from compute.engine import Guard, Pooled, commit_unknown_error, storage_error
 from compute.sql import Catalog, map_sqlite_error
-from compute.sql.api import Kind, SqlError, Translation
-from compute.transaction import Ran, Result, Transaction, bindable, write_command
+from compute.sql.api import SqlError, Translation
+from compute.transaction import (
+    BEGIN,
+    COMMAND,
+    COMMIT,
+    QUERY,
+    Ran,
+    Result,
+    Transaction,
+    bindable,
+    write_command,
+)
 from compute.writer_wait import WriterWait
 from strata.storage import CommitTicket, StorageError
 
@@ -88,6 +98,12 @@ class FastLane:
     catalog: Catalog | None
     sequence_values: dict[str, int]
     last_commit_lsn: int
+    _kept_catalog: tuple[Transaction, Catalog] | None = None
+    """The writer's catalog as this session's block last read it (``_writer_catalog``)."""
+    _catalog_unchanged: Transaction | None = None
+    """The block whose last statement ran here (not DDL: the writer's catalog is as it was
+    before it): the next catalog lookup in that block may reuse ``_kept_catalog``. Every
+    lookup takes it, and so does ``Session.execute`` (the general path: anything may run)."""
 
     if TYPE_CHECKING:
         def fail(self) -> None: ...
@@ -137,7 +153,7 @@ class FastLane:
         block is failed first)."""
         if self.failed:
             return None
-        if tr.kind is Kind.BEGIN:
+        if tr.kind is BEGIN:
             return self._fast_begin(tr)
         if not self._fast_gate(tr):
             return None
@@ -151,7 +167,10 @@ class FastLane:
         try:
             if not txn.writer:
                 self._writer_begin(txn)
-            return self._run_inline(self.db.writer, tr, bindable(tr, params) if params else params)
+            result = self._run_inline(self.db.writer, tr, bindable(tr, params) if params else params)
+            if result is not None:  # a plain step, not DDL: the writer's catalog is unchanged
+                self._catalog_unchanged = txn
+            return result
         except SqlError:
             self.fail()
             raise
@@ -159,13 +178,26 @@ class FastLane:
             self.fail()
             raise storage_error(exc, write_command(tr) if tr.is_write else "", at_commit=False) from exc
 
+    def _writer_catalog(self, txn: Transaction) -> Catalog:
+        """The catalog on the writer ``txn`` holds: its schema cookie asked (``catalog_for``:
+        a PRAGMA), or, when only this lane's statements ran in the block since it was last
+        asked (``_catalog_unchanged``; the writer is the block's alone), the same catalog."""
+        kept = self._kept_catalog
+        unchanged, self._catalog_unchanged = self._catalog_unchanged, None
+        if kept is not None and kept[0] is txn and unchanged is txn:
+            return kept[1]
+        db = self.db
+        catalog = db.catalog_for(db.writer.conn)
+        self._kept_catalog = (txn, catalog)
+        return catalog
+
     def _fast_gate(self, tr: Translation) -> bool:
         """Whether ``try_fast_statement`` runs ``tr`` (not BEGIN, the block not failed) once it
         has the writer (see the module docstring). As ``statement_scope`` starts, a cancel
         between statements is cleared."""
         txn = self.txn
         kind = tr.kind
-        if (txn is None or (kind is not Kind.COMMAND and kind is not Kind.QUERY)
+        if (txn is None or (kind is not COMMAND and kind is not QUERY)
                 or not _one_plain_step(tr)):
             return False
         db = self.db
@@ -185,7 +217,7 @@ class FastLane:
         may then queue for it, compute/pgwire/fastwait.py)."""
         txn = self.txn
         return (txn is not None and not txn.writer and not self._holds_writer and not self.failed
-                and tr.is_write and (tr.kind is Kind.COMMAND or tr.kind is Kind.QUERY)
+                and tr.is_write and (tr.kind is COMMAND or tr.kind is QUERY)
                 and self._fast_gate(tr) and not self.db.writer_lock.free())
 
     # ---- a callback lane's wait for the writer (compute/pgwire/fastwait.py)
@@ -347,7 +379,7 @@ class FastLane:
         runs inline), without deferred foreign-key rows, open cursors, LISTEN/NOTIFY or
         transaction-scope advisory locks to finish, or ON COMMIT temporary tables; no AND CHAIN."""
         txn = self.txn
-        return (tr.kind is Kind.COMMIT and not tr.chain and txn is not None and not self.failed
+        return (tr.kind is COMMIT and not tr.chain and txn is not None and not self.failed
                 and not txn.heavy and not self._implicit and not self._implicit_lazy
                 and not (txn.writer and txn.fk.pending) and not self.cursors.open
                 and not self.cursors.streams and not self.backend.in_xact
@@ -390,7 +422,7 @@ class FastLane:
         LISTEN/NOTIFY or advisory xact locks, ON COMMIT temporary tables), a writable node
         (``writable_now``) and a session that is not read-only (25006 comes from the general
         path). Nothing is changed."""
-        return (tr.kind is Kind.COMMAND and tr.is_write and tr.tag in _AUTO_TAGS
+        return (tr.kind is COMMAND and tr.is_write and tr.tag in _AUTO_TAGS
                 and self.txn is None and not self.failed and not self._holds_writer
                 and not self._implicit and not self._implicit_lazy
                 and _one_plain_step(tr) and not tr.notices

@@ -26,9 +26,10 @@ from compute.pgwire.extended import _bind_fields
 from compute.pgwire.fastauto import answer_auto_batch
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
-from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
+from compute.pgwire.lanes import READY_FOR, idle_session, lane_error, run_in_lane, send_answer
 from compute.pgwire.results import Encoder, command_complete
-from compute.sql.api import Kind, SqlError, Translation
+from compute.sql.api import SqlError, Translation
+from compute.transaction import BEGIN, COMMAND, COMMIT, QUERY
 from strata.pgwire import messages as m
 
 if TYPE_CHECKING:
@@ -111,17 +112,17 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
         tr = conn._revalidate(prep)
         key = plain[1] if plain is not None else tuple(result_formats)
         kind = tr.kind
-        if kind is Kind.QUERY:
+        if kind is QUERY:
             encoders = prep.encoders.get(key)
             description = prep.descriptions.get(key) if describe else b""
             if encoders is None or description is None:
                 return False  # the first run of a format list goes through the loop (it caches them)
-        elif kind is Kind.COMMAND or kind is Kind.BEGIN or kind is Kind.COMMIT:
+        elif kind is COMMAND or kind is BEGIN or kind is COMMIT:
             encoders, description = [], m.NO_DATA if describe else b""
         else:
             return False
-        auto = session.txn is None and (tr.is_write or kind is Kind.COMMAND)
-        if auto and kind is not Kind.COMMAND:
+        auto = session.txn is None and (tr.is_write or kind is COMMAND)
+        if auto and kind is not COMMAND:
             return False  # an autocommit write with rows: the loop
         params: tuple[Any, ...] = ()
         if plain is not None:
@@ -133,7 +134,7 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
         return False
     if auto:  # an autocommit write: answered once durable (fastauto.py), else the loop
         return answer_auto_batch(conn, buf, session, tr, prep.sql, params, description)
-    if kind is Kind.COMMIT:  # answered once durable
+    if kind is COMMIT:  # answered once durable
         return answer_commit(conn, buf, session, tr, prep.sql, (m.BIND_COMPLETE, description))
     session.backend.start_query(prep.sql)
     answer = functools.partial(_run, conn, session, tr, params, encoders, description)
@@ -155,7 +156,7 @@ def _run(conn: Connection, session: Session, tr: Translation, params: tuple[Any,
     try:
         if error is not None:
             raise error
-        if tr.kind is Kind.QUERY and session.txn is None:
+        if tr.kind is QUERY and session.txn is None:
             result = session.try_fast_read(tr, params)
             if result is None:
                 conn.out.clear()
@@ -179,5 +180,5 @@ def _run(conn: Connection, session: Session, tr: Translation, params: tuple[Any,
     conn.portals.pop("", None)  # Sync: the unnamed portal goes, and outside a block all others
     if session.txn is None:
         conn.portals.clear()
-    conn.send(m.READY[session.status.value])
+    conn.send(READY_FOR[session.status])
     return send_answer(conn, buf, session)

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from compute.pgwire.fastauto import answer_auto_query
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
-from compute.pgwire.lanes import idle_session, lane_error, run_in_lane, send_answer
+from compute.pgwire.lanes import READY_FOR, idle_session, lane_error, run_in_lane, send_answer
 from compute.sql.api import Kind, SqlError, Translation
+from compute.transaction import BEGIN, COMMIT
 from strata.pgwire import messages as m
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def answer_query(conn: Connection, buf: bytearray) -> bool:
             control = _control(session, sql)
             if control is None:
                 return False
-            if control.kind is Kind.COMMIT:  # answered once durable (fastcommit.py)
+            if control.kind is COMMIT:  # answered once durable (fastcommit.py)
                 return answer_commit(conn, buf, session, control, sql, ())
             hit = control, "", ()
     except Exception:  # noqa: BLE001 - InvalidEncoding, SqlError, ...: the loop reports it
@@ -91,7 +92,7 @@ def _run(conn: Connection, session: Session, tr: Translation, step: str,
     try:
         if error is not None:
             raise error
-        if tr.kind is Kind.BEGIN:
+        if tr.kind is BEGIN:
             done = conn.statement_now(session, tr, (), [], True, None, 0)
         else:
             done = conn.shape_now(session, tr, step, params)
@@ -102,12 +103,12 @@ def _run(conn: Connection, session: Session, tr: Translation, step: str,
         conn.send_error(exc)
     except m.ProtocolViolation as exc:  # the loop's handling: 08P01, ReadyForQuery
         conn.send(m.error_response("08P01", str(exc)))
-        conn.send(m.READY[session.status.value])
+        conn.send(READY_FOR[session.status])
         return send_answer(conn, buf, session)
     except Exception as exc:  # noqa: BLE001 - StorageError, FatalSessionError, a bug: as the loop
         if lane_error(conn, buf, session, exc):
             return True
-        conn.send(m.READY[session.status.value])  # _end_failed_query (no block to end)
+        conn.send(READY_FOR[session.status])  # _end_failed_query (no block to end)
         return send_answer(conn, buf, session)
     conn._query_done(session)
     return send_answer(conn, buf, session)

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from compute.engine import storage_error
-from compute.transaction import FatalSessionError
+from compute.transaction import FatalSessionError, TxnStatus
 from strata.pgwire import messages as m
 from strata.storage import StorageError, when_durable_on
 
@@ -23,6 +23,8 @@ log = logging.getLogger("strata.compute.server")
 
 TERMINATED = "terminating connection due to administrator command"
 """pg_terminate_backend's FATAL message (57P01), as PostgreSQL words it."""
+READY_FOR = {status: m.READY[status.value] for status in TxnStatus}
+"""ReadyForQuery by transaction status (no enum ``value`` property read per answer)."""
 
 
 def idle_session(conn: Connection) -> Session | None:
