@@ -47,9 +47,11 @@ from compute.sql import DEFAULT_SEARCH_PATH, Catalog, TempSchemaNeeded, map_sqli
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql_prepared import SqlPrepared
 from compute.transaction import (
+    COPY_TO,
     FAILED,
     IDLE,
     IN_TXN,
+    QUERY,
     Ran,
     Result,
     Transaction,
@@ -606,7 +608,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """The hot path for an autocommit single-statement read (pgbench -S, ORM lookups): runs
         inline on an idle pooled reader without any await; None when the statement does not
         qualify (the caller then takes the general path)."""
-        if (self.txn is not None or tr.kind is not Kind.QUERY or tr.is_write
+        if (self.txn is not None or tr.kind is not QUERY or tr.is_write
                 or len(tr.steps) != 1 or tr.off_loop):
             return None
         return self._fast_read(tr, tr.steps, bindable(tr, params) if params else params)
@@ -876,7 +878,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         if slow and time.monotonic() - self.db.slow_since > SLOW_MEMORY_S:
             slow.clear()
             self.db.slow_since = time.monotonic()
-        return (len(steps) == 1 and not tr.is_ddl and tr.kind is not Kind.COPY_TO
+        return (len(steps) == 1 and not tr.is_ddl and tr.kind is not COPY_TO
                 and self._interrupt is None and steps not in slow and not tr.off_loop)
 
     # ---- COPY FROM STDIN

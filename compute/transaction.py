@@ -29,6 +29,7 @@ class TxnStatus(enum.Enum):
 # per-statement paths read the members they compare with from module globals instead.
 IDLE, IN_TXN, FAILED = TxnStatus.IDLE, TxnStatus.IN_TXN, TxnStatus.FAILED
 BEGIN, COMMIT, COMMAND, QUERY = Kind.BEGIN, Kind.COMMIT, Kind.COMMAND, Kind.QUERY
+COPY_TO = Kind.COPY_TO
 _ROW_KINDS = (Kind.QUERY, Kind.COPY_TO)
 
 
