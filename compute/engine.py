@@ -486,6 +486,9 @@ class Engine:
         self._registry_lsn = -1  # replica: the LSN the registry was last read at
         self._registry_read_at = 0.0  # ... and when (time.monotonic())
         self.connected: collections.Counter[str] = collections.Counter()  # sessions per database
+        self._standalone = factory.role() == "standalone"
+        """A standalone node keeps its role (only a cluster's nodes are promoted): ``read_only``
+        and ``writable_now``, asked several times per statement, need not ask the factory."""
 
     def sessions_using(self, name: str) -> int:
         return self.connected[name]
@@ -495,7 +498,7 @@ class Engine:
     @property
     def read_only(self) -> bool:
         """A replica: databases open without a writer, every write is refused with 25006."""
-        return self.factory.role() == "replica"
+        return not self._standalone and self.factory.role() == "replica"
 
     def in_hot_standby(self) -> str:
         """The in_hot_standby setting as PostgreSQL reports it (GUC_REPORT)."""
@@ -532,6 +535,8 @@ class Engine:
         lane takes the general path otherwise, which gives the errors and waits)."""
         if db.writer_pooled is None:
             return False
+        if self._standalone:
+            return True
         factory = self.factory
         role = factory.role()
         if role == "standalone":
