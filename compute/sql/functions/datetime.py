@@ -238,10 +238,18 @@ def naive_text(value: _dt.datetime) -> str:
     return text.rstrip("0") if value.microsecond else text
 
 
+def wall_text(value: _dt.datetime) -> str:
+    """``naive_text`` of an aware datetime's wall clock (its offset dropped) without
+    ``replace(tzinfo=None)``, a keyword-parsing C call: isoformat's four-digit year, time and
+    fraction end at a fixed place, before the offset."""
+    text = value.isoformat(" ")
+    return text[:26].rstrip("0") if value.microsecond else text[:19]
+
+
 def utc_text(value: _dt.datetime) -> str:
     if value.tzinfo is not _dt.UTC:
         value = value.astimezone(_dt.UTC)
-    return naive_text(value.replace(tzinfo=None)) + "+00"
+    return wall_text(value) + "+00"
 
 
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -466,7 +474,7 @@ def _register_clock(scalar: Callable[..., None], ctx: SessionContext) -> None:
     def to_ts(value: Any) -> Any:
         instant = last_now[0]
         if instant is not None and instant.tzinfo is not None and value == last_now[1]:
-            return naive_text(instant.astimezone(T.get_zone(ctx.timezone)).replace(tzinfo=None))
+            return wall_text(instant.astimezone(T.get_zone(ctx.timezone)))
         return tstz_to_ts(ctx, value)
 
     scalar("pg_now", now_text, 0)
