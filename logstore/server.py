@@ -37,7 +37,7 @@ from strata.gcpolicy import freeze_startup
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 from strata.proto.lenient import BadRequest, lenient
-from strata.tls import RolePolicy, TlsFiles, policy, server_credentials
+from strata.tls import RolePolicy, TlsFiles, add_listen_port, policy
 
 log = logging.getLogger("logstore.server")
 
@@ -557,12 +557,7 @@ async def serve(
             service.fast_append_key = FAST_APPEND_TLS_PORT_KEY
         service.fast_append_port = await fast.start(fhost.strip("[]") or "127.0.0.1",
                                                     0 if fast_append_listen == "auto" else int(fport))
-    if tls is not None:
-        port = server.add_secure_port(listen, server_credentials(tls))
-    else:
-        port = server.add_insecure_port(listen)
-    if port == 0:
-        raise SystemExit(f"cannot listen on {listen}")
+    port = add_listen_port(server, listen, tls, "logstore")
     registry.start_background()
     if offloader:
         offloader.start()

@@ -58,7 +58,7 @@ from strata.objectstore import ObjectNotFound, open_object_store
 from strata.proto import pageserver_pb2 as pb
 from strata.proto import pageserver_pb2_grpc as pb_grpc
 from strata.proto.lenient import BadRequest, lenient
-from strata.tls import RolePolicy, TlsFiles, policy, server_credentials
+from strata.tls import RolePolicy, TlsFiles, add_listen_port, policy
 
 log = logging.getLogger("strata.pageserver")
 
@@ -884,12 +884,7 @@ def serve(ps: PageServer, listen: str, workers: int = 16, tls: TlsFiles | None =
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=opts)
     pol = policy("PageServer", ROLE_TABLE, enforce=True) if tls is not None else None
     server.add_generic_rpc_handlers((_handlers(PageServerService(ps), pol),))
-    if tls is not None:
-        port = server.add_secure_port(listen, server_credentials(tls))
-    else:
-        port = server.add_insecure_port(listen)
-    if port == 0:
-        raise RuntimeError(f"cannot listen on {listen}")
+    add_listen_port(server, listen, tls, "pageserver")
     server.start()
     return server
 

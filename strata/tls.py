@@ -243,6 +243,25 @@ def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
     return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
 
 
+def add_listen_port(server: grpc.Server | grpc.aio.Server, listen: str, tls: TlsFiles | None,
+                    service: str) -> int:
+    """Bind ``server`` to ``listen`` (mutual TLS when ``tls``), the port it got; a port that
+    cannot be bound (taken, or an address not on this machine) ends the process with one
+    line on stderr and exit status 1, not a traceback (grpcio raises RuntimeError there,
+    older versions returned 0)."""
+    try:
+        if tls is not None:
+            port = server.add_secure_port(listen, server_credentials(tls))
+        else:
+            port = server.add_insecure_port(listen)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise SystemExit(f"{service}: cannot listen on {listen}: the address is in use or not "
+                         "on this machine")
+    return int(port)
+
+
 def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
     """Client credentials: trust only the cluster CA, present this component's certificate
     (for sync and aio channels alike)."""
