@@ -304,6 +304,8 @@ def status(
         typer.echo(json.dumps(data, indent=2))
         return
     console.print(f"[bold]{data['phase']}[/bold]  connect: {data['dsn']}", highlight=False)
+    if data.get("local_dsn"):
+        console.print(f"local: {data['local_dsn']}", markup=False, highlight=False)
     comps = data["components"]
     with_timeline = bool(data["branches"])
     with_restarts = any(c["restarts"] for c in comps)

@@ -67,6 +67,7 @@ def test_up_then_write_and_read(cluster: Cluster) -> None:
     assert after["node_state"] == "writable"
     table = strata("status", "--dir", str(cluster.dir)).stdout
     assert "compute-1" in table and "logstore-3" in table
+    assert st["local_dsn"] and f"local: {st['local_dsn']}" in table  # the proxy's Unix socket
     assert "strata logstore --id 1" in strata("logs", "logstore-1", "--dir", str(cluster.dir)).stdout
     nolog = strata("logs", "nosuch", "--dir", str(cluster.dir), check=False)
     assert nolog.returncode != 0 and "compute-1" in nolog.stderr
