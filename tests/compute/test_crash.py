@@ -42,7 +42,15 @@ def test_kill9_during_pgbench_loses_no_acknowledged_commit(tmp_path: Path) -> No
              "-c", str(clients), "-j", "2", "-T", "60", "-n", "-f", str(script), "-l",
              f"--log-prefix={logs}/tx", "postgres"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        time.sleep(6)
+        # kill once well over 50 transactions committed (each client has at most one
+        # committed but unacknowledged), not after a fixed 6 s
+        deadline = time.monotonic() + 30
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            while time.monotonic() < deadline and bench.poll() is None:
+                row = conn.execute("SELECT count(*) FROM pgbench_history").fetchone()
+                if row is not None and int(row[0]) >= 50 + clients + 20:
+                    break
+                time.sleep(0.1)
         server.kill9()
         out, _ = bench.communicate(timeout=60)
         acknowledged = sum(len(p.read_text().splitlines()) for p in logs.glob("tx*"))
