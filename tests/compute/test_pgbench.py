@@ -54,7 +54,7 @@ def loaded(strata_shared: StrataProcess) -> StrataProcess:
 def test_tpcb(loaded: StrataProcess, mode: str) -> None:
     # -n: no vacuum, so pgbench does not truncate pgbench_history and the invariant
     # (sum of deltas = sum of balances) holds across runs
-    out = pgbench(loaded, "-n", "-c", "8", "-j", "2", "-T", "5", "-M", mode)
+    out = pgbench(loaded, "-n", "-c", "8", "-j", "2", "-T", "2", "-M", mode)
     assert processed(out) > 0
     a, b, t, h = tpcb_invariant(loaded)
     assert a == b == t == h
@@ -62,5 +62,5 @@ def test_tpcb(loaded: StrataProcess, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["simple", "prepared"])
 def test_select_only(loaded: StrataProcess, mode: str) -> None:
-    out = pgbench(loaded, "-n", "-S", "-c", "8", "-j", "2", "-T", "5", "-M", mode)
+    out = pgbench(loaded, "-n", "-S", "-c", "8", "-j", "2", "-T", "2", "-M", mode)
     assert processed(out) > 0
