@@ -1011,10 +1011,15 @@ class ClientSession:
         last = self._unnamed_batch(buf, pos)
         if last is None or not self._lend(conn, bytes(buf[pos:])):
             return False
-        self.unnamed_seq += 1
-        self.unnamed = last
-        conn.unnamed_owner = (self.id, self.unnamed_seq)
+        self._parsed_unnamed(conn, *last)
         return True
+
+    def _parsed_unnamed(self, conn: ServerConn, sql: str, oids: list[int]) -> None:
+        """The client's unnamed statement is now ``sql`` (``oids``), and ``conn`` has it (a
+        Bind without a Parse elsewhere gets it parsed there first)."""
+        self.unnamed_seq += 1
+        self.unnamed = (sql, oids)
+        conn.unnamed_owner = (self.id, self.unnamed_seq)
 
     def _frame_at(self, buf: bytearray, pos: int, end_all: int) -> tuple[int, int] | None:
         """(kind, end) of the whole message at ``pos`` in ``buf[:end_all]``; None if it is cut
@@ -1043,9 +1048,7 @@ class ClientSession:
                     name, sql, oids = m.parse_parse(bytes(buf[pos + 5:end]))
                 except (m.ProtocolViolation, m.InvalidEncoding):
                     return None
-                sts = self.proxy.classifier.classify(sql)
-                if name or not sts or any(st.kind not in PLAIN_KINDS for st in sts) \
-                        or handoff.copy_query(sql.encode()):
+                if name or not self.proxy.classifier.plain(sql) or handoff.copy_query(sql.encode()):
                     return None
                 last = (sql, oids)
             elif kind == 0x42:  # B: unnamed portal, unnamed statement parsed in this batch
@@ -1102,10 +1105,8 @@ class ClientSession:
         self.mid_batch = False
         self.server_skipping = False
         self.portals.pop("", None)  # the compute may have bound it anew
-        if parsed is not None:  # the unnamed statement the compute parsed last, as _translate
-            self.unnamed_seq += 1
-            self.unnamed = (parsed[1], parsed[2])
-            conn.unnamed_owner = (self.id, self.unnamed_seq)
+        if parsed is not None:  # the unnamed statement the compute parsed last
+            self._parsed_unnamed(conn, parsed[1], parsed[2])
         self._in += leftover
         if link.transport is not None and not link.transport.is_closing():
             link.transport.resume_reading()
@@ -1336,9 +1337,7 @@ class ClientSession:
             elif kind == b"P":
                 name, sql, oids = m.parse_parse(body)
                 if not name:
-                    self.unnamed_seq += 1
-                    self.unnamed = (sql, oids)
-                    conn.unnamed_owner = (self.id, self.unnamed_seq)
+                    self._parsed_unnamed(conn, sql, oids)
                     unnamed_here = True
                     out.append(fe.frame(kind, body))
                     queue.append(_Entry("client", b"1"))

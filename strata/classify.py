@@ -208,6 +208,12 @@ class Classifier:
             self._cache.popitem(last=False)
         return result
 
+    def plain(self, sql: str) -> bool:
+        """Whether ``sql`` holds one or more statements, all plain (``PLAIN_KINDS``): what a
+        client socket lent to the primary may run, as a Query or an unnamed Parse."""
+        statements = self.classify(sql)
+        return bool(statements) and all(s.kind in PLAIN_KINDS for s in statements)
+
 
 _FAST_START = re.compile(r"\s*(?:(select|with|values|table)|insert|update|delete)\b", re.I)
 """A read's leading keyword (group 1) or a write's (no group): one match for both."""

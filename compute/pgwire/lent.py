@@ -24,7 +24,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING, cast
 
-from strata.classify import PLAIN_KINDS, Classifier
+from strata.classify import Classifier
 from strata.pgwire import handoff
 from strata.pgwire import messages as m
 from strata.pgwire.unixsock import SOCKET_FILE_MODE, claim_socket_path
@@ -48,12 +48,6 @@ MAX_HANDBACK_FLUSH_POLLS = 5_000
 _I32 = struct.Struct("!i")
 _RFQ_HEAD = b"Z\x00\x00\x00\x05"
 _classifier = Classifier()  # its caches fill only on a lent socket's Queries
-
-
-def _plain_query(sql: str) -> bool:
-    """Whether the proxy's classifier finds ``sql`` plain: what its fast lane relays."""
-    statements = _classifier.classify(sql)
-    return bool(statements) and all(s.kind in PLAIN_KINDS for s in statements)
 
 
 class DescriptorInbox:
@@ -337,7 +331,7 @@ class Lent:
                 sql = body[1:end].decode()
             except UnicodeDecodeError:
                 return False
-            if not _plain_query(sql):
+            if not _classifier.plain(sql):
                 return False
             self.unnamed = body
             return True
@@ -348,7 +342,7 @@ class Lent:
                 return False
             if body[-1:] != b"\x00" or "\x00" in sql or handoff.copy_query(body):
                 return False
-            return _plain_query(sql)
+            return _classifier.plain(sql)
         return False
 
     def client_gone(self) -> None:
