@@ -538,10 +538,7 @@ class Engine:
         if self._standalone:
             return True
         factory = self.factory
-        role = factory.role()
-        if role == "standalone":
-            return True
-        return role != "replica" and factory.write_state() not in (PROMOTING, FENCED, NO_QUORUM)
+        return factory.role() != "replica" and factory.write_state() not in (PROMOTING, FENCED, NO_QUORUM)
 
     async def open_writers(self, dbs: list[Database] | None = None) -> None:
         """After promotion: give the open databases (or ``dbs``) their writer connection."""
