@@ -578,6 +578,39 @@ def test_group_commit_through_aio_acknowledges_on_the_loop(data: Path) -> None:
         assert s.written_lsn == max(lsns)
 
 
+def test_aio_group_starts_after_the_committing_callback_returns(data: Path) -> None:
+    """A commit made on the loop's thread does not ``io_submit`` inside itself (inside the
+    writer's hold, where the kernel's fsync worker preempted the loop for ~70 µs): the group
+    starts from the loop's next pass, takes the commits made until then, and acknowledges
+    them only after its fdatasync."""
+    submitted: list[int] = []
+    real_submit = localstore_commit.AioFlusher._submit
+
+    def counting(self: localstore_commit.AioFlusher, ops: list[tuple[int, int]]) -> None:
+        submitted.append(len(ops))
+        real_submit(self, ops)
+
+    async def main(store: LocalStore) -> None:
+        assert store.attach_loop(asyncio.get_running_loop())
+        await asyncio.sleep(0.01)  # the flusher thread's hand-over kick, if any, is done
+        before = len(submitted)
+        first = store.submit(txn(1, {(1, 0): 1}, {1: 1}))
+        second = store.submit(txn(2, {(1, 1): 2}, {1: 2}))
+        assert len(submitted) == before, "io_submit ran inside the committing callback"
+        assert not first.durable.done() and not second.durable.done()
+        await asyncio.sleep(0)  # the loop's next pass starts the group: both commits in it
+        assert len(submitted) == before + 1
+        assert await asyncio.wrap_future(first.durable) == first.lsn
+        assert await asyncio.wrap_future(second.durable) == second.lsn
+        assert len(submitted) == before + 1, "the two commits took two groups"
+        assert store.durable_lsn == second.lsn
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(localstore_commit.AioFlusher, "_submit", counting)
+        with LocalStore(data) as s:
+            asyncio.run(main(s))
+
+
 def test_aio_fsync_failure_fails_that_commit_and_every_later_one(data: Path) -> None:
     real_reap = localstore_commit.AioFlusher._reap
 
