@@ -16,6 +16,7 @@ import typer
 
 from strata.busypoll import window_us_from_env
 from strata.gcpolicy import freeze_startup
+from strata.pgwire.handoff import LEND_LINGER_MS, MAX_LEND_LINGER_MS
 from strata.pgwire.unixsock import SocketPathError
 
 if TYPE_CHECKING:
@@ -112,6 +113,11 @@ def compute(
     unix_socket_dir: Path | None = typer.Option(
         None, "--unix-socket-dir", envvar="STRATA_COMPUTE_UNIX_SOCKET_DIR",
         help="Also listen on DIR/.s.PGSQL.<port> (psql -h DIR), owner-only, no TLS on it."),
+    lend_linger_ms: float = typer.Option(
+        LEND_LINGER_MS, "--lend-linger-ms", envvar="STRATA_COMPUTE_LEND_LINGER_MS", min=0.0,
+        max=MAX_LEND_LINGER_MS,
+        help="A client socket the proxy lent for a transaction stays this long (ms) for the "
+             "client's next one before it goes back (0: at once)."),
 ) -> None:
     """Start a compute node and serve until SIGTERM/SIGINT."""
     if ctx.invoked_subcommand is not None:
@@ -149,7 +155,7 @@ def compute(
                           max_connections=max_connections, require_tls=require_tls,
                           proxy_secret_file=str(proxy_secret_file) if proxy_secret_file else None,
                           unix_socket_dir=str(unix_socket_dir) if unix_socket_dir else None,
-                          busy_poll_us=busy_poll_us)
+                          busy_poll_us=busy_poll_us, lend_linger_ms=lend_linger_ms)
     try:
         # import here: optional at runtime (the except below), and only a running server needs it
         import uvloop

@@ -1084,7 +1084,7 @@ class ClientSession:
             if got is None or got[0] != handoff.HANDBACK:
                 raise m.ProtocolViolation("the compute ended while it held the client's socket"
                                           if got is None else f"unexpected message {got[0]!r} {got[1][:60]!r}")
-            status, lsn, unnamed, leftover = handoff.parse_handback(got[1])
+            status, lsn, ended, unnamed, leftover = handoff.parse_handback(got[1])
             parsed = m.parse_parse(unnamed) if unnamed is not None else None
         except m.ProtocolViolation as exc:
             log.warning("client %d: dropped: %s", self.id, exc)
@@ -1098,6 +1098,7 @@ class ClientSession:
         self._lent = None
         conn.link.hook = None
         self.proxy.metrics.lending.handed_back += 1
+        self.proxy.metrics.lending.transactions += ended
         if lsn:
             conn.backend.commits.note(lsn)
         conn.last_status = status

@@ -2,7 +2,8 @@
 
 ``SideSockets`` keeps one connected side socket per local compute (descriptors travel there
 with SCM_RIGHTS); ``lendable_names`` is the statement map a HANDOFF carries; ``Lending``
-counts what happened (exported as ``proxy_lent_transactions_total``). The session's state
+counts what happened (exported as ``proxy_lendings_total`` and
+``proxy_lent_transactions_total``). The session's state
 changes live in proxy/client.py (``_lend`` and ``_handback_hook``). Formats and the compute's
 half: strata/pgwire/handoff.py, compute/pgwire/lent.py.
 """
@@ -87,17 +88,24 @@ def lendable_names(statements: dict[str, tuple[str, str, list[int]]], prepared: 
 
 
 class Lending(Collector):
-    """``proxy_lent_transactions_total{outcome}``: client sockets lent to the primary, by how
-    the lending ended: ``handed_back``, or ``dropped`` (the compute's connection ended while
-    it held the socket, and the client was disconnected). Plain ints, exported when scraped."""
+    """``proxy_lendings_total{outcome}``: client sockets lent to the primary, by how the
+    lending ended: ``handed_back``, or ``dropped`` (the compute's connection ended while it
+    held the socket, and the client was disconnected); ``proxy_lent_transactions_total``:
+    the transactions that ended on sockets handed back (a lending lasts one transaction, or
+    several begun within the compute's ``--lend-linger-ms``). Plain ints, exported when
+    scraped."""
 
     def __init__(self) -> None:
         self.handed_back = 0
         self.dropped = 0
+        self.transactions = 0
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily("proxy_lent_transactions", "Client sockets lent to the "
-                                     "primary for a write transaction, by outcome", labels=["outcome"])
+        family = CounterMetricFamily("proxy_lendings", "Client sockets lent to the primary "
+                                     "for write transactions, by outcome", labels=["outcome"])
         family.add_metric(["handed_back"], self.handed_back)
         family.add_metric(["dropped"], self.dropped)
         yield family
+        yield CounterMetricFamily("proxy_lent_transactions", "Transactions that ended on client "
+                                  "sockets lent to the primary and handed back",
+                                  value=self.transactions)

@@ -11,7 +11,11 @@ last one's body goes back in the HANDBACK: the proxy keeps the unnamed statement
 Sync, Flush, and simple Queries of plain statements). The first message that does not pass stops the feed. The
 socket goes back (HANDBACK on the proxy's connection, then the wire writes to the proxy
 again) once everything fed is answered and the transaction ended, the feed stopped, or the
-client closed its end. Message formats: strata/pgwire/handoff.py.
+client closed its end. A transaction's end keeps the socket for ``--lend-linger-ms`` more
+(``handoff.LEND_LINGER_MS``): the client's next transaction, if it begins by then, runs on
+the same lending (up to ``handoff.LEND_MAX_S`` in all, and while this node takes writes);
+each commit's LSN goes to the proxy before the client's answer (``report``). Message
+formats: strata/pgwire/handoff.py.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import os
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING, cast
 
 from strata.classify import Classifier
@@ -256,6 +261,10 @@ class Lent:
         self.unnamed: bytes | None = None  # the last unnamed Parse taken (its body): HANDBACK
         self.done = False
         self._polls = 0
+        self._started = time.monotonic()
+        self._linger: asyncio.TimerHandle | None = None  # idle after a transaction (settled)
+        self._lingered = False  # the linger ran out: hand back at the next idle point
+        self.ended = 0  # transactions that ended on this lending (for the HANDBACK)
 
     def attach(self, transport: FdTransport) -> None:
         """From here on the wire writes to the client and reads it."""
@@ -295,6 +304,9 @@ class Lent:
             self.client.pause_reading()
         if out:
             self.answered = False
+            if self._linger is not None:  # the client's next transaction, on this lending
+                self._linger.cancel()
+                self._linger = None
             self.wire.data_received(bytes(out))
         if self.stopped:
             self.settled()
@@ -359,7 +371,10 @@ class Lent:
         """The wire wrote ``data`` to the client: at a ReadyForQuery, maybe hand back."""
         if data[-6:-1] == _RFQ_HEAD:
             self.answered = True
-            self.status = data[-1:]
+            status = data[-1:]
+            if status == b"I" and self.status != b"I":
+                self.ended += 1
+            self.status = status
             self.settled()
 
     def settled(self) -> None:
@@ -368,6 +383,11 @@ class Lent:
             return
         wire = self.wire
         if wire.held or wire.buf or not self.answered or not (self.stopped or self.status == b"I"):
+            return
+        if not self.stopped and self._may_linger():
+            if self._linger is None:
+                self._linger = asyncio.get_running_loop().call_later(
+                    self.conn.server.config.lend_linger_ms / 1000, self._linger_over)
             return
         client = self.client
         if client is not None and client.get_write_buffer_size() > 0:
@@ -379,10 +399,42 @@ class Lent:
             return
         self.hand_back()
 
+    def _may_linger(self) -> bool:
+        """Whether the lending may wait for the client's next transaction: lingering is on,
+        the lending is younger than ``LEND_MAX_S``, and this node still takes writes (a
+        fenced or demoted primary gives the socket back, and the proxy routes the next
+        transaction to the new one)."""
+        if self._lingered or self.conn.server.config.lend_linger_ms <= 0:
+            return False
+        if time.monotonic() - self._started > handoff.LEND_MAX_S:
+            return False
+        session = self.conn.session
+        return session is not None and self.conn.server.engine.writable_now(session.db)
+
+    def _linger_over(self) -> None:
+        """No transaction came within the linger: the socket goes back (``settled``)."""
+        self._linger = None
+        self._lingered = True
+        self.settled()
+
+    def report(self, frame: bytes) -> None:
+        """A message for the proxy while the client's socket is lent (a commit's LSN report,
+        written before the client's answer)."""
+        transport = self.proxy_transport
+        if transport is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                transport.write(frame)
+
+    def _stop_lingering(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+
     def close(self) -> None:
         """The connection ends while lent: both sockets close (the proxy then drops the
         client, as PostgreSQL's client sees its backend go)."""
         self.done = True
+        self._stop_lingering()
         for transport in (self.client, self.proxy_transport):
             if transport is not None:
                 with contextlib.suppress(Exception):
@@ -391,6 +443,7 @@ class Lent:
     def hand_back(self) -> None:
         """The socket goes back to the proxy with what it needs to go on."""
         self.done = True
+        self._stop_lingering()
         wire, conn = self.wire, self.conn
         wire.lent = None
         wire.transport = self.proxy_transport
@@ -401,7 +454,7 @@ class Lent:
         client = self.client
         if client is not None:
             client.close()  # our descriptor only: the proxy's keeps the connection open
-        frame = handoff.handback_frame(self.status, lsn, self.unnamed, bytes(self.pending))
+        frame = handoff.handback_frame(self.status, lsn, self.ended, self.unnamed, bytes(self.pending))
         self.pending.clear()
         with contextlib.suppress(ConnectionError):
             wire.write(frame)

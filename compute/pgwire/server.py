@@ -115,6 +115,7 @@ class ServerConfig:
     require_tls: bool = False  # refuse plaintext clients (28000), as a hostssl-only pg_hba does
     unix_socket_dir: str | None = None  # also listen on DIR/.s.PGSQL.<port> (local, no TLS)
     busy_poll_us: int = 0  # poll this long after input while the core is free (strata/busypoll.py)
+    lend_linger_ms: float = 0.0  # a lent socket waits this long for the next transaction (lent.py)
 
 
 class _Close(Exception):
@@ -583,6 +584,10 @@ class Connection(ExtendedQuery):
         self._report_hot_standby(session)
         if self.report_lsns:
             self._report_lsns(session)
+        elif self.wire.lent is not None and session.last_commit_lsn > self.reported_commit_lsn:
+            # a lent socket's commit: the proxy's watermark has it before the client's answer
+            self.reported_commit_lsn = session.last_commit_lsn
+            self.wire.lent.report(m.parameter_status(COMMIT_LSN_PARAM, str(session.last_commit_lsn)))
         if session.backend.listening and session.status is TxnStatus.IDLE:
             for message in _notification_messages(session):  # after CommandComplete
                 self._send_before_ready(message)

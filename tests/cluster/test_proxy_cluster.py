@@ -86,6 +86,26 @@ def test_local_socket_dsn(cluster: Cluster) -> None:
         psycopg.connect(local.replace(urlparse(local).password or "", "wrong"), connect_timeout=5)
 
 
+def test_commits_on_a_lent_socket_are_in_the_read_watermark(cluster: Cluster) -> None:
+    """Over the local socket a write transaction runs on a socket lent to the primary, and a
+    lending outlives its transaction (--lend-linger-ms): each commit's LSN still reaches the
+    proxy before the client's answer, so a read on another connection right after the
+    COMMIT sees the row, whichever compute serves it (decision 0011)."""
+    local = cluster.status()["local_dsn"]
+    roles: list[str] = []
+    with psycopg.connect(local) as writer, psycopg.connect(local, autocommit=True) as reader:
+        writer.execute("CREATE TABLE IF NOT EXISTS lent_ryw (id int PRIMARY KEY)")
+        writer.commit()
+        for i in range(300):
+            writer.execute("INSERT INTO lent_ryw VALUES (%s)", (i,))
+            writer.commit()
+            row = reader.execute("SELECT count(*), strata_node_status() FROM lent_ryw WHERE id = %s",
+                                 (i,)).fetchone()
+            assert row is not None and row[0] == 1, f"commit {i} not seen by the next read"
+            roles.append(row[1]["role"])
+    assert "replica" in roles, roles[:20]  # the reads did go to the replica too
+
+
 def test_computes_require_passwords_too(cluster: Cluster) -> None:
     """A client that goes around the proxy still needs a password (SCRAM is the default)."""
     primary = next(c for c in cluster.status()["components"]

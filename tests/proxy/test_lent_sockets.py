@@ -23,7 +23,10 @@ from tests.cluster.tpcb import INVARIANT_SQL
 from tests.proxy.support import ProxyProc
 from tests.support import StrataProcess
 
-LENT = "proxy_lent_transactions_total"
+LENT = "proxy_lendings_total"
+LENT_TXNS = "proxy_lent_transactions_total"
+IDLE_S = 10 * handoff.LEND_LINGER_MS / 1000
+"""Long enough a pause for a lending to go back (ten times the compute's linger)."""
 
 
 class Setup:
@@ -54,7 +57,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory, secret: Path) -> Iterator[Se
 
 
 def _lent(proxy: ProxyProc) -> float:
+    """Lendings handed back so far."""
     return proxy.metric(LENT, outcome="handed_back")
+
+
+def _lent_after_idle(proxy: ProxyProc) -> tuple[float, float]:
+    """(lendings, transactions ended on them) once the client has paused long enough for a
+    lending that outlived its transaction to go back."""
+    time.sleep(IDLE_S)
+    return _lent(proxy), proxy.metric(LENT_TXNS)
 
 
 def _script(dsn: str, table: str, prepare_threshold: int | None = 2) -> list[object]:
@@ -105,26 +116,28 @@ def _script(dsn: str, table: str, prepare_threshold: int | None = 2) -> list[obj
 
 
 def test_psycopg_transactions_answer_as_when_relayed(setup: Setup) -> None:
-    before = _lent(setup.lending)
+    before, before_txns = _lent_after_idle(setup.lending)
     relayed = _script(setup.relaying.dsn(sslmode="disable"), "lent_a")
     assert _lent(setup.relaying) == 0
     lent = _script(setup.lending.dsn(sslmode="disable"), "lent_b")
     assert lent == relayed
-    assert _lent(setup.lending) - before >= 6  # the sockets were lent, and handed back
+    after, after_txns = _lent_after_idle(setup.lending)
+    assert after > before  # the sockets were lent, and handed back
+    assert after_txns - before_txns >= 6
 
 
 def test_unprepared_statements_are_lent_and_answer_as_when_relayed(setup: Setup) -> None:
     """psycopg below its prepare threshold (here: never) sends every statement as a Parse of
     the unnamed statement: such transactions are lent too, with the same answers."""
-    before = _lent(setup.lending)
+    _, before_txns = _lent_after_idle(setup.lending)
     relayed = _script(setup.relaying.dsn(sslmode="disable"), "lent_u_a", prepare_threshold=None)
     lent = _script(setup.lending.dsn(sslmode="disable"), "lent_u_b", prepare_threshold=None)
     assert lent == relayed
-    assert _lent(setup.lending) - before >= 8  # 6 insert/update/select blocks and more
+    assert _lent_after_idle(setup.lending)[1] - before_txns >= 8  # 6 insert/update/select blocks and more
     # lent from the first unprepared statement: a SET (the proxy records it) hands the
     # socket back, the next statement lends it again, and the COMMIT hands it back
     with psycopg.connect(setup.lending.dsn(sslmode="disable"), prepare_threshold=None) as conn:
-        before = _lent(setup.lending)
+        before = _lent_after_idle(setup.lending)[0]
         conn.execute("update lent_u_b set v = %s where id = %s", ("one", 1))
         assert _lent(setup.lending) == before  # lent, not handed back yet
         conn.execute("set application_name = 'unprepared'")
@@ -134,7 +147,7 @@ def test_unprepared_statements_are_lent_and_answer_as_when_relayed(setup: Setup)
         assert conn.execute("show application_name").fetchone() == ("unprepared",)
         assert _lent(setup.lending) == before + 1  # the compute took those Parses itself
         conn.commit()
-        assert _lent(setup.lending) == before + 2
+        assert _lent_after_idle(setup.lending)[0] == before + 2
     # the unnamed statement the compute parsed while lent is the proxy's again after it: a
     # Bind of it without a Parse (libpq's PQsendQueryPrepared of ""), on another server
     # connection, runs that statement (the proxy parses it there first)
@@ -163,17 +176,97 @@ def test_pgbench_keeps_its_balances(setup: Setup) -> None:
     base = ["pgbench", "-h", "127.0.0.1", "-p", port, "-U", "postgres"]
     subprocess.run([*base, "-i", "-s", "1", "-q", "postgres"], check=True, capture_output=True,
                    env=env, timeout=300)
-    before = _lent(setup.lending)
+    before, before_txns = _lent_after_idle(setup.lending)
     for mode in ("simple", "prepared"):
         done = subprocess.run([*base, "-n", "-M", mode, "-c", "4", "-j", "2", "-t", "100", "postgres"],
                               capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr
         assert "number of transactions actually processed: 400/400" in done.stdout
-    assert _lent(setup.lending) - before >= 800
+    after, after_txns = _lent_after_idle(setup.lending)
+    # every transaction ran on a lent socket (the BEGIN of the first on each, the proxy
+    # holds), and lendings outlived their transactions: far fewer lendings than transactions
+    assert after_txns - before_txns == 800
+    assert 1 <= after - before < 400
     with psycopg.connect(dsn) as conn:
         sums = conn.execute(INVARIANT_SQL).fetchone()
     assert sums is not None and sums[0] == sums[1] == sums[2] == sums[3]
     assert sums[4] == 800
+
+
+def test_a_lending_outlives_its_transaction(setup: Setup) -> None:
+    """A client that begins its next transaction within the compute's --lend-linger-ms keeps
+    its lending: 30 transactions back to back take one or two lendings, not 30, and give
+    the answers of a relayed client; after a pause the socket is the proxy's again."""
+    def run(dsn: str) -> list[object]:
+        seen: list[object] = []
+        with psycopg.connect(dsn) as conn:
+            conn.execute("create table if not exists lent_chain (id int primary key, n int)")
+            conn.execute("delete from lent_chain")
+            conn.execute("insert into lent_chain values (1, 0)")
+            conn.commit()
+            _lent_after_idle(setup.lending)  # the table's transaction's lending is back
+            before = _lent_after_idle(setup.lending)
+            for i in range(30):
+                cur = conn.execute("update lent_chain set n = n + %s where id = 1 returning n", (i,))
+                seen.append(cur.fetchall())
+                if i % 10 == 9:
+                    seen.append(conn.execute("select count(*), sum(n) from lent_chain").fetchall())
+                conn.commit()
+            after = _lent_after_idle(setup.lending)
+            seen.append(conn.execute("select n from lent_chain").fetchall())
+            conn.commit()
+        seen.append((after[0] - before[0], after[1] - before[1]))
+        return seen
+
+    relayed = run(setup.relaying.dsn(sslmode="disable"))
+    assert relayed[-1] == (0, 0)  # that proxy never lends (its metrics stay at zero)
+    lent = run(setup.lending.dsn(sslmode="disable"))
+    assert lent[:-1] == relayed[:-1]
+    lendings, transactions = lent[-1]  # type: ignore[misc]
+    assert transactions == 30
+    assert 1 <= lendings <= 3, lendings  # one, or a few if the machine is slow (LEND_MAX_S)
+
+
+@pytest.mark.parametrize("linger_ms", ["0", "300"])
+def test_the_linger_flag_and_its_bound(tmp_path: Path, secret: Path, linger_ms: str) -> None:
+    """``--lend-linger-ms 0``: the socket goes back at every transaction's end. A long linger:
+    a client that never pauses still hands its lending back every LEND_MAX_S (so the proxy
+    routes its next transaction again), and not more often."""
+    run = tmp_path / "run"
+    compute = StrataProcess(tmp_path / "data", extra_args=[
+        "--unix-socket-dir", str(run), "--proxy-secret-file", str(secret),
+        "--lend-linger-ms", linger_ms]).start()
+    proxy = ProxyProc(tmp_path, secret, "--primary", f"127.0.0.1:{compute.port}", "--auth", "trust",
+                      "--compute-socket-dir", str(run)).start()
+    pause_s = int(linger_ms) / 1000 + IDLE_S
+    try:
+        # never a named Parse (psycopg's prepare_threshold): it would hand the socket back
+        with psycopg.connect(proxy.dsn(sslmode="disable"), prepare_threshold=None) as conn:
+            conn.execute("create table nl (a int)")
+            conn.commit()
+            time.sleep(pause_s)
+            before = _lent(proxy), proxy.metric(LENT_TXNS)
+            done = 0
+            if linger_ms == "0":
+                for i in range(5):
+                    conn.execute("insert into nl values (%s)", (i,))
+                    conn.commit()
+                    assert _lent(proxy) == before[0] + i + 1  # back at once, no pause needed
+                    done += 1
+            else:
+                started = time.monotonic()
+                while time.monotonic() - started < 2.5 * handoff.LEND_MAX_S:
+                    conn.execute("insert into nl values (%s)", (done,))
+                    conn.commit()
+                    done += 1
+            time.sleep(pause_s)
+            after = _lent(proxy), proxy.metric(LENT_TXNS)
+        assert after[1] - before[1] == done
+        if linger_ms != "0":
+            assert 2 <= after[0] - before[0] <= 4, (after, before)  # ~every LEND_MAX_S
+    finally:
+        proxy.stop()
+        compute.stop()
 
 
 def test_asyncpg_pipelines_in_a_transaction(setup: Setup) -> None:
@@ -208,7 +301,7 @@ def test_a_client_that_goes_away_while_lent_frees_the_writer(setup: Setup) -> No
         conn.execute("drop table if exists lent_gone")
         conn.execute("create table lent_gone (id int primary key, v int)")
         conn.execute("insert into lent_gone values (1, 0)")
-    before = _lent(setup.lending)
+    before = _lent_after_idle(setup.lending)[0]
     raw = psycopg.connect(dsn)
     raw.execute("update lent_gone set v = 1 where id = 1")  # BEGIN held, this one lent
     assert _lent(setup.lending) == before  # lent, not handed back yet
@@ -302,7 +395,7 @@ def test_tls_clients_are_relayed(tmp_path: Path, secret: Path) -> None:
             conn.execute("insert into tl values (10)")
             conn.execute("update tl set a = a + 1")
             conn.commit()
-        assert _lent(proxy) == 1
+        assert _lent_after_idle(proxy) == (1, 1)
     finally:
         proxy.stop()
         compute.stop()
@@ -314,17 +407,19 @@ def test_message_formats_refuse_what_is_malformed() -> None:
     for bad in (body[:-1], body + b"\x00", body[:5], b""):
         with pytest.raises(ProtocolViolation):
             handoff.parse_handoff(bad)
-    frame = handoff.handback_frame(b"T", 12345, None, b"Q\x00\x00\x00\x05x")
+    frame = handoff.handback_frame(b"T", 12345, 3, None, b"Q\x00\x00\x00\x05x")
     assert frame[:1] == handoff.HANDBACK
-    assert handoff.parse_handback(frame[5:]) == (b"T", 12345, None, b"Q\x00\x00\x00\x05x")
+    assert handoff.parse_handback(frame[5:]) == (b"T", 12345, 3, None, b"Q\x00\x00\x00\x05x")
     with pytest.raises(ProtocolViolation):
         handoff.parse_handback(b"X" + frame[6:])
     parse = b"\x00select 1\x00\x00\x00"
-    frame = handoff.handback_frame(b"I", 9, parse, b"S\x00\x00\x00\x04")
-    assert handoff.parse_handback(frame[5:]) == (b"I", 9, parse, b"S\x00\x00\x00\x04")
+    frame = handoff.handback_frame(b"I", 9, 0, parse, b"S\x00\x00\x00\x04")
+    assert handoff.parse_handback(frame[5:]) == (b"I", 9, 0, parse, b"S\x00\x00\x00\x04")
     for bad_length in (-2, len(parse) + 6):  # before -1, or beyond the body
         with pytest.raises(ProtocolViolation):
-            handoff.parse_handback(frame[5:14] + bad_length.to_bytes(4, "big", signed=True) + frame[18:])
+            handoff.parse_handback(frame[5:18] + bad_length.to_bytes(4, "big", signed=True) + frame[22:])
+    with pytest.raises(ProtocolViolation):  # a negative count of transactions
+        handoff.parse_handback(frame[5:14] + (-1).to_bytes(4, "big", signed=True) + frame[18:])
     assert handoff.copy_query(b"  COPY t from stdin\x00")
     assert not handoff.copy_query(b"select 'copy'\x00")
     assert re.fullmatch(r".*\.handoff", handoff.side_path("/tmp/.s.PGSQL.1") or "")
