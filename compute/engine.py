@@ -463,11 +463,12 @@ class Database:
         """Translations of ``sql`` through the database's one translation cache (an LRU)."""
         return self.shapes.translate(sql, catalog, translate, param_types)
 
-    def fast_shape(self, sql: str, catalog: Catalog
+    def fast_shape(self, sql: str, catalog: Catalog, lifted: tuple[str, list[str]] | None = None
                    ) -> tuple[Translation, str, tuple[int, ...]] | None:
         """A known shape of a single-step read or bindable DML statement: its template, SQLite
-        statement and parameters (``ShapeCache.fast_simple``); None: use ``translate``."""
-        return self.shapes.fast_simple(sql, catalog, translate)
+        statement and parameters (``ShapeCache.fast_simple``; ``lifted``: ``sqlcache.lift(sql)``
+        if the caller has it); None: use ``translate``."""
+        return self.shapes.fast_simple(sql, catalog, translate, lifted)
 
 
 class Engine:

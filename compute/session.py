@@ -46,6 +46,7 @@ from compute.session_settings import SessionSettings
 from compute.sql import DEFAULT_SEARCH_PATH, Catalog, TempSchemaNeeded, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql_prepared import SqlPrepared
+from compute.sqlcache import lift
 from compute.transaction import (
     COPY_TO,
     FAILED,
@@ -74,8 +75,6 @@ log = logging.getLogger("strata.compute.session")
 _UTILITY_WRITE = re.compile(r"\s*(create|drop|alter|truncate)\s+(?:(?:unique|unlogged|or\s+replace)\s+)?(\w+)",
                             re.I)
 SLOW_MEMORY_S = 10.0  # how long a statement stays marked as too slow to run inline
-
-_DIGIT = re.compile(r"\d")
 
 _INTERRUPT_MESSAGES = {
     "cancel": "canceling statement due to user request",
@@ -617,10 +616,11 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """A simple-protocol statement that is a known shape of a single-step read or a
         bindable single-step write (``ShapeCache.fast_simple``): (the shape's template, the
         SQLite statement, its parameters) without making its Translation; None: translate it."""
-        if _DIGIT.search(sql) is None:  # no literal to lift: no shape (BEGIN, END)
+        lifted = lift(sql)  # (no catalog needed)
+        if lifted is None:  # no literal to lift: no shape (BEGIN, END)
             return None
         self.engine.refresh_registry()
-        hit = self.db.fast_shape(sql, self._catalog_now())
+        hit = self.db.fast_shape(sql, self._catalog_now(), lifted)
         if hit is not None:
             self.query_text = sql
         return hit
@@ -657,7 +657,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             db.return_reader(reader)
         if reader.ctx.changed_settings:
             self._apply_set_config(reader.ctx.changed_settings)
-        return Result(statement_tag(tr, len(rows)), rows=rows, translation=tr)
+        return Result(statement_tag(tr, len(rows)), rows, tr)
 
     async def _on_reader(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         """Run a read on a pooled reader at the newest durable LSN (autocommit, READ COMMITTED)."""

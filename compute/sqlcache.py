@@ -89,7 +89,8 @@ class ShapeCache:
             exact.popitem(last=False)
         return result
 
-    def fast_simple(self, sql: str, catalog: Catalog, full: Full
+    def fast_simple(self, sql: str, catalog: Catalog, full: Full,
+                    lifted: tuple[str, list[str]] | None = None
                     ) -> tuple[Translation, str, tuple[int, ...]] | None:
         """The simple-query hot path: (the shape's template, a SQLite statement, its
         parameters) when ``sql`` is a known shape of one single-step read, or of one single-step
@@ -100,11 +101,11 @@ class ShapeCache:
         ``_bindable_write``: SQLite then reuses one prepared statement instead of compiling each
         text, and a write in a transaction block is known as quick by its text), else, for a
         read, the filled text with no parameters. None otherwise: then ``translate`` (same
-        answer)."""
+        answer). ``lifted``: ``lift(sql)`` if the caller has it already (not None)."""
         version = catalog.fingerprint
         if (sql, version, ()) in self._exact:
             return None
-        found = self._shape_hit(sql, version, catalog, full)
+        found = self._shape_hit(sql, version, catalog, full, lifted)
         if found is None:
             return None
         shape, literals = found
@@ -114,14 +115,20 @@ class ShapeCache:
             return shape.templates[0], _fill_step(shape.parts[0][0], literals), ()
         return None
 
-    def _shape_hit(self, sql: str, version: str, catalog: Catalog, full: Full
+    def _shape_hit(self, sql: str, version: str, catalog: Catalog, full: Full,
+                   lifted: tuple[str, list[str]] | None = None
                    ) -> tuple[_Shape, list[str]] | None:
         """The reusable shape of ``sql`` (learned now if new) and its literals, or None."""
-        lifted = _lift(sql)
         if lifted is None:
-            return None
+            lifted = _lift(sql)
+            if lifted is None:
+                return None
         shape_sql, literals = lifted
-        skey = (shape_sql + "\x00" + "".join(map(_literal_class, literals)), version)
+        if len(literals) == 1 and len(literals[0]) < 10 and literals[0].isdigit():
+            classes = "i"  # ``_literal_class`` of the usual single literal, without the call
+        else:
+            classes = "".join(map(_literal_class, literals))
+        skey = (shape_sql + "\x00" + classes, version)
         shapes = self._shapes
         shape = shapes.get(skey, False)
         if shape is False:
@@ -256,6 +263,12 @@ def _substitute(shape_sql: str, literals: list[str]) -> str:
     return re.sub(r"\$(\d+)", lambda m: literals[int(m.group(1)) - 1], shape_sql)
 
 
+def lift(sql: str) -> tuple[str, list[str]] | None:
+    """The text with its literals replaced by $1..$n, and the literals; None when it has no
+    literal or anything that is not lifted safely (then it has no shape: ``fast_simple``)."""
+    return _lift(sql)
+
+
 def _lift(sql: str) -> tuple[str, list[str]] | None:
     """Replace literals by $1..$n; None when the text has anything we don't lift safely."""
     if "'" not in sql and '"' not in sql:
@@ -299,6 +312,8 @@ def _lift_plain(sql: str) -> tuple[str, list[str]] | None:
                 if before and before[-1] in _UNARY_CONTEXT:
                     literals[k] = "-" + literal
                     texts[k] = stripped[:-1]
+    if len(texts) == 2:  # one literal (a point lookup): no list to join
+        return texts[0] + "$1" + texts[1], literals
     out = [texts[0]]
     for i in range(1, len(texts)):
         out.append(f"${i}")
