@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from compute import pgtypes
 from compute.cursors import Cursor
+from compute.pgwire.lanes import ready_for
 from compute.pgwire.portals import stream_portal
 from compute.pgwire.results import Encoder, command_complete, result_columns, result_shape
 from compute.sql.api import Kind, SqlError, Translation
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from compute.pgwire.encoding import Transcoder
     from compute.session import Session
 
+_QUERY = Kind.QUERY  # (an enum class attribute is a slow lookup on 3.11)
 _TEXT = 25  # the type of a parameter whose type neither the client nor inference gives
 
 # Per-connection limits. PostgreSQL bounds these only by memory; a server shared by many
@@ -383,7 +385,7 @@ class ExtendedQuery:
             return portal, limit, True
         session.begin_implicit(eager=False)  # until Sync
         session.backend.start_query(portal.prepared.sql)
-        if tr.kind is Kind.QUERY and not session.failed:
+        if tr.kind is _QUERY and not session.failed:
             fast = session.try_fast_read(tr, portal.params)
             if fast is not None:
                 self._send_result(tr, fast, portal.result_formats, False, portal, limit)
@@ -404,7 +406,7 @@ class ExtendedQuery:
             self.send_error(exc)
         if session.txn is None:
             self.portals.clear()
-        self.send(m.READY[session.status.value])
+        self.send(ready_for(session))
 
     def _send_portal_rows(self, portal: Portal, limit: int) -> None:
         rows = portal.rows or []

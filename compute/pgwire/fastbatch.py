@@ -26,7 +26,7 @@ from compute.pgwire.extended import _bind_fields
 from compute.pgwire.fastauto import answer_auto_batch
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
-from compute.pgwire.lanes import READY_FOR, idle_session, lane_error, run_in_lane, send_answer
+from compute.pgwire.lanes import idle_session, lane_error, ready_for, run_in_lane, send_answer
 from compute.pgwire.results import Encoder, command_complete
 from compute.sql.api import SqlError, Translation
 from compute.transaction import BEGIN, COMMAND, COMMIT, QUERY
@@ -137,10 +137,10 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
     if kind is COMMIT:  # answered once durable
         return answer_commit(conn, buf, session, tr, prep.sql, (m.BIND_COMPLETE, description))
     session.backend.start_query(prep.sql)
-    answer = functools.partial(_run, conn, session, tr, params, encoders, description)
-    if run_in_lane(conn, session, functools.partial(answer, buf, None)):
+    if run_in_lane(conn, session, _run, conn, session, tr, params, encoders, description, buf, None):
         return True
-    return queue_write(conn, buf, session, tr, answer)  # a busy writer: queued for it
+    return queue_write(conn, buf, session, tr,  # a busy writer: queued for it
+                       functools.partial(_run, conn, session, tr, params, encoders, description))
 
 
 def _run(conn: Connection, session: Session, tr: Translation, params: tuple[Any, ...],
@@ -180,5 +180,5 @@ def _run(conn: Connection, session: Session, tr: Translation, params: tuple[Any,
     conn.portals.pop("", None)  # Sync: the unnamed portal goes, and outside a block all others
     if session.txn is None:
         conn.portals.clear()
-    conn.send(READY_FOR[session.status])
+    conn.send(ready_for(session))
     return send_answer(conn, buf, session)

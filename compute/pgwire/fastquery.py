@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from compute.pgwire.fastauto import answer_auto_query
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
-from compute.pgwire.lanes import READY_FOR, idle_session, lane_error, run_in_lane, send_answer
+from compute.pgwire.lanes import idle_session, lane_error, ready_for, run_in_lane, send_answer
 from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import BEGIN, COMMIT
 from strata.pgwire import messages as m
@@ -67,10 +67,10 @@ def answer_query(conn: Connection, buf: bytearray) -> bool:
     if session.txn is None and tr.is_write:  # answered once durable (fastauto.py), else the loop
         return answer_auto_query(conn, buf, session, tr, sql, params)
     session.backend.start_query(sql)
-    answer = functools.partial(_run, conn, session, tr, step, params)
-    if run_in_lane(conn, session, functools.partial(answer, buf, None)):
+    if run_in_lane(conn, session, _run, conn, session, tr, step, params, buf, None):
         return True
-    return queue_write(conn, buf, session, tr, answer)  # a busy writer: queued for it
+    return queue_write(conn, buf, session, tr,  # a busy writer: queued for it
+                       functools.partial(_run, conn, session, tr, step, params))
 
 
 def _control(session: Session, sql: str) -> Translation | None:
@@ -103,12 +103,12 @@ def _run(conn: Connection, session: Session, tr: Translation, step: str,
         conn.send_error(exc)
     except m.ProtocolViolation as exc:  # the loop's handling: 08P01, ReadyForQuery
         conn.send(m.error_response("08P01", str(exc)))
-        conn.send(READY_FOR[session.status])
+        conn.send(ready_for(session))
         return send_answer(conn, buf, session)
     except Exception as exc:  # noqa: BLE001 - StorageError, FatalSessionError, a bug: as the loop
         if lane_error(conn, buf, session, exc):
             return True
-        conn.send(READY_FOR[session.status])  # _end_failed_query (no block to end)
+        conn.send(ready_for(session))  # _end_failed_query (no block to end)
         return send_answer(conn, buf, session)
     conn._query_done(session)
     return send_answer(conn, buf, session)

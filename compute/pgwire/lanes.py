@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from compute.engine import storage_error
-from compute.transaction import FatalSessionError, TxnStatus
+from compute.transaction import FatalSessionError
 from strata.pgwire import messages as m
 from strata.storage import StorageError, when_durable_on
 
@@ -23,8 +23,16 @@ log = logging.getLogger("strata.compute.server")
 
 TERMINATED = "terminating connection due to administrator command"
 """pg_terminate_backend's FATAL message (57P01), as PostgreSQL words it."""
-READY_FOR = {status: m.READY[status.value] for status in TxnStatus}
-"""ReadyForQuery by transaction status (no enum ``value`` property read per answer)."""
+_READY_IDLE, _READY_IN_TXN, _READY_FAILED = m.READY[b"I"], m.READY[b"T"], m.READY[b"E"]
+
+
+def ready_for(session: Session) -> bytes:
+    """ReadyForQuery for ``session.status`` (IDLE outside a block, else FAILED or IN_TXN),
+    without the enum: a dict keyed by TxnStatus hashes it through ``Enum.__hash__`` (a Python
+    call) and ``status.value`` is a Python property."""
+    if session.txn is None:
+        return _READY_IDLE
+    return _READY_FAILED if session.failed else _READY_IN_TXN
 
 
 def idle_session(conn: Connection) -> Session | None:
@@ -46,13 +54,14 @@ def idle_session(conn: Connection) -> Session | None:
     return session
 
 
-def run_in_lane(conn: Connection, session: Session, run: Callable[[], bool]) -> bool:
-    """``run()`` (a lane's answer) with the connection busy, as on the loop between its waits."""
+def run_in_lane(conn: Connection, session: Session, run: Callable[..., bool], *args: Any) -> bool:
+    """``run(*args)`` (a lane's answer) with the connection busy, as on the loop between its
+    waits."""
     backend = session.backend
     conn.waiting_idle = False
     backend.busy = True
     try:
-        return run()
+        return run(*args)
     finally:
         backend.busy = False
         conn.waiting_idle = True

@@ -17,6 +17,9 @@ Encoder = Callable[[Any], bytes | None]
 """A result value (as SQLite returns it) -> its PostgreSQL wire form (None: NULL)."""
 
 
+_SHOW = Kind.SHOW  # (an enum class attribute is a slow lookup on 3.11: compute/transaction.py)
+
+
 def result_shape(tr: Translation) -> tuple[tuple[str, int, int, int], ...] | None:
     """What the client was told at Describe: the row type (names, types, typmods), if any."""
     if tr.kind not in (Kind.QUERY, Kind.SHOW):
@@ -25,7 +28,7 @@ def result_shape(tr: Translation) -> tuple[tuple[str, int, int, int], ...] | Non
 
 
 def result_columns(tr: Translation) -> tuple[ColumnDesc, ...]:
-    if tr.kind is Kind.SHOW:
+    if tr.kind is _SHOW:
         if tr.name.lower() == "all":
             return (ColumnDesc("name", _TEXT), ColumnDesc("setting", _TEXT),
                     ColumnDesc("description", _TEXT))
@@ -72,6 +75,30 @@ def cached_row_encoders(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...
 @functools.lru_cache(maxsize=1024)
 def cached_row_description(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]) -> bytes:
     return m.row_description(columns, list(formats))
+
+
+MAX_KEPT_OUTPUTS = 1024  # result shapes (columns tuples) whose encoders and RowDescription are kept
+_OUTPUTS: dict[int, tuple[tuple[ColumnDesc, ...], list[int], list[Encoder], bytes]] = {}
+
+
+def row_output(columns: tuple[ColumnDesc, ...], formats: list[int]) -> tuple[list[Encoder], bytes]:
+    """(encoders, RowDescription) of a result shape in a result-format list: those of
+    ``cached_row_encoders`` and ``cached_row_description``, kept by the columns tuple's
+    identity. A shape's template or a cached translation gives the same tuple object for every
+    statement, and an id() and a dict lookup cost less than the lru caches' key, which hashes
+    every ColumnDesc through the dataclass's Python ``__hash__``. An entry holds its tuple,
+    so the id is not reused while the entry is kept; the tuple is immutable, so what was built
+    from it is still its answer."""
+    kept = _OUTPUTS.get(id(columns))
+    if kept is not None and kept[0] is columns and kept[1] == formats:
+        return kept[2], kept[3]
+    key = tuple(formats)
+    encoders = cached_row_encoders(columns, key)
+    description = cached_row_description(columns, key)
+    if len(_OUTPUTS) >= MAX_KEPT_OUTPUTS:
+        _OUTPUTS.clear()
+    _OUTPUTS[id(columns)] = (columns, list(formats), encoders, description)
+    return encoders, description
 
 
 MAX_CACHED_TAGS = 512  # CommandComplete messages kept built, by tag ("SELECT 1", "UPDATE 1", ...)

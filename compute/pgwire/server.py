@@ -45,15 +45,15 @@ from compute.pgwire.extended import (
 )
 from compute.pgwire.fastbatch import MAX_BATCH_BYTES, answer_batch
 from compute.pgwire.fastquery import answer_query
-from compute.pgwire.lanes import TERMINATED
+from compute.pgwire.lanes import TERMINATED, ready_for
 from compute.pgwire.lent import DescriptorInbox, lend, take_handoff
 from compute.pgwire.portals import convert_in, fetch_portal
 from compute.pgwire.results import (
     cached_row_description,
-    cached_row_encoders,
     command_complete,
     result_columns,
     row_encoders,
+    row_output,
     text_encoder,
 )
 from compute.pgwire.wire import BadLength, WireProtocol
@@ -84,6 +84,7 @@ COPY_BATCH_ROWS = 5_000
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _READY_MESSAGES = frozenset(m.READY.values())
+_EMPTY, _FETCH = Kind.EMPTY, Kind.FETCH  # (enum class attributes: slow lookups on 3.11)
 _QUERY = 81  # b"Q"
 _DEFERRED_BEGIN_BYTE = DEFERRED_BEGIN[0]
 _HANDOFF_BYTE = HANDOFF[0]
@@ -691,7 +692,7 @@ class Connection(ExtendedQuery):
         """The end of a simple query: ReadyForQuery (a transaction's end closes its portals)."""
         if session.txn is None and self.portals:
             self.portals.clear()
-        self.send(m.READY[session.status.value])
+        self.send(ready_for(session))
 
     async def _simple_fast(self, session: Session, sql: str) -> bool:
         """A known shape of a single-step read or bindable write (``Session.simple_shape``),
@@ -791,18 +792,20 @@ class Connection(ExtendedQuery):
 
     def _send_result(self, tr: Translation, result: Result, result_formats: list[int],
                      describe: bool, portal: Portal | None, limit: int) -> None:
+        kind = tr.kind
         if result.rows is None:
-            if tr.kind is Kind.EMPTY:
+            if kind is _EMPTY:
                 self.send(m.EMPTY_QUERY)
                 return
             self.send(command_complete(result.tag))
             return
-        columns = result_columns(result.translation if tr.kind is Kind.FETCH and result.translation
-                                 else tr)
-        if tr.kind is Kind.FETCH and describe and portal is None and tr.fetch is not None \
+        fetch = kind is _FETCH
+        columns = result_columns(result.translation if fetch and result.translation else tr)
+        if fetch and describe and portal is None and tr.fetch is not None \
                 and self.session is not None and self.session.cursors.binary(tr.fetch.name):
             result_formats = [1]  # simple query: a BINARY cursor's rows are binary (PostgreSQL's
             # exec_simple_query); the extended protocol sends the formats Bind asked for
+        description = b""
         if portal is not None:
             key = tuple(result_formats)
             cache = portal.prepared.encoders
@@ -812,14 +815,16 @@ class Connection(ExtendedQuery):
                     cache.clear()
                 known = cache[key] = row_encoders(columns, result_formats)
             encoders = known
+            if describe:
+                description = cached_row_description(columns, tuple(result_formats))
         else:
-            encoders = cached_row_encoders(columns, tuple(result_formats))
+            encoders, description = row_output(columns, result_formats)
         if self.styled:  # DateStyle / IntervalStyle other than the defaults (nothing to do for them)
             encoders = self.styled_encoders(encoders, columns, result_formats)
         if self.transcoder is not None:  # client_encoding other than UTF8: no work for UTF8 clients
             encoders = self.transcoder.wrap(encoders, columns, result_formats)
         if describe:
-            self.send(cached_row_description(columns, tuple(result_formats)))
+            self.send(description)
         rows = result.rows
         if portal is not None:
             portal.rows, portal.result, portal.encoders = rows, result, encoders

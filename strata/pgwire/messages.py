@@ -107,7 +107,13 @@ def parameter_description(oids: Sequence[int]) -> bytes:
     return message(b"t", _I16.pack(len(oids)) + b"".join(_I32.pack(o) for o in oids))
 
 
+_ONE_VALUE = struct.Struct("!cihi")  # DataRow header, one column, its length
+
+
 def data_row(values: Sequence[bytes | None]) -> bytes:
+    if len(values) == 1 and (one := values[0]) is not None:  # a point lookup's one value
+        size = len(one)
+        return _ONE_VALUE.pack(b"D", size + 10, 1, size) + one
     parts = [_I16.pack(len(values))]
     for v in values:
         if v is None:
@@ -314,7 +320,13 @@ def parse_execute(body: bytes) -> tuple[str, int]:
 
 
 def parse_query(body: bytes) -> str:
-    r = Reader(body)
+    end = body.find(0)
+    if end >= 0 and end == len(body) - 1:  # the usual: the text and its terminator, nothing after
+        try:
+            return body[:end].decode()
+        except UnicodeDecodeError:
+            raise InvalidEncoding(body[:end]) from None
+    r = Reader(body)  # (the same errors for anything else)
     q = r.cstring()
     r.done()
     return q
