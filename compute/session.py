@@ -640,9 +640,10 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             self._bind_context(reader)
             started = time.monotonic()
             guard.budget_deadline = started + INLINE_BUDGET_S
-            timeout_ms = self.setting_ms("statement_timeout")
-            if timeout_ms > 0:
-                guard.statement_deadline = started + timeout_ms / 1000.0
+            if self.settings.get("statement_timeout", "0") != "0":  # (the default: no call)
+                timeout_ms = self.setting_ms("statement_timeout")
+                if timeout_ms > 0:
+                    guard.statement_deadline = started + timeout_ms / 1000.0
             try:
                 rows = reader.conn.execute(steps[0], params).fetchall()
             except apsw.InterruptError as exc:

@@ -266,11 +266,6 @@ def _substitute(shape_sql: str, literals: list[str]) -> str:
 def lift(sql: str) -> tuple[str, list[str]] | None:
     """The text with its literals replaced by $1..$n, and the literals; None when it has no
     literal or anything that is not lifted safely (then it has no shape: ``fast_simple``)."""
-    return _lift(sql)
-
-
-def _lift(sql: str) -> tuple[str, list[str]] | None:
-    """Replace literals by $1..$n; None when the text has anything we don't lift safely."""
     if "'" not in sql and '"' not in sql:
         return _lift_plain(sql)
     if _UNSAFE.search(sql):
@@ -290,6 +285,9 @@ def _lift(sql: str) -> tuple[str, list[str]] | None:
         return None
     out.append(sql[pos:])
     return "".join(out), literals
+
+
+_lift = lift
 
 
 def _lift_plain(sql: str) -> tuple[str, list[str]] | None:

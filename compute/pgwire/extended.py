@@ -252,6 +252,8 @@ class ExtendedQuery:
         DDL (anyone's); 0A000 if its result columns changed, as PostgreSQL's plan cache says."""
         session = self.session
         assert session is not None
+        if session._catalog_now().fingerprint == prep.fingerprint:  # noqa: SLF001 - per Bind,
+            return prep.translation  # without retranslate's call and its tuple (the usual case)
         fresh = session.retranslate(prep.sql, tuple(prep.client_oids), prep.fingerprint)
         if fresh is None:
             return prep.translation

@@ -149,7 +149,7 @@ def _run(conn: Connection, session: Session, tr: Translation, params: tuple[Any,
     """Run the statement as ``_execute_now`` does (the read lane, else the write lane) and
     write the answer; False (nothing sent) when neither lane takes it now. With ``error``
     (the end of a writer wait, fastwait.py): that error is the statement's answer."""
-    send = conn.send
+    send = conn.out.append  # (conn.send, without the call)
     send(m.BIND_COMPLETE)
     if description:
         send(description)

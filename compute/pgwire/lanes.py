@@ -23,6 +23,7 @@ log = logging.getLogger("strata.compute.server")
 
 TERMINATED = "terminating connection due to administrator command"
 """pg_terminate_backend's FATAL message (57P01), as PostgreSQL words it."""
+_IDLE_TIMEOUT = "idle_in_transaction_session_timeout"
 _READY_IDLE, _READY_IN_TXN, _READY_FAILED = m.READY[b"I"], m.READY[b"T"], m.READY[b"E"]
 
 
@@ -47,9 +48,13 @@ def idle_session(conn: Connection) -> Session | None:
     session = conn.session
     if (session is None or not conn.waiting_idle or conn.terminating or session.failed
             or conn.skipping
-            or conn.transcoder is not None or conn.styled or conn.out
-            or conn.wire.write_buffer_size() > 0
-            or session.setting_ms("idle_in_transaction_session_timeout") > 0):
+            or conn.transcoder is not None or conn.styled or conn.out):
+        return None
+    transport = conn.wire.transport  # (WireProtocol.write_buffer_size without its call)
+    if transport is not None and transport.get_write_buffer_size() > 0:
+        return None
+    if (session.settings.get(_IDLE_TIMEOUT, "0") != "0"  # (the default: no parse to ask for)
+            and session.setting_ms(_IDLE_TIMEOUT) > 0):
         return None
     return session
 

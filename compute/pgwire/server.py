@@ -823,15 +823,16 @@ class Connection(ExtendedQuery):
             encoders = self.styled_encoders(encoders, columns, result_formats)
         if self.transcoder is not None:  # client_encoding other than UTF8: no work for UTF8 clients
             encoders = self.transcoder.wrap(encoders, columns, result_formats)
+        out = self.out
         if describe:
-            self.send(description)
+            out.append(description)
         rows = result.rows
         if portal is not None:
             portal.rows, portal.result, portal.encoders = rows, result, encoders
             self._send_portal_rows(portal, limit)
             return
         self._send_rows(rows, encoders)
-        self.send(command_complete(result.tag))
+        out.append(command_complete(result.tag))
 
     def styled_encoders(self, encoders: list[Callable[[Any], bytes | None]], columns: Any,
                         formats: list[int]) -> list[Callable[[Any], bytes | None]]:
@@ -848,9 +849,14 @@ class Connection(ExtendedQuery):
 
     def _send_rows(self, rows: list[tuple[Any, ...]], encoders: list[Callable[[Any], bytes | None]]
                    ) -> None:
-        send = self.send
+        send = self.out.append  # (self.send, without a call per row)
         data_row = m.data_row
         try:
+            if len(encoders) == 1:  # one column (point lookups): no zip and list per row
+                enc = encoders[0]
+                for row in rows:
+                    send(data_row((enc(row[0]),) if row else ()))
+                return
             for row in rows:
                 send(data_row([enc(v) for enc, v in zip(encoders, row, strict=False)]))
         except SqlError:
