@@ -58,6 +58,7 @@ from compute.transaction import (
     Transaction,
     TxnStatus,
     bindable,
+    params_used,
     prevent_in_block,
     quote_ident,
     read_write_during_recovery,
@@ -607,10 +608,12 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """The hot path for an autocommit single-statement read (pgbench -S, ORM lookups): runs
         inline on an idle pooled reader without any await; None when the statement does not
         qualify (the caller then takes the general path)."""
+        steps = tr.steps
         if (self.txn is not None or tr.kind is not QUERY or tr.is_write
-                or len(tr.steps) != 1 or tr.off_loop):
+                or len(steps) != 1 or tr.off_loop):
             return None
-        return self._fast_read(tr, tr.steps, bindable(tr, params) if params else params)
+        # (bindable(tr, params), without its call: the one step gets the parameters it uses)
+        return self._fast_read(tr, steps, params[:params_used(steps[0])] if params else params)
 
     def simple_shape(self, sql: str) -> tuple[Translation, str, tuple[int, ...]] | None:
         """A simple-protocol statement that is a known shape of a single-step read or a
@@ -734,18 +737,21 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         ctx.database = self.db.name
         ctx.backend_pid = self.backend_pid
         # current_setting('transaction_isolation' | 'transaction_read_only') reads these
-        self.settings["transaction_isolation"] = self._isolation_now()
-        self.settings["transaction_read_only"] = "on" if self._read_only_now() else "off"
-        ctx.settings = self.settings
-        ctx.timezone = self.settings.get("timezone", "UTC")
+        settings = self.settings
+        txn = self.txn
+        settings["transaction_isolation"] = (  # _isolation_now(), without its call
+            txn.isolation if txn is not None
+            else settings.get("default_transaction_isolation", "read committed"))
+        settings["transaction_read_only"] = "on" if self._read_only_now() else "off"
+        ctx.settings = settings
+        ctx.timezone = settings.get("timezone", "UTC")
         ctx.sequence_values = self.sequence_values
         ctx.backend = self.backend
         # outside a transaction block a deferred foreign key is checked row by row, like an
         # immediate one (the statement's own commit follows at once)
-        ctx.fk_state = self.txn.fk if self.txn is not None else None
+        ctx.fk_state = txn.fk if txn is not None else None
         ctx.changed_settings = {}
         ctx.statement_start = now
-        txn = self.txn
         if txn is None:
             ctx.txn_start = now
         else:

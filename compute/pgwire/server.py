@@ -84,7 +84,8 @@ COPY_BATCH_ROWS = 5_000
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _READY_MESSAGES = frozenset(m.READY.values())
-_EMPTY, _FETCH = Kind.EMPTY, Kind.FETCH  # (enum class attributes: slow lookups on 3.11)
+_EMPTY, _FETCH, _QUERY = Kind.EMPTY, Kind.FETCH, Kind.QUERY  # (enum class attributes: slow
+# lookups on 3.11)
 _QUERY = 81  # b"Q"
 _DEFERRED_BEGIN_BYTE = DEFERRED_BEGIN[0]
 _HANDOFF_BYTE = HANDOFF[0]
@@ -582,7 +583,9 @@ class Connection(ExtendedQuery):
     def before_wait(self, session: Session) -> None:
         """What goes out with the answers before the connection waits for input: a changed
         in_hot_standby, the proxy's LSN reports, notifications (before ReadyForQuery)."""
-        self._report_hot_standby(session)
+        value = self.server.engine.in_hot_standby()  # _report_hot_standby's test, inline
+        if session.settings.get("in_hot_standby") != value:
+            self._report_hot_standby(session)
         if self.report_lsns:
             self._report_lsns(session)
         elif self.wire.lent is not None and session.last_commit_lsn > self.reported_commit_lsn:
@@ -800,7 +803,8 @@ class Connection(ExtendedQuery):
             self.send(command_complete(result.tag))
             return
         fetch = kind is _FETCH
-        columns = result_columns(result.translation if fetch and result.translation else tr)
+        columns = tr.columns if kind is _QUERY else result_columns(
+            result.translation if fetch and result.translation else tr)
         if fetch and describe and portal is None and tr.fetch is not None \
                 and self.session is not None and self.session.cursors.binary(tr.fetch.name):
             result_formats = [1]  # simple query: a BINARY cursor's rows are binary (PostgreSQL's
