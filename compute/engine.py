@@ -612,8 +612,8 @@ class Engine:
         at most every REGISTRY_REFRESH_S unless ``force`` (a connection naming a database).
         Called per statement: a replica that replayed nothing new pays one LSN comparison
         (no clock read)."""
-        if not self._registry_loaded or self.factory.role() != "replica":
-            return
+        if self._standalone or not self._registry_loaded or self.factory.role() != "replica":
+            return  # (a standalone node is never a replica: no role() call per statement)
         lsn = self.factory.durable_lsn()
         if not force and lsn == self._registry_lsn:
             return

@@ -268,8 +268,10 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """The catalog the next statement is translated with (kept for error messages)."""
         txn = self.txn
         catalog = (self._writer_catalog(txn) if txn is not None and txn.writer
-                   else self.db.durable_catalog_now()).for_session(
-            self.settings.get("search_path", DEFAULT_SEARCH_PATH), self.user, self.backend_pid)
+                   else self.db.durable_catalog_now())
+        path = self.settings.get("search_path", DEFAULT_SEARCH_PATH)
+        if catalog.schemas or path != DEFAULT_SEARCH_PATH:  # else for_session is the catalog itself
+            catalog = catalog.for_session(path, self.user, self.backend_pid)
         self.catalog = catalog
         return catalog
 
