@@ -7,7 +7,7 @@ input (nothing buffered, nothing unsent) and exactly one such batch arrived for 
 the lanes take — an autocommit read (``Session.try_fast_read``), BEGIN or a statement inside
 a block (``Session.try_fast_statement``) — ``answer_batch`` does what the loop would do for
 it, with the same calls in the same order (``_revalidate``, ``_decode_params``, the lanes,
-``statement_notices``, ``_send_rows``, ``before_wait``), and writes the answer; the loop
+``statement_notices``, ``send_rows``, ``before_wait``), and writes the answer; the loop
 goes on waiting. COMMIT goes to fastcommit.py (answered once durable); a block's first
 write that finds the writer busy is queued for it (fastwait.py); an autocommit INSERT /
 UPDATE / DELETE runs as the loop runs it (an implicit block until the Sync) and is answered
@@ -27,7 +27,7 @@ from compute.pgwire.fastauto import answer_auto_batch
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
 from compute.pgwire.lanes import idle_session, lane_error, ready_for, run_in_lane, send_answer
-from compute.pgwire.results import Encoder, command_complete
+from compute.pgwire.results import Encoder, command_complete, send_rows
 from compute.sql.api import SqlError, Translation
 from compute.transaction import BEGIN, COMMAND, COMMIT, QUERY
 from strata.pgwire import messages as m
@@ -169,7 +169,7 @@ def _run(conn: Connection, session: Session, tr: Translation, params: tuple[Any,
             conn.statement_notices(tr, result)
         rows = result.rows
         if rows is not None:
-            conn._send_rows(rows, encoders)
+            send_rows(conn.out, rows, encoders)
         send(command_complete(result.tag))
     except SqlError as exc:  # as the loop's Skip to Sync: the error, then ReadyForQuery
         session.fail()

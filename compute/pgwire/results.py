@@ -8,7 +8,7 @@ from typing import Any
 
 from compute import pgtypes
 from compute.sql import canonical_setting_name
-from compute.sql.api import ColumnDesc, Kind, Translation
+from compute.sql.api import ColumnDesc, Kind, SqlError, Translation
 from strata.pgwire import messages as m
 
 _TEXT = 25  # the text type's OID
@@ -75,6 +75,25 @@ def cached_row_encoders(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...
 @functools.lru_cache(maxsize=1024)
 def cached_row_description(columns: tuple[ColumnDesc, ...], formats: tuple[int, ...]) -> bytes:
     return m.row_description(columns, list(formats))
+
+
+def send_rows(out: list[bytes], rows: list[tuple[Any, ...]], encoders: list[Encoder]) -> None:
+    """DataRow messages of ``rows`` appended to ``out`` (a connection's queue); a value that
+    cannot be encoded is 22000."""
+    append = out.append
+    data_row = m.data_row
+    try:
+        if len(encoders) == 1:  # one column (point lookups): no zip and list per row
+            enc = encoders[0]
+            for row in rows:
+                append(data_row((enc(row[0]),) if row else ()))
+            return
+        for row in rows:
+            append(data_row([enc(v) for enc, v in zip(encoders, row, strict=False)]))
+    except SqlError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SqlError("22000", f"could not encode a result value: {exc}") from exc
 
 
 MAX_KEPT_OUTPUTS = 1024  # result shapes (columns tuples) whose encoders and RowDescription are kept

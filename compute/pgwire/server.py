@@ -54,6 +54,7 @@ from compute.pgwire.results import (
     result_columns,
     row_encoders,
     row_output,
+    send_rows,
     text_encoder,
 )
 from compute.pgwire.wire import BadLength, WireProtocol
@@ -84,8 +85,7 @@ COPY_BATCH_ROWS = 5_000
 # Binary COPY: signature, flags (no OIDs), header extension length 0.
 BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _READY_MESSAGES = frozenset(m.READY.values())
-_EMPTY, _FETCH, _QUERY = Kind.EMPTY, Kind.FETCH, Kind.QUERY  # (enum class attributes: slow
-# lookups on 3.11)
+_EMPTY, _FETCH, _QUERY_KIND = Kind.EMPTY, Kind.FETCH, Kind.QUERY  # (enum attributes: slow on 3.11)
 _QUERY = 81  # b"Q"
 _DEFERRED_BEGIN_BYTE = DEFERRED_BEGIN[0]
 _HANDOFF_BYTE = HANDOFF[0]
@@ -803,7 +803,7 @@ class Connection(ExtendedQuery):
             self.send(command_complete(result.tag))
             return
         fetch = kind is _FETCH
-        columns = tr.columns if kind is _QUERY else result_columns(
+        columns = tr.columns if kind is _QUERY_KIND else result_columns(
             result.translation if fetch and result.translation else tr)
         if fetch and describe and portal is None and tr.fetch is not None \
                 and self.session is not None and self.session.cursors.binary(tr.fetch.name):
@@ -835,7 +835,7 @@ class Connection(ExtendedQuery):
             portal.rows, portal.result, portal.encoders = rows, result, encoders
             self._send_portal_rows(portal, limit)
             return
-        self._send_rows(rows, encoders)
+        send_rows(out, rows, encoders)
         out.append(command_complete(result.tag))
 
     def styled_encoders(self, encoders: list[Callable[[Any], bytes | None]], columns: Any,
@@ -853,20 +853,7 @@ class Connection(ExtendedQuery):
 
     def _send_rows(self, rows: list[tuple[Any, ...]], encoders: list[Callable[[Any], bytes | None]]
                    ) -> None:
-        send = self.out.append  # (self.send, without a call per row)
-        data_row = m.data_row
-        try:
-            if len(encoders) == 1:  # one column (point lookups): no zip and list per row
-                enc = encoders[0]
-                for row in rows:
-                    send(data_row((enc(row[0]),) if row else ()))
-                return
-            for row in rows:
-                send(data_row([enc(v) for enc, v in zip(encoders, row, strict=False)]))
-        except SqlError:
-            raise
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise SqlError("22000", f"could not encode a result value: {exc}") from exc
+        send_rows(self.out, rows, encoders)
 
     # ------------------------------------------------------------------ COPY
 
