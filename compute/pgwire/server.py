@@ -583,9 +583,8 @@ class Connection(ExtendedQuery):
     def before_wait(self, session: Session) -> None:
         """What goes out with the answers before the connection waits for input: a changed
         in_hot_standby, the proxy's LSN reports, notifications (before ReadyForQuery)."""
-        value = self.server.engine.in_hot_standby()  # _report_hot_standby's test, inline
-        if session.settings.get("in_hot_standby") != value:
-            self._report_hot_standby(session)
+        if session.settings.get("in_hot_standby") != self.server.engine.in_hot_standby():
+            self._report_hot_standby(session)  # (its test inline: no call in the usual case)
         if self.report_lsns:
             self._report_lsns(session)
         elif self.wire.lent is not None and session.last_commit_lsn > self.reported_commit_lsn:
@@ -827,16 +826,15 @@ class Connection(ExtendedQuery):
             encoders = self.styled_encoders(encoders, columns, result_formats)
         if self.transcoder is not None:  # client_encoding other than UTF8: no work for UTF8 clients
             encoders = self.transcoder.wrap(encoders, columns, result_formats)
-        out = self.out
         if describe:
-            out.append(description)
+            self.out.append(description)
         rows = result.rows
         if portal is not None:
             portal.rows, portal.result, portal.encoders = rows, result, encoders
             self._send_portal_rows(portal, limit)
             return
-        send_rows(out, rows, encoders)
-        out.append(command_complete(result.tag))
+        send_rows(self.out, rows, encoders)
+        self.out.append(command_complete(result.tag))
 
     def styled_encoders(self, encoders: list[Callable[[Any], bytes | None]], columns: Any,
                         formats: list[int]) -> list[Callable[[Any], bytes | None]]:
