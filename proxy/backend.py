@@ -27,6 +27,9 @@ from strata.pgwire import frontend as fe
 from strata.pgwire.messages import ProtocolViolation
 from strata.pgwire.unixsock import SocketPathError, socket_path
 
+if typing.TYPE_CHECKING:
+    from strata.pgwire.handoff import CommitBoard
+
 log = logging.getLogger("strata.proxy.backend")
 
 COMMIT_LSN_PARAM = "strata.commit_lsn"
@@ -58,18 +61,31 @@ class PoolExhausted(Exception):
 
 
 class CommitWatermark:
-    """The highest commit LSN any server connection of this proxy reported: a read begun
-    after a commit was acknowledged (to any client) must see it, so a replica serves a read
-    only once it has replayed this far. The compute sends the report before the commit's
-    ReadyForQuery and the relay parses messages in order, so the watermark has a commit
-    before its client can go on."""
+    """The highest commit LSN any server connection of this proxy reported, or any local
+    compute it lends sockets to put on its commit board: a read begun after a commit was
+    acknowledged (to any client) must see it, so a replica serves a read only once it has
+    replayed this far. A relayed commit's report comes before its ReadyForQuery and the
+    relay parses messages in order; a lent commit is on its compute's board
+    (``handoff.CommitBoard``) before the compute answers the client. Either way the
+    watermark has a commit before its client can go on."""
 
     def __init__(self) -> None:
-        self.lsn = 0
+        self._lsn = 0
+        self.boards: dict[str, CommitBoard] = {}  # by the compute's socket path (proxy/lend.py)
+
+    @property
+    def lsn(self) -> int:
+        lsn = self._lsn
+        for board in self.boards.values():
+            on_board = board.read()
+            if on_board > lsn:
+                lsn = on_board
+        self._lsn = lsn
+        return lsn
 
     def note(self, lsn: int) -> None:
-        if lsn > self.lsn:
-            self.lsn = lsn
+        if lsn > self._lsn:
+            self._lsn = lsn
 
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -14,12 +14,16 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from strata.classify import PLAIN_KINDS, Classifier
 from strata.pgwire import handoff
+
+if TYPE_CHECKING:
+    from proxy.backend import CommitWatermark
 
 log = logging.getLogger("strata.proxy.lend")
 
@@ -28,10 +32,13 @@ class SideSockets:
     """Side sockets to local computes, by their PostgreSQL socket path; connected on first use,
     dropped when a send fails (the next lending connects again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, commits: CommitWatermark) -> None:
         self._by_path: dict[str, socket.socket] = {}
+        self._commits = commits
 
     def get(self, unix_path: str) -> socket.socket | None:
+        """The side socket to the compute at ``unix_path``, with its commit board mapped into
+        the read watermark (no board, no lending: its commits would miss the watermark)."""
         side = self._by_path.get(unix_path)
         if side is not None:
             return side
@@ -41,9 +48,16 @@ class SideSockets:
         side = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             side.connect(path)  # a local socket: connects at once or fails
-        except OSError:
+            board = handoff.CommitBoard(unix_path + handoff.LSN_SUFFIX, writer=False)
+        except (OSError, ValueError) as exc:
+            log.info("no lending to %s: %s", unix_path, exc)
             side.close()
             return None
+        old = self._commits.boards.get(unix_path)
+        self._commits.boards[unix_path] = board  # mapped again at each connect: a new file
+        if old is not None:
+            self._commits.note(old.read())
+            old.close()
         side.setblocking(False)
         self._by_path[unix_path] = side
         return side
@@ -70,6 +84,9 @@ class SideSockets:
     def close(self) -> None:
         for path in list(self._by_path):
             self.drop(path)
+        for board in self._commits.boards.values():
+            board.close()
+        self._commits.boards.clear()
 
 
 def lendable_names(statements: dict[str, tuple[str, str, list[int]]], prepared: set[str],

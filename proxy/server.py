@@ -86,9 +86,9 @@ class ProxyServer:
         self.config = config
         self.metrics = ProxyMetrics()
         self.classifier = Classifier()
-        self.side_sockets = SideSockets()         # to local computes: lent client sockets
         self.backends: dict[str, Backend] = {}
         self.commits = CommitWatermark()          # highest commit LSN any client was told of
+        self.side_sockets = SideSockets(self.commits)  # to local computes: lent client sockets
         self.primary_address: str | None = None   # the topology's (or flag's) primary
         self.current_primary: Backend | None = None
         self._last_primary: str | None = None     # address of the last primary seen (failovers)

@@ -14,8 +14,8 @@ again) once everything fed is answered and the transaction ended, the feed stopp
 client closed its end. A transaction's end keeps the socket for ``--lend-linger-ms`` more
 (``handoff.LEND_LINGER_MS``): the client's next transaction, if it begins by then, runs on
 the same lending (up to ``handoff.LEND_MAX_S`` in all, and while this node takes writes);
-each commit's LSN goes to the proxy before the client's answer (``report``). Message
-formats: strata/pgwire/handoff.py.
+each commit's LSN is on the inbox's commit board (``handoff.CommitBoard``) before the
+client's answer. Message formats: strata/pgwire/handoff.py.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ _classifier = Classifier()  # its caches fill only on a lent socket's Queries
 class DescriptorInbox:
     """The compute's side socket: client descriptors the proxy sends, each with a token."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, board_path: str) -> None:
         self.path = path
+        self.board = handoff.CommitBoard(board_path, writer=True)  # lent commits' LSNs, for the proxy
         self.fds: dict[int, int] = {}
         self._waiters: dict[int, asyncio.Future[int]] = {}
         self._peers: set[socket.socket] = set()
@@ -146,6 +147,7 @@ class DescriptorInbox:
         for fd in self.fds.values():
             os.close(fd)
         self.fds.clear()
+        self.board.close()  # the file stays: a proxy's mapping of it stays valid
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
@@ -416,14 +418,6 @@ class Lent:
         self._linger = None
         self._lingered = True
         self.settled()
-
-    def report(self, frame: bytes) -> None:
-        """A message for the proxy while the client's socket is lent (a commit's LSN report,
-        written before the client's answer)."""
-        transport = self.proxy_transport
-        if transport is not None:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                transport.write(frame)
 
     def _stop_lingering(self) -> None:
         if self._linger is not None:

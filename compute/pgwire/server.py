@@ -68,7 +68,7 @@ from strata.pgwire import messages as m
 from strata.pgwire import unixsock
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.frontend import DEFERRED_BEGIN
-from strata.pgwire.handoff import HANDOFF, side_path
+from strata.pgwire.handoff import HANDOFF, LSN_SUFFIX, side_path
 from strata.pgwire.startup import StartupRefused, read_startup
 
 __all__ = ["LIMIT_SQLSTATE", "MAX_PORTALS", "MAX_PREPARED_STATEMENTS", "MAX_STATEMENT_BYTES",
@@ -171,7 +171,7 @@ class Server:
             self.unix_path = path
             side = side_path(path)
             if side is not None and self.proxy_secret is not None:
-                self.inbox = DescriptorInbox(side)
+                self.inbox = DescriptorInbox(side, path + LSN_SUFFIX)
 
     @property
     def port(self) -> int:
@@ -588,9 +588,11 @@ class Connection(ExtendedQuery):
         if self.report_lsns:
             self._report_lsns(session)
         elif self.wire.lent is not None and session.last_commit_lsn > self.reported_commit_lsn:
-            # a lent socket's commit: the proxy's watermark has it before the client's answer
+            # a lent socket's commit: on the proxy's watermark before the client's answer
             self.reported_commit_lsn = session.last_commit_lsn
-            self.wire.lent.report(m.parameter_status(COMMIT_LSN_PARAM, str(session.last_commit_lsn)))
+            inbox = self.server.inbox
+            assert inbox is not None, "a lent socket without the inbox it came through"
+            inbox.board.publish(session.last_commit_lsn)
         if session.backend.listening and session.status is TxnStatus.IDLE:
             for message in _notification_messages(session):  # after CommandComplete
                 self._send_before_ready(message)

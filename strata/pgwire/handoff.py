@@ -17,6 +17,7 @@ This module holds what both sides agree on: the two messages' formats and the si
 from __future__ import annotations
 
 import array
+import mmap
 import os
 import re
 import socket
@@ -63,6 +64,49 @@ _COPY = re.compile(rb"\s*copy\b", re.IGNORECASE)
 _HEAD = struct.Struct("!qH")
 _BACK = struct.Struct("!cqii")
 _TOKEN = struct.Struct("!q")
+
+
+LSN_SUFFIX = ".commit_lsn"
+"""The commit board beside a compute's PostgreSQL Unix socket (``CommitBoard``)."""
+_BOARD = struct.Struct("=Q")
+
+
+class CommitBoard:
+    """The newest commit LSN a local compute acknowledged on a lent socket, in an 8-byte file
+    mapped by the compute (which writes it before the client's answer) and by each proxy that
+    lends it sockets (which reads it when it routes a read: decision 0011's watermark). Shared
+    memory instead of a message: the proxy is not woken per commit, and it can never read the
+    answer's commit before the commit itself. The file is kept across restarts (a proxy's
+    mapping stays the file's), owner-only; the value only grows."""
+
+    def __init__(self, path: str, *, writer: bool) -> None:
+        flags = (os.O_RDWR | os.O_CREAT) if writer else os.O_RDONLY
+        fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
+        try:
+            if writer:
+                os.fchmod(fd, 0o600)
+                if os.fstat(fd).st_size < _BOARD.size:
+                    os.ftruncate(fd, _BOARD.size)
+            elif os.fstat(fd).st_size < _BOARD.size:
+                raise OSError(f"{path}: not a commit board")
+            access = mmap.ACCESS_WRITE if writer else mmap.ACCESS_READ
+            self._map = mmap.mmap(fd, _BOARD.size, access=access)
+        finally:
+            os.close(fd)
+        self.path = path
+        self._published = self.read() if writer else 0
+
+    def read(self) -> int:
+        return int(_BOARD.unpack_from(self._map)[0])
+
+    def publish(self, lsn: int) -> None:
+        """Raise the board to ``lsn`` (the compute's loop thread only)."""
+        if lsn > self._published:
+            self._published = lsn
+            _BOARD.pack_into(self._map, 0, lsn)
+
+    def close(self) -> None:
+        self._map.close()
 
 
 def side_path(socket_path: str) -> str | None:

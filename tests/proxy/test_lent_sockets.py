@@ -5,6 +5,7 @@ the client's connection instead of hanging it."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import subprocess
@@ -399,6 +400,35 @@ def test_tls_clients_are_relayed(tmp_path: Path, secret: Path) -> None:
     finally:
         proxy.stop()
         compute.stop()
+
+
+def test_the_commit_board_is_shared_memory_that_only_grows(tmp_path: Path) -> None:
+    """The compute's board and a proxy's mapping of it: a publish is seen at once, the value
+    never goes back, a restarted compute keeps the file (the proxy's mapping stays good),
+    and the proxy's watermark reads every board it maps."""
+    from proxy.backend import CommitWatermark
+
+    path = str(tmp_path / ".s.PGSQL.5432") + handoff.LSN_SUFFIX
+    compute = handoff.CommitBoard(path, writer=True)
+    proxy = handoff.CommitBoard(path, writer=False)
+    watermark = CommitWatermark()
+    watermark.boards["a"] = proxy
+    assert proxy.read() == 0 and watermark.lsn == 0
+    compute.publish(1234)
+    assert proxy.read() == 1234 and watermark.lsn == 1234
+    compute.publish(1000)  # never back
+    assert proxy.read() == 1234
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    compute.close()
+    restarted = handoff.CommitBoard(path, writer=True)  # the same file, not a new one
+    restarted.publish(5000)
+    assert proxy.read() == 5000 and watermark.lsn == 5000
+    watermark.note(7000)
+    assert watermark.lsn == 7000  # a relayed commit's report still counts
+    with pytest.raises(OSError):
+        handoff.CommitBoard(str(tmp_path / "missing"), writer=False)
+    restarted.close()
+    proxy.close()
 
 
 def test_message_formats_refuse_what_is_malformed() -> None:
