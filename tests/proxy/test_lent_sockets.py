@@ -264,7 +264,7 @@ def test_the_linger_flag_and_its_bound(tmp_path: Path, secret: Path, linger_ms: 
             after = _lent(proxy), proxy.metric(LENT_TXNS)
         assert after[1] - before[1] == done
         if linger_ms != "0":
-            assert 2 <= after[0] - before[0] <= 4, (after, before)  # ~every LEND_MAX_S
+            assert 2 <= after[0] - before[0] <= 6, (after, before)  # ~every LEND_MAX_S (1.25 s: 3)
     finally:
         proxy.stop()
         compute.stop()
