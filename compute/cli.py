@@ -63,6 +63,13 @@ def check(
         raise typer.Exit(1)
 
 
+_LEND_LINGER_OPTION = typer.Option(
+    LEND_LINGER_MS, "--lend-linger-ms", envvar="STRATA_COMPUTE_LEND_LINGER_MS", min=0.0,
+    max=MAX_LEND_LINGER_MS,
+    help="A client socket the proxy lent for a transaction stays this long (ms) for the "
+         "client's next one before it goes back (0: at once).")
+
+
 @app.callback(invoke_without_command=True)
 def compute(
     ctx: typer.Context,
@@ -113,11 +120,7 @@ def compute(
     unix_socket_dir: Path | None = typer.Option(
         None, "--unix-socket-dir", envvar="STRATA_COMPUTE_UNIX_SOCKET_DIR",
         help="Also listen on DIR/.s.PGSQL.<port> (psql -h DIR), owner-only, no TLS on it."),
-    lend_linger_ms: float = typer.Option(
-        LEND_LINGER_MS, "--lend-linger-ms", envvar="STRATA_COMPUTE_LEND_LINGER_MS", min=0.0,
-        max=MAX_LEND_LINGER_MS,
-        help="A client socket the proxy lent for a transaction stays this long (ms) for the "
-             "client's next one before it goes back (0: at once)."),
+    lend_linger_ms: float = _LEND_LINGER_OPTION,
 ) -> None:
     """Start a compute node and serve until SIGTERM/SIGINT."""
     if ctx.invoked_subcommand is not None:

@@ -36,6 +36,7 @@ from strata.pgwire.unixsock import SOCKET_FILE_MODE, claim_socket_path
 
 if TYPE_CHECKING:
     from compute.pgwire.server import Connection
+    from compute.session import Session
 
 log = logging.getLogger("strata.compute.lent")
 
@@ -418,6 +419,17 @@ class Lent:
         self._linger = None
         self._lingered = True
         self.settled()
+
+    def publish_commit(self, session: Session) -> None:
+        """Before an answer goes out: the session's newest commit on the inbox's commit board
+        (the proxy's read watermark has it before the client hears of it)."""
+        conn = self.conn
+        lsn = session.last_commit_lsn
+        if lsn > conn.reported_commit_lsn:
+            conn.reported_commit_lsn = lsn
+            inbox = conn.server.inbox
+            assert inbox is not None, "a lent socket without the inbox it came through"
+            inbox.board.publish(lsn)
 
     def _stop_lingering(self) -> None:
         if self._linger is not None:

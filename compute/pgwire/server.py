@@ -587,12 +587,8 @@ class Connection(ExtendedQuery):
             self._report_hot_standby(session)  # (its test inline: no call in the usual case)
         if self.report_lsns:
             self._report_lsns(session)
-        elif self.wire.lent is not None and session.last_commit_lsn > self.reported_commit_lsn:
-            # a lent socket's commit: on the proxy's watermark before the client's answer
-            self.reported_commit_lsn = session.last_commit_lsn
-            inbox = self.server.inbox
-            assert inbox is not None, "a lent socket without the inbox it came through"
-            inbox.board.publish(session.last_commit_lsn)
+        elif self.wire.lent is not None:  # a commit on it goes on the proxy's watermark now
+            self.wire.lent.publish_commit(session)
         if session.backend.listening and session.status is TxnStatus.IDLE:
             for message in _notification_messages(session):  # after CommandComplete
                 self._send_before_ready(message)
