@@ -284,6 +284,15 @@ class Lent:
         pending += data
         if self.stopped or self.done:
             return
+        if self._linger is not None and not self._may_linger():
+            # a new transaction on a lingering lending that may not go on (this node stopped
+            # taking writes, or LEND_MAX_S passed): it goes back unread, for the proxy to route
+            self._stop_lingering()
+            self.stopped = True
+            if self.client is not None:
+                self.client.pause_reading()
+            self.settled()
+            return
         out = bytearray()
         pos = 0
         size = len(pending)

@@ -270,6 +270,36 @@ def test_the_linger_flag_and_its_bound(tmp_path: Path, secret: Path, linger_ms: 
         compute.stop()
 
 
+def test_a_transaction_after_lend_max_goes_back_to_the_proxy_unread(tmp_path: Path, secret: Path) -> None:
+    """A client's next transaction that arrives on a lingering lending which may not go on
+    (LEND_MAX_S has passed; the same rule holds for a node that stopped taking writes) is
+    handed back unread, so the proxy routes it: it runs on a new lending."""
+    run = tmp_path / "run"
+    compute = StrataProcess(tmp_path / "data", extra_args=[
+        "--unix-socket-dir", str(run), "--proxy-secret-file", str(secret),
+        "--lend-linger-ms", "800"]).start()
+    proxy = ProxyProc(tmp_path, secret, "--primary", f"127.0.0.1:{compute.port}", "--auth", "trust",
+                      "--compute-socket-dir", str(run)).start()
+    try:
+        with psycopg.connect(proxy.dsn(sslmode="disable"), prepare_threshold=None) as conn:
+            conn.execute("create table lm (a int)")
+            conn.commit()
+            time.sleep(0.8 + IDLE_S)
+            before = _lent(proxy), proxy.metric(LENT_TXNS)
+            conn.execute("insert into lm values (1)")  # lent: a lending starts
+            conn.commit()
+            time.sleep(handoff.LEND_MAX_S + 0.1)  # idle, still within the 800 ms linger
+            assert _lent(proxy) == before[0]  # the lending still lingers
+            conn.execute("insert into lm values (2)")  # comes after LEND_MAX_S: handed back
+            conn.commit()
+            # the first lending went back with one transaction, the second runs the new one
+            assert (_lent(proxy), proxy.metric(LENT_TXNS)) == (before[0] + 1, before[1] + 1)
+            assert conn.execute("select count(*) from lm").fetchone() == (2,)
+    finally:
+        proxy.stop()
+        compute.stop()
+
+
 def test_asyncpg_pipelines_in_a_transaction(setup: Setup) -> None:
     async def run(dsn: str) -> list[object]:
         conn = await asyncpg.connect(dsn, ssl=False)
