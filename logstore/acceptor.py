@@ -120,6 +120,8 @@ class Acceptor:
         if self.fresh:
             self.ctl.tenant, self.ctl.timeline, self.ctl.start_lsn = tenant, timeline, start_lsn
             self.ctl.commit_lsn = start_lsn
+        self._writable_term = -1
+        self._term_changed()
         self.tenant = self.ctl.tenant
         self.timeline = self.ctl.timeline
         self.start_lsn = self.ctl.start_lsn
@@ -143,6 +145,7 @@ class Acceptor:
         self._ctl_dirty = False
         self._tasks: list[asyncio.Task[None]] = []
         self._spare_busy = False  # a make_spare job is running (never two: both write SPARE)
+        self._unsynced_appends = 0  # appends written since the last group commit took its job
         self.more_input = False
         """Set by the fast append stream when it read a full buffer (more is likely waiting)."""
         self.closed = False
@@ -194,6 +197,13 @@ class Acceptor:
     def active_term(self) -> int:
         """The term whose proposer last started on this acceptor (0: none)."""
         return history.last_term(self.ctl.term_history)
+
+    def _term_changed(self) -> None:
+        """Recompute ``_writable_term`` after the promised term or the term history changed:
+        the term appends and acks pass in without the fencing checks (promised here and
+        started here), -1 if none. Nothing else changes those two."""
+        promised = self.ctl.promised_term
+        self._writable_term = promised if promised > 0 and self.active_term == promised else -1
 
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self._flusher(), name="flusher"))
@@ -295,15 +305,16 @@ class Acceptor:
         job = self.store.prepare_sync()
         if job.target_lsn == self.flush_lsn and not job.fds:
             return
+        appends, self._unsynced_appends = self._unsynced_appends, 0
         if self.inline_fsync and job.target_lsn - self.flush_lsn < INLINE_FSYNC_MAX_BYTES:
-            self._sync_inline(job)
+            self._sync_inline(job, appends)
             return
         t0 = time.perf_counter()
         await self._run_io(self.store.run_sync, job)
         self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
-        self._flushed(job.target_lsn)
+        self._flushed(job.target_lsn, appends)
 
-    def _sync_inline(self, job: SyncJob) -> None:
+    def _sync_inline(self, job: SyncJob, appends: int) -> None:
         """fdatasync ``job`` on the loop thread, then acknowledge what it covers (a failed
         fdatasync is fatal to the process: the page cache may have dropped the data)."""
         t0 = time.perf_counter()
@@ -313,7 +324,7 @@ class Acceptor:
             self.on_fatal(exc)
             raise
         self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
-        self._flushed(job.target_lsn)
+        self._flushed(job.target_lsn, appends)
 
     def _start_spare(self) -> None:
         """Pre-write the next segment in the worker pool (logstore/segments.py, "Pre-written
@@ -330,21 +341,21 @@ class Acceptor:
 
         job.add_done_callback(lambda f: loop.call_soon_threadsafe(done, not f.exception() and bool(f.result())))
 
-    def _flushed(self, lsn: int) -> None:
+    def _flushed(self, lsn: int, appends: int) -> None:
+        """Everything below ``lsn`` is durable: call or resolve the waiters it covers.
+        ``appends``: the appends with records that this group commit covered (the metric)."""
         assert lsn >= self.flush_lsn, (lsn, self.flush_lsn)
         self.flush_lsn = lsn
         if lsn > self.store.synced_lsn:
             self.store.synced_lsn = lsn  # a rotation now seals what is below without a sync
-        n = 0
         while self._waiters and self._waiters[0][0] <= lsn:
             _, fut = self._waiters.popleft()
             if not isinstance(fut, asyncio.Future):
                 fut(None)  # called right here: no loop iteration between fdatasync and ack
             elif not fut.done():
                 fut.set_result(None)
-            n += 1
-        if n:
-            self.metrics.group_size.observe(n)
+        if appends:
+            self.metrics.group_size.observe(appends)
         self._notify()
 
     async def _flusher(self) -> None:
@@ -400,6 +411,7 @@ class Acceptor:
             granted = term > old or (rejoin and term == old)
             if term > old:
                 self.ctl.promised_term = term  # refuse lower terms from now on
+                self._term_changed()
                 await self._save_control()
                 log.info("promised term", extra={"term": term, "previous": old, "rejoin": rejoin})
             async with self._io_lock:
@@ -443,6 +455,7 @@ class Acceptor:
                     await self._save_control()
                     await self._run_io(self.store.truncate, truncate_lsn)
             self.ctl.term_history = list(hist)
+            self._term_changed()
             await self._save_control()
             log.info("started term", extra={"term": term, "flush_lsn": self.flush_lsn})
             self._update_gauges()
@@ -475,10 +488,11 @@ class Acceptor:
             if not n or n > MAX_PAYLOAD or crc(payload) != want:
                 self._refuse_record(i, payload)
             lsn += n
-        self._check_term(term)
-        if term != self.ctl.promised_term or self.active_term != term:
-            self.metrics.refused.labels("not_synced").inc()
-            raise NotSyncedError(f"term {term} is not started on node {self.node_id}")
+        if term != self._writable_term:  # else promised and started here: both checks pass
+            self._check_term(term)
+            if term != self.ctl.promised_term or self.active_term != term:
+                self.metrics.refused.labels("not_synced").inc()
+                raise NotSyncedError(f"term {term} is not started on node {self.node_id}")
         if start_lsn != self.store.end_lsn:
             self.metrics.refused.labels("gap").inc()
             raise LsnGapError(
@@ -489,7 +503,7 @@ class Acceptor:
             hist = self.ctl.term_history
             try:
                 if hist and hist[-1][1] <= start_lsn:  # the usual case: all in the last term
-                    end = self.store.append_in_term(start_lsn, term, records)
+                    end = self.store.append_in_term(start_lsn, term, records, lsn - start_lsn)
                 else:
                     framed: list[tuple[int, bytes]] = []
                     at = start_lsn
@@ -510,11 +524,12 @@ class Acceptor:
                 # records), then leave spare_ready set with no SPARE (the next rotation's
                 # rename failed: ENOENT, the node stopped).
                 self._start_spare()
+            self._unsynced_appends += 1
             totals = self.metrics.totals
             totals.appends += 1
             totals.records += len(records)
             totals.bytes += lsn - start_lsn
-        new_commit = min(commit_lsn, lsn)
+        new_commit = commit_lsn if commit_lsn < lsn else lsn
         if new_commit > self.commit_lsn:
             self.commit_lsn = new_commit
             if self.flush_lsn >= new_commit:
@@ -584,11 +599,14 @@ class Acceptor:
         job = self.store.prepare_sync()
         if job.target_lsn == self.flush_lsn and not job.fds:
             return
-        self._sync_inline(job)
+        appends, self._unsynced_appends = self._unsynced_appends, 0
+        self._sync_inline(job, appends)
 
     def ack_state(self, term: int) -> tuple[int, int]:
         """(flush LSN, commit LSN) to acknowledge a durable append of ``term`` with; raises
         if the log was deleted, a higher term was promised or ``term`` is no longer active."""
+        if term == self._writable_term and not self.closed:  # promised and started: as below
+            return self.flush_lsn, self.commit_lsn
         if self.closed:
             self.check_open()
         self._check_term(term)

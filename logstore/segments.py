@@ -208,7 +208,7 @@ class Segment:
         return self.index_lsn[i], self.index_off[i]
 
 
-@dataclass
+@dataclass(slots=True)
 class SyncJob:
     """What one group-commit fsync covers: taken on the loop, run on the worker thread."""
 
@@ -417,11 +417,13 @@ class SegmentStore:
             i = j
         return end
 
-    def append_in_term(self, start_lsn: int, term: int, records: Sequence[tuple[bytes, int]]) -> int:
+    def append_in_term(self, start_lsn: int, term: int, records: Sequence[tuple[bytes, int]],
+                       nbytes: int = -1) -> int:
         """Write the payloads of (payload, anything) ``records``, all of ``term``, at
         ``start_lsn`` (no fsync); return the new end. One pass over the records (frame
         headers, the sparse index, the tail cache), then one gathered write per segment:
-        the acceptor's hot path (an append's records are all in the last term)."""
+        the acceptor's hot path (an append's records are all in the last term).
+        ``nbytes``: the payloads' total size if the caller knows it (-1: summed here)."""
         assert start_lsn == self.end_lsn, (start_lsn, self.end_lsn)
         assert term >= self.last_term, (term, self.last_term)
         if not records:
@@ -435,7 +437,9 @@ class SegmentStore:
         offset = size = active.size if active is not None else 0
         limit = self.segment_bytes
         rotate = active is None or self._fd is None  # no segment to write: a new one first
-        if not rotate and size and size + FRAME_SIZE * len(records) + sum(len(p) for p, _ in records) > limit:
+        if nbytes < 0:
+            nbytes = sum(len(p) for p, _ in records)
+        if not rotate and size and size + FRAME_SIZE * len(records) + nbytes > limit:
             # This append would cross the segment's end: start the next segment with it, so
             # the old one ends where an earlier append ended. That one is durable already
             # when the appends come one group commit after another (sync writers), and
@@ -499,6 +503,11 @@ class SegmentStore:
     def _write(self, bufs: list[bytes], offset: int) -> None:
         """Write ``bufs`` back to back at ``offset`` of the active segment."""
         assert self._fd is not None or not bufs
+        if 0 < len(bufs) <= IOV_MAX:  # the usual case: one call
+            total = sum(map(len, bufs))
+            if os.pwritev(self._fd, bufs, offset) == total:  # type: ignore[arg-type]
+                return
+            # a short write: the loop below writes it all again (the same bytes at the same offsets)
         for i in range(0, len(bufs), IOV_MAX):
             part = bufs[i : i + IOV_MAX]
             total = sum(map(len, part))
@@ -582,8 +591,12 @@ class SegmentStore:
         # Rotated files were made durable by ``_rotate`` (sealing needs that before the next
         # file exists); they are only closed after this job.
         fds = [self._fd] if self._fd is not None else []
-        job = SyncJob(self.end_lsn, fds, list(self._to_close), self._dir_dirty)
-        self._to_close = []
+        to_close = self._to_close
+        if to_close:
+            self._to_close = []
+        else:
+            to_close = []  # not the store's list: the job owns it
+        job = SyncJob(self.end_lsn, fds, to_close, self._dir_dirty)
         self._dir_dirty = False
         return job
 

@@ -123,17 +123,22 @@ def _check_append(req: pb.AppendRequest) -> list[tuple[bytes, int]]:
     if isinstance(req, BadRequest):
         _bad_log.note("Append", req.error)
         raise InvalidRequestError(f"malformed request message: {req.error}")
-    validate.term(req.term)
-    validate.lsn(req.commit_lsn, "commit LSN")
-    if len(req.records) > MAX_RECORDS_PER_APPEND:
-        raise InvalidRequestError(f"too many records ({len(req.records)})")
+    term = req.term
+    if not 0 < term <= validate.MAX_TERM:  # (the checks inlined: the append path's hot spot)
+        validate.term(term)
+    if req.commit_lsn > validate.MAX_LSN:
+        validate.lsn(req.commit_lsn, "commit LSN")
+    records = req.records
+    if len(records) > MAX_RECORDS_PER_APPEND:
+        raise InvalidRequestError(f"too many records ({len(records)})")
     recs: list[tuple[bytes, int]] = []
     end = req.start_lsn
-    for r in req.records:
+    for r in records:
         payload = r.payload
         recs.append((payload, r.crc32c))
         end += len(payload)
-    validate.lsn(end, "append end LSN")
+    if end > validate.MAX_LSN:
+        validate.lsn(end, "append end LSN")
     return recs
 
 
