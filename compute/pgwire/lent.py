@@ -316,9 +316,7 @@ class Lent:
             self.client.pause_reading()
         if out:
             self.answered = False
-            if self._linger is not None:  # the client's next transaction, on this lending
-                self._linger.cancel()
-                self._linger = None
+            self._stop_lingering()  # the client's next transaction, on this lending
             self.wire.data_received(bytes(out))
         if self.stopped:
             self.settled()

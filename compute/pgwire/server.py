@@ -68,7 +68,7 @@ from strata.pgwire import messages as m
 from strata.pgwire import unixsock
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.frontend import DEFERRED_BEGIN
-from strata.pgwire.handoff import HANDOFF, LSN_SUFFIX, side_path
+from strata.pgwire.handoff import HANDOFF, LEND_LINGER_MS, LSN_SUFFIX, side_path
 from strata.pgwire.startup import StartupRefused, read_startup
 
 __all__ = ["LIMIT_SQLSTATE", "MAX_PORTALS", "MAX_PREPARED_STATEMENTS", "MAX_STATEMENT_BYTES",
@@ -117,7 +117,8 @@ class ServerConfig:
     require_tls: bool = False  # refuse plaintext clients (28000), as a hostssl-only pg_hba does
     unix_socket_dir: str | None = None  # also listen on DIR/.s.PGSQL.<port> (local, no TLS)
     busy_poll_us: int = 0  # poll this long after input while the core is free (strata/busypoll.py)
-    lend_linger_ms: float = 0.0  # a lent socket waits this long for the next transaction (lent.py)
+    lend_linger_ms: float = LEND_LINGER_MS  # a lent socket waits this long (ms) for the next
+                                            # transaction (lent.py)
 
 
 class _Close(Exception):
