@@ -48,7 +48,7 @@ class SideSockets:
         side = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             side.connect(path)  # a local socket: connects at once or fails
-            board = handoff.CommitBoard(unix_path + handoff.LSN_SUFFIX, writer=False)
+            board = handoff.CommitBoard(handoff.board_path(unix_path), writer=False)
         except (OSError, ValueError) as exc:
             log.info("no lending to %s: %s", unix_path, exc)
             side.close()

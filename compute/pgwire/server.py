@@ -68,7 +68,7 @@ from strata.pgwire import messages as m
 from strata.pgwire import unixsock
 from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.frontend import DEFERRED_BEGIN
-from strata.pgwire.handoff import HANDOFF, LEND_LINGER_MS, LSN_SUFFIX, side_path
+from strata.pgwire.handoff import HANDOFF, LEND_LINGER_MS, board_path, side_path
 from strata.pgwire.startup import StartupRefused, read_startup
 
 __all__ = ["LIMIT_SQLSTATE", "MAX_PORTALS", "MAX_PREPARED_STATEMENTS", "MAX_STATEMENT_BYTES",
@@ -172,7 +172,7 @@ class Server:
             self.unix_path = path
             side = side_path(path)
             if side is not None and self.proxy_secret is not None:
-                self.inbox = DescriptorInbox(side, path + LSN_SUFFIX)
+                self.inbox = DescriptorInbox(side, board_path(path))
 
     @property
     def port(self) -> int:

@@ -31,8 +31,8 @@ LEND_LINGER_MS = 5.0
 the client's next transaction (``strata compute --lend-linger-ms``): a client that begins
 its next one within it runs it on the same lending, without a HANDBACK and a HANDOFF (~0.45
 ms of CPU in the proxy and the compute together) and without the proxy's round trip for
-the BEGIN. The proxy hears of each commit made meanwhile before the client does (a
-``strata.commit_lsn`` report on the server connection), so its read watermark holds."""
+the BEGIN. Each commit made meanwhile is on the compute's ``CommitBoard`` before the client
+hears of it, so the proxy's read watermark holds."""
 MAX_LEND_LINGER_MS = 1000.0
 """The most ``--lend-linger-ms`` may be (milliseconds)."""
 LEND_MAX_S = 0.5
@@ -107,6 +107,11 @@ class CommitBoard:
 
     def close(self) -> None:
         self._map.close()
+
+
+def board_path(socket_path: str) -> str:
+    """The commit board beside a compute's PostgreSQL Unix socket."""
+    return socket_path + LSN_SUFFIX
 
 
 def side_path(socket_path: str) -> str | None:

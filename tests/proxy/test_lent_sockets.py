@@ -438,7 +438,7 @@ def test_the_commit_board_is_shared_memory_that_only_grows(tmp_path: Path) -> No
     and the proxy's watermark reads every board it maps."""
     from proxy.backend import CommitWatermark
 
-    path = str(tmp_path / ".s.PGSQL.5432") + handoff.LSN_SUFFIX
+    path = handoff.board_path(str(tmp_path / ".s.PGSQL.5432"))
     compute = handoff.CommitBoard(path, writer=True)
     proxy = handoff.CommitBoard(path, writer=False)
     watermark = CommitWatermark()
