@@ -27,6 +27,15 @@ _handed_out: set[int] = set()
 picked before either binds cannot get the same port."""
 
 
+def outcome(fn: object, arg: object) -> tuple[object, ...]:
+    """``fn(arg)``'s result or the exception it raised (type and text), for comparing a fast
+    path with the general code it stands in for."""
+    try:
+        return ("ok", fn(arg))  # type: ignore[operator]
+    except Exception as exc:  # noqa: BLE001 - the outcome compared is the exception itself
+        return ("error", type(exc), str(exc))
+
+
 def ephemeral_low() -> int:
     """The first port of Linux's ephemeral range. Outgoing connections take ports from there at
     any moment, so a test server's port (bound again after each restart of a crash test, or

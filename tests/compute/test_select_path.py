@@ -24,6 +24,7 @@ from compute.standalone import StandaloneFactory
 from strata.pgwire import messages as m
 from tests.compute.inprocess import InProcessNode
 from tests.compute.rawclient import RawClient, message
+from tests.support import outcome
 
 
 def test_row_output_is_what_the_lru_caches_give() -> None:
@@ -81,19 +82,12 @@ def _reference_data_row(values: list[bytes | None]) -> bytes:
     return b"D" + struct.pack("!i", len(body) + 4) + body
 
 
-def _outcome(fn: object, arg: object) -> tuple[object, ...]:
-    try:
-        return ("ok", fn(arg))  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - the outcome compared is the exception itself
-        return ("error", type(exc), str(exc))
-
-
 def test_parse_query_and_data_row_match_the_general_code() -> None:
     rng = random.Random(1616)
     pieces = [b"\0", b"select 1", b"\xc3\xa9", b"\xff", b";", b" ", b"x"]
     for _ in range(20_000):
         body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
-        assert _outcome(m.parse_query, body) == _outcome(_reference_parse_query, body), body
+        assert outcome(m.parse_query, body) == outcome(_reference_parse_query, body), body
     values: list[bytes | None] = [None, b"", b"1", b"abc", bytes(300), b"\0\xff"]
     for _ in range(5_000):
         row = [rng.choice(values) for _ in range(rng.randint(0, 4))]

@@ -24,6 +24,7 @@ from compute.standalone import StandaloneFactory
 from strata.pgwire import messages as m
 from tests.compute.inprocess import InProcessNode
 from tests.compute.rawclient import RawClient, message
+from tests.support import outcome
 
 
 def _general_lift(sql: str) -> tuple[str, list[str]] | None:
@@ -61,13 +62,6 @@ def test_plain_lift_matches_the_general_scanner() -> None:
         "SELECT abalance FROM pgbench_accounts WHERE aid = $1;", ["4711"])
 
 
-def _outcome(parse: object, body: bytes) -> tuple[object, ...]:
-    try:
-        return ("ok", parse(body))  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - the outcome compared is the exception itself
-        return ("error", type(exc), str(exc))
-
-
 def test_direct_field_cutting_matches_the_reader() -> None:
     """Bind/Describe/Execute cut without a Reader: same fields, same errors, for any bytes."""
     rng = random.Random(61)
@@ -75,14 +69,14 @@ def test_direct_field_cutting_matches_the_reader() -> None:
               b"\0\0\0\2", b"\xff\xff\xff\xff", b"\0\0\0\0", b"42", b"\xff\xff\xff\xfe"]
     for _ in range(30_000):
         body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        assert _outcome(_bind_fields, body) == _outcome(m.parse_bind, body), body
-        assert _outcome(_describe_fields, body) == _outcome(m.parse_describe_or_close, body), body
-        assert _outcome(_execute_fields, body) == _outcome(m.parse_execute, body), body
+        assert outcome(_bind_fields, body) == outcome(m.parse_bind, body), body
+        assert outcome(_describe_fields, body) == outcome(m.parse_describe_or_close, body), body
+        assert outcome(_execute_fields, body) == outcome(m.parse_execute, body), body
     for params in ([], [b"1"], [None, b"abc"], [b"", b"x" * 300]):
         for formats in (b"\0\0", b"\0\1\0\1", b"\0\1\0\0", b"\0\1\0\2", b"\0\2\0\0\0\1"):
             body = b"portal\0stmt\0\0\0" + struct.pack("!h", len(params)) + b"".join(
                 b"\xff\xff\xff\xff" if v is None else struct.pack("!i", len(v)) + v for v in params) + formats
-            assert _outcome(_bind_fields, body) == _outcome(m.parse_bind, body), body
+            assert outcome(_bind_fields, body) == outcome(m.parse_bind, body), body
 
 
 def test_wire_buffer_cuts_messages_from_any_chunking() -> None:
