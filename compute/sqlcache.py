@@ -120,7 +120,7 @@ class ShapeCache:
                    ) -> tuple[_Shape, list[str]] | None:
         """The reusable shape of ``sql`` (learned now if new) and its literals, or None."""
         if lifted is None:
-            lifted = _lift(sql)
+            lifted = lift(sql)
             if lifted is None:
                 return None
         shape_sql, literals = lifted
@@ -287,11 +287,9 @@ def lift(sql: str) -> tuple[str, list[str]] | None:
     return "".join(out), literals
 
 
-_lift = lift
-
 
 def _lift_plain(sql: str) -> tuple[str, list[str]] | None:
-    """``_lift`` of a text without quotes (pgbench's statements, most ORM lookups): the same
+    """``lift`` of a text without quotes (pgbench's statements, most ORM lookups): the same
     answer, with the scan done by re.split in C; a unary minus before a literal is part of it,
     as ``_unary_minus_start`` says."""
     if "$" in sql or "/*" in sql or "--" in sql or ("&" in sql and _UNSAFE.search(sql)):

@@ -28,7 +28,7 @@ from tests.support import outcome
 
 
 def _general_lift(sql: str) -> tuple[str, list[str]] | None:
-    """sqlcache._lift's general scanner alone (the reference for its plain-text fast path)."""
+    """sqlcache.lift's general scanner alone (the reference for its plain-text fast path)."""
     if sqlcache._UNSAFE.search(sql):
         return None
     literals: list[str] = []
@@ -58,7 +58,7 @@ def test_plain_lift_matches_the_general_scanner() -> None:
         assert sqlcache._lift_plain(sql) == _general_lift(sql), sql
         checked += 1
     assert checked == 20_000
-    assert sqlcache._lift("SELECT abalance FROM pgbench_accounts WHERE aid = 4711;") == (
+    assert sqlcache.lift("SELECT abalance FROM pgbench_accounts WHERE aid = 4711;") == (
         "SELECT abalance FROM pgbench_accounts WHERE aid = $1;", ["4711"])
 
 

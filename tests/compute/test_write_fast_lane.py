@@ -331,5 +331,5 @@ def test_plain_lift_with_minus_signs_matches_the_general_scanner() -> None:
     for _ in range(20_000):
         sql = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 14)))
         assert sqlcache._lift_plain(sql) == _general_lift(sql), sql
-    assert sqlcache._lift("UPDATE t SET v = v + -12 WHERE id = 5;") == (
+    assert sqlcache.lift("UPDATE t SET v = v + -12 WHERE id = 5;") == (
         "UPDATE t SET v = v + $1 WHERE id = $2;", ["-12", "5"])
