@@ -13,7 +13,6 @@ for a fresh bucket.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.support import free_port as support_free_port
+
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -33,9 +34,8 @@ AWS_ENV = {
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """``tests.support.free_port``: below the ephemeral range, never handed out twice."""
+    return support_free_port()
 
 
 @dataclass

@@ -12,7 +12,6 @@ disk is wiped.
 from __future__ import annotations
 
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,40 +26,18 @@ from control.state import BranchState, ClusterDir, ClusterState
 from logstore.client import LogStoreClient
 from logstore.errors import LogstoreError
 from logstore.proposer import SyncProposer
+from tests.support import port_block
 
 TENANT = "default"
 BRANCH = "b1"
-
-
-def free_port_run(n: int) -> int:
-    """A first port such that it and the next n - 1 are free on 127.0.0.1."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + n > 65535:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no run of free ports")
 
 
 class World:
     def __init__(self, tmp_path: Path) -> None:
         self.cdir = ClusterDir(tmp_path / "c")
         self.cdir.create()
-        spec = ClusterSpec(dir=str(self.cdir.path), replicas=0, logstore_port=free_port_run(3),
-                           logstore_fast_port=free_port_run(3))
+        spec = ClusterSpec(dir=str(self.cdir.path), replicas=0, logstore_port=port_block(3),
+                           logstore_fast_port=port_block(3))
         self.state = ClusterState(spec=spec)
         self.driver = LocalProcessDriver()
         self.services = RealServices(spec.logstore_addresses(), spec.pageserver_address())

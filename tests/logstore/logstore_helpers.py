@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import grpc
 
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
+from tests.support import free_port as support_free_port
 
 REPO = Path(__file__).resolve().parents[2]
 T = "t"
@@ -24,9 +24,9 @@ LOG = {"tenant": T, "timeline": TL}
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """``tests.support.free_port``: below the ephemeral range and never handed out twice (a CI
+    run gave two acceptors of one cluster the same port when each asked the kernel for port 0)."""
+    return support_free_port()
 
 
 class AcceptorProc:
