@@ -105,6 +105,7 @@ class LocalStore(GroupCommit):
         self._dir = Path(data_dir)
         self._segment_bytes = segment_bytes
         self._max_spares = max_spares
+        self._max_recycled = max(max_spares, -(-checkpoint_bytes // segment_bytes) + 1) if max_spares else 0
         self._spares: list[Path] = []
         self._spare_seq = 0
         self._auto_checkpoint = auto_checkpoint
@@ -648,12 +649,20 @@ class LocalStore(GroupCommit):
         return doomed
 
     def _recycle_segments(self, doomed: list[Segment]) -> None:
-        """Close trimmed segments; keep up to ``max_spares`` of them as spares, delete the rest."""
+        """Close trimmed segments; keep up to ``_max_recycled`` of them as spares (a
+        checkpoint's worth of segments, plus one), delete the rest.
+
+        Why that many: ``_make_spare`` keeps ``max_spares`` ready, so with room for only those
+        every trimmed segment was deleted and every new one zero-filled, fsynced and read back
+        (~13 ms of CPU and 16 MiB of writes per segment, about one a second under TPC-B, each
+        flush beside the commits' fdatasyncs). Recycled, the log's segments are reused round
+        and round. The disk holds no more at its peak than before: a recycled spare stands for
+        a segment the log would grow into before the next checkpoint."""
         for s in doomed:
             os.close(s.fd)
             # Recycle as a spare: its frames all have LSNs below C, never valid again.
             with self._lock:
-                recycle = len(self._spares) < self._max_spares and not self._closed
+                recycle = len(self._spares) < self._max_recycled and not self._closed
                 if recycle:
                     self._spare_seq += 1
                     spare = self._dir / "wal" / f"spare-{self._spare_seq}"

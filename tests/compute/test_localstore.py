@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from compute import localstore_commit
+from compute import localstore, localstore_commit
 from compute.localstore import SLOT_SIZE, LocalStore
 from compute.localstore_format import FRAME as _FRAME
 from compute.vfs import StrataVFS, open_connection
@@ -275,7 +275,9 @@ def test_checkpoint_folds_pages_and_trims_the_log(data: Path) -> None:
         assert s.checkpoint() == lsns[-1]
         st = s.stats()
         assert st["index_versions"] == 0 and st["checkpoint_lsn"] == lsns[-1]
-        assert len(_segments(data)) < segs_before and s.disk_bytes() < before
+        # The trimmed segments wait as spares for the log to reuse: the log takes no more disk
+        # than before, and the base file grew by the 11 pages folded into it.
+        assert len(_segments(data)) < segs_before and s.disk_bytes() <= before + 11 * SLOT_SIZE
         for p in range(10):
             assert s.get_page(1, p, lsns[-1]) == page(190 + p)
         t = s.submit(txn(500, {(1, 3): 500, (1, 11): 501}, {1: 12}))
@@ -324,6 +326,49 @@ def test_disk_and_memory_stay_bounded_with_auto_checkpoint(data: Path) -> None:
         assert r.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         r.close()
         vfs.unregister()
+
+
+def test_trimmed_segments_are_reused_not_zero_filled_again(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the first checkpoints, the log rolls onto the segments a checkpoint trimmed: no new
+    segment is zero-filled and fsynced (16 MiB of writes each, by default), and a commit into
+    a reused segment still dirties only its own pages (no large folio, see
+    ``test_a_commit_dirties_the_pages_it_writes_not_a_large_folio``)."""
+    made: list[Path] = []
+    real = localstore.preallocate
+
+    def counting(path: Path, *args: object, **kwargs: object) -> int:
+        made.append(path)
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(localstore, "preallocate", counting)
+    seg = 256 * 1024
+    with LocalStore(data, segment_bytes=seg, checkpoint_bytes=4 * seg) as s:
+        xid = 0
+
+        def commits(n: int) -> float:
+            """``n`` one-page commits, each waited for; bytes dirtied per commit."""
+            nonlocal xid
+            before = dirtied_by_this_thread()
+            for _ in range(n):
+                xid += 1
+                ticket = s.submit(txn(xid, {(1, xid % 50): xid}, {1: 50}))
+                assert ticket is not None
+                ticket.durable.result(10)
+            return (dirtied_by_this_thread() - before) / n
+
+        commits(1200)  # ~20 segments: several checkpoints, the spares pool fills
+        lsn_before, made_before = s.written_lsn, len(made)
+        per_commit = commits(1200)
+        rolled = (s.written_lsn - lsn_before) // seg  # segments the log moved on to
+        assert rolled >= 10, rolled
+        assert len(made) - made_before <= 1, (len(made) - made_before, rolled)
+        assert per_commit <= 3 * 4096, f"{per_commit:.0f} bytes dirtied per one-page commit"
+        assert s.disk_bytes() < 12 * seg + 50 * SLOT_SIZE  # log + spares: about a checkpoint's worth
+        last = xid
+    with LocalStore(data) as s:  # recovery ignores the old frames left in reused segments
+        assert s.get_page(1, last % 50, s.written_lsn) == page(last)
 
 
 def test_concurrent_readers_writer_and_checkpoints(data: Path) -> None:
