@@ -158,12 +158,34 @@ class StrataProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
+_ORACLE_WATCHER = """
+import os, shutil, subprocess, sys, time
+parent, pg_ctl, data, root = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+cmd = [pg_ctl, "-D", data, "-m", "immediate", "stop"]
+if os.geteuid() == 0:
+    cmd = ["runuser", "-u", "postgres", "--", *cmd]
+subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+shutil.rmtree(root, ignore_errors=True)
+"""
+"""Stops an oracle whose test process died without its teardown (a killed pytest run left
+PostgreSQL servers running, one per run, until someone found them by hand): polls the test
+process every second, then ``pg_ctl stop -m immediate`` and removes the oracle's folder.
+``PostgresOracle.stop`` kills it first in the normal case."""
+
+
 @dataclass
 class PostgresOracle:
     """A real PostgreSQL 15 server run as the `postgres` user with the C.UTF-8 locale."""
 
     root: Path
     port: int = field(default_factory=free_port)
+    _watcher: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def data(self) -> Path:
@@ -189,12 +211,21 @@ class PostgresOracle:
                           str(self.root / "pg.log"), "-o",
                           f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1",
                           "start")
+        self._watcher = subprocess.Popen(
+            [sys.executable, "-c", _ORACLE_WATCHER, str(os.getpid()), str(PG_BIN / "pg_ctl"),
+             str(self.data), str(self.root)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         return self
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
                               "stop")
+        if self._watcher is not None:
+            self._watcher.kill()
+            self._watcher.wait()
+            self._watcher = None
 
 
 def tmp_root(prefix: str) -> Path:
