@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import PostgresOracle, StrataProcess, tmp_root
+from tests.support import PostgresOracle, StrataProcess, start_reaper, stop_reaper, tmp_root
+
+_reaper: subprocess.Popen[bytes] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Processes this run starts die with it, even if it is killed (``start_reaper``)."""
+    global _reaper
+    _reaper = start_reaper()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _reaper
+    if _reaper is not None:
+        stop_reaper(_reaper)
+        _reaper = None
 
 
 @pytest.fixture

@@ -179,6 +179,53 @@ process every second, then ``pg_ctl stop -m immediate`` and removes the oracle's
 ``PostgresOracle.stop`` kills it first in the normal case."""
 
 
+TEST_RUN_ENV = "STRATA_TEST_RUN"
+"""Set to the test process's PID in its environment, so every process a test starts (and
+theirs: a `strata up` cluster's daemon and services, a PostgreSQL oracle) carries it."""
+
+_REAPER = """
+import os, signal, sys, time
+parent = int(sys.argv[1])
+mark = ("%s=%d" % (sys.argv[2], parent)).encode()
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+for pid in os.listdir("/proc"):
+    if not pid.isdigit() or int(pid) == os.getpid():
+        continue
+    try:
+        with open("/proc/%s/environ" % pid, "rb") as f:
+            env = f.read().split(b"\\0")
+    except OSError:
+        continue
+    if mark in env:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
+
+def start_reaper() -> subprocess.Popen[bytes]:
+    """Mark this process's environment (``TEST_RUN_ENV``) and start a process that, once this
+    one is gone without stopping it, SIGKILLs every process still carrying the mark: a killed
+    pytest run used to leave its computes, clusters and oracles running until someone found
+    them by hand. ``stop_reaper`` ends it on a normal exit (the fixtures stopped everything)."""
+    os.environ[TEST_RUN_ENV] = str(os.getpid())
+    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), TEST_RUN_ENV],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={k: v for k, v in os.environ.items() if k != TEST_RUN_ENV})
+
+
+def stop_reaper(reaper: subprocess.Popen[bytes]) -> None:
+    reaper.kill()
+    reaper.wait()
+
+
 @dataclass
 class PostgresOracle:
     """A real PostgreSQL 15 server run as the `postgres` user with the C.UTF-8 locale."""
