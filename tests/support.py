@@ -158,67 +158,62 @@ class StrataProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-_ORACLE_WATCHER = """
-import os, shutil, subprocess, sys, time
-parent, pg_ctl, data, root = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-while True:
-    try:
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        break
-    time.sleep(1)
-cmd = [pg_ctl, "-D", data, "-m", "immediate", "stop"]
-if os.geteuid() == 0:
-    cmd = ["runuser", "-u", "postgres", "--", *cmd]
-subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-shutil.rmtree(root, ignore_errors=True)
-"""
-"""Stops an oracle whose test process died without its teardown (a killed pytest run left
-PostgreSQL servers running, one per run, until someone found them by hand): polls the test
-process every second, then ``pg_ctl stop -m immediate`` and removes the oracle's folder.
-``PostgresOracle.stop`` kills it first in the normal case."""
-
-
 TEST_RUN_ENV = "STRATA_TEST_RUN"
 """Set to the test process's PID in its environment, so every process a test starts (and
 theirs: a `strata up` cluster's daemon and services, a PostgreSQL oracle) carries it."""
 
-_REAPER = """
-import os, signal, sys, time
-parent = int(sys.argv[1])
-mark = ("%s=%d" % (sys.argv[2], parent)).encode()
+_AFTER_DEATH = """
+import os, shutil, signal, subprocess, sys, time
+parent, what = int(sys.argv[1]), sys.argv[2]
 while True:
     try:
         os.kill(parent, 0)
     except ProcessLookupError:
         break
     time.sleep(1)
-for pid in os.listdir("/proc"):
-    if not pid.isdigit() or int(pid) == os.getpid():
-        continue
-    try:
-        with open("/proc/%s/environ" % pid, "rb") as f:
-            env = f.read().split(b"\\0")
-    except OSError:
-        continue
-    if mark in env:
+if what == "oracle":
+    pg_ctl, data, root = sys.argv[3:6]
+    cmd = [pg_ctl, "-D", data, "-m", "immediate", "stop"]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.rmtree(root, ignore_errors=True)
+else:
+    mark = ("%s=%d" % (what, parent)).encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
         try:
-            os.kill(int(pid), signal.SIGKILL)
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read().split(b"\\0")
         except OSError:
-            pass
+            continue
+        if mark in env:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
 """
+"""Run by ``after_death``: waits for the test process to end (polled every second), then
+either stops one PostgreSQL oracle and removes its folder (``oracle``), or SIGKILLs every
+process whose environment has ``<what>=<test pid>``. A killed pytest run used to leave its
+computes, clusters and oracles running until someone found them by hand."""
 
 
-def start_reaper() -> subprocess.Popen[bytes]:
-    """Mark this process's environment (``TEST_RUN_ENV``) and start a process that, once this
-    one is gone without stopping it, SIGKILLs every process still carrying the mark: a killed
-    pytest run used to leave its computes, clusters and oracles running until someone found
-    them by hand. ``stop_reaper`` ends it on a normal exit (the fixtures stopped everything)."""
-    os.environ[TEST_RUN_ENV] = str(os.getpid())
-    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), TEST_RUN_ENV],
+def after_death(*args: str) -> subprocess.Popen[bytes]:
+    """Start ``_AFTER_DEATH`` for this process with ``args``; the caller kills it once it has
+    cleaned up itself (the normal case)."""
+    return subprocess.Popen([sys.executable, "-c", _AFTER_DEATH, str(os.getpid()), *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True,
                             env={k: v for k, v in os.environ.items() if k != TEST_RUN_ENV})
+
+
+def start_reaper() -> subprocess.Popen[bytes]:
+    """Mark this process's environment (``TEST_RUN_ENV``) and start the process that, once
+    this one is gone without stopping it, SIGKILLs every process still carrying the mark."""
+    os.environ[TEST_RUN_ENV] = str(os.getpid())
+    return after_death(TEST_RUN_ENV)
 
 
 def stop_reaper(reaper: subprocess.Popen[bytes]) -> None:
@@ -258,11 +253,7 @@ class PostgresOracle:
                           str(self.root / "pg.log"), "-o",
                           f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1",
                           "start")
-        self._watcher = subprocess.Popen(
-            [sys.executable, "-c", _ORACLE_WATCHER, str(os.getpid()), str(PG_BIN / "pg_ctl"),
-             str(self.data), str(self.root)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+        self._watcher = after_death("oracle", str(PG_BIN / "pg_ctl"), str(self.data), str(self.root))
         return self
 
     def stop(self) -> None:
