@@ -183,6 +183,7 @@ class Proposer:
         self.max_batch_bytes = max_batch_bytes
         self.max_inflight_bytes = max_inflight_bytes
         self.max_buffer_bytes = max_buffer_bytes
+        self._room_wanted = 0  # submits waiting for buffer room (``_make_room``)
         # Few messages in flight per acceptor: records queued meanwhile travel as one batch
         # (one message, one group-commit fsync) instead of one message each.
         self.max_inflight_msgs = max_inflight_msgs
@@ -515,18 +516,39 @@ class Proposer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), remaining)
 
+    def _make_room(self, nbytes: int) -> bool:
+        """Whether ``nbytes`` more fit the buffer (or it is empty: one submit may be bigger
+        than the whole buffer), after dropping the committed records kept only for an acceptor
+        that lacks them. Without that drop, a down acceptor kept the last commits buffered
+        (below half the budget, ``_trim`` keeps what not every acceptor has) and a
+        transaction bigger than the buffer waited for an empty one until its deadline."""
+        if self._buf_bytes == 0 or self._buf_bytes + nbytes <= self.max_buffer_bytes:
+            return True
+        self._room_wanted += 1
+        try:
+            self._trim()
+        finally:
+            self._room_wanted -= 1
+        return self._buf_bytes == 0 or self._buf_bytes + nbytes <= self.max_buffer_bytes
+
     async def _wait_space(self, nbytes: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline_s
-        while self._buf_bytes > 0 and self._buf_bytes + nbytes > self.max_buffer_bytes:
-            if self._fenced:
-                raise self._fenced
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise QuorumLostError(f"append buffer full for {self.deadline_s}s: {self.peer_states()}")
-            self._space.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._space.wait(), remaining)
+        if self._make_room(nbytes):
+            return
+        self._room_wanted += 1  # every trim meanwhile drops what is committed
+        try:
+            while not self._make_room(nbytes):
+                if self._fenced:
+                    raise self._fenced
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise QuorumLostError(f"append buffer full for {self.deadline_s}s: {self.peer_states()}")
+                self._space.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._space.wait(), remaining)
+        finally:
+            self._room_wanted -= 1
 
     def _synced_at(self, lsn: int) -> int:
         return sum(1 for p in self._peers if p.synced and p.flush >= lsn)
@@ -592,10 +614,12 @@ class Proposer:
             p.wake.set()
 
     def _trim(self) -> None:
-        """Drop buffered records every acceptor has (or, over budget, that are committed)."""
+        """Drop buffered records every acceptor has (or, over budget or while a submit waits
+        for room, that are committed: an acceptor that lacks them reads them from another,
+        ``_records_for``)."""
         low = min(p.flush for p in self._peers)
         limit = min(low, self._commit)
-        if self._buf_bytes > self.max_buffer_bytes // 2:
+        if self._buf_bytes > self.max_buffer_bytes // 2 or self._room_wanted:
             limit = self._commit
         i = self._head
         while i < len(self._lsns) and self._lsns[i] + len(self._payloads[i]) <= limit:
@@ -1041,7 +1065,8 @@ class SyncProposer:
             # running out of time fails this call and leaves the LSNs untouched.
             if not on_loop:
                 self._call(inner._wait_space(n))
-            elif inner._buf_bytes + n > inner.max_buffer_bytes + LOOP_OVERDRAFT_BYTES:
+            elif (not inner._make_room(n)
+                  and inner._buf_bytes + n > inner.max_buffer_bytes + LOOP_OVERDRAFT_BYTES):
                 raise QuorumLostError(f"append buffer full ({inner._buf_bytes} bytes not yet on "
                                       f"a majority): {inner.peer_states()}")
         fut: concurrent.futures.Future[int] = concurrent.futures.Future()

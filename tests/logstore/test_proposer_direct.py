@@ -285,3 +285,40 @@ def test_a_bad_lazy_setting_is_an_error_where_the_proposer_is_built(raw: str, mo
     for good, seconds in (("0", 0.0), ("5", 0.005), (" 2.5 ", 0.0025), ("", 0.02), ("1000", 0.1)):
         monkeypatch.setenv(LAZY_ENV, good)
         assert lazy_seconds() == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("down", ["before-election", "after-commits"])
+def test_a_transaction_bigger_than_the_buffer_commits_with_an_acceptor_down(
+        make_cluster: MakeCluster, direct: bool, down: str) -> None:
+    """One submit may be bigger than the whole append buffer (a COPY of a million rows is
+    one commit). It waited for an empty buffer; with an acceptor down, the last commits
+    stayed buffered for it, so the buffer never emptied and the transaction failed after
+    the deadline ("append buffer full") although a majority was up. The committed records
+    are dropped instead, and the acceptor reads them from the others when it is back."""
+    cluster = make_cluster(extra=FAST if direct else None)
+    dead = cluster.nodes[2]
+    if down == "before-election":
+        dead.kill()
+
+    async def main() -> None:
+        p = CountingProposer(cluster.addrs, **LOG, deadline_s=5, **SMALL)
+        await p.elect()
+        first = await p.append([payload_for(0, 500)])
+        if down == "after-commits":
+            await wait_flush(cluster.addrs, first)
+            dead.kill()
+        small = [payload_for(i, 900) for i in range(1, 6)]
+        for rec in small:
+            await p.append([rec])
+        assert p._buf_bytes > 0, "the small commits stay buffered for the acceptor that is down"
+        big = [payload_for(100 + i, 60_000) for i in range(40)]  # 2.4 MB: twice the buffer
+        end = await p.append(big)
+        await asyncio.to_thread(dead.start)
+        await wait_flush(cluster.addrs, end)
+        records = [payload for _, _, payload in await read_log(dead.addr, end)]
+        assert records == [payload_for(0, 500), *small, *big]
+        assert p.catch_up_reads > 0
+        await p.close()
+
+    asyncio.run(main())

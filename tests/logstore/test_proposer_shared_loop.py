@@ -109,3 +109,33 @@ def test_built_on_its_loop_thread_is_refused(make_cluster: MakeCluster) -> None:
             SyncProposer(cluster.addrs, 1.0, loop=asyncio.get_running_loop(), **LOG)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+def test_a_commit_bigger_than_the_buffer_passes_with_an_acceptor_down(make_cluster: MakeCluster,
+                                                                      on_loop: bool) -> None:
+    """The compute's path to ``Proposer._make_room``: a commit bigger than the whole append
+    buffer, with one acceptor down and the last commits still buffered for it, from the
+    loop's own thread (which may overdraw the buffer only by ``LOOP_OVERDRAFT_BYTES``) and
+    from a writer thread (which waits for room). Both failed: the buffer never emptied."""
+    cluster = make_cluster(extra=FAST)
+    cluster.nodes[2].kill()
+    small = {"max_batch_bytes": 1 << 20, "max_inflight_bytes": 1 << 20, "max_buffer_bytes": 1 << 20}
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sp = await asyncio.to_thread(SyncProposer, cluster.addrs, 5.0, loop=loop, **LOG, **small)
+        await asyncio.to_thread(sp.elect)
+        for i in range(5):
+            _, fut = sp.submit([b"small-%d" % i * 100])
+            await asyncio.wrap_future(fut)
+        assert sp.proposer._buf_bytes > 0
+        big = [bytes([i % 251]) * 60_000 for i in range(300)]  # 18 MB: past the buffer and the overdraft
+        if on_loop:
+            end, fut = sp.submit(big)
+        else:
+            end, fut = await asyncio.to_thread(sp.submit, big)
+        assert await asyncio.wrap_future(fut) == end
+        await asyncio.to_thread(sp.close)
+
+    asyncio.run(main())
