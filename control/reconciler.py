@@ -84,6 +84,10 @@ class Policy:
     """A component that does not come up within this is restarted."""
     status_timeout_s: float = 1.0
     """One status poll's bound; a slower answer is used on the next step."""
+    status_hang_s: float = 3.0
+    """A status poll still unanswered after this long means the compute is hung (a frozen
+    process accepts the connection and never answers): it counts as unreachable from when
+    the poll was sent, so a hung primary is failed over like an unreachable one."""
     stop_grace_s: float = 10.0
 
 
@@ -96,6 +100,7 @@ class _Runtime:
     unreachable_since: float | None = None
     status: dict[str, Any] | None = None
     poll: concurrent.futures.Future[dict[str, Any] | None] | None = None
+    poll_sent_at: float = 0.0
     next_log_repair_at: float | None = None
     """Log store nodes: when to (re)issue create_log for every log; None = not yet due."""
     log_repair: concurrent.futures.Future[None] | None = None
@@ -270,12 +275,21 @@ class Reconciler:
                 continue
             if rt.poll is None:
                 rt.poll = self._pool.submit(self.services.node_status, comp.address)
+                rt.poll_sent_at = now
             polls.append((comp, rt))
         futures = [rt.poll for _, rt in polls if rt.poll is not None]
         concurrent.futures.wait(futures, timeout=self.policy.status_timeout_s)
         for comp, rt in polls:
-            if rt.poll is None or not rt.poll.done():
-                continue  # slow, not unreachable: keep the last status
+            if rt.poll is None:
+                continue
+            if not rt.poll.done():
+                # Slow, not unreachable: keep the last status; but a poll that never returns
+                # is a hung process (its thread is freed once the process is killed).
+                if now - rt.poll_sent_at > self.policy.status_hang_s:
+                    rt.status = None
+                    if rt.unreachable_since is None:
+                        rt.unreachable_since = rt.poll_sent_at
+                continue
             try:
                 status = rt.poll.result()
             except Exception:  # noqa: BLE001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from control.driver import ProcessSpec
@@ -57,6 +58,9 @@ class FakeServices:
         self.states: dict[str, str] = {}
         """compute name -> status state override (e.g. fenced)."""
         self.unreachable: set[str] = set()
+        self.hung: set[str] = set()
+        """Computes whose status poll blocks until ``unhang`` (a frozen process)."""
+        self.unhung = threading.Event()
         self.promoted: list[str] = []
         self.refuse_promote: set[str] = set()
         self.logs: dict[str, int] = {}
@@ -73,6 +77,9 @@ class FakeServices:
 
     def node_status(self, address: str) -> dict[str, Any] | None:
         name = self._name(address)
+        if name in self.hung:
+            self.unhung.wait(30)
+            return None
         if not name or name in self.unreachable:
             return None
         role = self.driver.role_of(name)

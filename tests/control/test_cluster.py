@@ -197,6 +197,35 @@ def test_point_in_time_restore(cluster: Cluster) -> None:
     assert query(dsn, "SELECT max(k) FROM kv") == [(7,)]
 
 
+def test_frozen_primary_fails_over(cluster: Cluster) -> None:
+    """A primary that stops answering without exiting (SIGSTOP here; a stuck loop or a
+    paused VM alike) accepts connections and answers nothing: its status poll never
+    returned, so it was never failed over. Now a poll unanswered for ``status_hang_s``
+    counts as unreachable."""
+    primary = next(c for c in cluster.status()["components"] if c["role"] == "primary")
+    replica = cluster.computes("replica")[0]
+    wait_for(lambda: query(replica["dsn"], "SELECT max(k) FROM kv") == [(7,)], "replica caught up")
+    os.kill(primary["pid"], signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        def write_on_new_primary() -> bool:
+            query(replica["dsn"], "INSERT INTO kv VALUES (8, 'eight')")
+            return True
+
+        wait_for(write_on_new_primary, "a write on the promoted replica", timeout=30)
+        took = time.monotonic() - t0
+        print(f"first write {took:.2f}s after SIGSTOP of the primary")
+        assert took <= 12.0
+        assert cluster.status()["primary_dsn"] == replica["dsn"]
+        wait_for(lambda: not Path(f"/proc/{primary['pid']}").exists(), "the frozen primary killed")
+    finally:
+        if Path(f"/proc/{primary['pid']}").exists():
+            os.kill(primary["pid"], signal.SIGCONT)
+    wait_for(lambda: any(c["dsn"] == primary["dsn"] and c["state"] == "running"
+                         for c in cluster.computes("replica")), "the frozen slot back as a replica")
+    wait_for(lambda: query(primary["dsn"], "SELECT max(k) FROM kv") == [(8,)], "it replays")
+
+
 def test_status_without_a_cluster(tmp_path: Path) -> None:
     proc = strata("status", "--dir", str(tmp_path / "none"), check=False)
     assert proc.returncode != 0

@@ -164,6 +164,40 @@ def test_unreachable_primary_after_dead_after(tmp_path: Path) -> None:
     assert w.services.promoted == ["compute-2"]
 
 
+def test_hung_primary_is_failed_over_after_status_hang(tmp_path: Path) -> None:
+    """A frozen primary (SIGSTOP, a stuck loop) accepts the status connection and never
+    answers: the poll used to stay "slow" forever and the primary was never failed over."""
+    w = World(tmp_path, replicas=1, dead_after_s=1.0, status_hang_s=5.0)
+    w.rec.policy.status_timeout_s = 0.05  # the step's wait for the blocked poll
+    w.steps(3)
+    w.services.hung.add("compute-1")
+    try:
+        w.steps(8, dt=0.5)  # 4 s: slow, not yet hung
+        assert w.services.promoted == []
+        assert w.roles() == {"compute-1": "primary", "compute-2": "replica"}
+        w.steps(4, dt=0.5)
+        assert w.services.promoted == ["compute-2"]
+        assert "compute-1" in w.driver.kills
+    finally:
+        w.services.unhung.set()
+
+
+def test_hung_replica_is_not_promoted(tmp_path: Path) -> None:
+    w = World(tmp_path, replicas=2, dead_after_s=1.0, status_hang_s=2.0)
+    w.rec.policy.status_timeout_s = 0.05
+    w.steps(3)
+    w.services.replay.update({"compute-2": 900, "compute-3": 500})
+    w.steps(1)
+    w.services.hung.add("compute-2")  # the most caught-up replica freezes
+    try:
+        w.steps(6, dt=0.5)
+        w.driver.crash("compute-1")
+        w.steps(2, dt=0.0)
+        assert w.services.promoted == ["compute-3"]
+    finally:
+        w.services.unhung.set()
+
+
 def test_no_replica_restarts_a_fresh_primary(tmp_path: Path) -> None:
     w = World(tmp_path, replicas=0)
     w.steps(3)
