@@ -287,8 +287,7 @@ def test_a_bad_lazy_setting_is_an_error_where_the_proposer_is_built(raw: str, mo
         assert lazy_seconds() == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("direct", [True, False])
-@pytest.mark.parametrize("down", ["before-election", "after-commits"])
+@pytest.mark.parametrize(("direct", "down"), [(True, "before-election"), (False, "after-commits")])
 def test_a_transaction_bigger_than_the_buffer_commits_with_an_acceptor_down(
         make_cluster: MakeCluster, direct: bool, down: str) -> None:
     """One submit may be bigger than the whole append buffer (a COPY of a million rows is
