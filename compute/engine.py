@@ -141,6 +141,12 @@ class Pooled:
     conn: apsw.Connection
     ctx: SessionContext
     guard: Guard = field(default_factory=Guard)
+    held: bool = False
+    """Its open SQLite transaction is a held autocommit read (``Database.hold_for_read``):
+    only plain autocommit reads ran in it, and it may be reused while its LSN is current."""
+    held_tick: int = 0  # Database.hold_tick when it was last returned holding
+    read_lsn: int = -1  # the durable LSN at its last autocommit read that did not hold
+    control: apsw.Cursor | None = None  # runs hold_for_read's BEGIN and ROLLBACK
 
 
 REGISTRY_DB_ID = 0  # the `postgres` database holds the list of databases
@@ -157,6 +163,16 @@ MAX_REMEMBERED_STATEMENTS = 4096  # bound of the slow and quick statement sets, 
 HAND_OVER = os.environ.get("STRATA_WRITER_HANDOVER", "1") != "0"
 """``WriterLock.hand_over_now`` runs the lane waiter a COMMIT released the writer to at once
 (``0``: it waits for its own callback, behind what the loop already had queued)."""
+HOLD_READS = os.environ.get("STRATA_READER_HOLD", "1") != "0"
+"""Pooled readers keep the read transaction of their last autocommit read open (``0``: every
+autocommit read begins and ends its own, as before session 17; for A/B runs)."""
+READER_HOLD_MS = 20
+"""A pooled reader that served an autocommit read keeps its SQLite read transaction (and the
+page-store pin of its snapshot) while idle for READER_HOLD_MS to twice that, in milliseconds;
+the next autocommit read on it runs in that transaction if a new one would pin the very same
+LSN (``Database.hold_for_read``), which skips SQLite's lock, change-counter read and unlock
+(~39k of ~140k instructions per point select). Released by ``Database.release_idle_holds``,
+and at once by any other use of the reader (docs/compute.md, "Held read transactions")."""
 PROMOTING_WRITE_WAIT_S = 30.0  # a write on a node still taking its term waits at most this long
 # LOCK modes a hot standby grants (PostgreSQL: up to ROW EXCLUSIVE); stronger ones are 25006
 STANDBY_LOCK_MODES = frozenset({"ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE"})
@@ -340,6 +356,15 @@ class Database:
         default_factory=collections.deque)
     durable_catalog: tuple[int, Catalog] | None = None  # (durable LSN, catalog at it)
     last_commit_lsn: int = 0  # of this database (the log is shared by all databases)
+    hold_check: Callable[[apsw.Connection], bool] | None = None
+    """``factory.snapshot_is_current`` (None: readers never hold; a factory without a page
+    VFS, or ``STRATA_READER_HOLD=0``)."""
+    hold_tick: int = 0  # release_idle_holds rounds so far
+    hold_timer: asyncio.TimerHandle | None = None
+
+    def __post_init__(self) -> None:
+        if HOLD_READS:
+            self.hold_check = getattr(self.factory, "snapshot_is_current", None)
 
     def note_slow(self, steps: tuple[str, ...]) -> None:
         """A statement ran past its inline budget: run it on a thread from now on."""
@@ -370,8 +395,16 @@ class Database:
             self.last_commit_lsn = max(self.last_commit_lsn, ticket.lsn)
         return ticket
 
-    async def checkout_reader(self) -> Pooled:
-        """A reader connection for one statement or one snapshot transaction (bounded pool)."""
+    async def checkout_reader(self, hold: bool = False) -> Pooled:
+        """A reader connection for one statement or one snapshot transaction (bounded pool).
+        Without a transaction open, unless ``hold`` (an autocommit read, which calls
+        ``hold_for_read`` next)."""
+        reader = await self._checkout_reader()
+        if reader.held and not hold:
+            self.release_hold(reader)
+        return reader
+
+    async def _checkout_reader(self) -> Pooled:
         if self.idle_readers:
             return self.idle_readers.pop()
         if self.reader_count < self.max_readers:
@@ -391,10 +424,85 @@ class Database:
                 self.return_reader(waiter.result())
             raise
 
-    def return_reader(self, pooled: Pooled) -> None:
-        if pooled.conn.in_transaction:
+    def hold_for_read(self, pooled: Pooled) -> None:
+        """Before an autocommit read on the idle reader ``pooled``: if it holds a read
+        transaction pinned at exactly the LSN a new one would pin now (no commit became visible
+        since: the same snapshot, so the same answer), the read runs in it. Otherwise that
+        transaction ends, and a new one is begun to be held only if the durable LSN is the one
+        this reader's previous autocommit read saw (reads are repeating at one LSN; after a
+        commit a hold would likely be stale at its next use, and its BEGIN and ROLLBACK would
+        be paid for nothing): deferred, so the read's first step takes the SHARED lock and pins
+        ``reader_lsn()`` exactly as an autocommit read does. Readers of a factory without
+        ``snapshot_is_current`` never hold. Raises apsw.Error if the old transaction cannot be
+        ended (the read must then not run on it)."""
+        check = self.hold_check
+        if check is None:
+            return
+        conn = pooled.conn
+        control = pooled.control
+        if control is None:
+            control = pooled.control = conn.cursor()
+        if pooled.held:
+            if check(conn):
+                return
+            pooled.held = False
+            control.execute("ROLLBACK")
+        elif conn.in_transaction:  # (never left so by return_reader)
+            control.execute("ROLLBACK")
+        lsn = self.factory.durable_lsn()  # (a guess at reuse only: check() decides it)
+        if lsn != pooled.read_lsn:
+            pooled.read_lsn = lsn
+            return
+        control.execute("BEGIN")
+        pooled.held = True
+
+    def release_hold(self, pooled: Pooled) -> None:
+        """End the held read transaction of ``pooled`` (its pin goes with it)."""
+        pooled.held = False
+        with contextlib.suppress(apsw.Error):
+            pooled.conn.execute("ROLLBACK")
+
+    def release_idle_holds(self, all_of_them: bool = False) -> None:
+        """The hold timer (every READER_HOLD_MS while an idle reader holds): end the held
+        transactions of idle readers not used since the last round (``all_of_them``: of every
+        idle reader: nothing waits for the timer)."""
+        timer = self.hold_timer
+        if all_of_them and timer is not None:
+            timer.cancel()
+        self.hold_timer = None
+        tick = self.hold_tick
+        self.hold_tick = tick + 1
+        left = False
+        for pooled in self.idle_readers:
+            if pooled.held:
+                if all_of_them or pooled.held_tick != tick:
+                    self.release_hold(pooled)
+                else:
+                    left = True
+        if left:
+            self._arm_hold_timer()
+
+    def _arm_hold_timer(self) -> bool:
+        """Start the hold timer; False off the event loop (nothing would release a hold)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self.hold_timer = loop.call_later(READER_HOLD_MS / 1000.0, self.release_idle_holds)
+        return True
+
+    def return_reader(self, pooled: Pooled, hold: bool = False) -> None:
+        """Back to the pool. ``hold``: an autocommit read on it ended normally after
+        ``hold_for_read``; its read transaction stays open (READER_HOLD_MS). Anything else
+        ends the transaction open on it."""
+        if hold and pooled.held and (self.hold_timer is not None or self._arm_hold_timer()):
+            pooled.held_tick = self.hold_tick
+        elif pooled.conn.in_transaction:
+            pooled.held = False
             with contextlib.suppress(apsw.Error):
                 pooled.conn.execute("ROLLBACK")
+        else:
+            pooled.held = False
         pooled.guard.reset()
         while self.reader_waiters:
             waiter = self.reader_waiters.popleft()
@@ -756,6 +864,10 @@ class Engine:
 
 
 def _close_connections(db: Database) -> None:
+    timer = db.hold_timer
+    if timer is not None:
+        timer.cancel()
+        db.hold_timer = None
     writer = [db.writer_pooled.conn] if db.writer_pooled is not None else []
     for conn in [*writer, db.catalog_conn, *(p.conn for p in db.idle_readers)]:
         with contextlib.suppress(apsw.Error):

@@ -641,6 +641,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             return None
         reader = db.idle_readers.pop()
         guard = reader.guard
+        held = False
         try:
             self._bind_context(reader)
             started = time.monotonic()
@@ -650,7 +651,11 @@ class Session(SessionSettings, SqlPrepared, FastLane):
                 if timeout_ms > 0:
                     guard.statement_deadline = started + timeout_ms / 1000.0
             try:
+                hold = tr.kind is QUERY  # (a plain autocommit read: its transaction may be held)
+                if hold:
+                    db.hold_for_read(reader)
                 rows = reader.conn.execute(steps[0], params).fetchall()
+                held = hold
             except apsw.InterruptError as exc:
                 if guard.reason == "budget":
                     db.note_slow(steps)
@@ -660,18 +665,30 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             except apsw.Error as exc:
                 raise map_sqlite_error(exc, self.catalog) from exc
         finally:
-            db.return_reader(reader)
+            db.return_reader(reader, held)
         if reader.ctx.changed_settings:
             self._apply_set_config(reader.ctx.changed_settings)
         return Result(statement_tag(tr, len(rows)), rows, tr)
 
     async def _on_reader(self, tr: Translation, params: tuple[Any, ...]) -> Result:
-        """Run a read on a pooled reader at the newest durable LSN (autocommit, READ COMMITTED)."""
-        reader = await self.db.checkout_reader()
+        """Run a read on a pooled reader at the newest durable LSN (autocommit, READ COMMITTED).
+        Outside a transaction block a query runs in the reader's held read transaction when
+        that one is current (``Database.hold_for_read``)."""
+        db = self.db
+        hold = self.txn is None and tr.kind is QUERY
+        reader = await db.checkout_reader(hold)
+        held = False
         try:
-            return await self._run_on(reader, tr, params)
+            if hold:
+                try:
+                    db.hold_for_read(reader)
+                except apsw.Error as exc:
+                    raise map_sqlite_error(exc, self.catalog) from exc
+            result = await self._run_on(reader, tr, params)
+            held = hold
+            return result
         finally:
-            self.db.return_reader(reader)
+            db.return_reader(reader, held)
 
     async def _autocommit_write(self, tr: Translation, params: tuple[Any, ...]) -> Result:
         await self._acquire_writer()

@@ -635,6 +635,21 @@ class StrataVFS(apsw.VFS):
         """The LSN the connection's open transaction reads at (None when none is open)."""
         return self._files[conn].snapshot_lsn
 
+    def snapshot_is_current(self, conn: apsw.Connection) -> bool:
+        """Whether the reader's open read transaction is pinned at exactly the LSN that a read
+        transaction begun now would pin (``StrataFile.xLock``'s choice: the snapshot
+        override, else ``reader_lsn()``). Then no commit became visible since it began, and a
+        statement run in it reads what a fresh transaction would read (compute/engine.py's
+        held readers, ``READER_HOLD_MS``). False outside a transaction, and for the writer."""
+        f = self._files.get(conn)
+        if f is None or f.writer:
+            return False
+        snap = f._snap
+        if snap is None:
+            return False
+        override = f.snapshot_override
+        return snap == (override if override is not None else self.reader_lsn())
+
     def close(self) -> None:
         """Unregister the VFS (all its connections must be closed)."""
         self.unregister()
@@ -695,6 +710,9 @@ class VfsConnections:
 
     def snapshot_lsn(self, conn: apsw.Connection) -> Lsn | None:
         return self.vfs.snapshot_lsn(conn)
+
+    def snapshot_is_current(self, conn: apsw.Connection) -> bool:
+        return self.vfs.snapshot_is_current(conn)
 
     def latest_lsn(self) -> Lsn:
         return self.vfs.latest_lsn()
