@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from control.driver import Driver, ProcessSpec
+from control.driver import Driver, LocalProcessDriver, ProcessSpec
 from control.errors import Conflict, ControlError, InvalidRequest, NotFound, Unavailable
 from control.services import Services
 from control.spec import MAX_REPLICAS, port_in_use, ports
@@ -547,10 +547,35 @@ class Reconciler:
                 argv += ["--auth", "scram", "--password-file", str(self.users.path)]
             if self.socket_dir is not None:
                 argv += ["--unix-socket-dir", self.socket_dir]
+        env: dict[str, str] = {}
+        if comp.kind == "compute":
+            env.update(self._local_log_sockets())
         if comp.kind != "proxy":
             argv += self._tls_args(comp)
         return ProcessSpec(name=comp.name, argv=argv, log_file=self.cdir.log_file(comp.name),
-                           cwd=str(Path(__file__).resolve().parent.parent))
+                           env=env, cwd=str(Path(__file__).resolve().parent.parent))
+
+    def _local_log_sockets(self) -> dict[str, str]:
+        """A compute's environment naming the acceptors' fast append Unix sockets (decision
+        0018), when they run as processes of this machine (the local driver) with the fast
+        append stream: its primary then appends over them, without TLS. Empty otherwise
+        (Kubernetes: the acceptors are other pods and keep mutual TLS)."""
+        # import here: the log store client (grpc) loads only when a compute is started
+        from logstore.client import UNIX_SOCKETS_ENV as LOG_SOCKETS_ENV
+        from logstore.client import unix_socket_path
+
+        spec = self.spec
+        if (not isinstance(self.driver, LocalProcessDriver) or not spec.logstore_fast_port
+                or os.environ.get("STRATA_LOGSTORE_FAST_APPEND", "on") == "off"
+                or os.environ.get("STRATA_LOGSTORE_FAST_APPEND_UNIX", "on").lower() in ("off", "0", "false")):
+            return {}
+        told = []
+        for comp in self.state.components:
+            if comp.kind == "logstore" and comp.data_dir:
+                path = unix_socket_path(comp.data_dir)
+                if path is not None:
+                    told.append(f"{comp.address}={path}")
+        return {LOG_SOCKETS_ENV: ",".join(sorted(told))} if told else {}
 
     def _proxy_args(self, comp: ComponentState) -> list[str]:
         from strata.tls import ensure_server_cert

@@ -75,6 +75,15 @@ def acceptor(
             "or HOST:PORT (`strata up` plans one per node).",
         ),
     ] = "off",
+    fast_append_unix: Annotated[
+        bool,
+        typer.Option(
+            "--fast-append-unix/--no-fast-append-unix",
+            envvar="STRATA_LOGSTORE_FAST_APPEND_UNIX",
+            help="With the fast append stream, also serve it on DATA_DIR/fastappend.sock (owner-only, "
+            "no TLS) for a proposer on this machine (decision 0018).",
+        ),
+    ] = True,
     insecure: Annotated[
         bool,
         typer.Option("--insecure", envvar="STRATA_LOGSTORE_INSECURE", help="Serve gRPC in plaintext, no peer checks."),
@@ -106,4 +115,5 @@ def acceptor(
         max_logs=max_logs,
         tls=tls,
         fast_append_listen=fast_append_listen,
+        fast_append_unix=fast_append_unix,
     )

@@ -24,8 +24,10 @@ from logstore.errors import (
     TooManyLogsError,
     TransportError,
 )
+from logstore.fastappend import unix_socket_path as unix_socket_path  # for control/
 from logstore.ids import check_id, log_name
 from logstore.transport import CHANNEL_OPTIONS, map_rpc_error
+from logstore.transport import UNIX_SOCKETS_ENV as UNIX_SOCKETS_ENV  # for control/
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 from strata.tls import TlsFiles, channel

@@ -25,6 +25,18 @@ metadata of ``Vote`` under a key that says which: ``FAST_APPEND_TLS_PORT_KEY`` (
 ``FAST_APPEND_PORT_KEY`` (plaintext). A proposer with TLS uses only the TLS key, one
 without only the plaintext key, so a plaintext stream is never used in a cluster running
 mTLS. A proposer that cannot connect (or handshake) falls back to gRPC for ``FALLBACK_S``.
+
+A Unix socket beside it (decision 0018): an acceptor serving the stream also listens on
+``UNIX_SOCKET_NAME`` in its data directory, same frames and the same handler, without TLS.
+The socket file is made owner-only (0600) before it is bound, and each side checks the
+other's uid (``SO_PEERCRED``) is its own: only a process of the acceptor's OS user can
+append there, the same set that can read the compute's private key and append over mTLS.
+A socket file nobody answers on (an acceptor killed with SIGKILL) is replaced at start; a
+live one (another acceptor on this data directory) is refused. Vote advertises the path
+(``FAST_APPEND_UNIX_KEY``); a proposer uses it only when told this acceptor is on its
+machine (``logstore.transport.UNIX_SOCKETS_ENV``, which `strata up` sets) and the path
+told matches the one advertised; if it cannot connect it uses the TCP stream (or gRPC)
+for ``FALLBACK_S``.
 """
 
 from __future__ import annotations
@@ -32,10 +44,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import ssl
+import stat
 import struct
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
@@ -82,6 +98,13 @@ FAST_APPEND_PORT_KEY = "strata-fast-append-port"
 """Vote trailing metadata: the plaintext fast append port."""
 FAST_APPEND_TLS_PORT_KEY = "strata-fast-append-tls-port"
 """Vote trailing metadata: the mutual-TLS fast append port."""
+FAST_APPEND_UNIX_KEY = "strata-fast-append-unix"
+"""Vote trailing metadata: the path of the acceptor's fast append Unix socket."""
+UNIX_SOCKET_NAME = "fastappend.sock"
+"""The fast append Unix socket's file name in an acceptor's data directory."""
+MAX_UNIX_PATH_BYTES = 107
+"""Longest Unix socket path Linux takes (sun_path is 108 bytes with the terminating NUL)."""
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 
@@ -133,6 +156,69 @@ def peer_role_of(peercert: Any) -> str:
     return ""
 
 
+# ---- Unix socket ------------------------------------------------------------------------
+
+
+class UnixSocketError(OSError):
+    """The fast append socket path cannot be used (in use, not a socket, too long)."""
+
+
+def unix_socket_path(data_dir: Path | str) -> Path | None:
+    """Where an acceptor with this data directory listens (absolute); None if the path is
+    too long for a Unix socket (that acceptor serves TCP only)."""
+    path = Path(data_dir).absolute() / UNIX_SOCKET_NAME
+    return path if len(os.fsencode(path)) <= MAX_UNIX_PATH_BYTES else None
+
+
+def peer_uid(transport: asyncio.BaseTransport) -> int | None:
+    """The uid of the process at the other end of a Unix socket transport (None if unknown)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        return int(_PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))[1])
+    except OSError:
+        return None
+
+
+def _clear_stale_socket(path: Path) -> None:
+    """Remove a socket file nobody listens on; refuse anything else at ``path``."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise UnixSocketError(f"{path} exists and is not a socket: not replacing it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # left by an acceptor that died without closing it
+        return
+    except OSError as exc:
+        raise UnixSocketError(f"{path}: cannot tell whether it is in use: {exc}") from None
+    finally:
+        probe.close()
+    raise UnixSocketError(f"{path} is in use: another acceptor serves this data directory")
+
+
+def bind_owner_only(path: Path) -> socket.socket:
+    """A listening-ready Unix socket bound at ``path`` with mode 0600 from its creation (the
+    mode of the socket inode is set before bind, so no other user can connect in between)."""
+    _clear_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.fchmod(sock.fileno(), 0o600)
+        sock.bind(str(path))
+        os.chmod(path, 0o600)  # whatever the kernel did with the umask
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 # ---- acceptor side ----------------------------------------------------------------------
 
 CheckFn = Callable[[pb.AppendRequest], list[tuple[bytes, int]]]
@@ -145,8 +231,9 @@ class _AppendProtocol(asyncio.Protocol):
     task, no stream buffer in between); acks are sent in order from the flusher's
     callback right after the fdatasync (``Acceptor.on_durable``)."""
 
-    def __init__(self, server: FastAppendServer) -> None:
+    def __init__(self, server: FastAppendServer, local: bool = False) -> None:
         self.server = server
+        self.local = local  # over the Unix socket: the peer's uid decides, not a certificate
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.greeted = False
@@ -163,18 +250,26 @@ class _AppendProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.server.conns.add(self)
-        if self.server.allowed_roles is not None:
+        if self.local:
+            uid = peer_uid(transport)
+            if uid != os.geteuid():
+                self._refuse(f"a process of uid {uid} (only uid {os.geteuid()} may append here)")
+            else:
+                self.server.unix_connections += 1
+        elif self.server.allowed_roles is not None:
             # TLS: the handshake has checked the chain to the cluster CA; the role decides,
             # as ROLE_TABLE does for gRPC AppendStream.
             role = peer_role_of(transport.get_extra_info("peercert"))
             if role not in self.server.allowed_roles:
                 who = f"role {role!r}" if role else "a peer without a strata role certificate"
-                self.done = True
-                self.transport.write(error_frame(
-                    grpc.StatusCode.PERMISSION_DENIED,
-                    f"LogStore.AppendStream refused for {who}: allowed roles are "
-                    f"{', '.join(sorted(self.server.allowed_roles))}", 0))
-                self.transport.close()
+                self._refuse(f"{who}: allowed roles are {', '.join(sorted(self.server.allowed_roles))}")
+
+    def _refuse(self, why: str) -> None:
+        assert self.transport is not None
+        self.done = True
+        self.transport.write(error_frame(grpc.StatusCode.PERMISSION_DENIED,
+                                         f"LogStore.AppendStream refused for {why}", 0))
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.done = True  # the proposer went away: its unsent acks do not matter
@@ -352,6 +447,11 @@ class FastAppendServer:
         self.tls = tls
         self.allowed_roles = allowed_roles if tls is not None else None
         self._server: asyncio.Server | None = None
+        self._unix_server: asyncio.Server | None = None
+        self.unix_path: Path | None = None
+        self._unix_inode: tuple[int, int] | None = None
+        self.unix_connections = 0
+        """Connections accepted on the Unix socket since start (metrics, tests)."""
         self.conns: set[_AppendProtocol] = set()
 
     async def start(self, host: str, port: int) -> int:
@@ -363,14 +463,43 @@ class FastAppendServer:
             ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if ctx is not None else None)
         return int(self._server.sockets[0].getsockname()[1])
 
+    async def start_unix(self, path: Path) -> None:
+        """Also listen on the Unix socket ``path`` (owner-only, no TLS: see the module doc).
+        Raises UnixSocketError if something else is there (a live socket, a file)."""
+        sock = bind_owner_only(path)
+        st = os.stat(path)
+        try:
+            self._unix_server = await asyncio.get_running_loop().create_unix_server(
+                lambda: _AppendProtocol(self, local=True), sock=sock)
+        except BaseException:
+            sock.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        self.unix_path = path
+        self._unix_inode = (st.st_dev, st.st_ino)
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._unix_server is not None:
+            self._unix_server.close()
+            self._unlink_unix()
         for conn in list(self.conns):
             conn.close()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    def _unlink_unix(self) -> None:
+        """Remove our socket file (not one another process has put there since)."""
+        path, inode = self.unix_path, self._unix_inode
+        if path is None or inode is None:
+            return
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) == inode:
+                os.unlink(path)
 
 
 # ---- proposer side ----------------------------------------------------------------------
@@ -512,8 +641,13 @@ class FastAppendChannel:
     without a sender and a receiver task step per message (logstore/proposer.py)."""
 
     def __init__(self, host: str, port: int, addr: str, on_connect_error: Callable[[], None],
-                 tls: TlsFiles | None = None) -> None:
+                 tls: TlsFiles | None = None, unix_path: str = "") -> None:
+        """``unix_path``: connect to the acceptor's Unix socket there instead (no TLS;
+        ``host``, ``port`` and ``tls`` unused)."""
         self.addr = addr
+        self.kind = "unix" if unix_path else "tls" if tls is not None else "tcp"
+        """How this channel reaches the acceptor: unix, tls or tcp (status, tests)."""
+        self._unix_path = unix_path
         self._on_connect_error = on_connect_error
         self._tls = tls
         self._transport: asyncio.Transport | None = None
@@ -526,6 +660,9 @@ class FastAppendChannel:
         self._conn: asyncio.Task[None] = asyncio.ensure_future(self._connect(host, port))
 
     async def _connect(self, host: str, port: int) -> None:
+        if self._unix_path:
+            await self._connect_unix()
+            return
         ctx = client_ssl_context(self._tls) if self._tls is not None else None
         loop = asyncio.get_running_loop()
         try:
@@ -539,6 +676,25 @@ class FastAppendChannel:
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             self._on_connect_error()
             raise TransportError(f"{self.addr}: fast append port {port}: {exc}") from None
+        self._transport = cast(asyncio.Transport, transport)
+        self._protocol = protocol
+        if self.failed is not None:  # cancelled meanwhile
+            self._transport.close()
+
+    async def _connect_unix(self) -> None:
+        path = self._unix_path
+        try:
+            transport, protocol = await asyncio.wait_for(asyncio.get_running_loop().create_unix_connection(
+                lambda: _ClientProtocol(self), path), CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            self._on_connect_error()
+            raise TransportError(f"{self.addr}: fast append socket {path}: {exc}") from None
+        uid = peer_uid(transport)
+        if uid != os.geteuid():  # as the TLS client checks the acceptor's certificate
+            transport.close()
+            self._on_connect_error()
+            raise TransportError(f"{self.addr}: fast append socket {path} is served by uid {uid}, "
+                                 f"not {os.geteuid()}")
         self._transport = cast(asyncio.Transport, transport)
         self._protocol = protocol
         if self.failed is not None:  # cancelled meanwhile

@@ -138,6 +138,8 @@ class _Peer:
         self.inflight: deque[tuple[int, float]] = deque()
         self.busy = False
         self.messages = 0  # direct mode: messages written to this acceptor (tests, stats)
+        self.path = ""
+        """How appends reach it now: unix, tls, tcp (the fast append stream) or grpc; "": down."""
 
     def describe(self) -> str:
         state = f"synced flush={self.flush:#x}" if self.synced else f"down ({self.last_error or 'connecting'})"
@@ -248,6 +250,11 @@ class Proposer:
 
     def peer_states(self) -> list[str]:
         return [p.describe() for p in self._peers]
+
+    def append_paths(self) -> list[str]:
+        """Per acceptor (in address order), how appends reach it now: unix, tls, tcp, grpc,
+        or "" while it is out of sync (compute status, tests)."""
+        return [p.path if p.synced else "" for p in self._peers]
 
     async def elect(self) -> int:
         """Become the proposer of a fresh term; return it. Raises QuorumLostError if no
@@ -681,6 +688,7 @@ class Proposer:
                 p.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("peer %s failed", p.t.addr)
             p.synced = False
+            p.path = ""
             vote = None
             self._progress.set()
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
@@ -691,6 +699,7 @@ class Proposer:
         if self.direct_sends and hasattr(ch, "open_direct"):
             await self._replicate_direct(p, ch)
             return
+        p.path = getattr(ch, "kind", "")
         inflight: deque[tuple[int, float]] = deque()
         tasks = [
             asyncio.create_task(self._sender(p, ch, inflight)),
@@ -754,6 +763,7 @@ class Proposer:
         try:
             await ch.open_direct(on_ack, on_error)
             p.direct = ch
+            p.path = getattr(ch, "kind", "")
             p.busy = False
             self._pump(p)  # before the tasks exist: they first run at the next await anyway
             tasks = [asyncio.create_task(self._direct_sender(p, ch, inflight)),

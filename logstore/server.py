@@ -28,7 +28,13 @@ from logstore.errors import (
     NotSyncedError,
     TooManyLogsError,
 )
-from logstore.fastappend import FAST_APPEND_PORT_KEY, FAST_APPEND_TLS_PORT_KEY, FastAppendServer
+from logstore.fastappend import (
+    FAST_APPEND_PORT_KEY,
+    FAST_APPEND_TLS_PORT_KEY,
+    FAST_APPEND_UNIX_KEY,
+    FastAppendServer,
+    unix_socket_path,
+)
 from logstore.metrics import AcceptorMetrics
 from logstore.registry import DEFAULT_MAX_LOGS, LogRegistry
 from logstore.segments import Frame
@@ -161,6 +167,8 @@ class LogStoreService(pb_grpc.LogStoreServicer):
         """The fast append stream's port (logstore/fastappend.py), told to voters; 0: none."""
         self.fast_append_key = FAST_APPEND_PORT_KEY
         """The metadata key it is told under: says whether the stream is TLS or plaintext."""
+        self.fast_append_unix = ""
+        """The fast append Unix socket's path, told to voters; "": none."""
 
     async def Vote(self, request: pb.VoteRequest, context: Any) -> pb.VoteResponse:
         async def run() -> pb.VoteResponse:
@@ -169,7 +177,10 @@ class LogStoreService(pb_grpc.LogStoreServicer):
             validate.name(request.proposer, "proposer")
             r = await acc.vote(request.term, request.rejoin)
             if self.fast_append_port:
-                context.set_trailing_metadata(((self.fast_append_key, str(self.fast_append_port)),))
+                told = [(self.fast_append_key, str(self.fast_append_port))]
+                if self.fast_append_unix:
+                    told.append((FAST_APPEND_UNIX_KEY, self.fast_append_unix))
+                context.set_trailing_metadata(tuple(told))
             return pb.VoteResponse(
                 granted=r.granted,
                 promised_term=r.promised_term,
@@ -505,6 +516,7 @@ async def serve(
     max_logs: int = DEFAULT_MAX_LOGS,
     tls: TlsFiles | None = None,
     fast_append_listen: str = "off",
+    fast_append_unix: bool = True,
 ) -> None:
     """Run one acceptor (all its logs) until SIGTERM/SIGINT; with ``tls`` it listens with
     mutual TLS only and checks each caller's role (ROLE_TABLE), else plaintext.
@@ -512,7 +524,9 @@ async def serve(
     ``fast_append_listen``: where the fast append stream listens (logstore/fastappend.py;
     mutual TLS with ``tls``, the same files and roles as gRPC): "off" (the default; `strata
     up` plans a port per node), "auto" = the gRPC host on a kernel-chosen port (it may take a
-    port planned for another service: tests only), or HOST:PORT."""
+    port planned for another service: tests only), or HOST:PORT. With ``fast_append_unix``
+    the stream is also served on ``fastappend.sock`` in ``data_dir`` (owner-only, no TLS;
+    decision 0018), unless its path is too long for a Unix socket."""
     metrics = AcceptorMetrics()
     store = None
     if object_store_url:
@@ -562,6 +576,14 @@ async def serve(
             service.fast_append_key = FAST_APPEND_TLS_PORT_KEY
         service.fast_append_port = await fast.start(fhost.strip("[]") or "127.0.0.1",
                                                     0 if fast_append_listen == "auto" else int(fport))
+        if fast_append_unix:
+            path = unix_socket_path(data_dir)
+            if path is None:
+                log.warning("no fast append Unix socket: %s/fastappend.sock is too long for a "
+                            "Unix socket path (appends stay on TCP)", data_dir)
+            else:
+                await fast.start_unix(path)  # refuses a live socket: another acceptor here
+                service.fast_append_unix = str(path)
     port = add_listen_port(server, listen, tls, "logstore")
     registry.start_background()
     if offloader:
@@ -578,6 +600,7 @@ async def serve(
             "logs": len(registry.logs),
             "fast_append_port": service.fast_append_port,
             "fast_append_tls": tls is not None,
+            "fast_append_unix": service.fast_append_unix,
             "max_logs": max_logs,
         },
     )

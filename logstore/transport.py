@@ -25,6 +25,7 @@ from logstore.fastappend import (
     FALLBACK_S,
     FAST_APPEND_PORT_KEY,
     FAST_APPEND_TLS_PORT_KEY,
+    FAST_APPEND_UNIX_KEY,
     FastAppendChannel,
 )
 from strata.proto import logstore_pb2 as pb
@@ -32,6 +33,11 @@ from strata.proto import logstore_pb2_grpc as pb_grpc
 from strata.tls import TlsFiles, aio_channel, client_tls
 
 PROMISED_TERM_KEY = "strata-promised-term"
+UNIX_SOCKETS_ENV = "STRATA_LOGSTORE_UNIX_SOCKETS"
+"""The acceptors on this machine: ``HOST:PORT=PATH,...`` (an acceptor's gRPC address as in
+the compute's ``--logstore``, and its fast append Unix socket). A proposer appends to such
+an acceptor over that socket, without TLS (decision 0018), when the acceptor's Vote
+advertises the same path; `strata up` sets it for the computes it starts. Unset: none."""
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 4 << 20),
     ("grpc.max_send_message_length", 4 << 20),
@@ -75,6 +81,24 @@ def error_for(code: grpc.StatusCode, msg: str, promised: int = 0) -> LogstoreErr
     return TransportError(f"{code.name}: {msg}")
 
 
+def local_sockets(raw: str | None = None) -> dict[str, str]:
+    """``UNIX_SOCKETS_ENV`` (or ``raw``) as {gRPC address: socket path}; a malformed entry
+    raises ValueError (a typo must not silently leave a cluster on TLS)."""
+    raw = os.environ.get(UNIX_SOCKETS_ENV, "") if raw is None else raw
+    out: dict[str, str] = {}
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        addr, sep, path = entry.partition("=")
+        if not sep or not addr.strip() or not path.strip().startswith("/"):
+            raise ValueError(f"{UNIX_SOCKETS_ENV}: {entry!r} is not HOST:PORT=/absolute/path")
+        out[addr.strip()] = path.strip()
+    if len(set(out.values())) != len(out):  # two acceptors on one socket: one vote counted twice
+        raise ValueError(f"{UNIX_SOCKETS_ENV}: one socket path given for two acceptors in {raw!r}")
+    return out
+
+
 class AppendChannel(Protocol):
     """One pipelined append stream: requests in order, acks in order."""
 
@@ -104,6 +128,8 @@ class AcceptorTransport(Protocol):
 
 
 class _GrpcAppendChannel:
+    kind = "grpc"
+
     def __init__(self, call: Any, addr: str) -> None:
         self._call = call
         self._addr = addr
@@ -135,8 +161,10 @@ class _GrpcAppendChannel:
 
 
 class GrpcTransport:
-    def __init__(self, addr: str, tls: TlsFiles | None = None) -> None:
-        """``tls``: this proposer's certificate (default: the process's, ``strata.tls``)."""
+    def __init__(self, addr: str, tls: TlsFiles | None = None, unix_path: str | None = None) -> None:
+        """``tls``: this proposer's certificate (default: the process's, ``strata.tls``);
+        ``unix_path``: the acceptor's fast append Unix socket if it runs on this machine
+        (default: from ``UNIX_SOCKETS_ENV``; "": none)."""
         self.addr = addr
         self._channel = aio_channel(addr, CHANNEL_OPTIONS, tls)
         self._stub = pb_grpc.LogStoreStub(self._channel)
@@ -149,6 +177,11 @@ class GrpcTransport:
         self._fast_port = 0
         self._fast_off_until = 0.0
         self._fast_allowed = os.environ.get("STRATA_LOGSTORE_FAST_APPEND", "on") != "off"
+        # The Unix socket told for this acceptor, the one it advertised in Vote (used only
+        # when both agree), and the loop time until which it is not used after a failed connect.
+        self._unix_path = local_sockets().get(addr, "") if unix_path is None else unix_path
+        self._unix_told = ""
+        self._unix_off_until = 0.0
 
     async def _unary(self, method: Any, req: Any, timeout: float) -> Any:
         try:
@@ -172,9 +205,12 @@ class GrpcTransport:
         """The fast append port from Vote's trailing metadata, if advertised under the key
         of this proposer's kind (TLS or plaintext); else 0 (gRPC AppendStream)."""
         self._fast_port = 0
+        self._unix_told = ""
         for key, value in metadata or ():
             if key == self._fast_key and str(value).isdigit() and 0 < int(value) < 65536:
                 self._fast_port = int(value)
+            elif key == FAST_APPEND_UNIX_KEY:
+                self._unix_told = str(value)
 
     async def start_term(self, req: pb.StartTermRequest, timeout: float) -> pb.StartTermResponse:
         resp: pb.StartTermResponse = await self._unary(self._stub.StartTerm, req, timeout)
@@ -190,15 +226,23 @@ class GrpcTransport:
 
     def append_stream(self) -> AppendChannel:
         """The fast append stream when the acceptor advertised one (and it has not just
-        failed to connect), else gRPC AppendStream. Call on the event loop."""
+        failed to connect): over its Unix socket if it is on this machine (told, and the
+        same path advertised), else over TCP; else gRPC AppendStream. Call on the event loop."""
         loop = asyncio.get_running_loop()
-        if self._fast_allowed and self._fast_port and loop.time() >= self._fast_off_until:
-            host = self.addr.rpartition(":")[0].strip("[]")
-            return FastAppendChannel(host, self._fast_port, self.addr, self._fast_failed, self._tls)
+        if self._fast_allowed:
+            now = loop.time()
+            if self._unix_path and self._unix_path == self._unix_told and now >= self._unix_off_until:
+                return FastAppendChannel("", 0, self.addr, self._unix_failed, None, self._unix_path)
+            if self._fast_port and now >= self._fast_off_until:
+                host = self.addr.rpartition(":")[0].strip("[]")
+                return FastAppendChannel(host, self._fast_port, self.addr, self._fast_failed, self._tls)
         return _GrpcAppendChannel(self._stub.AppendStream(), self.addr)
 
     def _fast_failed(self) -> None:
         self._fast_off_until = asyncio.get_running_loop().time() + FALLBACK_S
+
+    def _unix_failed(self) -> None:
+        self._unix_off_until = asyncio.get_running_loop().time() + FALLBACK_S
 
     async def close(self) -> None:
         await self._channel.close()

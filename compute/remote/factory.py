@@ -301,6 +301,8 @@ class RemoteFactory(VfsConnections):
             "prewarmed_pages": self.pages.stats.prewarmed_pages,
         }
         if sink is not None:
+            # how appends reach each acceptor: unix, tls, tcp, grpc ("": out of sync)
+            extra["logstore_append_paths"] = sink.proposer.proposer.append_paths()
             durable = sink.durable_lsn
             return NodeStatus(role="primary", state=sink.state, term=sink.term,
                               written_lsn=sink.written_lsn, durable_lsn=durable,
