@@ -463,10 +463,12 @@ class FastAppendServer:
             ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if ctx is not None else None)
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def start_unix(self, path: Path) -> None:
-        """Also listen on the Unix socket ``path`` (owner-only, no TLS: see the module doc).
-        Raises UnixSocketError if something else is there (a live socket, a file)."""
-        sock = bind_owner_only(path)
+    async def start_unix(self, path: Path, sock: socket.socket | None = None) -> None:
+        """Also listen on the Unix socket ``path`` (owner-only, no TLS: see the module doc),
+        or on ``sock`` already bound there (``bind_owner_only``). Raises UnixSocketError if
+        something else is at ``path`` (a live socket, a file)."""
+        if sock is None:
+            sock = bind_owner_only(path)
         st = os.stat(path)
         try:
             self._unix_server = await asyncio.get_running_loop().create_unix_server(

@@ -33,6 +33,8 @@ from logstore.fastappend import (
     FAST_APPEND_TLS_PORT_KEY,
     FAST_APPEND_UNIX_KEY,
     FastAppendServer,
+    UnixSocketError,
+    bind_owner_only,
     unix_socket_path,
 )
 from logstore.metrics import AcceptorMetrics
@@ -548,6 +550,17 @@ async def serve(
 
         offloader = Offloader(registry.all, store)
         registry.offloader = offloader
+    unix_path, unix_sock = None, None
+    if fast_append_listen != "off" and fast_append_unix:
+        unix_path = unix_socket_path(data_dir)
+        if unix_path is None:
+            log.warning("no fast append Unix socket: %s/fastappend.sock is too long for a "
+                        "Unix socket path (appends stay on TCP)", data_dir)
+        else:
+            # Before the logs are opened: a live socket there is another acceptor serving this
+            # data directory, and this one must not touch its files (UnixSocketError).
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            unix_sock = bind_owner_only(unix_path)
     notes = registry.open_all()  # before serving: blocking the loop is fine here
     for note in notes:
         log.warning(note)
@@ -576,14 +589,9 @@ async def serve(
             service.fast_append_key = FAST_APPEND_TLS_PORT_KEY
         service.fast_append_port = await fast.start(fhost.strip("[]") or "127.0.0.1",
                                                     0 if fast_append_listen == "auto" else int(fport))
-        if fast_append_unix:
-            path = unix_socket_path(data_dir)
-            if path is None:
-                log.warning("no fast append Unix socket: %s/fastappend.sock is too long for a "
-                            "Unix socket path (appends stay on TCP)", data_dir)
-            else:
-                await fast.start_unix(path)  # refuses a live socket: another acceptor here
-                service.fast_append_unix = str(path)
+        if unix_path is not None and unix_sock is not None:
+            await fast.start_unix(unix_path, unix_sock)
+            service.fast_append_unix = str(unix_path)
     port = add_listen_port(server, listen, tls, "logstore")
     registry.start_background()
     if offloader:
@@ -640,4 +648,8 @@ def run(**kwargs: Any) -> None:
     except CorruptionError as exc:
         log.critical("refusing to start: %s", exc)
         print(f"logstore: corruption detected, refusing to start: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except UnixSocketError as exc:
+        log.critical("refusing to start: %s", exc)
+        print(f"logstore: refusing to start: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import pytest
 from conftest import MakeCluster
-from logstore_helpers import LOG, Cluster, payload_for, read_log, wait_flush
+from logstore_helpers import LOG, AcceptorProc, Cluster, payload_for, read_log, wait_flush
 
 from logstore.errors import FencedError, TransportError
 from logstore.fastappend import (
@@ -93,6 +93,20 @@ def test_the_socket_is_owner_only_and_advertised(make_cluster: MakeCluster) -> N
     # a clean stop removes it
     node.stop()
     assert not _sock(node).exists()
+
+
+def test_a_second_acceptor_on_the_same_data_dir_refuses_to_start(make_cluster: MakeCluster, tmp_path: Path) -> None:
+    cluster = make_cluster(n=1, extra=FAST)
+    first = cluster.nodes[0]
+    twin = AcceptorProc(1, tmp_path, FAST)  # another port, the same data directory
+    assert twin.data_dir == first.data_dir
+    twin.start(wait=False)
+    assert twin.proc is not None
+    assert twin.proc.wait(30) == 2
+    assert "is in use" in twin.log_tail()
+    assert first.alive() and first.status().promised_term == 0
+    with socket.socket(socket.AF_UNIX) as s:  # still the first one's
+        s.connect(str(_sock(first)))
 
 
 def test_no_socket_when_switched_off(make_cluster: MakeCluster) -> None:
