@@ -17,7 +17,7 @@ from control.reconciler import Policy, Reconciler
 from control.spec import ClusterSpec, SpecError, validate
 from control.state import ClusterDir, ClusterState
 from logstore.fastappend import HEADER, MAGIC
-from tests.cluster_support import Cluster, node_status, query
+from tests.cluster_support import Cluster, node_status, query, wait_for
 from tests.control.fakes import FakeDriver, FakeServices
 
 
@@ -40,7 +40,8 @@ def test_the_cluster_commits_over_the_tls_fast_stream(cluster: Cluster) -> None:
     assert query(dsn, "SELECT count(*) FROM fast_probe")[0][0] >= 20
     # the primary's proposer holds one fast stream to every acceptor (not gRPC AppendStream);
     # on this machine over the acceptor's Unix socket (decision 0018, tests/cluster/test_unix_append.py)
-    assert node_status(dsn)["extra"]["logstore_append_paths"] == ["unix"] * 3
+    wait_for(lambda: node_status(dsn)["extra"]["logstore_append_paths"] == ["unix"] * 3,
+             "the primary's appends over every acceptor's Unix socket")
 
 
 def test_plaintext_on_the_planned_port_is_refused(cluster: Cluster) -> None:
@@ -65,7 +66,8 @@ def test_a_commit_waits_for_a_majority_over_the_fast_stream(cluster: Cluster) ->
     dsn = st["primary_dsn"]
     query(dsn, "CREATE TABLE IF NOT EXISTS quorum_probe (k int PRIMARY KEY)")
     query(dsn, "INSERT INTO quorum_probe VALUES (0)")
-    assert node_status(dsn)["extra"]["logstore_append_paths"] == ["unix"] * 3
+    wait_for(lambda: node_status(dsn)["extra"]["logstore_append_paths"] == ["unix"] * 3,
+             "the primary's appends over every acceptor's Unix socket")
     stopped = [c["pid"] for c in st["components"] if c["kind"] == "logstore"][:2]
     assert len(stopped) == 2 and all(stopped)
     for pid in stopped:

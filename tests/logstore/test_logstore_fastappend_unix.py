@@ -52,6 +52,16 @@ def _unix_factory(cluster: Cluster) -> Any:
     return lambda addr: GrpcTransport(addr, unix_path=paths[addr])
 
 
+async def _paths(p: Proposer, expected: list[str]) -> list[str]:
+    """``p.append_paths()`` once it is ``expected`` (a peer past the first majority may still
+    be syncing when a commit returns), or as it is after 10 s."""
+    for _ in range(500):
+        if p.append_paths() == expected:
+            break
+        await asyncio.sleep(0.02)
+    return p.append_paths()
+
+
 def _frames(sock: socket.socket) -> list[tuple[int, bytes]]:
     data = b""
     sock.settimeout(10)
@@ -147,23 +157,25 @@ def test_a_proposer_commits_over_the_sockets_and_is_fenced_there(make_cluster: M
 
     async def go() -> int:
         a = Proposer(cluster.addrs, deadline_s=10, name="a", transport_factory=_unix_factory(cluster), **LOG)
-        await a.elect()
-        end = 0
-        for i in range(50):
-            end = await a.append([f"record {i} ".encode() * (1 + i % 40)])
-        futs = [a.submit([b"x" * 4000]) for _ in range(50)]  # pipelined
-        for e, fut in futs:
-            end = await a.wait_commit(e, fut)
-        assert a.append_paths() == ["unix"] * 3
         b = Proposer(cluster.addrs, deadline_s=10, name="b", transport_factory=_unix_factory(cluster), **LOG)
-        await b.elect()
-        with pytest.raises(FencedError):
-            await a.append([b"late"])
-        end = await b.append([b"from b"])
-        assert b.append_paths() == ["unix"] * 3
-        await a.close()
-        await b.close()
-        return end
+        try:
+            await a.elect()
+            end = 0
+            for i in range(50):
+                end = await a.append([f"record {i} ".encode() * (1 + i % 40)])
+            futs = [a.submit([b"x" * 4000]) for _ in range(50)]  # pipelined
+            for e, fut in futs:
+                end = await a.wait_commit(e, fut)
+            assert await _paths(a, ["unix"] * 3) == ["unix"] * 3
+            await b.elect()
+            with pytest.raises(FencedError):
+                await a.append([b"late"])
+            end = await b.append([b"from b"])
+            assert await _paths(b, ["unix"] * 3) == ["unix"] * 3
+            return end
+        finally:
+            await a.close()
+            await b.close()
 
     end = asyncio.run(go())
     logs = [asyncio.run(read_log(addr)) for addr in cluster.addrs]
@@ -179,15 +191,13 @@ def test_a_removed_socket_falls_back_to_tcp(make_cluster: MakeCluster) -> None:
 
     async def go() -> None:
         p = Proposer(cluster.addrs, deadline_s=10, transport_factory=_unix_factory(cluster), **LOG)
-        await p.elect()
-        for i in range(20):
-            await p.append([b"r%d" % i])
-        for _ in range(200):
-            if p.append_paths() == ["tcp", "unix", "unix"]:
-                break
-            await asyncio.sleep(0.02)
-        assert p.append_paths() == ["tcp", "unix", "unix"]
-        await p.close()
+        try:
+            await p.elect()
+            for i in range(20):
+                await p.append([b"r%d" % i])
+            assert await _paths(p, ["tcp", "unix", "unix"]) == ["tcp", "unix", "unix"]
+        finally:
+            await p.close()
 
     asyncio.run(go())
     assert len(asyncio.run(read_log(cluster.addrs[0]))) == 20
@@ -315,58 +325,60 @@ def test_sigkill_during_unix_appends_loses_no_acknowledged_record(make_cluster: 
 
     async def main() -> None:
         p = Proposer(cluster.addrs, deadline_s=10, transport_factory=_unix_factory(cluster), **LOG)
-        await p.elect()
-        acked: dict[int, tuple[int, bytes]] = {}
-        next_index = 0
-        lock = asyncio.Lock()
+        try:
+            await p.elect()
+            acked: dict[int, tuple[int, bytes]] = {}
+            next_index = 0
+            lock = asyncio.Lock()
 
-        async def writer() -> None:
-            nonlocal next_index
-            while True:
-                async with lock:
-                    if next_index >= N_RECORDS:
-                        return
-                    batch = list(range(next_index, min(next_index + rng.randint(1, 4), N_RECORDS)))
-                    next_index = batch[-1] + 1
-                    payloads = [payload_for(i, sizes[i]) for i in batch]
-                    end, fut = p.submit(payloads)
-                await p.wait_commit(end, fut)
-                pos = end
-                for i, pl in zip(reversed(batch), reversed(payloads), strict=True):
-                    acked[i] = (pos, pl)
-                    pos -= len(pl)
+            async def writer() -> None:
+                nonlocal next_index
+                while True:
+                    async with lock:
+                        if next_index >= N_RECORDS:
+                            return
+                        batch = list(range(next_index, min(next_index + rng.randint(1, 4), N_RECORDS)))
+                        next_index = batch[-1] + 1
+                        payloads = [payload_for(i, sizes[i]) for i in batch]
+                        end, fut = p.submit(payloads)
+                    await p.wait_commit(end, fut)
+                    pos = end
+                    for i, pl in zip(reversed(batch), reversed(payloads), strict=True):
+                        acked[i] = (pos, pl)
+                        pos -= len(pl)
 
-        async def killer() -> None:
-            victim = cluster.nodes[1]
-            for at in (N_RECORDS // 4, N_RECORDS // 2):
-                while len(acked) < at:
-                    await asyncio.sleep(0.005)
+            async def killer() -> None:
+                victim = cluster.nodes[1]
+                for at in (N_RECORDS // 4, N_RECORDS // 2):
+                    while len(acked) < at:
+                        await asyncio.sleep(0.005)
+                    seen_paths.append(p.append_paths())
+                    victim.kill()  # SIGKILL mid-stream: its socket file stays behind
+                    await asyncio.sleep(0.3)
+                    await asyncio.to_thread(victim.start)
+                for _ in range(500):  # back on its (new) socket once it is in sync again
+                    if p.append_paths() == ["unix"] * 3:
+                        break
+                    await asyncio.sleep(0.02)
                 seen_paths.append(p.append_paths())
-                victim.kill()  # SIGKILL mid-stream: its socket file stays behind
-                await asyncio.sleep(0.3)
-                await asyncio.to_thread(victim.start)
-            for _ in range(500):  # back on its (new) socket once it is in sync again
-                if p.append_paths() == ["unix"] * 3:
-                    break
-                await asyncio.sleep(0.02)
-            seen_paths.append(p.append_paths())
 
-        await asyncio.gather(killer(), *(writer() for _ in range(WRITERS)))
-        assert len(acked) == N_RECORDS
-        end = max(e for e, _ in acked.values())
-        await wait_flush(cluster.addrs, end, timeout=60)
-        expected = [payload_for(i, sizes[i]) for i in range(N_RECORDS)]
-        for addr in cluster.addrs:
-            log = await read_log(addr)
-            assert [x[2] for x in log] == expected, addr
-            lsn = 0
-            for i, (start, _, payload) in enumerate(log):
-                assert start == lsn
-                lsn += len(payload)
-                assert acked[i][0] == lsn
-        await p.close()
+            await asyncio.gather(killer(), *(writer() for _ in range(WRITERS)))
+            assert len(acked) == N_RECORDS
+            end = max(e for e, _ in acked.values())
+            await wait_flush(cluster.addrs, end, timeout=60)
+            expected = [payload_for(i, sizes[i]) for i in range(N_RECORDS)]
+            for addr in cluster.addrs:
+                log = await read_log(addr)
+                assert [x[2] for x in log] == expected, addr
+                lsn = 0
+                for i, (start, _, payload) in enumerate(log):
+                    assert start == lsn
+                    lsn += len(payload)
+                    assert acked[i][0] == lsn
+        finally:
+            await p.close()
 
     asyncio.run(main())
-    assert seen_paths[0] == ["unix"] * 3  # the kills happened during Unix appends
+    assert seen_paths[0][1] == "unix"  # the first kill came during Unix appends to the victim
     assert seen_paths[-1] == ["unix"] * 3  # and the restarted node is back on its socket
     assert all(node.alive() for node in cluster.nodes)
