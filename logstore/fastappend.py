@@ -47,7 +47,6 @@ import logging
 import os
 import socket
 import ssl
-import stat
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -58,6 +57,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from logstore.errors import FencedError, InvalidRequestError, LogstoreError, TransportError
+from strata.pgwire.unixsock import SocketInUseError, SocketPathError, claim_socket_path
 from strata.proto import logstore_pb2 as pb
 from strata.tls import ROLE_URI_PREFIX, ROLES, TlsFiles
 
@@ -182,26 +182,16 @@ def peer_uid(transport: asyncio.BaseTransport) -> int | None:
 
 
 def _clear_stale_socket(path: Path) -> None:
-    """Remove a socket file nobody listens on; refuse anything else at ``path``."""
+    """Remove a socket file nobody listens on (left by an acceptor that died without closing
+    it); refuse anything else at ``path`` (``strata.pgwire.unixsock.claim_socket_path``, as
+    the compute does for its own socket)."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise UnixSocketError(f"{path} exists and is not a socket: not replacing it")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)  # left by an acceptor that died without closing it
-        return
-    except OSError as exc:
-        raise UnixSocketError(f"{path}: cannot tell whether it is in use: {exc}") from None
-    finally:
-        probe.close()
-    raise UnixSocketError(f"{path} is in use: another acceptor serves this data directory")
+        claim_socket_path(str(path))
+    except SocketInUseError:
+        raise UnixSocketError(f"{path} is in use: another acceptor serves this data "
+                              "directory") from None
+    except SocketPathError as exc:
+        raise UnixSocketError(str(exc)) from None
 
 
 def bind_owner_only(path: Path) -> socket.socket:

@@ -27,6 +27,10 @@ class SocketPathError(ValueError):
     """A socket path that cannot be used: too long, or a live server already owns it."""
 
 
+class SocketInUseError(SocketPathError):
+    """A live server answers on the socket path."""
+
+
 def socket_path(directory: str, port: int) -> str:
     """``directory/.s.PGSQL.<port>``, refused (SocketPathError) beyond MAX_SOCKET_PATH_BYTES."""
     path = os.path.join(directory, f".s.PGSQL.{port}")
@@ -57,7 +61,7 @@ def claim_socket_path(path: str) -> None:
         return
     finally:
         probe.close()
-    raise SocketPathError(f"another server is listening on {path}")
+    raise SocketInUseError(f"another server is listening on {path}")
 
 
 def is_unix_transport(sockname: object) -> bool:
