@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
 from strata.proto import logstore_pb2 as pb
 from strata.proto import logstore_pb2_grpc as pb_grpc
 from tests.support import free_port as support_free_port
+
+if TYPE_CHECKING:
+    from logstore import Proposer
 
 REPO = Path(__file__).resolve().parents[2]
 T = "t"
@@ -213,3 +218,52 @@ def record_syncs(monkeypatch: object) -> list[str]:
     monkeypatch.setattr(os, "fsync", fsync)  # type: ignore[attr-defined]
     monkeypatch.setattr(os, "open", open_)  # type: ignore[attr-defined]
     return events
+
+
+Acked = dict[int, tuple[int, bytes]]
+"""Record index -> (its end LSN, its payload), once a majority acknowledged it."""
+
+
+async def append_indexed(p: Proposer, sizes: list[int], rng: random.Random, writers: int,
+                         acked: Acked) -> None:
+    """``writers`` concurrent tasks append records 0..len(sizes)-1 (``payload_for``), one to
+    four per submit, in index order (LSN order == index order); each lands in ``acked``
+    once acknowledged. Fault tests run it beside whatever kills nodes."""
+    next_index = 0
+    lock = asyncio.Lock()
+    n = len(sizes)
+
+    async def writer() -> None:
+        nonlocal next_index
+        while True:
+            async with lock:
+                if next_index >= n:
+                    return
+                batch = list(range(next_index, min(next_index + rng.randint(1, 4), n)))
+                next_index = batch[-1] + 1
+                payloads = [payload_for(i, sizes[i]) for i in batch]
+                end, fut = p.submit(payloads)
+            await p.wait_commit(end, fut)
+            pos = end
+            for i, pl in zip(reversed(batch), reversed(payloads), strict=True):
+                acked[i] = (pos, pl)
+                pos -= len(pl)
+
+    await asyncio.gather(*(writer() for _ in range(writers)))
+
+
+async def check_every_log(addrs: list[str], sizes: list[int], acked: Acked) -> None:
+    """Every acknowledged record is on every acceptor (after catch-up), byte-identical, at
+    the LSN it was acknowledged at, and nothing else is."""
+    assert len(acked) == len(sizes)
+    end = max(e for e, _ in acked.values())
+    await wait_flush(addrs, end, timeout=60)
+    expected = [payload_for(i, size) for i, size in enumerate(sizes)]
+    for addr in addrs:
+        log = await read_log(addr)
+        assert [x[2] for x in log] == expected, addr
+        lsn = 0
+        for i, (start, _, payload) in enumerate(log):
+            assert start == lsn
+            lsn += len(payload)
+            assert acked[i][0] == lsn

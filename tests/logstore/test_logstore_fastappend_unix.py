@@ -16,7 +16,15 @@ from typing import Any
 import grpc
 import pytest
 from conftest import MakeCluster
-from logstore_helpers import LOG, AcceptorProc, Cluster, payload_for, read_log, wait_flush
+from logstore_helpers import (
+    LOG,
+    AcceptorProc,
+    Acked,
+    Cluster,
+    append_indexed,
+    check_every_log,
+    read_log,
+)
 
 from logstore.errors import FencedError, TransportError
 from logstore.fastappend import (
@@ -327,25 +335,7 @@ def test_sigkill_during_unix_appends_loses_no_acknowledged_record(make_cluster: 
         p = Proposer(cluster.addrs, deadline_s=10, transport_factory=_unix_factory(cluster), **LOG)
         try:
             await p.elect()
-            acked: dict[int, tuple[int, bytes]] = {}
-            next_index = 0
-            lock = asyncio.Lock()
-
-            async def writer() -> None:
-                nonlocal next_index
-                while True:
-                    async with lock:
-                        if next_index >= N_RECORDS:
-                            return
-                        batch = list(range(next_index, min(next_index + rng.randint(1, 4), N_RECORDS)))
-                        next_index = batch[-1] + 1
-                        payloads = [payload_for(i, sizes[i]) for i in batch]
-                        end, fut = p.submit(payloads)
-                    await p.wait_commit(end, fut)
-                    pos = end
-                    for i, pl in zip(reversed(batch), reversed(payloads), strict=True):
-                        acked[i] = (pos, pl)
-                        pos -= len(pl)
+            acked: Acked = {}
 
             async def killer() -> None:
                 victim = cluster.nodes[1]
@@ -362,19 +352,8 @@ def test_sigkill_during_unix_appends_loses_no_acknowledged_record(make_cluster: 
                     await asyncio.sleep(0.02)
                 seen_paths.append(p.append_paths())
 
-            await asyncio.gather(killer(), *(writer() for _ in range(WRITERS)))
-            assert len(acked) == N_RECORDS
-            end = max(e for e, _ in acked.values())
-            await wait_flush(cluster.addrs, end, timeout=60)
-            expected = [payload_for(i, sizes[i]) for i in range(N_RECORDS)]
-            for addr in cluster.addrs:
-                log = await read_log(addr)
-                assert [x[2] for x in log] == expected, addr
-                lsn = 0
-                for i, (start, _, payload) in enumerate(log):
-                    assert start == lsn
-                    lsn += len(payload)
-                    assert acked[i][0] == lsn
+            await asyncio.gather(killer(), append_indexed(p, sizes, rng, WRITERS, acked))
+            await check_every_log(cluster.addrs, sizes, acked)
         finally:
             await p.close()
 
