@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -267,3 +268,19 @@ async def check_every_log(addrs: list[str], sizes: list[int], acked: Acked) -> N
             assert start == lsn
             lsn += len(payload)
             assert acked[i][0] == lsn
+
+
+def read_frames(sock: socket.socket) -> list[tuple[int, bytes]]:
+    """Every fast append frame (kind, body) the server sends until it closes ``sock``."""
+    from logstore.fastappend import HEADER
+
+    data = b""
+    sock.settimeout(10)
+    while chunk := sock.recv(1 << 16):
+        data += chunk
+    out, pos = [], 0
+    while pos < len(data):
+        n, kind = HEADER.unpack_from(data, pos)
+        out.append((kind, data[pos + HEADER.size : pos + HEADER.size + n]))
+        pos += HEADER.size + n
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 from conftest import MakeCluster
-from logstore_helpers import LOG, read_log
+from logstore_helpers import LOG, read_frames, read_log
 
 from logstore import segments
 from logstore.acceptor import Acceptor
@@ -47,20 +47,6 @@ def _fast_port(addr: str, term: int) -> int:
     return 0
 
 
-def _frames(sock: socket.socket) -> list[tuple[int, bytes]]:
-    """Every frame the server sends until it closes the connection."""
-    data = b""
-    sock.settimeout(10)
-    while chunk := sock.recv(1 << 16):
-        data += chunk
-    out, pos = [], 0
-    while pos < len(data):
-        n, kind = HEADER.unpack_from(data, pos)
-        out.append((kind, data[pos + HEADER.size : pos + HEADER.size + n]))
-        pos += HEADER.size + n
-    return out
-
-
 def _error(body: bytes) -> tuple[grpc.StatusCode, str]:
     code, _ = struct.unpack_from("<IQ", body)
     return next(c for c in grpc.StatusCode if c.value[0] == code), body[12:].decode()
@@ -69,7 +55,7 @@ def _error(body: bytes) -> tuple[grpc.StatusCode, str]:
 def _send(port: int, payload: bytes) -> list[tuple[int, bytes]]:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(payload)
-        return _frames(s)
+        return read_frames(s)
 
 
 def test_proposer_commits_over_the_fast_stream(make_cluster: MakeCluster) -> None:

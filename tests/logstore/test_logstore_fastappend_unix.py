@@ -23,6 +23,7 @@ from logstore_helpers import (
     Cluster,
     append_indexed,
     check_every_log,
+    read_frames,
     read_log,
 )
 
@@ -68,19 +69,6 @@ async def _paths(p: Proposer, expected: list[str]) -> list[str]:
             break
         await asyncio.sleep(0.02)
     return p.append_paths()
-
-
-def _frames(sock: socket.socket) -> list[tuple[int, bytes]]:
-    data = b""
-    sock.settimeout(10)
-    while chunk := sock.recv(1 << 16):
-        data += chunk
-    out, pos = [], 0
-    while pos < len(data):
-        n, kind = HEADER.unpack_from(data, pos)
-        out.append((kind, data[pos + HEADER.size : pos + HEADER.size + n]))
-        pos += HEADER.size + n
-    return out
 
 
 def _append_msg(term: int, start: int, payload: bytes) -> bytes:
@@ -146,7 +134,7 @@ def test_same_rules_on_the_socket_acks_after_fsync_and_a_stale_term_is_refused(m
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(_sock(node)))
         s.sendall(MAGIC + _append_msg(2, 0, b"first") + _append_msg(1, 5, b"stale term"))
-        frames = _frames(s)
+        frames = read_frames(s)
     assert [k for k, _ in frames] == [KIND_ACK, KIND_ERROR]
     ack = pb.AppendResponse.FromString(frames[0][1])
     assert (ack.end_lsn, ack.term) == (5, 2) and ack.flush_lsn >= 5
@@ -156,7 +144,7 @@ def test_same_rules_on_the_socket_acks_after_fsync_and_a_stale_term_is_refused(m
     with socket.socket(socket.AF_UNIX) as s:  # not our magic: closed, nothing said
         s.connect(str(_sock(node)))
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        assert _frames(s) == []
+        assert read_frames(s) == []
     assert node.alive()
 
 
