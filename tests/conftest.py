@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,8 +16,12 @@ _reaper: subprocess.Popen[bytes] | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Processes this run starts die with it, even if it is killed (``start_reaper``)."""
+    """Processes this run starts die with it, even if it is killed (``start_reaper``). No
+    test reaches the cloud metadata address: boto3 without credentials in the environment
+    asks 169.254.169.254 for them (a test of an unreachable S3 endpoint did), and test
+    traffic stays on 127.0.0.1."""
     global _reaper
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     _reaper = start_reaper()
 
 
