@@ -654,6 +654,8 @@ class Session(SessionSettings, SqlPrepared, FastLane):
                 hold = tr.kind is QUERY  # (a plain autocommit read: its transaction may be held)
                 if hold:
                     db.hold_for_read(reader)
+                elif reader.held:  # anything else never runs in a held snapshot (checkout_reader)
+                    db.release_hold(reader)
                 rows = reader.conn.execute(steps[0], params).fetchall()
                 held = hold
             except apsw.InterruptError as exc:
