@@ -32,6 +32,8 @@ from typing import Any
 
 from control.driver import Driver, LocalProcessDriver, ProcessSpec
 from control.errors import Conflict, ControlError, InvalidRequest, NotFound, Unavailable
+from control.liveness import KINDS as LIVENESS_KINDS
+from control.liveness import Liveness, Target
 from control.services import Services
 from control.spec import MAX_REPLICAS, port_in_use, ports
 from control.state import (
@@ -88,6 +90,15 @@ class Policy:
     """A status poll still unanswered after this long means the compute is hung (a frozen
     process accepts the connection and never answers): it counts as unreachable from when
     the poll was sent, so a hung primary is failed over like an unreachable one."""
+    liveness_interval_s: float = 1.0
+    """A running log store node, page server or proxy is probed this often (control/liveness.py)."""
+    liveness_timeout_s: float = 2.0
+    """One liveness probe's deadline."""
+    liveness_hang_s: float = 10.0
+    """A log store node, page server or proxy whose liveness probes go unanswered this long
+    (from the first unanswered one's sending) is hung: SIGKILLed and restarted. Generous: a
+    busy node answers a cheap call within it; 0 turns the probes off (Kubernetes: the
+    kubelet's livenessProbe does it)."""
     stop_grace_s: float = 10.0
 
 
@@ -154,6 +165,9 @@ class Reconciler:
         self._dirty = False
         self.events: list[str] = []
         """Recent decisions (bounded), for tests and the daemon log."""
+        self.liveness = Liveness(
+            self.services.probe, clock, interval_s=self.policy.liveness_interval_s,
+            timeout_s=self.policy.liveness_timeout_s, hang_s=self.policy.liveness_hang_s)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -169,6 +183,7 @@ class Reconciler:
         with self.lock:
             self._shape()
             self._poll_statuses()
+            self._check_liveness()
             for tl in self._timelines():
                 self._check_primary(tl)
             for comp in list(self.state.components):
@@ -179,6 +194,7 @@ class Reconciler:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.liveness.close()
 
     # -- desired shape -------------------------------------------------------------------
 
@@ -303,6 +319,21 @@ class Reconciler:
                 rt.unreachable_since = None
                 if status.get("role") in ("primary", "replica") and comp.state == "starting":
                     self._running(comp)
+
+    def _check_liveness(self) -> None:
+        """SIGKILL and restart a running log store node, page server or proxy whose liveness
+        probes went unanswered for ``liveness_hang_s`` (control/liveness.py: never waits)."""
+        targets = [Target(c.name, c.kind, c.address, self.rt(c.name).started_at)
+                   for c in self.state.components
+                   if c.kind in LIVENESS_KINDS and c.state == "running" and self.driver.alive(c.name)]
+        for name, why in self.liveness.check(targets):
+            comp = self.state.component(name)
+            if comp is None:
+                continue
+            self._event(f"{name}: {why}; killing and restarting it")
+            self.driver.kill(name)
+            comp.detail = why
+            self._schedule_restart(comp, crashed=True)
 
     def _primary_dead(self, comp: ComponentState) -> str:
         """Why this primary counts as dead ("" if it does not)."""
@@ -704,6 +735,8 @@ class Reconciler:
                 d.pop("node_id")
                 if c.kind == "compute":
                     d.update(self._compute_view(c))
+                elif (unanswered := self.liveness.unanswered_s(c.name)) is not None:
+                    d.update(node_state="unanswering", unanswered_s=round(unanswered, 1))
                 comps.append(d)
             primary = self.primary(self.spec.timeline)
             return {

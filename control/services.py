@@ -15,6 +15,7 @@ import threading
 from typing import Any, Protocol
 
 from control.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from control.liveness import Prober
 from strata.tls import TlsFiles
 
 SQL_CONNECT_TIMEOUT_S = 2
@@ -54,6 +55,11 @@ class Services(Protocol):
 
     def accepts_connections(self, address: str) -> bool: ...
 
+    def probe(self, kind: str, address: str, timeout_s: float) -> None:
+        """Return once the log store node, page server or proxy at ``address`` answered a
+        cheap call; ``control.liveness.ProbeFailed`` if it did not within ``timeout_s``."""
+        ...
+
     def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
         """Conflict if it exists."""
         ...
@@ -92,6 +98,7 @@ class RealServices:
         self.tls = tls
         self._lock = threading.Lock()
         self._conns: dict[str, Any] = {}
+        self._prober = Prober(tls)
 
     # -- computes over SQL ---------------------------------------------------------------
 
@@ -145,6 +152,9 @@ class RealServices:
 
     def accepts_connections(self, address: str) -> bool:
         return accepts_connections(address)
+
+    def probe(self, kind: str, address: str, timeout_s: float) -> None:
+        self._prober(kind, address, timeout_s)
 
     # -- log store ---------------------------------------------------------------------
 
@@ -257,6 +267,7 @@ class RealServices:
         for conn in conns:
             with contextlib.suppress(Exception):
                 conn.close()
+        self._prober.close()
 
 
 def _details(exc: Exception) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from control.driver import ProcessSpec
 from control.errors import Conflict, Unavailable
+from control.liveness import ProbeFailed
 
 
 class FakeDriver:
@@ -59,8 +60,17 @@ class FakeServices:
         """compute name -> status state override (e.g. fenced)."""
         self.unreachable: set[str] = set()
         self.hung: set[str] = set()
-        """Computes whose status poll blocks until ``unhang`` (a frozen process)."""
+        """Components whose status poll or liveness probe blocks until ``unhung`` is set (a
+        frozen process), then fails."""
         self.unhung = threading.Event()
+        self.probe_gates: dict[str, threading.Event] = {}
+        """Components whose liveness probe blocks until their event is set, then answers
+        (a slow but live process)."""
+        self.probe_answers: dict[str, list[bool]] = {}
+        """Components whose next liveness probes answer (True) or miss their deadline
+        (False) in this order; once the list is used up, they answer."""
+        self.probes: list[tuple[str, str]] = []
+        """(kind, name) of every liveness probe sent."""
         self.promoted: list[str] = []
         self.refuse_promote: set[str] = set()
         self.logs: dict[str, int] = {}
@@ -99,6 +109,21 @@ class FakeServices:
 
     def accepts_connections(self, address: str) -> bool:
         return bool(self._name(address))
+
+    def probe(self, kind: str, address: str, timeout_s: float) -> None:
+        name = self._name(address)
+        self.probes.append((kind, name))
+        if not name or name in self.unreachable:
+            raise ProbeFailed(f"{address}: connection refused")
+        if name in self.hung:
+            self.unhung.wait(30)
+            raise ProbeFailed(f"{address}: deadline exceeded")
+        gate = self.probe_gates.get(name)
+        if gate is not None:
+            gate.wait(30)
+        answers = self.probe_answers.get(name)
+        if answers and not answers.pop(0):
+            raise ProbeFailed(f"{address}: deadline exceeded")
 
     def create_log(self, tenant: str, timeline: str, start_lsn: int) -> None:
         if timeline in self.logs:
