@@ -182,6 +182,9 @@ class AddressedServices:
     def ensure_log(self, address: str, tenant: str, timeline: str, start_lsn: int) -> None:
         self.inner.ensure_log(self.resolve(address), tenant, timeline, start_lsn)
 
+    def probe(self, kind: str, address: str, timeout_s: float) -> None:
+        self.inner.probe(kind, self.resolve(address), timeout_s)
+
     def __getattr__(self, name: str) -> Any:  # logs, timelines: no component address
         return getattr(self.inner, name)
 
@@ -206,7 +209,7 @@ class KubernetesCluster:
         from pathlib import Path
 
         from control import k8s_render
-        from control.reconciler import Reconciler
+        from control.reconciler import Policy, Reconciler
         from control.spec import ClusterSpec
         from control.state import ClusterDir, ClusterState, ComponentState
         from control.users import write_private
@@ -247,7 +250,10 @@ class KubernetesCluster:
         inner = services_factory(k8s_render.logstore_addresses(name, namespace, n),
                                  k8s_render.pageserver_address(name, namespace), login, tls)
         self.services = AddressedServices(inner, self.resolve)
+        # liveness of the log store, page server and proxy pods: their livenessProbe
+        # (k8s_render), run by the kubelet next to each container, not from here
         self.reconciler = Reconciler(self.cdir, state, self.driver, self.services,
+                                     Policy(liveness_hang_s=0.0),
                                      port_free=lambda host, port: True)
         self.state = state
         self.detail = ""

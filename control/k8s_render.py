@@ -187,6 +187,36 @@ def _tcp_probe(port: int) -> dict[str, Any]:
     return {"tcpSocket": {"port": port}, "periodSeconds": 5, "failureThreshold": 3}
 
 
+LIVENESS_PERIOD_S = 10
+LIVENESS_FAILURES = 3
+"""A log store node, page server or proxy container that misses this many liveness probes
+in a row (about 30 s) is restarted by the kubelet. Generous, as local mode's
+``Policy.liveness_hang_s``: a busy process answers a cheap call within it."""
+LIVENESS_TIMEOUT_S = 5
+"""One probe's deadline (``python3 -m control.probe --timeout``); the kubelet's bound on the
+probe command adds time for the interpreter to start."""
+STARTUP_FAILURES = 360
+"""The startup probe (the port accepts connections) may take this many periods of 5 s
+(30 min): liveness is judged only once the port is open, so a slow start (many logs to
+open) is not a hang."""
+
+
+def _liveness_probe(kind: str, port: int) -> dict[str, Any]:
+    """``control.probe`` against the container's own port: the node's gRPC Status (mutual
+    TLS with the pod's files) or the proxy's answer to GSSENCRequest. A TCP probe cannot
+    tell a frozen process: the kernel completes the handshake for it."""
+    command = ["python3", "-m", "control.probe", kind, f"127.0.0.1:{port}",
+               "--timeout", str(LIVENESS_TIMEOUT_S)]
+    if kind != "proxy":
+        command += ["--tls-dir", INTERNAL_TLS_DIR]
+    return {"exec": {"command": command}, "periodSeconds": LIVENESS_PERIOD_S,
+            "timeoutSeconds": 2 * LIVENESS_TIMEOUT_S, "failureThreshold": LIVENESS_FAILURES}
+
+
+def _startup_probe(port: int) -> dict[str, Any]:
+    return {"tcpSocket": {"port": port}, "periodSeconds": 5, "failureThreshold": STARTUP_FAILURES}
+
+
 def _stateful(cluster: str, namespace: str, spec: dict[str, Any], uid: str, component: str,
               replicas: int, port: int, command: list[str]) -> list[dict[str, Any]]:
     """A headless Service + a StatefulSet with a PVC per pod (stable identity and disk)."""
@@ -217,6 +247,8 @@ def _stateful(cluster: str, namespace: str, spec: dict[str, Any], uid: str, comp
                     "command": command, "env": _env(spec),
                     "ports": [{"name": "grpc", "containerPort": port}],
                     "readinessProbe": _tcp_probe(port),
+                    "startupProbe": _startup_probe(port),
+                    "livenessProbe": _liveness_probe(component, port),
                     "volumeMounts": [{"name": "data", "mountPath": "/data"}, _tls_mount()],
                 }], "volumes": [tls_volume(cluster, component)],
                     "securityContext": {"fsGroup": IMAGE_UID}},
@@ -380,7 +412,9 @@ def render(cluster: str, namespace: str, spec: dict[str, Any],
                 "spec": {"containers": [{
                     "name": "proxy", "image": s["image"], "command": proxy_cmd,
                     "ports": [{"name": "pg", "containerPort": PROXY_PORT}],
-                    "readinessProbe": _tcp_probe(PROXY_PORT), "volumeMounts": mounts,
+                    "readinessProbe": _tcp_probe(PROXY_PORT),
+                    "startupProbe": _startup_probe(PROXY_PORT),
+                    "livenessProbe": _liveness_probe("proxy", PROXY_PORT), "volumeMounts": mounts,
                 }], "volumes": volumes},
             },
         },

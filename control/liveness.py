@@ -223,11 +223,11 @@ class Prober:
         import grpc
 
         key = (kind, address)
-        with self._lock:
-            channel = self._channels.get(key)
-            if channel is None:
-                from strata.tls import channel as make_channel
+        from strata.tls import channel as make_channel
 
+        with self._lock:
+            channel: Any = self._channels.get(key)
+            if channel is None:
                 channel = make_channel(address, PROBE_CHANNEL_OPTIONS, self.tls)
                 self._channels[key] = channel
         if kind == "logstore":

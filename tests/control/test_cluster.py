@@ -226,6 +226,58 @@ def test_frozen_primary_fails_over(cluster: Cluster) -> None:
     wait_for(lambda: query(primary["dsn"], "SELECT max(k) FROM kv") == [(8,)], "it replays")
 
 
+def test_frozen_log_store_node_and_page_server_are_restarted(cluster: Cluster) -> None:
+    """A frozen log store node or page server (SIGSTOP: alive, accepting connections,
+    answering nothing) used to stay frozen forever. Their liveness probes go unanswered
+    for ``liveness_hang_s`` (10 s): both are SIGKILLed and restarted. Commits go on while
+    they are frozen (two log store nodes of three answer), none acknowledged is lost, and
+    afterwards a new compute reads its pages from the restarted page server."""
+    st = cluster.fast_status()
+    dsn = st["primary_dsn"]
+    frozen = {c["name"]: c["pid"] for c in st["components"] if c["name"] in ("logstore-2", "pageserver-1")}
+    query(dsn, "CREATE TABLE frozen (k int PRIMARY KEY)")
+    acked: list[int] = []
+
+    def commit() -> None:
+        k = len(acked) + 1
+        query(dsn, "INSERT INTO frozen VALUES (%s)", (k,))
+        acked.append(k)
+
+    for pid in frozen.values():
+        os.kill(pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        def replaced() -> bool:
+            commit()
+            now = {c["name"]: c for c in cluster.fast_status()["components"]}
+            return all(now[n]["pid"] != pid and now[n]["state"] == "running" for n, pid in frozen.items())
+
+        wait_for(replaced, "the frozen log store node and page server replaced", timeout=30)
+        took = time.monotonic() - t0
+        print(f"both running again {took:.2f}s after SIGSTOP; {len(acked)} commits meanwhile")
+        assert 10.0 <= took <= 20.0
+        assert not any(Path(f"/proc/{pid}").exists() for pid in frozen.values())
+    finally:
+        for pid in frozen.values():
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGCONT)
+    control_log = (cluster.dir / "logs" / "control.log").read_text()
+    for name in frozen:
+        assert f"{name}: hung: no answer to liveness probes for 1" in control_log
+    assert len(acked) >= 5  # commits went on during the freeze
+    commit()
+    assert query(dsn, "SELECT k FROM frozen ORDER BY k") == [(k,) for k in acked]
+    with cluster.rest() as api:  # a new compute: every page it reads comes from the page server
+        resp = api.post("/v1/branches", json={"name": "afterfreeze"})
+        assert resp.status_code == 201, resp.text
+        branch = resp.json()
+        try:
+            assert wait_for(lambda: query(branch["dsn"], "SELECT count(*) FROM frozen"),
+                            "the branch compute reads") == [(len(acked),)]
+        finally:
+            assert api.delete("/v1/branches/afterfreeze").status_code == 204
+
+
 def test_status_without_a_cluster(tmp_path: Path) -> None:
     proc = strata("status", "--dir", str(tmp_path / "none"), check=False)
     assert proc.returncode != 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +16,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from control import k8s_render
 from control.liveness import Liveness, ProbeFailed, Prober, Target, probe_postgres
+from control.probe import main as probe_main
 from tests.control.test_reconciler import World
+from tests.support import REPO
 
 KIND_OF = {"logstore-2": "logstore", "pageserver-1": "pageserver", "proxy-1": "proxy"}
 
@@ -256,3 +261,57 @@ def test_grpc_status_probe(kind: str) -> None:
         prober.close()
     with pytest.raises(ProbeFailed):
         Prober()(kind, address, 0.5)  # nothing listens any more
+
+
+# -- Kubernetes: the kubelet runs the same probe -----------------------------------------
+
+
+def test_rendered_pods_have_liveness_probes() -> None:
+    """Log store, page server and proxy containers get a livenessProbe running
+    ``control.probe`` against their own port (a TCP probe cannot tell a frozen process:
+    the kernel completes the handshake), judged only once the startup probe saw the port
+    open. Computes get none: the control plane's status poll decides about them."""
+    objects = k8s_render.render("demo", "ns", {"objectStore": {"bucket": "b-1"}})
+    containers = {o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]
+                  for o in objects if o["kind"] in ("StatefulSet", "Deployment")}
+    ports = {"demo-logstore": ("logstore", k8s_render.LOGSTORE_PORT),
+             "demo-pageserver": ("pageserver", k8s_render.PAGESERVER_PORT),
+             "demo-proxy": ("proxy", k8s_render.PROXY_PORT)}
+    assert set(containers) == set(ports)
+    for name, (kind, port) in ports.items():
+        c = containers[name]
+        live = c["livenessProbe"]
+        argv = live["exec"]["command"]
+        assert argv[:3] == ["python3", "-m", "control.probe"]
+        assert argv[3:5] == [kind, f"127.0.0.1:{port}"]
+        assert ("--tls-dir" in argv) == (kind != "proxy")
+        if kind != "proxy":
+            assert argv[argv.index("--tls-dir") + 1] == k8s_render.INTERNAL_TLS_DIR
+        timeout = float(argv[argv.index("--timeout") + 1])
+        assert timeout < live["timeoutSeconds"]  # the kubelet's bound includes interpreter start
+        assert live["periodSeconds"] * live["failureThreshold"] >= 30  # generous: not a busy node
+        assert c["startupProbe"]["tcpSocket"]["port"] == port
+        assert c["readinessProbe"]["tcpSocket"]["port"] == port
+    pods = [o for o in objects if o["kind"] == "Pod"]
+    assert pods and all("livenessProbe" not in p["spec"]["containers"][0] for p in pods)
+
+
+def test_probe_command(listener: socket.socket) -> None:
+    """``python3 -m control.probe``: exit 0 on an answer, 1 on none (a frozen process)."""
+    frozen = f"127.0.0.1:{listener.getsockname()[1]}"
+    assert probe_main(["proxy", frozen, "--timeout", "0.3"]) == 1
+    handler = _Status()
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        assert probe_main(["pageserver", f"127.0.0.1:{port}", "--timeout", "2"]) == 0
+        handler.mode = "hang"
+        assert probe_main(["logstore", f"127.0.0.1:{port}", "--timeout", "0.3"]) == 1
+    finally:
+        handler.release.set()
+        server.stop(0)
+    proc = subprocess.run([sys.executable, "-m", "control.probe", "proxy", frozen, "--timeout", "0.3"],
+                          cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and "no answer" in proc.stderr
