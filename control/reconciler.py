@@ -736,7 +736,9 @@ class Reconciler:
                 if c.kind == "compute":
                     d.update(self._compute_view(c))
                 elif (unanswered := self.liveness.unanswered_s(c.name)) is not None:
-                    d.update(node_state="unanswering", unanswered_s=round(unanswered, 1))
+                    d["node_state"] = "unanswering"
+                    d["detail"] = (f"liveness probes unanswered for {unanswered:.1f}s (restarted "
+                                   f"at {self.policy.liveness_hang_s:g}s)")
                 comps.append(d)
             primary = self.primary(self.spec.timeline)
             return {
