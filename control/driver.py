@@ -7,6 +7,7 @@ its whole group), with stdout and stderr appended to ``logs/<component>.log``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +18,11 @@ from typing import Protocol
 
 STOP_GRACE_S = 10.0
 """How long a component has to exit after SIGTERM before it gets SIGKILL."""
+KILL_WAIT_S = 1.0
+"""How long ``kill`` waits for the process to be gone. SIGKILL takes effect when the process
+leaves the kernel: one in uninterruptible sleep (an fsync on a stalled disk) dies only once
+that returns, and the reconciler's step must not wait for it. It stays ``alive`` until then,
+and the reconciler starts its replacement once it is gone."""
 
 
 @dataclass
@@ -84,7 +90,8 @@ class LocalProcessDriver:
         if child is None or child.poll() is not None:
             return
         _signal_group(child.pid, signal.SIGKILL)
-        child.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(KILL_WAIT_S)
 
     def stop(self, name: str, grace_s: float = STOP_GRACE_S) -> None:
         child = self._procs.get(name)

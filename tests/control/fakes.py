@@ -17,6 +17,9 @@ class FakeDriver:
         self.stops: list[str] = []
         self.kills: list[str] = []
         self.fail_start: set[str] = set()
+        self.unkillable: set[str] = set()
+        """Components a kill does not end yet (a process in uninterruptible sleep): they stay
+        alive until ``crash``."""
         self._pid = 1000
 
     def start(self, proc: ProcessSpec) -> int:
@@ -32,6 +35,9 @@ class FakeDriver:
             self.stops.append(name)
 
     def kill(self, name: str) -> None:
+        if name in self.unkillable and name in self.running:
+            self.kills.append(name)
+            return
         if self.running.pop(name, None) is not None:
             self.kills.append(name)
 

@@ -73,3 +73,23 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_kill_does_not_wait_for_a_process_that_cannot_die_yet(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL ends a process only when it leaves the kernel (one stuck in an fsync on a
+    stalled disk dies when that returns): kill waits KILL_WAIT_S at most, and the process
+    stays alive until it is gone."""
+    import control.driver as driver_mod
+
+    d = LocalProcessDriver()
+    d.start(_spec(tmp_path, "a", "import time; print('up', flush=True); time.sleep(60)"))
+    _wait_text(tmp_path / "a.log", "up")
+    real = driver_mod._signal_group
+    monkeypatch.setattr(driver_mod, "_signal_group", lambda pid, sig: None)  # not dying yet
+    t0 = time.monotonic()
+    d.kill("a")
+    assert time.monotonic() - t0 < driver_mod.KILL_WAIT_S + 1.0
+    assert d.alive("a")
+    monkeypatch.setattr(driver_mod, "_signal_group", real)
+    d.kill("a")
+    assert not d.alive("a") and d.exit_detail("a") == "killed by signal 9"

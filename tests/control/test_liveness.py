@@ -317,3 +317,27 @@ def test_probe_command(listener: socket.socket) -> None:
     proc = subprocess.run([sys.executable, "-m", "control.probe", "proxy", frozen, "--timeout", "0.3"],
                           cwd=REPO, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "no answer" in proc.stderr
+
+
+def test_a_hung_component_that_cannot_die_yet_is_replaced_once_gone(tmp_path: Path) -> None:
+    """A process in uninterruptible sleep outlives its SIGKILL for a while: the reconciler
+    neither waits for it nor starts a second copy beside it; the replacement starts once it
+    is gone."""
+    w = world(tmp_path, liveness_hang_s=4.0)
+    w.driver.unkillable.add("logstore-3")
+    w.services.hung.add("logstore-3")
+    try:
+        for _ in range(20):
+            steps(w, 1)
+            if w.driver.kills:
+                break
+        assert w.driver.kills == ["logstore-3"]
+        w.services.hung.discard("logstore-3")
+        steps(w, 10)
+        assert w.driver.starts.count("logstore-3") == 1 and w.comp("logstore-3").state == "backoff"
+        w.driver.unkillable.discard("logstore-3")
+        w.driver.crash("logstore-3")  # the kernel let it go
+        steps(w, 3)
+        assert w.driver.starts.count("logstore-3") == 2 and w.comp("logstore-3").state == "running"
+    finally:
+        w.services.unhung.set()
