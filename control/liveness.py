@@ -24,7 +24,8 @@ step, which only looks at finished probes. A component is **hung** when
    probing works: when nothing answers at all, the machine or this daemon stalled, and
    killing everything would turn a stall into an outage).
 
-The reconciler then SIGKILLs it and restarts it through its usual restart path.
+The reconciler then SIGKILLs it and restarts it through its usual restart path; log store
+nodes one at a time (``QUORUM_KINDS``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ from typing import Any, Protocol
 
 KINDS = ("logstore", "pageserver", "proxy")
 """Component kinds with a liveness probe (computes have their status poll)."""
+QUORUM_KINDS = ("logstore",)
+"""Kinds whose members serve together by majority: at most one is killed for liveness at a
+time, and none while another member is not running. Several silent at once may share a
+cause (one disk stalled under all of them); killing them one by one, each back before the
+next, never takes down more of the quorum than one node, and truly frozen ones are still
+all replaced, a restart apart."""
 PROBE_WORKERS = 4
 """Threads running probes (their own: a hung compute's status poll holds a thread of the
 reconciler's pool until the compute is killed, and must not delay these)."""
@@ -112,10 +119,12 @@ class Liveness:
     def enabled(self) -> bool:
         return self.hang_s > 0
 
-    def check(self, targets: list[Target]) -> list[tuple[str, str]]:
+    def check(self, targets: list[Target], recovering: set[str] | frozenset[str] = frozenset(),
+              ) -> list[tuple[str, str]]:
         """Collect finished probes, judge, send the probes that are due. Never waits.
-        Returns (name, why) of each hung component (its record is dropped: the caller
-        kills it, and its next incarnation starts afresh)."""
+        Returns (name, why) of each hung component to kill (its record is dropped: its next
+        incarnation starts afresh). ``recovering``: kinds with a member not running now;
+        a hung member of such a kind in QUORUM_KINDS waits (is returned by a later call)."""
         if not self.enabled:
             return []
         now = self.clock()
@@ -128,9 +137,16 @@ class Liveness:
                 self._records[t.name] = _Record(incarnation=t.incarnation, next_at=now)
             else:
                 self._collect(rec, now)
-        hung = [(t.name, why) for t in targets if (why := self._verdict(t.name, now))]
-        for name, _ in hung:
-            del self._records[name]
+        hung: list[tuple[str, str]] = []
+        held = {k for k in recovering if k in QUORUM_KINDS}
+        for t in targets:
+            why = self._verdict(t.name, now)
+            if not why or t.kind in held:
+                continue
+            hung.append((t.name, why))
+            del self._records[t.name]
+            if t.kind in QUORUM_KINDS:
+                held.add(t.kind)
         for t in targets:
             rec = self._records.get(t.name)
             if rec is not None and rec.future is None and now >= rec.next_at:

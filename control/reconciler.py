@@ -326,7 +326,8 @@ class Reconciler:
         targets = [Target(c.name, c.kind, c.address, self.rt(c.name).started_at)
                    for c in self.state.components
                    if c.kind in LIVENESS_KINDS and c.state == "running" and self.driver.alive(c.name)]
-        for name, why in self.liveness.check(targets):
+        recovering = {c.kind for c in self.state.components if c.state != "running"}
+        for name, why in self.liveness.check(targets, recovering):
             comp = self.state.component(name)
             if comp is None:
                 continue

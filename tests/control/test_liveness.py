@@ -341,3 +341,34 @@ def test_a_hung_component_that_cannot_die_yet_is_replaced_once_gone(tmp_path: Pa
         assert w.driver.starts.count("logstore-3") == 2 and w.comp("logstore-3").state == "running"
     finally:
         w.services.unhung.set()
+
+
+def test_log_store_nodes_are_killed_one_at_a_time(tmp_path: Path) -> None:
+    """Two log store nodes silent at once (one disk stalled under both, or both frozen):
+    one is killed; the other only once the first is running again, so liveness never takes
+    down more than one node of the quorum. Both frozen ones are still replaced."""
+    w = world(tmp_path, liveness_hang_s=4.0)
+    w.services.hung.update({"logstore-1", "logstore-3"})
+    w.driver.unkillable.add("logstore-1")  # the first one killed takes a while to die
+    w.driver.unkillable.add("logstore-3")
+    try:
+        for _ in range(20):
+            steps(w, 1)
+            if w.driver.kills:
+                break
+        assert len(w.driver.kills) == 1
+        first = w.driver.kills[0]
+        other = ({"logstore-1", "logstore-3"} - {first}).pop()
+        w.services.hung.discard(first)
+        steps(w, 10)  # 5 s: the first is still dying; the other is hung but waits
+        assert w.driver.kills == [first] and w.comp(other).state == "running"
+        w.driver.unkillable.discard(first)
+        w.driver.crash(first)
+        for _ in range(10):
+            steps(w, 1)
+            if len(w.driver.kills) == 2:
+                break
+        assert w.driver.kills == [first, other]
+        assert w.comp(first).state == "running"  # back before the second was killed
+    finally:
+        w.services.unhung.set()
