@@ -47,7 +47,7 @@ time, and none while another member is not running. Several silent at once may s
 cause (one disk stalled under all of them); killing them one by one, each back before the
 next, never takes down more of the quorum than one node, and truly frozen ones are still
 all replaced, a restart apart."""
-PROBE_WORKERS = 4
+PROBE_WORKERS = 8
 """Threads running probes (their own: a hung compute's status poll holds a thread of the
 reconciler's pool until the compute is killed, and must not delay these)."""
 GSSENC_REQUEST = struct.pack("!ii", 8, 80877104)

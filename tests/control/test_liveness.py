@@ -95,7 +95,7 @@ def test_slow_but_answering_components_are_not_killed(tmp_path: Path) -> None:
 
 
 def test_a_hung_probe_never_stalls_the_loop_and_all_silent_kills_nothing(tmp_path: Path) -> None:
-    """Every liveness probe blocks (more than the probe threads): each step still returns at
+    """Every liveness probe blocks: each step still returns at
     once and the computes are still watched (a crashed primary is failed over). With no
     component answering at all, the observer is suspect, not every component: none is
     killed."""
