@@ -35,6 +35,8 @@ class ProxyConfig:
     startup_timeout_s: float = 10.0                # startup + authentication, then the socket is closed
     server_connect_timeout_s: float = 5.0
     monitor_interval_s: float = 0.02               # health / replay-LSN poll per compute
+    primary_monitor_interval_s: float = 0.1        # ... of the current primary while it is healthy
+                                                   # (its monitor connection's end polls at once)
     max_message_bytes: int = 64 * 1024 * 1024     # after authentication
     compute_socket_dir: Path | None = None         # computes on this machine via DIR/.s.PGSQL.<port>
     topology_poll_s: float = 0.1                   # topology and users file mtime checks

@@ -54,6 +54,21 @@ def parse_status(text: bytes) -> dict[str, object]:
     return status
 
 
+def _poll_at_end(conn: ServerConn, b: Backend) -> Callable[[], bool]:
+    """The monitor connection's ``Link.hook``: when the compute ends the connection (a
+    crash, a stop), ``b``'s monitor polls at once instead of at its next interval (the
+    poll then fails on the closed connection and takes ``b`` out of the rotation). Never
+    takes the event itself: the reader is woken as without a hook."""
+    link = conn.link
+
+    def hook() -> bool:
+        if link.eof:
+            b.poll_now.set()
+        return False
+
+    return hook
+
+
 def pick_replica(eligible: list[Backend], pack: int) -> Backend | None:
     """The replica a read goes to, among ``eligible`` (healthy, caught up) in topology order:
     the busiest one with fewer than ``pack`` server connections in use, so that reads pack
@@ -239,6 +254,8 @@ class ProxyServer:
         for addr in wanted:
             self._add_backend(addr)
         log.info("topology: primary %s, replicas %s", primary, replicas)
+        for b in self.backends.values():
+            b.poll_now.set()  # a promotion or a move: every role now, not at the next interval
         self._pick_primary()
 
     def _load_users(self) -> None:
@@ -272,6 +289,7 @@ class ProxyServer:
                 if conn is None or conn.broken:
                     conn = await ServerConn.connect(b, MONITOR_DATABASE, MONITOR_USER, self.secret,
                                                     self.config.server_connect_timeout_s)
+                    conn.link.hook = _poll_at_end(conn, b)
                 # asyncio.timeout, not wait_for: no task per poll (50 polls a second per compute)
                 async with asyncio.timeout(MONITOR_TIMEOUT_S):
                     text = await self._poll(conn)
@@ -281,7 +299,7 @@ class ProxyServer:
                 self._apply_status(b, status)
                 if not b.poll_now.is_set():
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.config.monitor_interval_s):
+                        async with asyncio.timeout(self._monitor_interval(b)):
                             await b.poll_now.wait()
                 b.poll_now.clear()
             except asyncio.CancelledError:
@@ -302,6 +320,19 @@ class ProxyServer:
                     log.warning("compute %s is unreachable: %s", b.address, exc)
                     self._mark_dead(b)
                 await asyncio.sleep(MONITOR_RECONNECT_S)
+
+    def _monitor_interval(self, b: Backend) -> float:
+        """How long ``b``'s monitor waits before its next poll (unless ``poll_now``): the
+        current primary, while healthy, ``primary_monitor_interval_s``; every other compute,
+        and every compute while there is no primary, ``monitor_interval_s``. A healthy
+        primary's poll finds little (its crash ends the monitor connection, which polls at
+        once: ``_poll_at_end``; a promoted replica is polled at the fast rate and taken by
+        its higher term; a failed server connection polls at once: ``suspect``), and at
+        50 polls a second it was most of the proxy's CPU under TPC-B and ~12 ms/s of the
+        primary's (docs/performance.md, "Cluster TPC-B CPU (session 18)")."""
+        if b is self.current_primary and b.healthy:
+            return self.config.primary_monitor_interval_s
+        return self.config.monitor_interval_s
 
     async def _poll(self, conn: ServerConn) -> bytes:
         """The compute's ``strata_node_status()`` answer, as the JSON text's bytes."""
