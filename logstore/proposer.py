@@ -393,6 +393,8 @@ class Proposer:
         ``lazy_max_bytes`` or more (``_pump_all``). Big batches amortize a message by
         themselves, and holding them back from the third acceptor made every commit wait
         for the two slowest of three, then sent it 1-2 MiB bursts that stalled the others."""
+        if p.idx < self.majority:
+            return False  # fewer than a majority before it: never lazy (``_is_lazy``), no clock read
         return (bool(self.lazy_s) and (self._loop or asyncio.get_running_loop()).time() >= self._eager_until
                 and self._is_lazy(p))
 
@@ -1147,6 +1149,8 @@ class SyncProposer:
             waiting = self._waiting
             while waiting and (waiting[0][2].done() or (stalled and waiting[0][0] <= now)):
                 _, end, fut = waiting.popleft()
+                if fut.done():  # acknowledged: no error to build (peer_states() per commit)
+                    continue
                 _fail(fut, QuorumLostError(
                     f"LSN {end:#x} not acknowledged by a majority within {self.deadline_s}s, "
                     f"no progress for {now - self._progress_at:.1f}s "
