@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -147,6 +148,15 @@ class Pooled:
     held_tick: int = 0  # Database.hold_tick when it was last returned holding
     read_lsn: int = -1  # the durable LSN at its last autocommit read that did not hold
     control: apsw.Cursor | None = None  # runs hold_for_read's BEGIN and ROLLBACK
+    reads: apsw.Cursor | None = None  # runs the read lane's statements (Session._fast_read)
+    snapshot_current: Callable[[], bool] | None = None  # Database._snapshot_current's, bound
+
+    def new_reads(self) -> apsw.Cursor:
+        """The cursor kept for the read lane's statements (``reads``; ``conn.execute`` makes
+        a new cursor per statement). apsw resets a cursor's statement when it is done or fails,
+        so a kept cursor holds nothing between statements."""
+        self.reads = self.conn.cursor()
+        return self.reads
 
 
 REGISTRY_DB_ID = 0  # the `postgres` database holds the list of databases
@@ -356,15 +366,31 @@ class Database:
         default_factory=collections.deque)
     durable_catalog: tuple[int, Catalog] | None = None  # (durable LSN, catalog at it)
     last_commit_lsn: int = 0  # of this database (the log is shared by all databases)
-    hold_check: Callable[[apsw.Connection], bool] | None = None
-    """``factory.snapshot_is_current`` (None: readers never hold; a factory without a page
-    VFS, or ``STRATA_READER_HOLD=0``)."""
+    hold_check: Callable[[Pooled], bool] | None = None
+    """Whether a reader's open read transaction is pinned at the LSN a new one would pin:
+    ``factory.snapshot_is_current`` of its connection (``_snapshot_current``; None: readers
+    never hold; a factory without a page VFS, or ``STRATA_READER_HOLD=0``)."""
     hold_tick: int = 0  # release_idle_holds rounds so far
     hold_timer: asyncio.TimerHandle | None = None
 
     def __post_init__(self) -> None:
-        if HOLD_READS:
-            self.hold_check = getattr(self.factory, "snapshot_is_current", None)
+        if HOLD_READS and getattr(self.factory, "snapshot_is_current", None) is not None:
+            self.hold_check = self._snapshot_current
+
+    def _snapshot_current(self, pooled: Pooled) -> bool:
+        """``factory.snapshot_is_current(pooled.conn)``, through the check the factory binds
+        to the connection once (``snapshot_check``: its VFS file's own, without finding the
+        file per call)."""
+        current = pooled.snapshot_current
+        if current is None:
+            bind = getattr(self.factory, "snapshot_check", None)
+            current = bind(pooled.conn) if bind is not None else None
+            if current is None:
+                check: Callable[[apsw.Connection], bool] = getattr(  # noqa: B009 - not in the protocol
+                    self.factory, "snapshot_is_current")
+                current = functools.partial(check, pooled.conn)
+            pooled.snapshot_current = current
+        return current()
 
     def note_slow(self, steps: tuple[str, ...]) -> None:
         """A statement ran past its inline budget: run it on a thread from now on."""
@@ -443,7 +469,7 @@ class Database:
         if control is None:
             control = pooled.control = conn.cursor()
         if pooled.held:
-            if check(conn):
+            if check(pooled):
                 return
             pooled.held = False
             control.execute("ROLLBACK")
@@ -503,7 +529,9 @@ class Database:
                 pooled.conn.execute("ROLLBACK")
         else:
             pooled.held = False
-        pooled.guard.reset()
+        guard = pooled.guard  # (guard.reset() without its call)
+        guard.reason = None
+        guard.budget_deadline = guard.statement_deadline = 0.0
         while self.reader_waiters:
             waiter = self.reader_waiters.popleft()
             if not waiter.done():

@@ -637,7 +637,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
     def _fast_read(self, tr: Translation, steps: tuple[str, ...], params: tuple[Any, ...]
                    ) -> Result | None:
         db = self.db
-        if not db.idle_readers or steps in db.slow_statements:
+        if not db.idle_readers or (db.slow_statements and steps in db.slow_statements):
             return None
         reader = db.idle_readers.pop()
         guard = reader.guard
@@ -656,7 +656,8 @@ class Session(SessionSettings, SqlPrepared, FastLane):
                     db.hold_for_read(reader)
                 elif reader.held:  # anything else never runs in a held snapshot (checkout_reader)
                     db.release_hold(reader)
-                rows = reader.conn.execute(steps[0], params).fetchall()
+                reads = reader.reads or reader.new_reads()  # (not a new cursor per statement)
+                rows = reads.execute(steps[0], params).fetchall()
                 held = hold
             except apsw.InterruptError as exc:
                 if guard.reason == "budget":

@@ -228,6 +228,19 @@ class StrataFile:
         """The LSN the open transaction reads at (None outside a transaction)."""
         return self._snap
 
+    def snapshot_is_current(self) -> bool:
+        """``StrataVFS.snapshot_is_current`` of this file's connection: a reader's open read
+        transaction is pinned at exactly the LSN ``xLock`` would pin now (the snapshot
+        override, else ``reader_lsn()``, read at each call: a promotion replaces it). False
+        outside a transaction, and for the writer."""
+        if self.writer:
+            return False
+        snap = self._snap
+        if snap is None:
+            return False
+        override = self.snapshot_override
+        return snap == (override if override is not None else self._vfs.reader_lsn())
+
     # -- apsw VFSFile methods
 
     def xRead(self, amount: int, offset: int) -> bytes:
@@ -642,13 +655,13 @@ class StrataVFS(apsw.VFS):
         statement run in it reads what a fresh transaction would read (compute/engine.py's
         held readers, ``READER_HOLD_MS``). False outside a transaction, and for the writer."""
         f = self._files.get(conn)
-        if f is None or f.writer:
-            return False
-        snap = f._snap
-        if snap is None:
-            return False
-        override = f.snapshot_override
-        return snap == (override if override is not None else self.reader_lsn())
+        return f is not None and f.snapshot_is_current()
+
+    def snapshot_check(self, conn: apsw.Connection) -> Callable[[], bool] | None:
+        """``snapshot_is_current`` of ``conn`` as a call without arguments (its file's own
+        check: no lookup of the file per call); None for a connection not of this VFS."""
+        f = self._files.get(conn)
+        return None if f is None else f.snapshot_is_current
 
     def close(self) -> None:
         """Unregister the VFS (all its connections must be closed)."""
@@ -713,6 +726,9 @@ class VfsConnections:
 
     def snapshot_is_current(self, conn: apsw.Connection) -> bool:
         return self.vfs.snapshot_is_current(conn)
+
+    def snapshot_check(self, conn: apsw.Connection) -> Callable[[], bool] | None:
+        return self.vfs.snapshot_check(conn)
 
     def latest_lsn(self) -> Lsn:
         return self.vfs.latest_lsn()

@@ -26,6 +26,7 @@ from strata.pgwire import messages as m
 
 if TYPE_CHECKING:
     from compute.pgwire.encoding import Transcoder
+    from compute.pgwire.fastbatch import PointBind
     from compute.session import Session
 
 _QUERY = Kind.QUERY  # (an enum class attribute is a slow lookup on 3.11)
@@ -157,6 +158,8 @@ class ExtendedQuery:
     session: Session | None
     styled: bool
     transcoder: Transcoder | None
+    point_heads: dict[bytes, PointBind] | None = None  # point Bind layouts kept (fastbatch.py)
+    point_ats: tuple[int, ...] = ()  # their head lengths, the latest first
 
     if TYPE_CHECKING:
         def send(self, data: bytes) -> None: ...

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from compute.pgwire.extended import _bind_fields
+from compute.pgwire.extended import Prepared, _bind_fields
 from compute.pgwire.fastauto import answer_auto_batch
 from compute.pgwire.fastcommit import answer_commit
 from compute.pgwire.fastwait import queue_write
@@ -89,28 +89,126 @@ def int_params(body: bytes, pos: int, digits: tuple[int, ...]
     return tuple(out), formats
 
 
+class PointBind:
+    """The layout of a batch that ``int_params`` read as one integer parameter of a prepared
+    statement (a point lookup's, a point update's): the value's length, what follows the
+    value (the result-format list, then the Execute and Sync, with a Describe if there was
+    one: ``tail``) and what the general cut made of it. A connection keeps these by the
+    batch's bytes up to the value (``Connection.point_heads``: the Bind's type and length,
+    its portal and statement names, its parameter formats and count, the value's length). A
+    batch that is byte for byte such a head, a value of that length, and the tail is that
+    statement's Bind with that value; ``same_point`` checks exactly that (and that the name
+    still means the statement): the general cut's answer without its slices."""
+
+    __slots__ = ("length", "tail", "name", "prep", "limit", "formats", "describe")
+
+    def __init__(self, length: int, tail: bytes, name: str, prep: Prepared, limit: int,
+                 formats: tuple[int, ...], describe: bool) -> None:
+        self.length = length
+        self.tail = tail
+        self.name = name
+        self.prep = prep
+        self.limit = limit
+        self.formats = formats
+        self.describe = describe
+
+
+def same_point(conn: Connection, buf: bytearray
+               ) -> tuple[Prepared, tuple[int], tuple[int, ...], bool] | None:
+    """(statement, parameters, result formats, Describe?) of the batch in ``buf`` if it has
+    a layout the connection keeps (see PointBind) with a value ``int_params`` reads: what
+    the general cut and ``int_params`` give for it; None: anything else (the general cut)."""
+    heads = conn.point_heads
+    if heads is None:
+        return None
+    for at in conn.point_ats:  # (the head lengths kept, the latest first: usually one)
+        point = heads.get(bytes(buf[:at]))
+        if point is not None:
+            break
+    else:
+        return None
+    length = point.length
+    end = at + length  # just past the value
+    if buf[end:] != point.tail:
+        return None
+    raw = bytes(buf[at:end])
+    if not ((length <= point.limit and raw.isdigit()) or (raw[:1] == b"-" and raw[1:].isdigit())):
+        return None
+    prep = point.prep
+    if conn.prepared.get(point.name) is not prep:  # closed or parsed anew since
+        return None
+    return prep, (int(raw),), point.formats, point.describe
+
+
+MAX_POINT_HEADS = 64
+"""Heads a connection keeps (statements × value lengths; an integer has at most 20
+characters); past it they are forgotten and kept again as batches come."""
+MAX_POINT_ATS = 4
+"""Head lengths ``same_point`` tries (statement names of that many lengths)."""
+
+
+def _note_point(conn: Connection, data: bytes, body: bytes, end: int, name: str, prep: Prepared,
+                formats: tuple[int, ...], describe: bool) -> None:
+    """Keep the layout of a batch ``int_params`` read (one parameter): ``conn.point_heads``."""
+    at = 5 + end + 9  # just past the value's length, in the batch (name, 0, formats, count)
+    length = int.from_bytes(data[at - 4 : at], "big")
+    heads = conn.point_heads
+    if heads is None or len(heads) >= MAX_POINT_HEADS:
+        heads = conn.point_heads = {}
+        conn.point_ats = ()
+    heads[data[:at]] = PointBind(length, data[at + length:], name, prep, prep.int_digits[0],
+                                 formats, describe)
+    ats = conn.point_ats
+    if not ats or ats[0] != at:
+        conn.point_ats = (at, *(a for a in ats if a != at))[:MAX_POINT_ATS]
+
+
+def _cut(conn: Connection, buf: bytearray
+         ) -> tuple[Prepared, tuple[Any, ...], tuple[int, ...], bool] | None:
+    """(statement, decoded parameters, result-format list, Describe?) of the batch in ``buf``
+    if it is one the lanes may take (one Bind of the unnamed portal to a known statement, an
+    optional Describe, Execute, Sync); None: not such a batch. Errors (a bad message or
+    parameter) are raised for the caller (the loop then reports them)."""
+    point = same_point(conn, buf)
+    if point is not None:  # a kept layout: the general cut's answer
+        return point
+    data = bytes(buf)
+    cut = _bind_body(data)
+    if cut is None:
+        return None
+    body, describe = cut
+    end = body.find(0, 1)
+    name = body[1:end]
+    prep = conn.prepared.get(name.decode()) if body[0] == 0 and end > 0 and name.isascii() else None
+    if prep is not None:
+        plain = int_params(body, end + 1, prep.int_digits)
+        if plain is not None:
+            if len(prep.int_digits) == 1:
+                _note_point(conn, data, body, end, name.decode(), prep, plain[1], describe)
+            return prep, plain[0], plain[1], describe
+    # the general cut and decoding
+    portal_name, stmt_name, param_formats, values, result_formats = _bind_fields(body)
+    prep = conn.prepared.get(stmt_name)
+    if portal_name or prep is None or len(values) != len(prep.param_oids):
+        return None
+    params: tuple[Any, ...] = ()
+    if values:
+        params = conn._decode_params(prep.param_oids, m.formats_for(param_formats, len(values)),
+                                     values)
+    return prep, params, tuple(result_formats), describe
+
+
 def answer_batch(conn: Connection, buf: bytearray) -> bool:
     """Answer the batch in ``buf`` (and empty it) if it qualifies; False: nothing was done."""
     session = idle_session(conn)
     if session is None or len(buf) > MAX_BATCH_BYTES or buf[-5:] != _SYNC:
         return False
     try:
-        cut = _bind_body(bytes(buf))
+        cut = _cut(conn, buf)
         if cut is None:
             return False
-        body, describe = cut
-        end = body.find(0, 1)
-        name = body[1:end]
-        prep = conn.prepared.get(name.decode()) if body[0] == 0 and end > 0 and name.isascii() else None
-        plain = int_params(body, end + 1, prep.int_digits) if prep is not None else None
-        if plain is None:  # the general cut and decoding
-            portal_name, stmt_name, param_formats, values, result_formats = _bind_fields(body)
-            prep = conn.prepared.get(stmt_name)
-            if portal_name or prep is None or len(values) != len(prep.param_oids):
-                return False
-        assert prep is not None
+        prep, params, key, describe = cut
         tr = conn._revalidate(prep)
-        key = plain[1] if plain is not None else tuple(result_formats)
         kind = tr.kind
         if kind is QUERY:
             encoders = prep.encoders.get(key)
@@ -124,12 +222,6 @@ def answer_batch(conn: Connection, buf: bytearray) -> bool:
         auto = session.txn is None and (tr.is_write or kind is COMMAND)
         if auto and kind is not COMMAND:
             return False  # an autocommit write with rows: the loop
-        params: tuple[Any, ...] = ()
-        if plain is not None:
-            params = plain[0]
-        elif values:
-            params = conn._decode_params(prep.param_oids, m.formats_for(param_formats, len(values)),
-                                         values)
     except Exception:  # noqa: BLE001 - SqlError, ProtocolViolation, ...: the loop reports it
         return False
     if auto:  # an autocommit write: answered once durable (fastauto.py), else the loop

@@ -99,7 +99,13 @@ def send_answer(conn: Connection, buf: bytearray, session: Session) -> bool:
         log.exception("answering from the socket callback failed")
         conn.wire.close()
         return True
-    write_out(conn)
+    out = conn.out  # (write_out, without its call)
+    data = b"".join(out)
+    out.clear()
+    try:
+        conn.wire.write(data)
+    except ConnectionError:
+        conn.wire.wake()  # the loop sees the closed connection
     return True
 
 
