@@ -4,14 +4,17 @@ thread, for tests that patch limits or drive a storage factory directly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from compute.engine import Engine
 from compute.pgwire.server import Server, ServerConfig
+from compute.standalone import StandaloneFactory
 
 T = TypeVar("T")
 
@@ -43,6 +46,16 @@ class InProcessNode:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.engine.close()
+
+
+@contextlib.contextmanager
+def small_standalone(data_dir: Path, max_readers: int) -> Iterator[InProcessNode]:
+    """A standalone node over ``data_dir`` with a small page cache (8 MB), closed after use."""
+    node = InProcessNode(StandaloneFactory(data_dir, page_cache_mb=8), max_readers=max_readers)
+    try:
+        yield node
+    finally:
+        node.close()
 
 
 def count_outcomes(monkeypatch: pytest.MonkeyPatch, real: Callable[..., bool], name: str,

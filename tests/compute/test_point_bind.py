@@ -20,8 +20,7 @@ import psycopg
 import pytest
 
 from compute.pgwire import extended, fastbatch
-from compute.standalone import StandaloneFactory
-from tests.compute.inprocess import InProcessNode
+from tests.compute.inprocess import InProcessNode, small_standalone
 from tests.compute.rawclient import RawClient, message
 
 SYNC = message(b"S", b"")
@@ -152,11 +151,8 @@ def test_a_statement_closed_or_parsed_anew_is_not_taken_from_the_memory() -> Non
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[InProcessNode]:
-    n = InProcessNode(StandaloneFactory(tmp_path / "data", page_cache_mb=8), max_readers=1)
-    try:
+    with small_standalone(tmp_path / "data", max_readers=1) as n:
         yield n
-    finally:
-        n.close()
 
 
 def _rows(reply: list[tuple[bytes, bytes]]) -> list[bytes]:

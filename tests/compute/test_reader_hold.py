@@ -21,18 +21,14 @@ from compute import engine as engine_mod
 from compute.engine import Database
 from compute.localstore import LocalStore
 from compute.session import Session
-from compute.standalone import StandaloneFactory
 from compute.vfs import StrataVFS, open_connection
-from tests.compute.inprocess import InProcessNode
+from tests.compute.inprocess import InProcessNode, small_standalone
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[InProcessNode]:
-    n = InProcessNode(StandaloneFactory(tmp_path / "data", page_cache_mb=8), max_readers=1)
-    try:
+    with small_standalone(tmp_path / "data", max_readers=1) as n:
         yield n
-    finally:
-        n.close()
 
 
 @pytest.fixture(params=["fast", "general"])
