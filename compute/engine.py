@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import logging
 import os
 import time
@@ -133,6 +132,11 @@ class Guard:
         self.reason = None
         self.budget_deadline = 0.0
         self.statement_deadline = 0.0
+
+
+def _never_current() -> bool:
+    """The held-snapshot check of a connection its factory's VFS does not know."""
+    return False
 
 
 @dataclass
@@ -374,22 +378,18 @@ class Database:
     hold_timer: asyncio.TimerHandle | None = None
 
     def __post_init__(self) -> None:
-        if HOLD_READS and getattr(self.factory, "snapshot_is_current", None) is not None:
+        if HOLD_READS and getattr(self.factory, "snapshot_check", None) is not None:
             self.hold_check = self._snapshot_current
 
     def _snapshot_current(self, pooled: Pooled) -> bool:
         """``factory.snapshot_is_current(pooled.conn)``, through the check the factory binds
         to the connection once (``snapshot_check``: its VFS file's own, without finding the
-        file per call)."""
+        file per call; a connection not of its VFS is never current)."""
         current = pooled.snapshot_current
         if current is None:
-            bind = getattr(self.factory, "snapshot_check", None)
-            current = bind(pooled.conn) if bind is not None else None
-            if current is None:
-                check: Callable[[apsw.Connection], bool] = getattr(  # noqa: B009 - not in the protocol
-                    self.factory, "snapshot_is_current")
-                current = functools.partial(check, pooled.conn)
-            pooled.snapshot_current = current
+            bind: Callable[[apsw.Connection], Callable[[], bool] | None] = getattr(  # noqa: B009 - not in the protocol
+                self.factory, "snapshot_check")
+            current = pooled.snapshot_current = bind(pooled.conn) or _never_current
         return current()
 
     def note_slow(self, steps: tuple[str, ...]) -> None:
@@ -529,9 +529,7 @@ class Database:
                 pooled.conn.execute("ROLLBACK")
         else:
             pooled.held = False
-        guard = pooled.guard  # (guard.reset() without its call)
-        guard.reason = None
-        guard.budget_deadline = guard.statement_deadline = 0.0
+        pooled.guard.reset()
         while self.reader_waiters:
             waiter = self.reader_waiters.popleft()
             if not waiter.done():

@@ -99,13 +99,7 @@ def send_answer(conn: Connection, buf: bytearray, session: Session) -> bool:
         log.exception("answering from the socket callback failed")
         conn.wire.close()
         return True
-    out = conn.out  # (write_out, without its call)
-    data = b"".join(out)
-    out.clear()
-    try:
-        conn.wire.write(data)
-    except ConnectionError:
-        conn.wire.wake()  # the loop sees the closed connection
+    write_out(conn)
     return True
 
 
