@@ -34,6 +34,14 @@ def steps(w: World, n: int, dt: float = 0.5) -> None:
         w.clock.now += dt
 
 
+def steps_until_a_kill(w: World, most: int = 20) -> None:
+    """Reconciler steps, one at a time, until the driver has killed something (at most ``most``)."""
+    for _ in range(most):
+        steps(w, 1)
+        if w.driver.kills:
+            return
+
+
 def world(tmp_path: Path, **policy: float) -> World:
     w = World(tmp_path, replicas=1, **policy)
     steps(w, 4)
@@ -327,10 +335,7 @@ def test_a_hung_component_that_cannot_die_yet_is_replaced_once_gone(tmp_path: Pa
     w.driver.unkillable.add("logstore-3")
     w.services.hung.add("logstore-3")
     try:
-        for _ in range(20):
-            steps(w, 1)
-            if w.driver.kills:
-                break
+        steps_until_a_kill(w)
         assert w.driver.kills == ["logstore-3"]
         w.services.hung.discard("logstore-3")
         steps(w, 10)
@@ -352,10 +357,7 @@ def test_log_store_nodes_are_killed_one_at_a_time(tmp_path: Path) -> None:
     w.driver.unkillable.add("logstore-1")  # the first one killed takes a while to die
     w.driver.unkillable.add("logstore-3")
     try:
-        for _ in range(20):
-            steps(w, 1)
-            if w.driver.kills:
-                break
+        steps_until_a_kill(w)
         assert len(w.driver.kills) == 1
         first = w.driver.kills[0]
         other = ({"logstore-1", "logstore-3"} - {first}).pop()
