@@ -1063,9 +1063,12 @@ class SyncProposer:
 
         return self._call(go())
 
-    def submit(self, payloads: list[bytes]) -> tuple[int, concurrent.futures.Future[int]]:
+    def submit(self, payloads: list[bytes], fut: concurrent.futures.Future[int] | None = None
+               ) -> tuple[int, concurrent.futures.Future[int]]:
         """Reserve the next LSNs for ``payloads`` and queue them; return (end LSN, a future
-        resolved with it once a majority has the records, or failed after the deadline)."""
+        resolved with it once a majority has the records, or failed after the deadline).
+        ``fut``: the caller's own future to resolve (a subclass that acts on the outcome)
+        instead of a new one."""
         inner = self.proposer
         if self._broken is not None:
             raise self._broken
@@ -1081,7 +1084,8 @@ class SyncProposer:
                   and inner._buf_bytes + n > inner.max_buffer_bytes + LOOP_OVERDRAFT_BYTES):
                 raise QuorumLostError(f"append buffer full ({inner._buf_bytes} bytes not yet on "
                                       f"a majority): {inner.peer_states()}")
-        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        if fut is None:
+            fut = concurrent.futures.Future()
         with self._lock:
             if self._broken is not None:
                 raise self._broken

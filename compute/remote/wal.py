@@ -82,6 +82,28 @@ class SinkStats:
     pages_delta: int = 0
 
 
+class _DurableFuture(concurrent.futures.Future[Lsn]):
+    """A commit's ticket future, resolved by the proposer itself: its acknowledgement moves
+    the sink's durable LSN before any waiter hears of it, its failure becomes the sink's
+    state and the storage error the session reports. One future per commit, not the
+    proposer's plus a second chained to it (session 19: a ``Future`` with its
+    ``Condition`` and a done callback less per commit)."""
+
+    def __init__(self, sink: RemoteSink) -> None:
+        super().__init__()
+        self._sink = sink
+        self.end: Lsn | None = None
+        """The commit's end LSN once the proposer reserved it (for the error message)."""
+
+    def set_result(self, result: Lsn) -> None:
+        self._sink._acknowledged(result)
+        super().set_result(result)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        assert exception is not None, "a commit fails with an error"
+        super().set_exception(self._sink._failed(exception, self.end))
+
+
 class RemoteSink:
     """``strata.storage.WalSink`` over a ``SyncProposer`` (already elected)."""
 
@@ -124,8 +146,10 @@ class RemoteSink:
                 payloads = self._encode_deltas(records)
             else:
                 self.stats.pages_whole += sum(len(r.pages) for r in records)
+            durable = _DurableFuture(self)
             try:
-                end, fut = self.proposer.submit(payloads)
+                end, _ = self.proposer.submit(payloads, durable)
+                durable.end = end
             except FencedError as exc:
                 self._set_fenced(exc)
                 raise NotPrimaryError(self.detail) from exc
@@ -138,8 +162,6 @@ class RemoteSink:
             self._written = end
             self.stats.commits += 1
             self.stats.payload_bytes += sum(len(p) for p in payloads)
-        durable: concurrent.futures.Future[Lsn] = concurrent.futures.Future()
-        fut.add_done_callback(lambda f: self._on_done(end, f, durable))
         return CommitTicket(lsn=end, durable=durable)
 
     def _encode_deltas(self, records: list[WalRecord]) -> list[bytes]:
@@ -174,22 +196,22 @@ class RemoteSink:
             payloads.append(rec.encode_with_deltas(whole, deltas) if deltas else rec.encode())
         return payloads
 
-    def _on_done(self, end: Lsn, f: concurrent.futures.Future[int],
-                 out: concurrent.futures.Future[Lsn]) -> None:
-        exc = f.exception()
-        if exc is None:
-            with self._durable_lock:
-                self._durable = max(self._durable, end)
-            out.set_result(end)
-            return
+    def _acknowledged(self, end: Lsn) -> None:
+        """A majority has the records up to ``end`` (``_DurableFuture.set_result``)."""
+        with self._durable_lock:
+            if end > self._durable:
+                self._durable = end
+
+    def _failed(self, exc: BaseException, end: Lsn | None) -> BaseException:
+        """A commit the log store did not acknowledge: the sink's new state, and the error
+        its session reports (``_DurableFuture.set_exception``)."""
         if isinstance(exc, FencedError):
             self._set_fenced(exc)
-            out.set_exception(NotPrimaryError(self.detail))
-        else:
-            self._set_no_quorum(str(exc))
-            out.set_exception(QuorumUnavailableError(
-                f"commit at LSN {end} not acknowledged by a majority of log store nodes; its "
-                f"outcome is unknown: {exc}"))
+            return NotPrimaryError(self.detail)
+        self._set_no_quorum(str(exc))
+        what = "a commit" if end is None else f"commit at LSN {end}"
+        return QuorumUnavailableError(f"{what} not acknowledged by a majority of log store "
+                                      f"nodes; its outcome is unknown: {exc}")
 
     def _check_state(self) -> None:
         if self.state == FENCED:

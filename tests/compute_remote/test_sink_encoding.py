@@ -36,10 +36,12 @@ class FakeProposer:
         self.end = 0
         self.payloads: list[bytes] = []
 
-    def submit(self, payloads: list[bytes]) -> tuple[int, concurrent.futures.Future[int]]:
+    def submit(self, payloads: list[bytes], fut: concurrent.futures.Future[int] | None = None
+               ) -> tuple[int, concurrent.futures.Future[int]]:
         self.end += sum(len(p) for p in payloads)
         self.payloads.extend(payloads)
-        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        if fut is None:
+            fut = concurrent.futures.Future()
         fut.set_result(self.end)
         return self.end, fut
 
