@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from proxy.backend import KINDS, Backend, Link, Pool, PoolExhausted, ServerConn, ServerError
 from proxy.config import MAX_PREAUTH_MESSAGE_BYTES
 from proxy.lend import lendable_names
+from proxy.roles import LookupUnavailable
 from proxy.server import BEGIN_HOLD_S, NoBackend, ProxyServer
 from strata.classify import PLAIN_KINDS, Kind, Statement
 from strata.pgwire import frontend as fe
 from strata.pgwire import handoff, unixsock
 from strata.pgwire import messages as m
-from strata.pgwire.auth import AuthFailed, BadMechanism, scram_server_exchange
+from strata.pgwire.auth import AuthFailed, BadMechanism, PasswordBook, scram_server_exchange
 from strata.pgwire.startup import StartupRefused, read_startup
 
 log = logging.getLogger("strata.proxy.client")
@@ -388,8 +389,17 @@ class ClientSession:
         self.database = params.get("database") or user
         if self.config.auth == "trust":
             return
+        book = self.proxy.passwords
+        if not book.knows(user):  # a role made by CREATE ROLE … PASSWORD (proxy/roles.py)
+            try:
+                verifier = await self.proxy.role_verifiers.verifier(self.database, user)
+            except LookupUnavailable as exc:
+                await self.fatal("57P03", f"cannot check the password of role \"{user}\" now: {exc}")
+                raise  # unreachable: fatal raises
+            if verifier is not None:
+                book = PasswordBook({user: verifier})
         try:
-            await scram_server_exchange(self.proxy.passwords, user, self.send, self._password_message)
+            await scram_server_exchange(book, user, self.send, self._password_message)
         except BadMechanism as exc:
             await self.fatal("28000", str(exc))
         except AuthFailed:

@@ -26,6 +26,7 @@ from proxy.backend import (
 from proxy.config import ProxyConfig
 from proxy.lend import SideSockets
 from proxy.metrics import ProxyMetrics
+from proxy.roles import RoleVerifiers
 from strata.busypoll import BusyPoll
 from strata.classify import Classifier
 from strata.pgwire import frontend as fe
@@ -113,6 +114,7 @@ class ProxyServer:
         self._topology_mtime: float | None = None
         self._users_mtime: float | None = None
         self.passwords = PasswordBook({})
+        self.role_verifiers = RoleVerifiers(self)  # SQL roles' logins (proxy/roles.py)
         self.secret: str | None = None
         if config.proxy_secret_file:
             self.secret = Path(config.proxy_secret_file).read_text().strip()
