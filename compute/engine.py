@@ -763,11 +763,19 @@ class Engine:
         self._registry_lsn = lsn
         self._apply_registry(rows)
 
-    async def create_database(self, name: str) -> None:
+    async def create_database(self, name: str, template: str | None = None,
+                              owner: dict[str, object] | None = None) -> None:
         """CREATE DATABASE: a new id in the registry, bootstrapped at once (so that replicas,
-        which never write, find its catalog tables)."""
+        which never write, find its catalog tables). ``template``: one other than template0/1
+        (copying a database is not supported); ``owner``: a role row the new database gets
+        (compute/database_ddl.py)."""
         postgres = await self.database("postgres")
         await self.check_writable(postgres, "CREATE DATABASE")
+        if template is not None:
+            if template in self.registry.ids:
+                raise SqlError("0A000", f'CREATE DATABASE … TEMPLATE {template} is not supported: '
+                                        "databases are not copied (template0 and template1 are empty)")
+            raise SqlError("3D000", f'template database "{template}" does not exist')
         if name in self.registry.ids or name in ("template0", "template1"):  # listed in pg_database
             raise SqlError("42P04", f'database "{name}" already exists')
         async with postgres.writer_lock:
@@ -780,7 +788,13 @@ class Engine:
                 (db_id, name))
             self.registry.ids[name] = db_id
             self.registry.next_id = db_id + 1
-        await self.database(name)
+        created = await self.database(name)
+        if owner is not None:
+            columns = ", ".join(owner)
+            async with created.writer_lock:
+                await self._registry_write(
+                    created, f"INSERT OR REPLACE INTO __strata_roles ({columns}) VALUES "
+                             f"({', '.join('?' * len(owner))})", tuple(owner.values()))
 
     async def drop_database_from(self, current: str, name: str, if_exists: bool) -> str | None:
         """DROP DATABASE [IF EXISTS] from a session on database ``current``: the notice, if any."""

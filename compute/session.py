@@ -26,8 +26,8 @@ from typing import Any, assert_never
 
 import apsw
 
+from compute import database_ddl, temp_tables
 from compute import settings as guc
-from compute import temp_tables
 from compute.backend import Backend
 from compute.cursors import Cursors
 from compute.deferred import check_pending, pending_on
@@ -350,22 +350,11 @@ class Session(SessionSettings, SqlPrepared, FastLane):
             case Kind.LISTEN | Kind.UNLISTEN | Kind.NOTIFY:
                 return Result(self.backend.statement(kind.value, tr.name, tr.value))
             case Kind.CREATE_DATABASE | Kind.DROP_DATABASE:
-                return await self._database_ddl(tr)
+                return await database_ddl.run(self, tr)  # compute/database_ddl.py
             case Kind.DECLARE_CURSOR | Kind.FETCH | Kind.CLOSE_CURSOR | Kind.EXPLAIN:
                 return await self.cursors.run(tr, params)  # compute/cursors.py, compute/explain.py
             case _:
                 assert_never(kind)
-
-    async def _database_ddl(self, tr: Translation) -> Result:
-        if self.engine.read_only:
-            raise read_only_error(tr.tag)
-        if self.txn is not None:
-            raise SqlError("25001", f"{tr.tag} cannot run inside a transaction block")
-        if tr.kind is Kind.CREATE_DATABASE:
-            await self.engine.create_database(tr.name)
-            return Result("CREATE DATABASE")
-        notice = await self.engine.drop_database_from(self.db.name, tr.name, tr.if_exists)
-        return Result("DROP DATABASE", notices=[("00000", notice)] if notice else [])
 
     # ---- transaction control
 

@@ -141,6 +141,8 @@ class Translation:
     altered_table: str | None = None  # ALTER TABLE's table: pending deferred checks forbid it
     lock_mode: str | None = None  # LOCK: "ACCESS EXCLUSIVE", "SHARE", ...
     if_exists: bool = False  # DROP DATABASE IF EXISTS
+    owner: str | None = None  # CREATE DATABASE … OWNER role (checked when it runs)
+    template: str | None = None  # CREATE DATABASE … TEMPLATE other than template0/1 (refused when it runs)
     constraints: ConstraintsMode | None = None  # SET_CONSTRAINTS
     cursor: CursorSpec | None = None  # DECLARE_CURSOR
     fetch: FetchSpec | None = None  # FETCH (and MOVE)

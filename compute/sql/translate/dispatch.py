@@ -14,6 +14,7 @@ from compute.sql.catalog.catalog import Catalog, Table
 from compute.sql.translate import enums
 from compute.sql.translate.copy import translate_copy
 from compute.sql.translate.cursor_statements import close_cursor, declare_cursor, fetch
+from compute.sql.translate.database_ddl import create_database_statement
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_identity import ADD_IDENTITY, add_identity
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
@@ -253,6 +254,8 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 \
             and stmt.tokens[1].text.lower() in ("role", "user", "group"):
         return role_statement(first, stmt.tokens, stmt.text), catalog
+    if first == "create" and len(stmt.tokens) > 2 and stmt.tokens[1].text.lower() == "database":
+        return create_database_statement(stmt.tokens, stmt.text), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 and stmt.tokens[1].text.lower() == "schema":
         return schema_statement(first, stmt.tokens, stmt.text, state)
     if first == "alter" and (moved := set_schema_statement(stmt.tokens, stmt.text, catalog)) is not None:

@@ -1,0 +1,168 @@
+"""CREATE DATABASE with options, differentially: each form runs on PostgreSQL 15 (the oracle,
+C.UTF-8 like Strata's template1) and on Strata; both answer alike (done, or the same SQLSTATE),
+except the forms Strata refuses with 0A000 because it cannot honour them (another collation or
+encoding, ICU, a connection limit, a template database...): PostgreSQL takes those. The
+owner's role, with its verifier, is in the new database afterwards (roles are per database in
+Strata), and a login as the owner to the new database works over SCRAM."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from strata.pgwire.auth import ScramVerifier
+from tests.support import PostgresOracle, StrataProcess
+
+SAME = [
+    "CREATE DATABASE {db}",
+    "CREATE DATABASE {db} OWNER dbowner",
+    "CREATE DATABASE {db} OWNER = 'dbowner'",
+    "CREATE DATABASE {db} OWNER DEFAULT",
+    "CREATE DATABASE {db} OWNER nosuch_role",
+    "CREATE DATABASE {db} OWNER CURRENT_USER",
+    "CREATE DATABASE {db} WITH ENCODING 'UTF8'",
+    "CREATE DATABASE {db} ENCODING = 'unicode'",
+    "CREATE DATABASE {db} ENCODING 6",
+    "CREATE DATABASE {db} ENCODING 'UTF-8' TEMPLATE template1",
+    "CREATE DATABASE {db} ENCODING 'LATIN1'",
+    "CREATE DATABASE {db} ENCODING 'SQL_ASCII'",
+    "CREATE DATABASE {db} ENCODING 'nonsense'",
+    "CREATE DATABASE {db} TEMPLATE template0",
+    "CREATE DATABASE {db} TEMPLATE = DEFAULT",
+    "CREATE DATABASE {db} TEMPLATE no_such_db",
+    "CREATE DATABASE {db} LOCALE 'C'",
+    "CREATE DATABASE {db} LOCALE 'C' TEMPLATE template0",
+    "CREATE DATABASE {db} LOCALE 'POSIX' TEMPLATE template0",
+    "CREATE DATABASE {db} LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'",
+    "CREATE DATABASE {db} LC_CTYPE 'C'",
+    "CREATE DATABASE {db} LOCALE 'C' LC_COLLATE 'C'",
+    "CREATE DATABASE {db} LOCALE_PROVIDER libc",
+    "CREATE DATABASE {db} LOCALE_PROVIDER bogus",
+    "CREATE DATABASE {db} STRATEGY wal_log",
+    "CREATE DATABASE {db} STRATEGY = file_copy",
+    "CREATE DATABASE {db} STRATEGY bogus",
+    "CREATE DATABASE {db} TABLESPACE pg_default",
+    "CREATE DATABASE {db} TABLESPACE no_such_space",
+    "CREATE DATABASE {db} ALLOW_CONNECTIONS true",
+    "CREATE DATABASE {db} ALLOW_CONNECTIONS 'on'",
+    "CREATE DATABASE {db} CONNECTION LIMIT -1",
+    "CREATE DATABASE {db} CONNECTION LIMIT = -2",
+    "CREATE DATABASE {db} IS_TEMPLATE = off",
+    "CREATE DATABASE {db} BOGUS 1",
+    "CREATE DATABASE {db} OWNER dbowner OWNER dbowner",
+    "CREATE DATABASE {db} WITH",
+    "CREATE DATABASE {db} OWNER",
+    "CREATE DATABASE {db} ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0 OWNER dbowner",
+    "CREATE DATABASE {db} WITH OWNER = dbowner ENCODING = 'UTF8' CONNECTION LIMIT = -1",
+    "CREATE DATABASE postgres ENCODING 'UTF8'",
+]
+REFUSED = [  # PostgreSQL takes these; Strata cannot honour them: 0A000
+    "CREATE DATABASE {db} TEMPLATE postgres",
+    "CREATE DATABASE {db} LOCALE_PROVIDER icu ICU_LOCALE 'en' TEMPLATE template0",
+    "CREATE DATABASE {db} ENCODING 'SQL_ASCII' LOCALE 'C' TEMPLATE template0",
+    "CREATE DATABASE {db} ALLOW_CONNECTIONS false",
+    "CREATE DATABASE {db} CONNECTION LIMIT 5",
+    "CREATE DATABASE {db} IS_TEMPLATE true",
+    "CREATE DATABASE {db} OID 50000",
+]
+_names = (f"cdb_{i}" for i in itertools.count())
+
+
+def answer(dsn: str, sql: str) -> tuple[str, str]:
+    """('ok', '') or (the SQLSTATE, the message)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            conn.execute(sql)
+        except psycopg.Error as exc:
+            return str(exc.sqlstate), exc.diag.message_primary or ""
+    return "ok", ""
+
+
+def outcome(dsn: str, sql: str) -> str:
+    return answer(dsn, sql)[0]
+
+
+def drop(dsn: str, db: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("SELECT datistemplate FROM pg_database WHERE datname = %s",
+                        (db,)).fetchone() == (True,):  # PostgreSQL drops no template
+            conn.execute(f"ALTER DATABASE {db} IS_TEMPLATE false")
+        conn.execute(f"DROP DATABASE IF EXISTS {db}")
+
+
+def in_database(dsn: str, db: str) -> str:
+    return dsn.rsplit("/", 1)[0] + "/" + db
+
+
+@pytest.fixture(scope="module")
+def servers(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> tuple[str, str]:
+    for dsn in (pg_oracle.dsn, strata_shared.dsn):
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE ROLE dbowner LOGIN PASSWORD 'ownerpw'")
+    return pg_oracle.dsn, strata_shared.dsn
+
+
+@pytest.mark.parametrize("sql", SAME)
+def test_answers_as_postgresql(servers: tuple[str, str], sql: str) -> None:
+    pg, st = servers
+    db = next(_names)
+    try:
+        assert answer(st, sql.format(db=db)) == answer(pg, sql.format(db=db))
+    finally:
+        drop(pg, db)
+        drop(st, db)
+
+
+@pytest.mark.parametrize("sql", REFUSED)
+def test_what_strata_cannot_honour_is_refused(servers: tuple[str, str], sql: str) -> None:
+    pg, st = servers
+    db = next(_names)
+    try:
+        assert outcome(pg, sql.format(db=db)) == "ok"
+        assert outcome(st, sql.format(db=db)) == "0A000"
+        with psycopg.connect(st, autocommit=True) as conn:  # and nothing was created
+            assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s",
+                                (db,)).fetchone() == (0,)
+    finally:
+        drop(pg, db)
+        drop(st, db)
+
+
+def test_the_owner_is_a_role_of_the_new_database(servers: tuple[str, str]) -> None:
+    pg, st = servers
+    db = next(_names)
+    query = ("SELECT rolname, rolsuper, rolcanlogin, rolpassword LIKE 'SCRAM-SHA-256$%' "
+             "FROM pg_authid WHERE rolname = 'dbowner'")
+    try:
+        rows = []
+        for dsn in (pg, st):
+            assert outcome(dsn, f"CREATE DATABASE {db} OWNER dbowner") == "ok"
+            with psycopg.connect(in_database(dsn, db), autocommit=True) as conn:
+                rows.append(conn.execute(query).fetchall())
+        assert rows[0] == rows[1] == [("dbowner", False, True, True)]
+    finally:
+        drop(pg, db)
+        drop(st, db)
+
+
+def test_the_owner_logs_in_to_the_new_database(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    users.write_text(f"admin:{ScramVerifier.from_password('adminpw').text()}\n")
+    proc = StrataProcess(tmp_path / "data", extra_args=["--password-file", str(users),
+                                                       "--auth", "scram"]).start()
+    try:
+        base = f"postgresql://{{}}@127.0.0.1:{proc.port}/{{}}?sslmode=disable"
+        with psycopg.connect(base.format("admin:adminpw", "postgres"), autocommit=True) as conn:
+            conn.execute("CREATE ROLE app LOGIN PASSWORD 'apppw'")
+            conn.execute("CREATE DATABASE appdb OWNER app ENCODING 'UTF8'")
+            conn.execute("CREATE DATABASE otherdb")
+        with psycopg.connect(base.format("app:apppw", "appdb")) as conn:
+            assert conn.execute("SELECT current_user, current_database()").fetchone() == ("app", "appdb")
+        for wrong in (base.format("app:nope", "appdb"), base.format("app:apppw", "otherdb")):
+            with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+                psycopg.connect(wrong)
+    finally:
+        proc.stop()
