@@ -1,4 +1,4 @@
-"""CREATE DATABASE and DROP DATABASE for a session (translated in
+"""CREATE, ALTER and DROP DATABASE for a session (translated in
 compute/sql/translate/database_ddl.py; the registry is compute/engine.py's).
 
 CREATE DATABASE … OWNER: the role must exist where the statement runs (42704 otherwise, as
@@ -6,6 +6,8 @@ PostgreSQL): the session user, or a row of this database's roles. Roles are per 
 here, so the owner's row (attributes and password verifier) is copied into the new database:
 ``CREATE ROLE app LOGIN PASSWORD …; CREATE DATABASE appdb OWNER app`` lets ``app`` log in to
 ``appdb``. Later changes to the role in one database do not reach the other (docs/compute.md).
+ALTER DATABASE … OWNER TO does the same for an existing database (outside a transaction
+block: the row is written to the other database at once, so a ROLLBACK could not undo it).
 """
 
 from __future__ import annotations
@@ -26,12 +28,21 @@ ROLES_TABLE = "__strata_roles"
 async def run(session: Session, tr: Translation) -> Result:
     if session.engine.read_only:
         raise read_only_error(tr.tag)
-    if session.txn is not None:
-        raise SqlError("25001", f"{tr.tag} cannot run inside a transaction block")
+    if session.txn is not None and (tr.kind is not Kind.ALTER_DATABASE or tr.owner is not None):
+        what = "ALTER DATABASE … OWNER TO" if tr.kind is Kind.ALTER_DATABASE else tr.tag
+        raise SqlError("25001", f"{what} cannot run inside a transaction block")
     if tr.kind is Kind.CREATE_DATABASE:
         owner = None if tr.owner is None else owner_row(session, tr.owner)
         await session.engine.create_database(tr.name, tr.template, owner)
         return Result("CREATE DATABASE")
+    if tr.kind is Kind.ALTER_DATABASE:
+        engine = session.engine
+        if tr.name not in engine.registry.ids and tr.name not in ("template0", "template1"):
+            raise SqlError("3D000", f'database "{tr.name}" does not exist')
+        owner = None if tr.owner is None else owner_row(session, tr.owner)
+        if owner is not None and tr.name != session.db.name and tr.name in engine.registry.ids:
+            await engine.add_role(tr.name, owner)
+        return Result("ALTER DATABASE", notices=[("00000", n) for n in tr.notices])
     notice = await session.engine.drop_database_from(session.db.name, tr.name, tr.if_exists)
     return Result("DROP DATABASE", notices=[("00000", notice)] if notice else [])
 

@@ -788,13 +788,23 @@ class Engine:
                 (db_id, name))
             self.registry.ids[name] = db_id
             self.registry.next_id = db_id + 1
-        created = await self.database(name)
+        await self.database(name)
         if owner is not None:
-            columns = ", ".join(owner)
-            async with created.writer_lock:
-                await self._registry_write(
-                    created, f"INSERT OR REPLACE INTO __strata_roles ({columns}) VALUES "
-                             f"({', '.join('?' * len(owner))})", tuple(owner.values()))
+            await self.add_role(name, owner)
+
+    async def add_role(self, name: str, role: dict[str, object]) -> None:
+        """Give database ``name`` a role read from another one (CREATE/ALTER DATABASE …
+        OWNER): its row with a new OID of this database's, unless a role of that name is
+        there already (then it stays as it is)."""
+        db = await self.database(name)
+        await self.check_writable(db, "ALTER DATABASE")
+        row = {k: v for k, v in role.items() if k != "oid"}
+        sql = (f"INSERT INTO __strata_roles (oid, {', '.join(row)}) SELECT (SELECT "
+               "max(coalesce(max(oid), 16383), 16383) + 1 FROM __strata_roles), "
+               f"{', '.join('?' * len(row))} WHERE NOT EXISTS (SELECT 1 FROM __strata_roles "
+               "WHERE name = ?)")
+        async with db.writer_lock:
+            await self._registry_write(db, sql, (*row.values(), role["name"]))
 
     async def drop_database_from(self, current: str, name: str, if_exists: bool) -> str | None:
         """DROP DATABASE [IF EXISTS] from a session on database ``current``: the notice, if any."""

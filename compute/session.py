@@ -349,7 +349,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
                 return Result("")
             case Kind.LISTEN | Kind.UNLISTEN | Kind.NOTIFY:
                 return Result(self.backend.statement(kind.value, tr.name, tr.value))
-            case Kind.CREATE_DATABASE | Kind.DROP_DATABASE:
+            case Kind.CREATE_DATABASE | Kind.DROP_DATABASE | Kind.ALTER_DATABASE:
                 return await database_ddl.run(self, tr)  # compute/database_ddl.py
             case Kind.DECLARE_CURSOR | Kind.FETCH | Kind.CLOSE_CURSOR | Kind.EXPLAIN:
                 return await self.cursors.run(tr, params)  # compute/cursors.py, compute/explain.py

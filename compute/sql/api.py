@@ -34,6 +34,7 @@ class Kind(enum.Enum):
     DEALLOCATE = "deallocate"  # DEALLOCATE [PREPARE] name | ALL: ``name``, "" for ALL
     CREATE_DATABASE = "create_database"  # ``name``
     DROP_DATABASE = "drop_database"  # ``name``, ``if_exists``
+    ALTER_DATABASE = "alter_database"  # ``name``, ``owner`` (OWNER TO; None: a no-op option)
     NOOP = "noop"  # accepted and ignored: VACUUM, ANALYZE, CHECKPOINT, GRANT, ... (tag says which)
     EMPTY = "empty"  # empty query string -> EmptyQueryResponse
     LISTEN = "listen"  # LISTEN channel: ``name`` is the channel

@@ -58,6 +58,7 @@ SAME = [
     "CREATE DATABASE {db} ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0 OWNER dbowner",
     "CREATE DATABASE {db} WITH OWNER = dbowner ENCODING = 'UTF8' CONNECTION LIMIT = -1",
     "CREATE DATABASE postgres ENCODING 'UTF8'",
+    "CREATE DATABASE '{db}'",
 ]
 REFUSED = [  # PostgreSQL takes these; Strata cannot honour them: 0A000
     "CREATE DATABASE {db} TEMPLATE postgres",
@@ -67,6 +68,28 @@ REFUSED = [  # PostgreSQL takes these; Strata cannot honour them: 0A000
     "CREATE DATABASE {db} CONNECTION LIMIT 5",
     "CREATE DATABASE {db} IS_TEMPLATE true",
     "CREATE DATABASE {db} OID 50000",
+]
+ALTER_SAME = [
+    "ALTER DATABASE {db} OWNER TO dbowner",
+    "ALTER DATABASE {db} OWNER TO 'dbowner'",
+    "ALTER DATABASE {db} OWNER TO nosuch_role",
+    "ALTER DATABASE no_such_db OWNER TO dbowner",
+    "ALTER DATABASE {db} OWNER TO DEFAULT",
+    "ALTER DATABASE {db} OWNER TO dbowner extra",
+    "ALTER DATABASE {db} CONNECTION LIMIT -1",
+    "ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true IS_TEMPLATE false",
+    "ALTER DATABASE {db} CONNECTION LIMIT = -5",
+    "ALTER DATABASE {db} BOGUS 1",
+    "ALTER DATABASE {db} ENCODING 'UTF8'",
+    "ALTER DATABASE {db} REFRESH COLLATION VERSION",
+    "ALTER DATABASE no_such_db CONNECTION LIMIT -1",
+]
+ALTER_REFUSED = [
+    "ALTER DATABASE {db} SET timezone TO 'UTC'",
+    "ALTER DATABASE {db} RESET ALL",
+    "ALTER DATABASE {db} RENAME TO {db}_renamed",
+    "ALTER DATABASE {db} CONNECTION LIMIT 3",
+    "ALTER DATABASE {db} ALLOW_CONNECTIONS false",
 ]
 _names = (f"cdb_{i}" for i in itertools.count())
 
@@ -131,6 +154,34 @@ def test_what_strata_cannot_honour_is_refused(servers: tuple[str, str], sql: str
         drop(st, db)
 
 
+@pytest.mark.parametrize("sql", ALTER_SAME)
+def test_alter_answers_as_postgresql(servers: tuple[str, str], sql: str) -> None:
+    pg, st = servers
+    db = next(_names)
+    try:
+        for dsn in (pg, st):
+            assert outcome(dsn, f"CREATE DATABASE {db}") == "ok"
+        assert answer(st, sql.format(db=db)) == answer(pg, sql.format(db=db))
+    finally:
+        drop(pg, db)
+        drop(st, db)
+
+
+@pytest.mark.parametrize("sql", ALTER_REFUSED)
+def test_alter_refuses_what_strata_cannot_honour(servers: tuple[str, str], sql: str) -> None:
+    pg, st = servers
+    db = next(_names)
+    try:
+        for dsn in (pg, st):
+            assert outcome(dsn, f"CREATE DATABASE {db}") == "ok"
+        assert outcome(pg, sql.format(db=db)) == "ok"
+        assert outcome(st, sql.format(db=db)) == "0A000"
+    finally:
+        drop(pg, f"{db}_renamed")
+        drop(pg, db)
+        drop(st, db)
+
+
 def test_the_owner_is_a_role_of_the_new_database(servers: tuple[str, str]) -> None:
     pg, st = servers
     db = next(_names)
@@ -159,8 +210,22 @@ def test_the_owner_logs_in_to_the_new_database(tmp_path: Path) -> None:
             conn.execute("CREATE ROLE app LOGIN PASSWORD 'apppw'")
             conn.execute("CREATE DATABASE appdb OWNER app ENCODING 'UTF8'")
             conn.execute("CREATE DATABASE otherdb")
+            conn.execute("CREATE DATABASE laterdb")
+            with pytest.raises(psycopg.errors.ActiveSqlTransaction):  # 25001: not undoable
+                with conn.transaction():
+                    conn.execute("ALTER DATABASE laterdb OWNER TO app")
         with psycopg.connect(base.format("app:apppw", "appdb")) as conn:
             assert conn.execute("SELECT current_user, current_database()").fetchone() == ("app", "appdb")
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(base.format("app:apppw", "laterdb"))
+        with psycopg.connect(base.format("admin:adminpw", "postgres"), autocommit=True) as conn:
+            conn.execute("ALTER DATABASE laterdb OWNER TO app")
+        with psycopg.connect(base.format("admin:adminpw", "laterdb"), autocommit=True) as conn:
+            conn.execute("CREATE ROLE other LOGIN PASSWORD 'x'")  # takes the next OID there
+            oids = dict(conn.execute("SELECT rolname, oid FROM pg_authid").fetchall())
+            assert len(set(oids.values())) == len(oids), oids
+        with psycopg.connect(base.format("app:apppw", "laterdb")) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("laterdb",)
         for wrong in (base.format("app:nope", "appdb"), base.format("app:apppw", "otherdb")):
             with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
                 psycopg.connect(wrong)

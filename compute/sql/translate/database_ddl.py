@@ -1,4 +1,5 @@
-"""CREATE DATABASE name [WITH] [option [=] value ...], read from the token stream.
+"""CREATE DATABASE name [WITH] [option [=] value ...] and ALTER DATABASE, read from the token
+stream.
 
 Every option of PostgreSQL 15's grammar is read, with its errors where PostgreSQL has one
 (tests/compute/test_create_database.py runs each form on PostgreSQL too). What a Strata
@@ -74,9 +75,9 @@ def create_database_statement(tokens: tuple[Token, ...], text: str) -> Translati
 
 def _name(ts: Tokens) -> str:
     tok = ts.next()
-    if tok.text.startswith("'") or not (tok.text[:1].isalpha() or tok.text[:1] == "_"
-                                         or is_quoted(tok, ts.text)):
-        raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
+    source = ts.text[tok.start : tok.end + 1]
+    if not (source[:1].isalpha() or source[:1] == "_" or is_quoted(tok, ts.text)):
+        raise SqlError("42601", f'syntax error at or near "{source}"', position=tok.start + 1)
     return ident_value(tok, ts.text)
 
 
@@ -100,11 +101,11 @@ def _value(ts: Tokens, option: str) -> str:
 _AS_TEMPLATE1 = f"every Strata database is UTF8 with bytewise text order ({TEMPLATE_LOCALE}), like template1"
 
 
-def _refuse(what: str, why: str = _AS_TEMPLATE1) -> SqlError:
-    return SqlError("0A000", f"CREATE DATABASE … {what} is not supported: {why}")
+def _refuse(statement: str, what: str, why: str = _AS_TEMPLATE1) -> SqlError:
+    return SqlError("0A000", f"{statement} … {what} is not supported: {why}")
 
 
-def _check_options(values: dict[str, str], template: str) -> None:
+def _check_options(values: dict[str, str], template: str, statement: str = "CREATE DATABASE") -> None:
     """PostgreSQL's errors for the values it refuses, 0A000 for those Strata cannot honour."""
     from_template0 = template == "template0"
     encoding = values.get("encoding", "default")
@@ -123,13 +124,13 @@ def _check_options(values: dict[str, str], template: str) -> None:
                 raise SqlError("22023", f'encoding "{encoding.upper()}" does not match locale '
                                         f'"{TEMPLATE_LOCALE}"',
                                detail='The chosen LC_CTYPE setting requires encoding "UTF8".')
-            raise _refuse(f"ENCODING {encoding}")
+            raise _refuse(statement, f"ENCODING {encoding}")
     for option, label in (("locale", "collation"), ("lc_collate", "collation"), ("lc_ctype", "LC_CTYPE")):
         locale = values.get(option)
         if locale is None or locale == "default":
             continue
         if locale.lower() not in _BYTEWISE:
-            raise _refuse(f"{option.upper()} '{locale}'")
+            raise _refuse(statement, f"{option.upper()} '{locale}'")
         if locale.lower() not in _SAME_AS_TEMPLATE and not from_template0:
             raise SqlError("22023", f"new {label} ({locale}) is incompatible with the {label} of "
                                     f"the template database ({TEMPLATE_LOCALE})",
@@ -137,14 +138,14 @@ def _check_options(values: dict[str, str], template: str) -> None:
                                 "template0 as template.")
     provider = values.get("locale_provider", "libc").lower()
     if provider == "icu":
-        raise _refuse("LOCALE_PROVIDER icu")
+        raise _refuse(statement, "LOCALE_PROVIDER icu")
     if provider not in ("libc", "default"):
         raise SqlError("42P17", f"unrecognized locale provider: {values['locale_provider']}")
     if "icu_locale" in values:
-        raise _refuse("ICU_LOCALE")
+        raise _refuse(statement, "ICU_LOCALE")
     for option in ("collation_version", "oid"):
         if option in values:
-            raise _refuse(option.upper(), "the database's collation version and OID are Strata's own")
+            raise _refuse(statement, option.upper(), "the database's collation version and OID are Strata's own")
     strategy = values.get("strategy", "wal_log").lower()
     if strategy not in ("wal_log", "file_copy", "default"):
         raise SqlError("22023", f'invalid create database strategy "{values["strategy"]}"',
@@ -161,11 +162,11 @@ def _check_options(values: dict[str, str], template: str) -> None:
         if int(limit) < -1:
             raise SqlError("22023", f"invalid connection limit: {limit}")
         if int(limit) != -1:
-            raise _refuse(f"CONNECTION LIMIT {limit}", "limits per database are not enforced")
+            raise _refuse(statement, f"CONNECTION LIMIT {limit}", "limits per database are not enforced")
     if not _boolean(values, "allow_connections", True):
-        raise _refuse("ALLOW_CONNECTIONS false", "every database takes connections")
+        raise _refuse(statement, "ALLOW_CONNECTIONS false", "every database takes connections")
     if _boolean(values, "is_template", False):
-        raise _refuse("IS_TEMPLATE true", "databases are not copied, so none is a template")
+        raise _refuse(statement, "IS_TEMPLATE true", "databases are not copied, so none is a template")
 
 
 def _boolean(values: dict[str, str], option: str, default: bool) -> bool:
@@ -177,3 +178,54 @@ def _boolean(values: dict[str, str], option: str, default: bool) -> bool:
     if value.lower() in _FALSE:
         return False
     raise SqlError("22023", f"{option} requires a Boolean value")
+
+
+def alter_database_statement(tokens: tuple[Token, ...], text: str) -> Translation:
+    """ALTER DATABASE name OWNER TO role (the role joins the database, as CREATE DATABASE …
+    OWNER), the options whose values Strata has (CONNECTION LIMIT -1, ALLOW_CONNECTIONS true,
+    IS_TEMPLATE false, REFRESH COLLATION VERSION), and 0A000 for the rest."""
+    ts = Tokens(tokens, text)
+    ts.expect("alter", "database")
+    name = _name(ts)
+    if ts.accept("owner", "to"):
+        tok = ts.token()
+        if tok is not None and ts.text[tok.start] == "'":  # a role name here, never a string
+            raise SqlError("42601", f'syntax error at or near "{ts.text[tok.start : tok.end + 1]}"',
+                           position=tok.start + 1)
+        owner = _value(ts, "owner")
+        if owner == "default":  # not a role name in this position
+            raise SqlError("42601", 'syntax error at or near "DEFAULT"')
+        _end(ts)
+        return Translation(Kind.ALTER_DATABASE, "ALTER DATABASE", name=name, owner=owner)
+    if ts.accept("refresh", "collation", "version"):
+        _end(ts)
+        return Translation(Kind.ALTER_DATABASE, "ALTER DATABASE", name=name,
+                           notices=("version has not changed",))
+    if (verb := ts.peek()) in ("set", "reset"):
+        raise SqlError("0A000", f"ALTER DATABASE … {str(verb).upper()} is not supported: settings "
+                                "per database are not stored (set them per session, or in the "
+                                "connection string's options)")
+    if ts.accept("rename", "to"):
+        raise SqlError("0A000", "ALTER DATABASE … RENAME is not supported")
+    ts.accept("with")
+    values: dict[str, str] = {}
+    while not ts.at_end():
+        tok = ts.next()
+        option = tok.text.lower()
+        if option == "connection":
+            ts.expect("limit")
+            option = "connection_limit"
+        elif option not in ("allow_connections", "is_template") or is_quoted(tok, text):
+            raise SqlError("42601", f'option "{ident_value(tok, text)}" not recognized',
+                           position=tok.start + 1)
+        if option in values:
+            raise SqlError("42601", "conflicting or redundant options", position=tok.start + 1)
+        ts.accept("=")
+        values[option] = _value(ts, option)
+    _check_options(values, "template1", "ALTER DATABASE")
+    return Translation(Kind.ALTER_DATABASE, "ALTER DATABASE", name=name)
+
+
+def _end(ts: Tokens) -> None:
+    if not ts.at_end():
+        ts.error()

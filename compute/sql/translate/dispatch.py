@@ -14,7 +14,7 @@ from compute.sql.catalog.catalog import Catalog, Table
 from compute.sql.translate import enums
 from compute.sql.translate.copy import translate_copy
 from compute.sql.translate.cursor_statements import close_cursor, declare_cursor, fetch
-from compute.sql.translate.database_ddl import create_database_statement
+from compute.sql.translate.database_ddl import alter_database_statement, create_database_statement
 from compute.sql.translate.ddl import DdlCompiler
 from compute.sql.translate.ddl_identity import ADD_IDENTITY, add_identity
 from compute.sql.translate.ddl_sql import UNNAMED_CHECK, DdlResult
@@ -254,8 +254,9 @@ def _token_level_statement(stmt: Statement, first: str, state: State) -> tuple[T
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 \
             and stmt.tokens[1].text.lower() in ("role", "user", "group"):
         return role_statement(first, stmt.tokens, stmt.text), catalog
-    if first == "create" and len(stmt.tokens) > 2 and stmt.tokens[1].text.lower() == "database":
-        return create_database_statement(stmt.tokens, stmt.text), catalog
+    if first in ("create", "alter") and len(stmt.tokens) > 2 and stmt.tokens[1].text.lower() == "database":
+        make = create_database_statement if first == "create" else alter_database_statement
+        return make(stmt.tokens, stmt.text), catalog
     if first in ("create", "alter", "drop") and len(stmt.tokens) > 2 and stmt.tokens[1].text.lower() == "schema":
         return schema_statement(first, stmt.tokens, stmt.text, state)
     if first == "alter" and (moved := set_schema_statement(stmt.tokens, stmt.text, catalog)) is not None:
@@ -337,8 +338,9 @@ def _ddl(node: exp.Expression, text: str, state: State) -> tuple[Translation, Ca
         result = ddl.alter_sequence(text)
     elif isinstance(node, exp.Command) and node.name.lower() == "alter" and ADD_IDENTITY.match(text):
         result = add_identity(catalog, text)  # pg_dump's form of an identity column
-    elif isinstance(node, exp.Command):
-        raise SqlError("0A000", f"{node.name.upper()} {str(node.expression)[:40]} is not supported".strip())
+    elif isinstance(node, exp.Command):  # the statement's kind (two words), not a cut-off text
+        kind = " ".join(str(node.expression).split()[:1]).upper()
+        raise SqlError("0A000", f"{node.name.upper()} {kind} is not supported".replace("  ", " "))
     else:
         raise SqlError("0A000", f"{type(node).__name__} statements are not supported")
     is_ddl = result.catalog is not None and bool(result.steps)

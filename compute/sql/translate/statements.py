@@ -14,9 +14,10 @@ from sqlglot.tokens import Token, TokenType
 from compute import pgtypes
 from compute.sql.api import ColumnDesc, ConstraintsMode, Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog
+from compute.sql.catalog.objects import ROLES, quote_literal
 from compute.sql.functions.session import canonical_setting_name
 from compute.sql.translate.split import tokenize
-from compute.sql.translate.tokens import Tokens, is_quoted, word
+from compute.sql.translate.tokens import Tokens, ident_value, is_quoted, word
 
 _ISOLATION = {
     ("read", "committed"): "read committed",
@@ -148,6 +149,9 @@ def translate_utility(first: str, tokens: tuple[Token, ...], text: str) -> Trans
             return Translation(Kind.SET, "RESET", name="all", value=None)
         if ts.accept("time", "zone"):
             return Translation(Kind.SET, "RESET", name="TimeZone", value=None)
+        rest = " ".join(" ".join(t.text.lower() for t in tokens[1:]).split())
+        if rest in ("role", "session authorization"):  # back to the login role: where it is
+            return Translation(Kind.NOOP, "RESET")
         return Translation(Kind.SET, "RESET", name=canonical_setting_name(_dotted_name(ts)), value=None)
     if first == "show":
         return _show(text[tokens[0].end + 1 :].strip())
@@ -306,9 +310,10 @@ def _set(ts: Tokens) -> Translation:
         return Translation(Kind.SET, "SET", name="client_encoding", value=_value_text(ts), is_local=is_local)
     if ts.accept("schema"):
         return Translation(Kind.SET, "SET", name="search_path", value=_value_text(ts), is_local=is_local)
-    if ts.accept("session", "authorization") or ts.accept("role"):
-        _value_text(ts)
-        return Translation(Kind.NOOP, "SET")
+    if ts.accept("role"):
+        return _set_role(ts, "SET ROLE", "none")
+    if ts.accept("session", "authorization") or ts.accept("authorization"):
+        return _set_role(ts, "SET SESSION AUTHORIZATION", "default")
     parts = [ts.next_name()]
     while ts.accept("."):
         parts.append(ts.next_name())
@@ -321,6 +326,41 @@ def _set(ts: Tokens) -> Translation:
     if name == "TimeZone":
         pgtypes.get_zone(value)
     return Translation(Kind.SET, "SET", name=name, value=value, is_local=is_local)
+
+
+def _set_role(ts: Tokens, what: str, identity: str) -> Translation:
+    """SET ROLE / SET SESSION AUTHORIZATION: to NONE / DEFAULT or to the session user itself,
+    a no-op (privileges are the login role's already); to another role, 0A000 (after 22023 for a
+    role that does not exist, as PostgreSQL): taking another role's privileges is not
+    supported, and accepting it while keeping the login role's would be silently wrong."""
+    tok = ts.next()
+    source = ts.text[tok.start : tok.end + 1]
+    if source.startswith("'") and source.endswith("'") and len(source) >= 2:
+        name = source[1:-1].replace("''", "'")
+    elif source[:1].isalpha() or source[:1] == "_" or is_quoted(tok, ts.text):
+        name = ident_value(tok, ts.text)
+        bare = not is_quoted(tok, ts.text)
+        if bare and name == identity:
+            if not ts.at_end():
+                ts.error()
+            return Translation(Kind.NOOP, "SET")
+        if bare and name in ("current_user", "session_user", "current_role", "user"):
+            raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
+        if bare and name == "public":
+            raise SqlError("22023", 'role "public" does not exist')
+    else:
+        raise SqlError("42601", f'syntax error at or near "{tok.text}"', position=tok.start + 1)
+    if not ts.at_end():
+        ts.error()
+    literal = quote_literal(name)
+    missing = quote_literal(f'role "{name}" does not exist')
+    refused = quote_literal(f'{what} "{name}" is not supported: a session keeps its login role '
+                              "and that role's privileges")
+    return Translation(Kind.COMMAND, "SET", (
+        f"SELECT pg_raise('22023', {missing}) WHERE NOT ({literal} = pg_session_user() OR EXISTS "
+        f"(SELECT 1 FROM main.{ROLES} WHERE name = {literal}))",
+        f"SELECT pg_raise('0A000', {refused}) WHERE {literal} <> pg_session_user()",
+    ))
 
 
 def _lock_mode(text: str, start: int) -> str:
