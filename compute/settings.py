@@ -41,8 +41,8 @@ DEFAULTS: dict[str, str] = {
     "search_path": '"$user", public',
     "extra_float_digits": "1",
     "max_identifier_length": "63",
-    "lc_collate": "C",
-    "lc_ctype": "C",
+    "lc_collate": "C.UTF-8",  # as pg_database says (bytewise order, like C)
+    "lc_ctype": "C.UTF-8",
     "lc_messages": "C",
     "lc_monetary": "C",
     "lc_numeric": "C",

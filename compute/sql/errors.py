@@ -18,6 +18,7 @@ _CHECK = re.compile(r"CHECK constraint failed: (.+)")
 _NO_TABLE = re.compile(r"no such table: (?:main\.)?(.+)")
 _NO_COLUMN = re.compile(r"no such column: (.+)")
 _NO_FUNCTION = re.compile(r"no such function: (.+)")
+_WRONG_ARGUMENTS = re.compile(r"wrong number of arguments to function (\w+)\(\)")
 _STRICT_TYPE = re.compile(r"cannot store (\w+) value in (\w+) column ([^.]+)\.(.+)")
 _TABLE_EXISTS = re.compile(r"(?:table|index|view) \"?([^\"]+)\"? already exists")
 _TRIGGER_RAISE = re.compile(r"^(\w{5}):(.*)$", re.S)
@@ -119,6 +120,12 @@ def map_sqlite_error(exc: BaseException, catalog: Catalog | None = None) -> SqlE
     m = _NO_FUNCTION.search(message)
     if m:
         return SqlError("42883", f"function {m.group(1)} does not exist")
+    m = _WRONG_ARGUMENTS.search(message)
+    if m:  # a built-in called with an argument count none of its forms takes
+        name = m.group(1).lower().removeprefix("pg_") if m.group(1).isupper() else m.group(1)
+        return SqlError("42883", f"function {name} with these arguments does not exist",
+                        hint="No function matches the given name and argument types. You might "
+                             "need to add explicit type casts.")
     m = _TABLE_EXISTS.search(message)
     if m:
         return SqlError("42P07", f'relation "{m.group(1)}" already exists')

@@ -339,7 +339,25 @@ class FromClauses:
         found = user_from_source(self.ex, call, alias, col_aliases, scope)  # CREATE FUNCTION (functions/user.py)
         if found is not None:
             return found
+        if name not in E.SET_RETURNING:
+            return self.scalar_source(call, alias, col_aliases, scope)
         raise SqlError("0A000", f"function {name}() in FROM is not supported")
+
+    def scalar_source(self, call: exp.Expression, alias: str | None, col_aliases: list[str],
+                      scope: Scope) -> exp.Expression:
+        """A function returning one value in FROM (``SELECT * FROM current_schema()``, as
+        TypeORM asks): one row of one column, named by the column alias, else the table
+        alias, else the function, as PostgreSQL names it."""
+        name = call.name.lower()
+        sql, t = self.ex.compile(call, scope)
+        visible = alias or name
+        col = col_aliases[0] if col_aliases else visible
+        if len(col_aliases) > 1:
+            raise SqlError("42P10", f'table "{visible}" has 1 columns available but {len(col_aliases)} '
+                                    "columns specified")
+        scope.sources.append(Source(visible, visible, [SourceColumn(col, t)]))
+        return exp.Subquery(this=raw(f"SELECT {generate(sql)} AS {quote(col)}"),
+                            alias=exp.TableAlias(this=ident(visible)))
 
     def srf_source(self, name: str, call_args: list[exp.Expression], alias: str | None, col_aliases: list[str],
                    ordinality: str | None, scope: Scope) -> exp.Expression:
