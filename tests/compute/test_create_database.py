@@ -7,7 +7,9 @@ Strata), and a login as the owner to the new database works over SCRAM."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -128,58 +130,37 @@ def servers(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> tuple[st
     return pg_oracle.dsn, strata_shared.dsn
 
 
-@pytest.mark.parametrize("sql", SAME)
-def test_answers_as_postgresql(servers: tuple[str, str], sql: str) -> None:
-    pg, st = servers
+@contextlib.contextmanager
+def fresh_database(servers: tuple[str, str], created: bool) -> Iterator[str]:
+    """A new database name (made on both servers when ``created``), dropped from both after."""
     db = next(_names)
     try:
-        assert answer(st, sql.format(db=db)) == answer(pg, sql.format(db=db))
+        if created:
+            for dsn in servers:
+                assert outcome(dsn, f"CREATE DATABASE {db}") == "ok"
+        yield db
     finally:
-        drop(pg, db)
-        drop(st, db)
+        for dsn in servers:
+            drop(dsn, f"{db}_renamed")
+            drop(dsn, db)
 
 
-@pytest.mark.parametrize("sql", REFUSED)
-def test_what_strata_cannot_honour_is_refused(servers: tuple[str, str], sql: str) -> None:
+@pytest.mark.parametrize(("sql", "created"), [(s, False) for s in SAME] + [(s, True) for s in ALTER_SAME])
+def test_answers_as_postgresql(servers: tuple[str, str], sql: str, created: bool) -> None:
     pg, st = servers
-    db = next(_names)
-    try:
+    with fresh_database(servers, created) as db:
+        assert answer(st, sql.format(db=db)) == answer(pg, sql.format(db=db))
+
+
+@pytest.mark.parametrize(("sql", "created"), [(s, False) for s in REFUSED] + [(s, True) for s in ALTER_REFUSED])
+def test_what_strata_cannot_honour_is_refused(servers: tuple[str, str], sql: str, created: bool) -> None:
+    pg, st = servers
+    with fresh_database(servers, created) as db:
         assert outcome(pg, sql.format(db=db)) == "ok"
         assert outcome(st, sql.format(db=db)) == "0A000"
-        with psycopg.connect(st, autocommit=True) as conn:  # and nothing was created
-            assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s",
-                                (db,)).fetchone() == (0,)
-    finally:
-        drop(pg, db)
-        drop(st, db)
-
-
-@pytest.mark.parametrize("sql", ALTER_SAME)
-def test_alter_answers_as_postgresql(servers: tuple[str, str], sql: str) -> None:
-    pg, st = servers
-    db = next(_names)
-    try:
-        for dsn in (pg, st):
-            assert outcome(dsn, f"CREATE DATABASE {db}") == "ok"
-        assert answer(st, sql.format(db=db)) == answer(pg, sql.format(db=db))
-    finally:
-        drop(pg, db)
-        drop(st, db)
-
-
-@pytest.mark.parametrize("sql", ALTER_REFUSED)
-def test_alter_refuses_what_strata_cannot_honour(servers: tuple[str, str], sql: str) -> None:
-    pg, st = servers
-    db = next(_names)
-    try:
-        for dsn in (pg, st):
-            assert outcome(dsn, f"CREATE DATABASE {db}") == "ok"
-        assert outcome(pg, sql.format(db=db)) == "ok"
-        assert outcome(st, sql.format(db=db)) == "0A000"
-    finally:
-        drop(pg, f"{db}_renamed")
-        drop(pg, db)
-        drop(st, db)
+        with psycopg.connect(st, autocommit=True) as conn:  # and nothing was made or renamed
+            names = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+            assert (db in names) == created and f"{db}_renamed" not in names
 
 
 def test_the_owner_is_a_role_of_the_new_database(servers: tuple[str, str]) -> None:
