@@ -28,6 +28,10 @@ from compute.sql.types import Ty
 if TYPE_CHECKING:
     from compute.sql.translate.expressions import ExprCompiler
 
+SERVER_STARTED = _dt.datetime.now(_dt.UTC)
+"""When this compute process started: pg_postmaster_start_time() (and pg_conf_load_time(): its
+settings are read once, at start)."""
+
 
 def _date_trunc(c: ExprCompiler, args: list[exp.Expression], types: list[Ty], node: exp.Expression,
                 scope: Scope) -> tuple[exp.Expression, Ty]:
@@ -444,6 +448,8 @@ HANDLERS: dict[str, Handler] = {
     "transaction_timestamp": simple("pg_now", ty.TIMESTAMPTZ),
     "statement_timestamp": simple("pg_statement_timestamp", ty.TIMESTAMPTZ),
     "clock_timestamp": simple("pg_clock_timestamp", ty.TIMESTAMPTZ),
+    "pg_postmaster_start_time": simple("pg_postmaster_start_time", ty.TIMESTAMPTZ),
+    "pg_conf_load_time": simple("pg_postmaster_start_time", ty.TIMESTAMPTZ),
     "age": simple("pg_age", ty.INTERVAL),
     "date_trunc": _date_trunc,
     "current_timestamp": _now_precision,
@@ -480,6 +486,7 @@ def _register_clock(scalar: Callable[..., None], ctx: SessionContext) -> None:
     scalar("pg_now", now_text, 0)
     scalar("pg_statement_timestamp", lambda: utc_text(ctx.statement_start or ctx.now()), 0)
     scalar("pg_clock_timestamp", lambda: utc_text(_dt.datetime.now(_dt.UTC)), 0)
+    scalar("pg_postmaster_start_time", lambda: utc_text(SERVER_STARTED), 0)
     scalar("pg_current_date", lambda: tstz_to_ts(ctx, utc_text(ctx.now()))[:10], 0)
     scalar("pg_localtimestamp", lambda: tstz_to_ts(ctx, utc_text(ctx.now())), 0)
     scalar("pg_current_time", lambda: tstz_to_ts(ctx, utc_text(ctx.now()))[11:], 0)

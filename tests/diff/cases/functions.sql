@@ -263,3 +263,9 @@ select g, percentile_cont(0.5) within group (order by x), percentile_cont(0.25) 
 
 -- case percentile_out_of_range
 select percentile_cont(1.5) within group (order by a) from (values (1), (2)) v(a);
+
+-- case postmaster_start_time_is_past
+select pg_postmaster_start_time() <= now(), now() - pg_postmaster_start_time() < interval '1 day', pg_typeof(pg_postmaster_start_time());
+
+-- case conf_load_time_is_past
+select pg_conf_load_time() <= now(), pg_typeof(pg_conf_load_time());
