@@ -58,9 +58,31 @@ def _load(cdir: ClusterDir) -> ClusterState:
 
 
 def _daemon_alive(state: ClusterState) -> bool:
-    from control.daemon import is_strata_process, pid_alive
+    from control.daemon import is_strata_process, runs_any
 
-    return pid_alive(state.daemon_pid) and is_strata_process(state.daemon_pid)
+    return runs_any(state.daemon_pid) and is_strata_process(state.daemon_pid)
+
+
+def _supervisor_alive(state: ClusterState) -> bool:
+    from control.daemon import process_argv, runs_any
+
+    argv = process_argv(state.supervisor_pid) if state.supervisor_pid > 0 else None
+    return runs_any(state.supervisor_pid) and argv is not None and b"supervise" in argv
+
+
+def _not_running(cdir: ClusterDir, state: ClusterState) -> str:
+    """Why there is no daemon to ask: gone (with N components still serving) or stopped."""
+    from control.daemon import live_components
+
+    live = live_components(state)
+    if _supervisor_alive(state):
+        return (f"the control daemon of the cluster in {cdir.path} is being restarted by its "
+                f"supervisor (pid {state.supervisor_pid}); try again in a few seconds")
+    if live:
+        why = f" ({state.supervisor_detail})" if state.supervisor_detail else ""
+        return (f"the control daemon of the cluster in {cdir.path} is gone, {len(live)} "
+                f"component(s) still running (run `strata up` to supervise them again){why}")
+    return f"the cluster in {cdir.path} is not running (start it with `strata up`)"
 
 
 # -- REST client ------------------------------------------------------------------------
@@ -76,7 +98,7 @@ class Api:
         except NoCluster as exc:
             fail(str(exc))
         if not state.rest_address or not _daemon_alive(state):
-            fail(f"the cluster in {cdir.path} is not running (start it with `strata up`)")
+            fail(_not_running(cdir, state))
         self.client = httpx.Client(base_url=f"http://{state.rest_address}",
                                    headers={"Authorization": f"Bearer {token}"},
                                    timeout=HTTP_TIMEOUT_S)
@@ -160,21 +182,34 @@ def up(
         "pageserver_port": pageserver_port,
         "compute_port": compute_port, "rest_port": rest_port, "proxy_port": proxy_port,
         "replica_pack": replica_pack, "auth": auth}.items() if v is not None}
-    if cdir.exists() and _daemon_alive(_load(cdir)):
-        fail(f"the cluster in {cdir.path} is already running (daemon pid {_load(cdir).daemon_pid})")
+    held: frozenset[int] = frozenset()
+    if cdir.exists():
+        old = _load(cdir)
+        if _daemon_alive(old):
+            fail(f"the cluster in {cdir.path} is already running (daemon pid {old.daemon_pid})")
+        if _supervisor_alive(old):
+            fail(f"the cluster in {cdir.path} is already running (its supervisor, pid "
+                 f"{old.supervisor_pid}, is restarting the control daemon)")
+        held = _held_ports(old)
     spec = _spec_for_up(cdir, given)
     try:
-        validate(spec)
+        validate(spec, held=held)
     except SpecError as exc:
         fail(f"invalid spec: {exc}")
+    if held:
+        console.print(f"the control daemon of the cluster in {cdir.path} is gone; a new one adopts "
+                      f"its {len(_held_components(old))} running component(s)", highlight=False)
     cdir.create()
     state = cdir.load() if cdir.exists() else ClusterState(spec=spec)
     state.spec = spec
+    state.supervisor_detail = ""
     state.phase, state.detail = "starting", "starting the control daemon"
     cdir.save(state)
     log = open(cdir.log_file("control"), "ab")  # noqa: SIM115 - handed to the daemon
+    # detached: a supervisor runs the daemon and restarts it if it dies (control/supervisor.py)
+    command = "supervise" if detach else "run"
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "strata", "control", "run", "--dir", str(cdir.path)],
+        [sys.executable, "-m", "strata", "control", command, "--dir", str(cdir.path)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True,
         cwd=str(Path(__file__).resolve().parent.parent))
@@ -195,6 +230,23 @@ def up(
         console.print("stopping the cluster ...")
         _stop_daemon(daemon.pid)
         console.print("stopped")
+
+
+def _held_components(state: ClusterState) -> list[Any]:
+    from control.daemon import live_components
+
+    return live_components(state)
+
+
+def _held_ports(state: ClusterState) -> frozenset[int]:
+    """Ports the cluster's own live components hold (its daemon died; a new one adopts them)."""
+    held = set()
+    for comp in _held_components(state):
+        held.add(comp.port)
+        fast = state.spec.logstore_fast_address(comp.node_id) if comp.kind == "logstore" else ""
+        if fast:
+            held.add(int(fast.rpartition(":")[2]))
+    return frozenset(held)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -245,7 +297,7 @@ def _print_ready(cdir: ClusterDir, state: ClusterState) -> None:
 
 
 def _stop_daemon(pid: int, timeout_s: float = DOWN_TIMEOUT_S) -> bool:
-    from control.daemon import pid_alive
+    from control.daemon import runs_any as pid_alive
 
     try:
         os.kill(pid, signal.SIGTERM)
@@ -267,17 +319,23 @@ def _stop_daemon(pid: int, timeout_s: float = DOWN_TIMEOUT_S) -> bool:
 
 def down(cluster_dir: DirOpt = DEFAULT_DIR) -> None:
     """Stop the cluster (its data stays in DIR; `strata up` starts it again)."""
-    from control.daemon import kill_leftovers
+    from control.daemon import kill_leftovers, live_components
 
     cdir = ClusterDir(cluster_dir)
     state = _load(cdir)
-    if _daemon_alive(state):
+    supervisor = state.supervisor_pid if _supervisor_alive(state) else 0
+    if supervisor or _daemon_alive(state):
         with console.status("stopping the cluster"):
-            clean = _stop_daemon(state.daemon_pid)
-        if not clean:
+            clean = True
+            if supervisor:  # first: it passes SIGTERM on and restarts nothing during a stop
+                clean = _stop_daemon(supervisor)
             state = cdir.load()
+            if _daemon_alive(state):
+                clean = _stop_daemon(state.daemon_pid) and clean
+        state = cdir.load()
+        if not clean or live_components(state):
             kill_leftovers(state)
-            state.daemon_pid = 0
+            state.daemon_pid = state.supervisor_pid = 0
             state.phase = "stopped"
             cdir.save(state)
     else:
@@ -508,6 +566,14 @@ def control_run(cluster_dir: DirOpt = DEFAULT_DIR) -> None:
     from control.daemon import run
 
     raise typer.Exit(run(cluster_dir))
+
+
+@control_app.command("supervise")
+def control_supervise(cluster_dir: DirOpt = DEFAULT_DIR) -> None:
+    """Run the control daemon and restart it if it dies (what `strata up --detach` starts)."""
+    from control.supervisor import supervise
+
+    raise typer.Exit(supervise(cluster_dir))
 
 
 @control_app.command("openapi")

@@ -24,7 +24,7 @@ from control.driver import LocalProcessDriver, _signal_group
 from control.errors import Conflict, ControlError, Unavailable
 from control.reconciler import Policy, Reconciler, Stage
 from control.services import RealServices
-from control.state import ClusterDir, ClusterState
+from control.state import ClusterDir, ClusterState, ComponentState
 from control.users import control_login, ensure_credentials
 
 log = logging.getLogger("strata.control")
@@ -56,25 +56,76 @@ def pid_alive(pid: int) -> bool:
 
 def is_strata_process(pid: int) -> bool:
     """The pid runs a strata command (guards against killing a recycled pid)."""
+    argv = process_argv(pid)
+    return argv is not None and b"strata" in argv
+
+
+def process_argv(pid: int) -> list[bytes] | None:
+    """The pid's command line (None: no such process, or a zombie / kernel thread)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.split(b"\0")[:-1] if raw else None
+
+
+def runs_component(comp: ComponentState, argv: list[bytes] | None) -> bool:
+    """``argv`` is ``comp`` of this cluster: `python -m strata <kind> ... --listen <its
+    address>`. A recycled pid (anything else) fails this and is never signalled."""
+    if argv is None or len(argv) < 4 or argv[1:4] != [b"-m", b"strata", comp.kind.encode()]:
+        return False
+    try:
+        return argv[argv.index(b"--listen") + 1] == comp.address.encode()
+    except (ValueError, IndexError):
+        return False
+
+
+def live_components(state: ClusterState) -> list[ComponentState]:
+    """The cluster's components whose recorded pid still runs them."""
+    return [c for c in state.components
+            if c.pid and runs_any(c.pid) and runs_component(c, process_argv(c.pid))]
+
+
+def _kill_and_wait(pids: list[int], timeout_s: float = 5.0) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                _signal_group(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while any(runs_any(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def runs_any(pid: int) -> bool:
+    """Alive and not a zombie (a SIGKILLed orphan may wait to be reaped by init)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return False
-    return b"strata" in cmdline
+    return stat.rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+
+
+def _promoted(argv: list[bytes] | None, want: list[bytes]) -> bool:
+    """``argv`` is ``want`` but for ``--role replica`` where ``want`` says primary: a replica
+    promoted with pg_promote keeps the command line it was started with. (The other way
+    round, a primary process recorded as a replica, is not adopted: it is killed.)"""
+    if argv is None or len(argv) != len(want) or b"--role" not in want:
+        return False
+    at = want.index(b"--role") + 1
+    return (want[at] == b"primary" and argv[at] == b"replica"
+            and argv[:at] + argv[at + 1:] == want[:at] + want[at + 1:])
 
 
 def kill_leftovers(state: ClusterState) -> list[str]:
-    """Children of a daemon that died without stopping them; returns their names."""
-    killed = []
+    """SIGKILL the components of a daemon that died without stopping them (only processes
+    that are still those components: a recycled pid is left alone); returns their names."""
+    mine = live_components(state)
+    _kill_and_wait([c.pid for c in mine])
     for comp in state.components:
-        if comp.pid and pid_alive(comp.pid) and is_strata_process(comp.pid):
-            _signal_group(comp.pid, signal.SIGKILL)
-            killed.append(comp.name)
         comp.pid = 0
-    deadline = time.monotonic() + 5.0
-    while any(pid_alive(c.pid) for c in state.components if c.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return killed
+    return [c.name for c in mine]
 
 
 class Daemon:
@@ -224,6 +275,50 @@ class Daemon:
         self.services.close()
         self.progress("stopped", "")
 
+    def adopt_leftovers(self) -> set[str]:
+        """Adopt the components an earlier daemon left running (it died: SIGKILL, OOM, a
+        crash) instead of restarting them: each whose recorded pid runs exactly the command
+        this daemon would run for it, as the leader of its own process group, is tracked by
+        the driver and keeps its state (clients of the proxy keep their sessions). A pid that
+        is not the component any more (recycled) is neither adopted nor signalled; one that
+        is the component with another command line (an option changed) or outside its own
+        process group is killed and started afresh. Returns the adopted names."""
+        adopted: set[str] = set()
+        kill: list[int] = []
+        for comp in self.state.components:
+            pid, comp.pid = comp.pid, 0
+            if not pid or not runs_any(pid):
+                continue
+            argv = process_argv(pid)
+            if not runs_component(comp, argv):
+                log.warning("%s: pid %d is not %s any more (%s): not adopted, not signalled; "
+                            "starting it afresh", comp.name, pid, comp.name,
+                            b" ".join(argv or [b"?"])[:120].decode(errors="replace"))
+                continue
+            want = [a.encode() for a in self.rec.process_spec(comp).argv]
+            if _promoted(argv, want):
+                want = argv  # started as a replica, promoted since: the same process
+            if argv != want:
+                why = "its command line differs from this daemon's (an option changed)"
+            elif os.getpgid(pid) != pid:
+                why = "it does not lead its own process group"
+            else:
+                self.driver.adopt(comp.name, pid)
+                comp.pid = pid
+                if comp.state not in ("running", "starting"):
+                    comp.state = "starting"
+                self.rec.adopted(comp)
+                adopted.add(comp.name)
+                continue
+            log.warning("%s: pid %d cannot be adopted (%s): killing it and starting it afresh",
+                        comp.name, pid, why)
+            kill.append(pid)
+        _kill_and_wait(kill)
+        if adopted:
+            log.warning("adopted %d running component(s) of an earlier daemon: %s",
+                        len(adopted), ", ".join(sorted(adopted)))
+        return adopted
+
     def run(self) -> int:
         state = self.state
         if state.daemon_pid and state.daemon_pid != os.getpid() and pid_alive(state.daemon_pid) \
@@ -231,13 +326,12 @@ class Daemon:
             print(f"error: a control daemon (pid {state.daemon_pid}) already runs this cluster",
                   file=sys.stderr)
             return 1
-        leftovers = kill_leftovers(state)
-        if leftovers:
-            log.warning("killed leftover processes of an earlier run: %s", ", ".join(leftovers))
+        adopted = self.adopt_leftovers()
         for comp in state.components:  # a fresh start: failed components get new tries
-            comp.state = "pending"
-            comp.restarts = 0
-            comp.detail = ""
+            if comp.name not in adopted:
+                comp.state = "pending"
+                comp.restarts = 0
+                comp.detail = ""
         state.daemon_pid = os.getpid()
         state.rest_address = state.spec.rest_address
         self.progress("starting", "starting the admin API")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import time
@@ -54,9 +55,63 @@ class Driver(Protocol):
         ...
 
 
+ADOPTED_EXIT = "exited (exit code unknown: adopted from an earlier daemon, not its child)"
+
+
+class AdoptedProcess:
+    """A component process started by an earlier daemon: watched, not waited for.
+
+    Quacks like the part of ``subprocess.Popen`` the driver uses (``pid``, ``poll``,
+    ``wait``, ``returncode``). A pidfd (Linux 5.3+) pins the process: it reads as ready once
+    the process has exited, even while it is an unreaped zombie of another parent, and the
+    pid cannot be recycled under it. Without pidfds, ``/proc/PID/stat`` is polled (a
+    zombie counts as exited). Its exit code is unknown (only a parent can read it):
+    ``returncode`` is then 0 and ``exit_detail`` says so."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self._pidfd = os.pidfd_open(pid)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not self._running(0.0):
+            self.returncode = 0
+            self.close()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+            if left <= 0:
+                raise subprocess.TimeoutExpired(["adopted", str(self.pid)], timeout or 0.0)
+            self._running(left)
+        return 0
+
+    def _running(self, timeout_s: float) -> bool:
+        if self._pidfd is not None:
+            poller = select.poll()
+            poller.register(self._pidfd, select.POLLIN)
+            return not poller.poll(int(timeout_s * 1000))
+        if timeout_s:
+            time.sleep(timeout_s)
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_bytes()
+        except OSError:
+            return False
+        return stat.rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
 class LocalProcessDriver:
     def __init__(self) -> None:
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._procs: dict[str, subprocess.Popen[bytes] | AdoptedProcess] = {}
 
     def start(self, proc: ProcessSpec) -> int:
         old = self._procs.get(proc.name)
@@ -74,6 +129,15 @@ class LocalProcessDriver:
         self._procs[proc.name] = child
         return child.pid
 
+    def adopt(self, name: str, pid: int) -> None:
+        """Track ``pid`` (already checked to be this component, in its own process group)
+        as ``name`` without being its parent: `alive`, `stop` and `kill` work as for a
+        child; `exit_detail` cannot tell the exit code."""
+        old = self._procs.get(name)
+        if old is not None and old.poll() is None:
+            raise RuntimeError(f"{name} is already running (pid {old.pid})")
+        self._procs[name] = AdoptedProcess(pid)
+
     def alive(self, name: str) -> bool:
         child = self._procs.get(name)
         return child is not None and child.poll() is None
@@ -82,6 +146,8 @@ class LocalProcessDriver:
         child = self._procs.get(name)
         if child is None or child.returncode is None:
             return ""
+        if isinstance(child, AdoptedProcess):
+            return ADOPTED_EXIT
         rc = child.returncode
         return f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
 

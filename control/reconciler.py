@@ -504,6 +504,16 @@ class Reconciler:
         self._dirty = True
         self._event(f"{comp.name}: started (pid {comp.pid}, {comp.role or comp.kind})")
 
+    def adopted(self, comp: ComponentState) -> None:
+        """``comp`` runs under an earlier daemon's pid, now tracked by the driver: its
+        runtime starts now (start timeout, stable time, liveness) and a log store node's logs
+        are checked at once."""
+        rt = self.rt(comp.name)
+        rt.started_at = self.clock()
+        if comp.kind == "logstore":
+            rt.next_log_repair_at = self.clock()
+        self._event(f"{comp.name}: adopted (pid {comp.pid}, {comp.role or comp.kind}, {comp.state})")
+
     def _running(self, comp: ComponentState) -> None:
         if comp.kind == "logstore":
             self.rt(comp.name).next_log_repair_at = self.clock()  # a (re)start: repair now

@@ -147,8 +147,11 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def validate(spec: ClusterSpec, *, check_ports: bool = True, check_object_store: bool = True) -> None:
-    """Raise SpecError (naming the field) for a spec that cannot run."""
+def validate(spec: ClusterSpec, *, check_ports: bool = True, check_object_store: bool = True,
+             held: frozenset[int] = frozenset()) -> None:
+    """Raise SpecError (naming the field) for a spec that cannot run. ``held``: ports this
+    cluster's own live components hold (a daemon that died left them running: the new one
+    adopts them), not checked for being free."""
     if not spec.dir:
         raise SpecError("dir", "must not be empty")
     for name in ("tenant", "timeline"):
@@ -184,7 +187,7 @@ def validate(spec: ClusterSpec, *, check_ports: bool = True, check_object_store:
         seen[port] = label
     if check_ports:
         for label, port in ports(spec).items():
-            if port_in_use(spec.host, port):
+            if port not in held and port_in_use(spec.host, port):
                 raise SpecError(label.split(" ")[0], f"{label}: {spec.host}:{port} is already in use")
     if check_object_store:
         check_object_store_url(spec.object_store_url)

@@ -78,6 +78,10 @@ class BranchState:
 class ClusterState:
     spec: ClusterSpec
     daemon_pid: int = 0
+    supervisor_pid: int = 0
+    """`strata up --detach`: the process that restarts the daemon if it dies (0: none)."""
+    supervisor_detail: str = ""
+    """Why the supervisor gave up restarting the daemon ("" while it has not)."""
     rest_address: str = ""
     phase: str = "stopped"
     """stopped | starting | ready | stopping | failed"""
@@ -91,6 +95,8 @@ class ClusterState:
         return {
             "spec": self.spec.to_json(),
             "daemon_pid": self.daemon_pid,
+            "supervisor_pid": self.supervisor_pid,
+            "supervisor_detail": self.supervisor_detail,
             "rest_address": self.rest_address,
             "phase": self.phase,
             "detail": self.detail,
@@ -104,6 +110,8 @@ class ClusterState:
         return cls(
             spec=ClusterSpec.from_json(data.get("spec", {})),
             daemon_pid=int(data.get("daemon_pid", 0)),
+            supervisor_pid=int(data.get("supervisor_pid", 0)),
+            supervisor_detail=str(data.get("supervisor_detail", "")),
             rest_address=str(data.get("rest_address", "")),
             phase=str(data.get("phase", "stopped")),
             detail=str(data.get("detail", "")),

@@ -93,3 +93,61 @@ def test_kill_does_not_wait_for_a_process_that_cannot_die_yet(tmp_path: Path, mo
     monkeypatch.setattr(driver_mod, "_signal_group", real)
     d.kill("a")
     assert not d.alive("a") and d.exit_detail("a") == "killed by signal 9"
+
+
+def test_adopted_process_is_watched_and_stopped_with_its_group(tmp_path: Path) -> None:
+    import subprocess
+
+    from control.driver import ADOPTED_EXIT
+
+    # started by someone else (an earlier daemon), in its own group, with a grandchild
+    code = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+            "'import time; time.sleep(60)']); print('up', flush=True); time.sleep(60)")
+    log = open(tmp_path / "x.log", "wb")  # noqa: SIM115
+    orphan = subprocess.Popen([sys.executable, "-c", code], stdout=log, start_new_session=True)
+    try:
+        _wait_text(tmp_path / "x.log", "up")
+        d = LocalProcessDriver()
+        d.adopt("x", orphan.pid)
+        assert d.alive("x") and d.exit_detail("x") == ""
+        t0 = time.monotonic()
+        d.stop("x", grace_s=5)
+        assert time.monotonic() - t0 < 5
+        assert not d.alive("x") and d.exit_detail("x") == ADOPTED_EXIT
+        orphan.wait(5)
+        deadline = time.monotonic() + 5
+        while True:  # the grandchild got the group's SIGTERM too
+            try:
+                os.killpg(orphan.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        log.close()
+        if orphan.poll() is None:
+            os.killpg(orphan.pid, 9)
+            orphan.wait()
+
+
+def test_runs_component_checks_kind_and_address() -> None:
+    from control.daemon import runs_component
+    from control.state import ComponentState
+
+    comp = ComponentState(kind="compute", name="compute-1", address="127.0.0.1:5")
+    argv = [b"/usr/bin/python3", b"-m", b"strata", b"compute", b"--listen", b"127.0.0.1:5"]
+    assert runs_component(comp, argv)
+    assert not runs_component(comp, [b"sleep", b"1000"])
+    assert not runs_component(comp, argv[:-1] + [b"127.0.0.1:6"])
+    assert not runs_component(comp, argv[:3] + [b"proxy"] + argv[4:])
+    assert not runs_component(comp, None)
+
+
+def test_a_promoted_replica_keeps_its_command_line() -> None:
+    from control.daemon import _promoted
+
+    want = [b"python3", b"-m", b"strata", b"compute", b"--role", b"primary", b"--listen", b"a"]
+    started = [*want[:5], b"replica", *want[6:]]
+    assert _promoted(started, want)
+    assert not _promoted(want, [*want[:5], b"replica", *want[6:]])  # a primary recorded as replica
+    assert not _promoted([*started[:-1], b"b"], want)
