@@ -296,7 +296,7 @@ class Daemon:
                             b" ".join(argv or [b"?"])[:120].decode(errors="replace"))
                 continue
             want = [a.encode() for a in self.rec.process_spec(comp).argv]
-            if _promoted(argv, want):
+            if argv is not None and _promoted(argv, want):
                 want = argv  # started as a replica, promoted since: the same process
             if argv != want:
                 why = "its command line differs from this daemon's (an option changed)"

@@ -74,6 +74,8 @@ class AdoptedProcess:
         self._pidfd: int | None = None
         with contextlib.suppress(AttributeError, OSError):
             self._pidfd = os.pidfd_open(pid)
+        self._start_time = _start_time(pid)
+        """Without a pidfd: the process's start time, so a recycled pid reads as exited."""
 
     def poll(self) -> int | None:
         if self.returncode is None and not self._running(0.0):
@@ -98,10 +100,10 @@ class AdoptedProcess:
         if timeout_s:
             time.sleep(timeout_s)
         try:
-            stat = Path(f"/proc/{self.pid}/stat").read_bytes()
+            fields = Path(f"/proc/{self.pid}/stat").read_bytes().rpartition(b")")[2].split()
         except OSError:
             return False
-        return stat.rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+        return fields[0] not in (b"Z", b"X") and fields[19] == self._start_time
 
     def close(self) -> None:
         if self._pidfd is not None:
@@ -182,6 +184,14 @@ class LocalProcessDriver:
             except subprocess.TimeoutExpired:
                 _signal_group(child.pid, signal.SIGKILL)
                 child.wait()
+
+
+def _start_time(pid: int) -> bytes:
+    """Field 22 of /proc/PID/stat (clock ticks after boot): with the pid, names one process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[19]
+    except (OSError, IndexError):
+        return b""
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from control.driver import LocalProcessDriver, ProcessSpec
 
 
@@ -151,3 +153,26 @@ def test_a_promoted_replica_keeps_its_command_line() -> None:
     assert _promoted(started, want)
     assert not _promoted(want, [*want[:5], b"replica", *want[6:]])  # a primary recorded as replica
     assert not _promoted([*started[:-1], b"b"], want)
+
+
+def test_adopted_process_without_pidfd_polls_proc(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+    import subprocess
+
+    from control import driver
+
+    monkeypatch.delattr(driver.os, "pidfd_open")
+    orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        proc = driver.AdoptedProcess(orphan.pid)
+        assert proc.poll() is None
+        proc._start_time = b"1"  # another process that got the same pid: not this one
+        assert proc.poll() == 0
+        proc = driver.AdoptedProcess(orphan.pid)
+        os.kill(orphan.pid, signal.SIGKILL)
+        time.sleep(0.2)  # a zombie (not reaped yet) counts as exited
+        assert proc.wait(5) == 0
+    finally:
+        orphan.kill()
+        orphan.wait()
