@@ -339,12 +339,18 @@ class Cursors:
         reader = await db.checkout_reader()
         conn = reader.conn
 
+        checker = session.checker  # compute/sql/privileges.py: None for a superuser
+
         def start() -> apsw.Cursor:
             conn.execute("BEGIN")
             cur = conn.cursor()
             for sql in query.steps[:-1]:
+                if checker is not None:
+                    checker.step(conn, sql)
                 for _ in cur.execute(sql):
                     pass
+            if checker is not None:
+                checker.step(conn, query.steps[-1])
             return cur.execute(query.steps[-1], params)
 
         try:

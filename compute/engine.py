@@ -365,6 +365,9 @@ class Database:
     # (an interrupted write takes its whole transaction with it, so it cannot be re-run)
     quick_writes: set[tuple[str, ...]] = field(default_factory=set)
     shapes: ShapeCache = field(default_factory=ShapeCache)
+    # compute/sql/privileges.py: what each step touches, by (schema version, step), for the checks
+    # of sessions that are not superusers
+    access_sets: dict[tuple[int, str], tuple[tuple[str, str, str | None], ...]] = field(default_factory=dict)
     reader_count: int = 0
     reader_waiters: collections.deque[asyncio.Future[Pooled]] = field(
         default_factory=collections.deque)

@@ -42,6 +42,7 @@ from compute.engine import (
     storage_error,
 )
 from compute.session_fast import INLINE_BUDGET_S, WRITE_INLINE_LIMIT_S, FastLane
+from compute.session_privileges import SessionPrivileges
 from compute.session_settings import SessionSettings
 from compute.sql import DEFAULT_SEARCH_PATH, Catalog, TempSchemaNeeded, map_sqlite_error
 from compute.sql.api import Kind, SqlError, Translation
@@ -105,7 +106,7 @@ def _on_loop(durable: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
     return waiter
 
 
-class Session(SessionSettings, SqlPrepared, FastLane):
+class Session(SessionSettings, SqlPrepared, FastLane, SessionPrivileges):
     """SQL execution state of one client connection."""
 
     def __init__(self, engine: Engine, db: Database, user: str, settings: dict[str, str]) -> None:
@@ -278,7 +279,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
     async def execute(self, tr: Translation, params: tuple[Any, ...] = ()) -> Result:
         """Run one translated statement with PostgreSQL's transaction semantics."""
         kind = tr.kind
-        params = bindable(tr, params)
+        params = bindable(tr, params) if self.checker is None else self.privilege_gate(tr, params)
         self._catalog_unchanged = None  # the general path may change the catalog
         if self.failed and kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO, Kind.EMPTY):
             raise SqlError("25P02", "current transaction is aborted, commands ignored until end "
@@ -626,7 +627,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
     def _fast_read(self, tr: Translation, steps: tuple[str, ...], params: tuple[Any, ...]
                    ) -> Result | None:
         db = self.db
-        if not db.idle_readers or (db.slow_statements and steps in db.slow_statements):
+        if not db.idle_readers or (db.slow_statements and steps in db.slow_statements) or self.checker is not None:
             return None
         reader = db.idle_readers.pop()
         guard = reader.guard
@@ -744,7 +745,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         """Point the connection's SQL functions at this session (connections are shared)."""
         ctx = pooled.ctx
         now = datetime.datetime.now(datetime.UTC)
-        ctx.user = self.user
+        ctx.user, ctx.checker = self.user, self.checker  # (checker: None for a superuser)
         ctx.database = self.db.name
         ctx.backend_pid = self.backend_pid
         # current_setting('transaction_isolation' | 'transaction_read_only') reads these
@@ -800,7 +801,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
                     autocommit: bool) -> Callable[[], Ran]:
         """The SQLite work of one statement, to run inline or on an engine thread."""
         snapshot_lsn = self.engine.factory.snapshot_lsn if self.txn is not None else None
-        return steps_work(conn, tr, params, autocommit, self.db.take_ticket, snapshot_lsn)
+        return steps_work(conn, tr, params, autocommit, self.db.take_ticket, snapshot_lsn, self.checker)
 
     async def _run_steps(self, pooled: Pooled, tr: Translation, params: tuple[Any, ...],
                          autocommit: bool) -> Ran:
@@ -932,7 +933,7 @@ class Session(SessionSettings, SqlPrepared, FastLane):
         self._bind_context(writer)
         self._active = writer
         try:
-            await self.engine.run(lambda: writer.conn.executemany(insert_sql, rows))
+            await self.engine.run(lambda: self.copy_rows_in(writer.conn, insert_sql, rows))
         except apsw.InterruptError as exc:
             raise self._interrupt_error() from exc
         except apsw.Error as exc:

@@ -166,12 +166,16 @@ def statement_tag(tr: Translation, count: int) -> str:
 
 def steps_work(conn: Any, tr: Translation, params: tuple[Any, ...], autocommit: bool,
                take_ticket: Callable[[Any], CommitTicket | None],
-               snapshot_lsn: Callable[[Any], int | None] | None) -> Callable[[], Ran]:
+               snapshot_lsn: Callable[[Any], int | None] | None, checker: Any = None) -> Callable[[], Ran]:
     """The SQLite work of one statement (its steps on ``conn``), to run inline or on a thread.
 
     ``autocommit``: the steps are their own transaction, committed here (its commit ticket is
     taken with ``take_ticket``); ``snapshot_lsn`` reads the LSN the statement saw (transactions).
+    ``checker``: a session that is not a superuser has each step checked just before it runs
+    (compute/sql/privileges.py; None: a superuser, no check).
     """
+    check = checker.step if checker is not None else None
+    truncate = tr.tag == "TRUNCATE TABLE"
     want_rows = tr.kind in _ROW_KINDS
     steps = tr.steps
     begin = autocommit and (len(steps) > 1 or tr.is_ddl)
@@ -186,6 +190,8 @@ def steps_work(conn: Any, tr: Translation, params: tuple[Any, ...], autocommit: 
             cursor = conn.cursor()
             last = len(steps) - 1
             for i, sql in enumerate(steps):
+                if check is not None:
+                    check(conn, sql, truncate)
                 if i == last:
                     cursor.execute(sql, params)
                     rows = cursor.fetchall() if want_rows else None

@@ -58,7 +58,7 @@ from compute.pgwire.results import (
     text_encoder,
 )
 from compute.pgwire.wire import BadLength, WireProtocol
-from compute.roles import connection_limit, role_verifier
+from compute.roles import role_verifier
 from compute.session import Session
 from compute.sql import diagnostic_fields
 from compute.sql.api import Kind, SqlError, Translation
@@ -389,7 +389,7 @@ class Connection(ExtendedQuery):
         self.session.backend_pid = self.pid
         server.sessions[self.pid] = (secret, self)
         self._register_backend(self.session, params)
-        limit = connection_limit(self.db.catalog_conn, user)
+        limit = self.session.login_role(self.server.passwords)  # superuser or not (session_privileges.py)
         if limit is not None and sum(b.session.user == user for b in server.engine.admin.backends.values()) > limit:
             await self.fatal("53300", f'too many connections for role "{user}"')
         self.send(m.AUTH_OK)

@@ -36,6 +36,7 @@ from compute.sql.catalog.pg_catalog import install as install_catalog_views
 from compute.sql.errors import diagnostic_fields, map_sqlite_error
 from compute.sql.functions.registry import register_udfs
 from compute.sql.functions.session import SessionContext, canonical_setting_name
+from compute.sql.privileges import register_udfs as register_privilege_udfs
 from compute.sql.procedural.runtime import register_udfs as register_procedural_udfs
 from compute.sql.translate.ddl_sql import fk_recheck_sql
 from compute.sql.translate.dispatch import translate_statement
@@ -75,6 +76,7 @@ def prepare_connection(conn: Any, ctx: SessionContext) -> None:
     conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
     register_udfs(conn, ctx)
     register_procedural_udfs(conn, ctx)  # DO, user functions, triggers
+    register_privilege_udfs(conn, ctx)  # GRANT/REVOKE steps, has_table_privilege (compute/sql/privileges.py)
     conn.execute("PRAGMA temp_store = FILE")  # sorts and temp b-trees spill to disk: memory stays bounded
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA recursive_triggers = ON")  # self-referencing ON DELETE CASCADE (translate/ddl.py)

@@ -57,8 +57,7 @@ EDGES = [
     "alter table public.rd_t owner to current_user", "grant select on rd_t, rd_s to public",
     "grant select on table rd_t, nosuch to public", "grant usage on sequence rd_s to rd_nosuch",
     "grant select on pg_class to postgres", "grant select on all tables in schema public to postgres",
-    "revoke admin option for rd_x from postgres", "grant select on rd_t to postgres with grant option",
-    "grant select (a) on rd_t to postgres", "drop table rd_t", "drop sequence rd_s", "drop role rd_w",
+    "revoke admin option for rd_x from postgres", "drop table rd_t", "drop sequence rd_s", "drop role rd_w",
     "alter role pg_foo login", "alter role pg_monitor rename to rd_m",
     "create role rd_ie", "drop role if exists rd_ie, rd_gone1, \"rd_Gone2\"", "drop user if exists rd_gone3",
     "create role rd_vu valid until 'garbage'", "create role rd_vu valid until 'tomorrow'", "drop role if exists rd_vu",
@@ -102,8 +101,12 @@ def test_refused_with_0a000(strata_shared: StrataProcess) -> None:
     script = ["create role rd_m in role rd_x", "alter role postgres set work_mem = '1MB'",
               "create role rd_m unencrypted password 'x'",
               "create role rd_m password 'md5c4ca4238a0b923820dcc509a6f75849b'",
-              "create user mapping for postgres server s"]
-    assert [r[:2] for r in _run(strata_shared.dsn, script)] == [("error", "0A000")] * 5
+              "create user mapping for postgres server s",
+              # grant options and column privileges are not stored (compute/sql/translate/grants.py)
+              "create table rd_g0 (a int)", "grant select on rd_g0 to postgres with grant option",
+              "grant select (a) on rd_g0 to postgres", "drop table rd_g0"]
+    assert [r[:2] if isinstance(r, tuple) else r for r in _run(strata_shared.dsn, script)] == \
+        [("error", "0A000")] * 5 + ["CREATE TABLE"] + [("error", "0A000")] * 2 + ["DROP TABLE"]
 
 
 @pytest.fixture

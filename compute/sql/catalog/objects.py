@@ -27,6 +27,8 @@ TYPES = "__strata_types"
 ENUMS = "__strata_enums"
 ROLES = "__strata_roles"  # CREATE ROLE/USER (compute/sql/translate/roles.py); attributes as pg_authid
 SCHEMAS = "__strata_schemas"  # CREATE SCHEMA (compute/sql/translate/schemas.py); public is implicit
+ACL = "__strata_acl"  # owner and ACL per relation / schema OID (compute/sql/privileges.py)
+MEMBERS = "__strata_members"  # GRANT role TO member (compute/sql/translate/roles.py)
 INFORMATION_SCHEMA_NAMESPACE_OID = 13000
 PG_TOAST_NAMESPACE_OID = 99
 # Schemas every database has; only public holds user objects (they keep their bare SQLite names).
@@ -137,6 +139,22 @@ _BOOTSTRAP = (
     password TEXT,
     validuntil TEXT
 )""",
+    # Owner (NULL: the bootstrap superuser) and ACL (NULL: the owner's default) of a relation
+    # or schema, by OID; a new relation's row names the role that made it (the trigger below).
+    f"""CREATE TABLE IF NOT EXISTS {ACL} (
+    oid INTEGER PRIMARY KEY,
+    owner TEXT,
+    acl TEXT
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {MEMBERS} (
+    role TEXT NOT NULL,
+    member TEXT NOT NULL,
+    PRIMARY KEY (role, member)
+)""",
+    f"""CREATE TRIGGER IF NOT EXISTS __strata_acl_new AFTER INSERT ON {TABLES} WHEN NEW.kind <> 'i' BEGIN
+    INSERT OR REPLACE INTO {ACL} (oid, owner, acl) VALUES (NEW.oid, pg_session_user(), NULL); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS __strata_acl_gone AFTER DELETE ON {TABLES} BEGIN
+    DELETE FROM {ACL} WHERE oid = OLD.oid; END""",
 )
 
 

@@ -32,6 +32,7 @@ from compute.sql.catalog.ruleutils import (
     view_relations,
 )
 from compute.sql.catalog.system import SYSTEM_RELATIONS, view_statements
+from compute.sql.privileges import superuser_name
 
 
 def _size_pretty(size: Any) -> str | None:
@@ -252,7 +253,7 @@ class _CatalogFunctions:
         if int(oid) == 6171:
             return "pg_database_owner"
         row = self._one(f"SELECT name FROM main.{ROLES} WHERE oid = ?", (int(oid),)) if int(oid) != 10 else None
-        return row[0] if row else self.ctx.user
+        return row[0] if row else superuser_name(self.ctx)
 
     def relation_size(self, oid: Any, *_fork: Any) -> Any:
         if oid is None:

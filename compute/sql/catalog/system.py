@@ -11,6 +11,7 @@ types, so queries over them are translated and typed like any other.
 from __future__ import annotations
 
 from compute import pgtypes as T
+from compute.sql.catalog.objects import ACL as ACL_TABLE
 from compute.sql.catalog.objects import (
     COLUMNS,
     COMMENTS,
@@ -68,6 +69,10 @@ def _ns_of(schema: str) -> str:
 
 
 _NS = _ns_of("t.schema")
+# A relation's owner (compute/sql/privileges.py): its __strata_acl row's role, else the bootstrap superuser
+_OWNER_NAME = f"coalesce((SELECT a.owner FROM main.{ACL_TABLE} a WHERE a.oid = t.oid), __strata_superuser_name())"
+_OWNER_OID = (f"coalesce((SELECT r.oid FROM main.{ROLES} r JOIN main.{ACL_TABLE} a ON r.name = a.owner "
+              "WHERE a.oid = t.oid), 10)")
 
 _rel(
     "pg_namespace", 2615, "oid:oid, nspname:name, nspowner:oid, nspacl:acl",
@@ -86,7 +91,7 @@ _rel(
     "relrowsecurity:bool, relforcerowsecurity:bool, relispopulated:bool, relreplident:char, "
     "relispartition:bool, relrewrite:oid, relfrozenxid:xid, relminmxid:xid, relacl:acl, "
     "reloptions:text[], relpartbound:node",
-    f"SELECT t.oid, t.name, {_NS}, 0, 0, 10, {_KIND_AM}, t.oid, 0, 0, -1.0, 0, 0, "
+    f"SELECT t.oid, t.name, {_NS}, 0, 0, {_OWNER_OID}, {_KIND_AM}, t.oid, 0, 0, -1.0, 0, 0, "
     f"EXISTS (SELECT 1 FROM main.{INDEXES} i WHERE i.table_oid = t.oid), 0, "
     f"CASE WHEN t.schema LIKE 'pg\\_temp\\_%' ESCAPE '\\' THEN 't' ELSE 'p' END, t.kind, "
     f"(SELECT count(*) FROM main.{COLUMNS} c WHERE c.table_oid = t.oid), "
@@ -94,7 +99,8 @@ _rel(
     f"0, EXISTS (SELECT 1 FROM main.{CONSTRAINTS} f WHERE f.type = 'f' AND t.oid IN (f.table_oid, f.ref_table)) "
     "OR EXISTS (SELECT 1 FROM main.sqlite_schema g WHERE g.type = 'trigger' AND g.tbl_name = (CASE t.schema WHEN 'public' THEN t.name ELSE t.schema || '.' || t.name END) "
     "AND substr(g.name, 1, 12) = '__strata_ut_'), "
-    f"0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, t.options, NULL FROM main.{TABLES} t",
+    f"0, 0, 0, 1, 'd', 0, 0, 0, 0, (SELECT a.acl FROM main.{ACL_TABLE} a WHERE a.oid = t.oid), t.options, NULL "
+    f"FROM main.{TABLES} t",
 )
 _rel(
     "pg_attribute", 1249,
@@ -233,10 +239,10 @@ _rel(
 # Roles: the session user (a superuser, OID 10, unless it has a row of its own) and the rows of
 # __strata_roles (CREATE ROLE/USER, compute/sql/translate/roles.py); pg_authid/pg_shadow show verifiers.
 _ROLE_ROWS = (
-    "SELECT pg_session_user() AS name, 10 AS oid, 1 AS super, 1 AS inherit, 1 AS createrole, "
+    "SELECT __strata_superuser_name() AS name, 10 AS oid, 1 AS super, 1 AS inherit, 1 AS createrole, "
     "1 AS createdb, 1 AS canlogin, 1 AS replication, 1 AS bypassrls, -1 AS connlimit, "
     "NULL AS password, NULL AS validuntil "
-    f"WHERE NOT EXISTS (SELECT 1 FROM main.{ROLES} r WHERE r.name = pg_session_user()) "
+    f"WHERE NOT EXISTS (SELECT 1 FROM main.{ROLES} r WHERE r.name = __strata_superuser_name()) "
     "UNION ALL SELECT name, oid, super, inherit, createrole, createdb, canlogin, replication, bypassrls, "
     f"connlimit, password, validuntil FROM main.{ROLES}"
 )
@@ -358,13 +364,13 @@ _rel(
     "pg_tables", 0,
     "schemaname:name, tablename:name, tableowner:name, tablespace:name, hasindexes:bool, "
     "hasrules:bool, hastriggers:bool, rowsecurity:bool",
-    f"SELECT t.schema, t.name, pg_session_user(), NULL, "
+    f"SELECT t.schema, t.name, {_OWNER_NAME}, NULL, "
     f"EXISTS (SELECT 1 FROM main.{INDEXES} i WHERE i.table_oid = t.oid), 0, 0, 0 "
     f"FROM main.{TABLES} t WHERE t.kind = 'r'",
 )
 _rel(
     "pg_views", 0, "schemaname:name, viewname:name, viewowner:name, definition:text",
-    f"SELECT t.schema, t.name, pg_session_user(), pg_get_viewdef(t.oid) FROM main.{TABLES} t WHERE t.kind = 'v'",
+    f"SELECT t.schema, t.name, {_OWNER_NAME}, pg_get_viewdef(t.oid) FROM main.{TABLES} t WHERE t.kind = 'v'",
 )
 _rel(
     "pg_indexes", 0, "schemaname:name, tablename:name, indexname:name, tablespace:name, indexdef:text",
@@ -457,6 +463,29 @@ _rel(
     f"CASE t.kind WHEN 'r' THEN 'YES' ELSE 'NO' END, 'NO', NULL FROM main.{TABLES} t "
     f"WHERE t.kind IN ('r', 'v')",
 )
+# Table privileges from the stored ACLs (NULL: the owner's default, every privilege), one row per
+# (grantee, privilege) as PostgreSQL's view; not filtered by the roles the session is a member of.
+_GRANTS = (
+    "SELECT substr(g.rest, instr(g.rest, '/') + 1) AS grantor, CASE g.grantee WHEN '' THEN 'PUBLIC' "
+    "ELSE g.grantee END AS grantee, g.schema, g.name, p.name AS privilege, g.kind "
+    "FROM (SELECT substr(j.value, 1, instr(j.value, '=') - 1) AS grantee, "
+    f"substr(j.value, instr(j.value, '=') + 1) AS rest, t.schema, t.name, t.kind FROM main.{TABLES} t "
+    f"LEFT JOIN main.{ACL_TABLE} a ON a.oid = t.oid "
+    "JOIN json_each(coalesce(a.acl, json_array(coalesce(a.owner, __strata_superuser_name()) || '=' || "
+    "CASE t.kind WHEN 'S' THEN 'rwU' ELSE 'arwdDxt' END || '/' || coalesce(a.owner, __strata_superuser_name())))) j "
+    "WHERE t.kind IN ('r', 'v', 'm', 'p', 'f')) g "
+    "JOIN (SELECT 'a' AS l, 'INSERT' AS name UNION ALL SELECT 'r', 'SELECT' UNION ALL SELECT 'w', 'UPDATE' "
+    "UNION ALL SELECT 'd', 'DELETE' UNION ALL SELECT 'D', 'TRUNCATE' UNION ALL SELECT 'x', 'REFERENCES' "
+    "UNION ALL SELECT 't', 'TRIGGER') p ON instr(substr(g.rest, 1, instr(g.rest, '/') - 1), p.l) > 0"
+)
+_GRANT_COLS = ("grantor:name, grantee:name, table_catalog:name, table_schema:name, table_name:name, "
+               "privilege_type:text, is_grantable:text, with_hierarchy:text")
+_GRANT_ROW = ("SELECT x.grantor, x.grantee, current_database(), x.schema, x.name, x.privilege, "
+              "CASE WHEN x.grantor = x.grantee THEN 'YES' ELSE 'NO' END, "
+              f"CASE x.privilege WHEN 'SELECT' THEN 'YES' ELSE 'NO' END FROM ({_GRANTS}) x")
+_rel("information_schema_table_privileges", 0, _GRANT_COLS, _GRANT_ROW)
+_rel("information_schema_role_table_grants", 0, _GRANT_COLS,
+     f"{_GRANT_ROW} WHERE x.grantor = pg_session_user() OR x.grantee = pg_session_user()")
 _rel(
     "information_schema_columns", 0,
     "table_catalog:name, table_schema:name, table_name:name, column_name:name, ordinal_position:int4, "

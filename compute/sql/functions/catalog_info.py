@@ -113,7 +113,7 @@ HANDLERS: dict[str, Handler] = {
     "pg_table_is_visible": simple("pg_table_is_visible", ty.BOOL),
     "pg_type_is_visible": simple("pg_table_is_visible", ty.BOOL),
     "pg_function_is_visible": simple("__strata_function_is_visible", ty.BOOL),  # compute/sql/procedural
-    "has_table_privilege": simple("pg_true", ty.BOOL),
+    "has_table_privilege": simple("__strata_has_table_privilege", ty.BOOL),  # compute/sql/privileges.py
     "has_schema_privilege": simple("pg_true", ty.BOOL),
     "has_database_privilege": simple("pg_true", ty.BOOL),
     "has_column_privilege": simple("pg_true", ty.BOOL),

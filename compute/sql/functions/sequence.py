@@ -9,6 +9,7 @@ from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import DEFAULT_SEARCH_PATH, SEQUENCES, runtime_relation
 from compute.sql.functions.common import scalar_registrar, simple
 from compute.sql.functions.session import SessionContext
+from compute.sql.privileges import sequence_check
 from compute.sql.translate.scope import Handler
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     scalar = scalar_registrar(conn)
 
     # --- sequences (nextval writes, so translations calling it are marked is_write)
-    def _seq_row(name: Any) -> tuple[int, int, int, int, int, int, int, int]:
+    def _seq_row(name: Any, need: str) -> tuple[int, int, int, int, int, int, int, int]:
         text = str(name)
         found = runtime_relation(conn, text, ctx.settings.get("search_path", DEFAULT_SEARCH_PATH), ctx.user,
                                  ctx.backend_pid, "S")  # by the session's search path (schemas.py)
@@ -40,6 +41,8 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         ).fetchall()
         if not rows:
             raise SqlError("42P01", f'relation "{text}" does not exist')
+        if ctx.checker is not None:  # not a superuser: one of ``need`` (compute/sql/privileges.py)
+            sequence_check(conn, ctx.user, rows[0][0], text, need)
         return rows[0]
 
     def schema_version() -> int:
@@ -48,7 +51,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     def nextval(name: Any) -> Any:
         if name is None:
             return None
-        oid, last, called, inc, lo, hi, cycle, _start = _seq_row(name)
+        oid, last, called, inc, lo, hi, cycle, _start = _seq_row(name, "Uw")
         version = schema_version()
         position = ctx.sequence_positions.get(oid)
         if position is not None and position[2] == version:  # survives a rollback of the row
@@ -68,7 +71,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
     def currval(name: Any) -> Any:
         if name is None:
             return None
-        value = ctx.sequence_values.get(str(_seq_row(name)[0]))
+        value = ctx.sequence_values.get(str(_seq_row(name, "Ur")[0]))
         if value is None:
             raise SqlError("55000", f'currval of sequence "{name}" is not yet defined in this session')
         return value
@@ -79,7 +82,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         return ctx.last_sequence_value
 
     def setval(name: Any, value: Any, is_called: Any = 1) -> Any:
-        oid, _last, _called, _inc, lo, hi, _cycle, _start = _seq_row(name)
+        oid, _last, _called, _inc, lo, hi, _cycle, _start = _seq_row(name, "w")
         if not lo <= int(value) <= hi:
             raise SqlError("22003", f'setval: value {value} is out of bounds for sequence "{name}" ({lo}..{hi})')
         conn.execute(f"UPDATE {SEQUENCES} SET last_value = ?, is_called = ? WHERE oid = ?",

@@ -91,9 +91,12 @@ class SqlEngine:
         if queues:
             self.queueing[self.depth] = self.ctx.statement_start
             self.queue.pop(self.depth, None)
+        checker = self.ctx.checker  # compute/sql/privileges.py: functions run as the session's role
         try:
             last = len(tr.steps) - 1
             for i, step in enumerate(tr.steps):
+                if checker is not None:
+                    checker.step(self.conn, step, tr.tag == "TRUNCATE TABLE")
                 if i == last:
                     cursor.execute(step, values[:len(tr.param_oids)] if tr.param_oids else ())
                     rows = cursor.fetchall() if tr.kind is Kind.QUERY else []

@@ -25,6 +25,7 @@ from compute.sql.translate.functions_ddl import (
     routine_statement,
     truncate_translation,
 )
+from compute.sql.translate.grants import grant_statement, owner_to
 from compute.sql.translate.outputs import column_descs, state_fields
 from compute.sql.translate.parse import parse
 from compute.sql.translate.query import QueryCompiler
@@ -36,7 +37,7 @@ from compute.sql.translate.rewrite import (
     overriding_cut,
     unlogged_cut,
 )
-from compute.sql.translate.roles import grant_statement, owner_to, role_statement
+from compute.sql.translate.roles import role_statement
 from compute.sql.translate.schema_move import set_schema_statement
 from compute.sql.translate.schemas import on_commit_cut, resolve_names, schema_statement
 from compute.sql.translate.scope import Params, State

@@ -62,7 +62,7 @@ def _name(ts: Tokens) -> str:
     return name
 
 
-def _role_sql(ts: Tokens) -> tuple[str, str]:
+def role_name_sql(ts: Tokens) -> tuple[str, str]:
     """A role specification: (SQL expression of its name, name for messages)."""
     tok = ts.token()
     name = _name(ts)
@@ -207,7 +207,7 @@ def _materialize(name_sql: str) -> str:
 
 
 def _alter(ts: Tokens) -> Translation:
-    name_sql, name = _role_sql(ts)
+    name_sql, name = role_name_sql(ts)
     check = missing_check(name_sql, name)
     _reserved(name)
     if ts.accept("rename", "to"):
@@ -237,7 +237,7 @@ def _drop(ts: Tokens) -> Translation:
     names: list[str] = []
     while True:
         tok = ts.token()
-        name_sql, name = _role_sql(ts)
+        name_sql, name = role_name_sql(ts)
         if tok is not None and not is_quoted(tok, ts.text) and name in _SPECIAL:
             raise SqlError("22023", "cannot use special role specifier in DROP ROLE")
         if name in PREDEFINED_ROLES:
@@ -317,7 +317,7 @@ def _role_list(ts: Tokens, grantee: bool) -> list[str]:
         if grantee and ts.peek() == "public" and tok is not None and not is_quoted(tok, ts.text):
             ts.next()
         else:
-            checks.append(missing_check(*_role_sql(ts)))
+            checks.append(missing_check(*role_name_sql(ts)))
         if not ts.accept(","):
             break
     return checks
@@ -340,6 +340,6 @@ def owner_to(tokens: tuple[Token, ...], text: str, catalog: Catalog) -> Translat
     lowered = [t.text.lower() for t in tokens]
     for i in range(len(lowered) - 2):
         if lowered[i] == "owner" and lowered[i + 1] == "to":
-            check = missing_check(*_role_sql(Tokens(tokens[i + 2 :], text)))
+            check = missing_check(*role_name_sql(Tokens(tokens[i + 2 :], text)))
             return Translation(Kind.COMMAND, "ALTER TABLE", (check,))
     return Translation(Kind.NOOP, "ALTER TABLE")
