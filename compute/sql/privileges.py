@@ -319,6 +319,27 @@ def superuser_name(ctx: Any) -> str:
     return str(ctx.user) if ctx.checker is None else BOOTSTRAP_SUPERUSER
 
 
+def acl_rename(acl: Any, old: Any, new: Any) -> Any:
+    """The SQL function ``__strata_acl_rename``: ALTER ROLE … RENAME TO in an ACL (grantees and
+    grantors)."""
+    if acl is None:
+        return None
+    out = []
+    for item in json.loads(acl):
+        head, _, grantor = str(item).rpartition("/")
+        grantee, _, letters = head.rpartition("=")
+        name = grantee[1:-1].replace('""', '"') if grantee.startswith('"') else grantee
+        who = _ident(str(new)) if name == str(old) else grantee
+        grantor_name = grantor[1:-1].replace('""', '"') if grantor.startswith('"') else grantor
+        out.append(f"{who}={letters}/{_ident(str(new)) if grantor_name == str(old) else grantor}")
+    return json.dumps(out)
+
+
+def acl_mentions(acl: Any, role: Any) -> int:
+    """The SQL function ``__strata_acl_mentions``: whether ``role`` holds anything in ``acl``."""
+    return int(acl is not None and str(role) in acl_items(acl))
+
+
 def acl_owner(acl: Any, old: Any, new: Any) -> Any:
     """The SQL function ``__strata_acl_owner``: ``acl`` with the old owner's items (as grantee
     and grantor) given to the new owner, as ALTER … OWNER TO does in PostgreSQL."""
@@ -377,6 +398,8 @@ def register_udfs(conn: Any, ctx: Any) -> None:
     conn.create_scalar_function("__strata_superuser_name", lambda: superuser_name(ctx), 0)
     conn.create_scalar_function("__strata_acl_edit", acl_edit, 6, deterministic=True)
     conn.create_scalar_function("__strata_acl_owner", acl_owner, 3, deterministic=True)
+    conn.create_scalar_function("__strata_acl_rename", acl_rename, 3, deterministic=True)
+    conn.create_scalar_function("__strata_acl_mentions", acl_mentions, 2, deterministic=True)
     conn.create_scalar_function("__strata_may_own", may_own, 1)
     conn.create_scalar_function("__strata_may_become", may_become, 1)
     conn.create_scalar_function("__strata_has_table_privilege", has_table_privilege, -1)

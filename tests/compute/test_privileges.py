@@ -7,6 +7,7 @@ sessions still take the fast lanes (compute/sql/privileges.py, compute/session_p
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from compute.session import Session
 from compute.sql.privileges import Checker
 from compute.standalone import StandaloneFactory
+from tests.compute import test_roles
 from tests.compute.inprocess import InProcessNode
 from tests.support import PostgresOracle, StrataProcess
 
@@ -315,3 +317,61 @@ def test_superuser_keeps_the_fast_lanes(node: InProcessNode, monkeypatch: pytest
     assert sum(ok for user, ok in fast if user == "postgres") >= 8  # the superuser's reads: the lane
     assert not any(ok for user, ok in fast if user == "fl_app")  # the role's: never the lane
     assert "postgres" not in checked and checked.count("fl_app") >= 10
+
+
+pair = test_roles.pair  # the in-process primary/replica pair (one LocalStore)
+
+
+def _until(check: Any, timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return check()
+        except (AssertionError, psycopg.Error):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_replica_enforces_replicated_grants(pair: tuple[InProcessNode, InProcessNode, Any]) -> None:
+    """Owners, ACLs and roles replicate with the data: a plain role on a replica is refused and
+    allowed as the primary's GRANT / REVOKE say, in its pooled readers."""
+    primary, replica, _factory = pair
+    with psycopg.connect(primary.dsn(), autocommit=True) as p:
+        p.execute("create role rp_app login")
+        p.execute("create table rp_t (x int)")
+        p.execute("insert into rp_t values (1)")
+
+        def connect() -> psycopg.Connection[Any]:
+            return psycopg.connect(replica.dsn().replace("postgres@", "rp_app@"), autocommit=True)
+
+        with _until(connect) as r:
+            assert r.execute("show is_superuser").fetchone() == ("off",)
+
+            def denied() -> None:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+                    r.execute("select * from rp_t")
+                assert info.value.diag.message_primary == "permission denied for table rp_t"
+
+            _until(denied)
+            p.execute("grant select on rp_t to rp_app")
+            assert _until(lambda: r.execute("select * from rp_t").fetchall()) == [(1,)]
+            p.execute("revoke select on rp_t from rp_app")
+            _until(denied)
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):  # a replica stays read-only
+                r.execute("insert into rp_t values (2)")
+    with psycopg.connect(replica.dsn(), autocommit=True) as su:  # the superuser: no check
+        assert _until(lambda: su.execute("select * from rp_t").fetchall()) == [(1,)]
+
+
+def test_drop_role_that_owns_or_holds(sides: tuple[Side, Side]) -> None:
+    pg, _ = sides
+    n = pg.db.rsplit("_", 1)[1]
+    _same(sides, [
+        ("su", f"create role pv_tmp{n}"), ("su", "create table dr_t (x int)"),
+        ("su", f"alter table dr_t owner to pv_tmp{n}"), ("su", f"drop role pv_tmp{n}"),
+        ("su", "alter table dr_t owner to postgres"), ("su", f"grant select on dr_t to pv_tmp{n}"),
+        ("su", f"drop role pv_tmp{n}"), ("su", f"revoke select on dr_t from pv_tmp{n}"),
+        ("su", "select relacl::text from pg_class where relname = 'dr_t'"),
+        ("su", f"drop role pv_tmp{n}"),
+    ])

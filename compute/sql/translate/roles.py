@@ -18,7 +18,7 @@ from sqlglot.tokens import Token
 from compute import pgtypes
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog
-from compute.sql.catalog.objects import ROLES, quote_literal
+from compute.sql.catalog.objects import ACL, MEMBERS, ROLES, quote_literal
 from compute.sql.translate.tokens import Tokens, ident_value, is_quoted
 from strata.pgwire.auth import SCRAM_ITERATIONS, ScramVerifier
 
@@ -218,7 +218,12 @@ def _alter(ts: Tokens) -> Translation:
                  f"SELECT pg_raise('0A000', 'session user cannot be renamed') "
                  f"WHERE {name_sql} = pg_session_user()",
                  _exists_check(lit, new),
-                 f"UPDATE main.{ROLES} SET name = {lit} WHERE name = {name_sql}")
+                 f"UPDATE main.{ROLES} SET name = {lit} WHERE name = {name_sql}",
+                 # what the role owns, holds and is a member of follows it (compute/sql/privileges.py)
+                 f"UPDATE main.{ACL} SET owner = {lit} WHERE owner = {name_sql}",
+                 f"UPDATE main.{ACL} SET acl = __strata_acl_rename(acl, {name_sql}, {lit}) WHERE acl IS NOT NULL",
+                 f"UPDATE main.{MEMBERS} SET role = {lit} WHERE role = {name_sql}",
+                 f"UPDATE main.{MEMBERS} SET member = {lit} WHERE member = {name_sql}")
         return Translation(Kind.COMMAND, "ALTER ROLE", steps, is_write=True, write_command="ALTER ROLE")
     if ts.peek() in ("set", "reset") or (ts.peek() == "in" and ts.peek(1) == "database"):
         raise SqlError("0A000", "ALTER ROLE … SET/RESET is not supported: per-role settings are not stored")
@@ -249,12 +254,16 @@ def _drop(ts: Tokens) -> Translation:
             steps.append(f"SELECT pg_notice('00000', {skipping}) WHERE NOT {_exists_sql(name_sql)}")
         steps.append(f"SELECT pg_raise('55006', 'current user cannot be dropped') "
                      f"WHERE {name_sql} = pg_session_user()")
+        depends = quote_literal(f"role {_dq(name)} cannot be dropped because some objects depend on it")
+        steps.append(f"SELECT pg_raise('2BP01', {depends}) WHERE EXISTS (SELECT 1 FROM main.{ACL} "
+                     f"WHERE owner = {name_sql} OR __strata_acl_mentions(acl, {name_sql}))")
         names.append(name_sql)
         if not ts.accept(","):
             break
     if not ts.at_end():
         raise ts.error()
     steps.append(f"DELETE FROM main.{ROLES} WHERE name IN ({', '.join(names)})")
+    steps.append(f"DELETE FROM main.{MEMBERS} WHERE role IN ({', '.join(names)}) OR member IN ({', '.join(names)})")
     return Translation(Kind.COMMAND, "DROP ROLE", tuple(steps), is_write=True, write_command="DROP ROLE")
 
 
