@@ -113,6 +113,7 @@ class Session(SessionSettings, SqlPrepared, FastLane, SessionPrivileges):
         self.engine = engine
         self.db = db
         self.user = user
+        self.superuser, self.checker = True, None  # (instance attributes: read per statement) login_role
         self.settings = settings
         self.startup_settings = dict(settings)  # what RESET returns to (startup packet over defaults)
         self.txn: Transaction | None = None

@@ -262,13 +262,14 @@ def test_refused_with_0a000(strata_shared: StrataProcess) -> None:
                         "grant select on rf_t to rf_r granted by postgres",
                         "revoke usage on schema public from public", "revoke execute on function f() from public",
                         "grant all on database postgres to rf_r", "alter default privileges grant select on tables to rf_r",
-                        "grant update (a) on rf_t to rf_r"):
+                        "grant update (a) on rf_t to rf_r", "set role rf_r", "set session authorization rf_r"):
                 with pytest.raises(psycopg.Error) as info:
                     conn.execute(sql)
                 assert info.value.sqlstate == "0A000", (sql, info.value)
             # PUBLIC already has these in PostgreSQL 15: no-ops, accepted
             for sql in ("grant usage on schema public to rf_r", "grant connect on database postgres to rf_r",
-                        "grant execute on function now() to rf_r", "revoke grant option for select on rf_t from rf_r"):
+                        "grant execute on function now() to rf_r", "revoke grant option for select on rf_t from rf_r",
+                        "set role postgres", "set role none", "set session authorization default"):
                 conn.execute(sql)
         finally:
             conn.execute("drop table rf_t")
@@ -374,4 +375,27 @@ def test_drop_role_that_owns_or_holds(sides: tuple[Side, Side]) -> None:
         ("su", f"drop role pv_tmp{n}"), ("su", f"revoke select on dr_t from pv_tmp{n}"),
         ("su", "select relacl::text from pg_class where relname = 'dr_t'"),
         ("su", f"drop role pv_tmp{n}"),
+    ])
+
+
+def test_grant_forms(sides: tuple[Side, Side]) -> None:
+    """ON TABLE a, b; ON ALL TABLES / SEQUENCES IN SCHEMA public; REVOKE ALL; PUBLIC; CURRENT_USER."""
+    _same(sides, SETUP + [
+        ("su", "create sequence gf_seq"),
+        ("su", "grant select on table payroll, pub to pv_app"),
+        ("pv_app", "select count(*) from payroll"), ("pv_app", "select count(*) from pub"),
+        ("su", "revoke all on payroll, pub from pv_app"), ("pv_app", "select count(*) from pub"),
+        ("su", "grant select, insert on all tables in schema public to pv_app2"),
+        ("pv_app2", "select count(*) from grp_t"), ("pv_app2", "insert into shared values (3)"),
+        ("pv_app2", "select * from pay_view order by 1"), ("pv_app2", "delete from shared"),
+        ("pv_app2", "select nextval('gf_seq')"),
+        ("su", "grant usage on all sequences in schema public to pv_app2"), ("pv_app2", "select nextval('gf_seq')"),
+        ("su", "revoke all on all tables in schema public from pv_app2"), ("pv_app2", "select count(*) from grp_t"),
+        ("su", "grant all privileges on shared to public"), ("pv_app2", "delete from shared"),
+        ("su", "grant select on pub to current_user"), ("su", "grant usage on pub to pv_app"),
+        ("su", "grant execute on pub to pv_app"), ("su", "grant delete on sequence gf_seq to pv_app"),
+        ("su", "select relname, relacl::text from pg_class where relname in ('payroll', 'pub', 'shared', 'gf_seq', "
+               "'grp_t', 'pay_view') order by 1"),
+        ("pv_app2", "select has_table_privilege('public.shared', 'delete'), "
+                    "has_table_privilege('grp_t', 'select,insert'), has_table_privilege('pay_view', 'trigger')"),
     ])
