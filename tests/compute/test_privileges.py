@@ -262,14 +262,14 @@ def test_refused_with_0a000(strata_shared: StrataProcess) -> None:
                         "grant select on rf_t to rf_r granted by postgres",
                         "revoke usage on schema public from public", "revoke execute on function f() from public",
                         "grant all on database postgres to rf_r", "alter default privileges grant select on tables to rf_r",
-                        "grant update (a) on rf_t to rf_r", "set role rf_r", "set session authorization rf_r"):
+                        "grant update (a) on rf_t to rf_r", "set role rf_r"):
                 with pytest.raises(psycopg.Error) as info:
                     conn.execute(sql)
                 assert info.value.sqlstate == "0A000", (sql, info.value)
             # PUBLIC already has these in PostgreSQL 15: no-ops, accepted
             for sql in ("grant usage on schema public to rf_r", "grant connect on database postgres to rf_r",
                         "grant execute on function now() to rf_r", "revoke grant option for select on rf_t from rf_r",
-                        "set role postgres", "set role none", "set session authorization default"):
+                        "set role postgres", "set role none"):
                 conn.execute(sql)
         finally:
             conn.execute("drop table rf_t")
