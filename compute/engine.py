@@ -808,6 +808,11 @@ class Engine:
                "WHERE name = ?)")
         async with db.writer_lock:
             await self._registry_write(db, sql, (*row.values(), role["name"]))
+            # the database owner owns schema public (PostgreSQL 15's pg_database_owner): it may
+            # create there (compute/sql/privileges.py)
+            await self._registry_write(
+                db, "INSERT INTO __strata_acl (oid, owner, acl) VALUES (2200, ?, NULL) "
+                    "ON CONFLICT (oid) DO UPDATE SET owner = excluded.owner", (role["name"],))
 
     async def drop_database_from(self, current: str, name: str, if_exists: bool) -> str | None:
         """DROP DATABASE [IF EXISTS] from a session on database ``current``: the notice, if any."""

@@ -160,7 +160,7 @@ _ROLES_SQL = (
 _SUPER_SQL = f"SELECT super FROM main.{ROLES} WHERE name = ?"
 _SCHEMA_SQL = (f"SELECT s.owner, a.acl, s.oid FROM main.{SCHEMAS} s LEFT JOIN main.{ACL} a ON a.oid = s.oid "
                "WHERE s.name = ?")
-_PUBLIC_SQL = f"SELECT acl FROM main.{ACL} WHERE oid = {PUBLIC_SCHEMA_OID}"
+_PUBLIC_SQL = f"SELECT owner, acl FROM main.{ACL} WHERE oid = {PUBLIC_SCHEMA_OID}"
 
 
 def roles_of(conn: Any, role: str) -> frozenset[str]:
@@ -261,9 +261,11 @@ class Checker:
         schema = key.split(".", 1)[0] if "." in key else "public"
         if schema.startswith("pg_temp"):
             return
-        if schema == "public":
+        if schema == "public":  # owned by pg_database_owner: the database's owner, if it has one
             rows = conn.execute(_PUBLIC_SQL).fetchall()
-            acl = rows[0][0] if rows else None
+            owner, acl = rows[0] if rows else (None, None)
+            if acl is None and owner in roles:
+                return
             if acl is not None and any("C" in acl_items(acl).get(r, "") for r in roles):
                 return
         else:

@@ -399,3 +399,25 @@ def test_grant_forms(sides: tuple[Side, Side]) -> None:
         ("pv_app2", "select has_table_privilege('public.shared', 'delete'), "
                     "has_table_privilege('grp_t', 'select,insert'), has_table_privilege('pay_view', 'trigger')"),
     ])
+
+
+def test_database_owner_creates_in_public(sides: tuple[Side, Side]) -> None:
+    """PostgreSQL 15: schema public belongs to pg_database_owner, so CREATE DATABASE … OWNER r
+    lets r create tables there (nobody else who is not a superuser)."""
+    name = sides[0].db + "_own"
+    outcomes = []
+    for side in sides:
+        side.conn("su").execute(f"create database {name} owner pv_app")
+        got: list[Any] = []
+        with psycopg.connect(_dsn(side.base, "pv_app", name), autocommit=True) as conn:
+            for sql in ("show is_superuser", "create table dbo_t (x int)", "insert into dbo_t values (1)",
+                        "select * from dbo_t", "select tableowner from pg_tables where tablename = 'dbo_t'",
+                        "grant select on dbo_t to public", "select relacl::text from pg_class where relname = 'dbo_t'"):
+                try:
+                    cur = conn.execute(sql.encode())
+                    got.append(cur.fetchall() if cur.description else cur.statusmessage)
+                except psycopg.Error as exc:
+                    got.append((exc.sqlstate, exc.diag.message_primary))
+        outcomes.append(got)
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[1][1] == "CREATE TABLE"
