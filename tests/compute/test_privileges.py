@@ -314,6 +314,12 @@ def test_superuser_keeps_the_fast_lanes(node: InProcessNode, monkeypatch: pytest
     with psycopg.connect(node.dsn().replace("postgres@", "fl_app@"), autocommit=True) as app:
         assert app.execute("show is_superuser").fetchone() == ("off",)
         rows_app = [app.execute("select v from fl where id = %s", (i,), prepare=True).fetchall() for i in range(1, 11)]
+        simple = psycopg.ClientCursor(app)  # the simple Query protocol (literals inlined)
+        assert simple.execute("select v from fl where id = 3").fetchall() == [(30,)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            simple.execute("select 1; insert into fl values (99, 1)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            simple.execute("update fl set v = 0 where id = 1")
     assert rows_app == rows_su == [[(i * 10,)] for i in range(1, 11)]
     assert sum(ok for user, ok in fast if user == "postgres") >= 8  # the superuser's reads: the lane
     assert not any(ok for user, ok in fast if user == "fl_app")  # the role's: never the lane
