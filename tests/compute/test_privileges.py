@@ -66,11 +66,18 @@ class Side:
 
 
 @pytest.fixture(scope="module")
-def pg_roles(pg_oracle: PostgresOracle) -> PostgresOracle:
+def pg_roles(pg_oracle: PostgresOracle) -> Iterator[PostgresOracle]:
+    """The roles on the PostgreSQL oracle (roles are per cluster there), and at the end the
+    databases and roles this module made, so later modules' listings (\\l, \\du) are as before."""
     with psycopg.connect(pg_oracle.dsn, autocommit=True) as conn:
         for sql in ROLES:
             conn.execute(sql)
-    return pg_oracle
+    yield pg_oracle
+    with psycopg.connect(pg_oracle.dsn, autocommit=True) as conn:
+        for (db,) in conn.execute("select datname from pg_database where datname like 'priv\\_%'").fetchall():
+            conn.execute(f"drop database {db} with (force)")
+        for (role,) in conn.execute("select rolname from pg_roles where rolname like 'pv\\_%'").fetchall():
+            conn.execute(f"drop role {role}")
 
 
 @pytest.fixture
