@@ -628,7 +628,7 @@ class Session(SessionSettings, SqlPrepared, FastLane, SessionPrivileges):
     def _fast_read(self, tr: Translation, steps: tuple[str, ...], params: tuple[Any, ...]
                    ) -> Result | None:
         db = self.db
-        if not db.idle_readers or (db.slow_statements and steps in db.slow_statements) or self.checker is not None:
+        if not db.idle_readers or (db.slow_statements and steps in db.slow_statements):
             return None
         reader = db.idle_readers.pop()
         guard = reader.guard
@@ -746,7 +746,7 @@ class Session(SessionSettings, SqlPrepared, FastLane, SessionPrivileges):
         """Point the connection's SQL functions at this session (connections are shared)."""
         ctx = pooled.ctx
         now = datetime.datetime.now(datetime.UTC)
-        ctx.user, ctx.checker = self.user, self.checker  # (checker: None for a superuser)
+        ctx.user = self.user
         ctx.database = self.db.name
         ctx.backend_pid = self.backend_pid
         # current_setting('transaction_isolation' | 'transaction_read_only') reads these

@@ -98,7 +98,6 @@ class FastLane:
     catalog: Catalog | None
     sequence_values: dict[str, int]
     last_commit_lsn: int
-    superuser: bool
     _kept_catalog: tuple[Transaction, Catalog] | None = None
     """The writer's catalog as this session's block last read it (``_writer_catalog``)."""
     _catalog_unchanged: Transaction | None = None
@@ -199,7 +198,7 @@ class FastLane:
         txn = self.txn
         kind = tr.kind
         if (txn is None or (kind is not COMMAND and kind is not QUERY)
-                or not _one_plain_step(tr) or not self.superuser):  # (privilege checks: general path)
+                or not _one_plain_step(tr)):
             return False
         db = self.db
         steps = tr.steps
@@ -424,7 +423,7 @@ class FastLane:
         (``writable_now``) and a session that is not read-only (25006 comes from the general
         path). Nothing is changed."""
         return (tr.kind is COMMAND and tr.is_write and tr.tag in _AUTO_TAGS
-                and self.superuser and self.txn is None and not self.failed and not self._holds_writer
+                and self.txn is None and not self.failed and not self._holds_writer
                 and not self._implicit and not self._implicit_lazy
                 and _one_plain_step(tr) and not tr.notices
                 and not self.cursors.open and not self.cursors.streams

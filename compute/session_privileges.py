@@ -17,7 +17,7 @@ import apsw
 
 from compute.roles import connection_limit
 from compute.sql.api import Kind, SqlError, Translation
-from compute.sql.privileges import Checker
+from compute.sql.privileges import PLAIN_ROLES, Checker
 from compute.transaction import bindable
 
 if TYPE_CHECKING:
@@ -30,6 +30,14 @@ _CHECKED_DDL = frozenset({"CREATE TABLE", "CREATE TABLE AS", "SELECT", "CREATE V
 # PostgreSQL 15's refusals for a role without CREATEROLE / CREATEDB
 _ROLE_DENIED = {"CREATE ROLE": "permission denied to create role", "DROP ROLE": "permission denied to drop role",
                 "ALTER ROLE": "permission denied to alter role"}
+
+
+def _no_result(*_args: object) -> None:
+    return None
+
+
+def _no(*_args: object) -> bool:
+    return False
 
 
 class SessionPrivileges:
@@ -56,10 +64,17 @@ class SessionPrivileges:
             superuser = True
         else:
             superuser = bool(rows[0][0]) if rows else users_file is None
-        if not superuser:
+        key = (self.db.name, self.user)
+        if superuser:
+            PLAIN_ROLES.pop(key, None)
+        else:
             self.superuser = False
-            self.checker = Checker(self.user, self.db.access_sets)
+            self.checker = PLAIN_ROLES[key] = Checker(self.user, self.db.access_sets)
             self.settings["is_superuser"] = self.startup_settings["is_superuser"] = "off"
+            # the fast lanes are closed to this session: its statements take the general path,
+            # where every step is checked (instance attributes: a superuser's lookups are as before)
+            for lane, closed in (("_fast_read", _no_result), ("_fast_gate", _no), ("auto_write_ready", _no)):
+                setattr(self, lane, closed)
         return connection_limit(conn, self.user)
 
     def privilege_gate(self, tr: Translation, params: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -317,8 +317,20 @@ BOOTSTRAP_SUPERUSER = "postgres"
 relations made before owners were stored): a superuser session sees itself there, as before."""
 
 
+PLAIN_ROLES: dict[tuple[str, str], Checker] = {}
+"""(database, user) -> the Checker of a role that is not a superuser there, set at its login
+(compute/session_privileges.py): what SQL functions and the PL/pgSQL engine ask through
+``checker_of`` (a pooled connection's SessionContext serves sessions of several users; naming
+the checker there would cost every superuser statement a store)."""
+
+
+def checker_of(ctx: Any) -> Checker | None:
+    """The Checker of the session ``ctx`` runs for, None for a superuser."""
+    return PLAIN_ROLES.get((ctx.database, ctx.user)) if PLAIN_ROLES else None
+
+
 def superuser_name(ctx: Any) -> str:
-    return str(ctx.user) if ctx.checker is None else BOOTSTRAP_SUPERUSER
+    return str(ctx.user) if checker_of(ctx) is None else BOOTSTRAP_SUPERUSER
 
 
 def acl_rename(acl: Any, old: Any, new: Any) -> Any:
@@ -356,10 +368,10 @@ def acl_owner(acl: Any, old: Any, new: Any) -> Any:
 
 def register_udfs(conn: Any, ctx: Any) -> None:
     """The SQL functions GRANT/REVOKE/OWNER TO steps and has_table_privilege call; ``ctx`` is
-    the connection's SessionContext (its ``user``; its ``checker`` is None for a superuser)."""
+    the connection's SessionContext (its ``database`` and ``user``: ``checker_of``)."""
 
     def may_own(oid: Any) -> int:
-        if ctx.checker is None:
+        if checker_of(ctx) is None:
             return 1
         if oid is None:
             return 0
@@ -370,20 +382,20 @@ def register_udfs(conn: Any, ctx: Any) -> None:
         return int(owner is not None and owner in roles_of(conn, ctx.user))
 
     def may_become(role: Any) -> int:
-        return int(ctx.checker is None or str(role) in roles_of(conn, ctx.user))
+        return int(checker_of(ctx) is None or str(role) in roles_of(conn, ctx.user))
 
     def has_table_privilege(*args: Any) -> Any:
         if any(a is None for a in args):
             return None
         if len(args) == 2:
-            user, superuser = ctx.user, ctx.checker is None
+            user, superuser = ctx.user, checker_of(ctx) is None
             relation, privilege = args
         elif len(args) == 3:
             user, relation, privilege = args
             if isinstance(user, int):
                 rows = conn.execute(f"SELECT name FROM main.{ROLES} WHERE oid = ?", (user,)).fetchall()
                 user = rows[0][0] if rows else ctx.user
-            superuser = ctx.checker is None and str(user) == ctx.user
+            superuser = checker_of(ctx) is None and str(user) == ctx.user
         else:
             raise SqlError("42883", "function has_table_privilege does not exist")
         if isinstance(relation, int):

@@ -9,7 +9,7 @@ from compute.sql.api import SqlError
 from compute.sql.catalog.catalog import DEFAULT_SEARCH_PATH, SEQUENCES, runtime_relation
 from compute.sql.functions.common import scalar_registrar, simple
 from compute.sql.functions.session import SessionContext
-from compute.sql.privileges import sequence_check
+from compute.sql.privileges import checker_of, sequence_check
 from compute.sql.translate.scope import Handler
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def register_udfs(conn: Any, ctx: SessionContext) -> None:
         ).fetchall()
         if not rows:
             raise SqlError("42P01", f'relation "{text}" does not exist')
-        if ctx.checker is not None:  # not a superuser: one of ``need`` (compute/sql/privileges.py)
+        if checker_of(ctx) is not None:  # not a superuser: one of ``need`` (compute/sql/privileges.py)
             sequence_check(conn, ctx.user, rows[0][0], text, need)
         return rows[0]
 

@@ -88,7 +88,6 @@ class SessionContext:
     """Per-session state the UDFs read; the session updates it before each statement."""
 
     user: str = "postgres"
-    checker: Any = None  # compute/privileges.Checker of a session that is not a superuser (None: superuser)
     database: str = "postgres"
     backend_pid: int = 0
     timezone: str = "UTC"

@@ -17,6 +17,7 @@ from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog
 from compute.sql.errors import map_sqlite_error
 from compute.sql.functions.session import SessionContext
+from compute.sql.privileges import checker_of
 from compute.sql.translate.dispatch import translate_statement
 from compute.sql.translate.split import split_statements
 
@@ -91,7 +92,7 @@ class SqlEngine:
         if queues:
             self.queueing[self.depth] = self.ctx.statement_start
             self.queue.pop(self.depth, None)
-        checker = self.ctx.checker  # compute/sql/privileges.py: functions run as the session's role
+        checker = checker_of(self.ctx)  # compute/sql/privileges.py: functions run as the session's role
         try:
             last = len(tr.steps) - 1
             for i, step in enumerate(tr.steps):
