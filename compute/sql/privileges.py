@@ -416,4 +416,11 @@ def register_udfs(conn: Any, ctx: Any) -> None:
     conn.create_scalar_function("__strata_acl_mentions", acl_mentions, 2, deterministic=True)
     conn.create_scalar_function("__strata_may_own", may_own, 1)
     conn.create_scalar_function("__strata_may_become", may_become, 1)
+    def has_column_privilege(*args: Any) -> Any:
+        """No column privileges are stored: a column's privilege is its table's."""
+        if len(args) not in (3, 4):
+            raise SqlError("42883", "function has_column_privilege does not exist")
+        return has_table_privilege(*args[:-2], args[-1])
+
     conn.create_scalar_function("__strata_has_table_privilege", has_table_privilege, -1)
+    conn.create_scalar_function("__strata_has_column_privilege", has_column_privilege, -1)

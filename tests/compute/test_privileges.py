@@ -141,6 +141,9 @@ def test_read_write_denied_and_granted(sides: tuple[Side, Side]) -> None:
         ("pv_app", "select has_table_privilege('payroll', 'select'), has_table_privilege('payroll', 'update'), "
                    "has_table_privilege('pv_app', 'grp_t', 'insert'), has_table_privilege('pv_app2', 'grp_t', 'select')"),
         ("su", "select has_table_privilege('pv_app', 'payroll', 'select, update')"),
+        ("pv_app", "select has_column_privilege('payroll', 'amount', 'select'), "
+                   "has_column_privilege('payroll', 'amount', 'update'), "
+                   "has_column_privilege('pv_app2', 'grp_t', 'x', 'select')"),
         ("su", "select relname, relacl::text from pg_class where relname in ('payroll', 'pub', 'shared', 'grp_t') "
                "order by 1"),
         ("pv_app", "select * from pg_authid"), ("pv_app", "select usename from pg_shadow"),

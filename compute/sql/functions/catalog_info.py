@@ -116,7 +116,7 @@ HANDLERS: dict[str, Handler] = {
     "has_table_privilege": simple("__strata_has_table_privilege", ty.BOOL),  # compute/sql/privileges.py
     "has_schema_privilege": simple("pg_true", ty.BOOL),
     "has_database_privilege": simple("pg_true", ty.BOOL),
-    "has_column_privilege": simple("pg_true", ty.BOOL),
+    "has_column_privilege": simple("__strata_has_column_privilege", ty.BOOL),  # compute/sql/privileges.py
     "has_sequence_privilege": simple("pg_true", ty.BOOL),
     "has_function_privilege": simple("pg_true", ty.BOOL),
     "pg_has_role": simple("pg_true", ty.BOOL),
