@@ -123,11 +123,13 @@ def in_database(dsn: str, db: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def servers(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> tuple[str, str]:
+def servers(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> Iterator[tuple[str, str]]:
     for dsn in (pg_oracle.dsn, strata_shared.dsn):
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE ROLE dbowner LOGIN PASSWORD 'ownerpw'")
-    return pg_oracle.dsn, strata_shared.dsn
+    yield pg_oracle.dsn, strata_shared.dsn
+    with psycopg.connect(pg_oracle.dsn, autocommit=True) as conn:  # the oracle is shared by modules
+        conn.execute("DROP ROLE IF EXISTS dbowner")
 
 
 @contextlib.contextmanager

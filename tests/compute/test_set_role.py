@@ -6,6 +6,8 @@ role's privileges: silently wrong)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 
@@ -36,11 +38,13 @@ def answer(dsn: str, sql: str) -> tuple[str, str, tuple[str, str] | None]:
 
 
 @pytest.fixture(scope="module")
-def servers(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> tuple[str, str]:
+def servers(pg_oracle: PostgresOracle, strata_shared: StrataProcess) -> Iterator[tuple[str, str]]:
     for dsn in (pg_oracle.dsn, strata_shared.dsn):
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE ROLE setrole_app LOGIN")
-    return pg_oracle.dsn, strata_shared.dsn
+    yield pg_oracle.dsn, strata_shared.dsn
+    with psycopg.connect(pg_oracle.dsn, autocommit=True) as conn:  # the oracle is shared by modules
+        conn.execute("DROP ROLE IF EXISTS setrole_app")
 
 
 @pytest.mark.parametrize("sql", SAME)
