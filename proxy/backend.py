@@ -383,6 +383,25 @@ class ServerConn:
         kind, frame = await self.read_frame()
         return kind, frame[5:]
 
+    async def first_value(self, query: bytes) -> tuple[bytes | None, str | None]:
+        """Send a simple ``query`` (a Query message) and read to its ReadyForQuery: the first
+        column of its first row (None: no row, or NULL) and the error's message, if any."""
+        self.write(query)
+        value: bytes | None = None
+        error: str | None = None
+        rows = 0
+        while True:
+            kind, body = await self.read()
+            if kind == b"D":
+                rows += 1
+                if rows == 1:
+                    n = int.from_bytes(body[2:6], "big", signed=True)
+                    value = body[6:6 + n] if n >= 0 else None
+            elif kind == b"E":
+                error = fe.parse_error_fields(body).get("M", "error")
+            elif kind == b"Z":
+                return value, error
+
     async def read_frame(self) -> tuple[bytes, bytes]:
         """The next message as (kind, its whole frame) to relay as is; LSN reports consumed."""
         while True:

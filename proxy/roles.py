@@ -79,31 +79,14 @@ class RoleVerifiers:
                 raise LookupUnavailable(str(exc)) from None
             try:
                 async with asyncio.timeout(timeout_s):
-                    return await _one_value(conn, verifier_query(user))
+                    value, error = await conn.first_value(fe.query(verifier_query(user)))
             except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, ProtocolViolation) as exc:
                 raise LookupUnavailable(f"compute {backends[0].address} did not answer the role "
                                         f"lookup: {type(exc).__name__}") from None
             finally:
                 conn.close()
+        if error is not None:  # e.g. a VALID UNTIL the compute cannot read as a time: no login
+            log.info("role lookup for %s failed: %s", user, error)
+            return None
+        return None if value is None else value.decode()
 
-
-async def _one_value(conn: ServerConn, sql: str) -> str | None:
-    """The first column of the first row ``sql`` returns (None: no row, NULL, or an error,
-    which is logged)."""
-    conn.write(fe.query(sql))
-    value: str | None = None
-    failed = False
-    rows = 0
-    while True:
-        kind, body = await conn.read()
-        if kind == b"D":
-            rows += 1
-            if rows == 1:
-                n = int.from_bytes(body[2:6], "big", signed=True)
-                value = body[6:6 + n].decode() if n >= 0 else None
-        elif kind == b"E":
-            fields = fe.parse_error_fields(body)
-            log.info("role lookup failed: %s %s", fields.get("C", ""), fields.get("M", ""))
-            failed = True
-        elif kind == b"Z":
-            return None if failed else value

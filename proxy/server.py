@@ -338,18 +338,7 @@ class ProxyServer:
 
     async def _poll(self, conn: ServerConn) -> bytes:
         """The compute's ``strata_node_status()`` answer, as the JSON text's bytes."""
-        conn.write(STATUS_QUERY)
-        value: bytes | None = None
-        error: str | None = None
-        while True:
-            kind, body = await conn.read()
-            if kind == b"D":
-                n = int.from_bytes(body[2:6], "big", signed=True)
-                value = body[6:6 + n] if n >= 0 else None
-            elif kind == b"E":
-                error = fe.parse_error_fields(body).get("M", "error")
-            elif kind == b"Z":
-                break
+        value, error = await conn.first_value(STATUS_QUERY)
         if error is not None or value is None:
             raise ValueError(f"strata_node_status() failed: {error}")
         return value
