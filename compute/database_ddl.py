@@ -15,15 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from compute.engine import read_only_error
+from compute.sql import ROLES
 from compute.sql.api import Kind, SqlError, Translation
 from compute.transaction import Result
 
 if TYPE_CHECKING:
     from compute.session import Session
-
-ROLES_TABLE = "__strata_roles"
-"""The database's roles (compute/sql/catalog/objects.py ``ROLES``)."""
-
 
 async def run(session: Session, tr: Translation) -> Result:
     if session.engine.read_only:
@@ -50,7 +47,7 @@ async def run(session: Session, tr: Translation) -> Result:
 def owner_row(session: Session, name: str) -> dict[str, object] | None:
     """The owner's row of roles, or None when the owner is the session user without one;
     42704 when no such role exists here."""
-    cur = session.db.catalog_conn.execute(f"SELECT * FROM {ROLES_TABLE} WHERE name = ?", (name,))
+    cur = session.db.catalog_conn.execute(f"SELECT * FROM {ROLES} WHERE name = ?", (name,))
     for row in cur:  # the description is there only while a row is
         return dict(zip((d[0] for d in cur.getdescription()), row, strict=True))
     if name == session.user:

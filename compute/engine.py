@@ -27,6 +27,7 @@ import apsw.ext
 from compute.backend import Admin
 from compute.node import FENCED, NO_QUORUM, PROMOTING, NodeStatus, ReplicationPeer, Role
 from compute.sql import (
+    ROLES,
     TABLES,
     Catalog,
     SessionContext,
@@ -802,9 +803,9 @@ class Engine:
         db = await self.database(name)
         await self.check_writable(db, "ALTER DATABASE")
         row = {k: v for k, v in role.items() if k != "oid"}
-        sql = (f"INSERT INTO __strata_roles (oid, {', '.join(row)}) SELECT (SELECT "
-               "max(coalesce(max(oid), 16383), 16383) + 1 FROM __strata_roles), "
-               f"{', '.join('?' * len(row))} WHERE NOT EXISTS (SELECT 1 FROM __strata_roles "
+        sql = (f"INSERT INTO {ROLES} (oid, {', '.join(row)}) SELECT (SELECT "
+               f"max(coalesce(max(oid), 16383), 16383) + 1 FROM {ROLES}), "
+               f"{', '.join('?' * len(row))} WHERE NOT EXISTS (SELECT 1 FROM {ROLES} "
                "WHERE name = ?)")
         async with db.writer_lock:
             await self._registry_write(db, sql, (*row.values(), role["name"]))

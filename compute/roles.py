@@ -13,9 +13,10 @@ from typing import Any
 import apsw
 
 from compute import pgtypes
+from compute.sql import ROLES
 from compute.sqlstate import SqlError
 
-ROLE_VERIFIER_SQL = ("SELECT password, validuntil FROM __strata_roles WHERE name = ? AND canlogin "
+ROLE_VERIFIER_SQL = (f"SELECT password, validuntil FROM {ROLES} WHERE name = ? AND canlogin "
                      "AND password LIKE 'SCRAM-SHA-256$%'")
 
 
@@ -37,7 +38,7 @@ def role_verifier(conn: Any, user: str, now: datetime.datetime | None = None) ->
 def connection_limit(conn: Any, user: str) -> int | None:
     """The role's CONNECTION LIMIT if one applies to it (not a superuser, not -1), else None."""
     try:
-        rows = conn.execute("SELECT connlimit FROM __strata_roles WHERE name = ? AND NOT super "
+        rows = conn.execute(f"SELECT connlimit FROM {ROLES} WHERE name = ? AND NOT super "
                             "AND connlimit >= 0", (user,)).fetchall()
     except apsw.SQLError:  # a database bootstrapped before roles existed
         return None

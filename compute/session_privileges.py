@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from compute.roles import connection_limit
+from compute.sql import ROLES
 from compute.sql.api import Kind, SqlError, Translation
 from compute.sql.privileges import PLAIN_ROLES, Checker
 from compute.transaction import bindable
@@ -57,7 +58,7 @@ class SessionPrivileges:
         PasswordBook, None under trust); the role's CONNECTION LIMIT if one applies to it."""
         conn = self.db.catalog_conn
         try:
-            rows = conn.execute("SELECT super FROM __strata_roles WHERE name = ?", (self.user,)).fetchall()
+            rows = conn.execute(f"SELECT super FROM {ROLES} WHERE name = ?", (self.user,)).fetchall()
         except apsw.SQLError:  # a database bootstrapped before roles existed
             rows = []
         if users_file is not None and users_file.knows(self.user):

@@ -32,6 +32,7 @@ from compute.sql.catalog.catalog import (
     bootstrap_statements,
     current_version,
 )
+from compute.sql.catalog.objects import ROLES
 from compute.sql.catalog.pg_catalog import install as install_catalog_views
 from compute.sql.errors import diagnostic_fields, map_sqlite_error
 from compute.sql.functions.registry import register_udfs
@@ -46,6 +47,7 @@ __all__ = [
     "COLUMNS",
     "CONSTRAINTS",
     "DEFAULT_SEARCH_PATH",
+    "ROLES",
     "TABLES",
     "TEMP_SCHEMA_PREFIX",
     "TempSchemaNeeded",

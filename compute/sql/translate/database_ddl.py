@@ -48,22 +48,7 @@ def create_database_statement(tokens: tuple[Token, ...], text: str) -> Translati
     ts = Tokens(tokens, text)
     ts.expect("create", "database")
     name = _name(ts)
-    ts.accept("with")
-    given: dict[str, tuple[str, Token]] = {}
-    while not ts.at_end():
-        tok = ts.next()
-        option = tok.text.lower()
-        if option not in _OPTIONS or is_quoted(tok, text):
-            raise SqlError("42601", f'option "{ident_value(tok, text)}" not recognized',
-                           position=tok.start + 1)
-        if option == "connection":
-            ts.expect("limit")
-            option = "connection_limit"
-        if option in given:
-            raise SqlError("42601", "conflicting or redundant options", position=tok.start + 1)
-        ts.accept("=")
-        given[option] = (_value(ts, option), tok)
-    values = {k: v for k, (v, _) in given.items()}
+    values = _options(ts, _OPTIONS)
     template = values.get("template", "default")
     template = "template1" if template == "default" else template
     owner = values.get("owner", "default")
@@ -71,6 +56,27 @@ def create_database_statement(tokens: tuple[Token, ...], text: str) -> Translati
     return Translation(Kind.CREATE_DATABASE, "CREATE DATABASE", name=name,
                        owner=None if owner == "default" else owner,
                        template=None if template in ("template0", "template1") else template)
+
+
+def _options(ts: Tokens, known: tuple[str, ...]) -> dict[str, str]:
+    """``[WITH] option [=] value ...`` to the end: each of ``known`` (CONNECTION LIMIT as
+    ``connection_limit``) at most once, by lower-case name, its value as ``_value`` reads it."""
+    ts.accept("with")
+    values: dict[str, str] = {}
+    while not ts.at_end():
+        tok = ts.next()
+        option = tok.text.lower()
+        if option not in known or is_quoted(tok, ts.text):
+            raise SqlError("42601", f'option "{ident_value(tok, ts.text)}" not recognized',
+                           position=tok.start + 1)
+        if option == "connection":
+            ts.expect("limit")
+            option = "connection_limit"
+        if option in values:
+            raise SqlError("42601", "conflicting or redundant options", position=tok.start + 1)
+        ts.accept("=")
+        values[option] = _value(ts, option)
+    return values
 
 
 def _name(ts: Tokens) -> str:
@@ -207,21 +213,7 @@ def alter_database_statement(tokens: tuple[Token, ...], text: str) -> Translatio
                                 "connection string's options)")
     if ts.accept("rename", "to"):
         raise SqlError("0A000", "ALTER DATABASE … RENAME is not supported")
-    ts.accept("with")
-    values: dict[str, str] = {}
-    while not ts.at_end():
-        tok = ts.next()
-        option = tok.text.lower()
-        if option == "connection":
-            ts.expect("limit")
-            option = "connection_limit"
-        elif option not in ("allow_connections", "is_template") or is_quoted(tok, text):
-            raise SqlError("42601", f'option "{ident_value(tok, text)}" not recognized',
-                           position=tok.start + 1)
-        if option in values:
-            raise SqlError("42601", "conflicting or redundant options", position=tok.start + 1)
-        ts.accept("=")
-        values[option] = _value(ts, option)
+    values = _options(ts, ("connection", "allow_connections", "is_template"))
     _check_options(values, "template1", "ALTER DATABASE")
     return Translation(Kind.ALTER_DATABASE, "ALTER DATABASE", name=name)
 

@@ -78,11 +78,12 @@ def _exists_sql(name_sql: str) -> str:
             f"WHERE name = {name_sql}))")
 
 
-def missing_check(name_sql: str, name: str) -> str:
-    """A step raising PostgreSQL's 42704 when the role does not exist."""
+def missing_check(name_sql: str, name: str, sqlstate: str = "42704") -> str:
+    """A step raising ``sqlstate`` (PostgreSQL's 42704; SET ROLE's is 22023) when the role
+    does not exist."""
     if name in PREDEFINED_ROLES or name in _SPECIAL:  # always exist
         return "SELECT 1 WHERE 0"
-    return (f"SELECT pg_raise('42704', {quote_literal(f'role {_dq(name)} does not exist')}) "
+    return (f"SELECT pg_raise('{sqlstate}', {quote_literal(f'role {_dq(name)} does not exist')}) "
             f"WHERE NOT {_exists_sql(name_sql)}")
 
 

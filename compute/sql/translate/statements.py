@@ -14,8 +14,9 @@ from sqlglot.tokens import Token, TokenType
 from compute import pgtypes
 from compute.sql.api import ColumnDesc, ConstraintsMode, Kind, SqlError, Translation
 from compute.sql.catalog.catalog import Catalog
-from compute.sql.catalog.objects import ROLES, quote_literal
+from compute.sql.catalog.objects import quote_literal
 from compute.sql.functions.session import canonical_setting_name
+from compute.sql.translate.roles import missing_check
 from compute.sql.translate.split import tokenize
 from compute.sql.translate.tokens import Tokens, ident_value, is_quoted, word
 
@@ -353,12 +354,10 @@ def _set_role(ts: Tokens, what: str, identity: str) -> Translation:
     if not ts.at_end():
         ts.error()
     literal = quote_literal(name)
-    missing = quote_literal(f'role "{name}" does not exist')
     refused = quote_literal(f'{what} "{name}" is not supported: a session keeps its login role '
                               "and that role's privileges")
     return Translation(Kind.COMMAND, "SET", (
-        f"SELECT pg_raise('22023', {missing}) WHERE NOT ({literal} = pg_session_user() OR EXISTS "
-        f"(SELECT 1 FROM main.{ROLES} WHERE name = {literal}))",
+        missing_check(literal, name, "22023"),
         f"SELECT pg_raise('0A000', {refused}) WHERE {literal} <> pg_session_user()",
     ))
 
