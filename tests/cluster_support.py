@@ -5,11 +5,14 @@ Shared by tests/control/test_cluster.py and tests/cluster/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +107,42 @@ class Cluster:
         for p in sorted((self.dir / "logs").glob("*.log")):
             out.append(f"== {p.name}\n" + p.read_text(errors="replace")[-3000:])
         return "\n".join(out)
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path, replicas: int = 1) -> Iterator[Cluster]:
+    """A cluster up for the block (its components' logs printed if starting or the block
+    fails), stopped after."""
+    c = Cluster(root, replicas=replicas)
+    try:
+        c.up()
+        yield c
+    except BaseException:
+        if c.dir.exists():
+            print(c.logs())
+        raise
+    finally:
+        c.down()
+
+
+def first_write_after_killing_the_primary(
+        cluster: Cluster, caught_up: str, rows: list[tuple[Any, ...]], write: str,
+) -> tuple[float, dict[str, Any], dict[str, Any]]:
+    """Wait until a replica answers ``caught_up`` with ``rows``, SIGKILL the primary, and wait
+    until ``write`` succeeds through that replica's address (promoted): (the seconds from the
+    kill to that write, the killed primary's and the replica's status entries)."""
+    primary = next(c for c in cluster.status()["components"] if c["role"] == "primary")
+    replica = cluster.computes("replica")[0]
+    wait_for(lambda: query(replica["dsn"], caught_up) == rows, "replica caught up")
+    os.kill(primary["pid"], signal.SIGKILL)
+    t0 = time.monotonic()
+
+    def write_on_new_primary() -> bool:
+        query(replica["dsn"], write)
+        return True
+
+    wait_for(write_on_new_primary, "a write on the promoted replica", timeout=30)
+    return time.monotonic() - t0, primary, replica
 
 
 def wait_for(cond: Any, what: str, timeout: float = WAIT_S) -> Any:

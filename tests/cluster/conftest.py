@@ -6,18 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster_support import Cluster
+from tests.cluster_support import Cluster, running_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("strata-e2e"))
-    try:
-        c.up()
+    with running_cluster(tmp_path_factory.mktemp("strata-e2e")) as c:
         yield c
-    except BaseException:
-        if c.dir.exists():
-            print(c.logs())
-        raise
-    finally:
-        c.down()

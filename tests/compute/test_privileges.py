@@ -17,9 +17,8 @@ import pytest
 
 from compute.session import Session
 from compute.sql.privileges import Checker
-from compute.standalone import StandaloneFactory
 from tests.compute import test_roles
-from tests.compute.inprocess import InProcessNode
+from tests.compute.inprocess import InProcessNode, small_standalone
 from tests.support import PostgresOracle, StrataProcess
 
 ROLES = ["create role pv_app login", "create role pv_app2 login", "create role pv_grp",
@@ -288,11 +287,8 @@ def test_refused_with_0a000(strata_shared: StrataProcess) -> None:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[InProcessNode]:
-    n = InProcessNode(StandaloneFactory(tmp_path / "data", page_cache_mb=8), max_readers=2)
-    try:
+    with small_standalone(tmp_path / "data", max_readers=2) as n:
         yield n
-    finally:
-        n.close()
 
 
 def test_superuser_keeps_the_fast_lanes(node: InProcessNode, monkeypatch: pytest.MonkeyPatch) -> None:

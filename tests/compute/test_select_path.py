@@ -20,9 +20,8 @@ import pytest
 from compute.pgwire import lanes, results
 from compute.session import Session
 from compute.sql.api import ColumnDesc
-from compute.standalone import StandaloneFactory
 from strata.pgwire import messages as m
-from tests.compute.inprocess import InProcessNode
+from tests.compute.inprocess import InProcessNode, small_standalone
 from tests.compute.rawclient import RawClient, message
 from tests.support import outcome
 
@@ -96,11 +95,8 @@ def test_parse_query_and_data_row_match_the_general_code() -> None:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[InProcessNode]:
-    n = InProcessNode(StandaloneFactory(tmp_path / "data", page_cache_mb=8), max_readers=2)
-    try:
+    with small_standalone(tmp_path / "data", max_readers=2) as n:
         yield n
-    finally:
-        n.close()
 
 
 def _q(c: RawClient, sql: str) -> list[tuple[bytes, bytes]]:

@@ -20,9 +20,8 @@ import pytest
 from compute import sqlcache
 from compute.pgwire.extended import _bind_fields, _describe_fields, _execute_fields
 from compute.pgwire.wire import BadLength, WireProtocol
-from compute.standalone import StandaloneFactory
 from strata.pgwire import messages as m
-from tests.compute.inprocess import InProcessNode
+from tests.compute.inprocess import InProcessNode, small_standalone
 from tests.compute.rawclient import RawClient, message
 from tests.support import outcome
 
@@ -123,11 +122,8 @@ def test_wire_read_message_waits_for_the_rest() -> None:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[InProcessNode]:
-    n = InProcessNode(StandaloneFactory(tmp_path / "data", page_cache_mb=8), max_readers=2)
-    try:
+    with small_standalone(tmp_path / "data", max_readers=2) as n:
         yield n
-    finally:
-        n.close()
 
 
 

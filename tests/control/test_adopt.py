@@ -17,7 +17,14 @@ import psycopg
 import pytest
 
 from control.daemon import process_argv, runs_any
-from tests.cluster_support import Cluster, query, strata, wait_for
+from tests.cluster_support import (
+    Cluster,
+    first_write_after_killing_the_primary,
+    query,
+    running_cluster,
+    strata,
+    wait_for,
+)
 
 FAILOVER_BOUND_S = 3.0
 """As test_cluster.test_killed_primary_fails_over_fast."""
@@ -25,17 +32,8 @@ FAILOVER_BOUND_S = 3.0
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("strata-adopt"))
-    try:
-        c.up()
+    with running_cluster(tmp_path_factory.mktemp("strata-adopt")) as c:
         yield c
-    except BaseException:
-        if c.dir.exists():
-            print(c.logs())
-        raise
-    finally:
-        if (c.dir / "cluster.json").exists():
-            strata("down", "--dir", str(c.dir), check=False)
 
 
 def _state(c: Cluster) -> dict[str, Any]:
@@ -108,18 +106,8 @@ def test_up_adopts_when_daemon_and_supervisor_are_gone(cluster: Cluster) -> None
     finally:
         session.close()
     # healing goes on under the new daemon: SIGKILL the (adopted) primary
-    primary = next(c for c in cluster.status()["components"] if c["role"] == "primary")
-    replica = cluster.computes("replica")[0]
-    wait_for(lambda: query(replica["dsn"], "SELECT count(*) FROM adopt") == [(2,)], "replica caught up")
-    os.kill(primary["pid"], signal.SIGKILL)
-    t0 = time.monotonic()
-
-    def write_on_new_primary() -> bool:
-        query(replica["dsn"], "INSERT INTO adopt VALUES (3)")
-        return True
-
-    wait_for(write_on_new_primary, "a write on the promoted replica", timeout=30)
-    took = time.monotonic() - t0
+    took, primary, _ = first_write_after_killing_the_primary(
+        cluster, "SELECT count(*) FROM adopt", [(2,)], "INSERT INTO adopt VALUES (3)")
     print(f"first write {took:.2f}s after SIGKILL of the adopted primary")
     assert took <= FAILOVER_BOUND_S
     wait_for(lambda: any(c["dsn"] == primary["dsn"] and c["state"] == "running"

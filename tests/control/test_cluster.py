@@ -20,7 +20,14 @@ import httpx
 import psycopg
 import pytest
 
-from tests.cluster_support import Cluster, distinct_ports, query, strata, wait_for
+from tests.cluster_support import (
+    Cluster,
+    distinct_ports,
+    first_write_after_killing_the_primary,
+    query,
+    strata,
+    wait_for,
+)
 from tests.support import REPO
 
 
@@ -125,19 +132,8 @@ def test_planned_failover(cluster: Cluster) -> None:
 
 
 def test_killed_primary_fails_over_fast(cluster: Cluster) -> None:
-    st = cluster.status()
-    primary = next(c for c in st["components"] if c["role"] == "primary")
-    replica = cluster.computes("replica")[0]
-    wait_for(lambda: query(replica["dsn"], "SELECT count(*) FROM kv") == [(3,)], "replica caught up")
-    os.kill(primary["pid"], signal.SIGKILL)
-    t0 = time.monotonic()
-
-    def write_on_new_primary() -> bool:
-        query(replica["dsn"], "INSERT INTO kv VALUES (4, 'four')")
-        return True
-
-    wait_for(write_on_new_primary, "a write on the promoted replica", timeout=30)
-    took = time.monotonic() - t0
+    took, primary, replica = first_write_after_killing_the_primary(
+        cluster, "SELECT count(*) FROM kv", [(3,)], "INSERT INTO kv VALUES (4, 'four')")
     print(f"first write {took:.2f}s after SIGKILL of the primary")
     assert took <= 3.0
     assert cluster.status()["primary_dsn"] == replica["dsn"]

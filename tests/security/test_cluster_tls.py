@@ -14,23 +14,15 @@ from cryptography import x509
 from strata.proto import logstore_pb2 as lpb
 from strata.proto import logstore_pb2_grpc as lgrpc
 from strata.tls import channel_credentials, role_of_cert
-from tests.cluster_support import Cluster, query, wait_for
+from tests.cluster_support import Cluster, query, running_cluster, wait_for
 
 RPC_TIMEOUT_S = 5.0
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("strata-tls"), replicas=1)
-    try:
-        c.up()
+    with running_cluster(tmp_path_factory.mktemp("strata-tls"), replicas=1) as c:
         yield c
-    except BaseException:
-        if c.dir.exists():
-            print(c.logs())
-        raise
-    finally:
-        c.down()
 
 
 def test_a_tls_cluster_commits_and_reads(cluster: Cluster) -> None:
