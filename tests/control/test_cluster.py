@@ -25,6 +25,7 @@ from tests.cluster_support import (
     distinct_ports,
     first_write_after_killing_the_primary,
     query,
+    running_cluster,
     strata,
     wait_for,
 )
@@ -33,18 +34,9 @@ from tests.support import REPO
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("strata-control"))
-    try:
-        out = c.up()
-        assert "psql \"postgresql://postgres:" in out  # the proxy, with the first user's password
+    with running_cluster(tmp_path_factory.mktemp("strata-control")) as c:
+        assert "psql \"postgresql://postgres:" in c.up_output  # the proxy, with the first user's password
         yield c
-    except BaseException:
-        if c.dir.exists():
-            print(c.logs())
-        raise
-    finally:
-        if (c.dir / "cluster.json").exists():
-            strata("down", "--dir", str(c.dir), check=False)
 
 
 def test_up_then_write_and_read(cluster: Cluster) -> None:
