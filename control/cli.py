@@ -183,14 +183,18 @@ def up(
         "compute_port": compute_port, "rest_port": rest_port, "proxy_port": proxy_port,
         "replica_pack": replica_pack, "auth": auth}.items() if v is not None}
     held: frozenset[int] = frozenset()
+    live: list[Any] = []
     if cdir.exists():
+        from control.daemon import live_components
+
         old = _load(cdir)
         if _daemon_alive(old):
             fail(f"the cluster in {cdir.path} is already running (daemon pid {old.daemon_pid})")
         if _supervisor_alive(old):
             fail(f"the cluster in {cdir.path} is already running (its supervisor, pid "
                  f"{old.supervisor_pid}, is restarting the control daemon)")
-        held = _held_ports(old)
+        live = live_components(old)
+        held = _held_ports(old, live)
     spec = _spec_for_up(cdir, given)
     try:
         validate(spec, held=held)
@@ -198,7 +202,7 @@ def up(
         fail(f"invalid spec: {exc}")
     if held:
         console.print(f"the control daemon of the cluster in {cdir.path} is gone; a new one adopts "
-                      f"its {len(_held_components(old))} running component(s)", highlight=False)
+                      f"its {len(live)} running component(s)", highlight=False)
     cdir.create()
     state = cdir.load() if cdir.exists() else ClusterState(spec=spec)
     state.spec = spec
@@ -232,16 +236,11 @@ def up(
         console.print("stopped")
 
 
-def _held_components(state: ClusterState) -> list[Any]:
-    from control.daemon import live_components
-
-    return live_components(state)
-
-
-def _held_ports(state: ClusterState) -> frozenset[int]:
-    """Ports the cluster's own live components hold (its daemon died; a new one adopts them)."""
+def _held_ports(state: ClusterState, live: list[Any]) -> frozenset[int]:
+    """Ports the cluster's own ``live`` components hold (its daemon died; a new one adopts
+    them)."""
     held = set()
-    for comp in _held_components(state):
+    for comp in live:
         held.add(comp.port)
         fast = state.spec.logstore_fast_address(comp.node_id) if comp.kind == "logstore" else ""
         if fast:
@@ -297,7 +296,7 @@ def _print_ready(cdir: ClusterDir, state: ClusterState) -> None:
 
 
 def _stop_daemon(pid: int, timeout_s: float = DOWN_TIMEOUT_S) -> bool:
-    from control.daemon import runs_any as pid_alive
+    from control.daemon import runs_any
 
     try:
         os.kill(pid, signal.SIGTERM)
@@ -310,7 +309,7 @@ def _stop_daemon(pid: int, timeout_s: float = DOWN_TIMEOUT_S) -> bool:
             if done:
                 return True
         except ChildProcessError:
-            if not pid_alive(pid):
+            if not runs_any(pid):
                 return True
         time.sleep(POLL_S)
     os.kill(pid, signal.SIGKILL)

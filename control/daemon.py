@@ -42,18 +42,6 @@ class BootError(Exception):
     pass
 
 
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_strata_process(pid: int) -> bool:
     """The pid runs a strata command (guards against killing a recycled pid)."""
     argv = process_argv(pid)
@@ -321,7 +309,7 @@ class Daemon:
 
     def run(self) -> int:
         state = self.state
-        if state.daemon_pid and state.daemon_pid != os.getpid() and pid_alive(state.daemon_pid) \
+        if state.daemon_pid and state.daemon_pid != os.getpid() and runs_any(state.daemon_pid) \
                 and is_strata_process(state.daemon_pid):
             print(f"error: a control daemon (pid {state.daemon_pid}) already runs this cluster",
                   file=sys.stderr)
